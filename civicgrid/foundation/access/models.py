@@ -1,0 +1,143 @@
+"""Accounts, grants, API tokens and login records."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .roles import DEPARTMENT_ROLES, REGION_ROLES, Role
+
+
+class User(AbstractUser):
+    """A person's account. What it may see and do comes from its grants, never from flags on the account."""
+
+    display_name = models.CharField(_("姓名"), max_length=64, blank=True)
+    must_change_password = models.BooleanField(_("须修改密码"), default=False)
+    password_changed_at = models.DateTimeField(null=True, blank=True)
+    totp_secret = models.CharField(max_length=64, blank=True)
+    totp_confirmed = models.BooleanField(default=False)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    is_demo = models.BooleanField(default=False, help_text="created by the demo loader; removed with demo data")
+
+    class Meta:
+        verbose_name = _("账号")
+        verbose_name_plural = _("账号")
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.username
+
+
+class GrantQuerySet(models.QuerySet):
+    def active(self, at=None):
+        at = at or timezone.now()
+        return self.filter(models.Q(valid_until__isnull=True) | models.Q(valid_until__gt=at), valid_from__lte=at)
+
+
+class Grant(models.Model):
+    """One role held over a region subtree (by code) or over a department's work."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="grants")
+    role = models.CharField(_("角色"), max_length=32, choices=Role.choices)
+    region = models.ForeignKey(
+        "regions.Region", on_delete=models.PROTECT, null=True, blank=True, related_name="grants", verbose_name=_("区域")
+    )
+    department = models.ForeignKey(
+        "orgs.Organisation",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="grants",
+        verbose_name=_("部门"),
+    )
+    valid_from = models.DateTimeField(default=timezone.now)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = GrantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("授权")
+        verbose_name_plural = _("授权")
+        indexes = [models.Index(fields=["user", "role"])]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "role", "region", "department"], name="grant_unique"),
+        ]
+
+    def __str__(self) -> str:
+        where = self.region or self.department or "—"
+        return f"{self.get_role_display()} @ {where}"
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if self.role in DEPARTMENT_ROLES and not self.department_id:
+            raise ValidationError(_("部门角色必须指定部门"))
+        if self.role in REGION_ROLES and not self.region_id:
+            raise ValidationError(_("区域角色必须指定区域"))
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A bearer token: stored hashed, expires, can be revoked."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8)
+    label = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("接口令牌")
+
+    @classmethod
+    def issue(cls, user, *, label: str = "", ttl_hours: int | None = None) -> tuple[ApiToken, str]:
+        """Create a token and return it with the raw secret, which is shown once and never stored."""
+        raw = "cg_" + secrets.token_urlsafe(32)
+        hours = ttl_hours if ttl_hours is not None else settings.CIVICGRID_TOKEN_TTL_HOURS
+        token = cls.objects.create(
+            user=user,
+            key_hash=hash_token(raw),
+            prefix=raw[3:11],
+            label=label,
+            expires_at=timezone.now() + timedelta(hours=hours),
+        )
+        return token, raw
+
+    @property
+    def is_valid(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class LoginAttempt(models.Model):
+    """Each login try, for throttling by account and by address and for the security audit."""
+
+    username = models.CharField(max_length=150, db_index=True)
+    source_ip = models.CharField(max_length=64, db_index=True, blank=True)
+    succeeded = models.BooleanField()
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    reason = models.CharField(max_length=64, blank=True)
+
+
+class PasswordHistory(models.Model):
+    """Earlier password hashes, so a password is not reused within the configured history."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="password_history")
+    password = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)

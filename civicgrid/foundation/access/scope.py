@@ -1,0 +1,171 @@
+"""The one place read scope is decided: `Model.objects.visible_to(user, action)`.
+
+A scoped model names the field that holds its region code (codes are prefixes of their descendants' codes,
+so a subtree is a range) and, optionally, the field that holds the responsible department. A user's grants
+whose role carries the model's capability for the action open the matching ranges and departments. No grant,
+no rows: default deny.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import models
+
+from .roles import capabilities_of
+
+
+@dataclass
+class Scope:
+    """What one user may reach for one capability: region code subtrees, departments, everything, or nothing."""
+
+    everything: bool = False
+    region_codes: set[str] = field(default_factory=set)
+    department_ids: set[int] = field(default_factory=set)
+    user_id: int | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.everything or self.region_codes or self.department_ids)
+
+    def covers_code(self, code: str) -> bool:
+        return self.everything or any(code.startswith(prefix) for prefix in self.region_codes)
+
+
+def subtree_q(field_name: str, code: str) -> models.Q:
+    """Codes that start with `code`, as an index-friendly range (digits sort below ':')."""
+    return models.Q(**{f"{field_name}__gte": code, f"{field_name}__lt": code + ":"})
+
+
+def ancestor_codes(code: str) -> list[str]:
+    """The codes of a region's ancestors (6, 9, 12 and 15 digits), itself excluded."""
+    return [code[:n] for n in (6, 9, 12) if n < len(code)]
+
+
+def _grants(user):
+    cache = getattr(user, "_civicgrid_grants", None)
+    if cache is None:
+        from .models import Grant
+
+        cache = list(Grant.objects.active().filter(user_id=user.pk).select_related("region").only(
+            "role", "region__code", "department_id"
+        ))
+        user._civicgrid_grants = cache
+    return cache
+
+
+def forget_grants(user) -> None:
+    """Drop the per-request grant cache (after grants change)."""
+    if hasattr(user, "_civicgrid_grants"):
+        del user._civicgrid_grants
+
+
+def user_roles(user) -> set[str]:
+    """The roles a user holds now."""
+    if not getattr(user, "is_authenticated", False):
+        return set()
+    return {g.role for g in _grants(user)}
+
+
+def has_capability(user, capability: str) -> bool:
+    """Whether any of the user's grants carries the capability (somewhere)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return any(capability in capabilities_of(g.role) for g in _grants(user))
+
+
+def scope_for(user, capability: str) -> Scope:
+    """Collect the subtrees and departments in which the user may exercise a capability."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Scope()
+    if user.is_superuser:
+        return Scope(everything=True, user_id=user.pk)
+    scope = Scope(user_id=user.pk)
+    for grant in _grants(user):
+        if capability not in capabilities_of(grant.role):
+            continue
+        if grant.region_id:
+            scope.region_codes.add(grant.region.code)
+        if grant.department_id:
+            scope.department_ids.add(grant.department_id)
+    # A subtree inside another adds nothing; keep the filter small.
+    codes = sorted(scope.region_codes, key=len)
+    kept: list[str] = []
+    for code in codes:
+        if not any(code.startswith(k) for k in kept):
+            kept.append(code)
+    scope.region_codes = set(kept)
+    return scope
+
+
+class ScopedQuerySet(models.QuerySet):
+    """QuerySet whose every read path starts from `visible_to`."""
+
+    def visible_to(self, user, action: str = "view"):
+        model = self.model
+        capability = model.scope_capability(action)
+        scope = scope_for(user, capability)
+        if scope.everything:
+            return self
+        q = model.scope_q(scope, user)
+        if q is None:
+            return self.none()
+        return self.filter(q)
+
+
+class ScopedModel(models.Model):
+    """Base for every object read through the scoped path.
+
+    Subclasses set `scope_region_field` (a field holding a region code, possibly across a relation) and may
+    set `scope_department_field`, `scope_app` (capability prefix) or `scope_include_ancestors` (visible
+    also from inside the subtree, e.g. a district department seen by a grid worker).
+    """
+
+    scope_region_field: str | None = "region_code"
+    scope_department_field: str | None = None
+    scope_include_ancestors: bool = False
+    scope_app: str | None = None
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def scope_capability(cls, action: str) -> str:
+        return f"{cls.scope_app or cls._meta.app_label}.{action}"
+
+    @classmethod
+    def scope_q(cls, scope: Scope, user) -> models.Q | None:
+        """The filter for a scope; None when nothing is visible. Override to add paths (e.g. own records)."""
+        q = models.Q()
+        matched = False
+        if cls.scope_region_field:
+            for code in scope.region_codes:
+                q |= subtree_q(cls.scope_region_field, code)
+                matched = True
+                if cls.scope_include_ancestors:
+                    parents = ancestor_codes(code)
+                    if parents:
+                        q |= models.Q(**{f"{cls.scope_region_field}__in": parents})
+        if cls.scope_department_field and scope.department_ids:
+            q |= models.Q(**{f"{cls.scope_department_field}__in": sorted(scope.department_ids)})
+            matched = True
+        return q if matched else None
+
+    def is_visible_to(self, user, action: str = "view") -> bool:
+        """Whether this object is within the user's scope (one query)."""
+        return type(self)._default_manager.visible_to(user, action).filter(pk=self.pk).exists()
+
+
+def get_visible_or_404(queryset_or_model, user, action: str = "view", **lookup):
+    """Fetch one object through the scoped path; missing or out of scope are the same 404."""
+    from ..core.errors import NotFound
+
+    qs = queryset_or_model if isinstance(queryset_or_model, models.QuerySet) else queryset_or_model._default_manager
+    try:
+        return qs.visible_to(user, action).get(**lookup)
+    except (qs.model.DoesNotExist, ValueError, TypeError):
+        raise NotFound("未找到该对象，或不在您的权限范围内 / not found") from None

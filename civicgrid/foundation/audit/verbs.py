@@ -1,0 +1,38 @@
+"""The audit catalogue: named actions, grouped by domain. Apps add theirs as `<app>.<verb>` strings."""
+
+
+class Auth:
+    LOGIN = "auth.login"
+    LOGIN_FAILED = "auth.login_failed"
+    LOGOUT = "auth.logout"
+    LOCKED = "auth.locked"
+    PASSWORD_CHANGED = "auth.password_changed"
+    TOKEN_ISSUED = "auth.token_issued"
+    TOKEN_REVOKED = "auth.token_revoked"
+    TOTP_ENROLLED = "auth.totp_enrolled"
+
+
+class Access:
+    GRANT_ADDED = "access.grant_added"
+    GRANT_REMOVED = "access.grant_removed"
+    USER_CREATED = "access.user_created"
+    USER_CHANGED = "access.user_changed"
+
+
+class Data:
+    CREATED = "data.created"
+    CHANGED = "data.changed"
+    DELETED = "data.deleted"
+    IMPORTED = "data.imported"
+    EXPORTED = "data.exported"
+    REVEALED = "data.revealed"  # a sensitive field shown in clear
+    CONFIDENTIAL_READ = "data.confidential_read"
+
+
+class Config:
+    CHANGED = "config.changed"
+
+
+class AuditLog:
+    EXPORTED = "audit.exported"
+    PURGED = "audit.purged"

@@ -1,0 +1,13 @@
+"""List helpers shared by API routers: a bounded limit/offset page with a total count."""
+
+from django.db.models import QuerySet
+
+MAX_LIMIT = 1000
+
+
+def page(queryset: QuerySet, *, limit: int, offset: int) -> tuple[list, int]:
+    """One page of a (scoped) queryset and the total count: two queries whatever the page length."""
+    limit = max(1, min(limit, MAX_LIMIT))
+    offset = max(0, offset)
+    total = queryset.count()
+    return list(queryset[offset : offset + limit]), total

@@ -1,0 +1,71 @@
+"""Organisations and the people who hold posts in them."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from ..access.scope import ScopedModel
+
+
+class OrgKind(models.TextChoices):
+    DEPARTMENT = "department", _("区直部门")
+    STREET_OFFICE = "street_office", _("街道办事处")
+    COMMITTEE = "committee", _("社区/村委会")
+    COMMAND_CENTRE = "command_centre", _("指挥中心")
+    PROPERTY_COMPANY = "property_company", _("物业服务企业")
+    RESCUE_TEAM = "rescue_team", _("抢险救援队伍")
+    VOLUNTEER_ORG = "volunteer_org", _("志愿服务组织")
+    OTHER = "other", _("其他")
+
+
+class Organisation(ScopedModel):
+    """An organisation that acts in the district, anchored to the region it serves."""
+
+    code = models.CharField(_("机构代码"), max_length=32, unique=True)
+    name = models.CharField(_("名称"), max_length=100)
+    short_name = models.CharField(_("简称"), max_length=32, blank=True)
+    kind = models.CharField(_("类型"), max_length=24, choices=OrgKind.choices, db_index=True)
+    region = models.ForeignKey("regions.Region", on_delete=models.PROTECT, related_name="organisations")
+    region_code = models.CharField(max_length=15, db_index=True, editable=False)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    duties = models.TextField(_("职责"), blank=True)
+    phone = models.CharField(_("办公电话"), max_length=32, blank=True)
+    address = models.CharField(_("地址"), max_length=200, blank=True)
+    is_active = models.BooleanField(_("有效"), default=True)
+
+    scope_include_ancestors = True
+    scope_department_field = "id"
+
+    class Meta:
+        verbose_name = _("组织机构")
+        verbose_name_plural = _("组织机构")
+        ordering = ["kind", "code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        if self.region_id and (not self.region_code or self.region.code != self.region_code):
+            self.region_code = self.region.code
+        super().save(*args, **kwargs)
+
+
+class Post(models.Model):
+    """A post (岗位) in an organisation, held by an account."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="posts")
+    title = models.CharField(_("岗位"), max_length=64)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="posts"
+    )
+    is_lead = models.BooleanField(_("负责人"), default=False)
+    phone = models.CharField(_("联系电话（加密）"), max_length=255, blank=True)
+
+    audit_sensitive_fields = ("phone",)
+
+    class Meta:
+        verbose_name = _("岗位")
+        verbose_name_plural = _("岗位")
+
+    def __str__(self) -> str:
+        return f"{self.organisation} · {self.title}"

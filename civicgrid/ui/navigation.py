@@ -1,0 +1,40 @@
+"""The menu: apps register entries with the capability that opens them; the menu shows what a user may use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import NoReverseMatch, reverse
+
+from civicgrid.foundation.access.scope import has_capability
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    key: str
+    label: str  # Chinese; translated through gettext in the template
+    url_name: str
+    capability: str | None  # None: every signed-in user
+    order: int = 100
+    icon: str = ""
+
+
+_MENU: dict[str, MenuItem] = {}
+
+
+def register(item: MenuItem) -> None:
+    """Add or replace a menu entry (apps and scenarios call this in their AppConfig.ready)."""
+    _MENU[item.key] = item
+
+
+def menu_for(user) -> list[dict]:
+    items = []
+    for item in sorted(_MENU.values(), key=lambda i: (i.order, i.key)):
+        if item.capability and not has_capability(user, item.capability):
+            continue
+        try:
+            url = reverse(item.url_name)
+        except NoReverseMatch:
+            continue
+        items.append({"key": item.key, "label": item.label, "url": url, "icon": item.icon})
+    return items

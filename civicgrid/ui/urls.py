@@ -1,0 +1,36 @@
+"""Page URLs. Apps add theirs under their own prefix in `extra_patterns`."""
+
+from django.urls import include, path
+
+from . import views
+
+app_name = "ui"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/login/", views.login_view, name="login"),
+    path("accounts/logout/", views.logout_view, name="logout"),
+    path("accounts/password/", views.password_change, name="password_change"),
+]
+
+
+def _extra() -> list:
+    patterns = []
+    for module, prefix in (
+        ("civicgrid.ui.pages.regions", "regions/"),
+        ("civicgrid.ui.pages.people", "people/"),
+        ("civicgrid.ui.pages.orgs", "orgs/"),
+        ("civicgrid.ui.pages.audit", "audit/"),
+        ("civicgrid.ui.pages.imports", "imports/"),
+    ):
+        try:
+            mod = __import__(module, fromlist=["urlpatterns"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        patterns.append(path(prefix, include(mod.urlpatterns)))
+    return patterns
+
+
+urlpatterns += _extra()

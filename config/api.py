@@ -1,0 +1,86 @@
+"""The one NinjaAPI. Each app contributes a router in its `api.py`; errors are always JSON with a message."""
+
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from civicgrid.foundation.access.api_auth import BearerAuth
+from civicgrid.foundation.core.errors import CivicgridError
+
+api = NinjaAPI(
+    title="civicgrid API",
+    version="1.0.0",
+    description="网格化基层治理平台接口 / civicgrid REST API. Token: POST /api/v1/auth/token, then "
+    "`Authorization: Bearer <token>`.",
+    urls_namespace="api",
+    auth=BearerAuth(),
+    openapi_url="/openapi.json",
+    docs_url="/docs",
+)
+
+
+@api.exception_handler(CivicgridError)
+def civicgrid_error(request, exc: CivicgridError):
+    return api.create_response(request, exc.as_dict(), status=exc.status)
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request, exc: ValidationError):
+    errors = []
+    for err in exc.errors:
+        loc = ".".join(str(p) for p in err.get("loc", []) if p not in ("body", "query", "path", "payload"))
+        errors.append({"field": loc, "message": err.get("msg", "")})
+    return api.create_response(
+        request, {"detail": "请求参数有误 / invalid request", "code": "invalid", "errors": errors}, status=422
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def auth_error(request, exc):
+    return api.create_response(
+        request, {"detail": "需要有效的令牌 / a valid bearer token is required", "code": "unauthorized"}, status=401
+    )
+
+
+@api.exception_handler(Http404)
+def not_found(request, exc):
+    return api.create_response(request, {"detail": "未找到 / not found", "code": "not_found"}, status=404)
+
+
+@api.exception_handler(HttpError)
+def http_error(request, exc: HttpError):
+    return api.create_response(request, {"detail": str(exc.message), "code": "error"}, status=exc.status_code)
+
+
+@api.exception_handler(Exception)
+def unexpected(request, exc):
+    import logging
+
+    logging.getLogger("civicgrid.api").exception("unhandled API error")
+    return api.create_response(
+        request, {"detail": "服务器内部错误，已记录 / internal error, logged", "code": "server_error"}, status=500
+    )
+
+
+def _mount_routers() -> None:
+    # Routers are imported here so that apps stay unaware of each other and the order is explicit.
+    from civicgrid.foundation.access.api import router as auth_router
+    from civicgrid.foundation.regions.api import router as regions_router
+
+    api.add_router("/auth", auth_router)
+    api.add_router("/", regions_router)
+    for dotted in (
+        "civicgrid.foundation.orgs.api",
+        "civicgrid.foundation.people.api",
+        "civicgrid.foundation.audit.api",
+    ):
+        try:
+            module = __import__(dotted, fromlist=["router"])
+        except ModuleNotFoundError as exc:
+            if exc.name != dotted:
+                raise
+            continue
+        api.add_router(getattr(module, "PREFIX", "/"), module.router)
+
+
+_mount_routers()

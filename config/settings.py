@@ -1,0 +1,224 @@
+"""civicgrid settings, read from environment variables (one file; tests and production differ only by env)."""
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+TESTING = os.environ.get("CIVICGRID_TESTING", "1" if "pytest" in sys.modules else "0") in {"1", "true", "yes"}
+_default_data_dir = Path(tempfile.mkdtemp(prefix="civicgrid-test-")) if TESTING else BASE_DIR / "var"
+DATA_DIR = Path(os.environ.get("CIVICGRID_DATA_DIR") or _default_data_dir).resolve()
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+DEBUG = env_bool("CIVICGRID_DEBUG", False)
+SECRET_KEY = os.environ.get("CIVICGRID_SECRET_KEY") or ""
+if not SECRET_KEY:
+    # The embedded default keeps a generated secret beside its data; production sets CIVICGRID_SECRET_KEY.
+    _secret_file = DATA_DIR / "secret_key"
+    if _secret_file.exists():
+        SECRET_KEY = _secret_file.read_text().strip()
+    else:
+        import secrets
+
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        SECRET_KEY = secrets.token_urlsafe(50)
+        _secret_file.write_text(SECRET_KEY)
+        _secret_file.chmod(0o600)
+
+ALLOWED_HOSTS = [h for h in os.environ.get("CIVICGRID_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CIVICGRID_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "django_tasks_db",
+    "civicgrid.foundation.core",
+    "civicgrid.foundation.access",
+    "civicgrid.foundation.audit",
+    "civicgrid.foundation.events",
+    "civicgrid.foundation.sla",
+    "civicgrid.foundation.regions",
+    "civicgrid.foundation.orgs",
+    "civicgrid.foundation.people",
+    "civicgrid.foundation.imports",
+    "civicgrid.integrations.router",
+    "civicgrid.ui",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "civicgrid.foundation.core.middleware.RequestContextMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "civicgrid.foundation.access.middleware.SessionPolicyMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
+                "civicgrid.ui.context.navigation",
+            ],
+        },
+    }
+]
+
+# --- database -----------------------------------------------------------------------------------------
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=None, conn_health_checks=True)}
+    DATABASES["default"].setdefault("TEST", {})
+    DATABASES["default"]["TEST"].update(
+        {
+            # Several test runs may share one server: each gets its own database.
+            "NAME": os.environ.get("CIVICGRID_TEST_DB_NAME", f"test_civicgrid_{os.getpid()}"),
+            "TEMPLATE": "template0",
+            "CHARSET": "UTF8",
+        }
+    )
+else:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("CIVICGRID_SQLITE_PATH", str(DATA_DIR / "civicgrid.sqlite3")),
+            "CONN_MAX_AGE": None,
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- identity ------------------------------------------------------------------------------------------
+AUTH_USER_MODEL = "access.User"
+LOGIN_URL = "ui:login"
+LOGIN_REDIRECT_URL = "ui:home"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+if TESTING:
+    # Argon2 is deliberately slow; tests create many users.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "civicgrid.foundation.access.passwords.ComplexityValidator"},
+    {"NAME": "civicgrid.foundation.access.passwords.HistoryValidator"},
+]
+SESSION_COOKIE_AGE = int(os.environ.get("CIVICGRID_SESSION_IDLE_SECONDS", 30 * 60))
+SESSION_SAVE_EVERY_REQUEST = True  # idle timeout, not absolute
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_PROXY = env_bool("CIVICGRID_BEHIND_TLS_PROXY", False)
+if SECURE_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+from django.utils.csp import CSP  # noqa: E402
+
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:", "blob:", *[u for u in [os.environ.get("CIVICGRID_TILE_ORIGIN", "")] if u]],
+    "connect-src": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+}
+
+# Login throttling and two factors (SECURITY.md "Identity")
+CIVICGRID_LOGIN_MAX_FAILURES = int(os.environ.get("CIVICGRID_LOGIN_MAX_FAILURES", 5))
+CIVICGRID_LOGIN_LOCK_MINUTES = int(os.environ.get("CIVICGRID_LOGIN_LOCK_MINUTES", 15))
+CIVICGRID_PASSWORD_MAX_AGE_DAYS = int(os.environ.get("CIVICGRID_PASSWORD_MAX_AGE_DAYS", 90))
+CIVICGRID_PASSWORD_HISTORY = int(os.environ.get("CIVICGRID_PASSWORD_HISTORY", 5))
+CIVICGRID_TOKEN_TTL_HOURS = int(os.environ.get("CIVICGRID_TOKEN_TTL_HOURS", 24))
+CIVICGRID_TOTP_ROLES = [r for r in os.environ.get("CIVICGRID_TOTP_ROLES", "").split(",") if r]
+
+# --- i18n ----------------------------------------------------------------------------------------------
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "civicgrid" / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+# --- files ---------------------------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+MEDIA_ROOT = DATA_DIR / "uploads"
+MEDIA_URL = "/media/"  # served only through scoped views, never by the web server directly
+DATA_UPLOAD_MAX_MEMORY_SIZE = 60 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+CIVICGRID_MAX_IMPORT_BYTES = int(os.environ.get("CIVICGRID_MAX_IMPORT_BYTES", 50 * 1024 * 1024))
+CIVICGRID_KEY_FILE = Path(os.environ.get("CIVICGRID_KEY_FILE", DATA_DIR / "keys.json"))
+CIVICGRID_CIPHER = os.environ.get("CIVICGRID_CIPHER", "aes-gcm")
+CIVICGRID_TILE_URL = os.environ.get("CIVICGRID_TILE_URL", "")  # optional, e.g. a district's own tile server
+CIVICGRID_DEMO_PASSWORD = os.environ.get("CIVICGRID_DEMO_PASSWORD", "civicgrid-demo")
+
+# --- background work -----------------------------------------------------------------------------------
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default", "imports"],
+    }
+}
+if TESTING and not env_bool("CIVICGRID_TASKS_DB", False):
+    TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend", "QUEUES": ["default", "imports"]}}
+CIVICGRID_WORKER_INTERVAL = float(os.environ.get("CIVICGRID_WORKER_INTERVAL", 1.0))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("CIVICGRID_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

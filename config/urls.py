@@ -1,0 +1,14 @@
+"""URL map: pages, API, Open311, health."""
+
+from django.urls import include, path
+
+from civicgrid.foundation.core.views import healthz
+
+from .api import api
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("api/v1/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("civicgrid.ui.urls")),
+]

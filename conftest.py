@@ -1,0 +1,31 @@
+"""Shared pytest fixtures."""
+
+import pytest
+
+
+@pytest.fixture
+def tree(db):
+    from civicgrid.testing.builders import small_tree
+
+    return small_tree()
+
+
+@pytest.fixture
+def api_client():
+    from django.test import Client
+
+    return Client()
+
+
+@pytest.fixture
+def token_for(api_client):
+    """Return a function giving `Authorization` headers for a user, through the real token endpoint."""
+
+    def make(user, password="Civic-Test-2026!"):
+        resp = api_client.post(
+            "/api/v1/auth/token", {"username": user.username, "password": password}, content_type="application/json"
+        )
+        assert resp.status_code == 200, resp.content
+        return {"HTTP_AUTHORIZATION": f"Bearer {resp.json()['token']}"}
+
+    return make
