@@ -22,6 +22,8 @@ def _extra() -> list:
         ("civicgrid.ui.pages.orgs", "orgs/"),
         ("civicgrid.ui.pages.audit", "audit/"),
         ("civicgrid.ui.pages.imports", "imports/"),
+        ("civicgrid.ui.pages.accounts", "manage/"),
+        ("civicgrid.ui.pages.security", "security/"),
     ):
         try:
             mod = __import__(module, fromlist=["urlpatterns"])
