@@ -1,0 +1,233 @@
+"""Personal data: validating Chinese resident ID numbers and phone numbers, and masking for display.
+
+Error messages are Chinese first, then English, and never repeat the value itself (they end up in import
+error reports and logs, which must not carry personal data).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import unicodedata
+from datetime import date, timedelta
+
+# GB 11643-1999: ISO 7064 MOD 11-2 over the first 17 digits.
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK_CHARS = "10X98765432"
+
+
+def _compact(s: str) -> str:
+    """NFKC (full-width digits and letters become ASCII) and remove all whitespace."""
+    return "".join(unicodedata.normalize("NFKC", s).split())
+
+
+def id_number_check_char(first17: str) -> str:
+    """The check character (0-9 or X) for the first 17 digits of an ID number."""
+    total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True))
+    return _ID_CHECK_CHARS[total % 11]
+
+
+def validate_id_number(s: str | None, *, today: date | None = None) -> str:
+    """Return the normalised 18-character ID number (upper-case X) or raise ``ValueError`` saying what is wrong."""
+    value = _compact(s or "").upper()
+    if not value:
+        raise ValueError("身份证号为空 / ID number is empty")
+    if len(value) == 15 and value.isdigit():
+        raise ValueError(
+            "不接受 15 位旧身份证号，请填写 18 位身份证号 / "
+            "legacy 15-digit ID numbers are not accepted; enter the 18-digit number"
+        )
+    if len(value) != 18:
+        raise ValueError(
+            f"身份证号应为 18 位，实际为 {len(value)} 位 / ID number must have 18 characters, got {len(value)}"
+        )
+    body, check = value[:17], value[17]
+    if not (body.isascii() and body.isdigit()):
+        raise ValueError(
+            "身份证号前 17 位应全部为数字 / the first 17 characters of an ID number must be digits"
+        )
+    if check not in "0123456789X":
+        raise ValueError(
+            "身份证号最后一位应为数字或 X / the last character of an ID number must be a digit or X"
+        )
+    if body[0] == "0":
+        raise ValueError(
+            "身份证号前 6 位地区码无效 / the region code (first 6 digits) of the ID number is invalid"
+        )
+    try:
+        born = date(int(body[6:10]), int(body[10:12]), int(body[12:14]))
+    except ValueError:
+        raise ValueError(
+            "身份证号第 7–14 位出生日期无效 / the birth date (digits 7–14) of the ID number is not a valid date"
+        ) from None
+    if born.year < 1900:
+        raise ValueError("身份证号中的出生日期早于 1900 年 / the birth date in the ID number is before 1900")
+    if born > (today or date.today()):
+        raise ValueError("身份证号中的出生日期晚于今天 / the birth date in the ID number is in the future")
+    expected = id_number_check_char(body)
+    if check != expected:
+        raise ValueError(
+            f"身份证号校验位错误，应为 {expected} / the ID number check character is wrong; expected {expected}"
+        )
+    return value
+
+
+def id_number_birth_date(s: str) -> date:
+    """Birth date encoded in a (valid) ID number."""
+    value = validate_id_number(s)
+    return date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+
+
+def id_number_sex(s: str) -> str:
+    """``"male"`` or ``"female"`` from the 17th digit of a (valid) ID number (odd = male)."""
+    return "male" if int(validate_id_number(s)[16]) % 2 else "female"
+
+
+def generate_id_number(
+    rng: random.Random,
+    region: str = "140213",
+    birth_range: tuple[date, date] = (date(1940, 1, 1), date(2010, 12, 31)),
+    sex: str | None = None,
+) -> str:
+    """A synthetic ID number with a correct check character (tests, demo data, benchmarks).
+
+    ``region`` defaults to Pingcheng district (平城区, 140213); ``sex`` is "male", "female" or None (random).
+    """
+    if not (len(region) == 6 and region.isdigit() and region[0] != "0"):
+        raise ValueError("region must be 6 digits not starting with 0")
+    start, end = birth_range
+    born = start + timedelta(days=rng.randrange((end - start).days + 1))
+    order = rng.randrange(1, 100)  # digits 15-16: sequence within the registration office
+    parity = {"male": 1, "female": 0, None: rng.randrange(2)}[sex]
+    sex_digit = rng.randrange(parity, 10, 2)
+    body = f"{region}{born:%Y%m%d}{order:02d}{sex_digit}"
+    return body + id_number_check_char(body)
+
+
+# ---------------------------------------------------------------------------------------------- phones
+
+_MOBILE_RE = re.compile(r"1[3-9]\d{9}")
+# Area codes starting 01 or 02 have 3 digits (010, 020-029); all others have 4 (e.g. 0352 for Datong).
+_LANDLINE_RE = re.compile(r"(0[12]\d|0[3-9]\d{2})([1-9]\d{6,7})")
+_PHONE_SEPARATORS = re.compile(r"[\s\-()（）.·]")
+
+
+def validate_mobile(s: str | None, *, allow_landline: bool = True) -> str:
+    """Return a normalised phone number or raise ``ValueError``.
+
+    Mobiles (11 digits, 1[3-9]…) come back as ``"13812345678"``; spaces, dashes and a leading ``+86``/``86``/
+    ``0086`` are tolerated. With ``allow_landline`` a landline with its area code is accepted and comes back
+    as ``"0352-1234567"``.
+    """
+    raw = unicodedata.normalize("NFKC", s or "").strip()
+    if not raw:
+        raise ValueError("电话号码为空 / phone number is empty")
+    international = raw.startswith("+")
+    digits = _PHONE_SEPARATORS.sub("", raw.lstrip("+"))
+    if not digits.isascii() or not digits.isdigit():
+        raise ValueError(
+            "电话号码只能包含数字、空格和“-” / a phone number may contain only digits, spaces and '-'"
+        )
+    if digits.startswith("0086"):
+        digits, international = digits[4:], True
+    elif international and digits.startswith("86"):
+        digits = digits[2:]
+    elif len(digits) == 13 and digits.startswith("86") and _MOBILE_RE.fullmatch(digits[2:]):
+        digits = digits[2:]
+    elif international:
+        raise ValueError("只接受中国大陆电话号码（+86） / only mainland China numbers (+86) are accepted")
+    if international and allow_landline and not digits.startswith(("0", "1")):
+        digits = "0" + digits  # +86 352 1234567 is dialled 0352-1234567 at home
+    if _MOBILE_RE.fullmatch(digits):
+        return digits
+    if allow_landline and (m := _LANDLINE_RE.fullmatch(digits)):
+        return f"{m.group(1)}-{m.group(2)}"
+    if digits.startswith("1"):
+        raise ValueError(
+            "手机号应为 11 位数字，以 13–19 开头 / a mobile number must have 11 digits and start with 13–19"
+        )
+    if allow_landline:
+        raise ValueError(
+            "电话号码无效：手机号为 11 位；固定电话请带区号，如 0352-1234567 / invalid phone number: "
+            "mobiles have 11 digits; landlines need the area code, e.g. 0352-1234567"
+        )
+    raise ValueError(
+        "请填写手机号（11 位，以 13–19 开头） / enter a mobile number (11 digits starting 13–19)"
+    )
+
+
+# ---------------------------------------------------------------------------------------------- masking
+
+
+def _mask_middle(value: str, keep_start: int, keep_end: int) -> str:
+    if len(value) <= keep_start + keep_end:
+        return "*" * len(value)
+    return value[:keep_start] + "*" * (len(value) - keep_start - keep_end) + value[len(value) - keep_end :]
+
+
+def mask_id_number(value: str | None) -> str:
+    """``"140213199001011234"`` → ``"1402**********1234"``; short or odd values are masked more, never less."""
+    if not value:
+        return ""
+    compact = _compact(value).upper()
+    if len(compact) >= 12:
+        return _mask_middle(compact, 4, 4)
+    return _mask_middle(compact, 1, 1)
+
+
+def mask_phone(value: str | None) -> str:
+    """Mobile ``"13812345678"`` → ``"138****5678"``; landline ``"0352-1234567"`` → ``"0352-****567"``."""
+    if not value:
+        return ""
+    try:
+        phone = validate_mobile(value)
+    except ValueError:
+        compact = _compact(value)
+        return _mask_middle(compact, 3, 2) if len(compact) > 7 else "*" * len(compact)
+    if "-" in phone:
+        area, local = phone.split("-")
+        return f"{area}-" + _mask_middle(local, 0, len(local) - 4)
+    return _mask_middle(phone, 3, 4)
+
+
+def mask_name(value: str | None) -> str:
+    """Keep the first character: ``"张三丰"`` → ``"张**"``, ``"李四"`` → ``"李*"``; separators (space, ·) stay."""
+    if not value:
+        return ""
+    name = value.strip()
+    if len(name) <= 1:
+        return "*" * len(name)
+    return name[0] + "".join(c if c in " ·•-" else "*" for c in name[1:])
+
+
+# Building markers end the part of an address that is kept; failing those, a road/community/village marker.
+_BUILDING_RE = re.compile(r"[0-9A-Za-z０-９Ａ-Ｚａ-ｚ一二三四五六七八九十甲乙丙丁]+\s*(?:号楼|栋|幢|座)")
+_PLACE_RE = re.compile(r"(?:大街|街道|胡同|小区|社区|花园|家园|公寓|大厦|广场|路|街|巷|道|弄|里|村|组|苑|院)")
+_ADMIN_RE = re.compile(r"(?:省|自治区|市|区|县|旗|镇|乡)")
+_SECRET_RUN_RE = re.compile(r"[0-9A-Za-z０-９Ａ-Ｚａ-ｚ一二三四五六七八九十零〇两甲乙丙丁#＃\-－—/]+")
+
+
+def mask_address(value: str | None) -> str:
+    """Keep the address up to the building (or road/community when there is no building); mask the rest.
+
+    ``"平城区新建北路12号院3号楼2单元501室"`` → ``"平城区新建北路12号院3号楼**单元**室"``. Each run of
+    numbers/letters after the kept part becomes ``**`` regardless of length, so the mask does not reveal
+    how many digits a room number has.
+    """
+    if not value:
+        return ""
+    address = value.strip()
+    keep = 0
+    if buildings := list(_BUILDING_RE.finditer(address)):
+        keep = buildings[-1].end()
+    elif places := list(_PLACE_RE.finditer(address)):
+        keep = places[-1].end()
+    elif admins := list(_ADMIN_RE.finditer(address)):
+        keep = admins[-1].end()
+    rest = address[keep:]
+    if not rest:
+        return address
+    masked = _SECRET_RUN_RE.sub("**", rest)
+    if masked == rest:  # nothing numeric to hide: hide the free text instead
+        masked = "****"
+    return address[:keep] + masked

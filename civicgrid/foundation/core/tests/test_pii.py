@@ -1,0 +1,191 @@
+"""ID numbers, phone numbers and masking."""
+
+import random
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from civicgrid.foundation.core.pii import (
+    generate_id_number,
+    id_number_birth_date,
+    id_number_check_char,
+    id_number_sex,
+    mask_address,
+    mask_id_number,
+    mask_name,
+    mask_phone,
+    validate_id_number,
+    validate_mobile,
+)
+
+# Published example from GB 11643-1999 (check character X).
+STANDARD_EXAMPLE = "11010519491231002X"
+
+
+def test_standard_example_is_valid():
+    assert validate_id_number(STANDARD_EXAMPLE) == STANDARD_EXAMPLE
+    assert validate_id_number(STANDARD_EXAMPLE.lower()) == STANDARD_EXAMPLE
+    assert validate_id_number(" １１０１０５１９４９１２３１００２ｘ ") == STANDARD_EXAMPLE
+    assert id_number_birth_date(STANDARD_EXAMPLE) == date(1949, 12, 31)
+    assert id_number_sex(STANDARD_EXAMPLE) == "female"
+
+
+@given(seed=st.integers(0, 2**32), sex=st.sampled_from(["male", "female", None]))
+def test_generated_numbers_validate(seed, sex):
+    number = generate_id_number(random.Random(seed), sex=sex)
+    assert validate_id_number(number) == number
+    assert number.startswith("140213")
+    assert date(1940, 1, 1) <= id_number_birth_date(number) <= date(2010, 12, 31)
+    if sex:
+        assert id_number_sex(number) == sex
+
+
+@given(seed=st.integers(0, 2**32), position=st.integers(0, 16), delta=st.integers(1, 9))
+def test_changing_one_digit_is_caught(seed, position, delta):
+    """MOD 11-2 detects every single-digit substitution."""
+    number = generate_id_number(random.Random(seed))
+    digits = list(number)
+    digits[position] = str((int(digits[position]) + delta) % 10)
+    with pytest.raises(ValueError):
+        validate_id_number("".join(digits))
+
+
+@given(seed=st.integers(0, 2**32))
+def test_wrong_check_character_names_the_right_one(seed):
+    number = generate_id_number(random.Random(seed))
+    wrong = "0" if number[-1] != "0" else "1"
+    with pytest.raises(ValueError, match=f"^身份证号校验位错误，应为 {number[-1]}"):
+        validate_id_number(number[:-1] + wrong)
+
+
+def test_generate_respects_region_and_range():
+    rng = random.Random(7)
+    number = generate_id_number(rng, region="110105", birth_range=(date(2000, 5, 6), date(2000, 5, 6)))
+    assert number.startswith("11010520000506")
+    with pytest.raises(ValueError):
+        generate_id_number(rng, region="012345")
+
+
+def _with_check(body17: str) -> str:
+    return body17 + id_number_check_char(body17)
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (None, "身份证号为空"),
+        ("", "身份证号为空"),
+        ("140213900101123", "不接受 15 位旧身份证号，请填写 18 位"),
+        ("14021319900101123", "身份证号应为 18 位，实际为 17 位"),
+        ("1402131990010112A4", "前 17 位应全部为数字"),
+        ("14021319900101123Y", "最后一位应为数字或 X"),
+        (_with_check("04021319900101123"), "地区码无效"),
+        (_with_check("14021319900230123"), "出生日期无效"),
+        (_with_check("14021318991231123"), "早于 1900 年"),
+        (_with_check("14021321000101123"), "晚于今天"),
+    ],
+)
+def test_id_number_errors(value, message):
+    with pytest.raises(ValueError, match=message):
+        validate_id_number(value)
+
+
+def test_id_number_error_does_not_echo_the_number():
+    with pytest.raises(ValueError) as info:
+        validate_id_number("140213199001011230")
+    assert "1402131990" not in str(info.value)
+
+
+def test_future_birth_date_uses_today():
+    number = _with_check("14021320240601123")
+    assert validate_id_number(number, today=date(2024, 6, 1)) == number
+    with pytest.raises(ValueError, match="晚于今天"):
+        validate_id_number(number, today=date(2024, 5, 31))
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("13812345678", "13812345678"),
+        ("138 1234 5678", "13812345678"),
+        ("138-1234-5678", "13812345678"),
+        ("+86 138 1234 5678", "13812345678"),
+        ("+8613812345678", "13812345678"),
+        ("8613812345678", "13812345678"),
+        ("0086 13812345678", "13812345678"),
+        ("１９９１２３４５６７８", "19912345678"),
+        ("0352-1234567", "0352-1234567"),
+        ("03522345678", "0352-2345678"),
+        ("(0352) 2345678", "0352-2345678"),
+        ("010-12345678", "010-12345678"),
+        ("+86 352 2345678", "0352-2345678"),
+    ],
+)
+def test_phone_numbers(raw, expected):
+    assert validate_mobile(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ("", "电话号码为空"),
+        (None, "电话号码为空"),
+        ("12812345678", "手机号应为 11 位数字，以 13–19 开头"),
+        ("1381234567", "手机号应为 11 位"),
+        ("138123456789", "手机号应为 11 位"),
+        ("2345678", "固定电话请带区号"),
+        ("0352-12345", "固定电话请带区号"),
+        ("138abc45678", "只能包含数字"),
+        ("+1 415 555 0100", "只接受中国大陆电话号码"),
+    ],
+)
+def test_phone_errors(raw, message):
+    with pytest.raises(ValueError, match=message):
+        validate_mobile(raw)
+
+
+def test_mobile_only():
+    assert validate_mobile("13812345678", allow_landline=False) == "13812345678"
+    with pytest.raises(ValueError, match="请填写手机号"):
+        validate_mobile("0352-1234567", allow_landline=False)
+
+
+@pytest.mark.parametrize(
+    "func, raw, expected",
+    [
+        (mask_id_number, "140213199001011234", "1402**********1234"),
+        (mask_id_number, "11010519491231002x", "1101**********002X"),
+        (mask_id_number, "12345", "1***5"),
+        (mask_phone, "13812345678", "138****5678"),
+        (mask_phone, "+86 138-1234-5678", "138****5678"),
+        (mask_phone, "0352-1234567", "0352-****567"),
+        (mask_phone, "010-12345678", "010-****5678"),
+        (mask_phone, "12345", "*****"),
+        (mask_phone, "not-a-phone-number", "not*************er"),
+        (mask_name, "张三丰", "张**"),
+        (mask_name, "李四", "李*"),
+        (mask_name, "王", "*"),
+        (mask_name, "阿卜杜·热合曼", "阿**·***"),
+        (
+            mask_address,
+            "山西省大同市平城区新建北路12号院3号楼2单元501室",
+            "山西省大同市平城区新建北路12号院3号楼**单元**室",
+        ),
+        (mask_address, "平城区新建北路12号", "平城区新建北路**号"),
+        (mask_address, "御东小区5栋1单元302", "御东小区5栋**单元**"),
+        (mask_address, "平城区北关村3组45号", "平城区北关村3组**号"),
+        (mask_address, "万达广场B座1203", "万达广场B座**"),
+        (mask_address, "大同市平城区", "大同市平城区"),
+        (mask_address, "向阳里3-2-501", "向阳里**"),
+    ],
+)
+def test_masking(func, raw, expected):
+    assert func(raw) == expected
+
+
+@pytest.mark.parametrize("func", [mask_id_number, mask_phone, mask_name, mask_address])
+@pytest.mark.parametrize("empty", [None, ""])
+def test_masking_empty(func, empty):
+    assert func(empty) == ""
