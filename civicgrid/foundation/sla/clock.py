@@ -1,0 +1,292 @@
+"""SLA clock: a pure, serialisable state machine (no Django) for time limits that can be paused.
+
+A limit is ``(mode, amount)``:
+
+* ``("working_hours", 4)``  - 4 hours of working time (working periods of working days);
+* ``("working_days", 15)``  - 15 working days, held as ``15 × calendar.day_minutes`` working minutes,
+  so a clock started inside working hours is due at the same clock time on the 15th following
+  working day, and a pause extends the deadline by exactly the working time spent paused;
+* ``("natural_hours", 6)``  - 6 hours of elapsed time, 24×7.
+
+Every limit becomes a *budget* in minutes of the mode's clock (working minutes, or natural minutes).
+The state is an immutable :class:`ClockState`; each transition returns a new one. Its fields are
+plain values a Django model can store one-to-one (see :func:`to_fields`).
+
+Deadlines follow the calendar's convention: ``due_at`` is the earliest instant at which the budget is
+used up, and a clock stopped at ``due_at`` or earlier is on time. While a clock is paused there is no
+deadline in force, so ``due_at``/``warn_at`` are ``None`` unless they had already been reached when it
+was paused (then they keep that historical instant). Sweepers select running clocks by
+``state == "running" and due_at <= now`` (resp. ``warn_at``), with an index on ``(state, due_at)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
+
+from .calendar import WorkingCalendar, _as_minutes
+
+WORKING_HOURS = "working_hours"
+WORKING_DAYS = "working_days"
+NATURAL_HOURS = "natural_hours"
+MODES = (WORKING_HOURS, WORKING_DAYS, NATURAL_HOURS)
+
+RUNNING = "running"
+PAUSED = "paused"
+STOPPED = "stopped"
+STATES = (RUNNING, PAUSED, STOPPED)
+
+DEFAULT_WARN_RATIO = 0.8
+
+
+class ClockError(ValueError):
+    """An SLA clock transition that is not allowed (e.g. pausing a paused clock, anything after stop)."""
+
+
+class Limit(NamedTuple):
+    """A time limit: ``mode`` (one of MODES) and a positive ``amount`` (hours or days)."""
+
+    mode: str
+    amount: int | float
+
+
+@dataclass(frozen=True, slots=True)
+class ClockState:
+    """One SLA clock; every field is a plain value so a model can store it column by column.
+
+    ``consumed_minutes`` is the budget used before ``running_since`` (while running), or in total
+    (while paused or stopped). ``running_since`` is the start of the current running segment.
+    """
+
+    mode: str
+    budget_minutes: int | float
+    warn_ratio: float
+    state: str
+    started_at: datetime
+    running_since: datetime | None
+    paused_at: datetime | None
+    stopped_at: datetime | None
+    consumed_minutes: int | float
+    due_at: datetime | None
+    warn_at: datetime | None
+    on_time: bool | None = None
+
+
+# ---- helpers --------------------------------------------------------------------------------------
+
+
+def _aware(at: datetime, what: str) -> datetime:
+    if not isinstance(at, datetime):
+        raise TypeError(f"{what} must be a datetime, got {at!r}")
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError(f"{what} {at.isoformat()} is naive; pass a timezone-aware datetime")
+    return at
+
+
+def _calendar_for(mode: str, calendar: WorkingCalendar | None) -> WorkingCalendar | None:
+    if mode != NATURAL_HOURS and calendar is None:
+        raise ValueError(f"a {mode} clock needs a WorkingCalendar")
+    return calendar
+
+
+def _elapsed(mode: str, a: datetime, b: datetime, calendar: WorkingCalendar | None) -> int | float:
+    """Budget minutes consumed between ``a`` and ``b`` on the mode's clock (0 if ``b <= a``)."""
+    cal = _calendar_for(mode, calendar)
+    if cal is not None and mode != NATURAL_HOURS:
+        return cal.working_minutes_between(a, b)
+    if cal is not None:
+        return cal.natural_minutes_between(a, b)
+    return _as_minutes(max(b.astimezone(UTC) - a.astimezone(UTC), timedelta(0)))
+
+
+def _advance(mode: str, a: datetime, minutes: int | float, calendar: WorkingCalendar | None) -> datetime:
+    """The instant at which ``minutes`` budget minutes have elapsed from ``a`` on the mode's clock."""
+    cal = _calendar_for(mode, calendar)
+    minutes = max(minutes, 0)
+    if cal is not None and mode != NATURAL_HOURS:
+        return cal.add_working_time(a, minutes)
+    if cal is not None:
+        return cal.add_natural(a, minutes)
+    return (a.astimezone(UTC) + timedelta(minutes=minutes)).astimezone(a.tzinfo)
+
+
+def _not_before(at: datetime, earlier: datetime | None, action: str, what: str) -> None:
+    if earlier is not None and at < earlier:
+        raise ClockError(f"cannot {action} at {at.isoformat()}: it is before {what} {earlier.isoformat()}")
+
+
+def _require(state: ClockState, expected: str, action: str) -> None:
+    if state.state == STOPPED:
+        raise ClockError(f"cannot {action} a stopped clock (stopped at {state.stopped_at.isoformat()})")
+    if state.state != expected:
+        raise ClockError(f"cannot {action} a {state.state} clock; it must be {expected}")
+
+
+def budget_for(limit: Limit | tuple[str, int | float], calendar: WorkingCalendar | None) -> int | float:
+    """Budget minutes of ``limit``: hours × 60, or working days × ``calendar.day_minutes``."""
+    try:
+        mode, amount = limit
+    except (TypeError, ValueError):
+        raise ValueError(f"a limit is a (mode, amount) pair, got {limit!r}") from None
+    if mode not in MODES:
+        raise ValueError(f"unknown limit mode {mode!r}; expected one of {', '.join(MODES)}")
+    if isinstance(amount, bool) or not isinstance(amount, int | float) or not amount > 0:
+        raise ValueError(f"a limit amount must be a positive number, got {amount!r}")
+    if mode == WORKING_DAYS:
+        cal = _calendar_for(mode, calendar)
+        assert cal is not None
+        budget = amount * cal.day_minutes
+    else:
+        budget = amount * 60
+    return int(budget) if float(budget).is_integer() else budget
+
+
+# ---- transitions ----------------------------------------------------------------------------------
+
+
+def start(
+    limit: Limit | tuple[str, int | float],
+    at: datetime,
+    calendar: WorkingCalendar | None,
+    warn_ratio: float = DEFAULT_WARN_RATIO,
+) -> ClockState:
+    """Start a clock for ``limit`` at ``at``: ``due_at`` when the budget is used up, ``warn_at`` when
+    ``warn_ratio`` of it is (0 < warn_ratio <= 1)."""
+    _aware(at, "start time")
+    if isinstance(warn_ratio, bool) or not isinstance(warn_ratio, int | float) or not 0 < warn_ratio <= 1:
+        raise ValueError(f"warn_ratio must be in (0, 1], got {warn_ratio!r}")
+    budget = budget_for(limit, calendar)
+    mode = limit[0]
+    return ClockState(
+        mode=mode,
+        budget_minutes=budget,
+        warn_ratio=float(warn_ratio),
+        state=RUNNING,
+        started_at=at,
+        running_since=at,
+        paused_at=None,
+        stopped_at=None,
+        consumed_minutes=0,
+        due_at=_advance(mode, at, budget, calendar),
+        warn_at=_advance(mode, at, budget * warn_ratio, calendar),
+    )
+
+
+def pause(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> ClockState:
+    """Pause a running clock at ``at``: fold the segment's consumption into ``consumed_minutes`` and
+    drop the deadlines not yet reached (none is in force while paused)."""
+    _aware(at, "pause time")
+    _require(state, RUNNING, "pause")
+    _not_before(at, state.running_since, "pause", "the running segment's start")
+    consumed = state.consumed_minutes + _elapsed(state.mode, state.running_since, at, calendar)
+    return dataclasses.replace(
+        state,
+        state=PAUSED,
+        running_since=None,
+        paused_at=at,
+        consumed_minutes=consumed,
+        due_at=state.due_at if state.due_at is not None and state.due_at <= at else None,
+        warn_at=state.warn_at if state.warn_at is not None and state.warn_at <= at else None,
+    )
+
+
+def resume(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> ClockState:
+    """Resume a paused clock at ``at`` and recompute ``due_at``/``warn_at`` from the remaining budget.
+
+    The deadline moves by exactly the mode's time spent paused. A deadline already reached before the
+    pause keeps its historical instant (the clock stays overdue / warned)."""
+    _aware(at, "resume time")
+    _require(state, PAUSED, "resume")
+    _not_before(at, state.paused_at, "resume", "the pause at")
+    due_at = state.due_at
+    if due_at is None:
+        due_at = _advance(state.mode, at, state.budget_minutes - state.consumed_minutes, calendar)
+    warn_at = state.warn_at
+    if warn_at is None:
+        warn_budget = state.budget_minutes * state.warn_ratio
+        warn_at = _advance(state.mode, at, warn_budget - state.consumed_minutes, calendar)
+    return dataclasses.replace(
+        state, state=RUNNING, running_since=at, paused_at=None, due_at=due_at, warn_at=warn_at
+    )
+
+
+def stop(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> ClockState:
+    """Stop a running or paused clock for good; record the budget consumed and ``on_time``.
+
+    Running: on time when ``at <= due_at``. Paused: on time unless the deadline had already passed
+    when it was paused. ``due_at``/``warn_at`` are kept as the deadline that was in force."""
+    _aware(at, "stop time")
+    if state.state == STOPPED:
+        raise ClockError(f"cannot stop a clock twice (stopped at {state.stopped_at.isoformat()})")
+    if state.state == RUNNING:
+        _not_before(at, state.running_since, "stop", "the running segment's start")
+        consumed = state.consumed_minutes + _elapsed(state.mode, state.running_since, at, calendar)
+        on_time = state.due_at is not None and at <= state.due_at
+    else:
+        _not_before(at, state.paused_at, "stop", "the pause at")
+        consumed = state.consumed_minutes
+        on_time = state.due_at is None or state.paused_at <= state.due_at
+    return dataclasses.replace(
+        state,
+        state=STOPPED,
+        running_since=None,
+        stopped_at=at,
+        consumed_minutes=consumed,
+        on_time=on_time,
+    )
+
+
+# ---- queries --------------------------------------------------------------------------------------
+
+
+def consumed(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> int | float:
+    """Budget minutes consumed as of ``at`` (frozen while paused or stopped)."""
+    _aware(at, "time")
+    if state.state != RUNNING:
+        return state.consumed_minutes
+    return state.consumed_minutes + _elapsed(state.mode, state.running_since, at, calendar)
+
+
+def remaining(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> int | float:
+    """Budget minutes left as of ``at``; negative once the limit is overrun."""
+    return state.budget_minutes - consumed(state, at, calendar)
+
+
+def consumed_ratio(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> float:
+    """Share of the budget consumed as of ``at`` (0.0 at start, 1.0 at the deadline, > 1 when overrun)."""
+    return consumed(state, at, calendar) / state.budget_minutes
+
+
+def is_overdue(state: ClockState, at: datetime) -> bool:
+    """Whether the deadline has been missed as of ``at`` (for a stopped clock: ``not on_time``)."""
+    _aware(at, "time")
+    if state.state == STOPPED:
+        return state.on_time is False
+    if state.due_at is None:
+        return False
+    last_running = at if state.state == RUNNING else state.paused_at
+    return last_running > state.due_at
+
+
+# ---- storage --------------------------------------------------------------------------------------
+
+FIELDS = tuple(f.name for f in dataclasses.fields(ClockState))
+
+
+def to_fields(state: ClockState) -> dict[str, Any]:
+    """The clock as a dict of plain values (str, number, bool, aware datetime or None) keyed by field."""
+    return {name: getattr(state, name) for name in FIELDS}
+
+
+def from_fields(data: dict[str, Any]) -> ClockState:
+    """Rebuild a clock from :func:`to_fields` output (or model columns); validates mode and state."""
+    missing = [name for name in FIELDS if name not in data and name != "on_time"]
+    if missing:
+        raise ValueError(f"clock fields missing: {', '.join(missing)}")
+    if data["mode"] not in MODES:
+        raise ValueError(f"unknown clock mode {data['mode']!r}")
+    if data["state"] not in STATES:
+        raise ValueError(f"unknown clock state {data['state']!r}")
+    return ClockState(**{name: data.get(name) for name in FIELDS})
