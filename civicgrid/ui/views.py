@@ -1,4 +1,6 @@
-"""Sign-in, sign-out, password change and the home page."""
+"""Sign-in (with a second factor where configured), sign-out, password change and the home page."""
+
+import time
 
 from django.contrib import messages
 from django.contrib.auth import login, logout
@@ -7,32 +9,80 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from civicgrid.foundation.access import services
+from civicgrid.foundation.access import services, totp
 from civicgrid.foundation.access.scope import user_roles
 from civicgrid.foundation.core.errors import ValidationFailed
 from civicgrid.foundation.core.middleware import client_ip
 
 
+_PENDING = "civicgrid_2fa"  # session key: the account that passed its password and owes a one-time code
+_PENDING_SECONDS = 300
+
+
+def _safe_next(request, next_url: str) -> str:
+    return next_url if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}) else ""
+
+
 @require_http_methods(["GET", "POST"])
 def login_view(request):
+    """Sign in: the password, then (for roles that need it) a one-time code, enrolling the app the first time."""
+    if request.method == "POST" and request.POST.get("step") == "otp":
+        return _login_second_step(request)
+    request.session.pop(_PENDING, None)
     error = ""
     next_url = request.POST.get("next") or request.GET.get("next") or ""
     if request.method == "POST":
+        source_ip = client_ip(request)
         try:
-            user = services.sign_in(
+            user = services.check_credentials(
                 username=request.POST.get("username", ""),
                 password=request.POST.get("password", ""),
-                source_ip=client_ip(request),
+                source_ip=source_ip,
                 request=request,
             )
         except services.LoginRefused as exc:
             error = exc.message
         else:
+            if totp.required(user):
+                request.session[_PENDING] = {
+                    "uid": user.pk, "backend": user.backend, "at": time.time(), "next": _safe_next(request, next_url)
+                }
+                return _render_second_step(request, user)
+            services.complete_sign_in(user=user, source_ip=source_ip)
             login(request, user)
-            if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
-                next_url = ""
-            return redirect(next_url or "ui:home")
+            return redirect(_safe_next(request, next_url) or "ui:home")
     return render(request, "registration/login.html", {"error": error, "next": next_url}, status=401 if error else 200)
+
+
+def _render_second_step(request, user, error: str = ""):
+    context = {"error": error, "enrolling": not totp.enrolled(user)}
+    if context["enrolling"]:
+        context["secret"] = totp.pending_secret(user)
+        context["uri"] = totp.provisioning_uri(user)
+    return render(request, "security/login_totp.html", context, status=401 if error else 200)
+
+
+def _login_second_step(request):
+    from civicgrid.foundation.access.models import User
+
+    pending = request.session.get(_PENDING) or {}
+    user = User.objects.filter(pk=pending.get("uid"), is_active=True).first()
+    if user is None or time.time() - pending.get("at", 0) > _PENDING_SECONDS:
+        request.session.pop(_PENDING, None)
+        error = "登录已超时，请重新输入密码 / sign-in timed out, enter your password again"
+        return render(request, "registration/login.html", {"error": error, "next": ""}, status=401)
+    source_ip = client_ip(request)
+    try:
+        totp.confirm_enrolment(user=user, code=request.POST.get("otp", ""), source_ip=source_ip)
+    except services.LoginRefused as exc:
+        if exc.locked:
+            request.session.pop(_PENDING, None)
+            return render(request, "registration/login.html", {"error": exc.message, "next": ""}, status=401)
+        return _render_second_step(request, user, exc.message)
+    request.session.pop(_PENDING, None)
+    services.complete_sign_in(user=user, source_ip=source_ip)
+    login(request, user, backend=pending.get("backend"))
+    return redirect(pending.get("next") or "ui:home")
 
 
 @require_POST

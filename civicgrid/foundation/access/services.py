@@ -1,4 +1,4 @@
-"""Account use cases: sign-in with failure handling, tokens, grants. Each one audits itself."""
+"""Account use cases: sign-in with failure handling, tokens, grants, accounts. Each one audits itself."""
 
 from __future__ import annotations
 
@@ -13,8 +13,13 @@ from ..audit import verbs
 from ..audit.service import record, snapshot
 from ..core.errors import PermissionDenied, ValidationFailed
 from .models import ApiToken, Grant, LoginAttempt, PasswordHistory, User
-from .roles import DEPARTMENT_ROLES, REGION_ROLES, Role
+from .roles import DEPARTMENT_ROLES, REGION_ROLES, Role, grant_capabilities
 from .scope import forget_grants, has_capability
+
+
+# Unlocking accounts and addresses and resetting second factors is security policy (三员分立: the security
+# administrator's work, not the system administrator's, who only creates and deactivates accounts).
+grant_capabilities("accounts.unlock", {Role.SECURITY_ADMIN})
 
 
 class LoginRefused(Exception):
@@ -27,45 +32,88 @@ class LoginRefused(Exception):
 
 
 GENERIC_FAILURE = "用户名或密码错误 / wrong username or password"
+UNLOCKED = "unlocked"  # LoginAttempt.reason of the marker row an unlock writes
 
 
-def _recent_failures(**filters) -> int:
-    window = timezone.now() - timedelta(minutes=settings.CIVICGRID_LOGIN_LOCK_MINUTES)
-    return LoginAttempt.objects.filter(succeeded=False, at__gte=window, **filters).count()
+def _recent_failures(*, username: str | None = None, source_ip: str | None = None) -> int:
+    """Failures inside the lock window since the last reset.
+
+    An account's count restarts after a successful sign-in or an unlock; an address's only after an unlock
+    (a successful sign-in from an address must not wash away a password-guessing run from it).
+    """
+    since = timezone.now() - timedelta(minutes=settings.CIVICGRID_LOGIN_LOCK_MINUTES)
+    if username is not None:
+        filters = {"username": username}
+        resets = LoginAttempt.objects.filter(username=username, succeeded=True)
+    else:
+        filters = {"source_ip": source_ip}
+        resets = LoginAttempt.objects.filter(source_ip=source_ip, succeeded=True, reason=UNLOCKED)
+    last_reset = resets.filter(at__gte=since).order_by("-at").values_list("at", flat=True).first()
+    if last_reset is not None:
+        since = last_reset
+    return LoginAttempt.objects.filter(succeeded=False, at__gte=since, **filters).count()
 
 
-def sign_in(*, username: str, password: str, source_ip: str = "", request=None) -> User:
-    """Check credentials under the lockout rules (per account and per address) and record the attempt."""
+def record_failure(*, username: str, source_ip: str, reason: str, user: User | None = None) -> bool:
+    """Record a refused sign-in step and lock the account once it reaches the limit; True when it locked."""
+    LoginAttempt.objects.create(username=username, source_ip=source_ip, succeeded=False, reason=reason)
+    record(actor=None, action=verbs.Auth.LOGIN_FAILED, data={"username": username, "reason": reason},
+           result="refused")
+    max_failures = settings.CIVICGRID_LOGIN_MAX_FAILURES
+    if user is not None and _recent_failures(username=username) >= max_failures:
+        user.locked_until = timezone.now() + timedelta(minutes=settings.CIVICGRID_LOGIN_LOCK_MINUTES)
+        user.save(update_fields=["locked_until"])
+        record(actor=None, action=verbs.Auth.LOCKED, target=user, data={"failures": max_failures})
+        return True
+    return False
+
+
+def check_credentials(*, username: str, password: str, source_ip: str = "", request=None) -> User:
+    """First step of signing in: the password, under the lockout rules (per account and per address).
+
+    A failure is recorded here; success is not, because an account that needs a second factor has not
+    signed in yet (see `complete_sign_in`).
+    """
     username = (username or "").strip()[:150]
     max_failures = settings.CIVICGRID_LOGIN_MAX_FAILURES
     if source_ip and _recent_failures(source_ip=source_ip) >= max_failures * 4:
-        LoginAttempt.objects.create(username=username, source_ip=source_ip, succeeded=False, reason="ip_throttled")
-        record(actor=None, action=verbs.Auth.LOGIN_FAILED, data={"username": username, "reason": "ip_throttled"},
-               result="refused")
+        record_failure(username=username, source_ip=source_ip, reason="ip_throttled")
         raise LoginRefused("该地址登录失败次数过多，请稍后再试 / too many failures from this address", locked=True)
     user = User.objects.filter(username=username).first()
-    if user and user.locked_until and user.locked_until > timezone.now():
-        LoginAttempt.objects.create(username=username, source_ip=source_ip, succeeded=False, reason="locked")
-        record(actor=None, action=verbs.Auth.LOGIN_FAILED, data={"username": username, "reason": "locked"},
-               result="refused")
-        minutes = max(1, int((user.locked_until - timezone.now()).total_seconds() // 60) + 1)
-        raise LoginRefused(f"账号已锁定，请 {minutes} 分钟后再试 / account locked, retry in {minutes} min", locked=True)
+    ensure_not_locked(user, username=username, source_ip=source_ip)
     authed = authenticate(request, username=username, password=password)
     if authed is None:
-        LoginAttempt.objects.create(username=username, source_ip=source_ip, succeeded=False, reason="bad_credentials")
-        record(actor=None, action=verbs.Auth.LOGIN_FAILED, data={"username": username, "reason": "bad_credentials"},
-               result="refused")
-        if user and _recent_failures(username=username) >= max_failures:
-            user.locked_until = timezone.now() + timedelta(minutes=settings.CIVICGRID_LOGIN_LOCK_MINUTES)
-            user.save(update_fields=["locked_until"])
-            record(actor=None, action=verbs.Auth.LOCKED, target=user, data={"failures": max_failures})
+        record_failure(username=username, source_ip=source_ip, reason="bad_credentials", user=user)
         raise LoginRefused(GENERIC_FAILURE)
-    LoginAttempt.objects.create(username=username, source_ip=source_ip, succeeded=True)
-    if authed.locked_until:
-        authed.locked_until = None
-        authed.save(update_fields=["locked_until"])
-    record(actor=authed, action=verbs.Auth.LOGIN, target=authed)
     return authed
+
+
+def ensure_not_locked(user: User | None, *, username: str, source_ip: str) -> None:
+    """Refuse (and record) any sign-in step of an account that is locked now."""
+    if user and user.locked_until and user.locked_until > timezone.now():
+        record_failure(username=username, source_ip=source_ip, reason="locked")
+        minutes = max(1, int((user.locked_until - timezone.now()).total_seconds() // 60) + 1)
+        raise LoginRefused(f"账号已锁定，请 {minutes} 分钟后再试 / account locked, retry in {minutes} min", locked=True)
+
+
+def complete_sign_in(*, user: User, source_ip: str = "") -> User:
+    """Last step of signing in: record the success and clear an expired lock."""
+    LoginAttempt.objects.create(username=user.get_username(), source_ip=source_ip, succeeded=True)
+    if user.locked_until:
+        user.locked_until = None
+        user.save(update_fields=["locked_until"])
+    record(actor=user, action=verbs.Auth.LOGIN, target=user)
+    return user
+
+
+def sign_in(*, username: str, password: str, source_ip: str = "", request=None) -> User:
+    """Check credentials under the lockout rules (per account and per address) and record the attempt.
+
+    For accounts without a second factor; the login page and the token endpoint call the two steps
+    themselves so that a TOTP code can sit between them.
+    """
+    user = check_credentials(username=username, password=password, source_ip=source_ip, request=request)
+    return complete_sign_in(user=user, source_ip=source_ip)
 
 
 def issue_token(*, user: User, label: str = "") -> str:
@@ -93,6 +141,10 @@ def set_password(*, actor: User, user: User, new_password: str) -> None:
         validate_password(new_password, user)
     except ValidationError as exc:
         raise ValidationFailed("；".join(exc.messages), field="password") from None
+    # The history holds earlier hashes only; the current one must not come back either.
+    if user.has_usable_password() and user.check_password(new_password):
+        raise ValidationFailed("新密码不能与当前密码相同 / the new password must differ from the current one",
+                               field="password")
     if user.password:
         PasswordHistory.objects.create(user=user, password=user.password)
     user.set_password(new_password)
@@ -135,3 +187,73 @@ def remove_grant(*, actor, grant: Grant) -> None:
     grant.delete()
     record(actor=actor, action=verbs.Access.GRANT_REMOVED, target=user, before=before)
     forget_grants(user)
+
+
+@transaction.atomic
+def create_account(*, actor, username: str, display_name: str, password: str) -> User:
+    """A new account (system administrators only) that must change its password at first sign-in.
+
+    The account holds no grants: roles are the security administrator's to give.
+    """
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    if actor is not None and not has_capability(actor, "accounts.manage"):
+        raise PermissionDenied("只有系统管理员可以创建账号 / only the system administrator creates accounts")
+    username = (username or "").strip()
+    if not username or len(username) > 150 or not all(c.isalnum() or c in "@.+-_" for c in username):
+        raise ValidationFailed("用户名只能包含字母、数字和 @.+-_ / invalid username", field="username")
+    if User.objects.filter(username__iexact=username).exists():
+        raise ValidationFailed("该用户名已存在 / this username is taken", field="username")
+    user = User(username=username, display_name=(display_name or "").strip()[:64])
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationFailed("；".join(exc.messages), field="password") from None
+    user.set_password(password)
+    user.must_change_password = True
+    user.password_changed_at = timezone.now()
+    user.save()
+    record(actor=actor, action=verbs.Access.USER_CREATED, target=user,
+           after={"username": user.username, "display_name": user.display_name, "must_change_password": True})
+    return user
+
+
+@transaction.atomic
+def set_account_active(*, actor, user: User, active: bool) -> None:
+    """Deactivate (or reactivate) an account; a deactivated account's sessions and tokens stop working."""
+    if actor is not None and not has_capability(actor, "accounts.manage"):
+        raise PermissionDenied("只有系统管理员可以停用账号 / only the system administrator deactivates accounts")
+    if actor is not None and actor.pk == user.pk and not active:
+        raise ValidationFailed("不能停用自己的账号 / you cannot deactivate your own account")
+    if user.is_active == active:
+        return
+    user.is_active = active
+    user.save(update_fields=["is_active"])
+    if not active:
+        ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    record(actor=actor, action=verbs.Access.USER_CHANGED, target=user,
+           before={"is_active": not active}, after={"is_active": active})
+
+
+@transaction.atomic
+def unlock_account(*, actor, user: User) -> None:
+    """Lift an account's lock now and restart its failure count (security administrators only)."""
+    if actor is not None and not has_capability(actor, "accounts.unlock"):
+        raise PermissionDenied("只有安全管理员可以解锁账号 / only the security administrator unlocks accounts")
+    user.locked_until = None
+    user.save(update_fields=["locked_until"])
+    LoginAttempt.objects.create(username=user.get_username(), succeeded=True, reason=UNLOCKED)
+    record(actor=actor, action=verbs.Access.USER_CHANGED, target=user, data={"unlocked": True})
+
+
+@transaction.atomic
+def unlock_address(*, actor, source_ip: str) -> None:
+    """Restart the failure count of a source address throttled for too many failures."""
+    if actor is not None and not has_capability(actor, "accounts.unlock"):
+        raise PermissionDenied("只有安全管理员可以解除地址限制 / only the security administrator unlocks addresses")
+    source_ip = (source_ip or "").strip()[:64]
+    if not source_ip:
+        raise ValidationFailed("请提供地址 / an address is required", field="source_ip")
+    LoginAttempt.objects.create(username="", source_ip=source_ip, succeeded=True, reason=UNLOCKED)
+    record(actor=actor, action=verbs.Config.CHANGED, data={"unlocked_address": source_ip})
