@@ -1,0 +1,157 @@
+"""Object history: the audit records of one object, as an htmx partial on every detail page.
+
+The object is fetched through the scoped read path first: a user who cannot see the object gets a 404, never
+its history. Each historied model gets its own URL name (`ui:<slug>_history`) so the scope contract test can
+check each one against its model. The audit administrator's pages live elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist
+from django.shortcuts import render
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+
+from civicgrid.foundation.access.endpoints import data_endpoint
+from civicgrid.foundation.audit.service import SENSITIVE_MARK, history
+
+from .common import page_view, scoped_get
+
+HISTORY_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class Historied:
+    """A model whose detail pages show history: its URL slug and the field the URL key matches."""
+
+    slug: str
+    model: str  # "app_label.ModelName"
+    lookup_field: str = "pk"
+
+
+HISTORIED: dict[str, Historied] = {
+    h.model.lower(): h
+    for h in (
+        Historied("region", "regions.Region", "code"),
+        Historied("organisation", "orgs.Organisation"),
+        Historied("building", "people.Building"),
+        Historied("house", "people.House"),
+        Historied("household", "people.Household"),
+        Historied("resident", "people.Resident"),
+        Historied("unit", "people.Unit"),
+        Historied("place", "people.Place"),
+    )
+}
+
+# Chinese names of audit actions; the English comes from the translation catalogue.
+ACTION_LABELS = {
+    "data.created": _("新建"),
+    "data.changed": _("修改"),
+    "data.deleted": _("删除"),
+    "data.imported": _("导入"),
+    "data.exported": _("导出"),
+    "data.revealed": _("查看完整号码"),
+    "data.confidential_read": _("查阅保密信息"),
+    "auth.login": _("登录"),
+    "auth.login_failed": _("登录失败"),
+    "auth.logout": _("退出登录"),
+    "auth.locked": _("账号锁定"),
+    "auth.password_changed": _("修改密码"),
+    "auth.token_issued": _("签发令牌"),
+    "auth.token_revoked": _("吊销令牌"),
+    "access.grant_added": _("授权"),
+    "access.grant_removed": _("撤销授权"),
+    "access.user_created": _("创建账号"),
+    "access.user_changed": _("修改账号"),
+    "config.changed": _("修改配置"),
+}
+RESULT_LABELS = {"ok": _("成功"), "refused": _("被拒绝"), "denied": _("被拒绝"), "failed": _("失败")}
+
+# Bookkeeping and derived fields say nothing to a reader of the history; blind indexes must not be shown.
+_HIDDEN_FIELDS = {"id", "created_at", "updated_at", "min_lng", "min_lat", "max_lng", "max_lat",
+                  "centroid_lng", "centroid_lat"}
+
+
+def _hidden(name: str) -> bool:
+    return name in _HIDDEN_FIELDS or name.endswith("_index")
+
+
+def _field_label(model, name: str) -> str:
+    try:
+        return str(model._meta.get_field(name).verbose_name)
+    except FieldDoesNotExist:
+        return name
+
+
+def _shown(value) -> str:
+    if value is None or value == "":
+        return "—"
+    if value == SENSITIVE_MARK:
+        return str(_("（已加密）"))
+    if value is True:
+        return str(_("是"))
+    if value is False:
+        return str(_("否"))
+    return str(value)
+
+
+def describe(entry, model) -> dict:
+    """One audit record ready for the template: Chinese action name and the changed fields."""
+    changes = []
+    for name, before, after in entry.changes:
+        if _hidden(name) or (before in (None, "") and after in (None, "")):
+            continue
+        changes.append({"field": _field_label(model, name), "before": _shown(before), "after": _shown(after)})
+    field = (entry.data or {}).get("field") if isinstance(entry.data, dict) else None
+    return {
+        "at": entry.at,
+        "actor": entry.actor_name or "system",
+        "action": ACTION_LABELS.get(entry.action, entry.action),
+        "result": RESULT_LABELS.get(entry.result, entry.result),
+        "ok": entry.result == "ok",
+        "channel": entry.channel,
+        "changes": changes,
+        "field": _field_label(model, field) if field else "",
+    }
+
+
+def _history_view(spec: Historied):
+    model = apps.get_model(spec.model)
+
+    @page_view(model.scope_capability("view"))
+    def view(request, key: str):
+        obj = scoped_get(model.objects.all(), request.user, "view", **{spec.lookup_field: key})
+        entries = [describe(e, model) for e in history(obj)[:HISTORY_LIMIT]]
+        return render(
+            request,
+            "ui/partials/history.html",
+            {"object": obj, "entries": entries, "limit": HISTORY_LIMIT},
+        )
+
+    view.__name__ = f"{spec.slug}_history"
+    view.__doc__ = f"History of one {spec.model} the user can see (404 otherwise)."
+    return view
+
+
+def history_url_name(obj) -> tuple[str, str] | None:
+    """The URL name and key of an object's history partial, or None when its model keeps no history page."""
+    spec = HISTORIED.get(obj._meta.label_lower)
+    if spec is None:
+        return None
+    key = obj.pk if spec.lookup_field == "pk" else getattr(obj, spec.lookup_field)
+    return f"ui:{spec.slug}_history", str(key)
+
+
+urlpatterns = []
+for _spec in HISTORIED.values():
+    urlpatterns.append(path(f"{_spec.slug}/<str:key>/history/", _history_view(_spec), name=f"{_spec.slug}_history"))
+    data_endpoint(
+        f"ui:{_spec.slug}_history",
+        _spec.model,
+        "detail",
+        lookup="key",
+        lookup_field=_spec.lookup_field,
+    )
