@@ -1,0 +1,197 @@
+"""Reading the audit trail back out: who may, the filters, and the CSV/XLSX export (itself audited).
+
+The audit trail is not a scoped model: the audit administrator (capability ``audit.view``) sees every record,
+nobody else sees any (三员分立: the system and security administrators do not read the log of their own
+actions). `visible_audit` is the one selector the pages, the API and the scope contract test share.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db import models
+from django.utils import timezone
+
+from ..access.scope import has_capability
+from ..core.errors import PermissionDenied, ValidationFailed
+from . import verbs
+from .models import AuditEntry
+from .service import record
+
+MAX_EXPORT_ROWS = 200_000  # an export bigger than this should be narrowed by time range
+
+# Export columns: field, header. `before`/`after`/`data` are already masked snapshots (see service.snapshot).
+COLUMNS: list[tuple[str, str]] = [
+    ("id", "编号 id"),
+    ("at", "时间 time"),
+    ("actor_name", "操作人 actor"),
+    ("source_ip", "来源地址 source"),
+    ("channel", "渠道 channel"),
+    ("request_id", "请求号 request"),
+    ("action", "动作 action"),
+    ("target_type", "对象类型 object type"),
+    ("target_id", "对象编号 object id"),
+    ("target_repr", "对象 object"),
+    ("region_code", "区域代码 region"),
+    ("result", "结果 result"),
+    ("before", "修改前 before"),
+    ("after", "修改后 after"),
+    ("data", "详情 details"),
+]
+
+
+def visible_audit(user) -> models.QuerySet:
+    """The audit records a user may read: all of them for the audit administrator, none otherwise."""
+    if has_capability(user, "audit.view"):
+        return AuditEntry.objects.all()
+    return AuditEntry.objects.none()
+
+
+@dataclass
+class AuditFilter:
+    """What the audit administrator narrows the trail by; every part optional."""
+
+    actor: str = ""  # account name, exact
+    action: str = ""  # exact ("auth.login") or a domain prefix ending in "." ("auth.")
+    since: datetime | None = None
+    until: datetime | None = None  # exclusive
+    target_type: str = ""  # "people.resident"
+    target_id: str = ""
+    result: str = ""  # ok | refused | failed
+    source_ip: str = ""
+
+    def as_data(self) -> dict:
+        """The filter as recorded in the export's own audit record."""
+        return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items() if v}
+
+
+def apply_filter(queryset: models.QuerySet, f: AuditFilter) -> models.QuerySet:
+    """Narrow a queryset of audit records (already limited by `visible_audit`)."""
+    if f.actor:
+        queryset = queryset.filter(actor_name=f.actor.strip()[:150])
+    if f.action:
+        action = f.action.strip()[:64]
+        queryset = queryset.filter(action__startswith=action) if action.endswith(".") else queryset.filter(action=action)
+    if f.since:
+        queryset = queryset.filter(at__gte=f.since)
+    if f.until:
+        queryset = queryset.filter(at__lt=f.until)
+    if f.target_type:
+        queryset = queryset.filter(target_type=f.target_type.strip().lower()[:64])
+    if f.target_id:
+        queryset = queryset.filter(target_id=f.target_id.strip()[:64])
+    if f.result:
+        queryset = queryset.filter(result=f.result.strip()[:16])
+    if f.source_ip:
+        queryset = queryset.filter(source_ip=f.source_ip.strip()[:64])
+    return queryset.order_by("-at", "-id")
+
+
+def parse_moment(value: str | None, *, end_of_day: bool = False) -> datetime | None:
+    """A date ("2026-05-01") or date-time from a form or query string, in the site's time zone.
+
+    A bare date as the upper bound means "to the end of that day". Raises ValidationFailed on nonsense.
+    """
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            moment = datetime.combine(day + timedelta(days=1) if end_of_day else day, time.min)
+        else:
+            moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed(f"无法识别的时间：{value[:32]} / not a date or time", field="time") from None
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
+
+
+def filter_from_query(params) -> AuditFilter:
+    """An AuditFilter from a QueryDict or dict of strings (pages and the export link use the same names)."""
+    return AuditFilter(
+        actor=params.get("actor", "") or "",
+        action=params.get("action", "") or "",
+        since=parse_moment(params.get("since")),
+        until=parse_moment(params.get("until"), end_of_day=True),
+        target_type=params.get("target_type", "") or "",
+        target_id=params.get("target_id", "") or "",
+        result=params.get("result", "") or "",
+        source_ip=params.get("source_ip", "") or "",
+    )
+
+
+def _cell(entry: AuditEntry, name: str):
+    value = getattr(entry, name)
+    if name == "at":
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return "" if value is None else value
+
+
+def _defuse(value):
+    """Keep spreadsheet programs from running a cell as a formula (CSV/formula injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _rows(queryset):
+    for entry in queryset.iterator(chunk_size=2000):
+        yield [_defuse(_cell(entry, name)) for name, _ in COLUMNS]
+
+
+def _csv(queryset) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([header for _, header in COLUMNS])
+    writer.writerows(_rows(queryset))
+    # A byte-order mark so that Excel on Chinese Windows opens the UTF-8 file correctly.
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _xlsx(queryset) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("审计记录")
+    sheet.append([header for _, header in COLUMNS])
+    for row in _rows(queryset):
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+FORMATS = {
+    "csv": ("text/csv; charset=utf-8", _csv),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", _xlsx),
+}
+
+
+def export_entries(*, actor, f: AuditFilter, fmt: str = "csv") -> tuple[bytes, str, str]:
+    """The filtered trail as a file (content, content type, file name); the export is audited first.
+
+    The export's own record is written before the rows are read, so that an export that fails half-way is
+    on record too.
+    """
+    if not has_capability(actor, "audit.export"):
+        raise PermissionDenied("只有审计管理员可以导出审计记录 / only the audit administrator exports the trail")
+    if fmt not in FORMATS:
+        raise ValidationFailed("格式须为 csv 或 xlsx / format must be csv or xlsx", field="format")
+    queryset = apply_filter(visible_audit(actor), f)
+    total = queryset.count()
+    if total > MAX_EXPORT_ROWS:
+        raise ValidationFailed(
+            f"共 {total} 条，超过 {MAX_EXPORT_ROWS} 条上限，请缩小时间范围 / too many rows, narrow the time range"
+        )
+    record(actor=actor, action=verbs.AuditLog.EXPORTED, data={"filter": f.as_data(), "format": fmt, "rows": total})
+    content_type, writer = FORMATS[fmt]
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
+    return writer(queryset), content_type, f"audit-{stamp}.{fmt}"

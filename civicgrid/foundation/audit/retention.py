@@ -1,0 +1,84 @@
+"""Purging audit records past their retention: the one deliberate way round the append-only triggers.
+
+The Cybersecurity Law (Art. 21) asks for at least six months of logs, so nothing younger than
+`MIN_RETENTION_DAYS` (or a longer `CIVICGRID_AUDIT_RETENTION_DAYS`) can be purged. The database refuses
+UPDATE and DELETE on the audit table (migration 0002); the purge lifts that refusal only inside its own
+transaction, which needs the rights of the table's owner:
+
+* PostgreSQL: `ALTER TABLE … DISABLE TRIGGER` (owner only; the lock it takes also holds back every other
+  writer of the table until commit), delete, `ENABLE TRIGGER`. A deployment whose web processes connect as a
+  role that does not own the table therefore cannot purge from the application at all.
+* SQLite: drop the triggers, delete, create them again. DDL is transactional in SQLite, so either all three
+  happen or none.
+
+Either way the purge itself is recorded (`audit.purged`) in the same transaction.
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connections, transaction
+from django.utils import timezone
+
+from . import verbs
+from .models import AuditEntry
+from .service import record
+
+MIN_RETENTION_DAYS = 180  # six months, Cybersecurity Law Art. 21
+
+_triggers = importlib.import_module("civicgrid.foundation.audit.migrations.0002_append_only")
+
+
+class RetentionError(Exception):
+    """The purge was refused (too short a retention, or a database it cannot handle)."""
+
+
+def minimum_days() -> int:
+    """The shortest retention allowed here: six months, or longer when the deployment says so."""
+    return max(MIN_RETENTION_DAYS, int(getattr(settings, "CIVICGRID_AUDIT_RETENTION_DAYS", MIN_RETENTION_DAYS)))
+
+
+def cutoff_for(older_than_days: int):
+    """The moment before which records go; refuses a retention below the minimum."""
+    if older_than_days < minimum_days():
+        raise RetentionError(
+            f"审计记录至少保留 {minimum_days()} 天（《网络安全法》第二十一条：不少于六个月）/ audit records are kept "
+            f"at least {minimum_days()} days; refusing --older-than-days {older_than_days}"
+        )
+    return timezone.now() - timedelta(days=older_than_days)
+
+
+def count_expired(older_than_days: int, *, using: str = "default") -> int:
+    """How many records a purge with this retention would remove."""
+    return AuditEntry.objects.using(using).filter(at__lt=cutoff_for(older_than_days)).count()
+
+
+def purge(*, older_than_days: int, using: str = "default") -> int:
+    """Delete records older than the retention, as the table owner, in one transaction; returns the count."""
+    cutoff = cutoff_for(older_than_days)
+    connection = connections[using]
+    table = connection.ops.quote_name(AuditEntry._meta.db_table)
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER audit_no_change")
+            cursor.execute(f"DELETE FROM {table} WHERE at < %s", [cutoff])
+            deleted = cursor.rowcount
+            cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER audit_no_change")
+        elif connection.vendor == "sqlite":
+            for sql in _triggers.SQLITE_DROP:
+                cursor.execute(sql)
+            cursor.execute(f"DELETE FROM {table} WHERE at < %s", [cutoff])
+            deleted = cursor.rowcount
+            for sql in _triggers.SQLITE:
+                cursor.execute(sql)
+        else:
+            raise RetentionError(f"unsupported database: {connection.vendor}")
+        record(
+            actor=None,
+            action=verbs.AuditLog.PURGED,
+            data={"older_than_days": older_than_days, "cutoff": cutoff.isoformat(), "deleted": deleted},
+        )
+    return deleted
