@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.shortcuts import render
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.access.endpoints import data_endpoint
 from civicgrid.foundation.orgs.models import Organisation, OrgKind
@@ -84,4 +85,4 @@ urlpatterns = [
 data_endpoint("ui:org_list", "orgs.Organisation", "list")
 data_endpoint("ui:org_detail", "orgs.Organisation", "detail")
 
-register(MenuItem("orgs", "组织机构", "ui:org_list", "orgs.view", order=30))
+register(MenuItem("orgs", gettext_noop("组织机构"), "ui:org_list", "orgs.view", order=30))

@@ -16,6 +16,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
@@ -76,21 +77,21 @@ SPECS: dict[str, ListSpec] = {
     s.slug: s
     for s in (
         ListSpec(
-            "building", Building, _("楼栋"),
+            "building", Building, pgettext_lazy("list", "楼栋"),
             [Column(_("楼栋编码"), "code", link=True), Column(_("标准地址"), "address"), Column(_("小区"), "estate"),
              Column(_("用途"), "get_use_display"), Column(_("层数"), "floors"), GRID],
             ("code", "address", "name", "estate"), _("编码、地址、小区"), ("grid",),
             detail_fields=("code", "address", "name", "estate", "use", "floors", "built_year", "property_company"),
         ),
         ListSpec(
-            "house", House, _("房屋"),
+            "house", House, pgettext_lazy("list", "房屋"),
             [Column(_("房屋编码"), "code", link=True), Column(_("楼栋"), "building.address"),
              Column(_("单元"), "unit_no"), Column(_("房号"), "room_no"), Column(_("使用情况"), "get_use_display"), GRID],
             ("code", "room_no", "building__address"), _("编码、房号、楼栋地址"), ("building", "grid"),
             detail_fields=("code", "building", "unit_no", "room_no", "area_m2", "use"),
         ),
         ListSpec(
-            "household", Household, _("户"),
+            "household", Household, pgettext_lazy("list", "户"),
             [Column(_("户编号"), "code", link=True), Column(_("户主姓名"), "head_name"), Column(_("住址"), "address"),
              Column(_("人数"), "size"), GRID],
             ("code", "head_name", "address"), _("户编号、户主、住址"), ("grid",),
@@ -197,7 +198,7 @@ def building_detail(request, pk: int):
     houses = SPECS["house"].visible(request.user).filter(building=building)
     units = SPECS["unit"].visible(request.user).filter(building=building)
     return _detail(request, spec, building, related=[
-        _related(SPECS["house"], houses, _("房屋")), _related(SPECS["unit"], units, _("实有单位"))])
+        _related(SPECS["house"], houses, pgettext_lazy("list", "房屋")), _related(SPECS["unit"], units, _("实有单位"))])
 
 
 @page_view("people.view")
@@ -206,7 +207,7 @@ def house_detail(request, pk: int):
     spec = SPECS["house"]
     house = scoped_get(spec.visible(request.user), request.user, pk=pk)
     households = SPECS["household"].visible(request.user).filter(house=house)
-    return _detail(request, spec, house, related=[_related(SPECS["household"], households, _("户"))])
+    return _detail(request, spec, house, related=[_related(SPECS["household"], households, pgettext_lazy("list", "户"))])
 
 
 @page_view("people.view")
@@ -318,5 +319,5 @@ data_endpoint("ui:resident_reveal", "people.Resident", "reveal")
 # Counts only, no rows.
 non_data_endpoint("ui:people_index")
 
-register(MenuItem("people", "基础数据", "ui:people_index", "people.view", order=20))
-register(MenuItem("residents", "实有人口", "ui:resident_list", "people.view", order=21))
+register(MenuItem("people", gettext_noop("基础数据"), "ui:people_index", "people.view", order=20))
+register(MenuItem("residents", gettext_noop("实有人口"), "ui:resident_list", "people.view", order=21))

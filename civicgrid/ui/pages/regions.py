@@ -16,6 +16,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.access.endpoints import data_endpoint
 from civicgrid.foundation.access.models import Grant
@@ -211,4 +212,4 @@ data_endpoint("ui:region_list", "regions.Region", "list")
 data_endpoint("ui:region_detail", "regions.Region", "detail", lookup="code", lookup_field="code")
 data_endpoint("ui:region_geojson", "regions.Region", "geojson", lookup="code", lookup_field="code")
 
-register(MenuItem("regions", "区域网格", "ui:region_list", "regions.view", order=10))
+register(MenuItem("regions", gettext_noop("区域网格"), "ui:region_list", "regions.view", order=10))

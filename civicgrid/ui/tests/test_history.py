@@ -1,0 +1,65 @@
+"""Object history partial: loaded by htmx on detail pages, rendered only after a scoped fetch."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from civicgrid.foundation.access.roles import Role
+from civicgrid.foundation.audit.service import record, snapshot
+from civicgrid.testing.builders import user_with
+
+from .conftest import HOME_GRID
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def changed_building(home):
+    building = home["building"]
+    before = snapshot(building)
+    building.address = "永泰街道幸福路88号"
+    building.save()
+    actor = user_with(Role.COMMUNITY_STAFF, username="editor")
+    record(actor=actor, action="data.changed", target=building, before=before, after=snapshot(building))
+    return building
+
+
+def test_history_lists_changes_in_chinese(tree, changed_building, client_for):
+    staff = user_with(Role.STREET_STAFF, region=tree["140213050"])
+    resp = client_for(staff).get(reverse("ui:building_history", args=[changed_building.pk]))
+    assert resp.status_code == 200
+    html = resp.content.decode()
+    assert "editor" in html and "修改" in html
+    assert "标准地址" in html and "幸福路88号" in html  # field label, then before → after
+    assert "<html" not in html  # a partial, not a page
+
+
+def test_history_is_404_when_the_object_is_out_of_scope(tree, changed_building, away, client_for):
+    other = user_with(Role.STREET_STAFF, region=tree["140213051"])
+    assert client_for(other).get(reverse("ui:building_history", args=[changed_building.pk])).status_code == 404
+    # …and a user with no people capability at all is refused before anything is read.
+    volunteer = user_with(Role.VOLUNTEER, region=tree["140213050"])
+    assert client_for(volunteer).get(reverse("ui:building_history", args=[changed_building.pk])).status_code == 403
+
+
+def test_every_detail_page_loads_its_history(tree, home, client_for):
+    worker = user_with(Role.GRID_WORKER, region=tree[HOME_GRID])
+    c = client_for(worker)
+    for kind in ("building", "house", "household", "resident", "unit", "place"):
+        html = c.get(reverse(f"ui:{kind}_detail", args=[home[kind].pk])).content.decode()
+        assert f'hx-get="{reverse(f"ui:{kind}_history", args=[home[kind].pk])}"' in html
+        assert c.get(reverse(f"ui:{kind}_history", args=[home[kind].pk])).status_code == 200
+    html = c.get(reverse("ui:region_detail", args=[HOME_GRID])).content.decode()
+    assert f'hx-get="{reverse("ui:region_history", args=[HOME_GRID])}"' in html
+
+
+def test_sensitive_values_show_as_encrypted_and_indexes_are_hidden(tree, home, client_for):
+    resident = home["resident"]
+    record(actor=None, action="data.changed", target=resident,
+           before={"id_number_enc": "[已加密]", "id_number_index": "aaa", "name": "甲"},
+           after={"id_number_enc": "[已加密]", "id_number_index": "bbb", "name": "乙"})
+    worker = user_with(Role.GRID_WORKER, region=tree[HOME_GRID])
+    html = client_for(worker).get(reverse("ui:resident_history", args=[resident.pk])).content.decode()
+    assert "甲" in html and "乙" in html
+    assert "aaa" not in html and "bbb" not in html
