@@ -17,9 +17,12 @@ class GridAnchored(ScopedModel):
     grid = models.ForeignKey(
         "regions.Region", on_delete=models.PROTECT, related_name="+", verbose_name=_("网格"), null=True, blank=True
     )
-    region_code = models.CharField(_("区域代码"), max_length=15, db_index=True)
+    # Indexed per model as (region_code, id): the scope range and the list order share one index, and
+    # PostgreSQL gets no unused `LIKE` index beside it (fewer indexes keep bulk imports fast).
+    region_code = models.CharField(_("区域代码"), max_length=15)
     lng = models.FloatField(_("经度"), null=True, blank=True)
     lat = models.FloatField(_("纬度"), null=True, blank=True)
+    is_demo = models.BooleanField(_("演示数据"), default=False, help_text="synthetic demo data; removed with it")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -58,6 +61,7 @@ class Building(GridAnchored):
         verbose_name = _("楼栋")
         verbose_name_plural = _("楼栋")
         ordering = ["code"]
+        indexes = [models.Index(fields=["region_code", "id"], name="building_region")]
 
     def __str__(self) -> str:
         return self.address
@@ -85,6 +89,7 @@ class House(GridAnchored):
         verbose_name = _("房屋")
         verbose_name_plural = _("房屋")
         ordering = ["code"]
+        indexes = [models.Index(fields=["region_code", "id"], name="house_region")]
 
     def __str__(self) -> str:
         unit = f"{self.unit_no}单元" if self.unit_no else ""
@@ -107,6 +112,7 @@ class Household(GridAnchored):
         verbose_name = _("户")
         verbose_name_plural = _("户")
         ordering = ["code"]
+        indexes = [models.Index(fields=["region_code", "id"], name="household_region")]
 
     def __str__(self) -> str:
         return f"{self.code} {self.head_name}".strip()
@@ -131,10 +137,11 @@ class Resident(GridAnchored):
     sex = models.CharField(_("性别"), max_length=8, choices=Sex.choices, blank=True)
     birth_date = models.DateField(_("出生日期"), null=True, blank=True)
     id_number_enc = models.TextField(_("身份证号（密文）"), blank=True)
-    id_number_index = models.CharField(max_length=32, blank=True, db_index=True)
+    # NULL when there is no ID number, so the uniqueness constraint ignores those rows.
+    id_number_index = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001
     id_number_masked = models.CharField(_("身份证号"), max_length=18, blank=True)
     phone_enc = models.TextField(_("电话（密文）"), blank=True)
-    phone_index = models.CharField(max_length=32, blank=True, db_index=True)
+    phone_index = models.CharField(max_length=32, blank=True)
     phone_masked = models.CharField(_("电话"), max_length=20, blank=True)
     household = models.ForeignKey(
         Household, null=True, blank=True, on_delete=models.SET_NULL, related_name="members", verbose_name=_("户")
@@ -153,7 +160,11 @@ class Resident(GridAnchored):
         verbose_name = _("实有人口")
         verbose_name_plural = _("实有人口")
         ordering = ["region_code", "id"]
-        indexes = [models.Index(fields=["region_code", "id"])]
+        indexes = [
+            models.Index(fields=["region_code", "id"], name="people_resi_region__8d27d6_idx"),
+            models.Index(fields=["phone_index"], name="resident_phone_index"),
+        ]
+        constraints = [models.UniqueConstraint(fields=["id_number_index"], name="resident_id_number_once")]
 
     def __str__(self) -> str:
         return self.name
@@ -234,6 +245,7 @@ class Unit(GridAnchored):
         verbose_name = _("实有单位")
         verbose_name_plural = _("实有单位")
         ordering = ["region_code", "id"]
+        indexes = [models.Index(fields=["region_code", "id"], name="unit_region")]
 
     def __str__(self) -> str:
         return self.name
@@ -267,6 +279,16 @@ class Place(GridAnchored):
         verbose_name = _("场所设施")
         verbose_name_plural = _("场所设施")
         ordering = ["region_code", "id"]
+        indexes = [models.Index(fields=["region_code", "id"], name="place_region")]
 
     def __str__(self) -> str:
         return self.name
+
+
+def _register_encrypted_columns() -> None:
+    from .personal import register_columns
+
+    register_columns()
+
+
+_register_encrypted_columns()

@@ -1,0 +1,238 @@
+"""The process-wide field encryptor, configured from settings, and the registry of encrypted columns.
+
+`encryptor()` loads `settings.CIVICGRID_KEY_FILE` (generating it, mode 0600, on first use so the embedded demo
+needs no setup) with `settings.CIVICGRID_CIPHER`. Other processes may rotate the key file while this one runs
+(`civicgrid rotate_keys`), so the ring is reloaded when the file changes on disk and a token naming a key this
+process has not seen triggers one reload before giving up.
+
+Bulk paths (imports, the demo, the benchmark) encrypt millions of values; `FastFieldEncryptor` keeps one
+AES-GCM context per key and draws nonces in blocks instead of building both for every value, and precomputes
+the keyed blind-index hash state. Its tokens and indexes are byte-for-byte the format of
+`crypto.FieldEncryptor` (checked by the tests), so either can read what the other wrote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from . import crypto
+from .crypto import DecryptionError, FieldEncryptor, KeyFileError, KeyRing
+
+log = logging.getLogger(__name__)
+
+# How often (seconds) a running process looks at the key file's modification time.
+_RELOAD_CHECK_SECONDS = 2.0
+_NONCE_BLOCK = 12 * 4096
+
+
+class FastFieldEncryptor(FieldEncryptor):
+    """A `FieldEncryptor` whose hot paths (AES-GCM encryption, blind indexes) avoid per-value set-up."""
+
+    def __init__(self, keyring: KeyRing, algorithm: str = "aes-gcm") -> None:
+        super().__init__(keyring, algorithm)
+        self._lock = threading.Lock()
+        self._aead = None
+        self._prefix = f"{crypto.TOKEN_VERSION}:{self.cipher.name}:{keyring.current}:"
+        self._ad: dict[str, bytes] = {}
+        self._index_state: dict[str, tuple] = {}
+        self._nonces = b""
+        self._nonce_pos = 0
+        if self.cipher.name == "aes-gcm":
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            self._aead = AESGCM(keyring.current_key)
+
+    def _nonce(self) -> bytes:
+        # os.urandom per value is a system call; one call per 4096 values keeps the nonces just as random.
+        with self._lock:
+            if self._nonce_pos >= len(self._nonces):
+                self._nonces, self._nonce_pos = os.urandom(_NONCE_BLOCK), 0
+            pos = self._nonce_pos
+            self._nonce_pos = pos + 12
+            return self._nonces[pos : pos + 12]
+
+    def encrypt(self, plaintext: str, context: str = "") -> str:
+        """Same token as `FieldEncryptor.encrypt`, faster for AES-GCM."""
+        if self._aead is None or not isinstance(plaintext, str):
+            return super().encrypt(plaintext, context)
+        ad = self._ad.get(context)
+        if ad is None:
+            ad = self._ad[context] = crypto._associated_data(self.cipher.name, self.keyring.current, context)
+        nonce = self._nonce()
+        return self._prefix + crypto._b64url(nonce + self._aead.encrypt(nonce, plaintext.encode("utf-8"), ad))
+
+    def blind_index(self, value: str, context: str) -> str:
+        """Same index as `FieldEncryptor.blind_index`, with the HMAC key schedule computed once per context."""
+        state = self._index_state.get(context)
+        if state is None:
+            if "\x00" in context:
+                raise ValueError("context must not contain NUL")
+            key = self.keyring.blind_index_key.ljust(64, b"\x00")  # HMAC-SHA256, 64-byte block (RFC 2104)
+            inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+            inner.update(context.encode("utf-8") + b"\x00")
+            outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+            state = self._index_state[context] = (inner, outer)
+        if value.isascii() and not any(c.isspace() for c in value):
+            normal = value.lower()  # NFKC and casefold are the identity / lower() on ASCII without spaces
+        else:
+            normal = crypto.normalise_for_index(value)
+        inner = state[0].copy()
+        inner.update(normal.encode("utf-8"))
+        outer = state[1].copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()[: crypto.BLIND_INDEX_HEX_CHARS]
+
+
+class _Holder:
+    """The loaded encryptor and what it was loaded from, so changes on disk are noticed."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.encryptor: FastFieldEncryptor | None = None
+        self.source: tuple | None = None
+        self.checked_at = 0.0
+
+
+_holder = _Holder()
+
+
+def key_file() -> Path:
+    """Where the key ring lives (outside the database and the web root)."""
+    return Path(settings.CIVICGRID_KEY_FILE)
+
+
+def _stat(path: Path) -> tuple:
+    st = path.stat()
+    return (str(path), st.st_mtime_ns, st.st_size, st.st_ino, settings.CIVICGRID_CIPHER)
+
+
+def _load(path: Path) -> FastFieldEncryptor:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            KeyRing.generate(path)
+            log.warning("generated a new encryption key file at %s (mode 0600); back it up", path)
+        except KeyFileError:
+            pass  # another process created it at the same moment: use theirs
+    return FastFieldEncryptor(KeyRing.load(path), settings.CIVICGRID_CIPHER)
+
+
+def encryptor(*, force_check: bool = False) -> FastFieldEncryptor:
+    """The process-wide encryptor, reloaded when the key file or the configured cipher changes."""
+    h = _holder
+    now = time.monotonic()
+    if h.encryptor is not None and not force_check and now - h.checked_at < _RELOAD_CHECK_SECONDS:
+        return h.encryptor
+    with h.lock:
+        path = key_file()
+        try:
+            source = _stat(path)
+        except FileNotFoundError:
+            source = None
+        if h.encryptor is None or source != h.source:
+            h.encryptor = _load(path)
+            h.source = _stat(path)
+        h.checked_at = now
+        return h.encryptor
+
+
+def reset() -> None:
+    """Forget the loaded ring (tests that switch key files or ciphers; after a rotation in this process)."""
+    with _holder.lock:
+        _holder.encryptor = None
+        _holder.source = None
+        _holder.checked_at = 0.0
+
+
+def encrypt(value: str, context: str) -> str:
+    """Encrypt a field value under `context` (e.g. "people.resident.id_number"); "" stays ""."""
+    return encryptor().encrypt(value, context) if value else ""
+
+
+def decrypt(token: str, context: str) -> str:
+    """Decrypt a stored token; a key this process has not seen yet causes one reload of the key file."""
+    if not token:
+        return ""
+    try:
+        return encryptor().decrypt(token, context)
+    except DecryptionError:
+        _, key_id, _ = crypto.parse_token(token)
+        if key_id in encryptor().keyring.keys:
+            raise
+        return encryptor(force_check=True).decrypt(token, context)
+
+
+def blind_index(value: str, context: str) -> str:
+    """The keyed exact-match index of a value ("" for an empty value)."""
+    return encryptor().blind_index(value, context) if value else ""
+
+
+# ---------------------------------------------------------------------------------------------- registry
+
+
+@dataclass(frozen=True)
+class EncryptedColumn:
+    """A model field holding tokens, with the context they were encrypted under."""
+
+    model: str  # "app_label.ModelName"
+    field: str
+    context: str
+
+
+ENCRYPTED_COLUMNS: dict[tuple[str, str], EncryptedColumn] = {}
+
+
+def register_encrypted_column(model: str, field: str, context: str) -> None:
+    """Declare a column `rotate_keys` must re-encrypt (apps call this when their models load)."""
+    ENCRYPTED_COLUMNS[(model, field)] = EncryptedColumn(model, field, context)
+
+
+def reencrypt_all(*, batch_size: int = 2000, progress=None) -> dict[str, int]:
+    """Move every registered column's tokens to the current key and cipher, in batches; returns counts.
+
+    Each batch commits on its own, so a rotation of millions of rows never holds one long transaction, and an
+    interrupted run can simply be started again (tokens already on the current key are skipped).
+    """
+    from django.apps import apps
+    from django.db import transaction
+
+    enc = encryptor(force_check=True)
+    counts: dict[str, int] = {}
+    for column in ENCRYPTED_COLUMNS.values():
+        model = apps.get_model(column.model)
+        label = f"{column.model}.{column.field}"
+        changed = 0
+        last_pk = 0
+        while True:
+            # Lock the batch while it is rewritten, so an edit made meanwhile is not overwritten by a stale token.
+            with transaction.atomic():
+                rows = list(
+                    model._default_manager.select_for_update()
+                    .filter(pk__gt=last_pk)
+                    .exclude(**{column.field: ""})
+                    .order_by("pk")
+                    .values_list("pk", column.field)[:batch_size]
+                )
+                if not rows:
+                    break
+                last_pk = rows[-1][0]
+                objs = [
+                    model(pk=pk, **{column.field: enc.reencrypt(token, column.context)})
+                    for pk, token in rows
+                    if enc.needs_reencrypt(token)
+                ]
+                if objs:
+                    model._default_manager.bulk_update(objs, [column.field], batch_size=500)
+                changed += len(objs)
+            if progress:
+                progress(label, changed, last_pk)
+        counts[label] = changed
+    return counts

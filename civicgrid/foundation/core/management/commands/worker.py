@@ -1,0 +1,267 @@
+"""`civicgrid worker`: the one background process of a deployment.
+
+Every ``--interval`` seconds (``CIVICGRID_WORKER_INTERVAL``, default 1) the main loop
+  1. sweeps SLA clocks (``sla.sweep.sweep``: warnings and breaches, as outbox events),
+  2. delivers pending outbox events to their handlers (``events.bus.dispatch_pending``),
+  3. once an hour prunes old delivered events.
+Queued ``django.tasks`` tasks (django-tasks-db backend) run in a second thread, claimed and run with
+django-tasks-db's own worker code, so a long task (an import) never delays a warning or a breach.
+
+Everything is polled from the database, so any number of workers may run (PostgreSQL: row locks with
+SKIP LOCKED keep them apart; SQLite: write transactions serialise) and a restarted worker resumes where
+the last one stopped. SIGTERM/SIGINT finish the current tick and the current task, then exit; a second
+signal exits at once (open transactions roll back). ``--once`` runs one pass (sweep, all ready tasks,
+delivery) and exits: for tests and cron.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import OperationalError, close_old_connections, connection
+from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
+from django.utils.crypto import get_random_string
+
+from civicgrid.foundation.core import context
+from civicgrid.foundation.events import bus
+from civicgrid.foundation.events.tasks import prune_dispatched
+from civicgrid.foundation.sla.sweep import sweep
+
+log = logging.getLogger("civicgrid.worker")
+
+PRUNE_EVERY = 3600.0  # seconds between outbox prunes
+DISPATCH_BATCH = 500
+
+
+class TaskRunner:
+    """Claims and runs ready tasks of one django-tasks-db backend, one at a time.
+
+    Claiming copies django-tasks-db's worker (ready → locked → claimed, in an exclusive transaction);
+    running reuses its ``Worker.run_task``, which sends the task signals and records success or failure.
+    """
+
+    def __init__(self, alias: str = DEFAULT_TASK_BACKEND_ALIAS, worker_id: str | None = None, enabled=True):
+        self.alias = alias
+        self.enabled = False
+        self.queues: list[str] = []
+        self.worker_id = ""
+        if not enabled:
+            return
+        try:
+            from django_tasks_db.backend import DatabaseBackend
+
+            backend = task_backends[alias]
+        except Exception:  # no such alias, or django-tasks-db not installed: nothing to run here
+            return
+        if not isinstance(backend, DatabaseBackend):
+            return  # e.g. the immediate backend in tests, or a Redis backend with its own workers
+        from django_tasks_db.management.commands.db_worker import Worker
+
+        self.enabled = True
+        self.queues = sorted(backend.queues)
+        self.worker_id = worker_id or f"civicgrid-{get_random_string(12)}"
+        self._worker = Worker(
+            queue_names=self.queues,
+            interval=0,
+            batch=True,
+            backend_name=alias,
+            startup_delay=False,
+            max_tasks=None,
+            worker_id=self.worker_id,
+            excluded_queue_names=[],
+        )
+
+    def claim(self):
+        """The next ready task, marked as claimed by this worker; None when there is none (or the
+        SQLite database is momentarily locked by another writer: try again next time)."""
+        from django_tasks_db.models import DBTaskResult
+        from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
+
+        tasks = DBTaskResult.objects.ready().filter(backend_name=self.alias, queue_name__in=self.queues)
+        try:
+            with exclusive_transaction(tasks.db):
+                result = tasks.get_locked()
+                if result is not None:
+                    result.claim(self.worker_id)
+                return result
+        except OperationalError as exc:
+            if is_locked_database_exception(exc):
+                return None
+            raise
+
+    def run_ready(self, stop: threading.Event | None = None, limit: int = 1000) -> int:
+        """Run ready tasks until none is left, ``limit`` have run, or ``stop`` is set; returns the count."""
+        if not self.enabled:
+            return 0
+        ran = 0
+        while ran < limit and not (stop and stop.is_set()):
+            result = self.claim()
+            if result is None:
+                break
+            started = time.monotonic()
+            with context.acting(channel="worker"):
+                self._worker.run_task(result)
+            log.info(
+                "task %s %s in %.2fs", result.task_path, result.status.lower(), time.monotonic() - started
+            )
+            ran += 1
+        return ran
+
+
+class TaskThread(threading.Thread):
+    """Runs tasks beside the main loop; stops after the current task when ``stop`` is set."""
+
+    def __init__(self, runner: TaskRunner, interval: float, stop: threading.Event):
+        # Daemon: a second signal exits at once without waiting for a task that may never end.
+        super().__init__(name="civicgrid-tasks", daemon=True)
+        self.runner, self.interval, self.stop = runner, interval, stop
+
+    def run(self) -> None:
+        try:
+            while not self.stop.is_set():
+                try:
+                    close_old_connections()  # drop a connection the database has closed meanwhile
+                    ran = self.runner.run_ready(self.stop, limit=100)
+                except Exception:
+                    log.exception("task runner failed; retrying in %.1fs", max(self.interval, 1.0))
+                    connection.close()
+                    ran = 0
+                    self.stop.wait(max(self.interval, 1.0))
+                if not ran:
+                    self.stop.wait(self.interval)
+        finally:
+            connection.close()  # this thread's own connection
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the background worker: SLA sweep, event delivery and queued tasks (Ctrl-C or SIGTERM stops it)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--once", action="store_true", help="one pass (sweep, ready tasks, delivery), then exit"
+        )
+        parser.add_argument(
+            "--interval",
+            type=float,
+            default=None,
+            help="seconds between passes (default: settings.CIVICGRID_WORKER_INTERVAL)",
+        )
+        parser.add_argument("--no-tasks", action="store_true", help="do not run queued django.tasks tasks")
+        parser.add_argument(
+            "--backend", default=DEFAULT_TASK_BACKEND_ALIAS, help="django.tasks backend alias"
+        )
+        parser.add_argument("--sweep-batch", type=int, default=5000, help="SLA clocks marked per transaction")
+
+    def handle(
+        self, *args, once=False, interval=None, no_tasks=False, backend="default", sweep_batch=5000, **options
+    ):
+        self.interval = max(
+            0.05, float(interval if interval is not None else settings.CIVICGRID_WORKER_INTERVAL)
+        )
+        self.sweep_batch = sweep_batch
+        self.stop = threading.Event()
+        self.last_prune = float("-inf")
+        runner = TaskRunner(backend, enabled=not no_tasks)
+        if once:
+            summary = self.tick(runner=runner)
+            if any(summary.values()):
+                self.stdout.write(self.describe(summary))
+            return
+        self.loop(runner)
+
+    # ---- one pass --------------------------------------------------------------------------------------
+
+    def tick(self, runner: TaskRunner | None = None) -> dict:
+        """One pass: sweep, deliver (until drained), tasks (only when no task thread), deliver again."""
+        summary = {"warned": 0, "breached": 0, "delivered": 0, "tasks": 0, "pruned": 0}
+        with context.acting(channel="worker"):
+            summary["warned"], summary["breached"] = sweep(batch=self.sweep_batch)
+        summary["delivered"] += self.deliver()
+        if runner is not None and runner.enabled:
+            summary["tasks"] = runner.run_ready(self.stop)
+            if summary["tasks"]:
+                summary["delivered"] += self.deliver()  # events the tasks published
+        if time.monotonic() - self.last_prune >= PRUNE_EVERY:
+            self.last_prune = time.monotonic()
+            summary["pruned"] = prune_dispatched()
+        return summary
+
+    def deliver(self) -> int:
+        delivered = 0
+        while not self.stop.is_set():
+            n = bus.dispatch_pending(limit=DISPATCH_BATCH)
+            delivered += n
+            if n < DISPATCH_BATCH:  # drained (failures wait for their backoff)
+                return delivered
+        return delivered
+
+    @staticmethod
+    def describe(summary: dict) -> str:
+        return (
+            f"worker: {summary['warned']} warnings, {summary['breached']} breaches, "
+            f"{summary['delivered']} events delivered, {summary['tasks']} tasks, {summary['pruned']} pruned"
+        )
+
+    # ---- the long-running loop -------------------------------------------------------------------------
+
+    def loop(self, runner: TaskRunner) -> None:
+        thread = None
+        if runner.enabled:
+            thread = TaskThread(runner, self.interval, self.stop)
+        previous = self.install_signals()
+        log.info(
+            "worker started: every %.2fs; tasks %s",
+            self.interval,
+            f"from queues {','.join(runner.queues)} ({runner.worker_id})"
+            if runner.enabled
+            else "not run here",
+        )
+        try:
+            if thread:
+                thread.start()
+            while not self.stop.is_set():
+                started = time.monotonic()
+                try:
+                    close_old_connections()
+                    summary = self.tick(runner=None)
+                    if any(summary.values()):
+                        log.info(self.describe(summary))
+                except Exception:
+                    # The database may be restarting or locked: keep the process, retry next pass.
+                    log.exception("worker pass failed; retrying")
+                    connection.close()
+                self.stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+        finally:
+            self.stop.set()
+            if thread and thread.is_alive():
+                log.info("waiting for the running task to finish")
+                thread.join()
+            self.restore_signals(previous)
+            connection.close()
+            log.info("worker stopped")
+
+    def install_signals(self) -> dict:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        previous = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, self.on_signal)
+        return previous
+
+    def restore_signals(self, previous: dict) -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    def on_signal(self, signum, frame) -> None:
+        if self.stop.is_set():
+            log.warning("%s again: exiting now", signal.strsignal(signum))
+            raise SystemExit(1)
+        log.info("%s: finishing the current pass and task, then exiting", signal.strsignal(signum))
+        self.stop.set()
