@@ -1,0 +1,277 @@
+"""The district's working calendar as configured in the database, and the administrator's edits to it.
+
+``get_calendar()`` builds a ``WorkingCalendar`` from ``CalendarSettings`` (working hours) and the
+``CalendarDay`` overrides. Building it costs a few queries and the calendar caches per-day answers, so
+each process keeps the one it built and only compares a version token (one primary-key read) on later
+calls; every edit goes through the services below, which write a new token in the same transaction, so
+all processes pick the change up on their next call.
+
+Edits are audited (``config.changed``). A change of the day table or the hours moves the deadlines of
+open clocks that it affects: ``sweep.reschedule_open_clocks`` runs after commit (as a background task).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..access.scope import has_capability
+from ..audit.service import record
+from ..audit.verbs import Config
+from ..core.errors import PermissionDenied, ValidationFailed
+from .calendar import DEFAULT_HOURS, WorkingCalendar, parse_hours
+from .models import CalendarDay, CalendarSettings
+
+SETTINGS_PK = 1
+CAPABILITY = "config.manage"
+
+_lock = threading.Lock()
+_built: dict[str, object] = {"version": None, "calendar": None, "confirmed": frozenset()}
+
+
+# ---- reading -------------------------------------------------------------------------------------------
+
+
+def _current_version() -> str:
+    version = CalendarSettings.objects.filter(pk=SETTINGS_PK).values_list("version", flat=True).first()
+    return version or ""
+
+
+def get_calendar() -> WorkingCalendar:
+    """The district's working calendar (hours + overrides), rebuilt only when an edit changed it."""
+    version = _current_version()
+    with _lock:
+        if _built["calendar"] is not None and _built["version"] == version:
+            return _built["calendar"]  # type: ignore[return-value]
+    row = CalendarSettings.objects.filter(pk=SETTINGS_PK).first()
+    days = list(CalendarDay.objects.values_list("date", "is_workday", "name"))
+    calendar = WorkingCalendar(
+        hours=row.periods if row else DEFAULT_HOURS,
+        overrides={d: w for d, w, _ in days},
+        holiday_names={d: n for d, w, n in days if n},
+        tz=settings.TIME_ZONE,
+    )
+    with _lock:
+        _built.update(
+            version=version, calendar=calendar, confirmed=frozenset(row.confirmed_years if row else ())
+        )
+    return calendar
+
+
+def confirmed_years() -> frozenset[int]:
+    """Years beyond chinese_calendar's coverage that an administrator has declared complete."""
+    get_calendar()
+    return _built["confirmed"]  # type: ignore[return-value]
+
+
+def forget_calendar() -> None:
+    """Drop this process's built calendar (tests; the version token handles everything else)."""
+    with _lock:
+        _built.update(version=None, calendar=None, confirmed=frozenset())
+
+
+@dataclass
+class CalendarStatus:
+    """Whether a date range relies on guessed (provisional) working days, for a banner in the UI."""
+
+    start: date
+    end: date
+    covered_until: date
+    provisional: bool
+    provisional_years: list[int] = field(default_factory=list)
+    first_provisional_day: date | None = None
+    overrides: int = 0
+
+    @property
+    def message(self) -> str:
+        if not self.provisional:
+            return ""
+        years = "、".join(str(y) for y in self.provisional_years)
+        return (
+            f"{years}年的法定节假日尚未公布或录入，工作日暂按周一至周五计算（临时日历），相关时限可能变化。"
+            f" / The {years} holiday table is not yet known: working days are provisional (Monday–Friday)."
+        )
+
+
+def calendar_status(start: date | None = None, end: date | None = None) -> CalendarStatus:
+    """Whether ``[start, end]`` (default: today and the next 365 days) contains provisional days.
+
+    A day is provisional when chinese_calendar does not cover its year, no administrator override
+    exists for it, and its year has not been confirmed as complete (``confirm_year``).
+    """
+    start = start or timezone.localdate()
+    end = end or start + timedelta(days=365)
+    calendar = get_calendar()
+    confirmed = confirmed_years()
+    status = CalendarStatus(start=start, end=end, covered_until=calendar.covered_until(), provisional=False)
+    status.overrides = CalendarDay.objects.filter(date__gte=start, date__lte=end).count()
+    day = max(start, calendar.covered_until() + timedelta(days=1))
+    while day <= end:  # only the uncovered tail is examined, at most a year or two of days
+        if day.year in confirmed:
+            day = date(day.year + 1, 1, 1)
+            continue
+        if calendar.is_provisional(day):
+            status.provisional = True
+            status.first_provisional_day = status.first_provisional_day or day
+            if day.year not in status.provisional_years:
+                status.provisional_years.append(day.year)
+        day += timedelta(days=1)
+    return status
+
+
+def is_provisional(day: date) -> bool:
+    """Whether the working-day answer for ``day`` is a Monday–Friday guess (see ``calendar_status``)."""
+    return day.year not in confirmed_years() and get_calendar().is_provisional(day)
+
+
+def year_view(year: int) -> list[dict]:
+    """Every day of ``year`` for the administrator's calendar page: working or not, name, and source
+    (``override``, ``statutory`` from chinese_calendar, or ``provisional`` Monday–Friday guess)."""
+    calendar = get_calendar()
+    confirmed = year in confirmed_years()
+    days = []
+    day = date(year, 1, 1)
+    while day.year == year:
+        if day in calendar.overrides:
+            source = "override"
+        elif calendar.is_provisional(day):
+            source = "weekday" if confirmed else "provisional"
+        else:
+            source = "statutory"
+        days.append(
+            {
+                "date": day,
+                "is_workday": calendar.is_workday(day),
+                "name": calendar.holiday_name(day) or "",
+                "source": source,
+            }
+        )
+        day += timedelta(days=1)
+    return days
+
+
+# ---- editing -------------------------------------------------------------------------------------------
+
+
+def _check(actor) -> None:
+    # None is the system itself (commands, data loading); a person needs the configuration capability.
+    if actor is not None and not has_capability(actor, CAPABILITY):
+        raise PermissionDenied("您没有修改工作日历的权限 / not allowed to change the working calendar")
+
+
+def _settings_row() -> CalendarSettings:
+    row, _ = CalendarSettings.objects.select_for_update().get_or_create(
+        pk=SETTINGS_PK, defaults={"hours": [list(p) for p in DEFAULT_HOURS]}
+    )
+    return row
+
+
+def _changed(row: CalendarSettings, since: date | None) -> None:
+    """New version token, and (after commit) move the deadlines of the open clocks the change affects."""
+    row.version = uuid.uuid4().hex
+    row.updated_at = timezone.now()
+    row.save(update_fields=["version", "updated_at", "hours", "confirmed_years"])
+    forget_calendar()
+    from .sweep import schedule_reschedule
+
+    schedule_reschedule(since)
+
+
+def set_calendar_day(*, actor, date: date, is_workday: bool, name: str = "") -> CalendarDay:
+    """Declare ``date`` a working day or a day off (administrator's override), audited."""
+    _check(actor)
+    if len(name) > 64:
+        raise ValidationFailed("名称不能超过64个字 / name too long", field="name")
+    with transaction.atomic():
+        row = _settings_row()
+        day = CalendarDay.objects.select_for_update().filter(date=date).first()
+        before = {"is_workday": day.is_workday, "name": day.name} if day else None
+        if day is None:
+            day = CalendarDay(date=date)
+        day.is_workday, day.name, day.updated_at = bool(is_workday), name.strip(), timezone.now()
+        day.save()
+        record(
+            actor=actor,
+            action=Config.CHANGED,
+            target=day,
+            before=before,
+            after={"is_workday": day.is_workday, "name": day.name},
+            data={"setting": "calendar_day", "date": date.isoformat()},
+        )
+        _changed(row, date)
+    return day
+
+
+def clear_calendar_day(*, actor, date: date) -> bool:
+    """Remove the override for ``date`` (back to chinese_calendar or Monday–Friday); audited."""
+    _check(actor)
+    with transaction.atomic():
+        row = _settings_row()
+        day = CalendarDay.objects.select_for_update().filter(date=date).first()
+        if day is None:
+            return False
+        record(
+            actor=actor,
+            action=Config.CHANGED,
+            target=day,
+            before={"is_workday": day.is_workday, "name": day.name},
+            after=None,
+            data={"setting": "calendar_day", "date": date.isoformat(), "removed": True},
+        )
+        day.delete()
+        _changed(row, date)
+    return True
+
+
+def set_working_hours(*, actor, hours) -> CalendarSettings:
+    """Replace the daily working periods, e.g. ``[("08:30", "12:00"), ("14:30", "18:00")]``; audited."""
+    _check(actor)
+    try:
+        periods = parse_hours(hours)
+    except ValueError as exc:
+        raise ValidationFailed(f"工作时段无效 / invalid working hours: {exc}", field="hours") from None
+    new = [[f"{s:%H:%M}", f"{e:%H:%M}"] for s, e in periods]
+    with transaction.atomic():
+        row = _settings_row()
+        before = [list(p) for p in row.periods]
+        row.hours = new
+        record(
+            actor=actor,
+            action=Config.CHANGED,
+            target=row,
+            before={"hours": before},
+            after={"hours": new},
+            data={"setting": "working_hours"},
+        )
+        _changed(row, timezone.localdate())
+    return row
+
+
+def confirm_year(*, actor, year: int, confirmed: bool = True) -> CalendarSettings:
+    """Declare the holiday table of a year beyond chinese_calendar complete (no longer provisional)."""
+    _check(actor)
+    with transaction.atomic():
+        row = _settings_row()
+        before = sorted(row.confirmed_years)
+        years = set(before)
+        (years.add if confirmed else years.discard)(int(year))
+        row.confirmed_years = sorted(years)
+        record(
+            actor=actor,
+            action=Config.CHANGED,
+            target=row,
+            before={"confirmed_years": before},
+            after={"confirmed_years": row.confirmed_years},
+            data={"setting": "calendar_confirmed_years"},
+        )
+        # Confirmation changes no working day, so no deadline moves: only the token.
+        row.version = uuid.uuid4().hex
+        row.save(update_fields=["version", "confirmed_years"])
+        forget_calendar()
+    return row

@@ -1,0 +1,184 @@
+"""Stored SLA state: the district's calendar configuration and one row per SLA clock.
+
+The clock arithmetic lives in the pure modules ``calendar.py`` and ``clock.py``; these models only store
+their values (``SlaClock`` holds ``clock.ClockState`` column by column) so that every deadline survives a
+restart and the worker can find due clocks with one indexed range scan.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from ..access.roles import Role, grant_capabilities
+from ..access.scope import ScopedModel
+from . import clock
+from .calendar import DEFAULT_HOURS
+
+OPEN_STATES = (clock.RUNNING, clock.PAUSED)
+
+# Overdue lists are read through the scoped path, by the region staff who follow up cases.
+grant_capabilities(
+    "sla.view",
+    {
+        Role.GRID_WORKER,
+        Role.COMMUNITY_STAFF,
+        Role.STREET_STAFF,
+        Role.STREET_DISPATCHER,
+        Role.COMMAND_DISPATCHER,
+        Role.LEADER,
+    },
+)
+
+
+class CalendarSettings(models.Model):
+    """The single row (pk=1) holding the district's working hours.
+
+    ``version`` changes (a fresh random token, not a counter, so a rolled-back change can never be
+    mistaken for a later one) whenever the hours or any ``CalendarDay`` change: each process compares it
+    with the calendar it has built and rebuilds when they differ. ``confirmed_years`` lists years beyond
+    chinese_calendar's coverage whose holidays an administrator has entered and declared complete.
+    """
+
+    hours = models.JSONField(_("工作时段"), default=list)
+    confirmed_years = models.JSONField(_("已确认年份"), default=list)
+    version = models.CharField(max_length=32, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("工作日历设置")
+        verbose_name_plural = _("工作日历设置")
+
+    def __str__(self) -> str:
+        return "、".join(f"{s}–{e}" for s, e in self.periods)
+
+    @property
+    def periods(self) -> list[tuple[str, str]]:
+        return [tuple(p) for p in (self.hours or DEFAULT_HOURS)]
+
+
+class CalendarDay(models.Model):
+    """An administrator's override for one date: a day off (e.g. a holiday of a year not yet announced in
+    chinese_calendar, or a local closure) or a working day (a make-up day). Wins over everything else."""
+
+    date = models.DateField(_("日期"), unique=True)
+    is_workday = models.BooleanField(_("是否工作日"))
+    name = models.CharField(_("名称"), max_length=64, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["date"]
+        verbose_name = _("日历调整")
+        verbose_name_plural = _("日历调整")
+
+    def __str__(self) -> str:
+        kind = "工作日" if self.is_workday else "休息日"
+        return f"{self.date:%Y-%m-%d} {kind}{' ' + self.name if self.name else ''}"
+
+
+class SlaClock(ScopedModel):
+    """One time limit on one object (a case step, a hazard's rectification, ...).
+
+    The target is generic (``target_type`` is the model's ``label_lower``, ``target_id`` its key as a
+    string) so any app can run clocks without the foundation importing it. ``kind`` names the limit
+    (``"case.handle"``); at most one clock per (target, kind) is open (running or paused) at a time.
+    ``warned_at``/``breached_at`` are written once, by the sweep (or by ``stop`` for a late stop the
+    sweep had not seen yet), and are what makes event emission idempotent.
+    """
+
+    MODE_CHOICES = [
+        (clock.WORKING_HOURS, _("工作小时")),
+        (clock.WORKING_DAYS, _("工作日")),
+        (clock.NATURAL_HOURS, _("自然小时")),
+    ]
+    STATE_CHOICES = [(clock.RUNNING, _("计时中")), (clock.PAUSED, _("已暂停")), (clock.STOPPED, _("已停止"))]
+
+    target_type = models.CharField(max_length=64)
+    target_id = models.CharField(max_length=64)
+    kind = models.CharField(_("时限类型"), max_length=64)
+    region_code = models.CharField(max_length=15, blank=True)
+    limit_amount = models.FloatField(_("时限"))
+
+    # --- clock.ClockState, one column per field --------------------------------------------------------
+    mode = models.CharField(_("计时方式"), max_length=16, choices=MODE_CHOICES)
+    budget_minutes = models.FloatField()
+    warn_ratio = models.FloatField(default=clock.DEFAULT_WARN_RATIO)
+    state = models.CharField(_("状态"), max_length=8, choices=STATE_CHOICES, default=clock.RUNNING)
+    started_at = models.DateTimeField(_("开始时间"))
+    running_since = models.DateTimeField(null=True, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    consumed_minutes = models.FloatField(default=0)
+    due_at = models.DateTimeField(_("截止时间"), null=True, blank=True)
+    warn_at = models.DateTimeField(_("预警时间"), null=True, blank=True)
+    on_time = models.BooleanField(_("按期"), null=True, blank=True)
+
+    # --- written once each by the sweep -----------------------------------------------------------------
+    warned_at = models.DateTimeField(_("已预警"), null=True, blank=True)
+    breached_at = models.DateTimeField(_("已超期"), null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    scope_app = "sla"
+
+    class Meta:
+        verbose_name = _("时限计时")
+        verbose_name_plural = _("时限计时")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["target_type", "target_id", "kind"],
+                condition=Q(state__in=OPEN_STATES),
+                name="sla_one_open_clock",
+            ),
+            models.CheckConstraint(condition=Q(state__in=clock.STATES), name="sla_state_valid"),
+        ]
+        indexes = [
+            # The sweep's two scans: only open clocks not yet warned / breached are in these (partial)
+            # indexes, so they stay small and a range scan on the instant finds exactly the due ones.
+            models.Index(
+                fields=["due_at"],
+                name="sla_due_pending",
+                condition=Q(state__in=OPEN_STATES, breached_at__isnull=True),
+            ),
+            models.Index(
+                fields=["warn_at"],
+                name="sla_warn_pending",
+                condition=Q(state__in=OPEN_STATES, warned_at__isnull=True),
+            ),
+            # General deadline queries ("what falls due today") and the benchmark's baseline.
+            models.Index(fields=["state", "due_at"], name="sla_state_due"),
+            # Scoped overdue lists: only overdue open clocks, by region subtree.
+            models.Index(
+                fields=["region_code", "due_at"],
+                name="sla_overdue_region",
+                condition=Q(state__in=OPEN_STATES, breached_at__isnull=False),
+            ),
+            models.Index(fields=["target_type", "target_id"], name="sla_target"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.target_type}#{self.target_id} ({self.state})"
+
+    # --- conversion to and from the pure state ------------------------------------------------------------
+
+    def as_state(self) -> clock.ClockState:
+        """The stored columns as a ``clock.ClockState``."""
+        return clock.from_fields({name: getattr(self, name) for name in clock.FIELDS})
+
+    def apply(self, state: clock.ClockState) -> list[str]:
+        """Copy a ``ClockState`` onto the columns; returns the names to pass to ``save(update_fields=...)``."""
+        fields = clock.to_fields(state)
+        for name, value in fields.items():
+            setattr(self, name, value)
+        self.updated_at = timezone.now()
+        return [*fields, "updated_at"]
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def is_overdue(self) -> bool:
+        """Overdue now: a stopped clock by its ``on_time``, an open one by its deadline."""
+        return clock.is_overdue(self.as_state(), timezone.now())

@@ -1,0 +1,234 @@
+"""SLA clock services, called by other apps' services inside their own transaction.
+
+    from civicgrid.foundation.sla import services as sla
+    sla.start_clock(target=case, kind="case.handle", limit=("working_hours", 4))
+    sla.pause_clock(target=case, kind="case.handle")      # e.g. 挂账 / waiting for the reporter
+    sla.resume_clock(target=case, kind="case.handle")
+    sla.stop_clock(target=case, kind="case.handle")       # the step is done; returns the clock (on_time)
+
+Each call changes one ``SlaClock`` row and writes one outbox event (``sla.started``, ``sla.paused``,
+``sla.resumed``, ``sla.stopped``) in the caller's transaction, so a rolled-back business change leaves
+no clock change and no event. The caller's service records the audit entry for its business action;
+clocks have none of their own. Invalid transitions raise ``Conflict`` with a message a person can act on.
+
+Warnings (at ``warn_ratio`` of the budget, 80 % by default) and breaches are emitted by the worker's
+sweep (``sla.sweep``), not here. A clock stopped after its deadline that the sweep had not yet marked is
+marked here and gets its ``sla.breached`` event, so every late clock has exactly one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, connection, models, transaction
+from django.utils import timezone
+
+from ..core.errors import Conflict, ValidationFailed
+from . import clock
+from .admin_calendar import (  # noqa: F401  (re-exported: the calendar services belong to this API)
+    calendar_status,
+    clear_calendar_day,
+    confirm_year,
+    get_calendar,
+    is_provisional,
+    set_calendar_day,
+    set_working_hours,
+    year_view,
+)
+from .models import OPEN_STATES, SlaClock
+from .sweep import BREACHED, event_row
+
+STARTED, PAUSED, RESUMED, STOPPED = "sla.started", "sla.paused", "sla.resumed", "sla.stopped"
+
+Target = models.Model | tuple[str, object]
+
+
+def _target_key(target: Target) -> tuple[str, str]:
+    """``(label_lower, str(pk))`` of a model instance, or a ``("app.model", id)`` pair as given."""
+    if isinstance(target, models.Model):
+        if target.pk is None:
+            raise ValidationFailed("计时对象尚未保存 / the target has not been saved")
+        return target._meta.label_lower, str(target.pk)
+    try:
+        target_type, target_id = target
+    except (TypeError, ValueError):
+        raise ValidationFailed(f"无效的计时对象 / invalid SLA target {target!r}") from None
+    return str(target_type), str(target_id)
+
+
+def _now(at: datetime | None) -> datetime:
+    if at is None:
+        return timezone.now()
+    if timezone.is_naive(at):
+        raise ValidationFailed(f"时间缺少时区 / naive datetime {at.isoformat()}")
+    return at
+
+
+def _values(c: SlaClock) -> dict:
+    return {
+        name: getattr(c, name)
+        for name in ("id", "target_type", "target_id", "kind", "region_code", "mode", "due_at", "warn_at")
+    }
+
+
+def _emit(topic: str, c: SlaClock, at: datetime, **extra) -> None:
+    row = event_row(topic, _values(c), at, state=c.state, consumed_minutes=c.consumed_minutes, **extra)
+    row.save()
+
+
+def _open_clock(target: Target, kind: str) -> SlaClock:
+    target_type, target_id = _target_key(target)
+    qs = SlaClock.objects.filter(
+        target_type=target_type, target_id=target_id, kind=kind, state__in=OPEN_STATES
+    )
+    if connection.features.has_select_for_update:
+        qs = qs.select_for_update()  # serialise with the sweep and with concurrent services
+    c = qs.first()
+    if c is None:
+        raise Conflict(f"没有进行中的时限“{kind}” / no open SLA clock {kind!r} on {target_type}#{target_id}")
+    return c
+
+
+def _transition(c: SlaClock, func, at: datetime, action: str) -> None:
+    try:
+        state = func(c.as_state(), at, get_calendar())
+    except clock.ClockError as exc:
+        raise Conflict(f"时限“{c.kind}”无法{action} / {exc}") from None
+    c.save(update_fields=c.apply(state))
+
+
+def start_clock(
+    *,
+    target: Target,
+    kind: str,
+    limit: clock.Limit | tuple[str, int | float],
+    at: datetime | None = None,
+    region_code: str = "",
+    warn_ratio: float | None = None,
+) -> SlaClock:
+    """Start the ``kind`` clock on ``target`` with ``limit`` (e.g. ``("working_days", 2)``).
+
+    ``region_code`` defaults to the target's ``region_code`` (used by scoped overdue lists).
+    ``Conflict`` if an open clock of that kind already runs on the target.
+    """
+    at = _now(at)
+    target_type, target_id = _target_key(target)
+    if not region_code and isinstance(target, models.Model):
+        region_code = getattr(target, "region_code", "") or ""
+    ratio = (
+        warn_ratio
+        if warn_ratio is not None
+        else getattr(settings, "CIVICGRID_SLA_WARN_RATIO", clock.DEFAULT_WARN_RATIO)
+    )
+    try:
+        state = clock.start(limit, at, get_calendar(), ratio)
+    except (ValueError, TypeError) as exc:
+        raise ValidationFailed(f"时限设置无效 / invalid limit: {exc}", field="limit") from None
+    if SlaClock.objects.filter(
+        target_type=target_type, target_id=target_id, kind=kind, state__in=OPEN_STATES
+    ).exists():
+        raise Conflict(
+            f"时限“{kind}”已在计时 / an SLA clock {kind!r} is already open on {target_type}#{target_id}"
+        )
+    c = SlaClock(
+        target_type=target_type,
+        target_id=target_id,
+        kind=kind,
+        region_code=region_code,
+        limit_amount=limit[1],
+    )
+    c.apply(state)
+    try:
+        with transaction.atomic():  # savepoint: a concurrent start must not poison the caller's transaction
+            c.save()
+    except IntegrityError:
+        raise Conflict(f"时限“{kind}”已在计时 / an SLA clock {kind!r} is already open") from None
+    _emit(STARTED, c, at, limit=[limit[0], limit[1]])
+    return c
+
+
+def pause_clock(*, target: Target, kind: str, at: datetime | None = None) -> SlaClock:
+    """Pause the running ``kind`` clock on ``target``; its deadline is suspended until resumed."""
+    at = _now(at)
+    c = _open_clock(target, kind)
+    _transition(c, clock.pause, at, "暂停")
+    _emit(PAUSED, c, at)
+    return c
+
+
+def resume_clock(*, target: Target, kind: str, at: datetime | None = None) -> SlaClock:
+    """Resume the paused clock: the deadline moves by the (working) time spent paused."""
+    at = _now(at)
+    c = _open_clock(target, kind)
+    _transition(c, clock.resume, at, "恢复")
+    _emit(RESUMED, c, at)
+    return c
+
+
+def stop_clock(*, target: Target, kind: str, at: datetime | None = None) -> SlaClock:
+    """Stop the open ``kind`` clock on ``target`` for good; ``clock.on_time`` tells whether it was met."""
+    at = _now(at)
+    c = _open_clock(target, kind)
+    _transition(c, clock.stop, at, "停止")
+    if c.on_time is False and c.breached_at is None:
+        # Late, but the sweep had not marked it yet (it runs every second or so): the breach still
+        # happened, and nothing will sweep a stopped clock, so mark and publish it here.
+        c.breached_at = at
+        c.save(update_fields=["breached_at"])
+        _emit(BREACHED, c, at)
+    _emit(STOPPED, c, at, on_time=c.on_time)
+    return c
+
+
+def stop_clocks(*, target: Target, at: datetime | None = None) -> list[SlaClock]:
+    """Stop every open clock on ``target`` (closing or voiding the whole object)."""
+    target_type, target_id = _target_key(target)
+    kinds = SlaClock.objects.filter(
+        target_type=target_type, target_id=target_id, state__in=OPEN_STATES
+    ).values_list("kind", flat=True)
+    return [stop_clock(target=(target_type, target_id), kind=k, at=at) for k in sorted(kinds)]
+
+
+# ---- reading -------------------------------------------------------------------------------------------
+
+
+def clocks_of(target: Target):
+    """All clocks of ``target``, newest first (the caller has checked scope on the target)."""
+    target_type, target_id = _target_key(target)
+    return SlaClock.objects.filter(target_type=target_type, target_id=target_id).order_by(
+        "-started_at", "-id"
+    )
+
+
+def open_clock(target: Target, kind: str) -> SlaClock | None:
+    """The open ``kind`` clock on ``target``, or None."""
+    target_type, target_id = _target_key(target)
+    return SlaClock.objects.filter(
+        target_type=target_type, target_id=target_id, kind=kind, state__in=OPEN_STATES
+    ).first()
+
+
+def overdue_for(user, *, kind: str | None = None):
+    """Open clocks past their deadline that ``user`` may see (scoped by region), most overdue first."""
+    qs = SlaClock.objects.visible_to(user, "view").filter(state__in=OPEN_STATES, breached_at__isnull=False)
+    if kind:
+        qs = qs.filter(kind=kind)
+    return qs.order_by("due_at", "id")
+
+
+def progress(c: SlaClock, at: datetime | None = None) -> dict:
+    """What a page shows for one clock: share of the budget used, minutes left, overdue, and whether the
+    deadline falls on a provisional (not yet announced) calendar day."""
+    at = _now(at)
+    state = c.as_state()
+    calendar = get_calendar()
+    due_local = timezone.localtime(c.due_at) if c.due_at else None
+    return {
+        "ratio": clock.consumed_ratio(state, at, calendar),
+        "remaining_minutes": clock.remaining(state, at, calendar),
+        "overdue": clock.is_overdue(state, at),
+        "warned": c.warned_at is not None,
+        "due_at": c.due_at,
+        "provisional": bool(due_local and c.mode != clock.NATURAL_HOURS and is_provisional(due_local.date())),
+    }
