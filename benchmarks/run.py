@@ -1,0 +1,42 @@
+"""Run the benchmarks one after another and print their figures.
+
+Each benchmark measures its own baseline in the same run and prints ratios against it (the machines are
+noisy; absolute numbers from different runs are not comparable). Usage:
+
+    python benchmarks/run.py              # all, at their default (full) sizes
+    python benchmarks/run.py locate sla   # only those whose file name contains one of the words
+    python benchmarks/run.py --quick      # smaller sizes, for a smoke check
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+QUICK_ARGS = {
+    "bench_locate.py": ["--points", "100000"],
+    "bench_import.py": ["--rows", "50000"],
+    "bench_sla_sweep.py": ["--clocks", "100000"],
+}
+
+
+def main(argv: list[str]) -> int:
+    quick = "--quick" in argv
+    words = [a for a in argv if not a.startswith("--")]
+    scripts = sorted(p for p in HERE.glob("bench_*.py") if not words or any(w in p.name for w in words))
+    failures = 0
+    for script in scripts:
+        args = QUICK_ARGS.get(script.name, []) if quick else []
+        print(f"\n=== {script.name} {' '.join(args)}", flush=True)
+        started = time.perf_counter()
+        code = subprocess.call([sys.executable, str(script), *args], cwd=HERE.parent)
+        print(f"=== {script.name}: exit {code}, {time.perf_counter() - started:.1f} s", flush=True)
+        failures += code != 0
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
