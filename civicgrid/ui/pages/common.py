@@ -19,7 +19,8 @@ from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
-from civicgrid.foundation.access.scope import has_capability, subtree_q
+from civicgrid.foundation.access.scope import has_capability, scope_for, subtree_q
+from civicgrid.foundation.regions.models import Level, Region
 
 PAGE_SIZE = 50
 _CODE = re.compile(r"^\d{6,15}$")
@@ -117,15 +118,16 @@ def table_rows(objects, columns: list[Column], key: str = "pk") -> list[dict]:
     ]
 
 
-def region_choices(user, capability: str) -> list[dict]:
+def region_choices(user, capability: str, current: str = "") -> list[dict]:
     """Regions to filter a list by: the user's scope roots and what lies under them, grids left out
     (too many for a select; a grid page links to its lists with `?region=` instead). One query."""
-    from civicgrid.foundation.access.scope import scope_for
-    from civicgrid.foundation.regions.models import Level, Region
-
     scope = scope_for(user, capability)
     if scope.empty:
         return []
+    return with_current(_scope_regions(user, scope), user, current)
+
+
+def _scope_regions(user, scope) -> list[dict]:
     qs = Region.objects.visible_to(user, "view").only("code", "name", "level").order_by("code")
     if scope.everything:
         qs = qs.exclude(level=Level.GRID)
@@ -136,6 +138,16 @@ def region_choices(user, capability: str) -> list[dict]:
         qs = qs.filter(within).filter(~models.Q(level=Level.GRID) | models.Q(code__in=scope.region_codes))
     # Full-width spaces indent the levels inside a <select>, where markup is not allowed.
     return [{"code": r.code, "name": r.name, "indent": "\u3000" * ((len(r.code) - 6) // 3)} for r in qs]
+
+
+def with_current(choices: list[dict], user, code: str) -> list[dict]:
+    """Add the filtered region (a grid, usually, reached from its page) when the select leaves it out."""
+    if not code or any(c["code"] == code for c in choices):
+        return choices
+    region = Region.objects.visible_to(user, "view").filter(code=code).only("code", "name").first()
+    if region is None:
+        return choices
+    return [*choices, {"code": region.code, "name": region.name, "indent": ""}]
 
 
 def field_rows(obj, names: tuple[str, ...]) -> list[dict]:

@@ -21,7 +21,15 @@ from django.views.decorators.http import require_POST
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import scope_for
-from civicgrid.foundation.people.models import Building, House, Household, KeyGroupLabel, Place, Resident, Unit
+from civicgrid.foundation.people.models import (
+    Building,
+    House,
+    Household,
+    KeyGroupLabel,
+    Place,
+    Resident,
+    Unit,
+)
 from civicgrid.ui.navigation import MenuItem, register
 
 from .common import (
@@ -163,7 +171,7 @@ def _list_view(spec: ListSpec):
             "q": q,
             "search_hint": spec.search_hint,
             "region_code": region_code,
-            "region_choices": region_choices(request.user, "people.view"),
+            "region_choices": region_choices(request.user, "people.view", region_code),
             "kind": kind,
             "kind_choices": kind_choices,
             **table(spec, page_obj.object_list),

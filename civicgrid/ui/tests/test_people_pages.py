@@ -110,6 +110,9 @@ def test_list_filters_by_region_prefix_and_search(tree, home, client_for):
     assert only_051 == {r.pk for r in other["residents"]}
     found = oids(c.get(reverse("ui:resident_list"), {"q": "居民A-1"}).content.decode(), "people.resident")
     assert found == {home["residents"][1].pk}
+    # A grid reached from its own page stays selected in the region filter, though grids are not listed.
+    html = c.get(reverse("ui:resident_list"), {"region": HOME_GRID}).content.decode()
+    assert f'<option value="{HOME_GRID}" selected>' in html
     # A malformed region code is ignored rather than trusted into the query.
     assert c.get(reverse("ui:resident_list"), {"region": "14'--"}).status_code == 200
 

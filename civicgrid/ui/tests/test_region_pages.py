@@ -69,7 +69,7 @@ def test_children_show_counts_of_grids_households_residents_and_workers(staff, t
     worker.display_name = "王五"
     worker.save()
     html = client_for(staff).get(reverse("ui:region_detail", args=["140213050"])).content.decode()
-    row = re.search(r'<tr data-oid="%d">(.*?)</tr>' % tree["140213050001"].pk, html, re.S).group(1)
+    row = re.search(rf'<tr data-oid="{tree["140213050001"].pk}">(.*?)</tr>', html, re.S).group(1)
     cells = re.findall(r'class="num">([^<]*)<', row)
     assert cells == ["2", "1", "3"]  # grids, households, residents of 社区1
     assert "1 人" in row  # one grid worker in that community

@@ -41,7 +41,12 @@
           lyr.on("mouseover", () => lyr.setStyle({ fillOpacity: 0.7 }));
           lyr.on("mouseout", () => lyr.setStyle({ fillOpacity: 0.45 }));
         },
-      }).addTo(map);
+      });
+      // Set the view before adding: Leaflet creates the paths only on a map that has one.
+      const bounds = layer.getBounds();
+      if (bounds.isValid()) map.fitBounds(bounds, { padding: [12, 12] });
+      else map.setView([40.09, 113.3], 11);
+      layer.addTo(map);
       // Paths exist only once added: tag each child with its code (tests and assistive tools find it).
       layer.eachLayer((lyr) => {
         const node = lyr.getElement && lyr.getElement();
@@ -50,9 +55,6 @@
           if (lyr.feature.properties.role === "child") node.setAttribute("aria-label", lyr.feature.properties.name);
         }
       });
-      const bounds = layer.getBounds();
-      if (bounds.isValid()) map.fitBounds(bounds, { padding: [12, 12] });
-      else map.setView([40.09, 113.3], 11);
       el.dataset.ready = "1";
     })
     .catch(() => {

@@ -1,0 +1,1 @@
+"""End-to-end tests in Chromium (marker: browser)."""
