@@ -1,0 +1,186 @@
+"""Where is this point? A process-wide `Locator` over the stored grid boundaries, kept in step with the database.
+
+Building the index costs ~50 ms for ~1,000 grids, so each process keeps one and rebuilds it only when region
+data changed. Change is detected by a version stamp (row count and latest `updated_at` of all regions): our own
+services invalidate the index after their commit, and other processes (the second web worker, the worker, an
+import run from the command line) are noticed by re-reading the stamp at most every
+`CIVICGRID_LOCATOR_RECHECK_SECONDS` (default 2 s; 0 under tests, whose transactions roll back).
+
+A point on a shared edge or vertex belongs to the grid with the smallest code (`Locator` semantics).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from django.db.models import Count, Max
+
+from ..core.errors import NotFound, ValidationFailed
+from . import crs as crs_mod
+from .geometry import from_geojson_geometry
+from .locator import Locator
+from .models import Level, Region
+
+
+class OutsideDistrict(NotFound):
+    """The point lies in no grid of the district (404: there is no region at this point)."""
+
+    code = "outside_district"
+
+
+@dataclass(frozen=True)
+class RegionRef:
+    """A region's code, name and level, as returned by a lookup."""
+
+    code: str
+    name: str
+    level: str
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "name": self.name, "level": self.level}
+
+
+@dataclass(frozen=True)
+class LocateResult:
+    """The grid, community/village, street and district covering a point (WGS-84 position kept)."""
+
+    grid: RegionRef | None
+    community: RegionRef | None
+    street: RegionRef | None
+    district: RegionRef | None
+    lng: float
+    lat: float
+    crs_in: str = "wgs84"
+
+
+class _Index:
+    """One built locator with the names of every region, and the stamp of the data it was built from."""
+
+    __slots__ = ("locator", "names", "stamp", "indexed_level")
+
+    def __init__(self, stamp: tuple) -> None:
+        self.stamp = stamp
+        self.names: dict[str, tuple[str, str]] = {}
+        codes: list[str] = []
+        polygons = []
+        by_level: dict[str, list[tuple[str, dict]]] = {}
+        for code, name, level, geometry in Region.objects.values_list("code", "name", "level", "geometry"):
+            self.names[code] = (name, level)
+            if geometry:
+                by_level.setdefault(level, []).append((code, geometry))
+        # Grids when there are any; a district that has loaded only community boundaries still answers.
+        self.indexed_level = Level.GRID
+        rows = by_level.get(Level.GRID) or []
+        if not rows:
+            rows = by_level.get(Level.COMMUNITY, []) + by_level.get(Level.VILLAGE, [])
+            self.indexed_level = Level.COMMUNITY
+        for code, geometry in rows:
+            try:
+                polygons.append(from_geojson_geometry(geometry))
+            except ValueError:
+                continue  # a stored boundary that does not parse cannot answer; imports refuse such data
+            codes.append(code)
+        self.locator = Locator(codes, polygons)
+
+    def ref(self, code: str | None) -> RegionRef | None:
+        if not code or code not in self.names:
+            return None
+        name, level = self.names[code]
+        return RegionRef(code, name, level)
+
+
+_lock = threading.Lock()
+_index: _Index | None = None
+_checked_at = 0.0
+
+
+def _recheck_seconds() -> float:
+    default = 0.0 if getattr(settings, "TESTING", False) else 2.0
+    return float(getattr(settings, "CIVICGRID_LOCATOR_RECHECK_SECONDS", default))
+
+
+def _stamp() -> tuple:
+    agg = Region.objects.aggregate(n=Count("id"), latest=Max("updated_at"), top=Max("id"))
+    return agg["n"], agg["latest"], agg["top"]
+
+
+def invalidate_locator() -> None:
+    """Forget the index: the next lookup rebuilds it (services call this after committing boundaries)."""
+    global _index, _checked_at
+    with _lock:
+        _index = None
+        _checked_at = 0.0
+
+
+def current_index() -> _Index:
+    """The index for the data as it is now (rebuilt when the stamp moved)."""
+    global _index, _checked_at
+    with _lock:
+        now = time.monotonic()
+        if _index is not None and now - _checked_at < _recheck_seconds():
+            return _index
+        stamp = _stamp()
+        if _index is None or _index.stamp != stamp:
+            _index = _Index(stamp)
+        _checked_at = now
+        return _index
+
+
+def crs_key(crs: str | None) -> str:
+    """"WGS-84", "gcj_02", "BD09" … → "wgs84" | "gcj02" | "bd09"; ValidationFailed for anything else."""
+    key = str(crs or "wgs84").strip().lower().replace("-", "").replace("_", "")
+    if key not in crs_mod.SUPPORTED_CRS:
+        raise ValidationFailed(f"不支持的坐标系 {str(crs)[:20]!r}，可用：wgs84、gcj02、bd09 / unsupported crs",
+                               field="crs")
+    return key
+
+
+def _to_wgs84(lng: float, lat: float, crs: str) -> tuple[float, float]:
+    crs = crs_key(crs)
+    try:
+        lng, lat = float(lng), float(lat)
+    except (TypeError, ValueError):
+        raise ValidationFailed("经纬度须为数字 / lng and lat must be numbers", field="lat") from None
+    if not (math.isfinite(lng) and math.isfinite(lat) and -180 <= lng <= 180 and -90 <= lat <= 90):
+        raise ValidationFailed("经纬度超出范围 / lng or lat out of range", field="lat")
+    return crs_mod.to_wgs84(lng, lat, crs) if crs != "wgs84" else (lng, lat)
+
+
+def locate(lng: float, lat: float, crs: str = "wgs84") -> LocateResult:
+    """The regions covering a point given in WGS-84, GCJ-02 or BD-09; `OutsideDistrict` when none does."""
+    wlng, wlat = _to_wgs84(lng, lat, crs)
+    index = current_index()
+    code = index.locator.locate(wlng, wlat)
+    if code is None:
+        raise OutsideDistrict(
+            f"该位置不在本区范围内（经度 {wlng:.6f}，纬度 {wlat:.6f}，WGS-84） / the point is outside the district"
+        )
+    unit_code = code[:12]
+    return LocateResult(
+        grid=index.ref(code) if index.indexed_level == Level.GRID else None,
+        community=index.ref(unit_code),
+        street=index.ref(code[:9]),
+        district=index.ref(code[:6]),
+        lng=wlng,
+        lat=wlat,
+        crs_in=crs_key(crs),
+    )
+
+
+def assign_many(lngs: Sequence[float] | np.ndarray, lats: Sequence[float] | np.ndarray, crs: str = "wgs84") -> np.ndarray:
+    """Grid codes for many points at once (imports): an object array, None where a point is outside.
+
+    Coordinates are converted from GCJ-02/BD-09 first when flagged; non-finite values give None.
+    """
+    x = np.asarray(lngs, dtype=np.float64).ravel()
+    y = np.asarray(lats, dtype=np.float64).ravel()
+    crs = crs_key(crs)
+    if crs != "wgs84":
+        x, y = crs_mod.to_wgs84_array(x, y, crs)
+    return current_index().locator.locate_many(x, y)

@@ -1,0 +1,76 @@
+"""Boundaries as GeoJSON through the API: one region, the grids of a subtree, the export; all scoped."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from civicgrid.foundation.access.roles import Role
+from civicgrid.foundation.audit.models import AuditEntry
+from civicgrid.testing.builders import user_with
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def as_user(tree, api_client, token_for):
+    def make(role, code):
+        headers = token_for(user_with(role, region=tree[code]))
+        return lambda url, **params: api_client.get(url, params, **headers)
+
+    return make
+
+
+def _codes(resp) -> list[str]:
+    assert resp.status_code == 200, resp.content
+    assert resp["Content-Type"].startswith("application/geo+json")
+    body = json.loads(resp.content)
+    assert body["type"] == "FeatureCollection"
+    return [f["properties"]["code"] for f in body["features"]]
+
+
+def test_grids_geojson_is_scoped_and_carries_the_demo_flag(as_user):
+    street = as_user(Role.STREET_STAFF, "140213050")
+    resp = street("/api/v1/grids.geojson")
+    assert _codes(resp) == ["140213050001001", "140213050001002", "140213050002001", "140213050002002"]
+    feature = json.loads(resp.content)["features"][0]
+    assert feature["geometry"]["type"] == "Polygon"
+    assert feature["properties"]["kind"] == "comprehensive" and feature["properties"]["is_demo_geometry"] is True
+    assert feature["properties"]["name"] == "永泰社区1第1网格"
+    assert _codes(street("/api/v1/grids.geojson", parent="140213050002")) == ["140213050002001", "140213050002002"]
+    assert _codes(street("/api/v1/grids.geojson", parent="140213051")) == []
+    worker = as_user(Role.GRID_WORKER, "140213051001002")
+    assert _codes(worker("/api/v1/grids.geojson")) == ["140213051001002"]
+    assert street("/api/v1/grids.geojson", parent="abc").status_code == 400
+
+
+def test_region_feature_is_404_outside_scope(as_user):
+    worker = as_user(Role.GRID_WORKER, "140213050001001")
+    resp = worker("/api/v1/regions/140213050001001/geojson")
+    assert resp.status_code == 200 and resp["Content-Type"].startswith("application/geo+json")
+    feature = json.loads(resp.content)
+    assert feature["type"] == "Feature" and feature["properties"]["code"] == "140213050001001"
+    assert feature["properties"]["parent_code"] == "140213050001"
+    assert feature["bbox"] == pytest.approx([113.20, 40.00, 113.22, 40.02])
+    # Ancestors are visible for context; a neighbour's grid is not.
+    assert worker("/api/v1/regions/140213050/geojson").status_code == 200
+    other = worker("/api/v1/regions/140213050001002/geojson")
+    assert other.status_code == 404 and other.json()["detail"]
+
+
+def test_export_is_scoped_filtered_and_audited(as_user):
+    street = as_user(Role.STREET_STAFF, "140213051")
+    resp = street("/api/v1/regions/export.geojson", level="grid")
+    assert _codes(resp) == ["140213051001001", "140213051001002", "140213051002001", "140213051002002"]
+    assert "attachment" in resp["Content-Disposition"]
+    assert _codes(street("/api/v1/regions/export.geojson", parent="140213051001")) == [
+        "140213051001", "140213051001001", "140213051001002"]
+    assert AuditEntry.objects.filter(action="data.exported", target_type="regions.region").count() == 2
+    assert street("/api/v1/regions/export.geojson", level="town").status_code == 422
+
+
+def test_the_contract_list_still_answers(as_user):
+    body = as_user(Role.LEADER, "140213")("/api/v1/regions", level="street", limit=1).json()
+    assert body["count"] == 1 and body["items"][0]["parent_code"] == "140213"
+    assert set(body["items"][0]) >= {"code", "name", "level", "parent_code"}
