@@ -15,7 +15,15 @@ from civicgrid.foundation.imports.models import ImportJob, JobStatus
 from civicgrid.foundation.people import personal
 from civicgrid.foundation.people import services as people
 from civicgrid.foundation.people.models import Household, Resident
-from civicgrid.foundation.people.tests.factories import GRID_A, GRID_B, GRID_C, bad_check, id_number, resident_data, users
+from civicgrid.foundation.people.tests.factories import (
+    GRID_A,
+    GRID_B,
+    GRID_C,
+    bad_check,
+    id_number,
+    resident_data,
+    users,
+)
 
 pytestmark = pytest.mark.django_db
 HEADERS = ["姓名", "身份证号", "联系电话", "所属网格代码", "户编号", "与户主关系", "人口类型", "民族", "工作单位"]

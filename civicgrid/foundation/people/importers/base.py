@@ -205,7 +205,9 @@ class BaseDataTable(registry.TableType):
         qs = self.model.objects.visible_to(actor, "export") if actor is not None else self.model.objects.all()
         if region:
             qs = qs.filter(subtree_q("region_code", region))
-        return qs.select_related(*self.select).order_by("region_code", "id")
+        if self.select:
+            qs = qs.select_related(*self.select)
+        return qs.order_by("region_code", "id")
 
     def export_rows(self, actor, queryset, clear: bool) -> Iterator[dict]:
         for obj in queryset.iterator(chunk_size=2000):

@@ -138,14 +138,14 @@ def _queries(client, url, headers) -> int:
 def test_list_query_count_does_not_grow_with_the_page(api_client, token_for, people_users, role):
     actor = people_users["community"]
     services.create_household(actor=actor, data={"code": "HQ", "address": "x", "grid_code": GRID_A})
-    for i in range(5):
+    for _ in range(5):
         services.create_resident(actor=actor, data={**resident_data(), "household_code": "HQ"})
     headers = token_for(people_users[role])
     api_client.get("/api/v1/regions", **headers)  # the token's first use records `last_used_at`: not per page
     small = _queries(api_client, "/api/v1/residents?limit=100", headers)
     for r in Resident.objects.all()[:3]:
         services.add_key_group(actor=actor, resident=r, group="disabled")
-    for i in range(55):
+    for _ in range(55):
         services.create_resident(actor=actor, data={**resident_data(), "household_code": "HQ"})
     assert Resident.objects.count() == 60
     large = _queries(api_client, "/api/v1/residents?limit=100", headers)
