@@ -106,9 +106,8 @@ class TaskRunner:
             started = time.monotonic()
             with context.acting(channel="worker"):
                 self._worker.run_task(result)
-            log.info(
-                "task %s %s in %.2fs", result.task_path, result.status.lower(), time.monotonic() - started
-            )
+            # django.tasks logs each task's start and outcome itself; add only the duration.
+            log.debug("task %s took %.2fs", result.task_path, time.monotonic() - started)
             ran += 1
         return ran
 
@@ -241,7 +240,7 @@ class Command(BaseCommand):
         finally:
             self.stop.set()
             if thread and thread.is_alive():
-                log.info("waiting for the running task to finish")
+                log.info("waiting for the task thread to finish its current task")
                 thread.join()
             self.restore_signals(previous)
             connection.close()
