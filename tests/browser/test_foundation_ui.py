@@ -122,3 +122,33 @@ def test_phone_layout(phone_page, officer):
     assert box["width"] <= 390 and box["height"] >= 200
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=f"{SHOTS}/civicgrid-phone-street.png", full_page=True)
+
+
+def test_grid_worker_reveals_an_id_number_and_the_history_shows_it(page):
+    """htmx POST under CSP with the CSRF header from the base layout; the reveal is audited and shown in history."""
+    try:
+        from civicgrid.foundation.people.services import create_resident
+    except ImportError as exc:
+        pytest.skip(f"people.services is not available ({exc})")
+    from civicgrid.foundation.access.roles import Role
+    from civicgrid.foundation.core.pii import id_number_check_char
+    from civicgrid.testing.builders import small_tree, user_with
+
+    tree = small_tree()
+    worker = user_with(Role.GRID_WORKER, region=tree[GRID], username="grid-worker-1")
+    first17 = "14021319850203456"
+    id_number = first17 + id_number_check_char(first17)
+    resident = create_resident(actor=worker, data={"name": "赵六", "grid_code": GRID, "id_number": id_number,
+                                                   "phone": "13912345678"})
+    sign_in(page, worker.username)
+    page.goto(f"{page.base_url}/people/residents/{resident.pk}/")
+    assert id_number not in page.content()
+    page.click("button[data-reveal='id_number']")
+    page.wait_for_selector("#sensitive-id_number .revealed")
+    assert page.locator("#sensitive-id_number .revealed").inner_text() == id_number
+    assert "13912345678" not in page.content()  # only the field asked for
+    page.screenshot(path=f"{SHOTS}/civicgrid-resident-revealed.png", full_page=True)
+    page.reload()
+    page.wait_for_selector("div.history-body")
+    assert "查看完整号码" in page.locator("section.history").inner_text()
+    assert id_number not in page.content()

@@ -70,8 +70,9 @@ ACTION_LABELS = {
 }
 RESULT_LABELS = {"ok": _("成功"), "refused": _("被拒绝"), "denied": _("被拒绝"), "failed": _("失败")}
 
-# Bookkeeping and derived fields say nothing to a reader of the history; blind indexes must not be shown.
-_HIDDEN_FIELDS = {"id", "created_at", "updated_at", "min_lng", "min_lat", "max_lng", "max_lat",
+# Bookkeeping and derived fields say nothing to a reader of the history (the grid reference repeats
+# region_code); blind indexes must not be shown.
+_HIDDEN_FIELDS = {"id", "created_at", "updated_at", "grid", "min_lng", "min_lat", "max_lng", "max_lat",
                   "centroid_lng", "centroid_lat"}
 
 
@@ -79,16 +80,25 @@ def _hidden(name: str) -> bool:
     return name in _HIDDEN_FIELDS or name.endswith("_index")
 
 
-def _field_label(model, name: str) -> str:
+def _field(model, name: str):
     try:
-        return str(model._meta.get_field(name).verbose_name)
+        return model._meta.get_field(name)
     except FieldDoesNotExist:
-        return name
+        return None
 
 
-def _shown(value) -> str:
+def _field_label(model, name: str) -> str:
+    field = _field(model, name)
+    return str(getattr(field, "verbose_name", name))
+
+
+def _shown(value, field=None) -> str:
     if value is None or value == "":
         return "—"
+    if field is not None and field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if field is not None and field.is_relation:
+        return f"#{value}"  # a reference; naming it would cost a query per row
     if value == SENSITIVE_MARK:
         return str(_("（已加密）"))
     if value is True:
@@ -104,7 +114,9 @@ def describe(entry, model) -> dict:
     for name, before, after in entry.changes:
         if _hidden(name) or (before in (None, "") and after in (None, "")):
             continue
-        changes.append({"field": _field_label(model, name), "before": _shown(before), "after": _shown(after)})
+        field = _field(model, name)
+        changes.append({"field": _field_label(model, name), "before": _shown(before, field),
+                        "after": _shown(after, field)})
     field = (entry.data or {}).get("field") if isinstance(entry.data, dict) else None
     return {
         "at": entry.at,

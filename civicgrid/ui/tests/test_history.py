@@ -63,3 +63,12 @@ def test_sensitive_values_show_as_encrypted_and_indexes_are_hidden(tree, home, c
     html = client_for(worker).get(reverse("ui:resident_history", args=[resident.pk])).content.decode()
     assert "甲" in html and "乙" in html
     assert "aaa" not in html and "bbb" not in html
+
+
+def test_choices_show_their_labels(tree, home, client_for):
+    resident = home["resident"]
+    record(actor=None, action="data.changed", target=resident, before={"residency": "registered"},
+           after={"residency": "floating"})
+    worker = user_with(Role.GRID_WORKER, region=tree[HOME_GRID])
+    html = client_for(worker).get(reverse("ui:resident_history", args=[resident.pk])).content.decode()
+    assert "户籍人口" in html and "流动人口" in html and "floating" not in html
