@@ -31,12 +31,19 @@
     })
     .then((data) => {
       let childIndex = 0;
+      const labels = [];
       const layer = L.geoJSON(data, {
         style: (f) => styleFor(f, f.properties.role === "child" ? childIndex++ : 0),
         onEachFeature: (f, lyr) => {
           const p = f.properties;
           if (p.role !== "child") return;
-          lyr.bindTooltip(p.name, { permanent: true, direction: "center", className: "region-label" });
+          const label = { permanent: true, direction: "center", className: "region-label" };
+          if (p.label_at) {
+            // The stored label point lies inside the polygon; Leaflet's own centre may not (concave shapes).
+            labels.push(L.tooltip(label).setLatLng([p.label_at[1], p.label_at[0]]).setContent(p.name));
+          } else {
+            lyr.bindTooltip(p.name, label);
+          }
           lyr.on("click", () => window.location.assign(p.url));
           lyr.on("mouseover", () => lyr.setStyle({ fillOpacity: 0.7 }));
           lyr.on("mouseout", () => lyr.setStyle({ fillOpacity: 0.45 }));
@@ -47,6 +54,7 @@
       if (bounds.isValid()) map.fitBounds(bounds, { padding: [12, 12] });
       else map.setView([40.09, 113.3], 11);
       layer.addTo(map);
+      labels.forEach((t) => t.addTo(map));
       // Paths exist only once added: tag each child with its code (tests and assistive tools find it).
       layer.eachLayer((lyr) => {
         const node = lyr.getElement && lyr.getElement();
