@@ -1,0 +1,1 @@
+"""The Pingcheng demo: regions with demo geometry, organisations, demo accounts (see `loader.load_demo`)."""
