@@ -112,14 +112,20 @@ def child_counts(user, region: Region, children: list[Region]) -> dict[str, dict
     return counts
 
 
-def grid_workers(region: Region) -> dict[str, list[str]]:
-    """Names of the grid workers of every grid in the region's subtree, keyed by grid code (one query).
+def _worker_grants():
+    return Grant.objects.active().filter(role=Role.GRID_WORKER, user__is_active=True)
+
+
+def grid_worker_names(grid_codes: list[str]) -> dict[str, list[str]]:
+    """Names of the grid workers of some grids, keyed by grid code (one query).
 
     Grid workers' names are posted on every grid's notice board; nothing more about them is shown here.
     """
+    if not grid_codes:
+        return {}
     grants = (
-        Grant.objects.active()
-        .filter(subtree_q("region__code", region.code), role=Role.GRID_WORKER, user__is_active=True)
+        _worker_grants()
+        .filter(region__code__in=grid_codes)
         .select_related("user", "region")
         .only("region__code", "user__username", "user__display_name")
         .order_by("region__code", "user__display_name", "user__username")
@@ -128,6 +134,20 @@ def grid_workers(region: Region) -> dict[str, list[str]]:
     for grant in grants:
         by_grid[grant.region.code].append(grant.user.label)
     return by_grid
+
+
+def grid_worker_counts(region: Region, length: int) -> dict[str, int]:
+    """How many grid workers serve under each child (children's codes have `length` characters; one query)."""
+    rows = (
+        _worker_grants()
+        .filter(subtree_q("region__code", region.code))
+        .order_by()
+        .annotate(prefix=Substr("region__code", 1, length))
+        .values("prefix")
+        .annotate(n=Count("user", distinct=True))
+        .values_list("prefix", "n")
+    )
+    return dict(rows)
 
 
 @page_view("regions.view")
@@ -139,12 +159,20 @@ def region_detail(request, code: str):
     ancestors.sort(key=lambda r: len(r.code))
     children = list(visible_regions(user).filter(parent=region).only(*LIST_FIELDS).order_by("code"))
     counts = child_counts(user, region, children)
-    workers = grid_workers(region)
-    rows = []
-    for child in children:
-        names = [n for grid, ns in workers.items() if grid.startswith(child.code) for n in ns]
-        rows.append({"obj": child, "counts": counts.get(child.code, {}), "workers": names,
-                     "is_grid": child.level == Level.GRID})
+    # Grid children are named with their workers; higher levels only count them (a district has ~1000).
+    grid_children = [c.code for c in children if c.level == Level.GRID]
+    names = grid_worker_names(grid_children + ([region.code] if region.level == Level.GRID else []))
+    worker_counts = grid_worker_counts(region, len(children[0].code)) if len(grid_children) < len(children) else {}
+    rows = [
+        {
+            "obj": child,
+            "counts": counts.get(child.code, {}),
+            "is_grid": child.level == Level.GRID,
+            "workers": names.get(child.code, []),
+            "worker_count": worker_counts.get(child.code, 0),
+        }
+        for child in children
+    ]
     totals = {k: sum(r["counts"].get(k, 0) for r in rows) for k in ("grids", "households", "residents")}
     any_demo = region.is_demo_geometry or any(c.is_demo_geometry for c in children)
     return render(
@@ -156,7 +184,7 @@ def region_detail(request, code: str):
             "ancestors": ancestors,
             "rows": rows,
             "totals": totals,
-            "own_workers": workers.get(region.code, []) if region.level == Level.GRID else [],
+            "own_workers": names.get(region.code, []),
             "show_people": has_capability(user, "people.view"),
             "any_demo": any_demo,
             "attribution": DISTRICT_ATTRIBUTION if region.level == Level.DISTRICT else "",
