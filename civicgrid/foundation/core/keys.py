@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 # How often (seconds) a running process looks at the key file's modification time.
 _RELOAD_CHECK_SECONDS = 2.0
 _NONCE_BLOCK = 12 * 4096
+_WHITESPACE = re.compile(r"\s")
 
 
 class FastFieldEncryptor(FieldEncryptor):
@@ -80,7 +82,7 @@ class FastFieldEncryptor(FieldEncryptor):
             inner.update(context.encode("utf-8") + b"\x00")
             outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
             state = self._index_state[context] = (inner, outer)
-        if value.isascii() and not any(c.isspace() for c in value):
+        if value.isascii() and (value.isalnum() or not _WHITESPACE.search(value)):
             normal = value.lower()  # NFKC and casefold are the identity / lower() on ASCII without spaces
         else:
             normal = crypto.normalise_for_index(value)

@@ -257,7 +257,7 @@ def _apply(job, table, ctx, spool, progress) -> None:
         with transaction.atomic():
             written = 0
             for rows in _spooled(spool):
-                written += _insert(table.model, table.db_columns, rows)
+                written += insert_rows(table.model, table.db_columns, rows)
                 job.applied_rows = written
                 side.report(written)
                 if progress:
@@ -279,8 +279,11 @@ def _apply(job, table, ctx, spool, progress) -> None:
         side.close()
 
 
-def _insert(model, columns: tuple[str, ...], rows: list[tuple]) -> int:
-    """Insert ready rows into the model's table inside the caller's transaction."""
+def insert_rows(model, columns: tuple[str, ...], rows: list[tuple]) -> int:
+    """Insert ready rows (values in `columns` order, foreign keys as ids) in the caller's transaction.
+
+    Bypasses model instances on purpose: bulk paths (imports, demo data) insert hundreds of thousands of rows.
+    """
     qn = connection.ops.quote_name
     table = qn(model._meta.db_table)
     names = ", ".join(qn(model._meta.get_field(c).column) for c in columns)
@@ -293,12 +296,18 @@ def _insert(model, columns: tuple[str, ...], rows: list[tuple]) -> int:
     fields = [model._meta.get_field(c) for c in columns]
     convert = [(i, f) for i, f in enumerate(fields) if f.get_internal_type() in ("DateField", "DateTimeField", "DecimalField")]
     if convert:
+        # Dates repeat (one timestamp per run, a few thousand birth dates): convert each distinct value once.
+        caches: list[dict] = [{} for _ in convert]
         prepared = []
         for row in rows:
             row = list(row)
-            for i, f in convert:
-                if row[i] is not None:
-                    row[i] = f.get_db_prep_value(row[i], connection)
+            for (i, f), cache in zip(convert, caches, strict=True):
+                value = row[i]
+                if value is not None:
+                    done = cache.get(value)
+                    if done is None:
+                        done = cache[value] = f.get_db_prep_value(value, connection)
+                    row[i] = done
             prepared.append(row)
         rows = prepared
     placeholders = ", ".join(["%s"] * len(columns))
