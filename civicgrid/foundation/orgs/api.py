@@ -92,7 +92,7 @@ def list_organisations(request, filters: Query[OrgFilter]):
             raise ValidationFailed("region 须为区划代码 / region must be a region code", field="region")
         qs = qs.filter(subtree_q("region_code", code))
     if filters.q:
-        qs = qs.filter(name__contains=filters.q.strip()[:32])
+        qs = qs.filter(name__contains=filters.q.replace("\x00", "").strip()[:32])  # PostgreSQL refuses NUL
     items, total = page(qs, limit=filters.limit, offset=filters.offset)
     return {"items": items, "count": len(items), "total": total}
 

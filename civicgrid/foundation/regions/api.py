@@ -70,11 +70,16 @@ def list_regions(request, filters: Query[RegionFilter]):
     if filters.level:
         qs = qs.filter(level=filters.level)
     if filters.parent:
-        qs = qs.filter(parent__code=filters.parent)
+        qs = qs.filter(parent__code=_text(filters.parent)[:15])
     if filters.q:
-        qs = qs.filter(name__contains=filters.q.strip()[:32])
+        qs = qs.filter(name__contains=_text(filters.q)[:32])
     items, total = page(qs, limit=filters.limit, offset=filters.offset)
     return {"items": items, "count": len(items), "total": total}
+
+
+def _text(value: str) -> str:
+    # PostgreSQL text cannot hold NUL: such input matches nothing, and must not become a 500.
+    return value.replace("\x00", "").strip()
 
 
 # --- GeoJSON ---------------------------------------------------------------------------------------------
@@ -164,7 +169,7 @@ def export_regions(request, filters: Query[ExportFilter]):
 def region_feature(request, code: str):
     """One region in your scope as a GeoJSON Feature (404 outside scope; `geometry` null when not loaded)."""
     qs = Region.objects.select_related("parent")
-    region = get_visible_or_404(qs, request.user, code=code[:15])
+    region = get_visible_or_404(qs, request.user, code=_text(code)[:15])
     row = {
         "code": region.code, "name": region.name, "level": region.level,
         "parent__code": region.parent.code if region.parent_id else None, "grid_kind": region.grid_kind,
@@ -179,7 +184,8 @@ def region_feature(request, code: str):
 @router.get("/regions/{code}", response=RegionOut, url_name="region_detail")
 def get_region(request, code: str):
     """One region within your scope (404 outside it)."""
-    return get_visible_or_404(Region.objects.select_related("parent").defer("geometry"), request.user, code=code[:15])
+    return get_visible_or_404(Region.objects.select_related("parent").defer("geometry"), request.user,
+                              code=_text(code)[:15])
 
 
 # --- where is this point? -----------------------------------------------------------------------------------

@@ -96,3 +96,10 @@ def test_department_handler_sees_their_department(orgs, api_client, token_for):
     headers = token_for(user_with(Role.DEPARTMENT_HANDLER, department=orgs["D-CG"]))
     body = api_client.get("/api/v1/organisations", **headers).json()
     assert [i["code"] for i in body["items"]] == ["D-CG"]
+
+
+def test_odd_input_is_a_clear_answer(orgs, tree, api_client, token_for):
+    headers = token_for(user_with(Role.LEADER, region=tree["140213"]))
+    assert api_client.get("/api/v1/organisations", {"q": "\x00局"}, **headers).status_code == 200
+    for pk in ("0", "-1"):
+        assert api_client.get(f"/api/v1/organisations/{pk}", **headers).status_code == 404

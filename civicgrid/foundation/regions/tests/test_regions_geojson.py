@@ -74,3 +74,12 @@ def test_the_contract_list_still_answers(as_user):
     body = as_user(Role.LEADER, "140213")("/api/v1/regions", level="street", limit=1).json()
     assert body["count"] == 1 and body["items"][0]["parent_code"] == "140213"
     assert set(body["items"][0]) >= {"code", "name", "level", "parent_code"}
+
+
+def test_nul_and_odd_input_never_becomes_a_server_error(as_user):
+    leader = as_user(Role.LEADER, "140213")
+    assert leader("/api/v1/regions/%00/geojson").status_code == 404
+    assert leader("/api/v1/regions/%00").status_code == 404
+    assert leader("/api/v1/regions", q="\x00社区", parent="\x00").status_code == 200
+    assert leader("/api/v1/grids.geojson", parent="\x00").status_code == 400
+    assert leader("/api/v1/regions/export.geojson", parent="1402130").status_code == 400
