@@ -5,6 +5,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from civicgrid.foundation.access.api_auth import BearerAuth
+from civicgrid.foundation.access.endpoints import non_data_endpoint
 from civicgrid.foundation.core.errors import CivicgridError
 
 api = NinjaAPI(
@@ -84,3 +85,7 @@ def _mount_routers() -> None:
 
 
 _mount_routers()
+
+# The API root (django-ninja's own page) returns no business data; every other URL declares itself where its
+# view is defined (see civicgrid.foundation.access.endpoints and the scope contract test).
+non_data_endpoint("api:api-root")
