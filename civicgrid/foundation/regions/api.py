@@ -181,6 +181,24 @@ def region_feature(request, code: str):
     return _geojson_response(feature)
 
 
+class RegionSummaryOut(Schema):
+    code: str
+    name: str
+    level: str
+    grids: int
+    households: int
+    residents: int
+    grid_workers: list[str]  # display names; filled for a grid only
+
+
+@router.get("/regions/{code}/summary", response=RegionSummaryOut, url_name="region_summary")
+def region_summary(request, code: str):
+    """Grids, households and residents in a region's subtree; for a grid also its responsible grid workers."""
+    region = get_visible_or_404(Region.objects.defer("geometry"), request.user, code=_text(code)[:15])
+    summary = selectors.region_summary(region)
+    return {"code": region.code, "name": region.name, "level": region.level, **summary.__dict__}
+
+
 @router.get("/regions/{code}", response=RegionOut, url_name="region_detail")
 def get_region(request, code: str):
     """One region within your scope (404 outside it)."""
@@ -241,3 +259,4 @@ non_data_endpoint("api:locate")
 data_endpoint("api:grids_geojson", "regions.Region", "geojson")
 data_endpoint("api:region_export", "regions.Region", "export")
 data_endpoint("api:region_feature", "regions.Region", "detail", lookup="code", lookup_field="code")
+data_endpoint("api:region_summary", "regions.Region", "detail", lookup="code", lookup_field="code")

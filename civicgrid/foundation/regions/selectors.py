@@ -184,3 +184,42 @@ def assign_many(lngs: Sequence[float] | np.ndarray, lats: Sequence[float] | np.n
     if crs != "wgs84":
         x, y = crs_mod.to_wgs84_array(x, y, crs)
     return current_index().locator.locate_many(x, y)
+
+
+# --- what a region holds -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegionSummary:
+    """Counts in a region's subtree, and for a grid the names of its responsible grid workers."""
+
+    grids: int
+    households: int
+    residents: int
+    grid_workers: list[str]
+
+
+def region_summary(region: Region) -> RegionSummary:
+    """Grids, households and residents under a region (index range scans), and a grid's grid workers.
+
+    The caller has already fetched `region` through the scoped path; counts are aggregates, names are the
+    display names of the accounts holding the grid-worker role on that very grid.
+    """
+    from ..access.models import Grant
+    from ..access.roles import Role
+    from ..access.scope import subtree_q
+    from ..people.models import Household, Resident
+
+    in_subtree = subtree_q("region_code", region.code)
+    grids = Region.objects.filter(subtree_q("code", region.code), level=Level.GRID).count()
+    workers: list[str] = []
+    if region.level == Level.GRID:
+        grants = (Grant.objects.active().filter(role=Role.GRID_WORKER, region=region, user__is_active=True)
+                  .select_related("user").order_by("user__username"))
+        workers = [g.user.label for g in grants]
+    return RegionSummary(
+        grids=grids,
+        households=Household.objects.filter(in_subtree).count(),
+        residents=Resident.objects.filter(in_subtree).count(),
+        grid_workers=workers,
+    )

@@ -83,3 +83,22 @@ def test_nul_and_odd_input_never_becomes_a_server_error(as_user):
     assert leader("/api/v1/regions", q="\x00社区", parent="\x00").status_code == 200
     assert leader("/api/v1/grids.geojson", parent="\x00").status_code == 400
     assert leader("/api/v1/regions/export.geojson", parent="1402130").status_code == 400
+
+
+def test_region_summary_counts_households_residents_and_names_grid_workers(tree, as_user):
+    from civicgrid.foundation.people.models import Household, Resident
+
+    grid = tree["140213050001001"]
+    household = Household.objects.create(code="HH1", address="幸福路1号", grid=grid, region_code=grid.code, size=2)
+    for i in range(2):
+        Resident.objects.create(name=f"居民{i}", grid=grid, region_code=grid.code, household=household)
+    worker = user_with(Role.GRID_WORKER, region=grid, username="wg-1")
+    worker.display_name = "王建国"
+    worker.save()
+    street = as_user(Role.STREET_STAFF, "140213050")
+    body = street("/api/v1/regions/140213050001001/summary").json()
+    assert body == {"code": grid.code, "name": grid.name, "level": "grid", "grids": 1, "households": 1,
+                    "residents": 2, "grid_workers": ["王建国"]}
+    whole = street("/api/v1/regions/140213050/summary").json()
+    assert (whole["grids"], whole["residents"], whole["grid_workers"]) == (4, 2, [])
+    assert street("/api/v1/regions/140213051/summary").status_code == 404
