@@ -5,7 +5,7 @@
   const el = document.getElementById("region-map");
   if (!el || typeof L === "undefined") return;
 
-  const map = L.map(el, { zoomControl: true, attributionControl: true, preferCanvas: false });
+  const map = L.map(el, { zoomControl: true, attributionControl: true, zoomSnap: 0.25 });
   // The "Leaflet" credit stays, as plain text: intranet users cannot follow outside links anyway.
   map.attributionControl.setPrefix("Leaflet");
   if (el.dataset.attribution) map.attributionControl.addAttribution(el.dataset.attribution);
@@ -31,19 +31,13 @@
     })
     .then((data) => {
       let childIndex = 0;
-      const labels = [];
+      const children = [];
       const layer = L.geoJSON(data, {
         style: (f) => styleFor(f, f.properties.role === "child" ? childIndex++ : 0),
         onEachFeature: (f, lyr) => {
           const p = f.properties;
           if (p.role !== "child") return;
-          const label = { permanent: true, direction: "center", className: "region-label" };
-          if (p.label_at) {
-            // The stored label point lies inside the polygon; Leaflet's own centre may not (concave shapes).
-            labels.push(L.tooltip(label).setLatLng([p.label_at[1], p.label_at[0]]).setContent(p.name));
-          } else {
-            lyr.bindTooltip(p.name, label);
-          }
+          children.push({ lyr, p });
           lyr.on("click", () => window.location.assign(p.url));
           lyr.on("mouseover", () => lyr.setStyle({ fillOpacity: 0.7 }));
           lyr.on("mouseout", () => lyr.setStyle({ fillOpacity: 0.45 }));
@@ -51,11 +45,10 @@
       });
       // Set the view before adding: Leaflet creates the paths only on a map that has one.
       const bounds = layer.getBounds();
-      if (bounds.isValid()) map.fitBounds(bounds, { padding: [12, 12] });
+      if (bounds.isValid()) map.fitBounds(bounds, { padding: [8, 8] });
       else map.setView([40.09, 113.3], 11);
       layer.addTo(map);
-      labels.forEach((t) => t.addTo(map));
-      // Paths exist only once added: tag each child with its code (tests and assistive tools find it).
+      // Paths exist only once added: tag each with its code (tests and assistive tools find it).
       layer.eachLayer((lyr) => {
         const node = lyr.getElement && lyr.getElement();
         if (node) {
@@ -63,6 +56,32 @@
           if (lyr.feature.properties.role === "child") node.setAttribute("aria-label", lyr.feature.properties.name);
         }
       });
+      // Names stay on the map where they do not collide (larger regions first); the others show on hover or
+      // tap. Re-decided at every zoom, so zooming in on a phone brings more names back.
+      function labelPoint(lyr, p) {
+        return p.label_at ? L.latLng(p.label_at[1], p.label_at[0]) : lyr.getBounds().getCenter();
+      }
+      function area(lyr) {
+        const b = lyr.getBounds();
+        return (b.getEast() - b.getWest()) * (b.getNorth() - b.getSouth());
+      }
+      children.sort((a, b) => area(b.lyr) - area(a.lyr));
+      function placeLabels() {
+        const placed = [];
+        children.forEach(({ lyr, p }) => {
+          const at = labelPoint(lyr, p);
+          const c = map.latLngToContainerPoint(at);
+          const w = p.name.length * 12 + 10;
+          const box = { x0: c.x - w / 2, x1: c.x + w / 2, y0: c.y - 10, y1: c.y + 10 };
+          const free = !placed.some((o) => box.x0 < o.x1 && o.x0 < box.x1 && box.y0 < o.y1 && o.y0 < box.y1);
+          if (free) placed.push(box);
+          lyr.unbindTooltip();
+          lyr.bindTooltip(p.name, { permanent: free, sticky: !free, direction: "center", className: "region-label" });
+          if (free) lyr.openTooltip(at);
+        });
+      }
+      placeLabels();
+      map.on("zoomend", placeLabels);
       el.dataset.ready = "1";
     })
     .catch(() => {
