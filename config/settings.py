@@ -56,6 +56,9 @@ INSTALLED_APPS = [
     "civicgrid.foundation.orgs",
     "civicgrid.foundation.people",
     "civicgrid.foundation.imports",
+    "civicgrid.foundation.notify",
+    "civicgrid.apps.categories",
+    "civicgrid.apps.cases",
     "civicgrid.integrations.router",
     "civicgrid.ui",
 ]

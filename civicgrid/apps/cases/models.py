@@ -1,0 +1,199 @@
+"""Cases (事件/案卷), their timeline of steps, attachments and reporters.
+
+A case stores the code of its grid (`region_code`) and its current responsible department, which is how the
+scoped read path finds it: grid workers and street/community staff by region, department handlers by
+department. Per-case facts used by the evaluation formulas (on-time flags, counts of rework) are kept on the
+case so that a month's evaluation is one aggregate query.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from civicgrid.foundation.access.scope import ScopedModel
+
+
+class Status(models.TextChoices):
+    REPORTED = "reported", _("待受理")
+    CHECKING = "checking", _("核实中")
+    ACCEPTED = "accepted", _("待派遣")
+    DISPATCHED = "dispatched", _("待处置")
+    HANDLING = "handling", _("处置中")
+    HANDLED = "handled", _("待核查")
+    VERIFIED = "verified", _("待结案")
+    CLOSED = "closed", _("已结案")
+    SUSPENDED = "suspended", _("挂账")
+    REFUSED = "refused", _("不予受理")
+    VOIDED = "voided", _("已作废")
+    MERGED = "merged", _("已合并")
+
+
+OPEN_STATUSES = {
+    Status.REPORTED, Status.CHECKING, Status.ACCEPTED, Status.DISPATCHED, Status.HANDLING, Status.HANDLED,
+    Status.VERIFIED,
+}
+FINAL_STATUSES = {Status.CLOSED, Status.REFUSED, Status.VOIDED, Status.MERGED}
+
+
+class Source(models.TextChoices):
+    GRID_WORKER = "grid_worker", _("网格员上报")
+    HOTLINE = "hotline", _("12345热线转办")
+    PUBLIC = "public", _("群众上报")
+    OPEN311 = "open311", _("开放接口")
+    VIDEO = "video", _("视频发现")
+    SUPERIOR = "superior", _("上级交办")
+    DRONE = "drone", _("无人机巡查")
+    SELF_HANDLED = "self_handled", _("自行处置")
+
+
+class Case(ScopedModel):
+    """One reported problem in a grid, followed through the loop."""
+
+    number = models.CharField(_("案卷号"), max_length=20, unique=True)
+    title = models.CharField(_("标题"), max_length=200)
+    description = models.TextField(_("描述"), max_length=4000, blank=True)
+    category = models.ForeignKey(
+        "categories.Category", null=True, blank=True, on_delete=models.PROTECT, related_name="cases",
+        verbose_name=_("分类"),
+    )
+    source = models.CharField(_("来源"), max_length=16, choices=Source.choices, db_index=True)
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.REPORTED, db_index=True)
+    is_major = models.BooleanField(_("重大事件"), default=False)
+
+    # where
+    lng = models.FloatField(_("经度"))
+    lat = models.FloatField(_("纬度"))
+    crs_in = models.CharField(_("原始坐标系"), max_length=8, default="wgs84")
+    address = models.CharField(_("地址"), max_length=200, blank=True)
+    grid = models.ForeignKey("regions.Region", on_delete=models.PROTECT, related_name="+", verbose_name=_("网格"))
+    region_code = models.CharField(max_length=15, db_index=True)
+
+    # who
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="reported_cases"
+    )
+    reporter_name = models.CharField(_("报告人"), max_length=64, blank=True)
+    reporter_phone_enc = models.TextField(blank=True)
+    reporter_phone_masked = models.CharField(_("报告人电话"), max_length=20, blank=True)
+    reporter_email_enc = models.TextField(blank=True)
+    hotline_ticket = models.CharField(_("热线工单号"), max_length=40, blank=True, db_index=True)
+    department = models.ForeignKey(
+        "orgs.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="cases",
+        verbose_name=_("处置部门"),
+    )
+    suggested_department = models.ForeignKey(
+        "orgs.Organisation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    suggestion = models.JSONField(null=True, blank=True)  # what the router proposed, with confidences
+    auto_dispatched = models.BooleanField(_("自动派遣"), default=False)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_cases", verbose_name=_("主案卷")
+    )
+    idempotency_key = models.CharField(max_length=80, null=True, blank=True, unique=True)
+    external_id = models.CharField(max_length=64, blank=True, db_index=True)  # e.g. 综治 platform id
+
+    # when (milestones) and evaluation facts
+    reported_at = models.DateTimeField(_("上报时间"), db_index=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    deadline = models.DateTimeField(_("处置期限"), null=True, blank=True)
+    accepted_on_time = models.BooleanField(null=True)
+    dispatched_on_time = models.BooleanField(null=True)
+    handled_on_time = models.BooleanField(null=True)
+    closed_on_time = models.BooleanField(null=True)
+    checked_on_time = models.BooleanField(null=True)  # 核实
+    verified_on_time = models.BooleanField(null=True)  # 核查
+    is_overdue = models.BooleanField(_("超期"), default=False, db_index=True)
+    is_supervised = models.BooleanField(_("督办"), default=False, db_index=True)
+    rework_count = models.PositiveSmallIntegerField(default=0)
+    send_back_count = models.PositiveSmallIntegerField(default=0)
+    reopen_count = models.PositiveSmallIntegerField(default=0)
+    extension_pending = models.BooleanField(default=False)
+    satisfaction = models.PositiveSmallIntegerField(_("满意度"), null=True, blank=True)  # 1–5
+    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    dispatched_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    scope_department_field = "department_id"
+    audit_sensitive_fields = ("reporter_phone_enc", "reporter_email_enc")
+
+    class Meta:
+        verbose_name = _("事件")
+        verbose_name_plural = _("事件")
+        ordering = ["-reported_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "region_code"]),
+            models.Index(fields=["department", "status"]),
+            models.Index(fields=["region_code", "reported_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.title}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class CaseStep(models.Model):
+    """One entry of a case's timeline: a transition or a note, by whom, when."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="steps")
+    action = models.CharField(_("操作"), max_length=32)
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    actor_name = models.CharField(max_length=150, blank=True)
+    department = models.ForeignKey("orgs.Organisation", null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    note = models.TextField(_("说明"), blank=True)
+    data = models.JSONField(null=True, blank=True)
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("处理过程")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.action}"
+
+
+class Attachment(models.Model):
+    """A photo attached to a case or one of its steps; stored outside the web root, EXIF stripped."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attachments")
+    step = models.ForeignKey(CaseStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="attachments")
+    kind = models.CharField(max_length=16, default="photo")  # photo | before | after | verify
+    path = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    content_type = models.CharField(max_length=32)
+    size = models.PositiveIntegerField()
+    width = models.PositiveIntegerField(null=True)
+    height = models.PositiveIntegerField(null=True)
+    exif_lng = models.FloatField(null=True)
+    exif_lat = models.FloatField(null=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("附件")
+
+
+class CaseReporter(models.Model):
+    """Everyone who reported a case, including reporters of duplicates merged into it (all are informed)."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="reporters")
+    original_case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    name = models.CharField(max_length=64, blank=True)
+    contact_enc = models.TextField(blank=True)
+    follow_token = models.CharField(max_length=64, unique=True)  # link/QR for status, satisfaction, reopen
+    created_at = models.DateTimeField(auto_now_add=True)

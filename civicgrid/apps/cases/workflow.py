@@ -1,0 +1,96 @@
+"""The case loop as a transition table (DOMAIN.md §3). It drives both the services' checks and the buttons."""
+
+from civicgrid.foundation.access.roles import Role, grant_capabilities
+from civicgrid.foundation.access.scope import _grants
+from civicgrid.foundation.workflow.engine import Transition, Workflow
+
+from .models import Status
+
+S = Status
+
+# Who may do what (within their scope: a case is only ever reached through Case.objects.visible_to).
+_FIELD = {Role.GRID_WORKER, Role.COMMUNITY_STAFF}
+_DISPATCH = {Role.COMMAND_DISPATCHER, Role.STREET_DISPATCHER}
+grant_capabilities("cases.view", _FIELD | _DISPATCH | {Role.STREET_STAFF, Role.DEPARTMENT_HANDLER, Role.LEADER})
+grant_capabilities("cases.report", _FIELD | _DISPATCH | {Role.STREET_STAFF, Role.VOLUNTEER, Role.RESIDENT})
+grant_capabilities("cases.intake", _DISPATCH)  # 受理员 / 值班长
+grant_capabilities("cases.check", _FIELD)  # 核实
+grant_capabilities("cases.dispatch", _DISPATCH)
+grant_capabilities("cases.handle", {Role.DEPARTMENT_HANDLER})
+grant_capabilities("cases.verify", _FIELD)  # 核查
+grant_capabilities("cases.close", _DISPATCH)
+grant_capabilities("cases.approve", {Role.COMMAND_DISPATCHER, Role.LEADER})
+grant_capabilities("cases.supervise", {Role.LEADER})
+grant_capabilities("cases.reopen", _DISPATCH | {Role.RESIDENT})
+grant_capabilities("cases.export", _DISPATCH | {Role.STREET_STAFF, Role.LEADER})
+grant_capabilities("cases.evaluate", {Role.COMMAND_DISPATCHER, Role.LEADER})
+grant_capabilities("categories.manage", {Role.SYSTEM_ADMIN, Role.COMMAND_DISPATCHER})
+
+
+def _is_case_department(case, user) -> bool:
+    """Department work belongs to the handlers of the department the case is dispatched to."""
+    if user.is_superuser:
+        return True
+    return case.department_id is not None and any(
+        g.role == Role.DEPARTMENT_HANDLER and g.department_id == case.department_id for g in _grants(user)
+    )
+
+
+def _extension_pending(case, user) -> bool:
+    return case.extension_pending
+
+
+def _no_extension_pending(case, user) -> bool:
+    return not case.extension_pending and _is_case_department(case, user)
+
+
+def _is_reporter_or_staff(case, user) -> bool:
+    if case.reporter_id == user.pk or user.is_superuser:
+        return True
+    return any(g.role in _DISPATCH for g in _grants(user))
+
+
+OPEN = frozenset({S.REPORTED, S.CHECKING, S.ACCEPTED, S.DISPATCHED, S.HANDLING, S.HANDLED, S.VERIFIED})
+IN_HAND = frozenset({S.DISPATCHED, S.HANDLING})
+
+CASE_WORKFLOW = Workflow(
+    name="case",
+    states={s.value: str(s.label) for s in Status},
+    transitions=[
+        Transition("accept", "立案", frozenset({S.REPORTED}), S.ACCEPTED, "cases.intake", style="primary", order=10),
+        Transition("check_request", "派发核实", frozenset({S.REPORTED}), S.CHECKING, "cases.intake", order=11),
+        Transition("check_result", "核实反馈", frozenset({S.CHECKING}), S.REPORTED, "cases.check",
+                   requires=("result",), style="primary", order=12),
+        Transition("refuse", "不予受理", frozenset({S.REPORTED, S.CHECKING}), S.REFUSED, "cases.intake",
+                   requires=("reason",), style="danger", order=90),
+        Transition("void", "作废", frozenset({S.REPORTED, S.CHECKING, S.ACCEPTED}), S.VOIDED, "cases.intake",
+                   requires=("reason",), style="danger", order=91),
+        Transition("merge", "合并到主案卷", frozenset({S.REPORTED, S.CHECKING, S.ACCEPTED}), S.MERGED,
+                   "cases.intake", requires=("parent",), order=80),
+        Transition("dispatch", "派遣", frozenset({S.ACCEPTED}), S.DISPATCHED, "cases.dispatch",
+                   requires=("department",), style="primary", order=20),
+        Transition("send_back", "退回", IN_HAND, S.ACCEPTED, "cases.handle", guard=_is_case_department,
+                   requires=("reason",), style="danger", order=39),
+        Transition("start", "开始处置", frozenset({S.DISPATCHED}), S.HANDLING, "cases.handle",
+                   guard=_is_case_department, style="primary", order=30),
+        Transition("progress", "处置进展", IN_HAND, None, "cases.handle", guard=_is_case_department,
+                   requires=("note",), order=31),
+        Transition("request_extension", "申请延期", IN_HAND, None, "cases.handle", guard=_no_extension_pending,
+                   requires=("reason", "hours"), order=33),
+        Transition("decide_extension", "审批延期", IN_HAND, None, "cases.approve", guard=_extension_pending,
+                   requires=("decision",), style="primary", order=34),
+        Transition("report_back", "处置反馈", IN_HAND, S.HANDLED, "cases.handle", guard=_is_case_department,
+                   requires=("note",), style="primary", order=32),
+        Transition("verify", "核查通过", frozenset({S.HANDLED}), S.VERIFIED, "cases.verify", style="primary",
+                   order=40),
+        Transition("rework", "核查不通过（返工）", frozenset({S.HANDLED}), S.DISPATCHED, "cases.verify",
+                   requires=("reason",), style="danger", order=41),
+        Transition("close", "结案", frozenset({S.VERIFIED}), S.CLOSED, "cases.close", style="primary", order=50),
+        Transition("suspend", "挂账", frozenset({S.ACCEPTED, S.DISPATCHED, S.HANDLING}), S.SUSPENDED,
+                   "cases.approve", requires=("reason",), order=70),
+        Transition("unsuspend", "恢复办理", frozenset({S.SUSPENDED}), S.ACCEPTED, "cases.approve", order=71),
+        Transition("supervise", "督办", OPEN, None, "cases.supervise", requires=("note",), order=60),
+        Transition("reopen", "重新办理", frozenset({S.CLOSED}), S.ACCEPTED, "cases.reopen",
+                   guard=_is_reporter_or_staff, requires=("reason",), order=95),
+    ],
+)

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class CategoriesConfig(AppConfig):
+    """Case categories (several taxonomies side by side) and routing rules category × region → department."""
+
+    name = "civicgrid.apps.categories"
+    label = "categories"
+    verbose_name = "事件分类与分拨规则"

@@ -1,0 +1,40 @@
+"""The in-app inbox and the record of outgoing messages."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Notification(models.Model):
+    """One message in a user's inbox."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(_("类型"), max_length=32)  # new_task | warning | overdue | sent_back | reopened | …
+    title = models.CharField(_("标题"), max_length=200)
+    body = models.TextField(_("内容"), blank=True)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    url = models.CharField(max_length=200, blank=True)
+    dedupe_key = models.CharField(max_length=120, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("站内消息")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at"])]
+
+
+class OutgoingMessage(models.Model):
+    """An email or SMS handed to a sender (console by default), kept for audit and retry."""
+
+    channel = models.CharField(max_length=8)  # email | sms
+    to_masked = models.CharField(max_length=64)
+    to_enc = models.TextField()
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField()
+    sender = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, default="queued")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)

@@ -1,0 +1,99 @@
+"""Transition tables: one declaration drives the API's checks and the buttons a page shows.
+
+A workflow is a list of transitions. Each names the states it starts from, the state it leads to (or None for
+actions that keep the state, such as adding a progress note), the capability the actor needs, an optional
+extra guard (e.g. "only the reporter", "only the case's department"), and the inputs it requires.
+`allowed(obj, user)` lists what a user may do now; `check(obj, user, name)` raises the right error otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from ..access.scope import has_capability
+from ..core.errors import Conflict, PermissionDenied, ValidationFailed
+
+Guard = Callable[[object, object], bool]
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One action of a workflow."""
+
+    name: str
+    label: str  # Chinese label; translated in templates
+    sources: frozenset[str]
+    target: str | None
+    capability: str
+    guard: Guard | None = None
+    requires: tuple[str, ...] = ()  # input fields that must be non-empty (e.g. "reason")
+    style: str = "default"  # "primary" | "danger" | "default": how a page draws the button
+    order: int = 100
+
+
+@dataclass
+class Workflow:
+    """A named set of transitions over a model's `status` field."""
+
+    name: str
+    states: dict[str, str]  # value → Chinese label
+    transitions: list[Transition] = field(default_factory=list)
+    status_field: str = "status"
+
+    def __post_init__(self):
+        names = [t.name for t in self.transitions]
+        if len(names) != len(set(names)):
+            raise ValueError(f"duplicate transition names in workflow {self.name}")
+        for t in self.transitions:
+            unknown = (set(t.sources) | ({t.target} if t.target else set())) - set(self.states)
+            if unknown:
+                raise ValueError(f"transition {t.name} uses unknown states {sorted(unknown)}")
+
+    def transition(self, name: str) -> Transition:
+        for t in self.transitions:
+            if t.name == name:
+                return t
+        raise ValidationFailed(f"未知操作：{name} / unknown action", field="action")
+
+    def state_of(self, obj) -> str:
+        return getattr(obj, self.status_field)
+
+    def allowed(self, obj, user) -> list[Transition]:
+        """The transitions this user may take on this object now, in display order."""
+        state = self.state_of(obj)
+        result = []
+        for t in self.transitions:
+            if state in t.sources and has_capability(user, t.capability) and (t.guard is None or t.guard(obj, user)):
+                result.append(t)
+        return sorted(result, key=lambda t: (t.order, t.name))
+
+    def check(self, obj, user, name: str, inputs: dict | None = None) -> Transition:
+        """Return the transition if the user may take it now; raise a clear error otherwise."""
+        t = self.transition(name)
+        state = self.state_of(obj)
+        if state not in t.sources:
+            label = self.states.get(state, state)
+            raise Conflict(f"当前状态「{label}」不能执行「{t.label}」 / not allowed in state {state}")
+        if not has_capability(user, t.capability) or (t.guard is not None and not t.guard(obj, user)):
+            raise PermissionDenied(f"您无权执行「{t.label}」 / you may not do this")
+        missing = [f for f in t.requires if not str((inputs or {}).get(f) or "").strip()]
+        if missing:
+            raise ValidationFailed(f"「{t.label}」须填写：{'、'.join(missing)} / required: {', '.join(missing)}",
+                                   field=missing[0])
+        return t
+
+    def reachable(self) -> dict[str, set[str]]:
+        """State → states reachable in one step (for documentation and tests)."""
+        graph: dict[str, set[str]] = {s: set() for s in self.states}
+        for t in self.transitions:
+            for s in t.sources:
+                if t.target:
+                    graph[s].add(t.target)
+        return graph
+
+
+def states_where(workflow: Workflow, names: Iterable[str]) -> set[str]:
+    """States from which any of the named transitions start."""
+    wanted = set(names)
+    return {s for t in workflow.transitions if t.name in wanted for s in t.sources}
