@@ -66,20 +66,16 @@ class _Index:
 
     def __init__(self, stamp: tuple) -> None:
         self.stamp = stamp
-        self.names: dict[str, tuple[str, str]] = {}
-        codes: list[str] = []
-        polygons = []
-        by_level: dict[str, list[tuple[str, dict]]] = {}
-        for code, name, level, geometry in Region.objects.values_list("code", "name", "level", "geometry"):
-            self.names[code] = (name, level)
-            if geometry:
-                by_level.setdefault(level, []).append((code, geometry))
+        self.names = {code: (name, level) for code, name, level in Region.objects.values_list("code", "name", "level")}
         # Grids when there are any; a district that has loaded only community boundaries still answers.
         self.indexed_level = Level.GRID
-        rows = by_level.get(Level.GRID) or []
+        rows = list(Region.objects.filter(level=Level.GRID, geometry__isnull=False).values_list("code", "geometry"))
         if not rows:
-            rows = by_level.get(Level.COMMUNITY, []) + by_level.get(Level.VILLAGE, [])
             self.indexed_level = Level.COMMUNITY
+            rows = list(Region.objects.filter(level__in=[Level.COMMUNITY, Level.VILLAGE], geometry__isnull=False)
+                        .values_list("code", "geometry"))
+        codes: list[str] = []
+        polygons = []
         for code, geometry in rows:
             try:
                 polygons.append(from_geojson_geometry(geometry))
