@@ -157,3 +157,61 @@ def test_reschedule_after_a_calendar_change_moves_open_deadlines():
     assert c.due_at == at(2024, 11, 20, 9)  # Tuesday is now a day off
     assert stopped.due_at == at(2024, 11, 19, 9)  # history is not rewritten
     assert reschedule_open_clocks(date(2024, 11, 19)) == 0
+
+
+@pytest.mark.django_db
+def test_set_based_sweep_writes_the_same_events_as_the_orm_reference():
+    from civicgrid.foundation.sla.sweep import _sweep_orm
+
+    start = datetime(2024, 11, 18, 10, 0, 7, 654321, tzinfo=SH)  # fractions are truncated, never rounded
+    for n, limit in enumerate([("natural_hours", 1), ("working_hours", 2), ("working_days", 0.1)]):
+        sla.start_clock(
+            target=("cases.case", str(n)),
+            kind="case.handle",
+            limit=limit,
+            at=start,
+            region_code=f"14021305{n}",
+        )
+    sla.pause_clock(
+        target=("cases.case", "2"), kind="case.handle", at=at(2024, 11, 18, 10, 40)
+    )  # warned, no due_at
+    now = at(2024, 11, 18, 13)
+
+    def events():
+        return [
+            (e.topic, e.aggregate_type, e.aggregate_id, e.region_code, e.payload)
+            for e in OutboxEvent.objects.filter(topic__in=["sla.warning", "sla.breached"]).order_by("id")
+        ]
+
+    assert sweep(now=now) == (3, 1)
+    by_sql = events()
+    OutboxEvent.objects.filter(topic__in=["sla.warning", "sla.breached"]).delete()
+    SlaClock.objects.update(warned_at=None, breached_at=None)
+    assert _sweep_orm("warn_at", "warned_at", "sla.warning", now, 100) == 3
+    assert _sweep_orm("due_at", "breached_at", "sla.breached", now, 100) == 1
+    assert events() == by_sql
+    natural = [e[4] for e in by_sql if e[2] == "0"]
+    assert [p["warn_at"] for p in natural] == ["2024-11-18T10:48:07+08:00"] * 2
+    assert (
+        natural[1]["due_at"] == "2024-11-18T11:00:07+08:00"
+        and natural[1]["at"] == "2024-11-18T13:00:00+08:00"
+    )
+    paused = [e[4] for e in by_sql if e[2] == "2"]
+    assert len(paused) == 1 and paused[0]["due_at"] is None  # paused: no deadline in force, no breach
+
+
+@pytest.mark.django_db
+def test_events_of_a_sweep_at_another_instant_are_deliverable_at_once(monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from civicgrid.foundation.events import bus
+
+    monkeypatch.setattr(bus, "_HANDLERS", {})
+    seen = []
+    bus.handler("sla.*", name="seen")(lambda e: seen.append(e.topic))
+    sla.start_clock(target=CASE, kind="case.handle", limit=("natural_hours", 1))
+    assert sweep(now=timezone.now() + timedelta(days=2)) == (1, 1)
+    bus.dispatch_pending()
+    assert sorted(seen) == ["sla.breached", "sla.started", "sla.warning"]

@@ -1,0 +1,256 @@
+"""SLA sweep over many open clocks, on SQLite and PostgreSQL, against a bare indexed SELECT in the same run.
+
+    python benchmarks/bench_sla_sweep.py                  # 1,000,000 running clocks on both databases
+    python benchmarks/bench_sla_sweep.py --clocks 100000  # smaller
+    python benchmarks/bench_sla_sweep.py --only sqlite    # or postgres
+
+Each database is fresh (a temporary SQLite file; a PostgreSQL database `bench_sla`, UTF-8, from
+template0, dropped afterwards). The clocks are generated inside the database: 1 % are past their deadline
+(and were warned earlier), another 1 % have just reached their warning instant, the rest are due later.
+
+Measured:
+  * baseline: `SELECT id FROM sla_slaclock WHERE state='running' AND due_at <= now` on an index
+    (state, due_at) made for it, all ids fetched - the least any sweep has to do to find the due clocks;
+  * sweep: `sla.sweep.sweep(now)` - finding, marking warned_at/breached_at, writing one outbox row per
+    clock, committed in batches of 5,000;
+  * idle sweep: the same call once everything is marked (what the worker pays every second), best of 5.
+Figures are printed, never asserted; compare the ratio within one run (the machines are noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_SERVER = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+PG_DB = "bench_sla"
+NOW = datetime(2026, 6, 15, 2, 0, tzinfo=UTC)  # 10:00 in Beijing on a Monday
+NOW_EPOCH = int(NOW.timestamp())
+
+# One INSERT … SELECT per database, generating every row server-side (1 M rows in seconds, not minutes).
+# Row n: n % 100 == 0 → overdue (already warned); n % 100 == 50 → at its warning instant; else due later.
+COLUMNS = (
+    "target_type, target_id, kind, region_code, limit_amount, mode, budget_minutes, warn_ratio, state, "
+    "started_at, running_since, consumed_minutes, due_at, warn_at, warned_at, updated_at"
+)
+SQLITE_INSERT = f"""
+WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < %(clocks)d),
+rows AS (
+  SELECT n,
+    CASE WHEN n % 100 = 0 THEN {NOW_EPOCH} - 60 - n % 3600
+         WHEN n % 100 = 50 THEN {NOW_EPOCH} + 3600
+         ELSE {NOW_EPOCH} + 600 + n % 864000 END AS due,
+    CASE WHEN n % 100 = 0 THEN {NOW_EPOCH} - 3000 - n % 3600
+         WHEN n % 100 = 50 THEN {NOW_EPOCH} - 30 - n % 600
+         ELSE {NOW_EPOCH} + 60 + n % 864000 END AS warn
+  FROM seq)
+INSERT INTO sla_slaclock ({COLUMNS})
+SELECT 'cases.case', CAST(n AS TEXT), 'case.handle', '140213050' || printf('%%03d', n %% 1000), 4,
+       'working_hours', 240, 0.8, 'running',
+       datetime(warn - 86400, 'unixepoch'), datetime(warn - 86400, 'unixepoch'), 0,
+       datetime(due, 'unixepoch'), datetime(warn, 'unixepoch'),
+       CASE WHEN n %% 100 = 0 THEN datetime(warn, 'unixepoch') END, datetime({NOW_EPOCH}, 'unixepoch')
+FROM rows
+"""
+PG_INSERT = f"""
+INSERT INTO sla_slaclock ({COLUMNS})
+SELECT 'cases.case', n::text, 'case.handle', '140213050' || lpad((n %% 1000)::text, 3, '0'), 4,
+       'working_hours', 240, 0.8, 'running',
+       to_timestamp(warn - 86400), to_timestamp(warn - 86400), 0,
+       to_timestamp(due), to_timestamp(warn),
+       CASE WHEN n %% 100 = 0 THEN to_timestamp(warn) END, to_timestamp({NOW_EPOCH})
+FROM (
+  SELECT n,
+    CASE WHEN n %% 100 = 0 THEN {NOW_EPOCH} - 60 - n %% 3600
+         WHEN n %% 100 = 50 THEN {NOW_EPOCH} + 3600
+         ELSE {NOW_EPOCH} + 600 + n %% 864000 END AS due,
+    CASE WHEN n %% 100 = 0 THEN {NOW_EPOCH} - 3000 - n %% 3600
+         WHEN n %% 100 = 50 THEN {NOW_EPOCH} - 30 - n %% 600
+         ELSE {NOW_EPOCH} + 60 + n %% 864000 END AS warn
+  FROM generate_series(1, %(clocks)s) AS n
+) AS rows
+"""
+
+
+# ---- child: one database ----------------------------------------------------------------------------
+
+
+def child(vendor: str, clocks: int) -> dict:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    from civicgrid.foundation.core.management.commands.worker import tune_sqlite
+    from civicgrid.foundation.events.models import OutboxEvent
+    from civicgrid.foundation.sla.models import SlaClock
+    from civicgrid.foundation.sla.sweep import sweep
+
+    for app in ("events", "sla"):  # only the two schemas the sweep touches
+        call_command("migrate", app, verbosity=0)
+
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cur:
+        if vendor == "sqlite":
+            cur.execute(SQLITE_INSERT.replace("%(clocks)d", str(clocks)).replace("%%", "%"))
+        else:
+            cur.execute(PG_INSERT % {"clocks": clocks})
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE")
+    populate = time.perf_counter() - started
+    assert SlaClock.objects.count() == clocks
+
+    def baseline() -> tuple[float, int]:
+        with connection.cursor() as cur:
+            t = time.perf_counter()
+            cur.execute("SELECT id FROM sla_slaclock WHERE state = %s AND due_at <= %s", ["running", NOW])
+            n = len(cur.fetchall())
+            return time.perf_counter() - t, n
+
+    def plan(sql: str, params: list) -> str:
+        with connection.cursor() as cur:
+            cur.execute(("EXPLAIN QUERY PLAN " if vendor == "sqlite" else "EXPLAIN ") + sql, params)
+            return " | ".join(str(r[-1] if vendor == "sqlite" else r[0]) for r in cur.fetchall())
+
+    # The baseline's (state, due_at) index exists only while the baseline runs: the application does not
+    # need it, and every index slows the marking down (see the comment on SlaClock.Meta.indexes).
+    with connection.cursor() as cur:
+        cur.execute("CREATE INDEX bench_state_due ON sla_slaclock (state, due_at)")
+        cur.execute("ANALYZE sla_slaclock")
+    base_runs = [baseline() for _ in range(5)]
+    base_time, due = min(t for t, _ in base_runs), base_runs[0][1]
+    base_plan = plan("SELECT id FROM sla_slaclock WHERE state = %s AND due_at <= %s", ["running", NOW])
+    with connection.cursor() as cur:
+        cur.execute("DROP INDEX bench_state_due")
+
+    tune_sqlite(connection=connection)  # the sweep as the worker runs it (its SQLite page cache)
+    t = time.perf_counter()
+    warned, breached = sweep(now=NOW)
+    sweep_time = time.perf_counter() - t
+
+    idle = []
+    for _ in range(5):
+        t = time.perf_counter()
+        assert sweep(now=NOW) == (0, 0)
+        idle.append(time.perf_counter() - t)
+
+    events = OutboxEvent.objects.count()
+    assert events == warned + breached, (events, warned, breached)
+    pending_sql = (
+        "SELECT id FROM sla_slaclock WHERE state IN ('running', 'paused') AND breached_at IS NULL "
+        "AND due_at <= %s ORDER BY due_at LIMIT 5000"
+    )
+    return {
+        "vendor": vendor,
+        "clocks": clocks,
+        "populate_s": populate,
+        "baseline_s": base_time,
+        "baseline_rows": due,
+        "sweep_s": sweep_time,
+        "warned": warned,
+        "breached": breached,
+        "idle_sweep_s": min(idle),
+        "ratio": sweep_time / base_time if base_time else float("nan"),
+        "baseline_plan": base_plan,
+        "sweep_plan": plan(pending_sql, [NOW]),
+    }
+
+
+# ---- parent: one child process per database --------------------------------------------------------------
+
+
+def run_child(vendor: str, clocks: int, env_extra: dict) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CIVICGRID_SQLITE_PATH"}}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", CIVICGRID_TESTING="0", CIVICGRID_LOG_LEVEL="WARNING")
+    env.update(env_extra)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", vendor, "--clocks", str(clocks)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{vendor} run failed:\n{out.stderr[-4000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_sqlite(clocks: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench-sla-") as tmp:
+        return run_child(
+            "sqlite", clocks, {"CIVICGRID_DATA_DIR": tmp, "CIVICGRID_SQLITE_PATH": f"{tmp}/bench.sqlite3"}
+        )
+
+
+def run_postgres(clocks: int) -> dict | None:
+    try:
+        import psycopg
+    except ImportError:
+        print("psycopg not installed: PostgreSQL skipped")
+        return None
+    try:
+        admin = psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        print(f"PostgreSQL not reachable at {PG_SERVER}: skipped ({exc})")
+        return None
+    with admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+        admin.execute(
+            f"CREATE DATABASE {PG_DB} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
+        )
+        try:
+            with tempfile.TemporaryDirectory(prefix="bench-sla-") as tmp:
+                return run_child(
+                    "postgres", clocks, {"CIVICGRID_DATA_DIR": tmp, "DATABASE_URL": f"{PG_SERVER}/{PG_DB}"}
+                )
+        finally:
+            admin.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+
+
+def report(r: dict) -> None:
+    print(
+        f"{r['vendor']:>9}: {r['clocks']:,} running clocks (populated in {r['populate_s']:.1f} s)\n"
+        f"           baseline  SELECT due ids       {r['baseline_s'] * 1000:8.1f} ms  ({r['baseline_rows']:,} rows)\n"
+        f"           sweep     find+mark+outbox     {r['sweep_s'] * 1000:8.1f} ms  "
+        f"({r['warned']:,} warnings + {r['breached']:,} breaches = {r['warned'] + r['breached']:,} events)\n"
+        f"           per event                      {r['sweep_s'] * 1e6 / max(1, r['warned'] + r['breached']):8.1f} µs\n"
+        f"           idle sweep (nothing due)       {r['idle_sweep_s'] * 1000:8.1f} ms\n"
+        f"           ratio sweep / baseline         {r['ratio']:8.1f} ×\n"
+        f"           plan baseline: {r['baseline_plan']}\n"
+        f"           plan sweep:    {r['sweep_plan']}",
+        flush=True,
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clocks", type=int, default=1_000_000)
+    parser.add_argument("--only", choices=["sqlite", "postgres"])
+    parser.add_argument("--child", choices=["sqlite", "postgres"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        sys.path.insert(0, str(ROOT))
+        print(json.dumps(child(args.child, args.clocks)))
+        return 0
+    if args.only in (None, "sqlite"):
+        report(run_sqlite(args.clocks))
+    if args.only in (None, "postgres"):
+        result = run_postgres(args.clocks)
+        if result:
+            report(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
