@@ -7,3 +7,6 @@ class CategoriesConfig(AppConfig):
     name = "civicgrid.apps.categories"
     label = "categories"
     verbose_name = "事件分类与分拨规则"
+
+    def ready(self):
+        from . import permissions  # noqa: F401  (registers the capabilities)

@@ -1,5 +1,11 @@
 """Taxonomies of case categories (GB/T 47678.5-2026 parts and matters, social-governance types, local ones)
-and the routing rules that pre-fill dispatch."""
+and the routing rules that pre-fill dispatch.
+
+A category is identified by taxonomy + kind + code: in GB/T 47678.5 the component 01001 (供水井盖) and the
+matter 01001 (供水井盖异常) share their code, and so do the classes 01–05 of both kinds. Writes go through
+`services` (audited, `categories.manage`); loaders fill only what is missing and never touch a category an
+administrator has edited (`edited_at`).
+"""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -57,20 +63,42 @@ class Category(models.Model):
     is_public = models.BooleanField(_("开放公众上报"), default=False)
     is_active = models.BooleanField(_("启用"), default=True)
     sort = models.PositiveIntegerField(default=0)
+    # Set when an administrator changes the category (edit page, API, xlsx import): loaders then leave it alone.
+    edited_at = models.DateTimeField(_("人工修改时间"), null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = _("事件分类")
         verbose_name_plural = _("事件分类")
         ordering = ["taxonomy", "sort", "code"]
-        constraints = [models.UniqueConstraint(fields=["taxonomy", "code"], name="category_code_per_taxonomy")]
+        constraints = [
+            models.UniqueConstraint(fields=["taxonomy", "kind", "code"], name="category_code_per_taxonomy_kind"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
 
     @property
     def is_leaf(self) -> bool:
+        """A subclass (the taxonomies are two levels deep: classes hold subclasses, cases use subclasses)."""
         return self.parent_id is not None
+
+    @property
+    def time_limit_text(self) -> str:
+        """The time limit as people write it: "4 工作时", "1 工作日", "6 自然时"."""
+        amount = self.time_limit_amount
+        shown = f"{amount.normalize():f}" if hasattr(amount, "normalize") else str(amount)
+        return f"{shown} {self.get_time_limit_mode_display()}"
+
+    @property
+    def key(self) -> str:
+        """A stable text identifier across taxonomies, e.g. `gbt47678_5_2026:matter:06010` (Open311 codes)."""
+        return f"{self.taxonomy.code}:{self.kind}:{self.code}"
+
+
+class RuleKind(models.TextChoices):
+    ROUTING = "routing", _("分拨")
+    PATRON = "patron", _("包保")
 
 
 class RoutingRule(models.Model):
@@ -79,20 +107,23 @@ class RoutingRule(models.Model):
 
     category = models.ForeignKey(
         Category, null=True, blank=True, on_delete=models.CASCADE, related_name="routing_rules",
-        help_text="empty: any category",
+        help_text="empty: any category", verbose_name=_("分类"),
     )
     region_code = models.CharField(_("区域代码"), max_length=15, help_text="subtree; 140213 = whole district")
-    department = models.ForeignKey("orgs.Organisation", on_delete=models.CASCADE, related_name="routing_rules")
-    kind = models.CharField(max_length=16, default="routing", choices=[("routing", _("分拨")), ("patron", _("包保"))])
-    priority = models.IntegerField(default=0)
-    is_active = models.BooleanField(default=True)
-    note = models.CharField(max_length=200, blank=True)
+    department = models.ForeignKey(
+        "orgs.Organisation", on_delete=models.CASCADE, related_name="routing_rules", verbose_name=_("处置部门")
+    )
+    kind = models.CharField(_("规则类型"), max_length=16, default=RuleKind.ROUTING, choices=RuleKind.choices)
+    priority = models.IntegerField(_("优先级"), default=0)
+    is_active = models.BooleanField(_("启用"), default=True)
+    note = models.CharField(_("说明"), max_length=200, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = _("分拨规则")
         verbose_name_plural = _("分拨规则")
         indexes = [models.Index(fields=["category", "region_code"])]
+        ordering = ["region_code", "id"]
 
     def __str__(self) -> str:
         return f"{self.category or '*'} @ {self.region_code} → {self.department}"

@@ -1,0 +1,169 @@
+"""Which department a case of a category in a region goes to: the most specific routing rule, else the
+category's default department.
+
+Specificity, in this order: the rule's category (the case's own subclass, then its class, then a rule for any
+category), the rule's region (a grid's rule over its community's, over its street's, over the district's),
+then the rule's priority; at a full tie a routing rule beats a 包保 (patron) rule and the newer rule beats the
+older. 包保 rules are ordinary rules of kind `patron`, usually on a class (防汛应急) and a street, so a
+department answerable for a street in the flood season gets that street's flood cases unless a more specific
+rule says otherwise. `resolve_department` is what intake and dispatch call; `explain_route` says why, for the
+dispatcher's screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import models
+
+from civicgrid.foundation.core.errors import ValidationFailed
+from civicgrid.foundation.orgs.models import Organisation
+from civicgrid.foundation.regions.models import Region
+
+from .models import Category, RoutingRule, RuleKind
+from .selectors import org_label
+
+REGION_LENGTHS = (6, 9, 12, 15)
+_MAX_DEPTH = 8  # guards the ancestor walk against a cycle an import might one day slip in
+
+
+def region_prefixes(region_code: str) -> list[str]:
+    """The codes whose subtree holds `region_code`: district, street, community, grid (those that apply)."""
+    code = (region_code or "").strip()
+    if not code.isdigit() or len(code) not in REGION_LENGTHS:
+        raise ValidationFailed("区域代码须为 6/9/12/15 位数字 / region must be a 6-15 digit region code",
+                               field="region")
+    return [code[:n] for n in REGION_LENGTHS if n <= len(code)]
+
+
+@dataclass(frozen=True)
+class _Link:
+    category_id: int
+    default_department_id: int | None
+
+
+def _chain(category: Category | None) -> list[_Link]:
+    """The category and its ancestors, nearest first (one query per level above the category)."""
+    if category is None:
+        return []
+    chain = [_Link(category.pk, category.default_department_id)]
+    parent_id = category.parent_id
+    while parent_id and len(chain) < _MAX_DEPTH and all(link.category_id != parent_id for link in chain):
+        row = Category.objects.filter(pk=parent_id).values_list("parent_id", "default_department_id").first()
+        if row is None:
+            break
+        chain.append(_Link(parent_id, row[1]))
+        parent_id = row[0]
+    return chain
+
+
+def _rank(rule: RoutingRule, category_rank: dict[int | None, int]) -> tuple:
+    return (
+        category_rank[rule.category_id],
+        len(rule.region_code),
+        rule.priority,
+        rule.kind == RuleKind.ROUTING,
+        rule.pk,
+    )
+
+
+@dataclass
+class Route:
+    """A routing decision: the department, and the rule (or default) it came from."""
+
+    department: Organisation | None
+    source: str  # "rule" | "patron" | "default" | "none"
+    rule: RoutingRule | None = None
+    category_match: str = ""  # "exact" | "parent" | "any": which of the case's categories the rule names
+    candidates: list[RoutingRule] = field(default_factory=list)  # every rule that applies, best first
+    text: str = ""
+
+    def as_dict(self) -> dict:
+        """JSON for the API and the dispatcher's screen."""
+        dept = self.department
+        return {
+            "department": {"id": dept.pk, "code": dept.code, "name": dept.name, "label": org_label(dept)}
+            if dept else None,
+            "source": self.source,
+            "category_match": self.category_match or None,
+            "rule": _rule_dict(self.rule) if self.rule else None,
+            "candidates": [_rule_dict(r) for r in self.candidates],
+            "explanation": self.text,
+        }
+
+
+def _rule_dict(rule: RoutingRule) -> dict:
+    return {
+        "id": rule.pk,
+        "kind": rule.kind,
+        "category_id": rule.category_id,
+        "region_code": rule.region_code,
+        "department_id": rule.department_id,
+        "department": org_label(rule.department),
+        "priority": rule.priority,
+        "note": rule.note,
+    }
+
+
+def match(category: Category | None, region_code: str) -> Route:
+    """The routing decision without its explanation text (what intake needs; two or three queries)."""
+    prefixes = region_prefixes(region_code)
+    chain = _chain(category)
+    category_rank: dict[int | None, int] = {link.category_id: len(chain) - i for i, link in enumerate(chain)}
+    category_rank[None] = 0
+    rules = list(
+        RoutingRule.objects.filter(is_active=True, department__is_active=True, region_code__in=prefixes)
+        .filter(models.Q(category_id__in=[link.category_id for link in chain]) | models.Q(category__isnull=True))
+        .select_related("department")
+    )
+    rules.sort(key=lambda r: _rank(r, category_rank), reverse=True)
+    if rules:
+        best = rules[0]
+        rank = category_rank[best.category_id]
+        how = "any" if rank == 0 else ("exact" if rank == len(chain) else "parent")
+        source = "patron" if best.kind == RuleKind.PATRON else "rule"
+        return Route(best.department, source, best, how, rules)
+    for link in chain:
+        if link.default_department_id:
+            dept = Organisation.objects.filter(pk=link.default_department_id, is_active=True).first()
+            if dept is not None:
+                how = "exact" if link.category_id == chain[0].category_id else "parent"
+                return Route(dept, "default", None, how, [])
+    return Route(None, "none")
+
+
+def resolve_department(category: Category | None, region_code: str) -> Organisation | None:
+    """The department a case of `category` in `region_code` should be dispatched to, or None (choose by hand)."""
+    return match(category, region_code).department
+
+
+def explain_route(category: Category | None, region_code: str) -> Route:
+    """The routing decision with a sentence saying which rule (or default) decided it and what else applied."""
+    route = match(category, region_code)
+    names = dict(Region.objects.filter(code__in=region_prefixes(region_code)).values_list("code", "name"))
+    route.text = _sentence(route, category, names)
+    return route
+
+
+def _sentence(route: Route, category: Category | None, names: dict[str, str]) -> str:
+    def where(code: str) -> str:
+        return f"{names.get(code, code)}（{code}）"
+
+    if route.rule is not None:
+        rule = route.rule
+        what = {"exact": "本分类", "parent": "上级分类", "any": "任意分类"}[route.category_match]
+        kind = "汛期包保规则" if rule.kind == RuleKind.PATRON else "分拨规则"
+        text = f"按{kind} #{rule.pk}（{what} · {where(rule.region_code)}）派往 {org_label(route.department)}"
+        if rule.note:
+            text += f"；说明：{rule.note}"
+        others = [r for r in route.candidates[1:] if r.department_id != rule.department_id]
+        if others:
+            text += "；另有适用但不如其具体的规则：" + "、".join(
+                f"#{r.pk}→{org_label(r.department)}" for r in others[:3])
+        return text
+    if route.source == "default":
+        what = "本分类" if route.category_match == "exact" else "上级分类"
+        return f"没有适用的分拨规则，按{what}的默认处置部门派往 {org_label(route.department)}"
+    if category is None:
+        return "未选择分类，也没有适用于任意分类的规则：请人工选择处置部门"
+    return f"“{category.name}”没有适用的分拨规则和默认处置部门：请人工选择处置部门"

@@ -1,0 +1,83 @@
+"""Reads of categories and routing rules: what a user may see, and finding organisations by the names people
+use for them ("区城管局").
+
+Categories are not region-scoped, so they do not go through `visible_to`; these functions are their one read
+path (pages, API and the scope contract all use them).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from civicgrid.foundation.access.scope import has_capability
+from civicgrid.foundation.core.errors import ValidationFailed
+from civicgrid.foundation.orgs.models import Organisation, OrgKind
+
+from .models import Category, RoutingRule, Taxonomy
+from .permissions import MANAGE, VIEW, VIEW_PUBLIC
+
+
+def can_view(user) -> bool:
+    """Whether the user reads categories at all (all of them, or only those open to the public)."""
+    return has_capability(user, VIEW) or has_capability(user, VIEW_PUBLIC)
+
+
+def visible_taxonomies(user) -> models.QuerySet[Taxonomy]:
+    """Every taxonomy for staff; the active ones for residents and volunteers; none for anybody else."""
+    if has_capability(user, VIEW):
+        return Taxonomy.objects.all()
+    if has_capability(user, VIEW_PUBLIC):
+        return Taxonomy.objects.filter(is_active=True)
+    return Taxonomy.objects.none()
+
+
+def visible_categories(user) -> models.QuerySet[Category]:
+    """Every category for staff; active public ones (of active taxonomies) for residents and volunteers."""
+    if has_capability(user, VIEW):
+        return Category.objects.all()
+    if has_capability(user, VIEW_PUBLIC):
+        return Category.objects.filter(is_public=True, is_active=True, taxonomy__is_active=True)
+    return Category.objects.none()
+
+
+def visible_rules(user) -> models.QuerySet[RoutingRule]:
+    """Routing rules are read (and written) by those who manage them."""
+    if has_capability(user, MANAGE):
+        return RoutingRule.objects.all()
+    return RoutingRule.objects.none()
+
+
+def org_label(org: Organisation | None) -> str:
+    """The name people use for an organisation: its short name when it has one."""
+    if org is None:
+        return ""
+    return org.short_name or org.name
+
+
+def find_organisation(name: str) -> Organisation | None:
+    """The active organisation called `name` (short or full name), departments first; None when unknown.
+
+    Raises ValidationFailed when the name is ambiguous (two organisations of the same kind carry it), so an
+    import never guesses.
+    """
+    name = (name or "").strip()
+    if not name:
+        return None
+    matches = list(
+        Organisation.objects.filter(models.Q(short_name=name) | models.Q(name=name), is_active=True)
+        .only("id", "code", "name", "short_name", "kind")
+        .order_by("id")[:20]
+    )
+    if not matches:
+        return None
+    departments = [o for o in matches if o.kind == OrgKind.DEPARTMENT]
+    pool = departments or matches
+    if len(pool) > 1:
+        codes = "、".join(o.code for o in pool[:5])
+        raise ValidationFailed(f"“{name}”对应多个机构（{codes}），请用全称 / ambiguous organisation name")
+    return pool[0]
+
+
+def organisations_by_name(names) -> dict[str, Organisation | None]:
+    """`find_organisation` for many names; ambiguous names raise as there."""
+    return {name: find_organisation(name) for name in sorted({n for n in names if n})}

@@ -1,0 +1,266 @@
+"""Category and routing-rule use cases. Every change is checked (`categories.manage`), validated, saved in
+one transaction, audited with before/after (so each object's history page works) and announced as an event.
+
+`actor=None` is the system itself (loaders, management commands). Routing decisions live in `routing` and are
+re-exported here, since intake and dispatch call them as services: `resolve_department`, `explain_route`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django.db import transaction
+from django.utils import timezone
+
+from civicgrid.foundation.access.scope import has_capability
+from civicgrid.foundation.audit import verbs
+from civicgrid.foundation.audit.service import record, snapshot
+from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
+from civicgrid.foundation.events.bus import publish
+from civicgrid.foundation.orgs.models import Organisation
+from civicgrid.foundation.regions.models import Region
+
+from .models import Category, CategoryKind, LimitMode, RoutingRule, RuleKind, Taxonomy
+from .permissions import MANAGE
+from .routing import Route, explain_route, match, region_prefixes, resolve_department
+
+__all__ = [
+    "Route", "explain_route", "match", "resolve_department", "create_taxonomy", "create_category",
+    "update_category", "create_rule", "update_rule", "delete_rule", "correct_rule", "check_limit",
+    "RULE_CORRECTED",
+]
+
+RULE_CORRECTED = "categories.rule_corrected"  # audit action: a rule set from a send-back (退回)
+TOPIC_CATEGORY_CHANGED = "categories.category_changed"
+TOPIC_RULE_CHANGED = "categories.rule_changed"
+MAX_LIMIT = Decimal("9999.99")
+
+CATEGORY_FIELDS = (
+    "name", "parent", "acceptance_condition", "closure_condition", "time_limit_amount", "time_limit_mode",
+    "responsible_body", "default_department", "keywords", "is_public", "is_active", "sort",
+)
+RULE_FIELDS = ("category", "region_code", "department", "kind", "priority", "is_active", "note")
+
+
+def require_manager(actor) -> None:
+    """Only holders of `categories.manage` (or the system) change categories and rules."""
+    if actor is not None and not has_capability(actor, MANAGE):
+        raise PermissionDenied("只有指挥中心或系统管理员可以维护事件分类和分拨规则 / categories.manage required")
+
+
+def check_limit(amount, mode) -> tuple[Decimal, str]:
+    """A time limit as stored: a positive amount with at most two decimals and a known unit."""
+    try:
+        value = Decimal(str(amount).strip())
+    except (InvalidOperation, ValueError):
+        raise ValidationFailed(f"处置时限须为数字：{amount!r} / the time limit must be a number",
+                               field="time_limit_amount") from None
+    if not value.is_finite() or value <= 0 or value > MAX_LIMIT or value != value.quantize(Decimal("0.01")):
+        raise ValidationFailed(f"处置时限须大于 0、不超过 {MAX_LIMIT}、最多两位小数：{amount} / bad time limit",
+                               field="time_limit_amount")
+    if mode not in LimitMode.values:
+        raise ValidationFailed(f"时限单位须为工作时、工作日或自然时：{mode!r} / unknown time-limit unit",
+                               field="time_limit_mode")
+    return value.quantize(Decimal("0.01")), mode
+
+
+def _text(value, field: str, max_length: int, *, required: bool = False) -> str:
+    text = ("" if value is None else str(value)).replace("\x00", "").strip()
+    if required and not text:
+        raise ValidationFailed(f"{field} 不能为空 / {field} is required", field=field)
+    if len(text) > max_length:
+        raise ValidationFailed(f"{field} 最多 {max_length} 个字符 / {field} is too long", field=field)
+    return text
+
+
+def _check_department(department) -> Organisation | None:
+    if department is None:
+        return None
+    if not isinstance(department, Organisation) or not department.pk or not department.is_active:
+        raise ValidationFailed("处置部门不存在或已停用 / unknown or inactive department", field="department")
+    return department
+
+
+def _check_parent(category: Category, parent: Category | None) -> None:
+    if parent is None:
+        return
+    if parent.taxonomy_id != category.taxonomy_id or parent.kind != category.kind:
+        raise ValidationFailed("上级分类须属于同一分类体系和类型 / the parent must be of the same taxonomy and kind",
+                               field="parent")
+    seen, node = set(), parent
+    while node is not None:
+        if node.pk == category.pk or node.pk in seen:
+            raise ValidationFailed("上级分类不能是自己或自己的下级 / a category cannot be its own ancestor",
+                                   field="parent")
+        seen.add(node.pk)
+        node = node.parent
+
+
+def _clean_category(category: Category) -> None:
+    category.code = _text(category.code, "code", 16, required=True)
+    category.name = _text(category.name, "name", 100, required=True)
+    if category.kind not in CategoryKind.values:
+        raise ValidationFailed(f"未知的分类类型：{category.kind!r} / unknown kind", field="kind")
+    category.acceptance_condition = _text(category.acceptance_condition, "acceptance_condition", 2000)
+    category.closure_condition = _text(category.closure_condition, "closure_condition", 2000)
+    category.responsible_body = _text(category.responsible_body, "responsible_body", 100)
+    category.keywords = _text(category.keywords, "keywords", 300)
+    category.time_limit_amount, category.time_limit_mode = check_limit(category.time_limit_amount,
+                                                                      category.time_limit_mode)
+    _check_department(category.default_department)
+    _check_parent(category, category.parent)
+
+
+@transaction.atomic
+def create_taxonomy(*, actor, code: str, name: str, source: str = "") -> Taxonomy:
+    """A new taxonomy (a local classification beside the national ones); audited."""
+    require_manager(actor)
+    code = _text(code, "code", 32, required=True)
+    if not code.replace("_", "").replace("-", "").isalnum():
+        raise ValidationFailed("分类体系代码只能含字母、数字、下划线和连字符 / bad taxonomy code", field="code")
+    if Taxonomy.objects.filter(code=code).exists():
+        raise ValidationFailed(f"分类体系 {code} 已存在 / taxonomy exists", field="code")
+    taxonomy = Taxonomy.objects.create(code=code, name=_text(name, "name", 100, required=True),
+                                       source=_text(source, "source", 200))
+    record(actor=actor, action=verbs.Data.CREATED, target=taxonomy, after=snapshot(taxonomy))
+    return taxonomy
+
+
+@transaction.atomic
+def create_category(*, actor, taxonomy: Taxonomy, code: str, name: str, kind: str = CategoryKind.EVENT,
+                    **fields) -> Category:
+    """A new category in a taxonomy (classes have no parent; subclasses name theirs); audited."""
+    require_manager(actor)
+    unknown = set(fields) - set(CATEGORY_FIELDS)
+    if unknown:
+        raise ValidationFailed(f"不能设置的字段：{'、'.join(sorted(unknown))} / unknown fields")
+    category = Category(taxonomy=taxonomy, code=code, name=name, kind=kind, **fields)
+    _clean_category(category)
+    if Category.objects.filter(taxonomy=taxonomy, kind=category.kind, code=category.code).exists():
+        raise ValidationFailed(f"编码 {category.code} 已存在 / code exists", field="code")
+    category.edited_at = timezone.now() if actor is not None else None
+    category.save()
+    record(actor=actor, action=verbs.Data.CREATED, target=category, after=snapshot(category))
+    publish(TOPIC_CATEGORY_CHANGED, aggregate=category, payload={"change": "created"})
+    return category
+
+
+@transaction.atomic
+def update_category(*, actor, category: Category, **changes) -> Category:
+    """Change a category's local rules (limits, conditions, body, department, keywords, flags); audited with
+    before/after and marked as edited, so loaders never overwrite it. No change, no record."""
+    require_manager(actor)
+    unknown = set(changes) - set(CATEGORY_FIELDS)
+    if unknown:
+        raise ValidationFailed(f"不能修改的字段：{'、'.join(sorted(unknown))} / fields that cannot be changed")
+    current = Category.objects.select_for_update().select_related("parent", "default_department").get(pk=category.pk)
+    before = snapshot(current)
+    for name, value in changes.items():
+        setattr(current, name, value)
+    _clean_category(current)
+    after = snapshot(current)
+    if {k: v for k, v in after.items() if k != "updated_at"} == {k: v for k, v in before.items() if k != "updated_at"}:
+        return current
+    current.edited_at = timezone.now()
+    current.save()
+    record(actor=actor, action=verbs.Data.CHANGED, target=current, before=before, after=snapshot(current))
+    publish(TOPIC_CATEGORY_CHANGED, aggregate=current, payload={"change": "changed",
+                                                                "fields": sorted(k for k in after if after[k] != before.get(k))})
+    return current
+
+
+# --- routing rules ------------------------------------------------------------------------------------------
+
+
+def _check_rule(rule: RoutingRule) -> None:
+    region_prefixes(rule.region_code)  # format
+    rule.region_code = rule.region_code.strip()
+    if not Region.objects.filter(code=rule.region_code).exists():
+        raise ValidationFailed(f"区域 {rule.region_code} 不存在 / unknown region", field="region_code")
+    if rule.department_id is None:
+        raise ValidationFailed("请选择处置部门 / a department is required", field="department")
+    _check_department(rule.department)
+    if rule.kind not in RuleKind.values:
+        raise ValidationFailed(f"未知的规则类型：{rule.kind!r} / unknown rule kind", field="kind")
+    if not isinstance(rule.priority, int) or not -1000 <= rule.priority <= 1000:
+        raise ValidationFailed("优先级须为 -1000 到 1000 的整数 / priority must be an integer in -1000..1000",
+                               field="priority")
+    rule.note = _text(rule.note, "note", 200)
+
+
+@transaction.atomic
+def create_rule(*, actor, category: Category | None, region_code: str, department: Organisation,
+                kind: str = RuleKind.ROUTING, priority: int = 0, note: str = "", is_active: bool = True) -> RoutingRule:
+    """A new rule: cases of `category` (None: any) in the subtree of `region_code` go to `department`."""
+    require_manager(actor)
+    rule = RoutingRule(category=category, region_code=(region_code or "").strip(), department=department, kind=kind,
+                       priority=priority, note=note, is_active=is_active)
+    _check_rule(rule)
+    rule.save()
+    record(actor=actor, action=verbs.Data.CREATED, target=rule, after=snapshot(rule))
+    publish(TOPIC_RULE_CHANGED, aggregate=rule, payload={"change": "created"})
+    return rule
+
+
+@transaction.atomic
+def update_rule(*, actor, rule: RoutingRule, **changes) -> RoutingRule:
+    """Change a rule (audited with before/after); no change, no record."""
+    require_manager(actor)
+    unknown = set(changes) - set(RULE_FIELDS)
+    if unknown:
+        raise ValidationFailed(f"不能修改的字段：{'、'.join(sorted(unknown))} / fields that cannot be changed")
+    current = RoutingRule.objects.select_for_update().get(pk=rule.pk)
+    before = snapshot(current)
+    for name, value in changes.items():
+        setattr(current, name, value)
+    _check_rule(current)
+    if {k: v for k, v in snapshot(current).items() if k != "updated_at"} == {
+            k: v for k, v in before.items() if k != "updated_at"}:
+        return current
+    current.save()
+    record(actor=actor, action=verbs.Data.CHANGED, target=current, before=before, after=snapshot(current))
+    publish(TOPIC_RULE_CHANGED, aggregate=current, payload={"change": "changed"})
+    return current
+
+
+@transaction.atomic
+def delete_rule(*, actor, rule: RoutingRule) -> None:
+    """Remove a rule (audited with what it was)."""
+    require_manager(actor)
+    current = RoutingRule.objects.select_for_update().get(pk=rule.pk)
+    before = snapshot(current)
+    record(actor=actor, action=verbs.Data.DELETED, target=current, before=before)
+    publish(TOPIC_RULE_CHANGED, aggregate=current, payload={"change": "deleted", "id": current.pk})
+    current.delete()
+
+
+@transaction.atomic
+def correct_rule(*, actor, category: Category | None, region_code: str, department: Organisation,
+                 note: str = "", reference: str = "") -> RoutingRule:
+    """Fix routing from a send-back (退回): from now on cases of `category` in `region_code` go to
+    `department`. Updates the routing rule for exactly that category and region, or creates one; audited as
+    `categories.rule_corrected` with before/after and the `reference` (e.g. the case number)."""
+    require_manager(actor)
+    note = _text(note, "note", 200)
+    reference = _text(reference, "reference", 64)
+    existing = (RoutingRule.objects.select_for_update()
+                .filter(category=category, region_code=(region_code or "").strip(), kind=RuleKind.ROUTING)
+                .order_by("-is_active", "-priority", "-id").first())
+    if existing is None:
+        rule = RoutingRule(category=category, region_code=(region_code or "").strip(), department=department,
+                           note=note or "由退回更正")
+        _check_rule(rule)
+        rule.save()
+        before = None
+    else:
+        before = snapshot(existing)
+        rule = existing
+        rule.department, rule.is_active = department, True
+        if note:
+            rule.note = note
+        _check_rule(rule)
+        rule.save()
+    record(actor=actor, action=RULE_CORRECTED, target=rule, before=before, after=snapshot(rule),
+           data={"reference": reference} if reference else None)
+    publish(TOPIC_RULE_CHANGED, aggregate=rule, payload={"change": "corrected", "reference": reference})
+    return rule
