@@ -30,7 +30,7 @@ _MAX_DEPTH = 8  # guards the ancestor walk against a cycle an import might one d
 def region_prefixes(region_code: str) -> list[str]:
     """The codes whose subtree holds `region_code`: district, street, community, grid (those that apply)."""
     code = (region_code or "").strip()
-    if not code.isdigit() or len(code) not in REGION_LENGTHS:
+    if not (code.isascii() and code.isdigit()) or len(code) not in REGION_LENGTHS:
         raise ValidationFailed("区域代码须为 6/9/12/15 位数字 / region must be a 6-15 digit region code",
                                field="region")
     return [code[:n] for n in REGION_LENGTHS if n <= len(code)]
