@@ -1,6 +1,6 @@
 """Playwright fixtures: Debian's Chromium against pytest-django's live server (never `playwright install`).
 
-Use from a conftest: `from civicgrid.testing.browser import browser, page, phone_page  # noqa: F401`, and mark
+Use from a conftest: `from civicgrid.testing.browser import browser, live_server, page, phone_page  # noqa: F401`, and mark
 the tests `@pytest.mark.browser` and `@browser_db` (below): the live server runs in another thread and sees only
 committed data, so the test database is flushed after each test instead of rolled back.
 """
@@ -52,6 +52,32 @@ def purge_test_audit_rows() -> None:
             cursor.execute(f"DELETE FROM {table}")
             for sql in triggers.SQLITE:
                 cursor.execute(sql)
+
+
+@pytest.fixture(scope="session")
+def live_server(request, django_db_setup):
+    """pytest-django's live server, made safe for the in-memory SQLite test database.
+
+    Created after the test database (pytest would otherwise build this session fixture first, and the server
+    thread would open connections of its own to the shared-cache database, whose table locks fail concurrent
+    requests as "database table is locked"). With the one shared connection, requests must not overlap either:
+    the server is not threaded, answers `Connection: close`, and the browser's parallel requests (the map's
+    GeoJSON and htmx's history partial) simply queue. PostgreSQL keeps Django's threaded server.
+    """
+    from django.core.servers.basehttp import WSGIServer
+    from pytest_django.live_server_helper import LiveServer
+
+    class OneAtATime(WSGIServer):
+        def __init__(self, *args, connections_override=None, **kwargs):
+            super().__init__(*args, **kwargs)
+
+    addr = request.config.getvalue("liveserver") or os.environ.get("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
+    server = LiveServer(addr, start=False)
+    if server.thread.connections_override:
+        server.thread.server_class = OneAtATime
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -1,3 +1,3 @@
 """Browser fixtures (Chromium through Playwright against the live server)."""
 
-from civicgrid.testing.browser import browser, page, phone_page  # noqa: F401
+from civicgrid.testing.browser import browser, live_server, page, phone_page  # noqa: F401
