@@ -96,7 +96,8 @@ def _check_parent(category: Category, parent: Category | None) -> None:
         node = node.parent
 
 
-def _clean_category(category: Category) -> None:
+def clean_category(category: Category) -> None:
+    """Normalise and check a category before saving it (raises ValidationFailed naming the field)."""
     category.code = _text(category.code, "code", 16, required=True)
     category.name = _text(category.name, "name", 100, required=True)
     if category.kind not in CategoryKind.values:
@@ -135,7 +136,7 @@ def create_category(*, actor, taxonomy: Taxonomy, code: str, name: str, kind: st
     if unknown:
         raise ValidationFailed(f"不能设置的字段：{'、'.join(sorted(unknown))} / unknown fields")
     category = Category(taxonomy=taxonomy, code=code, name=name, kind=kind, **fields)
-    _clean_category(category)
+    clean_category(category)
     if Category.objects.filter(taxonomy=taxonomy, kind=category.kind, code=category.code).exists():
         raise ValidationFailed(f"编码 {category.code} 已存在 / code exists", field="code")
     category.edited_at = timezone.now() if actor is not None else None
@@ -157,7 +158,7 @@ def update_category(*, actor, category: Category, **changes) -> Category:
     before = snapshot(current)
     for name, value in changes.items():
         setattr(current, name, value)
-    _clean_category(current)
+    clean_category(current)
     after = snapshot(current)
     if {k: v for k, v in after.items() if k != "updated_at"} == {k: v for k, v in before.items() if k != "updated_at"}:
         return current
