@@ -98,6 +98,7 @@ def _transition(c: SlaClock, func, at: datetime, action: str) -> None:
     c.save(update_fields=c.apply(state))
 
 
+@transaction.atomic  # a savepoint in the caller's transaction; its own when called alone
 def start_clock(
     *,
     target: Target,
@@ -148,6 +149,7 @@ def start_clock(
     return c
 
 
+@transaction.atomic
 def pause_clock(*, target: Target, kind: str, at: datetime | None = None) -> SlaClock:
     """Pause the running ``kind`` clock on ``target``; its deadline is suspended until resumed."""
     at = _now(at)
@@ -157,6 +159,7 @@ def pause_clock(*, target: Target, kind: str, at: datetime | None = None) -> Sla
     return c
 
 
+@transaction.atomic
 def resume_clock(*, target: Target, kind: str, at: datetime | None = None) -> SlaClock:
     """Resume the paused clock: the deadline moves by the (working) time spent paused."""
     at = _now(at)
@@ -166,6 +169,7 @@ def resume_clock(*, target: Target, kind: str, at: datetime | None = None) -> Sl
     return c
 
 
+@transaction.atomic
 def stop_clock(*, target: Target, kind: str, at: datetime | None = None) -> SlaClock:
     """Stop the open ``kind`` clock on ``target`` for good; ``clock.on_time`` tells whether it was met."""
     at = _now(at)
@@ -181,6 +185,7 @@ def stop_clock(*, target: Target, kind: str, at: datetime | None = None) -> SlaC
     return c
 
 
+@transaction.atomic
 def stop_clocks(*, target: Target, at: datetime | None = None) -> list[SlaClock]:
     """Stop every open clock on ``target`` (closing or voiding the whole object)."""
     target_type, target_id = _target_key(target)

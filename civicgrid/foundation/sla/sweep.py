@@ -7,8 +7,9 @@ outbox rows together, so an event exists if and only if its clock is marked, and
 nothing to do.
 
 Scale: the scans use partial indexes holding only open clocks not yet warned/breached, ordered by the
-instant, so finding the due ones is a range scan whatever the number of open clocks; marking is one
-``UPDATE … WHERE id IN (…)`` and one multi-row INSERT per batch.
+instant, so finding the due ones is a range scan whatever the number of open clocks. A batch is marked
+and published by the database itself: one statement on PostgreSQL (pick with SKIP LOCKED, UPDATE …
+RETURNING, INSERT … SELECT), three on SQLite; see benchmarks/bench_sla_sweep.py for figures.
 
 Also here: ``reschedule_open_clocks``, which recomputes the deadlines of open clocks after an
 administrator changed the working calendar (run as a background task after that change commits).
@@ -86,11 +87,10 @@ _OUTBOX_COLUMNS = (
 
 
 def _payload_sql(json_func: str, fmt) -> str:
-    fields = ["clock_id", "id"] + [
-        x for f in ("target_type", "target_id", "kind", "region_code", "mode") for x in (f, f)
-    ]
-    pairs = ", ".join(f"'{k}', {v}" for k, v in zip(fields[::2], fields[1::2], strict=True))
-    return f"{json_func}({pairs}, 'due_at', {fmt('due_at')}, 'warn_at', {fmt('warn_at')}, 'at', %(at)s)"
+    """The JSON payload built by the database, with the same keys and values as ``event_row``."""
+    pairs = ", ".join(f"'{c}', {c}" for c in ("target_type", "target_id", "kind", "region_code", "mode"))
+    times = f"'due_at', {fmt('due_at')}, 'warn_at', {fmt('warn_at')}, 'at', %(at)s"
+    return f"{json_func}('clock_id', id, {pairs}, {times})"
 
 
 def _params(topic: str, now: datetime, batch: int) -> dict:
