@@ -150,18 +150,26 @@ def with_current(choices: list[dict], user, code: str) -> list[dict]:
     return [*choices, {"code": region.code, "name": region.name, "indent": ""}]
 
 
-def field_rows(obj, names: tuple[str, ...]) -> list[dict]:
-    """Label/value pairs for a detail page from model fields: choices shown by label, relations by name."""
+def field_rows(obj, names: tuple[str, ...], *, labels: dict | None = None, links: dict | None = None) -> list[dict]:
+    """Label/value pairs for a detail page from model fields: choices shown by label, relations by name.
+
+    `labels` names fields whose model gives no verbose name; `links` maps a relation to the URL name of its
+    detail page (reversed from the stored key, so no query is spent on it).
+    """
+    from django.urls import reverse
+
+    labels, links = labels or {}, links or {}
     rows = []
     for name in names:
         field = obj._meta.get_field(name)
-        if field.choices:
-            value = getattr(obj, f"get_{name}_display")()
-        else:
-            value = getattr(obj, name)
+        value = getattr(obj, f"get_{name}_display")() if field.choices else getattr(obj, name)
         if value is True:
             value = _("是")
         elif value is False:
             value = _("否")
-        rows.append({"label": field.verbose_name, "value": "—" if value in (None, "") else value})
+        url = ""
+        if name in links and field.is_relation and getattr(obj, field.attname) is not None:
+            url = reverse(links[name], args=[getattr(obj, field.attname)])
+        rows.append({"label": labels.get(name, field.verbose_name), "value": "—" if value in (None, "") else value,
+                     "url": url})
     return rows

@@ -73,7 +73,8 @@ def org_detail(request, pk: int):
     return render(
         request,
         "orgs/detail.html",
-        {"object": org, "fields": field_rows(org, DETAIL_FIELDS), "posts": posts, **_table(children)},
+        {"object": org, "posts": posts, **_table(children),
+         "fields": field_rows(org, DETAIL_FIELDS, labels={"parent": _("上级机构")}, links={"parent": "ui:org_detail"})},
     )
 
 

@@ -183,12 +183,14 @@ def _list_view(spec: ListSpec):
     return view
 
 
+# Relations on detail pages link to the related object's own page (which checks scope again).
+DETAIL_LINKS = {"building": "ui:building_detail", "house": "ui:house_detail", "household": "ui:household_detail",
+                "property_company": "ui:org_detail"}
+
+
 def _detail(request, spec: ListSpec, obj, template: str = "people/detail.html", **extra):
-    return render(
-        request,
-        template,
-        {"spec": spec, "tabs": _tabs(spec.slug), "object": obj, "fields": field_rows(obj, spec.detail_fields), **extra},
-    )
+    fields = field_rows(obj, spec.detail_fields, links=DETAIL_LINKS)
+    return render(request, template, {"spec": spec, "tabs": _tabs(spec.slug), "object": obj, "fields": fields, **extra})
 
 
 def _related(spec: ListSpec, queryset, title) -> dict:

@@ -53,6 +53,8 @@ def test_detail_shows_posts_and_children_and_404_outside(tree, orgs, client_for)
     html = resp.content.decode()
     assert "主任" in html and "赵主任" in html and "enc:secret" not in html
     assert oids(html) == {orgs["committee"].pk}
+    committee = c.get(reverse("ui:org_detail", args=[orgs["committee"].pk])).content.decode()
+    assert "上级机构" in committee and f'href="{reverse("ui:org_detail", args=[orgs["office"].pk])}"' in committee
     assert f'hx-get="/audit/organisation/{orgs["office"].pk}/history/"' in html
     assert c.get(reverse("ui:org_detail", args=[orgs["other"].pk])).status_code == 404
 

@@ -228,3 +228,11 @@ def test_people_index_counts_within_scope(street_staff, home, away, client_for):
     html = client_for(street_staff).get(reverse("ui:people_index")).content.decode()
     assert reverse("ui:resident_list") in html
     assert re.search(r'<span class="tile-count">2</span>', html)  # two residents in 永泰, not four
+
+
+def test_detail_pages_link_related_objects(street_staff, home, client_for):
+    c = client_for(street_staff)
+    resident_html = c.get(reverse("ui:resident_detail", args=[home["resident"].pk])).content.decode()
+    assert f'href="{reverse("ui:household_detail", args=[home["household"].pk])}"' in resident_html
+    house_html = c.get(reverse("ui:house_detail", args=[home["house"].pk])).content.decode()
+    assert f'href="{reverse("ui:building_detail", args=[home["building"].pk])}"' in house_html
