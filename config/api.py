@@ -74,6 +74,7 @@ def _mount_routers() -> None:
         "civicgrid.foundation.orgs.api",
         "civicgrid.foundation.people.api",
         "civicgrid.foundation.audit.api",
+        "civicgrid.apps.categories.api",
     ):
         try:
             module = __import__(dotted, fromlist=["router"])
