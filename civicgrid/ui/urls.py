@@ -24,6 +24,7 @@ def _extra() -> list:
         ("civicgrid.ui.pages.imports", "imports/"),
         ("civicgrid.ui.pages.accounts", "manage/"),
         ("civicgrid.ui.pages.security", "security/"),
+        ("civicgrid.ui.pages.categories", "categories/"),
     ):
         try:
             mod = __import__(module, fromlist=["urlpatterns"])

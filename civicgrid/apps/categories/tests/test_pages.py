@@ -1,0 +1,156 @@
+"""The administration pages: list by taxonomy, a category with its edit form and history, xlsx export and
+import buttons, routing rules (list, new, correction from a send-back, edit, delete)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.test import Client
+from openpyxl import load_workbook
+
+from civicgrid.apps.categories import services
+from civicgrid.apps.categories.models import Category, RoutingRule
+from civicgrid.foundation.access.roles import Role
+from civicgrid.foundation.audit.models import AuditEntry
+from civicgrid.testing.builders import user_with
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def admin(loaded, manager):
+    return client_for(manager)
+
+
+@pytest.fixture
+def worker(loaded, tree):
+    return client_for(user_with(Role.GRID_WORKER, region=tree["140213050001001"]))
+
+
+def garbage() -> Category:
+    return Category.objects.get(taxonomy__code="gbt47678_5_2026", kind="matter", code="06010")
+
+
+def test_list_by_taxonomy(worker):
+    page = worker.get("/categories/", {"taxonomy": "social"})
+    text = page.content.decode()
+    assert page.status_code == 200 and "积水内涝" in text and "暴露垃圾" not in text
+    assert 'data-model="categories.category"' in text and "分拨规则" not in text  # no manager links
+    gbt = worker.get("/categories/", {"taxonomy": "gbt47678_5_2026", "q": "垃圾", "kind": "matter"}).content.decode()
+    assert "暴露垃圾" in gbt and "1 工作日" in gbt and "积水内涝" not in gbt
+
+
+def test_detail_is_read_only_for_staff(worker):
+    page = worker.get(f"/categories/{garbage().pk}/")
+    assert page.status_code == 200 and "环卫作业单位" in page.content.decode()
+    assert 'data-testid="category-form"' not in page.content.decode()
+    before = AuditEntry.objects.count()
+    assert worker.post(f"/categories/{garbage().pk}/", {"name": "x"}).status_code == 403
+    assert AuditEntry.objects.count() == before
+
+
+def test_edit_with_history(admin, departments):
+    cat = garbage()
+    form = {"name": cat.name, "time_limit_amount": "4", "time_limit_mode": "working_hours",
+            "acceptance_condition": cat.acceptance_condition, "closure_condition": cat.closure_condition,
+            "responsible_body": cat.responsible_body, "default_department": departments["区城管局"].pk,
+            "keywords": cat.keywords, "is_public": "on", "is_active": "on"}
+    response = admin.post(f"/categories/{cat.pk}/", form)
+    assert response.status_code == 302
+    cat.refresh_from_db()
+    assert cat.time_limit_text == "4 工作时" and cat.edited_at is not None
+    page = admin.get(f"/categories/{cat.pk}/").content.decode()
+    assert 'data-testid="category-form"' in page and "变更记录" in page and "修改" in page
+    assert "工作日" in page and "工作时" in page  # the change shown before → after
+    bad = admin.post(f"/categories/{cat.pk}/", {**form, "time_limit_amount": "0"})
+    assert bad.status_code == 400 and "error" in bad.content.decode()
+    cat.refresh_from_db()
+    assert cat.time_limit_text == "4 工作时"
+
+
+def test_export_button_downloads_the_taxonomy(worker):
+    response = worker.get("/categories/export.xlsx", {"taxonomy": "social"})
+    assert response.status_code == 200 and "social" in response["Content-Disposition"]
+    rows = list(load_workbook(io.BytesIO(response.content), read_only=True).active.iter_rows(values_only=True))
+    assert rows[0][:3] == ("分类体系", "编码", "名称") and len(rows) == 1 + 59
+
+
+def test_import_page(admin, worker):
+    assert worker.get("/categories/import/").status_code == 403
+    assert admin.get("/categories/import/").status_code == 200
+    exported = admin.get("/categories/export.xlsx", {"taxonomy": "social"}).content
+    book = load_workbook(io.BytesIO(exported))
+    sheet = book.active
+    for row in sheet.iter_rows(min_row=2):
+        if row[1].value == "0702":
+            row[6].value = 8
+            row[7].value = "工作时"
+        if row[1].value == "0703":
+            row[3].value = "99"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    buffer.seek(0)
+    buffer.name = "social.xlsx"
+    refused = admin.post("/categories/import/", {"file": buffer})
+    assert refused.status_code == 400 and "上级编码" in refused.content.decode()
+    assert Category.objects.get(taxonomy__code="social", code="0702").time_limit_text == "1 工作日"
+    for row in sheet.iter_rows(min_row=2):
+        if row[1].value == "0703":
+            row[3].value = "07"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    buffer.seek(0)
+    buffer.name = "social.xlsx"
+    assert admin.post("/categories/import/", {"file": buffer}).status_code == 302
+    assert Category.objects.get(taxonomy__code="social", code="0702").time_limit_text == "8 工作时"
+
+
+def test_rules_pages(admin, worker, departments):
+    assert worker.get("/categories/rules/").status_code == 403
+    page = admin.get("/categories/rules/", {"kind": "patron"}).content.decode()
+    assert page.count("data-oid=") == 18 and "区自然资源局" in page
+    cat = garbage()
+    response = admin.post("/categories/rules/new/", {"category": cat.pk, "region_code": "140213050",
+                                                     "department": departments["区水务局"].pk, "kind": "routing",
+                                                     "priority": 0, "is_active": "on", "note": "试点"})
+    assert response.status_code == 302
+    rule = RoutingRule.objects.get(category=cat)
+    assert services.resolve_department(cat, "140213050001001") == departments["区水务局"]
+    bad = admin.post("/categories/rules/new/", {"category": cat.pk, "region_code": "140213999",
+                                                "department": departments["区水务局"].pk, "kind": "routing",
+                                                "priority": 0})
+    assert bad.status_code == 400 and "不存在" in bad.content.decode()
+    edit = admin.post(f"/categories/rules/{rule.pk}/", {"category": cat.pk, "region_code": "140213050",
+                                                         "department": departments["区住建局"].pk, "kind": "routing",
+                                                         "priority": 2, "is_active": "on", "note": "改派"})
+    assert edit.status_code == 302
+    page = admin.get(f"/categories/rules/{rule.pk}/").content.decode()
+    assert "变更记录" in page and "改派" in page
+    assert admin.post(f"/categories/rules/{rule.pk}/", {"delete": "1"}).status_code == 302
+    assert not RoutingRule.objects.filter(pk=rule.pk).exists()
+
+
+def test_correction_from_a_send_back(admin, departments):
+    cat = garbage()
+    url = (f"/categories/rules/new/?correct=1&category={cat.pk}&region_code=140213050001"
+           f"&department={departments['区住建局'].pk}&reference=PC0001")
+    page = admin.get(url)
+    assert page.status_code == 200 and "根据退回更正" in page.content.decode()
+    response = admin.post(url, {"category": cat.pk, "region_code": "140213050001",
+                                "department": departments["区住建局"].pk, "kind": "routing", "priority": 0,
+                                "is_active": "on", "note": "城管局退回"})
+    assert response.status_code == 302
+    entry = AuditEntry.objects.get(action=services.RULE_CORRECTED)
+    assert entry.data == {"reference": "PC0001"}
+    assert services.resolve_department(cat, "140213050001001") == departments["区住建局"]
+
+
+def test_the_menu_shows_categories_to_staff(worker):
+    assert 'data-nav="categories"' in worker.get("/").content.decode()

@@ -1,0 +1,320 @@
+"""Category administration pages: categories by taxonomy, one subclass with its local rules, edit form and
+history, xlsx export and import, and the routing rules (list, edit, and a correction started from a 退回).
+
+Pages parse input and call `categories.services` / `categories.xlsx`; permission, validation and audit live
+there. Everyone on the staff reads categories; only `categories.manage` holders see the forms.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
+from django.views.decorators.http import require_http_methods
+
+from civicgrid.apps.categories import selectors, services, xlsx
+from civicgrid.apps.categories.models import Category, CategoryKind, LimitMode, RoutingRule, RuleKind
+from civicgrid.apps.categories.permissions import MANAGE, VIEW
+from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
+from civicgrid.foundation.access.scope import has_capability
+from civicgrid.foundation.audit.service import history
+from civicgrid.foundation.core.errors import CivicgridError
+from civicgrid.foundation.orgs.models import Organisation, OrgKind
+from civicgrid.ui.navigation import MenuItem, register
+
+from .audit import HISTORY_LIMIT, describe
+from .common import Column, capability_required, clean_code, page_view, paginate, search, table_rows
+
+COLUMNS = [
+    Column(_("编码"), "code", link=True),
+    Column(_("名称"), "name", link=True),
+    Column(_("类型"), "get_kind_display"),
+    Column(_("上级"), "parent.name"),
+    Column(_("处置时限"), "time_limit_text"),
+    Column(_("默认处置部门"), "default_department_label"),
+    Column(_("开放公众上报"), "public_label"),
+    Column(_("启用"), "active_label"),
+]
+RULE_COLUMNS = [
+    Column(_("编号"), "pk", link=True),
+    Column(_("规则类型"), "get_kind_display"),
+    Column(_("分类"), "category_label"),
+    Column(_("区域代码"), "region_code"),
+    Column(_("处置部门"), "department_label"),
+    Column(_("优先级"), "priority"),
+    Column(_("启用"), "active_label"),
+    Column(_("说明"), "note"),
+]
+# Organisations a case can be sent to (committees and companies are reached through their street).
+DISPATCH_KINDS = (OrgKind.DEPARTMENT, OrgKind.STREET_OFFICE, OrgKind.COMMAND_CENTRE, OrgKind.RESCUE_TEAM)
+
+
+def _yes(value: bool) -> str:
+    return str(_("是")) if value else str(_("否"))
+
+
+def _label_categories(objects) -> list:
+    for c in objects:
+        c.default_department_label = selectors.org_label(c.default_department)
+        c.public_label, c.active_label = _yes(c.is_public), _yes(c.is_active)
+    return objects
+
+
+def _label_rules(objects) -> list:
+    for r in objects:
+        r.category_label = f"{r.category.taxonomy.name} · {r.category}" if r.category_id else str(_("任意分类"))
+        r.department_label = selectors.org_label(r.department)
+        r.active_label = _yes(r.is_active)
+    return objects
+
+
+def _dispatch_orgs():
+    return Organisation.objects.filter(kind__in=DISPATCH_KINDS, is_active=True).order_by("kind", "code")
+
+
+class _OrgChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return selectors.org_label(obj)
+
+
+class CategoryForm(forms.Form):
+    """The local rules of one category, as an administrator edits them."""
+
+    name = forms.CharField(label=_("名称"), max_length=100)
+    time_limit_amount = forms.DecimalField(label=_("处置时限"), max_digits=6, decimal_places=2, min_value=0.01)
+    time_limit_mode = forms.ChoiceField(label=_("时限单位"), choices=LimitMode.choices)
+    acceptance_condition = forms.CharField(label=_("立案条件"), widget=forms.Textarea(attrs={"rows": 3}),
+                                           required=False, max_length=2000)
+    closure_condition = forms.CharField(label=_("结案条件"), widget=forms.Textarea(attrs={"rows": 3}),
+                                        required=False, max_length=2000)
+    responsible_body = forms.CharField(label=_("责任主体"), max_length=100, required=False)
+    default_department = _OrgChoice(label=_("默认处置部门"), queryset=Organisation.objects.none(), required=False,
+                                    empty_label=_("（无：由派遣员选择）"))
+    keywords = forms.CharField(label=_("关键词"), max_length=300, required=False,
+                               help_text=_("用逗号分隔，用于公众上报时查找分类"))
+    is_public = forms.BooleanField(label=_("开放公众上报"), required=False)
+    is_active = forms.BooleanField(label=_("启用"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["default_department"].queryset = _dispatch_orgs()
+
+
+class RuleForm(forms.Form):
+    """A routing rule: category (or any) × region subtree → department."""
+
+    category = forms.ModelChoiceField(label=_("分类"), required=False, empty_label=str(_("任意分类")),
+                                      queryset=Category.objects.none())
+    region_code = forms.CharField(label=_("区域代码"), max_length=15,
+                                  help_text=_("6 位为全区，9 位为街道，12 位为社区/村，15 位为网格"))
+    department = _OrgChoice(label=_("处置部门"), queryset=Organisation.objects.none(), empty_label=_("请选择"))
+    kind = forms.ChoiceField(label=_("规则类型"), choices=RuleKind.choices, initial=RuleKind.ROUTING)
+    priority = forms.IntegerField(label=_("优先级"), initial=0, min_value=-1000, max_value=1000)
+    is_active = forms.BooleanField(label=_("启用"), required=False, initial=True)
+    note = forms.CharField(label=_("说明"), max_length=200, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].queryset = Category.objects.select_related("taxonomy").order_by(
+            "taxonomy__code", "kind", "sort", "code")
+        self.fields["category"].label_from_instance = lambda c: f"{c.taxonomy.name} · {c.get_kind_display()} {c}"
+        self.fields["department"].queryset = _dispatch_orgs()
+
+
+def _form_error(form: forms.Form, exc: CivicgridError) -> None:
+    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+
+
+# --- categories ---------------------------------------------------------------------------------------------
+
+
+@page_view(VIEW)
+def category_list(request):
+    """Categories of one taxonomy (tabs), filtered by kind, class or text."""
+    taxonomies = list(selectors.visible_taxonomies(request.user).order_by("code"))
+    current = next((t for t in taxonomies if t.code == request.GET.get("taxonomy")), taxonomies[0] if taxonomies else None)
+    qs = selectors.visible_categories(request.user).select_related("taxonomy", "parent", "default_department")
+    kind = request.GET.get("kind", "")
+    q = request.GET.get("q", "")
+    qs = qs.filter(taxonomy=current) if current else qs.none()
+    if kind in CategoryKind.values:
+        qs = qs.filter(kind=kind)
+    qs = search(qs, ("name", "code", "keywords"), q).order_by("kind", "sort", "code")
+    page_obj = paginate(request, qs, per_page=100)
+    return render(request, "categories/list.html", {
+        "taxonomies": taxonomies, "current": current, "kind": kind, "q": q, "kinds": CategoryKind.choices,
+        "page_obj": page_obj, "can_manage": has_capability(request.user, MANAGE),
+        "rows": table_rows(_label_categories(list(page_obj.object_list)), COLUMNS),
+        "headers": [c.label for c in COLUMNS], "model_label": "categories.category",
+        "detail_url_name": "ui:category_detail", "search_hint": _("名称、编码或关键词"),
+    })
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required(VIEW)
+def category_detail(request, pk: int):
+    """One category: its local rules, the edit form for managers, its routing rules and its history."""
+    category = selectors.visible_categories(request.user).select_related(
+        "taxonomy", "parent", "default_department").filter(pk=pk).first()
+    if category is None:
+        raise Http404
+    can_manage = has_capability(request.user, MANAGE)
+    initial = {f: getattr(category, f) for f in CategoryForm.base_fields}
+    form = CategoryForm(initial=initial) if can_manage else None
+    status = 200
+    if request.method == "POST":
+        if not can_manage:
+            raise PermissionDenied
+        form = CategoryForm(request.POST, initial=initial)
+        if form.is_valid():
+            try:
+                services.update_category(actor=request.user, category=category, **form.cleaned_data)
+            except CivicgridError as exc:
+                _form_error(form, exc)
+            else:
+                messages.success(request, _("已保存"))
+                return redirect("ui:category_detail", pk=category.pk)
+        status = 400
+    rules = _label_rules(list(selectors.visible_rules(request.user).filter(category=category)
+                              .select_related("category__taxonomy", "department")))
+    children = list(selectors.visible_categories(request.user).filter(parent=category).order_by("sort", "code"))
+    entries = [describe(e, Category) for e in history(category)[:HISTORY_LIMIT]]
+    return render(request, "categories/detail.html", {
+        "object": category, "form": form, "can_manage": can_manage, "children": children,
+        "entries": entries, "limit": HISTORY_LIMIT, "rule_rows": table_rows(rules, RULE_COLUMNS),
+        "rule_headers": [c.label for c in RULE_COLUMNS],
+    }, status=status)
+
+
+@page_view(VIEW)
+def category_export(request):
+    """The categories of one taxonomy (`?taxonomy=`) or of all of them, as xlsx."""
+    taxonomy = selectors.visible_taxonomies(request.user).filter(code=request.GET.get("taxonomy", "")[:32]).first()
+    body, filename = xlsx.export_categories(actor=request.user, taxonomy=taxonomy)
+    response = HttpResponse(body, content_type=xlsx.XLSX_TYPE)
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required(MANAGE)
+def category_import(request):
+    """Upload an xlsx in the export's layout; applied only when every row is right."""
+    report = None
+    status = 200
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            messages.error(request, _("请选择要上传的文件"))
+            status = 400
+        else:
+            report = xlsx.import_categories(actor=request.user, data=upload.read(), filename=upload.name or "")
+            if report.ok:
+                messages.success(request, str(report))
+                return redirect("ui:category_list")
+            status = 400
+    return render(request, "categories/import.html", {"report": report, "headers": xlsx.HEADERS}, status=status)
+
+
+# --- routing rules ------------------------------------------------------------------------------------------
+
+
+@page_view(MANAGE)
+def rule_list(request):
+    """Routing rules, by kind and region subtree."""
+    qs = selectors.visible_rules(request.user).select_related("category__taxonomy", "department")
+    kind, region, q = request.GET.get("kind", ""), clean_code(request.GET.get("region")), request.GET.get("q", "")
+    if kind in RuleKind.values:
+        qs = qs.filter(kind=kind)
+    if region:
+        qs = qs.filter(region_code__startswith=region)
+    qs = search(qs, ("category__name", "department__name", "department__short_name", "note"), q)
+    page_obj = paginate(request, qs.order_by("region_code", "id"))
+    return render(request, "categories/rules.html", {
+        "page_obj": page_obj, "kind": kind, "region": region, "q": q, "kinds": RuleKind.choices,
+        "rows": table_rows(_label_rules(list(page_obj.object_list)), RULE_COLUMNS),
+        "headers": [c.label for c in RULE_COLUMNS], "model_label": "categories.routingrule",
+        "detail_url_name": "ui:routing_rule_detail",
+    })
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required(MANAGE)
+def rule_new(request):
+    """A new rule; with `?correct=1` (from a 退回) it replaces the rule for exactly that category and region.
+    The query string may pre-fill category, region_code, department, note and reference (the case number)."""
+    correcting = request.GET.get("correct") == "1"
+    reference = request.GET.get("reference", "")[:64]
+    initial = {k: request.GET.get(k) for k in ("category", "region_code", "department", "note") if request.GET.get(k)}
+    form = RuleForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if correcting:
+                rule = services.correct_rule(actor=request.user, category=data["category"],
+                                             region_code=data["region_code"], department=data["department"],
+                                             note=data["note"], reference=reference)
+            else:
+                rule = services.create_rule(actor=request.user, **data)
+        except CivicgridError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, _("规则已保存"))
+            return redirect("ui:routing_rule_detail", pk=rule.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "categories/rule_form.html", {"form": form, "rule": None, "correcting": correcting,
+                                                         "reference": reference}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required(MANAGE)
+def rule_detail(request, pk: int):
+    """One rule: edit, delete, and its history."""
+    rule = selectors.visible_rules(request.user).select_related("category__taxonomy", "department").filter(pk=pk).first()
+    if rule is None:
+        raise Http404
+    initial = {f: getattr(rule, f) for f in RuleForm.base_fields}
+    form = RuleForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        try:
+            if request.POST.get("delete") == "1":
+                services.delete_rule(actor=request.user, rule=rule)
+                messages.success(request, _("规则已删除"))
+                return redirect("ui:routing_rule_list")
+            if form.is_valid():
+                services.update_rule(actor=request.user, rule=rule, **form.cleaned_data)
+                messages.success(request, _("规则已保存"))
+                return redirect("ui:routing_rule_detail", pk=rule.pk)
+        except CivicgridError as exc:
+            _form_error(form, exc)
+    entries = [describe(e, RoutingRule) for e in history(rule)[:HISTORY_LIMIT]]
+    status = 400 if request.method == "POST" else 200
+    return render(request, "categories/rule_form.html", {"form": form, "rule": rule, "entries": entries,
+                                                         "limit": HISTORY_LIMIT}, status=status)
+
+
+urlpatterns = [
+    path("", category_list, name="category_list"),
+    path("<int:pk>/", category_detail, name="category_detail"),
+    path("export.xlsx", category_export, name="category_export"),
+    path("import/", category_import, name="category_import"),
+    path("rules/", rule_list, name="routing_rule_list"),
+    path("rules/new/", rule_new, name="routing_rule_new"),
+    path("rules/<int:pk>/", rule_detail, name="routing_rule_detail"),
+]
+
+data_endpoint("ui:category_list", "categories.Category", "list")
+data_endpoint("ui:category_detail", "categories.Category", "detail")
+data_endpoint("ui:category_export", "categories.Category", "export")
+data_endpoint("ui:routing_rule_list", "categories.RoutingRule", "list")
+data_endpoint("ui:routing_rule_detail", "categories.RoutingRule", "detail")
+non_data_endpoint("ui:category_import", "ui:routing_rule_new")
+
+register(MenuItem("categories", gettext_noop("事件分类"), "ui:category_list", VIEW, order=60))
