@@ -64,6 +64,8 @@ class TableType:
     model: type[models.Model]
     columns: tuple[Column, ...] = ()
     db_columns: tuple[str, ...] = ()  # the order of the values `resolve` returns
+    # Columns with one value for the whole run (e.g. timestamps), added at apply time: the spool stays small.
+    constant_columns: tuple[str, ...] = ()
     import_capability = "people.import"
     export_capability = "people.export"
     batch_size = 5000
@@ -86,8 +88,13 @@ class TableType:
 
     def resolve(self, ctx: ImportContext, batch: list[tuple[int, dict]], prepare: bool) -> list[tuple]:
         """Resolve references and database duplicates for a batch; with `prepare`, return rows in `db_columns`
-        order (encrypted and ready to insert); without it (the file already has errors) only check."""
+        order (encrypted and ready to insert; plain str/int/float/bool/None values, dates as ISO text, so the
+        spool pickles fast); without it (the file already has errors) only check."""
         raise NotImplementedError
+
+    def constant_values(self, ctx: ImportContext) -> tuple:
+        """The values of `constant_columns` for this run."""
+        return ()
 
     def after_apply(self, ctx: ImportContext) -> None:
         """Bring dependent data up to date inside the apply transaction (e.g. household sizes)."""

@@ -254,10 +254,13 @@ def _apply(job, table, ctx, spool, progress) -> None:
         progress(job)
     side = _SideChannel(job)
     try:
+        columns, tail = table.db_columns + table.constant_columns, table.constant_values(ctx)
         with transaction.atomic():
             written = 0
             for rows in _spooled(spool):
-                written += insert_rows(table.model, table.db_columns, rows)
+                if tail:
+                    rows = [row + tail for row in rows]
+                written += insert_rows(table.model, columns, rows)
                 job.applied_rows = written
                 side.report(written)
                 if progress:
@@ -303,7 +306,7 @@ def insert_rows(model, columns: tuple[str, ...], rows: list[tuple]) -> int:
             row = list(row)
             for (i, f), cache in zip(convert, caches, strict=True):
                 value = row[i]
-                if value is not None:
+                if value is not None and not isinstance(value, str):  # ISO text is stored as it is
                     done = cache.get(value)
                     if done is None:
                         done = cache[value] = f.get_db_prep_value(value, connection)

@@ -133,6 +133,19 @@ class Sex(models.TextChoices):
 class Resident(GridAnchored):
     """A person living in the district (实有人口)."""
 
+    # The district's largest table (over a million rows, bulk-imported). `grid` repeats `region_code` (the
+    # grid's code: indexed, and what scope filters on), so it has no database constraint or index of its own:
+    # each would cost a trigger or an index insert per row and serve no query. Every write path checks the grid.
+    grid = models.ForeignKey(
+        "regions.Region",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("网格"),
+        null=True,
+        blank=True,
+        db_constraint=False,
+        db_index=False,
+    )
     name = models.CharField(_("姓名"), max_length=64)
     sex = models.CharField(_("性别"), max_length=8, choices=Sex.choices, blank=True)
     birth_date = models.DateField(_("出生日期"), null=True, blank=True)

@@ -30,7 +30,6 @@ class BuildingTable(BaseDataTable):
     }
     db_columns = (
         "code", "address", "name", "estate", "use", "floors", "built_year", "grid", "region_code", "lng", "lat",
-        "is_demo", "created_at", "updated_at",
     )
 
     def db_row(self, v):
@@ -63,7 +62,6 @@ class HouseTable(BaseDataTable):
     }
     db_columns = (
         "code", "building", "unit_no", "room_no", "area_m2", "use", "grid", "region_code",
-        "is_demo", "created_at", "updated_at",
     )
     select = ("building",)
 
@@ -76,7 +74,8 @@ class HouseTable(BaseDataTable):
     def db_row(self, v):
         building_id, region_code, grid_id = v["building"]
         return (
-            v["code"], building_id, v.get("unit_no", ""), v["room_no"], v.get("area_m2"),
+            v["code"], building_id, v.get("unit_no", ""), v["room_no"],
+            str(v["area_m2"]) if v.get("area_m2") is not None else None,
             v.get("use", HouseUse.OWNER_OCCUPIED), grid_id, region_code,
         )
 
@@ -103,7 +102,6 @@ class HouseholdTable(BaseDataTable):
     }
     db_columns = (
         "code", "house", "address", "head_name", "registered", "size", "grid", "region_code",
-        "is_demo", "created_at", "updated_at",
     )
     select = ("house",)
 
@@ -167,7 +165,7 @@ class UnitTable(BaseDataTable):
     }
     db_columns = (
         "name", "kind", "credit_code", "address", "building", "contact_name", "contact_phone_enc",
-        "contact_phone_masked", "employees", "grid", "region_code", "lng", "lat", "is_demo", "created_at", "updated_at",
+        "contact_phone_masked", "employees", "grid", "region_code", "lng", "lat",
     )
     select = ("building",)
 
@@ -214,7 +212,6 @@ class PlaceTable(BaseDataTable):
     }
     db_columns = (
         "name", "kind", "address", "description", "grid", "region_code", "lng", "lat",
-        "is_demo", "created_at", "updated_at",
     )
 
     def db_row(self, v):
