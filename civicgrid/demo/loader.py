@@ -101,6 +101,7 @@ def load_demo(*, people: bool = True, force: bool = False) -> DemoSummary:
 
         _timed(summary, "regions", regions)
         _timed(summary, "organisations", organisations)
+        _timed(summary, "categories", importlib.import_module("civicgrid.demo.categories").load_demo_categories)
         _timed(summary, "accounts", accounts)
         if people:
             _timed(summary, "people", _people_stage)
