@@ -37,3 +37,16 @@ def test_the_stage_uses_the_demo_departments_and_runs_twice(demo_departments):
     assert load_demo_categories() == "已存在，未改动"
     assert AuditEntry.objects.count() == audit
     assert STAGE_LABELS["categories"] == "事件分类"
+
+
+def test_the_command_loads_and_reports(streets, departments):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("load_categories", "--baobao", stdout=out)
+    assert "gbt47678: 新建 418 个" in out.getvalue() and "baobao: 新建 18 个" in out.getvalue()
+    out = StringIO()
+    call_command("load_categories", stdout=out)
+    assert out.getvalue().count("已存在，未改动") == 2
