@@ -1,5 +1,6 @@
 """The one NinjaAPI. Each app contributes a router in its `api.py`; errors are always JSON with a message."""
 
+from django.db import DataError
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -51,6 +52,19 @@ def not_found(request, exc):
 @api.exception_handler(HttpError)
 def http_error(request, exc: HttpError):
     return api.create_response(request, {"detail": str(exc.message), "code": "error"}, status=exc.status_code)
+
+
+@api.exception_handler(DataError)
+def data_error(request, exc):
+    # The database refused a value (out of range, malformed): the request was wrong, not the server. Logged,
+    # because a validator should have stopped it before the query.
+    import logging
+
+    logging.getLogger("civicgrid.api").warning("database refused a request value: %s", exc)
+    return api.create_response(
+        request, {"detail": "请求参数超出允许范围 / a value in the request is out of range", "code": "invalid"},
+        status=400,
+    )
 
 
 @api.exception_handler(Exception)

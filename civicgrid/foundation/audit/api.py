@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from django.http import HttpResponse
-from ninja import Query, Router, Schema
+from django.utils import timezone
+from ninja import Field, Query, Router, Schema
+from pydantic import field_validator
 
 from ..access.endpoints import data_endpoint
 from ..access.scope import has_capability
@@ -52,8 +54,21 @@ class AuditQuery(Schema):
     target_id: str | None = None
     result: Literal["ok", "refused", "failed"] | None = None
     source_ip: str | None = None
-    limit: int = 100
-    offset: int = 0
+    limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0, le=10**9)  # bounded: a huge offset would overflow the database's integer
+
+    @field_validator("since", "until")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        # Offsets beyond ±15:59 and dates at the edge of the calendar are valid ISO 8601 but not database values.
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = timezone.make_aware(value)
+        try:
+            return value.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ValueError("时间超出范围 / time out of range") from None
 
     def to_filter(self) -> AuditFilter:
         return AuditFilter(

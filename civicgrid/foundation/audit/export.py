@@ -11,7 +11,7 @@ import csv
 import io
 import json
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import models
 from django.utils import timezone
@@ -109,7 +109,10 @@ def parse_moment(value: str | None, *, end_of_day: bool = False) -> datetime | N
         raise ValidationFailed(f"无法识别的时间：{value[:32]} / not a date or time", field="time") from None
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
-    return moment
+    try:
+        return moment.astimezone(UTC)  # offsets beyond ±15:59 are ISO 8601 but not database values
+    except (OverflowError, ValueError):
+        raise ValidationFailed(f"时间超出范围：{value[:32]} / time out of range", field="time") from None
 
 
 def filter_from_query(params) -> AuditFilter:
