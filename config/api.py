@@ -88,6 +88,8 @@ def _mount_routers() -> None:
         "civicgrid.foundation.orgs.api",
         "civicgrid.foundation.people.api",
         "civicgrid.foundation.audit.api",
+        "civicgrid.foundation.notify.api",
+        "civicgrid.apps.cases.api",
         "civicgrid.apps.categories.api",
     ):
         try:

@@ -24,6 +24,9 @@ class Notification(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["user", "read_at"])]
 
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind} {self.title}"
+
 
 class OutgoingMessage(models.Model):
     """An email or SMS handed to a sender (console by default), kept for audit and retry."""
@@ -38,3 +41,8 @@ class OutgoingMessage(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+
+    audit_sensitive_fields = ("to_enc",)
+
+    def __str__(self) -> str:
+        return f"{self.channel} → {self.to_masked} ({self.status})"

@@ -1,0 +1,81 @@
+"""Outgoing email/SMS senders behind one small interface; the console sender is the default.
+
+A deployment plugs in its SMS gateway or mail relay by naming a class in settings:
+
+    CIVICGRID_SMS_SENDER = "mydistrict.sms.GatewaySender"
+    CIVICGRID_EMAIL_SENDER = "civicgrid.foundation.notify.senders.DjangoEmailSender"
+
+A sender receives the clear address (decrypted just before sending) and must not log it.
+"""
+
+from __future__ import annotations
+
+import sys
+from functools import cache
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from ..core.pii import mask_phone
+
+CHANNELS = ("sms", "email")
+_SETTING = {"sms": "CIVICGRID_SMS_SENDER", "email": "CIVICGRID_EMAIL_SENDER"}
+DEFAULT_SENDER = "civicgrid.foundation.notify.senders.ConsoleSender"
+
+
+class SendFailed(Exception):
+    """The sender could not hand the message over; it stays queued for a retry."""
+
+
+class Sender:
+    """Hands one message to an outside channel. Raise `SendFailed` (or any error) when it did not go out."""
+
+    name = "sender"
+
+    def send(self, *, channel: str, to: str, subject: str, body: str) -> None:
+        raise NotImplementedError
+
+
+def mask_address(channel: str, to: str) -> str:
+    """How an address appears in records and logs: `138****5678`, `z***@example.org`."""
+    if channel == "email":
+        local, _, domain = to.partition("@")
+        return f"{local[:1]}***@{domain}" if domain else "***"
+    return mask_phone(to)
+
+
+class ConsoleSender(Sender):
+    """Prints one line per message (masked address) to standard output: the embedded demo's channel."""
+
+    name = "console"
+
+    def send(self, *, channel: str, to: str, subject: str, body: str) -> None:
+        text = " ".join(f"{subject} {body}".split())[:200]
+        print(f"[civicgrid {channel}] → {mask_address(channel, to)}: {text}", file=sys.stdout, flush=True)
+
+
+class DjangoEmailSender(Sender):
+    """Email through Django's configured mail backend (`EMAIL_*` settings)."""
+
+    name = "django-email"
+
+    def send(self, *, channel: str, to: str, subject: str, body: str) -> None:
+        from django.core.mail import send_mail
+
+        send_mail(subject or "civicgrid", body, None, [to], fail_silently=False)
+
+
+@cache
+def _load(path: str) -> Sender:
+    cls = import_string(path)
+    sender = cls()
+    if not isinstance(sender, Sender):
+        raise TypeError(f"{path} is not a civicgrid.foundation.notify.senders.Sender")
+    return sender
+
+
+def sender_for(channel: str) -> Sender:
+    """The configured sender of a channel ("sms" or "email")."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
+    return _load(getattr(settings, _SETTING[channel], None) or DEFAULT_SENDER)
