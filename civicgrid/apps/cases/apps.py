@@ -9,4 +9,14 @@ class CasesConfig(AppConfig):
     verbose_name = "网格事件"
 
     def ready(self):
-        from . import workflow  # noqa: F401  (registers the loop's capabilities)
+        from civicgrid.foundation.core import keys
+
+        from . import handlers, workflow  # noqa: F401  (capabilities of the loop; SLA event handlers)
+        from .recipients import EMAIL_CONTEXT, PHONE_CONTEXT
+        from .services.intake import CASE_EMAIL_CONTEXT, CASE_PHONE_CONTEXT
+
+        # rotate_keys re-encrypts reporters' contacts with every other personal field.
+        keys.register_encrypted_column("cases.Case", "reporter_phone_enc", CASE_PHONE_CONTEXT)
+        keys.register_encrypted_column("cases.Case", "reporter_email_enc", CASE_EMAIL_CONTEXT)
+        keys.register_encrypted_column("cases.CaseReporter", "contact_enc", PHONE_CONTEXT)
+        keys.register_encrypted_column("cases.CaseReporter", "email_enc", EMAIL_CONTEXT)

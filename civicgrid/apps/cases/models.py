@@ -89,7 +89,10 @@ class Case(ScopedModel):
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_cases", verbose_name=_("主案卷")
     )
+    # sha256 of (reporting account, client key): a retried report finds its case; `idempotency_digest` is the
+    # sha256 of the payload, so a key reused for different content is told apart from a replay.
     idempotency_key = models.CharField(max_length=80, null=True, blank=True, unique=True)
+    idempotency_digest = models.CharField(max_length=64, blank=True)
     external_id = models.CharField(max_length=64, blank=True, db_index=True)  # e.g. 综治 platform id
 
     # when (milestones) and evaluation facts
@@ -112,6 +115,9 @@ class Case(ScopedModel):
     send_back_count = models.PositiveSmallIntegerField(default=0)
     reopen_count = models.PositiveSmallIntegerField(default=0)
     extension_pending = models.BooleanField(default=False)
+    extension_hours = models.FloatField(null=True, blank=True)  # the pending request's extra hours
+    is_self_handled = models.BooleanField(_("自行处置"), default=False, db_index=True)
+    suspended_from = models.CharField(max_length=16, blank=True)  # 挂账 returns the case to this state
     satisfaction = models.PositiveSmallIntegerField(_("满意度"), null=True, blank=True)  # 1–5
     accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
@@ -138,6 +144,16 @@ class Case(ScopedModel):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @classmethod
+    def scope_q(cls, scope, user):
+        """Region and department scope, plus the cases the user reported: a resident or a grid worker who
+        reported outside their grid follows their own report."""
+        q = super().scope_q(scope, user)
+        if getattr(user, "is_authenticated", False) and user.pk is not None:
+            own = models.Q(reporter_id=user.pk)
+            return own if q is None else q | own
+        return q
 
 
 class CaseStep(models.Model):
@@ -185,6 +201,9 @@ class Attachment(models.Model):
     class Meta:
         verbose_name = _("附件")
 
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.kind} {self.sha256[:12]}"
+
 
 class CaseReporter(models.Model):
     """Everyone who reported a case, including reporters of duplicates merged into it (all are informed)."""
@@ -194,6 +213,33 @@ class CaseReporter(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                              related_name="+")
     name = models.CharField(max_length=64, blank=True)
-    contact_enc = models.TextField(blank=True)
-    follow_token = models.CharField(max_length=64, unique=True)  # link/QR for status, satisfaction, reopen
+    contact_enc = models.TextField(blank=True)  # phone, encrypted (context "cases.reporter.phone")
+    email_enc = models.TextField(blank=True)  # encrypted (context "cases.reporter.email")
+    # The link/QR token for status, satisfaction and reopen. Kept readable so the QR can be printed again (case
+    # sheet, a retried report); it opens no personal data, only the case's status and the two resident actions.
+    follow_token = models.CharField(max_length=64, unique=True)
+    rating = models.PositiveSmallIntegerField(_("满意度"), null=True, blank=True)
+    rating_comment = models.TextField(blank=True, max_length=1000)
+    rated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    audit_sensitive_fields = ("contact_enc", "email_enc")
+
+    class Meta:
+        verbose_name = _("报告人")
+
+    def __str__(self) -> str:
+        return f"{self.case_id} reporter {self.pk}"
+
+
+class CaseDaySequence(models.Model):
+    """The last case number handed out on one (district-local) day: one row per day, incremented in place."""
+
+    day = models.DateField(unique=True)
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("案卷编号序列")
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y%m%d} {self.last}"

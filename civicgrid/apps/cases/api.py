@@ -1,0 +1,181 @@
+"""Cases API: report, list, detail with timeline and buttons, actions, photos, duplicates, and the public
+follow link (status, rating, reopen). Handlers parse, call a service or selector, and shape the answer."""
+
+from __future__ import annotations
+
+from django.http import FileResponse
+from ninja import File, Form, Header, Query, Router
+from ninja.files import UploadedFile
+from ninja.responses import Status
+from ninja.throttling import AnonRateThrottle
+
+from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
+from civicgrid.foundation.access.scope import get_visible_or_404, user_roles
+from civicgrid.foundation.core.errors import NotFound, ValidationFailed
+from civicgrid.foundation.core.pagination import page
+
+from . import conf, duplicates, selectors, services
+from . import photos as photo_mod
+from .models import Attachment, Case, Source
+from .schemas import (
+    ActionIn,
+    CaseCreatedOut,
+    CaseDetailOut,
+    CaseFilterIn,
+    CaseIn,
+    CaseListOut,
+    DuplicateListOut,
+    FollowOut,
+    PhotoIn,
+    RatingIn,
+    ReopenIn,
+)
+
+router = Router(tags=["cases"])
+PREFIX = "/"
+# Public links are bearer secrets in a URL; throttling keeps guessing pointless (per address).
+PUBLIC_THROTTLE = [AnonRateThrottle("60/m")]
+
+
+def _number(number: str) -> str:
+    if not (number.isdigit() and len(number) == 13):
+        raise NotFound(services.common.NOT_FOUND)
+    return number
+
+
+def _photos(items: list[PhotoIn]) -> list[tuple[str, bytes]]:
+    if len(items) > conf.max_photos_per_request():
+        raise ValidationFailed(f"一次最多上传 {conf.max_photos_per_request()} 张照片 / too many photos", field="photos")
+    return [(p.kind, photo_mod.decode_base64(p.content_base64)) for p in items]
+
+
+def _detail(case: Case, user, *, after_action: bool = False, **extra) -> Case:
+    """The detail answer: the case with its timeline, the user's buttons and clocks (and, for the account that
+    reported it, the follow token for the link/QR)."""
+    fresh = selectors.case_after_action(user, case) if after_action else case
+    fresh.allowed_actions = selectors.allowed_actions(fresh, user)
+    fresh.clocks = selectors.clocks(fresh)
+    token = getattr(case, "follow_token", None)
+    if token is None and fresh.reporter_id and fresh.reporter_id == user.pk:
+        row = fresh.reporters.filter(original_case=fresh).order_by("pk").first()
+        token = row.follow_token if row else None
+    fresh.follow_token = token
+    for name, value in extra.items():
+        setattr(fresh, name, value)
+    return fresh
+
+
+@router.post("/cases", response={200: CaseCreatedOut, 201: CaseCreatedOut}, url_name="case_create")
+def create_case(request, payload: CaseIn, idempotency_key: str | None = Header(None, alias="Idempotency-Key")):
+    """上报 a case (JSON; photos as base64). A retry with the same `Idempotency-Key` returns the same case (200)."""
+    data = payload.dict()
+    source = data.pop("source") or ("grid_worker" if "grid_worker" in user_roles(request.user) else Source.PUBLIC)
+    case, created = services.submit_case(
+        actor=request.user, source=source, photos=_photos(payload.photos),
+        idempotency_key=idempotency_key or data.pop("idempotency_key"),
+        **{k: v for k, v in data.items() if k not in ("photos", "idempotency_key")},
+    )
+    return Status(201 if created else 200, _detail(case, request.user, after_action=True, created=created))
+
+
+@router.get("/cases", response=CaseListOut, url_name="case_list")
+def list_cases(request, filters: Query[CaseFilterIn]):
+    """Cases in your scope; filters: status (comma list or `open`), category, region, department, overdue,
+    supervised, date_from/date_to (reported), q (number or title)."""
+    f = selectors.CaseFilter(**filters.dict(exclude={"limit", "offset"}))
+    items, total = page(selectors.case_list(request.user, f), limit=filters.limit, offset=filters.offset)
+    return {"items": items, "count": len(items), "total": total}
+
+
+@router.get("/cases/{number}", response=CaseDetailOut, url_name="case_detail")
+def get_case(request, number: str):
+    """One case with its timeline, photos, clocks and the actions you may take now (404 outside your scope)."""
+    case = selectors.case_detail(request.user, _number(number))
+    return _detail(case, request.user)
+
+
+@router.post("/cases/{number}/actions/{action}", response=CaseDetailOut, url_name="case_action")
+def take_action(request, number: str, action: str, payload: ActionIn | None = None):
+    """Take one action of the loop (inputs as JSON): 404 outside scope, 409 in the wrong state, 403 for a role
+    that may not, 422 for missing inputs."""
+    case = get_visible_or_404(Case, request.user, number=_number(number))
+    inputs = (payload or ActionIn()).dict()
+    photos = _photos(payload.photos if payload else [])
+    inputs = {k: v for k, v in inputs.items() if k != "photos" and v not in (None, "", False)}
+    case = services.act(actor=request.user, case=case, action=action[:32], photos=photos, **inputs)
+    return _detail(case, request.user, after_action=True)
+
+
+@router.post("/cases/{number}/photos", response={201: CaseDetailOut}, url_name="case_photos")
+def upload_photos(request, number: str, photos: File[list[UploadedFile]], kind: Form[str] = "photo",
+                  note: Form[str] = ""):
+    """Add photos (multipart field `photos`, JPEG/PNG/WebP by content, each within the size limit)."""
+    case = get_visible_or_404(Case, request.user, number=_number(number))
+    services.add_photos(actor=request.user, case=case, photos=[(kind, f) for f in photos], kind=kind, note=note)
+    return Status(201, _detail(case, request.user, after_action=True))
+
+
+@router.get("/cases/{number}/attachments/{attachment_id}", url_name="case_attachment")
+def get_attachment(request, number: str, attachment_id: int):
+    """A photo of a case in your scope, served with safe headers (never from the web root)."""
+    case = get_visible_or_404(Case, request.user, number=_number(number))
+    attachment = Attachment.objects.filter(case=case, pk=attachment_id).first() if 0 < attachment_id < 2**63 else None
+    if attachment is None:
+        raise NotFound("未找到该附件 / attachment not found")
+    try:
+        handle = photo_mod.open_attachment(attachment)
+    except FileNotFoundError:
+        raise NotFound("附件文件缺失 / attachment file missing") from None
+    response = FileResponse(handle, content_type="image/jpeg")
+    response["Content-Disposition"] = f'inline; filename="{case.number}-{attachment.pk}.jpg"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Content-Security-Policy"] = "default-src 'none'"
+    return response
+
+
+@router.get("/cases/{number}/duplicates", response=DuplicateListOut, url_name="case_duplicates")
+def get_duplicates(request, number: str):
+    """Open cases of the same or a sibling category near this one and reported around the same time."""
+    case = get_visible_or_404(Case.objects.select_related("category"), request.user, number=_number(number))
+    found = duplicates.candidates(case, queryset=Case.objects.visible_to(request.user))
+    items = [{"id": c.case.pk, "number": c.case.number, "title": c.case.title, "status": c.case.status,
+              "status_label": c.case.get_status_display(), "category": c.case.category.name if c.case.category_id else "",
+              "reported_at": c.case.reported_at, "distance_m": c.distance_m, "text_score": c.text_score}
+             for c in found]
+    return {"items": items, "count": len(items), "total": len(items), "radius_m": conf.duplicate_radius_m(),
+            "hours": conf.duplicate_hours()}
+
+
+@router.get("/follow/{token}", response=FollowOut, auth=None, throttle=PUBLIC_THROTTLE, url_name="follow_status")
+def follow(request, token: str):
+    """The public status of a reported case by its link/QR token (no personal data)."""
+    return services.follow_status(token)
+
+
+@router.post("/follow/{token}/rating", response=FollowOut, auth=None, throttle=PUBLIC_THROTTLE,
+             url_name="follow_rating")
+def follow_rating(request, token: str, payload: RatingIn):
+    """满意度 1–5, once, after the case is closed."""
+    services.rate(follow_token=token, score=payload.score, comment=payload.comment)
+    return services.follow_status(token)
+
+
+@router.post("/follow/{token}/reopen", response=FollowOut, auth=None, throttle=PUBLIC_THROTTLE,
+             url_name="follow_reopen")
+def follow_reopen(request, token: str, payload: ReopenIn):
+    """重新办理 within the configured days after closing."""
+    services.reopen_by_token(follow_token=token, reason=payload.reason)
+    return services.follow_status(token)
+
+
+data_endpoint("api:case_list", "cases.Case", "list")
+data_endpoint("api:case_detail", "cases.Case", "detail", lookup="number", lookup_field="number")
+data_endpoint("api:case_duplicates", "cases.Case", "list", lookup="number", lookup_field="number")
+# Writes: scope is enforced by the services (404 outside scope), tested in the app's API tests.
+non_data_endpoint("api:case_create", "api:case_action", "api:case_photos")
+# Two URL kwargs (case and attachment): the contract's generic walker addresses objects by one lookup, so this
+# binary endpoint is covered by the app's own scope tests (404 outside scope, headers).
+non_data_endpoint("api:case_attachment")
+# Token links for reporters without accounts: they carry no personal data and need no sign-in by design.
+non_data_endpoint("api:follow_status", "api:follow_rating", "api:follow_reopen")

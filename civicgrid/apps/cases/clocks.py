@@ -1,0 +1,142 @@
+"""The case's step clocks on the working calendar, and the evaluation facts they leave on the case.
+
+One clock per step (`case.intake` 受理, `case.check` 核实, `case.dispatch` 派遣, `case.handle` 处置 with the
+category's limit, `case.verify` 核查, `case.close` 结案). Stopping a clock copies its `on_time` onto the case
+field the evaluation formulas count (`accepted_on_time`, …), so a month's evaluation is one aggregate query.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+
+from django.db import connection
+
+from civicgrid.foundation.core.errors import Conflict, ValidationFailed
+from civicgrid.foundation.events import bus as events
+from civicgrid.foundation.sla import clock as pure
+from civicgrid.foundation.sla import services as sla
+from civicgrid.foundation.sla.models import OPEN_STATES, SlaClock
+
+from . import conf
+from .models import Case
+
+INTAKE, CHECK, DISPATCH, HANDLE, VERIFY, CLOSE = (
+    "case.intake", "case.check", "case.dispatch", "case.handle", "case.verify", "case.close",
+)
+KINDS = (INTAKE, CHECK, DISPATCH, HANDLE, VERIFY, CLOSE)
+# The case field each clock's on_time becomes (DOMAIN.md §4: 按时立案, 按时核实, 按时派遣, 按期处置, 按时核查, 按期结案).
+FACT = {
+    INTAKE: "accepted_on_time",
+    CHECK: "checked_on_time",
+    DISPATCH: "dispatched_on_time",
+    HANDLE: "handled_on_time",
+    VERIFY: "verified_on_time",
+    CLOSE: "closed_on_time",
+}
+MAX_EXTENSION_HOURS = 24 * 90
+
+
+def handle_limit(case: Case) -> tuple[str, float]:
+    """The category's handling limit (working hours, working days or natural hours), or the default."""
+    category = case.category
+    if category is not None and category.time_limit_amount and float(category.time_limit_amount) > 0:
+        return category.time_limit_mode, float(category.time_limit_amount)
+    return conf.default_handle_limit()
+
+
+def start(case: Case, kind: str, at: datetime) -> SlaClock:
+    """Start the step clock `kind`; the handling clock also sets the case's deadline."""
+    limit = handle_limit(case) if kind == HANDLE else conf.step_limit(kind)
+    c = sla.start_clock(target=case, kind=kind, limit=limit, at=at, region_code=case.region_code)
+    if kind == HANDLE:
+        case.deadline = c.due_at
+    return c
+
+
+def stop(case: Case, kind: str, at: datetime, *, record_fact: bool = True) -> bool | None:
+    """Stop the open `kind` clock (if any) and copy its on_time onto the case; returns on_time."""
+    if sla.open_clock(case, kind) is None:
+        return None
+    c = sla.stop_clock(target=case, kind=kind, at=at)
+    if record_fact:
+        setattr(case, FACT[kind], c.on_time)
+    return c.on_time
+
+
+def stop_all(case: Case, at: datetime) -> None:
+    """Stop every open clock without recording facts (refused, voided, merged: no step was completed)."""
+    sla.stop_clocks(target=case, at=at)
+
+
+def pause_all(case: Case, at: datetime) -> list[str]:
+    """Pause every running clock (挂账); returns the kinds paused."""
+    kinds = list(sla.clocks_of(case).filter(state=pure.RUNNING).values_list("kind", flat=True))
+    for kind in kinds:
+        sla.pause_clock(target=case, kind=kind, at=at)
+    return kinds
+
+
+def resume_all(case: Case, at: datetime) -> list[str]:
+    """Resume every paused clock (恢复办理); the deadlines move by the working time spent suspended."""
+    kinds = list(sla.clocks_of(case).filter(state=pure.PAUSED).values_list("kind", flat=True))
+    for kind in kinds:
+        c = sla.resume_clock(target=case, kind=kind, at=at)
+        if kind == HANDLE:
+            case.deadline = c.due_at
+    return kinds
+
+
+def pause(case: Case, kind: str, at: datetime) -> None:
+    if sla.open_clock(case, kind) is not None:
+        sla.pause_clock(target=case, kind=kind, at=at)
+
+
+def resume(case: Case, kind: str, at: datetime) -> None:
+    c = sla.open_clock(case, kind)
+    if c is not None and c.state == pure.PAUSED:
+        sla.resume_clock(target=case, kind=kind, at=at)
+
+
+def extend(case: Case, kind: str, hours: float, at: datetime) -> SlaClock:
+    """Add `hours` (working hours for working-time clocks) to the open clock's budget: an approved 延期.
+
+    The deadline is recomputed from the remaining budget by pausing and resuming the pure clock at the same
+    instant. A warning or breach already emitted for the old deadline is cleared when the new one lies
+    ahead, so the sweep warns and breaches again against the extended deadline.
+    """
+    if not 0 < hours <= MAX_EXTENSION_HOURS:
+        raise ValidationFailed(f"延期时长须在 0–{MAX_EXTENSION_HOURS} 小时之间 / invalid extension", field="hours")
+    qs = SlaClock.objects.filter(target_type=case._meta.label_lower, target_id=str(case.pk), kind=kind,
+                                 state__in=OPEN_STATES)
+    if connection.features.has_select_for_update:
+        qs = qs.select_for_update()
+    c = qs.first()
+    if c is None:
+        raise Conflict("没有进行中的处置时限，无法延期 / no open handling clock to extend")
+    calendar = sla.get_calendar()
+    state = c.as_state()
+    was_running = state.state == pure.RUNNING
+    if was_running:
+        state = pure.pause(state, at, calendar)
+    state = dataclasses.replace(state, budget_minutes=state.budget_minutes + hours * 60, due_at=None, warn_at=None)
+    if was_running:
+        state = pure.resume(state, at, calendar)
+    fields = c.apply(state)
+    if c.due_at is not None and c.due_at > at:
+        c.breached_at = None
+    if c.warn_at is not None and c.warn_at > at:
+        c.warned_at = None
+    c.save(update_fields=[*fields, "breached_at", "warned_at"])
+    events.publish("sla.extended", payload={"clock_id": c.pk, "target_type": c.target_type, "target_id": c.target_id,
+                                            "kind": kind, "hours": hours,
+                                            "due_at": c.due_at.isoformat() if c.due_at else None},
+                   region_code=c.region_code)
+    if kind == HANDLE:
+        case.deadline = c.due_at
+    return c
+
+
+def any_breached(case: Case) -> bool:
+    """Whether an open clock of the case is past its deadline (breach already recorded by the sweep)."""
+    return sla.clocks_of(case).filter(state__in=OPEN_STATES, breached_at__isnull=False).exists()

@@ -1,0 +1,52 @@
+"""The case loop's settings, each with a default, read when used (so tests can override them).
+
+Districts set these in their settings or environment; none of them is a constant in code (DOMAIN.md: local
+rules are data).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+# Time limits of the steps that are not the category's handling limit: (mode, amount), on the working calendar.
+DEFAULT_STEP_LIMITS: dict[str, tuple[str, float]] = {
+    "case.intake": ("working_hours", 2),  # 受理/立案
+    "case.check": ("working_hours", 4),  # 核实
+    "case.dispatch": ("working_hours", 1),  # 派遣
+    "case.verify": ("working_hours", 4),  # 核查
+    "case.close": ("working_hours", 2),  # 结案
+}
+# Handling limit of a case without a category (the category's own limit otherwise).
+DEFAULT_HANDLE_LIMIT: tuple[str, float] = ("working_days", 3)
+
+
+def step_limit(kind: str) -> tuple[str, float]:
+    """The limit of a step clock kind (`settings.CIVICGRID_CASE_SLA` overrides entries of the defaults)."""
+    limits = {**DEFAULT_STEP_LIMITS, **getattr(settings, "CIVICGRID_CASE_SLA", {})}
+    mode, amount = limits[kind]
+    return mode, float(amount)
+
+
+def default_handle_limit() -> tuple[str, float]:
+    mode, amount = getattr(settings, "CIVICGRID_CASE_DEFAULT_HANDLE_LIMIT", DEFAULT_HANDLE_LIMIT)
+    return mode, float(amount)
+
+
+def reopen_days() -> int:
+    return int(getattr(settings, "CIVICGRID_REOPEN_DAYS", 7))
+
+
+def duplicate_radius_m() -> float:
+    return float(getattr(settings, "CIVICGRID_DUPLICATE_RADIUS_M", 200))
+
+
+def duplicate_hours() -> float:
+    return float(getattr(settings, "CIVICGRID_DUPLICATE_HOURS", 72))
+
+
+def max_photo_bytes() -> int:
+    return int(getattr(settings, "CIVICGRID_MAX_PHOTO_BYTES", 10 * 1024 * 1024))
+
+
+def max_photos_per_request() -> int:
+    return int(getattr(settings, "CIVICGRID_MAX_PHOTOS_PER_REQUEST", 9))

@@ -1,0 +1,82 @@
+"""Reactions to SLA events on case clocks: warn the responsible people at 80 %, and on a breach mark the case
+overdue, put it under supervision (超期自动督办) and tell the responsible people and the leaders.
+
+Delivered after commit by the worker, at least once: each effect is keyed (the auto-supervision step by clock,
+inbox messages by a dedupe key), so a redelivered event changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from civicgrid.foundation.access.roles import Role
+from civicgrid.foundation.events import bus as events
+
+from . import recipients
+from .clocks import KINDS
+from .models import OPEN_STATUSES, Case, CaseStep, Status
+from .services.common import add_step, lock, publish, record
+
+log = logging.getLogger(__name__)
+
+KIND_LABELS = {"case.intake": "受理", "case.check": "核实", "case.dispatch": "派遣", "case.handle": "处置",
+               "case.verify": "核查", "case.close": "结案"}
+
+
+def _case_of(event) -> Case | None:
+    payload = event.payload or {}
+    if payload.get("target_type") != "cases.case" or payload.get("kind") not in KINDS:
+        return None
+    if payload.get("state") == "stopped":
+        return None  # a step finished late: its on_time fact says so; there is nothing left to chase
+    try:
+        return Case.objects.select_related("department").filter(pk=int(payload["target_id"])).first()
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+@events.handler("sla.warning", name="cases.sla_warning")
+def on_sla_warning(event) -> None:
+    """预警: the step's time is 80 % used; tell whoever answers for it."""
+    case = _case_of(event)
+    if case is None or case.status not in OPEN_STATUSES:
+        return
+    kind = event.payload["kind"]
+    users = recipients.responsible_for(case, kind)
+    recipients.tell_staff(users, case, "warning", f"{KIND_LABELS[kind]}即将超期",
+                          f"{case.title}（期限 {event.payload.get('due_at') or '—'}）",
+                          dedupe=f"sla.warning:{event.payload.get('clock_id')}")
+
+
+@events.handler("sla.breached", name="cases.sla_breached")
+def on_sla_breached(event) -> None:
+    """超期: mark the case overdue and escalate it to the supervision queue, once per clock."""
+    found = _case_of(event)
+    if found is None:
+        return
+    kind, clock_id = event.payload["kind"], event.payload.get("clock_id")
+    with transaction.atomic():
+        case = lock(found)
+        if case.status not in OPEN_STATUSES and case.status != Status.SUSPENDED:
+            return
+        if CaseStep.objects.filter(case=case, action="auto_supervise", data__clock_id=clock_id).exists():
+            return  # already escalated for this clock (redelivery)
+        before = {"is_overdue": case.is_overdue, "is_supervised": case.is_supervised}
+        case.is_overdue = True
+        case.is_supervised = True
+        case.save(update_fields=["is_overdue", "is_supervised", "updated_at"])
+        now = timezone.now()
+        add_step(case, action="auto_supervise", actor="system", at=now, note="超期自动督办",
+                 data={"clock_id": clock_id, "kind": kind, "due_at": event.payload.get("due_at")},
+                 department=case.department)
+        record(case, actor="system", action="auto_supervise", before=before,
+               data={"clock_id": clock_id, "kind": kind})
+        publish(case, "auto_supervised", kind=kind, clock_id=clock_id)
+        label = KIND_LABELS[kind]
+        recipients.tell_staff(recipients.responsible_for(case, kind), case, "overdue", f"{label}已超期",
+                              dedupe=f"sla.breached:{clock_id}")
+        recipients.tell_staff(recipients.region_staff(case.region_code, (Role.LEADER,)), case, "supervise",
+                              f"超期自动督办（{label}）", dedupe=f"sla.supervise:{clock_id}")

@@ -1,0 +1,98 @@
+"""Who is told about a case: the people responsible for its next step, and everyone who reported it.
+
+Staff are found through their active grants (a department's handlers; dispatchers, grid workers and leaders
+whose region covers the case's grid), so nobody is told about a case outside their scope. Reporters are told
+through the inbox when they have an account and through the configured SMS/email sender when they left a
+contact (the sender decrypts the address only when it sends).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from civicgrid.foundation.access.models import Grant, User
+from civicgrid.foundation.access.roles import Role
+from civicgrid.foundation.core import keys
+from civicgrid.foundation.notify import services as notify
+
+from .models import Case, CaseReporter, Status
+
+PHONE_CONTEXT = "cases.reporter.phone"
+EMAIL_CONTEXT = "cases.reporter.email"
+DISPATCH_ROLES = (Role.COMMAND_DISPATCHER, Role.STREET_DISPATCHER)
+APPROVER_ROLES = (Role.COMMAND_DISPATCHER, Role.LEADER)
+
+
+def _covering(code: str) -> list[str]:
+    """The code itself and every ancestor code (a grant on any of them covers the grid)."""
+    return [code[:n] for n in (6, 9, 12, 15) if n <= len(code)]
+
+
+def _users(grants) -> list[User]:
+    return list(User.objects.filter(is_active=True, grants__in=grants).distinct().order_by("pk"))
+
+
+def department_handlers(department_id: int | None) -> list[User]:
+    """The handlers of a department (new tasks, rework, supervision, reopening)."""
+    if not department_id:
+        return []
+    return _users(Grant.objects.active().filter(role=Role.DEPARTMENT_HANDLER, department_id=department_id))
+
+
+def region_staff(region_code: str, roles) -> list[User]:
+    """Holders of `roles` whose region grant covers `region_code`."""
+    return _users(Grant.objects.active().filter(role__in=list(roles), region__code__in=_covering(region_code)))
+
+
+def dispatchers(case: Case) -> list[User]:
+    return region_staff(case.region_code, DISPATCH_ROLES)
+
+
+def grid_workers(case: Case) -> list[User]:
+    return region_staff(case.region_code, (Role.GRID_WORKER,))
+
+
+def approvers(case: Case) -> list[User]:
+    return region_staff(case.region_code, APPROVER_ROLES)
+
+
+def responsible_for(case: Case, clock_kind: str) -> list[User]:
+    """Who answers for a step clock: handlers for handling, grid workers for 核实/核查, dispatchers otherwise."""
+    if clock_kind == "case.handle":
+        return department_handlers(case.department_id) or dispatchers(case)
+    if clock_kind in ("case.check", "case.verify"):
+        return grid_workers(case)
+    return dispatchers(case)
+
+
+def tell_staff(users, case: Case, kind: str, title: str, body: str = "", dedupe: str | None = None) -> int:
+    """Inbox message about a case to each of `users`."""
+    return notify.notify_many(users, kind, f"{title}：{case.number}", body or case.title, target=case,
+                              dedupe_prefix=dedupe)
+
+
+def follow_url(token: str) -> str:
+    base = getattr(settings, "CIVICGRID_PUBLIC_BASE_URL", "").rstrip("/")
+    return f"{base}/api/v1/follow/{token}"
+
+
+def tell_reporters(case: Case, text: str, *, with_link: bool = False, except_user=None) -> int:
+    """Tell every reporter of `case` (its own and those of duplicates merged into it) what happened; the
+    account that caused the change (`except_user`) is not told in its own inbox."""
+    told = 0
+    label = dict(Status.choices).get(case.status, case.status)
+    skip = getattr(except_user, "pk", None)
+    for reporter in CaseReporter.objects.filter(case=case).select_related("user"):
+        body = f"您反映的问题（案卷号 {case.number}）{text}。当前状态：{label}。"
+        if with_link:
+            body += f" 查询与评价：{follow_url(reporter.follow_token)}"
+        if reporter.user_id and reporter.user.is_active and reporter.user_id != skip:
+            told += notify.notify(reporter.user, "status", f"案卷 {case.number} {label}", body, target=case) is not None
+        if reporter.contact_enc:
+            notify.queue_message(channel="sms", to=keys.decrypt(reporter.contact_enc, PHONE_CONTEXT), body=body)
+            told += 1
+        if reporter.email_enc:
+            notify.queue_message(channel="email", to=keys.decrypt(reporter.email_enc, EMAIL_CONTEXT),
+                                 subject=f"案卷 {case.number} {label}", body=body)
+            told += 1
+    return told

@@ -1,0 +1,279 @@
+"""Input and output shapes of the cases API (explicit fields: nothing leaves by accident)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from ninja import Schema
+
+from .models import Case, CaseStep, Status
+
+
+class PhotoIn(Schema):
+    kind: str = "photo"  # photo | before | after | progress | verify
+    content_base64: str  # the image, base64 (a data: URL is accepted too)
+
+
+class CaseIn(Schema):
+    title: str
+    description: str = ""
+    lng: float | None = None
+    lat: float | None = None
+    crs: str = "wgs84"  # wgs84 | gcj02 | bd09
+    category: int | None = None
+    source: str | None = None  # default: grid_worker for grid workers, public for everyone else
+    address: str = ""
+    reporter_name: str = ""
+    reporter_phone: str = ""
+    reporter_email: str = ""
+    hotline_ticket: str = ""
+    caller_name: str = ""
+    callback_phone: str = ""
+    idempotency_key: str | None = None  # or the Idempotency-Key header
+    self_handled: bool = False
+    is_major: bool = False
+    photos: list[PhotoIn] = []
+
+
+class ActionIn(Schema):
+    note: str = ""
+    reason: str = ""
+    result: str = ""  # check_result: confirmed | unconfirmed
+    decision: str = ""  # decide_extension: approve | reject
+    department: int | None = None  # dispatch
+    category: int | None = None  # accept: set or correct the category
+    parent: str | None = None  # merge: the parent case's number
+    hours: float | None = None  # request_extension
+    correct_rule: bool = False  # send_back: propose a routing correction; dispatch: correct the rule now
+    rule_region: str | None = None  # dispatch with correct_rule: the region the rule covers (default: street)
+    proposed_department: int | None = None  # send_back with correct_rule
+    photos: list[PhotoIn] = []
+
+
+class RatingIn(Schema):
+    score: int
+    comment: str = ""
+
+
+class ReopenIn(Schema):
+    reason: str
+
+
+class CaseFilterIn(Schema):
+    status: str | None = None
+    category: int | None = None
+    region: str | None = None
+    department: int | None = None
+    overdue: bool | None = None
+    supervised: bool | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    q: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+class Ref(Schema):
+    id: int
+    name: str
+
+
+class CaseItemOut(Schema):
+    id: int
+    number: str
+    title: str
+    status: str
+    status_label: str
+    source: str
+    category: Ref | None
+    region_code: str
+    grid_name: str
+    department: Ref | None
+    reported_at: datetime
+    deadline: datetime | None
+    closed_at: datetime | None
+    is_overdue: bool
+    is_supervised: bool
+    is_major: bool
+    is_self_handled: bool
+
+    @staticmethod
+    def resolve_status_label(obj: Case) -> str:
+        return str(Status(obj.status).label)
+
+    @staticmethod
+    def resolve_category(obj: Case):
+        return {"id": obj.category_id, "name": obj.category.name} if obj.category_id else None
+
+    @staticmethod
+    def resolve_department(obj: Case):
+        return {"id": obj.department_id, "name": obj.department.name} if obj.department_id else None
+
+    @staticmethod
+    def resolve_grid_name(obj: Case) -> str:
+        return obj.grid.name
+
+
+class CaseListOut(Schema):
+    items: list[CaseItemOut]
+    count: int
+    total: int
+
+
+def attachment_url(number: str, attachment_id: int) -> str:
+    return f"/api/v1/cases/{number}/attachments/{attachment_id}"
+
+
+class AttachmentOut(Schema):
+    id: int
+    kind: str
+    url: str
+    width: int | None
+    height: int | None
+    created_at: datetime
+
+    @staticmethod
+    def resolve_url(obj) -> str:
+        return attachment_url(obj.case.number, obj.pk)
+
+
+class StepOut(Schema):
+    id: int
+    action: str
+    label: str
+    from_status: str
+    to_status: str
+    actor_name: str
+    department: str
+    note: str
+    data: dict | None
+    at: datetime
+    attachments: list[int]
+
+    @staticmethod
+    def resolve_label(obj: CaseStep) -> str:
+        from .services.follow import STEP_LABELS
+
+        return STEP_LABELS.get(obj.action, obj.action)
+
+    @staticmethod
+    def resolve_department(obj: CaseStep) -> str:
+        return obj.department.name if obj.department_id else ""
+
+    @staticmethod
+    def resolve_attachments(obj: CaseStep) -> list[int]:
+        return [a.pk for a in obj.attachments.all()]
+
+
+class ActionOut(Schema):
+    name: str
+    label: str
+    style: str
+    requires: list[str]
+
+
+class ClockOut(Schema):
+    kind: str
+    state: str
+    started_at: datetime
+    due_at: datetime | None
+    stopped_at: datetime | None
+    on_time: bool | None
+    warned: bool
+    breached: bool
+    ratio: float | None
+
+
+class CaseDetailOut(CaseItemOut):
+    description: str
+    lng: float
+    lat: float
+    crs_in: str
+    address: str
+    reporter_name: str
+    reporter_phone_masked: str
+    hotline_ticket: str
+    suggested_department: Ref | None
+    parent_number: str | None
+    accepted_at: datetime | None
+    dispatched_at: datetime | None
+    handled_at: datetime | None
+    verified_at: datetime | None
+    accepted_on_time: bool | None
+    dispatched_on_time: bool | None
+    handled_on_time: bool | None
+    closed_on_time: bool | None
+    checked_on_time: bool | None
+    verified_on_time: bool | None
+    rework_count: int
+    send_back_count: int
+    reopen_count: int
+    extension_pending: bool
+    satisfaction: int | None
+    timeline: list[StepOut]
+    attachments: list[AttachmentOut]
+    allowed_actions: list[ActionOut]
+    clocks: list[ClockOut]
+    follow_token: str | None = None  # only to the account that reported the case
+
+    @staticmethod
+    def resolve_suggested_department(obj: Case):
+        if not obj.suggested_department_id:
+            return None
+        return {"id": obj.suggested_department_id, "name": obj.suggested_department.name}
+
+    @staticmethod
+    def resolve_parent_number(obj: Case) -> str | None:
+        return obj.parent.number if obj.parent_id else None
+
+    @staticmethod
+    def resolve_timeline(obj: Case):
+        return list(obj.steps.all())
+
+    @staticmethod
+    def resolve_attachments(obj: Case):
+        return list(obj.attachments.all())
+
+
+class CaseCreatedOut(CaseDetailOut):
+    created: bool
+
+
+class DuplicateOut(Schema):
+    id: int
+    number: str
+    title: str
+    status: str
+    status_label: str
+    category: str
+    reported_at: datetime
+    distance_m: float
+    text_score: float
+
+
+class DuplicateListOut(Schema):
+    items: list[DuplicateOut]
+    count: int
+    total: int
+    radius_m: float
+    hours: float
+
+
+class FollowStepOut(Schema):
+    action: str
+    label: str
+    at: datetime
+
+
+class FollowOut(Schema):
+    number: str
+    status: str
+    status_label: str
+    category: str
+    reported_at: datetime
+    closed_at: datetime | None
+    merged: bool
+    steps: list[FollowStepOut]
+    rating: int | None
+    can_rate: bool
+    can_reopen: bool

@@ -1,0 +1,18 @@
+"""The case loop's write path. Every entry point (pages, API, Open311, importers, commands, tests) calls these:
+
+    submit_case(*, actor, title, …) -> (Case, created)      上报 (services/intake.py)
+    act(*, actor, case, action, **inputs) -> Case            every transition of CASE_WORKFLOW (services/transitions.py)
+    rate(*, follow_token, score, comment) -> CaseReporter    满意度 by link/QR (services/follow.py)
+    reopen_by_token(*, follow_token, reason) -> Case         重新办理 by link/QR
+    follow_status(token) -> dict                             public status, no personal data
+    add_photos(*, actor, case, photos, kind) -> list         photos added to a case outside a transition
+"""
+
+from .follow import follow_status, rate, reopen_by_token
+from .intake import submit_case
+from .photos import add_photos
+from .transitions import act, register_actions
+
+register_actions()
+
+__all__ = ["act", "add_photos", "follow_status", "rate", "reopen_by_token", "submit_case"]

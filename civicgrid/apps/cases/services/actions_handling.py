@@ -1,0 +1,200 @@
+"""The department's and the field's side of the loop: 退回, 处置, 延期, 反馈, 核查, 返工, 结案, 挂账, 督办, 重新办理."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from civicgrid.foundation.core.errors import Conflict, ValidationFailed
+from civicgrid.foundation.events import bus as events
+
+from .. import clocks, conf, recipients
+from ..models import Status
+from .actions_intake import _truthy, resolve_department
+from .transitions import Ctx, action
+
+DECISIONS = {"approve": "同意", "reject": "不同意"}
+
+
+@action("send_back")
+def send_back(ctx: Ctx) -> None:
+    """退回: not this department's job. The case returns to dispatch; with `correct_rule` the department also
+    proposes a routing correction (category × region → `proposed_department`) for the rule's owners."""
+    case = ctx.case
+    previous = case.department
+    clocks.stop(case, clocks.HANDLE, ctx.at, record_fact=False)  # not handled: no 按期处置 fact either way
+    case.send_back_count += 1
+    case.department = None
+    case.deadline = None
+    if case.suggested_department_id == getattr(previous, "pk", None):
+        case.suggested_department = None  # the suggestion just proved wrong; do not pre-fill it again
+    clocks.start(case, clocks.DISPATCH, ctx.at)
+    ctx.department = previous
+    ctx.data["from_department"] = getattr(previous, "pk", None)
+    if _truthy(ctx.inputs.get("correct_rule", False)):
+        proposal = {"category_id": case.category_id, "region_code": case.region_code,
+                    "from_department": getattr(previous, "pk", None), "proposed_department": None,
+                    "reason": str(ctx.inputs.get("reason") or "")[:500]}
+        if ctx.inputs.get("proposed_department") not in (None, ""):
+            proposal["proposed_department"] = resolve_department(ctx.inputs["proposed_department"]).pk
+        ctx.data["routing_correction"] = proposal
+        events.publish("case.routing_correction_proposed", aggregate=case, payload={"number": case.number, **proposal})
+    recipients.tell_staff(recipients.dispatchers(case), case, "sent_back", "退回",
+                          f"{getattr(previous, 'name', '')}：{ctx.inputs.get('reason', '')}")
+
+
+@action("start")
+def start(ctx: Ctx) -> None:
+    """开始处置: the department is on it (the handling clock has run since dispatch)."""
+
+
+@action("progress")
+def progress(ctx: Ctx) -> None:
+    """处置进展: a note, optionally with photos; the state does not change."""
+
+
+@action("request_extension")
+def request_extension(ctx: Ctx) -> None:
+    """申请延期 by some hours, with a reason; a command dispatcher or leader decides."""
+    try:
+        hours = float(ctx.inputs.get("hours"))
+    except (TypeError, ValueError):
+        hours = 0
+    if not 0 < hours <= clocks.MAX_EXTENSION_HOURS:
+        raise ValidationFailed(f"延期时长须为 0–{clocks.MAX_EXTENSION_HOURS} 之间的小时数 / hours must be between 0 "
+                               f"and {clocks.MAX_EXTENSION_HOURS}", field="hours")
+    ctx.case.extension_pending = True
+    ctx.case.extension_hours = hours
+    ctx.data["hours"] = hours
+    recipients.tell_staff(recipients.approvers(ctx.case), ctx.case, "extension_request", "延期申请",
+                          f"申请延期 {hours:g} 小时：{ctx.inputs.get('reason', '')}")
+
+
+@action("decide_extension")
+def decide_extension(ctx: Ctx) -> None:
+    """审批延期: approval moves the handling deadline by the hours asked for; rejection keeps it."""
+    case = ctx.case
+    decision = str(ctx.inputs.get("decision") or "").strip()
+    if decision not in DECISIONS:
+        raise ValidationFailed("审批结果须为 approve 或 reject / decision must be approve or reject", field="decision")
+    hours = case.extension_hours or 0
+    ctx.data.update({"decision": decision, "hours": hours})
+    if decision == "approve":
+        old = case.deadline
+        clocks.extend(case, clocks.HANDLE, hours, ctx.at)
+        ctx.data.update({"old_deadline": old.isoformat() if old else None,
+                         "new_deadline": case.deadline.isoformat() if case.deadline else None})
+        if case.is_overdue and not clocks.any_breached(case):
+            case.is_overdue = False  # the approved deadline lies ahead again
+    case.extension_pending = False
+    case.extension_hours = None
+    ctx.note = ctx.note or f"{DECISIONS[decision]}延期 {hours:g} 小时"
+    recipients.tell_staff(recipients.department_handlers(case.department_id), case, "extension_decided",
+                          f"延期申请{DECISIONS[decision]}")
+
+
+@action("report_back")
+def report_back(ctx: Ctx) -> None:
+    """处置反馈: done; the handling clock stops (按期处置) and the grid's workers get the 核查 task."""
+    case = ctx.case
+    case.handled_at = ctx.at
+    case.extension_pending = False
+    case.extension_hours = None
+    clocks.stop(case, clocks.HANDLE, ctx.at)
+    clocks.start(case, clocks.VERIFY, ctx.at)
+    recipients.tell_staff(recipients.grid_workers(case), case, "verify_task", "核查任务")
+    ctx.tell = "已处置完毕，待现场核查"
+
+
+@action("verify")
+def verify(ctx: Ctx) -> None:
+    """核查通过, with a photo from the site; the case waits for 结案."""
+    case = ctx.case
+    case.verified_at = ctx.at
+    clocks.stop(case, clocks.VERIFY, ctx.at)
+    clocks.start(case, clocks.CLOSE, ctx.at)
+    recipients.tell_staff(recipients.dispatchers(case), case, "close_task", "待结案")
+
+
+@action("rework")
+def rework(ctx: Ctx) -> None:
+    """返工: not fixed; back to the same department with a new handling clock."""
+    case = ctx.case
+    case.rework_count += 1
+    case.handled_at = None
+    clocks.stop(case, clocks.VERIFY, ctx.at)
+    clocks.start(case, clocks.HANDLE, ctx.at)
+    ctx.data["rework_count"] = case.rework_count
+    recipients.tell_staff(recipients.department_handlers(case.department_id), case, "rework", "返工",
+                          str(ctx.inputs.get("reason") or ""))
+
+
+@action("close")
+def close(ctx: Ctx) -> None:
+    """结案: the close clock stops (按期结案); reporters get the link to rate the work or reopen."""
+    case = ctx.case
+    case.closed_at = ctx.at
+    clocks.stop(case, clocks.CLOSE, ctx.at)
+    clocks.stop_all(case, ctx.at)
+    ctx.tell = "已办结，欢迎评价"
+    ctx.link = True
+
+
+@action("suspend")
+def suspend(ctx: Ctx) -> None:
+    """挂账: long-term wait (e.g. for budget); every running clock pauses until 恢复办理."""
+    case = ctx.case
+    case.suspended_from = case.status
+    ctx.data["paused"] = clocks.pause_all(case, ctx.at)
+    ctx.tell = "已挂账（暂缓办理）"
+
+
+@action("unsuspend")
+def unsuspend(ctx: Ctx) -> None:
+    """恢复办理: back to the step it was suspended from; its clocks resume where they stopped."""
+    case = ctx.case
+    ctx.status = case.suspended_from or Status.ACCEPTED
+    case.suspended_from = ""
+    ctx.data["resumed"] = clocks.resume_all(case, ctx.at)
+    if ctx.status == Status.ACCEPTED and not ctx.data["resumed"]:
+        clocks.start(case, clocks.DISPATCH, ctx.at)
+    ctx.tell = "已恢复办理"
+
+
+@action("supervise")
+def supervise(ctx: Ctx) -> None:
+    """督办 by a leader: the case joins the supervision queue and its department is told."""
+    case = ctx.case
+    case.is_supervised = True
+    users = recipients.department_handlers(case.department_id) or recipients.dispatchers(case)
+    recipients.tell_staff(users, case, "supervise", "督办", str(ctx.inputs.get("note") or ""))
+
+
+def reopen_window_open(case) -> bool:
+    """Whether a closed case may still be reopened (`CIVICGRID_REOPEN_DAYS` after closing, default 7)."""
+    return case.closed_at is not None and case.closed_at + timedelta(days=conf.reopen_days()) >= timezone.now()
+
+
+@action("reopen")
+def reopen(ctx: Ctx) -> None:
+    """重新办理 within the configured days after closing (by the reporter's link or a dispatcher)."""
+    case = ctx.case
+    if not reopen_window_open(case):
+        raise Conflict(f"已超过结案后 {conf.reopen_days()} 天，不能重新办理 / the reopen period has passed")
+    previous = case.department
+    case.reopen_count += 1
+    ctx.data.update({"closed_at": case.closed_at.isoformat(), "department": getattr(previous, "pk", None)})
+    case.closed_at = None
+    case.closed_on_time = None
+    case.verified_at = None
+    case.handled_at = None
+    if previous is not None:
+        case.suggested_department = previous  # dispatch pre-fills the department that handled it
+    # The department stays attached (and sees the case it is told about) until dispatch decides again.
+    case.deadline = None
+    clocks.start(case, clocks.DISPATCH, ctx.at)
+    ctx.department = previous
+    users = recipients.department_handlers(getattr(previous, "pk", None)) + recipients.dispatchers(case)
+    recipients.tell_staff(users, case, "reopened", "重新办理", str(ctx.inputs.get("reason") or ""))
+    ctx.tell = "已重新办理"

@@ -1,0 +1,168 @@
+"""The command centre's side of the loop: 立案, 核实, 不予受理, 作废, 合并, 派遣."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from civicgrid.foundation.core.errors import ValidationFailed
+from civicgrid.foundation.orgs.models import Organisation
+
+from .. import clocks, recipients
+from ..models import OPEN_STATUSES, Case, CaseReporter
+from .common import add_step, record
+from .intake import resolve_category
+from .transitions import Ctx, action
+
+CHECK_RESULTS = {"confirmed": "属实", "unconfirmed": "不属实"}
+
+
+def resolve_department(value) -> Organisation:
+    """An active organisation by instance or id; anything else is a clear error."""
+    pk = value.pk if isinstance(value, Organisation) else value
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        pk = 0
+    found = Organisation.objects.filter(pk=pk, is_active=True).first() if 0 < pk < 2**63 else None
+    if found is None:
+        raise ValidationFailed(f"未知的处置部门：{str(value)[:32]} / unknown department", field="department")
+    return found
+
+
+def _truthy(value) -> bool:
+    return value if isinstance(value, bool) else str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _correct_rule(ctx: Ctx, department: Organisation) -> dict:
+    """Dispatch with `correct_rule`: from now on this category in this region (`rule_region`, by default the
+    case's street) routes to the chosen department. The routing service checks the dispatcher may manage rules
+    and audits the change; without that permission the whole dispatch is refused."""
+    from civicgrid.apps.categories.services import correct_rule
+
+    case = ctx.case
+    region = str(ctx.inputs.get("rule_region") or case.region_code[:9]).strip()
+    if not case.region_code.startswith(region) or len(region) not in (6, 9, 12, 15):
+        raise ValidationFailed("rule_region 须为本案所在区域或其上级的代码 / rule_region must contain the case",
+                               field="rule_region")
+    rule = correct_rule(actor=ctx.actor, category=case.category, region_code=region, department=department,
+                        note=str(ctx.inputs.get("note") or "")[:200], reference=case.number)
+    return {"rule": rule.pk, "region_code": region, "department": department.pk}
+
+
+@action("accept")
+def accept(ctx: Ctx) -> None:
+    """立案: the report is a case; the intake clock stops and the dispatch clock starts. The category may be
+    set or corrected here."""
+    case = ctx.case
+    if ctx.inputs.get("category") not in (None, ""):
+        category = resolve_category(ctx.inputs["category"])
+        if category.pk != case.category_id:
+            ctx.data["category"] = {"from": case.category_id, "to": category.pk}
+            case.category = category
+            from .intake import suggest_department
+
+            case.suggested_department = suggest_department(category, case.region_code)
+    case.accepted_at = ctx.at
+    case.accepted_by = ctx.actor if getattr(ctx.actor, "is_authenticated", False) else None
+    clocks.stop(case, clocks.INTAKE, ctx.at)
+    clocks.start(case, clocks.DISPATCH, ctx.at)
+    ctx.tell = "已立案"
+
+
+@action("check_request")
+def check_request(ctx: Ctx) -> None:
+    """派发核实: a grid worker of the grid confirms on site; intake waits (its clock pauses) meanwhile."""
+    case = ctx.case
+    clocks.pause(case, clocks.INTAKE, ctx.at)
+    clocks.start(case, clocks.CHECK, ctx.at)
+    recipients.tell_staff(recipients.grid_workers(case), case, "check_task", "核实任务")
+
+
+@action("check_result")
+def check_result(ctx: Ctx) -> None:
+    """核实反馈: confirmed or not; the case returns to intake, which accepts or refuses it."""
+    case = ctx.case
+    result = str(ctx.inputs.get("result") or "").strip()
+    if result not in CHECK_RESULTS:
+        raise ValidationFailed("核实结果须为 confirmed（属实）或 unconfirmed（不属实） / result must be confirmed or "
+                               "unconfirmed", field="result")
+    ctx.data["result"] = result
+    ctx.note = ctx.note or str(ctx.inputs.get("note") or CHECK_RESULTS[result])
+    clocks.stop(case, clocks.CHECK, ctx.at)
+    clocks.resume(case, clocks.INTAKE, ctx.at)
+    recipients.tell_staff(recipients.dispatchers(case), case, "check_done", f"核实{CHECK_RESULTS[result]}")
+
+
+@action("refuse")
+def refuse(ctx: Ctx) -> None:
+    """不予受理 with a reason: no step was completed, so the clocks stop without facts."""
+    clocks.stop_all(ctx.case, ctx.at)
+    ctx.tell = "不予受理"
+
+
+@action("void")
+def void(ctx: Ctx) -> None:
+    """作废 with a reason (counts against 准确立案率 when the case had been accepted)."""
+    clocks.stop_all(ctx.case, ctx.at)
+    ctx.data["was_accepted"] = ctx.case.accepted_at is not None
+    ctx.tell = "已作废"
+
+
+def _parent(ctx: Ctx) -> Case:
+    value = ctx.inputs.get("parent")
+    number = value.number if isinstance(value, Case) else str(value or "").strip()
+    parent = (Case.objects.visible_to(ctx.actor, "intake").select_related("department")
+              .filter(number=number[:20]).first())
+    if parent is None:
+        raise ValidationFailed(f"主案卷不存在或不在您的范围内：{number[:20]} / parent case not found", field="parent")
+    if parent.pk == ctx.case.pk:
+        raise ValidationFailed("不能合并到自身 / a case cannot be merged into itself", field="parent")
+    if parent.status not in OPEN_STATUSES or parent.parent_id:
+        raise ValidationFailed("主案卷须为未办结、未被合并的案卷 / the parent must be an open case", field="parent")
+    return parent
+
+
+@action("merge")
+def merge(ctx: Ctx) -> None:
+    """合并: the duplicate joins its parent; its reporters (and cases merged into it) follow the parent."""
+    case = ctx.case
+    parent = _parent(ctx)
+    clocks.stop_all(case, ctx.at)
+    case.parent = parent
+    moved = CaseReporter.objects.filter(case=case).update(case=parent)
+    Case.objects.filter(parent=case).update(parent=parent)
+    ctx.data.update({"parent": parent.number, "reporters_moved": moved})
+    ctx.event["parent_number"] = parent.number
+    add_step(parent, action="merged_in", actor=ctx.actor, at=ctx.at, note=f"合并案卷 {case.number}",
+             data={"child": case.number, "reporters_moved": moved}, department=parent.department)
+    record(parent, actor=ctx.actor, action="merged_in", before=None, data={"child": case.number})
+    # The reporters now follow the parent: tell them there, with its number and status.
+    recipients.tell_reporters(parent, f"已与同一问题的案卷合并办理（原案卷号 {case.number}）",
+                              except_user=ctx.actor)
+
+
+@action("dispatch")
+def dispatch(ctx: Ctx) -> None:
+    """派遣 to a department; a choice other than the routing suggestion is kept as a correction for the
+    router's retraining. The handling clock starts with the category's limit."""
+    case = ctx.case
+    department = resolve_department(ctx.inputs.get("department"))
+    suggested = case.suggested_department_id
+    ctx.data.update({"department": department.pk, "suggested_department": suggested,
+                     "correction": bool(suggested and suggested != department.pk)})
+    if case.suggestion:
+        ctx.data["router_suggestion"] = case.suggestion
+    case.department = department
+    case.dispatched_at = ctx.at
+    case.dispatched_by = ctx.actor if getattr(ctx.actor, "is_authenticated", False) else None
+    clocks.stop(case, clocks.DISPATCH, ctx.at)
+    clocks.start(case, clocks.HANDLE, ctx.at)
+    if _truthy(ctx.inputs.get("correct_rule", False)):
+        ctx.data["rule_corrected"] = _correct_rule(ctx, department)
+    ctx.event.update({"correction": ctx.data["correction"], "suggested_department_id": suggested})
+    ctx.department = department
+    recipients.tell_staff(recipients.department_handlers(department.pk), case, "new_task", "新任务",
+                          f"{case.title}（处置期限 {timezone.localtime(case.deadline):%Y-%m-%d %H:%M}）"
+                          if case.deadline else "")
+    ctx.tell = "已派遣至处置部门"
+

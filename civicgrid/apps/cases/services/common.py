@@ -1,0 +1,110 @@
+"""Pieces every case service uses: the step record, audit, event, and the checks of scope and inputs."""
+
+from __future__ import annotations
+
+from django.db import connection
+
+from civicgrid.foundation.access.scope import has_capability
+from civicgrid.foundation.audit import service as audit
+from civicgrid.foundation.audit.service import snapshot
+from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
+from civicgrid.foundation.events import bus as events
+
+from .. import photos as photo_mod
+from ..models import Case, CaseStep
+
+
+class MissingInput(ValidationFailed):
+    """A required input of an action is empty (422, like any other unprocessable request body)."""
+
+    status = 422
+    code = "missing"
+
+
+NOT_FOUND = "未找到该事件，或不在您的权限范围内 / case not found"
+AUDIT_PREFIX = "cases."
+
+
+def actor_label(actor) -> str:
+    if actor is None:
+        return "system"
+    if isinstance(actor, str):
+        return actor[:150]
+    return (getattr(actor, "display_name", "") or actor.get_username())[:150]
+
+
+def user_or_none(actor):
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
+def lock(case: Case) -> Case:
+    """The case re-read inside the transaction (row-locked on PostgreSQL), so checks see its current state."""
+    qs = Case.objects.select_related("category", "department")
+    if connection.features.has_select_for_update:
+        qs = qs.select_for_update(of=("self",))
+    try:
+        return qs.get(pk=case.pk)
+    except Case.DoesNotExist:
+        raise NotFound(NOT_FOUND) from None
+
+
+def ensure_visible(actor, case: Case, action: str = "view") -> None:
+    """404 unless the case is within the actor's scope for `action` (missing and out of scope look alike)."""
+    if not Case.objects.visible_to(actor, action).filter(pk=case.pk).exists():
+        raise NotFound(NOT_FOUND)
+
+
+def ensure_capability_scope(actor, case: Case, capability: str, label: str) -> None:
+    """403 when the actor sees the case but their grant for `capability` does not reach it."""
+    app, _, action = capability.partition(".")
+    if app != "cases" or not has_capability(actor, capability):
+        raise PermissionDenied(f"您无权执行「{label}」 / you may not do this")
+    if not Case.objects.visible_to(actor, action).filter(pk=case.pk).exists():
+        raise PermissionDenied(f"该事件不在您「{label}」的权限范围内 / outside the scope of your role")
+
+
+def add_step(case: Case, *, action: str, actor, at, from_status: str = "", to_status: str = "", note: str = "",
+             data: dict | None = None, department=None) -> CaseStep:
+    """One entry of the case's timeline."""
+    return CaseStep.objects.create(
+        case=case, action=action, from_status=from_status, to_status=to_status, actor=user_or_none(actor),
+        actor_name=actor_label(actor), department=department, note=note[:4000], data=data or None, at=at,
+    )
+
+
+def record(case: Case, *, actor, action: str, before: dict | None, data: dict | None = None) -> None:
+    """The audit entry of one case action (before/after snapshots, encrypted contacts masked)."""
+    audit.record(actor=user_or_none(actor) or actor_label(actor), action=AUDIT_PREFIX + action, target=case,
+                 before=before, after=snapshot(case), data=data)
+
+
+def publish(case: Case, topic: str, **payload) -> None:
+    """`case.<topic>` to the outbox, with what subscribers need to route it without reading the case."""
+    events.publish(f"case.{topic}", aggregate=case, payload={
+        "number": case.number, "status": case.status, "category_id": case.category_id,
+        "department_id": case.department_id, "region_code": case.region_code, **payload,
+    })
+
+
+def read_photos(items, default_kind: str) -> list[tuple[str, photo_mod.Photo]]:
+    """Check every photo of a request by content before any transaction starts.
+
+    `items` holds bytes, files, already read `Photo`s or `(kind, any of those)` pairs.
+    """
+    from .. import conf
+
+    items = list(items or ())
+    if len(items) > conf.max_photos_per_request():
+        raise ValidationFailed(f"一次最多上传 {conf.max_photos_per_request()} 张照片 / too many photos",
+                               field="photos")
+    result = []
+    for item in items:
+        kind, source = item if isinstance(item, tuple) else (default_kind, item)
+        if kind not in photo_mod.KINDS:
+            raise ValidationFailed(f"照片类型无效：{str(kind)[:16]} / unknown photo kind", field="photos")
+        result.append((kind, source if isinstance(source, photo_mod.Photo) else photo_mod.read_photo(source)))
+    return result
+
+
+def attach_all(case: Case, photos, *, step=None, actor=None) -> list:
+    return [photo_mod.attach(case=case, photo=p, kind=kind, step=step, uploaded_by=actor) for kind, p in photos]

@@ -1,0 +1,110 @@
+"""What a reporter can do with the link or QR code handed out at report time, without an account:
+see the status (no personal data), rate the work once after closing (满意度), and reopen within the window."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from civicgrid.foundation.audit.service import snapshot
+from civicgrid.foundation.core.errors import Conflict, NotFound, ValidationFailed
+
+from ..models import Case, CaseReporter, Status
+from ..workflow import CASE_WORKFLOW
+from .actions_handling import reopen_window_open
+from .common import MissingInput, add_step, lock, publish, record
+from .transitions import Ctx, run
+
+NOT_FOUND = "链接无效或已失效 / unknown or expired link"
+STEP_LABELS = {t.name: t.label for t in CASE_WORKFLOW.transitions} | {
+    "report": "上报", "self_handle": "自行处置", "merged_in": "合并案卷", "rate": "评价", "auto_supervise": "超期自动督办",
+}
+# Steps a reporter sees on the public page (internal hand-overs and notes stay inside).
+PUBLIC_STEPS = {"report", "accept", "refuse", "void", "merge", "dispatch", "report_back", "verify", "close",
+                "self_handle", "reopen", "rate"}
+
+
+def reporter_for(token: str) -> CaseReporter:
+    token = str(token or "")
+    if not 16 <= len(token) <= 64:
+        raise NotFound(NOT_FOUND)
+    row = CaseReporter.objects.select_related("case", "case__category").filter(follow_token=token).first()
+    if row is None:
+        raise NotFound(NOT_FOUND)
+    return row
+
+
+def follow_status(token: str) -> dict:
+    """The public status of the case a follow link belongs to (the parent case after a merge)."""
+    reporter = reporter_for(token)
+    case = reporter.case
+    steps = [
+        {"action": s.action, "label": STEP_LABELS.get(s.action, s.action), "at": s.at}
+        for s in case.steps.filter(action__in=PUBLIC_STEPS).order_by("at", "id")
+    ]
+    return {
+        "number": case.number,
+        "status": case.status,
+        "status_label": str(Status(case.status).label),
+        "category": case.category.name if case.category_id else "",
+        "reported_at": case.reported_at,
+        "closed_at": case.closed_at,
+        "merged": reporter.original_case_id != case.pk,
+        "steps": steps,
+        "rating": reporter.rating,
+        "can_rate": case.status == Status.CLOSED and reporter.rating is None,
+        "can_reopen": case.status == Status.CLOSED and reopen_window_open(case),
+    }
+
+
+def rate(*, follow_token: str, score, comment: str = "") -> CaseReporter:
+    """满意度 1–5 with an optional comment, once per reporter, after the case is closed."""
+    try:
+        score = int(score)
+    except (TypeError, ValueError):
+        score = 0
+    if not 1 <= score <= 5:
+        raise ValidationFailed("评分须为 1–5 / score must be 1 to 5", field="score")
+    comment = str(comment or "").replace("\x00", "").strip()
+    if len(comment) > 1000:
+        raise ValidationFailed("评价内容不能超过 1000 字 / comment too long", field="comment")
+    with transaction.atomic():
+        reporter = reporter_for(follow_token)
+        case = lock(reporter.case)
+        reporter = CaseReporter.objects.select_for_update().get(pk=reporter.pk) if _locks() else reporter
+        if case.status != Status.CLOSED:
+            raise Conflict("案卷办结后才能评价 / a case can be rated once it is closed")
+        if reporter.rating is not None:
+            raise Conflict("您已评价过 / this link has already been used to rate")
+        before = snapshot(case)
+        now = timezone.now()
+        reporter.rating, reporter.rating_comment, reporter.rated_at = score, comment, now
+        reporter.save(update_fields=["rating", "rating_comment", "rated_at"])
+        ratings = list(CaseReporter.objects.filter(case=case, rating__isnull=False).values_list("rating", flat=True))
+        case.satisfaction = round(sum(ratings) / len(ratings))
+        case.save(update_fields=["satisfaction", "updated_at"])
+        add_step(case, action="rate", actor="reporter", at=now, note=comment, data={"score": score})
+        record(case, actor="reporter", action="rate", before=before, data={"score": score})
+        publish(case, "rated", score=score, satisfaction=case.satisfaction)
+    return reporter
+
+
+def reopen_by_token(*, follow_token: str, reason: str) -> Case:
+    """重新办理 asked for by the reporter through their link (the token stands for the reporter)."""
+    reason = str(reason or "").replace("\x00", "").strip()
+    if not reason:
+        raise MissingInput("「重新办理」须填写：reason / required: reason", field="reason")
+    t = CASE_WORKFLOW.transition("reopen")
+    with transaction.atomic():
+        reporter = reporter_for(follow_token)
+        case = lock(reporter.case)
+        if case.status not in t.sources:
+            raise Conflict("只有已办结的案卷可以重新办理 / only a closed case can be reopened")
+        # The actor is recorded as "reporter" (no name: the trail needs no personal data to show who it was).
+        return run(Ctx("reporter", case, t, {"reason": reason[:1000]}, timezone.now(), []))
+
+
+def _locks() -> bool:
+    from django.db import connection
+
+    return connection.features.has_select_for_update

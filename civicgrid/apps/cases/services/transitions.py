@@ -1,0 +1,130 @@
+"""`act(...)`: every transition of `CASE_WORKFLOW` through one path.
+
+    act(actor=dispatcher, case=case, action="dispatch", department=dept.pk)
+
+Order of checks (each refusal changes nothing): the case must be within the actor's scope (404 otherwise) →
+the transition must start from the case's state (409) and the actor's role may take it (403) → required
+inputs present (422) → the actor's grant for that capability reaches the case (403). Then, in one
+transaction: the action's own changes and clocks (`actions_intake`, `actions_handling`), the status, a
+`CaseStep`, the photos, the audit entry and the `case.<…>` event; reporters are told of status changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from civicgrid.foundation.audit.service import snapshot
+from civicgrid.foundation.core.errors import ValidationFailed
+from civicgrid.foundation.workflow.engine import Transition
+
+from .. import recipients
+from ..models import Case
+from ..workflow import CASE_WORKFLOW
+from .common import (
+    MissingInput,
+    add_step,
+    attach_all,
+    ensure_capability_scope,
+    ensure_visible,
+    lock,
+    publish,
+    read_photos,
+    record,
+    user_or_none,
+)
+
+
+@dataclass
+class Ctx:
+    """One action being taken: what it acts on and what it has decided to record."""
+
+    actor: object
+    case: Case
+    transition: Transition
+    inputs: dict
+    at: datetime
+    photos: list
+    note: str = ""
+    data: dict = field(default_factory=dict)
+    event: dict = field(default_factory=dict)
+    status: str | None = None  # set by actions whose target depends on the case (unsuspend)
+    department: object = None  # the department the step is recorded against, when not the case's
+    tell: str | None = None  # what reporters are told, when the status changed
+    link: bool = False  # whether reporters get the follow link (rating after closing)
+
+
+ACTIONS: dict[str, Callable[[Ctx], None]] = {}
+# Event topics, in the past tense subscribers expect.
+TOPICS = {
+    "accept": "accepted", "check_request": "check_requested", "check_result": "checked", "refuse": "refused",
+    "void": "voided", "merge": "merged", "dispatch": "dispatched", "send_back": "sent_back", "start": "started",
+    "progress": "progressed", "request_extension": "extension_requested", "decide_extension": "extension_decided",
+    "report_back": "handled", "verify": "verified", "rework": "reworked", "close": "closed",
+    "suspend": "suspended", "unsuspend": "unsuspended", "supervise": "supervised", "reopen": "reopened",
+}
+PHOTO_KINDS = {"report_back": "after", "verify": "verify", "progress": "progress", "check_result": "verify"}
+
+
+def action(name: str):
+    """Register the function that carries out one transition of the table."""
+    CASE_WORKFLOW.transition(name)  # a typo here fails at import, not at the first request
+
+    def register(func):
+        ACTIONS[name] = func
+        return func
+
+    return register
+
+
+def act(*, actor, case: Case, action: str, **inputs) -> Case:
+    """Take `action` on `case` as `actor` with the action's inputs (reason, note, department, hours, photos …)."""
+    t = CASE_WORKFLOW.transition(action)
+    photos = read_photos(inputs.pop("photos", None) or (), PHOTO_KINDS.get(action, "photo"))
+    with transaction.atomic():
+        case = lock(case)
+        ensure_visible(actor, case)
+        try:
+            CASE_WORKFLOW.check(case, actor, action, {**inputs, "photos": photos})
+        except ValidationFailed as exc:
+            raise MissingInput(exc.message, field=exc.field) from None
+        ensure_capability_scope(actor, case, t.capability, t.label)
+        return run(Ctx(actor, case, t, inputs, timezone.now(), photos))
+
+
+def run(ctx: Ctx) -> Case:
+    """Carry out a checked transition (also used by the follow-link reopen, which checks by token)."""
+    case, t = ctx.case, ctx.transition
+    before = snapshot(case)
+    from_status = case.status
+    ACTIONS[t.name](ctx)
+    if ctx.status:
+        case.status = ctx.status
+    elif t.target:
+        case.status = t.target
+    case.save()
+    changed = case.status != from_status
+    note = ctx.note or str(ctx.inputs.get("note") or ctx.inputs.get("reason") or "").strip()
+    step = add_step(case, action=t.name, actor=ctx.actor, at=ctx.at, from_status=from_status,
+                    to_status=case.status if changed else "", note=note, data=ctx.data,
+                    department=ctx.department or case.department)
+    attach_all(case, ctx.photos, step=step, actor=ctx.actor)
+    record(case, actor=ctx.actor, action=t.name, before=before,
+           data={**ctx.data, "step": step.pk, "photos": len(ctx.photos)})
+    publish(case, TOPICS[t.name], action=t.name, from_status=from_status, step_id=step.pk, **ctx.event)
+    if changed and ctx.tell:
+        recipients.tell_reporters(case, ctx.tell, with_link=ctx.link, except_user=user_or_none(ctx.actor))
+    return case
+
+
+def register_actions() -> None:
+    """Import the modules that register actions, and make sure every transition has one."""
+    from . import actions_handling, actions_intake  # noqa: F401
+
+    missing = {t.name for t in CASE_WORKFLOW.transitions} - set(ACTIONS)
+    if missing:
+        raise RuntimeError(f"case transitions without an action: {sorted(missing)}")

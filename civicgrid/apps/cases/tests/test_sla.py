@@ -1,0 +1,121 @@
+"""On time: the sweep's warnings and breaches reach the case (overdue, 超期自动督办, inbox), exactly once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from civicgrid.apps.cases import handlers
+from civicgrid.apps.cases.models import Case, CaseStep
+from civicgrid.apps.cases.services import act
+from civicgrid.foundation.audit.models import AuditEntry
+from civicgrid.foundation.events import bus
+from civicgrid.foundation.events.models import OutboxEvent
+from civicgrid.foundation.notify.models import Notification
+from civicgrid.foundation.sla.models import SlaClock
+from civicgrid.foundation.sla.sweep import sweep
+
+from .conftest import report
+
+pytestmark = pytest.mark.django_db
+
+
+def _dispatched(loop) -> Case:
+    case = report(loop)
+    act(actor=loop.dispatcher, case=case, action="accept")
+    return act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
+
+
+def _handle_clock(case) -> SlaClock:
+    return SlaClock.objects.get(target_type="cases.case", target_id=str(case.pk), kind="case.handle")
+
+
+def test_the_handle_clock_follows_the_category_limit_and_sets_the_deadline(loop):
+    case = _dispatched(loop)
+    clock = _handle_clock(case)
+    assert clock.mode == "working_hours" and clock.limit_amount == 4 and case.deadline == clock.due_at
+    other = report(loop, category=loop.sibling.pk)
+    act(actor=loop.dispatcher, case=other, action="accept")
+    other = act(actor=loop.dispatcher, case=other, action="dispatch", department=loop.dept.pk)
+    assert _handle_clock(other).mode == "working_days"
+    bare = report(loop, category=None)
+    act(actor=loop.dispatcher, case=bare, action="accept")
+    act(actor=loop.dispatcher, case=bare, action="dispatch", department=loop.dept.pk)
+    assert _handle_clock(bare).mode == "working_days" and _handle_clock(bare).limit_amount == 3  # the default
+
+
+def test_warning_then_breach_marks_overdue_escalates_and_notifies_once(loop):
+    case = _dispatched(loop)
+    clock = _handle_clock(case)
+    bus.dispatch_pending()  # the report's own events first
+
+    warned, _ = sweep(now=clock.warn_at + timedelta(seconds=1))
+    assert warned >= 1
+    bus.dispatch_pending()
+    assert Notification.objects.filter(user=loop.handler, kind="warning").count() == 1
+    case.refresh_from_db()
+    assert not case.is_overdue
+
+    _, breached = sweep(now=clock.due_at + timedelta(seconds=1))
+    assert breached >= 1
+    bus.dispatch_pending()
+    case.refresh_from_db()
+    assert case.is_overdue and case.is_supervised
+    step = CaseStep.objects.get(case=case, action="auto_supervise")
+    assert step.note == "超期自动督办" and step.data["kind"] == "case.handle"
+    assert Notification.objects.filter(user=loop.handler, kind="overdue").count() == 1
+    assert Notification.objects.filter(user=loop.leader, kind="supervise").count() == 1
+    assert AuditEntry.objects.filter(action="cases.auto_supervise", target_id=str(case.pk)).count() == 1
+    listed = Case.objects.visible_to(loop.leader).filter(is_overdue=True, is_supervised=True)
+    assert list(listed) == [case]
+
+    # redelivery (a worker crashed after the handler ran) changes nothing
+    event = OutboxEvent.objects.get(topic="sla.breached", aggregate_id=str(case.pk))
+    counts = (CaseStep.objects.count(), Notification.objects.count(), AuditEntry.objects.count())
+    handlers.on_sla_breached(event)
+    warning = OutboxEvent.objects.get(topic="sla.warning", aggregate_id=str(case.pk))
+    handlers.on_sla_warning(warning)
+    assert (CaseStep.objects.count(), Notification.objects.count(), AuditEntry.objects.count()) == counts
+    assert sweep(now=clock.due_at + timedelta(hours=1)) == (0, 0)
+
+
+def test_a_late_report_back_records_handled_on_time_false(loop):
+    case = _dispatched(loop)
+    clock = _handle_clock(case)
+    # the clock is the truth: move its deadline into the past
+    SlaClock.objects.filter(pk=clock.pk).update(due_at=timezone.now() - timedelta(minutes=1),
+                                                warn_at=timezone.now() - timedelta(minutes=2))
+    case = act(actor=loop.handler, case=case, action="report_back", note="迟了")
+    assert case.handled_on_time is False
+    # the stop published the breach itself; the handler sees a finished step and leaves the case alone
+    bus.dispatch_pending()
+    case.refresh_from_db()
+    assert not CaseStep.objects.filter(case=case, action="auto_supervise").exists()
+
+
+def test_an_approved_extension_clears_the_overdue_mark_and_rearms_the_sweep(loop):
+    case = _dispatched(loop)
+    clock = _handle_clock(case)
+    sweep(now=clock.due_at + timedelta(seconds=1))
+    bus.dispatch_pending()
+    case.refresh_from_db()
+    assert case.is_overdue
+    old_due = clock.due_at
+    act(actor=loop.handler, case=case, action="request_extension", reason="材料未到", hours=72)
+    case = act(actor=loop.dispatcher, case=case, action="decide_extension", decision="approve")
+    clock.refresh_from_db()
+    # the approved deadline lies ahead: no longer overdue, and the sweep will breach it again if it passes
+    assert clock.due_at > old_due and case.deadline == clock.due_at
+    assert not case.is_overdue and clock.breached_at is None and clock.warned_at is None
+    bus.dispatch_pending()
+    assert sweep(now=clock.due_at + timedelta(seconds=1))[1] == 1
+
+
+def test_unrelated_sla_events_are_ignored(loop):
+    event = OutboxEvent.objects.create(topic="sla.breached", payload={"target_type": "hazards.hazard",
+                                                                     "target_id": "1", "kind": "hazard.fix"})
+    handlers.on_sla_breached(event)
+    handlers.on_sla_warning(event)
+    assert not Notification.objects.exists()
