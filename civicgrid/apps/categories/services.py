@@ -154,7 +154,7 @@ def update_category(*, actor, category: Category, **changes) -> Category:
     unknown = set(changes) - set(CATEGORY_FIELDS)
     if unknown:
         raise ValidationFailed(f"不能修改的字段：{'、'.join(sorted(unknown))} / fields that cannot be changed")
-    current = Category.objects.select_for_update().select_related("parent", "default_department").get(pk=category.pk)
+    current = Category.objects.select_for_update().get(pk=category.pk)  # no joins: PostgreSQL locks no outer join
     before = snapshot(current)
     for name, value in changes.items():
         setattr(current, name, value)
