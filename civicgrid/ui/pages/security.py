@@ -1,0 +1,238 @@
+"""The security administrator's and the audit administrator's pages (三员分立).
+
+Security administrator (`grants.manage`, `accounts.unlock`): give and take roles over regions or departments,
+see sign-in failures, unlock accounts and addresses, reset a lost second factor. Audit administrator
+(`audit.view`, `audit.export`): read and export the audit trail; the export is itself recorded. Neither reads
+business data by virtue of the role; each write goes through the access services, which audit it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.db.models import Count, Prefetch, Q
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from civicgrid.foundation.access import services, totp
+from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
+from civicgrid.foundation.access.models import Grant, LoginAttempt, User
+from civicgrid.foundation.access.roles import ADMIN_ROLES, DEPARTMENT_ROLES, Role
+from civicgrid.foundation.audit.export import apply_filter, export_entries, filter_from_query, visible_audit
+from civicgrid.foundation.core.errors import CivicgridError, ValidationFailed
+from civicgrid.ui.navigation import MenuItem, register
+
+from .common import capability_required, paginate
+
+# ----------------------------------------------------------------------------------------- grants (roles)
+
+
+def _grant_target(role: str, region_code: str, department_code: str):
+    """The region or department a grant form names; reference data, looked up by code, not through scope."""
+    from civicgrid.foundation.orgs.models import Organisation, OrgKind
+    from civicgrid.foundation.regions.models import Region
+
+    region = department = None
+    if role in DEPARTMENT_ROLES:
+        department = Organisation.objects.filter(code=department_code.strip(), kind=OrgKind.DEPARTMENT).first()
+        if department is None:
+            raise ValidationFailed("找不到该部门代码 / no department with this code", field="department")
+    elif role not in ADMIN_ROLES:
+        region = Region.objects.filter(code=region_code.strip()).first()
+        if region is None:
+            raise ValidationFailed("找不到该区域代码 / no region with this code", field="region")
+    return region, department
+
+
+@require_GET
+@capability_required("grants.manage")
+def grants(request):
+    """Accounts and the roles they hold; forms to grant and revoke."""
+    q = (request.GET.get("q") or "").strip()[:50]
+    now = timezone.now()
+    active = Grant.objects.filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now)).select_related(
+        "region", "department"
+    ).order_by("role")
+    qs = User.objects.filter(is_active=True).prefetch_related(Prefetch("grants", queryset=active)).order_by("username")
+    if q:
+        qs = qs.filter(Q(username__icontains=q) | Q(display_name__icontains=q))
+    context = {
+        "page_obj": paginate(request, qs),
+        "q": q,
+        "roles": Role.choices,
+        "department_roles": [str(r) for r in DEPARTMENT_ROLES],
+        "admin_roles": [str(r) for r in ADMIN_ROLES],
+    }
+    return render(request, "security/grants.html", context)
+
+
+@require_POST
+@capability_required("grants.manage")
+def grant_add(request):
+    """Give an account a role over a region subtree or a department (audited by the service)."""
+    role = request.POST.get("role", "")
+    try:
+        user = User.objects.filter(username=request.POST.get("username", "").strip()).first()
+        if user is None:
+            raise ValidationFailed("找不到该账号 / no such account", field="username")
+        region, department = _grant_target(role, request.POST.get("region", ""), request.POST.get("department", ""))
+        valid_until = _end_of_day(request.POST.get("valid_until", ""))
+        services.add_grant(actor=request.user, user=user, role=role, region=region, department=department,
+                           valid_until=valid_until)
+    except CivicgridError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"已授权 {user.username}: {Role(role).label} / role granted")
+    return redirect("ui:security_grants")
+
+
+def _end_of_day(value: str) -> datetime | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise ValidationFailed("有效期格式应为 YYYY-MM-DD / use YYYY-MM-DD", field="valid_until") from None
+    return timezone.make_aware(datetime.combine(day + timedelta(days=1), datetime.min.time()))
+
+
+@require_POST
+@capability_required("grants.manage")
+def grant_remove(request, pk: int):
+    """Revoke one grant (audited by the service)."""
+    grant = get_object_or_404(Grant.objects.select_related("user"), pk=pk)
+    try:
+        services.remove_grant(actor=request.user, grant=grant)
+    except CivicgridError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"已撤销 {grant.user.username}: {grant.get_role_display()} / role revoked")
+    return redirect("ui:security_grants")
+
+
+# ------------------------------------------------------------------------------------ sign-in failures
+
+
+@require_GET
+@capability_required("accounts.unlock")
+def logins(request):
+    """Recent sign-in failures, locked accounts and throttled addresses, with the means to unlock them."""
+    now = timezone.now()
+    window = now - timedelta(minutes=settings.CIVICGRID_LOGIN_LOCK_MINUTES)
+    failures = LoginAttempt.objects.filter(succeeded=False).order_by("-at")
+    username = (request.GET.get("username") or "").strip()[:150]
+    source_ip = (request.GET.get("source_ip") or "").strip()[:64]
+    if username:
+        failures = failures.filter(username=username)
+    if source_ip:
+        failures = failures.filter(source_ip=source_ip)
+    throttled = (
+        LoginAttempt.objects.filter(succeeded=False, at__gte=window).exclude(source_ip="")
+        .values("source_ip").annotate(n=Count("id")).filter(n__gte=settings.CIVICGRID_LOGIN_MAX_FAILURES * 4)
+        .order_by("-n")[:50]
+    )
+    context = {
+        "page_obj": paginate(request, failures),
+        "locked": User.objects.filter(locked_until__gt=now).order_by("locked_until"),
+        "throttled": throttled,
+        "username": username,
+        "source_ip": source_ip,
+        "totp_roles": sorted(totp.configured_roles()),
+    }
+    return render(request, "security/logins.html", context)
+
+
+@require_POST
+@capability_required("accounts.unlock")
+def unlock(request, pk: int):
+    user = get_object_or_404(User, pk=pk)
+    services.unlock_account(actor=request.user, user=user)
+    messages.success(request, f"已解锁 {user.username} / unlocked")
+    return redirect("ui:security_logins")
+
+
+@require_POST
+@capability_required("accounts.unlock")
+def unlock_address(request):
+    try:
+        services.unlock_address(actor=request.user, source_ip=request.POST.get("source_ip", ""))
+    except CivicgridError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "已解除该地址的限制 / address unlocked")
+    return redirect("ui:security_logins")
+
+
+@require_POST
+@capability_required("accounts.unlock")
+def totp_reset(request):
+    user = User.objects.filter(username=request.POST.get("username", "").strip()).first()
+    if user is None:
+        messages.error(request, "找不到该账号 / no such account")
+    else:
+        totp.reset(actor=request.user, user=user)
+        messages.success(request, f"已重置 {user.username} 的动态口令，下次登录时重新绑定 / second factor reset")
+    return redirect("ui:security_logins")
+
+
+# ------------------------------------------------------------------------------------------ audit trail
+
+RESULTS = [("ok", "成功"), ("refused", "被拒绝"), ("failed", "失败")]
+
+
+@require_GET
+@capability_required("audit.view")
+def audit_log(request):
+    """The audit trail, newest first, filtered by actor, action, time range, object, result or address."""
+    try:
+        f = filter_from_query(request.GET)
+        error = ""
+    except CivicgridError as exc:
+        f, error = filter_from_query({}), exc.message
+    page_obj = paginate(request, apply_filter(visible_audit(request.user), f))
+    context = {"page_obj": page_obj, "params": request.GET, "error": error, "results": RESULTS}
+    return render(request, "security/audit_log.html", context, status=400 if error else 200)
+
+
+@require_GET
+@capability_required("audit.export")
+def audit_log_export(request):
+    """The filtered trail as CSV or XLSX; the export itself is recorded in the trail."""
+    try:
+        content, content_type, filename = export_entries(
+            actor=request.user, f=filter_from_query(request.GET), fmt=request.GET.get("format", "csv")
+        )
+    except CivicgridError as exc:
+        return HttpResponse(exc.message, status=exc.status, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+urlpatterns = [
+    path("grants/", grants, name="security_grants"),
+    path("grants/new/", grant_add, name="security_grant_add"),
+    path("grants/<int:pk>/revoke/", grant_remove, name="security_grant_remove"),
+    path("logins/", logins, name="security_logins"),
+    path("logins/unlock/<int:pk>/", unlock, name="security_unlock"),
+    path("logins/unlock-address/", unlock_address, name="security_unlock_address"),
+    path("logins/totp-reset/", totp_reset, name="security_totp_reset"),
+    path("audit/", audit_log, name="audit_log"),
+    path("audit/export/", audit_log_export, name="audit_log_export"),
+]
+non_data_endpoint(
+    "ui:security_grants", "ui:security_grant_add", "ui:security_grant_remove", "ui:security_logins",
+    "ui:security_unlock", "ui:security_unlock_address", "ui:security_totp_reset",
+)
+data_endpoint("ui:audit_log", "audit.AuditEntry", "list")
+data_endpoint("ui:audit_log_export", "audit.AuditEntry", "export")
+register(MenuItem("security_grants", "角色授权", "ui:security_grants", "grants.manage", order=91))
+register(MenuItem("security_logins", "登录安全", "ui:security_logins", "accounts.unlock", order=92))
+register(MenuItem("audit_log", "审计记录", "ui:audit_log", "audit.view", order=93))
