@@ -7,12 +7,13 @@ Lists answer `{"items": [...], "count": <items in page>, "total": <matching>}` a
 
 from __future__ import annotations
 
+import json
 from datetime import date
-from typing import Literal
 
 from ninja import Query, Router, Schema
 
-from ..access.endpoints import data_endpoint, non_data_endpoint
+from ..access.endpoints import data_endpoint
+from ..core.errors import ValidationFailed
 from ..core.pagination import page
 from . import selectors, services
 
@@ -232,10 +233,6 @@ def _page(qs, filters: ListFilter) -> dict:
     return {"items": items, "count": len(items), "total": total}
 
 
-class RevealIn(Schema):
-    field: Literal["id_number", "phone"]
-
-
 class RevealOut(Schema):
     field: str
     value: str
@@ -256,12 +253,32 @@ def get_resident(request, resident_id: int):
     return selectors.resident(request.user, resident_id)
 
 
-@router.post("/residents/{resident_id}/reveal", response=RevealOut, url_name="resident_reveal")
-def reveal_resident(request, resident_id: int, payload: RevealIn):
-    """The clear ID number or phone, for roles that may see it; every call is audited."""
+_REVEAL_BODY = {
+    "requestBody": {
+        "content": {"application/json": {"schema": {
+            "type": "object", "required": ["field"],
+            "properties": {"field": {"type": "string", "enum": sorted(services.REVEALABLE)}},
+        }}},
+    }
+}
+
+
+@router.post("/residents/{resident_id}/reveal", response=RevealOut, url_name="resident_reveal", openapi_extra=_REVEAL_BODY)
+def reveal_resident(request, resident_id: int):
+    """The clear ID number or phone (`{"field": "id_number"|"phone"}`), for roles that may see it; audited.
+
+    The body is read after the resident is found, so a missing or out-of-scope resident answers 404 whatever
+    the body says.
+    """
     resident = selectors.resident(request.user, resident_id)
-    value = services.reveal(actor=request.user, resident=resident, field=payload.field)
-    return {"field": payload.field, "value": value}
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        body = {}
+    field = body.get("field") if isinstance(body, dict) else None
+    if field not in services.REVEALABLE:
+        raise ValidationFailed("请指明要查看的字段：id_number 或 phone / field must be id_number or phone", field="field")
+    return {"field": field, "value": services.reveal(actor=request.user, resident=resident, field=field)}
 
 
 @router.get("/buildings", response=BuildingList, url_name="building_list")
@@ -337,4 +354,4 @@ for _name, _model, _lookup in (
 ):
     data_endpoint(f"api:{_name}_list", _model, "list")
     data_endpoint(f"api:{_name}_detail", _model, "detail", lookup=_lookup)
-non_data_endpoint("api:resident_reveal")
+data_endpoint("api:resident_reveal", "people.Resident", "reveal", lookup="resident_id")

@@ -89,7 +89,7 @@ def test_reveal_for_allowed_roles_only_and_always_audited(api_client, token_for,
     resp = api_client.post(url, {"field": "phone"}, content_type="application/json", **token_for(people_users["worker_b"]))
     assert resp.status_code == 404
     resp = api_client.post(url, {"field": "name"}, content_type="application/json", **token_for(people_users["worker"]))
-    assert resp.status_code == 422 and resp.json()["detail"]
+    assert resp.status_code == 400 and resp.json()["detail"]
 
 
 def test_key_groups_are_visible_only_to_roles_that_work_with_them(api_client, token_for, people_users, data):
@@ -152,3 +152,13 @@ def test_list_query_count_does_not_grow_with_the_page(api_client, token_for, peo
     assert small == large
     for url in ("/api/v1/buildings", "/api/v1/houses", "/api/v1/households", "/api/v1/units", "/api/v1/places"):
         assert _queries(api_client, url, headers) <= small
+
+
+def test_reveal_without_a_field_answers_after_the_scope_check(api_client, token_for, people_users, data):
+    pk = next(iter(data))
+    headers = token_for(people_users["worker"])
+    assert api_client.post(f"/api/v1/residents/{pk}/reveal", **headers).status_code == 400
+    missing = api_client.post("/api/v1/residents/999999/reveal", **headers)
+    assert missing.status_code == 404, missing.content.decode()
+    other = Resident.objects.get(name="王五").pk
+    assert api_client.post(f"/api/v1/residents/{other}/reveal", **headers).status_code == 404
