@@ -10,7 +10,7 @@ from typing import Literal
 
 from django.conf import settings
 from django.http import HttpResponse
-from ninja import File, Form, Router, Schema
+from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from ..access.endpoints import data_endpoint, non_data_endpoint
@@ -68,7 +68,7 @@ def create_import(request, table: Form[str], file: File[UploadedFile], dry_run: 
     job = services.create_job(actor=request.user, table=table, file_name=file.name or "", data=file.read(), dry_run=dry_run)
     services.enqueue(job)
     job.refresh_from_db()
-    return 202, job
+    return Status(202, job)
 
 
 @router.get("/imports", response=JobList, url_name="import_job_list")

@@ -455,6 +455,22 @@ def export_table(
     return body, f"{kind.label}-{region or '全部'}-{stamp}.{fmt}", content_type, counter["rows"]
 
 
+def purge_stale_uploads(*, older_than_days: int = 7) -> int:
+    """Delete the stored uploads of jobs finished more than `older_than_days` ago (they hold clear personal
+    numbers; a failed job's report needs its file only while someone is fixing it). Returns how many."""
+    from datetime import timedelta
+
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    purged = 0
+    for job in ImportJob.objects.filter(finished_at__lt=cutoff).exclude(stored_file=""):
+        path = _path(job)
+        if path:
+            path.unlink(missing_ok=True)
+        ImportJob.objects.filter(pk=job.pk).update(stored_file="")
+        purged += 1
+    return purged
+
+
 def visible_job(actor, job_id) -> ImportJob:
     """A job the actor may follow (their own, or in their import scope); 404 otherwise."""
     try:
