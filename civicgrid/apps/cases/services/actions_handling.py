@@ -11,7 +11,8 @@ from civicgrid.foundation.events import bus as events
 
 from .. import clocks, conf, recipients
 from ..models import Status
-from .actions_intake import _truthy, resolve_department
+from .actions_intake import resolve_department
+from .common import truthy
 from .transitions import Ctx, action
 
 DECISIONS = {"approve": "同意", "reject": "不同意"}
@@ -32,7 +33,7 @@ def send_back(ctx: Ctx) -> None:
     clocks.start(case, clocks.DISPATCH, ctx.at)
     ctx.department = previous
     ctx.data["from_department"] = getattr(previous, "pk", None)
-    if _truthy(ctx.inputs.get("correct_rule", False)):
+    if truthy(ctx.inputs.get("correct_rule", False)):
         proposal = {"category_id": case.category_id, "region_code": case.region_code,
                     "from_department": getattr(previous, "pk", None), "proposed_department": None,
                     "reason": str(ctx.inputs.get("reason") or "")[:500]}

@@ -9,7 +9,7 @@ from civicgrid.foundation.orgs.models import Organisation
 
 from .. import clocks, recipients
 from ..models import OPEN_STATUSES, Case, CaseReporter
-from .common import add_step, record
+from .common import add_step, record, truthy
 from .intake import resolve_category
 from .transitions import Ctx, action
 
@@ -27,10 +27,6 @@ def resolve_department(value) -> Organisation:
     if found is None:
         raise ValidationFailed(f"未知的处置部门：{str(value)[:32]} / unknown department", field="department")
     return found
-
-
-def _truthy(value) -> bool:
-    return value if isinstance(value, bool) else str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _correct_rule(ctx: Ctx, department: Organisation) -> dict:
@@ -157,7 +153,7 @@ def dispatch(ctx: Ctx) -> None:
     case.dispatched_by = ctx.actor if getattr(ctx.actor, "is_authenticated", False) else None
     clocks.stop(case, clocks.DISPATCH, ctx.at)
     clocks.start(case, clocks.HANDLE, ctx.at)
-    if _truthy(ctx.inputs.get("correct_rule", False)):
+    if truthy(ctx.inputs.get("correct_rule", False)):
         ctx.data["rule_corrected"] = _correct_rule(ctx, department)
     ctx.event.update({"correction": ctx.data["correction"], "suggested_department_id": suggested})
     ctx.department = department

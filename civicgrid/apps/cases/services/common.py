@@ -10,6 +10,7 @@ from civicgrid.foundation.audit.service import snapshot
 from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
 from civicgrid.foundation.events import bus as events
 
+from .. import conf
 from .. import photos as photo_mod
 from ..models import Case, CaseStep
 
@@ -31,6 +32,11 @@ def actor_label(actor) -> str:
     if isinstance(actor, str):
         return actor[:150]
     return (getattr(actor, "display_name", "") or actor.get_username())[:150]
+
+
+def truthy(value) -> bool:
+    """A flag from JSON or a form ("true", "1", "on", True)."""
+    return value if isinstance(value, bool) else str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
 def user_or_none(actor):
@@ -91,8 +97,6 @@ def read_photos(items, default_kind: str) -> list[tuple[str, photo_mod.Photo]]:
 
     `items` holds bytes, files, already read `Photo`s or `(kind, any of those)` pairs.
     """
-    from .. import conf
-
     items = list(items or ())
     if len(items) > conf.max_photos_per_request():
         raise ValidationFailed(f"一次最多上传 {conf.max_photos_per_request()} 张照片 / too many photos",

@@ -117,7 +117,7 @@ def _replay(key: str, digest: str) -> Case:
     return existing
 
 
-def _with_token(case: Case, actor) -> Case:
+def _with_token(case: Case) -> Case:
     """Hand the reporter's follow token back on the case (the submit answer shows it, with its QR)."""
     row = CaseReporter.objects.filter(original_case=case).order_by("pk").first()
     case.follow_token = row.follow_token if row else ""
@@ -183,7 +183,7 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
     digest = _digest(payload, [hashlib.sha256(s.data if isinstance(s, photo_mod.Photo) else s).hexdigest()
                                for _, s in raw])
     if key and (existing := _replay(key, digest)):
-        return _with_token(existing, actor), False
+        return _with_token(existing), False
 
     checked = read_photos(raw, "photo")  # by content, before any transaction
     if self_handled and not any(kind == "after" for kind, _ in checked):
@@ -198,7 +198,7 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
     except IntegrityError:
         # A concurrent retry with the same key committed first: answer as a replay (or a conflict).
         if key and (existing := _replay(key, digest)):
-            return _with_token(existing, actor), False
+            return _with_token(existing), False
         raise
     return case, True
 
