@@ -210,3 +210,23 @@ def test_dispatch_can_correct_the_routing_rule_for_the_next_cases(loop, api_clie
     api.act(loop.street_dispatcher, second, "accept")
     api.act(loop.street_dispatcher, second, "dispatch", expect=403, department=loop.dept.pk, correct_rule=True)
     assert Case.objects.get(pk=second.pk).status == Status.ACCEPTED
+
+
+def test_a_rejected_extension_keeps_the_deadline_and_an_unconfirmed_check_goes_back_to_intake(loop, api_client):
+    api = Api(api_client)
+    case = report(loop)
+    api.act(loop.dispatcher, case, "check_request")
+    body = api.act(loop.worker, case, "check_result", result="unconfirmed")
+    assert body["status"] == "reported" and body["timeline"][-1]["data"]["result"] == "unconfirmed"
+    api.act(loop.worker, case, "check_result", expect=409, result="confirmed")
+    api.act(loop.dispatcher, case, "accept")
+    deadline = api.act(loop.dispatcher, case, "dispatch", department=loop.dept.pk)["deadline"]
+    handler_buttons = [a["name"] for a in api.get(loop.handler, case)["allowed_actions"]]
+    assert handler_buttons == ["start", "progress", "report_back", "request_extension", "send_back"]
+    assert api.get(loop.worker, case)["allowed_actions"] == []
+    api.act(loop.handler, case, "request_extension", reason="等待配件", hours=4)
+    api.act(loop.dispatcher, case, "decide_extension", expect=400, decision="maybe")
+    body = api.act(loop.dispatcher, case, "decide_extension", decision="reject")
+    assert body["deadline"] == deadline and body["extension_pending"] is False
+    assert body["timeline"][-1]["note"] == "不同意延期 4 小时"
+    assert inbox(loop.handler, "extension_decided") == 1
