@@ -121,3 +121,14 @@ def test_rules_list_for_managers(api_client, as_user, tree):
     assert api_client.get("/api/v1/routing/rules", {"region": "x"}, **manager).status_code == 400
     dispatcher = as_user(Role.STREET_DISPATCHER, region=tree["140213050"])
     assert api_client.get("/api/v1/routing/rules", **dispatcher).status_code == 403
+
+
+@pytest.mark.parametrize("query", [{"offset": 2**80}, {"offset": -1}, {"limit": 0}, {"limit": 10**6},
+                                   {"parent": 2**70}, {"kind": "x"}, {"public": "perhaps"}])
+def test_out_of_range_filters_are_refused_not_500(api_client, as_user, tree, query):
+    manager = as_user(Role.COMMAND_DISPATCHER, region=tree["140213"])
+    for url in ("/api/v1/categories", "/api/v1/routing/rules"):
+        status = api_client.get(url, query, **manager).status_code
+        assert status in (200, 422), (url, query, status)
+    assert api_client.get("/api/v1/routing/resolve", {"category": 2**80, "region": GRID}, **manager).status_code in (
+        404, 422)
