@@ -25,8 +25,9 @@ class AuditEntry(models.Model):
     """One recorded action: who, when, from where, what, on which object, before/after, result."""
 
     at = models.DateTimeField(_("时间"), db_index=True)
+    # DO_NOTHING: deleting an account must never rewrite the append-only trail (actor_name keeps who it was).
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
     )
     actor_name = models.CharField(_("操作人"), max_length=150, blank=True)
     source_ip = models.CharField(_("来源地址"), max_length=64, blank=True)
