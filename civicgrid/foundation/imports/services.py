@@ -369,7 +369,7 @@ def error_report(job: ImportJob, fmt: str = "xlsx") -> tuple[bytes, str, str]:
         return {
             "错误行": number if problems else "",
             "错误字段": "、".join(dict.fromkeys(h for h, _ in problems)),
-            "错误说明": "；".join(f"「{h}」{m}" for h, m in problems),
+            "错误说明": "；".join(f"第 {number} 行「{h}」：{m}" for h, m in problems),
         }
 
     path = _path(job)

@@ -56,15 +56,15 @@ KEY_GROUPS = (KeyGroup.ELDERLY_ALONE, KeyGroup.DISABLED, KeyGroup.LOW_INCOME, Ke
 class _Points:
     """Deterministic random points inside a grid's polygon (its centroid, or nothing, without geometry)."""
 
-    def __init__(self, grid: Region, rng: random.Random) -> None:
+    def __init__(self, geometry: dict | None, rng: random.Random) -> None:
         self.rng = rng
         self.shape = None
-        if grid.geometry:
+        if geometry:
             import shapely
             from shapely.geometry import shape
 
             try:
-                self.shape = shape(grid.geometry)
+                self.shape = shape(geometry)
                 shapely.prepare(self.shape)
                 self.bounds = self.shape.bounds
             except Exception:  # a broken demo polygon must not stop the demo: fall back to no coordinates
@@ -118,7 +118,9 @@ def load_demo_people(grids: list[Region], seed: int = 2023) -> dict:
     if not todo:
         return dict(counts)
     used: set[str] = set()
-    plans = [_plan(grid, random.Random(f"{seed}:{grid.code}"), used) for grid in todo]
+    # Callers often pass grids with the geometry deferred: load the polygons in one query, not one per grid.
+    shapes = dict(Region.objects.filter(pk__in=[g.pk for g in todo]).values_list("pk", "geometry"))
+    plans = [_plan(grid, shapes.get(grid.pk), random.Random(f"{seed}:{grid.code}"), used) for grid in todo]
     _avoid_registered_numbers(plans, used, random.Random(seed))
     now = timezone.now()
     tail = (True, now, now)
@@ -193,10 +195,10 @@ def _phone(rng: random.Random) -> str:
     return f"1{rng.choice('3589')}{rng.randint(0, 999_999_999):09d}"
 
 
-def _plan(grid: Region, rng: random.Random, used: set[str]) -> dict:
+def _plan(grid: Region, geometry: dict | None, rng: random.Random, used: set[str]) -> dict:
     """The demo rows of one grid as tuples in `COLUMNS` order (without the trailing flag and timestamps);
     references are by code until the parents have ids."""
-    point = _Points(grid, rng)
+    point = _Points(geometry, rng)
     where = (grid.pk, grid.code)
     plan: dict[str, list] = {key: [] for key in COLUMNS}
     road, estate = rng.choice(ROADS), rng.choice(ESTATES)
