@@ -90,7 +90,7 @@ def get_import(request, job_id: int):
 def import_report(request, job_id: int, format: Literal["xlsx", "csv"] = "xlsx"):  # noqa: A002 - the query name
     """The row-by-row error report: the file's columns plus 错误行/错误字段/错误说明."""
     job = services.visible_job(request.user, job_id)
-    body, filename, content_type = services.error_report(job, format)
+    body, filename, content_type = services.error_report(job, format, actor=request.user)
     return _file_response(body, filename, content_type)
 
 

@@ -357,8 +357,12 @@ class _SideChannel:
 # ---------------------------------------------------------------------------------------------- reports
 
 
-def error_report(job: ImportJob, fmt: str = "xlsx") -> tuple[bytes, str, str]:
-    """The rows of a failed import with 错误行/错误字段/错误说明 added, ready to fix and resubmit."""
+def error_report(job: ImportJob, fmt: str = "xlsx", *, actor=None) -> tuple[bytes, str, str]:
+    """The rows of a failed import with 错误行/错误字段/错误说明 added, ready to fix and resubmit.
+
+    The report repeats the uploaded rows (personal numbers included, as the uploader wrote them), so every
+    download is recorded like an export.
+    """
     by_row: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for row, header, message in job.errors:
         by_row[int(row)].append((header, message))
@@ -394,6 +398,12 @@ def error_report(job: ImportJob, fmt: str = "xlsx") -> tuple[bytes, str, str]:
                     pass  # a broken row stops reading: keep the plain list of errors
                 rows += [annotate(n) for n in sorted(by_row) if n <= parsed.header_row]
     name = f"{Path(job.file_name).stem}-错误报告"
+    audit.record(
+        actor=actor or "system",
+        action=verbs.Data.EXPORTED,
+        target=job,
+        data={"table": job.table, "report": True, "format": fmt, "rows": len(rows), "clear": False},
+    )
     if fmt == "csv":
         return readers.write_csv(headers, rows), f"{name}.csv", "text/csv; charset=utf-8"
     return readers.write_xlsx(headers, rows, sheet_title="错误报告"), f"{name}.xlsx", XLSX_TYPE

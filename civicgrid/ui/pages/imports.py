@@ -106,7 +106,7 @@ def import_report(request, job_id: int):
     """The row-by-row error report (XLSX, or CSV with ?format=csv)."""
     job = _job(request, job_id)
     fmt = "csv" if request.GET.get("format") == "csv" else "xlsx"
-    return _download(*services.error_report(job, fmt))
+    return _download(*services.error_report(job, fmt, actor=request.user))
 
 
 def _job(request, job_id: int) -> ImportJob:

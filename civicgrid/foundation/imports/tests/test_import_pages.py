@@ -58,6 +58,10 @@ def test_running_job_fragment_polls_and_failed_job_offers_the_report(signed_in, 
     assert "未通过" in page and "下载错误报告" in page and "身份证号" in page
     report = signed_in.get(reverse("ui:import_report", args=[job.pk]))
     assert report.status_code == 200 and report["Cache-Control"] == "no-store"
+    from civicgrid.foundation.audit.models import AuditEntry
+
+    entry = AuditEntry.objects.filter(action="data.exported", target_id=str(job.pk)).get()
+    assert entry.actor == actors["community"] and entry.data["report"] is True
     sheet = openpyxl.load_workbook(io.BytesIO(report.content)).active
     assert sheet.cell(row=3, column=10).value == 3
     assert Resident.objects.count() == 0

@@ -47,7 +47,7 @@ class Command(BaseCommand):
             self.stderr.write(f"  …… 另有 {job.error_count - 20} 处 / and {job.error_count - 20} more")
         if opts.get("report"):
             target = Path(opts["report"])
-            body, _, _ = services.error_report(job, "csv" if target.suffix.lower() == ".csv" else "xlsx")
+            body, _, _ = services.error_report(job, "csv" if target.suffix.lower() == ".csv" else "xlsx", actor=actor)
             target.write_bytes(body)
             self.stderr.write(f"错误报告已写入 {target} / report written")
         raise CommandError(f"导入未通过（任务 {job.pk}） / import failed", returncode=2)
