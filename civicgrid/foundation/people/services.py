@@ -113,6 +113,8 @@ def _assign(actor, obj, data: dict) -> None:
         obj.house = _by_code(House, data["house_code"], "house_code", actor) if data["house_code"] else None
         if obj.house and "grid_code" not in data:
             obj.grid_id, obj.region_code = obj.house.grid_id, obj.house.region_code
+    if isinstance(obj, Household) and obj.house_id and obj.house.region_code != obj.region_code:
+        raise ValidationFailed("房屋所在网格与所属网格不一致 / the house is in another grid", field="grid_code")
     if isinstance(obj, Unit) and "building_code" in data:
         obj.building = _by_code(Building, data["building_code"], "building_code", actor) if data["building_code"] else None
     if isinstance(obj, Resident):
@@ -151,6 +153,27 @@ def _assign_resident(actor, obj: Resident, data: dict) -> None:
         phone = _clean(personal.clean_phone, data["phone"], "phone")
         for name, value in personal.phone_columns(phone).items():
             setattr(obj, name, value)
+
+
+def _move_dependants(obj) -> dict:
+    """What sits in a building, house or household moves to its new grid with it; labels follow residents."""
+    where = {"grid_id": obj.grid_id, "region_code": obj.region_code}
+    residents = Resident.objects.none()
+    moved = {}
+    if isinstance(obj, Building):
+        moved["houses"] = House.objects.filter(building=obj).update(**where)
+        moved["households"] = Household.objects.filter(house__building=obj).update(**where)
+        residents = Resident.objects.filter(household__house__building=obj)
+    elif isinstance(obj, House):
+        moved["households"] = Household.objects.filter(house=obj).update(**where)
+        residents = Resident.objects.filter(household__house=obj)
+    elif isinstance(obj, Household):
+        residents = Resident.objects.filter(household=obj)
+    ids = [obj.pk] if isinstance(obj, Resident) else list(residents.values_list("pk", flat=True))
+    if not isinstance(obj, Resident):
+        moved["residents"] = Resident.objects.filter(pk__in=ids).update(**where)
+    moved["key_group_labels"] = KeyGroupLabel.objects.filter(resident_id__in=ids).update(region_code=obj.region_code)
+    return {k: v for k, v in moved.items() if v}
 
 
 def _topic(obj, verb: str) -> str:
@@ -197,12 +220,14 @@ def _update(actor, obj, data: dict):
         if isinstance(obj, Resident):
             _check_unique_id(obj)
         obj.save()
-        if isinstance(obj, Building):  # houses follow their building's grid
-            obj.houses.update(grid=obj.grid, region_code=obj.region_code)
+        moved = _move_dependants(obj) if before["region_code"] != obj.region_code else None
         if isinstance(obj, Resident):
             _refresh_household_sizes(old_household, obj.household_id)
         after = audit.snapshot(obj)
-        audit.record(actor=actor, action=verbs.Data.CHANGED, target=obj, before=before, after=after)
+        audit.record(
+            actor=actor, action=verbs.Data.CHANGED, target=obj, before=before, after=after,
+            data={"moved_with_it": moved} if moved else None,
+        )
         events.publish(_topic(obj, "changed"), payload={"id": obj.pk}, aggregate=obj)
     return obj
 

@@ -130,11 +130,18 @@ def test_buildings_houses_households_and_sizes(people_users):
     assert Building.objects.filter(pk=b.pk).exists() and House.objects.count() == 1
     with pytest.raises(ValidationFailed):  # code is unique
         services.create_building(actor=actor, data={"code": "B1", "address": "x", "grid_code": GRID_A})
-    # Moving a building moves its houses.
+    # Moving a building moves what is in it: houses, households, residents and their key-group labels.
+    remaining = Resident.objects.get(household=hh)
+    label = services.add_key_group(actor=actor, resident=remaining, group="disabled")
     services.update_building(actor=actor, building=b, data={"grid_code": GRID_B})
     h.refresh_from_db()
-    assert h.region_code == GRID_B
-    assert Household.objects.get(pk=hh.pk).region_code == GRID_A  # households keep their own grid
+    remaining.refresh_from_db()
+    label.refresh_from_db()
+    assert h.region_code == GRID_B and Household.objects.get(pk=hh.pk).region_code == GRID_B
+    assert remaining.region_code == GRID_B and remaining.grid.code == GRID_B and label.region_code == GRID_B
+    entry = AuditEntry.objects.filter(action=verbs.Data.CHANGED, target_id=str(b.pk)).latest("id")
+    assert entry.data == {"moved_with_it": {"houses": 1, "households": 1, "residents": 1, "key_group_labels": 1}}
+    services.update_household(actor=actor, household=hh, data={"head_name": "王五"})  # still consistent
 
 
 def test_units_and_places(people_users):
@@ -151,3 +158,16 @@ def test_units_and_places(people_users):
     services.delete_place(actor=actor, place=p)
     services.delete_unit(actor=actor, unit=u)
     assert AuditEntry.objects.filter(action=verbs.Data.DELETED).count() == 2
+
+
+def test_key_group_labels_follow_a_resident_who_moves(people_users):
+    actor = people_users["community"]
+    r = services.create_resident(actor=actor, data=resident_data())
+    label = services.add_key_group(actor=actor, resident=r, group="elderly_alone", note="独居")
+    services.update_resident(actor=actor, resident=r, data={"grid_code": GRID_B})
+    label.refresh_from_db()
+    assert label.region_code == GRID_B
+    # The grid worker of the new grid now works with the label; the old grid's worker no longer does.
+    assert services.read_key_group_note(actor=people_users["worker_b"], label=label) == "独居"
+    with pytest.raises(services.NotFound):
+        services.read_key_group_note(actor=people_users["worker"], label=label)
