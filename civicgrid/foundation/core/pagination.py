@@ -3,11 +3,12 @@
 from django.db.models import QuerySet
 
 MAX_LIMIT = 1000
+MAX_OFFSET = 10**9  # beyond any real table; larger values overflow SQLite's 64-bit integers
 
 
 def page(queryset: QuerySet, *, limit: int, offset: int) -> tuple[list, int]:
     """One page of a (scoped) queryset and the total count: two queries whatever the page length."""
     limit = max(1, min(limit, MAX_LIMIT))
-    offset = max(0, offset)
+    offset = min(max(0, offset), MAX_OFFSET)
     total = queryset.count()
     return list(queryset[offset : offset + limit]), total
