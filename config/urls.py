@@ -9,6 +9,7 @@ from .api import api
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/v1/", api.urls),
+    path("open311/v2/", include("civicgrid.integrations.open311.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("civicgrid.ui.urls")),
 ]

@@ -1,0 +1,69 @@
+"""Open311 settings, each with a default, read when used (so tests and deployments override them)."""
+
+from __future__ import annotations
+
+import functools
+
+from django.conf import settings
+
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+MAX_DESCRIPTION = 4000  # GeoReport v2: description "up to 4,000 characters"
+MAX_MEDIA_URL = 500
+MAX_ATTRIBUTE_TEXT = 1000
+
+
+def max_days() -> int:
+    """The widest date range of a GET requests/updates search, and the default range (spec: 90 days)."""
+    return int(getattr(settings, "CIVICGRID_OPEN311_MAX_DAYS", 90))
+
+
+def max_results() -> int:
+    """The most rows one GET answers (spec: 1,000)."""
+    return int(getattr(settings, "CIVICGRID_OPEN311_MAX_RESULTS", 1000))
+
+
+@functools.lru_cache(maxsize=1)
+def _district_code() -> str:
+    from civicgrid.foundation.regions.models import Level, Region
+
+    return Region.objects.filter(level=Level.DISTRICT).order_by("code").values_list("code", flat=True).first() or ""
+
+
+def jurisdictions() -> set[str]:
+    """The jurisdiction ids this server answers for: `CIVICGRID_OPEN311_JURISDICTIONS` (comma separated), by
+    default the district's division code (e.g. 140213), which a deployment's own regions data provides."""
+    configured = getattr(settings, "CIVICGRID_OPEN311_JURISDICTIONS", "")
+    if isinstance(configured, str):
+        configured = [j.strip() for j in configured.split(",")]
+    found = {j for j in configured if j}
+    if not found:
+        code = _district_code()
+        if not code:
+            _district_code.cache_clear()  # regions not loaded yet: look again next time
+        found = {code} if code else set()
+    return found
+
+
+def default_jurisdiction() -> str:
+    return sorted(jurisdictions())[0] if jurisdictions() else ""
+
+
+def contact() -> str:
+    return getattr(settings, "CIVICGRID_OPEN311_CONTACT", "平城区网格化服务管理中心 / Pingcheng District grid "
+                                                           "management centre")
+
+
+def key_service() -> str:
+    return getattr(settings, "CIVICGRID_OPEN311_KEY_SERVICE", "向区网格化服务管理中心申请 API key / ask the "
+                                                                 "district grid management centre for an API key")
+
+
+def endpoint_type() -> str:
+    """`production` or `test`, as discovery tells clients."""
+    return getattr(settings, "CIVICGRID_OPEN311_ENDPOINT_TYPE", "production")
+
+
+def client_cache_seconds() -> float:
+    """How long a process may reuse a looked-up client (0 disables; a deactivated key is refused at most this
+    much later in other processes, at once in the one that deactivated it)."""
+    return float(getattr(settings, "CIVICGRID_OPEN311_CLIENT_CACHE_SECONDS", 5))

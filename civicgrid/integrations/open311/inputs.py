@@ -1,0 +1,201 @@
+"""Reading GeoReport v2 parameters: form-encoded bodies (as the spec and FixMyStreet send them) and query strings.
+
+Everything a caller sends is checked here before any service runs, so a wrong request is refused with a 400 that
+names the parameter and nothing is written. The values are then handed to the services as plain Python.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from . import conf
+from .formats import Open311Error
+
+_ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]{1,32})\](\[\])?$")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+MAX_MEDIA = 10
+MAX_IDS = 100  # device_id, account_id, update_id, address_id
+
+
+class Params:
+    """A request's parameters: the form body first, then the query string (api_key may be in either)."""
+
+    def __init__(self, request):
+        self.body = request.POST if request.method == "POST" else None
+        self.query = request.GET
+
+    def _sources(self):
+        return (self.body, self.query) if self.body is not None else (self.query,)
+
+    def get(self, name: str, default: str = "") -> str:
+        for source in self._sources():
+            if name in source:
+                return _clean(source.get(name), name)
+        return default
+
+    def getlist(self, name: str) -> list[str]:
+        for source in self._sources():
+            if name in source:
+                return [_clean(v, name) for v in source.getlist(name)]
+        return []
+
+    def names(self) -> set[str]:
+        return {name for source in self._sources() for name in source}
+
+
+def _clean(value, name: str) -> str:
+    text = "" if value is None else str(value)
+    if "\x00" in text:
+        raise Open311Error(400, f"参数 {name[:40]} 含有无效字符 / {name[:40]} contains a NUL character")
+    return text.strip()
+
+
+def text(params: Params, name: str, max_length: int) -> str:
+    value = params.get(name)
+    if len(value) > max_length:
+        raise Open311Error(400, f"{name} 不能超过 {max_length} 个字符 / {name} is longer than {max_length} "
+                                f"characters")
+    return value
+
+
+def api_key(params: Params) -> str:
+    return params.get("api_key")
+
+
+@dataclass
+class Location:
+    """Where a report is: coordinates (WGS-84 unless `crs` says otherwise) and/or an address."""
+
+    lng: float | None = None
+    lat: float | None = None
+    crs: str = "wgs84"
+    address: str = ""
+    address_id: str = ""
+
+
+def _coordinate(raw: str, name: str, bound: float) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise Open311Error(400, f"{name} 须为数字 / {name} must be a number") from None
+    if not math.isfinite(value) or not -bound <= value <= bound:
+        raise Open311Error(400, f"{name} 超出范围 / {name} is out of range")
+    return value
+
+
+def location(params: Params) -> Location:
+    """lat & long, else `address_id` (a standard-address building code), else `address_string`."""
+    lat_raw, long_raw = params.get("lat"), params.get("long")
+    found = Location(address=text(params, "address_string", 200), address_id=text(params, "address_id", MAX_IDS))
+    crs = (params.get("crs") or "wgs84").lower()  # extension: phones with Chinese map SDKs send gcj02/bd09
+    if crs not in ("wgs84", "gcj02", "bd09"):
+        raise Open311Error(400, "crs 须为 wgs84、gcj02 或 bd09 / crs must be wgs84, gcj02 or bd09")
+    found.crs = crs
+    if lat_raw or long_raw:
+        if not (lat_raw and long_raw):
+            raise Open311Error(400, "lat 与 long 须同时提供 / lat and long must be given together")
+        found.lat = _coordinate(lat_raw, "lat", 90)
+        found.lng = _coordinate(long_raw, "long", 180)
+    elif not (found.address or found.address_id):
+        raise Open311Error(400, "须提供 lat/long、address_string 或 address_id / a location (lat & long, "
+                                "address_string or address_id) is required")
+    return found
+
+
+def attributes(params: Params) -> dict[str, list[str]]:
+    """`attribute[code]=v` and, for multivaluelists, `attribute[code][]=v` repeated."""
+    found: dict[str, list[str]] = {}
+    for name in sorted(params.names()):
+        match = _ATTRIBUTE.match(name)
+        if match:
+            found.setdefault(match.group(1), []).extend(params.getlist(name))
+    return found
+
+
+def media_urls(params: Params) -> list[str]:
+    """Links to photos the caller hosts (FixMyStreet repeats `media_url` for several photos); never fetched."""
+    urls = [u for u in params.getlist("media_url") if u]
+    if len(urls) > MAX_MEDIA:
+        raise Open311Error(400, f"media_url 最多 {MAX_MEDIA} 个 / at most {MAX_MEDIA} media_url values")
+    for url in urls:
+        parts = urlsplit(url)
+        if (len(url) > conf.MAX_MEDIA_URL or parts.scheme not in ("http", "https") or not parts.netloc
+                or re.search(r"\s", url)):
+            raise Open311Error(400, "media_url 须为 http(s) 链接 / media_url must be an http(s) URL")
+    return urls
+
+
+def reporter_name(params: Params) -> str:
+    """first_name and last_name as one name: family name first for Chinese names (张 + 三 → 张三)."""
+    first, last = text(params, "first_name", 64), text(params, "last_name", 64)
+    if _CJK.search(first + last):
+        return f"{last}{first}"
+    return " ".join(p for p in (first, last) if p)
+
+
+def device_id(params: Params) -> str:
+    # FixMyStreet's use_service_as_deviceid sends `deviceid`.
+    value = params.get("device_id") or params.get("deviceid")
+    if len(value) > MAX_IDS:
+        raise Open311Error(400, f"device_id 不能超过 {MAX_IDS} 个字符 / device_id is too long")
+    return value
+
+
+def title_from(description: str, fallback: str) -> str:
+    """A case title from the first line of the description (FixMyStreet puts the report's title there)."""
+    for line in description.splitlines():
+        line = line.strip()
+        for prefix in ("title:", "标题：", "标题:"):
+            if line.lower().startswith(prefix):
+                line = line[len(prefix):].strip()
+        if line:
+            return line[:60]
+    return fallback[:60]
+
+
+@dataclass
+class UpdateIn:
+    """One posted update (servicerequestupdates), checked."""
+
+    service_request_id: str
+    external_id: str = ""
+    status: str = ""
+    description: str = ""
+    updated_datetime: object = None
+    media_url: str = ""
+    name: str = ""
+    email: str = ""
+    phone: str = ""
+
+
+# FixMyStreet's statuses (plain and extended); OPEN and REOPEN ask to reopen a closed case, the others are notes.
+UPDATE_STATUSES = {"OPEN", "CLOSED", "FIXED", "IN_PROGRESS", "ACTION_SCHEDULED", "INVESTIGATING", "DUPLICATE",
+                   "NOT_COUNCILS_RESPONSIBILITY", "NO_FURTHER_ACTION", "INTERNAL_REFERRAL", "REOPEN"}
+REOPEN_STATUSES = {"OPEN", "REOPEN"}
+
+
+def update(params: Params) -> UpdateIn:
+    from .formats import parse_w3c
+
+    number = params.get("service_request_id")
+    if not number:
+        raise Open311Error(400, "缺少 service_request_id / service_request_id was not provided")
+    status = params.get("status").upper().replace(" ", "_")
+    if status and status not in UPDATE_STATUSES:
+        raise Open311Error(400, f"未知的 status：{status[:30]} / unknown status")
+    when = params.get("updated_datetime")
+    urls = media_urls(params)
+    return UpdateIn(
+        service_request_id=number[:40],
+        external_id=text(params, "update_id", 64) or text(params, "update_id_ext", 64),
+        status=status,
+        description=text(params, "description", conf.MAX_DESCRIPTION),
+        updated_datetime=parse_w3c(when, "updated_datetime") if when else None,
+        media_url=urls[0] if urls else "",
+        name=reporter_name(params),
+        email=text(params, "email", 254),
+        phone=text(params, "phone", 40),
+    )

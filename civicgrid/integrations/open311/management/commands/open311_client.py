@@ -1,0 +1,46 @@
+"""civicgrid open311_client add|list|deactivate: manage the applications allowed to post through Open311."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from civicgrid.foundation.core import context
+from civicgrid.foundation.core.errors import CivicgridError
+from civicgrid.integrations.open311 import services
+from civicgrid.integrations.open311.models import Open311Client
+
+
+class Command(BaseCommand):
+    help = "Open311 客户端：add NAME（打印一次性显示的 api_key）、list、deactivate NAME"
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="verb", required=True)
+        add = sub.add_parser("add", help="create a client and print its api_key once")
+        add.add_argument("name")
+        add.add_argument("--jurisdiction", default="")
+        add.add_argument("--rate", type=int, default=60, help="requests per minute")
+        add.add_argument("--burst", type=int, default=20)
+        sub.add_parser("list", help="clients with their key prefix and limits")
+        off = sub.add_parser("deactivate", help="stop a client's key working")
+        off.add_argument("name")
+
+    def handle(self, *args, verb, **options):
+        with context.acting(channel="command"):
+            try:
+                if verb == "add":
+                    client, key = services.create_client(
+                        actor=None, name=options["name"], jurisdiction=options["jurisdiction"],
+                        rate_per_minute=options["rate"], burst=options["burst"],
+                    )
+                    self.stdout.write(f"{client.name}: api_key={key}  (只显示这一次 / shown once)")
+                elif verb == "list":
+                    for c in Open311Client.objects.order_by("name"):
+                        state = "active" if c.is_active else "inactive"
+                        self.stdout.write(f"{c.name}\t{c.key_prefix}…\t{state}\t{c.rate_per_minute}/min burst "
+                                          f"{c.burst}\t{c.jurisdiction or '*'}")
+                else:
+                    client = Open311Client.objects.filter(name=options["name"]).first()
+                    if client is None:
+                        raise CommandError(f"no client named {options['name']!r}")
+                    services.deactivate_client(actor=None, client=client)
+                    self.stdout.write(f"{client.name}: deactivated")
+            except CivicgridError as exc:
+                raise CommandError(exc.message) from None

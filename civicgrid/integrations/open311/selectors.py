@@ -1,0 +1,193 @@
+"""Reads for the public GeoReport endpoints: service requests, tokens and FixMyStreet-style updates.
+
+These answer without sign-in by design (GeoReport v2 GETs are public), so they read only what is public: cases
+in categories open to public reports, and of those only the fields the spec lists. Reporter names and contacts
+are never selected (the querysets name their columns with `only`), and a timeline step contributes its label,
+plus its note only for the steps a reporter is told about anyway.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from civicgrid.apps.cases.models import FINAL_STATUSES, OPEN_STATUSES, Case, CaseStep, Status
+from civicgrid.apps.cases.services.follow import STEP_LABELS
+
+from . import conf
+from .formats import Open311Error, parse_w3c
+from .inputs import Params
+from .models import Open311Request
+
+CASE_FIELDS = (
+    "id", "number", "title", "description", "status", "reported_at", "updated_at", "deadline", "address", "lng",
+    "lat", "category__id", "category__code", "category__name", "category__kind", "category__taxonomy__id",
+    "category__taxonomy__code", "department__id", "department__name", "suggested_department__id",
+    "suggested_department__name", "open311__id", "open311__address_id",
+    "open311__media_urls",
+)
+CLOSED = {str(s) for s in FINAL_STATUSES}
+OPEN = {str(s) for s in OPEN_STATUSES} | {str(Status.SUSPENDED)}
+# Steps an Open311 update shows, and those whose note goes with it (what reporters are told; dispatch notes
+# and internal hand-overs stay inside). Ratings are the reporter's own words: never shown.
+UPDATE_STEPS = ("accept", "refuse", "void", "merge", "dispatch", "report_back", "verify", "close", "self_handle",
+                "reopen", "comment")
+NOTE_STEPS = {"refuse", "void", "report_back", "close", "reopen", "comment"}
+
+
+def open311_status(status: str) -> str:
+    """The loop's state as GeoReport's two: `open` (still being dealt with, suspended included) or `closed`."""
+    return "closed" if status in CLOSED else "open"
+
+
+def _public_cases():
+    return (Case.objects.filter(category__is_public=True)
+            .select_related("category__taxonomy", "department", "suggested_department", "open311").only(*CASE_FIELDS))
+
+
+def _shape(case: Case) -> dict:
+    link = getattr(case, "open311", None)  # a reverse one-to-one without a row raises AttributeError
+    media = (link.media_urls or []) if link else []
+    return {
+        "service_request_id": case.number,
+        "status": open311_status(case.status),
+        "status_notes": str(Status(case.status).label) if case.status in Status.values else case.status,
+        "service_name": case.category.name,
+        "service_code": case.category.key,
+        "description": case.description or case.title,
+        "agency_responsible": _agency(case),
+        "service_notice": "",
+        "requested_datetime": case.reported_at,
+        "updated_datetime": case.updated_at,
+        "expected_datetime": case.deadline,
+        "address": case.address,
+        "address_id": link.address_id if link else "",
+        "zipcode": "",
+        "lat": round(case.lat, 6),
+        "long": round(case.lng, 6),
+        "media_url": media[0] if media else "",
+        # extension: the loop's own state, for clients that show more than open/closed
+        "detailed_status": case.status,
+    }
+
+
+def _agency(case: Case) -> str:
+    """The department dealing with it; before dispatch, the one routing proposes (dispatch may still change it)."""
+    if case.department_id:
+        return case.department.name
+    return case.suggested_department.name if case.suggested_department_id else ""
+
+
+def request_detail(number: str) -> dict:
+    """GET requests/{id}: one public service request (404 in the spec's format otherwise)."""
+    number = str(number or "").strip()
+    case = _public_cases().filter(number=number).first() if number.isdigit() and len(number) <= 20 else None
+    if case is None:
+        raise Open311Error(404, f"未找到服务请求 {number[:40]} / service_request_id not found")
+    return _shape(case)
+
+
+def _range(params: Params) -> tuple:
+    """start_date/end_date: default the most recent `max_days`; at most that wide; end after start."""
+    start_raw, end_raw = params.get("start_date"), params.get("end_date")
+    span = timedelta(days=conf.max_days())
+    start = parse_w3c(start_raw, "start_date") if start_raw else None
+    end = parse_w3c(end_raw, "end_date") if end_raw else None
+    if start and end:
+        if end < start:
+            raise Open311Error(400, "end_date 早于 start_date / end_date is before start_date")
+        if end - start > span:
+            raise Open311Error(400, f"日期范围不能超过 {conf.max_days()} 天 / the date range may not span more than "
+                                    f"{conf.max_days()} days")
+    elif start:
+        end = start + span
+    elif end:
+        start = end - span
+    else:
+        end = timezone.now()
+        start = end - span
+    return start, end
+
+
+def _service_code_q(raw: str) -> Q:
+    q = Q(pk__in=[])
+    for code in [c.strip() for c in raw.split(",") if c.strip()][:50]:
+        parts = code.split(":", 2)
+        if len(parts) == 3:
+            q |= Q(category__taxonomy__code=parts[0], category__kind=parts[1], category__code=parts[2])
+    return q
+
+
+def request_list(params: Params) -> list[dict]:
+    """GET requests: by `service_request_id` (a comma list, which overrides every other filter), else by
+    service_code (comma list), status (open/closed) and requested date range; newest first, at most
+    `max_results`."""
+    ids = params.get("service_request_id")
+    if ids:
+        numbers = [n.strip() for n in ids.split(",") if n.strip()]
+        if len(numbers) > conf.max_results():
+            raise Open311Error(400, f"service_request_id 最多 {conf.max_results()} 个 / too many ids")
+        wanted = [n for n in numbers if n.isdigit() and len(n) <= 20]
+        found = {c.number: c for c in _public_cases().filter(number__in=wanted)}
+        return [_shape(found[n]) for n in dict.fromkeys(wanted) if n in found]
+    qs = _public_cases()
+    if codes := params.get("service_code"):
+        qs = qs.filter(_service_code_q(codes))
+    if status := params.get("status"):
+        wanted = {s.strip().lower() for s in status.split(",") if s.strip()}
+        if not wanted <= {"open", "closed"}:
+            raise Open311Error(400, "status 须为 open 或 closed / status must be open or closed")
+        statuses = set().union(*(OPEN if s == "open" else CLOSED for s in wanted))
+        qs = qs.filter(status__in=sorted(statuses))
+    start, end = _range(params)
+    qs = qs.filter(reported_at__gte=start, reported_at__lte=end).order_by("-reported_at", "-id")
+    return [_shape(c) for c in qs[: conf.max_results()]]
+
+
+def token_detail(token: str) -> dict:
+    """GET tokens/{token}: the service request a token stands for."""
+    token = str(token or "").strip()
+    link = (Open311Request.objects.filter(token=token).select_related("case").only("token", "case__number").first()
+            if token.isalnum() and len(token) <= 32 else None)
+    if link is None:
+        raise Open311Error(404, "未找到该 token / token not found")
+    return {"service_request_id": link.case.number, "token": link.token}
+
+
+def _update_description(step: CaseStep) -> str:
+    label = STEP_LABELS.get(step.action, "留言" if step.action == "comment" else step.action)
+    if step.action == "dispatch" and step.department_id:
+        return f"{label}：{step.department.name}"
+    if step.action == "comment":
+        return step.note
+    if step.action in NOTE_STEPS and step.note:
+        return f"{label}：{step.note}"
+    return label
+
+
+def update_list(params: Params) -> list[dict]:
+    """GET servicerequestupdates: the public steps of public cases in the date range (oldest first, at most
+    `max_results`), as FixMyStreet reads them: update_id, service_request_id, status, updated_datetime,
+    description, media_url."""
+    start, end = _range(params)
+    steps = (
+        CaseStep.objects.filter(at__gte=start, at__lte=end, action__in=UPDATE_STEPS, case__category__is_public=True)
+        .select_related("case", "department", "open311_update")
+        .only("id", "action", "from_status", "to_status", "note", "at", "case__number", "case__status",
+              "department__name", "open311_update__media_url")
+        .order_by("at", "id")[: conf.max_results()]
+    )
+    items = []
+    for step in steps:
+        update = getattr(step, "open311_update", None)
+        items.append({
+            "update_id": str(step.pk),
+            "service_request_id": step.case.number,
+            "status": open311_status(step.to_status or step.from_status or step.case.status),
+            "updated_datetime": step.at,
+            "description": _update_description(step),
+            "media_url": update.media_url if update else "",
+        })
+    return items

@@ -1,0 +1,296 @@
+"""Open311 use cases: clients and their keys, reports (`POST requests`) and updates (`POST servicerequestupdates`).
+
+Reports enter the loop only through `cases.services.submit_case(source="open311", actor=None)`: the key has
+authenticated the caller, and the case is located, numbered, routed, timed, audited and published there. What
+GeoReport carries beyond a case (attributes, media links, the caller's ids) is kept beside it in the same
+transaction, personal values encrypted. Reopening goes through the reporter's own path (`reopen_by_token`, the
+same `reopen` transition and window as `act`), since a key stands for its reporters, not for a staff account.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.core.cache import cache
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from civicgrid.apps.cases import services as cases
+from civicgrid.apps.cases.models import Case, CaseStep, Status
+from civicgrid.apps.cases.services import common as case_common
+from civicgrid.foundation.access.roles import Role, grant_capabilities
+from civicgrid.foundation.access.scope import has_capability
+from civicgrid.foundation.audit.service import record, snapshot
+from civicgrid.foundation.core import keys
+from civicgrid.foundation.core.errors import CivicgridError, PermissionDenied, ValidationFailed
+from civicgrid.foundation.core.pii import validate_mobile
+
+from . import catalogue, conf, inputs, ratelimit
+from .formats import Open311Error
+from .models import (
+    ACCOUNT_CONTEXT,
+    DEVICE_CONTEXT,
+    FOLLOW_CONTEXT,
+    UPDATE_EMAIL_CONTEXT,
+    UPDATE_NAME_CONTEXT,
+    UPDATE_PHONE_CONTEXT,
+    Open311Client,
+    Open311Request,
+    Open311Update,
+    hash_key,
+)
+
+MANAGE = "open311.manage"
+grant_capabilities(MANAGE, {Role.SYSTEM_ADMIN})
+CLIENT_CACHE = "open311:client:"
+AUDIT_CLIENT_CREATED = "open311.client_created"
+AUDIT_CLIENT_DEACTIVATED = "open311.client_deactivated"
+AUDIT_REQUEST = "open311.request_created"
+AUDIT_UPDATE = "open311.update_received"
+
+# --------------------------------------------------------------------------------------------------- clients
+
+
+def _require_manager(actor) -> None:
+    if actor is not None and not has_capability(actor, MANAGE):
+        raise PermissionDenied("只有系统管理员可以管理 Open311 客户端 / open311.manage required")
+
+
+def create_client(*, actor, name: str, jurisdiction: str = "", rate_per_minute: int = 60, burst: int = 20,
+                  raw_key: str | None = None, is_demo: bool = False) -> tuple[Open311Client, str]:
+    """A new client; returns it with its API key, which is shown once and stored only hashed."""
+    _require_manager(actor)
+    name = str(name or "").replace("\x00", "").strip()
+    if not name or len(name) > 100:
+        raise ValidationFailed("名称须为 1–100 个字符 / name must be 1-100 characters", field="name")
+    if Open311Client.objects.filter(name=name).exists():
+        raise ValidationFailed(f"客户端 {name} 已存在 / a client of that name exists", field="name")
+    if not (0 < int(rate_per_minute) <= 1_000_000 and 0 < int(burst) <= 1_000_000):
+        raise ValidationFailed("限流参数须为正整数 / rate limits must be positive", field="rate_per_minute")
+    raw = raw_key or "o311_" + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        client = Open311Client.objects.create(
+            name=name, key_hash=hash_key(raw), key_prefix=raw[:8], jurisdiction=str(jurisdiction or "")[:64],
+            rate_per_minute=int(rate_per_minute), burst=int(burst), is_demo=is_demo,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        record(actor=actor, action=AUDIT_CLIENT_CREATED, target=client, after=snapshot(client))
+    return client, raw
+
+
+def deactivate_client(*, actor, client: Open311Client) -> Open311Client:
+    """Stop a client's key working (at once in this process; in others within the client cache time)."""
+    _require_manager(actor)
+    with transaction.atomic():
+        current = Open311Client.objects.select_for_update().get(pk=client.pk)
+        before = snapshot(current)
+        current.is_active = False
+        current.save(update_fields=["is_active"])
+        record(actor=actor, action=AUDIT_CLIENT_DEACTIVATED, target=current, before=before, after=snapshot(current))
+    cache.delete(CLIENT_CACHE + current.key_hash)
+    return current
+
+
+def authenticate(raw_key: str, *, jurisdiction: str = "") -> Open311Client:
+    """The active client holding `raw_key`, within its rate limit; 403 for a missing or wrong key, 429 over
+    the limit. Nothing is written either way."""
+    raw = str(raw_key or "").strip()
+    if not raw:
+        raise Open311Error(403, "缺少 api_key / api_key was not provided")
+    if len(raw) > 200:
+        raise Open311Error(403, "api_key 无效 / api_key is not valid")
+    digest = hash_key(raw)
+    client = cache.get(CLIENT_CACHE + digest) if conf.client_cache_seconds() > 0 else None
+    if client is None:
+        client = Open311Client.objects.filter(key_hash=digest).first()
+        if client is not None and conf.client_cache_seconds() > 0:
+            cache.set(CLIENT_CACHE + digest, client, timeout=conf.client_cache_seconds())
+    if client is None or not client.is_active:
+        raise Open311Error(403, "api_key 无效 / api_key is not valid")
+    if client.jurisdiction and jurisdiction and client.jurisdiction != jurisdiction:
+        raise Open311Error(403, f"该 api_key 不适用于 jurisdiction_id {jurisdiction[:64]} / this api_key is not "
+                                f"valid for that jurisdiction")
+    wait = ratelimit.take(f"client:{client.pk}", ratelimit.Limit(client.rate_per_minute, client.burst))
+    if wait:
+        raise too_many(wait)
+    return client
+
+
+def too_many(wait: float) -> Open311Error:
+    seconds = max(1, int(wait + 0.999))
+    return Open311Error(429, f"请求过于频繁，请 {seconds} 秒后再试 / too many requests, retry in {seconds} s",
+                        headers={"Retry-After": str(seconds)})
+
+
+def actor_label(client: Open311Client) -> str:
+    """How a client appears in case timelines and the audit trail."""
+    return f"open311:{client.name}"[:150]
+
+
+# -------------------------------------------------------------------------------------------------- reports
+
+
+def _locate_address(where: inputs.Location) -> inputs.Location:
+    """Coordinates for a report that gave only an address: a standard address's building (address_id is its
+    code; address_string must be the standard address itself). There is no geocoder: anything else is a 400."""
+    if where.lng is not None:
+        return where
+    from civicgrid.foundation.people.models import Building
+
+    fields = ("lng", "lat", "address", "grid__centroid_lng", "grid__centroid_lat")
+    row = None
+    if where.address_id:
+        row = Building.objects.filter(code=where.address_id).values_list(*fields).first()
+        if row is None:
+            raise Open311Error(400, "未找到 address_id 对应的标准地址 / address_id not found")
+    else:
+        row = Building.objects.filter(address=where.address).order_by("code").values_list(*fields).first()
+        if row is None:
+            raise Open311Error(400, "无法按 address_string 定位，请提供 lat/long / address_string could not be "
+                                    "located: send lat and long")
+    lng, lat = (row[0], row[1]) if row[0] is not None else (row[3], row[4])
+    if lng is None or lat is None:
+        raise Open311Error(400, "该地址没有坐标，请提供 lat/long / the address has no position: send lat and long")
+    where.lng, where.lat, where.crs = lng, lat, "wgs84"
+    where.address = where.address or row[2]
+    return where
+
+
+def _check_contacts(email: str, phone: str) -> None:
+    if email:
+        try:
+            validate_email(email)
+        except DjangoValidationError:
+            raise Open311Error(400, "email 无效 / email is not valid") from None
+    if phone:
+        try:
+            validate_mobile(phone)
+        except ValueError as exc:
+            raise Open311Error(400, f"phone 无效：{exc}") from None
+
+
+def submit_request(*, client: Open311Client, params: inputs.Params, jurisdiction: str,
+                   idempotency_key: str = "") -> tuple[Case, Open311Request, bool]:
+    """POST requests: check everything, then one transaction through `submit_case`. Returns (case, link,
+    created); a retry with the same idempotency key answers with the case it made the first time."""
+    category = catalogue.find_service(params.get("service_code"))
+    where = inputs.location(params)
+    description = inputs.text(params, "description", conf.MAX_DESCRIPTION)
+    answers = catalogue.clean_attributes(category, inputs.attributes(params))
+    media = inputs.media_urls(params)
+    email, phone = inputs.text(params, "email", 254), inputs.text(params, "phone", 40)
+    _check_contacts(email, phone)
+    name = inputs.reporter_name(params)
+    device, account = inputs.device_id(params), inputs.text(params, "account_id", inputs.MAX_IDS)
+    where = _locate_address(where)
+    key = f"open311:{client.pk}:{idempotency_key}" if idempotency_key else None
+    with transaction.atomic():
+        case, created = cases.submit_case(
+            actor=None, source="open311", title=inputs.title_from(description, category.name),
+            description=description, lng=where.lng, lat=where.lat, crs=where.crs, category=category.pk,
+            address=where.address, reporter_name=name, reporter_phone=phone, reporter_email=email,
+            idempotency_key=key,
+        )
+        if not created:
+            link = Open311Request.objects.filter(case=case).first()
+            if link is not None:
+                return case, link, False
+        link = Open311Request.objects.create(
+            case=case, client=client, token=secrets.token_hex(12), jurisdiction=jurisdiction[:64],
+            attributes=answers, media_urls=media, address_id=where.address_id,
+            device_id_enc=keys.encrypt(device, DEVICE_CONTEXT), account_id_enc=keys.encrypt(account, ACCOUNT_CONTEXT),
+            follow_token_enc=keys.encrypt(getattr(case, "follow_token", "") or "", FOLLOW_CONTEXT),
+        )
+        record(actor=actor_label(client), action=AUDIT_REQUEST, target=case,
+               data={"client": client.pk, "service_code": category.key, "attributes": answers,
+                     "media_urls": len(media)})
+    return case, link, True
+
+
+def account_id(link: Open311Request) -> str:
+    """The caller's account id for a report, to echo back as the spec's POST answer does."""
+    return keys.decrypt(link.account_id_enc, ACCOUNT_CONTEXT)
+
+
+# -------------------------------------------------------------------------------------------------- updates
+
+
+def _case_for_update(client: Open311Client, number: str) -> Case:
+    """The case an update is about: a public-category case, or one this client reported (404 otherwise)."""
+    case = Case.objects.select_related("category").filter(number=number).first() if number.isdigit() else None
+    if case is not None:
+        public = case.category_id is not None and case.category.is_public
+        if public or Open311Request.objects.filter(case=case, client=client).exists():
+            return case
+    raise Open311Error(404, f"未找到服务请求 {number[:40]} / service_request_id not found")
+
+
+def _replayed(client: Open311Client, update: inputs.UpdateIn, case: Case) -> CaseStep | None:
+    if not update.external_id:
+        return None
+    previous = Open311Update.objects.filter(client=client, external_id=update.external_id).first()
+    if previous is None:
+        return None
+    if previous.case_id != case.pk:
+        raise Open311Error(409, "update_id 已用于另一个服务请求 / update_id was already used for another "
+                                "service request")
+    return previous.step
+
+
+def post_update(*, client: Open311Client, update: inputs.UpdateIn) -> CaseStep:
+    """POST servicerequestupdates: a comment on the case's timeline, or, with status OPEN on a closed case this
+    client reported, a reopening (重新办理) with the comment as its reason. Returns the step (its id is the
+    `update_id` answered); a retried post with the same `update_id` returns the step it made before."""
+    _check_contacts(update.email, update.phone)
+    case = _case_for_update(client, update.service_request_id)
+    if (step := _replayed(client, update, case)) is not None:
+        return step
+    reopen = update.status in inputs.REOPEN_STATUSES and case.status == Status.CLOSED
+    if not reopen and not (update.description or update.media_url):
+        raise Open311Error(400, "缺少 description / description was not provided")
+    with transaction.atomic():
+        step = _reopen(client, case, update) if reopen else _comment(client, case, update)
+        Open311Update.objects.create(
+            client=client, case=case, step=step, external_id=update.external_id,
+            updated_datetime=update.updated_datetime, status=update.status, media_url=update.media_url,
+            name_enc=keys.encrypt(update.name, UPDATE_NAME_CONTEXT),
+            email_enc=keys.encrypt(update.email, UPDATE_EMAIL_CONTEXT),
+            phone_enc=keys.encrypt(update.phone, UPDATE_PHONE_CONTEXT),
+        )
+        record(actor=actor_label(client), action=AUDIT_UPDATE, target=case,
+               data={"client": client.pk, "step": step.pk, "status": update.status, "reopen": reopen})
+    return step
+
+
+def _reopen(client: Open311Client, case: Case, update: inputs.UpdateIn) -> CaseStep:
+    link = Open311Request.objects.filter(case=case, client=client).first()
+    token = keys.decrypt(link.follow_token_enc, FOLLOW_CONTEXT) if link else ""
+    if not token:
+        raise Open311Error(409, "只有通过本客户端上报的案卷可以重新办理 / only cases this client reported can be "
+                                "reopened by it")
+    reason = update.description or "通过 Open311 申请重新办理 / reopened through Open311"
+    try:
+        cases.reopen_by_token(follow_token=token, reason=reason[:1000])
+    except CivicgridError as exc:  # the window has passed, or the case moved meanwhile
+        raise Open311Error(409 if exc.status == 409 else 400, exc.message) from None
+    return CaseStep.objects.filter(case=case, action="reopen").order_by("-id").first()
+
+
+def _comment(client: Open311Client, case: Case, update: inputs.UpdateIn) -> CaseStep:
+    """A note on the case's timeline by the client (its author's name and contacts stay encrypted beside it)."""
+    # TODO(cases): use a public `comment` service when the cases app offers one; until then the app's own
+    # step/audit/event helpers are used under the case's row lock, exactly as its services use them.
+    locked = case_common.lock(case)
+    label = actor_label(client)
+    step = case_common.add_step(
+        locked, action="comment", actor=label, at=timezone.now(), from_status=locked.status,
+        note=update.description, department=locked.department,
+        data={"source": "open311", "client": client.pk, "update_id": update.external_id,
+              "status": update.status, "media_url": update.media_url},
+    )
+    case_common.record(locked, actor=label, action="comment", before=None,
+                       data={"step": step.pk, "source": "open311", "client": client.pk})
+    case_common.publish(locked, "commented", step_id=step.pk, source="open311")
+    return step

@@ -1,0 +1,147 @@
+"""GET requests, requests/{id} and tokens: public fields of public cases, the spec's filters and limits."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from civicgrid.apps.cases.models import Case, Status
+from civicgrid.apps.cases.services import act, submit_case
+
+from .conftest import POINT, form, get, post, spec_error, xml
+
+pytestmark = pytest.mark.django_db
+
+
+def reported(o311, http, **changes) -> Case:
+    response = post(http, "requests.json", form(o311, **changes))
+    assert response.status_code == 201, response.content
+    return Case.objects.get(number=response.json()[0]["service_request_id"])
+
+
+def staff_case(o311, category=None, **kw) -> Case:
+    """A case a grid worker reported (not through Open311), with a phone the public must never see."""
+    return submit_case(actor=o311.worker, title="井盖缺失", description="小区门口", lng=POINT[0], lat=POINT[1],
+                       category=(category or o311.cat).pk, source="grid_worker", reporter_name="李四",
+                       reporter_phone="13900001111", **kw)[0]
+
+
+def test_one_request_in_the_spec_shape(o311, http):
+    case = reported(o311, http)
+    body = get(http, f"requests/{case.number}.json").json()
+    assert len(body) == 1
+    item = body[0]
+    assert list(item)[:17] == [
+        "service_request_id", "status", "status_notes", "service_name", "service_code", "description",
+        "agency_responsible", "service_notice", "requested_datetime", "updated_datetime", "expected_datetime",
+        "address", "address_id", "zipcode", "lat", "long", "media_url",
+    ]
+    assert item["service_request_id"] == case.number and item["status"] == "open"
+    assert item["status_notes"] == "待受理" and item["detailed_status"] == "reported"
+    assert item["service_code"] == "gb47678:matter:06001" and item["service_name"] == "暴露垃圾"
+    assert item["agency_responsible"] == "区城管局"  # routing's proposal until dispatch decides
+    assert item["requested_datetime"].endswith("+08:00") and item["lat"] == POINT[1] and item["long"] == POINT[0]
+    assert item["media_url"] == "https://fms.example/photo/1.jpeg"
+    root = xml(get(http, f"requests/{case.number}.xml"))
+    assert root.tag == "service_requests" and root.find("request/service_request_id").text == case.number
+    assert root.find("request/requested_datetime").text.endswith("+08:00")
+
+
+def test_the_singular_request_path_answers_the_same(o311, http):
+    case = reported(o311, http)
+    assert get(http, f"request/{case.number}.json").json() == get(http, f"requests/{case.number}.json").json()
+
+
+def test_reporter_names_and_contacts_are_never_shown(o311, http):
+    own = reported(o311, http)
+    staff = staff_case(o311)
+    for response in (get(http, "requests.json"), get(http, "requests.xml"),
+                     get(http, f"requests/{own.number}.xml"), get(http, f"requests/{staff.number}.json")):
+        text = response.content.decode()
+        for secret in ("13812345678", "138****5678", "zhang@example.com", "张三", "13900001111", "李四",
+                       "device-42", "account-7"):
+            assert secret not in text
+
+
+def test_cases_outside_public_categories_are_not_found(o311, http):
+    hidden = staff_case(o311, category=o311.private)
+    spec_error(get(http, f"requests/{hidden.number}.json"), 404)
+    spec_error(get(http, "requests/nonsense.xml"), 404)
+    assert hidden.number not in get(http, "requests.json").content.decode()
+
+
+def test_the_loop_maps_to_open_and_closed_with_the_detailed_status_and_agency(o311, http):
+    case = reported(o311, http)
+    act(actor=o311.dispatcher, case=case, action="accept")
+    act(actor=o311.dispatcher, case=case, action="dispatch", department=o311.dept.pk)
+    item = get(http, f"requests/{case.number}.json").json()[0]
+    assert (item["status"], item["status_notes"], item["agency_responsible"]) == ("open", "待处置", "区城管局")
+    assert item["expected_datetime"].endswith("+08:00")
+    for status, expected in ((Status.SUSPENDED, "open"), (Status.CLOSED, "closed"), (Status.REFUSED, "closed"),
+                             (Status.MERGED, "closed")):
+        Case.objects.filter(pk=case.pk).update(status=status)
+        assert get(http, f"requests/{case.number}.json").json()[0]["status"] == expected
+
+
+def test_list_filters_by_status_service_and_date(o311, http):
+    first = reported(o311, http)
+    second = reported(o311, http, service_code=o311.plain.key, **{"attribute[affects_traffic]": None})
+    Case.objects.filter(pk=first.pk).update(status=Status.CLOSED)
+    numbers = lambda **p: [r["service_request_id"] for r in get(http, "requests.json", **p).json()]  # noqa: E731
+    assert numbers() == [second.number, first.number]  # newest first
+    assert numbers(status="closed") == [first.number] and numbers(status="open") == [second.number]
+    assert set(numbers(status="open,closed")) == {first.number, second.number}
+    assert numbers(service_code=o311.plain.key) == [second.number]
+    assert set(numbers(service_code=f"{o311.cat.key},{o311.plain.key}")) == {first.number, second.number}
+    now = timezone.localtime()
+    assert numbers(start_date=(now + timedelta(hours=1)).isoformat()) == []
+    assert len(numbers(start_date=(now - timedelta(days=1)).date().isoformat())) == 2
+    assert numbers(end_date=(now - timedelta(days=1)).isoformat(timespec="seconds")) == []
+
+
+def test_the_default_range_is_the_last_90_days(o311, http):
+    old = reported(o311, http)
+    Case.objects.filter(pk=old.pk).update(reported_at=timezone.now() - timedelta(days=91))
+    recent = reported(o311, http)
+    listed = [r["service_request_id"] for r in get(http, "requests.json").json()]
+    assert listed == [recent.number]
+
+
+def test_service_request_id_overrides_every_other_filter(o311, http):
+    first, second = reported(o311, http), reported(o311, http)
+    Case.objects.filter(pk=first.pk).update(reported_at=timezone.now() - timedelta(days=200))
+    ids = f"{second.number},{first.number},9999999999999,bogus"
+    listed = [r["service_request_id"] for r in get(http, "requests.json", service_request_id=ids,
+                                                    status="closed").json()]
+    assert listed == [second.number, first.number]
+
+
+@override_settings(CIVICGRID_OPEN311_MAX_RESULTS=2)
+def test_at_most_the_configured_number_of_results(o311, http):
+    for _ in range(3):
+        reported(o311, http)
+    assert len(get(http, "requests.json").json()) == 2
+    assert len(get(http, "servicerequestupdates.json").json()) <= 2
+
+
+@pytest.mark.parametrize("params", [
+    {"status": "pending"},
+    {"start_date": "yesterday"},
+    {"start_date": "2026-01-01T00:00:00Z", "end_date": "2025-12-01T00:00:00Z"},
+    {"start_date": "2025-01-01T00:00:00+08:00", "end_date": "2025-06-01T00:00:00+08:00"},
+], ids=["status", "date", "end before start", "more than 90 days"])
+def test_bad_filters_are_400(o311, http, params):
+    spec_error(get(http, "requests.json", **params), 400)
+    spec_error(get(http, "requests.xml", **params), 400)
+
+
+def test_a_token_leads_to_its_request(o311, http):
+    answer = post(http, "requests.json", form(o311)).json()[0]
+    body = get(http, f"tokens/{answer['token']}.json").json()
+    assert body == [{"service_request_id": answer["service_request_id"], "token": answer["token"]}]
+    root = xml(get(http, f"tokens/{answer['token']}.xml"))
+    assert root.find("request/service_request_id").text == answer["service_request_id"]
+    spec_error(get(http, "tokens/0000.json"), 404)
