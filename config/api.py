@@ -91,6 +91,7 @@ def _mount_routers() -> None:
         "civicgrid.foundation.notify.api",
         "civicgrid.apps.cases.api",
         "civicgrid.apps.categories.api",
+        "civicgrid.apps.evaluation.api",
     ):
         try:
             module = __import__(dotted, fromlist=["router"])

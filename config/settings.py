@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "civicgrid.foundation.notify",
     "civicgrid.apps.categories",
     "civicgrid.apps.cases",
+    "civicgrid.apps.evaluation",
     "civicgrid.integrations.router",
     "civicgrid.integrations.open311",
     "civicgrid.ui",

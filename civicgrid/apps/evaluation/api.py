@@ -1,0 +1,109 @@
+"""Evaluation API: the ranking table of one subject kind over a period, as JSON or as an Excel file.
+
+    GET /api/v1/evaluation?subject=department&month=2026-05
+    GET /api/v1/evaluation?subject=grid&start=2026-04-01&end=2026-06-30
+    GET /api/v1/evaluation/export?subject=street&month=2026-05        (.xlsx, audited)
+
+Needs `cases.evaluate` (leaders, command-centre dispatchers); only cases within the caller's scope count.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from django.http import HttpResponse
+from ninja import Field, Query, Router, Schema
+
+from civicgrid.foundation.access.endpoints import data_endpoint
+
+from . import formulas, selectors, xlsx
+
+router = Router(tags=["evaluation"])
+PREFIX = "/"
+
+SubjectName = Literal[tuple(selectors.SUBJECTS)]  # type: ignore[valid-type]
+
+
+class EvaluationQuery(Schema):
+    subject: SubjectName = "department"  # department | grid | grid_worker | dispatcher | intake | shift_lead | street | community
+    month: str | None = Field(None, pattern=r"^\d{4}-\d{2}$", description="YYYY-MM; or start/end")
+    start: date | None = None  # first day (district date)
+    end: date | None = None  # last day, inclusive
+
+    def evaluate(self, user) -> selectors.Evaluation:
+        start, end = selectors.period(month=self.month, start=self.start, end=self.end)
+        return selectors.evaluate(user, self.subject, start, end)
+
+
+class TermOut(Schema):
+    key: str
+    label: str
+    weight: float
+
+
+class RowOut(Schema):
+    rank: int | None
+    key: str  # department id, region code or account id
+    name: str
+    code: str
+    score: float | None  # 综合指标值 out of 100, two decimals; null without data
+    grade: str | None  # A–E
+    counts: dict[str, int]
+    rates: dict[str, float | None]  # percentages, two decimals; null where nothing was measured
+
+
+class EvaluationOut(Schema):
+    subject: str
+    subject_label: str
+    start: date
+    end: date
+    as_of: datetime
+    formula: list[TermOut]
+    rate_labels: dict[str, str]
+    count_labels: dict[str, str]
+    items: list[RowOut]
+    count: int
+
+
+def as_json(ev: selectors.Evaluation) -> dict:
+    """The ranking table as the API answers it."""
+    return {
+        "subject": ev.kind.key,
+        "subject_label": ev.kind.label,
+        "start": ev.start,
+        "end": ev.end,
+        "as_of": ev.as_of,
+        "formula": [{"key": t.key, "label": t.label, "weight": float(t.weight)} for t in ev.terms],
+        "rate_labels": {k: formulas.RATES[k].label for k in ev.rate_keys},
+        "count_labels": {k: formulas.COUNT_LABELS[k] for k in ev.count_keys},
+        "items": [
+            {"rank": r.rank, "key": r.key, "name": r.name, "code": r.code, "score": formulas.as_score(r.score),
+             "grade": r.grade, "counts": r.counts,
+             "rates": {k: formulas.as_percent(v) for k, v in r.rates.items()}}
+            for r in ev.rows
+        ],
+        "count": len(ev.rows),
+    }
+
+
+@router.get("/evaluation", response=EvaluationOut, url_name="evaluation")
+def evaluation(request, query: Query[EvaluationQuery]):
+    """综合评价 ranking table: rates, composite score and grade of every subject of one kind (best first)."""
+    return as_json(query.evaluate(request.user))
+
+
+@router.get("/evaluation/export", response={200: None}, url_name="evaluation_export")
+def evaluation_export(request, query: Query[EvaluationQuery]):
+    """The same table as .xlsx with Chinese headers (the export is recorded in the audit trail)."""
+    ev = query.evaluate(request.user)
+    response = HttpResponse(xlsx.export(ev, actor=request.user), content_type=xlsx.XLSX_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{xlsx.filename(ev)}"'
+    return response
+
+
+# Answers about the caller's scope as a whole (counts per subject), not objects: 'detail' without a lookup is
+# checked by the scope contract for status, HTML tables and leaked markers; that the counts stay inside scope
+# is tested in evaluation/tests/test_scope.py.
+data_endpoint("api:evaluation", "cases.Case", "detail")
+data_endpoint("api:evaluation_export", "cases.Case", "detail")

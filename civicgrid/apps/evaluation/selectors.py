@@ -1,0 +1,335 @@
+"""The evaluation's reads: one aggregate query per subject kind over a period, from the scoped cases.
+
+**Which cases a period evaluates.** The cases *reported* in the period (`reported_at` in [start, end], district
+dates), as they stand at the moment of evaluation (`as_of`, normally now). The cohort is an index range
+(`reported_at`, or `region_code, reported_at` inside a street), so a month costs the same at 100,000 or
+1,000,000 cases in the table; and every numerator below is a subset of its denominator, so no rate exceeds
+100 %. A case counts for the department it is with now (`department`), the account that accepted it
+(`accepted_by`), that dispatched it last (`dispatched_by`), that reported it (`reporter`), and its grid
+(`region_code`, whose prefixes are its community and street).
+
+**What each count means in case fields** (`COUNTS`; the set names are used in several definitions):
+
+* closed-out statuses: 作废 `voided`, 合并 `merged` (a duplicate), 不予受理 `refused`; 挂账 `suspended` cases
+  wait with paused clocks and are left out of the handling and closing counts while they wait.
+* 上报数 `reports`: every case of the cohort. 有效上报数 `valid_reports`: accepted (立案) or 自行处置, and not
+  作废/合并/不予受理; a report still waiting for intake is not (yet) valid.
+* 立案数 `accepted`: `accepted_at` set (立案), or 自行处置 (recorded and closed on the spot in one step).
+  按时立案数: `accepted_on_time` (the intake clock, report → 立案, paused while 核实 runs). 作废数 `voided`:
+  accepted, then 作废. 公众举报立案数 `public_accepted`: accepted from 群众上报, 12345 热线 or Open311.
+* 应派遣数 `due_dispatch`: accepted by intake (not 自行处置), not 作废/合并. 派遣数 `dispatched`:
+  `dispatched_at` set, not 作废/合并; 按时派遣数: and `dispatched_on_time`. 派遣返工数 `dispatch_rework`:
+  dispatched and then 退回 by the department (`send_back_count` > 0), i.e. a dispatch that had to be redone: the
+  返工数 of 准确派遣率. A 核查 failure (返工) is the department's, not the dispatcher's.
+* 应处置数 `due_handle`: dispatched (or 自行处置), not closed out or suspended, and either handled at least once
+  or past its handling deadline (`deadline` < as_of): a case still within its time is not due yet.
+  处置数 `handled`: of those, handled at least once (`handled_at` set, or `rework_count` > 0, which implies an
+  earlier 处置反馈). 按期处置数: handled now (`handled_at` set) and `handled_on_time`. 返工数 `reworked`:
+  handled and `rework_count` > 0 (counted once per case, however many reworks).
+* 应结案数 `due_close`: accepted, not closed out or suspended, and closed or past its handling deadline.
+  结案数 `closed`: status `closed`. 按期结案数 `closed_timely`: closed with both the handling step
+  (`handled_on_time`) and the closing step (`closed_on_time`) in time. 按时结案数 `close_step_timely`: closed
+  with the closing step in time (the 值班长's own step).
+* 核实数 / 按时核实数: a 核实 was answered (`checked_on_time` set) / in time. 核查数 / 按时核查数: an on-site
+  check (核查, passed or 返工) was done (`verified_on_time` set) / in time.
+* 核实派发数 `check_sent`: accepted cases that went through 核实; 核实按时派发数: of those, the intake clock (which
+  runs until the 核实 is sent and again after it returns) was in time. 核查派发数 `verify_sent`: cases handled at
+  least once, whose 核查 task went out: in this loop it goes to the grid's workers automatically at 处置反馈, so
+  it is never late and 核查按时派发数 equals 核查派发数.
+
+Subjects: 受理员 and 值班长 are both the account that accepted (立案) the case (`accepted_by`; the case records
+no other intake actor), a 值班长's 按时结案率 reads the closing of the cases they accepted; a 派遣员 is
+`dispatched_by` (for a case dispatched twice, the last dispatcher); a 监督员 (grid worker) is an account holding a
+grid-worker grant, with 有效上报率 from their own reports and 漏报率, 按时核实率, 按时核查率 from the cases of
+the grids they are granted (核实 and 核查 tasks go to a grid's workers).
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from fractions import Fraction
+
+from django.db.models import Count, F, Q
+from django.db.models.functions import Substr
+from django.utils import timezone
+
+from civicgrid.apps.cases.models import Case, Source, Status
+from civicgrid.foundation.access.models import Grant, User
+from civicgrid.foundation.access.roles import Role
+from civicgrid.foundation.access.scope import has_capability, scope_for, subtree_q
+from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
+from civicgrid.foundation.orgs.models import Organisation
+from civicgrid.foundation.regions.models import Region
+
+from . import formulas
+
+CAPABILITY = "cases.evaluate"
+PUBLIC_SOURCES = (Source.PUBLIC, Source.HOTLINE, Source.OPEN311)
+CLOSED_OUT = (Status.VOIDED, Status.MERGED, Status.REFUSED)
+MAX_DAYS = 366 * 5  # any period, but not an accident that asks for a century
+YEARS = (2000, 2099)  # dates outside these are typing errors (and year 1 or 9999 overflow at midnight in UTC)
+
+
+def counts_q(as_of: datetime) -> dict[str, Q | None]:
+    """Each count as a filter on a case (None: every case). See the module docstring for the definitions."""
+    accepted = Q(accepted_at__isnull=False) | Q(is_self_handled=True)
+    in_loop = ~Q(status__in=[*CLOSED_OUT, Status.SUSPENDED])
+    dispatched = Q(dispatched_at__isnull=False) & ~Q(status__in=[Status.VOIDED, Status.MERGED])
+    in_hands = (Q(dispatched_at__isnull=False) | Q(is_self_handled=True)) & in_loop
+    handled_once = Q(handled_at__isnull=False) | Q(rework_count__gt=0)
+    past_deadline = Q(deadline__lt=as_of)
+    closed = accepted & Q(status=Status.CLOSED)
+    by_intake = Q(accepted_at__isnull=False)
+    return {
+        "reports": None,
+        "valid_reports": accepted & ~Q(status__in=CLOSED_OUT),
+        "accepted": accepted,
+        "accepted_timely": accepted & Q(accepted_on_time=True),
+        "voided": accepted & Q(status=Status.VOIDED),
+        "public_accepted": accepted & Q(source__in=PUBLIC_SOURCES),
+        "due_dispatch": by_intake & Q(is_self_handled=False) & ~Q(status__in=[Status.VOIDED, Status.MERGED]),
+        "dispatched": dispatched,
+        "dispatched_timely": dispatched & Q(dispatched_on_time=True),
+        "dispatch_rework": dispatched & Q(send_back_count__gt=0),
+        "due_handle": in_hands & (handled_once | past_deadline),
+        "handled": in_hands & handled_once,
+        "handled_timely": in_hands & Q(handled_at__isnull=False, handled_on_time=True),
+        "reworked": in_hands & Q(rework_count__gt=0),
+        "due_close": accepted & in_loop & (Q(status=Status.CLOSED) | past_deadline),
+        "closed": closed,
+        "closed_timely": closed & Q(closed_on_time=True, handled_on_time=True),
+        "close_step_timely": closed & Q(closed_on_time=True),
+        "checked": Q(checked_on_time__isnull=False),
+        "checked_timely": Q(checked_on_time=True),
+        "verified": Q(verified_on_time__isnull=False),
+        "verified_timely": Q(verified_on_time=True),
+        "check_sent": by_intake & Q(checked_on_time__isnull=False),
+        "check_sent_timely": by_intake & Q(checked_on_time__isnull=False, accepted_on_time=True),
+        "verify_sent": handled_once & Q(is_self_handled=False),
+        "verify_sent_timely": handled_once & Q(is_self_handled=False),
+    }
+
+
+def aggregates(names, as_of: datetime) -> dict:
+    """`Count` expressions for the named counts (conditional counts: one pass over the rows)."""
+    qs = counts_q(as_of)
+    return {name: Count("pk", filter=qs[name]) if qs[name] is not None else Count("pk") for name in names}
+
+
+# ------------------------------------------------------------------------------------------------ subjects
+
+@dataclass(frozen=True)
+class SubjectKind:
+    """Who is evaluated and which case field (or region code prefix) groups their cases."""
+
+    key: str
+    label: str
+    group: object  # a field name or an expression
+    names: str  # how the group keys are named: "department" | "region" | "user"
+
+
+SUBJECTS: dict[str, SubjectKind] = {s.key: s for s in (
+    SubjectKind("department", "专业部门", "department_id", "department"),
+    SubjectKind("grid", "网格", "region_code", "region"),
+    SubjectKind("community", "社区", Substr("region_code", 1, 12), "region"),
+    SubjectKind("street", "街道", Substr("region_code", 1, 9), "region"),
+    SubjectKind("grid_worker", "监督员（网格员）", "reporter_id", "user"),
+    SubjectKind("dispatcher", "派遣员", "dispatched_by_id", "user"),
+    SubjectKind("intake", "受理员", "accepted_by_id", "user"),
+    SubjectKind("shift_lead", "值班长", "accepted_by_id", "user"),
+)}
+# The counts a grid worker's grids contribute (the rest come from their own reports).
+GRID_WORKER_AREA_COUNTS = ("accepted", "public_accepted", "checked", "checked_timely", "verified",
+                           "verified_timely")
+
+
+def needed_counts(kind: str) -> list[str]:
+    """The counts a kind's rates and bands read."""
+    names: list[str] = []
+    for key in formulas.needed_rates(kind):
+        d = formulas.RATES[key]
+        names += [d.numerator, d.denominator] + ([d.minus] if d.minus else [])
+    names += [t.source for t in formulas.formula(kind) if t.kind == "band"]
+    order = list(formulas.COUNT_LABELS)  # the tables' column order: the loop's order
+    return sorted(set(names), key=order.index)
+
+
+@dataclass
+class Row:
+    """One evaluated subject: its counts, rates, composite score, grade and rank."""
+
+    key: str  # department id, region code or user id
+    name: str
+    code: str  # organisation code, region code or account name
+    counts: dict[str, int]
+    rates: dict[str, Fraction | None] = field(default_factory=dict)
+    score: Fraction | None = None
+    grade: str | None = None
+    rank: int | None = None
+
+
+@dataclass
+class Evaluation:
+    """A ranking table: one subject kind over one period, best score first."""
+
+    kind: SubjectKind
+    start: date
+    end: date  # inclusive
+    as_of: datetime
+    terms: tuple[formulas.Term, ...]
+    rate_keys: list[str]
+    count_keys: list[str]
+    rows: list[Row]
+
+
+# ------------------------------------------------------------------------------------------------ periods
+
+def month_period(text: str) -> tuple[date, date]:
+    """'YYYY-MM' → the month's first and last day."""
+    try:
+        year, month = (int(p) for p in str(text).strip().split("-"))
+        first = date(year, month, 1)
+    except (TypeError, ValueError):
+        raise ValidationFailed("月份格式应为 YYYY-MM / month must be YYYY-MM", field="month") from None
+    return first, first.replace(day=calendar.monthrange(year, month)[1])
+
+
+def period(*, month: str | None = None, start: date | None = None, end: date | None = None,
+           today: date | None = None) -> tuple[date, date]:
+    """The period asked for: a month, or start..end (inclusive), or by default the current month."""
+    if month and (start or end):
+        raise ValidationFailed("month 与 start/end 只能二选一 / give a month or start/end, not both", field="month")
+    if month:
+        return _bounded(*month_period(month))
+    today = today or timezone.localdate()
+    if not start and not end:
+        return today.replace(day=1), today
+    start = start or (end or today).replace(day=1)
+    end = end or today
+    return _bounded(start, end)
+
+
+def _bounded(start: date, end: date) -> tuple[date, date]:
+    for name, day in (("start", start), ("end", end)):
+        if not YEARS[0] <= day.year <= YEARS[1]:
+            raise ValidationFailed(f"日期须在 {YEARS[0]}–{YEARS[1]} 年之间 / dates must lie in {YEARS[0]}–{YEARS[1]}",
+                                   field=name)
+    if end < start:
+        raise ValidationFailed("结束日期早于开始日期 / end is before start", field="end")
+    if (end - start).days > MAX_DAYS:
+        raise ValidationFailed("统计期间过长（最长五年） / the period is too long (five years at most)", field="start")
+    return start, end
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+
+
+def cohort(user, start: date, end: date):
+    """The cases the user may evaluate that were reported in the period (scoped: `visible_to(user, "evaluate")`)."""
+    return (Case.objects.visible_to(user, "evaluate")
+            .filter(reported_at__gte=_midnight(start), reported_at__lt=_midnight(end + timedelta(days=1)))
+            .order_by())  # no default ordering: it would join the GROUP BY
+
+
+# ------------------------------------------------------------------------------------------------ evaluate
+
+def evaluate(user, kind: str, start: date, end: date, *, as_of: datetime | None = None) -> Evaluation:
+    """The ranking table of one subject kind over [start, end] within the user's evaluation scope."""
+    if not has_capability(user, CAPABILITY):
+        raise PermissionDenied("您无权查看综合评价 / you may not view evaluations")
+    if kind not in SUBJECTS:
+        raise ValidationFailed(f"未知的评价对象：{str(kind)[:20]} / unknown subject", field="subject")
+    subject = SUBJECTS[kind]
+    as_of = as_of or timezone.now()
+    names = needed_counts(kind)
+    qs = cohort(user, start, end)
+    if kind == "grid_worker":
+        grouped = _grid_workers(user, qs, names, as_of)
+    else:
+        grouped = _grouped(qs, subject.group, names, as_of)
+    rows = _named(subject, grouped)
+    rate_keys = formulas.needed_rates(kind)
+    for row in rows:
+        row.rates = formulas.rates_of(row.counts, rate_keys)
+        row.score = formulas.composite(kind, row.counts, row.rates)
+        row.grade = formulas.grade(row.score)
+    _rank(rows)
+    return Evaluation(subject, start, end, as_of, formulas.formula(kind), rate_keys, names, rows)
+
+
+def _grouped(qs, group, names, as_of) -> dict[str, dict[str, int]]:
+    """One GROUP BY query: {group key: {count: n}} (cases without the group's field are left out)."""
+    expr = F(group) if isinstance(group, str) else group
+    found = qs.annotate(subject_key=expr).values("subject_key").annotate(**aggregates(names, as_of))
+    return {str(r.pop("subject_key")): r for r in found if r["subject_key"] not in (None, "")}
+
+
+def _grid_workers(user, qs, names, as_of) -> dict[str, dict[str, int]]:
+    """监督员: own reports (grouped by reporter) plus the counts of the grids their grants cover (grouped by
+    grid). Listed: every account holding a grid-worker grant inside the evaluation scope, reports or not."""
+    scope = scope_for(user, CAPABILITY)
+    grants = Grant.objects.active().filter(role=Role.GRID_WORKER, region__isnull=False)
+    if not scope.everything:
+        within = Q(pk__in=[])
+        for code in scope.region_codes:
+            within |= subtree_q("region__code", code)
+        grants = grants.filter(within)
+    areas: dict[str, list[str]] = {}
+    for user_id, code in grants.values_list("user_id", "region__code"):
+        areas.setdefault(str(user_id), []).append(code)
+    if not areas:
+        return {}
+    own = [n for n in names if n not in GRID_WORKER_AREA_COUNTS]
+    area_names = [n for n in names if n in GRID_WORKER_AREA_COUNTS]
+    reports = _grouped(qs.filter(reporter_id__in=[int(u) for u in areas]), "reporter_id", own, as_of)
+    grids = _grouped(qs, "region_code", area_names, as_of)
+    # Sums per code prefix (district, street, community, grid), so a grant at any level is one lookup.
+    by_prefix: dict[str, dict[str, int]] = {}
+    for grid, counts in grids.items():
+        for n in (6, 9, 12, 15):
+            sums = by_prefix.setdefault(grid[:n], dict.fromkeys(area_names, 0))
+            for name in area_names:
+                sums[name] += counts[name]
+    out = {}
+    for user_id, codes in areas.items():
+        counts = {n: reports.get(user_id, {}).get(n, 0) for n in own}
+        counts.update(dict.fromkeys(area_names, 0))
+        # A grant inside another of the same worker's grants adds nothing.
+        kept = [c for c in codes if not any(c != o and c.startswith(o) for o in codes)]
+        for code in dict.fromkeys(kept):
+            for name in area_names:
+                counts[name] += by_prefix.get(code, {}).get(name, 0)
+        out[user_id] = counts
+    return out
+
+
+def _named(subject: SubjectKind, grouped: dict[str, dict[str, int]]) -> list[Row]:
+    """Rows with the subjects' names and codes (one query per kind)."""
+    keys = list(grouped)
+    labels: dict[str, tuple[str, str]] = {}
+    if subject.names == "department":
+        ids = [int(k) for k in keys]
+        labels = {str(pk): (short or name, code) for pk, name, short, code in
+                  Organisation.objects.filter(pk__in=ids).values_list("pk", "name", "short_name", "code")}
+    elif subject.names == "region":
+        labels = {code: (name, code) for code, name in Region.objects.filter(code__in=keys).values_list("code", "name")}
+    elif keys:
+        labels = {str(pk): (display or username, username) for pk, display, username in
+                  User.objects.filter(pk__in=[int(k) for k in keys]).values_list("pk", "display_name", "username")}
+    return [Row(key, *labels.get(key, (key, key)), counts) for key, counts in grouped.items()]
+
+
+def _rank(rows: list[Row]) -> None:
+    """Best score first (no score last), ties by code; equal scores share a rank (1, 2, 2, 4)."""
+    rows.sort(key=lambda r: (r.score is None, -(r.score or 0), r.code))
+    previous, rank = None, 0
+    for position, row in enumerate(rows, start=1):
+        if row.score is None:
+            row.rank = None
+            continue
+        if row.score != previous:
+            rank, previous = position, row.score
+        row.rank = rank

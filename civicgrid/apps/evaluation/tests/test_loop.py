@@ -1,0 +1,71 @@
+"""Cases taken through the real services (report, 核实, 立案, 派遣, 处置, 核查, 结案; 不予受理; 自行处置) land in
+every ranking table with the facts the loop recorded."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.utils import timezone
+from PIL import Image
+
+from civicgrid.apps.cases.services import act, submit_case
+from civicgrid.apps.evaluation import selectors
+from civicgrid.foundation.access.roles import Role
+from civicgrid.testing.builders import user_with
+
+pytestmark = pytest.mark.django_db
+POINT = (113.21, 40.01)  # grid 140213050001001 of the builders' tree
+
+
+def jpeg() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 24), (30, 160, 60)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def test_cases_through_the_loop_are_evaluated(district):
+    d = district
+    handler = user_with(Role.DEPARTMENT_HANDLER, department=d.dept, username="h-cg")
+
+    case, _ = submit_case(actor=d.worker, title="井盖缺失", lng=POINT[0], lat=POINT[1], source="grid_worker")
+    act(actor=d.dispatcher, case=case, action="check_request")
+    act(actor=d.worker, case=case, action="check_result", result="confirmed")
+    act(actor=d.dispatcher, case=case, action="accept")
+    act(actor=d.dispatcher, case=case, action="dispatch", department=d.dept.pk)
+    act(actor=handler, case=case, action="start")
+    act(actor=handler, case=case, action="report_back", note="已补装")
+    act(actor=d.worker, case=case, action="verify", photos=[jpeg()])
+    act(actor=d.dispatcher, case=case, action="close")
+
+    refused, _ = submit_case(actor=d.worker, title="重复上报", lng=POINT[0], lat=POINT[1], source="grid_worker")
+    act(actor=d.dispatcher, case=refused, action="refuse", reason="不属实")
+    submit_case(actor=d.worker, title="小广告", lng=POINT[0], lat=POINT[1], source="grid_worker",
+                self_handled=True, photos=[("after", jpeg())])
+
+    today = timezone.localdate()
+
+    def row(kind, code):
+        ev = selectors.evaluate(d.leader, kind, today, today)
+        return next(r for r in ev.rows if r.code == code)
+
+    dept = row("department", "D-CG")
+    assert dept.counts == {"closed": 1, "due_close": 1, "handled_timely": 1, "due_handle": 1, "reworked": 0,
+                           "handled": 1, "accepted": 1}
+    assert dept.score == 100 and dept.grade == "A"
+
+    grid = row("grid", "140213050001001")
+    assert grid.counts["reports"] == 3 and grid.counts["valid_reports"] == 2 and grid.counts["closed"] == 2
+    assert grid.counts["closed_timely"] == 2 and grid.counts["verified"] == 1
+    assert grid.grade == "A"
+
+    worker = row("grid_worker", "wg1")
+    assert worker.counts["reports"] == 3 and worker.counts["valid_reports"] == 2
+    assert worker.counts["checked"] == worker.counts["checked_timely"] == 1
+
+    assert row("dispatcher", "cd").counts == {"dispatched_timely": 1, "dispatched": 1, "dispatch_rework": 0,
+                                              "due_dispatch": 1}
+    intake = row("intake", "cd")
+    assert intake.counts["check_sent"] == intake.counts["check_sent_timely"] == 1
+    assert row("shift_lead", "cd").grade == "A"
+    assert row("street", "140213050").counts["reports"] == 3

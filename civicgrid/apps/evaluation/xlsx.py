@@ -1,0 +1,47 @@
+"""A ranking table as an Excel file with Chinese headers (the way evaluations are exchanged), audited as an
+export."""
+
+from __future__ import annotations
+
+from civicgrid.foundation.audit import verbs
+from civicgrid.foundation.audit.service import record
+from civicgrid.foundation.imports.readers import write_xlsx
+
+from . import formulas
+from .selectors import Evaluation
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def headers(ev: Evaluation) -> list[str]:
+    """排名, 名称, 编码, the counts, the rates (%), 综合得分, 等级."""
+    code = "账号" if ev.kind.names == "user" else "编码"
+    return (["排名", "名称", code]
+            + [formulas.COUNT_LABELS[c] for c in ev.count_keys]
+            + [f"{formulas.RATES[r].label}(%)" for r in ev.rate_keys]
+            + ["综合得分", "等级"])
+
+
+def rows(ev: Evaluation) -> list[list]:
+    """One line per subject, in ranking order; a rate or score that does not apply is left empty."""
+    return [
+        [r.rank, r.name, r.code]
+        + [r.counts.get(c, 0) for c in ev.count_keys]
+        + [formulas.as_percent(r.rates.get(k)) for k in ev.rate_keys]
+        + [formulas.as_score(r.score), r.grade or ""]
+        for r in ev.rows
+    ]
+
+
+def filename(ev: Evaluation) -> str:
+    return f"evaluation-{ev.kind.key}-{ev.start:%Y%m%d}-{ev.end:%Y%m%d}.xlsx"
+
+
+def export(ev: Evaluation, *, actor) -> bytes:
+    """The table as .xlsx bytes, with an audit record of who exported what."""
+    body = write_xlsx(headers(ev), rows(ev), sheet_title=f"{ev.kind.label}{ev.start:%Y%m}")
+    record(actor=actor, action=verbs.Data.EXPORTED, target_type="evaluation.ranking",
+           target_repr=f"{ev.kind.label} {ev.start}–{ev.end}",
+           data={"subject": ev.kind.key, "start": ev.start.isoformat(), "end": ev.end.isoformat(),
+                 "rows": len(ev.rows), "format": "xlsx"})
+    return body
