@@ -124,6 +124,9 @@ def child(database: str, csv_path: Path, rows: int) -> dict:
     baseline_2, cpu_2 = _baseline(connection, csv_path)
     result.update(database=database, baseline_s=[baseline_1, baseline_2], baseline_cpu_s=[cpu_1, cpu_2])
     connection.close()
+    import shutil
+
+    shutil.rmtree(data_dir, ignore_errors=True)  # the SQLite database, the key file, the stored upload
     return result
 
 
