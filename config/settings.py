@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "civicgrid.apps.categories",
     "civicgrid.apps.cases",
     "civicgrid.apps.evaluation",
+    "civicgrid.dashboards.command",
     "civicgrid.integrations.router",
     "civicgrid.integrations.open311",
     "civicgrid.ui",

@@ -25,6 +25,7 @@ def _extra() -> list:
         ("civicgrid.ui.pages.accounts", "manage/"),
         ("civicgrid.ui.pages.security", "security/"),
         ("civicgrid.ui.pages.categories", "categories/"),
+        ("civicgrid.ui.pages.board", "board/"),
     ):
         try:
             mod = __import__(module, fromlist=["urlpatterns"])

@@ -1,0 +1,166 @@
+"""The command-centre board's reads, all from `Case.objects.visible_to(user, "board")`.
+
+Each figure is one indexed query, so the board stays fast however many cases the table holds:
+
+* today's figures (上报、立案、派遣、处置、结案, 按期结案率): the cases with a timeline step today
+  (`CaseStep.at`, indexed) are the only ones a milestone of today can belong to, because every milestone
+  (`reported_at`, `accepted_at`, `dispatched_at`, `handled_at`, `closed_at`) is written by the case services
+  together with a step at the same instant. One conditional-count query over those few cases.
+* counts by status: the `(status, region_code)` index, open statuses only (no row of the table is read).
+* the overdue list and the newest reports: open cases only, a page of each.
+* the map: open cases counted per grid on the same index, gathered into street, community or grid clusters by
+  code prefix (server-side clustering), or single cases when few are in view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from fractions import Fraction
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from civicgrid.apps.cases.models import OPEN_STATUSES, Case, CaseStep, Status
+from civicgrid.apps.evaluation.formulas import as_percent
+from civicgrid.foundation.access.roles import Role, grant_capabilities
+from civicgrid.foundation.access.scope import scope_for
+from civicgrid.foundation.regions.models import Region
+
+CAPABILITY = "cases.board"
+# The board is the command centre's: its dispatchers (district and street) and the leaders, each over their
+# own region (the capability's scope is what `visible_to(user, "board")` reads).
+grant_capabilities(CAPABILITY, {Role.COMMAND_DISPATCHER, Role.STREET_DISPATCHER, Role.LEADER})
+
+# Statuses the board counts, in the loop's order (closed cases are counted as today's 结案 instead).
+BOARD_STATUSES = [Status.REPORTED, Status.CHECKING, Status.ACCEPTED, Status.DISPATCHED, Status.HANDLING,
+                  Status.HANDLED, Status.VERIFIED, Status.SUSPENDED]
+OPEN = sorted(str(s) for s in OPEN_STATUSES)
+FIGURES = [("reported", "上报"), ("accepted", "立案"), ("dispatched", "派遣"), ("handled", "处置"), ("closed", "结案")]
+LEVELS = {"street": 9, "community": 12, "grid": 15}
+POINTS_MAX = 300  # single cases are drawn up to this many; beyond, clusters
+LIST_SIZE = 12
+
+
+def board_cases(user):
+    """The cases the board may count for this user (scoped by the board capability's grants)."""
+    return Case.objects.visible_to(user, "board").order_by()
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+    return start, start + timedelta(days=1)
+
+
+@dataclass
+class Figures:
+    """Today's numbers."""
+
+    day: date
+    reported: int
+    accepted: int
+    dispatched: int
+    handled: int
+    closed: int
+    closed_timely: int
+
+    @property
+    def timely_closure_rate(self) -> float | None:
+        """按期结案率 of today's closings, % (handling and closing step both in time), None without closings."""
+        return as_percent(Fraction(self.closed_timely, self.closed)) if self.closed else None
+
+    def as_list(self) -> list[dict]:
+        return [{"key": key, "label": label, "value": getattr(self, key)} for key, label in FIGURES]
+
+
+def today_figures(user, day: date | None = None) -> Figures:
+    """上报、立案、派遣、处置、结案 and 按期结案 of one district day (today by default), in the user's scope."""
+    day = day or timezone.localdate()
+    start, end = day_bounds(day)
+
+    def on(field):
+        return Q(**{f"{field}__gte": start, f"{field}__lt": end})
+
+    touched = CaseStep.objects.filter(at__gte=start, at__lt=end).values("case_id")
+    counts = board_cases(user).filter(pk__in=touched).aggregate(
+        reported=Count("pk", filter=on("reported_at")),
+        accepted=Count("pk", filter=on("accepted_at")),
+        dispatched=Count("pk", filter=on("dispatched_at")),
+        handled=Count("pk", filter=on("handled_at")),
+        closed=Count("pk", filter=on("closed_at") & Q(status=Status.CLOSED)),
+        closed_timely=Count("pk", filter=on("closed_at") & Q(status=Status.CLOSED, closed_on_time=True,
+                                                               handled_on_time=True)),
+    )
+    return Figures(day=day, **counts)
+
+
+def status_counts(user) -> list[dict]:
+    """How many cases stand in each open status (and 挂账), in the loop's order."""
+    found = dict(board_cases(user).filter(status__in=BOARD_STATUSES).values_list("status")
+                 .annotate(n=Count("pk")).values_list("status", "n"))
+    return [{"status": str(s), "label": str(s.label), "count": found.get(str(s), 0)} for s in BOARD_STATUSES]
+
+
+def overdue(user, limit: int = LIST_SIZE) -> tuple[list[Case], int]:
+    """The open overdue cases, most overdue first (a page), and how many there are."""
+    qs = board_cases(user).filter(status__in=OPEN, is_overdue=True)
+    rows = list(qs.select_related("department", "category").order_by("deadline", "pk")[:limit])
+    return rows, qs.count()
+
+
+def latest(user, limit: int = LIST_SIZE) -> list[Case]:
+    """The newest open reports."""
+    return list(board_cases(user).filter(status__in=OPEN).select_related("category")
+                .order_by("-reported_at", "-pk")[:limit])
+
+
+def scope_regions(user) -> list[dict]:
+    """The regions the board covers for this user (the district for a district-wide grant), by code."""
+    scope = scope_for(user, CAPABILITY)
+    regions = Region.objects.order_by("code")
+    regions = regions.filter(parent__isnull=True) if scope.everything else regions.filter(code__in=sorted(scope.region_codes))
+    return [{"code": code, "name": name} for code, name in regions.values_list("code", "name")]
+
+
+# ------------------------------------------------------------------------------------------------ the map
+
+def level_for_zoom(zoom: int | None) -> str:
+    """Cluster by street when the whole district is in view, by community, then by grid, then single cases."""
+    if zoom is None or zoom <= 12:
+        return "street"
+    if zoom <= 14:
+        return "community"
+    if zoom <= 15:
+        return "grid"
+    return "case"
+
+
+def map_data(user, *, zoom: int | None = None, bbox: tuple[float, float, float, float] | None = None) -> dict:
+    """Open cases for the map: clusters per street/community/grid (by code prefix), or single cases when few
+    are open or the map is zoomed in (those within `bbox`, at most POINTS_MAX)."""
+    open_cases = board_cases(user).filter(status__in=OPEN)
+    per_grid = dict(open_cases.values_list("region_code").annotate(n=Count("pk")).values_list("region_code", "n"))
+    total = sum(per_grid.values())
+    level = "case" if total <= POINTS_MAX else level_for_zoom(zoom)
+    if level == "case":
+        return {"level": level, "total": total, "clusters": [], "items": _points(open_cases, bbox)}
+    width = LEVELS[level]
+    counts: dict[str, int] = {}
+    for code, n in per_grid.items():
+        counts[code[:width]] = counts.get(code[:width], 0) + n
+    regions = Region.objects.filter(code__in=list(counts)).values_list("code", "name", "centroid_lng", "centroid_lat")
+    clusters = [{"code": code, "name": name, "count": counts[code], "lng": lng, "lat": lat}
+                for code, name, lng, lat in regions if lng is not None]
+    clusters.sort(key=lambda c: -c["count"])
+    return {"level": level, "total": total, "clusters": clusters, "items": []}
+
+
+def _points(qs, bbox) -> list[dict]:
+    if bbox:
+        min_lng, min_lat, max_lng, max_lat = bbox
+        qs = qs.filter(lng__gte=min_lng, lng__lte=max_lng, lat__gte=min_lat, lat__lte=max_lat)
+    rows = qs.order_by("-reported_at", "-pk").values("pk", "number", "title", "status", "is_overdue", "lng", "lat")
+    labels = dict(Status.choices)
+    return [{"id": r["pk"], "number": r["number"], "title": r["title"], "status": r["status"],
+             "status_label": str(labels.get(r["status"], r["status"])), "overdue": r["is_overdue"],
+             "lng": r["lng"], "lat": r["lat"]} for r in rows[:POINTS_MAX]]

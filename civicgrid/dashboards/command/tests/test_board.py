@@ -1,0 +1,195 @@
+"""The command-centre board: today's figures through the real loop, scope (a street dispatcher's board counts only
+their street), the map's clusters and points, the page and its htmx partials, and fixed query counts."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from PIL import Image
+
+from civicgrid.apps.cases.models import Case, CaseStep, Status
+from civicgrid.apps.cases.services import act, submit_case
+from civicgrid.dashboards.command import selectors
+from civicgrid.foundation.access.models import User
+from civicgrid.foundation.access.roles import Role
+from civicgrid.testing.builders import department, user_with
+
+pytestmark = pytest.mark.django_db
+IN_STREET = (113.21, 40.01)  # grid 140213050001001
+OTHER_STREET = (113.29, 40.01)  # grid 140213051001001
+_numbers = itertools.count(1)
+
+
+def jpeg() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 24), (200, 60, 30)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def people(tree):
+    dept = department("区城管局", code="D-CG")
+    return {
+        "dept": dept,
+        "cd": user_with(Role.COMMAND_DISPATCHER, region=tree["140213"], username="cd"),
+        "sd": user_with(Role.STREET_DISPATCHER, region=tree["140213050"], username="sd"),
+        "leader": user_with(Role.LEADER, region=tree["140213051"], username="ld51"),
+        "worker": user_with(Role.GRID_WORKER, region=tree["140213050001001"], username="wg"),
+        "worker51": user_with(Role.GRID_WORKER, region=tree["140213051001001"], username="wg51"),
+        "handler": user_with(Role.DEPARTMENT_HANDLER, department=dept, username="h"),
+    }
+
+
+def report(p, where=IN_STREET, worker="worker", title="占道经营"):
+    return submit_case(actor=p[worker], title=title, lng=where[0], lat=where[1], source="grid_worker")[0]
+
+
+def close_loop(p, case):
+    for actor, action, inputs in (("cd", "accept", {}), ("cd", "dispatch", {"department": p["dept"].pk}),
+                                  ("handler", "report_back", {"note": "已清理"}),
+                                  ("worker" if case.region_code.startswith("140213050") else "worker51", "verify",
+                                   {"photos": [jpeg()]}), ("cd", "close", {})):
+        case = act(actor=p[actor], case=case, action=action, **inputs)
+    return case
+
+
+def fresh(user):
+    return User.objects.get(pk=user.pk)  # without the per-request grant cache
+
+
+def test_todays_figures_through_the_loop(people):
+    p = people
+    close_loop(p, report(p))
+    accepted = report(p)
+    act(actor=p["cd"], case=accepted, action="accept")
+    report(p)
+    close_loop(p, report(p, OTHER_STREET, "worker51"))
+    figures = selectors.today_figures(p["cd"])
+    assert (figures.reported, figures.accepted, figures.dispatched, figures.handled, figures.closed) == (4, 3, 2, 2, 2)
+    assert figures.closed_timely == 2 and figures.timely_closure_rate == 100.0
+    counts = {s["status"]: s["count"] for s in selectors.status_counts(p["cd"])}
+    assert counts["reported"] == 1 and counts["accepted"] == 1 and sum(counts.values()) == 2
+
+
+def make_case(tree, code="140213050001001", *, reported=None, steps=(), **facts):
+    """A case row with explicit facts and the timeline steps its milestones leave (at the same instants)."""
+    grid = tree[code]
+    reported = reported or timezone.now()
+    case = Case.objects.create(number=f"2026{next(_numbers):09d}", title="看板测试", source="grid_worker",
+                               lng=grid.centroid_lng, lat=grid.centroid_lat, grid=grid, region_code=code,
+                               reported_at=reported, **facts)
+    CaseStep.objects.create(case=case, action="report", at=reported)
+    for action, moment in steps:
+        CaseStep.objects.create(case=case, action=action, at=moment)
+    return case
+
+
+def test_a_case_reported_earlier_counts_today_for_what_happened_today(tree, people):
+    now = timezone.now()
+    before = now - timedelta(days=3)
+    make_case(tree, reported=before, status=Status.CLOSED, accepted_at=before, dispatched_at=before,
+              handled_at=now, closed_at=now, handled_on_time=False, closed_on_time=True,
+              steps=[("accept", before), ("dispatch", before), ("report_back", now), ("close", now)])
+    make_case(tree, reported=before, status=Status.ACCEPTED, accepted_at=before, steps=[("accept", before)])
+    figures = selectors.today_figures(people["cd"])
+    assert (figures.reported, figures.accepted, figures.dispatched, figures.handled, figures.closed) == (0, 0, 0, 1, 1)
+    assert figures.closed_timely == 0 and figures.timely_closure_rate == 0.0  # handled late: not 按期
+    yesterday = selectors.today_figures(people["cd"], day=timezone.localdate() - timedelta(days=3))
+    assert yesterday.reported == 2 and yesterday.accepted == 2
+
+
+def test_a_street_dispatchers_board_counts_only_their_street(tree, people):
+    p = people
+    close_loop(p, report(p))
+    report(p)
+    for _ in range(3):
+        close_loop(p, report(p, OTHER_STREET, "worker51"))
+    report(p, OTHER_STREET, "worker51")
+    overdue = make_case(tree, "140213051001001", status=Status.HANDLING, is_overdue=True,
+                        deadline=timezone.now() - timedelta(hours=5))
+    street = selectors.today_figures(p["sd"])
+    assert (street.reported, street.closed) == (2, 1)
+    whole = selectors.today_figures(p["cd"])
+    assert (whole.reported, whole.closed) == (7, 4)
+    other = selectors.today_figures(p["leader"])
+    assert (other.reported, other.closed) == (5, 3)
+    assert sum(s["count"] for s in selectors.status_counts(p["sd"])) == 1
+    assert selectors.overdue(p["sd"]) == ([], 0) and selectors.overdue(p["leader"]) == ([overdue], 1)
+    assert {c.region_code[:9] for c in selectors.latest(p["sd"])} == {"140213050"}
+    assert selectors.map_data(p["sd"])["total"] == 1
+    assert [r["name"] for r in selectors.scope_regions(p["sd"])] == ["永泰街道"]
+    assert [r["name"] for r in selectors.scope_regions(p["cd"])] == ["平城区"]
+
+
+def test_the_map_clusters_by_region_when_many_cases_are_open(tree, people, monkeypatch):
+    codes = ["140213050001001", "140213050001002", "140213050002001", "140213051001001"]
+    for i, code in enumerate(codes):
+        for _ in range(i + 1):
+            make_case(tree, code, status=Status.DISPATCHED)
+    make_case(tree, codes[0], status=Status.CLOSED)  # closed: not on the map
+    few = selectors.map_data(people["cd"])
+    assert few["level"] == "case" and len(few["items"]) == 10 and few["total"] == 10
+
+    monkeypatch.setattr(selectors, "POINTS_MAX", 5)
+    streets = selectors.map_data(people["cd"], zoom=11)
+    assert streets["level"] == "street" and streets["items"] == []
+    assert {c["code"]: c["count"] for c in streets["clusters"]} == {"140213050": 6, "140213051": 4}
+    assert all(c["lng"] and c["name"] for c in streets["clusters"])
+    communities = selectors.map_data(people["cd"], zoom=13)
+    assert {c["code"]: c["count"] for c in communities["clusters"]} == {"140213050001": 3, "140213050002": 3,
+                                                                        "140213051001": 4}
+    grids = selectors.map_data(people["cd"], zoom=15)
+    assert len(grids["clusters"]) == 4
+    g = tree[codes[3]]
+    zoomed = selectors.map_data(people["cd"], zoom=17, bbox=(g.min_lng, g.min_lat, g.max_lng, g.max_lat))
+    assert zoomed["level"] == "case" and len(zoomed["items"]) == 4
+    assert {i["status_label"] for i in zoomed["items"]} == {"待处置"}
+
+
+def test_the_page_and_its_partials(client, people):
+    p = people
+    case = report(p)
+    client.force_login(p["sd"])
+    page = client.get("/board/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'hx-trigger="every 30s"' in html and 'data-model="cases.case"' in html
+    assert f'data-oid="{case.pk}"' in html and "永泰街道" in html and "echarts.min.js" in html
+    figures = client.get("/board/figures/")
+    data = json.loads(figures.content.decode().split('id="board-chart-data" type="application/json">')[1]
+                      .split("</script>")[0])
+    assert [f["value"] for f in data["flow"]] == [1, 0, 0, 0, 0] and data["timely_closure_rate"] is None
+    assert 'data-figure="reported"' in figures.content.decode()
+    lists = client.get("/board/lists/")
+    assert f'data-oid="{case.pk}"' in lists.content.decode() and "没有超期案件" in lists.content.decode()
+    points = client.get("/board/map.json", {"zoom": "not a number", "bbox": "1,2,3"}).json()
+    assert [i["id"] for i in points["items"]] == [case.pk]
+
+    client.force_login(p["worker"])  # a grid worker has no board
+    assert client.get("/board/").status_code == 403 and client.get("/board/map.json").status_code == 403
+    client.logout()
+    assert client.get("/board/figures/").status_code == 302
+
+
+def test_the_number_of_queries_does_not_grow_with_the_cases(tree, people):
+    def count(func, **kw) -> int:
+        user = fresh(people["cd"])
+        with CaptureQueriesContext(connection) as ctx:
+            func(user, **kw)
+        return len(ctx.captured_queries)
+
+    reads = [(selectors.today_figures, {}), (selectors.status_counts, {}), (selectors.overdue, {}),
+             (selectors.latest, {}), (selectors.map_data, {"zoom": 11})]
+    make_case(tree, status=Status.DISPATCHED, is_overdue=True)
+    few = [count(f, **kw) for f, kw in reads]
+    for code in ("140213050001001", "140213050002001", "140213051001001") * 5:
+        make_case(tree, code, status=Status.HANDLING, is_overdue=True)
+    # grants + one query each; the overdue page and its total are two; the map counts, then draws points
+    assert [count(f, **kw) for f, kw in reads] == few == [2, 2, 3, 2, 3]
