@@ -34,3 +34,17 @@ class RequestContextMiddleware:
             response = self.get_response(request)
             response["X-Request-ID"] = ctx.request_id
             return response
+
+
+class ChineseFirstLocaleMiddleware:
+    """Chinese unless the user chose otherwise: the language cookie (set by the language switch) decides, the
+    browser's Accept-Language does not (district PCs often have English-language browsers)."""
+
+    def __init__(self, get_response):
+        from django.middleware.locale import LocaleMiddleware
+
+        self._inner = LocaleMiddleware(get_response)
+
+    def __call__(self, request):
+        request.META.pop("HTTP_ACCEPT_LANGUAGE", None)
+        return self._inner(request)
