@@ -26,6 +26,9 @@ def _extra() -> list:
         ("civicgrid.ui.pages.security", "security/"),
         ("civicgrid.ui.pages.categories", "categories/"),
         ("civicgrid.ui.pages.board", "board/"),
+        ("civicgrid.ui.pages.cases", "cases/"),
+        ("civicgrid.ui.pages.inbox", "inbox/"),
+        ("civicgrid.ui.pages.follow", "follow/"),
     ):
         try:
             mod = __import__(module, fromlist=["urlpatterns"])

@@ -1,0 +1,266 @@
+"""One case (案卷): its place on the map, photos, timeline, step clocks, and the actions the user may take now.
+
+The buttons are `CASE_WORKFLOW.allowed(case, request.user)`, the same table `cases.services.act` checks, so a
+page never offers what the service would refuse. Each button opens a small form with the inputs its transition
+requires and posts to `case_act`, which calls `act(...)`; a refusal re-draws the page with the message and
+the case unchanged (the service works in one transaction). At intake the page offers possible duplicates
+with a merge button; at dispatch the routing suggestion pre-fills the department, with its explanation.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET, require_POST
+
+from civicgrid.apps.cases import duplicates, selectors, services
+from civicgrid.apps.cases import photos as photo_mod
+from civicgrid.apps.cases.models import Attachment, Case, Status
+from civicgrid.apps.cases.services.actions_handling import DECISIONS
+from civicgrid.apps.cases.services.actions_intake import CHECK_RESULTS
+from civicgrid.apps.cases.workflow import CASE_WORKFLOW
+from civicgrid.apps.categories.services import explain_route
+from civicgrid.foundation.access.scope import has_capability
+from civicgrid.foundation.core.errors import CivicgridError, NotFound
+
+from .cases_list import flags_of
+from .cases_shared import (
+    CLOCK_LABELS,
+    EXTRA_STEP_LABELS,
+    FIELD_LABELS,
+    STATUS_STYLE,
+    category_groups,
+    dispatch_departments,
+    error_text,
+)
+from .common import capability_required, page_view
+
+# Inputs an action takes besides those it requires (never required: the service decides what must be there).
+OPTIONAL = {
+    "accept": ("category", "note"),
+    "check_request": ("note",),
+    "check_result": ("note", "photos"),
+    "dispatch": ("note", "correct_rule"),
+    "send_back": ("correct_rule", "proposed_department"),
+    "progress": ("photos",),
+    "report_back": ("photos",),
+    "verify": ("note",),
+}
+TEXT_INPUTS = ("reason", "note", "department", "hours", "decision", "result", "parent", "category",
+               "proposed_department")
+FLAG_INPUTS = ("correct_rule",)
+STEP_LABELS = {t.name: t.label for t in CASE_WORKFLOW.transitions}
+INTAKE_STATES = {Status.REPORTED, Status.CHECKING, Status.ACCEPTED}
+
+
+def case_url(case: Case) -> str:
+    return reverse("ui:case_detail", args=[case.number])
+
+
+def _fields(t, case: Case, route_department: int | None) -> list[dict]:
+    """The inputs of one action's form, required ones first."""
+    names = [*t.requires, *(n for n in OPTIONAL.get(t.name, ()) if n not in t.requires)]
+    fields = []
+    for name in names:
+        field = {"name": name, "label": FIELD_LABELS.get(name, name), "required": name in t.requires}
+        if name in ("department", "proposed_department"):
+            field["widget"] = "department"
+            field["initial"] = route_department if name == "department" else None
+            if name == "proposed_department":
+                field["label"] = _("应由哪个部门处置（可选）")
+        elif name in ("decision", "result"):
+            field["widget"] = "choice"
+            field["choices"] = list((DECISIONS if name == "decision" else CHECK_RESULTS).items())
+        elif name == "hours":
+            field["widget"] = "number"
+        elif name == "photos":
+            field["widget"] = "photos"
+        elif name == "category":
+            field["widget"] = "category"
+            field["initial"] = case.category_id
+        elif name == "correct_rule":
+            field["widget"] = "flag"
+            field["label"] = _("同时更正分拨规则（本分类在本街道今后派往所选部门）") if t.name == "dispatch" else \
+                _("建议更正分拨规则")
+        elif name == "parent":
+            field["widget"] = "text"
+        else:
+            field["widget"] = "textarea"
+        fields.append(field)
+    return fields
+
+
+def action_forms(case: Case, user, route_department: int | None) -> list[dict]:
+    """One entry per action the user may take now, straight from the workflow table."""
+    may_correct_rules = has_capability(user, "categories.manage")
+    result = []
+    for t in CASE_WORKFLOW.allowed(case, user):
+        fields = [f for f in _fields(t, case, route_department)
+                  if not (f["name"] == "correct_rule" and t.name == "dispatch" and not may_correct_rules)]
+        result.append({"name": t.name, "label": t.label, "style": t.style, "fields": fields,
+                       "photos": any(f["widget"] == "photos" for f in fields),
+                       "url": reverse("ui:case_act", args=[case.number, t.name])})
+    return result
+
+
+def _clocks(case: Case) -> list[dict]:
+    rows = []
+    for c in selectors.clocks(case):
+        ratio = c["ratio"]
+        rows.append({**c, "label": CLOCK_LABELS.get(c["kind"], c["kind"]),
+                     "percent": None if ratio is None else round(ratio * 100),
+                     "overdue": c["breached"] or (ratio is not None and ratio >= 1),
+                     "open": c["state"] in ("running", "paused")})
+    return rows
+
+
+ACTOR_LABELS = {"reporter": _("报告人（通过查询链接）"), "system": _("系统")}
+
+
+def _timeline(case: Case) -> list[dict]:
+    labels = {**STEP_LABELS, **EXTRA_STEP_LABELS}
+    return [{"step": s, "label": labels.get(s.action, s.action),
+             "actor": ACTOR_LABELS.get(s.actor_name, s.actor_name) if not s.actor_id else s.actor_name,
+             "from_label": Status(s.from_status).label if s.from_status in Status.values else "",
+             "to_label": Status(s.to_status).label if s.to_status in Status.values else "",
+             "photos": [photo(case, a) for a in s.attachments.all()]}
+            for s in case.steps.all()]
+
+
+PHOTO_KINDS = {"photo": _("现场"), "before": _("处置前"), "after": _("处置后"), "progress": _("处置中"),
+               "verify": _("核查")}
+
+
+def photo(case: Case, attachment: Attachment) -> dict:
+    return {"url": reverse("ui:case_attachment", args=[case.number, attachment.pk]), "pk": attachment.pk,
+            "kind": PHOTO_KINDS.get(attachment.kind, attachment.kind)}
+
+
+def _duplicates(case: Case, user, allowed: set[str]) -> list:
+    """Open look-alikes nearby, offered at intake to whoever may merge (within the user's own scope)."""
+    if "merge" not in allowed or case.status not in INTAKE_STATES:
+        return []
+    found = duplicates.candidates(case, queryset=Case.objects.visible_to(user))
+    return [c for c in found if c.case.parent_id is None]
+
+
+def _refill(forms: list[dict], failed_action: str, posted: dict) -> None:
+    """Put back what was typed into the form of an action the service refused."""
+    for form in forms:
+        if form["name"] == failed_action:
+            form["open"] = True
+            for field in form["fields"]:
+                if posted.get(field["name"]):
+                    field["value"] = posted[field["name"]]
+                    field["initial"] = posted[field["name"]]
+
+
+def detail_context(request, case: Case, *, failed_action: str = "", posted: dict | None = None, **extra) -> dict:
+    """Everything the detail page draws for this user (with a refused action's form open and refilled)."""
+    user = request.user
+    route = None
+    forms = action_forms(case, user, None)
+    allowed = {f["name"] for f in forms}
+    if "dispatch" in allowed:
+        route = explain_route(case.category, case.region_code)
+        suggested = case.suggested_department_id or (route.department.pk if route.department else None)
+        forms = action_forms(case, user, suggested)
+    if failed_action:
+        _refill(forms, failed_action, posted or {})
+    needs = {f["widget"] for a in forms for f in a["fields"]}
+    reporter_token = ""
+    if case.reporter_id == user.pk:
+        reporter_token = next((r.follow_token for r in case.reporters.all() if r.original_case_id == case.pk), "")
+    return {
+        "case": case,
+        "style": STATUS_STYLE.get(case.status, ""),
+        "flags": flags_of(case),
+        "actions": forms,
+        "route": route,
+        "departments": dispatch_departments() if "department" in needs else [],
+        "categories": category_groups(user) if "category" in needs else [],
+        "clocks": _clocks(case),
+        "timeline": _timeline(case),
+        "photos": [photo(case, a) for a in case.attachments.all()],
+        "candidates": _duplicates(case, user, allowed),
+        "grid_geometry": case.grid.geometry if case.grid_id else None,
+        "follow_path": reverse("ui:follow", args=[reporter_token]) if reporter_token else "",
+        "show_region_link": has_capability(user, "regions.view"),
+        **extra,
+    }
+
+
+@page_view("cases.view")
+def case_detail(request, number: str):
+    """One case in scope (404 outside, or for a number that does not exist)."""
+    try:
+        case = selectors.case_detail(request.user, number)
+    except NotFound:
+        raise Http404 from None
+    return render(request, "cases/detail.html", detail_context(request, case))
+
+
+def _inputs(request, action: str) -> dict:
+    t = CASE_WORKFLOW.transition(action)
+    wanted = set(t.requires) | set(OPTIONAL.get(action, ()))
+    inputs = {}
+    for name in wanted & set(TEXT_INPUTS):
+        value = request.POST.get(name, "").strip()
+        if value:
+            inputs[name] = value[:4000]
+    for name in wanted & set(FLAG_INPUTS):
+        if request.POST.get(name) in ("1", "on", "true"):
+            inputs[name] = True
+    if "category" in inputs and inputs.get("category") == str(request.POST.get("current_category", "")):
+        del inputs["category"]  # unchanged: 立案 keeps the reported category
+    return inputs
+
+
+@require_POST
+@capability_required("cases.view")
+def case_act(request, number: str, action: str):
+    """Take one action through `cases.services.act`; on refusal show why, with nothing changed."""
+    case = Case.objects.visible_to(request.user).filter(number=str(number)[:20]).first()
+    if case is None or action not in STEP_LABELS:
+        raise Http404("未找到该事件，或不在您的权限范围内")
+    try:
+        inputs = _inputs(request, action)
+        services.act(actor=request.user, case=case, action=action, photos=request.FILES.getlist("photos"),
+                     **inputs)
+    except NotFound:
+        raise Http404 from None
+    except CivicgridError as exc:
+        fresh = selectors.case_detail(request.user, case.number)
+        context = detail_context(request, fresh, error=error_text(exc), failed_action=action,
+                                 posted={k: request.POST.get(k, "") for k in TEXT_INPUTS})
+        return render(request, "cases/detail.html", context, status=exc.status)
+    messages.success(request, _("已完成：%(label)s") % {"label": STEP_LABELS[action]})
+    if Case.objects.visible_to(request.user).filter(pk=case.pk).exists():
+        return redirect("ui:case_detail", case.number)
+    # The action moved the case out of the user's scope (退回 takes it from the department).
+    return redirect("ui:case_list")
+
+
+@require_GET
+@capability_required("cases.view")
+def case_attachment(request, number: str, attachment_id: int):
+    """A photo of a case in scope, served with safe headers (never from the web root)."""
+    case = Case.objects.visible_to(request.user).filter(number=str(number)[:20]).only("pk", "number").first()
+    attachment = (Attachment.objects.filter(case=case, pk=attachment_id).first()
+                  if case is not None and 0 < attachment_id < 2**63 else None)
+    if attachment is None:
+        raise Http404("未找到该附件")
+    try:
+        handle = photo_mod.open_attachment(attachment)
+    except FileNotFoundError:
+        raise Http404("附件文件缺失") from None
+    response = FileResponse(handle, content_type="image/jpeg")
+    response["Content-Disposition"] = f'inline; filename="{case.number}-{attachment.pk}.jpg"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Content-Security-Policy"] = "default-src 'none'"
+    return response
+

@@ -1,0 +1,131 @@
+"""Desk forms that bring a case in: the 12345 hotline hand-over (转办) for dispatchers, and the web report
+form for staff. Both post an ordinary form (with a hidden idempotency key, so a double click or a resent form
+makes one case) and call `cases.services.submit_case`; the location comes from a click on the map, a typed
+point or, failing both, the GPS of a photo.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django import forms
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_http_methods
+
+from civicgrid.apps.cases import services
+from civicgrid.apps.cases.models import Source
+from civicgrid.foundation.access.scope import has_capability
+from civicgrid.foundation.core.errors import CivicgridError
+
+from .cases_report import SCRIPT_MESSAGES, map_context
+from .cases_shared import category_groups, error_text, report_source
+from .common import capability_required
+
+CRS_CHOICES = [("wgs84", _("WGS-84（GPS）")), ("gcj02", _("GCJ-02（国内地图）")), ("bd09", _("BD-09（百度地图）"))]
+# Channels a member of staff may record a desk report under (hotline cases use their own form).
+WEB_SOURCES = [Source.GRID_WORKER, Source.PUBLIC, Source.VIDEO, Source.SUPERIOR, Source.DRONE]
+# The service's field names where the form calls them otherwise (its errors go next to the right input).
+FORM_FIELD = {"location": "lng", "lat": "lng", "reporter_phone": "callback_phone", "reporter_name": "caller_name"}
+
+
+class ReportForm(forms.Form):
+    """What every desk report holds; the service checks the values again."""
+
+    title = forms.CharField(label=_("标题"), max_length=200)
+    description = forms.CharField(label=_("描述"), max_length=4000, required=False,
+                                  widget=forms.Textarea(attrs={"rows": 4}))
+    category = forms.TypedChoiceField(label=_("分类"), coerce=int, required=False, empty_value=None)
+    address = forms.CharField(label=_("地址"), max_length=200, required=False)
+    lng = forms.FloatField(label=_("经度"), required=False, min_value=-180, max_value=180)
+    lat = forms.FloatField(label=_("纬度"), required=False, min_value=-90, max_value=90)
+    crs = forms.ChoiceField(label=_("坐标系"), choices=CRS_CHOICES, initial="wgs84")
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, groups: list[dict], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.groups = groups
+        self.fields["category"].choices = [("", "")] + [
+            (o["id"], o["name"]) for g in groups for o in g["options"]]
+
+
+class HotlineForm(ReportForm):
+    """12345 转办: the caller, a number to call back, and the hotline's own ticket number."""
+
+    caller_name = forms.CharField(label=_("来电人"), max_length=64, required=False)
+    callback_phone = forms.CharField(label=_("回访电话"), max_length=40, required=False)
+    hotline_ticket = forms.CharField(label=_("热线工单号"), max_length=40)
+
+
+class WebReportForm(ReportForm):
+    """A report typed in by staff at a desk (a walk-in, a video patrol, a task from above …)."""
+
+    source = forms.ChoiceField(label=_("来源"), choices=[(s.value, s.label) for s in WEB_SOURCES])
+    is_major = forms.BooleanField(label=_("重大事件"), required=False)
+
+
+def _photos(request) -> list:
+    return [("photo", f) for f in request.FILES.getlist("photos")]
+
+
+def _submit(request, form: ReportForm, **extra):
+    data = form.cleaned_data
+    return services.submit_case(
+        actor=request.user, title=data["title"], description=data["description"], lng=data["lng"],
+        lat=data["lat"], crs=data["crs"], category=data["category"], address=data["address"],
+        photos=_photos(request), idempotency_key=data["idempotency_key"], **extra,
+    )
+
+
+def _page(request, form_class, template_extra: dict, submit, initial: dict):
+    """GET: an empty form with a fresh key; POST: report through `submit`, then open the new case."""
+    groups = category_groups(request.user)
+    if request.method == "POST":
+        form = form_class(request.POST, groups=groups)
+        if form.is_valid():
+            try:
+                case, created = submit(form)
+            except CivicgridError as exc:
+                field = FORM_FIELD.get(exc.field, exc.field)
+                form.add_error(field if field in form.fields else None, error_text(exc))
+            else:
+                if created:
+                    messages.success(request, _("已登记，案卷号 %(number)s") % {"number": case.number})
+                else:
+                    messages.info(request, _("该表单已提交过，案卷号 %(number)s") % {"number": case.number})
+                return redirect("ui:case_detail", case.number)
+        status = 400
+    else:
+        form = form_class(initial={"idempotency_key": uuid.uuid4().hex, "crs": "wgs84", **initial}, groups=groups)
+        status = 200
+    context = {"form": form, "groups": groups, "script_messages": SCRIPT_MESSAGES, **template_extra,
+               **map_context(request.user, "cases.report")}
+    return render(request, "cases/intake_form.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required("cases.intake")
+def hotline_intake(request):
+    """12345 热线转办: the dispatcher records the caller's report; the caller is told by SMS when it closes."""
+
+    def submit(form):
+        d = form.cleaned_data
+        return _submit(request, form, source=Source.HOTLINE, caller_name=d["caller_name"],
+                       callback_phone=d["callback_phone"], hotline_ticket=d["hotline_ticket"])
+
+    extra = {"mode": "hotline", "heading": _("12345 热线转办")}
+    return _page(request, HotlineForm, extra, submit, {})
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required("cases.report")
+def web_report(request):
+    """The staff's web report form (desk reports; field staff on a phone use the report page)."""
+
+    def submit(form):
+        d = form.cleaned_data
+        return _submit(request, form, source=d["source"], is_major=d["is_major"])
+
+    extra = {"mode": "web", "heading": _("登记事件"), "can_hotline": has_capability(request.user, "cases.intake")}
+    return _page(request, WebReportForm, extra, submit, {"source": report_source(request.user)})

@@ -1,0 +1,223 @@
+"""The grid worker's phone report page (上报) and the small JSON views it talks to with the session.
+
+The page works on a flaky connection: the browser makes an idempotency key when the form opens, submits with
+fetch and retries with the same key until the server answers, keeping a draft in localStorage meanwhile
+(`static/ui/report-phone.js`). The server side is `cases.services.submit_case(idempotency_key=...)`: a retry
+whose first attempt did reach the server gets the case already created, never a second one.
+
+The API's `/api/v1/locate` takes bearer tokens only, so the page asks `locate` here, with its session.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import Q
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods
+
+from civicgrid.apps.cases import services
+from civicgrid.apps.cases.models import Case, Status
+from civicgrid.apps.cases.services.intake import _idempotency
+from civicgrid.apps.categories.selectors import visible_categories
+from civicgrid.foundation.access.scope import has_capability
+from civicgrid.foundation.core.errors import CivicgridError, ValidationFailed
+from civicgrid.foundation.people.models import Building
+from civicgrid.foundation.regions import selectors as regions
+
+from .cases_shared import category_groups, error_text, report_source, scope_root
+from .common import capability_required
+
+BUILDING_LIMIT = 20
+# What the page's scripts say, translated here (the scripts carry no text of their own).
+SCRIPT_MESSAGES = {
+    "locating": gettext_lazy("正在获取手机定位…"),
+    "gps_denied": gettext_lazy("无法获取定位：请允许定位权限，或在地图上点选位置"),
+    "gps_missing": gettext_lazy("此浏览器不支持定位，请在地图上点选位置"),
+    "checking": gettext_lazy("正在确认所在网格…"),
+    "in_grid": gettext_lazy("所在网格"),
+    "not_located": gettext_lazy("尚未定位"),
+    "no_match": gettext_lazy("没有匹配的分类"),
+    "no_building": gettext_lazy("没有匹配的楼栋"),
+    "chosen": gettext_lazy("已选"),
+    "sending": gettext_lazy("正在提交…"),
+    "retrying": gettext_lazy("网络不稳定，草稿已保存在手机上，%s 秒后自动重试（第 %n 次）"),
+    "retry_now": gettext_lazy("立即重试"),
+    "gave_up": gettext_lazy("多次提交未成功，草稿已保存。请在网络恢复后点击“立即重试”"),
+    "signed_out": gettext_lazy("登录已过期，草稿已保存。请重新登录后回到本页提交"),
+    "restored": gettext_lazy("已恢复未提交的草稿；照片未能保存，请重新添加"),
+    "already_sent": gettext_lazy("该草稿已提交成功"),
+    "created": gettext_lazy("上报成功"),
+    "replayed": gettext_lazy("上报成功（重试的提交已合并为同一案卷）"),
+    "need_what": gettext_lazy("请选择分类或填写描述"),
+    "need_after": gettext_lazy("自行处置须上传处置后照片"),
+}
+JSON_OPTIONS = {"ensure_ascii": False}
+
+
+def _json(body: dict, status: int = 200) -> JsonResponse:
+    response = JsonResponse(body, status=status, json_dumps_params=JSON_OPTIONS)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _error(exc: CivicgridError) -> JsonResponse:
+    return _json({"detail": error_text(exc), "field": exc.field or "", "code": exc.code}, status=exc.status)
+
+
+def map_context(user, capability: str) -> dict:
+    """The report map's starting region (the scoped GeoJSON of its outline and children)."""
+    root = scope_root(user, capability)
+    url = reverse("ui:region_geojson", args=[root]) if root and has_capability(user, "regions.view") else ""
+    return {"map_root": root, "geojson_url": url}
+
+
+@require_GET
+@capability_required("cases.report")
+def report_page(request):
+    """The phone-first report form: category, description, photos, location (GPS, map or address)."""
+    user = request.user
+    context = {
+        "categories": category_groups(user),
+        "can_self_handle": has_capability(user, "cases.verify"),
+        "can_search_buildings": has_capability(user, "people.view"),
+        "can_view_cases": has_capability(user, "cases.view"),
+        # A server-made key for browsers without crypto.randomUUID (plain-HTTP intranets): the script prefers
+        # its own, made when the form opens.
+        "fallback_key": uuid.uuid4().hex,
+        "script_messages": SCRIPT_MESSAGES,
+        **map_context(user, "cases.report"),
+    }
+    return render(request, "cases/report.html", context)
+
+
+def _title(category, description: str) -> str:
+    """A title for a phone report, which asks for none: the category, then the start of the description."""
+    text = " ".join(description.split())
+    if category is not None:
+        return f"{category.name}：{text[:40]}" if text else category.name
+    return text[:60] or _("事件上报")
+
+
+def _photos(request, self_handled: bool) -> list:
+    files = [("before" if self_handled else "photo", f) for f in request.FILES.getlist("photos")]
+    files += [("before", f) for f in request.FILES.getlist("photos_before")]
+    files += [("after", f) for f in request.FILES.getlist("photos_after")]
+    return files
+
+
+def _category(user, value: str):
+    """The chosen category, if the user may report under it (the picker offers no others)."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    found = (visible_categories(user).filter(pk=int(value), is_active=True, parent__isnull=False).first()
+             if value.isdigit() and len(value) < 18 else None)
+    if found is None:
+        raise ValidationFailed("未知的事件分类 / unknown category", field="category")
+    return found
+
+
+def _created_body(request, case: Case, created: bool) -> dict:
+    token = getattr(case, "follow_token", "") or ""
+    return {
+        "created": created,
+        "number": case.number,
+        "status": case.status,
+        "status_label": str(Status(case.status).label),
+        "grid": case.grid.name if case.grid_id else "",
+        "url": reverse("ui:case_detail", args=[case.number]) if has_capability(request.user, "cases.view") else "",
+        "follow_url": request.build_absolute_uri(reverse("ui:follow", args=[token])) if token else "",
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required("cases.report")
+def case_submit(request):
+    """POST: the phone page's report (multipart). 201 with the new case; 200 with the same case when the
+    idempotency key was seen before (a retry after a lost answer). GET `?key=`: whether a draft's key has
+    already become a case (the page asks after a reload, before sending the draft again)."""
+    if request.method == "GET":
+        return case_submit_status(request)
+    data = request.POST
+    self_handled = data.get("self_handled") in ("1", "true", "on")
+    try:
+        category = _category(request.user, data.get("category", ""))
+        description = data.get("description", "")
+        case, created = services.submit_case(
+            actor=request.user,
+            title=data.get("title", "").strip() or _title(category, description),
+            description=description,
+            lng=data.get("lng") or None,
+            lat=data.get("lat") or None,
+            crs=data.get("crs") or "wgs84",
+            category=category,
+            address=data.get("address", ""),
+            source=report_source(request.user, self_handled=self_handled),
+            photos=_photos(request, self_handled),
+            idempotency_key=data.get("idempotency_key") or None,
+            self_handled=self_handled,
+        )
+    except CivicgridError as exc:
+        return _error(exc)
+    return _json(_created_body(request, case, created), status=201 if created else 200)
+
+
+def case_submit_status(request):
+    """Whether this user's key has become a case (only the user's own keys are ever found: the stored key is
+    bound to the account that sent it). The stored form of a key is the intake service's (`_idempotency`);
+    asked of it rather than copied, so the two cannot drift apart."""
+    key = request.GET.get("key", "")
+    try:
+        stored = _idempotency(request.user, key)
+    except ValidationFailed as exc:
+        return _error(exc)
+    case = Case.objects.filter(idempotency_key=stored).select_related("grid").first() if stored else None
+    if case is None:
+        return _json({"found": False})
+    token = case.reporters.filter(original_case=case).order_by("pk").values_list("follow_token", flat=True).first()
+    case.follow_token = token or ""
+    return _json({"found": True, **_created_body(request, case, False)})
+
+
+@require_GET
+@capability_required("cases.report")
+def locate_point(request):
+    """The grid, community, street and district at a point (WGS-84, GCJ-02 or BD-09), for the preview shown
+    before a report is sent. Region names are the public administrative directory; no business data."""
+    try:
+        found = regions.locate(request.GET.get("lng"), request.GET.get("lat"), request.GET.get("crs") or "wgs84")
+    except CivicgridError as exc:
+        return _error(exc)
+    return _json({
+        "grid": found.grid.as_dict() if found.grid else None,
+        "community": found.community.as_dict() if found.community else None,
+        "street": found.street.as_dict() if found.street else None,
+        "crs_in": found.crs_in,
+        "wgs84": [round(found.lng, 7), round(found.lat, 7)],
+    })
+
+
+@require_GET
+@capability_required("cases.report")
+def building_search(request):
+    """Buildings (standard addresses) in the user's base-data scope matching `q`, with a point to report at
+    (the building's own, else its grid's centre). Empty for users without base-data access."""
+    q = " ".join(request.GET.get("q", "").split())[:50]
+    qs = Building.objects.visible_to(request.user).select_related("grid").only(
+        "pk", "code", "address", "name", "estate", "lng", "lat", "grid__code", "grid__name", "grid__centroid_lng",
+        "grid__centroid_lat")
+    if q:
+        qs = qs.filter(Q(address__icontains=q) | Q(name__icontains=q) | Q(estate__icontains=q) | Q(code=q))
+    items = []
+    for b in qs.order_by("code")[:BUILDING_LIMIT]:
+        lng, lat = b.lng, b.lat
+        if (lng is None or lat is None) and b.grid_id:
+            lng, lat = b.grid.centroid_lng, b.grid.centroid_lat
+        items.append({"id": b.pk, "code": b.code, "address": b.address, "name": b.name or b.estate,
+                      "lng": lng, "lat": lat, "grid": b.grid.name if b.grid_id else ""})
+    return _json({"items": items, "count": len(items)})

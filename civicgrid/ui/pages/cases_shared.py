@@ -1,0 +1,153 @@
+"""What the case pages share: error messages in the reader's language, labels of steps, clocks and inputs,
+the category and department choices, and the channel a signed-in reporter speaks for.
+
+Nothing here decides scope or rules: reads start from `Case.objects.visible_to`, writes go through
+`civicgrid.apps.cases.services`.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from civicgrid.apps.cases.models import Source
+from civicgrid.apps.categories.models import Category
+from civicgrid.apps.categories.selectors import org_label, visible_categories
+from civicgrid.foundation.access.roles import Role
+from civicgrid.foundation.access.scope import scope_for, user_roles
+from civicgrid.foundation.orgs.models import Organisation, OrgKind
+from civicgrid.foundation.regions.models import Region
+
+# Organisations a case can be sent to (committees and companies are reached through their street).
+DISPATCH_KINDS = (OrgKind.DEPARTMENT, OrgKind.STREET_OFFICE, OrgKind.COMMAND_CENTRE, OrgKind.RESCUE_TEAM)
+# Roles that report as members of the public, not as field staff.
+PUBLIC_ROLES = {Role.RESIDENT, Role.VOLUNTEER}
+
+# The inputs a transition may require (CASE_WORKFLOW `requires`), as a person reads them.
+FIELD_LABELS = {
+    "reason": _("原因"),
+    "note": _("说明"),
+    "department": _("处置部门"),
+    "hours": _("延期时长（小时）"),
+    "decision": _("审批结果"),
+    "result": _("核实结果"),
+    "photos": _("现场照片"),
+    "parent": _("主案卷号"),
+    "category": _("分类"),
+    "title": _("标题"),
+    "description": _("描述"),
+    "location": _("位置"),
+    "lat": _("位置"),
+    "lng": _("位置"),
+    "crs": _("坐标系"),
+    "address": _("地址"),
+    "reporter_name": _("来电人"),
+    "reporter_phone": _("回访电话"),
+    "hotline_ticket": _("热线工单号"),
+    "idempotency_key": _("提交编号"),
+    "rule_region": _("规则区域"),
+    "score": _("评分"),
+    "comment": _("评价内容"),
+}
+
+# Timeline entries that are not transitions of the table.
+EXTRA_STEP_LABELS = {
+    "report": _("上报"),
+    "self_handle": _("自行处置"),
+    "merged_in": _("合并案卷"),
+    "rate": _("评价"),
+    "auto_supervise": _("超期自动督办"),
+    "add_photos": _("补充照片"),
+}
+CLOCK_LABELS = {
+    "case.intake": _("受理"),
+    "case.check": _("核实"),
+    "case.dispatch": _("派遣"),
+    "case.handle": _("处置"),
+    "case.verify": _("核查"),
+    "case.close": _("结案"),
+}
+# How a status is drawn (a CSS class of the status tag).
+STATUS_STYLE = {
+    "reported": "new", "checking": "new", "accepted": "new", "dispatched": "work", "handling": "work",
+    "handled": "check", "verified": "check", "closed": "done", "suspended": "hold", "refused": "off",
+    "voided": "off", "merged": "off",
+}
+
+
+def error_text(exc) -> str:
+    """The half of a service message ("中文 / English") in the reader's language; a missing required input is
+    named by its label rather than its field name."""
+    if getattr(exc, "code", "") == "missing" and exc.field in FIELD_LABELS:
+        return str(_("请填写「%(label)s」")) % {"label": FIELD_LABELS[exc.field]}
+    zh, sep, en = str(exc.message).partition(" / ")
+    if not sep:
+        return str(exc.message)
+    return en.strip() if (get_language() or "").startswith("en") else zh.strip()
+
+
+def report_source(user, *, self_handled: bool = False) -> str:
+    """The channel a report from a signed-in account comes through: field staff report as 网格员上报 (or
+    自行处置), residents and volunteers as 群众上报."""
+    if self_handled:
+        return Source.SELF_HANDLED
+    roles = user_roles(user)
+    if roles and roles <= PUBLIC_ROLES:
+        return Source.PUBLIC
+    return Source.GRID_WORKER
+
+
+def category_groups(user) -> list[dict]:
+    """The subclasses a user may report under (staff: all; residents: those open to the public), grouped by
+    taxonomy and class for a `<select>` with `<optgroup>`s. One query."""
+    rows = (
+        visible_categories(user)
+        .filter(is_active=True, taxonomy__is_active=True, parent__isnull=False)
+        .select_related("taxonomy", "parent")
+        .only("pk", "code", "name", "keywords", "taxonomy__name", "parent__name", "parent__code")
+        .order_by("taxonomy__name", "parent__code", "sort", "code")
+    )
+    groups: list[dict] = []
+    for c in rows:
+        label = f"{c.taxonomy.name} · {c.parent.name}"
+        if not groups or groups[-1]["label"] != label:
+            groups.append({"label": label, "options": []})
+        groups[-1]["options"].append({"id": c.pk, "code": c.code, "name": c.name, "keywords": c.keywords,
+                                      "path": f"{c.parent.name} › {c.name}"})
+    return groups
+
+
+def category_classes() -> list[Category]:
+    """Top-level classes of every active taxonomy (the list's category filter; a class matches its subclasses)."""
+    return list(
+        Category.objects.filter(parent__isnull=True, is_active=True, taxonomy__is_active=True)
+        .select_related("taxonomy").only("pk", "code", "name", "taxonomy__name").order_by("taxonomy__name", "code")
+    )
+
+
+def dispatch_departments() -> list[dict]:
+    """Organisations a case may be dispatched to, by the names people use for them. One query."""
+    orgs = Organisation.objects.filter(kind__in=DISPATCH_KINDS, is_active=True).order_by("kind", "code")
+    return [{"id": o.pk, "label": org_label(o)} for o in orgs.only("pk", "name", "short_name", "kind", "code")]
+
+
+def scope_root(user, capability: str) -> str:
+    """The code of the smallest region holding everything the user may reach for `capability` (the report
+    map starts there); '' when the user has no region scope."""
+    scope = scope_for(user, capability)
+    if scope.everything:
+        top = Region.objects.filter(parent__isnull=True).order_by("code").values_list("code", flat=True).first()
+        return top or ""
+    codes = sorted(scope.region_codes)
+    if not codes:
+        return ""
+    common = codes[0]
+    for code in codes[1:]:
+        while not code.startswith(common):
+            common = common[:-1]
+    for length in (15, 12, 9, 6):  # cut back to a real level (codes grow 6 → 9 → 12 → 15 digits)
+        if len(common) >= length:
+            return common[:length]
+    return ""
+
+

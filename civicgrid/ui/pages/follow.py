@@ -1,0 +1,110 @@
+"""The reporter's follow page (`follow/<token>/`): no sign-in, the token handed out at report time is the key.
+
+It shows the case's public status (number, status, category, dates and the public steps: no names, phones or
+addresses), takes one satisfaction rating (1–5) after closing, and lets the reporter ask for the case to be
+reopened within the configured days. Everything goes through `cases.services` (`follow_status`, `rate`,
+`reopen_by_token`), which find the case by token and check what the token may do.
+
+Tokens are 32 random characters, so guessing is hopeless; a per-address limit keeps trying pointless anyway.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.cache import cache
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from civicgrid.apps.cases import services
+from civicgrid.foundation.access.endpoints import non_data_endpoint
+from civicgrid.foundation.core.errors import CivicgridError, NotFound
+from civicgrid.foundation.core.middleware import client_ip
+
+from .cases_shared import error_text
+
+RATE_LIMIT = 60  # requests per address per minute, like the API's follow endpoints
+SCORES = [(5, _("非常满意")), (4, _("满意")), (3, _("基本满意")), (2, _("不满意")), (1, _("非常不满意"))]
+
+
+def throttled(request) -> bool:
+    """True once an address has made more than RATE_LIMIT follow requests in the current minute."""
+    key = f"civicgrid:follow:{client_ip(request)}"
+    if cache.add(key, 1, timeout=60):
+        return False
+    try:
+        return cache.incr(key) > RATE_LIMIT
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=60)
+        return False
+
+
+def _too_many() -> HttpResponse:
+    return HttpResponse(_("请求过于频繁，请稍后再试"), status=429, content_type="text/plain; charset=utf-8")
+
+
+def _status_or_404(token: str) -> dict:
+    try:
+        return services.follow_status(token)
+    except NotFound:
+        raise Http404("链接无效或已失效") from None
+
+
+def _render(request, token: str, status: int = 200, **extra):
+    info = _status_or_404(token)
+    return render(request, "follow/status.html", {"info": info, "token": token, "scores": SCORES, **extra},
+                  status=status)
+
+
+@never_cache
+@require_GET
+def follow_page(request, token: str):
+    """The public status of a reported case."""
+    if throttled(request):
+        return _too_many()
+    return _render(request, token)
+
+
+@never_cache
+@require_POST
+def follow_rate(request, token: str):
+    """满意度 1–5 with an optional comment, once, after closing."""
+    if throttled(request):
+        return _too_many()
+    try:
+        services.rate(follow_token=token, score=request.POST.get("score"), comment=request.POST.get("comment", ""))
+    except NotFound:
+        raise Http404("链接无效或已失效") from None
+    except CivicgridError as exc:
+        return _render(request, token, status=exc.status, error=error_text(exc), failed="rate")
+    messages.success(request, _("感谢您的评价"))
+    return redirect("ui:follow", token)
+
+
+@never_cache
+@require_POST
+def follow_reopen(request, token: str):
+    """重新办理 within the configured days after closing, with a reason."""
+    if throttled(request):
+        return _too_many()
+    try:
+        services.reopen_by_token(follow_token=token, reason=request.POST.get("reason", "")[:1000])
+    except NotFound:
+        raise Http404("链接无效或已失效") from None
+    except CivicgridError as exc:
+        return _render(request, token, status=exc.status, error=error_text(exc), failed="reopen")
+    messages.success(request, _("已提交重新办理申请"))
+    return redirect("ui:follow", token)
+
+
+urlpatterns = [
+    path("<str:token>/", follow_page, name="follow"),
+    path("<str:token>/rate/", follow_rate, name="follow_rate"),
+    path("<str:token>/reopen/", follow_reopen, name="follow_reopen"),
+]
+
+# Token links for reporters without accounts: no personal data, no sign-in by design (like api:follow_status).
+non_data_endpoint("ui:follow", "ui:follow_rate", "ui:follow_reopen")

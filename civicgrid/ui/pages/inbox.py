@@ -1,0 +1,97 @@
+"""The user's inbox (消息): their own notifications, newest first, with marking read.
+
+Reads and writes go through `foundation.notify.services` (`inbox`, `mark_read`), which only ever reach the
+signed-in user's own messages. A message about a case links to the case's page (the link is made only for
+cases the user may open; the page checks scope again anyway). The header's unread badge is the template tag
+`inbox_badge` (`civicgrid/ui/templatetags/civicgrid_inbox.py`), one COUNT per page.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_noop
+from django.views.decorators.http import require_GET, require_POST
+
+from civicgrid.apps.cases.models import Case
+from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
+from civicgrid.foundation.core.errors import NotFound
+from civicgrid.foundation.notify import services
+from civicgrid.ui.navigation import MenuItem, register
+
+from .common import paginate
+
+MARK_ALL_LIMIT = 500  # one click marks at most this many (the rest stay for the next click)
+
+
+def unread_count(user) -> int:
+    """How many of the user's messages are unread (the header badge)."""
+    if not getattr(user, "is_authenticated", False):
+        return 0
+    return services.inbox(user, unread_only=True).count()
+
+
+def _case_links(user, notifications) -> dict[str, str]:
+    """Case page URLs for the messages of a page that are about cases the user may open (one query)."""
+    ids = {n.target_id for n in notifications if n.target_type == "cases.case" and n.target_id.isdigit()}
+    if not ids:
+        return {}
+    rows = Case.objects.visible_to(user).filter(pk__in=[int(i) for i in ids]).values_list("pk", "number")
+    return {str(pk): reverse("ui:case_detail", args=[number]) for pk, number in rows}
+
+
+@require_GET
+@login_required
+def inbox_list(request):
+    """The user's messages (`?unread=1` for unread only), 50 a page."""
+    unread_only = request.GET.get("unread") == "1"
+    page_obj = paginate(request, services.inbox(request.user, unread_only=unread_only))
+    links = _case_links(request.user, page_obj.object_list)
+    rows = [{"n": n, "url": links.get(n.target_id, "") if n.target_type == "cases.case" else ""}
+            for n in page_obj.object_list]
+    return render(request, "inbox/list.html", {"page_obj": page_obj, "rows": rows, "unread_only": unread_only,
+                                               "unread": unread_count(request.user)})
+
+
+def _back(request) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return reverse("ui:inbox")
+
+
+@require_POST
+@login_required
+def inbox_read(request, pk: int):
+    """Mark one message read, then back to the inbox, or on to `next` (the case the message is about)."""
+    try:
+        services.mark_read(actor=request.user, notification_id=pk)
+    except NotFound:
+        raise Http404 from None
+    return redirect(_back(request))
+
+
+@require_POST
+@login_required
+def inbox_read_all(request):
+    """Mark every unread message read (through the same service, one message at a time)."""
+    ids = list(services.inbox(request.user, unread_only=True).values_list("pk", flat=True)[:MARK_ALL_LIMIT])
+    for pk in ids:
+        services.mark_read(actor=request.user, notification_id=pk)
+    return redirect(_back(request))
+
+
+urlpatterns = [
+    path("", inbox_list, name="inbox"),
+    path("<int:pk>/read/", inbox_read, name="inbox_read"),
+    path("read-all/", inbox_read_all, name="inbox_read_all"),
+]
+
+data_endpoint("ui:inbox", "notify.Notification", "list")
+# Writes on the caller's own messages only (another user's message is simply not found).
+non_data_endpoint("ui:inbox_read", "ui:inbox_read_all")
+
+register(MenuItem("inbox", gettext_noop("消息"), "ui:inbox", None, order=90))

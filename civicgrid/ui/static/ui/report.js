@@ -1,0 +1,270 @@
+// Report forms (phone page, hotline and web forms): category search, location by phone GPS, map click or
+// address, and the located grid shown before anything is sent. No inline script (CSP): the form carries its
+// URLs in data-* attributes and the page its translated messages in a JSON block (#report-messages).
+(function () {
+  "use strict";
+  const form = document.querySelector("form[data-report]");
+  if (!form) return;
+  const msgEl = document.getElementById("report-messages");
+  const MSG = msgEl ? JSON.parse(msgEl.textContent) : {};
+  const t = (key) => MSG[key] || key;
+  const el = (name) => form.elements.namedItem(name);
+  const lngInput = el("lng");
+  const latInput = el("lat");
+  const crsInput = el("crs");
+  const located = form.querySelector("[data-located]");
+  const gcj = form.querySelector("[data-crs-gcj]");
+
+  // --- category search: filters the <select>'s options by name, code, keywords or class -------------------
+  const catSearch = form.querySelector("[data-category-search]");
+  const catResults = form.querySelector("[data-category-results]");
+  const catSelect = el("category");
+  const options = catSelect ? Array.from(catSelect.querySelectorAll("option")).filter((o) => o.value) : [];
+  const basePlaceholder = catSearch ? catSearch.placeholder : "";
+  function showChoice() {
+    if (!catSearch || !catSelect) return;
+    const chosen = catSelect.selectedOptions[0];
+    catSearch.placeholder = chosen && chosen.value ? `${t("chosen")}：${chosen.dataset.path || chosen.text}`
+                                                   : basePlaceholder;
+  }
+  function searchCategories() {
+    const q = catSearch.value.trim().toLowerCase();
+    catResults.replaceChildren();
+    if (!q) return;
+    const found = options.filter((o) => {
+      const group = o.parentElement.label || "";
+      return [o.text, o.dataset.keywords || "", o.dataset.code || "", group].some((s) => s.toLowerCase().includes(q));
+    }).slice(0, 12);
+    if (!found.length) {
+      const li = document.createElement("li");
+      li.className = "hint";
+      li.textContent = t("no_match");
+      catResults.append(li);
+      return;
+    }
+    for (const o of found) {
+      const li = document.createElement("li");
+      const b = document.createElement("button");
+      b.type = "button";
+      b.dataset.categoryId = o.value;
+      b.textContent = o.text;
+      const sub = document.createElement("span");
+      sub.className = "sub";
+      sub.textContent = o.parentElement.label || "";
+      b.append(sub);
+      b.addEventListener("click", () => {
+        catSelect.value = o.value;
+        catSelect.dispatchEvent(new Event("change", { bubbles: true }));
+        catSearch.value = "";
+        catResults.replaceChildren();
+        showChoice();
+      });
+      li.append(b);
+      catResults.append(li);
+    }
+  }
+  if (catSearch && catResults && catSelect) {
+    catSearch.addEventListener("input", searchCategories);
+    // Enter in the search box picks the first match instead of submitting the form.
+    catSearch.addEventListener("keydown", (e) => {
+      if (e.key !== "Enter") return;
+      e.preventDefault();
+      const first = catResults.querySelector("button");
+      if (first) first.click();
+    });
+    catSelect.addEventListener("change", showChoice);
+  }
+
+  // --- map: the scoped GeoJSON outline (and children) of the user's area; a click sets the point ----------
+  const mapEl = document.getElementById("report-map");
+  let map = null;
+  let marker = null;
+  if (mapEl && typeof L !== "undefined") {
+    map = L.map(mapEl, { zoomControl: true, attributionControl: true, zoomSnap: 0.25 });
+    map.attributionControl.setPrefix("Leaflet");
+    if (mapEl.dataset.tileUrl) L.tileLayer(mapEl.dataset.tileUrl, { maxZoom: 19 }).addTo(map);
+    map.setView([40.09, 113.3], 11);
+    if (mapEl.dataset.geojsonUrl) {
+      fetch(mapEl.dataset.geojsonUrl, { credentials: "same-origin", headers: { Accept: "application/geo+json" } })
+        .then((r) => (r.ok ? r.json() : Promise.reject(new Error(String(r.status)))))
+        .then((data) => {
+          const layer = L.geoJSON(data, {
+            style: (f) => (f.properties.role === "self"
+              ? { color: "#b4232a", weight: 2.5, dashArray: "6 4", fill: false }
+              : { color: "#ffffff", weight: 1.2, fillColor: "#4e79a7", fillOpacity: 0.25 }),
+            onEachFeature: (f, lyr) => lyr.bindTooltip(f.properties.name, { sticky: true }),
+          });
+          const bounds = layer.getBounds();
+          if (bounds.isValid() && !marker) map.fitBounds(bounds, { padding: [6, 6] });
+          layer.addTo(map);
+          // A click on a polygon is a click on the map: the point is what matters, not the polygon.
+          layer.on("click", (e) => choosePoint(e.latlng));
+          mapEl.dataset.ready = "1";
+        })
+        .catch(() => { mapEl.dataset.ready = "error"; });
+    } else {
+      mapEl.dataset.ready = "1";
+    }
+    map.on("click", (e) => choosePoint(e.latlng));
+  }
+
+  function setMarker(lat, lng) {
+    if (!map) return;
+    if (marker) marker.setLatLng([lat, lng]);
+    else marker = L.circleMarker([lat, lng], { radius: 8, color: "#b4232a", weight: 3, fillOpacity: 0.6 }).addTo(map);
+    map.setView([lat, lng], Math.max(map.getZoom(), 15));
+  }
+
+  function setPoint(lng, lat, crs) {
+    lngInput.value = Number(lng).toFixed(6);
+    latInput.value = Number(lat).toFixed(6);
+    if (crsInput) crsInput.value = crs;
+    form.dispatchEvent(new Event("input", { bubbles: true })); // the phone page saves its draft
+    locateNow();
+  }
+
+  function choosePoint(latlng) {
+    // Map points are WGS-84 (the boundaries are stored so): a Chinese-map toggle does not apply to them.
+    if (gcj) gcj.checked = false;
+    setPoint(latlng.lng, latlng.lat, "wgs84");
+  }
+
+  // --- the located grid, asked of the server before submitting ------------------------------------------
+  let asked = 0;
+  function showLocated(text, state) {
+    if (!located) return;
+    located.textContent = text;
+    located.classList.toggle("ok", state === "ok");
+    located.classList.toggle("bad", state === "bad");
+    located.dataset.state = state || "";
+  }
+  function locateNow() {
+    const lng = parseFloat(lngInput.value);
+    const lat = parseFloat(latInput.value);
+    if (!Number.isFinite(lng) || !Number.isFinite(lat)) {
+      showLocated(t("not_located"), "");
+      return;
+    }
+    const crs = crsInput ? crsInput.value || "wgs84" : "wgs84";
+    const ticket = ++asked;
+    showLocated(t("checking"), "");
+    const url = `${form.dataset.locateUrl}?lng=${encodeURIComponent(lng)}&lat=${encodeURIComponent(lat)}&crs=${encodeURIComponent(crs)}`;
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((r) => r.json().then((body) => ({ ok: r.ok, body })))
+      .then(({ ok, body }) => {
+        if (ticket !== asked) return; // a newer point was chosen meanwhile
+        if (!ok) {
+          showLocated(body.detail || t("not_located"), "bad");
+          return;
+        }
+        const names = [body.street, body.community, body.grid].filter(Boolean).map((r) => r.name);
+        const grid = body.grid || body.community;
+        showLocated(`${t("in_grid")}：${names.join(" › ")}${grid ? `（${grid.code}）` : ""}`, "ok");
+        located.dataset.grid = grid ? grid.code : "";
+        setMarker(body.wgs84[1], body.wgs84[0]);
+      })
+      .catch(() => { if (ticket === asked) showLocated(t("not_located"), "bad"); });
+  }
+  [lngInput, latInput].forEach((input) => input && input.addEventListener("change", locateNow));
+  if (crsInput && crsInput.tagName === "SELECT") crsInput.addEventListener("change", locateNow);
+  if (gcj && crsInput) {
+    gcj.addEventListener("change", () => {
+      crsInput.value = gcj.checked ? "gcj02" : "wgs84";
+      locateNow();
+    });
+  }
+
+  // --- the phone's GPS (WGS-84 from the browser; GCJ-02 when the toggle says a Chinese map SDK gave it) ---
+  const gpsButton = form.querySelector("[data-use-gps]");
+  function useGps() {
+    if (!navigator.geolocation) {
+      showLocated(t("gps_missing"), "bad");
+      return;
+    }
+    showLocated(t("locating"), "");
+    navigator.geolocation.getCurrentPosition(
+      (pos) => setPoint(pos.coords.longitude, pos.coords.latitude, gcj && gcj.checked ? "gcj02" : "wgs84"),
+      () => showLocated(t("gps_denied"), "bad"),
+      { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 },
+    );
+  }
+  if (gpsButton) gpsButton.addEventListener("click", useGps);
+
+  // --- choose a building (standard address) from base data in scope ------------------------------------
+  const bSearch = form.querySelector("[data-building-search]");
+  const bResults = form.querySelector("[data-building-results]");
+  let bTimer = null;
+  function searchBuildings() {
+    const q = bSearch.value.trim();
+    bResults.replaceChildren();
+    if (!q) return;
+    fetch(`${form.dataset.buildingsUrl}?q=${encodeURIComponent(q)}`, { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : { items: [] }))
+      .then((body) => {
+        bResults.replaceChildren();
+        if (!body.items.length) {
+          const li = document.createElement("li");
+          li.className = "hint";
+          li.textContent = t("no_building");
+          bResults.append(li);
+        }
+        for (const b of body.items) {
+          const li = document.createElement("li");
+          const button = document.createElement("button");
+          button.type = "button";
+          button.textContent = b.address;
+          const sub = document.createElement("span");
+          sub.className = "sub";
+          sub.textContent = [b.name, b.grid].filter(Boolean).join(" · ");
+          button.append(sub);
+          button.addEventListener("click", () => {
+            el("address").value = b.address;
+            bSearch.value = "";
+            bResults.replaceChildren();
+            if (b.lng != null && b.lat != null) {
+              if (gcj) gcj.checked = false;
+              setPoint(b.lng, b.lat, "wgs84");
+            }
+          });
+          li.append(button);
+          bResults.append(li);
+        }
+      })
+      .catch(() => {});
+  }
+  if (bSearch && bResults && form.dataset.buildingsUrl) {
+    bSearch.addEventListener("input", () => {
+      clearTimeout(bTimer);
+      bTimer = setTimeout(searchBuildings, 300);
+    });
+    bSearch.addEventListener("keydown", (e) => { if (e.key === "Enter") e.preventDefault(); });
+  }
+
+  // --- photo previews (blob: URLs are allowed by the CSP's img-src) -------------------------------------
+  form.querySelectorAll("input[type=file][data-thumbs]").forEach((input) => {
+    input.addEventListener("change", () => {
+      const box = document.getElementById(input.dataset.thumbs);
+      if (!box) return;
+      box.querySelectorAll("img").forEach((img) => URL.revokeObjectURL(img.src));
+      box.replaceChildren();
+      Array.from(input.files || []).forEach((file) => {
+        const img = document.createElement("img");
+        img.alt = file.name;
+        img.src = URL.createObjectURL(file);
+        box.append(img);
+      });
+    });
+  });
+  const selfHandled = form.querySelector("[data-self-handled]");
+  const selfPhotos = form.querySelector("[data-self-handled-photos]");
+  if (selfHandled && selfPhotos) {
+    const sync = () => { selfPhotos.hidden = !selfHandled.checked; };
+    selfHandled.addEventListener("change", sync);
+    sync();
+  }
+
+  // The phone page asks for the GPS as it opens (unless a restored draft already has a point).
+  form.civicgrid = { locateNow, useGps, showChoice };
+  if (lngInput.value && latInput.value) locateNow();
+  else if (form.dataset.autoGps === "1") setTimeout(() => { if (!lngInput.value) useGps(); }, 0);
+})();

@@ -1,0 +1,148 @@
+"""The inbox page with its header badge, the public follow page (status, rating once, reopen) and the menu
+entries of the case pages."""
+# ruff: noqa: F811  (`loop` is the cases app's fixture, imported so pytest finds it here)
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from civicgrid.apps.cases.models import CaseReporter, Status
+from civicgrid.apps.cases.services import act
+from civicgrid.apps.cases.tests.conftest import jpeg, loop, report, world_counts  # noqa: F401
+from civicgrid.foundation.notify.models import Notification
+from civicgrid.foundation.notify.services import notify
+
+pytestmark = pytest.mark.django_db
+
+
+def oids(html: str, model: str) -> set[int]:
+    tables = re.findall(rf'<table class="list[^"]*" data-model="{re.escape(model)}">(.*?)</table>', html, re.S)
+    return {int(x) for t in tables for x in re.findall(r'<tr data-oid="(\d+)"', t)}
+
+
+def badge(html: str) -> int:
+    found = re.search(r'data-unread-badge="(\d+)"', html)
+    return int(found.group(1)) if found else 0
+
+
+def closed_case(loop):
+    case = report(loop, reporter_phone="13912345678", reporter_name="李大爷")
+    act(actor=loop.dispatcher, case=case, action="accept")
+    act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
+    act(actor=loop.handler, case=case, action="report_back", note="已清理")
+    act(actor=loop.worker, case=case, action="verify", photos=[jpeg()])
+    act(actor=loop.dispatcher, case=case, action="close")
+    return case
+
+
+def test_inbox_shows_own_messages_with_a_badge_and_marks_them_read(loop, client_for):
+    case = report(loop)
+    act(actor=loop.dispatcher, case=case, action="accept")
+    act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)  # tells the handler
+    other = notify(loop.worker, "note", "别人的消息")
+    c = client_for(loop.handler)
+    mine = list(Notification.objects.filter(user=loop.handler))
+    assert mine
+    html = c.get(reverse("ui:inbox")).content.decode()
+    assert oids(html, "notify.notification") == {n.pk for n in mine} and "别人的消息" not in html
+    assert badge(html) == len(mine)
+    # 查看 marks the message read and opens the case
+    message = mine[0]
+    link = reverse("ui:case_detail", args=[case.number])
+    assert f'value="{link}"' in html
+    response = c.post(reverse("ui:inbox_read", args=[message.pk]), {"next": link})
+    assert response.status_code == 302 and response["Location"] == link
+    message.refresh_from_db()
+    assert message.read_at is not None
+    # somebody else's message is not found, and stays unread
+    assert c.post(reverse("ui:inbox_read", args=[other.pk])).status_code == 404
+    other.refresh_from_db()
+    assert other.read_at is None
+    # an outside redirect target is ignored
+    assert c.post(reverse("ui:inbox_read", args=[message.pk]), {"next": "https://evil.example/"})["Location"] \
+        == reverse("ui:inbox")
+    notify(loop.handler, "note", "再来一条")
+    c.post(reverse("ui:inbox_read_all"))
+    assert not Notification.objects.filter(user=loop.handler, read_at__isnull=True).exists()
+    assert badge(c.get(reverse("ui:inbox")).content.decode()) == 0
+
+
+def test_unread_filter_and_badge_on_other_pages(loop, client_for):
+    notify(loop.worker, "note", "一条")
+    read = notify(loop.worker, "note", "两条")
+    Notification.objects.filter(pk=read.pk).update(read_at="2026-01-01T00:00:00+08:00")
+    c = client_for(loop.worker)
+    assert len(oids(c.get(reverse("ui:inbox"), {"unread": "1"}).content.decode(), "notify.notification")) == 1
+    assert badge(c.get(reverse("ui:region_list")).content.decode()) == 1
+
+
+def test_follow_page_shows_status_without_personal_data(loop):
+    case = report(loop, reporter_phone="13912345678", reporter_name="李大爷", address="幸福路1号")
+    token = CaseReporter.objects.get(case=case).follow_token
+    response = Client().get(reverse("ui:follow", args=[token]))
+    html = response.content.decode()
+    assert response.status_code == 200 and case.number in html and "待受理" in html
+    for private in ("13912345678", "李大爷", "幸福路1号", case.title, loop.worker.username):
+        assert private not in html
+    assert 'id="rate"' not in html and 'id="reopen"' not in html  # not closed yet
+    assert response["Cache-Control"].startswith("max-age=0") or "no-cache" in response["Cache-Control"]
+    assert Client().get(reverse("ui:follow", args=["x" * 32])).status_code == 404
+    assert Client().get(reverse("ui:follow", args=["short"])).status_code == 404
+
+
+def test_rating_once_after_closing_and_reopening(loop):
+    case = closed_case(loop)
+    token = CaseReporter.objects.get(case=case).follow_token
+    c = Client()
+    html = c.get(reverse("ui:follow", args=[token])).content.decode()
+    assert 'id="rate"' in html and 'id="reopen"' in html and "已结案" in html
+    before = world_counts()
+    bad = c.post(reverse("ui:follow_rate", args=[token]), {"score": "9"})
+    assert bad.status_code == 400 and "评分须为 1–5" in bad.content.decode() and world_counts() == before
+    response = c.post(reverse("ui:follow_rate", args=[token]), {"score": "4", "comment": "处理及时"})
+    assert response.status_code == 302
+    case.refresh_from_db()
+    assert case.satisfaction == 4
+    html = c.get(reverse("ui:follow", args=[token])).content.decode()
+    assert 'data-rating="4"' in html and 'id="rate"' not in html
+    before = world_counts()
+    again = c.post(reverse("ui:follow_rate", args=[token]), {"score": "1"})
+    assert again.status_code == 409 and "您已评价过" in again.content.decode() and world_counts() == before
+    # 重新办理 needs a reason, then sends the case back to dispatch
+    assert c.post(reverse("ui:follow_reopen", args=[token]), {"reason": ""}).status_code == 422
+    assert c.post(reverse("ui:follow_reopen", args=[token]), {"reason": "又堆满了"}).status_code == 302
+    case.refresh_from_db()
+    assert case.status == Status.ACCEPTED and case.reopen_count == 1
+
+
+def test_follow_is_rate_limited_per_address(loop, settings):
+    from django.core.cache import cache
+
+    from civicgrid.ui.pages import follow
+
+    cache.clear()
+    case = report(loop)
+    token = CaseReporter.objects.get(case=case).follow_token
+    c = Client()
+    codes = [c.get(reverse("ui:follow", args=[token])).status_code for _ in range(follow.RATE_LIMIT + 2)]
+    assert codes[0] == 200 and codes[-1] == 429
+    cache.clear()
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("worker", {"case_report", "cases", "inbox"}),
+        ("dispatcher", {"case_report", "cases", "inbox"}),
+        ("handler", {"cases", "inbox"}),
+        ("resident", {"case_report", "inbox"}),
+    ],
+)
+def test_menu_entries(loop, client_for, role, expected):
+    html = client_for(getattr(loop, role)).get(reverse("ui:home")).content.decode()
+    keys = set(re.findall(r'data-nav="([^"]+)"', html)) & {"case_report", "cases", "inbox"}
+    assert keys == expected

@@ -1,0 +1,272 @@
+"""Case list and detail pages: scope (200 in, 404 out), fixed query counts, buttons drawn from the workflow
+table per role, actions through the service, and refusals that change nothing."""
+# ruff: noqa: F811  (`loop` is the cases app's fixture, imported so pytest finds it here)
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from civicgrid.apps.cases.models import Attachment, Case, Status
+from civicgrid.apps.cases.services import act
+from civicgrid.apps.cases.tests.conftest import (  # noqa: F401
+    OTHER_STREET_POINT,
+    POINT,
+    jpeg,
+    loop,
+    report,
+    world_counts,
+)
+from civicgrid.apps.cases.workflow import CASE_WORKFLOW
+
+pytestmark = pytest.mark.django_db
+
+
+def oids(html: str, model: str = "cases.case") -> set[int]:
+    tables = re.findall(rf'<table class="list[^"]*" data-model="{re.escape(model)}">(.*?)</table>', html, re.S)
+    return {int(x) for t in tables for x in re.findall(r'<tr data-oid="(\d+)"', t)}
+
+
+def buttons(html: str) -> list[str]:
+    """The actions a detail page offers (each a <details> form or a direct button)."""
+    block = re.search(r"<div class=\"actions\" data-actions>(.*?)</div>\s*</section>", html, re.S)
+    return re.findall(r'data-action="([a-z_]+)"', block.group(1)) if block else []
+
+
+def detail(client, case):
+    return client.get(reverse("ui:case_detail", args=[case.number]))
+
+
+def post_action(client, case, action, files=None, **data):
+    return client.post(reverse("ui:case_act", args=[case.number, action]), {**data, **(files or {})})
+
+
+def test_list_shows_only_cases_in_scope(loop, client_for):
+    mine = report(loop)
+    other = report(loop, actor=loop.dispatcher, lng=OTHER_STREET_POINT[0], lat=OTHER_STREET_POINT[1])
+    html = client_for(loop.worker).get(reverse("ui:case_list")).content.decode()
+    assert oids(html) == {mine.pk}
+    html = client_for(loop.street_dispatcher).get(reverse("ui:case_list")).content.decode()
+    assert oids(html) == {mine.pk}
+    html = client_for(loop.dispatcher).get(reverse("ui:case_list")).content.decode()
+    assert oids(html) == {mine.pk, other.pk}
+    # a department sees what is dispatched to it, nothing else
+    assert oids(client_for(loop.handler).get(reverse("ui:case_list")).content.decode()) == set()
+    act(actor=loop.dispatcher, case=mine, action="accept")
+    act(actor=loop.dispatcher, case=mine, action="dispatch", department=loop.dept.pk)
+    assert oids(client_for(loop.handler).get(reverse("ui:case_list")).content.decode()) == {mine.pk}
+    assert oids(client_for(loop.other_handler).get(reverse("ui:case_list")).content.decode()) == set()
+
+
+def test_list_filters(loop, client_for):
+    first = report(loop)
+    second = report(loop, title="井盖缺失", category=loop.other_cat.pk)
+    act(actor=loop.dispatcher, case=second, action="accept")
+    c = client_for(loop.dispatcher)
+
+    def shown(**params):
+        return oids(c.get(reverse("ui:case_list"), params).content.decode())
+
+    assert shown(status="accepted") == {second.pk}
+    assert shown(status="open") == {first.pk, second.pk}
+    assert shown(status="closed") == set()
+    assert shown(category=loop.cls.pk) == {first.pk}  # a class matches its subclasses
+    assert shown(q=first.number) == {first.pk}
+    assert shown(q="井盖") == {second.pk}
+    assert shown(region="140213051") == set()
+    assert shown(overdue="1") == set() and shown(overdue="0") == {first.pk, second.pk}
+    assert shown(status="nonsense", department="x", region="abc") == {first.pk, second.pk}  # ignored, not 500
+
+
+def _queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_list_query_count_does_not_grow_with_rows(loop, client_for, django_assert_max_num_queries):
+    from django.utils import timezone
+
+    from civicgrid.apps.cases.models import Case as CaseModel
+
+    c = client_for(loop.dispatcher)
+    url = reverse("ui:case_list")
+    grid = loop.tree["140213050001001"]
+
+    def make(n, start):
+        CaseModel.objects.bulk_create([
+            CaseModel(number=f"20990101{start + i:05d}", title=f"事件{i}", source="grid_worker", lng=POINT[0],
+                      lat=POINT[1], grid=grid, region_code=grid.code, category=loop.cat, department=loop.dept,
+                      reported_at=timezone.now(), status=Status.DISPATCHED, deadline=timezone.now())
+            for i in range(n)])
+
+    make(5, 0)
+    few = _queries(c, url)
+    make(55, 100)
+    with django_assert_max_num_queries(few):
+        html = c.get(url).content.decode()
+    assert len(oids(html)) == 50  # one full page
+
+
+def test_detail_200_in_scope_404_outside(loop, client_for):
+    case = report(loop)
+    assert detail(client_for(loop.worker), case).status_code == 200
+    assert detail(client_for(loop.dispatcher), case).status_code == 200
+    assert detail(client_for(loop.other_street_dispatcher), case).status_code == 404
+    assert detail(client_for(loop.neighbour_worker), case).status_code == 404
+    assert detail(client_for(loop.handler), case).status_code == 404  # not dispatched to it (yet)
+    assert client_for(loop.worker).get(reverse("ui:case_detail", args=["2099010199999"])).status_code == 404
+    assert client_for(loop.resident).get(reverse("ui:case_detail", args=[case.number])).status_code == 403
+
+
+def test_detail_query_count_is_bounded(loop, client_for, django_assert_max_num_queries):
+    case = report(loop, photos=[jpeg()])
+    c = client_for(loop.dispatcher)
+    for action, extra in (("accept", {}), ("dispatch", {"department": loop.dept.pk})):
+        act(actor=loop.dispatcher, case=case, action=action, **extra)
+    few = _queries(c, reverse("ui:case_detail", args=[case.number]))
+    for i in range(8):
+        act(actor=loop.handler, case=case, action="progress", note=f"进展{i}", photos=[jpeg(color=(i, 9, 9))])
+    with django_assert_max_num_queries(few):
+        assert detail(c, case).status_code == 200
+
+
+ROLES = ["worker", "neighbour_worker", "dispatcher", "street_dispatcher", "handler", "other_handler", "leader"]
+
+
+def _at(loop, state: str) -> Case:
+    """A case brought to `state` through the services."""
+    case = report(loop)
+    steps = {
+        "reported": [],
+        "checking": [("dispatcher", "check_request", {})],
+        "accepted": [("dispatcher", "accept", {})],
+        "dispatched": [("dispatcher", "accept", {}), ("dispatcher", "dispatch", {"department": loop.dept.pk})],
+        "handling": [("dispatcher", "accept", {}), ("dispatcher", "dispatch", {"department": loop.dept.pk}),
+                     ("handler", "start", {})],
+        "handled": [("dispatcher", "accept", {}), ("dispatcher", "dispatch", {"department": loop.dept.pk}),
+                    ("handler", "report_back", {"note": "已处理"})],
+        "verified": [("dispatcher", "accept", {}), ("dispatcher", "dispatch", {"department": loop.dept.pk}),
+                     ("handler", "report_back", {"note": "已处理"}), ("worker", "verify", {"photos": [jpeg()]})],
+    }[state]
+    for who, action, inputs in steps:
+        act(actor=getattr(loop, who), case=case, action=action, **inputs)
+    return Case.objects.get(pk=case.pk)
+
+
+@pytest.mark.parametrize("state", ["reported", "checking", "accepted", "dispatched", "handling", "handled",
+                                   "verified"])
+def test_buttons_are_the_workflow_table_for_each_role(state, loop, client_for):
+    case = _at(loop, state)
+    for role in ROLES:
+        user = getattr(loop, role)
+        response = detail(client_for(user), case)
+        if response.status_code == 404:
+            assert not Case.objects.visible_to(user).filter(pk=case.pk).exists(), role
+            continue
+        expected = [t.name for t in CASE_WORKFLOW.allowed(case, user)]
+        assert buttons(response.content.decode()) == expected, (state, role)
+
+
+def test_dispatch_form_is_prefilled_with_the_routing_suggestion_and_explains_it(loop, client_for):
+    case = _at(loop, "accepted")
+    html = detail(client_for(loop.dispatcher), case).content.decode()
+    form = re.search(r'data-action-form="dispatch".*?</form>', html, re.S).group(0)
+    assert re.search(rf'<option value="{loop.dept.pk}" selected>', form)
+    assert "data-route" in form and "区城管局" in form  # the category's default department, explained
+
+
+def test_an_action_through_the_page_and_its_timeline(loop, client_for):
+    case = report(loop)
+    c = client_for(loop.dispatcher)
+    response = post_action(c, case, "accept")
+    assert response.status_code == 302 and response["Location"] == reverse("ui:case_detail", args=[case.number])
+    response = post_action(c, case, "dispatch", department=loop.other_dept.pk, note="改派住建")
+    assert response.status_code == 302
+    case.refresh_from_db()
+    assert case.status == Status.DISPATCHED and case.department_id == loop.other_dept.pk
+    html = detail(c, case).content.decode()
+    assert re.findall(r'data-step="([a-z_]+)"', html) == ["report", "accept", "dispatch"]
+    assert "改派住建" in html and 'data-clock="case.handle"' in html
+
+
+def test_verify_with_a_photo_through_the_page(loop, client_for):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    case = _at(loop, "handled")
+    c = client_for(loop.worker)
+    photo = SimpleUploadedFile("site.jpg", jpeg(), content_type="image/jpeg")
+    response = post_action(c, case, "verify", files={"photos": photo}, note="已整改")
+    assert response.status_code == 302, response.content.decode()[:500]
+    case.refresh_from_db()
+    assert case.status == Status.VERIFIED
+    attachment = Attachment.objects.get(case=case, kind="verify")
+    url = reverse("ui:case_attachment", args=[case.number, attachment.pk])
+    image = c.get(url)
+    assert image.status_code == 200 and image["Content-Type"] == "image/jpeg"
+    assert image["X-Content-Type-Options"] == "nosniff" and "default-src 'none'" in image["Content-Security-Policy"]
+    assert url in detail(c, case).content.decode()
+    assert client_for(loop.other_street_dispatcher).get(url).status_code == 404
+    assert c.get(reverse("ui:case_attachment", args=[case.number, attachment.pk + 999])).status_code == 404
+
+
+def test_a_refused_action_changes_nothing_and_says_why_in_chinese(loop, client_for):
+    case = _at(loop, "accepted")
+    before = world_counts()
+    # a required input missing (422), shown by its label, the form open again
+    response = post_action(client_for(loop.dispatcher), case, "dispatch", note="没选部门")
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert "请填写「处置部门」" in html and 'data-action="dispatch" open' in html and "没选部门" in html
+    # the wrong role (403), the wrong state (409), outside scope (404), an unknown action (404)
+    assert post_action(client_for(loop.worker), case, "dispatch", department=loop.dept.pk).status_code == 403
+    response = post_action(client_for(loop.dispatcher), case, "close")
+    assert response.status_code == 409 and "当前状态「待派遣」不能执行「结案」" in response.content.decode()
+    assert post_action(client_for(loop.other_street_dispatcher), case, "void", reason="x").status_code == 404
+    assert post_action(client_for(loop.dispatcher), case, "explode").status_code == 404
+    # verify without its photo
+    handled = _at(loop, "handled")
+    before = world_counts()
+    response = post_action(client_for(loop.worker), handled, "verify", note="看过了")
+    assert response.status_code == 422 and "请填写「现场照片」" in response.content.decode()
+    assert world_counts() == before
+    assert client_for(loop.dispatcher).get(reverse("ui:case_act", args=[case.number, "close"])).status_code == 405
+
+
+def test_send_back_leaves_the_handler_on_the_list(loop, client_for):
+    case = _at(loop, "dispatched")
+    response = post_action(client_for(loop.handler), case, "send_back", reason="不属本部门职责")
+    assert response.status_code == 302 and response["Location"] == reverse("ui:case_list")
+    case.refresh_from_db()
+    assert case.status == Status.ACCEPTED and case.department_id is None
+
+
+def test_duplicates_are_offered_at_intake_and_merged(loop, client_for):
+    first = report(loop)
+    second = report(loop, title="门口垃圾没人清", lng=POINT[0] + 0.0003)
+    far = report(loop, lng=OTHER_STREET_POINT[0], lat=OTHER_STREET_POINT[1], actor=loop.dispatcher)
+    c = client_for(loop.dispatcher)
+    html = detail(c, second).content.decode()
+    section = re.search(r'<section class="card" id="duplicates">.*?</section>', html, re.S).group(0)
+    assert oids(section) == {first.pk} and far.number not in section
+    # the grid worker may not merge: no candidates shown
+    assert 'id="duplicates"' not in detail(client_for(loop.worker), second).content.decode()
+    response = post_action(c, second, "merge", parent=first.number)
+    assert response.status_code == 302
+    second.refresh_from_db()
+    assert second.status == Status.MERGED and second.parent_id == first.pk
+    assert 'data-step="merged_in"' in detail(c, first).content.decode()
+
+
+def test_english_labels(loop, client_for):
+    case = report(loop)
+    c = client_for(loop.dispatcher)
+    c.post(reverse("set_language"), {"language": "en", "next": "/"})
+    html = detail(c, case).content.decode()
+    assert "Awaiting intake" in html
+    html = c.get(reverse("ui:case_list")).content.decode()
+    assert "Case number" in html

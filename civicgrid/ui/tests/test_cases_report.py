@@ -1,0 +1,213 @@
+"""Reporting from the pages: the phone page's JSON submit (idempotent retries), the located-grid preview, the
+building picker, and the hotline and web desk forms."""
+# ruff: noqa: F811  (`loop` is the cases app's fixture, imported so pytest finds it here)
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from civicgrid.apps.cases.models import Case, CaseReporter, Source, Status
+from civicgrid.apps.cases.tests.conftest import (  # noqa: F401
+    GRID,
+    OUTSIDE,
+    POINT,
+    jpeg,
+    loop,
+    world_counts,
+)
+from civicgrid.foundation.people.models import Building
+
+pytestmark = pytest.mark.django_db
+
+
+def photo(name="p.jpg", **kw):
+    return SimpleUploadedFile(name, jpeg(**kw), content_type="image/jpeg")
+
+
+def submit(client, key=None, **fields):
+    data = {"idempotency_key": key or str(uuid.uuid4()), "category": "", "description": "小区门口垃圾堆放",
+            "lng": str(POINT[0]), "lat": str(POINT[1]), "crs": "wgs84", "address": ""}
+    data.update(fields)
+    return client.post(reverse("ui:case_submit"), data)
+
+
+def test_report_page_for_reporters_only(loop, client_for):
+    from django.test import Client
+
+    response = client_for(loop.worker).get(reverse("ui:case_report"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'capture="environment"' in html and 'accept="image/*"' in html and "data-self-handled" in html
+    assert f'<option value="{loop.cat.pk}"' in html and f'<option value="{loop.other_cat.pk}"' in html
+    assert f"/regions/{GRID}/children.geojson" in html
+    assert "<script>" not in html  # CSP: no inline script (only nonce'd files and JSON data blocks)
+    assert client_for(loop.handler).get(reverse("ui:case_report")).status_code == 403
+    assert Client().get(reverse("ui:case_report")).status_code == 302
+    # a resident reports too, without 自行处置 and without the staff-only categories
+    loop.cat.is_public = True
+    loop.cat.save()
+    html = client_for(loop.resident).get(reverse("ui:case_report")).content.decode()
+    assert f'<option value="{loop.cat.pk}"' in html and f'<option value="{loop.other_cat.pk}"' not in html
+    assert "data-self-handled" not in html
+
+
+def test_phone_submit_creates_one_case_and_a_retry_with_the_same_key_returns_it(loop, client_for):
+    """The phone's first POST reached the server but its answer was lost; the page sends the same form with the
+    same key again: one case, the second answer 200 with the same number."""
+    c = client_for(loop.worker)
+    key = str(uuid.uuid4())
+    first = submit(c, key, category=str(loop.cat.pk), photos=[photo()])
+    assert first.status_code == 201, first.content
+    body = first.json()
+    assert body["created"] is True and body["number"] and body["grid"] == loop.tree[GRID].name
+    assert body["url"] == reverse("ui:case_detail", args=[body["number"]])
+    assert "/follow/" in body["follow_url"]
+    again = submit(c, key, category=str(loop.cat.pk), photos=[photo()])
+    assert again.status_code == 200 and again.json()["number"] == body["number"]
+    assert again.json()["created"] is False and again.json()["follow_url"] == body["follow_url"]
+    assert Case.objects.count() == 1
+    case = Case.objects.get()
+    assert case.title == "暴露垃圾：小区门口垃圾堆放" and case.source == Source.GRID_WORKER
+    assert case.attachments.count() == 1 and case.status == Status.REPORTED
+    # the page asks after a reload whether its draft's key already became a case
+    status = c.get(reverse("ui:case_submit"), {"key": key}).json()
+    assert status["found"] is True and status["number"] == body["number"]
+    assert c.get(reverse("ui:case_submit"), {"key": str(uuid.uuid4())}).json() == {"found": False}
+    # another account's key is not found: keys are bound to the account that sent them
+    assert client_for(loop.neighbour_worker).get(reverse("ui:case_submit"), {"key": key}).json() == {"found": False}
+
+
+def test_same_key_with_different_content_is_a_conflict(loop, client_for):
+    c = client_for(loop.worker)
+    key = str(uuid.uuid4())
+    assert submit(c, key).status_code == 201
+    before = world_counts()
+    response = submit(c, key, description="另一件事")
+    assert response.status_code == 409 and response.json()["field"] == "idempotency_key"
+    assert world_counts() == before
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "field", "text"),
+    [
+        ({"lng": "", "lat": ""}, 400, "location", "缺少位置"),
+        ({"lng": str(OUTSIDE[0]), "lat": str(OUTSIDE[1])}, 400, "location", "不在本区范围内"),
+        ({"category": "999999"}, 400, "category", "未知的事件分类"),
+        ({"crs": "mars"}, 400, "crs", "不支持的坐标系"),
+    ],
+)
+def test_bad_reports_are_refused_with_a_chinese_message_and_nothing_changes(loop, client_for, fields, status,
+                                                                            field, text):
+    before = world_counts()
+    response = submit(client_for(loop.worker), **fields)
+    assert response.status_code == status and response.json()["field"] == field
+    assert text in response.json()["detail"]
+    assert world_counts() == before
+
+
+def test_not_an_image_is_refused(loop, client_for):
+    before = world_counts()
+    bad = SimpleUploadedFile("x.jpg", b"not an image at all", content_type="image/jpeg")
+    response = submit(client_for(loop.worker), photos=[bad])
+    assert response.status_code == 400 and "不是 JPEG" in response.json()["detail"]
+    assert world_counts() == before
+
+
+def test_gcj02_point_is_converted_and_recorded(loop, client_for):
+    from civicgrid.foundation.regions import crs
+
+    gcj = crs.wgs84_to_gcj02(*POINT)
+    response = submit(client_for(loop.worker), lng=f"{gcj[0]:.7f}", lat=f"{gcj[1]:.7f}", crs="gcj02")
+    assert response.status_code == 201
+    case = Case.objects.get()
+    assert case.crs_in == "gcj02" and abs(case.lng - POINT[0]) < 1e-5 and abs(case.lat - POINT[1]) < 1e-5
+
+
+def test_self_handled_report_is_closed_with_before_and_after_photos(loop, client_for):
+    response = submit(client_for(loop.worker), self_handled="1", category=str(loop.cat.pk),
+                      photos_before=[photo("b.jpg")], photos_after=[photo("a.jpg", color=(10, 200, 10))])
+    assert response.status_code == 201, response.content
+    case = Case.objects.get()
+    assert case.status == Status.CLOSED and case.is_self_handled and case.source == Source.SELF_HANDLED
+    assert sorted(case.attachments.values_list("kind", flat=True)) == ["after", "before"]
+    # without the 'after' photo it is refused
+    response = submit(client_for(loop.worker), self_handled="1", photos_before=[photo("b.jpg")])
+    assert response.status_code == 400 and response.json()["field"] == "photos"
+
+
+def test_locate_preview(loop, client_for):
+    c = client_for(loop.worker)
+    body = c.get(reverse("ui:case_locate"), {"lng": POINT[0], "lat": POINT[1]}).json()
+    assert body["grid"]["code"] == GRID and body["street"]["code"] == "140213050"
+    response = c.get(reverse("ui:case_locate"), {"lng": OUTSIDE[0], "lat": OUTSIDE[1]})
+    assert response.status_code == 404 and "不在本区范围内" in response.json()["detail"]
+    assert c.get(reverse("ui:case_locate"), {"lng": "x", "lat": "1"}).status_code == 400
+    assert client_for(loop.handler).get(reverse("ui:case_locate"), {"lng": 1, "lat": 1}).status_code == 403
+
+
+def test_building_picker_stays_in_base_data_scope(loop, client_for):
+    tree = loop.tree
+    mine = Building.objects.create(code="B1", address="幸福路1号", estate="幸福小区", grid=tree[GRID],
+                                   region_code=GRID)
+    Building.objects.create(code="B2", address="幸福路2号", grid=tree["140213051001001"],
+                            region_code="140213051001001", lng=113.29, lat=40.01)
+    body = client_for(loop.worker).get(reverse("ui:case_buildings"), {"q": "幸福"}).json()
+    assert [b["id"] for b in body["items"]] == [mine.pk]
+    centre = tree[GRID]
+    assert (body["items"][0]["lng"], body["items"][0]["lat"]) == (centre.centroid_lng, centre.centroid_lat)
+    # dispatchers have no base-data access: nothing, not an error
+    assert client_for(loop.dispatcher).get(reverse("ui:case_buildings"), {"q": "幸福"}).json()["items"] == []
+
+
+def test_hotline_form_records_the_caller_and_opens_the_case(loop, client_for):
+    c = client_for(loop.dispatcher)
+    page = c.get(reverse("ui:case_hotline"))
+    assert page.status_code == 200
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page.content.decode()).group(1)
+    data = {"title": "噪音扰民", "description": "夜间施工", "category": loop.cat.pk, "address": "幸福路1号",
+            "lng": POINT[0], "lat": POINT[1], "crs": "wgs84", "idempotency_key": key, "caller_name": "张先生",
+            "callback_phone": "13912345678", "hotline_ticket": "12345-20260501-0001"}
+    response = c.post(reverse("ui:case_hotline"), data)
+    case = Case.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("ui:case_detail", args=[case.number])
+    assert case.source == Source.HOTLINE and case.hotline_ticket == "12345-20260501-0001"
+    assert case.reporter_phone_masked and "13912345678" not in case.reporter_phone_masked
+    html = c.get(response["Location"]).content.decode()
+    assert "13912345678" not in html and case.reporter_phone_masked in html and "张先生" in html
+    # the same form sent twice (a double click) is one case
+    assert c.post(reverse("ui:case_hotline"), data).status_code == 302
+    assert Case.objects.count() == 1
+    assert CaseReporter.objects.get().user_id is None  # the operator is not the caller
+    # grid workers do not take hotline calls
+    assert client_for(loop.worker).get(reverse("ui:case_hotline")).status_code == 403
+
+
+def test_hotline_form_errors_are_shown_on_the_form(loop, client_for):
+    c = client_for(loop.dispatcher)
+    data = {"title": "噪音扰民", "lng": OUTSIDE[0], "lat": OUTSIDE[1], "crs": "wgs84", "idempotency_key": "k1",
+            "hotline_ticket": "T1", "callback_phone": "123"}
+    before = world_counts()
+    response = c.post(reverse("ui:case_hotline"), data)
+    assert response.status_code == 400 and world_counts() == before
+    html = response.content.decode()
+    assert "手机号应为 11 位数字" in html and "a mobile number" not in html  # Chinese half only
+    data["callback_phone"] = ""
+    html = c.post(reverse("ui:case_hotline"), data).content.decode()
+    assert "不在本区范围内" in html
+
+
+def test_web_report_form(loop, client_for):
+    c = client_for(loop.worker)
+    page = c.get(reverse("ui:case_new")).content.decode()
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page).group(1)
+    response = c.post(reverse("ui:case_new"), {"title": "路灯不亮", "source": "grid_worker", "lng": POINT[0],
+                                               "lat": POINT[1], "crs": "wgs84", "idempotency_key": key,
+                                               "photos": photo()})
+    assert response.status_code == 302
+    case = Case.objects.get()
+    assert case.title == "路灯不亮" and case.attachments.count() == 1 and case.reporter_id == loop.worker.pk
