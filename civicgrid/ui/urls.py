@@ -26,6 +26,7 @@ def _extra() -> list:
         ("civicgrid.ui.pages.security", "security/"),
         ("civicgrid.ui.pages.categories", "categories/"),
         ("civicgrid.ui.pages.board", "board/"),
+        ("civicgrid.apps.cases_documents.pages", "documents/"),
         ("civicgrid.ui.pages.cases", "cases/"),
         ("civicgrid.ui.pages.inbox", "inbox/"),
         ("civicgrid.ui.pages.follow", "follow/"),

@@ -1,0 +1,226 @@
+"""A case file (案卷) as PDF, built with reportlab: the case sheet, its timeline and its photos.
+
+Chinese needs a CJK font. The system's WenQuanYi Micro Hei (`fonts-wqy-microhei`) is embedded as a subset, so
+the file prints the same everywhere; without it, reportlab's built-in CID font STSong-Light is used (readers
+supply its glyphs). `settings.CIVICGRID_PDF_FONT` may name another TrueType/TTC file. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from functools import cache
+from xml.sax.saxutils import escape
+
+from django.conf import settings
+from django.utils import timezone
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from civicgrid.apps.cases import photos as photo_mod
+from civicgrid.apps.cases import selectors
+from civicgrid.apps.cases.models import Case
+from civicgrid.apps.cases.workflow import CASE_WORKFLOW
+from civicgrid.foundation.audit import verbs
+from civicgrid.foundation.audit.service import record
+from civicgrid.foundation.core.pii import mask_name
+
+log = logging.getLogger(__name__)
+SYSTEM_FONTS = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/wqy-microhei/wqy-microhei.ttc")
+FALLBACK_FONT = "STSong-Light"
+MAX_PHOTOS = 24  # a case sheet, not an album: the rest are named in the timeline
+# Timeline entries that are not transitions of the workflow table.
+EXTRA_ACTIONS = {"report": "上报", "self_handle": "自行处置", "merged_in": "合并案卷", "auto_supervise": "超期自动督办",
+                 "add_photos": "补充照片", "rate": "满意度评价", "comment": "留言"}
+PHOTO_KINDS = {"photo": "上报照片", "before": "处置前", "after": "处置后", "progress": "处置过程", "verify": "核查照片"}
+PAGE_W, PAGE_H = A4
+MARGIN = 16 * mm
+
+
+@cache
+def font_name() -> str:
+    """Register the CJK font once: the configured or system TrueType font, else the built-in CID font."""
+    candidates = [getattr(settings, "CIVICGRID_PDF_FONT", "")] + list(SYSTEM_FONTS)
+    for path in filter(None, candidates):
+        try:
+            pdfmetrics.registerFont(TTFont("CivicgridCJK", path, subfontIndex=0))
+            return "CivicgridCJK"
+        except Exception:  # missing or unreadable font file: try the next one
+            continue
+    log.warning("no CJK TrueType font found; case files use the CID font %s", FALLBACK_FONT)
+    pdfmetrics.registerFont(UnicodeCIDFont(FALLBACK_FONT))
+    return FALLBACK_FONT
+
+
+def _styles() -> dict[str, ParagraphStyle]:
+    font = font_name()
+    base = ParagraphStyle("base", fontName=font, fontSize=9, leading=13, wordWrap="CJK")
+    return {
+        "base": base,
+        "title": ParagraphStyle("title", parent=base, fontSize=16, leading=22, alignment=TA_CENTER, spaceAfter=2),
+        "sub": ParagraphStyle("sub", parent=base, fontSize=9, alignment=TA_CENTER, textColor=colors.grey),
+        # A heading never ends a page on its own.
+        "h2": ParagraphStyle("h2", parent=base, fontSize=12, leading=18, spaceBefore=10, spaceAfter=4, keepWithNext=1),
+        "label": ParagraphStyle("label", parent=base, textColor=colors.HexColor("#646a73")),
+        "small": ParagraphStyle("small", parent=base, fontSize=8, leading=11, textColor=colors.HexColor("#646a73")),
+        "caption": ParagraphStyle("caption", parent=base, fontSize=8, leading=11, alignment=TA_CENTER,
+                                  textColor=colors.HexColor("#646a73")),
+    }
+
+
+def _p(text, style) -> Paragraph:
+    return Paragraph(escape(str(text if text not in (None, "") else "—")).replace("\n", "<br/>"), style)
+
+
+def _when(value) -> str:
+    return f"{timezone.localtime(value):%Y-%m-%d %H:%M}" if value else ""
+
+
+def _yes(value) -> str:
+    return "是" if value else "否"
+
+
+def _sheet(case: Case, s) -> Table:
+    """The case sheet: label/value pairs, two per line; long texts span the line."""
+    grid = case.grid
+    community = grid.parent if grid else None
+    street = community.parent if community else None
+    pairs = [
+        ("案卷号", case.number), ("状态", case.get_status_display()),
+        ("分类", case.category.name if case.category_id else ""), ("来源", case.get_source_display()),
+        ("街道", street.name if street else ""), ("社区/村", community.name if community else ""),
+        ("网格", f"{grid.name}（{grid.code}）" if grid else case.region_code),
+        ("经纬度", f"{case.lng:.6f}, {case.lat:.6f}"),
+        ("报告人", mask_name(case.reporter_name)), ("报告人电话", case.reporter_phone_masked),
+        ("热线工单号", case.hotline_ticket), ("重大事件", _yes(case.is_major)),
+        ("处置部门", case.department.name if case.department_id else ""), ("处置期限", _when(case.deadline)),
+        ("上报时间", _when(case.reported_at)), ("立案时间", _when(case.accepted_at)),
+        ("派遣时间", _when(case.dispatched_at)), ("处置时间", _when(case.handled_at)),
+        ("核查时间", _when(case.verified_at)), ("结案时间", _when(case.closed_at)),
+        ("超期", _yes(case.is_overdue)), ("督办", _yes(case.is_supervised)),
+        ("返工次数", case.rework_count), ("退回次数", case.send_back_count),
+    ]
+    rows = [[_p(a, s["label"]), _p(b, s["base"]), _p(c, s["label"]), _p(d, s["base"])]
+            for (a, b), (c, d) in zip(pairs[::2], pairs[1::2], strict=True)]
+    for label, value in (("标题", case.title), ("地址", case.address), ("描述", case.description)):
+        rows.append([_p(label, s["label"]), _p(value, s["base"]), "", ""])
+    width = PAGE_W - 2 * MARGIN
+    table = Table(rows, colWidths=[width * 0.13, width * 0.37, width * 0.13, width * 0.37])
+    spans = [("SPAN", (1, i), (3, i)) for i in range(len(rows) - 3, len(rows))]
+    table.setStyle(TableStyle([
+        ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#dee0e3")),
+        ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#fafbfc")),
+        ("BACKGROUND", (2, 0), (2, -4), colors.HexColor("#fafbfc")),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        *spans,
+    ]))
+    return table
+
+
+def action_label(action: str) -> str:
+    """The Chinese name of a timeline entry."""
+    if action in EXTRA_ACTIONS:
+        return EXTRA_ACTIONS[action]
+    try:
+        return CASE_WORKFLOW.transition(action).label
+    except Exception:  # an action this version does not know: show its code
+        return action
+
+
+def _timeline(case: Case, s) -> Table:
+    states = CASE_WORKFLOW.states
+    header = [_p(h, s["label"]) for h in ("时间", "操作", "状态", "操作人", "部门", "说明")]
+    rows = [header]
+    for step in case.steps.all():
+        change = states.get(step.to_status, step.to_status) if step.to_status else ""
+        if change and step.from_status:
+            change = f"{states.get(step.from_status, step.from_status)} → {change}"
+        rows.append([_p(_when(step.at), s["small"]), _p(action_label(step.action), s["base"]), _p(change, s["small"]),
+                     _p(step.actor_name, s["small"]), _p(step.department.name if step.department_id else "", s["small"]),
+                     _p(step.note, s["base"])])
+    width = PAGE_W - 2 * MARGIN
+    table = Table(rows, colWidths=[width * f for f in (0.15, 0.13, 0.17, 0.12, 0.15, 0.28)], repeatRows=1)
+    table.setStyle(TableStyle([
+        ("LINEBELOW", (0, 0), (-1, -1), 0.4, colors.HexColor("#dee0e3")),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#fafbfc")),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ]))
+    return table
+
+
+def _photo_cell(attachment, s, size: float):
+    """One photo scaled into a square of `size`, with its caption; a missing file is said so."""
+    caption = f"{PHOTO_KINDS.get(attachment.kind, attachment.kind)} · {_when(attachment.created_at)}"
+    try:
+        with photo_mod.open_attachment(attachment) as handle:
+            data = handle.read()
+    except OSError:
+        return [_p(f"{caption}（照片文件缺失）", s["caption"])]
+    w, h = attachment.width or 4, attachment.height or 3
+    scale = min(size / w, size / h)
+    return [Image(io.BytesIO(data), width=w * scale, height=h * scale), _p(caption, s["caption"])]
+
+
+def _photos(case: Case, s) -> list:
+    attachments = list(case.attachments.all())
+    if not attachments:
+        return [_p("无照片", s["base"])]
+    width = PAGE_W - 2 * MARGIN
+    per_row = 3
+    size = width / per_row - 6 * mm
+    cells = [_photo_cell(a, s, size) for a in attachments[:MAX_PHOTOS]]
+    rows = [cells[i:i + per_row] for i in range(0, len(cells), per_row)]
+    rows[-1] += [""] * (per_row - len(rows[-1]))
+    table = Table(rows, colWidths=[width / per_row] * per_row)
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("ALIGN", (0, 0), (-1, -1), "CENTER"),
+                               ("BOTTOMPADDING", (0, 0), (-1, -1), 8)]))
+    flow = [table]
+    if len(attachments) > MAX_PHOTOS:
+        flow.append(_p(f"另有 {len(attachments) - MAX_PHOTOS} 张照片未列出", s["small"]))
+    return flow
+
+
+def build(case: Case, *, generated_by: str = "") -> bytes:
+    """The PDF bytes of a case file (the case with its steps and attachments prefetched)."""
+    s = _styles()
+    buffer = io.BytesIO()
+    stamp = f"{timezone.localtime():%Y-%m-%d %H:%M}"
+
+    def footer(canvas, doc):
+        canvas.saveState()
+        canvas.setFont(s["small"].fontName, 8)
+        canvas.setFillColor(colors.grey)
+        canvas.drawString(MARGIN, 10 * mm, f"平城区网格化治理平台 · 案卷 {case.number}")
+        canvas.drawRightString(PAGE_W - MARGIN, 10 * mm, f"第 {doc.page} 页 · {stamp} {generated_by}".rstrip())
+        canvas.restoreState()
+
+    doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
+                            bottomMargin=18 * mm, title=f"案卷 {case.number}", author="civicgrid",
+                            subject=case.title)
+    story = [
+        _p("网格事件案卷", s["title"]),
+        _p(f"案卷号 {case.number} · 生成时间 {stamp}", s["sub"]),
+        Spacer(1, 6 * mm),
+        _p("一、案卷信息", s["h2"]), _sheet(case, s),
+        _p("二、处理过程", s["h2"]), _timeline(case, s),
+        _p("三、现场照片", s["h2"]), *_photos(case, s),
+    ]
+    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    return buffer.getvalue()
+
+
+def export(user, number: str) -> tuple[bytes, str]:
+    """The case file of a case in the user's scope (404 otherwise), recorded in the audit trail as an export."""
+    case = selectors.case_detail(user, number)
+    label = getattr(user, "display_name", "") or user.get_username()
+    body = build(case, generated_by=label)
+    record(actor=user, action=verbs.Data.EXPORTED, target=case,
+           data={"format": "pdf", "document": "case_file", "photos": min(len(case.attachments.all()), MAX_PHOTOS)})
+    return body, f"case-{case.number}.pdf"

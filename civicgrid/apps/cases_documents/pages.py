@@ -1,0 +1,103 @@
+"""Download pages: the case ledger (xlsx, with the case list's filters) and one case's file (PDF).
+
+    /documents/cases/ledger.xlsx?status=open&region=140213050&date_from=2026-05-01&date_to=2026-05-31
+    /documents/cases/<number>.pdf
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.urls import path
+from django.views.decorators.http import require_GET
+
+from civicgrid.apps.cases.selectors import CaseFilter
+from civicgrid.foundation.access.endpoints import data_endpoint
+from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
+
+from . import casefile, ledger
+
+
+def _int(value: str, name: str) -> int | None:
+    if value in (None, ""):
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise ValidationFailed(f"{name} 须为编号 / {name} must be an id", field=name)
+    return int(value)
+
+
+def _day(value: str, name: str) -> date | None:
+    if value in (None, ""):
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed(f"{name} 须为日期 YYYY-MM-DD / {name} must be a date", field=name) from None
+    if not 2000 <= day.year <= 2099:
+        raise ValidationFailed(f"{name} 超出范围 / {name} is out of range", field=name)
+    return day
+
+
+def _flag(value: str) -> bool | None:
+    if value in (None, ""):
+        return None
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def case_filter(params) -> CaseFilter:
+    """The case list's filters from a query string (bad values are a 400 with the reason)."""
+    return CaseFilter(
+        status=(params.get("status") or "").strip()[:200] or None,
+        category=_int(params.get("category"), "category"),
+        region=(params.get("region") or "").strip() or None,
+        department=_int(params.get("department"), "department"),
+        overdue=_flag(params.get("overdue")),
+        supervised=_flag(params.get("supervised")),
+        date_from=_day(params.get("date_from"), "date_from"),
+        date_to=_day(params.get("date_to"), "date_to"),
+        q=(params.get("q") or "").strip() or None,
+    )
+
+
+def _download(body: bytes, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_GET
+@login_required
+def case_ledger(request):
+    """事件台账 (xlsx): the cases of the user's export scope, with the case list's filters; audited."""
+    try:
+        body, filename = ledger.export(request.user, case_filter(request.GET))
+    except PermissionDenied:
+        raise DjangoPermissionDenied from None
+    except ValidationFailed as exc:
+        return HttpResponseBadRequest(exc.message, content_type="text/plain; charset=utf-8")
+    return _download(body, ledger.XLSX_TYPE, filename)
+
+
+@require_GET
+@login_required
+def case_file(request, number: str):
+    """案卷 (PDF) of one case in the user's scope (404 outside it); audited."""
+    try:
+        body, filename = casefile.export(request.user, number[:20])
+    except NotFound:
+        raise Http404("未找到该事件，或不在您的权限范围内") from None
+    return _download(body, "application/pdf", filename)
+
+
+urlpatterns = [
+    path("cases/ledger.xlsx", case_ledger, name="case_ledger"),
+    path("cases/<str:number>.pdf", case_file, name="case_file_pdf"),
+]
+
+data_endpoint("ui:case_ledger", "cases.Case", "export")
+data_endpoint("ui:case_file_pdf", "cases.Case", "detail", lookup="number", lookup_field="number")

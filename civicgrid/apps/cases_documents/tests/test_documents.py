@@ -1,0 +1,142 @@
+"""The ledger (xlsx) and the case file (PDF), opened back: scope, Chinese headers and text, masked contacts,
+photos, filters, refusals and the audit record of every download."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from openpyxl import load_workbook
+from PIL import Image
+from pypdf import PdfReader
+
+from civicgrid.apps.cases.services import act, submit_case
+from civicgrid.apps.cases_documents import casefile, ledger
+from civicgrid.foundation.access.roles import Role
+from civicgrid.foundation.audit.models import AuditEntry
+from civicgrid.testing.builders import department, user_with
+
+pytestmark = pytest.mark.django_db
+IN_STREET = (113.21, 40.01)  # grid 140213050001001
+OTHER_STREET = (113.29, 40.01)  # grid 140213051001001
+
+
+def jpeg(color=(200, 60, 30), size=(64, 48)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def loop(tree):
+    dept = department("区城管局", code="D-CG")
+    people = {
+        "dept": dept,
+        "cd": user_with(Role.COMMAND_DISPATCHER, region=tree["140213"], username="cd"),
+        "sd": user_with(Role.STREET_DISPATCHER, region=tree["140213050"], username="sd"),
+        "worker": user_with(Role.GRID_WORKER, region=tree["140213050001001"], username="wg"),
+        "handler": user_with(Role.DEPARTMENT_HANDLER, department=dept, username="h"),
+    }
+    people["cd"].display_name = "值班员王"
+    people["cd"].save()
+    case, _ = submit_case(actor=people["worker"], title="井盖缺失", description="人行道井盖缺失，存在安全隐患",
+                          lng=IN_STREET[0], lat=IN_STREET[1], source="grid_worker", address="御河西路88号",
+                          reporter_name="张三丰", reporter_phone="13912345678", reporter_email="zs@example.com",
+                          photos=[jpeg()])
+    act(actor=people["cd"], case=case, action="accept")
+    act(actor=people["cd"], case=case, action="dispatch", department=dept.pk)
+    act(actor=people["handler"], case=case, action="report_back", note="已补装井盖", photos=[jpeg((30, 160, 60))])
+    act(actor=people["worker"], case=case, action="verify", photos=[jpeg((30, 60, 200), (48, 64))])
+    people["case"] = act(actor=people["cd"], case=case, action="close")
+    people["other"], _ = submit_case(actor=people["cd"], title="违规广告牌", lng=OTHER_STREET[0],
+                                     lat=OTHER_STREET[1], source="video")
+    return people
+
+
+def sheet(response) -> list[tuple]:
+    return list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
+
+
+def test_the_ledger_is_scoped_masked_and_audited(client, loop):
+    client.force_login(loop["sd"])
+    response = client.get("/documents/cases/ledger.xlsx")
+    assert response.status_code == 200 and response["Content-Type"] == ledger.XLSX_TYPE
+    assert response["Content-Disposition"].startswith('attachment; filename="case-ledger-')
+    rows = sheet(response)
+    assert rows[0] == tuple(ledger.HEADERS) and rows[0][:3] == ("案卷号", "标题", "状态")
+    assert [r[1] for r in rows[1:]] == ["井盖缺失"]  # the other street's case is not in a street ledger
+    line = dict(zip(rows[0], rows[1], strict=True))
+    assert line["报告人"] == "张**" and line["报告人电话"] == "139****5678"
+    assert line["状态"] == "已结案" and line["街道"] == "永泰街道" and line["处置部门"] == "区城管局"
+    text = " ".join(str(c) for r in rows for c in r if c is not None)
+    assert "13912345678" not in text and "zs@example.com" not in text and "张三丰" not in text
+    entry = AuditEntry.objects.get(action="data.exported", target_type="cases.case", actor=loop["sd"])
+    assert entry.data == {"filter": {}, "rows": 1, "format": "xlsx"}
+
+
+def test_the_ledger_takes_the_case_lists_filters(client, loop):
+    client.force_login(loop["cd"])
+    assert len(sheet(client.get("/documents/cases/ledger.xlsx"))) == 3
+    open_only = sheet(client.get("/documents/cases/ledger.xlsx", {"status": "open"}))
+    assert [r[1] for r in open_only[1:]] == ["违规广告牌"]
+    assert len(sheet(client.get("/documents/cases/ledger.xlsx", {"region": "140213051"}))) == 2
+    bad = client.get("/documents/cases/ledger.xlsx", {"date_from": "2026-13-01"})
+    assert bad.status_code == 400 and "date_from" in bad.content.decode()
+    assert client.get("/documents/cases/ledger.xlsx", {"status": "nonsense"}).status_code == 400
+
+
+def test_the_ledger_needs_the_export_capability(client, loop):
+    for user in (loop["worker"], loop["handler"]):
+        client.force_login(user)
+        assert client.get("/documents/cases/ledger.xlsx").status_code == 403
+    client.logout()
+    assert client.get("/documents/cases/ledger.xlsx").status_code == 302
+    assert not AuditEntry.objects.filter(action="data.exported").exists()
+
+
+def test_the_case_file_is_a_chinese_pdf_with_timeline_and_photos(client, loop):
+    case = loop["case"]
+    client.force_login(loop["cd"])
+    response = client.get(f"/documents/cases/{case.number}.pdf")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF-")
+    reader = PdfReader(io.BytesIO(response.content))
+    text = "".join(page.extract_text() for page in reader.pages)
+    for expected in (case.number, "网格事件案卷", "井盖缺失", "人行道井盖缺失", "一、案卷信息", "二、处理过程",
+                     "三、现场照片", "上报", "立案", "派遣", "处置反馈", "核查通过", "结案", "已补装井盖", "区城管局",
+                     "永泰街道", "张**", "139****5678", "值班员王", "处置后"):
+        assert expected in text, expected
+    assert "13912345678" not in text and "张三丰" not in text and "zs@example.com" not in text
+    images = sum(len(page.images) for page in reader.pages)
+    assert images == 3
+    fonts = {str(f) for page in reader.pages for f in page["/Resources"]["/Font"].values()
+             for f in [f.get_object()["/BaseFont"]]}
+    assert any("WenQuanYi" in f or "STSong" in f for f in fonts), fonts  # embedded system font or the CID font
+    entry = AuditEntry.objects.get(action="data.exported", target_type="cases.case", target_id=str(case.pk))
+    assert entry.actor_id == loop["cd"].pk and entry.data == {"format": "pdf", "document": "case_file", "photos": 3}
+
+
+def test_the_case_file_is_404_outside_scope(client, loop):
+    client.force_login(loop["sd"])
+    assert client.get(f"/documents/cases/{loop['other'].number}.pdf").status_code == 404
+    assert client.get("/documents/cases/2099010100001.pdf").status_code == 404
+    client.force_login(loop["handler"])  # the department's own case: yes
+    assert client.get(f"/documents/cases/{loop['case'].number}.pdf").status_code == 200
+    assert client.get(f"/documents/cases/{loop['other'].number}.pdf").status_code == 404
+    assert AuditEntry.objects.filter(action="data.exported").count() == 1
+
+
+def test_the_fallback_cid_font_renders_chinese_too(loop, settings, monkeypatch):
+    monkeypatch.setattr(casefile, "SYSTEM_FONTS", ())
+    settings.CIVICGRID_PDF_FONT = "/nonexistent/font.ttf"
+    casefile.font_name.cache_clear()
+    try:
+        from civicgrid.apps.cases import selectors
+
+        body = casefile.build(selectors.case_detail(loop["cd"], loop["case"].number))
+    finally:
+        casefile.font_name.cache_clear()
+    reader = PdfReader(io.BytesIO(body))
+    fonts = {str(f.get_object()["/BaseFont"]) for f in reader.pages[0]["/Resources"]["/Font"].values()}
+    assert any("STSong-Light" in f for f in fonts)
+    assert "井盖缺失" in reader.pages[0].extract_text()
