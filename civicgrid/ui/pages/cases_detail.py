@@ -14,6 +14,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_POST
 
 from civicgrid.apps.cases import duplicates, selectors, services
@@ -237,7 +238,7 @@ def case_act(request, number: str, action: str):
         context = detail_context(request, fresh, error=error_text(exc), failed_action=action,
                                  posted={k: request.POST.get(k, "") for k in TEXT_INPUTS})
         return render(request, "cases/detail.html", context, status=exc.status)
-    messages.success(request, _("已完成：%(label)s") % {"label": STEP_LABELS[action]})
+    messages.success(request, _("已完成：%(label)s") % {"label": pgettext("action", STEP_LABELS[action])})
     if Case.objects.visible_to(request.user).filter(pk=case.pk).exists():
         return redirect("ui:case_detail", case.number)
     # The action moved the case out of the user's scope (退回 takes it from the department).

@@ -45,7 +45,7 @@ SCRIPT_MESSAGES = {
     "no_building": gettext_lazy("没有匹配的楼栋"),
     "chosen": gettext_lazy("已选"),
     "sending": gettext_lazy("正在提交…"),
-    "retrying": gettext_lazy("网络不稳定，草稿已保存在手机上，%s 秒后自动重试（第 %n 次）"),
+    "retrying": gettext_lazy("网络不稳定，草稿已保存在手机上，{seconds} 秒后自动重试（第 {attempt} 次）"),
     "retry_now": gettext_lazy("立即重试"),
     "gave_up": gettext_lazy("多次提交未成功，草稿已保存。请在网络恢复后点击“立即重试”"),
     "signed_out": gettext_lazy("登录已过期，草稿已保存。请重新登录后回到本页提交"),

@@ -7,7 +7,7 @@ Nothing here decides scope or rules: reads start from `Case.objects.visible_to`,
 
 from __future__ import annotations
 
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from civicgrid.apps.cases.models import Source
@@ -50,22 +50,47 @@ FIELD_LABELS = {
     "comment": _("评价内容"),
 }
 
-# Timeline entries that are not transitions of the table.
+# Timeline entries that are not transitions of the table (Chinese; templates translate with context "step").
 EXTRA_STEP_LABELS = {
-    "report": _("上报"),
-    "self_handle": _("自行处置"),
-    "merged_in": _("合并案卷"),
-    "rate": _("评价"),
-    "auto_supervise": _("超期自动督办"),
-    "add_photos": _("补充照片"),
+    "report": "上报",
+    "self_handle": "自行处置",
+    "merged_in": "合并案卷",
+    "rate": "评价",
+    "auto_supervise": "超期自动督办",
+    "add_photos": "补充照片",
 }
+# The workflow table's labels live, untranslated, in civicgrid/apps/cases/workflow.py. Listed here so that
+# makemessages extracts them: as buttons (context "action": 督办 → "Supervise") and as timeline entries
+# (context "step": 督办 → "Supervision"), which need different English than the status of the same name.
+_ACTIONS = (
+    pgettext_lazy("action", "立案"), pgettext_lazy("action", "派发核实"), pgettext_lazy("action", "核实反馈"),
+    pgettext_lazy("action", "不予受理"), pgettext_lazy("action", "作废"), pgettext_lazy("action", "合并到主案卷"),
+    pgettext_lazy("action", "派遣"), pgettext_lazy("action", "退回"), pgettext_lazy("action", "开始处置"),
+    pgettext_lazy("action", "处置进展"), pgettext_lazy("action", "申请延期"), pgettext_lazy("action", "审批延期"),
+    pgettext_lazy("action", "处置反馈"), pgettext_lazy("action", "核查通过"),
+    pgettext_lazy("action", "核查不通过（返工）"), pgettext_lazy("action", "结案"), pgettext_lazy("action", "挂账"),
+    pgettext_lazy("action", "恢复办理"), pgettext_lazy("action", "督办"), pgettext_lazy("action", "重新办理"),
+)
+_STEPS = (
+    pgettext_lazy("step", "上报"), pgettext_lazy("step", "自行处置"), pgettext_lazy("step", "合并案卷"),
+    pgettext_lazy("step", "评价"), pgettext_lazy("step", "超期自动督办"), pgettext_lazy("step", "补充照片"),
+    pgettext_lazy("step", "立案"), pgettext_lazy("step", "派发核实"), pgettext_lazy("step", "核实反馈"),
+    pgettext_lazy("step", "不予受理"), pgettext_lazy("step", "作废"), pgettext_lazy("step", "合并到主案卷"),
+    pgettext_lazy("step", "派遣"), pgettext_lazy("step", "退回"), pgettext_lazy("step", "开始处置"),
+    pgettext_lazy("step", "处置进展"), pgettext_lazy("step", "申请延期"), pgettext_lazy("step", "审批延期"),
+    pgettext_lazy("step", "处置反馈"), pgettext_lazy("step", "核查通过"), pgettext_lazy("step", "核查不通过（返工）"),
+    pgettext_lazy("step", "结案"), pgettext_lazy("step", "挂账"), pgettext_lazy("step", "恢复办理"),
+    pgettext_lazy("step", "督办"), pgettext_lazy("step", "重新办理"),
+)
+# The inputs' choices (civicgrid/apps/cases/services: DECISIONS, CHECK_RESULTS), for the same reason.
+_CHOICES = (_("同意"), _("不同意"), _("属实"), _("不属实"))
 CLOCK_LABELS = {
-    "case.intake": _("受理"),
-    "case.check": _("核实"),
-    "case.dispatch": _("派遣"),
-    "case.handle": _("处置"),
-    "case.verify": _("核查"),
-    "case.close": _("结案"),
+    "case.intake": pgettext_lazy("clock", "受理"),
+    "case.check": pgettext_lazy("clock", "核实"),
+    "case.dispatch": pgettext_lazy("clock", "派遣"),
+    "case.handle": pgettext_lazy("clock", "处置"),
+    "case.verify": pgettext_lazy("clock", "核查"),
+    "case.close": pgettext_lazy("clock", "结案"),
 }
 # How a status is drawn (a CSS class of the status tag).
 STATUS_STYLE = {

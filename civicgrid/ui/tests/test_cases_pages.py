@@ -267,6 +267,11 @@ def test_english_labels(loop, client_for):
     c = client_for(loop.dispatcher)
     c.post(reverse("set_language"), {"language": "en", "next": "/"})
     html = detail(c, case).content.decode()
-    assert "Awaiting intake" in html
+    assert "Awaiting intake" in html and ">Accept<" in html and "<strong>Reported</strong>" in html
+    assert "Intake" in html  # the running clock
+    act(actor=loop.dispatcher, case=case, action="accept")
     html = c.get(reverse("ui:case_list")).content.decode()
-    assert "Case number" in html
+    assert "Case number" in html and "Register a case" in html
+    # a refusal in English: the English half of the service's message
+    response = post_action(c, case, "close")
+    assert response.status_code == 409 and "not allowed in state accepted" in response.content.decode()

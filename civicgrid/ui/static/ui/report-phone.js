@@ -120,7 +120,7 @@
       return;
     }
     const wait = DELAYS[Math.min(attempt - 1, DELAYS.length - 1)];
-    say(t("retrying").replace("%s", String(wait)).replace("%n", String(attempt)), "busy");
+    say(t("retrying").replace("{seconds}", String(wait)).replace("{attempt}", String(attempt)), "busy");
     retryButton.hidden = false;
     sending.timer = setTimeout(send, wait * 1000);
   }
