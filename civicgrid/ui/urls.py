@@ -26,6 +26,7 @@ def _extra() -> list:
         ("civicgrid.ui.pages.security", "security/"),
         ("civicgrid.ui.pages.categories", "categories/"),
         ("civicgrid.ui.pages.board", "board/"),
+        ("civicgrid.ui.pages.evaluation", "evaluation/"),
         ("civicgrid.apps.cases_documents.pages", "documents/"),
         ("civicgrid.ui.pages.cases", "cases/"),
         ("civicgrid.ui.pages.inbox", "inbox/"),

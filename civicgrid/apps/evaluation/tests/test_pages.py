@@ -1,0 +1,60 @@
+"""The evaluation page and its export: the ranking table, tabs and period, refusals, and the xlsx opened back."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from openpyxl import load_workbook
+
+from civicgrid.foundation.audit.models import AuditEntry
+
+from .conftest import closed_case
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_ranking_page(district, client):
+    closed_case(district)
+    closed_case(district, department=district.other_dept, on_time=False)
+    client.force_login(district.leader)
+    page = client.get("/evaluation/", {"subject": "department", "month": "2026-05"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "综合指标值 = 立案数分值×10% + 结案率×30% + 按期处置率×30% + (1−返工率)×30%" in html
+    assert html.index("区城管局") < html.index("区住建局")  # best first
+    assert "70.00" in html and 'class="tag grade-C"' in html
+    assert "subject=street" in html and "month=2026-05" in html  # tabs keep the period
+    assert 'href="/evaluation/export.xlsx?subject=department&amp;month=2026-05"' in html
+
+    streets = client.get("/evaluation/", {"subject": "street", "start": "2026-05-01", "end": "2026-05-31"})
+    assert streets.status_code == 200 and "永泰街道" in streets.content.decode()
+    assert "区域权重可配置" in streets.content.decode()
+
+
+def test_bad_periods_and_subjects_are_explained(district, client):
+    client.force_login(district.leader)
+    for params in ({"start": "2026-02-30"}, {"start": "2026-05-02", "end": "2026-05-01"}, {"subject": "weather"}):
+        response = client.get("/evaluation/", params)
+        assert response.status_code == 400 and 'class="error"' in response.content.decode()
+    assert client.get("/evaluation/export.xlsx", {"month": "2026-13"}).status_code == 400
+
+
+def test_the_export_opens_back_and_is_audited(district, client):
+    closed_case(district)
+    client.force_login(district.dispatcher)
+    response = client.get("/evaluation/export.xlsx", {"subject": "grid_worker", "month": "2026-05"})
+    assert response.status_code == 200
+    rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
+    assert rows[0][:3] == ("排名", "名称", "账号") and "有效上报率(%)" in rows[0]
+    assert {r[2] for r in rows[1:]} == {"wg1", "wg2"}
+    assert AuditEntry.objects.filter(action="data.exported", actor=district.dispatcher).count() == 1
+
+
+def test_only_evaluators_see_the_page(district, client):
+    for user in (district.street_dispatcher, district.worker, district.handler):
+        client.force_login(user)
+        assert client.get("/evaluation/").status_code == 403
+        assert client.get("/evaluation/export.xlsx").status_code == 403
+    client.logout()
+    assert client.get("/evaluation/").status_code == 302

@@ -1,0 +1,109 @@
+"""综合评价 pages: the ranking table of one subject kind over a month or any period, and its xlsx export.
+
+Thin: parse the period, call `evaluation.selectors.evaluate` (capability `cases.evaluate`, scoped cases only),
+render. The same table is at `GET /api/v1/evaluation`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from urllib.parse import urlencode
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.urls import path
+from django.utils import timezone
+from django.utils.translation import gettext_noop
+
+from civicgrid.apps.evaluation import formulas, selectors, xlsx
+from civicgrid.foundation.access.endpoints import data_endpoint
+from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
+from civicgrid.ui.navigation import MenuItem, register
+
+from .common import page_view
+
+
+def _date(value: str | None, name: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed(f"{name} 须为日期 YYYY-MM-DD / {name} must be a date", field=name) from None
+
+
+def _ask(request) -> dict:
+    """The subject and period as asked (strings, echoed back into the form; a month by default: this one)."""
+    params = request.GET
+    ask = {"subject": params.get("subject") or "department", "month": (params.get("month") or "").strip()[:7],
+           "start": (params.get("start") or "").strip()[:10], "end": (params.get("end") or "").strip()[:10]}
+    if not (ask["month"] or ask["start"] or ask["end"]):
+        ask["month"] = f"{timezone.localdate():%Y-%m}"
+    return ask
+
+
+def _evaluate(request, ask: dict) -> selectors.Evaluation:
+    start, end = selectors.period(month=ask["month"] or None, start=_date(ask["start"], "start"),
+                                  end=_date(ask["end"], "end"))
+    try:
+        return selectors.evaluate(request.user, ask["subject"], start, end)
+    except PermissionDenied:
+        raise DjangoPermissionDenied from None
+
+
+def _table(ev: selectors.Evaluation) -> list[dict]:
+    return [{"row": r, "score": formulas.as_score(r.score),
+             "rates": [formulas.as_percent(r.rates.get(k)) for k in ev.rate_keys],
+             "counts": [r.counts.get(c, 0) for c in ev.count_keys]} for r in ev.rows]
+
+
+@page_view(selectors.CAPABILITY)
+def evaluation(request):
+    """The ranking table (best first) with the formula it was scored by."""
+    ask = _ask(request)
+    tabs = [{"key": key, "label": kind.label, "current": key == ask["subject"],
+             "query": urlencode({k: v for k, v in {**ask, "subject": key}.items() if v})}
+            for key, kind in selectors.SUBJECTS.items()]
+    context = {"ask": ask, "tabs": tabs, "error": ""}
+    try:
+        ev = _evaluate(request, ask)
+    except ValidationFailed as exc:
+        context["error"] = exc.message
+        return render(request, "evaluation/ranking.html", context, status=400)
+    context.update({
+        "ev": ev,
+        "rows": _table(ev),
+        "rate_labels": [formulas.RATES[k].label for k in ev.rate_keys],
+        "count_labels": [formulas.COUNT_LABELS[c] for c in ev.count_keys],
+        "columns": len(ev.rate_keys) + len(ev.count_keys) + 4,
+        "formula": " + ".join(f"{t.label}×{float(t.weight) * 100:g}%" for t in ev.terms),
+        "export_query": urlencode({k: v for k, v in ask.items() if v}),
+        "region_weights_note": ev.kind.key in formulas.REGION_KINDS,
+    })
+    return render(request, "evaluation/ranking.html", context)
+
+
+@page_view(selectors.CAPABILITY)
+def evaluation_export(request):
+    """The same table as .xlsx (Chinese headers), recorded in the audit trail."""
+    try:
+        ev = _evaluate(request, _ask(request))
+    except ValidationFailed as exc:
+        return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(xlsx.export(ev, actor=request.user), content_type=xlsx.XLSX_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{xlsx.filename(ev)}"'
+    return response
+
+
+urlpatterns = [
+    path("", evaluation, name="evaluation"),
+    path("export.xlsx", evaluation_export, name="evaluation_export"),
+]
+
+# Counts per subject over the caller's scope, not objects: 'detail' without a lookup is checked by the scope
+# contract for status, HTML tables and leaked markers; the counts' scope is tested in evaluation's tests.
+data_endpoint("ui:evaluation", "cases.Case", "detail")
+data_endpoint("ui:evaluation_export", "cases.Case", "detail")
+
+register(MenuItem("evaluation", gettext_noop("综合评价"), "ui:evaluation", selectors.CAPABILITY, order=16))
