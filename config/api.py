@@ -1,6 +1,8 @@
 """The one NinjaAPI. Each app contributes a router in its `api.py`; errors are always JSON with a message."""
 
 from django.db import DataError
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -67,6 +69,17 @@ def data_error(request, exc):
     )
 
 
+@api.exception_handler(RequestDataTooBig)
+def too_big(request, exc):
+    limit_mb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // (1024 * 1024)
+    return api.create_response(
+        request,
+        {"detail": f"请求体过大（上限 {limit_mb} MB），照片请分批上传 / request body too large (limit {limit_mb} MB)",
+         "code": "too_large"},
+        status=413,
+    )
+
+
 @api.exception_handler(Exception)
 def unexpected(request, exc):
     import logging
@@ -87,6 +100,7 @@ def _mount_routers() -> None:
     for dotted in (
         "civicgrid.foundation.orgs.api",
         "civicgrid.foundation.people.api",
+        "civicgrid.foundation.imports.api",
         "civicgrid.foundation.audit.api",
         "civicgrid.foundation.notify.api",
         "civicgrid.apps.cases.api",

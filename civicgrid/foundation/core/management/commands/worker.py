@@ -210,6 +210,10 @@ class Command(BaseCommand):
         if time.monotonic() - self.last_prune >= PRUNE_EVERY:
             self.last_prune = time.monotonic()
             summary["pruned"] = prune_dispatched()
+            # Failed imports keep their upload (clear personal numbers) only while someone fixes the file.
+            from civicgrid.foundation.imports.services import purge_stale_uploads
+
+            purge_stale_uploads()
         return summary
 
     def deliver(self) -> int:
