@@ -1,8 +1,8 @@
 """The one NinjaAPI. Each app contributes a router in its `api.py`; errors are always JSON with a message."""
 
-from django.db import DataError
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import DataError
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -106,6 +106,7 @@ def _mount_routers() -> None:
         "civicgrid.apps.cases.api",
         "civicgrid.apps.categories.api",
         "civicgrid.apps.evaluation.api",
+        "civicgrid.integrations.router.api",
     ):
         try:
             module = __import__(dotted, fromlist=["router"])

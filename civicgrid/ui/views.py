@@ -14,7 +14,6 @@ from civicgrid.foundation.access.scope import user_roles
 from civicgrid.foundation.core.errors import ValidationFailed
 from civicgrid.foundation.core.middleware import client_ip
 
-
 _PENDING = "civicgrid_2fa"  # session key: the account that passed its password and owes a one-time code
 _PENDING_SECONDS = 300
 

@@ -16,7 +16,6 @@ from .models import ApiToken, Grant, LoginAttempt, PasswordHistory, User
 from .roles import DEPARTMENT_ROLES, REGION_ROLES, Role, grant_capabilities
 from .scope import forget_grants, has_capability
 
-
 # Unlocking accounts and addresses and resetting second factors is security policy (三员分立: the security
 # administrator's work, not the system administrator's, who only creates and deactivates accounts).
 grant_capabilities("accounts.unlock", {Role.SECURITY_ADMIN})

@@ -79,7 +79,9 @@ def answer_ids(response, model) -> tuple[list[list[tuple[str, str]]] | None, str
         else:
             items = data.get("items", []) if isinstance(data, dict) else data
         return [_ident(i) or [("missing", json.dumps(i)[:80])] for i in items if isinstance(i, dict)], text
-    return [[("pk", oid)] for _, oid in html_rows(text)], text
+    # Rows of the endpoint's own model; tables of other models on the page are checked against theirs.
+    label = model._meta.label_lower
+    return [[("pk", oid)] for table, oid in html_rows(text) if table.lower() == label], text
 
 
 def _table_ids(rows: list[list], model) -> list[list[tuple[str, str]]] | None:
