@@ -9,6 +9,8 @@ category, on its class (then every subclass asks them) or on no category (every 
 from __future__ import annotations
 
 import re
+import threading
+import time
 from decimal import Decimal, InvalidOperation
 
 from django.db.models import Max, Q
@@ -36,6 +38,28 @@ def service_categories():
         .select_related("taxonomy", "parent")
         .order_by("taxonomy__code", "sort", "code", "kind")
     )
+
+
+_cache: dict[str, tuple[float, Category, list]] = {}
+_cache_lock = threading.Lock()
+
+
+def checked_service(code: str) -> tuple[Category, list[ServiceAttribute]]:
+    """A service and its attributes for checking a report, reused for `conf.catalogue_cache_seconds()`: every
+    report reads them, and they change rarely (an edit reaches reports within that time)."""
+    ttl = conf.catalogue_cache_seconds()
+    now = time.monotonic()
+    hit = _cache.get(code) if ttl > 0 else None
+    if hit and hit[0] > now:
+        return hit[1], hit[2]
+    category = find_service(code)
+    attributes = attributes_for(category)
+    if ttl > 0:
+        with _cache_lock:
+            if len(_cache) > 2000:
+                _cache.clear()  # codes are few; a flood of odd ones must not grow the process
+            _cache[code] = (now + ttl, category, attributes)
+    return category, attributes
 
 
 def find_service(code: str) -> Category:
@@ -125,14 +149,14 @@ def definition(category: Category) -> dict:
     }
 
 
-def clean_attributes(category: Category, given: dict[str, list[str]]) -> dict:
+def clean_attributes(category: Category, given: dict[str, list[str]], attributes=None) -> dict:
     """The answers to the service's questions, checked against their datatypes; 400 naming the first wrong one.
 
     `given` maps an attribute code to the values sent (`attribute[code]`, or `attribute[code][]` repeated for a
     multivaluelist). Codes the service does not ask are ignored, as clients send their own extras.
     """
     result: dict = {}
-    for attr in attributes_for(category):
+    for attr in attributes_for(category) if attributes is None else attributes:
         if not attr.variable:
             continue
         values = [v.strip() for v in given.get(attr.code, []) if v is not None and v.strip() != ""]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 
 from django.conf import settings
 
@@ -12,14 +13,23 @@ MAX_MEDIA_URL = 500
 MAX_ATTRIBUTE_TEXT = 1000
 
 
+def setting(name: str, default):
+    """A setting from Django's settings, else from the environment (deployments configure by environment
+    variables, as config/settings.py does), else the default."""
+    value = getattr(settings, name, None)
+    if value is None:
+        value = os.environ.get(name)
+    return default if value in (None, "") else value
+
+
 def max_days() -> int:
     """The widest date range of a GET requests/updates search, and the default range (spec: 90 days)."""
-    return int(getattr(settings, "CIVICGRID_OPEN311_MAX_DAYS", 90))
+    return int(setting("CIVICGRID_OPEN311_MAX_DAYS", 90))
 
 
 def max_results() -> int:
     """The most rows one GET answers (spec: 1,000)."""
-    return int(getattr(settings, "CIVICGRID_OPEN311_MAX_RESULTS", 1000))
+    return int(setting("CIVICGRID_OPEN311_MAX_RESULTS", 1000))
 
 
 @functools.lru_cache(maxsize=1)
@@ -32,7 +42,7 @@ def _district_code() -> str:
 def jurisdictions() -> set[str]:
     """The jurisdiction ids this server answers for: `CIVICGRID_OPEN311_JURISDICTIONS` (comma separated), by
     default the district's division code (e.g. 140213), which a deployment's own regions data provides."""
-    configured = getattr(settings, "CIVICGRID_OPEN311_JURISDICTIONS", "")
+    configured = setting("CIVICGRID_OPEN311_JURISDICTIONS", "")
     if isinstance(configured, str):
         configured = [j.strip() for j in configured.split(",")]
     found = {j for j in configured if j}
@@ -49,21 +59,28 @@ def default_jurisdiction() -> str:
 
 
 def contact() -> str:
-    return getattr(settings, "CIVICGRID_OPEN311_CONTACT", "平城区网格化服务管理中心 / Pingcheng District grid "
+    return setting("CIVICGRID_OPEN311_CONTACT", "平城区网格化服务管理中心 / Pingcheng District grid "
                                                            "management centre")
 
 
 def key_service() -> str:
-    return getattr(settings, "CIVICGRID_OPEN311_KEY_SERVICE", "向区网格化服务管理中心申请 API key / ask the "
+    return setting("CIVICGRID_OPEN311_KEY_SERVICE", "向区网格化服务管理中心申请 API key / ask the "
                                                                  "district grid management centre for an API key")
 
 
 def endpoint_type() -> str:
     """`production` or `test`, as discovery tells clients."""
-    return getattr(settings, "CIVICGRID_OPEN311_ENDPOINT_TYPE", "production")
+    return setting("CIVICGRID_OPEN311_ENDPOINT_TYPE", "production")
+
+
+def catalogue_cache_seconds() -> float:
+    """How long a process may reuse a service's category and attributes when checking a report (default 10 s;
+    0 under tests, whose data changes between requests). Listings always read the database."""
+    default = 0.0 if getattr(settings, "TESTING", False) else 10.0
+    return float(setting("CIVICGRID_OPEN311_CATALOGUE_SECONDS", default))
 
 
 def client_cache_seconds() -> float:
     """How long a process may reuse a looked-up client (0 disables; a deactivated key is refused at most this
     much later in other processes, at once in the one that deactivated it)."""
-    return float(getattr(settings, "CIVICGRID_OPEN311_CLIENT_CACHE_SECONDS", 5))
+    return float(setting("CIVICGRID_OPEN311_CLIENT_CACHE_SECONDS", 5))

@@ -14,8 +14,9 @@ import math
 import time
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.cache import cache
+
+from .conf import setting
 
 PREFIX = "open311:bucket:"
 
@@ -30,8 +31,8 @@ class Limit:
 
 def address_limit() -> Limit:
     """The limit per caller address (`CIVICGRID_OPEN311_ADDRESS_RATE` per minute, `…_ADDRESS_BURST`)."""
-    return Limit(float(getattr(settings, "CIVICGRID_OPEN311_ADDRESS_RATE", 120)),
-                 float(getattr(settings, "CIVICGRID_OPEN311_ADDRESS_BURST", 40)))
+    return Limit(float(setting("CIVICGRID_OPEN311_ADDRESS_RATE", 120)),
+                 float(setting("CIVICGRID_OPEN311_ADDRESS_BURST", 40)))
 
 
 def take(name: str, limit: Limit, *, now: float | None = None) -> float:

@@ -175,10 +175,10 @@ def submit_request(*, client: Open311Client, params: inputs.Params, jurisdiction
                    idempotency_key: str = "") -> tuple[Case, Open311Request, bool]:
     """POST requests: check everything, then one transaction through `submit_case`. Returns (case, link,
     created); a retry with the same idempotency key answers with the case it made the first time."""
-    category = catalogue.find_service(params.get("service_code"))
+    category, asked = catalogue.checked_service(params.get("service_code"))
     where = inputs.location(params)
     description = inputs.text(params, "description", conf.MAX_DESCRIPTION)
-    answers = catalogue.clean_attributes(category, inputs.attributes(params))
+    answers = catalogue.clean_attributes(category, inputs.attributes(params), asked)
     media = inputs.media_urls(params)
     email, phone = inputs.text(params, "email", 254), inputs.text(params, "phone", 40)
     _check_contacts(email, phone)

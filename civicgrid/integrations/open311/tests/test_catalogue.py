@@ -107,3 +107,22 @@ def test_other_methods_are_refused(o311, http):
     response = http.delete("/open311/v2/services.json")
     spec_error(response, 405)
     assert "GET" in response["Allow"]
+
+
+def test_reports_may_reuse_a_checked_service_for_a_while(o311, http):
+    from django.test import override_settings
+
+    from civicgrid.integrations.open311 import catalogue
+
+    catalogue._cache.clear()
+    with override_settings(CIVICGRID_OPEN311_CATALOGUE_SECONDS=60):
+        category, asked = catalogue.checked_service(o311.code())
+        o311.attr.delete()
+        assert catalogue.checked_service(o311.code())[1] == asked  # reused within the time
+        assert get(http, f"services/{o311.code()}.json").json()["attributes"] == []  # listings read afresh
+    catalogue._cache.clear()
+    assert catalogue.checked_service(o311.code())[1] == []
+
+
+def test_the_benchmark_baseline_is_not_mounted(o311, http):
+    assert http.post("/open311/v2/_bench/insert", {"description": "x"}).status_code == 404

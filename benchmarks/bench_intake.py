@@ -1,0 +1,292 @@
+"""Intake under concurrent load: Open311 `POST requests.json` against a bare one-INSERT endpoint, same stack.
+
+    python benchmarks/bench_intake.py                      # SQLite and PostgreSQL, 10 s per measurement
+    python benchmarks/bench_intake.py --duration 5 --only sqlite
+    python benchmarks/bench_intake.py --connections 16 --threads 2
+
+For each database, in one run: a fresh demo (SQLite in a new `CIVICGRID_DATA_DIR`; PostgreSQL in a new database
+`bench_intake`, UTF-8 from template0, dropped afterwards), `civicgrid migrate` + `civicgrid demo`, then granian as
+RECIPES.md serves Django (`--interface wsgi --workers 2 --blocking-threads 1 --no-ws`, persistent connections)
+on 127.0.0.1 only, with `CIVICGRID_BENCH_ENDPOINTS=1` so the baseline is mounted:
+
+  (a) bare:   POST /open311/v2/_bench/insert   - parse the form, INSERT one row, answer JSON;
+  (b) intake: POST /open311/v2/requests.json   - key check, service and attribute checks, locate the point to
+              its grid, number, route, SLA clock, audit (twice), outbox, the Open311 link row.
+
+wrk drives both with the same Lua-generated bodies (form-encoded; a unique device id and Idempotency-Key per
+request; points that lie inside the district's grids), after a short warm-up of each. Printed: req/s, p50/p99
+latency, errors (non-2xx and socket errors) and the ratio intake/bare (goal ≥ 0.5 with zero errors). Figures
+are printed, never asserted; compare ratios within one run (the machines are noisy). Every process it starts
+is stopped at the end; it needs `wrk` (`apt-get install -y wrk`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PG_SERVER = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+PG_DB = "bench_intake"
+DESCRIPTION = "小区门口垃圾堆放，影响通行，请尽快处理。"
+BARE_PATH = "/open311/v2/_bench/insert"
+INTAKE_PATH = "/open311/v2/requests.json"
+
+# ---- child: set up the benchmark's client, table and points inside the freshly loaded demo -------------------
+
+
+def setup_child() -> dict:
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from civicgrid.foundation.regions.models import Level, Region
+    from civicgrid.foundation.regions.selectors import locate
+    from civicgrid.integrations.open311 import bench, catalogue, services
+    from civicgrid.integrations.open311.models import ServiceAttribute
+
+    _, key = services.create_client(actor=None, name=f"bench-{uuid.uuid4().hex[:8]}", rate_per_minute=10**6,
+                                    burst=10**6)
+    with connection.cursor() as cursor:
+        cursor.execute(bench.CREATE[connection.vendor])
+    required = set(ServiceAttribute.objects.filter(required=True).values_list("category_id", flat=True))
+    code = next(s["service_code"] for s in catalogue.service_list()
+                if catalogue.find_service(s["service_code"]).pk not in required)
+    points = []
+    grids = Region.objects.filter(level=Level.GRID).order_by("code").values_list("centroid_lng", "centroid_lat")
+    for lng, lat in list(grids)[::4]:
+        try:
+            found = locate(lng, lat, "wgs84")
+        except Exception:  # noqa: BLE001 - a centroid outside its concave grid is simply not used
+            continue
+        if found.grid is not None:
+            points.append((round(lng, 6), round(lat, 6)))
+        if len(points) >= 200:
+            break
+    return {"key": key, "code": code, "points": points}
+
+
+# ---- parent ----------------------------------------------------------------------------------------------------
+
+
+def _tool(name: str) -> str:
+    path = BIN / name
+    return str(path) if path.exists() else (shutil.which(name) or name)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(cmd: list[str], env: dict, what: str) -> str:
+    out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    if out.returncode != 0:
+        raise RuntimeError(f"{what} failed ({out.returncode}):\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
+    return out.stdout
+
+
+def lua_script(path: str, key: str, code: str, points: list, tag: str) -> str:
+    """A wrk script: unique ids per request (thread number + counter), points taken in turn."""
+    table = ",".join(f"{{{lng},{lat}}}" for lng, lat in points)
+    return f"""
+local points = {{{table}}}
+local prefix = "api_key={quote(key)}&service_code={quote(code)}&description={quote(DESCRIPTION)}"
+local counter = 0
+local threads = {{}}
+local n = 0
+function setup(thread)
+  n = n + 1
+  thread:set("tid", n)
+  table.insert(threads, thread)
+end
+function request()
+  counter = counter + 1
+  local p = points[(counter * 7 + tid * 13) % #points + 1]
+  local id = string.format("{tag}-%d-%d", tid, counter)
+  local body = prefix .. "&lat=" .. p[2] .. "&long=" .. p[1] .. "&device_id=" .. id
+  return wrk.format("POST", "{path}", {{["Content-Type"] = "application/x-www-form-urlencoded",
+                                          ["Idempotency-Key"] = id}}, body)
+end
+function response(status, headers, body)
+  if status >= 300 and first_error == nil then
+    first_error = tostring(status) .. " " .. string.sub(body, 1, 300)
+  end
+end
+function done(summary, latency, requests)
+  local first = ""
+  for _, t in ipairs(threads) do
+    local e = t:get("first_error")
+    if e ~= nil and first == "" then first = string.gsub(e, '[%c"\\\\]', " ") end
+  end
+  local e = summary.errors
+  io.write(string.format('BENCH_JSON {{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"max_us":%d,' ..
+    '"status":%d,"connect":%d,"read":%d,"write":%d,"timeout":%d,"first_error":"%s"}}\\n',
+    summary.requests, summary.duration, math.floor(latency:percentile(50)), math.floor(latency:percentile(99)),
+    math.floor(latency.max),
+    e.status, e.connect, e.read, e.write, e.timeout, first))
+end
+"""
+
+
+def run_wrk(base: str, script: Path, seconds: float, threads: int, connections: int) -> dict:
+    cmd = [_tool("wrk"), f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
+           "-s", str(script), base]
+    out = subprocess.run(cmd, capture_output=True, encoding="utf-8", errors="replace", timeout=seconds + 60)
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk gave no summary ({out.returncode}):\n{out.stdout}\n{out.stderr}")
+    r = json.loads(line[len("BENCH_JSON "):])
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    r["errors"] = r["status"] + r["connect"] + r["read"] + r["write"] + r["timeout"]
+    return r
+
+
+def serve(env: dict, port: int, log: Path) -> subprocess.Popen:
+    cmd = [_tool("granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
+           "--blocking-threads", "1", "--no-ws", "--no-access-log", "config.wsgi:application"]
+    handle = open(log, "w")  # noqa: SIM115 - closed with the process below
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+    proc.log_handle = handle
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"granian exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.3)
+    stop(proc)
+    raise RuntimeError("granian did not answer /healthz within 60 s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop the server this benchmark started (its own process group), politely first."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=15)
+    proc.log_handle.close()
+
+
+def measure(vendor: str, env: dict, args, tmp: Path) -> dict:
+    civicgrid = _tool("civicgrid")
+    started = time.perf_counter()
+    _run([civicgrid, "migrate", "--noinput", "-v0"], env, "migrate")
+    _run([civicgrid, "demo"], env, "demo")
+    prepared_s = time.perf_counter() - started
+    info = json.loads(_run([sys.executable, __file__, "--setup"], env, "setup").strip().splitlines()[-1])
+    port = _free_port()
+    server_env = {**env, "CIVICGRID_BENCH_ENDPOINTS": "1", "CIVICGRID_OPEN311_ADDRESS_RATE": "100000000",
+                  "CIVICGRID_OPEN311_ADDRESS_BURST": "100000000", "CIVICGRID_LOG_LEVEL": "ERROR"}
+    proc = serve(server_env, port, tmp / "granian.log")
+    base = f"http://127.0.0.1:{port}"
+    result = {"vendor": vendor, "prepared_s": prepared_s, "points": len(info["points"]), "code": info["code"]}
+    try:
+        for name, path in (("bare", BARE_PATH), ("intake", INTAKE_PATH)):
+            tag = uuid.uuid4().hex[:6]
+            script = tmp / f"{name}.lua"
+            script.write_text(lua_script(path, info["key"], info["code"], info["points"], f"w{tag}"))
+            run_wrk(base, script, min(2, args.duration), args.threads, args.connections)  # warm-up
+            script.write_text(lua_script(path, info["key"], info["code"], info["points"], f"m{tag}"))
+            result[name] = run_wrk(base, script, args.duration, args.threads, args.connections)
+    finally:
+        stop(proc)
+    result["ratio"] = result["intake"]["rps"] / result["bare"]["rps"] if result["bare"]["rps"] else 0.0
+    return result
+
+
+def _base_env() -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CIVICGRID_SQLITE_PATH"}}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", CIVICGRID_TESTING="0", CIVICGRID_LOG_LEVEL="WARNING",
+               PYTHONPATH=str(ROOT))
+    return env
+
+
+def run_sqlite(args) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp:
+        return measure("sqlite", {**_base_env(), "CIVICGRID_DATA_DIR": tmp}, args, Path(tmp))
+
+
+def run_postgres(args) -> dict | None:
+    try:
+        import psycopg
+        admin = psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=3)
+    except Exception as exc:  # noqa: BLE001 - no driver or no server: say so and go on
+        print(f"PostgreSQL not reachable at {PG_SERVER}: skipped ({exc})")
+        return None
+    with admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {PG_DB} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' "
+                      f"LC_CTYPE 'C.UTF-8'")
+        try:
+            with tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp:
+                env = {**_base_env(), "CIVICGRID_DATA_DIR": tmp, "DATABASE_URL": f"{PG_SERVER}/{PG_DB}"}
+                return measure("postgres", env, args, Path(tmp))
+        finally:
+            admin.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+
+
+def report(r: dict, args) -> None:
+    def line(name: str, m: dict) -> str:
+        return (f"    {name:<7} {m['rps']:8.0f} req/s   p50 {m['p50_us'] / 1000:6.1f} ms   p99 {m['p99_us'] / 1000:6.1f} ms"
+                f"   errors {m['errors']} (non-2xx {m['status']}, socket {m['errors'] - m['status']})   "
+                f"{m['requests']} requests")
+
+    print(f"{r['vendor']}: demo ready in {r['prepared_s']:.0f} s; wrk -t{args.threads} -c{args.connections} "
+          f"-d{args.duration:g}s; granian 2 workers × 1 blocking thread; {r['points']} points; service {r['code']}")
+    print(line("bare", r["bare"]))
+    print(line("intake", r["intake"]))
+    for name in ("bare", "intake"):
+        if r[name]["first_error"]:
+            print(f"    first error ({name}): {r[name]['first_error']}")
+    verdict = "met" if r["ratio"] >= 0.5 and not r["intake"]["errors"] else "NOT met"
+    print(f"    ratio intake/bare {r['ratio']:.2f} (goal ≥ 0.5 with zero errors: {verdict})", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--connections", type=int, default=8, help="wrk connections")
+    parser.add_argument("--only", choices=["sqlite", "postgres"])
+    parser.add_argument("--setup", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.setup:
+        sys.path.insert(0, str(ROOT))
+        print(json.dumps(setup_child()))
+        return 0
+    if not (shutil.which("wrk") or (BIN / "wrk").exists()):
+        print("wrk is missing: apt-get install -y wrk")
+        return 1
+    if args.only in (None, "sqlite"):
+        report(run_sqlite(args), args)
+    if args.only in (None, "postgres"):
+        result = run_postgres(args)
+        if result:
+            report(result, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
