@@ -58,7 +58,9 @@ def _render_second_step(request, user, error: str = ""):
     if context["enrolling"]:
         context["secret"] = totp.pending_secret(user)
         context["uri"] = totp.provisioning_uri(user)
-    return render(request, "security/login_totp.html", context, status=401 if error else 200)
+    response = render(request, "security/login_totp.html", context, status=401 if error else 200)
+    response["Cache-Control"] = "no-store"  # the enrolment page shows the secret
+    return response
 
 
 def _login_second_step(request):

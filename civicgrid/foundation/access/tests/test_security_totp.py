@@ -45,6 +45,7 @@ def test_first_sign_in_enrols_and_audits(client):
     admin.refresh_from_db()
     body = resp.content.decode()
     assert admin.totp_secret and admin.totp_secret in body and "otpauth://totp/" in body
+    assert resp["Cache-Control"] == "no-store"
     assert "_auth_user_id" not in client.session  # not signed in before the code
     assert client.get("/").status_code == 302
 
