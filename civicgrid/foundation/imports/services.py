@@ -14,7 +14,7 @@ import os
 import pickle
 import tempfile
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -31,7 +31,13 @@ from . import readers, registry
 from .models import ImportJob, JobStatus
 
 log = logging.getLogger(__name__)
-REPORT_ALL_ROWS_UP_TO = 50_000  # below this the report holds every row, so it can be fixed and resubmitted as is
+REPORT_ALL_ROWS_UP_TO = 50_000
+# From this many rows a PostgreSQL import drops the table's secondary indexes and rebuilds them after loading
+# (see `_BulkLoad`); `settings.CIVICGRID_IMPORT_BULK_ROWS` overrides it.
+BULK_ROWS_DEFAULT = 50_000
+# From this many rows (estimated at upload) the costly per-row work runs in worker processes (`_Batches`);
+# `settings.CIVICGRID_IMPORT_PARALLEL_ROWS` overrides it.
+PARALLEL_ROWS_DEFAULT = 20_000  # below this the report holds every row, so it can be fixed and resubmitted as is
 _SPOOL_PROTOCOL = pickle.HIGHEST_PROTOCOL
 ProgressCallback = Callable[[ImportJob], None]
 
@@ -177,34 +183,110 @@ def run_import(job: ImportJob, *, progress: ProgressCallback | None = None) -> I
 def _validate(job, table, ctx, data: bytes, spool, progress) -> None:
     parsed = readers.read_table(data, job.file_name, max_bytes=settings.CIVICGRID_MAX_IMPORT_BYTES)
     processed = 0
+    batches = _Batches(table, ctx, spool, parallel=(job.total_rows or 0) >= parallel_threshold())
     try:
         check_headers(table, parsed.headers)
         known = table.header_map()
         keys = [(h, known[h].key) for h in parsed.headers if h in known]
         table.begin(ctx)
         batch: list[tuple[int, dict]] = []
+        append, parse, size = batch.append, table.parse, table.batch_size
         for number, raw in parsed.rows:
             processed += 1
-            values = table.parse(ctx, number, {key: raw[header] for header, key in keys})
+            values = parse(ctx, number, {key: raw[header] for header, key in keys})
             if values is not None:
-                batch.append((number, values))
-            if processed % table.batch_size == 0:
-                _resolve(table, ctx, batch, spool)
+                append((number, values))
+            if processed % size == 0:
+                batches.add(batch)
                 batch = []
+                append = batch.append
                 job.processed_rows = processed
                 job.total_rows = max(job.total_rows or 0, processed)
                 _save(job, "processed_rows", "total_rows")
                 if progress:
                     progress(job)
-        _resolve(table, ctx, batch, spool)
+        batches.add(batch)
+        batches.finish()
     except readers.TableError as exc:
+        batches.finish()
         ctx.error(exc.row or 0, "文件", exc.message)
     finally:
+        batches.close()
         parsed.close()
     job.processed_rows = job.total_rows = processed
     if processed == 0 and not ctx.failed:
         ctx.error(parsed.header_row + 1, "文件", "文件中没有数据行 / the file has no data rows")
     _save(job, "processed_rows", "total_rows")
+
+
+def parallel_threshold() -> int:
+    """Rows (as estimated at upload) from which the costly per-row work runs in worker processes."""
+    return int(getattr(settings, "CIVICGRID_IMPORT_PARALLEL_ROWS", PARALLEL_ROWS_DEFAULT))
+
+
+class _Batches:
+    """Checked batches on their way to the spool.
+
+    A table type may declare the costly part of its rows (encryption, blind indexes) with `offload(ctx, batch,
+    prepare) -> (function, args)` and take the result back with `absorb(ctx, batch, result) -> batch`. For large
+    files that part runs in a pool of worker processes (`settings.CIVICGRID_IMPORT_WORKERS`, default: the CPUs,
+    at most 2), a few batches ahead, while this process goes on reading and checking; results are taken back in
+    file order, so reports are the same as when run here. The function must need no Django and no database:
+    workers are fresh interpreters, given only what the table's `worker_init` needs (e.g. the key ring).
+    """
+
+    def __init__(self, table, ctx, spool, *, parallel: bool) -> None:
+        self.table, self.ctx, self.spool = table, ctx, spool
+        self.offload = getattr(table, "offload", None)
+        self.pending: deque = deque()
+        self.pool = None
+        self.parallel = parallel and self.offload is not None
+
+    def _start_pool(self) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        workers = int(getattr(settings, "CIVICGRID_IMPORT_WORKERS", 0) or min(2, os.cpu_count() or 1))
+        init = getattr(self.table, "worker_init", None)
+        initializer, initargs = init() if init else (None, ())
+        # spawn: a clean interpreter, not a fork of this one with its database connections and threads
+        self.pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=initializer, initargs=initargs
+        )
+        self.ahead = workers + 1
+
+    def add(self, batch) -> None:
+        if not batch:
+            return
+        if self.offload is None:
+            _resolve(self.table, self.ctx, batch, self.spool)
+            return
+        function, args = self.offload(self.ctx, batch, not self.ctx.failed)
+        if not self.parallel:
+            self._finish(batch, function(*args))
+            return
+        if self.pool is None:
+            self._start_pool()
+        self.pending.append((batch, self.pool.submit(function, *args)))
+        while len(self.pending) > self.ahead:
+            self._drain_one()
+
+    def _drain_one(self) -> None:
+        batch, future = self.pending.popleft()
+        self._finish(batch, future.result())
+
+    def _finish(self, batch, result) -> None:
+        _resolve(self.table, self.ctx, self.table.absorb(self.ctx, batch, result), self.spool)
+
+    def finish(self) -> None:
+        while self.pending:
+            self._drain_one()
+
+    def close(self) -> None:
+        self.pending.clear()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
 
 
 def _resolve(table, ctx, batch, spool) -> None:
@@ -228,7 +310,8 @@ def _spooled(spool) -> Iterator[list[tuple]]:
 def _finish_failed(job, table, ctx, message: str = "") -> ImportJob:
     if ctx is not None:
         job.error_count = ctx.error_count
-        job.errors = [list(e) for e in ctx.errors]
+        # In row order: some checks run per batch (and possibly in workers), after the row's own checks.
+        job.errors = [list(e) for e in sorted(ctx.errors, key=lambda e: e[0])]
     job.status = JobStatus.FAILED
     job.message = message or (
         f"发现 {job.error_count} 处错误，未写入任何数据；请下载错误报告，修改后重新提交 / "
@@ -257,14 +340,15 @@ def _apply(job, table, ctx, spool, progress) -> None:
         columns, tail = table.db_columns + table.constant_columns, table.constant_values(ctx)
         with transaction.atomic():
             written = 0
-            for rows in _spooled(spool):
-                if tail:
-                    rows = [row + tail for row in rows]
-                written += insert_rows(table.model, columns, rows)
-                job.applied_rows = written
-                side.report(written)
-                if progress:
-                    progress(job)
+            with _BulkLoad(table.model, job.total_rows or 0):
+                for rows in _spooled(spool):
+                    if tail:
+                        rows = [row + tail for row in rows]
+                    written += insert_rows(table.model, columns, rows)
+                    job.applied_rows = written
+                    side.report(written)
+                    if progress:
+                        progress(job)
             table.after_apply(ctx)
             job.status, job.finished_at = JobStatus.DONE, timezone.now()
             job.message = f"已写入 {written} 行 / {written} rows imported"
@@ -317,6 +401,96 @@ def insert_rows(model, columns: tuple[str, ...], rows: list[tuple]) -> int:
     with connection.cursor() as cursor:
         cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({placeholders})", rows)
     return len(rows)
+
+
+def bulk_threshold() -> int:
+    """Rows from which an import loads PostgreSQL tables the bulk way (`settings.CIVICGRID_IMPORT_BULK_ROWS`)."""
+    return int(getattr(settings, "CIVICGRID_IMPORT_BULK_ROWS", BULK_ROWS_DEFAULT))
+
+
+class _BulkLoad:
+    """Around the inserts of a large import on PostgreSQL: drop the table's secondary indexes and constraints, and
+    build them again once the rows are in, all inside the apply transaction.
+
+    Maintaining six indexes and a deferred foreign-key check row by row costs several times what the rows
+    themselves do; one sorted build per index (and one join to check a foreign key) afterwards is much cheaper.
+    DDL is transactional on PostgreSQL, so all-or-nothing holds: if anything fails (including the rebuilt unique
+    index finding a duplicate that slipped past validation, e.g. a concurrent insert) the whole import rolls back
+    with the indexes as they were, and once committed no reader ever sees the table without them.
+
+    The price: dropping an index takes an ACCESS EXCLUSIVE lock on the table until the transaction ends, so
+    other readers and writers of the table wait for the whole load. Imports above the threshold are best run
+    off-hours. Waiting for the lock itself is bounded by `lock_timeout` (`settings.CIVICGRID_IMPORT_BULK_LOCK_TIMEOUT`).
+
+    The primary key stays, and so do unique indexes that foreign keys of other tables depend on. Definitions are
+    read from the catalog (`pg_indexes`, `pg_constraint`), so whatever later migrations add is handled too.
+    """
+
+    def __init__(self, model, rows: int) -> None:
+        self.model = model
+        self.active = connection.vendor == "postgresql" and rows >= bulk_threshold()
+        self.indexes: list[tuple[str, str]] = []  # (name, CREATE INDEX …) of plain indexes
+        self.constraints: list[tuple[str, str, str]] = []  # (name, type, definition) of unique / FK / exclusion
+        self.cache_size = None
+
+    def __enter__(self) -> _BulkLoad:
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:  # a bigger page cache for this connection while the rows go in
+                self.cache_size = cursor.execute("PRAGMA cache_size").fetchone()[0]
+                cursor.execute("PRAGMA cache_size = -262144")  # KiB: 256 MB
+        if not self.active:
+            return self
+        table = self.model._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.conname, c.contype, pg_get_constraintdef(c.oid) FROM pg_constraint c "
+                "WHERE c.conrelid = %s::regclass AND c.contype IN ('u', 'f', 'x') "
+                "AND NOT EXISTS (SELECT 1 FROM pg_constraint r WHERE r.contype = 'f' AND r.conindid = c.conindid "
+                "AND c.contype <> 'f' AND r.conrelid <> c.conrelid) ORDER BY c.conname",
+                [table],
+            )
+            self.constraints = cursor.fetchall()
+            cursor.execute(
+                "SELECT i.indexname, i.indexdef FROM pg_indexes i "
+                "JOIN pg_class x ON x.relname = i.indexname AND x.relnamespace = to_regnamespace(i.schemaname) "
+                "JOIN pg_index d ON d.indexrelid = x.oid "
+                "WHERE i.tablename = %s AND i.schemaname = current_schema() AND NOT d.indisprimary "
+                "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.oid) ORDER BY i.indexname",
+                [table],
+            )
+            self.indexes = cursor.fetchall()
+            qn, name = connection.ops.quote_name, connection.ops.quote_name(table)
+            # A constraint with checks still pending in this transaction cannot be dropped: run them now.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [_lock_timeout()])
+            for conname, _, _ in sorted(self.constraints, key=lambda c: c[1] != "f"):  # foreign keys first
+                cursor.execute(f"ALTER TABLE {name} DROP CONSTRAINT {qn(conname)}")
+            for index, _ in self.indexes:
+                cursor.execute(f"DROP INDEX {qn(index)}")
+            cursor.execute("SELECT set_config('lock_timeout', (SELECT reset_val FROM pg_settings "
+                           "WHERE name = 'lock_timeout'), true)")
+        log.info("bulk load of %s: dropped %d indexes and %d constraints until the rows are in",
+                 table, len(self.indexes), len(self.constraints))
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if connection.vendor == "sqlite" and self.cache_size is not None:
+            with connection.cursor() as cursor:
+                cursor.execute(f"PRAGMA cache_size = {int(self.cache_size)}")
+        if not self.active or exc_type is not None:  # on failure the transaction rolls back the drops as well
+            return
+        qn, name = connection.ops.quote_name, connection.ops.quote_name(self.model._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            for _, definition in self.indexes:
+                cursor.execute(definition)
+            for conname, _, definition in sorted(self.constraints, key=lambda c: c[1] == "f"):  # keys last
+                cursor.execute(f"ALTER TABLE {name} ADD CONSTRAINT {qn(conname)} {definition}")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's constraints are all INITIALLY DEFERRED
+
+
+def _lock_timeout() -> str:
+    return str(getattr(settings, "CIVICGRID_IMPORT_BULK_LOCK_TIMEOUT", "30s"))
 
 
 class _SideChannel:

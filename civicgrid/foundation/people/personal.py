@@ -116,3 +116,51 @@ def register_columns() -> None:
     keys.register_encrypted_column("people.Resident", "phone_enc", PHONE_CONTEXT)
     keys.register_encrypted_column("people.Unit", "contact_phone_enc", UNIT_PHONE_CONTEXT)
     keys.register_encrypted_column("people.KeyGroupLabel", "note_enc", KEY_GROUP_NOTE_CONTEXT)
+
+
+# ---------------------------------------------------------------------------------------------- bulk (workers)
+#
+# A district-sized import derives the stored columns of millions of numbers: two AES-GCM tokens and two blind
+# indexes per resident. `derive_resident_columns` does that for a chunk of already-validated numbers, in this
+# process or in a worker of a process pool. A worker needs no Django: it gets the key ring explicitly from
+# `worker_init` (through the pool's pipe, never through logs or the environment) and touches no database.
+
+_worker_encryptor = None
+
+
+def worker_init(ring: dict, cipher: str) -> None:
+    """Pool initializer: build this worker's encryptor from the key ring's JSON form (`KeyRing.to_dict`)."""
+    global _worker_encryptor
+    from ..core.crypto import KeyRing
+
+    _worker_encryptor = keys.FastFieldEncryptor(KeyRing.from_dict(ring), cipher)
+
+
+def worker_config(enc: keys.FastFieldEncryptor) -> tuple[dict, str]:
+    """The `initargs` that give a worker the same encryptor as `enc` (key material: never log them)."""
+    return enc.keyring.to_dict(), enc.cipher.name
+
+
+def derive_resident_columns(
+    numbers: list[tuple[str, str]], only_index: bool = False, enc: keys.FastFieldEncryptor | None = None
+) -> list[tuple]:
+    """For each (normalised ID number or "", normalised phone or ""): (id token, id index, masked id, phone token,
+    phone index, masked phone) — the ID columns `("", None, "")` and phone columns `("", "", "")` when empty.
+    With `only_index`, just `(None, id index)` (a failed file is only checked for duplicates)."""
+    enc = enc or _worker_encryptor or keys.encryptor()
+    encrypt, index = enc.encrypt, enc.blind_index
+    if only_index:
+        return [(None, index(number, ID_CONTEXT) if number else None) for number, _ in numbers]
+    out = []
+    append = out.append
+    id_ctx, phone_ctx = ID_CONTEXT, PHONE_CONTEXT
+    for number, phone in numbers:
+        if number:
+            id_cols = (encrypt(number, id_ctx), index(number, id_ctx), number[:4] + "**********" + number[14:])
+        else:
+            id_cols = ("", None, "")
+        if phone:
+            append((*id_cols, encrypt(phone, phone_ctx), index(phone, phone_ctx), mask_phone(phone)))
+        else:
+            append((*id_cols, "", "", ""))
+    return out

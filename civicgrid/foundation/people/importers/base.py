@@ -17,6 +17,7 @@ from ...regions.models import Level, Region
 
 GRID = Column("所属网格代码", "grid_code", hint="15 位网格代码", aliases=("网格代码", "网格编码"))
 _REQUIRED = "必填 / required"
+_SEP = "\x1f"  # the unit separator: never in a code or a blind index (checked before use)
 _CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
@@ -236,7 +237,11 @@ def fetch(model, key: str, columns: tuple[str, ...], values) -> list[tuple]:
     for start in range(0, len(values), step):
         chunk = values[start : start + step]
         with connection.cursor() as cursor:
-            if postgres:  # one array parameter: no query text with thousands of placeholders to build and parse
+            if postgres and all(isinstance(value, str) and _SEP not in value for value in chunk):
+                # One text parameter split by the server: no query text with thousands of placeholders to build
+                # and parse, and none of psycopg's per-element array dumping (~10 µs a value, in Python).
+                cursor.execute(f"{select} = ANY(string_to_array(%s, %s))", [_SEP.join(chunk), _SEP])
+            elif postgres:
                 cursor.execute(f"{select} = ANY(%s)", [chunk])
             else:
                 cursor.execute(f"{select} IN ({', '.join(['%s'] * len(chunk))})", chunk)

@@ -44,6 +44,7 @@ class ResidentTable(BaseDataTable):
         "region_code",
     )
     select = ("household",)
+    batch_size = 10_000
     _residency = staticmethod(choice(Residency))
 
     def begin(self, ctx: ImportContext) -> None:
@@ -74,17 +75,10 @@ class ResidentTable(BaseDataTable):
         raw_id = get("id_number")
         if raw_id:
             try:
-                id_number, born, sex = personal.clean_id_number(raw_id)
+                values["id_number"], values["birth_date"], values["sex"] = personal.clean_id_number(raw_id)
             except ValueError as exc:
                 ctx.error(number, "身份证号", str(exc))
                 ok = False
-            else:
-                index = ctx.cache["encryptor"].blind_index(id_number, personal.ID_CONTEXT)
-                first = ctx.cache["ids"].setdefault(int(index, 16), number)  # an int key: half the memory of the text
-                if first != number:
-                    ctx.error(number, "身份证号", f"与第 {first} 行的身份证号重复 / duplicates row {first}")
-                    ok = False
-                values["id_number"], values["id_index"], values["birth_date"], values["sex"] = id_number, index, born, sex
         elif residency != _FOREIGN:
             ctx.error(number, "身份证号", "必填（境外人员可空） / required except for foreign residents")
             ok = False
@@ -103,53 +97,81 @@ class ResidentTable(BaseDataTable):
         elif not household_code:
             ctx.error(number, GRID.header, "所属网格代码与户编号至少填一项 / grid code or household code required")
             ok = False
-        return values if ok else None
+        if not ok:
+            if "id_number" not in values:
+                return None
+            values["failed"] = True  # still checked for duplicates: a later row repeating its number is reported
+        return values
+
+    # The expensive part of a row (two AES-GCM tokens, two blind indexes, masks) runs per batch, possibly in a
+    # worker process (see `imports.services`): `offload` says what to compute, `absorb` takes the result back.
+    def offload(self, ctx: ImportContext, batch, prepare: bool):
+        if prepare:
+            numbers = [(v.get("id_number", ""), "" if "failed" in v else v.get("phone", "")) for _, v in batch]
+        else:  # the file already failed: only the ID indexes are needed (for duplicates), nothing is stored
+            numbers = [(v.get("id_number", ""), "") for _, v in batch]
+        return personal.derive_resident_columns, (numbers, not prepare)
+
+    def worker_init(self):
+        """Initializer and its arguments for a worker process: the key ring, passed explicitly."""
+        return personal.worker_init, personal.worker_config(keys.encryptor())
+
+    def absorb(self, ctx: ImportContext, batch, derived) -> list:
+        """Attach the derived columns; report numbers repeated within the file; drop rows that failed."""
+        ids = ctx.cache["ids"]
+        kept = []
+        for item, cols in zip(batch, derived, strict=True):
+            number, values = item
+            index = cols[1]
+            if index is not None:
+                first = ids.setdefault(int(index, 16), number)  # an int key: half the memory of the text
+                if first != number:
+                    ctx.error(number, "身份证号", f"与第 {first} 行的身份证号重复 / duplicates row {first}")
+                    continue
+            if "failed" not in values:
+                values["cols"] = cols
+                kept.append(item)
+        return kept
 
     def _header(self, key: str) -> str:
         return next(c.header for c in self.columns if c.key == key)
 
     def resolve(self, ctx, batch, prepare):
-        indexes = [values["id_index"] for _, values in batch if "id_index" in values]
+        indexes = [index for _, values in batch if (index := values["cols"][1]) is not None]
         taken = {row[0] for row in fetch(Resident, "id_number_index", (), indexes)}
         households = self.parents(ctx, batch, "household_code", Household, "户编号")
-        kept = []
-        for number, values in batch:
-            if values.get("id_index") in taken:
+        rows = []
+        append = rows.append
+        added = ctx.cache["household_added"]
+        for number, v in batch:
+            cols = v["cols"]
+            if cols[1] in taken:
                 ctx.error(number, "身份证号", "该身份证号已登记 / this ID number is already registered")
                 continue
-            code = values["household_code"]
+            household_id, grid_code = None, v["grid_code"]
+            code = v["household_code"]
             if code:
                 household = households.get(code)
                 if household is None:
                     continue  # reported by `parents`
-                if values.get("grid_code") and household[1] != values["grid_code"]:
+                if grid_code and household[1] != grid_code:
                     ctx.error(number, GRID.header, "与户所在网格不一致 / differs from the household's grid")
                     continue
-                values["household_id"], values["grid_code"], values["grid_id"] = household
-            kept.append(values)
+                household_id, grid_code, grid_id = household
+                added[household_id] += 1
+            else:
+                grid_id = v["grid_id"]
+            if not prepare:
+                continue
+            if "id_number" in v:
+                sex, born = v["sex"], v["birth_date"].isoformat()
+            else:
+                sex, born = "", None
+            append((v["name"], sex, born, *cols, household_id, v["relation"], v["residency"], v["ethnicity"],
+                    v["work_place"], grid_id, grid_code))
         if not prepare or ctx.failed:
             return []
-        return [self._row(ctx, values) for values in kept]
-
-    def _row(self, ctx, v) -> tuple:
-        enc = ctx.cache["encryptor"]
-        number, phone, household_id = v.get("id_number"), v.get("phone"), v.get("household_id")
-        if household_id:
-            ctx.cache["household_added"][household_id] += 1
-        if number:
-            id_columns = (enc.encrypt(number, personal.ID_CONTEXT), v["id_index"], number[:4] + "**********" + number[14:])
-            sex, born = v["sex"], v["birth_date"].isoformat()
-        else:
-            id_columns, sex, born = ("", None, ""), "", None
-        if phone:
-            phone_columns = (enc.encrypt(phone, personal.PHONE_CONTEXT), enc.blind_index(phone, personal.PHONE_CONTEXT),
-                             personal.mask_phone(phone))
-        else:
-            phone_columns = ("", "", "")
-        return (
-            v["name"], sex, born, *id_columns, *phone_columns, household_id, v["relation"], v["residency"],
-            v["ethnicity"], v["work_place"], v["grid_id"], v["grid_code"],
-        )
+        return rows
 
     def after_apply(self, ctx: ImportContext) -> None:
         """Add the imported members to their households' sizes, in one statement on PostgreSQL."""
