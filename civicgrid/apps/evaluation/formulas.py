@@ -226,10 +226,11 @@ def term_score(t: Term, rates: Mapping[str, Fraction | None], counts: Mapping[st
     return (1 - value) * HUNDRED if t.kind == "complement" else value * HUNDRED
 
 
-def composite(kind: str, counts: Mapping[str, int], rates: Mapping[str, Fraction | None] | None = None) -> Fraction | None:
+def composite(kind: str, counts: Mapping[str, int], rates: Mapping[str, Fraction | None] | None = None, *,
+              terms: tuple[Term, ...] | None = None) -> Fraction | None:
     """综合指标值 out of 100: the weighted terms, weights re-normalised over the applicable ones; None when no
-    rate term applies."""
-    items = formula(kind)
+    rate term applies. `terms` saves reading the formula again for every row of a table."""
+    items = terms or formula(kind)
     if rates is None:
         rates = rates_of(counts, needed_rates(kind))
     scored = [(t, term_score(t, rates, counts, kind)) for t in items]

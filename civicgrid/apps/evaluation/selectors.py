@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Max, Min, Q
 from django.db.models.functions import Substr
 from django.utils import timezone
 
@@ -228,10 +228,21 @@ def _midnight(day: date) -> datetime:
 
 
 def cohort(user, start: date, end: date):
-    """The cases the user may evaluate that were reported in the period (scoped: `visible_to(user, "evaluate")`)."""
-    return (Case.objects.visible_to(user, "evaluate")
-            .filter(reported_at__gte=_midnight(start), reported_at__lt=_midnight(end + timedelta(days=1)))
-            .order_by())  # no default ordering: it would join the GROUP BY
+    """The cases the user may evaluate that were reported in the period (scoped: `visible_to(user, "evaluate")`).
+
+    The period is also given as the range of case ids it spans (one index-only query on `reported_at`). The
+    condition is redundant — every case of the period lies inside it — but it is what keeps the query on an
+    index range in SQLite, which has no statistics: the scope's "or reported by the user" branch otherwise
+    makes it read the scope's whole region index (measured: 4× slower at 200,000 cases, growing with the
+    table). Case ids follow report times, so the range holds about the period's cases; if they did not (a
+    bulk import of old cases), the range would be wider, never wrong.
+    """
+    since, until = _midnight(start), _midnight(end + timedelta(days=1))
+    bounds = Case.objects.filter(reported_at__gte=since, reported_at__lt=until).aggregate(lo=Min("pk"), hi=Max("pk"))
+    qs = Case.objects.visible_to(user, "evaluate").order_by()  # no default ordering: it would join the GROUP BY
+    if bounds["lo"] is None:
+        return qs.none()
+    return qs.filter(pk__gte=bounds["lo"], pk__lte=bounds["hi"], reported_at__gte=since, reported_at__lt=until)
 
 
 # ------------------------------------------------------------------------------------------------ evaluate
@@ -252,12 +263,13 @@ def evaluate(user, kind: str, start: date, end: date, *, as_of: datetime | None 
         grouped = _grouped(qs, subject.group, names, as_of)
     rows = _named(subject, grouped)
     rate_keys = formulas.needed_rates(kind)
+    terms = formulas.formula(kind)
     for row in rows:
         row.rates = formulas.rates_of(row.counts, rate_keys)
-        row.score = formulas.composite(kind, row.counts, row.rates)
+        row.score = formulas.composite(kind, row.counts, row.rates, terms=terms)
         row.grade = formulas.grade(row.score)
     _rank(rows)
-    return Evaluation(subject, start, end, as_of, formulas.formula(kind), rate_keys, names, rows)
+    return Evaluation(subject, start, end, as_of, terms, rate_keys, names, rows)
 
 
 def _grouped(qs, group, names, as_of) -> dict[str, dict[str, int]]:
@@ -284,7 +296,9 @@ def _grid_workers(user, qs, names, as_of) -> dict[str, dict[str, int]]:
         return {}
     own = [n for n in names if n not in GRID_WORKER_AREA_COUNTS]
     area_names = [n for n in names if n in GRID_WORKER_AREA_COUNTS]
-    reports = _grouped(qs.filter(reporter_id__in=[int(u) for u in areas]), "reporter_id", own, as_of)
+    # Grouped over the whole cohort (the same index range as every other table), not filtered by a list of
+    # reporters: an IN list of a district's workers would make the database read all their reports ever.
+    reports = _grouped(qs, "reporter_id", own, as_of)
     grids = _grouped(qs, "region_code", area_names, as_of)
     # Sums per code prefix (district, street, community, grid), so a grant at any level is one lookup.
     by_prefix: dict[str, dict[str, int]] = {}

@@ -114,12 +114,15 @@ def test_a_street_dispatchers_board_counts_only_their_street(tree, people):
     report(p, OTHER_STREET, "worker51")
     overdue = make_case(tree, "140213051001001", status=Status.HANDLING, is_overdue=True,
                         deadline=timezone.now() - timedelta(hours=5))
+    # The street dispatcher's own report in the other street: theirs to follow, not their street board's.
+    own = submit_case(actor=p["sd"], title="路过看到", lng=OTHER_STREET[0], lat=OTHER_STREET[1], source="video")[0]
+    assert Case.objects.visible_to(p["sd"]).filter(pk=own.pk).exists()
     street = selectors.today_figures(p["sd"])
     assert (street.reported, street.closed) == (2, 1)
     whole = selectors.today_figures(p["cd"])
-    assert (whole.reported, whole.closed) == (7, 4)
+    assert (whole.reported, whole.closed) == (8, 4)
     other = selectors.today_figures(p["leader"])
-    assert (other.reported, other.closed) == (5, 3)
+    assert (other.reported, other.closed) == (6, 3)
     assert sum(s["count"] for s in selectors.status_counts(p["sd"])) == 1
     assert selectors.overdue(p["sd"]) == ([], 0) and selectors.overdue(p["leader"]) == ([overdue], 1)
     assert {c.region_code[:9] for c in selectors.latest(p["sd"])} == {"140213050"}
