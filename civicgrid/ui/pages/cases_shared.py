@@ -94,9 +94,9 @@ CLOCK_LABELS = {
 }
 # How a status is drawn (a CSS class of the status tag).
 STATUS_STYLE = {
-    "reported": "new", "checking": "new", "accepted": "new", "dispatched": "work", "handling": "work",
-    "handled": "check", "verified": "check", "closed": "done", "suspended": "hold", "refused": "off",
-    "voided": "off", "merged": "off",
+    "reported": "st-new", "checking": "st-new", "accepted": "st-new", "dispatched": "st-work",
+    "handling": "st-work", "handled": "st-check", "verified": "st-check", "closed": "st-done",
+    "suspended": "st-hold", "refused": "st-off", "voided": "st-off", "merged": "st-off",
 }
 
 

@@ -12,22 +12,25 @@
     if (el.dataset.tileUrl) L.tileLayer(el.dataset.tileUrl, { maxZoom: 19 }).addTo(map);
     const gridEl = document.getElementById("case-grid");
     const geometry = gridEl ? JSON.parse(gridEl.textContent) : null;
-    let bounds = null;
-    if (geometry) {
-      const outline = L.geoJSON(geometry, { style: { color: "#b4232a", weight: 2, dashArray: "6 4", fillOpacity: 0.05 } });
-      bounds = outline.getBounds();
-      outline.addTo(map);
+    const outline = geometry
+      ? L.geoJSON(geometry, { style: { color: "#b4232a", weight: 2, dashArray: "6 4", fillOpacity: 0.05 } })
+      : null;
+    const hasPoint = Number.isFinite(lat) && Number.isFinite(lng);
+    // Set the view before adding layers: Leaflet draws paths only on a map that has one.
+    const bounds = outline ? outline.getBounds() : null;
+    if (bounds && bounds.isValid()) {
+      if (hasPoint) bounds.extend(L.latLng(lat, lng));
+      map.fitBounds(bounds, { padding: [12, 12], maxZoom: 17 });
+    } else if (hasPoint) {
+      map.setView([lat, lng], 16);
+    } else {
+      map.setView([40.09, 113.3], 11);
     }
-    if (Number.isFinite(lat) && Number.isFinite(lng)) {
+    if (outline) outline.addTo(map);
+    if (hasPoint) {
       L.circleMarker([lat, lng], { radius: 9, color: "#b4232a", weight: 3, fillColor: "#b4232a", fillOpacity: 0.6,
                                    className: "case-point" })
         .bindTooltip(el.dataset.label || "", { direction: "top" }).addTo(map);
-      if (bounds && bounds.isValid()) map.fitBounds(bounds.extend([lat, lng]), { padding: [12, 12], maxZoom: 17 });
-      else map.setView([lat, lng], 16);
-    } else if (bounds && bounds.isValid()) {
-      map.fitBounds(bounds);
-    } else {
-      map.setView([40.09, 113.3], 11);
     }
     el.dataset.ready = "1";
   }
