@@ -2,8 +2,8 @@
 
 Reports enter the loop only through `cases.services.submit_case(source="open311", actor=None)`: the key has
 authenticated the caller, and the case is located, numbered, routed, timed, audited and published there. What
-GeoReport carries beyond a case (attributes, media links, the caller's ids) is kept beside it in the same
-transaction, personal values encrypted. Reopening goes through the reporter's own path (`reopen_by_token`, the
+GeoReport carries beyond a case (attributes, media links, the caller's ids) is kept beside it, written right
+after the case in a short transaction of its own, personal values encrypted. Reopening goes through the reporter's own path (`reopen_by_token`, the
 same `reopen` transition and window as `act`), since a key stands for its reporters, not for a staff account.
 """
 
@@ -186,13 +186,17 @@ def submit_request(*, client: Open311Client, params: inputs.Params, jurisdiction
     device, account = inputs.device_id(params), inputs.text(params, "account_id", inputs.MAX_IDS)
     where = _locate_address(where)
     key = f"open311:{client.pk}:{idempotency_key}" if idempotency_key else None
+    # submit_case runs its own transaction and is called outside any other, as it expects: its optional steps
+    # (the text router) may fail without harm only there, and the database's write lock (SQLite) or the day's
+    # numbering row (PostgreSQL) is then held for its own work alone. The link follows in a second, short
+    # transaction; a retry with the same idempotency key completes a link that a crash in between left out.
+    case, created = cases.submit_case(
+        actor=None, source="open311", title=inputs.title_from(description, category.name),
+        description=description, lng=where.lng, lat=where.lat, crs=where.crs, category=category.pk,
+        address=where.address, reporter_name=name, reporter_phone=phone, reporter_email=email,
+        idempotency_key=key,
+    )
     with transaction.atomic():
-        case, created = cases.submit_case(
-            actor=None, source="open311", title=inputs.title_from(description, category.name),
-            description=description, lng=where.lng, lat=where.lat, crs=where.crs, category=category.pk,
-            address=where.address, reporter_name=name, reporter_phone=phone, reporter_email=email,
-            idempotency_key=key,
-        )
         if not created:
             link = Open311Request.objects.filter(case=case).first()
             if link is not None:
@@ -206,7 +210,7 @@ def submit_request(*, client: Open311Client, params: inputs.Params, jurisdiction
         record(actor=actor_label(client), action=AUDIT_REQUEST, target=case,
                data={"client": client.pk, "service_code": category.key, "attributes": answers,
                      "media_urls": len(media)})
-    return case, link, True
+    return case, link, created
 
 
 def account_id(link: Open311Request) -> str:

@@ -196,3 +196,12 @@ def test_each_address_has_its_own_rate_limit_before_any_key_is_checked(o311, htt
     assert world_counts() == before
     other = http.get("/open311/v2/services.json", REMOTE_ADDR="10.0.0.2")
     assert other.status_code == 200
+
+
+def test_a_retry_completes_a_link_that_a_crash_left_out(o311, http):
+    first = post(http, "requests.json", form(o311), HTTP_IDEMPOTENCY_KEY="fms-2").json()[0]
+    Open311Request.objects.filter(case__number=first["service_request_id"]).delete()  # as if the second step died
+    again = post(http, "requests.json", form(o311), HTTP_IDEMPOTENCY_KEY="fms-2")
+    assert again.status_code == 200 and again.json()[0]["service_request_id"] == first["service_request_id"]
+    link = Open311Request.objects.get(case__number=first["service_request_id"])
+    assert link.attributes == {"affects_traffic": "yes"} and Case.objects.count() == 1
