@@ -1,0 +1,21 @@
+"""Text router (智能分拨): suggest the department/category of a report, versions of the model, the gazetteer.
+
+`suggest(text) -> dict | None` is what intake calls (`civicgrid.apps.cases.services.intake.router_suggestion`).
+"""
+
+
+def suggest(text: str):
+    """The live model's suggestion (label, confidence, top3, model_version, department/category), or None."""
+    from .service import suggest as _suggest
+
+    return _suggest(text)
+
+
+def find_place(text: str):
+    """Places named in a text (longest match first), with coordinates and the proposed grid."""
+    from .gazetteer import find_place as _find
+
+    return _find(text)
+
+
+__all__ = ["find_place", "suggest"]

@@ -7,3 +7,7 @@ class RouterConfig(AppConfig):
     name = "civicgrid.integrations.router"
     label = "router"
     verbose_name = "智能分拨"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import handlers, permissions  # noqa: F401  (auto-dispatch on case.reported; router.manage)

@@ -1,0 +1,192 @@
+"""Router API (智能分拨), mounted at `/api/v1/router/`.
+
+* `GET /router/triage?limit=&offset=&below=`: reports waiting for intake or dispatch (`reported`, `accepted`)
+  with the router's suggestion, in your intake scope (`Case.objects.visible_to(user, "intake")`).
+* `GET /router/versions`, `POST /router/versions/{id}/activate` (rollback = activate an older one),
+  `POST /router/retrain` (from closed cases; runs as a background task): `router.manage`.
+* `GET /router/place?text=`: places named in a text with the proposed grid (any staff account).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ninja import Query, Router, Schema
+from ninja.responses import Status
+
+from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
+from civicgrid.foundation.access.scope import has_capability
+from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
+from civicgrid.foundation.core.pagination import page
+
+from .permissions import MANAGE
+
+router = Router(tags=["router"])
+PREFIX = "/router"
+MAX_ID = 2**63 - 1
+
+
+def _require_manage(user) -> None:
+    if not has_capability(user, MANAGE):
+        raise PermissionDenied("您无权管理分拨模型 / router.manage required")
+
+
+class TriageItem(Schema):
+    id: int
+    number: str
+    title: str
+    status: str
+    region_code: str
+    reported_at: datetime
+    category_id: int | None
+    suggested_department_id: int | None
+    suggestion: dict | None
+    confidence: float | None
+
+
+class TriageOut(Schema):
+    items: list[TriageItem]
+    count: int
+    total: int
+    threshold: float
+
+
+class TriageFilter(Schema):
+    limit: int = 50
+    offset: int = 0
+    below: bool = False  # only cases whose suggestion is missing or below the threshold
+
+
+@router.get("/triage", response=TriageOut, url_name="router_triage")
+def triage(request, filters: Query[TriageFilter]):
+    """Reports awaiting intake or dispatch in your scope, with the router's suggestion and confidence."""
+    from civicgrid.apps.cases.models import Case, Status
+
+    from .handlers import threshold
+
+    qs = (Case.objects.visible_to(request.user, "intake")
+          .filter(status__in=[Status.REPORTED, Status.ACCEPTED]).order_by("-reported_at", "-id"))
+    limit = threshold()
+    if filters.below:
+        ids = [pk for pk, s in qs.values_list("pk", "suggestion")
+               if not s or float(s.get("confidence") or 0) < limit]
+        qs = qs.filter(pk__in=ids)
+    items, total = page(qs, limit=filters.limit, offset=filters.offset)
+    out = [{"id": c.pk, "number": c.number, "title": c.title, "status": c.status, "region_code": c.region_code,
+            "reported_at": c.reported_at, "category_id": c.category_id,
+            "suggested_department_id": c.suggested_department_id, "suggestion": c.suggestion,
+            "confidence": (c.suggestion or {}).get("confidence")} for c in items]
+    return {"items": out, "count": len(out), "total": total, "threshold": limit}
+
+
+class VersionOut(Schema):
+    id: int
+    version: str
+    created_at: datetime
+    created_by: str | None
+    labels: list
+    label_kind: str
+    metrics: dict
+    source: str
+    n_samples: int
+    is_active: bool
+    activated_at: datetime | None
+    note: str
+
+    @staticmethod
+    def resolve_created_by(obj) -> str | None:
+        return obj.created_by.get_username() if obj.created_by_id else None
+
+
+class VersionList(Schema):
+    items: list[VersionOut]
+    count: int
+
+
+@router.get("/versions", response=VersionList, url_name="router_versions")
+def list_versions(request):
+    """Registered model versions, newest first, with their cross-validated metrics (`router.manage`)."""
+    from .models import RouterModelVersion
+
+    _require_manage(request.user)
+    items = list(RouterModelVersion.objects.select_related("created_by").order_by("-created_at", "-id")[:200])
+    return {"items": items, "count": len(items)}
+
+
+@router.post("/versions/{version_id}/activate", response=VersionOut, url_name="router_version_activate")
+def activate_version(request, version_id: int):
+    """Make a version the live model; activating an older one is the rollback (audited)."""
+    from civicgrid.foundation.core.errors import NotFound
+
+    from . import versions
+
+    _require_manage(request.user)
+    if not 0 < version_id <= MAX_ID:
+        raise NotFound("未找到模型版本 / model version not found")
+    return versions.activate_version(version_id, actor=request.user)
+
+
+class RetrainOut(Schema):
+    status: str
+    task_id: str | None = None
+    version: str | None = None
+    detail: str = ""
+
+
+@router.post("/retrain", response={202: RetrainOut}, url_name="router_retrain")
+def retrain(request, activate: bool = True):
+    """Retrain from closed cases (dispatchers' corrections included) in the background (`router.manage`).
+
+    Refused at once (400) when there are not enough closed cases."""
+    from . import tasks, versions
+
+    _require_manage(request.user)
+    texts, labels = versions.closed_case_examples()
+    from collections import Counter
+
+    usable = [lab for lab, n in Counter(labels).items() if n >= versions.MIN_PER_LABEL]
+    if len(usable) < versions.MIN_LABELS:
+        raise versions.RetrainRefused(
+            f"已结案事件不足以训练：需要至少 {versions.MIN_LABELS} 个部门、每个至少 {versions.MIN_PER_LABEL} 件 / "
+            f"not enough closed cases: {len(usable)} department(s) with ≥ {versions.MIN_PER_LABEL} cases",
+            field="cases")
+    result = tasks.retrain.enqueue(actor_id=request.user.pk, activate=activate)
+    done = getattr(result, "return_value", None) if str(getattr(result, "status", "")) == "SUCCESSFUL" else None
+    return Status(202, {"status": str(getattr(result, "status", "queued")).lower(), "task_id": str(result.id),
+                 "version": (done or {}).get("version"), "detail": (done or {}).get("detail", "")})
+
+
+class PlaceOut(Schema):
+    name: str
+    matched: str
+    kind: str
+    lng: float
+    lat: float
+    grid_code: str | None
+    score: float
+    approximate: bool
+
+
+class PlaceList(Schema):
+    items: list[PlaceOut]
+    count: int
+
+
+@router.get("/place", response=PlaceList, url_name="router_place")
+def place(request, text: str = ""):
+    """Places a message names (longest match first) with the grid proposed for each (staff accounts)."""
+    from .gazetteer import find_place
+
+    if not (has_capability(request.user, "cases.intake") or has_capability(request.user, "cases.report")
+            or has_capability(request.user, MANAGE)):
+        raise PermissionDenied("您无权使用地名识别 / not allowed")
+    text = text.replace("\x00", "")
+    if len(text) > 4000:
+        raise ValidationFailed("文本过长 / text too long", field="text")
+    items = find_place(text)
+    return {"items": items, "count": len(items)}
+
+
+data_endpoint("api:router_triage", "router.TriageCase", "list")
+# Model metadata and a name lookup over public place names: no region-scoped business data.
+non_data_endpoint("api:router_versions", "api:router_version_activate", "api:router_retrain", "api:router_place")

@@ -1,0 +1,225 @@
+"""Place from text (地名识别): find the places a message names and propose the grid.
+
+The index is built once per process from the platform's own data and rebuilt when that data changes:
+
+* regions: streets, communities, villages (centroids), each also under its short name (永泰街道 → 永泰,
+  铁牛里社区 → 铁牛里, 某某村民委员会 → 某某);
+* base data: places (场所) by name, buildings by standard address and name, estates (小区) at the mean
+  position of their buildings;
+* a small built-in list of Pingcheng roads and landmarks (:data:`LANDMARKS`), with **approximate** WGS-84
+  coordinates (marked ``approximate``), below every name the district loaded itself.
+
+Matching is longest-match-first and non-overlapping: at each position of the normalised text the longest
+indexed name starting there wins (a dict lookup per indexed name length, so thousands of names cost little).
+
+    find_place("鼓楼东街华严寺门口垃圾") → [{"name": "华严寺", "kind": "landmark", "lng", "lat", "grid_code",
+                                           "score", "approximate": True}, …]
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+
+# (name, kind, lng, lat, aliases): approximate positions (± a few hundred metres), WGS-84, inside Pingcheng.
+LANDMARKS: list[tuple[str, str, float, float, tuple[str, ...]]] = [
+    ("鼓楼", "landmark", 113.3006, 40.0905, ("大同鼓楼",)),
+    ("华严寺", "landmark", 113.2937, 40.0917, ("上华严寺", "下华严寺")),
+    ("善化寺", "landmark", 113.2985, 40.0838, ("南寺",)),
+    ("九龙壁", "landmark", 113.3049, 40.0933, ("大同九龙壁",)),
+    ("古城墙", "landmark", 113.3000, 40.0966, ("大同古城墙", "城墙")),
+    ("代王府", "landmark", 113.3040, 40.0925, ()),
+    ("法华寺", "landmark", 113.3012, 40.0921, ()),
+    ("关帝庙", "landmark", 113.3016, 40.0893, ()),
+    ("文瀛湖", "landmark", 113.3560, 40.0795, ("文瀛湖公园",)),
+    ("大同站", "landmark", 113.3022, 40.1143, ("大同火车站", "火车站")),
+    ("御河", "river", 113.3195, 40.0930, ("御河生态公园",)),
+    ("大西街", "road", 113.2955, 40.0922, ()),
+    ("大东街", "road", 113.3055, 40.0922, ()),
+    ("大北街", "road", 113.3004, 40.0955, ()),
+    ("大南街", "road", 113.3004, 40.0880, ()),
+    ("魏都大道", "road", 113.3170, 40.0800, ()),
+    ("御河西路", "road", 113.3150, 40.0960, ()),
+    ("御河东路", "road", 113.3245, 40.0960, ()),
+    ("新建北路", "road", 113.2890, 40.1010, ()),
+    ("新建南路", "road", 113.2890, 40.0760, ()),
+    ("迎宾街", "road", 113.3050, 40.0720, ("迎宾路",)),
+    ("永泰街", "road", 113.2800, 40.0900, ()),
+    ("云中路", "road", 113.2950, 40.0680, ()),
+    ("太和路", "road", 113.3350, 40.0700, ()),
+]
+
+KIND_WEIGHT = {"building": 1.0, "place": 0.95, "estate": 0.9, "community": 0.85, "village": 0.85,
+               "landmark": 0.85, "river": 0.8, "road": 0.8, "street": 0.7}
+# Region suffixes people leave out ("铁牛里社区" is "铁牛里").
+_SUFFIXES = ("社区居民委员会", "村民委员会", "居民委员会", "街道办事处", "村委会", "居委会", "街道", "社区", "村", "镇", "乡")
+_SPACE = re.compile(r"\s+")
+MIN_NAME = 2
+
+
+def norm(text: str) -> str:
+    return _SPACE.sub("", unicodedata.normalize("NFKC", str(text or ""))).lower()
+
+
+def aliases(name: str) -> set[str]:
+    """A region's name and its short forms."""
+    name = norm(name)
+    out = {name}
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix) and len(name) - len(suffix) >= MIN_NAME:
+            out.add(name[: -len(suffix)])
+    return out
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    kind: str
+    lng: float
+    lat: float
+    grid_code: str | None = None  # known from the data (places, buildings); else located on demand
+    approximate: bool = False
+
+
+class Gazetteer:
+    """Names → entries, matched longest-first."""
+
+    def __init__(self, entries: list[tuple[str, Entry]]):
+        self.index: dict[str, list[Entry]] = {}
+        for key, entry in entries:
+            key = norm(key)
+            if len(key) < MIN_NAME:
+                continue
+            bucket = self.index.setdefault(key, [])
+            if entry not in bucket:
+                bucket.append(entry)
+        for bucket in self.index.values():  # most specific first
+            bucket.sort(key=lambda e: -KIND_WEIGHT.get(e.kind, 0.5))
+        self.lengths = sorted({len(k) for k in self.index}, reverse=True)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def matches(self, text: str) -> list[tuple[int, str, list[Entry]]]:
+        """(position, matched text, entries) for each non-overlapping longest match, in text order."""
+        t = norm(text)
+        found, i, n = [], 0, len(t)
+        while i < n:
+            for length in self.lengths:
+                if i + length > n:
+                    continue
+                key = t[i : i + length]
+                hit = self.index.get(key)
+                if hit:
+                    found.append((i, key, hit))
+                    i += length
+                    break
+            else:
+                i += 1
+        return found
+
+    def find(self, text: str, *, limit: int = 10) -> list[dict]:
+        results, seen = [], set()
+        for _pos, key, entries in self.matches(text):
+            for e in entries:
+                if (e.name, e.kind, e.lng, e.lat) in seen:
+                    continue
+                seen.add((e.name, e.kind, e.lng, e.lat))
+                score = round(min(1.0, len(key) / 6) * KIND_WEIGHT.get(e.kind, 0.5), 3)
+                results.append({"name": e.name, "matched": key, "kind": e.kind, "lng": round(e.lng, 6),
+                                "lat": round(e.lat, 6), "grid_code": e.grid_code, "score": score,
+                                "approximate": e.approximate})
+        results.sort(key=lambda r: (-len(r["matched"]), -r["score"]))
+        results = results[:limit]
+        for r in results:
+            if r["grid_code"] is None:
+                r["grid_code"] = _grid_of(r["lng"], r["lat"])
+        return results
+
+
+def _grid_of(lng: float, lat: float) -> str | None:
+    from civicgrid.foundation.core.errors import CivicgridError
+    from civicgrid.foundation.regions.selectors import locate
+
+    try:
+        found = locate(lng, lat, "wgs84")
+    except (CivicgridError, ValueError, LookupError):
+        return None
+    ref = found.grid or found.community
+    return ref.code if ref else None
+
+
+def _entries() -> list[tuple[str, Entry]]:
+    from civicgrid.foundation.people.models import Building, Place
+    from civicgrid.foundation.regions.models import Level, Region
+
+    out: list[tuple[str, Entry]] = []
+    for name, kind, lng, lat, extra in LANDMARKS:
+        e = Entry(name, kind, lng, lat, approximate=True)
+        out += [(name, e)] + [(a, e) for a in extra]
+    levels = {Level.STREET: "street", Level.COMMUNITY: "community", Level.VILLAGE: "village"}
+    for name, level, lng, lat in Region.objects.filter(level__in=list(levels), centroid_lng__isnull=False) \
+            .values_list("name", "level", "centroid_lng", "centroid_lat").iterator():
+        e = Entry(name, levels[level], lng, lat)
+        out += [(a, e) for a in aliases(name)]
+    for name, address, lng, lat, grid in Place.objects.filter(lng__isnull=False, lat__isnull=False) \
+            .values_list("name", "address", "lng", "lat", "grid__code").iterator():
+        e = Entry(name, "place", lng, lat, grid)
+        out.append((name, e))
+        if address:
+            out.append((address, e))
+    estates: dict[str, list[tuple[float, float]]] = {}
+    for name, address, estate, lng, lat, grid in Building.objects.filter(lng__isnull=False, lat__isnull=False) \
+            .values_list("name", "address", "estate", "lng", "lat", "grid__code").iterator():
+        e = Entry(address or name, "building", lng, lat, grid)
+        out.append((address, e))
+        if estate and name:
+            out.append((f"{estate}{name}", e))
+        if estate:
+            estates.setdefault(estate, []).append((lng, lat))
+    for estate, points in estates.items():
+        lng = sum(p[0] for p in points) / len(points)
+        lat = sum(p[1] for p in points) / len(points)
+        out.append((estate, Entry(estate, "estate", lng, lat)))
+    return out
+
+
+def _stamp() -> tuple:
+    from django.db.models import Count, Max
+
+    from civicgrid.foundation.people.models import Building, Place
+    from civicgrid.foundation.regions.models import Region
+
+    return tuple(tuple(m.objects.aggregate(n=Count("pk"), t=Max("updated_at")).values())
+                 for m in (Region, Place, Building))
+
+
+_LOCK = threading.Lock()
+_CACHE: dict = {"stamp": None, "gazetteer": None}
+
+
+def current() -> Gazetteer:
+    """The gazetteer of the current data (rebuilt when regions, places or buildings changed)."""
+    stamp = _stamp()
+    with _LOCK:
+        if _CACHE["stamp"] == stamp and _CACHE["gazetteer"] is not None:
+            return _CACHE["gazetteer"]
+    g = Gazetteer(_entries())
+    with _LOCK:
+        _CACHE.update(stamp=stamp, gazetteer=g)
+    return g
+
+
+def clear_cache() -> None:
+    with _LOCK:
+        _CACHE.update(stamp=None, gazetteer=None)
+
+
+def find_place(text: str, *, limit: int = 10) -> list[dict]:
+    """Places the text names, longest match first: name, kind, lng, lat, grid_code, score (and `matched`,
+    `approximate`). Unknown text → []."""
+    if not str(text or "").strip():
+        return []
+    return current().find(text, limit=limit)

@@ -1,0 +1,109 @@
+"""`suggest(text)`: the live router model's proposal for a report, with what its labels mean in this district.
+
+The active :class:`~civicgrid.integrations.router.models.RouterModelVersion` is loaded once per process and
+kept while its id and the mtimes of its files are unchanged (activating another version, or retraining into
+the same directory, is picked up at the next call). No active model, or missing files: ``None`` — intake works
+without a router.
+
+    {"label": "区城管局", "confidence": 0.93, "top3": [{"label", "confidence", "department_id", …}, …],
+     "model_version": "20261129-050102-a1b2c3", "label_kind": "department",
+     "department_id": 7, "department": "区城管局", "category_id": None, "category": None}
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+from . import model as router_model
+
+log = logging.getLogger(__name__)
+
+_LOCK = threading.Lock()
+_LOADED: dict = {"key": None, "model": None, "targets": {}}
+
+
+def clear_cache() -> None:
+    with _LOCK:
+        _LOADED.update(key=None, model=None, targets={})
+
+
+def _key(v) -> tuple:
+    d = Path(v.path)
+    try:
+        stamp = tuple(os.stat(d / name).st_mtime_ns for name in
+                      (router_model.META_FILE, router_model.WEIGHTS_FILE, router_model.VOCAB_FILE))
+    except OSError:
+        stamp = None
+    return (v.pk, v.path, stamp)
+
+
+def _active_model():
+    """(version, model, label → target map) of the live model, or None."""
+    from .models import RouterModelVersion
+
+    v = RouterModelVersion.objects.filter(is_active=True).order_by("-activated_at", "-id").first()
+    if v is None:
+        return None
+    key = _key(v)
+    if key[2] is None:
+        log.warning("active router model %s has no files at %s", v.version, v.path)
+        return None
+    with _LOCK:
+        if _LOADED["key"] == key:
+            return v, _LOADED["model"], _LOADED["targets"]
+    model = router_model.load(v.path)
+    targets = {label: resolve_label(label, v.label_kind) for label in model.labels}
+    with _LOCK:
+        _LOADED.update(key=key, model=model, targets=targets)
+    return v, model, targets
+
+
+def _norm(s: str) -> str:
+    return "".join(str(s or "").split()).lower()
+
+
+def resolve_label(label: str, kind: str = "auto") -> dict:
+    """What a model label means here: a department (by name, short name or code) and/or a category (by name
+    or code). Unknown labels map to nothing (the suggestion still shows the label text)."""
+    from civicgrid.apps.categories.models import Category
+    from civicgrid.foundation.orgs.models import Organisation
+
+    out = {"department_id": None, "department": None, "category_id": None, "category": None}
+    key = _norm(label)
+    if kind in ("auto", "department"):
+        orgs = Organisation.objects.filter(is_active=True).only("pk", "name", "short_name", "code")
+        for field in ("name", "short_name", "code"):
+            hit = next((o for o in orgs if _norm(getattr(o, field)) == key and key), None)
+            if hit is not None:
+                out.update(department_id=hit.pk, department=hit.name)
+                break
+    if kind in ("auto", "category") and out["department_id"] is None:
+        cats = Category.objects.filter(is_active=True).select_related("default_department")
+        hit = next((c for c in cats if key and _norm(c.name) == key), None) or \
+            next((c for c in cats if key and _norm(c.code) == key), None)
+        if hit is not None:
+            out.update(category_id=hit.pk, category=hit.name)
+            if hit.default_department_id:
+                out.update(department_id=hit.default_department_id, department=hit.default_department.name)
+    return out
+
+
+def suggest(text: str) -> dict | None:
+    """The live model's suggestion for a report's text (title and description), or None without a model."""
+    loaded = _active_model()
+    if loaded is None:
+        return None
+    v, model, targets = loaded
+    pred = model.predict_one(str(text or ""))
+    top3 = [{"label": lab, "confidence": round(float(conf), 4), **targets.get(lab, {})} for lab, conf in pred.top3]
+    return {
+        "label": pred.label,
+        "confidence": round(float(pred.confidence), 4),
+        "top3": top3,
+        "model_version": v.version,
+        "label_kind": v.label_kind,
+        **targets.get(pred.label, {}),
+    }
