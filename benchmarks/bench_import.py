@@ -76,12 +76,16 @@ def write_csv(path: Path, rows: int) -> None:
 
 
 def _cpu(connection) -> float:
-    """CPU seconds used so far by this process plus, on a local PostgreSQL, by its server backend.
+    """CPU seconds used so far by this process and its finished children (the import's worker processes) plus,
+    on a local PostgreSQL, by its server backend.
 
     The machines running this are shared: wall-clock time swings with other work, CPU time much less, so both
     are reported.
     """
-    used = time.process_time()
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the import's worker processes, once they are joined
+    used = time.process_time() + children.ru_utime + children.ru_stime
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")

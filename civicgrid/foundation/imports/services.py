@@ -16,6 +16,7 @@ import tempfile
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from django.conf import settings
@@ -262,18 +263,36 @@ class _Batches:
             _resolve(self.table, self.ctx, batch, self.spool)
             return
         function, args = self.offload(self.ctx, batch, not self.ctx.failed)
-        if not self.parallel:
-            self._finish(batch, function(*args))
-            return
-        if self.pool is None:
-            self._start_pool()
-        self.pending.append((batch, self.pool.submit(function, *args)))
-        while len(self.pending) > self.ahead:
-            self._drain_one()
+        if self.parallel:
+            try:
+                if self.pool is None:
+                    self._start_pool()
+                self.pending.append((batch, function, args, self.pool.submit(function, *args)))
+            except (BrokenProcessPool, OSError):
+                self._give_up_pool()
+                self.finish()  # the batches before this one, in order
+            else:
+                while len(self.pending) > self.ahead:
+                    self._drain_one()
+                return
+        self._finish(batch, function(*args))
 
     def _drain_one(self) -> None:
-        batch, future = self.pending.popleft()
-        self._finish(batch, future.result())
+        batch, function, args, future = self.pending.popleft()
+        try:
+            result = future.result() if future is not None else function(*args)
+        except BrokenProcessPool:  # a worker died (killed, out of memory, cannot start): do the rest here
+            self._give_up_pool()
+            result = function(*args)
+        self._finish(batch, result)
+
+    def _give_up_pool(self) -> None:
+        log.warning("import worker processes are unavailable; continuing in this process", exc_info=True)
+        self.parallel = False
+        self.pending = deque((b, f, a, None) for b, f, a, _ in self.pending)
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = None
 
     def _finish(self, batch, result) -> None:
         _resolve(self.table, self.ctx, self.table.absorb(self.ctx, batch, result), self.spool)

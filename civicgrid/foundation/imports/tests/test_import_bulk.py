@@ -126,3 +126,13 @@ def test_parallel_errors_from_any_batch_fail_the_whole_file_with_a_full_report(a
     assert job.status == JobStatus.FAILED and job.applied_rows == 0
     assert [(r, c) for r, c, _ in job.errors] == [(11, "联系电话"), (32, "身份证号"), (37, "所属网格代码")]
     assert Resident.objects.count() == 0
+
+
+def test_without_worker_processes_the_import_runs_here(actors, parallel, monkeypatch):
+    def broken(self):
+        raise OSError("no processes here")
+
+    monkeypatch.setattr(services._Batches, "_start_pool", broken)
+    job = run(actors["community"], csv_bytes(rows(20)))
+    assert job.status == JobStatus.DONE, (job.message, job.errors[:3])
+    assert Resident.objects.count() == 20
