@@ -20,7 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from ..access.scope import Scope, has_capability, scope_for
@@ -170,6 +170,15 @@ def run_import(job: ImportJob, *, progress: ProgressCallback | None = None) -> I
         return _finish_failed(
             job, table, None, message="写入时发现重复数据（可能有人同时导入了相同记录），未写入任何数据，请重新提交 / "
             "a concurrent change conflicted; nothing was written, please resubmit"
+        )
+    except OperationalError as exc:
+        if getattr(getattr(exc, "__cause__", None), "sqlstate", None) != "55P03":  # lock_not_available
+            log.exception("import %s failed", job.pk)
+            return _finish_failed(job, table, None, message="导入时发生内部错误，已记录，未写入任何数据 / internal error")
+        log.warning("import %s: the table stayed busy past lock_timeout", job.pk)
+        return _finish_failed(
+            job, table, None, message="数据表正被使用，未写入任何数据；大批量导入请在业务空闲时（如夜间）重新提交 / "
+            "the table was busy; nothing was written: resubmit large imports off-hours"
         )
     except Exception:
         log.exception("import %s failed", job.pk)
@@ -481,13 +490,14 @@ class _BulkLoad:
             qn, name = connection.ops.quote_name, connection.ops.quote_name(table)
             # A constraint with checks still pending in this transaction cannot be dropped: run them now.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [_lock_timeout()])
+            cursor.execute("SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)",
+                           [_lock_timeout()])
+            previous = cursor.fetchone()[0]
             for conname, _, _ in sorted(self.constraints, key=lambda c: c[1] != "f"):  # foreign keys first
                 cursor.execute(f"ALTER TABLE {name} DROP CONSTRAINT {qn(conname)}")
             for index, _ in self.indexes:
                 cursor.execute(f"DROP INDEX {qn(index)}")
-            cursor.execute("SELECT set_config('lock_timeout', (SELECT reset_val FROM pg_settings "
-                           "WHERE name = 'lock_timeout'), true)")
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
         log.info("bulk load of %s: dropped %d indexes and %d constraints until the rows are in",
                  table, len(self.indexes), len(self.constraints))
         return self

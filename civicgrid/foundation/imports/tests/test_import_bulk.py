@@ -136,3 +136,17 @@ def test_without_worker_processes_the_import_runs_here(actors, parallel, monkeyp
     job = run(actors["community"], csv_bytes(rows(20)))
     assert job.status == JobStatus.DONE, (job.message, job.errors[:3])
     assert Resident.objects.count() == 20
+
+
+@postgres_only
+def test_a_busy_table_fails_the_import_cleanly_after_the_lock_timeout(actors, bulk, settings):
+    import psycopg
+
+    settings.CIVICGRID_IMPORT_BULK_LOCK_TIMEOUT = "200ms"
+    params = connection.get_connection_params()
+    with psycopg.connect(**params) as other:  # a reader in the middle of a long transaction
+        other.execute(f"LOCK TABLE {Resident._meta.db_table} IN ACCESS SHARE MODE")
+        job = run(actors["community"], csv_bytes(rows(10)))
+        other.rollback()
+    assert job.status == JobStatus.FAILED and "业务空闲" in job.message
+    assert Resident.objects.count() == 0
