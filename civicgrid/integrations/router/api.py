@@ -156,7 +156,7 @@ def retrain(request, activate: bool = True):
                  "version": (done or {}).get("version"), "detail": (done or {}).get("detail", "")})
 
 
-class PlaceOut(Schema):
+class GazetteerPlaceOut(Schema):
     name: str
     matched: str
     kind: str
@@ -167,12 +167,12 @@ class PlaceOut(Schema):
     approximate: bool
 
 
-class PlaceList(Schema):
-    items: list[PlaceOut]
+class GazetteerPlaceList(Schema):
+    items: list[GazetteerPlaceOut]
     count: int
 
 
-@router.get("/place", response=PlaceList, url_name="router_place")
+@router.get("/place", response=GazetteerPlaceList, url_name="router_place")
 def place(request, text: str = ""):
     """Places a message names (longest match first) with the grid proposed for each (staff accounts)."""
     from .gazetteer import find_place
