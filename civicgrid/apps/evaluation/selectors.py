@@ -12,8 +12,9 @@ dates), as they stand at the moment of evaluation (`as_of`, normally now). The c
 
 * closed-out statuses: 作废 `voided`, 合并 `merged` (a duplicate), 不予受理 `refused`; 挂账 `suspended` cases
   wait with paused clocks and are left out of the handling and closing counts while they wait.
-* 上报数 `reports`: every case of the cohort. 有效上报数 `valid_reports`: accepted (立案) or 自行处置, and not
-  作废/合并/不予受理; a report still waiting for intake is not (yet) valid.
+* 上报数 `reports`: the cohort's reports that intake has decided on (all but those still 待受理 or 核实中: a
+  report is counted once it is known whether it holds). 有效上报数 `valid_reports`: accepted (立案) or
+  自行处置, and not 作废/合并/不予受理.
 * 立案数 `accepted`: `accepted_at` set (立案), or 自行处置 (recorded and closed on the spot in one step).
   按时立案数: `accepted_on_time` (the intake clock, report → 立案, paused while 核实 runs). 作废数 `voided`:
   accepted, then 作废. 公众举报立案数 `public_accepted`: accepted from 群众上报, 12345 热线 or Open311.
@@ -83,7 +84,7 @@ def counts_q(as_of: datetime) -> dict[str, Q | None]:
     closed = accepted & Q(status=Status.CLOSED)
     by_intake = Q(accepted_at__isnull=False)
     return {
-        "reports": None,
+        "reports": ~Q(status__in=[Status.REPORTED, Status.CHECKING]),
         "valid_reports": accepted & ~Q(status__in=CLOSED_OUT),
         "accepted": accepted,
         "accepted_timely": accepted & Q(accepted_on_time=True),

@@ -92,8 +92,9 @@ def test_grid_community_and_street_counts(district):
     _, streets = table(district.leader, "street")
     assert set(streets) == {"140213050", "140213051"}
     s = streets["140213050"]
-    assert s.counts["reports"] == 7 and s.counts["valid_reports"] == 4
-    assert s.score == Fraction(6575, 100) + Fraction(60, 7) and s.grade == "C"
+    # The report still waiting for intake (grid 2) is not counted until intake decides on it.
+    assert s.counts["reports"] == 6 and s.counts["valid_reports"] == 4
+    assert s.score == Fraction(7575, 100) and s.grade == "B"
     assert streets["140213051"].score == 100 and streets["140213051"].name == "古城街道"
 
 

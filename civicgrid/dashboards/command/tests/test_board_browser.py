@@ -1,0 +1,89 @@
+"""A command dispatcher opens the board in Chromium: figures, both charts and the map's cases are drawn with no
+script error (CSP holds), an htmx refresh brings a new report in, and the evaluation page ranks the department."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.utils import timezone
+
+from civicgrid.testing.browser import browser, browser_db, live_server, page, sign_in  # noqa: F401
+
+pytestmark = [pytest.mark.browser, browser_db]
+SHOTS = os.environ.get("CIVICGRID_SCREENSHOTS", "/tmp")
+POINT = (113.21, 40.01)  # grid 140213050001001 of the builders' tree
+
+
+@pytest.fixture
+def district():
+    import io
+
+    from PIL import Image
+
+    from civicgrid.apps.cases.services import act, submit_case
+    from civicgrid.foundation.access.roles import Role
+    from civicgrid.testing.builders import department, small_tree, user_with
+
+    def jpeg() -> bytes:
+        buf = io.BytesIO()
+        Image.new("RGB", (32, 24), (30, 160, 60)).save(buf, "JPEG")
+        return buf.getvalue()
+
+    tree = small_tree()
+    dept = department("区城管局", code="D-CG")
+    cd = user_with(Role.COMMAND_DISPATCHER, region=tree["140213"], username="cd")
+    worker = user_with(Role.GRID_WORKER, region=tree["140213050001001"], username="wg")
+    handler = user_with(Role.DEPARTMENT_HANDLER, department=dept, username="h")
+    cases = [submit_case(actor=worker, title=t, lng=POINT[0] + i * 0.002, lat=POINT[1], source="grid_worker")[0]
+             for i, t in enumerate(("占道经营", "暴露垃圾", "井盖缺失"))]
+    for actor, action, inputs in ((cd, "accept", {}), (cd, "dispatch", {"department": dept.pk}),
+                                  (handler, "report_back", {"note": "已处理"}), (worker, "verify", {"photos": [jpeg()]}),
+                                  (cd, "close", {})):
+        act(actor=actor, case=cases[0], action=action, **inputs)
+    return {"cd": cd, "worker": worker, "cases": cases}
+
+
+def test_the_board_draws_and_refreshes(page, district):  # noqa: F811
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    sign_in(page, "cd")
+    page.click("nav#nav a[data-nav='board']")
+    page.wait_for_selector("#chart-flow svg")
+    page.wait_for_selector("#chart-status svg")
+    assert page.locator("[data-figure='reported'] .board-value").inner_text() == "3"
+    assert page.locator("[data-figure='closed'] .board-value").inner_text() == "1"
+    assert page.locator("[data-figure='timely_closure_rate'] .board-value").inner_text() == "100.0%"
+    # Three reports, one closed: the two open ones are drawn as single cases (few are open).
+    page.wait_for_selector("#board-map [data-oid]")
+    assert page.locator("#board-map [data-oid]").count() == 2
+    assert page.locator("#board-map").get_attribute("data-level") == "case"
+    assert page.locator("table[data-model='cases.case'] tr[data-oid]").count() == 2  # newest open reports
+    page.screenshot(path=f"{SHOTS}/civicgrid-board.png", full_page=True)
+
+    from civicgrid.apps.cases.services import submit_case
+
+    submit_case(actor=district["worker"], title="乱贴小广告", lng=POINT[0], lat=POINT[1] + 0.003,
+                source="grid_worker")
+    # What `every 30s` does, now: the figures partial comes again and the charts are redrawn from it.
+    page.evaluate("htmx.ajax('GET', document.getElementById('board-figures').getAttribute('hx-get'), "
+                  "{target: '#board-figures', swap: 'innerHTML'})")
+    page.wait_for_function("document.querySelector(\"[data-figure='reported'] .board-value\").textContent === '4'")
+    page.wait_for_selector("#chart-flow svg")
+    assert not errors, errors
+
+
+def test_the_evaluation_page_ranks_the_department(page, district):  # noqa: F811
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    sign_in(page, "cd")
+    page.click("nav#nav a[data-nav='evaluation']")
+    row = page.locator("table.evaluation tbody tr").first
+    assert "区城管局" in row.inner_text() and "A" in row.inner_text()
+    page.click("nav.tabs a:text-is('街道')")
+    page.wait_for_url("**/evaluation/?*subject=street*")
+    assert "永泰街道" in page.locator("table.evaluation").inner_text()
+    assert f"month={timezone.localdate():%Y-%m}" in page.url
+    page.screenshot(path=f"{SHOTS}/civicgrid-evaluation.png", full_page=True)
+    assert not errors, errors
