@@ -104,6 +104,7 @@ def load_demo(*, people: bool = True, force: bool = False) -> DemoSummary:
         _timed(summary, "categories", importlib.import_module("civicgrid.demo.categories").load_demo_categories)
         _timed(summary, "accounts", accounts)
         _timed(summary, "open311", importlib.import_module("civicgrid.integrations.open311.demo").load_demo_open311)
+        _timed(summary, "router", importlib.import_module("civicgrid.integrations.router.demo").load_demo_router)
         if people:
             _timed(summary, "people", _people_stage)
     summary.counts = {
