@@ -17,6 +17,7 @@ urlpatterns = [
 def _extra() -> list:
     patterns = []
     for module, prefix in (
+        ("civicgrid.ui.pages.boundaries", "boundaries/"),
         ("civicgrid.ui.pages.regions", "regions/"),
         ("civicgrid.ui.pages.people", "people/"),
         ("civicgrid.ui.pages.orgs", "orgs/"),
