@@ -30,11 +30,13 @@ urlpatterns = [
     re_path(r"^servicerequestupdates" + FMT, views.updates, name="updates"),
 ]
 
-non_data_endpoint(*(f"open311:{p.name}" for p in urlpatterns))
-
 if os.environ.get("CIVICGRID_BENCH_ENDPOINTS") == "1":
     # The intake benchmark's baseline (one INSERT on the same stack); never mounted otherwise.
     from .bench import bench_insert
 
     urlpatterns.append(re_path(r"^_bench/insert$", bench_insert, name="bench_insert"))
-    non_data_endpoint("open311:bench_insert")
+
+# Last: any other path here answers in the spec's error format rather than with an HTML page.
+urlpatterns.append(re_path(r"^(?P<path>.*)$", views.not_found, name="not_found"))
+
+non_data_endpoint(*(f"open311:{p.name}" for p in urlpatterns))

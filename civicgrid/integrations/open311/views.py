@@ -149,3 +149,10 @@ def updates(request, fmt, params, client, *, jurisdiction: str, **_):
         client = services.authenticate("", jurisdiction=jurisdiction)
     step = services.post_update(client=client, update=inputs.update(params))
     return render(fmt, "service_request_updates", [{"update_id": str(step.pk)}])
+
+
+@csrf_exempt
+def not_found(request, path: str = ""):
+    """Anything else under /open311/v2/: the spec's 404, in JSON when the path asks for it, else in XML."""
+    fmt = "json" if path.lower().endswith(".json") else XML
+    return error_response(fmt, 404, "未找到该接口 / no such GeoReport v2 resource")

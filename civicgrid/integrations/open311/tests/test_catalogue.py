@@ -126,3 +126,8 @@ def test_reports_may_reuse_a_checked_service_for_a_while(o311, http):
 
 def test_the_benchmark_baseline_is_not_mounted(o311, http):
     assert http.post("/open311/v2/_bench/insert", {"description": "x"}).status_code == 404
+
+
+def test_any_other_path_is_a_404_in_the_spec_format(o311, http):
+    spec_error(get(http, "nothing/here.json"), 404)
+    spec_error(get(http, "services"), 404)
