@@ -282,3 +282,37 @@ def test_offline_report_waits_in_a_draft_and_goes_when_the_phone_is_back_online(
     phone.context.set_offline(False)  # the browser fires 'online': the page sends at once
     phone.wait_for_selector("#report-done:not([hidden])", timeout=20_000)
     assert Case.objects.count() == 1 and phone.evaluate("localStorage.length") == 0
+
+
+def test_hotline_hand_over_located_by_a_click_on_the_map(contexts, district):
+    """The dispatcher takes a 12345 call: caller, callback number and ticket, the place clicked on the map (the
+    located grid is shown before registering); the case opens with the caller's number masked."""
+    from civicgrid.apps.cases.models import Case, Source
+
+    office = contexts("desktop")
+    sign_in(office, "zhao-dd")
+    office.goto(f"{office.base_url}/cases/hotline/")
+    office.wait_for_selector("#report-map[data-ready='1']")
+    office.fill("input[name=hotline_ticket]", "12345-20261129-0007")
+    office.fill("input[name=caller_name]", "张先生")
+    office.fill("input[name=callback_phone]", "13912345678")
+    office.fill("input[name=title]", "人行道垃圾无人清运")
+    office.fill("[data-category-search]", "06001")
+    office.click("[data-category-results] button:has-text('暴露垃圾')")
+    # Click the map where the neighbouring grid of the same community lies (113.22–113.24, 40.00–40.02).
+    x, y = office.evaluate("""() => {
+        const map = document.querySelector('form[data-report]').civicgrid.map;
+        const p = map.latLngToContainerPoint([40.01, 113.23]);
+        return [p.x, p.y];
+    }""")
+    office.locator("#report-map").click(position={"x": x, "y": y})
+    office.wait_for_selector("[data-located][data-state='ok']")
+    assert "140213050001002" in office.locator("[data-located]").inner_text()
+    with office.expect_navigation():
+        office.click("form[data-intake] button[type=submit]")
+    case = Case.objects.get()
+    assert case.source == Source.HOTLINE and case.region_code == "140213050001002"
+    assert abs(case.lng - 113.23) < 0.001 and abs(case.lat - 40.01) < 0.001
+    assert office.locator("[data-number]").inner_text() == case.number
+    assert "13912345678" not in office.content() and case.reporter_phone_masked in office.content()
+    assert office.errors == [], office.errors

@@ -96,9 +96,8 @@
           });
           const bounds = layer.getBounds();
           if (bounds.isValid() && !marker) map.fitBounds(bounds, { padding: [6, 6] });
+          // A click on a polygon bubbles to the map (Leaflet's default), whose handler below takes the point.
           layer.addTo(map);
-          // A click on a polygon is a click on the map: the point is what matters, not the polygon.
-          layer.on("click", (e) => choosePoint(e.latlng));
           mapEl.dataset.ready = "1";
         })
         .catch(() => { mapEl.dataset.ready = "error"; });
@@ -264,7 +263,7 @@
   }
 
   // The phone page asks for the GPS as it opens (unless a restored draft already has a point).
-  form.civicgrid = { locateNow, useGps, showChoice };
+  form.civicgrid = { locateNow, useGps, showChoice, map };
   if (lngInput.value && latInput.value) locateNow();
   else if (form.dataset.autoGps === "1") setTimeout(() => { if (!lngInput.value) useGps(); }, 0);
 })();
