@@ -284,7 +284,7 @@ def _reopen(client: Open311Client, case: Case, update: inputs.UpdateIn) -> CaseS
 
 def _comment(client: Open311Client, case: Case, update: inputs.UpdateIn) -> CaseStep:
     """A note on the case's timeline by the client (its author's name and contacts stay encrypted beside it)."""
-    # TODO(cases): use a public `comment` service when the cases app offers one; until then the app's own
+    # The cases app has no public `comment` service yet (noted on issue 3); the app's own
     # step/audit/event helpers are used under the case's row lock, exactly as its services use them.
     locked = case_common.lock(case)
     label = actor_label(client)
