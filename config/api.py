@@ -107,6 +107,10 @@ def _mount_routers() -> None:
         "civicgrid.apps.categories.api",
         "civicgrid.apps.evaluation.api",
         "civicgrid.integrations.router.api",
+        "civicgrid.apps.hazards.api",
+        "civicgrid.apps.flood.api",
+        "civicgrid.apps.materials.api",
+        "civicgrid.apps.rescue.api",
     ):
         try:
             module = __import__(dotted, fromlist=["router"])

@@ -75,6 +75,23 @@ def _people_stage() -> str:
     return str(outcome) if outcome is not None else "完成"
 
 
+def _app_stage(app: str) -> Callable[[], str]:
+    """The demo stage of an app that ships `civicgrid.apps.<app>.demo.load_demo_<app>()`; skipped when absent."""
+    dotted = f"civicgrid.apps.{app}.demo"
+
+    def stage() -> str:
+        try:
+            module = importlib.import_module(dotted)
+        except ModuleNotFoundError as exc:
+            if exc.name != dotted:
+                raise
+            return f"跳过：{app} 演示模块尚未提供"
+        outcome = getattr(module, f"load_demo_{app}")()
+        return str(outcome) if outcome is not None else "完成"
+
+    return stage
+
+
 def load_demo(*, people: bool = True, force: bool = False) -> DemoSummary:
     """Load (or complete) the demo; returns what each stage did. Runs as the system (audit channel "command")."""
     summary = DemoSummary()
@@ -107,6 +124,9 @@ def load_demo(*, people: bool = True, force: bool = False) -> DemoSummary:
         _timed(summary, "router", importlib.import_module("civicgrid.integrations.router.demo").load_demo_router)
         if people:
             _timed(summary, "people", _people_stage)
+        # Ledgers of the hazards, flood, materials and rescue apps (in this order: each may use the one before).
+        for app in ("hazards", "flood", "materials", "rescue"):
+            _timed(summary, app, _app_stage(app))
     summary.counts = {
         "streets": Region.objects.filter(level=Level.STREET).count(),
         "communities": Region.objects.filter(level=Level.COMMUNITY).count(),
@@ -117,7 +137,10 @@ def load_demo(*, people: bool = True, force: bool = False) -> DemoSummary:
     return summary
 
 
-STAGE_LABELS = {"regions": "区域网格", "organisations": "组织机构", "accounts": "演示账号", "people": "基础数据"}
+STAGE_LABELS = {
+    "regions": "区域网格", "organisations": "组织机构", "accounts": "演示账号", "people": "基础数据",
+    "hazards": "隐患台账", "flood": "防汛", "materials": "应急物资", "rescue": "抢险队伍",
+}
 
 
 def format_summary(summary: DemoSummary) -> str:

@@ -32,6 +32,11 @@ def _extra() -> list:
         ("civicgrid.ui.pages.cases", "cases/"),
         ("civicgrid.ui.pages.inbox", "inbox/"),
         ("civicgrid.ui.pages.follow", "follow/"),
+        ("civicgrid.ui.pages.hazards", "hazards/"),
+        ("civicgrid.ui.pages.hazard_campaigns", "campaigns/"),
+        ("civicgrid.ui.pages.flood", "flood/"),
+        ("civicgrid.ui.pages.materials", "materials/"),
+        ("civicgrid.ui.pages.rescue", "rescue/"),
     ):
         try:
             mod = __import__(module, fromlist=["urlpatterns"])

@@ -1,0 +1,56 @@
+"""The hazard loop 排查 → 登记 → 整改 → 验收 → 销号 as a transition table; it drives services and buttons alike.
+
+Rules the table cannot express are checked by the services: a 重大 hazard needs its governance plan with the five
+assurances before rectification starts; a hazard that cannot be fixed in the short term needs an emergency plan
+(responsible person and procedure); close-out needs a passed acceptance check (the `passed` state).
+"""
+
+from civicgrid.foundation.access.roles import Role, grant_capabilities
+from civicgrid.foundation.workflow.engine import Transition, Workflow
+
+from .models import Status
+
+S = Status
+
+_FIELD = {Role.GRID_WORKER, Role.COMMUNITY_STAFF}
+_STREET = {Role.STREET_STAFF, Role.STREET_DISPATCHER}
+_CENTRE = {Role.COMMAND_DISPATCHER}
+grant_capabilities("hazards.view", _FIELD | _STREET | _CENTRE | {Role.DEPARTMENT_HANDLER, Role.LEADER})
+grant_capabilities("hazards.register", _FIELD | _STREET | _CENTRE | {Role.DEPARTMENT_HANDLER})
+grant_capabilities("hazards.inspect", _FIELD | _STREET)  # fill in checklists
+grant_capabilities("hazards.campaign", _STREET | _CENTRE)  # open campaigns, set checklists
+grant_capabilities("hazards.plan", _STREET | _CENTRE | {Role.DEPARTMENT_HANDLER, Role.COMMUNITY_STAFF})
+grant_capabilities("hazards.rectify", _STREET | {Role.COMMUNITY_STAFF, Role.DEPARTMENT_HANDLER})
+grant_capabilities("hazards.check", _STREET | _CENTRE | {Role.DEPARTMENT_HANDLER})  # 验收
+grant_capabilities("hazards.close", _STREET | _CENTRE)  # 销号
+grant_capabilities("hazards.supervise", _CENTRE | {Role.LEADER})  # 挂牌督办
+grant_capabilities("hazards.manage", _CENTRE)  # void, edit registrations, 包保 table
+grant_capabilities("hazards.export", _STREET | _CENTRE | {Role.DEPARTMENT_HANDLER, Role.LEADER})
+grant_capabilities("hazards.import", _STREET | _CENTRE)
+
+OPEN = frozenset({S.REGISTERED, S.RECTIFYING, S.CHECKING, S.PASSED})
+
+HAZARD_WORKFLOW = Workflow(
+    name="hazard",
+    states={s.value: str(s.label) for s in Status},
+    transitions=[
+        Transition("start", "开始整改", frozenset({S.REGISTERED}), S.RECTIFYING, "hazards.rectify",
+                   requires=("measures", "deadline"), style="primary", order=10),
+        Transition("report_done", "整改完成", frozenset({S.RECTIFYING}), S.CHECKING, "hazards.rectify",
+                   requires=("note",), style="primary", order=20),
+        Transition("pass_check", "验收通过", frozenset({S.CHECKING}), S.PASSED, "hazards.check",
+                   requires=("checker",), style="primary", order=30),
+        Transition("fail_check", "验收不通过", frozenset({S.CHECKING}), S.RECTIFYING, "hazards.check",
+                   requires=("reason",), style="danger", order=35),
+        Transition("close_out", "销号", frozenset({S.PASSED}), S.CLOSED, "hazards.close", style="primary", order=40),
+        Transition("supervise", "挂牌督办", OPEN, None, "hazards.supervise",
+                   guard=lambda h, u: not h.is_supervised, requires=("reason",), order=60),
+        Transition("unsupervise", "解除督办", OPEN, None, "hazards.supervise",
+                   guard=lambda h, u: h.is_supervised and h.grade != "major", requires=("reason",), order=61),
+        Transition("note", "添加进展", OPEN, None, "hazards.rectify", requires=("note",), order=70),
+        Transition("reopen", "回头看复发", frozenset({S.CLOSED}), S.RECTIFYING, "hazards.check",
+                   requires=("reason",), style="danger", order=80),
+        Transition("void", "撤销", frozenset({S.REGISTERED}), S.VOIDED, "hazards.manage",
+                   requires=("reason",), style="danger", order=90),
+    ],
+)
