@@ -9,4 +9,9 @@ class HazardsConfig(AppConfig):
     verbose_name = "隐患台账"
 
     def ready(self):
-        from . import workflow  # noqa: F401  (capabilities and the hazard loop)
+        from civicgrid.foundation.core import keys
+
+        from . import handlers, workflow  # noqa: F401  (capabilities, the hazard loop, SLA reactions)
+        from .services.register import OWNER_PHONE_CONTEXT
+
+        keys.register_encrypted_column("hazards.Hazard", "owner_phone_enc", OWNER_PHONE_CONTEXT)

@@ -102,12 +102,12 @@ class PatronAssignment(models.Model):
         constraints = [models.UniqueConstraint(fields=["street", "kind"], name="hazards_one_patron_per_street")]
         ordering = ["street_code", "kind"]
 
+    def __str__(self) -> str:
+        return f"{self.street_code} ← {self.department_id} ({self.kind})"
+
     def save(self, *args, **kwargs):
         self.street_code = self.street.code
         super().save(*args, **kwargs)
-
-    def __str__(self) -> str:
-        return f"{self.street_code} ← {self.department_id} ({self.kind})"
 
 
 class Campaign(ScopedModel):
