@@ -83,7 +83,9 @@ def list_cases(request, filters: Query[CaseFilterIn]):
     """Cases in your scope; filters: status (comma list or `open`), category, region, department, overdue,
     supervised, date_from/date_to (reported), q (number or title)."""
     f = selectors.CaseFilter(**filters.dict(exclude={"limit", "offset"}))
-    items, total = page(selectors.case_list(request.user, f), limit=filters.limit, offset=filters.offset)
+    # A row shows the grid's name only: its boundary (a large JSON column) stays in the database.
+    qs = selectors.case_list(request.user, f).defer("grid__geometry")
+    items, total = page(qs, limit=filters.limit, offset=filters.offset)
     return {"items": items, "count": len(items), "total": total}
 
 

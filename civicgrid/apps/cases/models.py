@@ -33,6 +33,9 @@ OPEN_STATUSES = {
     Status.VERIFIED,
 }
 FINAL_STATUSES = {Status.CLOSED, Status.REFUSED, Status.VOIDED, Status.MERGED}
+# Actions for which a reporter reaches their own cases wherever they are: following them, and reopening them
+# (the `reopen` transition's guard admits the reporter). Board, evaluation, export and staff work stay regional.
+REPORTER_ACTIONS = frozenset({"view", "reopen"})
 
 
 class Source(models.TextChoices):
@@ -146,11 +149,12 @@ class Case(ScopedModel):
         return self.status in OPEN_STATUSES
 
     @classmethod
-    def scope_q(cls, scope, user):
-        """Region and department scope, plus the cases the user reported: a resident or a grid worker who
-        reported outside their grid follows their own report."""
-        q = super().scope_q(scope, user)
-        if getattr(user, "is_authenticated", False) and user.pk is not None:
+    def scope_q(cls, scope, user, *, action: str = "view"):
+        """Region and department scope; for viewing (and the reporter's own reopening) also the cases the user
+        reported: a resident or a grid worker who reported outside their grid follows their own report. Those
+        are not theirs to count, evaluate or export: every other action reads the region/department scope only."""
+        q = super().scope_q(scope, user, action=action)
+        if action in REPORTER_ACTIONS and getattr(user, "is_authenticated", False) and user.pk is not None:
             own = models.Q(reporter_id=user.pk)
             return own if q is None else q | own
         return q

@@ -9,6 +9,7 @@ contact (the sender decrypts the address only when it sends).
 from __future__ import annotations
 
 from django.conf import settings
+from django.urls import reverse
 
 from civicgrid.foundation.access.models import Grant, User
 from civicgrid.foundation.access.roles import Role
@@ -72,8 +73,10 @@ def tell_staff(users, case: Case, kind: str, title: str, body: str = "", dedupe:
 
 
 def follow_url(token: str) -> str:
+    """The reporter's follow page (a page for people: status, rating, reopening), not the JSON endpoint behind it;
+    absolute when `CIVICGRID_PUBLIC_BASE_URL` is set, as SMS and email need."""
     base = getattr(settings, "CIVICGRID_PUBLIC_BASE_URL", "").rstrip("/")
-    return f"{base}/api/v1/follow/{token}"
+    return f"{base}{reverse('ui:follow', args=[token])}"
 
 
 def tell_reporters(case: Case, text: str, *, with_link: bool = False, except_user=None) -> int:

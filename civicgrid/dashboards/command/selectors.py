@@ -14,11 +14,9 @@ Each figure is one indexed query, so the board stays fast however many cases the
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
-from functools import reduce
 
 from django.db.models import Case as DbCase
 from django.db.models import Count, IntegerField, Q, Value, When
@@ -27,7 +25,7 @@ from django.utils import timezone
 from civicgrid.apps.cases.models import OPEN_STATUSES, Case, CaseStep, Status
 from civicgrid.apps.evaluation.formulas import as_percent
 from civicgrid.foundation.access.roles import Role, grant_capabilities
-from civicgrid.foundation.access.scope import scope_for, subtree_q
+from civicgrid.foundation.access.scope import scope_for
 from civicgrid.foundation.regions.models import Region
 
 CAPABILITY = "cases.board"
@@ -46,21 +44,9 @@ LIST_SIZE = 12
 
 
 def board_cases(user):
-    """The cases the board counts for this user: `visible_to(user, "board")`, within the board grants' regions.
-
-    The second condition only narrows: the cases app also shows a user the cases they reported themselves
-    wherever they are, which has no place on a region's board. It is also what lets the `(status,
-    region_code)` index answer a street's counts alone; with the scope's "or reported by the user" branch
-    only, SQLite (no statistics) reads every open case of the district to check it.
-    """
-    qs = Case.objects.visible_to(user, "board").order_by()
-    scope = scope_for(user, CAPABILITY)
-    if scope.everything:
-        return qs
-    within = [subtree_q("region_code", code) for code in sorted(scope.region_codes)]
-    if scope.department_ids:
-        within.append(Q(department_id__in=sorted(scope.department_ids)))
-    return qs.filter(reduce(operator.or_, within)) if within else qs.none()
+    """The cases the board counts for this user: `visible_to(user, "board")` (their board grants' regions; the
+    cases they reported elsewhere are theirs to follow in the case list, not to count here)."""
+    return Case.objects.visible_to(user, "board").order_by()
 
 
 def _overdue_flag():

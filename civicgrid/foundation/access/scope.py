@@ -8,6 +8,7 @@ no rows: default deny.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 
 from django.db import models
@@ -100,6 +101,31 @@ def scope_for(user, capability: str) -> Scope:
     return scope
 
 
+# Per model class: whether its `scope_q` takes the `action` keyword (overrides written before it was passed
+# keep their two-argument signature and are called as before).
+_TAKES_ACTION: dict[type, bool] = {}
+
+
+def _takes_action(model) -> bool:
+    found = _TAKES_ACTION.get(model)
+    if found is None:
+        try:
+            params = inspect.signature(model.scope_q).parameters.values()
+        except (TypeError, ValueError):
+            params = ()
+        found = any((p.name == "action" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+                    or p.kind == p.VAR_KEYWORD for p in params)
+        _TAKES_ACTION[model] = found
+    return found
+
+
+def scoped_q(model, scope: Scope, user, action: str = "view") -> models.Q | None:
+    """`model.scope_q` for one action: passed as `action=` when the model's override accepts it."""
+    if _takes_action(model):
+        return model.scope_q(scope, user, action=action)
+    return model.scope_q(scope, user)
+
+
 class ScopedQuerySet(models.QuerySet):
     """QuerySet whose every read path starts from `visible_to`."""
 
@@ -109,7 +135,7 @@ class ScopedQuerySet(models.QuerySet):
         scope = scope_for(user, capability)
         if scope.everything:
             return self
-        q = model.scope_q(scope, user)
+        q = scoped_q(model, scope, user, action)
         if q is None:
             return self.none()
         return self.filter(q)
@@ -138,8 +164,12 @@ class ScopedModel(models.Model):
         return f"{cls.scope_app or cls._meta.app_label}.{action}"
 
     @classmethod
-    def scope_q(cls, scope: Scope, user) -> models.Q | None:
-        """The filter for a scope; None when nothing is visible. Override to add paths (e.g. own records)."""
+    def scope_q(cls, scope: Scope, user, *, action: str = "view") -> models.Q | None:
+        """The filter for a scope; None when nothing is visible. Override to add paths (e.g. own records).
+
+        `action` is what the rows are read for ("view", "export", "board" …); an override that adds a path
+        only for some actions takes it as a keyword. Overrides without it are still called, without it.
+        """
         q = models.Q()
         matched = False
         if cls.scope_region_field:

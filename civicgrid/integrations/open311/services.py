@@ -15,11 +15,9 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.utils import timezone
 
 from civicgrid.apps.cases import services as cases
 from civicgrid.apps.cases.models import Case, CaseStep, Status
-from civicgrid.apps.cases.services import common as case_common
 from civicgrid.foundation.access.roles import Role, grant_capabilities
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.audit.service import record, snapshot
@@ -283,18 +281,11 @@ def _reopen(client: Open311Client, case: Case, update: inputs.UpdateIn) -> CaseS
 
 
 def _comment(client: Open311Client, case: Case, update: inputs.UpdateIn) -> CaseStep:
-    """A note on the case's timeline by the client (its author's name and contacts stay encrypted beside it)."""
-    # The cases app has no public `comment` service yet (noted on issue 3); the app's own
-    # step/audit/event helpers are used under the case's row lock, exactly as its services use them.
-    locked = case_common.lock(case)
-    label = actor_label(client)
-    step = case_common.add_step(
-        locked, action="comment", actor=label, at=timezone.now(), from_status=locked.status,
-        note=update.description, department=locked.department,
-        data={"source": "open311", "client": client.pk, "update_id": update.external_id,
-              "status": update.status, "media_url": update.media_url},
-    )
-    case_common.record(locked, actor=label, action="comment", before=None,
-                       data={"step": step.pk, "source": "open311", "client": client.pk})
-    case_common.publish(locked, "commented", step_id=step.pk, source="open311")
-    return step
+    """A note on the case's timeline by the client, through the cases app's public `comment` service (its
+    author's name and contacts stay encrypted beside it, in the Open311Update row)."""
+    link = Open311Request.objects.filter(case=case, client=client).only("follow_token_enc").first()
+    token = keys.decrypt(link.follow_token_enc, FOLLOW_CONTEXT) if link and link.follow_token_enc else None
+    return cases.comment(actor=actor_label(client), case=case, text=update.description, reporter_token=token,
+                         channel="open311", media_url=update.media_url,
+                         data={"source": "open311", "client": client.pk, "update_id": update.external_id,
+                               "status": update.status})

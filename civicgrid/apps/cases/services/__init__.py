@@ -6,8 +6,10 @@
     reopen_by_token(*, follow_token, reason) -> Case         重新办理 by link/QR
     follow_status(token) -> dict                             public status, no personal data
     add_photos(*, actor, case, photos, kind) -> list         photos added to a case outside a transition
+    comment(*, actor, case, text, reporter_token, channel)   留言 by a reporter or a public channel (Open311)
 """
 
+from .comments import comment
 from .follow import follow_status, rate, reopen_by_token
 from .intake import submit_case
 from .photos import add_photos
@@ -15,4 +17,4 @@ from .transitions import act, register_actions
 
 register_actions()
 
-__all__ = ["act", "add_photos", "follow_status", "rate", "reopen_by_token", "submit_case"]
+__all__ = ["act", "add_photos", "comment", "follow_status", "rate", "reopen_by_token", "submit_case"]

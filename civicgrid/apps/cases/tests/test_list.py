@@ -73,3 +73,15 @@ def test_the_list_costs_the_same_queries_for_5_or_50_cases(loop, api_client):
     with CaptureQueriesContext(connection) as fifty:
         assert api_client.get("/api/v1/cases", {"limit": 100}, **headers).json()["count"] == 50
     assert len(fifty) == len(five) <= 8, [q["sql"][:120] for q in fifty.captured_queries]
+
+
+def test_the_list_leaves_the_grids_boundary_in_the_database(loop, api_client):
+    headers = auth(loop.dispatcher)
+    bulk_cases(loop, 3)
+    with CaptureQueriesContext(connection) as ctx:
+        body = api_client.get("/api/v1/cases", **headers).json()
+    assert body["count"] == 3 and {i["grid_name"] for i in body["items"]} == {loop.tree[GRID].name}
+    listing = [q["sql"] for q in ctx.captured_queries if "cases_case" in q["sql"] and "regions_region" in q["sql"]]
+    assert listing, "the list joins the grid for its name"
+    assert not [sql for sql in listing if '"regions_region"."geometry"' in sql], listing
+    assert len(ctx) <= 8
