@@ -37,6 +37,7 @@ def _extra() -> list:
         ("civicgrid.ui.pages.flood", "flood/"),
         ("civicgrid.ui.pages.materials", "materials/"),
         ("civicgrid.ui.pages.rescue", "rescue/"),
+        ("civicgrid.ui.pages.router", "router/"),
     ):
         try:
             mod = __import__(module, fromlist=["urlpatterns"])
