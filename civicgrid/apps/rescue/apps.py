@@ -7,3 +7,13 @@ class RescueConfig(AppConfig):
     name = "civicgrid.apps.rescue"
     label = "rescue"
     verbose_name = "抢险救援"
+
+    def ready(self):
+        from civicgrid.foundation.core import keys
+
+        from . import workflow  # noqa: F401  (capabilities and the incident's transition table)
+        from .services import LEADER_PHONE_CONTEXT, MEMBER_PHONE_CONTEXT
+
+        # rotate_keys re-encrypts the teams' contact phones with every other personal field.
+        keys.register_encrypted_column("rescue.RescueTeam", "leader_phone_enc", LEADER_PHONE_CONTEXT)
+        keys.register_encrypted_column("rescue.RescueMember", "phone_enc", MEMBER_PHONE_CONTEXT)

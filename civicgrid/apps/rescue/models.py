@@ -1,0 +1,361 @@
+"""Rescue teams (抢险队伍) and incidents (险情): call-outs, acknowledgements, materials issued and the timeline.
+
+Scope:
+* A team stores the code of the region it serves: the district (`140213`) for the fire brigade (主力) and the
+  social forces (社会力量), a street for a street's part-time team. Teams are visible from inside their region
+  as well (`scope_include_ancestors`): a street's staff see the district's teams they may call out, and the
+  team's own organisation (a department grant on `organisation`) sees its team.
+* An incident stores its grid's code (or the street's when it was raised without a grid). Besides region
+  grants, the organisations of the teams called out to it see it (their handlers acknowledge from it).
+* Members and call-outs are read through their team and incident, never on their own.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from civicgrid.foundation.access.scope import ScopedModel, subtree_q
+
+
+class TeamKind(models.TextChoices):
+    MAIN = "main", _("主力队伍")
+    STREET = "street", _("街道兼职队伍")
+    SOCIAL = "social", _("社会力量")
+
+
+class Availability(models.TextChoices):
+    STANDBY = "standby", _("待命")
+    DEPLOYED = "deployed", _("出勤")
+    RESTING = "resting", _("休整")
+
+
+# Skills of members (and so of teams). Stored as ",code,code," so one `contains` filters on any database.
+SKILLS = [
+    ("water_rescue", "水上救援"),
+    ("drainage", "排涝"),
+    ("first_aid", "医疗急救"),
+    ("electrician", "电工"),
+    ("machinery", "机械操作"),
+    ("search_rescue", "搜索救援"),
+    ("firefighting", "灭火"),
+    ("evacuation", "人员转移"),
+    ("communication", "通信保障"),
+]
+SKILL_LABELS = dict(SKILLS)
+
+
+def skills_text(codes) -> str:
+    """The stored form of a set of skill codes: sorted, comma-framed (",drainage,water_rescue,")."""
+    codes = sorted({c for c in codes if c})
+    return f",{','.join(codes)}," if codes else ""
+
+
+def skills_list(text: str) -> list[str]:
+    return [c for c in (text or "").split(",") if c]
+
+
+class RescueTeam(ScopedModel):
+    """A rescue team with its leader, members, equipment and availability."""
+
+    code = models.CharField(_("队伍编号"), max_length=32, unique=True)
+    name = models.CharField(_("队伍名称"), max_length=100)
+    kind = models.CharField(_("队伍类型"), max_length=16, choices=TeamKind.choices, db_index=True)
+    region = models.ForeignKey("regions.Region", on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("所属区域"))
+    region_code = models.CharField(max_length=15, db_index=True, editable=False)
+    organisation = models.ForeignKey("orgs.Organisation", null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="rescue_teams", verbose_name=_("所属单位"))
+    leader_name = models.CharField(_("负责人"), max_length=64)
+    leader_phone_enc = models.TextField(blank=True)
+    leader_phone_masked = models.CharField(_("联系电话"), max_length=20, blank=True)
+    availability = models.CharField(_("状态"), max_length=16, choices=Availability.choices,
+                                    default=Availability.STANDBY, db_index=True)
+    headcount = models.PositiveIntegerField(_("人数"), default=0)
+    skills = models.CharField(_("技能"), max_length=300, blank=True)  # ",code,…," from the members
+    # Structured list [{"name": "冲锋舟", "quantity": 2, "unit": "艘"}] plus free text for what does not fit.
+    equipment = models.JSONField(_("装备"), default=list, blank=True)
+    equipment_note = models.TextField(_("装备说明"), blank=True, max_length=2000)
+    base_address = models.CharField(_("驻地"), max_length=200, blank=True)
+    lng = models.FloatField(_("经度"), null=True, blank=True)
+    lat = models.FloatField(_("纬度"), null=True, blank=True)
+    note = models.TextField(_("备注"), blank=True, max_length=2000)
+    is_active = models.BooleanField(_("有效"), default=True)
+    is_synthetic = models.BooleanField(_("演示数据"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    scope_include_ancestors = True
+    scope_department_field = "organisation_id"
+    audit_sensitive_fields = ("leader_phone_enc",)
+
+    class Meta:
+        verbose_name = _("抢险队伍")
+        verbose_name_plural = _("抢险队伍")
+        ordering = ["kind", "region_code", "code"]
+        indexes = [models.Index(fields=["availability", "kind"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        if self.region_id and self.region_code != self.region.code:
+            self.region_code = self.region.code
+        super().save(*args, **kwargs)
+
+    @property
+    def skill_list(self) -> list[str]:
+        return skills_list(self.skills)
+
+    @property
+    def skill_labels(self) -> list[str]:
+        return [SKILL_LABELS.get(c, c) for c in self.skill_list]
+
+
+class RescueMember(models.Model):
+    """A member of a team: name, phone (encrypted, shown masked), skills and certificates."""
+
+    team = models.ForeignKey(RescueTeam, on_delete=models.CASCADE, related_name="members")
+    name = models.CharField(_("姓名"), max_length=64)
+    role = models.CharField(_("职务"), max_length=32, blank=True)  # 队长 / 副队长 / 队员
+    phone_enc = models.TextField(blank=True)
+    phone_masked = models.CharField(_("电话"), max_length=20, blank=True)
+    skills = models.CharField(_("技能"), max_length=300, blank=True)
+    certificates = models.CharField(_("证书"), max_length=300, blank=True)
+    is_active = models.BooleanField(_("在队"), default=True)
+    is_synthetic = models.BooleanField(_("演示数据"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    audit_sensitive_fields = ("phone_enc",)
+
+    class Meta:
+        verbose_name = _("队员")
+        verbose_name_plural = _("队员")
+        ordering = ["team", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.team_id} {self.name}"
+
+    @property
+    def region_code(self) -> str:  # audit entries and events carry the team's region
+        return self.team.region_code
+
+    @property
+    def skill_labels(self) -> list[str]:
+        return [SKILL_LABELS.get(c, c) for c in skills_list(self.skills)]
+
+
+class IncidentKind(models.TextChoices):
+    WATERLOGGING = "waterlogging", _("城市内涝/积水")
+    FLOOD = "flood", _("洪水/河道险情")
+    HOUSE = "house", _("房屋险情")
+    GEOLOGICAL = "geological", _("地质灾害")
+    FIRE = "fire", _("火灾")
+    HAZCHEM = "hazchem", _("危化品泄漏")
+    GAS = "gas", _("燃气泄漏")
+    POWER = "power", _("供电/设施故障")
+    OTHER = "other", _("其他")
+
+
+class Severity(models.TextChoices):
+    GENERAL = "general", _("一般")
+    LARGE = "large", _("较大")
+    MAJOR = "major", _("重大")
+    EXTREME = "extreme", _("特别重大")
+
+
+class IncidentSource(models.TextChoices):
+    HAZARD = "hazard", _("隐患点")
+    READING = "reading", _("雨情水情")
+    CASE = "case", _("网格事件")
+    DIRECT = "direct", _("直接登记")
+
+
+class IncidentStatus(models.TextChoices):
+    REPORTED = "reported", _("已报告")
+    RESPONDING = "responding", _("处置中")
+    CONTROLLED = "controlled", _("已控制")
+    CLOSED = "closed", _("已结束")
+
+
+OPEN_INCIDENT_STATUSES = (IncidentStatus.REPORTED, IncidentStatus.RESPONDING, IncidentStatus.CONTROLLED)
+
+
+class Incident(ScopedModel):
+    """One incident (险情) from being raised to its closing report."""
+
+    code = models.CharField(_("险情编号"), max_length=24, unique=True)
+    title = models.CharField(_("标题"), max_length=100)
+    description = models.TextField(_("情况描述"), max_length=4000, blank=True)
+    kind = models.CharField(_("类型"), max_length=16, choices=IncidentKind.choices, default=IncidentKind.OTHER)
+    severity = models.CharField(_("等级"), max_length=16, choices=Severity.choices, default=Severity.GENERAL)
+    status = models.CharField(_("状态"), max_length=16, choices=IncidentStatus.choices,
+                              default=IncidentStatus.REPORTED, db_index=True)
+    source = models.CharField(_("来源"), max_length=16, choices=IncidentSource.choices,
+                              default=IncidentSource.DIRECT)
+    hazard = models.ForeignKey("hazards.Hazard", null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="incidents", verbose_name=_("隐患点"))
+    reading_ref = models.CharField(_("雨情水情记录"), max_length=64, blank=True)  # the flood reading's id
+    station = models.CharField(_("测站"), max_length=64, blank=True)
+    case_id = models.BigIntegerField(_("网格事件"), null=True, blank=True)  # cases.Case id (never written)
+    case_number = models.CharField(_("案卷号"), max_length=20, blank=True)
+
+    lng = models.FloatField(_("经度"))
+    lat = models.FloatField(_("纬度"))
+    address = models.CharField(_("地址"), max_length=200, blank=True)
+    grid = models.ForeignKey("regions.Region", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                             verbose_name=_("网格"))
+    region_code = models.CharField(max_length=15, db_index=True)  # the grid's code
+    street_code = models.CharField(max_length=15, db_index=True)
+
+    opened_at = models.DateTimeField(_("报告时间"), db_index=True)
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    controlled_at = models.DateTimeField(_("控制时间"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    # closing report (required to close)
+    report_summary = models.TextField(_("险情经过"), max_length=4000, blank=True)
+    report_actions = models.TextField(_("处置措施"), max_length=4000, blank=True)
+    report_losses = models.TextField(_("损失情况"), max_length=2000, blank=True)
+    report_lessons = models.TextField(_("经验教训"), max_length=2000, blank=True)
+    is_synthetic = models.BooleanField(_("演示数据"), default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("险情")
+        verbose_name_plural = _("险情")
+        ordering = ["-opened_at", "-id"]
+        indexes = [models.Index(fields=["status", "opened_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.title}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_INCIDENT_STATUSES
+
+    @classmethod
+    def scope_q(cls, scope, user):
+        """Region grants by subtree; department grants: incidents their organisation's teams were called to."""
+        q = models.Q()
+        matched = False
+        for code in scope.region_codes:
+            q |= subtree_q("region_code", code)
+            matched = True
+        if scope.department_ids:
+            called = CallOut.objects.filter(team__organisation_id__in=sorted(scope.department_ids))
+            q |= models.Q(pk__in=called.values("incident_id"))
+            matched = True
+        return q if matched else None
+
+
+class CallOutStatus(models.TextChoices):
+    CALLED = "called", _("已调派")
+    ACKNOWLEDGED = "acknowledged", _("已响应")
+    ARRIVED = "arrived", _("已到达")
+    RELEASED = "released", _("已归队")
+
+
+ACTIVE_CALLOUT_STATUSES = (CallOutStatus.CALLED, CallOutStatus.ACKNOWLEDGED, CallOutStatus.ARRIVED)
+
+
+class CallOut(models.Model):
+    """A team dispatched (调派) to an incident: called → acknowledged (响应) → arrived (到达) → released (归队)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="callouts")
+    team = models.ForeignKey(RescueTeam, on_delete=models.PROTECT, related_name="callouts")
+    status = models.CharField(_("状态"), max_length=16, choices=CallOutStatus.choices,
+                              default=CallOutStatus.CALLED, db_index=True)
+    task = models.TextField(_("任务"), max_length=2000, blank=True)
+    called_at = models.DateTimeField(_("调派时间"))
+    called_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    acknowledged_at = models.DateTimeField(_("响应时间"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                        on_delete=models.SET_NULL, related_name="+")
+    people = models.PositiveIntegerField(_("出动人数"), null=True, blank=True)
+    arrived_at = models.DateTimeField(_("到达时间"), null=True, blank=True)
+    released_at = models.DateTimeField(_("归队时间"), null=True, blank=True)
+    released_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    note = models.CharField(_("说明"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("调派")
+        verbose_name_plural = _("调派")
+        ordering = ["incident", "called_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "team"], condition=models.Q(status__in=[
+                "called", "acknowledged", "arrived"]), name="rescue_one_active_callout_per_team"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} ← {self.team_id} ({self.status})"
+
+    @property
+    def region_code(self) -> str:
+        return self.incident.region_code
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_CALLOUT_STATUSES
+
+
+class IncidentMaterial(models.Model):
+    """Materials issued to the incident through the materials app's service (a copy for the incident page)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="materials")
+    warehouse_id = models.BigIntegerField(_("仓库"))
+    warehouse_name = models.CharField(_("仓库"), max_length=100, blank=True)
+    item_id = models.BigIntegerField(_("物资"))
+    item_name = models.CharField(_("物资"), max_length=100, blank=True)
+    unit = models.CharField(_("单位"), max_length=16, blank=True)
+    quantity = models.DecimalField(_("数量"), max_digits=14, decimal_places=2)
+    movement_ref = models.CharField(max_length=64, blank=True)  # the materials app's movement id
+    note = models.CharField(_("说明"), max_length=500, blank=True)
+    issued_at = models.DateTimeField(_("出库时间"))
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+
+    class Meta:
+        verbose_name = _("调拨物资")
+        verbose_name_plural = _("调拨物资")
+        ordering = ["incident", "issued_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} {self.item_name} {self.quantity}"
+
+
+class IncidentStep(models.Model):
+    """One entry of an incident's timeline: raised, call-out, acknowledgement, arrival, release, material,
+    note, status change, closing."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="steps")
+    action = models.CharField(_("操作"), max_length=32)
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16, blank=True)
+    team = models.ForeignKey(RescueTeam, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    actor_name = models.CharField(max_length=150, blank=True)
+    note = models.TextField(_("说明"), blank=True)
+    data = models.JSONField(null=True, blank=True)
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("险情处置过程")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} {self.action}"
+
+
+class IncidentSequence(models.Model):
+    """The last number handed out per year for incident codes such as XQ-2026-0001."""
+
+    year = models.PositiveSmallIntegerField(unique=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year} {self.last}"

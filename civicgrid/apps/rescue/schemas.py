@@ -1,0 +1,255 @@
+"""Input and output shapes of the rescue API (explicit fields; phones leave only masked).
+
+Schema class names start with `Rescue` so they stay unique across the whole OpenAPI document."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from ninja import Schema
+
+
+class RescueEquipmentLine(Schema):
+    name: str
+    quantity: int = 0
+    unit: str = ""
+
+
+class RescueTeamIn(Schema):
+    region_code: str
+    name: str
+    kind: str
+    leader_name: str
+    leader_phone: str
+    code: str = ""
+    organisation: int | None = None
+    headcount: int = 0
+    equipment: list[RescueEquipmentLine] = []
+    equipment_note: str = ""
+    base_address: str = ""
+    lng: float | None = None
+    lat: float | None = None
+    note: str = ""
+
+
+class RescueTeamPatch(Schema):
+    name: str | None = None
+    kind: str | None = None
+    leader_name: str | None = None
+    leader_phone: str | None = None
+    organisation: int | None = None
+    headcount: int | None = None
+    equipment: list[RescueEquipmentLine] | None = None
+    equipment_note: str | None = None
+    base_address: str | None = None
+    note: str | None = None
+    availability: str | None = None
+    is_active: bool | None = None
+
+
+class RescueAvailabilityIn(Schema):
+    availability: str
+    note: str = ""
+
+
+class RescueMemberIn(Schema):
+    name: str
+    role: str = ""
+    phone: str = ""
+    skills: list[str] = []
+    certificates: str = ""
+
+
+class RescueMemberPatch(Schema):
+    name: str | None = None
+    role: str | None = None
+    phone: str | None = None
+    skills: list[str] | None = None
+    certificates: str | None = None
+    is_active: bool | None = None
+
+
+class RescueMemberOut(Schema):
+    id: int
+    name: str
+    role: str
+    phone: str  # masked
+    skills: list[str]
+    skill_labels: list[str]
+    certificates: str
+    is_synthetic: bool
+
+
+class RescueTeamOut(Schema):
+    id: int
+    code: str
+    name: str
+    kind: str
+    kind_label: str
+    region_code: str
+    region_name: str
+    organisation: int | None
+    organisation_name: str
+    leader_name: str
+    leader_phone: str  # masked
+    availability: str
+    availability_label: str
+    headcount: int
+    member_count: int
+    skills: list[str]
+    skill_labels: list[str]
+    equipment: list[RescueEquipmentLine]
+    is_active: bool
+    is_synthetic: bool
+
+
+class RescueTeamDetailOut(RescueTeamOut):
+    equipment_note: str
+    base_address: str
+    lng: float | None
+    lat: float | None
+    note: str
+    members: list[RescueMemberOut]
+    active_incidents: list[str]
+
+
+class RescueTeamListOut(Schema):
+    items: list[RescueTeamOut]
+    count: int
+    total: int
+
+
+class RescueIncidentIn(Schema):
+    title: str = ""
+    description: str = ""
+    kind: str = ""
+    severity: str = "general"
+    hazard: int | None = None
+    case: str | None = None  # a case number (13 digits) or id
+    reading_ref: str = ""
+    station: str = ""
+    lng: float | None = None
+    lat: float | None = None
+    address: str = ""
+
+
+class RescueCallOutIn(Schema):
+    teams: list[int]
+    task: str = ""
+
+
+class RescueAckIn(Schema):
+    people: int | None = None
+    note: str = ""
+
+
+class RescueReleaseIn(Schema):
+    availability: str = "standby"
+    note: str = ""
+
+
+class RescueCloseIn(Schema):
+    summary: str = ""
+    actions: str = ""
+    losses: str = ""
+    lessons: str = ""
+
+
+class RescueNoteIn(Schema):
+    note: str = ""
+
+
+class RescueMaterialIn(Schema):
+    warehouse: int
+    item: int
+    quantity: Decimal
+    note: str = ""
+
+
+class RescueCallOutOut(Schema):
+    id: int
+    team: int
+    team_name: str
+    team_leader: str
+    team_phone: str  # masked
+    status: str
+    status_label: str
+    task: str
+    called_at: datetime
+    acknowledged_at: datetime | None
+    arrived_at: datetime | None
+    released_at: datetime | None
+    people: int | None
+    note: str
+    actions: list[str] = []
+
+
+class RescueMaterialOut(Schema):
+    id: int
+    warehouse_id: int
+    warehouse_name: str
+    item_id: int
+    item_name: str
+    unit: str
+    quantity: Decimal
+    issued_at: datetime
+    note: str
+
+
+class RescueStepOut(Schema):
+    action: str
+    label: str
+    from_status: str
+    to_status: str
+    team: str
+    actor: str
+    note: str
+    at: datetime
+
+
+class RescueIncidentOut(Schema):
+    id: int
+    code: str
+    title: str
+    kind: str
+    kind_label: str
+    severity: str
+    severity_label: str
+    status: str
+    status_label: str
+    source: str
+    hazard: int | None
+    hazard_code: str
+    case_number: str
+    reading_ref: str
+    station: str
+    lng: float
+    lat: float
+    address: str
+    grid_code: str
+    grid_name: str
+    region_code: str
+    street_code: str
+    opened_at: datetime
+    closed_at: datetime | None
+    team_count: int
+
+
+class RescueIncidentDetailOut(RescueIncidentOut):
+    description: str
+    controlled_at: datetime | None
+    report_summary: str
+    report_actions: str
+    report_losses: str
+    report_lessons: str
+    callouts: list[RescueCallOutOut]
+    materials: list[RescueMaterialOut]
+    timeline: list[RescueStepOut]
+    allowed_actions: list[str]
+
+
+class RescueIncidentListOut(Schema):
+    items: list[RescueIncidentOut]
+    count: int
+    total: int

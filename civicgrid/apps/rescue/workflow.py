@@ -1,0 +1,63 @@
+"""Capabilities of the rescue app and the incident's transition table (it drives services and buttons alike).
+
+Who does what:
+* `rescue.view`: staff of every level (teams are seen from inside their region and by their organisation;
+  incidents by region, and by the organisations of the teams called out to them).
+* `rescue.manage` (teams: create, edit, members, availability): the command centre for all teams; street staff
+  for the teams of their street (the service checks that the team's region lies in the actor's own subtree, so
+  a street never edits the district's fire brigade).
+* `rescue.command` (raise incidents, call out teams, issue materials, control, close): the command centre,
+  street staff and street dispatchers, within their region.
+* `rescue.respond` (acknowledge, arrive, release a call-out): the team's own accounts. A team account is a
+  department handler whose grant names the team's organisation (the fire brigade, a social force); street
+  staff answer for their street's part-time team; the command centre may record a team's answer given by
+  phone. The service checks the team lies in the actor's respond scope (organisation or region subtree).
+"""
+
+from civicgrid.foundation.access.roles import Role, grant_capabilities
+from civicgrid.foundation.workflow.engine import Transition, Workflow
+
+from .models import IncidentStatus
+
+S = IncidentStatus
+
+_STREET = {Role.STREET_STAFF, Role.STREET_DISPATCHER}
+_CENTRE = {Role.COMMAND_DISPATCHER}
+grant_capabilities("rescue.view", _STREET | _CENTRE | {Role.GRID_WORKER, Role.COMMUNITY_STAFF,
+                                                       Role.DEPARTMENT_HANDLER, Role.LEADER})
+grant_capabilities("rescue.manage", _CENTRE | {Role.STREET_STAFF})
+grant_capabilities("rescue.command", _STREET | _CENTRE)
+grant_capabilities("rescue.respond", _CENTRE | {Role.STREET_STAFF, Role.DEPARTMENT_HANDLER})
+
+OPEN = frozenset({S.REPORTED, S.RESPONDING, S.CONTROLLED})
+REPORT_FIELDS = ("summary", "actions", "losses", "lessons")
+
+INCIDENT_WORKFLOW = Workflow(
+    name="incident",
+    states={s.value: str(s.label) for s in IncidentStatus},
+    transitions=[
+        Transition("callout", "调派队伍", OPEN, None, "rescue.command", requires=("teams",), style="primary",
+                   order=10),
+        Transition("issue_material", "调拨物资", OPEN, None, "rescue.command",
+                   requires=("warehouse", "item", "quantity"), order=20),
+        Transition("respond", "开始处置", frozenset({S.REPORTED}), S.RESPONDING, "rescue.command", order=30),
+        Transition("control", "险情已控制", frozenset({S.RESPONDING}), S.CONTROLLED, "rescue.command",
+                   requires=("note",), order=40),
+        Transition("close", "结束险情", OPEN, S.CLOSED, "rescue.command", requires=REPORT_FIELDS,
+                   style="danger", order=50),
+        Transition("note", "添加进展", OPEN, None, "rescue.command", requires=("note",), order=60),
+    ],
+)
+
+STEP_LABELS = {
+    "raise": "报告险情",
+    "callout": "调派队伍",
+    "acknowledge": "队伍响应",
+    "arrive": "队伍到达",
+    "release": "队伍归队",
+    "issue_material": "调拨物资",
+    "respond": "开始处置",
+    "control": "险情已控制",
+    "close": "结束险情",
+    "note": "添加进展",
+}
