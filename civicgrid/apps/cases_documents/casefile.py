@@ -26,11 +26,13 @@ from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Tabl
 
 from civicgrid.apps.cases import photos as photo_mod
 from civicgrid.apps.cases import selectors
-from civicgrid.apps.cases.models import Case
+from civicgrid.apps.cases.models import Case, CaseReporter
 from civicgrid.apps.cases.workflow import CASE_WORKFLOW
 from civicgrid.foundation.audit import verbs
 from civicgrid.foundation.audit.service import record
 from civicgrid.foundation.core.pii import mask_name
+
+from . import qr
 
 log = logging.getLogger(__name__)
 SYSTEM_FONTS = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/wqy-microhei/wqy-microhei.ttc")
@@ -187,8 +189,21 @@ def _photos(case: Case, s) -> list:
     return flow
 
 
-def build(case: Case, *, generated_by: str = "") -> bytes:
-    """The PDF bytes of a case file (the case with its steps and attachments prefetched)."""
+def _follow_qr(link: str, s) -> Table:
+    """The reporter's follow link as a QR code beside its address, to hand over or print for the reporter."""
+    size = 30 * mm
+    image = Image(io.BytesIO(qr.png(link, scale=6)), width=size, height=size)
+    text = [_p("查询与评价二维码", s["label"]), _p("报告人扫码可查看办理进度、评价处置结果或申请重新办理。", s["small"]),
+            _p(link, s["small"])]
+    width = PAGE_W - 2 * MARGIN
+    table = Table([[image, text]], colWidths=[size + 4 * mm, width - size - 4 * mm])
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LEFTPADDING", (0, 0), (0, 0), 0)]))
+    return table
+
+
+def build(case: Case, *, generated_by: str = "", follow_link: str = "") -> bytes:
+    """The PDF bytes of a case file (the case with its steps and attachments prefetched); with `follow_link`,
+    the reporter's follow link as a QR code under the case sheet."""
     s = _styles()
     buffer = io.BytesIO()
     stamp = f"{timezone.localtime():%Y-%m-%d %H:%M}"
@@ -209,6 +224,7 @@ def build(case: Case, *, generated_by: str = "") -> bytes:
         _p(f"案卷号 {case.number} · 生成时间 {stamp}", s["sub"]),
         Spacer(1, 6 * mm),
         _p("一、案卷信息", s["h2"]), _sheet(case, s),
+        *([Spacer(1, 3 * mm), _follow_qr(follow_link, s)] if follow_link else []),
         _p("二、处理过程", s["h2"]), _timeline(case, s),
         _p("三、现场照片", s["h2"]), *_photos(case, s),
     ]
@@ -216,11 +232,20 @@ def build(case: Case, *, generated_by: str = "") -> bytes:
     return buffer.getvalue()
 
 
-def export(user, number: str) -> tuple[bytes, str]:
+def reporter_link(case: Case, user, request=None) -> str:
+    """The follow link of the report `user` made themselves (a grid worker hands it to the resident), else "":
+    staff never get other reporters' links (whoever holds one may rate the work)."""
+    if not case.reporter_id or case.reporter_id != getattr(user, "pk", None):
+        return ""
+    row = CaseReporter.objects.filter(original_case=case).order_by("pk").only("follow_token").first()
+    return qr.follow_link(row.follow_token, request) if row else ""
+
+
+def export(user, number: str, request=None) -> tuple[bytes, str]:
     """The case file of a case in the user's scope (404 otherwise), recorded in the audit trail as an export."""
     case = selectors.case_detail(user, number)
     label = getattr(user, "display_name", "") or user.get_username()
-    body = build(case, generated_by=label)
+    body = build(case, generated_by=label, follow_link=reporter_link(case, user, request))
     record(actor=user, action=verbs.Data.EXPORTED, target=case,
            data={"format": "pdf", "document": "case_file", "photos": min(len(case.attachments.all()), MAX_PHOTOS)})
     return body, f"case-{case.number}.pdf"

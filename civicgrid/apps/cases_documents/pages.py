@@ -88,7 +88,7 @@ def case_ledger(request):
 def case_file(request, number: str):
     """案卷 (PDF) of one case in the user's scope (404 outside it); audited."""
     try:
-        body, filename = casefile.export(request.user, number[:20])
+        body, filename = casefile.export(request.user, number[:20], request)
     except NotFound:
         raise Http404("未找到该事件，或不在您的权限范围内") from None
     return _download(body, "application/pdf", filename)

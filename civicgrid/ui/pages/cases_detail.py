@@ -38,6 +38,7 @@ from .cases_shared import (
     error_text,
 )
 from .common import capability_required, page_view
+from .router import prefill_department, suggestion_panel
 
 # Inputs an action takes besides those it requires (never required: the service decides what must be there).
 OPTIONAL = {
@@ -148,6 +149,38 @@ def _duplicates(case: Case, user, allowed: set[str]) -> list:
     return [c for c in found if c.case.parent_id is None]
 
 
+def open311_answers(case: Case) -> dict | None:
+    """What an Open311 client sent with the report beyond the case's fields: its answers to the service
+    definition's questions (`attribute[code]`), labelled by the questions and their value names, in the
+    definition's order (answers to questions since removed come last, under their codes)."""
+    from civicgrid.integrations.open311 import catalogue
+    from civicgrid.integrations.open311.models import Open311Request, ServiceAttribute
+
+    link = Open311Request.objects.filter(case=case).select_related("client").only(
+        "attributes", "client__name").first()
+    if link is None:
+        return None
+    answers = dict(link.attributes or {})
+    if case.category_id:
+        questions = catalogue.attributes_for(case.category)
+    else:
+        questions = list(ServiceAttribute.objects.filter(category__isnull=True, is_active=True))
+    rows = []
+    for question in questions:
+        if question.code not in answers:
+            continue
+        value = answers.pop(question.code)
+        names = {str(v.get("key")): str(v.get("name") or v.get("key")) for v in question.values or []
+                 if isinstance(v, dict)}
+        values = value if isinstance(value, list) else [value]
+        rows.append({"code": question.code, "label": question.description,
+                     "value": "、".join(names.get(str(v), str(v)) for v in values)})
+    for code, value in sorted(answers.items()):
+        rows.append({"code": code, "label": code,
+                     "value": "、".join(map(str, value)) if isinstance(value, list) else str(value)})
+    return {"client": link.client.name, "rows": rows}
+
+
 def _refill(forms: list[dict], failed_action: str, posted: dict) -> None:
     """Put back what was typed into the form of an action the service refused."""
     for form in forms:
@@ -167,7 +200,8 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
     allowed = {f["name"] for f in forms}
     if "dispatch" in allowed:
         route = explain_route(case.category, case.region_code)
-        suggested = case.suggested_department_id or (route.department.pk if route.department else None)
+        suggested = (prefill_department(case) or case.suggested_department_id
+                     or (route.department.pk if route.department else None))
         forms = action_forms(case, user, suggested)
     if failed_action:
         _refill(forms, failed_action, posted or {})
@@ -189,7 +223,10 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "candidates": _duplicates(case, user, allowed),
         "grid_geometry": case.grid.geometry if case.grid_id else None,
         "follow_path": reverse("ui:follow", args=[reporter_token]) if reporter_token else "",
+        "follow_token": reporter_token,
+        "open311": open311_answers(case) if case.source == "open311" else None,
         "show_region_link": has_capability(user, "regions.view"),
+        "router_panel": suggestion_panel(case, user),
         **extra,
     }
 

@@ -2,7 +2,7 @@
 
 It shows the case's public status (number, status, category, dates and the public steps: no names, phones or
 addresses), takes one satisfaction rating (1–5) after closing, and lets the reporter ask for the case to be
-reopened within the configured days. Everything goes through `cases.services` (`follow_status`, `rate`,
+reopened within the configured days. The page's own address is also drawn as a QR code (`qr.svg`/`qr.png`). Everything goes through `cases.services` (`follow_status`, `rate`,
 `reopen_by_token`), which find the case by token and check what the token may do.
 
 Tokens are 32 random characters, so guessing is hopeless; a per-address limit keeps trying pointless anyway.
@@ -20,6 +20,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from civicgrid.apps.cases import services
+from civicgrid.apps.cases.services.follow import reporter_for
+from civicgrid.apps.cases_documents import qr
 from civicgrid.foundation.access.endpoints import non_data_endpoint
 from civicgrid.foundation.core.errors import CivicgridError, NotFound
 from civicgrid.foundation.core.middleware import client_ip
@@ -55,7 +57,8 @@ def _status_or_404(token: str) -> dict:
 
 def _render(request, token: str, status: int = 200, **extra):
     info = _status_or_404(token)
-    return render(request, "follow/status.html", {"info": info, "token": token, "scores": SCORES, **extra},
+    return render(request, "follow/status.html", {"info": info, "token": token, "scores": SCORES,
+                                                  "link": qr.follow_link(token, request), **extra},
                   status=status)
 
 
@@ -100,11 +103,35 @@ def follow_reopen(request, token: str):
     return redirect("ui:follow", token)
 
 
+QR_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
+
+
+@require_GET
+def follow_qr(request, token: str, fmt: str):
+    """The follow link as a QR code (SVG or PNG), to print or show on another screen."""
+    if fmt not in QR_TYPES:
+        raise Http404
+    if throttled(request):
+        return _too_many()
+    try:
+        reporter_for(token)
+    except NotFound:
+        raise Http404("链接无效或已失效") from None
+    link = qr.follow_link(token, request)
+    body = qr.svg(link, title=str(_("事件办理进度"))) if fmt == "svg" else qr.png(link)
+    response = HttpResponse(body, content_type=QR_TYPES[fmt])
+    response["Cache-Control"] = "private, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
 urlpatterns = [
     path("<str:token>/", follow_page, name="follow"),
+    path("<str:token>/qr.<str:fmt>", follow_qr, name="follow_qr"),
     path("<str:token>/rate/", follow_rate, name="follow_rate"),
     path("<str:token>/reopen/", follow_reopen, name="follow_reopen"),
 ]
 
 # Token links for reporters without accounts: no personal data, no sign-in by design (like api:follow_status).
-non_data_endpoint("ui:follow", "ui:follow_rate", "ui:follow_reopen")
+non_data_endpoint("ui:follow", "ui:follow_rate", "ui:follow_reopen", "ui:follow_qr")
