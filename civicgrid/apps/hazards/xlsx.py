@@ -241,3 +241,27 @@ def export_list(which: str, queryset, *, title: str | None = None, unit: str = "
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def export_for(*, actor, which: str, kind: str | None = None, title: str | None = None, unit: str = "",
+               **filters) -> tuple[bytes, str]:
+    """One list of the hazards the actor may export, as (xlsx bytes, file name); audited as an export first.
+
+    Needs the `hazards.export` capability; rows are `hazard_list(actor, action="export", kind=…, **filters)`."""
+    from civicgrid.foundation.access.scope import has_capability
+    from civicgrid.foundation.audit import service as audit
+    from civicgrid.foundation.audit import verbs
+    from civicgrid.foundation.core.errors import PermissionDenied
+
+    from .selectors import hazard_list
+
+    _check(which)
+    if not has_capability(actor, "hazards.export"):
+        raise PermissionDenied("您无权导出隐患清单 / you may not export hazard lists")
+    queryset = hazard_list(actor, kind=kind, action="export", **filters)
+    rows = queryset.count()
+    audit.record(actor=actor, action=verbs.Data.EXPORTED, target_type="hazards.hazard",
+                 data={"list": which, "kind": kind or "", "rows": rows,
+                       "filters": {k: str(v) for k, v in filters.items() if v not in (None, "")}})
+    body = export_list(which, queryset, title=title or default_title(which, kind), unit=unit)
+    return body, file_name(which, kind)
