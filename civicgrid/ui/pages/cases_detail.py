@@ -225,6 +225,8 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "follow_path": reverse("ui:follow", args=[reporter_token]) if reporter_token else "",
         "follow_token": reporter_token,
         "open311": open311_answers(case) if case.source == "open311" else None,
+        "ledger_url": (f"{reverse('ui:case_ledger')}?q={case.number}"
+                       if has_capability(user, "cases.export") else ""),
         "show_region_link": has_capability(user, "regions.view"),
         "router_panel": suggestion_panel(case, user),
         **extra,

@@ -8,10 +8,12 @@ from `Case.objects.visible_to(user)`.
 from __future__ import annotations
 
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from civicgrid.apps.cases import selectors
 from civicgrid.apps.cases.models import Status
+from civicgrid.apps.cases_documents import ledger
 from civicgrid.foundation.access.scope import has_capability
 
 from .cases_shared import STATUS_STYLE, category_classes, dispatch_departments
@@ -79,4 +81,13 @@ def case_list(request):
         "region_choices": region_choices(request.user, "cases.view", shown["region"]),
         "can_report": has_capability(request.user, "cases.report"),
         "can_intake": has_capability(request.user, "cases.intake"),
+        "ledger_url": _ledger_url(request) if has_capability(request.user, ledger.CAPABILITY) else "",
     })
+
+
+def _ledger_url(request) -> str:
+    """The ledger download with the list's current filters (the ledger reads the same ones)."""
+    params = request.GET.copy()
+    params.pop("page", None)
+    query = params.urlencode()
+    return reverse("ui:case_ledger") + (f"?{query}" if query else "")
