@@ -143,23 +143,41 @@ def _row_fields(values: dict[str, str], columns: dict[str, str], default_kind: s
     if get.get("found_on"):
         fields["found_on"] = _parse_date(get["found_on"])
     if not fields.get("description"):
-        fields["description"] = fields.get("name", "")
+        fields["description"] = fields.get("name") or "-"  # a row without a name is refused for the name
     return fields, problems
+
+
+# what a refused field is replaced with to go on checking the rest of the row (all of a row's problems listed)
+_NEUTRAL = {"name": "-", "description": "-", "owner_phone": "", "address": "", "owner_unit": "", "owner_person": "",
+            "inspector": "", "sub_grade": "", "threatened_people": 0, "threatened_households": 0, "found_on": None,
+            "found_by": None, "grade": None, "lat": 0.0, "lng": 0.0}
 
 
 def check_row(actor, fields: dict) -> list[tuple[str, str]]:
     """What `register_hazard` would refuse about this row (validation, location, scope), without writing."""
+    problems: list[tuple[str, str]] = []
+    fields = dict(fields)
+    for _ in range(len(_NEUTRAL) + 1):
+        try:
+            data = validate_registration(fields)
+            break
+        except ValidationFailed as exc:
+            problems.append((exc.field or "", exc.message))
+            if exc.field not in _NEUTRAL or fields.get(exc.field) == _NEUTRAL[exc.field]:
+                return problems
+            fields[exc.field] = _NEUTRAL[exc.field]
+    if any(name in ("lat", "lng") for name, _ in problems):
+        return problems
     try:
-        data = validate_registration(fields)
         where = locate(data["lng"], data["lat"], data["crs"])
         if where.grid is None:
-            return [("lat", "该位置未划分网格 / no grid at this point")]
+            return [*problems, ("lat", "该位置未划分网格 / no grid at this point")]
         patron = patron_for(where.street.code, data["kind"])
         if not _may_register_at(actor, where.grid.code, None, patron):
-            return [("lat", "该位置不在您登记隐患的权限范围内 / outside the scope of your role")]
+            return [*problems, ("lat", "该位置不在您登记隐患的权限范围内 / outside the scope of your role")]
     except CivicgridError as exc:
-        return [(exc.field or "lat", exc.message)]
-    return []
+        return [*problems, (exc.field or "lat", exc.message)]
+    return problems
 
 
 def import_hazards(*, actor, data: bytes, filename: str = "", default_kind: str | None = None,
