@@ -14,7 +14,7 @@ class MenuItem:
     key: str
     label: str  # Chinese; translated through gettext in the template
     url_name: str
-    capability: str | None  # None: every signed-in user
+    capability: str | tuple[str, ...] | None  # None: every signed-in user; a tuple: any of them
     order: int = 100
     icon: str = ""
 
@@ -30,7 +30,8 @@ def register(item: MenuItem) -> None:
 def menu_for(user) -> list[dict]:
     items = []
     for item in sorted(_MENU.values(), key=lambda i: (i.order, i.key)):
-        if item.capability and not has_capability(user, item.capability):
+        wanted = item.capability if isinstance(item.capability, tuple) else (item.capability,)
+        if item.capability and not any(has_capability(user, c) for c in wanted):
             continue
         try:
             url = reverse(item.url_name)

@@ -422,6 +422,17 @@ def _may(actor, hazard: Hazard, action: str) -> bool:
             and Hazard.objects.visible_to(actor, action).filter(pk=hazard.pk).exists())
 
 
+def register_finding(*, actor, photos=(), **fields) -> Hazard:
+    """Register a hazard found outside a checklist (the register page) with its finding photos, in one
+    transaction: a refused photo or registration keeps nothing."""
+    checked = read_photos(photos, "finding")
+    with transaction.atomic():
+        hazard = register_hazard(actor=actor, **fields)
+        if checked:
+            attach_photos(hazard, checked, step=hazard.steps.order_by("id").first(), actor=actor)
+    return hazard
+
+
 # ---------------------------------------------------------------------------------------------- 回头看 rounds
 
 
