@@ -16,7 +16,12 @@ MAX_QUANTITY = 10**12
 DISTRICT_CODE_LENGTH = 6
 
 def can(user, capability: str, region_code: str, department_id: int | None = None) -> bool:
-    """Whether the user holds `capability` over this region code itself (not merely above it) or its department."""
+    """Whether the user holds `capability` over this region code itself (not merely above it) or its department.
+
+    `user=None` is the system itself (the demo loader, management commands): never an HTTP caller, whose
+    requests always carry a signed-in user."""
+    if user is None:
+        return True
     scope = scope_for(user, capability)
     return scope.everything or scope.covers_code(region_code) or (
         department_id is not None and department_id in scope.department_ids)
@@ -29,6 +34,8 @@ def check_can(user, capability: str, warehouse: Warehouse) -> None:
 
 
 def can_manage_catalogue(user) -> bool:
+    if user is None:
+        return True
     scope = scope_for(user, "materials.manage")
     return scope.everything or any(len(code) <= DISTRICT_CODE_LENGTH for code in scope.region_codes)
 
@@ -44,6 +51,11 @@ def resolve_warehouse(user, warehouse, action: str = "view", *, lock: bool = Fal
         lookup = {"pk": int(warehouse)}
     else:
         lookup = {"code": str(warehouse or "")[:32]}
+    if user is None:  # the system (demo, commands)
+        try:
+            return qs.get(**lookup)
+        except (Warehouse.DoesNotExist, ValueError):
+            raise NotFound("未找到该仓库 / warehouse not found") from None
     if not has_capability(user, "materials.view"):
         raise NotFound("未找到该仓库，或不在您的权限范围内 / warehouse not found")
     return get_visible_or_404(qs, user, action, **lookup)
