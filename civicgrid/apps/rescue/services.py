@@ -155,12 +155,23 @@ def _coords(lng, lat) -> tuple[float | None, float | None]:
     return lng, lat
 
 
+def _visible(model, actor):
+    """The scoped read path; `actor=None` is the system (the demo loader, commands) and sees everything."""
+    return model._default_manager.all() if actor is None else model._default_manager.visible_to(actor, "view")
+
+
+def _can(actor, capability: str) -> bool:
+    return actor is None or has_capability(actor, capability)
+
+
 def _need(actor, capability: str, what: str) -> None:
-    if not has_capability(actor, capability):
+    if not _can(actor, capability):
         raise PermissionDenied(f"您无权{what} / you may not do this")
 
 
 def _covers(actor, capability: str, region_code: str, organisation_id: int | None = None) -> bool:
+    if actor is None:
+        return True
     scope = scope_for(actor, capability)
     if scope.covers_code(region_code):
         return True
@@ -169,7 +180,7 @@ def _covers(actor, capability: str, region_code: str, organisation_id: int | Non
 
 def _visible_team(actor, team: RescueTeam | int) -> RescueTeam:
     pk = team.pk if isinstance(team, RescueTeam) else team
-    found = RescueTeam.objects.visible_to(actor, "view").select_related("region", "organisation").filter(pk=pk).first()
+    found = _visible(RescueTeam, actor).select_related("region", "organisation").filter(pk=pk).first()
     if found is None:
         raise NotFound(NOT_FOUND)
     return found
@@ -177,7 +188,7 @@ def _visible_team(actor, team: RescueTeam | int) -> RescueTeam:
 
 def _visible_incident(actor, incident: Incident | int, *, lock: bool = False) -> Incident:
     pk = incident.pk if isinstance(incident, Incident) else incident
-    qs = Incident.objects.visible_to(actor, "view").filter(pk=pk)
+    qs = _visible(Incident, actor).filter(pk=pk)
     if lock:
         # Lock the row (PostgreSQL) so two dispatchers do not act on the same state; SQLite serialises writes.
         qs = Incident.objects.select_for_update().filter(pk__in=qs.values("pk"))
@@ -397,7 +408,7 @@ def add_member(*, actor, team: RescueTeam | int, is_synthetic: bool = False, **d
 @transaction.atomic
 def update_member(*, actor, member: RescueMember | int, **changes) -> RescueMember:
     pk = member.pk if isinstance(member, RescueMember) else member
-    found = RescueMember.objects.filter(pk=pk, team__in=RescueTeam.objects.visible_to(actor, "view")).first()
+    found = RescueMember.objects.filter(pk=pk, team__in=_visible(RescueTeam, actor)).first()
     if found is None:
         raise NotFound(NOT_FOUND)
     team = found.team
@@ -453,7 +464,7 @@ def _source_hazard(actor, hazard_id):
         pk = int(hazard_id)
     except (TypeError, ValueError):
         raise ValidationFailed("隐患点编号无效 / invalid hazard id", field="hazard") from None
-    hazard = Hazard.objects.visible_to(actor, "view").select_related("grid").filter(pk=pk).first()
+    hazard = _visible(Hazard, actor).select_related("grid").filter(pk=pk).first()
     if hazard is None:
         raise ValidationFailed("隐患点不存在或不在您的权限范围内 / hazard not found", field="hazard")
     return hazard
@@ -463,7 +474,7 @@ def _source_case(actor, case_ref):
     from civicgrid.apps.cases.models import Case
 
     ref = str(case_ref).strip()
-    qs = Case.objects.visible_to(actor, "view").select_related("grid")
+    qs = _visible(Case, actor).select_related("grid")
     case = None
     if ref.isdigit() and len(ref) == 13:
         case = qs.filter(number=ref).first()
@@ -539,6 +550,11 @@ def raise_incident(*, actor, title: str = "", description: str = "", kind: str =
 def _command_incident(actor, incident, action: str, inputs: dict) -> Incident:
     """The incident, locked, after the workflow and the actor's command scope over its region allow `action`."""
     incident = _visible_incident(actor, incident, lock=True)
+    if actor is None:  # the system: the state still has to allow the action
+        t = INCIDENT_WORKFLOW.transition(action)
+        if incident.status not in t.sources:
+            raise Conflict(f"当前状态不能执行「{t.label}」 / not allowed in state {incident.status}")
+        return incident
     INCIDENT_WORKFLOW.check(incident, actor, action, inputs)
     if not _covers(actor, "rescue.command", incident.region_code):
         raise PermissionDenied("该险情不在您的指挥范围内 / the incident is outside your command")
@@ -558,7 +574,7 @@ def call_out(*, actor, incident: Incident | int, teams, task: str = "") -> list[
     ids = list(dict.fromkeys(ids))
     incident = _command_incident(actor, incident, "callout", {"teams": ",".join(map(str, ids))})
     task = _text(task, "task", 2000, label="任务")
-    found = {t.pk: t for t in RescueTeam.objects.visible_to(actor, "view").select_for_update(of=("self",))
+    found = {t.pk: t for t in _visible(RescueTeam, actor).select_for_update(of=("self",))
              .filter(pk__in=ids).select_related("organisation")}
     missing = [i for i in ids if i not in found]
     if missing:
@@ -604,7 +620,7 @@ def call_out(*, actor, incident: Incident | int, teams, task: str = "") -> list[
 def _callout_for(actor, callout: CallOut | int) -> CallOut:
     pk = callout.pk if isinstance(callout, CallOut) else callout
     found = (CallOut.objects.select_for_update().filter(
-        pk=pk, incident__in=Incident.objects.visible_to(actor, "view")).first())
+        pk=pk, incident__in=_visible(Incident, actor)).first())
     if found is None:
         raise NotFound(NOT_FOUND)
     found = CallOut.objects.select_related("incident", "team").get(pk=found.pk)
@@ -726,8 +742,8 @@ def release(*, actor, callout: CallOut | int, availability: str = Availability.S
     """归队: the commander (or the team) ends a call-out; the team goes back to 待命 (or 休整)."""
     callout = _callout_for(actor, callout)
     incident = callout.incident
-    commands = has_capability(actor, "rescue.command") and _covers(actor, "rescue.command", incident.region_code)
-    if not (commands or (has_capability(actor, "rescue.respond") and may_respond(actor, callout))):
+    commands = _can(actor, "rescue.command") and _covers(actor, "rescue.command", incident.region_code)
+    if not (commands or (_can(actor, "rescue.respond") and may_respond(actor, callout))):
         raise PermissionDenied("您无权办理该队伍归队 / you may not release this team")
     if not callout.is_active:
         raise Conflict("该队伍已归队 / the team has already been released")
@@ -831,47 +847,38 @@ def _quantity(value) -> Decimal:
     return qty
 
 
-def _attr(obj, *names, default=""):
-    for name in names:
-        value = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
-        if value not in (None, ""):
-            return value
-    return default
-
-
 @transaction.atomic
 def issue_material(*, actor, incident: Incident | int, warehouse, item, quantity, note: str = "") -> IncidentMaterial:
     """调拨物资: stock leaves a warehouse for the incident through the materials service (which checks the
-    actor's rights over the warehouse and refuses negative stock); the incident keeps a copy for its page."""
+    actor's rights over the warehouse, refuses stock going negative and records its own movements and audit);
+    the incident keeps a line for its page and timeline. A refusal there rolls back everything here."""
     inputs = {"warehouse": warehouse, "item": item, "quantity": quantity}
     incident = _command_incident(actor, incident, "issue_material", inputs)
     qty = _quantity(quantity)
-    note = _text(note, "note", 500, label="说明")
+    note = _text(note, "note", 200, label="说明")
     issue = materials_service()
     if issue is None:
         raise Conflict("应急物资模块尚未提供出库服务 / the materials service is not available yet")
-    movement = issue(actor=actor, warehouse=warehouse, item=item, quantity=qty, incident_ref=incident.code,
-                     note=note or f"险情 {incident.code} {incident.title}")
-    wh = _attr(movement, "warehouse", default=None)
-    it = _attr(movement, "item", default=None)
+    moved = issue(actor=actor, warehouse=warehouse, item=item, quantity=int(qty) if qty == qty.to_integral() else qty,
+                  incident_ref=incident.code, note=note or f"险情 {incident.code} {incident.title}"[:200])
+    moved = list(moved) if isinstance(moved, list | tuple) else [moved]
+    first = moved[0]
+    wh, it = first.warehouse, first.item
     row = IncidentMaterial.objects.create(
-        incident=incident,
-        warehouse_id=int(_attr(movement, "warehouse_id", default=None) or getattr(wh, "pk", None) or warehouse),
-        warehouse_name=str(_attr(wh, "name") if wh is not None else "")[:100],
-        item_id=int(_attr(movement, "item_id", default=None) or getattr(it, "pk", None) or item),
-        item_name=str(_attr(it, "name") if it is not None else "")[:100],
-        unit=str(_attr(it, "unit") if it is not None else "")[:16],
-        quantity=qty, movement_ref=str(_attr(movement, "pk", "id"))[:64], note=note, issued_at=timezone.now(),
+        incident=incident, warehouse_id=wh.pk, warehouse_name=wh.name[:100], item_id=it.pk, item_name=it.name[:100],
+        unit=it.unit[:16], quantity=sum((abs(Decimal(m.quantity)) for m in moved), Decimal(0)),
+        movement_ref=",".join(str(m.pk) for m in moved)[:64], note=note, issued_at=timezone.now(),
         issued_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
     _step(incident, actor, "issue_material", note=note, at=row.issued_at,
           data={"material": row.pk, "warehouse": row.warehouse_name, "item": row.item_name,
-                "quantity": str(qty), "unit": row.unit})
+                "quantity": f"{row.quantity.normalize():f}", "unit": row.unit})
     record(actor=actor, action="rescue.material_issued", target=incident, data={
-        "material": row.pk, "warehouse": row.warehouse_id, "item": row.item_id, "quantity": str(qty),
-        "movement": row.movement_ref})
+        "material": row.pk, "warehouse": row.warehouse_id, "item": row.item_id, "quantity": str(row.quantity),
+        "movements": row.movement_ref})
     publish("rescue.material_issued", aggregate=incident, payload={
-        "incident": incident.pk, "material": row.pk, "quantity": str(qty)})
+        "incident": incident.pk, "material": row.pk, "warehouse": row.warehouse_id, "item": row.item_id,
+        "quantity": str(row.quantity)})
     return row
 
 
