@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 
 from civicgrid.foundation.access.models import User
-from civicgrid.foundation.core import context
+from civicgrid.foundation.core import context, dbstats
 from civicgrid.foundation.core.errors import Conflict
 from civicgrid.foundation.regions.models import Level, Region
 
@@ -127,6 +127,9 @@ def load_demo(*, people: bool = True, force: bool = False) -> DemoSummary:
         # Ledgers of the hazards, flood, materials and rescue apps (in this order: each may use the one before).
         for app in ("hazards", "flood", "materials", "rescue"):
             _timed(summary, app, _app_stage(app))
+    if any(outcome != "已存在，未改动" for outcome in summary.stages.values()):
+        # Bulk-written tables: give the planner statistics (SQLite has none until ANALYZE runs).
+        dbstats.refresh_statistics()
     summary.counts = {
         "streets": Region.objects.filter(level=Level.STREET).count(),
         "communities": Region.objects.filter(level=Level.COMMUNITY).count(),

@@ -26,6 +26,7 @@ from django.utils import timezone
 from ..access.scope import Scope, has_capability, scope_for
 from ..audit import service as audit
 from ..audit import verbs
+from ..core import dbstats
 from ..core.errors import NotFound, PermissionDenied, ValidationFailed
 from ..events import bus as events
 from . import readers, registry
@@ -392,6 +393,8 @@ def _apply(job, table, ctx, spool, progress) -> None:
             )
     finally:
         side.close()
+    if job.status == JobStatus.DONE and job.applied_rows >= dbstats.big_import_rows():
+        dbstats.refresh_statistics([table.model])  # the planner's statistics after a large load
 
 
 def insert_rows(model, columns: tuple[str, ...], rows: list[tuple]) -> int:
