@@ -2,13 +2,17 @@
 
 `candidates(...)` prefilters in SQL with a bounding box around the point and the time window (indexes on
 `reported_at`/`status` keep it small), then measures the great-circle distance in Python and keeps those within
-the radius, nearest first. `similarity(a, b)` (character-bigram cosine) scores the texts for display; the text
-router may later replace it with its own model (`SIMILARITY` is the hook).
+the radius. The texts are compared after normalisation (full-width, punctuation, numbers, common variants such as
+垃圾箱/垃圾桶 or 违建/违章建筑), by character bi/trigrams weighted TF-IDF-like over the candidates themselves with
+generic words (反映, 尽快处理 …) counting little, blended with the plain bigram cosine (`TextScorer`). Candidates
+rank mostly by that text similarity, then by nearness (`score`).
 """
 
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,24 +35,136 @@ def haversine_m(lng1: float, lat1: float, lng2: float, lat2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
+# ------------------------------------------------------------------------------------------- text similarity
+# Variants people write for the same thing → one form, so "垃圾箱满了" and "垃圾桶满溢" share their words.
+# Longest variant first; a variant never contains its own canonical form's replacement loop.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "垃圾桶": ("垃圾箱", "垃圾筒", "果皮箱", "垃圾收集点"),
+    "满溢": ("满了", "装满", "溢出来", "冒出来"),
+    "井盖": ("窨井盖", "下水井盖", "检查井盖", "雨水井盖", "井篦子", "雨水篦子"),
+    "缺失": ("丢了", "没了", "被偷", "不见了"),
+    "下水道": ("下水管道", "排水管道", "排水管", "下水管"),
+    "堵塞": ("堵住", "堵了", "淤堵", "不通畅", "不通"),
+    "漏水": ("渗水", "跑水", "滴水"),
+    "路灯": ("街灯", "灯杆", "照明灯"),
+    "不亮": ("熄灭", "黑灯", "没亮", "灭了"),
+    "噪音": ("噪声", "吵闹", "太吵"),
+    "占道经营": ("占道摆摊", "摆摊设点", "流动摊贩", "游商", "摆摊"),
+    "违章建筑": ("私搭乱建", "乱搭乱建", "违建"),
+    "乱停": ("乱停乱放", "违停", "违章停车", "乱停车"),
+    "电动车": ("电瓶车", "电单车"),
+    "小广告": ("牛皮癣", "乱贴广告", "乱张贴"),
+    "积水": ("淹水", "水洼", "水坑"),
+    "暖气": ("供暖", "暖气片", "采暖"),
+    "破损": ("损坏", "坏了", "破了", "裂了"),
+}
+_VARIANT_TO = {v: canon for canon, variants in SYNONYMS.items() for v in variants}
+_VARIANTS = re.compile("|".join(re.escape(v) for v in sorted(_VARIANT_TO, key=len, reverse=True)))
+# Words every report has (who asks, how urgent): they say nothing about which problem it is.
+GENERIC = frozenset({
+    "反映", "市民", "来电", "群众", "居民", "请求", "要求", "希望", "尽快", "处理", "解决", "问题", "相关", "部门",
+    "情况", "现在", "目前", "已经", "一直", "没有", "有人", "这个", "那个", "我们", "我家", "你们", "谢谢", "麻烦",
+    "附近", "位置", "地方", "严重", "影响", "进行", "协调", "帮助", "联系", "多次", "长时间", "无人",
+})
+GENERIC_WEIGHT = 0.15
+# What the problem is weighs more than where it is: every report near a point names the same street and estate.
+PROBLEM_WORDS = frozenset(SYNONYMS) | frozenset({
+    "垃圾", "渣土", "油烟", "烧烤", "异味", "臭味", "污水", "排水", "积雪", "结冰", "塌陷", "坑洼", "树木", "倒伏",
+    "枯死", "绿化", "停车", "车位", "楼道", "电梯", "屋顶", "墙体", "开裂", "脱落", "燃气", "漏气", "电线", "飞线",
+    "火灾", "隐患", "施工", "扬尘", "广告", "招牌", "流浪", "犬只", "养狗", "纠纷", "吵架", "欠薪", "工资",
+})
+PROBLEM_WEIGHT = 2.0
+_PROBLEM_GRAMS = frozenset(w[i:i + n] for w in PROBLEM_WORDS for n in (2, 3) for i in range(len(w) - n + 1))
+PLACE_CHARS = frozenset("0号楼栋单元层室路街巷口区院村社")
+PLACE_WEIGHT = 0.5
+_DIGITS = re.compile(r"\d+")
+# Chinese numerals in addresses (三号楼, 十二栋) read as the number they are.
+_CN_NUMBER = re.compile(r"[零一二三四五六七八九十百两]+(?=[号楼栋单元层室])")
+
+
+def normalise(text: str) -> str:
+    """Text as compared: full-width → half-width (NFKC), lower case, only letters and digits, every number
+    one `0`, variants → their common form (:data:`SYNONYMS`)."""
+    t = unicodedata.normalize("NFKC", str(text or "")).lower()
+    t = "".join(ch for ch in t if ch.isalnum())
+    t = _DIGITS.sub("0", _CN_NUMBER.sub("0", t))
+    return _VARIANTS.sub(lambda m: _VARIANT_TO[m.group(0)], t)
+
+
 def _bigrams(text: str) -> Counter:
-    compact = "".join(ch for ch in (text or "").lower() if ch.isalnum())
+    compact = normalise(text)
     if len(compact) == 1:
         return Counter([compact])
     return Counter(compact[i:i + 2] for i in range(len(compact) - 1))
 
 
-def similarity(text_a: str, text_b: str) -> float:
-    """Cosine similarity of the character-bigram counts of two texts (0.0 … 1.0); works on Chinese as is."""
-    a, b = _bigrams(text_a), _bigrams(text_b)
+def _terms(text: str) -> Counter:
+    """Character bi- and trigrams of the normalised text (generic words count little, see `_weight`)."""
+    t = normalise(text)
+    if len(t) == 1:
+        return Counter([t])
+    grams = Counter(t[i:i + 2] for i in range(len(t) - 1))
+    grams.update(t[i:i + 3] for i in range(len(t) - 2))
+    return grams
+
+
+def _weight(term: str) -> float:
+    if term in _PROBLEM_GRAMS:
+        return PROBLEM_WEIGHT
+    if term in GENERIC or any(term[i:i + 2] in GENERIC for i in range(len(term) - 1)):
+        return GENERIC_WEIGHT
+    if any(ch in PLACE_CHARS for ch in term):
+        return PLACE_WEIGHT
+    return 1.0
+
+
+def _cosine(a: dict, b: dict) -> float:
     if not a or not b:
         return 0.0
-    dot = sum(count * b[gram] for gram, count in a.items() if gram in b)
+    dot = sum(v * b[k] for k, v in a.items() if k in b)
+    if not dot:
+        return 0.0
     return dot / math.sqrt(sum(v * v for v in a.values()) * sum(v * v for v in b.values()))
 
 
-# The router colleague may point this at a better text model; candidates() only ever calls it through here.
-SIMILARITY = similarity
+class TextScorer:
+    """Similarity of a report to the texts of a pool (the candidates), TF-IDF-like, computed from the pool.
+
+    A term's weight is its count × how rare it is among the pool's texts (log-scaled inverse document
+    frequency, smoothed) × 2 for words of the problem (:data:`PROBLEM_WORDS`), × 0.5 for address-like
+    pieces (numbers, 号/楼/路/街 …), × 0.15 for generic words; the score blends the weighted bi/trigram cosine (0.7) with
+    the plain bigram cosine (0.3), so two short texts that share their words still score high."""
+
+    BLEND = 0.7
+
+    def __init__(self, texts):
+        docs = [_terms(t) for t in texts]
+        df: Counter = Counter()
+        for d in docs:
+            df.update(d.keys())
+        self.n = len(docs)
+        self.df = df
+
+    def _vector(self, terms: Counter) -> dict:
+        n = self.n
+        return {k: v * (math.log((n + 1) / (self.df.get(k, 0) + 1)) + 1.0) * _weight(k) for k, v in terms.items()}
+
+    def score(self, text_a: str, text_b: str) -> float:
+        weighted = _cosine(self._vector(_terms(text_a)), self._vector(_terms(text_b)))
+        plain = _cosine(_bigrams(text_a), _bigrams(text_b))
+        return min(1.0, self.BLEND * weighted + (1 - self.BLEND) * plain)
+
+
+def similarity(text_a: str, text_b: str) -> float:
+    """How alike two report texts are (0.0 … 1.0): the two texts alone as the pool (see :class:`TextScorer`);
+    works on Chinese as is, punctuation, full-width characters and common variants do not matter."""
+    return TextScorer([text_a, text_b]).score(text_a, text_b)
+
+
+# Another text model may be plugged in here; candidates() only ever calls it through here when set.
+SIMILARITY = None
+# Ranking: mostly how alike the texts are, then how near (1 at the point, 0 at the radius).
+TEXT_WEIGHT = 0.7
 
 
 @dataclass(frozen=True)
@@ -58,6 +174,7 @@ class Candidate:
     case: Case
     distance_m: float
     text_score: float
+    score: float = 0.0  # the rank: TEXT_WEIGHT × text_score + the rest × nearness
 
 
 def _category_q(category) -> Q:
@@ -96,10 +213,15 @@ def candidates(case: Case | None = None, *, lng: float | None = None, lat: float
     if case is not None:
         qs = qs.exclude(pk=case.pk)
     rows = list(qs.select_related("category", "department")[:500])
+    near = [(other, haversine_m(lng, lat, other.lng, other.lat)) for other in rows]
+    near = [(other, d) for other, d in near if d <= radius_m]
+    texts = [f"{other.title} {other.description}" for other, _ in near]
+    scorer = TextScorer([text, *texts])
     found = []
-    for other in rows:
-        distance = haversine_m(lng, lat, other.lng, other.lat)
-        if distance <= radius_m:
-            found.append(Candidate(other, round(distance, 1), round(SIMILARITY(text, f"{other.title} {other.description}"), 3)))
-    found.sort(key=lambda c: (c.distance_m, -c.text_score, c.case.pk))
+    for (other, distance), other_text in zip(near, texts, strict=True):
+        text_score = SIMILARITY(text, other_text) if SIMILARITY else scorer.score(text, other_text)
+        nearness = 1.0 - distance / radius_m if radius_m > 0 else 1.0
+        rank = TEXT_WEIGHT * text_score + (1 - TEXT_WEIGHT) * nearness
+        found.append(Candidate(other, round(distance, 1), round(text_score, 3), round(rank, 4)))
+    found.sort(key=lambda c: (-c.score, c.distance_m, c.case.pk))
     return found[:limit]

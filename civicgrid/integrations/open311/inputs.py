@@ -74,6 +74,7 @@ class Location:
     crs: str = "wgs84"
     address: str = ""
     address_id: str = ""
+    place: dict | None = None  # the gazetteer's place when the point came from address_string
 
 
 def _coordinate(raw: str, name: str, bound: float) -> float:
@@ -102,7 +103,27 @@ def location(params: Params) -> Location:
     elif not (found.address or found.address_id):
         raise Open311Error(400, "须提供 lat/long、address_string 或 address_id / a location (lat & long, "
                                 "address_string or address_id) is required")
+    elif found.address and not found.address_id:
+        _place_from_text(found)
     return found
+
+
+def _place_from_text(found: Location) -> None:
+    """Only an address_string: a standard address (exact) is left to the service; otherwise the gazetteer's
+    one confident place (a landmark, road, community, building … named in the text) gives the point. Nothing
+    confident: the point stays empty and the service answers with its usual 400."""
+    from civicgrid.foundation.people.models import Building
+
+    if Building.objects.filter(address=found.address).exists():
+        return
+    try:
+        from civicgrid.integrations.router.gazetteer import confident_place
+    except ImportError:
+        return
+    place = confident_place(found.address)
+    if place is not None:
+        found.lng, found.lat, found.crs = place["lng"], place["lat"], "wgs84"
+        found.place = place
 
 
 def attributes(params: Params) -> dict[str, list[str]]:

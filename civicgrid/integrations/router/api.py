@@ -138,22 +138,12 @@ def retrain(request, activate: bool = True):
     """Retrain from closed cases (dispatchers' corrections included) in the background (`router.manage`).
 
     Refused at once (400) when there are not enough closed cases."""
-    from . import tasks, versions
+    from . import versions
 
     _require_manage(request.user)
-    texts, labels = versions.closed_case_examples()
-    from collections import Counter
-
-    usable = [lab for lab, n in Counter(labels).items() if n >= versions.MIN_PER_LABEL]
-    if len(usable) < versions.MIN_LABELS:
-        raise versions.RetrainRefused(
-            f"已结案事件不足以训练：需要至少 {versions.MIN_LABELS} 个部门、每个至少 {versions.MIN_PER_LABEL} 件 / "
-            f"not enough closed cases: {len(usable)} department(s) with ≥ {versions.MIN_PER_LABEL} cases",
-            field="cases")
-    result = tasks.retrain.enqueue(actor_id=request.user.pk, activate=activate)
-    done = getattr(result, "return_value", None) if str(getattr(result, "status", "")) == "SUCCESSFUL" else None
-    return Status(202, {"status": str(getattr(result, "status", "queued")).lower(), "task_id": str(result.id),
-                 "version": (done or {}).get("version"), "detail": (done or {}).get("detail", "")})
+    run = versions.request_retrain(actor=request.user, activate=activate)
+    return Status(202, {"status": run.state, "task_id": str(run.pk),
+                        "version": run.version.version if run.version_id else None, "detail": run.detail})
 
 
 class GazetteerPlaceOut(Schema):

@@ -223,3 +223,27 @@ def find_place(text: str, *, limit: int = 10) -> list[dict]:
     if not str(text or "").strip():
         return []
     return current().find(text, limit=limit)
+
+
+#: A place found in text is used without a person confirming it (Open311 address_string) from this score on:
+#: a name of at least three characters of a landmark, or of four of a street, or any building/place name.
+CONFIDENT_SCORE = 0.4
+AMBIGUOUS_M = 1000.0
+
+
+def confident_place(text: str) -> dict | None:
+    """The one place a text clearly names, inside a grid of the district, or None.
+
+    The longest match wins; it must score at least :data:`CONFIDENT_SCORE` and have a grid. When the longest
+    matches are equally long but name different places more than a kilometre apart, the text is ambiguous."""
+    from civicgrid.apps.cases.duplicates import haversine_m
+
+    everything = find_place(text, limit=5)
+    found = [r for r in everything if r["grid_code"]]
+    if not found or found[0]["score"] < CONFIDENT_SCORE:
+        return None
+    top = found[0]
+    rivals = [r for r in everything if r is not top and len(r["matched"]) == len(top["matched"])
+              and r["score"] >= top["score"]
+              and haversine_m(r["lng"], r["lat"], top["lng"], top["lat"]) > AMBIGUOUS_M]
+    return None if rivals else top

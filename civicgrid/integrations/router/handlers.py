@@ -1,59 +1,134 @@
 """自动派遣: a report whose router suggestion is confident enough is accepted and dispatched without waiting.
 
-`CIVICGRID_AUTO_DISPATCH_THRESHOLD` (default 0.9; above 1 turns it off): at or above it, a case still in
-`reported` is accepted and dispatched to the suggested department through `cases.services.act`; below it, the
-case stays for triage (`GET /api/v1/router/triage`). Delivered after commit by the worker, at least once: a
-redelivered event finds the case no longer `reported` and does nothing.
+Threshold: `CIVICGRID_AUTO_DISPATCH_THRESHOLD` (setting, else the environment variable of the same name, else
+0.9; above 1 turns auto-dispatch off). At or above it, a case still in `reported` is accepted and dispatched
+to the suggested department through `cases.services.act`, and flagged `auto_dispatched`; below it, the case
+waits in the triage queue (the page `ui:router_triage`, `GET /api/v1/router/triage`). No active model: no
+auto-dispatch at all. Delivered after commit by the worker, at least once: a redelivered event finds the case
+no longer `reported` and does nothing.
 
-The case loop decides who may act. `act(actor=None)` is refused by its scope check (a system actor sees no
-case), so auto-dispatch acts as the account named by `CIVICGRID_AUTO_DISPATCH_ACTOR` (a command-centre
-dispatcher's username: audited under that name, within that account's scope). Without one, every case is left
-for triage and the refusal is logged.
+Who acts: the built-in account `system-router` (智能分拨（系统）), made on first use, idempotently: it cannot
+sign in (no usable password) and holds a command-dispatcher grant over the top region of the case (the
+district), made on demand. The case loop checks it like any dispatcher, and the audit log and the timeline
+name it.
+
+`case.dispatched` also feeds the corrections (:mod:`.corrections`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
+from civicgrid.foundation.audit import service as audit
 from civicgrid.foundation.core.errors import CivicgridError
 from civicgrid.foundation.events import bus as events
+
+from . import corrections  # noqa: F401  (case.dispatched → RouterCorrection)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 0.9
+SYSTEM_USERNAME = "system-router"
+SYSTEM_DISPLAY_NAME = "智能分拨（系统）"
 
 
 def threshold() -> float:
-    return float(getattr(settings, "CIVICGRID_AUTO_DISPATCH_THRESHOLD", DEFAULT_THRESHOLD))
+    value = getattr(settings, "CIVICGRID_AUTO_DISPATCH_THRESHOLD", None)
+    if value is None:
+        value = os.environ.get("CIVICGRID_AUTO_DISPATCH_THRESHOLD") or DEFAULT_THRESHOLD
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        log.warning("CIVICGRID_AUTO_DISPATCH_THRESHOLD=%r is not a number; using %s", value, DEFAULT_THRESHOLD)
+        return DEFAULT_THRESHOLD
 
 
-def system_actor():
-    """The account auto-dispatch acts as (`CIVICGRID_AUTO_DISPATCH_ACTOR`), or None."""
-    username = getattr(settings, "CIVICGRID_AUTO_DISPATCH_ACTOR", None)
-    if not username:
-        return None
-    return get_user_model().objects.filter(username=username, is_active=True).first()
+def enabled() -> bool:
+    """Auto-dispatch runs only with a live model and a threshold a confidence can reach."""
+    from .versions import active
+
+    return threshold() <= 1.0 and active() is not None
+
+
+def _top_region(region_code: str):
+    """The top-most region above (or at) a code: the district the system account dispatches in."""
+    from civicgrid.foundation.regions.models import Region
+
+    region = Region.objects.filter(code=region_code).only("pk", "code", "parent_id").first()
+    seen = 0
+    while region is not None and region.parent_id and seen < 8:
+        region = Region.objects.filter(pk=region.parent_id).only("pk", "code", "parent_id").first()
+        seen += 1
+    return region
+
+
+def system_account(region_code: str | None = None):
+    """The non-login `system-router` account (made if missing) with a command-dispatcher grant over the top
+    region of `region_code` (made if missing). Both are audited when made."""
+    from civicgrid.foundation.access.models import Grant
+    from civicgrid.foundation.access.roles import Role
+
+    User = get_user_model()
+    user = User.objects.filter(username=SYSTEM_USERNAME).first()
+    if user is None:
+        try:
+            with transaction.atomic():
+                user = User(username=SYSTEM_USERNAME, display_name=SYSTEM_DISPLAY_NAME, is_active=True)
+                user.set_unusable_password()
+                user.save()
+                audit.record(actor="system", action="router.system_account", target=user,
+                             after={"username": SYSTEM_USERNAME, "login": False})
+        except IntegrityError:  # made by a concurrent worker meanwhile
+            user = User.objects.get(username=SYSTEM_USERNAME)
+    if user.has_usable_password():  # never a login account, whatever was done to it
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    if region_code:
+        top = _top_region(region_code)
+        if top is not None and not Grant.objects.filter(user=user, role=Role.COMMAND_DISPATCHER,
+                                                        region=top, department=None).exists():
+            try:
+                with transaction.atomic():
+                    grant = Grant.objects.create(user=user, role=Role.COMMAND_DISPATCHER, region=top)
+                    audit.record(actor="system", action="router.system_grant", target=grant,
+                                 after={"user": SYSTEM_USERNAME, "role": Role.COMMAND_DISPATCHER,
+                                        "region": top.code})
+            except IntegrityError:
+                pass
+    return user
+
+
+def is_system_account(user) -> bool:
+    return getattr(user, "username", None) == SYSTEM_USERNAME
 
 
 def decide(case) -> tuple[bool, str]:
     """Whether `case` should be dispatched automatically, and why (or why not)."""
     from civicgrid.apps.cases.models import Status
 
+    from .versions import active
+
     if case.status != Status.REPORTED:
         return False, f"状态为 {case.status} / not in reported"
+    limit = threshold()
+    if limit > 1.0:
+        return False, "自动派遣已关闭 / auto-dispatch is off"
+    if active() is None:
+        return False, "没有启用的模型 / no active model"
     s = case.suggestion or {}
     if not s or s.get("confidence") is None:
         return False, "无建议 / no suggestion"
-    conf, limit = float(s["confidence"]), threshold()
+    conf = float(s["confidence"])
     if conf < limit:
         return False, f"置信度 {conf:.2f} 低于阈值 {limit:.2f} / below threshold: triage"
     if not s.get("department_id"):
         return False, f"建议的标签「{s.get('label')}」不对应任何部门 / the label maps to no department"
-    return True, f"置信度 {conf:.2f} ≥ {limit:.2f}"
+    return True, f"置信度 {conf:.2f} ≥ 阈值 {limit:.2f}"
 
 
 def auto_dispatch(case_id: int) -> str:
@@ -68,16 +143,20 @@ def auto_dispatch(case_id: int) -> str:
     if not ok:
         return f"triage: {why}"
     s = case.suggestion
-    actor = system_actor()
+    actor = system_account(case.region_code)
     note = f"自动派遣：模型 {s.get('model_version')} 建议「{s.get('label')}」，{why}"
     try:
         with transaction.atomic():
             inputs = {"category": s["category_id"]} if s.get("category_id") and not case.category_id else {}
             case = act(actor=actor, case=case, action="accept", note=note, **inputs)
-            act(actor=actor, case=case, action="dispatch", department=s["department_id"], note=note)
+            case = act(actor=actor, case=case, action="dispatch", department=s["department_id"], note=note)
+            Case.objects.filter(pk=case.pk).update(auto_dispatched=True)
+            audit.record(actor=actor, action="router.auto_dispatch", target=case,
+                         data={"number": case.number, "department": s["department_id"],
+                               "confidence": s.get("confidence"), "threshold": threshold(),
+                               "model_version": s.get("model_version")})
     except CivicgridError as exc:
-        log.warning("auto-dispatch of case %s refused (%s); it stays for triage: %s", case_id,
-                    "no CIVICGRID_AUTO_DISPATCH_ACTOR" if actor is None else actor.get_username(), exc.message)
+        log.warning("auto-dispatch of case %s refused; it stays for triage: %s", case_id, exc.message)
         return f"triage: refused ({exc.message})"
     return "dispatched"
 

@@ -398,6 +398,8 @@ def train(texts: Sequence[object], labels: Sequence[object], **params: Any) -> R
             "accuracy": round(float(accuracy_score(y, oof_pred)), 4),
             "macro_f1": round(float(f1_score(y, oof_pred, average="macro")), 4),
             "ece": round(_ece(conf, oof_proba.argmax(axis=1) == y), 4),
+            "per_class_f1": {lab: round(float(f), 4) for lab, f in zip(
+                label_set, f1_score(y, oof_pred, average=None, labels=list(range(n_classes))), strict=True)},
         }
     else:
         calib_coef = np.eye(n_classes)

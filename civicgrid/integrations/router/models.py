@@ -54,3 +54,67 @@ class TriageCase(Case):
         proxy = True
         verbose_name = _("待分拨事件")
         verbose_name_plural = _("待分拨事件")
+
+
+class RouterCorrection(models.Model):
+    """A dispatcher sent a case elsewhere than the router suggested (部门 or 分类): one row per such dispatch.
+
+    Written by the `case.dispatched` handler (civicgrid/integrations/router/corrections.py); retraining learns
+    from where cases were really sent, and the router page counts the corrections since the live model was
+    trained."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    step_id = models.BigIntegerField(unique=True)  # the dispatch step (a redelivered event finds it recorded)
+    model_version = models.CharField(_("模型版本"), max_length=40, blank=True)
+    suggested_label = models.CharField(_("建议标签"), max_length=100, blank=True)
+    confidence = models.FloatField(_("置信度"), null=True, blank=True)
+    suggested_department_id = models.BigIntegerField(null=True, blank=True)
+    suggested_category_id = models.BigIntegerField(null=True, blank=True)
+    department_id_chosen = models.BigIntegerField(_("实际派遣部门"), null=True, blank=True)
+    category_id_chosen = models.BigIntegerField(_("实际分类"), null=True, blank=True)
+    department_changed = models.BooleanField(default=False)
+    category_changed = models.BooleanField(default=False)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    at = models.DateTimeField(_("时间"), db_index=True)
+
+    class Meta:
+        verbose_name = _("分拨更正")
+        verbose_name_plural = _("分拨更正")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"correction of {self.suggested_label} on case {self.case_id}"
+
+
+class RetrainRun(models.Model):
+    """One press of 重新训练 (or `POST /router/retrain`): its state as the background task moves it on."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("排队中")
+        RUNNING = "running", _("训练中")
+        DONE = "done", _("已完成")
+        FAILED = "failed", _("未完成")
+
+    state = models.CharField(_("状态"), max_length=10, choices=State.choices, default=State.QUEUED)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    requested_at = models.DateTimeField(_("提交时间"), auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    activate = models.BooleanField(default=True)
+    version = models.ForeignKey(RouterModelVersion, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    detail = models.CharField(_("说明"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("重新训练")
+        verbose_name_plural = _("重新训练")
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"retrain run {self.pk} ({self.state})"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.FAILED)

@@ -177,3 +177,38 @@ def train_from_cases(*, actor=None, activate: bool = True, **params) -> RouterMo
     if activate:
         v = activate_version(v, actor=actor)
     return v
+
+
+def check_enough_cases() -> None:
+    """Refuse at once (before queueing anything) when closed cases are too few to learn from."""
+    _, labels = closed_case_examples()
+    usable = [lab for lab, n in Counter(labels).items() if n >= MIN_PER_LABEL]
+    if len(usable) < MIN_LABELS:
+        raise RetrainRefused(
+            f"已结案事件不足以训练：需要至少 {MIN_LABELS} 个处置部门、每个至少 {MIN_PER_LABEL} 件已结案事件，"
+            f"现有 {len(usable)} 个部门满足 / not enough closed cases to retrain: {len(usable)} department(s) "
+            f"with ≥ {MIN_PER_LABEL} closed cases, {MIN_LABELS} needed", field="cases")
+
+
+def request_retrain(*, actor, activate: bool = True):
+    """Queue a retraining from closed cases (`router.manage`): a RetrainRun row, audited, and the task.
+
+    With the immediate task backend (tests) the run has finished when this returns."""
+    from civicgrid.foundation.access.scope import has_capability
+    from civicgrid.foundation.core.errors import PermissionDenied
+
+    from . import tasks
+    from .models import RetrainRun
+    from .permissions import MANAGE
+
+    if not has_capability(actor, MANAGE):
+        raise PermissionDenied("您无权管理分拨模型 / router.manage required")
+    check_enough_cases()
+    with transaction.atomic():
+        run = RetrainRun.objects.create(requested_by=actor, activate=bool(activate))
+        audit.record(actor=actor, action="router.retrain_requested", target=run,
+                     data={"activate": bool(activate)})
+    # The database task backend stores the task in the same database: a rolled-back caller leaves no task.
+    tasks.retrain.enqueue(actor_id=actor.pk, activate=bool(activate), run_id=run.pk)
+    run.refresh_from_db()
+    return run

@@ -1,7 +1,8 @@
 """Desk forms that bring a case in: the 12345 hotline hand-over (转办) for dispatchers, and the web report
 form for staff. Both post an ordinary form (with a hidden idempotency key, so a double click or a resent form
 makes one case) and call `cases.services.submit_case`; the location comes from a click on the map, a typed
-point or, failing both, the GPS of a photo.
+point, or the place the text names (the gazetteer's proposal, shown on the map to confirm), failing those the
+GPS of a photo. As the operator types, the form shows the router's suggestion (`ui:router_suggest`, htmx).
 """
 
 from __future__ import annotations
@@ -78,12 +79,45 @@ def _submit(request, form: ReportForm, **extra):
     )
 
 
+def propose_place(data: dict) -> dict | None:
+    """The place the report's address or text names (gazetteer), when no point was given: proposed on the map
+    for the operator to confirm, never used unseen."""
+    if data.get("lng") is not None and data.get("lat") is not None:
+        return None
+    from civicgrid.integrations.router.gazetteer import confident_place, find_place
+
+    for text in (data.get("address") or "", f"{data.get('title') or ''} {data.get('description') or ''}"):
+        if text.strip():
+            place = confident_place(text) or next((p for p in find_place(text, limit=3) if p["grid_code"]), None)
+            if place is not None:
+                return place
+    return None
+
+
+def _with_proposal(form: ReportForm, place: dict) -> ReportForm:
+    """The same form again with the proposed point filled in (WGS-84) and a request to confirm it."""
+    data = form.data.copy()
+    data["lng"], data["lat"], data["crs"] = f"{place['lng']:.6f}", f"{place['lat']:.6f}", "wgs84"
+    again = form.__class__(data, groups=form.groups)
+    again.is_valid()
+    again.add_error(None, _("报告中未给出位置：已按文中提到的「%(name)s」在地图上标出建议位置（网格 %(grid)s），"
+                            "请确认或在地图上点选其他位置后再次登记") % {"name": place["name"],
+                                                                  "grid": place["grid_code"] or "—"})
+    return again
+
+
 def _page(request, form_class, template_extra: dict, submit, initial: dict):
-    """GET: an empty form with a fresh key; POST: report through `submit`, then open the new case."""
+    """GET: an empty form with a fresh key; POST: report through `submit`, then open the new case. A report
+    without a point whose text names a known place comes back with that place proposed on the map."""
     groups = category_groups(request.user)
+    proposal = None
     if request.method == "POST":
         form = form_class(request.POST, groups=groups)
-        if form.is_valid():
+        # A photo's GPS still locates a report without a typed point (the service reads it): no proposal then.
+        if (form.is_valid() and not request.FILES.getlist("photos")
+                and (proposal := propose_place(form.cleaned_data)) is not None):
+            form = _with_proposal(form, proposal)
+        elif form.is_valid():
             try:
                 case, created = submit(form)
             except CivicgridError as exc:
@@ -99,8 +133,8 @@ def _page(request, form_class, template_extra: dict, submit, initial: dict):
     else:
         form = form_class(initial={"idempotency_key": uuid.uuid4().hex, "crs": "wgs84", **initial}, groups=groups)
         status = 200
-    context = {"form": form, "groups": groups, "script_messages": SCRIPT_MESSAGES, **template_extra,
-               **map_context(request.user, "cases.report")}
+    context = {"form": form, "groups": groups, "script_messages": SCRIPT_MESSAGES, "proposal": proposal,
+               **template_extra, **map_context(request.user, "cases.report")}
     return render(request, "cases/intake_form.html", context, status=status)
 
 

@@ -4,6 +4,7 @@ above the threshold and triage below, retraining from closed cases, the manageme
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from civicgrid.apps.cases.models import Case, CaseStep, Status
@@ -13,7 +14,7 @@ from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.audit.models import AuditEntry
 from civicgrid.foundation.events import bus
 from civicgrid.integrations.router import suggest, versions
-from civicgrid.integrations.router.handlers import auto_dispatch
+from civicgrid.integrations.router.handlers import SYSTEM_USERNAME, auto_dispatch
 from civicgrid.integrations.router.models import RouterModelVersion
 from civicgrid.testing.builders import user_with
 
@@ -63,43 +64,63 @@ def _model_active(loop, example_model):
     return versions.register(example_model, actor=loop.dispatcher, source="csv:example", activate=True)
 
 
-def test_auto_dispatch_above_the_threshold_as_the_configured_dispatcher(loop, example_model, settings):
+def test_auto_dispatch_above_the_threshold_by_the_system_account_and_flagged(loop, example_model, settings):
     _model_active(loop, example_model)
     settings.CIVICGRID_AUTO_DISPATCH_THRESHOLD = 0.0
-    settings.CIVICGRID_AUTO_DISPATCH_ACTOR = loop.dispatcher.username
     case = report(loop, title="路边暴露垃圾", description=CITY)
     bus.dispatch_pending()  # case.reported → router.auto_dispatch
     case.refresh_from_db()
-    assert case.status == Status.DISPATCHED and case.department == loop.dept
-    steps = list(CaseStep.objects.filter(case=case).order_by("pk").values_list("action", "note"))
-    assert [a for a, _ in steps] == ["report", "accept", "dispatch"] and "自动派遣" in steps[-1][1]
+    assert case.status == Status.DISPATCHED and case.department == loop.dept and case.auto_dispatched
+    steps = list(CaseStep.objects.filter(case=case).order_by("pk").values_list("action", "note", "actor__username"))
+    assert [a for a, _, _ in steps] == ["report", "accept", "dispatch"]
+    assert "自动派遣" in steps[-1][1] and "置信度" in steps[-1][1] and steps[-1][2] == SYSTEM_USERNAME
+    system = get_user_model().objects.get(username=SYSTEM_USERNAME)
+    assert not system.has_usable_password()  # it cannot sign in
+    assert system.grants.get().region.code == "140213" and system.grants.get().role == Role.COMMAND_DISPATCHER
+    assert AuditEntry.objects.filter(action="router.auto_dispatch", actor=system).count() == 1
     assert auto_dispatch(case.pk).startswith("triage")  # a redelivered event changes nothing
+    # a second case reuses the account and its grant
+    other = report(loop, title="垃圾桶满溢", description=CITY)
+    assert auto_dispatch(other.pk) == "dispatched"
+    assert get_user_model().objects.filter(username=SYSTEM_USERNAME).count() == 1 and system.grants.count() == 1
+
+
+def test_the_system_account_cannot_sign_in(loop, example_model, settings, client):
+    from civicgrid.integrations.router.handlers import system_account
+
+    user = system_account("140213050001001")
+    assert not client.login(username=SYSTEM_USERNAME, password="")
+    assert client.post("/accounts/login/", {"username": SYSTEM_USERNAME, "password": "x"}).status_code != 302
+    assert system_account().pk == user.pk
 
 
 def test_below_the_threshold_the_case_stays_for_triage(loop, example_model, settings, api_client):
     _model_active(loop, example_model)
-    settings.CIVICGRID_AUTO_DISPATCH_THRESHOLD = 1.01
-    settings.CIVICGRID_AUTO_DISPATCH_ACTOR = loop.dispatcher.username
-    case = report(loop, title="路边暴露垃圾", description=CITY)
+    settings.CIVICGRID_AUTO_DISPATCH_THRESHOLD = 0.99
+    case = report(loop, title="有点事", description="不知道找谁")  # a vague report: low confidence
+    assert case.suggestion["confidence"] < 0.99
     bus.dispatch_pending()
     case.refresh_from_db()
-    assert case.status == Status.REPORTED and case.department is None
+    assert case.status == Status.REPORTED and case.department is None and not case.auto_dispatched
     body = api_client.get("/api/v1/router/triage?below=true", **auth(loop.dispatcher)).json()
-    assert [i["number"] for i in body["items"]] == [case.number]
-    assert body["items"][0]["suggestion"]["label"] == "区城管局" and body["threshold"] == 1.01
+    assert [i["number"] for i in body["items"]] == [case.number] and body["threshold"] == 0.99
     # out of intake scope: nothing
     assert api_client.get("/api/v1/router/triage", **auth(loop.other_street_dispatcher)).json()["items"] == []
     assert api_client.get("/api/v1/router/triage", **auth(loop.handler)).json()["items"] == []
 
 
-def test_without_a_system_actor_the_loop_refuses_and_the_case_stays_for_triage(loop, example_model, settings):
-    """`act(actor=None)` is refused by the case loop's scope check: nothing changes, the case waits."""
-    _model_active(loop, example_model)
+def test_no_auto_dispatch_without_an_active_model_or_above_one(loop, example_model, settings):
+    v = _model_active(loop, example_model)
     settings.CIVICGRID_AUTO_DISPATCH_THRESHOLD = 0.0
     case = report(loop, title="路边暴露垃圾", description=CITY)
-    assert auto_dispatch(case.pk).startswith("triage: refused")
+    RouterModelVersion.objects.filter(pk=v.pk).update(is_active=False)
+    assert auto_dispatch(case.pk) == "triage: 没有启用的模型 / no active model"
+    RouterModelVersion.objects.filter(pk=v.pk).update(is_active=True)
+    settings.CIVICGRID_AUTO_DISPATCH_THRESHOLD = 1.5
+    assert auto_dispatch(case.pk).startswith("triage: 自动派遣已关闭")
     case.refresh_from_db()
     assert case.status == Status.REPORTED and CaseStep.objects.filter(case=case).count() == 1
+    assert not get_user_model().objects.filter(username=SYSTEM_USERNAME).exists()
 
 
 def _closed(loop, title, description, dept, handler):

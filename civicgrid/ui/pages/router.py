@@ -1,0 +1,239 @@
+"""智能分拨 pages: the router's model versions (metrics, retrain, activate/roll back), the triage queue, and the
+live suggestion the intake forms ask for as the operator types.
+
+* `router/` (`router.manage`): versions with macro-F1, per-class F1, training size, when and by whom; the
+  auto-dispatch threshold; dispatchers' corrections since the live model was trained; 重新训练 (a background
+  task whose state the page polls) and 启用/回滚 buttons (audited by `versions.activate_version`).
+* `router/triage/` (`cases.intake`): reports awaiting intake or dispatch in the user's intake scope, with the
+  router's suggestion; those below the threshold (or without one) first.
+* `router/suggest/` (`cases.intake` or `cases.report`): an HTML fragment for htmx: suggested category and
+  department with confidence, the top three, and the places the text names (for the map).
+
+Also :func:`suggestion_panel` and :func:`prefill_department`, which the case detail page uses.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
+from django.views.decorators.http import require_GET, require_POST
+
+from civicgrid.apps.cases.models import Case, Status
+from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
+from civicgrid.foundation.access.scope import has_capability
+from civicgrid.foundation.core.errors import CivicgridError, NotFound
+from civicgrid.integrations.router import corrections, handlers, versions
+from civicgrid.integrations.router.models import RetrainRun, RouterCorrection, RouterModelVersion
+from civicgrid.integrations.router.permissions import MANAGE
+from civicgrid.ui.navigation import MenuItem, register
+
+from .cases_shared import error_text
+from .common import capability_required, page_view
+
+MAX_SUGGEST_TEXT = 4000
+TRIAGE_PAGE = 50
+
+
+# ------------------------------------------------------------------------------------------- shared helpers
+def percent(value) -> str:
+    try:
+        return f"{float(value) * 100:.0f}%"
+    except (TypeError, ValueError):
+        return "—"
+
+
+def describe(suggestion: dict | None) -> dict | None:
+    """A stored or live suggestion as the templates draw it (confidence as a percentage, level, top three)."""
+    if not suggestion:
+        return None
+    conf = suggestion.get("confidence")
+    limit = handlers.threshold()
+    top3 = [{**t, "percent": percent(t.get("confidence"))} for t in (suggestion.get("top3") or [])[:3]]
+    return {
+        **suggestion,
+        "percent": percent(conf),
+        "confident": conf is not None and float(conf) >= limit,
+        "threshold": percent(limit),
+        "top3": top3,
+        "target": suggestion.get("department") or suggestion.get("category") or suggestion.get("label"),
+    }
+
+
+def suggestion_panel(case: Case, user=None) -> dict | None:
+    """The router's part of the case page, for those who take reports in (`cases.intake`): its suggestion,
+    whether it was auto-dispatched, whether the dispatcher's choice differed (once dispatched)."""
+    if user is not None and not has_capability(user, "cases.intake"):
+        return None
+    s = describe(case.suggestion)
+    if s is None and not case.auto_dispatched:
+        return None
+    corrected = None
+    if s and case.department_id and s.get("department_id"):
+        corrected = s["department_id"] != case.department_id
+    return {"s": s, "auto": case.auto_dispatched, "corrected": corrected}
+
+
+def prefill_department(case: Case) -> int | None:
+    """The department the dispatch form starts with: the router's, when its suggestion names an active one."""
+    from civicgrid.foundation.orgs.models import Organisation
+
+    dept = (case.suggestion or {}).get("department_id")
+    if dept and Organisation.objects.filter(pk=dept, is_active=True).exists():
+        return int(dept)
+    return None
+
+
+# ------------------------------------------------------------------------------------ live suggestion (htmx)
+@require_GET
+@capability_required("cases.report")
+def suggest_fragment(request):
+    """What the router and the gazetteer make of the text typed so far (title, description, address)."""
+    from civicgrid.integrations.router import suggest
+    from civicgrid.integrations.router.gazetteer import find_place
+
+    title = request.GET.get("title", "")[:200]
+    description = request.GET.get("description", "")[:MAX_SUGGEST_TEXT]
+    address = request.GET.get("address", "")[:200]
+    text = f"{title} {description}".replace("\x00", "").strip()
+    live = describe(suggest(text)) if text else None
+    where = f"{address} {text}".replace("\x00", "").strip()
+    places = find_place(where, limit=3) if where else []
+    response = render(request, "cases/_suggestion_live.html",
+                      {"s": live, "places": places, "asked": bool(text or where),
+                       "may_dispatch": has_capability(request.user, "cases.intake")})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --------------------------------------------------------------------------------------------- triage queue
+@page_view("cases.intake")
+def triage(request):
+    """待分拨: reports awaiting intake or dispatch in the user's intake scope, with the router's suggestion;
+    by default the ones auto-dispatch left (below the threshold or without a suggestion)."""
+    limit = handlers.threshold()
+    show_all = request.GET.get("all") == "1"
+    qs = (Case.objects.visible_to(request.user, "intake")
+          .filter(status__in=[Status.REPORTED, Status.ACCEPTED], parent__isnull=True)
+          .select_related("category", "grid").order_by("-reported_at", "-id"))
+    if not show_all:
+        keep = [pk for pk, s in qs.values_list("pk", "suggestion")
+                if not s or s.get("confidence") is None or float(s["confidence"]) < limit]
+        qs = qs.filter(pk__in=keep)
+    page = Paginator(qs, TRIAGE_PAGE).get_page(request.GET.get("page"))
+    rows = [{"case": c, "s": describe(c.suggestion)} for c in page.object_list]
+    return render(request, "router/triage.html", {
+        "rows": rows, "page": page, "show_all": show_all, "threshold": percent(limit),
+        "auto_enabled": handlers.enabled(),
+    })
+
+
+# ---------------------------------------------------------------------------------------- model management
+def _require_manage(user) -> None:
+    if not has_capability(user, MANAGE):
+        raise DjangoPermissionDenied
+
+
+def _version_rows(items: list[RouterModelVersion]) -> list[dict]:
+    rows = []
+    for v in items:
+        cv = (v.metrics or {}).get("cv") or {}
+        per_class = cv.get("per_class_f1") or {}
+        rows.append({"v": v, "macro_f1": cv.get("macro_f1"), "accuracy": cv.get("accuracy"),
+                     "per_class": sorted(per_class.items(), key=lambda kv: kv[0]),
+                     "counts": (v.metrics or {}).get("label_counts") or {}})
+    return rows
+
+
+def _home_context(request, **extra) -> dict:
+    items = list(RouterModelVersion.objects.select_related("created_by").order_by("-created_at", "-id")[:50])
+    active = next((v for v in items if v.is_active), None) or versions.active()
+    runs = list(RetrainRun.objects.select_related("requested_by", "version").order_by("-requested_at", "-id")[:5])
+    return {
+        "rows": _version_rows(items),
+        "active": active,
+        "threshold": handlers.threshold(),
+        "threshold_percent": percent(handlers.threshold()),
+        "auto_enabled": handlers.enabled(),
+        "corrections": corrections.since_active(),
+        "corrections_total": RouterCorrection.objects.count(),
+        "runs": runs,
+        "running": next((r for r in runs if not r.finished), None),
+        "system_username": handlers.SYSTEM_USERNAME,
+        **extra,
+    }
+
+
+@page_view(MANAGE)
+def home(request):
+    """Model versions, the threshold, corrections, retraining."""
+    return render(request, "router/home.html", _home_context(request))
+
+
+@require_POST
+@capability_required(MANAGE)
+def retrain(request):
+    """重新训练 from closed cases, in the background; the page then polls the run."""
+    try:
+        run = versions.request_retrain(actor=request.user, activate=request.POST.get("activate", "1") == "1")
+    except CivicgridError as exc:
+        return render(request, "router/home.html", _home_context(request, error=error_text(exc)),
+                      status=exc.status)
+    messages.info(request, _("已提交重新训练（第 %(id)s 次）") % {"id": run.pk})
+    return redirect("ui:router_home")
+
+
+@require_GET
+@capability_required(MANAGE)
+def run_status(request, run_id: int):
+    """The state of one retraining (an htmx fragment that polls itself until the run has finished)."""
+    run = RetrainRun.objects.select_related("version", "requested_by").filter(pk=run_id).first() \
+        if 0 < run_id < 2**63 else None
+    if run is None:
+        raise Http404
+    response = render(request, "router/_run.html", {"run": run})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@capability_required(MANAGE)
+def activate(request, version_id: int):
+    """启用 a version; an older one is the rollback (audited)."""
+    if not 0 < version_id < 2**63:
+        raise Http404
+    try:
+        v = versions.activate_version(version_id, actor=request.user)
+    except NotFound:
+        raise Http404 from None
+    except CivicgridError as exc:
+        return render(request, "router/home.html", _home_context(request, error=error_text(exc)),
+                      status=exc.status)
+    messages.success(request, _("已启用模型版本 %(v)s") % {"v": v.version})
+    return redirect("ui:router_home")
+
+
+urlpatterns = [
+    path("", home, name="router_home"),
+    path("retrain/", retrain, name="router_retrain_page"),
+    path("runs/<int:run_id>/", run_status, name="router_run"),
+    path("versions/<int:version_id>/activate/", activate, name="router_activate"),
+    path("triage/", triage, name="router_triage"),
+    path("suggest/", suggest_fragment, name="router_suggest"),
+]
+
+data_endpoint("ui:router_triage", "router.TriageCase", "list")
+# Model metadata, a retraining's state, the model's answer for text the user typed, and buttons: no
+# region-scoped business rows.
+non_data_endpoint("ui:router_home", "ui:router_retrain_page", "ui:router_run", "ui:router_activate",
+                  "ui:router_suggest")
+
+register(MenuItem("router_triage", gettext_noop("待分拨"), "ui:router_triage", "cases.intake", order=32))
+register(MenuItem("router", gettext_noop("智能分拨"), "ui:router_home", MANAGE, order=33))
+
+__all__ = ["describe", "percent", "prefill_department", "suggestion_panel", "urlpatterns"]
