@@ -22,6 +22,7 @@ from fractions import Fraction
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_noop
 
 HUNDRED = Fraction(100)
 
@@ -39,22 +40,22 @@ class RateDef:
 
 
 RATES: dict[str, RateDef] = {r.key: r for r in (
-    RateDef("closure_rate", "结案率", "closed", "due_close"),
-    RateDef("timely_closure_rate", "按期结案率", "closed_timely", "due_close"),
-    RateDef("handling_rate", "处置率", "handled", "due_handle"),
-    RateDef("timely_handling_rate", "按期处置率", "handled_timely", "due_handle"),
-    RateDef("rework_rate", "返工率", "reworked", "handled"),
-    RateDef("accurate_dispatch_rate", "准确派遣率", "dispatched", "due_dispatch", minus="dispatch_rework"),
-    RateDef("timely_dispatch_rate", "按时派遣率", "dispatched_timely", "dispatched"),
-    RateDef("timely_accept_rate", "按时立案率", "accepted_timely", "accepted"),
-    RateDef("accurate_accept_rate", "准确立案率", "accepted", "accepted", minus="voided"),
-    RateDef("valid_report_rate", "有效上报率", "valid_reports", "reports"),
-    RateDef("missed_report_rate", "漏报率", "public_accepted", "accepted"),
-    RateDef("timely_check_rate", "按时核实率", "checked_timely", "checked"),
-    RateDef("timely_verify_rate", "按时核查率", "verified_timely", "verified"),
-    RateDef("timely_check_dispatch_rate", "核实按时派发率", "check_sent_timely", "check_sent"),
-    RateDef("timely_verify_dispatch_rate", "核查按时派发率", "verify_sent_timely", "verify_sent"),
-    RateDef("timely_close_step_rate", "按时结案率", "close_step_timely", "closed"),
+    RateDef("closure_rate", gettext_noop("结案率"), "closed", "due_close"),
+    RateDef("timely_closure_rate", gettext_noop("按期结案率"), "closed_timely", "due_close"),
+    RateDef("handling_rate", gettext_noop("处置率"), "handled", "due_handle"),
+    RateDef("timely_handling_rate", gettext_noop("按期处置率"), "handled_timely", "due_handle"),
+    RateDef("rework_rate", gettext_noop("返工率"), "reworked", "handled"),
+    RateDef("accurate_dispatch_rate", gettext_noop("准确派遣率"), "dispatched", "due_dispatch", minus="dispatch_rework"),
+    RateDef("timely_dispatch_rate", gettext_noop("按时派遣率"), "dispatched_timely", "dispatched"),
+    RateDef("timely_accept_rate", gettext_noop("按时立案率"), "accepted_timely", "accepted"),
+    RateDef("accurate_accept_rate", gettext_noop("准确立案率"), "accepted", "accepted", minus="voided"),
+    RateDef("valid_report_rate", gettext_noop("有效上报率"), "valid_reports", "reports"),
+    RateDef("missed_report_rate", gettext_noop("漏报率"), "public_accepted", "accepted"),
+    RateDef("timely_check_rate", gettext_noop("按时核实率"), "checked_timely", "checked"),
+    RateDef("timely_verify_rate", gettext_noop("按时核查率"), "verified_timely", "verified"),
+    RateDef("timely_check_dispatch_rate", gettext_noop("核实按时派发率"), "check_sent_timely", "check_sent"),
+    RateDef("timely_verify_dispatch_rate", gettext_noop("核查按时派发率"), "verify_sent_timely", "verify_sent"),
+    RateDef("timely_close_step_rate", gettext_noop("按时结案率"), "close_step_timely", "closed"),
 )}
 
 
@@ -123,22 +124,26 @@ class Term:
 
     @property
     def label(self) -> str:
+        return self.display()
+
+    def display(self, translate=str) -> str:
+        """The term's name (Chinese; `translate`, e.g. `gettext`, gives it in the active language)."""
         if self.kind == "band":
-            return COUNT_LABELS[self.source] + "分值"
-        name = RATES[self.source].label
-        return f"(1−{name})" if self.kind == "complement" else name
+            return translate(gettext_noop("%(count)s分值")) % {"count": translate(COUNT_LABELS[self.source])}
+        name = translate(RATES[self.source].label)
+        return translate(gettext_noop("(1−%(rate)s)")) % {"rate": name} if self.kind == "complement" else name
 
 
 # Labels of the counts (Chinese, as the tables and the xlsx headers show them).
 COUNT_LABELS = {
-    "reports": "上报数", "valid_reports": "有效上报数", "accepted": "立案数", "accepted_timely": "按时立案数",
-    "voided": "作废数", "public_accepted": "公众举报立案数", "due_dispatch": "应派遣数", "dispatched": "派遣数",
-    "dispatched_timely": "按时派遣数", "dispatch_rework": "派遣返工数", "due_handle": "应处置数",
-    "handled": "处置数", "handled_timely": "按期处置数", "reworked": "返工数", "due_close": "应结案数",
-    "closed": "结案数", "closed_timely": "按期结案数", "close_step_timely": "按时结案数", "checked": "核实数",
-    "checked_timely": "按时核实数", "verified": "核查数", "verified_timely": "按时核查数",
-    "check_sent": "核实派发数", "check_sent_timely": "核实按时派发数", "verify_sent": "核查派发数",
-    "verify_sent_timely": "核查按时派发数",
+    "reports": gettext_noop("上报数"), "valid_reports": gettext_noop("有效上报数"), "accepted": gettext_noop("立案数"), "accepted_timely": gettext_noop("按时立案数"),
+    "voided": gettext_noop("作废数"), "public_accepted": gettext_noop("公众举报立案数"), "due_dispatch": gettext_noop("应派遣数"), "dispatched": gettext_noop("派遣数"),
+    "dispatched_timely": gettext_noop("按时派遣数"), "dispatch_rework": gettext_noop("派遣返工数"), "due_handle": gettext_noop("应处置数"),
+    "handled": gettext_noop("处置数"), "handled_timely": gettext_noop("按期处置数"), "reworked": gettext_noop("返工数"), "due_close": gettext_noop("应结案数"),
+    "closed": gettext_noop("结案数"), "closed_timely": gettext_noop("按期结案数"), "close_step_timely": gettext_noop("按时结案数"), "checked": gettext_noop("核实数"),
+    "checked_timely": gettext_noop("按时核实数"), "verified": gettext_noop("核查数"), "verified_timely": gettext_noop("按时核查数"),
+    "check_sent": gettext_noop("核实派发数"), "check_sent_timely": gettext_noop("核实按时派发数"), "verify_sent": gettext_noop("核查派发数"),
+    "verify_sent_timely": gettext_noop("核查按时派发数"),
 }
 
 

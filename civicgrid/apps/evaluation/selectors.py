@@ -55,6 +55,7 @@ from fractions import Fraction
 from django.db.models import Count, F, Q
 from django.db.models.functions import Substr
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from civicgrid.apps.cases.models import Case, Source, Status
 from civicgrid.foundation.access.models import Grant, User
@@ -132,14 +133,14 @@ class SubjectKind:
 
 
 SUBJECTS: dict[str, SubjectKind] = {s.key: s for s in (
-    SubjectKind("department", "专业部门", "department_id", "department"),
-    SubjectKind("grid", "网格", "region_code", "region"),
-    SubjectKind("community", "社区", Substr("region_code", 1, 12), "region"),
-    SubjectKind("street", "街道", Substr("region_code", 1, 9), "region"),
-    SubjectKind("grid_worker", "监督员（网格员）", "reporter_id", "user"),
-    SubjectKind("dispatcher", "派遣员", "dispatched_by_id", "user"),
-    SubjectKind("intake", "受理员", "accepted_by_id", "user"),
-    SubjectKind("shift_lead", "值班长", "accepted_by_id", "user"),
+    SubjectKind("department", gettext_noop("专业部门"), "department_id", "department"),
+    SubjectKind("grid", gettext_noop("网格"), "region_code", "region"),
+    SubjectKind("community", gettext_noop("社区"), Substr("region_code", 1, 12), "region"),
+    SubjectKind("street", gettext_noop("街道"), Substr("region_code", 1, 9), "region"),
+    SubjectKind("grid_worker", gettext_noop("监督员（网格员）"), "reporter_id", "user"),
+    SubjectKind("dispatcher", gettext_noop("派遣员"), "dispatched_by_id", "user"),
+    SubjectKind("intake", gettext_noop("受理员"), "accepted_by_id", "user"),
+    SubjectKind("shift_lead", gettext_noop("值班长"), "accepted_by_id", "user"),
 )}
 # The counts a grid worker's grids contribute (the rest come from their own reports).
 GRID_WORKER_AREA_COUNTS = ("accepted", "public_accepted", "checked", "checked_timely", "verified",

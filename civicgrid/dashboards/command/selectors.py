@@ -21,6 +21,7 @@ from fractions import Fraction
 from django.db.models import Case as DbCase
 from django.db.models import Count, IntegerField, Q, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from civicgrid.apps.cases.models import OPEN_STATUSES, Case, CaseStep, Status
 from civicgrid.apps.evaluation.formulas import as_percent
@@ -37,7 +38,8 @@ grant_capabilities(CAPABILITY, {Role.COMMAND_DISPATCHER, Role.STREET_DISPATCHER,
 BOARD_STATUSES = [Status.REPORTED, Status.CHECKING, Status.ACCEPTED, Status.DISPATCHED, Status.HANDLING,
                   Status.HANDLED, Status.VERIFIED, Status.SUSPENDED]
 OPEN = sorted(str(s) for s in OPEN_STATUSES)
-FIGURES = [("reported", "上报"), ("accepted", "立案"), ("dispatched", "派遣"), ("handled", "处置"), ("closed", "结案")]
+FIGURES = [("reported", gettext_noop("上报")), ("accepted", gettext_noop("立案")), ("dispatched", gettext_noop("派遣")), ("handled", gettext_noop("处置")),
+           ("closed", gettext_noop("结案"))]
 LEVELS = {"street": 9, "community": 12, "grid": 15}
 POINTS_MAX = 300  # single cases are drawn up to this many; beyond, clusters
 LIST_SIZE = 12
@@ -78,7 +80,7 @@ class Figures:
         return as_percent(Fraction(self.closed_timely, self.closed)) if self.closed else None
 
     def as_list(self) -> list[dict]:
-        return [{"key": key, "label": label, "value": getattr(self, key)} for key, label in FIGURES]
+        return [{"key": key, "label": gettext(label), "value": getattr(self, key)} for key, label in FIGURES]
 
 
 def today_figures(user, day: date | None = None) -> Figures:

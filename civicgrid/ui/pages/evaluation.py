@@ -1,7 +1,8 @@
 """综合评价 pages: the ranking table of one subject kind over a month or any period, and its xlsx export.
 
 Thin: parse the period, call `evaluation.selectors.evaluate` (capability `cases.evaluate`, scoped cases only),
-render. The same table is at `GET /api/v1/evaluation`.
+render. The same table is at `GET /api/v1/evaluation`. Labels are kept in Chinese in the data (xlsx headers, API)
+and translated here for the page.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 from civicgrid.apps.evaluation import formulas, selectors, xlsx
 from civicgrid.foundation.access.endpoints import data_endpoint
@@ -62,7 +63,7 @@ def _table(ev: selectors.Evaluation) -> list[dict]:
 def evaluation(request):
     """The ranking table (best first) with the formula it was scored by."""
     ask = _ask(request)
-    tabs = [{"key": key, "label": kind.label, "current": key == ask["subject"],
+    tabs = [{"key": key, "label": gettext(kind.label), "current": key == ask["subject"],
              "query": urlencode({k: v for k, v in {**ask, "subject": key}.items() if v})}
             for key, kind in selectors.SUBJECTS.items()]
     context = {"ask": ask, "tabs": tabs, "error": ""}
@@ -74,10 +75,11 @@ def evaluation(request):
     context.update({
         "ev": ev,
         "rows": _table(ev),
-        "rate_labels": [formulas.RATES[k].label for k in ev.rate_keys],
-        "count_labels": [formulas.COUNT_LABELS[c] for c in ev.count_keys],
+        "kind_label": gettext(ev.kind.label),
+        "rate_labels": [gettext(formulas.RATES[k].label) for k in ev.rate_keys],
+        "count_labels": [gettext(formulas.COUNT_LABELS[c]) for c in ev.count_keys],
         "columns": len(ev.rate_keys) + len(ev.count_keys) + 4,
-        "formula": " + ".join(f"{t.label}×{float(t.weight) * 100:g}%" for t in ev.terms),
+        "formula": " + ".join(f"{t.display(gettext)}×{float(t.weight) * 100:g}%" for t in ev.terms),
         "export_query": urlencode({k: v for k, v in ask.items() if v}),
         "region_weights_note": ev.kind.key in formulas.REGION_KINDS,
     })

@@ -58,3 +58,19 @@ def test_only_evaluators_see_the_page(district, client):
         assert client.get("/evaluation/export.xlsx").status_code == 403
     client.logout()
     assert client.get("/evaluation/").status_code == 302
+
+
+def test_the_ranking_page_in_english_keeps_the_data_in_chinese(district, client):
+    closed_case(district)
+    client.force_login(district.leader)
+    assert client.post("/i18n/setlang/", {"language": "en", "next": "/evaluation/"}).status_code == 302
+    html = client.get("/evaluation/", {"subject": "department", "month": "2026-05"}).content.decode()
+    assert 'lang="en"' in html
+    assert "Composite score = Accepted score×10% + Closure rate×30% + On-time handling rate×30% + " \
+           "(1 − Rework rate)×30%" in html
+    for english in ("Rank", "Score", "Grade", "Departments", "Grid workers (supervisors)", "cases reported 2026-05-01"):
+        assert english in html, english
+    assert "综合得分" not in html and "区城管局" in html  # names are data
+    # the export keeps its Chinese headers (one table for every reader)
+    sheet = load_workbook(io.BytesIO(client.get("/evaluation/export.xlsx", {"month": "2026-05"}).content)).active
+    assert any("结案率" in str(c.value) for c in sheet[1])

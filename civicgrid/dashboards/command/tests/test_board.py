@@ -196,3 +196,16 @@ def test_the_number_of_queries_does_not_grow_with_the_cases(tree, people):
         make_case(tree, code, status=Status.HANDLING, is_overdue=True)
     # grants + one query each; the overdue page and its total are two; the map counts, then draws points
     assert [count(f, **kw) for f, kw in reads] == few == [2, 2, 3, 2, 3]
+
+
+def test_the_board_in_english(client, people):
+    report(people)
+    client.force_login(people["cd"])
+    client.post("/i18n/setlang/", {"language": "en", "next": "/board/"})
+    page = client.get("/board/").content.decode()
+    for english in ("Command-centre board", "Today's flow", "Overdue cases", "Latest reports", "Open cases"):
+        assert english in page, english
+    figures = client.get("/board/figures/").content.decode()
+    assert "Reported today" in figures and "On-time closure rate today" in figures
+    assert "今日" not in figures
+    assert '"label": "Reported"' in figures  # the chart's labels too
