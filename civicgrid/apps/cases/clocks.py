@@ -54,6 +54,15 @@ def start(case: Case, kind: str, at: datetime) -> SlaClock:
     return c
 
 
+def prepare(case: Case, kind: str, at: datetime) -> tuple[SlaClock, tuple[str, float]]:
+    """The unsaved `kind` clock of a case being created, and its limit: intake computes the deadline before its
+    transaction and writes the clock with its `sla.started` event in one batch (see `sla.new_clock`)."""
+    limit = handle_limit(case) if kind == HANDLE else conf.step_limit(kind)
+    c = sla.new_clock(target_type=Case._meta.label_lower, kind=kind, limit=limit, at=at,
+                      region_code=case.region_code)
+    return c, limit
+
+
 def stop(case: Case, kind: str, at: datetime, *, record_fact: bool = True) -> bool | None:
     """Stop the open `kind` clock (if any) and copy its on_time onto the case; returns on_time."""
     if sla.open_clock(case, kind) is None:

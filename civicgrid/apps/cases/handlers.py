@@ -38,6 +38,15 @@ def _case_of(event) -> Case | None:
         return None
 
 
+@events.handler("categories.*", name="cases.forget_intake_lookups")
+def on_categories_changed(event) -> None:
+    """A category, routing rule or import changed: intake's per-process tables are dropped at once here (other
+    processes notice the change by the data's stamp)."""
+    from .services.intake import forget_lookups
+
+    forget_lookups()
+
+
 @events.handler("sla.warning", name="cases.sla_warning")
 def on_sla_warning(event) -> None:
     """预警: the step's time is 80 % used; tell whoever answers for it."""

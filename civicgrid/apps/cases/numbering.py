@@ -1,17 +1,19 @@
 """Case numbers: `YYYYMMDD` (the district's date) + a 5-digit sequence of that day, e.g. `2026112900042`.
 
-One `CaseDaySequence` row per day is incremented in place with `UPDATE … SET last = last + 1`: on PostgreSQL
-the update takes the row lock, so concurrent reports queue for the next number instead of colliding, and the
-lock is released when the report commits (a rolled-back report gives its number back). SQLite serialises
-writers anyway (transactions begin IMMEDIATE). Must be called inside the report's transaction.
+One `CaseDaySequence` row per day, created or incremented by one statement (`INSERT … ON CONFLICT (day) DO
+UPDATE SET last = last + 1 RETURNING last`, the same on SQLite and PostgreSQL), so concurrent reports queue on
+the day's row instead of colliding, and the first report of a day needs no savepoint. Numbers are unique; they
+are gapless only as far as reports commit: inside a transaction a rolled-back report gives its number back
+(SQLite, where intake numbers inside its transaction since writers are serialised anyway), while PostgreSQL
+intake takes the number in its own statement just before its transaction, so the day's row is locked for a
+moment instead of for the whole report, and a report failing after that leaves a gap.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import connection
 from django.utils import timezone
 
 from civicgrid.foundation.core.errors import Conflict
@@ -21,23 +23,18 @@ from .models import CaseDaySequence
 MAX_PER_DAY = 99_999
 
 
-def _increment(day: date) -> int | None:
-    if not CaseDaySequence.objects.filter(day=day).update(last=F("last") + 1):
-        return None
-    return CaseDaySequence.objects.filter(day=day).values_list("last", flat=True).get()
-
-
 def next_number(at: datetime | None = None) -> str:
-    """The next case number for the day of `at` (default now), inside the caller's transaction."""
+    """The next case number for the day of `at` (default now), in the caller's transaction if there is one."""
     day = timezone.localdate(at or timezone.now())
-    value = _increment(day)
-    if value is None:
-        try:
-            with transaction.atomic():  # savepoint: the first report of the day may race another
-                CaseDaySequence.objects.create(day=day, last=1)
-            value = 1
-        except IntegrityError:
-            value = _increment(day)
-    if value is None or value > MAX_PER_DAY:
+    q = connection.ops.quote_name
+    table, day_col, last = q(CaseDaySequence._meta.db_table), q("day"), q("last")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({day_col}, {last}) VALUES (%s, 1) "
+            f"ON CONFLICT ({day_col}) DO UPDATE SET {last} = {table}.{last} + 1 RETURNING {last}",
+            [connection.ops.adapt_datefield_value(day)],
+        )
+        value = cursor.fetchone()[0]
+    if value > MAX_PER_DAY:
         raise Conflict("今日案卷编号已用尽 / the day's case numbers are exhausted")
     return f"{day:%Y%m%d}{value:05d}"

@@ -25,6 +25,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from ..core.errors import Conflict, ValidationFailed
+from ..events.models import OutboxEvent
 from . import clock
 from .admin_calendar import (  # noqa: F401  (re-exported: the calendar services belong to this API)
     calendar_status,
@@ -98,6 +99,45 @@ def _transition(c: SlaClock, func, at: datetime, action: str) -> None:
     c.save(update_fields=c.apply(state))
 
 
+def new_clock(
+    *,
+    target_type: str,
+    kind: str,
+    limit: clock.Limit | tuple[str, int | float],
+    at: datetime,
+    region_code: str = "",
+    warn_ratio: float | None = None,
+) -> SlaClock:
+    """An unsaved running clock computed from ``limit`` on the working calendar, for a caller that creates
+    its target and the clock together (set ``target_id`` once the target has its key, then save it or
+    ``bulk_create`` it). No database write, so the deadline arithmetic can run before a transaction."""
+    ratio = (
+        warn_ratio
+        if warn_ratio is not None
+        else getattr(settings, "CIVICGRID_SLA_WARN_RATIO", clock.DEFAULT_WARN_RATIO)
+    )
+    try:
+        state = clock.start(limit, at, get_calendar(), ratio)
+    except (ValueError, TypeError) as exc:
+        raise ValidationFailed(f"时限设置无效 / invalid limit: {exc}", field="limit") from None
+    c = SlaClock(
+        target_type=target_type,
+        target_id="",
+        kind=kind,
+        region_code=region_code,
+        limit_amount=limit[1],
+    )
+    c.apply(state)
+    return c
+
+
+def started_event(c: SlaClock, limit: clock.Limit | tuple[str, int | float], at: datetime) -> OutboxEvent:
+    """The unsaved ``sla.started`` outbox row of a saved clock (what ``start_clock`` publishes)."""
+    return event_row(
+        STARTED, _values(c), at, state=c.state, consumed_minutes=c.consumed_minutes, limit=[limit[0], limit[1]]
+    )
+
+
 @transaction.atomic  # a savepoint in the caller's transaction; its own when called alone
 def start_clock(
     *,
@@ -117,35 +157,21 @@ def start_clock(
     target_type, target_id = _target_key(target)
     if not region_code and isinstance(target, models.Model):
         region_code = getattr(target, "region_code", "") or ""
-    ratio = (
-        warn_ratio
-        if warn_ratio is not None
-        else getattr(settings, "CIVICGRID_SLA_WARN_RATIO", clock.DEFAULT_WARN_RATIO)
-    )
-    try:
-        state = clock.start(limit, at, get_calendar(), ratio)
-    except (ValueError, TypeError) as exc:
-        raise ValidationFailed(f"时限设置无效 / invalid limit: {exc}", field="limit") from None
+    c = new_clock(target_type=target_type, kind=kind, limit=limit, at=at, region_code=region_code,
+                  warn_ratio=warn_ratio)
+    c.target_id = target_id
     if SlaClock.objects.filter(
         target_type=target_type, target_id=target_id, kind=kind, state__in=OPEN_STATES
     ).exists():
         raise Conflict(
             f"时限“{kind}”已在计时 / an SLA clock {kind!r} is already open on {target_type}#{target_id}"
         )
-    c = SlaClock(
-        target_type=target_type,
-        target_id=target_id,
-        kind=kind,
-        region_code=region_code,
-        limit_amount=limit[1],
-    )
-    c.apply(state)
     try:
         with transaction.atomic():  # savepoint: a concurrent start must not poison the caller's transaction
             c.save()
     except IntegrityError:
         raise Conflict(f"时限“{kind}”已在计时 / an SLA clock {kind!r} is already open") from None
-    _emit(STARTED, c, at, limit=[limit[0], limit[1]])
+    started_event(c, limit, at).save()
     return c
 
 

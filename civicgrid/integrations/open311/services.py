@@ -2,8 +2,8 @@
 
 Reports enter the loop only through `cases.services.submit_case(source="open311", actor=None)`: the key has
 authenticated the caller, and the case is located, numbered, routed, timed, audited and published there. What
-GeoReport carries beyond a case (attributes, media links, the caller's ids) is kept beside it, written right
-after the case in a short transaction of its own, personal values encrypted. Reopening goes through the reporter's own path (`reopen_by_token`, the
+GeoReport carries beyond a case (attributes, media links, the caller's ids) is kept beside it, written in the
+case's own transaction, personal values encrypted. Reopening goes through the reporter's own path (`reopen_by_token`, the
 same `reopen` transition and window as `act`), since a key stands for its reporters, not for a staff account.
 """
 
@@ -184,21 +184,8 @@ def submit_request(*, client: Open311Client, params: inputs.Params, jurisdiction
     device, account = inputs.device_id(params), inputs.text(params, "account_id", inputs.MAX_IDS)
     where = _locate_address(where)
     key = f"open311:{client.pk}:{idempotency_key}" if idempotency_key else None
-    # submit_case runs its own transaction and is called outside any other, as it expects: its optional steps
-    # (the text router) may fail without harm only there, and the database's write lock (SQLite) or the day's
-    # numbering row (PostgreSQL) is then held for its own work alone. The link follows in a second, short
-    # transaction; a retry with the same idempotency key completes a link that a crash in between left out.
-    case, created = cases.submit_case(
-        actor=None, source="open311", title=inputs.title_from(description, category.name),
-        description=description, lng=where.lng, lat=where.lat, crs=where.crs, category=category.pk,
-        address=where.address, reporter_name=name, reporter_phone=phone, reporter_email=email,
-        idempotency_key=key,
-    )
-    with transaction.atomic():
-        if not created:
-            link = Open311Request.objects.filter(case=case).first()
-            if link is not None:
-                return case, link, False
+
+    def write_link(case: Case) -> Open311Request:
         link = Open311Request.objects.create(
             case=case, client=client, token=secrets.token_hex(12), jurisdiction=jurisdiction[:64],
             attributes=answers, media_urls=media, address_id=where.address_id,
@@ -208,7 +195,26 @@ def submit_request(*, client: Open311Client, params: inputs.Params, jurisdiction
         record(actor=actor_label(client), action=AUDIT_REQUEST, target=case,
                data={"client": client.pk, "service_code": category.key, "attributes": answers,
                      "media_urls": len(media)})
-    return case, link, created
+        made.append(link)
+        return link
+
+    # submit_case runs its own transaction (called outside any other, as it expects: its optional step, the text
+    # router, runs before it) and writes the link inside it through `also`, so a case never lacks its link and
+    # the database's write lock (SQLite) is taken once per report.
+    made: list[Open311Request] = []
+    case, created = cases.submit_case(
+        actor=None, source="open311", title=inputs.title_from(description, category.name),
+        description=description, lng=where.lng, lat=where.lat, crs=where.crs, category=category,
+        address=where.address, reporter_name=name, reporter_phone=phone, reporter_email=email,
+        idempotency_key=key, also=write_link,
+    )
+    if created:
+        return case, made[0], True
+    link = Open311Request.objects.filter(case=case).first()
+    if link is None:  # a replay of a case whose link an older version wrote separately and lost: complete it
+        with transaction.atomic():
+            link = write_link(case)
+    return case, link, False
 
 
 def account_id(link: Open311Request) -> str:

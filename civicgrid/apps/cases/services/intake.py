@@ -4,6 +4,14 @@ A report is located to its grid, numbered, routed (the suggested department pre-
 intake clock), audited and published in one transaction. A client retrying on a flaky connection sends the same
 idempotency key: the replay returns the case already created (`created=False`), never a second one; the same key
 with different content is a conflict, so two different reports can never be folded into one by mistake.
+
+Under load the transaction is kept short: everything that only reads (the category, the grid, the route, the
+text router, the SLA deadline, encryption, photo checks) is done before it, with the category, route and grid
+looked up in per-process tables that are checked against a stamp of the data (`_lookups`); inside it the case
+is numbered and inserted, and its reporter, step, clock, audit entry and outbox rows follow in a few batched
+INSERTs. On PostgreSQL the day's number is taken in its own statement just before (the day's row lock is
+then held for a moment, not for the whole report; a report that fails afterwards leaves a gap in the day's
+numbers, which are unique but not promised gapless).
 """
 
 from __future__ import annotations
@@ -12,24 +20,31 @@ import hashlib
 import json
 import logging
 import secrets
+import threading
+import time
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from civicgrid.apps.categories.models import Category
 from civicgrid.foundation.access.scope import has_capability
-from civicgrid.foundation.core import keys
+from civicgrid.foundation.core import context, keys
 from civicgrid.foundation.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.pii import mask_phone, validate_mobile
+from civicgrid.foundation.events.models import OutboxEvent
+from civicgrid.foundation.orgs.models import Organisation
 from civicgrid.foundation.regions.models import Region
 from civicgrid.foundation.regions.selectors import locate
+from civicgrid.foundation.sla import services as sla
+from civicgrid.foundation.sla.models import SlaClock
 
 from .. import clocks, numbering, recipients
 from .. import photos as photo_mod
-from ..models import Case, CaseReporter, Source, Status
-from .common import add_step, attach_all, publish, read_photos, record, user_or_none
+from ..models import Case, CaseReporter, CaseStep, Source, Status
+from .common import actor_label, attach_all, read_photos, record, user_or_none
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +62,91 @@ def _text(value, name: str, max_length: int, *, required: bool = False, label: s
     return text
 
 
+# ---- per-process lookups ---------------------------------------------------------------------------------
+# Every report reads its category, its grid's row and the routing decision for category × grid; they change
+# rarely (through the categories app's services and imports). A process keeps what it has looked up while a
+# stamp of the data (counts and latest edit times of categories, routing rules and active departments) is
+# unchanged, comparing it at most every `CIVICGRID_INTAKE_RECHECK_SECONDS` (2 s; 0 under tests, so every report
+# compares); the categories app's change events clear the tables at once in the process that delivers them.
+
+
+class _Lookups:
+    def __init__(self, stamp: tuple) -> None:
+        self.stamp = stamp
+        self.categories: dict[int, Category] = {}
+        self.routes: dict[tuple[int | None, str], int | None] = {}
+        self.grids: dict[str, int] = {}
+
+    def category(self, pk: int) -> Category | None:
+        found = self.categories.get(pk)
+        if found is None:
+            found = Category.objects.filter(pk=pk, is_active=True).first()
+            if found is not None:
+                self.categories[pk] = found
+        return found
+
+    def route(self, category: Category | None, region_code: str) -> int | None:
+        key = (category.pk if category else None, region_code)
+        if key not in self.routes:
+            department = suggest_department(category, region_code)
+            self.routes[key] = department.pk if department else None
+        return self.routes[key]
+
+    def grid(self, code: str) -> int | None:
+        pk = self.grids.get(code)
+        if pk is None:
+            pk = Region.objects.filter(code=code).values_list("pk", flat=True).first()
+            if pk is not None:
+                self.grids[code] = pk
+        return pk
+
+
+_lookups_lock = threading.Lock()
+_cached: dict = {"lookups": None, "checked_at": 0.0}
+
+
+def _recheck_seconds() -> float:
+    default = 0.0 if getattr(settings, "TESTING", False) else 2.0
+    return float(getattr(settings, "CIVICGRID_INTAKE_RECHECK_SECONDS", default))
+
+
+def _stamp() -> tuple:
+    cat, rule, org = (m._meta.db_table for m in (Category, _rule_model(), Organisation))
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT (SELECT COUNT(*) FROM {cat}), (SELECT MAX(updated_at) FROM {cat}), "
+            f"(SELECT COUNT(*) FROM {rule}), (SELECT MAX(updated_at) FROM {rule}), "
+            f"(SELECT COUNT(*) FROM {org} WHERE is_active), (SELECT MAX(id) FROM {org}), "
+            f"(SELECT MAX(id) FROM {Region._meta.db_table})"
+        )
+        return tuple(cur.fetchone())
+
+
+def _rule_model():
+    from civicgrid.apps.categories.models import RoutingRule
+
+    return RoutingRule
+
+
+def _lookups() -> _Lookups:
+    with _lookups_lock:
+        now = time.monotonic()
+        current = _cached["lookups"]
+        if current is not None and now - _cached["checked_at"] < _recheck_seconds():
+            return current
+        stamp = _stamp()
+        if current is None or current.stamp != stamp:
+            current = _Lookups(stamp)
+        _cached.update(lookups=current, checked_at=now)
+        return current
+
+
+def forget_lookups() -> None:
+    """Drop this process's tables (a category or routing rule changed; tests)."""
+    with _lookups_lock:
+        _cached.update(lookups=None, checked_at=0.0)
+
+
 def resolve_category(category) -> Category | None:
     """A Category, its id, or None; an unknown or disabled category is a clear error."""
     if category is None or category == "":
@@ -58,7 +158,7 @@ def resolve_category(category) -> Category | None:
             pk = int(category)
         except (TypeError, ValueError):
             pk = None
-    found = Category.objects.filter(pk=pk, is_active=True).first() if pk and 0 < pk < 2**63 else None
+    found = _lookups().category(pk) if pk and 0 < pk < 2**63 else None
     if found is None:
         raise ValidationFailed(f"未知的事件分类：{str(category)[:32]} / unknown category", field="category")
     return found
@@ -84,12 +184,36 @@ def router_suggestion(text: str):
     except ImportError:
         return None
     try:
-        result = suggest(text)
+        if connection.in_atomic_block:  # a failing query must not abort the caller's transaction (PostgreSQL)
+            with transaction.atomic():
+                result = suggest(text)
+        else:
+            result = suggest(text)
         json.dumps(result)
         return result
     except Exception:
         log.exception("text router failed; the report goes on without a suggestion")
         return None
+
+
+def warm() -> None:
+    """Load what the first report would otherwise load while its caller waits (seconds for the text router's
+    model): the grid locator's index, the live router model, the working calendar, the encryption keys.
+    Called once per web process at start (config/wsgi.py); any failure (e.g. a database not yet migrated) is
+    logged and the process starts anyway."""
+    from django.db import connections
+
+    from civicgrid.foundation.regions.selectors import current_index
+
+    try:
+        current_index()
+        router_suggestion("")
+        sla.get_calendar()
+        keys.encrypt("warm", CASE_PHONE_CONTEXT)
+    except Exception:  # noqa: BLE001 - warming is an optimisation only
+        log.warning("intake warm-up failed; the first reports will load what they need", exc_info=True)
+    finally:
+        connections.close_all()  # this thread's connection; requests are served on other threads
 
 
 def _idempotency(actor, key: str | None) -> str | None:
@@ -108,9 +232,10 @@ def _digest(payload: dict, photo_hashes: list[str]) -> str:
 
 
 def _replay(key: str, digest: str) -> Case:
-    existing = Case.objects.filter(idempotency_key=key).first()
-    if existing is None:
+    row = Case.objects.filter(idempotency_key=key).values_list("pk", "idempotency_digest").first()
+    if row is None:
         return None
+    existing = Case.objects.get(pk=row[0])
     if existing.idempotency_digest != digest:
         raise Conflict("幂等键已用于内容不同的上报 / idempotency key reused with different content",
                        field="idempotency_key")
@@ -124,7 +249,7 @@ def _with_token(case: Case) -> Case:
     return case
 
 
-def _locate(lng, lat, crs: str, photos) -> tuple[Region, float, float, str]:
+def _locate(lng, lat, crs: str, photos) -> tuple[int, str, float, float, str]:
     if lng is None or lat is None:
         gps = next((p.gps for _, p in photos if p.gps), None)
         if gps is None:
@@ -136,18 +261,20 @@ def _locate(lng, lat, crs: str, photos) -> tuple[Region, float, float, str]:
     except NotFound as exc:  # outside every grid: the report is wrong, not the URL
         raise ValidationFailed(exc.message, field="location") from None
     ref = found.grid or found.community
-    region = Region.objects.filter(code=ref.code).first() if ref else None
-    if region is None:
+    grid_id = _lookups().grid(ref.code) if ref else None
+    if grid_id is None:
         raise ValidationFailed("该位置不在任何网格内 / the point is in no grid", field="location")
-    return region, found.lng, found.lat, found.crs_in
+    return grid_id, ref.code, found.lng, found.lat, found.crs_in
 
 
 def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84", category=None, source,
                 address="", reporter_name="", reporter_phone="", reporter_email="", hotline_ticket="",
                 caller_name="", callback_phone="", photos=(), idempotency_key=None, self_handled=False,
-                is_major=False, external_id="") -> tuple[Case, bool]:
+                is_major=False, external_id="", also=None) -> tuple[Case, bool]:
     """Report a case; returns `(case, created)`. `actor` None means a channel that authenticated the caller
-    itself (Open311 with its API key). Hotline callers come as `caller_name`/`callback_phone`."""
+    itself (Open311 with its API key). Hotline callers come as `caller_name`/`callback_phone`. `also(case)`,
+    when given, runs inside the report's transaction after the case is written (a channel's own rows beside
+    the case, e.g. the Open311 link), so both commit or neither does."""
     if actor is not None and not has_capability(actor, "cases.report"):
         raise PermissionDenied("您无权上报事件 / you may not report cases")
     if self_handled and not has_capability(actor, "cases.verify"):
@@ -188,13 +315,24 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
     checked = read_photos(raw, "photo")  # by content, before any transaction
     if self_handled and not any(kind == "after" for kind, _ in checked):
         raise ValidationFailed("自行处置须上传处置后照片 / a self-handled case needs an 'after' photo", field="photos")
-    grid, wlng, wlat, crs_in = _locate(lng, lat, crs, checked)
+    grid_id, grid_code, wlng, wlat, crs_in = _locate(lng, lat, crs, checked)
     suggestion = router_suggestion(f"{title} {description}")
-
+    # Everything else that only reads or computes, before the transaction: the case and its rows, unsaved.
+    now = timezone.now()
+    rows = _prepare(actor=actor, payload=payload, category=category, grid_id=grid_id, grid_code=grid_code,
+                    lng=wlng, lat=wlat, crs_in=crs_in, key=key, digest=digest, suggestion=suggestion,
+                    photos=checked, now=now)
+    # PostgreSQL: the day's number in its own short statement (the row lock is not held for the report).
+    early = connection.vendor == "postgresql" and not connection.in_atomic_block
     try:
+        if early:
+            rows.case.number = numbering.next_number(now)
         with transaction.atomic():
-            case = _create(actor=actor, payload=payload, category=category, grid=grid, lng=wlng, lat=wlat,
-                           crs_in=crs_in, key=key, digest=digest, suggestion=suggestion, photos=checked)
+            if not early:
+                rows.case.number = numbering.next_number(now)
+            case = _create(rows, actor=actor, photos=checked)
+            if also is not None:
+                also(case)
     except IntegrityError:
         # A concurrent retry with the same key committed first: answer as a replay (or a conflict).
         if key and (existing := _replay(key, digest)):
@@ -203,18 +341,24 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
     return case, True
 
 
-def _create(*, actor, payload, category, grid, lng, lat, crs_in, key, digest, suggestion, photos) -> Case:
-    now = timezone.now()
+class _Rows:
+    """A report's rows, built before its transaction."""
+
+    __slots__ = ("case", "reporter", "steps", "clock", "limit", "photos_count")
+
+
+def _prepare(*, actor, payload, category, grid_id, grid_code, lng, lat, crs_in, key, digest, suggestion, photos,
+             now) -> _Rows:
     self_handled = payload["self_handled"]
     user = user_or_none(actor)
     case = Case(
-        number=numbering.next_number(now), title=payload["title"], description=payload["description"],
+        number="", title=payload["title"], description=payload["description"],
         category=category, source=payload["source"], is_major=payload["is_major"], lng=lng, lat=lat,
-        crs_in=crs_in, address=payload["address"], grid=grid, region_code=grid.code, reporter=user,
+        crs_in=crs_in, address=payload["address"], grid_id=grid_id, region_code=grid_code, reporter=user,
         reporter_name=payload["name"], reporter_phone_enc=keys.encrypt(payload["phone"], CASE_PHONE_CONTEXT),
         reporter_phone_masked=mask_phone(payload["phone"]), hotline_ticket=payload["ticket"],
         reporter_email_enc=keys.encrypt(payload["email"], CASE_EMAIL_CONTEXT),
-        suggested_department=suggest_department(category, grid.code), suggestion=suggestion,
+        suggested_department_id=_lookups().route(category, grid_code), suggestion=suggestion,
         idempotency_key=key, idempotency_digest=digest if key else "", external_id=payload["external_id"][:64],
         reported_at=now, is_self_handled=self_handled,
     )
@@ -223,29 +367,63 @@ def _create(*, actor, payload, category, grid, lng, lat, crs_in, key, digest, su
         case.status = Status.CLOSED
         case.handled_at = case.verified_at = case.closed_at = now
         case.handled_on_time = case.closed_on_time = True
-    with transaction.atomic():  # savepoint: a duplicate idempotency key surfaces as IntegrityError to the caller
-        case.save(force_insert=True)
-    token = secrets.token_urlsafe(24)
-    CaseReporter.objects.create(
-        case=case, original_case=case,
+    rows = _Rows()
+    rows.case = case
+    rows.reporter = CaseReporter(
         user=user if payload["source"] != Source.HOTLINE else None,  # the operator is not the caller
         name=payload["name"], contact_enc=keys.encrypt(payload["phone"], recipients.PHONE_CONTEXT),
-        email_enc=keys.encrypt(payload["email"], recipients.EMAIL_CONTEXT), follow_token=token,
+        email_enc=keys.encrypt(payload["email"], recipients.EMAIL_CONTEXT), follow_token=secrets.token_urlsafe(24),
     )
-    step = add_step(case, action="report", actor=actor, at=now, to_status=Status.REPORTED,
-                    data={"source": payload["source"], "photos": len(photos)})
-    attach_all(case, photos, step=step, actor=actor)
+    label = actor_label(actor)
+    rows.steps = [CaseStep(action="report", from_status="", to_status=Status.REPORTED, actor=user, actor_name=label,
+                           note="", data={"source": payload["source"], "photos": len(photos)}, at=now)]
     if self_handled:
-        add_step(case, action="self_handle", actor=actor, at=now, from_status=Status.REPORTED,
-                 to_status=Status.CLOSED, note="自行处置")
+        rows.steps.append(CaseStep(action="self_handle", from_status=Status.REPORTED, to_status=Status.CLOSED,
+                                   actor=user, actor_name=label, note="自行处置", data=None, at=now))
+        rows.clock, rows.limit = None, None
     else:
-        clocks.start(case, clocks.INTAKE, now)
+        rows.clock, rows.limit = clocks.prepare(case, clocks.INTAKE, now)
+    rows.photos_count = len(photos)
+    return rows
+
+
+def _event(case: Case, topic: str, **payload) -> OutboxEvent:
+    """The unsaved `case.<topic>` outbox row (the same columns and payload as `common.publish`)."""
+    return OutboxEvent(
+        topic=f"case.{topic}", aggregate_type=case._meta.label_lower, aggregate_id=str(case.pk),
+        region_code=case.region_code or "", request_id=context.current().request_id,
+        payload={"number": case.number, "status": case.status, "category_id": case.category_id,
+                 "department_id": case.department_id, "region_code": case.region_code, **payload},
+    )
+
+
+def _create(rows: _Rows, *, actor, photos) -> Case:
+    """Inside the transaction: the case, then its rows in one INSERT per table."""
+    case = rows.case
+    case.save(force_insert=True)
+    rows.reporter.case = rows.reporter.original_case = case
+    CaseReporter.objects.bulk_create([rows.reporter])
+    for step in rows.steps:
+        step.case = case
+    CaseStep.objects.bulk_create(rows.steps)
+    if photos:
+        attach_all(case, photos, step=rows.steps[0], actor=actor)
+    events = []
+    if rows.clock is not None:
+        rows.clock.target_id = str(case.pk)
+        SlaClock.objects.bulk_create([rows.clock])
+        events.append(sla.started_event(rows.clock, rows.limit, case.reported_at))
+    self_handled = case.is_self_handled
     record(case, actor=actor, action="report", before=None,
-           data={"source": payload["source"], "self_handled": self_handled, "photos": len(photos)})
-    publish(case, "reported", source=payload["source"], self_handled=self_handled)
+           data={"source": case.source, "self_handled": self_handled, "photos": rows.photos_count})
+    events.append(_event(case, "reported", source=case.source, self_handled=self_handled))
     if self_handled:
-        publish(case, "closed", self_handled=True)
-    recipients.tell_reporters(case, "已收到" if not self_handled else "已自行处置并结案", with_link=True,
-                              except_user=user)
-    case.follow_token = token
+        events.append(_event(case, "closed", self_handled=True))
+    OutboxEvent.objects.bulk_create(events)
+    if rows.reporter.contact_enc or rows.reporter.email_enc:
+        # The confirmation with the follow link to the reporter's phone/email. The only other reporter a new
+        # case has is the reporting account itself, which is not told in its own inbox: nothing to read back.
+        recipients.tell_reporters(case, "已收到" if not self_handled else "已自行处置并结案", with_link=True,
+                                  except_user=user_or_none(actor))
+    case.follow_token = rows.reporter.follow_token
     return case
