@@ -504,7 +504,7 @@ def raise_incident(*, actor, title: str = "", description: str = "", kind: str =
     if hazard not in (None, ""):
         hazard_obj = _source_hazard(actor, hazard)
         source = IncidentSource.HAZARD
-        if lng is None:
+        if lng is None or (abs(lng - hazard_obj.lng) < 1e-6 and abs(lat - hazard_obj.lat) < 1e-6):
             lng, lat, grid = hazard_obj.lng, hazard_obj.lat, hazard_obj.grid
         title = title or f"{hazard_obj.name}险情"
         kind = kind or HAZARD_KIND.get(hazard_obj.category, IncidentKind.OTHER)

@@ -50,7 +50,9 @@ def inbox_list(request):
     unread_only = request.GET.get("unread") == "1"
     page_obj = paginate(request, services.inbox(request.user, unread_only=unread_only))
     links = _case_links(request.user, page_obj.object_list)
-    rows = [{"n": n, "url": links.get(n.target_id, "") if n.target_type == "cases.case" else ""}
+    # Other apps' messages carry their own page path (the page checks scope itself); only local paths are kept.
+    rows = [{"n": n, "url": links.get(n.target_id, "") if n.target_type == "cases.case" else
+             (n.url if n.url.startswith("/") and not n.url.startswith("//") else "")}
             for n in page_obj.object_list]
     return render(request, "inbox/list.html", {"page_obj": page_obj, "rows": rows, "unread_only": unread_only,
                                                "unread": unread_count(request.user)})

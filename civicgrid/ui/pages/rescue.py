@@ -78,6 +78,17 @@ def _hazard_for_form(user, hazard_id: str):
     return Hazard.objects.visible_to(user, "view").filter(pk=int(hazard_id)).select_related("grid").first()
 
 
+def _area(user):
+    """The outline of the user's command area for the point picker's first view (one region, or None)."""
+    from civicgrid.foundation.access.scope import scope_for
+    from civicgrid.foundation.regions.models import Region
+
+    scope = scope_for(user, "rescue.command")
+    codes = sorted(scope.region_codes, key=len)
+    code = "140213" if scope.everything or not codes else codes[0]
+    return Region.objects.filter(code=code).values_list("geometry", flat=True).first()
+
+
 INCIDENT_FORM_FIELDS = ("title", "kind", "severity", "description", "address", "lng", "lat", "hazard", "case",
                         "reading_ref", "station")
 
@@ -92,8 +103,10 @@ def incident_new(request):
     if request.method == "GET":
         form["reading_ref"] = form["reading_ref"] or (request.GET.get("reading") or "").strip()[:64]
     hazard = _hazard_for_form(request.user, form["hazard"]) if form["hazard"] else None
+    if hazard is not None and request.method == "GET" and not form["lng"]:
+        form["lng"], form["lat"] = f"{hazard.lng:.6f}", f"{hazard.lat:.6f}"
     context = {"form": form, "hazard": hazard, "kinds": IncidentKind.choices, "severities": Severity.choices,
-               "error": ""}
+               "error": "", "area": _area(request.user)}
     if request.method == "GET":
         if form["hazard"] and hazard is None:
             context["error"] = _("隐患点不存在或不在您的权限范围内")
