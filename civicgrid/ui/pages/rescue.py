@@ -134,6 +134,23 @@ def _materials_available() -> bool:
     return services.materials_service() is not None
 
 
+def _material_choices(user, incident: Incident) -> dict:
+    """Warehouses the user may see (nearest to the incident first, with distance) and the active catalogue, read
+    through the materials app's selectors; empty while that app is absent."""
+    try:
+        from civicgrid.apps.materials import selectors as material_selectors
+        from civicgrid.apps.materials.models import MaterialItem
+    except ImportError:
+        return {"warehouses": [], "items": []}
+    rows = list(material_selectors.warehouse_list(user, active_only=True)[:500])
+    if rows:
+        dist = material_selectors.haversine_m(incident.lat, incident.lng, [w.lat for w in rows], [w.lng for w in rows])
+        rows = [{"id": w.pk, "name": w.name, "km": round(float(d) / 1000, 1)}
+                for d, w in sorted(zip(dist, rows, strict=True), key=lambda p: (p[0], p[1].pk))][:50]
+    items = list(MaterialItem.objects.filter(is_active=True).order_by("group", "code").values("id", "name", "unit"))
+    return {"warehouses": rows, "items": items}
+
+
 def detail_context(request, incident: Incident, *, error: str = "", failed: str = "", posted=None) -> dict:
     user = request.user
     allowed = [t for t in selectors.allowed_actions(incident, user)
@@ -154,6 +171,7 @@ def detail_context(request, incident: Incident, *, error: str = "", failed: str 
         "points": [{"lng": incident.lng, "lat": incident.lat, "code": incident.code, "title": incident.title,
                     "status": incident.status}],
         "materials_ready": _materials_available(),
+        **(_material_choices(user, incident) if "issue_material" in names else {"warehouses": [], "items": []}),
     }
 
 

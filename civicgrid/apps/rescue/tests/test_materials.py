@@ -67,3 +67,18 @@ def test_refusals_change_nothing(world, stock):
         services.issue_material(actor=world.street, incident=incident, warehouse=stock["wh"].pk,
                                 item=stock["item"].pk, quantity=1)
     assert balance(stock["wh"], stock["item"]) == 500
+
+
+def test_issue_from_the_incident_page(client, world, stock):
+    incident = services.raise_incident(actor=world.street, hazard=world.hazard.pk)
+    client.force_login(world.street)
+    page = client.get(f"/rescue/incidents/{incident.pk}/").text
+    assert 'data-action="issue_material"' in page and "永泰街道物资库" in page and "古城街道物资库" not in page
+    r = client.post(f"/rescue/incidents/{incident.pk}/act/issue_material/",
+                    {"warehouse": stock["wh"].pk, "item": stock["item"].pk, "quantity": "9999"})
+    assert r.status_code == 409 and "库存不足" in r.text
+    r = client.post(f"/rescue/incidents/{incident.pk}/act/issue_material/",
+                    {"warehouse": stock["wh"].pk, "item": stock["item"].pk, "quantity": "120", "note": "封堵"})
+    assert r.status_code == 302
+    page = client.get(f"/rescue/incidents/{incident.pk}/").text
+    assert "编织袋/沙袋" in page and "120 条" in page and balance(stock["wh"], stock["item"]) == 380
