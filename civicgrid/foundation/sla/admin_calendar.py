@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ..access.scope import has_capability
@@ -39,8 +39,11 @@ _built: dict[str, object] = {"version": None, "calendar": None, "confirmed": fro
 
 
 def _current_version() -> str:
-    version = CalendarSettings.objects.filter(pk=SETTINGS_PK).values_list("version", flat=True).first()
-    return version or ""
+    # Read on every clock start (each report): plain SQL, without the ORM's query building.
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT version FROM {CalendarSettings._meta.db_table} WHERE id = %s", [SETTINGS_PK])
+        row = cur.fetchone()
+    return (row[0] if row else "") or ""
 
 
 def get_calendar() -> WorkingCalendar:
