@@ -3,6 +3,8 @@ rosters per street, and the command centre's configuration. Thin: parse, call a 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
@@ -43,6 +45,12 @@ VIEW, REPORT, MANAGE, ROSTER = "flood.view", "flood.report", "flood.manage", "fl
 SIGNAL_LABELS = dict(Signal.choices)
 
 
+def _render(request, template: str, context: dict, status: int = 200):
+    """Render a flood page with the tabs the user may use."""
+    context["nav"] = {"report": has_capability(request.user, REPORT), "manage": has_capability(request.user, MANAGE)}
+    return render(request, template, context, status=status)
+
+
 def _signal(value: str) -> dict:
     return {"value": value, "label": SIGNAL_LABELS.get(value, value), "colour": SIGNAL_COLOURS.get(value, "#6b7280")}
 
@@ -74,6 +82,36 @@ def _stations_json(user) -> list[dict]:
     return out
 
 
+def _season_end(closes) -> str:
+    """The season's last moment as people say it: an exclusive 1 October 00:00 is "09-30 24:00"."""
+    local = timezone.localtime(closes)
+    if (local.hour, local.minute, local.second) == (0, 0, 0):
+        return f"{local - timedelta(days=1):%Y-%m-%d} 24:00"
+    return f"{local:%Y-%m-%d %H:%M}"
+
+
+def _street_rows(user) -> list[dict]:
+    """One row per street in scope with a signal or tasks: its signal, open, overdue and all tasks."""
+    rows: dict[str, dict] = {}
+    for s in (StreetSignal.objects.visible_to(user, "view").filter(is_active=True).select_related("street")
+              .order_by("region_code")):
+        rows[s.region_code] = {"code": s.region_code, "name": s.street.name, "signal": _signal(s.signal),
+                               "open": 0, "overdue": 0, "total": 0}
+    for r in selectors.open_tasks_by_street(user):
+        row = rows.setdefault(r["region_code"], {"code": r["region_code"], "name": r["name"], "signal": None})
+        row.update(open=r["open"], overdue=r["overdue"], total=r["total"])
+    return [rows[k] for k in sorted(rows)]
+
+
+def _street_shapes() -> list[dict]:
+    """The streets' outlines (demo or imported boundaries) coloured by their active signal, for the map."""
+    active = dict(StreetSignal.objects.filter(is_active=True).values_list("region_code", "signal"))
+    return [{"code": code, "name": name, "geometry": geometry,
+             "colour": SIGNAL_COLOURS.get(active.get(code, "none"))}
+            for code, name, geometry in Region.objects.filter(level="street", geometry__isnull=False)
+            .order_by("code").values_list("code", "name", "geometry")]
+
+
 @page_view(VIEW)
 def overview(request):
     """The flood-control overview: season, district signal, response level, open tasks by street, latest
@@ -90,19 +128,16 @@ def overview(request):
         "response": response,
         "changes": list(last_response.changes.select_related("actor").order_by("-at", "-id")[:10])
         if last_response else [],
-        "season": {"opens": opens, "closes": closes, "configured": configured},
-        "street_signals": [{"row": s, "signal": _signal(s.signal)} for s in
-                           StreetSignal.objects.visible_to(request.user, "view").filter(is_active=True)
-                           .select_related("street").order_by("region_code")],
-        "by_street": selectors.open_tasks_by_street(request.user),
+        "season": {"opens": opens, "closes": _season_end(closes), "configured": configured},
+        "streets": _street_rows(request.user),
         "readings": list(selectors.readings(request.user)[:15]),
-        "stations": _stations_json(request.user),
+        "stations": {"stations": _stations_json(request.user), "streets": _street_shapes()},
         "can_report": has_capability(request.user, REPORT),
         "can_manage": has_capability(request.user, MANAGE),
         "levels": [(lv.value, LEVEL_NUMERAL[lv.value]) for lv in Level],
         "colours": SIGNAL_COLOURS,
     }
-    return render(request, "flood/overview.html", context)
+    return _render(request, "flood/overview.html", context)
 
 
 def _form_error(request, exc: CivicgridError) -> None:
@@ -140,7 +175,7 @@ def readings(request):
     context = {"form": form, "readings": list(selectors.readings(request.user)[:50]),
                "water": list(selectors.water_levels(request.user)[:20]),
                "stations": list(selectors.stations(request.user)[:300]), "colours": SIGNAL_COLOURS}
-    return render(request, "flood/readings.html", context, status=status)
+    return _render(request, "flood/readings.html", context, status=status)
 
 
 @capability_required(REPORT)
@@ -167,7 +202,7 @@ def upload(request):
                         "rows": result.rows, "created": result.created, "replayed": result.replayed})
                     return redirect("ui:flood_readings")
                 status = 422
-    return render(request, "flood/upload.html", {"result": result, "headers": TEMPLATE_HEADERS}, status=status)
+    return _render(request, "flood/upload.html", {"result": result, "headers": TEMPLATE_HEADERS}, status=status)
 
 
 @page_view(VIEW)
@@ -184,7 +219,7 @@ def tasks(request):
         task.hazards = selectors.hazards_for(request.user, task) if task.lists_hazards and task.is_open else []
     tabs = [(key, label) for key, label in (("open", _("未完成")), ("issued", _("待签收")),
                                              ("acknowledged", _("已签收")), ("done", _("已完成")), ("all", _("全部")))]
-    return render(request, "flood/tasks.html", {"tasks": items, "state": state, "tabs": tabs,
+    return _render(request, "flood/tasks.html", {"tasks": items, "state": state, "tabs": tabs,
                                                 "now": timezone.now()})
 
 
@@ -226,7 +261,7 @@ def rosters(request):
             _form_error(request, exc)
         return redirect(reverse("ui:flood_rosters") + (f"?street={street}" if street else ""))
     rows = list(selectors.rosters(request.user, street=street)[:500])
-    return render(request, "flood/rosters.html", {
+    return _render(request, "flood/rosters.html", {
         "rows": rows, "street": street, "streets": _streets_for(request.user, VIEW),
         "add_streets": _streets_for(request.user, ROSTER) if can_add else [], "can_add": can_add,
         "today": timezone.localdate(),
@@ -265,7 +300,7 @@ def configuration(request):
         return redirect("ui:flood_config")
     year = timezone.localdate().year
     opens, closes = default_season_bounds(year)
-    return render(request, "flood/config.html", {
+    return _render(request, "flood/config.html", {
         "seasons": FloodSeason.objects.order_by("-year"),
         "default_season": {"year": year, "opens": opens, "closes": closes},
         "thresholds": SignalThreshold.objects.order_by("window_hours", "rain_mm"),

@@ -1,32 +1,51 @@
-// Flood overview map: the stations from the page's JSON (no inline script: CSP), coloured by their latest signal.
+// Flood overview map: street outlines coloured by their active signal and the stations coloured by their latest
+// reading's signal, from the page's JSON (no inline script: CSP). Labels are text, never HTML.
 (function () {
   "use strict";
   const el = document.getElementById("flood-map");
   const data = document.getElementById("flood-stations");
   if (!el || !data || typeof L === "undefined") return;
-  const stations = JSON.parse(data.textContent || "[]");
+  const parsed = JSON.parse(data.textContent || "{}");
   const map = L.map(el, { zoomControl: true, attributionControl: true });
   map.attributionControl.setPrefix("Leaflet");
   if (el.dataset.attribution) map.attributionControl.addAttribution(el.dataset.attribution);
-  const points = [];
-  stations.forEach((s) => {
+
+  function textTip(lines) {
+    const tip = document.createElement("div");
+    lines.filter(Boolean).forEach((line) => {
+      const row = document.createElement("div");
+      row.textContent = line;
+      tip.appendChild(row);
+    });
+    return tip;
+  }
+
+  const layers = [];
+  let bounds = null;
+  (parsed.streets || []).forEach((st) => {
+    const shape = L.geoJSON(st.geometry, {
+      style: { color: "#ffffff", weight: 1, fillColor: st.colour || "#6b7280", fillOpacity: 0.25,
+               className: "flood-street" },
+    });
+    shape.bindTooltip(textTip([st.name]), { sticky: true });
+    layers.push(shape);
+    const b = shape.getBounds();
+    if (b.isValid()) bounds = bounds ? bounds.extend(b) : L.latLngBounds(b.getSouthWest(), b.getNorthEast());
+  });
+  (parsed.stations || []).forEach((s) => {
     const marker = L.circleMarker([s.lat, s.lng], {
       radius: 8, color: "#ffffff", weight: 2, fillColor: s.colour || "#6b7280", fillOpacity: 0.9,
       className: "flood-station flood-" + s.signal,
-    }).addTo(map);
-    const tip = document.createElement("div");
-    tip.textContent = s.name + " (" + s.code + ")";
-    if (s.last) {
-      const line = document.createElement("div");
-      line.textContent = s.last;
-      tip.appendChild(line);
-    }
-    marker.bindTooltip(tip);
-    points.push([s.lat, s.lng]);
+    });
+    marker.bindTooltip(textTip([s.name + " (" + s.code + ")", s.last]));
+    layers.push(marker);
+    const p = L.latLng(s.lat, s.lng);
+    bounds = bounds ? bounds.extend(p) : L.latLngBounds(p, p);
   });
-  if (points.length) {
-    map.fitBounds(L.latLngBounds(points).pad(0.2));
+  if (bounds && bounds.isValid()) {
+    map.fitBounds(bounds.pad(0.1));
   } else {
     map.setView([40.08, 113.3], 11);
   }
+  layers.forEach((layer) => layer.addTo(map));
 })();
