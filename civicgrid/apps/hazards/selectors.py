@@ -87,7 +87,8 @@ def hazard_list(user, *, kind=None, street=None, status=None, grade=None, catego
     supervised = _flag(supervised, "supervised")
     overdue = _flag(overdue, "overdue")
     code = _region_code(street)
-    qs = Hazard.objects.visible_to(user, action).select_related(*LIST_RELATED)
+    # rows name their grid; its boundary (a large JSON column) stays in the database
+    qs = Hazard.objects.visible_to(user, action).select_related(*LIST_RELATED).defer("grid__geometry")
     if kinds:
         qs = qs.filter(kind__in=kinds)
     if code:

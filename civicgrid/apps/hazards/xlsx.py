@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Callable
+from copy import copy
 from decimal import Decimal
 
 from django.db.models import Count
@@ -24,7 +25,7 @@ from openpyxl.utils import get_column_letter
 
 from civicgrid.foundation.regions.models import Level, Region
 
-from .models import HazardPhoto, Kind
+from .models import FoundBy, Grade, HazardPhoto, Kind, Status
 
 LISTS = {"issues": "问题清单", "responsibility": "责任清单", "ledger": "整改台账"}
 DISTRICT_NAME = "平城区"
@@ -72,7 +73,7 @@ COLUMNS: dict[str, list[Column]] = {
     "issues": [
         ("隐患编号", 15, lambda h, r, c: h.code),
         ("隐患名称", 28, lambda h, r, c: h.name),
-        ("隐患类型", 10, lambda h, r, c: h.get_kind_display()),
+        ("隐患类型", 10, lambda h, r, c: c["kind"][h.kind]),
         ("隐患类别", 16, lambda h, r, c: h.category_label),
         ("所在街道", 12, lambda h, r, c: c["streets"].get(h.street_code, h.street_code)),
         ("所在网格", 18, lambda h, r, c: h.grid.name if h.grid_id else ""),
@@ -81,19 +82,19 @@ COLUMNS: dict[str, list[Column]] = {
         ("纬度", 11, lambda h, r, c: round(h.lat, 6)),
         ("排查日期", 12, lambda h, r, c: _d(h.found_on)),
         ("排查人", 10, lambda h, r, c: h.inspector),
-        ("发现方式", 12, lambda h, r, c: h.get_found_by_display()),
+        ("发现方式", 12, lambda h, r, c: c["found_by"][h.found_by]),
         ("问题描述", 40, lambda h, r, c: h.description),
-        ("隐患等级", 10, lambda h, r, c: h.get_grade_display()),
+        ("隐患等级", 10, lambda h, r, c: c["grade"][h.grade]),
         ("威胁人数", 9, lambda h, r, c: h.threatened_people),
         ("威胁户数", 9, lambda h, r, c: h.threatened_households),
-        ("当前状态", 10, lambda h, r, c: h.get_status_display()),
+        ("当前状态", 10, lambda h, r, c: c["status"][h.status]),
         ("挂牌督办", 9, lambda h, r, c: _yes(h.is_supervised)),
     ],
     "responsibility": [
         ("隐患编号", 15, lambda h, r, c: h.code),
         ("隐患名称", 28, lambda h, r, c: h.name),
         ("隐患类别", 16, lambda h, r, c: h.category_label),
-        ("隐患等级", 10, lambda h, r, c: h.get_grade_display()),
+        ("隐患等级", 10, lambda h, r, c: c["grade"][h.grade]),
         ("所在街道", 12, lambda h, r, c: c["streets"].get(h.street_code, h.street_code)),
         ("责任单位", 22, lambda h, r, c: h.owner_unit),
         ("责任人", 10, lambda h, r, c: h.owner_person),
@@ -112,7 +113,7 @@ COLUMNS: dict[str, list[Column]] = {
         ("隐患地点", 28, lambda h, r, c: h.address or h.name),
         ("排查人", 10, lambda h, r, c: h.inspector),
         ("隐患描述", 40, lambda h, r, c: h.description),
-        ("隐患等级", 10, lambda h, r, c: h.get_grade_display()),
+        ("隐患等级", 10, lambda h, r, c: c["grade"][h.grade]),
         ("整改措施", 36, lambda h, r, c: r.measures if r else ""),
         ("整改资金（元）", 14, lambda h, r, c: _money(r.budget) if r else None),
         ("整改责任单位", 22, lambda h, r, c: (r.responsible_unit if r else "") or h.owner_unit),
@@ -125,7 +126,7 @@ COLUMNS: dict[str, list[Column]] = {
         ("验收日期", 12, lambda h, r, c: _d(r.checked_on) if r else ""),
         ("验收结果", 9, lambda h, r, c: _check_result(r)),
         ("销号日期", 12, lambda h, r, c: _d(r.closed_on) if r else ""),
-        ("当前状态", 10, lambda h, r, c: h.get_status_display()),
+        ("当前状态", 10, lambda h, r, c: c["status"][h.status]),
     ],
 }
 
@@ -170,6 +171,32 @@ def _text_cell(ws, value, *, font=None, alignment=None, border=None):
     return cell
 
 
+class _Labels(dict):
+    """value → its label as plain text (an unknown value shows as itself)."""
+
+    def __init__(self, choices):
+        super().__init__((c.value, str(c.label)) for c in choices)
+
+    def __missing__(self, key):
+        return key
+
+
+class _Styled:
+    """Cells of one style made fast: the style is registered once (on a template cell) and its index array is
+    copied into each new cell, instead of looking font, border and alignment up again for every cell."""
+
+    def __init__(self, ws, **style):
+        self.ws = ws
+        self.style = _text_cell(ws, None, **style)._style
+
+    def __call__(self, value):
+        cell = WriteOnlyCell(self.ws, value=value)
+        if isinstance(value, str) and value.startswith(("=", "+", "-", "@")):
+            cell.data_type = "s"  # text, never a formula
+        cell._style = copy(self.style)
+        return cell
+
+
 def export_list(which: str, queryset, *, title: str | None = None, unit: str = "", filled_on: dt.date | None = None,
                 ) -> bytes:
     """One of the three lists of `queryset`'s hazards as xlsx bytes: "issues", "responsibility" or "ledger".
@@ -210,20 +237,22 @@ def export_list(which: str, queryset, *, title: str | None = None, unit: str = "
     ws.merged_cells.add(f"{get_column_letter(half + 1)}2:{last}2")
     ws.append([_text_cell(ws, name, font=bold, alignment=centre, border=box) for name in headers(which)])
 
+    # labels translated once per export, not once per cell (lazy translations are slow to resolve)
     context = {"streets": dict(Region.objects.filter(level=Level.STREET).values_list("code", "name")),
-               "photos": {}}
+               "photos": {}, **{name: _Labels(choices) for name, choices in
+                                (("kind", Kind), ("grade", Grade), ("status", Status), ("found_by", FoundBy))}}
     if which == "ledger":
         counts = (HazardPhoto.objects.filter(hazard__in=queryset.order_by().values("pk"))
                   .values("hazard_id", "stage").annotate(n=Count("id")).order_by())
         context["photos"] = {(c["hazard_id"], c["stage"]): c["n"] for c in counts}
 
+    number_cell = _Styled(ws, alignment=centre, border=box)
+    body_cell = _Styled(ws, alignment=wrap, border=box)
+    getters = [value for _, _, value in columns]
     row_count = 0
     for row_count, hazard in enumerate(queryset.iterator(chunk_size=CHUNK), start=1):
         rect = _rect(hazard)
-        values = [_text_cell(ws, row_count, alignment=centre, border=box)]
-        for _, _, value in columns:
-            values.append(_text_cell(ws, value(hazard, rect, context), alignment=wrap, border=box))
-        ws.append(values)
+        ws.append([number_cell(row_count), *(body_cell(get(hazard, rect, context)) for get in getters)])
 
     # the footer to sign: 填表人 / 审核人 / 联系电话 over three thirds of the width
     ws.append([])

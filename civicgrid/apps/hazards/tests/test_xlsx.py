@@ -98,3 +98,10 @@ def test_export_queries_do_not_grow_with_rows(world, django_assert_max_num_queri
 def test_default_title():
     assert xlsx.default_title("issues", "flood", 2023) == "平城区2023年汛前隐患排查问题清单"
     assert xlsx.default_title("ledger", "safety", 2023) == "平城区2023年安全生产隐患排查整改台账"
+
+
+def test_body_cells_are_bordered_and_wrapped(world, hazards):
+    ws, _ = _open(xlsx.export_list("ledger", selectors.hazard_list(world.centre)))
+    cell = ws.cell(4, 3)
+    assert cell.border.left.style == "thin" and cell.alignment.wrap_text
+    assert ws.cell(3, 1).font.bold and ws.cell(1, 1).font.size == 16
