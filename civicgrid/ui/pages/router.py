@@ -59,7 +59,8 @@ def describe(suggestion: dict | None) -> dict | None:
         **suggestion,
         "percent": percent(conf),
         "confident": conf is not None and float(conf) >= limit,
-        "threshold": percent(limit),
+        "auto_off": limit > 1.0,
+        "threshold": percent(limit) if limit <= 1.0 else _("已关闭"),
         "top3": top3,
         "target": suggestion.get("department") or suggestion.get("category") or suggestion.get("label"),
     }

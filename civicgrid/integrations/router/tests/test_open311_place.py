@@ -7,7 +7,15 @@ import pytest
 
 from civicgrid.apps.cases.models import Case
 from civicgrid.foundation.people.models import Building, Place
-from civicgrid.integrations.open311.tests.conftest import GRID, POINT, form, http, o311, post  # noqa: F401
+from civicgrid.integrations.open311.tests.conftest import (  # noqa: F401  (fixtures)
+    GRID,
+    POINT,
+    _fresh_buckets,
+    form,
+    http,
+    o311,
+    post,
+)
 from civicgrid.integrations.router.gazetteer import confident_place
 
 pytestmark = pytest.mark.django_db
