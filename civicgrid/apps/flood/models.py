@@ -164,7 +164,7 @@ class RainfallReading(ScopedModel):
     station = models.ForeignKey(Station, on_delete=models.PROTECT, related_name="rainfall")
     observed_at = models.DateTimeField(_("观测时间"), db_index=True)
     window_hours = models.PositiveSmallIntegerField(_("时段（小时）"))
-    rain_mm = models.DecimalField(_("雨量（毫米）"), max_digits=7, decimal_places=1)
+    rain_mm = models.DecimalField(_("雨量（毫米）"), max_digits=8, decimal_places=2)
     lng = models.FloatField(_("经度"))
     lat = models.FloatField(_("纬度"))
     region_code = models.CharField(max_length=15, db_index=True)  # the grid's code

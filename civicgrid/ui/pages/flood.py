@@ -26,6 +26,7 @@ from civicgrid.apps.flood.models import (
     Signal,
     SignalThreshold,
     Source,
+    StationKind,
     StreetSignal,
     TaskTarget,
     TaskTemplate,
@@ -292,6 +293,12 @@ def configuration(request):
                                        ack_minutes=p.get("ack_minutes") or 30, done_hours=p.get("done_hours") or None,
                                        lists_hazards=bool(p.get("lists_hazards")), is_active=bool(p.get("is_active")),
                                        template_id=p.get("id") or None)
+            elif what == "station":
+                services.save_station(actor=request.user, code=p.get("code", ""), name=p.get("name", ""),
+                                      kind=p.get("kind", ""), lat=p.get("lat"), lng=p.get("lng"),
+                                      warning_level_m=p.get("warning_level_m") or None,
+                                      guaranteed_level_m=p.get("guaranteed_level_m") or None,
+                                      feed_username=p.get("feed_username", ""), is_active=bool(p.get("is_active")))
             else:
                 raise Http404
             messages.success(request, _("已保存"))
@@ -308,6 +315,8 @@ def configuration(request):
         "signals": [(s.value, s.label) for s in Signal if s != Signal.NONE],
         "levels": [(lv.value, LEVEL_NUMERAL[lv.value]) for lv in Level],
         "targets": TaskTarget.choices, "colours": SIGNAL_COLOURS,
+        "stations": selectors.stations(request.user).select_related("feed_user")[:500],
+        "station_kinds": StationKind.choices,
     })
 
 

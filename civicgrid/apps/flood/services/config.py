@@ -25,6 +25,8 @@ from ..models import (
     ResponseRule,
     Signal,
     SignalThreshold,
+    Station,
+    StationKind,
     TaskTarget,
     TaskTemplate,
 )
@@ -179,4 +181,42 @@ def add_roster(*, actor, street_code: str, duty_date, person: str, post: str = "
             raise Conflict(f"{person} 已在 {day} 的值班表中 / already on the roster for that day") from None
         record(actor, "roster_added", row, after=snapshot(row))
         publish("roster_added", payload={"street_code": street.code, "duty_date": day.isoformat()}, aggregate=row)
+    return row
+
+
+def save_station(*, actor, code: str, name: str, kind: str, lat, lng, warning_level_m=None,
+                 guaranteed_level_m=None, feed_username: str = "", is_active: bool = True) -> Station:
+    """Register or change a gauge/station (located to its grid); `feed_username` names the account whose API
+    tokens the gauge sends readings with (that account may report for this station only)."""
+    from civicgrid.foundation.access.models import User
+
+    from .readings import clean_coordinate, clean_level, clean_station, place_of
+
+    require(actor, MANAGE, "管理监测站点")
+    code = clean_station(code)
+    name = str(name or "").strip()
+    if not name or len(name) > 100:
+        raise Invalid("请填写站点名称（最长 100 字） / name is required", field="name")
+    if kind not in StationKind.values:
+        raise Invalid("站点类型无效 / invalid kind", field="kind")
+    place = place_of(clean_coordinate(lng, "lng", -180, 180), clean_coordinate(lat, "lat", -90, 90))
+    warn = clean_level(warning_level_m) if warning_level_m not in (None, "") else None
+    guard = clean_level(guaranteed_level_m) if guaranteed_level_m not in (None, "") else None
+    if warn is not None and guard is not None and guard < warn:
+        raise Invalid("保证水位不能低于警戒水位 / guaranteed level below warning level", field="guaranteed_level_m")
+    feed = None
+    if str(feed_username or "").strip():
+        feed = User.objects.filter(username=str(feed_username).strip(), is_active=True).first()
+        if feed is None:
+            raise Invalid("接入账号不存在或已停用 / no such active account", field="feed_username")
+    with transaction.atomic():
+        row = Station.objects.filter(code=code).first() or Station(code=code)
+        before = snapshot(row) if row.pk else None
+        row.name, row.kind, row.lat, row.lng = name, kind, place.lat, place.lng
+        row.grid, row.region_code, row.street_code = place.region, place.region.code, place.street_code
+        row.warning_level_m, row.guaranteed_level_m, row.feed_user = warn, guard, feed
+        row.is_active = bool(is_active)
+        row.save()
+        record(actor, "station_saved", row, before=before, after=snapshot(row))
+        publish("config_changed", payload={"what": "station", "code": code}, aggregate=row)
     return row

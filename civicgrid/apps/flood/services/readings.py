@@ -105,7 +105,7 @@ def clean_window(value) -> int:
 
 
 def clean_rain(value, window_hours: int) -> Decimal:
-    """Millimetres to 0.1 mm; negative or beyond what rain can do in the window is refused."""
+    """Millimetres to 0.01 mm; negative or beyond what rain can do in the window is refused."""
     try:
         amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
@@ -118,7 +118,7 @@ def clean_rain(value, window_hours: int) -> Decimal:
     if amount > limit:
         raise Invalid(f"{window_hours} 小时雨量 {amount} 毫米超出可能范围（上限 {limit} 毫米），请核对 / "
                       f"rain_mm is impossible for the window (limit {limit} mm)", field="rain_mm")
-    return amount.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def clean_level(value) -> Decimal:

@@ -104,3 +104,42 @@ def test_configuration_saves_thresholds_and_lift_from_the_overview(flood):
     assert 'data-level="I"' in c.get("/flood/").content.decode()
     c.post("/flood/response/", {"action": "lift", "reason": "雨停，积水排除"})
     assert 'data-level=""' in c.get("/flood/").content.decode()
+
+
+def test_configuration_registers_a_gauge_with_its_feed_account(flood, api_client, token_for):
+    from civicgrid.apps.flood.models import Station
+    from civicgrid.foundation.access.models import User
+
+    gauge = User.objects.create_user(username="gauge-x", password="Civic-Test-2026!")
+    c = client_for(flood["dispatcher"])
+    c.post("/flood/config/", {"what": "station", "code": "SW-01", "name": "御河水位站", "kind": "water",
+                              "lat": "40.01", "lng": "113.29", "warning_level_m": "2.5", "guaranteed_level_m": "3",
+                              "feed_username": "gauge-x", "is_active": "1"})
+    st = Station.objects.get(code="SW-01")
+    assert (st.street_code, st.feed_user, float(st.warning_level_m)) == ("140213051", gauge, 2.5)
+    assert "SW-01" in c.get("/flood/config/").content.decode()
+    resp = api_client.post("/api/v1/flood/water-level", {"station": "SW-01", "lat": 40.01, "lng": 113.29,
+                                                         "observed_at": ago(), "level_m": 2.7},
+                           content_type="application/json", **token_for(gauge))
+    assert resp.status_code == 201 and resp.json()["status"] == "over_warning"
+    from civicgrid.foundation.notify.models import Notification
+
+    assert Notification.objects.filter(user=flood["staff_b"], title__contains="超警戒").exists()
+
+
+def test_patrol_task_lists_the_streets_open_flood_hazards(flood):
+    from datetime import date
+
+    from django.utils import timezone
+
+    from civicgrid.apps.hazards.models import Hazard
+
+    grid = flood["tree"]["140213050001001"]
+    common = {"kind": "flood", "description": "雨后积水", "found_on": date(2026, 5, 20), "lng": 113.21,
+              "lat": 40.01, "grid": grid, "region_code": grid.code, "street_code": "140213050",
+              "registered_at": timezone.now(), "patron_department": flood["water"]}
+    Hazard.objects.create(code="FX-T-0001", name="永泰路下穿通道", category="underpass", **common)
+    Hazard.objects.create(code="FX-T-0002", name="已销号的点", category="low_lying", status="closed", **common)
+    enter(client_for(flood["staff_a"]))
+    page = client_for(flood["staff_a"]).get("/flood/tasks/").content.decode()
+    assert "永泰路下穿通道" in page and "已销号的点" not in page
