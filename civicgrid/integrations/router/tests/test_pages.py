@@ -58,6 +58,11 @@ def test_hotline_form_asks_for_the_live_suggestion_and_shows_it(loop, live):
     assert 'data-suggested-department>区城管局<' in body and "置信度" in body and "%" in body
     assert body.count("<li>") >= 3  # the top three
     assert c.get("/router/suggest/").content.decode().strip() == ""  # nothing typed yet: nothing shown
+    # the web form and the grid worker's phone page ask too
+    assert 'hx-get="/router/suggest/"' in c.get("/cases/new/").content.decode()
+    phone = signed_in(loop.worker)
+    assert 'hx-get="/router/suggest/"' in phone.get("/cases/report/").content.decode()
+    assert "区城管局" in phone.get("/router/suggest/", {"description": CITY}).content.decode()
     # a resident may not ask
     assert signed_in(loop.handler).get("/router/suggest/", {"title": "x"}).status_code == 403
 
