@@ -17,7 +17,8 @@ Timed for each size N (first the small, then the large one):
       quantities already in memory) and a sort — the floor of the computation alone;
   (c) `selectors.nearest_warehouses(lat, lng, item, Q, limit=5)` called N times (what the API does per request);
   (d) the same as a street user (the scope filter in the query);
-  (e) `selectors.nearest_many(lats, lngs, item, Q, limit=5)`: all N points with one query.
+  (e) `selectors.nearest_many(lats, lngs, item, Q, limit=5)`: all N points with one query;
+  (f) `POST /api/v1/materials/nearest/batch` with the N points in one request (JSON in and out, auth, scope).
 
 Printed: seconds and points/s for each, the growth from the small to the large size (time ratio; 10.0 is
 linear), and the ratios (c)/(a), (c)/(b), (e)/(b). Figures are printed, never asserted.
@@ -95,10 +96,11 @@ def child(vendor: str, sizes: list[int], n_warehouses: int, seed: int) -> dict:
     import numpy as np
     from django.core.management import call_command
     from django.db import connection
+    from django.test import Client
 
     from civicgrid.apps.materials import selectors
     from civicgrid.apps.materials.models import MaterialItem, StockLot
-    from civicgrid.foundation.access.models import User
+    from civicgrid.foundation.access.models import ApiToken, User
 
     call_command("migrate", verbosity=0)
     start = time.perf_counter()
@@ -107,6 +109,9 @@ def child(vendor: str, sizes: list[int], n_warehouses: int, seed: int) -> dict:
     with connection.cursor() as cur:
         cur.execute("ANALYZE")  # planner statistics on both databases
     user = User.objects.get(pk=world["user"])
+    admin = User.objects.create_superuser("bench-admin", password=None)
+    client = Client()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {ApiToken.issue(admin, label='bench')[1]}"}
     item = MaterialItem.objects.get(code="sandbag")
     rng = np.random.default_rng(seed)
     big = max(sizes)
@@ -148,6 +153,13 @@ def child(vendor: str, sizes: list[int], n_warehouses: int, seed: int) -> dict:
         def bulk(lats=lats, lngs=lngs):
             selectors.nearest_many(lats, lngs, item, QUANTITY, LIMIT)
 
+        body = json.dumps({"item": "sandbag", "quantity": QUANTITY, "limit": LIMIT,
+                           "points": [{"lat": float(a), "lng": float(b)} for a, b in zip(lats, lngs, strict=True)]})
+
+        def api(body=body, n=n):
+            r = client.post("/api/v1/materials/nearest/batch", body, content_type="application/json", **auth)
+            assert r.status_code == 200 and len(r.json()["items"]) == n, r.content[:300]
+
         # Check before timing: the bulk answer is the per-point answer.
         idx, dist, cand = selectors.nearest_many(lats[:50], lngs[:50], item, QUANTITY, LIMIT)
         for i in range(50):
@@ -155,7 +167,8 @@ def child(vendor: str, sizes: list[int], n_warehouses: int, seed: int) -> dict:
             assert [cand[j][0] for j in idx[i]] == [w.id for w in one], "bulk and per-point answers differ"
         results["sizes"][str(n)] = {"bare": timed(bare), "brute": timed(brute), "per_point": timed(per_point),
                                     "per_point_scoped": timed(per_point_scoped),
-                                    "bulk": min(timed(bulk) for _ in range(3))}
+                                    "bulk": min(timed(bulk) for _ in range(3)),
+                                    "api": min(timed(api) for _ in range(3))}
     return results
 
 
@@ -197,7 +210,7 @@ def report(r: dict) -> None:
           f"{r['candidates']} warehouses hold ≥ {QUANTITY} usable sandbags; limit {LIMIT}")
     names = {"bare": "(a) bare stock query × N", "brute": "(b) numpy brute force × N",
              "per_point": "(c) nearest_warehouses × N", "per_point_scoped": "(d) … as a street user",
-             "bulk": "(e) nearest_many, one query"}
+             "bulk": "(e) nearest_many, one query", "api": "(f) POST …/nearest/batch"}
     sizes = sorted(r["sizes"], key=int)
     for n in sizes:
         t = r["sizes"][n]

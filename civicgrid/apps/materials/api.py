@@ -29,6 +29,8 @@ from .schemas import (
     MaterialsMovementIn,
     MaterialsMovementListOut,
     MaterialsMovementResultOut,
+    MaterialsNearestBatchIn,
+    MaterialsNearestBatchOut,
     MaterialsNearestListOut,
     MaterialsShortageListOut,
     MaterialsShortageOut,
@@ -239,6 +241,43 @@ def nearest(request, item: str, quantity: int = 1, hazard: int | None = None, la
             "lat": lat, "lng": lng}
 
 
+MAX_BATCH_POINTS = 10_000
+
+
+@router.post("/nearest/batch", response=MaterialsNearestBatchOut, url_name="materials_nearest_batch")
+def nearest_batch(request, payload: MaterialsNearestBatchIn):
+    """The nearest-warehouses answer for many points at once (up to 10,000 points and/or hazard ids): one query
+    for the candidate warehouses, distances computed together. Only warehouses (and hazards) you may see."""
+    _need_view(request.user)
+    if payload.quantity < 1:
+        raise ValidationFailed("数量须大于 0 / quantity must be positive", field="quantity")
+    points = [(p.ref or str(i), p.lat, p.lng) for i, p in enumerate(payload.points)]
+    if payload.hazards:
+        from civicgrid.apps.hazards.models import Hazard
+
+        wanted = [h for h in dict.fromkeys(payload.hazards) if 0 < h < 2**63][:MAX_BATCH_POINTS]
+        found = {h.pk: h for h in Hazard.objects.visible_to(request.user, "view").filter(pk__in=wanted)
+                 .only("pk", "code", "lat", "lng")}
+        missing = [h for h in wanted if h not in found]
+        if missing:
+            raise NotFound(f"未找到隐患点，或不在您的权限范围内：{missing[:10]} / hazards not found")
+        points += [(found[h].code, found[h].lat, found[h].lng) for h in wanted]
+    if not points or len(points) > MAX_BATCH_POINTS:
+        raise ValidationFailed(f"请给出 1 至 {MAX_BATCH_POINTS} 个点 / give 1 to {MAX_BATCH_POINTS} points",
+                               field="points")
+    for _, lat, lng in points:
+        if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+            raise ValidationFailed("经纬度超出范围 / lat/lng out of range", field="points")
+    idx, dist, rows = selectors.nearest_many([p[1] for p in points], [p[2] for p in points], payload.item,
+                                             payload.quantity, payload.limit, user=request.user)
+    keys = ("id", "code", "name", "level", "region_code", "lat", "lng", "available")
+    items = [{"ref": ref, "lat": lat, "lng": lng,
+              "warehouses": [{**dict(zip(keys, rows[j], strict=True)), "distance_m": float(d)}
+                             for j, d in zip(idx[i], dist[i], strict=True)]}
+             for i, (ref, lat, lng) in enumerate(points)]
+    return {"items": items, "count": len(items), "item": payload.item, "quantity": payload.quantity}
+
+
 # ---- stock counts ------------------------------------------------------------------------------------------
 
 @router.get("/counts", response=MaterialsCountListOut, url_name="materials_count_list")
@@ -310,6 +349,9 @@ data_endpoint("api:materials_ledger_export", "materials.StockLot", "export")
 data_endpoint("api:materials_nearest", "materials.Warehouse", "detail")
 # The catalogue is district-wide reference data (names and units of kinds of material), not regional records.
 non_data_endpoint("api:materials_item_list")
+# Many points in one POST body (the contract's walker sends none): only warehouses and hazards the caller may see,
+# tested in the app's API tests.
+non_data_endpoint("api:materials_nearest_batch")
 # Writes: scope and capability are enforced by the services (404 outside scope, 403 without the capability).
 non_data_endpoint("api:materials_item_save", "api:materials_warehouse_save", "api:materials_movement_create",
                   "api:materials_target_set", "api:materials_count_start", "api:materials_count_enter",

@@ -201,6 +201,34 @@ class MaterialsNearestListOut(Schema):
     lng: float
 
 
+class MaterialsPointIn(Schema):
+    lat: float
+    lng: float
+    ref: str = ""  # the caller's name for the point, echoed back
+
+
+class MaterialsNearestBatchIn(Schema):
+    item: str
+    quantity: int = 1
+    limit: int = 5
+    points: list[MaterialsPointIn] = []
+    hazards: list[int] = []  # hazard ids you may see (their points are used)
+
+
+class MaterialsNearestPointOut(Schema):
+    ref: str
+    lat: float
+    lng: float
+    warehouses: list[MaterialsNearestOut]
+
+
+class MaterialsNearestBatchOut(Schema):
+    items: list[MaterialsNearestPointOut]
+    count: int
+    item: str
+    quantity: int
+
+
 class MaterialsCountLineOut(Schema):
     id: int
     item: str

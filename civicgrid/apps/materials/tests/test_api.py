@@ -169,3 +169,33 @@ def test_an_import_with_a_broken_row_imports_nothing(depot, api_client, token_fo
     missing = _xlsx([["仓库编码", "数量"], ["WH-050", 1]])
     r = api_client.post("/api/v1/materials/import", {"file": io.BytesIO(missing)}, **headers)
     assert r.status_code == 400 and "物资编码" in r.json()["detail"]
+
+
+def test_nearest_for_many_points_in_one_request(depot, api_client, token_for):
+    from civicgrid.apps.hazards.models import Hazard
+
+    for wh, n in ((depot.district, 20), (depot.street, 5), (depot.community, 2), (depot.other, 8)):
+        services.receive(actor=depot.centre, warehouse=wh, item="pump", quantity=n, reason="入库")
+    grid = depot.tree["140213051001001"]
+    other_hazard = Hazard.objects.create(code="FX-0002", name="古城低洼点", kind="flood", category="low_lying",
+                                         description="积水", found_on=date(2026, 5, 20), lat=40.04, lng=113.33,
+                                         grid=grid, region_code=grid.code, street_code="140213051",
+                                         registered_at=timezone.now())
+    body = {"item": "pump", "quantity": 3, "limit": 2,
+            "points": [{"lat": 40.021, "lng": 113.221, "ref": "p1"}, {"lat": 40.04, "lng": 113.33}]}
+    got = api_client.post("/api/v1/materials/nearest/batch", body, content_type="application/json",
+                          **token_for(depot.centre)).json()
+    assert [[w["code"] for w in p["warehouses"]] for p in got["items"]] == [["WH-050", "WH-D"], ["WH-051", "WH-D"]]
+    assert got["items"][0]["ref"] == "p1" and got["items"][1]["ref"] == "1"
+    mine = api_client.post("/api/v1/materials/nearest/batch", body, content_type="application/json",
+                           **token_for(depot.staff)).json()
+    assert {w["code"] for p in mine["items"] for w in p["warehouses"]} <= {"WH-050", "WH-D", "WH-050001"}
+    r = api_client.post("/api/v1/materials/nearest/batch", {"item": "pump", "hazards": [other_hazard.pk]},
+                        content_type="application/json", **token_for(depot.staff))
+    assert r.status_code == 404
+    r = api_client.post("/api/v1/materials/nearest/batch", {"item": "pump", "hazards": [other_hazard.pk]},
+                        content_type="application/json", **token_for(depot.centre))
+    assert r.status_code == 200 and r.json()["items"][0]["ref"] == "FX-0002"
+    r = api_client.post("/api/v1/materials/nearest/batch", {"item": "pump", "points": []},
+                        content_type="application/json", **token_for(depot.centre))
+    assert r.status_code == 400
