@@ -32,7 +32,7 @@ from civicgrid.apps.flood.models import (
     TaskTemplate,
     default_season_bounds,
 )
-from civicgrid.apps.flood.services.imports import TEMPLATE_HEADERS
+from civicgrid.apps.flood.services.imports import TEMPLATE_HEADERS, WATER_TEMPLATE_HEADERS
 from civicgrid.apps.flood.services.response import active_response
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import has_capability, scope_for
@@ -193,7 +193,8 @@ def upload(request):
         else:
             try:
                 result = services.import_rainfall(actor=request.user, data=upload_file.read(),
-                                                  filename=upload_file.name)
+                                                  filename=upload_file.name,
+                                                  water=request.POST.get("kind") == "water")
             except CivicgridError as exc:
                 _form_error(request, exc)
                 status = 422
@@ -203,7 +204,8 @@ def upload(request):
                         "rows": result.rows, "created": result.created, "replayed": result.replayed})
                     return redirect("ui:flood_readings")
                 status = 422
-    return _render(request, "flood/upload.html", {"result": result, "headers": TEMPLATE_HEADERS}, status=status)
+    return _render(request, "flood/upload.html", {"result": result, "headers": TEMPLATE_HEADERS,
+                                                  "water_headers": WATER_TEMPLATE_HEADERS}, status=status)
 
 
 @page_view(VIEW)

@@ -65,3 +65,20 @@ def test_command(flood, tmp_path, capsys):
         call_command("import_rainfall", str(bad))
     assert "第 3 行" in capsys.readouterr().err
     assert RainfallReading.objects.count() == 1
+
+
+def test_water_level_file(flood, tmp_path):
+    from civicgrid.apps.flood.models import WaterLevelReading
+
+    head = "站点编号,纬度,经度,观测时间,水位（米）\n"
+    good = head + f"SW-1,40.01,113.21,{ago(20)},1.5\nSW-1,40.01,113.21,{ago(10)},1.7\n"
+    result = services.import_rainfall(actor=flood["dispatcher"], data=good.encode(), filename="w.csv", water=True)
+    assert result.ok and result.created == 2
+    bad = head + f"SW-2,40.01,113.21,{ago(20)},abc\n"
+    result = services.import_rainfall(actor=flood["dispatcher"], data=bad.encode(), filename="w.csv", water=True)
+    assert result.errors[0][:2] == (2, "水位（米）")
+    assert WaterLevelReading.objects.count() == 2
+    path = tmp_path / "w.csv"
+    path.write_bytes((head + f"SW-3,40.01,113.21,{ago(5)},2.0\n").encode())
+    call_command("import_rainfall", str(path), "--water")
+    assert WaterLevelReading.objects.count() == 3

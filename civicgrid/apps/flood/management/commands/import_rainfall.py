@@ -1,4 +1,5 @@
-"""`civicgrid import_rainfall FILE [--user U]`: rainfall readings from CSV/XLSX, all or nothing."""
+"""`civicgrid import_rainfall FILE [--user U] [--water]`: rainfall (or water-level) readings from CSV/XLSX, all or
+nothing."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from civicgrid.apps.flood.services import import_rainfall
-from civicgrid.apps.flood.services.imports import TEMPLATE_HEADERS
+from civicgrid.apps.flood.services.imports import TEMPLATE_HEADERS, WATER_TEMPLATE_HEADERS
 from civicgrid.foundation.core import context
 from civicgrid.foundation.core.errors import CivicgridError
 
@@ -19,6 +20,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("file", help="CSV (UTF-8, UTF-8 with BOM, GBK) or XLSX")
         parser.add_argument("--user", help="import as this account (its capability and scope apply)")
+        parser.add_argument("--water", action="store_true",
+                            help="water levels instead (columns: " + ", ".join(WATER_TEMPLATE_HEADERS) + ")")
 
     def handle(self, *args, **opts):
         path = Path(opts["file"])
@@ -33,7 +36,8 @@ class Command(BaseCommand):
                 raise CommandError(f"账号不存在或已停用：{opts['user']} / no such active user")
         with context.acting(channel="command"):
             try:
-                result = import_rainfall(actor=actor, data=path.read_bytes(), filename=path.name)
+                result = import_rainfall(actor=actor, data=path.read_bytes(), filename=path.name,
+                                         water=opts["water"])
             except CivicgridError as exc:
                 raise CommandError(exc.message) from None
         if result.ok:
