@@ -16,6 +16,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from django.db.models import Q
 from django.utils import timezone
@@ -82,6 +83,7 @@ _DIGITS = re.compile(r"\d+")
 _CN_NUMBER = re.compile(r"[零一二三四五六七八九十百两]+(?=[号楼栋单元层室])")
 
 
+@lru_cache(maxsize=4096)
 def normalise(text: str) -> str:
     """Text as compared: full-width → half-width (NFKC), lower case, only letters and digits, every number
     one `0`, variants → their common form (:data:`SYNONYMS`)."""
@@ -91,14 +93,16 @@ def normalise(text: str) -> str:
     return _VARIANTS.sub(lambda m: _VARIANT_TO[m.group(0)], t)
 
 
-def _bigrams(text: str) -> Counter:
+@lru_cache(maxsize=4096)
+def _bigrams(text: str) -> Counter:  # cached: callers only read it
     compact = normalise(text)
     if len(compact) == 1:
         return Counter([compact])
     return Counter(compact[i:i + 2] for i in range(len(compact) - 1))
 
 
-def _terms(text: str) -> Counter:
+@lru_cache(maxsize=4096)
+def _terms(text: str) -> Counter:  # cached: callers only read it
     """Character bi- and trigrams of the normalised text (generic words count little, see `_weight`)."""
     t = normalise(text)
     if len(t) == 1:
@@ -108,6 +112,7 @@ def _terms(text: str) -> Counter:
     return grams
 
 
+@lru_cache(maxsize=65536)
 def _weight(term: str) -> float:
     if term in _PROBLEM_GRAMS:
         return PROBLEM_WEIGHT
@@ -150,7 +155,9 @@ class TextScorer:
         return {k: v * (math.log((n + 1) / (self.df.get(k, 0) + 1)) + 1.0) * _weight(k) for k, v in terms.items()}
 
     def score(self, text_a: str, text_b: str) -> float:
-        weighted = _cosine(self._vector(_terms(text_a)), self._vector(_terms(text_b)))
+        if getattr(self, "_query", None) != text_a:
+            self._query, self._query_vector = text_a, self._vector(_terms(text_a))
+        weighted = _cosine(self._query_vector, self._vector(_terms(text_b)))
         plain = _cosine(_bigrams(text_a), _bigrams(text_b))
         return min(1.0, self.BLEND * weighted + (1 - self.BLEND) * plain)
 
