@@ -95,7 +95,8 @@ def test_phone_sized_warehouse_page(phone_page, depot):
     phone_page.goto(f"{phone_page.base_url}/materials/")
     phone_page.wait_for_selector("#materials-map[data-ready='1']")
     phone_page.click("table.list a:text('永泰街道物资库')")
-    assert phone_page.locator("[data-testid=movement-form]").is_visible()
+    phone_page.wait_for_url("**/materials/warehouses/*/")
+    phone_page.wait_for_selector("[data-testid=movement-form]", state="visible")
     width = phone_page.evaluate("document.documentElement.scrollWidth")
     assert width <= 400, width
     phone_page.screenshot(path=f"{SHOTS}/civicgrid-materials-phone.png", full_page=True)
