@@ -174,3 +174,16 @@ def test_nearest_many_agrees_with_one_at_a_time(depot):
         one = selectors.nearest_warehouses(lats[i], lngs[i], "pump", 3, limit=2)
         assert [rows[j][1] for j in idx[i]] == [n.code for n in one]
         assert np.allclose(dist[i], [n.distance_m for n in one])
+
+
+def test_the_expiry_alert_command(depot):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    services.receive(actor=depot.staff, warehouse=depot.street, item="water", quantity=10, batch="W-soon",
+                     expiry_date=timezone.localdate() + timedelta(days=3), reason="入库")
+    out = StringIO()
+    call_command("materials_expiry_alerts", "--days", "7", stdout=out)
+    assert "已发送临期提醒" in out.getvalue()
+    assert Notification.objects.filter(kind="materials_expiry", user=depot.staff).count() == 1
