@@ -178,8 +178,22 @@ def _covers(actor, capability: str, region_code: str, organisation_id: int | Non
     return organisation_id is not None and organisation_id in scope.department_ids
 
 
+MAX_PK = 2**63 - 1
+
+
+def _pk(value, field: str = "id") -> int:
+    """A primary key from input: an integer within the database's range (anything else is simply not found)."""
+    try:
+        pk = int(value)
+    except (TypeError, ValueError):
+        raise NotFound(NOT_FOUND) from None
+    if not 0 < pk <= MAX_PK:
+        raise NotFound(NOT_FOUND)
+    return pk
+
+
 def _visible_team(actor, team: RescueTeam | int) -> RescueTeam:
-    pk = team.pk if isinstance(team, RescueTeam) else team
+    pk = team.pk if isinstance(team, RescueTeam) else _pk(team)
     found = _visible(RescueTeam, actor).select_related("region", "organisation").filter(pk=pk).first()
     if found is None:
         raise NotFound(NOT_FOUND)
@@ -187,7 +201,7 @@ def _visible_team(actor, team: RescueTeam | int) -> RescueTeam:
 
 
 def _visible_incident(actor, incident: Incident | int, *, lock: bool = False) -> Incident:
-    pk = incident.pk if isinstance(incident, Incident) else incident
+    pk = incident.pk if isinstance(incident, Incident) else _pk(incident)
     qs = _visible(Incident, actor).filter(pk=pk)
     if lock:
         # Lock the row (PostgreSQL) so two dispatchers do not act on the same state; SQLite serialises writes.
@@ -282,7 +296,10 @@ def _organisation(actor, org_id) -> Organisation | None:
     if org_id in (None, ""):
         return None
     try:
-        return Organisation.objects.get(pk=int(org_id))
+        pk = int(org_id)
+        if not 0 < pk <= MAX_PK:
+            raise ValueError
+        return Organisation.objects.get(pk=pk)
     except (Organisation.DoesNotExist, TypeError, ValueError):
         raise ValidationFailed("所属单位不存在 / organisation not found", field="organisation") from None
 
@@ -407,7 +424,7 @@ def add_member(*, actor, team: RescueTeam | int, is_synthetic: bool = False, **d
 
 @transaction.atomic
 def update_member(*, actor, member: RescueMember | int, **changes) -> RescueMember:
-    pk = member.pk if isinstance(member, RescueMember) else member
+    pk = member.pk if isinstance(member, RescueMember) else _pk(member)
     found = RescueMember.objects.filter(pk=pk, team__in=_visible(RescueTeam, actor)).first()
     if found is None:
         raise NotFound(NOT_FOUND)
@@ -464,6 +481,8 @@ def _source_hazard(actor, hazard_id):
         pk = int(hazard_id)
     except (TypeError, ValueError):
         raise ValidationFailed("隐患点编号无效 / invalid hazard id", field="hazard") from None
+    if not 0 < pk <= MAX_PK:
+        raise ValidationFailed("隐患点编号无效 / invalid hazard id", field="hazard")
     hazard = _visible(Hazard, actor).select_related("grid").filter(pk=pk).first()
     if hazard is None:
         raise ValidationFailed("隐患点不存在或不在您的权限范围内 / hazard not found", field="hazard")
@@ -572,6 +591,8 @@ def call_out(*, actor, incident: Incident | int, teams, task: str = "") -> list[
         except (TypeError, ValueError):
             raise ValidationFailed("队伍编号无效 / invalid team id", field="teams") from None
     ids = list(dict.fromkeys(ids))
+    if len(ids) > 50 or any(not 0 < i <= MAX_PK for i in ids):
+        raise ValidationFailed("队伍编号无效（一次最多调派 50 支） / invalid team ids (at most 50)", field="teams")
     incident = _command_incident(actor, incident, "callout", {"teams": ",".join(map(str, ids))})
     task = _text(task, "task", 2000, label="任务")
     found = {t.pk: t for t in _visible(RescueTeam, actor).select_for_update(of=("self",))
@@ -618,7 +639,7 @@ def call_out(*, actor, incident: Incident | int, teams, task: str = "") -> list[
 
 
 def _callout_for(actor, callout: CallOut | int) -> CallOut:
-    pk = callout.pk if isinstance(callout, CallOut) else callout
+    pk = callout.pk if isinstance(callout, CallOut) else _pk(callout)
     found = (CallOut.objects.select_for_update().filter(
         pk=pk, incident__in=_visible(Incident, actor)).first())
     if found is None:
