@@ -32,6 +32,7 @@ from civicgrid.apps.flood.models import (
     TaskTemplate,
     default_season_bounds,
 )
+from civicgrid.apps.flood.services.common import manages_district
 from civicgrid.apps.flood.services.imports import TEMPLATE_HEADERS, WATER_TEMPLATE_HEADERS
 from civicgrid.apps.flood.services.response import active_response
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
@@ -48,7 +49,7 @@ SIGNAL_LABELS = dict(Signal.choices)
 
 def _render(request, template: str, context: dict, status: int = 200):
     """Render a flood page with the tabs the user may use."""
-    context["nav"] = {"report": has_capability(request.user, REPORT), "manage": has_capability(request.user, MANAGE)}
+    context["nav"] = {"report": has_capability(request.user, REPORT), "manage": manages_district(request.user)}
     return render(request, template, context, status=status)
 
 
@@ -81,6 +82,14 @@ def _stations_json(user) -> list[dict]:
                     "last": (f"{timezone.localtime(r['observed_at']):%m-%d %H:%M} {r['window_hours']}h "
                              f"{r['rain_mm']}mm") if r else ""})
     return out
+
+
+def _named(readings: list) -> list:
+    """Give each reading its street's name (one query for the names of all streets)."""
+    names = dict(Region.objects.filter(level="street").values_list("code", "name"))
+    for r in readings:
+        r.street_name = names.get(r.street_code, r.street_code)
+    return readings
 
 
 def _season_end(closes) -> str:
@@ -131,10 +140,10 @@ def overview(request):
         if last_response else [],
         "season": {"opens": opens, "closes": _season_end(closes), "configured": configured},
         "streets": _street_rows(request.user),
-        "readings": list(selectors.readings(request.user)[:15]),
+        "readings": _named(list(selectors.readings(request.user)[:15])),
         "stations": {"stations": _stations_json(request.user), "streets": _street_shapes()},
         "can_report": has_capability(request.user, REPORT),
-        "can_manage": has_capability(request.user, MANAGE),
+        "can_manage": manages_district(request.user),
         "levels": [(lv.value, LEVEL_NUMERAL[lv.value]) for lv in Level],
         "colours": SIGNAL_COLOURS,
     }
@@ -173,7 +182,7 @@ def readings(request):
         except CivicgridError as exc:
             _form_error(request, exc)
             status = 422 if exc.status in (400, 422) else exc.status
-    context = {"form": form, "readings": list(selectors.readings(request.user)[:50]),
+    context = {"form": form, "readings": _named(list(selectors.readings(request.user)[:50])),
                "water": list(selectors.water_levels(request.user)[:20]),
                "stations": list(selectors.stations(request.user)[:300]), "colours": SIGNAL_COLOURS}
     return _render(request, "flood/readings.html", context, status=status)
@@ -275,6 +284,8 @@ def rosters(request):
 @require_http_methods(["GET", "POST"])
 def configuration(request):
     """The command centre's configuration: season dates, thresholds, signal → response rules, task templates."""
+    if not manages_district(request.user):
+        raise DjangoPermissionDenied
     if request.method == "POST":
         what = request.POST.get("what", "")
         p = request.POST
@@ -326,6 +337,8 @@ def configuration(request):
 @require_POST
 def response_action(request):
     """Lift the response, or set its level by hand, with a reason (the command centre, leaders)."""
+    if not manages_district(request.user):
+        raise DjangoPermissionDenied
     try:
         if request.POST.get("action") == "lift":
             services.lift_response(actor=request.user, reason=request.POST.get("reason", ""))

@@ -46,6 +46,21 @@ def require_code(actor, capability: str, code: str, label: str) -> None:
         raise PermissionDenied(f"该位置不在您{label}的权限范围内 / outside the scope of your role")
 
 
+def manages_district(actor) -> bool:
+    """Whether the actor holds `flood.manage` over the whole district (the command centre, district leaders);
+    a street-level leader follows the response but does not set it."""
+    if is_system(actor):
+        return True
+    scope = scope_for(actor, MANAGE)
+    return scope.everything or any(len(code) <= 6 for code in scope.region_codes)
+
+
+def require_district(actor, label: str) -> None:
+    """403 unless the actor manages flood control for the whole district."""
+    if not manages_district(actor):
+        raise PermissionDenied(f"只有区指挥中心或区领导可以{label} / only the district command centre or leaders")
+
+
 def record(actor, action: str, target=None, *, before=None, after=None, data=None, region_code: str = ""):
     return audit.record(actor=user_or_none(actor), action=f"flood.{action}", target=target, before=before,
                         after=after, data=data, region_code=region_code)

@@ -30,7 +30,7 @@ from ..models import (
     TaskTarget,
     TaskTemplate,
 )
-from .common import MANAGE, Invalid, publish, record, require, require_code, user_or_none
+from .common import Invalid, publish, record, require_code, require_district, user_or_none
 
 ROSTER_PHONE_CONTEXT = "flood.roster.phone"
 
@@ -44,7 +44,7 @@ def _aware(value, field: str) -> datetime:
 
 def set_season(*, actor, year, opens_at, closes_at, note: str = "") -> FloodSeason:
     """Set a year's season dates (入汛/出汛); the close is exclusive (30 September end of day = 1 October 00:00)."""
-    require(actor, MANAGE, "设置汛期")
+    require_district(actor, "设置汛期")
     try:
         year = int(year)
     except (TypeError, ValueError):
@@ -81,7 +81,7 @@ def _amount(value, field: str) -> Decimal:
 def save_threshold(*, actor, signal: str, window_hours, rain_mm, is_active: bool = True, note: str = "",
                    threshold_id=None) -> SignalThreshold:
     """Add or change a signal threshold (W hours ≥ R mm → signal)."""
-    require(actor, MANAGE, "设置预警阈值")
+    require_district(actor, "设置预警阈值")
     if signal not in Signal.values or signal == Signal.NONE:
         raise Invalid("预警信号须为 blue、yellow、orange 或 red / invalid signal", field="signal")
     try:
@@ -105,7 +105,7 @@ def save_threshold(*, actor, signal: str, window_hours, rain_mm, is_active: bool
 
 
 def save_response_rule(*, actor, signal: str, level: str) -> ResponseRule:
-    require(actor, MANAGE, "设置响应规则")
+    require_district(actor, "设置响应规则")
     if signal not in Signal.values or signal == Signal.NONE:
         raise Invalid("预警信号无效 / invalid signal", field="signal")
     if level not in Level.values:
@@ -123,7 +123,7 @@ def save_response_rule(*, actor, signal: str, level: str) -> ResponseRule:
 def save_template(*, actor, level: str, target: str, title: str, description: str = "", ack_minutes=30,
                   done_hours=None, lists_hazards: bool = False, is_active: bool = True, template_id=None) -> TaskTemplate:
     """Add or change a task template of a response level for streets or their 包保 departments."""
-    require(actor, MANAGE, "设置响应任务")
+    require_district(actor, "设置响应任务")
     if level not in Level.values:
         raise Invalid("响应等级无效 / invalid level", field="level")
     if target not in TaskTarget.values:
@@ -192,7 +192,7 @@ def save_station(*, actor, code: str, name: str, kind: str, lat, lng, warning_le
 
     from .readings import clean_coordinate, clean_level, clean_station, place_of
 
-    require(actor, MANAGE, "管理监测站点")
+    require_district(actor, "管理监测站点")
     code = clean_station(code)
     name = str(name or "").strip()
     if not name or len(name) > 100:

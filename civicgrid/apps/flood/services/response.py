@@ -37,13 +37,12 @@ from ..models import (
     signal_rank,
 )
 from .common import (
-    MANAGE,
     Invalid,
     department_handlers,
     lock_rows,
     publish,
     record,
-    require,
+    require_district,
     street_staff,
     user_or_none,
 )
@@ -202,7 +201,7 @@ def _reason(reason) -> str:
 def change_level(*, actor, level: str, reason: str) -> FloodResponse:
     """Set the district response level by hand (start, raise or lower), with a reason; audited. A raise issues the
     new levels' tasks to every street whose signal is active."""
-    require(actor, MANAGE, "调整应急响应")
+    require_district(actor, "调整应急响应")
     text = _reason(reason)
     if level not in Level.values:
         raise Invalid("响应等级须为 IV、III、II 或 I / level must be IV, III, II or I", field="level")
@@ -228,7 +227,7 @@ def change_level(*, actor, level: str, reason: str) -> FloodResponse:
 
 def lift_response(*, actor, reason: str) -> FloodResponse:
     """解除应急响应: end the active response and clear every street signal, with a reason; audited."""
-    require(actor, MANAGE, "解除应急响应")
+    require_district(actor, "解除应急响应")
     text = _reason(reason)
     with transaction.atomic():
         active = active_response(lock=True)

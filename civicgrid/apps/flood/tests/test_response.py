@@ -161,3 +161,17 @@ def test_breached_ack_clock_marks_the_task_overdue(flood):
     dispatch_pending()
     assert ResponseTask.objects.filter(is_overdue=True).count() == 6
     assert Notification.objects.filter(user=flood["dispatcher"], kind="supervise").exists()
+
+
+def test_a_street_leader_follows_the_response_but_does_not_set_it(flood):
+    from civicgrid.foundation.access.roles import Role
+    from civicgrid.testing.builders import user_with
+
+    street_leader = user_with(Role.LEADER, region=flood["tree"]["140213050"])
+    rain(flood["staff_a"], window=3, mm=60)
+    with pytest.raises(PermissionDenied):
+        services.lift_response(actor=street_leader, reason="雨停")
+    with pytest.raises(PermissionDenied):
+        services.save_threshold(actor=street_leader, signal="red", window_hours=3, rain_mm=80)
+    assert FloodResponse.objects.get().is_active
+    assert selectors.status(street_leader)["open_tasks"] == 6
