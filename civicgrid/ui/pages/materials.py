@@ -66,6 +66,8 @@ def warehouse_list(request):
         "levels": Level.choices, "region_choices": region_choices(request.user, VIEW, region),
         "short_count": len(selectors.target_status(request.user)),
         "can_manage": has_capability(request.user, MANAGE), "can_change": has_capability(request.user, CHANGE),
+        "manage_regions": region_choices(request.user, MANAGE) if has_capability(request.user, MANAGE) else [],
+        "departments": _departments() if has_capability(request.user, MANAGE) else [],
     })
 
 
@@ -85,6 +87,9 @@ def warehouse_detail(request, pk: int):
         "destinations": destinations, "kinds": FORM_KINDS, "conditions": Condition.choices,
         "open_count": next((c for c in counts if c.status == StockCount.Status.OPEN), None),
         "points": [_point(wh)], "today": timezone.localdate(),
+        "may_manage": can(request.user, MANAGE, wh.region_code) and has_capability(request.user, MANAGE),
+        "manage_regions": region_choices(request.user, MANAGE, wh.region_code),
+        "departments": _departments() if has_capability(request.user, MANAGE) else [],
     })
 
 
@@ -114,6 +119,33 @@ def warehouse_move(request, pk: int):
         messages.success(request, _("已登记%(kind)s：%(item)s %(qty)s%(unit)s，结存 %(bal)s") % {
             "kind": first.get_kind_display(), "item": first.item.name, "qty": f"{total:+d}", "unit": first.item.unit,
             "bal": next(m.balance_after for m in reversed(rows) if m.warehouse_id == wh.pk)})
+    return redirect("ui:materials_warehouse", pk=wh.pk)
+
+
+def _departments():
+    from civicgrid.foundation.orgs.models import Organisation, OrgKind
+
+    return list(Organisation.objects.filter(kind=OrgKind.DEPARTMENT, is_active=True).only("pk", "name")
+                .order_by("name"))
+
+
+@require_POST
+@capability_required(MANAGE)
+def warehouse_save(request):
+    """Add a warehouse, or change one (by its code), from the list or detail page's form."""
+    post = request.POST
+    try:
+        wh = services.save_warehouse(
+            actor=request.user, code=post.get("code", ""), name=post.get("name", ""), region=post.get("region", ""),
+            lat=post.get("lat"), lng=post.get("lng"), department=post.get("department") or None,
+            address=post.get("address", ""), keeper=post.get("keeper", ""),
+            keeper_phone=post.get("keeper_phone") if post.get("keeper_phone", "").strip() else None,
+            is_active=post.get("is_active", "1") == "1", note=post.get("note", ""))
+    except CivicgridError as exc:
+        messages.error(request, exc.message)
+        return redirect(request.POST.get("back") if request.POST.get("back", "").startswith("/materials/")
+                        else "ui:materials")
+    messages.success(request, _("仓库已保存：%(name)s") % {"name": wh.name})
     return redirect("ui:materials_warehouse", pk=wh.pk)
 
 
@@ -290,6 +322,7 @@ def stock_import(request):
 urlpatterns = [
     path("", warehouse_list, name="materials"),
     path("warehouses/<int:pk>/", warehouse_detail, name="materials_warehouse"),
+    path("warehouses/save", warehouse_save, name="materials_warehouse_save"),
     path("warehouses/<int:pk>/move", warehouse_move, name="materials_move"),
     path("warehouses/<int:pk>/count", count_start, name="materials_count_start"),
     path("counts/<int:pk>/", count_detail, name="materials_count"),
@@ -308,6 +341,6 @@ data_endpoint("ui:materials_ledger", "materials.StockLot", "export")
 # Needs a point and an item: the contract checks status, HTML tables and markers; scope is tested in the app.
 data_endpoint("ui:materials_nearest", "materials.Warehouse", "detail")
 # Forms that post to a service and redirect: scope and capability are checked by the services.
-non_data_endpoint("ui:materials_move", "ui:materials_count_start", "ui:materials_target_set", "ui:materials_import")
+non_data_endpoint("ui:materials_move", "ui:materials_warehouse_save", "ui:materials_count_start", "ui:materials_target_set", "ui:materials_import")
 
 register(MenuItem("materials", gettext_noop("应急物资"), "ui:materials", VIEW, order=53))

@@ -104,3 +104,28 @@ def test_the_menu_offers_materials_to_staff_only(depot):
     resident = user_with("resident", region=depot.tree["140213050001001"])
     assert "materials" not in {m["key"] for m in menu_for(resident)}
     assert _client(resident).get("/materials/").status_code == 403
+
+
+def test_a_street_manager_adds_and_changes_a_warehouse(depot):
+    from civicgrid.apps.materials.models import Warehouse
+
+    client = _client(depot.staff)
+    assert 'data-testid="warehouse-form"' in client.get("/materials/").content.decode()
+    r = client.post("/materials/warehouses/save", {
+        "code": "WH-050002", "name": "永泰社区2储备点", "region": "140213050002", "lat": "40.06", "lng": "113.22",
+        "keeper": "赵保管", "keeper_phone": "13812345678", "is_active": "1"})
+    wh = Warehouse.objects.get(code="WH-050002")
+    assert r.status_code == 302 and wh.level == "community" and wh.keeper_phone_masked == "138****5678"
+    r = client.post("/materials/warehouses/save", {"code": "WH-050002", "name": "永泰社区2储备点（新址）",
+                                                   "region": "140213050002", "lat": "40.061", "lng": "113.221",
+                                                   "keeper_phone": "", "is_active": "1"})
+    wh.refresh_from_db()
+    assert wh.name.endswith("（新址）") and wh.keeper_phone_masked == "138****5678"
+    before = state()
+    count = Warehouse.objects.count()
+    client.post("/materials/warehouses/save", {"code": "WH-X", "name": "越权", "region": "140213051", "lat": "40",
+                                               "lng": "113.3"})
+    client.post("/materials/warehouses/save", {"code": "WH-Y", "name": "坐标错", "region": "140213050", "lat": "400",
+                                               "lng": "113.3"})
+    assert Warehouse.objects.count() == count and state() == before
+    assert _client(depot.worker).post("/materials/warehouses/save", {"code": "WH-Z"}).status_code == 403
