@@ -319,6 +319,33 @@ def stock_import(request):
                   status=status)
 
 
+@require_http_methods(["GET", "POST"])
+@capability_required(VIEW)
+def catalogue(request):
+    """物资目录: kinds of material with unit, group and grade; district managers add and change them."""
+    from civicgrid.apps.materials.models import Grade, Group
+
+    may_manage = can_manage_catalogue(request.user) and has_capability(request.user, MANAGE)
+    if request.method == "POST":
+        if not may_manage:
+            raise DjangoPermissionDenied
+        post = request.POST
+        try:
+            item = services.save_item(actor=request.user, code=post.get("code", ""), name=post.get("name", ""),
+                                      unit=post.get("unit", ""), group=post.get("group", ""),
+                                      grade=post.get("grade", "B"), spec=post.get("spec", ""),
+                                      tracks_expiry=post.get("tracks_expiry") == "1",
+                                      is_active=post.get("is_active", "1") == "1", note=post.get("note", ""))
+        except CivicgridError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("已保存物资品种：%(name)s") % {"name": item.name})
+        return redirect("ui:materials_catalogue")
+    return render(request, "materials/catalogue.html", {
+        "items": MaterialItem.objects.order_by("group", "grade", "code"), "may_manage": may_manage,
+        "groups": Group.choices, "grades": Grade.choices})
+
+
 urlpatterns = [
     path("", warehouse_list, name="materials"),
     path("warehouses/<int:pk>/", warehouse_detail, name="materials_warehouse"),
@@ -331,6 +358,7 @@ urlpatterns = [
     path("nearest/", nearest, name="materials_nearest"),
     path("ledger.xlsx", ledger_export, name="materials_ledger"),
     path("import/", stock_import, name="materials_import"),
+    path("catalogue/", catalogue, name="materials_catalogue"),
 ]
 
 data_endpoint("ui:materials", "materials.Warehouse", "list")
@@ -340,6 +368,8 @@ data_endpoint("ui:materials_shortages", "materials.StockTarget", "list")
 data_endpoint("ui:materials_ledger", "materials.StockLot", "export")
 # Needs a point and an item: the contract checks status, HTML tables and markers; scope is tested in the app.
 data_endpoint("ui:materials_nearest", "materials.Warehouse", "detail")
+# The catalogue is district-wide reference data (kinds of material), not regional records.
+non_data_endpoint("ui:materials_catalogue")
 # Forms that post to a service and redirect: scope and capability are checked by the services.
 non_data_endpoint("ui:materials_move", "ui:materials_warehouse_save", "ui:materials_count_start", "ui:materials_target_set", "ui:materials_import")
 

@@ -129,3 +129,17 @@ def test_a_street_manager_adds_and_changes_a_warehouse(depot):
                                                "lng": "113.3"})
     assert Warehouse.objects.count() == count and state() == before
     assert _client(depot.worker).post("/materials/warehouses/save", {"code": "WH-Z"}).status_code == 403
+
+
+def test_the_catalogue_page(depot):
+    from civicgrid.apps.materials.models import MaterialItem
+
+    html = _client(depot.staff).get("/materials/catalogue/").content.decode()
+    assert "水泵" in html and 'data-testid="item-form"' not in html
+    assert _client(depot.staff).post("/materials/catalogue/", {"code": "x"}).status_code == 403
+    client = _client(depot.centre)
+    r = client.post("/materials/catalogue/", {"code": "assault_boat", "name": "冲锋舟", "unit": "艘",
+                                              "group": "lifesaving", "grade": "A", "is_active": "1"})
+    assert r.status_code == 302 and MaterialItem.objects.get(code="assault_boat").grade == "A"
+    client.post("/materials/catalogue/", {"code": "bad code!", "name": "x", "unit": "x", "group": "lifesaving"})
+    assert not MaterialItem.objects.filter(name="x").exists()
