@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.conf import settings
+from django.utils import translation
 from openpyxl import load_workbook
 
 from civicgrid.foundation.audit.models import AuditEntry
@@ -60,7 +62,14 @@ def test_only_evaluators_see_the_page(district, client):
     assert client.get("/evaluation/").status_code == 302
 
 
-def test_the_ranking_page_in_english_keeps_the_data_in_chinese(district, client):
+@pytest.fixture
+def chinese_afterwards():
+    """A request in English leaves English active in this thread: switch back for the tests that follow."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+def test_the_ranking_page_in_english_keeps_the_data_in_chinese(district, client, chinese_afterwards):
     closed_case(district)
     client.force_login(district.leader)
     assert client.post("/i18n/setlang/", {"language": "en", "next": "/evaluation/"}).status_code == 302

@@ -9,9 +9,10 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 from PIL import Image
 
 from civicgrid.apps.cases.models import Case, CaseStep, Status
@@ -198,7 +199,14 @@ def test_the_number_of_queries_does_not_grow_with_the_cases(tree, people):
     assert [count(f, **kw) for f, kw in reads] == few == [2, 2, 3, 2, 3]
 
 
-def test_the_board_in_english(client, people):
+@pytest.fixture
+def chinese_afterwards():
+    """A request in English leaves English active in this thread: switch back for the tests that follow."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+def test_the_board_in_english(client, people, chinese_afterwards):
     report(people)
     client.force_login(people["cd"])
     client.post("/i18n/setlang/", {"language": "en", "next": "/board/"})
