@@ -108,7 +108,18 @@ def season_open(at: datetime | None = None) -> bool:
 
 
 def ensure_defaults() -> int:
-    """Write the default thresholds, response rules and task templates where none exist; returns rows written."""
+    """Write the default thresholds, response rules and task templates where none exist; returns rows written.
+
+    The first migration writes them; this puts them back after a test flush or an administrator emptied a table.
+    The check and the writes happen under a lock on the response rules' table so concurrent first readings write
+    them once (the rules are few and unique per signal)."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql" and not (
+        SignalThreshold.objects.exists() and ResponseRule.objects.exists() and TaskTemplate.objects.exists()
+    ):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [0x466C6F6F64])  # "Flood"
     written = 0
     if not SignalThreshold.objects.exists():
         SignalThreshold.objects.bulk_create([

@@ -5,6 +5,26 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def write_defaults(apps, schema_editor):
+    """The CMA order No.16 thresholds, signal → response rules and task templates (see flood/rules.py)."""
+    from civicgrid.apps.flood.rules import DEFAULT_RESPONSE_RULES, DEFAULT_TEMPLATES, DEFAULT_THRESHOLDS
+
+    threshold = apps.get_model("flood", "SignalThreshold")
+    rule = apps.get_model("flood", "ResponseRule")
+    template = apps.get_model("flood", "TaskTemplate")
+    if not threshold.objects.exists():
+        threshold.objects.bulk_create([threshold(signal=str(s), window_hours=w, rain_mm=r, note="气象局令第16号")
+                                       for s, w, r in DEFAULT_THRESHOLDS])
+    if not rule.objects.exists():
+        rule.objects.bulk_create([rule(signal=str(s), level=str(lv)) for s, lv in DEFAULT_RESPONSE_RULES])
+    if not template.objects.exists():
+        template.objects.bulk_create([
+            template(level=str(lv), target=str(t), title=title, description=d, ack_minutes=ack, done_hours=done,
+                     lists_hazards=hz, order=i)
+            for i, (lv, t, title, d, ack, done, hz) in enumerate(DEFAULT_TEMPLATES)
+        ])
+
+
 class Migration(migrations.Migration):
 
     initial = True
@@ -290,4 +310,5 @@ class Migration(migrations.Migration):
             model_name='waterlevelreading',
             constraint=models.UniqueConstraint(fields=('station', 'observed_at'), name='flood_one_level_per_station_time'),
         ),
+        migrations.RunPython(write_defaults, migrations.RunPython.noop),
     ]

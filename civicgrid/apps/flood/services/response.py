@@ -122,6 +122,9 @@ def apply_reading(reading: RainfallReading, *, actor) -> None:
     """Raise the street signal and the district response for a reading, and issue the street's tasks."""
     if signal_rank(reading.signal) == 0:
         return
+    # Readings of one street are applied one at a time (its signal row and its tasks are unique per street);
+    # SQLite's immediate transactions serialise every writer anyway.
+    street = lock_rows(Region.objects.filter(code=reading.street_code)).get()
     _raise_street_signal(reading, actor)
     level = rules.level_for(reading.signal)
     if level is None:
@@ -130,7 +133,6 @@ def apply_reading(reading: RainfallReading, *, actor) -> None:
               f"达到{SIGNAL_LABELS.get(reading.signal, reading.signal)}")
     response = _start_or_raise(level, actor=actor, reason=reason, reading=reading)
     cap = level if level_rank(level) <= level_rank(response.level) else response.level
-    street = Region.objects.get(code=reading.street_code)
     issue_tasks(response, street, rules.levels_up_to(cap), actor=actor)
 
 

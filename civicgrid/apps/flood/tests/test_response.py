@@ -175,3 +175,4 @@ def test_a_street_leader_follows_the_response_but_does_not_set_it(flood):
         services.save_threshold(actor=street_leader, signal="red", window_hours=3, rain_mm=80)
     assert FloodResponse.objects.get().is_active
     assert selectors.status(street_leader)["open_tasks"] == 6
+
