@@ -171,6 +171,7 @@ def detail_context(request, incident: Incident, *, error: str = "", failed: str 
         "points": [{"lng": incident.lng, "lat": incident.lat, "code": incident.code, "title": incident.title,
                     "status": incident.status}],
         "materials_ready": _materials_available(),
+        "history_url": reverse("ui:rescue_incident_history", args=[incident.pk]),
         **(_material_choices(user, incident) if "issue_material" in names else {"warehouses": [], "items": []}),
     }
 
@@ -264,7 +265,8 @@ def team_context(request, team: RescueTeam, *, error: str = "", posted=None) -> 
     return {"team": team, "style": AVAILABILITY_STYLE.get(team.availability, ""), "error": error,
             "members": list(team.members.all()), "active": getattr(team, "active_callouts", []),
             "skills": SKILLS, "availabilities": [a for a in Availability.choices if a[0] != "deployed"],
-            "posted": posted or {}, **_team_rights(request.user, team)}
+            "posted": posted or {}, "history_url": reverse("ui:rescue_team_history", args=[team.pk]),
+            **_team_rights(request.user, team)}
 
 
 @page_view("rescue.view")
@@ -378,6 +380,36 @@ def team_availability(request, pk: int):
     return redirect("ui:rescue_team_detail", team.pk)
 
 
+AUDIT_LABELS = {
+    "rescue.team_created": _("登记队伍"), "rescue.team_changed": _("修改队伍"),
+    "rescue.team_availability": _("队伍状态变更"), "rescue.incident_raised": _("报告险情"),
+    "rescue.incident_responding": _("开始处置"), "rescue.incident_controlled": _("险情已控制"),
+    "rescue.incident_note": _("添加进展"), "rescue.incident_closed": _("结束险情"),
+    "rescue.material_issued": _("调拨物资"),
+}
+
+
+def _history(model, fetch):
+    """The audit trail of one team or incident the user may see (404 otherwise), as the shared partial."""
+
+    @page_view("rescue.view")
+    def view(request, pk: int):
+        from civicgrid.foundation.audit.service import history
+
+        from .audit import HISTORY_LIMIT, describe
+
+        obj = _get_or_404(fetch, request.user, pk)
+        entries = []
+        for entry in history(obj)[:HISTORY_LIMIT]:
+            row = describe(entry, model)
+            row["action"] = AUDIT_LABELS.get(entry.action, row["action"])
+            entries.append(row)
+        return render(request, "ui/partials/history.html", {"object": obj, "entries": entries,
+                                                            "limit": HISTORY_LIMIT})
+
+    return view
+
+
 urlpatterns = [
     path("", incident_list, name="rescue_incident_list"),
     path("incidents/new/", incident_new, name="rescue_incident_new"),
@@ -390,6 +422,8 @@ urlpatterns = [
     path("teams/<int:pk>/edit/", team_edit, name="rescue_team_edit"),
     path("teams/<int:pk>/members/", member_add, name="rescue_member_add"),
     path("teams/<int:pk>/availability/", team_availability, name="rescue_team_availability"),
+    path("incidents/<int:pk>/history/", _history(Incident, selectors.incident_detail), name="rescue_incident_history"),
+    path("teams/<int:pk>/history/", _history(RescueTeam, selectors.team_detail), name="rescue_team_history"),
 ]
 
 data_endpoint("ui:rescue_incident_list", "rescue.Incident", "list")
@@ -397,6 +431,8 @@ data_endpoint("ui:rescue_incident_detail", "rescue.Incident", "detail")
 data_endpoint("ui:rescue_team_list", "rescue.RescueTeam", "list")
 data_endpoint("ui:rescue_team_detail", "rescue.RescueTeam", "detail")
 data_endpoint("ui:rescue_team_edit", "rescue.RescueTeam", "detail")
+data_endpoint("ui:rescue_incident_history", "rescue.Incident", "detail")
+data_endpoint("ui:rescue_team_history", "rescue.RescueTeam", "detail")
 non_data_endpoint("ui:rescue_incident_new", "ui:rescue_incident_act", "ui:rescue_callout_act", "ui:rescue_team_new",
                   "ui:rescue_member_add", "ui:rescue_team_availability")
 

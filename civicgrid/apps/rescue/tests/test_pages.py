@@ -119,3 +119,17 @@ def test_menu_entry(client, world):
     page = signed_in(client, world.street).get("/rescue/").text
     assert 'data-nav="rescue"' in page
     assert 'data-nav="rescue"' not in signed_in(type(client)(), world.resident).get("/").text
+
+
+def test_history_partials(client, world):
+    services.update_team(actor=world.command, team=world.street_team, headcount=21)
+    incident = services.raise_incident(actor=world.street, hazard=world.hazard.pk)
+    c = signed_in(client, world.street)
+    r = c.get(f"/rescue/teams/{world.street_team.pk}/history/")
+    assert r.status_code == 200 and "修改队伍" in r.text and "21" in r.text
+    assert "13700002222" not in r.text
+    assert "报告险情" in c.get(f"/rescue/incidents/{incident.pk}/history/").text
+    assert 'hx-get="/rescue/incidents/' in c.get(f"/rescue/incidents/{incident.pk}/").text
+    other = signed_in(type(client)(), world.other_street)
+    assert other.get(f"/rescue/incidents/{incident.pk}/history/").status_code == 404
+    assert other.get(f"/rescue/teams/{world.street_team.pk}/history/").status_code == 404
