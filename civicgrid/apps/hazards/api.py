@@ -234,21 +234,21 @@ def create_hazard(request, payload: HazardIn):
 # ------------------------------------------------------------------------------------------------- one hazard
 
 
-@router.get("/hazards/{int:hazard_id}", response=HazardDetailOut, url_name="hazard_detail")
+@router.get("/hazards/{hazard_id}", response=HazardDetailOut, url_name="hazard_detail")
 def get_hazard(request, hazard_id: int):
     """One hazard with its ledger line, plans, timeline, photos and the actions you may take (404 outside
     your scope). The owner's phone is masked."""
     return _detail(_hazard(request, hazard_id), request.user)
 
 
-@router.get("/hazards/{int:hazard_id}/allowed-actions", response=HazardActionsOut, url_name="hazard_allowed_actions")
+@router.get("/hazards/{hazard_id}/allowed-actions", response=HazardActionsOut, url_name="hazard_allowed_actions")
 def allowed_actions(request, hazard_id: int):
     """The loop's actions you may take on this hazard now (the page's buttons)."""
     items = _actions(_hazard(request, hazard_id), request.user)
     return {"items": items, "count": len(items)}
 
 
-@router.post("/hazards/{int:hazard_id}/actions/{action}", response=HazardDetailOut, url_name="hazard_action")
+@router.post("/hazards/{hazard_id}/actions/{action}", response=HazardDetailOut, url_name="hazard_action")
 def take_action(request, hazard_id: int, action: str, payload: HazardActionIn | None = None):
     """Take one action of the loop (start, report_done, pass_check, fail_check, close_out, supervise, unsupervise,
     note, reopen, void): 404 outside scope, 409 in the wrong state or against the loop's rules, 403 for a role
@@ -261,7 +261,7 @@ def take_action(request, hazard_id: int, action: str, payload: HazardActionIn | 
     return _detail(selectors.hazard_after_action(request.user, hazard), request.user)
 
 
-@router.post("/hazards/{int:hazard_id}/plans", response={201: HazardPlanOut}, url_name="hazard_plan")
+@router.post("/hazards/{hazard_id}/plans", response={201: HazardPlanOut}, url_name="hazard_plan")
 def save_plan(request, hazard_id: int, payload: HazardPlanIn):
     """Record a governance plan (治理方案 with the five assurances: responsibility, measures, funds, deadline,
     emergency plan) or an emergency plan (应急预案: responsible person, procedure); the newest is in force."""
