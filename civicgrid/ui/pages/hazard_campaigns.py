@@ -9,7 +9,11 @@ Thin: reads start from `Campaign/Inspection.objects.visible_to(user)` (out of sc
 
 from __future__ import annotations
 
+from functools import wraps
+
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -50,11 +54,8 @@ def _may_see_campaigns(user) -> bool:
 
 
 def campaigns_page(view):
-    """Signed in and holding hazards.inspect or hazards.campaign (the menu's rule); 403 otherwise."""
-    from functools import wraps
-
-    from django.contrib.auth.decorators import login_required
-    from django.core.exceptions import PermissionDenied
+    """Signed in and holding hazards.inspect, hazards.campaign or hazards.view (leaders follow progress);
+    403 otherwise. What each sees is decided by the scoped reads."""
 
     @wraps(view)
     @login_required
@@ -207,7 +208,6 @@ def campaign_detail(request, pk: int):
         "c": campaign, "progress": progress, "items": items.items(),
         "may_close": campaign.is_open and has_capability(request.user, "hazards.campaign")
         and scope_for(request.user, "hazards.campaign").covers_code(campaign.region_code),
-        "hazards_url": f"/hazards/?q=&kind={campaign.kind}",
     })
 
 

@@ -150,13 +150,13 @@ def hazard_list(request):
 
 
 def _registration(post) -> dict:
-    fields = {name: post.get(name, "").strip() for name in (
-        "kind", "category", "grade", "name", "description", "address", "lat", "lng", "owner_unit", "owner_person",
-        "owner_phone", "threatened_people", "threatened_households", "found_by", "found_on", "sub_grade")}
-    fields["short_term_fixable"] = post.get("short_term_fixable", "1") == "1"
-    fields["inspector"] = post.get("inspector", "").strip()
-    return {k: v for k, v in fields.items() if v not in ("", None)} | {
-        "short_term_fixable": fields["short_term_fixable"]}
+    """The register form's fields as `register_hazard` takes them (empty ones left to its defaults)."""
+    names = ("kind", "category", "grade", "name", "description", "address", "lat", "lng", "owner_unit",
+             "owner_person", "owner_phone", "threatened_people", "threatened_households", "found_by", "found_on",
+             "sub_grade", "inspector")
+    fields = {n: post.get(n, "").strip() for n in names if post.get(n, "").strip()}
+    fields["short_term_fixable"] = post.get("short_term_fixable", "1") == "1"  # the box posts "0" when ticked
+    return fields
 
 
 @capability_required("hazards.register")

@@ -343,3 +343,29 @@ def test_progress_per_street_in_fixed_queries(world, django_assert_max_num_queri
     assert [s["street_code"] for s in mine["streets"]] == ["140213050"]
     with pytest.raises(NotFound):
         services.campaign_progress(world.other_street, _open(world))
+
+
+# ------------------------------------------------------------------------------------------------ demo
+
+
+def test_demo_campaigns_complete_the_demos_rows_and_are_idempotent(world):
+    from civicgrid.apps.hazards import demo_campaigns
+
+    # the hazards demo made the flood row (closed, no checklist); the safety row is missing
+    flood = Campaign.objects.create(name=demo_campaigns.FLOOD_NAME, kind="flood", region=world.tree["140213"],
+                                    region_code="140213", starts_on=dt.date(2023, 5, 10),
+                                    deadline=dt.date(2023, 5, 31), is_open=False)
+    outcome = demo_campaigns.load_demo_campaigns()
+    safety = Campaign.objects.get(name=demo_campaigns.SAFETY_NAME)
+    assert set(flood.items.values_list("category", flat=True)) == {
+        "low_lying", "underpass", "underground", "dilapidated_house", "poor_drainage"}
+    assert safety.items.filter(category="gas", text__contains="可燃气体报警器").exists()
+    for c in (flood, safety):
+        assert c.inspections.count() == 8
+        assert c.inspections.filter(status=InspectionStatus.DONE).count() == 6  # most, not all
+    flood.refresh_from_db()
+    assert not flood.is_open  # left as the demo made it
+    assert outcome[demo_campaigns.FLOOD_NAME]["filled_now"] == 6
+    before = _counts()
+    again = demo_campaigns.load_demo_campaigns()
+    assert _counts() == before and all(v["filled_now"] == 0 for v in again.values())
