@@ -16,12 +16,18 @@ numbers, which are unique but not promised gapless).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import secrets
 import threading
 import time
+
+try:
+    import fcntl
+except ImportError:  # not on POSIX: SQLite's own busy wait alone
+    fcntl = None
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -65,7 +71,7 @@ def _text(value, name: str, max_length: int, *, required: bool = False, label: s
 # ---- per-process lookups ---------------------------------------------------------------------------------
 # Every report reads its category, its grid's row and the routing decision for category × grid; they change
 # rarely (through the categories app's services and imports). A process keeps what it has looked up while a
-# stamp of the data (counts and latest edit times of categories, routing rules and active departments) is
+# stamp of the data (counts and latest edits of categories, routing rules, active departments and regions) is
 # unchanged, comparing it at most every `CIVICGRID_INTAKE_RECHECK_SECONDS` (2 s; 0 under tests, so every report
 # compares); the categories app's change events clear the tables at once in the process that delivers them.
 
@@ -111,13 +117,13 @@ def _recheck_seconds() -> float:
 
 
 def _stamp() -> tuple:
-    cat, rule, org = (m._meta.db_table for m in (Category, _rule_model(), Organisation))
+    cat, rule, org, reg = (m._meta.db_table for m in (Category, _rule_model(), Organisation, Region))
     with connection.cursor() as cur:
         cur.execute(
             f"SELECT (SELECT COUNT(*) FROM {cat}), (SELECT MAX(updated_at) FROM {cat}), "
             f"(SELECT COUNT(*) FROM {rule}), (SELECT MAX(updated_at) FROM {rule}), "
             f"(SELECT COUNT(*) FROM {org} WHERE is_active), (SELECT MAX(id) FROM {org}), "
-            f"(SELECT MAX(id) FROM {Region._meta.db_table})"
+            f"(SELECT COUNT(*) FROM {reg}), (SELECT MAX(id) FROM {reg}), (SELECT MAX(updated_at) FROM {reg})"
         )
         return tuple(cur.fetchone())
 
@@ -267,6 +273,34 @@ def _locate(lng, lat, crs: str, photos) -> tuple[int, str, float, float, str]:
     return grid_id, ref.code, found.lng, found.lat, found.crs_in
 
 
+# ---- SQLite: reports take turns for the write lock ------------------------------------------------------------
+# SQLite has one writer at a time; a connection that finds the lock taken polls with growing sleeps (1, 2, 5,
+# 10 … ms), so under concurrent reports a waiting worker sleeps well past the moment the lock is free (long
+# tails, idle CPU). Reports therefore queue on an OS file lock beside the database first, which wakes the next
+# one the instant the previous commits; other writers are unaffected and still meet SQLite's own busy wait.
+
+_turn_lock = threading.Lock()
+_turn_files: dict[str, object] = {}
+
+
+@contextlib.contextmanager
+def _writer_turn():
+    name = str(connection.settings_dict.get("NAME") or "")
+    if (fcntl is None or connection.vendor != "sqlite" or connection.in_atomic_block or not name
+            or name.startswith("file:") or ":memory:" in name):
+        yield
+        return
+    with _turn_lock:  # threads of one process share the file lock: queue them here
+        handle = _turn_files.get(name)
+        if handle is None:
+            handle = _turn_files[name] = open(f"{name}.intake-lock", "a+b")  # noqa: SIM115 - kept per process
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84", category=None, source,
                 address="", reporter_name="", reporter_phone="", reporter_email="", hotline_ticket="",
                 caller_name="", callback_phone="", photos=(), idempotency_key=None, self_handled=False,
@@ -327,7 +361,7 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
     try:
         if early:
             rows.case.number = numbering.next_number(now)
-        with transaction.atomic():
+        with _writer_turn(), transaction.atomic():
             if not early:
                 rows.case.number = numbering.next_number(now)
             case = _create(rows, actor=actor, photos=checked)
