@@ -28,6 +28,9 @@ from civicgrid.foundation.regions.models import Level, Region
 from .models import FoundBy, Grade, HazardPhoto, Kind, Status
 
 LISTS = {"issues": "问题清单", "responsibility": "责任清单", "ledger": "整改台账"}
+# the related rows each list reads (joined in the one query; the others are not fetched at all)
+RELATED = {"issues": ("grid",), "ledger": ("rectification",),
+           "responsibility": ("patron_department", "responsible_department", "supervising_street", "rectification")}
 DISTRICT_NAME = "平城区"
 CHUNK = 2000
 CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -250,8 +253,12 @@ def export_list(which: str, queryset, *, title: str | None = None, unit: str = "
     body_cell = _Styled(ws, alignment=wrap, border=box)
     getters = [value for _, _, value in columns]
     row_count = 0
-    for row_count, hazard in enumerate(queryset.iterator(chunk_size=CHUNK), start=1):
-        rect = _rect(hazard)
+    with_rect = "rectification" in RELATED[which]
+    rows = queryset.select_related(None).defer(None).select_related(*RELATED[which])
+    if "grid" in RELATED[which]:
+        rows = rows.defer("grid__geometry")
+    for row_count, hazard in enumerate(rows.iterator(chunk_size=CHUNK), start=1):
+        rect = _rect(hazard) if with_rect else None
         ws.append([number_cell(row_count), *(body_cell(get(hazard, rect, context)) for get in getters)])
 
     # the footer to sign: 填表人 / 审核人 / 联系电话 over three thirds of the width
