@@ -66,7 +66,7 @@ def create_rainfall(request, payload: FloodRainfallIn):
 def list_rainfall(request, filters: Query[FloodReadingFilterIn]):
     """Rainfall readings in your scope, newest first (filters: street code, station code, signal)."""
     _view(request)
-    qs = selectors.readings(request.user, street=filters.street[:15], station=filters.station[:32],
+    qs = selectors.readings(request.user, street=filters.street[:15], station=filters.station[:64],
                             signal=filters.signal[:8])
     items, total = page(qs, limit=filters.limit, offset=filters.offset)
     return {"items": items, "count": len(items), "total": total}

@@ -122,7 +122,7 @@ class StationKind(models.TextChoices):
 class Station(ScopedModel):
     """A rain gauge or water-level station, located to its grid and street."""
 
-    code = models.CharField(_("站点编号"), max_length=32, unique=True)
+    code = models.CharField(_("站点编号"), max_length=64, unique=True)
     name = models.CharField(_("站点名称"), max_length=100)
     kind = models.CharField(_("类型"), max_length=8, choices=StationKind.choices, default=StationKind.RAIN)
     lng = models.FloatField(_("经度"))

@@ -163,7 +163,7 @@ class Migration(migrations.Migration):
             name='Station',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=32, unique=True, verbose_name='站点编号')),
+                ('code', models.CharField(max_length=64, unique=True, verbose_name='站点编号')),
                 ('name', models.CharField(max_length=100, verbose_name='站点名称')),
                 ('kind', models.CharField(choices=[('rain', '雨量站'), ('water', '水位站'), ('both', '雨量水位站')], default='rain', max_length=8, verbose_name='类型')),
                 ('lng', models.FloatField(verbose_name='经度')),

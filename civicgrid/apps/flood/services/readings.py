@@ -34,7 +34,7 @@ from ..models import (
 from . import response
 from .common import REPORT, Invalid, is_system, publish, record, require_code, user_or_none
 
-_STATION = re.compile(r"^[0-9A-Za-z_\-.\u4e00-\u9fff]{1,32}$")
+_STATION = re.compile(r"^[^\x00-\x1f\x7f<>]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def clean_station(value) -> str:
     if not code:
         raise Invalid("请填写站点编号 / station is required", field="station")
     if not _STATION.match(code):
-        raise Invalid("站点编号只能含字母、数字、汉字、-_.，最长 32 个字符 / invalid station code", field="station")
+        raise Invalid("站点编号最长 64 个字符，不能含控制字符或尖括号 / invalid station code", field="station")
     return code
 
 

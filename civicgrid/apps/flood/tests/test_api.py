@@ -165,3 +165,11 @@ def test_lists_run_a_fixed_number_of_queries(flood, api_client, token_for, djang
         with django_assert_max_num_queries(12):
             resp = api_client.get(url, **h)
         assert resp.status_code == 200 and resp.json()["count"] >= 5, url
+
+
+def test_station_codes_as_gauges_name_them(flood, api_client, token_for):
+    h = token_for(flood["staff_a"])
+    resp = post(api_client, h, body(station="urn:gauge:平城 东门-07"))
+    assert resp.status_code == 201 and resp.json()["station"] == "urn:gauge:平城 东门-07"
+    assert post(api_client, h, body(station="<b>x</b>")).status_code == 422
+    assert post(api_client, h, body(station="x" * 65)).status_code == 422
