@@ -11,7 +11,7 @@ class RescueConfig(AppConfig):
     def ready(self):
         from civicgrid.foundation.core import keys
 
-        from . import workflow  # noqa: F401  (capabilities and the incident's transition table)
+        from . import handlers, workflow  # noqa: F401  (capabilities, transition table, SLA reaction)
         from .services import LEADER_PHONE_CONTEXT, MEMBER_PHONE_CONTEXT
 
         # rotate_keys re-encrypts the teams' contact phones with every other personal field.

@@ -60,4 +60,5 @@ STEP_LABELS = {
     "control": "险情已控制",
     "close": "结束险情",
     "note": "添加进展",
+    "ack_overdue": "队伍超时未响应",
 }

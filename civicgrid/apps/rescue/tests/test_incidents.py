@@ -209,3 +209,32 @@ def test_manual_availability_cannot_hide_a_deployment(world):
     with pytest.raises(Conflict):
         services.update_team(actor=world.command, team=world.brigade.pk, availability="resting")
     assert state() == before
+
+
+def test_a_team_that_does_not_answer_in_time_is_chased(world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from civicgrid.foundation.events.bus import dispatch_pending
+    from civicgrid.foundation.events.models import OutboxEvent
+    from civicgrid.foundation.sla.sweep import sweep
+
+    incident = services.raise_incident(actor=world.street, hazard=world.hazard.pk)
+    [callout] = services.call_out(actor=world.street, incident=incident, teams=[world.brigade.pk])
+    dispatch_pending()
+    sweep(timezone.now() + timedelta(minutes=services.ack_minutes() + 1))
+    dispatch_pending()
+    assert Notification.objects.filter(user=world.street, kind="rescue_overdue").count() == 1
+    assert Notification.objects.filter(user=world.firefighter, kind="rescue_overdue").count() == 1
+    assert IncidentStep.objects.filter(incident=incident, action="ack_overdue").count() == 1
+    # Delivered again (at least once): nothing doubles.
+    from civicgrid.apps.rescue.handlers import on_ack_overdue
+
+    on_ack_overdue(OutboxEvent.objects.filter(topic="sla.breached").latest("id"))
+    assert IncidentStep.objects.filter(incident=incident, action="ack_overdue").count() == 1
+    assert Notification.objects.filter(kind="rescue_overdue").count() == 2
+    # Answering afterwards still works; the clock keeps its breach.
+    services.acknowledge(actor=world.firefighter, callout=callout.pk)
+    clock = SlaClock.objects.get(target_type="rescue.callout")
+    assert clock.state == "stopped" and clock.breached_at is not None
