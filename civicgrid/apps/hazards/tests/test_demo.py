@@ -23,6 +23,7 @@ from civicgrid.demo import orgs as demo_orgs
 from civicgrid.demo import regions as demo_regions
 from civicgrid.foundation.audit.models import AuditEntry
 from civicgrid.foundation.core.errors import ValidationFailed
+from civicgrid.foundation.orgs.models import Organisation
 from civicgrid.foundation.regions import selectors
 from civicgrid.foundation.regions.models import Level, Region
 
@@ -123,19 +124,27 @@ def test_second_run_creates_nothing_and_says_so(district, monkeypatch):
             HazardPlan.objects.count()) == counts
 
 
-def test_list_contract_on_the_demo(district, api_client):
+def test_list_contract_on_the_demo(district, api_client, token_for):
     from civicgrid.foundation.access.roles import Role
     from civicgrid.testing.builders import user_with
 
-    centre = user_with(Role.COMMAND_DISPATCHER, region=Region.objects.get(code="140213"))
-    api_client.force_login(centre)
-    # the API takes bearer tokens; ask through the selector the handler uses, and through the handler's shape
-    from civicgrid.apps.hazards import selectors as hazard_selectors
-
-    assert hazard_selectors.hazard_list(centre, kind="flood").count() == 67
-    street = Hazard.objects.filter(kind="flood").order_by("street_code").first().street_code
-    assert hazard_selectors.hazard_list(centre, kind="flood", street=street).count() == \
-        Hazard.objects.filter(kind="flood", street_code=street).count()
+    centre = token_for(user_with(Role.COMMAND_DISPATCHER, region=Region.objects.get(code="140213")))
+    body = api_client.get("/api/v1/hazards", {"kind": "flood", "limit": 5}, **centre).json()
+    assert body["count"] == 67 and len(body["items"]) == 5
+    table = _baobao()
+    for street in ("140213050", "140213066"):
+        page = api_client.get("/api/v1/hazards", {"kind": "flood", "street": street, "limit": 1000}, **centre).json()
+        assert page["count"] == Hazard.objects.filter(kind="flood", street_code=street).count() >= 1
+        assert {i["street_code"] for i in page["items"]} == {street}
+        org = Organisation.objects.get(pk=page["items"][0]["patron_department_id"])
+        assert table[street] == org.short_name and page["items"][0]["patron_department"] == org.name
+    # the 包保 department of 永泰街道 (区城管局) sees its four streets' points, and no others
+    handler = user_with(Role.DEPARTMENT_HANDLER, department=Organisation.objects.get(short_name="区城管局"))
+    mine = api_client.get("/api/v1/hazards", {"kind": "flood", "limit": 1000}, **token_for(handler)).json()
+    assert {i["street_code"] for i in mine["items"]} == {s for s, d in table.items() if d == "区城管局"}
+    officer = user_with(Role.STREET_STAFF, region=Region.objects.get(code="140213051"))
+    other = api_client.get("/api/v1/hazards", {"kind": "flood", "street": "140213050"}, **token_for(officer)).json()
+    assert other == {"items": [], "count": 0}
 
 
 def test_load_patrons_refuses_unknown_streets(district, tmp_path):
