@@ -89,7 +89,7 @@ def populate(n_warehouses: int, seed: int) -> dict:
     return {"user": user.pk, "lots": len(lots), "warehouses": len(warehouses)}
 
 
-def child(vendor: str, sizes: list[int], n_warehouses: int, seed: int) -> dict:
+def child(vendor: str, sizes: list[int], n_warehouses: int, seed: int, bulk_only: bool = False) -> dict:
     import django
 
     django.setup()
@@ -165,8 +165,10 @@ def child(vendor: str, sizes: list[int], n_warehouses: int, seed: int) -> dict:
         for i in range(50):
             one = selectors.nearest_warehouses(lats[i], lngs[i], item, QUANTITY, LIMIT)
             assert [cand[j][0] for j in idx[i]] == [w.id for w in one], "bulk and per-point answers differ"
-        results["sizes"][str(n)] = {"bare": timed(bare), "brute": timed(brute), "per_point": timed(per_point),
-                                    "per_point_scoped": timed(per_point_scoped),
+        skip = float("nan")
+        results["sizes"][str(n)] = {"bare": skip if bulk_only else timed(bare), "brute": timed(brute),
+                                    "per_point": skip if bulk_only else timed(per_point),
+                                    "per_point_scoped": skip if bulk_only else timed(per_point_scoped),
                                     "bulk": min(timed(bulk) for _ in range(3)),
                                     "api": min(timed(api) for _ in range(3))}
     return results
@@ -177,7 +179,7 @@ def run_child(vendor: str, args, env_extra: dict) -> dict:
     env.update(DJANGO_SETTINGS_MODULE="config.settings", CIVICGRID_TESTING="0", CIVICGRID_LOG_LEVEL="WARNING")
     env.update(env_extra)
     cmd = [sys.executable, __file__, "--child", vendor, "--sizes", args.sizes, "--warehouses", str(args.warehouses),
-           "--seed", str(args.seed)]
+           "--seed", str(args.seed), *(["--bulk-only"] if args.bulk_only else [])]
     out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"{vendor} run failed:\n{out.stderr[-4000:]}")
@@ -232,12 +234,13 @@ def main() -> int:
     parser.add_argument("--warehouses", type=int, default=500)
     parser.add_argument("--seed", type=int, default=20230601)
     parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL")
+    parser.add_argument("--bulk-only", action="store_true", help="skip the per-point loops (a), (c), (d)")
     parser.add_argument("--child", choices=["sqlite", "postgresql"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(",") if s.strip())
     if args.child:
         sys.path.insert(0, str(ROOT))
-        print(json.dumps(child(args.child, sizes, args.warehouses, args.seed)))
+        print(json.dumps(child(args.child, sizes, args.warehouses, args.seed, args.bulk_only)))
         return 0
     with tempfile.TemporaryDirectory(prefix="bench-nearest-") as tmp:
         report(run_child("sqlite", args, {"CIVICGRID_DATA_DIR": tmp, "CIVICGRID_SQLITE_PATH": f"{tmp}/bench.sqlite3"}))

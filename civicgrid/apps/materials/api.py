@@ -4,7 +4,7 @@ and shape the answer; every read starts from the scoped path."""
 
 from __future__ import annotations
 
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from ninja import File, Router
 from ninja.files import UploadedFile
 from ninja.responses import Status
@@ -271,11 +271,14 @@ def nearest_batch(request, payload: MaterialsNearestBatchIn):
     idx, dist, rows = selectors.nearest_many([p[1] for p in points], [p[2] for p in points], payload.item,
                                              payload.quantity, payload.limit, user=request.user)
     keys = ("id", "code", "name", "level", "region_code", "lat", "lng", "available")
+    shaped = [dict(zip(keys, (r[0], r[1], r[2], r[3], r[4], r[5], r[6], int(r[7])), strict=True)) for r in rows]
+    dist = dist.round(1).tolist()
     items = [{"ref": ref, "lat": lat, "lng": lng,
-              "warehouses": [{**dict(zip(keys, rows[j], strict=True)), "distance_m": float(d)}
-                             for j, d in zip(idx[i], dist[i], strict=True)]}
+              "warehouses": [{**shaped[j], "distance_m": d} for j, d in zip(idx[i].tolist(), dist[i], strict=True)]}
              for i, (ref, lat, lng) in enumerate(points)]
-    return {"items": items, "count": len(items), "item": payload.item, "quantity": payload.quantity}
+    # Shaped here from plain values (the schema documents it): validating 50,000 nested objects again would
+    # cost more than finding them.
+    return JsonResponse({"items": items, "count": len(items), "item": payload.item, "quantity": payload.quantity})
 
 
 # ---- stock counts ------------------------------------------------------------------------------------------
