@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Max, Min, Q
 from django.db.models.functions import Substr
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -231,10 +231,26 @@ def _midnight(day: date) -> datetime:
 
 def cohort(user, start: date, end: date):
     """The cases the user may evaluate that were reported in the period (scoped: `visible_to(user, "evaluate")`:
-    the evaluation grants' regions only, never the cases the user reported elsewhere)."""
+    the evaluation grants' regions only, never the cases the user reported elsewhere).
+
+    The period is also given as the range of case ids it spans (one index-only query on `reported_at`). The
+    condition is redundant — every case of the period lies inside it — but it keeps SQLite, which has no
+    statistics unless ANALYZE ran, on the period's rows: given a district-wide region range and a period range,
+    it otherwise picks the `(region_code, reported_at)` index and reads the whole district (measured at 100,000
+    cases: 200 ms instead of 15 ms, growing with the table). Case ids follow report times, so the range holds
+    about the period's cases; if they did not (a bulk import of old cases), the range would be wider, never
+    wrong.
+    """
     since, until = _midnight(start), _midnight(end + timedelta(days=1))
+    # `id + 0`, not `id`: PostgreSQL would answer MIN(id)/MAX(id) by walking the primary key from either end
+    # until it meets the period (most of the table for a recent month); on the expression it reads the
+    # period's range of the `reported_at` index instead.
+    bounds = (Case.objects.filter(reported_at__gte=since, reported_at__lt=until)
+              .aggregate(lo=Min(F("pk") + 0), hi=Max(F("pk") + 0)))
     qs = Case.objects.visible_to(user, "evaluate").order_by()  # no default ordering: it would join the GROUP BY
-    return qs.filter(reported_at__gte=since, reported_at__lt=until)
+    if bounds["lo"] is None:
+        return qs.none()
+    return qs.filter(pk__gte=bounds["lo"], pk__lte=bounds["hi"], reported_at__gte=since, reported_at__lt=until)
 
 
 # ------------------------------------------------------------------------------------------------ evaluate

@@ -192,5 +192,5 @@ def test_the_number_of_queries_does_not_grow_with_the_cases(district, kind):
     regions(district)
     departments(district)
     staff(district)
-    # grants, the aggregate(s), the names (grid workers: their grants too)
-    assert count() == few == (5 if kind == "grid_worker" else 3)
+    # grants, the period's id range, the aggregate(s), the names (grid workers: their grants too)
+    assert count() == few == (6 if kind == "grid_worker" else 4)
