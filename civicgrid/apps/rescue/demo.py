@@ -166,7 +166,7 @@ def load_demo_rescue() -> str:
     teams = RescueTeam.objects.filter(is_synthetic=True).count()
     members = RescueMember.objects.filter(is_synthetic=True).count()
     if not (made or example or account):
-        return f"已存在，未改动（队伍 {teams} 支，队员 {members} 人）"
+        return "已存在，未改动"
     parts = [f"队伍 {teams} 支（新建 {made}）", f"队员 {members} 人"]
     if example:
         parts.append("示例险情 1 起（已结束，含总结报告）")
