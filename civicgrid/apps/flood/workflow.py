@@ -1,5 +1,7 @@
 """Capabilities of flood control and the response task's transition table (签收 → 完成)."""
 
+from django.utils.translation import gettext_noop
+
 from civicgrid.foundation.access.roles import Role, grant_capabilities
 from civicgrid.foundation.access.scope import scope_for
 from civicgrid.foundation.workflow.engine import Transition, Workflow
@@ -35,9 +37,9 @@ TASK_WORKFLOW = Workflow(
     name="flood_task",
     states={s.value: str(s.label) for s in TaskStatus},
     transitions=[
-        Transition("ack", "签收", frozenset({S.ISSUED}), S.ACKNOWLEDGED, "flood.task", guard=is_responsible,
+        Transition("ack", gettext_noop("签收"), frozenset({S.ISSUED}), S.ACKNOWLEDGED, "flood.task", guard=is_responsible,
                    style="primary", order=10),
-        Transition("done", "完成", frozenset({S.ACKNOWLEDGED}), S.DONE, "flood.task", guard=is_responsible,
+        Transition("done", gettext_noop("完成"), frozenset({S.ACKNOWLEDGED}), S.DONE, "flood.task", guard=is_responsible,
                    requires=("note",), style="primary", order=20),
     ],
 )

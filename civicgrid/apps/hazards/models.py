@@ -9,6 +9,7 @@ rectification ledger (三个清单) are views over `Hazard` + `Rectification`; t
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.access.scope import ScopedModel, subtree_q
 
@@ -20,28 +21,28 @@ class Kind(models.TextChoices):
 
 # Categories per kind (DOMAIN.md §5). Local lists can add more (HazardCategory rows); these are the defaults.
 SAFETY_CATEGORIES = [
-    ("hazchem", "危化品"),
-    ("construction", "建筑施工"),
-    ("self_built", "自建房"),
-    ("gas", "燃气"),
-    ("elderly_care", "养老机构"),
-    ("fire", "消防"),
-    ("special_equipment", "特种设备"),
-    ("road_traffic", "道路交通"),
-    ("other_safety", "其他"),
+    ("hazchem", gettext_noop("危化品")),
+    ("construction", gettext_noop("建筑施工")),
+    ("self_built", gettext_noop("自建房")),
+    ("gas", gettext_noop("燃气")),
+    ("elderly_care", gettext_noop("养老机构")),
+    ("fire", gettext_noop("消防")),
+    ("special_equipment", gettext_noop("特种设备")),
+    ("road_traffic", gettext_noop("道路交通")),
+    ("other_safety", gettext_noop("其他")),
 ]
 FLOOD_CATEGORIES = [
-    ("low_lying", "低洼易涝点"),
-    ("underpass", "下凹式立交桥"),
-    ("culvert", "涵洞/地下通道"),
-    ("underground", "地下空间"),
-    ("dilapidated_house", "危旧房屋"),
-    ("flash_flood", "山洪及地质灾害隐患点"),
-    ("river_dike", "河道堤防"),
-    ("deep_pit", "在建工地/深基坑"),
-    ("pump_station", "排水泵站"),
-    ("poor_drainage", "排水不畅/下水道年久失修"),
-    ("roof_leak", "屋顶漏雨"),
+    ("low_lying", gettext_noop("低洼易涝点")),
+    ("underpass", gettext_noop("下凹式立交桥")),
+    ("culvert", gettext_noop("涵洞/地下通道")),
+    ("underground", gettext_noop("地下空间")),
+    ("dilapidated_house", gettext_noop("危旧房屋")),
+    ("flash_flood", gettext_noop("山洪及地质灾害隐患点")),
+    ("river_dike", gettext_noop("河道堤防")),
+    ("deep_pit", gettext_noop("在建工地/深基坑")),
+    ("pump_station", gettext_noop("排水泵站")),
+    ("poor_drainage", gettext_noop("排水不畅/下水道年久失修")),
+    ("roof_leak", gettext_noop("屋顶漏雨")),
 ]
 CATEGORY_LABELS = dict(SAFETY_CATEGORIES + FLOOD_CATEGORIES)
 CATEGORIES_BY_KIND = {Kind.SAFETY: dict(SAFETY_CATEGORIES), Kind.FLOOD: dict(FLOOD_CATEGORIES)}

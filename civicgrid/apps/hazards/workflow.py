@@ -5,6 +5,8 @@ assurances before rectification starts; a hazard that cannot be fixed in the sho
 (responsible person and procedure); close-out needs a passed acceptance check (the `passed` state).
 """
 
+from django.utils.translation import gettext_noop
+
 from civicgrid.foundation.access.roles import Role, grant_capabilities
 from civicgrid.foundation.workflow.engine import Transition, Workflow
 
@@ -34,23 +36,24 @@ HAZARD_WORKFLOW = Workflow(
     name="hazard",
     states={s.value: str(s.label) for s in Status},
     transitions=[
-        Transition("start", "开始整改", frozenset({S.REGISTERED}), S.RECTIFYING, "hazards.rectify",
+        Transition("start", gettext_noop("开始整改"), frozenset({S.REGISTERED}), S.RECTIFYING, "hazards.rectify",
                    requires=("measures", "deadline"), style="primary", order=10),
-        Transition("report_done", "整改完成", frozenset({S.RECTIFYING}), S.CHECKING, "hazards.rectify",
+        Transition("report_done", gettext_noop("整改完成"), frozenset({S.RECTIFYING}), S.CHECKING, "hazards.rectify",
                    requires=("note",), style="primary", order=20),
-        Transition("pass_check", "验收通过", frozenset({S.CHECKING}), S.PASSED, "hazards.check",
+        Transition("pass_check", gettext_noop("验收通过"), frozenset({S.CHECKING}), S.PASSED, "hazards.check",
                    requires=("checker",), style="primary", order=30),
-        Transition("fail_check", "验收不通过", frozenset({S.CHECKING}), S.RECTIFYING, "hazards.check",
+        Transition("fail_check", gettext_noop("验收不通过"), frozenset({S.CHECKING}), S.RECTIFYING, "hazards.check",
                    requires=("reason",), style="danger", order=35),
-        Transition("close_out", "销号", frozenset({S.PASSED}), S.CLOSED, "hazards.close", style="primary", order=40),
-        Transition("supervise", "挂牌督办", OPEN, None, "hazards.supervise",
+        Transition("close_out", gettext_noop("销号"), frozenset({S.PASSED}), S.CLOSED, "hazards.close",
+                   style="primary", order=40),
+        Transition("supervise", gettext_noop("挂牌督办"), OPEN, None, "hazards.supervise",
                    guard=lambda h, u: not h.is_supervised, requires=("reason",), order=60),
-        Transition("unsupervise", "解除督办", OPEN, None, "hazards.supervise",
+        Transition("unsupervise", gettext_noop("解除督办"), OPEN, None, "hazards.supervise",
                    guard=lambda h, u: h.is_supervised and h.grade != "major", requires=("reason",), order=61),
-        Transition("note", "添加进展", OPEN, None, "hazards.rectify", requires=("note",), order=70),
-        Transition("reopen", "回头看复发", frozenset({S.CLOSED}), S.RECTIFYING, "hazards.check",
+        Transition("note", gettext_noop("添加进展"), OPEN, None, "hazards.rectify", requires=("note",), order=70),
+        Transition("reopen", gettext_noop("回头看复发"), frozenset({S.CLOSED}), S.RECTIFYING, "hazards.check",
                    requires=("reason",), style="danger", order=80),
-        Transition("void", "撤销", frozenset({S.REGISTERED}), S.VOIDED, "hazards.manage",
+        Transition("void", gettext_noop("撤销"), frozenset({S.REGISTERED}), S.VOIDED, "hazards.manage",
                    requires=("reason",), style="danger", order=90),
     ],
 )

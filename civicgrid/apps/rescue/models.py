@@ -13,6 +13,7 @@ Scope:
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.access.scope import ScopedModel, subtree_q
 
@@ -31,15 +32,15 @@ class Availability(models.TextChoices):
 
 # Skills of members (and so of teams). Stored as ",code,code," so one `contains` filters on any database.
 SKILLS = [
-    ("water_rescue", "水上救援"),
-    ("drainage", "排涝"),
-    ("first_aid", "医疗急救"),
-    ("electrician", "电工"),
-    ("machinery", "机械操作"),
-    ("search_rescue", "搜索救援"),
-    ("firefighting", "灭火"),
-    ("evacuation", "人员转移"),
-    ("communication", "通信保障"),
+    ("water_rescue", gettext_noop("水上救援")),
+    ("drainage", gettext_noop("排涝")),
+    ("first_aid", gettext_noop("医疗急救")),
+    ("electrician", gettext_noop("电工")),
+    ("machinery", gettext_noop("机械操作")),
+    ("search_rescue", gettext_noop("搜索救援")),
+    ("firefighting", gettext_noop("灭火")),
+    ("evacuation", gettext_noop("人员转移")),
+    ("communication", gettext_noop("通信保障")),
 ]
 SKILL_LABELS = dict(SKILLS)
 

@@ -14,6 +14,8 @@ Who does what:
   phone. The service checks the team lies in the actor's respond scope (organisation or region subtree).
 """
 
+from django.utils.translation import gettext_noop
+
 from civicgrid.foundation.access.roles import Role, grant_capabilities
 from civicgrid.foundation.workflow.engine import Transition, Workflow
 
@@ -36,29 +38,30 @@ INCIDENT_WORKFLOW = Workflow(
     name="incident",
     states={s.value: str(s.label) for s in IncidentStatus},
     transitions=[
-        Transition("callout", "调派队伍", OPEN, None, "rescue.command", requires=("teams",), style="primary",
-                   order=10),
-        Transition("issue_material", "调拨物资", OPEN, None, "rescue.command",
+        Transition("callout", gettext_noop("调派队伍"), OPEN, None, "rescue.command", requires=("teams",),
+                   style="primary", order=10),
+        Transition("issue_material", gettext_noop("调拨物资"), OPEN, None, "rescue.command",
                    requires=("warehouse", "item", "quantity"), order=20),
-        Transition("respond", "开始处置", frozenset({S.REPORTED}), S.RESPONDING, "rescue.command", order=30),
-        Transition("control", "险情已控制", frozenset({S.RESPONDING}), S.CONTROLLED, "rescue.command",
+        Transition("respond", gettext_noop("开始处置"), frozenset({S.REPORTED}), S.RESPONDING, "rescue.command",
+                   order=30),
+        Transition("control", gettext_noop("险情已控制"), frozenset({S.RESPONDING}), S.CONTROLLED, "rescue.command",
                    requires=("note",), order=40),
-        Transition("close", "结束险情", OPEN, S.CLOSED, "rescue.command", requires=REPORT_FIELDS,
+        Transition("close", gettext_noop("结束险情"), OPEN, S.CLOSED, "rescue.command", requires=REPORT_FIELDS,
                    style="danger", order=50),
-        Transition("note", "添加进展", OPEN, None, "rescue.command", requires=("note",), order=60),
+        Transition("note", gettext_noop("添加进展"), OPEN, None, "rescue.command", requires=("note",), order=60),
     ],
 )
 
 STEP_LABELS = {
-    "raise": "报告险情",
-    "callout": "调派队伍",
-    "acknowledge": "队伍响应",
-    "arrive": "队伍到达",
-    "release": "队伍归队",
-    "issue_material": "调拨物资",
-    "respond": "开始处置",
-    "control": "险情已控制",
-    "close": "结束险情",
-    "note": "添加进展",
-    "ack_overdue": "队伍超时未响应",
+    "raise": gettext_noop("报告险情"),
+    "callout": gettext_noop("调派队伍"),
+    "acknowledge": gettext_noop("队伍响应"),
+    "arrive": gettext_noop("队伍到达"),
+    "release": gettext_noop("队伍归队"),
+    "issue_material": gettext_noop("调拨物资"),
+    "respond": gettext_noop("开始处置"),
+    "control": gettext_noop("险情已控制"),
+    "close": gettext_noop("结束险情"),
+    "note": gettext_noop("添加进展"),
+    "ack_overdue": gettext_noop("队伍超时未响应"),
 }

@@ -13,8 +13,8 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_http_methods, require_POST
 
 from civicgrid.apps.rescue import selectors, services
@@ -204,7 +204,7 @@ def incident_act(request, pk: int, action: str):
         context = detail_context(request, fresh, error=error_text(exc), failed=action, posted=inputs)
         return render(request, "rescue/incident_detail.html", context, status=exc.status)
     label = next(t.label for t in INCIDENT_WORKFLOW.transitions if t.name == action)
-    messages.success(request, _("已完成：%(label)s") % {"label": label})
+    messages.success(request, _("已完成：%(label)s") % {"label": gettext(label)})
     return redirect("ui:rescue_incident_detail", pk)
 
 

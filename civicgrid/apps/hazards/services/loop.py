@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.audit.service import snapshot
 from civicgrid.foundation.core.errors import Conflict, ValidationFailed
@@ -29,8 +30,9 @@ from .common import add_step, ensure_capability_scope, ensure_visible, lock, pub
 from .photos import attach_photos, read_photos
 
 RECTIFY_CLOCK = "hazard.rectify"
-FIVE_ASSURANCES = {"responsibility": "责任", "measures": "措施", "funds": "资金", "deadline": "时限",
-                   "emergency_plan": "应急预案"}
+FIVE_ASSURANCES = {"responsibility": gettext_noop("责任"), "measures": gettext_noop("措施"),
+                   "funds": gettext_noop("资金"), "deadline": gettext_noop("时限"),
+                   "emergency_plan": gettext_noop("应急预案")}
 EMERGENCY_FIELDS = {"responsible_person": "应急责任人", "procedure": "应急处置程序", "emergency_plan": "应急预案"}
 
 
