@@ -66,9 +66,12 @@ def item_out(item: MaterialItem) -> dict:
 
 
 def warehouse_out(wh: Warehouse) -> dict:
+    wh.load_patron()
     return {"id": wh.pk, "code": wh.code, "name": wh.name, "level": wh.level, "level_label": wh.get_level_display(),
             "region_code": wh.region_code, "street_code": wh.street_code,
-            "department": wh.department.name if wh.department_id else None, "address": wh.address, "lat": wh.lat,
+            "department": wh.department.name if wh.department_id else None,
+            "patron_department": wh.patron_department_name, "patron_department_id": wh.patron_department_id,
+            "address": wh.address, "lat": wh.lat,
             "lng": wh.lng, "keeper": wh.keeper, "keeper_phone": wh.keeper_phone_masked, "is_active": wh.is_active,
             "is_demo": wh.is_demo}
 
@@ -92,7 +95,8 @@ def shortage_out(s) -> dict:
     t = s.target
     return {"id": t.pk, "street_code": t.region_code, "street": t.street.name, "item": t.item.code,
             "item_name": t.item.name, "unit": t.item.unit, "min_quantity": t.min_quantity, "held": s.held,
-            "missing": s.missing, "department": t.department.name if t.department_id else None}
+            "missing": s.missing, "department": t.department.name if t.department_id else None,
+            "patron_department": getattr(t, "patron_department_name", None)}
 
 
 def count_out(count: StockCount) -> dict:
@@ -146,7 +150,8 @@ def save_warehouse(request, payload: MaterialsWarehouseIn):
 @router.get("/warehouses/{pk}", response=MaterialsWarehouseDetailOut, url_name="materials_warehouse_detail")
 def get_warehouse(request, pk: int):
     """One warehouse with its holdings per item (usable, under repair, scrapped, expired, total)."""
-    wh = get_visible_or_404(Warehouse.objects.select_related("department"), request.user, "view", pk=pk)
+    wh = get_visible_or_404(Warehouse.objects.select_related("department").with_patron(), request.user, "view",
+                            pk=pk)
     holdings = [{"item": h["item"].code, "name": h["item"].name, "unit": h["item"].unit,
                  **{k: h[k] for k in ("usable", "repair", "scrapped", "expired", "total")}}
                 for h in selectors.warehouse_summary(wh)]

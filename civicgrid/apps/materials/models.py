@@ -15,11 +15,15 @@ department), see `services.can_change`. Lots, movements and counts carry the war
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
+from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext_lazy as _
 
-from civicgrid.foundation.access.scope import ScopedModel
+from civicgrid.foundation.access.scope import ScopedModel, ScopedQuerySet
+
+PATRON_KIND = "flood"  # materials are a flood-season duty: the street's flood 包保 department
 
 
 class Group(models.TextChoices):
@@ -66,6 +70,56 @@ class MovementKind(models.TextChoices):
     ISSUE = "issue", _("出库至险情")
     ADJUST = "adjust", _("盘点调整")
     CONDITION = "condition", _("状态变更")
+
+
+def _patron_rows():
+    return apps.get_model("hazards", "PatronAssignment").objects.filter(kind=PATRON_KIND)
+
+
+def patron_streets(department_ids):
+    """The street codes (a subquery) whose flood 包保 department is one of these departments."""
+    return _patron_rows().filter(department_id__in=sorted(department_ids)).values("street_code")
+
+
+def patron_of_street(street_code: str) -> tuple[int | None, str | None]:
+    """(id, name) of a street's flood 包保 department, or (None, None): one query (none without a street)."""
+    if not street_code:
+        return None, None
+    row = _patron_rows().filter(street_code=street_code[:9]).values_list("department_id", "department__name").first()
+    return row or (None, None)
+
+
+def with_patron_path(q, scope, action: str, patron_q):
+    """Add the 包保 path (view only) to a scope filter: `patron_q(department_ids)` is the rows of their streets."""
+    if action != "view" or not scope.department_ids:
+        return q
+    extra = patron_q(scope.department_ids)
+    return extra if q is None else q | extra
+
+
+class PatronQuerySet(ScopedQuerySet):
+    """`with_patron()`: each row gets `patron_department_id` and `patron_department_name` of its street (read
+    from the 包保 table in the same query)."""
+
+    patron_street_field = "street_code"
+
+    def with_patron(self):
+        rows = _patron_rows().filter(street_code=OuterRef(self.patron_street_field))
+        return self.annotate(patron_department_id=Subquery(rows.values("department_id")[:1]),
+                             patron_department_name=Subquery(rows.values("department__name")[:1]))
+
+
+class LotQuerySet(PatronQuerySet):
+    patron_street_field = "warehouse__street_code"
+
+
+class TargetQuerySet(PatronQuerySet):
+    patron_street_field = "region_code"
+
+
+def _through_warehouse(department_ids) -> models.Q:
+    return models.Q(warehouse_id__in=Warehouse.objects.filter(street_code__in=patron_streets(department_ids))
+                    .values("pk"))
 
 
 class MaterialItem(models.Model):
@@ -116,6 +170,8 @@ class Warehouse(ScopedModel):
     scope_department_field = "department"
     audit_sensitive_fields = ("keeper_phone_enc",)
 
+    objects = PatronQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("物资仓库")
         verbose_name_plural = _("物资仓库")
@@ -129,6 +185,18 @@ class Warehouse(ScopedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    @classmethod
+    def scope_q(cls, scope, user, *, action: str = "view"):
+        """Region (and ancestors) and own department; view also for the street's 包保 department."""
+        return with_patron_path(super().scope_q(scope, user, action=action), scope, action,
+                                lambda ids: models.Q(street_code__in=patron_streets(ids)))
+
+    def load_patron(self) -> Warehouse:
+        """Fill `patron_department_id`/`_name` when the row was not read `with_patron()` (one query)."""
+        if not hasattr(self, "patron_department_name"):
+            self.patron_department_id, self.patron_department_name = patron_of_street(self.street_code)
+        return self
 
 
 class StockLot(ScopedModel):
@@ -147,6 +215,13 @@ class StockLot(ScopedModel):
 
     scope_include_ancestors = True
     scope_department_field = "department"
+
+    @classmethod
+    def scope_q(cls, scope, user, *, action: str = "view"):
+        """As the warehouse: view also for the 包保 department of the warehouse's street."""
+        return with_patron_path(super().scope_q(scope, user, action=action), scope, action, _through_warehouse)
+
+    objects = LotQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("库存")
@@ -189,6 +264,11 @@ class StockCount(ScopedModel):
 
     scope_include_ancestors = True
     scope_department_field = "department"
+
+    @classmethod
+    def scope_q(cls, scope, user, *, action: str = "view"):
+        """As the warehouse: view also for the 包保 department of the warehouse's street."""
+        return with_patron_path(super().scope_q(scope, user, action=action), scope, action, _through_warehouse)
 
     class Meta:
         verbose_name = _("盘点")
@@ -258,6 +338,11 @@ class Movement(ScopedModel):
     scope_include_ancestors = True
     scope_department_field = "department"
 
+    @classmethod
+    def scope_q(cls, scope, user, *, action: str = "view"):
+        """As the warehouse: view also for the 包保 department of the warehouse's street."""
+        return with_patron_path(super().scope_q(scope, user, action=action), scope, action, _through_warehouse)
+
     class Meta:
         verbose_name = _("出入库记录")
         verbose_name_plural = _("出入库记录")
@@ -286,6 +371,14 @@ class StockTarget(ScopedModel):
 
     scope_include_ancestors = True
     scope_department_field = "department"
+
+    @classmethod
+    def scope_q(cls, scope, user, *, action: str = "view"):
+        """Region and department; view also for the street's current 包保 department."""
+        return with_patron_path(super().scope_q(scope, user, action=action), scope, action,
+                                lambda ids: models.Q(region_code__in=patron_streets(ids)))
+
+    objects = TargetQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("储备定额")

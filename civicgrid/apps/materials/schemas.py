@@ -46,7 +46,9 @@ class MaterialsWarehouseOut(Schema):
     level_label: str
     region_code: str
     street_code: str
-    department: str | None
+    department: str | None  # the department running it (changes stock with the street)
+    patron_department: str | None  # the street's flood 包保 department (sees, supervises)
+    patron_department_id: int | None
     address: str
     lat: float
     lng: float
@@ -165,6 +167,7 @@ class MaterialsShortageOut(Schema):
     held: int
     missing: int
     department: str | None
+    patron_department: str | None  # the street's flood 包保 department now
 
 
 class MaterialsShortageListOut(Schema):

@@ -29,7 +29,7 @@ MAX_NEAREST = 50
 # ---- lists -------------------------------------------------------------------------------------------------
 
 def warehouse_list(user, *, region: str = "", level: str = "", q: str = "", active_only: bool = False):
-    qs = Warehouse.objects.visible_to(user, "view").select_related("region", "department")
+    qs = Warehouse.objects.visible_to(user, "view").select_related("region", "department").with_patron()
     if region:
         qs = qs.filter(subtree_q("region_code", region))
     if level:
@@ -112,7 +112,8 @@ class Shortage:
 
 def target_status(user, *, street: str = "", item=None, only_short: bool = True, today=None) -> list[Shortage]:
     """Targets in scope with what their street holds now (usable stock), shortest first; two queries."""
-    targets = StockTarget.objects.visible_to(user, "view").select_related("street", "item", "department")
+    targets = (StockTarget.objects.visible_to(user, "view").select_related("street", "item", "department")
+               .with_patron())
     if street:
         targets = targets.filter(subtree_q("region_code", street))
     if item is not None:

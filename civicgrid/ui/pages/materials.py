@@ -74,7 +74,7 @@ def warehouse_list(request):
 @page_view(VIEW)
 def warehouse_detail(request, pk: int):
     """One warehouse: holdings per item, lots, recent movements, counts, and the forms its keepers use."""
-    wh = scoped_get(Warehouse.objects.select_related("region", "department"), request.user, pk=pk)
+    wh = scoped_get(Warehouse.objects.select_related("region", "department").with_patron(), request.user, pk=pk)
     may_change = can(request.user, CHANGE, wh.region_code, wh.department_id)
     lots = selectors.stock_list(request.user, warehouse=wh).exclude(quantity=0)
     movements = list(selectors.movement_list(request.user, warehouse=wh)[:MOVEMENT_LIMIT])

@@ -23,8 +23,8 @@ COLUMNS = {"warehouse": "仓库编码", "item": "物资编码", "quantity": "数
            "expiry_date": "有效期至", "reason": "事由"}
 REQUIRED = ("warehouse", "item", "quantity")
 CONDITION_BY_LABEL = {str(label): value for value, label in Condition.choices} | {v: v for v in Condition.values}
-LEDGER_HEADERS = ("id", "仓库编码", "仓库名称", "层级", "所属区域代码", "物资编码", "物资名称", "类别", "分级", "单位",
-                  "批次", "状态", "有效期至", "数量", "更新时间")
+LEDGER_HEADERS = ("id", "仓库编码", "仓库名称", "层级", "所属区域代码", "主管部门", "包保部门", "物资编码", "物资名称",
+                  "类别", "分级", "单位", "批次", "状态", "有效期至", "数量", "更新时间")
 MAX_ROWS = 20000
 
 
@@ -87,7 +87,9 @@ def _row(actor, cells: dict) -> dict:
 def ledger_rows(lots):
     for lot in lots:
         wh, item = lot.warehouse, lot.item
-        yield (lot.pk, wh.code, wh.name, wh.get_level_display(), wh.region_code, item.code, item.name,
+        yield (lot.pk, wh.code, wh.name, wh.get_level_display(), wh.region_code,
+               wh.department.name if wh.department_id else "", getattr(lot, "patron_department_name", None) or "",
+               item.code, item.name,
                item.get_group_display(), item.grade, item.unit, lot.batch, lot.get_condition_display(),
                lot.expiry_date, lot.quantity, timezone.localtime(lot.updated_at).strftime("%Y-%m-%d %H:%M"))
 
@@ -103,8 +105,9 @@ def export_ledger(*, actor, lots) -> bytes:
 def lots_for_export(user, *, warehouse=None, region: str = ""):
     from civicgrid.foundation.access.scope import subtree_q
 
-    qs = StockLot.objects.visible_to(user, "view").select_related("warehouse", "item").order_by(
-        "warehouse__region_code", "warehouse__code", "item__group", "item__code", "batch", "condition")
+    qs = (StockLot.objects.visible_to(user, "view").select_related("warehouse", "warehouse__department", "item")
+          .with_patron().order_by("warehouse__region_code", "warehouse__code", "item__group", "item__code", "batch",
+                                  "condition"))
     if warehouse is not None:
         qs = qs.filter(warehouse=warehouse)
     if region:
