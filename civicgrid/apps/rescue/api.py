@@ -69,6 +69,7 @@ def team_detail_out(t: RescueTeam) -> dict:
 
 
 def incident_out(i: Incident) -> dict:
+    i.load_patron()
     return {
         "id": i.pk, "code": i.code, "title": i.title, "kind": i.kind, "kind_label": i.get_kind_display(),
         "severity": i.severity, "severity_label": i.get_severity_display(), "status": i.status,
@@ -76,7 +77,9 @@ def incident_out(i: Incident) -> dict:
         "hazard_code": i.hazard.code if i.hazard_id else "", "case_number": i.case_number,
         "reading_ref": i.reading_ref, "station": i.station, "lng": i.lng, "lat": i.lat, "address": i.address,
         "grid_code": i.grid.code if i.grid_id else "", "grid_name": i.grid.name if i.grid_id else "",
-        "region_code": i.region_code, "street_code": i.street_code, "opened_at": i.opened_at,
+        "region_code": i.region_code, "street_code": i.street_code,
+        "patron_department": i.patron_department_name, "patron_department_id": i.patron_department_id,
+        "opened_at": i.opened_at,
         "closed_at": i.closed_at,
         "team_count": i.team_count if hasattr(i, "team_count") else sum(c.is_active for c in i.callouts.all()),
     }

@@ -8,14 +8,23 @@ Scope:
 * An incident stores its grid's code (or the street's when it was raised without a grid). Besides region
   grants, the organisations of the teams called out to it see it (their handlers acknowledge from it).
 * Members and call-outs are read through their team and incident, never on their own.
+* 包保: an incident names its street's 包保 (patron) department — the flood assignment for a flood incident
+  (内涝/洪水 kinds, raised from a reading or from a flood hazard point), the safety one for the others, else
+  whichever the street has (as `hazards.services.patron_for`) — and that department's handlers see it (view
+  only). Read from the 包保 table at read time, not stored: the table is replaced by `load_patrons` without an
+  event, and reading it costs no extra query (`Incident.objects.with_patron()` annotates each row; `scope_q`
+  adds uncorrelated subqueries).
 """
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
+from django.db.models import Case, OuterRef, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
-from civicgrid.foundation.access.scope import ScopedModel, subtree_q
+from civicgrid.foundation.access.scope import ScopedModel, ScopedQuerySet, subtree_q
 
 
 class TeamKind(models.TextChoices):
@@ -181,6 +190,47 @@ class IncidentStatus(models.TextChoices):
 OPEN_INCIDENT_STATUSES = (IncidentStatus.REPORTED, IncidentStatus.RESPONDING, IncidentStatus.CONTROLLED)
 
 
+FLOOD_INCIDENT_KINDS = (IncidentKind.WATERLOGGING, IncidentKind.FLOOD)
+PATRON_FLOOD, PATRON_SAFETY = "flood", "safety"  # hazards.PatronKind values
+
+
+def flood_incident_q() -> models.Q:
+    """Flood incidents: 内涝/洪水 kinds, raised from a rainfall/water reading, or from a flood hazard point."""
+    return (models.Q(kind__in=FLOOD_INCIDENT_KINDS) | models.Q(source=IncidentSource.READING)
+            | models.Q(hazard__kind=PATRON_FLOOD))
+
+
+def _patrons():
+    return apps.get_model("hazards", "PatronAssignment").objects
+
+
+def patron_streets(department_ids, wanted: str):
+    """Street codes (two subqueries) whose 包保 department for `wanted` incidents is one of these: the assignment
+    of that kind, or the other kind's where the street has none of that kind."""
+    other = PATRON_SAFETY if wanted == PATRON_FLOOD else PATRON_FLOOD
+    ids = sorted(department_ids)
+    own = _patrons().filter(kind=wanted, department_id__in=ids).values("street_code")
+    fallback = (_patrons().filter(kind=other, department_id__in=ids)
+                .exclude(street_code__in=_patrons().filter(kind=wanted).values("street_code")).values("street_code"))
+    return models.Q(street_code__in=own) | models.Q(street_code__in=fallback)
+
+
+class IncidentQuerySet(ScopedQuerySet):
+    def with_patron(self):
+        """Each row with `patron_department_id` and `patron_department_name`: the street's 包保 department of the
+        incident's kind (flood or safety), else the street's other one; in the same query."""
+        qs = self.annotate(patron_kind=Case(When(flood_incident_q(), then=Value(PATRON_FLOOD)),
+                                            default=Value(PATRON_SAFETY)))
+        # The street's assignment of that kind, else its first (SQLite cannot order a subquery by an outer column).
+        street = _patrons().filter(street_code=OuterRef("street_code")).order_by("kind")
+        wanted = street.filter(kind=OuterRef("patron_kind"))
+        return qs.annotate(
+            patron_department_id=Coalesce(Subquery(wanted.values("department_id")[:1]),
+                                          Subquery(street.values("department_id")[:1])),
+            patron_department_name=Coalesce(Subquery(wanted.values("department__name")[:1]),
+                                            Subquery(street.values("department__name")[:1])))
+
+
 class Incident(ScopedModel):
     """One incident (险情) from being raised to its closing report."""
 
@@ -223,6 +273,8 @@ class Incident(ScopedModel):
     is_synthetic = models.BooleanField(_("演示数据"), default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = IncidentQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("险情")
         verbose_name_plural = _("险情")
@@ -236,9 +288,25 @@ class Incident(ScopedModel):
     def is_open(self) -> bool:
         return self.status in OPEN_INCIDENT_STATUSES
 
+    @property
+    def is_flood(self) -> bool:
+        return (self.kind in FLOOD_INCIDENT_KINDS or self.source == IncidentSource.READING
+                or bool(self.hazard_id and self.hazard.kind == PATRON_FLOOD))
+
+    def load_patron(self) -> "Incident":
+        """Fill `patron_department_id`/`_name` when the row was not read `with_patron()` (one or two queries)."""
+        if not hasattr(self, "patron_department_name"):
+            rows = {kind: (dept, name) for kind, dept, name in _patrons().filter(street_code=self.street_code)
+                    .order_by("kind").values_list("kind", "department_id", "department__name")}
+            wanted = PATRON_FLOOD if self.is_flood else PATRON_SAFETY
+            self.patron_department_id, self.patron_department_name = (
+                rows.get(wanted) or next(iter(rows.values()), (None, None)))
+        return self
+
     @classmethod
-    def scope_q(cls, scope, user):
-        """Region grants by subtree; department grants: incidents their organisation's teams were called to."""
+    def scope_q(cls, scope, user, *, action: str = "view"):
+        """Region grants by subtree; department grants: incidents their organisation's teams were called to and
+        (view) the incidents of the streets they are the 包保 department of."""
         q = models.Q()
         matched = False
         for code in scope.region_codes:
@@ -248,6 +316,10 @@ class Incident(ScopedModel):
             called = CallOut.objects.filter(team__organisation_id__in=sorted(scope.department_ids))
             q |= models.Q(pk__in=called.values("incident_id"))
             matched = True
+            if action == "view":
+                flood = flood_incident_q()
+                q |= (flood & patron_streets(scope.department_ids, PATRON_FLOOD)) | (
+                    ~flood & patron_streets(scope.department_ids, PATRON_SAFETY))
         return q if matched else None
 
 

@@ -231,6 +231,8 @@ class RescueIncidentOut(Schema):
     grid_name: str
     region_code: str
     street_code: str
+    patron_department: str | None  # the street's 包保 department (flood or safety, by the incident's kind)
+    patron_department_id: int | None
     opened_at: datetime
     closed_at: datetime | None
     team_count: int

@@ -81,7 +81,7 @@ class IncidentFilter:
 
 def incident_list(user, f: IncidentFilter | None = None):
     f = f or IncidentFilter()
-    qs = (Incident.objects.visible_to(user, "view").select_related("grid", "hazard")
+    qs = (Incident.objects.visible_to(user, "view").select_related("grid", "hazard").with_patron()
           .annotate(team_count=Count("callouts", filter=Q(callouts__status__in=ACTIVE_CALLOUT_STATUSES))))
     if f.status == "open":
         qs = qs.filter(status__in=OPEN_INCIDENT_STATUSES)
@@ -101,7 +101,7 @@ def incident_list(user, f: IncidentFilter | None = None):
 
 
 def incident_detail(user, pk: int) -> Incident:
-    qs = Incident.objects.select_related("grid", "hazard", "opened_by", "closed_by").prefetch_related(
+    qs = Incident.objects.select_related("grid", "hazard", "opened_by", "closed_by").with_patron().prefetch_related(
         Prefetch("callouts", queryset=CallOut.objects.select_related("team", "team__organisation")
                  .order_by("called_at", "id")),
         "materials",
