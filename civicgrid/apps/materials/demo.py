@@ -18,7 +18,6 @@ from civicgrid.foundation.regions.models import Region
 
 from . import services
 from .models import Grade, Group, Warehouse
-from .services.catalogue import patron_department_of
 
 # code, name, unit, group, grade, expires
 CATALOGUE = [
@@ -104,6 +103,8 @@ def load_demo_materials() -> str:
             department=emergency, address="演示地址：平城区御河西路", keeper=keeper, keeper_phone=phone,
             note="演示数据：数量为合成数据", is_demo=True)
         warehouses = [("district", main)]
+        # Street and community stores are run by the street (no department of their own); the street's 包保
+        # department is named on them from the 包保 table and sees them, read-only.
         for i, street in enumerate(streets, start=1):
             if street.centroid_lat is None:
                 continue
@@ -111,7 +112,7 @@ def load_demo_materials() -> str:
             wh = services.save_warehouse(
                 actor=None, code=f"WH-{street.code}", name=f"{street.name}防汛物资库（演示）", region=street,
                 lat=street.centroid_lat + rng.uniform(-0.003, 0.003), lng=street.centroid_lng + rng.uniform(-0.003, 0.003),
-                department=patron_department_of(street.code), address=f"演示地址：{street.name}办事处院内",
+                department=None, address=f"演示地址：{street.name}办事处院内",
                 keeper=keeper, keeper_phone=phone, note="演示数据：数量为合成数据", is_demo=True)
             warehouses.append(("street", wh))
             community = (Region.objects.filter(parent=street, level__in=(RegionLevel.COMMUNITY, RegionLevel.VILLAGE),
@@ -121,7 +122,7 @@ def load_demo_materials() -> str:
                 cw = services.save_warehouse(
                     actor=None, code=f"WH-{community.code}", name=f"{community.name}物资储备点（演示）",
                     region=community, lat=community.centroid_lat, lng=community.centroid_lng,
-                    department=patron_department_of(street.code), address=f"演示地址：{community.name}服务站",
+                    department=None, address=f"演示地址：{community.name}服务站",
                     keeper=keeper, keeper_phone=phone, note="演示数据：数量为合成数据", is_demo=True)
                 warehouses.append(("community", cw))
         short = {s.code for s in rng.sample(streets, min(SHORT_STREETS, len(streets)))}

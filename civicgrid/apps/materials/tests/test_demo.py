@@ -2,11 +2,12 @@
 
 import pytest
 
+from civicgrid.apps.hazards.models import PatronAssignment
 from civicgrid.apps.materials import selectors
 from civicgrid.apps.materials.demo import load_demo_materials
 from civicgrid.apps.materials.models import Movement, StockLot, Warehouse
 from civicgrid.foundation.access.roles import Role
-from civicgrid.testing.builders import user_with
+from civicgrid.testing.builders import department, user_with
 
 pytestmark = pytest.mark.django_db
 
@@ -23,6 +24,13 @@ def test_demo_materials_load_once_with_shortages(tree):
     short = selectors.target_status(centre)
     assert {s.target.item.code for s in short} >= {"sandbag"}
     assert selectors.nearest_warehouses(40.04, 113.24, "pump", 1, user=centre)
+    # The street's 包保 department is named on its stores and sees them, but does not run them.
+    water = department("区水务局")
+    PatronAssignment(department=water, street=tree["140213050"], kind="flood").save()
+    handler = user_with(Role.DEPARTMENT_HANDLER, department=water)
+    seen = list(selectors.warehouse_list(handler))
+    assert {w.street_code for w in seen} == {"140213050"} and len(seen) == 2
+    assert {w.patron_department_name for w in seen} == {"区水务局"} and not any(w.department_id for w in seen)
     lots, movements = StockLot.objects.count(), Movement.objects.count()
     assert load_demo_materials() == "已存在，未改动"
     assert (StockLot.objects.count(), Movement.objects.count()) == (lots, movements)
