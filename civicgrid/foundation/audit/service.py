@@ -27,6 +27,23 @@ def _plain(value):
     return value
 
 
+def user_or_none(actor):
+    """The signed-in account acting, or None for the system (commands, the demo, the worker)."""
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
+def actor_label(actor) -> str:
+    """How an actor is named on timelines and audit entries: the account's display name, a named system part
+    (e.g. "open311:client"), or "system"."""
+    if actor is None:
+        return "system"
+    if isinstance(actor, str):
+        return actor[:150]
+    if not getattr(actor, "is_authenticated", False):
+        return "system"
+    return (getattr(actor, "display_name", "") or actor.get_username())[:150]
+
+
 def snapshot(obj: models.Model) -> dict:
     """The object's concrete field values for before/after; fields the model marks sensitive are masked.
 

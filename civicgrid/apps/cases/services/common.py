@@ -6,7 +6,7 @@ from django.db import connection
 
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.audit import service as audit
-from civicgrid.foundation.audit.service import snapshot
+from civicgrid.foundation.audit.service import actor_label, snapshot, user_or_none  # noqa: F401  (used by the services)
 from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
 from civicgrid.foundation.events import bus as events
 
@@ -26,21 +26,9 @@ NOT_FOUND = "未找到该事件，或不在您的权限范围内 / case not foun
 AUDIT_PREFIX = "cases."
 
 
-def actor_label(actor) -> str:
-    if actor is None:
-        return "system"
-    if isinstance(actor, str):
-        return actor[:150]
-    return (getattr(actor, "display_name", "") or actor.get_username())[:150]
-
-
 def truthy(value) -> bool:
     """A flag from JSON or a form ("true", "1", "on", True)."""
     return value if isinstance(value, bool) else str(value).strip().lower() in {"1", "true", "yes", "on"}
-
-
-def user_or_none(actor):
-    return actor if getattr(actor, "is_authenticated", False) else None
 
 
 def lock(case: Case) -> Case:

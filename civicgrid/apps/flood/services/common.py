@@ -8,6 +8,7 @@ from civicgrid.foundation.access.models import Grant, User
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.access.scope import has_capability, scope_for
 from civicgrid.foundation.audit import service as audit
+from civicgrid.foundation.audit.service import user_or_none  # noqa: F401  (used by the services)
 from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
 from civicgrid.foundation.events import bus as events
 
@@ -19,10 +20,6 @@ class Invalid(ValidationFailed):
 
     status = 422
     code = "invalid"
-
-
-def user_or_none(actor):
-    return actor if getattr(actor, "is_authenticated", False) else None
 
 
 def is_system(actor) -> bool:

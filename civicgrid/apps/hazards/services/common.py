@@ -6,25 +6,13 @@ from django.db import connection
 
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.audit import service as audit
-from civicgrid.foundation.audit.service import snapshot
+from civicgrid.foundation.audit.service import actor_label, snapshot, user_or_none  # noqa: F401  (used by the services)
 from civicgrid.foundation.core.errors import NotFound, PermissionDenied
 from civicgrid.foundation.events import bus as events
 
 from ..models import Hazard, HazardStep
 
 NOT_FOUND = "未找到该隐患，或不在您的权限范围内 / hazard not found"
-
-
-def actor_label(actor) -> str:
-    if actor is None:
-        return "system"
-    if isinstance(actor, str):
-        return actor[:150]
-    return (getattr(actor, "display_name", "") or actor.get_username())[:150]
-
-
-def user_or_none(actor):
-    return actor if getattr(actor, "is_authenticated", False) else None
 
 
 def lock(hazard: Hazard) -> Hazard:

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
+from civicgrid.foundation.audit.service import actor_label, user_or_none
 from civicgrid.foundation.core.errors import Conflict, ValidationFailed
 
 from ..models import Condition, MaterialItem, Movement, MovementKind, StockLot, Warehouse
@@ -65,14 +66,8 @@ def _lock(*warehouses: Warehouse) -> None:
     list(Warehouse.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
 
 
-def _user(actor):
-    return actor if actor is not None and getattr(actor, "is_authenticated", False) else None
-
-
-def _actor_name(actor) -> str:
-    if actor is None or not getattr(actor, "is_authenticated", False):
-        return "system"
-    return (getattr(actor, "display_name", "") or actor.get_username())[:150]
+_user = user_or_none
+_actor_name = actor_label
 
 
 def _lot(warehouse: Warehouse, item: MaterialItem, batch: str, condition: str, expiry) -> StockLot:
