@@ -22,6 +22,7 @@ from civicgrid.foundation.orgs.models import Organisation
 from civicgrid.foundation.regions.models import Level, Region
 
 from . import importers, selectors, services, xlsx
+from .api_campaigns import router as campaigns_router
 from .models import CATEGORY_LABELS, OPEN_STATUSES, Campaign, Hazard, PatronAssignment, PlanKind
 from .schemas import (
     HazardActionIn,
@@ -39,6 +40,7 @@ from .schemas import (
 from .services.photos import MAX_PER_REQUEST
 
 router = Router(tags=["hazards"])
+router.add_router("", campaigns_router)  # /campaigns…: campaigns and checklists (api_campaigns.py)
 PREFIX = "/"
 MAX_UPLOAD = 20 * 1024 * 1024
 
