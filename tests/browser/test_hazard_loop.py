@@ -185,3 +185,39 @@ def test_inspection_finding_to_close_out(contexts, district):
     assert record["整改措施"].startswith("设置警示标志") and record["验收人"] == "李科长"
     assert record["销号日期"] and record["当前状态"] == "已销号"
     assert not office.errors and not phone.errors, (office.errors, phone.errors)
+
+
+def test_failed_item_point_picked_on_the_map(contexts, district):
+    """On the phone, a failed item's map opens on the grid; a tap there writes the item's coordinates, and the
+    hazard registered from it lies where the worker tapped."""
+    from civicgrid.apps.hazards import services
+    from civicgrid.apps.hazards.models import Hazard, Inspection
+
+    today = dt.date.today()
+    campaign = services.open_campaign(actor=district["officer"], name="汛前排查", kind="flood",
+                                      region=district["tree"]["140213050"], starts_on=today,
+                                      deadline=today + dt.timedelta(days=9), checklist={"low_lying": ["是否设置警示标志"]})
+    inspection = Inspection.objects.get(campaign=campaign, region_code=GRID)
+    grid = district["tree"][GRID]
+    phone = contexts("phone")
+    sign_in(phone, "wang-wg")
+    phone.goto(f"{phone.base_url}/campaigns/inspections/{inspection.pk}/")
+    item = phone.locator("[data-item]").first
+    pick = item.locator("[data-item-pick]")
+    assert pick.get_attribute("data-ready") is None  # built only when the item fails
+    item.locator("input[data-verdict='fail']").check()
+    phone.wait_for_selector("[data-item-pick][data-ready='1']")
+    item.locator("input[name$='_name']").fill("永泰南路下穿通道无积水警示牌")
+    box = pick.bounding_box()
+    pick.tap(position={"x": box["width"] / 2, "y": box["height"] / 2})
+    lat = float(item.locator("[data-item-lat]").input_value())
+    lng = float(item.locator("[data-item-lng]").input_value())
+    assert abs(lat - grid.centroid_lat) < 0.001 and abs(lng - grid.centroid_lng) < 0.001
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    phone.screenshot(path=f"{SHOTS}/civicgrid-checklist-map-phone.png", full_page=True)
+    with phone.expect_navigation():
+        phone.click("button[data-submit]")
+    phone.wait_for_selector("[data-done]")
+    hazard = Hazard.objects.get()
+    assert (round(hazard.lat, 6), round(hazard.lng, 6)) == (lat, lng) and hazard.region_code == GRID
+    assert not phone.errors, phone.errors

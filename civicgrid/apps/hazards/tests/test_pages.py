@@ -273,3 +273,22 @@ def test_revisit_page(world):
                                                      "deadline": _soon(), "include_closed": "1"})
     assert r.status_code == 302
     assert Inspection.objects.get().hazard == h
+
+
+def test_fill_form_has_a_map_per_item_to_pick_the_point(world):
+    """Each item's hazard fields carry a map pre-centred on the checklist's grid, writing that item's lat/lng."""
+    today = timezone.localdate()
+    campaign = services.open_campaign(actor=world.street, name="汛前排查", kind="flood", region=world.tree["140213050"],
+                                      starts_on=today, deadline=today + dt.timedelta(days=9),
+                                      checklist={"low_lying": ["排水口是否堵塞"]})
+    inspection = Inspection.objects.get(campaign=campaign, region_code=GRID)
+    item = campaign.items.get()
+    page = client_for(world.worker).get(reverse("ui:inspection_fill", args=[inspection.pk])).content.decode()
+    grid = world.tree[GRID]
+    assert f'data-item-pick="{item.pk}"' in page
+    if grid.centroid_lat is not None:
+        assert f'data-centre-lat="{grid.centroid_lat}"' in page and f'data-centre-lng="{grid.centroid_lng}"' in page
+    assert f'name="h{item.pk}_lat" inputmode="decimal" value="" data-item-lat' in page
+    assert f'name="h{item.pk}_lng" inputmode="decimal" value="" data-item-lng' in page
+    assert "vendor/leaflet/leaflet.js" in page and "vendor/leaflet/leaflet.css" in page
+    assert 'id="inspection-region"' in page  # the grid's outline drawn on the map

@@ -128,12 +128,59 @@
     apply();
   }
 
-  // Checklist: a failed item opens its hazard fields; a passed one closes them.
+  // A failed item's map: pre-centred on the checklist's region, a tap writes that item's lat/lng inputs. Built
+  // when the item's hazard fields first open (Leaflet needs a visible box to size itself).
+  function itemPickMap(el) {
+    if (el.dataset.ready === "1") {
+      el._map.invalidateSize();
+      return;
+    }
+    const finding = el.closest("[data-finding]");
+    const latInput = finding.querySelector("[data-item-lat]");
+    const lngInput = finding.querySelector("[data-item-lng]");
+    const map = baseMap(el);
+    el._map = map;
+    let marker = null;
+    function place(lat, lng) {
+      if (marker) marker.setLatLng([lat, lng]);
+      else marker = L.circleMarker([lat, lng], { radius: 9, color: "#b00020", weight: 3, fillOpacity: 0.5 }).addTo(map);
+    }
+    const lat = parseFloat(latInput.value);
+    const lng = parseFloat(lngInput.value);
+    const cLat = parseFloat(el.dataset.centreLat);
+    const cLng = parseFloat(el.dataset.centreLng);
+    if (Number.isFinite(lat) && Number.isFinite(lng)) {
+      map.setView([lat, lng], 16);
+      place(lat, lng);
+    } else if (Number.isFinite(cLat) && Number.isFinite(cLng)) {
+      map.setView([cLat, cLng], 15);
+    } else {
+      map.setView(DATONG, 11);
+    }
+    const outline = document.getElementById("inspection-region");
+    const shape = outline ? JSON.parse(outline.textContent || "null") : null;
+    if (shape) {
+      const layer = L.geoJSON(shape, { interactive: false, style: { color: "#1456b8", weight: 2, fillOpacity: 0.05 } })
+        .addTo(map);
+      // Open on the whole grid (centred on it) unless the item already has a point.
+      if (!marker && layer.getBounds().isValid()) map.fitBounds(layer.getBounds(), { padding: [8, 8], maxZoom: 17 });
+    }
+    map.on("click", (e) => {
+      latInput.value = e.latlng.lat.toFixed(6);
+      lngInput.value = e.latlng.lng.toFixed(6);
+      place(e.latlng.lat, e.latlng.lng);
+    });
+    el.dataset.ready = "1";
+  }
+
+  // Checklist: a failed item opens its hazard fields (and its map); a passed one closes them.
   function checklist(form) {
     function apply(item) {
       const failed = item.querySelector("input[data-verdict='fail']:checked");
       const finding = item.querySelector("[data-finding]");
       if (finding) finding.hidden = !failed;
+      const pick = finding && !finding.hidden ? finding.querySelector("[data-item-pick]") : null;
+      if (pick && typeof L !== "undefined") itemPickMap(pick);
     }
     form.querySelectorAll("[data-item]").forEach((item) => {
       apply(item);
