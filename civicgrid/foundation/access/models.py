@@ -106,6 +106,9 @@ class ApiToken(models.Model):
     class Meta:
         verbose_name = _("接口令牌")
 
+    def __str__(self) -> str:
+        return f"token {self.prefix}… of user {self.user_id}"
+
     @classmethod
     def issue(cls, user, *, label: str = "", ttl_hours: int | None = None) -> tuple[ApiToken, str]:
         """Create a token and return it with the raw secret, which is shown once and never stored."""
@@ -134,6 +137,9 @@ class LoginAttempt(models.Model):
     at = models.DateTimeField(default=timezone.now, db_index=True)
     reason = models.CharField(max_length=64, blank=True)
 
+    def __str__(self) -> str:
+        return f"{self.username} {'ok' if self.succeeded else 'failed'} {self.at:%Y-%m-%d %H:%M}"
+
 
 class PasswordHistory(models.Model):
     """Earlier password hashes, so a password is not reused within the configured history."""
@@ -141,3 +147,6 @@ class PasswordHistory(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="password_history")
     password = models.CharField(max_length=128)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"password of user {self.user_id} set {self.created_at or '—'}"

@@ -39,3 +39,6 @@ class HandlerRun(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["event", "handler"], name="handler_run_once")]
+
+    def __str__(self) -> str:
+        return f"{self.handler} ran event {self.event_id}"

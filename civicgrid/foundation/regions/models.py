@@ -4,7 +4,7 @@ makes scope a range query."""
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from ..access.scope import ScopedModel, Scope
+from ..access.scope import Scope, ScopedModel
 
 
 class Level(models.TextChoices):
