@@ -1,185 +1,32 @@
-"""Case photos: checked by content, size-limited, GPS read from EXIF, re-encoded without any metadata.
+"""Case photos: checked and stored by the foundation's photo module, recorded here as `Attachment` rows.
 
-`read_photo(data)` does the CPU work outside any transaction and returns a `Photo` (clean JPEG bytes plus
-what was learnt); `attach(...)` stores the bytes under `MEDIA_ROOT/cases/<yyyy>/<mm>/<sha256>.jpg` (outside
-the web root; served only through the scoped attachment view) and records an `Attachment` row.
-
-Files are content-addressed and written atomically (temp file + rename), so two uploads of the same photo share
-one file, and a report that rolls back after writing leaves at worst an unreferenced file, never a broken row.
+`attach(...)` stores the bytes under `MEDIA_ROOT/cases/<yyyy>/<mm>/<sha256>.jpg` (outside the web root; served
+only through the scoped attachment view) and records the row; the checking (`read_photo`, `decode_base64`, …) is
+`civicgrid.foundation.core.photos`, re-exported here for the case services.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import io
-import os
-import tempfile
-import warnings
-from dataclasses import dataclass
-from pathlib import Path
-
-from django.conf import settings
 from django.utils import timezone
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from civicgrid.foundation.core.errors import ValidationFailed
+from civicgrid.foundation.core.photos import (  # noqa: F401  (re-exported for the case services and API)
+    ACCEPTED_FORMATS,
+    JPEG_QUALITY,
+    MAX_PIXELS,
+    MAX_SIDE,
+    Photo,
+    decode_base64,
+    media_root,
+    open_stored,
+    read_bytes,
+    read_photo,
+    store,
+)
 
-from . import conf
 from .models import Attachment
 
-ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
 KINDS = ("photo", "before", "after", "progress", "verify")
-MAX_PIXELS = 60_000_000  # beyond this a "photo" is a decompression bomb, not a phone picture
-MAX_SIDE = 4096  # stored photos are scaled down to this on their long side
-JPEG_QUALITY = 85
-_GPS_IFD = 0x8825
-
-
-@dataclass(frozen=True)
-class Photo:
-    """A checked, re-encoded photo ready to store."""
-
-    data: bytes  # JPEG without metadata
-    sha256: str
-    width: int
-    height: int
-    source_format: str
-    gps: tuple[float, float] | None  # (lng, lat) WGS-84 from EXIF, when the camera wrote it
-
-
-def _too_large(size: int) -> ValidationFailed:
-    limit = conf.max_photo_bytes()
-    return ValidationFailed(
-        f"照片过大（{size / 1048576:.1f} MB），上限 {limit / 1048576:.0f} MB / photo too large "
-        f"({size} bytes; limit {limit})", field="photos")
-
-
-def read_bytes(source) -> bytes:
-    """Bytes of an upload, a file-like object or bytes; never reads more than the limit + 1 byte."""
-    limit = conf.max_photo_bytes()
-    size = getattr(source, "size", None)
-    if isinstance(size, int) and size > limit:
-        raise _too_large(size)
-    if isinstance(source, bytes | bytearray | memoryview):
-        data = bytes(source)
-    elif hasattr(source, "read"):
-        if hasattr(source, "seek"):
-            source.seek(0)
-        data = source.read(limit + 1)
-    else:
-        raise ValidationFailed("照片格式无效 / a photo must be a file", field="photos")
-    if len(data) > limit:
-        raise _too_large(len(data))
-    if not data:
-        raise ValidationFailed("照片为空 / the photo is empty", field="photos")
-    return data
-
-
-def decode_base64(text: str) -> bytes:
-    """A photo sent inside JSON as base64 (optionally a `data:image/...;base64,` URL)."""
-    if not isinstance(text, str):
-        raise ValidationFailed("照片须为 base64 文本 / photo must be base64 text", field="photos")
-    if text.startswith("data:"):
-        text = text.partition(",")[2]
-    if len(text) > conf.max_photo_bytes() * 4 // 3 + 8:
-        raise _too_large(len(text) * 3 // 4)
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValidationFailed("照片 base64 编码无效 / photo is not valid base64", field="photos") from None
-
-
-def _rational(value) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError, ZeroDivisionError):
-        num, den = value
-        return float(num) / float(den)
-
-
-def _gps(image: Image.Image) -> tuple[float, float] | None:
-    """(lng, lat) from the EXIF GPS block, or None when absent or nonsensical."""
-    try:
-        gps = image.getexif().get_ifd(_GPS_IFD)
-        if not gps or 2 not in gps or 4 not in gps:
-            return None
-        lat = sum(_rational(v) / 60**i for i, v in enumerate(gps[2]))
-        lng = sum(_rational(v) / 60**i for i, v in enumerate(gps[4]))
-        if str(gps.get(1, "N")).upper().startswith("S"):
-            lat = -lat
-        if str(gps.get(3, "E")).upper().startswith("W"):
-            lng = -lng
-    except Exception:  # malformed EXIF is common; it only means "no location from the photo"
-        return None
-    if not (-90 <= lat <= 90 and -180 <= lng <= 180) or (lat == 0 and lng == 0):
-        return None
-    return lng, lat
-
-
-def read_photo(source) -> Photo:
-    """Check that `source` (bytes or a file) is a JPEG, PNG or WebP image by its content and re-encode it as a
-    clean JPEG."""
-    data = source if isinstance(source, bytes) else read_bytes(source)
-    if len(data) > conf.max_photo_bytes():
-        raise _too_large(len(data))
-    not_image = ValidationFailed("文件不是 JPEG、PNG 或 WebP 图片 / the file is not a JPEG, PNG or WebP image",
-                                 field="photos")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(io.BytesIO(data)) as probe:
-                fmt = probe.format
-                if fmt not in ACCEPTED_FORMATS:
-                    raise not_image
-                if probe.width * probe.height > MAX_PIXELS:
-                    raise ValidationFailed("照片像素过多 / the image has too many pixels", field="photos")
-                probe.verify()  # structure check; the image must be opened again to decode it
-            with Image.open(io.BytesIO(data)) as image:
-                image.load()
-                gps = _gps(image)
-                image = ImageOps.exif_transpose(image)  # keep the picture upright once orientation is gone
-                if image.mode in ("RGBA", "LA", "P"):
-                    image = image.convert("RGBA")
-                    flat = Image.new("RGB", image.size, (255, 255, 255))
-                    flat.paste(image, mask=image.getchannel("A"))
-                    image = flat
-                elif image.mode != "RGB":
-                    image = image.convert("RGB")
-                image.thumbnail((MAX_SIDE, MAX_SIDE))
-                out = io.BytesIO()
-                # A new image carries no EXIF, XMP, ICC or comments: nothing but pixels is written.
-                clean = Image.new("RGB", image.size)
-                clean.paste(image)
-                clean.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
-        except ValidationFailed:
-            raise
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-                Image.DecompressionBombWarning):
-            raise not_image from None
-    clean_bytes = out.getvalue()
-    return Photo(clean_bytes, hashlib.sha256(clean_bytes).hexdigest(), clean.width, clean.height, fmt, gps)
-
-
-def media_root() -> Path:
-    return Path(settings.MEDIA_ROOT)
-
-
-def _write(relative: str, data: bytes) -> None:
-    path = media_root() / relative
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o640)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def attach(*, case, photo: Photo, kind: str = "photo", step=None, uploaded_by=None) -> Attachment:
@@ -188,7 +35,7 @@ def attach(*, case, photo: Photo, kind: str = "photo", step=None, uploaded_by=No
         raise ValidationFailed(f"照片类型无效：{kind[:16]} / unknown photo kind", field="photos")
     now = timezone.localtime()
     relative = f"cases/{now:%Y}/{now:%m}/{photo.sha256}.jpg"
-    _write(relative, photo.data)
+    store(relative, photo.data)
     user = uploaded_by if getattr(uploaded_by, "is_authenticated", False) else None
     return Attachment.objects.create(
         case=case, step=step, kind=kind, path=relative, sha256=photo.sha256, content_type="image/jpeg",
@@ -200,8 +47,4 @@ def attach(*, case, photo: Photo, kind: str = "photo", step=None, uploaded_by=No
 
 def open_attachment(attachment: Attachment):
     """The stored file of an attachment, opened for reading (the caller has checked scope on its case)."""
-    root = media_root().resolve()
-    path = (root / attachment.path).resolve()
-    if root not in path.parents:  # a tampered path must never escape the upload root
-        raise FileNotFoundError(attachment.path)
-    return path.open("rb")
+    return open_stored(attachment.path)

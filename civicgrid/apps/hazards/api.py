@@ -13,9 +13,9 @@ from ninja import File, Form, Query, Router
 from ninja.files import UploadedFile
 from ninja.responses import Status
 
-from civicgrid.apps.cases import photos as photo_reader
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import get_visible_or_404, has_capability
+from civicgrid.foundation.core import photos as photo_reader
 from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.pagination import MAX_LIMIT, page
 from civicgrid.foundation.orgs.models import Organisation

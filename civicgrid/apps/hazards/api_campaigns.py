@@ -18,8 +18,8 @@ from django.db.models import Count, Q
 from ninja import Query, Router, Schema
 from ninja.responses import Status
 
-from civicgrid.apps.cases import photos as photo_reader
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
+from civicgrid.foundation.core import photos as photo_reader
 from civicgrid.foundation.core.errors import NotFound, ValidationFailed
 from civicgrid.foundation.core.pagination import page
 

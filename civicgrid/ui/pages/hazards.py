@@ -18,7 +18,6 @@ from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
-from civicgrid.apps.cases import photos as photo_files
 from civicgrid.apps.hazards import selectors, services, xlsx
 from civicgrid.apps.hazards.models import (
     CATEGORIES_BY_KIND,
@@ -34,6 +33,7 @@ from civicgrid.apps.hazards.models import (
 from civicgrid.apps.hazards.workflow import HAZARD_WORKFLOW
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import has_capability
+from civicgrid.foundation.core import photos as photo_files
 from civicgrid.foundation.core.errors import CivicgridError, NotFound, ValidationFailed
 from civicgrid.ui.navigation import MenuItem, register
 
@@ -374,11 +374,11 @@ def hazard_photo(request, pk: int, photo_id: int):
     photo = HazardPhoto.objects.filter(hazard=hazard, pk=photo_id).first() if 0 < photo_id < 2**63 else None
     if photo is None:
         raise Http404("未找到该照片")
-    root = photo_files.media_root().resolve()
-    file_path = (root / photo.path).resolve()
-    if root not in file_path.parents or not file_path.exists():
-        raise Http404("照片文件缺失")
-    response = FileResponse(file_path.open("rb"), content_type="image/jpeg")
+    try:
+        handle = photo_files.open_stored(photo.path)
+    except FileNotFoundError:
+        raise Http404("照片文件缺失") from None
+    response = FileResponse(handle, content_type="image/jpeg")
     response["Content-Disposition"] = f'inline; filename="{hazard.code}-{photo.pk}.jpg"'
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, max-age=3600"

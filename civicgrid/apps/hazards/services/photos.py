@@ -1,11 +1,11 @@
-"""Photos of hazards (at finding, before and after rectification, at the check): checked by content like case
-photos (same reader: format, size, EXIF stripped), stored under the upload root."""
+"""Photos of hazards (at finding, before and after rectification, at the check): checked by content by the
+foundation's photo module (format, size, EXIF stripped) and stored under the upload root."""
 
 from __future__ import annotations
 
 from django.utils import timezone
 
-from civicgrid.apps.cases import photos as photo_reader
+from civicgrid.foundation.core import photos as photo_reader
 from civicgrid.foundation.core.errors import ValidationFailed
 
 from ..models import HazardPhoto
@@ -35,7 +35,7 @@ def attach_photos(hazard, photos, *, step=None, actor=None) -> list[HazardPhoto]
     stored = []
     for stage, photo in photos:
         relative = f"hazards/{now:%Y}/{now:%m}/{photo.sha256}.jpg"
-        photo_reader._write(relative, photo.data)
+        photo_reader.store(relative, photo.data)
         stored.append(HazardPhoto.objects.create(
             hazard=hazard, step=step, stage=stage, path=relative, sha256=photo.sha256, content_type="image/jpeg",
             size=len(photo.data), uploaded_by=user,
