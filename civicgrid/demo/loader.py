@@ -76,16 +76,10 @@ def _people_stage() -> str:
 
 
 def _app_stage(app: str) -> Callable[[], str]:
-    """The demo stage of an app that ships `civicgrid.apps.<app>.demo.load_demo_<app>()`; skipped when absent."""
-    dotted = f"civicgrid.apps.{app}.demo"
+    """The demo stage of an app: `civicgrid.apps.<app>.demo.load_demo_<app>()`."""
 
     def stage() -> str:
-        try:
-            module = importlib.import_module(dotted)
-        except ModuleNotFoundError as exc:
-            if exc.name != dotted:
-                raise
-            return f"跳过：{app} 演示模块尚未提供"
+        module = importlib.import_module(f"civicgrid.apps.{app}.demo")
         outcome = getattr(module, f"load_demo_{app}")()
         return str(outcome) if outcome is not None else "完成"
 

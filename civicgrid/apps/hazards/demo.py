@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import importlib
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,7 @@ from civicgrid.foundation.regions import geometry as geo
 from civicgrid.foundation.regions import selectors as region_selectors
 from civicgrid.foundation.regions.models import Level, Region
 
-from . import services
+from . import demo_campaigns, services
 from .models import Campaign, FoundBy, Grade, Hazard, Kind, PatronAssignment, PatronKind, PlanKind
 
 BAOBAO_CSV = Path(geo.DATA_DIR) / "baobao_flood.csv"
@@ -378,16 +377,8 @@ def _safety_points(campaign: Campaign, rng: random.Random) -> int:
 
 
 def _campaigns_demo() -> str:
-    try:
-        module = importlib.import_module("civicgrid.apps.hazards.demo_campaigns")
-    except ModuleNotFoundError as exc:
-        if exc.name != "civicgrid.apps.hazards.demo_campaigns":
-            raise
-        return ""
-    loader = getattr(module, "load_demo_campaigns", None)
-    if loader is None:
-        return ""
-    outcome = loader()
+    """The campaigns' checklists and their answers (`demo_campaigns`), after the campaign rows exist."""
+    outcome = demo_campaigns.load_demo_campaigns()
     filled = sum(v.get("filled_now", 0) for v in outcome.values()) if isinstance(outcome, dict) else 0
     return f"检查表填报 {filled} 份" if filled else ""
 

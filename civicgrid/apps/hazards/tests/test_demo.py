@@ -168,11 +168,10 @@ def test_load_patrons_reassigns_from_the_table(district, tmp_path):
 
 
 def test_campaigns_demo_is_called_after_the_hazards(monkeypatch):
-    import types
+    from civicgrid.apps.hazards import demo_campaigns
 
     calls = []
-    fake = types.SimpleNamespace(load_demo_campaigns=lambda: calls.append(1) or {"x": {"filled_now": 3}})
-    monkeypatch.setattr(demo.importlib, "import_module", lambda name: fake)
+    monkeypatch.setattr(demo_campaigns, "load_demo_campaigns", lambda: calls.append(1) or {"x": {"filled_now": 3}})
     assert demo._campaigns_demo() == "检查表填报 3 份" and calls == [1]
 
 
