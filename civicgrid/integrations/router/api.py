@@ -60,17 +60,11 @@ class TriageFilter(Schema):
 @router.get("/triage", response=TriageOut, url_name="router_triage")
 def triage(request, filters: Query[TriageFilter]):
     """Reports awaiting intake or dispatch in your scope, with the router's suggestion and confidence."""
-    from civicgrid.apps.cases.models import Case, Status
-
     from .handlers import threshold
+    from .selectors import triage_queue
 
-    qs = (Case.objects.visible_to(request.user, "intake")
-          .filter(status__in=[Status.REPORTED, Status.ACCEPTED]).order_by("-reported_at", "-id"))
     limit = threshold()
-    if filters.below:
-        ids = [pk for pk, s in qs.values_list("pk", "suggestion")
-               if not s or float(s.get("confidence") or 0) < limit]
-        qs = qs.filter(pk__in=ids)
+    qs = triage_queue(request.user, below=limit if filters.below else None)
     items, total = page(qs, limit=filters.limit, offset=filters.offset)
     out = [{"id": c.pk, "number": c.number, "title": c.title, "status": c.status, "region_code": c.region_code,
             "reported_at": c.reported_at, "category_id": c.category_id,

@@ -24,13 +24,14 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_POST
 
-from civicgrid.apps.cases.models import Case, Status
+from civicgrid.apps.cases.models import Case
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.errors import CivicgridError, NotFound
 from civicgrid.integrations.router import corrections, handlers, versions
 from civicgrid.integrations.router.models import RetrainRun, RouterCorrection, RouterModelVersion
 from civicgrid.integrations.router.permissions import MANAGE
+from civicgrid.integrations.router.selectors import triage_queue
 from civicgrid.ui.navigation import MenuItem, register
 
 from .cases_shared import error_text
@@ -119,14 +120,8 @@ def triage(request):
     by default the ones auto-dispatch left (below the threshold or without a suggestion)."""
     limit = handlers.threshold()
     show_all = request.GET.get("all") == "1"
-    qs = (Case.objects.visible_to(request.user, "intake")
-          .filter(status__in=[Status.REPORTED, Status.ACCEPTED], parent__isnull=True)
-          .select_related("category", "grid").order_by("-reported_at", "-id"))
-    if not show_all:
-        keep = [pk for pk, s in qs.values_list("pk", "suggestion")
-                if not s or s.get("confidence") is None or float(s["confidence"]) < limit]
-        qs = qs.filter(pk__in=keep)
-    page = Paginator(qs, TRIAGE_PAGE).get_page(request.GET.get("page"))
+    qs = triage_queue(request.user, below=None if show_all else limit, top_level_only=True)
+    page = Paginator(qs.select_related("category", "grid"), TRIAGE_PAGE).get_page(request.GET.get("page"))
     rows = [{"case": c, "s": describe(c.suggestion)} for c in page.object_list]
     return render(request, "router/triage.html", {
         "rows": rows, "page": page, "show_all": show_all, "threshold": percent(limit),
