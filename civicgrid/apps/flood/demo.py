@@ -46,7 +46,7 @@ def _gauge_point(street: Region) -> tuple[Region, float, float] | None:
 
 def load_demo_flood() -> str:
     with transaction.atomic():
-        written = rules.ensure_defaults()
+        written = rules.ensure_defaults(recheck=True)
         seasons = 0
         for year in sorted({2023, timezone.localdate().year}):
             if not FloodSeason.objects.filter(year=year).exists():

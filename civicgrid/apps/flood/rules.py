@@ -61,8 +61,31 @@ MAX_WINDOW_HOURS = 72
 CLOCK_SKEW_MINUTES = 5
 
 
+# Whether this process has seen the default thresholds, rules and templates in the database (or seen its own
+# writes of them committed): once it has, `ensure_defaults` asks the database nothing. The configuration
+# services and the tests reset it; an empty thresholds table seen by `active_thresholds` resets it too.
+_defaults_present = False
+
+
+def forget_defaults() -> None:
+    """Make the next `ensure_defaults` look in the database again."""
+    global _defaults_present
+    _defaults_present = False
+
+
+def _remember_defaults() -> None:
+    global _defaults_present
+    _defaults_present = True
+
+
 def active_thresholds() -> list[tuple[str, int, Decimal]]:
-    rows = SignalThreshold.objects.filter(is_active=True).values_list("signal", "window_hours", "rain_mm")
+    """The active thresholds. None at all while this process believed the defaults were there means the tables
+    were emptied behind its back (a test flush, plain SQL): the defaults are put back, as before the flag."""
+    rows = list(SignalThreshold.objects.filter(is_active=True).values_list("signal", "window_hours", "rain_mm"))
+    if not rows and _defaults_present:
+        forget_defaults()
+        if ensure_defaults():
+            rows = list(SignalThreshold.objects.filter(is_active=True).values_list("signal", "window_hours", "rain_mm"))
     return [(s, int(w), Decimal(r)) for s, w, r in rows]
 
 
@@ -107,14 +130,17 @@ def season_open(at: datetime | None = None) -> bool:
     return opens <= at < closes
 
 
-def ensure_defaults() -> int:
+def ensure_defaults(*, recheck: bool = False) -> int:
     """Write the default thresholds, response rules and task templates where none exist; returns rows written.
 
     The first migration writes them; this puts them back after a test flush or an administrator emptied a table.
     The check and the writes happen under a lock on the response rules' table so concurrent first readings write
-    them once (the rules are few and unique per signal)."""
-    from django.db import connection
+    them once (the rules are few and unique per signal). Every reading calls this: once the process knows the
+    defaults are there it returns at once without a query, unless `recheck`."""
+    from django.db import connection, transaction
 
+    if _defaults_present and not recheck:
+        return 0
     if connection.vendor == "postgresql" and not (
         SignalThreshold.objects.exists() and ResponseRule.objects.exists() and TaskTemplate.objects.exists()
     ):
@@ -136,4 +162,8 @@ def ensure_defaults() -> int:
             for i, (lv, t, title, d, ack, done, hz) in enumerate(DEFAULT_TEMPLATES)
         ])
         written += len(DEFAULT_TEMPLATES)
+    if written:
+        transaction.on_commit(_remember_defaults)  # a rolled-back first reading leaves the tables empty again
+    else:
+        _remember_defaults()
     return written

@@ -100,6 +100,7 @@ def save_threshold(*, actor, signal: str, window_hours, rain_mm, is_active: bool
         row.is_active, row.note = bool(is_active), str(note or "")[:200]
         row.save()
         record(actor, "threshold_saved", row, before=before, after=snapshot(row))
+        rules.forget_defaults()  # the next reading looks at the tables again
         publish("config_changed", payload={"what": "threshold", "id": row.pk}, aggregate=row)
     return row
 
@@ -116,6 +117,7 @@ def save_response_rule(*, actor, signal: str, level: str) -> ResponseRule:
         row.level = level
         row.save()
         record(actor, "response_rule_saved", row, before=before, after=snapshot(row))
+        rules.forget_defaults()  # the next reading looks at the tables again
         publish("config_changed", payload={"what": "response_rule", "id": row.pk}, aggregate=row)
     return row
 
@@ -147,6 +149,7 @@ def save_template(*, actor, level: str, target: str, title: str, description: st
         row.ack_minutes, row.done_hours, row.lists_hazards, row.is_active = ack, done, bool(lists_hazards), bool(is_active)
         row.save()
         record(actor, "template_saved", row, before=before, after=snapshot(row))
+        rules.forget_defaults()  # the next reading looks at the tables again
         publish("config_changed", payload={"what": "template", "id": row.pk}, aggregate=row)
     return row
 

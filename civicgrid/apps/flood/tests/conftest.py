@@ -5,6 +5,17 @@ from __future__ import annotations
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _fresh_defaults_flag():
+    """Each test starts with a process that has not yet seen the default thresholds (the flag of
+    `rules.ensure_defaults` would otherwise carry over from a test whose database was rolled back)."""
+    from civicgrid.apps.flood import rules
+
+    rules.forget_defaults()
+    yield
+    rules.forget_defaults()
+
+
 @pytest.fixture
 def flood(tree):
     from civicgrid.apps.hazards.models import PatronAssignment, PatronKind
