@@ -15,7 +15,7 @@ from civicgrid.foundation.core.errors import NotFound, PermissionDenied, Validat
 from civicgrid.foundation.core.pagination import page
 
 from . import selectors, services
-from .models import MaterialItem, StockCount, Warehouse
+from .models import MaterialItem, Movement, StockCount, Warehouse
 from .schemas import (
     MaterialsCountEntriesIn,
     MaterialsCountListOut,
@@ -80,7 +80,23 @@ def lot_out(lot) -> dict:
     return {"id": lot.pk, "warehouse": lot.warehouse.code, "warehouse_name": lot.warehouse.name,
             "item": lot.item.code, "item_name": lot.item.name, "unit": lot.item.unit, "batch": lot.batch,
             "condition": lot.condition, "expiry_date": lot.expiry_date, "quantity": lot.quantity,
-            "updated_at": lot.updated_at}
+            "updated_at": lot.updated_at, **_patron_of(lot)}
+
+
+def _patron_of(row) -> dict:
+    """The 包保 department of the row's street, as `with_patron()` read it (in the list's own query)."""
+    return {"patron_department": getattr(row, "patron_department_name", None),
+            "patron_department_id": getattr(row, "patron_department_id", None)}
+
+
+def _name_patrons(movements: list) -> list:
+    """Movements fresh from a service (read without `with_patron()`): their 包保 departments in one query."""
+    found = {pk: (dept_id, name) for pk, dept_id, name in
+             Movement.objects.filter(pk__in=[m.pk for m in movements]).with_patron()
+             .values_list("pk", "patron_department_id", "patron_department_name")}
+    for m in movements:
+        m.patron_department_id, m.patron_department_name = found.get(m.pk, (None, None))
+    return movements
 
 
 def movement_out(m) -> dict:
@@ -88,7 +104,8 @@ def movement_out(m) -> dict:
             "kind_label": m.get_kind_display(), "quantity": m.quantity, "balance_after": m.balance_after,
             "batch": m.lot.batch, "condition": m.lot.condition,
             "counterpart": m.counterpart.code if m.counterpart_id else None, "transfer_ref": m.transfer_ref,
-            "incident_ref": m.incident_ref, "reason": m.reason, "actor_name": m.actor_name, "at": m.at}
+            "incident_ref": m.incident_ref, "reason": m.reason, "actor_name": m.actor_name, "at": m.at,
+            **_patron_of(m)}
 
 
 def shortage_out(s) -> dict:
@@ -199,7 +216,7 @@ def list_movements(request, warehouse: str = "", item: str = "", kind: str = "",
 def create_movement(request, payload: MaterialsMovementIn):
     """Record a movement: `in` (入库), `out` (出库), `issue` (出库至险情, with `incident_ref`), `transfer` (调拨, with
     `destination`) or `condition` (完好/待修/报废). 409 when stock is short; nothing changes on any refusal."""
-    rows = services.record_movement(actor=request.user, **payload.dict())
+    rows = _name_patrons(services.record_movement(actor=request.user, **payload.dict()))
     return Status(201, {"items": [movement_out(m) for m in rows], "count": len(rows)})
 
 

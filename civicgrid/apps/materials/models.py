@@ -113,6 +113,10 @@ class LotQuerySet(PatronQuerySet):
     patron_street_field = "warehouse__street_code"
 
 
+class MovementQuerySet(PatronQuerySet):
+    patron_street_field = "warehouse__street_code"
+
+
 class TargetQuerySet(PatronQuerySet):
     patron_street_field = "region_code"
 
@@ -342,6 +346,8 @@ class Movement(ScopedModel):
     def scope_q(cls, scope, user, *, action: str = "view"):
         """As the warehouse: view also for the 包保 department of the warehouse's street."""
         return with_patron_path(super().scope_q(scope, user, action=action), scope, action, _through_warehouse)
+
+    objects = MovementQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("出入库记录")

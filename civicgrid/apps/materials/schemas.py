@@ -105,6 +105,8 @@ class MaterialsLotOut(Schema):
     expiry_date: date | None
     quantity: int
     updated_at: datetime
+    patron_department: str | None  # the 包保 department of the warehouse's street (flood 包保)
+    patron_department_id: int | None
 
 
 class MaterialsLotListOut(Schema):
@@ -129,6 +131,8 @@ class MaterialsMovementOut(Schema):
     reason: str
     actor_name: str
     at: datetime
+    patron_department: str | None  # the 包保 department of the warehouse's street (flood 包保)
+    patron_department_id: int | None
 
 
 class MaterialsMovementListOut(Schema):

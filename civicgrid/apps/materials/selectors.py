@@ -42,7 +42,7 @@ def warehouse_list(user, *, region: str = "", level: str = "", q: str = "", acti
 
 
 def stock_list(user, *, warehouse=None, item=None, region: str = "", condition: str = ""):
-    qs = StockLot.objects.visible_to(user, "view").select_related("warehouse", "item")
+    qs = StockLot.objects.visible_to(user, "view").select_related("warehouse", "item").with_patron()
     if warehouse is not None:
         qs = qs.filter(warehouse=warehouse)
     if item is not None:
@@ -55,7 +55,8 @@ def stock_list(user, *, warehouse=None, item=None, region: str = "", condition: 
 
 
 def movement_list(user, *, warehouse=None, item=None, kind: str = "", incident_ref: str = ""):
-    qs = Movement.objects.visible_to(user, "view").select_related("warehouse", "item", "lot", "counterpart")
+    qs = (Movement.objects.visible_to(user, "view").select_related("warehouse", "item", "lot", "counterpart")
+          .with_patron())
     if warehouse is not None:
         qs = qs.filter(warehouse=warehouse)
     if item is not None:
@@ -138,7 +139,8 @@ def expiring(user, *, days: int = 30, today=None):
     days = max(0, min(int(days), 3650))
     return (StockLot.objects.visible_to(user, "view").filter(quantity__gt=0, expiry_date__isnull=False,
                                                              expiry_date__lte=today + timedelta(days=days))
-            .exclude(condition=Condition.SCRAPPED).select_related("warehouse", "item").order_by("expiry_date", "pk"))
+            .exclude(condition=Condition.SCRAPPED).select_related("warehouse", "item").with_patron()
+            .order_by("expiry_date", "pk"))
 
 
 # ---- nearest stock -----------------------------------------------------------------------------------------
