@@ -1,16 +1,18 @@
 """Rescue API under /api/v1/rescue/: teams (list, filter by skill and availability, detail, create, edit,
 members, availability), incidents (list, raise, detail with call-outs, materials and timeline), call-out,
-acknowledge, arrive, release, materials, notes, control and close. Handlers call selectors and services."""
+acknowledge, arrive, release, materials, notes, control and close; the teams roster and the incidents ledger as
+xlsx (`teams/export.xlsx`, `incidents/export.xlsx`, the lists' filters). Handlers call selectors and services."""
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from ninja import Query, Router, Schema
 from ninja.responses import Status
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.core.pagination import page
 
-from . import selectors, services
+from . import selectors, services, xlsx
 from .models import CallOut, Incident, RescueMember, RescueTeam
 from .schemas import (
     RescueAckIn,
@@ -119,14 +121,24 @@ def _incident(request, incident_id: int) -> dict:
 # --------------------------------------------------------------------------------------------------- teams
 
 
-class RescueTeamFilterIn(Schema):
+class RescueTeamQueryIn(Schema):
     skill: str = ""
     availability: str = ""
     kind: str = ""
     region: str = ""
     q: str = ""
+
+
+class RescueTeamFilterIn(RescueTeamQueryIn):
     limit: int = 50
     offset: int = 0
+
+
+def _xlsx(which: str, request, filters) -> HttpResponse:
+    body, name = xlsx.export_for(actor=request.user, which=which, filters=filters)
+    response = HttpResponse(body, content_type=xlsx.CONTENT_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 @router.get("/teams", response=RescueTeamListOut, url_name="rescue_team_list")
@@ -136,6 +148,14 @@ def list_teams(request, filters: Query[RescueTeamFilterIn]):
     f = selectors.TeamFilter(**filters.dict(exclude={"limit", "offset"}))
     items, total = page(selectors.team_list(request.user, f), limit=filters.limit, offset=filters.offset)
     return {"items": [team_out(t) for t in items], "count": total, "total": total}
+
+
+@router.get("/teams/export.xlsx", url_name="rescue_team_export")
+def export_teams(request, filters: Query[RescueTeamQueryIn]):
+    """抢险队伍名册 as xlsx in the office layout (title, 填报单位/日期, 序号, footer to sign): the teams you may
+    see with the list's filters; members count, skills, equipment, availability, street and its 包保 department.
+    Every export is audited."""
+    return _xlsx("teams", request, selectors.TeamFilter(**filters.dict()))
 
 
 @router.post("/teams", response={201: RescueTeamDetailOut}, url_name="rescue_team_create")
@@ -186,12 +206,15 @@ def update_member(request, member_id: int, payload: RescueMemberPatch):
 # ----------------------------------------------------------------------------------------------- incidents
 
 
-class RescueIncidentFilterIn(Schema):
+class RescueIncidentQueryIn(Schema):
     status: str = ""
     kind: str = ""
     severity: str = ""
     region: str = ""
     q: str = ""
+
+
+class RescueIncidentFilterIn(RescueIncidentQueryIn):
     limit: int = 50
     offset: int = 0
 
@@ -202,6 +225,13 @@ def list_incidents(request, filters: Query[RescueIncidentFilterIn]):
     f = selectors.IncidentFilter(**filters.dict(exclude={"limit", "offset"}))
     items, total = page(selectors.incident_list(request.user, f), limit=filters.limit, offset=filters.offset)
     return {"items": [incident_out(i) for i in items], "count": total, "total": total}
+
+
+@router.get("/incidents/export.xlsx", url_name="rescue_incident_export")
+def export_incidents(request, filters: Query[RescueIncidentQueryIn]):
+    """险情处置台账 as xlsx in the office layout: the incidents you may see with the list's filters; number, source,
+    street, 包保 department, status, call-outs, opened and closed times and the closing report. Audited."""
+    return _xlsx("incidents", request, selectors.IncidentFilter(**filters.dict()))
 
 
 @router.post("/incidents", response={201: RescueIncidentDetailOut}, url_name="rescue_incident_create")
@@ -277,6 +307,8 @@ def act(request, incident_id: int, action: str, payload: RescueNoteIn | None = N
 data_endpoint("api:rescue_team_list", "rescue.RescueTeam", "list")
 data_endpoint("api:rescue_team_detail", "rescue.RescueTeam", "detail", lookup="team_id")
 data_endpoint("api:rescue_incident_list", "rescue.Incident", "list")
+data_endpoint("api:rescue_team_export", "rescue.RescueTeam", "export")
+data_endpoint("api:rescue_incident_export", "rescue.Incident", "export")
 data_endpoint("api:rescue_incident_detail", "rescue.Incident", "detail", lookup="incident_id")
 non_data_endpoint("api:rescue_team_create", "api:rescue_team_update", "api:rescue_team_availability",
                   "api:rescue_member_add", "api:rescue_member_update", "api:rescue_incident_create",

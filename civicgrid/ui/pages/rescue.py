@@ -1,6 +1,7 @@
 """抢险救援 pages under /rescue/: incidents (list with map, raise form incl. from a hazard, detail with
 call-outs, materials, timeline and the buttons the workflow allows) and teams (list filtered by skill and
-availability, detail with members, edit, members, availability).
+availability, detail with members, edit, members, availability); each list links to its xlsx export (险情处置台账,
+抢险队伍名册) with the list's filters.
 
 Thin: every read comes from `civicgrid.apps.rescue.selectors` (scoped), every write from its services; a
 refusal re-draws the page with the message and nothing changed (the services work in one transaction).
@@ -10,14 +11,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from civicgrid.apps.rescue import selectors, services
+from civicgrid.apps.rescue import selectors, services, xlsx
 from civicgrid.apps.rescue.models import (
     SKILLS,
     Availability,
@@ -53,12 +54,29 @@ def _get_or_404(fn, *args):
 # ------------------------------------------------------------------------------------------------ incidents
 
 
+def _incident_filter(request) -> selectors.IncidentFilter:
+    g = request.GET
+    return selectors.IncidentFilter(status=g.get("status", "open") or "", kind=g.get("kind", ""),
+                                    severity=g.get("severity", ""), region=g.get("region", ""), q=g.get("q", ""))
+
+
+def _team_filter(request) -> selectors.TeamFilter:
+    g = request.GET
+    return selectors.TeamFilter(skill=g.get("skill", ""), availability=g.get("availability", ""),
+                                kind=g.get("kind", ""), region=g.get("region", ""), q=g.get("q", ""))
+
+
+def _export_query(request) -> str:
+    """The list's filters for its export link (the page number left out)."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
 @page_view("rescue.view")
 def incident_list(request):
     """Incidents in scope, open ones first by default, with their points on a map."""
-    g = request.GET
-    f = selectors.IncidentFilter(status=g.get("status", "open") or "", kind=g.get("kind", ""),
-                                 severity=g.get("severity", ""), region=g.get("region", ""), q=g.get("q", ""))
+    f = _incident_filter(request)
     page = paginate(request, selectors.incident_list(request.user, f))
     points = [{"id": i.pk, "code": i.code, "title": i.title, "lng": i.lng, "lat": i.lat, "status": i.status,
                "url": reverse("ui:rescue_incident_detail", args=[i.pk])} for i in page]
@@ -66,7 +84,7 @@ def incident_list(request):
         "f": f, "page_obj": page, "rows": [{"i": i, "style": STATUS_STYLE.get(i.status, "")} for i in page],
         "points": points, "statuses": IncidentStatus.choices, "kinds": IncidentKind.choices,
         "severities": Severity.choices, "region_choices": region_choices(request.user, "rescue.view", f.region),
-        "can_command": has_capability(request.user, "rescue.command"),
+        "can_command": has_capability(request.user, "rescue.command"), "export_query": _export_query(request),
     })
 
 
@@ -241,17 +259,31 @@ def callout_act(request, pk: int, action: str):
 
 @page_view("rescue.view")
 def team_list(request):
-    g = request.GET
-    f = selectors.TeamFilter(skill=g.get("skill", ""), availability=g.get("availability", ""),
-                             kind=g.get("kind", ""), region=g.get("region", ""), q=g.get("q", ""))
+    f = _team_filter(request)
     page = paginate(request, selectors.team_list(request.user, f))
     return render(request, "rescue/team_list.html", {
         "f": f, "page_obj": page, "rows": [{"t": t, "style": AVAILABILITY_STYLE.get(t.availability, "")}
                                            for t in page],
         "skills": SKILLS, "availabilities": Availability.choices, "kinds": TeamKind.choices,
         "region_choices": region_choices(request.user, "rescue.view", f.region),
-        "can_manage": has_capability(request.user, "rescue.manage"),
+        "can_manage": has_capability(request.user, "rescue.manage"), "export_query": _export_query(request),
     })
+
+
+def _export_view(which: str, read_filter):
+    @page_view("rescue.view")
+    def view(request):
+        try:
+            body, name = xlsx.export_for(actor=request.user, which=which, filters=read_filter(request))
+        except CivicgridError as exc:
+            return HttpResponse(error_text(exc), status=exc.status, content_type="text/plain; charset=utf-8")
+        response = HttpResponse(body, content_type=xlsx.CONTENT_TYPE)
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+    view.__name__ = f"rescue_{which}_export"
+    view.__doc__ = f"{xlsx.SHEETS[which]} ({which}) of the list's rows and filters as xlsx; audited as an export."
+    return view
 
 
 def _team_rights(user, team: RescueTeam) -> dict:
@@ -416,7 +448,9 @@ urlpatterns = [
     path("incidents/<int:pk>/", incident_detail, name="rescue_incident_detail"),
     path("incidents/<int:pk>/act/<str:action>/", incident_act, name="rescue_incident_act"),
     path("callouts/<int:pk>/<str:action>/", callout_act, name="rescue_callout_act"),
+    path("export.xlsx", _export_view("incidents", _incident_filter), name="rescue_incident_export"),
     path("teams/", team_list, name="rescue_team_list"),
+    path("teams/export.xlsx", _export_view("teams", _team_filter), name="rescue_team_export"),
     path("teams/new/", team_new, name="rescue_team_new"),
     path("teams/<int:pk>/", team_detail, name="rescue_team_detail"),
     path("teams/<int:pk>/edit/", team_edit, name="rescue_team_edit"),
@@ -429,6 +463,8 @@ urlpatterns = [
 data_endpoint("ui:rescue_incident_list", "rescue.Incident", "list")
 data_endpoint("ui:rescue_incident_detail", "rescue.Incident", "detail")
 data_endpoint("ui:rescue_team_list", "rescue.RescueTeam", "list")
+data_endpoint("ui:rescue_incident_export", "rescue.Incident", "export")
+data_endpoint("ui:rescue_team_export", "rescue.RescueTeam", "export")
 data_endpoint("ui:rescue_team_detail", "rescue.RescueTeam", "detail")
 data_endpoint("ui:rescue_team_edit", "rescue.RescueTeam", "detail")
 data_endpoint("ui:rescue_incident_history", "rescue.Incident", "detail")
