@@ -15,7 +15,12 @@ from .models import AuditEntry
 SENSITIVE_MARK = "[已加密]"
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value):
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, datetime.datetime | datetime.date | datetime.time):
         return value.isoformat()
     if isinstance(value, decimal.Decimal | uuid.UUID):
@@ -72,7 +77,7 @@ def snapshot(obj: models.Model) -> dict:
     return data
 
 
-def record(
+def entry(
     *,
     actor,
     action: str,
@@ -86,7 +91,8 @@ def record(
     target_repr: str = "",
     region_code: str = "",
 ) -> AuditEntry:
-    """Append one audit record, tagged with the current request id, address and channel."""
+    """The unsaved audit record `record` writes, for a write path that inserts its rows together
+    (`core.rows.insert`); it must be written in the same transaction as the change it records."""
     ctx = context.current()
     if target is not None:
         target_type = target._meta.label_lower
@@ -94,7 +100,7 @@ def record(
         target_repr = str(target)[:200]
         region_code = region_code or getattr(target, "region_code", "") or ""
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
-    return AuditEntry.objects.create(
+    return AuditEntry(
         at=timezone.now(),
         actor=actor if is_user else None,
         actor_name=(actor.get_username() if is_user else (str(actor) if actor else "system"))[:150],
@@ -111,6 +117,15 @@ def record(
         data=_plain(data) if data is not None else None,
         result=result,
     )
+
+
+def record(**fields) -> AuditEntry:
+    """Append one audit record, tagged with the current request id, address and channel (the fields of
+    `entry`: actor, action, target or target_type/target_id/target_repr/region_code, before, after, data,
+    result)."""
+    row = entry(**fields)
+    row.save(force_insert=True)
+    return row
 
 
 def history(obj: models.Model):

@@ -1,0 +1,106 @@
+"""`core.rows.insert` writes exactly what the ORM writes: every column, read back through the ORM, equals the
+same instance saved by `save()`; keys come back in order; a failed statement leaves nothing behind."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from civicgrid.foundation.access.models import User
+from civicgrid.foundation.audit.models import AuditEntry
+from civicgrid.foundation.core.rows import insert
+from civicgrid.foundation.events.models import HandlerRun, OutboxEvent
+from civicgrid.foundation.notify.models import Notification
+from civicgrid.foundation.sla.models import SlaClock
+
+pytestmark = pytest.mark.django_db
+AT = datetime(2026, 6, 15, 2, 30, 15, 123456, tzinfo=UTC)
+
+
+def columns(obj) -> dict:
+    fresh = type(obj).objects.get(pk=obj.pk)
+    return {f.attname: getattr(fresh, f.attname) for f in type(obj)._meta.concrete_fields if not f.primary_key}
+
+
+def audit_row(**kw) -> AuditEntry:
+    return AuditEntry(at=AT, actor_name="网格员 张三", source_ip="10.0.0.1", channel="web", request_id="r1",
+                      action="case.report", target_type="cases.case", target_id="7", target_repr="案卷 7",
+                      region_code="140213001001", before=None, after={"状态": "已上报", "n": 3, "x": [1.5, None]},
+                      data={"photos": 0, "nested": {"a": True}}, **kw)
+
+
+def test_audit_entry_matches_the_orm():
+    user = User.objects.create_user(username="rows-test", password="x-Long-enough-1")
+    by_orm, by_rows = audit_row(actor=user), audit_row(actor=user)
+    by_orm.save()
+    insert(by_rows)
+    assert by_rows.pk is not None and by_rows.pk != by_orm.pk
+    assert not by_rows._state.adding
+    assert columns(by_rows) == columns(by_orm)
+    assert columns(by_rows)["after"] == {"状态": "已上报", "n": 3, "x": [1.5, None]}
+    assert columns(by_rows)["before"] is None
+
+
+def test_clock_with_floats_booleans_and_null_times_matches_the_orm():
+    def clock(target_id):
+        return SlaClock(target_type="cases.case", target_id=target_id, kind="handle", region_code="140213",
+                        limit_amount=2.5, mode="working_days", budget_minutes=1200.0, started_at=AT,
+                        running_since=AT, due_at=AT, warn_at=AT, on_time=None, updated_at=AT)
+
+    by_orm, by_rows = clock("12"), clock("13")
+    by_orm.save()
+    insert(by_rows)
+    assert columns(by_rows) == {**columns(by_orm), "target_id": "13"}
+
+
+def test_rows_with_different_empty_columns_in_one_statement():
+    first = SlaClock(target_type="t", target_id="1", kind="k", limit_amount=1, mode="natural_hours",
+                     budget_minutes=60, started_at=AT, due_at=AT, on_time=True)
+    second = SlaClock(target_type="t", target_id="2", kind="k", limit_amount=1, mode="natural_hours",
+                      budget_minutes=60, started_at=AT, due_at=None, paused_at=AT, on_time=None)
+    insert(first, second)
+    got = {c.target_id: (c.due_at, c.paused_at, c.on_time) for c in SlaClock.objects.filter(target_type="t")}
+    assert got == {"1": (AT, None, True), "2": (None, AT, None)}
+
+
+def test_auto_now_add_and_defaults_are_filled():
+    user = User.objects.create_user(username="rows-test", password="x-Long-enough-1")
+    before = datetime.now(UTC)
+    note = Notification(user=user, kind="new_task", title="新任务", body="请处理")
+    insert(note)
+    fresh = Notification.objects.get(pk=note.pk)
+    assert fresh.created_at >= before.replace(microsecond=0)
+    assert fresh.read_at is None and fresh.dedupe_key is None
+    event = OutboxEvent(topic="case.reported", payload={"number": "2026061500001"})
+    insert(event)
+    fresh = OutboxEvent.objects.get(pk=event.pk)
+    assert fresh.attempts == 0 and fresh.dispatched_at is None and fresh.payload == {"number": "2026061500001"}
+
+
+def test_several_models_in_one_call_keys_in_order():
+    events = [OutboxEvent(topic=f"t.{i}", payload={"i": i}) for i in range(5)]
+    entries = [audit_row() for _ in range(3)]
+    insert(events[0], entries[0], events[1], entries[1], *events[2:], entries[2])
+    assert [OutboxEvent.objects.get(pk=e.pk).payload["i"] for e in events] == list(range(5))
+    assert len({e.pk for e in entries}) == 3
+    runs = [HandlerRun(event=e, handler="h") for e in events]
+    insert(*runs)
+    assert sorted(HandlerRun.objects.values_list("event_id", flat=True)) == sorted(e.pk for e in events)
+
+
+def test_a_refused_statement_changes_nothing():
+    event = OutboxEvent(topic="t", payload={})
+    insert(event)
+    counts = (OutboxEvent.objects.count(), HandlerRun.objects.count())
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert(OutboxEvent(topic="kept?", payload={}))
+        insert(HandlerRun(event=event, handler="once"), HandlerRun(event=event, handler="once"))
+    assert (OutboxEvent.objects.count(), HandlerRun.objects.count()) == counts
+
+
+def test_mixed_keys_in_one_batch_are_refused():
+    with pytest.raises(ValueError):
+        insert(OutboxEvent(topic="a", payload={}), OutboxEvent(id=10**9, topic="b", payload={}))
+    assert not OutboxEvent.objects.filter(topic__in=["a", "b"]).exists()
