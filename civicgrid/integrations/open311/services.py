@@ -20,10 +20,12 @@ from civicgrid.apps.cases import services as cases
 from civicgrid.apps.cases.models import Case, CaseStep, Status
 from civicgrid.foundation.access.roles import Role, grant_capabilities
 from civicgrid.foundation.access.scope import has_capability
+from civicgrid.foundation.audit.service import entry as audit_entry
 from civicgrid.foundation.audit.service import record, snapshot
 from civicgrid.foundation.core import keys
 from civicgrid.foundation.core.errors import CivicgridError, PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.pii import validate_mobile
+from civicgrid.foundation.core.rows import insert
 
 from . import catalogue, conf, inputs, ratelimit
 from .formats import Open311Error
@@ -185,35 +187,36 @@ def submit_request(*, client: Open311Client, params: inputs.Params, jurisdiction
     where = _locate_address(where)
     key = f"open311:{client.pk}:{idempotency_key}" if idempotency_key else None
 
-    def write_link(case: Case) -> Open311Request:
-        link = Open311Request.objects.create(
+    def link_rows(case: Case) -> list:
+        """The unsaved link row and its audit entry (written with the case, in its transaction)."""
+        link = Open311Request(
             case=case, client=client, token=secrets.token_hex(12), jurisdiction=jurisdiction[:64],
             attributes=answers, media_urls=media, address_id=where.address_id,
             device_id_enc=keys.encrypt(device, DEVICE_CONTEXT), account_id_enc=keys.encrypt(account, ACCOUNT_CONTEXT),
             follow_token_enc=keys.encrypt(getattr(case, "follow_token", "") or "", FOLLOW_CONTEXT),
         )
-        record(actor=actor_label(client), action=AUDIT_REQUEST, target=case,
-               data={"client": client.pk, "service_code": category.key, "attributes": answers,
-                     "media_urls": len(media)})
         made.append(link)
-        return link
+        return [link, audit_entry(actor=actor_label(client), action=AUDIT_REQUEST, target=case,
+                                  data={"client": client.pk, "service_code": category.key, "attributes": answers,
+                                        "media_urls": len(media)})]
 
     # submit_case runs its own transaction (called outside any other, as it expects: its optional step, the text
-    # router, runs before it) and writes the link inside it through `also`, so a case never lacks its link and
-    # the database's write lock (SQLite) is taken once per report.
+    # router, runs before it) and writes the link with the case's rows through `also`, so a case never lacks its
+    # link and the database's write lock (SQLite) is taken once per report.
     made: list[Open311Request] = []
     case, created = cases.submit_case(
         actor=None, source="open311", title=inputs.title_from(description, category.name),
         description=description, lng=where.lng, lat=where.lat, crs=where.crs, category=category,
         address=where.address, reporter_name=name, reporter_phone=phone, reporter_email=email,
-        idempotency_key=key, also=write_link,
+        idempotency_key=key, also=link_rows,
     )
     if created:
         return case, made[0], True
     link = Open311Request.objects.filter(case=case).first()
     if link is None:  # a replay of a case whose link an older version wrote separately and lost: complete it
-        with transaction.atomic():
-            link = write_link(case)
+        with transaction.atomic():  # submit_case's replay answer carries the reporter's follow token
+            insert(*link_rows(case))
+        link = made[-1]
     return case, link, False
 
 

@@ -66,10 +66,15 @@ def add_step(case: Case, *, action: str, actor, at, from_status: str = "", to_st
     )
 
 
+def audit_entry(case: Case, *, actor, action: str, before: dict | None, data: dict | None = None):
+    """The unsaved audit entry of one case action (before/after snapshots, encrypted contacts masked)."""
+    return audit.entry(actor=user_or_none(actor) or actor_label(actor), action=AUDIT_PREFIX + action, target=case,
+                       before=before, after=snapshot(case), data=data)
+
+
 def record(case: Case, *, actor, action: str, before: dict | None, data: dict | None = None) -> None:
-    """The audit entry of one case action (before/after snapshots, encrypted contacts masked)."""
-    audit.record(actor=user_or_none(actor) or actor_label(actor), action=AUDIT_PREFIX + action, target=case,
-                 before=before, after=snapshot(case), data=data)
+    """Write the audit entry of one case action."""
+    audit_entry(case, actor=actor, action=action, before=before, data=data).save(force_insert=True)
 
 
 def publish(case: Case, topic: str, **payload) -> None:

@@ -40,17 +40,17 @@ from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core import context, keys
 from civicgrid.foundation.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.pii import mask_phone, validate_mobile
+from civicgrid.foundation.core.rows import insert
 from civicgrid.foundation.events.models import OutboxEvent
 from civicgrid.foundation.orgs.models import Organisation
 from civicgrid.foundation.regions.models import Region
 from civicgrid.foundation.regions.selectors import locate
 from civicgrid.foundation.sla import services as sla
-from civicgrid.foundation.sla.models import SlaClock
 
 from .. import clocks, numbering, recipients
 from .. import photos as photo_mod
 from ..models import Case, CaseReporter, CaseStep, Source, Status
-from .common import actor_label, attach_all, read_photos, record, user_or_none
+from .common import actor_label, attach_all, audit_entry, read_photos, user_or_none
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +238,11 @@ def _digest(payload: dict, photo_hashes: list[str]) -> str:
 
 
 def _replay(key: str, digest: str) -> Case:
-    row = Case.objects.filter(idempotency_key=key).values_list("pk", "idempotency_digest").first()
+    # Asked on every keyed report, usually to find nothing: one plain indexed SELECT.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, idempotency_digest FROM {connection.ops.quote_name(Case._meta.db_table)} "
+                       f"WHERE idempotency_key = %s", [key])
+        row = cursor.fetchone()
     if row is None:
         return None
     existing = Case.objects.get(pk=row[0])
@@ -307,8 +311,9 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
                 is_major=False, external_id="", also=None) -> tuple[Case, bool]:
     """Report a case; returns `(case, created)`. `actor` None means a channel that authenticated the caller
     itself (Open311 with its API key). Hotline callers come as `caller_name`/`callback_phone`. `also(case)`,
-    when given, runs inside the report's transaction after the case is written (a channel's own rows beside
-    the case, e.g. the Open311 link), so both commit or neither does."""
+    when given, is called inside the report's transaction once the case has its id and number, and returns
+    a channel's own unsaved rows to write beside the case (e.g. the Open311 link and its audit entry): they
+    are inserted with the report's rows, so all commit or none does."""
     if actor is not None and not has_capability(actor, "cases.report"):
         raise PermissionDenied("您无权上报事件 / you may not report cases")
     if self_handled and not has_capability(actor, "cases.verify"):
@@ -364,9 +369,7 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
         with _writer_turn(), transaction.atomic():
             if not early:
                 rows.case.number = numbering.next_number(now)
-            case = _create(rows, actor=actor, photos=checked)
-            if also is not None:
-                also(case)
+            case = _create(rows, actor=actor, photos=checked, also=also)
     except IntegrityError:
         # A concurrent retry with the same key committed first: answer as a replay (or a conflict).
         if key and (existing := _replay(key, digest)):
@@ -431,33 +434,36 @@ def _event(case: Case, topic: str, **payload) -> OutboxEvent:
     )
 
 
-def _create(rows: _Rows, *, actor, photos) -> Case:
-    """Inside the transaction: the case, then its rows in one INSERT per table."""
+def _create(rows: _Rows, *, actor, photos, also) -> Case:
+    """Inside the transaction: the case, then its rows in one plain INSERT per table (`core.rows.insert`; the
+    clock before its `sla.started` event, which names the clock's id)."""
     case = rows.case
-    case.save(force_insert=True)
+    insert(case)
     rows.reporter.case = rows.reporter.original_case = case
-    CaseReporter.objects.bulk_create([rows.reporter])
     for step in rows.steps:
         step.case = case
-    CaseStep.objects.bulk_create(rows.steps)
-    if photos:
-        attach_all(case, photos, step=rows.steps[0], actor=actor)
-    events = []
     if rows.clock is not None:
         rows.clock.target_id = str(case.pk)
-        SlaClock.objects.bulk_create([rows.clock])
-        events.append(sla.started_event(rows.clock, rows.limit, case.reported_at))
+        insert(rows.reporter, *rows.steps, rows.clock)
+    else:
+        insert(rows.reporter, *rows.steps)
+    if photos:
+        attach_all(case, photos, step=rows.steps[0], actor=actor)
+    case.follow_token = rows.reporter.follow_token
     self_handled = case.is_self_handled
-    record(case, actor=actor, action="report", before=None,
-           data={"source": case.source, "self_handled": self_handled, "photos": rows.photos_count})
-    events.append(_event(case, "reported", source=case.source, self_handled=self_handled))
+    later = [audit_entry(case, actor=actor, action="report", before=None,
+                         data={"source": case.source, "self_handled": self_handled, "photos": rows.photos_count})]
+    if rows.clock is not None:
+        later.append(sla.started_event(rows.clock, rows.limit, case.reported_at))
+    later.append(_event(case, "reported", source=case.source, self_handled=self_handled))
     if self_handled:
-        events.append(_event(case, "closed", self_handled=True))
-    OutboxEvent.objects.bulk_create(events)
+        later.append(_event(case, "closed", self_handled=True))
+    if also is not None:
+        later.extend(also(case) or ())
+    insert(*later)
     if rows.reporter.contact_enc or rows.reporter.email_enc:
         # The confirmation with the follow link to the reporter's phone/email. The only other reporter a new
         # case has is the reporting account itself, which is not told in its own inbox: nothing to read back.
         recipients.tell_reporters(case, "已收到" if not self_handled else "已自行处置并结案", with_link=True,
                                   except_user=user_or_none(actor))
-    case.follow_token = rows.reporter.follow_token
     return case

@@ -11,7 +11,7 @@ from civicgrid.foundation.core import keys
 from civicgrid.foundation.events.models import OutboxEvent
 from civicgrid.foundation.people.models import Building
 from civicgrid.integrations.open311 import services
-from civicgrid.integrations.open311.models import ACCOUNT_CONTEXT, DEVICE_CONTEXT, Open311Request
+from civicgrid.integrations.open311.models import ACCOUNT_CONTEXT, DEVICE_CONTEXT, FOLLOW_CONTEXT, Open311Request
 
 from .conftest import GRID, KEY, OUTSIDE, POINT, form, post, spec_error, world_counts, xml
 
@@ -68,6 +68,20 @@ def test_a_retry_with_the_same_idempotency_key_returns_the_same_request(o311, ht
     changed = post(http, "requests.json", form(o311, description="另一件事"), HTTP_IDEMPOTENCY_KEY="fms-1")
     spec_error(changed, 409)
     assert world_counts() == before
+
+
+def test_a_retry_of_a_report_whose_link_was_lost_completes_it(o311, http):
+    first = post(http, "requests.json", form(o311), HTTP_IDEMPOTENCY_KEY="fms-2").json()[0]
+    case = Case.objects.get(number=first["service_request_id"])
+    Open311Request.objects.filter(case=case).delete()  # as an older version could leave it
+    again = post(http, "requests.json", form(o311), HTTP_IDEMPOTENCY_KEY="fms-2")
+    assert again.status_code == 200 and again.json()[0]["service_request_id"] == case.number
+    link = Open311Request.objects.get(case=case)
+    assert again.json()[0]["token"] == link.token and again.json()[0]["account_id"] == "account-7"
+    follow = CaseReporter.objects.get(case=case).follow_token
+    assert keys.decrypt(link.follow_token_enc, FOLLOW_CONTEXT) == follow
+    assert AuditEntry.objects.filter(action="open311.request_created", target_id=str(case.pk)).count() == 2
+    assert Case.objects.filter(number=case.number).count() == 1
 
 
 def test_western_names_keep_their_order_and_contacts_are_optional(o311, http):
