@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import math
 import os
 import platform
 import threading
@@ -119,6 +120,14 @@ class _Block:
     weight: float
     vocabulary: dict[str, int]
     idf: np.ndarray
+
+    @property
+    def idf_list(self) -> list[float]:
+        """The idf as a Python list (indexing a list is cheaper than a numpy array one value at a time)."""
+        cached = self.__dict__.get("_idf_list")
+        if cached is None or len(cached) != len(self.idf):
+            cached = self.__dict__["_idf_list"] = self.idf.tolist()
+        return cached
 
     def counts(self, docs: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rows, cols, counts) of the n-grams of ``docs`` that are in the vocabulary."""
@@ -300,7 +309,35 @@ class RouterModel:
         return out
 
     def predict_one(self, text: object) -> Prediction:
-        return self.predict([text])[0]
+        """`predict([text])[0]` for one report at intake, in plain Python up to one product with the rows of W
+        its n-grams select (numpy's per-call cost dominates for a single short text). Same features and
+        weights as `_features`; sums in another order, so equal to rounding (tested)."""
+        docs = _prepare([text], int(self.params.get("max_chars", MAX_CHARS)))
+        cols: list[int] = []
+        vals: list[float] = []
+        offset = 0
+        for block in self.blocks:
+            doc = docs[block.source][0]
+            if doc:
+                get, idf = block.vocabulary.get, block.idf_list
+                lo, hi = block.ngram_range
+                start = len(vals)
+                for gram, count in _ngram_counts(doc, lo, hi).items():
+                    j = get(gram)
+                    if j is not None:
+                        cols.append(j + offset)
+                        vals.append((1.0 + math.log(count)) * idf[j])
+                norm = math.sqrt(math.fsum(v * v for v in vals[start:]))
+                if norm:
+                    vals[start:] = [v / norm * block.weight for v in vals[start:]]
+            offset += len(block.idf)
+        norm = math.sqrt(math.fsum(v * v for v in vals))
+        v = np.asarray(vals, dtype=np.float64) / (norm or 1.0)
+        scores = v @ self.W[cols] + self.b if cols else self.b.copy()
+        row = self._calibrate(scores[None, :])[0]
+        order = np.argsort(-row, kind="stable")[: min(3, len(self.labels))]
+        top = [(self.labels[i], float(row[i])) for i in order]
+        return Prediction(label=top[0][0], confidence=top[0][1], top3=top)
 
     def __repr__(self) -> str:
         return f"RouterModel(labels={self.labels!r}, n_features={self.W.shape[0]})"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 
 from . import model as router_model
@@ -27,7 +28,7 @@ _LOADED: dict = {"key": None, "model": None, "targets": {}}
 
 def clear_cache() -> None:
     with _LOCK:
-        _LOADED.update(key=None, model=None, targets={})
+        _LOADED.update(key=None, model=None, targets={}, answer=None, until=0.0)
 
 
 def _key(v) -> tuple:
@@ -40,8 +41,28 @@ def _key(v) -> tuple:
     return (v.pk, v.path, stamp)
 
 
+def _recheck_seconds() -> float:
+    from django.conf import settings
+
+    default = 0.0 if getattr(settings, "TESTING", False) else 2.0
+    return float(getattr(settings, "CIVICGRID_ROUTER_RECHECK_SECONDS", default))
+
+
 def _active_model():
-    """(version, model, label → target map) of the live model, or None."""
+    """(version, model, label → target map) of the live model, or None. Every report asks: the answer is
+    kept for `CIVICGRID_ROUTER_RECHECK_SECONDS` (2 s; 0 under tests) before the database and the files are
+    looked at again, so activating another version reaches every process within that time."""
+    now = time.monotonic()
+    with _LOCK:
+        if _LOADED.get("until", 0.0) > now:
+            return _LOADED["answer"]
+    answer = _lookup_active_model()
+    with _LOCK:
+        _LOADED.update(answer=answer, until=now + _recheck_seconds())
+    return answer
+
+
+def _lookup_active_model():
     from .models import RouterModelVersion
 
     v = RouterModelVersion.objects.filter(is_active=True).order_by("-activated_at", "-id").first()

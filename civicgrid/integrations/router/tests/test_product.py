@@ -60,6 +60,22 @@ def test_versions_activate_and_roll_back_audited(loop, example_model):
     assert AuditEntry.objects.filter(action="router.register").count() == 2
 
 
+def test_the_live_model_is_looked_up_at_most_every_recheck_interval(loop, example_model, settings,
+                                                                    django_assert_num_queries):
+    settings.CIVICGRID_ROUTER_RECHECK_SECONDS = 3600
+    first = versions.register(example_model, actor=loop.dispatcher, source="a", activate=True)
+    assert suggest(CITY)["model_version"] == first.version
+    second = versions.register(example_model, actor=loop.dispatcher, source="b")
+    # Activated by another process (only the database changes here): this one keeps its model for the interval.
+    RouterModelVersion.objects.filter(pk=first.pk).update(is_active=False)
+    RouterModelVersion.objects.filter(pk=second.pk).update(is_active=True)
+    with django_assert_num_queries(0):
+        assert suggest(CITY)["model_version"] == first.version
+    # Activated through the service in this process: at once.
+    versions.activate_version(second.pk, actor=loop.dispatcher)
+    assert suggest(CITY)["model_version"] == second.version
+
+
 def _model_active(loop, example_model):
     return versions.register(example_model, actor=loop.dispatcher, source="csv:example", activate=True)
 

@@ -184,6 +184,15 @@ class TestModel:
         assert p.label == "城管"
         assert len(p.top3) == 2
 
+    def test_predict_one_equals_batch_prediction(self, model):
+        texts = [r["text"] for r in _rows()[:200]] + ["", "   ", "x" * 5000, "井盖\n丢失了，很危险", "zzzz"]
+        batch = model.predict(texts)
+        for text, expected in zip(texts, batch, strict=True):
+            one = model.predict_one(text)
+            assert one.label == expected.label
+            assert [lab for lab, _ in one.top3] == [lab for lab, _ in expected.top3]
+            assert np.allclose([c for _, c in one.top3], [c for _, c in expected.top3], atol=1e-9)
+
     def test_train_rejects_bad_labels(self):
         with pytest.raises(ValueError):
             router.train(["a", "b"], ["x", "x"])
