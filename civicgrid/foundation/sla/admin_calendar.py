@@ -13,6 +13,7 @@ open clocks that it affects: ``sweep.reschedule_open_clocks`` runs after commit 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -32,7 +33,7 @@ SETTINGS_PK = 1
 CAPABILITY = "config.manage"
 
 _lock = threading.Lock()
-_built: dict[str, object] = {"version": None, "calendar": None, "confirmed": frozenset()}
+_built: dict[str, object] = {"version": None, "calendar": None, "confirmed": frozenset(), "checked_at": 0.0}
 
 
 # ---- reading -------------------------------------------------------------------------------------------
@@ -46,11 +47,23 @@ def _current_version() -> str:
     return (row[0] if row else "") or ""
 
 
+def _recheck_seconds() -> float:
+    default = 0.0 if getattr(settings, "TESTING", False) else 2.0
+    return float(getattr(settings, "CIVICGRID_CALENDAR_RECHECK_SECONDS", default))
+
+
 def get_calendar() -> WorkingCalendar:
-    """The district's working calendar (hours + overrides), rebuilt only when an edit changed it."""
+    """The district's working calendar (hours + overrides), rebuilt only when an edit changed it. The version
+    token is compared at most every `CIVICGRID_CALENDAR_RECHECK_SECONDS` (2 s; 0 under tests): an edit
+    reaches its own process at once (`forget_calendar`) and the others within that time."""
+    now = time.monotonic()
+    with _lock:
+        if _built["calendar"] is not None and _built["checked_at"] > now - _recheck_seconds():
+            return _built["calendar"]  # type: ignore[return-value]
     version = _current_version()
     with _lock:
         if _built["calendar"] is not None and _built["version"] == version:
+            _built["checked_at"] = now
             return _built["calendar"]  # type: ignore[return-value]
     row = CalendarSettings.objects.filter(pk=SETTINGS_PK).first()
     days = list(CalendarDay.objects.values_list("date", "is_workday", "name"))
@@ -62,7 +75,8 @@ def get_calendar() -> WorkingCalendar:
     )
     with _lock:
         _built.update(
-            version=version, calendar=calendar, confirmed=frozenset(row.confirmed_years if row else ())
+            version=version, calendar=calendar, confirmed=frozenset(row.confirmed_years if row else ()),
+            checked_at=now,
         )
     return calendar
 
@@ -76,7 +90,7 @@ def confirmed_years() -> frozenset[int]:
 def forget_calendar() -> None:
     """Drop this process's built calendar (tests; the version token handles everything else)."""
     with _lock:
-        _built.update(version=None, calendar=None, confirmed=frozenset())
+        _built.update(version=None, calendar=None, confirmed=frozenset(), checked_at=0.0)
 
 
 @dataclass

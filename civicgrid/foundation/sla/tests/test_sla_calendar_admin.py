@@ -71,6 +71,22 @@ def test_other_processes_pick_up_a_change_through_the_version_token():
 
 
 @pytest.mark.django_db
+def test_the_version_token_is_read_at_most_every_recheck_interval(settings, django_assert_num_queries):
+    settings.CIVICGRID_CALENDAR_RECHECK_SECONDS = 3600
+    first = cal.get_calendar()
+    CalendarDay.objects.create(date=date(2024, 11, 19), is_workday=False)
+    CalendarSettings.objects.update_or_create(pk=1, defaults={"version": "changed-elsewhere"})
+    with django_assert_num_queries(0):  # within the interval: the process's calendar, no query
+        assert cal.get_calendar() is first
+    # An edit through the services in this process is seen at once, whatever the interval.
+    admin = user_with(Role.SYSTEM_ADMIN)
+    cal.set_calendar_day(actor=admin, date=date(2024, 11, 20), is_workday=False, name="调休")
+    rebuilt = cal.get_calendar()
+    assert rebuilt is not first
+    assert rebuilt.is_workday(date(2024, 11, 19)) is False and rebuilt.is_workday(date(2024, 11, 20)) is False
+
+
+@pytest.mark.django_db
 def test_years_beyond_chinese_calendar_are_provisional_until_confirmed():
     covered = cal.get_calendar().covered_until()
     assert cal.calendar_status(date(covered.year, 1, 1), covered).provisional is False
