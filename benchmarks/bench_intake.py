@@ -15,7 +15,8 @@ on 127.0.0.1 only, with `CIVICGRID_BENCH_ENDPOINTS=1` so the baseline is mounted
 
 wrk drives both with the same Lua-generated bodies (form-encoded; a unique device id and Idempotency-Key per
 request; points that lie inside the district's grids), after a short warm-up of each. Printed: req/s, p50/p99
-latency, errors (non-2xx and socket errors) and the ratio intake/bare (goal ≥ 0.5 with zero errors). Figures
+latency, errors (non-2xx and socket errors), the server's CPU time per request (granian and its workers, and on
+PostgreSQL the database's own server processes, from /proc) and the ratio intake/bare (goal ≥ 0.5 with zero errors), in requests and in CPU per request. Figures
 are printed, never asserted; compare ratios within one run (the machines are noisy). Every process it starts
 is stopped at the end; it needs `wrk` (`apt-get install -y wrk`).
 """
@@ -189,6 +190,38 @@ def stop(proc: subprocess.Popen) -> None:
     proc.log_handle.close()
 
 
+def _postgres_backends(vendor: str) -> set[int]:
+    """The PostgreSQL server processes serving the benchmark's database (none on SQLite)."""
+    if vendor != "postgres":
+        return set()
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=3) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [PG_DB]).fetchall()
+    return {pid for (pid,) in rows}
+
+
+def server_cpu_seconds(proc: subprocess.Popen, vendor: str) -> float:
+    """CPU time (user + system) used so far by every process of the server's session (granian and its workers)
+    and, on PostgreSQL, by the database's server processes for the benchmark's database; Linux only (/proc),
+    0.0 elsewhere. Compared per request, it says what a request costs whatever else the machine is running."""
+    if not Path("/proc/self/stat").exists():
+        return 0.0
+    backends = _postgres_backends(vendor)
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # fields[3]: the process group (the server was started in its own session); 11, 12: utime, stime
+        if int(fields[3]) == proc.pid or int(entry.name) in backends:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def warm(base: str, path: str, info: dict, seconds: float = 180.0) -> float:
     """Send rounds of 4 concurrent requests until a whole round answers within a second: every worker has then
     loaded what it loads on first use (the locator index, the text router's model). Returns the time taken."""
@@ -235,7 +268,10 @@ def measure(vendor: str, env: dict, args, tmp: Path) -> dict:
             script.write_text(lua_script(path, info["key"], info["code"], info["points"], f"w{tag}"))
             run_wrk(base, script, min(2, args.duration), args.threads, args.connections)  # warm-up
             script.write_text(lua_script(path, info["key"], info["code"], info["points"], f"m{tag}"))
+            cpu_before = server_cpu_seconds(proc, vendor)
             result[name] = run_wrk(base, script, args.duration, args.threads, args.connections)
+            used = server_cpu_seconds(proc, vendor) - cpu_before
+            result[name]["cpu_ms"] = 1000 * used / result[name]["requests"] if result[name]["requests"] else 0.0
     finally:
         stop(proc)
     result["ratio"] = result["intake"]["rps"] / result["bare"]["rps"] if result["bare"]["rps"] else 0.0
@@ -277,7 +313,7 @@ def report(r: dict, args) -> None:
     def line(name: str, m: dict) -> str:
         return (f"    {name:<7} {m['rps']:8.0f} req/s   p50 {m['p50_us'] / 1000:6.1f} ms   p99 {m['p99_us'] / 1000:6.1f} ms"
                 f"   errors {m['errors']} (non-2xx {m['status']}, socket {m['errors'] - m['status']})   "
-                f"{m['requests']} requests")
+                f"{m['requests']} requests   server CPU {m['cpu_ms']:.2f} ms/request")
 
     print(f"{r['vendor']}: demo ready in {r['prepared_s']:.0f} s; wrk -t{args.threads} -c{args.connections} "
           f"-d{args.duration:g}s; granian 2 workers × 1 blocking thread; {r['points']} points; service {r['code']}")
@@ -290,6 +326,9 @@ def report(r: dict, args) -> None:
             print(f"    first error ({name}): {r[name]['first_error']}")
     verdict = "met" if r["ratio"] >= 0.5 and not r["intake"]["errors"] else "NOT met"
     print(f"    ratio intake/bare {r['ratio']:.2f} (goal ≥ 0.5 with zero errors: {verdict})", flush=True)
+    if r["intake"]["cpu_ms"]:
+        print(f"    server CPU per request bare/intake {r['bare']['cpu_ms'] / r['intake']['cpu_ms']:.2f} (the same "
+              f"ratio measured in CPU time: it does not move with other load on the machine)", flush=True)
 
 
 def main() -> int:

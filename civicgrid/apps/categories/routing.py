@@ -137,6 +137,54 @@ def resolve_department(category: Category | None, region_code: str) -> Organisat
     return match(category, region_code).department
 
 
+class RoutingTable:
+    """Every active rule and the category tree in memory, so that `department_id` answers as `match` does
+    without a query: what intake keeps per process (with a stamp of the data that built it, see
+    `cases.services.intake`), since a district's reports come from thousands of category × grid pairs and a
+    cache of decisions per pair would rarely be warm."""
+
+    def __init__(self) -> None:
+        self._category = {pk: (parent_id, default_id) for pk, parent_id, default_id in
+                          Category.objects.values_list("pk", "parent_id", "default_department_id")}
+        self._active = set(Organisation.objects.filter(is_active=True).values_list("pk", flat=True))
+        self._rules: dict[str, list[tuple]] = {}
+        rows = (RoutingRule.objects.filter(is_active=True, department__is_active=True)
+                .values_list("pk", "category_id", "region_code", "priority", "kind", "department_id"))
+        for pk, category_id, region_code, priority, kind, department_id in rows:
+            self._rules.setdefault(region_code, []).append(
+                (category_id, len(region_code), priority, kind == RuleKind.ROUTING, pk, department_id))
+
+    def _chain(self, category_id: int | None) -> list[int]:
+        chain: list[int] = []
+        current = category_id
+        while current is not None and current in self._category and len(chain) < _MAX_DEPTH \
+                and current not in chain:
+            chain.append(current)
+            current = self._category[current][0]
+        return chain
+
+    def department_id(self, category_id: int | None, region_code: str) -> int | None:
+        """The id of the department `resolve_department` would answer, or None."""
+        prefixes = region_prefixes(region_code)
+        chain = self._chain(category_id)
+        rank = {pk: len(chain) - i for i, pk in enumerate(chain)}
+        rank[None] = 0
+        best = None
+        for prefix in prefixes:
+            for category, depth, priority, routing, pk, department in self._rules.get(prefix, ()):
+                if category in rank:
+                    key = (rank[category], depth, priority, routing, pk)
+                    if best is None or key > best[0]:
+                        best = (key, department)
+        if best is not None:
+            return best[1]
+        for pk in chain:
+            default_id = self._category[pk][1]
+            if default_id and default_id in self._active:
+                return default_id
+        return None
+
+
 def explain_route(category: Category | None, region_code: str) -> Route:
     """The routing decision with a sentence saying which rule (or default) decided it and what else applied."""
     route = match(category, region_code)

@@ -70,7 +70,8 @@ def _text(value, name: str, max_length: int, *, required: bool = False, label: s
 
 # ---- per-process lookups ---------------------------------------------------------------------------------
 # Every report reads its category, its grid's row and the routing decision for category × grid; they change
-# rarely (through the categories app's services and imports). A process keeps what it has looked up while a
+# rarely (through the categories app's services and imports). A process keeps the categories it has looked up,
+# every region's id by code and the routing table (rules and category tree, see categories.routing) while a
 # stamp of the data (counts and latest edits of categories, routing rules, active departments and regions) is
 # unchanged, comparing it at most every `CIVICGRID_INTAKE_RECHECK_SECONDS` (2 s; 0 under tests, so every report
 # compares); the categories app's change events clear the tables at once in the process that delivers them.
@@ -80,8 +81,8 @@ class _Lookups:
     def __init__(self, stamp: tuple) -> None:
         self.stamp = stamp
         self.categories: dict[int, Category] = {}
-        self.routes: dict[tuple[int | None, str], int | None] = {}
-        self.grids: dict[str, int] = {}
+        self.table = None  # the routing table, built on first use
+        self.grids: dict[str, int] | None = None
 
     def category(self, pk: int) -> Category | None:
         found = self.categories.get(pk)
@@ -92,19 +93,20 @@ class _Lookups:
         return found
 
     def route(self, category: Category | None, region_code: str) -> int | None:
-        key = (category.pk if category else None, region_code)
-        if key not in self.routes:
-            department = suggest_department(category, region_code)
-            self.routes[key] = department.pk if department else None
-        return self.routes[key]
+        """The suggested department's id for category × region, from the routing table in memory (rules,
+        category tree, active departments: one build, then no query)."""
+        if self.table is None:
+            try:
+                from civicgrid.apps.categories.routing import RoutingTable
+            except ImportError:  # no routing rules installed: the category's default department
+                return category.default_department_id if category is not None else None
+            self.table = RoutingTable()
+        return self.table.department_id(category.pk if category is not None else None, region_code)
 
     def grid(self, code: str) -> int | None:
-        pk = self.grids.get(code)
-        if pk is None:
-            pk = Region.objects.filter(code=code).values_list("pk", flat=True).first()
-            if pk is not None:
-                self.grids[code] = pk
-        return pk
+        if self.grids is None:  # every region's id by code, in one query (a district has a few thousand)
+            self.grids = dict(Region.objects.values_list("code", "pk"))
+        return self.grids.get(code)
 
 
 _lookups_lock = threading.Lock()

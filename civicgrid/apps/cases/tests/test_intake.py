@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
-import types
 
 import pytest
 from django.utils import timezone
@@ -181,11 +179,15 @@ def test_text_router_suggestion_is_kept_and_its_failure_never_blocks_a_report(lo
     assert report(loop).suggestion is None
 
 
-def test_routing_service_is_used_when_present(loop, monkeypatch):
-    module = types.ModuleType("civicgrid.apps.categories.services")
-    module.resolve_department = lambda category, region_code: loop.other_dept
-    monkeypatch.setitem(sys.modules, "civicgrid.apps.categories.services", module)
-    assert report(loop).suggested_department == loop.other_dept
+def test_the_routing_rules_suggest_the_department(loop):
+    from civicgrid.apps.categories import services as categories
+
+    assert report(loop).suggested_department == loop.dept  # no rule: the category's default department
+    street_rule = categories.create_rule(actor=None, category=loop.cls, region_code=GRID[:9],
+                                         department=loop.other_dept)
+    assert report(loop).suggested_department == loop.other_dept  # a rule on the class, for the street
+    categories.update_rule(actor=None, rule=street_rule, is_active=False)
+    assert report(loop).suggested_department == loop.dept
 
 
 def test_a_resident_follows_their_own_report_and_nothing_else(loop, api_client):

@@ -120,3 +120,35 @@ def test_resolution_takes_few_queries(garbage, departments, django_assert_max_nu
 
 def test_rules_are_kept_in_order_of_kind(loaded):
     assert set(RoutingRule.objects.values_list("kind", flat=True)) == {RuleKind.PATRON}
+
+
+def test_the_in_memory_routing_table_answers_as_the_queries_do(loaded, departments, django_assert_num_queries):
+    """Intake's RoutingTable must agree with `resolve_department` for every category and every level of region,
+    whatever mix of rules applies (patron, routing, any-category, parent class, priorities, inactive ones)."""
+    from civicgrid.apps.categories.routing import RoutingTable
+
+    garbage = matter("06010")
+    rule(None, STREET, departments["区应急局"])
+    rule(garbage.parent, DISTRICT, departments["区水务局"])
+    rule(garbage, COMMUNITY, departments["区住建局"])
+    rule(garbage, COMMUNITY, departments["区民政局"], priority=5)
+    rule(social("07"), STREET, departments["区水务局"])
+    rule(social("0705"), DISTRICT, departments["区住建局"])
+    services.update_rule(actor=None, rule=rule(social("0303"), GRID, departments["区民政局"]), is_active=False)
+    Category.objects.filter(pk=social("04").pk).update(default_department=departments["区民政局"])
+    departments["区应急局"].is_active = False
+    departments["区应急局"].save()
+    table = RoutingTable()
+    regions = [GRID, COMMUNITY, STREET, DISTRICT, "140213065001001", "140213065", "140213051001001"]
+    categories = list(Category.objects.all())
+    compared = 0
+    for category in [None, *categories]:
+        for region in regions:
+            expected = services.resolve_department(category, region)
+            with django_assert_num_queries(0):
+                got = table.department_id(category.pk if category else None, region)
+            assert got == (expected.pk if expected else None), (category, region)
+            compared += 1
+    assert compared == (len(categories) + 1) * len(regions) and len(categories) > 100
+    with pytest.raises(ValidationFailed):
+        table.department_id(garbage.pk, "14021")
