@@ -2,8 +2,9 @@
 
     export_list("ledger", hazard_list(user, kind="flood"), title="平城区2023年汛前隐患排查整改台账")
 
-Layout of every list: a merged title row; a line with 填报单位 and 填报日期; the column headers (序号 first); one row
-per hazard; a footer line with 填表人 / 审核人 / 联系电话 to sign. Text cells are written as text (never as formulas).
+Layout of every list (written by `core.office_xlsx.write_office_sheet`): a merged title row; a line with 填报单位
+and 填报日期; the column headers (序号 first); one row per hazard; a footer line with 填表人 / 审核人 / 联系电话 to
+sign. Text cells are written as text (never as formulas).
 Photos are counted per stage in one query; street names come from one query; rows are read in chunks, so the
 number of queries does not grow with the number of hazards.
 """
@@ -11,18 +12,14 @@ number of queries does not grow with the number of hazards.
 from __future__ import annotations
 
 import datetime as dt
-import io
 from collections.abc import Callable
-from copy import copy
 from decimal import Decimal
 
 from django.db.models import Count
 from django.utils import timezone
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Border, Font, Side
-from openpyxl.utils import get_column_letter
 
+from civicgrid.foundation.core.office_xlsx import headers as office_headers
+from civicgrid.foundation.core.office_xlsx import write_office_sheet
 from civicgrid.foundation.regions.models import Level, Region
 
 from .models import FoundBy, Grade, HazardPhoto, Kind, Status
@@ -137,7 +134,7 @@ COLUMNS: dict[str, list[Column]] = {
 def headers(which: str) -> list[str]:
     """The column headers of a list, 序号 first (what tests and importers compare against)."""
     _check(which)
-    return ["序号"] + [name for name, _, _ in COLUMNS[which]]
+    return office_headers(COLUMNS[which])
 
 
 def _check(which: str) -> None:
@@ -161,19 +158,6 @@ def file_name(which: str, kind: str | None = None) -> str:
     return f"hazards-{which}{'-' + kind if kind else ''}-{stamp}.xlsx"
 
 
-def _text_cell(ws, value, *, font=None, alignment=None, border=None):
-    cell = WriteOnlyCell(ws, value=value)
-    if isinstance(value, str) and value.startswith(("=", "+", "-", "@")):
-        cell.data_type = "s"  # text, never a formula
-    if font is not None:
-        cell.font = font
-    if alignment is not None:
-        cell.alignment = alignment
-    if border is not None:
-        cell.border = border
-    return cell
-
-
 class _Labels(dict):
     """value → its label as plain text (an unknown value shows as itself)."""
 
@@ -184,22 +168,6 @@ class _Labels(dict):
         return key
 
 
-class _Styled:
-    """Cells of one style made fast: the style is registered once (on a template cell) and its index array is
-    copied into each new cell, instead of looking font, border and alignment up again for every cell."""
-
-    def __init__(self, ws, **style):
-        self.ws = ws
-        self.style = _text_cell(ws, None, **style)._style
-
-    def __call__(self, value):
-        cell = WriteOnlyCell(self.ws, value=value)
-        if isinstance(value, str) and value.startswith(("=", "+", "-", "@")):
-            cell.data_type = "s"  # text, never a formula
-        cell._style = copy(self.style)
-        return cell
-
-
 def export_list(which: str, queryset, *, title: str | None = None, unit: str = "", filled_on: dt.date | None = None,
                 ) -> bytes:
     """One of the three lists of `queryset`'s hazards as xlsx bytes: "issues", "responsibility" or "ledger".
@@ -207,39 +175,6 @@ def export_list(which: str, queryset, *, title: str | None = None, unit: str = "
     `queryset` is a hazard queryset (usually `selectors.hazard_list(...)`); its order is kept. `unit` is the
     填报单位 (default 平城区), `filled_on` the 填报日期 (default today)."""
     _check(which)
-    columns = COLUMNS[which]
-    width = len(columns) + 1
-    last = get_column_letter(width)
-    book = Workbook(write_only=True)
-    ws = book.create_sheet(LISTS[which])
-    ws.column_dimensions["A"].width = 6
-    for index, (_, col_width, _) in enumerate(columns, start=2):
-        ws.column_dimensions[get_column_letter(index)].width = col_width
-    ws.freeze_panes = "B4"
-    ws.print_title_rows = "3:3"
-
-    thin = Side(style="thin")
-    box = Border(left=thin, right=thin, top=thin, bottom=thin)
-    centre = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    wrap = Alignment(vertical="center", wrap_text=True)
-    bold = Font(bold=True)
-
-    # title row (merged over every column), then 填报单位 / 填报日期
-    title = title or default_title(which)
-    ws.row_dimensions[1].height = 30
-    ws.append([_text_cell(ws, title, font=Font(bold=True, size=16), alignment=centre)])
-    ws.merged_cells.add(f"A1:{last}1")
-    day = filled_on or timezone.localdate()
-    half = max(width // 2, 1)
-    unit_line = [_text_cell(ws, f"填报单位（盖章）：{unit or DISTRICT_NAME}")] + [None] * (half - 1)
-    unit_line.append(_text_cell(ws, f"填报日期：{day.year}年{day.month}月{day.day}日",
-                                alignment=Alignment(horizontal="right")))
-    ws.append(unit_line)
-    if half > 1:
-        ws.merged_cells.add(f"A2:{get_column_letter(half)}2")
-    ws.merged_cells.add(f"{get_column_letter(half + 1)}2:{last}2")
-    ws.append([_text_cell(ws, name, font=bold, alignment=centre, border=box) for name in headers(which)])
-
     # labels translated once per export, not once per cell (lazy translations are slow to resolve)
     context = {"streets": dict(Region.objects.filter(level=Level.STREET).values_list("code", "name")),
                "photos": {}, **{name: _Labels(choices) for name, choices in
@@ -249,34 +184,21 @@ def export_list(which: str, queryset, *, title: str | None = None, unit: str = "
                   .values("hazard_id", "stage").annotate(n=Count("id")).order_by())
         context["photos"] = {(c["hazard_id"], c["stage"]): c["n"] for c in counts}
 
-    number_cell = _Styled(ws, alignment=centre, border=box)
-    body_cell = _Styled(ws, alignment=wrap, border=box)
-    getters = [value for _, _, value in columns]
-    row_count = 0
     with_rect = "rectification" in RELATED[which]
     rows = queryset.select_related(None).defer(None).select_related(*RELATED[which])
     if "grid" in RELATED[which]:
         rows = rows.defer("grid__geometry")
-    for row_count, hazard in enumerate(rows.iterator(chunk_size=CHUNK), start=1):
-        rect = _rect(hazard) if with_rect else None
-        ws.append([number_cell(row_count), *(body_cell(get(hazard, rect, context)) for get in getters)])
+    pairs = ((hazard, _rect(hazard) if with_rect else None) for hazard in rows.iterator(chunk_size=CHUNK))
+    body, _ = write_office_sheet(
+        sheet_name=LISTS[which], title=title or default_title(which), unit=unit or DISTRICT_NAME,
+        filled_on=filled_on, rows=pairs,
+        columns=[(name, width, _bound(get, context)) for name, width, get in COLUMNS[which]])
+    return body
 
-    # the footer to sign: 填表人 / 审核人 / 联系电话 over three thirds of the width
-    ws.append([])
-    footer_row = 3 + row_count + 2
-    thirds = [(1, max(width // 3, 1)), (max(width // 3, 1) + 1, max(2 * width // 3, 2)),
-              (max(2 * width // 3, 2) + 1, width)]
-    labels = ["填表人：", "审核人：", "联系电话："]
-    line: list = [None] * width
-    for (start, end), label in zip(thirds, labels, strict=True):
-        line[start - 1] = _text_cell(ws, label, font=bold)
-        if end > start:
-            ws.merged_cells.add(f"{get_column_letter(start)}{footer_row}:{get_column_letter(end)}{footer_row}")
-    ws.append(line)
 
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+def _bound(get: Callable, context: dict) -> Callable:
+    """A column's value(hazard, rectification, context) as the shared writer's getter of one (hazard, rect)."""
+    return lambda pair: get(pair[0], pair[1], context)
 
 
 def export_for(*, actor, which: str, kind: str | None = None, title: str | None = None, unit: str = "",

@@ -1,6 +1,7 @@
 """The teams roster (抢险队伍名册) and the incidents ledger (险情处置台账) as xlsx in the office layout the hazards
-lists use: a merged title row; 填报单位 and 填报日期; the column headers with 序号 first; one row per team or
-incident; a footer with 填表人 / 审核人 / 联系电话 to sign. Text is written as text, never as a formula.
+lists use, written by `core.office_xlsx.write_office_sheet`: a merged title row; 填报单位 and 填报日期; the column
+headers with 序号 first; one row per team or incident; a footer with 填表人 / 审核人 / 联系电话 to sign. Text is
+written as text, never as a formula.
 
     body, name = export_for(actor=user, which="teams", filters=TeamFilter(skill="water_rescue"))
 
@@ -12,16 +13,13 @@ of queries does not grow with the number of rows. Every export is audited (`data
 from __future__ import annotations
 
 import datetime as dt
-import io
 from collections.abc import Callable, Iterable
-from copy import copy
 
 from django.db.models import Count
 from django.utils import timezone
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Border, Font, Side
-from openpyxl.utils import get_column_letter
+
+from civicgrid.foundation.core.office_xlsx import headers as office_headers
+from civicgrid.foundation.core.office_xlsx import write_office_sheet
 
 from .models import (
     PATRON_FLOOD,
@@ -118,7 +116,7 @@ COLUMNS: dict[str, list[Column]] = {
 def headers(which: str) -> list[str]:
     """The column headers of a sheet, 序号 first (what tests and readers compare against)."""
     _check(which)
-    return ["序号"] + [name for name, _, _ in COLUMNS[which]]
+    return office_headers(COLUMNS[which])
 
 
 def _check(which: str) -> None:
@@ -169,84 +167,16 @@ def file_name(which: str) -> str:
     return f"rescue-{which}-{timezone.localtime().strftime('%Y%m%d-%H%M%S')}.xlsx"
 
 
-class _Styled:
-    """Cells of one style: the style is registered once and copied into each new cell."""
-
-    def __init__(self, ws, **style):
-        self.ws = ws
-        template = _cell(ws, None, **style)
-        self.style = template._style
-
-    def __call__(self, value):
-        cell = _cell(self.ws, value)
-        cell._style = copy(self.style)
-        return cell
-
-
-def _cell(ws, value, *, font=None, alignment=None, border=None):
-    cell = WriteOnlyCell(ws, value=value)
-    if isinstance(value, str) and value.startswith(("=", "+", "-", "@")):
-        cell.data_type = "s"  # text, never a formula
-    for name, style in (("font", font), ("alignment", alignment), ("border", border)):
-        if style is not None:
-            setattr(cell, name, style)
-    return cell
-
-
 def write_sheet(which: str, rows: Iterable, context: dict, *, title: str, unit: str,
                 filled_on: dt.date | None = None) -> tuple[bytes, int]:
     """The sheet of `which` over `rows` as xlsx bytes, and the number of rows written."""
-    columns = COLUMNS[which]
-    width = len(columns) + 1
-    last = get_column_letter(width)
-    book = Workbook(write_only=True)
-    ws = book.create_sheet(SHEETS[which])
-    ws.column_dimensions["A"].width = 6
-    for index, (_, col_width, _) in enumerate(columns, start=2):
-        ws.column_dimensions[get_column_letter(index)].width = col_width
-    ws.freeze_panes = "B4"
-    ws.print_title_rows = "3:3"
+    return write_office_sheet(sheet_name=SHEETS[which], title=title, unit=unit, filled_on=filled_on, rows=rows,
+                              columns=[(name, width, _bound(get, context)) for name, width, get in COLUMNS[which]])
 
-    thin = Side(style="thin")
-    box = Border(left=thin, right=thin, top=thin, bottom=thin)
-    centre = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    bold = Font(bold=True)
 
-    ws.row_dimensions[1].height = 30
-    ws.append([_cell(ws, title, font=Font(bold=True, size=16), alignment=centre)])
-    ws.merged_cells.add(f"A1:{last}1")
-    day = filled_on or timezone.localdate()
-    half = max(width // 2, 1)
-    ws.append([_cell(ws, f"填报单位（盖章）：{unit}")] + [None] * (half - 1)
-              + [_cell(ws, f"填报日期：{day.year}年{day.month}月{day.day}日", alignment=Alignment(horizontal="right"))])
-    if half > 1:
-        ws.merged_cells.add(f"A2:{get_column_letter(half)}2")
-    ws.merged_cells.add(f"{get_column_letter(half + 1)}2:{last}2")
-    ws.append([_cell(ws, name, font=bold, alignment=centre, border=box) for name in headers(which)])
-
-    number_cell = _Styled(ws, alignment=centre, border=box)
-    body_cell = _Styled(ws, alignment=Alignment(vertical="center", wrap_text=True), border=box)
-    getters = [get for _, _, get in columns]
-    count = 0
-    for count, row in enumerate(rows, start=1):
-        ws.append([number_cell(count), *(body_cell(get(row, context)) for get in getters)])
-
-    ws.append([])
-    footer_row = 3 + count + 2
-    third = max(width // 3, 1)
-    spans = [(1, third), (third + 1, max(2 * width // 3, third + 1)), (max(2 * width // 3, third + 1) + 1, width)]
-    line: list = [None] * width
-    for (start, end), label in zip(spans, ("填表人：", "审核人：", "联系电话："), strict=True):
-        if start > width:
-            continue
-        line[start - 1] = _cell(ws, label, font=bold)
-        if end > start:
-            ws.merged_cells.add(f"{get_column_letter(start)}{footer_row}:{get_column_letter(end)}{footer_row}")
-    ws.append(line)
-
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue(), count
+def _bound(get: Callable, context: dict) -> Callable:
+    """A column's value(row, context) as the shared writer's getter of one row."""
+    return lambda row: get(row, context)
 
 
 def _rows(which: str, user, filters):

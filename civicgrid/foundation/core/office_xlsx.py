@@ -1,0 +1,161 @@
+"""One sheet in the layout Chinese offices use for their lists and ledgers (清单 / 台账), as xlsx bytes.
+
+    body, count = write_office_sheet(
+        sheet_name="整改台账", title="平城区2023年汛前隐患排查整改台账", unit="平城区", filled_on=None,
+        columns=[("隐患编号", 15, lambda h: h.code), ("隐患名称", 28, lambda h: h.name)],
+        rows=queryset.iterator(chunk_size=2000),
+    )
+
+The layout, top to bottom:
+
+  1. the title in bold 16 pt, merged over every column;
+  2. 填报单位（盖章）：<unit> over the left half and 填报日期：YYYY年M月D日 over the right half (right aligned);
+  3. the column headers in bold, centred and boxed, 序号 first (this row is repeated on every printed page,
+     and the sheet is frozen below it and right of 序号);
+  4. one row per item of `rows`: its number (1, 2, …) centred, then one value per column from the column's
+     getter, wrapped and boxed;
+  5. a blank line, then the footer to sign (填表人 / 审核人 / 联系电话 by default) spread in equal parts over the width.
+
+Text is always written as text: a value starting with "=", "+", "-" or "@" is never turned into a formula.
+The workbook is write-only, so rows are streamed and memory stays flat however many rows there are; `rows`
+is read once, in order, and may be a generator or a queryset iterator.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Callable, Iterable, Sequence
+from copy import copy
+from typing import Any
+
+from django.utils import timezone
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Border, Font, Side
+from openpyxl.utils import get_column_letter
+
+# (header, column width, value of one row); 序号 is put in front of the columns by the writer.
+Column = tuple[str, float, Callable[[Any], Any]]
+
+FOOTER = ("填表人：", "审核人：", "联系电话：")
+NUMBER_HEADER = "序号"
+NUMBER_WIDTH = 6
+_FORMULA_STARTS = ("=", "+", "-", "@")
+
+_THIN = Side(style="thin")
+_BOX = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+_CENTRE = Alignment(horizontal="center", vertical="center", wrap_text=True)
+_WRAP = Alignment(vertical="center", wrap_text=True)
+_RIGHT = Alignment(horizontal="right")
+_BOLD = Font(bold=True)
+_TITLE = Font(bold=True, size=16)
+
+
+def headers(columns: Sequence[Column]) -> list[str]:
+    """The header row the writer puts out for `columns`: 序号, then each column's header."""
+    return [NUMBER_HEADER] + [header for header, _, _ in columns]
+
+
+def text_cell(ws, value, *, font=None, alignment=None, border=None) -> WriteOnlyCell:
+    """A write-only cell of `value`; text that looks like a formula stays text."""
+    cell = WriteOnlyCell(ws, value=value)
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        cell.data_type = "s"
+    if font is not None:
+        cell.font = font
+    if alignment is not None:
+        cell.alignment = alignment
+    if border is not None:
+        cell.border = border
+    return cell
+
+
+class _Styled:
+    """Cells of one style made fast: the style is registered once (on a template cell) and its index array is
+    copied into each new cell, instead of looking font, border and alignment up again for every cell."""
+
+    def __init__(self, ws, **style):
+        self.ws = ws
+        self.style = text_cell(ws, None, **style)._style
+
+    def __call__(self, value) -> WriteOnlyCell:
+        cell = WriteOnlyCell(self.ws, value=value)
+        if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+            cell.data_type = "s"
+        cell._style = copy(self.style)
+        return cell
+
+
+def _spans(width: int, parts: int) -> list[tuple[int, int]]:
+    """`parts` runs of columns (first, last; 1-based) splitting 1..width as evenly as whole columns allow; a
+    part that finds no column left (a sheet narrower than the number of parts) gets first > width."""
+    spans, end = [], 0
+    for i in range(1, parts + 1):
+        start = end + 1
+        end = width if i == parts else max(i * width // parts, start)
+        spans.append((start, end))
+    return spans
+
+
+def _merge(ws, row: int, first: int, last: int) -> None:
+    ws.merged_cells.add(f"{get_column_letter(first)}{row}:{get_column_letter(last)}{row}")
+
+
+def write_office_sheet(*, sheet_name: str, title: str, unit: str, columns: Sequence[Column], rows: Iterable,
+                       filled_on: dt.date | None = None, footer: Sequence[str] = FOOTER) -> tuple[bytes, int]:
+    """The sheet as xlsx bytes, and the number of rows written (rows of `rows`, not lines of the sheet).
+
+    `unit` is written after 填报单位（盖章）：, `filled_on` (default today, local time) after 填报日期：. `columns`
+    are (header, width, getter): getter(row) gives the value of that column for one item of `rows` (a str,
+    number, date, None…). `footer` labels the parts of the line to sign; an empty `footer` leaves it out."""
+    if not columns:
+        raise ValueError("an office sheet needs at least one column")
+    width = len(columns) + 1
+    book = Workbook(write_only=True)
+    ws = book.create_sheet(sheet_name)
+    ws.column_dimensions["A"].width = NUMBER_WIDTH
+    for index, (_, col_width, _) in enumerate(columns, start=2):
+        ws.column_dimensions[get_column_letter(index)].width = col_width
+    ws.freeze_panes = "B4"
+    ws.print_title_rows = "3:3"
+
+    # 1: the title over every column
+    ws.row_dimensions[1].height = 30
+    ws.append([text_cell(ws, title, font=_TITLE, alignment=_CENTRE)])
+    _merge(ws, 1, 1, width)
+
+    # 2: 填报单位 over the left half, 填报日期 over the right half
+    day = filled_on or timezone.localdate()
+    half = max(width // 2, 1)
+    ws.append([text_cell(ws, f"填报单位（盖章）：{unit}")] + [None] * (half - 1)
+              + [text_cell(ws, f"填报日期：{day.year}年{day.month}月{day.day}日", alignment=_RIGHT)])
+    if half > 1:
+        _merge(ws, 2, 1, half)
+    _merge(ws, 2, half + 1, width)
+
+    # 3: the headers; then one numbered, boxed row per item
+    ws.append([text_cell(ws, name, font=_BOLD, alignment=_CENTRE, border=_BOX) for name in headers(columns)])
+    number_cell = _Styled(ws, alignment=_CENTRE, border=_BOX)
+    body_cell = _Styled(ws, alignment=_WRAP, border=_BOX)
+    getters = [get for _, _, get in columns]
+    count = 0
+    for count, row in enumerate(rows, start=1):
+        ws.append([number_cell(count), *(body_cell(get(row)) for get in getters)])
+
+    # a blank line, then the footer to sign
+    if footer:
+        ws.append([])
+        footer_row = 3 + count + 2
+        line: list = [None] * width
+        for (start, end), label in zip(_spans(width, len(footer)), footer, strict=True):
+            if start > width:
+                continue
+            line[start - 1] = text_cell(ws, label, font=_BOLD)
+            if end > start:
+                _merge(ws, footer_row, start, end)
+        ws.append(line)
+
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue(), count

@@ -1,0 +1,107 @@
+"""The shared office-layout sheet writer opens back in openpyxl with its title, unit/date line, headers, numbered
+boxed rows and footer; formula-like text stays text; the row count comes back; an empty sheet is still laid out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from types import SimpleNamespace
+
+import pytest
+from openpyxl import load_workbook
+
+from civicgrid.foundation.core.office_xlsx import headers, write_office_sheet
+
+COLUMNS = [
+    ("编号", 12, lambda r: r.code),
+    ("名称", 24, lambda r: r.name),
+    ("数量", 8, lambda r: r.qty),
+    ("日期", 12, lambda r: r.day.isoformat()),
+]
+ROWS = [
+    SimpleNamespace(code="A-1", name="冲锋舟", qty=2, day=dt.date(2024, 6, 1)),
+    SimpleNamespace(code="A-2", name="=HYPERLINK(\"http://x\")", qty=0, day=dt.date(2024, 6, 2)),
+    SimpleNamespace(code="-3", name="+1", qty=None, day=dt.date(2024, 6, 3)),
+]
+
+
+def _write(rows=ROWS, **kwargs):
+    args = {"sheet_name": "物资清单", "title": "平城区2024年防汛物资清单", "unit": "平城区应急管理局",
+            "filled_on": dt.date(2024, 6, 30), "columns": COLUMNS, "rows": rows} | kwargs
+    body, count = write_office_sheet(**args)
+    ws = load_workbook(io.BytesIO(body)).worksheets[0]
+    return ws, [list(r) for r in ws.iter_rows(values_only=True)], count
+
+
+def _merged(ws) -> set[str]:
+    return {str(r) for r in ws.merged_cells.ranges}
+
+
+def test_layout_title_unit_headers_numbered_rows_and_footer():
+    ws, rows, count = _write()
+    assert count == 3
+    assert ws.title == "物资清单"
+    assert rows[0][0] == "平城区2024年防汛物资清单"
+    assert "A1:E1" in _merged(ws)  # the title over 序号 and the four columns
+    assert ws.cell(1, 1).font.bold and ws.cell(1, 1).font.size == 16
+    assert rows[1][0] == "填报单位（盖章）：平城区应急管理局"
+    assert rows[1][2] == "填报日期：2024年6月30日"
+    assert {"A2:B2", "C2:E2"} <= _merged(ws)
+    assert rows[2] == ["序号", "编号", "名称", "数量", "日期"] == headers(COLUMNS)
+    assert all(ws.cell(3, c).font.bold for c in range(1, 6))
+    assert [r[0] for r in rows[3:6]] == [1, 2, 3]
+    assert rows[3][1:] == ["A-1", "冲锋舟", 2, "2024-06-01"]
+    body = ws.cell(4, 3)
+    assert body.border.left.style == "thin" and body.alignment.wrap_text
+    assert ws.cell(4, 1).alignment.horizontal == "center"
+    assert not any(rows[6])  # the blank line before the footer
+    assert [v for v in rows[7] if v] == ["填表人：", "审核人：", "联系电话："]
+    assert {"B8:C8", "D8:E8"} <= _merged(ws)  # three parts of the width
+    assert len(rows) == 3 + 3 + 2
+    assert ws.freeze_panes == "B4"
+    assert ws.column_dimensions["A"].width == 6 and ws.column_dimensions["C"].width == 24
+
+
+def test_text_that_looks_like_a_formula_stays_text():
+    ws, rows, _ = _write()
+    assert rows[4][2] == "=HYPERLINK(\"http://x\")"
+    assert ws.cell(5, 3).data_type == "s"
+    assert rows[5][1:3] == ["-3", "+1"]
+
+
+def test_zero_rows_still_has_title_headers_and_footer():
+    ws, rows, count = _write(rows=[])
+    assert count == 0
+    assert rows[0][0] == "平城区2024年防汛物资清单" and rows[2][0] == "序号"
+    assert len(rows) == 5 and not any(rows[3])
+    assert [v for v in rows[4] if v] == ["填表人：", "审核人：", "联系电话："]
+    assert {"A1:E1", "B5:C5", "D5:E5"} <= _merged(ws)  # the footer sits right under the blank line
+
+
+def test_rows_are_streamed_from_a_generator_and_counted():
+    made = (SimpleNamespace(code=f"G-{i}", name="沙袋", qty=i, day=dt.date(2024, 1, 1)) for i in range(250))
+    _, rows, count = _write(rows=made)
+    assert count == 250
+    assert rows[3 + 249][0] == 250 and rows[3 + 249][1] == "G-249"
+
+
+def test_footer_can_be_changed_or_left_out_and_default_date_is_today():
+    from django.utils import timezone
+
+    _, rows, _ = _write(footer=("经办人：", "负责人："), filled_on=None)
+    today = timezone.localdate()
+    assert rows[1][2] == f"填报日期：{today.year}年{today.month}月{today.day}日"
+    assert [v for v in rows[-1] if v] == ["经办人：", "负责人："]
+    _, rows, _ = _write(footer=())
+    assert len(rows) == 3 + 3 and rows[-1][1] == "-3"
+
+
+def test_a_single_column_sheet_keeps_every_footer_label_it_has_room_for():
+    ws, rows, count = _write(columns=COLUMNS[:1], rows=ROWS[:1])
+    assert count == 1 and rows[2] == ["序号", "编号"]
+    assert rows[-1] == ["填表人：", "审核人："]  # two columns: the third label finds no column
+
+
+def test_no_columns_is_refused():
+    with pytest.raises(ValueError):
+        write_office_sheet(sheet_name="x", title="x", unit="x", columns=[], rows=[])
