@@ -293,7 +293,7 @@ class Hazard(ScopedModel):
         return self.status in OPEN_STATUSES
 
     @classmethod
-    def scope_q(cls, scope, user):
+    def scope_q(cls, scope, user, *, action: str = "view"):
         """Region scope; the patron (包保) department and the responsible department by department."""
         q = models.Q()
         matched = False

@@ -8,7 +8,6 @@ no rows: default deny.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 
 from django.db import models
@@ -101,29 +100,9 @@ def scope_for(user, capability: str) -> Scope:
     return scope
 
 
-# Per model class: whether its `scope_q` takes the `action` keyword (overrides written before it was passed
-# keep their two-argument signature and are called as before).
-_TAKES_ACTION: dict[type, bool] = {}
-
-
-def _takes_action(model) -> bool:
-    found = _TAKES_ACTION.get(model)
-    if found is None:
-        try:
-            params = inspect.signature(model.scope_q).parameters.values()
-        except (TypeError, ValueError):
-            params = ()
-        found = any((p.name == "action" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
-                    or p.kind == p.VAR_KEYWORD for p in params)
-        _TAKES_ACTION[model] = found
-    return found
-
-
 def scoped_q(model, scope: Scope, user, action: str = "view") -> models.Q | None:
-    """`model.scope_q` for one action: passed as `action=` when the model's override accepts it."""
-    if _takes_action(model):
-        return model.scope_q(scope, user, action=action)
-    return model.scope_q(scope, user)
+    """`model.scope_q` for one action (every override takes `action` as a keyword, and may ignore it)."""
+    return model.scope_q(scope, user, action=action)
 
 
 class ScopedQuerySet(models.QuerySet):

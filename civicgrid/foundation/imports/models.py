@@ -56,7 +56,7 @@ class ImportJob(ScopedModel):
         return "people.import"
 
     @classmethod
-    def scope_q(cls, scope: Scope, user):
+    def scope_q(cls, scope: Scope, user, *, action: str = "view"):
         # Importers see their own jobs and the jobs made inside their import scope.
         q = models.Q(created_by_id=user.pk) if getattr(user, "pk", None) else models.Q(pk__in=[])
         for code in scope.region_codes:

@@ -61,11 +61,11 @@ class Region(ScopedModel):
         return self.code
 
     @classmethod
-    def scope_q(cls, scope: Scope, user):
+    def scope_q(cls, scope: Scope, user, *, action: str = "view"):
         # Departments work across the whole district: their handlers see the whole region tree.
         if scope.department_ids and not scope.region_codes:
             return models.Q()
-        q = super().scope_q(scope, user)
+        q = super().scope_q(scope, user, action=action)
         if scope.department_ids and q is not None:
             return models.Q()
         return q

@@ -17,7 +17,6 @@ from civicgrid.apps.evaluation import selectors as evaluation
 from civicgrid.dashboards.command import selectors as board
 from civicgrid.foundation.access.models import Grant
 from civicgrid.foundation.access.roles import Role
-from civicgrid.foundation.access.scope import Scope, scoped_q
 from civicgrid.testing.builders import user_with
 
 from .conftest import OTHER_STREET_POINT, auth, report
@@ -86,27 +85,18 @@ def test_a_resident_sees_and_may_reopen_their_own_report_anywhere_but_exports_no
         assert not Case.objects.visible_to(loop.resident, action).exists()
 
 
-def test_overrides_without_the_action_keyword_are_still_called():
-    calls = []
+def test_every_scope_override_takes_the_action():
+    """`visible_to` passes the action to every model's `scope_q`: each override in the project accepts it."""
+    import inspect
 
-    class Legacy:
-        @classmethod
-        def scope_q(cls, scope, user):
-            calls.append("legacy")
-            return None
+    from django.apps import apps
 
-    class Modern:
-        @classmethod
-        def scope_q(cls, scope, user, *, action="view"):
-            calls.append(action)
-            return None
+    from civicgrid.foundation.access.scope import ScopedModel
 
-    class Loose:
-        @classmethod
-        def scope_q(cls, scope, user, **kwargs):
-            calls.append(kwargs.get("action"))
-            return None
-
-    for model in (Legacy, Modern, Loose, Legacy):
-        scoped_q(model, Scope(), None, "export")
-    assert calls == ["legacy", "export", "export", "legacy"]
+    checked = 0
+    for model in apps.get_models():
+        if issubclass(model, ScopedModel):
+            params = inspect.signature(model.scope_q).parameters
+            assert "action" in params and params["action"].kind == inspect.Parameter.KEYWORD_ONLY, model
+            checked += 1
+    assert checked >= 10
