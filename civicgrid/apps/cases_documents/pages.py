@@ -10,12 +10,13 @@ from datetime import date
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpResponseBadRequest
 from django.urls import path
 from django.views.decorators.http import require_GET
 
 from civicgrid.apps.cases.selectors import CaseFilter
 from civicgrid.foundation.access.endpoints import data_endpoint
+from civicgrid.foundation.core.downloads import PDF_TYPE, XLSX_TYPE, file_response
 from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
 
 from . import casefile, ledger
@@ -62,14 +63,6 @@ def case_filter(params) -> CaseFilter:
     )
 
 
-def _download(body: bytes, content_type: str, filename: str) -> HttpResponse:
-    response = HttpResponse(body, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
 @require_GET
 @login_required
 def case_ledger(request):
@@ -80,7 +73,7 @@ def case_ledger(request):
         raise DjangoPermissionDenied from None
     except ValidationFailed as exc:
         return HttpResponseBadRequest(exc.message, content_type="text/plain; charset=utf-8")
-    return _download(body, ledger.XLSX_TYPE, filename)
+    return file_response(body, filename, XLSX_TYPE)
 
 
 @require_GET
@@ -91,7 +84,7 @@ def case_file(request, number: str):
         body, filename = casefile.export(request.user, number[:20], request)
     except NotFound:
         raise Http404("未找到该事件，或不在您的权限范围内") from None
-    return _download(body, "application/pdf", filename)
+    return file_response(body, filename, PDF_TYPE)
 
 
 urlpatterns = [

@@ -12,10 +12,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema
 
 from civicgrid.foundation.access.endpoints import data_endpoint
+from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
 
 from . import formulas, selectors, xlsx
 
@@ -97,9 +97,7 @@ def evaluation(request, query: Query[EvaluationQuery]):
 def evaluation_export(request, query: Query[EvaluationQuery]):
     """The same table as .xlsx with Chinese headers (the export is recorded in the audit trail)."""
     ev = query.evaluate(request.user)
-    response = HttpResponse(xlsx.export(ev, actor=request.user), content_type=xlsx.XLSX_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="{xlsx.filename(ev)}"'
-    return response
+    return file_response(xlsx.export(ev, actor=request.user), xlsx.filename(ev), XLSX_TYPE)
 
 
 # Answers about the caller's scope as a whole (counts per subject), not objects: 'detail' without a lookup is

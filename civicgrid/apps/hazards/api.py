@@ -8,7 +8,6 @@ the ledger import. Handlers parse, call a service or selector, and shape the ans
 from __future__ import annotations
 
 from django.db.models import Count
-from django.http import HttpResponse
 from ninja import File, Form, Query, Router
 from ninja.files import UploadedFile
 from ninja.responses import Status
@@ -16,6 +15,7 @@ from ninja.responses import Status
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import get_visible_or_404, has_capability
 from civicgrid.foundation.core import photos as photo_reader
+from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
 from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.pagination import MAX_LIMIT, page
 from civicgrid.foundation.orgs.models import Organisation
@@ -195,11 +195,7 @@ def export_hazards(request, list: str = "ledger", kind: str | None = None, stree
     hazards your role may export (same filters as the list); every export is audited."""
     body, name = xlsx.export_for(actor=request.user, which=list, kind=kind or None, street=street, status=status,
                                  grade=grade, category=category, supervised=supervised, overdue=overdue, q=q)
-    response = HttpResponse(body, content_type=xlsx.CONTENT_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return file_response(body, name, XLSX_TYPE)
 
 
 @router.post("/hazards/import", response={201: HazardImportOut, 422: HazardImportOut}, url_name="hazard_import")

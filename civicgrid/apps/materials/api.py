@@ -4,13 +4,14 @@ and shape the answer; every read starts from the scoped path."""
 
 from __future__ import annotations
 
-from django.http import HttpResponse, JsonResponse
+from django.http import JsonResponse
 from ninja import File, Router
 from ninja.files import UploadedFile
 from ninja.responses import Status
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import get_visible_or_404, has_capability
+from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
 from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.pagination import page
 
@@ -41,7 +42,7 @@ from .schemas import (
     MaterialsWarehouseOut,
 )
 from .services.common import resolve_item, resolve_warehouse
-from .services.ledger import XLSX_TYPE, export_ledger, lots_for_export
+from .services.ledger import export_ledger, lots_for_export
 
 router = Router(tags=["materials"])
 PREFIX = "/materials"
@@ -348,9 +349,7 @@ def ledger_export(request, warehouse: str = "", region: str = ""):
     """物资台账 (XLSX, one row per lot) of your scope, or of one warehouse or region."""
     _need_view(request.user)
     lots = lots_for_export(request.user, warehouse=_warehouse_or_none(request.user, warehouse), region=_code(region))
-    response = HttpResponse(export_ledger(actor=request.user, lots=lots), content_type=XLSX_TYPE)
-    response["Content-Disposition"] = 'attachment; filename="materials-ledger.xlsx"'
-    return response
+    return file_response(export_ledger(actor=request.user, lots=lots), "materials-ledger.xlsx", XLSX_TYPE)
 
 
 @router.post("/import", response={201: MaterialsImportOut}, url_name="materials_import")

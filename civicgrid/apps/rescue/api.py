@@ -10,6 +10,7 @@ from ninja import Query, Router, Schema
 from ninja.responses import Status
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
+from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
 from civicgrid.foundation.core.pagination import page
 
 from . import selectors, services, xlsx
@@ -136,9 +137,7 @@ class RescueTeamFilterIn(RescueTeamQueryIn):
 
 def _xlsx(which: str, request, filters) -> HttpResponse:
     body, name = xlsx.export_for(actor=request.user, which=which, filters=filters)
-    response = HttpResponse(body, content_type=xlsx.CONTENT_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return file_response(body, name, XLSX_TYPE)
 
 
 @router.get("/teams", response=RescueTeamListOut, url_name="rescue_team_list")

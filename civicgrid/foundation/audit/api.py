@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from django.http import HttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from pydantic import field_validator
 
 from ..access.endpoints import data_endpoint
 from ..access.scope import has_capability
+from ..core.downloads import file_response
 from ..core.errors import PermissionDenied
 from ..core.pagination import page
 from .export import AuditFilter, apply_filter, export_entries, visible_audit
@@ -106,9 +106,7 @@ def export_audit(request, filters: Query[ExportQuery]):
     """The filtered audit trail as CSV or XLSX; the export itself is recorded in the trail."""
     _require_audit_view(request.user)
     content, content_type, filename = export_entries(actor=request.user, f=filters.to_filter(), fmt=filters.format)
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return file_response(content, filename, content_type)
 
 
 data_endpoint("api:audit_list", "audit.AuditEntry", "list")

@@ -9,11 +9,11 @@ from datetime import datetime
 from typing import Literal
 
 from django.conf import settings
-from django.http import HttpResponse
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from ..access.endpoints import data_endpoint, non_data_endpoint
+from ..core.downloads import file_response
 from ..core.errors import ValidationFailed
 from ..core.pagination import page
 from . import registry, services
@@ -50,15 +50,6 @@ class JobList(Schema):
     total: int
 
 
-def _file_response(body: bytes, filename: str, content_type: str) -> HttpResponse:
-    from urllib.parse import quote
-
-    response = HttpResponse(body, content_type=content_type)
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-    response["Cache-Control"] = "no-store"
-    return response
-
-
 @router.post("/imports", response={202: JobOut}, url_name="import_create")
 def create_import(request, table: Form[str], file: File[UploadedFile], dry_run: Form[bool] = False):
     """Upload a CSV/XLSX (Chinese headers) for `table`; it is checked at once for type, encoding and header,
@@ -91,7 +82,7 @@ def import_report(request, job_id: int, format: Literal["xlsx", "csv"] = "xlsx")
     """The row-by-row error report: the file's columns plus 错误行/错误字段/错误说明."""
     job = services.visible_job(request.user, job_id)
     body, filename, content_type = services.error_report(job, format, actor=request.user)
-    return _file_response(body, filename, content_type)
+    return file_response(body, filename, content_type)
 
 
 def _export_route(key: str):
@@ -99,7 +90,7 @@ def _export_route(key: str):
         body, filename, content_type, _ = services.export_table(
             actor=request.user, table=key, region=region, fmt=format, clear=clear
         )
-        return _file_response(body, filename, content_type)
+        return file_response(body, filename, content_type)
 
     export.__name__ = f"export_{key}"
     return export

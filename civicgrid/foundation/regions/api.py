@@ -18,6 +18,7 @@ from ..access.endpoints import data_endpoint, non_data_endpoint
 from ..access.scope import get_visible_or_404, subtree_q
 from ..audit import verbs
 from ..audit.service import record
+from ..core.downloads import file_response
 from ..core.errors import ValidationFailed
 from ..core.pagination import page
 from . import selectors
@@ -116,12 +117,10 @@ def _feature(row: dict) -> dict:
 
 
 def _geojson_response(body: dict, filename: str | None = None) -> HttpResponse:
-    response = HttpResponse(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), content_type=GEOJSON_TYPE
-    )
+    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     if filename:
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+        return file_response(payload, filename, GEOJSON_TYPE)
+    return HttpResponse(payload, content_type=GEOJSON_TYPE)
 
 
 def _collection(qs) -> dict:

@@ -7,12 +7,10 @@ there. Everyone on the staff reads categories; only `categories.manage` holders 
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
@@ -25,6 +23,7 @@ from civicgrid.apps.categories.permissions import MANAGE, VIEW
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.audit.service import history
+from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
 from civicgrid.foundation.core.errors import CivicgridError
 from civicgrid.foundation.orgs.models import Organisation, OrgKind
 from civicgrid.ui.navigation import MenuItem, register
@@ -198,9 +197,7 @@ def category_export(request):
     """The categories of one taxonomy (`?taxonomy=`) or of all of them, as xlsx."""
     taxonomy = selectors.visible_taxonomies(request.user).filter(code=request.GET.get("taxonomy", "")[:32]).first()
     body, filename = xlsx.export_categories(actor=request.user, taxonomy=taxonomy)
-    response = HttpResponse(body, content_type=xlsx.XLSX_TYPE)
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-    return response
+    return file_response(body, filename, XLSX_TYPE)
 
 
 @require_http_methods(["GET", "POST"])

@@ -19,6 +19,7 @@ from django.utils.translation import gettext, gettext_noop
 
 from civicgrid.apps.evaluation import formulas, selectors, xlsx
 from civicgrid.foundation.access.endpoints import data_endpoint
+from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
 from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
 from civicgrid.ui.navigation import MenuItem, register
 
@@ -93,9 +94,7 @@ def evaluation_export(request):
         ev = _evaluate(request, _ask(request))
     except ValidationFailed as exc:
         return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
-    response = HttpResponse(xlsx.export(ev, actor=request.user), content_type=xlsx.XLSX_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="{xlsx.filename(ev)}"'
-    return response
+    return file_response(xlsx.export(ev, actor=request.user), xlsx.filename(ev), XLSX_TYPE)
 
 
 urlpatterns = [

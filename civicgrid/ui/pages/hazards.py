@@ -34,6 +34,7 @@ from civicgrid.apps.hazards.workflow import HAZARD_WORKFLOW
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core import photos as photo_files
+from civicgrid.foundation.core.downloads import XLSX_TYPE, file_or_refusal
 from civicgrid.foundation.core.errors import CivicgridError, NotFound, ValidationFailed
 from civicgrid.ui.navigation import MenuItem, register
 
@@ -411,13 +412,9 @@ def _export_view(which: str):
     def view(request):
         filters, shown = parse_filters(request.GET)
         kind = filters.pop("kind", None)
-        try:
-            body, name = xlsx.export_for(actor=request.user, which=which, kind=kind, **filters)
-        except CivicgridError as exc:
-            return HttpResponse(error_text(exc), status=exc.status, content_type="text/plain; charset=utf-8")
-        response = HttpResponse(body, content_type=xlsx.CONTENT_TYPE)
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
+        return file_or_refusal(
+            lambda: xlsx.export_for(actor=request.user, which=which, kind=kind, **filters), XLSX_TYPE, error_text
+        )
 
     view.__name__ = f"hazard_{which}_export"
     view.__doc__ = f"The {which} list ({LISTS[which]}) as xlsx in the office layout; audited as an export."

@@ -6,8 +6,6 @@ The pages only parse input and call `imports.services`; capability, scope, valid
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -18,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import has_capability, scope_for
+from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
 from civicgrid.foundation.core.errors import CivicgridError
 from civicgrid.foundation.imports import registry, services
 from civicgrid.foundation.imports.models import ImportJob
@@ -28,13 +27,6 @@ from .common import region_choices
 
 def _may_use(user) -> bool:
     return has_capability(user, "people.import") or has_capability(user, "people.export")
-
-
-def _download(body: bytes, filename: str, content_type: str) -> HttpResponse:
-    response = HttpResponse(body, content_type=content_type)
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-    response["Cache-Control"] = "no-store"  # may hold personal data: never cached by the browser or a proxy
-    return response
 
 
 def _home_context(request, **extra) -> dict:
@@ -106,7 +98,8 @@ def import_report(request, job_id: int):
     """The row-by-row error report (XLSX, or CSV with ?format=csv)."""
     job = _job(request, job_id)
     fmt = "csv" if request.GET.get("format") == "csv" else "xlsx"
-    return _download(*services.error_report(job, fmt, actor=request.user))
+    body, filename, content_type = services.error_report(job, fmt, actor=request.user)
+    return file_response(body, filename, content_type)
 
 
 def _job(request, job_id: int) -> ImportJob:
@@ -126,7 +119,7 @@ def import_template(request, table: str):
         body, filename = services.template_file(table)
     except CivicgridError:
         raise Http404 from None
-    return _download(body, filename, services.XLSX_TYPE)
+    return file_response(body, filename, XLSX_TYPE)
 
 
 def _export_view(key: str):
@@ -145,7 +138,7 @@ def _export_view(key: str):
             if exc.status == 403:
                 raise PermissionDenied(exc.message) from None
             return HttpResponse(exc.message, status=exc.status, content_type="text/plain; charset=utf-8")
-        return _download(body, filename, content_type)
+        return file_response(body, filename, content_type)
 
     export.__name__ = f"export_{key}"
     return export

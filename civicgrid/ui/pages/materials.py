@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -29,6 +29,7 @@ from civicgrid.apps.materials.models import (
 from civicgrid.apps.materials.services.common import can, can_manage_catalogue
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import has_capability, scope_for
+from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
 from civicgrid.foundation.core.errors import CivicgridError
 from civicgrid.foundation.regions.models import Level as RegionLevel
 from civicgrid.foundation.regions.models import Region
@@ -281,16 +282,14 @@ def nearest(request):
 @page_view(VIEW)
 def ledger_export(request):
     """物资台账 of the user's scope (or a region, `?region=`, or a warehouse, `?warehouse=`) as XLSX."""
-    from civicgrid.apps.materials.services.ledger import XLSX_TYPE, lots_for_export
+    from civicgrid.apps.materials.services.ledger import lots_for_export
 
     wh = None
     if (request.GET.get("warehouse") or "").isdigit():
         wh = scoped_get(Warehouse.objects.all(), request.user, pk=int(request.GET["warehouse"][:18]))
     lots = lots_for_export(request.user, warehouse=wh, region=clean_code(request.GET.get("region")))
-    response = HttpResponse(services.export_ledger(actor=request.user, lots=lots), content_type=XLSX_TYPE)
-    stamp = timezone.localdate().strftime("%Y%m%d")
-    response["Content-Disposition"] = f"attachment; filename=\"materials-ledger-{stamp}.xlsx\""
-    return response
+    body = services.export_ledger(actor=request.user, lots=lots)
+    return file_response(body, f"materials-ledger-{timezone.localdate():%Y%m%d}.xlsx", XLSX_TYPE)
 
 
 @require_http_methods(["GET", "POST"])

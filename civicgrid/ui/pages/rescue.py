@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext, gettext_noop
@@ -32,6 +32,7 @@ from civicgrid.apps.rescue.models import (
 from civicgrid.apps.rescue.workflow import INCIDENT_WORKFLOW, REPORT_FIELDS, STEP_LABELS
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import has_capability
+from civicgrid.foundation.core.downloads import XLSX_TYPE, file_or_refusal
 from civicgrid.foundation.core.errors import CivicgridError, NotFound
 from civicgrid.ui.navigation import MenuItem, register
 
@@ -273,13 +274,9 @@ def team_list(request):
 def _export_view(which: str, read_filter):
     @page_view("rescue.view")
     def view(request):
-        try:
-            body, name = xlsx.export_for(actor=request.user, which=which, filters=read_filter(request))
-        except CivicgridError as exc:
-            return HttpResponse(error_text(exc), status=exc.status, content_type="text/plain; charset=utf-8")
-        response = HttpResponse(body, content_type=xlsx.CONTENT_TYPE)
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
+        return file_or_refusal(
+            lambda: xlsx.export_for(actor=request.user, which=which, filters=read_filter(request)), XLSX_TYPE, error_text
+        )
 
     view.__name__ = f"rescue_{which}_export"
     view.__doc__ = f"{xlsx.SHEETS[which]} ({which}) of the list's rows and filters as xlsx; audited as an export."

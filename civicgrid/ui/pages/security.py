@@ -24,6 +24,7 @@ from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoi
 from civicgrid.foundation.access.models import Grant, LoginAttempt, User
 from civicgrid.foundation.access.roles import ADMIN_ROLES, DEPARTMENT_ROLES, Role
 from civicgrid.foundation.audit.export import apply_filter, export_entries, filter_from_query, visible_audit
+from civicgrid.foundation.core.downloads import file_response
 from civicgrid.foundation.core.errors import CivicgridError, ValidationFailed
 from civicgrid.ui.navigation import MenuItem, register
 
@@ -210,10 +211,7 @@ def audit_log_export(request):
         )
     except CivicgridError as exc:
         return HttpResponse(exc.message, status=exc.status, content_type="text/plain; charset=utf-8")
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "no-store"
-    return response
+    return file_response(content, filename, content_type)
 
 
 urlpatterns = [
