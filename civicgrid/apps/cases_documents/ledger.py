@@ -18,7 +18,6 @@ from civicgrid.foundation.imports.readers import write_xlsx
 from civicgrid.foundation.regions.models import Level, Region
 
 CAPABILITY = "cases.export"
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_ROWS = 100_000  # a bigger ledger should be narrowed (by period or region) rather than built in one request
 
 HEADERS = ["案卷号", "标题", "状态", "分类", "来源", "重大事件", "街道", "社区/村", "网格", "网格编码", "地址", "经度",

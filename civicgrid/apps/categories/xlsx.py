@@ -28,7 +28,6 @@ from .permissions import VIEW
 from .selectors import find_organisation, org_label
 from .services import TOPIC_CATEGORY_CHANGED, check_limit, clean_category, require_manager
 
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADERS = ("分类体系", "编码", "名称", "上级编码", "类型", "立案条件", "处置时限", "时限单位", "结案条件",
            "责任主体", "默认处置部门", "关键词", "开放公众上报", "启用")
 MAX_ROWS = 5000

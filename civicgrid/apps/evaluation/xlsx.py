@@ -10,8 +10,6 @@ from civicgrid.foundation.imports.readers import write_xlsx
 from . import formulas
 from .selectors import Evaluation
 
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
 
 def headers(ev: Evaluation) -> list[str]:
     """排名, 名称, 编码, the counts, the rates (%), 综合得分, 等级."""

@@ -30,7 +30,6 @@ RELATED = {"issues": ("grid",), "ledger": ("rectification",),
            "responsibility": ("patron_department", "responsible_department", "supervising_street", "rectification")}
 DISTRICT_NAME = "平城区"
 CHUNK = 2000
-CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _d(value) -> str:

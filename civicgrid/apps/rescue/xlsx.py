@@ -33,7 +33,6 @@ from .models import (
     skills_list,
 )
 
-CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SHEETS = {"teams": "抢险队伍名册", "incidents": "险情处置台账"}
 TARGET_TYPES = {"teams": "rescue.rescueteam", "incidents": "rescue.incident"}
 CHUNK = 2000

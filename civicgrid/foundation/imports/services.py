@@ -23,6 +23,8 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from civicgrid.foundation.core.downloads import XLSX_TYPE
+
 from ..access.scope import Scope, has_capability, scope_for
 from ..audit import service as audit
 from ..audit import verbs
@@ -615,7 +617,6 @@ def error_report(job: ImportJob, fmt: str = "xlsx", *, actor=None) -> tuple[byte
     return readers.write_xlsx(headers, rows, sheet_title="错误报告"), f"{name}.xlsx", XLSX_TYPE
 
 
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def template_file(table_key: str) -> tuple[bytes, str]:

@@ -14,6 +14,7 @@ from civicgrid.apps.cases.services import act, submit_case
 from civicgrid.apps.cases_documents import casefile, ledger
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.audit.models import AuditEntry
+from civicgrid.foundation.core.downloads import XLSX_TYPE
 from civicgrid.testing.builders import department, user_with
 
 pytestmark = pytest.mark.django_db
@@ -60,7 +61,7 @@ def sheet(response) -> list[tuple]:
 def test_the_ledger_is_scoped_masked_and_audited(client, loop):
     client.force_login(loop["sd"])
     response = client.get("/documents/cases/ledger.xlsx")
-    assert response.status_code == 200 and response["Content-Type"] == ledger.XLSX_TYPE
+    assert response.status_code == 200 and response["Content-Type"] == XLSX_TYPE
     assert response["Content-Disposition"].startswith('attachment; filename="case-ledger-')
     rows = sheet(response)
     assert rows[0] == tuple(ledger.HEADERS) and rows[0][:3] == ("案卷号", "标题", "状态")

@@ -18,7 +18,6 @@ from ..models import Condition, StockLot
 from .common import audit, check_can, clean_date, clean_quantity, clean_text, resolve_item, resolve_warehouse
 from .stock import receive
 
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 COLUMNS = {"warehouse": "仓库编码", "item": "物资编码", "quantity": "数量", "batch": "批次", "condition": "状态",
            "expiry_date": "有效期至", "reason": "事由"}
 REQUIRED = ("warehouse", "item", "quantity")

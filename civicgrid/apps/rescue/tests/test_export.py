@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 from civicgrid.apps.hazards.models import PatronAssignment
 from civicgrid.apps.rescue import services, xlsx
 from civicgrid.foundation.audit.models import AuditEntry
+from civicgrid.foundation.core.downloads import XLSX_TYPE
 from civicgrid.foundation.orgs.models import Organisation, OrgKind
 
 from .conftest import OTHER_STREET_POINT, POINT, auth
@@ -57,7 +58,7 @@ def signed_in(user) -> Client:
 
 def sheet(response) -> list[list]:
     assert response.status_code == 200, response.content[:300]
-    assert response["Content-Type"] == xlsx.CONTENT_TYPE
+    assert response["Content-Type"] == XLSX_TYPE
     assert response["Content-Disposition"].startswith('attachment; filename="rescue-')
     book = load_workbook(io.BytesIO(response.content))
     return [list(r) for r in book.active.iter_rows(values_only=True)]

@@ -11,7 +11,12 @@ from civicgrid.foundation.core import keys
 from civicgrid.foundation.events.models import OutboxEvent
 from civicgrid.foundation.people.models import Building
 from civicgrid.integrations.open311 import services
-from civicgrid.integrations.open311.models import ACCOUNT_CONTEXT, DEVICE_CONTEXT, FOLLOW_CONTEXT, Open311Request
+from civicgrid.integrations.open311.models import (
+    ACCOUNT_CONTEXT,
+    DEVICE_CONTEXT,
+    FOLLOW_CONTEXT,
+    Open311Request,
+)
 
 from .conftest import GRID, KEY, OUTSIDE, POINT, form, post, spec_error, world_counts, xml
 
