@@ -59,8 +59,8 @@ class Case(ScopedModel):
         "categories.Category", null=True, blank=True, on_delete=models.PROTECT, related_name="cases",
         verbose_name=_("分类"),
     )
-    source = models.CharField(_("来源"), max_length=16, choices=Source.choices, db_index=True)
-    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.REPORTED, db_index=True)
+    source = models.CharField(_("来源"), max_length=16, choices=Source.choices)
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.REPORTED)
     is_major = models.BooleanField(_("重大事件"), default=False)
 
     # where
@@ -69,7 +69,7 @@ class Case(ScopedModel):
     crs_in = models.CharField(_("原始坐标系"), max_length=8, default="wgs84")
     address = models.CharField(_("地址"), max_length=200, blank=True)
     grid = models.ForeignKey("regions.Region", on_delete=models.PROTECT, related_name="+", verbose_name=_("网格"))
-    region_code = models.CharField(max_length=15, db_index=True)
+    region_code = models.CharField(max_length=15)
 
     # who
     reporter = models.ForeignKey(
@@ -79,24 +79,25 @@ class Case(ScopedModel):
     reporter_phone_enc = models.TextField(blank=True)
     reporter_phone_masked = models.CharField(_("报告人电话"), max_length=20, blank=True)
     reporter_email_enc = models.TextField(blank=True)
-    hotline_ticket = models.CharField(_("热线工单号"), max_length=40, blank=True, db_index=True)
+    hotline_ticket = models.CharField(_("热线工单号"), max_length=40, blank=True)
     department = models.ForeignKey(
         "orgs.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="cases",
-        verbose_name=_("处置部门"),
+        verbose_name=_("处置部门"), db_index=False,
     )
     suggested_department = models.ForeignKey(
-        "orgs.Organisation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "orgs.Organisation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     suggestion = models.JSONField(null=True, blank=True)  # what the router proposed, with confidences
     auto_dispatched = models.BooleanField(_("自动派遣"), default=False)
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_cases", verbose_name=_("主案卷")
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_cases", verbose_name=_("主案卷"),
+        db_index=False,
     )
     # sha256 of (reporting account, client key): a retried report finds its case; `idempotency_digest` is the
     # sha256 of the payload, so a key reused for different content is told apart from a replay.
     idempotency_key = models.CharField(max_length=80, null=True, blank=True, unique=True)
     idempotency_digest = models.CharField(max_length=64, blank=True)
-    external_id = models.CharField(max_length=64, blank=True, db_index=True)  # e.g. 综治 platform id
+    external_id = models.CharField(max_length=64, blank=True)  # e.g. 综治 platform id
 
     # when (milestones) and evaluation facts
     reported_at = models.DateTimeField(_("上报时间"), db_index=True)
@@ -112,20 +113,20 @@ class Case(ScopedModel):
     closed_on_time = models.BooleanField(null=True)
     checked_on_time = models.BooleanField(null=True)  # 核实
     verified_on_time = models.BooleanField(null=True)  # 核查
-    is_overdue = models.BooleanField(_("超期"), default=False, db_index=True)
-    is_supervised = models.BooleanField(_("督办"), default=False, db_index=True)
+    is_overdue = models.BooleanField(_("超期"), default=False)
+    is_supervised = models.BooleanField(_("督办"), default=False)
     rework_count = models.PositiveSmallIntegerField(default=0)
     send_back_count = models.PositiveSmallIntegerField(default=0)
     reopen_count = models.PositiveSmallIntegerField(default=0)
     extension_pending = models.BooleanField(default=False)
     extension_hours = models.FloatField(null=True, blank=True)  # the pending request's extra hours
-    is_self_handled = models.BooleanField(_("自行处置"), default=False, db_index=True)
+    is_self_handled = models.BooleanField(_("自行处置"), default=False)
     suspended_from = models.CharField(max_length=16, blank=True)  # 挂账 returns the case to this state
     satisfaction = models.PositiveSmallIntegerField(_("满意度"), null=True, blank=True)  # 1–5
     accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="+")
+                                    related_name="+", db_index=False)
     dispatched_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                      related_name="+")
+                                      related_name="+", db_index=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     scope_department_field = "department_id"
@@ -135,10 +136,18 @@ class Case(ScopedModel):
         verbose_name = _("事件")
         verbose_name_plural = _("事件")
         ordering = ["-reported_at", "-id"]
+        # Every index is maintained by every report and every transition: each one here serves a named read
+        # (see the app's README, "Indexes"). The flags and the merge parent are indexed on their few true /
+        # set rows only.
         indexes = [
             models.Index(fields=["status", "region_code"]),
             models.Index(fields=["department", "status"]),
             models.Index(fields=["region_code", "reported_at"]),
+            models.Index(fields=["region_code", "reported_at"], condition=models.Q(is_overdue=True),
+                         name="cases_overdue_region_idx"),
+            models.Index(fields=["region_code", "reported_at"], condition=models.Q(is_supervised=True),
+                         name="cases_supervised_region_idx"),
+            models.Index(fields=["parent"], condition=models.Q(parent__isnull=False), name="cases_merged_parent_idx"),
         ]
 
     def __str__(self) -> str:
