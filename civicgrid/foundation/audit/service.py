@@ -18,7 +18,14 @@ SENSITIVE_MARK = "[已加密]"
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
+def _text(value: str) -> str:
+    # NUL cannot be stored in PostgreSQL text or jsonb: a request value carrying one is recorded with U+FFFD.
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
 def _plain(value):
+    if type(value) is str:
+        return _text(value)
     if type(value) in _SCALARS:
         return value
     if isinstance(value, datetime.datetime | datetime.date | datetime.time):
@@ -28,7 +35,7 @@ def _plain(value):
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {_text(k) if isinstance(k, str) else k: _plain(v) for k, v in value.items()}
     return value
 
 
@@ -97,20 +104,20 @@ def entry(
     if target is not None:
         target_type = target._meta.label_lower
         target_id = str(target.pk)
-        target_repr = str(target)[:200]
+        target_repr = _text(str(target))[:200]
         region_code = region_code or getattr(target, "region_code", "") or ""
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
     return AuditEntry(
         at=timezone.now(),
         actor=actor if is_user else None,
-        actor_name=(actor.get_username() if is_user else (str(actor) if actor else "system"))[:150],
+        actor_name=_text(actor.get_username() if is_user else (str(actor) if actor else "system"))[:150],
         source_ip=ctx.source_ip,
         channel=ctx.channel,
         request_id=ctx.request_id,
         action=action,
         target_type=target_type,
         target_id=target_id,
-        target_repr=target_repr,
+        target_repr=_text(target_repr),
         region_code=region_code,
         before=_plain(before) if before is not None else None,
         after=_plain(after) if after is not None else None,

@@ -68,3 +68,13 @@ def test_inserts_still_work():
             [timezone.now()],
         )
     assert AuditEntry.objects.count() == before + 1
+
+
+def test_a_nul_in_recorded_values_is_kept_visible_not_refused():
+    """PostgreSQL stores no NUL in text or jsonb; a request value carrying one (e.g. an export filter) must not
+    make the audited action fail: it is recorded with U+FFFD in its place, on both databases."""
+    entry = record(actor="client\x00x", action="data.exported", target_type="t", target_repr="a\x00b",
+                   data={"filters": {"kind": "±\x00", "k\x00": ["\x00"]}})
+    stored = AuditEntry.objects.get(pk=entry.pk)
+    assert stored.data == {"filters": {"kind": "±\ufffd", "k\ufffd": ["\ufffd"]}}
+    assert stored.target_repr == "a\ufffdb" and stored.actor_name == "client\ufffdx"
