@@ -11,6 +11,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from civicgrid.foundation.access.scope import ScopedModel
+from civicgrid.foundation.workflow.steps import TimelineStep
 
 
 class Status(models.TextChoices):
@@ -169,25 +170,15 @@ class Case(ScopedModel):
         return q
 
 
-class CaseStep(models.Model):
+class CaseStep(TimelineStep):
     """One entry of a case's timeline: a transition or a note, by whom, when."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="steps")
-    action = models.CharField(_("操作"), max_length=32)
-    from_status = models.CharField(max_length=16, blank=True)
-    to_status = models.CharField(max_length=16, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
-    actor_name = models.CharField(max_length=150, blank=True)
     department = models.ForeignKey("orgs.Organisation", null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
-    note = models.TextField(_("说明"), blank=True)
-    data = models.JSONField(null=True, blank=True)
-    at = models.DateTimeField(db_index=True)
 
-    class Meta:
+    class Meta(TimelineStep.Meta):
         verbose_name = _("处理过程")
-        ordering = ["at", "id"]
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.action}"

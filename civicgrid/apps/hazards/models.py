@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.access.scope import ScopedModel, subtree_q
+from civicgrid.foundation.workflow.steps import TimelineStep
 
 
 class Kind(models.TextChoices):
@@ -368,23 +369,13 @@ class Rectification(models.Model):
         return f"rectification of {self.hazard_id}"
 
 
-class HazardStep(models.Model):
+class HazardStep(TimelineStep):
     """One entry of a hazard's timeline: a transition or a note, by whom, when."""
 
     hazard = models.ForeignKey(Hazard, on_delete=models.CASCADE, related_name="steps")
-    action = models.CharField(_("操作"), max_length=32)
-    from_status = models.CharField(max_length=16, blank=True)
-    to_status = models.CharField(max_length=16, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
-    actor_name = models.CharField(max_length=150, blank=True)
-    note = models.TextField(_("说明"), blank=True)
-    data = models.JSONField(null=True, blank=True)
-    at = models.DateTimeField(db_index=True)
 
-    class Meta:
+    class Meta(TimelineStep.Meta):
         verbose_name = _("隐患处理过程")
-        ordering = ["at", "id"]
 
     def __str__(self) -> str:
         return f"{self.hazard_id} {self.action}"

@@ -30,9 +30,9 @@ def on_ack_overdue(event) -> None:
     incident, team, clock = callout.incident, callout.team, payload.get("clock_id")
     with transaction.atomic():
         if not IncidentStep.objects.filter(incident=incident, action="ack_overdue", data__clock=clock).exists():
-            IncidentStep.objects.create(incident=incident, action="ack_overdue", team=team, actor_name="system",
-                                        note=f"{team.name}调派后未在时限内响应", data={"clock": clock},
-                                        at=payload.get("at") or callout.called_at)
+            IncidentStep.record_step(incident=incident, action="ack_overdue", team=team, actor=None,
+                                     note=f"{team.name}调派后未在时限内响应", data={"clock": clock},
+                                     at=payload.get("at") or callout.called_at)
         title = f"队伍未响应：{team.name}"
         body = f"险情 {incident.code} {incident.title}：{team.name}尚未响应调派，请电话联系负责人 {team.leader_name}。"
         url = incident_url(incident)

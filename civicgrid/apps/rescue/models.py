@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.access.scope import ScopedModel, ScopedQuerySet, subtree_q
+from civicgrid.foundation.workflow.steps import TimelineStep
 
 
 class TeamKind(models.TextChoices):
@@ -400,25 +401,15 @@ class IncidentMaterial(models.Model):
         return f"{self.incident_id} {self.item_name} {self.quantity}"
 
 
-class IncidentStep(models.Model):
+class IncidentStep(TimelineStep):
     """One entry of an incident's timeline: raised, call-out, acknowledgement, arrival, release, material,
     note, status change, closing."""
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="steps")
-    action = models.CharField(_("操作"), max_length=32)
-    from_status = models.CharField(max_length=16, blank=True)
-    to_status = models.CharField(max_length=16, blank=True)
     team = models.ForeignKey(RescueTeam, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
-    actor_name = models.CharField(max_length=150, blank=True)
-    note = models.TextField(_("说明"), blank=True)
-    data = models.JSONField(null=True, blank=True)
-    at = models.DateTimeField(db_index=True)
 
-    class Meta:
+    class Meta(TimelineStep.Meta):
         verbose_name = _("险情处置过程")
-        ordering = ["at", "id"]
 
     def __str__(self) -> str:
         return f"{self.incident_id} {self.action}"

@@ -214,12 +214,8 @@ def _visible_incident(actor, incident: Incident | int, *, lock: bool = False) ->
 
 def _step(incident: Incident, actor, action: str, *, note: str = "", team: RescueTeam | None = None,
           from_status: str = "", to_status: str = "", data: dict | None = None, at=None) -> IncidentStep:
-    is_user = actor is not None and getattr(actor, "is_authenticated", False)
-    return IncidentStep.objects.create(
-        incident=incident, action=action, from_status=from_status, to_status=to_status, team=team,
-        actor=actor if is_user else None, actor_name=(actor.label if is_user else "system")[:150], note=note,
-        data=data, at=at or timezone.now(),
-    )
+    return IncidentStep.record_step(incident=incident, action=action, actor=actor, at=at, from_status=from_status,
+                                    to_status=to_status, note=note, data=data, team=team)
 
 
 def incident_url(incident: Incident) -> str:

@@ -60,10 +60,8 @@ def ensure_capability_scope(actor, case: Case, capability: str, label: str) -> N
 def add_step(case: Case, *, action: str, actor, at, from_status: str = "", to_status: str = "", note: str = "",
              data: dict | None = None, department=None) -> CaseStep:
     """One entry of the case's timeline."""
-    return CaseStep.objects.create(
-        case=case, action=action, from_status=from_status, to_status=to_status, actor=user_or_none(actor),
-        actor_name=actor_label(actor), department=department, note=note[:4000], data=data or None, at=at,
-    )
+    return CaseStep.record_step(case=case, action=action, actor=actor, at=at, from_status=from_status,
+                                to_status=to_status, note=note, data=data, department=department)
 
 
 def audit_entry(case: Case, *, actor, action: str, before: dict | None, data: dict | None = None):

@@ -50,7 +50,7 @@ from civicgrid.foundation.sla import services as sla
 from .. import clocks, numbering, recipients
 from .. import photos as photo_mod
 from ..models import Case, CaseReporter, CaseStep, Source, Status
-from .common import actor_label, attach_all, audit_entry, read_photos, user_or_none
+from .common import attach_all, audit_entry, read_photos, user_or_none
 
 log = logging.getLogger(__name__)
 
@@ -413,12 +413,11 @@ def _prepare(*, actor, payload, category, grid_id, grid_code, lng, lat, crs_in, 
         name=payload["name"], contact_enc=keys.encrypt(payload["phone"], recipients.PHONE_CONTEXT),
         email_enc=keys.encrypt(payload["email"], recipients.EMAIL_CONTEXT), follow_token=secrets.token_urlsafe(24),
     )
-    label = actor_label(actor)
-    rows.steps = [CaseStep(action="report", from_status="", to_status=Status.REPORTED, actor=user, actor_name=label,
-                           note="", data={"source": payload["source"], "photos": len(photos)}, at=now)]
+    rows.steps = [CaseStep.entry(action="report", to_status=Status.REPORTED, actor=actor, at=now,
+                                 data={"source": payload["source"], "photos": len(photos)})]
     if self_handled:
-        rows.steps.append(CaseStep(action="self_handle", from_status=Status.REPORTED, to_status=Status.CLOSED,
-                                   actor=user, actor_name=label, note="自行处置", data=None, at=now))
+        rows.steps.append(CaseStep.entry(action="self_handle", from_status=Status.REPORTED, to_status=Status.CLOSED,
+                                         actor=actor, at=now, note="自行处置"))
         rows.clock, rows.limit = None, None
     else:
         rows.clock, rows.limit = clocks.prepare(case, clocks.INTAKE, now)

@@ -48,10 +48,8 @@ def ensure_capability_scope(actor, hazard: Hazard, capability: str, label: str) 
 def add_step(hazard: Hazard, *, action: str, actor, at, from_status: str = "", to_status: str = "",
              note: str = "", data: dict | None = None) -> HazardStep:
     """One entry of the hazard's timeline."""
-    return HazardStep.objects.create(
-        hazard=hazard, action=action, from_status=from_status, to_status=to_status, actor=user_or_none(actor),
-        actor_name=actor_label(actor), note=note[:4000], data=data or None, at=at,
-    )
+    return HazardStep.record_step(hazard=hazard, action=action, actor=actor, at=at, from_status=from_status,
+                                  to_status=to_status, note=note, data=data)
 
 
 def record(hazard: Hazard, *, actor, action: str, before: dict | None, data: dict | None = None) -> None:
