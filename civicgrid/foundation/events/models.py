@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 class OutboxEvent(models.Model):
     """A domain event waiting for (or done with) delivery to its handlers."""
 
-    topic = models.CharField(_("事件"), max_length=64, db_index=True)
+    topic = models.CharField(_("事件"), max_length=64)  # never a filter on its own: no index to maintain per event
     aggregate_type = models.CharField(max_length=64, blank=True)
     aggregate_id = models.CharField(max_length=64, blank=True)
     region_code = models.CharField(max_length=15, blank=True)
