@@ -21,21 +21,20 @@ import sys
 from zoneinfo import ZoneInfo
 
 import bench_evaluation as be
+import common
 
 PG_DB = "bench_board"
 KEY = "figures partial (goal)"
 
 
 def child(vendor: str, n: int) -> dict:
-    import django
-
-    django.setup()
-
+    common.setup_django()
     from civicgrid.apps.cases.models import CaseStep
     from civicgrid.dashboards.command import selectors as board
     from civicgrid.foundation.access.models import User
 
-    be.migrate()
+    common.migrate()
+    timed = common.first_best_median
     world, populate_s, steps = be.populate(vendor, n, steps=True)
     day = be.NOW.astimezone(ZoneInfo("Asia/Shanghai")).date()
     start, end = board.day_bounds(day)
@@ -50,20 +49,20 @@ def child(vendor: str, n: int) -> dict:
                                    "open": board.board_cases(user).filter(status__in=board.OPEN).count()}
         prefix = "" if who == "district" else "street: "
         results["timings"][prefix + ("figures partial (goal)" if who == "district" else "figures partial")] = \
-            be.timed(lambda u=user: (board.today_figures(u, day), board.status_counts(u)))
-        results["timings"][prefix + "today's figures"] = be.timed(lambda u=user: board.today_figures(u, day))
-        results["timings"][prefix + "counts by status"] = be.timed(lambda u=user: board.status_counts(u))
-        results["timings"][prefix + "overdue list"] = be.timed(lambda u=user: board.overdue(u))
-        results["timings"][prefix + "newest list"] = be.timed(lambda u=user: board.latest(u))
-        results["timings"][prefix + "map, street clusters"] = be.timed(lambda u=user: board.map_data(u, zoom=11))
+            timed(lambda u=user: (board.today_figures(u, day), board.status_counts(u)))
+        results["timings"][prefix + "today's figures"] = timed(lambda u=user: board.today_figures(u, day))
+        results["timings"][prefix + "counts by status"] = timed(lambda u=user: board.status_counts(u))
+        results["timings"][prefix + "overdue list"] = timed(lambda u=user: board.overdue(u))
+        results["timings"][prefix + "newest list"] = timed(lambda u=user: board.latest(u))
+        results["timings"][prefix + "map, street clusters"] = timed(lambda u=user: board.map_data(u, zoom=11))
     grid = world["grids"][0]
     bbox = (grid[2] - 0.01, grid[3] - 0.01, grid[2] + 0.01, grid[3] + 0.01)
-    results["timings"]["map, points in a bbox"] = be.timed(
+    results["timings"]["map, points in a bbox"] = timed(
         lambda: board.map_data(users["district"], zoom=17, bbox=bbox))
     touched = CaseStep.objects.filter(at__gte=start, at__lt=end).values("case_id")
-    results["plan"] = be.plan(vendor, board.board_cases(users["street"]).filter(pk__in=touched).values("pk"))
-    results["plan_status"] = be.plan(vendor, board.board_cases(users["street"])
-                                     .filter(status__in=board.BOARD_STATUSES).values("status"))
+    results["plan"] = common.plan(board.board_cases(users["street"]).filter(pk__in=touched).values("pk"))
+    results["plan_status"] = common.plan(board.board_cases(users["street"])
+                                         .filter(status__in=board.BOARD_STATUSES).values("status"))
     return results
 
 
@@ -74,8 +73,7 @@ def report(r: dict) -> None:
           f"{d['handled']} handled, {d['closed']} closed, 按期结案率 {d['rate']}%, {d['open']:,} open "
           f"(a street: {s['reported']} reported, {s['open']:,} open)")
     for name, t in r["timings"].items():
-        print(f"           {name:<34} first {t['first_ms']:8.1f} ms   best {t['best_ms']:8.1f} ms   "
-              f"median {t['median_ms']:8.1f} ms")
+        print(common.timing_line(name, t, 34))
     print(f"           plan (today, a street): {r['plan']}\n           plan (statuses, a street): {r['plan_status']}",
           flush=True)
 

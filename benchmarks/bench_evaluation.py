@@ -21,24 +21,17 @@ growth from the smallest to the largest size is printed. Figures are printed, ne
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, date, datetime
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PG_SERVER = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+import common
+
 PG_DB = "bench_eval"
 NOW = datetime(2026, 6, 15, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
 SPAN_DAYS = 3 * 365
 MONTH = (date(2026, 5, 1), date(2026, 5, 31))
-STREETS, COMMUNITIES, GRIDS = 18, 10, 5  # 900 grids
 DEPARTMENTS, DISPATCHERS = 40, 30
 HOUR, DAY = 3600, 86400
 CASE_COLUMNS = (
@@ -66,22 +59,8 @@ def build_world() -> dict:
     from civicgrid.foundation.access.models import Grant, User
     from civicgrid.foundation.access.roles import Role
     from civicgrid.foundation.orgs.models import Organisation, OrgKind
-    from civicgrid.foundation.regions.models import Level, Region
 
-    def region(code, name, level, parent, lng, lat):
-        return Region(code=code, name=name, level=level, parent=parent, centroid_lng=lng, centroid_lat=lat,
-                      min_lng=lng - 0.005, max_lng=lng + 0.005, min_lat=lat - 0.005, max_lat=lat + 0.005)
-
-    district = Region.objects.create(code="140213", name="平城区", level=Level.DISTRICT, centroid_lng=113.3,
-                                     centroid_lat=40.08)
-    streets = Region.objects.bulk_create([region(f"140213{s + 1:03d}", f"街道{s + 1}", Level.STREET, district,
-                                                 113.2 + 0.012 * s, 40.08) for s in range(STREETS)])
-    communities = Region.objects.bulk_create([
-        region(f"{st.code}{c + 1:03d}", f"{st.name}社区{c + 1}", Level.COMMUNITY, st, st.centroid_lng,
-               40.0 + 0.016 * c) for st in streets for c in range(COMMUNITIES)])
-    grids = Region.objects.bulk_create([
-        region(f"{cm.code}{g + 1:03d}", f"{cm.name}网格{g + 1}", Level.GRID, cm, cm.centroid_lng + 0.002 * g,
-               cm.centroid_lat) for cm in communities for g in range(GRIDS)])
+    district, streets, _, grids = common.build_district(first_street=1)
     departments = Organisation.objects.bulk_create([
         Organisation(code=f"D{d:03d}", name=f"区部门{d}", kind=OrgKind.DEPARTMENT, region=district,
                      region_code=district.code) for d in range(DEPARTMENTS)])
@@ -234,48 +213,17 @@ def populate(vendor: str, n: int, *, steps: bool = False) -> tuple[dict, float, 
     return world, time.perf_counter() - started, total_steps
 
 
-def timed(func, runs: int = 5) -> dict:
-    """The first call (cold caches), then the best and the median of `runs` more, in milliseconds."""
-    t = time.perf_counter()
-    func()
-    first = (time.perf_counter() - t) * 1000
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        func()
-        times.append((time.perf_counter() - t) * 1000)
-    return {"first_ms": first, "best_ms": min(times), "median_ms": statistics.median(times)}
-
-
-def plan(vendor: str, queryset) -> str:
-    """The database's plan for a queryset (one line)."""
-    from django.db import connection
-
-    sql, params = queryset.query.sql_with_params()
-    with connection.cursor() as cur:
-        cur.execute(("EXPLAIN QUERY PLAN " if vendor == "sqlite" else "EXPLAIN ") + sql, params)
-        rows = cur.fetchall()
-    return " | ".join(str(r[-1] if vendor == "sqlite" else r[0]).strip() for r in rows)[:700]
-
-
-def migrate() -> None:
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
 # ---- child: one database, one size -----------------------------------------------------------------------
 
 def child(vendor: str, n: int) -> dict:
-    import django
-
-    django.setup()
+    common.setup_django()
     from django.db.models import Count
 
     from civicgrid.apps.evaluation import selectors
     from civicgrid.foundation.access.models import User
 
-    migrate()
+    common.migrate()
+    timed = common.first_best_median
     world, populate_s, _ = populate(vendor, n)
     leader = User.objects.get(pk=world["leader"])
     street_leader = User.objects.get(pk=world["street_leader"])
@@ -294,60 +242,19 @@ def child(vendor: str, n: int) -> dict:
     names = selectors.needed_counts("department")
     qs = (selectors.cohort(leader, *MONTH).values("department_id")
           .annotate(**selectors.aggregates(names, as_of)))
-    results["plan"] = plan(vendor, qs)
-    results["plan_street"] = plan(vendor, selectors.cohort(street_leader, *MONTH).values("department_id")
-                                  .annotate(n=Count("pk")))
+    results["plan"] = common.plan(qs)
+    results["plan_street"] = common.plan(selectors.cohort(street_leader, *MONTH).values("department_id")
+                                         .annotate(n=Count("pk")))
     return results
 
 
 # ---- parent ---------------------------------------------------------------------------------------------
 
-def run_child(script: str, vendor: str, n: int, env_extra: dict) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CIVICGRID_SQLITE_PATH"}}
-    env.update(DJANGO_SETTINGS_MODULE="config.settings", CIVICGRID_TESTING="0", CIVICGRID_LOG_LEVEL="WARNING")
-    env.update(env_extra)
-    out = subprocess.run([sys.executable, script, "--child", vendor, "--sizes", str(n)], env=env, cwd=ROOT,
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(f"{vendor} run failed:\n{out.stderr[-4000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def run_sqlite(script: str, n: int) -> dict:
-    with tempfile.TemporaryDirectory(prefix="bench-cases-") as tmp:
-        return run_child(script, "sqlite", n, {"CIVICGRID_DATA_DIR": tmp,
-                                               "CIVICGRID_SQLITE_PATH": f"{tmp}/bench.sqlite3"})
-
-
-def run_postgres(script: str, n: int, db: str) -> dict | None:
-    try:
-        import psycopg
-    except ImportError:
-        print("psycopg not installed: PostgreSQL skipped")
-        return None
-    try:
-        admin = psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        print(f"PostgreSQL not reachable at {PG_SERVER}: skipped ({exc})")
-        return None
-    with admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {db} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' "
-                      "LC_CTYPE 'C.UTF-8'")
-        try:
-            with tempfile.TemporaryDirectory(prefix="bench-cases-") as tmp:
-                return run_child(script, "postgres", n, {"CIVICGRID_DATA_DIR": tmp,
-                                                         "DATABASE_URL": f"{PG_SERVER}/{db}"})
-        finally:
-            admin.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-
-
 def report(r: dict) -> None:
     print(f"{r['vendor']:>9}: {r['cases']:,} cases (inserted in {r['populate_s']:.1f} s); May 2026: "
           f"{r['month_cases']:,} cases, {r['departments']} departments, grades {r['grades']}")
     for name, t in r["timings"].items():
-        print(f"           {name:<28} first {t['first_ms']:8.1f} ms   best {t['best_ms']:8.1f} ms   "
-              f"median {t['median_ms']:8.1f} ms")
+        print(common.timing_line(name, t, 28))
     print(f"           plan: {r['plan']}\n           plan (street): {r['plan_street']}", flush=True)
 
 
@@ -370,23 +277,22 @@ def growth(results: list[dict], key: str) -> None:
 
 def main(script: str = __file__, db: str = PG_DB, child_fn=child, report_fn=report, key: str = "department (goal)",
          doc: str = __doc__) -> int:
-    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = common.argument_parser(doc)
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated case counts")
     parser.add_argument("--only", choices=["sqlite", "postgres"])
     parser.add_argument("--child", choices=["sqlite", "postgres"], help=argparse.SUPPRESS)
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    sizes = common.parse_sizes(args.sizes)
     if args.child:
-        sys.path.insert(0, str(ROOT))
-        print(json.dumps(child_fn(args.child, sizes[0])))
+        common.reply(child_fn(args.child, sizes[0]))
         return 0
     results = []
     for vendor in ("sqlite", "postgres"):
         if args.only not in (None, vendor):
             continue
         for n in sizes:
-            r = run_sqlite(script, n) if vendor == "sqlite" else run_postgres(script, n, db)
-            if r:
+            for r in common.each_database(script, [vendor], lambda v, n=n: ["--child", v, "--sizes", str(n)], db=db,
+                                          prefix="bench-cases-"):
                 report_fn(r)
                 results.append(r)
     growth(results, key)

@@ -25,18 +25,12 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
-import os
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PG_SERVER = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+import common
+
 PG_DB = "bench_hazard_ledger"
-STREETS, COMMUNITIES, GRIDS = 18, 10, 5
 LISTS = ("issues", "responsibility", "ledger")
 
 
@@ -58,24 +52,9 @@ def populate(n: int, seed: int) -> dict:
     from civicgrid.foundation.access.models import Grant, User
     from civicgrid.foundation.access.roles import Role
     from civicgrid.foundation.orgs.models import Organisation, OrgKind
-    from civicgrid.foundation.regions.models import Level, Region
 
     rng = random.Random(seed)
-
-    def region(code, name, level, parent, lng, lat):
-        return Region(code=code, name=name, level=level, parent=parent, centroid_lng=lng, centroid_lat=lat,
-                      min_lng=lng - 0.005, max_lng=lng + 0.005, min_lat=lat - 0.005, max_lat=lat + 0.005)
-
-    district = Region.objects.create(code="140213", name="平城区", level=Level.DISTRICT, centroid_lng=113.3,
-                                     centroid_lat=40.08)
-    streets = Region.objects.bulk_create([region(f"140213{s + 50:03d}", f"街道{s + 1}", Level.STREET, district,
-                                                 113.2 + 0.012 * s, 40.08) for s in range(STREETS)])
-    communities = Region.objects.bulk_create([
-        region(f"{st.code}{c + 1:03d}", f"{st.name}社区{c + 1}", Level.COMMUNITY, st, st.centroid_lng,
-               40.0 + 0.016 * c) for st in streets for c in range(COMMUNITIES)])
-    grids = Region.objects.bulk_create([
-        region(f"{cm.code}{g + 1:03d}", f"{cm.name}网格{g + 1}", Level.GRID, cm, cm.centroid_lng + 0.002 * g,
-               cm.centroid_lat) for cm in communities for g in range(GRIDS)])
+    district, streets, _, grids = common.build_district(first_street=50)
     departments = Organisation.objects.bulk_create([
         Organisation(code=f"D{d}", name=name, kind=OrgKind.DEPARTMENT, region=district, region_code=district.code)
         for d, name in enumerate(["平城区水务局", "平城区应急管理局", "平城区城市管理局", "平城区自然资源局"])])
@@ -154,17 +133,14 @@ def write_plain(rows: list[list]) -> bytes:
 
 
 def child(vendor: str, sizes: list[int], repeat: int, seed: int) -> dict:
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    common.setup_django()
     from django.db import connection
 
     from civicgrid.apps.hazards import selectors, xlsx
     from civicgrid.apps.hazards.models import Hazard
     from civicgrid.foundation.access.models import User
 
-    call_command("migrate", verbosity=0)
+    common.migrate()
     start = time.perf_counter()
     world = populate(max(sizes), seed)
     populate_s = time.perf_counter() - start
@@ -174,28 +150,21 @@ def child(vendor: str, sizes: list[int], repeat: int, seed: int) -> dict:
     codes = list(Hazard.objects.order_by("code").values_list("code", flat=True))
     results = {"vendor": vendor, "populate_s": populate_s, "photos": world["photos"], "sizes": {}}
 
-    def best(func) -> tuple[float, object]:
-        out = func()  # warm-up
-        times = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            out = func()
-            times.append(time.perf_counter() - t0)
-        return min(times), out
-
     for n in sizes:
         last = codes[n - 1]
         entry = {}
         for which in LISTS:
             width = len(xlsx.headers(which))
             rows = plain_rows(n, width)
-            entry[f"plain_{which}"], _ = best(lambda rows=rows: write_plain(rows))
+            write_plain(rows)  # warm-up
+            entry[f"plain_{which}"] = common.best_of(repeat, lambda rows=rows: write_plain(rows))
 
             def export(which=which, last=last):
                 qs = selectors.hazard_list(user, kind="flood", action="export").filter(code__lte=last)
                 return xlsx.export_list(which, qs)
 
-            entry[which], body = best(export)
+            body = export()  # warm-up (its file is checked below)
+            entry[which] = common.best_of(repeat, export)
             entry[f"bytes_{which}"] = len(body)
             if n == sizes[0]:  # check the file before trusting the timing
                 from openpyxl import load_workbook
@@ -207,38 +176,8 @@ def child(vendor: str, sizes: list[int], repeat: int, seed: int) -> dict:
     return results
 
 
-def run_child(vendor: str, args, env_extra: dict) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CIVICGRID_SQLITE_PATH"}}
-    env.update(DJANGO_SETTINGS_MODULE="config.settings", CIVICGRID_TESTING="0", CIVICGRID_LOG_LEVEL="WARNING")
-    env.update(env_extra)
-    cmd = [sys.executable, __file__, "--child", vendor, "--sizes", args.sizes, "--repeat", str(args.repeat),
-           "--seed", str(args.seed)]
-    out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(f"{vendor} run failed:\n{out.stderr[-4000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def run_postgres(args) -> dict | None:
-    try:
-        import psycopg
-    except ImportError:
-        print("psycopg not installed: PostgreSQL skipped")
-        return None
-    try:
-        admin = psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        print(f"PostgreSQL not reachable at {PG_SERVER}: skipped ({exc})")
-        return None
-    with admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {PG_DB} TEMPLATE template0 ENCODING 'UTF8'")
-        try:
-            with tempfile.TemporaryDirectory(prefix="bench-ledger-") as tmp:
-                return run_child("postgresql", args, {"CIVICGRID_DATA_DIR": tmp,
-                                                      "DATABASE_URL": f"{PG_SERVER}/{PG_DB}"})
-        finally:
-            admin.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+def child_args(vendor: str, args) -> list[str]:
+    return ["--child", vendor, "--sizes", args.sizes, "--repeat", str(args.repeat), "--seed", str(args.seed)]
 
 
 def report(r: dict) -> None:
@@ -261,24 +200,21 @@ def report(r: dict) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = common.argument_parser(__doc__)
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated numbers of hazards")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per variant; the best is kept")
     parser.add_argument("--seed", type=int, default=20230531)
     parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL")
     parser.add_argument("--child", choices=["sqlite", "postgresql"], help=argparse.SUPPRESS)
     args = parser.parse_args()
-    sizes = sorted(int(s) for s in args.sizes.split(",") if s.strip())
+    sizes = sorted(common.parse_sizes(args.sizes))
     if args.child:
-        sys.path.insert(0, str(ROOT))
-        print(json.dumps(child(args.child, sizes, args.repeat, args.seed)))
+        common.reply(child(args.child, sizes, args.repeat, args.seed))
         return 0
-    with tempfile.TemporaryDirectory(prefix="bench-ledger-") as tmp:
-        report(run_child("sqlite", args, {"CIVICGRID_DATA_DIR": tmp, "CIVICGRID_SQLITE_PATH": f"{tmp}/bench.sqlite3"}))
-    if args.postgres:
-        result = run_postgres(args)
-        if result:
-            report(result)
+    vendors = ["sqlite", "postgresql"] if args.postgres else ["sqlite"]
+    for result in common.each_database(__file__, vendors, lambda vendor: child_args(vendor, args), db=PG_DB,
+                                       prefix="bench-ledger-"):
+        report(result)
     return 0
 
 

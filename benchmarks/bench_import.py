@@ -23,18 +23,15 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-PG_SERVER = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+import common
+
 BENCH_DB = "bench_civicgrid"
 HEADERS = ["姓名", "身份证号", "联系电话", "所属网格代码", "户编号", "与户主关系", "人口类型", "民族", "工作单位"]
 GRIDS = [f"140213{s:03d}{c:03d}{g:03d}" for s in range(1, 11) for c in range(1, 11) for g in range(1, 11)]
@@ -99,27 +96,11 @@ def _cpu(connection) -> float:
 
 
 def child(database: str, csv_path: Path, rows: int) -> dict:
-    """Run in a fresh process: set up Django on the benchmark database and time both paths."""
-    data_dir = Path(tempfile.mkdtemp(prefix="civicgrid-bench-"))
-    os.environ.update(
-        CIVICGRID_DATA_DIR=str(data_dir),
-        CIVICGRID_TESTING="0",
-        CIVICGRID_MAX_IMPORT_BYTES=str(2 * 1024**3),
-        CIVICGRID_LOG_LEVEL="WARNING",
-        DJANGO_SETTINGS_MODULE="config.settings",
-    )
-    if database == "postgres":
-        os.environ["DATABASE_URL"] = f"{PG_SERVER}/{BENCH_DB}"
-    else:
-        os.environ.pop("DATABASE_URL", None)
-        os.environ["CIVICGRID_SQLITE_PATH"] = str(data_dir / "bench.sqlite3")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    """Run in a fresh process on the benchmark database (named by the parent) and time both paths."""
+    common.setup_django()
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
+    common.migrate()
     _setup(rows)
     baseline_1, cpu_1 = _baseline(connection, csv_path)
     cpu = _cpu(connection)
@@ -128,9 +109,6 @@ def child(database: str, csv_path: Path, rows: int) -> dict:
     baseline_2, cpu_2 = _baseline(connection, csv_path)
     result.update(database=database, baseline_s=[baseline_1, baseline_2], baseline_cpu_s=[cpu_1, cpu_2])
     connection.close()
-    import shutil
-
-    shutil.rmtree(data_dir, ignore_errors=True)  # the SQLite database, the key file, the stored upload
     return result
 
 
@@ -226,13 +204,6 @@ def _product(csv_path: Path, rows: int) -> dict:
 # ---------------------------------------------------------------------------------------------- the parent
 
 
-def _pg(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(sql)
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_120_000)
@@ -241,7 +212,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--csv", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(child(args.child, Path(args.csv), args.rows)))
+        common.reply(child(args.child, Path(args.csv), args.rows))
         return 0
     csv_path = Path(tempfile.gettempdir()) / f"civicgrid-bench-residents-{args.rows}.csv"
     started = time.perf_counter()
@@ -249,27 +220,20 @@ def main(argv: list[str]) -> int:
     size_mb = csv_path.stat().st_size / 1024 / 1024
     print(f"{args.rows:,} synthetic residents → {csv_path} ({size_mb:.1f} MB, {time.perf_counter() - started:.1f} s)")
     results = []
+    env = {"CIVICGRID_MAX_IMPORT_BYTES": str(2 * 1024**3)}  # the full-size file is larger than the default cap
     try:
         for database in [args.only] if args.only else ["postgres", "sqlite"]:
-            if database == "postgres":
-                try:
-                    _pg(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-                    _pg(f"CREATE DATABASE {BENCH_DB} TEMPLATE template0 ENCODING 'UTF8' "
-                        "LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'")
-                except Exception as exc:  # no server here: report and go on with SQLite
-                    print(f"postgresql: skipped ({type(exc).__name__}: {exc})")
-                    continue
+            child_args = ["--child", database, "--csv", str(csv_path), "--rows", str(args.rows)]
             try:
-                out = subprocess.run(
-                    [sys.executable, __file__, "--child", database, "--csv", str(csv_path), "--rows", str(args.rows)],
-                    cwd=ROOT, capture_output=True, text=True, check=True,
-                ).stdout
-                results.append(json.loads(out.strip().splitlines()[-1]))
-            except subprocess.CalledProcessError as exc:
-                print(f"{database}: failed\n{exc.stderr[-3000:]}")
-            finally:
                 if database == "postgres":
-                    _pg(f"DROP DATABASE IF EXISTS {BENCH_DB}")
+                    result = common.on_postgres(__file__, child_args, db=BENCH_DB, prefix="civicgrid-bench-", env=env)
+                else:
+                    result = common.on_sqlite(__file__, child_args, prefix="civicgrid-bench-", env=env)
+            except RuntimeError as exc:  # report and go on with the other database
+                print(exc)
+                continue
+            if result:
+                results.append(result)
     finally:
         csv_path.unlink(missing_ok=True)
     for r in results:

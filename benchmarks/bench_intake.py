@@ -38,9 +38,10 @@ import uuid
 from pathlib import Path
 from urllib.parse import quote
 
-ROOT = Path(__file__).resolve().parent.parent
+import common
+from common import ROOT
+
 BIN = Path(sys.executable).parent
-PG_SERVER = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
 PG_DB = "bench_intake"
 DESCRIPTION = "小区门口垃圾堆放，影响通行，请尽快处理。"
 BARE_PATH = "/open311/v2/_bench/insert"
@@ -50,9 +51,7 @@ INTAKE_PATH = "/open311/v2/requests.json"
 
 
 def setup_child() -> dict:
-    import django
-
-    django.setup()
+    common.setup_django()
     from django.db import connection
 
     from civicgrid.foundation.regions.models import Level, Region
@@ -196,7 +195,7 @@ def _postgres_backends(vendor: str) -> set[int]:
         return set()
     import psycopg
 
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=3) as conn:
+    with psycopg.connect(f"{common.PG_SERVER}/postgres", autocommit=True, connect_timeout=3) as conn:
         rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [PG_DB]).fetchall()
     return {pid for (pid,) in rows}
 
@@ -278,35 +277,18 @@ def measure(vendor: str, env: dict, args, tmp: Path) -> dict:
     return result
 
 
-def _base_env() -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CIVICGRID_SQLITE_PATH"}}
-    env.update(DJANGO_SETTINGS_MODULE="config.settings", CIVICGRID_TESTING="0", CIVICGRID_LOG_LEVEL="WARNING",
-               PYTHONPATH=str(ROOT))
-    return env
-
-
 def run_sqlite(args) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp:
-        return measure("sqlite", {**_base_env(), "CIVICGRID_DATA_DIR": tmp}, args, Path(tmp))
+        return measure("sqlite", common.child_env(common.sqlite_env(tmp)), args, Path(tmp))
 
 
 def run_postgres(args) -> dict | None:
-    try:
-        import psycopg
-        admin = psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=3)
-    except Exception as exc:  # noqa: BLE001 - no driver or no server: say so and go on
-        print(f"PostgreSQL not reachable at {PG_SERVER}: skipped ({exc})")
-        return None
-    with admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {PG_DB} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' "
-                      f"LC_CTYPE 'C.UTF-8'")
-        try:
-            with tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp:
-                env = {**_base_env(), "CIVICGRID_DATA_DIR": tmp, "DATABASE_URL": f"{PG_SERVER}/{PG_DB}"}
-                return measure("postgres", env, args, Path(tmp))
-        finally:
-            admin.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+    with common.fresh_postgres(PG_DB) as url:
+        if url is None:
+            return None
+        with tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp:
+            env = common.child_env({"CIVICGRID_DATA_DIR": tmp, "DATABASE_URL": url})
+            return measure("postgres", env, args, Path(tmp))
 
 
 def report(r: dict, args) -> None:
@@ -332,7 +314,7 @@ def report(r: dict, args) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = common.argument_parser(__doc__)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
@@ -340,8 +322,7 @@ def main() -> int:
     parser.add_argument("--setup", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.setup:
-        sys.path.insert(0, str(ROOT))
-        print(json.dumps(setup_child()))
+        common.reply(setup_child())
         return 0
     if not (shutil.which("wrk") or (BIN / "wrk").exists()):
         print("wrk is missing: apt-get install -y wrk")

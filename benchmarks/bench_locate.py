@@ -17,27 +17,14 @@ Prints points/s for each and the ratio (b)/(a) (goal >= 0.70). Results are print
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
+import common  # puts the repository on the path for civicgrid
 import numpy as np
 import shapely
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from civicgrid.foundation.regions.geometry import demo_partition_from_data  # noqa: E402
-from civicgrid.foundation.regions.locator import Locator  # noqa: E402
-
-
-def best_of(repeat: int, func) -> float:
-    """Shortest wall time of ``repeat`` calls (the least disturbed by other work on the machine)."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from civicgrid.foundation.regions.geometry import demo_partition_from_data
+from civicgrid.foundation.regions.locator import Locator
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,9 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         f"build: STRtree {tree_build * 1e3:.1f} ms, Locator {locator_build * 1e3:.1f} ms, raster {raster_build * 1e3:.1f} ms"
     )
 
-    baseline = best_of(args.repeat, lambda: tree.query(points, predicate="intersects"))
-    located = best_of(args.repeat, lambda: locator.locate_many(lngs, lats))
-    exact_only = best_of(args.repeat, lambda: exact.locate_many(lngs, lats))
+    baseline = common.best_of(args.repeat, lambda: tree.query(points, predicate="intersects"))
+    located = common.best_of(args.repeat, lambda: locator.locate_many(lngs, lats))
+    exact_only = common.best_of(args.repeat, lambda: exact.locate_many(lngs, lats))
 
     codes = locator.locate_many(lngs, lats)
     assert codes.tolist() == exact.locate_many(lngs, lats).tolist(), "raster and exact answers differ"

@@ -28,15 +28,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PG_SERVER = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+import common
+
 PG_DB = "bench_nearest"
 BBOX = (113.10, 39.95, 113.45, 40.20)  # lng/lat of the district, generously
 QUANTITY = 500
@@ -90,11 +86,8 @@ def populate(n_warehouses: int, seed: int) -> dict:
 
 
 def child(vendor: str, sizes: list[int], n_warehouses: int, seed: int, bulk_only: bool = False) -> dict:
-    import django
-
-    django.setup()
+    common.setup_django()
     import numpy as np
-    from django.core.management import call_command
     from django.db import connection
     from django.test import Client
 
@@ -102,7 +95,7 @@ def child(vendor: str, sizes: list[int], n_warehouses: int, seed: int, bulk_only
     from civicgrid.apps.materials.models import MaterialItem, StockLot
     from civicgrid.foundation.access.models import ApiToken, User
 
-    call_command("migrate", verbosity=0)
+    common.migrate()
     start = time.perf_counter()
     world = populate(n_warehouses, seed)
     populate_s = time.perf_counter() - start
@@ -124,11 +117,6 @@ def child(vendor: str, sizes: list[int], n_warehouses: int, seed: int, bulk_only
                "populate_s": populate_s, "sizes": {}}
     # Warm up (connections, statement caches, numpy).
     selectors.nearest_warehouses(lats_all[0], lngs_all[0], item, QUANTITY, LIMIT)
-
-    def timed(func) -> float:
-        t0 = time.perf_counter()
-        func()
-        return time.perf_counter() - t0
 
     for n in sizes:
         lats, lngs = lats_all[:n], lngs_all[:n]
@@ -166,45 +154,18 @@ def child(vendor: str, sizes: list[int], n_warehouses: int, seed: int, bulk_only
             one = selectors.nearest_warehouses(lats[i], lngs[i], item, QUANTITY, LIMIT)
             assert [cand[j][0] for j in idx[i]] == [w.id for w in one], "bulk and per-point answers differ"
         skip = float("nan")
-        results["sizes"][str(n)] = {"bare": skip if bulk_only else timed(bare), "brute": timed(brute),
-                                    "per_point": skip if bulk_only else timed(per_point),
-                                    "per_point_scoped": skip if bulk_only else timed(per_point_scoped),
-                                    "bulk": min(timed(bulk) for _ in range(3)),
-                                    "api": min(timed(api) for _ in range(3))}
+        once = common.seconds
+        results["sizes"][str(n)] = {"bare": skip if bulk_only else once(bare), "brute": once(brute),
+                                    "per_point": skip if bulk_only else once(per_point),
+                                    "per_point_scoped": skip if bulk_only else once(per_point_scoped),
+                                    "bulk": common.best_of(3, bulk),
+                                    "api": common.best_of(3, api)}
     return results
 
 
-def run_child(vendor: str, args, env_extra: dict) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CIVICGRID_SQLITE_PATH"}}
-    env.update(DJANGO_SETTINGS_MODULE="config.settings", CIVICGRID_TESTING="0", CIVICGRID_LOG_LEVEL="WARNING")
-    env.update(env_extra)
-    cmd = [sys.executable, __file__, "--child", vendor, "--sizes", args.sizes, "--warehouses", str(args.warehouses),
-           "--seed", str(args.seed), *(["--bulk-only"] if args.bulk_only else [])]
-    out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(f"{vendor} run failed:\n{out.stderr[-4000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def run_postgres(args) -> dict | None:
-    try:
-        import psycopg
-    except ImportError:
-        print("psycopg not installed: PostgreSQL skipped")
-        return None
-    try:
-        admin = psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        print(f"PostgreSQL not reachable at {PG_SERVER}: skipped ({exc})")
-        return None
-    with admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {PG_DB} TEMPLATE template0 ENCODING 'UTF8'")
-        try:
-            with tempfile.TemporaryDirectory(prefix="bench-nearest-") as tmp:
-                return run_child("postgresql", args, {"CIVICGRID_DATA_DIR": tmp, "DATABASE_URL": f"{PG_SERVER}/{PG_DB}"})
-        finally:
-            admin.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+def child_args(vendor: str, args) -> list[str]:
+    return ["--child", vendor, "--sizes", args.sizes, "--warehouses", str(args.warehouses), "--seed", str(args.seed),
+            *(["--bulk-only"] if args.bulk_only else [])]
 
 
 def report(r: dict) -> None:
@@ -229,7 +190,7 @@ def report(r: dict) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = common.argument_parser(__doc__)
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated numbers of hazard points")
     parser.add_argument("--warehouses", type=int, default=500)
     parser.add_argument("--seed", type=int, default=20230601)
@@ -237,17 +198,14 @@ def main() -> int:
     parser.add_argument("--bulk-only", action="store_true", help="skip the per-point loops (a), (c), (d)")
     parser.add_argument("--child", choices=["sqlite", "postgresql"], help=argparse.SUPPRESS)
     args = parser.parse_args()
-    sizes = sorted(int(s) for s in args.sizes.split(",") if s.strip())
+    sizes = sorted(common.parse_sizes(args.sizes))
     if args.child:
-        sys.path.insert(0, str(ROOT))
-        print(json.dumps(child(args.child, sizes, args.warehouses, args.seed, args.bulk_only)))
+        common.reply(child(args.child, sizes, args.warehouses, args.seed, args.bulk_only))
         return 0
-    with tempfile.TemporaryDirectory(prefix="bench-nearest-") as tmp:
-        report(run_child("sqlite", args, {"CIVICGRID_DATA_DIR": tmp, "CIVICGRID_SQLITE_PATH": f"{tmp}/bench.sqlite3"}))
-    if args.postgres:
-        result = run_postgres(args)
-        if result:
-            report(result)
+    vendors = ["sqlite", "postgresql"] if args.postgres else ["sqlite"]
+    for result in common.each_database(__file__, vendors, lambda vendor: child_args(vendor, args), db=PG_DB,
+                                       prefix="bench-nearest-"):
+        report(result)
     return 0
 
 

@@ -31,12 +31,12 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUME
 import argparse  # noqa: E402
 import csv  # noqa: E402
 import random  # noqa: E402
-import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import zlib  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import common  # noqa: E402 - puts the repository on the path for civicgrid
 import numpy as np  # noqa: E402
 from scipy.sparse.csgraph import connected_components  # noqa: E402
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer  # noqa: E402
@@ -45,13 +45,10 @@ from sklearn.model_selection import StratifiedGroupKFold  # noqa: E402
 from sklearn.neighbors import NearestNeighbors  # noqa: E402
 from sklearn.svm import LinearSVC  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
 from civicgrid.integrations.router import model as router  # noqa: E402
 from civicgrid.integrations.router.textnorm import _T2S_MAP  # noqa: E402
 
+REPO = common.ROOT
 TARGET_MACRO_F1 = 0.93
 
 

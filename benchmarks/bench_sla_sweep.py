@@ -26,17 +26,12 @@ line compares the burst with the target "the sweep over 1,000,000 open clocks wi
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PG_SERVER = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+import common
+
 PG_DB = "bench_sla"
 NOW = datetime(2026, 6, 15, 2, 0, tzinfo=UTC)  # 10:00 in Beijing on a Monday
 NOW_EPOCH = int(NOW.timestamp())
@@ -110,10 +105,7 @@ def wal_since(connection, before) -> int | None:
 
 
 def child(vendor: str, clocks: int, layout: str) -> dict:
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    common.setup_django()
     from django.db import connection, transaction
 
     from civicgrid.foundation.core.management.commands.worker import tune_sqlite
@@ -121,8 +113,7 @@ def child(vendor: str, clocks: int, layout: str) -> dict:
     from civicgrid.foundation.sla.models import SlaClock
     from civicgrid.foundation.sla.sweep import sweep
 
-    for app in ("events", "sla"):  # only the two schemas the sweep touches
-        call_command("migrate", app, verbosity=0)
+    common.migrate("events", "sla")  # only the two schemas the sweep touches
 
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cur:
@@ -139,11 +130,6 @@ def child(vendor: str, clocks: int, layout: str) -> dict:
             n = len(cur.fetchall())
             return time.perf_counter() - t, n
 
-    def plan(sql: str, params: list) -> str:
-        with connection.cursor() as cur:
-            cur.execute(("EXPLAIN QUERY PLAN " if vendor == "sqlite" else "EXPLAIN ") + sql, params)
-            return " | ".join(str(r[-1] if vendor == "sqlite" else r[0]) for r in cur.fetchall())
-
     # The baseline's (state, due_at) index exists only while the baseline runs: the application does not
     # need it, and every index slows the marking down (see the comment on SlaClock.Meta.indexes).
     with connection.cursor() as cur:
@@ -151,7 +137,8 @@ def child(vendor: str, clocks: int, layout: str) -> dict:
         cur.execute("ANALYZE sla_slaclock")
     base_runs = [baseline() for _ in range(5)]
     base_time, due = min(t for t, _ in base_runs), base_runs[0][1]
-    base_plan = plan("SELECT id FROM sla_slaclock WHERE state = %s AND due_at <= %s", ["running", NOW])
+    base_plan = common.explain("SELECT id FROM sla_slaclock WHERE state = %s AND due_at <= %s", ["running", NOW],
+                               indent=True)
     with connection.cursor() as cur:
         cur.execute("DROP INDEX bench_state_due")
 
@@ -185,22 +172,17 @@ def child(vendor: str, clocks: int, layout: str) -> dict:
     sweep_time = time.perf_counter() - t
     wal_bytes = wal_since(connection, wal_before)
 
-    idle = []
-    for _ in range(5):
-        t = time.perf_counter()
+    def idle_sweep() -> None:
         assert sweep(now=NOW) == (0, 0)
-        idle.append(time.perf_counter() - t)
+
+    idle = common.best_of(5, idle_sweep)
 
     # Right after a burst PostgreSQL's partial indexes still hold the marked rows' old entries until
     # (auto)vacuum removes them; measure the steady state too.
     if vendor == "postgres":
         with connection.cursor() as cur:
             cur.execute("VACUUM ANALYZE sla_slaclock")
-    idle_vacuumed = []
-    for _ in range(5):
-        t = time.perf_counter()
-        assert sweep(now=NOW) == (0, 0)
-        idle_vacuumed.append(time.perf_counter() - t)
+    idle_vacuumed = common.best_of(5, idle_sweep)
 
     events = OutboxEvent.objects.count()
     assert events == warned + breached, (events, warned, breached)
@@ -221,69 +203,15 @@ def child(vendor: str, clocks: int, layout: str) -> dict:
         "commit_s": sum(commits),
         "commits": len(commits),
         "wal_bytes": wal_bytes,
-        "idle_sweep_s": min(idle),
-        "idle_vacuumed_s": min(idle_vacuumed),
+        "idle_sweep_s": idle,
+        "idle_vacuumed_s": idle_vacuumed,
         "ratio": sweep_time / base_time if base_time else float("nan"),
         "baseline_plan": base_plan,
-        "sweep_plan": plan(pending_sql, [NOW]),
+        "sweep_plan": common.explain(pending_sql, [NOW], indent=True),
     }
 
 
 # ---- parent: one child process per database --------------------------------------------------------------
-
-
-def run_child(vendor: str, clocks: int, layout: str, env_extra: dict) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CIVICGRID_SQLITE_PATH"}}
-    env.update(DJANGO_SETTINGS_MODULE="config.settings", CIVICGRID_TESTING="0", CIVICGRID_LOG_LEVEL="WARNING")
-    env.update(env_extra)
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", vendor, "--clocks", str(clocks), "--layout", layout],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"{vendor} run failed:\n{out.stderr[-4000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def run_sqlite(clocks: int, layout: str) -> dict:
-    with tempfile.TemporaryDirectory(prefix="bench-sla-") as tmp:
-        return run_child(
-            "sqlite",
-            clocks,
-            layout,
-            {"CIVICGRID_DATA_DIR": tmp, "CIVICGRID_SQLITE_PATH": f"{tmp}/bench.sqlite3"},
-        )
-
-
-def run_postgres(clocks: int, layout: str) -> dict | None:
-    try:
-        import psycopg
-    except ImportError:
-        print("psycopg not installed: PostgreSQL skipped")
-        return None
-    try:
-        admin = psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        print(f"PostgreSQL not reachable at {PG_SERVER}: skipped ({exc})")
-        return None
-    with admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        admin.execute(
-            f"CREATE DATABASE {PG_DB} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
-        )
-        try:
-            with tempfile.TemporaryDirectory(prefix="bench-sla-") as tmp:
-                return run_child(
-                    "postgres",
-                    clocks,
-                    layout,
-                    {"CIVICGRID_DATA_DIR": tmp, "DATABASE_URL": f"{PG_SERVER}/{PG_DB}"},
-                )
-        finally:
-            admin.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
 
 
 def goal(r: dict) -> str:
@@ -313,9 +241,7 @@ def report(r: dict) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = common.argument_parser(__doc__)
     parser.add_argument("--clocks", type=int, default=1_000_000)
     parser.add_argument("--only", choices=["sqlite", "postgres"])
     parser.add_argument(
@@ -324,15 +250,15 @@ def main() -> int:
     parser.add_argument("--child", choices=["sqlite", "postgres"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        sys.path.insert(0, str(ROOT))
-        print(json.dumps(child(args.child, args.clocks, args.layout)))
+        common.reply(child(args.child, args.clocks, args.layout))
         return 0
-    if args.only in (None, "sqlite"):
-        report(run_sqlite(args.clocks, args.layout))
-    if args.only in (None, "postgres"):
-        result = run_postgres(args.clocks, args.layout)
-        if result:
-            report(result)
+
+    def child_args(vendor: str) -> list[str]:
+        return ["--child", vendor, "--clocks", str(args.clocks), "--layout", args.layout]
+
+    vendors = [v for v in ("sqlite", "postgres") if args.only in (None, v)]
+    for result in common.each_database(__file__, vendors, child_args, db=PG_DB, prefix="bench-sla-"):
+        report(result)
     return 0
 
 

@@ -6,10 +6,15 @@ noisy; absolute numbers from different runs are not comparable). Usage:
     python benchmarks/run.py              # all, at their default (full) sizes
     python benchmarks/run.py locate sla   # only those whose file name contains one of the words
     python benchmarks/run.py --quick      # smaller sizes, for a smoke check
+
+`bench_router.py` needs a labelled message file, named by BENCH_MESSAGES_CSV (id,text,label); without it the
+router benchmark is skipped. What the benchmarks share (a child process per fresh database, timing, plans)
+is in `common.py`.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -17,8 +22,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 QUICK_ARGS = {
-    "bench_locate.py": ["--points", "100000"],
+    "bench_board.py": ["--sizes", "10000,50000"],
+    "bench_evaluation.py": ["--sizes", "10000,50000"],
+    "bench_hazard_ledger.py": ["--sizes", "100,1000", "--postgres"],
     "bench_import.py": ["--rows", "50000"],
+    "bench_intake.py": ["--duration", "2"],
+    "bench_locate.py": ["--points", "100000"],
+    "bench_nearest_warehouse.py": ["--sizes", "100,1000", "--postgres"],
+    "bench_router.py": ["--folds", "2", "--skip-timing"],
     "bench_sla_sweep.py": ["--clocks", "100000"],
 }
 
@@ -30,6 +41,11 @@ def main(argv: list[str]) -> int:
     failures = 0
     for script in scripts:
         args = QUICK_ARGS.get(script.name, []) if quick else []
+        if script.name == "bench_router.py":
+            if not os.environ.get("BENCH_MESSAGES_CSV"):
+                print(f"\n=== {script.name}: skipped (set BENCH_MESSAGES_CSV to a labelled message file)", flush=True)
+                continue
+            args = ["--csv", os.environ["BENCH_MESSAGES_CSV"], *args]
         print(f"\n=== {script.name} {' '.join(args)}", flush=True)
         started = time.perf_counter()
         code = subprocess.call([sys.executable, str(script), *args], cwd=HERE.parent)
