@@ -18,6 +18,15 @@ pytestmark = pytest.mark.django_db
 CONFIG_TABLES = tuple(m._meta.db_table for m in (SignalThreshold, ResponseRule, TaskTemplate))
 
 
+@pytest.fixture(autouse=True)
+def _defaults_in_the_tables():
+    """Each test starts from the tables as the first migration leaves them, whatever an earlier test did (a
+    transactional test elsewhere in the same process empties every table when it ends), and from a process
+    that has not seen them yet."""
+    rules.ensure_defaults(recheck=True)
+    rules.forget_defaults()
+
+
 def rain(actor, station, mm=5, minutes=10):
     return services.record_rainfall(actor=actor, station=station, observed_at=ago(minutes), window_hours=3,
                                     rain_mm=mm, **IN_A)[0]
