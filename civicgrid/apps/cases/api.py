@@ -84,8 +84,8 @@ def list_cases(request, filters: Query[CaseFilterIn]):
     supervised, date_from/date_to (reported), q (number or title)."""
     f = selectors.CaseFilter(**filters.dict(exclude={"limit", "offset"}))
     # A row shows the grid's name only: its boundary (a large JSON column) stays in the database.
-    qs = selectors.case_list(request.user, f).defer("grid__geometry")
-    items, total = page(qs, limit=filters.limit, offset=filters.offset)
+    rows = selectors.CaseListing(request.user, f, shape=lambda qs: qs.defer("grid__geometry"))
+    items, total = page(rows, limit=filters.limit, offset=filters.offset)
     return {"items": items, "count": len(items), "total": total}
 
 

@@ -1,8 +1,9 @@
 """The case list (事件办理): cases in the user's scope, filtered and paged by 50 with a fixed number of queries.
 
 Filters: status (one, or every open one), category class or subclass, region (street/community), department,
-overdue, supervised, and a search by number or title. The read is `cases.selectors.case_list`, which starts
-from `Case.objects.visible_to(user)`.
+overdue, supervised, and a search by number or title. The read is `cases.selectors.CaseListing`: the rows of
+`cases.selectors.case_list`, which starts from `Case.objects.visible_to(user)`, found page by page without
+sorting the whole scope.
 """
 
 from __future__ import annotations
@@ -68,8 +69,8 @@ def flags_of(case) -> list[dict]:
 def case_list(request):
     """Cases in scope with the list's filters; each row links to its case."""
     f, shown = parse_filters(request.GET)
-    qs = selectors.case_list(request.user, f).only(*ROW_FIELDS)
-    page_obj = paginate(request, qs)
+    rows = selectors.CaseListing(request.user, f, shape=lambda qs: qs.only(*ROW_FIELDS))
+    page_obj = paginate(request, rows)
     rows = [{"case": c, "flags": flags_of(c), "style": STATUS_STYLE.get(c.status, "")} for c in page_obj.object_list]
     return render(request, "cases/list.html", {
         "page_obj": page_obj,

@@ -1,0 +1,236 @@
+"""The case list's first page (事件办理, `/cases/` and `GET /api/v1/cases`) over 100,000 and 1,000,000 cases, on
+SQLite and PostgreSQL.
+
+    python benchmarks/bench_case_list.py                        # 100,000 and 1,000,000 cases, both databases
+    python benchmarks/bench_case_list.py --sizes 100000,300000  # other sizes
+    python benchmarks/bench_case_list.py --only sqlite          # or postgres
+    python benchmarks/bench_case_list.py --sqlite-analyze       # SQLite with planner statistics (ANALYZE)
+    python benchmarks/bench_case_list.py --skip-plain           # without the plain (former) read
+
+The same synthetic district and cases as `bench_evaluation.py` (three years of reports, 900 grids in 18
+streets, 40 departments), bulk-inserted into a fresh database (a temporary SQLite file; PostgreSQL
+`bench_case_list`, dropped afterwards), with 30 categories (6 classes of 5 subclasses) spread over the cases and
+a few reports by the street user and the department handler outside their scope (their own reports, which they
+follow wherever they are).
+
+Measured (first call, then best and median of 5): the read the page and the API make for their first page of
+50 with its total — `pagination.page` over `cases.selectors.CaseListing` (the page's `Paginator` makes the same
+reads) — for a district leader, a street's staff member, a grid worker and a department handler, without
+filters and with the list's common ones (open, overdue, not overdue, a category class, the last 30 days). For
+comparison, the same page read plainly from the scoped, sorted queryset (`selectors.case_list`, what the list
+read before `CaseListing`; first, then best and median of 3; left out with --skip-plain), and a check that
+both give the same rows in the same order and the same total. The baseline, measured in the same run, is the
+bare table's newest 50 (`SELECT … FROM cases_case ORDER BY reported_at DESC LIMIT 50`); each line prints its
+median's ratio to it. The plans of the slowest read's queries are printed, and a digest of every first page
+(ids in order, and the total) so that runs can be compared row for row. Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import bench_evaluation as be
+import common
+
+PG_DB = "bench_case_list"
+KEY = "district, no filter"
+PAGE = 50
+OWN_OUTSIDE = 12  # reports of the street user and of the department handler outside their scope
+
+
+def _categories() -> tuple[list[int], list[int]]:
+    """6 classes of 5 subclasses; returns (class ids, subclass ids)."""
+    from civicgrid.apps.categories.models import Category, CategoryKind, Taxonomy
+
+    taxonomy = Taxonomy.objects.create(code="bench", name="基准分类")
+    classes = Category.objects.bulk_create([
+        Category(taxonomy=taxonomy, code=f"{c + 1:02d}", name=f"大类{c + 1}", kind=CategoryKind.EVENT)
+        for c in range(6)])
+    subs = Category.objects.bulk_create([
+        Category(taxonomy=taxonomy, code=f"{p.code}{s + 1:02d}", name=f"{p.name}小类{s + 1}", parent=p,
+                 kind=CategoryKind.EVENT) for p in classes for s in range(5)])
+    return [c.pk for c in classes], [s.pk for s in subs]
+
+
+def prepare(vendor: str, n: int, analyze: bool) -> tuple[dict, float]:
+    """The district and n cases (`bench_evaluation.populate`), then categories, the street staff member, the
+    department handler and their own reports outside their scope. SQLite gets planner statistics only with
+    `analyze` (a file grown by reports has none; `dbstats.refresh_statistics` runs after bulk loads)."""
+    import time
+
+    from django.db import connection, transaction
+
+    from civicgrid.foundation.access.models import Grant, User
+    from civicgrid.foundation.access.roles import Role
+    from civicgrid.foundation.regions.models import Region
+
+    world, populate_s, _ = be.populate(vendor, n)
+    started = time.perf_counter()
+    with transaction.atomic():
+        classes, subs = _categories()
+        street = Region.objects.get(code="140213001")
+        staff, handler = User.objects.bulk_create([User(username="street-staff"), User(username="handler")])
+        Grant.objects.bulk_create([Grant(user=staff, role=Role.STREET_STAFF, region=street),
+                                   Grant(user=handler, role=Role.DEPARTMENT_HANDLER,
+                                         department_id=world["departments"][0])])
+        with connection.cursor() as cur:
+            # Every subclass in turn (the class filter then matches a sixth of the table).
+            cur.execute(f"UPDATE cases_case SET category_id = CASE (id % 30) "
+                        f"{' '.join(f'WHEN {i} THEN {pk}' for i, pk in enumerate(subs))} END")
+            # Own reports outside the user's scope, spread over the years (newest and oldest among them).
+            step = max(1, n // OWN_OUTSIDE)
+            for k, user in enumerate((staff, handler)):
+                ids = [i for i in range(1 + k, n + 1, step)][:OWN_OUTSIDE]
+                cur.execute(f"UPDATE cases_case SET reporter_id = %s WHERE id IN ({', '.join(['%s'] * len(ids))}) "
+                            "AND region_code NOT LIKE '140213001%%'", [user.pk, *ids])
+            if vendor == "postgres":
+                cur.execute("ANALYZE cases_case")
+            elif analyze:
+                cur.execute("ANALYZE")
+    world.update(classes=classes, staff=staff.pk, handler=handler.pk)
+    return world, populate_s + time.perf_counter() - started
+
+
+def child(vendor: str, n: int, analyze: bool = False, plain: bool = True) -> dict:
+    common.setup_django()
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from civicgrid.apps.cases import selectors
+    from civicgrid.apps.cases.models import Case
+    from civicgrid.foundation.access.models import User
+    from civicgrid.foundation.core.pagination import page
+
+    common.migrate()
+    timed = common.first_best_median
+    world, populate_s = prepare(vendor, n, analyze)
+    today = be.NOW.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    users = {"district": world["leader"], "street": world["staff"], "grid worker": world["workers"][0],
+             "department": world["handler"]}
+    filters = {
+        "no filter": {},
+        "open": {"status": "open"},
+        "overdue=1": {"overdue": True},
+        "overdue=0": {"overdue": False},
+        "category": {"category": world["classes"][2]},
+        "last 30 days": {"date_from": today - timedelta(days=30), "date_to": today},
+    }
+    columns = [f.column for f in Case._meta.concrete_fields]
+    baseline_sql = (f"SELECT {', '.join(columns)} FROM cases_case ORDER BY reported_at DESC LIMIT {PAGE}")
+
+    def baseline():
+        with connection.cursor() as cur:
+            cur.execute(baseline_sql)
+            return cur.fetchall()
+
+    def first_page(user, f):
+        # What `api.list_cases` does for its first page (the page view's `paginate` makes the same reads).
+        listing = selectors.CaseListing(user, f, shape=lambda qs: qs.defer("grid__geometry"))
+        return page(listing, limit=PAGE, offset=0)
+
+    def plain_page(user, f):
+        # The same page read plainly: the scoped queryset, sorted, and its count.
+        return page(selectors.case_list(user, f).defer("grid__geometry"), limit=PAGE, offset=0)
+
+    def digest(rows, total) -> str:
+        return hashlib.sha256((",".join(str(c.pk) for c in rows) + f"|{total}").encode()).hexdigest()[:12]
+
+    results = {"vendor": vendor, "cases": n, "analyzed": analyze or vendor == "postgres", "populate_s": populate_s,
+               "timings": {}, "plain": {}, "digests": {}, "same": {}, "totals": {}}
+    results["timings"]["baseline: newest 50, bare table"] = timed(baseline)
+    for who, pk in users.items():
+        user = User.objects.get(pk=pk)
+        for name, kwargs in filters.items():
+            f = selectors.CaseFilter(**kwargs)
+            label = f"{who}, {name}"
+            rows, total = first_page(user, f)
+            results["totals"][label] = total
+            results["digests"][label] = digest(rows, total)
+            results["timings"][label] = timed(lambda u=user, f=f: first_page(u, f))
+            if plain:
+                rows, total = plain_page(user, f)
+                results["same"][label] = digest(rows, total) == results["digests"][label]
+                results["plain"][label] = timed(lambda u=user, f=f: plain_page(u, f), runs=3)
+    slowest = max((k for k in results["timings"] if not k.startswith("baseline")),
+                  key=lambda k: results["timings"][k]["median_ms"])
+    who, name = slowest.split(", ", 1)
+    user, f = User.objects.get(pk=users[who]), selectors.CaseFilter(**filters[name])
+    with CaptureQueriesContext(connection) as ctx:
+        first_page(user, f)
+    results["slowest"] = slowest
+    results["plans"] = [(round(float(q["time"]) * 1000, 1), common.explain(q["sql"])[:700])
+                        for q in ctx.captured_queries if "cases_case" in q["sql"]]
+    results["plan_baseline"] = common.explain(baseline_sql)[:300]
+    return results
+
+
+def report(r: dict) -> None:
+    base = r["timings"]["baseline: newest 50, bare table"]["median_ms"]
+    print(f"{r['vendor']:>9}: {r['cases']:,} cases (inserted in {r['populate_s']:.1f} s, planner statistics: "
+          f"{'yes' if r['analyzed'] else 'none'}); first page of {PAGE} with its total; ratio = median / "
+          f"baseline median ({base:.2f} ms)")
+    for name, t in r["timings"].items():
+        total = r["totals"].get(name)
+        extra = (f"   ×{t['median_ms'] / max(base, 1e-9):7.1f}   total {total:>9,}   rows {r['digests'][name]}"
+                 if total is not None else "")
+        print(common.timing_line(name, t, 32) + extra)
+        if name in r["plain"]:
+            p = r["plain"][name]
+            print(common.timing_line("  plain (sorted scope)", p, 32)
+                  + f"   ×{p['median_ms'] / max(base, 1e-9):7.1f}   "
+                  + ("same rows and total" if r["same"][name] else "DIFFERENT ROWS OR TOTAL"))
+    print(f"           slowest: {r['slowest']}; its queries (ms, plan):")
+    for ms, plan in r["plans"]:
+        print(f"             {ms:8.1f} ms  {plan}")
+    print(f"           plan (baseline): {r['plan_baseline']}", flush=True)
+
+
+def growth(results: list[dict]) -> None:
+    by_vendor: dict[str, list[dict]] = {}
+    for r in results:
+        by_vendor.setdefault(r["vendor"], []).append(r)
+    for vendor, rows in by_vendor.items():
+        rows.sort(key=lambda r: r["cases"])
+        if len(rows) < 2:
+            continue
+        a, b = rows[0], rows[-1]
+        ta, tb = a["timings"][KEY]["median_ms"], b["timings"][KEY]["median_ms"]
+        print(f"{vendor:>9}: {KEY}: {a['cases']:,} → {b['cases']:,} cases: median {ta:.1f} → {tb:.1f} ms "
+              f"({tb / max(ta, 1e-9):.1f}×)", flush=True)
+
+
+def main() -> int:
+    import argparse
+
+    parser = common.argument_parser(__doc__)
+    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated case counts")
+    parser.add_argument("--only", choices=["sqlite", "postgres"])
+    parser.add_argument("--sqlite-analyze", action="store_true",
+                        help="give SQLite planner statistics (ANALYZE) after the load; without, it has none")
+    parser.add_argument("--skip-plain", action="store_true", help="time only the list's read, not the plain one")
+    parser.add_argument("--child", choices=["sqlite", "postgres"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    sizes = common.parse_sizes(args.sizes)
+    if args.child:
+        common.reply(child(args.child, sizes[0], args.sqlite_analyze, not args.skip_plain))
+        return 0
+    results = []
+    for vendor in ("sqlite", "postgres"):
+        if args.only not in (None, vendor):
+            continue
+        for n in sizes:
+            for r in common.each_database(__file__, [vendor], lambda v, n=n: ["--child", v, "--sizes", str(n),
+                                                                     *(["--sqlite-analyze"] if args.sqlite_analyze else []),
+                                                                     *(["--skip-plain"] if args.skip_plain else [])],
+                                          db=PG_DB, prefix="bench-case-list-"):
+                report(r)
+                results.append(r)
+    growth(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
