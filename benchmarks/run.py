@@ -23,6 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 QUICK_ARGS = {
     "bench_board.py": ["--sizes", "10000,50000"],
+    "bench_case_list.py": ["--sizes", "10000,50000"],
     "bench_evaluation.py": ["--sizes", "10000,50000"],
     "bench_hazard_ledger.py": ["--sizes", "100,1000", "--postgres"],
     "bench_import.py": ["--rows", "50000"],
