@@ -71,18 +71,6 @@ class CampaignListOut(Schema):
     count: int
 
 
-class CampaignStreetOut(Schema):
-    street_code: str
-    name: str
-    total: int
-    done: int
-    percent: int
-    findings: int
-    hazards: int
-    open_hazards: int
-    by_status: dict[str, int]
-
-
 class CampaignTotalsOut(Schema):
     total: int
     done: int
@@ -91,6 +79,11 @@ class CampaignTotalsOut(Schema):
     hazards: int
     open_hazards: int
     by_status: dict[str, int]
+
+
+class CampaignStreetOut(CampaignTotalsOut):
+    street_code: str
+    name: str
 
 
 class CampaignDetailOut(CampaignRowOut):

@@ -214,9 +214,10 @@ def submit_request(*, client: Open311Client, params: inputs.Params, jurisdiction
         return case, made[0], True
     link = Open311Request.objects.filter(case=case).first()
     if link is None:  # a replay of a case whose link an older version wrote separately and lost: complete it
-        with transaction.atomic():  # submit_case's replay answer carries the reporter's follow token
-            insert(*link_rows(case))
-        link = made[-1]
+        rows = link_rows(case)  # submit_case's replay answer carries the reporter's follow token
+        with transaction.atomic():
+            insert(*rows)
+        link = rows[0]
     return case, link, False
 
 

@@ -36,6 +36,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from civicgrid.apps.categories.models import Category
+from civicgrid.apps.categories.routing import RoutingTable, resolve_department
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core import context, keys
 from civicgrid.foundation.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -96,10 +97,6 @@ class _Lookups:
         """The suggested department's id for category × region, from the routing table in memory (rules,
         category tree, active departments: one build, then no query)."""
         if self.table is None:
-            try:
-                from civicgrid.apps.categories.routing import RoutingTable
-            except ImportError:  # no routing rules installed: the category's default department
-                return category.default_department_id if category is not None else None
             self.table = RoutingTable()
         return self.table.department_id(category.pk if category is not None else None, region_code)
 
@@ -173,12 +170,8 @@ def resolve_category(category) -> Category | None:
 
 
 def suggest_department(category: Category | None, region_code: str):
-    """The routing rules' department for category × region (rules for any category apply without one);
-    the category's default department where the routing service is not installed."""
-    try:
-        from civicgrid.apps.categories.services import resolve_department
-    except ImportError:
-        return category.default_department if category is not None else None
+    """The routing rules' department for category × region (rules for any category apply without one), else
+    the category's default department."""
     return resolve_department(category, region_code) or (category.default_department if category else None)
 
 
