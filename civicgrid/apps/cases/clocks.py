@@ -131,12 +131,9 @@ def extend(case: Case, kind: str, hours: float, at: datetime) -> SlaClock:
     state = dataclasses.replace(state, budget_minutes=state.budget_minutes + hours * 60, due_at=None, warn_at=None)
     if was_running:
         state = pure.resume(state, at, calendar)
-    fields = c.apply(state)
-    if c.due_at is not None and c.due_at > at:
-        c.breached_at = None
-    if c.warn_at is not None and c.warn_at > at:
-        c.warned_at = None
-    c.save(update_fields=[*fields, "breached_at", "warned_at"])
+    ahead = [kind for kind, instant in (("warn", state.warn_at), ("breach", state.due_at))
+             if instant is not None and instant > at]
+    sla.change_clock(c, state, at, reemit=ahead)
     events.publish("sla.extended", payload={"clock_id": c.pk, "target_type": c.target_type, "target_id": c.target_id,
                                             "kind": kind, "hours": hours,
                                             "due_at": c.due_at.isoformat() if c.due_at else None},
@@ -146,6 +143,6 @@ def extend(case: Case, kind: str, hours: float, at: datetime) -> SlaClock:
     return c
 
 
-def any_breached(case: Case) -> bool:
-    """Whether an open clock of the case is past its deadline (breach already recorded by the sweep)."""
-    return sla.clocks_of(case).filter(state__in=OPEN_STATES, breached_at__isnull=False).exists()
+def any_breached(case: Case, at: datetime) -> bool:
+    """Whether an open clock of the case is past its deadline at `at`."""
+    return sla.clocks_of(case).filter(state__in=OPEN_STATES, due_at__lte=at).exists()

@@ -234,8 +234,8 @@ def clocks(case: Case) -> list[dict]:
     rows = []
     for c in sla.clocks_of(case)[:30]:
         info = {"kind": c.kind, "state": c.state, "started_at": c.started_at, "due_at": c.due_at,
-                "stopped_at": c.stopped_at, "on_time": c.on_time, "warned": c.warned_at is not None,
-                "breached": c.breached_at is not None, "ratio": None}
+                "stopped_at": c.stopped_at, "on_time": c.on_time, "warned": c.warned(now),
+                "breached": c.breached(now), "ratio": None}
         if c.is_open:
             info["ratio"] = round(sla.progress(c, now)["ratio"], 3)
         rows.append(info)

@@ -84,8 +84,11 @@ class SlaClock(ScopedModel):
     The target is generic (``target_type`` is the model's ``label_lower``, ``target_id`` its key as a
     string) so any app can run clocks without the foundation importing it. ``kind`` names the limit
     (``"case.handle"``); at most one clock per (target, kind) is open (running or paused) at a time.
-    ``warned_at``/``breached_at`` are written once, by the sweep (or by ``stop`` for a late stop the
-    sweep had not seen yet), and are what makes event emission idempotent.
+    Whether a clock's warning (breach) has been emitted is ``warned_at`` (``breached_at``) being set, or,
+    while the clock is open, its ``warn_at`` (``due_at``) lying at or before the sweep's watermark
+    (``SweepState``): the sweep writes no clock row, and the services record the mark on the row whenever
+    they change a clock in a way the watermark alone would no longer describe (``sweep`` explains).
+    Whether a clock *is* warned or overdue is a matter of time and is read with ``warned``/``overdue``.
     """
 
     MODE_CHOICES = [
@@ -115,7 +118,7 @@ class SlaClock(ScopedModel):
     warn_at = models.DateTimeField(_("预警时间"), null=True, blank=True)
     on_time = models.BooleanField(_("按期"), null=True, blank=True)
 
-    # --- written once each by the sweep -----------------------------------------------------------------
+    # --- events already emitted outside the sweep's watermark (see ``sweep``) ---------------------------
     warned_at = models.DateTimeField(_("已预警"), null=True, blank=True)
     breached_at = models.DateTimeField(_("已超期"), null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -134,11 +137,9 @@ class SlaClock(ScopedModel):
             models.CheckConstraint(condition=Q(state__in=clock.STATES), name="sla_state_valid"),
         ]
         indexes = [
-            # The sweep's two scans: only open clocks not yet warned / breached are in these (partial)
-            # indexes, so a range scan on the instant finds exactly the due ones. They also serve "what
-            # falls due next" lists. Every further index costs each marked clock an index insertion
-            # (PostgreSQL cannot update a row in place when a column of an index predicate changes):
-            # with seven instead of three, a burst of 10,000 breaches took twice as long.
+            # The sweep's two scans: a range of instants (its watermark, now] over open clocks without a
+            # mark (marks are written by the services only, see ``sweep``), so finding the due ones is a
+            # range scan whatever the number of open clocks. They also serve "what falls due next" lists.
             models.Index(
                 fields=["due_at"],
                 name="sla_due_pending",
@@ -149,11 +150,11 @@ class SlaClock(ScopedModel):
                 name="sla_warn_pending",
                 condition=Q(state__in=OPEN_STATES, warned_at__isnull=True),
             ),
-            # Scoped overdue lists: only overdue open clocks, by region subtree.
+            # Scoped overdue lists (open clocks whose deadline has passed), by region subtree.
             models.Index(
                 fields=["region_code", "due_at"],
-                name="sla_overdue_region",
-                condition=Q(state__in=OPEN_STATES, breached_at__isnull=False),
+                name="sla_open_region_due",
+                condition=Q(state__in=OPEN_STATES),
             ),
             models.Index(fields=["target_type", "target_id"], name="sla_target"),
         ]
@@ -183,3 +184,33 @@ class SlaClock(ScopedModel):
     def is_overdue(self) -> bool:
         """Overdue now: a stopped clock by its ``on_time``, an open one by its deadline."""
         return clock.is_overdue(self.as_state(), timezone.now())
+
+    def warned(self, at) -> bool:
+        """Whether the warning instant has been reached: by ``at`` while open, before stopping otherwise."""
+        if self.warned_at is not None:
+            return True
+        end = at if self.is_open else min(at, self.stopped_at or at)
+        return self.warn_at is not None and self.warn_at <= end
+
+    def breached(self, at) -> bool:
+        """Whether the deadline has passed: by ``at`` while open; a stopped clock by its ``on_time``."""
+        if self.is_open:
+            return self.breached_at is not None or (self.due_at is not None and self.due_at <= at)
+        return self.on_time is False
+
+
+class SweepState(models.Model):
+    """How far the SLA sweep has emitted one kind of event (``warn`` or ``breach``): every open clock whose
+    instant lies at or before ``swept_to`` has had its event. One row per kind, written by the sweep only;
+    ``swept_to`` is empty before the first sweep."""
+
+    kind = models.CharField(max_length=8, primary_key=True)
+    swept_to = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("时限扫描进度")
+        verbose_name_plural = _("时限扫描进度")
+
+    def __str__(self) -> str:
+        return f"{self.kind} ≤ {self.swept_to:%Y-%m-%d %H:%M:%S}" if self.swept_to else f"{self.kind}: —"

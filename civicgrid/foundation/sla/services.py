@@ -12,8 +12,10 @@ no clock change and no event. The caller's service records the audit entry for i
 clocks have none of their own. Invalid transitions raise ``Conflict`` with a message a person can act on.
 
 Warnings (at ``warn_ratio`` of the budget, 80 % by default) and breaches are emitted by the worker's
-sweep (``sla.sweep``), not here. A clock stopped after its deadline that the sweep had not yet marked is
-marked here and gets its ``sla.breached`` event, so every late clock has exactly one.
+sweep (``sla.sweep``), not here, except where a change puts an instant behind the sweep's watermark: a
+clock stopped after its deadline before the sweep reached it gets its ``sla.breached`` here, and so does a
+clock started or moved onto an instant already swept, so every late clock has exactly one
+(``sweep.settle``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from django.utils import timezone
 
 from ..core.errors import Conflict, ValidationFailed
 from ..events.models import OutboxEvent
-from . import clock
+from . import clock, sweep
 from .admin_calendar import (  # noqa: F401  (re-exported: the calendar services belong to this API)
     calendar_status,
     clear_calendar_day,
@@ -38,7 +40,7 @@ from .admin_calendar import (  # noqa: F401  (re-exported: the calendar services
     year_view,
 )
 from .models import OPEN_STATES, SlaClock
-from .sweep import BREACHED, event_row
+from .sweep import event_row
 
 STARTED, PAUSED, RESUMED, STOPPED = "sla.started", "sla.paused", "sla.resumed", "sla.stopped"
 
@@ -73,9 +75,38 @@ def _values(c: SlaClock) -> dict:
     }
 
 
+def _event(topic: str, c: SlaClock, at: datetime, **extra) -> OutboxEvent:
+    return event_row(topic, _values(c), at, state=c.state, consumed_minutes=c.consumed_minutes, **extra)
+
+
 def _emit(topic: str, c: SlaClock, at: datetime, **extra) -> None:
-    row = event_row(topic, _values(c), at, state=c.state, consumed_minutes=c.consumed_minutes, **extra)
-    row.save()
+    _event(topic, c, at, **extra).save()
+
+
+def publish_clock_event(topic: str, c: SlaClock, at: datetime) -> None:
+    """Publish a warning or breach of a saved clock that a service (not the sweep) emits."""
+    _emit(topic, c, at)
+
+
+def _settle(c: SlaClock, before: dict | None, at: datetime, reemit=()) -> list[str]:
+    """``sweep.settle`` with the watermark read in this transaction: under the shared lock when an
+    instant is near the present; not at all for a new clock whose instants all lie ahead of it."""
+    is_near = sweep.near(c, before)
+    if before is None and not is_near:
+        return []
+    return sweep.settle(c, before, sweep.watermarks(shared_lock=is_near), at, reemit=reemit)
+
+
+def settle_new(c: SlaClock, at: datetime) -> list[str]:
+    """For a caller inserting a clock itself (``new_clock``): inside its transaction, before the insert,
+    record the marks of instants already swept; publish the returned topics with ``emitted_events`` once
+    the clock has its id. Nothing to read when the instants lie ahead (the usual case)."""
+    return _settle(c, None, at)
+
+
+def emitted_events(c: SlaClock, topics: list[str], at: datetime) -> list[OutboxEvent]:
+    """The unsaved outbox rows of the topics ``settle_new`` returned, for a clock that now has its id."""
+    return [_event(topic, c, at) for topic in topics]
 
 
 def _open_clock(target: Target, kind: str) -> SlaClock:
@@ -91,12 +122,31 @@ def _open_clock(target: Target, kind: str) -> SlaClock:
     return c
 
 
-def _transition(c: SlaClock, func, at: datetime, action: str) -> None:
+def _transition(c: SlaClock, func, at: datetime, action: str) -> list[str]:
+    """Apply a pure transition to the locked clock and save it; returns the warning/breach topics to
+    publish now (``sweep.settle``)."""
+    before = sweep.snapshot(c)
     try:
         state = func(c.as_state(), at, get_calendar())
     except clock.ClockError as exc:
         raise Conflict(f"时限“{c.kind}”无法{action} / {exc}") from None
-    c.save(update_fields=c.apply(state))
+    fields = c.apply(state)
+    topics = _settle(c, before, at)
+    c.save(update_fields=[*fields, "warned_at", "breached_at"])
+    return topics
+
+
+def change_clock(c: SlaClock, state: clock.ClockState, at: datetime, *, reemit=()) -> list[str]:
+    """Save a new state computed by the caller for its locked clock (e.g. an extended budget), keeping the
+    sweep's bookkeeping true; ``reemit`` names the kinds (``"warn"``, ``"breach"``) whose event is due again
+    for the new instant. Publishes what must be published now and returns those topics."""
+    before = sweep.snapshot(c)
+    fields = c.apply(state)
+    topics = _settle(c, before, at, reemit=reemit)
+    c.save(update_fields=[*fields, "warned_at", "breached_at"])
+    for topic in topics:
+        _emit(topic, c, at)
+    return topics
 
 
 def new_clock(
@@ -166,12 +216,15 @@ def start_clock(
         raise Conflict(
             f"时限“{kind}”已在计时 / an SLA clock {kind!r} is already open on {target_type}#{target_id}"
         )
+    topics = settle_new(c, at)
     try:
         with transaction.atomic():  # savepoint: a concurrent start must not poison the caller's transaction
             c.save()
     except IntegrityError:
         raise Conflict(f"时限“{kind}”已在计时 / an SLA clock {kind!r} is already open") from None
     started_event(c, limit, at).save()
+    for row in emitted_events(c, topics, at):  # started on instants already swept (a backdated start)
+        row.save()
     return c
 
 
@@ -180,7 +233,8 @@ def pause_clock(*, target: Target, kind: str, at: datetime | None = None) -> Sla
     """Pause the running ``kind`` clock on ``target``; its deadline is suspended until resumed."""
     at = _now(at)
     c = _open_clock(target, kind)
-    _transition(c, clock.pause, at, "暂停")
+    for topic in _transition(c, clock.pause, at, "暂停"):
+        _emit(topic, c, at)
     _emit(PAUSED, c, at)
     return c
 
@@ -190,7 +244,8 @@ def resume_clock(*, target: Target, kind: str, at: datetime | None = None) -> Sl
     """Resume the paused clock: the deadline moves by the (working) time spent paused."""
     at = _now(at)
     c = _open_clock(target, kind)
-    _transition(c, clock.resume, at, "恢复")
+    for topic in _transition(c, clock.resume, at, "恢复"):
+        _emit(topic, c, at)
     _emit(RESUMED, c, at)
     return c
 
@@ -200,13 +255,10 @@ def stop_clock(*, target: Target, kind: str, at: datetime | None = None) -> SlaC
     """Stop the open ``kind`` clock on ``target`` for good; ``clock.on_time`` tells whether it was met."""
     at = _now(at)
     c = _open_clock(target, kind)
-    _transition(c, clock.stop, at, "停止")
-    if c.on_time is False and c.breached_at is None:
-        # Late, but the sweep had not marked it yet (it runs every second or so): the breach still
-        # happened, and nothing will sweep a stopped clock, so mark and publish it here.
-        c.breached_at = at
-        c.save(update_fields=["breached_at"])
-        _emit(BREACHED, c, at)
+    # Late, but the sweep had not reached the deadline yet (it runs every second or so): the breach still
+    # happened, and nothing sweeps a stopped clock, so settle publishes it here.
+    for topic in _transition(c, clock.stop, at, "停止"):
+        _emit(topic, c, at)
     _emit(STOPPED, c, at, on_time=c.on_time)
     return c
 
@@ -242,7 +294,7 @@ def open_clock(target: Target, kind: str) -> SlaClock | None:
 
 def overdue_for(user, *, kind: str | None = None):
     """Open clocks past their deadline that ``user`` may see (scoped by region), most overdue first."""
-    qs = SlaClock.objects.visible_to(user, "view").filter(state__in=OPEN_STATES, breached_at__isnull=False)
+    qs = SlaClock.objects.visible_to(user, "view").filter(state__in=OPEN_STATES, due_at__lte=timezone.now())
     if kind:
         qs = qs.filter(kind=kind)
     return qs.order_by("due_at", "id")
@@ -259,7 +311,7 @@ def progress(c: SlaClock, at: datetime | None = None) -> dict:
         "ratio": clock.consumed_ratio(state, at, calendar),
         "remaining_minutes": clock.remaining(state, at, calendar),
         "overdue": clock.is_overdue(state, at),
-        "warned": c.warned_at is not None,
+        "warned": c.warned(at),
         "due_at": c.due_at,
         "provisional": bool(due_local and c.mode != clock.NATURAL_HOURS and is_provisional(due_local.date())),
     }

@@ -1,27 +1,30 @@
 """The worker's SLA sweep: emit ``sla.warning`` and ``sla.breached`` exactly once per clock, on time.
 
-Everything the sweep needs is in the database (``warn_at``/``due_at`` computed when the clock last
-changed, ``warned_at``/``breached_at`` once emitted), so a restarted or replaced worker simply carries on:
-nothing is scheduled in memory. Each batch is one transaction that marks the clocks and writes their
-outbox rows together, so an event exists if and only if its clock is marked, and a second sweep finds
-nothing to do.
+Everything the sweep needs is in the database, so a restarted or replaced worker simply carries on:
+nothing is scheduled in memory. For each kind of event the sweep keeps a watermark (``SweepState.swept_to``):
+every open clock whose instant (``warn_at`` / ``due_at``) lies at or before it has had its event. A sweep
+at ``now`` emits the events of the open clocks whose instant lies in (watermark, now] and moves the
+watermark to ``now``, in one transaction: an event exists if and only if the watermark passed its instant,
+and a second sweep finds nothing to do.
 
-Scale: the scans use partial indexes holding only open clocks not yet warned/breached, ordered by the
-instant, so finding the due ones is a range scan whatever the number of open clocks. A batch is marked
-and published by the database itself: one statement on PostgreSQL (pick with SKIP LOCKED, UPDATE …
-RETURNING, INSERT … SELECT), three on SQLite; see benchmarks/bench_sla_sweep.py for figures.
+The sweep writes no clock row. Marking each clock instead (``warned_at``/``breached_at`` set by the sweep,
+as this module did before) made a burst of 20,000 events cost 1.2-1.6 s over 1,000,000 clocks: every
+mark rewrote a scattered table page, and on PostgreSQL each was a non-HOT update inserting into three
+indexes and writing ~100-280 MB of WAL after a checkpoint. Now a burst is one indexed range read and one
+outbox INSERT per kind (benchmarks/bench_sla_sweep.py has the figures).
 
-Where a burst's time goes (measured over 1 M clocks, 10,000 warnings + 10,000 breaches on scattered
-rows): finding the due clocks is a few per cent of it; the rest is writing the marked clock rows. On
-PostgreSQL each mark is a non-HOT update (``warned_at``/``breached_at`` are in the partial indexes'
-predicates), so besides the heap page it inserts into the primary key, ``sla_one_open_clock`` and
-``sla_target``: ~17,000 pages dirtied and ~100 MB of WAL (full-page images after a checkpoint) per 5,000
-clocks. On SQLite the commits (WAL writes of ~20,000 table pages, then the automatic checkpoint) take
-over half of it. Keeping the marks out of the indexes to allow HOT updates made each idle sweep re-read
-every warned open clock (~110 ms at 20,000), so that is not the way; writing the marks to a narrow table
-instead of the clock rows (a prototype: 0.2–0.3 s per 5,000 on PostgreSQL against 0.6–0.7 s now, 0.7 s
-for the whole burst on SQLite) needs the readers of ``warned_at``/``breached_at`` and the row-lock
-ordering with ``stop_clock`` redesigned first.
+What keeps it exact is that a clock's instant may only move across the watermark through the services
+(``services.settle``), which record the difference on the row: an instant set at or before the watermark
+gets its event from the service at once, and a clock whose event was emitted keeps that fact in
+``warned_at``/``breached_at`` when its instant moves (unless the change asks for a new event, as an approved
+extension does) or when it stops (the sweep only looks at open clocks). The partial indexes hold only
+open clocks without a mark, so the sweep's range read skips those.
+
+Concurrency: on SQLite every write transaction is exclusive (IMMEDIATE), so a sweep and a service never
+interleave. On PostgreSQL the sweep holds an exclusive transaction-level advisory lock and a service that
+sets or judges an instant near the present (within ``SETTLE_MARGIN``) holds the shared one while it reads
+the watermark; a service setting an instant further ahead cannot race a sweep, whose ``now`` is the wall
+clock, as long as its transaction commits within that margin.
 
 Also here: ``reschedule_open_clocks``, which recomputes the deadlines of open clocks after an
 administrator changed the working calendar (run as a background task after that change commits).
@@ -29,9 +32,8 @@ administrator changed the working calendar (run as a background task after that 
 
 from __future__ import annotations
 
-import json
 import logging
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connection, transaction
 from django.tasks import task
@@ -40,12 +42,20 @@ from django.utils import timezone
 from ..core import context
 from ..events.models import OutboxEvent
 from . import clock
-from .models import OPEN_STATES, SlaClock
+from .models import OPEN_STATES, SlaClock, SweepState
 
 log = logging.getLogger(__name__)
 
 WARNING = "sla.warning"
 BREACHED = "sla.breached"
+
+# kind -> (instant column, mark column, topic)
+KINDS = {"warn": ("warn_at", "warned_at", WARNING), "breach": ("due_at", "breached_at", BREACHED)}
+
+# A service whose clock has an instant before now + SETTLE_MARGIN takes the shared lock and reads the
+# watermark; one whose instants all lie further ahead relies on committing within this margin.
+SETTLE_MARGIN = timedelta(minutes=5)
+_LOCK_KEY = 0x51A5EE9  # PostgreSQL advisory lock shared by the sweep (exclusive) and the services (shared)
 
 _PAYLOAD_FIELDS = ("id", "target_type", "target_id", "kind", "region_code", "mode", "due_at", "warn_at")
 
@@ -83,15 +93,108 @@ def event_row(topic: str, values: dict, at: datetime, **extra) -> OutboxEvent:
     )
 
 
+# ---- the watermark -------------------------------------------------------------------------------------
+
+
+def watermarks(*, shared_lock: bool = False) -> dict[str, datetime | None]:
+    """``{"warn": swept_to, "breach": swept_to}`` (None before the first sweep). With ``shared_lock``, on
+    PostgreSQL, first wait for a running sweep and keep it out until the caller's transaction ends."""
+    if shared_lock and connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", [_LOCK_KEY])
+    marks = dict.fromkeys(KINDS)
+    marks.update(SweepState.objects.filter(kind__in=KINDS).values_list("kind", "swept_to"))
+    return marks
+
+
+def _claim(kind: str) -> datetime | None:
+    """Inside the sweep's transaction: keep other sweeps and near-present services out; the watermark."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+    return SweepState.objects.filter(kind=kind).values_list("swept_to", flat=True).first()
+
+
+def _advance(kind: str, to: datetime) -> None:
+    if not SweepState.objects.filter(kind=kind).update(swept_to=to, updated_at=timezone.now()):
+        SweepState.objects.create(kind=kind, swept_to=to)
+
+
+# ---- keeping the watermark true when a service changes a clock -------------------------------------------
+
+
+def snapshot(c: SlaClock) -> dict:
+    """What ``settle`` needs of a clock before a service changes it."""
+    return {"state": c.state, "warn_at": c.warn_at, "due_at": c.due_at,
+            "warned_at": c.warned_at, "breached_at": c.breached_at}
+
+
+def emitted(before: dict, kind: str, marks: dict) -> bool:
+    """Whether the ``kind`` event of the clock described by ``before`` (a ``snapshot``) has been emitted."""
+    instant, mark, _ = KINDS[kind]
+    if before[mark] is not None:
+        return True
+    swept_to = marks[kind]
+    return (before["state"] in OPEN_STATES and before[instant] is not None and swept_to is not None
+            and before[instant] <= swept_to)
+
+
+def near(c: SlaClock, before: dict | None) -> bool:
+    """Whether any instant of the clock, before or after the change, is within ``SETTLE_MARGIN`` of now
+    (or past): only then can a running sweep be deciding about it."""
+    horizon = timezone.now() + SETTLE_MARGIN
+    instants = [c.warn_at, c.due_at, *((before["warn_at"], before["due_at"]) if before else ())]
+    return any(i is not None and i <= horizon for i in instants)
+
+
+def settle(c: SlaClock, before: dict | None, marks: dict, at: datetime, *, reemit=()) -> list[str]:
+    """Record on ``c`` (changed by a service, not yet saved) what the watermark alone would no longer say,
+    and return the topics the service must publish itself now, in order.
+
+    ``before`` is the clock's ``snapshot`` before the change (None for a new clock), ``marks`` the
+    ``watermarks()`` read in the service's transaction; ``reemit`` names the kinds whose event is to be
+    emitted again for the new instant (an approved extension). Per kind:
+      * stopped now: an event already emitted is recorded in its mark (the sweep no longer looks at the
+        clock); a late stop whose breach was not emitted yet gets it now;
+      * open, event emitted, instant moved: the mark keeps the fact (no second event);
+      * open, not emitted, instant at or before the watermark: the event is published now and marked.
+    """
+    topics = []
+    for kind, (instant, mark, topic) in KINDS.items():
+        was = emitted(before, kind, marks) if before is not None else False
+        if kind in reemit:
+            was = False
+            setattr(c, mark, None)
+        elif getattr(c, mark) is not None:
+            continue  # already recorded
+        if not c.is_open:
+            if was:
+                setattr(c, mark, before[mark] or before[instant])
+            elif kind == "breach" and c.on_time is False:
+                setattr(c, mark, at)
+                topics.append(topic)
+            continue
+        new = getattr(c, instant)
+        if was:
+            if before is not None and new != before[instant]:
+                setattr(c, mark, before[mark] or before[instant])
+            continue
+        if new is not None and marks[kind] is not None and new <= marks[kind]:
+            setattr(c, mark, at)
+            topics.append(topic)
+    return topics
+
+
 # ---- one batch, set-based ----------------------------------------------------------------------------
 # A burst of thousands of clocks falling due at once is normal (working-time deadlines land on 12:00 and
-# 18:00), so a batch never goes through Python row by row: the database picks, marks and writes the
+# 18:00), so a batch never goes through Python row by row: the database reads the range and writes the
 # outbox rows itself. The open-state condition is spelled literally, exactly as in the partial indexes,
 # so that SQLite's planner can match them. Times in payloads are the district's wall clock (a fixed
 # offset taken at `now`: Asia/Shanghai has had no daylight saving since 1991), to the second, as
 # ``_iso`` writes them for the single events of the services.
 
 _OPEN = "state IN ('running', 'paused')"
+_BEFORE_ALL = datetime(1900, 1, 1, tzinfo=UTC)  # the lower bound before the first sweep
 _OUTBOX_COLUMNS = (
     "topic, aggregate_type, aggregate_id, region_code, payload, request_id, created_at, available_at, "
     "dispatched_at, attempts, last_error"
@@ -105,16 +208,17 @@ def _payload_sql(json_func: str, fmt) -> str:
     return f"{json_func}('clock_id', id, {pairs}, {times})"
 
 
-def _params(topic: str, now: datetime, batch: int) -> dict:
-    local = timezone.localtime(now)
+def _params(topic: str, lower: datetime | None, upper: datetime, at: datetime) -> dict:
+    local = timezone.localtime(at)
     minutes = int(local.utcoffset().total_seconds() // 60)
+    adapt = connection.ops.adapt_datetimefield_value
     return {
-        "now": connection.ops.adapt_datetimefield_value(now),
-        "batch": batch,
+        "lower": adapt(lower or _BEFORE_ALL),
+        "upper": adapt(upper),
         "topic": topic,
-        "at": _iso(now),
+        "at": _iso(at),
         "rid": context.current().request_id,
-        "wall": connection.ops.adapt_datetimefield_value(timezone.now()),
+        "wall": adapt(timezone.now()),
         "tz": str(local.tzinfo),
         "offset": local.isoformat()[-6:],
         "shift": f"{minutes:+d} minutes",
@@ -122,104 +226,109 @@ def _params(topic: str, now: datetime, batch: int) -> dict:
     }
 
 
-def _sweep_postgresql(instant: str, mark: str, params: dict) -> int:
+def _range(instant: str, mark: str) -> str:
+    return f"{mark} IS NULL AND {_OPEN} AND {instant} > %(lower)s AND {instant} <= %(upper)s"
+
+
+def _emit_sql(instant: str, mark: str, params: dict) -> int:
+    """One INSERT … SELECT writing the outbox rows of every due clock in the range (PostgreSQL, SQLite)."""
     clocks, outbox = SlaClock._meta.db_table, OutboxEvent._meta.db_table
-    payload = _payload_sql(
-        "jsonb_build_object",
-        lambda col: f"""to_char({col} AT TIME ZONE %(tz)s, 'YYYY-MM-DD"T"HH24:MI:SS') || %(offset)s""",
-    )
-    sql = f"""
-        WITH picked AS (
-            SELECT id FROM {clocks}
-            WHERE {mark} IS NULL AND {_OPEN} AND {instant} <= %(now)s
-            ORDER BY {instant} LIMIT %(batch)s
-            FOR UPDATE SKIP LOCKED
-        ), marked AS (
-            UPDATE {clocks} AS c SET {mark} = %(now)s FROM picked WHERE c.id = picked.id
-            RETURNING c.id, c.target_type, c.target_id, c.kind, c.region_code, c.mode, c.due_at, c.warn_at
+    if connection.vendor == "postgresql":
+        payload = _payload_sql(
+            "jsonb_build_object",
+            lambda col: f"""to_char({col} AT TIME ZONE %(tz)s, 'YYYY-MM-DD"T"HH24:MI:SS') || %(offset)s""",
         )
-        INSERT INTO {outbox} ({_OUTBOX_COLUMNS})
-        SELECT %(topic)s, target_type, target_id, region_code, {payload}, %(rid)s, %(wall)s, %(wall)s, NULL, 0, ''
-        FROM marked ORDER BY {instant}, id
-    """
+    else:
+        payload = _payload_sql("json_object", lambda col: f"strftime(%(fmt)s, {col}, %(shift)s) || %(offset)s")
+    sql = (
+        f"INSERT INTO {outbox} ({_OUTBOX_COLUMNS}) "
+        f"SELECT %(topic)s, target_type, target_id, region_code, {payload}, %(rid)s, %(wall)s, %(wall)s, NULL, 0, '' "
+        f"FROM {clocks} WHERE {_range(instant, mark)} ORDER BY {instant}, id"
+    )
     with connection.cursor() as cur:
         cur.execute(sql, params)
         return cur.rowcount
 
 
-def _sweep_sqlite(instant: str, mark: str, params: dict) -> int:
-    clocks, outbox = SlaClock._meta.db_table, OutboxEvent._meta.db_table
-    payload = _payload_sql("json_object", lambda col: f"strftime(%(fmt)s, {col}, %(shift)s) || %(offset)s")
-    with connection.cursor() as cur:
-        # The write transaction is already exclusive (IMMEDIATE), so no other sweep interleaves; the
-        # re-check in the UPDATE keeps it exact even under a DEFERRED configuration.
-        cur.execute(
-            f"SELECT id FROM {clocks} WHERE {mark} IS NULL AND {_OPEN} AND {instant} <= %(now)s "
-            f"ORDER BY {instant} LIMIT %(batch)s",
-            params,
-        )
-        ids = [row[0] for row in cur.fetchall()]
-        if not ids:
-            return 0
-        cur.execute(
-            f"UPDATE {clocks} SET {mark} = %(now)s WHERE {mark} IS NULL "
-            f"AND id IN (SELECT value FROM json_each(%(ids)s)) RETURNING id",
-            {**params, "ids": json.dumps(ids)},
-        )
-        marked = [row[0] for row in cur.fetchall()]
-        cur.execute(
-            f"INSERT INTO {outbox} ({_OUTBOX_COLUMNS}) "
-            f"SELECT %(topic)s, target_type, target_id, region_code, {payload}, %(rid)s, %(wall)s, %(wall)s, NULL, 0, '' "
-            f"FROM {clocks} WHERE id IN (SELECT value FROM json_each(%(ids)s)) ORDER BY {instant}, id",
-            {**params, "ids": json.dumps(marked)},
-        )
-        return len(marked)
-
-
-def _sweep_orm(instant: str, mark: str, topic: str, now: datetime, batch: int) -> int:
+def _emit_orm(instant: str, mark: str, topic: str, lower: datetime | None, upper: datetime, at: datetime) -> int:
     """The same batch through the ORM, one Python object per clock: for other database engines, and as
     the readable reference the SQL versions are tested against."""
-    due = SlaClock.objects.filter(state__in=OPEN_STATES, **{f"{instant}__lte": now, f"{mark}__isnull": True})
-    if connection.features.has_select_for_update_skip_locked:
-        due = due.select_for_update(skip_locked=True)
-    rows = list(due.order_by(instant, "id").values(*_PAYLOAD_FIELDS)[:batch])
-    if not rows:
-        return 0
-    ids = [r["id"] for r in rows]
-    SlaClock.objects.filter(id__in=ids, **{f"{mark}__isnull": True}).update(**{mark: now})
-    marked = set(SlaClock.objects.filter(id__in=ids, **{mark: now}).values_list("id", flat=True))
-    rows = [r for r in rows if r["id"] in marked]
-    OutboxEvent.objects.bulk_create([event_row(topic, r, now) for r in rows], batch_size=1000)
+    rows = list(_due(instant, mark, lower, upper).order_by(instant, "id").values(*_PAYLOAD_FIELDS))
+    OutboxEvent.objects.bulk_create([event_row(topic, r, at) for r in rows], batch_size=1000)
     return len(rows)
 
 
-def _sweep_one(kind: str, now: datetime, batch: int) -> int:
-    """Mark and publish one batch of due warnings (``kind="warn"``) or breaches, in one transaction;
-    returns how many clocks it marked (each got exactly one outbox row)."""
-    instant, mark, topic = (
-        ("warn_at", "warned_at", WARNING) if kind == "warn" else ("due_at", "breached_at", BREACHED)
-    )
+def _due(instant: str, mark: str, lower: datetime | None, upper: datetime):
+    """The ORM form of the range: open clocks without a mark whose instant lies in (lower, upper]."""
+    qs = SlaClock.objects.filter(state__in=OPEN_STATES, **{f"{mark}__isnull": True, f"{instant}__lte": upper})
+    return qs.filter(**{f"{instant}__gt": lower}) if lower is not None else qs
+
+
+def _nth_due(instant: str, mark: str, params: dict, offset: int) -> datetime | None:
+    """The instant of the ``offset``-th (from 0) due clock in the range, in SQL spelled for the index."""
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT {instant} FROM {SlaClock._meta.db_table} WHERE {_range(instant, mark)} "
+            f"ORDER BY {instant} LIMIT 1 OFFSET %(n)s",
+            {**params, "n": offset},
+        )
+        row = cur.fetchone()
+    if row is None:
+        return None
+    value = row[0]
+    if not isinstance(value, datetime) or timezone.is_naive(value):  # SQLite: text or a naive UTC datetime
+        value = connection.ops.convert_datetimefield_value(value, None, connection)
+    return value
+
+
+def _batch_upper(instant: str, mark: str, params: dict, now: datetime, batch: int) -> datetime | None:
+    """Where a batch of at most ``batch`` due clocks ends: None when none is due, ``now`` when all fit,
+    else just before the instant of the first clock beyond the batch. A batch ends between two instants so
+    that the watermark stays one instant; a single instant holding more than a batch goes whole."""
+    first = _nth_due(instant, mark, params, 0)
+    if first is None:
+        return None
+    beyond = _nth_due(instant, mark, params, batch)
+    if beyond is None:
+        return now
+    return beyond if beyond == first else beyond - timedelta(microseconds=1)
+
+
+def _sweep_one(kind: str, now: datetime, batch: int) -> tuple[int, bool]:
+    """Publish one batch of due warnings (``kind="warn"``) or breaches and move the watermark, in one
+    transaction; returns how many events it wrote and whether more are due."""
+    instant, mark, topic = KINDS[kind]
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            return _sweep_postgresql(instant, mark, _params(topic, now, batch))
-        if connection.vendor == "sqlite":
-            return _sweep_sqlite(instant, mark, _params(topic, now, batch))
-        return _sweep_orm(instant, mark, topic, now, batch)
+        lower = _claim(kind)
+        if lower is not None and lower >= now:
+            return 0, False  # already swept past `now` (a sweep at an earlier instant does nothing)
+        upper = _batch_upper(instant, mark, _params(topic, lower, now, now), now, batch)
+        if upper is None:
+            # Nothing due: the watermark stays where it is (no write for an idle sweep; no clock lies in
+            # between to be judged by it), except that the first sweep records where it began.
+            if lower is None:
+                _advance(kind, now)
+            return 0, False
+        if connection.vendor in ("postgresql", "sqlite"):
+            n = _emit_sql(instant, mark, _params(topic, lower, upper, now))
+        else:
+            n = _emit_orm(instant, mark, topic, lower, upper, now)
+        _advance(kind, upper)
+        return n, upper < now
 
 
 def sweep(now: datetime | None = None, batch: int = 5000) -> tuple[int, int]:
     """Emit every warning and breach due at ``now`` (default: the current time); returns the counts
     ``(warned, breached)``. Warnings go first, so a clock that passed both while no worker ran gets its
-    warning before its breach. Safe to run concurrently and repeatedly."""
+    warning before its breach. Safe to run concurrently and repeatedly; the worker sweeps at the wall
+    clock (a sweep ahead of it is for tests of the sweep alone: services then judge by that watermark)."""
     now = now or timezone.now()
     totals = []
-    for kind in ("warn", "breach"):
-        total = 0
-        while True:
-            n = _sweep_one(kind, now, batch)
+    for kind in KINDS:
+        total, more = 0, True
+        while more:
+            n, more = _sweep_one(kind, now, batch)
             total += n
-            if n < batch:
-                break
         totals.append(total)
     return totals[0], totals[1]
 
@@ -233,6 +342,7 @@ def reschedule_open_clocks(since: date | None = None, batch: int = 2000) -> int:
 
     Deadlines already emitted keep their instant (no second event; the history stays as it was).
     """
+    from . import services
     from .admin_calendar import get_calendar
 
     calendar = get_calendar()
@@ -250,20 +360,28 @@ def reschedule_open_clocks(since: date | None = None, batch: int = 2000) -> int:
             if not clocks:
                 return changed
             last_id = clocks[-1].id
-            dirty = []
+            marks = watermarks(shared_lock=True)  # new deadlines may land anywhere, the past included
+            now = timezone.now()
+            dirty, publish = [], []
             for c in clocks:
+                before = snapshot(c)
                 remaining = c.budget_minutes - c.consumed_minutes
                 due = c.due_at
-                if c.breached_at is None:
+                if not emitted(before, "breach", marks):
                     due = calendar.add_working_time(c.running_since, max(remaining, 0))
                 warn = c.warn_at
-                if c.warned_at is None:
+                if not emitted(before, "warn", marks):
                     warn_left = c.budget_minutes * c.warn_ratio - c.consumed_minutes
                     warn = calendar.add_working_time(c.running_since, max(warn_left, 0))
                 if due != c.due_at or warn != c.warn_at:
-                    c.due_at, c.warn_at, c.updated_at = due, warn, timezone.now()
+                    c.due_at, c.warn_at, c.updated_at = due, warn, now
+                    publish.extend((topic, c) for topic in settle(c, before, marks, now))
                     dirty.append(c)
-            SlaClock.objects.bulk_update(dirty, ["due_at", "warn_at", "updated_at"], batch_size=500)
+            SlaClock.objects.bulk_update(
+                dirty, ["due_at", "warn_at", "warned_at", "breached_at", "updated_at"], batch_size=500
+            )
+            for topic, c in publish:  # a deadline moved to before the watermark: its event now
+                services.publish_clock_event(topic, c, now)
             changed += len(dirty)
 
 

@@ -438,6 +438,7 @@ def _create(rows: _Rows, *, actor, photos, also) -> Case:
         step.case = case
     if rows.clock is not None:
         rows.clock.target_id = str(case.pk)
+        settled = sla.settle_new(rows.clock, case.reported_at)  # nothing to do unless backdated
         insert(rows.reporter, *rows.steps, rows.clock)
     else:
         insert(rows.reporter, *rows.steps)
@@ -449,6 +450,7 @@ def _create(rows: _Rows, *, actor, photos, also) -> Case:
                          data={"source": case.source, "self_handled": self_handled, "photos": rows.photos_count})]
     if rows.clock is not None:
         later.append(sla.started_event(rows.clock, rows.limit, case.reported_at))
+        later.extend(sla.emitted_events(rows.clock, settled, case.reported_at))
     later.append(_event(case, "reported", source=case.source, self_handled=self_handled))
     if self_handled:
         later.append(_event(case, "closed", self_handled=True))

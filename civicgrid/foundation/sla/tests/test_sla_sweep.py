@@ -8,8 +8,8 @@ import pytest
 from civicgrid.foundation.events.models import OutboxEvent
 from civicgrid.foundation.sla import services as sla
 from civicgrid.foundation.sla.admin_calendar import forget_calendar
-from civicgrid.foundation.sla.models import SlaClock
-from civicgrid.foundation.sla.sweep import reschedule_open_clocks, sweep
+from civicgrid.foundation.sla.models import SlaClock, SweepState
+from civicgrid.foundation.sla.sweep import reschedule_open_clocks, sweep, watermarks
 
 SH = ZoneInfo("Asia/Shanghai")
 CASE = ("cases.case", "42")
@@ -64,7 +64,11 @@ def test_friday_afternoon_clock_warns_at_80_percent_and_breaches_on_monday():
     assert breach.payload["due_at"] == at(2024, 11, 18, 9).isoformat()
     assert breach.payload["clock_id"] == c.pk
     c.refresh_from_db()
-    assert c.warned_at == at(2024, 11, 15, 17, 42) and c.breached_at == at(2024, 11, 18, 9)
+    # The sweep wrote no clock row: its watermarks say how far each kind of event has been emitted.
+    assert c.warned_at is None and c.breached_at is None
+    assert watermarks() == {"warn": at(2024, 11, 15, 17, 42), "breach": at(2024, 11, 18, 9)}
+    assert c.warned(at(2024, 11, 18, 9)) and c.breached(at(2024, 11, 18, 9))
+    assert not c.breached(at(2024, 11, 18, 8, 59))
     assert c.state == "running"  # a breach does not stop the clock: the work is still to be done
 
 
@@ -129,15 +133,83 @@ def test_paused_clock_past_its_deadline_is_still_marked_breached():
 
 
 @pytest.mark.django_db
-def test_sweep_publishes_in_the_same_transaction_as_marking():
+def test_a_clock_whose_event_is_recorded_on_its_row_is_skipped():
     c = sla.start_clock(target=CASE, kind="case.handle", limit=("natural_hours", 1), at=at(2024, 11, 18, 10))
-    SlaClock.objects.filter(pk=c.pk).update(warned_at=at(2024, 11, 18, 10, 48))  # already warned earlier
+    SlaClock.objects.filter(pk=c.pk).update(warned_at=at(2024, 11, 18, 10, 48))  # warned by a service
     assert sweep(now=at(2024, 11, 18, 12)) == (0, 1)
-    assert (
-        OutboxEvent.objects.filter(topic="sla.breached").count()
-        == SlaClock.objects.filter(breached_at__isnull=False).count()
-        == 1
-    )
+    assert [e.topic for e in sla_events()] == ["sla.breached"]
+
+
+@pytest.mark.django_db
+def test_an_idle_sweep_writes_nothing():
+    sla.start_clock(target=CASE, kind="case.handle", limit=("natural_hours", 1), at=at(2024, 11, 18, 10))
+    assert sweep(now=at(2024, 11, 18, 12)) == (1, 1)
+    before = list(SweepState.objects.order_by("kind").values_list("kind", "swept_to", "updated_at"))
+    assert sweep(now=at(2024, 11, 18, 13)) == (0, 0)
+    assert list(SweepState.objects.order_by("kind").values_list("kind", "swept_to", "updated_at")) == before
+    assert sweep(now=at(2024, 11, 18, 11)) == (0, 0)  # an earlier instant: already swept past it
+
+
+@pytest.mark.django_db
+def test_batches_end_between_instants_and_a_crowded_instant_goes_whole():
+    # Three clocks due at 11:00 and two at 11:30; a batch of 2 cannot split an instant.
+    for n in range(5):
+        start = at(2024, 11, 18, 10) if n < 3 else at(2024, 11, 18, 10, 30)
+        sla.start_clock(target=("cases.case", str(n)), kind="case.handle", limit=("natural_hours", 1), at=start)
+    assert sweep(now=at(2024, 11, 18, 10, 59), batch=2) == (3, 0)  # 10:48 ×3; 11:18 ×2 not yet
+    assert sweep(now=at(2024, 11, 18, 11, 20), batch=2) == (2, 3)  # 11:00 ×3 in one batch
+    assert sweep(now=at(2024, 11, 18, 12), batch=2) == (0, 2)
+    assert sweep(now=at(2024, 11, 18, 13), batch=2) == (0, 0)
+    breached = [e.aggregate_id for e in sla_events("sla.breached")]
+    assert sorted(breached) == ["0", "1", "2", "3", "4"]  # each once
+    assert watermarks()["breach"] == at(2024, 11, 18, 12)
+
+
+@pytest.mark.django_db
+def test_a_catch_up_in_batches_of_one_emits_each_event_once_in_order():
+    for n, minute in enumerate([20, 0, 10]):
+        sla.start_clock(target=("cases.case", str(n)), kind="case.handle", limit=("natural_hours", 1),
+                        at=at(2024, 11, 18, 10, minute))
+    assert sweep(now=at(2024, 11, 18, 12), batch=1) == (3, 3)
+    assert [(e.topic, e.aggregate_id) for e in sla_events()] == [
+        ("sla.warning", "1"), ("sla.warning", "2"), ("sla.warning", "0"),
+        ("sla.breached", "1"), ("sla.breached", "2"), ("sla.breached", "0"),
+    ]
+
+
+@pytest.mark.django_db
+def test_a_clock_started_on_instants_already_swept_gets_its_events_at_once():
+    assert sweep(now=at(2024, 11, 18, 12)) == (0, 0)
+    c = sla.start_clock(target=CASE, kind="case.handle", limit=("natural_hours", 1), at=at(2024, 11, 18, 10))
+    topics = list(OutboxEvent.objects.filter(topic__startswith="sla.").order_by("id").values_list("topic", flat=True))
+    assert topics == ["sla.started", "sla.warning", "sla.breached"]
+    c.refresh_from_db()
+    assert c.warned_at == c.breached_at == at(2024, 11, 18, 10)  # the instant the service published them
+    assert sweep(now=at(2024, 11, 18, 13)) == (0, 0)
+
+
+@pytest.mark.django_db
+def test_a_warning_already_emitted_is_not_repeated_when_its_instant_moves():
+    sla.start_clock(target=CASE, kind="case.handle", limit=("natural_hours", 1), at=at(2024, 11, 18, 10))
+    assert sweep(now=at(2024, 11, 18, 10, 55)) == (1, 0)  # warned at 10:48
+    # A pause recorded at 10:40 (before the warning instant) lifts the instants; the warning stays emitted.
+    c = sla.pause_clock(target=CASE, kind="case.handle", at=at(2024, 11, 18, 10, 40))
+    assert c.warn_at is None and c.warned_at == at(2024, 11, 18, 10, 48)
+    c = sla.resume_clock(target=CASE, kind="case.handle", at=at(2024, 11, 18, 11))  # 20 min left: due 11:20
+    assert c.due_at == at(2024, 11, 18, 11, 20)
+    assert sweep(now=at(2024, 11, 18, 12)) == (0, 1)
+    assert [e.topic for e in sla_events()] == ["sla.warning", "sla.breached"]
+
+
+@pytest.mark.django_db
+def test_stopping_a_clock_records_what_the_sweep_emitted():
+    sla.start_clock(target=CASE, kind="case.handle", limit=("natural_hours", 1), at=at(2024, 11, 18, 10))
+    assert sweep(now=at(2024, 11, 18, 11, 30)) == (1, 1)
+    c = sla.stop_clock(target=CASE, kind="case.handle", at=at(2024, 11, 18, 12))
+    assert c.on_time is False
+    assert (c.warned_at, c.breached_at) == (at(2024, 11, 18, 10, 48), at(2024, 11, 18, 11))
+    assert [e.topic for e in sla_events()] == ["sla.warning", "sla.breached"]  # no second breach
+    assert c.warned(at(2024, 11, 19)) and c.breached(at(2024, 11, 19))
 
 
 @pytest.mark.django_db
@@ -161,7 +233,7 @@ def test_reschedule_after_a_calendar_change_moves_open_deadlines():
 
 @pytest.mark.django_db
 def test_set_based_sweep_writes_the_same_events_as_the_orm_reference():
-    from civicgrid.foundation.sla.sweep import _sweep_orm
+    from civicgrid.foundation.sla.sweep import _emit_orm
 
     start = datetime(2024, 11, 18, 10, 0, 7, 654321, tzinfo=SH)  # fractions are truncated, never rounded
     for n, limit in enumerate([("natural_hours", 1), ("working_hours", 2), ("working_days", 0.1)]):
@@ -186,9 +258,8 @@ def test_set_based_sweep_writes_the_same_events_as_the_orm_reference():
     assert sweep(now=now) == (3, 1)
     by_sql = events()
     OutboxEvent.objects.filter(topic__in=["sla.warning", "sla.breached"]).delete()
-    SlaClock.objects.update(warned_at=None, breached_at=None)
-    assert _sweep_orm("warn_at", "warned_at", "sla.warning", now, 100) == 3
-    assert _sweep_orm("due_at", "breached_at", "sla.breached", now, 100) == 1
+    assert _emit_orm("warn_at", "warned_at", "sla.warning", None, now, now) == 3
+    assert _emit_orm("due_at", "breached_at", "sla.breached", None, now, now) == 1
     assert events() == by_sql
     natural = [e[4] for e in by_sql if e[2] == "0"]
     assert [p["warn_at"] for p in natural] == ["2024-11-18T10:48:07+08:00"] * 2

@@ -1,0 +1,102 @@
+"""The sweep racing the services on PostgreSQL (real transactions on several connections): every late clock
+gets exactly one breach, whether the sweep or a late stop publishes it. SQLite serialises writers, so the
+same code is trivially exact there; these tests run where the race is real."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.db import connection, connections  # noqa: F401  (connection: the skipif condition)
+from django.utils import timezone
+
+from civicgrid.foundation.events.models import OutboxEvent
+from civicgrid.foundation.sla import services as sla
+from civicgrid.foundation.sla.sweep import sweep
+from civicgrid.testing.browser import BROWSER_APPS, purge_test_audit_rows
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True, available_apps=BROWSER_APPS),
+    pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the race needs concurrent writers"),
+]
+CLOCKS = 60
+STOPPERS = 4
+
+
+@pytest.fixture(autouse=True)
+def _purge_audit():
+    yield
+    purge_test_audit_rows()
+
+
+def _run_together(funcs) -> list:
+    barrier = threading.Barrier(len(funcs))
+    errors: list = []
+
+    def run(func):
+        try:
+            barrier.wait(timeout=10)
+            func()
+        except Exception as exc:  # reported by the assertion below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(f,)) for f in funcs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return errors
+
+
+def _per_clock(topic: str) -> Counter:
+    return Counter(p["clock_id"] for p in OutboxEvent.objects.filter(topic=topic).values_list("payload", flat=True))
+
+
+def test_late_stops_racing_the_sweep_publish_each_breach_once():
+    started = timezone.now() - timedelta(hours=2)
+    targets = [("cases.case", str(n)) for n in range(CLOCKS)]
+    ids = [sla.start_clock(target=t, kind="case.handle", limit=("natural_hours", 1), at=started).pk
+           for t in targets]
+
+    def sweeper():
+        for _ in range(20):
+            sweep()
+
+    def stopper(share):
+        def stop_all():
+            for target in targets[share::STOPPERS]:
+                sla.stop_clock(target=target, kind="case.handle")
+        return stop_all
+
+    errors = _run_together([sweeper, sweeper] + [stopper(i) for i in range(STOPPERS)])
+    assert errors == []
+    sweep()
+    assert _per_clock("sla.breached") == Counter(dict.fromkeys(ids, 1))
+    assert set(_per_clock("sla.warning").values()) <= {1}  # a clock stopped before any sweep is not warned
+
+
+def test_backdated_starts_racing_the_sweep_publish_each_event_once():
+    started = timezone.now() - timedelta(hours=2)
+    ids: list[int] = []
+
+    def sweeper():
+        for _ in range(20):
+            sweep()
+
+    def starter(share):
+        def start_all():
+            for n in range(share, CLOCKS, STOPPERS):
+                ids.append(sla.start_clock(target=("cases.case", str(n)), kind="case.handle",
+                                           limit=("natural_hours", 1), at=started).pk)
+        return start_all
+
+    errors = _run_together([sweeper, sweeper] + [starter(i) for i in range(STOPPERS)])
+    assert errors == []
+    sweep()
+    assert len(ids) == CLOCKS
+    assert _per_clock("sla.warning") == Counter(dict.fromkeys(ids, 1))
+    assert _per_clock("sla.breached") == Counter(dict.fromkeys(ids, 1))
