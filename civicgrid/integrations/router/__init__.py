@@ -1,6 +1,6 @@
 """Text router (智能分拨): suggest the department/category of a report, versions of the model, the gazetteer.
 
-`suggest(text) -> dict | None` is what intake calls (`civicgrid.apps.cases.services.intake.router_suggestion`).
+`suggest(text) -> dict | None` is what intake calls: the app registers it with `civicgrid.apps.cases.suggesters`.
 """
 
 

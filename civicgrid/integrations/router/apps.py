@@ -10,4 +10,8 @@ class RouterConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import handlers, permissions  # noqa: F401  (auto-dispatch on case.reported; router.manage)
+        from civicgrid.apps.cases import suggesters
+
+        from . import handlers, permissions, suggest  # noqa: F401  (handlers: auto-dispatch; permissions: router.manage)
+
+        suggesters.register(suggest)  # intake's suggestion for each report

@@ -48,7 +48,7 @@ from civicgrid.foundation.regions.models import Region
 from civicgrid.foundation.regions.selectors import locate
 from civicgrid.foundation.sla import services as sla
 
-from .. import clocks, numbering, recipients
+from .. import clocks, numbering, recipients, suggesters
 from .. import photos as photo_mod
 from ..models import Case, CaseReporter, CaseStep, Source, Status
 from .common import attach_all, audit_entry, read_photos, user_or_none
@@ -176,13 +176,13 @@ def suggest_department(category: Category | None, region_code: str):
 
 
 def router_suggestion(text: str):
-    """The text router's proposal (category/department with confidences), if a router is installed.
+    """The text router's proposal (category/department with confidences), if a router registered itself
+    (`cases.suggesters`).
 
     The router is optional and must never block a report: any failure is logged and ignored.
     """
-    try:
-        from civicgrid.integrations.router import suggest
-    except ImportError:
+    suggest = suggesters.registered()
+    if suggest is None:
         return None
     try:
         if connection.in_atomic_block:  # a failing query must not abort the caller's transaction (PostgreSQL)

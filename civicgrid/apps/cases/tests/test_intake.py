@@ -168,14 +168,18 @@ def test_hotline_caller_becomes_the_reporter_not_the_operator(loop):
 
 def test_text_router_suggestion_is_kept_and_its_failure_never_blocks_a_report(loop, monkeypatch):
     import civicgrid.integrations.router as router_pkg
+    from civicgrid.apps.cases import suggesters
 
-    monkeypatch.setattr(router_pkg, "suggest", lambda text: {"category": "06001", "confidence": 0.9}, raising=False)
+    assert suggesters.registered() is router_pkg.suggest  # the router app registered itself when ready
+    monkeypatch.setattr(suggesters, "_registered", lambda text: {"category": "06001", "confidence": 0.9})
     assert report(loop).suggestion == {"category": "06001", "confidence": 0.9}
 
     def broken(text):
         raise RuntimeError("model file missing")
 
-    monkeypatch.setattr(router_pkg, "suggest", broken, raising=False)
+    suggesters.register(broken)
+    assert report(loop).suggestion is None
+    monkeypatch.setattr(suggesters, "_registered", None)  # no router installed: no suggestion, the report goes in
     assert report(loop).suggestion is None
 
 

@@ -1,0 +1,26 @@
+"""What intake asks of an outer layer without importing it: a suggestion for a free-text report.
+
+The text router (an integration) registers its ``suggest(text) -> dict | None`` when its app is ready; intake
+calls whatever is registered (``services.intake.router_suggestion``). With nothing registered (the router
+app not installed) reports simply carry no suggestion. Apps never import integrations (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+Suggester = Callable[[str], dict | None]
+
+_registered: Suggester | None = None
+
+
+def register(func: Suggester) -> Suggester:
+    """Make ``func`` the suggester intake calls (the last registration wins)."""
+    global _registered
+    _registered = func
+    return func
+
+
+def registered() -> Suggester | None:
+    """The registered suggester, or None."""
+    return _registered
