@@ -179,10 +179,24 @@ def train_from_cases(*, actor=None, activate: bool = True, **params) -> RouterMo
     return v
 
 
+def closed_case_counts() -> Counter:
+    """Closed cases per label (department name) of ``closed_case_examples``, counted by the database."""
+    from django.db.models import Count
+
+    from civicgrid.apps.cases.models import Case, Status
+
+    rows = (Case.objects.filter(status=Status.CLOSED, department__isnull=False, is_self_handled=False)
+            .values_list("department__name").annotate(n=Count("id")).order_by())
+    counts = Counter()
+    for name, n in rows:
+        counts[name] += n
+    return counts
+
+
 def check_enough_cases() -> None:
-    """Refuse at once (before queueing anything) when closed cases are too few to learn from."""
-    _, labels = closed_case_examples()
-    usable = [lab for lab, n in Counter(labels).items() if n >= MIN_PER_LABEL]
+    """Refuse at once (before queueing anything) when closed cases are too few to learn from. Counted, not
+    read: the request that queues a retraining must not load every closed case's text."""
+    usable = [lab for lab, n in closed_case_counts().items() if n >= MIN_PER_LABEL]
     if len(usable) < MIN_LABELS:
         raise RetrainRefused(
             f"已结案事件不足以训练：需要至少 {MIN_LABELS} 个处置部门、每个至少 {MIN_PER_LABEL} 件已结案事件，"

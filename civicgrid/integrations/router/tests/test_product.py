@@ -3,6 +3,8 @@ above the threshold and triage below, retraining from closed cases, the manageme
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
@@ -161,6 +163,21 @@ def test_retrain_from_closed_cases_learns_the_departments_finally_dispatched(loo
     assert AuditEntry.objects.filter(action="router.retrain").count() == 1
     s = suggest("房屋墙体开裂漏水")
     assert s["label"] == loop.other_dept.name and s["department_id"] == loop.other_dept.pk
+
+
+def test_the_retrain_check_counts_closed_cases_without_reading_them(loop, django_assert_num_queries):
+    for title in ("路边暴露垃圾", "垃圾桶满溢"):
+        _closed(loop, title, "垃圾没人清运", loop.dept, loop.handler)
+    _closed(loop, "楼道墙皮脱落", "墙体开裂漏水", loop.other_dept, loop.other_handler)
+    report(loop, title="未结案", description="还在处理")  # open: not an example
+    _, labels = versions.closed_case_examples()
+    with django_assert_num_queries(1):
+        counts = versions.closed_case_counts()
+    assert counts == Counter(labels) == Counter({loop.dept.name: 2, loop.other_dept.name: 1})
+    with pytest.raises(versions.RetrainRefused, match="1 department"):  # one department with ≥ 2 closed cases
+        versions.check_enough_cases()
+    _closed(loop, "危房墙体开裂", "墙体开裂漏水", loop.other_dept, loop.other_handler)
+    versions.check_enough_cases()  # two departments with two each: enough
 
 
 def test_versions_api_needs_router_manage_and_activates(loop, example_model, api_client):
