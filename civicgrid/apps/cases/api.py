@@ -3,7 +3,6 @@ follow link (status, rating, reopen). Handlers parse, call a service or selector
 
 from __future__ import annotations
 
-from django.http import FileResponse
 from ninja import File, Form, Header, Query, Router
 from ninja.files import UploadedFile
 from ninja.responses import Status
@@ -11,6 +10,7 @@ from ninja.throttling import AnonRateThrottle
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import get_visible_or_404, user_roles
+from civicgrid.foundation.core.downloads import JPEG_TYPE, inline_response
 from civicgrid.foundation.core.errors import NotFound, ValidationFailed
 from civicgrid.foundation.core.pagination import page
 
@@ -128,12 +128,7 @@ def get_attachment(request, number: str, attachment_id: int):
         handle = photo_mod.open_attachment(attachment)
     except FileNotFoundError:
         raise NotFound("附件文件缺失 / attachment file missing") from None
-    response = FileResponse(handle, content_type="image/jpeg")
-    response["Content-Disposition"] = f'inline; filename="{case.number}-{attachment.pk}.jpg"'
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, max-age=3600"
-    response["Content-Security-Policy"] = "default-src 'none'"
-    return response
+    return inline_response(handle, f"{case.number}-{attachment.pk}.jpg", JPEG_TYPE)
 
 
 @router.get("/cases/{number}/duplicates", response=DuplicateListOut, url_name="case_duplicates")

@@ -1,6 +1,7 @@
-"""File downloads: the one way a view answers with a file the browser saves (xlsx, csv, pdf, geojson).
+"""File responses: the one way a view answers with a file, saved (xlsx, csv, pdf, geojson) or shown (a photo).
 
     return file_response(body, "人员-全部-202605011200.xlsx", XLSX_TYPE)
+    return inline_response(photo_files.open_stored(photo.path), f"{hazard.code}-{photo.pk}.jpg", "image/jpeg")
 
 Content-Disposition carries the name twice (RFC 6266 section 4.3): `filename*=UTF-8''…` holds it exactly,
 percent-encoded (RFC 5987 / 8187), and `filename="…"` holds an ASCII stand-in for the rare client that does not
@@ -10,6 +11,11 @@ whole value (`=?utf-8?b?…?=`, "attachment" included) and the browser loses the
 Every download is also sent with `X-Content-Type-Options: nosniff` (a file is never rendered as a page),
 `Content-Length`, and `Cache-Control: no-store`: exports hold data of the user's scope and each one is
 audited, so neither the browser nor a proxy keeps a copy.
+
+A file shown in the browser (`inline_response`: a photo in an <img> or a tab of its own) has the same
+Content-Disposition with `inline`, nosniff, and `Content-Security-Policy: default-src 'none'` (opened as a
+document it may run nothing); it is streamed from its open handle, and the browser may keep it privately for an
+hour (`Cache-Control: private, max-age=3600`): a photo never changes, and a page shows the same ones again.
 """
 
 from __future__ import annotations
@@ -19,12 +25,14 @@ import unicodedata
 from collections.abc import Callable
 from urllib.parse import quote
 
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
 
 from .errors import CivicgridError
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PDF_TYPE = "application/pdf"
+JPEG_TYPE = "image/jpeg"
+INLINE_CACHE = "private, max-age=3600"
 
 DEFAULT_NAME = "download"
 _NOT_PLAIN = re.compile(r"[^A-Za-z0-9 ()+,.=@_-]")  # what the ASCII stand-in keeps; `"`, `\`, `%`, `;` never
@@ -52,10 +60,12 @@ def ascii_filename(filename: str) -> str:
     return f"{stem.strip('_-. ') or DEFAULT_NAME}{dot}{extension}"
 
 
-def content_disposition(filename: str) -> str:
-    """`attachment; filename="<ASCII stand-in>"; filename*=UTF-8''<the name, percent-encoded>` (Latin-1 safe)."""
+def content_disposition(filename: str, *, inline: bool = False) -> str:
+    """`attachment; filename="<ASCII stand-in>"; filename*=UTF-8''<the name, percent-encoded>` (Latin-1 safe),
+    or the same with `inline` for a file the browser shows instead of saving."""
     exact = quote(clean_filename(filename), safe="")  # only RFC 5987 attr-chars stay as they are
-    return f"attachment; filename=\"{ascii_filename(filename)}\"; filename*=UTF-8''{exact}"
+    disposition = "inline" if inline else "attachment"
+    return f"{disposition}; filename=\"{ascii_filename(filename)}\"; filename*=UTF-8''{exact}"
 
 
 def file_response(body: bytes, filename: str, content_type: str) -> HttpResponse:
@@ -65,6 +75,18 @@ def file_response(body: bytes, filename: str, content_type: str) -> HttpResponse
     response["Content-Length"] = str(len(response.content))
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "no-store"
+    return response
+
+
+def inline_response(handle, filename: str, content_type: str) -> FileResponse:
+    """The open file `handle` shown in the browser as `filename` (any language), streamed and closed by Django,
+    with nosniff, `default-src 'none'` and a private cache. The caller has checked scope on the file's owner."""
+    response = FileResponse(handle, content_type=content_type)
+    # FileResponse names the file after the handle (the stored path); the name given replaces it.
+    response["Content-Disposition"] = content_disposition(filename, inline=True)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'"
+    response["Cache-Control"] = INLINE_CACHE
     return response
 
 

@@ -10,7 +10,7 @@ with a merge button; at dispatch the routing suggestion pre-fills the department
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -25,6 +25,7 @@ from civicgrid.apps.cases.services.actions_intake import CHECK_RESULTS
 from civicgrid.apps.cases.workflow import CASE_WORKFLOW
 from civicgrid.apps.categories.services import explain_route
 from civicgrid.foundation.access.scope import has_capability
+from civicgrid.foundation.core.downloads import JPEG_TYPE, inline_response
 from civicgrid.foundation.core.errors import CivicgridError, NotFound
 
 from .cases_list import flags_of
@@ -297,10 +298,5 @@ def case_attachment(request, number: str, attachment_id: int):
         handle = photo_mod.open_attachment(attachment)
     except FileNotFoundError:
         raise Http404("附件文件缺失") from None
-    response = FileResponse(handle, content_type="image/jpeg")
-    response["Content-Disposition"] = f'inline; filename="{case.number}-{attachment.pk}.jpg"'
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, max-age=3600"
-    response["Content-Security-Policy"] = "default-src 'none'"
-    return response
+    return inline_response(handle, f"{case.number}-{attachment.pk}.jpg", JPEG_TYPE)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.db.models import Count, Q
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -34,7 +34,7 @@ from civicgrid.apps.hazards.workflow import HAZARD_WORKFLOW
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core import photos as photo_files
-from civicgrid.foundation.core.downloads import XLSX_TYPE, file_or_refusal
+from civicgrid.foundation.core.downloads import JPEG_TYPE, XLSX_TYPE, file_or_refusal, inline_response
 from civicgrid.foundation.core.errors import CivicgridError, NotFound, ValidationFailed
 from civicgrid.ui.navigation import MenuItem, register
 
@@ -379,11 +379,7 @@ def hazard_photo(request, pk: int, photo_id: int):
         handle = photo_files.open_stored(photo.path)
     except FileNotFoundError:
         raise Http404("照片文件缺失") from None
-    response = FileResponse(handle, content_type="image/jpeg")
-    response["Content-Disposition"] = f'inline; filename="{hazard.code}-{photo.pk}.jpg"'
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return inline_response(handle, f"{hazard.code}-{photo.pk}.jpg", JPEG_TYPE)
 
 
 # ----------------------------------------------------------------------------------------------- the lists

@@ -209,6 +209,9 @@ def test_verify_with_a_photo_through_the_page(loop, client_for):
     image = c.get(url)
     assert image.status_code == 200 and image["Content-Type"] == "image/jpeg"
     assert image["X-Content-Type-Options"] == "nosniff" and "default-src 'none'" in image["Content-Security-Policy"]
+    name = f"{case.number}-{attachment.pk}.jpg"
+    assert image["Content-Disposition"] == f"inline; filename=\"{name}\"; filename*=UTF-8''{name}"
+    assert image["Cache-Control"] == "private, max-age=3600"
     assert url in detail(c, case).content.decode()
     assert client_for(loop.other_street_dispatcher).get(url).status_code == 404
     assert c.get(reverse("ui:case_attachment", args=[case.number, attachment.pk + 999])).status_code == 404

@@ -105,7 +105,9 @@ def test_attachments_are_served_only_in_scope_with_safe_headers(loop, api_client
     ok = api_client.get(url, **auth(loop.worker))
     assert ok.status_code == 200
     assert ok["Content-Type"] == "image/jpeg" and ok["X-Content-Type-Options"] == "nosniff"
-    assert ok["Content-Disposition"].startswith("inline; filename=")
+    name = f"{case.number}-{attachment.pk}.jpg"
+    assert ok["Content-Disposition"] == f"inline; filename=\"{name}\"; filename*=UTF-8''{name}"
+    assert ok["Cache-Control"] == "private, max-age=3600" and ok["Content-Security-Policy"] == "default-src 'none'"
     assert b"".join(ok.streaming_content)[:3] == b"\xff\xd8\xff"
     # another street's dispatcher: 404, exactly like a missing attachment
     assert api_client.get(url, **auth(loop.other_street_dispatcher)).status_code == 404

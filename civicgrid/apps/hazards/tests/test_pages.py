@@ -172,6 +172,11 @@ def test_photo_view_is_scoped(world, tmp_path, settings):
     url = reverse("ui:hazard_photo", args=[h.pk, photo.pk])
     r = client_for(world.street).get(url)
     assert r.status_code == 200 and r["Content-Type"] == "image/jpeg"
+    assert b"".join(r.streaming_content)[:3] == b"\xff\xd8\xff"
+    name = f"{h.code}-{photo.pk}.jpg"
+    assert r["Content-Disposition"] == f"inline; filename=\"{name}\"; filename*=UTF-8''{name}"
+    assert r["X-Content-Type-Options"] == "nosniff" and r["Content-Security-Policy"] == "default-src 'none'"
+    assert r["Cache-Control"] == "private, max-age=3600"
     assert client_for(world.other_street).get(url).status_code == 404
 
 

@@ -8,11 +8,13 @@ from django.urls import reverse
 from django.utils.http import parse_header_parameters
 
 from civicgrid.foundation.core.downloads import (
+    JPEG_TYPE,
     PDF_TYPE,
     XLSX_TYPE,
     ascii_filename,
     file_or_refusal,
     file_response,
+    inline_response,
 )
 from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
 
@@ -102,6 +104,45 @@ def test_an_empty_name_becomes_download(name):
 
     assert parsed(response)[1]["filename"] == "download"
     assert email_params(response)["plain"] == "download"
+
+
+JPEG = b"\xff\xd8\xff\xe0 not really a photo"
+
+
+@pytest.fixture
+def stored_photo(tmp_path):
+    """An open handle on a stored photo, named like the stored path (which must not reach the client)."""
+    path = tmp_path / "hazards" / "2026" / "05" / "3f2a9c.jpg"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(JPEG)
+    with path.open("rb") as handle:
+        yield handle
+
+
+def test_an_inline_photo_with_an_ascii_name_is_shown_with_its_safe_headers(stored_photo):
+    response = inline_response(stored_photo, "C2026050100001-17.jpg", JPEG_TYPE)
+
+    assert response.status_code == 200 and b"".join(response.streaming_content) == JPEG
+    assert response["Content-Type"] == "image/jpeg"
+    assert response["Content-Disposition"] == (
+        "inline; filename=\"C2026050100001-17.jpg\"; filename*=UTF-8''C2026050100001-17.jpg"
+    )
+    assert parsed(response) == ("inline", {"filename": "C2026050100001-17.jpg"})
+    assert response["Content-Length"] == str(len(JPEG))
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Security-Policy"] == "default-src 'none'"
+    assert response["Cache-Control"] == "private, max-age=3600"
+
+
+def test_an_inline_photo_with_a_chinese_name_comes_back_exactly_and_the_header_stays_latin1(stored_photo):
+    name = "平城区隐患-整改前（1）.jpg"
+    response = inline_response(stored_photo, name, JPEG_TYPE)
+
+    header = response["Content-Disposition"]
+    assert header.isascii() and "=?utf-8?" not in header.lower() and "3f2a9c" not in header
+    assert f"Content-Disposition: {header}\r\n" in sent_headers(response)
+    assert parsed(response) == ("inline", {"filename": name})
+    assert email_params(response) == {"plain": "(1).jpg", "extended": name}
 
 
 def test_a_refusal_is_its_message_as_plain_text_with_its_status():
