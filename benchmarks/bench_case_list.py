@@ -6,6 +6,7 @@ SQLite and PostgreSQL.
     python benchmarks/bench_case_list.py --only sqlite          # or postgres
     python benchmarks/bench_case_list.py --sqlite-analyze       # SQLite with planner statistics (ANALYZE)
     python benchmarks/bench_case_list.py --skip-plain           # without the plain (former) read
+    python benchmarks/run.py --quick case_list                  # a smoke check: 10,000 and 50,000 cases
 
 The same synthetic district and cases as `bench_evaluation.py` (three years of reports, 900 grids in 18
 streets, 40 departments), bulk-inserted into a fresh database (a temporary SQLite file; PostgreSQL
@@ -13,16 +14,19 @@ streets, 40 departments), bulk-inserted into a fresh database (a temporary SQLit
 a few reports by the street user and the department handler outside their scope (their own reports, which they
 follow wherever they are).
 
-Measured (first call, then best and median of 5): the read the page and the API make for their first page of
-50 with its total — `pagination.page` over `cases.selectors.CaseListing` (the page's `Paginator` makes the same
-reads) — for a district leader, a street's staff member, a grid worker and a department handler, without
-filters and with the list's common ones (open, overdue, not overdue, a category class, the last 30 days). For
-comparison, the same page read plainly from the scoped, sorted queryset (`selectors.case_list`, what the list
-read before `CaseListing`; first, then best and median of 3; left out with --skip-plain), and a check that
-both give the same rows in the same order and the same total. The baseline, measured in the same run, is the
-bare table's newest 50 (`SELECT … FROM cases_case ORDER BY reported_at DESC LIMIT 50`); each line prints its
-median's ratio to it. The plans of the slowest read's queries are printed, and a digest of every first page
-(ids in order, and the total) so that runs can be compared row for row. Figures are printed, never asserted.
+Measured (first call, then best and median of 5): the read the API makes for its first page of 50 with its exact
+total — `pagination.page` over `cases.selectors.CaseListing` (the page made the same reads until its count was
+capped) — for a district leader, a street's staff member, a grid worker and a department handler, without filters
+and with the list's common ones (open, overdue, not overdue, a category class, the last 30 days). For comparison,
+the same page read plainly from the scoped, sorted queryset (`selectors.case_list`, what the list read before
+`CaseListing`; first, then best and median of 3; left out with --skip-plain), and a check that both give the same
+rows in the same order and the same total. Then the totals alone, each on a fresh listing: the exact count
+(`CaseListing.count()`, what the API's `total` costs) and the page's capped count (`capped_count(COUNT_CAP)` of
+`ui.pages.cases_list`: at most 10,001 rows counted, "10,000+" past them), and the page's whole read as `/cases/`
+makes it (`CappedPaginator`: the capped count and the first 50 rows). The baseline, measured in the same run, is
+the bare table's newest 50 (`SELECT … FROM cases_case ORDER BY reported_at DESC LIMIT 50`); each line prints its
+median's ratio to it. The plans of the slowest read's queries are printed, and a digest of every first page (ids in
+order, and the total) so that runs can be compared row for row. Figures are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -103,6 +107,7 @@ def child(vendor: str, n: int, analyze: bool = False, plain: bool = True) -> dic
     from civicgrid.apps.cases.models import Case
     from civicgrid.foundation.access.models import User
     from civicgrid.foundation.core.pagination import page
+    from civicgrid.ui.pages.cases_list import COUNT_CAP, ROW_FIELDS, CappedPaginator
 
     common.migrate()
     timed = common.first_best_median
@@ -135,11 +140,23 @@ def child(vendor: str, n: int, analyze: bool = False, plain: bool = True) -> dic
         # The same page read plainly: the scoped queryset, sorted, and its count.
         return page(selectors.case_list(user, f).defer("grid__geometry"), limit=PAGE, offset=0)
 
+    def exact_count(user, f):
+        return selectors.CaseListing(user, f).count()
+
+    def capped_count(user, f):
+        return selectors.CaseListing(user, f).capped_count(COUNT_CAP)
+
+    def capped_page(user, f):
+        # What the page view (`/cases/`) reads: the capped count and the first page's rows.
+        listing = selectors.CaseListing(user, f, shape=lambda qs: qs.only(*ROW_FIELDS))
+        return list(CappedPaginator(listing, PAGE, COUNT_CAP).get_page(1).object_list)
+
     def digest(rows, total) -> str:
         return hashlib.sha256((",".join(str(c.pk) for c in rows) + f"|{total}").encode()).hexdigest()[:12]
 
     results = {"vendor": vendor, "cases": n, "analyzed": analyze or vendor == "postgres", "populate_s": populate_s,
-               "timings": {}, "plain": {}, "digests": {}, "same": {}, "totals": {}}
+               "timings": {}, "plain": {}, "digests": {}, "same": {}, "totals": {}, "cap": COUNT_CAP,
+               "exact": {}, "capped": {}, "capped_totals": {}, "page": {}}
     results["timings"]["baseline: newest 50, bare table"] = timed(baseline)
     for who, pk in users.items():
         user = User.objects.get(pk=pk)
@@ -150,6 +167,10 @@ def child(vendor: str, n: int, analyze: bool = False, plain: bool = True) -> dic
             results["totals"][label] = total
             results["digests"][label] = digest(rows, total)
             results["timings"][label] = timed(lambda u=user, f=f: first_page(u, f))
+            results["exact"][label] = timed(lambda u=user, f=f: exact_count(u, f))
+            results["capped_totals"][label] = capped_count(user, f)
+            results["capped"][label] = timed(lambda u=user, f=f: capped_count(u, f))
+            results["page"][label] = timed(lambda u=user, f=f: capped_page(u, f))
             if plain:
                 rows, total = plain_page(user, f)
                 results["same"][label] = digest(rows, total) == results["digests"][label]
@@ -182,6 +203,17 @@ def report(r: dict) -> None:
             print(common.timing_line("  plain (sorted scope)", p, 32)
                   + f"   ×{p['median_ms'] / max(base, 1e-9):7.1f}   "
                   + ("same rows and total" if r["same"][name] else "DIFFERENT ROWS OR TOTAL"))
+        if name in r["exact"]:
+            e, c = r["exact"][name], r["capped"][name]
+            capped = r["capped_totals"][name]
+            shown = f"{r['cap']:,}+" if capped > r["cap"] else f"{capped:,}"
+            print(common.timing_line("  count, exact", e, 32) + f"   ×{e['median_ms'] / max(base, 1e-9):7.1f}")
+            print(common.timing_line(f"  count, capped ≤{r['cap']:,}", c, 32)
+                  + f"   ×{c['median_ms'] / max(base, 1e-9):7.1f}   shows {shown:>9}   "
+                  + f"exact ÷ capped {e['median_ms'] / max(c['median_ms'], 1e-9):.1f}")
+            g = r["page"][name]
+            print(common.timing_line("  page: capped count + rows", g, 32)
+                  + f"   ×{g['median_ms'] / max(base, 1e-9):7.1f}")
     print(f"           slowest: {r['slowest']}; its queries (ms, plan):")
     for ms, plan in r["plans"]:
         print(f"             {ms:8.1f} ms  {plan}")

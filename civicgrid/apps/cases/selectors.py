@@ -150,7 +150,8 @@ class CaseListing:
     an index serves the order) merged and cut to the page — and its rows are then read from the scoped
     queryset by id, in order. The total is the sum of each alternative's count without the earlier ones'
     rows (each row counted once), so no database has to collect the union either. A scope of one
-    alternative, or a page deeper than SPLIT_MAX_ROWS, reads the scoped queryset as before.
+    alternative, or a page deeper than SPLIT_MAX_ROWS, reads the scoped queryset as before. The page asks
+    only `capped_count`: whether there are more than so many rows, each alternative counted with a LIMIT.
     """
 
     ordered = True  # for Paginator: the order is the list's
@@ -166,19 +167,39 @@ class CaseListing:
     def split(self) -> bool:
         return self._branches is not None and len(self._branches) > 1
 
+    def _disjoint_branches(self):
+        """Each alternative's rows without the earlier alternatives' rows: together the scope, each row once."""
+        for i, branch in enumerate(self._branches):
+            qs = _branch_rows(self._filtered, branch, for_count=True)
+            for earlier in self._branches[:i]:
+                qs = qs.exclude(earlier)
+            yield qs
+
     def count(self) -> int:
         if self._count is None:
             if not self.split:
                 self._count = self.queryset.count()
             else:
-                total = 0
-                for i, branch in enumerate(self._branches):
-                    qs = _branch_rows(self._filtered, branch, for_count=True)
-                    for earlier in self._branches[:i]:
-                        qs = qs.exclude(earlier)
-                    total += qs.count()
-                self._count = total
+                self._count = sum(qs.count() for qs in self._disjoint_branches())
         return self._count
+
+    def capped_count(self, cap: int) -> int:
+        """The total if it is at most `cap`, else `cap + 1` ("more than cap"): no database counts past
+        `cap + 1` rows. The alternatives are counted in turn, each up to what is left of `cap + 1`; as they
+        are disjoint the sum is exact until it passes `cap`. An exact answer is kept for `count()`."""
+        if self._count is not None:
+            return min(self._count, cap + 1)
+        if not self.split:
+            total = self.queryset.order_by()[: cap + 1].count()
+        else:
+            total = 0
+            for qs in self._disjoint_branches():
+                total += qs.order_by()[: cap + 1 - total].count()
+                if total > cap:
+                    break
+        if total <= cap:
+            self._count = total
+        return total
 
     def __len__(self) -> int:
         return self.count()

@@ -184,3 +184,22 @@ def test_the_api_and_the_page_show_the_reference(loop, world, api_client, client
 def test_a_refused_filter_is_refused_as_before(loop, world, api_client):
     bad = api_client.get("/api/v1/cases", {"status": "lost"}, **auth(loop.worker))
     assert bad.status_code == 400 and bad.json()["field"] == "status"
+
+
+def test_capped_count_is_the_total_up_to_the_cap_for_every_kind_of_user(loop, world, django_assert_num_queries):
+    """`capped_count(cap)` (the page's total) is min(total, cap + 1): each scope alternative is counted with a
+    LIMIT of what is left, without the earlier alternatives' rows, so no row counts twice at any cap."""
+    users, filters = _users(loop, world), _filters(loop, world)
+    for who, user in users.items():
+        for name in ("none", "not overdue", "category class", "region", "department", "last 20 days"):
+            f = filters[name]
+            total = len(reference(user, loop, **f))
+            for cap in sorted({0, 1, total // 3, total // 2, total - 1, total, total + 1, 10_000} - {-1}):
+                listing = CaseListing(user, CaseFilter(**f))
+                assert listing.capped_count(cap) == min(total, cap + 1), (who, name, cap)
+                assert listing.count() == total, (who, name, cap)  # the exact count is still exact
+            # Under the cap the answer is exact and kept; a known total answers without a query.
+            listing = CaseListing(user, CaseFilter(**f))
+            assert listing.capped_count(total) == total
+            with django_assert_num_queries(0):
+                assert listing.count() == total and listing.capped_count(0) == min(total, 1)

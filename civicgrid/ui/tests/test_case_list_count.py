@@ -1,0 +1,148 @@
+"""The case list page counts at most COUNT_CAP + 1 cases: past the cap it shows "共 10,000+ 条" and pages on
+without an end; under it, the exact total as before. The API keeps its exact total. A small cap stands in for
+10,000 here (the constant is patched), so a list of 130 cases is "long"."""
+# ruff: noqa: F811  (`loop` is the cases app's fixture, imported so pytest finds it here)
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from civicgrid.apps.cases import selectors
+from civicgrid.apps.cases.models import Case, Status
+from civicgrid.apps.cases.tests.conftest import auth, loop  # noqa: F401
+from civicgrid.ui.pages import cases_list
+
+pytestmark = pytest.mark.django_db
+
+N = 130
+GRIDS = ["140213050001001", "140213050001001", "140213050002001", "140213051001001"]  # the grid worker's twice
+
+
+@pytest.fixture
+def cases(loop):
+    """N cases over both streets, some dispatched to the department, some reported by the grid worker and
+    the handler (their own reports, seen wherever they are); a few share a report time."""
+    rng = random.Random(11)
+    now = timezone.now().replace(microsecond=0)
+    Case.objects.bulk_create([
+        Case(number=f"{now:%Y%m%d}{60000 + i:05d}", title=f"事件{i}", source="grid_worker", lng=113.21, lat=40.01,
+             grid=loop.tree[code], region_code=code, category=loop.cat,
+             department=rng.choice([None, loop.dept, loop.dept]),
+             reporter=rng.choice([None, loop.worker, loop.handler]),
+             status=rng.choice([Status.DISPATCHED, Status.CLOSED]), is_overdue=rng.random() < 0.2,
+             reported_at=now - timedelta(minutes=rng.randrange(0, N * 2)))
+        for i, code in enumerate(rng.choice(GRIDS) for _ in range(N))])
+
+
+def expected(user, **f) -> list[str]:
+    """The list's numbers in order, read plainly (the scoped queryset, sorted: checked against a reference
+    in cases/tests/test_list_pages.py)."""
+    return list(selectors.case_list(user, selectors.CaseFilter(**f)).values_list("number", flat=True))
+
+
+def get(client, **params):
+    response = client.get(reverse("ui:case_list"), params)
+    assert response.status_code == 200
+    return response, response.content.decode()
+
+
+def numbers(response) -> list[str]:
+    return [row["case"].number for row in response.context["rows"]]
+
+
+def count_text(html: str) -> str:
+    return re.search(r'<p class="hint count"[^>]*>(.*?)</p>', html, re.S).group(1).strip()
+
+
+def pager(html: str) -> dict:
+    nav = re.search(r'<nav class="pager"[^>]*>(.*?)</nav>', html, re.S)
+    text = nav.group(1) if nav else ""
+    return {"prev": 'rel="prev"' in text, "next": 'rel="next"' in text,
+            "label": re.sub(r"\s+", " ", (re.search(r"<span>(.*?)</span>", text) or [None, ""])[1]).strip()}
+
+
+def test_a_list_longer_than_the_cap_shows_cap_plus_and_the_api_the_exact_total(
+        loop, cases, client_for, api_client, monkeypatch):
+    monkeypatch.setattr(cases_list, "COUNT_CAP", 60)
+    all_numbers = expected(loop.dispatcher)
+    assert len(all_numbers) == N
+    response, html = get(client_for(loop.dispatcher))
+    assert count_text(html) == "共 60+ 条" and "130" not in count_text(html)
+    assert response.context["page_obj"].paginator.capped
+    assert pager(html) == {"prev": False, "next": True, "label": "第 1 页"}  # no "/ m 页": m is not known
+    assert numbers(response) == all_numbers[:50]
+    # The API is not the page: its total stays exact.
+    body = api_client.get("/api/v1/cases", {"limit": 10}, **auth(loop.dispatcher)).json()
+    assert body["total"] == N
+
+
+def test_a_list_at_or_under_the_cap_shows_the_exact_total(loop, cases, client_for, monkeypatch):
+    c = client_for(loop.dispatcher)
+    for cap in (N, N + 1, 10_000):
+        monkeypatch.setattr(cases_list, "COUNT_CAP", cap)
+        response, html = get(c)
+        assert count_text(html) == f"共 {N} 条", cap
+        assert pager(html) == {"prev": False, "next": True, "label": "第 1 / 3 页"}
+        assert not response.context["page_obj"].paginator.capped
+    monkeypatch.setattr(cases_list, "COUNT_CAP", N - 1)
+    assert count_text(get(c)[1]) == f"共 {N - 1:,}+ 条"
+    # The real cap reads with a thousands separator.
+    monkeypatch.setattr(cases_list, "COUNT_CAP", 10_000)
+    assert cases_list.CappedPaginator(selectors.CaseListing(loop.dispatcher, selectors.CaseFilter()), 50,
+                                      10_000).cap_label == "10,000"
+
+
+@pytest.mark.parametrize("who", ["dispatcher", "street_dispatcher", "handler", "worker", "superuser"])
+def test_paging_across_a_capped_list_returns_every_row_once_in_order(loop, cases, client_for, monkeypatch, who):
+    user = (get_user_model().objects.create_superuser(username="root", password="Civic-Test-2026!")
+            if who == "superuser" else getattr(loop, who))
+    for params, f in (({}, {}), ({"overdue": "0"}, {"overdue": False})):
+        want = expected(user, **f)
+        assert len(want) > 50, (who, params)  # more than one page
+        cap = len(want) // 3  # capped, and smaller than a page for some
+        monkeypatch.setattr(cases_list, "COUNT_CAP", cap)
+        c = client_for(user)
+        got, page = [], 1
+        while True:
+            response, html = get(c, **params, page=page)
+            assert count_text(html) == f"共 {cap}+ 条", (who, params, page)
+            assert pager(html) == {"prev": page > 1, "next": page * 50 < len(want), "label": f"第 {page} 页"}
+            got += numbers(response)
+            if not pager(html)["next"]:
+                break
+            page += 1
+        assert got == want, (who, params)
+        # A page past the last row (a stale link) shows the last page, counted exactly then.
+        response, html = get(c, **params, page=page + 3)
+        assert numbers(response) == want[(page - 1) * 50 :]
+        assert count_text(html) == f"共 {len(want)} 条"
+        assert pager(html)["label"] == f"第 {page} / {page} 页"
+        assert numbers(get(c, **params, page="x")[0]) == want[:50]  # not a number: the first page
+        assert numbers(get(c, **params, page=10**12)[0]) == want[(page - 1) * 50 :]
+
+
+def _queries(client, **params) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        get(client, **params)
+    return len(ctx.captured_queries)
+
+
+def test_the_page_makes_the_same_queries_short_or_long(loop, cases, client_for, monkeypatch):
+    monkeypatch.setattr(cases_list, "COUNT_CAP", 60)
+    c = client_for(loop.dispatcher)
+    short = _queries(c, q="事件7")  # 事件7, 事件7x: 11 cases, counted exactly
+    assert count_text(get(c, q="事件7")[1]) == "共 11 条"
+    for params in ({}, {"page": 2}, {"page": 3}, {"overdue": "0"}):
+        assert _queries(c, **params) <= short, params
+    monkeypatch.setattr(cases_list, "COUNT_CAP", 10)
+    assert count_text(get(c, q="事件7")[1]) == "共 10+ 条"
+    assert _queries(c, q="事件7") <= short
