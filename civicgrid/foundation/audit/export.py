@@ -160,16 +160,16 @@ def _csv(queryset) -> bytes:
 
 
 def _xlsx(queryset) -> bytes:
-    from openpyxl import Workbook
+    from ..core.office_xlsx import write_only_workbook
 
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("审计记录")
-    sheet.append([header for _, header in COLUMNS])
-    for row in _rows(queryset):
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    with write_only_workbook() as book:  # finished even when reading the rows fails half-way
+        sheet = book.create_sheet("审计记录")
+        sheet.append([header for _, header in COLUMNS])
+        for row in _rows(queryset):
+            sheet.append(row)
+        out = io.BytesIO()
+        book.save(out)
+        return out.getvalue()
 
 
 FORMATS = {

@@ -19,13 +19,21 @@ The layout, top to bottom:
 Text is always written as text: a value starting with "=", "+", "-" or "@" is never turned into a formula.
 The workbook is write-only, so rows are streamed and memory stays flat however many rows there are; `rows`
 is read once, in order, and may be a generator or a queryset iterator.
+
+`write_only_workbook()` is how every xlsx writer opens such a workbook (this one, `imports.readers.write_xlsx`,
+the audit export). A write-only sheet streams its rows through two generators into a temporary file; when a
+writer stops half-way (a row's query refused by the database, a getter failing) and the workbook is simply
+dropped, those generators are finalised by the garbage collector in no set order, so the row stream may try to
+end its XML in a file already closed ("Exception ignored in … _write_rows: I/O operation on closed file"), and
+the temporary file stays until the process exits. The context manager finishes whatever was not saved.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from copy import copy
 from typing import Any
 
@@ -50,6 +58,34 @@ _WRAP = Alignment(vertical="center", wrap_text=True)
 _RIGHT = Alignment(horizontal="right")
 _BOLD = Font(bold=True)
 _TITLE = Font(bold=True, size=16)
+
+
+@contextlib.contextmanager
+def write_only_workbook() -> Iterator[Workbook]:
+    """A write-only workbook for the block, which saves it; whatever the block leaves unsaved (it failed, or it
+    never saved) is closed in order when the block ends and its temporary files are removed."""
+    book = Workbook(write_only=True)
+    try:
+        yield book
+    finally:
+        for ws in book.worksheets:
+            _discard(ws)
+
+
+def _discard(ws) -> None:
+    """Close an unsaved write-only sheet: the row stream first (it still writes </sheetData>), then the
+    document and its file, then remove the file. Never raises: it runs while another error is on its way out,
+    and must not take its place."""
+    writer = ws._writer
+    if ws.closed or writer is None:  # saved (save closed it and removed its file), or nothing written yet
+        return
+    with contextlib.suppress(Exception):
+        if ws._rows is not None:
+            ws._rows.close()
+    with contextlib.suppress(Exception):
+        writer.close()
+    with contextlib.suppress(Exception):
+        writer.cleanup()
 
 
 def headers(columns: Sequence[Column]) -> list[str]:
@@ -112,50 +148,50 @@ def write_office_sheet(*, sheet_name: str, title: str, unit: str, columns: Seque
     if not columns:
         raise ValueError("an office sheet needs at least one column")
     width = len(columns) + 1
-    book = Workbook(write_only=True)
-    ws = book.create_sheet(sheet_name)
-    ws.column_dimensions["A"].width = NUMBER_WIDTH
-    for index, (_, col_width, _) in enumerate(columns, start=2):
-        ws.column_dimensions[get_column_letter(index)].width = col_width
-    ws.freeze_panes = "B4"
-    ws.print_title_rows = "3:3"
+    with write_only_workbook() as book:
+        ws = book.create_sheet(sheet_name)
+        ws.column_dimensions["A"].width = NUMBER_WIDTH
+        for index, (_, col_width, _) in enumerate(columns, start=2):
+            ws.column_dimensions[get_column_letter(index)].width = col_width
+        ws.freeze_panes = "B4"
+        ws.print_title_rows = "3:3"
 
-    # 1: the title over every column
-    ws.row_dimensions[1].height = 30
-    ws.append([text_cell(ws, title, font=_TITLE, alignment=_CENTRE)])
-    _merge(ws, 1, 1, width)
+        # 1: the title over every column
+        ws.row_dimensions[1].height = 30
+        ws.append([text_cell(ws, title, font=_TITLE, alignment=_CENTRE)])
+        _merge(ws, 1, 1, width)
 
-    # 2: 填报单位 over the left half, 填报日期 over the right half
-    day = filled_on or timezone.localdate()
-    half = max(width // 2, 1)
-    ws.append([text_cell(ws, f"填报单位（盖章）：{unit}")] + [None] * (half - 1)
-              + [text_cell(ws, f"填报日期：{day.year}年{day.month}月{day.day}日", alignment=_RIGHT)])
-    if half > 1:
-        _merge(ws, 2, 1, half)
-    _merge(ws, 2, half + 1, width)
+        # 2: 填报单位 over the left half, 填报日期 over the right half
+        day = filled_on or timezone.localdate()
+        half = max(width // 2, 1)
+        ws.append([text_cell(ws, f"填报单位（盖章）：{unit}")] + [None] * (half - 1)
+                  + [text_cell(ws, f"填报日期：{day.year}年{day.month}月{day.day}日", alignment=_RIGHT)])
+        if half > 1:
+            _merge(ws, 2, 1, half)
+        _merge(ws, 2, half + 1, width)
 
-    # 3: the headers; then one numbered, boxed row per item
-    ws.append([text_cell(ws, name, font=_BOLD, alignment=_CENTRE, border=_BOX) for name in headers(columns)])
-    number_cell = _Styled(ws, alignment=_CENTRE, border=_BOX)
-    body_cell = _Styled(ws, alignment=_WRAP, border=_BOX)
-    getters = [get for _, _, get in columns]
-    count = 0
-    for count, row in enumerate(rows, start=1):
-        ws.append([number_cell(count), *(body_cell(get(row)) for get in getters)])
+        # 3: the headers; then one numbered, boxed row per item
+        ws.append([text_cell(ws, name, font=_BOLD, alignment=_CENTRE, border=_BOX) for name in headers(columns)])
+        number_cell = _Styled(ws, alignment=_CENTRE, border=_BOX)
+        body_cell = _Styled(ws, alignment=_WRAP, border=_BOX)
+        getters = [get for _, _, get in columns]
+        count = 0
+        for count, row in enumerate(rows, start=1):
+            ws.append([number_cell(count), *(body_cell(get(row)) for get in getters)])
 
-    # a blank line, then the footer to sign
-    if footer:
-        ws.append([])
-        footer_row = 3 + count + 2
-        line: list = [None] * width
-        for (start, end), label in zip(_spans(width, len(footer)), footer, strict=True):
-            if start > width:
-                continue
-            line[start - 1] = text_cell(ws, label, font=_BOLD)
-            if end > start:
-                _merge(ws, footer_row, start, end)
-        ws.append(line)
+        # a blank line, then the footer to sign
+        if footer:
+            ws.append([])
+            footer_row = 3 + count + 2
+            line: list = [None] * width
+            for (start, end), label in zip(_spans(width, len(footer)), footer, strict=True):
+                if start > width:
+                    continue
+                line[start - 1] = text_cell(ws, label, font=_BOLD)
+                if end > start:
+                    _merge(ws, footer_row, start, end)
+            ws.append(line)
 
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue(), count
+        out = io.BytesIO()
+        book.save(out)
+        return out.getvalue(), count

@@ -20,10 +20,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+
+from civicgrid.foundation.core.office_xlsx import write_only_workbook
 
 MAX_BYTES = 50 * 1024 * 1024
 # A ZIP whose members expand beyond this many times the upload limit is treated as a zip bomb.
@@ -411,37 +413,37 @@ def write_xlsx(
     headers: Sequence[str], rows: Iterable[Mapping[str, Any] | Sequence[Any]], sheet_title: str = "Sheet1"
 ) -> bytes:
     """XLSX bytes with a bold, frozen header row and column widths fitted to the first rows; streamed."""
-    workbook = Workbook(write_only=True)
-    worksheet = workbook.create_sheet(_sheet_title(sheet_title))
-    iterator = iter(rows)
-    preview = [_row_values(headers, r) for _, r in zip(range(200), iterator, strict=False)]
-    for index, header in enumerate(headers):
-        longest = max(
-            [_display_width(str(header))]
-            + [_display_width(cell_to_str(r[index])) for r in preview if index < len(r)]
-        )
-        worksheet.column_dimensions[get_column_letter(index + 1)].width = min(max(longest + 2, 8), 60)
-    worksheet.freeze_panes = "A2"
-    bold = Font(bold=True)
+    with write_only_workbook() as workbook:  # finished even when `rows` fails half-way
+        worksheet = workbook.create_sheet(_sheet_title(sheet_title))
+        iterator = iter(rows)
+        preview = [_row_values(headers, r) for _, r in zip(range(200), iterator, strict=False)]
+        for index, header in enumerate(headers):
+            longest = max(
+                [_display_width(str(header))]
+                + [_display_width(cell_to_str(r[index])) for r in preview if index < len(r)]
+            )
+            worksheet.column_dimensions[get_column_letter(index + 1)].width = min(max(longest + 2, 8), 60)
+        worksheet.freeze_panes = "A2"
+        bold = Font(bold=True)
 
-    def cells(values: Sequence[Any], font: Font | None = None) -> list[Any]:
-        out = []
-        for value in values:
-            if value is not None and not isinstance(value, int | float | dt.date | dt.time | bool):
-                value = cell_to_str(value)
-            cell = WriteOnlyCell(worksheet, value=value)
-            if isinstance(value, str) and value.startswith("="):
-                cell.data_type = "s"  # text, never a formula
-            if font:
-                cell.font = font
-            out.append(cell)
-        return out
+        def cells(values: Sequence[Any], font: Font | None = None) -> list[Any]:
+            out = []
+            for value in values:
+                if value is not None and not isinstance(value, int | float | dt.date | dt.time | bool):
+                    value = cell_to_str(value)
+                cell = WriteOnlyCell(worksheet, value=value)
+                if isinstance(value, str) and value.startswith("="):
+                    cell.data_type = "s"  # text, never a formula
+                if font:
+                    cell.font = font
+                out.append(cell)
+            return out
 
-    worksheet.append(cells([str(h) for h in headers], bold))
-    for values in preview:
-        worksheet.append(cells(values))
-    for row in iterator:
-        worksheet.append(cells(_row_values(headers, row)))
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+        worksheet.append(cells([str(h) for h in headers], bold))
+        for values in preview:
+            worksheet.append(cells(values))
+        for row in iterator:
+            worksheet.append(cells(_row_values(headers, row)))
+        buffer = io.BytesIO()
+        workbook.save(buffer)
+        return buffer.getvalue()

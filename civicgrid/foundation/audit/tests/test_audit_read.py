@@ -1,7 +1,10 @@
 """Reading the trail: the audit administrator only; filters; CSV/XLSX export that is itself audited."""
 
 import csv
+import gc
 import io
+import sys
+import tempfile
 from datetime import timedelta
 
 import pytest
@@ -97,6 +100,25 @@ def test_xlsx_export(client, trail):
     sheet = load_workbook(io.BytesIO(resp.content)).active
     rows = list(sheet.iter_rows(values_only=True))
     assert len(rows) >= 1 + 4
+
+
+def test_an_xlsx_export_whose_query_fails_leaves_no_workbook_behind(trail, tmp_path, monkeypatch):
+    """The query is sent only once the sheet has its header row: when the database refuses it, the error comes
+    out as it is, and the half-written workbook leaves nothing for the garbage collector to trip over ("Exception
+    ignored in … _write_rows: I/O operation on closed file") and no temporary file."""
+    from django.db import DatabaseError, transaction
+
+    from civicgrid.foundation.audit.export import _xlsx
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ignored = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: ignored.append(f"{u.exc_type.__name__}: {u.exc_value}"))
+    refused = AuditEntry.objects.extra(where=["no_such_column = 1"])
+
+    with pytest.raises(DatabaseError), transaction.atomic():
+        _xlsx(refused)
+    gc.collect()
+    assert ignored == [] and list(tmp_path.iterdir()) == []
 
 
 def test_export_refused_to_others(client, tree, trail):

@@ -1,16 +1,21 @@
 """The shared office-layout sheet writer opens back in openpyxl with its title, unit/date line, headers, numbered
-boxed rows and footer; formula-like text stays text; the row count comes back; an empty sheet is still laid out."""
+boxed rows and footer; formula-like text stays text; the row count comes back; an empty sheet is still laid out.
+A writer that fails half-way leaves no workbook behind: nothing for the garbage collector to trip over, no
+temporary file."""
 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import io
+import sys
+import tempfile
 from types import SimpleNamespace
 
 import pytest
 from openpyxl import load_workbook
 
-from civicgrid.foundation.core.office_xlsx import headers, write_office_sheet
+from civicgrid.foundation.core.office_xlsx import headers, write_office_sheet, write_only_workbook
 
 COLUMNS = [
     ("编号", 12, lambda r: r.code),
@@ -105,3 +110,62 @@ def test_a_single_column_sheet_keeps_every_footer_label_it_has_room_for():
 def test_no_columns_is_refused():
     with pytest.raises(ValueError):
         write_office_sheet(sheet_name="x", title="x", unit="x", columns=[], rows=[])
+
+
+@pytest.fixture
+def leftovers(tmp_path, monkeypatch):
+    """collect() → (exceptions ignored while the garbage collector finalised something, temporary files left):
+    what a workbook dropped half-way leaves behind. openpyxl streams write-only sheets through temp files."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ignored: list[str] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: ignored.append(f"{u.exc_type.__name__}: {u.exc_value}"))
+
+    def collect():
+        gc.collect()
+        return ignored, sorted(p.name for p in tmp_path.iterdir())
+
+    return collect
+
+
+def _failing_rows(after: int):
+    """Rows that fail after `after` of them, like a queryset whose next chunk the database refuses."""
+    yield from ROWS[:after]
+    raise RuntimeError("the database refused the next chunk")
+
+
+@pytest.mark.parametrize("after", [0, 2])
+def test_rows_failing_half_way_raise_their_error_and_leave_nothing_behind(leftovers, after):
+    with pytest.raises(RuntimeError, match="refused the next chunk"):
+        _write(rows=_failing_rows(after))
+    assert leftovers() == ([], [])
+
+
+def test_a_getter_failing_raises_its_error_and_leaves_nothing_behind(leftovers):
+    columns = [*COLUMNS, ("坏列", 8, lambda r: r.missing)]
+    with pytest.raises(AttributeError):
+        _write(columns=columns)
+    assert leftovers() == ([], [])
+
+
+def test_a_value_openpyxl_refuses_inside_its_row_stream_leaves_nothing_behind(leftovers):
+    from openpyxl.utils.exceptions import IllegalCharacterError
+
+    with pytest.raises(IllegalCharacterError), write_only_workbook() as book:
+        sheet = book.create_sheet("s")
+        sheet.append(["序号"])
+        sheet.append(["a\x0bb"])  # the cell is made inside openpyxl's row generator, and fails there
+    assert leftovers() == ([], [])
+
+
+def test_a_workbook_never_saved_is_closed_and_a_saved_one_is_left_as_it_is(leftovers):
+    with write_only_workbook() as book:
+        book.create_sheet("未保存").append(["a", 1])
+    assert leftovers() == ([], [])
+
+    with write_only_workbook() as book:
+        book.create_sheet("已保存").append(["a", 1])
+        book.create_sheet("空表")
+        out = io.BytesIO()
+        book.save(out)
+    assert [list(r) for r in load_workbook(out).worksheets[0].iter_rows(values_only=True)] == [["a", 1]]
+    assert leftovers() == ([], [])

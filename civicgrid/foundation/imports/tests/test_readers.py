@@ -2,9 +2,12 @@
 
 import csv
 import datetime as dt
+import gc
 import io
 import os
 import random
+import sys
+import tempfile
 import zipfile
 
 import pytest
@@ -333,3 +336,23 @@ def test_write_csv_neutralises_formulas():
 )
 def test_cell_to_str(value, expected):
     assert cell_to_str(value) == expected
+
+
+@pytest.mark.parametrize("failing_at", [3, 250])  # inside the first 200 rows read for the widths, and after them
+def test_rows_failing_half_way_leave_no_workbook_behind(tmp_path, monkeypatch, failing_at):
+    """An export whose rows fail (a refused query, a broken row) raises that error and leaves nothing for the
+    garbage collector to trip over ("Exception ignored in … _write_rows: I/O operation on closed file") and no
+    temporary file of openpyxl's streamed sheet."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ignored = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: ignored.append(f"{u.exc_type.__name__}: {u.exc_value}"))
+
+    def rows():
+        for i in range(failing_at):
+            yield [f"居民{i}", "", "13812345678", ""]
+        raise RuntimeError("the database refused the next chunk")
+
+    with pytest.raises(RuntimeError, match="refused the next chunk"):
+        write_xlsx(HEADERS, rows(), sheet_title="居民")
+    gc.collect()
+    assert ignored == [] and list(tmp_path.iterdir()) == []
