@@ -208,6 +208,7 @@ def test_verify_with_a_photo_through_the_page(loop, client_for):
     url = reverse("ui:case_attachment", args=[case.number, attachment.pk])
     image = c.get(url)
     assert image.status_code == 200 and image["Content-Type"] == "image/jpeg"
+    assert b"".join(image.streaming_content)[:3] == b"\xff\xd8\xff"  # read to the end, which closes the file
     assert image["X-Content-Type-Options"] == "nosniff" and "default-src 'none'" in image["Content-Security-Policy"]
     name = f"{case.number}-{attachment.pk}.jpg"
     assert image["Content-Disposition"] == f"inline; filename=\"{name}\"; filename*=UTF-8''{name}"
