@@ -159,15 +159,14 @@ class Case(ScopedModel):
         return self.status in OPEN_STATUSES
 
     @classmethod
-    def scope_q(cls, scope, user, *, action: str = "view"):
+    def scope_branches(cls, scope, user, *, action: str = "view"):
         """Region and department scope; for viewing (and the reporter's own reopening) also the cases the user
         reported: a resident or a grid worker who reported outside their grid follows their own report. Those
         are not theirs to count, evaluate or export: every other action reads the region/department scope only."""
-        q = super().scope_q(scope, user, action=action)
+        branches = super().scope_branches(scope, user, action=action)
         if action in REPORTER_ACTIONS and getattr(user, "is_authenticated", False) and user.pk is not None:
-            own = models.Q(reporter_id=user.pk)
-            return own if q is None else q | own
-        return q
+            branches.append(models.Q(reporter_id=user.pk))
+        return branches
 
 
 class CaseStep(TimelineStep):

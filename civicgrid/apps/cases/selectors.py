@@ -9,7 +9,7 @@ from django.db import connection
 from django.db.models import CharField, F, Func, Prefetch, Q
 from django.utils import timezone
 
-from civicgrid.foundation.access.scope import get_visible_or_404, scope_for, scoped_q, subtree_q
+from civicgrid.foundation.access.scope import get_visible_or_404, scope_for, scoped_branches, subtree_q
 from civicgrid.foundation.core.errors import ValidationFailed
 from civicgrid.foundation.sla import services as sla
 
@@ -86,18 +86,13 @@ WIDE_CODE_LENGTH = 6
 
 
 def _scope_branches(user) -> list[Q] | None:
-    """The parts of the user's view scope, whose union is exactly what `Case.objects.visible_to(user)` reads:
-    the top-level alternatives of the same condition (each region subtree, the departments, the user's own
-    reports). None when the user sees everything, [] when nothing."""
+    """The parts of the user's view scope, whose union is exactly what `Case.objects.visible_to(user)` reads
+    (`Case.scope_branches`: each region subtree, the departments, the user's own reports). None when the user
+    sees everything, [] when nothing."""
     scope = scope_for(user, Case.scope_capability("view"))
     if scope.everything:
         return None
-    q = scoped_q(Case, scope, user, "view")
-    if q is None:
-        return []
-    if q.negated or q.connector != Q.OR or len(q.children) < 2:
-        return [q]
-    return [child if isinstance(child, Q) else Q(child) for child in q.children]
+    return scoped_branches(Case, scope, user, "view")
 
 
 class _Unindexed(Func):

@@ -105,6 +105,15 @@ def scoped_q(model, scope: Scope, user, action: str = "view") -> models.Q | None
     return model.scope_q(scope, user, action=action)
 
 
+def scoped_branches(model, scope: Scope, user, action: str = "view") -> list[models.Q]:
+    """The alternatives whose OR is exactly `scoped_q(model, …)` (empty: nothing visible). A model that
+    overrides `scope_q` itself (not `scope_branches`) has one alternative: its whole filter."""
+    if model.scope_q.__func__ is not ScopedModel.scope_q.__func__:
+        q = scoped_q(model, scope, user, action)
+        return [] if q is None else [q]
+    return model.scope_branches(scope, user, action=action)
+
+
 class ScopedQuerySet(models.QuerySet):
     """QuerySet whose every read path starts from `visible_to`."""
 
@@ -143,26 +152,37 @@ class ScopedModel(models.Model):
         return f"{cls.scope_app or cls._meta.app_label}.{action}"
 
     @classmethod
-    def scope_q(cls, scope: Scope, user, *, action: str = "view") -> models.Q | None:
-        """The filter for a scope; None when nothing is visible. Override to add paths (e.g. own records).
+    def scope_branches(cls, scope: Scope, user, *, action: str = "view") -> list[models.Q]:
+        """The alternatives of the scope filter (each region subtree, with its ancestors where the model
+        asks for them; the departments), whose OR is `scope_q`; empty when nothing is visible. Override to
+        add a path (e.g. own records), so that readers that take the alternatives one by one (a long list
+        finding its page per alternative) see it too.
 
-        `action` is what the rows are read for ("view", "export", "board" …); an override that adds a path
-        only for some actions takes it as a keyword. Overrides without it are still called, without it.
+        `action` is what the rows are read for ("view", "export", "board" …).
         """
-        q = models.Q()
-        matched = False
+        branches = []
         if cls.scope_region_field:
-            for code in scope.region_codes:
-                q |= subtree_q(cls.scope_region_field, code)
-                matched = True
+            for code in sorted(scope.region_codes):
+                branches.append(subtree_q(cls.scope_region_field, code))
                 if cls.scope_include_ancestors:
                     parents = ancestor_codes(code)
                     if parents:
-                        q |= models.Q(**{f"{cls.scope_region_field}__in": parents})
+                        branches.append(models.Q(**{f"{cls.scope_region_field}__in": parents}))
         if cls.scope_department_field and scope.department_ids:
-            q |= models.Q(**{f"{cls.scope_department_field}__in": sorted(scope.department_ids)})
-            matched = True
-        return q if matched else None
+            branches.append(models.Q(**{f"{cls.scope_department_field}__in": sorted(scope.department_ids)}))
+        return branches
+
+    @classmethod
+    def scope_q(cls, scope: Scope, user, *, action: str = "view") -> models.Q | None:
+        """The filter for a scope: the OR of `scope_branches`; None when nothing is visible. A model whose
+        scope is not a union of paths overrides this instead (its readers then take it whole)."""
+        branches = cls.scope_branches(scope, user, action=action)
+        if not branches:
+            return None
+        q = models.Q()
+        for branch in branches:
+            q |= branch
+        return q
 
     def is_visible_to(self, user, action: str = "view") -> bool:
         """Whether this object is within the user's scope (one query)."""
