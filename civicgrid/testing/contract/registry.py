@@ -108,7 +108,11 @@ def _excluded(route: Route) -> bool:
 
 
 def load_registry() -> tuple[dict[str, endpoints.DataEndpoint], set[str]]:
-    """The declarations, after importing every URL module (declarations sit next to the views)."""
+    """The declarations, after importing every URL module (declarations sit next to the views) and every
+    app's `contract.py` (its scope rules: without them the check depends on which tests ran before)."""
+    from django.utils.module_loading import autodiscover_modules
+
+    autodiscover_modules("contract")
     iter_routes()
     return endpoints.DATA_ENDPOINTS, endpoints.NON_DATA_ENDPOINTS
 
