@@ -160,13 +160,13 @@ def _csv(queryset) -> bytes:
 
 
 def _xlsx(queryset) -> bytes:
-    from ..core.office_xlsx import write_only_workbook
+    from ..core.office_xlsx import write_only_workbook, xlsx_text
 
     with write_only_workbook() as book:  # finished even when reading the rows fails half-way
         sheet = book.create_sheet("审计记录")
         sheet.append([header for _, header in COLUMNS])
         for row in _rows(queryset):
-            sheet.append(row)
+            sheet.append([xlsx_text(value) for value in row])
         out = io.BytesIO()
         book.save(out)
         return out.getvalue()

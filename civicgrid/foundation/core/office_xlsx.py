@@ -16,7 +16,9 @@ The layout, top to bottom:
      getter, wrapped and boxed;
   5. a blank line, then the footer to sign (填表人 / 审核人 / 联系电话 by default) spread in equal parts over the width.
 
-Text is always written as text: a value starting with "=", "+", "-" or "@" is never turned into a formula.
+Text is always written as text: a value starting with "=", "+", "-" or "@" is never turned into a formula,
+and a control character that XML cannot hold (a vertical tab pasted into a report, say) becomes U+FFFD
+(`xlsx_text`) instead of failing the whole export.
 The workbook is write-only, so rows are streamed and memory stays flat however many rows there are; `rows`
 is read once, in order, and may be a generator or a queryset iterator.
 
@@ -40,6 +42,7 @@ from typing import Any
 from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 
@@ -93,8 +96,16 @@ def headers(columns: Sequence[Column]) -> list[str]:
     return [NUMBER_HEADER] + [header for header, _, _ in columns]
 
 
+def xlsx_text(value):
+    """`value`, with the control characters an xlsx cell cannot hold replaced by U+FFFD when it is text."""
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    return value
+
+
 def text_cell(ws, value, *, font=None, alignment=None, border=None) -> WriteOnlyCell:
     """A write-only cell of `value`; text that looks like a formula stays text."""
+    value = xlsx_text(value)
     cell = WriteOnlyCell(ws, value=value)
     if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
         cell.data_type = "s"
@@ -116,6 +127,7 @@ class _Styled:
         self.style = text_cell(ws, None, **style)._style
 
     def __call__(self, value) -> WriteOnlyCell:
+        value = xlsx_text(value)
         cell = WriteOnlyCell(self.ws, value=value)
         if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
             cell.data_type = "s"

@@ -25,7 +25,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from civicgrid.foundation.core.office_xlsx import write_only_workbook
+from civicgrid.foundation.core.office_xlsx import write_only_workbook, xlsx_text
 
 MAX_BYTES = 50 * 1024 * 1024
 # A ZIP whose members expand beyond this many times the upload limit is treated as a zip bomb.
@@ -430,7 +430,7 @@ def write_xlsx(
             out = []
             for value in values:
                 if value is not None and not isinstance(value, int | float | dt.date | dt.time | bool):
-                    value = cell_to_str(value)
+                    value = xlsx_text(cell_to_str(value))
                 cell = WriteOnlyCell(worksheet, value=value)
                 if isinstance(value, str) and value.startswith("="):
                     cell.data_type = "s"  # text, never a formula

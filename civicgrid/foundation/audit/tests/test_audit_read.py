@@ -102,6 +102,16 @@ def test_xlsx_export(client, trail):
     assert len(rows) >= 1 + 4
 
 
+def test_an_xlsx_export_carries_control_characters_as_replacement_marks(client, trail):
+    from openpyxl import load_workbook
+
+    record(actor=None, action="config.changed", target_repr="垂直\x0b制表")
+    resp = client.get("/api/v1/audit/export?format=xlsx", **bearer(user_with(Role.AUDIT_ADMIN)))
+    assert resp.status_code == 200
+    cells = [c for row in load_workbook(io.BytesIO(resp.content)).active.iter_rows(values_only=True) for c in row]
+    assert "垂直\ufffd制表" in cells
+
+
 def test_an_xlsx_export_whose_query_fails_leaves_no_workbook_behind(trail, tmp_path, monkeypatch):
     """The query is sent only once the sheet has its header row: when the database refuses it, the error comes
     out as it is, and the half-written workbook leaves nothing for the garbage collector to trip over ("Exception

@@ -74,6 +74,14 @@ def test_text_that_looks_like_a_formula_stays_text():
     assert rows[5][1:3] == ["-3", "+1"]
 
 
+def test_control_characters_become_replacement_marks_instead_of_failing_the_export():
+    rows = [SimpleNamespace(code="A-1", name="垂直\x0b制表\x00符\x1f", qty=1, day=dt.date(2024, 6, 1))]
+    _, values, count = _write(rows=rows, title="台账\x07")
+    assert count == 1
+    assert values[0][0] == "台账\ufffd"
+    assert values[3][2] == "垂直\ufffd制表\ufffd符\ufffd"  # tab, newline and CR are kept by xlsx: untouched
+
+
 def test_zero_rows_still_has_title_headers_and_footer():
     ws, rows, count = _write(rows=[])
     assert count == 0

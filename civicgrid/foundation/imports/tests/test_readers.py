@@ -307,6 +307,12 @@ def test_write_xlsx_layout_and_formula_text():
     assert ws["B2"].data_type == "s" and ws["B2"].value == "=1+1"
 
 
+def test_write_xlsx_replaces_control_characters():
+    data = write_xlsx(["名称", "备注"], [["幸福\x0b小区", "第一行\n第二行\t完"]])
+    ws = load_workbook(io.BytesIO(data)).active
+    assert ws["A2"].value == "幸福\ufffd小区" and ws["B2"].value == "第一行\n第二行\t完"
+
+
 def test_write_csv_bom_and_round_trip():
     data = write_csv(HEADERS, [*ROWS, {"姓名": "王五", "电话": None}])
     assert data.startswith(b"\xef\xbb\xbf")
