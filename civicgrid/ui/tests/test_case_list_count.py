@@ -85,6 +85,14 @@ def test_a_list_longer_than_the_cap_shows_cap_plus_and_the_api_the_exact_total(
     assert body["total"] == N
 
 
+def test_the_capped_count_and_page_label_speak_english_too(loop, cases, client_for, monkeypatch):
+    monkeypatch.setattr(cases_list, "COUNT_CAP", 60)
+    c = client_for(loop.dispatcher)
+    c.post(reverse("set_language"), {"language": "en", "next": "/"})
+    _, html = get(c)
+    assert count_text(html) == "60+ records" and pager(html)["label"] == "Page 1"
+
+
 def test_a_list_at_or_under_the_cap_shows_the_exact_total(loop, cases, client_for, monkeypatch):
     c = client_for(loop.dispatcher)
     for cap in (N, N + 1, 10_000):
