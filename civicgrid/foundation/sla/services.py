@@ -89,18 +89,17 @@ def publish_clock_event(topic: str, c: SlaClock, at: datetime) -> None:
 
 
 def _settle(c: SlaClock, before: dict | None, at: datetime, reemit=()) -> list[str]:
-    """``sweep.settle`` with the watermark read in this transaction: under the shared lock when an
-    instant is near the present; not at all for a new clock whose instants all lie ahead of it."""
-    is_near = sweep.near(c, before)
-    if before is None and not is_near:
-        return []
-    return sweep.settle(c, before, sweep.watermarks(shared_lock=is_near), at, reemit=reemit)
+    """``sweep.settle`` with the watermark read in this transaction (one primary-key read), under the
+    shared lock when an instant is near the present. Read even for a new clock whose instants all lie
+    ahead of the wall clock: a watermark ahead of it (a clock set back on the server, a test sweeping
+    ahead) must still be obeyed."""
+    return sweep.settle(c, before, sweep.watermarks(shared_lock=sweep.near(c, before)), at, reemit=reemit)
 
 
 def settle_new(c: SlaClock, at: datetime) -> list[str]:
     """For a caller inserting a clock itself (``new_clock``): inside its transaction, before the insert,
     record the marks of instants already swept; publish the returned topics with ``emitted_events`` once
-    the clock has its id. Nothing to read when the instants lie ahead (the usual case)."""
+    the clock has its id (usually none: the instants lie ahead of the watermark)."""
     return _settle(c, None, at)
 
 

@@ -189,6 +189,19 @@ def test_a_clock_started_on_instants_already_swept_gets_its_events_at_once():
 
 
 @pytest.mark.django_db
+def test_a_clock_started_behind_a_watermark_ahead_of_the_wall_clock_still_gets_its_events():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ahead = timezone.now() + timedelta(days=3)
+    assert sweep(now=ahead) == (0, 0)  # e.g. the server's clock was set forward, then back
+    sla.start_clock(target=CASE, kind="case.handle", limit=("natural_hours", 1))  # due in an hour
+    assert [e.topic for e in sla_events()] == ["sla.warning", "sla.breached"]
+    assert sweep(now=ahead + timedelta(minutes=1)) == (0, 0)
+
+
+@pytest.mark.django_db
 def test_a_warning_already_emitted_is_not_repeated_when_its_instant_moves():
     sla.start_clock(target=CASE, kind="case.handle", limit=("natural_hours", 1), at=at(2024, 11, 18, 10))
     assert sweep(now=at(2024, 11, 18, 10, 55)) == (1, 0)  # warned at 10:48
