@@ -220,20 +220,6 @@ def report(r: dict) -> None:
     print(f"           plan (baseline): {r['plan_baseline']}", flush=True)
 
 
-def growth(results: list[dict]) -> None:
-    by_vendor: dict[str, list[dict]] = {}
-    for r in results:
-        by_vendor.setdefault(r["vendor"], []).append(r)
-    for vendor, rows in by_vendor.items():
-        rows.sort(key=lambda r: r["cases"])
-        if len(rows) < 2:
-            continue
-        a, b = rows[0], rows[-1]
-        ta, tb = a["timings"][KEY]["median_ms"], b["timings"][KEY]["median_ms"]
-        print(f"{vendor:>9}: {KEY}: {a['cases']:,} → {b['cases']:,} cases: median {ta:.1f} → {tb:.1f} ms "
-              f"({tb / max(ta, 1e-9):.1f}×)", flush=True)
-
-
 def main() -> int:
     import argparse
 
@@ -260,7 +246,7 @@ def main() -> int:
                                           db=PG_DB, prefix="bench-case-list-"):
                 report(r)
                 results.append(r)
-    growth(results)
+    be.growth(results, KEY)
     return 0
 
 

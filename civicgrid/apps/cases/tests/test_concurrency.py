@@ -4,14 +4,13 @@ there; these tests run where the race is real."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from civicgrid.apps.cases.models import Case
 from civicgrid.apps.cases.services import submit_case
 from civicgrid.testing.browser import BROWSER_APPS, purge_test_audit_rows
+from civicgrid.testing.concurrency import race_same
 
 from .conftest import POINT
 
@@ -30,24 +29,7 @@ def _purge_audit():
 
 
 def _race(func) -> list:
-    barrier = threading.Barrier(THREADS)
-    results: list = [None] * THREADS
-
-    def run(i):
-        try:
-            barrier.wait(timeout=10)
-            results[i] = func(i)
-        except Exception as exc:  # reported by the assertion below
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
+    return race_same(func, THREADS)
 
 
 def test_concurrent_reports_get_distinct_consecutive_numbers(loop):

@@ -4,10 +4,8 @@ the same code is trivially safe there; these tests run where the race is real.""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.db.models import Sum
 
 from civicgrid.apps.materials import services
@@ -15,6 +13,7 @@ from civicgrid.apps.materials.models import Movement, StockLot
 from civicgrid.apps.materials.services.stock import balance
 from civicgrid.foundation.core.errors import Conflict
 from civicgrid.testing.browser import BROWSER_APPS, purge_test_audit_rows
+from civicgrid.testing.concurrency import race_same
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, available_apps=BROWSER_APPS),
@@ -30,24 +29,7 @@ def _purge_audit():
 
 
 def _race(func) -> list:
-    barrier = threading.Barrier(THREADS)
-    results: list = [None] * THREADS
-
-    def run(i):
-        try:
-            barrier.wait(timeout=10)
-            results[i] = func(i)
-        except Exception as exc:  # reported by the assertions
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
+    return race_same(func, THREADS)
 
 
 def test_concurrent_draws_never_take_stock_below_zero(depot):

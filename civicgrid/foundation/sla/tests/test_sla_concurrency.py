@@ -4,18 +4,18 @@ same code is trivially exact there; these tests run where the race is real."""
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections  # noqa: F401  (connection: the skipif condition)
+from django.db import connection  # noqa: F401  (the skipif condition)
 from django.utils import timezone
 
 from civicgrid.foundation.events.models import OutboxEvent
 from civicgrid.foundation.sla import services as sla
 from civicgrid.foundation.sla.sweep import sweep
 from civicgrid.testing.browser import BROWSER_APPS, purge_test_audit_rows
+from civicgrid.testing.concurrency import race
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, available_apps=BROWSER_APPS),
@@ -32,24 +32,8 @@ def _purge_audit():
 
 
 def _run_together(funcs) -> list:
-    barrier = threading.Barrier(len(funcs))
-    errors: list = []
-
-    def run(func):
-        try:
-            barrier.wait(timeout=10)
-            func()
-        except Exception as exc:  # reported by the assertion below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(f,)) for f in funcs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return errors
+    """The exceptions the raced callables raised."""
+    return [r for r in race(funcs) if isinstance(r, Exception)]
 
 
 def _per_clock(topic: str) -> Counter:
