@@ -167,17 +167,19 @@ def settle(c: SlaClock, before: dict | None, marks: dict, at: datetime, *, reemi
             setattr(c, mark, None)
         elif getattr(c, mark) is not None:
             continue  # already recorded
+        # From here on an emitted event has no mark yet (a marked one went on above): the watermark emitted
+        # it, at its instant, and that is what the mark records.
         if not c.is_open:
             if was:
-                setattr(c, mark, before[mark] or before[instant])
+                setattr(c, mark, before[instant])
             elif kind == "breach" and c.on_time is False:
                 setattr(c, mark, at)
                 topics.append(topic)
             continue
         new = getattr(c, instant)
         if was:
-            if before is not None and new != before[instant]:
-                setattr(c, mark, before[mark] or before[instant])
+            if new != before[instant]:
+                setattr(c, mark, before[instant])
             continue
         if new is not None and marks[kind] is not None and new <= marks[kind]:
             setattr(c, mark, at)
