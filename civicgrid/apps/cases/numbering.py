@@ -25,16 +25,24 @@ MAX_PER_DAY = 99_999
 
 def next_number(at: datetime | None = None) -> str:
     """The next case number for the day of `at` (default now), in the caller's transaction if there is one."""
+    return next_numbers(1, at)[0]
+
+
+def next_numbers(count: int, at: datetime | None = None) -> list[str]:
+    """`count` consecutive case numbers for the day of `at` (a batch of queued reports takes its block in one
+    statement: the day's counter moves by `count`)."""
+    if count < 1:
+        return []
     day = timezone.localdate(at or timezone.now())
     q = connection.ops.quote_name
     table, day_col, last = q(CaseDaySequence._meta.db_table), q("day"), q("last")
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} ({day_col}, {last}) VALUES (%s, 1) "
-            f"ON CONFLICT ({day_col}) DO UPDATE SET {last} = {table}.{last} + 1 RETURNING {last}",
-            [connection.ops.adapt_datefield_value(day)],
+            f"INSERT INTO {table} ({day_col}, {last}) VALUES (%s, %s) "
+            f"ON CONFLICT ({day_col}) DO UPDATE SET {last} = {table}.{last} + %s RETURNING {last}",
+            [connection.ops.adapt_datefield_value(day), count, count],
         )
         value = cursor.fetchone()[0]
     if value > MAX_PER_DAY:
         raise Conflict("今日案卷编号已用尽 / the day's case numbers are exhausted")
-    return f"{day:%Y%m%d}{value:05d}"
+    return [f"{day:%Y%m%d}{n:05d}" for n in range(value - count + 1, value + 1)]

@@ -10,17 +10,25 @@ from __future__ import annotations
 from collections.abc import Callable
 
 Suggester = Callable[[str], dict | None]
+ManySuggester = Callable[[list[str]], list[dict | None]]
 
 _registered: Suggester | None = None
+_registered_many: ManySuggester | None = None
 
 
-def register(func: Suggester) -> Suggester:
-    """Make ``func`` the suggester intake calls (the last registration wins)."""
-    global _registered
-    _registered = func
+def register(func: Suggester, many: ManySuggester | None = None) -> Suggester:
+    """Make ``func`` the suggester intake calls (the last registration wins); ``many``, when given, answers a
+    list of texts at once (a batch of queued reports), each as ``func`` would."""
+    global _registered, _registered_many
+    _registered, _registered_many = func, many
     return func
 
 
 def registered() -> Suggester | None:
     """The registered suggester, or None."""
     return _registered
+
+
+def registered_many() -> ManySuggester | None:
+    """The registered batch suggester, or None."""
+    return _registered_many

@@ -103,6 +103,16 @@ def settle_new(c: SlaClock, at: datetime) -> list[str]:
     return _settle(c, None, at)
 
 
+def settle_new_many(clocks: list[SlaClock], ats: list[datetime]) -> list[list[str]]:
+    """``settle_new`` for many new clocks inserted together (a batch of queued reports): the watermark is read
+    once, under the shared lock if any clock's instant is near the present; one list of topics per clock
+    (``ats[i]``: when clock ``i`` was started)."""
+    if not clocks:
+        return []
+    marks = sweep.watermarks(shared_lock=any(sweep.near(c, None) for c in clocks))
+    return [sweep.settle(c, None, marks, at) for c, at in zip(clocks, ats, strict=True)]
+
+
 def emitted_events(c: SlaClock, topics: list[str], at: datetime) -> list[OutboxEvent]:
     """The unsaved outbox rows of the topics ``settle_new`` returned, for a clock that now has its id."""
     return [_event(topic, c, at) for topic in topics]

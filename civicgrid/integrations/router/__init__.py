@@ -11,6 +11,13 @@ def suggest(text: str):
     return _suggest(text)
 
 
+def suggest_many(texts: list[str]):
+    """`suggest` for each of `texts`, computed together (a batch of queued reports)."""
+    from .service import suggest_many as _many
+
+    return _many(texts)
+
+
 def find_place(text: str):
     """Places named in a text (longest match first), with coordinates and the proposed grid."""
     from .gazetteer import find_place as _find
@@ -18,4 +25,4 @@ def find_place(text: str):
     return _find(text)
 
 
-__all__ = ["find_place", "suggest"]
+__all__ = ["find_place", "suggest", "suggest_many"]

@@ -12,6 +12,6 @@ class RouterConfig(AppConfig):
     def ready(self):
         from civicgrid.apps.cases import suggesters
 
-        from . import handlers, permissions, suggest  # noqa: F401  (handlers: auto-dispatch; permissions: router.manage)
+        from . import handlers, permissions, suggest, suggest_many  # noqa: F401  (handlers: auto-dispatch; permissions: router.manage)
 
-        suggesters.register(suggest)  # intake's suggestion for each report
+        suggesters.register(suggest, many=suggest_many)  # intake's suggestion for each report (and batch)

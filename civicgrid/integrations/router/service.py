@@ -118,7 +118,19 @@ def suggest(text: str) -> dict | None:
     if loaded is None:
         return None
     v, model, targets = loaded
-    pred = model.predict_one(str(text or ""))
+    return _shape(model.predict_one(str(text or "")), v, targets)
+
+
+def suggest_many(texts: list[str]) -> list[dict | None]:
+    """`suggest` for a batch of texts (queued reports), with one matrix product for all of them."""
+    loaded = _active_model()
+    if loaded is None:
+        return [None] * len(texts)
+    v, model, targets = loaded
+    return [_shape(pred, v, targets) for pred in model.predict([str(t or "") for t in texts])] if texts else []
+
+
+def _shape(pred, v, targets) -> dict:
     top3 = [{"label": lab, "confidence": round(float(conf), 4), **targets.get(lab, {})} for lab, conf in pred.top3]
     return {
         "label": pred.label,

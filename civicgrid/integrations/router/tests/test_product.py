@@ -49,6 +49,21 @@ def test_suggest_with_the_active_model_maps_labels_to_departments(loop, example_
     assert suggest("")["label"] in v.labels
 
 
+def test_a_batch_gets_the_suggestions_one_text_at_a_time_would_get(loop, example_model):
+    from civicgrid.integrations.router import suggest_many
+
+    assert suggest_many(["路边垃圾"]) == [None]  # no model yet
+    versions.register(example_model, actor=loop.dispatcher, source="csv:example", activate=True)
+    texts = [CITY, "", "小区楼道里堆满杂物，存在消防隐患", "路灯不亮了", CITY]
+    many = suggest_many(texts)
+    assert len(many) == len(texts) and suggest_many([]) == []
+    for text, got in zip(texts, many, strict=True):
+        one = suggest(text)
+        assert got["label"] == one["label"] and got["department_id"] == one["department_id"]
+        assert got["confidence"] == pytest.approx(one["confidence"], abs=2e-4)
+        assert [t["label"] for t in got["top3"]] == [t["label"] for t in one["top3"]]
+
+
 def test_versions_activate_and_roll_back_audited(loop, example_model):
     first = versions.register(example_model, actor=loop.dispatcher, source="a", activate=True)
     second = versions.register(example_model, actor=loop.dispatcher, source="b", activate=True)
