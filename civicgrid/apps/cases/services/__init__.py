@@ -1,6 +1,8 @@
 """The case loop's write path. Every entry point (pages, API, Open311, importers, commands, tests) calls these:
 
     submit_case(*, actor, title, …) -> (Case, created)      上报 (services/intake.py)
+    check_report(*, actor, title, …) -> ReportSpec           a queued channel's report, checked and located
+    submit_cases(specs, *, actor, also) -> [Case | error]    a batch of queued reports made into cases
     act(*, actor, case, action, **inputs) -> Case            every transition of CASE_WORKFLOW (services/transitions.py)
     rate(*, follow_token, score, comment) -> CaseReporter    满意度 by link/QR (services/follow.py)
     reopen_by_token(*, follow_token, reason) -> Case         重新办理 by link/QR
@@ -11,10 +13,19 @@
 
 from .comments import comment
 from .follow import follow_status, rate, reopen_by_token
-from .intake import submit_case
+from .intake import (
+           ReportSpec,
+           check_report,
+           prepare_cases,
+           submit_case,
+           submit_cases,
+           write_cases,
+           writer_turn,
+)
 from .photos import add_photos
 from .transitions import act, register_actions
 
 register_actions()
 
-__all__ = ["act", "add_photos", "comment", "follow_status", "rate", "reopen_by_token", "submit_case"]
+__all__ = ["ReportSpec", "act", "add_photos", "check_report", "comment", "follow_status", "prepare_cases", "rate",
+           "reopen_by_token", "submit_case", "submit_cases", "write_cases", "writer_turn"]

@@ -23,6 +23,8 @@ import logging
 import secrets
 import threading
 import time
+from dataclasses import dataclass
+from datetime import datetime
 
 try:
     import fcntl
@@ -39,7 +41,13 @@ from civicgrid.apps.categories.models import Category
 from civicgrid.apps.categories.routing import RoutingTable, resolve_department
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core import context, keys
-from civicgrid.foundation.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from civicgrid.foundation.core.errors import (
+    CivicgridError,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from civicgrid.foundation.core.pii import mask_phone, validate_mobile
 from civicgrid.foundation.core.rows import insert
 from civicgrid.foundation.events.models import OutboxEvent
@@ -283,7 +291,10 @@ _turn_files: dict[str, object] = {}
 
 
 @contextlib.contextmanager
-def _writer_turn():
+def writer_turn():
+    """SQLite: wait for this database's intake turn (a file lock) before a write transaction, so queued intake,
+    its batches and direct reports take turns instead of polling for the write lock. A no-op elsewhere and
+    inside a transaction."""
     name = str(connection.settings_dict.get("NAME") or "")
     if (fcntl is None or connection.vendor != "sqlite" or connection.in_atomic_block or not name
             or name.startswith("file:") or ":memory:" in name):
@@ -300,6 +311,34 @@ def _writer_turn():
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+def _payload(*, title, description, address, source, name, phone, email, ticket, lng, lat, crs, category,
+             self_handled, is_major, external_id) -> dict:
+    """A report's fields, checked and cleaned (what its idempotency digest is computed from)."""
+    title = _text(title, "title", 200, required=True, label="标题")
+    description = _text(description, "description", 4000, label="描述")
+    address = _text(address, "address", 200, label="地址")
+    if str(source) not in Source.values:
+        raise ValidationFailed(f"未知的来源：{str(source)[:20]} / unknown source", field="source")
+    name = _text(name, "reporter_name", 64, label="报告人")
+    phone = _text(phone, "reporter_phone", 40, label="电话")
+    if phone:
+        try:
+            phone = validate_mobile(phone)
+        except ValueError as exc:
+            raise ValidationFailed(str(exc), field="reporter_phone") from None
+    email = _text(email, "reporter_email", 254, label="邮箱")
+    if email:
+        try:
+            validate_email(email)
+        except DjangoValidationError:
+            raise ValidationFailed("邮箱地址无效 / invalid email address", field="reporter_email") from None
+    ticket = _text(ticket, "hotline_ticket", 40, label="热线工单号")
+    return {"title": title, "description": description, "lng": lng, "lat": lat, "crs": crs,
+            "category": category.pk if category else None, "source": str(source), "address": address,
+            "name": name, "phone": phone, "email": email, "ticket": ticket, "self_handled": bool(self_handled),
+            "is_major": bool(is_major), "external_id": external_id}
+
+
 def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84", category=None, source,
                 address="", reporter_name="", reporter_phone="", reporter_email="", hotline_ticket="",
                 caller_name="", callback_phone="", photos=(), idempotency_key=None, self_handled=False,
@@ -313,34 +352,15 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
         raise PermissionDenied("您无权上报事件 / you may not report cases")
     if self_handled and not has_capability(actor, "cases.verify"):
         raise PermissionDenied("只有网格员等现场人员可以登记自行处置 / only field staff record self-handled cases")
-    title = _text(title, "title", 200, required=True, label="标题")
-    description = _text(description, "description", 4000, label="描述")
-    address = _text(address, "address", 200, label="地址")
-    if str(source) not in Source.values:
-        raise ValidationFailed(f"未知的来源：{str(source)[:20]} / unknown source", field="source")
-    name = _text(caller_name or reporter_name, "reporter_name", 64, label="报告人")
-    phone = _text(callback_phone or reporter_phone, "reporter_phone", 40, label="电话")
-    if phone:
-        try:
-            phone = validate_mobile(phone)
-        except ValueError as exc:
-            raise ValidationFailed(str(exc), field="reporter_phone") from None
-    email = _text(reporter_email, "reporter_email", 254, label="邮箱")
-    if email:
-        try:
-            validate_email(email)
-        except DjangoValidationError:
-            raise ValidationFailed("邮箱地址无效 / invalid email address", field="reporter_email") from None
-    ticket = _text(hotline_ticket, "hotline_ticket", 40, label="热线工单号")
     category = resolve_category(category)
+    payload = _payload(title=title, description=description, address=address, source=source,
+                       name=caller_name or reporter_name, phone=callback_phone or reporter_phone,
+                       email=reporter_email, ticket=hotline_ticket, lng=lng, lat=lat, crs=crs, category=category,
+                       self_handled=self_handled, is_major=is_major, external_id=external_id)
     key = _idempotency(actor, idempotency_key)
 
     raw = [(item if isinstance(item, tuple) else ("before" if self_handled else "photo", item)) for item in photos or ()]
     raw = [(kind, photo_mod.read_bytes(src) if not isinstance(src, photo_mod.Photo) else src) for kind, src in raw]
-    payload = {"title": title, "description": description, "lng": lng, "lat": lat, "crs": crs,
-               "category": category.pk if category else None, "source": str(source), "address": address,
-               "name": name, "phone": phone, "email": email, "ticket": ticket, "self_handled": bool(self_handled),
-               "is_major": bool(is_major), "external_id": external_id}
     digest = _digest(payload, [hashlib.sha256(s.data if isinstance(s, photo_mod.Photo) else s).hexdigest()
                                for _, s in raw])
     if key and (existing := _replay(key, digest)):
@@ -350,7 +370,7 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
     if self_handled and not any(kind == "after" for kind, _ in checked):
         raise ValidationFailed("自行处置须上传处置后照片 / a self-handled case needs an 'after' photo", field="photos")
     grid_id, grid_code, wlng, wlat, crs_in = _locate(lng, lat, crs, checked)
-    suggestion = router_suggestion(f"{title} {description}")
+    suggestion = router_suggestion(f"{payload['title']} {payload['description']}")
     # Everything else that only reads or computes, before the transaction: the case and its rows, unsaved.
     now = timezone.now()
     rows = _prepare(actor=actor, payload=payload, category=category, grid_id=grid_id, grid_code=grid_code,
@@ -361,7 +381,7 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
     try:
         if early:
             rows.case.number = numbering.next_number(now)
-        with _writer_turn(), transaction.atomic():
+        with writer_turn(), transaction.atomic():
             if not early:
                 rows.case.number = numbering.next_number(now)
             case = _create(rows, actor=actor, photos=checked, also=also)
@@ -371,6 +391,236 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
             return _with_token(existing), False
         raise
     return case, True
+
+
+# ---- queued reports: checked now, made into cases later in batches ------------------------------------------
+# A channel that answers its caller before the case exists (Open311 clients set to queue, see the open311 app)
+# checks and locates a report with `check_report`, keeps the `ReportSpec` (its contacts sealed) and later hands
+# batches of them to `submit_cases`, which numbers, routes, times, audits and publishes the whole batch in one
+# transaction with one INSERT per table: the same rows, built by the same code, as `submit_case` writes.
+
+QUEUED_CONTEXT = "cases.queued_report.contacts"
+_SEALED = ("name", "phone", "email")
+
+
+@dataclass(slots=True)
+class ReportSpec:
+    """A checked, located report that is not a case yet."""
+
+    payload: dict  # `_payload`'s fields
+    key: str | None  # the hashed idempotency key
+    digest: str
+    grid_id: int
+    grid_code: str
+    lng: float
+    lat: float
+    crs_in: str
+    received_at: datetime
+
+    def dump(self) -> tuple[dict, str]:
+        """(plain data, sealed contacts) for a queue row: the reporter's name, phone and email only encrypted."""
+        contacts = {k: self.payload[k] for k in _SEALED if self.payload.get(k)}
+        data = {"payload": {k: v for k, v in self.payload.items() if k not in _SEALED}, "key": self.key,
+                "digest": self.digest, "grid_id": self.grid_id, "grid_code": self.grid_code, "lng": self.lng,
+                "lat": self.lat, "crs_in": self.crs_in, "received_at": self.received_at.isoformat()}
+        return data, (keys.encrypt(json.dumps(contacts, ensure_ascii=False), QUEUED_CONTEXT) if contacts else "")
+
+    @classmethod
+    def load(cls, data: dict, sealed: str) -> ReportSpec:
+        contacts = json.loads(keys.decrypt(sealed, QUEUED_CONTEXT)) if sealed else {}
+        payload = {**data["payload"], **{k: contacts.get(k, "") for k in _SEALED}}
+        return cls(payload=payload, key=data["key"], digest=data["digest"], grid_id=data["grid_id"],
+                   grid_code=data["grid_code"], lng=data["lng"], lat=data["lat"], crs_in=data["crs_in"],
+                   received_at=datetime.fromisoformat(data["received_at"]))
+
+
+def check_report(*, actor, title, description="", lng=None, lat=None, crs="wgs84", category=None, source,
+                 address="", reporter_name="", reporter_phone="", reporter_email="", idempotency_key=None,
+                 is_major=False, external_id="") -> ReportSpec:
+    """Everything `submit_case` checks before it writes (permission, fields, category, location), for a report
+    without photos that a channel queues: a clear error now, or a `ReportSpec` that `submit_cases` will make
+    into a case. Nothing is written."""
+    if actor is not None and not has_capability(actor, "cases.report"):
+        raise PermissionDenied("您无权上报事件 / you may not report cases")
+    category = resolve_category(category)
+    payload = _payload(title=title, description=description, address=address, source=source, name=reporter_name,
+                       phone=reporter_phone, email=reporter_email, ticket="", lng=lng, lat=lat, crs=crs,
+                       category=category, self_handled=False, is_major=is_major, external_id=external_id)
+    key = _idempotency(actor, idempotency_key)
+    grid_id, grid_code, wlng, wlat, crs_in = _locate(lng, lat, crs, ())
+    return ReportSpec(payload=payload, key=key, digest=_digest(payload, []), grid_id=grid_id, grid_code=grid_code,
+                      lng=wlng, lat=wlat, crs_in=crs_in, received_at=timezone.now())
+
+
+def router_suggestions(texts: list[str]) -> list:
+    """`router_suggestion` for many texts: one call of the router's batch form when it registered one."""
+    many = suggesters.registered_many()
+    if many is None or not texts:
+        return [router_suggestion(t) for t in texts]
+    try:
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                result = list(many(texts))
+        else:
+            result = list(many(texts))
+        if len(result) != len(texts):
+            raise ValueError("the router answered a different number of suggestions")
+        json.dumps(result)
+        return result
+    except Exception:
+        log.exception("text router failed on a batch; the reports go on without suggestions")
+        return [None] * len(texts)
+
+
+@dataclass(slots=True)
+class PreparedBatch:
+    """What `prepare_cases` read and built for `write_cases`: per spec its outcome so far (a replayed case, an
+    error, or None for a case to make), the indexes to make and their unsaved rows."""
+
+    specs: list
+    out: list
+    todo: list
+    rows: list
+    actor: object
+
+
+def submit_cases(specs: list[ReportSpec], *, actor=None, also=None) -> list:
+    """Make a batch of queued reports into cases: per spec, in order, the `Case` (a new one, or the one its
+    idempotency key already made) or the `CivicgridError` that stopped it (its category was deleted, its key
+    was used for other content). The new cases are written in one transaction; `also(index, case)` returns a
+    channel's own unsaved rows for the spec at `index`, written in it too. If that transaction fails (a
+    concurrent report took a key), each spec is tried alone, so one cannot hold up the others.
+
+    `prepare_cases` (reads only) and `write_cases` (the transaction) are its two halves, for a caller that
+    must keep the write lock short (SQLite: the queue's drain prepares outside its transaction)."""
+    return write_cases(prepare_cases(specs, actor=actor), also=also)
+
+
+def prepare_cases(specs: list[ReportSpec], *, actor=None) -> PreparedBatch:
+    """The reading half of `submit_cases`: categories, keys already used, the text router, the rows."""
+    out: list = [None] * len(specs)
+    categories = Category.objects.in_bulk({s.payload["category"] for s in specs if s.payload["category"]})
+    keys_used = [s.key for s in specs if s.key]
+    existing = {}
+    if keys_used:
+        existing = {k: (pk, d) for k, pk, d in Case.objects.filter(idempotency_key__in=keys_used)
+                    .values_list("idempotency_key", "pk", "idempotency_digest")}
+    todo: list[int] = []
+    seen: dict[str, int] = {}
+    for i, spec in enumerate(specs):
+        if spec.payload["category"] and spec.payload["category"] not in categories:
+            out[i] = NotFound("上报的事件分类已被删除 / the report's category no longer exists")
+        elif spec.key and spec.key in existing:
+            pk, digest = existing[spec.key]
+            out[i] = (Case.objects.get(pk=pk) if digest == spec.digest else
+                      Conflict("幂等键已用于内容不同的上报 / idempotency key reused with different content"))
+        elif spec.key and spec.key in seen:  # the same key twice in one batch: the first makes the case
+            out[i] = ("same", seen[spec.key])
+        else:
+            if spec.key:
+                seen[spec.key] = i
+            todo.append(i)
+    rows = _prepare_many([specs[i] for i in todo], categories, actor=actor) if todo else []
+    return PreparedBatch(specs=specs, out=out, todo=todo, rows=rows, actor=actor)
+
+
+def write_cases(batch: PreparedBatch, *, also=None) -> list:
+    """The writing half of `submit_cases` (in the caller's transaction if there is one, as a savepoint)."""
+    specs, out, todo, actor = batch.specs, list(batch.out), batch.todo, batch.actor
+    if todo:
+        try:
+            made = _write_many(batch.rows, actor=actor,
+                               also=(lambda j, case: also(todo[j], case)) if also else None)
+            for i, case in zip(todo, made, strict=True):
+                out[i] = case
+        except (IntegrityError, CivicgridError):
+            for i in todo:
+                out[i] = _alone(specs[i], actor=actor, also=also, index=i)
+    for i, value in enumerate(out):
+        if isinstance(value, tuple):
+            first = out[value[1]]
+            out[i] = first if isinstance(first, Exception) or first.idempotency_digest == specs[i].digest else \
+                Conflict("幂等键已用于内容不同的上报 / idempotency key reused with different content")
+    return out
+
+
+def _alone(spec: ReportSpec, *, actor, also, index):
+    """A single spec whose batch failed: its case, the case its key made meanwhile, or the error."""
+    try:
+        if spec.key and (found := _replay(spec.key, spec.digest)):
+            return found
+        categories = Category.objects.in_bulk([spec.payload["category"]] if spec.payload["category"] else [])
+        if spec.payload["category"] and not categories:
+            return NotFound("上报的事件分类已被删除 / the report's category no longer exists")
+        return _write_many(_prepare_many([spec], categories, actor=actor), actor=actor,
+                           also=(lambda _j, case: also(index, case)) if also else None)[0]
+    except CivicgridError as exc:
+        return exc
+    except IntegrityError:
+        try:
+            found = _replay(spec.key, spec.digest) if spec.key else None
+        except CivicgridError as exc:
+            return exc
+        if found is None:
+            raise
+        return found
+
+
+def _prepare_many(specs: list[ReportSpec], categories: dict, *, actor) -> list:
+    suggestions = router_suggestions([f"{s.payload['title']} {s.payload['description']}" for s in specs])
+    return [_prepare(actor=actor, payload=s.payload, category=categories.get(s.payload["category"]),
+                     grid_id=s.grid_id, grid_code=s.grid_code, lng=s.lng, lat=s.lat, crs_in=s.crs_in, key=s.key,
+                     digest=s.digest, suggestion=suggestion, photos=(), now=s.received_at)
+            for s, suggestion in zip(specs, suggestions, strict=True)]
+
+
+def _write_many(batch: list, *, actor, also) -> list[Case]:
+    early = connection.vendor == "postgresql" and not connection.in_atomic_block
+    if early:
+        _number(batch)
+    with writer_turn(), transaction.atomic():
+        if not early:
+            _number(batch)
+        insert(*(rows.case for rows in batch))
+        reporters, steps, clocks = [], [], []
+        for rows in batch:
+            case = rows.case
+            rows.reporter.case = rows.reporter.original_case = case
+            reporters.append(rows.reporter)
+            for step in rows.steps:
+                step.case = case
+                steps.append(step)
+            rows.clock.target_id = str(case.pk)
+            clocks.append(rows.clock)
+        settled = sla.settle_new_many(clocks, [rows.case.reported_at for rows in batch])
+        insert(*reporters, *steps, *clocks)
+        later = []
+        for j, (rows, topics) in enumerate(zip(batch, settled, strict=True)):
+            case = rows.case
+            case.follow_token = rows.reporter.follow_token
+            later.append(audit_entry(case, actor=actor, action="report", before=None,
+                                     data={"source": case.source, "self_handled": False, "photos": 0,
+                                           "queued": True}))
+            later.append(sla.started_event(rows.clock, rows.limit, case.reported_at))
+            later.extend(sla.emitted_events(rows.clock, topics, case.reported_at))
+            later.append(_event(case, "reported", source=case.source, self_handled=False))
+            if also is not None:
+                later.extend(also(j, case) or ())
+        insert(*later)
+        for rows in batch:
+            if rows.reporter.contact_enc or rows.reporter.email_enc:
+                recipients.tell_reporters(rows.case, "已收到", with_link=True, except_user=user_or_none(actor))
+    return [rows.case for rows in batch]
+
+
+def _number(batch: list) -> None:
+    """Each case its number of its report's day: one statement per day in the batch."""
+    by_day: dict = {}
+    for rows in batch:
+        by_day.setdefault(timezone.localdate(rows.case.reported_at), []).append(rows)
+    for group in by_day.values():
+        for rows, number in zip(group, numbering.next_numbers(len(group), group[0].case.reported_at), strict=True):
+            rows.case.number = number
 
 
 class _Rows:
