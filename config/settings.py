@@ -223,6 +223,9 @@ TASKS = {
 if TESTING and not env_bool("CIVICGRID_TASKS_DB", False):
     TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend", "QUEUES": ["default", "imports"]}}
 CIVICGRID_WORKER_INTERVAL = float(os.environ.get("CIVICGRID_WORKER_INTERVAL", 1.0))
+# The worker's work is deferred by design (events, sweeps, queued reports): on a machine it shares with the web
+# processes it yields the CPU to requests (a POSIX niceness added at start; 0 keeps the shell's).
+CIVICGRID_WORKER_NICE = int(os.environ.get("CIVICGRID_WORKER_NICE", 5))
 
 LOGGING = {
     "version": 1,

@@ -94,6 +94,37 @@ def test_once_without_a_database_task_backend_still_sweeps_and_delivers(seen):
     assert seen == ["test.alone"]
 
 
+@pytest.mark.django_db
+def test_registered_jobs_run_on_each_pass_and_a_failing_one_does_not_stop_the_others(seen, monkeypatch, caplog):
+    from civicgrid.foundation.core import jobs
+
+    ran = []
+
+    def broken():
+        raise RuntimeError("job broke")
+
+    monkeypatch.setattr(jobs, "_jobs", {})
+    jobs.register("test.broken", broken)
+    jobs.register("test.counting", lambda: ran.append(1) or 3)
+    out = io.StringIO()
+    call_command("worker", "--once", "--no-tasks", stdout=out)
+    assert ran == [1] and out.getvalue().rstrip().endswith("3 job items")
+    assert "worker job test.broken failed" in caplog.text
+    bus.publish("test.after_jobs")
+    call_command("worker", "--once", "--no-tasks", stdout=io.StringIO())
+    assert ran == [1, 1] and "test.after_jobs" in seen  # the pass went on to deliver
+
+
+def test_the_worker_lowers_its_own_priority(monkeypatch):
+    from civicgrid.foundation.core.management.commands import worker
+
+    asked = []
+    monkeypatch.setattr(os, "nice", lambda n: asked.append(n) or n)
+    worker.yield_cpu(5)
+    worker.yield_cpu(0)
+    assert asked == [5]
+
+
 @REAL_COMMITS
 def test_loop_stops_gracefully_on_sigterm(seen):
     if threading.current_thread() is not threading.main_thread():

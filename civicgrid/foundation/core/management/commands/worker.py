@@ -2,8 +2,9 @@
 
 Every ``--interval`` seconds (``CIVICGRID_WORKER_INTERVAL``, default 1) the main loop
   1. sweeps SLA clocks (``sla.sweep.sweep``: warnings and breaches, as outbox events),
-  2. delivers pending outbox events to their handlers (``events.bus.dispatch_pending``),
-  3. once an hour prunes old delivered events.
+  2. runs the jobs the apps registered (``core.jobs``: e.g. Open311's queued reports made into cases),
+  3. delivers pending outbox events to their handlers (``events.bus.dispatch_pending``),
+  4. once an hour prunes old delivered events.
 Queued ``django.tasks`` tasks (django-tasks-db backend) run in a second thread, claimed and run with
 django-tasks-db's own worker code, so a long task (an import) never delays a warning or a breach.
 
@@ -17,6 +18,7 @@ delivery) and exits: for tests and cron.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -28,7 +30,7 @@ from django.db.backends.signals import connection_created
 from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 from django.utils.crypto import get_random_string
 
-from civicgrid.foundation.core import context
+from civicgrid.foundation.core import context, jobs
 from civicgrid.foundation.events import bus
 from civicgrid.foundation.events.tasks import prune_dispatched
 from civicgrid.foundation.sla.sweep import sweep
@@ -50,6 +52,15 @@ def tune_sqlite(sender=None, connection=None, **kwargs) -> None:
     if connection is not None and connection.vendor == "sqlite":
         with connection.cursor() as cur:
             cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+
+
+def yield_cpu(niceness: int) -> None:
+    """Add ``niceness`` to this process's (POSIX; nothing elsewhere or for 0): deferred work waits for requests."""
+    if niceness > 0 and hasattr(os, "nice"):
+        try:
+            os.nice(niceness)
+        except OSError:
+            log.warning("could not lower the worker's priority by %d", niceness)
 
 
 class TaskRunner:
@@ -171,10 +182,17 @@ class Command(BaseCommand):
             "--backend", default=DEFAULT_TASK_BACKEND_ALIAS, help="django.tasks backend alias"
         )
         parser.add_argument("--sweep-batch", type=int, default=5000, help="SLA clocks marked per transaction")
+        parser.add_argument(
+            "--nice", type=int, default=None,
+            help="niceness to add, so web requests come first (default: settings.CIVICGRID_WORKER_NICE, 5)",
+        )
 
     def handle(
-        self, *args, once=False, interval=None, no_tasks=False, backend="default", sweep_batch=5000, **options
+        self, *args, once=False, interval=None, no_tasks=False, backend="default", sweep_batch=5000, nice=None,
+        **options
     ):
+        if not once:
+            yield_cpu(settings.CIVICGRID_WORKER_NICE if nice is None else nice)
         self.interval = max(
             0.05, float(interval if interval is not None else settings.CIVICGRID_WORKER_INTERVAL)
         )
@@ -199,9 +217,10 @@ class Command(BaseCommand):
 
     def tick(self, runner: TaskRunner | None = None) -> dict:
         """One pass: sweep, deliver (until drained), tasks (only when no task thread), deliver again."""
-        summary = {"warned": 0, "breached": 0, "delivered": 0, "tasks": 0, "pruned": 0}
+        summary = {"warned": 0, "breached": 0, "jobs": 0, "delivered": 0, "tasks": 0, "pruned": 0}
         with context.acting(channel="worker"):
             summary["warned"], summary["breached"] = sweep(batch=self.sweep_batch)
+            summary["jobs"] = self.run_jobs()
         summary["delivered"] += self.deliver()
         if runner is not None and runner.enabled:
             summary["tasks"] = runner.run_ready(self.stop)
@@ -215,6 +234,20 @@ class Command(BaseCommand):
 
             purge_stale_uploads()
         return summary
+
+    def run_jobs(self) -> int:
+        """Every registered job once; a failing job is logged and the others still run."""
+        done = 0
+        for name, job in jobs.registered().items():
+            if self.stop.is_set():
+                break
+            try:
+                done += int(job() or 0)
+            except Exception:
+                log.exception("worker job %s failed; retrying next pass", name)
+                if connection.in_atomic_block is False:
+                    connection.close_if_unusable_or_obsolete()
+        return done
 
     def deliver(self) -> int:
         delivered = 0
@@ -230,6 +263,7 @@ class Command(BaseCommand):
         return (
             f"worker: {summary['warned']} warnings, {summary['breached']} breaches, "
             f"{summary['delivered']} events delivered, {summary['tasks']} tasks, {summary['pruned']} pruned"
+            + f", {summary['jobs']} job items"
         )
 
     # ---- the long-running loop -------------------------------------------------------------------------
