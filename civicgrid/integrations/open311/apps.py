@@ -9,9 +9,11 @@ class Open311Config(AppConfig):
     verbose_name = "Open311 开放接口"
 
     def ready(self):
-        from civicgrid.foundation.core import keys
+        from civicgrid.foundation.core import jobs, keys
 
-        from . import models
+        from . import models, services
+
+        jobs.register("open311.drain", services.run_drain)  # queued clients' reports become cases
 
         # rotate_keys re-encrypts what Open311 callers told us about themselves with every other personal field.
         for model, field, context in models.ENCRYPTED_COLUMNS:

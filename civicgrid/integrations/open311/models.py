@@ -21,6 +21,7 @@ FOLLOW_CONTEXT = "open311.request.follow_token"
 UPDATE_NAME_CONTEXT = "open311.update.name"
 UPDATE_EMAIL_CONTEXT = "open311.update.email"
 UPDATE_PHONE_CONTEXT = "open311.update.phone"
+QUEUED_CONTACTS_CONTEXT = "cases.queued_report.contacts"  # sealed by cases.services.ReportSpec.dump
 
 ENCRYPTED_COLUMNS = (
     ("open311.Open311Request", "device_id_enc", DEVICE_CONTEXT),
@@ -29,6 +30,9 @@ ENCRYPTED_COLUMNS = (
     ("open311.Open311Update", "name_enc", UPDATE_NAME_CONTEXT),
     ("open311.Open311Update", "email_enc", UPDATE_EMAIL_CONTEXT),
     ("open311.Open311Update", "phone_enc", UPDATE_PHONE_CONTEXT),
+    ("open311.QueuedRequest", "contacts_enc", QUEUED_CONTACTS_CONTEXT),
+    ("open311.QueuedRequest", "device_id_enc", DEVICE_CONTEXT),
+    ("open311.QueuedRequest", "account_id_enc", ACCOUNT_CONTEXT),
 )
 
 
@@ -51,6 +55,11 @@ class Open311Client(models.Model):
     rate_per_minute = models.PositiveIntegerField(_("每分钟请求数"), default=60)
     burst = models.PositiveIntegerField(_("突发请求数"), default=20)
     is_demo = models.BooleanField(default=False, help_text="created by the demo loader; removed with demo data")
+    queued = models.BooleanField(
+        _("先回执后立卷"), default=False,
+        help_text="answer a report with its GeoReport token at once and make the case in the next batch "
+                  "(for clients that send in bulk); otherwise the case is made before the answer",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -152,3 +161,40 @@ class Open311Update(models.Model):
 
     def __str__(self) -> str:
         return f"open311 update {self.external_id or self.pk} on {self.case_id}"
+
+
+class QueueState(models.TextChoices):
+    PENDING = "pending", _("待立卷")
+    MADE = "made", _("已立卷")
+    FAILED = "failed", _("未能立卷")
+
+
+class QueuedRequest(models.Model):
+    """A report from a queued client: checked and located when it came (so a bad one was refused then), kept
+    here until a batch (`services.drain`) makes it a case with its `Open311Request` link, which takes this
+    row's token. The reporter's contacts and the caller's ids are stored encrypted."""
+
+    client = models.ForeignKey(Open311Client, on_delete=models.PROTECT, related_name="queued_requests")
+    token = models.CharField(max_length=32, unique=True)
+    key = models.CharField(max_length=80, null=True, blank=True, unique=True)  # the report's hashed idempotency key
+    digest = models.CharField(max_length=64, blank=True)  # of the report's content: a resend must match it
+    received_at = models.DateTimeField()
+    state = models.CharField(max_length=8, choices=QueueState.choices, default=QueueState.PENDING)
+    report = models.JSONField()  # cases.services.ReportSpec.dump(), contacts left out
+    contacts_enc = models.TextField(blank=True)
+    jurisdiction = models.CharField(max_length=64, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    media_urls = models.JSONField(default=list, blank=True)
+    address_id = models.CharField(max_length=64, blank=True)
+    device_id_enc = models.TextField(blank=True)
+    account_id_enc = models.TextField(blank=True)
+    case = models.ForeignKey("cases.Case", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    error = models.CharField(max_length=300, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("Open311 待立卷上报")
+        indexes = [models.Index(fields=["id"], condition=models.Q(state="pending"), name="open311_queue_pending")]
+
+    def __str__(self) -> str:
+        return f"open311 queued {self.token} ({self.state})"

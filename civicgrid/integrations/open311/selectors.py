@@ -15,11 +15,12 @@ from django.utils import timezone
 
 from civicgrid.apps.cases.models import FINAL_STATUSES, OPEN_STATUSES, Case, CaseStep, Status
 from civicgrid.apps.cases.services.follow import STEP_LABELS
+from civicgrid.foundation.core import keys
 
 from . import conf
 from .formats import Open311Error, parse_w3c
 from .inputs import Params
-from .models import Open311Request
+from .models import ACCOUNT_CONTEXT, Open311Request, QueuedRequest, QueueState
 
 CASE_FIELDS = (
     "id", "number", "title", "description", "status", "reported_at", "updated_at", "deadline", "address", "lng",
@@ -147,13 +148,36 @@ def request_list(params: Params) -> list[dict]:
 
 
 def token_detail(token: str) -> dict:
-    """GET tokens/{token}: the service request a token stands for."""
+    """GET tokens/{token}: the service request a token stands for. A queued report not made yet is made now
+    (`services.drain` for this token), so a client reading its token right after posting finds its id."""
     token = str(token or "").strip()
-    link = (Open311Request.objects.filter(token=token).select_related("case").only("token", "case__number").first()
-            if token.isalnum() and len(token) <= 32 else None)
-    if link is None:
+    if not (token.isalnum() and len(token) <= 32):
         raise Open311Error(404, "未找到该 token / token not found")
-    return {"service_request_id": link.case.number, "token": link.token}
+    link = Open311Request.objects.filter(token=token).select_related("case").only("token", "case__number").first()
+    if link is not None:
+        return {"service_request_id": link.case.number, "token": link.token}
+    queued = QueuedRequest.objects.filter(token=token).only("state").first()
+    if queued is None:
+        raise Open311Error(404, "未找到该 token / token not found")
+    if queued.state == QueueState.PENDING:
+        from . import services
+
+        services.drain(tokens=[token])
+    queued = QueuedRequest.objects.filter(token=token).select_related("case").only(
+        "token", "state", "error", "case__number").first()
+    if queued.state == QueueState.FAILED:
+        raise Open311Error(404, f"该上报未能立卷：{queued.error} / the report could not be made a service request")
+    return {"service_request_id": queued.case.number if queued.case_id else "", "token": queued.token}
+
+
+def queued_answer(queued: QueuedRequest) -> dict:
+    """The answer to a queued client's POST requests: the token (and the id, when a replay finds it made)."""
+    answer = {"token": queued.token,
+              "service_notice": "已受理，正在立卷；凭 token 查询编号 / accepted: the service request is being made",
+              "account_id": keys.decrypt(queued.account_id_enc, ACCOUNT_CONTEXT)}
+    if queued.state == QueueState.MADE and queued.case_id:
+        answer = {"service_request_id": queued.case.number, **answer}
+    return answer
 
 
 def _update_description(step: CaseStep) -> str:

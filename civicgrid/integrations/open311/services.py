@@ -10,11 +10,13 @@ same `reopen` transition and window as `act`), since a key stands for its report
 from __future__ import annotations
 
 import secrets
+import time
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from civicgrid.apps.cases import services as cases
 from civicgrid.apps.cases.models import Case, CaseStep, Status
@@ -39,6 +41,8 @@ from .models import (
     Open311Client,
     Open311Request,
     Open311Update,
+    QueuedRequest,
+    QueueState,
     hash_key,
 )
 
@@ -59,7 +63,7 @@ def _require_manager(actor) -> None:
 
 
 def create_client(*, actor, name: str, jurisdiction: str = "", rate_per_minute: int = 60, burst: int = 20,
-                  raw_key: str | None = None, is_demo: bool = False) -> tuple[Open311Client, str]:
+                  raw_key: str | None = None, is_demo: bool = False, queued: bool = False) -> tuple[Open311Client, str]:
     """A new client; returns it with its API key, which is shown once and stored only hashed."""
     _require_manager(actor)
     name = str(name or "").replace("\x00", "").strip()
@@ -73,7 +77,7 @@ def create_client(*, actor, name: str, jurisdiction: str = "", rate_per_minute: 
     with transaction.atomic():
         client = Open311Client.objects.create(
             name=name, key_hash=hash_key(raw), key_prefix=raw[:8], jurisdiction=str(jurisdiction or "")[:64],
-            rate_per_minute=int(rate_per_minute), burst=int(burst), is_demo=is_demo,
+            rate_per_minute=int(rate_per_minute), burst=int(burst), is_demo=is_demo, queued=bool(queued),
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
         record(actor=actor, action=AUDIT_CLIENT_CREATED, target=client, after=snapshot(client))
@@ -171,10 +175,8 @@ def _check_contacts(email: str, phone: str) -> None:
             raise Open311Error(400, f"phone 无效：{exc}") from None
 
 
-def submit_request(*, client: Open311Client, params: inputs.Params, jurisdiction: str,
-                   idempotency_key: str = "") -> tuple[Case, Open311Request, bool]:
-    """POST requests: check everything, then one transaction through `submit_case`. Returns (case, link,
-    created); a retry with the same idempotency key answers with the case it made the first time."""
+def _checked(client: Open311Client, params: inputs.Params, idempotency_key: str) -> dict:
+    """Everything a POST requests carries, checked (a clear 400 for anything wrong); nothing is written."""
     category, asked = catalogue.checked_service(params.get("service_code"))
     where = inputs.location(params)
     description = inputs.text(params, "description", conf.MAX_DESCRIPTION)
@@ -185,14 +187,25 @@ def submit_request(*, client: Open311Client, params: inputs.Params, jurisdiction
     name = inputs.reporter_name(params)
     device, account = inputs.device_id(params), inputs.text(params, "account_id", inputs.MAX_IDS)
     where = _locate_address(where)
-    key = f"open311:{client.pk}:{idempotency_key}" if idempotency_key else None
+    return {"category": category, "where": where, "description": description, "answers": answers, "media": media,
+            "email": email, "phone": phone, "name": name, "device": device, "account": account,
+            "key": f"open311:{client.pk}:{idempotency_key}" if idempotency_key else None}
+
+
+def submit_request(*, client: Open311Client, params: inputs.Params, jurisdiction: str,
+                   idempotency_key: str = "") -> tuple[Case, Open311Request, bool]:
+    """POST requests: check everything, then one transaction through `submit_case`. Returns (case, link,
+    created); a retry with the same idempotency key answers with the case it made the first time."""
+    r = _checked(client, params, idempotency_key)
+    category, where, answers, media = r["category"], r["where"], r["answers"], r["media"]
 
     def link_rows(case: Case) -> list:
         """The unsaved link row and its audit entry (written with the case, in its transaction)."""
         link = Open311Request(
             case=case, client=client, token=secrets.token_hex(12), jurisdiction=jurisdiction[:64],
             attributes=answers, media_urls=media, address_id=where.address_id,
-            device_id_enc=keys.encrypt(device, DEVICE_CONTEXT), account_id_enc=keys.encrypt(account, ACCOUNT_CONTEXT),
+            device_id_enc=keys.encrypt(r["device"], DEVICE_CONTEXT),
+            account_id_enc=keys.encrypt(r["account"], ACCOUNT_CONTEXT),
             follow_token_enc=keys.encrypt(getattr(case, "follow_token", "") or "", FOLLOW_CONTEXT),
         )
         made.append(link)
@@ -205,10 +218,10 @@ def submit_request(*, client: Open311Client, params: inputs.Params, jurisdiction
     # link and the database's write lock (SQLite) is taken once per report.
     made: list[Open311Request] = []
     case, created = cases.submit_case(
-        actor=None, source="open311", title=inputs.title_from(description, category.name),
-        description=description, lng=where.lng, lat=where.lat, crs=where.crs, category=category,
-        address=where.address, reporter_name=name, reporter_phone=phone, reporter_email=email,
-        idempotency_key=key, also=link_rows,
+        actor=None, source="open311", title=inputs.title_from(r["description"], category.name),
+        description=r["description"], lng=where.lng, lat=where.lat, crs=where.crs, category=category,
+        address=where.address, reporter_name=r["name"], reporter_phone=r["phone"], reporter_email=r["email"],
+        idempotency_key=r["key"], also=link_rows,
     )
     if created:
         return case, made[0], True
@@ -219,6 +232,158 @@ def submit_request(*, client: Open311Client, params: inputs.Params, jurisdiction
             insert(*rows)
         link = rows[0]
     return case, link, False
+
+
+# ------------------------------------------------------------------------------------------- queued reports
+# A client set to `queued` is answered with the GeoReport token as soon as its report is checked and located
+# (a bad report is refused then, as for any client) and stored in `QueuedRequest`; `drain` (run by the worker
+# every pass, and for one token by GET tokens/{token}) makes batches of them into cases with
+# `cases.submit_cases`: numbered, routed, timed, audited and published as `submit_case` does, in one
+# transaction per batch. The token then leads to the case (`Open311Request.token`).
+
+DRAIN_BATCH = 100
+BATCH_PAUSE = 0.005  # seconds between two batches of one drain
+AUDIT_QUEUED_FAILED = "open311.request_failed"
+
+
+def enqueue_request(*, client: Open311Client, params: inputs.Params, jurisdiction: str,
+                    idempotency_key: str = "") -> tuple[QueuedRequest, bool]:
+    """POST requests from a queued client: check and locate, then one INSERT. Returns (queued row, created); a
+    retry with the same idempotency key answers with the row (and token) of the first time, different content
+    under the same key is a 409."""
+    r = _checked(client, params, idempotency_key)
+    category, where = r["category"], r["where"]
+    spec = cases.check_report(
+        actor=None, source="open311", title=inputs.title_from(r["description"], category.name),
+        description=r["description"], lng=where.lng, lat=where.lat, crs=where.crs, category=category,
+        address=where.address, reporter_name=r["name"], reporter_phone=r["phone"], reporter_email=r["email"],
+        idempotency_key=r["key"],
+    )
+    data, sealed = spec.dump()
+    row = QueuedRequest(
+        client=client, token=secrets.token_hex(12), key=spec.key, digest=spec.digest, received_at=spec.received_at,
+        report=data,
+        contacts_enc=sealed, jurisdiction=jurisdiction[:64], attributes=r["answers"], media_urls=r["media"],
+        address_id=where.address_id, device_id_enc=keys.encrypt(r["device"], DEVICE_CONTEXT),
+        account_id_enc=keys.encrypt(r["account"], ACCOUNT_CONTEXT),
+    )
+    # Insert first: a new report (the usual case) costs one statement; a resend meets the key's unique index
+    # and is answered from the row it names.
+    try:
+        with cases.writer_turn(), transaction.atomic():
+            insert(row)
+    except IntegrityError:
+        if spec.key and (found := _queued_replay(spec)) is not None:
+            return found, False
+        raise
+    return row, True
+
+
+def _queued_replay(spec) -> QueuedRequest | None:
+    """The queued row a resend's key names; 409 when its content differs."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, digest FROM {connection.ops.quote_name(QueuedRequest._meta.db_table)} "
+                       f"WHERE {connection.ops.quote_name('key')} = %s", [spec.key])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    if row[1] != spec.digest:
+        raise Open311Error(409, "幂等键已用于内容不同的上报 / the idempotency key was used for a different report")
+    return QueuedRequest.objects.select_related("case").get(pk=row[0])
+
+
+def drain(*, batch: int = DRAIN_BATCH, limit: int | None = None, tokens: list[str] | None = None) -> int:
+    """Make pending queued reports into cases, oldest first, `batch` per transaction, until none is left (or
+    `limit` were taken; with `tokens`, only those). Returns how many were taken.
+
+    A batch is read and prepared (the text router, the rows) before its transaction, so the database's write
+    lock (SQLite) is held only for the inserts; the transaction first claims the batch (pending → made), and
+    a batch another drainer claimed meanwhile (several workers, or GET tokens/{token}) is dropped and read
+    again."""
+    taken = 0
+    misses = 0
+    while limit is None or taken < limit:
+        size = batch if limit is None else min(batch, limit - taken)
+        n = _drain_batch(size, tokens)
+        if n is None:  # claimed by another drainer meanwhile: read again
+            misses += 1
+            if misses > 20:
+                break
+            continue
+        taken += n
+        if n < size or tokens:
+            break
+        time.sleep(BATCH_PAUSE)  # let the writers waiting for the lock (new reports) in before the next batch
+    return taken
+
+
+def _drain_batch(size: int, tokens: list[str] | None) -> int | None:
+    qs = QueuedRequest.objects.filter(state=QueueState.PENDING).select_related("client").order_by("id")
+    if tokens is not None:
+        qs = qs.filter(token__in=list(tokens))
+    items = list(qs[:size])
+    if not items:
+        return 0
+    prepared = cases.prepare_cases([cases.ReportSpec.load(item.report, item.contacts_enc) for item in items])
+    links: dict[int, Open311Request] = {}
+
+    def link_rows(i: int, case: Case) -> list:
+        item = items[i]
+        link = Open311Request(
+            case=case, client=item.client, token=item.token, jurisdiction=item.jurisdiction,
+            attributes=item.attributes, media_urls=item.media_urls, address_id=item.address_id,
+            device_id_enc=item.device_id_enc, account_id_enc=item.account_id_enc,
+            follow_token_enc=keys.encrypt(getattr(case, "follow_token", "") or "", FOLLOW_CONTEXT),
+        )
+        links[i] = link
+        service = case.category.key if case.category_id else ""
+        return [link, audit_entry(actor=actor_label(item.client), action=AUDIT_REQUEST, target=case,
+                                  data={"client": item.client_id, "service_code": service,
+                                        "attributes": item.attributes, "media_urls": len(item.media_urls),
+                                        "token": item.token, "received_at": item.received_at.isoformat()})]
+
+    ids = [item.pk for item in items]
+    now = timezone.now()
+    with cases.writer_turn(), transaction.atomic():
+        # The claim: every row of the batch must still be pending (PostgreSQL: a concurrent claim of the same
+        # rows waits for this one and then finds them taken).
+        # The reporter's sealed contacts go with the claim: the case keeps its own encrypted copy.
+        claimed = QueuedRequest.objects.filter(pk__in=ids, state=QueueState.PENDING).update(
+            state=QueueState.MADE, done_at=now, contacts_enc="")
+        if claimed != len(ids):
+            transaction.set_rollback(True)
+            return None
+        results = cases.write_cases(prepared, also=link_rows)
+        failed = []
+        for i, (item, result) in enumerate(zip(items, results, strict=True)):
+            if isinstance(result, Case):
+                if i not in links:  # its key had made a case already: link it (once), and name the case on the row
+                    if not Open311Request.objects.filter(case=result).exists():
+                        insert(*link_rows(i, result))
+                    QueuedRequest.objects.filter(pk=item.pk).update(case=result)
+            else:
+                error = str(getattr(result, "message", result))[:300]
+                QueuedRequest.objects.filter(pk=item.pk).update(state=QueueState.FAILED, error=error)
+                failed.append(audit_entry(actor=actor_label(item.client), action=AUDIT_QUEUED_FAILED, target=item,
+                                          data={"client": item.client_id, "token": item.token, "error": error}))
+        made = [items[i].pk for i in links]
+        if made:  # one statement for the batch: each row takes the case its link (same token) now names
+            q = connection.ops.quote_name
+            queue, link = q(QueuedRequest._meta.db_table), q(Open311Request._meta.db_table)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {queue} SET {q('case_id')} = (SELECT l.{q('case_id')} FROM {link} l "
+                    f"WHERE l.{q('token')} = {queue}.{q('token')}) WHERE {q('id')} IN ({', '.join(['%s'] * len(made))})",
+                    made,
+                )
+        if failed:
+            insert(*failed)
+    return len(items)
+
+
+def run_drain() -> int:
+    """The worker's job: drain the whole queue."""
+    return drain()
 
 
 def account_id(link: Open311Request) -> str:

@@ -115,6 +115,10 @@ def requests_(request, fmt, params, client, *, jurisdiction: str, **_):
     idempotency = request.headers.get("Idempotency-Key", "") or params.get("idempotency_key")
     if len(idempotency) > 100:
         raise Open311Error(400, "Idempotency-Key 过长 / the idempotency key is too long")
+    if client.queued:
+        queued, created = services.enqueue_request(client=client, params=params, jurisdiction=jurisdiction,
+                                                   idempotency_key=idempotency)
+        return render(fmt, "service_requests", [selectors.queued_answer(queued)], status=201 if created else 200)
     case, link, created = services.submit_request(client=client, params=params, jurisdiction=jurisdiction,
                                                   idempotency_key=idempotency)
     body = [{

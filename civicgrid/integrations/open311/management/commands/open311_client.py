@@ -1,15 +1,16 @@
 """civicgrid open311_client add|list|deactivate: manage the applications allowed to post through Open311."""
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Count
 
 from civicgrid.foundation.core import context
 from civicgrid.foundation.core.errors import CivicgridError
 from civicgrid.integrations.open311 import services
-from civicgrid.integrations.open311.models import Open311Client
+from civicgrid.integrations.open311.models import Open311Client, QueuedRequest, QueueState
 
 
 class Command(BaseCommand):
-    help = "Open311 客户端：add NAME（打印一次性显示的 api_key）、list、deactivate NAME"
+    help = "Open311 客户端：add NAME（打印一次性显示的 api_key）、list、deactivate NAME、queue [--drain]"
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="verb", required=True)
@@ -18,9 +19,13 @@ class Command(BaseCommand):
         add.add_argument("--jurisdiction", default="")
         add.add_argument("--rate", type=int, default=60, help="requests per minute")
         add.add_argument("--burst", type=int, default=20)
+        add.add_argument("--queued", action="store_true",
+                         help="answer reports with a token at once; the worker makes the cases in batches")
         sub.add_parser("list", help="clients with their key prefix and limits")
         off = sub.add_parser("deactivate", help="stop a client's key working")
         off.add_argument("name")
+        queue = sub.add_parser("queue", help="queued clients' reports: how many wait, and the ones that failed")
+        queue.add_argument("--drain", action="store_true", help="make the waiting reports into cases now")
 
     def handle(self, *args, verb, **options):
         with context.acting(channel="command"):
@@ -28,14 +33,17 @@ class Command(BaseCommand):
                 if verb == "add":
                     client, key = services.create_client(
                         actor=None, name=options["name"], jurisdiction=options["jurisdiction"],
-                        rate_per_minute=options["rate"], burst=options["burst"],
+                        rate_per_minute=options["rate"], burst=options["burst"], queued=options["queued"],
                     )
                     self.stdout.write(f"{client.name}: api_key={key}  (只显示这一次 / shown once)")
                 elif verb == "list":
                     for c in Open311Client.objects.order_by("name"):
                         state = "active" if c.is_active else "inactive"
-                        self.stdout.write(f"{c.name}\t{c.key_prefix}…\t{state}\t{c.rate_per_minute}/min burst "
-                                          f"{c.burst}\t{c.jurisdiction or '*'}")
+                        mode = "queued" if c.queued else "direct"
+                        self.stdout.write(f"{c.name}\t{c.key_prefix}…\t{state}\t{mode}\t{c.rate_per_minute}/min "
+                                          f"burst {c.burst}\t{c.jurisdiction or '*'}")
+                elif verb == "queue":
+                    self.queue(drain=options["drain"])
                 else:
                     client = Open311Client.objects.filter(name=options["name"]).first()
                     if client is None:
@@ -44,3 +52,11 @@ class Command(BaseCommand):
                     self.stdout.write(f"{client.name}: deactivated")
             except CivicgridError as exc:
                 raise CommandError(exc.message) from None
+
+    def queue(self, *, drain: bool) -> None:
+        if drain:
+            self.stdout.write(f"立卷 / made: {services.drain()}")
+        counts = dict(QueuedRequest.objects.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
+        self.stdout.write("\t".join(f"{state.label} {state.value}: {counts.get(state.value, 0)}" for state in QueueState))
+        for row in QueuedRequest.objects.filter(state=QueueState.FAILED).select_related("client").order_by("-id")[:20]:
+            self.stdout.write(f"{row.token}\t{row.client.name}\t{row.received_at:%Y-%m-%d %H:%M}\t{row.error}")
