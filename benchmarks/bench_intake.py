@@ -13,7 +13,14 @@ on 127.0.0.1 only, with `CIVICGRID_BENCH_ENDPOINTS=1` so the baseline is mounted
   (b) intake: POST /open311/v2/requests.json   - key check, service and attribute checks, locate the point to
               its grid, number, route, SLA clock, audit (twice), outbox, the Open311 link row.
 
-wrk drives both with the same Lua-generated bodies (form-encoded; a unique device id and Idempotency-Key per
+  (c) queued: POST /open311/v2/requests.json from a client set to queue - the same checks and location, one
+              INSERT, the token answered; meanwhile a drainer process does what the worker's job does on each
+              pass (once a second, at the worker's niceness): `open311.services.drain`, which makes the queue
+              into cases in batches with every row (b) writes. After the last request the drainer empties the
+              queue; printed are the HTTP figures, how long that took, and the end-to-end rate (requests ÷ the
+              time from the first request to the empty queue) with the CPU of server, drainer and database.
+
+wrk drives all three with the same Lua-generated bodies (form-encoded; a unique device id and Idempotency-Key per
 request; points that lie inside the district's grids), after a short warm-up of each. Printed: req/s, p50/p99
 latency, errors (non-2xx and socket errors), the server's CPU time per request (granian and its workers, and on
 PostgreSQL the database's own server processes, from /proc) and the ratio intake/bare (goal ≥ 0.5 with zero errors), in requests and in CPU per request. Figures
@@ -61,6 +68,8 @@ def setup_child() -> dict:
 
     _, key = services.create_client(actor=None, name=f"bench-{uuid.uuid4().hex[:8]}", rate_per_minute=10**6,
                                     burst=10**6)
+    _, queued_key = services.create_client(actor=None, name=f"bench-q-{uuid.uuid4().hex[:8]}",
+                                           rate_per_minute=10**6, burst=10**6, queued=True)
     with connection.cursor() as cursor:
         cursor.execute(bench.CREATE[connection.vendor])
     required = set(ServiceAttribute.objects.filter(required=True).values_list("category_id", flat=True))
@@ -77,7 +86,51 @@ def setup_child() -> dict:
             points.append((round(lng, 6), round(lat, 6)))
         if len(points) >= 200:
             break
-    return {"key": key, "code": code, "points": points}
+    return {"key": key, "queued_key": queued_key, "code": code, "points": points}
+
+
+def drain_child() -> None:
+    """The queued measurement's drainer: `services.drain()` once a second (what the worker's job does on each
+    pass, at its default interval and niceness, here without the worker's other work, such as delivering the new cases'
+    events, which neither measurement includes), until SIGTERM; then it drains
+    what is left, prints how many reports the queue holds in each state and waits for its stdin to close (so
+    the parent can read its CPU time, and on PostgreSQL its server process's, before it goes)."""
+    common.setup_django()
+    from django.db import connection
+    from django.db.models import Count
+
+    from civicgrid.apps.cases.services.intake import warm as warm_intake
+    from civicgrid.foundation.core import context
+    from civicgrid.integrations.open311 import services
+    from civicgrid.integrations.open311.models import QueuedRequest
+
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    warm_intake()
+    print("BENCH_DRAIN_READY", flush=True)
+    from django.conf import settings
+
+    from civicgrid.foundation.core.management.commands.worker import yield_cpu
+
+    yield_cpu(settings.CIVICGRID_WORKER_NICE)  # as the worker does
+    interval = settings.CIVICGRID_WORKER_INTERVAL
+    busy = False
+    with context.acting(channel="worker"):
+        while True:  # the worker's cadence: a pass, then sleep for the rest of the interval
+            began = time.monotonic()
+            n = services.drain()
+            if busy and not n:  # the queue is empty again (CLOCK_MONOTONIC: the parent compares it with its own)
+                print(f"BENCH_DRAIN_IDLE {time.monotonic()}", flush=True)
+            busy = bool(n)
+            if stopping and not n:
+                break
+            if not stopping:
+                time.sleep(max(0.0, interval - (time.monotonic() - began)))
+    counts = dict.fromkeys(("pending", "made", "failed"), 0)
+    counts.update(QueuedRequest.objects.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
+    print("BENCH_DRAIN " + json.dumps(counts), flush=True)
+    sys.stdin.read()
+    connection.close()
 
 
 # ---- parent ----------------------------------------------------------------------------------------------------
@@ -271,10 +324,74 @@ def measure(vendor: str, env: dict, args, tmp: Path) -> dict:
             result[name] = run_wrk(base, script, args.duration, args.threads, args.connections)
             used = server_cpu_seconds(proc, vendor) - cpu_before
             result[name]["cpu_ms"] = 1000 * used / result[name]["requests"] if result[name]["requests"] else 0.0
+        if not args.no_queued:
+            result["queued"] = measure_queued(base, info, proc, vendor, env, args, tmp)
     finally:
         stop(proc)
     result["ratio"] = result["intake"]["rps"] / result["bare"]["rps"] if result["bare"]["rps"] else 0.0
     return result
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (Linux /proc; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure_queued(base: str, info: dict, proc, vendor: str, env: dict, args, tmp: Path) -> dict:
+    """(c) the same POST from a queued client, with a drainer process making the cases meanwhile: the HTTP
+    figures, then the time the drainer needs after the last request to empty the queue, and the whole: reports
+    made into cases per second from the first request to the empty queue, CPU per report of server, drainer and
+    (PostgreSQL) their database processes together."""
+    drainer = subprocess.Popen([sys.executable, __file__, "--drain"], env=env, cwd=ROOT, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        if drainer.stdout.readline().strip() != "BENCH_DRAIN_READY":
+            raise RuntimeError("the drainer did not start")
+        out = {"warm_s": warm(base, INTAKE_PATH, {**info, "key": info["queued_key"]})}
+        tag = uuid.uuid4().hex[:6]
+        script = tmp / "queued.lua"
+        script.write_text(lua_script(INTAKE_PATH, info["queued_key"], info["code"], info["points"], f"w{tag}"))
+        run_wrk(base, script, min(2, args.duration), args.threads, args.connections)  # warm-up
+        warmed = time.monotonic()
+        while True:  # until the drainer has emptied the warm-up's queue
+            line = drainer.stdout.readline()
+            if not line:
+                raise RuntimeError("the drainer stopped")
+            if line.startswith("BENCH_DRAIN_IDLE ") and float(line.split()[1]) >= warmed:
+                break
+        script.write_text(lua_script(INTAKE_PATH, info["queued_key"], info["code"], info["points"], f"m{tag}"))
+        server_before, drainer_before = server_cpu_seconds(proc, vendor), proc_cpu_seconds(drainer.pid)
+        started = time.monotonic()
+        out.update(run_wrk(base, script, args.duration, args.threads, args.connections))
+        http_done = time.monotonic()
+        os.kill(drainer.pid, signal.SIGTERM)
+        line = drainer.stdout.readline()
+        while line.startswith("BENCH_DRAIN_IDLE "):
+            line = drainer.stdout.readline()
+        drained = time.monotonic()
+        if not line.startswith("BENCH_DRAIN "):
+            raise RuntimeError(f"the drainer gave no summary: {line!r}")
+        out["queue"] = json.loads(line[len("BENCH_DRAIN "):])
+        server_used = server_cpu_seconds(proc, vendor) - server_before
+        drainer_used = proc_cpu_seconds(drainer.pid) - drainer_before
+        used = server_used + drainer_used
+        out["drainer_cpu_ms"] = 1000 * drainer_used / out["requests"] if out["requests"] else 0.0
+        out["tail_s"] = drained - http_done
+        out["e2e_s"] = drained - started
+        out["e2e_rps"] = out["requests"] / out["e2e_s"]
+        out["cpu_ms"] = 1000 * used / out["requests"] if out["requests"] else 0.0
+    finally:
+        if drainer.poll() is None:
+            drainer.stdin.close()
+            try:
+                drainer.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(drainer.pid, signal.SIGKILL)
+    return out
 
 
 def run_sqlite(args) -> dict:
@@ -311,6 +428,22 @@ def report(r: dict, args) -> None:
     if r["intake"]["cpu_ms"]:
         print(f"    server CPU per request bare/intake {r['bare']['cpu_ms'] / r['intake']['cpu_ms']:.2f} (the same "
               f"ratio measured in CPU time: it does not move with other load on the machine)", flush=True)
+    q = r.get("queued")
+    if q:
+        bare = r["bare"]
+        print(line("queued", q) .replace("server CPU", "CPU incl. drainer"))
+        if q["first_error"]:
+            print(f"    first error (queued): {q['first_error']}")
+        print(f"    queue after the run: {q['queue']['made']} made into cases, {q['queue']['failed']} failed, "
+              f"{q['queue']['pending']} pending; the drainer needed {q['tail_s']:.1f} s after the last request")
+        ok = not q["errors"] and not q["queue"]["failed"] and not q["queue"]["pending"]
+        http_ratio, e2e_ratio = q["rps"] / bare["rps"], q["e2e_rps"] / bare["rps"]
+        print(f"    ratio queued/bare: HTTP {http_ratio:.2f} ({'met' if http_ratio >= 0.5 and ok else 'NOT met'}); "
+              f"end to end (requests ÷ time from the first request to the empty queue: {q['e2e_rps']:.0f}/s) "
+              f"{e2e_ratio:.2f} ({'met' if e2e_ratio >= 0.5 and ok else 'NOT met'})")
+        if q["cpu_ms"]:
+            print(f"    CPU per report bare/queued {bare['cpu_ms'] / q['cpu_ms']:.2f} (server, drainer and their "
+                  f"database processes; the drainer's own process {q['drainer_cpu_ms']:.2f} ms)", flush=True)
 
 
 def main() -> int:
@@ -319,10 +452,15 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
     parser.add_argument("--only", choices=["sqlite", "postgres"])
+    parser.add_argument("--no-queued", action="store_true", help="skip the queued client's measurement")
     parser.add_argument("--setup", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--drain", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.setup:
         common.reply(setup_child())
+        return 0
+    if args.drain:
+        drain_child()
         return 0
     if not (shutil.which("wrk") or (BIN / "wrk").exists()):
         print("wrk is missing: apt-get install -y wrk")
