@@ -91,6 +91,29 @@ def test_send_service_request_then_get_service_requests(served):
     assert "13812345678" not in listed.text and "zhang@example.com" not in listed.text
 
 
+def test_a_queued_client_answers_with_a_token_that_fixmystreet_turns_into_the_id(served):
+    """Open311::send_service_request: no service_request_id in the answer, a token instead; it then asks
+    GET tokens/{token} (get_service_request_id_from_token) and takes the id from there, straight away."""
+    from civicgrid.integrations.open311.models import Open311Client
+
+    Open311Client.objects.filter(name="interop").update(queued=True)
+    from django.core.cache import cache
+
+    cache.clear()  # the client as cached by the server's process
+    response = send_report(served)
+    assert response.status_code == 201, response.text
+    request = simple(response.content)["request"][0]
+    assert "service_request_id" not in request and request["token"]
+    by_token = requests.get(f"{served.base}/tokens/{request['token']}.xml", params={"jurisdiction_id": "140213"},
+                            timeout=30)
+    assert by_token.status_code == 200, by_token.text
+    found = simple(by_token.content)["request"][0]
+    number = found["service_request_id"]
+    assert number and number.isdigit() and found["token"] == request["token"]
+    listed = simple(requests.get(f"{served.base}/requests/{number}.xml", timeout=30).content)["request"][0]
+    assert listed["service_request_id"] == number and listed["status"] == "open"
+
+
 def test_service_list_and_meta_info_as_fixmystreet_populates_categories(served):
     services = simple(requests.get(f"{served.base}/services.xml", params={"jurisdiction_id": "140213"},
                                    timeout=30).content)["service"]

@@ -8,8 +8,10 @@ plus its note only for the steps a reporter is told about anyway.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
+from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
 
@@ -22,6 +24,7 @@ from .formats import Open311Error, parse_w3c
 from .inputs import Params
 from .models import ACCOUNT_CONTEXT, Open311Request, QueuedRequest, QueueState
 
+log = logging.getLogger(__name__)
 CASE_FIELDS = (
     "id", "number", "title", "description", "status", "reported_at", "updated_at", "deadline", "address", "lng",
     "lat", "category__id", "category__code", "category__name", "category__kind", "category__taxonomy__id",
@@ -162,7 +165,10 @@ def token_detail(token: str) -> dict:
     if queued.state == QueueState.PENDING:
         from . import services
 
-        services.drain(tokens=[token])
+        try:
+            services.drain(tokens=[token])
+        except DatabaseError:  # the database busy for now: the token stays pending and the worker makes it
+            log.warning("open311: could not make queued report %s on read", token, exc_info=True)
     queued = QueuedRequest.objects.filter(token=token).select_related("case").only(
         "token", "state", "error", "case__number").first()
     if queued.state == QueueState.FAILED:

@@ -187,3 +187,17 @@ def test_the_command_shows_the_queue_and_drains_it(queued, http, capsys):
     out = capsys.readouterr().out
     assert "made: 2" in out and "made: 1" in out and "failed: 1" in out and bad in out
     assert Case.objects.count() == 1
+
+
+def test_a_token_read_while_the_database_is_busy_answers_pending(queued, http, monkeypatch):
+    from django.db import OperationalError
+
+    token = post(http, "requests.json", form(queued)).json()[0]["token"]
+
+    def busy(**_):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(services, "drain", busy)
+    answer = get(http, f"tokens/{token}.json")
+    assert answer.status_code == 200 and answer.json() == [{"service_request_id": "", "token": token}]
+    assert QueuedRequest.objects.get(token=token).state == QueueState.PENDING and Case.objects.count() == 0
