@@ -201,3 +201,26 @@ def test_a_token_read_while_the_database_is_busy_answers_pending(queued, http, m
     answer = get(http, f"tokens/{token}.json")
     assert answer.status_code == 200 and answer.json() == [{"service_request_id": "", "token": token}]
     assert QueuedRequest.objects.get(token=token).state == QueueState.PENDING and Case.objects.count() == 0
+
+
+def test_a_key_rotation_reaches_queued_reports(queued, http, tmp_path, settings):
+    import io
+
+    from civicgrid.foundation.core import keys
+
+    settings.CIVICGRID_KEY_FILE = tmp_path / "keys" / "ring.json"
+    keys.reset()
+    try:
+        token = post(http, "requests.json", form(queued)).json()[0]["token"]
+        old = keys.encryptor().keyring.current
+        out = io.StringIO()
+        call_command("rotate_keys", stdout=out, stderr=io.StringIO())
+        new = keys.encryptor(force_check=True).keyring.current
+        assert new != old and "open311.QueuedRequest.contacts_enc: 1" in out.getvalue()
+        row = QueuedRequest.objects.get(token=token)
+        assert f":{new}:" in row.contacts_enc and f":{new}:" in row.device_id_enc
+        services.drain()
+        case = Case.objects.get(open311__token=token)
+        assert case.reporter_name == "张三" and case.reporter_phone_masked == "138****5678"
+    finally:
+        keys.reset()
