@@ -102,8 +102,19 @@ def watermarks(*, shared_lock: bool = False) -> dict[str, datetime | None]:
     if shared_lock and connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", [_LOCK_KEY])
+    # Read on every clock a service starts or changes: one plain statement (the ORM's compiler would cost
+    # more than the read), the column converted as the ORM converts it.
     marks = dict.fromkeys(KINDS)
-    marks.update(SweepState.objects.filter(kind__in=KINDS).values_list("kind", "swept_to"))
+    q = connection.ops.quote_name
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT {q('kind')}, {q('swept_to')} FROM {q(SweepState._meta.db_table)} "
+                    f"WHERE {q('kind')} IN ({', '.join(['%s'] * len(KINDS))})", list(KINDS))
+        rows = cur.fetchall()
+    convert = getattr(connection.ops, "convert_datetimefield_value", None)  # SQLite: text or naive UTC
+    for kind, value in rows:
+        if value is not None and convert is not None:
+            value = convert(value, None, connection)
+        marks[kind] = value
     return marks
 
 
