@@ -174,7 +174,10 @@ class QueuedRequest(models.Model):
     here until a batch (`services.drain`) makes it a case with its `Open311Request` link, which takes this
     row's token. The reporter's contacts and the caller's ids are stored encrypted."""
 
-    client = models.ForeignKey(Open311Client, on_delete=models.PROTECT, related_name="queued_requests")
+    # No index on the two keys: a report writes this row under load, and clients and cases are never deleted
+    # by the application (a deletion checks this table by scanning it).
+    client = models.ForeignKey(Open311Client, on_delete=models.PROTECT, related_name="queued_requests",
+                               db_index=False)
     token = models.CharField(max_length=32, unique=True)
     key = models.CharField(max_length=80, null=True, blank=True, unique=True)  # the report's hashed idempotency key
     digest = models.CharField(max_length=64, blank=True)  # of the report's content: a resend must match it
@@ -188,7 +191,8 @@ class QueuedRequest(models.Model):
     address_id = models.CharField(max_length=64, blank=True)
     device_id_enc = models.TextField(blank=True)
     account_id_enc = models.TextField(blank=True)
-    case = models.ForeignKey("cases.Case", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    case = models.ForeignKey("cases.Case", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                             db_index=False)
     error = models.CharField(max_length=300, blank=True)
     done_at = models.DateTimeField(null=True, blank=True)
 
