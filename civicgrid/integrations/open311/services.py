@@ -9,6 +9,7 @@ same `reopen` transition and window as `act`), since a key stands for its report
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 
@@ -46,6 +47,7 @@ from .models import (
     hash_key,
 )
 
+log = logging.getLogger(__name__)
 MANAGE = "open311.manage"
 grant_capabilities(MANAGE, {Role.SYSTEM_ADMIN})
 CLIENT_CACHE = "open311:client:"
@@ -324,18 +326,23 @@ def _drain_batch(size: int, tokens: list[str] | None) -> int | None:
     items = list(qs[:size])
     if not items:
         return 0
-    prepared = cases.prepare_cases([cases.ReportSpec.load(item.report, item.contacts_enc) for item in items])
-    links: dict[int, Open311Request] = {}
+    specs, unreadable = [], {}  # a row this version cannot read fails alone instead of blocking the queue
+    for i, item in enumerate(items):
+        try:
+            specs.append((i, cases.ReportSpec.load(item.report, item.contacts_enc)))
+        except Exception as exc:  # noqa: BLE001 - malformed data or a key no longer held
+            log.exception("open311: queued report %s cannot be read", item.token)
+            unreadable[i] = ValidationFailed(f"无法读取排队的上报 / the queued report cannot be read ({type(exc).__name__})")
+    prepared = cases.prepare_cases([spec for _, spec in specs])
 
-    def link_rows(i: int, case: Case) -> list:
-        item = items[i]
+    def link_rows(j: int, case: Case) -> list:
+        item = items[specs[j][0]]
         link = Open311Request(
             case=case, client=item.client, token=item.token, jurisdiction=item.jurisdiction,
             attributes=item.attributes, media_urls=item.media_urls, address_id=item.address_id,
             device_id_enc=item.device_id_enc, account_id_enc=item.account_id_enc,
             follow_token_enc=keys.encrypt(getattr(case, "follow_token", "") or "", FOLLOW_CONTEXT),
         )
-        links[i] = link
         service = case.category.key if case.category_id else ""
         return [link, audit_entry(actor=actor_label(item.client), action=AUDIT_REQUEST, target=case,
                                   data={"client": item.client_id, "service_code": service,
@@ -353,20 +360,27 @@ def _drain_batch(size: int, tokens: list[str] | None) -> int | None:
         if claimed != len(ids):
             transaction.set_rollback(True)
             return None
-        results = cases.write_cases(prepared, also=link_rows)
-        failed = []
-        for i, (item, result) in enumerate(zip(items, results, strict=True)):
-            if isinstance(result, Case):
-                if i not in links:  # its key had made a case already: link it (once), and name the case on the row
-                    if not Open311Request.objects.filter(case=result).exists():
-                        insert(*link_rows(i, result))
-                    QueuedRequest.objects.filter(pk=item.pk).update(case=result)
+        results = dict(unreadable)
+        results.update(zip((i for i, _ in specs), cases.write_cases(prepared, also=link_rows), strict=True))
+        # Which rows got their link in this batch (a batch that fell back to one report at a time may have
+        # built links that were rolled back): asked of the database, not of the rows built.
+        linked = set(Open311Request.objects.filter(token__in=[item.token for item in items])
+                     .values_list("token", flat=True))
+        failed, made = [], []
+        for i, item in enumerate(items):
+            result = results[i]
+            if isinstance(result, Case) and item.token in linked:
+                made.append(item.pk)
+            elif isinstance(result, Case):  # its key had made a case already: link it (once), name the case
+                if not Open311Request.objects.filter(case=result).exists():
+                    j = next(j for j, (k, _) in enumerate(specs) if k == i)
+                    insert(*link_rows(j, result))
+                QueuedRequest.objects.filter(pk=item.pk).update(case=result)
             else:
                 error = str(getattr(result, "message", result))[:300]
                 QueuedRequest.objects.filter(pk=item.pk).update(state=QueueState.FAILED, error=error)
                 failed.append(audit_entry(actor=actor_label(item.client), action=AUDIT_QUEUED_FAILED, target=item,
                                           data={"client": item.client_id, "token": item.token, "error": error}))
-        made = [items[i].pk for i in links]
         if made:  # one statement for the batch: each row takes the case its link (same token) now names
             q = connection.ops.quote_name
             queue, link = q(QueuedRequest._meta.db_table), q(Open311Request._meta.db_table)

@@ -224,3 +224,41 @@ def test_a_key_rotation_reaches_queued_reports(queued, http, tmp_path, settings)
         assert case.reporter_name == "张三" and case.reporter_phone_masked == "138****5678"
     finally:
         keys.reset()
+
+
+def test_a_row_that_cannot_be_read_fails_alone(queued, http):
+    good = post(http, "requests.json", form(queued)).json()[0]["token"]
+    bad = post(http, "requests.json", form(queued, device_id="x")).json()[0]["token"]
+    QueuedRequest.objects.filter(token=bad).update(report={"written by": "another version"})
+    assert services.drain() == 2
+    assert QueuedRequest.objects.get(token=good).state == QueueState.MADE
+    failed = QueuedRequest.objects.get(token=bad)
+    assert failed.state == QueueState.FAILED and "无法读取" in failed.error and Case.objects.count() == 1
+
+
+def test_a_key_taken_while_the_batch_was_prepared_links_the_row_to_that_case(queued, http, monkeypatch):
+    from django.core.cache import cache
+
+    first = post(http, "requests.json", form(queued), HTTP_IDEMPOTENCY_KEY="k1").json()[0]["token"]
+    second = post(http, "requests.json", form(queued, device_id="other"), HTTP_IDEMPOTENCY_KEY="k2").json()[0]["token"]
+    real = services.cases.prepare_cases
+    direct = {}
+
+    def prepare_then_resend(specs, **kwargs):
+        batch = real(specs, **kwargs)
+        # meanwhile the client, switched to direct, resends the first report: it makes its case at once
+        queued.client.queued = False
+        queued.client.save(update_fields=["queued"])
+        cache.clear()
+        direct["answer"] = post(http, "requests.json", form(queued), HTTP_IDEMPOTENCY_KEY="k1").json()[0]
+        return batch
+
+    monkeypatch.setattr(services.cases, "prepare_cases", prepare_then_resend)
+    assert services.drain() == 2
+    number = direct["answer"]["service_request_id"]
+    row = QueuedRequest.objects.get(token=first)
+    assert row.state == QueueState.MADE and row.case.number == number
+    other = QueuedRequest.objects.get(token=second)
+    assert other.state == QueueState.MADE and Open311Request.objects.get(token=second).case == other.case
+    assert Case.objects.count() == 2 and Open311Request.objects.count() == 2
+    assert get(http, f"tokens/{first}.json").json()[0]["service_request_id"] == number
