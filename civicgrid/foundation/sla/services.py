@@ -100,7 +100,7 @@ def settle_new(c: SlaClock, at: datetime) -> list[str]:
     """For a caller inserting a clock itself (``new_clock``): inside its transaction, before the insert,
     record the marks of instants already swept; publish the returned topics with ``emitted_events`` once
     the clock has its id (usually none: the instants lie ahead of the watermark)."""
-    return _settle(c, None, at)
+    return settle_new_many([c], [at])[0]
 
 
 def settle_new_many(clocks: list[SlaClock], ats: list[datetime]) -> list[list[str]]:

@@ -192,17 +192,23 @@ def router_suggestion(text: str):
     suggest = suggesters.registered()
     if suggest is None:
         return None
+    return _guarded(lambda: suggest(text), None, "text router failed; the report goes on without a suggestion")
+
+
+def _guarded(call, fallback, message: str):
+    """The router's answer, checked to be JSON; on any failure `fallback`, logged (inside the caller's
+    transaction a savepoint keeps a failing query from aborting it on PostgreSQL)."""
     try:
-        if connection.in_atomic_block:  # a failing query must not abort the caller's transaction (PostgreSQL)
+        if connection.in_atomic_block:
             with transaction.atomic():
-                result = suggest(text)
+                result = call()
         else:
-            result = suggest(text)
+            result = call()
         json.dumps(result)
         return result
     except Exception:
-        log.exception("text router failed; the report goes on without a suggestion")
-        return None
+        log.exception(message)
+        return fallback
 
 
 def warm() -> None:
@@ -457,19 +463,14 @@ def router_suggestions(texts: list[str]) -> list:
     many = suggesters.registered_many()
     if many is None or not texts:
         return [router_suggestion(t) for t in texts]
-    try:
-        if connection.in_atomic_block:
-            with transaction.atomic():
-                result = list(many(texts))
-        else:
-            result = list(many(texts))
+
+    def call() -> list:
+        result = list(many(texts))
         if len(result) != len(texts):
             raise ValueError("the router answered a different number of suggestions")
-        json.dumps(result)
         return result
-    except Exception:
-        log.exception("text router failed on a batch; the reports go on without suggestions")
-        return [None] * len(texts)
+
+    return _guarded(call, [None] * len(texts), "text router failed on a batch; the reports go on without suggestions")
 
 
 @dataclass(slots=True)
@@ -581,36 +582,7 @@ def _write_many(batch: list, *, actor, also) -> list[Case]:
     with writer_turn(), transaction.atomic():
         if not early:
             _number(batch)
-        insert(*(rows.case for rows in batch))
-        reporters, steps, clocks = [], [], []
-        for rows in batch:
-            case = rows.case
-            rows.reporter.case = rows.reporter.original_case = case
-            reporters.append(rows.reporter)
-            for step in rows.steps:
-                step.case = case
-                steps.append(step)
-            rows.clock.target_id = str(case.pk)
-            clocks.append(rows.clock)
-        settled = sla.settle_new_many(clocks, [rows.case.reported_at for rows in batch])
-        insert(*reporters, *steps, *clocks)
-        later = []
-        for j, (rows, topics) in enumerate(zip(batch, settled, strict=True)):
-            case = rows.case
-            case.follow_token = rows.reporter.follow_token
-            later.append(audit_entry(case, actor=actor, action="report", before=None,
-                                     data={"source": case.source, "self_handled": False, "photos": 0,
-                                           "queued": True}))
-            later.append(sla.started_event(rows.clock, rows.limit, case.reported_at))
-            later.extend(sla.emitted_events(rows.clock, topics, case.reported_at))
-            later.append(_event(case, "reported", source=case.source, self_handled=False))
-            if also is not None:
-                later.extend(also(j, case) or ())
-        insert(*later)
-        for rows in batch:
-            if rows.reporter.contact_enc or rows.reporter.email_enc:
-                recipients.tell_reporters(rows.case, "已收到", with_link=True, except_user=user_or_none(actor))
-    return [rows.case for rows in batch]
+        return _insert_reports(batch, actor=actor, also=also, queued=True)
 
 
 def _number(batch: list) -> None:
@@ -679,37 +651,55 @@ def _event(case: Case, topic: str, **payload) -> OutboxEvent:
 
 
 def _create(rows: _Rows, *, actor, photos, also) -> Case:
-    """Inside the transaction: the case, then its rows in one plain INSERT per table (`core.rows.insert`; the
-    clock before its `sla.started` event, which names the clock's id)."""
-    case = rows.case
-    insert(case)
-    rows.reporter.case = rows.reporter.original_case = case
-    for step in rows.steps:
-        step.case = case
-    if rows.clock is not None:
-        rows.clock.target_id = str(case.pk)
-        settled = sla.settle_new(rows.clock, case.reported_at)  # nothing to do unless backdated
-        insert(rows.reporter, *rows.steps, rows.clock)
-    else:
-        insert(rows.reporter, *rows.steps)
+    """Inside the transaction: one report's rows (`_insert_reports`)."""
+    return _insert_reports([rows], actor=actor, photos=photos,
+                           also=(lambda _j, case: also(case)) if also is not None else None)[0]
+
+
+def _insert_reports(batch: list, *, actor, also, photos=(), queued: bool = False) -> list[Case]:
+    """Inside the transaction: the cases, then their rows in one plain INSERT per table (`core.rows.insert`;
+    the clocks before their `sla.started` events, which name the clocks' ids). `photos` go with a single
+    report; `also(j, case)` adds a channel's rows for the j-th report."""
+    if photos and len(batch) != 1:
+        raise ValueError("photos belong to a single report")
+    insert(*(rows.case for rows in batch))
+    reporters, steps, clocks = [], [], []
+    for rows in batch:
+        case = rows.case
+        rows.reporter.case = rows.reporter.original_case = case
+        reporters.append(rows.reporter)
+        for step in rows.steps:
+            step.case = case
+            steps.append(step)
+        if rows.clock is not None:
+            rows.clock.target_id = str(case.pk)
+            clocks.append(rows.clock)
+    # nothing to record unless a report is older than the sweep's watermark
+    settled = iter(sla.settle_new_many(clocks, [r.case.reported_at for r in batch if r.clock is not None]))
+    insert(*reporters, *steps, *clocks)
     if photos:
-        attach_all(case, photos, step=rows.steps[0], actor=actor)
-    case.follow_token = rows.reporter.follow_token
-    self_handled = case.is_self_handled
-    later = [audit_entry(case, actor=actor, action="report", before=None,
-                         data={"source": case.source, "self_handled": self_handled, "photos": rows.photos_count})]
-    if rows.clock is not None:
-        later.append(sla.started_event(rows.clock, rows.limit, case.reported_at))
-        later.extend(sla.emitted_events(rows.clock, settled, case.reported_at))
-    later.append(_event(case, "reported", source=case.source, self_handled=self_handled))
-    if self_handled:
-        later.append(_event(case, "closed", self_handled=True))
-    if also is not None:
-        later.extend(also(case) or ())
+        attach_all(batch[0].case, photos, step=batch[0].steps[0], actor=actor)
+    later = []
+    for j, rows in enumerate(batch):
+        case = rows.case
+        case.follow_token = rows.reporter.follow_token
+        self_handled = case.is_self_handled
+        data = {"source": case.source, "self_handled": self_handled, "photos": rows.photos_count}
+        later.append(audit_entry(case, actor=actor, action="report", before=None,
+                                 data={**data, "queued": True} if queued else data))
+        if rows.clock is not None:
+            later.append(sla.started_event(rows.clock, rows.limit, case.reported_at))
+            later.extend(sla.emitted_events(rows.clock, next(settled), case.reported_at))
+        later.append(_event(case, "reported", source=case.source, self_handled=self_handled))
+        if self_handled:
+            later.append(_event(case, "closed", self_handled=True))
+        if also is not None:
+            later.extend(also(j, case) or ())
     insert(*later)
-    if rows.reporter.contact_enc or rows.reporter.email_enc:
-        # The confirmation with the follow link to the reporter's phone/email. The only other reporter a new
-        # case has is the reporting account itself, which is not told in its own inbox: nothing to read back.
-        recipients.tell_reporters(case, "已收到" if not self_handled else "已自行处置并结案", with_link=True,
-                                  except_user=user_or_none(actor))
-    return case
+    for rows in batch:
+        if rows.reporter.contact_enc or rows.reporter.email_enc:
+            # The confirmation with the follow link to the reporter's phone/email. The only other reporter a
+            # new case has is the reporting account itself, which is not told in its own inbox.
+            recipients.tell_reporters(rows.case, "已收到" if not rows.case.is_self_handled else "已自行处置并结案",
+                                      with_link=True, except_user=user_or_none(actor))
+    return [rows.case for rows in batch]
