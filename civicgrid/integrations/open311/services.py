@@ -194,37 +194,49 @@ def _checked(client: Open311Client, params: inputs.Params, idempotency_key: str)
             "key": f"open311:{client.pk}:{idempotency_key}" if idempotency_key else None}
 
 
+def _report_fields(r: dict) -> dict:
+    """What `_checked` found, as the cases services take a report (direct or queued alike)."""
+    where = r["where"]
+    return {"actor": None, "source": "open311", "title": inputs.title_from(r["description"], r["category"].name),
+            "description": r["description"], "lng": where.lng, "lat": where.lat, "crs": where.crs,
+            "category": r["category"], "address": where.address, "reporter_name": r["name"],
+            "reporter_phone": r["phone"], "reporter_email": r["email"], "idempotency_key": r["key"]}
+
+
+def _link_rows(case: Case, *, client: Open311Client, token: str, jurisdiction: str, attributes: dict, media: list,
+               address_id: str, device_id_enc: str, account_id_enc: str, audit: dict | None = None) -> list:
+    """The unsaved link of a case to what its caller sent, and the audit entry naming the client (written with
+    the case, in its transaction; `audit` adds to the entry's data)."""
+    link = Open311Request(
+        case=case, client=client, token=token, jurisdiction=jurisdiction[:64], attributes=attributes,
+        media_urls=media, address_id=address_id, device_id_enc=device_id_enc, account_id_enc=account_id_enc,
+        follow_token_enc=keys.encrypt(getattr(case, "follow_token", "") or "", FOLLOW_CONTEXT),
+    )
+    service = case.category.key if case.category_id else ""
+    return [link, audit_entry(actor=actor_label(client), action=AUDIT_REQUEST, target=case,
+                              data={"client": client.pk, "service_code": service, "attributes": attributes,
+                                    "media_urls": len(media), **(audit or {})})]
+
+
 def submit_request(*, client: Open311Client, params: inputs.Params, jurisdiction: str,
                    idempotency_key: str = "") -> tuple[Case, Open311Request, bool]:
     """POST requests: check everything, then one transaction through `submit_case`. Returns (case, link,
     created); a retry with the same idempotency key answers with the case it made the first time."""
     r = _checked(client, params, idempotency_key)
-    category, where, answers, media = r["category"], r["where"], r["answers"], r["media"]
 
     def link_rows(case: Case) -> list:
-        """The unsaved link row and its audit entry (written with the case, in its transaction)."""
-        link = Open311Request(
-            case=case, client=client, token=secrets.token_hex(12), jurisdiction=jurisdiction[:64],
-            attributes=answers, media_urls=media, address_id=where.address_id,
-            device_id_enc=keys.encrypt(r["device"], DEVICE_CONTEXT),
-            account_id_enc=keys.encrypt(r["account"], ACCOUNT_CONTEXT),
-            follow_token_enc=keys.encrypt(getattr(case, "follow_token", "") or "", FOLLOW_CONTEXT),
-        )
-        made.append(link)
-        return [link, audit_entry(actor=actor_label(client), action=AUDIT_REQUEST, target=case,
-                                  data={"client": client.pk, "service_code": category.key, "attributes": answers,
-                                        "media_urls": len(media)})]
+        rows = _link_rows(case, client=client, token=secrets.token_hex(12), jurisdiction=jurisdiction,
+                          attributes=r["answers"], media=r["media"], address_id=r["where"].address_id,
+                          device_id_enc=keys.encrypt(r["device"], DEVICE_CONTEXT),
+                          account_id_enc=keys.encrypt(r["account"], ACCOUNT_CONTEXT))
+        made.append(rows[0])
+        return rows
 
     # submit_case runs its own transaction (called outside any other, as it expects: its optional step, the text
     # router, runs before it) and writes the link with the case's rows through `also`, so a case never lacks its
     # link and the database's write lock (SQLite) is taken once per report.
     made: list[Open311Request] = []
-    case, created = cases.submit_case(
-        actor=None, source="open311", title=inputs.title_from(r["description"], category.name),
-        description=r["description"], lng=where.lng, lat=where.lat, crs=where.crs, category=category,
-        address=where.address, reporter_name=r["name"], reporter_phone=r["phone"], reporter_email=r["email"],
-        idempotency_key=r["key"], also=link_rows,
-    )
+    case, created = cases.submit_case(**_report_fields(r), also=link_rows)
     if created:
         return case, made[0], True
     link = Open311Request.objects.filter(case=case).first()
@@ -254,13 +266,8 @@ def enqueue_request(*, client: Open311Client, params: inputs.Params, jurisdictio
     retry with the same idempotency key answers with the row (and token) of the first time, different content
     under the same key is a 409."""
     r = _checked(client, params, idempotency_key)
-    category, where = r["category"], r["where"]
-    spec = cases.check_report(
-        actor=None, source="open311", title=inputs.title_from(r["description"], category.name),
-        description=r["description"], lng=where.lng, lat=where.lat, crs=where.crs, category=category,
-        address=where.address, reporter_name=r["name"], reporter_phone=r["phone"], reporter_email=r["email"],
-        idempotency_key=r["key"],
-    )
+    where = r["where"]
+    spec = cases.check_report(**_report_fields(r))
     data, sealed = spec.dump()
     row = QueuedRequest(
         client=client, token=secrets.token_hex(12), key=spec.key, digest=spec.digest, received_at=spec.received_at,
@@ -334,20 +341,14 @@ def _drain_batch(size: int, tokens: list[str] | None) -> int | None:
             log.exception("open311: queued report %s cannot be read", item.token)
             unreadable[i] = ValidationFailed(f"无法读取排队的上报 / the queued report cannot be read ({type(exc).__name__})")
     prepared = cases.prepare_cases([spec for _, spec in specs])
+    position = {i: j for j, (i, _) in enumerate(specs)}  # queue row → its place in the prepared batch
 
     def link_rows(j: int, case: Case) -> list:
         item = items[specs[j][0]]
-        link = Open311Request(
-            case=case, client=item.client, token=item.token, jurisdiction=item.jurisdiction,
-            attributes=item.attributes, media_urls=item.media_urls, address_id=item.address_id,
-            device_id_enc=item.device_id_enc, account_id_enc=item.account_id_enc,
-            follow_token_enc=keys.encrypt(getattr(case, "follow_token", "") or "", FOLLOW_CONTEXT),
-        )
-        service = case.category.key if case.category_id else ""
-        return [link, audit_entry(actor=actor_label(item.client), action=AUDIT_REQUEST, target=case,
-                                  data={"client": item.client_id, "service_code": service,
-                                        "attributes": item.attributes, "media_urls": len(item.media_urls),
-                                        "token": item.token, "received_at": item.received_at.isoformat()})]
+        return _link_rows(case, client=item.client, token=item.token, jurisdiction=item.jurisdiction,
+                          attributes=item.attributes, media=item.media_urls, address_id=item.address_id,
+                          device_id_enc=item.device_id_enc, account_id_enc=item.account_id_enc,
+                          audit={"token": item.token, "received_at": item.received_at.isoformat()})
 
     ids = [item.pk for item in items]
     now = timezone.now()
@@ -373,8 +374,7 @@ def _drain_batch(size: int, tokens: list[str] | None) -> int | None:
                 made.append(item.pk)
             elif isinstance(result, Case):  # its key had made a case already: link it (once), name the case
                 if not Open311Request.objects.filter(case=result).exists():
-                    j = next(j for j, (k, _) in enumerate(specs) if k == i)
-                    insert(*link_rows(j, result))
+                    insert(*link_rows(position[i], result))
                 QueuedRequest.objects.filter(pk=item.pk).update(case=result)
             else:
                 error = str(getattr(result, "message", result))[:300]

@@ -245,8 +245,8 @@ class Command(BaseCommand):
                 done += int(job() or 0)
             except Exception:
                 log.exception("worker job %s failed; retrying next pass", name)
-                if connection.in_atomic_block is False:
-                    connection.close_if_unusable_or_obsolete()
+                if not connection.in_atomic_block:  # (a caller's transaction, as in tests, is left alone)
+                    connection.close_if_unusable_or_obsolete()  # a broken connection is replaced next time
         return done
 
     def deliver(self) -> int:
