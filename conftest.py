@@ -29,3 +29,12 @@ def token_for(api_client):
         return {"HTTP_AUTHORIZATION": f"Bearer {resp.json()['token']}"}
 
     return make
+
+
+@pytest.fixture
+def purge_audit_rows():
+    """After a transactional test: empty the append-only audit table, which the flush leaves out."""
+    yield
+    from civicgrid.testing.browser import purge_test_audit_rows
+
+    purge_test_audit_rows()

@@ -260,18 +260,24 @@ def server_cpu_seconds(proc: subprocess.Popen, vendor: str) -> float:
     if not Path("/proc/self/stat").exists():
         return 0.0
     backends = _postgres_backends(vendor)
-    total = 0
+    total = 0.0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        # fields[3]: the process group (the server was started in its own session); 11, 12: utime, stime
-        if int(fields[3]) == proc.pid or int(entry.name) in backends:
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        stat = _proc_stat(int(entry.name))
+        # the process group (the server was started in its own session), or a database server process
+        if stat is not None and (stat[0] == proc.pid or int(entry.name) in backends):
+            total += stat[1]
+    return total
+
+
+def _proc_stat(pid: int) -> tuple[int, float] | None:
+    """(process group, user + system CPU seconds) of a process, from /proc; None when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[3]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def warm(base: str, path: str, info: dict, seconds: float = 180.0) -> float:
@@ -334,11 +340,8 @@ def measure(vendor: str, env: dict, args, tmp: Path) -> dict:
 
 def proc_cpu_seconds(pid: int) -> float:
     """User + system CPU time of one process so far (Linux /proc; 0.0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    stat = _proc_stat(pid)
+    return stat[1] if stat is not None else 0.0
 
 
 def measure_queued(base: str, info: dict, proc, vendor: str, env: dict, args, tmp: Path) -> dict:

@@ -1,12 +1,27 @@
 """Races for the PostgreSQL concurrency tests: callables run in threads that start together, each on its own
-database connection (closed when it ends)."""
+database connection (closed when it ends), and `POSTGRES_RACE`, the marks such a test module carries."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
 
+import pytest
+from django.conf import settings
 from django.db import connections
+
+from .browser import BROWSER_APPS
+
+# A race test's module: `pytestmark = POSTGRES_RACE`. Real transactions (the threads' connections see each
+# other's commits), only on PostgreSQL (SQLite serialises writers, so there is no race to test), and the
+# append-only audit table, which the flush after a transactional test leaves out, emptied afterwards
+# (the `purge_audit_rows` fixture, conftest.py).
+POSTGRES_RACE = [
+    pytest.mark.django_db(transaction=True, available_apps=BROWSER_APPS),
+    pytest.mark.skipif(not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
+                       reason="the race needs concurrent writers"),
+    pytest.mark.usefixtures("purge_audit_rows"),
+]
 
 
 def race(funcs: Sequence[Callable[[], object]], *, timeout: float = 120) -> list:

@@ -4,28 +4,16 @@ there; these tests run where the race is real."""
 
 from __future__ import annotations
 
-import pytest
 from django.db import connection
 
 from civicgrid.apps.cases.models import Case
 from civicgrid.apps.cases.services import submit_case
-from civicgrid.testing.browser import BROWSER_APPS, purge_test_audit_rows
-from civicgrid.testing.concurrency import race_same
+from civicgrid.testing.concurrency import POSTGRES_RACE, race_same
 
 from .conftest import POINT
 
-# The flush after a transactional test leaves the append-only audit table out; `_purge_audit` empties it.
-pytestmark = [
-    pytest.mark.django_db(transaction=True, available_apps=BROWSER_APPS),
-    pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the race needs concurrent writers"),
-]
+pytestmark = POSTGRES_RACE
 THREADS = 6
-
-
-@pytest.fixture(autouse=True)
-def _purge_audit():
-    yield
-    purge_test_audit_rows()
 
 
 def _race(func) -> list:

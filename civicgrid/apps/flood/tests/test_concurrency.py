@@ -6,25 +6,15 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import close_old_connections, connection  # noqa: F401  (read by the skipif condition)
+from django.db import close_old_connections
 
 from civicgrid.apps.flood import rules, services
 from civicgrid.apps.flood.models import FloodResponse, ResponseTask, StreetSignal
-from civicgrid.testing.browser import BROWSER_APPS, purge_test_audit_rows
+from civicgrid.testing.concurrency import POSTGRES_RACE
 
 from .conftest import IN_A, ago
 
-# The flush after a transactional test leaves the append-only audit table out; `_purge_audit` empties it.
-pytestmark = [
-    pytest.mark.django_db(transaction=True, available_apps=BROWSER_APPS),
-    pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the race needs concurrent writers"),
-]
-
-
-@pytest.fixture(autouse=True)
-def _purge_audit():
-    yield
-    purge_test_audit_rows()
+pytestmark = POSTGRES_RACE
 
 
 @pytest.mark.parametrize("first_ever", [True, False])

@@ -4,7 +4,6 @@ the same code is trivially safe there; these tests run where the race is real.""
 
 from __future__ import annotations
 
-import pytest
 from django.db import connection
 from django.db.models import Sum
 
@@ -12,20 +11,10 @@ from civicgrid.apps.materials import services
 from civicgrid.apps.materials.models import Movement, StockLot
 from civicgrid.apps.materials.services.stock import balance
 from civicgrid.foundation.core.errors import Conflict
-from civicgrid.testing.browser import BROWSER_APPS, purge_test_audit_rows
-from civicgrid.testing.concurrency import race_same
+from civicgrid.testing.concurrency import POSTGRES_RACE, race_same
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True, available_apps=BROWSER_APPS),
-    pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the race needs concurrent writers"),
-]
+pytestmark = POSTGRES_RACE
 THREADS = 6
-
-
-@pytest.fixture(autouse=True)
-def _purge_audit():
-    yield
-    purge_test_audit_rows()
 
 
 def _race(func) -> list:

@@ -7,28 +7,16 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-import pytest
-from django.db import connection  # noqa: F401  (the skipif condition)
 from django.utils import timezone
 
 from civicgrid.foundation.events.models import OutboxEvent
 from civicgrid.foundation.sla import services as sla
 from civicgrid.foundation.sla.sweep import sweep
-from civicgrid.testing.browser import BROWSER_APPS, purge_test_audit_rows
-from civicgrid.testing.concurrency import race
+from civicgrid.testing.concurrency import POSTGRES_RACE, race
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True, available_apps=BROWSER_APPS),
-    pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the race needs concurrent writers"),
-]
+pytestmark = POSTGRES_RACE
 CLOCKS = 60
 STOPPERS = 4
-
-
-@pytest.fixture(autouse=True)
-def _purge_audit():
-    yield
-    purge_test_audit_rows()
 
 
 def _run_together(funcs) -> list:

@@ -6,27 +6,21 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
-from django.db import connection  # noqa: F401  (read by the skipif condition)
 from django.test import Client
 
 from civicgrid.apps.cases.models import Case
 from civicgrid.integrations.open311 import selectors, services
 from civicgrid.integrations.open311.models import Open311Request, QueuedRequest, QueueState
-from civicgrid.testing.browser import BROWSER_APPS, purge_test_audit_rows
-from civicgrid.testing.concurrency import race
+from civicgrid.testing.concurrency import POSTGRES_RACE, race
 
 from .conftest import form, post
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True, available_apps=BROWSER_APPS),
-    pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the race needs concurrent writers"),
-]
+pytestmark = POSTGRES_RACE
 
 
 @pytest.fixture(autouse=True)
-def _purge_audit():
+def _clear_cache():
     yield
-    purge_test_audit_rows()
     cache.clear()
 
 
