@@ -198,7 +198,9 @@ class QueuedRequest(models.Model):
 
     class Meta:
         verbose_name = _("Open311 待立卷上报")
-        indexes = [models.Index(fields=["id"], condition=models.Q(state="pending"), name="open311_queue_pending")]
+        # Partial: a report inserted as pending touches neither; the few failed rows are listed for retry.
+        indexes = [models.Index(fields=["id"], condition=models.Q(state="pending"), name="open311_queue_pending"),
+                   models.Index(fields=["id"], condition=models.Q(state="failed"), name="open311_queue_failed")]
 
     def __str__(self) -> str:
         return f"open311 queued {self.token} ({self.state})"

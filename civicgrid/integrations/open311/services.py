@@ -53,6 +53,9 @@ grant_capabilities(MANAGE, {Role.SYSTEM_ADMIN})
 CLIENT_CACHE = "open311:client:"
 AUDIT_CLIENT_CREATED = "open311.client_created"
 AUDIT_CLIENT_DEACTIVATED = "open311.client_deactivated"
+AUDIT_CLIENT_REACTIVATED = "open311.client_reactivated"
+AUDIT_CLIENT_CHANGED = "open311.client_changed"
+AUDIT_KEY_ROTATED = "open311.key_rotated"
 AUDIT_REQUEST = "open311.request_created"
 AUDIT_UPDATE = "open311.update_received"
 
@@ -64,6 +67,24 @@ def _require_manager(actor) -> None:
         raise PermissionDenied("只有系统管理员可以管理 Open311 客户端 / open311.manage required")
 
 
+def _limits(rate_per_minute, burst) -> tuple[int, int]:
+    try:
+        rate, size = int(rate_per_minute), int(burst)
+    except (TypeError, ValueError):
+        rate = size = 0
+    if not (0 < rate <= 1_000_000 and 0 < size <= 1_000_000):
+        raise ValidationFailed("限流参数须为 1–1000000 的整数 / rate limits must be whole numbers from 1 to 1000000",
+                               field="rate_per_minute")
+    return rate, size
+
+
+def _jurisdiction_text(value) -> str:
+    text = str(value or "").replace("\x00", "").strip()
+    if len(text) > 64:
+        raise ValidationFailed("管辖区编码不超过 64 个字符 / jurisdiction is at most 64 characters", field="jurisdiction")
+    return text
+
+
 def create_client(*, actor, name: str, jurisdiction: str = "", rate_per_minute: int = 60, burst: int = 20,
                   raw_key: str | None = None, is_demo: bool = False, queued: bool = False) -> tuple[Open311Client, str]:
     """A new client; returns it with its API key, which is shown once and stored only hashed."""
@@ -73,30 +94,83 @@ def create_client(*, actor, name: str, jurisdiction: str = "", rate_per_minute: 
         raise ValidationFailed("名称须为 1–100 个字符 / name must be 1-100 characters", field="name")
     if Open311Client.objects.filter(name=name).exists():
         raise ValidationFailed(f"客户端 {name} 已存在 / a client of that name exists", field="name")
-    if not (0 < int(rate_per_minute) <= 1_000_000 and 0 < int(burst) <= 1_000_000):
-        raise ValidationFailed("限流参数须为正整数 / rate limits must be positive", field="rate_per_minute")
-    raw = raw_key or "o311_" + secrets.token_urlsafe(32)
+    rate, size = _limits(rate_per_minute, burst)
+    jurisdiction = _jurisdiction_text(jurisdiction)
+    raw = raw_key or _new_key()
     with transaction.atomic():
         client = Open311Client.objects.create(
-            name=name, key_hash=hash_key(raw), key_prefix=raw[:8], jurisdiction=str(jurisdiction or "")[:64],
-            rate_per_minute=int(rate_per_minute), burst=int(burst), is_demo=is_demo, queued=bool(queued),
+            name=name, key_hash=hash_key(raw), key_prefix=raw[:8], jurisdiction=jurisdiction,
+            rate_per_minute=rate, burst=size, is_demo=is_demo, queued=bool(queued),
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
         record(actor=actor, action=AUDIT_CLIENT_CREATED, target=client, after=snapshot(client))
     return client, raw
 
 
-def deactivate_client(*, actor, client: Open311Client) -> Open311Client:
-    """Stop a client's key working (at once in this process; in others within the client cache time)."""
+def _new_key() -> str:
+    return "o311_" + secrets.token_urlsafe(32)
+
+
+def _change(actor, client: Open311Client, action: str, apply) -> Open311Client:
+    """Lock the client, `apply(current)` (which sets fields and returns their names), save, audit; the key's
+    cache entry goes (the old key's too, when it changed), so other processes see the change within the
+    client cache time and this one at once."""
     _require_manager(actor)
     with transaction.atomic():
         current = Open311Client.objects.select_for_update().get(pk=client.pk)
-        before = snapshot(current)
-        current.is_active = False
-        current.save(update_fields=["is_active"])
-        record(actor=actor, action=AUDIT_CLIENT_DEACTIVATED, target=current, before=before, after=snapshot(current))
-    cache.delete(CLIENT_CACHE + current.key_hash)
+        old_hash, before = current.key_hash, snapshot(current)
+        fields = apply(current)
+        if fields:
+            current.save(update_fields=fields)
+            record(actor=actor, action=action, target=current, before=before, after=snapshot(current))
+    cache.delete_many([CLIENT_CACHE + old_hash, CLIENT_CACHE + current.key_hash])
     return current
+
+
+def update_client(*, actor, client: Open311Client, jurisdiction: str, rate_per_minute: int, burst: int,
+                  queued: bool) -> Open311Client:
+    """Change a client's jurisdiction, rate limits and whether its reports are queued. Reports already
+    queued are made into cases by the next batch either way."""
+    rate, size = _limits(rate_per_minute, burst)
+    jurisdiction = _jurisdiction_text(jurisdiction)
+
+    def apply(current: Open311Client) -> list[str]:
+        wanted = {"jurisdiction": jurisdiction, "rate_per_minute": rate, "burst": size, "queued": bool(queued)}
+        fields = [f for f, v in wanted.items() if getattr(current, f) != v]
+        for f in fields:
+            setattr(current, f, wanted[f])
+        return fields
+
+    return _change(actor, client, AUDIT_CLIENT_CHANGED, apply)
+
+
+def set_client_active(*, actor, client: Open311Client, active: bool) -> Open311Client:
+    """Stop a client's key working, or let it work again."""
+
+    def apply(current: Open311Client) -> list[str]:
+        if current.is_active == bool(active):
+            return []
+        current.is_active = bool(active)
+        return ["is_active"]
+
+    return _change(actor, client, AUDIT_CLIENT_DEACTIVATED if not active else AUDIT_CLIENT_REACTIVATED, apply)
+
+
+def deactivate_client(*, actor, client: Open311Client) -> Open311Client:
+    """Stop a client's key working (at once in this process; in others within the client cache time)."""
+    return set_client_active(actor=actor, client=client, active=False)
+
+
+def rotate_key(*, actor, client: Open311Client) -> tuple[Open311Client, str]:
+    """Give the client a new API key (shown once); the old key stops working. The audit entry names the
+    two key prefixes, never a key."""
+    raw = _new_key()
+
+    def apply(current: Open311Client) -> list[str]:
+        current.key_hash, current.key_prefix = hash_key(raw), raw[:8]
+        return ["key_hash", "key_prefix"]
+
+    return _change(actor, client, AUDIT_KEY_ROTATED, apply), raw
 
 
 def authenticate(raw_key: str, *, jurisdiction: str = "") -> Open311Client:
@@ -258,6 +332,7 @@ def submit_request(*, client: Open311Client, params: inputs.Params, jurisdiction
 DRAIN_BATCH = 100
 BATCH_PAUSE = 0.005  # seconds between two batches of one drain
 AUDIT_QUEUED_FAILED = "open311.request_failed"
+AUDIT_QUEUED_RETRIED = "open311.request_retried"
 
 
 def enqueue_request(*, client: Open311Client, params: inputs.Params, jurisdiction: str,
@@ -378,7 +453,9 @@ def _drain_batch(size: int, tokens: list[str] | None) -> int | None:
                 QueuedRequest.objects.filter(pk=item.pk).update(case=result)
             else:
                 error = str(getattr(result, "message", result))[:300]
-                QueuedRequest.objects.filter(pk=item.pk).update(state=QueueState.FAILED, error=error)
+                # A failed row keeps the reporter's sealed contacts, so a retry loses nothing.
+                QueuedRequest.objects.filter(pk=item.pk).update(state=QueueState.FAILED, error=error,
+                                                                contacts_enc=item.contacts_enc)
                 failed.append(audit_entry(actor=actor_label(item.client), action=AUDIT_QUEUED_FAILED, target=item,
                                           data={"client": item.client_id, "token": item.token, "error": error}))
         if made:  # one statement for the batch: each row takes the case its link (same token) now names
@@ -393,6 +470,28 @@ def _drain_batch(size: int, tokens: list[str] | None) -> int | None:
         if failed:
             insert(*failed)
     return len(items)
+
+
+def retry_queued(*, actor, tokens: list[str]) -> int:
+    """Put failed queued reports back in the queue (once what their error names is put right: a key restored,
+    a category recreated), for the next batch. Every token must name a failed report, or nothing changes.
+    Returns how many went back."""
+    _require_manager(actor)
+    wanted = sorted({str(t).strip() for t in tokens if str(t).strip()})
+    if not wanted:
+        raise ValidationFailed("请选择要重新立卷的上报 / choose the reports to retry", field="tokens")
+    with transaction.atomic():
+        rows = list(QueuedRequest.objects.select_for_update().filter(token__in=wanted, state=QueueState.FAILED)
+                    .order_by("id"))
+        if len(rows) != len(wanted):
+            missing = sorted(set(wanted) - {r.token for r in rows})
+            raise ValidationFailed(f"以下上报不存在或不是「未能立卷」状态：{', '.join(missing[:5])} / these reports are "
+                                   f"not failed ones", field="tokens")
+        QueuedRequest.objects.filter(pk__in=[r.pk for r in rows]).update(state=QueueState.PENDING, error="",
+                                                                          done_at=None)
+        insert(*[audit_entry(actor=actor, action=AUDIT_QUEUED_RETRIED, target=r,
+                             data={"client": r.client_id, "token": r.token, "error": r.error}) for r in rows])
+    return len(rows)
 
 
 def run_drain() -> int:

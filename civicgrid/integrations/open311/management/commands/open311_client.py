@@ -1,4 +1,4 @@
-"""civicgrid open311_client add|list|deactivate: manage the applications allowed to post through Open311."""
+"""civicgrid open311_client add|list|deactivate|reactivate|rotate|queue|retry: manage the applications allowed to post through Open311."""
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
@@ -10,7 +10,8 @@ from civicgrid.integrations.open311.models import Open311Client, QueuedRequest, 
 
 
 class Command(BaseCommand):
-    help = "Open311 客户端：add NAME（打印一次性显示的 api_key）、list、deactivate NAME、queue [--drain]"
+    help = ("Open311 客户端：add NAME（打印一次性显示的 api_key）、list、deactivate NAME、reactivate NAME、"
+            "rotate NAME（换发密钥）、queue [--drain]、retry TOKEN…（未能立卷的上报重新排队）")
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="verb", required=True)
@@ -24,8 +25,14 @@ class Command(BaseCommand):
         sub.add_parser("list", help="clients with their key prefix and limits")
         off = sub.add_parser("deactivate", help="stop a client's key working")
         off.add_argument("name")
+        on = sub.add_parser("reactivate", help="let a deactivated client's key work again")
+        on.add_argument("name")
+        rotate = sub.add_parser("rotate", help="give a client a new api_key (printed once); the old one stops")
+        rotate.add_argument("name")
         queue = sub.add_parser("queue", help="queued clients' reports: how many wait, and the ones that failed")
         queue.add_argument("--drain", action="store_true", help="make the waiting reports into cases now")
+        retry = sub.add_parser("retry", help="put failed queued reports (by token) back in the queue")
+        retry.add_argument("tokens", nargs="+")
 
     def handle(self, *args, verb, **options):
         with context.acting(channel="command"):
@@ -44,12 +51,20 @@ class Command(BaseCommand):
                                           f"burst {c.burst}\t{c.jurisdiction or '*'}")
                 elif verb == "queue":
                     self.queue(drain=options["drain"])
+                elif verb == "retry":
+                    self.stdout.write(f"重新排队 / back in the queue: "
+                                      f"{services.retry_queued(actor=None, tokens=options['tokens'])}")
                 else:
                     client = Open311Client.objects.filter(name=options["name"]).first()
                     if client is None:
                         raise CommandError(f"no client named {options['name']!r}")
-                    services.deactivate_client(actor=None, client=client)
-                    self.stdout.write(f"{client.name}: deactivated")
+                    if verb == "rotate":
+                        client, key = services.rotate_key(actor=None, client=client)
+                        self.stdout.write(f"{client.name}: api_key={key}  (只显示这一次 / shown once)")
+                    else:
+                        active = verb == "reactivate"
+                        services.set_client_active(actor=None, client=client, active=active)
+                        self.stdout.write(f"{client.name}: {'reactivated' if active else 'deactivated'}")
             except CivicgridError as exc:
                 raise CommandError(exc.message) from None
 
