@@ -24,6 +24,7 @@ def _extra() -> list:
         ("civicgrid.ui.pages.audit", "audit/"),
         ("civicgrid.ui.pages.imports", "imports/"),
         ("civicgrid.ui.pages.accounts", "manage/"),
+        ("civicgrid.ui.pages.open311", "manage/open311/"),
         ("civicgrid.ui.pages.security", "security/"),
         ("civicgrid.ui.pages.categories", "categories/"),
         ("civicgrid.ui.pages.board", "board/"),
