@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.db import transaction
 
 from civicgrid.demo import accounts as demo_accounts
+from civicgrid.demo import orgs as demo_orgs
 from civicgrid.demo.loader import format_summary, load_demo
 from civicgrid.foundation.access.models import Grant, User
 from civicgrid.foundation.access.roles import Role
@@ -139,6 +140,11 @@ def test_an_account_for_every_role(demo):
     assert Grant.objects.filter(user=gridworker, role=Role.GRID_WORKER).count() == 3
     handler = Grant.objects.get(user__username="handler")
     assert handler.department.short_name == "区城管局" and handler.region is None
+    # every district department has a handler (curated or hd-<code>), so any case can be handled in the demo
+    handled = set(Grant.objects.filter(role=Role.DEPARTMENT_HANDLER, user__is_demo=True)
+                  .values_list("department__code", flat=True))
+    assert {code for code, _, _ in demo_orgs.DEPARTMENTS.values()} <= handled
+    assert Grant.objects.get(user__username="hd-zjj").department.short_name == "区住建局"
     # Every grid has a responsible grid worker, with a post in its committee.
     grids_with_worker = set(Grant.objects.filter(role=Role.GRID_WORKER, region__level=Level.GRID)
                             .values_list("region__code", flat=True))
@@ -185,7 +191,7 @@ def test_the_accounts_are_printed(demo):
     for account in demo_accounts.DEMO_ACCOUNTS:
         assert account.username in text
     assert "civicgrid-demo" in text and "wg140213066001001" in text
-    assert "网格员 grid_worker" in text and "区城管局" in text
+    assert "网格员 grid_worker" in text and "区城管局" in text and "hd-zjj" in text
     summary = format_summary(demo)
     assert "网格 1000" in summary and "admin" in summary
 

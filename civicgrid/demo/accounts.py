@@ -85,6 +85,18 @@ def grid_worker_username(grid_code: str) -> str:
     return f"wg{grid_code}"
 
 
+def department_handler_username(org_code: str) -> str:
+    """`hd-zjj` for 140213-ZJJ (区住建局)."""
+    return "hd-" + org_code.split("-", 1)[-1].lower()
+
+
+def department_handlers() -> dict[str, str]:
+    """org code → username: a handler for every district department that has no curated handler account."""
+    curated = {a.department for a in DEMO_ACCOUNTS if a.department}
+    return {code: department_handler_username(code) for code, _, _ in demo_orgs.DEPARTMENTS.values()
+            if code not in curated}
+
+
 def _new_user(username: str, display_name: str, password_hash: str, *, superuser: bool = False) -> User:
     return User(username=username, display_name=display_name, password=password_hash, is_demo=True,
                 must_change_password=False, password_changed_at=timezone.now(), is_superuser=superuser,
@@ -109,9 +121,13 @@ def load_demo_accounts() -> AccountsLoaded:
     wanted: dict[str, tuple[str, bool]] = {a.username: (a.display_name, a.role == "superuser") for a in DEMO_ACCOUNTS}
     for i, (_, code) in enumerate(grids):
         wanted[grid_workers[code]] = (demo_person_name(i), False)
+    handlers = department_handlers()
+    for i, username in enumerate(handlers.values()):
+        wanted[username] = (demo_person_name(5000 + i), False)
     existing = set(User.objects.filter(username__in=list(wanted)).values_list("username", flat=True))
     result = AccountsLoaded(posts={a.username: (a.org, a.title) for a in DEMO_ACCOUNTS if a.org},
                             grid_workers=grid_workers)
+    result.posts.update({username: (code, "处置人员") for code, username in handlers.items()})
     missing = [u for u in wanted if u not in existing]
     if missing:
         password_hash = make_password(settings.CIVICGRID_DEMO_PASSWORD)
@@ -120,8 +136,8 @@ def load_demo_accounts() -> AccountsLoaded:
         result.users_created = len(missing)
     users = dict(User.objects.filter(username__in=list(wanted)).values_list("username", "id"))
     regions = dict(Region.objects.filter(code__in={c for a in DEMO_ACCOUNTS for c in a.regions}).values_list("code", "id"))
-    departments = dict(Organisation.objects.filter(code__in={a.department for a in DEMO_ACCOUNTS if a.department})
-                       .values_list("code", "id"))
+    departments = dict(Organisation.objects.filter(
+        code__in={a.department for a in DEMO_ACCOUNTS if a.department} | set(handlers)).values_list("code", "id"))
     wanted_grants: set[tuple[int, str, int | None, int | None]] = set()
     for a in DEMO_ACCOUNTS:
         if a.role == "superuser":
@@ -133,6 +149,9 @@ def load_demo_accounts() -> AccountsLoaded:
             wanted_grants.add((users[a.username], a.role, regions.get(code) if code else None, None))
     for grid_id, code in grids:
         wanted_grants.add((users[grid_workers[code]], Role.GRID_WORKER, grid_id, None))
+    for code, username in handlers.items():
+        if code in departments:
+            wanted_grants.add((users[username], Role.DEPARTMENT_HANDLER, None, departments[code]))
     have = set(Grant.objects.filter(user_id__in=list(users.values()))
                .values_list("user_id", "role", "region_id", "department_id"))
     new = [Grant(user_id=u, role=r, region_id=g, department_id=d) for u, r, g, d in sorted(
