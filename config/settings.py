@@ -212,6 +212,9 @@ CIVICGRID_KEY_FILE = Path(os.environ.get("CIVICGRID_KEY_FILE", DATA_DIR / "keys.
 CIVICGRID_CIPHER = os.environ.get("CIVICGRID_CIPHER", "aes-gcm")
 CIVICGRID_TILE_URL = os.environ.get("CIVICGRID_TILE_URL", "")  # optional, e.g. a district's own tile server
 CIVICGRID_DEMO_PASSWORD = os.environ.get("CIVICGRID_DEMO_PASSWORD", "civicgrid-demo")
+# Past days of cases the demo plays through the loop (civicgrid/apps/cases/demo.py); 0: none.
+# Tests ask for the days they need (a month of history takes half a minute).
+CIVICGRID_DEMO_HISTORY_DAYS = int(os.environ.get("CIVICGRID_DEMO_HISTORY_DAYS", "0" if TESTING else "30"))
 
 # --- background work -----------------------------------------------------------------------------------
 TASKS = {

@@ -86,9 +86,13 @@ def _app_stage(app: str) -> Callable[[], str]:
     return stage
 
 
-def load_demo(*, people: bool = True, force: bool = False) -> DemoSummary:
-    """Load (or complete) the demo; returns what each stage did. Runs as the system (audit channel "command")."""
+def load_demo(*, people: bool = True, force: bool = False, history_days: int | None = None) -> DemoSummary:
+    """Load (or complete) the demo; returns what each stage did. Runs as the system (audit channel "command").
+    `history_days`: how many past days of cases to play through the loop (default: the setting
+    `CIVICGRID_DEMO_HISTORY_DAYS`; 0 for none)."""
     summary = DemoSummary()
+    cases_demo = importlib.import_module("civicgrid.demo.history")
+    history_days = cases_demo.check_days(history_days)  # a bad value stops the demo before anything is written
     with context.acting(channel="command"):
         _refuse_real_accounts(force)
 
@@ -121,6 +125,9 @@ def load_demo(*, people: bool = True, force: bool = False) -> DemoSummary:
         # Ledgers of the hazards, flood, materials and rescue apps (in this order: each may use the one before).
         for app in ("hazards", "flood", "materials", "rescue"):
             _timed(summary, app, _app_stage(app))
+        # Last: the case history plays the loop with every account, category and department in place.
+        if history_days:
+            _timed(summary, "cases", lambda: cases_demo.load_demo_cases(history_days))
     if any(outcome != "已存在，未改动" for outcome in summary.stages.values()):
         # Bulk-written tables: give the planner statistics (SQLite has none until ANALYZE runs).
         dbstats.refresh_statistics()
@@ -136,7 +143,7 @@ def load_demo(*, people: bool = True, force: bool = False) -> DemoSummary:
 
 STAGE_LABELS = {
     "regions": "区域网格", "organisations": "组织机构", "accounts": "演示账号", "people": "基础数据",
-    "hazards": "隐患台账", "flood": "防汛", "materials": "应急物资", "rescue": "抢险队伍",
+    "hazards": "隐患台账", "flood": "防汛", "materials": "应急物资", "rescue": "抢险队伍", "cases": "事件历史",
 }
 
 
@@ -183,4 +190,8 @@ def format_accounts() -> str:
     if grid_workers:
         out.append(f"  另有每个网格一名网格员 / plus one grid worker per grid: wg<15 位网格代码>，"
                    f"如 wg{demo_accounts.PILOT_GRIDS[0]}（共 {grid_workers} 个）")
+    handlers = User.objects.filter(is_demo=True, username__startswith="hd-").count()
+    if handlers:
+        out.append(f"  另有每个区直部门一名处置人员 / plus a handler per district department: hd-<部门代码>，"
+                   f"如 hd-zjj（区住建局，共 {handlers} 个）")
     return "\n".join(out)

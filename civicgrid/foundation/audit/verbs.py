@@ -15,6 +15,7 @@ class Auth:
 class Access:
     GRANT_ADDED = "access.grant_added"
     GRANT_REMOVED = "access.grant_removed"
+    GRANT_BACKDATED = "access.grant_backdated"  # the demo's grants, valid from before its case history
     USER_CREATED = "access.user_created"
     USER_CHANGED = "access.user_changed"
 

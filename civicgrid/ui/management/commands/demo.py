@@ -15,6 +15,9 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true",
                             help="add demo accounts even though real accounts exist (never in production)")
         parser.add_argument("--accounts", action="store_true", help="only print the demo accounts")
+        parser.add_argument("--history-days", type=int, default=None,
+                            help="past days of cases to play through the loop (default 30, "
+                                 "CIVICGRID_DEMO_HISTORY_DAYS; 0: none; only on a database without cases)")
 
     def handle(self, *args, **options):
         from civicgrid.demo.loader import format_accounts, format_summary, load_demo
@@ -23,7 +26,8 @@ class Command(BaseCommand):
             self.stdout.write(format_accounts())
             return
         try:
-            summary = load_demo(people=not options["no_people"], force=options["force"])
+            summary = load_demo(people=not options["no_people"], force=options["force"],
+                                history_days=options["history_days"])
         except CivicgridError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(format_summary(summary))
