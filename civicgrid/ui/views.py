@@ -120,4 +120,10 @@ def password_change(request):
 
 @login_required
 def home(request):
-    return render(request, "ui/home.html", {"roles": sorted(user_roles(request.user))})
+    """Greeting, roles, 我的待办 (the steps of the case loop waiting for this user, with counts) and the menu."""
+    from civicgrid.apps.cases.selectors import my_work
+    from civicgrid.foundation.access.roles import Role
+
+    labels = dict(Role.choices)
+    roles = [labels.get(r, r) for r in sorted(user_roles(request.user))]
+    return render(request, "ui/home.html", {"roles": roles, "work": my_work(request.user)})

@@ -81,7 +81,8 @@ def create_case(request, payload: CaseIn, idempotency_key: str | None = Header(N
 @router.get("/cases", response=CaseListOut, url_name="case_list")
 def list_cases(request, filters: Query[CaseFilterIn]):
     """Cases in your scope; filters: status (comma list or `open`), category, region, department, overdue,
-    supervised, date_from/date_to (reported), q (number or title)."""
+    supervised, date_from/date_to (reported), q (number or title), work (a step waiting for you: intake, check,
+    dispatch, handle, verify, close, extension)."""
     f = selectors.CaseFilter(**filters.dict(exclude={"limit", "offset"}))
     # A row shows the grid's name only: its boundary (a large JSON column) stays in the database.
     rows = selectors.CaseListing(request.user, f, shape=lambda qs: qs.defer("grid__geometry"))

@@ -69,6 +69,7 @@ class CaseFilterIn(Schema):
     date_from: date | None = None
     date_to: date | None = None
     q: str | None = None
+    work: str | None = None
     limit: int = 50
     offset: int = 0
 

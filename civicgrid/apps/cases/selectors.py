@@ -8,6 +8,7 @@ from datetime import date, datetime, time
 from django.db import connection
 from django.db.models import CharField, F, Func, Prefetch, Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.access.scope import get_visible_or_404, scope_for, scoped_branches, subtree_q
 from civicgrid.foundation.core.errors import ValidationFailed
@@ -30,6 +31,50 @@ class CaseFilter:
     date_from: date | None = None  # reported on or after (district date)
     date_to: date | None = None  # reported on or before
     q: str | None = None  # number or a fragment of the title
+    work: str | None = None  # a work lane (`WORK_LANES`): the cases waiting for that step
+
+
+@dataclass(frozen=True)
+class WorkLane:
+    """A step of the loop that waits for someone: the cases in these statuses (or with an extension request),
+    for whoever holds the capability that takes the step."""
+
+    key: str
+    label: str  # Chinese; translated where it is shown
+    capability: str
+    statuses: tuple[str, ...] = ()
+    extension_pending: bool = False
+
+
+# In the loop's order; a user sees the lanes of the capabilities they hold, over their scope.
+WORK_LANES: tuple[WorkLane, ...] = (
+    WorkLane("intake", gettext_noop("待受理"), "cases.intake", (Status.REPORTED,)),
+    WorkLane("check", gettext_noop("待核实"), "cases.check", (Status.CHECKING,)),
+    WorkLane("dispatch", gettext_noop("待派遣"), "cases.dispatch", (Status.ACCEPTED,)),
+    WorkLane("handle", gettext_noop("待处置"), "cases.handle", (Status.DISPATCHED, Status.HANDLING)),
+    WorkLane("verify", gettext_noop("待核查"), "cases.verify", (Status.HANDLED,)),
+    WorkLane("close", gettext_noop("待结案"), "cases.close", (Status.VERIFIED,)),
+    WorkLane("extension", gettext_noop("延期待批"), "cases.approve", extension_pending=True),
+)
+LANES = {lane.key: lane for lane in WORK_LANES}
+WORK_COUNT_CAP = 999  # a lane's badge counts this far ("999+"): a district's backlog costs a bounded read
+
+
+def my_work(user) -> list[dict]:
+    """The lanes the user works in, each with how many cases wait in it (within their scope; at most
+    `WORK_COUNT_CAP` + 1 are counted). One bounded count per lane the user holds."""
+    from civicgrid.foundation.access.scope import has_capability
+
+    lanes = []
+    for lane in WORK_LANES:
+        if not has_capability(user, lane.capability):
+            continue
+        qs = _filtered(Case.objects.visible_to(user), CaseFilter(work=lane.key))
+        n = qs.values("pk")[: WORK_COUNT_CAP + 1].count()
+        more = n > WORK_COUNT_CAP
+        lanes.append({"key": lane.key, "label": lane.label, "count": min(n, WORK_COUNT_CAP), "more": more,
+                      "shown": f"{WORK_COUNT_CAP}+" if more else str(n)})
+    return lanes
 
 
 def _local_midnight(day: date) -> datetime:
@@ -55,6 +100,12 @@ def _filtered(qs, f: CaseFilter):
         if unknown:
             raise ValidationFailed(f"未知的状态：{', '.join(sorted(unknown))[:60]} / unknown status", field="status")
         qs = qs.filter(status__in=sorted(wanted))
+    if f.work:
+        lane = LANES.get(f.work.strip())
+        if lane is None:
+            raise ValidationFailed(f"未知的待办类别：{f.work[:20]} / unknown work lane (one of "
+                                   f"{', '.join(LANES)})", field="work")
+        qs = qs.filter(extension_pending=True) if lane.extension_pending else qs.filter(status__in=lane.statuses)
     if f.category:
         qs = qs.filter(Q(category_id=f.category) | Q(category__parent_id=f.category))
     if f.region:

@@ -60,6 +60,7 @@ def case_filter(params) -> CaseFilter:
         date_from=_day(params.get("date_from"), "date_from"),
         date_to=_day(params.get("date_to"), "date_to"),
         q=(params.get("q") or "").strip() or None,
+        work=(params.get("work") or "").strip()[:20] or None,
     )
 
 

@@ -1,7 +1,8 @@
 """The case list (事件办理): cases in the user's scope, filtered and paged by 50 with a fixed number of queries.
 
 Filters: status (one, or every open one), category class or subclass, region (street/community), department,
-overdue, supervised, and a search by number or title. The read is `cases.selectors.CaseListing`: the rows of
+overdue, supervised, a search by number or title, and a work lane (`?work=verify`: the cases waiting for a step
+the user takes, as the home page's 我的待办 counts them). The read is `cases.selectors.CaseListing`: the rows of
 `cases.selectors.case_list`, which starts from `Case.objects.visible_to(user)`, found page by page without
 sorting the whole scope.
 
@@ -63,11 +64,13 @@ def parse_filters(params) -> tuple[selectors.CaseFilter, dict]:
         "overdue": _flag(params.get("overdue")),
         "supervised": _flag(params.get("supervised")),
         "q": (params.get("q") or "").strip()[:40],
+        "work": lane.key if (lane := selectors.LANES.get((params.get("work") or "").strip())) else "",
+        "work_label": lane.label if lane else "",
     }
     region = shown["region"] if len(shown["region"]) in (6, 9, 12, 15) else ""
     f = selectors.CaseFilter(status=status or None, category=shown["category"], region=region or None,
                              department=shown["department"], overdue=shown["overdue"],
-                             supervised=shown["supervised"], q=shown["q"] or None)
+                             supervised=shown["supervised"], q=shown["q"] or None, work=shown["work"] or None)
     return f, shown
 
 

@@ -1,0 +1,109 @@
+"""我的待办: each user sees the steps of the loop waiting for them, counted within their scope, on the home page,
+and the same cases in the list (`?work=`), the API and the ledger; a case leaves the lane when its step is taken."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from civicgrid.apps.cases import selectors
+from civicgrid.apps.cases.services import act
+from civicgrid.foundation.access.roles import Role
+from civicgrid.foundation.core.errors import ValidationFailed
+from civicgrid.testing.builders import user_with
+
+from .conftest import OTHER_STREET_POINT, auth, jpeg, report
+
+pytestmark = pytest.mark.django_db
+
+
+def lanes(user) -> dict[str, int]:
+    return {lane["key"]: lane["count"] for lane in selectors.my_work(user)}
+
+
+def page_for(user) -> Client:
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+def test_each_role_sees_its_own_steps_within_its_scope(loop):
+    waiting = report(loop)
+    other_street = report(loop, actor=loop.dispatcher, lng=OTHER_STREET_POINT[0], lat=OTHER_STREET_POINT[1])
+    assert lanes(loop.street_dispatcher) == {"intake": 1, "dispatch": 0, "close": 0}  # its street only
+    assert lanes(loop.dispatcher) == {"intake": 2, "dispatch": 0, "close": 0, "extension": 0}
+    assert lanes(loop.worker) == {"check": 0, "verify": 0}
+    assert lanes(loop.handler) == {"handle": 0}
+    assert lanes(loop.resident) == {}
+    act(actor=loop.dispatcher, case=waiting, action="accept")
+    assert lanes(loop.street_dispatcher)["intake"] == 0 and lanes(loop.street_dispatcher)["dispatch"] == 1
+    act(actor=loop.dispatcher, case=waiting, action="dispatch", department=loop.dept.pk)
+    assert lanes(loop.handler) == {"handle": 1} and lanes(loop.other_handler) == {"handle": 0}
+    act(actor=loop.handler, case=waiting, action="start")
+    act(actor=loop.handler, case=waiting, action="request_extension", reason="材料未到", hours=8)
+    assert lanes(loop.leader) == {"extension": 1} and lanes(loop.dispatcher)["extension"] == 1
+    act(actor=loop.leader, case=waiting, action="decide_extension", decision="approve")
+    act(actor=loop.handler, case=waiting, action="report_back", note="已清理")
+    assert lanes(loop.handler) == {"handle": 0} and lanes(loop.leader) == {"extension": 0}
+    assert lanes(loop.worker)["verify"] == 1 and lanes(loop.neighbour_worker)["verify"] == 0
+    act(actor=loop.worker, case=waiting, action="verify", photos=[jpeg()])
+    assert lanes(loop.worker)["verify"] == 0 and lanes(loop.street_dispatcher)["close"] == 1
+    act(actor=loop.street_dispatcher, case=waiting, action="close")
+    assert lanes(loop.street_dispatcher) == {"intake": 0, "dispatch": 0, "close": 0}
+    assert lanes(loop.dispatcher)["intake"] == 1 and other_street.status == "reported"
+
+
+def test_the_home_page_links_each_lane_to_its_cases(loop):
+    mine = report(loop)
+    act(actor=loop.dispatcher, case=mine, action="accept")
+    report(loop)
+    c = page_for(loop.street_dispatcher)
+    home = c.get("/").content.decode()
+    assert 'data-lane="intake" data-count="1"' in home and 'data-lane="dispatch" data-count="1"' in home
+    assert '<span class="tag">街道派遣员</span>' in home  # the role's name, not its code
+    listed = c.get("/cases/", {"work": "dispatch"}).content.decode()
+    assert mine.number in listed and 'data-work="dispatch"' in listed
+    assert listed.count('href="/cases/2') == 1  # only the accepted case (numbers start with the year)
+    # the API and the ledger take the same lane
+    api = Client().get("/api/v1/cases", {"work": "dispatch"}, **auth(loop.street_dispatcher)).json()
+    assert [i["number"] for i in api["items"]] == [mine.number]
+    assert Client().get("/api/v1/cases", {"work": "nonsense"}, **auth(loop.street_dispatcher)).status_code == 400
+    # an unknown lane on the page is dropped: the list answers with what it understood
+    assert 'data-work=' not in c.get("/cases/", {"work": "nonsense"}).content.decode()
+
+
+def test_a_user_without_steps_sees_no_work_section(loop):
+    home = page_for(loop.resident).get("/").content.decode()
+    assert "data-my-work" not in home
+    viewer = user_with(Role.LEADER, region=loop.tree["140213050"], username="street-leader")
+    assert [lane["key"] for lane in selectors.my_work(viewer)] == ["extension"]
+
+
+def test_the_home_page_costs_one_count_per_lane(loop):
+    c = page_for(loop.dispatcher)
+    c.get("/")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as q:
+            assert c.get("/").status_code == 200
+        return len(q)
+
+    few = queries()
+    for _ in range(6):
+        report(loop)
+    assert queries() == few
+
+
+def test_a_lane_counts_at_most_its_cap(loop, monkeypatch):
+    monkeypatch.setattr(selectors, "WORK_COUNT_CAP", 2)
+    for _ in range(4):
+        report(loop)
+    intake = next(lane for lane in selectors.my_work(loop.dispatcher) if lane["key"] == "intake")
+    assert intake["more"] and intake["shown"] == "2+" and intake["count"] == 2
+
+
+def test_an_unknown_lane_is_refused_by_the_selector(loop):
+    with pytest.raises(ValidationFailed, match="待办"):
+        list(selectors.case_list(loop.dispatcher, selectors.CaseFilter(work="everything")))
