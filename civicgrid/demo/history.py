@@ -202,10 +202,19 @@ class Sim:
     open_recent: list[Case] = field(default_factory=list)
     made: int = 0
     failed: int = 0
+    end: datetime | None = None  # the real now: the history stops there
 
     # ---- helpers -------------------------------------------------------------------------------------
     def minutes(self, lo: float, hi: float) -> timedelta:
         return timedelta(minutes=self.rng.uniform(lo, hi))
+
+    def waits(self, case: Case) -> bool:
+        """In the last day and a half some steps are still to be taken: the demo's people find work waiting
+        (待受理, 待派遣, 待核查, 待结案) as they would on any morning; more of it in the pilot street, where the
+        curated accounts work."""
+        if self.end is None or timezone.now() < self.end - timedelta(hours=36):
+            return False
+        return self.rng.random() < (0.7 if case.region_code.startswith(PILOT_STREET) else 0.3)
 
     def dispatcher_for(self, case: Case) -> User:
         if self.cast.street_dispatcher and case.region_code.startswith(PILOT_STREET):
@@ -254,9 +263,13 @@ def _intake(sim: Sim, case: Case, *, worker, hotline: bool) -> Iterator[timedelt
         yield _staff_time(timezone.now() + sim.minutes(30, 200), rng) - timezone.now()
         _act(sim, worker, case, "check_result", result="confirmed", note="现场核实属实")
         yield sim.minutes(5, 40)
+    if sim.waits(case):
+        return None
     case = _act(sim, dispatcher, case, "accept")
     sim.open_recent = [*sim.open_recent[-40:], case]
     yield sim.minutes(5, 50)
+    if sim.waits(case):
+        return None
     department = case.suggested_department_id or case.category.default_department_id
     if department not in cast.handlers:
         department = cast.fallback_department
@@ -367,11 +380,15 @@ def _course(sim: Sim, report_at: datetime) -> Iterator[timedelta]:
         case = _act(sim, handler, case, "report_back", note=rng.choice(HANDLED_NOTES))
         verifier = sim.worker_for(case.grid.code if case.grid_id else code) or worker
         yield _staff_time(timezone.now() + sim.minutes(40, 360), rng) - timezone.now()
+        if sim.waits(case):
+            return
         if rework and attempt == 0:
             case = _act(sim, verifier, case, "rework", reason=rng.choice(REWORK_REASONS))
             continue
         case = _act(sim, verifier, case, "verify", photos=[sim.photo], note="现场核查，已整改到位")
     yield sim.minutes(10, 90)
+    if sim.waits(case):
+        return
     case = _act(sim, sim.dispatcher_for(case), case, "close")
     if hotline and rng.random() < 0.7:
         yield sim.minutes(60, 60 * 20)
@@ -526,7 +543,7 @@ def load_demo_cases(days: int | None = None, *, seed: int = 140213) -> str:
                              tzinfo=timezone.get_current_timezone())
     workers = {u.username[2:]: u for u in User.objects.filter(is_demo=True, username__startswith="wg")}
     sim = Sim(rng=rng, cast=cast, grids=grids, pilot=[g for g in grids if g[0] in cast.pilot_grids], scenes=scenes,
-              weights=weights, workers=workers, photo=_photo())
+              weights=weights, workers=workers, photo=_photo(), end=end)
     queue: list[tuple[datetime, int, Iterator[timedelta]]] = []
     for i, at in enumerate(_report_moments(rng, start, end)):
         queue.append((at, i, _course(sim, at)))
