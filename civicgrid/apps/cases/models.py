@@ -149,6 +149,8 @@ class Case(ScopedModel):
             models.Index(fields=["region_code", "reported_at"], condition=models.Q(is_supervised=True),
                          name="cases_supervised_region_idx"),
             models.Index(fields=["parent"], condition=models.Q(parent__isnull=False), name="cases_merged_parent_idx"),
+            models.Index(fields=["region_code"], condition=models.Q(extension_pending=True),
+                         name="cases_extension_region_idx"),
         ]
 
     def __str__(self) -> str:

@@ -69,7 +69,8 @@ def my_work(user) -> list[dict]:
     for lane in WORK_LANES:
         if not has_capability(user, lane.capability):
             continue
-        qs = _filtered(Case.objects.visible_to(user), CaseFilter(work=lane.key))
+        f = CaseFilter(work=lane.key)
+        qs = _filtered(Case.objects.visible_to(user, scope_action(f)), f)
         n = qs.values("pk")[: WORK_COUNT_CAP + 1].count()
         more = n > WORK_COUNT_CAP
         lanes.append({"key": lane.key, "label": lane.label, "count": min(n, WORK_COUNT_CAP), "more": more,
@@ -81,9 +82,16 @@ def _local_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
 
 
+def scope_action(f: CaseFilter) -> str:
+    """Whose cases the list reads: those the user may view, or with a work lane, those where the user may take
+    the lane's step (a grid worker's own report in another grid is theirs to follow, not to verify)."""
+    lane = LANES.get((f.work or "").strip())
+    return lane.capability.split(".", 1)[1] if lane else "view"
+
+
 def case_list(user, f: CaseFilter):
     """The cases the user may see, filtered, newest first, with what a list row shows joined in."""
-    qs = Case.objects.visible_to(user).select_related("category", "grid", "department")
+    qs = Case.objects.visible_to(user, scope_action(f)).select_related("category", "grid", "department")
     return _filtered(qs, f).order_by(*LIST_ORDER)
 
 
@@ -136,14 +144,14 @@ SPLIT_MAX_ROWS = 5000
 WIDE_CODE_LENGTH = 6
 
 
-def _scope_branches(user) -> list[Q] | None:
-    """The parts of the user's view scope, whose union is exactly what `Case.objects.visible_to(user)` reads
-    (`Case.scope_branches`: each region subtree, the departments, the user's own reports). None when the user
-    sees everything, [] when nothing."""
-    scope = scope_for(user, Case.scope_capability("view"))
+def _scope_branches(user, action: str = "view") -> list[Q] | None:
+    """The parts of the user's scope for `action`, whose union is exactly what `Case.objects.visible_to(user,
+    action)` reads (`Case.scope_branches`: each region subtree, the departments, for viewing the user's own
+    reports). None when the user sees everything, [] when nothing."""
+    scope = scope_for(user, Case.scope_capability(action))
     if scope.everything:
         return None
-    return scoped_branches(Case, scope, user, "view")
+    return scoped_branches(Case, scope, user, action)
 
 
 class _Unindexed(Func):
@@ -205,7 +213,7 @@ class CaseListing:
     def __init__(self, user, f: CaseFilter, shape=None):
         qs = case_list(user, f)
         self.queryset = shape(qs) if shape else qs
-        self._branches = _scope_branches(user)
+        self._branches = _scope_branches(user, scope_action(f))
         self._filtered = _filtered(Case.objects.all(), f)
         self._count: int | None = None
 

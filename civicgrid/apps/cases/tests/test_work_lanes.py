@@ -14,7 +14,7 @@ from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.core.errors import ValidationFailed
 from civicgrid.testing.builders import user_with
 
-from .conftest import OTHER_STREET_POINT, auth, jpeg, report
+from .conftest import NEIGHBOUR_POINT, OTHER_STREET_POINT, auth, jpeg, report
 
 pytestmark = pytest.mark.django_db
 
@@ -107,3 +107,18 @@ def test_a_lane_counts_at_most_its_cap(loop, monkeypatch):
 def test_an_unknown_lane_is_refused_by_the_selector(loop):
     with pytest.raises(ValidationFailed, match="待办"):
         list(selectors.case_list(loop.dispatcher, selectors.CaseFilter(work="everything")))
+
+
+def test_a_report_outside_ones_grid_is_followed_but_not_ones_to_verify(loop):
+    """The grid worker reported in the neighbouring grid: they follow the case in their list, but its 核查 is
+    the neighbour's work, in the lane and in the list the lane opens."""
+    case = report(loop, lng=NEIGHBOUR_POINT[0], lat=NEIGHBOUR_POINT[1])
+    act(actor=loop.dispatcher, case=case, action="accept")
+    act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
+    act(actor=loop.handler, case=case, action="start")
+    act(actor=loop.handler, case=case, action="report_back", note="已清理")
+    assert lanes(loop.worker)["verify"] == 0 and lanes(loop.neighbour_worker)["verify"] == 1
+    c = page_for(loop.worker)
+    assert case.number in c.get("/cases/").content.decode()
+    assert case.number not in c.get("/cases/", {"work": "verify"}).content.decode()
+    assert case.number in page_for(loop.neighbour_worker).get("/cases/", {"work": "verify"}).content.decode()
