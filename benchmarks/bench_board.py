@@ -11,7 +11,7 @@ bulk-inserted into a fresh database (a temporary SQLite file; PostgreSQL `bench_
 Measured (first call, then best and median of 5), for a district command dispatcher and a street dispatcher:
 the goal — the figures partial the board refreshes every 30 s (today's 上报/立案/派遣/处置/结案 and 按期结案率,
 plus the counts by status) — and, for the record, its parts, the overdue and newest lists and the map's
-clusters and points. The growth from the smallest to the largest size is printed. Figures are printed, never
+clusters and points, and the home page's 我的待办 lanes (each a count bounded at 1,000). The growth from the smallest to the largest size is printed. Figures are printed, never
 asserted.
 """
 
@@ -30,6 +30,7 @@ KEY = "figures partial (goal)"
 def child(vendor: str, n: int) -> dict:
     common.setup_django()
     from civicgrid.apps.cases.models import CaseStep
+    from civicgrid.apps.cases.selectors import my_work
     from civicgrid.dashboards.command import selectors as board
     from civicgrid.foundation.access.models import User
 
@@ -55,6 +56,7 @@ def child(vendor: str, n: int) -> dict:
         results["timings"][prefix + "overdue list"] = timed(lambda u=user: board.overdue(u))
         results["timings"][prefix + "newest list"] = timed(lambda u=user: board.latest(u))
         results["timings"][prefix + "map, street clusters"] = timed(lambda u=user: board.map_data(u, zoom=11))
+        results["timings"][prefix + "home page 我的待办 (one count per lane)"] = timed(lambda u=user: my_work(u))
     grid = world["grids"][0]
     bbox = (grid[2] - 0.01, grid[3] - 0.01, grid[2] + 0.01, grid[3] + 0.01)
     results["timings"]["map, points in a bbox"] = timed(
