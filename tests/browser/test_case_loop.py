@@ -188,8 +188,21 @@ def test_one_case_around_the_loop(contexts, district, photo):
     act(desk, "report_back", {"note": "已清运，垃圾桶已更换"}, {"photos": photo})
     assert status_of(desk) == "handled"
 
-    # Back on the phone: the grid worker checks on site, with a photo.
-    open_case(phone, number)
+    # Back on the phone: the home page's 我的待办 shows one case to verify; it opens the list of just that case
+    # (the list's other filters folded away on the phone), and the case itself.
+    phone.goto(f"{phone.base_url}/")
+    lane = phone.locator("[data-my-work] a[data-lane='verify']")
+    assert lane.get_attribute("data-count") == "1"
+    with phone.expect_navigation():
+        lane.click()
+    assert phone.locator("[data-work='verify']").is_visible()
+    assert not phone.locator("form.filters select[name=status]").is_visible()
+    phone.click("form.filters [data-unfold]")
+    assert phone.locator("form.filters select[name=status]").is_visible()
+    with phone.expect_navigation():
+        phone.locator(f"table.list a:has-text('{number}')").click()
+    phone.wait_for_selector("#case-map[data-ready='1']")
+    # The grid worker checks on site, with a photo.
     assert [a for a in phone.locator("[data-actions] [data-action]").evaluate_all(
         "els => els.map(e => e.dataset.action)")] == ["verify", "rework"]
     phone.locator("details[data-action='verify'] summary").click()

@@ -10,3 +10,22 @@ document.addEventListener("click", (e) => {
 document.addEventListener("change", (e) => {
   if (e.target.matches("[data-autosubmit]")) e.target.form.submit();
 });
+// A long filter form folds on phones: the search stays, the other filters open with one tap (kept open when
+// one of them is in use). Without scripts every filter simply shows.
+document.querySelectorAll("form.filters[data-fold]").forEach((form) => {
+  if (!window.matchMedia("(max-width: 700px)").matches || form.dataset.active === "1") return;
+  const extra = Array.from(form.querySelectorAll("label:not(.grow)"));
+  if (!extra.length) return;
+  extra.forEach((label) => { label.hidden = true; });
+  const more = document.createElement("button");
+  more.type = "button";
+  more.className = "link";
+  more.dataset.unfold = "";
+  more.textContent = form.dataset.fold;
+  more.setAttribute("aria-expanded", "false");
+  more.addEventListener("click", () => {
+    extra.forEach((label) => { label.hidden = false; });
+    more.remove();
+  });
+  form.querySelector("button[type=submit]").before(more);
+});
