@@ -64,18 +64,16 @@ def _clock_is_real() -> bool:
 
 
 def test_a_history_that_breaks_halfway_leaves_nothing_and_the_clock_real(base, monkeypatch):
-    from civicgrid.apps.cases import services
-
     assert not Case.objects.exists()
-    real_act, calls = services.act, []
+    real_act, calls = history._act, []
 
-    def breaking(**kwargs):
-        calls.append(kwargs["action"])
+    def breaking(sim, actor, case, action, **inputs):  # the 25th step of the courses fails, unexpectedly
+        calls.append(action)
         if len(calls) == 25:
             raise RuntimeError("the disk is full")
-        return real_act(**kwargs)
+        return real_act(sim, actor, case, action, **inputs)
 
-    monkeypatch.setattr(services, "act", breaking)
+    monkeypatch.setattr(history, "_act", breaking)
     audit, events = AuditEntry.objects.count(), OutboxEvent.objects.count()
     with pytest.raises(RuntimeError):
         history.load_demo_cases(DAYS)

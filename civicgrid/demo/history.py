@@ -376,7 +376,7 @@ def _course(sim: Sim, report_at: datetime) -> Iterator[timedelta]:
             if wait > timedelta():
                 yield wait
                 case = _act(sim, cast.leader, case, "supervise", note="请责任部门加快办理，尽快办结")
-        yield max(timedelta(minutes=5), finish - timezone.now())
+        yield max(timedelta(minutes=5), _staff_time(finish, rng) - timezone.now())
         case = _act(sim, handler, case, "report_back", note=rng.choice(HANDLED_NOTES))
         verifier = sim.worker_for(case.grid.code if case.grid_id else code) or worker
         yield _staff_time(timezone.now() + sim.minutes(40, 360), rng) - timezone.now()
