@@ -70,19 +70,19 @@ def _done(request, fn, success: str | None = None):
     return result
 
 
-def _checked(request, name: str) -> bool:
-    return request.POST.get(name) in {"1", "on", "true"}
+def _settings(request) -> dict:
+    """A client's settings as the create and change forms post them (the services check them)."""
+    return {"jurisdiction": request.POST.get("jurisdiction", ""),
+            "rate_per_minute": request.POST.get("rate_per_minute", ""), "burst": request.POST.get("burst", ""),
+            "queued": request.POST.get("queued") in {"1", "on", "true"}}
 
 
 @require_POST
 @capability_required(CAPABILITY)
 def client_create(request):
     """A new client; its key is shown once."""
-    made = _done(request, lambda: services.create_client(
-        actor=request.user, name=request.POST.get("name", ""), jurisdiction=request.POST.get("jurisdiction", ""),
-        rate_per_minute=request.POST.get("rate_per_minute", ""), burst=request.POST.get("burst", ""),
-        queued=_checked(request, "queued"),
-    ))
+    made = _done(request, lambda: services.create_client(actor=request.user, name=request.POST.get("name", ""),
+                                                       **_settings(request)))
     if made:
         client, key = made
         messages.success(request, f"已创建客户端 {client.name}。api_key（只显示这一次，请交给对方妥善保存）/ "
@@ -94,11 +94,8 @@ def client_create(request):
 @capability_required(CAPABILITY)
 def client_update(request, pk: int):
     client = get_object_or_404(Open311Client, pk=pk)
-    _done(request, lambda: services.update_client(
-        actor=request.user, client=client, jurisdiction=request.POST.get("jurisdiction", ""),
-        rate_per_minute=request.POST.get("rate_per_minute", ""), burst=request.POST.get("burst", ""),
-        queued=_checked(request, "queued"),
-    ), f"{client.name}：已保存 / saved")
+    _done(request, lambda: services.update_client(actor=request.user, client=client, **_settings(request)),
+          f"{client.name}：已保存 / saved")
     return redirect(HOME)
 
 
