@@ -29,6 +29,7 @@ from .schemas import (
     PhotoIn,
     RatingIn,
     ReopenIn,
+    WorkOut,
 )
 
 router = Router(tags=["cases"])
@@ -88,6 +89,14 @@ def list_cases(request, filters: Query[CaseFilterIn]):
     rows = selectors.CaseListing(request.user, f, shape=lambda qs: qs.defer("grid__geometry"))
     items, total = page(rows, limit=filters.limit, offset=filters.offset)
     return {"items": items, "count": len(items), "total": total}
+
+
+@router.get("/cases/work", response=WorkOut, url_name="case_work")
+def my_work(request):
+    """我的待办: for each step of the loop you take (受理 intake, 核实 check, 派遣 dispatch, 处置 handle, 核查
+    verify, 结案 close, 延期审批 extension), how many cases in your scope wait for it (counted up to 999; `more`
+    beyond). List them with `GET /cases?work=<key>`."""
+    return {"lanes": [{k: lane[k] for k in ("key", "label", "count", "more")} for lane in selectors.my_work(request.user)]}
 
 
 @router.get("/cases/{number}", response=CaseDetailOut, url_name="case_detail")
@@ -172,6 +181,8 @@ data_endpoint("api:case_detail", "cases.Case", "detail", lookup="number", lookup
 data_endpoint("api:case_duplicates", "cases.Case", "list", lookup="number", lookup_field="number")
 # Writes: scope is enforced by the services (404 outside scope), tested in the app's API tests.
 non_data_endpoint("api:case_create", "api:case_action", "api:case_photos")
+# Counts per step within the caller's own scope (the lanes' scoped reads are tested in test_work_lanes).
+non_data_endpoint("api:case_work")
 # Two URL kwargs (case and attachment): the contract's generic walker addresses objects by one lookup, so this
 # binary endpoint is covered by the app's own scope tests (404 outside scope, headers).
 non_data_endpoint("api:case_attachment")

@@ -115,6 +115,17 @@ class CaseItemOut(Schema):
         return obj.grid.name
 
 
+class WorkLaneOut(Schema):
+    key: str
+    label: str
+    count: int
+    more: bool
+
+
+class WorkOut(Schema):
+    lanes: list[WorkLaneOut]
+
+
 class CaseListOut(Schema):
     items: list[CaseItemOut]
     count: int

@@ -70,6 +70,11 @@ def test_the_home_page_links_each_lane_to_its_cases(loop):
     api = Client().get("/api/v1/cases", {"work": "dispatch"}, **auth(loop.street_dispatcher)).json()
     assert [i["number"] for i in api["items"]] == [mine.number]
     assert Client().get("/api/v1/cases", {"work": "nonsense"}, **auth(loop.street_dispatcher)).status_code == 400
+    # the same counts for an app: GET /api/v1/cases/work
+    work = Client().get("/api/v1/cases/work", **auth(loop.street_dispatcher)).json()["lanes"]
+    assert [(w["key"], w["label"], w["count"], w["more"]) for w in work] == [
+        ("intake", "待受理", 1, False), ("dispatch", "待派遣", 1, False), ("close", "待结案", 0, False)]
+    assert Client().get("/api/v1/cases/work").status_code == 401
     # an unknown lane on the page is dropped: the list answers with what it understood
     assert 'data-work=' not in c.get("/cases/", {"work": "nonsense"}).content.decode()
 
