@@ -67,11 +67,11 @@ def test_a_history_that_breaks_halfway_leaves_nothing_and_the_clock_real(base, m
     assert not Case.objects.exists()
     real_act, calls = history._act, []
 
-    def breaking(sim, actor, case, action, **inputs):  # the 25th step of the courses fails, unexpectedly
+    def breaking(actor, case, action, **inputs):  # the 25th step of the courses fails, unexpectedly
         calls.append(action)
         if len(calls) == 25:
             raise RuntimeError("the disk is full")
-        return real_act(sim, actor, case, action, **inputs)
+        return real_act(actor, case, action, **inputs)
 
     monkeypatch.setattr(history, "_act", breaking)
     audit, events = AuditEntry.objects.count(), OutboxEvent.objects.count()

@@ -25,6 +25,7 @@ import heapq
 import io
 import logging
 import random
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -199,10 +200,10 @@ class Sim:
     weights: list[int]
     workers: dict[str, User]
     photo: bytes
-    open_recent: list[Case] = field(default_factory=list)
+    end: datetime  # the real now: the history stops there
+    open_recent: deque = field(default_factory=lambda: deque(maxlen=40))  # accepted lately, newest last
     made: int = 0
     failed: int = 0
-    end: datetime | None = None  # the real now: the history stops there
 
     # ---- helpers -------------------------------------------------------------------------------------
     def minutes(self, lo: float, hi: float) -> timedelta:
@@ -212,7 +213,7 @@ class Sim:
         """In the last day and a half some steps are still to be taken: the demo's people find work waiting
         (待受理, 待派遣, 待核查, 待结案) as they would on any morning; more of it in the pilot street, where the
         curated accounts work."""
-        if self.end is None or timezone.now() < self.end - timedelta(hours=36):
+        if timezone.now() < self.end - timedelta(hours=36):
             return False
         return self.rng.random() < (0.7 if case.region_code.startswith(PILOT_STREET) else 0.3)
 
@@ -237,7 +238,7 @@ def _staff_time(at: datetime, rng: random.Random, start: int = 8, end: int = 18)
     return begin + timedelta(minutes=rng.uniform(0, 50))
 
 
-def _act(sim: Sim, actor, case: Case, action: str, **inputs) -> Case:
+def _act(actor, case: Case, action: str, **inputs) -> Case:
     from civicgrid.apps.cases.services import act
 
     return act(actor=actor, case=case, action=action, **inputs)
@@ -250,45 +251,45 @@ def _intake(sim: Sim, case: Case, *, worker, hotline: bool) -> Iterator[timedelt
     dispatcher = sim.dispatcher_for(case)
     parent = next((p for p in sim.open_recent if p.category_id == case.category_id and p.pk != case.pk
                    and p.grid_id == case.grid_id), None)
-    if parent is not None:
-        parent.refresh_from_db(fields=["status", "parent"])
-        if parent.status in OPEN_STATUSES and parent.parent_id is None and parent.status != Status.SUSPENDED:
-            _act(sim, cast.command, case, "merge", parent=parent.number)
-            return None
+    if parent is not None and _still_open(parent):
+        _act(cast.command, case, "merge", parent=parent.number)
+        return None
     if rng.random() < 0.04:
-        _act(sim, dispatcher, case, "refuse", reason=rng.choice(REFUSE_REASONS))
+        _act(dispatcher, case, "refuse", reason=rng.choice(REFUSE_REASONS))
         return None
     if not hotline and rng.random() < 0.08:
-        _act(sim, dispatcher, case, "check_request")
+        _act(dispatcher, case, "check_request")
         yield _staff_time(timezone.now() + sim.minutes(30, 200), rng) - timezone.now()
-        _act(sim, worker, case, "check_result", result="confirmed", note="现场核实属实")
+        _act(worker, case, "check_result", result="confirmed", note="现场核实属实")
         yield sim.minutes(5, 40)
     if sim.waits(case):
         return None
-    case = _act(sim, dispatcher, case, "accept")
-    sim.open_recent = [*sim.open_recent[-40:], case]
+    case = _act(dispatcher, case, "accept")
+    sim.open_recent.append(case)
     yield sim.minutes(5, 50)
     if sim.waits(case):
         return None
     department = case.suggested_department_id or case.category.default_department_id
     if department not in cast.handlers:
         department = cast.fallback_department
-    _act(sim, dispatcher, case, "dispatch", department=department)
+    _act(dispatcher, case, "dispatch", department=department)
     return department
+
+
+def _still_open(case: Case) -> bool:
+    """Read again: still in hand (not 挂账) and not merged into another, so a duplicate may join it."""
+    case.refresh_from_db(fields=["status", "parent"])
+    return case.status in OPEN_STATUSES and case.status != Status.SUSPENDED and case.parent_id is None
 
 
 def _open_case_nearby(sim: Sim) -> Case | None:
     """A case accepted in the last day and still open, for a second report of the same thing."""
     since = timezone.now() - timedelta(days=1)
-    for case in reversed(sim.open_recent):
-        if case.accepted_at and case.accepted_at >= since:
-            case.refresh_from_db(fields=["status", "parent"])
-            if case.status in OPEN_STATUSES and case.status != Status.SUSPENDED and case.parent_id is None:
-                return case
-    return None
+    return next((case for case in reversed(sim.open_recent)
+                 if case.accepted_at and case.accepted_at >= since and _still_open(case)), None)
 
 
-def _course(sim: Sim, report_at: datetime) -> Iterator[timedelta]:
+def _course(sim: Sim) -> Iterator[timedelta]:
     """One case's course: acts at the current (simulated) moment, yields how long until its next step."""
     from civicgrid.apps.cases.services import rate, submit_case
 
@@ -335,30 +336,30 @@ def _course(sim: Sim, report_at: datetime) -> Iterator[timedelta]:
         case.refresh_from_db()
     elif case.status == Status.DISPATCHED and case.department_id in cast.handlers:  # the router dispatched it
         department = case.department_id
-        sim.open_recent = [*sim.open_recent[-40:], case]
+        sim.open_recent.append(case)
     else:
         return
     if rng.random() < 0.05 and len(cast.handlers) > 1 and department != cast.fallback_department:
         # the wrong department sends it back; the command centre sends it to the city-management bureau
         yield _staff_time(timezone.now() + sim.minutes(30, 240), rng) - timezone.now()
-        _act(sim, cast.handlers[department], case, "send_back", reason=rng.choice(SEND_BACK_REASONS))
+        _act(cast.handlers[department], case, "send_back", reason=rng.choice(SEND_BACK_REASONS))
         yield sim.minutes(10, 60)
-        case = _act(sim, sim.dispatcher_for(case), case, "dispatch", department=cast.fallback_department)
+        case = _act(sim.dispatcher_for(case), case, "dispatch", department=cast.fallback_department)
         department = cast.fallback_department
     handler = cast.handlers[department]
     if rng.random() < 0.03:  # long-term: 挂账 by the command centre
         yield sim.minutes(60, 600)
-        _act(sim, cast.command, case, "suspend", reason=rng.choice(SUSPEND_REASONS))
+        _act(cast.command, case, "suspend", reason=rng.choice(SUSPEND_REASONS))
         return
 
     rework = rng.random() < 0.08
     for attempt in range(2 if rework else 1):
         dispatched = timezone.now()
         yield _staff_time(dispatched + sim.minutes(10, 150), rng) - dispatched
-        case = _act(sim, handler, case, "start")
+        case = _act(handler, case, "start")
         if attempt == 0 and rng.random() < 0.04:  # stuck: still being handled today, long overdue
             yield sim.minutes(60, 600)
-            _act(sim, handler, case, "progress", note="涉及多个产权单位，正在协调")
+            _act(handler, case, "progress", note="涉及多个产权单位，正在协调")
             return
         span = (case.deadline - dispatched) if case.deadline else timedelta(days=1)
         late = rng.random() < 0.2
@@ -366,30 +367,30 @@ def _course(sim: Sim, report_at: datetime) -> Iterator[timedelta]:
         finish = dispatched + span * share
         if rng.random() < 0.25:
             yield max(timedelta(minutes=5), (finish - timezone.now()) / 2)
-            case = _act(sim, handler, case, "progress", note=rng.choice(PROGRESS_NOTES))
+            case = _act(handler, case, "progress", note=rng.choice(PROGRESS_NOTES))
         if late and attempt == 0 and rng.random() < 0.3:
-            _act(sim, handler, case, "request_extension", reason="需协调产权单位，申请延期", hours=24)
+            _act(handler, case, "request_extension", reason="需协调产权单位，申请延期", hours=24)
             yield sim.minutes(30, 180)
-            case = _act(sim, cast.leader, case, "decide_extension", decision="approve")
+            case = _act(cast.leader, case, "decide_extension", decision="approve")
         elif late and case.deadline and rng.random() < 0.4:
             wait = case.deadline + sim.minutes(60, 300) - timezone.now()
             if wait > timedelta():
                 yield wait
-                case = _act(sim, cast.leader, case, "supervise", note="请责任部门加快办理，尽快办结")
+                case = _act(cast.leader, case, "supervise", note="请责任部门加快办理，尽快办结")
         yield max(timedelta(minutes=5), _staff_time(finish, rng) - timezone.now())
-        case = _act(sim, handler, case, "report_back", note=rng.choice(HANDLED_NOTES))
+        case = _act(handler, case, "report_back", note=rng.choice(HANDLED_NOTES))
         verifier = sim.worker_for(case.grid.code if case.grid_id else code) or worker
         yield _staff_time(timezone.now() + sim.minutes(40, 360), rng) - timezone.now()
         if sim.waits(case):
             return
         if rework and attempt == 0:
-            case = _act(sim, verifier, case, "rework", reason=rng.choice(REWORK_REASONS))
+            case = _act(verifier, case, "rework", reason=rng.choice(REWORK_REASONS))
             continue
-        case = _act(sim, verifier, case, "verify", photos=[sim.photo], note="现场核查，已整改到位")
+        case = _act(verifier, case, "verify", photos=[sim.photo], note="现场核查，已整改到位")
     yield sim.minutes(10, 90)
     if sim.waits(case):
         return
-    case = _act(sim, sim.dispatcher_for(case), case, "close")
+    case = _act(sim.dispatcher_for(case), case, "close")
     if hotline and rng.random() < 0.7:
         yield sim.minutes(60, 60 * 20)
         token = CaseReporter.objects.filter(case=case).values_list("follow_token", flat=True).first()
@@ -400,6 +401,7 @@ def _course(sim: Sim, report_at: datetime) -> Iterator[timedelta]:
 def _cast() -> Cast | None:
     from civicgrid.foundation.access.models import Grant
     from civicgrid.foundation.access.roles import Role
+    from civicgrid.foundation.orgs.models import Organisation
 
     users = {u.username: u for u in User.objects.filter(
         username__in=["command", "dispatcher", "leader", "gridworker"], is_demo=True)}
@@ -409,8 +411,8 @@ def _cast() -> Cast | None:
     for grant in (Grant.objects.filter(role=Role.DEPARTMENT_HANDLER, user__is_demo=True, user__is_active=True,
                                        department__isnull=False).select_related("user").order_by("user__username")):
         handlers.setdefault(grant.department_id, grant.user)
-    fallback = next((h for h in handlers if h == _org_id(DEPARTMENTS["区城管局"][0])), None)
-    if fallback is None:
+    fallback = Organisation.objects.filter(code=DEPARTMENTS["区城管局"][0]).values_list("id", flat=True).first()
+    if fallback not in handlers:
         return None
     pilot = set(Grant.objects.filter(user=users.get("gridworker"), role=Role.GRID_WORKER)
                 .values_list("region__code", flat=True)) if "gridworker" in users else set()
@@ -418,13 +420,7 @@ def _cast() -> Cast | None:
                 gridworker=users.get("gridworker"), pilot_grids=pilot, handlers=handlers, fallback_department=fallback)
 
 
-def _org_id(code: str) -> int | None:
-    from civicgrid.foundation.orgs.models import Organisation
-
-    return Organisation.objects.filter(code=code).values_list("id", flat=True).first()
-
-
-def _grid_points(rng: random.Random) -> list[tuple[str, float, float]]:
+def _grid_points() -> list[tuple[str, float, float]]:
     from civicgrid.foundation.regions.selectors import locate
 
     points = []
@@ -535,7 +531,7 @@ def load_demo_cases(days: int | None = None, *, seed: int = 140213) -> str:
     rng = random.Random(seed)
     cast = _cast()
     scenes, weights = _scenes()
-    grids = _grid_points(rng)
+    grids = _grid_points()
     if cast is None or not scenes or not grids:
         return "跳过：缺少演示账号、事件分类或网格"
     end = timezone.now()
@@ -546,7 +542,7 @@ def load_demo_cases(days: int | None = None, *, seed: int = 140213) -> str:
               weights=weights, workers=workers, photo=_photo(), end=end)
     queue: list[tuple[datetime, int, Iterator[timedelta]]] = []
     for i, at in enumerate(_report_moments(rng, start, end)):
-        queue.append((at, i, _course(sim, at)))
+        queue.append((at, i, _course(sim)))
     heapq.heapify(queue)
     swept = delivered = start
     # One transaction: the history is there whole or not at all (and SQLite commits once, not per step).

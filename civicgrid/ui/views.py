@@ -9,7 +9,9 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
+from civicgrid.apps.cases.selectors import my_work
 from civicgrid.foundation.access import services, totp
+from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.access.scope import user_roles
 from civicgrid.foundation.core.errors import ValidationFailed
 from civicgrid.foundation.core.middleware import client_ip
@@ -121,9 +123,6 @@ def password_change(request):
 @login_required
 def home(request):
     """Greeting, roles, 我的待办 (the steps of the case loop waiting for this user, with counts) and the menu."""
-    from civicgrid.apps.cases.selectors import my_work
-    from civicgrid.foundation.access.roles import Role
-
     labels = dict(Role.choices)
     roles = [labels.get(r, r) for r in sorted(user_roles(request.user))]
     return render(request, "ui/home.html", {"roles": roles, "work": my_work(request.user)})

@@ -10,7 +10,13 @@ from django.db.models import CharField, F, Func, Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from civicgrid.foundation.access.scope import get_visible_or_404, scope_for, scoped_branches, subtree_q
+from civicgrid.foundation.access.scope import (
+    get_visible_or_404,
+    has_capability,
+    scope_for,
+    scoped_branches,
+    subtree_q,
+)
 from civicgrid.foundation.core.errors import ValidationFailed
 from civicgrid.foundation.sla import services as sla
 
@@ -63,8 +69,6 @@ WORK_COUNT_CAP = 999  # a lane's badge counts this far ("999+"): a district's ba
 def my_work(user) -> list[dict]:
     """The lanes the user works in, each with how many cases wait in it (within their scope; at most
     `WORK_COUNT_CAP` + 1 are counted). One bounded count per lane the user holds."""
-    from civicgrid.foundation.access.scope import has_capability
-
     lanes = []
     for lane in WORK_LANES:
         if not has_capability(user, lane.capability):
