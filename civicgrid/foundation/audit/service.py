@@ -9,7 +9,7 @@ import uuid
 from django.db import models
 from django.utils import timezone
 
-from ..core import context
+from ..core import context, rows
 from .models import AuditEntry
 
 SENSITIVE_MARK = "[已加密]"
@@ -35,8 +35,22 @@ def _plain(value):
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
-        return {_text(k) if isinstance(k, str) else k: _plain(v) for k, v in value.items()}
+        return _plain_dict(value)
     return value
+
+
+def _plain_dict(value: dict) -> dict:
+    # `_plain` of a dict, with its scalar values (most of a snapshot) handled inline.
+    out = {}
+    for k, v in value.items():
+        t = type(v)
+        if t is str:
+            if "\x00" in v:
+                v = _text(v)
+        elif t not in _SCALARS:
+            v = _plain(v)
+        out[_text(k) if type(k) is str and "\x00" in k else k] = v
+    return out
 
 
 def user_or_none(actor):
@@ -56,31 +70,47 @@ def actor_label(actor) -> str:
     return (getattr(actor, "display_name", "") or actor.get_username())[:150]
 
 
+_SENSITIVE, _EXCLUDED, _PLAIN = range(3)
+_snapshot_plans: dict[type, tuple] = {}
+
+
+def _snapshot_plan(model: type) -> tuple:
+    plan = _snapshot_plans.get(model)
+    if plan is None:
+        sensitive = set(getattr(model, "audit_sensitive_fields", ()))
+        excluded = set(getattr(model, "audit_exclude_fields", ()))
+        plan = _snapshot_plans[model] = tuple(
+            (f.name, f.attname, _SENSITIVE if f.name in sensitive or f.attname in sensitive else
+             _EXCLUDED if f.name in excluded else _PLAIN)
+            for f in model._meta.concrete_fields)
+    return plan
+
+
 def snapshot(obj: models.Model) -> dict:
     """The object's concrete field values for before/after; fields the model marks sensitive are masked.
 
     A model lists `audit_sensitive_fields` (stored encrypted) and `audit_exclude_fields` (bulky, e.g.
     geometry: recorded as a digest so changes still show).
     """
-    sensitive = set(getattr(obj, "audit_sensitive_fields", ()))
-    excluded = set(getattr(obj, "audit_exclude_fields", ()))
     data: dict = {}
-    for f in obj._meta.concrete_fields:
-        name = f.attname
-        value = getattr(obj, name)
-        if f.name in sensitive or name in sensitive:
-            data[f.name] = SENSITIVE_MARK if value else None
-        elif f.name in excluded:
+    values = obj.__dict__
+    for name, attname, mode in _snapshot_plan(type(obj)):
+        value = values[attname] if attname in values else getattr(obj, attname)
+        if mode == _PLAIN:
+            t = type(value)
+            data[name] = (_text(value) if "\x00" in value else value) if t is str else \
+                value if t in _SCALARS else _plain(value)
+        elif mode == _SENSITIVE:
+            data[name] = SENSITIVE_MARK if value else None
+        else:
             import hashlib
             import json
 
-            data[f.name] = (
+            data[name] = (
                 "sha256:" + hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
                 if value
                 else None
             )
-        else:
-            data[f.name] = _plain(value)
     return data
 
 
@@ -107,7 +137,8 @@ def entry(
         target_repr = _text(str(target))[:200]
         region_code = region_code or getattr(target, "region_code", "") or ""
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
-    return AuditEntry(
+    return rows.new(
+        AuditEntry,
         at=timezone.now(),
         actor=actor if is_user else None,
         actor_name=_text(actor.get_username() if is_user else (str(actor) if actor else "system"))[:150],

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
+from ..core import rows
 from ..core.errors import Conflict, ValidationFailed
 from ..events.models import OutboxEvent
 from . import clock, sweep
@@ -179,7 +180,8 @@ def new_clock(
         state = clock.start(limit, at, get_calendar(), ratio)
     except (ValueError, TypeError) as exc:
         raise ValidationFailed(f"时限设置无效 / invalid limit: {exc}", field="limit") from None
-    c = SlaClock(
+    c = rows.new(
+        SlaClock,
         target_type=target_type,
         target_id="",
         kind=kind,

@@ -39,7 +39,7 @@ from django.db import connection, transaction
 from django.tasks import task
 from django.utils import timezone
 
-from ..core import context
+from ..core import context, rows
 from ..events.models import OutboxEvent
 from . import clock
 from .models import OPEN_STATES, SlaClock, SweepState
@@ -80,7 +80,8 @@ def event_row(topic: str, values: dict, at: datetime, **extra) -> OutboxEvent:
         "at": _iso(at),
         **extra,
     }
-    return OutboxEvent(
+    return rows.new(
+        OutboxEvent,
         topic=topic,
         aggregate_type=values["target_type"],
         aggregate_id=values["target_id"],

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from civicgrid.foundation.audit.service import actor_label, user_or_none
+from civicgrid.foundation.core import rows
 
 MAX_NOTE = 4000
 
@@ -38,9 +39,9 @@ class TimelineStep(models.Model):
               data: dict | None = None, **columns):
         """An unsaved step (`columns`: the object's foreign key and the model's own columns); `actor` is an
         account, a system part's name, or None for the system."""
-        return cls(action=action, from_status=from_status, to_status=to_status, actor=user_or_none(actor),
-                   actor_name=actor_label(actor), note=(note or "")[:MAX_NOTE], data=data or None,
-                   at=at or timezone.now(), **columns)
+        return rows.new(cls, action=action, from_status=from_status, to_status=to_status, actor=user_or_none(actor),
+                        actor_name=actor_label(actor), note=(note or "")[:MAX_NOTE], data=data or None,
+                        at=at or timezone.now(), **columns)
 
     @classmethod
     def record_step(cls, **fields):

@@ -6,6 +6,8 @@ import functools
 import os
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 MAX_DESCRIPTION = 4000  # GeoReport v2: description "up to 4,000 characters"
@@ -13,13 +15,26 @@ MAX_MEDIA_URL = 500
 MAX_ATTRIBUTE_TEXT = 1000
 
 
+_MISSING = object()
+_read: dict[str, object] = {}  # name → the configured value (None: not configured), until a setting changes
+
+
 def setting(name: str, default):
     """A setting from Django's settings, else from the environment (deployments configure by environment
-    variables, as config/settings.py does), else the default."""
-    value = getattr(settings, name, None)
-    if value is None:
-        value = os.environ.get(name)
+    variables, as config/settings.py does), else the default. Read once per process (each report asks for
+    several); a changed setting (`override_settings` in tests) is read afresh."""
+    value = _read.get(name, _MISSING)
+    if value is _MISSING:
+        value = getattr(settings, name, None)
+        if value is None:
+            value = os.environ.get(name)
+        _read[name] = value
     return default if value in (None, "") else value
+
+
+@receiver(setting_changed)
+def _forget(**_) -> None:
+    _read.clear()
 
 
 def max_days() -> int:

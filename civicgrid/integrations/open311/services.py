@@ -28,7 +28,7 @@ from civicgrid.foundation.audit.service import record, snapshot
 from civicgrid.foundation.core import keys
 from civicgrid.foundation.core.errors import CivicgridError, PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.pii import validate_mobile
-from civicgrid.foundation.core.rows import insert
+from civicgrid.foundation.core.rows import insert, new
 
 from . import catalogue, conf, inputs, ratelimit
 from .formats import Open311Error
@@ -281,7 +281,8 @@ def _link_rows(case: Case, *, client: Open311Client, token: str, jurisdiction: s
                address_id: str, device_id_enc: str, account_id_enc: str, audit: dict | None = None) -> list:
     """The unsaved link of a case to what its caller sent, and the audit entry naming the client (written with
     the case, in its transaction; `audit` adds to the entry's data)."""
-    link = Open311Request(
+    link = new(
+        Open311Request,
         case=case, client=client, token=token, jurisdiction=jurisdiction[:64], attributes=attributes,
         media_urls=media, address_id=address_id, device_id_enc=device_id_enc, account_id_enc=account_id_enc,
         follow_token_enc=keys.encrypt(getattr(case, "follow_token", "") or "", FOLLOW_CONTEXT),
@@ -344,7 +345,8 @@ def enqueue_request(*, client: Open311Client, params: inputs.Params, jurisdictio
     where = r["where"]
     spec = cases.check_report(**_report_fields(r))
     data, sealed = spec.dump()
-    row = QueuedRequest(
+    row = new(
+        QueuedRequest,
         client=client, token=secrets.token_hex(12), key=spec.key, digest=spec.digest, received_at=spec.received_at,
         report=data,
         contacts_enc=sealed, jurisdiction=jurisdiction[:64], attributes=r["answers"], media_urls=r["media"],

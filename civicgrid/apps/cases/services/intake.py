@@ -49,7 +49,7 @@ from civicgrid.foundation.core.errors import (
     ValidationFailed,
 )
 from civicgrid.foundation.core.pii import mask_phone, validate_mobile
-from civicgrid.foundation.core.rows import insert
+from civicgrid.foundation.core.rows import insert, new
 from civicgrid.foundation.events.models import OutboxEvent
 from civicgrid.foundation.orgs.models import Organisation
 from civicgrid.foundation.regions.models import Region
@@ -605,7 +605,8 @@ def _prepare(*, actor, payload, category, grid_id, grid_code, lng, lat, crs_in, 
              now) -> _Rows:
     self_handled = payload["self_handled"]
     user = user_or_none(actor)
-    case = Case(
+    case = new(
+        Case,
         number="", title=payload["title"], description=payload["description"],
         category=category, source=payload["source"], is_major=payload["is_major"], lng=lng, lat=lat,
         crs_in=crs_in, address=payload["address"], grid_id=grid_id, region_code=grid_code, reporter=user,
@@ -623,7 +624,8 @@ def _prepare(*, actor, payload, category, grid_id, grid_code, lng, lat, crs_in, 
         case.handled_on_time = case.closed_on_time = True
     rows = _Rows()
     rows.case = case
-    rows.reporter = CaseReporter(
+    rows.reporter = new(
+        CaseReporter,
         user=user if payload["source"] != Source.HOTLINE else None,  # the operator is not the caller
         name=payload["name"], contact_enc=keys.encrypt(payload["phone"], recipients.PHONE_CONTEXT),
         email_enc=keys.encrypt(payload["email"], recipients.EMAIL_CONTEXT), follow_token=secrets.token_urlsafe(24),
@@ -642,7 +644,8 @@ def _prepare(*, actor, payload, category, grid_id, grid_code, lng, lat, crs_in, 
 
 def _event(case: Case, topic: str, **payload) -> OutboxEvent:
     """The unsaved `case.<topic>` outbox row (the same columns and payload as `common.publish`)."""
-    return OutboxEvent(
+    return new(
+        OutboxEvent,
         topic=f"case.{topic}", aggregate_type=case._meta.label_lower, aggregate_id=str(case.pk),
         region_code=case.region_code or "", request_id=context.current().request_id,
         payload={"number": case.number, "status": case.status, "category_id": case.category_id,

@@ -104,3 +104,61 @@ def test_mixed_keys_in_one_batch_are_refused():
     with pytest.raises(ValueError):
         insert(OutboxEvent(topic="a", payload={}), OutboxEvent(id=10**9, topic="b", payload={}))
     assert not OutboxEvent.objects.filter(topic__in=["a", "b"]).exists()
+
+
+# ---- new(): the same instance as Model(**fields) ----------------------------------------------------------------
+
+
+def _state_free(obj) -> dict:
+    return {k: v for k, v in obj.__dict__.items() if k != "_state"}
+
+
+def test_new_builds_what_the_constructor_builds():
+    from civicgrid.apps.cases.models import Case, CaseReporter, CaseStep
+    from civicgrid.foundation.core.rows import new
+    from civicgrid.integrations.open311.models import Open311Request, QueuedRequest
+
+    user = User.objects.create_user(username="rows-new", password="x-Long-enough-1")
+    shapes = [
+        (Case, {"number": "", "title": "井盖缺失", "description": "d", "category": None, "source": "open311",
+                "lng": 113.3, "lat": 40.1, "grid_id": None, "region_code": "140213", "reporter": user,
+                "suggestion": {"a": 1}, "reported_at": AT, "is_self_handled": False}),
+        (CaseReporter, {"user": None, "name": "张三", "contact_enc": "x", "follow_token": "t"}),
+        (CaseStep, {"action": "report", "to_status": "reported", "actor": user, "actor_name": "a", "at": AT,
+                    "data": {"photos": 0}}),
+        (SlaClock, {"target_type": "cases.case", "target_id": "", "kind": "intake", "region_code": "1",
+                    "limit_amount": 2, "updated_at": AT}),
+        (AuditEntry, {"at": AT, "actor": None, "actor_name": "system", "action": "x", "data": {"n": [1]}}),
+        (OutboxEvent, {"topic": "case.reported", "aggregate_type": "cases.case", "aggregate_id": "1",
+                       "payload": {"number": "1"}, "created_at": AT, "available_at": AT}),
+        (Open311Request, {"case": None, "token": "abc", "attributes": {}, "media_urls": []}),
+        (QueuedRequest, {"token": "abc", "key": None, "digest": "d", "received_at": AT, "report": {"x": 1}}),
+    ]
+    for model, fields in shapes:
+        by_new, by_init = new(model, **fields), model(**fields)
+        assert _state_free(by_new) == _state_free(by_init), model
+        assert by_new._state.adding and by_new._state.db == by_init._state.db
+    step = new(CaseStep, action="report", actor=user, at=AT)
+    assert step.actor is user and step.actor_id == user.pk  # the related instance is cached, as the ORM does
+
+
+def test_new_makes_callable_defaults_afresh_and_refuses_unknown_fields():
+    from civicgrid.foundation.core.rows import new
+
+    a, b = new(OutboxEvent, topic="t"), new(OutboxEvent, topic="t")
+    a.payload["x"] = 1
+    assert b.payload == {}  # default=dict: a new dict per instance, not one shared
+    assert a.created_at is not None
+    with pytest.raises(TypeError, match="no_such_field"):
+        new(OutboxEvent, topic="t", no_such_field=1)
+
+
+def test_new_instances_insert_like_the_orm():
+    from civicgrid.foundation.core.rows import new
+
+    by_orm = audit_row()
+    by_orm.save()
+    fields = {f.attname: getattr(by_orm, f.attname) for f in AuditEntry._meta.concrete_fields if not f.primary_key}
+    by_new = new(AuditEntry, **fields)
+    insert(by_new)
+    assert columns(by_new) == columns(by_orm)
