@@ -161,6 +161,18 @@ def test_the_board_and_the_rankings_show_the_history(played):
     assert cg.counts["accepted"] > 0 and cg.score is not None
 
 
+def test_the_curated_grid_workers_grids_get_the_last_days_share(played):
+    # Half of the last three days' reports come from the grids of the account a visitor signs in with (with a
+    # thousand grids an even spread would give its three grids almost none), a few from them before that.
+    from civicgrid.demo.accounts import PILOT_GRIDS
+
+    since = played["started"] - timedelta(hours=72)
+    recent = Case.objects.filter(reported_at__gte=since)
+    share = recent.filter(grid__code__in=PILOT_GRIDS).count() / max(1, recent.count())
+    assert recent.count() > 10 and 0.3 <= share <= 0.75
+    assert Case.objects.filter(reported_at__lt=since).exclude(grid__code__in=PILOT_GRIDS).exists()
+
+
 def test_a_second_run_adds_nothing(played):
     counts = (Case.objects.count(), CaseStep.objects.count(), AuditEntry.objects.count())
     assert history.load_demo_cases(DAYS) == history.UNCHANGED
