@@ -77,6 +77,12 @@ def test_the_home_page_links_each_lane_to_its_cases(loop):
     assert Client().get("/api/v1/cases/work").status_code == 401
     # an unknown lane on the page is dropped: the list answers with what it understood
     assert 'data-work=' not in c.get("/cases/", {"work": "nonsense"}).content.decode()
+    # a clear lane says so; a lane searched for something else only finds no match
+    clear = c.get("/cases/", {"work": "close"}).content.decode()
+    assert "data-lane-empty" in clear and "「待结案」里没有事件，都办完了。" in clear
+    searched = c.get("/cases/", {"work": "dispatch", "q": "没有这样的标题"}).content.decode()
+    assert "data-lane-empty" not in searched and "没有符合条件的记录。" in searched
+    assert "data-lane-empty" not in listed
 
 
 def test_a_user_without_steps_sees_no_work_section(loop):
