@@ -186,7 +186,8 @@ def _shape(model: type[models.Model]) -> _Shape:
     made = {i for i, _ in fresh}
     direct = (model.__init__ is models.Model.__init__ and not signals.pre_init.has_listeners(model)
               and not signals.post_init.has_listeners(model))
-    shape = _Shape(tuple(f.attname for f in fields), direct, tuple(None if i in made else f.get_default() for i, f in enumerate(fields)), fresh,
+    defaults = tuple(None if i in made else f.get_default() for i, f in enumerate(fields))
+    shape = _Shape(tuple(f.attname for f in fields), direct, defaults, fresh,
                    {f.attname: i for i, f in enumerate(fields)},
                    {f.name: (i, f) for i, f in enumerate(fields) if f.is_relation and f.name != f.attname})
     with _lock:

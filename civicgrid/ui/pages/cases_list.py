@@ -67,9 +67,11 @@ def parse_filters(params) -> tuple[selectors.CaseFilter, dict]:
         "work": lane.key if (lane := selectors.LANES.get((params.get("work") or "").strip())) else "",
         "work_label": lane.label if lane else "",
     }
-    # A lane with nothing else asked of it: an empty list means the lane is clear, and the page says so.
-    shown["lane_only"] = bool(shown["work"]) and not any(
-        shown[k] for k in ("status", "category", "region", "department", "overdue", "supervised", "q"))
+    # The filters folded behind 「更多筛选」 that are set (overdue/supervised "no" narrows too); a lane with none
+    # of them and no search is clear when its list is empty, and the page says so.
+    shown["folded_active"] = bool(shown["status"] or shown["category"] or shown["region"] or shown["department"]
+                                  or shown["overdue"] is not None or shown["supervised"] is not None)
+    shown["lane_only"] = bool(shown["work"]) and not shown["folded_active"] and not shown["q"]
     region = shown["region"] if len(shown["region"]) in (6, 9, 12, 15) else ""
     f = selectors.CaseFilter(status=status or None, category=shown["category"], region=region or None,
                              department=shown["department"], overdue=shown["overdue"],
