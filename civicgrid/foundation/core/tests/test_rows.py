@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from civicgrid.foundation.access.models import User
 from civicgrid.foundation.audit.models import AuditEntry
@@ -98,6 +99,39 @@ def test_a_refused_statement_changes_nothing():
         insert(OutboxEvent(topic="kept?", payload={}))
         insert(HandlerRun(event=event, handler="once"), HandlerRun(event=event, handler="once"))
     assert (OutboxEvent.objects.count(), HandlerRun.objects.count()) == counts
+
+
+def test_a_batch_keeps_awkward_text_and_json_as_the_orm_does():
+    # Several rows: on PostgreSQL they go in by COPY, whose text format must escape tabs, newlines and
+    # backslashes (and a literal \\N must not become NULL).
+    awkward = "列\t表\n第二行 \\N 反斜杠\\ 结尾"
+
+    def pair() -> list[AuditEntry]:
+        first, second = audit_row(), audit_row()
+        first.target_repr, second.target_repr = awkward, ""
+        first.data = {"注释": awkward, "n": [1, {"深": None}]}
+        return [first, second]
+
+    by_orm, by_rows = pair(), pair()
+    for entry in by_orm:
+        entry.save()
+    insert(*by_rows)
+    assert by_rows[0].pk < by_rows[1].pk
+    assert [columns(e) for e in by_rows] == [columns(e) for e in by_orm]
+    assert columns(by_rows[0])["target_repr"] == awkward
+    assert columns(by_rows[0])["data"]["注释"] == awkward
+
+
+def test_a_batch_is_recorded_as_the_statements_it_sends():
+    events = [OutboxEvent(topic=f"q.{i}", payload={"i": i}) for i in range(3)]
+    with CaptureQueriesContext(connection) as queries:
+        insert(*events)
+    sent = [q["sql"] for q in queries.captured_queries]
+    if connection.vendor == "postgresql":  # the keys, then the rows
+        assert len(sent) == 2 and "nextval" in sent[0] and sent[1].startswith("3 rows: COPY")
+    else:
+        assert len(sent) == 1 and sent[0].startswith("INSERT INTO")
+    assert [OutboxEvent.objects.get(pk=e.pk).topic for e in events] == ["q.0", "q.1", "q.2"]
 
 
 def test_mixed_keys_in_one_batch_are_refused():
