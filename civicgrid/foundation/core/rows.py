@@ -14,8 +14,9 @@ positional form with a table made once per model, and then calls the same constr
 
 What the ORM would also do and `insert` does not: `save()` overrides and `pre_save`/`post_save` signals (as with
 `bulk_create`). Use it only for models without either; `auto_now`/`auto_now_add` fields are filled as the ORM
-fills them. Rows of one model go in one statement (several `VALUES` tuples); on PostgreSQL, several rows go in
-with `COPY … FROM STDIN` instead, their keys drawn from the table's sequence first (one `nextval` query): the
+fills them. Rows of one model go in one statement (several `VALUES` tuples); on PostgreSQL, a batch of at least
+`COPY_MIN_ROWS` rows goes in with `COPY … FROM STDIN` instead, its keys drawn from the table's sequence first
+(one `nextval` query, so a small batch is cheaper as one INSERT): the
 driver then sends each value as it is instead of quoting thousands of them into one statement, and the server
 reads rows instead of parsing that statement (about a third less CPU per queued report in the drain,
 `benchmarks/bench_intake_parts.py`). The COPY is logged like a query where queries are logged (tests, DEBUG),
@@ -154,7 +155,7 @@ def _insert_batch(model, batch, using) -> None:
     if any((obj.pk is not None) != with_pk for obj in batch):
         raise ValueError("insert(): in one batch either every instance has its key or none has")
     plan = _plan(model, connection, with_pk)
-    if connection.vendor == "postgresql" and len(batch) > 1:
+    if connection.vendor == "postgresql" and len(batch) >= COPY_MIN_ROWS:
         _copy_batch(model, batch, connection, plan)
     else:
         rows = [_values(plan, obj, connection) for obj in batch]
@@ -178,6 +179,7 @@ def _used(plan: _Plan, rows: list) -> tuple[bool, ...]:
     return tuple(not nullable or any(row[i] is not None for row in rows) for i, nullable in enumerate(plan.nullable))
 
 
+COPY_MIN_ROWS = 10  # PostgreSQL: from this many rows of one model, COPY (two round trips) beats one INSERT
 _sequences: dict[tuple[str, str], str] = {}
 
 

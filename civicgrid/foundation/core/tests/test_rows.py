@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from civicgrid.foundation.access.models import User
 from civicgrid.foundation.audit.models import AuditEntry
-from civicgrid.foundation.core.rows import insert
+from civicgrid.foundation.core.rows import COPY_MIN_ROWS, insert
 from civicgrid.foundation.events.models import HandlerRun, OutboxEvent
 from civicgrid.foundation.notify.models import Notification
 from civicgrid.foundation.sla.models import SlaClock
@@ -91,13 +91,15 @@ def test_several_models_in_one_call_keys_in_order():
     assert sorted(HandlerRun.objects.values_list("event_id", flat=True)) == sorted(e.pk for e in events)
 
 
-def test_a_refused_statement_changes_nothing():
+@pytest.mark.parametrize("size", [2, COPY_MIN_ROWS])  # one INSERT; on PostgreSQL, a COPY
+def test_a_refused_statement_changes_nothing(size):
     event = OutboxEvent(topic="t", payload={})
     insert(event)
     counts = (OutboxEvent.objects.count(), HandlerRun.objects.count())
+    runs = [HandlerRun(event=event, handler=f"h{i}") for i in range(size - 1)] + [HandlerRun(event=event, handler="h0")]
     with pytest.raises(IntegrityError), transaction.atomic():
         insert(OutboxEvent(topic="kept?", payload={}))
-        insert(HandlerRun(event=event, handler="once"), HandlerRun(event=event, handler="once"))
+        insert(*runs)
     assert (OutboxEvent.objects.count(), HandlerRun.objects.count()) == counts
 
 
@@ -106,32 +108,37 @@ def test_a_batch_keeps_awkward_text_and_json_as_the_orm_does():
     # backslashes (and a literal \\N must not become NULL).
     awkward = "列\t表\n第二行 \\N 反斜杠\\ 结尾"
 
-    def pair() -> list[AuditEntry]:
-        first, second = audit_row(), audit_row()
-        first.target_repr, second.target_repr = awkward, ""
-        first.data = {"注释": awkward, "n": [1, {"深": None}]}
-        return [first, second]
+    def batch() -> list[AuditEntry]:
+        entries = [audit_row() for _ in range(COPY_MIN_ROWS)]
+        entries[0].target_repr, entries[1].target_repr = awkward, ""
+        entries[0].data = {"注释": awkward, "n": [1, {"深": None}]}
+        return entries
 
-    by_orm, by_rows = pair(), pair()
+    by_orm, by_rows = batch(), batch()
     for entry in by_orm:
         entry.save()
     insert(*by_rows)
-    assert by_rows[0].pk < by_rows[1].pk
+    assert [e.pk for e in by_rows] == sorted(e.pk for e in by_rows)
     assert [columns(e) for e in by_rows] == [columns(e) for e in by_orm]
     assert columns(by_rows[0])["target_repr"] == awkward
     assert columns(by_rows[0])["data"]["注释"] == awkward
 
 
 def test_a_batch_is_recorded_as_the_statements_it_sends():
-    events = [OutboxEvent(topic=f"q.{i}", payload={"i": i}) for i in range(3)]
-    with CaptureQueriesContext(connection) as queries:
-        insert(*events)
-    sent = [q["sql"] for q in queries.captured_queries]
-    if connection.vendor == "postgresql":  # the keys, then the rows
-        assert len(sent) == 2 and "nextval" in sent[0] and sent[1].startswith("3 rows: COPY")
+    def sent(n: int) -> list[str]:
+        events = [OutboxEvent(topic=f"q{n}.{i}", payload={"i": i}) for i in range(n)]
+        with CaptureQueriesContext(connection) as queries:
+            insert(*events)
+        assert [OutboxEvent.objects.get(pk=e.pk).topic for e in events] == [f"q{n}.{i}" for i in range(n)]
+        return [q["sql"] for q in queries.captured_queries]
+
+    small, large = sent(COPY_MIN_ROWS - 1), sent(COPY_MIN_ROWS)
+    assert len(small) == 1 and small[0].startswith("INSERT INTO")
+    if connection.vendor == "postgresql":  # the keys, then the rows (after the sequence's name, once a process)
+        large = [q for q in large if "pg_get_serial_sequence" not in q]
+        assert len(large) == 2 and "nextval" in large[0] and large[1].startswith(f"{COPY_MIN_ROWS} rows: COPY")
     else:
-        assert len(sent) == 1 and sent[0].startswith("INSERT INTO")
-    assert [OutboxEvent.objects.get(pk=e.pk).topic for e in events] == ["q.0", "q.1", "q.2"]
+        assert len(large) == 1 and large[0].startswith("INSERT INTO")
 
 
 def test_mixed_keys_in_one_batch_are_refused():
