@@ -3,6 +3,21 @@
 import pytest
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test databases; before it drops them (PostgreSQL), any session still open on this
+    worker's test database is ended: a live-server request thread that outlived its server would otherwise make
+    the DROP fail ("being accessed by other users") and leave the database behind on the server."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
 @pytest.fixture
 def tree(db):
     from civicgrid.testing.builders import small_tree
