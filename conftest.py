@@ -6,8 +6,9 @@ import pytest
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """pytest-django's test databases; before it drops them (PostgreSQL), any session still open on this
-    worker's test database is ended: a live-server request thread that outlived its server would otherwise make
-    the DROP fail ("being accessed by other users") and leave the database behind on the server."""
+    worker's test database is ended. CI once saw the DROP fail ("being accessed by other users", two sessions,
+    most likely a live-server request thread that outlived its server; not reproduced) and leave the database
+    behind on the server."""
     yield
     from django.db import connection
 

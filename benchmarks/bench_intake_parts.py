@@ -83,8 +83,8 @@ class _Clock:
 def _replay(statements: list, copy: Path) -> float:
     """CPU seconds to send `statements` (sql, params, many) straight to SQLite against `copy`, with Django's
     sqlite3 cursor class (which only turns `%s` into `?`) and the connection settings of config/settings.py.
-    Django commits with the driver's commit(), not a statement: a COMMIT goes before each BEGIN after the
-    first, and at the end."""
+    Django commits with the driver's commit(), not a statement: an open transaction is committed before each
+    BEGIN, and at the end."""
     import sqlite3
 
     from django.db.backends.sqlite3.base import SQLiteCursorWrapper
@@ -92,13 +92,10 @@ def _replay(statements: list, copy: Path) -> float:
     db = sqlite3.connect(copy, isolation_level=None, check_same_thread=False)
     db.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;")
     cursor = db.cursor(factory=SQLiteCursorWrapper)
-    in_transaction = False
     started = time.process_time()
     for sql, params, many in statements:
-        if sql.startswith("BEGIN"):
-            if in_transaction and db.in_transaction:
-                db.commit()
-            in_transaction = True
+        if sql.startswith("BEGIN") and db.in_transaction:
+            db.commit()
         if many:
             cursor.executemany(sql, params)
         else:
@@ -175,7 +172,6 @@ def parts_child(reports: int) -> dict:
         for suffix in ("", "-wal"):
             if Path(f"{source}{suffix}").exists():
                 shutil.copyfile(f"{source}{suffix}", f"{copy}{suffix}")
-        clock = _Clock(connection)
     statements: list = []
 
     def capture(execute, sql, params, many, context_):

@@ -16,10 +16,9 @@ What the ORM would also do and `insert` does not: `save()` overrides and `pre_sa
 `bulk_create`). Use it only for models without either; `auto_now`/`auto_now_add` fields are filled as the ORM
 fills them. Rows of one model go in one statement (several `VALUES` tuples); on PostgreSQL, a batch of at least
 `COPY_MIN_ROWS` rows goes in with `COPY … FROM STDIN` instead, its keys drawn from the table's sequence first
-(one `nextval` query, so a small batch is cheaper as one INSERT): the
-driver then sends each value as it is instead of quoting thousands of them into one statement, and the server
-reads rows instead of parsing that statement (about a third less CPU per queued report in the drain,
-`benchmarks/bench_intake_parts.py`). The COPY is logged like a query where queries are logged (tests, DEBUG),
+(one `nextval` query, so a small batch is cheaper as one INSERT). The driver then sends each value as it is
+instead of quoting thousands of them into one statement, and the server reads rows instead of parsing that
+statement (about a third less CPU per queued report in the drain, `benchmarks/bench_intake_parts.py`). The COPY is logged like a query where queries are logged (tests, DEBUG),
 and its errors are Django's (an `IntegrityError` for a unique key), as an INSERT's are.
 """
 
