@@ -136,6 +136,11 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- cache ---------------------------------------------------------------------------------------------
+# Per process (rate-limit buckets, short lookups): Django's local-memory cache without pickling values that
+# cannot change (civicgrid.foundation.core.cache). A deployment with several hosts may name Redis here instead.
+CACHES = {"default": {"BACKEND": "civicgrid.foundation.core.cache.LocalMemoryCache", "LOCATION": "civicgrid"}}
+
 # --- identity ------------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "access.User"
 LOGIN_URL = "ui:login"

@@ -16,7 +16,7 @@ import time
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, router, transaction
 from django.utils import timezone
 
 from civicgrid.apps.cases import services as cases
@@ -182,11 +182,12 @@ def authenticate(raw_key: str, *, jurisdiction: str = "") -> Open311Client:
     if len(raw) > 200:
         raise Open311Error(403, "api_key 无效 / api_key is not valid")
     digest = hash_key(raw)
-    client = cache.get(CLIENT_CACHE + digest) if conf.client_cache_seconds() > 0 else None
+    client = _cached_client(digest) if conf.client_cache_seconds() > 0 else None
     if client is None:
         client = Open311Client.objects.filter(key_hash=digest).first()
         if client is not None and conf.client_cache_seconds() > 0:
-            cache.set(CLIENT_CACHE + digest, client, timeout=conf.client_cache_seconds())
+            cache.set(CLIENT_CACHE + digest, tuple(getattr(client, name) for name in _CLIENT_COLUMNS),
+                      timeout=conf.client_cache_seconds())
     if client is None or not client.is_active:
         raise Open311Error(403, "api_key 无效 / api_key is not valid")
     if client.jurisdiction and jurisdiction and client.jurisdiction != jurisdiction:
@@ -196,6 +197,18 @@ def authenticate(raw_key: str, *, jurisdiction: str = "") -> Open311Client:
     if wait:
         raise too_many(wait)
     return client
+
+
+# A looked-up client is cached as its column values (a tuple the cache can keep without pickling, see
+# core.cache) and made back into a client row by the ORM's own constructor for rows it reads.
+_CLIENT_COLUMNS = tuple(f.attname for f in Open311Client._meta.concrete_fields)
+
+
+def _cached_client(digest: str) -> Open311Client | None:
+    values = cache.get(CLIENT_CACHE + digest)
+    if type(values) is not tuple or len(values) != len(_CLIENT_COLUMNS):  # absent, or another version's entry
+        return None
+    return Open311Client.from_db(router.db_for_read(Open311Client), _CLIENT_COLUMNS, values)
 
 
 def too_many(wait: float) -> Open311Error:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
+from django.test import override_settings
 
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.audit.models import AuditEntry
 from civicgrid.foundation.core.errors import PermissionDenied
 from civicgrid.integrations.open311 import services
-from civicgrid.integrations.open311.models import Open311Client
+from civicgrid.integrations.open311.formats import Open311Error
+from civicgrid.integrations.open311.models import Open311Client, hash_key
 from civicgrid.testing.builders import user_with
 
-from .conftest import get, spec_error
+from .conftest import KEY, get, spec_error
 
 pytestmark = pytest.mark.django_db
 
@@ -40,3 +43,31 @@ def test_the_command_adds_lists_and_deactivates_clients(o311, http):
     assert "区政务App" in out.getvalue() and key not in out.getvalue()
     call_command("open311_client", "deactivate", "区政务App", stdout=io.StringIO())
     spec_error(get(http, "services.json", api_key=key), 403)
+
+
+@override_settings(CIVICGRID_OPEN311_CLIENT_CACHE_SECONDS=60)
+def test_a_looked_up_client_is_cached_as_its_column_values_and_read_back_without_a_query(
+        o311, django_assert_num_queries):
+    first = services.authenticate(KEY)
+    cached = cache.get(services.CLIENT_CACHE + hash_key(KEY))
+    assert type(cached) is tuple and cached[0] == o311.client.pk  # plain values, no pickled row
+    with django_assert_num_queries(0):
+        again = services.authenticate(KEY)
+    assert again is not first and again.pk == first.pk and not again._state.adding
+    assert [getattr(again, f.attname) for f in Open311Client._meta.concrete_fields] == \
+        [getattr(first, f.attname) for f in Open311Client._meta.concrete_fields]
+    # Deactivated in this process: its entry goes, the next call reads the row and refuses the key.
+    services.deactivate_client(actor=None, client=o311.client)
+    with pytest.raises(Open311Error) as refused:
+        services.authenticate(KEY)
+    assert refused.value.status == 403
+
+
+@override_settings(CIVICGRID_OPEN311_CLIENT_CACHE_SECONDS=60)
+def test_an_entry_of_another_shape_is_not_trusted(o311, django_assert_num_queries):
+    # e.g. left in a shared cache by an older version that cached the row itself
+    cache.set(services.CLIENT_CACHE + hash_key(KEY), ("stale", "shape"))
+    with django_assert_num_queries(1):
+        client = services.authenticate(KEY)
+    assert client.pk == o311.client.pk
+    assert cache.get(services.CLIENT_CACHE + hash_key(KEY))[0] == o311.client.pk
