@@ -3,7 +3,8 @@ same instance saved by `save()`; keys come back in order; a failed statement lea
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -54,6 +55,26 @@ def test_clock_with_floats_booleans_and_null_times_matches_the_orm():
     by_orm.save()
     insert(by_rows)
     assert columns(by_rows) == {**columns(by_orm), "target_id": "13"}
+
+
+@pytest.mark.parametrize("at", [AT, AT.astimezone(ZoneInfo("Asia/Shanghai")), AT.replace(microsecond=0),
+                                datetime(2026, 6, 15, 10, 30, tzinfo=timezone(timedelta(hours=8)))])
+def test_datetimes_in_any_zone_are_stored_as_the_orm_stores_them(at):
+    """The very text (SQLite) or value (PostgreSQL) in the column, not only what the ORM reads back."""
+    def clock(target_id):
+        return SlaClock(target_type="cases.case", target_id=target_id, kind="handle", region_code="140213",
+                        limit_amount=1, mode="natural_hours", budget_minutes=60.0, started_at=at,
+                        running_since=at, due_at=at, warn_at=at, updated_at=at)
+
+    by_orm, by_rows = clock("21"), clock("22")
+    by_orm.save()
+    insert(by_rows)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, started_at, due_at FROM {SlaClock._meta.db_table} WHERE id IN (%s, %s)",
+                       [by_orm.pk, by_rows.pk])
+        stored = {row[0]: row[1:] for row in cursor.fetchall()}
+    assert stored[by_rows.pk] == stored[by_orm.pk]
+    assert SlaClock.objects.get(pk=by_rows.pk).started_at == at
 
 
 def test_rows_with_different_empty_columns_in_one_statement():
