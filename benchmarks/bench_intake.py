@@ -1,8 +1,9 @@
 """Intake under concurrent load: Open311 `POST requests.json` against a bare one-INSERT endpoint, same stack.
 
-    python benchmarks/bench_intake.py                      # SQLite and PostgreSQL, 10 s per measurement
+    python benchmarks/bench_intake.py                      # SQLite and PostgreSQL, 10 s per measurement, 3 rounds
     python benchmarks/bench_intake.py --duration 5 --only sqlite
     python benchmarks/bench_intake.py --connections 16 --threads 2
+    python benchmarks/bench_intake.py --duration 5 --rounds 5   # 4 more rounds of bare then queued; 1: no more
 
 For each database, in one run: a fresh demo (SQLite in a new `CIVICGRID_DATA_DIR`; PostgreSQL in a new database
 `bench_intake`, UTF-8 from template0, dropped afterwards), `civicgrid migrate` + `civicgrid demo --history-days 0`, then granian as
@@ -21,7 +22,9 @@ on 127.0.0.1 only, with `CIVICGRID_BENCH_ENDPOINTS=1` so the baseline is mounted
               time from the first request to the empty queue) with the CPU of server, drainer and database.
 
 wrk drives all three with the same Lua-generated bodies (form-encoded; a unique device id and Idempotency-Key per
-request; points that lie inside the district's grids), after a short warm-up of each. Printed: req/s, p50/p99
+request; points that lie inside the district's grids), after a short warm-up of each. With `--rounds N`, N - 1 more
+rounds of (a) then (c) follow, and each round's ratios (queued over the bare measurement just before it) are
+printed with their median: the machine's speed drifts, and neighbouring measurements drift apart less. Printed: req/s, p50/p99
 latency, errors (non-2xx and socket errors), the server's CPU time per request (granian and its workers, and on
 PostgreSQL the database's own server processes, from /proc) and the ratio intake/bare (goal ≥ 0.5 with zero errors), in requests and in CPU per request. Figures
 are printed, never asserted; compare ratios within one run (the machines are noisy). Every process it starts
@@ -36,6 +39,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -318,24 +322,42 @@ def measure(vendor: str, env: dict, args, tmp: Path) -> dict:
     proc = serve(server_env, port, tmp / "granian.log")
     base = f"http://127.0.0.1:{port}"
     result = {"vendor": vendor, "prepared_s": prepared_s, "points": len(info["points"]), "code": info["code"]}
+
+    def direct(name: str, path: str) -> dict:
+        tag = uuid.uuid4().hex[:6]
+        result.setdefault(f"{name}_warm_s", warm(base, path, info))
+        script = tmp / f"{name}.lua"
+        script.write_text(lua_script(path, info["key"], info["code"], info["points"], f"w{tag}"))
+        run_wrk(base, script, min(2, args.duration), args.threads, args.connections)  # warm-up
+        script.write_text(lua_script(path, info["key"], info["code"], info["points"], f"m{tag}"))
+        cpu_before = server_cpu_seconds(proc, vendor)
+        measured = run_wrk(base, script, args.duration, args.threads, args.connections)
+        used = server_cpu_seconds(proc, vendor) - cpu_before
+        measured["cpu_ms"] = 1000 * used / measured["requests"] if measured["requests"] else 0.0
+        return measured
+
     try:
         for name, path in (("bare", BARE_PATH), ("intake", INTAKE_PATH)):
-            tag = uuid.uuid4().hex[:6]
-            result[f"{name}_warm_s"] = warm(base, path, info)
-            script = tmp / f"{name}.lua"
-            script.write_text(lua_script(path, info["key"], info["code"], info["points"], f"w{tag}"))
-            run_wrk(base, script, min(2, args.duration), args.threads, args.connections)  # warm-up
-            script.write_text(lua_script(path, info["key"], info["code"], info["points"], f"m{tag}"))
-            cpu_before = server_cpu_seconds(proc, vendor)
-            result[name] = run_wrk(base, script, args.duration, args.threads, args.connections)
-            used = server_cpu_seconds(proc, vendor) - cpu_before
-            result[name]["cpu_ms"] = 1000 * used / result[name]["requests"] if result[name]["requests"] else 0.0
+            result[name] = direct(name, path)
         if not args.no_queued:
             result["queued"] = measure_queued(base, info, proc, vendor, env, args, tmp)
+            # Further rounds of bare then queued: the machine's speed drifts between measurements, and a ratio
+            # of two neighbouring measurements drifts less than one of measurements minutes apart.
+            result["rounds"] = [_round(result["bare"], result["queued"])]
+            for _ in range(args.rounds - 1):
+                result["rounds"].append(_round(direct("bare", BARE_PATH),
+                                               measure_queued(base, info, proc, vendor, env, args, tmp)))
     finally:
         stop(proc)
     result["ratio"] = result["intake"]["rps"] / result["bare"]["rps"] if result["bare"]["rps"] else 0.0
     return result
+
+
+def _round(bare: dict, queued: dict) -> dict:
+    """One round's ratios (queued over bare): HTTP, end to end, CPU per report; and whether it was clean."""
+    return {"bare_rps": bare["rps"], "http": queued["rps"] / bare["rps"], "e2e": queued["e2e_rps"] / bare["rps"],
+            "cpu": bare["cpu_ms"] / queued["cpu_ms"] if queued["cpu_ms"] else 0.0,
+            "clean": not (bare["errors"] or queued["errors"] or queued["queue"]["failed"] or queued["queue"]["pending"])}
 
 
 def proc_cpu_seconds(pid: int) -> float:
@@ -447,6 +469,17 @@ def report(r: dict, args) -> None:
         if q["cpu_ms"]:
             print(f"    CPU per report bare/queued {bare['cpu_ms'] / q['cpu_ms']:.2f} (server, drainer and their "
                   f"database processes; the drainer's own process {q['drainer_cpu_ms']:.2f} ms)", flush=True)
+    rounds = r.get("rounds") or []
+    if len(rounds) > 1:
+        print(f"    {len(rounds)} rounds of bare then queued (the first is the one above):")
+        for i, x in enumerate(rounds, 1):
+            print(f"      round {i}: bare {x['bare_rps']:6.0f} req/s   queued/bare HTTP {x['http']:.2f}   end to end "
+                  f"{x['e2e']:.2f}   CPU per report {x['cpu']:.2f}{'' if x['clean'] else '   (errors or reports left)'}")
+        med = {k: statistics.median(x[k] for x in rounds) for k in ("http", "e2e", "cpu")}
+        clean = all(x["clean"] for x in rounds)
+        print(f"      median: HTTP {med['http']:.2f}, end to end {med['e2e']:.2f} "
+              f"({'met' if med['e2e'] >= 0.5 and clean else 'NOT met'}), CPU per report {med['cpu']:.2f}",
+              flush=True)
 
 
 def main() -> int:
@@ -456,6 +489,8 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
     parser.add_argument("--only", choices=["sqlite", "postgres"])
     parser.add_argument("--no-queued", action="store_true", help="skip the queued client's measurement")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of bare then queued (the first after the direct intake), with their median")
     parser.add_argument("--setup", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--drain", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -465,6 +500,8 @@ def main() -> int:
     if args.drain:
         drain_child()
         return 0
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     if not (shutil.which("wrk") or (BIN / "wrk").exists()):
         print("wrk is missing: apt-get install -y wrk")
         return 1
