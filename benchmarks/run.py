@@ -27,7 +27,7 @@ QUICK_ARGS = {
     "bench_evaluation.py": ["--sizes", "10000,50000"],
     "bench_hazard_ledger.py": ["--sizes", "100,1000", "--postgres"],
     "bench_import.py": ["--rows", "50000"],
-    "bench_intake.py": ["--duration", "2"],
+    "bench_intake.py": ["--duration", "2", "--rounds", "2"],
     "bench_intake_parts.py": ["--reports", "300"],
     "bench_locate.py": ["--points", "100000"],
     "bench_nearest_warehouse.py": ["--sizes", "100,1000", "--postgres"],
