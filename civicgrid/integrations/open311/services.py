@@ -186,7 +186,7 @@ def authenticate(raw_key: str, *, jurisdiction: str = "") -> Open311Client:
     if client is None:
         client = Open311Client.objects.filter(key_hash=digest).first()
         if client is not None and conf.client_cache_seconds() > 0:
-            cache.set(CLIENT_CACHE + digest, tuple(getattr(client, name) for name in _CLIENT_COLUMNS),
+            cache.set(CLIENT_CACHE + digest, (_CLIENT_COLUMNS, tuple(getattr(client, n) for n in _CLIENT_COLUMNS)),
                       timeout=conf.client_cache_seconds())
     if client is None or not client.is_active:
         raise Open311Error(403, "api_key 无效 / api_key is not valid")
@@ -199,16 +199,17 @@ def authenticate(raw_key: str, *, jurisdiction: str = "") -> Open311Client:
     return client
 
 
-# A looked-up client is cached as its column values (a tuple the cache can keep without pickling, see
-# core.cache) and made back into a client row by the ORM's own constructor for rows it reads.
+# A looked-up client is cached as (its column names, their values): tuples the cache can keep without pickling
+# (core.cache), made back into a client row by the ORM's own constructor for rows it reads. An entry naming other
+# columns (left in a shared cache by another version) is not used.
 _CLIENT_COLUMNS = tuple(f.attname for f in Open311Client._meta.concrete_fields)
 
 
 def _cached_client(digest: str) -> Open311Client | None:
-    values = cache.get(CLIENT_CACHE + digest)
-    if type(values) is not tuple or len(values) != len(_CLIENT_COLUMNS):  # absent, or another version's entry
+    entry = cache.get(CLIENT_CACHE + digest)
+    if type(entry) is not tuple or len(entry) != 2 or entry[0] != _CLIENT_COLUMNS:
         return None
-    return Open311Client.from_db(router.db_for_read(Open311Client), _CLIENT_COLUMNS, values)
+    return Open311Client.from_db(router.db_for_read(Open311Client), _CLIENT_COLUMNS, entry[1])
 
 
 def too_many(wait: float) -> Open311Error:
