@@ -22,13 +22,14 @@ on 127.0.0.1 only, with `CIVICGRID_BENCH_ENDPOINTS=1` so the baseline is mounted
               time from the first request to the empty queue) with the CPU of server, drainer and database.
 
 wrk drives all three with the same Lua-generated bodies (form-encoded; a unique device id and Idempotency-Key per
-request; points that lie inside the district's grids), after a short warm-up of each. With `--rounds N`, N - 1 more
-rounds of (a) then (c) follow, and each round's ratios (queued over the bare measurement just before it) are
-printed with their median: the machine's speed drifts, and neighbouring measurements drift apart less. Printed: req/s, p50/p99
-latency, errors (non-2xx and socket errors), the server's CPU time per request (granian and its workers, and on
-PostgreSQL the database's own server processes, from /proc) and the ratio intake/bare (goal ≥ 0.5 with zero errors), in requests and in CPU per request. Figures
-are printed, never asserted; compare ratios within one run (the machines are noisy). Every process it starts
-is stopped at the end; it needs `wrk` (`apt-get install -y wrk`).
+request; points that lie inside the district's grids), after a short warm-up of each. With `--rounds N`,
+N - 1 more rounds of (a) then (c) follow, and each round's ratios (queued over the bare measurement just before
+it) are printed with their median: the machine's speed drifts, and neighbouring measurements drift apart less.
+Printed: req/s, p50/p99 latency, errors (non-2xx and socket errors), the server's CPU time per request (granian
+and its workers, and on PostgreSQL the database's own server processes, from /proc) and the ratio intake/bare
+(goal ≥ 0.5 with zero errors), in requests and in CPU per request. Figures are printed, never asserted; compare
+ratios within one run (the machines are noisy). Every process it starts is stopped at the end; it needs `wrk`
+(`apt-get install -y wrk`).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ cannot change what the next caller gets. For a value that cannot be mutated (a n
 tuple of such), the copy protects nothing, and on the hot paths that read and write small values on every
 request (Open311's token buckets and client lookup) pickling was most of the cache's cost. Such values are
 kept wrapped as they are; anything else is pickled as before. Keys are not checked for memcached's limits
-(they never leave the process). Expiry, culling, `clear()` and the per-process scope are Django's. A deployment that names another backend in `CACHES` (Redis, say) is unaffected.
+(they never leave the process). Expiry, culling, `clear()` and the per-process scope are Django's. A
+deployment that names another backend in `CACHES` (Redis, say) is unaffected.
 """
 
 from __future__ import annotations

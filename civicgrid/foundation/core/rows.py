@@ -18,8 +18,9 @@ fills them. Rows of one model go in one statement (several `VALUES` tuples); on 
 `COPY_MIN_ROWS` rows goes in with `COPY … FROM STDIN` instead, its keys drawn from the table's sequence first
 (one `nextval` query, so a small batch is cheaper as one INSERT). The driver then sends each value as it is
 instead of quoting thousands of them into one statement, and the server reads rows instead of parsing that
-statement (about a third less CPU per queued report in the drain, `benchmarks/bench_intake_parts.py`). The COPY is logged like a query where queries are logged (tests, DEBUG),
-and its errors are Django's (an `IntegrityError` for a unique key), as an INSERT's are.
+statement (about a third less CPU per queued report in the drain, `benchmarks/bench_intake_parts.py`). The
+COPY is logged like a query where queries are logged (tests, DEBUG), and its errors are Django's (an
+`IntegrityError` for a unique key), as an INSERT's are.
 """
 
 from __future__ import annotations
