@@ -26,6 +26,12 @@ def keep_days() -> int:
     return int(getattr(settings, "CIVICGRID_OUTBOX_KEEP_DAYS", 30))
 
 
+def delivered_before(cutoff):
+    """Events delivered before `cutoff`, in delivery order: a range of the index `outbox_pending`, so the
+    last, empty batch of a prune reads no rows (in id order, SQLite would walk the whole table for it)."""
+    return OutboxEvent.objects.filter(dispatched_at__lt=cutoff).order_by("dispatched_at", "id")
+
+
 def prune_dispatched(days: int | None = None, batch: int = 5000) -> int:
     """Delete events delivered more than ``days`` ago, in batches so a big backlog never holds a long
     write lock (SQLite); returns how many were deleted. Their ``HandlerRun`` rows go with them."""
@@ -35,11 +41,7 @@ def prune_dispatched(days: int | None = None, batch: int = 5000) -> int:
     cutoff = timezone.now() - timedelta(days=days)
     deleted = 0
     while True:
-        ids = list(
-            OutboxEvent.objects.filter(dispatched_at__lt=cutoff)
-            .order_by("id")
-            .values_list("id", flat=True)[:batch]
-        )
+        ids = list(delivered_before(cutoff).values_list("id", flat=True)[:batch])
         if not ids:
             return deleted
         with transaction.atomic():
