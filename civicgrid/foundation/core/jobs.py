@@ -1,6 +1,7 @@
 """What the worker runs each pass besides its own work, registered by the layers above without the worker
 importing them (the layer rule): ``register(name, func)`` in an app's ``ready()``; ``func()`` returns how much
-it did (a count, for the worker's log line). The Open311 app registers its queued-report drain here."""
+it did (a count, for the worker's log line). The Open311 app registers its queued-report drain here, and the
+notify app its retry of outgoing email and SMS."""
 
 from __future__ import annotations
 

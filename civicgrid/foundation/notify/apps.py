@@ -9,8 +9,10 @@ class NotifyConfig(AppConfig):
     verbose_name = "消息通知"
 
     def ready(self):
-        from ..core import keys
-        from .services import TO_CONTEXT
+        from ..core import jobs, keys
+        from .services import TO_CONTEXT, deliver_pending
 
         # rotate_keys re-encrypts the recorded addresses with everything else.
         keys.register_encrypted_column("notify.OutgoingMessage", "to_enc", TO_CONTEXT)
+        # Every worker pass hands over what the after-commit send could not (a gateway that was down).
+        jobs.register("notify.retry", deliver_pending)

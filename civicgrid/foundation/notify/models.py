@@ -37,12 +37,21 @@ class OutgoingMessage(models.Model):
     subject = models.CharField(max_length=200, blank=True)
     body = models.TextField()
     sender = models.CharField(max_length=64)
-    status = models.CharField(max_length=16, default="queued")
+    status = models.CharField(max_length=16, default="queued")  # queued | sent | failed (retried until it gives up)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)  # hand-overs to the sender so far
+    next_try_at = models.DateTimeField(null=True, blank=True)  # not before: the backoff after an attempt
 
     audit_sensitive_fields = ("to_enc",)
+
+    class Meta:
+        # The worker's poll, every second: the unsent messages in id order (partial: only those), however
+        # many sent ones the table keeps.
+        # (`sent_at IS NULL`, not the status: SQLite uses a partial index only for a condition the query
+        # states in the same words, and the ORM passes a status list as parameters.)
+        indexes = [models.Index(fields=["id"], condition=models.Q(sent_at__isnull=True), name="outgoing_unsent")]
 
     def __str__(self) -> str:
         return f"{self.channel} → {self.to_masked} ({self.status})"

@@ -3,13 +3,15 @@
 `notify(...)` adds an inbox row (once per `dedupe_key`, so event handlers that run twice do not repeat
 themselves). `queue_message(...)` records an `OutgoingMessage` with the address encrypted and hands it to the
 channel's sender only after the transaction commits: a rolled-back action sends nothing, and a failed
-delivery stays queued for `deliver_pending` (the worker, or a retry) to try again.
+delivery is tried again by the worker (`deliver_pending`, on every pass) after a growing wait, `MAX_ATTEMPTS`
+times in all.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
@@ -22,7 +24,9 @@ from .senders import CHANNELS, mask_address, sender_for
 log = logging.getLogger(__name__)
 
 TO_CONTEXT = "notify.outgoing.to"
-MAX_ATTEMPT_ERRORS = 5
+MAX_ATTEMPT_ERRORS = 5  # the last errors kept on a message
+MAX_ATTEMPTS = 10  # hand-overs before a message gives up: with the backoff, about four hours of trying
+UNSENT = ("queued", "failed")
 
 
 def _target_fields(target) -> tuple[str, str]:
@@ -111,17 +115,57 @@ def queue_message(*, channel: str, to: str, subject: str = "", body: str) -> Out
     return message
 
 
+def _backoff(attempts: int) -> timedelta:
+    """The wait after the `attempts`-th failed hand-over: 1, 2, 4 … minutes, at most an hour."""
+    return timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
+
+
+def unsent(now=None):
+    """Messages waiting for a hand-over that may be tried now (queued, or failed with attempts left and their
+    backoff over), oldest first; read through the partial index `outgoing_unsent`."""
+    now = timezone.now() if now is None else now
+    return (OutgoingMessage.objects.filter(sent_at__isnull=True, status__in=UNSENT, attempts__lt=MAX_ATTEMPTS)
+            .filter(models.Q(next_try_at__isnull=True) | models.Q(next_try_at__lte=now)).order_by("id"))
+
+
+def given_up():
+    """Messages that failed `MAX_ATTEMPTS` times: left for an administrator (`retry_given_up`)."""
+    return OutgoingMessage.objects.filter(status="failed", attempts__gte=MAX_ATTEMPTS).order_by("id")
+
+
+def retry_given_up(ids=None) -> int:
+    """Give messages that gave up (all, or those in `ids`) a fresh set of attempts, due now."""
+    qs = given_up()
+    if ids is not None:
+        qs = qs.filter(id__in=list(ids))
+    return qs.update(attempts=0, next_try_at=None)
+
+
 def deliver(message_id: int) -> bool:
-    """Hand one queued message to its sender; True when it went out (or had already)."""
-    message = OutgoingMessage.objects.filter(pk=message_id, status__in=("queued", "failed")).first()
-    if message is None:
-        return True
+    """Hand one unsent message to its sender; True when it went out (now or before).
+
+    The attempt is claimed first, by one conditional UPDATE (attempts + 1, not again before the backoff): the
+    after-commit hand-over and the worker's retry may reach the same message at once, and only one of them
+    sends it. A sender that fails leaves the message `failed`, for the worker to try again after the backoff,
+    `MAX_ATTEMPTS` times in all; a process that dies mid-send leaves it claimed until then, so a message is
+    sent at least once, and twice only if a process died between the gateway's answer and the record of it."""
+    now = timezone.now()
+    attempts = unsent(now).filter(pk=message_id).values_list("attempts", flat=True).first()
+    if attempts is None:
+        return OutgoingMessage.objects.filter(pk=message_id, status="sent").exists()
+    # Compare and set: only the deliverer that still finds the attempts it read takes this attempt.
+    claimed = OutgoingMessage.objects.filter(pk=message_id, status__in=UNSENT, attempts=attempts).update(
+        attempts=attempts + 1, next_try_at=now + _backoff(attempts + 1))
+    if not claimed:
+        return False
+    message = OutgoingMessage.objects.get(pk=message_id)
     sender = sender_for(message.channel)
     try:
         sender.send(channel=message.channel, to=keys.decrypt(message.to_enc, TO_CONTEXT),
                     subject=message.subject, body=message.body)
     except Exception as exc:  # a gateway error must not break the request that queued the message
-        log.warning("sending %s message %s failed: %s", message.channel, message.pk, type(exc).__name__)
+        log.warning("sending %s message %s failed (attempt %d of %d): %s", message.channel, message.pk,
+                    message.attempts, MAX_ATTEMPTS, type(exc).__name__)
         errors = [e for e in message.error.split("\n") if e][-(MAX_ATTEMPT_ERRORS - 1):]
         message.status = "failed"
         message.error = "\n".join([*errors, f"{timezone.now():%Y-%m-%d %H:%M:%S} {type(exc).__name__}: {exc}"[:300]])
@@ -133,7 +177,7 @@ def deliver(message_id: int) -> bool:
 
 
 def deliver_pending(limit: int = 200) -> int:
-    """Retry queued or failed messages (oldest first); returns how many went out."""
-    ids = list(OutgoingMessage.objects.filter(status__in=("queued", "failed")).order_by("id")
-               .values_list("id", flat=True)[:limit])
+    """Hand over the messages that may be tried now (oldest first, at most `limit`); returns how many went
+    out. The worker runs it on every pass (a job registered by this app)."""
+    ids = list(unsent().values_list("id", flat=True)[:limit])
     return sum(deliver(pk) for pk in ids)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import io
+from contextlib import contextmanager
+from datetime import timedelta
+
 import pytest
-from django.db import transaction
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.utils import timezone
 
 from civicgrid.foundation.access.models import ApiToken
 from civicgrid.foundation.access.roles import Role
@@ -94,10 +100,112 @@ def test_senders_are_chosen_by_settings_and_failures_stay_for_retry(settings, dj
     sms.refresh_from_db()
     assert RecordingSender.sent == [("email", "zhang@example.org", "案卷", "已办结")]
     assert email.status == "sent" and email.to_masked == "z***@example.org"
-    assert sms.status == "failed" and "gateway down" in sms.error
+    assert sms.status == "failed" and "gateway down" in sms.error and sms.attempts == 1
     settings.CIVICGRID_SMS_SENDER = f"{__name__}.RecordingSender"
     senders._load.cache_clear()
+    assert services.deliver_pending() == 0  # not before its backoff
+    with clock_at(sms.next_try_at):
+        assert services.deliver_pending() == 1
+    sms.refresh_from_db()
+    assert sms.status == "sent" and sms.attempts == 2 and RecordingSender.sent[-1][1] == "13812345678"
+    assert services.queue_message(channel="sms", to="  ", body="x") is None
+
+
+@contextmanager
+def clock_at(moment):
+    """Django's clock at `moment` for the block (what the services read through `timezone.now`)."""
+    real = timezone.now
+    timezone.now = lambda: moment
+    try:
+        yield
+    finally:
+        timezone.now = real
+
+
+def _failed_sms(settings, django_capture_on_commit_callbacks):
+    settings.CIVICGRID_SMS_SENDER = f"{__name__}.BrokenSender"
+    with django_capture_on_commit_callbacks(execute=True):
+        message = services.queue_message(channel="sms", to="13812345678", body="已办结")
+    message.refresh_from_db()
+    return message
+
+
+def test_the_worker_retries_a_failed_message_after_a_growing_wait(settings, django_capture_on_commit_callbacks):
+    sms = _failed_sms(settings, django_capture_on_commit_callbacks)
+    waits = []
+    for attempt in range(2, 5):  # the gateway is still down: each failure waits longer
+        previous = sms.next_try_at
+        with clock_at(previous - timedelta(seconds=1)):
+            assert services.deliver_pending() == 0
+        sms.refresh_from_db()
+        assert sms.attempts == attempt - 1  # not tried early
+        with clock_at(previous):
+            call_command("worker", "--once", "--no-tasks", stdout=io.StringIO())
+        sms.refresh_from_db()
+        assert sms.status == "failed" and sms.attempts == attempt
+        waits.append(sms.next_try_at - previous)
+    assert waits == sorted(waits) and waits[0] < waits[-1]
+    assert sms.error.count("gateway down") == 4
+    settings.CIVICGRID_SMS_SENDER = f"{__name__}.RecordingSender"
+    senders._load.cache_clear()
+    with clock_at(sms.next_try_at):
+        call_command("worker", "--once", "--no-tasks", stdout=io.StringIO())
+    sms.refresh_from_db()
+    assert sms.status == "sent" and RecordingSender.sent == [("sms", "13812345678", "", "已办结")]
+
+
+def test_a_message_that_keeps_failing_gives_up_until_an_administrator_retries_it(
+        settings, django_capture_on_commit_callbacks):
+    sms = _failed_sms(settings, django_capture_on_commit_callbacks)
+    for _ in range(services.MAX_ATTEMPTS - 1):
+        with clock_at(sms.next_try_at):
+            services.deliver_pending()
+        sms.refresh_from_db()
+    assert sms.attempts == services.MAX_ATTEMPTS and sms.status == "failed"
+    assert len([e for e in sms.error.split("\n") if e]) == services.MAX_ATTEMPT_ERRORS  # the last ones kept
+    assert list(services.given_up()) == [sms]
+    settings.CIVICGRID_SMS_SENDER = f"{__name__}.RecordingSender"
+    senders._load.cache_clear()
+    with clock_at(sms.next_try_at + timedelta(days=1)):
+        assert services.deliver_pending() == 0  # given up: no more tries
+    assert services.retry_given_up(ids=[sms.pk + 1]) == 0
+    assert services.retry_given_up(ids=[sms.pk]) == 1
     assert services.deliver_pending() == 1
     sms.refresh_from_db()
-    assert sms.status == "sent" and RecordingSender.sent[-1][1] == "13812345678"
-    assert services.queue_message(channel="sms", to="  ", body="x") is None
+    assert sms.status == "sent" and sms.attempts == 1 and not list(services.given_up())
+
+
+def test_two_deliverers_reaching_one_message_send_it_once(settings, django_capture_on_commit_callbacks, monkeypatch):
+    """The after-commit send and the worker's poll may reach the same message at once: the second finds the
+    attempt claimed and sends nothing."""
+    inner = []
+
+    class ReentrantSender(senders.Sender):
+        name = "reentrant"
+
+        def send(self, *, channel, to, subject, body):
+            RecordingSender.sent.append(to)
+            if not inner:  # a second deliverer arrives while the first is at the gateway
+                inner.append(services.deliver_pending())
+
+    sms = _failed_sms(settings, django_capture_on_commit_callbacks)
+    monkeypatch.setattr(services, "sender_for", lambda channel: ReentrantSender())
+    with clock_at(sms.next_try_at):
+        assert services.deliver(sms.pk) is True
+    assert inner == [0] and RecordingSender.sent == ["13812345678"]
+    sms.refresh_from_db()
+    assert sms.status == "sent" and sms.attempts == 2
+
+
+def test_the_poll_reads_only_the_unsent_messages(settings, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        for i in range(30):
+            services.queue_message(channel="sms", to=f"138000000{i:02d}", body="已办结")
+    queued = OutgoingMessage.objects.create(channel="sms", to_masked="x", to_enc="", body="x", sender="console")
+    assert list(services.unsent().values_list("pk", flat=True)) == [queued.pk]
+    if connection.vendor == "sqlite":
+        sql, params = services.unsent().values_list("id", flat=True)[:200].query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+            plan = [row[3] for row in cursor.fetchall()]
+        assert any("outgoing_unsent" in step for step in plan), plan

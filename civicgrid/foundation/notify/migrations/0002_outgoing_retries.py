@@ -1,0 +1,29 @@
+"""Outgoing messages count their hand-overs and wait between them: the worker retries a failed one after a
+growing wait and gives up after `services.MAX_ATTEMPTS`. A partial index of the unsent ones keeps its poll
+independent of how many sent messages are kept. Messages already failed start with no attempts counted."""
+
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ("notify", "0001_initial"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="outgoingmessage",
+            name="attempts",
+            field=models.PositiveSmallIntegerField(default=0),
+        ),
+        migrations.AddField(
+            model_name="outgoingmessage",
+            name="next_try_at",
+            field=models.DateTimeField(blank=True, null=True),
+        ),
+        migrations.AddIndex(
+            model_name="outgoingmessage",
+            index=models.Index(condition=models.Q(sent_at__isnull=True), fields=["id"], name="outgoing_unsent"),
+        ),
+    ]
