@@ -26,6 +26,7 @@ def _extra() -> list:
         ("civicgrid.ui.pages.accounts", "manage/"),
         ("civicgrid.ui.pages.open311", "manage/open311/"),
         ("civicgrid.ui.pages.security", "security/"),
+        ("civicgrid.ui.pages.operations", "ops/"),
         ("civicgrid.ui.pages.categories", "categories/"),
         ("civicgrid.ui.pages.board", "board/"),
         ("civicgrid.ui.pages.evaluation", "evaluation/"),

@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from civicgrid.foundation.core import heartbeat
 from civicgrid.ui.pages.common import page_view
 
 from . import selectors
@@ -29,6 +30,8 @@ def figures_context(user) -> dict:
     figures = selectors.today_figures(user)
     statuses = selectors.status_counts(user)
     return {
+        # Without a running worker no warning, breach or escalation reaches this board: say so on it.
+        "worker": heartbeat.status(),
         "figures": figures,
         "statuses": statuses,
         "open_total": sum(s["count"] for s in statuses if s["status"] != "suspended"),

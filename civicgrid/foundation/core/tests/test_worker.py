@@ -19,6 +19,8 @@ from django.tasks import task
 from django.test import override_settings
 from django.utils import timezone
 
+from civicgrid.foundation.core import heartbeat
+from civicgrid.foundation.core.models import WorkerBeat
 from civicgrid.foundation.events import bus
 from civicgrid.foundation.events.models import OutboxEvent
 from civicgrid.foundation.sla import services as sla
@@ -147,6 +149,10 @@ def test_loop_stops_gracefully_on_sigterm(seen):
     killer.join(5)
     assert seen == ["test.in_loop"]
     assert signal.getsignal(signal.SIGTERM) is previous  # handlers restored
+    # The process recorded itself, and its stop: the pages no longer count it as running.
+    (row,) = WorkerBeat.objects.all()
+    assert row.pid == os.getpid() and row.stopped_at is not None and row.started_at <= row.seen_at
+    assert heartbeat.status().running == 0 and heartbeat.status().processes[0].state == "stopped"
 
 
 @pytest.mark.slow
@@ -181,7 +187,8 @@ def test_worker_process_end_to_end(tmp_path):
     try:
         deadline = time.monotonic() + 30
         done = False
-        while time.monotonic() < deadline and not done:
+        beating = None
+        while time.monotonic() < deadline and not (done and beating):
             time.sleep(0.2)
             task_done = db.execute(
                 "select count(*) from django_tasks_database_dbtaskresult where status='SUCCESSFUL'"
@@ -193,6 +200,7 @@ def test_worker_process_end_to_end(tmp_path):
                 "select count(*) from events_outboxevent where topic = 'sla.breached'"
             ).fetchone()
             done = task_done == (1,) and pending == (0,) and breached == (1,)
+            beating = beating or db.execute("select pid from core_workerbeat where stopped_at is null").fetchone()
         assert done, "the worker did not run the task, sweep the clock and deliver the events in time"
     finally:
         db.close()
@@ -204,3 +212,9 @@ def test_worker_process_end_to_end(tmp_path):
             raise
     assert worker.returncode == 0, err
     assert "worker started" in err and "1 warnings, 1 breaches" in err and "worker stopped" in err
+    assert beating == (worker.pid,)  # while it ran, its row said so
+    db = sqlite3.connect(tmp_path / "civicgrid.sqlite3", timeout=10)
+    try:
+        assert db.execute("select count(*) from core_workerbeat where stopped_at is not null").fetchone() == (1,)
+    finally:
+        db.close()

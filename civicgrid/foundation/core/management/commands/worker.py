@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 
@@ -31,7 +32,7 @@ from django.db.backends.signals import connection_created
 from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 from django.utils.crypto import get_random_string
 
-from civicgrid.foundation.core import context, jobs
+from civicgrid.foundation.core import context, heartbeat, jobs
 from civicgrid.foundation.events import bus
 from civicgrid.foundation.events.tasks import prune_dispatched
 from civicgrid.foundation.sla.sweep import sweep
@@ -204,21 +205,42 @@ class Command(BaseCommand):
         connection_created.connect(tune_sqlite)
         if connection.connection is not None:
             tune_sqlite(connection=connection)
+        self.beat_id = heartbeat.once_id() if once else f"{socket.gethostname()}-{os.getpid()}-{get_random_string(6)}"[:64]
+        self.last_beat = float("-inf")
         try:
             if once:
                 summary = self.tick(runner=runner)
                 if any(summary.values()):
                     self.stdout.write(self.describe(summary))
+                self.record(heartbeat.stopped)
                 return
             self.loop(runner)
         finally:
             connection_created.disconnect(tune_sqlite)
+
+    # ---- the heartbeat (core.heartbeat): what the pages know of this process ---------------------------
+
+    def record(self, func, **kwargs) -> None:
+        """Write this process's row; a database that fails here fails the pass, not the process."""
+        try:
+            func(self.beat_id, **kwargs)
+        except Exception:
+            log.exception("worker heartbeat not written")
+            if not connection.in_atomic_block:  # (a caller's transaction, as in tests, is left alone)
+                connection.close_if_unusable_or_obsolete()
+
+    def maybe_beat(self) -> None:
+        """Beat at most every `heartbeat.BEAT_EVERY` seconds: at the start of a pass and during long ones."""
+        if time.monotonic() - self.last_beat >= heartbeat.BEAT_EVERY:
+            self.last_beat = time.monotonic()
+            self.record(heartbeat.beat)
 
     # ---- one pass --------------------------------------------------------------------------------------
 
     def tick(self, runner: TaskRunner | None = None) -> dict:
         """One pass: sweep, deliver (until drained), tasks (only when no task thread), deliver again."""
         summary = {"warned": 0, "breached": 0, "jobs": 0, "delivered": 0, "tasks": 0, "pruned": 0}
+        self.maybe_beat()
         with context.acting(channel="worker"):
             summary["warned"], summary["breached"] = sweep(batch=self.sweep_batch)
             summary["jobs"] = self.run_jobs()
@@ -255,6 +277,7 @@ class Command(BaseCommand):
         while not self.stop.is_set():
             n = bus.dispatch_pending(limit=DISPATCH_BATCH)
             delivered += n
+            self.maybe_beat()  # a backlog may take minutes: still alive
             if n < DISPATCH_BATCH:  # drained (failures wait for their backoff)
                 return delivered
         return delivered
@@ -281,6 +304,8 @@ class Command(BaseCommand):
             if runner.enabled
             else "not run here",
         )
+        self.record(heartbeat.started)
+        self.last_beat = time.monotonic()
         try:
             if thread:
                 thread.start()
@@ -291,10 +316,11 @@ class Command(BaseCommand):
                     summary = self.tick(runner=None)
                     if any(summary.values()):
                         log.info(self.describe(summary))
-                except Exception:
+                except Exception as exc:
                     # The database may be restarting or locked: keep the process, retry next pass.
                     log.exception("worker pass failed; retrying")
                     connection.close()
+                    self.record(heartbeat.beat, error=f"{type(exc).__name__}: {exc}")
                 self.stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
         finally:
             self.stop.set()
@@ -302,6 +328,7 @@ class Command(BaseCommand):
                 log.info("waiting for the task thread to finish its current task")
                 thread.join()
             self.restore_signals(previous)
+            self.record(heartbeat.stopped)
             connection.close()
             log.info("worker stopped")
 
