@@ -182,6 +182,21 @@ def test_the_page_and_its_partials(client, people):
     assert client.get("/board/figures/").status_code == 302
 
 
+def test_the_overdue_list_shows_a_case_no_department_holds_yet(client, tree, people):
+    """Overdue before dispatch (at intake or verification by the command centre): no department to name. The
+    board once answered 500 here (a template filter's argument looked up on None)."""
+    late = timezone.now() - timedelta(hours=5)
+    waiting = make_case(tree, status=Status.ACCEPTED, is_overdue=True, deadline=late)
+    held = make_case(tree, status=Status.HANDLING, is_overdue=True, deadline=late, department=department("区城管局"))
+    client.force_login(people["cd"])
+    for url in ("/board/", "/board/lists/"):
+        response = client.get(url)
+        assert response.status_code == 200
+        html = response.content.decode()
+        row = html.split(f'data-oid="{waiting.pk}"')[1].split("</tr>")[0]
+        assert "—" in row and "区城管局" in html.split(f'data-oid="{held.pk}"')[1].split("</tr>")[0]
+
+
 def test_the_number_of_queries_does_not_grow_with_the_cases(tree, people):
     def count(func, **kw) -> int:
         user = fresh(people["cd"])
