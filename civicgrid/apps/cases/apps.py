@@ -20,3 +20,30 @@ class CasesConfig(AppConfig):
         keys.register_encrypted_column("cases.Case", "reporter_email_enc", CASE_EMAIL_CONTEXT)
         keys.register_encrypted_column("cases.CaseReporter", "contact_enc", PHONE_CONTEXT)
         keys.register_encrypted_column("cases.CaseReporter", "email_enc", EMAIL_CONTEXT)
+        register_retention()
+
+
+def reporter_floor() -> int:
+    """The shortest retention of reporters' data: past the reopening window, and at least 30 days."""
+    from .conf import reopen_days
+
+    return max(30, reopen_days() + 1)
+
+
+def register_retention() -> None:
+    """Reporters' names and contacts, kept `CIVICGRID_RETAIN_REPORTER_DAYS` (default two years) after the loop
+    ended, for callbacks, ratings and complaints; then blanked (the case itself stays)."""
+    from civicgrid.foundation.core import retention
+
+    from .models import finished_before
+
+    for key, label, model, cleared, prefix in (
+        ("cases.reporter", "事件报告人的姓名和联系方式（结案、不予受理、作废或合并后起算）", "cases.Case",
+         {"reporter_name": "", "reporter_phone_enc": "", "reporter_phone_masked": "", "reporter_email_enc": ""}, ""),
+        ("cases.followers", "事件关注人（含被合并案件的报告人）的姓名和联系方式（所关注案件结案、不予受理、作废或合并后起算）", "cases.CaseReporter",
+         {"name": "", "contact_enc": "", "email_enc": ""}, "case__"),
+    ):
+        retention.register(retention.DataSet(
+            key=key, label=label, model=model, setting="CIVICGRID_RETAIN_REPORTER_DAYS", default_days=730,
+            expired=lambda cutoff, prefix=prefix: finished_before(cutoff, prefix), cleared=cleared,
+            floor=reporter_floor))

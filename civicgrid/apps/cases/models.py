@@ -39,6 +39,14 @@ FINAL_STATUSES = {Status.CLOSED, Status.REFUSED, Status.VOIDED, Status.MERGED}
 REPORTER_ACTIONS = frozenset({"view", "reopen"})
 
 
+def finished_before(cutoff, prefix: str = "") -> models.Q:
+    """Cases (or rows reached through `prefix`, such as "case__") whose loop ended before `cutoff`: closed
+    then, or refused, voided or merged and untouched since. The clock of the reporters' data retention."""
+    return (models.Q(**{f"{prefix}status": Status.CLOSED, f"{prefix}closed_at__lt": cutoff})
+            | models.Q(**{f"{prefix}status__in": [Status.REFUSED, Status.VOIDED, Status.MERGED],
+                          f"{prefix}updated_at__lt": cutoff}))
+
+
 class Source(models.TextChoices):
     GRID_WORKER = "grid_worker", _("网格员上报")
     HOTLINE = "hotline", _("12345热线转办")

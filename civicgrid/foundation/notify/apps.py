@@ -16,3 +16,12 @@ class NotifyConfig(AppConfig):
         keys.register_encrypted_column("notify.OutgoingMessage", "to_enc", TO_CONTEXT)
         # Every worker pass hands over what the after-commit send could not (a gateway that was down).
         jobs.register("notify.retry", deliver_pending)
+        # Where a message went is kept (encrypted) half a year, for complaints about it; the masked form stays.
+        from django.db.models import Q
+
+        from ..core import retention
+
+        retention.register(retention.DataSet(
+            key="notify.outgoing", label="短信、邮件的收件地址（发出后起算）", model="notify.OutgoingMessage",
+            setting="CIVICGRID_RETAIN_MESSAGE_DAYS", default_days=180,
+            expired=lambda cutoff: Q(created_at__lt=cutoff) & ~Q(status="queued"), cleared={"to_enc": ""}))

@@ -5,7 +5,8 @@ Every ``--interval`` seconds (``CIVICGRID_WORKER_INTERVAL``, default 1) the main
   2. runs the jobs the apps registered (``core.jobs``: Open311's queued reports made into cases, and email
      or SMS a sender failed to hand over, tried again),
   3. delivers pending outbox events to their handlers (``events.bus.dispatch_pending``),
-  4. once an hour prunes old delivered events.
+  4. once an hour prunes old delivered events and blanks personal data past its retention period
+     (``core.retention``).
 Queued ``django.tasks`` tasks (django-tasks-db backend) run in a second thread, claimed and run with
 django-tasks-db's own worker code, so a long task (an import) never delays a warning or a breach.
 
@@ -32,7 +33,7 @@ from django.db.backends.signals import connection_created
 from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 from django.utils.crypto import get_random_string
 
-from civicgrid.foundation.core import context, heartbeat, jobs
+from civicgrid.foundation.core import context, heartbeat, jobs, retention
 from civicgrid.foundation.events import bus
 from civicgrid.foundation.events.tasks import prune_dispatched
 from civicgrid.foundation.sla.sweep import sweep
@@ -252,6 +253,9 @@ class Command(BaseCommand):
         if time.monotonic() - self.last_prune >= PRUNE_EVERY:
             self.last_prune = time.monotonic()
             summary["pruned"] = prune_dispatched()
+            # Personal data past its retention period is blanked (core.retention; audited per batch).
+            with context.acting(channel="worker"):
+                retention.apply()
             # Failed imports keep their upload (clear personal numbers) only while someone fixes the file.
             from civicgrid.foundation.imports.services import purge_stale_uploads
 
