@@ -32,6 +32,7 @@ QUICK_ARGS = {
     "bench_locate.py": ["--points", "100000"],
     "bench_nearest_warehouse.py": ["--sizes", "100,1000", "--postgres"],
     "bench_outbox_poll.py": ["--sizes", "1000,20000"],
+    "bench_retention.py": ["--sizes", "10000,50000"],
     "bench_router.py": ["--folds", "2", "--skip-timing"],
     "bench_sla_sweep.py": ["--clocks", "100000"],
 }

@@ -114,12 +114,15 @@ def apply_one(data_set: DataSet, now: datetime | None = None, batch: int = BATCH
     if due is None:
         return 0
     model = data_set.model_class()
-    total = 0
+    total, last = 0, None
     while True:
         with transaction.atomic():
-            ids = list(due.order_by("pk").values_list("pk", flat=True)[:batch])
+            # From where the last batch stopped: a backlog is read once, not again for every batch.
+            page = due if last is None else due.filter(pk__gt=last)
+            ids = list(page.order_by("pk").values_list("pk", flat=True)[:batch])
             if not ids:
                 return total
+            last = ids[-1]
             n = model.objects.filter(pk__in=ids).update(**data_set.cleared)
             record(actor="system:retention", action=AUDIT_ACTION, target_type=model._meta.label_lower,
                    target_repr=data_set.label,

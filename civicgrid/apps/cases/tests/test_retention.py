@@ -102,3 +102,14 @@ def test_the_worker_applies_the_periods(loop):
     _ended(case, Status.REFUSED, 1000)
     call_command("worker", "--once", "--no-tasks", stdout=io.StringIO())
     assert _contacts(case) == ("", "", "", "", "", "", "")
+
+
+def test_a_backlog_is_blanked_in_batches_each_audited(loop):
+    cases = [report(loop, title=f"旧案{i}", reporter_name="张三", reporter_phone="13812345678") for i in range(5)]
+    for case in cases:
+        _ended(case, Status.CLOSED, 1000)
+    data_set = next(s for s in retention.registered() if s.key == "cases.reporter")
+    assert retention.apply_one(data_set, batch=2) == 5
+    counts = [e.data["count"] for e in AuditEntry.objects.filter(action="data.anonymised").order_by("id")]
+    assert counts == [2, 2, 1]
+    assert all(_contacts(c)[:4] == ("", "", "", "") for c in cases)
