@@ -43,7 +43,7 @@ def finished_before(cutoff, prefix: str = "") -> models.Q:
     """Cases (or rows reached through `prefix`, such as "case__") whose loop ended before `cutoff`: closed
     then, or refused, voided or merged and untouched since. The clock of the reporters' data retention."""
     return (models.Q(**{f"{prefix}status": Status.CLOSED, f"{prefix}closed_at__lt": cutoff})
-            | models.Q(**{f"{prefix}status__in": [Status.REFUSED, Status.VOIDED, Status.MERGED],
+            | models.Q(**{f"{prefix}status__in": sorted(FINAL_STATUSES - {Status.CLOSED}),
                           f"{prefix}updated_at__lt": cutoff}))
 
 

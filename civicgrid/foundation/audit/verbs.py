@@ -27,6 +27,7 @@ class Data:
     IMPORTED = "data.imported"
     EXPORTED = "data.exported"
     REVEALED = "data.revealed"  # a sensitive field shown in clear
+    ANONYMISED = "data.anonymised"  # personal data past its retention period blanked (core.retention)
     CONFIDENTIAL_READ = "data.confidential_read"
 
 

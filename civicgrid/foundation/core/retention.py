@@ -26,7 +26,6 @@ from .errors import ValidationFailed
 
 log = logging.getLogger(__name__)
 
-AUDIT_ACTION = "data.anonymised"
 BATCH = 1000
 
 
@@ -107,9 +106,11 @@ def overview(now: datetime | None = None) -> list[dict]:
 def apply_one(data_set: DataSet, now: datetime | None = None, batch: int = BATCH) -> int:
     """Blank the data of one set past its period, `batch` rows per transaction with their audit entry; returns
     how many rows were blanked. ValidationFailed (nothing done) when its period is set wrong."""
+    from civicgrid.foundation.audit import verbs
     from civicgrid.foundation.audit.service import record
 
     now = timezone.now() if now is None else now
+    days = data_set.days()
     due = data_set.due(now)
     if due is None:
         return 0
@@ -124,9 +125,9 @@ def apply_one(data_set: DataSet, now: datetime | None = None, batch: int = BATCH
                 return total
             last = ids[-1]
             n = model.objects.filter(pk__in=ids).update(**data_set.cleared)
-            record(actor="system:retention", action=AUDIT_ACTION, target_type=model._meta.label_lower,
+            record(actor="system:retention", action=verbs.Data.ANONYMISED, target_type=model._meta.label_lower,
                    target_repr=data_set.label,
-                   data={"set": data_set.key, "count": n, "days": data_set.days(), "fields": sorted(data_set.cleared),
+                   data={"set": data_set.key, "count": n, "days": days, "fields": sorted(data_set.cleared),
                          "first_id": ids[0], "last_id": ids[-1]})
         total += n
 

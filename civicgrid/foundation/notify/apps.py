@@ -9,7 +9,9 @@ class NotifyConfig(AppConfig):
     verbose_name = "消息通知"
 
     def ready(self):
-        from ..core import jobs, keys
+        from django.db.models import Q
+
+        from ..core import jobs, keys, retention
         from .services import TO_CONTEXT, deliver_pending
 
         # rotate_keys re-encrypts the recorded addresses with everything else.
@@ -17,10 +19,6 @@ class NotifyConfig(AppConfig):
         # Every worker pass hands over what the after-commit send could not (a gateway that was down).
         jobs.register("notify.retry", deliver_pending)
         # Where a message went is kept (encrypted) half a year, for complaints about it; the masked form stays.
-        from django.db.models import Q
-
-        from ..core import retention
-
         retention.register(retention.DataSet(
             key="notify.outgoing", label="短信、邮件的收件地址（发出后起算）", model="notify.OutgoingMessage",
             setting="CIVICGRID_RETAIN_MESSAGE_DAYS", default_days=180,

@@ -150,15 +150,16 @@ def deliver(message_id: int) -> bool:
     `MAX_ATTEMPTS` times in all; a process that dies mid-send leaves it claimed until then, so a message is
     sent at least once, and twice only if a process died between the gateway's answer and the record of it."""
     now = timezone.now()
-    attempts = unsent(now).filter(pk=message_id).values_list("attempts", flat=True).first()
-    if attempts is None:
+    message = unsent(now).filter(pk=message_id).first()
+    if message is None:
         return OutgoingMessage.objects.filter(pk=message_id, status="sent").exists()
     # Compare and set: only the deliverer that still finds the attempts it read takes this attempt.
-    claimed = OutgoingMessage.objects.filter(pk=message_id, status__in=UNSENT, attempts=attempts).update(
-        attempts=attempts + 1, next_try_at=now + _backoff(attempts + 1))
+    message.attempts += 1
+    message.next_try_at = now + _backoff(message.attempts)
+    claimed = OutgoingMessage.objects.filter(pk=message_id, status__in=UNSENT, attempts=message.attempts - 1).update(
+        attempts=message.attempts, next_try_at=message.next_try_at)
     if not claimed:
         return False
-    message = OutgoingMessage.objects.get(pk=message_id)
     sender = sender_for(message.channel)
     try:
         sender.send(channel=message.channel, to=keys.decrypt(message.to_enc, TO_CONTEXT),

@@ -77,7 +77,8 @@ def test_the_page_says_whether_the_worker_runs_and_what_waits(client_for, admin)
 
 def test_the_page_costs_the_same_queries_however_much_waits(client_for, admin):
     client = client_for(admin)
-    _gave_up_event(), _gave_up_message()
+    _gave_up_event()
+    _gave_up_message()
     client.get(URL)
     with CaptureQueriesContext(connection) as few:
         client.get(URL)
