@@ -35,6 +35,12 @@ class Config:
     CHANGED = "config.changed"
 
 
+class Ops:
+    EVENTS_RETRIED = "ops.events_retried"  # outbox events that gave up, given fresh attempts (运行监控)
+    MESSAGES_RETRIED = "ops.messages_retried"  # email and SMS that gave up, given fresh attempts
+    TASK_RERUN = "ops.task_rerun"  # a failed background task that redoes derived work, queued again
+
+
 class AuditLog:
     EXPORTED = "audit.exported"
     PURGED = "audit.purged"

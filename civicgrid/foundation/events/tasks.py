@@ -15,6 +15,7 @@ from django.db import transaction
 from django.tasks import task
 from django.utils import timezone
 
+from ..core.retries import retry_chosen
 from .bus import MAX_ATTEMPTS
 from .models import OutboxEvent
 
@@ -54,12 +55,13 @@ def failed_events():
     return OutboxEvent.objects.filter(dispatched_at__isnull=True, attempts__gte=MAX_ATTEMPTS).order_by("id")
 
 
-def retry_failed(ids=None) -> int:
-    """Give failed events (all, or those in ``ids``) a fresh set of attempts, due now."""
-    qs = failed_events()
-    if ids is not None:
-        qs = qs.filter(id__in=list(ids))
-    return qs.update(attempts=0, available_at=timezone.now())
+def retry_failed(ids=None, *, actor=None) -> int:
+    """Give failed events (all, or those in ``ids``) a fresh set of attempts, due now; audited. Every id must
+    still name a failed event, or nothing changes (``core.retries``)."""
+    from civicgrid.foundation.audit import verbs
+
+    return retry_chosen(failed_events(), ids, actor=actor, action=verbs.Ops.EVENTS_RETRIED,
+                        reset={"attempts": 0, "available_at": timezone.now()}, what="领域事件")
 
 
 @task(queue_name="default")

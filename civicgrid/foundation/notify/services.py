@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from ..core import keys
 from ..core.errors import NotFound
+from ..core.retries import retry_chosen
 from .models import Notification, OutgoingMessage
 from .senders import CHANNELS, mask_address, sender_for
 
@@ -133,12 +134,13 @@ def given_up():
     return OutgoingMessage.objects.filter(status="failed", attempts__gte=MAX_ATTEMPTS).order_by("id")
 
 
-def retry_given_up(ids=None) -> int:
-    """Give messages that gave up (all, or those in `ids`) a fresh set of attempts, due now."""
-    qs = given_up()
-    if ids is not None:
-        qs = qs.filter(id__in=list(ids))
-    return qs.update(attempts=0, next_try_at=None)
+def retry_given_up(ids=None, *, actor=None) -> int:
+    """Give messages that gave up (all, or those in `ids`) a fresh set of attempts, due now; audited. Every id
+    must still name a message that gave up, or nothing changes (`core.retries`)."""
+    from civicgrid.foundation.audit import verbs
+
+    return retry_chosen(given_up(), ids, actor=actor, action=verbs.Ops.MESSAGES_RETRIED,
+                        reset={"attempts": 0, "next_try_at": None}, what="短信/邮件")
 
 
 def deliver(message_id: int) -> bool:

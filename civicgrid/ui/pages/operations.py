@@ -2,15 +2,18 @@
 
 Whether the worker runs (its processes' heartbeats, `core.heartbeat`), how much waits for it (outbox events due,
 email and SMS not yet handed over, queued Open311 reports) and what gave up after its last attempt: events whose
-handler kept failing, messages the gateway kept refusing. Those can be tried again from here, all or the chosen
-ones; each retry is audited. Every read is bounded (counts stop at `COUNT_CAP`, lists show the oldest `LIST`),
-so the page costs a fixed number of queries however much is waiting.
+handler kept failing, messages the gateway kept refusing, background tasks that failed this week. Those can be
+tried again from here, all or the chosen ones (a task only when it redoes derived work; an import or a
+retraining is tried again from its own page); each retry is audited by its service. Every read is bounded
+(counts stop at `COUNT_CAP`, lists show `LIST` rows), so the page costs a fixed number of queries however much
+is waiting.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
@@ -18,8 +21,7 @@ from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
 from civicgrid.foundation.access.endpoints import non_data_endpoint
-from civicgrid.foundation.audit.service import record
-from civicgrid.foundation.core import heartbeat
+from civicgrid.foundation.core import heartbeat, retries
 from civicgrid.foundation.core.errors import ValidationFailed
 from civicgrid.foundation.events import bus
 from civicgrid.foundation.events import tasks as outbox
@@ -31,8 +33,6 @@ from .common import capability_required, page_view
 CAPABILITY = "config.manage"
 COUNT_CAP = 9999  # "9999+" past it
 LIST = 50
-AUDIT_EVENTS_RETRIED = "ops.events_retried"
-AUDIT_MESSAGES_RETRIED = "ops.messages_retried"
 
 
 def _capped(queryset) -> dict:
@@ -52,6 +52,33 @@ def _open311() -> dict | None:
         return None
     return {"pending": _capped(QueuedRequest.objects.filter(state=QueueState.PENDING)),
             "failed": _capped(QueuedRequest.objects.filter(state=QueueState.FAILED))}
+
+
+TASK_DAYS = 7  # failed tasks of the last week are listed
+
+
+def _tasks(now) -> dict | None:
+    """Background tasks (django-tasks-db): how many wait and run, and those that failed in the last week."""
+    results = retries.task_results()
+    if results is None:
+        return None
+    from django.tasks import TaskResultStatus
+
+    failed = results.filter(status=TaskResultStatus.FAILED, finished_at__gte=now - timedelta(days=TASK_DAYS))
+    rows = []
+    for r in failed.order_by("-finished_at").only("task_path", "args_kwargs", "enqueued_at", "finished_at",
+                                                   "exception_class_path", "traceback")[:LIST]:
+        arguments = r.args_kwargs or {}
+        job = (arguments.get("args") or [None])[0] if r.task_path.endswith(".run_import_task") else None
+        rows.append({"id": str(r.pk), "label": retries.TASK_LABELS.get(r.task_path, r.task_path),
+                     "enqueued_at": r.enqueued_at, "finished_at": r.finished_at,
+                     "error": _last_line(r.traceback) or r.exception_class_path.rsplit(".", 1)[-1],
+                     "import_job": job if isinstance(job, int) else None,
+                     "router": r.task_path.endswith(".router.tasks.retrain"),
+                     "rerunnable": r.task_path in retries.RERUNNABLE})
+    return {"ready": _capped(results.filter(status=TaskResultStatus.READY)),
+            "running": _capped(results.filter(status=TaskResultStatus.RUNNING)),
+            "failed": _capped(failed), "failed_list": rows, "days": TASK_DAYS}
 
 
 @page_view(CAPABILITY)
@@ -82,6 +109,7 @@ def status(request):
         "given_up": given_up,
         "given_up_total": _capped(notify.given_up()),
         "open311": _open311(),
+        "tasks": _tasks(now),
         "list_size": LIST,
     }
     return render(request, "operations/status.html", context)
@@ -101,19 +129,11 @@ def _chosen_ids(request) -> list[int] | None:
     return ids
 
 
-def _retry(request, *, queryset, apply, action: str, label: str):
-    """Retry the chosen rows of `queryset` (all of them must still be there: else nothing changes), audited."""
+def _retry(request, *, apply, label: str):
+    """Retry the chosen rows (the service checks that all of them still gave up, else nothing changes, and
+    audits the retry)."""
     try:
-        ids = _chosen_ids(request)
-        with transaction.atomic():
-            if ids is not None:
-                found = set(queryset.filter(pk__in=ids).values_list("pk", flat=True))
-                if found != set(ids):
-                    missing = ", ".join(str(i) for i in sorted(set(ids) - found)[:5])
-                    raise ValidationFailed(f"以下记录已不在「放弃重试」之列（已重试或已删除）：{missing}，未作任何改动 / "
-                                           f"no longer given up: {missing}; nothing was changed", field="id")
-            n = apply(ids)
-            record(actor=request.user, action=action, data={"ids": ids if ids is not None else "all", "count": n})
+        n = apply(_chosen_ids(request), actor=request.user)
     except ValidationFailed as exc:
         messages.error(request, exc.message)
         return redirect("ui:ops_status")
@@ -124,22 +144,33 @@ def _retry(request, *, queryset, apply, action: str, label: str):
 @require_POST
 @capability_required(CAPABILITY)
 def retry_events(request):
-    return _retry(request, queryset=outbox.failed_events(), apply=outbox.retry_failed,
-                  action=AUDIT_EVENTS_RETRIED, label="领域事件")
+    return _retry(request, apply=outbox.retry_failed, label="领域事件")
 
 
 @require_POST
 @capability_required(CAPABILITY)
 def retry_messages(request):
-    return _retry(request, queryset=notify.given_up(), apply=notify.retry_given_up,
-                  action=AUDIT_MESSAGES_RETRIED, label="短信/邮件")
+    return _retry(request, apply=notify.retry_given_up, label="短信/邮件")
+
+
+@require_POST
+@capability_required(CAPABILITY)
+def rerun_task(request):
+    try:
+        retries.rerun_task(request.POST.get("id", ""), actor=request.user)
+    except ValidationFailed as exc:
+        messages.error(request, exc.message)
+        return redirect("ui:ops_status")
+    messages.success(request, "已重新排队该后台任务 / the task was queued again")
+    return redirect("ui:ops_status")
 
 
 urlpatterns = [
     path("", status, name="ops_status"),
     path("events/retry/", retry_events, name="ops_retry_events"),
     path("messages/retry/", retry_messages, name="ops_retry_messages"),
+    path("tasks/rerun/", rerun_task, name="ops_rerun_task"),
 ]
 # System administration: no business data (event topics and ids, masked addresses, error lines).
-non_data_endpoint("ui:ops_status", "ui:ops_retry_events", "ui:ops_retry_messages")
+non_data_endpoint("ui:ops_status", "ui:ops_retry_events", "ui:ops_retry_messages", "ui:ops_rerun_task")
 register(MenuItem("ops_status", gettext_noop("运行监控"), "ui:ops_status", CAPABILITY, order=89))

@@ -156,3 +156,48 @@ def test_the_page_speaks_english_second(client_for, admin):
     finally:
         translation.activate(settings.LANGUAGE_CODE)
     assert "System monitor" in html and "The background worker has never run." in html and "运行监控" not in html
+
+
+def _failed_task(path, args=(), error="KeyError: 'calendar'"):
+    from django.tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    now = timezone.now()
+    return DBTaskResult.objects.create(
+        status=TaskResultStatus.FAILED, task_path=path, args_kwargs={"args": list(args), "kwargs": {}},
+        queue_name="default", backend_name="default", run_after=now, finished_at=now,
+        exception_class_path="builtins.KeyError", traceback=f"Traceback (most recent call last):\n  …\n{error}")
+
+
+def test_failed_background_tasks_are_listed_and_a_derived_one_runs_again(client_for, admin, tree):
+    reschedule = _failed_task("civicgrid.foundation.sla.sweep.reschedule_task", [None])
+    imported = _failed_task("civicgrid.foundation.imports.tasks.run_import_task", [42], error="OSError: disk full")
+    old = _failed_task("civicgrid.foundation.events.tasks.prune_outbox")
+    type(old).objects.filter(pk=old.pk).update(finished_at=timezone.now() - timedelta(days=8))  # past the week
+    client = client_for(admin)
+    html = client.get(URL).content.decode()
+    assert 'data-task-count="failed">' in html and "近 7 天失败：<b>2</b>" in html
+    assert f'data-task="{reschedule.pk}"' in html and f'data-task="{imported.pk}"' in html
+    assert f'data-task="{old.pk}"' not in html
+    assert "工作日历变更后重算在办时限" in html and "KeyError: &#x27;calendar&#x27;" in html
+    assert reverse("ui:import_job", args=[42]) in html and "OSError: disk full" in html
+
+    # An import is retried from its own page: refused here, nothing queued, nothing audited.
+    count = type(imported).objects.count()
+    response = client.post(reverse("ui:ops_rerun_task"), {"id": str(imported.pk)}, follow=True)
+    assert "不能在此重新运行" in response.content.decode()
+    assert type(imported).objects.count() == count and not AuditEntry.objects.filter(action="ops.task_rerun")
+    response = client.post(reverse("ui:ops_rerun_task"), {"id": "not-a-uuid"}, follow=True)
+    assert "不存在或没有失败" in response.content.decode()
+
+    # Someone without config.manage: 403, nothing queued.
+    leader = user_with(Role.LEADER, region=tree["140213"])
+    assert client_for(leader).post(reverse("ui:ops_rerun_task"), {"id": str(reschedule.pk)}).status_code == 403
+    assert not AuditEntry.objects.filter(action="ops.task_rerun")
+
+    # The SLA reschedule runs again (the test settings run tasks at once) and the rerun is audited.
+    response = client.post(reverse("ui:ops_rerun_task"), {"id": str(reschedule.pk)}, follow=True)
+    assert "已重新排队该后台任务" in response.content.decode()
+    entry = AuditEntry.objects.get(action="ops.task_rerun")
+    assert entry.actor_id == admin.pk and entry.data["failed"] == str(reschedule.pk)
+    assert entry.data["task"] == "civicgrid.foundation.sla.sweep.reschedule_task"

@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from civicgrid.foundation.access.models import ApiToken
 from civicgrid.foundation.access.roles import Role
+from civicgrid.foundation.audit.models import AuditEntry
+from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
 from civicgrid.foundation.notify import senders, services
 from civicgrid.foundation.notify.models import Notification, OutgoingMessage
 from civicgrid.testing.builders import user_with
@@ -168,8 +170,11 @@ def test_a_message_that_keeps_failing_gives_up_until_an_administrator_retries_it
     senders._load.cache_clear()
     with clock_at(sms.next_try_at + timedelta(days=1)):
         assert services.deliver_pending() == 0  # given up: no more tries
-    assert services.retry_given_up(ids=[sms.pk + 1]) == 0
+    with pytest.raises(ValidationFailed, match="未作任何改动"):  # a message that did not give up: nothing changes
+        services.retry_given_up(ids=[sms.pk, sms.pk + 1])
+    assert list(services.given_up()) == [sms]
     assert services.retry_given_up(ids=[sms.pk]) == 1
+    assert AuditEntry.objects.get(action="ops.messages_retried").data == {"ids": [sms.pk], "count": 1}
     assert services.deliver_pending() == 1
     sms.refresh_from_db()
     assert sms.status == "sent" and sms.attempts == 1 and not list(services.given_up())
@@ -209,3 +214,15 @@ def test_the_poll_reads_only_the_unsent_messages(settings, django_capture_on_com
             cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
             plan = [row[3] for row in cursor.fetchall()]
         assert any("outgoing_unsent" in step for step in plan), plan
+
+
+def test_only_a_system_administrator_retries_what_gave_up(tree):
+    """The service itself refuses a person without config.manage, and changes nothing."""
+    sms = OutgoingMessage.objects.create(channel="sms", to_masked="138****5678", body="x", sender="console",
+                                         status="failed", attempts=services.MAX_ATTEMPTS)
+    with pytest.raises(PermissionDenied):
+        services.retry_given_up(actor=user_with(Role.LEADER, region=tree["140213"]))
+    assert list(services.given_up()) == [sms] and not AuditEntry.objects.filter(action="ops.messages_retried")
+    assert services.retry_given_up(actor=user_with(Role.SYSTEM_ADMIN)) == 1
+    entry = AuditEntry.objects.get(action="ops.messages_retried")
+    assert entry.data == {"ids": "all", "count": 1} and entry.actor is not None
