@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.utils.translation import gettext_lazy as _
 
 from .errors import PermissionDenied, ValidationFailed
 
@@ -52,10 +53,10 @@ def retry_chosen(queryset: models.QuerySet, ids: Iterable[int] | None, *, actor,
 # way to try again; a task that only redoes derived work from the data as it is now may simply run again.
 
 TASK_LABELS = {
-    "civicgrid.foundation.imports.tasks.run_import_task": "数据导入",
-    "civicgrid.integrations.router.tasks.retrain": "智能分拨模型训练",
-    "civicgrid.foundation.sla.sweep.reschedule_task": "工作日历变更后重算在办时限",
-    "civicgrid.foundation.events.tasks.prune_outbox": "清理已投递的领域事件",
+    "civicgrid.foundation.imports.tasks.run_import_task": _("数据导入"),
+    "civicgrid.integrations.router.tasks.retrain": _("智能分拨模型训练"),
+    "civicgrid.foundation.sla.sweep.reschedule_task": _("工作日历变更后重算在办时限"),
+    "civicgrid.foundation.events.tasks.prune_outbox": _("清理已投递的领域事件"),
 }
 RERUNNABLE = {"civicgrid.foundation.sla.sweep.reschedule_task", "civicgrid.foundation.events.tasks.prune_outbox"}
 
