@@ -106,6 +106,8 @@ TEMPLATES = [
     }
 ]
 
+CSRF_FAILURE_VIEW = "civicgrid.ui.errors.csrf_failure"  # in the user's language, inside the site's frame
+
 # --- database -----------------------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:

@@ -1,0 +1,92 @@
+"""The error pages: 400, 403, 404 and 500 in the user's language, inside the site's frame (Django's defaults are
+English-only plain pages). A message the code raised for people (ours are Chinese, such as the scoped read
+path's "not found or not in your scope") is shown; Django's own technical messages are not. Under `/api/` the
+answer is JSON (`{"detail": …}`); under `/open311/` the GeoReport error list (the Open311 app answers its own
+unknown paths in the spec's formats; this covers what reaches Django's handlers)."""
+
+from __future__ import annotations
+
+import re
+
+from django.http import HttpResponseServerError, JsonResponse
+from django.shortcuts import render
+from django.template import loader
+from django.utils.translation import get_language, gettext_noop
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import requires_csrf_token
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+TITLES = {
+    400: gettext_noop("请求有误"),
+    403: gettext_noop("无权访问"),
+    404: gettext_noop("页面不存在"),
+}
+
+
+def _human_message(exception) -> str:
+    """The exception's own message when it was written for people (ours are Chinese), else '' (and in the
+    English interface, where the page's own translated sentence says the same)."""
+    args = getattr(exception, "args", ())
+    message = args[0] if args else ""
+    chinese = get_language() or ""
+    return message if isinstance(message, str) and _CJK.search(message) and chinese.startswith("zh") else ""
+
+
+def _machine(request, status: int, detail: str):
+    """JSON for API clients; None for a page."""
+    path = request.path
+    if path.startswith("/api/"):
+        return JsonResponse({"detail": detail}, status=status, json_dumps_params={"ensure_ascii": False})
+    if path.startswith("/open311/"):
+        return JsonResponse([{"code": status, "description": detail}], status=status, safe=False,
+                            json_dumps_params={"ensure_ascii": False})
+    return None
+
+
+def _page(request, status: int, exception=None):
+    default = {
+        400: _("请求的内容有误，请检查后重试。"),
+        403: _("您的账号没有访问该页面的权限。如需开通，请联系系统管理员。"),
+        404: _("未找到该页面或对象，或不在您的权限范围内。"),
+    }[status]
+    detail = _human_message(exception) or default
+    answer = _machine(request, status, detail)
+    if answer is not None:
+        return answer
+    return render(request, "ui/error.html", {"status": status, "title": _(TITLES[status]), "detail": detail},
+                  status=status)
+
+
+@requires_csrf_token
+def bad_request(request, exception=None):
+    return _page(request, 400, exception)
+
+
+@requires_csrf_token
+def permission_denied(request, exception=None):
+    return _page(request, 403, exception)
+
+
+@requires_csrf_token
+def page_not_found(request, exception=None):
+    return _page(request, 404, exception)
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: a form sent from a page too old (its token expired with the session) or from
+    elsewhere."""
+    detail = _("页面已过期或来源无法确认，本次提交未被受理。请刷新页面后重新提交。")
+    answer = _machine(request, 403, detail)
+    if answer is not None:
+        return answer
+    return render(request, "ui/error.html", {"status": 403, "title": _("提交未被受理"), "detail": detail}, status=403)
+
+
+@requires_csrf_token
+def server_error(request):
+    """A page that needs nothing that could itself be broken: no database, no navigation, both languages."""
+    answer = _machine(request, 500, "服务器内部错误，请稍后重试 / internal server error")
+    if answer is not None:
+        return answer
+    return HttpResponseServerError(loader.get_template("ui/error_500.html").render())
