@@ -195,13 +195,18 @@ def _limit(limit) -> int:
         return 5
 
 
-def nearest_warehouses(lat, lng, item, min_quantity: int = 1, limit: int = 5, user=None) -> list[Nearby]:
-    """The nearest warehouses holding at least `min_quantity` usable units of `item`, nearest first."""
+def nearest_warehouses(lat, lng, item, min_quantity: int = 1, limit: int = 5, user=None,
+                       outside: str = "") -> list[Nearby]:
+    """The nearest warehouses holding at least `min_quantity` usable units of `item`, nearest first; with
+    `outside` (a region code), only warehouses outside that region (a street short of its target borrows from
+    others: its own stock is already counted in what it holds)."""
     from .services.common import resolve_item
 
     lat, lng = _check_point(lat, lng)
     item = resolve_item(item)
     rows = candidates(item, int(min_quantity), user)
+    if outside:
+        rows = [r for r in rows if not (r[4] or "").startswith(outside)]
     if not rows:
         return []
     lats = np.fromiter((r[5] for r in rows), float, len(rows))

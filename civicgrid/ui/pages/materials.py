@@ -24,6 +24,7 @@ from civicgrid.apps.materials.models import (
     Level,
     MaterialItem,
     StockCount,
+    StockTarget,
     Warehouse,
 )
 from civicgrid.apps.materials.services.common import can, can_manage_catalogue
@@ -251,8 +252,16 @@ def nearest(request):
     params = request.GET
     ask = {"item": (params.get("item") or "").strip()[:32], "quantity": (params.get("quantity") or "1").strip()[:12],
            "hazard": (params.get("hazard") or "").strip()[:18], "lat": (params.get("lat") or "").strip()[:20],
-           "lng": (params.get("lng") or "").strip()[:20], "limit": (params.get("limit") or "5").strip()[:3]}
-    context = {"ask": ask, "items": _items(), "results": None, "error": "", "hazard": None, "points": []}
+           "lng": (params.get("lng") or "").strip()[:20], "limit": (params.get("limit") or "5").strip()[:3],
+           "street": clean_code(params.get("street"))}
+    context = {"ask": ask, "items": _items(), "results": None, "error": "", "hazard": None, "points": [],
+               "street": None}
+    if ask["street"]:  # from a shortage: borrow for this street, from warehouses outside it
+        target = (StockTarget.objects.visible_to(request.user, "view").select_related("street")
+                  .filter(street__code=ask["street"]).first())
+        if target is None:
+            raise Http404("未找到该街道的储备定额，或不在您的权限范围内")
+        context["street"] = target.street
     status = 200
     if ask["item"]:
         try:
@@ -266,7 +275,8 @@ def nearest(request):
                     raise Http404
                 context["hazard"], lat, lng = hazard, hazard.lat, hazard.lng
             quantity = services.common.clean_quantity(ask["quantity"])
-            found = selectors.nearest_warehouses(lat, lng, ask["item"], quantity, ask["limit"], user=request.user)
+            found = selectors.nearest_warehouses(lat, lng, ask["item"], quantity, ask["limit"], user=request.user,
+                                                 outside=ask["street"])
             for n in found:
                 n.distance_label = f"{n.distance_m / 1000:.1f} km" if n.distance_m >= 1000 else f"{n.distance_m:.0f} m"
             context["results"] = found

@@ -4,6 +4,7 @@ a count through its page, shortages, the nearest finder, the ledger download and
 import io
 import json
 import re
+from html import unescape as html_unescape
 
 import pytest
 from django.test import Client
@@ -78,6 +79,14 @@ def test_shortages_nearest_ledger_and_import_pages(depot):
     rows = re.findall(r'<tr data-oid="(\d+)"', html)
     assert rows == [str(depot.street.pk), str(depot.district.pk)]
     assert client.get("/materials/nearest/?item=sandbag&quantity=1").status_code == 400
+    # The shortage's own link searches from the street's centre for the missing quantity.
+    link = html_unescape(re.search(r'<a href="([^"]+)" data-nearest>', client.get("/materials/shortages/")
+                                   .content.decode()).group(1))
+    r = client.get(link)
+    assert r.status_code == 200 and "quantity=800" in link and 'data-street="140213050"' in r.content.decode()
+    # Only the district's depot: the street's own warehouse (1,200 of them) is what is short.
+    assert re.findall(r'<tr data-oid="(\d+)"', r.content.decode()) == [str(depot.district.pk)]
+    assert client.get(link.replace("140213050", "140213051")).status_code == 404  # no target of that street here
     r = client.get("/materials/ledger.xlsx")
     sheet = load_workbook(io.BytesIO(r.content)).active
     assert sorted(row[1] for row in list(sheet.iter_rows(values_only=True))[1:]) == ["WH-050", "WH-D"]
