@@ -22,6 +22,7 @@ from civicgrid.apps.hazards import selectors, services, xlsx
 from civicgrid.apps.hazards.models import (
     CATEGORIES_BY_KIND,
     OPEN_STATUSES,
+    Campaign,
     FoundBy,
     Grade,
     Hazard,
@@ -269,8 +270,13 @@ def detail_context(request, hazard: Hazard, *, error: str = "", failed: str = ""
         "needs_emergency": not hazard.short_term_fixable and PlanKind.EMERGENCY not in plans,
         "timeline": _timeline(hazard), "photos_by_stage": photos_by_stage,
         "may_reveal": bool(hazard.owner_phone_enc) and has_capability(user, "hazards.rectify"),
-        "rescue_url": f"/rescue/incidents/new/?hazard={hazard.pk}",
-        "materials_url": f"/materials/nearest/?hazard={hazard.pk}",
+        # Links to other apps only for those who may open them (each is checked again where it leads).
+        "rescue_url": (f"{reverse('ui:rescue_incident_new')}?hazard={hazard.pk}"
+                       if has_capability(user, "rescue.command") else ""),
+        "materials_url": (f"{reverse('ui:materials_nearest')}?hazard={hazard.pk}"
+                          if has_capability(user, "materials.view") else ""),
+        "campaign": (Campaign.objects.visible_to(user).filter(pk=hazard.campaign_id).only("pk", "name").first()
+                     if hazard.campaign_id else None),
         "today": timezone.localdate().isoformat(),
     }
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 
+import re
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -111,6 +113,30 @@ def test_detail_renders_and_other_street_gets_404(world, hazards):
     assert client_for(world.other_street).get(reverse("ui:hazard_detail", args=[mine.pk])).status_code == 404
     assert client_for(world.street).get(reverse("ui:hazard_detail", args=[theirs.pk])).status_code == 404
     assert client_for(world.street).get(reverse("ui:hazard_detail", args=[999999])).status_code == 404
+
+
+def test_detail_links_only_to_what_the_user_may_open(world, hazards):
+    """A department handler or a leader sees no 上报险情 link (rescue.command), and a campaign link only when
+    the campaign is in their scope: every link shown opens."""
+    mine, _ = hazards
+    street = client_for(world.street)
+    street.post(reverse("ui:campaign_new"), _campaign_form())
+    campaign = Campaign.objects.get()
+    Hazard.objects.filter(pk=mine.pk).update(campaign=campaign)
+    assert 'data-link="campaign"' in street.get(reverse("ui:hazard_detail", args=[mine.pk])).content.decode()
+    handler = client_for(world.patron_handler)
+    assert handler.get(reverse("ui:campaign_detail", args=[campaign.pk])).status_code in (403, 404)
+    assert 'data-link="campaign"' not in handler.get(reverse("ui:hazard_detail", args=[mine.pk])).content.decode()
+    for user in (world.patron_handler, world.leader):
+        client = client_for(user)
+        text = client.get(reverse("ui:hazard_detail", args=[mine.pk])).content.decode()
+        assert 'data-link="rescue"' not in text
+        assert client.get(f"/rescue/incidents/new/?hazard={mine.pk}").status_code == 403
+        for href in re.findall(r'<p class="links">(.*?)</p>', text, re.S)[0:1]:
+            for url in re.findall(r'href="([^"]+)"', href):
+                assert client.get(url.replace("&amp;", "&")).status_code == 200, url
+    text = client_for(world.centre).get(reverse("ui:hazard_detail", args=[mine.pk])).content.decode()
+    assert 'data-link="rescue"' in text
 
 
 def test_actions_through_the_page(world, hazards):
