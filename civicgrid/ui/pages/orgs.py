@@ -70,11 +70,15 @@ def org_detail(request, pk: int):
     # Posts are shown only after the organisation itself passed the scoped fetch; their phones stay encrypted.
     posts = list(org.posts.select_related("user").order_by("-is_lead", "title", "id"))
     children = visible_orgs(request.user).filter(parent=org)
+    # The parent is named always, linked only when the user may open it (a department's handler sees the
+    # department, not the district government above it).
+    parent_visible = org.parent_id is not None and visible_orgs(request.user).filter(pk=org.parent_id).exists()
     return render(
         request,
         "orgs/detail.html",
         {"object": org, "posts": posts, **_table(children),
-         "fields": field_rows(org, DETAIL_FIELDS, labels={"parent": _("上级机构")}, links={"parent": "ui:org_detail"})},
+         "fields": field_rows(org, DETAIL_FIELDS, labels={"parent": _("上级机构")},
+                              links={"parent": "ui:org_detail"} if parent_visible else None)},
     )
 
 

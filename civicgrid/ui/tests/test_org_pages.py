@@ -65,3 +65,16 @@ def test_department_handler_sees_own_department_only(tree, orgs, client_for):
     assert oids(c.get(reverse("ui:org_list")).content.decode()) == {orgs["dept"].pk}
     assert c.get(reverse("ui:org_detail", args=[orgs["dept"].pk])).status_code == 200
     assert c.get(reverse("ui:org_detail", args=[orgs["office"].pk])).status_code == 404
+
+
+def test_a_parent_out_of_scope_is_named_but_not_linked(tree, orgs, client_for):
+    """A department's handler sees the district government named as the parent, without a link that would 404."""
+    government = Organisation.objects.create(code="G140213", name="平城区人民政府", kind=OrgKind.OTHER,
+                                             region=tree["140213"])
+    Organisation.objects.filter(pk=orgs["dept"].pk).update(parent=government)
+    handler = user_with(Role.DEPARTMENT_HANDLER, department=orgs["dept"])
+    c = client_for(handler)
+    html = c.get(reverse("ui:org_detail", args=[orgs["dept"].pk])).content.decode()
+    parent_url = reverse("ui:org_detail", args=[government.pk])
+    assert "平城区人民政府" in html and f'href="{parent_url}"' not in html
+    assert c.get(parent_url).status_code == 404
