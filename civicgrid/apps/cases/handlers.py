@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.events import bus as events
+from civicgrid.foundation.sla import services as sla
 
 from . import recipients
 from .clocks import KINDS
@@ -56,7 +57,7 @@ def on_sla_warning(event) -> None:
     kind = event.payload["kind"]
     users = recipients.responsible_for(case, kind)
     recipients.tell_staff(users, case, "warning", f"{KIND_LABELS[kind]}即将超期",
-                          f"{case.title}（期限 {event.payload.get('due_at') or '—'}）",
+                          f"{case.title}（期限 {sla.due_text(event.payload.get('due_at'))}）",
                           dedupe=f"sla.warning:{event.payload.get('clock_id')}")
 
 

@@ -7,6 +7,7 @@ from django.db import transaction
 
 from civicgrid.foundation.events import bus as events
 from civicgrid.foundation.notify import services as notify
+from civicgrid.foundation.sla import services as sla
 
 from .models import OPEN_TASK_STATUSES, ResponseTask
 from .services.common import district_managers, record
@@ -34,7 +35,7 @@ def on_warning(event) -> None:
         return
     label = LABELS[event.payload["kind"]]
     notify.notify_many(responsible_users(task), "warning", f"防汛任务即将超时（{label}）：{task.title}",
-                       f"期限 {event.payload.get('due_at') or '—'}", target=task,
+                       f"期限 {sla.due_text(event.payload.get('due_at'))}", target=task,
                        dedupe_prefix=f"flood.sla.warning:{event.payload.get('clock_id')}")
 
 

@@ -84,6 +84,20 @@ def _emit(topic: str, c: SlaClock, at: datetime, **extra) -> None:
     _event(topic, c, at, **extra).save()
 
 
+def due_text(value) -> str:
+    """A clock event's `due_at` (ISO 8601 in the payload, or a datetime) as people read it: local time to the
+    minute, "2026-11-30 10:30"; "—" when there is none, and the text as it came when it is not a datetime."""
+    if not value:
+        return "—"
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if timezone.is_naive(moment):
+        return f"{moment:%Y-%m-%d %H:%M}"
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
+
+
 def publish_clock_event(topic: str, c: SlaClock, at: datetime) -> None:
     """Publish a warning or breach of a saved clock that a service (not the sweep) emits."""
     _emit(topic, c, at)

@@ -54,10 +54,12 @@ def _evaluate(request, ask: dict) -> selectors.Evaluation:
         raise DjangoPermissionDenied from None
 
 
-def _table(ev: selectors.Evaluation) -> list[dict]:
+def _table(ev: selectors.Evaluation, rate_labels: list[str], count_labels: list[str]) -> list[dict]:
+    """Each row's figures with their column's label (a phone shows each cell as "label value")."""
     return [{"row": r, "score": formulas.as_score(r.score),
-             "rates": [formulas.as_percent(r.rates.get(k)) for k in ev.rate_keys],
-             "counts": [r.counts.get(c, 0) for c in ev.count_keys]} for r in ev.rows]
+             "rates": list(zip(rate_labels, [formulas.as_percent(r.rates.get(k)) for k in ev.rate_keys], strict=True)),
+             "counts": list(zip(count_labels, [r.counts.get(c, 0) for c in ev.count_keys], strict=True))}
+            for r in ev.rows]
 
 
 @page_view(selectors.CAPABILITY)
@@ -73,12 +75,14 @@ def evaluation(request):
     except ValidationFailed as exc:
         context["error"] = exc.message
         return render(request, "evaluation/ranking.html", context, status=400)
+    rate_labels = [gettext(formulas.RATES[k].label) for k in ev.rate_keys]
+    count_labels = [gettext(formulas.COUNT_LABELS[c]) for c in ev.count_keys]
     context.update({
         "ev": ev,
-        "rows": _table(ev),
+        "rows": _table(ev, rate_labels, count_labels),
         "kind_label": gettext(ev.kind.label),
-        "rate_labels": [gettext(formulas.RATES[k].label) for k in ev.rate_keys],
-        "count_labels": [gettext(formulas.COUNT_LABELS[c]) for c in ev.count_keys],
+        "rate_labels": rate_labels,
+        "count_labels": count_labels,
         "columns": len(ev.rate_keys) + len(ev.count_keys) + 4,
         "formula": " + ".join(f"{t.display(gettext)}×{float(t.weight) * 100:g}%" for t in ev.terms),
         "export_query": urlencode({k: v for k, v in ask.items() if v}),

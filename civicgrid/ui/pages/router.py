@@ -161,6 +161,7 @@ def _home_context(request, **extra) -> dict:
         "runs": runs,
         "running": next((r for r in runs if not r.finished), None),
         "system_username": handlers.SYSTEM_USERNAME,
+        "may_triage": has_capability(request.user, "cases.intake"),  # the queue is the dispatchers' page
         **extra,
     }
 

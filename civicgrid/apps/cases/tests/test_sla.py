@@ -55,6 +55,8 @@ def test_warning_then_breach_marks_overdue_escalates_and_notifies_once(loop):
     assert warned >= 1
     bus.dispatch_pending()
     assert Notification.objects.filter(user=loop.handler, kind="warning").count() == 1
+    body = Notification.objects.get(user=loop.handler, kind="warning").body  # the deadline as people read it
+    assert body.endswith(f"（期限 {timezone.localtime(clock.due_at):%Y-%m-%d %H:%M}）") and "T" not in body[-20:]
     case.refresh_from_db()
     assert not case.is_overdue
 

@@ -168,8 +168,12 @@ def test_router_page_refuses_without_router_manage_and_without_enough_cases(loop
     r = signed_in(loop.dispatcher).post("/router/retrain/")
     assert r.status_code == 400 and "已结案事件不足以训练" in r.content.decode()
     assert not RetrainRun.objects.exists() and RouterModelVersion.objects.count() == 1
-    admin = user_with(Role.SYSTEM_ADMIN, region=loop.tree["140213"], username="sa")
-    assert signed_in(admin).get("/router/").status_code == 200
+    admin = signed_in(user_with(Role.SYSTEM_ADMIN, region=loop.tree["140213"], username="sa"))
+    page = admin.get("/router/")
+    # The system administrator manages the model, not the dispatchers' queue: no link to a page they can't open.
+    assert page.status_code == 200 and 'data-link="triage"' not in page.content.decode()
+    assert admin.get("/router/triage/").status_code == 403
+    assert 'data-link="triage"' in signed_in(loop.dispatcher).get("/router/").content.decode()
 
 
 def test_hotline_report_without_a_point_gets_the_place_its_text_names(loop, live):
