@@ -72,12 +72,14 @@ RESULT_LABELS = {"ok": _("成功"), "refused": _("被拒绝"), "denied": _("被�
 
 # Bookkeeping and derived fields say nothing to a reader of the history (the grid reference repeats
 # region_code); blind indexes must not be shown.
-_HIDDEN_FIELDS = {"id", "created_at", "updated_at", "grid", "min_lng", "min_lat", "max_lng", "max_lat",
-                  "centroid_lng", "centroid_lat"}
+_HIDDEN_FIELDS = {"id", "created_at", "updated_at", "grid", "region_code", "min_lng", "min_lat", "max_lng",
+                  "max_lat", "centroid_lng", "centroid_lat"}
 
 
 def _hidden(name: str) -> bool:
-    return name in _HIDDEN_FIELDS or name.endswith("_index")
+    """Bookkeeping, derived fields and blind indexes; encrypted columns too (a change of one is recorded as
+    "(encrypted)" on its masked twin, which is shown)."""
+    return name in _HIDDEN_FIELDS or name.endswith(("_index", "_enc"))
 
 
 def _field(model, name: str):
@@ -92,13 +94,19 @@ def _field_label(model, name: str) -> str:
     return str(getattr(field, "verbose_name", name))
 
 
-def _shown(value, field=None) -> str:
-    if value is None or value == "":
+def _shown(value, field=None, names: dict | None = None) -> str:
+    if value is None or value == "" or value == [] or value == {}:
         return "—"
     if field is not None and field.choices:
         return str(dict(field.flatchoices).get(value, value))
     if field is not None and field.is_relation:
-        return f"#{value}"  # a reference; naming it would cost a query per row
+        # A reference: named when the user may see the object (`describe_all` fetched the names in one query
+        # per related model), else its number.
+        return (names or {}).get((field.related_model, str(value))) or f"#{value}"
+    if isinstance(value, dict):  # a JSON object (one piece of equipment: name, quantity, unit)
+        return " ".join(_shown(v) for v in value.values() if v not in (None, ""))
+    if isinstance(value, list):
+        return "、".join(_shown(v) for v in value)
     if value == SENSITIVE_MARK:
         return str(_("（已加密）"))
     if value is True:
@@ -108,19 +116,20 @@ def _shown(value, field=None) -> str:
     return str(value)
 
 
-def describe(entry, model) -> dict:
-    """One audit record ready for the template: Chinese action name and the changed fields."""
+def describe(entry, model, names: dict | None = None) -> dict:
+    """One audit record ready for the template: Chinese action name and the changed fields (references named
+    from `names`, as `describe_all` collects them)."""
     changes = []
     for name, before, after in entry.changes:
         if _hidden(name) or (before in (None, "") and after in (None, "")):
             continue
         field = _field(model, name)
-        changes.append({"field": _field_label(model, name), "before": _shown(before, field),
-                        "after": _shown(after, field)})
+        changes.append({"field": _field_label(model, name), "before": _shown(before, field, names),
+                        "after": _shown(after, field, names)})
     field = (entry.data or {}).get("field") if isinstance(entry.data, dict) else None
     return {
         "at": entry.at,
-        "actor": entry.actor_name or "system",
+        "actor": entry.actor_name if entry.actor_name not in ("", "system") else str(_("系统")),
         "action": ACTION_LABELS.get(entry.action, entry.action),
         "result": RESULT_LABELS.get(entry.result, entry.result),
         "ok": entry.result == "ok",
@@ -130,13 +139,35 @@ def describe(entry, model) -> dict:
     }
 
 
+def describe_all(entries, model, user) -> list[dict]:
+    """`describe` for a page of audit records, the objects they reference named where the user may see them:
+    one query per related model (through its scoped read path), whatever the number of records."""
+    entries = list(entries)
+    wanted: dict = {}
+    for entry in entries:
+        for name, before, after in entry.changes:
+            field = _field(model, name)
+            if field is None or not field.is_relation or _hidden(name):
+                continue
+            wanted.setdefault(field.related_model, set()).update(
+                str(v) for v in (before, after) if v not in (None, "") and not isinstance(v, list | dict))
+    names = {}
+    for related, ids in wanted.items():
+        manager = related._default_manager
+        if not hasattr(manager.all(), "visible_to"):
+            continue  # not a scoped model: left as its number rather than read outside the scoped path
+        rows = manager.all().visible_to(user, "view").filter(pk__in=sorted(ids))
+        names.update({(related, str(obj.pk)): str(getattr(obj, "name", "") or obj) for obj in rows})
+    return [describe(e, model, names) for e in entries]
+
+
 def _history_view(spec: Historied):
     model = apps.get_model(spec.model)
 
     @page_view(model.scope_capability("view"))
     def view(request, key: str):
         obj = scoped_get(model.objects.all(), request.user, "view", **{spec.lookup_field: key})
-        entries = [describe(e, model) for e in history(obj)[:HISTORY_LIMIT]]
+        entries = describe_all(history(obj)[:HISTORY_LIMIT], model, request.user)
         return render(
             request,
             "ui/partials/history.html",

@@ -28,7 +28,7 @@ from civicgrid.foundation.core.errors import CivicgridError
 from civicgrid.foundation.orgs.models import Organisation, OrgKind
 from civicgrid.ui.navigation import MenuItem, register
 
-from .audit import HISTORY_LIMIT, describe
+from .audit import HISTORY_LIMIT, describe_all
 from .common import Column, capability_required, clean_code, page_view, paginate, search, table_rows
 
 COLUMNS = [
@@ -184,7 +184,7 @@ def category_detail(request, pk: int):
     rules = _label_rules(list(selectors.visible_rules(request.user).filter(category=category)
                               .select_related("category__taxonomy", "department")))
     children = list(selectors.visible_categories(request.user).filter(parent=category).order_by("sort", "code"))
-    entries = [describe(e, Category) for e in history(category)[:HISTORY_LIMIT]]
+    entries = describe_all(history(category)[:HISTORY_LIMIT], Category, request.user)
     return render(request, "categories/detail.html", {
         "object": category, "form": form, "can_manage": can_manage, "children": children,
         "entries": entries, "limit": HISTORY_LIMIT, "rule_rows": table_rows(rules, RULE_COLUMNS),
@@ -291,7 +291,7 @@ def rule_detail(request, pk: int):
                 return redirect("ui:routing_rule_detail", pk=rule.pk)
         except CivicgridError as exc:
             _form_error(form, exc)
-    entries = [describe(e, RoutingRule) for e in history(rule)[:HISTORY_LIMIT]]
+    entries = describe_all(history(rule)[:HISTORY_LIMIT], RoutingRule, request.user)
     status = 400 if request.method == "POST" else 200
     return render(request, "categories/rule_form.html", {"form": form, "rule": rule, "entries": entries,
                                                          "limit": HISTORY_LIMIT}, status=status)

@@ -425,14 +425,13 @@ def _history(model, fetch):
     def view(request, pk: int):
         from civicgrid.foundation.audit.service import history
 
-        from .audit import HISTORY_LIMIT, describe
+        from .audit import HISTORY_LIMIT, describe_all
 
         obj = _get_or_404(fetch, request.user, pk)
-        entries = []
-        for entry in history(obj)[:HISTORY_LIMIT]:
-            row = describe(entry, model)
+        records = list(history(obj)[:HISTORY_LIMIT])
+        entries = describe_all(records, model, request.user)
+        for entry, row in zip(records, entries, strict=True):
             row["action"] = AUDIT_LABELS.get(entry.action, row["action"])
-            entries.append(row)
         return render(request, "ui/partials/history.html", {"object": obj, "entries": entries,
                                                             "limit": HISTORY_LIMIT})
 

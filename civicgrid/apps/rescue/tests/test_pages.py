@@ -133,3 +133,14 @@ def test_history_partials(client, world):
     other = signed_in(type(client)(), world.other_street)
     assert other.get(f"/rescue/incidents/{incident.pk}/history/").status_code == 404
     assert other.get(f"/rescue/teams/{world.street_team.pk}/history/").status_code == 404
+
+
+def test_team_history_reads_as_text(client, world):
+    """Equipment as "冲锋舟 4 艘", the region by name, no encrypted column or region code: what a person reads."""
+    services.update_team(actor=world.command, team=world.street_team,
+                         equipment=[{"name": "冲锋舟", "quantity": 4, "unit": "艘"}], leader_phone="13700009999")
+    text = signed_in(client, world.street).get(f"/rescue/teams/{world.street_team.pk}/history/").text
+    assert "冲锋舟 4 艘" in text and "{&#x27;name&#x27;" not in text and "[{" not in text
+    assert "永泰街道" in text and "所属区域" in text  # the region of the created team, named
+    assert "enc" not in text and "region code" not in text and "13700009999" not in text
+    assert "137****9999" in text  # the masked twin says the phone changed
