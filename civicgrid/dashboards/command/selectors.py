@@ -19,7 +19,7 @@ from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 
 from django.db.models import Case as DbCase
-from django.db.models import Count, IntegerField, Q, Value, When
+from django.db.models import Count, F, IntegerField, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 
@@ -114,7 +114,10 @@ def status_counts(user) -> list[dict]:
 def overdue(user, limit: int = LIST_SIZE) -> tuple[list[Case], int]:
     """The open overdue cases, most overdue first (a page), and how many there are."""
     qs = board_cases(user).filter(status__in=OPEN).alias(late=_overdue_flag()).filter(late=1)
-    rows = list(qs.select_related("department", "category").order_by("deadline", "pk")[:limit])
+    # Past their deadline the longest first; a case late at a step without a deadline of its own (intake,
+    # dispatch) after them, the same on SQLite (NULLs first by default) and PostgreSQL (last).
+    rows = list(qs.select_related("department", "category")
+                .order_by(F("deadline").asc(nulls_last=True), "pk")[:limit])
     return rows, qs.count()
 
 

@@ -232,3 +232,20 @@ def test_the_board_in_english(client, people, chinese_afterwards):
     assert "Reported today" in figures and "On-time closure rate today" in figures
     assert "今日" not in figures
     assert '"label": "Reported"' in figures  # the chart's labels too
+
+
+def test_the_overdue_list_puts_the_longest_late_first_and_links_to_all(client, tree, people):
+    """A case late without a deadline (at intake) comes after those past theirs, on both databases; when more are
+    late than the board lists, a link leads to all of them."""
+    now = timezone.now()
+    no_deadline = make_case(tree, status=Status.REPORTED, is_overdue=True, deadline=None)
+    latest = make_case(tree, status=Status.HANDLING, is_overdue=True, deadline=now - timedelta(hours=1))
+    longest = make_case(tree, status=Status.HANDLING, is_overdue=True, deadline=now - timedelta(days=3))
+    rows, total = selectors.overdue(fresh(people["cd"]))
+    assert [c.pk for c in rows] == [longest.pk, latest.pk, no_deadline.pk] and total == 3
+    client.force_login(people["cd"])
+    assert "data-all-overdue" not in client.get("/board/lists/").content.decode()  # all three are listed
+    for _ in range(selectors.LIST_SIZE):
+        make_case(tree, status=Status.HANDLING, is_overdue=True, deadline=now - timedelta(hours=2))
+    html = client.get("/board/lists/").content.decode()
+    assert 'href="/cases/?overdue=1" data-all-overdue' in html and f"查看全部 {selectors.LIST_SIZE + 3} 件超期案件" in html
