@@ -72,6 +72,10 @@ def _people_stage() -> str:
         return "跳过：基础数据演示模块尚未提供 (civicgrid.foundation.people.demo missing)"
     grids = list(Region.objects.filter(level=Level.GRID).order_by("code").defer("geometry"))
     outcome = module.load_demo_people(grids)
+    if isinstance(outcome, dict):  # rows made per kind: "楼栋 1,234、房屋 …"
+        names = {"building": "楼栋", "house": "房屋", "household": "户", "resident": "人口", "unit": "单位",
+                 "place": "场所"}
+        return "、".join(f"{names.get(k, k)} {v:,}" for k, v in outcome.items()) or "无需新增"
     return str(outcome) if outcome is not None else "完成"
 
 

