@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from civicgrid.foundation.access.scope import has_capability, scope_for
 from civicgrid.foundation.core import keys
-from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
+from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.pii import mask_phone, validate_mobile
 from civicgrid.foundation.orgs.models import Organisation, OrgKind
 from civicgrid.foundation.regions.models import Region
@@ -165,7 +165,10 @@ def register_hazard(*, actor, campaign=None, responsible_department=None, source
     if actor is not None and not has_capability(actor, "hazards.register"):
         raise PermissionDenied("您无权登记隐患 / you may not register hazards")
     data = validate_registration(fields)
-    where = locate(data["lng"], data["lat"], data["crs"])
+    try:
+        where = locate(data["lng"], data["lat"], data["crs"])
+    except NotFound as exc:  # outside the district: the registration is wrong (400), not the address asked for
+        raise ValidationFailed(exc.message, field="lat") from None
     if where.grid is None:
         raise ValidationFailed("该位置未划分网格 / no grid at this point", field="lat")
     street_code = where.street.code

@@ -87,6 +87,8 @@ def test_register_page_creates_and_refusal_keeps_nothing(world):
     assert bad.status_code == 400 and "data-error" in bad.content.decode()
     outside = c.post(reverse("ui:hazard_new"), {**form, "lng": OTHER_STREET_POINT[0], "lat": OTHER_STREET_POINT[1]})
     assert outside.status_code == 403
+    beyond = c.post(reverse("ui:hazard_new"), {**form, "lng": "116.40", "lat": "39.90"})  # Beijing
+    assert beyond.status_code == 400 and "data-error" in beyond.content.decode()
     assert Hazard.objects.count() == 0
     r = c.post(reverse("ui:hazard_new"), {**form, "short_term_fixable": "0"})
     h = Hazard.objects.get()
