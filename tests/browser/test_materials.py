@@ -78,7 +78,15 @@ def test_receive_issue_shortage_and_nearest(page, depot):
     row = page.locator("[data-testid=shortages] tbody tr").first
     assert "永泰街道" in row.inner_text() and "200" in row.inner_text()
 
+    # From the shortage: warehouses that can lend, from the street's centre, its own store left out.
     page.click("[data-testid=shortages] a:text('查找可调拨仓库')")
+    page.wait_for_selector("#materials-map[data-ready='1']")
+    assert "为永泰街道调拨" in page.locator("[data-street]").inner_text()
+    names = page.locator("[data-testid=nearest] tbody tr td:nth-child(2) a").all_inner_texts()
+    assert names == ["区防汛物资库"]
+
+    # The finder on its own, for a point: every warehouse holding enough, nearest first.
+    page.goto(f"{page.base_url}/materials/nearest/?item=sandbag&quantity=200")
     finder = page.locator("[data-testid=nearest-form]")
     finder.locator("input[name=lat]").fill("40.041")
     finder.locator("input[name=lng]").fill("113.241")
