@@ -94,8 +94,12 @@ def _field_label(model, name: str) -> str:
     return str(getattr(field, "verbose_name", name))
 
 
+_SPOKEN_ORDER = ("name", "title", "quantity", "count", "unit")
+_EMPTY = (None, "", [], {})
+
+
 def _shown(value, field=None, names: dict | None = None) -> str:
-    if value is None or value == "" or value == [] or value == {}:
+    if value in _EMPTY:
         return "—"
     if field is not None and field.choices:
         return str(dict(field.flatchoices).get(value, value))
@@ -104,7 +108,9 @@ def _shown(value, field=None, names: dict | None = None) -> str:
         # per related model), else its number.
         return (names or {}).get((field.related_model, str(value))) or f"#{value}"
     if isinstance(value, dict):  # a JSON object (one piece of equipment: name, quantity, unit)
-        return " ".join(_shown(v) for v in value.values() if v not in (None, ""))
+        # In the order people say it; PostgreSQL's jsonb keeps its keys sorted by length, not as written.
+        keys = sorted(value, key=lambda k: (_SPOKEN_ORDER.index(k) if k in _SPOKEN_ORDER else len(_SPOKEN_ORDER), k))
+        return " ".join(_shown(value[k]) for k in keys if value[k] not in (None, ""))
     if isinstance(value, list):
         return "、".join(_shown(v) for v in value)
     if value == SENSITIVE_MARK:
@@ -121,7 +127,7 @@ def describe(entry, model, names: dict | None = None) -> dict:
     from `names`, as `describe_all` collects them)."""
     changes = []
     for name, before, after in entry.changes:
-        if _hidden(name) or (before in (None, "") and after in (None, "")):
+        if _hidden(name) or (before in _EMPTY and after in _EMPTY):
             continue
         field = _field(model, name)
         changes.append({"field": _field_label(model, name), "before": _shown(before, field, names),

@@ -144,3 +144,4 @@ def test_team_history_reads_as_text(client, world):
     assert "永泰街道" in text and "所属区域" in text  # the region of the created team, named
     assert "enc" not in text and "region code" not in text and "13700009999" not in text
     assert "137****9999" in text  # the masked twin says the phone changed
+    assert "<del>—</del> → <ins>—</ins>" not in text  # an empty list at creation is no change
