@@ -15,6 +15,7 @@ from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.access.scope import user_roles
 from civicgrid.foundation.core.errors import ValidationFailed
 from civicgrid.foundation.core.middleware import client_ip
+from civicgrid.ui.language import one_language
 
 _PENDING = "civicgrid_2fa"  # session key: the account that passed its password and owes a one-time code
 _PENDING_SECONDS = 300
@@ -42,7 +43,7 @@ def login_view(request):
                 request=request,
             )
         except services.LoginRefused as exc:
-            error = exc.message
+            error = one_language(exc.message)
         else:
             if totp.required(user):
                 request.session[_PENDING] = {
@@ -80,8 +81,8 @@ def _login_second_step(request):
     except services.LoginRefused as exc:
         if exc.locked:
             request.session.pop(_PENDING, None)
-            return render(request, "registration/login.html", {"error": exc.message, "next": ""}, status=401)
-        return _render_second_step(request, user, exc.message)
+            return render(request, "registration/login.html", {"error": one_language(exc.message), "next": ""}, status=401)
+        return _render_second_step(request, user, one_language(exc.message))
     request.session.pop(_PENDING, None)
     services.complete_sign_in(user=user, source_ip=source_ip)
     login(request, user, backend=pending.get("backend"))
@@ -110,7 +111,7 @@ def password_change(request):
             try:
                 services.set_password(actor=request.user, user=request.user, new_password=new1)
             except ValidationFailed as exc:
-                errors.append(exc.message)
+                errors.append(one_language(exc.message))
             else:
                 from django.contrib.auth import update_session_auth_hash
 

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 from civicgrid.foundation.access.endpoints import non_data_endpoint
 from civicgrid.foundation.core.errors import PermissionDenied as CivicgridPermissionDenied
 from civicgrid.foundation.regions.importers import import_boundaries
+from civicgrid.ui.language import one_language
 from civicgrid.ui.navigation import MenuItem, register
 
 from .common import capability_required
@@ -40,7 +41,7 @@ def boundary_import(request):
                     dry_run=bool(request.POST.get("dry_run")),
                 )
             except CivicgridPermissionDenied as exc:
-                error = exc.message
+                error = one_language(exc.message)
     status = 400 if error or (report is not None and not report.ok) else 200
     return render(request, "regions/boundary_import.html", {"report": report, "error": error}, status=status)
 

@@ -7,8 +7,8 @@ Nothing here decides scope or rules: reads start from `Case.objects.visible_to`,
 
 from __future__ import annotations
 
-from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from civicgrid.apps.cases.models import Source
 from civicgrid.apps.categories.models import Category
@@ -17,6 +17,7 @@ from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.access.scope import scope_for, user_roles
 from civicgrid.foundation.orgs.models import Organisation, OrgKind
 from civicgrid.foundation.regions.models import Region
+from civicgrid.ui.language import one_language
 
 # Organisations a case can be sent to (committees and companies are reached through their street).
 DISPATCH_KINDS = (OrgKind.DEPARTMENT, OrgKind.STREET_OFFICE, OrgKind.COMMAND_CENTRE, OrgKind.RESCUE_TEAM)
@@ -105,10 +106,7 @@ def error_text(exc) -> str:
     named by its label rather than its field name."""
     if getattr(exc, "code", "") == "missing" and exc.field in FIELD_LABELS:
         return str(_("请填写「%(label)s」")) % {"label": FIELD_LABELS[exc.field]}
-    zh, sep, en = str(exc.message).partition(" / ")
-    if not sep:
-        return str(exc.message)
-    return en.strip() if (get_language() or "").startswith("en") else zh.strip()
+    return one_language(exc.message)
 
 
 def report_source(user, *, self_handled: bool = False) -> str:

@@ -26,6 +26,7 @@ from civicgrid.foundation.audit.service import history
 from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
 from civicgrid.foundation.core.errors import CivicgridError
 from civicgrid.foundation.orgs.models import Organisation, OrgKind
+from civicgrid.ui.language import one_language
 from civicgrid.ui.navigation import MenuItem, register
 
 from .audit import HISTORY_LIMIT, describe_all
@@ -128,7 +129,7 @@ class RuleForm(forms.Form):
 
 
 def _form_error(form: forms.Form, exc: CivicgridError) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+    form.add_error(exc.field if exc.field in form.fields else None, one_language(exc.message))
 
 
 # --- categories ---------------------------------------------------------------------------------------------

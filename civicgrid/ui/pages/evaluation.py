@@ -21,6 +21,7 @@ from civicgrid.apps.evaluation import formulas, selectors, xlsx
 from civicgrid.foundation.access.endpoints import data_endpoint
 from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
 from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
+from civicgrid.ui.language import one_language
 from civicgrid.ui.navigation import MenuItem, register
 
 from .common import page_view
@@ -73,7 +74,7 @@ def evaluation(request):
     try:
         ev = _evaluate(request, ask)
     except ValidationFailed as exc:
-        context["error"] = exc.message
+        context["error"] = one_language(exc.message)
         return render(request, "evaluation/ranking.html", context, status=400)
     rate_labels = [gettext(formulas.RATES[k].label) for k in ev.rate_keys]
     count_labels = [gettext(formulas.COUNT_LABELS[c]) for c in ev.count_keys]
@@ -97,7 +98,7 @@ def evaluation_export(request):
     try:
         ev = _evaluate(request, _ask(request))
     except ValidationFailed as exc:
-        return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
+        return HttpResponse(one_language(exc.message), status=400, content_type="text/plain; charset=utf-8")
     return file_response(xlsx.export(ev, actor=request.user), xlsx.filename(ev), XLSX_TYPE)
 
 

@@ -20,6 +20,7 @@ from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
 from civicgrid.foundation.core.errors import CivicgridError
 from civicgrid.foundation.imports import registry, services
 from civicgrid.foundation.imports.models import ImportJob
+from civicgrid.ui.language import one_language
 from civicgrid.ui.navigation import MenuItem, register
 
 from .common import region_choices
@@ -71,7 +72,7 @@ def imports_home(request):
         )
     except CivicgridError as exc:
         status = 403 if exc.status == 403 else 400
-        return render(request, "imports/home.html", _home_context(request, error=exc.message, chosen=table), status=status)
+        return render(request, "imports/home.html", _home_context(request, error=one_language(exc.message), chosen=table), status=status)
     services.enqueue(job)
     return redirect("ui:import_job", job_id=job.pk)
 
@@ -137,7 +138,7 @@ def _export_view(key: str):
         except CivicgridError as exc:
             if exc.status == 403:
                 raise PermissionDenied(exc.message) from None
-            return HttpResponse(exc.message, status=exc.status, content_type="text/plain; charset=utf-8")
+            return HttpResponse(one_language(exc.message), status=exc.status, content_type="text/plain; charset=utf-8")
         return file_response(body, filename, content_type)
 
     export.__name__ = f"export_{key}"

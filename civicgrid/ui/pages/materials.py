@@ -34,6 +34,7 @@ from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
 from civicgrid.foundation.core.errors import CivicgridError
 from civicgrid.foundation.regions.models import Level as RegionLevel
 from civicgrid.foundation.regions.models import Region
+from civicgrid.ui.language import one_language
 from civicgrid.ui.navigation import MenuItem, register
 
 from .common import capability_required, clean_code, page_view, paginate, region_choices, scoped_get
@@ -285,7 +286,7 @@ def nearest(request):
                                   "lng": n.lng, "url": reverse("ui:materials_warehouse", args=[n.id]),
                                   "rank": i + 1} for i, n in enumerate(found)]
         except CivicgridError as exc:
-            context["error"], status = exc.message, 400
+            context["error"], status = one_language(exc.message), 400
     return render(request, "materials/nearest.html", context, status=status)
 
 

@@ -30,6 +30,7 @@ from civicgrid.foundation.people.models import (
     Resident,
     Unit,
 )
+from civicgrid.ui.language import one_language
 from civicgrid.ui.navigation import MenuItem, register
 
 from .common import (
@@ -276,7 +277,7 @@ def resident_reveal(request, pk: int):
     try:
         value = reveal(actor=request.user, resident=resident, field=field_name)
     except CivicgridError as exc:
-        return HttpResponse(exc.message, status=exc.status)
+        return HttpResponse(one_language(exc.message), status=exc.status)
     template = "people/partials/revealed.html" if request.htmx else "people/revealed_page.html"
     response = render(request, template, {"object": resident, "value": value, "label": REVEAL_FIELDS[field_name]})
     # A clear ID number must not linger in any cache.

@@ -26,6 +26,7 @@ from civicgrid.foundation.access.roles import ADMIN_ROLES, DEPARTMENT_ROLES, Rol
 from civicgrid.foundation.audit.export import apply_filter, export_entries, filter_from_query, visible_audit
 from civicgrid.foundation.core.downloads import file_response
 from civicgrid.foundation.core.errors import CivicgridError, ValidationFailed
+from civicgrid.ui.language import one_language
 from civicgrid.ui.navigation import MenuItem, register
 
 from .common import capability_required, paginate
@@ -195,7 +196,7 @@ def audit_log(request):
         f = filter_from_query(request.GET)
         error = ""
     except CivicgridError as exc:
-        f, error = filter_from_query({}), exc.message
+        f, error = filter_from_query({}), one_language(exc.message)
     page_obj = paginate(request, apply_filter(visible_audit(request.user), f))
     context = {"page_obj": page_obj, "params": request.GET, "error": error, "results": RESULTS}
     return render(request, "security/audit_log.html", context, status=400 if error else 200)
@@ -210,7 +211,7 @@ def audit_log_export(request):
             actor=request.user, f=filter_from_query(request.GET), fmt=request.GET.get("format", "csv")
         )
     except CivicgridError as exc:
-        return HttpResponse(exc.message, status=exc.status, content_type="text/plain; charset=utf-8")
+        return HttpResponse(one_language(exc.message), status=exc.status, content_type="text/plain; charset=utf-8")
     return file_response(content, filename, content_type)
 
 

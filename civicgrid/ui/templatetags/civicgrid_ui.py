@@ -20,3 +20,11 @@ def object_history(obj):
     target = history_url_name(obj) if obj is not None else None
     url = reverse(target[0], args=[target[1]]) if target else ""
     return {"history_url": url}
+
+
+@register.filter(name="one_language")
+def one_language_filter(text):
+    """A bilingual service message ("中文 / English") in the reader's language (`civicgrid.ui.language`)."""
+    from civicgrid.ui.language import one_language
+
+    return one_language(text)
