@@ -52,3 +52,12 @@ def test_each_language_is_offered_in_its_own_name(client_for, tree):
     c.post(reverse("set_language"), {"language": "en", "next": "/"})
     html = c.get("/").content.decode()
     assert '<option value="zh-hans">简体中文</option>' in html and "Simplified Chinese" not in html
+
+
+def test_a_label_is_followed_by_the_colon_of_its_language(client_for, tree):
+    """"Scope：" with a full-width colon is Chinese punctuation; English reads "Scope: "."""
+    c = client_for(user_with(Role.COMMAND_DISPATCHER, region=tree["140213"]))
+    assert "范围：" in c.get("/board/").content.decode()
+    c.post(reverse("set_language"), {"language": "en", "next": "/"})
+    html = c.get("/board/").content.decode()
+    assert "Scope: " in html and "Scope：" not in html
