@@ -54,3 +54,14 @@ def purge_audit_rows():
     from civicgrid.testing.browser import purge_test_audit_rows
 
     purge_test_audit_rows()
+
+
+@pytest.fixture(autouse=True)
+def _interface_language_back_to_chinese():
+    """A request in English (the language cookie) leaves English active in the thread after it (Django's
+    LocaleMiddleware does not switch back); the next test starts in the default language again."""
+    yield
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)

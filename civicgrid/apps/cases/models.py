@@ -179,8 +179,20 @@ class Case(ScopedModel):
         return branches
 
 
+# Who took a step without an account of their own (the timeline keeps the name it was given).
+STEP_ACTOR_LABELS = {"reporter": _("报告人（通过查询链接）"), "system": _("系统")}
+
+
 class CaseStep(TimelineStep):
     """One entry of a case's timeline: a transition or a note, by whom, when."""
+
+    @property
+    def actor_label(self) -> str:
+        """Who took the step, as the timeline and the case file name them: the account's name, or what a step
+        without an account stands for (the reporter through the follow link, the system)."""
+        if self.actor_id:
+            return self.actor_name
+        return str(STEP_ACTOR_LABELS.get(self.actor_name, self.actor_name))
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="steps")
     department = models.ForeignKey("orgs.Organisation", null=True, blank=True, on_delete=models.SET_NULL,

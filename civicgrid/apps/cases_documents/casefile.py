@@ -30,6 +30,7 @@ from civicgrid.apps.cases.models import Case, CaseReporter
 from civicgrid.apps.cases.workflow import CASE_WORKFLOW
 from civicgrid.foundation.audit import verbs
 from civicgrid.foundation.audit.service import record
+from civicgrid.foundation.core.office_xlsx import official_language
 from civicgrid.foundation.core.pii import mask_name
 
 from . import qr
@@ -145,7 +146,7 @@ def _timeline(case: Case, s) -> Table:
         if change and step.from_status:
             change = f"{states.get(step.from_status, step.from_status)} → {change}"
         rows.append([_p(_when(step.at), s["small"]), _p(action_label(step.action), s["base"]), _p(change, s["small"]),
-                     _p(step.actor_name, s["small"]), _p(step.department.name if step.department_id else "", s["small"]),
+                     _p(step.actor_label, s["small"]), _p(step.department.name if step.department_id else "", s["small"]),
                      _p(step.note, s["base"])])
     width = PAGE_W - 2 * MARGIN
     table = Table(rows, colWidths=[width * f for f in (0.15, 0.13, 0.17, 0.12, 0.15, 0.28)], repeatRows=1)
@@ -241,6 +242,7 @@ def reporter_link(case: Case, user, request=None) -> str:
     return qr.follow_link(row.follow_token, request) if row else ""
 
 
+@official_language
 def export(user, number: str, request=None) -> tuple[bytes, str]:
     """The case file of a case in the user's scope (404 otherwise), recorded in the audit trail as an export."""
     case = selectors.case_detail(user, number)

@@ -13,6 +13,7 @@ from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.audit import verbs
 from civicgrid.foundation.audit.service import record
 from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
+from civicgrid.foundation.core.office_xlsx import official_language
 from civicgrid.foundation.core.pii import mask_name
 from civicgrid.foundation.imports.readers import write_xlsx
 from civicgrid.foundation.regions.models import Level, Region
@@ -60,6 +61,7 @@ def ledger_cases(user, f: selectors.CaseFilter):
     return selectors.case_list(user, f) & Case.objects.visible_to(user, "export")
 
 
+@official_language
 def export(user, f: selectors.CaseFilter) -> tuple[bytes, str]:
     """The ledger as .xlsx bytes and a file name; recorded in the audit trail with its filter and size."""
     if not has_capability(user, CAPABILITY):

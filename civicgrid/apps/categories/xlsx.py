@@ -20,6 +20,7 @@ from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.audit import verbs
 from civicgrid.foundation.audit.service import record, snapshot
 from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
+from civicgrid.foundation.core.office_xlsx import official_language
 from civicgrid.foundation.events.bus import publish
 from civicgrid.foundation.imports.readers import TableError, read_table, write_xlsx
 
@@ -57,6 +58,7 @@ def export_rows(categories) -> list[list]:
     ]
 
 
+@official_language
 def export_categories(*, actor, taxonomy: Taxonomy | None = None) -> tuple[bytes, str]:
     """XLSX bytes and a file name: one taxonomy, or every taxonomy when `taxonomy` is None (audited)."""
     if actor is not None and not has_capability(actor, VIEW):

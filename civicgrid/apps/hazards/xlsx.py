@@ -19,7 +19,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from civicgrid.foundation.core.office_xlsx import headers as office_headers
-from civicgrid.foundation.core.office_xlsx import write_office_sheet
+from civicgrid.foundation.core.office_xlsx import official_language, write_office_sheet
 from civicgrid.foundation.regions.models import Level, Region
 
 from .models import FoundBy, Grade, HazardPhoto, Kind, Status
@@ -167,6 +167,7 @@ class _Labels(dict):
         return key
 
 
+@official_language
 def export_list(which: str, queryset, *, title: str | None = None, unit: str = "", filled_on: dt.date | None = None,
                 ) -> bytes:
     """One of the three lists of `queryset`'s hazards as xlsx bytes: "issues", "responsibility" or "ledger".
@@ -200,6 +201,7 @@ def _bound(get: Callable, context: dict) -> Callable:
     return lambda pair: get(pair[0], pair[1], context)
 
 
+@official_language
 def export_for(*, actor, which: str, kind: str | None = None, title: str | None = None, unit: str = "",
                **filters) -> tuple[bytes, str]:
     """One list of the hazards the actor may export, as (xlsx bytes, file name); audited as an export first.

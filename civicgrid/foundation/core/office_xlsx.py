@@ -63,6 +63,23 @@ _BOLD = Font(bold=True)
 _TITLE = Font(bold=True, size=16)
 
 
+def official_language(func: Callable) -> Callable:
+    """A ledger or case file is an official record: written in the district's language (`LANGUAGE_CODE`,
+    Chinese) whoever exports it, never half in the exporter's interface language (statuses, sources and yes/no
+    come from translated choices)."""
+    import functools
+
+    from django.conf import settings
+    from django.utils import translation
+
+    @functools.wraps(func)
+    def wrapped(*args, **kwargs):
+        with translation.override(settings.LANGUAGE_CODE):
+            return func(*args, **kwargs)
+
+    return wrapped
+
+
 @contextlib.contextmanager
 def write_only_workbook() -> Iterator[Workbook]:
     """A write-only workbook for the block, which saves it; whatever the block leaves unsaved (it failed, or it

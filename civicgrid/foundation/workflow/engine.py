@@ -74,9 +74,10 @@ class Workflow:
         state = self.state_of(obj)
         if state not in t.sources:
             label = self.states.get(state, state)
-            raise Conflict(f"当前状态「{label}」不能执行「{t.label}」 / not allowed in state {state}")
+            raise Conflict(f"当前状态「{label}」不能执行「{t.label}」 / '{name}' is not possible while it is "
+                           f"{state.replace('_', ' ')}")
         if not has_capability(user, t.capability) or (t.guard is not None and not t.guard(obj, user)):
-            raise PermissionDenied(f"您无权执行「{t.label}」 / you may not do this")
+            raise PermissionDenied(f"您无权执行「{t.label}」 / your role may not '{name}' here")
         missing = [f for f in t.requires if not str((inputs or {}).get(f) or "").strip()]
         if missing:
             raise ValidationFailed(f"「{t.label}」须填写：{'、'.join(missing)} / required: {', '.join(missing)}",

@@ -120,13 +120,10 @@ def _clocks(case: Case) -> list[dict]:
     return rows
 
 
-ACTOR_LABELS = {"reporter": _("报告人（通过查询链接）"), "system": _("系统")}
-
-
 def _timeline(case: Case) -> list[dict]:
     labels = {**STEP_LABELS, **EXTRA_STEP_LABELS}
     return [{"step": s, "label": labels.get(s.action, s.action),
-             "actor": ACTOR_LABELS.get(s.actor_name, s.actor_name) if not s.actor_id else s.actor_name,
+             "actor": s.actor_label,
              "from_label": Status(s.from_status).label if s.from_status in Status.values else "",
              "to_label": Status(s.to_status).label if s.to_status in Status.values else "",
              "photos": [photo(case, a) for a in s.attachments.all()]}
@@ -193,6 +190,20 @@ def _refill(forms: list[dict], failed_action: str, posted: dict) -> None:
                     field["initial"] = posted[field["name"]]
 
 
+def dispatch_prefill(case: Case, route) -> int | None:
+    """The department the dispatch form starts with. A case dispatched for the first time: the text router's
+    suggestion, else the one the report was routed to (`suggested_department`), else the routing rule. After a
+    send-back or a reopening, the router's first guess is stale: the services' `suggested_department` (the
+    department the returning one named, or the one that handled it before the reopening), else the rule. Never a
+    department that has sent this case back."""
+    refused = {s.data.get("from_department") for s in case.steps.all()
+               if s.action == "send_back" and isinstance(s.data, dict)}
+    fresh = not case.send_back_count and not case.reopen_count
+    candidates = [prefill_department(case)] if fresh else []
+    candidates += [case.suggested_department_id, route.department.pk if route.department else None]
+    return next((d for d in candidates if d and d not in refused), None)
+
+
 def detail_context(request, case: Case, *, failed_action: str = "", posted: dict | None = None, **extra) -> dict:
     """Everything the detail page draws for this user (with a refused action's form open and refilled)."""
     user = request.user
@@ -201,9 +212,7 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
     allowed = {f["name"] for f in forms}
     if "dispatch" in allowed:
         route = explain_route(case.category, case.region_code)
-        suggested = (prefill_department(case) or case.suggested_department_id
-                     or (route.department.pk if route.department else None))
-        forms = action_forms(case, user, suggested)
+        forms = action_forms(case, user, dispatch_prefill(case, route))
     if failed_action:
         _refill(forms, failed_action, posted or {})
     needs = {f["widget"] for a in forms for f in a["fields"]}

@@ -22,6 +22,7 @@ from civicgrid.apps.cases.tests.conftest import (  # noqa: F401
     world_counts,
 )
 from civicgrid.apps.cases.workflow import CASE_WORKFLOW
+from civicgrid.foundation.core.errors import ValidationFailed
 
 pytestmark = pytest.mark.django_db
 
@@ -278,4 +279,38 @@ def test_english_labels(loop, client_for):
     assert "Case number" in html and "Register a case" in html
     # a refusal in English: the English half of the service's message
     response = post_action(c, case, "close")
-    assert response.status_code == 409 and "not allowed in state accepted" in response.content.decode()
+    assert response.status_code == 409 and "&#x27;close&#x27; is not possible while it is accepted" in response.content.decode()
+
+
+def _prefilled(client, case) -> str | None:
+    form = re.search(r'data-action-form="dispatch".*?</form>', detail(client, case).content.decode(), re.S).group(0)
+    chosen = re.search(r'<option value="(\d+)" selected>', form)
+    return chosen.group(1) if chosen else None
+
+
+def test_dispatch_after_a_send_back_starts_from_the_proposed_department_never_the_refusing_one(loop, client_for):
+    """The routing rule names 区城管局; it sends the case back naming 区住建局, which is pre-filled next (and kept on
+    the step even without a rule correction). When 区住建局 sends it back too, naming no one, neither refusing
+    department is pre-filled: the dispatcher chooses."""
+    dispatcher = client_for(loop.dispatcher)
+    case = _at(loop, "dispatched")
+    assert case.department_id == loop.dept.pk
+    with pytest.raises(ValidationFailed):  # naming itself: refused, nothing changed
+        act(actor=loop.handler, case=case, action="send_back", reason="不归我们", proposed_department=loop.dept.pk)
+    assert Case.objects.get(pk=case.pk).status == Status.DISPATCHED
+    case = act(actor=loop.handler, case=case, action="send_back", reason="供水井盖归住建", proposed_department=loop.other_dept.pk)
+    assert case.steps.order_by("-pk").first().data["proposed_department"] == loop.other_dept.pk
+    assert _prefilled(dispatcher, case) == str(loop.other_dept.pk)
+    case = act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.other_dept.pk)
+    case = act(actor=loop.other_handler, case=case, action="send_back", reason="也不归我们")
+    assert _prefilled(dispatcher, case) is None
+
+
+def test_dispatch_after_a_reopening_starts_from_the_department_that_handled_it(loop, client_for):
+    case = _at(loop, "accepted")
+    case = act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.other_dept.pk)  # not the rule's
+    case = act(actor=loop.other_handler, case=case, action="report_back", note="已处理")
+    case = act(actor=loop.worker, case=case, action="verify", photos=[jpeg()])
+    case = act(actor=loop.dispatcher, case=case, action="close")
+    case = act(actor=loop.dispatcher, case=case, action="reopen", reason="又坏了")
+    assert _prefilled(client_for(loop.dispatcher), case) == str(loop.other_dept.pk)  # not the rule's 区城管局

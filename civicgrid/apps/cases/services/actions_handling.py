@@ -33,12 +33,21 @@ def send_back(ctx: Ctx) -> None:
     clocks.start(case, clocks.DISPATCH, ctx.at)
     ctx.department = previous
     ctx.data["from_department"] = getattr(previous, "pk", None)
+    # The department the returning one names (optional): kept on the step and pre-filled at the next dispatch,
+    # whether or not it also proposes correcting the routing rule.
+    proposed = None
+    if ctx.inputs.get("proposed_department") not in (None, ""):
+        proposed = resolve_department(ctx.inputs["proposed_department"])
+        if previous is not None and proposed.pk == previous.pk:
+            raise ValidationFailed("建议的处置部门不能是退回的部门本身 / the proposed department is the one sending it back",
+                                   field="proposed_department")
+        ctx.data["proposed_department"] = proposed.pk
+        case.suggested_department = proposed
     if truthy(ctx.inputs.get("correct_rule", False)):
         proposal = {"category_id": case.category_id, "region_code": case.region_code,
-                    "from_department": getattr(previous, "pk", None), "proposed_department": None,
+                    "from_department": getattr(previous, "pk", None),
+                    "proposed_department": proposed.pk if proposed is not None else None,
                     "reason": str(ctx.inputs.get("reason") or "")[:500]}
-        if ctx.inputs.get("proposed_department") not in (None, ""):
-            proposal["proposed_department"] = resolve_department(ctx.inputs["proposed_department"]).pk
         ctx.data["routing_correction"] = proposal
         events.publish("case.routing_correction_proposed", aggregate=case, payload={"number": case.number, **proposal})
     recipients.tell_staff(recipients.dispatchers(case), case, "sent_back", "退回",

@@ -52,7 +52,7 @@ def ensure_capability_scope(actor, case: Case, capability: str, label: str) -> N
     """403 when the actor sees the case but their grant for `capability` does not reach it."""
     app, _, action = capability.partition(".")
     if app != "cases" or not has_capability(actor, capability):
-        raise PermissionDenied(f"您无权执行「{label}」 / you may not do this")
+        raise PermissionDenied(f"您无权执行「{label}」 / your role may not do this ({capability} is needed)")
     if not Case.objects.visible_to(actor, action).filter(pk=case.pk).exists():
         raise PermissionDenied(f"该事件不在您「{label}」的权限范围内 / outside the scope of your role")
 

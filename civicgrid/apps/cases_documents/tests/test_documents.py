@@ -141,3 +141,24 @@ def test_the_fallback_cid_font_renders_chinese_too(loop, settings, monkeypatch):
     fonts = {str(f.get_object()["/BaseFont"]) for f in reader.pages[0]["/Resources"]["/Font"].values()}
     assert any("STSong-Light" in f for f in fonts)
     assert "井盖缺失" in reader.pages[0].extract_text()
+
+
+def test_documents_are_chinese_whoever_exports_them(client, loop):
+    """An official record does not follow the exporter's interface language; a step taken through the
+    reporter's follow link names the reporter, not the internal actor name."""
+    from civicgrid.apps.cases.models import CaseReporter
+    from civicgrid.apps.cases.services.follow import rate
+
+    case = loop["case"]
+    token = CaseReporter.objects.filter(original_case=case).values_list("follow_token", flat=True).first()
+    rate(follow_token=token, score=5, comment="很满意")
+    client.force_login(loop["cd"])
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert 'lang="en"' in client.get("/").content.decode()  # the interface is English now
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(
+        client.get(f"/documents/cases/{case.number}.pdf").content)).pages)
+    assert "已结案" in text and "网格员上报" in text and "Closed" not in text and "Grid worker" not in text
+    assert "报告人（通过查询链接）" in text.replace("\n", "") and "reporter" not in text
+    rows = sheet(client.get("/documents/cases/ledger.xlsx"))
+    flat = " ".join(str(v) for r in rows for v in r if v is not None)
+    assert "已结案" in flat and "Closed" not in flat

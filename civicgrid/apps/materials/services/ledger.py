@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from civicgrid.foundation.core.errors import CivicgridError, ValidationFailed
+from civicgrid.foundation.core.office_xlsx import official_language
 from civicgrid.foundation.imports.readers import TableError, read_table, write_xlsx
 
 from ..models import Condition, StockLot
@@ -93,6 +94,7 @@ def ledger_rows(lots):
                lot.expiry_date, lot.quantity, timezone.localtime(lot.updated_at).strftime("%Y-%m-%d %H:%M"))
 
 
+@official_language
 def export_ledger(*, actor, lots) -> bytes:
     """物资台账 as XLSX (one row per lot), recorded in the audit trail."""
     lots = list(lots)
