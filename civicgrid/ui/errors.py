@@ -15,6 +15,8 @@ from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import requires_csrf_token
 
+from civicgrid.ui.language import one_language
+
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 TITLES = {
@@ -25,12 +27,17 @@ TITLES = {
 
 
 def _human_message(exception) -> str:
-    """The exception's own message when it was written for people (ours are Chinese), else '' (and in the
-    English interface, where the page's own translated sentence says the same)."""
+    """The exception's own message when it was written for people, in the reader's language: ours are Chinese,
+    or "中文 / English" pairs (`one_language`). '' otherwise (Django's technical messages, or a Chinese-only
+    message in the English interface, where the page's own translated sentence says the same)."""
     args = getattr(exception, "args", ())
     message = args[0] if args else ""
-    chinese = get_language() or ""
-    return message if isinstance(message, str) and _CJK.search(message) and chinese.startswith("zh") else ""
+    if not isinstance(message, str) or not _CJK.search(message):
+        return ""
+    shown = one_language(message)
+    if (get_language() or "").startswith("zh"):
+        return shown
+    return shown if not _CJK.search(shown) else ""
 
 
 def _machine(request, status: int, detail: str):

@@ -45,6 +45,21 @@ def test_the_scoped_read_paths_own_message_is_shown(client_for, tree):
     assert response.status_code == 404 and "未找到该对象，或不在您的权限范围内" in response.content.decode()
 
 
+def test_a_bilingual_refusal_shows_the_readers_half(rf):
+    from django.core.exceptions import PermissionDenied
+    from django.utils import translation
+
+    from civicgrid.ui.errors import _human_message
+
+    refusal = PermissionDenied("您无权执行「派遣」 / your role may not 'dispatch' here")
+    with translation.override("zh-hans"):
+        assert _human_message(refusal) == "您无权执行「派遣」"
+    with translation.override("en"):
+        assert _human_message(refusal) == "your role may not 'dispatch' here"
+        assert _human_message(PermissionDenied("未找到该对象")) == ""  # Chinese only: the page's own sentence
+    assert _human_message(PermissionDenied({"path": "x"})) == ""  # Django's resolver detail
+
+
 def test_a_forbidden_page_says_whom_to_ask(client_for, tree):
     leader = user_with(Role.LEADER, region=tree["140213"])
     response = client_for(leader).get(reverse("ui:ops_status"))
