@@ -6,8 +6,6 @@ unknown paths in the spec's formats; this covers what reaches Django's handlers)
 
 from __future__ import annotations
 
-import re
-
 from django.http import HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template import loader
@@ -15,9 +13,7 @@ from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import requires_csrf_token
 
-from civicgrid.ui.language import one_language
-
-_CJK = re.compile(r"[\u4e00-\u9fff]")
+from civicgrid.ui.language import has_chinese, one_language
 
 TITLES = {
     400: gettext_noop("请求有误"),
@@ -32,12 +28,12 @@ def _human_message(exception) -> str:
     message in the English interface, where the page's own translated sentence says the same)."""
     args = getattr(exception, "args", ())
     message = args[0] if args else ""
-    if not isinstance(message, str) or not _CJK.search(message):
+    if not isinstance(message, str) or not has_chinese(message):
         return ""
     shown = one_language(message)
     if (get_language() or "").startswith("zh"):
         return shown
-    return shown if not _CJK.search(shown) else ""
+    return shown if not has_chinese(shown) else ""
 
 
 def _machine(request, status: int, detail: str):

@@ -34,12 +34,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from copy import copy
 from typing import Any
 
-from django.utils import timezone
+from django.conf import settings
+from django.utils import timezone, translation
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -67,10 +69,6 @@ def official_language(func: Callable) -> Callable:
     """A ledger or case file is an official record: written in the district's language (`LANGUAGE_CODE`,
     Chinese) whoever exports it, never half in the exporter's interface language (statuses, sources and yes/no
     come from translated choices)."""
-    import functools
-
-    from django.conf import settings
-    from django.utils import translation
 
     @functools.wraps(func)
     def wrapped(*args, **kwargs):
