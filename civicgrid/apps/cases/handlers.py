@@ -80,6 +80,7 @@ def on_sla_breached(event) -> None:
         case.save(update_fields=["is_overdue", "is_supervised", "updated_at"])
         now = timezone.now()
         add_step(case, action="auto_supervise", actor="system", at=now, note="超期自动督办",
+                 note_en="overdue: put under supervision automatically",
                  data={"clock_id": clock_id, "kind": kind, "due_at": event.payload.get("due_at")},
                  department=case.department)
         record(case, actor="system", action="auto_supervise", before=before,

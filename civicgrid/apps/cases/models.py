@@ -181,6 +181,9 @@ class Case(ScopedModel):
 
 # Who took a step without an account of their own (the timeline keeps the name it was given).
 STEP_ACTOR_LABELS = {"reporter": _("报告人（通过查询链接）"), "system": _("系统")}
+# Accounts a part of the system acts under (the router's auto-dispatch), by the name their steps record: shown
+# in the reader's language. The part registers its own.
+SYSTEM_ACCOUNT_LABELS: dict = {}
 
 
 class CaseStep(TimelineStep):
@@ -191,7 +194,7 @@ class CaseStep(TimelineStep):
         """Who took the step, as the timeline and the case file name them: the account's name, or what a step
         without an account stands for (the reporter through the follow link, the system)."""
         if self.actor_id:
-            return self.actor_name
+            return str(SYSTEM_ACCOUNT_LABELS.get(self.actor_name, self.actor_name))
         return str(STEP_ACTOR_LABELS.get(self.actor_name, self.actor_name))
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="steps")

@@ -213,9 +213,10 @@ def _visible_incident(actor, incident: Incident | int, *, lock: bool = False) ->
 
 
 def _step(incident: Incident, actor, action: str, *, note: str = "", team: RescueTeam | None = None,
-          from_status: str = "", to_status: str = "", data: dict | None = None, at=None) -> IncidentStep:
+          from_status: str = "", to_status: str = "", data: dict | None = None, at=None,
+          note_en: str = "") -> IncidentStep:
     return IncidentStep.record_step(incident=incident, action=action, actor=actor, at=at, from_status=from_status,
-                                    to_status=to_status, note=note, data=data, team=team)
+                                    to_status=to_status, note=note, data=data, team=team, note_en=note_en)
 
 
 def incident_url(incident: Incident) -> str:
@@ -666,7 +667,7 @@ def _start_responding(incident: Incident, actor, at) -> None:
         incident.status = IncidentStatus.RESPONDING
         incident.save(update_fields=["status", "updated_at"])
         _step(incident, actor, "respond", from_status=IncidentStatus.REPORTED, to_status=IncidentStatus.RESPONDING,
-              at=at, note="队伍已响应，转入处置")
+              at=at, note="队伍已响应，转入处置", note_en="a team responded: the incident is being handled")
 
 
 @transaction.atomic

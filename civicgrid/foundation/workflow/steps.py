@@ -4,6 +4,9 @@ One row per transition or note: the action, the status it moved from and to, who
 name shown, which also names system parts such as `open311:<client>` or `system`), a note, structured data and
 the instant. Each app's concrete step model adds the foreign key to its object (and any column of its own) and
 writes entries through `record_step`, so every timeline names its actors the same way.
+
+A note the system writes (not a person) is kept in the district's language and, under the data key `note_en`,
+in English: `shown_note` gives the reader's; official documents read `note`.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from civicgrid.foundation.audit.service import actor_label, user_or_none
@@ -36,12 +40,24 @@ class TimelineStep(models.Model):
 
     @classmethod
     def entry(cls, *, action: str, actor, at=None, from_status: str = "", to_status: str = "", note: str = "",
-              data: dict | None = None, **columns):
+              data: dict | None = None, note_en: str = "", **columns):
         """An unsaved step (`columns`: the object's foreign key and the model's own columns); `actor` is an
-        account, a system part's name, or None for the system."""
+        account, a system part's name, or None for the system; `note_en`: the English of a note the system
+        wrote."""
+        if note_en:
+            data = {**(data or {}), "note_en": note_en[:MAX_NOTE]}
         return rows.new(cls, action=action, from_status=from_status, to_status=to_status, actor=user_or_none(actor),
                         actor_name=actor_label(actor), note=(note or "")[:MAX_NOTE], data=data or None,
                         at=at or timezone.now(), **columns)
+
+    @property
+    def shown_note(self) -> str:
+        """The note in the reader's language: the English a system-written note carries, in the English
+        interface; otherwise the note as written."""
+        english = (self.data or {}).get("note_en") if isinstance(self.data, dict) else None
+        if english and (get_language() or "").startswith("en"):
+            return english
+        return self.note
 
     @classmethod
     def record_step(cls, **fields):

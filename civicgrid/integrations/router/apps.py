@@ -10,8 +10,13 @@ class RouterConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django.utils.translation import gettext_lazy as _
+
         from civicgrid.apps.cases import suggesters
+        from civicgrid.apps.cases.models import SYSTEM_ACCOUNT_LABELS
 
         from . import handlers, permissions, suggest, suggest_many  # noqa: F401  (handlers: auto-dispatch; permissions: router.manage)
 
         suggesters.register(suggest, many=suggest_many)  # intake's suggestion for each report (and batch)
+        # The auto-dispatch account's steps, named in the reader's language.
+        SYSTEM_ACCOUNT_LABELS[handlers.SYSTEM_DISPLAY_NAME] = _("智能分拨（系统）")

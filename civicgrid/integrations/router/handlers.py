@@ -145,11 +145,14 @@ def auto_dispatch(case_id: int) -> str:
     s = case.suggestion
     actor = system_account(case.region_code)
     note = f"自动派遣：模型 {s.get('model_version')} 建议「{s.get('label')}」，{why}"
+    note_en = (f"dispatched automatically: model {s.get('model_version')} suggested \"{s.get('label')}\", "
+               f"confidence {float(s['confidence']):.2f} ≥ threshold {threshold():.2f}")
     try:
         with transaction.atomic():
             inputs = {"category": s["category_id"]} if s.get("category_id") and not case.category_id else {}
-            case = act(actor=actor, case=case, action="accept", note=note, **inputs)
-            case = act(actor=actor, case=case, action="dispatch", department=s["department_id"], note=note)
+            case = act(actor=actor, case=case, action="accept", note=note, note_en=note_en, **inputs)
+            case = act(actor=actor, case=case, action="dispatch", department=s["department_id"], note=note,
+                       note_en=note_en)
             Case.objects.filter(pk=case.pk).update(auto_dispatched=True)
             audit.record(actor=actor, action="router.auto_dispatch", target=case,
                          data={"number": case.number, "department": s["department_id"],

@@ -51,6 +51,7 @@ OPTIONAL = {
     "progress": ("photos",),
     "report_back": ("photos",),
     "verify": ("note",),
+    "decide_extension": ("note",),
 }
 TEXT_INPUTS = ("reason", "note", "department", "hours", "decision", "result", "parent", "category",
                "proposed_department")

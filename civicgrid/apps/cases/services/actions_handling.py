@@ -16,6 +16,7 @@ from .common import truthy
 from .transitions import Ctx, action
 
 DECISIONS = {"approve": "同意", "reject": "不同意"}
+DECISIONS_EN = {"approve": "approved", "reject": "rejected"}
 
 
 @action("send_back")
@@ -99,7 +100,10 @@ def decide_extension(ctx: Ctx) -> None:
             case.is_overdue = False  # the approved deadline lies ahead again
     case.extension_pending = False
     case.extension_hours = None
-    ctx.note = ctx.note or f"{DECISIONS[decision]}延期 {hours:g} 小时"
+    # The step says what was decided, then the approver's words (kept as written).
+    words = str(ctx.inputs.get("note") or ctx.inputs.get("reason") or "").strip()
+    ctx.note = f"{DECISIONS[decision]}延期 {hours:g} 小时" + (f"：{words}" if words else "")
+    ctx.note_en = f"extension of {hours:g} h {DECISIONS_EN[decision]}" + (f": {words}" if words else "")
     recipients.tell_staff(recipients.department_handlers(case.department_id), case, "extension_decided",
                           f"延期申请{DECISIONS[decision]}")
 

@@ -14,6 +14,7 @@ from .intake import resolve_category
 from .transitions import Ctx, action
 
 CHECK_RESULTS = {"confirmed": "属实", "unconfirmed": "不属实"}
+CHECK_RESULTS_EN = {"confirmed": "confirmed", "unconfirmed": "not confirmed"}
 
 
 def resolve_department(value) -> Organisation:
@@ -83,7 +84,8 @@ def check_result(ctx: Ctx) -> None:
         raise ValidationFailed("核实结果须为 confirmed（属实）或 unconfirmed（不属实） / result must be confirmed or "
                                "unconfirmed", field="result")
     ctx.data["result"] = result
-    ctx.note = ctx.note or str(ctx.inputs.get("note") or CHECK_RESULTS[result])
+    if not str(ctx.inputs.get("note") or "").strip():  # no word from the worker: the result is the note
+        ctx.note, ctx.note_en = CHECK_RESULTS[result], CHECK_RESULTS_EN[result]
     clocks.stop(case, clocks.CHECK, ctx.at)
     clocks.resume(case, clocks.INTAKE, ctx.at)
     recipients.tell_staff(recipients.dispatchers(case), case, "check_done", f"核实{CHECK_RESULTS[result]}")
@@ -130,6 +132,7 @@ def merge(ctx: Ctx) -> None:
     ctx.data.update({"parent": parent.number, "reporters_moved": moved})
     ctx.event["parent_number"] = parent.number
     add_step(parent, action="merged_in", actor=ctx.actor, at=ctx.at, note=f"合并案卷 {case.number}",
+             note_en=f"case {case.number} merged into this one",
              data={"child": case.number, "reporters_moved": moved}, department=parent.department)
     record(parent, actor=ctx.actor, action="merged_in", before=None, data={"child": case.number})
     # The reporters now follow the parent: tell them there, with its number and status.

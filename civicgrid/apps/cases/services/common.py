@@ -58,10 +58,10 @@ def ensure_capability_scope(actor, case: Case, capability: str, label: str) -> N
 
 
 def add_step(case: Case, *, action: str, actor, at, from_status: str = "", to_status: str = "", note: str = "",
-             data: dict | None = None, department=None) -> CaseStep:
-    """One entry of the case's timeline."""
+             data: dict | None = None, department=None, note_en: str = "") -> CaseStep:
+    """One entry of the case's timeline (`note_en`: the English of a note the system wrote)."""
     return CaseStep.record_step(case=case, action=action, actor=actor, at=at, from_status=from_status,
-                                to_status=to_status, note=note, data=data, department=department)
+                                to_status=to_status, note=note, data=data, department=department, note_en=note_en)
 
 
 def audit_entry(case: Case, *, actor, action: str, before: dict | None, data: dict | None = None):

@@ -634,7 +634,7 @@ def _prepare(*, actor, payload, category, grid_id, grid_code, lng, lat, crs_in, 
                                  data={"source": payload["source"], "photos": len(photos)})]
     if self_handled:
         rows.steps.append(CaseStep.entry(action="self_handle", from_status=Status.REPORTED, to_status=Status.CLOSED,
-                                         actor=actor, at=now, note="自行处置"))
+                                         actor=actor, at=now, note="自行处置", note_en="found and fixed on the spot"))
         rows.clock, rows.limit = None, None
     else:
         rows.clock, rows.limit = clocks.prepare(case, clocks.INTAKE, now)

@@ -50,6 +50,7 @@ class Ctx:
     at: datetime
     photos: list
     note: str = ""
+    note_en: str = ""  # the English of `note` when the system wrote it
     data: dict = field(default_factory=dict)
     event: dict = field(default_factory=dict)
     status: str | None = None  # set by actions whose target depends on the case (unsuspend)
@@ -81,8 +82,9 @@ def action(name: str):
     return register
 
 
-def act(*, actor, case: Case, action: str, **inputs) -> Case:
-    """Take `action` on `case` as `actor` with the action's inputs (reason, note, department, hours, photos …)."""
+def act(*, actor, case: Case, action: str, note_en: str = "", **inputs) -> Case:
+    """Take `action` on `case` as `actor` with the action's inputs (reason, note, department, hours, photos …);
+    `note_en`: the English of the note, when a part of the system acts and writes it."""
     t = CASE_WORKFLOW.transition(action)
     photos = read_photos(inputs.pop("photos", None) or (), PHOTO_KINDS.get(action, "photo"))
     with transaction.atomic():
@@ -93,7 +95,7 @@ def act(*, actor, case: Case, action: str, **inputs) -> Case:
         except ValidationFailed as exc:
             raise MissingInput(exc.message, field=exc.field) from None
         ensure_capability_scope(actor, case, t.capability, t.label)
-        return run(Ctx(actor, case, t, inputs, timezone.now(), photos))
+        return run(Ctx(actor, case, t, inputs, timezone.now(), photos, note_en=note_en))
 
 
 def run(ctx: Ctx) -> Case:
@@ -111,7 +113,7 @@ def run(ctx: Ctx) -> Case:
     note = ctx.note or str(ctx.inputs.get("note") or ctx.inputs.get("reason") or "").strip()
     step = add_step(case, action=t.name, actor=ctx.actor, at=ctx.at, from_status=from_status,
                     to_status=case.status if changed else "", note=note, data=ctx.data,
-                    department=ctx.department or case.department)
+                    department=ctx.department or case.department, note_en=ctx.note_en if note else "")
     attach_all(case, ctx.photos, step=step, actor=ctx.actor)
     record(case, actor=ctx.actor, action=t.name, before=before,
            data={**ctx.data, "step": step.pk, "photos": len(ctx.photos)})

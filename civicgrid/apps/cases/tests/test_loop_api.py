@@ -229,4 +229,8 @@ def test_a_rejected_extension_keeps_the_deadline_and_an_unconfirmed_check_goes_b
     body = api.act(loop.dispatcher, case, "decide_extension", decision="reject")
     assert body["deadline"] == deadline and body["extension_pending"] is False
     assert body["timeline"][-1]["note"] == "不同意延期 4 小时"
-    assert inbox(loop.handler, "extension_decided") == 1
+    # the approver's words follow the decision on the step (they were once dropped for the default text)
+    api.act(loop.handler, case, "request_extension", reason="配件仍未到", hours=6)
+    body = api.act(loop.dispatcher, case, "decide_extension", decision="reject", note="请先用临时配件修复")
+    assert body["timeline"][-1]["note"] == "不同意延期 6 小时：请先用临时配件修复"
+    assert body["deadline"] == deadline and inbox(loop.handler, "extension_decided") == 2

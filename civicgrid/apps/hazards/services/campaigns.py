@@ -400,6 +400,7 @@ def _revisit_outcome(actor, inspection: Inspection, failed: list[dict], note: st
     findings = "；".join(f"{r['item'].text}{('：' + r['note']) if r['note'] else ''}" for r in failed)
     if not failed:
         add_step(hazard, action="revisit", actor=actor, at=now, note=f"回头看：整改成效保持，未复发。{note}".strip(),
+                 note_en=f"revisit: the fix holds, no relapse. {note}".strip(),
                  data={"inspection_id": inspection.pk, "outcome": "fixed"})
         _record(actor, "revisit", hazard, data={"inspection_id": inspection.pk, "outcome": "fixed"})
         return "fixed"

@@ -46,10 +46,10 @@ def ensure_capability_scope(actor, hazard: Hazard, capability: str, label: str) 
 
 
 def add_step(hazard: Hazard, *, action: str, actor, at, from_status: str = "", to_status: str = "",
-             note: str = "", data: dict | None = None) -> HazardStep:
-    """One entry of the hazard's timeline."""
+             note: str = "", data: dict | None = None, note_en: str = "") -> HazardStep:
+    """One entry of the hazard's timeline (`note_en`: the English of a note the system wrote)."""
     return HazardStep.record_step(hazard=hazard, action=action, actor=actor, at=at, from_status=from_status,
-                                  to_status=to_status, note=note, data=data)
+                                  to_status=to_status, note=note, data=data, note_en=note_en)
 
 
 def record(hazard: Hazard, *, actor, action: str, before: dict | None, data: dict | None = None) -> None:

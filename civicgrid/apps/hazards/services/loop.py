@@ -33,6 +33,9 @@ RECTIFY_CLOCK = "hazard.rectify"
 FIVE_ASSURANCES = {"responsibility": gettext_noop("责任"), "measures": gettext_noop("措施"),
                    "funds": gettext_noop("资金"), "deadline": gettext_noop("时限"),
                    "emergency_plan": gettext_noop("应急预案")}
+# The timeline's note when a plan is drawn up (Chinese, and the English shown in the English interface).
+PLAN_NOTES = {PlanKind.GOVERNANCE: ("制定治理方案", "governance plan drawn up"),
+              PlanKind.EMERGENCY: ("制定应急预案", "emergency plan drawn up")}
 EMERGENCY_FIELDS = {"responsible_person": "应急责任人", "procedure": "应急处置程序", "emergency_plan": "应急预案"}
 
 
@@ -112,7 +115,7 @@ def save_plan(*, actor, hazard: Hazard, kind: str, **fields) -> HazardPlan:
                                    f"{', '.join(missing)}", field="responsible_person")
     plan.save()
     now = timezone.now()
-    add_step(hazard, action=f"plan_{kind}", actor=actor, at=now, note=f"制定{plan.get_kind_display()}",
+    add_step(hazard, action=f"plan_{kind}", actor=actor, at=now, note=PLAN_NOTES[kind][0], note_en=PLAN_NOTES[kind][1],
              data={"plan_id": plan.pk})
     record(hazard, actor=actor, action=f"plan_{kind}", before=None, data={"plan_id": plan.pk, **values})
     publish(hazard, "plan_saved", plan_kind=kind)
@@ -290,7 +293,8 @@ def mark_overdue(hazard_id: int) -> bool:
         hazard.is_overdue = True
         hazard.is_supervised = True
         hazard.save(update_fields=["is_overdue", "is_supervised", "updated_at"])
-        add_step(hazard, action="overdue", actor=None, at=timezone.now(), note="整改超期，自动挂牌督办")
+        add_step(hazard, action="overdue", actor=None, at=timezone.now(), note="整改超期，自动挂牌督办",
+                 note_en="rectification overdue: put under supervision automatically")
         record(hazard, actor=None, action="overdue", before=before)
         publish(hazard, "overdue")
     return True

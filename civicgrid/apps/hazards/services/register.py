@@ -201,7 +201,8 @@ def register_hazard(*, actor, campaign=None, responsible_department=None, source
     note = f"登记{hazard.get_grade_display()}：{hazard.category_label}"
     add_step(hazard, action="register", actor=actor, at=now, to_status=hazard.status, note=note)
     if hazard.is_supervised:
-        add_step(hazard, action="supervise", actor=actor, at=now, note="重大隐患自动挂牌督办")
+        add_step(hazard, action="supervise", actor=actor, at=now, note="重大隐患自动挂牌督办",
+                 note_en="major hazard: put under supervision automatically")
     record(hazard, actor=actor, action="register", before=None)
     publish(hazard, "registered", supervised=hazard.is_supervised)
     return hazard

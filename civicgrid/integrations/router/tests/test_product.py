@@ -118,6 +118,27 @@ def test_auto_dispatch_above_the_threshold_by_the_system_account_and_flagged(loo
     assert get_user_model().objects.filter(username=SYSTEM_USERNAME).count() == 1 and system.grants.count() == 1
 
 
+def test_the_auto_dispatch_step_reads_in_the_language_of_the_page(loop, example_model, settings, client):
+    """The step the system writes is Chinese on the page and in the record, English in the English interface;
+    the account is named in the reader's language too."""
+    from django.urls import reverse
+
+    _model_active(loop, example_model)
+    settings.CIVICGRID_AUTO_DISPATCH_THRESHOLD = 0.0
+    case = report(loop, title="路边暴露垃圾", description=CITY)
+    bus.dispatch_pending()
+    step = CaseStep.objects.filter(case=case, action="dispatch").get()
+    assert step.note.startswith("自动派遣：") and step.data["note_en"].startswith("dispatched automatically: model")
+    client.force_login(loop.dispatcher)
+    url = reverse("ui:case_detail", args=[case.number])
+    html = client.get(url).content.decode()
+    assert "自动派遣：模型" in html and "智能分拨（系统）" in html and "dispatched automatically" not in html
+    client.post(reverse("set_language"), {"language": "en", "next": url})
+    html = client.get(url).content.decode()
+    assert "dispatched automatically: model" in html and "自动派遣：" not in html
+    assert "Smart routing (system)" in html and "智能分拨（系统）" not in html
+
+
 def test_the_system_account_cannot_sign_in(loop, example_model, settings, client):
     from civicgrid.integrations.router.handlers import system_account
 
