@@ -33,6 +33,7 @@ def desk(browser, live_server, settings, tmp_path):
     tree = small_tree()
     dept = department("区城管局")
     department("区住建局")
+    user_with(Role.DEPARTMENT_HANDLER, department=dept, username="cg-handler")  # a department someone can act for
     tax = Taxonomy.objects.create(code="gb47678", name="GB/T 47678.5-2026")
     cls = Category.objects.create(taxonomy=tax, code="06", name="市容环境类", kind=CategoryKind.MATTER)
     Category.objects.create(taxonomy=tax, code="06001", name="暴露垃圾", parent=cls, kind=CategoryKind.MATTER)

@@ -9,14 +9,14 @@ from ninja.responses import Status
 from ninja.throttling import AnonRateThrottle
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
-from civicgrid.foundation.access.scope import get_visible_or_404, user_roles
+from civicgrid.foundation.access.scope import get_visible_or_404
 from civicgrid.foundation.core.downloads import JPEG_TYPE, inline_response
 from civicgrid.foundation.core.errors import NotFound, ValidationFailed
 from civicgrid.foundation.core.pagination import page
 
 from . import conf, duplicates, selectors, services
 from . import photos as photo_mod
-from .models import Attachment, Case, Source
+from .models import Attachment, Case
 from .schemas import (
     ActionIn,
     CaseCreatedOut,
@@ -31,6 +31,7 @@ from .schemas import (
     ReopenIn,
     WorkOut,
 )
+from .services.intake import default_source
 
 router = Router(tags=["cases"])
 PREFIX = "/"
@@ -70,7 +71,7 @@ def _detail(case: Case, user, *, after_action: bool = False, **extra) -> Case:
 def create_case(request, payload: CaseIn, idempotency_key: str | None = Header(None, alias="Idempotency-Key")):
     """上报 a case (JSON; photos as base64). A retry with the same `Idempotency-Key` returns the same case (200)."""
     data = payload.dict()
-    source = data.pop("source") or ("grid_worker" if "grid_worker" in user_roles(request.user) else Source.PUBLIC)
+    source = data.pop("source") or default_source(request.user, self_handled=bool(data.get("self_handled")))
     case, created = services.submit_case(
         actor=request.user, source=source, photos=_photos(payload.photos),
         idempotency_key=idempotency_key or data.pop("idempotency_key"),

@@ -82,6 +82,9 @@ def my_work(user) -> list[dict]:
     return lanes
 
 
+DATE_YEARS = (2000, 2099)  # what a date filter may name (the cases' own years lie well inside)
+
+
 def _local_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
 
@@ -131,6 +134,12 @@ def _filtered(qs, f: CaseFilter):
         qs = qs.filter(is_overdue=f.overdue)
     if f.supervised is not None:
         qs = qs.filter(is_supervised=f.supervised)
+    for name, day in (("date_from", f.date_from), ("date_to", f.date_to)):
+        if day and not DATE_YEARS[0] <= day.year <= DATE_YEARS[1]:
+            raise ValidationFailed(f"{name} 须在 {DATE_YEARS[0]}–{DATE_YEARS[1]} 年之间 / {name} must lie in the years "
+                                   f"{DATE_YEARS[0]}–{DATE_YEARS[1]}", field=name)
+    if f.date_from and f.date_to and f.date_to < f.date_from:
+        raise ValidationFailed("date_to 早于 date_from / date_to is before date_from", field="date_to")
     if f.date_from:
         qs = qs.filter(reported_at__gte=_local_midnight(f.date_from))
     if f.date_to:

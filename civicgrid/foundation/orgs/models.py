@@ -18,6 +18,12 @@ class OrgKind(models.TextChoices):
     OTHER = "other", _("其他")
 
 
+# The kinds of organisation a case can be dispatched to (and a category or routing rule can name): those that
+# handle cases through their own department handlers. Committees, property companies and volunteer groups
+# take part through other roles.
+DISPATCH_KINDS = (OrgKind.DEPARTMENT, OrgKind.STREET_OFFICE, OrgKind.COMMAND_CENTRE, OrgKind.RESCUE_TEAM)
+
+
 class Organisation(ScopedModel):
     """An organisation that acts in the district, anchored to the region it serves."""
 

@@ -55,9 +55,15 @@ def w3c(value: datetime | None) -> str:
     return timezone.localtime(value).isoformat(timespec="seconds")
 
 
+YEARS = (2000, 2099)  # what a datetime parameter may name
+_UNENCODED_PLUS = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
+
+
 def parse_w3c(text: str, name: str) -> datetime:
     """A W3C datetime (or a date) from a parameter; naive values are district time. 400 when malformed."""
     raw = str(text or "").strip()
+    # A "+08:00" typed into a URL without encoding arrives as " 08:00": read it as the offset it was.
+    raw = _UNENCODED_PLUS.sub(r"\1+\2", raw)
     try:
         if len(raw) == 10:
             parsed = datetime.combine(date.fromisoformat(raw), time.min)
@@ -66,6 +72,9 @@ def parse_w3c(text: str, name: str) -> datetime:
     except ValueError:
         raise Open311Error(400, f"{name} 须为 W3C 日期时间，如 2026-05-01T08:00:00+08:00 / {name} must be a "
                                 f"W3C datetime") from None
+    if not YEARS[0] <= parsed.year <= YEARS[1]:  # also keeps the date arithmetic of ranges in bounds
+        raise Open311Error(400, f"{name} 须在 {YEARS[0]}–{YEARS[1]} 年之间 / {name} must lie in the years "
+                                f"{YEARS[0]}–{YEARS[1]}")
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed, timezone.get_current_timezone())
     return parsed

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from civicgrid.apps.cases import services
 from civicgrid.apps.cases.models import Source
+from civicgrid.apps.cases.services.intake import allowed_sources, is_public_only
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.errors import CivicgridError
 
@@ -65,6 +66,15 @@ class WebReportForm(ReportForm):
     source = forms.ChoiceField(label=_("来源"), choices=[(s.value, s.label) for s in WEB_SOURCES])
     is_major = forms.BooleanField(label=_("重大事件"), required=False)
 
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if user is not None:  # only the sources this account may report through (the services check it too)
+            allowed = set(allowed_sources(user))
+            self.fields["source"].choices = [(s.value, s.label) for s in WEB_SOURCES if s in allowed]
+            if is_public_only(user):
+                del self.fields["is_major"]
+
 
 def _photos(request) -> list:
     return [("photo", f) for f in request.FILES.getlist("photos")]
@@ -98,7 +108,7 @@ def _with_proposal(form: ReportForm, place: dict) -> ReportForm:
     """The same form again with the proposed point filled in (WGS-84) and a request to confirm it."""
     data = form.data.copy()
     data["lng"], data["lat"], data["crs"] = f"{place['lng']:.6f}", f"{place['lat']:.6f}", "wgs84"
-    again = form.__class__(data, groups=form.groups)
+    again = form.__class__(data, groups=form.groups, **({"user": form.user} if getattr(form, "user", None) else {}))
     again.is_valid()
     again.add_error(None, _("报告中未给出位置：已按文中提到的「%(name)s」在地图上标出建议位置（网格 %(grid)s），"
                             "请确认或在地图上点选其他位置后再次登记") % {"name": place["name"],
@@ -106,13 +116,13 @@ def _with_proposal(form: ReportForm, place: dict) -> ReportForm:
     return again
 
 
-def _page(request, form_class, template_extra: dict, submit, initial: dict):
+def _page(request, form_class, template_extra: dict, submit, initial: dict, **form_kwargs):
     """GET: an empty form with a fresh key; POST: report through `submit`, then open the new case. A report
     without a point whose text names a known place comes back with that place proposed on the map."""
     groups = category_groups(request.user)
     proposal = None
     if request.method == "POST":
-        form = form_class(request.POST, groups=groups)
+        form = form_class(request.POST, groups=groups, **form_kwargs)
         # A photo's GPS still locates a report without a typed point (the service reads it): no proposal then.
         if (form.is_valid() and not request.FILES.getlist("photos")
                 and (proposal := propose_place(form.cleaned_data)) is not None):
@@ -131,7 +141,8 @@ def _page(request, form_class, template_extra: dict, submit, initial: dict):
                 return redirect("ui:case_detail", case.number)
         status = 400
     else:
-        form = form_class(initial={"idempotency_key": uuid.uuid4().hex, "crs": "wgs84", **initial}, groups=groups)
+        form = form_class(initial={"idempotency_key": uuid.uuid4().hex, "crs": "wgs84", **initial}, groups=groups,
+                          **form_kwargs)
         status = 200
     context = {"form": form, "groups": groups, "script_messages": SCRIPT_MESSAGES, "proposal": proposal,
                **template_extra, **map_context(request.user, "cases.report")}
@@ -159,7 +170,7 @@ def web_report(request):
 
     def submit(form):
         d = form.cleaned_data
-        return _submit(request, form, source=d["source"], is_major=d["is_major"])
+        return _submit(request, form, source=d["source"], is_major=d.get("is_major", False))
 
     extra = {"mode": "web", "heading": _("登记事件"), "can_hotline": has_capability(request.user, "cases.intake")}
-    return _page(request, WebReportForm, extra, submit, {"source": report_source(request.user)})
+    return _page(request, WebReportForm, extra, submit, {"source": report_source(request.user)}, user=request.user)

@@ -10,19 +10,13 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from civicgrid.apps.cases.models import Source
+from civicgrid.apps.cases.services.intake import default_source
 from civicgrid.apps.categories.models import Category
 from civicgrid.apps.categories.selectors import org_label, visible_categories
-from civicgrid.foundation.access.roles import Role
-from civicgrid.foundation.access.scope import scope_for, user_roles
-from civicgrid.foundation.orgs.models import Organisation, OrgKind
+from civicgrid.foundation.access.scope import scope_for
+from civicgrid.foundation.orgs.models import DISPATCH_KINDS, Organisation
 from civicgrid.foundation.regions.models import Region
 from civicgrid.ui.language import one_language
-
-# Organisations a case can be sent to (committees and companies are reached through their street).
-DISPATCH_KINDS = (OrgKind.DEPARTMENT, OrgKind.STREET_OFFICE, OrgKind.COMMAND_CENTRE, OrgKind.RESCUE_TEAM)
-# Roles that report as members of the public, not as field staff.
-PUBLIC_ROLES = {Role.RESIDENT, Role.VOLUNTEER}
 
 # The inputs a transition may require (CASE_WORKFLOW `requires`), as a person reads them.
 FIELD_LABELS = {
@@ -111,13 +105,8 @@ def error_text(exc) -> str:
 
 def report_source(user, *, self_handled: bool = False) -> str:
     """The channel a report from a signed-in account comes through: field staff report as 网格员上报 (or
-    自行处置), residents and volunteers as 群众上报."""
-    if self_handled:
-        return Source.SELF_HANDLED
-    roles = user_roles(user)
-    if roles and roles <= PUBLIC_ROLES:
-        return Source.PUBLIC
-    return Source.GRID_WORKER
+    自行处置), residents and volunteers as 群众上报 (the services' `default_source`)."""
+    return default_source(user, self_handled=self_handled)
 
 
 def category_groups(user) -> list[dict]:

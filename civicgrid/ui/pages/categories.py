@@ -25,7 +25,7 @@ from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.audit.service import history
 from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
 from civicgrid.foundation.core.errors import CivicgridError
-from civicgrid.foundation.orgs.models import Organisation, OrgKind
+from civicgrid.foundation.orgs.models import DISPATCH_KINDS, Organisation
 from civicgrid.ui.language import one_language
 from civicgrid.ui.navigation import MenuItem, register
 
@@ -53,7 +53,6 @@ RULE_COLUMNS = [
     Column(_("说明"), "note"),
 ]
 # Organisations a case can be sent to (committees and companies are reached through their street).
-DISPATCH_KINDS = (OrgKind.DEPARTMENT, OrgKind.STREET_OFFICE, OrgKind.COMMAND_CENTRE, OrgKind.RESCUE_TEAM)
 
 
 def _yes(value: bool) -> str:

@@ -38,7 +38,7 @@ def send_back(ctx: Ctx) -> None:
     # whether or not it also proposes correcting the routing rule.
     proposed = None
     if ctx.inputs.get("proposed_department") not in (None, ""):
-        proposed = resolve_department(ctx.inputs["proposed_department"])
+        proposed = resolve_department(ctx.inputs["proposed_department"], field="proposed_department")
         if previous is not None and proposed.pk == previous.pk:
             raise ValidationFailed("建议的处置部门不能是退回的部门本身 / the proposed department is the one sending it back",
                                    field="proposed_department")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from civicgrid.foundation.core.errors import ValidationFailed
-from civicgrid.foundation.orgs.models import Organisation
+from civicgrid.foundation.orgs.models import DISPATCH_KINDS, Organisation
 
 from .. import clocks, recipients
 from ..models import OPEN_STATUSES, Case, CaseReporter
@@ -17,8 +17,10 @@ CHECK_RESULTS = {"confirmed": "属实", "unconfirmed": "不属实"}
 CHECK_RESULTS_EN = {"confirmed": "confirmed", "unconfirmed": "not confirmed"}
 
 
-def resolve_department(value) -> Organisation:
-    """An active organisation by instance or id; anything else is a clear error."""
+def resolve_department(value, *, field: str = "department", staffed: bool = False) -> Organisation:
+    """An active organisation of a kind that handles cases (`DISPATCH_KINDS`), by instance or id; with `staffed`,
+    one that has at least one handler account now (a case sent elsewhere could be acted on by no one). Anything
+    else is a clear error naming `field`."""
     pk = value.pk if isinstance(value, Organisation) else value
     try:
         pk = int(pk)
@@ -26,7 +28,14 @@ def resolve_department(value) -> Organisation:
         pk = 0
     found = Organisation.objects.filter(pk=pk, is_active=True).first() if 0 < pk < 2**63 else None
     if found is None:
-        raise ValidationFailed(f"未知的处置部门：{str(value)[:32]} / unknown department", field="department")
+        raise ValidationFailed(f"未知的处置部门：{str(value)[:32]} / unknown department", field=field)
+    if found.kind not in DISPATCH_KINDS:
+        raise ValidationFailed(f"「{found.name}」（{found.get_kind_display()}）不办理派遣的事件，请选择区直部门、街道办事处、"
+                               f"指挥中心或抢险救援队伍 / {found.code} is not an organisation that handles cases",
+                               field=field)
+    if staffed and not recipients.department_handlers(found.pk):
+        raise ValidationFailed(f"「{found.name}」还没有处置人员账号，派遣后无人能办理；请先由安全管理员为其授权处置人员 / "
+                               f"{found.code} has no handler accounts yet: grant one first", field=field)
     return found
 
 
@@ -145,7 +154,7 @@ def dispatch(ctx: Ctx) -> None:
     """派遣 to a department; a choice other than the routing suggestion is kept as a correction for the
     router's retraining. The handling clock starts with the category's limit."""
     case = ctx.case
-    department = resolve_department(ctx.inputs.get("department"))
+    department = resolve_department(ctx.inputs.get("department"), staffed=True)
     suggested = case.suggested_department_id
     ctx.data.update({"department": department.pk, "suggested_department": suggested,
                      "correction": bool(suggested and suggested != department.pk)})

@@ -39,7 +39,8 @@ from django.utils import timezone
 
 from civicgrid.apps.categories.models import Category
 from civicgrid.apps.categories.routing import RoutingTable, resolve_department
-from civicgrid.foundation.access.scope import has_capability
+from civicgrid.foundation.access.roles import Role
+from civicgrid.foundation.access.scope import has_capability, user_roles
 from civicgrid.foundation.core import context, keys
 from civicgrid.foundation.core.errors import (
     CivicgridError,
@@ -317,6 +318,51 @@ def writer_turn():
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+# Residents and volunteers report as the public; staff also as field reports; intake staff (受理员) also bring
+# in what the hotline, video patrols, drones and superiors hand over. Open311 is its own channel (no account).
+PUBLIC_ROLES = frozenset({Role.RESIDENT, Role.VOLUNTEER})
+STAFF_SOURCES = (Source.GRID_WORKER, Source.PUBLIC)
+INTAKE_SOURCES = (*STAFF_SOURCES, Source.HOTLINE, Source.VIDEO, Source.SUPERIOR, Source.DRONE)
+
+
+def is_public_only(actor) -> bool:
+    """Whether the account reports only as a member of the public (residents, volunteers)."""
+    roles = user_roles(actor)
+    return not getattr(actor, "is_superuser", False) and (not roles or roles <= PUBLIC_ROLES)
+
+
+def default_source(actor, *, self_handled: bool = False) -> str:
+    """The channel a signed-in account's report comes through when it names none: 自行处置 for a case fixed on
+    the spot, 群众上报 for residents and volunteers, 网格员上报 (a field report) for staff."""
+    if self_handled:
+        return Source.SELF_HANDLED
+    return Source.PUBLIC if is_public_only(actor) else Source.GRID_WORKER
+
+
+def allowed_sources(actor) -> tuple[str, ...]:
+    """The sources a signed-in account may report through (besides 自行处置), in the order a form offers them."""
+    if getattr(actor, "is_superuser", False) or has_capability(actor, "cases.intake"):
+        return INTAKE_SOURCES
+    return (Source.PUBLIC,) if is_public_only(actor) else STAFF_SOURCES
+
+
+def check_channel(actor, *, source, self_handled: bool, is_major: bool) -> None:
+    """Whether `actor` may report through `source` (and flag the report major): the source decides what the
+    evaluation counts (a resident cannot file a hotline ticket or a grid worker's report). `actor` None is a
+    channel that authenticated the caller itself and names its own source."""
+    source = str(source)
+    if source == Source.SELF_HANDLED and not self_handled:
+        raise ValidationFailed("来源为「自行处置」的上报须登记为自行处置（self_handled） / the self-handled source needs "
+                               "self_handled", field="source")
+    if actor is None or source == Source.SELF_HANDLED or source not in Source.values:
+        return  # an unknown source is refused with the other fields; self-handling is checked by its caller
+    if source not in allowed_sources(actor):
+        raise PermissionDenied(f"您的角色不能以该来源（{source}）上报 / your role may not report through the "
+                               f"{source} channel")
+    if is_major and is_public_only(actor):
+        raise PermissionDenied("只有工作人员可以标记重大事件 / only staff mark a report as major")
+
+
 def _payload(*, title, description, address, source, name, phone, email, ticket, lng, lat, crs, category,
              self_handled, is_major, external_id) -> dict:
     """A report's fields, checked and cleaned (what its idempotency digest is computed from)."""
@@ -358,6 +404,7 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
         raise PermissionDenied("您无权上报事件 / you may not report cases")
     if self_handled and not has_capability(actor, "cases.verify"):
         raise PermissionDenied("只有网格员等现场人员可以登记自行处置 / only field staff record self-handled cases")
+    check_channel(actor, source=source, self_handled=self_handled, is_major=is_major)
     category = resolve_category(category)
     payload = _payload(title=title, description=description, address=address, source=source,
                        name=caller_name or reporter_name, phone=callback_phone or reporter_phone,
@@ -448,6 +495,8 @@ def check_report(*, actor, title, description="", lng=None, lat=None, crs="wgs84
     into a case. Nothing is written."""
     if actor is not None and not has_capability(actor, "cases.report"):
         raise PermissionDenied("您无权上报事件 / you may not report cases")
+    if actor is not None:
+        check_channel(actor, source=source, self_handled=False, is_major=is_major)
     category = resolve_category(category)
     payload = _payload(title=title, description=description, address=address, source=source, name=reporter_name,
                        phone=reporter_phone, email=reporter_email, ticket="", lng=lng, lat=lat, crs=crs,

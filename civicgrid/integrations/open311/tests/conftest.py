@@ -42,6 +42,7 @@ class World:
     client: object
     dispatcher: object
     worker: object
+    handler: object
 
     def code(self, category: Category | None = None) -> str:
         return (category or self.cat).key
@@ -80,6 +81,7 @@ def o311(tree) -> World:
         tree=tree, dept=dept, cls=cls, cat=cat, plain=plain, private=private, attr=attr, client=client,
         dispatcher=user_with(Role.COMMAND_DISPATCHER, region=tree["140213"], username="cd"),
         worker=user_with(Role.GRID_WORKER, region=tree[GRID], username="wg"),
+        handler=user_with(Role.DEPARTMENT_HANDLER, department=dept, username="cg"),
     )
 
 

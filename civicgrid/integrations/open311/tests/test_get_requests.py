@@ -145,3 +145,22 @@ def test_a_token_leads_to_its_request(o311, http):
     root = xml(get(http, f"tokens/{answer['token']}.xml"))
     assert root.find("request/service_request_id").text == answer["service_request_id"]
     spec_error(get(http, "tokens/0000.json"), 404)
+
+
+@pytest.mark.parametrize("params", [
+    {"start_date": "9999-12-31T23:59:59"}, {"end_date": "0001-01-01"}, {"start_date": "0001-01-01T00:00:00"},
+    {"start_date": "1999-12-31", "end_date": "2000-01-02"},
+])
+def test_dates_outside_the_supported_years_are_a_clear_400(o311, http, params):
+    """They once overflowed the range arithmetic into a 500."""
+    for path in ("requests.json", "servicerequestupdates.json"):
+        assert "2000–2099" in spec_error(get(http, path, **params), 400)
+
+
+def test_an_offset_typed_unencoded_in_the_url_is_read_as_the_offset(o311, http):
+    """`+08:00` typed literally in a query string arrives as ` 08:00` (a + is a space there)."""
+    case = reported(o311, http)
+    day = timezone.localtime(case.reported_at).date()
+    response = http.get(f"/open311/v2/requests.json?start_date={day}T00:00:00+08:00&end_date={day}T23:59:59+08:00")
+    assert response.status_code == 200, response.content
+    assert [r["service_request_id"] for r in response.json()] == [case.number]

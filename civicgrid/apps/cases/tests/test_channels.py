@@ -1,0 +1,122 @@
+"""Who may report through which channel, and where a case may be sent: the source decides what the evaluation
+counts (群众上报, 网格员上报, 12345 …), and a case sent to an organisation nobody acts for would wait forever.
+Every refusal changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from civicgrid.apps.cases.models import Case, Source, Status
+from civicgrid.apps.cases.services import act
+from civicgrid.foundation.access.roles import Role
+from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
+from civicgrid.foundation.orgs.models import Organisation, OrgKind
+from civicgrid.testing.builders import department, user_with
+
+from .conftest import GRID, POINT, auth, report, world_counts
+
+pytestmark = pytest.mark.django_db
+
+
+def _post(client, user, **body):
+    data = {"title": "路边暴露垃圾", "lng": POINT[0], "lat": POINT[1], **body}
+    return client.post("/api/v1/cases", data, content_type="application/json", **auth(user))
+
+
+@pytest.mark.parametrize(("who", "source"), [
+    ("resident", "hotline"), ("resident", "grid_worker"), ("resident", "superior"), ("resident", "open311"),
+    ("worker", "hotline"), ("worker", "video"), ("worker", "open311"),
+])
+def test_a_report_through_a_channel_the_role_does_not_use_is_refused(loop, api_client, who, source):
+    before = world_counts()
+    response = _post(api_client, getattr(loop, who), source=source, hotline_ticket="12345-0001")
+    assert response.status_code == 403, response.content
+    assert "不能以该来源" in response.json()["detail"]
+    assert world_counts() == before
+
+
+def test_each_role_reports_through_its_own_channels(loop, api_client):
+    assert _post(api_client, loop.resident).json()["source"] == Source.PUBLIC
+    assert _post(api_client, loop.worker).json()["source"] == Source.GRID_WORKER
+    assert _post(api_client, loop.worker, source="public").json()["source"] == Source.PUBLIC  # relaying a resident
+    # street staff are staff: a field report, not a citizen's (it was counted as 群众上报)
+    street = user_with(Role.STREET_STAFF, region=loop.tree["140213050"], username="jd")
+    assert _post(api_client, street).json()["source"] == Source.GRID_WORKER
+    body = _post(api_client, loop.street_dispatcher, source="hotline", hotline_ticket="12345-0002",
+                 caller_name="李四", callback_phone="13700000000").json()
+    assert body["source"] == Source.HOTLINE
+    assert _post(api_client, loop.dispatcher, source="superior").json()["source"] == Source.SUPERIOR
+
+
+def test_a_resident_cannot_flag_a_report_major_nor_claim_self_handling(loop, api_client):
+    before = world_counts()
+    response = _post(api_client, loop.resident, is_major=True)
+    assert response.status_code == 403 and "重大" in response.json()["detail"]
+    response = _post(api_client, loop.worker, source="self_handled")  # the source without self-handling
+    assert response.status_code == 400 and response.json()["field"] == "source"
+    assert world_counts() == before
+    assert _post(api_client, loop.worker, is_major=True).json()["is_major"] is True  # staff may
+
+
+def test_dispatch_only_to_an_organisation_that_handles_cases_and_has_someone_to(loop):
+    """A committee, a property company or a volunteer group does not handle dispatched cases; a department
+    without any handler account cannot act on one. Both are refused, and the case stays where it was."""
+    case = report(loop)
+    act(actor=loop.dispatcher, case=case, action="accept")
+    committee = Organisation.objects.create(code="JWH001", name="永泰社区居委会", kind=OrgKind.COMMITTEE,
+                                            region=loop.tree[GRID[:12]])
+    empty = department("区水务局")
+    before = world_counts()
+    with pytest.raises(ValidationFailed, match="不办理派遣的事件") as refused:
+        act(actor=loop.dispatcher, case=case, action="dispatch", department=committee.pk)
+    assert refused.value.field == "department"
+    with pytest.raises(ValidationFailed, match="还没有处置人员账号"):
+        act(actor=loop.dispatcher, case=case, action="dispatch", department=empty.pk)
+    assert world_counts() == before
+    # once someone may act for it, the department takes the case
+    user_with(Role.DEPARTMENT_HANDLER, department=empty, username="sw")
+    case = act(actor=loop.dispatcher, case=Case.objects.get(pk=case.pk), action="dispatch", department=empty.pk)
+    assert case.status == Status.DISPATCHED and case.department == empty
+
+
+def test_a_send_back_naming_an_unknown_department_names_that_field(loop):
+    case = report(loop)
+    act(actor=loop.dispatcher, case=case, action="accept")
+    act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
+    before = world_counts()
+    with pytest.raises(ValidationFailed) as refused:
+        act(actor=loop.handler, case=case, action="send_back", reason="不归我们", proposed_department=999999)
+    assert refused.value.field == "proposed_department"
+    assert world_counts() == before
+
+
+def test_the_web_form_offers_only_the_channels_of_the_account(loop, client):
+    from django.urls import reverse
+
+    client.force_login(loop.resident)
+    html = client.get(reverse("ui:case_new")).content.decode()
+    assert 'value="public"' in html and 'value="video"' not in html and 'name="is_major"' not in html
+    client.force_login(loop.dispatcher)
+    html = client.get(reverse("ui:case_new")).content.decode()
+    assert 'value="video"' in html and 'value="superior"' in html and 'name="is_major"' in html
+    client.force_login(loop.worker)
+    html = client.get(reverse("ui:case_new")).content.decode()
+    assert 'value="grid_worker"' in html and 'value="video"' not in html
+
+
+def test_a_service_caller_gets_the_same_refusal(loop):
+    before = world_counts()
+    with pytest.raises(PermissionDenied):
+        report(loop, actor=loop.resident, source="hotline")
+    assert world_counts() == before
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ("date_from=0001-01-01", "date_from"), ("date_to=9999-12-31", "date_to"),
+    ("date_from=2026-05-02&date_to=2026-05-01", "date_to"),
+])
+def test_list_dates_outside_the_years_or_reversed_are_a_clear_400(loop, api_client, query, field):
+    """Once a 500 (the day after 9999-12-31 does not exist)."""
+    report(loop)
+    response = api_client.get(f"/api/v1/cases?{query}", **auth(loop.dispatcher))
+    assert response.status_code == 400 and response.json()["field"] == field
