@@ -1,7 +1,10 @@
 """The case loop as a transition table (DOMAIN.md §3). It drives both the services' checks and the buttons."""
 
+from django.utils.translation import gettext_lazy, pgettext_lazy
+
 from civicgrid.foundation.access.roles import Role, grant_capabilities
 from civicgrid.foundation.access.scope import _grants
+from civicgrid.foundation.audit import labels as audit_labels
 from civicgrid.foundation.workflow.engine import Transition, Workflow
 
 from .models import Status
@@ -97,3 +100,21 @@ CASE_WORKFLOW = Workflow(
                    guard=_is_reporter_or_staff, requires=("reason",), order=95),
     ],
 )
+
+# Timeline entries that are not transitions of the table (Chinese; pages translate them with context "step").
+EXTRA_STEP_LABELS = {
+    "report": "上报",
+    "self_handle": "自行处置",
+    "merged_in": "合并案卷",
+    "rate": "评价",
+    "auto_supervise": "超期自动督办",
+    "add_photos": "补充照片",
+}
+
+# Audit actions: "cases." + the step's name (services.common.record), named as the buttons and the timeline are.
+audit_labels.register_domain("cases", gettext_lazy("事件办理"), order=100)
+audit_labels.name_actions({
+    **{f"cases.{name}": pgettext_lazy("step", label) for name, label in EXTRA_STEP_LABELS.items()},
+    **{f"cases.{t.name}": pgettext_lazy("action", t.label) for t in CASE_WORKFLOW.transitions},
+    "cases.comment": gettext_lazy("留言"),
+})

@@ -7,7 +7,10 @@ cases app grants the same, which is harmless). `categories.route` asks for a dis
 asker's own regions.
 """
 
+from django.utils.translation import gettext_lazy
+
 from civicgrid.foundation.access.roles import Role, grant_capabilities
+from civicgrid.foundation.audit import labels as audit_labels
 
 STAFF = {
     Role.GRID_WORKER,
@@ -27,3 +30,7 @@ grant_capabilities(VIEW, STAFF | {Role.SYSTEM_ADMIN})
 grant_capabilities(VIEW_PUBLIC, {Role.VOLUNTEER, Role.RESIDENT})
 grant_capabilities(MANAGE, {Role.SYSTEM_ADMIN, Role.COMMAND_DISPATCHER})
 grant_capabilities(ROUTE, {Role.COMMAND_DISPATCHER, Role.STREET_DISPATCHER})
+
+# Audit actions of the categories app beyond the foundation's data.* (services.RULE_CORRECTED).
+audit_labels.register_domain("categories", gettext_lazy("事件分类与分拨规则"), order=150)
+audit_labels.name_actions({"categories.rule_corrected": gettext_lazy("按退回修正分拨规则")})

@@ -5,9 +5,10 @@ assurances before rectification starts; a hazard that cannot be fixed in the sho
 (responsible person and procedure); close-out needs a passed acceptance check (the `passed` state).
 """
 
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from civicgrid.foundation.access.roles import Role, grant_capabilities
+from civicgrid.foundation.audit import labels as audit_labels
 from civicgrid.foundation.workflow.engine import Transition, Workflow
 
 from .models import Status
@@ -57,3 +58,23 @@ HAZARD_WORKFLOW = Workflow(
                    requires=("reason",), style="danger", order=90),
     ],
 )
+
+# Timeline entries that are not transitions of the table (Chinese; pages translate them).
+EXTRA_STEP_LABELS = {"register": gettext_noop("登记"), "overdue": gettext_noop("超期"),
+                     "plan_governance": gettext_noop("制定治理方案"), "plan_emergency": gettext_noop("制定应急预案"),
+                     "revisit": gettext_noop("回头看")}
+
+# Audit actions: "hazards." + the step's name (services.common.record), named as the timeline is; and the
+# campaigns' own actions (services.campaigns._record) and the demo's.
+audit_labels.register_domain("hazards", gettext_lazy("隐患"), order=110)
+audit_labels.name_actions({
+    **{f"hazards.{name}": gettext_lazy(label) for name, label in EXTRA_STEP_LABELS.items()},
+    **{f"hazards.{t.name}": gettext_lazy(t.label) for t in HAZARD_WORKFLOW.transitions},
+    "hazards.reveal_phone": gettext_lazy("查看责任人电话"),
+    "hazards.campaign_open": gettext_lazy("开展排查"),
+    "hazards.campaign_close": gettext_lazy("结束排查"),
+    "hazards.inspection_fill": gettext_lazy("填报排查表"),
+    "hazards.revisit_open": gettext_lazy("开展回头看"),
+    "hazards.demo_inspections": gettext_lazy("生成演示排查记录"),
+    "hazards.patrons_loaded": gettext_lazy("载入包保关系"),
+})

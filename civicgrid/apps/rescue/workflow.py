@@ -14,9 +14,10 @@ Who does what:
   phone. The service checks the team lies in the actor's respond scope (organisation or region subtree).
 """
 
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from civicgrid.foundation.access.roles import Role, grant_capabilities
+from civicgrid.foundation.audit import labels as audit_labels
 from civicgrid.foundation.workflow.engine import Transition, Workflow
 
 from .models import IncidentStatus
@@ -65,3 +66,23 @@ STEP_LABELS = {
     "note": gettext_noop("添加进展"),
     "ack_overdue": gettext_noop("队伍超时未响应"),
 }
+
+# Audit actions of the rescue services; call-outs are named as their timeline steps are.
+audit_labels.register_domain("rescue", gettext_lazy("抢险救援"), order=140)
+audit_labels.name_actions({
+    "rescue.team_created": gettext_lazy("登记队伍"),
+    "rescue.team_changed": gettext_lazy("修改队伍"),
+    "rescue.team_availability": gettext_lazy("队伍状态变更"),
+    "rescue.member_added": gettext_lazy("添加队员"),
+    "rescue.member_changed": gettext_lazy("修改队员"),
+    "rescue.incident_raised": gettext_lazy(STEP_LABELS["raise"]),
+    "rescue.callout": gettext_lazy(STEP_LABELS["callout"]),
+    "rescue.acknowledged": gettext_lazy(STEP_LABELS["acknowledge"]),
+    "rescue.arrived": gettext_lazy(STEP_LABELS["arrive"]),
+    "rescue.released": gettext_lazy(STEP_LABELS["release"]),
+    "rescue.material_issued": gettext_lazy(STEP_LABELS["issue_material"]),
+    "rescue.incident_responding": gettext_lazy(STEP_LABELS["respond"]),
+    "rescue.incident_controlled": gettext_lazy(STEP_LABELS["control"]),
+    "rescue.incident_note": gettext_lazy(STEP_LABELS["note"]),
+    "rescue.incident_closed": gettext_lazy(STEP_LABELS["close"]),
+})

@@ -32,7 +32,7 @@ ISSUER = "civicgrid"
 INTERVAL = 30
 # Codes of the neighbouring time steps are accepted too: phones drift, and typing takes time.
 VALID_WINDOW = 1
-TOTP_RESET = "auth.totp_reset"
+TOTP_RESET = verbs.Auth.TOTP_RESET
 _CODE = re.compile(r"^\d{6}$")
 
 

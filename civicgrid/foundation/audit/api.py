@@ -12,9 +12,10 @@ from pydantic import field_validator
 from ..access.endpoints import data_endpoint
 from ..access.scope import has_capability
 from ..core.downloads import file_response
-from ..core.errors import PermissionDenied
+from ..core.errors import PermissionDenied, ValidationFailed
 from ..core.pagination import page
-from .export import AuditFilter, apply_filter, export_entries, visible_audit
+from . import labels
+from .export import AuditFilter, apply_filter, clean_action, export_entries, visible_audit
 
 PREFIX = "/"
 router = Router(tags=["audit"])
@@ -29,6 +30,7 @@ class AuditOut(Schema):
     channel: str
     request_id: str
     action: str
+    action_name: str  # the action's name in the reader's language (audit.labels); the code when unnamed
     target_type: str
     target_id: str
     target_repr: str
@@ -37,6 +39,10 @@ class AuditOut(Schema):
     before: Any = None
     after: Any = None
     data: Any = None
+
+    @staticmethod
+    def resolve_action_name(obj) -> str:
+        return labels.action_name(obj.action)
 
 
 class AuditList(Schema):
@@ -56,6 +62,14 @@ class AuditQuery(Schema):
     source_ip: str | None = None
     limit: int = Field(100, ge=1, le=1000)
     offset: int = Field(0, ge=0, le=10**9)  # bounded: a huge offset would overflow the database's integer
+
+    @field_validator("action")
+    @classmethod
+    def _action_code(cls, value: str | None) -> str | None:
+        try:
+            return clean_action(value) or None
+        except ValidationFailed as exc:
+            raise ValueError(exc.message) from None
 
     @field_validator("since", "until")
     @classmethod

@@ -1,4 +1,7 @@
-"""The audit catalogue: named actions, grouped by domain. Apps add theirs as `<app>.<verb>` strings."""
+"""The audit catalogue: named actions, grouped by domain. Apps add theirs as `<app>.<verb>` strings.
+
+Every code recorded has a Chinese name in `labels` (the foundation's below, each app's from the app).
+"""
 
 
 class Auth:
@@ -10,6 +13,7 @@ class Auth:
     TOKEN_ISSUED = "auth.token_issued"
     TOKEN_REVOKED = "auth.token_revoked"
     TOTP_ENROLLED = "auth.totp_enrolled"
+    TOTP_RESET = "auth.totp_reset"  # the security administrator cleared a lost second factor
 
 
 class Access:
@@ -39,6 +43,11 @@ class Ops:
     EVENTS_RETRIED = "ops.events_retried"  # outbox events that gave up, given fresh attempts (运行监控)
     MESSAGES_RETRIED = "ops.messages_retried"  # email and SMS that gave up, given fresh attempts
     TASK_RERUN = "ops.task_rerun"  # a failed background task that redoes derived work, queued again
+
+
+class System:
+    BACKUP = "system.backup"
+    RESTORE = "system.restore"
 
 
 class AuditLog:

@@ -18,11 +18,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, router, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from civicgrid.apps.cases import services as cases
 from civicgrid.apps.cases.models import Case, CaseStep, Status
 from civicgrid.foundation.access.roles import Role, grant_capabilities
 from civicgrid.foundation.access.scope import has_capability
+from civicgrid.foundation.audit import labels as audit_labels
 from civicgrid.foundation.audit.service import entry as audit_entry
 from civicgrid.foundation.audit.service import record, snapshot
 from civicgrid.foundation.core import keys
@@ -348,6 +350,18 @@ DRAIN_BATCH = 100
 BATCH_PAUSE = 0.005  # seconds between two batches of one drain
 AUDIT_QUEUED_FAILED = "open311.request_failed"
 AUDIT_QUEUED_RETRIED = "open311.request_retried"
+audit_labels.register_domain("open311", gettext_lazy("Open311 开放接口"), order=200)
+audit_labels.name_actions({
+    AUDIT_CLIENT_CREATED: gettext_lazy("登记接入方"),
+    AUDIT_CLIENT_CHANGED: gettext_lazy("修改接入方"),
+    AUDIT_CLIENT_DEACTIVATED: gettext_lazy("停用接入方"),
+    AUDIT_CLIENT_REACTIVATED: gettext_lazy("恢复接入方"),
+    AUDIT_KEY_ROTATED: gettext_lazy("更换接入密钥"),
+    AUDIT_REQUEST: gettext_lazy("接收 Open311 上报"),
+    AUDIT_UPDATE: gettext_lazy("接收 Open311 更新"),
+    AUDIT_QUEUED_FAILED: gettext_lazy("排队上报立卷失败"),
+    AUDIT_QUEUED_RETRIED: gettext_lazy("重试排队上报"),
+})
 
 
 def enqueue_request(*, client: Open311Client, params: inputs.Params, jurisdiction: str,

@@ -16,6 +16,7 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from civicgrid.foundation.access.endpoints import data_endpoint
+from civicgrid.foundation.audit.labels import action_name
 from civicgrid.foundation.audit.service import SENSITIVE_MARK, history
 
 from .common import page_view, scoped_get
@@ -46,28 +47,6 @@ HISTORIED: dict[str, Historied] = {
     )
 }
 
-# Chinese names of audit actions; the English comes from the translation catalogue.
-ACTION_LABELS = {
-    "data.created": _("新建"),
-    "data.changed": _("修改"),
-    "data.deleted": _("删除"),
-    "data.imported": _("导入"),
-    "data.exported": _("导出"),
-    "data.revealed": _("查看完整号码"),
-    "data.confidential_read": _("查阅保密信息"),
-    "auth.login": _("登录"),
-    "auth.login_failed": _("登录失败"),
-    "auth.logout": _("退出登录"),
-    "auth.locked": _("账号锁定"),
-    "auth.password_changed": _("修改密码"),
-    "auth.token_issued": _("签发令牌"),
-    "auth.token_revoked": _("吊销令牌"),
-    "access.grant_added": _("授权"),
-    "access.grant_removed": _("撤销授权"),
-    "access.user_created": _("创建账号"),
-    "access.user_changed": _("修改账号"),
-    "config.changed": _("修改配置"),
-}
 RESULT_LABELS = {"ok": _("成功"), "refused": _("被拒绝"), "denied": _("被拒绝"), "failed": _("失败")}
 
 # Bookkeeping and derived fields say nothing to a reader of the history (the grid reference repeats
@@ -123,7 +102,7 @@ def _shown(value, field=None, names: dict | None = None) -> str:
 
 
 def describe(entry, model, names: dict | None = None) -> dict:
-    """One audit record ready for the template: Chinese action name and the changed fields (references named
+    """One audit record ready for the template: the action's name (audit.labels) and the changed fields (references named
     from `names`, as `describe_all` collects them)."""
     changes = []
     for name, before, after in entry.changes:
@@ -136,7 +115,8 @@ def describe(entry, model, names: dict | None = None) -> dict:
     return {
         "at": entry.at,
         "actor": entry.actor_name if entry.actor_name not in ("", "system") else str(_("系统")),
-        "action": ACTION_LABELS.get(entry.action, entry.action),
+        "action": action_name(entry.action),
+        "code": entry.action,
         "result": RESULT_LABELS.get(entry.result, entry.result),
         "ok": entry.result == "ok",
         "channel": entry.channel,

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from civicgrid.apps.cases.services.intake import default_source
+from civicgrid.apps.cases.workflow import EXTRA_STEP_LABELS  # noqa: F401  (the case pages read it from here)
 from civicgrid.apps.categories.models import Category
 from civicgrid.apps.categories.selectors import org_label, visible_categories
 from civicgrid.foundation.access.scope import scope_for
@@ -45,15 +46,6 @@ FIELD_LABELS = {
     "comment": _("评价内容"),
 }
 
-# Timeline entries that are not transitions of the table (Chinese; templates translate with context "step").
-EXTRA_STEP_LABELS = {
-    "report": "上报",
-    "self_handle": "自行处置",
-    "merged_in": "合并案卷",
-    "rate": "评价",
-    "auto_supervise": "超期自动督办",
-    "add_photos": "补充照片",
-}
 # The workflow table's labels live, untranslated, in civicgrid/apps/cases/workflow.py. Listed here so that
 # makemessages extracts them: as buttons (context "action": 督办 → "Supervise") and as timeline entries
 # (context "step": 督办 → "Supervision"), which need different English than the status of the same name.

@@ -31,7 +31,7 @@ from civicgrid.apps.hazards.models import (
     PlanKind,
     Status,
 )
-from civicgrid.apps.hazards.workflow import HAZARD_WORKFLOW
+from civicgrid.apps.hazards.workflow import EXTRA_STEP_LABELS, HAZARD_WORKFLOW
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core import photos as photo_files
@@ -66,9 +66,7 @@ WIDGETS = {"deadline": "date", "checked_on": "date", "budget": "number", "checke
            "responsible_unit": "text", "responsible_person": "text", "photos": "photos"}
 TEXT_INPUTS = ("measures", "deadline", "budget", "responsible_unit", "responsible_person", "interim_measures",
                "note", "checker", "checked_on", "reason")
-STEP_LABELS = {**{t.name: t.label for t in HAZARD_WORKFLOW.transitions}, "register": gettext_noop("登记"),
-               "overdue": gettext_noop("超期"), "plan_governance": gettext_noop("制定治理方案"),
-               "plan_emergency": gettext_noop("制定应急预案"), "revisit": gettext_noop("回头看")}
+STEP_LABELS = {**{t.name: t.label for t in HAZARD_WORKFLOW.transitions}, **EXTRA_STEP_LABELS}
 # The three lists' titles live in hazards.xlsx (the export's sheet names); marked here for the catalogue, the
 # templates translate them with {% translate title %}.
 LIST_TITLES = (gettext_noop("问题清单"), gettext_noop("责任清单"), gettext_noop("整改台账"))

@@ -409,15 +409,6 @@ def team_availability(request, pk: int):
     return redirect("ui:rescue_team_detail", team.pk)
 
 
-AUDIT_LABELS = {
-    "rescue.team_created": _("登记队伍"), "rescue.team_changed": _("修改队伍"),
-    "rescue.team_availability": _("队伍状态变更"), "rescue.incident_raised": _("报告险情"),
-    "rescue.incident_responding": _("开始处置"), "rescue.incident_controlled": _("险情已控制"),
-    "rescue.incident_note": _("添加进展"), "rescue.incident_closed": _("结束险情"),
-    "rescue.material_issued": _("调拨物资"),
-}
-
-
 def _history(model, fetch):
     """The audit trail of one team or incident the user may see (404 otherwise), as the shared partial."""
 
@@ -428,10 +419,7 @@ def _history(model, fetch):
         from .audit import HISTORY_LIMIT, describe_all
 
         obj = _get_or_404(fetch, request.user, pk)
-        records = list(history(obj)[:HISTORY_LIMIT])
-        entries = describe_all(records, model, request.user)
-        for entry, row in zip(records, entries, strict=True):
-            row["action"] = AUDIT_LABELS.get(entry.action, row["action"])
+        entries = describe_all(history(obj)[:HISTORY_LIMIT], model, request.user)
         return render(request, "ui/partials/history.html", {"object": obj, "entries": entries,
                                                             "limit": HISTORY_LIMIT})
 

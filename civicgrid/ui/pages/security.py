@@ -23,6 +23,7 @@ from civicgrid.foundation.access import services, totp
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.models import Grant, LoginAttempt, User
 from civicgrid.foundation.access.roles import ADMIN_ROLES, DEPARTMENT_ROLES, Role
+from civicgrid.foundation.audit import labels as audit_labels
 from civicgrid.foundation.audit.export import apply_filter, export_entries, filter_from_query, visible_audit
 from civicgrid.foundation.core.downloads import file_response
 from civicgrid.foundation.core.errors import CivicgridError, ValidationFailed
@@ -198,7 +199,17 @@ def audit_log(request):
     except CivicgridError as exc:
         f, error = filter_from_query({}), one_language(exc.message)
     page_obj = paginate(request, apply_filter(visible_audit(request.user), f))
-    context = {"page_obj": page_obj, "params": request.GET, "error": error, "results": RESULTS}
+    for entry in page_obj:  # a Page keeps the list it read, so the template iterates the same entries
+        entry.action_name = audit_labels.action_name(entry.action)
+    groups = audit_labels.action_groups()
+    listed = {g.prefix for g in groups} | {code for g in groups for code, _ in g.actions}
+    context = {
+        "page_obj": page_obj, "params": request.GET, "error": error, "results": RESULTS,
+        "action_groups": groups,
+        # The chosen action: in the grouped list when it is one of its entries, else in the box for a typed code.
+        "action_chosen": f.action if f.action in listed else "",
+        "action_typed": "" if f.action in listed else (f.action or request.GET.get("action", "")),
+    }
     return render(request, "security/audit_log.html", context, status=400 if error else 200)
 
 

@@ -10,15 +10,13 @@ from civicgrid.foundation.audit.service import snapshot
 from civicgrid.foundation.core.errors import Conflict, NotFound, ValidationFailed
 
 from ..models import Case, CaseReporter, Status
-from ..workflow import CASE_WORKFLOW
+from ..workflow import CASE_WORKFLOW, EXTRA_STEP_LABELS
 from .actions_handling import reopen_window_open
 from .common import MissingInput, add_step, lock, publish, record
 from .transitions import Ctx, run
 
 NOT_FOUND = "链接无效或已失效 / unknown or expired link"
-STEP_LABELS = {t.name: t.label for t in CASE_WORKFLOW.transitions} | {
-    "report": "上报", "self_handle": "自行处置", "merged_in": "合并案卷", "rate": "评价", "auto_supervise": "超期自动督办",
-}
+STEP_LABELS = {t.name: t.label for t in CASE_WORKFLOW.transitions} | EXTRA_STEP_LABELS
 # Steps a reporter sees on the public page (internal hand-overs and notes stay inside).
 PUBLIC_STEPS = {"report", "accept", "refuse", "void", "merge", "dispatch", "report_back", "verify", "close",
                 "self_handle", "reopen", "rate"}

@@ -29,3 +29,15 @@ document.querySelectorAll("form.filters[data-fold]").forEach((form) => {
   });
   form.querySelector("button[type=submit]").before(more);
 });
+// The audit log's action filter: a grouped list and a box for a typed code share one query parameter (the typed
+// one wins on the server); choosing in one clears the other, so the query says what the reader last chose.
+document.addEventListener("change", (e) => {
+  if (!e.target.matches("[data-action-filter]")) return;
+  const box = e.target.form.querySelector("[data-action-code]");
+  if (box) box.value = "";
+});
+document.addEventListener("input", (e) => {
+  if (!e.target.matches("[data-action-code]")) return;
+  const list = e.target.form.querySelector("[data-action-filter]");
+  if (list && e.target.value.trim()) list.value = "";
+});

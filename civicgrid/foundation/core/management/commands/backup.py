@@ -29,11 +29,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from civicgrid.foundation.audit import verbs
 from civicgrid.foundation.audit.service import record
 from civicgrid.foundation.core import context
 
-BACKUP = "system.backup"
-RESTORE = "system.restore"
+BACKUP = verbs.System.BACKUP
+RESTORE = verbs.System.RESTORE
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_MAGIC = b"PGDMP"
 

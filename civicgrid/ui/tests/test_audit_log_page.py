@@ -1,0 +1,119 @@
+"""The audit administrator's log page names each action (audit.labels), keeps its code beside the name, and
+filters by an action chosen from a grouped list or typed as a code or prefix (the same `action` parameter)."""
+
+import csv
+import io
+import re
+
+import pytest
+from django.utils import timezone
+
+from civicgrid.foundation.access.models import ApiToken
+from civicgrid.foundation.access.roles import Role
+from civicgrid.foundation.audit.models import AuditEntry
+from civicgrid.testing.builders import user_with
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def trail(db):
+    rows = {action: AuditEntry.objects.create(at=timezone.now(), action=action, actor_name="li")
+            for action in ("cases.dispatch", "cases.accept", "hazards.report_done", "ops.task_rerun", "auth.login",
+                           "made.up_action")}
+    return rows
+
+
+@pytest.fixture
+def auditor(client, tree):
+    client.force_login(user_with(Role.AUDIT_ADMIN))
+    return client
+
+
+def shown(page: str) -> set[int]:
+    return {int(pk) for pk in re.findall(r'data-oid="(\d+)"', page)}
+
+
+def row_of(page: str, entry) -> str:
+    return page.split(f'data-oid="{entry.pk}"', 1)[1].split("</tr>", 1)[0]
+
+
+def test_each_action_shows_its_chinese_name_with_the_code_beside_it(auditor, trail):
+    page = auditor.get("/security/audit/").content.decode()
+    for code, name in (("cases.dispatch", "派遣"), ("hazards.report_done", "整改完成"),
+                       ("ops.task_rerun", "重新运行后台任务"), ("auth.login", "登录")):
+        row = row_of(page, trail[code])
+        assert f'<span title="{code}" data-action="{code}">{name}</span>' in row
+        assert f'<code class="hint">{code}</code>' in row
+    # An action nobody named shows its code as the text, not a second time beside it.
+    row = row_of(page, trail["made.up_action"])
+    assert '<span title="made.up_action" data-action="made.up_action">made.up_action</span>' in row
+    assert "<code" not in row
+
+
+def test_the_action_filter_is_a_list_grouped_by_domain(auditor, trail):
+    page = auditor.get("/security/audit/").content.decode()
+    select = page.split('<select name="action" data-action-filter>', 1)[1].split("</select>", 1)[0]
+    groups = re.findall(r'<optgroup label="([^"]+)">', select)
+    assert groups[:3] == ["登录与认证", "账号与授权", "数据"]
+    assert {"事件办理", "隐患", "防汛", "应急物资", "抢险救援", "运行"} <= set(groups)
+    assert '<option value="cases.dispatch">派遣 · cases.dispatch</option>' in select
+    assert '<option value="hazards.">隐患：全部</option>' in select
+    assert 'name="action" value="" placeholder="auth. / data.changed" data-action-code' in page
+
+
+def test_filter_by_an_action_chosen_from_the_list(auditor, trail):
+    resp = auditor.get("/security/audit/?action=cases.dispatch")
+    page = resp.content.decode()
+    assert resp.status_code == 200 and shown(page) == {trail["cases.dispatch"].pk}
+    assert '<option value="cases.dispatch" selected>' in page
+    assert 'name="action" value="" placeholder' in page  # the typed box stays empty
+
+    page = auditor.get("/security/audit/?action=cases.").content.decode()
+    assert shown(page) == {trail["cases.dispatch"].pk, trail["cases.accept"].pk}
+    assert '<option value="cases." selected>' in page
+
+
+def test_a_typed_code_prefix_still_filters_and_wins_over_the_list(auditor, trail):
+    page = auditor.get("/security/audit/?action=made.up_action").content.decode()
+    assert shown(page) == {trail["made.up_action"].pk}
+    assert 'name="action" value="made.up_action"' in page and " selected>" not in page.split("data-action-filter")[1].split("</select>")[0]
+    # The form sends the list, then the box: the typed code is the one used.
+    page = auditor.get("/security/audit/?action=auth.login&action=Hazards.").content.decode()
+    assert shown(page) == {trail["hazards.report_done"].pk}
+    # An empty box leaves the list's choice.
+    page = auditor.get("/security/audit/?action=auth.login&action=").content.decode()
+    assert shown(page) == {trail["auth.login"].pk}
+
+
+@pytest.mark.parametrize("bad", ["<script>", "cases dispatch", "a.b.c", "x" * 70, "派遣"])
+def test_a_bad_action_filter_answers_a_clear_error(auditor, trail, bad):
+    before = AuditEntry.objects.count()
+    resp = auditor.get("/security/audit/", {"action": bad})
+    page = resp.content.decode()
+    assert resp.status_code == 400
+    assert '<p class="error" role="alert">无法识别的动作代码' in page
+    assert "<script>" not in page.split("<main", 1)[1].split("</main>")[0]  # the value is escaped
+    assert AuditEntry.objects.count() == before  # reading is not a write
+
+
+def test_the_export_keeps_the_code_and_adds_the_name(auditor, trail):
+    resp = auditor.get("/security/audit/export/?format=csv&action=cases.dispatch")
+    rows = list(csv.reader(io.StringIO(resp.content.decode("utf-8-sig"))))
+    header = [h.split()[0] for h in rows[0]]
+    assert rows[1][header.index("动作")] == "cases.dispatch"
+    assert rows[1][header.index("动作名称")] == "派遣"
+    assert auditor.get("/security/audit/export/?format=csv&action=bad code").status_code == 400
+
+
+def test_the_page_is_refused_to_others(client, tree, trail):
+    client.force_login(user_with(Role.SECURITY_ADMIN))
+    assert client.get("/security/audit/?action=cases.dispatch").status_code == 403
+
+
+def test_the_api_names_actions_and_refuses_a_bad_filter(client, tree, trail):
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {ApiToken.issue(user_with(Role.AUDIT_ADMIN))[1]}"}
+    body = client.get("/api/v1/audit?action=hazards.report_done", **headers).json()
+    assert [(i["action"], i["action_name"]) for i in body["items"]] == [("hazards.report_done", "整改完成")]
+    resp = client.get("/api/v1/audit?action=<x>", **headers)
+    assert resp.status_code == 422 and resp.json()["detail"]
