@@ -103,6 +103,7 @@ def _mount_routers() -> None:
         "civicgrid.foundation.imports.api",
         "civicgrid.foundation.audit.api",
         "civicgrid.foundation.notify.api",
+        "civicgrid.foundation.sla.api",
         "civicgrid.apps.cases.api",
         "civicgrid.apps.categories.api",
         "civicgrid.apps.evaluation.api",

@@ -27,6 +27,7 @@ def _extra() -> list:
         ("civicgrid.ui.pages.open311", "manage/open311/"),
         ("civicgrid.ui.pages.security", "security/"),
         ("civicgrid.ui.pages.operations", "ops/"),
+        ("civicgrid.ui.pages.working_calendar", "calendar/"),
         ("civicgrid.ui.pages.categories", "categories/"),
         ("civicgrid.ui.pages.board", "board/"),
         ("civicgrid.ui.pages.evaluation", "evaluation/"),

@@ -27,6 +27,7 @@ from ..audit.service import record
 from ..audit.verbs import Config
 from ..core.errors import PermissionDenied, ValidationFailed
 from .calendar import DEFAULT_HOURS, WorkingCalendar, parse_hours
+from .calendar_text import DEFAULT, HOLIDAY, KINDS, NAME_MAX, DayChange, parse_schedule
 from .models import CalendarDay, CalendarSettings
 
 SETTINGS_PK = 1
@@ -173,6 +174,31 @@ def year_view(year: int) -> list[dict]:
     return days
 
 
+def editable_years() -> range:
+    """Years an administrator may view and set: from the first year chinese_calendar knows to ten years ahead
+    (a date outside is a typo, and a deadline that far never runs)."""
+    return range(get_calendar().covered_from().year, timezone.localdate().year + 11)
+
+
+def check_year(year: int) -> int:
+    """``year`` if it is one of ``editable_years()``; ``ValidationFailed`` otherwise."""
+    years = editable_years()
+    if year not in years:
+        raise ValidationFailed(
+            f"年份须在 {years[0]}–{years[-1]} 年之间 / the year must be between {years[0]} and {years[-1]}", field="year"
+        )
+    return year
+
+
+def day_kind(day: dict) -> str:
+    """How a day of ``year_view`` reads on the page: ``workday``, ``makeup`` (working on a weekend, 调休上班),
+    ``weekend`` (an ordinary Saturday or Sunday) or ``holiday`` (a named day off, or a weekday off)."""
+    weekend = day["date"].weekday() >= 5
+    if day["is_workday"]:
+        return "makeup" if weekend else "workday"
+    return "weekend" if weekend and not day["name"] else "holiday"
+
+
 # ---- editing -------------------------------------------------------------------------------------------
 
 
@@ -292,3 +318,64 @@ def confirm_year(*, actor, year: int, confirmed: bool = True) -> CalendarSetting
         row.save(update_fields=["version", "confirmed_years"])
         forget_calendar()
     return row
+
+
+def change_days(*, actor, changes: list[DayChange]) -> int:
+    """Apply several days' changes at once (a holiday schedule, or one day from a form): all or nothing, one
+    audit entry per day that changes, and one rescheduling of open clocks from the earliest changed date.
+    Returns how many days changed (a day already as asked is left alone)."""
+    _check(actor)
+    dates = [c.date for c in changes]
+    if len(set(dates)) != len(dates):
+        raise ValidationFailed("同一日期只能设置一次 / each date may be set only once", field="date")
+    for c in changes:
+        check_year(c.date.year)
+        if c.kind not in KINDS:
+            raise ValidationFailed("日期类型无效 / unknown kind of day", field="kind")
+        if len(c.name) > NAME_MAX:
+            raise ValidationFailed(f"名称不能超过{NAME_MAX}个字 / name too long", field="name")
+    with transaction.atomic():
+        row = _settings_row()
+        existing = {d.date: d for d in CalendarDay.objects.select_for_update().filter(date__in=dates)}
+        now, changed = timezone.now(), []
+        for c in changes:
+            day = existing.get(c.date)
+            before = {"is_workday": day.is_workday, "name": day.name} if day else None
+            if c.kind == DEFAULT:
+                if day is None:
+                    continue
+                after = None
+                day_target = day
+            else:
+                after = {"is_workday": c.kind != HOLIDAY, "name": c.name.strip()}
+                if before == after:
+                    continue
+                day_target = day or CalendarDay(date=c.date)
+                day_target.is_workday, day_target.name, day_target.updated_at = after["is_workday"], after["name"], now
+                day_target.save()
+            record(
+                actor=actor,
+                action=Config.CHANGED,
+                target=day_target,
+                before=before,
+                after=after,
+                data={"setting": "calendar_day", "date": c.date.isoformat(), **({"removed": True} if not after else {})},
+            )
+            if after is None:
+                day_target.delete()
+            changed.append(c.date)
+        if changed:
+            _changed(row, min(changed))
+    return len(changed)
+
+
+def enter_schedule(*, actor, text: str, confirm: int | None = None) -> int:
+    """Enter a holiday schedule typed as text (``calendar_text`` describes the lines) in one transaction, and
+    declare the year ``confirm`` complete if given. Nothing changes when one line is wrong."""
+    _check(actor)
+    changes = parse_schedule(text, years=editable_years())
+    with transaction.atomic():
+        n = change_days(actor=actor, changes=changes)
+        if confirm is not None:
+            confirm_year(actor=actor, year=check_year(confirm))
+    return n
