@@ -15,12 +15,12 @@ from civicgrid.apps.categories.models import Category
 from civicgrid.apps.categories.selectors import org_label, visible_categories
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.access.scope import scope_for, user_roles
-from civicgrid.foundation.orgs.models import Organisation, OrgKind
+from civicgrid.foundation.orgs.models import CASE_HANDLING_KINDS, Organisation
 from civicgrid.foundation.regions.models import Region
 from civicgrid.ui.language import one_language
 
-# Organisations a case can be sent to (committees and companies are reached through their street).
-DISPATCH_KINDS = (OrgKind.DEPARTMENT, OrgKind.STREET_OFFICE, OrgKind.COMMAND_CENTRE, OrgKind.RESCUE_TEAM)
+# Organisations a case can be sent to: the orgs app's one definition.
+DISPATCH_KINDS = CASE_HANDLING_KINDS
 # Roles that report as members of the public, not as field staff.
 PUBLIC_ROLES = {Role.RESIDENT, Role.VOLUNTEER}
 

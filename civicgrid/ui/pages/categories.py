@@ -10,6 +10,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -25,7 +26,7 @@ from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.audit.service import history
 from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
 from civicgrid.foundation.core.errors import CivicgridError
-from civicgrid.foundation.orgs.models import Organisation, OrgKind
+from civicgrid.foundation.orgs.models import Organisation, handles_cases
 from civicgrid.ui.language import one_language
 from civicgrid.ui.navigation import MenuItem, register
 
@@ -52,8 +53,6 @@ RULE_COLUMNS = [
     Column(_("启用"), "active_label"),
     Column(_("说明"), "note"),
 ]
-# Organisations a case can be sent to (committees and companies are reached through their street).
-DISPATCH_KINDS = (OrgKind.DEPARTMENT, OrgKind.STREET_OFFICE, OrgKind.COMMAND_CENTRE, OrgKind.RESCUE_TEAM)
 
 
 def _yes(value: bool) -> str:
@@ -75,13 +74,21 @@ def _label_rules(objects) -> list:
     return objects
 
 
-def _dispatch_orgs():
-    return Organisation.objects.filter(kind__in=DISPATCH_KINDS, is_active=True).order_by("kind", "code")
+def _dispatch_orgs(current_pk: int | None = None):
+    """Organisations a case may be sent to, plus the value already stored (even when it no longer may be
+    chosen), so that a form shows it and saving other fields keeps it."""
+    orgs = Organisation.case_handlers()
+    if current_pk:
+        orgs = Organisation.objects.filter(Q(pk__in=orgs.values("pk")) | Q(pk=current_pk)).order_by("kind", "code")
+    return orgs
 
 
 class _OrgChoice(forms.ModelChoiceField):
     def label_from_instance(self, obj):
-        return selectors.org_label(obj)
+        label = selectors.org_label(obj)
+        if not handles_cases(obj):
+            return f"{label}（{_('当前值，不可再选')}）"
+        return label
 
 
 class CategoryForm(forms.Form):
@@ -104,7 +111,8 @@ class CategoryForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["default_department"].queryset = _dispatch_orgs()
+        current = self.initial.get("default_department")
+        self.fields["default_department"].queryset = _dispatch_orgs(getattr(current, "pk", None))
 
 
 class RuleForm(forms.Form):
@@ -125,7 +133,8 @@ class RuleForm(forms.Form):
         self.fields["category"].queryset = Category.objects.select_related("taxonomy").order_by(
             "taxonomy__code", "kind", "sort", "code")
         self.fields["category"].label_from_instance = lambda c: f"{c.taxonomy.name} · {c.get_kind_display()} {c}"
-        self.fields["department"].queryset = _dispatch_orgs()
+        current = self.initial.get("department")
+        self.fields["department"].queryset = _dispatch_orgs(getattr(current, "pk", None))
 
 
 def _form_error(form: forms.Form, exc: CivicgridError) -> None:
@@ -175,7 +184,9 @@ def category_detail(request, pk: int):
         form = CategoryForm(request.POST, initial=initial)
         if form.is_valid():
             try:
-                services.update_category(actor=request.user, category=category, **form.cleaned_data)
+                # Only what the user changed: an untouched field is never rewritten from the form.
+                services.update_category(actor=request.user, category=category,
+                                         **{f: form.cleaned_data[f] for f in form.changed_data})
             except CivicgridError as exc:
                 _form_error(form, exc)
             else:
@@ -287,7 +298,8 @@ def rule_detail(request, pk: int):
                 messages.success(request, _("规则已删除"))
                 return redirect("ui:routing_rule_list")
             if form.is_valid():
-                services.update_rule(actor=request.user, rule=rule, **form.cleaned_data)
+                services.update_rule(actor=request.user, rule=rule,
+                                     **{f: form.cleaned_data[f] for f in form.changed_data})
                 messages.success(request, _("规则已保存"))
                 return redirect("ui:routing_rule_detail", pk=rule.pk)
         except CivicgridError as exc:
