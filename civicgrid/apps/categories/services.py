@@ -27,7 +27,7 @@ from .routing import Route, explain_route, match, region_prefixes, resolve_depar
 __all__ = [
     "Route", "explain_route", "match", "resolve_department", "create_taxonomy", "create_category",
     "update_category", "create_rule", "update_rule", "delete_rule", "correct_rule", "check_limit",
-    "RULE_CORRECTED",
+    "RULE_CORRECTED", "same_place_rules", "check_department",
 ]
 
 RULE_CORRECTED = "categories.rule_corrected"  # audit action: a rule set from a send-back (退回)
@@ -209,6 +209,23 @@ def _check_rule(rule: RoutingRule, *, keep_department_id: int | None = None) -> 
     rule.note = _text(rule.note, "note", 200)
 
 
+def _refuse_duplicate(rule: RoutingRule) -> None:
+    duplicate = same_place_rules(rule).filter(priority=rule.priority).order_by("id").first()
+    if duplicate is not None:
+        # Two rules alike in everything routing compares would be decided silently by the newer id.
+        raise ValidationFailed(
+            f"已有相同的规则 #{duplicate.pk}（同分类、同区域、同类型、同优先级，派往 {duplicate.department}）：请修改该规则"
+            f" / an identical rule #{duplicate.pk} exists (same category, region, kind and priority): edit that one",
+            field="priority")
+
+
+def same_place_rules(rule: RoutingRule):
+    """Other rules of the same category, region and kind as `rule`: only priority (then the newest id) decides
+    between them, so a rule list and a save point them out."""
+    others = RoutingRule.objects.filter(category_id=rule.category_id, region_code=rule.region_code, kind=rule.kind)
+    return others.exclude(pk=rule.pk) if rule.pk else others
+
+
 @transaction.atomic
 def create_rule(*, actor, category: Category | None, region_code: str, department: Organisation,
                 kind: str = RuleKind.ROUTING, priority: int = 0, note: str = "", is_active: bool = True) -> RoutingRule:
@@ -217,6 +234,7 @@ def create_rule(*, actor, category: Category | None, region_code: str, departmen
     rule = RoutingRule(category=category, region_code=(region_code or "").strip(), department=department, kind=kind,
                        priority=priority, note=note, is_active=is_active)
     _check_rule(rule)
+    _refuse_duplicate(rule)
     rule.save()
     record(actor=actor, action=verbs.Data.CREATED, target=rule, after=snapshot(rule))
     publish(TOPIC_RULE_CHANGED, aggregate=rule, payload={"change": "created"})
@@ -236,6 +254,8 @@ def update_rule(*, actor, rule: RoutingRule, **changes) -> RoutingRule:
     for name, value in changes.items():
         setattr(current, name, value)
     _check_rule(current, keep_department_id=stored_department)
+    if any(before[key] != snapshot(current)[key] for key in ("category", "region_code", "kind", "priority")):
+        _refuse_duplicate(current)  # only a change of place or priority can make one (old duplicates stay editable)
     if {k: v for k, v in snapshot(current).items() if k != "updated_at"} == {
             k: v for k, v in before.items() if k != "updated_at"}:
         return current
