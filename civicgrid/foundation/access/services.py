@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from typing import NamedTuple
 
@@ -34,6 +35,7 @@ class LoginRefused(Exception):
 
 GENERIC_FAILURE = "用户名或密码错误 / wrong username or password"
 UNLOCKED = "unlocked"  # LoginAttempt.reason of the marker row an unlock writes
+DISPLAY_NAME_MAX = User._meta.get_field("display_name").max_length
 
 
 def _recent_failures(*, username: str | None = None, source_ip: str | None = None) -> int:
@@ -266,7 +268,11 @@ def create_account(*, actor, username: str, display_name: str, password: str) ->
         raise ValidationFailed("用户名只能包含字母、数字和 @.+-_ / invalid username", field="username")
     if User.objects.filter(username__iexact=username).exists():
         raise ValidationFailed("该用户名已存在 / this username is taken", field="username")
-    user = User(username=username, display_name=(display_name or "").strip()[:64])
+    display_name = (display_name or "").strip()
+    if len(display_name) > DISPLAY_NAME_MAX:
+        raise ValidationFailed(f"姓名最多 {DISPLAY_NAME_MAX} 个字符 / the name is at most {DISPLAY_NAME_MAX} characters",
+                               field="display_name")
+    user = User(username=username, display_name=display_name)
     try:
         validate_password(password, user)
     except ValidationError as exc:
@@ -313,8 +319,13 @@ def unlock_address(*, actor, source_ip: str) -> None:
     """Restart the failure count of a source address throttled for too many failures."""
     if actor is not None and not has_capability(actor, "accounts.unlock"):
         raise PermissionDenied("只有安全管理员可以解除地址限制 / only the security administrator unlocks addresses")
-    source_ip = (source_ip or "").strip()[:64]
+    source_ip = (source_ip or "").strip()
     if not source_ip:
         raise ValidationFailed("请提供地址 / an address is required", field="source_ip")
+    try:
+        ipaddress.ip_address(source_ip)  # checked, but kept as typed: failures are stored as the request gave it
+    except ValueError:
+        raise ValidationFailed(f"“{source_ip[:64]}”不是有效的 IP 地址 / not a valid IP address",
+                               field="source_ip") from None
     LoginAttempt.objects.create(username="", source_ip=source_ip, succeeded=True, reason=UNLOCKED)
     record(actor=actor, action=verbs.Config.CHANGED, data={"unlocked_address": source_ip})

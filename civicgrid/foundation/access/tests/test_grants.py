@@ -156,3 +156,39 @@ def test_business_roles_still_combine(secadmin, worker, tree):
 
 def test_the_security_administrator_cannot_grant_their_own_account(secadmin, tree):
     _refused(PermissionDenied, secadmin, actor=secadmin, user=secadmin, role=Role.LEADER, region=tree["140213"])
+
+
+# ----------------------------------------------------- account names and address unlocks (refused, not cut)
+
+
+def test_a_display_name_longer_than_the_column_is_refused_not_cut(tree):
+    sysadmin = user_with(Role.SYSTEM_ADMIN)
+    before = (User.objects.count(), AuditEntry.objects.count())
+    with pytest.raises(ValidationFailed) as info:
+        services.create_account(actor=sysadmin, username="long.name", display_name="张" * 65, password=PASSWORD)
+    assert info.value.field == "display_name" and "64" in info.value.message
+    assert (User.objects.count(), AuditEntry.objects.count()) == before
+    made = services.create_account(actor=sysadmin, username="ok.name", display_name="张" * 64, password=PASSWORD)
+    assert made.display_name == "张" * 64
+
+
+def test_the_account_page_says_the_name_is_too_long(client, tree):
+    client.force_login(user_with(Role.SYSTEM_ADMIN))
+    body = client.post("/manage/accounts/new/", {"username": "long.name", "display_name": "张" * 65},
+                       follow=True).content.decode()
+    assert "姓名最多 64 个字符" in body and not User.objects.filter(username="long.name").exists()
+
+
+@pytest.mark.parametrize("address", ["not-an-ip", "10.0.0.256", "10.0.0.1; drop"])
+def test_unlocking_something_that_is_no_ip_address_says_so(client, secadmin, address):
+    from civicgrid.foundation.access.models import LoginAttempt
+
+    before = (LoginAttempt.objects.count(), AuditEntry.objects.count())
+    with pytest.raises(ValidationFailed) as info:
+        services.unlock_address(actor=secadmin, source_ip=address)
+    assert "不是有效的 IP 地址" in info.value.message
+    client.force_login(secadmin)
+    body = client.post("/security/logins/unlock-address/", {"source_ip": address}, follow=True).content.decode()
+    assert "不是有效的 IP 地址" in body and "请提供地址" not in body
+    assert (LoginAttempt.objects.count(), AuditEntry.objects.count()) == before
+    services.unlock_address(actor=secadmin, source_ip="2001:db8::1")  # IPv6 is an address too
