@@ -11,7 +11,7 @@ from django.db import models
 
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.errors import ValidationFailed
-from civicgrid.foundation.orgs.models import Organisation, OrgKind
+from civicgrid.foundation.orgs.models import CASE_HANDLING_KINDS, Organisation, OrgKind
 
 from .models import Category, RoutingRule, Taxonomy
 from .permissions import MANAGE, VIEW, VIEW_PUBLIC
@@ -55,7 +55,8 @@ def org_label(org: Organisation | None) -> str:
 
 
 def find_organisation(name: str) -> Organisation | None:
-    """The active organisation called `name` (short or full name), departments first; None when unknown.
+    """The active organisation called `name` (short or full name), departments first, then other organisations
+    that handle cases; None when unknown.
 
     Raises ValidationFailed when the name is ambiguous (two organisations of the same kind carry it), so an
     import never guesses.
@@ -71,7 +72,8 @@ def find_organisation(name: str) -> Organisation | None:
     if not matches:
         return None
     departments = [o for o in matches if o.kind == OrgKind.DEPARTMENT]
-    pool = departments or matches
+    handlers = [o for o in matches if o.kind in CASE_HANDLING_KINDS]
+    pool = departments or handlers or matches
     if len(pool) > 1:
         codes = "、".join(o.code for o in pool[:5])
         raise ValidationFailed(f"“{name}”对应多个机构（{codes}），请用全称 / ambiguous organisation name")

@@ -17,7 +17,7 @@ from civicgrid.foundation.audit import verbs
 from civicgrid.foundation.audit.service import record, snapshot
 from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
 from civicgrid.foundation.events.bus import publish
-from civicgrid.foundation.orgs.models import Organisation
+from civicgrid.foundation.orgs.models import Organisation, handles_cases, handling_kinds_text
 from civicgrid.foundation.regions.models import Region
 
 from .models import Category, CategoryKind, LimitMode, RoutingRule, RuleKind, Taxonomy
@@ -27,7 +27,7 @@ from .routing import Route, explain_route, match, region_prefixes, resolve_depar
 __all__ = [
     "Route", "explain_route", "match", "resolve_department", "create_taxonomy", "create_category",
     "update_category", "create_rule", "update_rule", "delete_rule", "correct_rule", "check_limit",
-    "RULE_CORRECTED",
+    "RULE_CORRECTED", "same_place_rules", "check_department",
 ]
 
 RULE_CORRECTED = "categories.rule_corrected"  # audit action: a rule set from a send-back (退回)
@@ -73,11 +73,24 @@ def _text(value, field: str, max_length: int, *, required: bool = False) -> str:
     return text
 
 
-def _check_department(department) -> Organisation | None:
+def check_department(department, *, keep_id: int | None = None) -> Organisation | None:
+    """A department a case may be sent to (`orgs.models.CASE_HANDLING_KINDS`, active), or None.
+
+    `keep_id` is the value already stored: keeping it is always allowed, so saving other fields never fails on
+    (or clears) a department that has since been deactivated or was set before this check existed."""
     if department is None:
         return None
-    if not isinstance(department, Organisation) or not department.pk or not department.is_active:
+    if not isinstance(department, Organisation) or not department.pk:
         raise ValidationFailed("处置部门不存在或已停用 / unknown or inactive department", field="department")
+    if department.pk == keep_id:
+        return department
+    if not department.is_active:
+        raise ValidationFailed(f"{department.name} 已停用 / this organisation is inactive", field="department")
+    if not handles_cases(department):
+        raise ValidationFailed(
+            f"{department.name}（{department.get_kind_display()}）不处置案件：处置部门须为{handling_kinds_text()}"
+            f" / {department.name} does not handle cases: choose a department, street office, command centre"
+            " or rescue team", field="department")
     return department
 
 
@@ -96,8 +109,10 @@ def _check_parent(category: Category, parent: Category | None) -> None:
         node = node.parent
 
 
-def clean_category(category: Category) -> None:
-    """Normalise and check a category before saving it (raises ValidationFailed naming the field)."""
+def clean_category(category: Category, *, keep_department_id: int | None = None) -> None:
+    """Normalise and check a category before saving it (raises ValidationFailed naming the field).
+
+    `keep_department_id`: the default department stored before this change, which may stay as it is."""
     category.code = _text(category.code, "code", 16, required=True)
     category.name = _text(category.name, "name", 100, required=True)
     if category.kind not in CategoryKind.values:
@@ -108,7 +123,11 @@ def clean_category(category: Category) -> None:
     category.keywords = _text(category.keywords, "keywords", 300)
     category.time_limit_amount, category.time_limit_mode = check_limit(category.time_limit_amount,
                                                                       category.time_limit_mode)
-    _check_department(category.default_department)
+    try:
+        check_department(category.default_department, keep_id=keep_department_id)
+    except ValidationFailed as exc:
+        exc.field = "default_department"
+        raise
     _check_parent(category, category.parent)
 
 
@@ -156,9 +175,10 @@ def update_category(*, actor, category: Category, **changes) -> Category:
         raise ValidationFailed(f"不能修改的字段：{'、'.join(sorted(unknown))} / fields that cannot be changed")
     current = Category.objects.select_for_update().get(pk=category.pk)  # no joins: PostgreSQL locks no outer join
     before = snapshot(current)
+    stored_department = current.default_department_id
     for name, value in changes.items():
         setattr(current, name, value)
-    clean_category(current)
+    clean_category(current, keep_department_id=stored_department)
     after = snapshot(current)
     if {k: v for k, v in after.items() if k != "updated_at"} == {k: v for k, v in before.items() if k != "updated_at"}:
         return current
@@ -173,20 +193,37 @@ def update_category(*, actor, category: Category, **changes) -> Category:
 # --- routing rules ------------------------------------------------------------------------------------------
 
 
-def _check_rule(rule: RoutingRule) -> None:
+def _check_rule(rule: RoutingRule, *, keep_department_id: int | None = None) -> None:
     region_prefixes(rule.region_code)  # format
     rule.region_code = rule.region_code.strip()
     if not Region.objects.filter(code=rule.region_code).exists():
         raise ValidationFailed(f"区域 {rule.region_code} 不存在 / unknown region", field="region_code")
     if rule.department_id is None:
         raise ValidationFailed("请选择处置部门 / a department is required", field="department")
-    _check_department(rule.department)
+    check_department(rule.department, keep_id=keep_department_id)
     if rule.kind not in RuleKind.values:
         raise ValidationFailed(f"未知的规则类型：{rule.kind!r} / unknown rule kind", field="kind")
     if not isinstance(rule.priority, int) or not -1000 <= rule.priority <= 1000:
         raise ValidationFailed("优先级须为 -1000 到 1000 的整数 / priority must be an integer in -1000..1000",
                                field="priority")
     rule.note = _text(rule.note, "note", 200)
+
+
+def _refuse_duplicate(rule: RoutingRule) -> None:
+    duplicate = same_place_rules(rule).filter(priority=rule.priority).order_by("id").first()
+    if duplicate is not None:
+        # Two rules alike in everything routing compares would be decided silently by the newer id.
+        raise ValidationFailed(
+            f"已有相同的规则 #{duplicate.pk}（同分类、同区域、同类型、同优先级，派往 {duplicate.department}）：请修改该规则"
+            f" / an identical rule #{duplicate.pk} exists (same category, region, kind and priority): edit that one",
+            field="priority")
+
+
+def same_place_rules(rule: RoutingRule):
+    """Other rules of the same category, region and kind as `rule`: only priority (then the newest id) decides
+    between them, so a rule list and a save point them out."""
+    others = RoutingRule.objects.filter(category_id=rule.category_id, region_code=rule.region_code, kind=rule.kind)
+    return others.exclude(pk=rule.pk) if rule.pk else others
 
 
 @transaction.atomic
@@ -197,6 +234,7 @@ def create_rule(*, actor, category: Category | None, region_code: str, departmen
     rule = RoutingRule(category=category, region_code=(region_code or "").strip(), department=department, kind=kind,
                        priority=priority, note=note, is_active=is_active)
     _check_rule(rule)
+    _refuse_duplicate(rule)
     rule.save()
     record(actor=actor, action=verbs.Data.CREATED, target=rule, after=snapshot(rule))
     publish(TOPIC_RULE_CHANGED, aggregate=rule, payload={"change": "created"})
@@ -212,9 +250,12 @@ def update_rule(*, actor, rule: RoutingRule, **changes) -> RoutingRule:
         raise ValidationFailed(f"不能修改的字段：{'、'.join(sorted(unknown))} / fields that cannot be changed")
     current = RoutingRule.objects.select_for_update().get(pk=rule.pk)
     before = snapshot(current)
+    stored_department = current.department_id
     for name, value in changes.items():
         setattr(current, name, value)
-    _check_rule(current)
+    _check_rule(current, keep_department_id=stored_department)
+    if any(before[key] != snapshot(current)[key] for key in ("category", "region_code", "kind", "priority")):
+        _refuse_duplicate(current)  # only a change of place or priority can make one (old duplicates stay editable)
     if {k: v for k, v in snapshot(current).items() if k != "updated_at"} == {
             k: v for k, v in before.items() if k != "updated_at"}:
         return current

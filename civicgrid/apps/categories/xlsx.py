@@ -27,7 +27,7 @@ from civicgrid.foundation.imports.readers import TableError, read_table, write_x
 from .models import Category, CategoryKind, LimitMode, Taxonomy
 from .permissions import VIEW
 from .selectors import find_organisation, org_label
-from .services import TOPIC_CATEGORY_CHANGED, check_limit, clean_category, require_manager
+from .services import TOPIC_CATEGORY_CHANGED, check_department, check_limit, clean_category, require_manager
 
 HEADERS = ("分类体系", "编码", "名称", "上级编码", "类型", "立案条件", "处置时限", "时限单位", "结案条件",
            "责任主体", "默认处置部门", "关键词", "开放公众上报", "启用")
@@ -124,6 +124,15 @@ def _flag(text: str) -> bool | None:
     raise ValueError
 
 
+def _stored_department(taxonomy: Taxonomy | None, kind: str | None, code: str):
+    """The default department the category of this row holds now (None for a new category or none set)."""
+    if taxonomy is None or kind is None or not code:
+        return None
+    category = (Category.objects.filter(taxonomy=taxonomy, kind=kind, code=code)
+                .select_related("default_department").only("default_department").first())
+    return category.default_department if category else None
+
+
 def _parse(number: int, cells: dict[str, str], taxonomies: dict[str, Taxonomy], errors: list[RowError]) -> _Row | None:
     """One row checked on its own; problems go to `errors`."""
     start = len(errors)
@@ -152,13 +161,18 @@ def _parse(number: int, cells: dict[str, str], taxonomies: dict[str, Taxonomy], 
         bad("处置时限", exc.message)
     department = None
     if cells["默认处置部门"]:
-        try:
-            department = find_organisation(cells["默认处置部门"])
-        except ValidationFailed as exc:
-            bad("默认处置部门", exc.message)
+        stored = _stored_department(taxonomy, kind, code)
+        if stored is not None and cells["默认处置部门"] in (stored.name, org_label(stored)):
+            department = stored  # unchanged: kept even if no longer selectable (as the edit form keeps it)
         else:
-            if department is None:
-                bad("默认处置部门", f"未知的部门“{cells['默认处置部门']}” / unknown department")
+            try:
+                department = find_organisation(cells["默认处置部门"])
+                if department is None:
+                    bad("默认处置部门", f"未知的部门“{cells['默认处置部门']}” / unknown department")
+                else:
+                    check_department(department)
+            except ValidationFailed as exc:
+                bad("默认处置部门", exc.message)
     flags = {}
     for column, attr in (("开放公众上报", "is_public"), ("启用", "is_active")):
         if cells[column]:
@@ -276,11 +290,12 @@ def _apply_row(actor, row: _Row, existing: dict, now, report: ImportReport) -> N
         report.created += 1
         return
     before = snapshot(category)
+    stored_department = category.default_department_id
     for name in _SET:
         if name in row.values:
             setattr(category, name, row.values[name])
     category.parent = parent
-    clean_category(category)
+    clean_category(category, keep_department_id=stored_department)
     after = snapshot(category)
     if after == before:
         report.unchanged += 1

@@ -78,6 +78,18 @@ class Grant(models.Model):
         where = self.region or self.department or "—"
         return f"{self.get_role_display()} @ {where}"
 
+    @property
+    def is_expired(self) -> bool:
+        """Whether the grant has ended (it gives nothing any more, but stays listed until revoked or renewed)."""
+        return self.valid_until is not None and self.valid_until <= timezone.now()
+
+    @property
+    def last_day(self):
+        """The last local day the grant is valid (`valid_until` is the exclusive end), or None when open-ended."""
+        if self.valid_until is None:
+            return None
+        return timezone.localtime(self.valid_until - timedelta(microseconds=1)).date()
+
     def clean(self):
         from django.core.exceptions import ValidationError
 

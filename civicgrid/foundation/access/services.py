@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ..audit import verbs
 from ..audit.service import record, snapshot
-from ..core.errors import PermissionDenied, ValidationFailed
+from ..core.errors import Conflict, PermissionDenied, ValidationFailed
 from .models import ApiToken, Grant, LoginAttempt, PasswordHistory, User
-from .roles import DEPARTMENT_ROLES, REGION_ROLES, Role, grant_capabilities
+from .roles import ADMIN_ROLES, DEPARTMENT_ROLES, REGION_ROLES, Role, grant_capabilities
 from .scope import forget_grants, has_capability
 
 # Unlocking accounts and addresses and resetting second factors is security policy (三员分立: the security
@@ -32,6 +35,7 @@ class LoginRefused(Exception):
 
 GENERIC_FAILURE = "用户名或密码错误 / wrong username or password"
 UNLOCKED = "unlocked"  # LoginAttempt.reason of the marker row an unlock writes
+DISPLAY_NAME_MAX = User._meta.get_field("display_name").max_length
 
 
 def _recent_failures(*, username: str | None = None, source_ip: str | None = None) -> int:
@@ -162,19 +166,79 @@ def _check_grant_shape(role: str, region, department) -> None:
         raise ValidationFailed("该角色须指定部门 / this role needs a department", field="department")
 
 
+def _check_separation(user: User, role: str, *, keep: Grant | None = None) -> None:
+    """三员分立 (SECURITY.md, "Access control"): the system, security and audit administrators are distinct
+    roles and none of them reads business data by virtue of that role. So an administrator role is the only
+    role its account holds: never two administrator roles on one account, never one beside a business role.
+    Expired grants do not count (they give nothing; renewing one goes through this check again)."""
+    now = timezone.now()
+    held = (Grant.objects.filter(user=user).filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+            .exclude(pk=keep.pk if keep else None))
+    if role in ADMIN_ROLES:
+        other = held.first()
+    else:
+        other = held.filter(role__in=ADMIN_ROLES).first()
+    if other is not None:
+        raise ValidationFailed(
+            f"三员分立：该账号已持有“{other.get_role_display()}”，管理员角色不能与其他角色兼任"
+            f" / separation of duties: this account already holds {other.role}; an administrator role cannot"
+            " be combined with any other role", field="role")
+
+
+def _check_validity(valid_from, valid_until) -> None:
+    if valid_until is not None and (valid_until <= timezone.now() or valid_until <= valid_from):
+        raise ValidationFailed("有效期至须晚于今天和授权开始时间 / the end date must be in the future and after the start",
+                               field="valid_until")
+
+
+class GrantSaved(NamedTuple):
+    """What `add_grant` did: the grant, and whether an existing one was renewed rather than created."""
+
+    grant: Grant
+    renewed: bool
+
+
 @transaction.atomic
-def add_grant(*, actor, user: User, role: str, region=None, department=None, valid_until=None) -> Grant:
-    """Give a user a role over a region subtree or a department (security administrators only)."""
+def add_grant(*, actor, user: User, role: str, region=None, department=None, valid_until=None) -> GrantSaved:
+    """Give a user a role over a region subtree or a department (security administrators only).
+
+    The same role over the same region or department again renews the grant when it has expired or ends
+    sooner than asked (the new end date, or none, replaces the old); any other repeat is refused as a
+    duplicate, so a success always means a change. Refused: an end date in the past, an administrator role
+    combined with another role (三员分立), and granting oneself anything (no administrator extends their
+    own powers)."""
     if actor is not None and not has_capability(actor, "grants.manage"):
         raise PermissionDenied("只有安全管理员可以授权 / only the security administrator grants roles")
+    if actor is not None and actor.pk == user.pk:
+        raise PermissionDenied("不能为自己的账号授权 / you cannot grant roles to your own account")
     _check_grant_shape(role, region, department)
-    grant, created = Grant.objects.get_or_create(
-        user=user, role=role, region=region, department=department, defaults={"valid_until": valid_until}
-    )
-    if created:
+    now = timezone.now()
+    existing = (Grant.objects.select_for_update()
+                .filter(user=user, role=role, region=region, department=department).first())
+    _check_separation(user, role, keep=existing)
+    if existing is None:
+        _check_validity(now, valid_until)
+        grant = Grant.objects.create(user=user, role=role, region=region, department=department,
+                                     valid_from=now, valid_until=valid_until)
         record(actor=actor, action=verbs.Access.GRANT_ADDED, target=user, after=snapshot(grant))
+        forget_grants(user)
+        return GrantSaved(grant, renewed=False)
+    expired = existing.valid_until is not None and existing.valid_until <= now
+    _check_validity(now if expired else existing.valid_from, valid_until)
+    extends = existing.valid_until is not None and (valid_until is None or valid_until > existing.valid_until)
+    if not extends:
+        until = existing.last_day.isoformat() if existing.last_day else "长期 / no end"
+        raise Conflict(f"该账号已有此授权（有效期至 {until}）/ this account already holds this role here"
+                       f" (valid until {until})", field="role")
+    before = snapshot(existing)
+    if expired:
+        existing.valid_from = now  # a new period: the gap in between gave nothing
+    existing.valid_until = valid_until
+    existing.save(update_fields=["valid_from", "valid_until"])
+    record(actor=actor, action=verbs.Access.GRANT_ADDED, target=user, before=before, after=snapshot(existing),
+           data={"renewed": True})
     forget_grants(user)
-    return grant
+    return GrantSaved(existing, renewed=True)
 
 
 @transaction.atomic
@@ -204,7 +268,11 @@ def create_account(*, actor, username: str, display_name: str, password: str) ->
         raise ValidationFailed("用户名只能包含字母、数字和 @.+-_ / invalid username", field="username")
     if User.objects.filter(username__iexact=username).exists():
         raise ValidationFailed("该用户名已存在 / this username is taken", field="username")
-    user = User(username=username, display_name=(display_name or "").strip()[:64])
+    display_name = (display_name or "").strip()
+    if len(display_name) > DISPLAY_NAME_MAX:
+        raise ValidationFailed(f"姓名最多 {DISPLAY_NAME_MAX} 个字符 / the name is at most {DISPLAY_NAME_MAX} characters",
+                               field="display_name")
+    user = User(username=username, display_name=display_name)
     try:
         validate_password(password, user)
     except ValidationError as exc:
@@ -251,8 +319,13 @@ def unlock_address(*, actor, source_ip: str) -> None:
     """Restart the failure count of a source address throttled for too many failures."""
     if actor is not None and not has_capability(actor, "accounts.unlock"):
         raise PermissionDenied("只有安全管理员可以解除地址限制 / only the security administrator unlocks addresses")
-    source_ip = (source_ip or "").strip()[:64]
+    source_ip = (source_ip or "").strip()
     if not source_ip:
         raise ValidationFailed("请提供地址 / an address is required", field="source_ip")
+    try:
+        ipaddress.ip_address(source_ip)  # checked, but kept as typed: failures are stored as the request gave it
+    except ValueError:
+        raise ValidationFailed(f"“{source_ip[:64]}”不是有效的 IP 地址 / not a valid IP address",
+                               field="source_ip") from None
     LoginAttempt.objects.create(username="", source_ip=source_ip, succeeded=True, reason=UNLOCKED)
     record(actor=actor, action=verbs.Config.CHANGED, data={"unlocked_address": source_ip})

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from ..access.scope import ScopedModel
@@ -18,10 +19,22 @@ class OrgKind(models.TextChoices):
     OTHER = "other", _("其他")
 
 
-# The kinds of organisation a case can be dispatched to (and a category or routing rule can name): those that
-# handle cases through their own department handlers. Committees, property companies and volunteer groups
-# take part through other roles.
-DISPATCH_KINDS = (OrgKind.DEPARTMENT, OrgKind.STREET_OFFICE, OrgKind.COMMAND_CENTRE, OrgKind.RESCUE_TEAM)
+# The kinds of organisation a case can be sent to and that work it (district departments and rescue teams
+# through their department handlers, street offices through street staff, the command centre through its
+# dispatchers). Committees, property companies, volunteer organisations and others are reached through their
+# street office. Dispatch, category defaults and routing rules all name one of these.
+CASE_HANDLING_KINDS = (OrgKind.DEPARTMENT, OrgKind.STREET_OFFICE, OrgKind.COMMAND_CENTRE, OrgKind.RESCUE_TEAM)
+
+
+def handling_kinds_text() -> str:
+    """`CASE_HANDLING_KINDS` as the Chinese half of a message names them (区直部门、街道办事处、…)."""
+    with translation.override("zh-hans"):
+        return "、".join(str(OrgKind(kind).label) for kind in CASE_HANDLING_KINDS)
+
+
+def handles_cases(org) -> bool:
+    """Whether a case may be sent to this organisation now: one of `CASE_HANDLING_KINDS`, and active."""
+    return org is not None and org.kind in CASE_HANDLING_KINDS and org.is_active
 
 
 class Organisation(ScopedModel):
@@ -49,6 +62,11 @@ class Organisation(ScopedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    @classmethod
+    def case_handlers(cls) -> models.QuerySet:
+        """The active organisations a case may be sent to (see `CASE_HANDLING_KINDS`), in the order lists use."""
+        return cls.objects.filter(kind__in=CASE_HANDLING_KINDS, is_active=True).order_by("kind", "code")
 
     def save(self, *args, **kwargs):
         if self.region_id and (not self.region_code or self.region.code != self.region_code):

@@ -80,10 +80,19 @@ def _limits(rate_per_minute, burst) -> tuple[int, int]:
     return rate, size
 
 
-def _jurisdiction_text(value) -> str:
+def _jurisdiction_text(value, *, keep: str = "") -> str:
+    """A client's jurisdiction: empty (every one served) or one this server answers for (`conf.jurisdictions`);
+    any other would match no request, so the client could never report. `keep`, the value stored now, stays
+    allowed (a jurisdiction later dropped from the configuration does not block editing the rate limits)."""
     text = str(value or "").replace("\x00", "").strip()
     if len(text) > 64:
         raise ValidationFailed("管辖区编码不超过 64 个字符 / jurisdiction is at most 64 characters", field="jurisdiction")
+    served = conf.jurisdictions()
+    if text and text != keep and text not in served:
+        names = ", ".join(sorted(served)) or "—"
+        raise ValidationFailed(f"本服务不受理管辖区 {text}：可填 {names}，或留空表示全部 / this server does not serve"
+                               f" jurisdiction {text}: use {names} or leave it empty",
+                               field="jurisdiction")
     return text
 
 
@@ -134,7 +143,7 @@ def update_client(*, actor, client: Open311Client, jurisdiction: str, rate_per_m
     """Change a client's jurisdiction, rate limits and whether its reports are queued. Reports already
     queued are made into cases by the next batch either way."""
     rate, size = _limits(rate_per_minute, burst)
-    jurisdiction = _jurisdiction_text(jurisdiction)
+    jurisdiction = _jurisdiction_text(jurisdiction, keep=client.jurisdiction)
 
     def apply(current: Open311Client) -> list[str]:
         wanted = {"jurisdiction": jurisdiction, "rate_per_minute": rate, "burst": size, "queued": bool(queued)}

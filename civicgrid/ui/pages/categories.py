@@ -10,6 +10,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -25,7 +26,7 @@ from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.audit.service import history
 from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
 from civicgrid.foundation.core.errors import CivicgridError
-from civicgrid.foundation.orgs.models import DISPATCH_KINDS, Organisation
+from civicgrid.foundation.orgs.models import Organisation, handles_cases
 from civicgrid.ui.language import one_language
 from civicgrid.ui.navigation import MenuItem, register
 
@@ -51,8 +52,8 @@ RULE_COLUMNS = [
     Column(_("优先级"), "priority"),
     Column(_("启用"), "active_label"),
     Column(_("说明"), "note"),
+    Column(_("同位规则"), "rivals_label"),
 ]
-# Organisations a case can be sent to (committees and companies are reached through their street).
 
 
 def _yes(value: bool) -> str:
@@ -71,16 +72,46 @@ def _label_rules(objects) -> list:
         r.category_label = f"{r.category.taxonomy.name} · {r.category}" if r.category_id else str(_("任意分类"))
         r.department_label = selectors.org_label(r.department)
         r.active_label = _yes(r.is_active)
+    _mark_rivals(objects)
     return objects
 
 
-def _dispatch_orgs():
-    return Organisation.objects.filter(kind__in=DISPATCH_KINDS, is_active=True).order_by("kind", "code")
+def _mark_rivals(rules) -> None:
+    """Name, on each rule, the other rules of its category, region and kind (only priority, then the newer id,
+    decides between them). One query for the page."""
+    if not rules:
+        return
+    others: dict[tuple, list[int]] = {}
+    for pk, category_id, region_code, kind in RoutingRule.objects.filter(
+            region_code__in={r.region_code for r in rules}).values_list("pk", "category_id", "region_code", "kind"):
+        others.setdefault((category_id, region_code, kind), []).append(pk)
+    for r in rules:
+        rivals = [pk for pk in others.get((r.category_id, r.region_code, r.kind), []) if pk != r.pk]
+        r.rivals_label = "、".join(f"#{pk}" for pk in sorted(rivals))
+
+
+def _warn_rivals(request, rule: RoutingRule) -> None:
+    rivals = list(services.same_place_rules(rule).filter(is_active=True).order_by("id").values_list("pk", flat=True))
+    if rivals and rule.is_active:
+        messages.warning(request, _("同一分类、区域和类型另有启用的规则：%(rules)s。生效的是优先级高者，优先级相同时为编号较新者。")
+                         % {"rules": "、".join(f"#{pk}" for pk in rivals)})
+
+
+def _dispatch_orgs(current_pk: int | None = None):
+    """Organisations a case may be sent to, plus the value already stored (even when it no longer may be
+    chosen), so that a form shows it and saving other fields keeps it."""
+    orgs = Organisation.case_handlers()
+    if current_pk:
+        orgs = Organisation.objects.filter(Q(pk__in=orgs.values("pk")) | Q(pk=current_pk)).order_by("kind", "code")
+    return orgs
 
 
 class _OrgChoice(forms.ModelChoiceField):
     def label_from_instance(self, obj):
-        return selectors.org_label(obj)
+        label = selectors.org_label(obj)
+        if not handles_cases(obj):
+            return f"{label}（{_('当前值，不可再选')}）"
+        return label
 
 
 class CategoryForm(forms.Form):
@@ -103,13 +134,14 @@ class CategoryForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["default_department"].queryset = _dispatch_orgs()
+        current = self.initial.get("default_department")
+        self.fields["default_department"].queryset = _dispatch_orgs(getattr(current, "pk", None))
 
 
 class RuleForm(forms.Form):
     """A routing rule: category (or any) × region subtree → department."""
 
-    category = forms.ModelChoiceField(label=_("分类"), required=False, empty_label=str(_("任意分类")),
+    category = forms.ModelChoiceField(label=_("分类"), required=False, empty_label=_("任意分类"),
                                       queryset=Category.objects.none())
     region_code = forms.CharField(label=_("区域代码"), max_length=15,
                                   help_text=_("6 位为全区，9 位为街道，12 位为社区/村，15 位为网格"))
@@ -124,7 +156,12 @@ class RuleForm(forms.Form):
         self.fields["category"].queryset = Category.objects.select_related("taxonomy").order_by(
             "taxonomy__code", "kind", "sort", "code")
         self.fields["category"].label_from_instance = lambda c: f"{c.taxonomy.name} · {c.get_kind_display()} {c}"
-        self.fields["department"].queryset = _dispatch_orgs()
+        current = self.initial.get("department")
+        self.fields["department"].queryset = _dispatch_orgs(getattr(current, "pk", None))
+
+
+# `correct_rule` sets the department (and re-enables the rule); kind, priority and 启用 are not its to change.
+CORRECTION_IGNORES = ("kind", "priority", "is_active")
 
 
 def _form_error(form: forms.Form, exc: CivicgridError) -> None:
@@ -174,7 +211,9 @@ def category_detail(request, pk: int):
         form = CategoryForm(request.POST, initial=initial)
         if form.is_valid():
             try:
-                services.update_category(actor=request.user, category=category, **form.cleaned_data)
+                # Only what the user changed: an untouched field is never rewritten from the form.
+                services.update_category(actor=request.user, category=category,
+                                         **{f: form.cleaned_data[f] for f in form.changed_data})
             except CivicgridError as exc:
                 _form_error(form, exc)
             else:
@@ -251,6 +290,9 @@ def rule_new(request):
     reference = request.GET.get("reference", "")[:64]
     initial = {k: request.GET.get(k) for k in ("category", "region_code", "department", "note") if request.GET.get(k)}
     form = RuleForm(request.POST or None, initial=initial)
+    if correcting:
+        for name in CORRECTION_IGNORES:  # a correction sets the department only; these would be ignored
+            form.fields.pop(name)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -264,6 +306,7 @@ def rule_new(request):
             _form_error(form, exc)
         else:
             messages.success(request, _("规则已保存"))
+            _warn_rivals(request, rule)
             return redirect("ui:routing_rule_detail", pk=rule.pk)
     status = 400 if request.method == "POST" else 200
     return render(request, "categories/rule_form.html", {"form": form, "rule": None, "correcting": correcting,
@@ -279,22 +322,31 @@ def rule_detail(request, pk: int):
         raise Http404
     initial = {f: getattr(rule, f) for f in RuleForm.base_fields}
     form = RuleForm(request.POST or None, initial=initial)
+    delete_error = ""
     if request.method == "POST":
         try:
             if request.POST.get("delete") == "1":
-                services.delete_rule(actor=request.user, rule=rule)
-                messages.success(request, _("规则已删除"))
-                return redirect("ui:routing_rule_list")
-            if form.is_valid():
-                services.update_rule(actor=request.user, rule=rule, **form.cleaned_data)
+                if request.POST.get("confirm") != "1":
+                    # No deletion on one click: the form asks for an explicit tick (works without JavaScript).
+                    delete_error = _("请勾选“确认删除”后再删除此规则")
+                    form = RuleForm(initial=initial)
+                else:
+                    services.delete_rule(actor=request.user, rule=rule)
+                    messages.success(request, _("规则已删除"))
+                    return redirect("ui:routing_rule_list")
+            elif form.is_valid():
+                rule = services.update_rule(actor=request.user, rule=rule,
+                                            **{f: form.cleaned_data[f] for f in form.changed_data})
                 messages.success(request, _("规则已保存"))
+                _warn_rivals(request, rule)
                 return redirect("ui:routing_rule_detail", pk=rule.pk)
         except CivicgridError as exc:
             _form_error(form, exc)
     entries = describe_all(history(rule)[:HISTORY_LIMIT], RoutingRule, request.user)
     status = 400 if request.method == "POST" else 200
     return render(request, "categories/rule_form.html", {"form": form, "rule": rule, "entries": entries,
-                                                         "limit": HISTORY_LIMIT}, status=status)
+                                                         "limit": HISTORY_LIMIT, "delete_error": delete_error},
+                  status=status)
 
 
 urlpatterns = [

@@ -57,11 +57,9 @@ def _grant_target(role: str, region_code: str, department_code: str):
 def grants(request):
     """Accounts and the roles they hold; forms to grant and revoke."""
     q = (request.GET.get("q") or "").strip()[:50]
-    now = timezone.now()
-    active = Grant.objects.filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now)).select_related(
-        "region", "department"
-    ).order_by("role")
-    qs = User.objects.filter(is_active=True).prefetch_related(Prefetch("grants", queryset=active)).order_by("username")
+    # Expired grants are listed too (marked): they are what a renewal extends, and what an audit asks about.
+    held = Grant.objects.select_related("region", "department").order_by("role", "id")
+    qs = User.objects.filter(is_active=True).prefetch_related(Prefetch("grants", queryset=held)).order_by("username")
     if q:
         qs = qs.filter(Q(username__icontains=q) | Q(display_name__icontains=q))
     context = {
@@ -85,12 +83,16 @@ def grant_add(request):
             raise ValidationFailed("找不到该账号 / no such account", field="username")
         region, department = _grant_target(role, request.POST.get("region", ""), request.POST.get("department", ""))
         valid_until = _end_of_day(request.POST.get("valid_until", ""))
-        services.add_grant(actor=request.user, user=user, role=role, region=region, department=department,
-                           valid_until=valid_until)
+        saved = services.add_grant(actor=request.user, user=user, role=role, region=region, department=department,
+                                   valid_until=valid_until)
     except CivicgridError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"已授权 {user.username}: {Role(role).label} / role granted")
+        until = saved.grant.last_day.isoformat() if saved.grant.last_day else "长期 / no end"
+        if saved.renewed:
+            messages.success(request, f"已续期 {user.username}: {Role(role).label}，有效期至 {until} / grant renewed")
+        else:
+            messages.success(request, f"已授权 {user.username}: {Role(role).label} / role granted")
     return redirect("ui:security_grants")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from civicgrid.foundation.core.errors import ValidationFailed
-from civicgrid.foundation.orgs.models import DISPATCH_KINDS, Organisation
+from civicgrid.foundation.orgs.models import CASE_HANDLING_KINDS, Organisation, handling_kinds_text
 
 from .. import clocks, recipients
 from ..models import OPEN_STATUSES, Case, CaseReporter
@@ -18,7 +18,7 @@ CHECK_RESULTS_EN = {"confirmed": "confirmed", "unconfirmed": "not confirmed"}
 
 
 def resolve_department(value, *, field: str = "department", staffed: bool = False) -> Organisation:
-    """An active organisation of a kind that handles cases (`DISPATCH_KINDS`), by instance or id; with `staffed`,
+    """An active organisation of a kind that handles cases (`CASE_HANDLING_KINDS`), by instance or id; with `staffed`,
     one that has at least one handler account now (a case sent elsewhere could be acted on by no one). Anything
     else is a clear error naming `field`."""
     pk = value.pk if isinstance(value, Organisation) else value
@@ -29,10 +29,9 @@ def resolve_department(value, *, field: str = "department", staffed: bool = Fals
     found = Organisation.objects.filter(pk=pk, is_active=True).first() if 0 < pk < 2**63 else None
     if found is None:
         raise ValidationFailed(f"未知的处置部门：{str(value)[:32]} / unknown department", field=field)
-    if found.kind not in DISPATCH_KINDS:
-        raise ValidationFailed(f"「{found.name}」（{found.get_kind_display()}）不办理派遣的事件，请选择区直部门、街道办事处、"
-                               f"指挥中心或抢险救援队伍 / {found.code} is not an organisation that handles cases",
-                               field=field)
+    if found.kind not in CASE_HANDLING_KINDS:
+        raise ValidationFailed(f"「{found.name}」不办理派遣的事件，请选择{handling_kinds_text()} / {found.code} is not an "
+                               f"organisation that handles cases", field=field)
     if staffed and not recipients.department_handlers(found.pk):
         raise ValidationFailed(f"「{found.name}」还没有处置人员账号，派遣后无人能办理；请先由安全管理员为其授权处置人员 / "
                                f"{found.code} has no handler accounts yet: grant one first", field=field)

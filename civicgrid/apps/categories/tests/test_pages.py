@@ -133,7 +133,7 @@ def test_rules_pages(admin, worker, departments):
     assert edit.status_code == 302
     page = admin.get(f"/categories/rules/{rule.pk}/").content.decode()
     assert "变更记录" in page and "改派" in page
-    assert admin.post(f"/categories/rules/{rule.pk}/", {"delete": "1"}).status_code == 302
+    assert admin.post(f"/categories/rules/{rule.pk}/", {"delete": "1", "confirm": "1"}).status_code == 302
     assert not RoutingRule.objects.filter(pk=rule.pk).exists()
 
 

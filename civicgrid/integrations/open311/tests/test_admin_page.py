@@ -92,6 +92,7 @@ def test_the_administrator_creates_a_client_whose_key_is_shown_once_and_works(o3
     ({"burst": "0"}, "限流"),
     ({"rate_per_minute": "2000000"}, "限流"),
     ({"jurisdiction": "1" * 65}, "管辖区"),
+    ({"jurisdiction": "999999"}, "不受理管辖区"),  # no jurisdiction this server serves: it could never report
 ])
 def test_a_refused_new_client_says_why_and_creates_nothing(o311, admin_http, fields, words):
     before, audit = _clients(), AuditEntry.objects.count()
@@ -120,11 +121,15 @@ def test_changing_a_client_switches_its_mode_and_limits_with_an_audit_entry(o311
     assert AuditEntry.objects.filter(action="open311.client_changed").count() == 1
 
 
-def test_a_refused_change_says_why_and_changes_nothing(o311, admin_http):
+@pytest.mark.parametrize("fields, words", [
+    ({"burst": "-1"}, "限流"),
+    ({"jurisdiction": "999999"}, "不受理管辖区"),
+])
+def test_a_refused_change_says_why_and_changes_nothing(o311, admin_http, fields, words):
     before, audit = _clients(), AuditEntry.objects.count()
-    response = admin_http.post(reverse("ui:open311_client_update", args=[o311.client.pk]),
-                               {"jurisdiction": "", "rate_per_minute": "60", "burst": "-1", "queued": "1"})
-    assert "限流" in _said(response)
+    data = {"jurisdiction": "", "rate_per_minute": "60", "burst": "20", "queued": "1", **fields}
+    response = admin_http.post(reverse("ui:open311_client_update", args=[o311.client.pk]), data)
+    assert words in _said(response)
     assert _clients() == before and AuditEntry.objects.count() == audit
     assert admin_http.post(reverse("ui:open311_client_update", args=[99999]), {}).status_code == 404
 
