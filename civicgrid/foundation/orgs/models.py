@@ -19,10 +19,10 @@ class OrgKind(models.TextChoices):
     OTHER = "other", _("其他")
 
 
-# The kinds of organisation a case can be sent to and that work it (district departments and rescue teams
-# through their department handlers, street offices through street staff, the command centre through its
-# dispatchers). Committees, property companies, volunteer organisations and others are reached through their
-# street office. Dispatch, category defaults and routing rules all name one of these.
+# The kinds of organisation a case can be sent to and that work it, each through the department handlers
+# (部门处置人员) granted for it: district departments, street offices, the command centre, rescue teams.
+# Committees, property companies, volunteer organisations and others are reached through their street office.
+# Dispatch, category defaults and routing rules all name one of these.
 CASE_HANDLING_KINDS = (OrgKind.DEPARTMENT, OrgKind.STREET_OFFICE, OrgKind.COMMAND_CENTRE, OrgKind.RESCUE_TEAM)
 
 

@@ -37,14 +37,17 @@ from .common import capability_required, paginate
 
 def _grant_target(role: str, region_code: str, department_code: str):
     """The region or department a grant form names; reference data, looked up by code, not through scope."""
-    from civicgrid.foundation.orgs.models import Organisation, OrgKind
+    from civicgrid.foundation.orgs.models import CASE_HANDLING_KINDS, Organisation, handling_kinds_text
     from civicgrid.foundation.regions.models import Region
 
     region = department = None
     if role in DEPARTMENT_ROLES:
-        department = Organisation.objects.filter(code=department_code.strip(), kind=OrgKind.DEPARTMENT).first()
+        # Whoever a case can be sent to acts through its department handlers: a department, a street office,
+        # the command centre or a rescue team.
+        department = Organisation.objects.filter(code=department_code.strip(), kind__in=CASE_HANDLING_KINDS).first()
         if department is None:
-            raise ValidationFailed("找不到该部门代码 / no department with this code", field="department")
+            raise ValidationFailed(f"找不到该代码的{handling_kinds_text()} / no organisation that handles cases has "
+                                   f"this code", field="department")
     elif role not in ADMIN_ROLES:
         region = Region.objects.filter(code=region_code.strip()).first()
         if region is None:

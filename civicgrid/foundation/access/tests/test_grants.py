@@ -192,3 +192,21 @@ def test_unlocking_something_that_is_no_ip_address_says_so(client, secadmin, add
     assert "不是有效的 IP 地址" in body and "请提供地址" not in body
     assert (LoginAttempt.objects.count(), AuditEntry.objects.count()) == before
     services.unlock_address(actor=secadmin, source_ip="2001:db8::1")  # IPv6 is an address too
+
+
+def test_a_street_office_or_rescue_team_gets_its_handlers_through_the_form(client, secadmin, worker, tree):
+    """Cases are dispatched to street offices and rescue teams too, and only their department handlers act on
+    them: the form once took district departments only. A committee is refused, and nothing is granted."""
+    from civicgrid.foundation.orgs.models import Organisation, OrgKind
+
+    office = Organisation.objects.create(code="JD050", name="永泰街道办事处", kind=OrgKind.STREET_OFFICE,
+                                         region=tree["140213050"])
+    committee = Organisation.objects.create(code="JW001", name="永泰社区居委会", kind=OrgKind.COMMITTEE,
+                                            region=tree["140213050001"])
+    client.force_login(secadmin)
+    body = client.post("/security/grants/new/", {"username": "zhao", "role": "department_handler",
+                                                  "department": committee.code}, follow=True).content.decode()
+    assert "找不到该代码的" in body and not Grant.objects.filter(user=worker).exists()
+    client.post("/security/grants/new/", {"username": "zhao", "role": "department_handler",
+                                          "department": office.code}, follow=True)
+    assert Grant.objects.get(user=worker).department == office
