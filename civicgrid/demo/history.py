@@ -327,7 +327,7 @@ def _course(sim: Sim) -> Iterator[timedelta]:
         day = timezone.localdate()
         case, _ = submit_case(actor=cast.command, source=Source.HOTLINE, caller_name=name,
                               callback_phone=f"13{rng.randint(100000000, 999999999)}",
-                              hotline_ticket=f"12345-{day:%Y%m%d}-{rng.randint(1000, 9999)}", **common)
+                              hotline_ticket=f"12345-{day:%Y%m%d}-{sim.made + 1:04d}", **common)  # one per call
     else:
         case, _ = submit_case(actor=worker, source=Source.GRID_WORKER, **common)
     sim.made += 1

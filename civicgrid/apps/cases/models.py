@@ -159,6 +159,8 @@ class Case(ScopedModel):
             models.Index(fields=["parent"], condition=models.Q(parent__isnull=False), name="cases_merged_parent_idx"),
             models.Index(fields=["region_code"], condition=models.Q(extension_pending=True),
                          name="cases_extension_region_idx"),
+            models.Index(fields=["hotline_ticket"], condition=~models.Q(hotline_ticket=""),
+                         name="cases_hotline_ticket_idx"),
         ]
 
     def __str__(self) -> str:

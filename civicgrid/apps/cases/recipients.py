@@ -8,8 +8,11 @@ contact (the sender decrypts the address only when it sends).
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.urls import reverse
+from django.utils import translation
 
 from civicgrid.foundation.access.models import Grant, User
 from civicgrid.foundation.access.roles import Role
@@ -18,6 +21,7 @@ from civicgrid.foundation.notify import services as notify
 
 from .models import Case, CaseReporter, Status
 
+MOBILE = re.compile(r"1[3-9]\d{9}")  # a stored (normalised) mobile number: the only kind an SMS reaches
 PHONE_CONTEXT = "cases.reporter.phone"
 EMAIL_CONTEXT = "cases.reporter.email"
 DISPATCH_ROLES = (Role.COMMAND_DISPATCHER, Role.STREET_DISPATCHER)
@@ -79,23 +83,38 @@ def follow_url(token: str) -> str:
     return f"{base}{reverse('ui:follow', args=[token])}"
 
 
-def tell_reporters(case: Case, text: str, *, with_link: bool = False, except_user=None) -> int:
-    """Tell every reporter of `case` (its own and those of duplicates merged into it) what happened; the
-    account that caused the change (`except_user`) is not told in its own inbox."""
+def tell_reporters(case: Case, text: str, *, with_link: bool = False, except_user=None,
+                   reporter_ids=None) -> int:
+    """Tell every reporter of `case` (its own and those of duplicates merged into it; with `reporter_ids`, only
+    those) what happened, once per person: someone who reported the same problem twice (now merged) gets one
+    message per address. The account that caused the change (`except_user`) is not told in its own inbox. SMS
+    go to mobile numbers only (a landline callback number is called back, not texted)."""
     told = 0
-    label = dict(Status.choices).get(case.status, case.status)
+    with translation.override(settings.LANGUAGE_CODE):  # messages are written in the district's language
+        label = str(dict(Status.choices).get(case.status, case.status))
     skip = getattr(except_user, "pk", None)
-    for reporter in CaseReporter.objects.filter(case=case).select_related("user"):
+    users, addresses = set(), set()
+    reporters = CaseReporter.objects.filter(case=case).select_related("user").order_by("pk")
+    if reporter_ids is not None:
+        reporters = reporters.filter(pk__in=list(reporter_ids))
+    for reporter in reporters:
         body = f"您反映的问题（案卷号 {case.number}）{text}。当前状态：{label}。"
         if with_link:
             body += f" 查询与评价：{follow_url(reporter.follow_token)}"
-        if reporter.user_id and reporter.user.is_active and reporter.user_id != skip:
+        if (reporter.user_id and reporter.user.is_active and reporter.user_id != skip
+                and reporter.user_id not in users):
+            users.add(reporter.user_id)
             told += notify.notify(reporter.user, "status", f"案卷 {case.number} {label}", body, target=case) is not None
         if reporter.contact_enc:
-            notify.queue_message(channel="sms", to=keys.decrypt(reporter.contact_enc, PHONE_CONTEXT), body=body)
-            told += 1
+            phone = keys.decrypt(reporter.contact_enc, PHONE_CONTEXT)
+            if MOBILE.fullmatch(phone) and ("sms", phone) not in addresses:
+                addresses.add(("sms", phone))
+                notify.queue_message(channel="sms", to=phone, body=body)
+                told += 1
         if reporter.email_enc:
-            notify.queue_message(channel="email", to=keys.decrypt(reporter.email_enc, EMAIL_CONTEXT),
-                                 subject=f"案卷 {case.number} {label}", body=body)
-            told += 1
+            email = keys.decrypt(reporter.email_enc, EMAIL_CONTEXT)
+            if ("email", email.lower()) not in addresses:
+                addresses.add(("email", email.lower()))
+                notify.queue_message(channel="email", to=email, subject=f"案卷 {case.number} {label}", body=body)
+                told += 1
     return told

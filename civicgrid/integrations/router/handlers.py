@@ -128,6 +128,12 @@ def decide(case) -> tuple[bool, str]:
         return False, f"置信度 {conf:.2f} 低于阈值 {limit:.2f} / below threshold: triage"
     if not s.get("department_id"):
         return False, f"建议的标签「{s.get('label')}」不对应任何部门 / the label maps to no department"
+    # A likely duplicate waits for a dispatcher to merge it: once dispatched, it could no longer be merged.
+    from civicgrid.apps.cases import duplicates
+
+    alike = [c for c in duplicates.candidates(case) if c.case.parent_id is None]
+    if alike:
+        return False, f"可能与 {alike[0].case.number} 重复，留待人工合并 / may duplicate {alike[0].case.number}: triage"
     return True, f"置信度 {conf:.2f} ≥ 阈值 {limit:.2f}"
 
 

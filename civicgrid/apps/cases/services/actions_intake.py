@@ -135,7 +135,8 @@ def merge(ctx: Ctx) -> None:
     parent = _parent(ctx)
     clocks.stop_all(case, ctx.at)
     case.parent = parent
-    moved = CaseReporter.objects.filter(case=case).update(case=parent)
+    moving = list(CaseReporter.objects.filter(case=case).values_list("pk", flat=True))
+    moved = CaseReporter.objects.filter(pk__in=moving).update(case=parent)
     Case.objects.filter(parent=case).update(parent=parent)
     ctx.data.update({"parent": parent.number, "reporters_moved": moved})
     ctx.event["parent_number"] = parent.number
@@ -143,9 +144,9 @@ def merge(ctx: Ctx) -> None:
              note_en=f"case {case.number} merged into this one",
              data={"child": case.number, "reporters_moved": moved}, department=parent.department)
     record(parent, actor=ctx.actor, action="merged_in", before=None, data={"child": case.number})
-    # The reporters now follow the parent: tell them there, with its number and status.
+    # The reporters who came with the duplicate now follow the parent: tell them (not the parent's own).
     recipients.tell_reporters(parent, f"已与同一问题的案卷合并办理（原案卷号 {case.number}）",
-                              except_user=ctx.actor)
+                              except_user=ctx.actor, reporter_ids=moving)
 
 
 @action("dispatch")

@@ -418,6 +418,8 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
                                for _, s in raw])
     if key and (existing := _replay(key, digest)):
         return _with_token(existing), False
+    if payload["ticket"]:
+        _ticket_unused(payload["ticket"])
 
     checked = read_photos(raw, "photo")  # by content, before any transaction
     if self_handled and not any(kind == "after" for kind, _ in checked):
@@ -485,6 +487,16 @@ class ReportSpec:
         return cls(payload=payload, key=data["key"], digest=data["digest"], grid_id=data["grid_id"],
                    grid_code=data["grid_code"], lng=data["lng"], lat=data["lat"], crs_in=data["crs_in"],
                    received_at=datetime.fromisoformat(data["received_at"]))
+
+
+def _ticket_unused(ticket: str) -> None:
+    """A 12345 ticket is handed over once: a second registration (another desk, a double entry) names the case
+    it already became. One that was refused or voided may come back and be registered again."""
+    same = (Case.objects.filter(hotline_ticket=ticket).exclude(status__in=(Status.REFUSED, Status.VOIDED))
+            .values_list("number", flat=True).first())
+    if same:
+        raise Conflict(f"热线工单号 {ticket} 已登记为案卷 {same} / hotline ticket {ticket} is already case {same}",
+                       field="hotline_ticket")
 
 
 def check_report(*, actor, title, description="", lng=None, lat=None, crs="wgs84", category=None, source,

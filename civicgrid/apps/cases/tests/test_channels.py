@@ -120,3 +120,15 @@ def test_list_dates_outside_the_years_or_reversed_are_a_clear_400(loop, api_clie
     report(loop)
     response = api_client.get(f"/api/v1/cases?{query}", **auth(loop.dispatcher))
     assert response.status_code == 400 and response.json()["field"] == field
+
+
+def test_a_hotline_ticket_is_registered_once_unless_it_was_refused(loop, api_client):
+    body = {"source": "hotline", "hotline_ticket": "12345-20261130-0001", "caller_name": "李四",
+            "callback_phone": "13700000000"}
+    first = _post(api_client, loop.dispatcher, **body).json()
+    before = world_counts()
+    response = _post(api_client, loop.dispatcher, **{**body, "title": "同一工单再次录入"})
+    assert response.status_code == 409 and first["number"] in response.json()["detail"]
+    assert response.json()["field"] == "hotline_ticket" and world_counts() == before
+    act(actor=loop.dispatcher, case=Case.objects.get(number=first["number"]), action="refuse", reason="非本区事项")
+    assert _post(api_client, loop.dispatcher, **{**body, "title": "热线重新转办"}).status_code == 201

@@ -93,6 +93,26 @@ def test_merge_moves_every_reporter_to_the_parent_and_keeps_them_informed(loop, 
     assert follow["number"] == parent.number and follow["merged"] is True and follow["status"] == "accepted"
 
 
+def test_someone_who_reported_twice_hears_once_and_only_the_newcomers_hear_of_the_merge(loop):
+    """The grid worker reports the same problem twice with the same phone; a resident reports it too, from a
+    landline. Merging tells the reporters who came with the duplicate, not the parent's own; later news reaches
+    each account and each mobile once, and no SMS goes to a landline."""
+    parent = report(loop, reporter_phone="13811111111")
+    again = report(loop, lat=north(30), reporter_phone="13811111111")
+    resident = report(loop, actor=loop.resident, source="public", lat=north(40), reporter_phone="0352-1234567")
+    act(actor=loop.dispatcher, case=again, action="merge", parent=parent.number)
+    OutgoingMessage.objects.all().delete()
+    Notification.objects.all().delete()
+    act(actor=loop.dispatcher, case=resident, action="merge", parent=parent.number)
+    merged_news = Notification.objects.filter(body__contains="已与同一问题的案卷合并办理")
+    assert list(merged_news.values_list("user", flat=True)) == [loop.resident.pk]
+    assert not OutgoingMessage.objects.exists()  # the resident left a landline: called back, not texted
+    act(actor=loop.dispatcher, case=parent, action="accept")
+    assert list(OutgoingMessage.objects.values_list("to_masked", flat=True)) == ["138****1111"]
+    status = Notification.objects.filter(kind="status", title__contains=parent.number, body__contains="已立案")
+    assert sorted(status.values_list("user", flat=True)) == sorted([loop.worker.pk, loop.resident.pk])
+
+
 def test_merge_refuses_a_closed_or_merged_parent_or_itself(loop):
     from civicgrid.foundation.core.errors import ValidationFailed
 

@@ -12,7 +12,7 @@ from django.test import Client
 
 from civicgrid.apps.cases.models import Case, Status
 from civicgrid.apps.cases.services import act
-from civicgrid.apps.cases.tests.conftest import POINT, report
+from civicgrid.apps.cases.tests.conftest import NEIGHBOUR_POINT, POINT, report
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.audit.models import AuditEntry
 from civicgrid.foundation.events import bus
@@ -119,7 +119,7 @@ def test_auto_dispatched_case_is_flagged_on_its_page(loop, live, settings):
 
 def test_triage_page_lists_what_auto_dispatch_left(loop, live, settings):
     settings.CIVICGRID_AUTO_DISPATCH_THRESHOLD = 0.99
-    vague = report(loop, title="有点事", description="不知道找谁")
+    vague = report(loop, title="有点事", description="不知道找谁", lng=NEIGHBOUR_POINT[0], lat=NEIGHBOUR_POINT[1])
     confident = report(loop, title="路边暴露垃圾", description=CITY)
     Case.objects.filter(pk=vague.pk).update(suggestion={**vague.suggestion, "confidence": 0.41})
     Case.objects.filter(pk=confident.pk).update(suggestion={**confident.suggestion, "confidence": 0.995})

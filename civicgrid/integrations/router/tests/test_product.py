@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from civicgrid.apps.cases.models import Case, CaseStep, Status
 from civicgrid.apps.cases.services import act
-from civicgrid.apps.cases.tests.conftest import auth, jpeg, report
+from civicgrid.apps.cases.tests.conftest import NEIGHBOUR_POINT, auth, jpeg, report
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.audit.models import AuditEntry
 from civicgrid.foundation.events import bus
@@ -112,8 +112,8 @@ def test_auto_dispatch_above_the_threshold_by_the_system_account_and_flagged(loo
     assert system.grants.get().region.code == "140213" and system.grants.get().role == Role.COMMAND_DISPATCHER
     assert AuditEntry.objects.filter(action="router.auto_dispatch", actor=system).count() == 1
     assert auto_dispatch(case.pk).startswith("triage")  # a redelivered event changes nothing
-    # a second case reuses the account and its grant
-    other = report(loop, title="垃圾桶满溢", description=CITY)
+    # a second case (elsewhere: nearby it would wait as a possible duplicate) reuses the account and its grant
+    other = report(loop, title="垃圾桶满溢", description=CITY, lng=NEIGHBOUR_POINT[0], lat=NEIGHBOUR_POINT[1])
     assert auto_dispatch(other.pk) == "dispatched"
     assert get_user_model().objects.filter(username=SYSTEM_USERNAME).count() == 1 and system.grants.count() == 1
 
@@ -137,6 +137,22 @@ def test_the_auto_dispatch_step_reads_in_the_language_of_the_page(loop, example_
     html = client.get(url).content.decode()
     assert "dispatched automatically: model" in html and "自动派遣：" not in html
     assert "Smart routing (system)" in html and "智能分拨（系统）" not in html
+
+
+def test_a_likely_duplicate_waits_for_a_dispatcher_to_merge_it(loop, example_model, settings):
+    """Once dispatched, a case can no longer be merged: a report near an open case of the same kind stays in
+    triage, where the case page offers the merge."""
+    _model_active(loop, example_model)
+    settings.CIVICGRID_AUTO_DISPATCH_THRESHOLD = 0.0
+    first = report(loop, title="路边暴露垃圾", description=CITY)
+    bus.dispatch_pending()
+    again = report(loop, title="门口垃圾没人清", description=CITY)
+    bus.dispatch_pending()
+    first.refresh_from_db(), again.refresh_from_db()
+    assert first.status == Status.DISPATCHED and again.status == Status.REPORTED and not again.auto_dispatched
+    assert auto_dispatch(again.pk) == f"triage: 可能与 {first.number} 重复，留待人工合并 / may duplicate {first.number}: triage"
+    case = act(actor=loop.dispatcher, case=again, action="merge", parent=first.number)
+    assert case.status == Status.MERGED and case.parent_id == first.pk
 
 
 def test_the_system_account_cannot_sign_in(loop, example_model, settings, client):
