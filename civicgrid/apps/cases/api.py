@@ -24,6 +24,7 @@ from .schemas import (
     CaseFilterIn,
     CaseIn,
     CaseListOut,
+    ContactOut,
     DuplicateListOut,
     FollowOut,
     PhotoIn,
@@ -128,6 +129,14 @@ def upload_photos(request, number: str, photos: File[list[UploadedFile]], kind: 
     return Status(201, _detail(case, request.user, after_action=True))
 
 
+@router.post("/cases/{number}/contact", response=ContactOut, url_name="case_contact")
+def reveal_contact(request, number: str):
+    """回访: the reporter's name, phone and email in clear, for intake staff over the case's region (403
+    otherwise); every request is recorded in the audit trail, refused or not."""
+    case = get_visible_or_404(Case, request.user, number=_number(number))
+    return services.reveal_contact(actor=request.user, case=case)
+
+
 @router.get("/cases/{number}/attachments/{attachment_id}", url_name="case_attachment")
 def get_attachment(request, number: str, attachment_id: int):
     """A photo of a case in your scope, served with safe headers (never from the web root)."""
@@ -180,6 +189,7 @@ def follow_reopen(request, token: str, payload: ReopenIn):
 data_endpoint("api:case_list", "cases.Case", "list")
 data_endpoint("api:case_detail", "cases.Case", "detail", lookup="number", lookup_field="number")
 data_endpoint("api:case_duplicates", "cases.Case", "list", lookup="number", lookup_field="number")
+data_endpoint("api:case_contact", "cases.Case", "reveal", lookup="number", lookup_field="number")
 # Writes: scope is enforced by the services (404 outside scope), tested in the app's API tests.
 non_data_endpoint("api:case_create", "api:case_action", "api:case_photos")
 # Counts per step within the caller's own scope (the lanes' scoped reads are tested in test_work_lanes).

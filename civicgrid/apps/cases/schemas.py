@@ -6,6 +6,8 @@ from datetime import date, datetime
 
 from ninja import Schema
 
+from civicgrid.foundation.core.pii import mask_name
+
 from .models import Case, CaseStep, Status
 
 
@@ -229,6 +231,10 @@ class CaseDetailOut(CaseItemOut):
     follow_token: str | None = None  # only to the account that reported the case
 
     @staticmethod
+    def resolve_reporter_name(obj: Case) -> str:
+        return mask_name(obj.reporter_name)  # in clear only through POST /cases/{number}/contact (audited)
+
+    @staticmethod
     def resolve_suggested_department(obj: Case):
         if not obj.suggested_department_id:
             return None
@@ -289,3 +295,11 @@ class FollowOut(Schema):
     rating: int | None
     can_rate: bool
     can_reopen: bool
+
+
+class ContactOut(Schema):
+    """A reporter's contact in clear (回访)."""
+
+    name: str
+    phone: str
+    email: str

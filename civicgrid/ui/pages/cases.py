@@ -13,7 +13,7 @@ from django.utils.translation import gettext_noop
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.ui.navigation import MenuItem, register
 
-from .cases_detail import case_act, case_attachment, case_detail
+from .cases_detail import case_act, case_attachment, case_detail, case_reveal_contact
 from .cases_intake import hotline_intake, web_report
 from .cases_list import case_list
 from .cases_report import building_search, case_submit, locate_point, report_page
@@ -28,12 +28,14 @@ urlpatterns = [
     path("new/", web_report, name="case_new"),
     path("<str:number>/", case_detail, name="case_detail"),
     path("<str:number>/act/<str:action>/", case_act, name="case_act"),
+    path("<str:number>/contact/", case_reveal_contact, name="case_reveal_contact"),
     path("<str:number>/photos/<int:attachment_id>/", case_attachment, name="case_attachment"),
 ]
 
 data_endpoint("ui:case_list", "cases.Case", "list")
 data_endpoint("ui:case_detail", "cases.Case", "detail", lookup="number", lookup_field="number")
 data_endpoint("ui:case_buildings", "people.Building", "list")
+data_endpoint("ui:case_reveal_contact", "cases.Case", "reveal", lookup="number", lookup_field="number")
 # Forms and writes: the services check scope (404 outside) and every refusal is tested in ui/tests.
 non_data_endpoint("ui:case_report", "ui:case_submit", "ui:case_hotline", "ui:case_new", "ui:case_act")
 # Region names at a point: the public administrative directory, no business rows.

@@ -10,7 +10,7 @@ with a merge button; at dispatch the routing suggestion pre-fills the department
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -27,6 +27,8 @@ from civicgrid.apps.categories.services import explain_route
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.downloads import JPEG_TYPE, inline_response
 from civicgrid.foundation.core.errors import CivicgridError, NotFound
+from civicgrid.foundation.core.pii import mask_name
+from civicgrid.ui.language import one_language
 
 from .cases_list import flags_of
 from .cases_shared import (
@@ -240,8 +242,30 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
                        if has_capability(user, "cases.export") else ""),
         "show_region_link": has_capability(user, "regions.view"),
         "router_panel": suggestion_panel(case, user),
+        "reporter_masked": mask_name(case.reporter_name),
+        "can_reveal_contact": bool(case.reporter_name or case.reporter_phone_masked)
+        and services.may_reveal_contact(user, case),
         **extra,
     }
+
+
+@require_POST
+@capability_required("cases.intake")
+def case_reveal_contact(request, number: str):
+    """回访: the reporter's name and callback number in clear, through the service (scope checked, audited)."""
+    case = Case.objects.visible_to(request.user).filter(number=str(number)[:20]).first()
+    if case is None:
+        raise Http404("未找到该事件，或不在您的权限范围内")
+    try:
+        contact = services.reveal_contact(actor=request.user, case=case)
+    except NotFound:
+        raise Http404 from None
+    except CivicgridError as exc:
+        return HttpResponse(one_language(exc.message), status=exc.status, content_type="text/plain; charset=utf-8")
+    template = "cases/partials/contact.html" if request.htmx else "cases/contact_page.html"
+    response = render(request, template, {"case": case, "contact": contact})
+    response["Cache-Control"] = "no-store"  # a clear phone number must not linger in any cache
+    return response
 
 
 @page_view("cases.view")

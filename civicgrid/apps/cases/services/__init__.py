@@ -9,9 +9,11 @@
     follow_status(token) -> dict                             public status, no personal data
     add_photos(*, actor, case, photos, kind) -> list         photos added to a case outside a transition
     comment(*, actor, case, text, reporter_token, channel)   留言 by a reporter or a public channel (Open311)
+    reveal_contact(*, actor, case) -> dict                   回访: the reporter's contact in clear, audited
 """
 
 from .comments import comment
+from .contacts import may_reveal_contact, reveal_contact
 from .follow import follow_status, rate, reopen_by_token
 from .intake import (
            ReportSpec,
@@ -27,5 +29,6 @@ from .transitions import act, register_actions
 
 register_actions()
 
-__all__ = ["ReportSpec", "act", "add_photos", "check_report", "comment", "follow_status", "prepare_cases", "rate",
+__all__ = ["ReportSpec", "act", "add_photos", "check_report", "comment", "follow_status", "may_reveal_contact",
+           "prepare_cases", "rate", "reveal_contact",
            "reopen_by_token", "submit_case", "submit_cases", "write_cases", "writer_turn"]

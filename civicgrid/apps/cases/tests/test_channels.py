@@ -132,3 +132,37 @@ def test_a_hotline_ticket_is_registered_once_unless_it_was_refused(loop, api_cli
     assert response.json()["field"] == "hotline_ticket" and world_counts() == before
     act(actor=loop.dispatcher, case=Case.objects.get(number=first["number"]), action="refuse", reason="非本区事项")
     assert _post(api_client, loop.dispatcher, **{**body, "title": "热线重新转办"}).status_code == 201
+
+
+def test_the_callback_contact_is_masked_and_revealed_to_intake_staff_only_audited(loop, api_client, client):
+    """回访: the caller's name and number are masked on the page and in the API; intake staff over the case's
+    region read them in clear through one audited request; others are refused, audited too."""
+    from django.urls import reverse
+
+    from civicgrid.foundation.audit.models import AuditEntry
+
+    case = Case.objects.get(number=_post(api_client, loop.street_dispatcher, source="hotline",
+                                         hotline_ticket="12345-1", caller_name="张三丰",
+                                         callback_phone="13712345678").json()["number"])
+    detail = api_client.get(f"/api/v1/cases/{case.number}", **auth(loop.dispatcher)).json()
+    assert detail["reporter_name"] == "张**" and detail["reporter_phone_masked"] == "137****5678"
+    client.force_login(loop.worker)
+    html = client.get(reverse("ui:case_detail", args=[case.number])).content.decode()
+    assert "张**" in html and "张三丰" not in html and "data-reveal-contact" not in html
+    # a grid worker may not; the refusal is audited and shows nothing
+    response = api_client.post(f"/api/v1/cases/{case.number}/contact", **auth(loop.worker))
+    assert response.status_code == 403 and "13712345678" not in response.content.decode()
+    assert AuditEntry.objects.filter(action="data.revealed", target_id=str(case.pk), result="denied").count() == 1
+    # another street's dispatcher does not see the case at all
+    assert api_client.post(f"/api/v1/cases/{case.number}/contact",
+                           **auth(loop.other_street_dispatcher)).status_code == 404
+    # the street's dispatcher does, from the page (the button) and the API
+    client.force_login(loop.street_dispatcher)
+    html = client.get(reverse("ui:case_detail", args=[case.number])).content.decode()
+    assert "data-reveal-contact" in html and "张三丰" not in html
+    response = client.post(reverse("ui:case_reveal_contact", args=[case.number]), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and "张三丰 13712345678" in response.content.decode()
+    assert response["Cache-Control"] == "no-store"
+    body = api_client.post(f"/api/v1/cases/{case.number}/contact", **auth(loop.street_dispatcher)).json()
+    assert body == {"name": "张三丰", "phone": "13712345678", "email": ""}
+    assert AuditEntry.objects.filter(action="data.revealed", target_id=str(case.pk), result="ok").count() == 2

@@ -1,0 +1,39 @@
+"""回访: the reporter's name and callback number in clear, for the intake staff who call back (a 12345 caller,
+a resident). Pages and the API show both masked; this is the one read of the clear values, checked against
+the case's region and audited whether allowed or not."""
+
+from __future__ import annotations
+
+from civicgrid.foundation.access.scope import scope_for
+from civicgrid.foundation.audit import service as audit
+from civicgrid.foundation.audit import verbs
+from civicgrid.foundation.core import keys
+from civicgrid.foundation.core.errors import PermissionDenied
+
+from ..models import Case, CaseReporter
+from ..recipients import EMAIL_CONTEXT, PHONE_CONTEXT
+
+CAPABILITY = "cases.intake"  # 受理员 / 值班长: who registers reports and calls reporters back
+
+
+def may_reveal_contact(actor, case: Case) -> bool:
+    """Whether `actor` may read the reporter's contact of `case` in clear (the page offers the button)."""
+    return scope_for(actor, CAPABILITY).covers_code(case.region_code)
+
+
+def reveal_contact(*, actor, case: Case) -> dict:
+    """The first reporter's name, phone and email of `case` in clear (a merged duplicate's reporters are
+    reached through their own case). Audited as `data.revealed`, refused or not."""
+    allowed = may_reveal_contact(actor, case)
+    audit.record(actor=actor, action=verbs.Data.REVEALED, target=case, data={"field": "reporter_contact"},
+                 result="ok" if allowed else "denied")
+    if not allowed:
+        raise PermissionDenied("您无权查看报告人的完整联系方式 / you may not read the reporter's contact")
+    reporter = CaseReporter.objects.filter(original_case=case).order_by("pk").first()
+    if reporter is None:  # nothing kept beyond the case's own columns (an imported case, say)
+        return {"name": case.reporter_name, "phone": "", "email": ""}
+    return {
+        "name": reporter.name or case.reporter_name,
+        "phone": keys.decrypt(reporter.contact_enc, PHONE_CONTEXT) if reporter.contact_enc else "",
+        "email": keys.decrypt(reporter.email_enc, EMAIL_CONTEXT) if reporter.email_enc else "",
+    }
