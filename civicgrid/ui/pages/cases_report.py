@@ -55,6 +55,12 @@ SCRIPT_MESSAGES = {
     "replayed": gettext_lazy("上报成功（重试的提交已合并为同一案卷）"),
     "need_what": gettext_lazy("请选择分类或填写描述"),
     "need_after": gettext_lazy("自行处置须上传处置后照片"),
+    "not_sent": gettext_lazy("未能提交，草稿已保存：{detail}"),
+    "copied": gettext_lazy("已复制链接"),
+    "copy_failed": gettext_lazy("无法自动复制，请长按链接复制"),
+    # The language's punctuation around what the scripts put together.
+    "colon": gettext_lazy("："),
+    "in_brackets": gettext_lazy("（{text}）"),
 }
 JSON_OPTIONS = {"ensure_ascii": False}
 
@@ -104,6 +110,11 @@ def _title(category, description: str) -> str:
 
 
 def _photos(request, self_handled: bool) -> list:
+    """The uploaded photos with their stage. 处置后 photos belong to a report handled on the spot only: on any
+    other they would label a picture of the finished work on a case nobody has handled."""
+    if not self_handled and request.FILES.getlist("photos_after"):
+        raise ValidationFailed("处置后照片只能随自行处置的上报提交 / after photos only come with a self-handled report",
+                               field="photos_after")
     files = [("before" if self_handled else "photo", f) for f in request.FILES.getlist("photos")]
     files += [("before", f) for f in request.FILES.getlist("photos_before")]
     files += [("after", f) for f in request.FILES.getlist("photos_after")]
@@ -146,6 +157,7 @@ def case_submit(request):
     data = request.POST
     self_handled = data.get("self_handled") in ("1", "true", "on")
     try:
+        photos = _photos(request, self_handled)
         category = _category(request.user, data.get("category", ""))
         description = data.get("description", "")
         case, created = services.submit_case(
@@ -158,7 +170,7 @@ def case_submit(request):
             category=category,
             address=data.get("address", ""),
             source=report_source(request.user, self_handled=self_handled),
-            photos=_photos(request, self_handled),
+            photos=photos,
             idempotency_key=data.get("idempotency_key") or None,
             self_handled=self_handled,
         )

@@ -2,13 +2,15 @@
 
 Reads and writes go through `foundation.notify.services` (`inbox`, `mark_read`), which only ever reach the
 signed-in user's own messages. A message about a case links to the case's page (the link is made only for
-cases the user may open; the page checks scope again anyway). The header's unread badge is the template tag
+cases the user may open; the page checks scope again anyway); for someone without case pages (a resident) it
+links to the follow page of a case they reported, through their own follow token, and otherwise nowhere. The header's unread badge is the template tag
 `inbox_badge` (`civicgrid/ui/templatetags/civicgrid_inbox.py`), one COUNT per page.
 """
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -16,8 +18,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_POST
 
-from civicgrid.apps.cases.models import Case
+from civicgrid.apps.cases.models import Case, CaseReporter
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
+from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.errors import NotFound
 from civicgrid.foundation.notify import services
 from civicgrid.ui.navigation import MenuItem, register
@@ -39,8 +42,26 @@ def _case_links(user, notifications) -> dict[str, str]:
     ids = {n.target_id for n in notifications if n.target_type == "cases.case" and n.target_id.isdigit()}
     if not ids:
         return {}
-    rows = Case.objects.visible_to(user).filter(pk__in=[int(i) for i in ids]).values_list("pk", "number")
-    return {str(pk): reverse("ui:case_detail", args=[number]) for pk, number in rows}
+    pks = [int(i) for i in ids if len(i) < 19]
+    if has_capability(user, "cases.view"):
+        rows = Case.objects.visible_to(user).filter(pk__in=pks).values_list("pk", "number")
+        return {str(pk): reverse("ui:case_detail", args=[number]) for pk, number in rows}
+    return _follow_links(user, pks)
+
+
+def _follow_links(user, case_ids: list[int]) -> dict[str, str]:
+    """Follow-page URLs for the cases the user reported (the case page would answer 403 without `cases.view`).
+    A report merged into another case follows the case it was merged into, as its follow page shows."""
+    rows = (CaseReporter.objects.filter(user=user)
+            .filter(Q(case_id__in=case_ids) | Q(original_case_id__in=case_ids))
+            .order_by("pk").values_list("case_id", "original_case_id", "follow_token"))
+    rows = [(str(case_id), str(original_id), token) for case_id, original_id, token in rows if token]
+    links: dict[str, str] = {}
+    for case_id, _original, token in rows:  # the case the message is about first
+        links.setdefault(case_id, reverse("ui:follow", args=[token]))
+    for _case, original_id, token in rows:
+        links.setdefault(original_id, reverse("ui:follow", args=[token]))
+    return links
 
 
 @require_GET

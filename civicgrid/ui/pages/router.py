@@ -6,8 +6,9 @@ live suggestion the intake forms ask for as the operator types.
   task whose state the page polls) and 启用/回滚 buttons (audited by `versions.activate_version`).
 * `router/triage/` (`cases.intake`): reports awaiting intake or dispatch in the user's intake scope, with the
   router's suggestion; those below the threshold (or without one) first.
-* `router/suggest/` (`cases.intake` or `cases.report`): an HTML fragment for htmx: suggested category and
-  department with confidence, the top three, and the places the text names (for the map).
+* `router/suggest/` (`cases.report`): an HTML fragment for htmx: the places the text names (for the map) and,
+  for those who dispatch (`cases.intake`), the suggested category and department with confidence, the top
+  three and the auto-dispatch threshold; other reporters see only a suggested category they may report under.
 
 Also :func:`suggestion_panel` and :func:`prefill_department`, which the case detail page uses.
 """
@@ -92,6 +93,18 @@ def prefill_department(case: Case) -> int | None:
 
 
 # ------------------------------------------------------------------------------------ live suggestion (htmx)
+def _reportable(user, suggestion: dict | None) -> bool:
+    """Whether the suggested category is one the user's form offers (a resident's list leaves out the
+    staff-only ones): only then is it shown to a reporter who does not dispatch."""
+    from civicgrid.apps.categories.selectors import visible_categories
+
+    category_id = (suggestion or {}).get("category_id")
+    if not isinstance(category_id, int) or isinstance(category_id, bool):
+        return False
+    return visible_categories(user).filter(pk=category_id, is_active=True, taxonomy__is_active=True,
+                                           parent__isnull=False).exists()
+
+
 @require_GET
 @capability_required("cases.report")
 def suggest_fragment(request):
@@ -106,9 +119,10 @@ def suggest_fragment(request):
     live = describe(suggest(text)) if text else None
     where = f"{address} {text}".replace("\x00", "").strip()
     places = find_place(where, limit=3) if where else []
+    may_dispatch = has_capability(request.user, "cases.intake")
     response = render(request, "cases/_suggestion_live.html",
-                      {"s": live, "places": places, "asked": bool(text or where),
-                       "may_dispatch": has_capability(request.user, "cases.intake")})
+                      {"s": live, "places": places, "asked": bool(text or where), "may_dispatch": may_dispatch,
+                       "category_offered": not may_dispatch and _reportable(request.user, live)})
     response["Cache-Control"] = "no-store"
     return response
 

@@ -150,3 +150,28 @@ def test_menu_entries(loop, client_for, role, expected):
     html = client_for(getattr(loop, role)).get(reverse("ui:home")).content.decode()
     keys = set(re.findall(r'data-nav="([^"]+)"', html)) & {"case_report", "cases", "inbox"}
     assert keys == expected
+
+
+def test_residents_inbox_links_their_own_case_to_its_follow_page_not_the_case_page(loop, client_for):
+    """Given a resident's report and someone else's, each with a message in the resident's inbox, when the
+    resident opens the inbox, then 查看 on their own case opens its follow page (the case page would answer 403
+    without cases.view) and a case they did not report has no link at all."""
+    from civicgrid.apps.cases.models import Case
+
+    c = client_for(loop.resident)
+    sent = c.post(reverse("ui:case_submit"), {"idempotency_key": "6f1c7e0a-2d7b-4a51-9d0e-3c1f8a2b4c5d",
+                                              "description": "楼道堆放杂物", "lng": "113.21", "lat": "40.01"})
+    assert sent.status_code == 201, sent.content
+    own = Case.objects.get(number=sent.json()["number"])
+    token = CaseReporter.objects.get(case=own, user=loop.resident).follow_token
+    other = report(loop)
+    notify(loop.resident, "case", "您反映的问题已受理", target=own)
+    notify(loop.resident, "case", "别的案卷", target=other)
+
+    html = c.get(reverse("ui:inbox")).content.decode()
+    follow = reverse("ui:follow", args=[token])
+    assert f'value="{follow}"' in html
+    assert reverse("ui:case_detail", args=[own.number]) not in html
+    assert reverse("ui:case_detail", args=[other.number]) not in html
+    assert html.count("data-open=") == 1
+    assert c.get(follow).status_code == 200

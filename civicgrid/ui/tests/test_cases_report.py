@@ -140,6 +140,23 @@ def test_self_handled_report_is_closed_with_before_and_after_photos(loop, client
     assert response.status_code == 400 and response.json()["field"] == "photos"
 
 
+def test_after_photos_on_a_report_that_is_not_self_handled_are_refused_and_nothing_is_created(loop, client_for):
+    """Given a normal report (自行处置 not ticked) carrying a 处置后 photo (the section stayed visible after 继续上报),
+    when it is sent, then it is refused with a message naming the rule, and no case, photo or step is made."""
+    from civicgrid.apps.cases.models import Attachment
+
+    before, photos_before = world_counts(), Attachment.objects.count()
+    response = submit(client_for(loop.worker), category=str(loop.cat.pk), photos=[photo("p.jpg")],
+                      photos_after=[photo("a.jpg", color=(10, 200, 10))])
+    assert response.status_code == 400 and response.json()["field"] == "photos_after"
+    assert "自行处置" in response.json()["detail"]
+    assert world_counts() == before and Attachment.objects.count() == photos_before
+    # the same report without the after photo goes through as an ordinary report
+    response = submit(client_for(loop.worker), category=str(loop.cat.pk), photos=[photo("p.jpg")])
+    assert response.status_code == 201
+    assert list(Case.objects.get().attachments.values_list("kind", flat=True)) == ["photo"]
+
+
 def test_locate_preview(loop, client_for):
     c = client_for(loop.worker)
     body = c.get(reverse("ui:case_locate"), {"lng": POINT[0], "lat": POINT[1]}).json()
@@ -211,3 +228,48 @@ def test_web_report_form(loop, client_for):
     assert response.status_code == 302
     case = Case.objects.get()
     assert case.title == "路灯不亮" and case.attachments.count() == 1 and case.reporter_id == loop.worker.pk
+
+
+def live_suggestion(loop, category):
+    return {"label": "区城管局", "confidence": 1.0, "model_version": "t1", "department_id": loop.dept.pk,
+            "department": "区城管局", "category_id": category.pk, "category": category.name,
+            "top3": [{"label": "区城管局", "confidence": 1.0, "department": "区城管局", "category": category.name},
+                     {"label": "区住建局", "confidence": 0.0, "department": "区住建局", "category": None},
+                     {"label": "区水务局", "confidence": 0.0, "department": "区水务局", "category": None}]}
+
+
+ROUTING_DETAILS = ("data-suggested-department", "区城管局", "置信度", "100%", "data-top3", "阈值",
+                   "data-department-id", "data-confidence")
+
+
+def test_live_suggestion_shows_routing_details_only_to_those_who_dispatch(loop, client_for, monkeypatch):
+    """Given a router that names a department with full confidence, when a resident, a volunteer-like reporter
+    (the grid worker) and a dispatcher type a report, then only the dispatcher sees department, confidence, the
+    top three and the threshold; a reporter sees the suggested category, and only one they may report under."""
+    loop.cat.is_public = True
+    loop.cat.save()
+    wanted = {"category": loop.cat}
+    monkeypatch.setattr("civicgrid.integrations.router.suggest", lambda text: live_suggestion(loop, wanted["category"]))
+    url = reverse("ui:router_suggest")
+
+    staff = client_for(loop.dispatcher).get(url, {"description": "垃圾"}).content.decode()
+    assert all(detail in staff for detail in ROUTING_DETAILS)
+
+    for reporter in (loop.resident, loop.worker):
+        body = client_for(reporter).get(url, {"description": "垃圾"}).content.decode()
+        assert not [detail for detail in ROUTING_DETAILS if detail in body], body
+        assert f'data-use-suggested-category="{loop.cat.pk}"' in body and loop.cat.name in body
+
+    # a staff-only category is not offered to a resident (their form has no such option)
+    wanted["category"] = loop.other_cat
+    body = client_for(loop.resident).get(url, {"description": "垃圾"}).content.decode()
+    assert "data-suggestion" not in body and loop.other_cat.name not in body
+    assert "data-suggestion-none" not in body
+
+
+def test_suggestion_heading_uses_the_languages_punctuation(loop, client_for, monkeypatch):
+    monkeypatch.setattr("civicgrid.integrations.router.suggest", lambda text: live_suggestion(loop, loop.cat))
+    c = client_for(loop.dispatcher)
+    c.post(reverse("set_language"), {"language": "en", "next": "/"})
+    body = c.get(reverse("ui:router_suggest"), {"description": "垃圾"}).content.decode()
+    assert "Smart routing suggestion</strong>: " in body and "：" not in body

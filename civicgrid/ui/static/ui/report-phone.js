@@ -8,6 +8,12 @@
 // localStorage until the server confirms; after a reload the page first asks whether the key already became
 // a case before offering the draft again. Photos cannot be kept in localStorage (quota), so a restored draft
 // asks for them again.
+//
+// A key belongs to one content. The draft is one slot shared by every tab of the user, so a key that might
+// already be a case (a pending draft) stays with exactly the content that was sent: an edit of that content
+// takes a fresh key, a draft that was never sent gets a fresh key whenever a page restores it (two tabs never
+// share one), and the server's 409 (this key was used for a different content) is a different report, sent
+// again under a fresh key; it is never shown as the earlier report's success.
 (function () {
   "use strict";
   const form = document.querySelector("form[data-report][data-phone]");
@@ -49,19 +55,36 @@
       return null;
     }
   }
-  function saveDraft(pending) {
+  function formFields() {
     const fields = {};
     FIELDS.forEach((name) => { fields[name] = form.elements.namedItem(name).value; });
     const self = form.elements.namedItem("self_handled");
     fields.self_handled = !!(self && self.checked);
+    return fields;
+  }
+  const sameFields = (a, b) => !!a && !!b && JSON.stringify(a) === JSON.stringify(b);
+  function saveDraft(pending) {
+    const fields = formFields();
     const previous = readDraft();
-    const draft = { key: keyInput.value, fields, pending: pending === undefined ? !!(previous && previous.pending) : pending,
-                    saved: new Date().toISOString() };
+    // "sent": the content that went out under this key. Only that content may keep the key.
+    let sent = pending === true ? fields : null;
+    if (pending === undefined && previous && previous.pending && previous.key === keyInput.value) {
+      const before = previous.sent || previous.fields; // drafts saved before "sent" was kept: their fields
+      if (sameFields(before, fields)) {
+        sent = before;
+      } else {
+        keyInput.value = newKey(); // the sent report may be a case already; this edited one is another report
+      }
+    }
+    const draft = { key: keyInput.value, fields, pending: !!sent, sent, saved: new Date().toISOString() };
     try {
       localStorage.setItem(STORE, JSON.stringify(draft));
     } catch (e) { /* storage full or disabled: the report still goes, only the reload safety net is lost */ }
   }
-  function clearDraft() {
+  function clearDraft(key) {
+    // Only the draft of the report just confirmed: another tab may have put its own draft in the slot since.
+    const stored = readDraft();
+    if (stored && stored.key && stored.key !== key) return;
     try { localStorage.removeItem(STORE); } catch (e) { /* nothing to clear */ }
   }
   function restore(draft) {
@@ -85,8 +108,8 @@
     const meta = document.querySelector("meta[name=csrf-token]");
     return meta ? meta.content : "";
   }
-  function finish(body) {
-    clearDraft();
+  function finish(body, key) {
+    clearDraft(key);
     sending = null;
     say("", "");
     form.hidden = true;
@@ -95,7 +118,11 @@
     done.querySelector("[data-done-number]").textContent = body.number;
     done.querySelector("[data-done-status]").textContent = body.status_label || "";
     done.querySelector("[data-done-grid]").textContent = body.grid || "";
-    done.querySelector("[data-done-follow]").textContent = body.follow_url || "";
+    const follow = done.querySelector("[data-done-follow]");
+    follow.textContent = body.follow_url || "";
+    follow.href = body.follow_url || "#";
+    done.querySelector("[data-follow-box]").hidden = !body.follow_url;
+    done.querySelector("[data-copy-status]").textContent = "";
     const link = done.querySelector("[data-done-url]");
     if (link) {
       link.href = body.url || "#";
@@ -149,9 +176,9 @@
           return stop(t("signed_out"));
         }
         return r.json().then((body) => {
-          if (r.ok) return finish(body);
+          if (r.ok) return finish(body, sending.data.get("idempotency_key"));
           if (r.status >= 500 || r.status === 408 || r.status === 429) return scheduleRetry();
-          if (r.status === 409 && body.field === "idempotency_key") return checkDraft(readDraft(), true);
+          if (r.status === 409 && body.field === "idempotency_key") return sendUnderNewKey(body);
           saveDraft(false); // refused: nothing was created with this key, the user corrects and sends again
           return stop(body.detail || String(r.status));
         });
@@ -160,6 +187,22 @@
         clearTimeout(timeout);
         if (sending) scheduleRetry();
       });
+  }
+  // The key was used for a different content (another tab, or a draft edited after it was sent): this content
+  // has never reached the server, so it goes again under a key of its own. Once: a second conflict on a brand
+  // new key would be a fault, not a race, and is reported as not sent.
+  function sendUnderNewKey(body) {
+    if (sending.renewed) {
+      saveDraft(false);
+      return stop(t("not_sent").replace("{detail}", body.detail || "409"));
+    }
+    const key = newKey();
+    keyInput.value = key;
+    sending.data.set("idempotency_key", key);
+    sending.renewed = true;
+    sending.attempt = 0;
+    saveDraft(true);
+    return send();
   }
   function validate() {
     const category = form.elements.namedItem("category").value;
@@ -195,21 +238,20 @@
   window.addEventListener("online", () => { if (sending && sending.timer) send(); });
 
   // --- opening the page: a fresh key, or the draft left by an earlier visit --------------------------------
-  function checkDraft(draft, afterConflict) {
+  function checkDraft(draft) {
     const url = `${form.action}?key=${encodeURIComponent(draft.key)}`;
     return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then((r) => r.json())
       .then((body) => {
-        if (body.found) {
-          finish(body);
+        // Found and still this draft's key: the draft is exactly what was sent (an edit would have renewed it).
+        if (body.found && !sending && keyInput.value === draft.key) {
+          finish(body, draft.key);
           say(t("already_sent"), "ok");
-        } else if (afterConflict) {
-          stop(t("gave_up"));
-        } else {
+        } else if (!sending) {
           say(t("restored"), "");
         }
       })
-      .catch(() => say(t("restored"), ""));
+      .catch(() => { if (!sending) say(t("restored"), ""); });
   }
   form.addEventListener("input", (e) => { if (!sending && e.target.type !== "file") saveDraft(); });
   form.addEventListener("change", (e) => { if (!sending && e.target.type !== "file") saveDraft(); });
@@ -218,20 +260,60 @@
     form.querySelectorAll(".thumbs").forEach((box) => box.replaceChildren());
     keyInput.value = newKey();
     form.elements.namedItem("crs").value = "wgs84";
+    // reset() unticks 自行处置 without a change event: hide its before/after photos with it.
+    const self = form.elements.namedItem("self_handled");
+    if (self) self.dispatchEvent(new Event("change", { bubbles: true }));
     submitButton.disabled = false;
     retryButton.hidden = true;
     done.hidden = true;
     form.hidden = false;
+    say("", "");
     if (form.civicgrid) {
       form.civicgrid.showChoice();
-      form.civicgrid.locateNow();
+      form.civicgrid.startOver(); // the new report is somewhere else: forget the point and ask the GPS again
+    }
+  });
+
+  // --- the follow link: shown as a link, with a copy button ----------------------------------------------
+  const copyButton = done.querySelector("[data-copy-follow]");
+  const copyStatus = done.querySelector("[data-copy-status]");
+  function copyByCommand(text) {
+    // Plain-HTTP intranets have no navigator.clipboard: a selected, off-screen textarea and execCommand.
+    const area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.style.position = "fixed";
+    area.style.left = "-9999px";
+    document.body.append(area);
+    area.select();
+    let ok = false;
+    try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+    area.remove();
+    return ok;
+  }
+  copyButton.addEventListener("click", () => {
+    const text = done.querySelector("[data-done-follow]").href;
+    const said = (ok) => {
+      copyStatus.textContent = ok ? t("copied") : t("copy_failed");
+      copyStatus.className = ok ? "msg" : "error";
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(() => said(true), () => said(copyByCommand(text)));
+    } else {
+      said(copyByCommand(text));
     }
   });
 
   const draft = readDraft();
   if (draft && draft.key) {
     restore(draft);
-    if (draft.pending) checkDraft(draft, false);
+    if (draft.pending) {
+      checkDraft(draft);
+    } else {
+      // Never sent (or refused): no case has this key, and another tab may hold the same draft. A key of its own.
+      keyInput.value = newKey();
+      saveDraft(false);
+    }
   } else {
     keyInput.value = newKey();
   }

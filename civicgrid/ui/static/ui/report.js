@@ -8,6 +8,9 @@
   const msgEl = document.getElementById("report-messages");
   const MSG = msgEl ? JSON.parse(msgEl.textContent) : {};
   const t = (key) => MSG[key] || key;
+  // Punctuation is the language's too (full-width in Chinese, ": " and " (…)" in English).
+  const colon = () => MSG.colon || "：";
+  const inBrackets = (text) => (MSG.in_brackets || "（{text}）").replace("{text}", text);
   const el = (name) => form.elements.namedItem(name);
   const lngInput = el("lng");
   const latInput = el("lat");
@@ -24,7 +27,7 @@
   function showChoice() {
     if (!catSearch || !catSelect) return;
     const chosen = catSelect.selectedOptions[0];
-    catSearch.placeholder = chosen && chosen.value ? `${t("chosen")}：${chosen.dataset.path || chosen.text}`
+    catSearch.placeholder = chosen && chosen.value ? `${t("chosen")}${colon()}${chosen.dataset.path || chosen.text}`
                                                    : basePlaceholder;
   }
   function searchCategories() {
@@ -158,7 +161,7 @@
         }
         const names = [body.street, body.community, body.grid].filter(Boolean).map((r) => r.name);
         const grid = body.grid || body.community;
-        showLocated(`${t("in_grid")}：${names.join(" › ")}${grid ? `（${grid.code}）` : ""}`, "ok");
+        showLocated(`${t("in_grid")}${colon()}${names.join(" › ")}${grid ? inBrackets(grid.code) : ""}`, "ok");
         located.dataset.grid = grid ? grid.code : "";
         setMarker(body.wgs84[1], body.wgs84[0]);
       })
@@ -175,7 +178,7 @@
 
   // --- the phone's GPS (WGS-84 from the browser; GCJ-02 when the toggle says a Chinese map SDK gave it) ---
   const gpsButton = form.querySelector("[data-use-gps]");
-  function useGps() {
+  function useGps(fresh) {
     if (!navigator.geolocation) {
       showLocated(t("gps_missing"), "bad");
       return;
@@ -184,10 +187,26 @@
     navigator.geolocation.getCurrentPosition(
       (pos) => setPoint(pos.coords.longitude, pos.coords.latitude, gcj && gcj.checked ? "gcj02" : "wgs84"),
       () => showLocated(t("gps_denied"), "bad"),
-      { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 },
+      // After a report, a cached fix is where the last report was: the next one asks for a new reading.
+      { enableHighAccuracy: true, timeout: 15000, maximumAge: fresh === true ? 0 : 30000 },
     );
   }
-  if (gpsButton) gpsButton.addEventListener("click", useGps);
+  if (gpsButton) gpsButton.addEventListener("click", () => useGps(true));
+
+  // A new report after one was sent (the phone page's 继续上报): no point, no marker, the GPS asked again.
+  function startOver() {
+    ++asked; // an answer still on its way is for the old point
+    lngInput.value = "";
+    latInput.value = "";
+    if (crsInput) crsInput.value = "wgs84";
+    if (marker) {
+      marker.remove();
+      marker = null;
+    }
+    if (located) located.dataset.grid = "";
+    showLocated(t("not_located"), "");
+    if (form.dataset.autoGps === "1") useGps(true);
+  }
 
   // --- choose a building (standard address) from base data in scope ------------------------------------
   const bSearch = form.querySelector("[data-building-search]");
@@ -263,7 +282,7 @@
   }
 
   // The phone page asks for the GPS as it opens (unless a restored draft already has a point).
-  form.civicgrid = { locateNow, useGps, showChoice, map };
+  form.civicgrid = { locateNow, useGps, showChoice, startOver, map };
   if (lngInput.value && latInput.value) locateNow();
   else if (form.dataset.autoGps === "1") setTimeout(() => { if (!lngInput.value) useGps(); }, 0);
 })();

@@ -1,0 +1,161 @@
+"""The phone report page in Chromium, beyond the first report: two tabs with one draft, 继续上报 after a
+self-handled report, the follow link with its copy button, and the English page's punctuation."""
+# ruff: noqa: F811  (the loop's fixtures, imported so pytest finds them here)
+
+from __future__ import annotations
+
+import pytest
+
+from civicgrid.testing.browser import PHONE, _page, browser_db, purge_test_audit_rows, sign_in
+from tests.browser.test_case_loop import GPS, district, photo  # noqa: F401
+
+pytestmark = [pytest.mark.browser, browser_db]
+
+ELSEWHERE = {"longitude": 113.2150, "latitude": 40.0150}  # also inside the grid, away from GPS
+
+
+@pytest.fixture
+def phone(browser, live_server):
+    """A phone with its GPS in the grid, allowed to write the clipboard; signed in as the grid worker."""
+    context, pg = _page(browser, PHONE, is_mobile=True, has_touch=True, device_scale_factor=2, geolocation=GPS,
+                        permissions=["geolocation", "clipboard-read", "clipboard-write"])
+    pg.base_url = live_server.url
+    pg.errors = []
+    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+    yield pg
+    context.close()
+    purge_test_audit_rows()
+
+
+def open_report(pg) -> None:
+    pg.goto(f"{pg.base_url}/cases/report/")
+    pg.wait_for_selector("[data-located][data-state='ok']")
+
+
+def key_of(pg) -> str:
+    return pg.input_value("input[name=idempotency_key]")
+
+
+def markers(pg) -> list:
+    """The red point markers on the report map (the region outlines are not circle markers)."""
+    return pg.evaluate("""() => {
+        const found = [];
+        document.querySelector('form[data-report]').civicgrid.map.eachLayer((l) => {
+            if (l instanceof L.CircleMarker) found.push([l.getLatLng().lng, l.getLatLng().lat]);
+        });
+        return found;
+    }""")
+
+
+def two_tabs_with_one_draft(phone):
+    """Tab A with a typed draft, tab B opened after it (the same browser, so the same stored draft)."""
+    tab_a = phone
+    sign_in(tab_a, "wang-wg")
+    open_report(tab_a)
+    tab_a.select_option("select[name=category]", label="暴露垃圾")
+    tab_a.fill("textarea[name=description]", "小区门口垃圾堆放")
+    tab_b = tab_a.context.new_page()
+    tab_b.base_url = tab_a.base_url
+    open_report(tab_b)
+    return tab_a, tab_b
+
+
+def test_a_draft_restored_in_a_second_tab_gets_a_key_of_its_own(phone, district):
+    tab_a, tab_b = two_tabs_with_one_draft(phone)
+    assert tab_b.input_value("textarea[name=description]") == "小区门口垃圾堆放"  # the draft is restored …
+    assert key_of(tab_b) != key_of(tab_a)  # … under a key of its own
+
+
+def test_a_reused_key_for_a_different_report_is_sent_again_never_shown_as_the_other_ones_success(phone, district):
+    """Given two tabs holding one key (a pending draft restored in both, or a page opened before keys were
+    renewed), when tab A sends and tab B sends a different text, then the server's 409 is not taken for success:
+    B's report goes again under a fresh key and becomes a case of its own."""
+    from civicgrid.apps.cases.models import Case
+
+    tab_a, tab_b = two_tabs_with_one_draft(phone)
+    key_a = key_of(tab_a)
+    tab_b.evaluate("(k) => { document.querySelector('input[name=idempotency_key]').value = k; }", key_a)
+    tab_a.click("button[data-submit]")
+    tab_a.wait_for_selector("#report-done:not([hidden])")
+    first = tab_a.locator("[data-done-number]").inner_text()
+
+    answers = []
+    tab_b.on("response", lambda r: answers.append(r.status) if r.url.endswith("/cases/report/submit/") else None)
+    tab_b.fill("textarea[name=description]", "路灯不亮，晚上很黑")
+    tab_b.evaluate("(k) => { document.querySelector('input[name=idempotency_key]').value = k; }", key_a)
+    tab_b.click("button[data-submit]")
+    tab_b.wait_for_selector("#report-done:not([hidden])")
+    second = tab_b.locator("[data-done-number]").inner_text()
+    assert answers == [409, 201]
+    assert second != first
+    assert tab_b.locator("[data-done-title]").inner_text() == "上报成功"
+    assert Case.objects.count() == 2
+    assert Case.objects.get(number=second).description == "路灯不亮，晚上很黑"
+    assert tab_a.errors == []
+
+
+def test_reporting_again_after_a_self_handled_report_starts_clean_and_asks_the_gps_again(phone, district, photo):
+    """Given a self-handled report sent with before and after photos, when 继续上报 is pressed (the phone has
+    moved), then the before/after section is hidden with the box unticked, the old marker is gone and the GPS
+    is asked again, so the new report is located at the new point and can be sent."""
+    from civicgrid.apps.cases.models import Case
+
+    sign_in(phone, "wang-wg")
+    open_report(phone)
+    phone.select_option("select[name=category]", label="暴露垃圾")
+    phone.fill("textarea[name=description]", "路边垃圾已清理")
+    phone.check("input[name=self_handled]")
+    phone.set_input_files("input[name=photos_before]", str(photo))
+    phone.set_input_files("input[name=photos_after]", str(photo))
+    phone.click("button[data-submit]")
+    phone.wait_for_selector("#report-done:not([hidden])")
+    assert markers(phone) == [[pytest.approx(GPS["longitude"]), pytest.approx(GPS["latitude"])]]
+
+    phone.context.set_geolocation(ELSEWHERE)
+    phone.click("button[data-report-again]")
+    assert phone.locator("[data-self-handled-photos]").is_hidden()
+    assert not phone.is_checked("input[name=self_handled]")
+    phone.wait_for_selector("[data-located][data-state='ok']")
+    assert float(phone.input_value("input[name=lng]")) == pytest.approx(ELSEWHERE["longitude"])
+    assert markers(phone) == [[pytest.approx(ELSEWHERE["longitude"]), pytest.approx(ELSEWHERE["latitude"])]]
+
+    phone.select_option("select[name=category]", label="暴露垃圾")
+    phone.fill("textarea[name=description]", "另一处垃圾堆放")
+    phone.click("button[data-submit]")
+    phone.wait_for_selector("#report-done:not([hidden])")
+    second = Case.objects.get(number=phone.locator("[data-done-number]").inner_text())
+    assert not second.is_self_handled and abs(second.lng - ELSEWHERE["longitude"]) < 1e-5
+    assert list(second.attachments.values_list("kind", flat=True)) == []
+    assert phone.errors == []
+
+
+def test_the_follow_link_is_a_link_with_a_copy_button(phone, district):
+    sign_in(phone, "wang-wg")
+    open_report(phone)
+    phone.select_option("select[name=category]", label="暴露垃圾")
+    phone.fill("textarea[name=description]", "垃圾堆放")
+    phone.click("button[data-submit]")
+    phone.wait_for_selector("#report-done:not([hidden])")
+    link = phone.locator("a[data-done-follow]")
+    href = link.get_attribute("href")
+    assert "/follow/" in href and href.startswith(phone.base_url) and link.inner_text() == href
+    phone.click("button[data-copy-follow]")
+    phone.wait_for_selector("[data-copy-status]:has-text('已复制链接')")
+    assert phone.evaluate("navigator.clipboard.readText()") == href
+    # the follow page (with its QR code) opens from the link
+    link.click()
+    phone.wait_for_url(href)
+    assert phone.locator("img[src$='qr.svg'], img[src$='qr.png']").count() >= 1
+
+
+def test_english_page_uses_english_punctuation_for_the_located_grid(phone, district):
+    from urllib.parse import urlparse
+
+    phone.context.add_cookies([{"name": "django_language", "value": "en",
+                                "domain": urlparse(phone.base_url).hostname, "path": "/"}])
+    sign_in(phone, "wang-wg")
+    open_report(phone)
+    line = phone.locator("[data-located]").inner_text()
+    assert line.startswith("Grid: ") and "：" not in line
+    phone.select_option("select[name=category]", label="暴露垃圾")
+    assert "：" not in phone.get_attribute("[data-category-search]", "placeholder")
