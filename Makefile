@@ -34,6 +34,9 @@ migrate: setup
 demo: migrate
 	$(BIN)/civicgrid demo
 
+# The demo's SMS and QR codes carry links people can open on this machine.
+run demo: export CIVICGRID_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
+
 run: demo
 	$(BIN)/civicgrid collectstatic --noinput -v0
 	@echo "Serving http://127.0.0.1:$(PORT)  (worker and web; Ctrl-C stops both)"

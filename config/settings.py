@@ -217,6 +217,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 CIVICGRID_MAX_IMPORT_BYTES = int(os.environ.get("CIVICGRID_MAX_IMPORT_BYTES", 50 * 1024 * 1024))
 CIVICGRID_KEY_FILE = Path(os.environ.get("CIVICGRID_KEY_FILE", DATA_DIR / "keys.json"))
 CIVICGRID_CIPHER = os.environ.get("CIVICGRID_CIPHER", "aes-gcm")
+# Where people reach this site (SMS and email carry absolute follow links, the QR codes too), e.g.
+# https://wangge.pingcheng.gov.cn; without it links are paths, which a text message cannot open.
+CIVICGRID_PUBLIC_BASE_URL = os.environ.get("CIVICGRID_PUBLIC_BASE_URL", "").rstrip("/")
 CIVICGRID_TILE_URL = os.environ.get("CIVICGRID_TILE_URL", "")  # optional, e.g. a district's own tile server
 CIVICGRID_DEMO_PASSWORD = os.environ.get("CIVICGRID_DEMO_PASSWORD", "civicgrid-demo")
 # Past days of cases the demo plays through the loop (civicgrid/apps/cases/demo.py); 0: none.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -111,6 +112,7 @@ def status(request):
         "open311": _open311(),
         "tasks": _tasks(now),
         "list_size": LIST,
+        "public_base_url": settings.CIVICGRID_PUBLIC_BASE_URL,
     }
     return render(request, "operations/status.html", context)
 

@@ -201,3 +201,10 @@ def test_failed_background_tasks_are_listed_and_a_derived_one_runs_again(client_
     entry = AuditEntry.objects.get(action="ops.task_rerun")
     assert entry.actor_id == admin.pk and entry.data["failed"] == str(reschedule.pk)
     assert entry.data["task"] == "civicgrid.foundation.sla.sweep.reschedule_task"
+
+
+def test_the_page_warns_while_links_in_messages_would_be_bare_paths(client_for, admin, settings):
+    settings.CIVICGRID_PUBLIC_BASE_URL = ""
+    assert "data-no-public-url" in client_for(admin).get(URL).content.decode()
+    settings.CIVICGRID_PUBLIC_BASE_URL = "https://wangge.example.gov.cn"
+    assert "data-no-public-url" not in client_for(admin).get(URL).content.decode()
