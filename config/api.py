@@ -51,9 +51,14 @@ def not_found(request, exc):
     return api.create_response(request, {"detail": "未找到 / not found", "code": "not_found"}, status=404)
 
 
+# Django Ninja's own refusals, in the API's two languages.
+NINJA_MESSAGES = {"Cannot parse request body": ("请求体不是有效的 JSON / the request body is not valid JSON", "invalid")}
+
+
 @api.exception_handler(HttpError)
 def http_error(request, exc: HttpError):
-    return api.create_response(request, {"detail": str(exc.message), "code": "error"}, status=exc.status_code)
+    detail, code = NINJA_MESSAGES.get(str(exc.message), (str(exc.message), "error"))
+    return api.create_response(request, {"detail": detail, "code": code}, status=exc.status_code)
 
 
 @api.exception_handler(DataError)

@@ -113,9 +113,13 @@ def take_action(request, number: str, action: str, payload: ActionIn | None = No
     """Take one action of the loop (inputs as JSON): 404 outside scope, 409 in the wrong state, 403 for a role
     that may not, 422 for missing inputs."""
     case = get_visible_or_404(Case, request.user, number=_number(number))
+    if request.body.strip()[:1] not in (b"", b"{") and request.body.strip() != b"null":
+        raise ValidationFailed("请求体须为 JSON 对象，如 {\"note\": \"…\"} / the body must be a JSON object", field="body")
     inputs = (payload or ActionIn()).dict()
     photos = _photos(payload.photos if payload else [])
-    inputs = {k: v for k, v in inputs.items() if k != "photos" and v not in (None, "", False)}
+    # Unset inputs are dropped (an empty string, an unticked flag); a zero is a value (hours=0 is refused as
+    # out of range, not reported missing).
+    inputs = {k: v for k, v in inputs.items() if k != "photos" and v is not None and v != "" and v is not False}
     case = services.act(actor=request.user, case=case, action=action[:32], photos=photos, **inputs)
     return _detail(case, request.user, after_action=True)
 

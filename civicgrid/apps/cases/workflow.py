@@ -39,12 +39,12 @@ def _is_case_department(case, user) -> bool:
     )
 
 
-def _extension_pending(case, user) -> bool:
+def _extension_pending(case) -> bool:
     return case.extension_pending
 
 
-def _no_extension_pending(case, user) -> bool:
-    return not case.extension_pending and _is_case_department(case, user)
+def _no_extension_pending(case) -> bool:
+    return not case.extension_pending
 
 
 def _is_reporter_or_staff(case, user) -> bool:
@@ -78,9 +78,11 @@ CASE_WORKFLOW = Workflow(
                    guard=_is_case_department, style="primary", order=30),
         Transition("progress", "处置进展", IN_HAND, None, "cases.handle", guard=_is_case_department,
                    requires=("note",), order=31),
-        Transition("request_extension", "申请延期", IN_HAND, None, "cases.handle", guard=_no_extension_pending,
+        Transition("request_extension", "申请延期", IN_HAND, None, "cases.handle", guard=_is_case_department,
+                   when=_no_extension_pending, when_label="已有待审批的延期申请 / an extension request is already waiting",
                    requires=("reason", "hours"), order=33),
-        Transition("decide_extension", "审批延期", IN_HAND, None, "cases.approve", guard=_extension_pending,
+        Transition("decide_extension", "审批延期", IN_HAND, None, "cases.approve", when=_extension_pending,
+                   when_label="没有待审批的延期申请 / no extension request is waiting",
                    requires=("decision",), style="primary", order=34),
         Transition("report_back", "处置反馈", IN_HAND, S.HANDLED, "cases.handle", guard=_is_case_department,
                    requires=("note",), style="primary", order=32),

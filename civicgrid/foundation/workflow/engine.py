@@ -2,7 +2,9 @@
 
 A workflow is a list of transitions. Each names the states it starts from, the state it leads to (or None for
 actions that keep the state, such as adding a progress note), the capability the actor needs, an optional
-extra guard (e.g. "only the reporter", "only the case's department"), and the inputs it requires.
+extra guard on who acts (e.g. "only the reporter", "only the case's department"), an optional condition on
+the object beyond its status (`when`, e.g. "an extension request is waiting": unmet, it is the object's state
+that refuses, a 409, not the actor's role), and the inputs it requires.
 `allowed(obj, user)` lists what a user may do now; `check(obj, user, name)` raises the right error otherwise.
 """
 
@@ -15,6 +17,7 @@ from ..access.scope import has_capability
 from ..core.errors import Conflict, PermissionDenied, ValidationFailed
 
 Guard = Callable[[object, object], bool]
+Condition = Callable[[object], bool]
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,8 @@ class Transition:
     target: str | None
     capability: str
     guard: Guard | None = None
+    when: Condition | None = None  # a condition on the object beyond its status
+    when_label: str = ""  # what `when` asks, as the refusal says it ("中文 / English")
     requires: tuple[str, ...] = ()  # input fields that must be non-empty (e.g. "reason")
     style: str = "default"  # "primary" | "danger" | "default": how a page draws the button
     order: int = 100
@@ -64,7 +69,8 @@ class Workflow:
         state = self.state_of(obj)
         result = []
         for t in self.transitions:
-            if state in t.sources and has_capability(user, t.capability) and (t.guard is None or t.guard(obj, user)):
+            if (state in t.sources and (t.when is None or t.when(obj)) and has_capability(user, t.capability)
+                    and (t.guard is None or t.guard(obj, user))):
                 result.append(t)
         return sorted(result, key=lambda t: (t.order, t.name))
 
@@ -76,9 +82,12 @@ class Workflow:
             label = self.states.get(state, state)
             raise Conflict(f"当前状态「{label}」不能执行「{t.label}」 / '{name}' is not possible while it is "
                            f"{state.replace('_', ' ')}")
+        if t.when is not None and not t.when(obj):
+            zh, _, en = (t.when_label or "条件不满足 / its condition is not met").partition(" / ")
+            raise Conflict(f"现在不能执行「{t.label}」：{zh} / '{name}' is not possible now: {en or zh}")
         if not has_capability(user, t.capability) or (t.guard is not None and not t.guard(obj, user)):
             raise PermissionDenied(f"您无权执行「{t.label}」 / your role may not '{name}' here")
-        missing = [f for f in t.requires if not str((inputs or {}).get(f) or "").strip()]
+        missing = [f for f in t.requires if _blank((inputs or {}).get(f))]
         if missing:
             raise ValidationFailed(f"「{t.label}」须填写：{'、'.join(missing)} / required: {', '.join(missing)}",
                                    field=missing[0])
@@ -92,6 +101,15 @@ class Workflow:
                 if t.target:
                     graph[s].add(t.target)
         return graph
+
+
+def _blank(value) -> bool:
+    """An input that was not given: None, blank text, an empty list (of photos). A zero is a value."""
+    if value is None or value is False:
+        return True
+    if isinstance(value, list | tuple | set | frozenset | dict):
+        return not value
+    return not str(value).strip()
 
 
 def states_where(workflow: Workflow, names: Iterable[str]) -> set[str]:

@@ -166,3 +166,32 @@ def test_the_callback_contact_is_masked_and_revealed_to_intake_staff_only_audite
     body = api_client.post(f"/api/v1/cases/{case.number}/contact", **auth(loop.street_dispatcher)).json()
     assert body == {"name": "张三丰", "phone": "13712345678", "email": ""}
     assert AuditEntry.objects.filter(action="data.revealed", target_id=str(case.pk), result="ok").count() == 2
+
+
+def test_extension_refusals_name_the_state_and_zero_hours_are_out_of_range(loop, api_client):
+    """A second request while one waits is the case's state (409), not the role (it said 403); hours=0 is a
+    value out of range (400), not a missing input (422)."""
+    case = report(loop)
+    act(actor=loop.dispatcher, case=case, action="accept")
+    act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
+    url = f"/api/v1/cases/{case.number}/actions/request_extension"
+    response = api_client.post(url, {"reason": "等配件", "hours": 0}, content_type="application/json", **auth(loop.handler))
+    assert response.status_code == 400 and response.json()["field"] == "hours"
+    assert api_client.post(url, {"reason": "等配件", "hours": 8}, content_type="application/json",
+                           **auth(loop.handler)).status_code == 200
+    before = world_counts()
+    response = api_client.post(url, {"reason": "还要等", "hours": 8}, content_type="application/json",
+                               **auth(loop.handler))
+    assert response.status_code == 409 and "已有待审批的延期申请" in response.json()["detail"]
+    assert world_counts() == before
+
+
+@pytest.mark.parametrize(("body", "message"), [("[1,2]", "JSON 对象"), ("not json", "不是有效的 JSON")])
+def test_an_action_body_that_is_no_json_object_is_refused_and_changes_nothing(loop, api_client, body, message):
+    """A JSON array was once taken as "no inputs" and the case accepted."""
+    case = report(loop)
+    before = world_counts()
+    response = api_client.post(f"/api/v1/cases/{case.number}/actions/accept", body, content_type="application/json",
+                               **auth(loop.dispatcher))
+    assert response.status_code in (400, 422) and message in response.json()["detail"]
+    assert world_counts() == before

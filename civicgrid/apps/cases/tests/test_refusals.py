@@ -39,7 +39,10 @@ REFUSALS = [
     ("worker", "reported", "accept", {}, 403, "forbidden"),
     ("leader", "accepted", "dispatch", {"department": "dept"}, 403, "forbidden"),
     ("dispatcher", "dispatched", "start", {}, 403, "forbidden"),
-    ("handler", "dispatched", "decide_extension", {"decision": "approve"}, 403, "forbidden"),
+    ("dispatcher", "dispatched", "request_extension", {"reason": "需要时间", "hours": 4}, 403, "forbidden"),
+    # nothing waits for a decision: the case's state refuses, whoever asks (it once said "your role may not")
+    ("dispatcher", "dispatched", "decide_extension", {"decision": "approve"}, 409, "conflict"),
+    ("handler", "dispatched", "decide_extension", {"decision": "approve"}, 409, "conflict"),
     ("resident", "reported", "accept", {}, 404, "not_found"),
     ("other_street_dispatcher", "reported", "accept", {}, 404, "not_found"),
     ("other_handler", "dispatched", "start", {}, 404, "not_found"),
