@@ -53,6 +53,7 @@ def desk(browser, live_server, settings, tmp_path):
 
 def test_hotline_report_shows_the_suggestion_and_is_dispatched_with_it(desk):
     from civicgrid.apps.cases.models import Case, Status
+    from civicgrid.apps.categories.models import Category
     from civicgrid.integrations.router.models import RouterCorrection
 
     office, dept = desk["page"], desk["dept"]
@@ -85,6 +86,11 @@ def test_hotline_report_shows_the_suggestion_and_is_dispatched_with_it(desk):
     # The case page shows the router's panel; accept, then the dispatch form starts with the suggestion.
     office.wait_for_selector("[data-router-panel]")
     assert office.locator("[data-router-panel] [data-suggested-department]").inner_text() == "区城管局"
+    # 立案 needs the category the caller did not give: the form asks for it (pre-chosen when the router knows it)
+    _open(office, "accept")
+    chosen = office.locator("form[data-action-form='accept'] select[name=category]")
+    if not chosen.input_value():
+        chosen.select_option(str(Category.objects.get(code="06001").pk))
     take(office, "accept")
     _open(office, "dispatch")
     select = office.locator("form[data-action-form='dispatch'] select[name=department]")

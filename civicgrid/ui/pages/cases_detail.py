@@ -86,7 +86,9 @@ def _fields(t, case: Case, route_department: int | None) -> list[dict]:
             field["widget"] = "photos"
         elif name == "category":
             field["widget"] = "category"
-            field["initial"] = case.category_id
+            # A case without a category is accepted only with one: the router's suggestion starts the choice.
+            field["initial"] = case.category_id or (case.suggestion or {}).get("category_id")
+            field["required"] = field["required"] or (t.name == "accept" and not case.category_id)
         elif name == "correct_rule":
             field["widget"] = "flag"
             field["label"] = _("同时更正分拨规则（本分类在本街道今后派往所选部门）") if t.name == "dispatch" else \

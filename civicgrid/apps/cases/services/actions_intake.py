@@ -57,8 +57,11 @@ def _correct_rule(ctx: Ctx, department: Organisation) -> dict:
 @action("accept")
 def accept(ctx: Ctx) -> None:
     """立案: the report is a case; the intake clock stops and the dispatch clock starts. The category may be
-    set or corrected here."""
+    set or corrected here, and a case is not accepted without one: its 立案条件, time limit and responsible body
+    are the category's, and the evaluation counts cases by it."""
     case = ctx.case
+    if not case.category_id and ctx.inputs.get("category") in (None, ""):
+        raise ValidationFailed("立案须确定事项分类：请选择分类 / choose a category to accept the case", field="category")
     if ctx.inputs.get("category") not in (None, ""):
         category = resolve_category(ctx.inputs["category"])
         if category.pk != case.category_id:

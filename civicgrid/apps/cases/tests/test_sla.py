@@ -11,13 +11,14 @@ from civicgrid.apps.cases import handlers
 from civicgrid.apps.cases.models import Case, CaseStep
 from civicgrid.apps.cases.services import act
 from civicgrid.foundation.audit.models import AuditEntry
+from civicgrid.foundation.core.errors import ValidationFailed
 from civicgrid.foundation.events import bus
 from civicgrid.foundation.events.models import OutboxEvent
 from civicgrid.foundation.notify.models import Notification
 from civicgrid.foundation.sla.models import SlaClock
 from civicgrid.foundation.sla.sweep import sweep
 
-from .conftest import report
+from .conftest import report, world_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -40,10 +41,15 @@ def test_the_handle_clock_follows_the_category_limit_and_sets_the_deadline(loop)
     act(actor=loop.dispatcher, case=other, action="accept")
     other = act(actor=loop.dispatcher, case=other, action="dispatch", department=loop.dept.pk)
     assert _handle_clock(other).mode == "working_days"
+    # a report without a category is accepted only with one (its time limit is the category's)
     bare = report(loop, category=None)
-    act(actor=loop.dispatcher, case=bare, action="accept")
+    before = world_counts()
+    with pytest.raises(ValidationFailed, match="立案须确定事项分类") as refused:
+        act(actor=loop.dispatcher, case=bare, action="accept")
+    assert refused.value.field == "category" and world_counts() == before
+    act(actor=loop.dispatcher, case=bare, action="accept", category=loop.sibling.pk)
     act(actor=loop.dispatcher, case=bare, action="dispatch", department=loop.dept.pk)
-    assert _handle_clock(bare).mode == "working_days" and _handle_clock(bare).limit_amount == 3  # the default
+    assert _handle_clock(bare).mode == "working_days" and _handle_clock(bare).limit_amount == 1
 
 
 def test_warning_then_breach_marks_overdue_escalates_and_notifies_once(loop):

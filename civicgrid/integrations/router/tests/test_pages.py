@@ -79,7 +79,11 @@ def test_hotline_case_shows_the_suggestion_and_dispatch_is_prefilled_from_it(loo
     assert r.status_code == 302
     case = Case.objects.get()
     assert case.suggestion["department_id"] == loop.dept.pk
-    act(actor=loop.dispatcher, case=case, action="accept")
+    if not case.category_id:  # 立案 names the category when the caller's report had none
+        accept = c.get(r["Location"]).content.decode()
+        accept = accept[accept.index('data-action-form="accept"'):]
+        assert 'name="category"' in accept[:accept.index("</form>")] and "required" in accept[:accept.index("</form>")]
+    act(actor=loop.dispatcher, case=case, action="accept", **({} if case.category_id else {"category": loop.cat.pk}))
     page = c.get(r["Location"]).content.decode()
     assert "data-router-panel" in page and 'data-suggested-department>区城管局<' in page
     form = page[page.index('data-action-form="dispatch"'):]
