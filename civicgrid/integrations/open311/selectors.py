@@ -15,7 +15,7 @@ from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
 
-from civicgrid.apps.cases.models import FINAL_STATUSES, OPEN_STATUSES, Case, CaseStep, Status
+from civicgrid.apps.cases.models import FINAL_STATUSES, OPEN_STATUSES, Case, CaseStep, Source, Status
 from civicgrid.apps.cases.services.follow import STEP_LABELS
 from civicgrid.foundation.core import keys
 
@@ -36,9 +36,12 @@ CLOSED = {str(s) for s in FINAL_STATUSES}
 OPEN = {str(s) for s in OPEN_STATUSES} | {str(Status.SUSPENDED)}
 # Steps an Open311 update shows, and those whose note goes with it (what reporters are told; dispatch notes
 # and internal hand-overs stay inside). Ratings are the reporter's own words: never shown.
+# What the public wrote (a comment, a reopening's reason) may carry personal details: like the follow page,
+# the public feed names the step, not the words. 12345 hotline cases are the hotline's to publish, not ours.
 UPDATE_STEPS = ("accept", "refuse", "void", "merge", "dispatch", "report_back", "verify", "close", "self_handle",
                 "reopen", "comment")
-NOTE_STEPS = {"refuse", "void", "report_back", "close", "reopen", "comment"}
+NOTE_STEPS = {"refuse", "void", "report_back", "close"}
+PRIVATE_SOURCES = (Source.HOTLINE,)
 
 
 def open311_status(status: str) -> str:
@@ -47,7 +50,7 @@ def open311_status(status: str) -> str:
 
 
 def _public_cases():
-    return (Case.objects.filter(category__is_public=True)
+    return (Case.objects.filter(category__is_public=True).exclude(source__in=PRIVATE_SOURCES)
             .select_related("category__taxonomy", "department", "suggested_department", "open311").only(*CASE_FIELDS))
 
 
@@ -190,8 +193,6 @@ def _update_description(step: CaseStep) -> str:
     label = STEP_LABELS.get(step.action, "留言" if step.action == "comment" else step.action)
     if step.action == "dispatch" and step.department_id:
         return f"{label}：{step.department.name}"
-    if step.action == "comment":
-        return step.note
     if step.action in NOTE_STEPS and step.note:
         return f"{label}：{step.note}"
     return label
@@ -204,6 +205,7 @@ def update_list(params: Params) -> list[dict]:
     start, end = _range(params)
     steps = (
         CaseStep.objects.filter(at__gte=start, at__lte=end, action__in=UPDATE_STEPS, case__category__is_public=True)
+        .exclude(case__source__in=PRIVATE_SOURCES)
         .select_related("case", "department", "open311_update")
         .only("id", "action", "from_status", "to_status", "note", "at", "case__number", "case__status",
               "department__name", "open311_update__media_url")

@@ -164,3 +164,15 @@ def test_an_offset_typed_unencoded_in_the_url_is_read_as_the_offset(o311, http):
     response = http.get(f"/open311/v2/requests.json?start_date={day}T00:00:00+08:00&end_date={day}T23:59:59+08:00")
     assert response.status_code == 200, response.content
     assert [r["service_request_id"] for r in response.json()] == [case.number]
+
+
+def test_hotline_cases_are_not_published(o311, http):
+    """A 12345 caller's words are the hotline's to publish: the public feeds leave hotline cases out."""
+    hotline = submit_case(actor=o311.dispatcher, title="楼上漏水", description="来电人称住 3 单元 502", lng=POINT[0],
+                          lat=POINT[1], category=o311.cat.pk, source="hotline", hotline_ticket="12345-9",
+                          caller_name="王五", callback_phone="13800000000")[0]
+    act(actor=o311.dispatcher, case=hotline, action="accept")
+    public = reported(o311, http)
+    assert [r["service_request_id"] for r in get(http, "requests.json").json()] == [public.number]
+    assert get(http, f"requests/{hotline.number}.json").status_code == 404
+    assert hotline.number not in get(http, "servicerequestupdates.json").content.decode()
