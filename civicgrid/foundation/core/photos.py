@@ -53,7 +53,7 @@ def _too_large(size: int) -> ValidationFailed:
     limit = max_photo_bytes()
     return ValidationFailed(
         f"照片过大（{size / 1048576:.1f} MB），上限 {limit / 1048576:.0f} MB / photo too large "
-        f"({size} bytes; limit {limit})", field="photos")
+        f"({size / 1048576:.1f} MB; the limit is {limit / 1048576:.0f} MB)", field="photos")
 
 
 def read_bytes(source) -> bytes:

@@ -143,9 +143,10 @@ def validate_mobile(s: str | None, *, allow_landline: bool = True) -> str:
     if allow_landline and (m := _LANDLINE_RE.fullmatch(digits)):
         return f"{m.group(1)}-{m.group(2)}"
     if digits.startswith("1"):
-        raise ValueError(
-            "手机号应为 11 位数字，以 13–19 开头 / a mobile number must have 11 digits and start with 13–19"
-        )
+        landline = ("；固定电话请带区号，如 0352-1234567", "; a landline needs its area code, e.g. 0352-1234567")
+        zh, en = landline if allow_landline else ("", "")
+        raise ValueError(f"手机号应为 11 位数字，以 13–19 开头{zh} / a mobile number must have 11 digits and start with "
+                         f"13–19{en}")
     if allow_landline:
         raise ValueError(
             "电话号码无效：手机号为 11 位；固定电话请带区号，如 0352-1234567 / invalid phone number: "

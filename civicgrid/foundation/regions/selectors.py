@@ -139,12 +139,16 @@ def crs_key(crs: str | None) -> str:
 
 def _to_wgs84(lng: float, lat: float, crs: str) -> tuple[float, float]:
     crs = crs_key(crs)
-    try:
-        lng, lat = float(lng), float(lat)
-    except (TypeError, ValueError):
-        raise ValidationFailed("经纬度须为数字 / lng and lat must be numbers", field="lat") from None
-    if not (math.isfinite(lng) and math.isfinite(lat) and -180 <= lng <= 180 and -90 <= lat <= 90):
-        raise ValidationFailed("经纬度超出范围 / lng or lat out of range", field="lat")
+    values = {}
+    for name, value, bound in (("lng", lng, 180), ("lat", lat, 90)):  # the error names the coordinate at fault
+        try:
+            values[name] = float(value)
+        except (TypeError, ValueError):
+            raise ValidationFailed("经纬度须为数字 / lng and lat must be numbers", field=name) from None
+        if not (math.isfinite(values[name]) and -bound <= values[name] <= bound):
+            raise ValidationFailed(f"{'经度' if name == 'lng' else '纬度'}超出范围（±{bound}） / {name} out of range",
+                                   field=name)
+    lng, lat = values["lng"], values["lat"]
     return crs_mod.to_wgs84(lng, lat, crs) if crs != "wgs84" else (lng, lat)
 
 
