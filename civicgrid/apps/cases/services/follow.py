@@ -32,6 +32,16 @@ def reporter_for(token: str) -> CaseReporter:
     return row
 
 
+def may_rate(case, reporter: CaseReporter) -> bool:
+    """A reporter rates a closed case once per closing: after a reopening and a new closing, the rating of the
+    work done since is asked again. A case its own reporter fixed on the spot (自行处置) is not rated: the
+    rating is the public's word on the district's work."""
+    if case.status != Status.CLOSED or case.is_self_handled:
+        return False
+    return reporter.rating is None or (reporter.rated_at is not None and case.closed_at is not None
+                                       and reporter.rated_at < case.closed_at)
+
+
 def follow_status(token: str) -> dict:
     """The public status of the case a follow link belongs to (the parent case after a merge)."""
     reporter = reporter_for(token)
@@ -50,7 +60,7 @@ def follow_status(token: str) -> dict:
         "merged": reporter.original_case_id != case.pk,
         "steps": steps,
         "rating": reporter.rating,
-        "can_rate": case.status == Status.CLOSED and reporter.rating is None,
+        "can_rate": may_rate(case, reporter),
         "can_reopen": case.status == Status.CLOSED and reopen_window_open(case),
     }
 
@@ -72,8 +82,11 @@ def rate(*, follow_token: str, score, comment: str = "") -> CaseReporter:
         reporter = CaseReporter.objects.select_for_update().get(pk=reporter.pk)  # (a no-op on SQLite)
         if case.status != Status.CLOSED:
             raise Conflict("案卷办结后才能评价 / a case can be rated once it is closed")
-        if reporter.rating is not None:
-            raise Conflict("您已评价过 / this link has already been used to rate")
+        if case.is_self_handled:
+            raise Conflict("自行处置的事件由上报人当场办结，无需评价 / a case fixed on the spot by its reporter is not "
+                           "rated")
+        if not may_rate(case, reporter):
+            raise Conflict("您已评价过本次办结 / this link has already been used to rate this closing")
         before = snapshot(case)
         now = timezone.now()
         reporter.rating, reporter.rating_comment, reporter.rated_at = score, comment, now

@@ -7,6 +7,7 @@ import pytest
 from civicgrid.apps.cases import recipients
 from civicgrid.apps.cases.models import CaseReporter
 from civicgrid.apps.cases.services import act
+from civicgrid.apps.cases.workflow import CASE_WORKFLOW
 from civicgrid.foundation.notify.models import Notification, OutgoingMessage
 
 from .conftest import jpeg, report
@@ -32,3 +33,46 @@ def test_the_closing_message_links_to_the_follow_page(loop, client, settings):
     page = client.get(f"/follow/{token}/")
     assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
     assert case.number in page.content.decode()
+
+
+def _close(loop, case):
+    """Take the case through the rest of the loop to 结案, from wherever it is."""
+    for actor, action, inputs in ((loop.dispatcher, "accept", {}),
+                                  (loop.dispatcher, "dispatch", {"department": loop.dept.pk}),
+                                  (loop.handler, "report_back", {"note": "已清理"}),
+                                  (loop.worker, "verify", {"photos": [jpeg()]}), (loop.dispatcher, "close", {})):
+        if action in {t.name for t in CASE_WORKFLOW.allowed(case, actor)}:
+            case = act(actor=actor, case=case, action=action, **inputs)
+    return case
+
+
+def test_a_reopened_case_is_rated_again_once_closed_again_and_once_per_closing(loop):
+    from civicgrid.apps.cases.services import follow_status, rate, reopen_by_token
+    from civicgrid.foundation.core.errors import Conflict
+
+    case = _close(loop, report(loop, actor=loop.resident, source="public"))
+    token = CaseReporter.objects.get(original_case=case).follow_token
+    rate(follow_token=token, score=2, comment="不彻底")
+    with pytest.raises(Conflict, match="您已评价过本次办结"):
+        rate(follow_token=token, score=5)
+    case = reopen_by_token(follow_token=token, reason="又堆满了")
+    assert follow_status(token)["can_rate"] is False  # open again: nothing to rate yet
+    case = act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
+    case = _close(loop, case)
+    assert follow_status(token)["can_rate"] is True
+    rate(follow_token=token, score=4, comment="这次清干净了")
+    case.refresh_from_db()
+    assert case.satisfaction == 4 and follow_status(token)["rating"] == 4
+
+
+def test_a_case_fixed_on_the_spot_is_not_rated_by_its_own_reporter(loop):
+    from civicgrid.apps.cases.services import follow_status, rate
+    from civicgrid.foundation.core.errors import Conflict
+
+    case = report(loop, self_handled=True, photos=[("after", jpeg())])
+    token = CaseReporter.objects.get(original_case=case).follow_token
+    assert follow_status(token)["can_rate"] is False
+    with pytest.raises(Conflict, match="自行处置"):
+        rate(follow_token=token, score=5)
+    case.refresh_from_db()
+    assert case.satisfaction is None
