@@ -2,7 +2,8 @@
 plans and timeline, the loop's actions, plans, the three lists as xlsx, the 包保 table, a per-street summary and
 the ledger import. Handlers parse, call a service or selector, and shape the answer field by field.
 
-    GET /api/v1/hazards?kind=flood&street=140213050&limit=50 → {"items": [...], "count": <total matching>}
+    GET /api/v1/hazards?kind=flood&street=140213050&limit=50 → {"items": [...], "count": <on this page>,
+                                                                "total": <matching>}
 """
 
 from __future__ import annotations
@@ -149,13 +150,14 @@ def _hazard(request, hazard_id: int) -> Hazard:
 def list_hazards(request, filters: Query[HazardFilterIn]):
     """Hazard points in your scope, ordered by code. Filters: kind (flood|safety), street (9-digit code, or any
     region code for its subtree), status (comma list or `open`), grade, category, supervised, overdue, q (code,
-    name, address or unit). `count` is the number matching (not the page length); limit ≤ 1000."""
+    name, address or unit). As on every list, `count` is the page's length and `total` the number matching;
+    limit ≤ 1000."""
     f = filters.dict(exclude={"limit", "offset"})
     qs = selectors.hazard_list(request.user, **f).defer("grid__geometry")
     limit = max(1, min(filters.limit, MAX_LIMIT))
     items, total = page(qs, limit=limit, offset=filters.offset)
     streets = _street_names() if items else {}
-    return {"items": [_item(h, streets) for h in items], "count": total}
+    return {"items": [_item(h, streets) for h in items], "count": len(items), "total": total}
 
 
 @router.get("/hazards/summary", response=HazardSummaryOut, url_name="hazard_summary")

@@ -112,7 +112,8 @@ class HazardItemOut(Schema):
 
 class HazardListOut(Schema):
     items: list[HazardItemOut]
-    count: int
+    count: int  # on this page
+    total: int  # matching the filters
 
 
 class HazardRectificationOut(Schema):

@@ -146,7 +146,7 @@ def list_teams(request, filters: Query[RescueTeamFilterIn]):
     (main|street|social), region (a code: teams serving it), q. Phones are masked."""
     f = selectors.TeamFilter(**filters.dict(exclude={"limit", "offset"}))
     items, total = page(selectors.team_list(request.user, f), limit=filters.limit, offset=filters.offset)
-    return {"items": [team_out(t) for t in items], "count": total, "total": total}
+    return {"items": [team_out(t) for t in items], "count": len(items), "total": total}
 
 
 @router.get("/teams/export.xlsx", url_name="rescue_team_export")
@@ -223,7 +223,7 @@ def list_incidents(request, filters: Query[RescueIncidentFilterIn]):
     """Incidents you may see, newest first; filters: status (or `open`), kind, severity, region, q."""
     f = selectors.IncidentFilter(**filters.dict(exclude={"limit", "offset"}))
     items, total = page(selectors.incident_list(request.user, f), limit=filters.limit, offset=filters.offset)
-    return {"items": [incident_out(i) for i in items], "count": total, "total": total}
+    return {"items": [incident_out(i) for i in items], "count": len(items), "total": total}
 
 
 @router.get("/incidents/export.xlsx", url_name="rescue_incident_export")
