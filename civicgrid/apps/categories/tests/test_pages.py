@@ -154,3 +154,27 @@ def test_correction_from_a_send_back(admin, departments):
 
 def test_the_menu_shows_categories_to_staff(worker):
     assert 'data-nav="categories"' in worker.get("/").content.decode()
+
+
+def test_history_names_references_and_shows_local_times_to_the_system_administrator(loaded, tree, departments):
+    """The system administrator manages categories but reads no region's data: the history still names the
+    departments and the category the page itself names, shows times as local minutes, and hides bookkeeping."""
+    from django.utils import timezone
+
+    admin = client_for(user_with(Role.SYSTEM_ADMIN))
+    cat = garbage()
+    services.update_category(actor=None, category=cat, default_department=departments["区水务局"])
+    services.update_category(actor=None, category=cat, default_department=departments["区城管局"])
+    edited = Category.objects.get(pk=cat.pk).edited_at
+    rule = services.create_rule(actor=None, category=cat, region_code="140213050",
+                                department=departments["区住建局"])
+    page = admin.get(f"/categories/{cat.pk}/").content.decode()
+    history = page[page.index('id="history"'):]
+    assert "平城区水务局" in history and "平城区城管局" in history
+    assert f"#{departments['区水务局'].pk}" not in history
+    local = timezone.localtime(edited).strftime("%Y-%m-%d %H:%M")
+    assert local in history and edited.isoformat() not in history and "+00:00" not in history
+    rule_page = admin.get(f"/categories/rules/{rule.pk}/").content.decode()
+    rule_history = rule_page[rule_page.index('id="history"'):]
+    assert cat.name in rule_history and "平城区住建局" in rule_history
+    assert f"#{cat.pk}" not in rule_history and f"#{departments['区住建局'].pk}" not in rule_history
