@@ -17,10 +17,13 @@ def has_chinese(text) -> bool:
 
 
 def _english(text: str) -> bool:
-    # English that may quote Chinese values ("must be 是 or 否", "not a number: 三天"): it starts with no
-    # Chinese and has a word of Latin letters. "永泰 / 古城" or "1号楼 / 2号楼" are lists, not pairs.
+    if not has_chinese(text):
+        return True
+    # English that quotes Chinese values ("must be 是 or 否", "not a number: 三天"): it starts with no Chinese,
+    # has a word of Latin letters and holds no second pair ("中 / en。中 / en" is shown whole, never cut short).
+    # "永泰 / 古城" or "1号楼 / 2号楼" are lists, not pairs.
     text = text.strip()
-    return bool(text) and not has_chinese(text[0]) and bool(_WORD.search(text))
+    return not has_chinese(text[0]) and bool(_WORD.search(text)) and " / " not in text
 
 
 def one_language(text) -> str:

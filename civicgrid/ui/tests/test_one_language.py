@@ -27,6 +27,8 @@ def test_the_readers_half_of_a_pair_and_anything_else_as_it_is():
         assert one_language("须填“是”或“否”：“对” / must be 是 or 否") == "must be 是 or 否"
         assert one_language("处置时限须为数字：「三天」 / the time limit must be a number: 三天") == (
             "the time limit must be a number: 三天")
+        # Two pairs run together are shown whole rather than cut to a part of each.
+        assert one_language("已创建 / created。初始密码 / password: x") == "已创建 / created。初始密码 / password: x"
     with translation.override("zh-hans"):
         assert one_language("须填“是”或“否”：“对” / must be 是 or 否") == "须填“是”或“否”：“对”"
 
