@@ -16,7 +16,7 @@ from django.db.models import Count, Prefetch, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -99,12 +99,22 @@ def grant_add(request):
     except CivicgridError as exc:
         messages.error(request, exc.message)
     else:
-        until = saved.grant.last_day.isoformat() if saved.grant.last_day else "长期 / no end"
+        zh, en = _role_names(role)
         if saved.renewed:
-            messages.success(request, f"已续期 {user.username}: {Role(role).label}，有效期至 {until} / grant renewed")
+            last = saved.grant.last_day.isoformat() if saved.grant.last_day else ""
+            messages.success(request, f"已续期 {user.username}：{zh}，有效期至 {last or '长期'} / "
+                                      f"grant renewed: {user.username}, {en}, valid until {last or 'no end'}")
         else:
-            messages.success(request, f"已授权 {user.username}: {Role(role).label} / role granted")
+            messages.success(request, f"已授权 {user.username}：{zh} / role granted: {user.username}, {en}")
     return redirect("ui:security_grants")
+
+
+def _role_names(role: str) -> tuple[str, str]:
+    """A role's name in Chinese and in English, for the two halves of a message (the page shows one)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        zh = str(Role(role).label)
+    with translation.override("en"):
+        return zh, str(Role(role).label)
 
 
 def _end_of_day(value: str) -> datetime | None:
@@ -128,7 +138,8 @@ def grant_remove(request, pk: int):
     except CivicgridError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"已撤销 {grant.user.username}: {grant.get_role_display()} / role revoked")
+        zh, en = _role_names(grant.role)
+        messages.success(request, f"已撤销 {grant.user.username}：{zh} / role revoked: {grant.user.username}, {en}")
     return redirect("ui:security_grants")
 
 
@@ -169,7 +180,7 @@ def logins(request):
 def unlock(request, pk: int):
     user = get_object_or_404(User, pk=pk)
     services.unlock_account(actor=request.user, user=user)
-    messages.success(request, f"已解锁 {user.username} / unlocked")
+    messages.success(request, f"已解锁 {user.username} / account {user.username} unlocked")
     return redirect("ui:security_logins")
 
 
@@ -193,7 +204,8 @@ def totp_reset(request):
         messages.error(request, "找不到该账号 / no such account")
     else:
         totp.reset(actor=request.user, user=user)
-        messages.success(request, f"已重置 {user.username} 的动态口令，下次登录时重新绑定 / second factor reset")
+        messages.success(request, f"已重置 {user.username} 的动态口令，下次登录时重新绑定 / second factor of "
+                                  f"{user.username} reset; it is bound again at the next sign-in")
     return redirect("ui:security_logins")
 
 
