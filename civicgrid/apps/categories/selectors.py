@@ -47,6 +47,16 @@ def visible_rules(user) -> models.QuerySet[RoutingRule]:
     return RoutingRule.objects.none()
 
 
+def history_read_paths(user) -> dict:
+    """Where the history of a category or rule reads the names of what it references (`ui.pages.audit`):
+    categories and taxonomies through the functions above, and the organisations a case may be sent to,
+    which the category and rule pages name to everyone who reads them (the system administrator included,
+    who reads no region's data)."""
+    departments = (Organisation.objects.filter(kind__in=CASE_HANDLING_KINDS) if can_view(user)
+                   else Organisation.objects.none())
+    return {Category: visible_categories(user), Taxonomy: visible_taxonomies(user), Organisation: departments}
+
+
 def org_label(org: Organisation | None) -> str:
     """The name people use for an organisation: its short name when it has one."""
     if org is None:

@@ -53,13 +53,13 @@ def check_limit(amount, mode) -> tuple[Decimal, str]:
     try:
         value = Decimal(str(amount).strip())
     except (InvalidOperation, ValueError):
-        raise ValidationFailed(f"处置时限须为数字：{amount!r} / the time limit must be a number",
+        raise ValidationFailed(f"处置时限须为数字：「{amount}」 / the time limit must be a number: {amount}",
                                field="time_limit_amount") from None
     if not value.is_finite() or value <= 0 or value > MAX_LIMIT or value != value.quantize(Decimal("0.01")):
         raise ValidationFailed(f"处置时限须大于 0、不超过 {MAX_LIMIT}、最多两位小数：{amount} / bad time limit",
                                field="time_limit_amount")
     if mode not in LimitMode.values:
-        raise ValidationFailed(f"时限单位须为工作时、工作日或自然时：{mode!r} / unknown time-limit unit",
+        raise ValidationFailed(f"时限单位须为工作时、工作日或自然时：「{mode}」 / unknown time-limit unit: {mode}",
                                field="time_limit_mode")
     return value.quantize(Decimal("0.01")), mode
 
@@ -116,7 +116,7 @@ def clean_category(category: Category, *, keep_department_id: int | None = None)
     category.code = _text(category.code, "code", 16, required=True)
     category.name = _text(category.name, "name", 100, required=True)
     if category.kind not in CategoryKind.values:
-        raise ValidationFailed(f"未知的分类类型：{category.kind!r} / unknown kind", field="kind")
+        raise ValidationFailed(f"未知的分类类型：「{category.kind}」 / unknown kind: {category.kind}", field="kind")
     category.acceptance_condition = _text(category.acceptance_condition, "acceptance_condition", 2000)
     category.closure_condition = _text(category.closure_condition, "closure_condition", 2000)
     category.responsible_body = _text(category.responsible_body, "responsible_body", 100)
@@ -202,7 +202,7 @@ def _check_rule(rule: RoutingRule, *, keep_department_id: int | None = None) -> 
         raise ValidationFailed("请选择处置部门 / a department is required", field="department")
     check_department(rule.department, keep_id=keep_department_id)
     if rule.kind not in RuleKind.values:
-        raise ValidationFailed(f"未知的规则类型：{rule.kind!r} / unknown rule kind", field="kind")
+        raise ValidationFailed(f"未知的规则类型：「{rule.kind}」 / unknown rule kind: {rule.kind}", field="kind")
     if not isinstance(rule.priority, int) or not -1000 <= rule.priority <= 1000:
         raise ValidationFailed("优先级须为 -1000 到 1000 的整数 / priority must be an integer in -1000..1000",
                                field="priority")

@@ -78,9 +78,10 @@ def export_categories(*, actor, taxonomy: Taxonomy | None = None) -> tuple[bytes
 
 @dataclass(frozen=True)
 class RowError:
-    """One problem: the Excel row number (1 is the header), the column, what is wrong."""
+    """One problem: the Excel row number (1 is the header; None when the whole file is at fault), the column,
+    what is wrong."""
 
-    row: int
+    row: int | None
     column: str
     message: str
 
@@ -100,9 +101,20 @@ class ImportReport:
         return not self.errors
 
     def __str__(self) -> str:
+        """Both languages, as every service message ("中文 / English"): a page shows the reader's half."""
+        return " / ".join(self._summary())
+
+    def _summary(self) -> tuple[str, str]:
         if self.errors:
-            return f"有 {len(self.errors)} 处错误，未导入任何数据"
-        return f"共 {self.rows} 行：新建 {self.created}，修改 {self.updated}，未变 {self.unchanged}"
+            return (f"有 {len(self.errors)} 处错误，未导入任何数据",
+                    f"{len(self.errors)} errors found; nothing was imported")
+        return (f"共 {self.rows} 行：新建 {self.created}，修改 {self.updated}，未变 {self.unchanged}",
+                f"{self.rows} rows: {self.created} created, {self.updated} changed, {self.unchanged} unchanged")
+
+    @property
+    def chinese(self) -> str:
+        """The summary in the official language, as the audit trail records it."""
+        return self._summary()[0]
 
 
 @dataclass
@@ -142,7 +154,7 @@ def _parse(number: int, cells: dict[str, str], taxonomies: dict[str, Taxonomy], 
 
     taxonomy = taxonomies.get(cells["分类体系"])
     if taxonomy is None:
-        bad("分类体系", f"未知的分类体系“{cells['分类体系']}” / unknown taxonomy")
+        bad("分类体系", f"未知的分类体系「{cells['分类体系']}」 / unknown taxonomy: {cells['分类体系']}")
     code, name = cells["编码"], cells["名称"]
     if not code or len(code) > 16 or any(ch.isspace() for ch in code):
         bad("编码", "编码须为 1–16 个字符且不含空格 / code must be 1-16 characters without spaces")
@@ -150,10 +162,11 @@ def _parse(number: int, cells: dict[str, str], taxonomies: dict[str, Taxonomy], 
         bad("名称", "名称须为 1–100 个字符 / name must be 1-100 characters")
     kind = KIND_LABELS.get(cells["类型"]) or (cells["类型"] if cells["类型"] in CategoryKind.values else None)
     if kind is None:
-        bad("类型", f"类型须为部件、事项或事件：“{cells['类型']}” / kind must be 部件, 事项 or 事件")
+        bad("类型", f"类型须为部件、事项或事件：「{cells['类型']}」 / kind must be 部件, 事项 or 事件: {cells['类型']}")
     unit = UNIT_LABELS.get(cells["时限单位"]) or UNIT_SYNONYMS.get(cells["时限单位"]) or cells["时限单位"]
     if unit not in LimitMode.values:
-        bad("时限单位", f"时限单位须为工作时、工作日或自然时：“{cells['时限单位']}” / unknown time-limit unit")
+        bad("时限单位", f"时限单位须为工作时、工作日或自然时：「{cells['时限单位']}」 / "
+                            f"unknown time-limit unit: {cells['时限单位']}")
     amount = None
     try:
         amount, _ = check_limit(cells["处置时限"], LimitMode.WORKING_DAYS)
@@ -168,7 +181,7 @@ def _parse(number: int, cells: dict[str, str], taxonomies: dict[str, Taxonomy], 
             try:
                 department = find_organisation(cells["默认处置部门"])
                 if department is None:
-                    bad("默认处置部门", f"未知的部门“{cells['默认处置部门']}” / unknown department")
+                    bad("默认处置部门", f"未知的部门「{cells['默认处置部门']}」 / unknown department: {cells['默认处置部门']}")
                 else:
                     check_department(department)
             except ValidationFailed as exc:
@@ -179,7 +192,7 @@ def _parse(number: int, cells: dict[str, str], taxonomies: dict[str, Taxonomy], 
             try:
                 flags[attr] = _flag(cells[column])
             except ValueError:
-                bad(column, f"须填“是”或“否”：“{cells[column]}” / must be 是 or 否")
+                bad(column, f"须填“是”或“否”：「{cells[column]}」 / must be 是 or 否: {cells[column]}")
     for column, limit in (("立案条件", 2000), ("结案条件", 2000), ("责任主体", 100), ("关键词", 300)):
         if len(cells[column]) > limit:
             bad(column, f"最多 {limit} 个字符 / at most {limit} characters")
@@ -246,7 +259,7 @@ def import_categories(*, actor, data: bytes, filename: str = "") -> ImportReport
                 rows = check_rows(table, report.errors)
                 report.rows = len(rows)
     except TableError as exc:
-        report.errors.append(RowError(exc.row or 0, "", exc.message))
+        report.errors.append(RowError(exc.row or None, "", exc.message))
     if report.errors:
         record(actor=actor, action=verbs.Data.IMPORTED, target_type="categories.category", result="refused",
                target_repr=f"事件分类导入：{filename}"[:200], data={"errors": len(report.errors)})
@@ -270,7 +283,7 @@ def _apply(actor, rows: list[_Row], report: ImportReport) -> None:
             _apply_row(actor, row, existing, now, report)
         pending = [r for r in pending if r not in ready]
     record(actor=actor, action=verbs.Data.IMPORTED, target_type="categories.category",
-           target_repr=f"事件分类导入：{report}"[:200],
+           target_repr=f"事件分类导入：{report.chinese}"[:200],
            data={"rows": report.rows, "created": report.created, "updated": report.updated})
 
 

@@ -16,6 +16,7 @@ from ..audit import verbs
 from ..audit.service import record, snapshot
 from ..core.errors import Conflict, PermissionDenied, ValidationFailed
 from .models import ApiToken, Grant, LoginAttempt, PasswordHistory, User
+from .passwords import check_policy
 from .roles import ADMIN_ROLES, DEPARTMENT_ROLES, REGION_ROLES, Role, grant_capabilities
 from .scope import forget_grants, has_capability
 
@@ -137,13 +138,7 @@ def revoke_token(*, actor: User, token: ApiToken) -> None:
 @transaction.atomic
 def set_password(*, actor: User, user: User, new_password: str) -> None:
     """Change a password under the policy (validators incl. history) and remember the old hash."""
-    from django.contrib.auth.password_validation import validate_password
-    from django.core.exceptions import ValidationError
-
-    try:
-        validate_password(new_password, user)
-    except ValidationError as exc:
-        raise ValidationFailed("；".join(exc.messages), field="password") from None
+    check_policy(new_password, user)
     # The history holds earlier hashes only; the current one must not come back either.
     if user.has_usable_password() and user.check_password(new_password):
         raise ValidationFailed("新密码不能与当前密码相同 / the new password must differ from the current one",
@@ -258,9 +253,6 @@ def create_account(*, actor, username: str, display_name: str, password: str) ->
 
     The account holds no grants: roles are the security administrator's to give.
     """
-    from django.contrib.auth.password_validation import validate_password
-    from django.core.exceptions import ValidationError
-
     if actor is not None and not has_capability(actor, "accounts.manage"):
         raise PermissionDenied("只有系统管理员可以创建账号 / only the system administrator creates accounts")
     username = (username or "").strip()
@@ -273,10 +265,7 @@ def create_account(*, actor, username: str, display_name: str, password: str) ->
         raise ValidationFailed(f"姓名最多 {DISPLAY_NAME_MAX} 个字符 / the name is at most {DISPLAY_NAME_MAX} characters",
                                field="display_name")
     user = User(username=username, display_name=display_name)
-    try:
-        validate_password(password, user)
-    except ValidationError as exc:
-        raise ValidationFailed("；".join(exc.messages), field="password") from None
+    check_policy(password, user)
     user.set_password(password)
     user.must_change_password = True
     user.password_changed_at = timezone.now()

@@ -14,6 +14,7 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.utils import timezone, translation
@@ -67,6 +68,13 @@ class AuditFilter:
     result: str = ""  # ok | refused | failed
     source_ip: str = ""
 
+    def __post_init__(self) -> None:
+        if self.since and self.until and self.since >= self.until:
+            # An empty range is a mistake in the form, never a quiet empty list (or an empty export).
+            raise ValidationFailed("开始日期晚于结束日期，请把开始日期改为结束日期当天或之前 / "
+                                   "the start date is after the end date: choose a start on or before the end",
+                                   field="since")
+
     def as_data(self) -> dict:
         """The filter as recorded in the export's own audit record."""
         return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items() if v}
@@ -92,6 +100,21 @@ def apply_filter(queryset: models.QuerySet, f: AuditFilter) -> models.QuerySet:
     if f.source_ip:
         queryset = queryset.filter(source_ip=f.source_ip.strip()[:64])
     return queryset.order_by("-at", "-id")
+
+
+def object_types() -> list[tuple[str, str]]:
+    """The types of object the trail records (as the `target_type` filter takes them, "people.resident"), each
+    with its model's name in the reader's language, by name. One pass over the (target_type, …) index."""
+    codes = (AuditEntry.objects.exclude(target_type="").order_by("target_type")
+             .values_list("target_type", flat=True).distinct())
+    return sorted(((code, _model_name(code)) for code in codes), key=lambda item: (item[1], item[0]))
+
+
+def _model_name(code: str) -> str:
+    try:
+        return str(apps.get_model(code)._meta.verbose_name)
+    except (LookupError, ValueError):
+        return code  # a model since removed, or not a model label: its code is all there is
 
 
 def parse_moment(value: str | None, *, end_of_day: bool = False) -> datetime | None:

@@ -63,10 +63,13 @@ def account_create(request):
     except CivicgridError as exc:
         messages.error(request, exc.message)
         return redirect("ui:manage_accounts")
-    text = f"已创建账号 {user.username}，首次登录须修改密码 / account created; it must change its password at first sign-in"
+    # One "中文 / English" pair (the page shows one half): the first password is in both halves.
+    zh = f"已创建账号 {user.username}，首次登录须修改密码"
+    en = f"account {user.username} created; it must change its password at first sign-in"
     if generated:
-        text += f"。初始密码（只显示这一次）/ first password (shown once): {password}"
-    messages.success(request, text)
+        zh += f"。初始密码（只显示这一次）：{password}"
+        en += f". First password (shown once): {password}"
+    messages.success(request, f"{zh} / {en}")
     return redirect("ui:manage_accounts")
 
 
@@ -81,7 +84,8 @@ def account_active(request, pk: int):
     except CivicgridError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"{user.username}: {'已启用 / enabled' if active else '已停用 / disabled'}")
+        messages.success(request, f"已启用账号 {user.username} / account {user.username} enabled" if active
+                         else f"已停用账号 {user.username} / account {user.username} disabled")
     return redirect("ui:manage_accounts")
 
 

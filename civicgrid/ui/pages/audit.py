@@ -7,12 +7,15 @@ check each one against its model. The audit administrator's pages live elsewhere
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from django.shortcuts import render
 from django.urls import path
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from civicgrid.foundation.access.endpoints import data_endpoint
@@ -77,9 +80,22 @@ _SPOKEN_ORDER = ("name", "title", "quantity", "count", "unit")
 _EMPTY = (None, "", [], {})
 
 
+def _local_time(value: str) -> str:
+    """A recorded instant (ISO text, UTC) as people read it: local time to the minute."""
+    try:
+        moment = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if timezone.is_aware(moment):
+        moment = timezone.localtime(moment)
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
 def _shown(value, field=None, names: dict | None = None) -> str:
     if value in _EMPTY:
         return "—"
+    if isinstance(field, models.DateTimeField) and isinstance(value, str):
+        return _local_time(value)
     if field is not None and field.choices:
         return str(dict(field.flatchoices).get(value, value))
     if field is not None and field.is_relation:
@@ -125,9 +141,14 @@ def describe(entry, model, names: dict | None = None) -> dict:
     }
 
 
-def describe_all(entries, model, user) -> list[dict]:
+def describe_all(entries, model, user, read_paths: dict | None = None) -> list[dict]:
     """`describe` for a page of audit records, the objects they reference named where the user may see them:
-    one query per related model (through its scoped read path), whatever the number of records."""
+    one query per related model, whatever the number of records.
+
+    A related model is read through its scoped read path (`visible_to`), or through the queryset `read_paths`
+    gives for it: the page's own read path for models that are not region-scoped (categories) or that the
+    page already names to its readers (the departments of a routing rule)."""
+    read_paths = read_paths or {}
     entries = list(entries)
     wanted: dict = {}
     for entry in entries:
@@ -139,10 +160,13 @@ def describe_all(entries, model, user) -> list[dict]:
                 str(v) for v in (before, after) if v not in (None, "") and not isinstance(v, list | dict))
     names = {}
     for related, ids in wanted.items():
-        manager = related._default_manager
-        if not hasattr(manager.all(), "visible_to"):
-            continue  # not a scoped model: left as its number rather than read outside the scoped path
-        rows = manager.all().visible_to(user, "view").filter(pk__in=sorted(ids))
+        readable = read_paths.get(related)
+        if readable is None:
+            readable = related._default_manager.all()
+            if not hasattr(readable, "visible_to"):
+                continue  # not a scoped model: left as its number rather than read outside the scoped path
+            readable = readable.visible_to(user, "view")
+        rows = readable.filter(pk__in=sorted(ids))
         names.update({(related, str(obj.pk)): str(getattr(obj, "name", "") or obj) for obj in rows})
     return [describe(e, model, names) for e in entries]
 

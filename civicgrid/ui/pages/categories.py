@@ -223,7 +223,8 @@ def category_detail(request, pk: int):
     rules = _label_rules(list(selectors.visible_rules(request.user).filter(category=category)
                               .select_related("category__taxonomy", "department")))
     children = list(selectors.visible_categories(request.user).filter(parent=category).order_by("sort", "code"))
-    entries = describe_all(history(category)[:HISTORY_LIMIT], Category, request.user)
+    entries = describe_all(history(category)[:HISTORY_LIMIT], Category, request.user,
+                           selectors.history_read_paths(request.user))
     return render(request, "categories/detail.html", {
         "object": category, "form": form, "can_manage": can_manage, "children": children,
         "entries": entries, "limit": HISTORY_LIMIT, "rule_rows": table_rows(rules, RULE_COLUMNS),
@@ -342,7 +343,8 @@ def rule_detail(request, pk: int):
                 return redirect("ui:routing_rule_detail", pk=rule.pk)
         except CivicgridError as exc:
             _form_error(form, exc)
-    entries = describe_all(history(rule)[:HISTORY_LIMIT], RoutingRule, request.user)
+    entries = describe_all(history(rule)[:HISTORY_LIMIT], RoutingRule, request.user,
+                           selectors.history_read_paths(request.user))
     status = 400 if request.method == "POST" else 200
     return render(request, "categories/rule_form.html", {"form": form, "rule": rule, "entries": entries,
                                                          "limit": HISTORY_LIMIT, "delete_error": delete_error},

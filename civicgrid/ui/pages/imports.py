@@ -56,11 +56,12 @@ def imports_home(request):
     upload = request.FILES.get("file")
     table = request.POST.get("table", "")
     if upload is None:
-        context = _home_context(request, error="请选择要上传的文件 / choose a file", chosen=table)
+        context = _home_context(request, error=one_language("请选择要上传的文件 / choose a file"), chosen=table)
         return render(request, "imports/home.html", context, status=400)
     if upload.size > settings.CIVICGRID_MAX_IMPORT_BYTES:
         limit = settings.CIVICGRID_MAX_IMPORT_BYTES // (1024 * 1024)
-        context = _home_context(request, error=f"文件过大（上限 {limit} MB） / file too large", chosen=table)
+        context = _home_context(request, error=one_language(f"文件过大（上限 {limit} MB） / file too large (at most {limit} MB)"),
+                                chosen=table)
         return render(request, "imports/home.html", context, status=400)
     try:
         job = services.create_job(

@@ -85,8 +85,8 @@ def client_create(request):
                                                        **_settings(request)))
     if made:
         client, key = made
-        messages.success(request, f"已创建客户端 {client.name}。api_key（只显示这一次，请交给对方妥善保存）/ "
-                                  f"api_key (shown once): {key}")
+        messages.success(request, f"已创建客户端 {client.name}。api_key（只显示这一次，请交给对方妥善保存）：{key} / "
+                                  f"client {client.name} created. api_key (shown once; hand it over safely): {key}")
     return redirect(HOME)
 
 
@@ -95,7 +95,7 @@ def client_create(request):
 def client_update(request, pk: int):
     client = get_object_or_404(Open311Client, pk=pk)
     _done(request, lambda: services.update_client(actor=request.user, client=client, **_settings(request)),
-          f"{client.name}：已保存 / saved")
+          f"{client.name}：已保存 / client {client.name} saved")
     return redirect(HOME)
 
 
@@ -105,7 +105,8 @@ def client_active(request, pk: int):
     client = get_object_or_404(Open311Client, pk=pk)
     active = request.POST.get("active") == "1"
     _done(request, lambda: services.set_client_active(actor=request.user, client=client, active=active),
-          f"{client.name}：{'已启用 / enabled' if active else '已停用，其 api_key 不再可用 / disabled'}")
+          f"{client.name}：已启用 / client {client.name} enabled" if active
+          else f"{client.name}：已停用，其 api_key 不再可用 / client {client.name} disabled; its api_key no longer works")
     return redirect(HOME)
 
 
@@ -115,8 +116,9 @@ def client_rotate(request, pk: int):
     client = get_object_or_404(Open311Client, pk=pk)
     made = _done(request, lambda: services.rotate_key(actor=request.user, client=client))
     if made:
-        messages.success(request, f"{client.name}：已换发密钥，旧密钥即刻失效。新 api_key（只显示这一次）/ new api_key "
-                                  f"(shown once; the old one no longer works): {made[1]}")
+        messages.success(request, f"{client.name}：已换发密钥，旧密钥即刻失效。新 api_key（只显示这一次）：{made[1]} / "
+                                  f"client {client.name} has a new api_key (shown once; the old one no longer works): "
+                                  f"{made[1]}")
     return redirect(HOME)
 
 

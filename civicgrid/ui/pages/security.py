@@ -16,7 +16,8 @@ from django.db.models import Count, Prefetch, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from civicgrid.foundation.access import services, totp
@@ -24,7 +25,14 @@ from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoi
 from civicgrid.foundation.access.models import Grant, LoginAttempt, User
 from civicgrid.foundation.access.roles import ADMIN_ROLES, DEPARTMENT_ROLES, Role
 from civicgrid.foundation.audit import labels as audit_labels
-from civicgrid.foundation.audit.export import apply_filter, export_entries, filter_from_query, visible_audit
+from civicgrid.foundation.audit.export import (
+    AuditFilter,
+    apply_filter,
+    export_entries,
+    filter_from_query,
+    object_types,
+    visible_audit,
+)
 from civicgrid.foundation.core.downloads import file_response
 from civicgrid.foundation.core.errors import CivicgridError, ValidationFailed
 from civicgrid.ui.language import one_language
@@ -91,12 +99,22 @@ def grant_add(request):
     except CivicgridError as exc:
         messages.error(request, exc.message)
     else:
-        until = saved.grant.last_day.isoformat() if saved.grant.last_day else "长期 / no end"
+        zh, en = _role_names(role)
         if saved.renewed:
-            messages.success(request, f"已续期 {user.username}: {Role(role).label}，有效期至 {until} / grant renewed")
+            last = saved.grant.last_day.isoformat() if saved.grant.last_day else ""
+            messages.success(request, f"已续期 {user.username}：{zh}，有效期至 {last or '长期'} / "
+                                      f"grant renewed: {user.username}, {en}, valid until {last or 'no end'}")
         else:
-            messages.success(request, f"已授权 {user.username}: {Role(role).label} / role granted")
+            messages.success(request, f"已授权 {user.username}：{zh} / role granted: {user.username}, {en}")
     return redirect("ui:security_grants")
+
+
+def _role_names(role: str) -> tuple[str, str]:
+    """A role's name in Chinese and in English, for the two halves of a message (the page shows one)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        zh = str(Role(role).label)
+    with translation.override("en"):
+        return zh, str(Role(role).label)
 
 
 def _end_of_day(value: str) -> datetime | None:
@@ -120,7 +138,8 @@ def grant_remove(request, pk: int):
     except CivicgridError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"已撤销 {grant.user.username}: {grant.get_role_display()} / role revoked")
+        zh, en = _role_names(grant.role)
+        messages.success(request, f"已撤销 {grant.user.username}：{zh} / role revoked: {grant.user.username}, {en}")
     return redirect("ui:security_grants")
 
 
@@ -161,7 +180,7 @@ def logins(request):
 def unlock(request, pk: int):
     user = get_object_or_404(User, pk=pk)
     services.unlock_account(actor=request.user, user=user)
-    messages.success(request, f"已解锁 {user.username} / unlocked")
+    messages.success(request, f"已解锁 {user.username} / account {user.username} unlocked")
     return redirect("ui:security_logins")
 
 
@@ -185,13 +204,14 @@ def totp_reset(request):
         messages.error(request, "找不到该账号 / no such account")
     else:
         totp.reset(actor=request.user, user=user)
-        messages.success(request, f"已重置 {user.username} 的动态口令，下次登录时重新绑定 / second factor reset")
+        messages.success(request, f"已重置 {user.username} 的动态口令，下次登录时重新绑定 / second factor of "
+                                  f"{user.username} reset; it is bound again at the next sign-in")
     return redirect("ui:security_logins")
 
 
 # ------------------------------------------------------------------------------------------ audit trail
 
-RESULTS = [("ok", "成功"), ("refused", "被拒绝"), ("failed", "失败")]
+RESULTS = [("ok", _("成功")), ("refused", _("被拒绝")), ("failed", _("失败"))]
 
 
 @require_GET
@@ -200,16 +220,25 @@ def audit_log(request):
     """The audit trail, newest first, filtered by actor, action, time range, object, result or address."""
     try:
         f = filter_from_query(request.GET)
-        error = ""
+        entries, error = apply_filter(visible_audit(request.user), f), ""
     except CivicgridError as exc:
-        f, error = filter_from_query({}), one_language(exc.message)
-    page_obj = paginate(request, apply_filter(visible_audit(request.user), f))
+        # Nothing listed: rows under a filter the reader believes applied (but was not) would mislead.
+        f, error = AuditFilter(), one_language(exc.message)
+        entries = visible_audit(request.user).none()
+    page_obj = paginate(request, entries)
+    result_names = dict(RESULTS)
     for entry in page_obj:  # a Page keeps the list it read, so the template iterates the same entries
         entry.action_name = audit_labels.action_name(entry.action)
+        entry.result_name = result_names.get(entry.result, entry.result)
+    types = object_types()
+    chosen_type = request.GET.get("target_type", "").strip().lower()
+    if chosen_type and chosen_type not in dict(types):  # a link with a type the trail has not recorded yet
+        types.append((chosen_type, chosen_type))
     groups = audit_labels.action_groups()
-    listed = {g.prefix for g in groups} | {code for g in groups for code, _ in g.actions}
+    listed = {g.prefix for g in groups} | {code for g in groups for code, _name in g.actions}
     context = {
         "page_obj": page_obj, "params": request.GET, "error": error, "results": RESULTS,
+        "object_types": types, "chosen_type": chosen_type,
         "action_groups": groups,
         # The chosen action: in the grouped list when it is one of its entries, else in the box for a typed code.
         "action_chosen": f.action if f.action in listed else "",

@@ -117,3 +117,65 @@ def test_the_api_names_actions_and_refuses_a_bad_filter(client, tree, trail):
     assert [(i["action"], i["action_name"]) for i in body["items"]] == [("hazards.report_done", "整改完成")]
     resp = client.get("/api/v1/audit?action=<x>", **headers)
     assert resp.status_code == 422 and resp.json()["detail"]
+
+
+@pytest.fixture
+def chinese_afterwards():
+    """A request in English leaves English active in this thread: switch back for the tests that follow."""
+    from django.conf import settings
+    from django.utils import translation
+
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+def english(client):
+    assert client.post("/i18n/setlang/", {"language": "en", "next": "/security/audit/"}).status_code == 302
+    return client
+
+
+@pytest.mark.parametrize("query", [{"since": "abc"}, {"until": "2026-13-40"}, {"action": "<x>"}])
+def test_an_invalid_filter_lists_nothing(auditor, trail, query):
+    resp = auditor.get("/security/audit/", query)
+    page = resp.content.decode()
+    assert resp.status_code == 400 and '<p class="error" role="alert">' in page
+    assert shown(page) == set()  # never the unfiltered trail under a filter the reader believes applied
+
+
+def test_a_start_after_the_end_is_refused_with_a_message(auditor, trail):
+    resp = auditor.get("/security/audit/", {"since": "2026-05-02", "until": "2026-05-01"})
+    page = resp.content.decode()
+    assert resp.status_code == 400 and shown(page) == set()
+    assert '<p class="error" role="alert">开始日期晚于结束日期' in page
+    # One day (start and end the same date) is a range, not an error.
+    today = timezone.localdate().isoformat()
+    resp = auditor.get("/security/audit/", {"since": today, "until": today})
+    assert resp.status_code == 200 and shown(resp.content.decode()) == {e.pk for e in trail.values()}
+    # The export refuses the same range rather than writing an empty file.
+    assert auditor.get("/security/audit/export/", {"since": "2026-05-02", "until": "2026-05-01"}).status_code == 400
+    # …and so does the API, which builds the same filter.
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {ApiToken.issue(user_with(Role.AUDIT_ADMIN))[1]}"}
+    resp = auditor.get("/api/v1/audit", {"since": "2026-05-02T00:00:00", "until": "2026-05-01T00:00:00"}, **headers)
+    assert resp.status_code == 400 and resp.json()["field"] == "since"
+
+
+def test_results_and_object_types_are_lists_in_the_readers_language(auditor, trail, tree, chinese_afterwards):
+    from civicgrid.foundation.audit.service import record
+
+    resident_change = record(actor=None, action="data.changed", target=tree["140213050"], after={"name": "x"})
+    page = auditor.get("/security/audit/").content.decode()
+    results = page.split('<select name="result">', 1)[1].split("</select>", 1)[0]
+    assert '<option value="refused">被拒绝</option>' in results
+    types = page.split('<select name="target_type">', 1)[1].split("</select>", 1)[0]
+    assert '<option value="regions.region">区域 · regions.region</option>' in types
+    # The URL parameter is the same code as before.
+    page = auditor.get("/security/audit/", {"target_type": "regions.region"}).content.decode()
+    assert shown(page) == {resident_change.pk} and '<option value="regions.region" selected>' in page
+
+    page = english(auditor).get("/security/audit/").content.decode()
+    results = page.split('<select name="result">', 1)[1].split("</select>", 1)[0]
+    assert '<option value="refused">refused</option>' in results and "被拒绝" not in results
+    types = page.split('<select name="target_type">', 1)[1].split("</select>", 1)[0]
+    assert '<option value="regions.region">Region · regions.region</option>' in types
+    resp = auditor.get("/security/audit/", {"since": "2026-05-02", "until": "2026-05-01"})
+    assert "the start date is after the end date" in resp.content.decode()

@@ -22,6 +22,15 @@ def test_the_readers_half_of_a_pair_and_anything_else_as_it_is():
         assert one_language("2026/11/30 截止") == "2026/11/30 截止"  # not a pair
         assert one_language("A / B") == "A / B"  # no Chinese before the slash
         assert one_language("永泰 / 古城") == "永泰 / 古城"  # Chinese on both sides: a list, not a pair
+        assert one_language("1号楼 / 2号楼") == "1号楼 / 2号楼"
+        # English that quotes the Chinese values a file or form takes is still the English half.
+        assert one_language("须填“是”或“否”：“对” / must be 是 or 否") == "must be 是 or 否"
+        assert one_language("处置时限须为数字：「三天」 / the time limit must be a number: 三天") == (
+            "the time limit must be a number: 三天")
+        # Two pairs run together are shown whole rather than cut to a part of each.
+        assert one_language("已创建 / created。初始密码 / password: x") == "已创建 / created。初始密码 / password: x"
+    with translation.override("zh-hans"):
+        assert one_language("须填“是”或“否”：“对” / must be 是 or 否") == "须填“是”或“否”：“对”"
 
 
 @pytest.mark.django_db

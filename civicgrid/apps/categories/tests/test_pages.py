@@ -154,3 +154,81 @@ def test_correction_from_a_send_back(admin, departments):
 
 def test_the_menu_shows_categories_to_staff(worker):
     assert 'data-nav="categories"' in worker.get("/").content.decode()
+
+
+def test_history_names_references_and_shows_local_times_to_the_system_administrator(loaded, tree, departments):
+    """The system administrator manages categories but reads no region's data: the history still names the
+    departments and the category the page itself names, shows times as local minutes, and hides bookkeeping."""
+    from django.utils import timezone
+
+    admin = client_for(user_with(Role.SYSTEM_ADMIN))
+    cat = garbage()
+    services.update_category(actor=None, category=cat, default_department=departments["区水务局"])
+    services.update_category(actor=None, category=cat, default_department=departments["区城管局"])
+    edited = Category.objects.get(pk=cat.pk).edited_at
+    rule = services.create_rule(actor=None, category=cat, region_code="140213050",
+                                department=departments["区住建局"])
+    page = admin.get(f"/categories/{cat.pk}/").content.decode()
+    history = page[page.index('id="history"'):]
+    assert "平城区水务局" in history and "平城区城管局" in history
+    assert f"#{departments['区水务局'].pk}" not in history
+    local = timezone.localtime(edited).strftime("%Y-%m-%d %H:%M")
+    assert local in history and edited.isoformat() not in history and "+00:00" not in history
+    rule_page = admin.get(f"/categories/rules/{rule.pk}/").content.decode()
+    rule_history = rule_page[rule_page.index('id="history"'):]
+    assert cat.name in rule_history and "平城区住建局" in rule_history
+    assert f"#{cat.pk}" not in rule_history and f"#{departments['区住建局'].pk}" not in rule_history
+
+
+@pytest.fixture
+def chinese_afterwards():
+    """A request in English leaves English active in this thread: switch back for the tests that follow."""
+    from django.conf import settings
+    from django.utils import translation
+
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+def _upload(client, body: bytes, name: str = "social.xlsx"):
+    buffer = io.BytesIO(body)
+    buffer.name = name
+    return client.post("/categories/import/", {"file": buffer})
+
+
+def _with_limit(admin, value) -> bytes:
+    book = load_workbook(io.BytesIO(admin.get("/categories/export.xlsx", {"taxonomy": "social"}).content))
+    for row in book.active.iter_rows(min_row=2):
+        if row[1].value == "0702":
+            row[6].value = value
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _error_rows(page: str) -> list[str]:
+    table = page.split('data-testid="import-errors"', 1)[1].split("</table>", 1)[0]
+    return table.split("<tbody>", 1)[1].split("</tr>")[:-1]
+
+
+def test_import_errors_and_summary_in_the_readers_language(admin, chinese_afterwards):
+    bad = _with_limit(admin, "三天")
+    page = _upload(admin, bad).content.decode()
+    (row,) = _error_rows(page)
+    assert "处置时限须为数字：「三天」" in row and "must be a number" not in row and "'三天'" not in row
+    # A file that is not a table at all: the whole file is at fault, not a row "0".
+    page = _upload(admin, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1old", "old.xls").content.decode()
+    (row,) = _error_rows(page)
+    assert ">整个文件<" in row and ">0<" not in row and " / " not in row
+
+    assert admin.post("/i18n/setlang/", {"language": "en", "next": "/categories/import/"}).status_code == 302
+    page = _upload(admin, bad).content.decode()
+    head = page.split('data-testid="import-errors"', 1)[1].split("</thead>", 1)[0]
+    assert ">Row<" in head and ">rows<" not in head
+    (row,) = _error_rows(page)
+    assert "the time limit must be a number" in row and "三天" in row and "处置时限须为数字" not in row
+    done = _upload(admin, _with_limit(admin, 2), "social.xlsx")
+    assert done.status_code == 302
+    page = admin.get(done["Location"]).content.decode()
+    messages = page.split('<ul class="messages">', 1)[1].split("</ul>", 1)[0]
+    assert "59 rows: 0 created, 1 changed, 58 unchanged" in messages and "新建" not in messages

@@ -210,3 +210,31 @@ def test_a_street_office_or_rescue_team_gets_its_handlers_through_the_form(clien
     client.post("/security/grants/new/", {"username": "zhao", "role": "department_handler",
                                           "department": office.code}, follow=True)
     assert Grant.objects.get(user=worker).department == office
+
+
+def test_the_security_pages_say_who_and_what_in_the_readers_language(client, secadmin, worker, tree):
+    """Each message is one pair naming the account (and role) in both halves; "长期 / no end" inside the Chinese
+    half used to split the pair in the wrong place."""
+    import re
+
+    from django.conf import settings
+    from django.utils import translation
+
+    def said(response) -> str:
+        return " ".join(re.findall(r'<li class="msg[^"]*">(.*?)</li>', response.content.decode(), re.S))
+
+    grid = tree["140213050001001"]
+    client.force_login(secadmin)
+    form = {"username": "zhao", "role": "grid_worker", "region": grid.code}
+    try:
+        assert said(client.post("/security/grants/new/", form, follow=True)) == "已授权 zhao：网格员"
+        Grant.objects.filter(user=worker).update(valid_until=timezone.now() - timedelta(days=1))
+        assert said(client.post("/security/grants/new/", form, follow=True)) == "已续期 zhao：网格员，有效期至 长期"
+
+        client.post("/i18n/setlang/", {"language": "en", "next": "/security/grants/"})
+        grant = Grant.objects.get(user=worker)
+        assert said(client.post(f"/security/grants/{grant.pk}/revoke/", follow=True)) == (
+            "role revoked: zhao, Grid worker")
+        assert said(client.post("/security/grants/new/", form, follow=True)) == "role granted: zhao, Grid worker"
+    finally:
+        translation.activate(settings.LANGUAGE_CODE)

@@ -56,6 +56,19 @@ def test_weak_passwords_are_refused(db, password, why):
     assert user.check_password(PASSWORD), why
 
 
+def test_a_refusal_names_every_broken_rule_in_each_language(db):
+    """Django's validators translate when they raise: each half is a run in its own language, joined by that
+    language's punctuation (not "。；", not Chinese in the English half)."""
+    user = User.objects.create_user("li.ming", password=PASSWORD)
+    with pytest.raises(ValidationFailed) as info:
+        services.set_password(actor=user, user=user, new_password="abcdefg")
+    zh, sep, en = info.value.message.partition(" / ")
+    assert sep and info.value.field == "password"
+    assert zh.startswith("此密码太短") and "至少三类" in zh and "。；" not in zh and zh.endswith("。")
+    assert en.startswith("This password is too short") and "Use at least three of: upper case" in en
+    assert en.endswith(".") and not any("\u4e00" <= ch <= "\u9fff" for ch in en)
+
+
 def test_password_similar_to_the_username_is_refused(db):
     user = User.objects.create_user("zhangwei2026", password=PASSWORD)
     with pytest.raises(ValidationFailed):

@@ -96,7 +96,7 @@ def test_system_admin_creates_an_account_that_must_change_its_password(client, a
     signed_in(client, admins[Role.SYSTEM_ADMIN])
     resp = client.post("/manage/accounts/new/", {"username": "wang.li", "display_name": "王丽"}, follow=True)
     assert resp.status_code == 200
-    shown = re.search(r"first password \(shown once\): ([A-Za-z0-9-]+)", resp.content.decode())
+    shown = re.search(r"初始密码（只显示这一次）：([A-Za-z0-9-]+)", resp.content.decode())
     assert shown
     new = User.objects.get(username="wang.li")
     assert new.must_change_password and new.check_password(shown.group(1)) and not new.grants.exists()

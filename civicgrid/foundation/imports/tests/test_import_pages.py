@@ -97,3 +97,48 @@ def test_export_and_template_downloads(signed_in, actors):
     template = signed_in.get(reverse("ui:import_template", args=["building"]))
     sheet = openpyxl.load_workbook(io.BytesIO(template.content)).active
     assert sheet.cell(row=1, column=1).value == "楼栋编码"
+
+
+def test_the_pages_speak_the_readers_language(signed_in, actors):
+    import re
+
+    from django.conf import settings
+    from django.utils import translation
+
+    from civicgrid.foundation.imports import services
+
+    def errors_table(page: str) -> str:
+        return page.split("<table>", 1)[1].split("</table>", 1)[0]
+
+    data = rows(2)
+    data[1][1] = "not-an-id"
+    upload(signed_in, csv_bytes(data), "坏.csv")
+    bad = ImportJob.objects.get()
+    # A problem of the whole file (a reader's error found while running) is kept as row 0.
+    whole = services.run_import(services.create_job(actor=actors["community"], table="resident",
+                                                    file_name="b.csv", data=csv_bytes(rows(1))))
+    ImportJob.objects.filter(pk=whole.pk).update(status=JobStatus.FAILED, error_count=1,
+                                                 errors=[[0, "文件", "文件无法读取 / the file cannot be read"]])
+    try:
+        page = signed_in.get(reverse("ui:import_job", args=[bad.pk])).content.decode()
+        assert "发现 1 处错误" in page and "errors found" not in page
+        table = errors_table(page)
+        assert "行号" in table and " / " not in table
+        table = errors_table(signed_in.get(reverse("ui:import_job", args=[whole.pk])).content.decode())
+        assert "<td>整个文件</td>" in table and "<td>0</td>" not in table and "the file cannot be read" not in table
+        assert signed_in.post(reverse("ui:imports_home"), {"table": "resident"}).content.decode().count(
+            "请选择要上传的文件") == 1
+        assert "choose a file" not in signed_in.post(reverse("ui:imports_home"), {"table": "resident"}).content.decode()
+
+        signed_in.post("/i18n/setlang/", {"language": "en", "next": "/imports/"})
+        page = signed_in.get(reverse("ui:import_job", args=[bad.pk])).content.decode()
+        assert "1 errors found; nothing was written" in page and "发现 1 处错误" not in page
+        table = errors_table(page)
+        assert ">Row<" in table and ">rows<" not in table and " / " not in table
+        assert not re.search(r"[\u3000-\u303f\uff00-\uffef]", table.split("</thead>", 1)[1]), table
+        table = errors_table(signed_in.get(reverse("ui:import_job", args=[whole.pk])).content.decode())
+        assert "<td>File</td>" in table and "the file cannot be read" in table and "无法读取" not in table
+        home = signed_in.post(reverse("ui:imports_home"), {"table": "resident"}).content.decode()
+        assert "choose a file" in home and "请选择要上传的文件" not in home
+    finally:
+        translation.activate(settings.LANGUAGE_CODE)

@@ -239,3 +239,44 @@ def test_the_page_costs_the_same_queries_however_many_clients_and_failures(o311,
     page = admin_http.get(PAGE).content.decode()
     assert page.count("data-failed-token=") == 13 and page.count('data-client="') == 9
     assert count() == few
+
+
+def _shown(client: Client, response) -> str:
+    """The flash messages as the next page shows them (in the reader's language)."""
+    page = client.get(response["Location"]).content.decode()
+    return " ".join(re.findall(r'<li class="msg[^"]*">(.*?)</li>', page, re.S))
+
+
+def test_the_page_speaks_one_language(o311, admin_http):
+    from django.conf import settings
+    from django.utils import translation
+
+    client = o311.client
+    try:
+        said = _shown(admin_http, admin_http.post(reverse("ui:open311_client_create"),
+                                                  {"name": "城市App", "rate_per_minute": "30", "burst": "10"}))
+        assert "已创建客户端 城市App" in said and _key_in(said) and "shown once" not in said and " / " not in said
+        said = _shown(admin_http, admin_http.post(reverse("ui:open311_client_rotate", args=[client.pk])))
+        assert "已换发密钥" in said and _key_in(said) and "new api_key" not in said
+        said = _shown(admin_http, admin_http.post(reverse("ui:open311_client_active", args=[client.pk]),
+                                                  {"active": "0"}))
+        assert "已停用" in said and "disabled" not in said
+        page = admin_http.get(PAGE).content.decode()
+        assert f"{client.rate_per_minute}/分钟" in page and "，突发" not in page
+
+        admin_http.post("/i18n/setlang/", {"language": "en", "next": PAGE})
+        said = _shown(admin_http, admin_http.post(reverse("ui:open311_client_create"),
+                                                  {"name": "Hotline", "rate_per_minute": "30", "burst": "10"}))
+        assert "client Hotline created" in said and _key_in(said) and "已创建" not in said and "只显示" not in said
+        said = _shown(admin_http, admin_http.post(reverse("ui:open311_client_rotate", args=[client.pk])))
+        assert f"{client.name}" in said and _key_in(said) and "已换发" not in said and "只显示" not in said
+        said = _shown(admin_http, admin_http.post(reverse("ui:open311_client_active", args=[client.pk]),
+                                                  {"active": "1"}))
+        assert said == f"client {client.name} enabled"
+        said = _shown(admin_http, admin_http.post(reverse("ui:open311_client_update", args=[client.pk]),
+                                                  {"rate_per_minute": "120", "burst": "30"}))
+        assert said == f"client {client.name} saved"
+        page = admin_http.get(PAGE).content.decode()
+        assert "120/min" in page and "，" not in page.split("120/min", 1)[1][:20]
+    finally:
+        translation.activate(settings.LANGUAGE_CODE)
