@@ -81,3 +81,15 @@ def user_with(role: str, *, region: Region | None = None, department: Organisati
     )
     Grant.objects.create(user=user, role=role, region=region, department=department)
     return user
+
+
+def category(name: str = "暴露垃圾", code: str = "06001"):
+    """A subclass of the GB/T 47678.5 taxonomy (its class made on first use): 立案 needs one."""
+    from civicgrid.apps.categories.models import Category, CategoryKind, Taxonomy
+
+    tax, _ = Taxonomy.objects.get_or_create(code="gb47678", defaults={"name": "GB/T 47678.5-2026"})
+    parent, _ = Category.objects.get_or_create(taxonomy=tax, code=code[:2], defaults={"name": "市容环境类",
+                                                                                      "kind": CategoryKind.MATTER})
+    found, _ = Category.objects.get_or_create(taxonomy=tax, code=code, defaults={"name": name, "parent": parent,
+                                                                                 "kind": CategoryKind.MATTER})
+    return found

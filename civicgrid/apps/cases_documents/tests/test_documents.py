@@ -15,7 +15,7 @@ from civicgrid.apps.cases_documents import casefile, ledger
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.audit.models import AuditEntry
 from civicgrid.foundation.core.downloads import XLSX_TYPE
-from civicgrid.testing.builders import department, user_with
+from civicgrid.testing.builders import category, department, user_with
 
 pytestmark = pytest.mark.django_db
 IN_STREET = (113.21, 40.01)  # grid 140213050001001
@@ -43,7 +43,7 @@ def loop(tree):
     case, _ = submit_case(actor=people["worker"], title="井盖缺失", description="人行道井盖缺失，存在安全隐患",
                           lng=IN_STREET[0], lat=IN_STREET[1], source="grid_worker", address="御河西路88号",
                           reporter_name="张三丰", reporter_phone="13912345678", reporter_email="zs@example.com",
-                          photos=[jpeg()])
+                          photos=[jpeg()], category=category("井盖缺失", "01001").pk)
     act(actor=people["cd"], case=case, action="accept")
     act(actor=people["cd"], case=case, action="dispatch", department=dept.pk)
     act(actor=people["handler"], case=case, action="report_back", note="已补装井盖", photos=[jpeg((30, 160, 60))])

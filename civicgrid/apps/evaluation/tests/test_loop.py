@@ -12,7 +12,7 @@ from PIL import Image
 from civicgrid.apps.cases.services import act, submit_case
 from civicgrid.apps.evaluation import selectors
 from civicgrid.foundation.access.roles import Role
-from civicgrid.testing.builders import user_with
+from civicgrid.testing.builders import category, user_with
 
 pytestmark = pytest.mark.django_db
 POINT = (113.21, 40.01)  # grid 140213050001001 of the builders' tree
@@ -28,7 +28,8 @@ def test_cases_through_the_loop_are_evaluated(district):
     d = district
     handler = user_with(Role.DEPARTMENT_HANDLER, department=d.dept, username="h-cg")
 
-    case, _ = submit_case(actor=d.worker, title="井盖缺失", lng=POINT[0], lat=POINT[1], source="grid_worker")
+    case, _ = submit_case(actor=d.worker, title="井盖缺失", lng=POINT[0], lat=POINT[1], source="grid_worker",
+                          category=category("井盖缺失", "01001").pk)
     act(actor=d.dispatcher, case=case, action="check_request")
     act(actor=d.worker, case=case, action="check_result", result="confirmed")
     act(actor=d.dispatcher, case=case, action="accept")

@@ -20,7 +20,7 @@ from civicgrid.apps.cases.services import act, submit_case
 from civicgrid.dashboards.command import selectors
 from civicgrid.foundation.access.models import User
 from civicgrid.foundation.access.roles import Role
-from civicgrid.testing.builders import department, user_with
+from civicgrid.testing.builders import category, department, user_with
 
 pytestmark = pytest.mark.django_db
 IN_STREET = (113.21, 40.01)  # grid 140213050001001
@@ -49,7 +49,8 @@ def people(tree):
 
 
 def report(p, where=IN_STREET, worker="worker", title="占道经营"):
-    return submit_case(actor=p[worker], title=title, lng=where[0], lat=where[1], source="grid_worker")[0]
+    return submit_case(actor=p[worker], title=title, lng=where[0], lat=where[1], source="grid_worker",
+                       category=category().pk)[0]
 
 
 def close_loop(p, case):

@@ -23,7 +23,7 @@ def district():
 
     from civicgrid.apps.cases.services import act, submit_case
     from civicgrid.foundation.access.roles import Role
-    from civicgrid.testing.builders import department, small_tree, user_with
+    from civicgrid.testing.builders import category, department, small_tree, user_with
 
     def jpeg() -> bytes:
         buf = io.BytesIO()
@@ -35,7 +35,8 @@ def district():
     cd = user_with(Role.COMMAND_DISPATCHER, region=tree["140213"], username="cd")
     worker = user_with(Role.GRID_WORKER, region=tree["140213050001001"], username="wg")
     handler = user_with(Role.DEPARTMENT_HANDLER, department=dept, username="h")
-    cases = [submit_case(actor=worker, title=t, lng=POINT[0] + i * 0.002, lat=POINT[1], source="grid_worker")[0]
+    cases = [submit_case(actor=worker, title=t, lng=POINT[0] + i * 0.002, lat=POINT[1], source="grid_worker",
+                         category=category().pk)[0]
              for i, t in enumerate(("占道经营", "暴露垃圾", "井盖缺失"))]
     for actor, action, inputs in ((cd, "accept", {}), (cd, "dispatch", {"department": dept.pk}),
                                   (handler, "report_back", {"note": "已处理"}), (worker, "verify", {"photos": [jpeg()]}),
