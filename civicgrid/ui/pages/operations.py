@@ -58,6 +58,29 @@ def _open311() -> dict | None:
 TASK_DAYS = 7  # failed tasks of the last week are listed
 
 
+RERUN_STATES = {"SUCCESSFUL": gettext_noop("已重新运行：成功"), "READY": gettext_noop("已重新排队"),
+                "RUNNING": gettext_noop("已重新运行：运行中"), "FAILED": gettext_noop("已重新运行：又失败")}
+
+
+def _mark_reruns(results, rows: list[dict]) -> None:
+    """Mark each listed failure that ran again since (the same task with the same arguments, queued after it
+    failed) with how that run went: one query for the page. A failure run again is not offered again."""
+    if not rows:
+        return
+    since = min(r["finished_at"] for r in rows if r["finished_at"]) if any(r["finished_at"] for r in rows) else None
+    later = results.filter(task_path__in={r["path"] for r in rows})
+    if since is not None:
+        later = later.filter(enqueued_at__gt=since)
+    runs = list(later.order_by("enqueued_at").values_list("pk", "task_path", "args_kwargs", "enqueued_at", "status"))
+    for row in rows:
+        after = [status for pk, path, args, at, status in runs
+                 if str(pk) != row["id"] and path == row["path"] and (args or {}) == row["args"]
+                 and row["finished_at"] and at > row["finished_at"]]
+        if after:
+            row["rerun"] = RERUN_STATES.get(str(after[-1]), str(after[-1]))
+            row["rerunnable"] = False
+
+
 def _tasks(now) -> dict | None:
     """Background tasks (django-tasks-db): how many wait and run, and those that failed in the last week."""
     results = retries.task_results()
@@ -76,7 +99,8 @@ def _tasks(now) -> dict | None:
                      "error": _last_line(r.traceback) or r.exception_class_path.rsplit(".", 1)[-1],
                      "import_job": job if isinstance(job, int) else None,
                      "router": r.task_path.endswith(".router.tasks.retrain"),
-                     "rerunnable": r.task_path in retries.RERUNNABLE})
+                     "rerunnable": r.task_path in retries.RERUNNABLE, "path": r.task_path, "args": arguments})
+    _mark_reruns(results, rows)
     return {"ready": _capped(results.filter(status=TaskResultStatus.READY)),
             "running": _capped(results.filter(status=TaskResultStatus.RUNNING)),
             "failed": _capped(failed), "failed_list": rows, "days": TASK_DAYS}

@@ -202,6 +202,18 @@ def test_failed_background_tasks_are_listed_and_a_derived_one_runs_again(client_
     assert entry.actor_id == admin.pk and entry.data["failed"] == str(reschedule.pk)
     assert entry.data["task"] == "civicgrid.foundation.sla.sweep.reschedule_task"
 
+    # With the database's queue (the worker's), the run again is a row of its own: the failure says how it went
+    # and offers no second rerun.
+    from django.tasks import TaskResultStatus
+
+    again = _failed_task("civicgrid.foundation.sla.sweep.reschedule_task", [None])
+    type(again).objects.filter(pk=again.pk).update(status=TaskResultStatus.SUCCESSFUL,
+                                                   enqueued_at=timezone.now() + timedelta(seconds=1))
+    html = client.get(URL).content.decode()
+    row = html[html.index(f'data-task="{reschedule.pk}"'):]
+    row = row[:row.index("</tr>")]
+    assert "data-rerun" in row and "已重新运行：成功" in row and "ops_rerun" not in row and "重新运行</button>" not in row
+
 
 def test_the_page_warns_while_links_in_messages_would_be_bare_paths(client_for, admin, settings):
     settings.CIVICGRID_PUBLIC_BASE_URL = ""
