@@ -178,7 +178,7 @@ def follow(request, token: str):
              url_name="follow_rating")
 def follow_rating(request, token: str, payload: RatingIn):
     """满意度 1–5, once, after the case is closed."""
-    services.rate(follow_token=token, score=payload.score, comment=payload.comment)
+    services.rate(follow_token=token, score=payload.score, comment=payload.comment, actor=request.user)
     return services.follow_status(token)
 
 

@@ -26,6 +26,8 @@ from .models import OPEN_STATUSES, Case
 
 EARTH_RADIUS_M = 6_371_008.8
 MAX_CANDIDATES = 20
+# A report without a category would otherwise match every open case nearby: it needs this much alike text.
+UNCATEGORISED_MIN_TEXT = 0.2
 
 
 def haversine_m(lng1: float, lat1: float, lng2: float, lat2: float) -> float:
@@ -229,6 +231,8 @@ def candidates(case: Case | None = None, *, lng: float | None = None, lat: float
         text_score = SIMILARITY(text, other_text) if SIMILARITY else scorer.score(text, other_text)
         nearness = 1.0 - distance / radius_m if radius_m > 0 else 1.0
         rank = TEXT_WEIGHT * text_score + (1 - TEXT_WEIGHT) * nearness
+        if category is None and text_score < UNCATEGORISED_MIN_TEXT:
+            continue  # without a category only the words can tie two reports together
         found.append(Candidate(other, round(distance, 1), round(text_score, 3), round(rank, 4)))
     found.sort(key=lambda c: (-c.score, c.distance_m, c.case.pk))
     return found[:limit]

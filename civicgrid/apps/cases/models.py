@@ -203,6 +203,17 @@ class CaseStep(TimelineStep):
     department = models.ForeignKey("orgs.Organisation", null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
 
+    # The steps a department takes or receives: the timeline names the department beside them. Others (a
+    # leader's approval, the grid worker's check, the dispatcher's closing) record the case's department too,
+    # for the evaluation, but it is not who acted.
+    DEPARTMENT_ACTIONS = frozenset({"dispatch", "send_back", "start", "progress", "request_extension", "report_back",
+                                    "rework"})
+
+    @property
+    def acting_department(self):
+        """The department to show beside the step (see `DEPARTMENT_ACTIONS`), or None."""
+        return self.department if self.department_id and self.action in self.DEPARTMENT_ACTIONS else None
+
     class Meta(TimelineStep.Meta):
         verbose_name = _("处理过程")
 

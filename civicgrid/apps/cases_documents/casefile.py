@@ -146,7 +146,7 @@ def _timeline(case: Case, s) -> Table:
         if change and step.from_status:
             change = f"{states.get(step.from_status, step.from_status)} → {change}"
         rows.append([_p(_when(step.at), s["small"]), _p(action_label(step.action), s["base"]), _p(change, s["small"]),
-                     _p(step.actor_label, s["small"]), _p(step.department.name if step.department_id else "", s["small"]),
+                     _p(step.actor_label, s["small"]), _p(step.acting_department.name if step.acting_department else "", s["small"]),
                      _p(step.note, s["base"])])
     width = PAGE_W - 2 * MARGIN
     table = Table(rows, colWidths=[width * f for f in (0.15, 0.13, 0.17, 0.12, 0.15, 0.28)], repeatRows=1)

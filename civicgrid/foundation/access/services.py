@@ -182,8 +182,8 @@ def _check_separation(user: User, role: str, *, keep: Grant | None = None) -> No
 
 def _check_validity(valid_from, valid_until) -> None:
     if valid_until is not None and (valid_until <= timezone.now() or valid_until <= valid_from):
-        raise ValidationFailed("有效期至须晚于今天和授权开始时间 / the end date must be in the future and after the start",
-                               field="valid_until")
+        raise ValidationFailed("有效期至不能早于今天，且须晚于授权开始时间 / the end date must be today or later, and "
+                               "after the start", field="valid_until")
 
 
 class GrantSaved(NamedTuple):
@@ -222,9 +222,9 @@ def add_grant(*, actor, user: User, role: str, region=None, department=None, val
     _check_validity(now if expired else existing.valid_from, valid_until)
     extends = existing.valid_until is not None and (valid_until is None or valid_until > existing.valid_until)
     if not extends:
-        until = existing.last_day.isoformat() if existing.last_day else "长期 / no end"
-        raise Conflict(f"该账号已有此授权（有效期至 {until}）/ this account already holds this role here"
-                       f" (valid until {until})", field="role")
+        zh, en = (existing.last_day.isoformat(),) * 2 if existing.last_day else ("长期", "no end")
+        raise Conflict(f"该账号已有此授权（有效期至 {zh}） / this account already holds this role here"
+                       f" (valid until: {en})", field="role")
     before = snapshot(existing)
     if expired:
         existing.valid_from = now  # a new period: the gap in between gave nothing

@@ -48,15 +48,15 @@ def _too_many() -> HttpResponse:
     return HttpResponse(_("请求过于频繁，请稍后再试"), status=429, content_type="text/plain; charset=utf-8")
 
 
-def _status_or_404(token: str) -> dict:
+def _status_or_404(token: str, request=None) -> dict:
     try:
-        return services.follow_status(token)
+        return services.follow_status(token, viewer=getattr(request, "user", None))
     except NotFound:
         raise Http404("链接无效或已失效") from None
 
 
 def _render(request, token: str, status: int = 200, **extra):
-    info = _status_or_404(token)
+    info = _status_or_404(token, request)
     return render(request, "follow/status.html", {"info": info, "token": token, "scores": SCORES,
                                                   "link": qr.follow_link(token, request), **extra},
                   status=status)
@@ -78,7 +78,8 @@ def follow_rate(request, token: str):
     if throttled(request):
         return _too_many()
     try:
-        services.rate(follow_token=token, score=request.POST.get("score"), comment=request.POST.get("comment", ""))
+        services.rate(follow_token=token, score=request.POST.get("score"), comment=request.POST.get("comment", ""),
+                      actor=request.user)
     except NotFound:
         raise Http404("链接无效或已失效") from None
     except CivicgridError as exc:

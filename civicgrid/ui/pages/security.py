@@ -50,6 +50,8 @@ def _grant_target(role: str, region_code: str, department_code: str):
 
     region = department = None
     if role in DEPARTMENT_ROLES:
+        if not department_code.strip():
+            raise ValidationFailed("请填写处置单位的机构代码 / enter the code of the organisation", field="department")
         # Whoever a case can be sent to acts through its department handlers: a department, a street office,
         # the command centre or a rescue team.
         department = Organisation.objects.filter(code=department_code.strip(), kind__in=CASE_HANDLING_KINDS).first()

@@ -314,3 +314,14 @@ def test_dispatch_after_a_reopening_starts_from_the_department_that_handled_it(l
     case = act(actor=loop.dispatcher, case=case, action="close")
     case = act(actor=loop.dispatcher, case=case, action="reopen", reason="又坏了")
     assert _prefilled(client_for(loop.dispatcher), case) == str(loop.other_dept.pk)  # not the rule's 区城管局
+
+
+def test_the_timeline_names_the_department_only_beside_its_own_steps(loop, client_for):
+    """The department's steps carry its name; the grid worker's 核查 and the dispatcher's 结案 do not (they once
+    all read "· 区城管局", as if the department had acted)."""
+    case = _at(loop, "handled")
+    act(actor=loop.worker, case=case, action="verify", photos=[jpeg()])
+    html = detail(client_for(loop.dispatcher), case).content.decode()
+    steps = dict(re.findall(r'<li data-step="(\w+)">(.*?)</li>', html, re.S))
+    assert loop.dept.name in steps["dispatch"] and loop.dept.name in steps["report_back"]
+    assert loop.dept.name not in steps["verify"] and loop.dept.name not in steps["accept"]

@@ -104,8 +104,10 @@ def decide_extension(ctx: Ctx) -> None:
     words = str(ctx.inputs.get("note") or ctx.inputs.get("reason") or "").strip()
     ctx.note = f"{DECISIONS[decision]}延期 {hours:g} 小时" + (f"：{words}" if words else "")
     ctx.note_en = f"extension of {hours:g} h {DECISIONS_EN[decision]}" + (f": {words}" if words else "")
+    # The handlers hear the decision with its reason, and on approval the new deadline.
+    due = f"，新的处置期限 {timezone.localtime(case.deadline):%Y-%m-%d %H:%M}" if decision == "approve" and case.deadline else ""
     recipients.tell_staff(recipients.department_handlers(case.department_id), case, "extension_decided",
-                          f"延期申请{DECISIONS[decision]}")
+                          f"延期申请{DECISIONS[decision]}", ctx.note + due)
 
 
 @action("report_back")

@@ -32,18 +32,28 @@ def reporter_for(token: str) -> CaseReporter:
     return row
 
 
-def may_rate(case, reporter: CaseReporter) -> bool:
+def _own_staff_report(reporter: CaseReporter, viewer) -> bool:
+    """Whether `viewer` is the staff account that reported the case itself: the satisfaction rating is the
+    public's word on the district's work, so staff forward the link to the resident rather than rate it."""
+    from .intake import is_public_only
+
+    return bool(viewer is not None and getattr(viewer, "is_authenticated", False) and reporter.user_id == viewer.pk
+                and not is_public_only(viewer))
+
+
+def may_rate(case, reporter: CaseReporter, viewer=None) -> bool:
     """A reporter rates a closed case once per closing: after a reopening and a new closing, the rating of the
-    work done since is asked again. A case its own reporter fixed on the spot (自行处置) is not rated: the
-    rating is the public's word on the district's work."""
-    if case.status != Status.CLOSED or case.is_self_handled:
+    work done since is asked again. Whoever holds the link rates, except the staff account that reported the
+    case (`viewer`, when signed in)."""
+    if case.status != Status.CLOSED or _own_staff_report(reporter, viewer):
         return False
     return reporter.rating is None or (reporter.rated_at is not None and case.closed_at is not None
                                        and reporter.rated_at < case.closed_at)
 
 
-def follow_status(token: str) -> dict:
-    """The public status of the case a follow link belongs to (the parent case after a merge)."""
+def follow_status(token: str, viewer=None) -> dict:
+    """The public status of the case a follow link belongs to (the parent case after a merge); `viewer`, the
+    signed-in account reading it, if any."""
     reporter = reporter_for(token)
     case = reporter.case
     steps = [
@@ -59,13 +69,13 @@ def follow_status(token: str) -> dict:
         "closed_at": case.closed_at,
         "merged": reporter.original_case_id != case.pk,
         "steps": steps,
-        "rating": reporter.rating,
-        "can_rate": may_rate(case, reporter),
+        "rating": reporter.rating if case.status == Status.CLOSED else None,  # of the closing now shown
+        "can_rate": may_rate(case, reporter, viewer),
         "can_reopen": case.status == Status.CLOSED and reopen_window_open(case),
     }
 
 
-def rate(*, follow_token: str, score, comment: str = "") -> CaseReporter:
+def rate(*, follow_token: str, score, comment: str = "", actor=None) -> CaseReporter:
     """满意度 1–5 with an optional comment, once per reporter, after the case is closed."""
     try:
         score = int(score)
@@ -82,9 +92,9 @@ def rate(*, follow_token: str, score, comment: str = "") -> CaseReporter:
         reporter = CaseReporter.objects.select_for_update().get(pk=reporter.pk)  # (a no-op on SQLite)
         if case.status != Status.CLOSED:
             raise Conflict("案卷办结后才能评价 / a case can be rated once it is closed")
-        if case.is_self_handled:
-            raise Conflict("自行处置的事件由上报人当场办结，无需评价 / a case fixed on the spot by its reporter is not "
-                           "rated")
+        if _own_staff_report(reporter, actor):
+            raise Conflict("工作人员不评价自己上报的事件，请把链接转发给反映问题的群众 / staff do not rate their own "
+                           "reports: forward the link to the resident")
         if not may_rate(case, reporter):
             raise Conflict("您已评价过本次办结 / this link has already been used to rate this closing")
         before = snapshot(case)

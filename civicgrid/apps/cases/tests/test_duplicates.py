@@ -113,6 +113,15 @@ def test_someone_who_reported_twice_hears_once_and_only_the_newcomers_hear_of_th
     assert sorted(status.values_list("user", flat=True)) == sorted([loop.worker.pk, loop.resident.pk])
 
 
+def test_a_report_without_a_category_matches_by_its_words_only(loop):
+    """Without a category every open case nearby was offered (text similarity 0.00): now only alike texts."""
+    lamp = report(loop, title="路灯夜间不亮", description="小区门口路灯坏了，晚上很黑")
+    report(loop, title="水果摊占用人行道", description="流动摊贩占道经营", lat=north(20))
+    bare = report(loop, title="门口路灯不亮", description="小区门口的路灯晚上不亮，很黑", category=None, lat=north(30))
+    found = [c.case.pk for c in duplicates.candidates(bare)]
+    assert found == [lamp.pk]
+
+
 def test_merge_refuses_a_closed_or_merged_parent_or_itself(loop):
     from civicgrid.foundation.core.errors import ValidationFailed
 

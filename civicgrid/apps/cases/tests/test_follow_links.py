@@ -65,14 +65,24 @@ def test_a_reopened_case_is_rated_again_once_closed_again_and_once_per_closing(l
     assert case.satisfaction == 4 and follow_status(token)["rating"] == 4
 
 
-def test_a_case_fixed_on_the_spot_is_not_rated_by_its_own_reporter(loop):
+def test_staff_do_not_rate_their_own_reports_the_resident_they_forward_the_link_to_does(loop, client):
+    """The grid worker's link (of a case fixed on the spot, say) is for the resident: signed in as the worker,
+    the page offers no rating and the service refuses it; the same link opened by anyone else rates."""
     from civicgrid.apps.cases.services import follow_status, rate
     from civicgrid.foundation.core.errors import Conflict
 
     case = report(loop, self_handled=True, photos=[("after", jpeg())])
     token = CaseReporter.objects.get(original_case=case).follow_token
-    assert follow_status(token)["can_rate"] is False
-    with pytest.raises(Conflict, match="自行处置"):
-        rate(follow_token=token, score=5)
+    assert follow_status(token, viewer=loop.worker)["can_rate"] is False
+    with pytest.raises(Conflict, match="工作人员不评价自己上报的事件"):
+        rate(follow_token=token, score=5, actor=loop.worker)
+    client.force_login(loop.worker)
+    assert 'id="rate"' not in client.get(f"/follow/{token}/").content.decode()
     case.refresh_from_db()
     assert case.satisfaction is None
+    client.logout()
+    assert 'id="rate"' in client.get(f"/follow/{token}/").content.decode()
+    assert follow_status(token)["can_rate"] is True
+    rate(follow_token=token, score=4)
+    case.refresh_from_db()
+    assert case.satisfaction == 4

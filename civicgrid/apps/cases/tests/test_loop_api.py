@@ -234,3 +234,5 @@ def test_a_rejected_extension_keeps_the_deadline_and_an_unconfirmed_check_goes_b
     body = api.act(loop.dispatcher, case, "decide_extension", decision="reject", note="请先用临时配件修复")
     assert body["timeline"][-1]["note"] == "不同意延期 6 小时：请先用临时配件修复"
     assert body["deadline"] == deadline and inbox(loop.handler, "extension_decided") == 2
+    told = Notification.objects.filter(user=loop.handler, kind="extension_decided").order_by("-id").first()
+    assert "不同意延期 6 小时：请先用临时配件修复" in told.body  # the handler hears why

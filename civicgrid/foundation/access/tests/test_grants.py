@@ -59,7 +59,7 @@ def test_the_form_refuses_a_past_end_date_with_a_message(client, secadmin, worke
                                                  "region": "140213050001001", "valid_until": "2020-01-01"},
                        follow=True)
     body = resp.content.decode()
-    assert "有效期至须晚于今天" in body and "已授权" not in body
+    assert "有效期至不能早于今天" in body and "已授权" not in body
     assert not Grant.objects.filter(user=worker).exists()
 
 
@@ -238,3 +238,13 @@ def test_the_security_pages_say_who_and_what_in_the_readers_language(client, sec
         assert said(client.post("/security/grants/new/", form, follow=True)) == "role granted: zhao, Grid worker"
     finally:
         translation.activate(settings.LANGUAGE_CODE)
+
+
+def test_a_repeat_grant_reads_in_one_language(client, secadmin, worker, tree):
+    """"长期 / no end" inside the refusal once split the message in the wrong place: both languages showed."""
+    services.add_grant(actor=secadmin, user=worker, role=Role.GRID_WORKER, region=tree["140213050001001"])
+    client.force_login(secadmin)
+    body = client.post("/security/grants/new/", {"username": "zhao", "role": "grid_worker",
+                                                 "region": "140213050001001"}, follow=True).content.decode()
+    assert "该账号已有此授权（有效期至 长期）" in body and "no end" not in body
+
