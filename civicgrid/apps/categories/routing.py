@@ -194,24 +194,33 @@ def explain_route(category: Category | None, region_code: str) -> Route:
 
 
 def _sentence(route: Route, category: Category | None, names: dict[str, str]) -> str:
+    """Why the route goes where it goes, as "中文 / English" (a page shows the reader's half)."""
     def where(code: str) -> str:
         return f"{names.get(code, code)}（{code}）"
 
     if route.rule is not None:
         rule = route.rule
-        what = {"exact": "本分类", "parent": "上级分类", "any": "任意分类"}[route.category_match]
-        kind = "汛期包保规则" if rule.kind == RuleKind.PATRON else "分拨规则"
-        text = f"按{kind} #{rule.pk}（{what} · {where(rule.region_code)}）派往 {org_label(route.department)}"
+        what, what_en = {"exact": ("本分类", "this category"), "parent": ("上级分类", "the parent category"),
+                         "any": ("任意分类", "any category")}[route.category_match]
+        kind, kind_en = (("汛期包保规则", "flood patron rule") if rule.kind == RuleKind.PATRON
+                         else ("分拨规则", "routing rule"))
+        dept = org_label(route.department)
+        zh = f"按{kind} #{rule.pk}（{what} · {where(rule.region_code)}）派往 {dept}"
+        en = f"by {kind_en} #{rule.pk} ({what_en} · {rule.region_code}) to {dept}"
         if rule.note:
-            text += f"；说明：{rule.note}"
+            zh, en = zh + f"；说明：{rule.note}", en + f"; note: {rule.note}"
         others = [r for r in route.candidates[1:] if r.department_id != rule.department_id]
         if others:
-            text += "；另有适用但不如其具体的规则：" + "、".join(
-                f"#{r.pk}→{org_label(r.department)}" for r in others[:3])
-        return text
+            listed = "、".join(f"#{r.pk}→{org_label(r.department)}" for r in others[:3])
+            zh, en = zh + f"；另有适用但不如其具体的规则：{listed}", en + f"; less specific rules also apply: {listed}"
+        return f"{zh} / {en}"
     if route.source == "default":
-        what = "本分类" if route.category_match == "exact" else "上级分类"
-        return f"没有适用的分拨规则，按{what}的默认处置部门派往 {org_label(route.department)}"
+        what, what_en = ("本分类", "this category") if route.category_match == "exact" else ("上级分类", "the parent category")
+        dept = org_label(route.department)
+        return f"没有适用的分拨规则，按{what}的默认处置部门派往 {dept} / no routing rule applies: to the default department " \
+               f"of {what_en}, {dept}"
     if category is None:
-        return "未选择分类，也没有适用于任意分类的规则：请人工选择处置部门"
-    return f"“{category.name}”没有适用的分拨规则和默认处置部门：请人工选择处置部门"
+        return "未选择分类，也没有适用于任意分类的规则：请人工选择处置部门 / no category and no rule for any category: " \
+               "choose the department"
+    return f"“{category.name}”没有适用的分拨规则和默认处置部门：请人工选择处置部门 / no routing rule and no default " \
+           f"department for this category: choose the department"

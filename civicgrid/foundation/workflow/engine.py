@@ -13,6 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from django.utils import translation
+from django.utils.translation import pgettext
+
 from ..access.scope import has_capability
 from ..core.errors import Conflict, PermissionDenied, ValidationFailed
 
@@ -80,13 +83,13 @@ class Workflow:
         state = self.state_of(obj)
         if state not in t.sources:
             label = self.states.get(state, state)
-            raise Conflict(f"当前状态「{label}」不能执行「{t.label}」 / '{name}' is not possible while it is "
+            raise Conflict(f"当前状态「{label}」不能执行「{t.label}」 / \"{english(t)}\" is not possible while it is "
                            f"{state.replace('_', ' ')}")
         if t.when is not None and not t.when(obj):
             zh, _, en = (t.when_label or "条件不满足 / its condition is not met").partition(" / ")
-            raise Conflict(f"现在不能执行「{t.label}」：{zh} / '{name}' is not possible now: {en or zh}")
+            raise Conflict(f"现在不能执行「{t.label}」：{zh} / \"{english(t)}\" is not possible now: {en or zh}")
         if not has_capability(user, t.capability) or (t.guard is not None and not t.guard(obj, user)):
-            raise PermissionDenied(f"您无权执行「{t.label}」 / your role may not '{name}' here")
+            raise PermissionDenied(f"您无权执行「{t.label}」 / your role may not \"{english(t)}\" here")
         missing = [f for f in t.requires if _blank((inputs or {}).get(f))]
         if missing:
             raise ValidationFailed(f"「{t.label}」须填写：{'、'.join(missing)} / required: {', '.join(missing)}",
@@ -101,6 +104,14 @@ class Workflow:
                 if t.target:
                     graph[s].add(t.target)
         return graph
+
+
+def english(t: Transition) -> str:
+    """The action's English name for the English half of a refusal (the catalogue's "action" context), or its
+    code where the catalogue has none."""
+    with translation.override("en"):
+        text = str(pgettext("action", t.label))
+    return text if text != t.label else t.name.replace("_", " ")
 
 
 def _blank(value) -> bool:

@@ -72,6 +72,8 @@ def _fields(t, case: Case, route_department: int | None) -> list[dict]:
     fields = []
     for name in names:
         field = {"name": name, "label": FIELD_LABELS.get(name, name), "required": name in t.requires}
+        if name == "note" and t.name == "decide_extension":
+            field["label"] = _("审批意见")
         if name in ("department", "proposed_department"):
             field["widget"] = "department"
             field["initial"] = route_department if name == "department" else None
@@ -212,15 +214,20 @@ def dispatch_prefill(case: Case, route) -> int | None:
 def detail_context(request, case: Case, *, failed_action: str = "", posted: dict | None = None, **extra) -> dict:
     """Everything the detail page draws for this user (with a refused action's form open and refilled)."""
     user = request.user
-    route = None
+    route = chosen = None
     forms = action_forms(case, user, None)
     allowed = {f["name"] for f in forms}
     if "dispatch" in allowed:
         route = explain_route(case.category, case.region_code)
-        forms = action_forms(case, user, dispatch_prefill(case, route))
+        chosen = dispatch_prefill(case, route)
+        forms = action_forms(case, user, chosen)
     if failed_action:
         _refill(forms, failed_action, posted or {})
     needs = {f["widget"] for a in forms for f in a["fields"]}
+    departments = dispatch_departments() if "department" in needs else []
+    prefilled = None
+    if chosen and chosen != getattr(route.department, "pk", None):  # the form starts elsewhere than the rule: say so
+        prefilled = next((d for d in departments if d["id"] == chosen), None)
     reporter_token = ""
     if case.reporter_id == user.pk:
         reporter_token = next((r.follow_token for r in case.reporters.all() if r.original_case_id == case.pk), "")
@@ -230,7 +237,7 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "flags": flags_of(case),
         "actions": forms,
         "route": route,
-        "departments": dispatch_departments() if "department" in needs else [],
+        "departments": departments,
         "categories": category_groups(user) if "category" in needs else [],
         "clocks": _clocks(case),
         "timeline": _timeline(case),
@@ -244,6 +251,7 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
                        if has_capability(user, "cases.export") else ""),
         "show_region_link": has_capability(user, "regions.view"),
         "router_panel": suggestion_panel(case, user),
+        "prefilled_department": prefilled,
         "reporter_masked": mask_name(case.reporter_name),
         "can_reveal_contact": bool(case.reporter_name or case.reporter_phone_masked)
         and services.may_reveal_contact(user, case),

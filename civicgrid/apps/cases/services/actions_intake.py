@@ -30,11 +30,11 @@ def resolve_department(value, *, field: str = "department", staffed: bool = Fals
     if found is None:
         raise ValidationFailed(f"未知的处置部门：{str(value)[:32]} / unknown department", field=field)
     if found.kind not in CASE_HANDLING_KINDS:
-        raise ValidationFailed(f"「{found.name}」不办理派遣的事件，请选择{handling_kinds_text()} / {found.code} is not an "
+        raise ValidationFailed(f"「{found.name}」不办理派遣的事件，请选择{handling_kinds_text()} / \"{found.name}\" is not an "
                                f"organisation that handles cases", field=field)
     if staffed and not recipients.department_handlers(found.pk):
         raise ValidationFailed(f"「{found.name}」还没有处置人员账号，派遣后无人能办理；请先由安全管理员为其授权处置人员 / "
-                               f"{found.code} has no handler accounts yet: grant one first", field=field)
+                               f"\"{found.name}\" has no handler accounts yet: grant one first", field=field)
     return found
 
 
