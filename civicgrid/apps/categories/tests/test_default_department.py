@@ -8,13 +8,15 @@ import io
 
 import pytest
 from django.test import Client
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 
 from civicgrid.apps.categories import services, xlsx
 from civicgrid.apps.categories.models import Category, RoutingRule, Taxonomy
 from civicgrid.foundation.audit.models import AuditEntry
 from civicgrid.foundation.core.errors import ValidationFailed
 from civicgrid.foundation.orgs.models import CASE_HANDLING_KINDS, Organisation, OrgKind
+
+from .test_xlsx import workbook
 
 pytestmark = pytest.mark.django_db
 
@@ -65,12 +67,7 @@ def _xlsx_with(manager, code: str, department: str) -> bytes:
     for row in rows[1:]:
         if row[1] == code:
             row[10] = department
-    book = Workbook()
-    for row in rows:
-        book.active.append(row)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    return workbook(rows)
 
 
 def test_the_shared_definition_leaves_out_who_does_not_handle_cases():
