@@ -13,6 +13,7 @@ import re
 from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.access.models import Grant, User
 from civicgrid.foundation.access.roles import Role
@@ -25,6 +26,17 @@ MOBILE = re.compile(r"1[3-9]\d{9}")  # a stored (normalised) mobile number: the 
 PHONE_CONTEXT = "cases.reporter.phone"
 EMAIL_CONTEXT = "cases.reporter.email"
 DISPATCH_ROLES = (Role.COMMAND_DISPATCHER, Role.STREET_DISPATCHER)
+# What staff inbox titles say before "：<case number>" (stored in Chinese; the inbox shows the reader's language).
+INBOX_TITLES = (
+    gettext_noop("新任务"), gettext_noop("核实任务"), gettext_noop("核查任务"), gettext_noop("待结案"),
+    gettext_noop("延期申请"), gettext_noop("延期申请同意"), gettext_noop("延期申请不同意"), gettext_noop("督办"),
+    gettext_noop("返工"), gettext_noop("退回"), gettext_noop("重新办理"), gettext_noop("核实属实"),
+    gettext_noop("核实不属实"),
+    gettext_noop("受理即将超期"), gettext_noop("核实即将超期"), gettext_noop("派遣即将超期"), gettext_noop("处置即将超期"),
+    gettext_noop("核查即将超期"), gettext_noop("结案即将超期"),
+    gettext_noop("受理已超期"), gettext_noop("核实已超期"), gettext_noop("派遣已超期"), gettext_noop("处置已超期"),
+    gettext_noop("核查已超期"), gettext_noop("结案已超期"),
+)
 APPROVER_ROLES = (Role.COMMAND_DISPATCHER, Role.LEADER)
 
 

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -26,6 +27,17 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.kind} {self.title}"
+
+    @property
+    def shown_title(self) -> str:
+        """The title in the reader's language: a title is "<what>：<which>" (新任务：2026…), stored in the district's
+        language; the part before the colon is looked up in the catalogue (each app marks its titles), the rest is
+        data and stays as it is."""
+        what, sep, rest = self.title.partition("：")
+        if not sep:
+            return self.title
+        shown = gettext(what)
+        return self.title if shown == what else f"{shown}{gettext('：')}{rest}"
 
 
 class OutgoingMessage(models.Model):
