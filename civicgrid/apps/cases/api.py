@@ -113,7 +113,8 @@ def take_action(request, number: str, action: str, payload: ActionIn | None = No
     """Take one action of the loop (inputs as JSON): 404 outside scope, 409 in the wrong state, 403 for a role
     that may not, 422 for missing inputs."""
     case = get_visible_or_404(Case, request.user, number=_number(number))
-    if request.body.strip()[:1] not in (b"", b"{") and request.body.strip() != b"null":
+    body = request.body.strip()
+    if body and body != b"null" and not body.startswith(b"{"):
         raise ValidationFailed("请求体须为 JSON 对象，如 {\"note\": \"…\"} / the body must be a JSON object", field="body")
     inputs = (payload or ActionIn()).dict()
     photos = _photos(payload.photos if payload else [])

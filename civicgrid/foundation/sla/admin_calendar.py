@@ -27,7 +27,7 @@ from ..audit.service import record
 from ..audit.verbs import Config
 from ..core.errors import PermissionDenied, ValidationFailed
 from .calendar import DEFAULT_HOURS, WorkingCalendar, parse_hours
-from .calendar_text import DEFAULT, HOLIDAY, KINDS, NAME_MAX, DayChange, parse_schedule
+from .calendar_text import DEFAULT, HOLIDAY, KINDS, NAME_MAX, WORKDAY, DayChange, parse_schedule
 from .models import CalendarDay, CalendarSettings
 
 SETTINGS_PK = 1
@@ -227,49 +227,16 @@ def _changed(row: CalendarSettings, since: date | None) -> None:
 
 
 def set_calendar_day(*, actor, date: date, is_workday: bool, name: str = "") -> CalendarDay:
-    """Declare ``date`` a working day or a day off (administrator's override), audited."""
-    _check(actor)
-    if len(name) > 64:
-        raise ValidationFailed("名称不能超过64个字 / name too long", field="name")
-    with transaction.atomic():
-        row = _settings_row()
-        day = CalendarDay.objects.select_for_update().filter(date=date).first()
-        before = {"is_workday": day.is_workday, "name": day.name} if day else None
-        if day is None:
-            day = CalendarDay(date=date)
-        day.is_workday, day.name, day.updated_at = bool(is_workday), name.strip(), timezone.now()
-        day.save()
-        record(
-            actor=actor,
-            action=Config.CHANGED,
-            target=day,
-            before=before,
-            after={"is_workday": day.is_workday, "name": day.name},
-            data={"setting": "calendar_day", "date": date.isoformat()},
-        )
-        _changed(row, date)
-    return day
+    """Declare ``date`` a working day or a day off (administrator's override), audited: one day through
+    ``change_days``."""
+    change_days(actor=actor, changes=[DayChange(date=date, kind=WORKDAY if is_workday else HOLIDAY, name=name)])
+    return CalendarDay.objects.get(date=date)
 
 
 def clear_calendar_day(*, actor, date: date) -> bool:
-    """Remove the override for ``date`` (back to chinese_calendar or Monday–Friday); audited."""
-    _check(actor)
-    with transaction.atomic():
-        row = _settings_row()
-        day = CalendarDay.objects.select_for_update().filter(date=date).first()
-        if day is None:
-            return False
-        record(
-            actor=actor,
-            action=Config.CHANGED,
-            target=day,
-            before={"is_workday": day.is_workday, "name": day.name},
-            after=None,
-            data={"setting": "calendar_day", "date": date.isoformat(), "removed": True},
-        )
-        day.delete()
-        _changed(row, date)
-    return True
+    """Remove the override for ``date`` (back to chinese_calendar or Monday–Friday); audited. False when there
+    was none."""
+    return bool(change_days(actor=actor, changes=[DayChange(date=date, kind=DEFAULT)]))
 
 
 def set_working_hours(*, actor, hours) -> CalendarSettings:

@@ -268,8 +268,6 @@ def case_reveal_contact(request, number: str):
         raise Http404("未找到该事件，或不在您的权限范围内")
     try:
         contact = services.reveal_contact(actor=request.user, case=case)
-    except NotFound:
-        raise Http404 from None
     except CivicgridError as exc:
         return HttpResponse(one_language(exc.message), status=exc.status, content_type="text/plain; charset=utf-8")
     template = "cases/partials/contact.html" if request.htmx else "cases/contact_page.html"

@@ -15,7 +15,7 @@ from civicgrid.apps.cases.workflow import EXTRA_STEP_LABELS  # noqa: F401  (the 
 from civicgrid.apps.categories.models import Category
 from civicgrid.apps.categories.selectors import org_label, visible_categories
 from civicgrid.foundation.access.scope import scope_for
-from civicgrid.foundation.orgs.models import CASE_HANDLING_KINDS, Organisation
+from civicgrid.foundation.orgs.models import Organisation
 from civicgrid.foundation.regions.models import Region
 from civicgrid.ui.language import one_language
 
@@ -131,8 +131,8 @@ def category_classes() -> list[Category]:
 
 def dispatch_departments() -> list[dict]:
     """Organisations a case may be dispatched to, by the names people use for them. One query."""
-    orgs = Organisation.objects.filter(kind__in=CASE_HANDLING_KINDS, is_active=True).order_by("kind", "code")
-    return [{"id": o.pk, "label": org_label(o)} for o in orgs.only("pk", "name", "short_name", "kind", "code")]
+    orgs = Organisation.case_handlers().only("pk", "name", "short_name", "kind", "code")
+    return [{"id": o.pk, "label": org_label(o)} for o in orgs]
 
 
 def scope_root(user, capability: str) -> str:

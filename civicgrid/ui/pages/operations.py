@@ -67,10 +67,10 @@ def _mark_reruns(results, rows: list[dict]) -> None:
     failed) with how that run went: one query for the page. A failure run again is not offered again."""
     if not rows:
         return
-    since = min(r["finished_at"] for r in rows if r["finished_at"]) if any(r["finished_at"] for r in rows) else None
+    finished = [r["finished_at"] for r in rows if r["finished_at"]]
     later = results.filter(task_path__in={r["path"] for r in rows})
-    if since is not None:
-        later = later.filter(enqueued_at__gt=since)
+    if finished:
+        later = later.filter(enqueued_at__gt=min(finished))
     runs = list(later.order_by("enqueued_at").values_list("pk", "task_path", "args_kwargs", "enqueued_at", "status"))
     for row in rows:
         after = [status for pk, path, args, at, status in runs

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from civicgrid.foundation.core.errors import ValidationFailed
-from civicgrid.foundation.orgs.models import CASE_HANDLING_KINDS, Organisation, handling_kinds_text
+from civicgrid.foundation.orgs.models import Organisation, handles_cases, handling_kinds_text
 
 from .. import clocks, recipients
 from ..models import OPEN_STATUSES, Case, CaseReporter
@@ -17,9 +17,8 @@ CHECK_RESULTS = {"confirmed": "属实", "unconfirmed": "不属实"}
 CHECK_RESULTS_EN = {"confirmed": "confirmed", "unconfirmed": "not confirmed"}
 
 
-def resolve_department(value, *, field: str = "department", staffed: bool = False) -> Organisation:
-    """An active organisation of a kind that handles cases (`CASE_HANDLING_KINDS`), by instance or id; with `staffed`,
-    one that has at least one handler account now (a case sent elsewhere could be acted on by no one). Anything
+def resolve_department(value, *, field: str = "department") -> Organisation:
+    """An active organisation of a kind that handles cases (`orgs.handles_cases`), by instance or id; anything
     else is a clear error naming `field`."""
     pk = value.pk if isinstance(value, Organisation) else value
     try:
@@ -29,12 +28,9 @@ def resolve_department(value, *, field: str = "department", staffed: bool = Fals
     found = Organisation.objects.filter(pk=pk, is_active=True).first() if 0 < pk < 2**63 else None
     if found is None:
         raise ValidationFailed(f"未知的处置部门：{str(value)[:32]} / unknown department", field=field)
-    if found.kind not in CASE_HANDLING_KINDS:
+    if not handles_cases(found):
         raise ValidationFailed(f"「{found.name}」不办理派遣的事件，请选择{handling_kinds_text()} / \"{found.name}\" is not an "
                                f"organisation that handles cases", field=field)
-    if staffed and not recipients.department_handlers(found.pk):
-        raise ValidationFailed(f"「{found.name}」还没有处置人员账号，派遣后无人能办理；请先由安全管理员为其授权处置人员 / "
-                               f"\"{found.name}\" has no handler accounts yet: grant one first", field=field)
     return found
 
 
@@ -157,7 +153,11 @@ def dispatch(ctx: Ctx) -> None:
     """派遣 to a department; a choice other than the routing suggestion is kept as a correction for the
     router's retraining. The handling clock starts with the category's limit."""
     case = ctx.case
-    department = resolve_department(ctx.inputs.get("department"), staffed=True)
+    department = resolve_department(ctx.inputs.get("department"))
+    handlers = recipients.department_handlers(department.pk)  # told below; none, and no one could act on it
+    if not handlers:
+        raise ValidationFailed(f"「{department.name}」还没有处置人员账号，派遣后无人能办理；请先由安全管理员为其授权处置人员 / "
+                               f"\"{department.name}\" has no handler accounts yet: grant one first", field="department")
     suggested = case.suggested_department_id
     ctx.data.update({"department": department.pk, "suggested_department": suggested,
                      "correction": bool(suggested and suggested != department.pk)})
@@ -172,7 +172,7 @@ def dispatch(ctx: Ctx) -> None:
         ctx.data["rule_corrected"] = _correct_rule(ctx, department)
     ctx.event.update({"correction": ctx.data["correction"], "suggested_department_id": suggested})
     ctx.department = department
-    recipients.tell_staff(recipients.department_handlers(department.pk), case, "new_task", "新任务",
+    recipients.tell_staff(handlers, case, "new_task", "新任务",
                           f"{case.title}（处置期限 {timezone.localtime(case.deadline):%Y-%m-%d %H:%M}）"
                           if case.deadline else "")
     ctx.tell = "已派遣至处置部门"

@@ -13,6 +13,7 @@ from ..models import Case, CaseReporter, Status
 from ..workflow import CASE_WORKFLOW, EXTRA_STEP_LABELS
 from .actions_handling import reopen_window_open
 from .common import MissingInput, add_step, lock, publish, record
+from .intake import is_public_only
 from .transitions import Ctx, run
 
 NOT_FOUND = "链接无效或已失效 / unknown or expired link"
@@ -35,8 +36,6 @@ def reporter_for(token: str) -> CaseReporter:
 def _own_staff_report(reporter: CaseReporter, viewer) -> bool:
     """Whether `viewer` is the staff account that reported the case itself: the satisfaction rating is the
     public's word on the district's work, so staff forward the link to the resident rather than rate it."""
-    from .intake import is_public_only
-
     return bool(viewer is not None and getattr(viewer, "is_authenticated", False) and reporter.user_id == viewer.pk
                 and not is_public_only(viewer))
 
