@@ -22,6 +22,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 QUICK_ARGS = {
+    "bench_account_delete.py": ["--sizes", "10000,50000"],
+    "bench_audit_types.py": ["--sizes", "10000,50000"],
     "bench_board.py": ["--sizes", "10000,50000"],
     "bench_case_list.py": ["--sizes", "10000,50000"],
     "bench_evaluation.py": ["--sizes", "10000,50000"],

@@ -161,6 +161,13 @@ class Case(ScopedModel):
                          name="cases_extension_region_idx"),
             models.Index(fields=["hotline_ticket"], condition=~models.Q(hotline_ticket=""),
                          name="cases_hotline_ticket_idx"),
+            # Deleting an account sets these to NULL (`UPDATE … WHERE accepted_by_id IN (…)`) and checks its
+            # foreign keys: without an index each reads every case. Over the set rows only, so a new report (not
+            # yet accepted) writes neither.
+            models.Index(fields=["accepted_by"], condition=models.Q(accepted_by__isnull=False),
+                         name="cases_accepted_by_idx"),
+            models.Index(fields=["dispatched_by"], condition=models.Q(dispatched_by__isnull=False),
+                         name="cases_dispatched_by_idx"),
         ]
 
     def __str__(self) -> str:

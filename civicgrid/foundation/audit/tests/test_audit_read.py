@@ -12,7 +12,13 @@ from django.utils import timezone
 
 from civicgrid.foundation.access.models import ApiToken
 from civicgrid.foundation.access.roles import Role
-from civicgrid.foundation.audit.export import AuditFilter, apply_filter, visible_audit
+from civicgrid.foundation.audit.export import (
+    AuditFilter,
+    apply_filter,
+    object_types,
+    recorded_target_types,
+    visible_audit,
+)
 from civicgrid.foundation.audit.models import AuditEntry
 from civicgrid.foundation.audit.service import record
 from civicgrid.testing.builders import user_with
@@ -54,6 +60,28 @@ def test_filters(trail):
     assert apply_filter(qs, AuditFilter(since=timezone.now() - timedelta(days=1))).count() == 3
     assert apply_filter(qs, AuditFilter(target_type="people.resident", target_id="7")).count() == 1
     assert apply_filter(qs, AuditFilter(result="refused")).count() == 1
+
+
+def test_object_types_offer_every_recorded_type_once(trail):
+    # Types that share prefixes, sort next to each other, repeat, or name no model (one since removed); records
+    # with no object at all offer nothing.
+    for code, times in [("people.resident", 3), ("people.residents", 1), ("people.house", 2), ("cases.case", 1),
+                        ("gone.model", 1), ("a.b", 1), ("people.resident ", 1)]:
+        for n in range(times):
+            record(actor=None, action="data.changed", target_type=code, target_id=str(n))
+    recorded = {e.target_type for e in AuditEntry.objects.all() if e.target_type}
+
+    found = recorded_target_types()
+
+    assert sorted(found) == sorted(recorded) and len(found) == len(set(found))
+    offered = dict(object_types())
+    assert set(offered) == recorded and "" not in offered
+    assert offered["gone.model"] == "gone.model" and offered["cases.case"] != "cases.case"
+
+
+def test_object_types_are_empty_for_a_trail_without_objects(db):
+    record(actor=None, action="auth.login")
+    assert recorded_target_types() == [] and object_types() == []
 
 
 def test_api_list_is_for_audit_administrators_only(client, tree, trail):
