@@ -1,7 +1,9 @@
 """Inbox messages and outgoing email/SMS, written inside the caller's business transaction.
 
 `notify(...)` adds an inbox row (once per `dedupe_key`, so event handlers that run twice do not repeat
-themselves). `queue_message(...)` records an `OutgoingMessage` with the address encrypted and hands it to the
+themselves); its title must open with registered words (`titles`).
+
+`queue_message(...)` records an `OutgoingMessage` with the address encrypted and hands it to the
 channel's sender only after the transaction commits: a rolled-back action sends nothing, and a failed
 delivery is tried again by the worker (`deliver_pending`, on every pass) after a growing wait, `MAX_ATTEMPTS`
 times in all.
@@ -19,6 +21,7 @@ from django.utils import timezone
 from ..core import keys
 from ..core.errors import NotFound
 from ..core.retries import retry_chosen
+from . import titles
 from .models import Notification, OutgoingMessage
 from .senders import CHANNELS, mask_address, sender_for
 
@@ -42,6 +45,7 @@ def _target_fields(target) -> tuple[str, str]:
 def notify(user, kind: str, title: str, body: str = "", target=None, dedupe_key: str | None = None,
            url: str = "") -> Notification | None:
     """Put one message in `user`'s inbox; None when `dedupe_key` was already used (nothing written)."""
+    titles.check(title)
     if user is None or not getattr(user, "pk", None):
         return None
     target_type, target_id = _target_fields(target)
@@ -63,6 +67,7 @@ def notify(user, kind: str, title: str, body: str = "", target=None, dedupe_key:
 def notify_many(users: Iterable, kind: str, title: str, body: str = "", target=None,
                 dedupe_prefix: str | None = None, url: str = "") -> int:
     """`notify` for several users (each once); with `dedupe_prefix` each user's key is `<prefix>:<user id>`."""
+    titles.check(title)  # also when nobody is told this time
     count = 0
     seen: set[int] = set()
     for user in users:

@@ -179,14 +179,15 @@ def test_residents_inbox_links_their_own_case_to_its_follow_page_not_the_case_pa
 
 def test_inbox_titles_read_in_the_readers_language(loop, client_for):
     """Titles are stored in Chinese ("新任务：<number>"); the English inbox names the task in English and keeps
-    the number; a title no app marked is shown as it is."""
+    the number; a title no app registered (a row from before its words were registered) is shown as it is."""
     case = report(loop)
     act(actor=loop.dispatcher, case=case, action="accept")
     act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
-    notify(loop.handler, "note", "自定义标题：其他")
+    Notification.objects.create(user=loop.handler, kind="note", title="自定义标题：其他")
     c = client_for(loop.handler)
     html = c.get(reverse("ui:inbox")).content.decode()
     assert f"新任务：{case.number}" in html
     c.post(reverse("set_language"), {"language": "en", "next": "/"})
     html = c.get(reverse("ui:inbox")).content.decode()
     assert f"New task: {case.number}" in html and "新任务" not in html and "自定义标题：其他" in html
+
