@@ -91,6 +91,12 @@ def tell_staff(users, case: Case, kind: str, title: str, body: str = "", dedupe:
                               dedupe_prefix=dedupe)
 
 
+def settle_staff(case: Case, kind: str, resolution: str) -> int:
+    """Close every recipient's `kind` messages about `case`: the work they asked for is done (`resolution`:
+    what became of it, marked for translation)."""
+    return notify.resolve(case, kind, resolution)
+
+
 def follow_url(token: str) -> str:
     """The reporter's follow page (a page for people: status, rating, reopening), not the JSON endpoint behind it;
     absolute when `CIVICGRID_PUBLIC_BASE_URL` is set, as SMS and email need."""

@@ -25,6 +25,8 @@ class NotificationOut(Schema):
     url: str
     created_at: datetime
     read_at: datetime | None
+    resolved_at: datetime | None  # the work the message asked for was done (by this reader or another)
+    resolution: str  # what became of it, in the district's language (e.g. 已同意)
 
 
 class InboxOut(Schema):

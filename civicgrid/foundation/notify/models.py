@@ -19,11 +19,17 @@ class Notification(models.Model):
     dedupe_key = models.CharField(max_length=120, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    # A message asking for work that somebody (perhaps another recipient) has since done: when, and what
+    # became of it (words in the district's language, marked for translation: 已同意), so nobody takes it for work.
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=32, blank=True)
 
     class Meta:
         verbose_name = _("站内消息")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "read_at"])]
+        # (target_type, target_id): the messages about one object, which `services.resolve` closes together.
+        indexes = [models.Index(fields=["user", "read_at"]),
+                   models.Index(fields=["target_type", "target_id"], name="notify_target")]
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.kind} {self.title}"
@@ -38,6 +44,11 @@ class Notification(models.Model):
             return self.title
         shown = gettext(what)
         return self.title if shown == what else f"{shown}{gettext('：')}{rest}"
+
+    @property
+    def shown_resolution(self) -> str:
+        """What became of the work the message asked for, in the reader's language ("" while it waits)."""
+        return gettext(self.resolution) if self.resolution else ""
 
 
 class OutgoingMessage(models.Model):

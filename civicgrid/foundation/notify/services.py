@@ -1,7 +1,8 @@
 """Inbox messages and outgoing email/SMS, written inside the caller's business transaction.
 
 `notify(...)` adds an inbox row (once per `dedupe_key`, so event handlers that run twice do not repeat
-themselves); its title must open with registered words (`titles`).
+themselves); its title must open with registered words (`titles`). `resolve(...)` closes the messages about
+an object that asked for work now done, for every recipient at once.
 
 `queue_message(...)` records an `OutgoingMessage` with the address encrypted and hands it to the
 channel's sender only after the transaction commits: a rolled-back action sends nothing, and a failed
@@ -16,6 +17,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from django.db import IntegrityError, models, transaction
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..core import keys
@@ -77,6 +79,19 @@ def notify_many(users: Iterable, kind: str, title: str, body: str = "", target=N
         key = f"{dedupe_prefix}:{user.pk}" if dedupe_prefix else None
         count += notify(user, kind, title, body, target, dedupe_key=key, url=url) is not None
     return count
+
+
+def resolve(target, kind: str, resolution: str) -> int:
+    """Close every recipient's open messages of `kind` about `target`: the work they asked for is done (say, one
+    approver decided a request all approvers were told about). Each is marked read, unless already, and keeps
+    `resolution` (words in the district's language, marked for translation) for the inbox to show. Returns how
+    many. Not audited, like `mark_read`: the business action that settles the work is."""
+    target_type, target_id = _target_fields(target)
+    now = timezone.now()
+    return (Notification.objects.filter(target_type=target_type, target_id=target_id, kind=kind[:32],
+                                        resolved_at__isnull=True)
+            .update(resolved_at=now, resolution=resolution[:32],
+                    read_at=Coalesce("read_at", models.Value(now))))
 
 
 def inbox(user, *, unread_only: bool = False):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.core.errors import Conflict, ValidationFailed
 from civicgrid.foundation.events import bus as events
@@ -17,6 +18,8 @@ from .transitions import Ctx, action
 
 DECISIONS = {"approve": "同意", "reject": "不同意"}
 DECISIONS_EN = {"approve": "approved", "reject": "rejected"}
+# What the other approvers' request messages say once one of them has decided (shown in the reader's language).
+SETTLED = {"approve": gettext_noop("已同意"), "reject": gettext_noop("已不同意")}
 
 
 @action("send_back")
@@ -108,6 +111,8 @@ def decide_extension(ctx: Ctx) -> None:
     due = f"，新的处置期限 {timezone.localtime(case.deadline):%Y-%m-%d %H:%M}" if decision == "approve" and case.deadline else ""
     recipients.tell_staff(recipients.department_handlers(case.department_id), case, "extension_decided",
                           f"延期申请{DECISIONS[decision]}", ctx.note + due)
+    # Every approver was asked; the request is decided, so nobody's message about it waits any longer.
+    recipients.settle_staff(case, "extension_request", SETTLED[decision])
 
 
 @action("report_back")
