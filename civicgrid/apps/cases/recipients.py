@@ -85,10 +85,11 @@ def responsible_for(case: Case, clock_kind: str) -> list[User]:
     return dispatchers(case)
 
 
-def tell_staff(users, case: Case, kind: str, title: str, body: str = "", dedupe: str | None = None) -> int:
-    """Inbox message about a case to each of `users`."""
+def tell_staff(users, case: Case, kind: str, title: str, body: str = "", dedupe: str | None = None,
+               body_en: str = "") -> int:
+    """Inbox message about a case to each of `users` (`body_en`: the English of a body the system wrote)."""
     return notify.notify_many(users, kind, f"{title}：{case.number}", body or case.title, target=case,
-                              dedupe_prefix=dedupe)
+                              dedupe_prefix=dedupe, body_en=body_en if body else "")
 
 
 def settle_staff(case: Case, kind: str, resolution: str) -> int:

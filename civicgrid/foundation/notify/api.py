@@ -20,6 +20,7 @@ class NotificationOut(Schema):
     kind: str
     title: str
     body: str
+    body_en: str  # the English of a body the system wrote; empty for people's words and older messages
     target_type: str
     target_id: str
     url: str

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import models
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -13,6 +13,7 @@ class Notification(models.Model):
     kind = models.CharField(_("类型"), max_length=32)  # new_task | warning | overdue | sent_back | reopened | …
     title = models.CharField(_("标题"), max_length=200)
     body = models.TextField(_("内容"), blank=True)
+    body_en = models.TextField(blank=True)  # the English of a body the system wrote (`shown_body`)
     target_type = models.CharField(max_length=64, blank=True)
     target_id = models.CharField(max_length=64, blank=True)
     url = models.CharField(max_length=200, blank=True)
@@ -44,6 +45,14 @@ class Notification(models.Model):
             return self.title
         shown = gettext(what)
         return self.title if shown == what else f"{shown}{gettext('：')}{rest}"
+
+    @property
+    def shown_body(self) -> str:
+        """The body in the reader's language: the English a system-written body carries, in the English
+        interface; otherwise the body as written (people's own words, and rows older than `body_en`)."""
+        if self.body_en and (get_language() or "").startswith("en"):
+            return self.body_en
+        return self.body
 
     @property
     def shown_resolution(self) -> str:

@@ -1,8 +1,9 @@
 """Inbox messages and outgoing email/SMS, written inside the caller's business transaction.
 
 `notify(...)` adds an inbox row (once per `dedupe_key`, so event handlers that run twice do not repeat
-themselves); its title must open with registered words (`titles`). `resolve(...)` closes the messages about
-an object that asked for work now done, for every recipient at once.
+themselves); its title must open with registered words (`titles`), and a body the system wrote may carry its
+English (`body_en`). `resolve(...)` closes the messages about an object that asked for work now done, for every
+recipient at once.
 
 `queue_message(...)` records an `OutgoingMessage` with the address encrypted and hands it to the
 channel's sender only after the transaction commits: a rolled-back action sends nothing, and a failed
@@ -45,14 +46,16 @@ def _target_fields(target) -> tuple[str, str]:
 
 
 def notify(user, kind: str, title: str, body: str = "", target=None, dedupe_key: str | None = None,
-           url: str = "") -> Notification | None:
-    """Put one message in `user`'s inbox; None when `dedupe_key` was already used (nothing written)."""
+           url: str = "", body_en: str = "") -> Notification | None:
+    """Put one message in `user`'s inbox; None when `dedupe_key` was already used (nothing written).
+    `body_en`: the English of a body the system wrote (people's own words are not translated)."""
     titles.check(title)
     if user is None or not getattr(user, "pk", None):
         return None
     target_type, target_id = _target_fields(target)
-    row = Notification(user_id=user.pk, kind=kind[:32], title=title[:200], body=body, target_type=target_type,
-                       target_id=target_id, url=url[:200], dedupe_key=dedupe_key[:120] if dedupe_key else None)
+    row = Notification(user_id=user.pk, kind=kind[:32], title=title[:200], body=body, body_en=body_en,
+                       target_type=target_type, target_id=target_id, url=url[:200],
+                       dedupe_key=dedupe_key[:120] if dedupe_key else None)
     if dedupe_key is None:
         row.save()
         return row
@@ -67,7 +70,7 @@ def notify(user, kind: str, title: str, body: str = "", target=None, dedupe_key:
 
 
 def notify_many(users: Iterable, kind: str, title: str, body: str = "", target=None,
-                dedupe_prefix: str | None = None, url: str = "") -> int:
+                dedupe_prefix: str | None = None, url: str = "", body_en: str = "") -> int:
     """`notify` for several users (each once); with `dedupe_prefix` each user's key is `<prefix>:<user id>`."""
     titles.check(title)  # also when nobody is told this time
     count = 0
@@ -77,7 +80,7 @@ def notify_many(users: Iterable, kind: str, title: str, body: str = "", target=N
             continue
         seen.add(user.pk)
         key = f"{dedupe_prefix}:{user.pk}" if dedupe_prefix else None
-        count += notify(user, kind, title, body, target, dedupe_key=key, url=url) is not None
+        count += notify(user, kind, title, body, target, dedupe_key=key, url=url, body_en=body_en) is not None
     return count
 
 

@@ -1,5 +1,5 @@
-"""What the loop leaves in staff inboxes: a decided extension request stops waiting in every approver's inbox, and
-nothing else of theirs changes."""
+"""What the loop leaves in staff inboxes: a decided extension request stops waiting in every approver's inbox,
+and the bodies the system writes carry their English (people's own words stay as written)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,17 @@ from django.utils import timezone
 from civicgrid.apps.cases.models import Case
 from civicgrid.apps.cases.services import act
 from civicgrid.foundation.core.errors import ValidationFailed
+from civicgrid.foundation.events import bus
 from civicgrid.foundation.notify.models import Notification
 from civicgrid.foundation.notify.services import inbox, notify
+from civicgrid.foundation.sla.models import SlaClock
+from civicgrid.foundation.sla.sweep import sweep
 
 from .conftest import report, world_counts
 
 pytestmark = pytest.mark.django_db
 
-FIELDS = ("pk", "kind", "title", "body", "read_at", "resolved_at", "resolution")
+FIELDS = ("pk", "kind", "title", "body", "body_en", "read_at", "resolved_at", "resolution")
 
 
 def _dispatched(loop) -> Case:
@@ -89,3 +92,42 @@ def test_a_refused_decision_leaves_every_request_message_waiting(loop):
         act(actor=loop.dispatcher, case=case, action="decide_extension", decision="maybe")
     assert world_counts() == before and _rows(loop.leader) + _rows(loop.dispatcher) == rows
     assert Notification.objects.filter(kind="extension_request", resolved_at__isnull=True).count() == 2
+
+
+def test_system_written_bodies_carry_their_english_and_peoples_words_stay_as_written(loop):
+    case = _dispatched(loop)
+    due = f"{timezone.localtime(case.deadline):%Y-%m-%d %H:%M}"
+    new_task = Notification.objects.get(user=loop.handler, kind="new_task")
+    assert new_task.body == f"路边暴露垃圾（处置期限 {due}）"
+    assert new_task.body_en == f"路边暴露垃圾 (handling deadline {due})"  # the case's title is data
+
+    act(actor=loop.handler, case=case, action="request_extension", reason="需调度清运车", hours=8)
+    asked = Notification.objects.get(user=loop.leader, kind="extension_request")
+    assert (asked.body, asked.body_en) == ("申请延期 8 小时：需调度清运车", "extension of 8 h requested: 需调度清运车")
+    case = act(actor=loop.dispatcher, case=case, action="decide_extension", decision="approve", note="抓紧")
+    decided = Notification.objects.get(user=loop.handler, kind="extension_decided")
+    new_due = f"{timezone.localtime(case.deadline):%Y-%m-%d %H:%M}"
+    assert decided.body == f"同意延期 8 小时：抓紧，新的处置期限 {new_due}"
+    assert decided.body_en == f"extension of 8 h approved: 抓紧, new handling deadline {new_due}"
+
+    act(actor=loop.handler, case=case, action="send_back", reason="不属于本部门")
+    sent_back = Notification.objects.get(user=loop.dispatcher, kind="sent_back")
+    assert (sent_back.body, sent_back.body_en) == ("区城管局：不属于本部门", "sent back by 区城管局: 不属于本部门")
+
+    # People's own words are the whole body: nothing to translate, the body is shown as written.
+    case = act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
+    act(actor=loop.leader, case=case, action="supervise", note="今天必须处理")
+    supervised = Notification.objects.get(user=loop.handler, kind="supervise")
+    assert (supervised.body, supervised.body_en) == ("今天必须处理", "")
+
+
+def test_a_warning_body_carries_its_english(loop):
+    case = _dispatched(loop)
+    clock = SlaClock.objects.get(target_type="cases.case", target_id=str(case.pk), kind="case.handle")
+    bus.dispatch_pending()
+    sweep(now=clock.warn_at + timedelta(seconds=1))
+    bus.dispatch_pending()
+    warning = Notification.objects.get(user=loop.handler, kind="warning")
+    due = f"{timezone.localtime(clock.due_at):%Y-%m-%d %H:%M}"
+    assert (warning.body, warning.body_en) == (f"路边暴露垃圾（期限 {due}）", f"路边暴露垃圾 (due {due})")
+    assert warning.title == f"处置即将超期：{case.number}"
