@@ -42,6 +42,10 @@ def test_one_approvers_decision_closes_the_request_for_every_approver_and_nothin
     read = notify(loop.leader, "note", "已读的消息")
     Notification.objects.filter(pk=read.pk).update(read_at=timezone.now() - timedelta(days=1))
     act(actor=loop.handler, case=case, action="request_extension", reason="需调度清运车", hours=8)
+    # Another case's request, to the same approvers, is other work: it keeps waiting.
+    other = _dispatched(loop)
+    act(actor=loop.handler, case=other, action="request_extension", reason="另一处", hours=2)
+    other_asked = _rows(loop.leader, kind="extension_request", target_id=str(other.pk))
     asked = Notification.objects.filter(kind="extension_request", target_id=str(case.pk))
     first_ids = list(asked.values_list("pk", flat=True))
     assert set(asked.values_list("user_id", flat=True)) == {loop.dispatcher.pk, loop.leader.pk}
@@ -54,6 +58,8 @@ def test_one_approvers_decision_closes_the_request_for_every_approver_and_nothin
 
     assert inbox(loop.leader, unread_only=True).count() == leader_unread - 1
     assert _rows(loop.leader, pk__in=[unrelated.pk, read.pk]) == leader_others
+    assert _rows(loop.leader, kind="extension_request", target_id=str(other.pk)) == other_asked
+    assert other_asked[0][FIELDS.index("read_at")] is None
     for message in asked:  # the decider's own message too: the request is no one's work any more
         assert message.read_at is not None and message.resolved_at is not None and message.resolution == "已同意"
     # The handlers' messages are not the approvers' request: only the decision was added for them.
