@@ -56,9 +56,9 @@ def on_sla_warning(event) -> None:
         return
     kind = event.payload["kind"]
     users = recipients.responsible_for(case, kind)
-    recipients.tell_staff(users, case, "warning", f"{KIND_LABELS[kind]}即将超期",
-                          f"{case.title}（期限 {sla.due_text(event.payload.get('due_at'))}）",
-                          dedupe=f"sla.warning:{event.payload.get('clock_id')}")
+    due = sla.due_text(event.payload.get("due_at"))
+    recipients.tell_staff(users, case, "warning", f"{KIND_LABELS[kind]}即将超期", f"{case.title}（期限 {due}）",
+                          dedupe=f"sla.warning:{event.payload.get('clock_id')}", body_en=f"{case.title} (due {due})")
 
 
 @events.handler("sla.breached", name="cases.sla_breached")

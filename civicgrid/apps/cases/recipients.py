@@ -19,6 +19,7 @@ from civicgrid.foundation.access.models import Grant, User
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.core import keys
 from civicgrid.foundation.notify import services as notify
+from civicgrid.foundation.notify import titles
 
 from .models import Case, CaseReporter, Status
 
@@ -27,7 +28,7 @@ PHONE_CONTEXT = "cases.reporter.phone"
 EMAIL_CONTEXT = "cases.reporter.email"
 DISPATCH_ROLES = (Role.COMMAND_DISPATCHER, Role.STREET_DISPATCHER)
 # What staff inbox titles say before "：<case number>" (stored in Chinese; the inbox shows the reader's language).
-INBOX_TITLES = (
+INBOX_TITLES = titles.register(
     gettext_noop("新任务"), gettext_noop("核实任务"), gettext_noop("核查任务"), gettext_noop("待结案"),
     gettext_noop("延期申请"), gettext_noop("延期申请同意"), gettext_noop("延期申请不同意"), gettext_noop("督办"),
     gettext_noop("返工"), gettext_noop("退回"), gettext_noop("重新办理"), gettext_noop("核实属实"),
@@ -36,6 +37,8 @@ INBOX_TITLES = (
     gettext_noop("核查即将超期"), gettext_noop("结案即将超期"),
     gettext_noop("受理已超期"), gettext_noop("核实已超期"), gettext_noop("派遣已超期"), gettext_noop("处置已超期"),
     gettext_noop("核查已超期"), gettext_noop("结案已超期"),
+    gettext_noop("超期自动督办（受理）"), gettext_noop("超期自动督办（核实）"), gettext_noop("超期自动督办（派遣）"),
+    gettext_noop("超期自动督办（处置）"), gettext_noop("超期自动督办（核查）"), gettext_noop("超期自动督办（结案）"),
 )
 APPROVER_ROLES = (Role.COMMAND_DISPATCHER, Role.LEADER)
 
@@ -82,10 +85,17 @@ def responsible_for(case: Case, clock_kind: str) -> list[User]:
     return dispatchers(case)
 
 
-def tell_staff(users, case: Case, kind: str, title: str, body: str = "", dedupe: str | None = None) -> int:
-    """Inbox message about a case to each of `users`."""
+def tell_staff(users, case: Case, kind: str, title: str, body: str = "", dedupe: str | None = None,
+               body_en: str = "") -> int:
+    """Inbox message about a case to each of `users` (`body_en`: the English of a body the system wrote)."""
     return notify.notify_many(users, kind, f"{title}：{case.number}", body or case.title, target=case,
-                              dedupe_prefix=dedupe)
+                              dedupe_prefix=dedupe, body_en=body_en if body else "")
+
+
+def settle_staff(case: Case, kind: str, resolution: str) -> int:
+    """Close every recipient's `kind` messages about `case`: the work they asked for is done (`resolution`:
+    what became of it, marked for translation)."""
+    return notify.resolve(case, kind, resolution)
 
 
 def follow_url(token: str) -> str:

@@ -4,9 +4,11 @@ and tell them and the command centre. Delivered at least once; each effect is ke
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.events import bus as events
 from civicgrid.foundation.notify import services as notify
+from civicgrid.foundation.notify import titles
 from civicgrid.foundation.sla import services as sla
 
 from .models import OPEN_TASK_STATUSES, ResponseTask
@@ -14,6 +16,12 @@ from .services.common import district_managers, record
 from .services.response import ACK_CLOCK, DONE_CLOCK, responsible_users
 
 LABELS = {ACK_CLOCK: "签收", DONE_CLOCK: "完成"}
+# What the titles below say before "：<task>", for each label (the inbox shows them in the reader's language).
+INBOX_TITLES = titles.register(
+    gettext_noop("防汛任务即将超时（签收）"), gettext_noop("防汛任务即将超时（完成）"),
+    gettext_noop("防汛任务已超时（签收）"), gettext_noop("防汛任务已超时（完成）"),
+    gettext_noop("防汛任务超时未签收"), gettext_noop("防汛任务超时未完成"),
+)
 
 
 def _task_of(event) -> ResponseTask | None:

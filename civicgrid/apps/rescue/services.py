@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.access.models import Grant
 from civicgrid.foundation.access.roles import Role
@@ -24,6 +25,7 @@ from civicgrid.foundation.core import keys
 from civicgrid.foundation.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.pii import mask_phone, validate_mobile
 from civicgrid.foundation.events.bus import publish
+from civicgrid.foundation.notify import titles
 from civicgrid.foundation.notify.services import notify
 from civicgrid.foundation.orgs.models import Organisation
 from civicgrid.foundation.regions.models import Region
@@ -53,6 +55,9 @@ from .workflow import INCIDENT_WORKFLOW, REPORT_FIELDS
 LEADER_PHONE_CONTEXT = "rescue.team.leader_phone"
 MEMBER_PHONE_CONTEXT = "rescue.member.phone"
 ACK_CLOCK = "rescue.acknowledge"
+# What inbox titles say before "：<incident or team>" (the inbox shows them in the reader's language; the
+# handlers send the second).
+INBOX_TITLES = titles.register(gettext_noop("抢险调派"), gettext_noop("队伍未响应"))
 NOT_FOUND = "未找到该对象，或不在您的权限范围内 / not found"
 
 # hazard category → incident kind (a hazard's kind decides the rest)

@@ -20,11 +20,14 @@ class NotificationOut(Schema):
     kind: str
     title: str
     body: str
+    body_en: str  # the English of a body the system wrote; empty for people's words and older messages
     target_type: str
     target_id: str
     url: str
     created_at: datetime
     read_at: datetime | None
+    resolved_at: datetime | None  # the work the message asked for was done (by this reader or another)
+    resolution: str  # what became of it, in the district's language (e.g. 已同意)
 
 
 class InboxOut(Schema):

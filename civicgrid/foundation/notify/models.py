@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import models
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -13,17 +13,24 @@ class Notification(models.Model):
     kind = models.CharField(_("类型"), max_length=32)  # new_task | warning | overdue | sent_back | reopened | …
     title = models.CharField(_("标题"), max_length=200)
     body = models.TextField(_("内容"), blank=True)
+    body_en = models.TextField(blank=True)  # the English of a body the system wrote (`shown_body`)
     target_type = models.CharField(max_length=64, blank=True)
     target_id = models.CharField(max_length=64, blank=True)
     url = models.CharField(max_length=200, blank=True)
     dedupe_key = models.CharField(max_length=120, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    # A message asking for work that somebody (perhaps another recipient) has since done: when, and what
+    # became of it (words in the district's language, marked for translation: 已同意), so nobody takes it for work.
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=32, blank=True)
 
     class Meta:
         verbose_name = _("站内消息")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "read_at"])]
+        # (target_type, target_id): the messages about one object, which `services.resolve` closes together.
+        indexes = [models.Index(fields=["user", "read_at"]),
+                   models.Index(fields=["target_type", "target_id"], name="notify_target")]
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.kind} {self.title}"
@@ -38,6 +45,19 @@ class Notification(models.Model):
             return self.title
         shown = gettext(what)
         return self.title if shown == what else f"{shown}{gettext('：')}{rest}"
+
+    @property
+    def shown_body(self) -> str:
+        """The body in the reader's language: the English a system-written body carries, in the English
+        interface; otherwise the body as written (people's own words, and rows older than `body_en`)."""
+        if self.body_en and (get_language() or "").startswith("en"):
+            return self.body_en
+        return self.body
+
+    @property
+    def shown_resolution(self) -> str:
+        """What became of the work the message asked for, in the reader's language ("" while it waits)."""
+        return gettext(self.resolution) if self.resolution else ""
 
 
 class OutgoingMessage(models.Model):

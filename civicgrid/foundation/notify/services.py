@@ -1,7 +1,11 @@
 """Inbox messages and outgoing email/SMS, written inside the caller's business transaction.
 
 `notify(...)` adds an inbox row (once per `dedupe_key`, so event handlers that run twice do not repeat
-themselves). `queue_message(...)` records an `OutgoingMessage` with the address encrypted and hands it to the
+themselves); its title must open with registered words (`titles`), and a body the system wrote may carry its
+English (`body_en`). `resolve(...)` closes the messages about an object that asked for work now done, for every
+recipient at once.
+
+`queue_message(...)` records an `OutgoingMessage` with the address encrypted and hands it to the
 channel's sender only after the transaction commits: a rolled-back action sends nothing, and a failed
 delivery is tried again by the worker (`deliver_pending`, on every pass) after a growing wait, `MAX_ATTEMPTS`
 times in all.
@@ -14,11 +18,13 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from django.db import IntegrityError, models, transaction
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..core import keys
 from ..core.errors import NotFound
 from ..core.retries import retry_chosen
+from . import titles
 from .models import Notification, OutgoingMessage
 from .senders import CHANNELS, mask_address, sender_for
 
@@ -40,13 +46,16 @@ def _target_fields(target) -> tuple[str, str]:
 
 
 def notify(user, kind: str, title: str, body: str = "", target=None, dedupe_key: str | None = None,
-           url: str = "") -> Notification | None:
-    """Put one message in `user`'s inbox; None when `dedupe_key` was already used (nothing written)."""
+           url: str = "", body_en: str = "") -> Notification | None:
+    """Put one message in `user`'s inbox; None when `dedupe_key` was already used (nothing written).
+    `body_en`: the English of a body the system wrote (people's own words are not translated)."""
+    titles.check(title)
     if user is None or not getattr(user, "pk", None):
         return None
     target_type, target_id = _target_fields(target)
-    row = Notification(user_id=user.pk, kind=kind[:32], title=title[:200], body=body, target_type=target_type,
-                       target_id=target_id, url=url[:200], dedupe_key=dedupe_key[:120] if dedupe_key else None)
+    row = Notification(user_id=user.pk, kind=kind[:32], title=title[:200], body=body, body_en=body_en,
+                       target_type=target_type, target_id=target_id, url=url[:200],
+                       dedupe_key=dedupe_key[:120] if dedupe_key else None)
     if dedupe_key is None:
         row.save()
         return row
@@ -61,8 +70,9 @@ def notify(user, kind: str, title: str, body: str = "", target=None, dedupe_key:
 
 
 def notify_many(users: Iterable, kind: str, title: str, body: str = "", target=None,
-                dedupe_prefix: str | None = None, url: str = "") -> int:
+                dedupe_prefix: str | None = None, url: str = "", body_en: str = "") -> int:
     """`notify` for several users (each once); with `dedupe_prefix` each user's key is `<prefix>:<user id>`."""
+    titles.check(title)  # also when nobody is told this time
     count = 0
     seen: set[int] = set()
     for user in users:
@@ -70,8 +80,21 @@ def notify_many(users: Iterable, kind: str, title: str, body: str = "", target=N
             continue
         seen.add(user.pk)
         key = f"{dedupe_prefix}:{user.pk}" if dedupe_prefix else None
-        count += notify(user, kind, title, body, target, dedupe_key=key, url=url) is not None
+        count += notify(user, kind, title, body, target, dedupe_key=key, url=url, body_en=body_en) is not None
     return count
+
+
+def resolve(target, kind: str, resolution: str) -> int:
+    """Close every recipient's open messages of `kind` about `target`: the work they asked for is done (say, one
+    approver decided a request all approvers were told about). Each is marked read, unless already, and keeps
+    `resolution` (words in the district's language, marked for translation) for the inbox to show. Returns how
+    many. Not audited, like `mark_read`: the business action that settles the work is."""
+    target_type, target_id = _target_fields(target)
+    now = timezone.now()
+    return (Notification.objects.filter(target_type=target_type, target_id=target_id, kind=kind[:32],
+                                        resolved_at__isnull=True)
+            .update(resolved_at=now, resolution=resolution[:32],
+                    read_at=Coalesce("read_at", models.Value(now))))
 
 
 def inbox(user, *, unread_only: bool = False):

@@ -179,14 +179,40 @@ def test_residents_inbox_links_their_own_case_to_its_follow_page_not_the_case_pa
 
 def test_inbox_titles_read_in_the_readers_language(loop, client_for):
     """Titles are stored in Chinese ("新任务：<number>"); the English inbox names the task in English and keeps
-    the number; a title no app marked is shown as it is."""
+    the number; a title no app registered (a row from before its words were registered) is shown as it is."""
     case = report(loop)
     act(actor=loop.dispatcher, case=case, action="accept")
     act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
-    notify(loop.handler, "note", "自定义标题：其他")
+    Notification.objects.create(user=loop.handler, kind="note", title="自定义标题：其他")
     c = client_for(loop.handler)
     html = c.get(reverse("ui:inbox")).content.decode()
     assert f"新任务：{case.number}" in html
     c.post(reverse("set_language"), {"language": "en", "next": "/"})
     html = c.get(reverse("ui:inbox")).content.decode()
     assert f"New task: {case.number}" in html and "新任务" not in html and "自定义标题：其他" in html
+
+
+def test_inbox_says_a_request_was_decided_and_shows_bodies_in_the_readers_language(loop, client_for):
+    """The leader was asked to decide an extension the dispatcher then approved: the message is no longer unread
+    and says so; the body the system wrote reads in English, the handler's reason as written, and a message
+    stored before bodies carried English shows its body as it is."""
+    case = report(loop)
+    act(actor=loop.dispatcher, case=case, action="accept")
+    act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
+    act(actor=loop.handler, case=case, action="request_extension", reason="需调度清运车", hours=8)
+    old = Notification.objects.create(user=loop.leader, kind="supervise", title="督办：旧消息", body="旧的系统消息")
+    c = client_for(loop.leader)
+    html = c.get(reverse("ui:inbox")).content.decode()
+    asked = Notification.objects.get(user=loop.leader, kind="extension_request")
+    assert "申请延期 8 小时：需调度清运车" in html and f'data-read="{asked.pk}"' in html
+    assert "data-resolved" not in html and badge(html) == 2
+
+    act(actor=loop.dispatcher, case=case, action="decide_extension", decision="approve")
+    html = c.get(reverse("ui:inbox")).content.decode()
+    assert f'data-resolved="{asked.pk}">已同意</span>' in html and f'data-read="{asked.pk}"' not in html
+    assert badge(html) == 1 and f'data-read="{old.pk}"' in html
+    c.post(reverse("set_language"), {"language": "en", "next": "/"})
+    html = c.get(reverse("ui:inbox")).content.decode()
+    assert "extension of 8 h requested: 需调度清运车" in html and "申请延期" not in html
+    assert f'data-resolved="{asked.pk}">Approved</span>' in html
+    assert "旧的系统消息" in html  # no English stored: shown as written

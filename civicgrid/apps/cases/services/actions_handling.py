@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.core.errors import Conflict, ValidationFailed
 from civicgrid.foundation.events import bus as events
@@ -17,6 +18,8 @@ from .transitions import Ctx, action
 
 DECISIONS = {"approve": "同意", "reject": "不同意"}
 DECISIONS_EN = {"approve": "approved", "reject": "rejected"}
+# What the other approvers' request messages say once one of them has decided (shown in the reader's language).
+SETTLED = {"approve": gettext_noop("已同意"), "reject": gettext_noop("已不同意")}
 
 
 @action("send_back")
@@ -51,8 +54,9 @@ def send_back(ctx: Ctx) -> None:
                     "reason": str(ctx.inputs.get("reason") or "")[:500]}
         ctx.data["routing_correction"] = proposal
         events.publish("case.routing_correction_proposed", aggregate=case, payload={"number": case.number, **proposal})
-    recipients.tell_staff(recipients.dispatchers(case), case, "sent_back", "退回",
-                          f"{getattr(previous, 'name', '')}：{ctx.inputs.get('reason', '')}")
+    name, reason = getattr(previous, "name", ""), ctx.inputs.get("reason", "")
+    recipients.tell_staff(recipients.dispatchers(case), case, "sent_back", "退回", f"{name}：{reason}",
+                          body_en=f"sent back by {name}: {reason}")
 
 
 @action("start")
@@ -78,8 +82,10 @@ def request_extension(ctx: Ctx) -> None:
     ctx.case.extension_pending = True
     ctx.case.extension_hours = hours
     ctx.data["hours"] = hours
+    reason = ctx.inputs.get("reason", "")
     recipients.tell_staff(recipients.approvers(ctx.case), ctx.case, "extension_request", "延期申请",
-                          f"申请延期 {hours:g} 小时：{ctx.inputs.get('reason', '')}")
+                          f"申请延期 {hours:g} 小时：{reason}",
+                          body_en=f"extension of {hours:g} h requested: {reason}")
 
 
 @action("decide_extension")
@@ -105,9 +111,13 @@ def decide_extension(ctx: Ctx) -> None:
     ctx.note = f"{DECISIONS[decision]}延期 {hours:g} 小时" + (f"：{words}" if words else "")
     ctx.note_en = f"extension of {hours:g} h {DECISIONS_EN[decision]}" + (f": {words}" if words else "")
     # The handlers hear the decision with its reason, and on approval the new deadline.
-    due = f"，新的处置期限 {timezone.localtime(case.deadline):%Y-%m-%d %H:%M}" if decision == "approve" and case.deadline else ""
+    due = (f"{timezone.localtime(case.deadline):%Y-%m-%d %H:%M}" if decision == "approve" and case.deadline
+           else "")
     recipients.tell_staff(recipients.department_handlers(case.department_id), case, "extension_decided",
-                          f"延期申请{DECISIONS[decision]}", ctx.note + due)
+                          f"延期申请{DECISIONS[decision]}", ctx.note + (f"，新的处置期限 {due}" if due else ""),
+                          body_en=ctx.note_en + (f", new handling deadline {due}" if due else ""))
+    # Every approver was asked; the request is decided, so nobody's message about it waits any longer.
+    recipients.settle_staff(case, "extension_request", SETTLED[decision])
 
 
 @action("report_back")

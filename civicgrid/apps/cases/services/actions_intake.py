@@ -172,8 +172,8 @@ def dispatch(ctx: Ctx) -> None:
         ctx.data["rule_corrected"] = _correct_rule(ctx, department)
     ctx.event.update({"correction": ctx.data["correction"], "suggested_department_id": suggested})
     ctx.department = department
-    recipients.tell_staff(handlers, case, "new_task", "新任务",
-                          f"{case.title}（处置期限 {timezone.localtime(case.deadline):%Y-%m-%d %H:%M}）"
-                          if case.deadline else "")
+    due = f"{timezone.localtime(case.deadline):%Y-%m-%d %H:%M}" if case.deadline else ""
+    recipients.tell_staff(handlers, case, "new_task", "新任务", f"{case.title}（处置期限 {due}）" if due else "",
+                          body_en=f"{case.title} (handling deadline {due})")
     ctx.tell = "已派遣至处置部门"
 

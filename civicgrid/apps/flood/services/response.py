@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from civicgrid.apps.hazards.models import PatronAssignment, PatronKind
 from civicgrid.foundation.audit.service import snapshot
 from civicgrid.foundation.core.errors import Conflict
 from civicgrid.foundation.notify import services as notify
+from civicgrid.foundation.notify import titles
 from civicgrid.foundation.regions.models import Region
 from civicgrid.foundation.sla import services as sla
 
@@ -50,6 +52,8 @@ from .common import (
 ACK_CLOCK = "flood.task.ack"
 DONE_CLOCK = "flood.task.done"
 SIGNAL_LABELS = dict(Signal.choices)
+# What inbox titles say before "：<task or station>" (the inbox shows them in the reader's language).
+INBOX_TITLES = titles.register(gettext_noop("新防汛任务"), gettext_noop("超保证水位"), gettext_noop("超警戒水位"))
 
 
 def active_response(*, lock: bool = False) -> FloodResponse | None:

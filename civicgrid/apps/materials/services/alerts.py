@@ -13,14 +13,18 @@ from datetime import timedelta
 
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.access.models import Grant, User
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.access.scope import subtree_q
+from civicgrid.foundation.notify import titles
 from civicgrid.foundation.notify.services import notify_many
 
 from ..models import StockLot, StockTarget, Warehouse
 
+# What inbox titles say before "：<warehouse or street> <item>" (the inbox shows them in the reader's language).
+INBOX_TITLES = titles.register(gettext_noop("物资低于储备定额"), gettext_noop("物资已过期"), gettext_noop("物资即将过期"))
 REGION_ROLES = (Role.STREET_STAFF, Role.STREET_DISPATCHER, Role.COMMUNITY_STAFF, Role.COMMAND_DISPATCHER)
 
 
