@@ -27,6 +27,26 @@ def tree(db):
 
 
 @pytest.fixture
+def fresh_calendar():
+    """The working calendar rebuilt from the database for the test and again after it: the process keeps the
+    calendar it built, and a test's days and hours must neither see nor leave another's."""
+    from civicgrid.foundation.sla.admin_calendar import forget_calendar
+
+    forget_calendar()
+    yield
+    forget_calendar()
+
+
+@pytest.fixture
+def calendar_admin(tree, fresh_calendar):
+    """A system administrator (config.manage, who edits the working calendar), on a fresh calendar."""
+    from civicgrid.foundation.access.roles import Role
+    from civicgrid.testing.builders import user_with
+
+    return user_with(Role.SYSTEM_ADMIN)
+
+
+@pytest.fixture
 def api_client():
     from django.test import Client
 

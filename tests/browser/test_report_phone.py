@@ -60,21 +60,38 @@ def two_tabs_with_one_draft(phone):
     return tab_a, tab_b
 
 
-def test_a_draft_restored_in_a_second_tab_gets_a_key_of_its_own(phone, district):
+def test_the_same_draft_sent_from_two_tabs_makes_one_case_and_the_second_tab_shows_it(phone, district):
+    """Given an unsent draft open in two tabs (tab B restored it), when both send it unchanged, then the server
+    makes one case and answers tab B with it: B shows that case's number as a repeated submission."""
+    from civicgrid.apps.cases.models import Case
+
     tab_a, tab_b = two_tabs_with_one_draft(phone)
-    assert tab_b.input_value("textarea[name=description]") == "小区门口垃圾堆放"  # the draft is restored …
-    assert key_of(tab_b) != key_of(tab_a)  # … under a key of its own
+    assert tab_b.input_value("textarea[name=description]") == "小区门口垃圾堆放"  # the draft is restored
+    answers = []
+    for tab in (tab_a, tab_b):
+        tab.on("response", lambda r: answers.append(r.status) if r.url.endswith("/cases/report/submit/") else None)
+    tab_a.click("button[data-submit]")
+    tab_a.wait_for_selector("#report-done:not([hidden])")
+    tab_b.click("button[data-submit]")
+    tab_b.wait_for_selector("#report-done:not([hidden])")
+    assert answers == [201, 200]
+    case = Case.objects.get()
+    assert tab_a.locator("[data-done-number]").inner_text() == case.number
+    assert tab_b.locator("[data-done-number]").inner_text() == case.number
+    assert tab_b.locator("[data-done-title]").inner_text() == "上报成功（重试的提交已合并为同一案卷）"
+    assert tab_b.locator("[data-done-follow]").inner_text().endswith(
+        f"/follow/{case.reporters.get().follow_token}/")
+    assert tab_a.errors == []
 
 
-def test_a_reused_key_for_a_different_report_is_sent_again_never_shown_as_the_other_ones_success(phone, district):
-    """Given two tabs holding one key (a pending draft restored in both, or a page opened before keys were
-    renewed), when tab A sends and tab B sends a different text, then the server's 409 is not taken for success:
-    B's report goes again under a fresh key and becomes a case of its own."""
+def test_a_draft_edited_into_another_report_in_the_second_tab_makes_a_case_of_its_own(phone, district):
+    """Given two tabs holding one draft's key, when tab A sends it and tab B sends a different text, then the
+    server's 409 is not taken for success: B's report goes again under a fresh key and becomes a case of its
+    own."""
     from civicgrid.apps.cases.models import Case
 
     tab_a, tab_b = two_tabs_with_one_draft(phone)
     key_a = key_of(tab_a)
-    tab_b.evaluate("(k) => { document.querySelector('input[name=idempotency_key]').value = k; }", key_a)
     tab_a.click("button[data-submit]")
     tab_a.wait_for_selector("#report-done:not([hidden])")
     first = tab_a.locator("[data-done-number]").inner_text()
@@ -82,7 +99,7 @@ def test_a_reused_key_for_a_different_report_is_sent_again_never_shown_as_the_ot
     answers = []
     tab_b.on("response", lambda r: answers.append(r.status) if r.url.endswith("/cases/report/submit/") else None)
     tab_b.fill("textarea[name=description]", "路灯不亮，晚上很黑")
-    tab_b.evaluate("(k) => { document.querySelector('input[name=idempotency_key]').value = k; }", key_a)
+    assert key_of(tab_b) == key_a  # an unsent draft keeps its key while edited: the server tells them apart
     tab_b.click("button[data-submit]")
     tab_b.wait_for_selector("#report-done:not([hidden])")
     second = tab_b.locator("[data-done-number]").inner_text()
@@ -92,6 +109,26 @@ def test_a_reused_key_for_a_different_report_is_sent_again_never_shown_as_the_ot
     assert Case.objects.count() == 2
     assert Case.objects.get(number=second).description == "路灯不亮，晚上很黑"
     assert tab_a.errors == []
+
+
+def test_two_tabs_opened_without_a_draft_are_two_reports(phone, district):
+    """Given two report pages opened with no draft stored (another browser profile, or storage cleared), when
+    both send the same text, then they are two reports: each page made its own key."""
+    from civicgrid.apps.cases.models import Case
+
+    sign_in(phone, "wang-wg")
+    open_report(phone)
+    other = phone.context.new_page()
+    other.base_url = phone.base_url
+    phone.evaluate("() => localStorage.clear()")
+    open_report(other)
+    assert key_of(other) != key_of(phone)
+    for tab in (phone, other):
+        tab.select_option("select[name=category]", label="暴露垃圾")
+        tab.fill("textarea[name=description]", "小区门口垃圾堆放")
+        tab.click("button[data-submit]")
+        tab.wait_for_selector("#report-done:not([hidden])")
+    assert Case.objects.count() == 2
 
 
 def test_reporting_again_after_a_self_handled_report_starts_clean_and_asks_the_gps_again(phone, district, photo):

@@ -15,14 +15,11 @@ SHOTS = os.environ.get("CIVICGRID_SCREENSHOTS", "/tmp")
 
 
 @pytest.fixture
-def admin():
+def admin(fresh_calendar):
     from civicgrid.foundation.access.roles import Role
-    from civicgrid.foundation.sla import admin_calendar
     from civicgrid.testing.builders import user_with
 
-    admin_calendar.forget_calendar()
-    yield user_with(Role.SYSTEM_ADMIN, username="calendar-admin")
-    admin_calendar.forget_calendar()
+    return user_with(Role.SYSTEM_ADMIN, username="calendar-admin")
 
 
 def test_a_schedule_pasted_on_a_phone(phone_page, admin, purge_audit_rows):

@@ -19,7 +19,7 @@ from civicgrid.foundation.sla import services as sla
 from civicgrid.foundation.sla.models import OPEN_STATES, SlaClock
 
 from . import conf
-from .models import Case
+from .models import Case, CaseStep
 
 INTAKE, CHECK, DISPATCH, HANDLE, VERIFY, CLOSE = (
     "case.intake", "case.check", "case.dispatch", "case.handle", "case.verify", "case.close",
@@ -45,13 +45,28 @@ def handle_limit(case: Case) -> tuple[str, float]:
     return conf.default_handle_limit()
 
 
-def start(case: Case, kind: str, at: datetime) -> SlaClock:
-    """Start the step clock `kind`; the handling clock also sets the case's deadline."""
+def start(case: Case, kind: str, at: datetime, *, extra_hours: float = 0) -> SlaClock:
+    """Start the step clock `kind`; the handling clock also sets the case's deadline. `extra_hours` (working
+    hours for working-time limits) lengthen the limit: the extensions already approved for this assignment."""
     limit = handle_limit(case) if kind == HANDLE else conf.step_limit(kind)
-    c = sla.start_clock(target=case, kind=kind, limit=limit, at=at, region_code=case.region_code)
+    c = sla.start_clock(target=case, kind=kind, limit=limit, at=at, region_code=case.region_code,
+                        extra_minutes=extra_hours * 60)
     if kind == HANDLE:
         case.deadline = c.due_at
     return c
+
+
+def approved_extension_hours(case: Case) -> float:
+    """The hours of 延期 approved since the case was last dispatched: the extensions of its handling limit at
+    its current department, which a 返工 round keeps (a new dispatch, after 退回 or 重新办理, starts afresh)."""
+    total = 0.0
+    steps = CaseStep.objects.filter(case=case, action__in=("dispatch", "decide_extension")).order_by("at", "id")
+    for action, data in steps.values_list("action", "data"):
+        if action == "dispatch":
+            total = 0.0
+        elif (data or {}).get("decision") == "approve":
+            total += float(data.get("hours") or 0)
+    return total
 
 
 def prepare(case: Case, kind: str, at: datetime) -> tuple[SlaClock, tuple[str, float]]:

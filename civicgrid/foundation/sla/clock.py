@@ -151,13 +151,17 @@ def start(
     at: datetime,
     calendar: WorkingCalendar | None,
     warn_ratio: float = DEFAULT_WARN_RATIO,
+    extra_minutes: int | float = 0,
 ) -> ClockState:
     """Start a clock for ``limit`` at ``at``: ``due_at`` when the budget is used up, ``warn_at`` when
-    ``warn_ratio`` of it is (0 < warn_ratio <= 1)."""
+    ``warn_ratio`` of it is (0 < warn_ratio <= 1). ``extra_minutes`` (of the mode's clock) lengthen the
+    budget beyond the limit from the start: an extension already granted for the work being timed."""
     _aware(at, "start time")
     if isinstance(warn_ratio, bool) or not isinstance(warn_ratio, int | float) or not 0 < warn_ratio <= 1:
         raise ValueError(f"warn_ratio must be in (0, 1], got {warn_ratio!r}")
-    budget = budget_for(limit, calendar)
+    if isinstance(extra_minutes, bool) or not isinstance(extra_minutes, int | float) or extra_minutes < 0:
+        raise ValueError(f"extra_minutes must be a number >= 0, got {extra_minutes!r}")
+    budget = budget_for(limit, calendar) + extra_minutes
     mode = limit[0]
     return ClockState(
         mode=mode,

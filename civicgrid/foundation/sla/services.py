@@ -181,17 +181,19 @@ def new_clock(
     at: datetime,
     region_code: str = "",
     warn_ratio: float | None = None,
+    extra_minutes: int | float = 0,
 ) -> SlaClock:
-    """An unsaved running clock computed from ``limit`` on the working calendar, for a caller that creates
-    its target and the clock together (set ``target_id`` once the target has its key, then save it or
-    ``bulk_create`` it). No database write, so the deadline arithmetic can run before a transaction."""
+    """An unsaved running clock computed from ``limit`` (plus ``extra_minutes`` of budget) on the working
+    calendar, for a caller that creates its target and the clock together (set ``target_id`` once the target
+    has its key, then save it or ``bulk_create`` it). No database write, so the deadline arithmetic can run
+    before a transaction."""
     ratio = (
         warn_ratio
         if warn_ratio is not None
         else getattr(settings, "CIVICGRID_SLA_WARN_RATIO", clock.DEFAULT_WARN_RATIO)
     )
     try:
-        state = clock.start(limit, at, get_calendar(), ratio)
+        state = clock.start(limit, at, get_calendar(), ratio, extra_minutes)
     except (ValueError, TypeError) as exc:
         raise ValidationFailed(f"时限设置无效 / invalid limit: {exc}", field="limit") from None
     c = rows.new(
@@ -206,10 +208,13 @@ def new_clock(
     return c
 
 
-def started_event(c: SlaClock, limit: clock.Limit | tuple[str, int | float], at: datetime) -> OutboxEvent:
+def started_event(c: SlaClock, limit: clock.Limit | tuple[str, int | float], at: datetime,
+                  extra_minutes: int | float = 0) -> OutboxEvent:
     """The unsaved ``sla.started`` outbox row of a saved clock (what ``start_clock`` publishes)."""
+    extra = {"extra_minutes": extra_minutes} if extra_minutes else {}
     return event_row(
-        STARTED, _values(c), at, state=c.state, consumed_minutes=c.consumed_minutes, limit=[limit[0], limit[1]]
+        STARTED, _values(c), at, state=c.state, consumed_minutes=c.consumed_minutes, limit=[limit[0], limit[1]],
+        **extra,
     )
 
 
@@ -222,8 +227,10 @@ def start_clock(
     at: datetime | None = None,
     region_code: str = "",
     warn_ratio: float | None = None,
+    extra_minutes: int | float = 0,
 ) -> SlaClock:
-    """Start the ``kind`` clock on ``target`` with ``limit`` (e.g. ``("working_days", 2)``).
+    """Start the ``kind`` clock on ``target`` with ``limit`` (e.g. ``("working_days", 2)``), its budget
+    lengthened by ``extra_minutes`` when an extension granted earlier carries over to it.
 
     ``region_code`` defaults to the target's ``region_code`` (used by scoped overdue lists).
     ``Conflict`` if an open clock of that kind already runs on the target.
@@ -233,7 +240,7 @@ def start_clock(
     if not region_code and isinstance(target, models.Model):
         region_code = getattr(target, "region_code", "") or ""
     c = new_clock(target_type=target_type, kind=kind, limit=limit, at=at, region_code=region_code,
-                  warn_ratio=warn_ratio)
+                  warn_ratio=warn_ratio, extra_minutes=extra_minutes)
     c.target_id = target_id
     if SlaClock.objects.filter(
         target_type=target_type, target_id=target_id, kind=kind, state__in=OPEN_STATES
@@ -247,7 +254,7 @@ def start_clock(
             c.save()
     except IntegrityError:
         raise Conflict(f"时限“{kind}”已在计时 / an SLA clock {kind!r} is already open") from None
-    started_event(c, limit, at).save()
+    started_event(c, limit, at, extra_minutes).save()
     for row in emitted_events(c, topics, at):  # started on instants already swept (a backdated start)
         row.save()
     return c

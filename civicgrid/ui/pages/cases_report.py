@@ -1,8 +1,8 @@
 """The grid worker's phone report page (上报) and the small JSON views it talks to with the session.
 
-The page works on a flaky connection: the browser makes an idempotency key when the form opens, submits with
-fetch and retries with the same key until the server answers, keeping a draft in localStorage meanwhile
-(`static/ui/report-phone.js`). The server side is `cases.services.submit_case(idempotency_key=...)`: a retry
+The page works on a flaky connection: the browser makes an idempotency key when the form opens (or takes the
+key of the draft it restores, so one draft sent from two tabs is one case), submits with fetch and retries with
+the same key until the server answers, keeping a draft in localStorage meanwhile (`static/ui/report-phone.js`). The server side is `cases.services.submit_case(idempotency_key=...)`: a retry
 whose first attempt did reach the server gets the case already created, never a second one.
 
 The API's `/api/v1/locate` takes bearer tokens only, so the page asks `locate` here, with its session.

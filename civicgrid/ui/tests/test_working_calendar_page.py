@@ -12,29 +12,16 @@ from django.urls import reverse
 
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.audit.models import AuditEntry
-from civicgrid.foundation.sla import admin_calendar as cal
 from civicgrid.foundation.sla import services as sla
 from civicgrid.foundation.sla.models import CalendarDay, CalendarSettings
 from civicgrid.testing.builders import user_with
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_calendar")]
 
 URL = "/calendar/"
 SH = ZoneInfo("Asia/Shanghai")
 # 2027 lies beyond chinese_calendar's table (it ends with 2026): Monday–Friday until entered.
 SCHEDULE = "# 2027 春节\n2027-02-05 至 2027-02-11 春节\n\n2027-02-13 调休上班\n"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_calendar():
-    cal.forget_calendar()
-    yield
-    cal.forget_calendar()
-
-
-@pytest.fixture
-def admin(tree):
-    return user_with(Role.SYSTEM_ADMIN)
 
 
 def _clock():
@@ -49,9 +36,9 @@ def _english(client):
     client.post(reverse("set_language"), {"language": "en", "next": URL})
 
 
-def test_the_administrator_sees_a_statutory_year_in_chinese(client_for, admin):
+def test_the_administrator_sees_a_statutory_year_in_chinese(client_for, calendar_admin):
     assert reverse("ui:working_calendar") == URL
-    html = client_for(admin).get(URL, {"year": 2024}).content.decode()
+    html = client_for(calendar_admin).get(URL, {"year": 2024}).content.decode()
     assert 'data-nav="working_calendar"' in html and "工作日历 2024" in html
     assert 'data-calendar-status="statutory"' in html
     assert 'data-date="2024-10-01" data-kind="holiday"' in html  # 国庆节 on a Tuesday
@@ -62,8 +49,8 @@ def test_the_administrator_sees_a_statutory_year_in_chinese(client_for, admin):
     assert 'href="?year=2023"' in html and 'href="?year=2025"' in html  # switching years
 
 
-def test_a_year_beyond_the_statutory_table_is_provisional_in_either_language(client_for, admin):
-    c = client_for(admin)
+def test_a_year_beyond_the_statutory_table_is_provisional_in_either_language(client_for, calendar_admin):
+    c = client_for(calendar_admin)
     html = c.get(URL, {"year": 2027}).content.decode()
     assert 'data-calendar-status="provisional"' in html
     assert "2027年的法定节假日尚未公布或录入" in html and "working days are provisional" not in html
@@ -74,8 +61,8 @@ def test_a_year_beyond_the_statutory_table_is_provisional_in_either_language(cli
     assert "The 2027 holiday table is not yet known" in html and "尚未公布" not in html
 
 
-def test_a_year_out_of_range_is_answered_clearly(client_for, admin):
-    c = client_for(admin)
+def test_a_year_out_of_range_is_answered_clearly(client_for, calendar_admin):
+    c = client_for(calendar_admin)
     resp = c.get(URL, {"year": 1999})
     assert resp.status_code == 400 and "年份须在" in resp.content.decode()
     _english(c)
@@ -84,11 +71,11 @@ def test_a_year_out_of_range_is_answered_clearly(client_for, admin):
 
 
 def test_a_bulk_schedule_is_entered_audited_and_moves_an_open_deadline(
-    client_for, admin, django_capture_on_commit_callbacks
+    client_for, calendar_admin, django_capture_on_commit_callbacks
 ):
     clock = _clock()
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        resp = client_for(admin).post(reverse("ui:working_calendar_schedule"),
+        resp = client_for(calendar_admin).post(reverse("ui:working_calendar_schedule"),
                                       {"year": "2027", "text": SCHEDULE, "confirm": "1"}, follow=True)
     assert resp.status_code == 200
     html = resp.content.decode()
@@ -106,11 +93,11 @@ def test_a_bulk_schedule_is_entered_audited_and_moves_an_open_deadline(
     assert clock.due_at == datetime(2027, 2, 13, 10, tzinfo=SH)
 
 
-def test_a_bulk_schedule_with_one_bad_line_changes_nothing(client_for, admin, django_capture_on_commit_callbacks):
+def test_a_bulk_schedule_with_one_bad_line_changes_nothing(client_for, calendar_admin, django_capture_on_commit_callbacks):
     clock = _clock()
     text = SCHEDULE + "2027-02-30 元宵节\n2027-02-10 春节\n2027-05-05 2027-05-01 劳动节\n2200-01-01 元旦\n"
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        resp = client_for(admin).post(reverse("ui:working_calendar_schedule"), {"year": "2027", "text": text})
+        resp = client_for(calendar_admin).post(reverse("ui:working_calendar_schedule"), {"year": "2027", "text": text})
     assert resp.status_code == 400
     html = resp.content.decode()
     assert "有 4 行无法录入，未作任何修改" in html
@@ -126,8 +113,8 @@ def test_a_bulk_schedule_with_one_bad_line_changes_nothing(client_for, admin, dj
     assert clock.due_at == datetime(2027, 2, 8, 10, tzinfo=SH)
 
 
-def test_bulk_errors_read_in_english_in_the_english_interface(client_for, admin):
-    c = client_for(admin)
+def test_bulk_errors_read_in_english_in_the_english_interface(client_for, calendar_admin):
+    c = client_for(calendar_admin)
     _english(c)
     resp = c.post(reverse("ui:working_calendar_schedule"), {"year": "2027", "text": "2027-02-10 调休\n2027-02-11\n"})
     html = resp.content.decode()
@@ -137,9 +124,9 @@ def test_bulk_errors_read_in_english_in_the_english_interface(client_for, admin)
     assert not CalendarDay.objects.exists()
 
 
-def test_one_day_is_set_and_put_back_to_the_default(client_for, admin, django_capture_on_commit_callbacks):
+def test_one_day_is_set_and_put_back_to_the_default(client_for, calendar_admin, django_capture_on_commit_callbacks):
     clock = _clock()
-    c = client_for(admin)
+    c = client_for(calendar_admin)
     with django_capture_on_commit_callbacks(execute=True):
         resp = c.post(reverse("ui:working_calendar_day"),
                       {"date": "2027-02-05", "kind": "holiday", "name": "春节"}, follow=True)
@@ -162,8 +149,8 @@ def test_one_day_is_set_and_put_back_to_the_default(client_for, admin, django_ca
     assert not CalendarDay.objects.exists()
 
 
-def test_working_hours_are_set_from_the_page(client_for, admin):
-    c = client_for(admin)
+def test_working_hours_are_set_from_the_page(client_for, calendar_admin):
+    c = client_for(calendar_admin)
     html = c.post(reverse("ui:working_calendar_hours"), {"hours": "09:00-12:00，13:00-17:30"}, follow=True)
     assert "工作时段已保存" in html.content.decode()
     assert CalendarSettings.objects.get().hours == [["09:00", "12:00"], ["13:00", "17:30"]]
@@ -189,8 +176,8 @@ def test_without_config_manage_the_page_and_its_forms_are_refused(client_for, tr
     assert AuditEntry.objects.count() == before
 
 
-def test_a_year_is_confirmed_and_made_provisional_again(client_for, admin):
-    c = client_for(admin)
+def test_a_year_is_confirmed_and_made_provisional_again(client_for, calendar_admin):
+    c = client_for(calendar_admin)
     html = c.post(reverse("ui:working_calendar_confirm"), {"year": "2027", "confirmed": "1"}, follow=True)
     assert 'data-calendar-status="confirmed"' in html.content.decode()
     html = c.post(reverse("ui:working_calendar_confirm"), {"year": "2027", "confirmed": "0"}, follow=True)

@@ -145,13 +145,17 @@ def verify(ctx: Ctx) -> None:
 
 @action("rework")
 def rework(ctx: Ctx) -> None:
-    """返工: not fixed; back to the same department with a new handling clock."""
+    """返工: not fixed; back to the same department with a new handling clock: the category's limit plus the
+    延期 approved for this assignment, since an approved extension lengthens the case's handling limit."""
     case = ctx.case
     case.rework_count += 1
     case.handled_at = None
     clocks.stop(case, clocks.VERIFY, ctx.at)
-    clocks.start(case, clocks.HANDLE, ctx.at)
+    extended = clocks.approved_extension_hours(case)
+    clocks.start(case, clocks.HANDLE, ctx.at, extra_hours=extended)
     ctx.data["rework_count"] = case.rework_count
+    if extended:
+        ctx.data["extension_hours"] = extended
     recipients.tell_staff(recipients.department_handlers(case.department_id), case, "rework", "返工",
                           str(ctx.inputs.get("reason") or ""))
 

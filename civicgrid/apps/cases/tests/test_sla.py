@@ -16,6 +16,7 @@ from civicgrid.foundation.events import bus
 from civicgrid.foundation.events.models import OutboxEvent
 from civicgrid.foundation.notify.models import Notification
 from civicgrid.foundation.sla.models import SlaClock
+from civicgrid.foundation.sla.services import get_calendar
 from civicgrid.foundation.sla.sweep import sweep
 
 from .conftest import report, world_counts
@@ -119,6 +120,58 @@ def test_an_approved_extension_clears_the_overdue_mark_and_rearms_the_sweep(loop
     assert not case.is_overdue and clock.breached_at is None and clock.warned_at is None
     bus.dispatch_pending()
     assert sweep(now=clock.due_at + timedelta(seconds=1))[1] == 1
+
+
+def _extension(loop, case, hours: float, decision: str = "approve") -> Case:
+    act(actor=loop.handler, case=case, action="request_extension", reason="材料未到", hours=hours)
+    return act(actor=loop.dispatcher, case=case, action="decide_extension", decision=decision)
+
+
+def _rework(loop, case, handler=None) -> tuple[Case, SlaClock]:
+    """Report back, fail the check: the case and its new (running) handling clock."""
+    act(actor=handler or loop.handler, case=case, action="report_back", note="已清理")
+    case = act(actor=loop.worker, case=case, action="rework", reason="仍有残留")
+    return case, SlaClock.objects.get(target_type="cases.case", target_id=str(case.pk), kind="case.handle",
+                                      state="running")
+
+
+def _due(clock: SlaClock, minutes: float):
+    """Where `minutes` of working time from the clock's start end on the district's calendar."""
+    return get_calendar().add_working_time(clock.started_at, minutes)
+
+
+def test_rework_keeps_the_extensions_approved_for_the_assignment(loop):
+    case = _extension(loop, _dispatched(loop), 8)
+    case, clock = _rework(loop, case)
+    # 返工 restarts the handling limit in full, and the limit is the category's 4 h plus the approved 8 h
+    assert clock.limit_amount == 4 and clock.budget_minutes == (4 + 8) * 60
+    assert clock.due_at == _due(clock, (4 + 8) * 60) and case.deadline == clock.due_at
+    step = CaseStep.objects.filter(case=case, action="rework").get()
+    assert step.data["extension_hours"] == 8
+    started = OutboxEvent.objects.filter(topic="sla.started", payload__clock_id=clock.pk).get()
+    assert started.payload["extra_minutes"] == 8 * 60
+    # a second round's extension adds to the first; a rejected one adds nothing
+    case = _extension(loop, case, 2)
+    case = _extension(loop, case, 5, decision="reject")
+    case, clock = _rework(loop, case)
+    assert clock.budget_minutes == (4 + 8 + 2) * 60 and case.deadline == clock.due_at == _due(clock, 14 * 60)
+
+
+def test_rework_without_an_approved_extension_restarts_the_category_limit(loop):
+    case = _extension(loop, _dispatched(loop), 6, decision="reject")
+    case, clock = _rework(loop, case)
+    assert clock.budget_minutes == 4 * 60 and case.deadline == clock.due_at == _due(clock, 4 * 60)
+    assert "extension_hours" not in CaseStep.objects.get(case=case, action="rework").data
+    started = OutboxEvent.objects.filter(topic="sla.started", payload__clock_id=clock.pk).get()
+    assert "extra_minutes" not in started.payload
+
+
+def test_an_extension_granted_before_send_back_stays_with_that_assignment(loop):
+    case = _extension(loop, _dispatched(loop), 8)
+    case = act(actor=loop.handler, case=case, action="send_back", reason="非本部门职责")
+    case = act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.other_dept.pk)
+    case, clock = _rework(loop, case, handler=loop.other_handler)
+    assert clock.budget_minutes == 4 * 60 and case.deadline == _due(clock, 4 * 60)
 
 
 def test_unrelated_sla_events_are_ignored(loop):

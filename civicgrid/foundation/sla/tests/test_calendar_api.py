@@ -21,18 +21,6 @@ SH = ZoneInfo("Asia/Shanghai")
 BASE = "/api/v1/calendar"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_calendar():
-    cal.forget_calendar()
-    yield
-    cal.forget_calendar()
-
-
-@pytest.fixture
-def admin(tree):
-    return user_with(Role.SYSTEM_ADMIN)
-
-
 def test_a_year_reads_with_kinds_sources_and_status(api_client, token_for, tree):
     auth = token_for(user_with(Role.GRID_WORKER, region=tree["140213050001001"]))  # reading needs no capability
     body = api_client.get(f"{BASE}/2024", **auth).json()
@@ -49,10 +37,10 @@ def test_a_year_reads_with_kinds_sources_and_status(api_client, token_for, tree)
     assert api_client.get(f"{BASE}/2024").status_code == 401
 
 
-def test_setting_a_day_moves_an_open_deadline(api_client, token_for, admin, django_capture_on_commit_callbacks):
+def test_setting_a_day_moves_an_open_deadline(api_client, token_for, calendar_admin, django_capture_on_commit_callbacks):
     c = sla.start_clock(target=("cases.case", "1"), kind="k", limit=("working_days", 2),
                         at=datetime(2027, 2, 4, 10, tzinfo=SH))
-    auth = token_for(admin)
+    auth = token_for(calendar_admin)
     with django_capture_on_commit_callbacks(execute=True):
         resp = api_client.put(f"{BASE}/days/2027-02-05", {"kind": "holiday", "name": "春节"},
                               content_type="application/json", **auth)
@@ -61,7 +49,7 @@ def test_setting_a_day_moves_an_open_deadline(api_client, token_for, admin, djan
         "date": "2027-02-05", "is_workday": False, "kind": "holiday", "name": "春节", "source": "override"}}
     c.refresh_from_db()
     assert c.due_at == datetime(2027, 2, 9, 10, tzinfo=SH)
-    assert AuditEntry.objects.filter(action="config.changed", actor=admin).count() == 1
+    assert AuditEntry.objects.filter(action="config.changed", actor=calendar_admin).count() == 1
     again = api_client.put(f"{BASE}/days/2027-02-05", {"kind": "holiday", "name": "春节"},
                            content_type="application/json", **auth)
     assert again.json()["changed"] == 0  # already so: no second audit entry, nothing rescheduled
@@ -70,8 +58,8 @@ def test_setting_a_day_moves_an_open_deadline(api_client, token_for, admin, djan
     assert bad.status_code == 400
 
 
-def test_a_schedule_is_all_or_nothing(api_client, token_for, admin):
-    auth = token_for(admin)
+def test_a_schedule_is_all_or_nothing(api_client, token_for, calendar_admin):
+    auth = token_for(calendar_admin)
     bad = api_client.post(f"{BASE}/schedule", {"text": "2027-02-05 2027-02-11 春节\n2027-02-31 调休上班"},
                           content_type="application/json", **auth)
     assert bad.status_code == 400
@@ -100,8 +88,8 @@ def test_writes_are_refused_without_config_manage(api_client, token_for, tree):
     assert not AuditEntry.objects.filter(action="config.changed").exists()
 
 
-def test_hours_through_the_api(api_client, token_for, admin):
-    auth = token_for(admin)
+def test_hours_through_the_api(api_client, token_for, calendar_admin):
+    auth = token_for(calendar_admin)
     ok = api_client.put(f"{BASE}/hours", {"hours": [["09:00", "12:00"], ["13:00", "17:00"]]},
                         content_type="application/json", **auth)
     assert ok.json() == {"hours": [["09:00", "12:00"], ["13:00", "17:00"]], "rescheduled": True}

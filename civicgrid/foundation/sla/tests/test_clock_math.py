@@ -64,6 +64,16 @@ def test_fractional_amounts():
     assert state.due_at == at(2024, 11, 18, 15)
 
 
+def test_extra_minutes_lengthen_the_budget_from_the_start():
+    # 4 working hours + 3 granted earlier = 420 minutes: Monday 10:00-12:00, 14:30-18:00 (330), Tuesday 08:30-10:00
+    state = clock.start(("working_hours", 4), at(2024, 11, 18, 10), CAL, extra_minutes=180)
+    assert state.budget_minutes == 420
+    assert state.due_at == at(2024, 11, 19, 10)
+    assert state.warn_at == at(2024, 11, 19, 8, 36)  # 80 % of the whole budget: 336 working minutes
+    with pytest.raises(ValueError, match="extra_minutes"):
+        clock.start(("working_hours", 4), at(2024, 11, 18, 10), CAL, extra_minutes=-1)
+
+
 @pytest.mark.parametrize(
     ("limit", "message"),
     [

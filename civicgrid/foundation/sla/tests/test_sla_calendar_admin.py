@@ -21,13 +21,6 @@ def at(y, mo, d, h=0, mi=0):
     return datetime(y, mo, d, h, mi, tzinfo=SH)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_calendar():
-    cal.forget_calendar()
-    yield
-    cal.forget_calendar()
-
-
 @pytest.mark.django_db
 def test_only_configuration_managers_edit_the_calendar(tree):
     worker = user_with(Role.GRID_WORKER, region=tree["140213050001001"])

@@ -10,7 +10,6 @@ from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.core.errors import Conflict, ValidationFailed
 from civicgrid.foundation.events.models import OutboxEvent
 from civicgrid.foundation.sla import services as sla
-from civicgrid.foundation.sla.admin_calendar import forget_calendar
 from civicgrid.foundation.sla.models import CalendarDay, SlaClock
 from civicgrid.foundation.sla.sweep import sweep
 from civicgrid.testing.builders import user_with
@@ -21,13 +20,6 @@ CASE = ("cases.case", "7")
 
 def at(y, mo, d, h=0, mi=0):
     return datetime(y, mo, d, h, mi, tzinfo=SH)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_calendar():
-    forget_calendar()
-    yield
-    forget_calendar()
 
 
 @pytest.mark.django_db

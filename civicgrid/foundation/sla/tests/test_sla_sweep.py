@@ -7,7 +7,6 @@ import pytest
 
 from civicgrid.foundation.events.models import OutboxEvent
 from civicgrid.foundation.sla import services as sla
-from civicgrid.foundation.sla.admin_calendar import forget_calendar
 from civicgrid.foundation.sla.models import SlaClock, SweepState
 from civicgrid.foundation.sla.sweep import reschedule_open_clocks, sweep, watermarks
 
@@ -24,13 +23,6 @@ def sla_events(topic=None):
     if topic:
         qs = qs.filter(topic=topic)
     return list(qs)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_calendar():
-    forget_calendar()
-    yield
-    forget_calendar()
 
 
 @pytest.mark.django_db

@@ -9,11 +9,13 @@
 // a case before offering the draft again. Photos cannot be kept in localStorage (quota), so a restored draft
 // asks for them again.
 //
-// A key belongs to one content. The draft is one slot shared by every tab of the user, so a key that might
-// already be a case (a pending draft) stays with exactly the content that was sent: an edit of that content
-// takes a fresh key, a draft that was never sent gets a fresh key whenever a page restores it (two tabs never
-// share one), and the server's 409 (this key was used for a different content) is a different report, sent
-// again under a fresh key; it is never shown as the earlier report's success.
+// A key belongs to one draft. The draft is one slot shared by every tab of the user, and a page that restores
+// it takes its key too: the same draft sent from two tabs is one report, and the second tab is shown the case
+// the first one made (the server answers the same key and content with that case). A key that might already
+// be a case (a pending draft) stays with exactly the content that was sent: an edit of that content takes a
+// fresh key. The server's 409 (this key was used for a different content: a tab whose copy of the draft was
+// edited into another report) is a different report, sent again under a fresh key; it is never shown as the
+// earlier report's success. A page opened with no draft to restore makes a key of its own: another report.
 (function () {
   "use strict";
   const form = document.querySelector("form[data-report][data-phone]");
@@ -307,13 +309,9 @@
   const draft = readDraft();
   if (draft && draft.key) {
     restore(draft);
-    if (draft.pending) {
-      checkDraft(draft);
-    } else {
-      // Never sent (or refused): no case has this key, and another tab may hold the same draft. A key of its own.
-      keyInput.value = newKey();
-      saveDraft(false);
-    }
+    // Sent (pending): it may be a case already, ask. Never sent (or refused): it keeps its key, so sending it
+    // here and in the tab it came from makes one case; an edit in either tab is a different report (the 409).
+    if (draft.pending) checkDraft(draft);
   } else {
     keyInput.value = newKey();
   }
