@@ -32,7 +32,7 @@ INBOX_TITLES = titles.register(
     gettext_noop("新任务"), gettext_noop("核实任务"), gettext_noop("核查任务"), gettext_noop("待结案"),
     gettext_noop("延期申请"), gettext_noop("延期申请同意"), gettext_noop("延期申请不同意"), gettext_noop("督办"),
     gettext_noop("返工"), gettext_noop("退回"), gettext_noop("重新办理"), gettext_noop("核实属实"),
-    gettext_noop("核实不属实"),
+    gettext_noop("核实不属实"), gettext_noop("案卷进展"),  # 案卷进展: a reporter's message (the status is in its body)
     gettext_noop("受理即将超期"), gettext_noop("核实即将超期"), gettext_noop("派遣即将超期"), gettext_noop("处置即将超期"),
     gettext_noop("核查即将超期"), gettext_noop("结案即将超期"),
     gettext_noop("受理已超期"), gettext_noop("核实已超期"), gettext_noop("派遣已超期"), gettext_noop("处置已超期"),
@@ -41,6 +41,21 @@ INBOX_TITLES = titles.register(
     gettext_noop("超期自动督办（处置）"), gettext_noop("超期自动督办（核查）"), gettext_noop("超期自动督办（结案）"),
 )
 APPROVER_ROLES = (Role.COMMAND_DISPATCHER, Role.LEADER)
+# The English of what reporters are told (`tell_reporters(text=...)`, the transitions' `ctx.tell`): the inbox shows
+# it to a reporter reading in English; SMS and email go out in the district's language.
+TELLS_EN = {
+    "已收到": "has been received",
+    "已自行处置并结案": "was handled on the spot and closed",
+    "已立案": "has been accepted",
+    "不予受理": "was not accepted",
+    "已作废": "was voided",
+    "已派遣至处置部门": "has been sent to the department that handles it",
+    "已处置完毕，待现场核查": "has been handled and awaits an on-site check",
+    "已办结，欢迎评价": "is closed; you are welcome to rate how it was handled",
+    "已挂账（暂缓办理）": "is on hold (handling suspended for now)",
+    "已恢复办理": "is being handled again",
+    "已重新办理": "has been reopened",
+}
 
 
 def _covering(code: str) -> list[str]:
@@ -106,14 +121,18 @@ def follow_url(token: str) -> str:
 
 
 def tell_reporters(case: Case, text: str, *, with_link: bool = False, except_user=None,
-                   reporter_ids=None) -> int:
+                   reporter_ids=None, text_en: str = "") -> int:
     """Tell every reporter of `case` (its own and those of duplicates merged into it; with `reporter_ids`, only
     those) what happened, once per person: someone who reported the same problem twice (now merged) gets one
     message per address. The account that caused the change (`except_user`) is not told in its own inbox. SMS
-    go to mobile numbers only (a landline callback number is called back, not texted)."""
+    go to mobile numbers only (a landline callback number is called back, not texted). The inbox message also
+    carries its English (`text_en`, else `TELLS_EN[text]`) for a reporter reading in English."""
     told = 0
     with translation.override(settings.LANGUAGE_CODE):  # messages are written in the district's language
         label = str(dict(Status.choices).get(case.status, case.status))
+    with translation.override("en"):
+        label_en = str(dict(Status.choices).get(case.status, case.status))
+    text_en = text_en or TELLS_EN.get(text, "")
     skip = getattr(except_user, "pk", None)
     users, addresses = set(), set()
     reporters = CaseReporter.objects.filter(case=case).select_related("user").order_by("pk")
@@ -121,12 +140,16 @@ def tell_reporters(case: Case, text: str, *, with_link: bool = False, except_use
         reporters = reporters.filter(pk__in=list(reporter_ids))
     for reporter in reporters:
         body = f"您反映的问题（案卷号 {case.number}）{text}。当前状态：{label}。"
+        body_en = f"Your report (case {case.number}) {text_en}. Current status: {label_en}." if text_en else ""
         if with_link:
-            body += f" 查询与评价：{follow_url(reporter.follow_token)}"
+            link = follow_url(reporter.follow_token)
+            body += f" 查询与评价：{link}"
+            body_en += f" Follow and rate it: {link}" if body_en else ""
         if (reporter.user_id and reporter.user.is_active and reporter.user_id != skip
                 and reporter.user_id not in users):
             users.add(reporter.user_id)
-            told += notify.notify(reporter.user, "status", f"案卷 {case.number} {label}", body, target=case) is not None
+            told += notify.notify(reporter.user, "status", f"案卷进展：{case.number}", body, target=case,
+                                  body_en=body_en) is not None
         if reporter.contact_enc:
             phone = keys.decrypt(reporter.contact_enc, PHONE_CONTEXT)
             if MOBILE.fullmatch(phone) and ("sms", phone) not in addresses:

@@ -216,3 +216,37 @@ def test_inbox_says_a_request_was_decided_and_shows_bodies_in_the_readers_langua
     assert "extension of 8 h requested: 需调度清运车" in html and "申请延期" not in html
     assert f'data-resolved="{asked.pk}">Approved</span>' in html
     assert "旧的系统消息" in html  # no English stored: shown as written
+
+
+def test_a_reporters_progress_messages_read_in_their_language(loop, client_for):
+    """A resident's report is accepted and dispatched: their inbox says so under "案卷进展：<number>" in Chinese,
+    and in English once they switch; the status and what happened are in English too."""
+    case = report(loop, actor=loop.resident, source="public")
+    act(actor=loop.dispatcher, case=case, action="accept")
+    act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
+    told = Notification.objects.filter(user=loop.resident, kind="status").order_by("pk")
+    assert [n.title for n in told] == [f"案卷进展：{case.number}"] * 2
+    assert told[1].body == f"您反映的问题（案卷号 {case.number}）已派遣至处置部门。当前状态：待处置。"
+    c = client_for(loop.resident)
+    html = c.get(reverse("ui:inbox")).content.decode()
+    assert "已立案" in html and "has been accepted" not in html
+    c.post(reverse("set_language"), {"language": "en", "next": "/"})
+    html = c.get(reverse("ui:inbox")).content.decode()
+    assert f"Case update: {case.number}" in html and "案卷进展" not in html
+    assert f"Your report (case {case.number}) has been sent to the department that handles it." in html
+    assert "已派遣至处置部门" not in html and "当前状态" not in html
+
+
+def test_every_thing_reporters_are_told_has_its_english():
+    """Each `ctx.tell` a transition sets (and intake's confirmations) is in `recipients.TELLS_EN`: one missing
+    would reach an English reader's inbox in Chinese."""
+    import pathlib
+
+    from civicgrid.apps.cases import recipients
+
+    services = pathlib.Path(recipients.__file__).parent / "services"
+    source = "\n".join(p.read_text(encoding="utf-8") for p in services.glob("*.py"))
+    told = set(re.findall(r'ctx\.tell = "([^"]+)"', source))
+    told |= {"已收到", "已自行处置并结案"}
+    assert len(told) >= 10
+    assert told <= set(recipients.TELLS_EN), told - set(recipients.TELLS_EN)

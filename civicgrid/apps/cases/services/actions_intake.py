@@ -145,7 +145,8 @@ def merge(ctx: Ctx) -> None:
     record(parent, actor=ctx.actor, action="merged_in", before=None, data={"child": case.number})
     # The reporters who came with the duplicate now follow the parent: tell them (not the parent's own).
     recipients.tell_reporters(parent, f"已与同一问题的案卷合并办理（原案卷号 {case.number}）",
-                              except_user=ctx.actor, reporter_ids=moving)
+                              text_en=f"is handled together with a case about the same problem (it was case "
+                                      f"{case.number})", except_user=ctx.actor, reporter_ids=moving)
 
 
 @action("dispatch")
