@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.utils import translation
 from ninja import Query, Router, Schema
 
 from ..access.endpoints import data_endpoint, non_data_endpoint
@@ -18,7 +19,8 @@ PREFIX = "/"
 class NotificationOut(Schema):
     id: int
     kind: str
-    title: str
+    title: str  # as stored, in the district's language
+    title_en: str  # the title in English (its opening words translated, the rest is data: "New task: 2026…")
     body: str
     body_en: str  # the English of a body the system wrote; empty for people's words and older messages
     target_type: str
@@ -28,6 +30,11 @@ class NotificationOut(Schema):
     read_at: datetime | None
     resolved_at: datetime | None  # the work the message asked for was done (by this reader or another)
     resolution: str  # what became of it, in the district's language (e.g. 已同意)
+
+    @staticmethod
+    def resolve_title_en(obj) -> str:
+        with translation.override("en"):
+            return obj.shown_title
 
 
 class InboxOut(Schema):

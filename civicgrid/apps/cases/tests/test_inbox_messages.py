@@ -137,3 +137,14 @@ def test_a_warning_body_carries_its_english(loop):
     due = f"{timezone.localtime(clock.due_at):%Y-%m-%d %H:%M}"
     assert (warning.body, warning.body_en) == (f"路边暴露垃圾（期限 {due}）", f"路边暴露垃圾 (due {due})")
     assert warning.title == f"处置即将超期：{case.number}"
+
+
+def test_the_inbox_api_gives_each_title_in_english_too(loop):
+    """A client reading the inbox API in English gets the title's English beside the stored Chinese."""
+    from civicgrid.foundation.notify.api import NotificationOut
+
+    case = _dispatched(loop)
+    message = Notification.objects.get(user=loop.handler, kind="new_task", target_id=str(case.pk))
+    out = NotificationOut.from_orm(message)
+    assert out.title == f"新任务：{case.number}" and out.title_en == f"New task: {case.number}"
+    assert NotificationOut.from_orm(notify(loop.handler, "note", "无冒号的标题")).title_en == "无冒号的标题"
