@@ -9,6 +9,7 @@ from civicgrid.foundation.audit import service as audit
 from civicgrid.foundation.audit.service import actor_label, snapshot, user_or_none  # noqa: F401  (used by the services)
 from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
 from civicgrid.foundation.events import bus as events
+from civicgrid.foundation.notify.models import Notification
 
 from .. import conf
 from .. import photos as photo_mod
@@ -55,6 +56,19 @@ def ensure_capability_scope(actor, case: Case, capability: str, label: str) -> N
         raise PermissionDenied(f"您无权执行「{label}」 / your role may not do this ({capability} is needed)")
     if not Case.objects.visible_to(actor, action).filter(pk=case.pk).exists():
         raise PermissionDenied(f"该事件不在您「{label}」的权限范围内 / outside the scope of your role")
+
+
+def drop_extension_request(case: Case, at, data: dict) -> None:
+    """End a waiting 延期 request with the handling it was asked for (处置反馈, 退回, 挂账, a new 派遣): the case
+    forgets it, so nobody is offered a decision on it and the next department may ask its own, and the approvers'
+    messages asking for that decision are marked read. The step's `data` keeps the hours that had been asked for."""
+    if not case.extension_pending:
+        return
+    data["extension_dropped"] = case.extension_hours
+    case.extension_pending = False
+    case.extension_hours = None
+    Notification.objects.filter(target_type=case._meta.label_lower, target_id=str(case.pk), kind="extension_request",
+                                read_at__isnull=True).update(read_at=at)
 
 
 def add_step(case: Case, *, action: str, actor, at, from_status: str = "", to_status: str = "", note: str = "",
