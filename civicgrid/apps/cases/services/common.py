@@ -14,6 +14,7 @@ from civicgrid.foundation.notify.models import Notification
 from .. import conf
 from .. import photos as photo_mod
 from ..models import Case, CaseStep
+from ..workflow import capabilities_in_scope
 
 
 class MissingInput(ValidationFailed):
@@ -51,10 +52,9 @@ def ensure_visible(actor, case: Case, action: str = "view") -> None:
 
 def ensure_capability_scope(actor, case: Case, capability: str, label: str) -> None:
     """403 when the actor sees the case but their grant for `capability` does not reach it."""
-    app, _, action = capability.partition(".")
-    if app != "cases" or not has_capability(actor, capability):
+    if not capability.startswith("cases.") or not has_capability(actor, capability):
         raise PermissionDenied(f"您无权执行「{label}」 / your role may not do this ({capability} is needed)")
-    if not Case.objects.visible_to(actor, action).filter(pk=case.pk).exists():
+    if capability not in capabilities_in_scope(case, actor, {capability}):  # the buttons ask the same
         raise PermissionDenied(f"该事件不在您「{label}」的权限范围内 / outside the scope of your role")
 
 
