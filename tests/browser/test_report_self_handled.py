@@ -76,3 +76,28 @@ def test_ticking_self_handled_again_brings_its_photos_back(phone, district, phot
     assert sorted(case.attachments.values_list("kind", flat=True)) == ["after", "before"]
     assert phone.errors == []
 
+
+def test_self_handled_outside_the_workers_grid_says_why_and_goes_as_an_ordinary_report(phone, district, photo):
+    """Given the phone in the neighbouring grid (not the worker's), when a self-handled report is sent, then the
+    page says why it cannot be self-handled and keeps the draft; unticked, the same report goes as an ordinary
+    one, without the before/after photos."""
+    from civicgrid.apps.cases.models import Case
+
+    phone.context.set_geolocation({"longitude": 113.2300, "latitude": 40.0100})
+    _start(phone, "路边垃圾已清理")
+    phone.check("input[name=self_handled]")
+    phone.set_input_files("input[name=photos_before]", str(photo))
+    phone.set_input_files("input[name=photos_after]", str(photo))
+    phone.click("button[data-submit]")
+    phone.wait_for_selector("#report-status.error")
+    said = phone.locator("#report-status").inner_text()
+    assert "不能登记为自行处置" in said and "普通事件" in said and "/" not in said
+    assert phone.locator("#report-done").is_hidden() and Case.objects.count() == 0
+    assert phone.input_value("textarea[name=description]") == "路边垃圾已清理"
+
+    phone.uncheck("input[name=self_handled]")
+    case, answers = _send(phone)
+    assert answers == [201]
+    assert not case.is_self_handled and case.region_code == "140213050001002"
+    assert list(case.attachments.values_list("kind", flat=True)) == []
+    assert phone.errors == []

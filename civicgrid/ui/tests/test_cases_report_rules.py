@@ -11,7 +11,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from civicgrid.apps.cases.models import Case
+from civicgrid.apps.cases.models import Case, Status
 from civicgrid.apps.cases.tests.conftest import NEIGHBOUR_POINT, POINT, auth, jpeg, loop, world_counts  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -52,3 +52,20 @@ def test_the_api_asks_the_same_a_title_saying_what_happened(loop, api_client):
     assert response.status_code == 400 and "标题" in response.json()["detail"]
     assert world_counts() == before
 
+
+def test_self_handled_outside_the_reporters_grids_is_refused_and_can_go_as_an_ordinary_report(loop, client_for):
+    c = client_for(loop.worker)
+    before = world_counts()
+    response = submit(c, self_handled="1", category=str(loop.cat.pk), lng=str(NEIGHBOUR_POINT[0]),
+                      lat=str(NEIGHBOUR_POINT[1]), photos_before=[photo("b.jpg")],
+                      photos_after=[photo("a.jpg", color=(10, 200, 10))])
+    assert response.status_code == 403
+    body = response.json()
+    assert body["field"] == "self_handled" and "不能登记为自行处置" in body["detail"] and " / " not in body["detail"]
+    assert world_counts() == before
+    # the same report, not self-handled, is an ordinary report of the neighbouring grid
+    response = submit(c, category=str(loop.cat.pk), lng=str(NEIGHBOUR_POINT[0]), lat=str(NEIGHBOUR_POINT[1]),
+                      photos=[photo("p.jpg")])
+    assert response.status_code == 201
+    case = Case.objects.get()
+    assert case.status == Status.REPORTED and not case.is_self_handled and case.region_code == "140213050001002"
