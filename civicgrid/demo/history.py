@@ -318,8 +318,9 @@ def _course(sim: Sim) -> Iterator[timedelta]:
     common = {"title": title, "description": detail, "lng": lng + jitter[0], "lat": lat + jitter[1],
               "category": category.pk}
     if not hotline and roll > 0.92 and category.taxonomy.code == GB:  # found and fixed on the spot
+        # At the grid's own point: 自行处置 is recorded only inside the worker's grid, which the jitter may leave.
         submit_case(actor=worker, source=Source.GRID_WORKER, self_handled=True, photos=[("after", sim.photo)],
-                    **common)
+                    **{**common, "lng": lng, "lat": lat})
         sim.made += 1
         return
     if hotline:

@@ -21,7 +21,7 @@ from civicgrid.foundation.core.errors import ValidationFailed
 from civicgrid.foundation.sla import services as sla
 
 from .models import OPEN_STATUSES, Attachment, Case, CaseStep, Status
-from .workflow import CASE_WORKFLOW
+from .workflow import allowed_actions as allowed_transitions
 
 
 @dataclass
@@ -311,9 +311,9 @@ def case_after_action(user, case: Case) -> Case:
 
 
 def allowed_actions(case: Case, user) -> list[dict]:
-    """The buttons this user gets on this case now (the same table the services check against)."""
+    """The buttons this user gets on this case now (the check `services.act` makes: `workflow.allowed_actions`)."""
     return [{"name": t.name, "label": t.label, "style": t.style, "requires": list(t.requires)}
-            for t in CASE_WORKFLOW.allowed(case, user)]
+            for t in allowed_transitions(case, user)]
 
 
 def clocks(case: Case) -> list[dict]:

@@ -1,7 +1,7 @@
 """One case (案卷): its place on the map, photos, timeline, step clocks, and the actions the user may take now.
 
-The buttons are `CASE_WORKFLOW.allowed(case, request.user)`, the same table `cases.services.act` checks, so a
-page never offers what the service would refuse. Each button opens a small form with the inputs its transition
+The buttons are `workflow.allowed_actions(case, request.user)`, the check `cases.services.act` makes (the table,
+and the reach of the user's grant), so a page never offers what the service would refuse. Each button opens a small form with the inputs its transition
 requires and posts to `case_act`, which calls `act(...)`; a refusal re-draws the page with the message and
 the case unchanged (the service works in one transaction). At intake the page offers possible duplicates
 with a merge button; at dispatch the routing suggestion pre-fills the department, with its explanation.
@@ -22,7 +22,7 @@ from civicgrid.apps.cases import photos as photo_mod
 from civicgrid.apps.cases.models import Attachment, Case, Status
 from civicgrid.apps.cases.services.actions_handling import DECISIONS
 from civicgrid.apps.cases.services.actions_intake import CHECK_RESULTS
-from civicgrid.apps.cases.workflow import CASE_WORKFLOW
+from civicgrid.apps.cases.workflow import CASE_WORKFLOW, allowed_actions
 from civicgrid.apps.categories.services import explain_route
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.downloads import JPEG_TYPE, inline_response
@@ -103,11 +103,11 @@ def _fields(t, case: Case, route_department: int | None) -> list[dict]:
     return fields
 
 
-def action_forms(case: Case, user, route_department: int | None) -> list[dict]:
-    """One entry per action the user may take now, straight from the workflow table."""
+def action_forms(case: Case, user, route_department: int | None, transitions) -> list[dict]:
+    """One entry per action the user may take now (`transitions`: `allowed_actions(case, user)`)."""
     may_correct_rules = has_capability(user, "categories.manage")
     result = []
-    for t in CASE_WORKFLOW.allowed(case, user):
+    for t in transitions:
         fields = [f for f in _fields(t, case, route_department)
                   if not (f["name"] == "correct_rule" and t.name == "dispatch" and not may_correct_rules)]
         result.append({"name": t.name, "label": t.label, "style": t.style, "fields": fields,
@@ -215,12 +215,12 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
     """Everything the detail page draws for this user (with a refused action's form open and refilled)."""
     user = request.user
     route = chosen = None
-    forms = action_forms(case, user, None)
-    allowed = {f["name"] for f in forms}
+    transitions = allowed_actions(case, user)
+    allowed = {t.name for t in transitions}
     if "dispatch" in allowed:
         route = explain_route(case.category, case.region_code)
         chosen = dispatch_prefill(case, route)
-        forms = action_forms(case, user, chosen)
+    forms = action_forms(case, user, chosen, transitions)
     if failed_action:
         _refill(forms, failed_action, posted or {})
     needs = {f["widget"] for a in forms for f in a["fields"]}

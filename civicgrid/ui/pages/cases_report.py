@@ -16,7 +16,6 @@ from django.db.models import Q
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -102,11 +101,14 @@ def report_page(request):
 
 
 def _title(category, description: str) -> str:
-    """A title for a phone report, which asks for none: the category, then the start of the description."""
+    """A title for a phone report, which asks for none: the category, then the start of the description. A
+    report with neither says nothing of what happened, and is refused (as the API refuses one without a title)."""
     text = " ".join(description.split())
     if category is not None:
         return f"{category.name}：{text[:40]}" if text else category.name
-    return text[:60] or _("事件上报")
+    if not text:
+        raise ValidationFailed("请选择分类或填写描述 / choose a category or describe the problem", field="description")
+    return text[:60]
 
 
 def _photos(request, self_handled: bool) -> list:

@@ -13,7 +13,7 @@ from civicgrid.foundation.events import bus as events
 from .. import clocks, conf, recipients
 from ..models import Status
 from .actions_intake import resolve_department
-from .common import truthy
+from .common import drop_extension_request, truthy
 from .transitions import Ctx, action
 
 DECISIONS = {"approve": "同意", "reject": "不同意"}
@@ -32,6 +32,7 @@ def send_back(ctx: Ctx) -> None:
     case.send_back_count += 1
     case.department = None
     case.deadline = None
+    drop_extension_request(case, ctx.at, ctx.data)  # more time for a job the department now gives back
     if case.suggested_department_id == getattr(previous, "pk", None):
         case.suggested_department = None  # the suggestion just proved wrong; do not pre-fill it again
     clocks.start(case, clocks.DISPATCH, ctx.at)
@@ -125,8 +126,7 @@ def report_back(ctx: Ctx) -> None:
     """处置反馈: done; the handling clock stops (按期处置) and the grid's workers get the 核查 task."""
     case = ctx.case
     case.handled_at = ctx.at
-    case.extension_pending = False
-    case.extension_hours = None
+    drop_extension_request(case, ctx.at, ctx.data)
     clocks.stop(case, clocks.HANDLE, ctx.at)
     clocks.start(case, clocks.VERIFY, ctx.at)
     recipients.tell_staff(recipients.grid_workers(case), case, "verify_task", "核查任务")
@@ -176,6 +176,8 @@ def suspend(ctx: Ctx) -> None:
     """挂账: long-term wait (e.g. for budget); every running clock pauses until 恢复办理."""
     case = ctx.case
     case.suspended_from = case.status
+    # The deadline a waiting 延期 would move is paused with the rest; on resuming the department asks again.
+    drop_extension_request(case, ctx.at, ctx.data)
     ctx.data["paused"] = clocks.pause_all(case, ctx.at)
     ctx.tell = "已挂账（暂缓办理）"
 

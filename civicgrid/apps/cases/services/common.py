@@ -9,10 +9,12 @@ from civicgrid.foundation.audit import service as audit
 from civicgrid.foundation.audit.service import actor_label, snapshot, user_or_none  # noqa: F401  (used by the services)
 from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
 from civicgrid.foundation.events import bus as events
+from civicgrid.foundation.notify.models import Notification
 
 from .. import conf
 from .. import photos as photo_mod
 from ..models import Case, CaseStep
+from ..workflow import capabilities_in_scope
 
 
 class MissingInput(ValidationFailed):
@@ -50,11 +52,23 @@ def ensure_visible(actor, case: Case, action: str = "view") -> None:
 
 def ensure_capability_scope(actor, case: Case, capability: str, label: str) -> None:
     """403 when the actor sees the case but their grant for `capability` does not reach it."""
-    app, _, action = capability.partition(".")
-    if app != "cases" or not has_capability(actor, capability):
+    if not capability.startswith("cases.") or not has_capability(actor, capability):
         raise PermissionDenied(f"您无权执行「{label}」 / your role may not do this ({capability} is needed)")
-    if not Case.objects.visible_to(actor, action).filter(pk=case.pk).exists():
+    if capability not in capabilities_in_scope(case, actor, {capability}):  # the buttons ask the same
         raise PermissionDenied(f"该事件不在您「{label}」的权限范围内 / outside the scope of your role")
+
+
+def drop_extension_request(case: Case, at, data: dict) -> None:
+    """End a waiting 延期 request with the handling it was asked for (处置反馈, 退回, 挂账, a new 派遣): the case
+    forgets it, so nobody is offered a decision on it and the next department may ask its own, and the approvers'
+    messages asking for that decision are marked read. The step's `data` keeps the hours that had been asked for."""
+    if not case.extension_pending:
+        return
+    data["extension_dropped"] = case.extension_hours
+    case.extension_pending = False
+    case.extension_hours = None
+    Notification.objects.filter(target_type=case._meta.label_lower, target_id=str(case.pk), kind="extension_request",
+                                read_at__isnull=True).update(read_at=at)
 
 
 def add_step(case: Case, *, action: str, actor, at, from_status: str = "", to_status: str = "", note: str = "",

@@ -40,7 +40,7 @@ from django.utils import timezone
 from civicgrid.apps.categories.models import Category
 from civicgrid.apps.categories.routing import RoutingTable, resolve_department
 from civicgrid.foundation.access.roles import Role
-from civicgrid.foundation.access.scope import has_capability, user_roles
+from civicgrid.foundation.access.scope import has_capability, scope_for, user_roles
 from civicgrid.foundation.core import context, keys
 from civicgrid.foundation.core.errors import (
     CivicgridError,
@@ -425,6 +425,11 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
     if self_handled and not any(kind == "after" for kind, _ in checked):
         raise ValidationFailed("自行处置须上传处置后照片 / a self-handled case needs an 'after' photo", field="photos")
     grid_id, grid_code, wlng, wlat, crs_in = _locate(lng, lat, crs, checked)
+    if self_handled and not scope_for(actor, "cases.verify").covers_code(grid_code):
+        # Recorded closed on the spot, the case skips 核查: only where the reporter is the one who would check it.
+        raise PermissionDenied("该位置不在您负责核查的网格内，不能登记为自行处置；请取消“自行处置”，作为普通事件上报 / "
+                               "a self-handled report must lie in the grids you check: send it as an ordinary report",
+                               field="self_handled")
     suggestion = router_suggestion(f"{payload['title']} {payload['description']}")
     # Everything else that only reads or computes, before the transaction: the case and its rows, unsaved.
     now = timezone.now()

@@ -276,7 +276,12 @@
   const selfHandled = form.querySelector("[data-self-handled]");
   const selfPhotos = form.querySelector("[data-self-handled-photos]");
   if (selfHandled && selfPhotos) {
-    const sync = () => { selfPhotos.hidden = !selfHandled.checked; };
+    // Unticked, the before/after photos are not part of the report: disabled inputs are left out of the
+    // form's data (the server refuses them without 自行处置), and ticking again brings back what was chosen.
+    const sync = () => {
+      selfPhotos.hidden = !selfHandled.checked;
+      selfPhotos.querySelectorAll("input").forEach((input) => { input.disabled = !selfHandled.checked; });
+    };
     selfHandled.addEventListener("change", sync);
     sync();
   }
