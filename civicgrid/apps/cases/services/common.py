@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from django.db import connection
+from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.audit import service as audit
 from civicgrid.foundation.audit.service import actor_label, snapshot, user_or_none  # noqa: F401  (used by the services)
 from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
 from civicgrid.foundation.events import bus as events
-from civicgrid.foundation.notify.models import Notification
 
-from .. import conf
+from .. import conf, recipients
 from .. import photos as photo_mod
 from ..models import Case, CaseStep
 from ..workflow import capabilities_in_scope
@@ -58,17 +58,20 @@ def ensure_capability_scope(actor, case: Case, capability: str, label: str) -> N
         raise PermissionDenied(f"该事件不在您「{label}」的权限范围内 / outside the scope of your role")
 
 
+WITHDRAWN = gettext_noop("已撤销")  # what an approver's request message says once the request lapsed
+
+
 def drop_extension_request(case: Case, at, data: dict) -> None:
     """End a waiting 延期 request with the handling it was asked for (处置反馈, 退回, 挂账, a new 派遣): the case
     forgets it, so nobody is offered a decision on it and the next department may ask its own, and the approvers'
-    messages asking for that decision are marked read. The step's `data` keeps the hours that had been asked for."""
+    messages asking for that decision are closed as 已撤销 (withdrawn). The step's `data` keeps the hours that had
+    been asked for."""
     if not case.extension_pending:
         return
     data["extension_dropped"] = case.extension_hours
     case.extension_pending = False
     case.extension_hours = None
-    Notification.objects.filter(target_type=case._meta.label_lower, target_id=str(case.pk), kind="extension_request",
-                                read_at__isnull=True).update(read_at=at)
+    recipients.settle_staff(case, "extension_request", WITHDRAWN)
 
 
 def add_step(case: Case, *, action: str, actor, at, from_status: str = "", to_status: str = "", note: str = "",

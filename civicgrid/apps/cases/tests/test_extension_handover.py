@@ -51,7 +51,9 @@ def test_a_send_back_ends_the_departments_extension_request(loop):
     assert _waiting_lane(loop.dispatcher) == 0 and _waiting_lane(loop.leader) == 0
     assert not case_list(loop.dispatcher, CaseFilter(work="extension")).exists()
     assert _unread_requests(case) == 0
-    assert Notification.objects.filter(target_id=str(case.pk), kind="extension_request").count() == 2  # kept, read
+    first = Notification.objects.filter(target_id=str(case.pk), kind="extension_request")
+    assert [n.resolution for n in first] == ["已撤销", "已撤销"]  # kept, read, and saying why nothing waits
+    first_ids = set(first.values_list("pk", flat=True))
 
     # the next department asks for its own time, and the decision is about its request
     act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.other_dept.pk)
@@ -64,6 +66,10 @@ def test_a_send_back_ends_the_departments_extension_request(loop):
     told = Notification.objects.get(user=loop.other_handler, kind="extension_decided")
     assert told.title.startswith("延期申请同意") and "8 小时" in told.body
     assert not Notification.objects.filter(user=loop.handler, kind="extension_decided").exists()
+    # the approval settled the second request's messages only; the lapsed ones still say 已撤销
+    settled = Notification.objects.filter(target_id=str(case.pk), kind="extension_request")
+    assert {n.pk: n.resolution for n in settled if n.pk in first_ids} == dict.fromkeys(first_ids, "已撤销")
+    assert {n.resolution for n in settled if n.pk not in first_ids} == {"已同意"}
 
 
 def test_a_refused_send_back_keeps_the_request_waiting(loop):
