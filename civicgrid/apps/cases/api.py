@@ -50,6 +50,13 @@ def _number(number: str) -> str:
     return number
 
 
+def _file_number(request, number: str) -> str:
+    """The number of a case file asked for: 403 first for a user who reads no case files (whatever the number,
+    so no answer tells numbers apart), then 404 for a malformed one."""
+    selectors.require_case_files(request.user)
+    return _number(number)
+
+
 def _photos(items: list[PhotoIn]) -> list[tuple[str, bytes]]:
     if len(items) > conf.max_photos_per_request():
         raise ValidationFailed(f"一次最多上传 {conf.max_photos_per_request()} 张照片 / too many photos", field="photos")
@@ -126,7 +133,7 @@ def my_work(request):
 @router.get("/cases/{number}", response={200: CaseDetailOut, **errors(401, 403, 404)}, url_name="case_detail")
 def get_case(request, number: str):
     """One case with its timeline, photos, clocks and the actions you may take now (404 outside your scope)."""
-    case = selectors.case_detail(request.user, _number(number))
+    case = selectors.case_detail(request.user, _file_number(request, number))
     return _detail(case, request.user)
 
 
@@ -135,7 +142,7 @@ def get_case(request, number: str):
 def take_action(request, number: str, action: ActionName, payload: ActionIn | None = None):
     """Take one action of the loop (inputs as JSON): 404 outside scope, 409 in the wrong state, 403 for a role
     that may not, 422 for missing inputs."""
-    case = selectors.case_in_scope(request.user, _number(number))
+    case = selectors.case_in_scope(request.user, _file_number(request, number))
     body = request.body.strip()
     if body and body != b"null" and not body.startswith(b"{"):
         raise ValidationFailed("请求体须为 JSON 对象，如 {\"note\": \"…\"} / the body must be a JSON object", field="body")
@@ -153,7 +160,7 @@ def take_action(request, number: str, action: ActionName, payload: ActionIn | No
 def upload_photos(request, number: str, photos: File[list[UploadedFile]], kind: Form[str] = "photo",
                   note: Form[str] = ""):
     """Add photos (multipart field `photos`, JPEG/PNG/WebP by content, each within the size limit)."""
-    case = selectors.case_in_scope(request.user, _number(number))
+    case = selectors.case_in_scope(request.user, _file_number(request, number))
     services.add_photos(actor=request.user, case=case, photos=[(kind, f) for f in photos], kind=kind, note=note)
     return Status(201, _detail(case, request.user, after_action=True))
 
@@ -170,7 +177,7 @@ def reveal_contact(request, number: str):
             url_name="case_attachment")
 def get_attachment(request, number: str, attachment_id: int):
     """A photo of a case in your scope, served with safe headers (never from the web root)."""
-    case = selectors.case_in_scope(request.user, _number(number))
+    case = selectors.case_in_scope(request.user, _file_number(request, number))
     attachment = Attachment.objects.filter(case=case, pk=attachment_id).first() if 0 < attachment_id < 2**63 else None
     if attachment is None:
         raise NotFound("未找到该附件 / attachment not found")
@@ -185,7 +192,7 @@ def get_attachment(request, number: str, attachment_id: int):
             url_name="case_duplicates")
 def get_duplicates(request, number: str):
     """Open cases of the same or a sibling category near this one and reported around the same time."""
-    case = selectors.case_in_scope(request.user, _number(number), Case.objects.select_related("category"))
+    case = selectors.case_in_scope(request.user, _file_number(request, number), Case.objects.select_related("category"))
     found = duplicates.candidates(case, queryset=Case.objects.visible_to(request.user))
     items = [{"id": c.case.pk, "number": c.case.number, "title": c.case.title, "status": c.case.status,
               "status_label": c.case.get_status_display(), "category": c.case.category.name if c.case.category_id else "",
