@@ -74,6 +74,19 @@ def data_error(request, exc):
     )
 
 
+@api.exception_handler(OverflowError)
+def overflow_error(request, exc):
+    # SQLite's driver refuses a Python int beyond 64 bits before the query runs (PostgreSQL answers DataError,
+    # above): the same 400. A safety net: inputs are bounded where they are read (`core.ids.checked_id`).
+    import logging
+
+    logging.getLogger("civicgrid.api").warning("a request value overflowed a database integer: %s", exc)
+    return api.create_response(
+        request, {"detail": "请求参数超出允许范围 / a value in the request is out of range", "code": "invalid"},
+        status=400,
+    )
+
+
 @api.exception_handler(RequestDataTooBig)
 def too_big(request, exc):
     limit_mb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // (1024 * 1024)

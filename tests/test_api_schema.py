@@ -181,3 +181,59 @@ def test_generated_requests_on_existing_objects(operation, world, token):
     for values in pinned:
         found += _run(operation.as_strategy(path_parameters=values), 4, token)
     assert not found, f"{len(found)} problem(s):\n" + "\n".join(found[:15])
+
+
+# What each cases operation really answers besides success (401 everywhere a token is required).
+CASES_ERRORS = {
+    ("post", "/api/v1/cases"): {"400", "401", "403", "409", "422"},
+    ("get", "/api/v1/cases"): {"400", "401", "403", "422"},
+    ("get", "/api/v1/cases/work"): {"401"},
+    ("get", "/api/v1/cases/{number}"): {"401", "403", "404"},
+    ("post", "/api/v1/cases/{number}/actions/{action}"): {"400", "401", "403", "404", "409", "422"},
+    ("post", "/api/v1/cases/{number}/photos"): {"400", "401", "403", "404", "409", "422"},
+    ("post", "/api/v1/cases/{number}/contact"): {"401", "403", "404"},
+    ("get", "/api/v1/cases/{number}/attachments/{attachment_id}"): {"401", "403", "404", "422"},
+    ("get", "/api/v1/cases/{number}/duplicates"): {"401", "403", "404"},
+    ("get", "/api/v1/follow/{token}"): {"404", "429"},
+    ("post", "/api/v1/follow/{token}/rating"): {"400", "404", "409", "422", "429"},
+    ("post", "/api/v1/follow/{token}/reopen"): {"404", "409", "422", "429"},
+}
+
+
+def test_the_cases_operations_declare_their_error_answers_with_the_shared_error_schema():
+    from config.api import api
+
+    spec = json.loads(json.dumps(api.get_openapi_schema(path_prefix="/api/v1/"), default=str))
+    error = spec["components"]["schemas"]["ErrorOut"]
+    assert {"detail", "code"} <= set(error["required"]) and {"field", "errors"} <= set(error["properties"])
+    for (method, path), expected in CASES_ERRORS.items():
+        responses = spec["paths"][path][method]["responses"]
+        declared = {code for code in responses if code[0] in "45"}
+        assert declared == expected, (method, path)
+        for code in declared:
+            ref = responses[code]["content"]["application/json"]["schema"]["$ref"]
+            assert ref == "#/components/schemas/ErrorOut", (method, path, code)
+
+
+def test_the_action_parameter_lists_the_workflows_transitions():
+    from civicgrid.apps.cases.workflow import CASE_WORKFLOW
+    from config.api import api
+
+    spec = api.get_openapi_schema(path_prefix="/api/v1/")
+    params = spec["paths"]["/api/v1/cases/{number}/actions/{action}"]["post"]["parameters"]
+    action = next(p for p in params if p["name"] == "action")
+    assert action["schema"]["enum"] == [t.name for t in CASE_WORKFLOW.transitions]
+
+
+@pytest.mark.django_db
+def test_an_error_answer_matches_the_published_error_schema(world, token):
+    """A refusal's body (here a 400 naming its field) is what ErrorOut publishes."""
+    from civicgrid.foundation.core.api_errors import ErrorOut
+    from config.api import api
+
+    published = api.get_openapi_schema(path_prefix="/api/v1/")["components"]["schemas"]["ErrorOut"]
+    response = Client().get("/api/v1/cases?category=9223372036854775808", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 400
+    body = response.json()
+    assert set(body) <= set(published["properties"]) and set(published["required"]) <= set(body)
+    assert ErrorOut.model_validate(body).field == "category"

@@ -10,6 +10,7 @@ from ninja.throttling import AnonRateThrottle
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import get_visible_or_404
+from civicgrid.foundation.core.api_errors import errors
 from civicgrid.foundation.core.downloads import JPEG_TYPE, inline_response
 from civicgrid.foundation.core.errors import NotFound, ValidationFailed
 from civicgrid.foundation.core.pagination import page
@@ -17,9 +18,10 @@ from civicgrid.foundation.core.pagination import page
 from . import conf, duplicates, selectors, services
 from . import photos as photo_mod
 from .models import Attachment, Case
+from .models import Status as CaseStatus
 from .schemas import (
     ActionIn,
-    CaseCreatedOut,
+    ActionName,
     CaseDetailOut,
     CaseFilterIn,
     CaseIn,
@@ -30,6 +32,8 @@ from .schemas import (
     PhotoIn,
     RatingIn,
     ReopenIn,
+    ReportAnswer,
+    ReportReceiptOut,
     WorkOut,
 )
 from .services.intake import default_source
@@ -44,6 +48,13 @@ def _number(number: str) -> str:
     if not (number.isdigit() and len(number) == 13):
         raise NotFound(services.common.NOT_FOUND)
     return number
+
+
+def _file_number(request, number: str) -> str:
+    """The number of a case file asked for: 403 first for a user who reads no case files (whatever the number,
+    so no answer tells numbers apart), then 404 for a malformed one."""
+    selectors.require_case_files(request.user)
+    return _number(number)
 
 
 def _photos(items: list[PhotoIn]) -> list[tuple[str, bytes]]:
@@ -68,9 +79,12 @@ def _detail(case: Case, user, *, after_action: bool = False, **extra) -> Case:
     return fresh
 
 
-@router.post("/cases", response={200: CaseCreatedOut, 201: CaseCreatedOut}, url_name="case_create")
+@router.post("/cases", response={200: ReportAnswer, 201: ReportAnswer, **errors(400, 401, 403, 409, 422)},
+             url_name="case_create")
 def create_case(request, payload: CaseIn, idempotency_key: str | None = Header(None, alias="Idempotency-Key")):
-    """上报 a case (JSON; photos as base64). A retry with the same `Idempotency-Key` returns the same case (200)."""
+    """上报 a case (JSON; photos as base64). A retry with the same `Idempotency-Key` returns the same case (200).
+    Staff get the case file; a reporter who does not read case files (a resident) gets a receipt with the
+    follow token (`GET /follow/{token}` shows the public steps)."""
     data = payload.dict()
     source = data.pop("source") or default_source(request.user, self_handled=bool(data.get("self_handled")))
     case, created = services.submit_case(
@@ -78,10 +92,25 @@ def create_case(request, payload: CaseIn, idempotency_key: str | None = Header(N
         idempotency_key=idempotency_key or data.pop("idempotency_key"),
         **{k: v for k, v in data.items() if k not in ("photos", "idempotency_key")},
     )
-    return Status(201 if created else 200, _detail(case, request.user, after_action=True, created=created))
+    status = 201 if created else 200
+    if not selectors.may_read_case_files(request.user):
+        return Status(status, _receipt(case, created))
+    return Status(status, _detail(case, request.user, after_action=True, created=created))
 
 
-@router.get("/cases", response=CaseListOut, url_name="case_list")
+def _receipt(case: Case, created: bool) -> ReportReceiptOut:
+    token = getattr(case, "follow_token", None)
+    if token is None:
+        row = case.reporters.filter(original_case=case).order_by("pk").first()
+        token = row.follow_token if row else None
+    return ReportReceiptOut(
+        created=created, number=case.number, title=case.title, status=case.status,
+        status_label=str(CaseStatus(case.status).label), source=case.source,
+        category={"id": case.category_id, "name": case.category.name} if case.category_id else None,
+        grid_name=case.grid.name if case.grid_id else "", reported_at=case.reported_at, follow_token=token or None)
+
+
+@router.get("/cases", response={200: CaseListOut, **errors(400, 401, 403, 422)}, url_name="case_list")
 def list_cases(request, filters: Query[CaseFilterIn]):
     """Cases in your scope; filters: status (comma list or `open`), category, region, department, overdue,
     supervised, date_from/date_to (reported), q (number or title), work (a step waiting for you: intake, check,
@@ -93,7 +122,7 @@ def list_cases(request, filters: Query[CaseFilterIn]):
     return {"items": items, "count": len(items), "total": total}
 
 
-@router.get("/cases/work", response=WorkOut, url_name="case_work")
+@router.get("/cases/work", response={200: WorkOut, **errors(401)}, url_name="case_work")
 def my_work(request):
     """我的待办: for each step of the loop you take (受理 intake, 核实 check, 派遣 dispatch, 处置 handle, 核查
     verify, 结案 close, 延期审批 extension), how many cases in your scope wait for it (counted up to 999; `more`
@@ -101,18 +130,19 @@ def my_work(request):
     return {"lanes": [{k: lane[k] for k in ("key", "label", "count", "more")} for lane in selectors.my_work(request.user)]}
 
 
-@router.get("/cases/{number}", response=CaseDetailOut, url_name="case_detail")
+@router.get("/cases/{number}", response={200: CaseDetailOut, **errors(401, 403, 404)}, url_name="case_detail")
 def get_case(request, number: str):
     """One case with its timeline, photos, clocks and the actions you may take now (404 outside your scope)."""
-    case = selectors.case_detail(request.user, _number(number))
+    case = selectors.case_detail(request.user, _file_number(request, number))
     return _detail(case, request.user)
 
 
-@router.post("/cases/{number}/actions/{action}", response=CaseDetailOut, url_name="case_action")
-def take_action(request, number: str, action: str, payload: ActionIn | None = None):
+@router.post("/cases/{number}/actions/{action}", response={200: CaseDetailOut, **errors(400, 401, 403, 404, 409, 422)},
+             url_name="case_action")
+def take_action(request, number: str, action: ActionName, payload: ActionIn | None = None):
     """Take one action of the loop (inputs as JSON): 404 outside scope, 409 in the wrong state, 403 for a role
     that may not, 422 for missing inputs."""
-    case = get_visible_or_404(Case, request.user, number=_number(number))
+    case = selectors.case_in_scope(request.user, _file_number(request, number))
     body = request.body.strip()
     if body and body != b"null" and not body.startswith(b"{"):
         raise ValidationFailed("请求体须为 JSON 对象，如 {\"note\": \"…\"} / the body must be a JSON object", field="body")
@@ -125,16 +155,17 @@ def take_action(request, number: str, action: str, payload: ActionIn | None = No
     return _detail(case, request.user, after_action=True)
 
 
-@router.post("/cases/{number}/photos", response={201: CaseDetailOut}, url_name="case_photos")
+@router.post("/cases/{number}/photos", response={201: CaseDetailOut, **errors(400, 401, 403, 404, 409, 422)},
+             url_name="case_photos")
 def upload_photos(request, number: str, photos: File[list[UploadedFile]], kind: Form[str] = "photo",
                   note: Form[str] = ""):
     """Add photos (multipart field `photos`, JPEG/PNG/WebP by content, each within the size limit)."""
-    case = get_visible_or_404(Case, request.user, number=_number(number))
+    case = selectors.case_in_scope(request.user, _file_number(request, number))
     services.add_photos(actor=request.user, case=case, photos=[(kind, f) for f in photos], kind=kind, note=note)
     return Status(201, _detail(case, request.user, after_action=True))
 
 
-@router.post("/cases/{number}/contact", response=ContactOut, url_name="case_contact")
+@router.post("/cases/{number}/contact", response={200: ContactOut, **errors(401, 403, 404)}, url_name="case_contact")
 def reveal_contact(request, number: str):
     """回访: the reporter's name, phone and email in clear, for intake staff over the case's region (403
     otherwise); every request is recorded in the audit trail, refused or not."""
@@ -142,10 +173,11 @@ def reveal_contact(request, number: str):
     return services.reveal_contact(actor=request.user, case=case)
 
 
-@router.get("/cases/{number}/attachments/{attachment_id}", url_name="case_attachment")
+@router.get("/cases/{number}/attachments/{attachment_id}", response={200: None, **errors(401, 403, 404, 422)},
+            url_name="case_attachment")
 def get_attachment(request, number: str, attachment_id: int):
     """A photo of a case in your scope, served with safe headers (never from the web root)."""
-    case = get_visible_or_404(Case, request.user, number=_number(number))
+    case = selectors.case_in_scope(request.user, _file_number(request, number))
     attachment = Attachment.objects.filter(case=case, pk=attachment_id).first() if 0 < attachment_id < 2**63 else None
     if attachment is None:
         raise NotFound("未找到该附件 / attachment not found")
@@ -156,10 +188,11 @@ def get_attachment(request, number: str, attachment_id: int):
     return inline_response(handle, f"{case.number}-{attachment.pk}.jpg", JPEG_TYPE)
 
 
-@router.get("/cases/{number}/duplicates", response=DuplicateListOut, url_name="case_duplicates")
+@router.get("/cases/{number}/duplicates", response={200: DuplicateListOut, **errors(401, 403, 404)},
+            url_name="case_duplicates")
 def get_duplicates(request, number: str):
     """Open cases of the same or a sibling category near this one and reported around the same time."""
-    case = get_visible_or_404(Case.objects.select_related("category"), request.user, number=_number(number))
+    case = selectors.case_in_scope(request.user, _file_number(request, number), Case.objects.select_related("category"))
     found = duplicates.candidates(case, queryset=Case.objects.visible_to(request.user))
     items = [{"id": c.case.pk, "number": c.case.number, "title": c.case.title, "status": c.case.status,
               "status_label": c.case.get_status_display(), "category": c.case.category.name if c.case.category_id else "",
@@ -169,13 +202,13 @@ def get_duplicates(request, number: str):
             "hours": conf.duplicate_hours()}
 
 
-@router.get("/follow/{token}", response=FollowOut, auth=None, throttle=PUBLIC_THROTTLE, url_name="follow_status")
+@router.get("/follow/{token}", response={200: FollowOut, **errors(404, 429)}, auth=None, throttle=PUBLIC_THROTTLE, url_name="follow_status")
 def follow(request, token: str):
     """The public status of a reported case by its link/QR token (no personal data)."""
     return services.follow_status(token)
 
 
-@router.post("/follow/{token}/rating", response=FollowOut, auth=None, throttle=PUBLIC_THROTTLE,
+@router.post("/follow/{token}/rating", response={200: FollowOut, **errors(400, 404, 409, 422, 429)}, auth=None, throttle=PUBLIC_THROTTLE,
              url_name="follow_rating")
 def follow_rating(request, token: str, payload: RatingIn):
     """满意度 1–5, once, after the case is closed."""
@@ -183,7 +216,7 @@ def follow_rating(request, token: str, payload: RatingIn):
     return services.follow_status(token)
 
 
-@router.post("/follow/{token}/reopen", response=FollowOut, auth=None, throttle=PUBLIC_THROTTLE,
+@router.post("/follow/{token}/reopen", response={200: FollowOut, **errors(404, 409, 422, 429)}, auth=None, throttle=PUBLIC_THROTTLE,
              url_name="follow_reopen")
 def follow_reopen(request, token: str, payload: ReopenIn):
     """重新办理 within the configured days after closing."""

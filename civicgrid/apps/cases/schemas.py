@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 from ninja import Schema
+from pydantic import Field, WithJsonSchema
 
 from civicgrid.foundation.core.pii import mask_name
 
 from .models import Case, CaseStep, Status
+from .workflow import CASE_WORKFLOW
 
 
 class PhotoIn(Schema):
@@ -35,6 +38,12 @@ class CaseIn(Schema):
     self_handled: bool = False
     is_major: bool = False
     photos: list[PhotoIn] = []
+
+
+# The loop's actions, read from the workflow's table: documented as an enum; any other name is a 400 from
+# the service, as before.
+ActionName = Annotated[str, WithJsonSchema({"type": "string", "enum": [t.name for t in CASE_WORKFLOW.transitions],
+                                            "description": "an action of the case workflow"})]
 
 
 class ActionIn(Schema):
@@ -255,6 +264,26 @@ class CaseDetailOut(CaseItemOut):
 
 class CaseCreatedOut(CaseDetailOut):
     created: bool
+
+
+class ReportReceiptOut(Schema):
+    """The answer to a report from someone who does not read case files (a resident): what they sent, where it
+    stands and the follow token, whose link shows the public steps (`GET /follow/{token}`)."""
+
+    created: bool
+    number: str
+    title: str
+    status: str
+    status_label: str
+    source: str
+    category: Ref | None
+    grid_name: str
+    reported_at: datetime
+    follow_token: str | None
+
+
+# A report's answer: the case file for staff, the receipt for everyone else (tried in this order).
+ReportAnswer = Annotated[CaseCreatedOut | ReportReceiptOut, Field(union_mode="left_to_right")]
 
 
 class DuplicateOut(Schema):

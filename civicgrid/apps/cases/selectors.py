@@ -17,11 +17,38 @@ from civicgrid.foundation.access.scope import (
     scoped_branches,
     subtree_q,
 )
-from civicgrid.foundation.core.errors import ValidationFailed
+from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
+from civicgrid.foundation.core.ids import checked_id
 from civicgrid.foundation.sla import services as sla
 
 from .models import OPEN_STATUSES, Attachment, Case, CaseStep, Status
 from .workflow import allowed_actions as allowed_transitions
+
+# Who reads case files (案卷: the whole timeline with staff names, internal notes and step data, clocks, photos,
+# buttons): staff holding this capability, over their scope. A reporter without it (a resident, a volunteer)
+# reaches their own report through `visible_to` too, but follows it only by their follow link, which shows the
+# public steps (`services.follow`). The case pages and the cases API both ask here.
+CASE_FILE_CAPABILITY = "cases.view"
+NO_CASE_FILES = ("案卷仅供工作人员查看，请通过上报时的查询链接跟踪办理进度 / case files are for staff: follow your "
+                 "report through its follow link")
+
+
+def may_read_case_files(user) -> bool:
+    """Whether the user reads case files at all (their scope then says which)."""
+    return has_capability(user, CASE_FILE_CAPABILITY)
+
+
+def require_case_files(user) -> None:
+    """Refuse (403) a user who does not read case files, whatever their scope reaches."""
+    if not may_read_case_files(user):
+        raise PermissionDenied(NO_CASE_FILES)
+
+
+def case_in_scope(user, number: str, queryset=None, action: str = "view") -> Case:
+    """A case file by its number, for a user who reads case files (403 otherwise), in their scope for `action`
+    (404 outside it)."""
+    require_case_files(user)
+    return get_visible_or_404(queryset if queryset is not None else Case, user, action, number=str(number)[:20])
 
 
 @dataclass
@@ -97,7 +124,9 @@ def scope_action(f: CaseFilter) -> str:
 
 
 def case_list(user, f: CaseFilter):
-    """The cases the user may see, filtered, newest first, with what a list row shows joined in."""
+    """The cases the user may see, filtered, newest first, with what a list row shows joined in (403 for a user
+    who does not read case files)."""
+    require_case_files(user)
     qs = Case.objects.visible_to(user, scope_action(f)).select_related("category", "grid", "department")
     return _filtered(qs, f).order_by(*LIST_ORDER)
 
@@ -121,15 +150,16 @@ def _filtered(qs, f: CaseFilter):
             raise ValidationFailed(f"未知的待办类别：{f.work[:20]} / unknown work lane (one of "
                                    f"{', '.join(LANES)})", field="work")
         qs = qs.filter(extension_pending=True) if lane.extension_pending else qs.filter(status__in=lane.statuses)
-    if f.category:
-        qs = qs.filter(Q(category_id=f.category) | Q(category__parent_id=f.category))
+    if f.category:  # 0, like no value, does not filter
+        category = checked_id(f.category, "category")
+        qs = qs.filter(Q(category_id=category) | Q(category__parent_id=category))
     if f.region:
         code = f.region.strip()
         if not code.isdigit() or len(code) not in (6, 9, 12, 15):
             raise ValidationFailed("region 须为区划代码 / region must be a region code", field="region")
         qs = qs.filter(subtree_q("region_code", code))
     if f.department:
-        qs = qs.filter(department_id=f.department)
+        qs = qs.filter(department_id=checked_id(f.department, "department"))
     if f.overdue is not None:
         qs = qs.filter(is_overdue=f.overdue)
     if f.supervised is not None:
@@ -299,8 +329,9 @@ def _detail_queryset():
 
 
 def case_detail(user, number: str) -> Case:
-    """One case in scope with its timeline and photos (404 outside scope)."""
-    return get_visible_or_404(_detail_queryset(), user, number=str(number)[:20])
+    """One case in scope with its timeline and photos (403 for a user who does not read case files, 404 outside
+    scope)."""
+    return case_in_scope(user, number, _detail_queryset())
 
 
 def case_after_action(user, case: Case) -> Case:

@@ -83,6 +83,8 @@ def case_file(request, number: str):
     """案卷 (PDF) of one case in the user's scope (404 outside it); audited."""
     try:
         body, filename = casefile.export(request.user, number[:20], request)
+    except PermissionDenied:  # a reporter without case files follows their report by its link
+        raise DjangoPermissionDenied from None
     except NotFound:
         raise Http404("未找到该事件，或不在您的权限范围内") from None
     return file_response(body, filename, PDF_TYPE)

@@ -6,6 +6,7 @@ authenticator app. Accounts that must change their password first get no token u
 
 from ninja import Router, Schema
 
+from ..core.api_errors import ErrorOut
 from ..core.errors import CivicgridError
 from ..core.middleware import client_ip
 from . import services
@@ -22,11 +23,6 @@ class TokenIn(Schema):
 class TokenOut(Schema):
     token: str
     expires_in: int
-
-
-class ErrorOut(Schema):
-    detail: str
-    code: str
 
 
 class Unauthorized(CivicgridError):

@@ -13,6 +13,7 @@ from django.db import models
 from ..access.scope import get_visible_or_404, scope_for, subtree_q
 from ..audit import service as audit
 from ..audit import verbs
+from ..core.ids import checked_id
 from . import personal
 from .models import Building, House, Household, KeyGroupLabel, Place, Resident, Unit
 
@@ -116,7 +117,7 @@ def houses(actor, *, region: str | None = None, q: str | None = None, building_i
     qs = House.objects.visible_to(actor).select_related("building").order_by("code")
     qs = _region_filter(qs, region)
     if building_id:
-        qs = qs.filter(building_id=building_id)
+        qs = qs.filter(building_id=checked_id(building_id, "building"))
     q = (q or "").strip()[:_MAX_Q]
     if q:
         qs = qs.filter(models.Q(building__address__contains=q) | models.Q(code=q) | models.Q(room_no=q))

@@ -18,6 +18,7 @@ from ..access.endpoints import data_endpoint, non_data_endpoint
 from ..access.scope import get_visible_or_404, subtree_q
 from ..audit import verbs
 from ..audit.service import record
+from ..core.api_errors import ErrorOut
 from ..core.downloads import file_response
 from ..core.errors import ValidationFailed
 from ..core.pagination import page
@@ -227,11 +228,6 @@ class LocateOut(Schema):
     district: RegionRefOut | None
     crs_in: str
     wgs84: list[float]  # [lng, lat] after conversion
-
-
-class ErrorOut(Schema):
-    detail: str
-    code: str
 
 
 @router.get("/locate", response={200: LocateOut, 404: ErrorOut}, url_name="locate")

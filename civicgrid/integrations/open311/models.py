@@ -150,6 +150,9 @@ class Open311Update(models.Model):
     name_enc = models.TextField(blank=True)
     email_enc = models.TextField(blank=True)
     phone_enc = models.TextField(blank=True)
+    # sha256 of everything the caller sent (`services.update_digest`): a resend under the same update_id must
+    # match it (empty for updates received before it was kept)
+    digest = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

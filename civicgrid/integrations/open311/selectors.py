@@ -49,8 +49,15 @@ def open311_status(status: str) -> str:
     return "closed" if status in CLOSED else "open"
 
 
+def public_cases_q(prefix: str = "") -> Q:
+    """The cases GeoReport makes public (`prefix`, such as "case__", reaches them through a relation): of a
+    category open to public reports, and not from a private channel. The feed, a request's page and the
+    updates a client may post all ask here."""
+    return Q(**{f"{prefix}category__is_public": True}) & ~Q(**{f"{prefix}source__in": PRIVATE_SOURCES})
+
+
 def _public_cases():
-    return (Case.objects.filter(category__is_public=True).exclude(source__in=PRIVATE_SOURCES)
+    return (Case.objects.filter(public_cases_q())
             .select_related("category__taxonomy", "department", "suggested_department", "open311").only(*CASE_FIELDS))
 
 
@@ -204,8 +211,7 @@ def update_list(params: Params) -> list[dict]:
     description, media_url."""
     start, end = _range(params)
     steps = (
-        CaseStep.objects.filter(at__gte=start, at__lte=end, action__in=UPDATE_STEPS, case__category__is_public=True)
-        .exclude(case__source__in=PRIVATE_SOURCES)
+        CaseStep.objects.filter(public_cases_q("case__"), at__gte=start, at__lte=end, action__in=UPDATE_STEPS)
         .select_related("case", "department", "open311_update")
         .only("id", "action", "from_status", "to_status", "note", "at", "case__number", "case__status",
               "department__name", "open311_update__media_url")

@@ -9,6 +9,8 @@ same `reopen` transition and window as `act`), since a key stands for its report
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import secrets
 import time
@@ -17,6 +19,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, router, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
@@ -48,6 +51,7 @@ from .models import (
     QueueState,
     hash_key,
 )
+from .selectors import public_cases_q
 
 log = logging.getLogger(__name__)
 MANAGE = "open311.manage"
@@ -276,7 +280,7 @@ def _check_contacts(email: str, phone: str) -> None:
             raise Open311Error(400, f"phone 无效：{exc}") from None
 
 
-def _checked(client: Open311Client, params: inputs.Params, idempotency_key: str) -> dict:
+def _checked(client: Open311Client, params: inputs.Params, idempotency_key: str, jurisdiction: str) -> dict:
     """Everything a POST requests carries, checked (a clear 400 for anything wrong); nothing is written."""
     category, asked = catalogue.checked_service(params.get("service_code"))
     where = inputs.location(params)
@@ -290,7 +294,7 @@ def _checked(client: Open311Client, params: inputs.Params, idempotency_key: str)
     where = _locate_address(where)
     return {"category": category, "where": where, "description": description, "answers": answers, "media": media,
             "email": email, "phone": phone, "name": name, "device": device, "account": account,
-            "key": f"open311:{client.pk}:{idempotency_key}" if idempotency_key else None}
+            "jurisdiction": jurisdiction[:64], "key": f"open311:{client.pk}:{idempotency_key}" if idempotency_key else None}
 
 
 def _report_fields(r: dict) -> dict:
@@ -299,7 +303,10 @@ def _report_fields(r: dict) -> dict:
     return {"actor": None, "source": "open311", "title": inputs.title_from(r["description"], r["category"].name),
             "description": r["description"], "lng": where.lng, "lat": where.lat, "crs": where.crs,
             "category": r["category"], "address": where.address, "reporter_name": r["name"],
-            "reporter_phone": r["phone"], "reporter_email": r["email"], "idempotency_key": r["key"]}
+            "reporter_phone": r["phone"], "reporter_email": r["email"], "idempotency_key": r["key"],
+            # stored beside the case (the link, the queue row): a resend that differs here is a 409 too
+            "channel_data": {"attributes": r["answers"], "media_urls": r["media"], "address_id": where.address_id,
+                             "device_id": r["device"], "account_id": r["account"], "jurisdiction": r["jurisdiction"]}}
 
 
 def _link_rows(case: Case, *, client: Open311Client, token: str, jurisdiction: str, attributes: dict, media: list,
@@ -322,7 +329,7 @@ def submit_request(*, client: Open311Client, params: inputs.Params, jurisdiction
                    idempotency_key: str = "") -> tuple[Case, Open311Request, bool]:
     """POST requests: check everything, then one transaction through `submit_case`. Returns (case, link,
     created); a retry with the same idempotency key answers with the case it made the first time."""
-    r = _checked(client, params, idempotency_key)
+    r = _checked(client, params, idempotency_key, jurisdiction)
 
     def link_rows(case: Case) -> list:
         rows = _link_rows(case, client=client, token=secrets.token_hex(12), jurisdiction=jurisdiction,
@@ -378,7 +385,7 @@ def enqueue_request(*, client: Open311Client, params: inputs.Params, jurisdictio
     """POST requests from a queued client: check and locate, then one INSERT. Returns (queued row, created); a
     retry with the same idempotency key answers with the row (and token) of the first time, different content
     under the same key is a 409."""
-    r = _checked(client, params, idempotency_key)
+    r = _checked(client, params, idempotency_key, jurisdiction)
     where = r["where"]
     spec = cases.check_report(**_report_fields(r))
     data, sealed = spec.dump()
@@ -547,16 +554,25 @@ def account_id(link: Open311Request) -> str:
 
 
 def _case_for_update(client: Open311Client, number: str) -> Case:
-    """The case an update is about: a public-category case, or one this client reported (404 otherwise)."""
-    case = Case.objects.select_related("category").filter(number=number).first() if number.isdigit() else None
-    if case is not None:
-        public = case.category_id is not None and case.category.is_public
-        if public or Open311Request.objects.filter(case=case, client=client).exists():
+    """The case an update is about: a public case (as GET requests/{id} shows it), or one this client reported
+    (404 otherwise)."""
+    if number.isdigit() and len(number) <= 20:
+        case = Case.objects.filter(public_cases_q() | Q(open311__client=client), number=number).first()
+        if case is not None:
             return case
     raise Open311Error(404, f"未找到服务请求 {number[:40]} / service_request_id not found")
 
 
+def update_digest(update: inputs.UpdateIn) -> str:
+    """Everything a posted update carries (and the Open311Update row and its step keep), as one digest."""
+    fields = {name: getattr(update, name) for name in ("service_request_id", "status", "description",
+                                                       "updated_datetime", "media_url", "name", "email", "phone")}
+    data = json.dumps(fields, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
 def _replayed(client: Open311Client, update: inputs.UpdateIn, case: Case) -> CaseStep | None:
+    """The step a resend of the same `update_id` made before; 409 when the resend differs from it."""
     if not update.external_id:
         return None
     previous = Open311Update.objects.filter(client=client, external_id=update.external_id).first()
@@ -565,6 +581,8 @@ def _replayed(client: Open311Client, update: inputs.UpdateIn, case: Case) -> Cas
     if previous.case_id != case.pk:
         raise Open311Error(409, "update_id 已用于另一个服务请求 / update_id was already used for another "
                                 "service request")
+    if previous.digest and previous.digest != update_digest(update):
+        raise Open311Error(409, "update_id 已用于内容不同的更新 / update_id was already used for a different update")
     return previous.step
 
 
@@ -586,7 +604,7 @@ def post_update(*, client: Open311Client, update: inputs.UpdateIn) -> CaseStep:
             updated_datetime=update.updated_datetime, status=update.status, media_url=update.media_url,
             name_enc=keys.encrypt(update.name, UPDATE_NAME_CONTEXT),
             email_enc=keys.encrypt(update.email, UPDATE_EMAIL_CONTEXT),
-            phone_enc=keys.encrypt(update.phone, UPDATE_PHONE_CONTEXT),
+            phone_enc=keys.encrypt(update.phone, UPDATE_PHONE_CONTEXT), digest=update_digest(update),
         )
         record(actor=actor_label(client), action=AUDIT_UPDATE, target=case,
                data={"client": client.pk, "step": step.pk, "status": update.status, "reopen": reopen})

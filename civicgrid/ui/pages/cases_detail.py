@@ -276,7 +276,7 @@ def case_reveal_contact(request, number: str):
     return response
 
 
-@page_view("cases.view")
+@page_view(selectors.CASE_FILE_CAPABILITY)
 def case_detail(request, number: str):
     """One case in scope (404 outside, or for a number that does not exist)."""
     try:
@@ -293,7 +293,8 @@ def _inputs(request, action: str) -> dict:
     for name in wanted & set(TEXT_INPUTS):
         value = request.POST.get(name, "").strip()
         if value:
-            inputs[name] = value[:4000]
+            # whole: the service refuses an over-long note or reason (a clear message, the case unchanged)
+            inputs[name] = value
     for name in wanted & set(FLAG_INPUTS):
         if request.POST.get(name) in ("1", "on", "true"):
             inputs[name] = True
@@ -303,7 +304,7 @@ def _inputs(request, action: str) -> dict:
 
 
 @require_POST
-@capability_required("cases.view")
+@capability_required(selectors.CASE_FILE_CAPABILITY)
 def case_act(request, number: str, action: str):
     """Take one action through `cases.services.act`; on refusal show why, with nothing changed."""
     case = Case.objects.visible_to(request.user).filter(number=str(number)[:20]).first()
@@ -328,7 +329,7 @@ def case_act(request, number: str, action: str):
 
 
 @require_GET
-@capability_required("cases.view")
+@capability_required(selectors.CASE_FILE_CAPABILITY)
 def case_attachment(request, number: str, attachment_id: int):
     """A photo of a case in scope, served with safe headers (never from the web root)."""
     case = Case.objects.visible_to(request.user).filter(number=str(number)[:20]).only("pk", "number").first()

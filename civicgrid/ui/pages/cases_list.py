@@ -158,7 +158,7 @@ class CappedPaginator(Paginator):
         self.__dict__.pop("num_pages", None)
 
 
-@page_view("cases.view")
+@page_view(selectors.CASE_FILE_CAPABILITY)
 def case_list(request):
     """Cases in scope with the list's filters; each row links to its case."""
     f, shown = parse_filters(request.GET)

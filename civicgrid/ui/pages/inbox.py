@@ -18,9 +18,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_POST
 
+from civicgrid.apps.cases import selectors
 from civicgrid.apps.cases.models import Case, CaseReporter
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
-from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.errors import NotFound
 from civicgrid.foundation.notify import services
 from civicgrid.ui.navigation import MenuItem, register
@@ -43,7 +43,7 @@ def _case_links(user, notifications) -> dict[str, str]:
     if not ids:
         return {}
     pks = [int(i) for i in ids if len(i) < 19]
-    if has_capability(user, "cases.view"):
+    if selectors.may_read_case_files(user):
         rows = Case.objects.visible_to(user).filter(pk__in=pks).values_list("pk", "number")
         return {str(pk): reverse("ui:case_detail", args=[number]) for pk, number in rows}
     return _follow_links(user, pks)

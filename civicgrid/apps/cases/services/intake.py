@@ -242,8 +242,13 @@ def _idempotency(actor, key: str | None) -> str | None:
     return hashlib.sha256(f"{owner}\x00{key}".encode()).hexdigest()
 
 
-def _digest(payload: dict, photo_hashes: list[str]) -> str:
-    data = json.dumps({**payload, "photos": photo_hashes}, sort_keys=True, ensure_ascii=False, default=str)
+def _digest(payload: dict, photo_hashes: list[str], channel_data: dict | None = None) -> str:
+    """What a keyed report carried, as a digest: a resend under the same key must match it. `channel_data` is
+    what the channel stores beside the case (Open311's attributes, media links, the caller's ids); only its
+    non-empty values count, so a report without any keeps the digest it always had."""
+    extra = {k: v for k, v in (channel_data or {}).items() if v not in (None, "", [], {})}
+    body = {**payload, "photos": photo_hashes, **({"channel": extra} if extra else {})}
+    data = json.dumps(body, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(data.encode()).hexdigest()
 
 
@@ -394,12 +399,13 @@ def _payload(*, title, description, address, source, name, phone, email, ticket,
 def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84", category=None, source,
                 address="", reporter_name="", reporter_phone="", reporter_email="", hotline_ticket="",
                 caller_name="", callback_phone="", photos=(), idempotency_key=None, self_handled=False,
-                is_major=False, external_id="", also=None) -> tuple[Case, bool]:
+                is_major=False, external_id="", also=None, channel_data=None) -> tuple[Case, bool]:
     """Report a case; returns `(case, created)`. `actor` None means a channel that authenticated the caller
     itself (Open311 with its API key). Hotline callers come as `caller_name`/`callback_phone`. `also(case)`,
     when given, is called inside the report's transaction once the case has its id and number, and returns
     a channel's own unsaved rows to write beside the case (e.g. the Open311 link and its audit entry): they
-    are inserted with the report's rows, so all commit or none does."""
+    are inserted with the report's rows, so all commit or none does. `channel_data`: what those rows store
+    from the caller, so that a keyed resend differing there is refused too (409)."""
     if actor is not None and not has_capability(actor, "cases.report"):
         raise PermissionDenied("您无权上报事件 / you may not report cases")
     if self_handled and not has_capability(actor, "cases.verify"):
@@ -415,7 +421,7 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
     raw = [(item if isinstance(item, tuple) else ("before" if self_handled else "photo", item)) for item in photos or ()]
     raw = [(kind, photo_mod.read_bytes(src) if not isinstance(src, photo_mod.Photo) else src) for kind, src in raw]
     digest = _digest(payload, [hashlib.sha256(s.data if isinstance(s, photo_mod.Photo) else s).hexdigest()
-                               for _, s in raw])
+                               for _, s in raw], channel_data)
     if key and (existing := _replay(key, digest)):
         return _with_token(existing), False
     if payload["ticket"]:
@@ -506,10 +512,10 @@ def _ticket_unused(ticket: str) -> None:
 
 def check_report(*, actor, title, description="", lng=None, lat=None, crs="wgs84", category=None, source,
                  address="", reporter_name="", reporter_phone="", reporter_email="", idempotency_key=None,
-                 is_major=False, external_id="") -> ReportSpec:
+                 is_major=False, external_id="", channel_data=None) -> ReportSpec:
     """Everything `submit_case` checks before it writes (permission, fields, category, location), for a report
     without photos that a channel queues: a clear error now, or a `ReportSpec` that `submit_cases` will make
-    into a case. Nothing is written."""
+    into a case. Nothing is written. `channel_data` counts in the idempotency digest (see `submit_case`)."""
     if actor is not None and not has_capability(actor, "cases.report"):
         raise PermissionDenied("您无权上报事件 / you may not report cases")
     if actor is not None:
@@ -520,7 +526,7 @@ def check_report(*, actor, title, description="", lng=None, lat=None, crs="wgs84
                        category=category, self_handled=False, is_major=is_major, external_id=external_id)
     key = _idempotency(actor, idempotency_key)
     grid_id, grid_code, wlng, wlat, crs_in = _locate(lng, lat, crs, ())
-    return ReportSpec(payload=payload, key=key, digest=_digest(payload, []), grid_id=grid_id, grid_code=grid_code,
+    return ReportSpec(payload=payload, key=key, digest=_digest(payload, [], channel_data), grid_id=grid_id, grid_code=grid_code,
                       lng=wlng, lat=wlat, crs_in=crs_in, received_at=timezone.now())
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from civicgrid.foundation.audit.service import snapshot
 from civicgrid.foundation.core.errors import ValidationFailed
 from civicgrid.foundation.workflow.engine import Transition
+from civicgrid.foundation.workflow.steps import MAX_NOTE
 
 from .. import recipients
 from ..models import Case
@@ -68,6 +69,8 @@ TOPICS = {
     "report_back": "handled", "verify": "verified", "rework": "reworked", "close": "closed",
     "suspend": "suspended", "unsuspend": "unsuspended", "supervise": "supervised", "reopen": "reopened",
 }
+# The free-text inputs an action records on its step (with their labels for the refusal).
+FREE_TEXT = {"note": "说明", "reason": "原因"}
 PHOTO_KINDS = {"report_back": "after", "verify": "verify", "progress": "progress", "check_result": "verify"}
 
 
@@ -86,6 +89,10 @@ def act(*, actor, case: Case, action: str, note_en: str = "", **inputs) -> Case:
     """Take `action` on `case` as `actor` with the action's inputs (reason, note, department, hours, photos …);
     `note_en`: the English of the note, when a part of the system acts and writes it."""
     t = CASE_WORKFLOW.transition(action)
+    for name, label in FREE_TEXT.items():
+        if len(str(inputs.get(name) or "").strip()) > MAX_NOTE:  # refused, never cut: the timeline keeps it whole
+            raise ValidationFailed(f"{label}不能超过 {MAX_NOTE} 个字符 / {name} is at most {MAX_NOTE} characters",
+                                   field=name)
     photos = read_photos(inputs.pop("photos", None) or (), PHOTO_KINDS.get(action, "photo"))
     with transaction.atomic():
         case = lock(case)

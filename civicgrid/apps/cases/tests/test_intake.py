@@ -194,10 +194,14 @@ def test_the_routing_rules_suggest_the_department(loop):
     assert report(loop).suggested_department == loop.dept
 
 
-def test_a_resident_follows_their_own_report_and_nothing_else(loop, api_client):
-    own = report(loop, actor=loop.resident, source="public")
+def test_a_resident_follows_their_own_report_by_its_link_and_reads_no_case_file(loop, api_client):
+    created = api_client.post("/api/v1/cases", {"title": "路边暴露垃圾", "lng": POINT[0], "lat": POINT[1]},
+                              content_type="application/json", **auth(loop.resident))
+    assert created.status_code == 201
+    body = created.json()
+    assert body["follow_token"] and "timeline" not in body and "allowed_actions" not in body
     report(loop)  # the grid worker's report in the same grid
-    body = api_client.get("/api/v1/cases", **auth(loop.resident)).json()
-    assert [i["number"] for i in body["items"]] == [own.number]
-    detail = api_client.get(f"/api/v1/cases/{own.number}", **auth(loop.resident)).json()
-    assert detail["follow_token"] and detail["allowed_actions"] == []
+    assert api_client.get("/api/v1/cases", **auth(loop.resident)).status_code == 403
+    assert api_client.get(f"/api/v1/cases/{body['number']}", **auth(loop.resident)).status_code == 403
+    follow = api_client.get(f"/api/v1/follow/{body['follow_token']}").json()
+    assert follow["number"] == body["number"] and [s["action"] for s in follow["steps"]] == ["report"]

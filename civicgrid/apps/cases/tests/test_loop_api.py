@@ -13,7 +13,7 @@ from civicgrid.foundation.events.models import OutboxEvent
 from civicgrid.foundation.notify.models import Notification, OutgoingMessage
 from civicgrid.foundation.sla.models import SlaClock
 
-from .conftest import auth, jpeg, report
+from .conftest import auth, jpeg, report, world_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -178,21 +178,33 @@ def test_refuse_and_void_stop_the_clocks_and_tell_the_reporter(loop, api_client)
     assert not SlaClock.objects.filter(state__in=["running", "paused"]).exists()
 
 
-def test_a_resident_reopens_their_own_case_by_account_within_the_window(loop, api_client, settings):
+def test_a_resident_reopens_their_own_case_by_its_link_within_the_window(loop, api_client, settings):
+    """A resident reads no case file, so takes no action on one: their follow link reopens the case."""
     api = Api(api_client)
     case = report(loop, actor=loop.resident, source="public")
+    token = CaseReporter.objects.get(case=case).follow_token
     for user, action, extra in [(loop.dispatcher, "accept", {}), (loop.dispatcher, "dispatch", {"department": loop.dept.pk}),
                                 (loop.handler, "report_back", {"note": "已处理"}),
                                 (loop.worker, "verify", {"photos": [{"content_base64": b64(jpeg())}]}),
                                 (loop.dispatcher, "close", {})]:
         api.act(user, case, action, **extra)
-    assert "reopen" in [a["name"] for a in api.get(loop.resident, case)["allowed_actions"]]
+    before = world_counts()
+    api.act(loop.resident, case, "reopen", expect=403, reason="没修好")
+    assert world_counts() == before
+
+    def reopen():
+        return api_client.post(f"/api/v1/follow/{token}/reopen", {"reason": "没修好"}, content_type="application/json")
+
+    assert api_client.get(f"/api/v1/follow/{token}").json()["can_reopen"] is True
     settings.CIVICGRID_REOPEN_DAYS = 0
     Case.objects.filter(pk=case.pk).update(closed_at=Case.objects.get(pk=case.pk).closed_at.replace(year=2020))
-    api.act(loop.resident, case, "reopen", expect=409, reason="没修好")
+    before = world_counts()
+    assert reopen().status_code == 409
+    assert world_counts() == before
     settings.CIVICGRID_REOPEN_DAYS = 7
     Case.objects.filter(pk=case.pk).update(closed_at=Case.objects.get(pk=case.pk).reported_at)
-    assert api.act(loop.resident, case, "reopen", reason="没修好")["status"] == "accepted"
+    answer = reopen()
+    assert answer.status_code == 200 and answer.json()["status"] == "accepted"
 
 
 def test_dispatch_can_correct_the_routing_rule_for_the_next_cases(loop, api_client):

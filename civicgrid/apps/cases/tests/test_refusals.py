@@ -43,7 +43,7 @@ REFUSALS = [
     # nothing waits for a decision: the case's state refuses, whoever asks (it once said "your role may not")
     ("dispatcher", "dispatched", "decide_extension", {"decision": "approve"}, 409, "conflict"),
     ("handler", "dispatched", "decide_extension", {"decision": "approve"}, 409, "conflict"),
-    ("resident", "reported", "accept", {}, 404, "not_found"),
+    ("resident", "reported", "accept", {}, 403, "forbidden"),  # no case files: refused as the page refuses
     ("other_street_dispatcher", "reported", "accept", {}, 404, "not_found"),
     ("other_handler", "dispatched", "start", {}, 404, "not_found"),
     ("neighbour_worker", "handled", "verify", {"photos": "photo"}, 404, "not_found"),

@@ -162,3 +162,11 @@ def test_reveal_without_a_field_answers_after_the_scope_check(api_client, token_
     assert missing.status_code == 404, missing.content.decode()
     other = Resident.objects.get(name="王五").pk
     assert api_client.post(f"/api/v1/residents/{other}/reveal", **headers).status_code == 404
+
+
+@pytest.mark.parametrize("building", ["9223372036854775808", "-1"])
+def test_a_building_filter_beyond_an_id_is_a_400_naming_it(api_client, token_for, people_users, data, building):
+    response = api_client.get(f"/api/v1/houses?building={building}", **token_for(people_users["street"]))
+    assert response.status_code == 400 and response.json()["field"] == "building"
+    b1 = api_client.get("/api/v1/buildings", **token_for(people_users["street"])).json()["items"][0]["id"]
+    assert api_client.get(f"/api/v1/houses?building={b1}", **token_for(people_users["street"])).json()["total"] == 1

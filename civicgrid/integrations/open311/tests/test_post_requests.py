@@ -226,3 +226,24 @@ def test_a_retry_completes_a_link_that_a_crash_left_out(o311, http):
     assert again.status_code == 200 and again.json()[0]["service_request_id"] == first["service_request_id"]
     link = Open311Request.objects.get(case__number=first["service_request_id"])
     assert link.attributes == {"affects_traffic": "yes"} and Case.objects.count() == 1
+
+
+@pytest.mark.parametrize("changes", [
+    {"attribute[affects_traffic]": "no"}, {"media_url": "https://fms.example/photo/2.jpeg"},
+    {"account_id": "account-8"}, {"device_id": "device-43"}, {"media_url": None}, {"attribute[affects_traffic]": None},
+], ids=["attribute", "media_url", "account_id", "device_id", "media dropped", "attribute dropped"])
+def test_a_resend_that_differs_in_what_is_stored_beside_the_case_is_a_conflict(o311, http, changes):
+    """Attributes, media links and the caller's ids are kept with the case: a resend under the same key that
+    changes them is not the same report (409), and neither the case nor its link changes."""
+    first = post(http, "requests.json", form(o311), HTTP_IDEMPOTENCY_KEY="fms-3")
+    assert first.status_code == 201
+    link = Open311Request.objects.get()
+    kept = (link.attributes, link.media_urls, link.device_id_enc, link.account_id_enc)
+    before = world_counts()
+    spec_error(post(http, "requests.json", form(o311, **changes), HTTP_IDEMPOTENCY_KEY="fms-3"), 409)
+    assert world_counts() == before
+    link.refresh_from_db()
+    assert (link.attributes, link.media_urls, link.device_id_enc, link.account_id_enc) == kept
+    # the identical resend is still the same request
+    again = post(http, "requests.json", form(o311), HTTP_IDEMPOTENCY_KEY="fms-3")
+    assert again.status_code == 200 and again.json() == first.json()

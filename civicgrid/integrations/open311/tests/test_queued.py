@@ -262,3 +262,20 @@ def test_a_key_taken_while_the_batch_was_prepared_links_the_row_to_that_case(que
     assert other.state == QueueState.MADE and Open311Request.objects.get(token=second).case == other.case
     assert Case.objects.count() == 2 and Open311Request.objects.count() == 2
     assert get(http, f"tokens/{first}.json").json()[0]["service_request_id"] == number
+
+
+@pytest.mark.parametrize("changes", [{"attribute[affects_traffic]": "no"},
+                                     {"media_url": "https://fms.example/photo/2.jpeg"}, {"account_id": "account-8"},
+                                     {"device_id": "device-43"}],
+                         ids=["attribute", "media_url", "account_id", "device_id"])
+def test_a_queued_resend_that_differs_beside_the_case_is_a_conflict_before_and_after_the_batch(queued, http,
+                                                                                                changes):
+    first = post(http, "requests.json", form(queued), HTTP_IDEMPOTENCY_KEY="k-q")
+    assert first.status_code == 201
+    for drained in (False, True):
+        if drained:
+            services.drain()
+        state, before = _queue_state(), world_counts()
+        spec_error(post(http, "requests.json", form(queued, **changes), HTTP_IDEMPOTENCY_KEY="k-q"), 409)
+        assert _queue_state() == state and world_counts() == before
+    assert post(http, "requests.json", form(queued), HTTP_IDEMPOTENCY_KEY="k-q").status_code == 200

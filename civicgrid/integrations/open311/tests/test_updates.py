@@ -113,6 +113,31 @@ def test_a_retried_update_returns_the_same_id_and_changes_nothing(o311, http):
     assert world_counts() == before
 
 
+@pytest.mark.parametrize("changes", [{"description": "垃圾已经清走了"}, {"media_url": "https://fms.example/photo/c2.jpeg"},
+                                     {"status": "CLOSED"}, {"email": "li@example.com"},
+                                     {"updated_datetime": "2026-05-14T10:30:00+08:00"}],
+                         ids=["description", "media_url", "status", "email", "updated_datetime"])
+def test_a_resent_update_id_with_other_content_is_a_conflict(o311, http, changes):
+    """The same update_id names one update: a resend that says something else is refused (409), not answered
+    with the old id while its words are dropped."""
+    case = reported(o311, http)
+    first = post(http, "servicerequestupdates.json", update_form(case))
+    assert first.status_code == 200
+    before = world_counts()
+    assert "update_id" in spec_error(post(http, "servicerequestupdates.json", update_form(case, **changes)), 409)
+    assert world_counts() == before
+    assert post(http, "servicerequestupdates.json", update_form(case)).json() == first.json()
+
+
+def test_an_update_received_before_its_digest_was_kept_still_replays(o311, http):
+    case = reported(o311, http)
+    first = post(http, "servicerequestupdates.json", update_form(case)).json()
+    Open311Update.objects.update(digest="")
+    before = world_counts()
+    assert post(http, "servicerequestupdates.json", update_form(case)).json() == first
+    assert world_counts() == before
+
+
 def test_open_on_a_closed_case_reopens_it_within_the_window(o311, http):
     case = reported(o311, http)
     close(case)
@@ -164,6 +189,19 @@ def test_update_refusals_change_nothing(o311, http, label, changes, status):
     before = world_counts()
     spec_error(post(http, "servicerequestupdates.xml", update_form(case, **changes)), status)
     assert world_counts() == before
+
+
+def test_updates_on_hotline_cases_are_not_found_as_their_requests_are_not(o311, http):
+    """A 12345 case is the hotline's to publish: GET requests/{id} says it does not exist, so a comment on it is
+    a 404 too, even in a public category."""
+    hotline = submit_case(actor=o311.dispatcher, title="路边暴露垃圾", lng=POINT[0], lat=POINT[1],
+                          category=o311.cat.pk, source="hotline", hotline_ticket="12345-0001",
+                          caller_name="李四", callback_phone="13700000000")[0]
+    spec_error(get(http, f"requests/{hotline.number}.json"), 404)
+    before = world_counts()
+    spec_error(post(http, "servicerequestupdates.json", update_form(hotline, status="CLOSED")), 404)
+    assert world_counts() == before
+    assert not CaseStep.objects.filter(case=hotline, action="comment").exists()
 
 
 def test_updates_on_cases_outside_public_categories_are_not_found(o311, http):
