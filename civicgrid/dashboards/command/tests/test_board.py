@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -249,4 +250,23 @@ def test_the_overdue_list_puts_the_longest_late_first_and_links_to_all(client, t
     for _ in range(selectors.LIST_SIZE):
         make_case(tree, status=Status.HANDLING, is_overdue=True, deadline=now - timedelta(hours=2))
     html = client.get("/board/lists/").content.decode()
-    assert 'href="/cases/?overdue=1" data-all-overdue' in html and f"查看全部 {selectors.LIST_SIZE + 3} 件超期案件" in html
+    assert 'href="/cases/?status=open&amp;overdue=1" data-all-overdue' in html
+    assert f"查看全部 {selectors.LIST_SIZE + 3} 件超期案件" in html
+
+
+def test_the_link_to_all_overdue_cases_lists_as_many_as_it_says(client, tree, people):
+    """The board counts the open overdue cases: its link lists those, not the closed ones that were once late."""
+    now = timezone.now()
+    for _ in range(selectors.LIST_SIZE + 2):
+        make_case(tree, status=Status.HANDLING, is_overdue=True, deadline=now - timedelta(hours=2))
+    for status in (Status.CLOSED, Status.VOIDED):
+        make_case(tree, status=status, is_overdue=True, deadline=now - timedelta(days=2))
+    client.force_login(people["cd"])
+    html = client.get("/board/lists/").content.decode()
+    link = re.search(r'href="([^"]+)" data-all-overdue>查看全部 (\d+) 件超期案件', html)
+    assert link is not None and int(link[2]) == selectors.LIST_SIZE + 2
+    listed = client.get(link[1].replace("&amp;", "&"))
+    assert listed.status_code == 200
+    page = listed.context["page_obj"]
+    assert page.paginator.count == len(page.object_list) == int(link[2])
+    assert {c.status for c in page.object_list} == {Status.HANDLING}
