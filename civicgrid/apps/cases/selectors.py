@@ -21,6 +21,7 @@ from civicgrid.foundation.core.errors import ValidationFailed
 from civicgrid.foundation.sla import services as sla
 
 from .models import OPEN_STATUSES, Attachment, Case, CaseStep, Status
+from .workflow import CASE_WORKFLOW
 from .workflow import allowed_actions as allowed_transitions
 
 
@@ -42,8 +43,8 @@ class CaseFilter:
 
 @dataclass(frozen=True)
 class WorkLane:
-    """A step of the loop that waits for someone: the cases in these statuses (or with an extension request),
-    for whoever holds the capability that takes the step."""
+    """A step of the loop that waits for someone: the cases in these statuses (and with an extension request,
+    for the extension lane), for whoever holds the capability that takes the step."""
 
     key: str
     label: str  # Chinese; translated where it is shown
@@ -60,7 +61,9 @@ WORK_LANES: tuple[WorkLane, ...] = (
     WorkLane("handle", gettext_noop("待处置"), "cases.handle", (Status.DISPATCHED, Status.HANDLING)),
     WorkLane("verify", gettext_noop("待核查"), "cases.verify", (Status.HANDLED,)),
     WorkLane("close", gettext_noop("待结案"), "cases.close", (Status.VERIFIED,)),
-    WorkLane("extension", gettext_noop("延期待批"), "cases.approve", extension_pending=True),
+    # Only where 审批延期 can be taken (its transition's states): a suspended case keeps its request, undecidable.
+    WorkLane("extension", gettext_noop("延期待批"), "cases.approve",
+             tuple(sorted(CASE_WORKFLOW.transition("decide_extension").sources)), extension_pending=True),
 )
 LANES = {lane.key: lane for lane in WORK_LANES}
 WORK_COUNT_CAP = 999  # a lane's badge counts this far ("999+"): a district's backlog costs a bounded read
@@ -120,7 +123,9 @@ def _filtered(qs, f: CaseFilter):
         if lane is None:
             raise ValidationFailed(f"未知的待办类别：{f.work[:20]} / unknown work lane (one of "
                                    f"{', '.join(LANES)})", field="work")
-        qs = qs.filter(extension_pending=True) if lane.extension_pending else qs.filter(status__in=lane.statuses)
+        qs = qs.filter(status__in=lane.statuses)
+        if lane.extension_pending:
+            qs = qs.filter(extension_pending=True)
     if f.category:
         qs = qs.filter(Q(category_id=f.category) | Q(category__parent_id=f.category))
     if f.region:
