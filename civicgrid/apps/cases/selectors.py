@@ -321,14 +321,28 @@ def allowed_actions(case: Case, user) -> list[dict]:
             for t in allowed_transitions(case, user)]
 
 
+# Steps that stop a clock although its step was not done (退回 hands the case back; 合并, 作废 and 不予受理 end
+# it): the services record no 按期 fact for it, and the clock is shown as ended by that step, not judged.
+UNJUDGED_STOPS = frozenset({"send_back", "merge", "void", "refuse"})
+
+
+def _unjudged_stops(case: Case) -> dict[datetime, str]:
+    """When each such step was taken (the services stop the clock at the step's own instant)."""
+    return {s.at: s.action for s in case.steps.all() if s.action in UNJUDGED_STOPS}
+
+
 def clocks(case: Case) -> list[dict]:
-    """The case's step clocks, newest first, with the share of budget used for open ones."""
+    """The case's step clocks, newest first, with the share of budget used for open ones; a clock stopped by a
+    step in `UNJUDGED_STOPS` has `ended_by` that step and no `on_time` verdict."""
     now = timezone.now()
     rows = []
-    for c in sla.clocks_of(case)[:30]:
+    found = list(sla.clocks_of(case)[:30])
+    stops = _unjudged_stops(case) if any(not c.is_open for c in found) else {}
+    for c in found:
+        ended_by = None if c.is_open else stops.get(c.stopped_at)
         info = {"kind": c.kind, "state": c.state, "started_at": c.started_at, "due_at": c.due_at,
-                "stopped_at": c.stopped_at, "on_time": c.on_time, "warned": c.warned(now),
-                "breached": c.breached(now), "ratio": None}
+                "stopped_at": c.stopped_at, "on_time": None if ended_by else c.on_time, "ended_by": ended_by,
+                "warned": c.warned(now), "breached": c.breached(now), "ratio": None}
         if c.is_open:
             info["ratio"] = round(sla.progress(c, now)["ratio"], 3)
         rows.append(info)
