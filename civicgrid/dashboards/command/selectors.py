@@ -104,22 +104,25 @@ def today_figures(user, day: date | None = None) -> Figures:
     day = day or timezone.localdate()
     start, end = day_bounds(day)
     steps = CaseStep.objects.filter(at__gte=start, at__lt=end)
-
-    def took(key):
-        return Q(pk__in=steps.filter(action__in=FIGURE_STEPS[key]).values("case_id"))
-
-    # A closing of the day that is still the case's last one carries its 按期 facts on the case; one since
-    # reopened (or closed again on a later day) is judged from its clocks, below.
-    closed_that_day = took("closed") & Q(status=Status.CLOSED, closed_at__gte=start, closed_at__lt=end)
-    counts = board_cases(user).filter(pk__in=steps.values("case_id")).aggregate(
-        **{key: Count("pk", filter=took(key)) for key in FIGURE_STEPS},
-        still_closed=Count("pk", filter=closed_that_day),
-        closed_timely=Count("pk", filter=closed_that_day & Q(closed_on_time=True, handled_on_time=True)),
+    # Over the day's steps of the user's cases (those few cases found first, by the `at` index): each figure
+    # counts the cases with one of its steps. A closing of the day that is still the case's last one carries
+    # its 按期 facts on the case; one since reopened (or closed again on a later day) is judged from its clocks.
+    in_scope = board_cases(user).filter(pk__in=steps.values("case_id")).values("pk")
+    kept = Q(action__in=FIGURE_STEPS["closed"], case__status=Status.CLOSED, case__closed_at__gte=start,
+             case__closed_at__lt=end)
+    counts = steps.filter(case_id__in=in_scope).aggregate(
+        **{key: Count("case_id", distinct=True, filter=Q(action__in=actions))
+           for key, actions in FIGURE_STEPS.items()},
+        still_closed=Count("case_id", distinct=True, filter=kept),
+        closed_timely=Count("case_id", distinct=True,
+                            filter=kept & Q(case__closed_on_time=True, case__handled_on_time=True)),
     )
     if counts.pop("still_closed") < counts["closed"]:
-        since = (board_cases(user).filter(took("closed")).exclude(closed_that_day)
-                 .values_list("pk", flat=True))
-        counts["closed_timely"] += _timely_closings(list(since), steps, start, end)
+        closings = list(steps.filter(case_id__in=in_scope, action__in=FIGURE_STEPS["closed"])
+                        .values_list("case_id", "case__status", "case__closed_at"))
+        reopened = {pk for pk, status, closed_at in closings
+                    if not (status == Status.CLOSED and closed_at and start <= closed_at < end)}
+        counts["closed_timely"] += _timely_closings(sorted(reopened), steps, start, end)
     return Figures(day=day, **counts)
 
 
