@@ -202,6 +202,7 @@ class ClockOut(Schema):
     due_at: datetime | None
     stopped_at: datetime | None
     on_time: bool | None
+    ended_by: str | None = None  # the step that stopped it unjudged (send_back, merge, void, refuse): on_time null
     warned: bool
     breached: bool
     ratio: float | None

@@ -22,6 +22,7 @@ from civicgrid.foundation.core.ids import checked_id
 from civicgrid.foundation.sla import services as sla
 
 from .models import OPEN_STATUSES, Attachment, Case, CaseStep, Status
+from .workflow import CASE_WORKFLOW
 from .workflow import allowed_actions as allowed_transitions
 
 # Who reads case files (案卷: the whole timeline with staff names, internal notes and step data, clocks, photos,
@@ -69,8 +70,8 @@ class CaseFilter:
 
 @dataclass(frozen=True)
 class WorkLane:
-    """A step of the loop that waits for someone: the cases in these statuses (or with an extension request),
-    for whoever holds the capability that takes the step."""
+    """A step of the loop that waits for someone: the cases in these statuses (and with an extension request,
+    for the extension lane), for whoever holds the capability that takes the step."""
 
     key: str
     label: str  # Chinese; translated where it is shown
@@ -87,7 +88,9 @@ WORK_LANES: tuple[WorkLane, ...] = (
     WorkLane("handle", gettext_noop("待处置"), "cases.handle", (Status.DISPATCHED, Status.HANDLING)),
     WorkLane("verify", gettext_noop("待核查"), "cases.verify", (Status.HANDLED,)),
     WorkLane("close", gettext_noop("待结案"), "cases.close", (Status.VERIFIED,)),
-    WorkLane("extension", gettext_noop("延期待批"), "cases.approve", extension_pending=True),
+    # Only where 审批延期 can be taken (its transition's states): a suspended case keeps its request, undecidable.
+    WorkLane("extension", gettext_noop("延期待批"), "cases.approve",
+             tuple(sorted(CASE_WORKFLOW.transition("decide_extension").sources)), extension_pending=True),
 )
 LANES = {lane.key: lane for lane in WORK_LANES}
 WORK_COUNT_CAP = 999  # a lane's badge counts this far ("999+"): a district's backlog costs a bounded read
@@ -149,7 +152,9 @@ def _filtered(qs, f: CaseFilter):
         if lane is None:
             raise ValidationFailed(f"未知的待办类别：{f.work[:20]} / unknown work lane (one of "
                                    f"{', '.join(LANES)})", field="work")
-        qs = qs.filter(extension_pending=True) if lane.extension_pending else qs.filter(status__in=lane.statuses)
+        qs = qs.filter(status__in=lane.statuses)
+        if lane.extension_pending:
+            qs = qs.filter(extension_pending=True)
     if f.category:  # 0, like no value, does not filter
         category = checked_id(f.category, "category")
         qs = qs.filter(Q(category_id=category) | Q(category__parent_id=category))
@@ -347,14 +352,28 @@ def allowed_actions(case: Case, user) -> list[dict]:
             for t in allowed_transitions(case, user)]
 
 
+# Steps that stop a clock although its step was not done (退回 hands the case back; 合并, 作废 and 不予受理 end
+# it): the services record no 按期 fact for it, and the clock is shown as ended by that step, not judged.
+UNJUDGED_STOPS = frozenset({"send_back", "merge", "void", "refuse"})
+
+
+def _unjudged_stops(case: Case) -> dict[datetime, str]:
+    """When each such step was taken (the services stop the clock at the step's own instant)."""
+    return {s.at: s.action for s in case.steps.all() if s.action in UNJUDGED_STOPS}
+
+
 def clocks(case: Case) -> list[dict]:
-    """The case's step clocks, newest first, with the share of budget used for open ones."""
+    """The case's step clocks, newest first, with the share of budget used for open ones; a clock stopped by a
+    step in `UNJUDGED_STOPS` has `ended_by` that step and no `on_time` verdict."""
     now = timezone.now()
     rows = []
-    for c in sla.clocks_of(case)[:30]:
+    found = list(sla.clocks_of(case)[:30])
+    stops = _unjudged_stops(case) if any(not c.is_open for c in found) else {}
+    for c in found:
+        ended_by = None if c.is_open else stops.get(c.stopped_at)
         info = {"kind": c.kind, "state": c.state, "started_at": c.started_at, "due_at": c.due_at,
-                "stopped_at": c.stopped_at, "on_time": c.on_time, "warned": c.warned(now),
-                "breached": c.breached(now), "ratio": None}
+                "stopped_at": c.stopped_at, "on_time": None if ended_by else c.on_time, "ended_by": ended_by,
+                "warned": c.warned(now), "breached": c.breached(now), "ratio": None}
         if c.is_open:
             info["ratio"] = round(sla.progress(c, now)["ratio"], 3)
         rows.append(info)

@@ -112,15 +112,19 @@ def _sheet(case: Case, s) -> Table:
     ]
     rows = [[_p(a, s["label"]), _p(b, s["base"]), _p(c, s["label"]), _p(d, s["base"])]
             for (a, b), (c, d) in zip(pairs[::2], pairs[1::2], strict=True)]
-    for label, value in (("标题", case.title), ("地址", case.address), ("描述", case.description)):
+    # A merged case is handled as its parent: the file names it, as the case page does.
+    long_texts = [("主案卷", case.parent.number)] if case.parent_id else []
+    long_texts += [("标题", case.title), ("地址", case.address), ("描述", case.description)]
+    for label, value in long_texts:
         rows.append([_p(label, s["label"]), _p(value, s["base"]), "", ""])
     width = PAGE_W - 2 * MARGIN
     table = Table(rows, colWidths=[width * 0.13, width * 0.37, width * 0.13, width * 0.37])
-    spans = [("SPAN", (1, i), (3, i)) for i in range(len(rows) - 3, len(rows))]
+    spanned = len(rows) - len(long_texts)
+    spans = [("SPAN", (1, i), (3, i)) for i in range(spanned, len(rows))]
     table.setStyle(TableStyle([
         ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#dee0e3")),
         ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#fafbfc")),
-        ("BACKGROUND", (2, 0), (2, -4), colors.HexColor("#fafbfc")),
+        ("BACKGROUND", (2, 0), (2, spanned - 1), colors.HexColor("#fafbfc")),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         *spans,
     ]))
@@ -137,6 +141,14 @@ def action_label(action: str) -> str:
         return action
 
 
+def _step_note(step) -> str:
+    """The step's note; 合并到主案卷 is taken without one, and names the parent it joined (kept in its data)."""
+    parent = (step.data or {}).get("parent") if step.action == "merge" else None
+    if parent and str(parent) not in step.note:
+        return f"主案卷 {parent}" + (f"；{step.note}" if step.note else "")
+    return step.note
+
+
 def _timeline(case: Case, s) -> Table:
     states = CASE_WORKFLOW.states
     header = [_p(h, s["label"]) for h in ("时间", "操作", "状态", "操作人", "部门", "说明")]
@@ -147,7 +159,7 @@ def _timeline(case: Case, s) -> Table:
             change = f"{states.get(step.from_status, step.from_status)} → {change}"
         rows.append([_p(_when(step.at), s["small"]), _p(action_label(step.action), s["base"]), _p(change, s["small"]),
                      _p(step.actor_label, s["small"]), _p(step.acting_department.name if step.acting_department else "", s["small"]),
-                     _p(step.note, s["base"])])
+                     _p(_step_note(step), s["base"])])
     width = PAGE_W - 2 * MARGIN
     table = Table(rows, colWidths=[width * f for f in (0.15, 0.13, 0.17, 0.12, 0.15, 0.28)], repeatRows=1)
     table.setStyle(TableStyle([

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.db.models import F
 from django.utils import timezone
 
 from civicgrid.apps.cases import selectors
@@ -21,7 +22,7 @@ from civicgrid.foundation.regions.models import Level, Region
 CAPABILITY = "cases.export"
 MAX_ROWS = 100_000  # a bigger ledger should be narrowed (by period or region) rather than built in one request
 
-HEADERS = ["案卷号", "标题", "状态", "分类", "来源", "重大事件", "街道", "社区/村", "网格", "网格编码", "地址", "经度",
+HEADERS = ["案卷号", "标题", "状态", "主案卷", "分类", "来源", "重大事件", "街道", "社区/村", "网格", "网格编码", "地址", "经度",
            "纬度", "报告人", "报告人电话", "热线工单号", "处置部门", "上报时间", "立案时间", "派遣时间", "处置时间",
            "核查时间", "结案时间", "处置期限", "超期", "督办", "返工次数", "退回次数", "满意度", "描述"]
 
@@ -41,11 +42,19 @@ def _unit_names() -> dict[str, str]:
     return dict(Region.objects.filter(level__in=levels).values_list("code", "name"))
 
 
+def _parent_number(case: Case) -> str:
+    """The case a merged one was merged into (`parent_number` as `export` annotates it, else the parent row)."""
+    if not case.parent_id:
+        return ""
+    return getattr(case, "parent_number", None) or case.parent.number
+
+
 def row(case: Case, units: dict[str, str]) -> list:
     """One ledger line (the case with category, grid and department selected)."""
     code = case.region_code
     return [
-        case.number, case.title, case.get_status_display(), case.category.name if case.category_id else "",
+        case.number, case.title, case.get_status_display(), _parent_number(case),
+        case.category.name if case.category_id else "",
         case.get_source_display(), _yes(case.is_major), units.get(code[:9], ""), units.get(code[:12], ""),
         case.grid.name if case.grid_id else "", code, case.address, round(case.lng, 6), round(case.lat, 6),
         mask_name(case.reporter_name), case.reporter_phone_masked, case.hotline_ticket,
@@ -68,6 +77,7 @@ def export(user, f: selectors.CaseFilter) -> tuple[bytes, str]:
         raise PermissionDenied("您无权导出事件台账 / you may not export the case ledger")
     qs = ledger_cases(user, f)
     total = qs.count()
+    qs = qs.annotate(parent_number=F("parent__number"))  # one column, not the parent's row
     if total > MAX_ROWS:
         raise ValidationFailed(f"台账共 {total} 条，超过单次导出上限 {MAX_ROWS} 条，请缩小时间或区域范围 / too many rows "
                                "for one export: narrow the period or region", field="date_from")

@@ -2,10 +2,11 @@
 
 Each figure is one indexed query, so the board stays fast however many cases the table holds:
 
-* today's figures (上报、立案、派遣、处置、结案, 按期结案率): the cases with a timeline step today
-  (`CaseStep.at`, indexed) are the only ones a milestone of today can belong to, because every milestone
-  (`reported_at`, `accepted_at`, `dispatched_at`, `handled_at`, `closed_at`) is written by the case services
-  together with a step at the same instant. One conditional-count query over those few cases.
+* today's figures (上报、立案、派遣、处置、结案, 按期结案率): counted from today's timeline steps (`CaseStep.at`,
+  indexed; `FIGURE_STEPS`), not from the case's milestone columns, which later steps clear or move (重新办理
+  clears closed_at): a closing that happened today stays today's. One conditional-count query over the few
+  cases with a step today; the 按期 facts of a closing since reopened come from its clocks (a second, small
+  query, only then).
 * counts by status: the `(status, region_code)` index, open statuses only (no row of the table is read).
 * the overdue list and the newest reports: open cases only, a page of each.
 * the map: open cases counted per grid on the same index, gathered into street, community or grid clusters by
@@ -23,11 +24,14 @@ from django.db.models import Count, F, IntegerField, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 
+from civicgrid.apps.cases import clocks as case_clocks
 from civicgrid.apps.cases.models import OPEN_STATUSES, Case, CaseStep, Status
 from civicgrid.apps.evaluation.formulas import as_percent
 from civicgrid.foundation.access.roles import Role, grant_capabilities
 from civicgrid.foundation.access.scope import scope_for
 from civicgrid.foundation.regions.models import Region
+from civicgrid.foundation.sla.clock import STOPPED
+from civicgrid.foundation.sla.models import SlaClock
 
 CAPABILITY = "cases.board"
 # The board is the command centre's: its dispatchers (district and street) and the leaders, each over their
@@ -83,25 +87,61 @@ class Figures:
         return [{"key": key, "label": gettext(label), "value": getattr(self, key)} for key, label in FIGURES]
 
 
+# The timeline steps that make each of the day's figures. A case counts for the day it took such a step,
+# whatever happened to it since: 重新办理 clears the case's closed_at and handled_at (and its 按期 facts), 返工
+# clears handled_at, a second 派遣 after 退回 moves dispatched_at; the steps stay.
+FIGURE_STEPS = {
+    "reported": ("report",),
+    "accepted": ("accept",),
+    "dispatched": ("dispatch",),
+    "handled": ("report_back", "self_handle"),
+    "closed": ("close", "self_handle"),
+}
+
+
 def today_figures(user, day: date | None = None) -> Figures:
     """上报、立案、派遣、处置、结案 and 按期结案 of one district day (today by default), in the user's scope."""
     day = day or timezone.localdate()
     start, end = day_bounds(day)
-
-    def on(field):
-        return Q(**{f"{field}__gte": start, f"{field}__lt": end})
-
-    touched = CaseStep.objects.filter(at__gte=start, at__lt=end).values("case_id")
-    counts = board_cases(user).filter(pk__in=touched).aggregate(
-        reported=Count("pk", filter=on("reported_at")),
-        accepted=Count("pk", filter=on("accepted_at")),
-        dispatched=Count("pk", filter=on("dispatched_at")),
-        handled=Count("pk", filter=on("handled_at")),
-        closed=Count("pk", filter=on("closed_at") & Q(status=Status.CLOSED)),
-        closed_timely=Count("pk", filter=on("closed_at") & Q(status=Status.CLOSED, closed_on_time=True,
-                                                               handled_on_time=True)),
+    steps = CaseStep.objects.filter(at__gte=start, at__lt=end)
+    # Over the day's steps of the user's cases (those few cases found first, by the `at` index): each figure
+    # counts the cases with one of its steps. A closing of the day that is still the case's last one carries
+    # its 按期 facts on the case; one since reopened (or closed again on a later day) is judged from its clocks.
+    in_scope = board_cases(user).filter(pk__in=steps.values("case_id")).values("pk")
+    kept = Q(action__in=FIGURE_STEPS["closed"], case__status=Status.CLOSED, case__closed_at__gte=start,
+             case__closed_at__lt=end)
+    counts = steps.filter(case_id__in=in_scope).aggregate(
+        **{key: Count("case_id", distinct=True, filter=Q(action__in=actions))
+           for key, actions in FIGURE_STEPS.items()},
+        still_closed=Count("case_id", distinct=True, filter=kept),
+        closed_timely=Count("case_id", distinct=True,
+                            filter=kept & Q(case__closed_on_time=True, case__handled_on_time=True)),
     )
+    if counts.pop("still_closed") < counts["closed"]:
+        closings = list(steps.filter(case_id__in=in_scope, action__in=FIGURE_STEPS["closed"])
+                        .values_list("case_id", "case__status", "case__closed_at"))
+        reopened = {pk for pk, status, closed_at in closings
+                    if not (status == Status.CLOSED and closed_at and start <= closed_at < end)}
+        counts["closed_timely"] += _timely_closings(sorted(reopened), steps, start, end)
     return Figures(day=day, **counts)
+
+
+def _timely_closings(case_ids: list[int], steps, start: datetime, end: datetime) -> int:
+    """How many of these cases' closings in [start, end) were 按期 (the closing clock and the handling clock
+    before it both in time), for cases whose facts a later step cleared. A self-handled case is on time."""
+    if not case_ids:
+        return 0
+    timely = set(steps.filter(case_id__in=case_ids, action="self_handle").values_list("case_id", flat=True))
+    stopped = (SlaClock.objects.filter(target_type=Case._meta.label_lower, target_id__in=[str(pk) for pk in case_ids],
+                                       kind__in=(case_clocks.HANDLE, case_clocks.CLOSE), state=STOPPED)
+               .order_by("stopped_at").values_list("target_id", "kind", "stopped_at", "on_time"))
+    handled: dict[str, bool | None] = {}
+    for target, kind, at, on_time in stopped:
+        if kind == case_clocks.HANDLE:
+            handled[target] = on_time  # the latest handling before each closing
+        elif start <= at < end and on_time and handled.get(target):
+            timely.add(int(target))
+    return len(timely)
 
 
 def status_counts(user) -> list[dict]:

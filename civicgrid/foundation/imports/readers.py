@@ -304,15 +304,16 @@ def _check_zip(data: bytes, max_bytes: int) -> None:
         raise TableError("压缩包已损坏，无法读取 / the ZIP/XLSX file is damaged") from None
     names = {i.filename for i in infos}
     if "xl/workbook.xml" not in names:
+        # Each half in its own language, so that the page can show the reader's half only (" / " splits once).
         if "xl/workbook.bin" in names:
-            hint = "这是 .xlsb 二进制工作簿 / this is a binary .xlsb workbook"
+            zh, en = "这是 .xlsb 二进制工作簿", "this is a binary .xlsb workbook"
         elif "content.xml" in names:
-            hint = "这是 OpenDocument（.ods）表格 / this is an OpenDocument (.ods) sheet"
+            zh, en = "这是 OpenDocument（.ods）表格", "this is an OpenDocument (.ods) sheet"
         elif "word/document.xml" in names:
-            hint = "这是 Word 文档 / this is a Word document"
+            zh, en = "这是 Word 文档", "this is a Word document"
         else:
-            hint = "这是 ZIP 压缩包 / this is a ZIP archive"
-        raise TableError(f"{hint}，请另存为 .xlsx 或 CSV 后再上传 / save it as .xlsx or CSV and upload again")
+            zh, en = "这是 ZIP 压缩包", "this is a ZIP archive"
+        raise TableError(f"{zh}，请另存为 .xlsx 或 CSV 后再上传 / {en}: save it as .xlsx or CSV and upload again")
     if sum(i.file_size for i in infos) > max_bytes * MAX_EXPANSION:
         raise TableError("工作簿解压后过大 / the workbook is too large when unpacked")
 

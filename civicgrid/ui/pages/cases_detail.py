@@ -121,6 +121,7 @@ def _clocks(case: Case) -> list[dict]:
     for c in selectors.clocks(case):
         ratio = c["ratio"]
         rows.append({**c, "label": CLOCK_LABELS.get(c["kind"], c["kind"]),
+                     "ended_label": pgettext("step", STEP_LABELS[c["ended_by"]]) if c["ended_by"] else "",
                      "percent": None if ratio is None else round(ratio * 100),
                      "overdue": c["breached"] or (ratio is not None and ratio >= 1),
                      "open": c["state"] in ("running", "paused")})

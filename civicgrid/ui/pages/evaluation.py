@@ -36,14 +36,31 @@ def _date(value: str | None, name: str) -> date | None:
         raise ValidationFailed(f"{name} 须为日期 YYYY-MM-DD / {name} must be a date", field=name) from None
 
 
+PERIODS = ("month", "range")  # the form's choice: 按月 or 按日期范围
+
+
 def _ask(request) -> dict:
-    """The subject and period as asked (strings, echoed back into the form; a month by default: this one)."""
+    """The subject and period as asked (strings, echoed back into the form; a month by default: this one).
+
+    The page's form says which period it means (`period=month|range`), so the field it does not mean is dropped:
+    the month it prefilled no longer makes a date range ambiguous. Without that choice (a link, the export, the
+    API) a month and dates together are refused by `selectors.period`."""
     params = request.GET
     ask = {"subject": params.get("subject") or "department", "month": (params.get("month") or "").strip()[:7],
            "start": (params.get("start") or "").strip()[:10], "end": (params.get("end") or "").strip()[:10]}
+    chosen = params.get("period")
+    if chosen == "range":
+        ask["month"] = ""
+    elif chosen == "month":
+        ask["start"] = ask["end"] = ""
     if not (ask["month"] or ask["start"] or ask["end"]):
         ask["month"] = f"{timezone.localdate():%Y-%m}"
     return ask
+
+
+def _period_choice(ask: dict) -> str:
+    """Which choice the form shows selected: dates when dates are asked for (or nothing at all with `range`)."""
+    return "range" if (ask["start"] or ask["end"]) and not ask["month"] else "month"
 
 
 def _evaluate(request, ask: dict) -> selectors.Evaluation:
@@ -70,7 +87,7 @@ def evaluation(request):
     tabs = [{"key": key, "label": gettext(kind.label), "current": key == ask["subject"],
              "query": urlencode({k: v for k, v in {**ask, "subject": key}.items() if v})}
             for key, kind in selectors.SUBJECTS.items()]
-    context = {"ask": ask, "tabs": tabs, "error": ""}
+    context = {"ask": ask, "tabs": tabs, "error": "", "period": _period_choice(ask)}
     try:
         ev = _evaluate(request, ask)
     except ValidationFailed as exc:

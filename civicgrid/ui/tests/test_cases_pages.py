@@ -8,6 +8,7 @@ import re
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -16,6 +17,7 @@ from civicgrid.apps.cases.services import act
 from civicgrid.apps.cases.tests.conftest import (  # noqa: F401
     OTHER_STREET_POINT,
     POINT,
+    auth,
     jpeg,
     loop,
     report,
@@ -248,6 +250,35 @@ def test_send_back_leaves_the_handler_on_the_list(loop, client_for):
     assert response.status_code == 302 and response["Location"] == reverse("ui:case_list")
     case.refresh_from_db()
     assert case.status == Status.ACCEPTED and case.department_id is None
+
+
+def _stopped_clocks(html: str) -> str:
+    section = re.search(r'<section class="card" id="sla">.*?</section>', html, re.S).group(0)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", section.split('<ul class="plain hint">', 1)[1]))
+
+
+def test_a_send_back_stops_the_handling_clock_without_judging_it(loop, client_for):
+    """退回 stops the handling clock with no 按期处置 fact: the 时限 list says 退回, not 按时 (the API likewise);
+    the next department's handling, once reported back, is judged as usual."""
+    case = _at(loop, "dispatched")
+    act(actor=loop.handler, case=case, action="send_back", reason="不属本部门职责")
+    case = Case.objects.get(pk=case.pk)
+    assert case.handled_on_time is None
+    c = client_for(loop.dispatcher)
+    stopped = _stopped_clocks(detail(c, case).content.decode())
+    assert "处置：退回（不计按期）" in stopped and "处置：按时" not in stopped and "受理：按时" in stopped
+    api = Client().get(f"/api/v1/cases/{case.number}", **auth(loop.dispatcher)).json()["clocks"]
+    handle = [k for k in api if k["kind"] == "case.handle"]
+    assert [(k["state"], k["ended_by"], k["on_time"]) for k in handle] == [("stopped", "send_back", None)]
+    assert {k["kind"]: k["ended_by"] for k in api if k["kind"] != "case.handle"} == {
+        "case.intake": None, "case.dispatch": None}
+    act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
+    act(actor=loop.handler, case=case, action="report_back", note="已处理")
+    stopped = _stopped_clocks(detail(c, case).content.decode())
+    assert stopped.count("处置：退回（不计按期）") == 1 and "处置：按时" in stopped
+    c.post(reverse("set_language"), {"language": "en", "next": "/"})
+    english = _stopped_clocks(detail(c, case).content.decode())
+    assert "Handling: Sent back" in english and "Handling: on time" in english  # (the note's English: board_en.json)
 
 
 def test_duplicates_are_offered_at_intake_and_merged(loop, client_for):

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from civicgrid.apps.cases import selectors
 from civicgrid.apps.cases.services import act
+from civicgrid.apps.cases.workflow import CASE_WORKFLOW
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.core.errors import ValidationFailed
 from civicgrid.testing.builders import user_with
@@ -133,3 +134,35 @@ def test_a_report_outside_ones_grid_is_followed_but_not_ones_to_verify(loop):
     assert case.number in c.get("/cases/").content.decode()
     assert case.number not in c.get("/cases/", {"work": "verify"}).content.decode()
     assert case.number in page_for(loop.neighbour_worker).get("/cases/", {"work": "verify"}).content.decode()
+
+
+def test_a_suspended_request_leaves_the_extension_lane_until_the_case_resumes(loop):
+    """挂账 keeps the handler's extension request, but 审批延期 is only possible while the case is in hand: the
+    lane (home count, list, API) holds the cases where the decision can actually be taken."""
+    case = report(loop)
+    act(actor=loop.dispatcher, case=case, action="accept")
+    act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
+    act(actor=loop.handler, case=case, action="request_extension", reason="材料未到", hours=8)
+    assert lanes(loop.leader)["extension"] == 1
+    act(actor=loop.leader, case=case, action="suspend", reason="等待预算")
+    case.refresh_from_db()
+    assert case.status == "suspended"
+    if case.extension_pending:  # the request survives 挂账: the lane must not offer a decision nobody can take
+        assert "decide_extension" not in {t.name for t in CASE_WORKFLOW.allowed(case, loop.leader)}
+    assert lanes(loop.leader)["extension"] == 0 and lanes(loop.dispatcher)["extension"] == 0
+    c = page_for(loop.leader)
+    assert 'data-lane="extension" data-count="0"' in c.get("/").content.decode()
+    assert case.number not in c.get("/cases/", {"work": "extension"}).content.decode()
+    api = Client().get("/api/v1/cases", {"work": "extension"}, **auth(loop.leader)).json()
+    assert api["items"] == []
+    act(actor=loop.leader, case=case, action="unsuspend")
+    case.refresh_from_db()
+    assert lanes(loop.leader)["extension"] == (1 if case.extension_pending else 0)
+    if case.extension_pending:
+        assert case.number in c.get("/cases/", {"work": "extension"}).content.decode()
+
+
+def test_the_extension_lane_follows_the_decisions_transition():
+    lane = selectors.LANES["extension"]
+    assert set(lane.statuses) == set(CASE_WORKFLOW.transition("decide_extension").sources)
+    assert "suspended" not in lane.statuses

@@ -162,3 +162,28 @@ def test_documents_are_chinese_whoever_exports_them(client, loop):
     rows = sheet(client.get("/documents/cases/ledger.xlsx"))
     flat = " ".join(str(v) for r in rows for v in r if v is not None)
     assert "已结案" in flat and "Closed" not in flat
+
+
+def test_a_merged_cases_file_and_ledger_line_name_the_case_it_joined(client, loop):
+    """The case page shows 「主案卷 …」 for a merged case: its PDF (sheet and 合并到主案卷 step) and its ledger line
+    say the same; other lines leave the column empty."""
+    parent = loop["other"]
+    duplicate, _ = submit_case(actor=loop["cd"], title="违规广告牌（重复）", lng=OTHER_STREET[0], lat=OTHER_STREET[1],
+                               source="video")
+    act(actor=loop["cd"], case=duplicate, action="merge", parent=parent.number)
+    client.force_login(loop["cd"])
+    response = client.get(f"/documents/cases/{duplicate.number}.pdf")
+    assert response.status_code == 200
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
+    assert "主案卷" in text and text.count(parent.number) >= 2, text  # the sheet's line and the merge step
+    assert f"主案卷 {parent.number}" in text and "合并到主案卷" in text.replace("\n", "")  # the step's label wraps
+    # the parent's own file has no such line
+    own = "".join(p.extract_text() for p in PdfReader(io.BytesIO(
+        client.get(f"/documents/cases/{parent.number}.pdf").content)).pages)
+    assert "主案卷" not in own and f"合并案卷 {duplicate.number}" in own
+
+    rows = sheet(client.get("/documents/cases/ledger.xlsx"))
+    assert rows[0] == tuple(ledger.HEADERS) and "主案卷" in rows[0]
+    lines = {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
+    assert lines[duplicate.number]["主案卷"] == parent.number and lines[duplicate.number]["状态"] == "已合并"
+    assert lines[parent.number]["主案卷"] is None and lines[loop["case"].number]["主案卷"] is None

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils import translation
 from openpyxl import load_workbook
 
+from civicgrid.foundation.access.models import ApiToken
 from civicgrid.foundation.audit.models import AuditEntry
 
 from .conftest import closed_case
@@ -83,3 +84,43 @@ def test_the_ranking_page_in_english_keeps_the_data_in_chinese(district, client,
     # the export keeps its Chinese headers (one table for every reader)
     sheet = load_workbook(io.BytesIO(client.get("/evaluation/export.xlsx", {"month": "2026-05"}).content)).active
     assert any("结案率" in str(c.value) for c in sheet[1])
+
+
+def test_the_form_says_which_period_it_means(district, client):
+    """The form prefills this month; whoever types dates and picks 按日期范围 gets the range (the prefilled month
+    is dropped), and 按月 keeps the month (stray dates are dropped). The tabs and the export link carry only the
+    period that was used."""
+    closed_case(district)  # reported 2026-05-10
+    client.force_login(district.leader)
+    first = client.get("/evaluation/", {"subject": "street"}).content.decode()
+    assert 'name="month" value="20' in first and 'value="month" checked' in first
+    asked = {"subject": "street", "period": "range", "month": "2026-11", "start": "2026-05-01", "end": "2026-05-31"}
+    page = client.get("/evaluation/", asked)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "2026-05-01 — 2026-05-31 上报的案件" in html and 'class="error"' not in html
+    assert 'value="range" checked' in html and 'name="month" value=""' in html
+    assert 'href="/evaluation/export.xlsx?subject=street&amp;start=2026-05-01&amp;end=2026-05-31"' in html
+    assert 'href="?subject=department&amp;start=2026-05-01&amp;end=2026-05-31"' in html  # the tabs keep the range
+    by_month = client.get("/evaluation/", {**asked, "period": "month"}).content.decode()
+    assert "2026-11-01 — 2026-11-30 上报的案件" in by_month and 'value="month" checked' in by_month
+    assert 'name="start" value=""' in by_month
+    # the export link the range page offers opens to the same period
+    sheet = load_workbook(io.BytesIO(client.get(
+        "/evaluation/export.xlsx", {"subject": "street", "start": "2026-05-01", "end": "2026-05-31"}).content)).active
+    assert any(row[1] == "永泰街道" for row in sheet.iter_rows(min_row=2, values_only=True))
+
+
+def test_a_month_and_dates_without_a_choice_are_refused_clearly(district, client):
+    """A link, the export or the API naming both a month and dates is ambiguous: refused, nothing exported."""
+    client.force_login(district.leader)
+    both = {"subject": "street", "month": "2026-11", "start": "2026-05-01", "end": "2026-05-31"}
+    page = client.get("/evaluation/", both)
+    assert page.status_code == 400 and "month 与 start/end 只能二选一" in page.content.decode()
+    export = client.get("/evaluation/export.xlsx", both)
+    assert export.status_code == 400 and export.content.decode() == "month 与 start/end 只能二选一"
+    token = {"HTTP_AUTHORIZATION": f"Bearer {ApiToken.issue(district.leader, label='test')[1]}"}
+    for path in ("/api/v1/evaluation", "/api/v1/evaluation/export"):
+        api = client.get(path, {**both, "period": "range"}, **token)  # the page's choice is no API parameter
+        assert api.status_code == 400 and "只能二选一" in api.json()["detail"], path
+    assert not AuditEntry.objects.filter(action="data.exported").exists()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -78,6 +79,43 @@ def test_todays_figures_through_the_loop(people):
     assert figures.closed_timely == 2 and figures.timely_closure_rate == 100.0
     counts = {s["status"]: s["count"] for s in selectors.status_counts(p["cd"])}
     assert counts["reported"] == 1 and counts["accepted"] == 1 and sum(counts.values()) == 2
+
+
+def figures_of(user) -> tuple:
+    f = selectors.today_figures(fresh(user))
+    return f.reported, f.accepted, f.dispatched, f.handled, f.closed, f.closed_timely, f.timely_closure_rate
+
+
+def test_a_closing_today_stays_todays_when_the_case_is_reopened(people):
+    """重新办理 clears the case's closed_at, handled_at and 按期结案 fact; the day's figures count what happened
+    that day, from the timeline (and judge the reopened closing from its clocks), so nothing drops."""
+    p = people
+    kept = close_loop(p, report(p))
+    reopened = close_loop(p, report(p))
+    before = figures_of(p["cd"])
+    assert before == (2, 2, 2, 2, 2, 2, 100.0)
+    act(actor=p["cd"], case=reopened, action="reopen", reason="垃圾又堆起来了")
+    reopened.refresh_from_db()
+    assert reopened.status == Status.ACCEPTED and reopened.closed_at is None and reopened.handled_at is None
+    assert figures_of(p["cd"]) == before
+    assert figures_of(p["sd"]) == before  # the street's board too (both cases are in its street)
+    # handled and closed again the same day: still one closing of that case, still on time
+    for actor, action, inputs in (("cd", "dispatch", {"department": p["dept"].pk}),
+                                  ("handler", "report_back", {"note": "再次清理"}),
+                                  ("worker", "verify", {"photos": [jpeg()]}), ("cd", "close", {})):
+        reopened = act(actor=p[actor], case=reopened, action=action, **inputs)
+    assert figures_of(p["cd"]) == before and kept.status == Status.CLOSED
+
+
+def test_a_reopened_closing_that_was_late_stays_late(people):
+    p = people
+    case = close_loop(p, report(p))
+    Case.objects.filter(pk=case.pk).update(closed_on_time=False)
+    from civicgrid.foundation.sla.models import SlaClock
+    SlaClock.objects.filter(target_id=str(case.pk), kind="case.close").update(on_time=False)
+    assert figures_of(p["cd"])[4:] == (1, 0, 0.0)
+    act(actor=p["cd"], case=case, action="reopen", reason="没有修好")
+    assert figures_of(p["cd"])[4:] == (1, 0, 0.0)
 
 
 def make_case(tree, code="140213050001001", *, reported=None, steps=(), **facts):
@@ -249,4 +287,23 @@ def test_the_overdue_list_puts_the_longest_late_first_and_links_to_all(client, t
     for _ in range(selectors.LIST_SIZE):
         make_case(tree, status=Status.HANDLING, is_overdue=True, deadline=now - timedelta(hours=2))
     html = client.get("/board/lists/").content.decode()
-    assert 'href="/cases/?overdue=1" data-all-overdue' in html and f"查看全部 {selectors.LIST_SIZE + 3} 件超期案件" in html
+    assert 'href="/cases/?status=open&amp;overdue=1" data-all-overdue' in html
+    assert f"查看全部 {selectors.LIST_SIZE + 3} 件超期案件" in html
+
+
+def test_the_link_to_all_overdue_cases_lists_as_many_as_it_says(client, tree, people):
+    """The board counts the open overdue cases: its link lists those, not the closed ones that were once late."""
+    now = timezone.now()
+    for _ in range(selectors.LIST_SIZE + 2):
+        make_case(tree, status=Status.HANDLING, is_overdue=True, deadline=now - timedelta(hours=2))
+    for status in (Status.CLOSED, Status.VOIDED):
+        make_case(tree, status=status, is_overdue=True, deadline=now - timedelta(days=2))
+    client.force_login(people["cd"])
+    html = client.get("/board/lists/").content.decode()
+    link = re.search(r'href="([^"]+)" data-all-overdue>查看全部 (\d+) 件超期案件', html)
+    assert link is not None and int(link[2]) == selectors.LIST_SIZE + 2
+    listed = client.get(link[1].replace("&amp;", "&"))
+    assert listed.status_code == 200
+    page = listed.context["page_obj"]
+    assert page.paginator.count == len(page.object_list) == int(link[2])
+    assert {c.status for c in page.object_list} == {Status.HANDLING}

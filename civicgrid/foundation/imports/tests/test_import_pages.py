@@ -142,3 +142,45 @@ def test_the_pages_speak_the_readers_language(signed_in, actors):
         assert "choose a file" in home and "请选择要上传的文件" not in home
     finally:
         translation.activate(settings.LANGUAGE_CODE)
+
+
+def _zipped(*names: str) -> bytes:
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        for name in names:
+            archive.writestr(name, "<x/>")
+    return buf.getvalue()
+
+
+WRONG_KINDS = [  # (members, Chinese, English): a file that is a ZIP but not an .xlsx workbook
+    (("xl/workbook.bin",), "这是 .xlsb 二进制工作簿，请另存为 .xlsx 或 CSV 后再上传",
+     "this is a binary .xlsb workbook: save it as .xlsx or CSV and upload again"),
+    (("content.xml", "mimetype"), "这是 OpenDocument（.ods）表格，请另存为 .xlsx 或 CSV 后再上传",
+     "this is an OpenDocument (.ods) sheet: save it as .xlsx or CSV and upload again"),
+    (("word/document.xml",), "这是 Word 文档，请另存为 .xlsx 或 CSV 后再上传",
+     "this is a Word document: save it as .xlsx or CSV and upload again"),
+    (("photos/a.jpg",), "这是 ZIP 压缩包，请另存为 .xlsx 或 CSV 后再上传",
+     "this is a ZIP archive: save it as .xlsx or CSV and upload again"),
+]
+
+
+@pytest.mark.parametrize("members,chinese,english", WRONG_KINDS)
+def test_a_zip_that_is_no_workbook_is_explained_in_one_language(signed_in, members, chinese, english):
+    from django.conf import settings
+    from django.utils import translation
+
+    try:
+        response = upload(signed_in, _zipped(*members), "居民.xlsx")
+        assert response.status_code == 400
+        error = response.content.decode().split('<p class="error" role="alert">', 1)[1].split("</p>", 1)[0]
+        assert error == chinese
+        signed_in.post("/i18n/setlang/", {"language": "en", "next": "/imports/"})
+        response = upload(signed_in, _zipped(*members), "residents.xlsx")
+        assert response.status_code == 400
+        error = response.content.decode().split('<p class="error" role="alert">', 1)[1].split("</p>", 1)[0]
+        assert error == english
+    finally:
+        translation.activate(settings.LANGUAGE_CODE)
+    assert ImportJob.objects.count() == 0  # refused: no job, nothing stored

@@ -41,3 +41,18 @@ document.addEventListener("input", (e) => {
   const list = e.target.form.querySelector("[data-action-filter]");
   if (list && e.target.value.trim()) list.value = "";
 });
+// 综合评价's period is a month or a date range (the server keeps only the chosen one): filling in one selects
+// its choice and clears the other, so the form never sends a month it prefilled beside the dates typed in.
+function choosePeriod(field) {
+  const form = field.form;
+  const kind = field.dataset.period;
+  const choice = form.querySelector(`input[name=period][value="${kind}"]`);
+  if (choice) choice.checked = true;
+  if (!field.value) return;
+  form.querySelectorAll("[data-period]").forEach((other) => {
+    if (other.dataset.period !== kind) other.value = "";
+  });
+}
+["input", "change"].forEach((type) => document.addEventListener(type, (e) => {
+  if (e.target.matches("[data-period-form] [data-period]")) choosePeriod(e.target);
+}));
