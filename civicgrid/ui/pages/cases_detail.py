@@ -23,7 +23,7 @@ from civicgrid.apps.cases.models import Attachment, Case, Status
 from civicgrid.apps.cases.services.actions_handling import DECISIONS
 from civicgrid.apps.cases.services.actions_intake import CHECK_RESULTS
 from civicgrid.apps.cases.workflow import CASE_WORKFLOW
-from civicgrid.apps.categories.services import explain_route
+from civicgrid.apps.categories.services import dispatch_target, explain_route
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.downloads import JPEG_TYPE, inline_response
 from civicgrid.foundation.core.errors import CivicgridError, NotFound
@@ -41,7 +41,7 @@ from .cases_shared import (
     error_text,
 )
 from .common import capability_required, page_view
-from .router import prefill_department, suggestion_panel
+from .router import suggestion_panel
 
 # Inputs an action takes besides those it requires (never required: the service decides what must be there).
 OPTIONAL = {
@@ -198,15 +198,21 @@ def _refill(forms: list[dict], failed_action: str, posted: dict) -> None:
 
 
 def dispatch_prefill(case: Case, route) -> int | None:
-    """The department the dispatch form starts with. A case dispatched for the first time: the text router's
-    suggestion, else the one the report was routed to (`suggested_department`), else the routing rule. After a
-    send-back or a reopening, the router's first guess is stale: the services' `suggested_department` (the
-    department the returning one named, or the one that handled it before the reopening), else the rule. Never a
-    department that has sent this case back."""
+    """The department the dispatch form starts with. A case dispatched for the first time: what
+    `categories.dispatch_target` decides (a routing rule, else the category's default department, else the
+    text router's suggestion: the precedence auto-dispatch follows too), else the one the report was routed to
+    (`suggested_department`). After a send-back or a reopening, the router's first guess is stale: the services'
+    `suggested_department` (the department the returning one named, or the one that handled it before the
+    reopening), else the rule. Never a department that has sent this case back."""
     refused = {s.data.get("from_department") for s in case.steps.all()
                if s.action == "send_back" and isinstance(s.data, dict)}
     fresh = not case.send_back_count and not case.reopen_count
-    candidates = [prefill_department(case)] if fresh else []
+    if fresh:
+        model = (case.suggestion or {}).get("department_id")
+        candidates = [dispatch_target(case.category, case.region_code, model_department_id=model,
+                                      route=route).department_id]
+    else:
+        candidates = []
     candidates += [case.suggested_department_id, route.department.pk if route.department else None]
     return next((d for d in candidates if d and d not in refused), None)
 
