@@ -4,7 +4,9 @@ The buttons are `CASE_WORKFLOW.allowed(case, request.user)`, the same table `cas
 page never offers what the service would refuse. Each button opens a small form with the inputs its transition
 requires and posts to `case_act`, which calls `act(...)`; a refusal re-draws the page with the message and
 the case unchanged (the service works in one transaction). At intake the page offers possible duplicates
-with a merge button; at dispatch the routing suggestion pre-fills the department, with its explanation.
+with a merge button; at dispatch the routing suggestion pre-fills the department, with its explanation, and
+after a 退回 the returning department's proposal (the department it named, a routing-rule correction with a link
+that opens it pre-filled for those who manage rules) stands beside the form and in the timeline.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_POST
 
 from civicgrid.apps.cases import duplicates, selectors, services
@@ -28,6 +31,7 @@ from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.downloads import JPEG_TYPE, inline_response
 from civicgrid.foundation.core.errors import CivicgridError, NotFound
 from civicgrid.foundation.core.pii import mask_name
+from civicgrid.foundation.orgs.models import Organisation
 from civicgrid.ui.language import one_language
 
 from .cases_list import flags_of
@@ -127,14 +131,62 @@ def _clocks(case: Case) -> list[dict]:
     return rows
 
 
-def _timeline(case: Case) -> list[dict]:
+def _send_back_proposals(case: Case) -> dict[int, dict]:
+    """What each 退回 proposed, by step id, from the data `send_back` keeps on its step: the department it named
+    (`proposed_department`) and whether it asked for the routing rule to be corrected (`routing_correction`).
+    One query for the departments' names, and none when no 退回 proposed anything."""
+    steps = [s for s in case.steps.all() if s.action == "send_back" and isinstance(s.data, dict)
+             and (s.data.get("proposed_department") or s.data.get("routing_correction"))]
+    if not steps:
+        return {}
+    ids = {s.data.get("proposed_department") for s in steps} - {None}
+    names = dict(Organisation.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
+    found = {}
+    for s in steps:
+        name = names.get(s.data.get("proposed_department"), "")
+        correct = bool(s.data.get("routing_correction"))
+        if name:
+            text = (gettext("建议改派「%(name)s」，并建议更正分拨规则") if correct else gettext("建议改派「%(name)s」")) % {
+                "name": name}
+        else:
+            text = gettext("退回时建议更正分拨规则")
+        found[s.pk] = {"department_id": s.data.get("proposed_department"), "department": name,
+                       "correct_rule": correct, "text": text}
+    return found
+
+
+def _timeline(case: Case, proposals: dict[int, dict]) -> list[dict]:
     labels = {**STEP_LABELS, **EXTRA_STEP_LABELS}
     return [{"step": s, "label": labels.get(s.action, s.action),
              "actor": s.actor_label,
              "from_label": Status(s.from_status).label if s.from_status in Status.values else "",
              "to_label": Status(s.to_status).label if s.to_status in Status.values else "",
+             "proposal": proposals.get(s.pk),
              "photos": [photo(case, a) for a in s.attachments.all()]}
             for s in case.steps.all()]
+
+
+def pending_proposal(case: Case, user, proposals: dict[int, dict]) -> dict | None:
+    """The latest 退回's proposal while the case waits to be dispatched again, for the dispatch form: the
+    department named, the department that sent it back and why, and, when it asked for the routing rule to be
+    corrected and the user may manage rules, the link that opens the rule correction pre-filled (category, the
+    case's street as the dispatch form's own correction uses, the proposed department, the case as reference)."""
+    if case.department_id or case.status != Status.ACCEPTED:
+        return None
+    last = next((s for s in reversed(list(case.steps.all())) if s.action in ("send_back", "dispatch")), None)
+    if last is None or last.action != "send_back" or last.pk not in proposals:
+        return None
+    proposal = {**proposals[last.pk], "step": last,
+                "from": last.acting_department.name if last.acting_department else ""}
+    if proposal["correct_rule"] and has_capability(user, "categories.manage"):
+        query = {"correct": "1", "region_code": case.region_code[:9], "reference": case.number,
+                 "note": f"由退回更正（{case.number}）"}
+        if case.category_id:
+            query["category"] = case.category_id
+        if proposal["department_id"]:
+            query["department"] = proposal["department_id"]
+        proposal["rule_url"] = f"{reverse('ui:routing_rule_new')}?{urlencode(query)}"
+    return proposal
 
 
 PHOTO_KINDS = {"photo": _("现场"), "before": _("处置前"), "after": _("处置后"), "progress": _("处置中"),
@@ -234,6 +286,7 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
     prefilled = None
     if chosen and chosen != getattr(route.department, "pk", None):  # the form starts elsewhere than the rule: say so
         prefilled = next((d for d in departments if d["id"] == chosen), None)
+    proposals = _send_back_proposals(case)
     reporter_token = ""
     if case.reporter_id == user.pk:
         reporter_token = next((r.follow_token for r in case.reporters.all() if r.original_case_id == case.pk), "")
@@ -246,7 +299,8 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "departments": departments,
         "categories": category_groups(user) if "category" in needs else [],
         "clocks": _clocks(case),
-        "timeline": _timeline(case),
+        "timeline": _timeline(case, proposals),
+        "send_back_proposal": pending_proposal(case, user, proposals) if "dispatch" in allowed else None,
         "photos": [photo(case, a) for a in case.attachments.all()],
         "candidates": _duplicates(case, user, allowed),
         "grid_geometry": case.grid.geometry if case.grid_id else None,

@@ -51,8 +51,10 @@ def send_back(ctx: Ctx) -> None:
                     "reason": str(ctx.inputs.get("reason") or "")[:500]}
         ctx.data["routing_correction"] = proposal
         events.publish("case.routing_correction_proposed", aggregate=case, payload={"number": case.number, **proposal})
+    named = (f"；建议改派 {proposed.name}" if proposed is not None else "") + \
+        ("；建议更正分拨规则（见案卷页）" if "routing_correction" in ctx.data else "")  # the dispatcher acts on it
     recipients.tell_staff(recipients.dispatchers(case), case, "sent_back", "退回",
-                          f"{getattr(previous, 'name', '')}：{ctx.inputs.get('reason', '')}")
+                          f"{getattr(previous, 'name', '')}：{ctx.inputs.get('reason', '')}{named}")
 
 
 @action("start")
