@@ -20,12 +20,13 @@ from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
-from civicgrid.apps.cases import duplicates, selectors, services
+from civicgrid.apps.cases import clocks, duplicates, selectors, services
 from civicgrid.apps.cases import photos as photo_mod
 from civicgrid.apps.cases.models import Attachment, Case, Status
 from civicgrid.apps.cases.services.actions_handling import DECISIONS
 from civicgrid.apps.cases.services.actions_intake import CHECK_RESULTS
 from civicgrid.apps.cases.workflow import CASE_WORKFLOW
+from civicgrid.apps.categories.models import LimitMode
 from civicgrid.apps.categories.services import dispatch_target, explain_route
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.downloads import JPEG_TYPE, inline_response
@@ -88,6 +89,8 @@ def _fields(t, case: Case, route_department: int | None) -> list[dict]:
             field["choices"] = list((DECISIONS if name == "decision" else CHECK_RESULTS).items())
         elif name == "hours":
             field["widget"] = "number"
+            if clocks.handle_limit(case)[0] == LimitMode.NATURAL_HOURS:  # the clock runs in natural time
+                field["label"] = _("延期时长（自然小时）")
         elif name == "photos":
             field["widget"] = "photos"
         elif name == "category":

@@ -75,8 +75,7 @@ def request_extension(ctx: Ctx) -> None:
     except (TypeError, ValueError):
         hours = 0
     if not 0 < hours <= clocks.MAX_EXTENSION_HOURS:
-        raise ValidationFailed(f"延期时长须为 0–{clocks.MAX_EXTENSION_HOURS} 之间的小时数 / hours must be between 0 "
-                               f"and {clocks.MAX_EXTENSION_HOURS}", field="hours")
+        raise ValidationFailed(clocks.EXTENSION_RANGE, field="hours")
     ctx.case.extension_pending = True
     ctx.case.extension_hours = hours
     ctx.data["hours"] = hours
