@@ -66,7 +66,7 @@ from django.db.models.functions import Substr
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from civicgrid.apps.cases.models import Case, CaseStep, Source, Status
+from civicgrid.apps.cases.models import SYSTEM_USERNAMES, Case, CaseStep, Source, Status
 from civicgrid.foundation.access.models import Grant, User
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.access.scope import has_capability, scope_for, subtree_q
@@ -178,6 +178,7 @@ class Row:
     score: Fraction | None = None
     grade: str | None = None
     rank: int | None = None
+    system: bool = False  # an account the system acts under (auto-dispatch): shown apart, never ranked
 
 
 @dataclass
@@ -191,7 +192,8 @@ class Evaluation:
     terms: tuple[formulas.Term, ...]
     rate_keys: list[str]
     count_keys: list[str]
-    rows: list[Row]
+    rows: list[Row]  # the ranking
+    system_rows: list[Row] = field(default_factory=list)  # staff tables: system accounts, below, unranked
 
 
 # ------------------------------------------------------------------------------------------------ periods
@@ -286,8 +288,15 @@ def evaluate(user, kind: str, start: date, end: date, *, as_of: datetime | None 
         row.rates = formulas.rates_of(row.counts, rate_keys)
         row.score = formulas.composite(kind, row.counts, row.rates, terms=terms)
         row.grade = formulas.grade(row.score)
+    # Staff rankings compare people: an account the system acts under (the router's auto-dispatch) would take
+    # first place with work no person did, and push everyone down a rank.
+    system_rows = sorted((r for r in rows if subject.names == "user" and r.code in SYSTEM_USERNAMES),
+                         key=lambda r: r.code)
+    for row in system_rows:
+        row.system = True
+    rows = [r for r in rows if not r.system]
     _rank(rows)
-    return Evaluation(subject, start, end, as_of, terms, rate_keys, names, rows)
+    return Evaluation(subject, start, end, as_of, terms, rate_keys, names, rows, system_rows)
 
 
 def _grouped(qs, group, names, as_of) -> dict[str, dict[str, int]]:
