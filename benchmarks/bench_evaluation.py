@@ -11,6 +11,8 @@ SQLite, COPY on PostgreSQL) with facts drawn the way a district's loop leaves th
 refused, 2 % voided, 1 % merged, 1 % suspended, 2 % self-handled, the rest through the loop, recent ones still
 open, 1 % of older ones stuck overdue; 5 % of intakes, 7 % of dispatches, 15 % of handlings, 3 % of closings
 late; 20 % sent for 核实; 6 % reworked, 4 % sent back; sources 60 % grid workers, 15 % public, 15 % hotline.
+The timeline steps of the cases sent back (the wrong dispatch, the 退回, the dispatch that stuck) are inserted
+too: the dispatcher table's 准确派遣率 reads them.
 
 Measured (first call, then best and median of 5): the goal — one month's evaluation of every department by a
 district leader (`evaluation.selectors.evaluate(user, "department", …)`: the aggregate query plus the names) —
@@ -43,7 +45,7 @@ CASE_COLUMNS = (
     "verified_on_time", "is_overdue", "is_supervised", "rework_count", "send_back_count", "reopen_count",
     "extension_pending", "is_self_handled", "suspended_from", "accepted_by_id", "dispatched_by_id", "updated_at",
 )
-STEP_COLUMNS = ("case_id", "action", "from_status", "to_status", "actor_name", "note", "at")
+STEP_COLUMNS = ("case_id", "action", "from_status", "to_status", "actor_name", "note", "actor_id", "at")
 # Milestones: offset after the report (seconds), the status the case reaches, the step it leaves.
 MILESTONES = (("accepted_at", 1.5 * HOUR, "accepted", "accept"), ("dispatched_at", 3 * HOUR, "dispatched", "dispatch"),
               ("handled_at", 1.5 * DAY, "handled", "report_back"), ("verified_at", 2.2 * DAY, "verified", "verify"),
@@ -85,10 +87,11 @@ def build_world() -> dict:
     }
 
 
-def generate(n: int, world: dict, *, steps: bool, seed: int = 2026):
+def generate(n: int, world: dict, *, steps: bool | str, seed: int = 2026):
     """Yield (case row, [step rows]) for n cases, oldest first, their report times spread over three years
     up to NOW; datetimes as epoch seconds (converted per database by the caller)."""
     rng = random.Random(seed)
+    steps_rng = random.Random(seed + 1)
     now = NOW.timestamp()
     start = now - SPAN_DAYS * DAY
     grids, workers = world["grids"], world["workers"]
@@ -104,7 +107,7 @@ def generate(n: int, world: dict, *, steps: bool, seed: int = 2026):
                 else "suspended" if roll < 0.06 else "self" if roll < 0.08 else "loop")
         m = dict.fromkeys(("accepted_at", "dispatched_at", "handled_at", "verified_at", "closed_at"))
         status, dept, overdue = "reported", None, False
-        step_rows = [(i, "report", "", "reported", "", "", reported)]
+        step_rows = [(i, "report", "", "reported", "", "", None, reported)]
         # How far along the loop the case got: self-handled at once; voided/merged after 立案; suspended after
         # 派遣; refused before anything; the others as far as their age allows (a few stuck and overdue).
         depth = {"self": 0, "refused": 0, "voided": 1, "merged": 1, "suspended": 2}.get(kind, len(MILESTONES))
@@ -112,12 +115,12 @@ def generate(n: int, world: dict, *, steps: bool, seed: int = 2026):
             if age < off:
                 break
             m[f] = reported + off
-            step_rows.append((i, act, status, st, "", "", reported + off))
+            step_rows.append((i, act, status, st, "", "", None, reported + off))
             status = st
         if kind == "self":
             status = "closed"
             m["handled_at"] = m["verified_at"] = m["closed_at"] = reported
-            step_rows.append((i, "self_handle", "reported", "closed", "", "自行处置", reported))
+            step_rows.append((i, "self_handle", "reported", "closed", "", "自行处置", None, reported))
         elif kind == "loop" and status == "closed" and rng.random() < 0.01:
             status, overdue = "handling", True
             m["handled_at"] = m["verified_at"] = m["closed_at"] = None
@@ -150,7 +153,30 @@ def generate(n: int, world: dict, *, steps: bool, seed: int = 2026):
             1 if m["dispatched_at"] and rng.random() < 0.04 else 0, 0, False, kind == "self",
             "dispatched" if kind == "suspended" else "", accepted_by, dispatched_by, now,
         )
+        if steps:
+            step_rows = _dispatch_steps(step_rows, dispatched_by, row[SENT_BACK], dispatchers, steps_rng)
+            if steps == "sent_back" and not row[SENT_BACK]:
+                step_rows = []
         yield row, (step_rows if steps else [])
+
+
+SENT_BACK = CASE_COLUMNS.index("send_back_count")
+
+
+def _dispatch_steps(step_rows: list[tuple], dispatched_by, sent_back: int, dispatchers, rng) -> list[tuple]:
+    """The dispatch step names its dispatcher; a case sent back was first dispatched by another (its own
+    random stream, so the case rows stay those of earlier runs) and came back a day before the dispatch that
+    stuck: what 准确派遣率 reads (`evaluation.selectors._dispatchers`)."""
+    out = []
+    for step in step_rows:
+        if step[1] == "dispatch":
+            if sent_back:
+                wrong = rng.choice([d for d in dispatchers if d != dispatched_by] or dispatchers)
+                out.append(step[:6] + (wrong, step[7] - DAY))
+                out.append(step[:1] + ("send_back", "dispatched", "accepted", "", "退回", None, step[7] - DAY / 2))
+            step = step[:6] + (dispatched_by, step[7])
+        out.append(step)
+    return out
 
 
 def _dt_sqlite(value):
@@ -161,8 +187,9 @@ def _dt_pg(value):
     return datetime.fromtimestamp(value, UTC) if value is not None else None
 
 
-def populate(vendor: str, n: int, *, steps: bool = False) -> tuple[dict, float, int]:
-    """Build the world and bulk-insert n cases (and their steps); returns (world, seconds, steps inserted)."""
+def populate(vendor: str, n: int, *, steps: bool | str = False) -> tuple[dict, float, int]:
+    """Build the world and bulk-insert n cases (and their steps: all with `steps=True`, those of the cases sent
+    back with `steps="sent_back"`); returns (world, seconds, steps inserted)."""
     from django.db import connection, transaction
 
     started = time.perf_counter()
@@ -224,7 +251,8 @@ def child(vendor: str, n: int) -> dict:
 
     common.migrate()
     timed = common.first_best_median
-    world, populate_s, _ = populate(vendor, n)
+    # The steps of the cases sent back: the dispatcher table reads them (the other tables read no steps).
+    world, populate_s, _ = populate(vendor, n, steps="sent_back")
     leader = User.objects.get(pk=world["leader"])
     street_leader = User.objects.get(pk=world["street_leader"])
     as_of = NOW

@@ -35,6 +35,11 @@ FACT = {
     CLOSE: "closed_on_time",
 }
 MAX_EXTENSION_HOURS = 24 * 90
+# 0 itself is refused: an extension adds time. Hours of the clock's own time: working hours for a limit in
+# working hours or days, natural hours for one in natural hours.
+EXTENSION_RANGE = (f"延期时长须大于 0 且不超过 {MAX_EXTENSION_HOURS} 小时（工作小时；按自然时计时的分类为自然小时） / the "
+                   f"extension must be more than 0 and at most {MAX_EXTENSION_HOURS} hours (working hours; natural "
+                   f"hours where the time limit is in natural hours)")
 
 
 def handle_limit(case: Case) -> tuple[str, float]:
@@ -130,7 +135,7 @@ def extend(case: Case, kind: str, hours: float, at: datetime) -> SlaClock:
     ahead, so the sweep warns and breaches again against the extended deadline.
     """
     if not 0 < hours <= MAX_EXTENSION_HOURS:
-        raise ValidationFailed(f"延期时长须在 0–{MAX_EXTENSION_HOURS} 小时之间 / invalid extension", field="hours")
+        raise ValidationFailed(EXTENSION_RANGE, field="hours")
     qs = SlaClock.objects.filter(target_type=case._meta.label_lower, target_id=str(case.pk), kind=kind,
                                  state__in=OPEN_STATES)
     if connection.features.has_select_for_update:

@@ -193,6 +193,8 @@ STEP_ACTOR_LABELS = {"reporter": _("报告人（通过查询链接）"), "system
 # Accounts a part of the system acts under (the router's auto-dispatch), by the name their steps record: shown
 # in the reader's language. The part registers its own.
 SYSTEM_ACCOUNT_LABELS: dict = {}
+# Their usernames: rankings of staff compare people and list these apart, unranked (evaluation).
+SYSTEM_USERNAMES: set[str] = set()
 
 
 class CaseStep(TimelineStep):

@@ -7,7 +7,8 @@ then the rule's priority; at a full tie a routing rule beats a 包保 (patron) r
 older. 包保 rules are ordinary rules of kind `patron`, usually on a class (防汛应急) and a street, so a
 department answerable for a street in the flood season gets that street's flood cases unless a more specific
 rule says otherwise. `resolve_department` is what intake and dispatch call; `explain_route` says why, for the
-dispatcher's screen.
+dispatcher's screen; `dispatch_target` puts the text router's guess after all of these, for auto-dispatch and
+the dispatch form alike.
 """
 
 from __future__ import annotations
@@ -135,6 +136,35 @@ def match(category: Category | None, region_code: str) -> Route:
 def resolve_department(category: Category | None, region_code: str) -> Organisation | None:
     """The department a case of `category` in `region_code` should be dispatched to, or None (choose by hand)."""
     return match(category, region_code).department
+
+
+@dataclass(frozen=True)
+class DispatchTarget:
+    """Where dispatch starts: the department's id and what decided it ("rule" | "patron" | "default" from the
+    route, "model" from the text router, "none")."""
+
+    department_id: int | None
+    source: str
+    route: Route
+
+
+def dispatch_target(category: Category | None, region_code: str, *, model_department_id=None,
+                    route: Route | None = None) -> DispatchTarget:
+    """The one precedence auto-dispatch and the dispatch form share: what the district configured for category
+    × region (a routing or 包保 rule, else the category's default department, as `match` decides) comes before
+    the text router's guess, which fills in only where nothing is configured. A dispatcher's rule correction
+    therefore takes effect at once for the next case, whatever the model (trained before it) says. `route` may
+    be passed when the caller has already matched (or explained) it."""
+    route = route if route is not None else match(category, region_code)
+    if route.department is not None:
+        return DispatchTarget(route.department.pk, route.source, route)
+    try:
+        model_id = int(model_department_id) if model_department_id else None
+    except (TypeError, ValueError):
+        model_id = None
+    if model_id and 0 < model_id < 2**63 and Organisation.objects.filter(pk=model_id, is_active=True).exists():
+        return DispatchTarget(model_id, "model", route)
+    return DispatchTarget(None, "none", route)
 
 
 class RoutingTable:

@@ -2,7 +2,8 @@
 one transaction, audited with before/after (so each object's history page works) and announced as an event.
 
 `actor=None` is the system itself (loaders, management commands). Routing decisions live in `routing` and are
-re-exported here, since intake and dispatch call them as services: `resolve_department`, `explain_route`.
+re-exported here, since intake and dispatch call them as services: `resolve_department`, `explain_route` and
+`dispatch_target`.
 """
 
 from __future__ import annotations
@@ -22,10 +23,19 @@ from civicgrid.foundation.regions.models import Region
 
 from .models import Category, CategoryKind, LimitMode, RoutingRule, RuleKind, Taxonomy
 from .permissions import MANAGE
-from .routing import Route, explain_route, match, region_prefixes, resolve_department
+from .routing import (
+    DispatchTarget,
+    Route,
+    dispatch_target,
+    explain_route,
+    match,
+    region_prefixes,
+    resolve_department,
+)
 
 __all__ = [
-    "Route", "explain_route", "match", "resolve_department", "create_taxonomy", "create_category",
+    "DispatchTarget", "Route", "dispatch_target", "explain_route", "match", "resolve_department",
+    "create_taxonomy", "create_category",
     "update_category", "create_rule", "update_rule", "delete_rule", "correct_rule", "check_limit",
     "RULE_CORRECTED", "same_place_rules", "check_department",
 ]

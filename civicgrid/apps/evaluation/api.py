@@ -64,6 +64,7 @@ class EvaluationOut(Schema):
     count_labels: dict[str, str]
     items: list[RowOut]
     count: int
+    system_items: list[RowOut]  # staff tables: accounts the system acts under (auto-dispatch), not ranked
 
 
 def as_json(ev: selectors.Evaluation) -> dict:
@@ -77,14 +78,15 @@ def as_json(ev: selectors.Evaluation) -> dict:
         "formula": [{"key": t.key, "label": t.label, "weight": float(t.weight)} for t in ev.terms],
         "rate_labels": {k: formulas.RATES[k].label for k in ev.rate_keys},
         "count_labels": {k: formulas.COUNT_LABELS[k] for k in ev.count_keys},
-        "items": [
-            {"rank": r.rank, "key": r.key, "name": r.name, "code": r.code, "score": formulas.as_score(r.score),
-             "grade": r.grade, "counts": r.counts,
-             "rates": {k: formulas.as_percent(v) for k, v in r.rates.items()}}
-            for r in ev.rows
-        ],
+        "items": [_row(r) for r in ev.rows],
         "count": len(ev.rows),
+        "system_items": [_row(r) for r in ev.system_rows],
     }
+
+
+def _row(r: selectors.Row) -> dict:
+    return {"rank": r.rank, "key": r.key, "name": r.name, "code": r.code, "score": formulas.as_score(r.score),
+            "grade": r.grade, "counts": r.counts, "rates": {k: formulas.as_percent(v) for k, v in r.rates.items()}}
 
 
 @router.get("/evaluation", response=EvaluationOut, url_name="evaluation")

@@ -5,7 +5,7 @@ dates), as they stand at the moment of evaluation (`as_of`, normally now). The c
 (`reported_at`, or `region_code, reported_at` inside a street), so a month costs the same at 100,000 or
 1,000,000 cases in the table; and every numerator below is a subset of its denominator, so no rate exceeds
 100 %. A case counts for the department it is with now (`department`), the account that accepted it
-(`accepted_by`), that dispatched it last (`dispatched_by`), that reported it (`reporter`), and its grid
+(`accepted_by`), that dispatched it last (`dispatched_by`; 准确派遣率 counts each dispatch), that reported it (`reporter`), and its grid
 (`region_code`, whose prefixes are its community and street).
 
 **What each count means in case fields** (`COUNTS`; the set names are used in several definitions):
@@ -18,10 +18,17 @@ dates), as they stand at the moment of evaluation (`as_of`, normally now). The c
 * 立案数 `accepted`: `accepted_at` set (立案), or 自行处置 (recorded and closed on the spot in one step).
   按时立案数: `accepted_on_time` (the intake clock, report → 立案, paused while 核实 runs). 作废数 `voided`:
   accepted, then 作废. 公众举报立案数 `public_accepted`: accepted from 群众上报, 12345 热线 or Open311.
-* 应派遣数 `due_dispatch`: accepted by intake (not 自行处置), not 作废/合并. 派遣数 `dispatched`:
-  `dispatched_at` set, not 作废/合并; 按时派遣数: and `dispatched_on_time`. 派遣返工数 `dispatch_rework`:
-  dispatched and then 退回 by the department (`send_back_count` > 0), i.e. a dispatch that had to be redone: the
-  返工数 of 准确派遣率. A 核查 failure (返工) is the department's, not the dispatcher's.
+* 派遣数 `dispatched`: `dispatched_at` set, not 作废/合并; 按时派遣数: and `dispatched_on_time` (both by the
+  account whose dispatch stuck, `dispatched_by`).
+* 准确派遣率 = (派遣数 − 返工数) / 应派遣数 is counted per 派遣, against whoever made it (`_dispatchers`):
+  派遣次数 `dispatch_acts` is the dispatches the account made on the cohort's cases (not 作废/合并) — each one
+  it was due to make, so it is both the 派遣数 and the 应派遣数 of the rate — and 派遣返工数 `dispatch_rework`
+  those of them the department sent back (退回: the case's next dispatch or send-back step is a send-back), a
+  dispatch that had to be redone. The dispatcher who sent a case to the wrong department answers for it, not
+  the one who re-dispatched it correctly. A case never sent back nor reopened was dispatched once, by
+  `dispatched_by` (counted in the aggregate query); only the few others have their timeline's dispatch and
+  send-back steps read (a case without such steps, e.g. imported, counts as one dispatch by `dispatched_by`,
+  sent back if `send_back_count` > 0). A 核查 failure (返工) is the department's, not the dispatcher's.
 * 应处置数 `due_handle`: dispatched (or 自行处置), not closed out or suspended, and either handled at least once
   or past its handling deadline (`deadline` < as_of): a case still within its time is not due yet.
   处置数 `handled`: of those, handled at least once (`handled_at` set, or `rework_count` > 0, which implies an
@@ -40,7 +47,8 @@ dates), as they stand at the moment of evaluation (`as_of`, normally now). The c
 
 Subjects: 受理员 and 值班长 are both the account that accepted (立案) the case (`accepted_by`; the case records
 no other intake actor), a 值班长's 按时结案率 reads the closing of the cases they accepted; a 派遣员 is
-`dispatched_by` (for a case dispatched twice, the last dispatcher); a 监督员 (grid worker) is an account holding a
+`dispatched_by` (for a case dispatched twice, the last dispatcher), except for 准确派遣率, which counts every
+dispatch against the account that made it; a 监督员 (grid worker) is an account holding a
 grid-worker grant, with 有效上报率 from their own reports and 漏报率, 按时核实率, 按时核查率 from the cases of
 the grids they are granted (核实 and 核查 tasks go to a grid's workers).
 """
@@ -48,16 +56,17 @@ the grids they are granted (核实 and 核查 tasks go to a grid's workers).
 from __future__ import annotations
 
 import calendar
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 
-from django.db.models import Count, F, Max, Min, Q
+from django.db.models import Count, F, FilteredRelation, Max, Min, Q
 from django.db.models.functions import Substr
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from civicgrid.apps.cases.models import Case, Source, Status
+from civicgrid.apps.cases.models import SYSTEM_USERNAMES, Case, Source, Status
 from civicgrid.foundation.access.models import Grant, User
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.access.scope import has_capability, scope_for, subtree_q
@@ -91,10 +100,9 @@ def counts_q(as_of: datetime) -> dict[str, Q | None]:
         "accepted_timely": accepted & Q(accepted_on_time=True),
         "voided": accepted & Q(status=Status.VOIDED),
         "public_accepted": accepted & Q(source__in=PUBLIC_SOURCES),
-        "due_dispatch": by_intake & Q(is_self_handled=False) & ~Q(status__in=[Status.VOIDED, Status.MERGED]),
         "dispatched": dispatched,
+        "dispatched_once": dispatched & Q(send_back_count=0, reopen_count=0),
         "dispatched_timely": dispatched & Q(dispatched_on_time=True),
-        "dispatch_rework": dispatched & Q(send_back_count__gt=0),
         "due_handle": in_hands & (handled_once | past_deadline),
         "handled": in_hands & handled_once,
         "handled_timely": in_hands & Q(handled_at__isnull=False, handled_on_time=True),
@@ -170,6 +178,7 @@ class Row:
     score: Fraction | None = None
     grade: str | None = None
     rank: int | None = None
+    system: bool = False  # an account the system acts under (auto-dispatch): shown apart, never ranked
 
 
 @dataclass
@@ -183,7 +192,8 @@ class Evaluation:
     terms: tuple[formulas.Term, ...]
     rate_keys: list[str]
     count_keys: list[str]
-    rows: list[Row]
+    rows: list[Row]  # the ranking
+    system_rows: list[Row] = field(default_factory=list)  # staff tables: system accounts, below, unranked
 
 
 # ------------------------------------------------------------------------------------------------ periods
@@ -267,6 +277,8 @@ def evaluate(user, kind: str, start: date, end: date, *, as_of: datetime | None 
     qs = cohort(user, start, end)
     if kind == "grid_worker":
         grouped = _grid_workers(user, qs, names, as_of)
+    elif kind == "dispatcher":
+        grouped = _dispatchers(qs, names, as_of)
     else:
         grouped = _grouped(qs, subject.group, names, as_of)
     rows = _named(subject, grouped)
@@ -276,8 +288,15 @@ def evaluate(user, kind: str, start: date, end: date, *, as_of: datetime | None 
         row.rates = formulas.rates_of(row.counts, rate_keys)
         row.score = formulas.composite(kind, row.counts, row.rates, terms=terms)
         row.grade = formulas.grade(row.score)
+    # Staff rankings compare people: an account the system acts under (the router's auto-dispatch) would take
+    # first place with work no person did, and push everyone down a rank.
+    system_rows = sorted((r for r in rows if subject.names == "user" and r.code in SYSTEM_USERNAMES),
+                         key=lambda r: r.code)
+    for row in system_rows:
+        row.system = True
+    rows = [r for r in rows if not r.system]
     _rank(rows)
-    return Evaluation(subject, start, end, as_of, terms, rate_keys, names, rows)
+    return Evaluation(subject, start, end, as_of, terms, rate_keys, names, rows, system_rows)
 
 
 def _grouped(qs, group, names, as_of) -> dict[str, dict[str, int]]:
@@ -326,6 +345,47 @@ def _grid_workers(user, qs, names, as_of) -> dict[str, dict[str, int]]:
                 counts[name] += by_prefix.get(code, {}).get(name, 0)
         out[user_id] = counts
     return out
+
+
+DISPATCH_ACT_COUNTS = ("dispatch_acts", "dispatch_rework")
+
+
+def _dispatchers(qs, names, as_of) -> dict[str, dict[str, int]]:
+    """派遣员: the counts of the cases each account dispatched last, plus 派遣次数 and 派遣返工数 per dispatch
+    made (see the module docstring). Two queries whatever the number of cases: the aggregate, and the cases
+    dispatched more than once or sent back (a few per cent) with their dispatch and send-back steps."""
+    per_case = [n for n in names if n not in DISPATCH_ACT_COUNTS]
+    grouped = _grouped(qs, "dispatched_by_id", [*per_case, "dispatched_once"], as_of)
+    acts: Counter[str] = Counter({key: counts.pop("dispatched_once") for key, counts in grouped.items()})
+    wrong: Counter[str] = Counter()
+    # The cases dispatched more than once or sent back, each with its dispatch and send-back steps in order (a
+    # left join: a case without them, e.g. imported, comes once with none and counts by its own facts).
+    redone = (qs.filter(counts_q(as_of)["dispatched"] & (Q(send_back_count__gt=0) | Q(reopen_count__gt=0)))
+              .annotate(moves=FilteredRelation("steps", condition=Q(steps__action__in=("dispatch", "send_back"))))
+              .order_by("pk", "moves__id")
+              .values_list("pk", "dispatched_by_id", "send_back_count", "moves__action", "moves__actor_id"))
+    current, last = None, None
+    for case_id, by, sent_back, step, actor_id in redone.iterator(chunk_size=5000):
+        if case_id != current:
+            current, last = case_id, None
+        if step is None:  # no timeline of its dispatches: one dispatch by `dispatched_by`, sent back or not
+            if by is not None:
+                acts[str(by)] += 1
+                wrong[str(by)] += 1 if sent_back else 0
+        elif step == "dispatch":
+            last = str(actor_id) if actor_id is not None else None
+            if last is not None:
+                acts[last] += 1
+        elif last is not None:  # sent back: the dispatch before it was wrong
+            wrong[last] += 1
+            last = None
+    for key in set(acts) | set(wrong):
+        counts = grouped.setdefault(key, dict.fromkeys(per_case, 0))
+        counts["dispatch_acts"], counts["dispatch_rework"] = acts[key], wrong[key]
+    for counts in grouped.values():
+        counts.setdefault("dispatch_acts", 0)
+        counts.setdefault("dispatch_rework", 0)
+    return {key: {n: counts[n] for n in names} for key, counts in grouped.items()}
 
 
 def _named(subject: SubjectKind, grouped: dict[str, dict[str, int]]) -> list[Row]:

@@ -20,14 +20,18 @@ def headers(ev: Evaluation) -> list[str]:
             + ["综合得分", "等级"])
 
 
+SYSTEM_RANK = "系统账号（不参与排名）"
+
+
 def rows(ev: Evaluation) -> list[list]:
-    """One line per subject, in ranking order; a rate or score that does not apply is left empty."""
+    """One line per subject, in ranking order; a rate or score that does not apply is left empty. Accounts
+    the system acts under follow the ranking, marked in the rank column instead of ranked."""
     return [
-        [r.rank, r.name, r.code]
+        [SYSTEM_RANK if r.system else r.rank, r.name, r.code]
         + [r.counts.get(c, 0) for c in ev.count_keys]
         + [formulas.as_percent(r.rates.get(k)) for k in ev.rate_keys]
         + [formulas.as_score(r.score), r.grade or ""]
-        for r in ev.rows
+        for r in [*ev.rows, *ev.system_rows]
     ]
 
 
@@ -41,5 +45,5 @@ def export(ev: Evaluation, *, actor) -> bytes:
     record(actor=actor, action=verbs.Data.EXPORTED, target_type="evaluation.ranking",
            target_repr=f"{ev.kind.label} {ev.start}–{ev.end}",
            data={"subject": ev.kind.key, "start": ev.start.isoformat(), "end": ev.end.isoformat(),
-                 "rows": len(ev.rows), "format": "xlsx"})
+                 "rows": len(ev.rows) + len(ev.system_rows), "format": "xlsx"})
     return body

@@ -13,10 +13,11 @@ class RouterConfig(AppConfig):
         from django.utils.translation import gettext_lazy as _
 
         from civicgrid.apps.cases import suggesters
-        from civicgrid.apps.cases.models import SYSTEM_ACCOUNT_LABELS
+        from civicgrid.apps.cases.models import SYSTEM_ACCOUNT_LABELS, SYSTEM_USERNAMES
 
         from . import handlers, permissions, suggest, suggest_many  # noqa: F401  (handlers: auto-dispatch; permissions: router.manage)
 
         suggesters.register(suggest, many=suggest_many)  # intake's suggestion for each report (and batch)
         # The auto-dispatch account's steps, named in the reader's language.
         SYSTEM_ACCOUNT_LABELS[handlers.SYSTEM_DISPLAY_NAME] = _("智能分拨（系统）")
+        SYSTEM_USERNAMES.add(handlers.SYSTEM_USERNAME)  # not ranked among the dispatchers it works beside

@@ -2,7 +2,9 @@
 
 Threshold: `CIVICGRID_AUTO_DISPATCH_THRESHOLD` (setting, else the environment variable of the same name, else
 0.9; above 1 turns auto-dispatch off). At or above it, a case still in `reported` is accepted and dispatched
-to the suggested department through `cases.services.act`, and flagged `auto_dispatched`; below it, the case
+through `cases.services.act`, and flagged `auto_dispatched`: to the department a routing rule (or the
+category's default) names for its category and region, and only where none applies to the model's department
+(`categories.dispatch_target`, which the dispatch form follows too); below it, the case
 waits in the triage queue (the page `ui:router_triage`, `GET /api/v1/router/triage`). No active model: no
 auto-dispatch at all. Delivered after commit by the worker, at least once: a redelivered event finds the case
 no longer `reported` and does nothing.
@@ -107,6 +109,24 @@ def is_system_account(user) -> bool:
     return getattr(user, "username", None) == SYSTEM_USERNAME
 
 
+SOURCE_TEXT = {"rule": ("分拨规则", "routing rule"), "patron": ("汛期包保规则", "flood patron rule"),
+               "default": ("分类的默认处置部门", "the category's default department")}
+
+
+def target(case):
+    """Where auto-dispatch sends `case`: `categories.dispatch_target` for its category (or, before 立案, the
+    category the suggestion names and accepting will set) in its region, the model's department only where no
+    rule or default applies — the precedence the dispatch form uses too."""
+    from civicgrid.apps.categories.models import Category
+    from civicgrid.apps.categories.services import dispatch_target
+
+    s = case.suggestion or {}
+    category = case.category if case.category_id else None
+    if category is None and isinstance(s.get("category_id"), int):
+        category = Category.objects.filter(pk=s["category_id"], is_active=True).first()
+    return dispatch_target(category, case.region_code, model_department_id=s.get("department_id"))
+
+
 def decide(case) -> tuple[bool, str]:
     """Whether `case` should be dispatched automatically, and why (or why not)."""
     from civicgrid.apps.cases.models import Status
@@ -126,8 +146,9 @@ def decide(case) -> tuple[bool, str]:
     conf = float(s["confidence"])
     if conf < limit:
         return False, f"置信度 {conf:.2f} 低于阈值 {limit:.2f} / below threshold: triage"
-    if not s.get("department_id"):
-        return False, f"建议的标签「{s.get('label')}」不对应任何部门 / the label maps to no department"
+    if target(case).department_id is None:
+        return False, (f"建议的标签「{s.get('label')}」不对应任何部门，也没有适用的分拨规则 / the label maps to no "
+                       f"department and no routing rule applies")
     # A likely duplicate waits for a dispatcher to merge it: once dispatched, it could no longer be merged.
     from civicgrid.apps.cases import duplicates
 
@@ -149,19 +170,28 @@ def auto_dispatch(case_id: int) -> str:
     if not ok:
         return f"triage: {why}"
     s = case.suggestion
+    goal = target(case)
     actor = system_account(case.region_code)
     note = f"自动派遣：模型 {s.get('model_version')} 建议「{s.get('label')}」，{why}"
     note_en = (f"dispatched automatically: model {s.get('model_version')} suggested \"{s.get('label')}\", "
                f"confidence {float(s['confidence']):.2f} ≥ threshold {threshold():.2f}")
+    if goal.source in SOURCE_TEXT:  # the district's configuration, not the model, chose the department
+        zh, en = SOURCE_TEXT[goal.source]
+        rule = goal.route.rule
+        dept = goal.route.department.name
+        note += f"；按{zh}{f' #{rule.pk}' if rule else ''}派往 {dept}"
+        note_en += f"; sent to {dept} by {en}{f' #{rule.pk}' if rule else ''}"
     try:
         with transaction.atomic():
             inputs = {"category": s["category_id"]} if s.get("category_id") and not case.category_id else {}
             case = act(actor=actor, case=case, action="accept", note=note, note_en=note_en, **inputs)
-            case = act(actor=actor, case=case, action="dispatch", department=s["department_id"], note=note,
+            case = act(actor=actor, case=case, action="dispatch", department=goal.department_id, note=note,
                        note_en=note_en)
             Case.objects.filter(pk=case.pk).update(auto_dispatched=True)
             audit.record(actor=actor, action="router.auto_dispatch", target=case,
-                         data={"number": case.number, "department": s["department_id"],
+                         data={"number": case.number, "department": goal.department_id,
+                               "department_source": goal.source,
+                               "rule": goal.route.rule.pk if goal.route.rule else None,
                                "confidence": s.get("confidence"), "threshold": threshold(),
                                "model_version": s.get("model_version")})
     except CivicgridError as exc:

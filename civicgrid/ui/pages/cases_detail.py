@@ -4,7 +4,9 @@ The buttons are `workflow.allowed_actions(case, request.user)`, the check `cases
 and the reach of the user's grant), so a page never offers what the service would refuse. Each button opens a small form with the inputs its transition
 requires and posts to `case_act`, which calls `act(...)`; a refusal re-draws the page with the message and
 the case unchanged (the service works in one transaction). At intake the page offers possible duplicates
-with a merge button; at dispatch the routing suggestion pre-fills the department, with its explanation.
+with a merge button; at dispatch the routing suggestion pre-fills the department, with its explanation, and
+after a 退回 the returning department's proposal (the department it named, a routing-rule correction with a link
+that opens it pre-filled for those who manage rules) stands beside the form and in the timeline.
 """
 
 from __future__ import annotations
@@ -13,21 +15,24 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_POST
 
-from civicgrid.apps.cases import duplicates, selectors, services
+from civicgrid.apps.cases import clocks, duplicates, selectors, services
 from civicgrid.apps.cases import photos as photo_mod
 from civicgrid.apps.cases.models import Attachment, Case, Status
 from civicgrid.apps.cases.services.actions_handling import DECISIONS
 from civicgrid.apps.cases.services.actions_intake import CHECK_RESULTS
 from civicgrid.apps.cases.workflow import CASE_WORKFLOW, allowed_actions
-from civicgrid.apps.categories.services import explain_route
+from civicgrid.apps.categories.models import LimitMode
+from civicgrid.apps.categories.services import dispatch_target, explain_route
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.downloads import JPEG_TYPE, inline_response
 from civicgrid.foundation.core.errors import CivicgridError, NotFound
 from civicgrid.foundation.core.pii import mask_name
+from civicgrid.foundation.orgs.models import Organisation
 from civicgrid.ui.language import one_language
 
 from .cases_list import flags_of
@@ -41,7 +46,7 @@ from .cases_shared import (
     error_text,
 )
 from .common import capability_required, page_view
-from .router import prefill_department, suggestion_panel
+from .router import suggestion_panel
 
 # Inputs an action takes besides those it requires (never required: the service decides what must be there).
 OPTIONAL = {
@@ -84,6 +89,8 @@ def _fields(t, case: Case, route_department: int | None) -> list[dict]:
             field["choices"] = list((DECISIONS if name == "decision" else CHECK_RESULTS).items())
         elif name == "hours":
             field["widget"] = "number"
+            if clocks.handle_limit(case)[0] == LimitMode.NATURAL_HOURS:  # the clock runs in natural time
+                field["label"] = _("延期时长（自然小时）")
         elif name == "photos":
             field["widget"] = "photos"
         elif name == "category":
@@ -128,14 +135,62 @@ def _clocks(case: Case) -> list[dict]:
     return rows
 
 
-def _timeline(case: Case) -> list[dict]:
+def _send_back_proposals(case: Case) -> dict[int, dict]:
+    """What each 退回 proposed, by step id, from the data `send_back` keeps on its step: the department it named
+    (`proposed_department`) and whether it asked for the routing rule to be corrected (`routing_correction`).
+    One query for the departments' names, and none when no 退回 proposed anything."""
+    steps = [s for s in case.steps.all() if s.action == "send_back" and isinstance(s.data, dict)
+             and (s.data.get("proposed_department") or s.data.get("routing_correction"))]
+    if not steps:
+        return {}
+    ids = {s.data.get("proposed_department") for s in steps} - {None}
+    names = dict(Organisation.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
+    found = {}
+    for s in steps:
+        name = names.get(s.data.get("proposed_department"), "")
+        correct = bool(s.data.get("routing_correction"))
+        if name:
+            text = (gettext("建议改派「%(name)s」，并建议更正分拨规则") if correct else gettext("建议改派「%(name)s」")) % {
+                "name": name}
+        else:
+            text = gettext("退回时建议更正分拨规则")
+        found[s.pk] = {"department_id": s.data.get("proposed_department"), "department": name,
+                       "correct_rule": correct, "text": text}
+    return found
+
+
+def _timeline(case: Case, proposals: dict[int, dict]) -> list[dict]:
     labels = {**STEP_LABELS, **EXTRA_STEP_LABELS}
     return [{"step": s, "label": labels.get(s.action, s.action),
              "actor": s.actor_label,
              "from_label": Status(s.from_status).label if s.from_status in Status.values else "",
              "to_label": Status(s.to_status).label if s.to_status in Status.values else "",
+             "proposal": proposals.get(s.pk),
              "photos": [photo(case, a) for a in s.attachments.all()]}
             for s in case.steps.all()]
+
+
+def pending_proposal(case: Case, user, proposals: dict[int, dict]) -> dict | None:
+    """The latest 退回's proposal while the case waits to be dispatched again, for the dispatch form: the
+    department named, the department that sent it back and why, and, when it asked for the routing rule to be
+    corrected and the user may manage rules, the link that opens the rule correction pre-filled (category, the
+    case's street as the dispatch form's own correction uses, the proposed department, the case as reference)."""
+    if case.department_id or case.status != Status.ACCEPTED:
+        return None
+    last = next((s for s in reversed(list(case.steps.all())) if s.action in ("send_back", "dispatch")), None)
+    if last is None or last.action != "send_back" or last.pk not in proposals:
+        return None
+    proposal = {**proposals[last.pk], "step": last,
+                "from": last.acting_department.name if last.acting_department else ""}
+    if proposal["correct_rule"] and has_capability(user, "categories.manage"):
+        query = {"correct": "1", "region_code": case.region_code[:9], "reference": case.number,
+                 "note": f"由退回更正（{case.number}）"}
+        if case.category_id:
+            query["category"] = case.category_id
+        if proposal["department_id"]:
+            query["department"] = proposal["department_id"]
+        proposal["rule_url"] = f"{reverse('ui:routing_rule_new')}?{urlencode(query)}"
+    return proposal
 
 
 PHOTO_KINDS = {"photo": _("现场"), "before": _("处置前"), "after": _("处置后"), "progress": _("处置中"),
@@ -199,15 +254,21 @@ def _refill(forms: list[dict], failed_action: str, posted: dict) -> None:
 
 
 def dispatch_prefill(case: Case, route) -> int | None:
-    """The department the dispatch form starts with. A case dispatched for the first time: the text router's
-    suggestion, else the one the report was routed to (`suggested_department`), else the routing rule. After a
-    send-back or a reopening, the router's first guess is stale: the services' `suggested_department` (the
-    department the returning one named, or the one that handled it before the reopening), else the rule. Never a
-    department that has sent this case back."""
+    """The department the dispatch form starts with. A case dispatched for the first time: what
+    `categories.dispatch_target` decides (a routing rule, else the category's default department, else the
+    text router's suggestion: the precedence auto-dispatch follows too), else the one the report was routed to
+    (`suggested_department`). After a send-back or a reopening, the router's first guess is stale: the services'
+    `suggested_department` (the department the returning one named, or the one that handled it before the
+    reopening), else the rule. Never a department that has sent this case back."""
     refused = {s.data.get("from_department") for s in case.steps.all()
                if s.action == "send_back" and isinstance(s.data, dict)}
     fresh = not case.send_back_count and not case.reopen_count
-    candidates = [prefill_department(case)] if fresh else []
+    if fresh:
+        model = (case.suggestion or {}).get("department_id")
+        candidates = [dispatch_target(case.category, case.region_code, model_department_id=model,
+                                      route=route).department_id]
+    else:
+        candidates = []
     candidates += [case.suggested_department_id, route.department.pk if route.department else None]
     return next((d for d in candidates if d and d not in refused), None)
 
@@ -229,6 +290,7 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
     prefilled = None
     if chosen and chosen != getattr(route.department, "pk", None):  # the form starts elsewhere than the rule: say so
         prefilled = next((d for d in departments if d["id"] == chosen), None)
+    proposals = _send_back_proposals(case)
     reporter_token = ""
     if case.reporter_id == user.pk:
         reporter_token = next((r.follow_token for r in case.reporters.all() if r.original_case_id == case.pk), "")
@@ -241,7 +303,8 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "departments": departments,
         "categories": category_groups(user) if "category" in needs else [],
         "clocks": _clocks(case),
-        "timeline": _timeline(case),
+        "timeline": _timeline(case, proposals),
+        "send_back_proposal": pending_proposal(case, user, proposals) if "dispatch" in allowed else None,
         "photos": [photo(case, a) for a in case.attachments.all()],
         "candidates": _duplicates(case, user, allowed),
         "grid_geometry": case.grid.geometry if case.grid_id else None,

@@ -24,7 +24,7 @@ FIELD_LABELS = {
     "reason": _("原因"),
     "note": _("说明"),
     "department": _("处置部门"),
-    "hours": _("延期时长（小时）"),
+    "hours": _("延期时长（工作小时）"),  # natural hours where the limit is in natural hours: see cases_detail
     "decision": _("审批结果"),
     "result": _("核实结果"),
     "photos": _("现场照片"),

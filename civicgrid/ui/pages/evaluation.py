@@ -72,12 +72,13 @@ def _evaluate(request, ask: dict) -> selectors.Evaluation:
         raise DjangoPermissionDenied from None
 
 
-def _table(ev: selectors.Evaluation, rate_labels: list[str], count_labels: list[str]) -> list[dict]:
-    """Each row's figures with their column's label (a phone shows each cell as "label value")."""
+def _table(ev: selectors.Evaluation, rate_labels: list[str], count_labels: list[str], rows=None) -> list[dict]:
+    """Each row's figures with their column's label (a phone shows each cell as "label value"); the ranking's
+    rows unless others are given (the system accounts listed below it)."""
     return [{"row": r, "score": formulas.as_score(r.score),
              "rates": list(zip(rate_labels, [formulas.as_percent(r.rates.get(k)) for k in ev.rate_keys], strict=True)),
              "counts": list(zip(count_labels, [r.counts.get(c, 0) for c in ev.count_keys], strict=True))}
-            for r in ev.rows]
+            for r in (ev.rows if rows is None else rows)]
 
 
 @page_view(selectors.CAPABILITY)
@@ -98,6 +99,7 @@ def evaluation(request):
     context.update({
         "ev": ev,
         "rows": _table(ev, rate_labels, count_labels),
+        "system_rows": _table(ev, rate_labels, count_labels, ev.system_rows),
         "kind_label": gettext(ev.kind.label),
         "rate_labels": rate_labels,
         "count_labels": count_labels,

@@ -10,7 +10,8 @@ live suggestion the intake forms ask for as the operator types.
   for those who dispatch (`cases.intake`), the suggested category and department with confidence, the top
   three and the auto-dispatch threshold; other reporters see only a suggested category they may report under.
 
-Also :func:`suggestion_panel` and :func:`prefill_department`, which the case detail page uses.
+Also :func:`suggestion_panel`, which the case detail page uses (its dispatch form starts from
+`categories.dispatch_target`, where the router's department comes after the rules).
 """
 
 from __future__ import annotations
@@ -80,16 +81,6 @@ def suggestion_panel(case: Case, user=None) -> dict | None:
     if s and case.department_id and s.get("department_id"):
         corrected = s["department_id"] != case.department_id
     return {"s": s, "auto": case.auto_dispatched, "corrected": corrected}
-
-
-def prefill_department(case: Case) -> int | None:
-    """The department the dispatch form starts with: the router's, when its suggestion names an active one."""
-    from civicgrid.foundation.orgs.models import Organisation
-
-    dept = (case.suggestion or {}).get("department_id")
-    if dept and Organisation.objects.filter(pk=dept, is_active=True).exists():
-        return int(dept)
-    return None
 
 
 # ------------------------------------------------------------------------------------ live suggestion (htmx)
@@ -247,4 +238,4 @@ non_data_endpoint("ui:router_home", "ui:router_retrain_page", "ui:router_run", "
 register(MenuItem("router_triage", gettext_noop("待分拨"), "ui:router_triage", "cases.intake", order=32))
 register(MenuItem("router", gettext_noop("智能分拨"), "ui:router_home", MANAGE, order=33))
 
-__all__ = ["describe", "percent", "prefill_department", "suggestion_panel", "urlpatterns"]
+__all__ = ["describe", "percent", "suggestion_panel", "urlpatterns"]

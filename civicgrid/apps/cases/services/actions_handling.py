@@ -56,8 +56,12 @@ def send_back(ctx: Ctx) -> None:
         ctx.data["routing_correction"] = proposal
         events.publish("case.routing_correction_proposed", aggregate=case, payload={"number": case.number, **proposal})
     name, reason = getattr(previous, "name", ""), ctx.inputs.get("reason", "")
-    recipients.tell_staff(recipients.dispatchers(case), case, "sent_back", "退回", f"{name}：{reason}",
-                          body_en=f"sent back by {name}: {reason}")
+    named = (f"；建议改派 {proposed.name}" if proposed is not None else "") + \
+        ("；建议更正分拨规则（见案卷页）" if "routing_correction" in ctx.data else "")  # the dispatcher acts on it
+    named_en = (f"; proposes {proposed.name}" if proposed is not None else "") + \
+        ("; proposes correcting the routing rule (see the case page)" if "routing_correction" in ctx.data else "")
+    recipients.tell_staff(recipients.dispatchers(case), case, "sent_back", "退回", f"{name}：{reason}{named}",
+                          body_en=f"sent back by {name}: {reason}{named_en}")
 
 
 @action("start")
@@ -78,8 +82,7 @@ def request_extension(ctx: Ctx) -> None:
     except (TypeError, ValueError):
         hours = 0
     if not 0 < hours <= clocks.MAX_EXTENSION_HOURS:
-        raise ValidationFailed(f"延期时长须为 0–{clocks.MAX_EXTENSION_HOURS} 之间的小时数 / hours must be between 0 "
-                               f"and {clocks.MAX_EXTENSION_HOURS}", field="hours")
+        raise ValidationFailed(clocks.EXTENSION_RANGE, field="hours")
     ctx.case.extension_pending = True
     ctx.case.extension_hours = hours
     ctx.data["hours"] = hours

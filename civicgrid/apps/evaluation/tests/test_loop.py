@@ -4,6 +4,7 @@ every ranking table with the facts the loop recorded."""
 from __future__ import annotations
 
 import io
+from fractions import Fraction
 
 import pytest
 from django.utils import timezone
@@ -64,9 +65,47 @@ def test_cases_through_the_loop_are_evaluated(district):
     assert worker.counts["reports"] == 3 and worker.counts["valid_reports"] == 2
     assert worker.counts["checked"] == worker.counts["checked_timely"] == 1
 
-    assert row("dispatcher", "cd").counts == {"dispatched_timely": 1, "dispatched": 1, "dispatch_rework": 0,
-                                              "due_dispatch": 1}
+    assert row("dispatcher", "cd").counts == {"dispatched_timely": 1, "dispatched": 1, "dispatch_acts": 1,
+                                              "dispatch_rework": 0}
     intake = row("intake", "cd")
     assert intake.counts["check_sent"] == intake.counts["check_sent_timely"] == 1
     assert row("shift_lead", "cd").grade == "A"
     assert row("street", "140213050").counts["reports"] == 3
+
+
+def test_a_wrong_dispatch_counts_against_the_dispatcher_who_made_it(district):
+    """准确派遣率 = (派遣数 − 返工数) / 应派遣数 per dispatch: A sends the case to the wrong department, which sends it
+    back; B re-dispatches it correctly. The send-back is A's, not B's (it used to be B's, the last dispatcher's)."""
+    d = district
+    b = user_with(Role.COMMAND_DISPATCHER, region=d.tree["140213"], username="cd-b")
+    wrong = user_with(Role.DEPARTMENT_HANDLER, department=d.dept, username="h-cg")
+    user_with(Role.DEPARTMENT_HANDLER, department=d.other_dept, username="h-zj")
+    case, _ = submit_case(actor=d.worker, title="供水井盖破损", lng=POINT[0], lat=POINT[1], source="grid_worker",
+                          category=category("井盖缺失", "01001").pk)
+    act(actor=d.dispatcher, case=case, action="accept")
+    act(actor=d.dispatcher, case=case, action="dispatch", department=d.dept.pk)
+    act(actor=wrong, case=case, action="send_back", reason="供水井盖归住建")
+    act(actor=b, case=case, action="dispatch", department=d.other_dept.pk)
+    # a second case A dispatches right the first time
+    other, _ = submit_case(actor=d.worker, title="路灯不亮", lng=POINT[0], lat=POINT[1], source="grid_worker",
+                           category=category("路灯", "01002").pk)
+    act(actor=d.dispatcher, case=other, action="accept")
+    act(actor=d.dispatcher, case=other, action="dispatch", department=d.dept.pk)
+
+    today = timezone.localdate()
+    rows = {r.code: r for r in selectors.evaluate(d.leader, "dispatcher", today, today).rows}
+    a_row, b_row = rows["cd"], rows["cd-b"]
+    assert a_row.counts == {"dispatched_timely": 1, "dispatched": 1, "dispatch_acts": 2, "dispatch_rework": 1}
+    assert a_row.rates["accurate_dispatch_rate"] == Fraction(1, 2)
+    assert b_row.counts == {"dispatched_timely": 1, "dispatched": 1, "dispatch_acts": 1, "dispatch_rework": 0}
+    assert b_row.rates["accurate_dispatch_rate"] == 1
+    # reopening and dispatching again is no wrong dispatch: B's second dispatch counts, right
+    h_zj = user_with(Role.DEPARTMENT_HANDLER, department=d.other_dept, username="h-zj2")
+    act(actor=h_zj, case=case, action="report_back", note="已更换")
+    act(actor=d.worker, case=case, action="verify", photos=[jpeg()])
+    act(actor=d.dispatcher, case=case, action="close")
+    act(actor=d.dispatcher, case=case, action="reopen", reason="又坏了")
+    act(actor=b, case=case, action="dispatch", department=d.other_dept.pk)
+    rows = {r.code: r for r in selectors.evaluate(d.leader, "dispatcher", today, today).rows}
+    assert (rows["cd"].counts["dispatch_acts"], rows["cd"].counts["dispatch_rework"]) == (2, 1)
+    assert (rows["cd-b"].counts["dispatch_acts"], rows["cd-b"].counts["dispatch_rework"]) == (2, 0)

@@ -1,0 +1,139 @@
+"""A routing rule (or the category's default department) outranks the text router's department, in
+auto-dispatch and in the dispatch form alike (`categories.dispatch_target`); the model fills in only where
+nothing is configured. The scenario a tester found: a dispatcher corrects the rule for 路灯 in a street, and the
+next 路灯 report there still went to the model's department."""
+# ruff: noqa: F811  (`loop` is the cases app's fixture, imported so pytest finds it here)
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from civicgrid.apps.cases.models import Case, CaseStep, Status
+from civicgrid.apps.cases.services import act
+from civicgrid.apps.cases.tests.conftest import NEIGHBOUR_POINT, OTHER_STREET_POINT, loop, report  # noqa: F401
+from civicgrid.apps.categories.models import RoutingRule
+from civicgrid.apps.categories.services import dispatch_target
+from civicgrid.foundation.audit.models import AuditEntry
+from civicgrid.foundation.events import bus
+from civicgrid.foundation.orgs.models import Organisation
+from civicgrid.integrations.router import versions
+from civicgrid.integrations.router.handlers import auto_dispatch
+
+pytestmark = pytest.mark.django_db
+
+LAMP = "路灯坏了好几盏，晚上黑漆漆的很不安全，也没人修"  # 区城管局 in the example set
+
+
+def _rule_corrected_by_dispatch(loop) -> RoutingRule:
+    """The dispatcher sends a 路灯 case to 区住建局 with 「同时更正分拨规则」: the street's rule now names it."""
+    first = report(loop, title="路灯不亮", description=LAMP, category=loop.sibling.pk)
+    act(actor=loop.dispatcher, case=first, action="accept")
+    case = act(actor=loop.dispatcher, case=first, action="dispatch", department=loop.other_dept.pk,
+               correct_rule=True)
+    bus.dispatch_pending()  # the first report's own auto-dispatch finds it dispatched already: nothing
+    rule = RoutingRule.objects.get(pk=case.steps.get(action="dispatch").data["rule_corrected"]["rule"])
+    assert (rule.category_id, rule.region_code, rule.department_id) == (loop.sibling.pk, "140213050",
+                                                                         loop.other_dept.pk)
+    return rule
+
+
+@pytest.fixture
+def live_model(loop, example_model, settings):
+    settings.CIVICGRID_AUTO_DISPATCH_THRESHOLD = 0.0
+    return versions.register(example_model, actor=loop.dispatcher, source="csv:example", activate=True)
+
+
+def test_auto_dispatch_follows_the_rule_the_dispatcher_corrected_not_the_model(loop, live_model):
+    rule = _rule_corrected_by_dispatch(loop)
+    case = report(loop, title="路灯不亮", description=LAMP, category=loop.sibling.pk,
+                  lng=NEIGHBOUR_POINT[0], lat=NEIGHBOUR_POINT[1])
+    assert case.suggestion["department_id"] == loop.dept.pk  # the model still says 区城管局
+
+    assert auto_dispatch(case.pk) == "dispatched"
+
+    case.refresh_from_db()
+    assert case.status == Status.DISPATCHED and case.department_id == loop.other_dept.pk and case.auto_dispatched
+    step = CaseStep.objects.get(case=case, action="dispatch")
+    assert f"按分拨规则 #{rule.pk}派往 区住建局" in step.note and f"routing rule #{rule.pk}" in step.data["note_en"]
+    entry = AuditEntry.objects.get(action="router.auto_dispatch", target_id=str(case.pk))
+    assert entry.data["department"] == loop.other_dept.pk and entry.data["department_source"] == "rule"
+    assert entry.data["rule"] == rule.pk
+
+
+def test_the_model_fills_in_only_where_no_rule_or_default_applies(loop, live_model):
+    _rule_corrected_by_dispatch(loop)
+    # another street: the street's rule does not apply and 积存垃圾渣土 has no default department
+    elsewhere = report(loop, actor=loop.dispatcher, title="路灯不亮", description=LAMP, category=loop.sibling.pk,
+                       lng=OTHER_STREET_POINT[0], lat=OTHER_STREET_POINT[1])
+    assert auto_dispatch(elsewhere.pk) == "dispatched"
+    elsewhere.refresh_from_db()
+    assert elsewhere.department_id == loop.dept.pk  # the model's department
+    entry = AuditEntry.objects.get(action="router.auto_dispatch", target_id=str(elsewhere.pk))
+    assert entry.data["department_source"] == "model" and entry.data["rule"] is None
+    assert "派往" not in CaseStep.objects.get(case=elsewhere, action="dispatch").note  # the model's choice, as before
+
+
+def test_the_categorys_default_department_also_outranks_the_model(loop, live_model):
+    loop.cat.default_department = loop.other_dept
+    loop.cat.save()
+    case = report(loop, title="路灯不亮", description=LAMP)  # 暴露垃圾, whose default is now 区住建局
+    assert case.suggestion["department_id"] == loop.dept.pk
+    assert auto_dispatch(case.pk) == "dispatched"
+    case.refresh_from_db()
+    assert case.department_id == loop.other_dept.pk
+    assert "按分类的默认处置部门派往 区住建局" in CaseStep.objects.get(case=case, action="dispatch").note
+
+
+def test_a_model_department_that_is_inactive_and_no_rule_leaves_the_case_for_triage(loop, live_model):
+    case = report(loop, title="路灯不亮", description=LAMP, category=loop.sibling.pk)
+    Organisation.objects.filter(pk=loop.dept.pk).update(is_active=False)
+    outcome = auto_dispatch(case.pk)
+    assert outcome.startswith("triage: 建议的标签「区城管局」不对应任何部门，也没有适用的分拨规则")
+    case.refresh_from_db()
+    assert case.status == Status.REPORTED and case.department_id is None and not case.auto_dispatched
+    assert list(case.steps.values_list("action", flat=True)) == ["report"]
+
+
+def test_dispatch_target_precedence(loop):
+    street = "140213050001001"
+    # nothing configured: the model's active department, else nothing
+    target = dispatch_target(loop.sibling, street, model_department_id=loop.dept.pk)
+    assert (target.department_id, target.source) == (loop.dept.pk, "model")
+    assert dispatch_target(loop.sibling, street, model_department_id=None).source == "none"
+    assert dispatch_target(loop.sibling, street, model_department_id="x").source == "none"
+    # the category's default department before the model
+    target = dispatch_target(loop.cat, street, model_department_id=loop.other_dept.pk)
+    assert (target.department_id, target.source) == (loop.dept.pk, "default")
+    # a rule before both
+    rule = RoutingRule.objects.create(category=loop.cat, region_code="140213050", department=loop.other_dept)
+    target = dispatch_target(loop.cat, street, model_department_id=loop.dept.pk)
+    assert (target.department_id, target.source, target.route.rule) == (loop.other_dept.pk, "rule", rule)
+
+
+def _prefilled(client, case) -> tuple[str | None, str]:
+    html = client.get(reverse("ui:case_detail", args=[case.number])).content.decode()
+    form = re.search(r'data-action-form="dispatch".*?</form>', html, re.S).group(0)
+    chosen = re.search(r'<option value="(\d+)" selected>', form)
+    return (chosen.group(1) if chosen else None), form
+
+
+def test_the_dispatch_form_starts_from_the_rule_and_from_the_model_only_without_one(loop, example_model, settings,
+                                                                                     client):
+    versions.register(example_model, actor=loop.dispatcher, source="csv:example", activate=True)
+    settings.CIVICGRID_AUTO_DISPATCH_THRESHOLD = 1.5  # off: the dispatcher decides
+    case = report(loop, title="路灯不亮", description=LAMP, category=loop.sibling.pk,
+                  lng=NEIGHBOUR_POINT[0], lat=NEIGHBOUR_POINT[1])
+    act(actor=loop.dispatcher, case=case, action="accept")
+    client.force_login(loop.dispatcher)
+    # no rule, no default: the model's 区城管局, and the form says it starts elsewhere than a rule
+    chosen, form = _prefilled(client, case)
+    assert chosen == str(loop.dept.pk) and "data-prefilled" in form
+
+    rule = _rule_corrected_by_dispatch(loop)
+
+    chosen, form = _prefilled(client, Case.objects.get(pk=case.pk))
+    assert chosen == str(loop.other_dept.pk)
+    assert f"按分拨规则 #{rule.pk}" in form and "派往 区住建局" in form and "data-prefilled" not in form

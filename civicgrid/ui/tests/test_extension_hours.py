@@ -1,0 +1,64 @@
+"""延期 hours are hours of the clock's own time (working hours for a limit in working time): the form says so,
+and a refused request (0, too many) says the real range and changes nothing."""
+# ruff: noqa: F811  (`loop` is the cases app's fixture, imported so pytest finds it here)
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from civicgrid.apps.cases import clocks
+from civicgrid.apps.cases.models import Case
+from civicgrid.apps.cases.services import act
+from civicgrid.apps.cases.tests.conftest import loop, report, world_counts  # noqa: F401
+from civicgrid.apps.categories.models import LimitMode
+from civicgrid.foundation.core.errors import ValidationFailed
+from civicgrid.foundation.notify.models import Notification
+
+pytestmark = pytest.mark.django_db
+
+
+def _handling(loop) -> Case:
+    case = report(loop)
+    act(actor=loop.dispatcher, case=case, action="accept")
+    act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
+    return act(actor=loop.handler, case=case, action="start")
+
+
+def _label(client, case) -> str:
+    html = client.get(reverse("ui:case_detail", args=[case.number])).content.decode()
+    form = re.search(r'data-action-form="request_extension".*?</form>', html, re.S).group(0)
+    return re.search(r'<label>([^<*]+?)(?: \*)?<input type="number" name="hours"', form).group(1)
+
+
+def test_the_form_asks_for_working_hours_or_natural_hours_as_the_clock_runs(loop, client_for):
+    case = _handling(loop)  # 暴露垃圾: 4 working hours
+    assert _label(client_for(loop.handler), case) == "延期时长（工作小时）"
+    loop.cat.time_limit_mode = LimitMode.NATURAL_HOURS
+    loop.cat.save()
+    assert _label(client_for(loop.handler), Case.objects.get(pk=case.pk)) == "延期时长（自然小时）"
+
+
+@pytest.mark.parametrize("hours", ["0", "-1", str(clocks.MAX_EXTENSION_HOURS + 1)])
+def test_a_refused_request_states_the_real_range_and_changes_nothing(loop, client_for, hours):
+    case = _handling(loop)
+    before = world_counts()
+    response = client_for(loop.handler).post(reverse("ui:case_act", args=[case.number, "request_extension"]),
+                                             {"reason": "需调度清运车", "hours": hours})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert f"延期时长须大于 0 且不超过 {clocks.MAX_EXTENSION_HOURS} 小时（工作小时" in html and "0–" not in html
+    fresh = Case.objects.get(pk=case.pk)
+    assert not fresh.extension_pending and fresh.extension_hours is None
+    assert world_counts() == before and not Notification.objects.filter(kind="extension_request").exists()
+
+
+def test_the_clock_refuses_a_zero_extension_with_the_same_words(loop):
+    case = _handling(loop)
+    deadline = case.deadline
+    with pytest.raises(ValidationFailed) as refused:
+        clocks.extend(case, clocks.HANDLE, 0, case.dispatched_at)
+    assert refused.value.message == clocks.EXTENSION_RANGE and "须大于 0" in refused.value.message
+    assert Case.objects.get(pk=case.pk).deadline == deadline
