@@ -77,7 +77,10 @@ def test_a_resident_reopens_their_own_report_the_reach_of_reopen_is_their_report
                                 ("handler", "report_back", {"note": "已处理"}),
                                 ("worker", "verify", {"photos": [jpeg()]}), ("dispatcher", "close", {})]:
         act(actor=getattr(loop, who), case=case, action=action, **inputs)
-    assert _api_actions(api_client, loop.resident, case) == ["reopen"]
+    case = Case.objects.get(pk=case.pk)
+    assert [t.name for t in allowed_actions(case, loop.resident)] == ["reopen"]
+    # the resident reopens through the follow link; the staff case file stays closed to them on the API too
+    assert api_client.get(f"/api/v1/cases/{case.number}", **auth(loop.resident)).status_code == 403
 
 
 def test_the_reach_of_every_button_is_one_query(loop, django_assert_num_queries):
