@@ -323,7 +323,9 @@ def _seek(cursor: str) -> Q:
         when = _EPOCH + int(at) * _MICROSECOND
     except OverflowError:
         raise ValidationFailed("cursor 无效 / cursor is not one the list gave", field="cursor") from None
-    return Q(reported_at__lt=when) | Q(reported_at=when, pk__lt=int(pk))
+    # reported_at < when, or = when with a lower id; written as one range (an index on reported_at seeks to it)
+    # less the tie's higher ids, not as an OR, which the planners cannot seek on.
+    return Q(reported_at__lte=when) & ~Q(reported_at=when, pk__gte=int(pk))
 
 
 def _detail_queryset():
