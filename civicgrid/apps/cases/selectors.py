@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -307,6 +308,7 @@ class CaseListing:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+_CURSOR = re.compile(r"(-?[0-9]{1,18})_([0-9]{1,18})")
 
 
 def cursor_of(case: Case) -> str:
@@ -316,13 +318,15 @@ def cursor_of(case: Case) -> str:
 
 def _seek(cursor: str) -> Q:
     """The rows after `cursor` in the list's order (`LIST_ORDER`: newest first, then the higher id)."""
-    at, _, pk = (cursor or "").strip().partition("_")
-    if not (at.lstrip("-").isdigit() and pk.isdigit() and len(at) < 19 and len(pk) < 19):
+    found = _CURSOR.fullmatch((cursor or "").strip())  # ASCII digits only: int() reads other scripts' too
+    when = None
+    if found:
+        try:
+            when, pk = _EPOCH + int(found[1]) * _MICROSECOND, found[2]
+        except OverflowError:  # outside the years a datetime holds
+            pass
+    if when is None:
         raise ValidationFailed("cursor 无效 / cursor is not one the list gave", field="cursor")
-    try:
-        when = _EPOCH + int(at) * _MICROSECOND
-    except OverflowError:
-        raise ValidationFailed("cursor 无效 / cursor is not one the list gave", field="cursor") from None
     # reported_at < when, or = when with a lower id; written as one range (an index on reported_at seeks to it)
     # less the tie's higher ids, not as an OR, which the planners cannot seek on.
     return Q(reported_at__lte=when) & ~Q(reported_at=when, pk__gte=int(pk))

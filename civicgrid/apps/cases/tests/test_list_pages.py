@@ -253,6 +253,6 @@ def test_the_api_walks_the_list_by_next_cursor_and_refuses_a_made_up_one(loop, w
         assert got == expected[5:] and len(got) > 100, who
     last = api_client.get("/api/v1/cases", {"limit": 1000}, **auth(users["street"])).json()
     assert last["next_cursor"] is None and last["count"] == last["total"]
-    for bad in ("x", "12_", "_5", "1_2_3", "999999999999999999_1", "-999999999999999999_1", "1.5_2"):
+    for bad in ("x", "12_", "_5", "1_2_3", "999999999999999999_1", "-999999999999999999_1", "1.5_2", "²_1", "١_1"):
         response = api_client.get("/api/v1/cases", {"cursor": bad}, **auth(users["street"]))
         assert response.status_code in (400, 422) and "items" not in response.json(), bad
