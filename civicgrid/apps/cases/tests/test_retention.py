@@ -154,7 +154,7 @@ def test_the_hourly_pass_finds_what_is_due_through_the_retention_indexes_not_a_s
     if connection.vendor != "sqlite":
         pytest.skip("SQLite's plan; PostgreSQL chooses by its statistics")
     data_set = next(s for s in retention.registered() if s.key == "cases.reporter")
-    sql, params = data_set.due().order_by("pk").values_list("pk", flat=True).query.sql_with_params()
+    sql, params = data_set.due().order_by().values_list("pk", flat=True).query.sql_with_params()  # as apply_one
     with connection.cursor() as cur:
         cur.execute("EXPLAIN QUERY PLAN " + sql, params)
         plan = " | ".join(row[-1] for row in cur.fetchall())
