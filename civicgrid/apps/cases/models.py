@@ -133,7 +133,7 @@ class Case(ScopedModel):
     dispatched_at = models.DateTimeField(null=True, blank=True)
     handled_at = models.DateTimeField(null=True, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
     deadline = models.DateTimeField(_("处置期限"), null=True, blank=True)
     accepted_on_time = models.BooleanField(null=True)
     dispatched_on_time = models.BooleanField(null=True)
