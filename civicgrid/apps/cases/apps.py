@@ -46,4 +46,4 @@ def register_retention() -> None:
         retention.register(retention.DataSet(
             key=key, label=label, model=model, setting="CIVICGRID_RETAIN_REPORTER_DAYS", default_days=730,
             expired=lambda cutoff, prefix=prefix: finished_before(cutoff, prefix), cleared=cleared,
-            floor=reporter_floor))
+            floor=reporter_floor, per_branch=not prefix))  # the case's own: see Case's retention indexes

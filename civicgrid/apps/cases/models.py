@@ -44,19 +44,24 @@ REPORTER_DATA_CLEARED = {"reporter_name": "", "reporter_phone_enc": "", "reporte
                          "reporter_email_enc": ""}
 
 
-def _ended_unclosed(prefix: str = "") -> models.Q:
+def _ended_unclosed() -> models.Q:
     """Refused, voided or merged: the loop ended at the case's last change (`updated_at`). Written as equalities,
     not IN: SQLite matches a query's `status = ?` to a partial index's `status = 'voided'`, but not its
     `status IN (?, ?, ?)` to `status IN ('merged', …)` (`cases_retention_ended_idx`)."""
-    return models.Q(*((f"{prefix}status", s) for s in sorted(FINAL_STATUSES - {Status.CLOSED})),
+    return models.Q(*(("status", s) for s in sorted(FINAL_STATUSES - {Status.CLOSED})),
                     _connector=models.Q.OR)
 
 
 def finished_before(cutoff, prefix: str = "") -> models.Q:
     """Cases (or rows reached through `prefix`, such as "case__") whose loop ended before `cutoff`: closed
     then, or refused, voided or merged and untouched since. The clock of the reporters' data retention."""
+    # The case's own rows in the form its retention indexes repeat; rows reached through a join keep the IN,
+    # with which SQLite reads the joined table and looks each case up by id (given the equalities, it walked
+    # every ended case through the status index instead: 3× slower at 1,000,000 cases).
+    unclosed = (_ended_unclosed() if not prefix
+                else models.Q(**{f"{prefix}status__in": sorted(FINAL_STATUSES - {Status.CLOSED})}))
     return (models.Q(**{f"{prefix}status": Status.CLOSED, f"{prefix}closed_at__lt": cutoff})
-            | (_ended_unclosed(prefix) & models.Q(**{f"{prefix}updated_at__lt": cutoff})))
+            | (unclosed & models.Q(**{f"{prefix}updated_at__lt": cutoff})))
 
 
 def _ended_holding_reporter_data(when: models.Q) -> models.Q:
