@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -132,15 +132,8 @@ def apply_one(data_set: DataSet, now: datetime | None = None, batch: int = BATCH
     if due is None:
         return 0
     model = data_set.model_class()
-    # What is due is read once, then cut into batches in id order: through the app's indexes on the rows still
-    # holding data (see `_each_branch`) this reads only those rows. Asking again for the next batch would read
-    # the rest of them again each time (quadratic in a backlog) or walk the whole table in id order. Sorted
-    # here, not by the database: asked for id order, SQLite with statistics (no histograms) walks the table
-    # in that order rather than search the indexes. 8 bytes an id once sorted (a backlog of 1,000,000: 8 MB).
-    pending = array("q", sorted(due.order_by().values_list("pk", flat=True).iterator(chunk_size=10 * batch)))
     total = 0
-    for start in range(0, len(pending), batch):
-        ids = pending[start : start + batch].tolist()
+    for ids in _batches(data_set, due, batch):
         with transaction.atomic():
             # Still due (a row changed since it was read is left alone): the batch is found by id.
             n = due.filter(pk__in=ids).update(**data_set.cleared)
@@ -152,6 +145,30 @@ def apply_one(data_set: DataSet, now: datetime | None = None, batch: int = BATCH
                          "first_id": ids[0], "last_id": ids[-1]})
         total += n
     return total
+
+
+def _batches(data_set: DataSet, due: models.QuerySet, batch: int) -> Iterator[list[int]]:
+    """The ids of the due rows, `batch` at a time, in id order.
+
+    A set indexed per branch (`per_branch`) is read once through its indexes, which hold only the rows still
+    holding data: with nothing due that is a probe, with a backlog it reads just that. Asking again for each
+    batch would read the rest of them again each time (quadratic), and asking for id order makes SQLite with
+    statistics (no histograms) walk the table in that order instead; so the ids are sorted here (8 bytes
+    each once sorted: a backlog of 1,000,000 holds 8 MB). Any other set is paged through in id order, each
+    batch from where the last stopped, which reads its table once."""
+    if data_set.per_branch:
+        pending = array("q", sorted(due.order_by().values_list("pk", flat=True).iterator(chunk_size=10 * batch)))
+        for start in range(0, len(pending), batch):
+            yield pending[start : start + batch].tolist()
+        return
+    last = None
+    while True:
+        page = due if last is None else due.filter(pk__gt=last)
+        ids = list(page.order_by("pk").values_list("pk", flat=True)[:batch])
+        if not ids:
+            return
+        last = ids[-1]
+        yield ids
 
 
 def apply(now: datetime | None = None, batch: int = BATCH) -> dict[str, int]:
