@@ -6,11 +6,12 @@ SQLite and PostgreSQL.
     python benchmarks/bench_case_list.py --only sqlite          # or postgres
     python benchmarks/bench_case_list.py --sqlite-analyze       # SQLite with planner statistics (ANALYZE)
     python benchmarks/bench_case_list.py --skip-plain           # without the plain (former) read
+    python benchmarks/bench_case_list.py --deep-only            # only the deep pages (--deep N rows down)
     python benchmarks/run.py --quick case_list                  # a smoke check: 10,000 and 50,000 cases
 
 The same synthetic district and cases as `bench_evaluation.py` (three years of reports, 900 grids in 18
 streets, 40 departments), bulk-inserted into a fresh database (a temporary SQLite file; PostgreSQL
-`bench_case_list`, dropped afterwards), with 30 categories (6 classes of 5 subclasses) spread over the cases and
+`bench_case_list` or `BENCH_PG_DB`, dropped afterwards), with 30 categories (6 classes of 5 subclasses) spread over the cases and
 a few reports by the street user and the department handler outside their scope (their own reports, which they
 follow wherever they are).
 
@@ -26,7 +27,10 @@ rows in the same order and the same total. Then the totals alone, each on a fres
 makes it (`CappedPaginator`: the capped count and the first 50 rows). The baseline, measured in the same run, is
 the bare table's newest 50 (`SELECT … FROM cases_case ORDER BY reported_at DESC LIMIT 50`); each line prints its
 median's ratio to it. The plans of the slowest read's queries are printed, and a digest of every first page (ids in
-order, and the total) so that runs can be compared row for row. Figures are printed, never asserted.
+order, and the total) so that runs can be compared row for row. Deep pages (`--deep`, 100,000 rows down by
+default): each user's page that far down without filters, read by offset and by cursor (`CaseListing.after`,
+after the row before it), the queries each makes and whether they give the same rows. Figures are printed,
+never asserted.
 """
 
 from __future__ import annotations
@@ -98,7 +102,41 @@ def prepare(vendor: str, n: int, analyze: bool) -> tuple[dict, float]:
     return world, populate_s + time.perf_counter() - started
 
 
-def child(vendor: str, n: int, analyze: bool = False, plain: bool = True) -> dict:
+def deep_pages(users: dict, depth: int) -> dict:
+    """For each user, no filter: the page of PAGE rows `depth` rows down, read by offset (`listing[depth:…]`,
+    what `?offset=` and `?page=` read) and by seeking past the row before it (`listing.after`, the API's
+    `cursor`; left out when the code has none), with the queries each makes and whether the rows agree."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from civicgrid.apps.cases import selectors
+    from civicgrid.foundation.access.models import User
+
+    out = {}
+    for who, pk in users.items():
+        user = User.objects.get(pk=pk)
+
+        def listing(user=user):
+            return selectors.CaseListing(user, selectors.CaseFilter(), shape=lambda qs: qs.defer("grid__geometry"))
+
+        at = max(0, min(depth, listing().count() - PAGE))
+        with CaptureQueriesContext(connection) as q:
+            rows = listing()[at : at + PAGE]
+        r = {"at": at, "offset": common.first_best_median(lambda at=at, listing=listing: listing()[at : at + PAGE],
+                                                          runs=3),
+             "offset_queries": len(q.captured_queries)}
+        if hasattr(selectors.CaseListing, "after") and at:
+            cursor = selectors.cursor_of(listing()[at - 1])
+            with CaptureQueriesContext(connection) as q:
+                seek = listing().after(cursor, PAGE)
+            r.update(cursor=common.first_best_median(lambda c=cursor, listing=listing: listing().after(c, PAGE)),
+                     cursor_queries=len(q.captured_queries), same=[c.pk for c in seek] == [c.pk for c in rows])
+        out[who] = r
+    return out
+
+
+def child(vendor: str, n: int, analyze: bool = False, plain: bool = True, depth: int = 0,
+          deep_only: bool = False) -> dict:
     common.setup_django()
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -158,7 +196,9 @@ def child(vendor: str, n: int, analyze: bool = False, plain: bool = True) -> dic
                "timings": {}, "plain": {}, "digests": {}, "same": {}, "totals": {}, "cap": COUNT_CAP,
                "exact": {}, "capped": {}, "capped_totals": {}, "page": {}}
     results["timings"]["baseline: newest 50, bare table"] = timed(baseline)
-    for who, pk in users.items():
+    if depth:
+        results["deep"] = deep_pages(users, depth)
+    for who, pk in (() if deep_only else users.items()):
         user = User.objects.get(pk=pk)
         for name, kwargs in filters.items():
             f = selectors.CaseFilter(**kwargs)
@@ -175,6 +215,8 @@ def child(vendor: str, n: int, analyze: bool = False, plain: bool = True) -> dic
                 rows, total = plain_page(user, f)
                 results["same"][label] = digest(rows, total) == results["digests"][label]
                 results["plain"][label] = timed(lambda u=user, f=f: plain_page(u, f), runs=3)
+    if deep_only:
+        return results
     slowest = max((k for k in results["timings"] if not k.startswith("baseline")),
                   key=lambda k: results["timings"][k]["median_ms"])
     who, name = slowest.split(", ", 1)
@@ -214,6 +256,18 @@ def report(r: dict) -> None:
             g = r["page"][name]
             print(common.timing_line("  page: capped count + rows", g, 32)
                   + f"   ×{g['median_ms'] / max(base, 1e-9):7.1f}")
+    for who, d in r.get("deep", {}).items():
+        o = d["offset"]
+        print(common.timing_line(f"deep {who}, rows {d['at']:,}+, offset", o, 32)
+              + f"   ×{o['median_ms'] / max(base, 1e-9):7.1f}   {d['offset_queries']} queries")
+        if "cursor" in d:
+            c = d["cursor"]
+            print(common.timing_line(f"deep {who}, rows {d['at']:,}+, cursor", c, 32)
+                  + f"   ×{c['median_ms'] / max(base, 1e-9):7.1f}   {d['cursor_queries']} queries   "
+                  + ("same rows" if d["same"] else "DIFFERENT ROWS") + f"   offset ÷ cursor "
+                  f"{o['median_ms'] / max(c['median_ms'], 1e-9):.0f}")
+    if "slowest" not in r:
+        return
     print(f"           slowest: {r['slowest']}; its queries (ms, plan):")
     for ms, plan in r["plans"]:
         print(f"             {ms:8.1f} ms  {plan}")
@@ -229,11 +283,15 @@ def main() -> int:
     parser.add_argument("--sqlite-analyze", action="store_true",
                         help="give SQLite planner statistics (ANALYZE) after the load; without, it has none")
     parser.add_argument("--skip-plain", action="store_true", help="time only the list's read, not the plain one")
+    parser.add_argument("--deep", type=int, default=100_000,
+                        help="also read the page this many rows down, by offset and by cursor (0: not)")
+    parser.add_argument("--deep-only", action="store_true", help="only the deep pages (and the baseline)")
     parser.add_argument("--child", choices=["sqlite", "postgres"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = common.parse_sizes(args.sizes)
     if args.child:
-        common.reply(child(args.child, sizes[0], args.sqlite_analyze, not args.skip_plain))
+        common.reply(child(args.child, sizes[0], args.sqlite_analyze, not args.skip_plain, args.deep,
+                           args.deep_only))
         return 0
     results = []
     for vendor in ("sqlite", "postgres"):
@@ -242,11 +300,14 @@ def main() -> int:
         for n in sizes:
             for r in common.each_database(__file__, [vendor], lambda v, n=n: ["--child", v, "--sizes", str(n),
                                                                      *(["--sqlite-analyze"] if args.sqlite_analyze else []),
-                                                                     *(["--skip-plain"] if args.skip_plain else [])],
+                                                                     *(["--skip-plain"] if args.skip_plain else []),
+                                                                     "--deep", str(args.deep),
+                                                                     *(["--deep-only"] if args.deep_only else [])],
                                           db=PG_DB, prefix="bench-case-list-"):
                 report(r)
                 results.append(r)
-    be.growth(results, KEY)
+    if not args.deep_only:
+        be.growth(results, KEY)
     return 0
 
 

@@ -6,11 +6,11 @@ folder first on the path, so `import common` finds this file, and importing it p
 path so `civicgrid` and `config` import in the script and in its children alike.
 
 The database benchmarks measure in a child process per database: the parent makes a fresh database (a
-temporary SQLite file, or a PostgreSQL database made from template0, UTF-8 with C.UTF-8 collation, dropped
-afterwards, skipped with a message when no server answers), runs the script again with `--child …` in an
-environment naming that database (`child_env`), and reads the figures back from the child's last output line
-(JSON, written by `reply`). `bench_intake.py` serves the application from such an environment instead, and
-`bench_locate.py` and `bench_router.py` use no database.
+temporary SQLite file, or a PostgreSQL database named by the script or by `BENCH_PG_DB`, made from template0,
+UTF-8 with C.UTF-8 collation, dropped afterwards, skipped with a message when no server answers), runs the
+script again with `--child …` in an environment naming that database (`child_env`), and reads the figures back
+from the child's last output line (JSON, written by `reply`). `bench_intake.py` serves the application from
+such an environment instead, and `bench_locate.py` and `bench_router.py` use no database.
 """
 
 from __future__ import annotations
@@ -67,7 +67,9 @@ def sqlite_env(data_dir: str) -> dict[str, str]:
 def fresh_postgres(name: str) -> Iterator[str | None]:
     """A new, empty PostgreSQL database `name` (UTF-8, C.UTF-8 collation, from template0) for the block, its URL
     yielded; dropped afterwards, even if the block fails. Yields None, having said why, when psycopg is missing
-    or no server answers at BENCH_PG_URL."""
+    or no server answers at BENCH_PG_URL. `BENCH_PG_DB` names the database instead (two runs side by side, or
+    a machine where only some names are free)."""
+    name = os.environ.get("BENCH_PG_DB") or name
     try:
         import psycopg
     except ImportError:

@@ -13,7 +13,7 @@ from civicgrid.foundation.access.scope import get_visible_or_404
 from civicgrid.foundation.core.api_errors import errors
 from civicgrid.foundation.core.downloads import JPEG_TYPE, inline_response
 from civicgrid.foundation.core.errors import NotFound, ValidationFailed
-from civicgrid.foundation.core.pagination import page
+from civicgrid.foundation.core.pagination import MAX_LIMIT, MAX_OFFSET, page
 
 from . import conf, duplicates, selectors, services
 from . import photos as photo_mod
@@ -114,12 +114,21 @@ def _receipt(case: Case, created: bool) -> ReportReceiptOut:
 def list_cases(request, filters: Query[CaseFilterIn]):
     """Cases in your scope; filters: status (comma list or `open`), category, region, department, overdue,
     supervised, date_from/date_to (reported), q (number or title), work (a step waiting for you: intake, check,
-    dispatch, handle, verify, close, extension)."""
-    f = selectors.CaseFilter(**filters.dict(exclude={"limit", "offset"}))
+    dispatch, handle, verify, close, extension). Pages: `limit` and `offset`, or `cursor` — the `next_cursor`
+    of the page before (null on the last page) — which reads a deep page as fast as the first and neither
+    repeats nor skips a case when new ones arrive meanwhile (`offset` is then ignored)."""
+    f = selectors.CaseFilter(**filters.dict(exclude={"limit", "offset", "cursor"}))
     # A row shows the grid's name only: its boundary (a large JSON column) stays in the database.
     rows = selectors.CaseListing(request.user, f, shape=lambda qs: qs.defer("grid__geometry"))
-    items, total = page(rows, limit=filters.limit, offset=filters.offset)
-    return {"items": items, "count": len(items), "total": total}
+    if filters.cursor:
+        limit = max(1, min(filters.limit, MAX_LIMIT))
+        items = rows.after(filters.cursor, limit + 1)  # one more: whether a next page follows
+        more, items, total = len(items) > limit, items[:limit], rows.count()
+    else:
+        items, total = page(rows, limit=filters.limit, offset=filters.offset)
+        more = bool(items) and min(max(0, filters.offset), MAX_OFFSET) + len(items) < total
+    return {"items": items, "count": len(items), "total": total,
+            "next_cursor": selectors.cursor_of(items[-1]) if more else None}
 
 
 @router.get("/cases/work", response={200: WorkOut, **errors(401)}, url_name="case_work")

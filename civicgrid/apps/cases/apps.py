@@ -35,15 +35,15 @@ def register_retention() -> None:
     ended, for callbacks, ratings and complaints; then blanked (the case itself stays)."""
     from civicgrid.foundation.core import retention
 
-    from .models import finished_before
+    from .models import REPORTER_DATA_CLEARED, finished_before
 
     for key, label, model, cleared, prefix in (
         ("cases.reporter", "事件报告人的姓名和联系方式（结案、不予受理、作废或合并后起算）", "cases.Case",
-         {"reporter_name": "", "reporter_phone_enc": "", "reporter_phone_masked": "", "reporter_email_enc": ""}, ""),
+         REPORTER_DATA_CLEARED, ""),
         ("cases.followers", "事件关注人（含被合并案件的报告人）的姓名和联系方式（所关注案件结案、不予受理、作废或合并后起算）", "cases.CaseReporter",
          {"name": "", "contact_enc": "", "email_enc": ""}, "case__"),
     ):
         retention.register(retention.DataSet(
             key=key, label=label, model=model, setting="CIVICGRID_RETAIN_REPORTER_DAYS", default_days=730,
             expired=lambda cutoff, prefix=prefix: finished_before(cutoff, prefix), cleared=cleared,
-            floor=reporter_floor))
+            floor=reporter_floor, per_branch=not prefix))  # the case's own: see Case's retention indexes

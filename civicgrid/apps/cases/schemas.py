@@ -83,6 +83,7 @@ class CaseFilterIn(Schema):
     work: str | None = None
     limit: int = 50
     offset: int = 0
+    cursor: str | None = Field(None, max_length=40)  # the `next_cursor` of the page before
 
 
 class Ref(Schema):
@@ -141,6 +142,7 @@ class CaseListOut(Schema):
     items: list[CaseItemOut]
     count: int
     total: int
+    next_cursor: str | None = None  # the next page: `?cursor=…` (null on the last page)
 
 
 def attachment_url(number: str, attachment_id: int) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connection
 from django.db.models import CharField, F, Func, Prefetch, Q
@@ -252,7 +253,8 @@ class CaseListing:
     an index serves the order) merged and cut to the page — and its rows are then read from the scoped
     queryset by id, in order. The total is the sum of each alternative's count without the earlier ones'
     rows (each row counted once), so no database has to collect the union either. A scope of one
-    alternative, or a page deeper than SPLIT_MAX_ROWS, reads the scoped queryset as before. The page asks
+    alternative, or an offset page deeper than SPLIT_MAX_ROWS, reads the scoped queryset as before; `after`
+    reads any page by seeking past the last row of the page before (the API's `cursor`), as cheaply as the first. The page asks
     only `capped_count`: whether there are more than so many rows, each alternative counted with a LIMIT.
     """
 
@@ -317,12 +319,52 @@ class CaseListing:
             return list(self.queryset[key])
         if stop <= start:
             return []
+        return self._merged(self._filtered, start, stop)
+
+    def after(self, cursor: str, limit: int) -> list:
+        """The `limit` rows that follow the row `cursor` names (`cursor_of`) in the list's order: a seek on
+        (reported_at, id), so a deep page costs what the first one does (an offset reads and drops every row
+        before it). Rows reported at the same moment follow each other by id, none twice, none left out."""
+        seek = _seek(cursor)
+        if not self.split:
+            return list(self.queryset.filter(seek)[:limit])
+        return self._merged(self._filtered.filter(seek), 0, limit)
+
+    def _merged(self, filtered, start: int, stop: int) -> list:
+        """Rows start..stop of `filtered` over the scope: each alternative's first `stop` keys (ids and report
+        times, in the order an index serves), merged and cut, then the rows read by id in the list's order."""
         newest: dict[int, datetime] = {}
         for branch in self._branches:
-            keys = _branch_rows(self._filtered, branch).order_by(*LIST_ORDER).values_list("pk", "reported_at")[:stop]
+            keys = _branch_rows(filtered, branch).order_by(*LIST_ORDER).values_list("pk", "reported_at")[:stop]
             newest.update(keys)
         ids = sorted(newest, key=lambda pk: (newest[pk], pk), reverse=True)[start:stop]
         return list(self.queryset.filter(pk__in=ids)) if ids else []
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_CURSOR = re.compile(r"(-?[0-9]{1,18})_([0-9]{1,18})")
+
+
+def cursor_of(case: Case) -> str:
+    """The list's position just after `case`: its report time (microseconds since 1970, exact) and id."""
+    return f"{(case.reported_at - _EPOCH) // _MICROSECOND}_{case.pk}"
+
+
+def _seek(cursor: str) -> Q:
+    """The rows after `cursor` in the list's order (`LIST_ORDER`: newest first, then the higher id)."""
+    found = _CURSOR.fullmatch((cursor or "").strip())  # ASCII digits only: int() reads other scripts' too
+    when = None
+    if found:
+        try:
+            when, pk = _EPOCH + int(found[1]) * _MICROSECOND, found[2]
+        except OverflowError:  # outside the years a datetime holds
+            pass
+    if when is None:
+        raise ValidationFailed("cursor 无效 / cursor is not one the list gave", field="cursor")
+    # reported_at < when, or = when with a lower id; written as one range (an index on reported_at seeks to it)
+    # less the tie's higher ids, not as an OR, which the planners cannot seek on.
+    return Q(reported_at__lte=when) & ~Q(reported_at=when, pk__gte=int(pk))
 
 
 def _detail_queryset():

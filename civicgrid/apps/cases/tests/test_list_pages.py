@@ -214,3 +214,56 @@ def test_capped_count_is_the_total_up_to_the_cap_for_every_kind_of_user(loop, wo
             assert listing.capped_count(total) == total
             with django_assert_num_queries(0):
                 assert listing.count() == total and listing.capped_count(0) == min(total, 1)
+
+
+def test_cursor_pages_give_every_row_once_in_order_through_ties_in_as_many_queries_as_a_page(loop, world):
+    """Seeking after the last row of a page (`CaseListing.after`) walks the whole list: the reference's rows in
+    its order, none twice and none left out, through report times shared by several cases (the page boundary
+    falls inside such ties), each page in the queries an offset page of the first rows takes."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    users, filters = _users(loop, world), _filters(loop, world)
+    ties = 0
+    for who, user in users.items():
+        for name in ("none", "not overdue", "category class", "region", "last 20 days"):
+            expected = reference(user, loop, **filters[name])
+            for size in (1, 7, 40):
+                listing = CaseListing(user, CaseFilter(**filters[name]))
+                with CaptureQueriesContext(connection) as first:
+                    got = [c.pk for c in listing[0:size]]
+                rows, cursor = [], None
+                while True:
+                    with CaptureQueriesContext(connection) as seek:
+                        rows = listing.after(cursor, size) if cursor else listing[0:size]
+                    assert len(seek.captured_queries) <= len(first.captured_queries), (who, name, size)
+                    if cursor:
+                        got += [c.pk for c in rows]
+                    if len(rows) < size or not rows:
+                        break
+                    before, after = rows[-1], Case.objects.filter(reported_at=rows[-1].reported_at)
+                    ties += after.exclude(pk=before.pk).exists()
+                    cursor = selectors.cursor_of(rows[-1])
+                assert got == expected, (who, name, size)
+    assert ties > 20  # many pages ended inside a group of cases reported at the same moment
+
+
+def test_the_api_walks_the_list_by_next_cursor_and_refuses_a_made_up_one(loop, world, api_client):
+    users = _users(loop, world)
+    numbers = dict(Case.objects.values_list("pk", "number"))
+    for who in ("district", "street", "two grants"):
+        user = users[who]
+        expected = [numbers[pk] for pk in reference(user, loop, overdue=False)]
+        body = api_client.get("/api/v1/cases", {"overdue": "0", "limit": 25, "offset": 5}, **auth(user)).json()
+        got = [i["number"] for i in body["items"]]
+        while body["next_cursor"]:
+            body = api_client.get("/api/v1/cases", {"overdue": "0", "limit": 25, "cursor": body["next_cursor"],
+                                                    "offset": 999}, **auth(user)).json()
+            assert body["total"] == len(expected) and body["count"] == len(body["items"])
+            got += [i["number"] for i in body["items"]]
+        assert got == expected[5:] and len(got) > 100, who
+    last = api_client.get("/api/v1/cases", {"limit": 1000}, **auth(users["street"])).json()
+    assert last["next_cursor"] is None and last["count"] == last["total"]
+    for bad in ("x", "12_", "_5", "1_2_3", "999999999999999999_1", "-999999999999999999_1", "1.5_2", "²_1", "١_1"):
+        response = api_client.get("/api/v1/cases", {"cursor": bad}, **auth(users["street"]))
+        assert response.status_code in (400, 422) and "items" not in response.json(), bad
