@@ -32,7 +32,7 @@ def send_back(ctx: Ctx) -> None:
     case.send_back_count += 1
     case.department = None
     case.deadline = None
-    drop_extension_request(case, ctx.at, ctx.data)  # more time for a job the department now gives back
+    drop_extension_request(case, ctx.data)  # more time for a job the department now gives back
     if case.suggested_department_id == getattr(previous, "pk", None):
         case.suggested_department = None  # the suggestion just proved wrong; do not pre-fill it again
     clocks.start(case, clocks.DISPATCH, ctx.at)
@@ -129,7 +129,7 @@ def report_back(ctx: Ctx) -> None:
     """处置反馈: done; the handling clock stops (按期处置) and the grid's workers get the 核查 task."""
     case = ctx.case
     case.handled_at = ctx.at
-    drop_extension_request(case, ctx.at, ctx.data)
+    drop_extension_request(case, ctx.data)
     clocks.stop(case, clocks.HANDLE, ctx.at)
     clocks.start(case, clocks.VERIFY, ctx.at)
     recipients.tell_staff(recipients.grid_workers(case), case, "verify_task", "核查任务")
@@ -180,7 +180,7 @@ def suspend(ctx: Ctx) -> None:
     case = ctx.case
     case.suspended_from = case.status
     # The deadline a waiting 延期 would move is paused with the rest; on resuming the department asks again.
-    drop_extension_request(case, ctx.at, ctx.data)
+    drop_extension_request(case, ctx.data)
     ctx.data["paused"] = clocks.pause_all(case, ctx.at)
     ctx.tell = "已挂账（暂缓办理）"
 

@@ -154,7 +154,7 @@ def dispatch(ctx: Ctx) -> None:
     """派遣 to a department; a choice other than the routing suggestion is kept as a correction for the
     router's retraining. The handling clock starts with the category's limit."""
     case = ctx.case
-    drop_extension_request(case, ctx.at, ctx.data)  # a new assignment: nothing an earlier one asked for waits
+    drop_extension_request(case, ctx.data)  # a new assignment: nothing an earlier one asked for waits
     department = resolve_department(ctx.inputs.get("department"))
     handlers = recipients.department_handlers(department.pk)  # told below; none, and no one could act on it
     if not handlers:

@@ -61,7 +61,7 @@ def ensure_capability_scope(actor, case: Case, capability: str, label: str) -> N
 WITHDRAWN = gettext_noop("已撤销")  # what an approver's request message says once the request lapsed
 
 
-def drop_extension_request(case: Case, at, data: dict) -> None:
+def drop_extension_request(case: Case, data: dict) -> None:
     """End a waiting 延期 request with the handling it was asked for (处置反馈, 退回, 挂账, a new 派遣): the case
     forgets it, so nobody is offered a decision on it and the next department may ask its own, and the approvers'
     messages asking for that decision are closed as 已撤销 (withdrawn). The step's `data` keeps the hours that had
