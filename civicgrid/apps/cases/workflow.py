@@ -105,20 +105,12 @@ CASE_WORKFLOW = Workflow(
 
 
 
-def capabilities_in_scope(case, user, capabilities) -> set[str]:
-    """Which of `capabilities` ("cases.<action>") the user's grants reach for this case, in one query. A case
-    can be visible without being in reach: a reporter follows their own report outside their region, but its
-    work there is not theirs."""
-    actions = {c.partition(".")[2] for c in capabilities if c.startswith("cases.")}
-    return {f"cases.{a}" for a in case.actions_in_scope(user, actions)} if actions else set()
-
-
 def allowed_actions(case, user) -> list[Transition]:
     """What `services.act` lets this user do to this case now, inputs aside: the table's state, role, guard and
-    condition, and the reach of the capability's grant. Buttons, the API's list and `act` share this check."""
-    found = CASE_WORKFLOW.allowed(case, user)
-    reach = capabilities_in_scope(case, user, {t.capability for t in found}) if found else set()
-    return [t for t in found if t.capability in reach]
+    condition, and the reach of the capability's grant (`Workflow.allowed_in_scope`, one query; a case can be
+    visible without being in reach: a reporter follows their own report outside their region, but its work there
+    is not theirs). Buttons, the API's list and `act` (`services.common.ensure_capability_scope`) share this check."""
+    return CASE_WORKFLOW.allowed_in_scope(case, user)
 
 
 # Timeline entries that are not transitions of the table (Chinese; pages translate them with context "step").

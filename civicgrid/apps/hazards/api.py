@@ -243,7 +243,8 @@ def get_hazard(request, hazard_id: int):
 
 @router.get("/hazards/{hazard_id}/allowed-actions", response=HazardActionsOut, url_name="hazard_allowed_actions")
 def allowed_actions(request, hazard_id: int):
-    """The loop's actions you may take on this hazard now (the page's buttons)."""
+    """The loop's actions you may take on this hazard now (the page's buttons): those the action endpoint would
+    accept from you, your role's and the reach of your grant over this hazard alike."""
     items = _actions(_hazard(request, hazard_id), request.user)
     return {"items": items, "count": len(items)}
 

@@ -202,6 +202,14 @@ class ScopedModel(models.Model):
         }).first()
         return {action for name, action in names.items() if row and row[name]}
 
+    def capabilities_in_scope(self, user, capabilities) -> set[str]:
+        """Which of `capabilities` (each this model's `scope_capability` of an action, e.g. "cases.dispatch")
+        the user's grants reach for this object: `actions_in_scope` of their actions, one query for them all
+        and none when there is nothing to ask. Another app's capability never reaches it."""
+        prefix = self.scope_capability("")
+        actions = {c[len(prefix):] for c in capabilities if c.startswith(prefix) and len(c) > len(prefix)}
+        return {self.scope_capability(a) for a in self.actions_in_scope(user, actions)} if actions else set()
+
 
 def get_visible_or_404(queryset_or_model, user, action: str = "view", **lookup):
     """Fetch one object through the scoped path; missing or out of scope are the same 404."""

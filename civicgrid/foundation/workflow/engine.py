@@ -6,6 +6,8 @@ extra guard on who acts (e.g. "only the reporter", "only the case's department")
 the object beyond its status (`when`, e.g. "an extension request is waiting": unmet, it is the object's state
 that refuses, a 409, not the actor's role), and the inputs it requires.
 `allowed(obj, user)` lists what a user may do now; `check(obj, user, name)` raises the right error otherwise.
+Where a service also asks whether the grant for the transition's capability reaches the object (a scoped model's
+`capabilities_in_scope`), its buttons ask `allowed_in_scope(obj, user)`, the same question in one query.
 """
 
 from __future__ import annotations
@@ -76,6 +78,16 @@ class Workflow:
                     and (t.guard is None or t.guard(obj, user))):
                 result.append(t)
         return sorted(result, key=lambda t: (t.order, t.name))
+
+    def allowed_in_scope(self, obj, user, *, reach: set[str] | None = None) -> list[Transition]:
+        """What a service that also checks the grant's reach accepts from this user now, inputs aside: `allowed`
+        (state, role, guard, condition), keeping the transitions whose capability's grant reaches the object
+        (`ScopedModel.capabilities_in_scope`: one query for them all). The buttons and the API's lists ask this.
+        `reach`: the capabilities already found in reach, when a page asked for them with others of its own."""
+        found = self.allowed(obj, user)
+        if reach is None:
+            reach = obj.capabilities_in_scope(user, {t.capability for t in found}) if found else set()
+        return [t for t in found if t.capability in reach]
 
     def check(self, obj, user, name: str, inputs: dict | None = None) -> Transition:
         """Return the transition if the user may take it now; raise a clear error otherwise."""

@@ -2,8 +2,9 @@
 blocks and the loop's actions, and the three lists (问题清单, 责任清单, 整改台账) with their xlsx exports.
 
 Thin: reads come from `hazards.selectors` (scoped: out of scope is 404), writes from `hazards.services`
-(`register_finding`, `act`, `save_plan`, `reveal_owner_phone`); the buttons are `allowed_actions(hazard, user)`,
-the same table `act` checks. A refusal re-draws the page with the service's message and nothing changed.
+(`register_finding`, `act`, `save_plan`, `reveal_owner_phone`); the buttons, the plan forms and the phone's
+reveal are `services.offers(hazard, user)`, what those services check (the table, and the reach of the user's
+grant). A refusal re-draws the page with the service's message and nothing changed.
 """
 
 from __future__ import annotations
@@ -203,10 +204,10 @@ def _fields(t) -> list[dict]:
              "widget": WIDGETS.get(n, "textarea")} for n in names]
 
 
-def action_forms(hazard: Hazard, user) -> list[dict]:
-    """One entry per action this user may take now, straight from the workflow table."""
+def action_forms(hazard: Hazard, transitions) -> list[dict]:
+    """One entry per action this user may take now (`transitions`: `services.offers(hazard, user).actions`)."""
     result = []
-    for t in services.allowed_actions(hazard, user):
+    for t in transitions:
         fields = _fields(t)
         if t.name == "close_out":
             fields = []  # one press: the check already passed
@@ -237,7 +238,8 @@ def _plans(hazard: Hazard) -> dict:
 
 def detail_context(request, hazard: Hazard, *, error: str = "", failed: str = "", posted: dict | None = None) -> dict:
     user = request.user
-    forms = action_forms(hazard, user)
+    offers = services.offers(hazard, user)  # what the services would accept, the grants' reach in one query
+    forms = action_forms(hazard, offers.actions)
     for form in forms:
         if form["name"] == failed:
             form["open"] = True
@@ -246,7 +248,6 @@ def detail_context(request, hazard: Hazard, *, error: str = "", failed: str = ""
     plans = _plans(hazard)
     governance = plans.get(PlanKind.GOVERNANCE)
     plan_forms = []
-    may_plan = hazard.is_open and has_capability(user, "hazards.plan")
     for kind, label in PlanKind.choices:
         current = plans.get(kind)
         fields = [{"name": n, "label": lab, "widget": w, "required": req,
@@ -262,12 +263,12 @@ def detail_context(request, hazard: Hazard, *, error: str = "", failed: str = ""
     rect = getattr(hazard, "rectification", None)
     return {
         "h": hazard, "style": STATUS_STYLE.get(hazard.status, ""), "actions": forms, "error": error,
-        "rect": rect, "plan_forms": plan_forms, "may_plan": may_plan,
+        "rect": rect, "plan_forms": plan_forms, "may_plan": offers.may_plan,
         "missing": ([gettext(m) for m in services.missing_assurances(governance)]
                     if hazard.grade == Grade.MAJOR else []),
         "needs_emergency": not hazard.short_term_fixable and PlanKind.EMERGENCY not in plans,
         "timeline": _timeline(hazard), "photos_by_stage": photos_by_stage,
-        "may_reveal": bool(hazard.owner_phone_enc) and has_capability(user, "hazards.rectify"),
+        "may_reveal": offers.may_reveal,
         # Links to other apps only for those who may open them (each is checked again where it leads).
         "rescue_url": (f"{reverse('ui:rescue_incident_new')}?hazard={hazard.pk}"
                        if has_capability(user, "rescue.command") else ""),

@@ -14,7 +14,6 @@ from civicgrid.foundation.events import bus as events
 from .. import conf, recipients
 from .. import photos as photo_mod
 from ..models import Case, CaseStep
-from ..workflow import capabilities_in_scope
 
 
 class MissingInput(ValidationFailed):
@@ -54,7 +53,7 @@ def ensure_capability_scope(actor, case: Case, capability: str, label: str) -> N
     """403 when the actor sees the case but their grant for `capability` does not reach it."""
     if not capability.startswith("cases.") or not has_capability(actor, capability):
         raise PermissionDenied(f"您无权执行「{label}」 / your role may not do this ({capability} is needed)")
-    if capability not in capabilities_in_scope(case, actor, {capability}):  # the buttons ask the same
+    if capability not in case.capabilities_in_scope(actor, {capability}):  # the buttons ask the same
         raise PermissionDenied(f"该事件不在您「{label}」的权限范围内 / outside the scope of your role")
 
 

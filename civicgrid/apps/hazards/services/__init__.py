@@ -9,9 +9,18 @@ from .campaigns import (
     open_revisit,
     register_finding,
 )
-from .loop import act, allowed_actions, current_plan, mark_overdue, missing_assurances, save_plan
+from .loop import (
+    Offers,
+    act,
+    allowed_actions,
+    current_plan,
+    mark_overdue,
+    missing_assurances,
+    offers,
+    save_plan,
+)
 from .register import patron_for, register_hazard, reveal_owner_phone
 
-__all__ = ["act", "allowed_actions", "campaign_progress", "close_campaign", "current_plan", "fill_inspection",
-           "items_for", "mark_overdue", "missing_assurances", "open_campaign", "open_revisit", "patron_for",
-           "register_finding", "register_hazard", "reveal_owner_phone", "save_plan"]
+__all__ = ["Offers", "act", "allowed_actions", "campaign_progress", "close_campaign", "current_plan",
+           "fill_inspection", "items_for", "mark_overdue", "missing_assurances", "offers", "open_campaign",
+           "open_revisit", "patron_for", "register_finding", "register_hazard", "reveal_owner_phone", "save_plan"]

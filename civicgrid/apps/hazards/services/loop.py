@@ -13,12 +13,14 @@ audit entry and the `hazards.<action>` event.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
+from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.audit.service import snapshot
 from civicgrid.foundation.core.errors import Conflict, ValidationFailed
 from civicgrid.foundation.sla import services as sla
@@ -26,7 +28,17 @@ from civicgrid.foundation.sla.models import OPEN_STATES, SlaClock
 
 from ..models import Grade, Hazard, HazardPlan, PlanKind, Status
 from ..workflow import HAZARD_WORKFLOW
-from .common import add_step, ensure_capability_scope, ensure_visible, lock, publish, record, user_or_none
+from .common import (
+    PLAN_CAPABILITY,
+    REVEAL_CAPABILITY,
+    add_step,
+    ensure_capability_scope,
+    ensure_visible,
+    lock,
+    publish,
+    record,
+    user_or_none,
+)
 from .photos import attach_photos, read_photos
 
 RECTIFY_CLOCK = "hazard.rectify"
@@ -90,7 +102,7 @@ def save_plan(*, actor, hazard: Hazard, kind: str, **fields) -> HazardPlan:
     if kind not in PlanKind.values:
         raise ValidationFailed("方案类型须为 governance 或 emergency / unknown plan kind", field="kind")
     ensure_visible(actor, hazard)
-    ensure_capability_scope(actor, hazard, "hazards.plan", "制定方案")
+    ensure_capability_scope(actor, hazard, PLAN_CAPABILITY, "制定方案")
     hazard = lock(hazard)
     if not hazard.is_open:
         raise Conflict(f"隐患已{hazard.get_status_display()}，不能再修改方案 / the hazard is no longer open")
@@ -240,9 +252,34 @@ PHOTO_STAGE = {"start": "before", "report_done": "after", "pass_check": "check",
                "note": "before", "reopen": "finding"}
 
 
-def allowed_actions(hazard: Hazard, user) -> list:
-    """The transitions this user may take on this hazard now (the page's buttons)."""
-    return HAZARD_WORKFLOW.allowed(hazard, user)
+def allowed_actions(hazard: Hazard, user, *, reach: set[str] | None = None) -> list:
+    """The transitions `act` accepts from this user on this hazard now, inputs aside (the page's buttons, the
+    API's list): the table's state, role and guard, and whether the grant for each one's capability reaches the
+    hazard (one query for them all; `reach`: already asked, see `offers`)."""
+    return HAZARD_WORKFLOW.allowed_in_scope(hazard, user, reach=reach)
+
+
+@dataclass(frozen=True)
+class Offers:
+    """What a hazard's page offers one user: the loop's actions, the plan forms, the owner's phone in clear."""
+
+    actions: list
+    may_plan: bool
+    may_reveal: bool
+
+
+def offers(hazard: Hazard, user) -> Offers:
+    """Each of the page's offers only where its service would accept it: the actions as `act` checks them, the
+    plan forms as `save_plan` (an open hazard, `hazards.plan` reaching it), the phone as `reveal_owner_phone`
+    (`hazards.rectify` reaching it; shown only when there is a phone). The reach of all of them is one query."""
+    wanted = {t.capability for t in HAZARD_WORKFLOW.allowed(hazard, user)}
+    if hazard.is_open and has_capability(user, PLAN_CAPABILITY):
+        wanted.add(PLAN_CAPABILITY)
+    if hazard.owner_phone_enc and has_capability(user, REVEAL_CAPABILITY):
+        wanted.add(REVEAL_CAPABILITY)
+    reach = hazard.capabilities_in_scope(user, wanted)
+    return Offers(actions=allowed_actions(hazard, user, reach=reach), may_plan=PLAN_CAPABILITY in reach,
+                  may_reveal=REVEAL_CAPABILITY in reach)
 
 
 def act(*, actor, hazard: Hazard, action: str, photos=(), at: dt.datetime | None = None, **inputs) -> Hazard:

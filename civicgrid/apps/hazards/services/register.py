@@ -212,9 +212,9 @@ def reveal_owner_phone(*, actor, hazard: Hazard) -> str:
     """The owner's phone in clear for someone who may act on the hazard; every reveal is audited."""
     from civicgrid.foundation.audit import service as audit
 
-    from .common import ensure_capability_scope, ensure_visible
+    from .common import REVEAL_CAPABILITY, ensure_capability_scope, ensure_visible
 
     ensure_visible(actor, hazard)
-    ensure_capability_scope(actor, hazard, "hazards.rectify", "查看责任人电话")
+    ensure_capability_scope(actor, hazard, REVEAL_CAPABILITY, "查看责任人电话")
     audit.record(actor=user_or_none(actor) or "system", action="hazards.reveal_phone", target=hazard)
     return keys.decrypt(hazard.owner_phone_enc, OWNER_PHONE_CONTEXT) if hazard.owner_phone_enc else ""
