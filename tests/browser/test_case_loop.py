@@ -114,6 +114,13 @@ def act(page, action: str, fields: dict | None = None, files: dict | None = None
     page.wait_for_selector("#case-map[data-ready='1']")
 
 
+def assert_readable(button) -> None:
+    """The button's label is drawn in a colour other than its background's (a primary one: white on red)."""
+    color, background = button.evaluate("b => [getComputedStyle(b).color, getComputedStyle(b).backgroundColor]")
+    assert color != background, (color, background)
+    assert button.inner_text().strip()
+
+
 def status_of(page) -> str:
     return page.locator("h1 [data-status]").get_attribute("data-status")
 
@@ -183,6 +190,7 @@ def test_one_case_around_the_loop(contexts, district, photo):
         desk.locator("table.list tr.unread button[data-open]").first.click()
     desk.wait_for_selector("#case-map[data-ready='1']")
     assert desk.locator("[data-number]").inner_text() == number
+    assert_readable(desk.locator("button[data-action='start']"))  # a one-click primary action: drawn, not blank
     act(desk, "start")
     assert status_of(desk) == "handling"
     act(desk, "report_back", {"note": "已清运，垃圾桶已更换"}, {"photos": photo})
@@ -213,6 +221,7 @@ def test_one_case_around_the_loop(contexts, district, photo):
 
     # The dispatcher closes it: 已结案, with every step on the timeline.
     open_case(office, number)
+    assert_readable(office.locator("button[data-action='close']"))
     act(office, "close")
     assert status_of(office) == "closed"
     assert "已结案" in office.locator("h1").inner_text()
