@@ -106,8 +106,6 @@ def decide_extension(ctx: Ctx) -> None:
         clocks.extend(case, clocks.HANDLE, hours, ctx.at)
         ctx.data.update({"old_deadline": old.isoformat() if old else None,
                          "new_deadline": case.deadline.isoformat() if case.deadline else None})
-        if case.is_overdue and not clocks.any_breached(case, ctx.at):
-            case.is_overdue = False  # the approved deadline lies ahead again
     case.extension_pending = False
     case.extension_hours = None
     # The step says what was decided, then the approver's words (kept as written).

@@ -23,8 +23,8 @@ from civicgrid.foundation.core.errors import ValidationFailed
 from civicgrid.foundation.workflow.engine import Transition
 from civicgrid.foundation.workflow.steps import MAX_NOTE
 
-from .. import recipients
-from ..models import Case
+from .. import clocks, recipients
+from ..models import OPEN_STATUSES, Case
 from ..workflow import CASE_WORKFLOW
 from .common import (
     MissingInput,
@@ -105,6 +105,12 @@ def act(*, actor, case: Case, action: str, note_en: str = "", **inputs) -> Case:
         return run(Ctx(actor, case, t, inputs, timezone.now(), photos, note_en=note_en))
 
 
+# Transitions after which the case answers to new or moved clocks: a breach of the round before (a late
+# department that sends the case back, a late closure reopened, a deadline an approved extension moved) no longer
+# makes the open case 超期. The other steps keep the mark of the handling deadline they follow (`Case.deadline`).
+NEW_ROUND = frozenset({"dispatch", "send_back", "rework", "reopen", "unsuspend", "decide_extension"})
+
+
 def run(ctx: Ctx) -> Case:
     """Carry out a checked transition (also used by the follow-link reopen, which checks by token)."""
     case, t = ctx.case, ctx.transition
@@ -115,6 +121,9 @@ def run(ctx: Ctx) -> Case:
         case.status = ctx.status
     elif t.target:
         case.status = t.target
+    if case.is_overdue and t.name in NEW_ROUND and case.status in OPEN_STATUSES \
+            and not clocks.any_breached(case, ctx.at):
+        case.is_overdue = False  # the late round is over and the new one's clocks lie ahead
     case.save()
     changed = case.status != from_status
     note = ctx.note or str(ctx.inputs.get("note") or ctx.inputs.get("reason") or "").strip()

@@ -19,7 +19,7 @@ from civicgrid.foundation.sla.models import SlaClock
 from civicgrid.foundation.sla.services import get_calendar
 from civicgrid.foundation.sla.sweep import sweep
 
-from .conftest import report, world_counts
+from .conftest import jpeg, report, world_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -180,3 +180,41 @@ def test_unrelated_sla_events_are_ignored(loop):
     handlers.on_sla_breached(event)
     handlers.on_sla_warning(event)
     assert not Notification.objects.exists()
+
+
+def _breached(loop) -> Case:
+    """A dispatched case whose handling deadline the sweep has found passed: 超期."""
+    case = _dispatched(loop)
+    # the clock is the truth: its deadline passed a minute ago
+    SlaClock.objects.filter(pk=_handle_clock(case).pk).update(due_at=timezone.now() - timedelta(minutes=1),
+                                                              warn_at=timezone.now() - timedelta(minutes=2))
+    sweep(now=timezone.now())
+    bus.dispatch_pending()
+    case.refresh_from_db()
+    assert case.is_overdue
+    return case
+
+
+def test_a_new_round_clears_the_overdue_mark_of_the_round_before(loop):
+    # A late department sends the case back: the dispatcher's fresh clock is not late, nor the next department's.
+    case = act(actor=loop.handler, case=_breached(loop), action="send_back", reason="非本部门职责")
+    assert not case.is_overdue
+    assert not Case.objects.get(pk=case.pk).is_overdue
+    case = act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.other_dept.pk)
+    assert not case.is_overdue
+
+
+def test_a_late_handling_stays_overdue_until_its_case_is_reopened(loop):
+    case = _breached(loop)
+    # a rejected extension leaves the passed deadline as it was
+    case = _extension(loop, case, 4, decision="reject")
+    assert case.is_overdue
+    # the steps that follow the late handling keep its mark, through closure
+    case = act(actor=loop.handler, case=case, action="report_back", note="迟了")
+    case = act(actor=loop.worker, case=case, action="verify", note="已核查", photos=[jpeg()])
+    case = act(actor=loop.dispatcher, case=case, action="close")
+    assert case.is_overdue and case.status == "closed"
+    # 重新办理 opens a round of its own: the open case is not 超期 until its new clocks pass
+    case = act(actor=loop.dispatcher, case=case, action="reopen", reason="群众反映仍有问题")
+    assert case.status in {"accepted", "dispatched"} and not case.is_overdue
+    assert not Case.objects.filter(pk=case.pk, is_overdue=True).exists()
