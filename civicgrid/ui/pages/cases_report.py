@@ -2,8 +2,10 @@
 
 The page works on a flaky connection: the browser makes an idempotency key when the form opens (or takes the
 key of the draft it restores, so one draft sent from two tabs is one case), submits with fetch and retries with
-the same key until the server answers, keeping a draft in localStorage meanwhile (`static/ui/report-phone.js`). The server side is `cases.services.submit_case(idempotency_key=...)`: a retry
-whose first attempt did reach the server gets the case already created, never a second one.
+the same key until the server answers, keeping a draft meanwhile (`static/ui/report-phone.js`): its text in
+localStorage, its photos in IndexedDB, so a reload or a closed tab sends the same bytes again. The server side is
+`cases.services.submit_case(idempotency_key=...)`: a retry whose first attempt did reach the server (the same
+fields and the same photos, in the same order) gets the case already created, never a second one.
 
 The API's `/api/v1/locate` takes bearer tokens only, so the page asks `locate` here, with its session.
 """
@@ -19,12 +21,14 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
+from civicgrid.apps.cases import conf as case_conf
 from civicgrid.apps.cases import services
 from civicgrid.apps.cases.models import Case, Status
 from civicgrid.apps.cases.services.intake import _idempotency
 from civicgrid.apps.categories.selectors import visible_categories
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.errors import CivicgridError, ValidationFailed
+from civicgrid.foundation.core.photos import max_photo_bytes
 from civicgrid.foundation.people.models import Building
 from civicgrid.foundation.regions import selectors as regions
 
@@ -48,7 +52,14 @@ SCRIPT_MESSAGES = {
     "retry_now": gettext_lazy("立即重试"),
     "gave_up": gettext_lazy("多次提交未成功，草稿已保存。请在网络恢复后点击“立即重试”"),
     "signed_out": gettext_lazy("登录已过期，草稿已保存。请重新登录后回到本页提交"),
-    "restored": gettext_lazy("已恢复未提交的草稿；照片未能保存，请重新添加"),
+    "restored": gettext_lazy("已恢复未提交的草稿"),
+    "restored_missing": gettext_lazy("已恢复未提交的草稿；有 {count} 张照片未能恢复，请重新添加"),
+    "photo_too_large": gettext_lazy("照片“{name}”过大（{size} MB），上限 {limit} MB，未添加"),
+    "too_many_chosen": gettext_lazy("一次最多上传 {max} 张照片，多选的 {extra} 张未添加"),
+    "too_many_photos": gettext_lazy("一次最多上传 {max} 张照片，请减少照片"),
+    "photos_not_kept": gettext_lazy("照片未能保存在手机上：请在刷新或关闭本页之前提交"),
+    "discard_confirm": gettext_lazy("放弃这份草稿？已填写的内容和照片将从手机上删除。"),
+    "discarded": gettext_lazy("草稿已放弃"),
     "already_sent": gettext_lazy("该草稿已提交成功"),
     "created": gettext_lazy("上报成功"),
     "replayed": gettext_lazy("上报成功（重试的提交已合并为同一案卷）"),
@@ -94,6 +105,9 @@ def report_page(request):
         # A server-made key for browsers without crypto.randomUUID (plain-HTTP intranets): the script prefers
         # its own, made when the form opens.
         "fallback_key": uuid.uuid4().hex,
+        # The server's photo limits: the page keeps no photo in its draft that the server would refuse.
+        "max_photo_bytes": max_photo_bytes(),
+        "max_photos": case_conf.max_photos_per_request(),
         "script_messages": SCRIPT_MESSAGES,
         **map_context(user, "cases.report"),
     }

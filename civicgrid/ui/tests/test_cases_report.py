@@ -92,6 +92,31 @@ def test_same_key_with_different_content_is_a_conflict(loop, client_for):
     assert world_counts() == before
 
 
+def test_a_resend_with_the_same_photos_is_the_same_case_and_other_photos_are_a_conflict(loop, client_for):
+    """What the phone page's draft relies on: a keyed report's digest covers its photos' bytes in their order,
+    not their file names. The same photos sent again (read back from the phone's storage after a reload, or by
+    another tab) answer with the same case; a photo left out or the order changed is another content (409),
+    and nothing changes."""
+    from civicgrid.apps.cases.models import Attachment
+
+    c = client_for(loop.worker)
+    key = str(uuid.uuid4())
+    red, green = jpeg(color=(200, 10, 10)), jpeg(color=(10, 200, 10))
+
+    def photos(*items):
+        return [SimpleUploadedFile(name, data, content_type="image/jpeg") for name, data in items]
+
+    first = submit(c, key, category=str(loop.cat.pk), photos=photos(("a.jpg", red), ("b.jpg", green)))
+    assert first.status_code == 201, first.content
+    again = submit(c, key, category=str(loop.cat.pk), photos=photos(("photo.jpg", red), ("photo.jpg", green)))
+    assert again.status_code == 200 and again.json()["number"] == first.json()["number"]
+    before, attachments = world_counts(), Attachment.objects.count()
+    for other in (photos(("a.jpg", red)), photos(("b.jpg", green), ("a.jpg", red))):
+        response = submit(c, key, category=str(loop.cat.pk), photos=other)
+        assert response.status_code == 409 and response.json()["field"] == "idempotency_key"
+    assert world_counts() == before and Attachment.objects.count() == attachments == 2
+
+
 @pytest.mark.parametrize(
     ("fields", "status", "field", "text"),
     [

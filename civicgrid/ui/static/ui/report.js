@@ -259,19 +259,21 @@
   }
 
   // --- photo previews (blob: URLs are allowed by the CSP's img-src) -------------------------------------
-  form.querySelectorAll("input[type=file][data-thumbs]").forEach((input) => {
-    input.addEventListener("change", () => {
-      const box = document.getElementById(input.dataset.thumbs);
-      if (!box) return;
-      box.querySelectorAll("img").forEach((img) => URL.revokeObjectURL(img.src));
-      box.replaceChildren();
-      Array.from(input.files || []).forEach((file) => {
-        const img = document.createElement("img");
-        img.alt = file.name;
-        img.src = URL.createObjectURL(file);
-        box.append(img);
-      });
+  // `showThumbs` is also the phone page's, for the photos its draft brings back from the phone's storage.
+  function showThumbs(input, files) {
+    const box = document.getElementById(input.dataset.thumbs);
+    if (!box) return;
+    box.querySelectorAll("img").forEach((img) => URL.revokeObjectURL(img.src));
+    box.replaceChildren();
+    Array.from(files || []).forEach((file) => {
+      const img = document.createElement("img");
+      img.alt = file.name;
+      img.src = URL.createObjectURL(file);
+      box.append(img);
     });
+  }
+  form.querySelectorAll("input[type=file][data-thumbs]").forEach((input) => {
+    input.addEventListener("change", () => showThumbs(input, input.files));
   });
   const selfHandled = form.querySelector("[data-self-handled]");
   const selfPhotos = form.querySelector("[data-self-handled-photos]");
@@ -287,7 +289,7 @@
   }
 
   // The phone page asks for the GPS as it opens (unless a restored draft already has a point).
-  form.civicgrid = { locateNow, useGps, showChoice, startOver, map };
+  form.civicgrid = { locateNow, useGps, showChoice, startOver, showThumbs, map };
   if (lngInput.value && latInput.value) locateNow();
   else if (form.dataset.autoGps === "1") setTimeout(() => { if (!lngInput.value) useGps(); }, 0);
 })();
