@@ -420,8 +420,11 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
 
     raw = [(item if isinstance(item, tuple) else ("before" if self_handled else "photo", item)) for item in photos or ()]
     raw = [(kind, photo_mod.read_bytes(src) if not isinstance(src, photo_mod.Photo) else src) for kind, src in raw]
-    digest = _digest(payload, [hashlib.sha256(s.data if isinstance(s, photo_mod.Photo) else s).hexdigest()
-                               for _, s in raw], channel_data)
+    # Each photo by its bytes, in order; a self-handled report's before/after photos also by their kind (a
+    # plain photo's entry is its hash alone, as it always was).
+    hashes = [hashlib.sha256(s.data if isinstance(s, photo_mod.Photo) else s).hexdigest() for _, s in raw]
+    digest = _digest(payload, [h if kind == "photo" else f"{kind}:{h}" for (kind, _), h in zip(raw, hashes, strict=True)],
+                     channel_data)
     if key and (existing := _replay(key, digest)):
         return _with_token(existing), False
     if payload["ticket"]:

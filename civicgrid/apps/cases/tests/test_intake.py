@@ -158,6 +158,21 @@ def test_self_handled_is_recorded_closed_at_once_with_its_photos(loop):
     assert world_counts() == before
 
 
+def test_a_self_handled_resend_must_keep_each_photo_as_before_or_after(loop):
+    x, y, z = jpeg(color=(200, 0, 0)), jpeg(color=(0, 200, 0)), jpeg(color=(0, 0, 200))
+    first = report(loop, self_handled=True, photos=[("before", x), ("before", y), ("after", z)],
+                   idempotency_key="phone-sh-1")
+    before = world_counts()
+    again = report(loop, self_handled=True, photos=[("before", x), ("before", y), ("after", z)],
+                   idempotency_key="phone-sh-1")
+    assert again.pk == first.pk and world_counts() == before
+    # the same bytes in the same order, but Y now an 'after' photo: another report under a used key
+    with pytest.raises(Conflict, match="different content"):
+        report(loop, self_handled=True, photos=[("before", x), ("after", y), ("after", z)],
+               idempotency_key="phone-sh-1")
+    assert world_counts() == before
+
+
 def test_hotline_caller_becomes_the_reporter_not_the_operator(loop):
     case = report(loop, actor=loop.dispatcher, source="hotline", caller_name="李四", callback_phone="0352-1234567",
                   hotline_ticket="12345-2026-0001")
