@@ -6,9 +6,11 @@ unknown paths in the spec's formats; this covers what reaches Django's handlers)
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import HttpResponseServerError, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.template import loader
+from django.urls import Resolver404, resolve
 from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import requires_csrf_token
@@ -93,3 +95,51 @@ def server_error(request):
     if answer is not None:
         return answer
     return HttpResponseServerError(loader.get_template("ui/error_500.html").render())
+
+
+# ---- a form's address opened as a page ------------------------------------------------------------------------
+# A POST-only address (an action on a case, marking a message read, revealing a number) is reached by GET when a
+# page drawn there after a refusal is reloaded or switched to the other language, when its address is typed or
+# opened in a new tab, or when signing in again after the session ended leads back to it (`next`). Django
+# answers 405 with an empty body, which the browser shows as its own blank error. Instead the user is taken to
+# the page the form belongs to (the nearest address above it that is a page), told that nothing was submitted.
+
+NOT_SUBMITTED = gettext_noop("该地址只接受页面上的提交，已转到所属页面；如有未完成的操作，请在此重新提交。")
+MACHINE_PREFIXES = ("/api/", "/open311/", "/static/")
+
+
+def _owning_page(path: str) -> str | None:
+    """The nearest address above `path` that Django resolves (the page the form belongs to), or None."""
+    here = resolve(path)
+    parts = path.rstrip("/").split("/")
+    while len(parts) > 1:
+        parts.pop()
+        candidate = "/".join(parts) + "/"
+        try:
+            match = resolve(candidate)
+        except Resolver404:
+            continue
+        if match.func is not here.func:
+            return candidate
+    return None
+
+
+class FormAddressMiddleware:
+    """GET or HEAD on a page address that takes only POST: redirect to the page it belongs to (see above)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (response.status_code != 405 or request.method not in ("GET", "HEAD")
+                or request.path.startswith(MACHINE_PREFIXES) or request.headers.get("HX-Request")):
+            return response
+        try:
+            target = _owning_page(request.path)
+        except Resolver404:
+            target = None
+        if target is None:
+            return response
+        messages.info(request, _(NOT_SUBMITTED))
+        return redirect(target)

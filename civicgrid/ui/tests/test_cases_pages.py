@@ -241,7 +241,12 @@ def test_a_refused_action_changes_nothing_and_says_why_in_chinese(loop, client_f
     response = post_action(client_for(loop.worker), handled, "verify", note="看过了")
     assert response.status_code == 422 and "请填写「现场照片」" in response.content.decode()
     assert world_counts() == before
-    assert client_for(loop.dispatcher).get(reverse("ui:case_act", args=[case.number, "close"])).status_code == 405
+    # Opened as a page (reloaded after a refusal, the language switched there, signing in again after the
+    # session ended): the case page, told that nothing was submitted, and nothing done.
+    before = world_counts()
+    response = client_for(loop.dispatcher).get(reverse("ui:case_act", args=[case.number, "close"]), follow=True)
+    assert response.redirect_chain == [(reverse("ui:case_detail", args=[case.number]), 302)]
+    assert "该地址只接受页面上的提交" in response.content.decode() and world_counts() == before
 
 
 def test_send_back_leaves_the_handler_on_the_list(loop, client_for):
@@ -358,3 +363,27 @@ def test_the_timeline_names_the_department_only_beside_its_own_steps(loop, clien
     steps = dict(re.findall(r'<li data-step="(\w+)">(.*?)</li>', html, re.S))
     assert loop.dept.name in steps["dispatch"] and loop.dept.name in steps["report_back"]
     assert loop.dept.name not in steps["verify"] and loop.dept.name not in steps["accept"]
+
+
+def test_a_refusal_page_survives_a_language_switch_and_a_new_sign_in(loop, client_for):
+    case = _at(loop, "dispatched")
+    client = client_for(loop.dispatcher)
+    act_url = reverse("ui:case_act", args=[case.number, "close"])
+    assert post_action(client, case, "close").status_code == 409  # drawn at the form's address
+    before = world_counts()
+    response = client.post(reverse("set_language"), {"language": "en", "next": act_url}, follow=True)
+    assert response.status_code == 200 and response.redirect_chain[-1][0] == reverse("ui:case_detail",
+                                                                                      args=[case.number])
+    assert 'data-error' not in response.content.decode()
+    # the session ended: sign in again, and `next` leads to the case, not to a blank 405
+    anonymous = Client()
+    login = anonymous.get(act_url)
+    assert login.status_code == 302
+    assert world_counts() == before
+
+
+def test_a_post_only_address_outside_the_pages_keeps_its_405(loop, client_for):
+    # the API answers machines: a GET on a POST-only endpoint stays a 405, with no redirect
+    case = _at(loop, "dispatched")
+    response = client_for(loop.dispatcher).get(f"/api/v1/cases/{case.number}/contact")
+    assert response.status_code == 405 and "Location" not in response

@@ -94,3 +94,14 @@ def test_a_server_error_is_a_bilingual_page_and_json_for_the_api():
     assert "服务器内部错误" in html and "Something went wrong" in html and "a bug" not in html
     response = client.get("/api/v1/boom/")
     assert response.status_code == 500 and "服务器内部错误" in json.loads(response.content)["detail"]
+
+
+def test_a_message_read_address_opened_as_a_page_leads_to_the_inbox(client_for, tree):
+    from civicgrid.foundation.notify.models import Notification
+
+    staff = user_with(Role.STREET_STAFF, region=tree["140213050"])
+    response = client_for(staff).get(reverse("ui:inbox_read", args=[12345]))
+    assert response.status_code == 302 and response["Location"] == reverse("ui:inbox")
+    assert not Notification.objects.exists()
+    # htmx asks for fragments, not pages: it keeps Django's 405
+    assert client_for(staff).get(reverse("ui:inbox_read", args=[12345]), HTTP_HX_REQUEST="true").status_code == 405

@@ -179,7 +179,9 @@ def test_reveal_view_calls_the_service_and_refuses_others(tree, home, client_for
     assert resp["Cache-Control"] == "no-store"
     assert fake_reveal == [(worker.pk, resident.pk, "id_number")]
     # GET is not a way in; neither are unknown fields, other streets' staff, or residents out of scope.
-    assert client_for(worker).get(url).status_code == 405
+    opened = client_for(worker).get(url)  # opened as a page: on to the resident's page, nothing revealed
+    assert opened.status_code == 302 and opened["Location"] == reverse("ui:resident_detail", args=[resident.pk])
+    assert fake_reveal == [(worker.pk, resident.pk, "id_number")]
     assert client_for(worker).post(url, {"field": "name"}).status_code == 400
     street = user_with(Role.STREET_STAFF, region=tree["140213050"])
     assert client_for(street).post(url, {"field": "id_number"}).status_code == 403
