@@ -420,3 +420,19 @@ def clocks(case: Case) -> list[dict]:
             info["ratio"] = round(sla.progress(c, now)["ratio"], 3)
         rows.append(info)
     return rows
+
+
+def left_scope(user, number: str) -> CaseStep | None:
+    """The latest step of case `number` when it is not visible to `user` but once was theirs: they took a step
+    on it, or were sent a message about it (a department handler whose case was sent back or dispatched
+    elsewhere, a page left open meanwhile). None otherwise, so the case's existence stays hidden from anyone
+    else (the scoped read path's 404)."""
+    from civicgrid.foundation.notify.models import Notification
+
+    case_id = Case.objects.filter(number=str(number)[:20]).values_list("pk", flat=True).first()
+    if case_id is None or not getattr(user, "is_authenticated", False) \
+            or Case.objects.visible_to(user).filter(pk=case_id).exists():
+        return None
+    theirs = (CaseStep.objects.filter(case_id=case_id, actor=user).exists()
+              or Notification.objects.filter(user=user, target_type="cases.case", target_id=str(case_id)).exists())
+    return CaseStep.objects.filter(case_id=case_id).order_by("-at", "-pk").first() if theirs else None

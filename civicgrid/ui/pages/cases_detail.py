@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
@@ -372,8 +373,10 @@ def _inputs(request, action: str) -> dict:
 def case_act(request, number: str, action: str):
     """Take one action through `cases.services.act`; on refusal show why, with nothing changed."""
     case = Case.objects.visible_to(request.user).filter(number=str(number)[:20]).first()
-    if case is None or action not in STEP_LABELS:
+    if action not in STEP_LABELS:
         raise Http404("未找到该事件，或不在您的权限范围内")
+    if case is None:
+        return _left_scope(request, number, action)
     try:
         inputs = _inputs(request, action)
         services.act(actor=request.user, case=case, action=action, photos=request.FILES.getlist("photos"),
@@ -390,6 +393,20 @@ def case_act(request, number: str, action: str):
         return redirect("ui:case_detail", case.number)
     # The action moved the case out of the user's scope (退回 takes it from the department).
     return redirect("ui:case_list")
+
+
+def _left_scope(request, number: str, action: str):
+    """A form sent from a page left open on a case that has since left the user's hands (sent back, dispatched
+    elsewhere): say so and what happened last, rather than the bare 404. Anyone else gets the 404."""
+    step = selectors.left_scope(request.user, number)
+    if step is None:
+        raise Http404("未找到该事件，或不在您的权限范围内")
+    detail = gettext("事件 %(number)s 已不在您的处理范围内（最近一步：%(step)s，%(at)s）。您的「%(action)s」未执行。") % {
+        "number": str(number)[:20], "step": (pgettext("action", STEP_LABELS[step.action]) if step.action in STEP_LABELS
+                 else pgettext("step", EXTRA_STEP_LABELS.get(step.action, step.action))),
+        "at": f"{timezone.localtime(step.at):%Y-%m-%d %H:%M}", "action": pgettext("action", STEP_LABELS[action])}
+    return render(request, "ui/error.html", {"status": 409, "title": gettext("事件已转出"), "detail": detail,
+                                             "back": reverse("ui:case_list")}, status=409)
 
 
 @require_GET

@@ -387,3 +387,20 @@ def test_a_post_only_address_outside_the_pages_keeps_its_405(loop, client_for):
     case = _at(loop, "dispatched")
     response = client_for(loop.dispatcher).get(f"/api/v1/cases/{case.number}/contact")
     assert response.status_code == 405 and "Location" not in response
+
+
+def test_a_page_left_open_on_a_case_sent_back_says_where_it_went(loop, client_for):
+    case = _at(loop, "dispatched")
+    handler = client_for(loop.handler)
+    act(actor=loop.handler, case=case, action="start")
+    # in another window, the same handler sends it back; the first window still shows the case
+    act(actor=loop.handler, case=case, action="send_back", reason="不属本部门职责")
+    before = world_counts()
+    response = post_action(handler, case, "report_back", note="已处理")
+    html = response.content.decode()
+    assert response.status_code == 409 and f"事件 {case.number} 已不在您的处理范围内" in html
+    assert "最近一步：退回" in html and "「处置反馈」未执行" in html and "data-back" in html
+    assert world_counts() == before
+    # someone who never had the case learns nothing: the scoped read path's 404
+    other = post_action(client_for(loop.other_handler), case, "report_back", note="已处理")
+    assert other.status_code == 404 and "已不在您的处理范围内" not in other.content.decode()
