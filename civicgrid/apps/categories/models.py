@@ -9,6 +9,7 @@ administrator has edited (`edited_at`).
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import npgettext
 
 
 class Taxonomy(models.Model):
@@ -31,6 +32,18 @@ class LimitMode(models.TextChoices):
     WORKING_HOURS = "working_hours", _("工作时")
     WORKING_DAYS = "working_days", _("工作日")
     NATURAL_HOURS = "natural_hours", _("自然时")
+
+
+def limit_phrase(mode: str, shown: str, count: int) -> str | None:
+    """A time limit as a phrase in the reader's language, with its plural (the same words in Chinese); None for
+    an unknown mode."""
+    if mode == LimitMode.WORKING_HOURS:
+        return npgettext("limit", "%(n)s 工作时", "%(n)s 工作时", count) % {"n": shown}
+    if mode == LimitMode.WORKING_DAYS:
+        return npgettext("limit", "%(n)s 工作日", "%(n)s 工作日", count) % {"n": shown}
+    if mode == LimitMode.NATURAL_HOURS:
+        return npgettext("limit", "%(n)s 自然时", "%(n)s 自然时", count) % {"n": shown}
+    return None
 
 
 class CategoryKind(models.TextChoices):
@@ -88,7 +101,9 @@ class Category(models.Model):
         """The time limit as people write it: "4 工作时", "1 工作日", "6 自然时"."""
         amount = self.time_limit_amount
         shown = f"{amount.normalize():f}" if hasattr(amount, "normalize") else str(amount)
-        return f"{shown} {self.get_time_limit_mode_display()}"
+        # English: "1 working day", "1.5 working days"
+        phrase = limit_phrase(self.time_limit_mode, shown, 1 if amount == 1 else 2)
+        return phrase or f"{shown} {self.get_time_limit_mode_display()}"
 
     @property
     def key(self) -> str:
