@@ -35,11 +35,17 @@ FACT = {
     CLOSE: "closed_on_time",
 }
 MAX_EXTENSION_HOURS = 24 * 90
-# 0 itself is refused: an extension adds time. Hours of the clock's own time: working hours for a limit in
-# working hours or days, natural hours for one in natural hours.
-EXTENSION_RANGE = (f"延期时长须大于 0 且不超过 {MAX_EXTENSION_HOURS} 小时（工作小时；按自然时计时的分类为自然小时） / the "
-                   f"extension must be more than 0 and at most {MAX_EXTENSION_HOURS} hours (working hours; natural "
-                   f"hours where the time limit is in natural hours)")
+EXTENSION_STEP = 0.5  # the form's step: half an hour at the least, in halves
+# Hours of the clock's own time: working hours for a limit in working hours or days, natural hours for one in
+# natural hours.
+EXTENSION_RANGE = (f"延期时长须为 0.5 小时的整数倍，且不超过 {MAX_EXTENSION_HOURS} 小时（工作小时；按自然时计时的分类为自然小时） / "
+                   f"the extension must be a multiple of half an hour, at most {MAX_EXTENSION_HOURS} hours (working "
+                   f"hours; natural hours where the time limit is in natural hours)")
+
+
+def extension_hours_valid(hours: float) -> bool:
+    """Whether `hours` is an extension the loop takes: 0.5, 1, 1.5 … up to `MAX_EXTENSION_HOURS`."""
+    return EXTENSION_STEP <= hours <= MAX_EXTENSION_HOURS and (hours / EXTENSION_STEP).is_integer()
 
 
 def handle_limit(case: Case) -> tuple[str, float]:
@@ -134,7 +140,7 @@ def extend(case: Case, kind: str, hours: float, at: datetime) -> SlaClock:
     instant. A warning or breach already emitted for the old deadline is cleared when the new one lies
     ahead, so the sweep warns and breaches again against the extended deadline.
     """
-    if not 0 < hours <= MAX_EXTENSION_HOURS:
+    if not extension_hours_valid(hours):
         raise ValidationFailed(EXTENSION_RANGE, field="hours")
     qs = SlaClock.objects.filter(target_type=case._meta.label_lower, target_id=str(case.pk), kind=kind,
                                  state__in=OPEN_STATES)

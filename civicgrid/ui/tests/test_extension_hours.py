@@ -41,7 +41,7 @@ def test_the_form_asks_for_working_hours_or_natural_hours_as_the_clock_runs(loop
     assert _label(client_for(loop.handler), Case.objects.get(pk=case.pk)) == "延期时长（自然小时）"
 
 
-@pytest.mark.parametrize("hours", ["0", "-1", str(clocks.MAX_EXTENSION_HOURS + 1)])
+@pytest.mark.parametrize("hours", ["0", "-1", "0.0001", "1.25", str(clocks.MAX_EXTENSION_HOURS + 1), "nan", "inf"])
 def test_a_refused_request_states_the_real_range_and_changes_nothing(loop, client_for, hours):
     case = _handling(loop)
     before = world_counts()
@@ -49,7 +49,7 @@ def test_a_refused_request_states_the_real_range_and_changes_nothing(loop, clien
                                              {"reason": "需调度清运车", "hours": hours})
     assert response.status_code == 400
     html = response.content.decode()
-    assert f"延期时长须大于 0 且不超过 {clocks.MAX_EXTENSION_HOURS} 小时（工作小时" in html and "0–" not in html
+    assert f"延期时长须为 0.5 小时的整数倍，且不超过 {clocks.MAX_EXTENSION_HOURS} 小时（工作小时" in html and "0–" not in html
     fresh = Case.objects.get(pk=case.pk)
     assert not fresh.extension_pending and fresh.extension_hours is None
     assert world_counts() == before and not Notification.objects.filter(kind="extension_request").exists()
@@ -60,5 +60,5 @@ def test_the_clock_refuses_a_zero_extension_with_the_same_words(loop):
     deadline = case.deadline
     with pytest.raises(ValidationFailed) as refused:
         clocks.extend(case, clocks.HANDLE, 0, case.dispatched_at)
-    assert refused.value.message == clocks.EXTENSION_RANGE and "须大于 0" in refused.value.message
+    assert refused.value.message == clocks.EXTENSION_RANGE and "0.5 小时的整数倍" in refused.value.message
     assert Case.objects.get(pk=case.pk).deadline == deadline

@@ -81,7 +81,7 @@ def request_extension(ctx: Ctx) -> None:
         hours = float(ctx.inputs.get("hours"))
     except (TypeError, ValueError):
         hours = 0
-    if not 0 < hours <= clocks.MAX_EXTENSION_HOURS:
+    if not clocks.extension_hours_valid(hours):
         raise ValidationFailed(clocks.EXTENSION_RANGE, field="hours")
     ctx.case.extension_pending = True
     ctx.case.extension_hours = hours
