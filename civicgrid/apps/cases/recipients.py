@@ -74,6 +74,13 @@ def department_handlers(department_id: int | None) -> list[User]:
     return _users(Grant.objects.active().filter(role=Role.DEPARTMENT_HANDLER, department_id=department_id))
 
 
+def staffed_departments() -> set[int]:
+    """The departments with at least one active handler: the ones a case can be sent to. One query."""
+    return set(Grant.objects.active().filter(role=Role.DEPARTMENT_HANDLER, department_id__isnull=False,
+                                             user__is_active=True)
+               .values_list("department_id", flat=True).distinct())
+
+
 def region_staff(region_code: str, roles) -> list[User]:
     """Holders of `roles` whose region grant covers `region_code`."""
     return _users(Grant.objects.active().filter(role__in=list(roles), region__code__in=_covering(region_code)))

@@ -21,7 +21,7 @@ from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
-from civicgrid.apps.cases import clocks, duplicates, selectors, services
+from civicgrid.apps.cases import clocks, duplicates, recipients, selectors, services
 from civicgrid.apps.cases import photos as photo_mod
 from civicgrid.apps.cases.models import Attachment, Case, Status
 from civicgrid.apps.cases.services.actions_handling import DECISIONS
@@ -254,13 +254,14 @@ def _refill(forms: list[dict], failed_action: str, posted: dict) -> None:
                     field["initial"] = posted[field["name"]]
 
 
-def dispatch_prefill(case: Case, route) -> int | None:
+def dispatch_prefill(case: Case, route, staffed: set[int] | None = None) -> int | None:
     """The department the dispatch form starts with. A case dispatched for the first time: what
     `categories.dispatch_target` decides (a routing rule, else the category's default department, else the
     text router's suggestion: the precedence auto-dispatch follows too), else the one the report was routed to
     (`suggested_department`). After a send-back or a reopening, the router's first guess is stale: the services'
     `suggested_department` (the department the returning one named, or the one that handled it before the
-    reopening), else the rule. Never a department that has sent this case back."""
+    reopening), else the rule. Never a department that has sent this case back, nor one without handlers
+    (`staffed`, when given: dispatch would refuse it)."""
     refused = {s.data.get("from_department") for s in case.steps.all()
                if s.action == "send_back" and isinstance(s.data, dict)}
     fresh = not case.send_back_count and not case.reopen_count
@@ -271,7 +272,7 @@ def dispatch_prefill(case: Case, route) -> int | None:
     else:
         candidates = []
     candidates += [case.suggested_department_id, route.department.pk if route.department else None]
-    return next((d for d in candidates if d and d not in refused), None)
+    return next((d for d in candidates if d and d not in refused and (staffed is None or d in staffed)), None)
 
 
 def detail_context(request, case: Case, *, failed_action: str = "", posted: dict | None = None, **extra) -> dict:
@@ -280,14 +281,15 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
     route = chosen = None
     transitions = allowed_actions(case, user)
     allowed = {t.name for t in transitions}
+    staffed = recipients.staffed_departments() if allowed & {"dispatch", "send_back"} else None
     if "dispatch" in allowed:
         route = explain_route(case.category, case.region_code)
-        chosen = dispatch_prefill(case, route)
+        chosen = dispatch_prefill(case, route, staffed)
     forms = action_forms(case, user, chosen, transitions)
     if failed_action:
         _refill(forms, failed_action, posted or {})
     needs = {f["widget"] for a in forms for f in a["fields"]}
-    departments = dispatch_departments() if "department" in needs else []
+    departments = dispatch_departments(staffed=staffed) if "department" in needs else []
     prefilled = None
     if chosen and chosen != getattr(route.department, "pk", None):  # the form starts elsewhere than the rule: say so
         prefilled = next((d for d in departments if d["id"] == chosen), None)

@@ -129,10 +129,11 @@ def category_classes() -> list[Category]:
     )
 
 
-def dispatch_departments() -> list[dict]:
-    """Organisations a case may be dispatched to, by the names people use for them. One query."""
+def dispatch_departments(*, staffed: set[int] | None = None) -> list[dict]:
+    """Organisations a case may be dispatched to, by the names people use for them. One query. With `staffed`
+    (the departments that have handlers), each says whether it can take a case now (`takes`)."""
     orgs = Organisation.case_handlers().only("pk", "name", "short_name", "kind", "code")
-    return [{"id": o.pk, "label": org_label(o)} for o in orgs]
+    return [{"id": o.pk, "label": org_label(o), "takes": staffed is None or o.pk in staffed} for o in orgs]
 
 
 def scope_root(user, capability: str) -> str:

@@ -102,3 +102,26 @@ def test_a_refused_send_back_tells_no_one_and_changes_nothing(loop, client_for):
     assert fresh.department_id == loop.dept.pk and fresh.send_back_count == 0
     assert not Notification.objects.filter(kind="sent_back").exists()
     assert not case.steps.filter(action="send_back").exists()
+
+
+def test_departments_without_handlers_are_offered_but_cannot_be_chosen_or_proposed(loop, client_for):
+    from civicgrid.testing.builders import department
+
+    empty = department("水泊寺街道办", code="D-EMPTY")  # no handler accounts
+    case = _dispatched(loop)
+    html = _page(client_for(loop.handler), case)
+    option = re.search(rf'<option value="{empty.pk}"[^>]*>([^<]*)</option>', html)
+    assert option and "disabled" in option.group(0) and "暂无处置人员" in option.group(1)
+    assert re.search(rf'<option value="{loop.other_dept.pk}"(?![^>]*disabled)[^>]*>', html)
+    # proposing it is refused, and nothing changes
+    response = client_for(loop.handler).post(reverse("ui:case_act", args=[case.number, "send_back"]),
+                                             {"reason": "不归我们", "proposed_department": empty.pk})
+    assert response.status_code == 400 and "还没有处置人员账号，不能作为建议部门" in response.content.decode()
+    fresh = Case.objects.get(pk=case.pk)
+    assert fresh.department_id == loop.dept.pk and fresh.send_back_count == 0
+    assert not case.steps.filter(action="send_back").exists()
+    # a case whose suggested department has no handlers is not pre-filled with it
+    case = act(actor=loop.handler, case=fresh, action="send_back", reason="不归我们")
+    Case.objects.filter(pk=case.pk).update(suggested_department=empty)
+    html = _page(client_for(loop.dispatcher), Case.objects.get(pk=case.pk))
+    assert not re.search(rf'<option value="{empty.pk}"[^>]*selected', html)

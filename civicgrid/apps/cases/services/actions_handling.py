@@ -46,6 +46,10 @@ def send_back(ctx: Ctx) -> None:
         if previous is not None and proposed.pk == previous.pk:
             raise ValidationFailed("建议的处置部门不能是退回的部门本身 / the proposed department is the one sending it back",
                                    field="proposed_department")
+        if not recipients.department_handlers(proposed.pk):  # dispatch would refuse it: do not propose it
+            raise ValidationFailed(f"「{proposed.name}」还没有处置人员账号，不能作为建议部门；请另选，或不填 / "
+                                   f"'{proposed.name}' has no handler accounts: propose another, or none",
+                                   field="proposed_department")
         ctx.data["proposed_department"] = proposed.pk
         case.suggested_department = proposed
     if truthy(ctx.inputs.get("correct_rule", False)):
