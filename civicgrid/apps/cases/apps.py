@@ -10,8 +10,10 @@ class CasesConfig(AppConfig):
 
     def ready(self):
         from civicgrid.foundation.core import keys
+        from civicgrid.foundation.sla import mirrors
 
         from . import handlers, workflow  # noqa: F401  (capabilities of the loop; SLA event handlers)
+        from .clocks import follow_moved_deadlines
         from .recipients import EMAIL_CONTEXT, PHONE_CONTEXT
         from .services.intake import CASE_EMAIL_CONTEXT, CASE_PHONE_CONTEXT
 
@@ -21,6 +23,8 @@ class CasesConfig(AppConfig):
         keys.register_encrypted_column("cases.CaseReporter", "contact_enc", PHONE_CONTEXT)
         keys.register_encrypted_column("cases.CaseReporter", "email_enc", EMAIL_CONTEXT)
         register_retention()
+        # 处置期限 is the handling clock's deadline: a working-calendar change moves both together.
+        mirrors.follow("cases.case", follow_moved_deadlines)
 
 
 def reporter_floor() -> int:

@@ -3,6 +3,8 @@
 One clock per step (`case.intake` 受理, `case.check` 核实, `case.dispatch` 派遣, `case.handle` 处置 with the
 category's limit, `case.verify` 核查, `case.close` 结案). Stopping a clock copies its `on_time` onto the case
 field the evaluation formulas count (`accepted_on_time`, …), so a month's evaluation is one aggregate query.
+The handling clock's deadline is kept on the case (`deadline`, 处置期限) by the functions here, and by
+`follow_moved_deadlines` when a working-calendar change moves it.
 """
 
 from __future__ import annotations
@@ -11,15 +13,20 @@ import dataclasses
 from datetime import datetime
 
 from django.db import connection
+from django.db.models import Case as DbCase
+from django.db.models import CharField, F, OuterRef, Subquery, Value, When
+from django.db.models.functions import Cast, Coalesce
+from django.utils import timezone
 
 from civicgrid.foundation.core.errors import Conflict, ValidationFailed
 from civicgrid.foundation.events import bus as events
 from civicgrid.foundation.sla import clock as pure
+from civicgrid.foundation.sla import mirrors
 from civicgrid.foundation.sla import services as sla
 from civicgrid.foundation.sla.models import OPEN_STATES, SlaClock
 
 from . import conf
-from .models import Case, CaseStep
+from .models import OPEN_STATUSES, Case, CaseStep
 
 INTAKE, CHECK, DISPATCH, HANDLE, VERIFY, CLOSE = (
     "case.intake", "case.check", "case.dispatch", "case.handle", "case.verify", "case.close",
@@ -172,3 +179,26 @@ def extend(case: Case, kind: str, hours: float, at: datetime) -> SlaClock:
 def any_breached(case: Case, at: datetime) -> bool:
     """Whether an open clock of the case is past its deadline at `at`."""
     return sla.clocks_of(case).filter(state__in=OPEN_STATES, due_at__lte=at).exists()
+
+
+def follow_moved_deadlines(moved: list[mirrors.Moved]) -> None:
+    """A working-calendar change moved these clocks of cases (registered with `sla.mirrors`, called in the
+    reschedule's transaction): the 处置期限 of each case whose handling deadline moved becomes its clock's new
+    deadline, and a case whose deadline moved onto an instant the sweep has passed (its breach is published now)
+    is overdue at once, not only once the worker delivers the breach. One UPDATE for the whole batch, reading
+    each deadline from the clock itself (a correlated subquery both SQLite and PostgreSQL run per row by the
+    clocks' target index). A deadline that had been breached is not moved by the reschedule, so none of these
+    cases becomes less late: nothing is taken off `is_overdue` here."""
+    handled = {int(m.target_id) for m in moved if m.kind == HANDLE and m.due_changed}
+    late = {int(m.target_id) for m in moved if m.breached}
+    if not handled and not late:
+        return
+    changes = {"updated_at": timezone.now()}
+    if handled:
+        due = SlaClock.objects.filter(target_type=Case._meta.label_lower, target_id=Cast(OuterRef("pk"), CharField()),
+                                      kind=HANDLE, state=pure.RUNNING).values("due_at")[:1]
+        changes["deadline"] = Coalesce(Subquery(due), F("deadline"))  # a late-only row keeps its own
+    if late:
+        changes["is_overdue"] = DbCase(When(pk__in=late, status__in=OPEN_STATUSES, then=Value(True)),
+                                       default=F("is_overdue"))
+    Case.objects.filter(pk__in=handled | late).update(**changes)

@@ -354,9 +354,11 @@ def reschedule_open_clocks(since: date | None = None, batch: int = 2000) -> int:
     """Recompute ``due_at``/``warn_at`` of running working-time clocks whose deadline lies on or after
     ``since`` (default: all), with the current calendar; returns how many changed.
 
-    Deadlines already emitted keep their instant (no second event; the history stays as it was).
+    Deadlines already emitted keep their instant (no second event; the history stays as it was). The apps
+    that keep a copy of a deadline on their own rows (``mirrors``) bring them in step in each batch's
+    transaction.
     """
-    from . import services
+    from . import mirrors, services
     from .admin_calendar import get_calendar
 
     calendar = get_calendar()
@@ -376,7 +378,7 @@ def reschedule_open_clocks(since: date | None = None, batch: int = 2000) -> int:
             last_id = clocks[-1].id
             marks = watermarks(shared_lock=True)  # new deadlines may land anywhere, the past included
             now = timezone.now()
-            dirty, publish = [], []
+            dirty, publish, moved = [], [], []
             for c in clocks:
                 before = snapshot(c)
                 remaining = c.budget_minutes - c.consumed_minutes
@@ -389,11 +391,16 @@ def reschedule_open_clocks(since: date | None = None, batch: int = 2000) -> int:
                     warn = calendar.add_working_time(c.running_since, max(warn_left, 0))
                 if due != c.due_at or warn != c.warn_at:
                     c.due_at, c.warn_at, c.updated_at = due, warn, now
-                    publish.extend((topic, c) for topic in settle(c, before, marks, now))
+                    topics = settle(c, before, marks, now)
+                    publish.extend((topic, c) for topic in topics)
                     dirty.append(c)
+                    moved.append((c.target_type, mirrors.Moved(
+                        target_id=c.target_id, kind=c.kind, due_at=due, due_changed=due != before["due_at"],
+                        breached=BREACHED in topics)))
             SlaClock.objects.bulk_update(
                 dirty, ["due_at", "warn_at", "warned_at", "breached_at", "updated_at"], batch_size=500
             )
+            mirrors.tell(moved)  # after the clocks are written: a follower may read them in its UPDATE
             for topic, c in publish:  # a deadline moved to before the watermark: its event now
                 services.publish_clock_event(topic, c, now)
             changed += len(dirty)

@@ -96,6 +96,7 @@ def catalogue_cache_seconds() -> float:
 
 
 def client_cache_seconds() -> float:
-    """How long a process may reuse a looked-up client (0 disables; a deactivated key is refused at most this
-    much later in other processes, at once in the one that deactivated it)."""
+    """How long a process may reuse a looked-up client (0 disables). A change through the services (stopped,
+    started, a new key, new limits) ends every process's copies at once (`services.CLIENT_GENERATION`); this
+    bounds how long an entry is kept, and how long a change made around them (in the database) goes unseen."""
     return float(setting("CIVICGRID_OPEN311_CLIENT_CACHE_SECONDS", 5))

@@ -31,6 +31,7 @@ from civicgrid.foundation.audit import labels as audit_labels
 from civicgrid.foundation.audit.service import entry as audit_entry
 from civicgrid.foundation.audit.service import record, snapshot
 from civicgrid.foundation.core import keys
+from civicgrid.foundation.core.cache import Generation
 from civicgrid.foundation.core.errors import CivicgridError, PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.pii import validate_mobile
 from civicgrid.foundation.core.rows import insert, new
@@ -57,6 +58,8 @@ log = logging.getLogger(__name__)
 MANAGE = "open311.manage"
 grant_capabilities(MANAGE, {Role.SYSTEM_ADMIN})
 CLIENT_CACHE = "open311:client:"
+# Changed at once in every process by a client's stop, start, new key or settings (see `client_cache_key`).
+CLIENT_GENERATION = Generation("open311-clients")
 AUDIT_CLIENT_CREATED = "open311.client_created"
 AUDIT_CLIENT_DEACTIVATED = "open311.client_deactivated"
 AUDIT_CLIENT_REACTIVATED = "open311.client_reactivated"
@@ -127,9 +130,9 @@ def _new_key() -> str:
 
 
 def _change(actor, client: Open311Client, action: str, apply) -> Open311Client:
-    """Lock the client, `apply(current)` (which sets fields and returns their names), save, audit; the key's
-    cache entry goes (the old key's too, when it changed), so other processes see the change within the
-    client cache time and this one at once."""
+    """Lock the client, `apply(current)` (which sets fields and returns their names), save, audit. Once that
+    has committed, every process's cached clients are of the past generation (and with a shared cache the
+    key's entry goes, the old key's too), so the next request in any process reads the changed row."""
     _require_manager(actor)
     with transaction.atomic():
         current = Open311Client.objects.select_for_update().get(pk=client.pk)
@@ -138,7 +141,8 @@ def _change(actor, client: Open311Client, action: str, apply) -> Open311Client:
         if fields:
             current.save(update_fields=fields)
             record(actor=actor, action=action, target=current, before=before, after=snapshot(current))
-    cache.delete_many([CLIENT_CACHE + old_hash, CLIENT_CACHE + current.key_hash])
+    CLIENT_GENERATION.bump()
+    cache.delete_many([client_cache_key(old_hash), client_cache_key(current.key_hash)])
     return current
 
 
@@ -172,7 +176,7 @@ def set_client_active(*, actor, client: Open311Client, active: bool) -> Open311C
 
 
 def deactivate_client(*, actor, client: Open311Client) -> Open311Client:
-    """Stop a client's key working (at once in this process; in others within the client cache time)."""
+    """Stop a client's key working, at once in every process."""
     return set_client_active(actor=actor, client=client, active=False)
 
 
@@ -197,12 +201,15 @@ def authenticate(raw_key: str, *, jurisdiction: str = "") -> Open311Client:
     if len(raw) > 200:
         raise Open311Error(403, "api_key 无效 / api_key is not valid")
     digest = hash_key(raw)
-    client = _cached_client(digest) if conf.client_cache_seconds() > 0 else None
+    seconds = conf.client_cache_seconds()
+    # The key names the generation before the row is read: a row read just before a change is kept under the
+    # generation that change ends.
+    key = client_cache_key(digest) if seconds > 0 else ""
+    client = _cached_client(key) if key else None
     if client is None:
         client = Open311Client.objects.filter(key_hash=digest).first()
-        if client is not None and conf.client_cache_seconds() > 0:
-            cache.set(CLIENT_CACHE + digest, (_CLIENT_COLUMNS, tuple(getattr(client, n) for n in _CLIENT_COLUMNS)),
-                      timeout=conf.client_cache_seconds())
+        if client is not None and key:
+            cache.set(key, (_CLIENT_COLUMNS, tuple(getattr(client, n) for n in _CLIENT_COLUMNS)), timeout=seconds)
     if client is None or not client.is_active:
         raise Open311Error(403, "api_key 无效 / api_key is not valid")
     if client.jurisdiction and jurisdiction and client.jurisdiction != jurisdiction:
@@ -220,8 +227,13 @@ def authenticate(raw_key: str, *, jurisdiction: str = "") -> Open311Client:
 _CLIENT_COLUMNS = tuple(f.attname for f in Open311Client._meta.concrete_fields)
 
 
-def _cached_client(digest: str) -> Open311Client | None:
-    entry = cache.get(CLIENT_CACHE + digest)
+def client_cache_key(digest: str) -> str:
+    """The cache key of the client whose key hashes to `digest`, in the current generation of clients."""
+    return f"{CLIENT_CACHE}{CLIENT_GENERATION.token()}:{digest}"
+
+
+def _cached_client(key: str) -> Open311Client | None:
+    entry = cache.get(key)
     if type(entry) is not tuple or len(entry) != 2 or entry[0] != _CLIENT_COLUMNS:
         return None
     return Open311Client.from_db(router.db_for_read(Open311Client), _CLIENT_COLUMNS, entry[1])

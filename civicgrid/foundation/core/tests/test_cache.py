@@ -7,8 +7,9 @@ import decimal
 
 import pytest
 from django.core.cache import cache, caches
+from django.test import override_settings
 
-from civicgrid.foundation.core.cache import LocalMemoryCache, immutable
+from civicgrid.foundation.core.cache import Generation, LocalMemoryCache, immutable
 
 
 @pytest.fixture
@@ -70,3 +71,27 @@ def test_the_default_cache_is_cleared_for_kept_values_too():
     cache.set("civicgrid-test:kept", (1.0, 2.0))
     cache.clear()
     assert cache.get("civicgrid-test:kept") is None
+
+
+def test_a_generation_read_in_one_process_moves_when_another_bumps_it(tmp_path):
+    with override_settings(DATA_DIR=tmp_path):
+        # Two instances map the same stamp, as two processes do; another kind of entry has its own.
+        here, there, other = Generation("clients-a"), Generation("clients-a"), Generation("clients-b")
+        before, unrelated = here.token(), other.token()
+        assert before == there.token() and (tmp_path / "stamps" / "clients-a").stat().st_size == Generation.SIZE
+        there.bump()
+        assert here.token() != before and here.token() == there.token()
+        tokens = {before, here.token()}
+        for _ in range(50):  # changes however close together are told apart
+            there.bump()
+            tokens.add(here.token())
+        assert len(tokens) == 52 and other.token() == unrelated
+
+
+def test_with_a_shared_cache_a_generation_is_empty_and_writes_nothing(tmp_path):
+    shared = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": str(tmp_path / "cache")}}
+    with override_settings(CACHES=shared, DATA_DIR=tmp_path):
+        generation = Generation("clients-a")
+        generation.bump()
+        assert generation.token() == "" and not (tmp_path / "stamps").exists()

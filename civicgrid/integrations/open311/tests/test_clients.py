@@ -49,7 +49,7 @@ def test_the_command_adds_lists_and_deactivates_clients(o311, http):
 def test_a_looked_up_client_is_cached_as_its_column_values_and_read_back_without_a_query(
         o311, django_assert_num_queries):
     first = services.authenticate(KEY)
-    cached = cache.get(services.CLIENT_CACHE + hash_key(KEY))
+    cached = cache.get(services.client_cache_key(hash_key(KEY)))
     assert cached[0] == tuple(f.attname for f in Open311Client._meta.concrete_fields)
     assert type(cached[1]) is tuple and cached[1][0] == o311.client.pk  # plain values, no pickled row
     with django_assert_num_queries(0):
@@ -68,8 +68,8 @@ def test_a_looked_up_client_is_cached_as_its_column_values_and_read_back_without
 @pytest.mark.parametrize("stale", ["the row itself", ("stale", "shape"), (("id", "name"), (1, "别的客户端"))])
 def test_an_entry_of_another_shape_is_not_trusted(o311, django_assert_num_queries, stale):
     # e.g. left in a shared cache by another version: the row itself, or values of other columns
-    cache.set(services.CLIENT_CACHE + hash_key(KEY), o311.client if stale == "the row itself" else stale)
+    cache.set(services.client_cache_key(hash_key(KEY)), o311.client if stale == "the row itself" else stale)
     with django_assert_num_queries(1):
         client = services.authenticate(KEY)
     assert client.pk == o311.client.pk and client.name == o311.client.name
-    assert cache.get(services.CLIENT_CACHE + hash_key(KEY))[1][0] == o311.client.pk
+    assert cache.get(services.client_cache_key(hash_key(KEY)))[1][0] == o311.client.pk
