@@ -12,7 +12,6 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.events import bus as events
 from civicgrid.foundation.sla import services as sla
 
@@ -89,5 +88,7 @@ def on_sla_breached(event) -> None:
         label = KIND_LABELS[kind]
         recipients.tell_staff(recipients.responsible_for(case, kind), case, "overdue", f"{label}已超期",
                               dedupe=f"sla.breached:{clock_id}")
-        recipients.tell_staff(recipients.region_staff(case.region_code, (Role.LEADER,)), case, "supervise",
-                              f"超期自动督办（{label}）", dedupe=f"sla.supervise:{clock_id}")
+        # The leaders are told for their information ("auto_supervise", not a task: `recipients.TASKS` settles
+        # the "supervise" messages that ask for the step once it is taken).
+        recipients.tell_staff(recipients.leaders(case), case, "auto_supervise", f"超期自动督办（{label}）",
+                              dedupe=f"sla.supervise:{clock_id}")

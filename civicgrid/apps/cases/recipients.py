@@ -1,7 +1,10 @@
 """Who is told about a case: the people responsible for its next step, and everyone who reported it.
 
-Staff are found through their active grants (a department's handlers; dispatchers, grid workers and leaders
-whose region covers the case's grid), so nobody is told about a case outside their scope. Reporters are told
+Staff are found through their active grants whose role carries the capability of the step they are told about
+(`cases.handle` over the case's department; `cases.check`/`cases.verify`, `cases.dispatch`, `cases.approve` … over
+a region covering the case's grid), so nobody is told about a case outside their scope and every role that may
+take the step hears of it. The messages that ask for a step (`TASKS`) are settled for every reader by the
+transitions that take it or make it moot (`settle_tasks`, one UPDATE per transition). Reporters are told
 through the inbox when they have an account and through the configured SMS/email sender when they left a
 contact (the sender decrypts the address only when it sends).
 """
@@ -9,14 +12,17 @@ contact (the sender decrypts the address only when it sends).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.access.models import Grant, User
-from civicgrid.foundation.access.roles import Role
+from civicgrid.foundation.access.roles import roles_with
 from civicgrid.foundation.core import keys
 from civicgrid.foundation.notify import services as notify
 from civicgrid.foundation.notify import titles
@@ -26,7 +32,6 @@ from .models import Case, CaseReporter, Status
 MOBILE = re.compile(r"1[3-9]\d{9}")  # a stored (normalised) mobile number: the only kind an SMS reaches
 PHONE_CONTEXT = "cases.reporter.phone"
 EMAIL_CONTEXT = "cases.reporter.email"
-DISPATCH_ROLES = (Role.COMMAND_DISPATCHER, Role.STREET_DISPATCHER)
 # What staff inbox titles say before "：<case number>" (stored in Chinese; the inbox shows the reader's language).
 INBOX_TITLES = titles.register(
     gettext_noop("新任务"), gettext_noop("核实任务"), gettext_noop("核查任务"), gettext_noop("待结案"),
@@ -39,8 +44,8 @@ INBOX_TITLES = titles.register(
     gettext_noop("核查已超期"), gettext_noop("结案已超期"),
     gettext_noop("超期自动督办（受理）"), gettext_noop("超期自动督办（核实）"), gettext_noop("超期自动督办（派遣）"),
     gettext_noop("超期自动督办（处置）"), gettext_noop("超期自动督办（核查）"), gettext_noop("超期自动督办（结案）"),
+    gettext_noop("挂账"), gettext_noop("恢复办理"),  # the department's handlers hear of both
 )
-APPROVER_ROLES = (Role.COMMAND_DISPATCHER, Role.LEADER)
 # The English of what reporters are told (`tell_reporters(text=...)`, the transitions' `ctx.tell`): the inbox shows
 # it to a reporter reading in English; SMS and email go out in the district's language.
 TELLS_EN = {
@@ -67,57 +72,150 @@ def _users(grants) -> list[User]:
     return list(User.objects.filter(is_active=True, grants__in=grants).distinct().order_by("pk"))
 
 
+def _holders(capability: str, reach: Q) -> list[User]:
+    """Active holders of a grant within `reach` whose role carries `capability` (`access.roles.roles_with`):
+    the permission for the step decides who is told, not one role's name."""
+    return _users(Grant.objects.active().filter(reach, role__in=sorted(roles_with(capability))))
+
+
 def department_handlers(department_id: int | None) -> list[User]:
-    """The handlers of a department (new tasks, rework, supervision, reopening)."""
+    """The handlers of a department (new tasks, rework, supervision, reopening): whoever holds `cases.handle`
+    for the department's work."""
     if not department_id:
         return []
-    return _users(Grant.objects.active().filter(role=Role.DEPARTMENT_HANDLER, department_id=department_id))
+    return _holders("cases.handle", Q(department_id=department_id))
 
 
 def staffed_departments() -> set[int]:
-    """The departments with at least one active handler: the ones a case can be sent to. One query."""
-    return set(Grant.objects.active().filter(role=Role.DEPARTMENT_HANDLER, department_id__isnull=False,
-                                             user__is_active=True)
+    """The departments with at least one active holder of `cases.handle` (as `department_handlers` finds
+    them): the ones a case can be sent to. One query."""
+    return set(Grant.objects.active().filter(department_id__isnull=False, user__is_active=True,
+                                             role__in=sorted(roles_with("cases.handle")))
                .values_list("department_id", flat=True).distinct())
 
 
-def region_staff(region_code: str, roles) -> list[User]:
-    """Holders of `roles` whose region grant covers `region_code`."""
-    return _users(Grant.objects.active().filter(role__in=list(roles), region__code__in=_covering(region_code)))
+def staff_for(case: Case, capability: str) -> list[User]:
+    """Whoever may take a step on `case` that needs `capability`: a grant carrying it whose region covers the
+    case's grid, or over the case's department (the reach `Case.objects.visible_to` gives the grant)."""
+    reach = Q(region__code__in=_covering(case.region_code))
+    if case.department_id:
+        reach |= Q(department_id=case.department_id)
+    return _holders(capability, reach)
 
 
 def dispatchers(case: Case) -> list[User]:
-    return region_staff(case.region_code, DISPATCH_ROLES)
-
-
-def grid_workers(case: Case) -> list[User]:
-    return region_staff(case.region_code, (Role.GRID_WORKER,))
+    """Who dispatches the case (told when it comes back to dispatch: 退回, 重新办理)."""
+    return staff_for(case, "cases.dispatch")
 
 
 def approvers(case: Case) -> list[User]:
-    return region_staff(case.region_code, APPROVER_ROLES)
+    return staff_for(case, "cases.approve")
+
+
+def leaders(case: Case) -> list[User]:
+    """Who may put the case under supervision (told when the loop does so itself)."""
+    return staff_for(case, "cases.supervise")
+
+
+# What each step clock asks for: its holders answer for the step.
+STEP_CAPABILITY = {"case.intake": "cases.intake", "case.check": "cases.check", "case.dispatch": "cases.dispatch",
+                   "case.handle": "cases.handle", "case.verify": "cases.verify", "case.close": "cases.close"}
+# The step an open case waits for, by its status.
+WAITING_STEP = {Status.REPORTED: "case.intake", Status.CHECKING: "case.check", Status.ACCEPTED: "case.dispatch",
+                Status.DISPATCHED: "case.handle", Status.HANDLING: "case.handle", Status.HANDLED: "case.verify",
+                Status.VERIFIED: "case.close"}
 
 
 def responsible_for(case: Case, clock_kind: str) -> list[User]:
-    """Who answers for a step clock: handlers for handling, grid workers for 核实/核查, dispatchers otherwise."""
+    """Who answers for a step clock: the holders of the step's capability within reach (a department's
+    handlers for handling, falling back to the dispatchers when it has none; grid workers and community staff
+    for 核实/核查; dispatchers for intake, dispatch and closing)."""
     if clock_kind == "case.handle":
         return department_handlers(case.department_id) or dispatchers(case)
-    if clock_kind in ("case.check", "case.verify"):
-        return grid_workers(case)
-    return dispatchers(case)
+    return staff_for(case, STEP_CAPABILITY.get(clock_kind, "cases.dispatch"))
+
+
+def responsible_now(case: Case) -> list[User]:
+    """Who answers for the step the case waits for now (督办 goes to them); nobody for a case not waiting."""
+    step = WAITING_STEP.get(case.status)
+    return responsible_for(case, step) if step else []
 
 
 def tell_staff(users, case: Case, kind: str, title: str, body: str = "", dedupe: str | None = None,
-               body_en: str = "") -> int:
-    """Inbox message about a case to each of `users` (`body_en`: the English of a body the system wrote)."""
+               body_en: str = "", *, actor=None) -> int:
+    """Inbox message about a case to each of `users` (`body_en`: the English of a body the system wrote). The
+    `actor` whose action it reports is not told of their own action."""
+    skip = getattr(actor, "pk", None)
+    users = [u for u in users if u is not None and (skip is None or u.pk != skip)]
     return notify.notify_many(users, kind, f"{title}：{case.number}", body or case.title, target=case,
                               dedupe_prefix=dedupe, body_en=body_en if body else "")
 
 
-def settle_staff(case: Case, kind: str, resolution: str) -> int:
-    """Close every recipient's `kind` messages about `case`: the work they asked for is done (`resolution`:
-    what became of it, marked for translation)."""
-    return notify.resolve(case, kind, resolution)
+# ---- task messages: what settles them --------------------------------------------------------------------------
+# A task message asks its readers to take a step. Once somebody takes it, or a transition makes it moot, the
+# message is settled for every reader at once: read, with what became of it (`resolution`, words marked for
+# translation and shown in the reader's language). Informational messages (重新办理, 延期申请同意 …) stay as they are.
+DONE = gettext_noop("已处理")  # the step asked for was taken (by this reader or another)
+WITHDRAWN = gettext_noop("已撤销")  # a request that lapsed with the handling it was asked for
+DECIDED = {"approve": gettext_noop("已同意"), "reject": gettext_noop("已不同意")}
+# What a transition that makes the step moot says on the messages it settles.
+MOOT = {"send_back": gettext_noop("已退回"), "void": gettext_noop("已作废"), "merge": gettext_noop("已合并"),
+        "refuse": gettext_noop("不予受理")}
+# The transitions that end the step a case waits for (start, 挂账 and 恢复办理 keep it waiting).
+STEP_ENDS = frozenset({"accept", "check_request", "check_result", "refuse", "void", "merge", "dispatch",
+                       "send_back", "report_back", "verify", "rework", "close"})
+
+
+@dataclass(frozen=True)
+class Task:
+    """A message kind that asks for a step, and the transitions that settle it: `settled_by` names them, and
+    `outcomes` says what a transition leaves on the message when it is not `MOOT`'s word or `DONE` (a text, or
+    a function of the step's data)."""
+
+    kind: str
+    settled_by: frozenset[str]
+    outcomes: Mapping[str, str | Callable[[dict], str]] = field(default_factory=dict)
+
+    def outcome(self, transition: str, data: dict) -> str:
+        found = self.outcomes.get(transition, MOOT.get(transition, DONE))
+        return found(data) if callable(found) else found
+
+
+TASKS = {task.kind: task for task in (
+    Task("check_task", frozenset({"check_result", "refuse", "void", "merge"})),  # 核实任务 → 核实反馈
+    Task("check_done", frozenset({"accept", "check_request", "refuse", "void", "merge"})),  # 核实属实 → 立案 or not
+    Task("sent_back", frozenset({"dispatch", "void", "merge"})),  # 退回 → the dispatchers send it on
+    Task("new_task", frozenset({"report_back", "send_back"})),  # 新任务 → 处置反馈
+    Task("rework", frozenset({"report_back", "send_back"})),  # 返工 → 处置反馈 again
+    Task("verify_task", frozenset({"verify", "rework"})),  # 核查任务 → 核查 (passed or not)
+    Task("close_task", frozenset({"close"})),  # 待结案 → 结案
+    # 延期申请: decided by one approver, or withdrawn when the case leaves the handling it was asked for.
+    Task("extension_request", frozenset({"decide_extension", "report_back", "send_back", "suspend", "dispatch"}),
+         {"decide_extension": lambda data: DECIDED[data["decision"]], "report_back": WITHDRAWN,
+          "send_back": WITHDRAWN, "suspend": WITHDRAWN, "dispatch": WITHDRAWN}),
+    # 督办 and the step clock's warnings ask whoever answers for the step the case waits for.
+    Task("supervise", STEP_ENDS),
+    Task("warning", STEP_ENDS),
+    Task("overdue", STEP_ENDS),
+)}
+_SETTLING: dict[str, list[Task]] = {}
+for _task in TASKS.values():
+    for _transition in _task.settled_by:
+        _SETTLING.setdefault(_transition, []).append(_task)
+
+
+def settling_transitions() -> frozenset[str]:
+    """Every transition that settles some task message (checked against the workflow's table at start-up)."""
+    return frozenset(_SETTLING)
+
+
+def settle_tasks(case: Case, transition: str, data: dict) -> int:
+    """Settle, for every reader, the task messages about `case` that `transition` answers or makes moot: one
+    UPDATE (none for a transition that settles nothing). Returns how many."""
+    tasks = _SETTLING.get(transition)
+    if not tasks:
+        return 0
+    return notify.resolve_kinds(case, {task.kind: task.outcome(transition, data) for task in tasks})
 
 
 def follow_url(token: str) -> str:

@@ -14,7 +14,7 @@ times in all.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 
 from django.db import IntegrityError, models, transaction
@@ -89,12 +89,27 @@ def resolve(target, kind: str, resolution: str) -> int:
     approver decided a request all approvers were told about). Each is marked read, unless already, and keeps
     `resolution` (words in the district's language, marked for translation) for the inbox to show. Returns how
     many. Not audited, like `mark_read`: the business action that settles the work is."""
+    return resolve_kinds(target, {kind: resolution})
+
+
+def resolve_kinds(target, resolutions: Mapping[str, str]) -> int:
+    """`resolve` for several kinds at once, each with its own resolution ({kind: resolution}): one UPDATE however
+    many messages and kinds (nothing asked when `resolutions` is empty)."""
+    resolutions = {kind[:32]: text[:32] for kind, text in resolutions.items()}
+    if not resolutions:
+        return 0
     target_type, target_id = _target_fields(target)
     now = timezone.now()
-    return (Notification.objects.filter(target_type=target_type, target_id=target_id, kind=kind[:32],
+    texts = set(resolutions.values())
+    if len(texts) == 1:
+        resolution = models.Value(texts.pop())
+    else:
+        resolution = models.Case(*(models.When(kind=kind, then=models.Value(text))
+                                   for kind, text in sorted(resolutions.items())),
+                                 output_field=models.CharField())
+    return (Notification.objects.filter(target_type=target_type, target_id=target_id, kind__in=sorted(resolutions),
                                         resolved_at__isnull=True)
-            .update(resolved_at=now, resolution=resolution[:32],
-                    read_at=Coalesce("read_at", models.Value(now))))
+            .update(resolved_at=now, resolution=resolution, read_at=Coalesce("read_at", models.Value(now))))
 
 
 def inbox(user, *, unread_only: bool = False):
@@ -115,6 +130,13 @@ def mark_read(*, actor, notification_id: int) -> Notification:
         row.read_at = timezone.now()
         row.save(update_fields=["read_at"])
     return row
+
+
+def mark_all_read(*, actor, limit: int) -> int:
+    """Mark the actor's newest `limit` unread messages read in one UPDATE (the rest wait for the next call);
+    returns how many. Not audited, like `mark_read`."""
+    newest = inbox(actor, unread_only=True).values("pk")[:limit]
+    return Notification.objects.filter(pk__in=newest, read_at__isnull=True).update(read_at=timezone.now())
 
 
 # ---- outgoing email / SMS -----------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The user's inbox (消息): their own notifications, newest first, with marking read.
 
-Reads and writes go through `foundation.notify.services` (`inbox`, `mark_read`), which only ever reach the
+Reads and writes go through `foundation.notify.services` (`inbox`, `mark_read`, `mark_all_read`), which only ever reach the
 signed-in user's own messages. A message about a case links to the case's page (the link is made only for
 cases the user may open; the page checks scope again anyway); for someone without case pages (a resident) it
 links to the follow page of a case they reported, through their own follow token, and otherwise nowhere. The header's unread badge is the template tag
@@ -100,10 +100,8 @@ def inbox_read(request, pk: int):
 @require_POST
 @login_required
 def inbox_read_all(request):
-    """Mark every unread message read (through the same service, one message at a time)."""
-    ids = list(services.inbox(request.user, unread_only=True).values_list("pk", flat=True)[:MARK_ALL_LIMIT])
-    for pk in ids:
-        services.mark_read(actor=request.user, notification_id=pk)
+    """Mark every unread message read (the newest `MARK_ALL_LIMIT`): one UPDATE however many there are."""
+    services.mark_all_read(actor=request.user, limit=MARK_ALL_LIMIT)
     return redirect(_back(request))
 
 

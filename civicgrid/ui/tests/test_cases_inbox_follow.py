@@ -250,3 +250,27 @@ def test_every_thing_reporters_are_told_has_its_english():
     told |= {"已收到", "已自行处置并结案"}
     assert len(told) >= 10
     assert told <= set(recipients.TELLS_EN), told - set(recipients.TELLS_EN)
+
+
+def test_a_task_sent_back_reads_as_settled_in_the_handlers_inbox(loop, client_for):
+    """The handler sends a case back: their 新任务 no longer waits (the case left their scope, so there is no 查看
+    either) and says 已退回; the dispatchers' 退回 waits until one of them dispatches it again, then reads 已处理
+    in both inboxes."""
+    case = report(loop)
+    act(actor=loop.dispatcher, case=case, action="accept")
+    act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
+    act(actor=loop.handler, case=case, action="send_back", reason="不属于本部门")
+    task = Notification.objects.get(user=loop.handler, kind="new_task")
+    html = client_for(loop.handler).get(reverse("ui:inbox")).content.decode()
+    assert f'data-resolved="{task.pk}">已退回</span>' in html
+    assert f'data-read="{task.pk}"' not in html and f'data-open="{task.pk}"' not in html and badge(html) == 0
+
+    sent_back = {m.user_id: m for m in Notification.objects.filter(kind="sent_back", target_id=str(case.pk))}
+    street = client_for(loop.street_dispatcher)
+    html = street.get(reverse("ui:inbox")).content.decode()
+    mine = sent_back[loop.street_dispatcher.pk]
+    assert f'data-read="{mine.pk}"' in html and f'data-open="{mine.pk}"' in html
+    act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.other_dept.pk)
+    html = street.get(reverse("ui:inbox")).content.decode()
+    assert f'data-resolved="{mine.pk}">已处理</span>' in html and f'data-read="{mine.pk}"' not in html
+    assert f'data-open="{mine.pk}"' in html  # the case is still theirs to look at

@@ -5,21 +5,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.utils import timezone
-from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.core.errors import Conflict, ValidationFailed
 from civicgrid.foundation.events import bus as events
 
 from .. import clocks, conf, recipients
-from ..models import Status
+from ..models import CaseStep, Status
 from .actions_intake import resolve_department
 from .common import drop_extension_request, truthy
 from .transitions import Ctx, action
 
 DECISIONS = {"approve": "同意", "reject": "不同意"}
 DECISIONS_EN = {"approve": "approved", "reject": "rejected"}
-# What the other approvers' request messages say once one of them has decided (shown in the reader's language).
-SETTLED = {"approve": gettext_noop("已同意"), "reject": gettext_noop("已不同意")}
 
 
 @action("send_back")
@@ -65,7 +62,7 @@ def send_back(ctx: Ctx) -> None:
     named_en = (f"; proposes {proposed.name}" if proposed is not None else "") + \
         ("; proposes correcting the routing rule (see the case page)" if "routing_correction" in ctx.data else "")
     recipients.tell_staff(recipients.dispatchers(case), case, "sent_back", "退回", f"{name}：{reason}{named}",
-                          body_en=f"sent back by {name}: {reason}{named_en}")
+                          body_en=f"sent back by {name}: {reason}{named_en}", actor=ctx.actor)
 
 
 @action("start")
@@ -93,7 +90,7 @@ def request_extension(ctx: Ctx) -> None:
     reason = ctx.inputs.get("reason", "")
     recipients.tell_staff(recipients.approvers(ctx.case), ctx.case, "extension_request", "延期申请",
                           f"申请延期 {hours:g} 小时：{reason}",
-                          body_en=f"extension of {hours:g} h requested: {reason}")
+                          body_en=f"extension of {hours:g} h requested: {reason}", actor=ctx.actor)
 
 
 @action("decide_extension")
@@ -121,9 +118,9 @@ def decide_extension(ctx: Ctx) -> None:
            else "")
     recipients.tell_staff(recipients.department_handlers(case.department_id), case, "extension_decided",
                           f"延期申请{DECISIONS[decision]}", ctx.note + (f"，新的处置期限 {due}" if due else ""),
-                          body_en=ctx.note_en + (f", new handling deadline {due}" if due else ""))
-    # Every approver was asked; the request is decided, so nobody's message about it waits any longer.
-    recipients.settle_staff(case, "extension_request", SETTLED[decision])
+                          body_en=ctx.note_en + (f", new handling deadline {due}" if due else ""), actor=ctx.actor)
+    # Every approver was asked; the request is decided, so nobody's message about it waits any longer: the
+    # transition settles them (`recipients.TASKS`: 已同意 or 已不同意).
 
 
 @action("report_back")
@@ -134,7 +131,8 @@ def report_back(ctx: Ctx) -> None:
     drop_extension_request(case, ctx.data)
     clocks.stop(case, clocks.HANDLE, ctx.at)
     clocks.start(case, clocks.VERIFY, ctx.at)
-    recipients.tell_staff(recipients.grid_workers(case), case, "verify_task", "核查任务")
+    recipients.tell_staff(recipients.staff_for(case, "cases.verify"), case, "verify_task", "核查任务",
+                          actor=ctx.actor)
     ctx.tell = "已处置完毕，待现场核查"
 
 
@@ -145,7 +143,7 @@ def verify(ctx: Ctx) -> None:
     case.verified_at = ctx.at
     clocks.stop(case, clocks.VERIFY, ctx.at)
     clocks.start(case, clocks.CLOSE, ctx.at)
-    recipients.tell_staff(recipients.dispatchers(case), case, "close_task", "待结案")
+    recipients.tell_staff(recipients.staff_for(case, "cases.close"), case, "close_task", "待结案", actor=ctx.actor)
 
 
 @action("rework")
@@ -162,7 +160,7 @@ def rework(ctx: Ctx) -> None:
     if extended:
         ctx.data["extension_hours"] = extended
     recipients.tell_staff(recipients.department_handlers(case.department_id), case, "rework", "返工",
-                          str(ctx.inputs.get("reason") or ""))
+                          str(ctx.inputs.get("reason") or ""), actor=ctx.actor)
 
 
 @action("close")
@@ -185,6 +183,15 @@ def suspend(ctx: Ctx) -> None:
     drop_extension_request(case, ctx.data)
     ctx.data["paused"] = clocks.pause_all(case, ctx.at)
     ctx.tell = "已挂账（暂缓办理）"
+    reason = str(ctx.inputs.get("reason") or "").strip()
+    body, body_en = f"暂缓办理，各项时限暂停：{reason}", f"on hold, every time limit paused: {reason}"
+    dropped = ctx.data.get("extension_dropped")
+    if dropped:
+        body += f"；待审批的延期申请（{dropped:g} 小时）已撤销，恢复办理后如仍需延期请重新申请"
+        body_en += (f"; the waiting extension request ({dropped:g} h) was withdrawn: ask again once handling "
+                    f"resumes if more time is still needed")
+    recipients.tell_staff(recipients.department_handlers(case.department_id), case, "suspended", "挂账", body,
+                          body_en=body_en, actor=ctx.actor)
 
 
 @action("unsuspend")
@@ -197,15 +204,40 @@ def unsuspend(ctx: Ctx) -> None:
     if ctx.status == Status.ACCEPTED and not ctx.data["resumed"]:
         clocks.start(case, clocks.DISPATCH, ctx.at)
     ctx.tell = "已恢复办理"
+    handlers = recipients.department_handlers(case.department_id)
+    if handlers:
+        _tell_resumed(ctx, handlers)
+
+
+def _tell_resumed(ctx: Ctx, handlers) -> None:
+    """The department hears that its case runs again: the time limits go on (with the handling deadline while
+    it is theirs to handle), and a 延期 request that 挂账 withdrew must be asked again if still needed."""
+    case = ctx.case
+    body, body_en = "恢复办理，各项时限继续计算", "handling resumes, every time limit runs again"
+    if ctx.status in (Status.DISPATCHED, Status.HANDLING) and case.deadline:
+        due = f"{timezone.localtime(case.deadline):%Y-%m-%d %H:%M}"
+        body, body_en = f"{body}，处置期限 {due}", f"{body_en}, handling deadline {due}"
+    suspended = (CaseStep.objects.filter(case=case, action="suspend").order_by("-at", "-pk")
+                 .values_list("data", flat=True).first()) or {}
+    dropped = suspended.get("extension_dropped")
+    if dropped:
+        body += f"；挂账时撤销的延期申请（{dropped:g} 小时）如仍需要，请重新申请"
+        body_en += f"; the extension request ({dropped:g} h) withdrawn on suspending must be made again if still needed"
+    note = str(ctx.inputs.get("note") or "").strip()
+    if note:
+        body, body_en = f"{body}：{note}", f"{body_en}: {note}"
+    recipients.tell_staff(handlers, case, "unsuspended", "恢复办理", body, body_en=body_en, actor=ctx.actor)
 
 
 @action("supervise")
 def supervise(ctx: Ctx) -> None:
-    """督办 by a leader: the case joins the supervision queue and its department is told."""
+    """督办 by a leader: the case joins the supervision queue, and whoever answers for the step it waits for is
+    told (as the step clock's warnings are: the handlers while it is being handled, its grid's field staff
+    for 核实/核查, the dispatchers for 受理/派遣/结案); the message is settled when that step is taken."""
     case = ctx.case
     case.is_supervised = True
-    users = recipients.department_handlers(case.department_id) or recipients.dispatchers(case)
-    recipients.tell_staff(users, case, "supervise", "督办", str(ctx.inputs.get("note") or ""))
+    recipients.tell_staff(recipients.responsible_now(case), case, "supervise", "督办",
+                          str(ctx.inputs.get("note") or ""), actor=ctx.actor)
 
 
 def reopen_window_open(case) -> bool:
@@ -233,5 +265,5 @@ def reopen(ctx: Ctx) -> None:
     clocks.start(case, clocks.DISPATCH, ctx.at)
     ctx.department = previous
     users = recipients.department_handlers(getattr(previous, "pk", None)) + recipients.dispatchers(case)
-    recipients.tell_staff(users, case, "reopened", "重新办理", str(ctx.inputs.get("reason") or ""))
+    recipients.tell_staff(users, case, "reopened", "重新办理", str(ctx.inputs.get("reason") or ""), actor=ctx.actor)
     ctx.tell = "已重新办理"

@@ -79,7 +79,7 @@ def check_request(ctx: Ctx) -> None:
     case = ctx.case
     clocks.pause(case, clocks.INTAKE, ctx.at)
     clocks.start(case, clocks.CHECK, ctx.at)
-    recipients.tell_staff(recipients.grid_workers(case), case, "check_task", "核实任务")
+    recipients.tell_staff(recipients.staff_for(case, "cases.check"), case, "check_task", "核实任务", actor=ctx.actor)
 
 
 @action("check_result")
@@ -95,7 +95,8 @@ def check_result(ctx: Ctx) -> None:
         ctx.note, ctx.note_en = CHECK_RESULTS[result], CHECK_RESULTS_EN[result]
     clocks.stop(case, clocks.CHECK, ctx.at)
     clocks.resume(case, clocks.INTAKE, ctx.at)
-    recipients.tell_staff(recipients.dispatchers(case), case, "check_done", f"核实{CHECK_RESULTS[result]}")
+    recipients.tell_staff(recipients.staff_for(case, "cases.intake"), case, "check_done", f"核实{CHECK_RESULTS[result]}",
+                          actor=ctx.actor)
 
 
 @action("refuse")
@@ -176,6 +177,6 @@ def dispatch(ctx: Ctx) -> None:
     ctx.department = department
     due = f"{timezone.localtime(case.deadline):%Y-%m-%d %H:%M}" if case.deadline else ""
     recipients.tell_staff(handlers, case, "new_task", "新任务", f"{case.title}（处置期限 {due}）" if due else "",
-                          body_en=f"{case.title} (handling deadline {due})")
+                          body_en=f"{case.title} (handling deadline {due})", actor=ctx.actor)
     ctx.tell = "已派遣至处置部门"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.db import connection
-from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.audit import service as audit
@@ -11,7 +10,7 @@ from civicgrid.foundation.audit.service import actor_label, snapshot, user_or_no
 from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
 from civicgrid.foundation.events import bus as events
 
-from .. import conf, recipients
+from .. import conf
 from .. import photos as photo_mod
 from ..models import Case, CaseStep
 
@@ -57,20 +56,16 @@ def ensure_capability_scope(actor, case: Case, capability: str, label: str) -> N
         raise PermissionDenied(f"该事件不在您「{label}」的权限范围内 / outside the scope of your role")
 
 
-WITHDRAWN = gettext_noop("已撤销")  # what an approver's request message says once the request lapsed
-
-
 def drop_extension_request(case: Case, data: dict) -> None:
     """End a waiting 延期 request with the handling it was asked for (处置反馈, 退回, 挂账, a new 派遣): the case
-    forgets it, so nobody is offered a decision on it and the next department may ask its own, and the approvers'
-    messages asking for that decision are closed as 已撤销 (withdrawn). The step's `data` keeps the hours that had
-    been asked for."""
+    forgets it, so nobody is offered a decision on it and the next department may ask its own. The step's `data`
+    keeps the hours that had been asked for; the approvers' messages asking for that decision are settled as
+    已撤销 (withdrawn) with the transition's other task messages (`recipients.TASKS`)."""
     if not case.extension_pending:
         return
     data["extension_dropped"] = case.extension_hours
     case.extension_pending = False
     case.extension_hours = None
-    recipients.settle_staff(case, "extension_request", WITHDRAWN)
 
 
 def add_step(case: Case, *, action: str, actor, at, from_status: str = "", to_status: str = "", note: str = "",

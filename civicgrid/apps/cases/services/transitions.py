@@ -6,7 +6,8 @@ Order of checks (each refusal changes nothing): the case must be within the acto
 the transition must start from the case's state (409) and the actor's role may take it (403) → required
 inputs present (422) → the actor's grant for that capability reaches the case (403). Then, in one
 transaction: the action's own changes and clocks (`actions_intake`, `actions_handling`), the status, a
-`CaseStep`, the photos, the audit entry and the `case.<…>` event; reporters are told of status changes.
+`CaseStep`, the photos, the audit entry and the `case.<…>` event; the task messages the step answers are settled
+(`recipients.settle_tasks`) and reporters are told of status changes.
 """
 
 from __future__ import annotations
@@ -117,6 +118,8 @@ def run(ctx: Ctx) -> Case:
     before = snapshot(case)
     from_status = case.status
     ACTIONS[t.name](ctx)
+    # The messages that asked for this step, or for one it makes moot, stop waiting in every reader's inbox.
+    recipients.settle_tasks(case, t.name, ctx.data)
     if ctx.status:
         case.status = ctx.status
     elif t.target:
@@ -146,3 +149,6 @@ def register_actions() -> None:
     missing = {t.name for t in CASE_WORKFLOW.transitions} - set(ACTIONS)
     if missing:
         raise RuntimeError(f"case transitions without an action: {sorted(missing)}")
+    unknown = recipients.settling_transitions() - set(ACTIONS)
+    if unknown:
+        raise RuntimeError(f"task messages settled by transitions the table lacks: {sorted(unknown)}")
