@@ -2,10 +2,12 @@
 back all-or-nothing.
 
 An import checks every row first (unknown taxonomy or parent, bad time limit or unit, unknown department,
-duplicate code, …) and reports each problem with its Excel row number; if there is any, nothing is applied.
-Otherwise rows whose category exists are updated (each change audited with before/after, so the category's
-history shows it, and marked as an administrator's edit) and the others are created, parents first. Rows
-absent from the file are left as they are: removing a category is done by setting 启用 to 否.
+duplicate code, a code Excel stripped of its leading zeros, …) and the tree as the file leaves it (no category
+its own ancestor, two levels: classes and subclasses), and reports each problem with its Excel row number; if
+there is any, nothing is applied, and the refusal is audited. Otherwise rows whose category exists are updated
+(each change audited with before/after, so the category's history shows it, and marked as an administrator's
+edit) and the others are created, parents first. Rows absent from the file are left as they are: removing a
+category is done by setting 启用 to 否. The checks cost a fixed number of queries, whatever the file's size.
 """
 
 from __future__ import annotations
