@@ -109,3 +109,24 @@ def test_the_any_category_option_is_in_the_readers_language(admin):
     admin.post(reverse("set_language"), {"language": "en", "next": "/"})
     page = admin.get("/categories/rules/new/").content.decode()
     assert "任意分类" not in page.split('data-testid="rule-form"', 1)[1].split("</form>", 1)[0]
+
+
+def _history_items(page: str) -> list[list[str]]:
+    """The rule page's history, newest first: each entry's changes as "field：before → after"."""
+    import re
+
+    history = page[page.index('id="history"'):]
+    entries = history.split("<li class=")[1:]
+    return [[re.sub(r"<[^>]+>", "", c) for c in re.findall(r'<li><span class="field">.*?</li>', e)] for e in entries]
+
+
+def test_the_history_of_a_rule_shows_its_region(admin, departments):
+    """A routing rule is defined by where it applies: its history lists the region when the rule is created and
+    when only the region changes (other models' region_code, which repeats their grid, stays hidden)."""
+    rule = services.create_rule(actor=None, category=garbage(), region_code="140213050",
+                                department=departments["区城管局"])
+    assert admin.post(f"/categories/rules/{rule.pk}/", _post(garbage(), departments["区城管局"],
+                                                             region_code="140213050001")).status_code == 302
+    changed, created = _history_items(admin.get(f"/categories/rules/{rule.pk}/").content.decode())
+    assert changed == ["区域代码：140213050 → 140213050001"]
+    assert "区域代码：— → 140213050" in created
