@@ -134,6 +134,10 @@ class RoutingRule(models.Model):
     note = models.CharField(_("说明"), max_length=200, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Where the rule applies is what defines it: its history shows the region (`ui.pages.audit` hides other
+    # models' region_code, which only repeats their grid or address).
+    history_shown_fields = ("region_code",)
+
     class Meta:
         verbose_name = _("分拨规则")
         verbose_name_plural = _("分拨规则")

@@ -133,6 +133,26 @@ def match(category: Category | None, region_code: str) -> Route:
     return Route(None, "none")
 
 
+_CATEGORY_RANK = {"any": 0, "parent": 1, "exact": 2}
+
+
+def overriding_route(category: Category | None, region_code: str, location: str) -> Route | None:
+    """The route of a case of `category` at `location` when a rule more specific than one for exactly
+    `category` and `region_code` decides it (one naming the same category for a deeper region), else None: what
+    a correction of that rule would not change at `location`. None too when `region_code` does not hold
+    `location`, or a rule of the same place decides (`same_place_rules` speaks of those)."""
+    region_prefixes(region_code)  # format
+    if not location.startswith(region_code.strip()):
+        return None
+    route = match(category, location)
+    if route.rule is None:
+        return None
+    corrected = (_CATEGORY_RANK["exact"] if category is not None else _CATEGORY_RANK["any"], len(region_code.strip()))
+    if (_CATEGORY_RANK[route.category_match], len(route.rule.region_code)) > corrected:
+        return route
+    return None
+
+
 def resolve_department(category: Category | None, region_code: str) -> Organisation | None:
     """The department a case of `category` in `region_code` should be dispatched to, or None (choose by hand)."""
     return match(category, region_code).department

@@ -64,6 +64,9 @@ def org_label(org: Organisation | None) -> str:
     return org.short_name or org.name
 
 
+_ORG_FIELDS = ("id", "code", "name", "short_name", "kind", "is_active")
+
+
 def find_organisation(name: str) -> Organisation | None:
     """The active organisation called `name` (short or full name), departments first, then other organisations
     that handle cases; None when unknown.
@@ -76,9 +79,14 @@ def find_organisation(name: str) -> Organisation | None:
         return None
     matches = list(
         Organisation.objects.filter(models.Q(short_name=name) | models.Q(name=name), is_active=True)
-        .only("id", "code", "name", "short_name", "kind")
+        .only(*_ORG_FIELDS)
         .order_by("id")[:20]
     )
+    return _pick(name, matches)
+
+
+def _pick(name: str, matches: list[Organisation]) -> Organisation | None:
+    """The organisation `find_organisation` answers among the active ones carrying `name` (by id)."""
     if not matches:
         return None
     departments = [o for o in matches if o.kind == OrgKind.DEPARTMENT]
@@ -90,6 +98,27 @@ def find_organisation(name: str) -> Organisation | None:
     return pool[0]
 
 
-def organisations_by_name(names) -> dict[str, Organisation | None]:
-    """`find_organisation` for many names; ambiguous names raise as there."""
-    return {name: find_organisation(name) for name in sorted({n for n in names if n})}
+def organisations_by_name(names, *, ambiguous: dict[str, ValidationFailed] | None = None
+                          ) -> dict[str, Organisation | None]:
+    """`find_organisation` for many names, in one query whatever their number. An ambiguous name raises as
+    there, or, when `ambiguous` is given, is put there with its error (and maps to None), so that an import
+    can report each row."""
+    wanted = sorted({n for n in names if n})
+    found: dict[str, list[Organisation]] = {name.strip(): [] for name in wanted}
+    found.pop("", None)
+    if found:
+        for org in (Organisation.objects.filter(models.Q(short_name__in=found) | models.Q(name__in=found),
+                                                is_active=True).only(*_ORG_FIELDS).order_by("id")):
+            for name in {org.short_name, org.name}:
+                if name in found:
+                    found[name].append(org)
+    result: dict[str, Organisation | None] = {}
+    for name in wanted:
+        try:
+            result[name] = _pick(name.strip(), found.get(name.strip(), []))
+        except ValidationFailed as exc:
+            if ambiguous is None:
+                raise
+            ambiguous[name] = exc
+            result[name] = None
+    return result

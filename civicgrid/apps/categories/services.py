@@ -3,7 +3,7 @@ one transaction, audited with before/after (so each object's history page works)
 
 `actor=None` is the system itself (loaders, management commands). Routing decisions live in `routing` and are
 re-exported here, since intake and dispatch call them as services: `resolve_department`, `explain_route` and
-`dispatch_target`.
+`dispatch_target` (and `overriding_route`, which a rule correction asks).
 """
 
 from __future__ import annotations
@@ -29,12 +29,13 @@ from .routing import (
     dispatch_target,
     explain_route,
     match,
+    overriding_route,
     region_prefixes,
     resolve_department,
 )
 
 __all__ = [
-    "DispatchTarget", "Route", "dispatch_target", "explain_route", "match", "resolve_department",
+    "DispatchTarget", "Route", "dispatch_target", "explain_route", "match", "resolve_department", "overriding_route",
     "create_taxonomy", "create_category",
     "update_category", "create_rule", "update_rule", "delete_rule", "correct_rule", "check_limit",
     "RULE_CORRECTED", "same_place_rules", "check_department",

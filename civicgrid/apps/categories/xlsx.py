@@ -2,10 +2,12 @@
 back all-or-nothing.
 
 An import checks every row first (unknown taxonomy or parent, bad time limit or unit, unknown department,
-duplicate code, …) and reports each problem with its Excel row number; if there is any, nothing is applied.
-Otherwise rows whose category exists are updated (each change audited with before/after, so the category's
-history shows it, and marked as an administrator's edit) and the others are created, parents first. Rows
-absent from the file are left as they are: removing a category is done by setting 启用 to 否.
+duplicate code, a code Excel stripped of its leading zeros, …) and the tree as the file leaves it (no category
+its own ancestor, two levels: classes and subclasses), and reports each problem with its Excel row number; if
+there is any, nothing is applied, and the refusal is audited. Otherwise rows whose category exists are updated
+(each change audited with before/after, so the category's history shows it, and marked as an administrator's
+edit) and the others are created, parents first. Rows absent from the file are left as they are: removing a
+category is done by setting 启用 to 否. The checks cost a fixed number of queries, whatever the file's size.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from civicgrid.foundation.imports.readers import TableError, read_table, write_x
 
 from .models import Category, CategoryKind, LimitMode, Taxonomy
 from .permissions import VIEW
-from .selectors import find_organisation, org_label
+from .selectors import org_label, organisations_by_name
 from .services import TOPIC_CATEGORY_CHANGED, check_department, check_limit, clean_category, require_manager
 
 HEADERS = ("分类体系", "编码", "名称", "上级编码", "类型", "立案条件", "处置时限", "时限单位", "结案条件",
@@ -69,10 +71,13 @@ def export_categories(*, actor, taxonomy: Taxonomy | None = None) -> tuple[bytes
     if taxonomy is not None:
         qs = qs.filter(taxonomy=taxonomy)
     rows = export_rows(qs)
-    body = write_xlsx(HEADERS, rows, sheet_title="事件分类")
+    # Codes as text cells, so that Excel keeps their leading zeros (01100, not 1100) when the file is edited.
+    body = write_xlsx(HEADERS, rows, sheet_title="事件分类", text_columns=("编码", "上级编码"))
     name = taxonomy.code if taxonomy else "all"
-    record(actor=actor, action=verbs.Data.EXPORTED, target=taxonomy, target_type="categories.category",
-           target_repr=f"事件分类导出 {len(rows)} 行", data={"taxonomy": name, "rows": len(rows)})
+    # Under one object type whichever taxonomies it holds, so that the audit trail's filter finds every export.
+    record(actor=actor, action=verbs.Data.EXPORTED, target_type="categories.category",
+           target_repr=f"事件分类导出（{taxonomy.name if taxonomy else '全部分类体系'}）{len(rows)} 行"[:200],
+           data={"taxonomy": name, "rows": len(rows)})
     return body, f"categories-{name}-{timezone.localdate():%Y%m%d}.xlsx"
 
 
@@ -125,6 +130,15 @@ class _Row:
     code: str
     parent_code: str
     values: dict
+    department_name: str = ""  # 默认处置部门 as written; `_check_departments` puts the department in `values`
+
+    @property
+    def key(self) -> tuple:
+        return self.taxonomy.pk, self.kind, self.code
+
+    @property
+    def parent_key(self) -> tuple | None:
+        return (self.taxonomy.pk, self.kind, self.parent_code) if self.parent_code else None
 
 
 def _flag(text: str) -> bool | None:
@@ -134,15 +148,6 @@ def _flag(text: str) -> bool | None:
     if value in FALSE:
         return False
     raise ValueError
-
-
-def _stored_department(taxonomy: Taxonomy | None, kind: str | None, code: str):
-    """The default department the category of this row holds now (None for a new category or none set)."""
-    if taxonomy is None or kind is None or not code:
-        return None
-    category = (Category.objects.filter(taxonomy=taxonomy, kind=kind, code=code)
-                .select_related("default_department").only("default_department").first())
-    return category.default_department if category else None
 
 
 def _parse(number: int, cells: dict[str, str], taxonomies: dict[str, Taxonomy], errors: list[RowError]) -> _Row | None:
@@ -172,20 +177,6 @@ def _parse(number: int, cells: dict[str, str], taxonomies: dict[str, Taxonomy], 
         amount, _ = check_limit(cells["处置时限"], LimitMode.WORKING_DAYS)
     except ValidationFailed as exc:
         bad("处置时限", exc.message)
-    department = None
-    if cells["默认处置部门"]:
-        stored = _stored_department(taxonomy, kind, code)
-        if stored is not None and cells["默认处置部门"] in (stored.name, org_label(stored)):
-            department = stored  # unchanged: kept even if no longer selectable (as the edit form keeps it)
-        else:
-            try:
-                department = find_organisation(cells["默认处置部门"])
-                if department is None:
-                    bad("默认处置部门", f"未知的部门「{cells['默认处置部门']}」 / unknown department: {cells['默认处置部门']}")
-                else:
-                    check_department(department)
-            except ValidationFailed as exc:
-                bad("默认处置部门", exc.message)
     flags = {}
     for column, attr in (("开放公众上报", "is_public"), ("启用", "is_active")):
         if cells[column]:
@@ -201,13 +192,14 @@ def _parse(number: int, cells: dict[str, str], taxonomies: dict[str, Taxonomy], 
     values = {
         "name": name, "acceptance_condition": cells["立案条件"], "closure_condition": cells["结案条件"],
         "time_limit_amount": amount, "time_limit_mode": unit, "responsible_body": cells["责任主体"],
-        "default_department": department, "keywords": cells["关键词"], **flags,
+        "default_department": None, "keywords": cells["关键词"], **flags,
     }
-    return _Row(number, taxonomy, kind, code, cells["上级编码"], values)
+    return _Row(number, taxonomy, kind, code, cells["上级编码"], values, cells["默认处置部门"])
 
 
 def check_rows(table, errors: list[RowError]) -> list[_Row]:
-    """Every row parsed and the file's cross-row rules checked (duplicates, parents, cycles)."""
+    """Every row parsed and the file's cross-row rules checked (duplicates, departments, codes Excel mangled,
+    parents, cycles, two levels). A fixed number of queries, whatever the number of rows."""
     known = list(Taxonomy.objects.all())
     taxonomies = {t.name: t for t in known}  # a name people may type instead of the code
     taxonomies.update({t.code: t for t in known})  # codes win
@@ -220,34 +212,146 @@ def check_rows(table, errors: list[RowError]) -> list[_Row]:
         row = _parse(number, cells, taxonomies, errors)
         if row is None:
             continue
-        key = (row.taxonomy.pk, row.kind, row.code)
-        if key in seen:
-            errors.append(RowError(number, "编码", f"编码 {row.code} 与第 {seen[key]} 行重复 / duplicate code"))
+        if row.key in seen:
+            errors.append(RowError(number, "编码", f"编码 {row.code} 与第 {seen[row.key]} 行重复 / duplicate code"))
             continue
-        seen[key] = number
+        seen[row.key] = number
         rows.append(row)
-    stored = {(c.taxonomy_id, c.kind, c.code): c.parent.code if c.parent_id else ""
-              for c in Category.objects.filter(taxonomy__in={r.taxonomy for r in rows}).select_related("parent")}
-    parent_of = dict(stored)
-    parent_of.update({(r.taxonomy.pk, r.kind, r.code): r.parent_code for r in rows})
+    stored = {(c.taxonomy_id, c.kind, c.code): c for c in Category.objects.filter(
+        taxonomy__in={r.taxonomy for r in rows}).select_related("parent", "default_department")}
+    _check_departments(rows, stored, errors)
+    mangled = _check_codes(rows, stored, errors)
+    _check_tree([r for r in rows if r.number not in mangled], rows, stored, errors)
+    return rows
+
+
+def _check_departments(rows: list[_Row], stored: dict, errors: list[RowError]) -> None:
+    """Each row's 默认处置部门 found by name (one query for the file): the category's own department, kept as
+    it is even when no longer selectable (as the edit form keeps it), or an active one that handles cases."""
+    ambiguous: dict[str, ValidationFailed] = {}
+    named = organisations_by_name([r.department_name for r in rows], ambiguous=ambiguous)
     for row in rows:
+        name = row.department_name
+        if not name:
+            continue
+        category = stored.get(row.key)
+        current = category.default_department if category is not None else None
+        if current is not None and name in (current.name, org_label(current)):
+            row.values["default_department"] = current
+            continue
+        try:
+            if name in ambiguous:
+                raise ambiguous[name]
+            department = named.get(name)
+            if department is None:
+                raise ValidationFailed(f"未知的部门「{name}」 / unknown department: {name}")
+            row.values["default_department"] = check_department(department)
+        except ValidationFailed as exc:
+            errors.append(RowError(row.number, "默认处置部门", exc.message))
+
+
+def _number_like(code: str) -> bool:
+    """Digits without a leading zero: what Excel leaves of a code it took for a number."""
+    return code.isascii() and code.isdigit() and not code.startswith("0")
+
+
+def _padded(code: str, known: set[str]) -> str:
+    """The code `code` was before Excel read it as a number and dropped its leading zeros, when one of its
+    zero-padded forms is a code in `known`; "" otherwise."""
+    for width in range(len(code) + 1, 17):
+        if code.zfill(width) in known:
+            return code.zfill(width)
+    return ""
+
+
+def _check_codes(rows: list[_Row], stored: dict, errors: list[RowError]) -> set[int]:
+    """Codes that look like Excel turned them into numbers (01100 typed in a General cell is 1100): digits
+    without a leading zero that are not a category's code, when a zero-padded form is one (in the taxonomy and
+    kind, stored or in the file), or when every code of the row's level is longer and some start with 0. The
+    row numbers refused, so that the tree checks do not report the same cell again."""
+    codes: dict[tuple, set[str]] = {}
+    levels: dict[tuple, set[str]] = {}  # (taxonomy, kind, is a subclass) → the codes stored at that level
+    for (taxonomy_id, kind, code), category in stored.items():
+        codes.setdefault((taxonomy_id, kind), set()).add(code)
+        levels.setdefault((taxonomy_id, kind, category.parent_id is not None), set()).add(code)
+    for row in rows:
+        codes.setdefault((row.taxonomy.pk, row.kind), set()).add(row.code)
+    refused: set[int] = set()
+    for row in rows:
+        known = codes[(row.taxonomy.pk, row.kind)]
+        if _number_like(row.code) and row.key not in stored:
+            intended = _padded(row.code, known)
+            level = levels.get((row.taxonomy.pk, row.kind, bool(row.parent_code)), set())
+            widths = {len(c) for c in level}
+            if not intended and len(widths) == 1 and all(c.isascii() and c.isdigit() for c in level) \
+                    and any(c.startswith("0") for c in level) and len(row.code) < min(widths):
+                intended = row.code.zfill(min(widths))
+            if intended:
+                refused.add(row.number)
+                errors.append(RowError(row.number, "编码", _mangled_message("编码", row.code, intended)))
+        parent = row.parent_code
+        if _number_like(parent) and parent not in known:
+            intended = _padded(parent, known)
+            if intended:
+                refused.add(row.number)
+                errors.append(RowError(row.number, "上级编码", _mangled_message("上级编码", parent, intended)))
+    return refused
+
+
+def _mangled_message(column: str, code: str, intended: str) -> str:
+    return (f"{column}「{code}」疑似被 Excel 当作数字而去掉了开头的 0，应为「{intended}」：请将该列设为文本格式后"
+            f"重新填写 / {code} looks like a number Excel stripped of its leading zeros: did you mean {intended}? "
+            "Format the column as text and enter the code again")
+
+
+def _check_tree(checked: list[_Row], rows: list[_Row], stored: dict, errors: list[RowError]) -> None:
+    """The categories as they will be after the import: every parent exists, no category is its own ancestor,
+    and only two levels (classes hold subclasses). A row refused for depth is one the file moves (new, or given
+    another parent): categories already nested deeper are left for the administrator to move."""
+    parent_of = {key: c.parent.code if c.parent_id else "" for key, c in stored.items()}
+    moved = {r.key for r in rows if r.key not in parent_of or parent_of[r.key] != r.parent_code}
+    parent_of.update({r.key: r.parent_code for r in rows})
+    children: dict[tuple, list[str]] = {}
+    for (taxonomy_id, kind, code), parent in parent_of.items():
+        if parent:
+            children.setdefault((taxonomy_id, kind, parent), []).append(code)
+    broken: set[tuple] = set()  # rows whose parent is unknown or their own descendant
+    for row in checked:
         if not row.parent_code:
             continue
-        if (row.taxonomy.pk, row.kind, row.parent_code) not in parent_of:
+        if row.parent_key not in parent_of:
+            broken.add(row.key)
             errors.append(RowError(row.number, "上级编码", f"上级编码 {row.parent_code} 在该分类体系和类型中不存在 / "
                                                           "unknown parent"))
             continue
         node, steps = row.parent_code, 0
         while node and steps < 50:
             if node == row.code:
+                broken.add(row.key)
                 errors.append(RowError(row.number, "上级编码", "上级分类不能是自己或自己的下级 / parent cycle"))
                 break
             node, steps = parent_of.get((row.taxonomy.pk, row.kind, node), ""), steps + 1
-    return rows
+    for row in checked:
+        # Depth only where the tree is otherwise sound, so that one wrong parent is not reported on every row.
+        if not row.parent_code or row.key not in moved or row.key in broken or row.parent_key in broken:
+            continue
+        grandparent = parent_of[row.parent_key]
+        below = sorted(children.get(row.key, ()))
+        if grandparent:
+            errors.append(RowError(row.number, "上级编码", (
+                f"分类只有大类、小类两级：上级 {row.parent_code} 本身是 {grandparent} 的小类，不能再有下级 / "
+                f"categories are two levels deep: the parent {row.parent_code} is itself a subclass of {grandparent}")))
+        elif below:
+            listed = "、".join(below[:3]) + ("等" if len(below) > 3 else "")
+            errors.append(RowError(row.number, "上级编码", (
+                f"分类只有大类、小类两级：{row.code} 下有小类（{listed}），不能再作为小类 / "
+                f"categories are two levels deep: {row.code} has subclasses ({', '.join(below[:3])}) and cannot "
+                "become one")))
 
 
 def import_categories(*, actor, data: bytes, filename: str = "") -> ImportReport:
-    """Check the whole table; apply it only when every row is right (see the module docstring). Audited."""
+    """Check the whole table; apply it only when every row is right (see the module docstring). Audited, and
+    so is a refused import."""
     require_manager(actor)
     report = ImportReport()
     try:
@@ -260,50 +364,81 @@ def import_categories(*, actor, data: bytes, filename: str = "") -> ImportReport
                 report.rows = len(rows)
     except TableError as exc:
         report.errors.append(RowError(exc.row or None, "", exc.message))
+    if not report.errors:
+        try:
+            _apply(actor, rows, report)
+        except _RowRefused as exc:  # rolled back: what the checks above did not foresee, said of its row
+            report.created = report.updated = report.unchanged = 0
+            report.errors.append(exc.error)
     if report.errors:
         record(actor=actor, action=verbs.Data.IMPORTED, target_type="categories.category", result="refused",
                target_repr=f"事件分类导入：{filename}"[:200], data={"errors": len(report.errors)})
-        return report
-    _apply(actor, rows, report)
     return report
+
+
+class _RowRefused(Exception):
+    """A row the service refused while the import was being applied; the whole import is rolled back."""
+
+    def __init__(self, error: RowError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+# The column of the table that holds each field `clean_category` may refuse.
+_COLUMNS = {"code": "编码", "name": "名称", "kind": "类型", "parent": "上级编码", "acceptance_condition": "立案条件",
+            "closure_condition": "结案条件", "responsible_body": "责任主体", "keywords": "关键词",
+            "time_limit_amount": "处置时限", "time_limit_mode": "时限单位", "default_department": "默认处置部门"}
 
 
 @transaction.atomic
 def _apply(actor, rows: list[_Row], report: ImportReport) -> None:
     existing = {(c.taxonomy_id, c.kind, c.code): c
                 for c in Category.objects.select_for_update().filter(taxonomy__in={r.taxonomy for r in rows})}
+    before = {r.key: snapshot(existing[r.key]) for r in rows if r.key in existing}
+    # The tree in memory as the file leaves it (where the new parent exists already), so that each row's parent
+    # is checked against the categories as they will be, not as they were: a class and its subclass may swap.
+    by_pk = {c.pk: c for c in existing.values()}
+    for category in existing.values():
+        if category.parent_id in by_pk:
+            category.parent = by_pk[category.parent_id]
+    for row in rows:
+        if row.key in existing and (not row.parent_code or row.parent_key in existing):
+            existing[row.key].parent = existing[row.parent_key] if row.parent_code else None
     now = timezone.now()
     pending = list(rows)
     # Parents first: a row waits until the category its parent code names exists.
     while pending:
-        ready = [r for r in pending if not r.parent_code or (r.taxonomy.pk, r.kind, r.parent_code) in existing]
+        ready = [r for r in pending if not r.parent_code or r.parent_key in existing]
         if not ready:  # cannot happen after check_rows; guard against a loop all the same
-            raise ValidationFailed("上级分类关系有误 / parent relations cannot be resolved")
+            raise _RowRefused(RowError(pending[0].number, "上级编码",
+                                       "上级分类关系有误 / parent relations cannot be resolved"))
         for row in ready:
-            _apply_row(actor, row, existing, now, report)
+            try:
+                _apply_row(actor, row, existing, before.get(row.key), now, report)
+            except ValidationFailed as exc:
+                raise _RowRefused(RowError(row.number, _COLUMNS.get(exc.field or "", ""), exc.message)) from exc
         pending = [r for r in pending if r not in ready]
     record(actor=actor, action=verbs.Data.IMPORTED, target_type="categories.category",
            target_repr=f"事件分类导入：{report.chinese}"[:200],
            data={"rows": report.rows, "created": report.created, "updated": report.updated})
 
 
-def _apply_row(actor, row: _Row, existing: dict, now, report: ImportReport) -> None:
-    parent = existing[(row.taxonomy.pk, row.kind, row.parent_code)] if row.parent_code else None
-    key = (row.taxonomy.pk, row.kind, row.code)
-    category = existing.get(key)
+def _apply_row(actor, row: _Row, existing: dict, before: dict | None, now, report: ImportReport) -> None:
+    """One row: its category created, or updated from `before` (its snapshot as stored)."""
+    parent = existing[row.parent_key] if row.parent_code else None
+    category = existing.get(row.key)
     if category is None:
         category = Category(taxonomy=row.taxonomy, kind=row.kind, code=row.code, parent=parent, edited_at=now,
                             sort=len(existing) + 1, **row.values)
         clean_category(category)
         category.save()
-        existing[key] = category
+        existing[row.key] = category
         record(actor=actor, action=verbs.Data.CREATED, target=category, after=snapshot(category),
                data={"via": "xlsx", "row": row.number})
         publish(TOPIC_CATEGORY_CHANGED, aggregate=category, payload={"change": "created", "via": "xlsx"})
         report.created += 1
         return
-    before = snapshot(category)
-    stored_department = category.default_department_id
+    stored_department = before["default_department"]
     for name in _SET:
         if name in row.values:
             setattr(category, name, row.values[name])

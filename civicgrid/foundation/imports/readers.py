@@ -411,9 +411,16 @@ def _sheet_title(title: str) -> str:
 
 
 def write_xlsx(
-    headers: Sequence[str], rows: Iterable[Mapping[str, Any] | Sequence[Any]], sheet_title: str = "Sheet1"
+    headers: Sequence[str],
+    rows: Iterable[Mapping[str, Any] | Sequence[Any]],
+    sheet_title: str = "Sheet1",
+    text_columns: Sequence[str] = (),
 ) -> bytes:
-    """XLSX bytes with a bold, frozen header row and column widths fitted to the first rows; streamed."""
+    """XLSX bytes with a bold, frozen header row and column widths fitted to the first rows; streamed.
+
+    The cells of `text_columns` (headers) are formatted as text ("@"), the whole column included: a code such as
+    01100 then keeps its leading zero when someone edits it in Excel, or types a new one below."""
+    text_at = {index for index, header in enumerate(headers) if header in set(text_columns)}
     with write_only_workbook() as workbook:  # finished even when `rows` fails half-way
         worksheet = workbook.create_sheet(_sheet_title(sheet_title))
         iterator = iter(rows)
@@ -423,13 +430,18 @@ def write_xlsx(
                 [_display_width(str(header))]
                 + [_display_width(cell_to_str(r[index])) for r in preview if index < len(r)]
             )
-            worksheet.column_dimensions[get_column_letter(index + 1)].width = min(max(longest + 2, 8), 60)
+            dimension = worksheet.column_dimensions[get_column_letter(index + 1)]
+            dimension.width = min(max(longest + 2, 8), 60)
+            if index in text_at:
+                dimension.number_format = "@"
         worksheet.freeze_panes = "A2"
         bold = Font(bold=True)
 
         def cells(values: Sequence[Any], font: Font | None = None) -> list[Any]:
             out = []
-            for value in values:
+            for index, value in enumerate(values):
+                if index in text_at and value is not None:
+                    value = cell_to_str(value)
                 if value is not None and not isinstance(value, int | float | dt.date | dt.time | bool):
                     value = xlsx_text(cell_to_str(value))
                 cell = WriteOnlyCell(worksheet, value=value)
@@ -437,6 +449,8 @@ def write_xlsx(
                     cell.data_type = "s"  # text, never a formula
                 if font:
                     cell.font = font
+                elif index in text_at:
+                    cell.number_format = "@"
                 out.append(cell)
             return out
 

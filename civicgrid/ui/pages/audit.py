@@ -58,9 +58,12 @@ _HIDDEN_FIELDS = {"id", "created_at", "updated_at", "grid", "region_code", "min_
                   "max_lat", "centroid_lng", "centroid_lat"}
 
 
-def _hidden(name: str) -> bool:
+def _hidden(name: str, model) -> bool:
     """Bookkeeping, derived fields and blind indexes; encrypted columns too (a change of one is recorded as
-    "(encrypted)" on its masked twin, which is shown)."""
+    "(encrypted)" on its masked twin, which is shown). A model names in `history_shown_fields` the fields of
+    that list it is defined by (a routing rule's region_code is where it applies, derived from nothing)."""
+    if name in getattr(model, "history_shown_fields", ()):
+        return False
     return name in _HIDDEN_FIELDS or name.endswith(("_index", "_enc"))
 
 
@@ -122,7 +125,7 @@ def describe(entry, model, names: dict | None = None) -> dict:
     from `names`, as `describe_all` collects them)."""
     changes = []
     for name, before, after in entry.changes:
-        if _hidden(name) or (before in _EMPTY and after in _EMPTY):
+        if _hidden(name, model) or (before in _EMPTY and after in _EMPTY):
             continue
         field = _field(model, name)
         changes.append({"field": _field_label(model, name), "before": _shown(before, field, names),
@@ -154,7 +157,7 @@ def describe_all(entries, model, user, read_paths: dict | None = None) -> list[d
     for entry in entries:
         for name, before, after in entry.changes:
             field = _field(model, name)
-            if field is None or not field.is_relation or _hidden(name):
+            if field is None or not field.is_relation or _hidden(name, model):
                 continue
             wanted.setdefault(field.related_model, set()).update(
                 str(v) for v in (before, after) if v not in (None, "") and not isinstance(v, list | dict))

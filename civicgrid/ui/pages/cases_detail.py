@@ -175,7 +175,8 @@ def pending_proposal(case: Case, user, proposals: dict[int, dict]) -> dict | Non
     """The latest 退回's proposal while the case waits to be dispatched again, for the dispatch form: the
     department named, the department that sent it back and why, and, when it asked for the routing rule to be
     corrected and the user may manage rules, the link that opens the rule correction pre-filled (category, the
-    case's street as the dispatch form's own correction uses, the proposed department, the case as reference)."""
+    case's street as the dispatch form's own correction uses, the proposed department, the case as reference,
+    and the case's own place)."""
     if case.department_id or case.status != Status.ACCEPTED:
         return None
     last = next((s for s in reversed(list(case.steps.all())) if s.action in ("send_back", "dispatch")), None)
@@ -184,8 +185,10 @@ def pending_proposal(case: Case, user, proposals: dict[int, dict]) -> dict | Non
     proposal = {**proposals[last.pk], "step": last,
                 "from": last.acting_department.name if last.acting_department else ""}
     if proposal["correct_rule"] and has_capability(user, "categories.manage"):
-        query = {"correct": "1", "region_code": case.region_code[:9], "reference": case.number,
-                 "note": f"由退回更正（{case.number}）"}
+        # `location`: the case's own place, where the form warns of a more specific rule the correction
+        # would leave in force.
+        query = {"correct": "1", "region_code": case.region_code[:9], "location": case.region_code,
+                 "reference": case.number, "note": f"由退回更正（{case.number}）"}
         if case.category_id:
             query["category"] = case.category_id
         if proposal["department_id"]:

@@ -13,7 +13,8 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_http_methods
@@ -21,12 +22,14 @@ from django.views.decorators.http import require_http_methods
 from civicgrid.apps.categories import selectors, services, xlsx
 from civicgrid.apps.categories.models import Category, CategoryKind, LimitMode, RoutingRule, RuleKind
 from civicgrid.apps.categories.permissions import MANAGE, VIEW
+from civicgrid.apps.categories.routing import REGION_LENGTHS
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.audit.service import history
 from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
 from civicgrid.foundation.core.errors import CivicgridError
 from civicgrid.foundation.orgs.models import Organisation, handles_cases
+from civicgrid.foundation.regions.models import Region
 from civicgrid.ui.language import one_language
 from civicgrid.ui.navigation import MenuItem, register
 
@@ -88,6 +91,47 @@ def _mark_rivals(rules) -> None:
     for r in rules:
         rivals = [pk for pk in others.get((r.category_id, r.region_code, r.kind), []) if pk != r.pk]
         r.rivals_label = "、".join(f"#{pk}" for pk in sorted(rivals))
+
+
+def _case_location(value: str | None) -> str:
+    """The region code of the case a correction comes from (`?location=`, a grid or community), or ''."""
+    code = clean_code(value)
+    return code if len(code) in REGION_LENGTHS else ""
+
+
+def _overriding(category, region_code: str, department_id, location: str, reference: str = "",
+                note: str = "") -> dict | None:
+    """When a correction of the rule for `category` at `region_code` would not change where the case's own
+    location routes, because a more specific rule decides there and sends elsewhere: that rule, the places and
+    department to name, and where to correct it instead (a routing rule: this correction form pre-filled for its
+    category and region; a 包保 rule, which a correction does not change: its own page)."""
+    if not location or not region_code:
+        return None
+    try:
+        route = services.overriding_route(category, region_code, location)
+    except CivicgridError:  # a region code the form will refuse anyway
+        return None
+    if route is None or (department_id and route.department.pk == department_id):
+        return None
+    rule = route.rule
+    names = dict(Region.objects.filter(code__in={location, rule.region_code}).values_list("code", "name"))
+    correctable = rule.kind == RuleKind.ROUTING
+    if correctable:
+        query = {"correct": "1", "region_code": rule.region_code, "location": location}
+        for key, value in (("category", rule.category_id), ("department", department_id), ("reference", reference),
+                           ("note", note)):
+            if value:
+                query[key] = value
+        url = f"{reverse('ui:routing_rule_new')}?{urlencode(query)}"
+    else:
+        url = reverse("ui:routing_rule_detail", args=[rule.pk])
+    return {"rule": rule.pk, "department": selectors.org_label(route.department), "url": url,
+            "correctable": correctable, "place": f"{names.get(location, '')}（{location}）",
+            "region": f"{names.get(rule.region_code, '')}（{rule.region_code}）"}
+
+
+def _initial_pk(value) -> int | None:
+    return int(value) if isinstance(value, str) and value.isdigit() and 0 < int(value) < 2**63 else None
 
 
 def _warn_rivals(request, rule: RoutingRule) -> None:
@@ -286,9 +330,12 @@ def rule_list(request):
 @capability_required(MANAGE)
 def rule_new(request):
     """A new rule; with `?correct=1` (from a 退回) it replaces the rule for exactly that category and region.
-    The query string may pre-fill category, region_code, department, note and reference (the case number)."""
+    The query string may pre-fill category, region_code, department, note and reference (the case number); with
+    `location` (the case's own place) the correction warns when a more specific rule decides there, and offers
+    to correct that one instead."""
     correcting = request.GET.get("correct") == "1"
     reference = request.GET.get("reference", "")[:64]
+    location = _case_location(request.GET.get("location")) if correcting else ""
     initial = {k: request.GET.get(k) for k in ("category", "region_code", "department", "note") if request.GET.get(k)}
     form = RuleForm(request.POST or None, initial=initial)
     if correcting:
@@ -308,10 +355,28 @@ def rule_new(request):
         else:
             messages.success(request, _("规则已保存"))
             _warn_rivals(request, rule)
+            override = _overriding(rule.category, rule.region_code, rule.department_id, location, reference,
+                                   data["note"]) if correcting else None
+            if override is not None:
+                # Saved, but the case's own place still routes elsewhere: say so, and open what would change it.
+                messages.warning(request, _("本案所在位置%(place)s仍按更具体的规则 #%(rule)s（%(region)s）派往"
+                                            "%(department)s，刚保存的规则在那里不起作用。") % override)
+                return redirect(override["url"])
             return redirect("ui:routing_rule_detail", pk=rule.pk)
+    override = None
+    if correcting and request.method == "GET":
+        try:
+            category = form.fields["category"].clean(initial.get("category"))
+        except forms.ValidationError:  # not a category: the form shows none chosen, and nothing is said
+            location = ""
+        else:
+            override = _overriding(category, (initial.get("region_code") or "").strip(),
+                                   _initial_pk(initial.get("department")), location, reference,
+                                   initial.get("note", ""))
     status = 400 if request.method == "POST" else 200
     return render(request, "categories/rule_form.html", {"form": form, "rule": None, "correcting": correcting,
-                                                         "reference": reference}, status=status)
+                                                         "reference": reference, "override": override},
+                  status=status)
 
 
 @require_http_methods(["GET", "POST"])

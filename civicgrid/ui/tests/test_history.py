@@ -65,6 +65,17 @@ def test_sensitive_values_show_as_encrypted_and_indexes_are_hidden(tree, home, c
     assert "aaa" not in html and "bbb" not in html
 
 
+def test_region_code_stays_hidden_where_it_repeats_the_grid(tree, home, client_for):
+    """Only a model that names region_code among its `history_shown_fields` (a routing rule) shows it."""
+    building = home["building"]
+    record(actor=None, action="data.changed", target=building,
+           before={"grid": 1, "region_code": "140213050001001", "address": "甲路1号"},
+           after={"grid": 2, "region_code": "140213050001002", "address": "乙路2号"})
+    worker = user_with(Role.GRID_WORKER, region=tree[HOME_GRID])
+    html = client_for(worker).get(reverse("ui:building_history", args=[building.pk])).content.decode()
+    assert "乙路2号" in html and "140213050001002" not in html
+
+
 def test_choices_show_their_labels(tree, home, client_for):
     resident = home["resident"]
     record(actor=None, action="data.changed", target=resident, before={"residency": "registered"},

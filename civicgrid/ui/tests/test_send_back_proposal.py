@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from civicgrid.apps.cases.models import Case
 from civicgrid.apps.cases.services import act
+from civicgrid.apps.cases.tests.conftest import GRID as GRID_OF_REPORTS
 from civicgrid.apps.cases.tests.conftest import loop, report  # noqa: F401
 from civicgrid.apps.categories.models import RoutingRule
 from civicgrid.foundation.notify.models import Notification
@@ -54,6 +55,7 @@ def test_the_proposal_reaches_the_message_the_case_page_and_the_rule_form(loop, 
     assert url.path == reverse("ui:routing_rule_new")
     assert parse_qs(url.query) == {"correct": ["1"], "category": [str(loop.cat.pk)], "region_code": ["140213050"],
                                    "department": [str(loop.other_dept.pk)], "reference": [case.number],
+                                   "location": [case.region_code],
                                    "note": [f"由退回更正（{case.number}）"]}
     # the link opens the correction form pre-filled; saving it routes the next case to the proposed department
     c = client_for(loop.dispatcher)
@@ -71,6 +73,26 @@ def test_the_proposal_reaches_the_message_the_case_page_and_the_rule_form(loop, 
     case = act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.other_dept.pk)
     html = _page(client_for(loop.dispatcher), case)
     assert _proposal(html) is None and "data-proposal" in html
+
+
+def test_the_correction_warns_of_a_community_rule_that_decides_the_cases_place(loop, client_for):
+    """The tester's case: a community rule sends this category to 区城管局; the correction the send-back opens
+    is for the street, which would not change where the case's own place routes. The form says so and offers
+    the community rule's correction instead."""
+    from civicgrid.apps.categories.services import create_rule
+
+    community = create_rule(actor=None, category=loop.cat, region_code=GRID_OF_REPORTS[:12],
+                            department=loop.dept)
+    case = act(actor=loop.handler, case=_dispatched(loop), action="send_back", reason="归住建管",
+               correct_rule=True, proposed_department=loop.other_dept.pk)
+    c = client_for(loop.dispatcher)
+    href = re.search(r'<a href="([^"]+)" data-correct-rule-link>', _proposal(_page(c, case))).group(1)
+    form = c.get(href.replace("&amp;", "&")).content.decode()
+    assert f"适用更具体的规则 #{community.pk}" in form and "仍派往区城管局" in form
+    offered = re.search(r'<a href="([^"]+)" data-correct-overriding-rule>', form).group(1).replace("&amp;", "&")
+    query = parse_qs(urlsplit(offered).query)
+    assert query["region_code"] == [community.region_code] and query["location"] == [case.region_code]
+    assert query["department"] == [str(loop.other_dept.pk)] and query["reference"] == [case.number]
 
 
 def test_a_dispatcher_who_may_not_manage_rules_sees_the_proposal_without_the_link(loop, client_for):

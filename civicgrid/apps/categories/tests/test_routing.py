@@ -152,3 +152,24 @@ def test_the_in_memory_routing_table_answers_as_the_queries_do(loaded, departmen
     assert compared == (len(categories) + 1) * len(regions) and len(categories) > 100
     with pytest.raises(ValidationFailed):
         table.department_id(garbage.pk, "14021")
+
+
+def test_a_more_specific_rule_is_what_a_correction_would_leave_in_force(garbage, departments):
+    """`overriding_route`: at the case's place, a rule for the same category and a deeper region decides over
+    the rule a correction would set for the street; a rule for the parent class, one for any category or one of
+    the same place does not."""
+    city, housing = departments["区城管局"], departments["区住建局"]
+    assert services.overriding_route(garbage, STREET, GRID) is None  # no rule at all
+    community = rule(garbage, COMMUNITY, city)
+    route = services.overriding_route(garbage, STREET, GRID)
+    assert route.rule == community and route.department == city
+    assert services.overriding_route(garbage, COMMUNITY, GRID) is None  # the same place
+    assert services.overriding_route(garbage, STREET, "140213051001001") is None  # the street does not hold it
+    assert services.overriding_route(None, STREET, GRID) is None  # `None` matches only rules for any category
+    grid_any = rule(None, GRID, housing)
+    assert services.overriding_route(None, STREET, GRID).rule == grid_any
+    assert services.overriding_route(garbage, STREET, GRID).rule == community  # its category beats `any`
+    community.delete()
+    class_rule = rule(garbage.parent, COMMUNITY, housing)
+    assert services.overriding_route(garbage, STREET, GRID) is None  # the corrected subclass rule would win
+    assert class_rule.pk

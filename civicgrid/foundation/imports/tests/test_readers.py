@@ -307,6 +307,17 @@ def test_write_xlsx_layout_and_formula_text():
     assert ws["B2"].data_type == "s" and ws["B2"].value == "=1+1"
 
 
+def test_write_xlsx_text_columns_keep_leading_zeros():
+    """Columns named as text are text-formatted cells, and so is the column for rows typed below them; a number
+    given for such a column is written as its text."""
+    data = write_xlsx(["编码", "数量"], [["01100", 3], [1200, 4], [None, 5]], text_columns=["编码"])
+    ws = load_workbook(io.BytesIO(data)).active
+    assert [ws.cell(r, 1).value for r in (2, 3, 4)] == ["01100", "1200", None]
+    assert all(ws.cell(r, 1).number_format == "@" for r in (2, 3, 4))
+    assert ws.column_dimensions["A"].number_format == "@"
+    assert ws["B2"].value == 3 and ws["B2"].number_format == "General" and ws["A1"].number_format == "General"
+
+
 def test_write_xlsx_replaces_control_characters():
     data = write_xlsx(["名称", "备注"], [["幸福\x0b小区", "第一行\n第二行\t完"]])
     ws = load_workbook(io.BytesIO(data)).active
