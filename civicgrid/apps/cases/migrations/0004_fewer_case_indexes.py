@@ -17,6 +17,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from civicgrid.foundation.core.migration_ops import AddIndexConcurrently
+
 FIELDS = ("source", "status", "region_code", "hotline_ticket", "department", "suggested_department", "parent",
           "external_id", "is_overdue", "is_supervised", "is_self_handled", "accepted_by", "dispatched_by")
 
@@ -50,6 +52,8 @@ def restore_indexes(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+    # The indexes are built CONCURRENTLY on PostgreSQL, which a transaction cannot hold (core.migration_ops).
+    atomic = False
 
     dependencies = [
         ('cases', '0003_loop_services'),
@@ -130,15 +134,15 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='case',
             index=models.Index(condition=models.Q(('is_overdue', True)), fields=['region_code', 'reported_at'], name='cases_overdue_region_idx'),
         ),
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='case',
             index=models.Index(condition=models.Q(('is_supervised', True)), fields=['region_code', 'reported_at'], name='cases_supervised_region_idx'),
         ),
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='case',
             index=models.Index(condition=models.Q(('parent__isnull', False)), fields=['parent'], name='cases_merged_parent_idx'),
         ),

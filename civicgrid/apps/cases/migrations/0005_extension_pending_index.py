@@ -3,8 +3,12 @@
 from django.conf import settings
 from django.db import migrations, models
 
+from civicgrid.foundation.core.migration_ops import AddIndexConcurrently
+
 
 class Migration(migrations.Migration):
+    # The indexes are built CONCURRENTLY on PostgreSQL, which a transaction cannot hold (core.migration_ops).
+    atomic = False
 
     dependencies = [
         ('cases', '0004_fewer_case_indexes'),
@@ -15,7 +19,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='case',
             index=models.Index(condition=models.Q(('extension_pending', True)), fields=['region_code'], name='cases_extension_region_idx'),
         ),

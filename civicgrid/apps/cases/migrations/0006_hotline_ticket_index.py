@@ -3,8 +3,12 @@
 from django.conf import settings
 from django.db import migrations, models
 
+from civicgrid.foundation.core.migration_ops import AddIndexConcurrently
+
 
 class Migration(migrations.Migration):
+    # The indexes are built CONCURRENTLY on PostgreSQL, which a transaction cannot hold (core.migration_ops).
+    atomic = False
 
     dependencies = [
         ('cases', '0005_extension_pending_index'),
@@ -15,7 +19,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='case',
             index=models.Index(condition=models.Q(('hotline_ticket', ''), _negated=True), fields=['hotline_ticket'], name='cases_hotline_ticket_idx'),
         ),

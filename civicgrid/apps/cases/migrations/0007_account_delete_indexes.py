@@ -13,8 +13,12 @@ accepted by nobody yet, maintains neither; the planners of both databases use th
 from django.conf import settings
 from django.db import migrations, models
 
+from civicgrid.foundation.core.migration_ops import AddIndexConcurrently
+
 
 class Migration(migrations.Migration):
+    # The indexes are built CONCURRENTLY on PostgreSQL, which a transaction cannot hold (core.migration_ops).
+    atomic = False
 
     dependencies = [
         ('cases', '0006_hotline_ticket_index'),
@@ -25,11 +29,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='case',
             index=models.Index(condition=models.Q(('accepted_by__isnull', False)), fields=['accepted_by'], name='cases_accepted_by_idx'),
         ),
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='case',
             index=models.Index(condition=models.Q(('dispatched_by__isnull', False)), fields=['dispatched_by'], name='cases_dispatched_by_idx'),
         ),

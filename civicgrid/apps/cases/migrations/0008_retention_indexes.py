@@ -3,8 +3,12 @@
 from django.conf import settings
 from django.db import migrations, models
 
+from civicgrid.foundation.core.migration_ops import AddIndexConcurrently
+
 
 class Migration(migrations.Migration):
+    # The indexes are built CONCURRENTLY on PostgreSQL, which a transaction cannot hold (core.migration_ops).
+    atomic = False
 
     dependencies = [
         ('cases', '0007_account_delete_indexes'),
@@ -15,11 +19,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='case',
             index=models.Index(condition=models.Q(('status', 'closed'), models.Q(('reporter_email_enc', ''), ('reporter_name', ''), ('reporter_phone_enc', ''), ('reporter_phone_masked', ''), _negated=True)), fields=['status', 'closed_at'], name='cases_retention_closed_idx'),
         ),
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='case',
             index=models.Index(condition=models.Q(models.Q(('status', 'merged'), ('status', 'refused'), ('status', 'voided'), _connector='OR'), models.Q(('reporter_email_enc', ''), ('reporter_name', ''), ('reporter_phone_enc', ''), ('reporter_phone_masked', ''), _negated=True)), fields=['status', 'updated_at'], name='cases_retention_ended_idx'),
         ),

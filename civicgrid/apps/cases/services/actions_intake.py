@@ -103,6 +103,7 @@ def check_result(ctx: Ctx) -> None:
 def refuse(ctx: Ctx) -> None:
     """不予受理 with a reason: no step was completed, so the clocks stop without facts."""
     clocks.stop_all(ctx.case, ctx.at)
+    ctx.case.ended_at = ctx.at
     ctx.tell = "不予受理"
 
 
@@ -110,6 +111,7 @@ def refuse(ctx: Ctx) -> None:
 def void(ctx: Ctx) -> None:
     """作废 with a reason (counts against 准确立案率 when the case had been accepted)."""
     clocks.stop_all(ctx.case, ctx.at)
+    ctx.case.ended_at = ctx.at
     ctx.data["was_accepted"] = ctx.case.accepted_at is not None
     ctx.tell = "已作废"
 
@@ -135,6 +137,7 @@ def merge(ctx: Ctx) -> None:
     parent = _parent(ctx)
     clocks.stop_all(case, ctx.at)
     case.parent = parent
+    case.ended_at = ctx.at
     moving = list(CaseReporter.objects.filter(case=case).values_list("pk", flat=True))
     moved = CaseReporter.objects.filter(pk__in=moving).update(case=parent)
     Case.objects.filter(parent=case).update(parent=parent)

@@ -10,7 +10,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from civicgrid.apps.cases.models import Case, CaseReporter, Status
+from civicgrid.apps.cases.models import REPORTER_DATA_CLEARED, Case, CaseReporter, CaseStep, Status
+from civicgrid.apps.cases.services import act
 from civicgrid.foundation.audit.models import AuditEntry
 from civicgrid.foundation.core import retention
 from civicgrid.foundation.notify.models import OutgoingMessage
@@ -21,11 +22,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _ended(case, status, days_ago):
+    """The case closed (`closed_at`), or refused, voided or merged (`ended_at`), `days_ago` days ago."""
     at = timezone.now() - timedelta(days=days_ago)
-    fields = {"status": status, "updated_at": at}
-    if status == Status.CLOSED:
-        fields["closed_at"] = at
-    Case.objects.filter(pk=case.pk).update(**fields)
+    Case.objects.filter(pk=case.pk).update(status=status, **{"closed_at" if status == Status.CLOSED else "ended_at": at})
 
 
 def _contacts(case) -> tuple:
@@ -158,5 +157,98 @@ def test_the_hourly_pass_finds_what_is_due_through_the_retention_indexes_not_a_s
     with connection.cursor() as cur:
         cur.execute("EXPLAIN QUERY PLAN " + sql, params)
         plan = " | ".join(row[-1] for row in cur.fetchall())
-    assert "cases_retention_closed_idx" in plan and "cases_retention_ended_idx" in plan, plan
+    assert "cases_retention_closed_idx" in plan and "cases_retention_ended_at_idx" in plan, plan
     assert "SCAN cases_case" not in plan, plan
+
+
+def test_refusing_voiding_or_merging_starts_the_period_and_later_saves_do_not_move_it(loop):
+    """The period of a refused, voided or merged case runs from that step (`ended_at`), not from its last save
+    (`updated_at`, which every save changes and no index may hold: see the next test)."""
+    parent = report(loop, title="主案卷")
+    ended = {}
+    for action, inputs in (("refuse", {"reason": "不属于受理范围"}), ("void", {"reason": "重复录入"}),
+                           ("merge", {"parent": parent.number})):
+        case = report(loop, title=action, reporter_name="张三", reporter_phone="13812345678")
+        act(actor=loop.dispatcher, case=case, action=action, **inputs)
+        step = CaseStep.objects.get(case=case, action=action)
+        assert Case.objects.get(pk=case.pk).ended_at == step.at
+        ended[action] = case
+    assert Case.objects.get(pk=parent.pk).ended_at is None  # open, and closing is `closed_at`
+    long_ago, lately = timezone.now() - timedelta(days=800), timezone.now() - timedelta(days=5)
+    # Refused long ago and saved since: due. Voided lately, its last save long ago (as the data allows): kept.
+    Case.objects.filter(pk=ended["refuse"].pk).update(ended_at=long_ago, updated_at=lately)
+    Case.objects.filter(pk=ended["merge"].pk).update(ended_at=long_ago, updated_at=lately)
+    Case.objects.filter(pk=ended["void"].pk).update(ended_at=lately, updated_at=long_ago)
+
+    def held(case) -> tuple:  # the case's own (a merged case's reporters follow its parent)
+        return tuple(Case.objects.filter(pk=case.pk).values_list(*REPORTER_DATA_CLEARED).get())
+
+    kept = held(ended["void"])
+    assert kept[0] == "张三"
+
+    data_set = next(s for s in retention.registered() if s.key == "cases.reporter")
+    assert retention.apply_one(data_set) == 2
+    assert held(ended["refuse"]) == held(ended["merge"]) == ("", "", "", "")
+    assert held(ended["void"]) == kept
+
+
+def test_no_index_of_the_case_table_holds_updated_at(loop):
+    """Every save of a case changes `updated_at`; on PostgreSQL an indexed column that changes (a partial index's
+    condition included) makes the update non-HOT, a new entry in every index of the table."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute("SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'cases_case'::regclass")
+        else:
+            cur.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'cases_case' "
+                        "AND sql IS NOT NULL")
+        definitions = [row[0] for row in cur.fetchall()]
+    assert any("cases_retention_ended_at_idx" in d for d in definitions)
+    assert [d for d in definitions if "updated_at" in d] == []
+
+
+def test_on_postgresql_a_progress_note_is_a_heap_only_update(loop):
+    """A note changes no indexed column of the case, so PostgreSQL updates it in place (HOT), writing no index."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("HOT updates are PostgreSQL's")
+    case = report(loop)
+    act(actor=loop.dispatcher, case=case, action="accept")
+    act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
+
+    def updates() -> tuple[int, int]:
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_stat_get_xact_tuples_updated('cases_case'::regclass), "
+                        "pg_stat_get_xact_tuples_hot_updated('cases_case'::regclass)")
+            return cur.fetchone()
+
+    before = updates()
+    for n in range(3):
+        act(actor=loop.handler, case=case, action="progress", note=f"第{n + 1}次进展")
+    after = updates()
+    assert after[0] - before[0] == 3 and after[1] - before[1] == 3, (before, after)
+
+
+def test_the_migration_starts_the_cases_ended_before_it_where_the_pass_counted_from(loop):
+    """0011 gives the refused, voided and merged cases without `ended_at` their `updated_at` (what the pass
+    counted from until then), and leaves the others, and a moment already set, as they are."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("civicgrid.apps.cases.migrations.0011_retention_ended_at")
+    at = {s: timezone.now() - timedelta(days=d) for s, d in (("refused", 900), ("voided", 700), ("merged", 10))}
+    cases = {s: report(loop, title=s) for s in (*at, "closed", "open", "set")}
+    for status, moment in at.items():
+        Case.objects.filter(pk=cases[status].pk).update(status=status, updated_at=moment, ended_at=None)
+    Case.objects.filter(pk=cases["closed"].pk).update(status=Status.CLOSED, closed_at=at["refused"])
+    already = timezone.now() - timedelta(days=3)
+    Case.objects.filter(pk=cases["set"].pk).update(status=Status.VOIDED, ended_at=already)
+
+    migration.fill_ended_at(apps, None)
+    migration.fill_ended_at(apps, None)  # run again (a migration that stopped halfway): the same
+
+    ended = dict(Case.objects.filter(pk__in=[c.pk for c in cases.values()]).values_list("title", "ended_at"))
+    assert ended == {**at, "closed": None, "open": None, "set": already}

@@ -6,15 +6,19 @@ second that reads every event kept for the last 30 days."""
 
 from django.db import migrations, models
 
+from civicgrid.foundation.core.migration_ops import AddIndexConcurrently
+
 
 class Migration(migrations.Migration):
+    # The indexes are built CONCURRENTLY on PostgreSQL, which a transaction cannot hold (core.migration_ops).
+    atomic = False
 
     dependencies = [
         ("events", "0002_outbox_topic_unindexed"),
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name="outboxevent",
             index=models.Index(condition=models.Q(dispatched_at__isnull=True), fields=["id"], name="outbox_due"),
         ),

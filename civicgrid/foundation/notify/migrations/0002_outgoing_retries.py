@@ -4,14 +4,23 @@ independent of how many sent messages are kept. Messages already failed start wi
 
 from django.db import migrations, models
 
+from civicgrid.foundation.core.migration_ops import AddIndexConcurrently
+
 
 class Migration(migrations.Migration):
+    # The index is built CONCURRENTLY on PostgreSQL, which a transaction cannot hold. It comes first: a build
+    # that fails leaves the columns not yet added, and the migration runs again from the start (core.migration_ops).
+    atomic = False
 
     dependencies = [
         ("notify", "0001_initial"),
     ]
 
     operations = [
+        AddIndexConcurrently(
+            model_name="outgoingmessage",
+            index=models.Index(condition=models.Q(sent_at__isnull=True), fields=["id"], name="outgoing_unsent"),
+        ),
         migrations.AddField(
             model_name="outgoingmessage",
             name="attempts",
@@ -21,9 +30,5 @@ class Migration(migrations.Migration):
             model_name="outgoingmessage",
             name="next_try_at",
             field=models.DateTimeField(blank=True, null=True),
-        ),
-        migrations.AddIndex(
-            model_name="outgoingmessage",
-            index=models.Index(condition=models.Q(sent_at__isnull=True), fields=["id"], name="outgoing_unsent"),
         ),
     ]

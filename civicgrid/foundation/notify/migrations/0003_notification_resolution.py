@@ -4,14 +4,23 @@ object it is about (`notify_target`)."""
 
 from django.db import migrations, models
 
+from civicgrid.foundation.core.migration_ops import AddIndexConcurrently
+
 
 class Migration(migrations.Migration):
+    # The index is built CONCURRENTLY on PostgreSQL, which a transaction cannot hold. It comes first: a build
+    # that fails leaves the columns not yet added, and the migration runs again from the start (core.migration_ops).
+    atomic = False
 
     dependencies = [
         ("notify", "0002_outgoing_retries"),
     ]
 
     operations = [
+        AddIndexConcurrently(
+            model_name="notification",
+            index=models.Index(fields=["target_type", "target_id"], name="notify_target"),
+        ),
         migrations.AddField(
             model_name="notification",
             name="resolution",
@@ -21,9 +30,5 @@ class Migration(migrations.Migration):
             model_name="notification",
             name="resolved_at",
             field=models.DateTimeField(blank=True, null=True),
-        ),
-        migrations.AddIndex(
-            model_name="notification",
-            index=models.Index(fields=["target_type", "target_id"], name="notify_target"),
         ),
     ]

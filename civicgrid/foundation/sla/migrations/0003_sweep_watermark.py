@@ -3,14 +3,27 @@
 import django.utils.timezone
 from django.db import migrations, models
 
+from civicgrid.foundation.core.migration_ops import AddIndexConcurrently, RemoveIndexConcurrently
+
 
 class Migration(migrations.Migration):
+    # The clock indexes are built and dropped CONCURRENTLY on PostgreSQL, which a transaction cannot hold; they
+    # come first, so a migration stopped at any step runs again from the start (core.migration_ops).
+    atomic = False
 
     dependencies = [
         ('sla', '0002_drop_state_due_index'),
     ]
 
     operations = [
+        AddIndexConcurrently(
+            model_name='slaclock',
+            index=models.Index(condition=models.Q(('state__in', ('running', 'paused'))), fields=['region_code', 'due_at'], name='sla_open_region_due'),
+        ),
+        RemoveIndexConcurrently(
+            model_name='slaclock',
+            name='sla_overdue_region',
+        ),
         migrations.CreateModel(
             name='SweepState',
             fields=[
@@ -22,13 +35,5 @@ class Migration(migrations.Migration):
                 'verbose_name': '时限扫描进度',
                 'verbose_name_plural': '时限扫描进度',
             },
-        ),
-        migrations.RemoveIndex(
-            model_name='slaclock',
-            name='sla_overdue_region',
-        ),
-        migrations.AddIndex(
-            model_name='slaclock',
-            index=models.Index(condition=models.Q(('state__in', ('running', 'paused'))), fields=['region_code', 'due_at'], name='sla_open_region_due'),
         ),
     ]

@@ -2,8 +2,12 @@
 
 from django.db import migrations, models
 
+from civicgrid.foundation.core.migration_ops import AddIndexConcurrently
+
 
 class Migration(migrations.Migration):
+    # The indexes are built CONCURRENTLY on PostgreSQL, which a transaction cannot hold (core.migration_ops).
+    atomic = False
 
     dependencies = [
         ('cases', '0004_fewer_case_indexes'),
@@ -11,7 +15,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='queuedrequest',
             index=models.Index(condition=models.Q(('state', 'failed')), fields=['id'], name='open311_queue_failed'),
         ),
