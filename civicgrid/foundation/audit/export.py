@@ -23,11 +23,12 @@ from ..access.scope import has_capability
 from ..core.errors import PermissionDenied, ValidationFailed
 from . import labels, verbs
 from .models import AuditEntry
-from .service import record
+from .service import record, shown_snapshot
 
 MAX_EXPORT_ROWS = 200_000  # an export bigger than this should be narrowed by time range
 
-# Export columns: field, header. `before`/`after`/`data` are already masked snapshots (see service.snapshot).
+# Export columns: field, header. `before`/`after`/`data` are already masked snapshots (see service.snapshot);
+# `before`/`after` are read through `service.shown_snapshot` (withheld fields of older records).
 COLUMNS: list[tuple[str, str]] = [
     ("id", "编号 id"),
     ("at", "时间 time"),
@@ -202,6 +203,8 @@ def _cell(entry: AuditEntry, name: str):
     if name == "action_name":
         return labels.action_name(entry.action)
     value = getattr(entry, name)
+    if name in ("before", "after"):
+        value = shown_snapshot(entry.target_type, value)
     if name == "at":
         return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, dict | list):
