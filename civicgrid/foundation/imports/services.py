@@ -658,13 +658,14 @@ def export_table(
     if fmt not in ("xlsx", "csv"):
         raise ValidationFailed("格式只能是 xlsx 或 csv / format must be xlsx or csv", field="format")
     if actor is not None and not has_capability(actor, kind.export_capability):
-        raise PermissionDenied("您无权导出此类数据 / you may not export this table")
+        _refuse_export(actor, kind, region, fmt, clear, "您无权导出此类数据 / you may not export this table")
     if clear and actor is not None:
         reveal_scope = scope_for(actor, "people.reveal")
         if not (reveal_scope.everything or (region and reveal_scope.covers_code(region))):
-            raise PermissionDenied(
+            _refuse_export(
+                actor, kind, region, fmt, clear,
                 "导出完整号码需要对所选区域有查看完整号码的权限，并须指定区域 / clear export needs `people.reveal` "
-                "over the chosen region"
+                "over the chosen region",
             )
     counter = {"rows": 0}
 
@@ -688,6 +689,21 @@ def export_table(
     )
     stamp = timezone.localtime().strftime("%Y%m%d%H%M")
     return body, f"{kind.label}-{region or '全部'}-{stamp}.{fmt}", content_type, counter["rows"]
+
+
+def _refuse_export(actor, kind: registry.TableType, region: str, fmt: str, clear: bool, message: str) -> None:
+    """Record a refused export as the trail records a refused reveal (the attempt, who, where, whether in
+    clear, result `refused`), then refuse it. Nothing was read."""
+    audit.record(
+        actor=actor,
+        action=verbs.Data.EXPORTED,
+        target_type=kind.model._meta.label_lower,
+        target_repr=f"导出{kind.label} / export {kind.key}",
+        region_code=region,
+        data={"table": kind.key, "region": region, "format": fmt, "rows": 0, "clear": bool(clear)},
+        result="refused",
+    )
+    raise PermissionDenied(message)
 
 
 def purge_stale_uploads(*, older_than_days: int = 7) -> int:
