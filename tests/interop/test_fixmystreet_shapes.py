@@ -86,8 +86,16 @@ def test_send_service_request_then_get_service_requests(served):
                   "media_url", "service_code", "lat", "long"):
         assert field in request, field
     assert request["service_request_id"] == number and request["status"] == "open"
-    assert request["media_url"] == "https://fms.example/photo/42.0.full.jpeg"
+    assert request["media_url"] is None and request["description"] is None  # published once accepted (立案)
     w3c(request["updated_datetime"])
+    from civicgrid.apps.cases.models import Case, Status
+
+    Case.objects.filter(number=number).update(status=Status.ACCEPTED, accepted_at=timezone.now())
+    listed = requests.get(f"{served.base}/requests.xml", params={"jurisdiction_id": "140213",
+                                                                 "service_request_id": number}, timeout=30)
+    request = simple(listed.content)["request"][0]
+    assert request["media_url"] == "https://fms.example/photo/42.0.full.jpeg"
+    assert request["description"].startswith("路灯不亮") and request["status"] == "open"
     assert "13812345678" not in listed.text and "zhang@example.com" not in listed.text
 
 
@@ -152,9 +160,9 @@ def test_post_and_get_service_request_updates(served):
     for field in ("update_id", "service_request_id", "status", "updated_datetime", "description", "media_url"):
         assert field in update, field
     assert update["service_request_id"] == number and update["status"] == "open"
-    # the public feed names a comment without the words the public wrote (FixMyStreet keeps its own copy)
+    # the public feed names a comment without the words or media the public sent (FixMyStreet keeps its own copy)
     assert update["description"] == "留言" and "还是不亮" not in fetched.content.decode()
-    assert update["media_url"] == "https://fms.example/c/38362.jpeg"
+    assert update["media_url"] is None and "38362.jpeg" not in fetched.content.decode()
     w3c(update["updated_datetime"])
 
 

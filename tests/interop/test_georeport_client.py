@@ -32,6 +32,15 @@ def _post(served, fmt: str, **extra) -> str:
     return xmltodict.parse(response.content)["service_requests"]["request"]["service_request_id"]
 
 
+def _accept(number: str) -> None:
+    """Intake accepts the report (立案): what the reporter wrote and sent is published from then on."""
+    from django.utils import timezone
+
+    from civicgrid.apps.cases.models import Case, Status
+
+    Case.objects.filter(number=number).update(status=Status.ACCEPTED, accepted_at=timezone.now())
+
+
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 def test_georeport_client_round_trip(served, fmt):
     client = GeoReport(served.base, jurisdiction="140213", api_key=served.key, output_format=fmt)
@@ -52,8 +61,11 @@ def test_georeport_client_round_trip(served, fmt):
 
     got = client.get_service_request(number)
     assert got["service_request_id"] == number and got["status"] == "open"
-    assert got["service_code"] == served.code and got["media_url"] == "https://app.example/p/1.jpg"
+    assert got["service_code"] == served.code and not got["media_url"] and not got["description"]  # before 立案
     assert datetime.fromisoformat(got["requested_datetime"]).utcoffset().total_seconds() == 8 * 3600
+    _accept(number)
+    got = client.get_service_request(number)
+    assert got["media_url"] == "https://app.example/p/1.jpg" and got["description"] == "路灯不亮，晚上很黑"
 
     second = _post(served, fmt, description="另一盏路灯不亮")
     listed = client.get_service_requests()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime
 
-from django.db.models import Count, Q
+from django.db.models import Q
 from ninja import Query, Router, Schema
 from ninja.responses import Status
 
@@ -196,8 +196,6 @@ def _row(c: Campaign) -> dict:
 
 def _campaigns(user):
     return (Campaign.objects.visible_to(user).select_related("region").defer("region__geometry")
-            .annotate(total=Count("inspections", distinct=True),
-                      done=Count("inspections", filter=Q(inspections__status=InspectionStatus.DONE), distinct=True))
             .order_by("-starts_on", "-id"))
 
 
@@ -249,12 +247,13 @@ def _photos(items) -> list[bytes]:
 @router.get("/campaigns", response=CampaignListOut, url_name="campaign_list")
 def list_campaigns(request, filters: Query[CampaignFilterIn]):
     """Campaigns in your scope (a street's campaign is seen from its grids and from above), newest first, with
-    their checklists done/total. `open=true` for running campaigns only."""
+    their checklists done/total, counting the checklists in your view (a district's campaign seen from a street
+    counts the street's). `open=true` for running campaigns only."""
     qs = _campaigns(request.user)
     if filters.open is not None:
         qs = qs.filter(is_open=filters.open)
     items, total = page(qs, limit=filters.limit, offset=filters.offset)
-    return {"items": [_row(c) for c in items], "count": total}
+    return {"items": [_row(c) for c in services.with_inspection_counts(request.user, items)], "count": total}
 
 
 @router.get("/campaigns/inspections/mine", response=CampaignInspectionListOut, url_name="campaign_inspections_mine")
@@ -316,6 +315,7 @@ def get_campaign(request, campaign_id: int):
     if campaign is None:
         raise NotFound(CAMPAIGN_NOT_FOUND)
     progress = services.campaign_progress(request.user, campaign)
+    campaign.total, campaign.done = progress["totals"]["total"], progress["totals"]["done"]  # in your view
     return {
         **_row(campaign), "description": campaign.description,
         "checklist": [_item(i) for i in campaign.items.order_by("category", "order", "id")],

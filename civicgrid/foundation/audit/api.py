@@ -16,6 +16,7 @@ from ..core.errors import PermissionDenied, ValidationFailed
 from ..core.pagination import page
 from . import labels
 from .export import AuditFilter, apply_filter, clean_action, export_entries, visible_audit
+from .service import shown_snapshot
 
 PREFIX = "/"
 router = Router(tags=["audit"])
@@ -43,6 +44,14 @@ class AuditOut(Schema):
     @staticmethod
     def resolve_action_name(obj) -> str:
         return labels.action_name(obj.action)
+
+    @staticmethod
+    def resolve_before(obj):
+        return shown_snapshot(obj.target_type, obj.before)
+
+    @staticmethod
+    def resolve_after(obj):
+        return shown_snapshot(obj.target_type, obj.after)
 
 
 class AuditList(Schema):

@@ -23,11 +23,13 @@ from ..access.scope import has_capability
 from ..core.errors import PermissionDenied, ValidationFailed
 from . import labels, verbs
 from .models import AuditEntry
-from .service import record
+from .service import record, shown_snapshot
 
-MAX_EXPORT_ROWS = 200_000  # an export bigger than this should be narrowed by time range
+MAX_EXPORT_ROWS = 200_000
+REFUSED = ("refused", "denied")  # the results a page names 被拒绝  # an export bigger than this should be narrowed by time range
 
-# Export columns: field, header. `before`/`after`/`data` are already masked snapshots (see service.snapshot).
+# Export columns: field, header. `before`/`after`/`data` are already masked snapshots (see service.snapshot);
+# `before`/`after` are read through `service.shown_snapshot` (withheld fields of older records).
 COLUMNS: list[tuple[str, str]] = [
     ("id", "编号 id"),
     ("at", "时间 time"),
@@ -65,7 +67,7 @@ class AuditFilter:
     until: datetime | None = None  # exclusive
     target_type: str = ""  # "people.resident"
     target_id: str = ""
-    result: str = ""  # ok | refused | failed
+    result: str = ""  # ok | refused (with denied) | failed
     source_ip: str = ""
 
     def __post_init__(self) -> None:
@@ -96,7 +98,9 @@ def apply_filter(queryset: models.QuerySet, f: AuditFilter) -> models.QuerySet:
     if f.target_id:
         queryset = queryset.filter(target_id=f.target_id.strip()[:64])
     if f.result:
-        queryset = queryset.filter(result=f.result.strip()[:16])
+        result = f.result.strip()[:16]
+        # A refused reveal (people, a reporter's contact) records `denied`: the reader asks for 被拒绝 as one.
+        queryset = queryset.filter(result__in=REFUSED) if result == "refused" else queryset.filter(result=result)
     if f.source_ip:
         queryset = queryset.filter(source_ip=f.source_ip.strip()[:64])
     return queryset.order_by("-at", "-id")
@@ -202,6 +206,8 @@ def _cell(entry: AuditEntry, name: str):
     if name == "action_name":
         return labels.action_name(entry.action)
     value = getattr(entry, name)
+    if name in ("before", "after"):
+        value = shown_snapshot(entry.target_type, value)
     if name == "at":
         return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, dict | list):

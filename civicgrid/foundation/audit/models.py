@@ -64,7 +64,11 @@ class AuditEntry(models.Model):
 
     @property
     def changes(self) -> list[tuple[str, object, object]]:
-        """Field-by-field differences between before and after."""
-        before, after = self.before or {}, self.after or {}
+        """Field-by-field differences between before and after, as they may be read (withheld fields masked,
+        `service.shown_snapshot`)."""
+        from .service import shown_snapshot
+
+        before = shown_snapshot(self.target_type, self.before or {})
+        after = shown_snapshot(self.target_type, self.after or {})
         keys = sorted(set(before) | set(after))
         return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]

@@ -13,6 +13,9 @@ from ..core import context, rows
 from .models import AuditEntry
 
 SENSITIVE_MARK = "[已加密]"
+# A value the trail does not keep, though the column is not encrypted: it would give away an encrypted one (a
+# resident's birth date is eight of the masked digits of their ID number). See `audit_withheld_fields`.
+WITHHELD_MARK = "[不记录]"
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -70,7 +73,7 @@ def actor_label(actor) -> str:
     return (getattr(actor, "display_name", "") or actor.get_username())[:150]
 
 
-_SENSITIVE, _EXCLUDED, _PLAIN = range(3)
+_SENSITIVE, _EXCLUDED, _PLAIN, _WITHHELD = range(4)
 _snapshot_plans: dict[type, tuple] = {}
 
 
@@ -79,9 +82,10 @@ def _snapshot_plan(model: type) -> tuple:
     if plan is None:
         sensitive = set(getattr(model, "audit_sensitive_fields", ()))
         excluded = set(getattr(model, "audit_exclude_fields", ()))
+        withheld = set(getattr(model, "audit_withheld_fields", ()))
         plan = _snapshot_plans[model] = tuple(
             (f.name, f.attname, _SENSITIVE if f.name in sensitive or f.attname in sensitive else
-             _EXCLUDED if f.name in excluded else _PLAIN)
+             _WITHHELD if f.name in withheld else _EXCLUDED if f.name in excluded else _PLAIN)
             for f in model._meta.concrete_fields)
     return plan
 
@@ -89,8 +93,10 @@ def _snapshot_plan(model: type) -> tuple:
 def snapshot(obj: models.Model) -> dict:
     """The object's concrete field values for before/after; fields the model marks sensitive are masked.
 
-    A model lists `audit_sensitive_fields` (stored encrypted) and `audit_exclude_fields` (bulky, e.g.
-    geometry: recorded as a digest so changes still show).
+    A model lists `audit_sensitive_fields` (stored encrypted), `audit_withheld_fields` (plain columns that
+    would give an encrypted one away: recorded as present or not, never as a value, not even a digest, which a
+    small set of values such as dates would give back) and `audit_exclude_fields` (bulky, e.g. geometry:
+    recorded as a digest so changes still show).
     """
     data: dict = {}
     values = obj.__dict__
@@ -102,6 +108,8 @@ def snapshot(obj: models.Model) -> dict:
                 value if t in _SCALARS else _plain(value)
         elif mode == _SENSITIVE:
             data[name] = SENSITIVE_MARK if value else None
+        elif mode == _WITHHELD:
+            data[name] = WITHHELD_MARK if value not in (None, "") else None
         else:
             import hashlib
             import json
@@ -112,6 +120,28 @@ def snapshot(obj: models.Model) -> dict:
                 else None
             )
     return data
+
+
+def withheld_fields(target_type: str) -> frozenset[str]:
+    """The `audit_withheld_fields` of the model a record's `target_type` names ("people.resident"); none for a
+    type that is not a model (any more)."""
+    from django.apps import apps
+
+    try:
+        model = apps.get_model(target_type)
+    except (LookupError, ValueError):
+        return frozenset()
+    return frozenset(getattr(model, "audit_withheld_fields", ()))
+
+
+def shown_snapshot(target_type: str, snapshot):
+    """A recorded before/after as it may be read: the model's withheld fields as `WITHHELD_MARK`. Records
+    written before a field was withheld still hold its value; every reader (the object's history, the audit
+    administrator's API and export) reads them through here, and the stored record stays as it was."""
+    fields = withheld_fields(target_type) if isinstance(snapshot, dict) else ()
+    if not fields or not fields & snapshot.keys():
+        return snapshot
+    return {k: (WITHHELD_MARK if k in fields and v not in (None, "") else v) for k, v in snapshot.items()}
 
 
 def entry(

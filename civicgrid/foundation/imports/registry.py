@@ -11,7 +11,7 @@ Apps register their types from a module listed in `PROVIDERS` (or `settings.CIVI
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,9 @@ class Column:
     required: bool = False
     hint: str = ""
     aliases: tuple[str, ...] = ()
+    # Personal numbers (ID numbers, phones): how to mask what a row holds, wherever the file's rows are shown
+    # back (the error report) to a reader who may not see them in clear.
+    mask: Callable[[str], str] | None = None
 
 
 @dataclass

@@ -35,13 +35,12 @@ from . import readers, registry
 from .models import ImportJob, JobStatus
 
 log = logging.getLogger(__name__)
-REPORT_ALL_ROWS_UP_TO = 50_000
 # From this many rows a PostgreSQL import drops the table's secondary indexes and rebuilds them after loading
 # (see `_BulkLoad`); `settings.CIVICGRID_IMPORT_BULK_ROWS` overrides it.
 BULK_ROWS_DEFAULT = 50_000
 # From this many rows (estimated at upload) the costly per-row work runs in worker processes (`_Batches`);
 # `settings.CIVICGRID_IMPORT_PARALLEL_ROWS` overrides it.
-PARALLEL_ROWS_DEFAULT = 20_000  # below this the report holds every row, so it can be fixed and resubmitted as is
+PARALLEL_ROWS_DEFAULT = 20_000
 _SPOOL_PROTOCOL = pickle.HIGHEST_PROTOCOL
 ProgressCallback = Callable[[ImportJob], None]
 
@@ -565,11 +564,24 @@ class _SideChannel:
 # ---------------------------------------------------------------------------------------------- reports
 
 
-def error_report(job: ImportJob, fmt: str = "xlsx", *, actor=None) -> tuple[bytes, str, str]:
-    """The rows of a failed import with 错误行/错误字段/错误说明 added, ready to fix and resubmit.
+def report_in_clear(actor, job: ImportJob) -> bool:
+    """Whether the error report may show the uploaded personal numbers as written: to a reader who may reveal
+    them over the whole of the job's region (as a clear export asks), or to the command line without a user
+    (the operator holds the server and its keys)."""
+    if actor is None:
+        return True
+    reveal = scope_for(actor, "people.reveal")
+    return reveal.everything or bool(job.region_code and reveal.covers_code(job.region_code))
 
-    The report repeats the uploaded rows (personal numbers included, as the uploader wrote them), so every
-    download is recorded like an export.
+
+def error_report(job: ImportJob, fmt: str = "xlsx", *, actor=None) -> tuple[bytes, str, str]:
+    """The rows of a failed import that have errors, as uploaded, with 错误行/错误字段/错误说明 added.
+
+    Rows without errors are left out: the uploader fixes the flagged rows in their own file, and a report of
+    every row would hand each reader everyone in the file. Personal numbers (the columns a table type gives a
+    `mask`) are masked unless `report_in_clear`; a table type no longer registered cannot say which columns
+    those are, so a reader who may not see them in clear gets the errors alone. Every download is recorded
+    like an export, saying whether it was in clear.
     """
     by_row: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for row, header, message in job.errors:
@@ -584,9 +596,17 @@ def error_report(job: ImportJob, fmt: str = "xlsx", *, actor=None) -> tuple[byte
             "错误说明": "；".join(f"第 {number} 行「{h}」：{m}" for h, m in problems),
         }
 
+    clear = report_in_clear(actor, job)
+    table = registry.get(job.table)
+    masks = {h: c.mask for h, c in table.header_map().items() if c.mask} if table else {}
+
+    def shown(header: str, value):
+        mask = masks.get(header)
+        return mask(str(value)) if mask and not clear and value not in (None, "") else value
+
     path = _path(job)
     headers, rows = extra, [annotate(n) for n in sorted(by_row)]
-    if path and path.exists():
+    if path and path.exists() and (clear or table is not None):
         try:
             parsed = readers.read_table(path.read_bytes(), job.file_name, max_bytes=settings.CIVICGRID_MAX_IMPORT_BYTES)
         except readers.TableError:
@@ -594,29 +614,27 @@ def error_report(job: ImportJob, fmt: str = "xlsx", *, actor=None) -> tuple[byte
         if parsed is not None:
             with parsed:
                 original = [h for h in parsed.headers if h not in extra]
-                everything = (job.total_rows or 0) <= REPORT_ALL_ROWS_UP_TO
                 headers = original + extra
                 try:
                     rows = [
-                        {**{h: raw.get(h, "") for h in original}, **annotate(n)}
+                        {**{h: shown(h, raw.get(h, "")) for h in original}, **annotate(n)}
                         for n, raw in parsed.rows
-                        if everything or n in by_row
+                        if n in by_row
                     ]
                 except readers.TableError:
-                    pass  # a broken row stops reading: keep the plain list of errors
-                rows += [annotate(n) for n in sorted(by_row) if n <= parsed.header_row]
+                    rows = [annotate(n) for n in sorted(by_row)]  # a broken row stops reading: the errors alone
+                else:
+                    rows += [annotate(n) for n in sorted(by_row) if n <= parsed.header_row]
     name = f"{Path(job.file_name).stem}-错误报告"
     audit.record(
         actor=actor or "system",
         action=verbs.Data.EXPORTED,
         target=job,
-        data={"table": job.table, "report": True, "format": fmt, "rows": len(rows), "clear": False},
+        data={"table": job.table, "report": True, "format": fmt, "rows": len(rows), "clear": clear},
     )
     if fmt == "csv":
         return readers.write_csv(headers, rows), f"{name}.csv", "text/csv; charset=utf-8"
     return readers.write_xlsx(headers, rows, sheet_title="错误报告"), f"{name}.xlsx", XLSX_TYPE
-
-
 
 
 def template_file(table_key: str) -> tuple[bytes, str]:
@@ -640,13 +658,14 @@ def export_table(
     if fmt not in ("xlsx", "csv"):
         raise ValidationFailed("格式只能是 xlsx 或 csv / format must be xlsx or csv", field="format")
     if actor is not None and not has_capability(actor, kind.export_capability):
-        raise PermissionDenied("您无权导出此类数据 / you may not export this table")
+        _refuse_export(actor, kind, region, fmt, clear, "您无权导出此类数据 / you may not export this table")
     if clear and actor is not None:
         reveal_scope = scope_for(actor, "people.reveal")
         if not (reveal_scope.everything or (region and reveal_scope.covers_code(region))):
-            raise PermissionDenied(
+            _refuse_export(
+                actor, kind, region, fmt, clear,
                 "导出完整号码需要对所选区域有查看完整号码的权限，并须指定区域 / clear export needs `people.reveal` "
-                "over the chosen region"
+                "over the chosen region",
             )
     counter = {"rows": 0}
 
@@ -670,6 +689,21 @@ def export_table(
     )
     stamp = timezone.localtime().strftime("%Y%m%d%H%M")
     return body, f"{kind.label}-{region or '全部'}-{stamp}.{fmt}", content_type, counter["rows"]
+
+
+def _refuse_export(actor, kind: registry.TableType, region: str, fmt: str, clear: bool, message: str) -> None:
+    """Record a refused export as the trail records a refused reveal (the attempt, who, where, whether in
+    clear, result `refused`), then refuse it. Nothing was read."""
+    audit.record(
+        actor=actor,
+        action=verbs.Data.EXPORTED,
+        target_type=kind.model._meta.label_lower,
+        target_repr=f"导出{kind.label} / export {kind.key}",
+        region_code=region,
+        data={"table": kind.key, "region": region, "format": fmt, "rows": 0, "clear": bool(clear)},
+        result="refused",
+    )
+    raise PermissionDenied(message)
 
 
 def purge_stale_uploads(*, older_than_days: int = 7) -> int:

@@ -5,7 +5,10 @@ stored encrypted (`*_enc`, keys outside the database), with a keyed blind index 
 masked copy for lists; the clear value is only produced by `people.services.reveal`, which audits it.
 """
 
+from datetime import date
+
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..access.scope import ScopedModel
@@ -168,6 +171,10 @@ class Resident(GridAnchored):
     )
 
     audit_sensitive_fields = ("id_number_enc", "phone_enc")
+    # The birth date is digits 7–14 of the ID number: beside the masked number (1402**********2972) it gives
+    # all but two digits away. Whoever may not reveal the number sees the age (`age`), and the trail keeps no
+    # birth date (`audit_withheld_fields`).
+    audit_withheld_fields = ("birth_date",)
 
     class Meta:
         verbose_name = _("实有人口")
@@ -181,6 +188,14 @@ class Resident(GridAnchored):
 
     def __str__(self) -> str:
         return self.name
+
+    def age(self, today: date | None = None) -> int | None:
+        """Whole years since the birth date (what is shown to those who may not reveal the ID number)."""
+        born = self.birth_date
+        if not born:
+            return None
+        today = today or timezone.localdate()
+        return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 class KeyGroup(models.TextChoices):

@@ -185,17 +185,18 @@ class RegionSummaryOut(Schema):
     code: str
     name: str
     level: str
-    grids: int
-    households: int
-    residents: int
+    grids: int  # the grids in it you may see
+    households: int | None  # those you may see; null: your roles do not see base data
+    residents: int | None
     grid_workers: list[str]  # display names; filled for a grid only
 
 
 @router.get("/regions/{code}/summary", response=RegionSummaryOut, url_name="region_summary")
 def region_summary(request, code: str):
-    """Grids, households and residents in a region's subtree; for a grid also its responsible grid workers."""
+    """Grids, households and residents in a region's subtree, counting only those you may see (households and
+    residents are null without access to base data); for a grid also its responsible grid workers."""
     region = get_visible_or_404(Region.objects.defer("geometry"), request.user, code=_text(code)[:15])
-    summary = selectors.region_summary(region)
+    summary = selectors.region_summary(region, request.user)
     return {"code": region.code, "name": region.name, "level": region.level, **summary.__dict__}
 
 

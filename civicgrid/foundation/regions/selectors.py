@@ -191,35 +191,37 @@ def assign_many(lngs: Sequence[float] | np.ndarray, lats: Sequence[float] | np.n
 
 @dataclass(frozen=True)
 class RegionSummary:
-    """Counts in a region's subtree, and for a grid the names of its responsible grid workers."""
+    """Counts in a region's subtree as one reader may see them, and for a grid the names of its grid workers."""
 
     grids: int
-    households: int
-    residents: int
+    households: int | None  # None: the reader does not see base data (no `people.view`)
+    residents: int | None
     grid_workers: list[str]
 
 
-def region_summary(region: Region) -> RegionSummary:
-    """Grids, households and residents under a region (index range scans), and a grid's grid workers.
+def region_summary(region: Region, user) -> RegionSummary:
+    """Grids, households and residents under a region that `user` may see (index range scans through the scoped
+    read path, as the region page counts them), and a grid's grid workers.
 
-    The caller has already fetched `region` through the scoped path; counts are aggregates, names are the
-    display names of the accounts holding the grid-worker role on that very grid.
+    The caller has already fetched `region` through the scoped path; but a region seen for context (an ancestor
+    of the reader's own area, or the whole tree a department sees) is no licence to count the people in it:
+    only those the reader may view are counted, and without `people.view` there are no people counts at all.
+    Names are the display names of the accounts holding the grid-worker role on that very grid.
     """
     from ..access.models import Grant
     from ..access.roles import Role
-    from ..access.scope import subtree_q
+    from ..access.scope import has_capability, subtree_q
     from ..people.models import Household, Resident
 
     in_subtree = subtree_q("region_code", region.code)
-    grids = Region.objects.filter(subtree_q("code", region.code), level=Level.GRID).count()
+    grids = Region.objects.visible_to(user, "view").filter(subtree_q("code", region.code), level=Level.GRID).count()
     workers: list[str] = []
     if region.level == Level.GRID:
         grants = (Grant.objects.active().filter(role=Role.GRID_WORKER, region=region, user__is_active=True)
                   .select_related("user").order_by("user__username"))
         workers = [g.user.label for g in grants]
-    return RegionSummary(
-        grids=grids,
-        households=Household.objects.filter(in_subtree).count(),
-        residents=Resident.objects.filter(in_subtree).count(),
-        grid_workers=workers,
-    )
+    households = residents = None
+    if has_capability(user, "people.view"):
+        households = Household.objects.visible_to(user).filter(in_subtree).count()
+        residents = Resident.objects.visible_to(user).filter(in_subtree).count()
+    return RegionSummary(grids=grids, households=households, residents=residents, grid_workers=workers)

@@ -4,6 +4,12 @@ These answer without sign-in by design (GeoReport v2 GETs are public), so they r
 in categories open to public reports, and of those only the fields the spec lists. Reporter names and contacts
 are never selected (the querysets name their columns with `only`), and a timeline step contributes its label,
 plus its note only for the steps a reporter is told about anyway.
+
+What a reporter wrote and sent (the description, the media links) is published only once intake has accepted
+the case (立案: staff have read it), and never for a case refused or voided (often for what it said: 含他人个人
+信息). Until then the request is listed by its id, status and service, so that clients can follow it, with the
+description and media left blank (`published`). What the public sends later, with a comment or a reopening, is
+read by nobody before it would be shown: the updates feed names the step and never shows its words or media.
 """
 
 from __future__ import annotations
@@ -30,18 +36,22 @@ CASE_FIELDS = (
     "lat", "category__id", "category__code", "category__name", "category__kind", "category__taxonomy__id",
     "category__taxonomy__code", "department__id", "department__name", "suggested_department__id",
     "suggested_department__name", "open311__id", "open311__address_id",
-    "open311__media_urls",
+    "open311__media_urls", "accepted_at", "is_self_handled",
 )
 CLOSED = {str(s) for s in FINAL_STATUSES}
 OPEN = {str(s) for s in OPEN_STATUSES} | {str(Status.SUSPENDED)}
 # Steps an Open311 update shows, and those whose note goes with it (what reporters are told; dispatch notes
 # and internal hand-overs stay inside). Ratings are the reporter's own words: never shown.
-# What the public wrote (a comment, a reopening's reason) may carry personal details: like the follow page,
-# the public feed names the step, not the words. 12345 hotline cases are the hotline's to publish, not ours.
+# What the public wrote or sent with an update (a comment, a reopening's reason, their media) may carry personal
+# details and no one checks it before it would be shown: like the follow page, the public feed names the step,
+# not the words nor the media (a case's own description and media wait for 立案 instead: `published`). 12345
+# hotline cases are the hotline's to publish, not ours.
 UPDATE_STEPS = ("accept", "refuse", "void", "merge", "dispatch", "report_back", "verify", "close", "self_handle",
                 "reopen", "comment")
 NOTE_STEPS = {"refuse", "void", "report_back", "close"}
 PRIVATE_SOURCES = (Source.HOTLINE,)
+# A case ended for what it is (or what it says) keeps its words and media unpublished, even if it was accepted.
+WITHDRAWN = {str(Status.REFUSED), str(Status.VOIDED)}
 
 
 def open311_status(status: str) -> str:
@@ -56,6 +66,12 @@ def public_cases_q(prefix: str = "") -> Q:
     return Q(**{f"{prefix}category__is_public": True}) & ~Q(**{f"{prefix}source__in": PRIVATE_SOURCES})
 
 
+def published(case: Case) -> bool:
+    """Whether the case's own words and media are public: once intake accepted it (立案), or when staff recorded
+    it themselves as found and fixed on the spot (自行处置, never up for 立案); never once refused or voided."""
+    return (case.accepted_at is not None or case.is_self_handled) and case.status not in WITHDRAWN
+
+
 def _public_cases():
     return (Case.objects.filter(public_cases_q())
             .select_related("category__taxonomy", "department", "suggested_department", "open311").only(*CASE_FIELDS))
@@ -63,14 +79,15 @@ def _public_cases():
 
 def _shape(case: Case) -> dict:
     link = getattr(case, "open311", None)  # a reverse one-to-one without a row raises AttributeError
-    media = (link.media_urls or []) if link else []
+    shown = published(case)
+    media = (link.media_urls or []) if link and shown else []
     return {
         "service_request_id": case.number,
         "status": open311_status(case.status),
         "status_notes": str(Status(case.status).label) if case.status in Status.values else case.status,
         "service_name": case.category.name,
         "service_code": case.category.key,
-        "description": case.description or case.title,
+        "description": (case.description or case.title) if shown else "",
         "agency_responsible": _agency(case),
         "service_notice": "",
         "requested_datetime": case.reported_at,
@@ -208,24 +225,24 @@ def _update_description(step: CaseStep) -> str:
 def update_list(params: Params) -> list[dict]:
     """GET servicerequestupdates: the public steps of public cases in the date range (oldest first, at most
     `max_results`), as FixMyStreet reads them: update_id, service_request_id, status, updated_datetime,
-    description, media_url."""
+    description (the step's name, and the notes of `NOTE_STEPS`), media_url (blank: only the public send media
+    with an update)."""
     start, end = _range(params)
     steps = (
         CaseStep.objects.filter(public_cases_q("case__"), at__gte=start, at__lte=end, action__in=UPDATE_STEPS)
-        .select_related("case", "department", "open311_update")
+        .select_related("case", "department")
         .only("id", "action", "from_status", "to_status", "note", "at", "case__number", "case__status",
-              "department__name", "open311_update__media_url")
+              "department__name")
         .order_by("at", "id")[: conf.max_results()]
     )
     items = []
     for step in steps:
-        update = getattr(step, "open311_update", None)
         items.append({
             "update_id": str(step.pk),
             "service_request_id": step.case.number,
             "status": open311_status(step.to_status or step.from_status or step.case.status),
             "updated_datetime": step.at,
             "description": _update_description(step),
-            "media_url": update.media_url if update else "",
+            "media_url": "",  # what the public sent with an update is not shown (see UPDATE_STEPS)
         })
     return items

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from civicgrid.foundation.access.endpoints import data_endpoint
 from civicgrid.foundation.audit.labels import action_name
-from civicgrid.foundation.audit.service import SENSITIVE_MARK, history
+from civicgrid.foundation.audit.service import SENSITIVE_MARK, WITHHELD_MARK, history
 
 from .common import page_view, scoped_get
 
@@ -113,6 +113,8 @@ def _shown(value, field=None, names: dict | None = None) -> str:
         return "、".join(_shown(v) for v in value)
     if value == SENSITIVE_MARK:
         return str(_("（已加密）"))
+    if value == WITHHELD_MARK:
+        return str(_("（不显示）"))
     if value is True:
         return str(_("是"))
     if value is False:

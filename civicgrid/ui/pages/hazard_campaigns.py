@@ -14,7 +14,7 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -86,14 +86,12 @@ def _region_options(user) -> list[dict]:
 
 @campaigns_page
 def campaign_list(request):
-    """Campaigns in scope with their checklists' progress (done/total), newest first."""
+    """Campaigns in scope with the progress (done/total) of their checklists in the user's view, newest first."""
     if request.method != "GET":
         return HttpResponse(status=405)
-    qs = (Campaign.objects.visible_to(request.user).select_related("region")
-          .annotate(total=Count("inspections", distinct=True),
-                    done=Count("inspections", filter=Q(inspections__status=InspectionStatus.DONE), distinct=True))
-          .order_by("-starts_on", "-id"))
+    qs = Campaign.objects.visible_to(request.user).select_related("region").order_by("-starts_on", "-id")
     page_obj = paginate(request, qs)
+    page_obj.object_list = services.with_inspection_counts(request.user, page_obj.object_list)
     return render(request, "hazards/campaigns.html", {
         "page_obj": page_obj, "can_open": has_capability(request.user, "hazards.campaign"),
         "can_inspect": has_capability(request.user, "hazards.inspect"),

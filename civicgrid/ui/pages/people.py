@@ -189,8 +189,8 @@ DETAIL_LINKS = {"building": "ui:building_detail", "house": "ui:house_detail", "h
                 "property_company": "ui:org_detail"}
 
 
-def _detail(request, spec: ListSpec, obj, template: str = "people/detail.html", **extra):
-    fields = field_rows(obj, spec.detail_fields, links=DETAIL_LINKS)
+def _detail(request, spec: ListSpec, obj, template: str = "people/detail.html", fields=None, **extra):
+    fields = field_rows(obj, spec.detail_fields, links=DETAIL_LINKS) if fields is None else fields
     return render(request, template, {"spec": spec, "tabs": _tabs(spec.slug), "object": obj, "fields": fields, **extra})
 
 
@@ -235,11 +235,26 @@ def can_reveal(user, resident: Resident) -> bool:
     return scope_for(user, "people.reveal").covers_code(resident.region_code)
 
 
+def resident_fields(resident: Resident, may_reveal: bool) -> list[dict]:
+    """The resident's detail rows. The birth date is digits 7–14 of the ID number, so beside the masked number
+    it gives the number away: it is shown only to those who may reveal the number, the others see the age."""
+    names = SPECS["resident"].detail_fields
+    if may_reveal:
+        return field_rows(resident, names, links=DETAIL_LINKS)
+    at = names.index("birth_date")
+    fields = field_rows(resident, names[:at] + names[at + 1:], links=DETAIL_LINKS)
+    age = resident.age()
+    fields.insert(at, {"label": _("年龄"), "value": "—" if age is None else age, "url": ""})
+    return fields
+
+
 @page_view("people.view")
 def resident_detail(request, pk: int):
-    """A resident: masked numbers, reveal buttons for those allowed, key-group labels for those allowed."""
+    """A resident: masked numbers (the age, not the birth date, unless the reader may reveal them), reveal
+    buttons for those allowed, key-group labels for those allowed."""
     spec = SPECS["resident"]
     resident = scoped_get(spec.visible(request.user).select_related("household"), request.user, pk=pk)
+    may_reveal = can_reveal(request.user, resident)
     # Key groups take their own capability; visible_to answers nothing (no query) to users without it.
     labels = list(KeyGroupLabel.objects.visible_to(request.user).filter(resident=resident).order_by("group"))
     sensitive = [
@@ -249,8 +264,8 @@ def resident_detail(request, pk: int):
          "present": bool(resident.phone_enc)},
     ]
     return _detail(
-        request, spec, resident, "people/resident_detail.html",
-        sensitive=sensitive, can_reveal=can_reveal(request.user, resident), key_groups=labels,
+        request, spec, resident, "people/resident_detail.html", fields=resident_fields(resident, may_reveal),
+        sensitive=sensitive, can_reveal=may_reveal, key_groups=labels,
         show_key_groups=scope_for(request.user, "people.key_group").covers_code(resident.region_code),
     )
 

@@ -8,6 +8,7 @@ from .campaigns import (
     open_campaign,
     open_revisit,
     register_finding,
+    with_inspection_counts,
 )
 from .loop import (
     Offers,
@@ -23,4 +24,5 @@ from .register import patron_for, register_hazard, reveal_owner_phone
 
 __all__ = ["Offers", "act", "allowed_actions", "campaign_progress", "close_campaign", "current_plan",
            "fill_inspection", "items_for", "mark_overdue", "missing_assurances", "offers", "open_campaign",
-           "open_revisit", "patron_for", "register_finding", "register_hazard", "reveal_owner_phone", "save_plan"]
+           "open_revisit", "patron_for", "register_finding", "register_hazard", "reveal_owner_phone", "save_plan",
+           "with_inspection_counts"]

@@ -62,12 +62,12 @@ def test_list_and_detail_are_scoped(world, api_client, token_for):
     assert body["count"] == 1
     row = body["items"][0]
     assert row["id"] == campaign.pk and row["region_code"] == "140213050" and row["is_open"]
-    assert row["inspections_total"] >= 1 and row["inspections_done"] == 0 and row["percent"] == 0
+    assert row["inspections_total"] == 1 and row["inspections_done"] == 0 and row["percent"] == 0  # their grid's
 
     detail = _get(api_client, h, f"/api/v1/campaigns/{campaign.pk}").json()
     assert {i["text"] for i in detail["checklist"]} == {"排水口是否堵塞", "是否设置警示标志", "是否配备挡水板"}
     assert [s["street_code"] for s in detail["streets"]] == ["140213050"]
-    # the list counts the whole campaign's checklists; the per-street progress only those in the caller's view
+    # the list and the per-street progress count the same checklists: those in the caller's view
     assert detail["totals"]["done"] == 0 and detail["totals"]["total"] == 1
 
     other = token_for(world.other_street)

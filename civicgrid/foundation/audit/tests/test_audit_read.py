@@ -62,6 +62,17 @@ def test_filters(trail):
     assert apply_filter(qs, AuditFilter(result="refused")).count() == 1
 
 
+def test_refused_finds_the_denied_reveals_too(trail):
+    """A refused reveal records `denied`, a refused export `refused`: 被拒绝 is one filter for both."""
+    denied = record(actor=None, action="data.revealed", target_type="people.resident", target_id="7",
+                    data={"field": "id_number"}, result="denied")
+    qs = AuditEntry.objects.all()
+    assert set(apply_filter(qs, AuditFilter(result="refused")).values_list("action", flat=True)) == {
+        "auth.login_failed", "data.revealed"}
+    assert apply_filter(qs, AuditFilter(result="denied")).get() == denied
+    assert apply_filter(qs, AuditFilter(result="ok")).count() == 3
+
+
 def test_object_types_offer_every_recorded_type_once(trail):
     # Types that share prefixes, sort next to each other, repeat, or name no model (one since removed); records
     # with no object at all offer nothing.

@@ -51,7 +51,8 @@ def test_dry_run_and_failing_file_write_a_report_and_nothing_else(tmp_path, acto
     assert exc.value.returncode == 2
     assert "第 4 行「身份证号」" in err.getvalue() and Resident.objects.count() == 0
     sheet = openpyxl.load_workbook(report).active
-    assert sheet.cell(row=4, column=len(HEADERS) + 1).value == 4
+    assert sheet.cell(row=2, column=len(HEADERS) + 1).value == 4 and sheet.max_row == 2  # the flagged row only
+    assert sheet.cell(row=2, column=2).value == "110101199001011234"  # the community officer may reveal it
     with pytest.raises(CommandError):
         call_command("import_table", "--type", "resident", "--file", str(tmp_path / "missing.csv"))
     with pytest.raises(CommandError):  # grid workers may not import

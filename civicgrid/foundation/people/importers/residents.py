@@ -11,7 +11,7 @@ from collections import Counter
 
 from django.db import connection
 
-from ...core import keys
+from ...core import keys, pii
 from ...imports.registry import Column, ImportContext
 from .. import personal
 from ..models import Household, Residency, Resident
@@ -29,8 +29,9 @@ class ResidentTable(BaseDataTable):
     unique_code = False
     columns = (
         Column("姓名", "name", required=True),
-        Column("身份证号", "id_number", hint="18 位；境外人员可空", aliases=("公民身份号码", "身份证号码")),
-        Column("联系电话", "phone", aliases=("手机号", "手机号码", "电话")),
+        Column("身份证号", "id_number", hint="18 位；境外人员可空", aliases=("公民身份号码", "身份证号码"),
+               mask=pii.mask_id_number),
+        Column("联系电话", "phone", aliases=("手机号", "手机号码", "电话"), mask=pii.mask_phone),
         Column(GRID.header, GRID.key, hint="有户编号时可空", aliases=GRID.aliases),
         Column("户编号", "household_code", aliases=("户号",)),
         Column("与户主关系", "relation"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...core import keys
+from ...core import keys, pii
 from ...imports.registry import Column
 from .. import personal
 from ..models import Building, BuildingUse, House, Household, HouseUse, Place, PlaceKind, Unit, UnitKind
@@ -153,7 +153,7 @@ class UnitTable(BaseDataTable):
         Column(GRID.header, GRID.key, required=True, hint=GRID.hint, aliases=GRID.aliases),
         Column("楼栋编码", "building_code", aliases=("楼栋编号",)),
         Column("负责人", "contact_name"),
-        Column("联系电话", "contact_phone", aliases=("电话", "手机号")),
+        Column("联系电话", "contact_phone", aliases=("电话", "手机号"), mask=pii.mask_phone),
         Column("从业人数", "employees"),
         Column("经度", "lng"),
         Column("纬度", "lat"),

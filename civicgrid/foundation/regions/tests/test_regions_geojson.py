@@ -102,3 +102,44 @@ def test_region_summary_counts_households_residents_and_names_grid_workers(tree,
     whole = street("/api/v1/regions/140213050/summary").json()
     assert (whole["grids"], whole["residents"], whole["grid_workers"]) == (4, 2, [])
     assert street("/api/v1/regions/140213051/summary").status_code == 404
+
+
+@pytest.fixture
+def people_in_two_streets(tree):
+    """A household of two in 永泰 grid 1 and one of three in 古城 grid 1."""
+    from civicgrid.foundation.people.models import Household, Resident
+
+    for code, size in (("140213050001001", 2), ("140213051001001", 3)):
+        grid = tree[code]
+        household = Household.objects.create(code=f"HH{code}", address="幸福路1号", grid=grid, region_code=code,
+                                             size=size)
+        for i in range(size):
+            Resident.objects.create(name=f"居民{code}-{i}", grid=grid, region_code=code, household=household)
+
+
+def _counts(body: dict) -> tuple:
+    return body["grids"], body["households"], body["residents"]
+
+
+def test_region_summary_counts_only_the_people_the_reader_may_view(tree, people_in_two_streets, as_user):
+    """A region seen for context (the district above a grid worker's grid) is no licence to count its people."""
+    worker = as_user(Role.GRID_WORKER, "140213050001001")
+    assert _counts(worker("/api/v1/regions/140213/summary").json()) == (1, 1, 2)  # their own grid only
+    assert _counts(worker("/api/v1/regions/140213050001001/summary").json()) == (1, 1, 2)
+    street = as_user(Role.STREET_STAFF, "140213050")
+    assert _counts(street("/api/v1/regions/140213/summary").json()) == (4, 1, 2)
+    leader = as_user(Role.LEADER, "140213")
+    assert _counts(leader("/api/v1/regions/140213/summary").json()) == (8, 2, 5)
+
+
+def test_region_summary_gives_no_people_counts_without_people_view(tree, people_in_two_streets, as_user,
+                                                                   api_client, token_for):
+    from civicgrid.testing.builders import department
+
+    volunteer = as_user(Role.VOLUNTEER, "140213050001001")
+    body = volunteer("/api/v1/regions/140213/summary").json()
+    assert body["households"] is None and body["residents"] is None
+    handler = user_with(Role.DEPARTMENT_HANDLER, department=department())  # sees the whole region tree
+    for code in ("140213", "140213051", "140213051001001"):
+        body = api_client.get(f"/api/v1/regions/{code}/summary", **token_for(handler)).json()
+        assert body["code"] == code and body["households"] is None and body["residents"] is None

@@ -44,7 +44,10 @@ def test_one_request_in_the_spec_shape(o311, http):
     assert item["service_code"] == "gb47678:matter:06001" and item["service_name"] == "暴露垃圾"
     assert item["agency_responsible"] == "区城管局"  # routing's proposal until dispatch decides
     assert item["requested_datetime"].endswith("+08:00") and item["lat"] == POINT[1] and item["long"] == POINT[0]
-    assert item["media_url"] == "https://fms.example/photo/1.jpeg"
+    assert item["description"] == item["media_url"] == ""  # not yet accepted: see test_what_the_reporter_wrote_…
+    act(actor=o311.dispatcher, case=case, action="accept")
+    item = get(http, f"requests/{case.number}.json").json()[0]
+    assert item["description"].startswith("title: 路边暴露垃圾") and item["media_url"] == "https://fms.example/photo/1.jpeg"
     root = xml(get(http, f"requests/{case.number}.xml"))
     assert root.tag == "service_requests" and root.find("request/service_request_id").text == case.number
     assert root.find("request/requested_datetime").text.endswith("+08:00")

@@ -1,0 +1,108 @@
+"""What a reporter wrote and sent is published once intake accepts the case (立案), and never for a case refused
+or voided; before that the request is followed by its id, status and service alone. Updates never show what the
+public sent with them."""
+
+from __future__ import annotations
+
+import pytest
+
+from civicgrid.apps.cases.models import Case, Status
+from civicgrid.apps.cases.services import act, submit_case
+
+from .conftest import KEY, POINT, form, get, post, xml
+
+pytestmark = pytest.mark.django_db
+
+WORDS = "小区门口垃圾堆放"  # in the description `form` posts
+MEDIA = "https://fms.example/photo/1.jpeg"
+
+
+def reported(o311, http, **changes) -> Case:
+    response = post(http, "requests.json", form(o311, **changes))
+    assert response.status_code == 201, response.content
+    return Case.objects.get(number=response.json()[0]["service_request_id"])
+
+
+def _everywhere(http, case) -> list[str]:
+    """The case as every public read gives it: the list and the request, in JSON and XML."""
+    return [get(http, path).content.decode() for path in (
+        "requests.json", "requests.xml", f"requests/{case.number}.json", f"requests/{case.number}.xml",
+        "servicerequestupdates.json", "servicerequestupdates.xml")]
+
+
+def _item(http, case) -> dict:
+    return get(http, f"requests/{case.number}.json").json()[0]
+
+
+def test_a_new_report_is_followed_by_its_id_status_and_service_without_its_words(o311, http):
+    case = reported(o311, http)
+    item = _item(http, case)
+    assert (item["service_request_id"], item["status"], item["status_notes"], item["service_code"]) == (
+        case.number, "open", "待受理", o311.cat.key)
+    assert item["description"] == "" and item["media_url"] == ""
+    listed = get(http, "requests.json").json()
+    assert [r["service_request_id"] for r in listed] == [case.number] and listed[0]["description"] == ""
+    root = xml(get(http, f"requests/{case.number}.xml"))
+    assert root.find("request/service_request_id").text == case.number and not root.find("request/description").text
+    for text in _everywhere(http, case):
+        assert WORDS not in text and MEDIA not in text
+    act(actor=o311.dispatcher, case=case, action="check_request")  # 核实中: still not accepted
+    assert _item(http, case)["description"] == "" and WORDS not in get(http, "requests.xml").content.decode()
+
+
+def test_the_words_and_media_are_published_once_accepted(o311, http):
+    case = reported(o311, http)
+    act(actor=o311.dispatcher, case=case, action="accept")
+    item = _item(http, case)
+    assert WORDS in item["description"] and item["media_url"] == MEDIA
+    assert WORDS in xml(get(http, f"requests/{case.number}.xml")).find("request/description").text
+    act(actor=o311.dispatcher, case=case, action="dispatch", department=o311.dept.pk)
+    assert WORDS in _item(http, case)["description"]
+
+
+@pytest.mark.parametrize("accept_first", [False, True], ids=["reported", "accepted"])
+def test_a_voided_case_keeps_no_words_or_media(o311, http, accept_first):
+    case = reported(o311, http)
+    if accept_first:
+        act(actor=o311.dispatcher, case=case, action="accept")
+        assert WORDS in _item(http, case)["description"]
+    act(actor=o311.dispatcher, case=case, action="void", reason="含他人个人信息")
+    item = _item(http, case)
+    assert (item["status"], item["detailed_status"]) == ("closed", Status.VOIDED)  # still there to follow
+    assert item["description"] == "" and item["media_url"] == ""
+    for text in _everywhere(http, case):
+        assert WORDS not in text and MEDIA not in text
+
+
+def test_a_refused_case_keeps_no_words_or_media(o311, http):
+    case = reported(o311, http)
+    act(actor=o311.dispatcher, case=case, action="refuse", reason="不属于受理范围")
+    item = _item(http, case)
+    assert item["detailed_status"] == Status.REFUSED and item["description"] == "" and item["media_url"] == ""
+    for text in _everywhere(http, case):
+        assert WORDS not in text
+
+
+def test_a_case_staff_fixed_on_the_spot_is_published(o311, http):
+    """自行处置 is never up for 立案: the grid worker recorded it, found and fixed, in staff's own words."""
+    case = submit_case(actor=o311.worker, title="井盖缺失", description="人行道井盖缺失已补", lng=POINT[0],
+                       lat=POINT[1], category=o311.cat.pk, source="grid_worker")[0]
+    assert _item(http, case)["description"] == ""
+    Case.objects.filter(pk=case.pk).update(is_self_handled=True, status=Status.CLOSED)
+    assert _item(http, case)["description"] == "人行道井盖缺失已补"
+
+
+def test_updates_show_no_media_the_public_sent(o311, http):
+    case = reported(o311, http)
+    act(actor=o311.dispatcher, case=case, action="accept")
+    answer = post(http, "servicerequestupdates.json", {
+        "api_key": KEY, "jurisdiction_id": "140213",
+        "service_request_id": case.number, "update_id": "fms-c-9", "status": "OPEN",
+        "updated_datetime": "2026-05-14T09:30:00+08:00", "description": "我家门口又堆了", "email": "zhang@example.com",
+        "media_url": "https://fms.example/photo/c9.jpeg"})
+    assert answer.status_code == 200, answer.content
+    feed = get(http, "servicerequestupdates.json")
+    comment = next(u for u in feed.json() if u["update_id"] == answer.json()[0]["update_id"])
+    assert comment["description"] == "留言" and comment["media_url"] == ""
+    assert all(u["media_url"] == "" for u in feed.json())
+    assert "c9.jpeg" not in feed.content.decode() and "我家门口" not in feed.content.decode()
