@@ -24,18 +24,22 @@ the same page read plainly from the scoped, sorted queryset (`selectors.case_lis
 rows in the same order and the same total. Then the totals alone, each on a fresh listing: the exact count
 (`CaseListing.count()`, what the API's `total` costs) and the page's capped count (`capped_count(COUNT_CAP)` of
 `ui.pages.cases_list`: at most 10,001 rows counted, "10,000+" past them), and the page's whole read as `/cases/`
-makes it (`CappedPaginator`: the capped count and the first 50 rows). The baseline, measured in the same run, is
+makes it (`read_page`, the first page by cursor, and the capped count). The baseline, measured in the same run, is
 the bare table's newest 50 (`SELECT … FROM cases_case ORDER BY reported_at DESC LIMIT 50`); each line prints its
 median's ratio to it. The plans of the slowest read's queries are printed, and a digest of every first page (ids in
 order, and the total) so that runs can be compared row for row. Deep pages (`--deep`, 100,000 rows down by
 default): each user's page that far down without filters, read by offset and by cursor (`CaseListing.after`,
-after the row before it), the queries each makes and whether they give the same rows. Figures are printed,
-never asserted.
+after the row before it), the queries each makes and whether they give the same rows; and the web page itself,
+`/cases/` through the test client (middleware, session, template), its first page and the page that far down,
+reached as its own 下一页 link pages (`?page=` or `?cursor=`; by cursor, also from the page below by `?before=`),
+with its queries and how much of the database's time went to the count and to the other reads of cases. Figures are printed, never asserted.
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
+import re
 import sys
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -119,7 +123,7 @@ def deep_pages(users: dict, depth: int) -> dict:
         def listing(user=user):
             return selectors.CaseListing(user, selectors.CaseFilter(), shape=lambda qs: qs.defer("grid__geometry"))
 
-        at = max(0, min(depth, listing().count() - PAGE))
+        at = max(0, min(depth, listing().count() - PAGE)) // PAGE * PAGE  # where a page of the web list starts
         with CaptureQueriesContext(connection) as q:
             rows = listing()[at : at + PAGE]
         r = {"at": at, "offset": common.first_best_median(lambda at=at, listing=listing: listing()[at : at + PAGE],
@@ -131,7 +135,56 @@ def deep_pages(users: dict, depth: int) -> dict:
                 seek = listing().after(cursor, PAGE)
             r.update(cursor=common.first_best_median(lambda c=cursor, listing=listing: listing().after(c, PAGE)),
                      cursor_queries=len(q.captured_queries), same=[c.pk for c in seek] == [c.pk for c in rows])
+        r["web"] = web_page(user, at, [c.pk for c in rows], listing)
         out[who] = r
+    return out
+
+
+_NEXT = re.compile(r'<a href="\?([^"]*)" rel="next"')
+_ROW = re.compile(r'<tr data-oid="(\d+)"')
+
+
+def web_page(user, at: int, expected: list[int], listing) -> dict:
+    """`/cases/` itself (the test client: middleware, session, view, template), first page and `at` rows down,
+    reached the way the page's own 下一页 link pages: `?page=` (an offset) or `?cursor=` (after the row before,
+    `cursor_of`), whichever its first page links to. Each request's queries: how many, the time the database
+    reports for the count (`COUNT(`) and for the rest of the reads of cases, and whether the rows shown are
+    the offset read's."""
+    from django.db import connection, reset_queries
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from civicgrid.apps.cases import selectors
+
+    client = Client()
+    client.force_login(user)
+    first = client.get("/cases/")
+    link = _NEXT.search(first.content.decode())
+    scheme = ("cursor" if "cursor=" in html.unescape(link[1]) else "page") if link else "(one page)"
+    if not at or not link:
+        params = {}
+    elif scheme == "cursor":
+        params = {"cursor": selectors.cursor_of(listing()[at - 1])}
+    else:
+        params = {"page": at // PAGE + 1}
+    pages = [("first", {}), ("deep", params)]
+    below = listing()[at + PAGE : at + PAGE + 1] if at and scheme == "cursor" else []
+    if below:  # the same page reached from the one below it, by its 上一页 link
+        pages.append(("back", {"before": selectors.cursor_of(below[0])}))
+    out = {"scheme": scheme}
+    for name, query in pages:
+        reset_queries()  # as the request's start does: the context counts from an empty log
+        with CaptureQueriesContext(connection) as q:
+            response = client.get("/cases/", query)
+        assert response.status_code == 200, (name, response.status_code)
+        captured = q.captured_queries  # read now: every request empties the log the context reads
+        cases = [s for s in captured if "cases_case" in s["sql"]]
+        out[name] = common.first_best_median(lambda query=query: client.get("/cases/", query), runs=3)
+        out[name].update(queries=len(captured),
+                         count_ms=sum(float(s["time"]) * 1000 for s in cases if "COUNT(" in s["sql"]),
+                         rows_ms=sum(float(s["time"]) * 1000 for s in cases if "COUNT(" not in s["sql"]))
+        if name != "first":
+            out[name]["same"] = [int(pk) for pk in _ROW.findall(response.content.decode())] == expected
     return out
 
 
@@ -145,7 +198,7 @@ def child(vendor: str, n: int, analyze: bool = False, plain: bool = True, depth:
     from civicgrid.apps.cases.models import Case
     from civicgrid.foundation.access.models import User
     from civicgrid.foundation.core.pagination import page
-    from civicgrid.ui.pages.cases_list import COUNT_CAP, ROW_FIELDS, CappedPaginator
+    from civicgrid.ui.pages.cases_list import COUNT_CAP, ROW_FIELDS, read_page
 
     common.migrate()
     timed = common.first_best_median
@@ -185,9 +238,11 @@ def child(vendor: str, n: int, analyze: bool = False, plain: bool = True, depth:
         return selectors.CaseListing(user, f).capped_count(COUNT_CAP)
 
     def capped_page(user, f):
-        # What the page view (`/cases/`) reads: the capped count and the first page's rows.
+        # What the page view (`/cases/`) reads: its first page (by cursor) and the capped count.
         listing = selectors.CaseListing(user, f, shape=lambda qs: qs.only(*ROW_FIELDS))
-        return list(CappedPaginator(listing, PAGE, COUNT_CAP).get_page(1).object_list)
+        rows = read_page(listing, {})[0].rows
+        listing.capped_count(COUNT_CAP)
+        return rows
 
     def digest(rows, total) -> str:
         return hashlib.sha256((",".join(str(c.pk) for c in rows) + f"|{total}").encode()).hexdigest()[:12]
@@ -266,6 +321,17 @@ def report(r: dict) -> None:
                   + f"   ×{c['median_ms'] / max(base, 1e-9):7.1f}   {d['cursor_queries']} queries   "
                   + ("same rows" if d["same"] else "DIFFERENT ROWS") + f"   offset ÷ cursor "
                   f"{o['median_ms'] / max(c['median_ms'], 1e-9):.0f}")
+        w = d["web"]
+        for name, label in (("first", f"first page, ?{w['scheme']}"), ("deep", f"rows {d['at']:,}+, ?{w['scheme']}"),
+                            ("back", f"rows {d['at']:,}+, ?before")):
+            if name not in w:
+                continue
+            t = w[name]
+            print(common.timing_line(f"/cases/ {who}, {label}", t, 32)
+                  + f"   ×{t['median_ms'] / max(base, 1e-9):7.1f}   {t['queries']} queries   "
+                  + f"count {t["count_ms"]:.0f} ms, other reads of cases {t["rows_ms"]:.0f} ms"
+                  + ("" if name == "first" else "   " + ("same rows" if t["same"] else "DIFFERENT ROWS")
+                     + f"   ÷ first page {t['median_ms'] / max(w['first']['median_ms'], 1e-9):.1f}"))
     if "slowest" not in r:
         return
     print(f"           slowest: {r['slowest']}; its queries (ms, plan):")

@@ -121,14 +121,13 @@ def list_cases(request, filters: Query[CaseFilterIn]):
     # A row shows the grid's name only: its boundary (a large JSON column) stays in the database.
     rows = selectors.CaseListing(request.user, f, shape=lambda qs: qs.defer("grid__geometry"))
     if filters.cursor:
-        limit = max(1, min(filters.limit, MAX_LIMIT))
-        items = rows.after(filters.cursor, limit + 1)  # one more: whether a next page follows
-        more, items, total = len(items) > limit, items[:limit], rows.count()
+        found = rows.cursor_page(max(1, min(filters.limit, MAX_LIMIT)), after=filters.cursor)
+        items, total, next_cursor = found.rows, rows.count(), found.next_cursor
     else:
         items, total = page(rows, limit=filters.limit, offset=filters.offset)
         more = bool(items) and min(max(0, filters.offset), MAX_OFFSET) + len(items) < total
-    return {"items": items, "count": len(items), "total": total,
-            "next_cursor": selectors.cursor_of(items[-1]) if more else None}
+        next_cursor = selectors.cursor_of(items[-1]) if more else None
+    return {"items": items, "count": len(items), "total": total, "next_cursor": next_cursor}
 
 
 @router.get("/cases/work", response={200: WorkOut, **errors(401)}, url_name="case_work")

@@ -330,15 +330,57 @@ class CaseListing:
             return list(self.queryset.filter(seek)[:limit])
         return self._merged(self._filtered.filter(seek), 0, limit)
 
-    def _merged(self, filtered, start: int, stop: int) -> list:
+    def before(self, cursor: str, limit: int) -> list:
+        """The `limit` rows just before the row `cursor` names, in the list's order (the page before a page):
+        the same seek the other way, the index walked upwards from the cursor, so it too costs a first page."""
+        seek = _seek(cursor, backward=True)
+        if not self.split:
+            return list(self.queryset.filter(seek).reverse()[:limit])[::-1]
+        return self._merged(self._filtered.filter(seek), 0, limit, backward=True)
+
+    def cursor_page(self, limit: int, *, after: str | None = None, before: str | None = None) -> CursorPage:
+        """A page of `limit` rows: the first, the one after the row `after` names or the one before the row
+        `before` names (`BadCursor` for a cursor the list did not give), with the cursors of the pages on
+        either side. One row more than the page is read, in the same queries, to know whether a page follows
+        (or, going back, precedes); a page reached from a neighbour has that neighbour on its other side."""
+        if after and before:
+            raise BadCursor(BAD_CURSOR, field="cursor")
+        if before:
+            rows = self.before(before, limit + 1)
+            more = len(rows) > limit
+            rows = rows[len(rows) - limit :] if more else rows
+            return CursorPage(rows, cursor_of(rows[-1]) if rows else None, cursor_of(rows[0]) if more else None)
+        rows = self.after(after, limit + 1) if after else self[0 : limit + 1]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return CursorPage(rows, cursor_of(rows[-1]) if more else None,
+                          cursor_of(rows[0]) if after and rows else None)
+
+    def _merged(self, filtered, start: int, stop: int, *, backward: bool = False) -> list:
         """Rows start..stop of `filtered` over the scope: each alternative's first `stop` keys (ids and report
-        times, in the order an index serves), merged and cut, then the rows read by id in the list's order."""
-        newest: dict[int, datetime] = {}
+        times, in the order an index serves; the oldest first when `backward`), merged and cut, then the rows
+        read by id in the list's order."""
+        order = [name.removeprefix("-") for name in LIST_ORDER] if backward else LIST_ORDER
+        nearest: dict[int, datetime] = {}
         for branch in self._branches:
-            keys = _branch_rows(filtered, branch).order_by(*LIST_ORDER).values_list("pk", "reported_at")[:stop]
-            newest.update(keys)
-        ids = sorted(newest, key=lambda pk: (newest[pk], pk), reverse=True)[start:stop]
+            keys = _branch_rows(filtered, branch).order_by(*order).values_list("pk", "reported_at")[:stop]
+            nearest.update(keys)
+        ids = sorted(nearest, key=lambda pk: (nearest[pk], pk), reverse=not backward)[start:stop]
         return list(self.queryset.filter(pk__in=ids)) if ids else []
+
+
+@dataclass(frozen=True)
+class CursorPage:
+    """A page read by seeking (`CaseListing.cursor_page`): its rows in the list's order, and the cursors that
+    read the next page (`after`) and the previous one (`before`), None where the list ends."""
+
+    rows: list
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+class BadCursor(ValidationFailed):
+    """A cursor the list did not give (malformed, out of range, or two at once)."""
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -351,8 +393,12 @@ def cursor_of(case: Case) -> str:
     return f"{(case.reported_at - _EPOCH) // _MICROSECOND}_{case.pk}"
 
 
-def _seek(cursor: str) -> Q:
-    """The rows after `cursor` in the list's order (`LIST_ORDER`: newest first, then the higher id)."""
+BAD_CURSOR = "cursor 无效 / cursor is not one the list gave"
+
+
+def _seek(cursor: str, *, backward: bool = False) -> Q:
+    """The rows after `cursor` in the list's order (`LIST_ORDER`: newest first, then the higher id), or with
+    `backward` the rows before it."""
     found = _CURSOR.fullmatch((cursor or "").strip())  # ASCII digits only: int() reads other scripts' too
     when = None
     if found:
@@ -361,9 +407,11 @@ def _seek(cursor: str) -> Q:
         except OverflowError:  # outside the years a datetime holds
             pass
     if when is None:
-        raise ValidationFailed("cursor 无效 / cursor is not one the list gave", field="cursor")
-    # reported_at < when, or = when with a lower id; written as one range (an index on reported_at seeks to it)
-    # less the tie's higher ids, not as an OR, which the planners cannot seek on.
+        raise BadCursor(BAD_CURSOR, field="cursor")
+    # After: reported_at < when, or = when with a lower id; written as one range (an index on reported_at seeks
+    # to it) less the tie's higher ids, not as an OR, which the planners cannot seek on. Before: the mirror.
+    if backward:
+        return Q(reported_at__gte=when) & ~Q(reported_at=when, pk__lte=int(pk))
     return Q(reported_at__lte=when) & ~Q(reported_at=when, pk__gte=int(pk))
 
 

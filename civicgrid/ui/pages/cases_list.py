@@ -7,16 +7,20 @@ the user takes, as the home page's 我的待办 counts them). The read is `cases
 sorting the whole scope.
 
 The page counts at most COUNT_CAP + 1 rows (an exact total of a district's million cases took 0.4-0.5 s on
-every view): past the cap it shows "共 10,000+ 条", and its pages go on without an end (第 n 页, previous,
-next while a row follows) instead of 第 n / m 页. `GET /api/v1/cases` keeps its exact `total`.
+every view): past the cap it shows "共 10,000+ 条". `GET /api/v1/cases` keeps its exact `total`.
+
+It pages by cursor, as the API does (`CaseListing.cursor_page`): 下一页 reads the rows after the page's last
+(`?cursor=`), 上一页 the rows before its first (`?before=`), 第一页 drops both; every link keeps the filters, and
+the language is the reader's (a cookie). A page 100,000 rows down then costs what the first does, where an offset
+read and dropped every row above it. The list has one order (newest report first, then the higher id), the
+cursors' key, so no order is left to page by offset. Page numbers are gone with the offsets: a seek does not
+know how many rows lie above it, and an old `?page=` link shows the first page.
 """
 
 from __future__ import annotations
 
-from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from civicgrid.apps.cases import selectors
@@ -35,8 +39,6 @@ ROW_FIELDS = (
 )
 # The page counts up to this many cases; a longer list shows "10,000+".
 COUNT_CAP = 10_000
-# Past the end of a list longer than the cap: a page number this deep is not read but taken as past the end.
-MAX_PAGE = 1_000_000
 FLAGS = (("is_overdue", _("超期"), "warn"), ("is_supervised", _("督办"), "warn"), ("is_major", _("重大"), "warn"),
          ("extension_pending", _("延期待批"), ""), ("is_self_handled", _("自行处置"), ""))
 
@@ -83,90 +85,36 @@ def flags_of(case) -> list[dict]:
     return [{"label": label, "style": style} for name, label, style in FLAGS if getattr(case, name)]
 
 
-class CappedPage(Page):
-    """A page of a list longer than the cap: whether a next page exists is known from the page's own read."""
-
-    def __init__(self, object_list, number, paginator, *, more: bool):
-        super().__init__(object_list, number, paginator)
-        self.more = more
-
-    def has_next(self):
-        return self.more
-
-    def end_index(self):
-        return self.start_index() + len(self.object_list) - 1
-
-
-class CappedPaginator(Paginator):
-    """Django's Paginator over a `CaseListing` that counts at most `cap` + 1 rows (`capped_count`).
-
-    Up to the cap it is Django's, exact. Past it (`capped`) the pages are open-ended: any page number is read,
-    one row more than a page tells whether a next page follows, and a page past the last row (a stale or
-    typed link) costs the exact count once, to show the last page as the plain paginator would."""
-
-    def __init__(self, listing, per_page: int, cap: int):
-        super().__init__(listing, per_page)
-        self.cap = cap
-        self.exact = False  # set when a page past the end made us count everything
-
-    @cached_property
-    def count(self) -> int:
-        return self.object_list.capped_count(self.cap)
-
-    @property
-    def capped(self) -> bool:
-        return not self.exact and self.count > self.cap
-
-    @property
-    def cap_label(self) -> str:
-        return f"{self.cap:,}"
-
-    def validate_number(self, number):
-        if not self.capped:
-            return super().validate_number(number)
-        return self._validate_number(number, MAX_PAGE)
-
-    def page(self, number):
-        number = self.validate_number(number)
-        if not self.capped:
-            return super().page(number)
-        bottom = (number - 1) * self.per_page
-        rows = list(self.object_list[bottom : bottom + self.per_page + 1])
-        if not rows and number > 1:
-            self._count_exactly()
-            raise EmptyPage(self.error_messages["no_results"])
-        return CappedPage(rows[: self.per_page], number, self, more=len(rows) > self.per_page)
-
-    def get_page(self, number):
-        """The page, or for a bad number the first (not a number) or the last page, as Django's does."""
-        try:
-            number = self.validate_number(number)
-        except PageNotAnInteger:
-            number = 1
-        except EmptyPage:
-            if self.capped:
-                self._count_exactly()
-            number = self.num_pages
-        try:
-            return self.page(number)
-        except EmptyPage:  # past the last row of a long list, now counted exactly
-            return self.page(self.num_pages)
-
-    def _count_exactly(self) -> None:
-        self.exact = True
-        self.__dict__["count"] = self.object_list.count()
-        self.__dict__.pop("num_pages", None)
+def read_page(listing: selectors.CaseListing, params) -> tuple[selectors.CursorPage, bool]:
+    """The page the query string names — after `?cursor=`, before `?before=` (the cursors the page's links
+    carry, `CaseListing.cursor_page`), or the first — and whether a cursor was refused. A cursor the list did
+    not give reads the first page (the page says so); so does a link the list has changed under (nothing
+    after it, or less than a page before it: the list's start)."""
+    after = (params.get("cursor") or "").strip() or None
+    before = (params.get("before") or "").strip() or None
+    if not (after or before):
+        return listing.cursor_page(PAGE_SIZE), False
+    try:
+        found = listing.cursor_page(PAGE_SIZE, after=after, before=before)
+    except selectors.BadCursor:
+        return listing.cursor_page(PAGE_SIZE), True
+    if not found.rows or (before and len(found.rows) < PAGE_SIZE):
+        return listing.cursor_page(PAGE_SIZE), False
+    return found, False
 
 
 @page_view(selectors.CASE_FILE_CAPABILITY)
 def case_list(request):
     """Cases in scope with the list's filters; each row links to its case."""
     f, shown = parse_filters(request.GET)
-    rows = selectors.CaseListing(request.user, f, shape=lambda qs: qs.only(*ROW_FIELDS))
-    page_obj = CappedPaginator(rows, PAGE_SIZE, COUNT_CAP).get_page(request.GET.get("page"))
-    rows = [{"case": c, "flags": flags_of(c), "style": STATUS_STYLE.get(c.status, "")} for c in page_obj.object_list]
+    listing = selectors.CaseListing(request.user, f, shape=lambda qs: qs.only(*ROW_FIELDS))
+    found, refused = read_page(listing, request.GET)
+    count = listing.capped_count(COUNT_CAP)
+    rows = [{"case": c, "flags": flags_of(c), "style": STATUS_STYLE.get(c.status, "")} for c in found.rows]
     return render(request, "cases/list.html", {
-        "page_obj": page_obj,
+        "pager": {"next": found.next_cursor, "previous": found.previous_cursor, "count": count,
+                  "capped": count > COUNT_CAP, "cap_label": f"{COUNT_CAP:,}"},
+        "cursor_refused": refused,
         "rows": rows,
         "f": shown,
         "statuses": Status.choices,
@@ -182,6 +130,7 @@ def case_list(request):
 def _ledger_url(request) -> str:
     """The ledger download with the list's current filters (the ledger reads the same ones)."""
     params = request.GET.copy()
-    params.pop("page", None)
+    for name in ("page", "cursor", "before"):
+        params.pop(name, None)
     query = params.urlencode()
     return reverse("ui:case_ledger") + (f"?{query}" if query else "")
