@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from civicgrid.foundation.events import bus as events
 from civicgrid.foundation.sla import services as sla
+from civicgrid.foundation.sla.models import OPEN_STATES, SlaClock
 
 from . import recipients
 from .clocks import KINDS
@@ -38,6 +39,19 @@ def _case_of(event) -> Case | None:
         return None
 
 
+def _clock_open(event) -> bool:
+    """Whether the clock the event is about is still open (running, or paused by 挂账) as the worker delivers
+    it. The sweep publishes while the clock runs, but the event may wait in the outbox while the step ends: a
+    task message about that step would then arrive after the transition that settles such messages
+    (`recipients.TASKS`) has run, and stay unsettled in the inbox."""
+    clock_id = (event.payload or {}).get("clock_id")
+    try:
+        clock_id = int(clock_id)
+    except (TypeError, ValueError):
+        return True  # an event without its clock: judged by the case's status alone, as before
+    return SlaClock.objects.filter(pk=clock_id, state__in=OPEN_STATES).exists()
+
+
 @events.handler("categories.*", name="cases.forget_intake_lookups")
 def on_categories_changed(event) -> None:
     """A category, routing rule or import changed: intake's per-process tables are dropped at once here (other
@@ -51,8 +65,8 @@ def on_categories_changed(event) -> None:
 def on_sla_warning(event) -> None:
     """预警: the step's time is 80 % used; tell whoever answers for it."""
     case = _case_of(event)
-    if case is None or case.status not in OPEN_STATUSES:
-        return
+    if case is None or case.status not in OPEN_STATUSES or not _clock_open(event):
+        return  # a step already ended leaves nothing to warn of
     kind = event.payload["kind"]
     users = recipients.responsible_for(case, kind)
     due = sla.due_text(event.payload.get("due_at"))
@@ -86,8 +100,12 @@ def on_sla_breached(event) -> None:
                data={"clock_id": clock_id, "kind": kind})
         publish(case, "auto_supervised", kind=kind, clock_id=clock_id)
         label = KIND_LABELS[kind]
-        recipients.tell_staff(recipients.responsible_for(case, kind), case, "overdue", f"{label}已超期",
-                              dedupe=f"sla.breached:{clock_id}")
+        # The breach happened while the step was open, so the case's marks stand however late this is
+        # delivered; but once the step has ended, the step that ended it has already settled the task messages
+        # of the kind, and a new "overdue" would ask for a step no one can take any more.
+        if _clock_open(event):
+            recipients.tell_staff(recipients.responsible_for(case, kind), case, "overdue", f"{label}已超期",
+                                  dedupe=f"sla.breached:{clock_id}")
         # The leaders are told for their information ("auto_supervise", not a task: `recipients.TASKS` settles
         # the "supervise" messages that ask for the step once it is taken).
         recipients.tell_staff(recipients.leaders(case), case, "auto_supervise", f"超期自动督办（{label}）",

@@ -120,6 +120,38 @@ def _check_parent(category: Category, parent: Category | None) -> None:
         node = node.parent
 
 
+def two_levels_problem(code: str, parent_code: str, grandparent_code: str, subclass_codes) -> str | None:
+    """What is wrong with putting category `code` under `parent_code` in a taxonomy two levels deep (classes hold
+    subclasses, subclasses hold nothing), or None: the parent is itself a subclass (of `grandparent_code`), or
+    the category has subclasses of its own (`subclass_codes`). The one wording the xlsx import and the
+    category services share."""
+    if grandparent_code:
+        return (f"分类只有大类、小类两级：上级 {parent_code} 本身是 {grandparent_code} 的小类，不能再有下级 / "
+                f"categories are two levels deep: the parent {parent_code} is itself a subclass of {grandparent_code}")
+    below = sorted(subclass_codes)
+    if below:
+        listed = "、".join(below[:3]) + ("等" if len(below) > 3 else "")
+        return (f"分类只有大类、小类两级：{code} 下有小类（{listed}），不能再作为小类 / "
+                f"categories are two levels deep: {code} has subclasses ({', '.join(below[:3])}) and cannot "
+                "become one")
+    return None
+
+
+def _check_two_levels(category: Category) -> None:
+    """Refuse (on `parent`) a category placed under a subclass, or one with subclasses given a parent. Asked
+    when the parent is set or changed: categories already nested deeper are left for the administrator to move,
+    as the import leaves them."""
+    parent = category.parent
+    if parent is None:
+        return
+    grandparent = parent.parent.code if parent.parent_id else ""
+    below = (list(Category.objects.filter(parent_id=category.pk).order_by("code").values_list("code", flat=True)[:4])
+             if category.pk else [])
+    problem = two_levels_problem(category.code, parent.code, grandparent, below)
+    if problem:
+        raise ValidationFailed(problem, field="parent")
+
+
 def clean_category(category: Category, *, keep_department_id: int | None = None) -> None:
     """Normalise and check a category before saving it (raises ValidationFailed naming the field).
 
@@ -167,6 +199,7 @@ def create_category(*, actor, taxonomy: Taxonomy, code: str, name: str, kind: st
         raise ValidationFailed(f"不能设置的字段：{'、'.join(sorted(unknown))} / unknown fields")
     category = Category(taxonomy=taxonomy, code=code, name=name, kind=kind, **fields)
     clean_category(category)
+    _check_two_levels(category)
     if Category.objects.filter(taxonomy=taxonomy, kind=category.kind, code=category.code).exists():
         raise ValidationFailed(f"编码 {category.code} 已存在 / code exists", field="code")
     category.edited_at = timezone.now() if actor is not None else None
@@ -186,10 +219,12 @@ def update_category(*, actor, category: Category, **changes) -> Category:
         raise ValidationFailed(f"不能修改的字段：{'、'.join(sorted(unknown))} / fields that cannot be changed")
     current = Category.objects.select_for_update().get(pk=category.pk)  # no joins: PostgreSQL locks no outer join
     before = snapshot(current)
-    stored_department = current.default_department_id
+    stored_department, stored_parent = current.default_department_id, current.parent_id
     for name, value in changes.items():
         setattr(current, name, value)
     clean_category(current, keep_department_id=stored_department)
+    if current.parent_id != stored_parent:
+        _check_two_levels(current)
     after = snapshot(current)
     if {k: v for k, v in after.items() if k != "updated_at"} == {k: v for k, v in before.items() if k != "updated_at"}:
         return current

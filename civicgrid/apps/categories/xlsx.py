@@ -29,7 +29,14 @@ from civicgrid.foundation.imports.readers import TableError, read_table, write_x
 from .models import Category, CategoryKind, LimitMode, Taxonomy
 from .permissions import VIEW
 from .selectors import org_label, organisations_by_name
-from .services import TOPIC_CATEGORY_CHANGED, check_department, check_limit, clean_category, require_manager
+from .services import (
+    TOPIC_CATEGORY_CHANGED,
+    check_department,
+    check_limit,
+    clean_category,
+    require_manager,
+    two_levels_problem,
+)
 
 HEADERS = ("分类体系", "编码", "名称", "上级编码", "类型", "立案条件", "处置时限", "时限单位", "结案条件",
            "责任主体", "默认处置部门", "关键词", "开放公众上报", "启用")
@@ -335,18 +342,9 @@ def _check_tree(checked: list[_Row], rows: list[_Row], stored: dict, errors: lis
         # Depth only where the tree is otherwise sound, so that one wrong parent is not reported on every row.
         if not row.parent_code or row.key not in moved or row.key in broken or row.parent_key in broken:
             continue
-        grandparent = parent_of[row.parent_key]
-        below = sorted(children.get(row.key, ()))
-        if grandparent:
-            errors.append(RowError(row.number, "上级编码", (
-                f"分类只有大类、小类两级：上级 {row.parent_code} 本身是 {grandparent} 的小类，不能再有下级 / "
-                f"categories are two levels deep: the parent {row.parent_code} is itself a subclass of {grandparent}")))
-        elif below:
-            listed = "、".join(below[:3]) + ("等" if len(below) > 3 else "")
-            errors.append(RowError(row.number, "上级编码", (
-                f"分类只有大类、小类两级：{row.code} 下有小类（{listed}），不能再作为小类 / "
-                f"categories are two levels deep: {row.code} has subclasses ({', '.join(below[:3])}) and cannot "
-                "become one")))
+        problem = two_levels_problem(row.code, row.parent_code, parent_of[row.parent_key], children.get(row.key, ()))
+        if problem:
+            errors.append(RowError(row.number, "上级编码", problem))
 
 
 def import_categories(*, actor, data: bytes, filename: str = "") -> ImportReport:

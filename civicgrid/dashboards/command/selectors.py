@@ -38,9 +38,12 @@ CAPABILITY = "cases.board"
 # own region (the capability's scope is what `visible_to(user, "board")` reads).
 grant_capabilities(CAPABILITY, {Role.COMMAND_DISPATCHER, Role.STREET_DISPATCHER, Role.LEADER})
 
-# Statuses the board counts, in the loop's order (closed cases are counted as today's 结案 instead).
-BOARD_STATUSES = [Status.REPORTED, Status.CHECKING, Status.ACCEPTED, Status.DISPATCHED, Status.HANDLING,
-                  Status.HANDLED, Status.VERIFIED, Status.SUSPENDED]
+# Statuses the board counts, in the loop's order (closed cases are counted as today's 结案 instead). The open
+# ones (在办, `OPEN_STATUSES`) make the "open cases" figure and its chart by status, as they make the map and
+# the lists; 挂账 cases wait outside the loop and are counted beside them, never inside 在办.
+OPEN_BOARD_STATUSES = [Status.REPORTED, Status.CHECKING, Status.ACCEPTED, Status.DISPATCHED, Status.HANDLING,
+                       Status.HANDLED, Status.VERIFIED]
+BOARD_STATUSES = [*OPEN_BOARD_STATUSES, Status.SUSPENDED]
 OPEN = sorted(str(s) for s in OPEN_STATUSES)
 FIGURES = [("reported", gettext_noop("上报")), ("accepted", gettext_noop("立案")), ("dispatched", gettext_noop("派遣")), ("handled", gettext_noop("处置")),
            ("closed", gettext_noop("结案"))]
@@ -145,10 +148,12 @@ def _timely_closings(case_ids: list[int], steps, start: datetime, end: datetime)
 
 
 def status_counts(user) -> list[dict]:
-    """How many cases stand in each open status (and 挂账), in the loop's order."""
+    """How many cases stand in each status of `BOARD_STATUSES` (the open ones, then 挂账), in the loop's order;
+    `open` says which count as 在办."""
     found = dict(board_cases(user).filter(status__in=BOARD_STATUSES).values_list("status")
                  .annotate(n=Count("pk")).values_list("status", "n"))
-    return [{"status": str(s), "label": str(s.label), "count": found.get(str(s), 0)} for s in BOARD_STATUSES]
+    return [{"status": str(s), "label": str(s.label), "count": found.get(str(s), 0), "open": s in OPEN_STATUSES}
+            for s in BOARD_STATUSES]
 
 
 def overdue(user, limit: int = LIST_SIZE) -> tuple[list[Case], int]:

@@ -46,6 +46,7 @@ from .cases_shared import (
     dispatch_departments,
     error_text,
 )
+from .categories import overriding_warning
 from .common import capability_required, page_view
 from .router import suggestion_panel
 
@@ -394,10 +395,27 @@ def case_act(request, number: str, action: str):
                                  posted={k: request.POST.get(k, "") for k in TEXT_INPUTS})
         return render(request, "cases/detail.html", context, status=exc.status)
     messages.success(request, _("已完成：%(label)s") % {"label": pgettext("action", STEP_LABELS[action])})
+    if action == "dispatch":
+        _warn_overridden_correction(request, case)
     if Case.objects.visible_to(request.user).filter(pk=case.pk).exists():
         return redirect("ui:case_detail", case.number)
     # The action moved the case out of the user's scope (退回 takes it from the department).
     return redirect("ui:case_list")
+
+
+def _warn_overridden_correction(request, case: Case) -> None:
+    """After a dispatch that corrected the routing rule: when a more specific rule still decides at the case's
+    own place (the step's `overridden_by`), say so, in the words the rule form uses, so the dispatcher knows the
+    correction does not reach cases like this one."""
+    step = case.steps.filter(action="dispatch").order_by("-pk").first()
+    corrected = ((step.data or {}).get("rule_corrected") or {}) if step is not None else {}
+    if not corrected.get("overridden_by"):
+        return
+    override = overriding_warning(case.category, corrected["region_code"], corrected["department"],
+                                  case.region_code, case.number)
+    if override is not None:
+        messages.warning(request, _("本案所在位置%(place)s仍按更具体的规则 #%(rule)s（%(region)s）派往"
+                                    "%(department)s，刚保存的规则在那里不起作用。") % override)
 
 
 def _left_scope(request, number: str, action: str):

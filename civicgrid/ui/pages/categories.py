@@ -99,7 +99,7 @@ def _case_location(value: str | None) -> str:
     return code if len(code) in REGION_LENGTHS else ""
 
 
-def _overriding(category, region_code: str, department_id, location: str, reference: str = "",
+def overriding_warning(category, region_code: str, department_id, location: str, reference: str = "",
                 note: str = "") -> dict | None:
     """When a correction of the rule for `category` at `region_code` would not change where the case's own
     location routes, because a more specific rule decides there and sends elsewhere: that rule, the places and
@@ -355,7 +355,7 @@ def rule_new(request):
         else:
             messages.success(request, _("规则已保存"))
             _warn_rivals(request, rule)
-            override = _overriding(rule.category, rule.region_code, rule.department_id, location, reference,
+            override = overriding_warning(rule.category, rule.region_code, rule.department_id, location, reference,
                                    data["note"]) if correcting else None
             if override is not None:
                 # Saved, but the case's own place still routes elsewhere: say so, and open what would change it.
@@ -370,7 +370,7 @@ def rule_new(request):
         except forms.ValidationError:  # not a category: the form shows none chosen, and nothing is said
             location = ""
         else:
-            override = _overriding(category, (initial.get("region_code") or "").strip(),
+            override = overriding_warning(category, (initial.get("region_code") or "").strip(),
                                    _initial_pk(initial.get("department")), location, reference,
                                    initial.get("note", ""))
     status = 400 if request.method == "POST" else 200

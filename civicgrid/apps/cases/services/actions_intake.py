@@ -37,8 +37,14 @@ def resolve_department(value, *, field: str = "department") -> Organisation:
 def _correct_rule(ctx: Ctx, department: Organisation) -> dict:
     """Dispatch with `correct_rule`: from now on this category in this region (`rule_region`, by default the
     case's street) routes to the chosen department. The routing service checks the dispatcher may manage rules
-    and audits the change; without that permission the whole dispatch is refused."""
-    from civicgrid.apps.categories.services import correct_rule
+    and audits the change; without that permission the whole dispatch is refused.
+
+    When a more specific rule (a community's or grid's, or a 包保 rule) still decides at the case's own place and
+    sends elsewhere, the corrected rule does not change where cases like this one go: the step keeps that rule
+    under `overridden_by`, and the case page warns and links its correction (as the rule form does). The rule
+    the dispatcher named is the one corrected: the deeper rule was set on purpose for its place, and rewriting
+    it unasked from one case would move cases the dispatcher never looked at."""
+    from civicgrid.apps.categories.services import correct_rule, overriding_route
 
     case = ctx.case
     region = str(ctx.inputs.get("rule_region") or case.region_code[:9]).strip()
@@ -47,7 +53,12 @@ def _correct_rule(ctx: Ctx, department: Organisation) -> dict:
                                field="rule_region")
     rule = correct_rule(actor=ctx.actor, category=case.category, region_code=region, department=department,
                         note=str(ctx.inputs.get("note") or "")[:200], reference=case.number)
-    return {"rule": rule.pk, "region_code": region, "department": department.pk}
+    corrected = {"rule": rule.pk, "region_code": region, "department": department.pk}
+    route = overriding_route(case.category, region, case.region_code)
+    if route is not None and route.department.pk != department.pk:
+        corrected["overridden_by"] = {"rule": route.rule.pk, "region_code": route.rule.region_code,
+                                      "department": route.department.pk}
+    return corrected
 
 
 @action("accept")

@@ -220,3 +220,23 @@ def test_a_late_handling_stays_overdue_until_its_case_is_reopened(loop):
     case = act(actor=loop.dispatcher, case=case, action="reopen", reason="群众反映仍有问题")
     assert case.status in {"accepted", "dispatched"} and not case.is_overdue
     assert not Case.objects.filter(pk=case.pk, is_overdue=True).exists()
+
+
+def test_a_warning_or_breach_delivered_after_its_step_ended_asks_no_one_for_it(loop):
+    """The sweep found the handling clock at 80 % and then past due, but the worker delivered the events only
+    after the department had reported back: no 即将超期/已超期 task arrives unsettled. The breach itself stands
+    (it happened while the step was open): the case is marked and the leaders told."""
+    case = _dispatched(loop)
+    bus.dispatch_pending()
+    # the clock is the truth: its warning and deadline passed a minute ago
+    SlaClock.objects.filter(pk=_handle_clock(case).pk).update(due_at=timezone.now() - timedelta(minutes=1),
+                                                              warn_at=timezone.now() - timedelta(minutes=2))
+    assert sweep(now=timezone.now()) == (1, 1)  # both queued, not yet delivered
+    act(actor=loop.handler, case=case, action="report_back", note="已清理")
+    bus.dispatch_pending()
+    for kind in ("warning", "overdue"):
+        assert not Notification.objects.filter(kind=kind, resolved_at__isnull=True).exists(), kind
+    case.refresh_from_db()
+    assert case.is_overdue and CaseStep.objects.filter(case=case, action="auto_supervise").exists()
+    assert Notification.objects.filter(user=loop.leader, kind="auto_supervise").count() == 1
+

@@ -148,3 +148,38 @@ def test_correct_rule_refused_for_a_handler(garbage, departments):
     with pytest.raises(PermissionDenied):
         services.correct_rule(actor=handler, category=garbage, region_code=GRID, department=departments["区住建局"])
     assert not RoutingRule.objects.filter(category=garbage).exists()
+
+
+def _world(*categories) -> tuple:
+    return (AuditEntry.objects.count(), OutboxEvent.objects.count(), Category.objects.count(),
+            [Category.objects.filter(pk=c.pk).values().get() for c in categories])
+
+
+def test_a_subclass_is_not_created_under_a_subclass(garbage, manager):
+    """Two levels, as the import enforces: the service says so on the parent field and creates nothing."""
+    before = _world(garbage)
+    with pytest.raises(ValidationFailed) as refused:
+        services.create_category(actor=manager, taxonomy=garbage.taxonomy, code="0601001", name="楼道垃圾",
+                                 kind=garbage.kind, parent=garbage)
+    assert refused.value.field == "parent"
+    assert refused.value.message.startswith(f"分类只有大类、小类两级：上级 06010 本身是 {garbage.parent.code} 的小类")
+    assert _world(garbage) == before
+
+
+def test_an_edit_keeps_two_levels(garbage, manager):
+    cls = garbage.parent
+    other_class = Category.objects.filter(taxonomy=cls.taxonomy, kind=cls.kind, parent=None).exclude(pk=cls.pk) \
+        .order_by("code").first()
+    sibling = Category.objects.filter(parent=cls).exclude(pk=garbage.pk).order_by("code").first()
+    before = _world(garbage, cls, sibling)
+    # a subclass moved under another subclass
+    with pytest.raises(ValidationFailed) as refused:
+        services.update_category(actor=manager, category=garbage, parent=sibling)
+    assert refused.value.field == "parent" and "分类只有大类、小类两级" in refused.value.message
+    # a class that holds subclasses made a subclass
+    with pytest.raises(ValidationFailed) as refused:
+        services.update_category(actor=manager, category=cls, parent=other_class)
+    assert refused.value.field == "parent" and f"{cls.code} 下有小类" in refused.value.message
+    assert _world(garbage, cls, sibling) == before
+    # moving a subclass to another class is still an edit like any other
+    assert services.update_category(actor=manager, category=garbage, parent=other_class).parent == other_class

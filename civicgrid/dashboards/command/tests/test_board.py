@@ -307,3 +307,20 @@ def test_the_link_to_all_overdue_cases_lists_as_many_as_it_says(client, tree, pe
     page = listed.context["page_obj"]
     assert page.paginator.count == len(page.object_list) == int(link[2])
     assert {c.status for c in page.object_list} == {Status.HANDLING}
+
+
+def test_the_open_cases_chart_counts_what_the_open_cases_figure_counts(people, client):
+    """在办 is the loop's open statuses (the map and the lists agree): a 挂账 case is neither in the figure nor in
+    its chart by status; it is still counted on the board, on its own."""
+    p = people
+    report(p)
+    suspended = report(p)
+    act(actor=p["cd"], case=suspended, action="accept")
+    act(actor=p["cd"], case=suspended, action="suspend", reason="等待专项资金")
+    client.force_login(p["cd"])
+    html = client.get("/board/figures/").content.decode()
+    chart = json.loads(re.search(r'id="board-chart-data"[^>]*>(.*?)</script>', html, re.S).group(1))
+    charted = {s["status"]: s["count"] for s in chart["statuses"]}
+    assert "suspended" not in charted and sum(charted.values()) == 1 and charted["reported"] == 1
+    assert re.search(r'data-figure="open"><span class="board-value">1<', html)
+    assert re.search(r'data-status="suspended">[^<]*<b>1</b>', html)
