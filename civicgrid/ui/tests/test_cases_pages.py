@@ -11,6 +11,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from civicgrid.apps.cases.models import Attachment, Case, Status
 from civicgrid.apps.cases.services import act
@@ -404,3 +405,18 @@ def test_a_page_left_open_on_a_case_sent_back_says_where_it_went(loop, client_fo
     # someone who never had the case learns nothing: the scoped read path's 404
     other = post_action(client_for(loop.other_handler), case, "report_back", note="已处理")
     assert other.status_code == 404 and "已不在您的处理范围内" not in other.content.decode()
+
+
+def test_a_suspended_case_shows_its_deadline_paused(loop, client_for):
+    case = act(actor=loop.leader, case=_at(loop, "dispatched"), action="suspend", reason="等待专项资金")
+    deadline = f"{timezone.localtime(case.deadline):%Y-%m-%d %H:%M}"
+    client = client_for(loop.dispatcher)
+    html = client.get(reverse("ui:case_detail", args=[case.number])).content.decode()
+    assert "data-deadline-paused" in html and f"原期限 {deadline}，恢复办理后按暂停时长顺延" in html
+    listed = client.get(reverse("ui:case_list") + "?status=suspended").content.decode()
+    row = re.search(rf'<tr[^>]*>(?:(?!</tr>).)*{case.number}(?:(?!</tr>).)*</tr>', listed, re.S).group(0)
+    assert "已暂停（挂账）" in row
+    # resumed: the deadline is a time again, moved on by the pause
+    case = act(actor=loop.leader, case=case, action="unsuspend")
+    html = client.get(reverse("ui:case_detail", args=[case.number])).content.decode()
+    assert "data-deadline-paused" not in html and f"{timezone.localtime(case.deadline):%Y-%m-%d %H:%M}" in html
