@@ -102,3 +102,6 @@ class ImportedChange(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["target_type", "target_id"], name="importedchange_target")]
+
+    def __str__(self) -> str:
+        return f"#{self.job_id} {self.target_type}:{self.target_id} {self.field} {self.before} → {self.after}"
