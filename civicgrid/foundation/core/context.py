@@ -15,6 +15,7 @@ class ActionContext:
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     source_ip: str = ""
     channel: str = "system"  # web | api | open311 | command | worker | system
+    user_agent: str = ""  # the caller's browser or client, as it names itself (kept on work done later, e.g. imports)
 
 
 _current: contextvars.ContextVar[ActionContext | None] = contextvars.ContextVar("civicgrid_action", default=None)
@@ -30,9 +31,10 @@ def current() -> ActionContext:
 
 
 @contextlib.contextmanager
-def acting(*, channel: str, source_ip: str = "", request_id: str | None = None):
+def acting(*, channel: str, source_ip: str = "", request_id: str | None = None, user_agent: str = ""):
     """Run a block as one action (a request, a command, a worker job)."""
-    token = _current.set(ActionContext(request_id=request_id or uuid.uuid4().hex, source_ip=source_ip, channel=channel))
+    token = _current.set(ActionContext(request_id=request_id or uuid.uuid4().hex, source_ip=source_ip, channel=channel,
+                                       user_agent=user_agent))
     try:
         yield _current.get()
     finally:

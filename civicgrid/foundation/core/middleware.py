@@ -7,6 +7,7 @@ from django.conf import settings
 from . import context
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9\-]{8,64}$")
+USER_AGENT_MAX = 300
 
 
 def client_ip(request) -> str:
@@ -29,7 +30,9 @@ class RequestContextMiddleware:
         request_id = incoming if _REQUEST_ID.match(incoming) else None
         path = request.path
         channel = "api" if path.startswith("/api/") else "open311" if path.startswith("/open311/") else "web"
-        with context.acting(channel=channel, source_ip=client_ip(request), request_id=request_id) as ctx:
+        agent = request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX]
+        with context.acting(channel=channel, source_ip=client_ip(request), request_id=request_id,
+                            user_agent=agent) as ctx:
             request.request_id = ctx.request_id
             response = self.get_response(request)
             response["X-Request-ID"] = ctx.request_id

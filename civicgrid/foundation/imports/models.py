@@ -37,6 +37,10 @@ class ImportJob(ScopedModel):
     )
     region_code = models.CharField(max_length=15, blank=True)  # the importer's scope root ("" = district-wide)
     request_id = models.CharField(max_length=64, blank=True)
+    # Where the upload came from, kept for the audit entries the import writes later (in the worker).
+    source_ip = models.CharField(_("来源地址"), max_length=64, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    channel = models.CharField(_("渠道"), max_length=16, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -79,3 +83,25 @@ class ImportJob(ScopedModel):
         if self.status == JobStatus.APPLYING:
             return int(80 + 20 * min(self.applied_rows / total, 1.0))
         return int(80 * share)
+
+
+class ImportedChange(models.Model):
+    """A count an import changed on a row it did not create (a household's 人数 after its members were imported).
+
+    The rows an import creates carry the job's id (`import_job`), so their history finds the job's audit entry
+    without an entry per row; a row it changes gets one of these narrow rows instead, found by the row's
+    history through (`target_type`, `target_id`). Written in the apply transaction, never changed.
+    """
+
+    job = models.ForeignKey(ImportJob, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False)
+    target_type = models.CharField(max_length=64)  # "people.household"
+    target_id = models.BigIntegerField()
+    field = models.CharField(max_length=64)
+    before = models.BigIntegerField(null=True)
+    after = models.BigIntegerField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["target_type", "target_id"], name="importedchange_target")]
+
+    def __str__(self) -> str:
+        return f"#{self.job_id} {self.target_type}:{self.target_id} {self.field} {self.before} → {self.after}"

@@ -47,6 +47,7 @@ class ImportContext:
     error_count: int = 0
     max_errors: int = 5000
     cache: dict = field(default_factory=dict)
+    job_id: int | None = None  # the job being run: rows record it (`import_job`), and so do `ImportedChange` rows
 
     def error(self, row: int, header: str, message: str) -> None:
         """Record one problem; messages never repeat personal values (they end up in reports and logs)."""
@@ -57,6 +58,21 @@ class ImportContext:
     @property
     def failed(self) -> bool:
         return self.error_count > 0
+
+
+def record_changes(ctx: ImportContext, model: type[models.Model], field_name: str, changes) -> None:
+    """Record values the running import changed on rows it did not create, as (id, before, after), one narrow
+    `ImportedChange` row each, in the apply transaction: the rows' history shows them with the job's entry."""
+    from .models import ImportedChange
+    from .services import insert_rows
+
+    if ctx.job_id is None:
+        return
+    target_type = model._meta.label_lower
+    rows = [(ctx.job_id, target_type, pk, field_name, before, after) for pk, before, after in changes]
+    for start in range(0, len(rows), 50_000):
+        insert_rows(ImportedChange, ("job", "target_type", "target_id", "field", "before", "after"),
+                    rows[start : start + 50_000])
 
 
 class TableType:
@@ -100,7 +116,8 @@ class TableType:
         return ()
 
     def after_apply(self, ctx: ImportContext) -> None:
-        """Bring dependent data up to date inside the apply transaction (e.g. household sizes)."""
+        """Bring dependent data up to date inside the apply transaction (e.g. household sizes), recording each
+        changed value as an `ImportedChange` of the job (`imports.services.record_changes`)."""
 
     # --- exports
     def export_queryset(self, actor, region: str | None) -> models.QuerySet:

@@ -106,6 +106,7 @@ def create_job(*, actor, table: str, file_name: str, data: bytes, dry_run: bool 
         fh.write(data)
     from ..core import context
 
+    here = context.current()
     return ImportJob.objects.create(
         table=kind.key,
         file_name=Path(file_name or "upload").name[:200],
@@ -115,7 +116,10 @@ def create_job(*, actor, table: str, file_name: str, data: bytes, dry_run: bool 
         total_rows=estimate,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
         region_code=_scope_root(scope),
-        request_id=context.current().request_id,
+        request_id=here.request_id,
+        source_ip=here.source_ip,
+        user_agent=here.user_agent,
+        channel=here.channel,
     )
 
 
@@ -138,7 +142,19 @@ def _save(job: ImportJob, *fields: str) -> None:
 
 
 def run_import(job: ImportJob, *, progress: ProgressCallback | None = None) -> ImportJob:
-    """Validate the job's file and, when it has no errors (and is not a dry run), apply it in one transaction."""
+    """Validate the job's file and, when it has no errors (and is not a dry run), apply it in one transaction.
+
+    Its audit entries are the uploader's: they carry the request id, address, channel and user agent the upload
+    came with (kept on the job), wherever the job runs (in the worker, later)."""
+    from ..core import context
+
+    here = context.current()
+    with context.acting(channel=job.channel or here.channel, source_ip=job.source_ip,
+                        request_id=job.request_id or here.request_id, user_agent=job.user_agent):
+        return _run_import(job, progress)
+
+
+def _run_import(job: ImportJob, progress: ProgressCallback | None) -> ImportJob:
     table = _table(job.table)
     actor = job.created_by
     job.status, job.started_at = JobStatus.VALIDATING, timezone.now()
@@ -147,7 +163,7 @@ def run_import(job: ImportJob, *, progress: ProgressCallback | None = None) -> I
     _save(job, "status", "started_at", "processed_rows", "applied_rows", "error_count", "errors", "message")
     spool = None
     try:
-        ctx = registry.ImportContext(actor=actor, scope=_import_scope(actor, table))
+        ctx = registry.ImportContext(actor=actor, scope=_import_scope(actor, table), job_id=job.pk)
         path = _path(job)
         data = path.read_bytes() if path and path.exists() else b""
         spool = tempfile.TemporaryFile(prefix="civicgrid-import-")  # unnamed: gone when closed, even on a crash
@@ -354,7 +370,8 @@ def _finish_failed(job, table, ctx, message: str = "") -> ImportJob:
         actor=job.created_by or "system",
         action=verbs.Data.IMPORTED,
         target=job,
-        data={"table": table.key, "rows": job.total_rows or 0, "errors": job.error_count, "applied": 0},
+        data={"table": table.key, "rows": job.total_rows or 0, "errors": job.error_count, "applied": 0,
+              **_submitted(job)},
         result="failed",
     )
     return job
@@ -387,7 +404,7 @@ def _apply(job, table, ctx, spool, progress) -> None:
                 actor=job.created_by or "system",
                 action=verbs.Data.IMPORTED,
                 target=job,
-                data={"table": table.key, "rows": written, "errors": 0, "applied": written},
+                data={"table": table.key, "rows": written, "errors": 0, "applied": written, **_submitted(job)},
             )
             events.publish(
                 "imports.job.done", payload={"id": job.pk, "table": table.key, "rows": written}, region_code=job.region_code
@@ -396,6 +413,12 @@ def _apply(job, table, ctx, spool, progress) -> None:
         side.close()
     if job.status == JobStatus.DONE and job.applied_rows >= dbstats.big_import_rows():
         dbstats.refresh_statistics([table.model])  # the planner's statistics after a large load
+
+
+def _submitted(job: ImportJob) -> dict:
+    """What the job's audit entries add about the upload: the file and the uploader's user agent (the address
+    and channel are the entry's own columns)."""
+    return {"job": job.pk, "file": job.file_name, "user_agent": job.user_agent}
 
 
 def insert_rows(model, columns: tuple[str, ...], rows: list[tuple]) -> int:

@@ -26,6 +26,12 @@ class GridAnchored(ScopedModel):
     lng = models.FloatField(_("经度"), null=True, blank=True)
     lat = models.FloatField(_("纬度"), null=True, blank=True)
     is_demo = models.BooleanField(_("演示数据"), default=False, help_text="synthetic demo data; removed with it")
+    # The import that created the row, if one did: its history shows the job's audit entry (who, when, from
+    # where) without an audit entry per imported row. No constraint or index: only read from the row.
+    import_job = models.ForeignKey(
+        "imports.ImportJob", null=True, blank=True, on_delete=models.DO_NOTHING, related_name="+",
+        db_constraint=False, db_index=False, verbose_name=_("导入任务"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

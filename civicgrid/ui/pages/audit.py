@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from civicgrid.foundation.access.endpoints import data_endpoint
 from civicgrid.foundation.audit.labels import action_name
 from civicgrid.foundation.audit.service import SENSITIVE_MARK, WITHHELD_MARK, history
+from civicgrid.foundation.imports import history as imported
 
 from .common import page_view, scoped_get
 
@@ -133,6 +134,11 @@ def describe(entry, model, names: dict | None = None) -> dict:
         changes.append({"field": _field_label(model, name), "before": _shown(before, field, names),
                         "after": _shown(after, field, names)})
     field = (entry.data or {}).get("field") if isinstance(entry.data, dict) else None
+    job = getattr(entry, "import_job", None)  # an import's part in the row's history (`imports.history`)
+    note = ""
+    if job is not None:
+        words = _("由导入任务 #%(job)s 创建") if entry.created else _("由导入任务 #%(job)s 更改")
+        note = str(words) % {"job": job} + (f"（{entry.file_name}）" if entry.file_name else "")
     return {
         "at": entry.at,
         "actor": entry.actor_name if entry.actor_name not in ("", "system") else str(_("系统")),
@@ -143,6 +149,8 @@ def describe(entry, model, names: dict | None = None) -> dict:
         "channel": entry.channel,
         "changes": changes,
         "field": _field_label(model, field) if field else "",
+        "note": note,
+        "source_ip": entry.source_ip if job is not None else "",
     }
 
 
@@ -182,7 +190,10 @@ def _history_view(spec: Historied):
     @page_view(model.scope_capability("view"))
     def view(request, key: str):
         obj = scoped_get(model.objects.all(), request.user, "view", **{spec.lookup_field: key})
-        entries = describe_all(history(obj)[:HISTORY_LIMIT], model, request.user)
+        # The row's own audit entries, and the imports that created or changed it (one entry per job, not per row).
+        merged = [*history(obj)[:HISTORY_LIMIT], *imported.entries_for(obj)]
+        merged.sort(key=lambda e: e.at, reverse=True)  # stable: the trail's own order among equal instants
+        entries = describe_all(merged[:HISTORY_LIMIT], model, request.user)
         return render(
             request,
             "ui/partials/history.html",

@@ -79,7 +79,8 @@ def test_clean_file_is_applied_in_every_format(actors, fmt):
     assert keys.decrypt(r.id_number_enc, personal.ID_CONTEXT) == number and r.birth_date and r.sex
     assert r.phone_masked == "139****0003" and r.region_code == GRID_A and r.grid.code == GRID_A
     entry = AuditEntry.objects.get(action=verbs.Data.IMPORTED, target_id=str(job.pk))
-    assert entry.data == {"table": "resident", "rows": 12, "errors": 0, "applied": 12}
+    assert entry.data == {"table": "resident", "rows": 12, "errors": 0, "applied": 12, "job": job.pk,
+                          "file": job.file_name, "user_agent": ""}
     assert not job.stored_file  # the upload is deleted once applied
 
 

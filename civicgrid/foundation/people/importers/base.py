@@ -102,7 +102,7 @@ class BaseDataTable(registry.TableType):
     """A base-data table: generic per-column conversion, a grid, a unique code and scoped export."""
 
     converters: dict[str, Callable] = {}
-    constant_columns = ("is_demo", "created_at", "updated_at")
+    constant_columns = ("is_demo", "import_job", "created_at", "updated_at")
     unique_code = True  # the `code` column must be new (within the file and in the database)
     select: tuple[str, ...] = ()
 
@@ -168,7 +168,7 @@ class BaseDataTable(registry.TableType):
         return out
 
     def constant_values(self, ctx: ImportContext) -> tuple:
-        return (False, ctx.cache["now"], ctx.cache["now"])
+        return (False, ctx.job_id, ctx.cache["now"], ctx.cache["now"])
 
     def existing_codes(self, batch) -> set[str]:
         return {row[0] for row in fetch(self.model, "code", (), [values["code"] for _, values in batch])}

@@ -12,7 +12,7 @@ from collections import Counter
 from django.db import connection
 
 from ...core import keys, pii
-from ...imports.registry import Column, ImportContext
+from ...imports.registry import Column, ImportContext, record_changes
 from .. import personal
 from ..models import Household, Residency, Resident
 from .base import GRID, BaseDataTable, _label, choice, fetch
@@ -175,7 +175,8 @@ class ResidentTable(BaseDataTable):
         return rows
 
     def after_apply(self, ctx: ImportContext) -> None:
-        """Add the imported members to their households' sizes, in one statement on PostgreSQL."""
+        """Add the imported members to their households' sizes, in one statement on PostgreSQL, and record each
+        household's 人数 before and after as a change made by the job (its history shows it)."""
         added = ctx.cache["household_added"]
         if not added:
             return
@@ -184,11 +185,14 @@ class ResidentTable(BaseDataTable):
             if connection.vendor == "postgresql":
                 cursor.execute(
                     f"UPDATE {table} AS h SET size = h.size + c.n "
-                    "FROM unnest(%s::bigint[], %s::int[]) AS c(id, n) WHERE h.id = c.id",
+                    "FROM unnest(%s::bigint[], %s::int[]) AS c(id, n) WHERE h.id = c.id RETURNING h.id, h.size",
                     [list(added), list(added.values())],
                 )
-            else:
+                changes = [(pk, size - added[pk], size) for pk, size in cursor.fetchall()]
+            else:  # one writer at a time: the sizes read here are the ones updated
+                changes = [(pk, size, size + added[pk]) for pk, size in fetch(Household, "id", ("size",), added)]
                 cursor.executemany(f"UPDATE {table} SET size = size + %s WHERE id = %s", [(n, i) for i, n in added.items()])
+        record_changes(ctx, Household, "size", changes)
 
     def export_values(self, obj, clear):
         if clear:
