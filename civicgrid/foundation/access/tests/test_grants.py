@@ -2,7 +2,7 @@
 
 Every refusal leaves the grants and the audit trail as they were."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.utils import timezone
@@ -61,6 +61,23 @@ def test_the_form_refuses_a_past_end_date_with_a_message(client, secadmin, worke
     body = resp.content.decode()
     assert "有效期至不能早于今天" in body and "已授权" not in body
     assert not Grant.objects.filter(user=worker).exists()
+
+
+def test_an_end_date_on_the_calendars_last_day_is_granted_until_then(client, secadmin, worker):
+    """9999-12-31 has no next midnight (its end once overflowed into a 500): the grant lasts to the end of it."""
+    client.force_login(secadmin)
+    form = {"username": "zhao", "role": "grid_worker", "region": "140213050001001", "valid_until": "9999-12-31"}
+    body = client.post("/security/grants/new/", form, follow=True).content.decode()
+    assert "已授权 zhao" in body
+    grant = Grant.objects.get(user=worker)
+    assert grant.last_day == date(9999, 12, 31) and not grant.is_expired
+    assert has_capability(worker, "cases.report")
+    assert "至 9999-12-31" in client.get("/security/grants/?q=zhao").content.decode()
+    # The same again changes nothing and says so, naming the day.
+    audit = AuditEntry.objects.count()
+    body = client.post("/security/grants/new/", form, follow=True).content.decode()
+    assert "该账号已有此授权（有效期至 9999-12-31）" in body
+    assert Grant.objects.get(user=worker).valid_until == grant.valid_until and AuditEntry.objects.count() == audit
 
 
 # --------------------------------------------------------------------------------- repeating a grant
