@@ -18,6 +18,7 @@ from django.utils import timezone
 from civicgrid.apps.cases.models import FINAL_STATUSES, OPEN_STATUSES, Case, CaseStep, Source, Status
 from civicgrid.apps.cases.services.follow import STEP_LABELS
 from civicgrid.foundation.core import keys
+from civicgrid.foundation.core.bilingual import halves
 
 from . import conf
 from .formats import Open311Error, parse_w3c
@@ -182,7 +183,9 @@ def token_detail(token: str) -> dict:
     queued = QueuedRequest.objects.filter(token=token).select_related("case").only(
         "token", "state", "error", "case__number").first()
     if queued.state == QueueState.FAILED:
-        raise Open311Error(404, f"该上报未能立卷：{queued.error} / the report could not be made a service request")
+        # The reason is itself "中文 / English": each half goes into its language's sentence.
+        zh, en = halves(queued.error) or (queued.error, queued.error)
+        raise Open311Error(404, f"该上报未能立卷：{zh} / the report could not be made a service request: {en}")
     return {"service_request_id": queued.case.number if queued.case_id else "", "token": queued.token}
 
 

@@ -108,7 +108,8 @@ def create_client(*, actor, name: str, jurisdiction: str = "", rate_per_minute: 
     if not name or len(name) > 100:
         raise ValidationFailed("名称须为 1–100 个字符 / name must be 1-100 characters", field="name")
     if Open311Client.objects.filter(name=name).exists():
-        raise ValidationFailed(f"客户端 {name} 已存在 / a client of that name exists", field="name")
+        # The name is quoted: one the demo uses, "演示客户端 / demo client", holds the languages' separator.
+        raise ValidationFailed(f"客户端「{name}」已存在 / a client named \"{name}\" already exists", field="name")
     rate, size = _limits(rate_per_minute, burst)
     jurisdiction = _jurisdiction_text(jurisdiction)
     raw = raw_key or _new_key()

@@ -58,6 +58,9 @@ def clients(request):
     })
 
 
+# A client's name is quoted in every message (「…」, "…"): a name may hold the languages' separator " / ".
+
+
 def _done(request, fn, success: str | None = None):
     """Run a service call; its refusal becomes the page's error message, nothing changed."""
     try:
@@ -85,8 +88,8 @@ def client_create(request):
                                                        **_settings(request)))
     if made:
         client, key = made
-        messages.success(request, f"已创建客户端 {client.name}。api_key（只显示这一次，请交给对方妥善保存）：{key} / "
-                                  f"client {client.name} created. api_key (shown once; hand it over safely): {key}")
+        messages.success(request, f"已创建客户端「{client.name}」。api_key（只显示这一次，请交给对方妥善保存）：{key} / "
+                                  f"client \"{client.name}\" created. api_key (shown once; hand it over safely): {key}")
     return redirect(HOME)
 
 
@@ -95,7 +98,7 @@ def client_create(request):
 def client_update(request, pk: int):
     client = get_object_or_404(Open311Client, pk=pk)
     _done(request, lambda: services.update_client(actor=request.user, client=client, **_settings(request)),
-          f"{client.name}：已保存 / client {client.name} saved")
+          f"「{client.name}」已保存 / client \"{client.name}\" saved")
     return redirect(HOME)
 
 
@@ -105,8 +108,9 @@ def client_active(request, pk: int):
     client = get_object_or_404(Open311Client, pk=pk)
     active = request.POST.get("active") == "1"
     _done(request, lambda: services.set_client_active(actor=request.user, client=client, active=active),
-          f"{client.name}：已启用 / client {client.name} enabled" if active
-          else f"{client.name}：已停用，其 api_key 不再可用 / client {client.name} disabled; its api_key no longer works")
+          f"「{client.name}」已启用 / client \"{client.name}\" enabled" if active
+          else f"「{client.name}」已停用，其 api_key 不再可用 / client \"{client.name}\" disabled; its api_key no longer "
+               "works")
     return redirect(HOME)
 
 
@@ -116,9 +120,9 @@ def client_rotate(request, pk: int):
     client = get_object_or_404(Open311Client, pk=pk)
     made = _done(request, lambda: services.rotate_key(actor=request.user, client=client))
     if made:
-        messages.success(request, f"{client.name}：已换发密钥，旧密钥即刻失效。新 api_key（只显示这一次）：{made[1]} / "
-                                  f"client {client.name} has a new api_key (shown once; the old one no longer works): "
-                                  f"{made[1]}")
+        messages.success(request, f"「{client.name}」已换发密钥，旧密钥即刻失效。新 api_key（只显示这一次）：{made[1]} / "
+                                  f"client \"{client.name}\" has a new api_key (shown once; the old one no longer "
+                                  f"works): {made[1]}")
     return redirect(HOME)
 
 

@@ -149,7 +149,11 @@ def test_a_report_whose_category_was_deleted_meanwhile_fails_alone_and_says_why(
     assert failed.state == QueueState.FAILED and "分类" in failed.error and failed.case is None
     assert Case.objects.count() == 1
     assert AuditEntry.objects.filter(action="open311.request_failed", target_id=str(failed.pk)).count() == 1
-    assert "未能立卷" in spec_error(get(http, f"tokens/{bad}.json"), 404)
+    # The reason is a pair itself: each half goes into its language's sentence, not one after the other.
+    said = ("该上报未能立卷：上报的事件分类已被删除 / the report could not be made a service request: the report's "
+            "category no longer exists")
+    assert spec_error(get(http, f"tokens/{bad}.json"), 404) == said
+    assert spec_error(get(http, f"tokens/{bad}.xml"), 404) == said
 
 
 def test_the_worker_drains_the_queue_on_its_pass(queued, http):
