@@ -503,8 +503,10 @@ def _drain_batch(size: int, tokens: list[str] | None) -> int | None:
                 # A failed row keeps the reporter's sealed contacts, so a retry loses nothing.
                 QueuedRequest.objects.filter(pk=item.pk).update(state=QueueState.FAILED, error=error,
                                                                 contacts_enc=item.contacts_enc)
+                item.state, item.error = QueueState.FAILED, error  # the entry names the row as it is now
                 failed.append(audit_entry(actor=actor_label(item.client), action=AUDIT_QUEUED_FAILED, target=item,
-                                          data={"client": item.client_id, "token": item.token, "error": error}))
+                                          data={"client": item.client_id, "token": item.token, "error": error},
+                                          result="failed"))
         if made:  # one statement for the batch: each row takes the case its link (same token) now names
             q = connection.ops.quote_name
             queue, link = q(QueuedRequest._meta.db_table), q(Open311Request._meta.db_table)
