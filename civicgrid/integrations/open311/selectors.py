@@ -182,9 +182,12 @@ def token_detail(token: str) -> dict:
             log.warning("open311: could not make queued report %s on read", token, exc_info=True)
     queued = QueuedRequest.objects.filter(token=token).select_related("case").only(
         "token", "state", "error", "case__number").first()
-    if queued.state == QueueState.FAILED:
+    if queued.state in (QueueState.FAILED, QueueState.DROPPED):
         # The reason is itself "中文 / English": each half goes into its language's sentence.
         zh, en = halves(queued.error) or (queued.error, queued.error)
+        if queued.state == QueueState.DROPPED:
+            raise Open311Error(404, f"该上报未能立卷，已被放弃：{zh} / the report could not be made a service request "
+                                    f"and was dismissed: {en}")
         raise Open311Error(404, f"该上报未能立卷：{zh} / the report could not be made a service request: {en}")
     return {"service_request_id": queued.case.number if queued.case_id else "", "token": queued.token}
 

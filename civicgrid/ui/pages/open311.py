@@ -1,5 +1,5 @@
 """The system administrator's Open311 page: the applications allowed to post (create, change limits and mode,
-new key, stop and start) and the queue of reports from queued clients (make them now, retry the failed).
+new key, stop and start) and the queue of reports from queued clients (make them now, retry or dismiss the failed).
 
 Nothing here shows a report's content: clients are configuration, and a queued report appears by its token,
 client, times, state and error only (its case, once made, is read through the case pages' scoped path).
@@ -138,6 +138,21 @@ def queue_retry(request):
 
 @require_POST
 @capability_required(CAPABILITY)
+def queue_dismiss(request):
+    """Give up on the chosen failed reports, once the administrator has ticked the confirmation."""
+    tokens = request.POST.getlist("token")[:1000]
+    if request.POST.get("confirm") != "1":
+        messages.error(request, "请勾选“确认放弃”后再提交：放弃后这些上报不再立卷 / tick the confirmation first: "
+                                "dismissed reports are never made")
+        return redirect(HOME)
+    n = _done(request, lambda: services.dismiss_queued(actor=request.user, tokens=tokens))
+    if n:
+        messages.success(request, f"已放弃 {n} 件未能立卷的上报 / {n} failed reports dismissed")
+    return redirect(HOME)
+
+
+@require_POST
+@capability_required(CAPABILITY)
 def queue_drain(request):
     n = _done(request, lambda: services.drain(limit=DRAIN_NOW_LIMIT))
     if n is not None:
@@ -152,6 +167,7 @@ urlpatterns = [
     path("<int:pk>/active/", client_active, name="open311_client_active"),
     path("<int:pk>/rotate/", client_rotate, name="open311_client_rotate"),
     path("queue/retry/", queue_retry, name="open311_queue_retry"),
+    path("queue/dismiss/", queue_dismiss, name="open311_queue_dismiss"),
     path("queue/drain/", queue_drain, name="open311_queue_drain"),
 ]
 # Clients are configuration and the queue is shown by token and state only: the capability decides who
