@@ -86,6 +86,25 @@ def test_the_ledger_takes_the_case_lists_filters(client, loop):
     assert client.get("/documents/cases/ledger.xlsx", {"status": "nonsense"}).status_code == 400
 
 
+def test_a_refused_ledger_filter_is_said_in_the_readers_language(client, loop):
+    """Both languages once came back as raw text: the site's 400 page says it in one."""
+    from django.conf import settings
+    from django.utils import translation
+
+    client.force_login(loop["cd"])
+    try:
+        bad = client.get("/documents/cases/ledger.xlsx", {"date_from": "2026-13-01"})
+        page = bad.content.decode()
+        assert bad.status_code == 400 and bad["Content-Type"].startswith("text/html")
+        assert "date_from 须为日期 YYYY-MM-DD" in page and "must be a date" not in page
+        client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+        page = client.get("/documents/cases/ledger.xlsx", {"region": "abc"}).content.decode()
+        assert "region must be a region code" in page and "区划代码" not in page
+    finally:
+        translation.activate(settings.LANGUAGE_CODE)
+    assert not AuditEntry.objects.filter(action="data.exported").exists()
+
+
 def test_the_ledger_needs_the_export_capability(client, loop):
     for user in (loop["worker"], loop["handler"]):
         client.force_login(user)

@@ -25,6 +25,16 @@ def secadmin(tree):
 
 
 @pytest.fixture
+def chinese_afterwards():
+    """A request in English leaves English active in this thread: switch back for the tests that follow."""
+    from django.conf import settings
+    from django.utils import translation
+
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture
 def worker(tree):
     return User.objects.create_user("zhao", password=PASSWORD)
 
@@ -194,6 +204,27 @@ def test_the_account_page_says_the_name_is_too_long(client, tree):
     body = client.post("/manage/accounts/new/", {"username": "long.name", "display_name": "张" * 65},
                        follow=True).content.decode()
     assert "姓名最多 64 个字符" in body and not User.objects.filter(username="long.name").exists()
+
+
+@pytest.mark.parametrize("username, zh, en", [
+    ("a" * 200, "用户名最多 150 个字符，现为 200 个", "the username is at most 150 characters; this one has 200"),
+    ("张 三", "用户名只能包含字母、数字和 @.+-_", "a username may hold only letters, digits and @.+-_"),
+    ("   ", "请填写用户名", "a username is required"),
+])
+def test_a_refused_username_says_what_is_wrong_with_it(client, tree, chinese_afterwards, username, zh, en):
+    """A 200-character name was told it held characters it did not: the length is what is wrong."""
+    client.force_login(user_with(Role.SYSTEM_ADMIN))
+    before = (User.objects.count(), AuditEntry.objects.count())
+    body = client.post("/manage/accounts/new/", {"username": username, "display_name": "张三"},
+                       follow=True).content.decode()
+    assert zh in body and en not in body
+    client.post("/i18n/setlang/", {"language": "en", "next": "/manage/accounts/"})
+    body = client.post("/manage/accounts/new/", {"username": username, "display_name": "张三"},
+                       follow=True).content.decode()
+    assert en in body and zh not in body
+    assert (User.objects.count(), AuditEntry.objects.count()) == before
+    made = services.create_account(actor=None, username="a" * 150, display_name="", password=PASSWORD)
+    assert made.username == "a" * 150  # the column's length is allowed
 
 
 @pytest.mark.parametrize("address", ["not-an-ip", "10.0.0.256", "10.0.0.1; drop"])
