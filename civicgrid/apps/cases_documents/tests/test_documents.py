@@ -162,6 +162,58 @@ def test_the_fallback_cid_font_renders_chinese_too(loop, settings, monkeypatch):
     assert "井盖缺失" in reader.pages[0].extract_text()
 
 
+def _pages(user, case) -> list[str]:
+    from civicgrid.apps.cases import selectors
+
+    body = casefile.build(selectors.case_detail(user, case.number), generated_by="王𠮷")
+    return [page.extract_text() for page in PdfReader(io.BytesIO(body)).pages]
+
+
+def test_characters_the_font_lacks_print_as_a_mark(loop):
+    """WenQuanYi Micro Hei has no CJK Extension A or B (䶮, 𠮷) and no emoji, nor has any font the servers carry:
+    they printed as nothing (a NUL in the text), and the masked reporter 𠮷三 as " *". They print as 〓."""
+    from reportlab.pdfbase import pdfmetrics
+
+    assert casefile.font_name() == "CivicgridCJK"  # the embedded system font (CI installs it)
+    glyphs = pdfmetrics.getFont("CivicgridCJK").face.charToGlyph
+    assert not {ord(c) for c in "𠮷䶮☔😀"} & set(glyphs) and ord("〓") in glyphs
+    case, _ = submit_case(actor=loop["cd"], title="𠮷野家门前井盖缺失", description="雨天☔️积水😀，䶮字路口",
+                          lng=IN_STREET[0], lat=IN_STREET[1], source="hotline", address="𠮷祥路1号",
+                          reporter_name="𠮷三", reporter_phone="13912345678")
+    text = "".join(_pages(loop["cd"], case))
+    assert "\x00" not in text
+    for expected in ("〓野家门前井盖缺失", "雨天〓积水〓，〓字路口", "〓祥路1号", "报告人\n〓*\n", "王〓"):
+        assert expected in text, expected
+
+
+def test_the_fallback_cid_font_marks_what_it_cannot_encode(loop, settings, monkeypatch):
+    monkeypatch.setattr(casefile, "SYSTEM_FONTS", ())
+    settings.CIVICGRID_PDF_FONT = "/nonexistent/font.ttf"
+    casefile.font_name.cache_clear()
+    try:
+        case, _ = submit_case(actor=loop["cd"], title="𠮷野家门前井盖缺失", lng=IN_STREET[0], lat=IN_STREET[1],
+                              source="hotline", reporter_name="𠮷三")
+        text = "".join(_pages(loop["cd"], case))
+    finally:
+        casefile.font_name.cache_clear()
+    assert "\x00" not in text and "〓野家门前井盖缺失" in text and "〓*" in text
+
+
+def test_the_case_sheet_starts_on_the_first_page_whatever_its_length(loop):
+    """A long title and description once moved 一、案卷信息 whole to page 2 (page 1 held only the cover heading),
+    and a description taller than a page could not be laid out at all (the download failed)."""
+    case, _ = submit_case(actor=loop["cd"], title="长标题" * 66, description="描述文字" * 375, lng=IN_STREET[0],
+                          lat=IN_STREET[1], source="hotline")
+    pages = _pages(loop["cd"], case)
+    assert "一、案卷信息" in pages[0] and case.number in pages[0] and "报告人" in pages[0]
+    longest, _ = submit_case(actor=loop["cd"], title="长标题" * 66, description="很长的描述" * 800,
+                             lng=IN_STREET[0], lat=IN_STREET[1], source="hotline")
+    pages = _pages(loop["cd"], longest)
+    assert "一、案卷信息" in pages[0] and len(pages) >= 3
+    text = "".join(pages).replace("\n", "")
+    assert text.count("很") == 800 and "二、处理过程" in text and "三、现场照片" in text  # all of it, across pages
+
+
 def test_documents_are_chinese_whoever_exports_them(client, loop):
     """An official record does not follow the exporter's interface language; a step taken through the
     reporter's follow link names the reporter, not the internal actor name."""
