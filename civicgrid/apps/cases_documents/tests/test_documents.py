@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from PIL import Image
 from pypdf import PdfReader
 
-from civicgrid.apps.cases.services import act, submit_case
+from civicgrid.apps.cases.services import act, comment, submit_case
 from civicgrid.apps.cases_documents import casefile, ledger
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.audit.models import AuditEntry
@@ -208,10 +208,12 @@ def test_the_case_sheet_starts_on_the_first_page_whatever_its_length(loop):
     assert "一、案卷信息" in pages[0] and case.number in pages[0] and "报告人" in pages[0]
     longest, _ = submit_case(actor=loop["cd"], title="长标题" * 66, description="很长的描述" * 800,
                              lng=IN_STREET[0], lat=IN_STREET[1], source="hotline")
+    comment(actor="open311:x", case=longest, text="嗯" * 4000)  # a note taller than a page in its column
     pages = _pages(loop["cd"], longest)
     assert "一、案卷信息" in pages[0] and len(pages) >= 3
     text = "".join(pages).replace("\n", "")
-    assert text.count("很") == 800 and "二、处理过程" in text and "三、现场照片" in text  # all of it, across pages
+    assert text.count("很") == 800 and text.count("嗯") == 4000  # all of it, across pages
+    assert "二、处理过程" in text and "三、现场照片" in text
 
 
 def test_documents_are_chinese_whoever_exports_them(client, loop):
