@@ -3,12 +3,17 @@
 Chinese needs a CJK font. The system's WenQuanYi Micro Hei (`fonts-wqy-microhei`) is embedded as a subset, so
 the file prints the same everywhere; without it, reportlab's built-in CID font STSong-Light is used (readers
 supply its glyphs). `settings.CIVICGRID_PDF_FONT` may name another TrueType/TTC file. Nothing is downloaded.
+
+A character the font has no glyph for (CJK Extension A and B such as 䶮 and 𠮷, emoji; no font the servers carry
+has them) would print as nothing, or as a NUL in the text: it prints as 〓 (the typesetter's mark for a missing
+character), so a reader sees that something stands there and a masked name keeps its shape ("〓*").
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import unicodedata
 from functools import cache
 from xml.sax.saxutils import escape
 
@@ -22,7 +27,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import CondPageBreak, Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from civicgrid.apps.cases import photos as photo_mod
 from civicgrid.apps.cases import selectors
@@ -45,6 +50,11 @@ EXTRA_ACTIONS = {"report": "上报", "self_handle": "自行处置", "merged_in":
 PHOTO_KINDS = {"photo": "上报照片", "before": "处置前", "after": "处置后", "progress": "处置过程", "verify": "核查照片"}
 PAGE_W, PAGE_H = A4
 MARGIN = 16 * mm
+MISSING = "〓"  # 下脚符 (geta mark), for a character the font cannot print; WenQuanYi and STSong have it
+# Invisible characters the font lacks (variation selectors after an emoji, controls) are dropped, not marked.
+_INVISIBLE = {"Mn", "Me", "Cf", "Cc"}
+PHOTOS_PER_ROW = 3
+PHOTO_SIZE = (PAGE_W - 2 * MARGIN) / PHOTOS_PER_ROW - 6 * mm
 
 
 @cache
@@ -53,13 +63,33 @@ def font_name() -> str:
     candidates = [getattr(settings, "CIVICGRID_PDF_FONT", "")] + list(SYSTEM_FONTS)
     for path in filter(None, candidates):
         try:
-            pdfmetrics.registerFont(TTFont("CivicgridCJK", path, subfontIndex=0))
-            return "CivicgridCJK"
+            font = TTFont("CivicgridCJK", path, subfontIndex=0)
         except Exception:  # missing or unreadable font file: try the next one
             continue
+        pdfmetrics.registerFont(font)
+        _GLYPHS[font.fontName] = frozenset(font.face.charToGlyph)
+        return font.fontName
     log.warning("no CJK TrueType font found; case files use the CID font %s", FALLBACK_FONT)
     pdfmetrics.registerFont(UnicodeCIDFont(FALLBACK_FONT))
+    _GLYPHS[FALLBACK_FONT] = None
     return FALLBACK_FONT
+
+
+# The code points each registered font can print: a TrueType font's character map; None for the CID font, whose
+# glyphs the reader supplies (it encodes the Basic Multilingual Plane only).
+_GLYPHS: dict[str, frozenset[int] | None] = {}
+
+
+def printable(text: str) -> str:
+    """`text` with every character the case file's font cannot print replaced by 〓 (invisible ones dropped)."""
+    glyphs = _GLYPHS.get(font_name())
+    for ch in set(text):
+        if ch == "\n":
+            continue
+        kind = unicodedata.category(ch)
+        if kind == "Cc" or (ord(ch) > 0xFFFF if glyphs is None else ord(ch) not in glyphs):
+            text = text.replace(ch, "" if kind in _INVISIBLE else MISSING)
+    return text
 
 
 def _styles() -> dict[str, ParagraphStyle]:
@@ -69,8 +99,9 @@ def _styles() -> dict[str, ParagraphStyle]:
         "base": base,
         "title": ParagraphStyle("title", parent=base, fontSize=16, leading=22, alignment=TA_CENTER, spaceAfter=2),
         "sub": ParagraphStyle("sub", parent=base, fontSize=9, alignment=TA_CENTER, textColor=colors.grey),
-        # A heading never ends a page on its own.
-        "h2": ParagraphStyle("h2", parent=base, fontSize=12, leading=18, spaceBefore=10, spaceAfter=4, keepWithNext=1),
+        # Kept with the start of its section by `_heading` (keepWithNext would keep it with the whole section:
+        # a section taller than the rest of the page would move to the next one and leave this one empty).
+        "h2": ParagraphStyle("h2", parent=base, fontSize=12, leading=18, spaceBefore=10, spaceAfter=4),
         "label": ParagraphStyle("label", parent=base, textColor=colors.HexColor("#646a73")),
         "small": ParagraphStyle("small", parent=base, fontSize=8, leading=11, textColor=colors.HexColor("#646a73")),
         "caption": ParagraphStyle("caption", parent=base, fontSize=8, leading=11, alignment=TA_CENTER,
@@ -79,7 +110,13 @@ def _styles() -> dict[str, ParagraphStyle]:
 
 
 def _p(text, style) -> Paragraph:
-    return Paragraph(escape(str(text if text not in (None, "") else "—")).replace("\n", "<br/>"), style)
+    return Paragraph(escape(printable(str(text if text not in (None, "") else "—"))).replace("\n", "<br/>"), style)
+
+
+def _heading(text: str, s, *, keep: float) -> list:
+    """A section heading that never ends a page on its own: it starts a new page unless the heading and `keep`
+    (the height of the section's first row or so) fit on this one."""
+    return [CondPageBreak(s["h2"].spaceBefore + s["h2"].leading + s["h2"].spaceAfter + keep), _p(text, s["h2"])]
 
 
 def _when(value) -> str:
@@ -90,8 +127,8 @@ def _yes(value) -> str:
     return "是" if value else "否"
 
 
-def _sheet(case: Case, s) -> Table:
-    """The case sheet: label/value pairs, two per line; long texts span the line."""
+def _sheet(case: Case, s) -> list[Table]:
+    """The case sheet: label/value pairs, two per line; then the long texts, each across the line."""
     grid = case.grid
     community = grid.parent if grid else None
     street = community.parent if community else None
@@ -115,20 +152,29 @@ def _sheet(case: Case, s) -> Table:
     # A merged case is handled as its parent: the file names it, as the case page does.
     long_texts = [("主案卷", case.parent.number)] if case.parent_id else []
     long_texts += [("标题", case.title), ("地址", case.address), ("描述", case.description)]
-    for label, value in long_texts:
-        rows.append([_p(label, s["label"]), _p(value, s["base"]), "", ""])
     width = PAGE_W - 2 * MARGIN
-    table = Table(rows, colWidths=[width * 0.13, width * 0.37, width * 0.13, width * 0.37])
-    spanned = len(rows) - len(long_texts)
-    spans = [("SPAN", (1, i), (3, i)) for i in range(spanned, len(rows))]
-    table.setStyle(TableStyle([
-        ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#dee0e3")),
-        ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#fafbfc")),
-        ("BACKGROUND", (2, 0), (2, spanned - 1), colors.HexColor("#fafbfc")),
+    line = colors.HexColor("#dee0e3")
+    shaded = colors.HexColor("#fafbfc")
+    pairs_table = Table(rows, colWidths=[width * 0.13, width * 0.37, width * 0.13, width * 0.37])
+    pairs_table.setStyle(TableStyle([
+        ("GRID", (0, 0), (-1, -1), 0.4, line),
+        ("BACKGROUND", (0, 0), (0, -1), shaded),
+        ("BACKGROUND", (2, 0), (2, -1), shaded),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        *spans,
     ]))
-    return table
+    # The long texts as a table of their own, label and value across the line: a row taller than the rest of the
+    # page (a long description) is split across pages (splitInRow), which reportlab does not do for a spanned
+    # cell; moved whole, it could not fit on any page.
+    texts_table = Table([[_p(label, s["label"]), _p(value, s["base"])] for label, value in long_texts],
+                        colWidths=[width * 0.13, width * 0.87], splitInRow=1)
+    texts_table.setStyle(TableStyle([
+        ("LINEBELOW", (0, 0), (-1, -1), 0.4, line),
+        ("LINEBEFORE", (0, 0), (-1, -1), 0.4, line),
+        ("LINEAFTER", (-1, 0), (-1, -1), 0.4, line),
+        ("BACKGROUND", (0, 0), (0, -1), shaded),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ]))
+    return [pairs_table, texts_table]
 
 
 def action_label(action: str) -> str:
@@ -161,7 +207,8 @@ def _timeline(case: Case, s) -> Table:
                      _p(step.actor_label, s["small"]), _p(step.acting_department.name if step.acting_department else "", s["small"]),
                      _p(_step_note(step), s["base"])])
     width = PAGE_W - 2 * MARGIN
-    table = Table(rows, colWidths=[width * f for f in (0.15, 0.13, 0.17, 0.12, 0.15, 0.28)], repeatRows=1)
+    table = Table(rows, colWidths=[width * f for f in (0.15, 0.13, 0.17, 0.12, 0.15, 0.28)], repeatRows=1,
+                  splitInRow=1)
     table.setStyle(TableStyle([
         ("LINEBELOW", (0, 0), (-1, -1), 0.4, colors.HexColor("#dee0e3")),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#fafbfc")),
@@ -188,8 +235,8 @@ def _photos(case: Case, s) -> list:
     if not attachments:
         return [_p("无照片", s["base"])]
     width = PAGE_W - 2 * MARGIN
-    per_row = 3
-    size = width / per_row - 6 * mm
+    per_row = PHOTOS_PER_ROW
+    size = PHOTO_SIZE
     cells = [_photo_cell(a, s, size) for a in attachments[:MAX_PHOTOS]]
     rows = [cells[i:i + per_row] for i in range(0, len(cells), per_row)]
     rows[-1] += [""] * (per_row - len(rows[-1]))
@@ -226,7 +273,7 @@ def build(case: Case, *, generated_by: str = "", follow_link: str = "") -> bytes
         canvas.setFont(s["small"].fontName, 8)
         canvas.setFillColor(colors.grey)
         canvas.drawString(MARGIN, 10 * mm, f"平城区网格化治理平台 · 案卷 {case.number}")
-        canvas.drawRightString(PAGE_W - MARGIN, 10 * mm, f"第 {doc.page} 页 · {stamp} {generated_by}".rstrip())
+        canvas.drawRightString(PAGE_W - MARGIN, 10 * mm, printable(f"第 {doc.page} 页 · {stamp} {generated_by}".rstrip()))
         canvas.restoreState()
 
     doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
@@ -236,10 +283,10 @@ def build(case: Case, *, generated_by: str = "", follow_link: str = "") -> bytes
         _p("网格事件案卷", s["title"]),
         _p(f"案卷号 {case.number} · 生成时间 {stamp}", s["sub"]),
         Spacer(1, 6 * mm),
-        _p("一、案卷信息", s["h2"]), _sheet(case, s),
+        *_heading("一、案卷信息", s, keep=20 * mm), *_sheet(case, s),
         *([Spacer(1, 3 * mm), _follow_qr(follow_link, s)] if follow_link else []),
-        _p("二、处理过程", s["h2"]), _timeline(case, s),
-        _p("三、现场照片", s["h2"]), *_photos(case, s),
+        *_heading("二、处理过程", s, keep=25 * mm), _timeline(case, s),
+        *_heading("三、现场照片", s, keep=PHOTO_SIZE + 12 * mm), *_photos(case, s),
     ]
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buffer.getvalue()

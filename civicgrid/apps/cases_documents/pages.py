@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import date
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import BadRequest
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpResponseBadRequest
+from django.http import Http404
 from django.urls import path
 from django.views.decorators.http import require_GET
 
@@ -73,7 +74,8 @@ def case_ledger(request):
     except PermissionDenied:
         raise DjangoPermissionDenied from None
     except ValidationFailed as exc:
-        return HttpResponseBadRequest(exc.message, content_type="text/plain; charset=utf-8")
+        # The site's 400 page says it in the reader's language (as a refused download elsewhere does).
+        raise BadRequest(exc.message) from None
     return file_response(body, filename, XLSX_TYPE)
 
 

@@ -37,6 +37,7 @@ class LoginRefused(Exception):
 GENERIC_FAILURE = "用户名或密码错误 / wrong username or password"
 UNLOCKED = "unlocked"  # LoginAttempt.reason of the marker row an unlock writes
 DISPLAY_NAME_MAX = User._meta.get_field("display_name").max_length
+USERNAME_MAX = User._meta.get_field("username").max_length
 
 
 def _recent_failures(*, username: str | None = None, source_ip: str | None = None) -> int:
@@ -256,8 +257,14 @@ def create_account(*, actor, username: str, display_name: str, password: str) ->
     if actor is not None and not has_capability(actor, "accounts.manage"):
         raise PermissionDenied("只有系统管理员可以创建账号 / only the system administrator creates accounts")
     username = (username or "").strip()
-    if not username or len(username) > 150 or not all(c.isalnum() or c in "@.+-_" for c in username):
-        raise ValidationFailed("用户名只能包含字母、数字和 @.+-_ / invalid username", field="username")
+    if not username:
+        raise ValidationFailed("请填写用户名 / a username is required", field="username")
+    if len(username) > USERNAME_MAX:
+        raise ValidationFailed(f"用户名最多 {USERNAME_MAX} 个字符，现为 {len(username)} 个 / the username is at most "
+                               f"{USERNAME_MAX} characters; this one has {len(username)}", field="username")
+    if not all(c.isalnum() or c in "@.+-_" for c in username):
+        raise ValidationFailed("用户名只能包含字母、数字和 @.+-_ / a username may hold only letters, digits and "
+                               "@.+-_", field="username")
     if User.objects.filter(username__iexact=username).exists():
         raise ValidationFailed("该用户名已存在 / this username is taken", field="username")
     display_name = (display_name or "").strip()

@@ -12,7 +12,7 @@ import io
 import json
 import re
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 
 from django.apps import apps
 from django.conf import settings
@@ -20,6 +20,7 @@ from django.db import connections, models, router
 from django.utils import timezone, translation
 
 from ..access.scope import has_capability
+from ..core.days import day_end
 from ..core.errors import PermissionDenied, ValidationFailed
 from . import labels, verbs
 from .models import AuditEntry
@@ -155,7 +156,7 @@ def parse_moment(value: str | None, *, end_of_day: bool = False) -> datetime | N
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
-            moment = datetime.combine(day + timedelta(days=1) if end_of_day else day, time.min)
+            moment = day_end(day) if end_of_day else datetime.combine(day, time.min)
         else:
             moment = datetime.fromisoformat(value)
     except ValueError:

@@ -26,7 +26,7 @@ from ..access.scope import has_capability
 from ..audit.service import record
 from ..audit.verbs import Config
 from ..core.errors import PermissionDenied, ValidationFailed
-from .calendar import DEFAULT_HOURS, WorkingCalendar, parse_hours
+from .calendar import DEFAULT_HOURS, HoursError, WorkingCalendar, parse_hours
 from .calendar_text import DEFAULT, HOLIDAY, KINDS, NAME_MAX, WORKDAY, DayChange, parse_schedule
 from .models import CalendarDay, CalendarSettings
 
@@ -244,8 +244,8 @@ def set_working_hours(*, actor, hours) -> CalendarSettings:
     _check(actor)
     try:
         periods = parse_hours(hours)
-    except ValueError as exc:
-        raise ValidationFailed(f"工作时段无效 / invalid working hours: {exc}", field="hours") from None
+    except HoursError as exc:  # the reason in both languages, so that each reader is told what to put right
+        raise ValidationFailed(f"工作时段无效：{exc.zh} / invalid working hours: {exc.en}", field="hours") from None
     new = [[f"{s:%H:%M}", f"{e:%H:%M}"] for s, e in periods]
     with transaction.atomic():
         row = _settings_row()

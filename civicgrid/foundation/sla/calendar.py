@@ -36,10 +36,25 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _ONE_DAY = timedelta(days=1)
 
 
-def _parse_hhmm(value: object, where: str) -> time:
+class HoursError(ValueError):
+    """Working hours that cannot be used, said in both languages: `zh` and `en` name the period and what is wrong
+    with it (the exception's own text is the English)."""
+
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(f"working hours: {en}")
+        self.zh, self.en = zh, en
+
+
+def _shown(value: object) -> str:
+    return str(value)[:20]
+
+
+def _parse_hhmm(value: object, number: int, which: str) -> time:
     if not isinstance(value, str) or not _HHMM.match(value):
-        raise ValueError(
-            f"working hours: {where} must be an 'HH:MM' string between 00:00 and 23:59, got {value!r}"
+        said = "开始" if which == "start" else "结束"
+        raise HoursError(
+            f"第 {number} 段的{said}时间“{_shown(value)}”不是 00:00 至 23:59 之间的时刻，请写成 08:30 这样的 HH:MM",
+            f"{which} of period #{number} must be an 'HH:MM' string between 00:00 and 23:59, got {value!r}",
         )
     hh, mm = value.split(":")
     return time(int(hh), int(mm))
@@ -49,28 +64,30 @@ def parse_hours(hours: Iterable[Iterable[str]]) -> tuple[tuple[time, time], ...]
     """Validate ``[("08:30", "12:00"), ...]`` and return it as ``(time, time)`` pairs.
 
     Periods must be non-empty, each start before its end, sorted and non-overlapping (touching is
-    allowed). Raises ``ValueError`` naming the offending period otherwise.
+    allowed). Raises ``HoursError`` (a ``ValueError``) naming the offending period otherwise.
     """
     periods: list[tuple[time, time]] = []
     for index, pair in enumerate(hours or ()):
+        number = index + 1
         items = tuple(pair) if not isinstance(pair, str) else (pair,)
         if len(items) != 2:
-            raise ValueError(f"working hours: period #{index + 1} must be a (start, end) pair, got {pair!r}")
-        start = _parse_hhmm(items[0], f"start of period #{index + 1}")
-        end = _parse_hhmm(items[1], f"end of period #{index + 1}")
+            raise HoursError(f"第 {number} 段须是开始、结束两个时刻", f"period #{number} must be a (start, end) pair, "
+                                                                f"got {pair!r}")
+        start = _parse_hhmm(items[0], number, "start")
+        end = _parse_hhmm(items[1], number, "end")
         if start >= end:
-            raise ValueError(
-                f"working hours: period #{index + 1} {items[0]}-{items[1]} must start before it ends"
-            )
+            raise HoursError(f"第 {number} 段 {items[0]}-{items[1]} 的开始时间须早于结束时间",
+                             f"period #{number} {items[0]}-{items[1]} must start before it ends")
         if periods and start < periods[-1][1]:
-            prev = periods[-1]
-            raise ValueError(
-                f"working hours: period #{index + 1} {items[0]}-{items[1]} overlaps or precedes "
-                f"{prev[0]:%H:%M}-{prev[1]:%H:%M}; periods must be sorted and must not overlap"
+            prev = f"{periods[-1][0]:%H:%M}-{periods[-1][1]:%H:%M}"
+            raise HoursError(
+                f"第 {number} 段 {items[0]}-{items[1]} 与前一段 {prev} 重叠或排在它之前：各时段须按先后排列，互不重叠",
+                f"period #{number} {items[0]}-{items[1]} overlaps or precedes {prev}; periods must be sorted and "
+                "must not overlap",
             )
         periods.append((start, end))
     if not periods:
-        raise ValueError("working hours: at least one (start, end) period is required")
+        raise HoursError("至少要有一个工作时段", "at least one (start, end) period is required")
     return tuple(periods)
 
 

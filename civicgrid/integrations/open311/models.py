@@ -170,6 +170,7 @@ class QueueState(models.TextChoices):
     PENDING = "pending", _("待立卷")
     MADE = "made", _("已立卷")
     FAILED = "failed", _("未能立卷")
+    DROPPED = "dropped", _("已放弃")  # a failed report the administrator gave up on: never made, kept for the trail
 
 
 class QueuedRequest(models.Model):

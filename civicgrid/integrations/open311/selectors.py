@@ -24,6 +24,7 @@ from django.utils import timezone
 from civicgrid.apps.cases.models import FINAL_STATUSES, OPEN_STATUSES, Case, CaseStep, Source, Status
 from civicgrid.apps.cases.services.follow import STEP_LABELS
 from civicgrid.foundation.core import keys
+from civicgrid.foundation.core.bilingual import halves
 
 from . import conf
 from .formats import Open311Error, parse_w3c
@@ -198,8 +199,13 @@ def token_detail(token: str) -> dict:
             log.warning("open311: could not make queued report %s on read", token, exc_info=True)
     queued = QueuedRequest.objects.filter(token=token).select_related("case").only(
         "token", "state", "error", "case__number").first()
-    if queued.state == QueueState.FAILED:
-        raise Open311Error(404, f"该上报未能立卷：{queued.error} / the report could not be made a service request")
+    if queued.state in (QueueState.FAILED, QueueState.DROPPED):
+        # The reason is itself "中文 / English": each half goes into its language's sentence.
+        zh, en = halves(queued.error) or (queued.error, queued.error)
+        if queued.state == QueueState.DROPPED:
+            raise Open311Error(404, f"该上报未能立卷，已被放弃：{zh} / the report could not be made a service request "
+                                    f"and was dismissed: {en}")
+        raise Open311Error(404, f"该上报未能立卷：{zh} / the report could not be made a service request: {en}")
     return {"service_request_id": queued.case.number if queued.case_id else "", "token": queued.token}
 
 

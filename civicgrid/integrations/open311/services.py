@@ -111,7 +111,8 @@ def create_client(*, actor, name: str, jurisdiction: str = "", rate_per_minute: 
     if not name or len(name) > 100:
         raise ValidationFailed("名称须为 1–100 个字符 / name must be 1-100 characters", field="name")
     if Open311Client.objects.filter(name=name).exists():
-        raise ValidationFailed(f"客户端 {name} 已存在 / a client of that name exists", field="name")
+        # The name is quoted: one the demo uses, "演示客户端 / demo client", holds the languages' separator.
+        raise ValidationFailed(f"客户端「{name}」已存在 / a client named \"{name}\" already exists", field="name")
     rate, size = _limits(rate_per_minute, burst)
     jurisdiction = _jurisdiction_text(jurisdiction)
     raw = raw_key or _new_key()
@@ -378,6 +379,7 @@ DRAIN_BATCH = 100
 BATCH_PAUSE = 0.005  # seconds between two batches of one drain
 AUDIT_QUEUED_FAILED = "open311.request_failed"
 AUDIT_QUEUED_RETRIED = "open311.request_retried"
+AUDIT_QUEUED_DISMISSED = "open311.request_dismissed"
 audit_labels.register_domain("open311", gettext_lazy("Open311 开放接口"), order=200)
 audit_labels.name_actions({
     AUDIT_CLIENT_CREATED: gettext_lazy("登记接入方"),
@@ -389,6 +391,7 @@ audit_labels.name_actions({
     AUDIT_UPDATE: gettext_lazy("接收 Open311 更新"),
     AUDIT_QUEUED_FAILED: gettext_lazy("排队上报立卷失败"),
     AUDIT_QUEUED_RETRIED: gettext_lazy("重试排队上报"),
+    AUDIT_QUEUED_DISMISSED: gettext_lazy("放弃排队上报"),
 })
 
 
@@ -514,8 +517,10 @@ def _drain_batch(size: int, tokens: list[str] | None) -> int | None:
                 # A failed row keeps the reporter's sealed contacts, so a retry loses nothing.
                 QueuedRequest.objects.filter(pk=item.pk).update(state=QueueState.FAILED, error=error,
                                                                 contacts_enc=item.contacts_enc)
+                item.state, item.error = QueueState.FAILED, error  # the entry names the row as it is now
                 failed.append(audit_entry(actor=actor_label(item.client), action=AUDIT_QUEUED_FAILED, target=item,
-                                          data={"client": item.client_id, "token": item.token, "error": error}))
+                                          data={"client": item.client_id, "token": item.token, "error": error},
+                                          result="failed"))
         if made:  # one statement for the batch: each row takes the case its link (same token) now names
             q = connection.ops.quote_name
             queue, link = q(QueuedRequest._meta.db_table), q(Open311Request._meta.db_table)
@@ -530,24 +535,52 @@ def _drain_batch(size: int, tokens: list[str] | None) -> int | None:
     return len(items)
 
 
+def _failed_rows(actor, tokens: list[str], nothing: str) -> list[QueuedRequest]:
+    """The failed queued reports the tokens name, locked (inside the caller's transaction); refused unless every
+    token names one. `nothing` is the refusal when no token is given."""
+    _require_manager(actor)
+    wanted = sorted({str(t).strip() for t in tokens if str(t).strip()})
+    if not wanted:
+        raise ValidationFailed(nothing, field="tokens")
+    rows = list(QueuedRequest.objects.select_for_update().filter(token__in=wanted, state=QueueState.FAILED)
+                .order_by("id"))
+    if len(rows) != len(wanted):
+        missing = sorted(set(wanted) - {r.token for r in rows})
+        raise ValidationFailed(f"以下上报不存在或不是「未能立卷」状态：{', '.join(missing[:5])} / these reports are "
+                               f"not failed ones", field="tokens")
+    return rows
+
+
 def retry_queued(*, actor, tokens: list[str]) -> int:
     """Put failed queued reports back in the queue (once what their error names is put right: a key restored,
     a category recreated), for the next batch. Every token must name a failed report, or nothing changes.
     Returns how many went back."""
-    _require_manager(actor)
-    wanted = sorted({str(t).strip() for t in tokens if str(t).strip()})
-    if not wanted:
-        raise ValidationFailed("请选择要重新立卷的上报 / choose the reports to retry", field="tokens")
     with transaction.atomic():
-        rows = list(QueuedRequest.objects.select_for_update().filter(token__in=wanted, state=QueueState.FAILED)
-                    .order_by("id"))
-        if len(rows) != len(wanted):
-            missing = sorted(set(wanted) - {r.token for r in rows})
-            raise ValidationFailed(f"以下上报不存在或不是「未能立卷」状态：{', '.join(missing[:5])} / these reports are "
-                                   f"not failed ones", field="tokens")
+        rows = _failed_rows(actor, tokens, "请选择要重新立卷的上报 / choose the reports to retry")
         QueuedRequest.objects.filter(pk__in=[r.pk for r in rows]).update(state=QueueState.PENDING, error="",
                                                                           done_at=None)
         insert(*[audit_entry(actor=actor, action=AUDIT_QUEUED_RETRIED, target=r,
+                             data={"client": r.client_id, "token": r.token, "error": r.error}) for r in rows])
+    return len(rows)
+
+
+def dismiss_queued(*, actor, tokens: list[str]) -> int:
+    """Give up on failed queued reports that can never be made (a resend's idempotency key already taken by a
+    different report): they leave the failed list for good, audited. Every token must name a failed report, or
+    nothing changes. Returns how many were dismissed.
+
+    The row stays, for the trail and for a resend under the same key (answered with this token, which tells the
+    report was dismissed): its token, client, times, reason and digest. The reporter's sealed contacts go at
+    once, as when a report is made (nothing will read them again); the caller's ids go with every other handled
+    row's when their retention period ends (`open311.queue`)."""
+    with transaction.atomic():
+        rows = _failed_rows(actor, tokens, "请选择要放弃的上报 / choose the reports to dismiss")
+        now = timezone.now()
+        QueuedRequest.objects.filter(pk__in=[r.pk for r in rows]).update(state=QueueState.DROPPED, done_at=now,
+                                                                          contacts_enc="")
+        for r in rows:
+            r.state = QueueState.DROPPED  # the entries name the rows as they are now
+        insert(*[audit_entry(actor=actor, action=AUDIT_QUEUED_DISMISSED, target=r,
                              data={"client": r.client_id, "token": r.token, "error": r.error}) for r in rows])
     return len(rows)
 

@@ -1,5 +1,5 @@
 """The system administrator's Open311 page: the applications allowed to post (create, change limits and mode,
-new key, stop and start) and the queue of reports from queued clients (make them now, retry the failed).
+new key, stop and start) and the queue of reports from queued clients (make them now, retry or dismiss the failed).
 
 Nothing here shows a report's content: clients are configuration, and a queued report appears by its token,
 client, times, state and error only (its case, once made, is read through the case pages' scoped path).
@@ -58,6 +58,9 @@ def clients(request):
     })
 
 
+# A client's name is quoted in every message (「…」, "…"): a name may hold the languages' separator " / ".
+
+
 def _done(request, fn, success: str | None = None):
     """Run a service call; its refusal becomes the page's error message, nothing changed."""
     try:
@@ -85,8 +88,8 @@ def client_create(request):
                                                        **_settings(request)))
     if made:
         client, key = made
-        messages.success(request, f"已创建客户端 {client.name}。api_key（只显示这一次，请交给对方妥善保存）：{key} / "
-                                  f"client {client.name} created. api_key (shown once; hand it over safely): {key}")
+        messages.success(request, f"已创建客户端「{client.name}」。api_key（只显示这一次，请交给对方妥善保存）：{key} / "
+                                  f"client \"{client.name}\" created. api_key (shown once; hand it over safely): {key}")
     return redirect(HOME)
 
 
@@ -95,7 +98,7 @@ def client_create(request):
 def client_update(request, pk: int):
     client = get_object_or_404(Open311Client, pk=pk)
     _done(request, lambda: services.update_client(actor=request.user, client=client, **_settings(request)),
-          f"{client.name}：已保存 / client {client.name} saved")
+          f"「{client.name}」已保存 / client \"{client.name}\" saved")
     return redirect(HOME)
 
 
@@ -105,8 +108,9 @@ def client_active(request, pk: int):
     client = get_object_or_404(Open311Client, pk=pk)
     active = request.POST.get("active") == "1"
     _done(request, lambda: services.set_client_active(actor=request.user, client=client, active=active),
-          f"{client.name}：已启用 / client {client.name} enabled" if active
-          else f"{client.name}：已停用，其 api_key 不再可用 / client {client.name} disabled; its api_key no longer works")
+          f"「{client.name}」已启用 / client \"{client.name}\" enabled" if active
+          else f"「{client.name}」已停用，其 api_key 不再可用 / client \"{client.name}\" disabled; its api_key no longer "
+               "works")
     return redirect(HOME)
 
 
@@ -116,9 +120,9 @@ def client_rotate(request, pk: int):
     client = get_object_or_404(Open311Client, pk=pk)
     made = _done(request, lambda: services.rotate_key(actor=request.user, client=client))
     if made:
-        messages.success(request, f"{client.name}：已换发密钥，旧密钥即刻失效。新 api_key（只显示这一次）：{made[1]} / "
-                                  f"client {client.name} has a new api_key (shown once; the old one no longer works): "
-                                  f"{made[1]}")
+        messages.success(request, f"「{client.name}」已换发密钥，旧密钥即刻失效。新 api_key（只显示这一次）：{made[1]} / "
+                                  f"client \"{client.name}\" has a new api_key (shown once; the old one no longer "
+                                  f"works): {made[1]}")
     return redirect(HOME)
 
 
@@ -129,6 +133,21 @@ def queue_retry(request):
     n = _done(request, lambda: services.retry_queued(actor=request.user, tokens=tokens))
     if n:
         messages.success(request, f"{n} 件上报已重新排队，下一批即立卷 / {n} reports back in the queue")
+    return redirect(HOME)
+
+
+@require_POST
+@capability_required(CAPABILITY)
+def queue_dismiss(request):
+    """Give up on the chosen failed reports, once the administrator has ticked the confirmation."""
+    tokens = request.POST.getlist("token")[:1000]
+    if request.POST.get("confirm") != "1":
+        messages.error(request, "请勾选“确认放弃”后再提交：放弃后这些上报不再立卷 / tick the confirmation first: "
+                                "dismissed reports are never made")
+        return redirect(HOME)
+    n = _done(request, lambda: services.dismiss_queued(actor=request.user, tokens=tokens))
+    if n:
+        messages.success(request, f"已放弃 {n} 件未能立卷的上报 / {n} failed reports dismissed")
     return redirect(HOME)
 
 
@@ -148,6 +167,7 @@ urlpatterns = [
     path("<int:pk>/active/", client_active, name="open311_client_active"),
     path("<int:pk>/rotate/", client_rotate, name="open311_client_rotate"),
     path("queue/retry/", queue_retry, name="open311_queue_retry"),
+    path("queue/dismiss/", queue_dismiss, name="open311_queue_dismiss"),
     path("queue/drain/", queue_drain, name="open311_queue_drain"),
 ]
 # Clients are configuration and the queue is shown by token and state only: the capability decides who

@@ -33,6 +33,7 @@ from civicgrid.foundation.audit.export import (
     object_types,
     visible_audit,
 )
+from civicgrid.foundation.core.days import day_end
 from civicgrid.foundation.core.downloads import file_response
 from civicgrid.foundation.core.errors import CivicgridError, ValidationFailed
 from civicgrid.ui.language import one_language
@@ -127,7 +128,7 @@ def _end_of_day(value: str) -> datetime | None:
         day = datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
         raise ValidationFailed("有效期格式应为 YYYY-MM-DD / use YYYY-MM-DD", field="valid_until") from None
-    return timezone.make_aware(datetime.combine(day + timedelta(days=1), datetime.min.time()))
+    return day_end(day)
 
 
 @require_POST

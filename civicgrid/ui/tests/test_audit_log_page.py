@@ -159,6 +159,21 @@ def test_a_start_after_the_end_is_refused_with_a_message(auditor, trail):
     assert resp.status_code == 400 and resp.json()["field"] == "since"
 
 
+def test_a_date_on_the_calendars_last_day_reads_as_until_then(auditor, trail):
+    """9999-12-31 has no next midnight (its end once overflowed into a 500): the page, the export and the API
+    read it alike, as "until then"."""
+    everything = {e.pk for e in trail.values()}
+    resp = auditor.get("/security/audit/", {"until": "9999-12-31"})
+    assert resp.status_code == 200 and shown(resp.content.decode()) == everything
+    resp = auditor.get("/security/audit/", {"since": "9999-12-31", "until": "9999-12-31"})
+    assert resp.status_code == 200 and shown(resp.content.decode()) == set()
+    resp = auditor.get("/security/audit/export/", {"format": "csv", "action": "cases.", "until": "9999-12-31"})
+    assert resp.status_code == 200 and len(list(csv.reader(io.StringIO(resp.content.decode("utf-8-sig"))))) == 3
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {ApiToken.issue(user_with(Role.AUDIT_ADMIN))[1]}"}
+    body = auditor.get("/api/v1/audit", {"action": "cases.", "until": "9999-12-31"}, **headers).json()
+    assert body["total"] == 2
+
+
 def test_results_and_object_types_are_lists_in_the_readers_language(auditor, trail, tree, chinese_afterwards):
     from civicgrid.foundation.audit.service import record
 

@@ -33,6 +33,22 @@ def test_the_readers_half_of_a_pair_and_anything_else_as_it_is():
         assert one_language("须填“是”或“否”：“对” / must be 是 or 否") == "须填“是”或“否”：“对”"
 
 
+def test_a_quoted_value_holding_the_separator_does_not_split_the_message():
+    """A name someone typed may hold " / " itself (the demo's Open311 client is "演示客户端 / demo client"):
+    quoted, it stays whole in its half; the pair splits at the separator between the halves."""
+    message = '客户端「演示客户端 / demo client」已存在 / a client named "演示客户端 / demo client" already exists'
+    with translation.override("zh-hans"):
+        assert one_language(message) == "客户端「演示客户端 / demo client」已存在"
+        assert one_language("名称“甲 / 乙”已占用 / the name “甲 / 乙” is taken") == "名称“甲 / 乙”已占用"
+    with translation.override("en"):
+        assert one_language(message) == 'a client named "演示客户端 / demo client" already exists'
+        assert one_language("名称《甲 / 乙》已占用 / the name 《甲 / 乙》 is taken") == "the name 《甲 / 乙》 is taken"
+        # A mark left open counts for nothing: the first separator, as before.
+        assert one_language("名称「甲已占用 / the name 甲 is taken") == "the name 甲 is taken"
+        # Outside quotation marks a second pair still shows the text whole.
+        assert one_language("已创建「甲」 / created。初始密码 / password") == "已创建「甲」 / created。初始密码 / password"
+
+
 @pytest.mark.django_db
 def test_a_refused_sign_in_speaks_one_language():
     client = Client()

@@ -161,6 +161,26 @@ def test_working_hours_are_set_from_the_page(client_for, calendar_admin):
     assert CalendarSettings.objects.get().hours == [["09:00", "12:00"], ["13:00", "17:30"]]
 
 
+@pytest.mark.parametrize("hours, zh, en", [
+    ("25:00-26:00", "工作时段无效：第 1 段的开始时间“25:00”不是 00:00 至 23:59 之间的时刻",
+     "invalid working hours: start of period #1 must be an 'HH:MM' string between 00:00 and 23:59"),
+    ("08:00-12:00, 11:00-13:00", "工作时段无效：第 2 段 11:00-13:00 与前一段 08:00-12:00 重叠或排在它之前",
+     "invalid working hours: period #2 11:00-13:00 overlaps or precedes 08:00-12:00"),
+    ("12:00-08:00", "工作时段无效：第 1 段 12:00-08:00 的开始时间须早于结束时间",
+     "invalid working hours: period #1 12:00-08:00 must start before it ends"),
+])
+def test_refused_working_hours_say_why_in_the_readers_language(client_for, calendar_admin, hours, zh, en):
+    """The reason once lived only in the English half: the Chinese page said just 工作时段无效."""
+    c = client_for(calendar_admin)
+    before, audit = CalendarSettings.objects.values_list("hours").first(), AuditEntry.objects.count()
+    html = c.post(reverse("ui:working_calendar_hours"), {"hours": hours}, follow=True).content.decode()
+    assert zh in html and "invalid working hours" not in html
+    _english(c)
+    html = c.post(reverse("ui:working_calendar_hours"), {"hours": hours}, follow=True).content.decode()
+    assert en.replace("'", "&#x27;") in html and "工作时段无效" not in html
+    assert CalendarSettings.objects.values_list("hours").first() == before and AuditEntry.objects.count() == audit
+
+
 def test_without_config_manage_the_page_and_its_forms_are_refused(client_for, tree):
     before = AuditEntry.objects.count()
     for user in (user_with(Role.LEADER, region=tree["140213"]), user_with(Role.AUDIT_ADMIN),

@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from PIL import Image
 from pypdf import PdfReader
 
-from civicgrid.apps.cases.services import act, submit_case
+from civicgrid.apps.cases.services import act, comment, submit_case
 from civicgrid.apps.cases_documents import casefile, ledger
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.audit.models import AuditEntry
@@ -86,6 +86,25 @@ def test_the_ledger_takes_the_case_lists_filters(client, loop):
     assert client.get("/documents/cases/ledger.xlsx", {"status": "nonsense"}).status_code == 400
 
 
+def test_a_refused_ledger_filter_is_said_in_the_readers_language(client, loop):
+    """Both languages once came back as raw text: the site's 400 page says it in one."""
+    from django.conf import settings
+    from django.utils import translation
+
+    client.force_login(loop["cd"])
+    try:
+        bad = client.get("/documents/cases/ledger.xlsx", {"date_from": "2026-13-01"})
+        page = bad.content.decode()
+        assert bad.status_code == 400 and bad["Content-Type"].startswith("text/html")
+        assert "date_from 须为日期 YYYY-MM-DD" in page and "must be a date" not in page
+        client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+        page = client.get("/documents/cases/ledger.xlsx", {"region": "abc"}).content.decode()
+        assert "region must be a region code" in page and "区划代码" not in page
+    finally:
+        translation.activate(settings.LANGUAGE_CODE)
+    assert not AuditEntry.objects.filter(action="data.exported").exists()
+
+
 def test_the_ledger_needs_the_export_capability(client, loop):
     for user in (loop["worker"], loop["handler"]):
         client.force_login(user)
@@ -141,6 +160,60 @@ def test_the_fallback_cid_font_renders_chinese_too(loop, settings, monkeypatch):
     fonts = {str(f.get_object()["/BaseFont"]) for f in reader.pages[0]["/Resources"]["/Font"].values()}
     assert any("STSong-Light" in f for f in fonts)
     assert "井盖缺失" in reader.pages[0].extract_text()
+
+
+def _pages(user, case) -> list[str]:
+    from civicgrid.apps.cases import selectors
+
+    body = casefile.build(selectors.case_detail(user, case.number), generated_by="王𠮷")
+    return [page.extract_text() for page in PdfReader(io.BytesIO(body)).pages]
+
+
+def test_characters_the_font_lacks_print_as_a_mark(loop):
+    """WenQuanYi Micro Hei has no CJK Extension A or B (䶮, 𠮷) and no emoji, nor has any font the servers carry:
+    they printed as nothing (a NUL in the text), and the masked reporter 𠮷三 as " *". They print as 〓."""
+    from reportlab.pdfbase import pdfmetrics
+
+    assert casefile.font_name() == "CivicgridCJK"  # the embedded system font (CI installs it)
+    glyphs = pdfmetrics.getFont("CivicgridCJK").face.charToGlyph
+    assert not {ord(c) for c in "𠮷䶮☔😀"} & set(glyphs) and ord("〓") in glyphs
+    case, _ = submit_case(actor=loop["cd"], title="𠮷野家门前井盖缺失", description="雨天☔️积水😀，䶮字路口",
+                          lng=IN_STREET[0], lat=IN_STREET[1], source="hotline", address="𠮷祥路1号",
+                          reporter_name="𠮷三", reporter_phone="13912345678")
+    text = "".join(_pages(loop["cd"], case))
+    assert "\x00" not in text
+    for expected in ("〓野家门前井盖缺失", "雨天〓积水〓，〓字路口", "〓祥路1号", "报告人\n〓*\n", "王〓"):
+        assert expected in text, expected
+
+
+def test_the_fallback_cid_font_marks_what_it_cannot_encode(loop, settings, monkeypatch):
+    monkeypatch.setattr(casefile, "SYSTEM_FONTS", ())
+    settings.CIVICGRID_PDF_FONT = "/nonexistent/font.ttf"
+    casefile.font_name.cache_clear()
+    try:
+        case, _ = submit_case(actor=loop["cd"], title="𠮷野家门前井盖缺失", lng=IN_STREET[0], lat=IN_STREET[1],
+                              source="hotline", reporter_name="𠮷三")
+        text = "".join(_pages(loop["cd"], case))
+    finally:
+        casefile.font_name.cache_clear()
+    assert "\x00" not in text and "〓野家门前井盖缺失" in text and "〓*" in text
+
+
+def test_the_case_sheet_starts_on_the_first_page_whatever_its_length(loop):
+    """A long title and description once moved 一、案卷信息 whole to page 2 (page 1 held only the cover heading),
+    and a description taller than a page could not be laid out at all (the download failed)."""
+    case, _ = submit_case(actor=loop["cd"], title="长标题" * 66, description="描述文字" * 375, lng=IN_STREET[0],
+                          lat=IN_STREET[1], source="hotline")
+    pages = _pages(loop["cd"], case)
+    assert "一、案卷信息" in pages[0] and case.number in pages[0] and "报告人" in pages[0]
+    longest, _ = submit_case(actor=loop["cd"], title="长标题" * 66, description="很长的描述" * 800,
+                             lng=IN_STREET[0], lat=IN_STREET[1], source="hotline")
+    comment(actor="open311:x", case=longest, text="嗯" * 4000)  # a note taller than a page in its column
+    pages = _pages(loop["cd"], longest)
+    assert "一、案卷信息" in pages[0] and len(pages) >= 3
+    text = "".join(pages).replace("\n", "")
+    assert text.count("很") == 800 and text.count("嗯") == 4000  # all of it, across pages
+    assert "二、处理过程" in text and "三、现场照片" in text
 
 
 def test_documents_are_chinese_whoever_exports_them(client, loop):

@@ -124,3 +124,28 @@ def test_a_month_and_dates_without_a_choice_are_refused_clearly(district, client
         api = client.get(path, {**both, "period": "range"}, **token)  # the page's choice is no API parameter
         assert api.status_code == 400 and "只能二选一" in api.json()["detail"], path
     assert not AuditEntry.objects.filter(action="data.exported").exists()
+
+
+def test_the_export_grades_as_the_page_does(district, client):
+    """A row with no rate that applies has no score: the page says 无数据, and so does the xlsx (it was blank)."""
+    from civicgrid.foundation.access.roles import Role
+    from civicgrid.testing.builders import user_with
+
+    from .test_selectors import regions
+
+    regions(district)
+    user_with(Role.GRID_WORKER, region=district.tree["140213050002001"], username="wg-idle")
+    client.force_login(district.leader)
+    asked = {"subject": "grid_worker", "month": "2026-05"}
+    html = client.get("/evaluation/", asked).content.decode()
+    shown = {}
+    for row in html.split("<tr data-subject=")[1:]:
+        code = row.split('<span class="hint">', 1)[1].split("</span>", 1)[0]
+        shown[code] = row.split('data-label="等级">', 1)[1].split("</td>", 1)[0]
+    assert shown["wg-idle"] == "无数据" and "B" in shown["wg1"]
+    sheet = load_workbook(io.BytesIO(client.get("/evaluation/export.xlsx", asked).content)).active
+    lines = list(sheet.iter_rows(values_only=True))
+    grade = lines[0].index("等级")
+    exported = {line[2]: line[grade] for line in lines[1:]}
+    assert exported == {code: ("无数据" if cell == "无数据" else cell.split(">")[1].split("<")[0])
+                        for code, cell in shown.items()}

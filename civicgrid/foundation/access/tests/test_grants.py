@@ -2,7 +2,7 @@
 
 Every refusal leaves the grants and the audit trail as they were."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.utils import timezone
@@ -22,6 +22,16 @@ PASSWORD = "Civic-Test-2026!"
 @pytest.fixture
 def secadmin(tree):
     return user_with(Role.SECURITY_ADMIN)
+
+
+@pytest.fixture
+def chinese_afterwards():
+    """A request in English leaves English active in this thread: switch back for the tests that follow."""
+    from django.conf import settings
+    from django.utils import translation
+
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture
@@ -61,6 +71,23 @@ def test_the_form_refuses_a_past_end_date_with_a_message(client, secadmin, worke
     body = resp.content.decode()
     assert "有效期至不能早于今天" in body and "已授权" not in body
     assert not Grant.objects.filter(user=worker).exists()
+
+
+def test_an_end_date_on_the_calendars_last_day_is_granted_until_then(client, secadmin, worker):
+    """9999-12-31 has no next midnight (its end once overflowed into a 500): the grant lasts to the end of it."""
+    client.force_login(secadmin)
+    form = {"username": "zhao", "role": "grid_worker", "region": "140213050001001", "valid_until": "9999-12-31"}
+    body = client.post("/security/grants/new/", form, follow=True).content.decode()
+    assert "已授权 zhao" in body
+    grant = Grant.objects.get(user=worker)
+    assert grant.last_day == date(9999, 12, 31) and not grant.is_expired
+    assert has_capability(worker, "cases.report")
+    assert "至 9999-12-31" in client.get("/security/grants/?q=zhao").content.decode()
+    # The same again changes nothing and says so, naming the day.
+    audit = AuditEntry.objects.count()
+    body = client.post("/security/grants/new/", form, follow=True).content.decode()
+    assert "该账号已有此授权（有效期至 9999-12-31）" in body
+    assert Grant.objects.get(user=worker).valid_until == grant.valid_until and AuditEntry.objects.count() == audit
 
 
 # --------------------------------------------------------------------------------- repeating a grant
@@ -177,6 +204,27 @@ def test_the_account_page_says_the_name_is_too_long(client, tree):
     body = client.post("/manage/accounts/new/", {"username": "long.name", "display_name": "张" * 65},
                        follow=True).content.decode()
     assert "姓名最多 64 个字符" in body and not User.objects.filter(username="long.name").exists()
+
+
+@pytest.mark.parametrize("username, zh, en", [
+    ("a" * 200, "用户名最多 150 个字符，现为 200 个", "the username is at most 150 characters; this one has 200"),
+    ("张 三", "用户名只能包含字母、数字和 @.+-_", "a username may hold only letters, digits and @.+-_"),
+    ("   ", "请填写用户名", "a username is required"),
+])
+def test_a_refused_username_says_what_is_wrong_with_it(client, tree, chinese_afterwards, username, zh, en):
+    """A 200-character name was told it held characters it did not: the length is what is wrong."""
+    client.force_login(user_with(Role.SYSTEM_ADMIN))
+    before = (User.objects.count(), AuditEntry.objects.count())
+    body = client.post("/manage/accounts/new/", {"username": username, "display_name": "张三"},
+                       follow=True).content.decode()
+    assert zh in body and en not in body
+    client.post("/i18n/setlang/", {"language": "en", "next": "/manage/accounts/"})
+    body = client.post("/manage/accounts/new/", {"username": username, "display_name": "张三"},
+                       follow=True).content.decode()
+    assert en in body and zh not in body
+    assert (User.objects.count(), AuditEntry.objects.count()) == before
+    made = services.create_account(actor=None, username="a" * 150, display_name="", password=PASSWORD)
+    assert made.username == "a" * 150  # the column's length is allowed
 
 
 @pytest.mark.parametrize("address", ["not-an-ip", "10.0.0.256", "10.0.0.1; drop"])

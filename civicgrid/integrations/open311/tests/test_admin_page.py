@@ -3,6 +3,7 @@ page, and the queue's failed reports retried; refusals say why and change nothin
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -241,10 +242,20 @@ def test_the_page_costs_the_same_queries_however_many_clients_and_failures(o311,
     assert count() == few
 
 
+@pytest.fixture
+def chinese_afterwards():
+    """A request in English leaves English active in this thread: switch back for the tests that follow."""
+    from django.conf import settings
+    from django.utils import translation
+
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 def _shown(client: Client, response) -> str:
     """The flash messages as the next page shows them (in the reader's language)."""
     page = client.get(response["Location"]).content.decode()
-    return " ".join(re.findall(r'<li class="msg[^"]*">(.*?)</li>', page, re.S))
+    return html.unescape(" ".join(re.findall(r'<li class="msg[^"]*">(.*?)</li>', page, re.S)))
 
 
 def test_the_page_speaks_one_language(o311, admin_http):
@@ -255,7 +266,7 @@ def test_the_page_speaks_one_language(o311, admin_http):
     try:
         said = _shown(admin_http, admin_http.post(reverse("ui:open311_client_create"),
                                                   {"name": "城市App", "rate_per_minute": "30", "burst": "10"}))
-        assert "已创建客户端 城市App" in said and _key_in(said) and "shown once" not in said and " / " not in said
+        assert "已创建客户端「城市App」" in said and _key_in(said) and "shown once" not in said and " / " not in said
         said = _shown(admin_http, admin_http.post(reverse("ui:open311_client_rotate", args=[client.pk])))
         assert "已换发密钥" in said and _key_in(said) and "new api_key" not in said
         said = _shown(admin_http, admin_http.post(reverse("ui:open311_client_active", args=[client.pk]),
@@ -267,16 +278,53 @@ def test_the_page_speaks_one_language(o311, admin_http):
         admin_http.post("/i18n/setlang/", {"language": "en", "next": PAGE})
         said = _shown(admin_http, admin_http.post(reverse("ui:open311_client_create"),
                                                   {"name": "Hotline", "rate_per_minute": "30", "burst": "10"}))
-        assert "client Hotline created" in said and _key_in(said) and "已创建" not in said and "只显示" not in said
+        assert 'client "Hotline" created' in said and _key_in(said) and "已创建" not in said and "只显示" not in said
         said = _shown(admin_http, admin_http.post(reverse("ui:open311_client_rotate", args=[client.pk])))
         assert f"{client.name}" in said and _key_in(said) and "已换发" not in said and "只显示" not in said
         said = _shown(admin_http, admin_http.post(reverse("ui:open311_client_active", args=[client.pk]),
                                                   {"active": "1"}))
-        assert said == f"client {client.name} enabled"
+        assert said == f'client "{client.name}" enabled'
         said = _shown(admin_http, admin_http.post(reverse("ui:open311_client_update", args=[client.pk]),
                                                   {"rate_per_minute": "120", "burst": "30"}))
-        assert said == f"client {client.name} saved"
+        assert said == f'client "{client.name}" saved'
         page = admin_http.get(PAGE).content.decode()
         assert "120/min" in page and "，" not in page.split("120/min", 1)[1][:20]
     finally:
         translation.activate(settings.LANGUAGE_CODE)
+
+
+def test_a_client_name_holding_the_separator_reads_in_one_language(o311, admin_http, chinese_afterwards):
+    """The demo's client is "演示客户端 / demo client": its " / " once split the messages naming it in the wrong
+    place, and both languages showed."""
+    client, _key = services.create_client(actor=None, name="演示客户端 / demo client")
+    before, audit = _clients(), AuditEntry.objects.count()
+    again = {"name": client.name, "rate_per_minute": "30", "burst": "10"}
+    said = _shown(admin_http, admin_http.post(reverse("ui:open311_client_create"), again))
+    assert said == "客户端「演示客户端 / demo client」已存在"
+    assert _shown(admin_http, admin_http.post(reverse("ui:open311_client_update", args=[client.pk]),
+                                              {"rate_per_minute": "0", "burst": "1"})) == (
+        "限流参数须为 1–1000000 的整数")
+    assert _clients() == before and AuditEntry.objects.count() == audit
+    said = _shown(admin_http, admin_http.post(reverse("ui:open311_client_active", args=[client.pk]), {"active": "0"}))
+    assert said == "「演示客户端 / demo client」已停用，其 api_key 不再可用"
+
+    admin_http.post("/i18n/setlang/", {"language": "en", "next": PAGE})
+    said = _shown(admin_http, admin_http.post(reverse("ui:open311_client_create"), again))
+    assert said == 'a client named "演示客户端 / demo client" already exists'
+    said = _shown(admin_http, admin_http.post(reverse("ui:open311_client_active", args=[client.pk]), {"active": "1"}))
+    assert said == 'client "演示客户端 / demo client" enabled'
+    said = _shown(admin_http, admin_http.post(reverse("ui:open311_client_rotate", args=[client.pk])))
+    assert said.startswith('client "演示客户端 / demo client" has a new api_key') and "换发" not in said
+
+
+def _reason(page: str, token: str) -> str:
+    row = page.split(f'data-failed-token="{token}"', 1)[1].split("</tr>", 1)[0]
+    return html.unescape(re.search(r'data-label="[^"]*">([^<]*)</td>\s*$', row).group(1))
+
+
+def test_a_failed_reports_reason_reads_in_one_language(o311, admin_http, http, chinese_afterwards):
+    row = _failed_report(o311, http)
+    assert row.error.startswith("无法读取排队的上报 / the queued report cannot be read")  # kept in both
+    assert _reason(admin_http.get(PAGE).content.decode(), row.token) == "无法读取排队的上报"
+    admin_http.post("/i18n/setlang/", {"language": "en", "next": PAGE})
+    assert _reason(admin_http.get(PAGE).content.decode(), row.token).startswith("the queued report cannot be read")

@@ -8,6 +8,7 @@ from django.core.management import call_command
 
 from civicgrid.apps.cases.models import Case, CaseReporter, CaseStep, Source, Status
 from civicgrid.apps.categories.models import Category
+from civicgrid.foundation.audit.export import AuditFilter, apply_filter
 from civicgrid.foundation.audit.models import AuditEntry
 from civicgrid.foundation.core import keys
 from civicgrid.foundation.events.models import OutboxEvent
@@ -148,8 +149,15 @@ def test_a_report_whose_category_was_deleted_meanwhile_fails_alone_and_says_why(
     failed = QueuedRequest.objects.get(token=bad)
     assert failed.state == QueueState.FAILED and "分类" in failed.error and failed.case is None
     assert Case.objects.count() == 1
-    assert AuditEntry.objects.filter(action="open311.request_failed", target_id=str(failed.pk)).count() == 1
-    assert "未能立卷" in spec_error(get(http, f"tokens/{bad}.json"), 404)
+    entry = AuditEntry.objects.get(action="open311.request_failed", target_id=str(failed.pk))
+    # A failure, under the row's state after the batch: the trail's 结果=失败 filter finds it.
+    assert entry.result == "failed" and entry.target_repr == f"open311 queued {bad} (failed)"
+    assert list(apply_filter(AuditEntry.objects.all(), AuditFilter(result="failed"))) == [entry]
+    # The reason is a pair itself: each half goes into its language's sentence, not one after the other.
+    said = ("该上报未能立卷：上报的事件分类已被删除 / the report could not be made a service request: the report's "
+            "category no longer exists")
+    assert spec_error(get(http, f"tokens/{bad}.json"), 404) == said
+    assert spec_error(get(http, f"tokens/{bad}.xml"), 404) == said
 
 
 def test_the_worker_drains_the_queue_on_its_pass(queued, http):

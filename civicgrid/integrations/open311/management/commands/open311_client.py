@@ -1,4 +1,4 @@
-"""civicgrid open311_client add|list|deactivate|reactivate|rotate|queue|retry: manage the applications allowed to post through Open311."""
+"""civicgrid open311_client add|list|deactivate|reactivate|rotate|queue|retry|dismiss: manage the applications allowed to post through Open311."""
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
@@ -11,7 +11,8 @@ from civicgrid.integrations.open311.models import Open311Client, QueuedRequest, 
 
 class Command(BaseCommand):
     help = ("Open311 客户端：add NAME（打印一次性显示的 api_key）、list、deactivate NAME、reactivate NAME、"
-            "rotate NAME（换发密钥）、queue [--drain]、retry TOKEN…（未能立卷的上报重新排队）")
+            "rotate NAME（换发密钥）、queue [--drain]、retry TOKEN…（未能立卷的上报重新排队）、"
+            "dismiss TOKEN…（放弃无法立卷的上报）")
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="verb", required=True)
@@ -33,6 +34,8 @@ class Command(BaseCommand):
         queue.add_argument("--drain", action="store_true", help="make the waiting reports into cases now")
         retry = sub.add_parser("retry", help="put failed queued reports (by token) back in the queue")
         retry.add_argument("tokens", nargs="+")
+        dismiss = sub.add_parser("dismiss", help="give up on failed queued reports (by token) that can never be made")
+        dismiss.add_argument("tokens", nargs="+")
 
     def handle(self, *args, verb, **options):
         with context.acting(channel="command"):
@@ -54,6 +57,9 @@ class Command(BaseCommand):
                 elif verb == "retry":
                     self.stdout.write(f"重新排队 / back in the queue: "
                                       f"{services.retry_queued(actor=None, tokens=options['tokens'])}")
+                elif verb == "dismiss":
+                    self.stdout.write(f"已放弃 / dismissed: "
+                                      f"{services.dismiss_queued(actor=None, tokens=options['tokens'])}")
                 else:
                     client = Open311Client.objects.filter(name=options["name"]).first()
                     if client is None:
