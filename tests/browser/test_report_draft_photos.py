@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from civicgrid.testing.browser import PHONE, _page, browser_db, purge_test_audit_rows, sign_in
+from civicgrid.testing.browser import browser_db, sign_in
 from tests.browser.test_case_loop import GPS, district  # noqa: F401
 
 pytestmark = [pytest.mark.browser, browser_db]
@@ -29,19 +29,6 @@ COUNT_STORED = """() => indexedDB.databases().then((dbs) => {
         };
     });
 })"""
-
-
-@pytest.fixture
-def phone(browser, live_server):
-    """A phone with its GPS in the grid."""
-    context, pg = _page(browser, PHONE, is_mobile=True, has_touch=True, device_scale_factor=2, geolocation=GPS,
-                        permissions=["geolocation"])
-    pg.base_url = live_server.url
-    pg.errors = []
-    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
-    yield pg
-    context.close()
-    purge_test_audit_rows()
 
 
 def jpeg(path, color, size=(320, 240), noise=False):
