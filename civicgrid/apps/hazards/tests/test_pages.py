@@ -183,7 +183,8 @@ def test_reveal_phone_is_audited_and_scoped(world, hazards):
     assert AuditEntry.objects.filter(action="hazards.reveal_phone", target_id=str(mine.pk)).count() == 1
     assert client_for(world.leader).post(url).status_code == 403
     assert client_for(world.other_street).post(url).status_code == 404
-    assert client_for(world.street).get(url).status_code == 405
+    opened = client_for(world.street).get(url)  # opened as a page: on to the hazard, nothing revealed
+    assert opened.status_code == 302 and opened["Location"] == reverse("ui:hazard_detail", args=[mine.pk])
     assert AuditEntry.objects.filter(action="hazards.reveal_phone").count() == 1
 
 
