@@ -25,7 +25,10 @@ api = NinjaAPI(
 
 @api.exception_handler(CivicgridError)
 def civicgrid_error(request, exc: CivicgridError):
-    return api.create_response(request, exc.as_dict(), status=exc.status)
+    response = api.create_response(request, exc.as_dict(), status=exc.status)
+    for name, value in getattr(exc, "headers", {}).items():  # a 429's Retry-After
+        response[name] = value
+    return response
 
 
 @api.exception_handler(ValidationError)
