@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from ..audit import verbs
 from ..audit.service import record, snapshot
+from ..core import ratelimit
 from ..core.errors import Conflict, PermissionDenied, ValidationFailed
 from .models import ApiToken, Grant, LoginAttempt, PasswordHistory, User
 from .passwords import check_policy
@@ -119,6 +120,21 @@ def sign_in(*, username: str, password: str, source_ip: str = "", request=None) 
     """
     user = check_credentials(username=username, password=password, source_ip=source_ip, request=request)
     return complete_sign_in(user=user, source_ip=source_ip)
+
+
+def limit_token_requests(*, username: str, source_ip: str) -> None:
+    """Token issuing is rate limited (SECURITY.md "Web and API"): every request takes a token from the bucket of
+    the username it tries (whether or not the account exists, in any letter case) and from its address's
+    (`CIVICGRID_TOKEN_*` settings), before any password is checked; an empty bucket is a 429
+    (`ratelimit.RateLimited`) and nothing is written. The lockout rules still count the failures that pass."""
+    name = (username or "").strip()[:150].casefold()
+    buckets = [(f"token:user:{name}",
+                ratelimit.configured("CIVICGRID_TOKEN_RATE_PER_HOUR", "CIVICGRID_TOKEN_BURST", per="hour"))]
+    if source_ip:
+        buckets.append((f"token:addr:{source_ip}",
+                        ratelimit.configured("CIVICGRID_TOKEN_ADDRESS_RATE_PER_HOUR", "CIVICGRID_TOKEN_ADDRESS_BURST",
+                                             per="hour")))
+    ratelimit.check(*buckets)
 
 
 def issue_token(*, user: User, label: str = "") -> str:
