@@ -144,12 +144,36 @@ def issue_token(*, user: User, label: str = "") -> str:
     return raw
 
 
+@transaction.atomic
 def revoke_token(*, actor: User, token: ApiToken) -> None:
+    """Revoke one API token: its owner's, or any for the system administrator; audited."""
     if token.user_id != actor.pk and not has_capability(actor, "accounts.manage"):
         raise PermissionDenied("无权吊销他人的令牌 / may not revoke another user's token")
+    if token.revoked_at is not None:
+        raise Conflict("该令牌已吊销 / this token is already revoked")
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
     record(actor=actor, action=verbs.Auth.TOKEN_REVOKED, target=token.user, data={"prefix": token.prefix})
+
+
+@transaction.atomic
+def revoke_all_tokens(*, actor: User | None, user: User) -> int:
+    """Revoke every token of the account still valid (its owner, or the system administrator); the number."""
+    if actor is not None and actor.pk != user.pk and not has_capability(actor, "accounts.manage"):
+        raise PermissionDenied("无权吊销他人的令牌 / may not revoke another user's token")
+    return _revoke_live_tokens(user, actor=actor, reason="asked")
+
+
+def _revoke_live_tokens(user: User, *, actor, reason: str) -> int:
+    """Revoke the account's tokens still valid, in one audit entry naming them (by prefix) and why."""
+    now = timezone.now()
+    live = ApiToken.objects.filter(user=user, revoked_at__isnull=True, expires_at__gt=now)
+    prefixes = list(live.order_by("created_at").values_list("prefix", flat=True))
+    if not prefixes:
+        return 0
+    live.update(revoked_at=now)
+    record(actor=actor, action=verbs.Auth.TOKEN_REVOKED, target=user, data={"prefixes": prefixes, "reason": reason})
+    return len(prefixes)
 
 
 @transaction.atomic
@@ -167,6 +191,9 @@ def set_password(*, actor: User, user: User, new_password: str) -> None:
     user.must_change_password = actor.pk != user.pk
     user.save(update_fields=["password", "password_changed_at", "must_change_password"])
     record(actor=actor, action=verbs.Auth.PASSWORD_CHANGED, target=user)
+    # The new hash ends the account's other web sessions; its API tokens end with them (SECURITY.md: a changed
+    # password must shut out whoever held the old one).
+    _revoke_live_tokens(user, actor=actor, reason="password_changed")
 
 
 def _check_grant_shape(role: str, region, department) -> None:
@@ -300,7 +327,8 @@ def create_account(*, actor, username: str, display_name: str, password: str) ->
 
 @transaction.atomic
 def set_account_active(*, actor, user: User, active: bool) -> None:
-    """Deactivate (or reactivate) an account; a deactivated account's sessions and tokens stop working."""
+    """Deactivate (or reactivate) an account; a deactivated account's sessions and tokens end for good, so a
+    reactivated account signs in afresh and asks for new tokens."""
     if actor is not None and not has_capability(actor, "accounts.manage"):
         raise PermissionDenied("只有系统管理员可以停用账号 / only the system administrator deactivates accounts")
     if actor is not None and actor.pk == user.pk and not active:
@@ -308,11 +336,15 @@ def set_account_active(*, actor, user: User, active: bool) -> None:
     if user.is_active == active:
         return
     user.is_active = active
-    user.save(update_fields=["is_active"])
+    fields = ["is_active"]
     if not active:
-        ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        user.session_generation += 1  # a session of the inactive account must not come back with it
+        fields.append("session_generation")
+    user.save(update_fields=fields)
     record(actor=actor, action=verbs.Access.USER_CHANGED, target=user,
            before={"is_active": not active}, after={"is_active": active})
+    if not active:
+        _revoke_live_tokens(user, actor=actor, reason="deactivated")
 
 
 @transaction.atomic
