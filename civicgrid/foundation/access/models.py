@@ -167,6 +167,10 @@ class LoginAttempt(models.Model):
     succeeded = models.BooleanField()
     at = models.DateTimeField(default=timezone.now, db_index=True)
     reason = models.CharField(max_length=64, blank=True)
+    # Set on the failure that locked the username tried, whether or not an account has it: a name nobody holds
+    # is locked like a real one, so the answers cannot tell which names exist (a real account's lock is its
+    # `User.locked_until`, which an unlock clears).
+    locked_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.username} {'ok' if self.succeeded else 'failed'} {self.at:%Y-%m-%d %H:%M}"

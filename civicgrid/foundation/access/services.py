@@ -60,18 +60,28 @@ def _recent_failures(*, username: str | None = None, source_ip: str | None = Non
     return LoginAttempt.objects.filter(succeeded=False, at__gte=since, **filters).count()
 
 
+# Refusals before any credential was checked: recorded and counted, but they do not lock a username themselves.
+_NOT_LOCKING = {"ip_throttled", "locked"}
+
+
 def record_failure(*, username: str, source_ip: str, reason: str, user: User | None = None) -> bool:
-    """Record a refused sign-in step and lock the account once it reaches the limit; True when it locked."""
-    LoginAttempt.objects.create(username=username, source_ip=source_ip, succeeded=False, reason=reason)
+    """Record a refused sign-in step and lock the username tried once it reaches the limit; True when it locked.
+
+    The username locks whether or not an account holds it (the lock of a name nobody holds is kept on the
+    failure that locked it), so a lock tells a guesser nothing about which usernames exist."""
+    attempt = LoginAttempt.objects.create(username=username, source_ip=source_ip, succeeded=False, reason=reason)
     record(actor=None, action=verbs.Auth.LOGIN_FAILED, data={"username": username, "reason": reason},
            result="refused")
     max_failures = settings.CIVICGRID_LOGIN_MAX_FAILURES
-    if user is not None and _recent_failures(username=username) >= max_failures:
-        user.locked_until = timezone.now() + timedelta(minutes=settings.CIVICGRID_LOGIN_LOCK_MINUTES)
+    if reason in _NOT_LOCKING or _recent_failures(username=username) < max_failures:
+        return False
+    until = timezone.now() + timedelta(minutes=settings.CIVICGRID_LOGIN_LOCK_MINUTES)
+    LoginAttempt.objects.filter(pk=attempt.pk).update(locked_until=until)
+    if user is not None:
+        user.locked_until = until
         user.save(update_fields=["locked_until"])
-        record(actor=None, action=verbs.Auth.LOCKED, target=user, data={"failures": max_failures})
-        return True
-    return False
+    record(actor=None, action=verbs.Auth.LOCKED, target=user, data={"failures": max_failures, "username": username})
+    return True
 
 
 def check_credentials(*, username: str, password: str, source_ip: str = "", request=None) -> User:
@@ -95,10 +105,17 @@ def check_credentials(*, username: str, password: str, source_ip: str = "", requ
 
 
 def ensure_not_locked(user: User | None, *, username: str, source_ip: str) -> None:
-    """Refuse (and record) any sign-in step of an account that is locked now."""
-    if user and user.locked_until and user.locked_until > timezone.now():
+    """Refuse (and record) any sign-in step of a username locked now: an account's lock, or for a name no
+    account holds the lock its failures set, in the same words (see `record_failure`)."""
+    now = timezone.now()
+    if user is not None:
+        until = user.locked_until
+    else:
+        until = (LoginAttempt.objects.filter(username=username, locked_until__gt=now)
+                 .order_by("-locked_until").values_list("locked_until", flat=True).first())
+    if until and until > now:
         record_failure(username=username, source_ip=source_ip, reason="locked")
-        minutes = max(1, int((user.locked_until - timezone.now()).total_seconds() // 60) + 1)
+        minutes = max(1, int((until - now).total_seconds() // 60) + 1)
         raise LoginRefused(f"账号已锁定，请 {minutes} 分钟后再试 / account locked, retry in {minutes} min", locked=True)
 
 
