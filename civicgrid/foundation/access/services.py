@@ -9,7 +9,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from ..audit import verbs
@@ -60,6 +60,27 @@ def _recent_failures(*, username: str | None = None, source_ip: str | None = Non
     return LoginAttempt.objects.filter(succeeded=False, at__gte=since, **filters).count()
 
 
+def address_failure_limit() -> int:
+    """Failures from one address inside the lock window that throttle it (four times an account's)."""
+    return settings.CIVICGRID_LOGIN_MAX_FAILURES * 4
+
+
+def throttled_addresses(limit: int = 50) -> list[dict]:
+    """The addresses throttled now, most failures first, as `{"source_ip", "n"}`: each address's failures in the
+    lock window since its last unlock, counted as `check_credentials` counts them (one query)."""
+    since = timezone.now() - timedelta(minutes=settings.CIVICGRID_LOGIN_LOCK_MINUTES)
+    last_unlock = (LoginAttempt.objects.filter(source_ip=OuterRef("source_ip"), succeeded=True, reason=UNLOCKED,
+                                               at__gte=since)
+                   .order_by("-at").values("at")[:1])
+    return list(
+        LoginAttempt.objects.filter(succeeded=False, at__gte=since).exclude(source_ip="")
+        .annotate(unlocked_at=Subquery(last_unlock))
+        .filter(Q(unlocked_at__isnull=True) | Q(at__gte=F("unlocked_at")))
+        .values("source_ip").annotate(n=Count("id")).filter(n__gte=address_failure_limit())
+        .order_by("-n", "source_ip")[:limit]
+    )
+
+
 # Refusals before any credential was checked: recorded and counted, but they do not lock a username themselves.
 _NOT_LOCKING = {"ip_throttled", "locked"}
 
@@ -91,8 +112,7 @@ def check_credentials(*, username: str, password: str, source_ip: str = "", requ
     signed in yet (see `complete_sign_in`).
     """
     username = (username or "").strip()[:150]
-    max_failures = settings.CIVICGRID_LOGIN_MAX_FAILURES
-    if source_ip and _recent_failures(source_ip=source_ip) >= max_failures * 4:
+    if source_ip and _recent_failures(source_ip=source_ip) >= address_failure_limit():
         record_failure(username=username, source_ip=source_ip, reason="ip_throttled")
         raise LoginRefused("该地址登录失败次数过多，请稍后再试 / too many failures from this address", locked=True)
     user = User.objects.filter(username=username).first()
