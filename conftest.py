@@ -85,3 +85,12 @@ def _interface_language_back_to_chinese():
     from django.utils import translation
 
     translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
+def _rate_limits_start_full():
+    """Each test starts with full rate-limit buckets (`core.ratelimit`): they live in the process's cache, which
+    outlives a test, and what one test spent must not refuse the next one's requests."""
+    from django.core.cache import cache
+
+    cache.clear()

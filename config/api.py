@@ -9,6 +9,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from civicgrid.foundation.access.api_auth import BearerAuth
 from civicgrid.foundation.access.endpoints import non_data_endpoint
+from civicgrid.foundation.core.api_errors import invalid_request
 from civicgrid.foundation.core.errors import CivicgridError
 
 api = NinjaAPI(
@@ -25,18 +26,16 @@ api = NinjaAPI(
 
 @api.exception_handler(CivicgridError)
 def civicgrid_error(request, exc: CivicgridError):
-    return api.create_response(request, exc.as_dict(), status=exc.status)
+    response = api.create_response(request, exc.as_dict(), status=exc.status)
+    for name, value in getattr(exc, "headers", {}).items():  # a 429's Retry-After
+        response[name] = value
+    return response
 
 
 @api.exception_handler(ValidationError)
 def validation_error(request, exc: ValidationError):
-    errors = []
-    for err in exc.errors:
-        loc = ".".join(str(p) for p in err.get("loc", []) if p not in ("body", "query", "path", "payload"))
-        errors.append({"field": loc, "message": err.get("msg", "")})
-    return api.create_response(
-        request, {"detail": "请求参数有误 / invalid request", "code": "invalid", "errors": errors}, status=422
-    )
+    # Each field's problem in Chinese first, pydantic's English after it, and its error type for programs.
+    return api.create_response(request, invalid_request(list(exc.errors)), status=422)
 
 
 @api.exception_handler(AuthenticationError)

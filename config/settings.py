@@ -200,6 +200,20 @@ CIVICGRID_PASSWORD_HISTORY = int(os.environ.get("CIVICGRID_PASSWORD_HISTORY", 5)
 CIVICGRID_TOKEN_TTL_HOURS = int(os.environ.get("CIVICGRID_TOKEN_TTL_HOURS", 24))
 CIVICGRID_TOTP_ROLES = [r for r in os.environ.get("CIVICGRID_TOTP_ROLES", "").split(",") if r]
 
+# Rate limits (SECURITY.md "Web and API"), token buckets in the cache (civicgrid.foundation.core.ratelimit): a
+# burst, then a steady rate per hour; a negative rate lifts a limit, 0 closes the door. Public reporting counts
+# the reports residents and volunteers send over the web and the API (staff are not held back), per account and
+# per address; token issuing counts every request to /api/v1/auth/token, refused or not, per username tried and
+# per address (the burst per username stays above the lockout's failures, so a lock is still told as a lock).
+CIVICGRID_REPORT_RATE_PER_HOUR = float(os.environ.get("CIVICGRID_REPORT_RATE_PER_HOUR", 10))
+CIVICGRID_REPORT_BURST = float(os.environ.get("CIVICGRID_REPORT_BURST", 5))
+CIVICGRID_REPORT_ADDRESS_RATE_PER_HOUR = float(os.environ.get("CIVICGRID_REPORT_ADDRESS_RATE_PER_HOUR", 60))
+CIVICGRID_REPORT_ADDRESS_BURST = float(os.environ.get("CIVICGRID_REPORT_ADDRESS_BURST", 20))
+CIVICGRID_TOKEN_RATE_PER_HOUR = float(os.environ.get("CIVICGRID_TOKEN_RATE_PER_HOUR", 20))
+CIVICGRID_TOKEN_BURST = float(os.environ.get("CIVICGRID_TOKEN_BURST", 10))
+CIVICGRID_TOKEN_ADDRESS_RATE_PER_HOUR = float(os.environ.get("CIVICGRID_TOKEN_ADDRESS_RATE_PER_HOUR", 120))
+CIVICGRID_TOKEN_ADDRESS_BURST = float(os.environ.get("CIVICGRID_TOKEN_ADDRESS_BURST", 30))
+
 # --- i18n ----------------------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

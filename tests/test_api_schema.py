@@ -185,7 +185,7 @@ def test_generated_requests_on_existing_objects(operation, world, token):
 
 # What each cases operation really answers besides success (401 everywhere a token is required).
 CASES_ERRORS = {
-    ("post", "/api/v1/cases"): {"400", "401", "403", "409", "422"},
+    ("post", "/api/v1/cases"): {"400", "401", "403", "409", "422", "429"},
     ("get", "/api/v1/cases"): {"400", "401", "403", "422"},
     ("get", "/api/v1/cases/work"): {"401"},
     ("get", "/api/v1/cases/{number}"): {"401", "403", "404"},

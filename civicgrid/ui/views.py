@@ -2,20 +2,27 @@
 
 import time
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from civicgrid.apps.cases.selectors import my_work
 from civicgrid.foundation.access import services, totp
+from civicgrid.foundation.access.endpoints import non_data_endpoint
+from civicgrid.foundation.access.models import ApiToken
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.access.scope import user_roles
-from civicgrid.foundation.core.errors import ValidationFailed
+from civicgrid.foundation.core.errors import CivicgridError, ValidationFailed
+from civicgrid.foundation.core.ids import MAX_ID
 from civicgrid.foundation.core.middleware import client_ip
 from civicgrid.ui.language import one_language
+from civicgrid.ui.pages.common import paginate
 
 _PENDING = "civicgrid_2fa"  # session key: the account that passed its password and owes a one-time code
 _PENDING_SECONDS = 300
@@ -119,6 +126,47 @@ def password_change(request):
                 messages.success(request, "密码已修改 / password changed")
                 return redirect("ui:home")
     return render(request, "registration/password_change.html", {"errors": errors}, status=400 if errors else 200)
+
+
+@login_required
+@require_GET
+def api_tokens(request):
+    """The signed-in user's API tokens (prefix, label, issued, expires, last used, state), each to revoke, and
+    all at once. Only one's own: the system administrator's account pages revoke others' by deactivating."""
+    now = timezone.now()
+    tokens = ApiToken.objects.filter(user=request.user).order_by("-created_at", "-pk")
+    context = {"page_obj": paginate(request, tokens), "now": now, "ttl_hours": settings.CIVICGRID_TOKEN_TTL_HOURS,
+               "live": tokens.filter(revoked_at__isnull=True, expires_at__gt=now).exists()}
+    return render(request, "registration/api_tokens.html", context)
+
+
+@login_required
+@require_POST
+def api_token_revoke(request, pk: int):
+    token = ApiToken.objects.filter(pk=pk, user=request.user).first() if pk <= MAX_ID else None
+    if token is None:  # another account's token is as unknown as a missing one
+        raise Http404("no such token")
+    try:
+        services.revoke_token(actor=request.user, token=token)
+    except CivicgridError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"已吊销令牌 cg_{token.prefix}… / token cg_{token.prefix}… revoked")
+    return redirect("ui:api_tokens")
+
+
+@login_required
+@require_POST
+def api_tokens_revoke_all(request):
+    count = services.revoke_all_tokens(actor=request.user, user=request.user)
+    if count:
+        messages.success(request, f"已吊销 {count} 个令牌 / {count} tokens revoked")
+    else:
+        messages.info(request, "没有有效的令牌 / no valid tokens")
+    return redirect("ui:api_tokens")
+
+
+non_data_endpoint("ui:api_tokens", "ui:api_token_revoke", "ui:api_tokens_revoke_all")  # the user's own tokens
 
 
 @login_required

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from civicgrid.testing.browser import browser_db, sign_in
-from tests.browser.test_case_loop import GPS, district, photo  # noqa: F401
+from tests.browser.test_case_loop import GPS, GRID, district, photo  # noqa: F401
 
 pytestmark = [pytest.mark.browser, browser_db]
 
@@ -183,3 +183,28 @@ def test_english_page_uses_english_punctuation_for_the_located_grid(phone, distr
     assert line.startswith("Grid: ") and "：" not in line
     phone.select_option("select[name=category]", label="暴露垃圾")
     assert "：" not in phone.get_attribute("[data-category-search]", "placeholder")
+
+
+def test_a_resident_held_back_by_the_rate_limit_is_told_why_and_keeps_the_draft(phone, district, settings):
+    """Given a resident whose report would pass the rate limit (here: none left), when the report is sent, then
+    the server's 429 is shown as it is (its Chinese message, with the wait) instead of a network problem, the
+    draft stays on the phone and nothing is created."""
+    from civicgrid.apps.cases.models import Case
+    from civicgrid.foundation.access.roles import Role
+    from civicgrid.testing.builders import user_with
+
+    settings.CIVICGRID_REPORT_BURST = 0  # the door closed: every report waits a minute
+    user_with(Role.RESIDENT, region=district["tree"][GRID], username="li-jm")
+    sign_in(phone, "li-jm")
+    open_report(phone)
+    phone.fill("textarea[name=description]", "小区门口垃圾堆放")
+    answers = []
+    phone.on("response", lambda r: answers.append(r.status) if r.url.endswith("/cases/report/submit/") else None)
+    phone.click("button[data-submit]")
+    phone.wait_for_selector("#report-status:has-text('操作过于频繁')")
+    status = phone.locator("#report-status").inner_text()
+    assert status == "操作过于频繁，请 60 秒后再试。草稿已保存在手机上，届时自动重试"
+    assert answers == [429] and Case.objects.count() == 0
+    assert phone.locator("[data-retry-now]").is_visible()
+    assert phone.input_value("textarea[name=description]") == "小区门口垃圾堆放"
+    assert phone.errors == []

@@ -79,12 +79,13 @@ def _detail(case: Case, user, *, after_action: bool = False, **extra) -> Case:
     return fresh
 
 
-@router.post("/cases", response={200: ReportAnswer, 201: ReportAnswer, **errors(400, 401, 403, 409, 422)},
+@router.post("/cases", response={200: ReportAnswer, 201: ReportAnswer, **errors(400, 401, 403, 409, 422, 429)},
              url_name="case_create")
 def create_case(request, payload: CaseIn, idempotency_key: str | None = Header(None, alias="Idempotency-Key")):
     """上报 a case (JSON; photos as base64). A retry with the same `Idempotency-Key` returns the same case (200).
     Staff get the case file; a reporter who does not read case files (a resident) gets a receipt with the
-    follow token (`GET /follow/{token}` shows the public steps)."""
+    follow token (`GET /follow/{token}` shows the public steps). Residents' and volunteers' reports are rate
+    limited per account and per address: 429 with `Retry-After`."""
     data = payload.dict()
     source = data.pop("source") or default_source(request.user, self_handled=bool(data.get("self_handled")))
     case, created = services.submit_case(

@@ -11,12 +11,14 @@ from django.db.models import CharField, F, Func, Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
+from civicgrid.foundation.access.roles import ADMIN_ROLES, Role
 from civicgrid.foundation.access.scope import (
     get_visible_or_404,
     has_capability,
     scope_for,
     scoped_branches,
     subtree_q,
+    user_roles,
 )
 from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.ids import checked_id
@@ -31,8 +33,13 @@ from .workflow import allowed_actions as allowed_transitions
 # reaches their own report through `visible_to` too, but follows it only by their follow link, which shows the
 # public steps (`services.follow`). The case pages and the cases API both ask here.
 CASE_FILE_CAPABILITY = "cases.view"
+REPORTER_ROLES = frozenset({Role.RESIDENT, Role.VOLUNTEER})  # who report as the public and follow by link
 NO_CASE_FILES = ("案卷仅供工作人员查看，请通过上报时的查询链接跟踪办理进度 / case files are for staff: follow your "
                  "report through its follow link")
+# 三员分立: the system, security and audit administrators keep the system, not the business (SECURITY.md).
+NO_CASE_FILES_FOR_ADMINS = ("三员分立：系统管理员、安全管理员和审计管理员不查看业务案卷 / separation of duties: the "
+                            "system, security and audit administrators do not read case files")
+NO_CASE_FILES_FOR_ROLE = ("您的角色不查看案卷 / your role does not read case files")
 
 
 def may_read_case_files(user) -> bool:
@@ -41,9 +48,16 @@ def may_read_case_files(user) -> bool:
 
 
 def require_case_files(user) -> None:
-    """Refuse (403) a user who does not read case files, whatever their scope reaches."""
-    if not may_read_case_files(user):
-        raise PermissionDenied(NO_CASE_FILES)
+    """Refuse (403) a user who does not read case files, whatever their scope reaches, saying why for whom: a
+    reporter follows their report by its link, an administrator's role keeps out of business data."""
+    if may_read_case_files(user):
+        return
+    roles = user_roles(user)
+    if roles & ADMIN_ROLES:
+        raise PermissionDenied(NO_CASE_FILES_FOR_ADMINS)
+    if roles and not roles <= REPORTER_ROLES:
+        raise PermissionDenied(NO_CASE_FILES_FOR_ROLE)
+    raise PermissionDenied(NO_CASE_FILES)
 
 
 def case_in_scope(user, number: str, queryset=None, action: str = "view") -> Case:

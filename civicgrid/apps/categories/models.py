@@ -56,11 +56,13 @@ class Category(models.Model):
     """A class or subclass; subclasses carry the acceptance condition, time limit, closure condition and
     responsible body (local rules, edited by administrators with history)."""
 
-    taxonomy = models.ForeignKey(Taxonomy, on_delete=models.PROTECT, related_name="categories")
+    taxonomy = models.ForeignKey(Taxonomy, on_delete=models.PROTECT, related_name="categories",
+                                 verbose_name=_("分类体系"))
     code = models.CharField(_("编码"), max_length=16)
     name = models.CharField(_("名称"), max_length=100)
     kind = models.CharField(_("类型"), max_length=16, choices=CategoryKind.choices, default=CategoryKind.EVENT)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children",
+                               verbose_name=_("上级分类"))
     acceptance_condition = models.TextField(_("立案条件"), blank=True)
     closure_condition = models.TextField(_("结案条件"), blank=True)
     time_limit_mode = models.CharField(
@@ -75,7 +77,7 @@ class Category(models.Model):
     keywords = models.CharField(_("关键词"), max_length=300, blank=True)
     is_public = models.BooleanField(_("开放公众上报"), default=False)
     is_active = models.BooleanField(_("启用"), default=True)
-    sort = models.PositiveIntegerField(default=0)
+    sort = models.PositiveIntegerField(_("排序"), default=0)
     # Set when an administrator changes the category (edit page, API, xlsx import): loaders then leave it alone.
     edited_at = models.DateTimeField(_("人工修改时间"), null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -257,15 +257,15 @@ class Incident(ScopedModel):
     grid = models.ForeignKey("regions.Region", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                              verbose_name=_("网格"))
     region_code = models.CharField(max_length=15, db_index=True)  # the grid's code
-    street_code = models.CharField(max_length=15, db_index=True)
+    street_code = models.CharField(_("街道代码"), max_length=15, db_index=True)
 
     opened_at = models.DateTimeField(_("报告时间"), db_index=True)
     opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                  related_name="+")
+                                  related_name="+", verbose_name=_("报告人"))
     controlled_at = models.DateTimeField(_("控制时间"), null=True, blank=True)
     closed_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
     closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                  related_name="+")
+                                  related_name="+", verbose_name=_("结束确认人"))
     # closing report (required to close)
     report_summary = models.TextField(_("险情经过"), max_length=4000, blank=True)
     report_actions = models.TextField(_("处置措施"), max_length=4000, blank=True)

@@ -1,7 +1,8 @@
 """Token endpoint (fixed contract): POST /api/v1/auth/token {"username","password"} → {"token"}.
 
 Accounts whose role needs a second factor (`CIVICGRID_TOTP_ROLES`) add `"otp"`: the 6-digit code of their
-authenticator app. Accounts that must change their password first get no token until they have.
+authenticator app. Accounts that must change their password first get no token until they have. Requests are
+rate limited per username tried and per address (`services.limit_token_requests`): 429 with `Retry-After`.
 """
 
 from ninja import Router, Schema
@@ -51,6 +52,7 @@ def create_token(request, payload: TokenIn):
     from .middleware import password_change_required
 
     source_ip = client_ip(request)
+    services.limit_token_requests(username=payload.username, source_ip=source_ip)
     try:
         user = services.check_credentials(
             username=payload.username, password=payload.password, source_ip=source_ip, request=request

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from .roles import DEPARTMENT_ROLES, REGION_ROLES, Role
@@ -25,6 +26,9 @@ class User(AbstractUser):
     totp_confirmed = models.BooleanField(default=False)
     locked_until = models.DateTimeField(null=True, blank=True)
     is_demo = models.BooleanField(default=False, help_text="created by the demo loader; removed with demo data")
+    # Part of what a web session is bound to (`get_session_auth_hash`): raising it ends every session of the
+    # account for good, as a password change does (deactivation; a reactivated account signs in afresh).
+    session_generation = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name = _("账号")
@@ -36,6 +40,21 @@ class User(AbstractUser):
     @property
     def label(self) -> str:
         return self.display_name or self.username
+
+    def get_session_auth_hash(self) -> str:
+        """The password's HMAC that Django keeps in each session, over the session generation too (generation 0
+        gives Django's own hash, so sessions made before the generation existed stay valid)."""
+        return self._session_hash()
+
+    def get_session_auth_fallback_hash(self):
+        for secret in settings.SECRET_KEY_FALLBACKS:
+            yield self._session_hash(secret)
+
+    def _session_hash(self, secret=None) -> str:
+        if not self.session_generation:
+            return self._get_session_auth_hash(secret=secret)
+        return salted_hmac("civicgrid.access.User.session", f"{self.password}\x00{self.session_generation}",
+                           secret=secret, algorithm="sha256").hexdigest()
 
 
 class GrantQuerySet(models.QuerySet):
@@ -148,6 +167,10 @@ class LoginAttempt(models.Model):
     succeeded = models.BooleanField()
     at = models.DateTimeField(default=timezone.now, db_index=True)
     reason = models.CharField(max_length=64, blank=True)
+    # Set on the failure that locked the username tried, whether or not an account has it: a name nobody holds
+    # is locked like a real one, so the answers cannot tell which names exist (a real account's lock is its
+    # `User.locked_until`, which an unlock clears).
+    locked_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.username} {'ok' if self.succeeded else 'failed'} {self.at:%Y-%m-%d %H:%M}"

@@ -9,11 +9,12 @@ from typing import NamedTuple
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from ..audit import verbs
 from ..audit.service import record, snapshot
+from ..core import ratelimit
 from ..core.errors import Conflict, PermissionDenied, ValidationFailed
 from .models import ApiToken, Grant, LoginAttempt, PasswordHistory, User
 from .passwords import check_policy
@@ -59,18 +60,49 @@ def _recent_failures(*, username: str | None = None, source_ip: str | None = Non
     return LoginAttempt.objects.filter(succeeded=False, at__gte=since, **filters).count()
 
 
+def address_failure_limit() -> int:
+    """Failures from one address inside the lock window that throttle it (four times an account's)."""
+    return settings.CIVICGRID_LOGIN_MAX_FAILURES * 4
+
+
+def throttled_addresses(limit: int = 50) -> list[dict]:
+    """The addresses throttled now, most failures first, as `{"source_ip", "n"}`: each address's failures in the
+    lock window since its last unlock, counted as `check_credentials` counts them (one query)."""
+    since = timezone.now() - timedelta(minutes=settings.CIVICGRID_LOGIN_LOCK_MINUTES)
+    last_unlock = (LoginAttempt.objects.filter(source_ip=OuterRef("source_ip"), succeeded=True, reason=UNLOCKED,
+                                               at__gte=since)
+                   .order_by("-at").values("at")[:1])
+    return list(
+        LoginAttempt.objects.filter(succeeded=False, at__gte=since).exclude(source_ip="")
+        .annotate(unlocked_at=Subquery(last_unlock))
+        .filter(Q(unlocked_at__isnull=True) | Q(at__gte=F("unlocked_at")))
+        .values("source_ip").annotate(n=Count("id")).filter(n__gte=address_failure_limit())
+        .order_by("-n", "source_ip")[:limit]
+    )
+
+
+# Refusals before any credential was checked: recorded and counted, but they do not lock a username themselves.
+_NOT_LOCKING = {"ip_throttled", "locked"}
+
+
 def record_failure(*, username: str, source_ip: str, reason: str, user: User | None = None) -> bool:
-    """Record a refused sign-in step and lock the account once it reaches the limit; True when it locked."""
-    LoginAttempt.objects.create(username=username, source_ip=source_ip, succeeded=False, reason=reason)
+    """Record a refused sign-in step and lock the username tried once it reaches the limit; True when it locked.
+
+    The username locks whether or not an account holds it (the lock of a name nobody holds is kept on the
+    failure that locked it), so a lock tells a guesser nothing about which usernames exist."""
+    attempt = LoginAttempt.objects.create(username=username, source_ip=source_ip, succeeded=False, reason=reason)
     record(actor=None, action=verbs.Auth.LOGIN_FAILED, data={"username": username, "reason": reason},
            result="refused")
     max_failures = settings.CIVICGRID_LOGIN_MAX_FAILURES
-    if user is not None and _recent_failures(username=username) >= max_failures:
-        user.locked_until = timezone.now() + timedelta(minutes=settings.CIVICGRID_LOGIN_LOCK_MINUTES)
+    if reason in _NOT_LOCKING or _recent_failures(username=username) < max_failures:
+        return False
+    until = timezone.now() + timedelta(minutes=settings.CIVICGRID_LOGIN_LOCK_MINUTES)
+    LoginAttempt.objects.filter(pk=attempt.pk).update(locked_until=until)
+    if user is not None:
+        user.locked_until = until
         user.save(update_fields=["locked_until"])
-        record(actor=None, action=verbs.Auth.LOCKED, target=user, data={"failures": max_failures})
-        return True
-    return False
+    record(actor=None, action=verbs.Auth.LOCKED, target=user, data={"failures": max_failures, "username": username})
+    return True
 
 
 def check_credentials(*, username: str, password: str, source_ip: str = "", request=None) -> User:
@@ -80,8 +112,7 @@ def check_credentials(*, username: str, password: str, source_ip: str = "", requ
     signed in yet (see `complete_sign_in`).
     """
     username = (username or "").strip()[:150]
-    max_failures = settings.CIVICGRID_LOGIN_MAX_FAILURES
-    if source_ip and _recent_failures(source_ip=source_ip) >= max_failures * 4:
+    if source_ip and _recent_failures(source_ip=source_ip) >= address_failure_limit():
         record_failure(username=username, source_ip=source_ip, reason="ip_throttled")
         raise LoginRefused("该地址登录失败次数过多，请稍后再试 / too many failures from this address", locked=True)
     user = User.objects.filter(username=username).first()
@@ -94,10 +125,17 @@ def check_credentials(*, username: str, password: str, source_ip: str = "", requ
 
 
 def ensure_not_locked(user: User | None, *, username: str, source_ip: str) -> None:
-    """Refuse (and record) any sign-in step of an account that is locked now."""
-    if user and user.locked_until and user.locked_until > timezone.now():
+    """Refuse (and record) any sign-in step of a username locked now: an account's lock, or for a name no
+    account holds the lock its failures set, in the same words (see `record_failure`)."""
+    now = timezone.now()
+    if user is not None:
+        until = user.locked_until
+    else:
+        until = (LoginAttempt.objects.filter(username=username, locked_until__gt=now)
+                 .order_by("-locked_until").values_list("locked_until", flat=True).first())
+    if until and until > now:
         record_failure(username=username, source_ip=source_ip, reason="locked")
-        minutes = max(1, int((user.locked_until - timezone.now()).total_seconds() // 60) + 1)
+        minutes = max(1, int((until - now).total_seconds() // 60) + 1)
         raise LoginRefused(f"账号已锁定，请 {minutes} 分钟后再试 / account locked, retry in {minutes} min", locked=True)
 
 
@@ -121,6 +159,21 @@ def sign_in(*, username: str, password: str, source_ip: str = "", request=None) 
     return complete_sign_in(user=user, source_ip=source_ip)
 
 
+def limit_token_requests(*, username: str, source_ip: str) -> None:
+    """Token issuing is rate limited (SECURITY.md "Web and API"): every request takes a token from the bucket of
+    the username it tries (whether or not the account exists, in any letter case) and from its address's
+    (`CIVICGRID_TOKEN_*` settings), before any password is checked; an empty bucket is a 429
+    (`ratelimit.RateLimited`) and nothing is written. The lockout rules still count the failures that pass."""
+    name = (username or "").strip()[:150].casefold()
+    buckets = [(f"token:user:{name}",
+                ratelimit.configured("CIVICGRID_TOKEN_RATE_PER_HOUR", "CIVICGRID_TOKEN_BURST", per="hour"))]
+    if source_ip:
+        buckets.append((f"token:addr:{source_ip}",
+                        ratelimit.configured("CIVICGRID_TOKEN_ADDRESS_RATE_PER_HOUR", "CIVICGRID_TOKEN_ADDRESS_BURST",
+                                             per="hour")))
+    ratelimit.check(*buckets)
+
+
 def issue_token(*, user: User, label: str = "") -> str:
     """A new API token for the user; the raw value is returned once."""
     token, raw = ApiToken.issue(user, label=label)
@@ -128,12 +181,36 @@ def issue_token(*, user: User, label: str = "") -> str:
     return raw
 
 
+@transaction.atomic
 def revoke_token(*, actor: User, token: ApiToken) -> None:
+    """Revoke one API token: its owner's, or any for the system administrator; audited."""
     if token.user_id != actor.pk and not has_capability(actor, "accounts.manage"):
         raise PermissionDenied("无权吊销他人的令牌 / may not revoke another user's token")
+    if token.revoked_at is not None:
+        raise Conflict("该令牌已吊销 / this token is already revoked")
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
     record(actor=actor, action=verbs.Auth.TOKEN_REVOKED, target=token.user, data={"prefix": token.prefix})
+
+
+@transaction.atomic
+def revoke_all_tokens(*, actor: User | None, user: User) -> int:
+    """Revoke every token of the account still valid (its owner, or the system administrator); the number."""
+    if actor is not None and actor.pk != user.pk and not has_capability(actor, "accounts.manage"):
+        raise PermissionDenied("无权吊销他人的令牌 / may not revoke another user's token")
+    return _revoke_live_tokens(user, actor=actor, reason="asked")
+
+
+def _revoke_live_tokens(user: User, *, actor, reason: str) -> int:
+    """Revoke the account's tokens still valid, in one audit entry naming them (by prefix) and why."""
+    now = timezone.now()
+    live = ApiToken.objects.filter(user=user, revoked_at__isnull=True, expires_at__gt=now)
+    prefixes = list(live.order_by("created_at").values_list("prefix", flat=True))
+    if not prefixes:
+        return 0
+    live.update(revoked_at=now)
+    record(actor=actor, action=verbs.Auth.TOKEN_REVOKED, target=user, data={"prefixes": prefixes, "reason": reason})
+    return len(prefixes)
 
 
 @transaction.atomic
@@ -151,6 +228,9 @@ def set_password(*, actor: User, user: User, new_password: str) -> None:
     user.must_change_password = actor.pk != user.pk
     user.save(update_fields=["password", "password_changed_at", "must_change_password"])
     record(actor=actor, action=verbs.Auth.PASSWORD_CHANGED, target=user)
+    # The new hash ends the account's other web sessions; its API tokens end with them (SECURITY.md: a changed
+    # password must shut out whoever held the old one).
+    _revoke_live_tokens(user, actor=actor, reason="password_changed")
 
 
 def _check_grant_shape(role: str, region, department) -> None:
@@ -284,7 +364,8 @@ def create_account(*, actor, username: str, display_name: str, password: str) ->
 
 @transaction.atomic
 def set_account_active(*, actor, user: User, active: bool) -> None:
-    """Deactivate (or reactivate) an account; a deactivated account's sessions and tokens stop working."""
+    """Deactivate (or reactivate) an account; a deactivated account's sessions and tokens end for good, so a
+    reactivated account signs in afresh and asks for new tokens."""
     if actor is not None and not has_capability(actor, "accounts.manage"):
         raise PermissionDenied("只有系统管理员可以停用账号 / only the system administrator deactivates accounts")
     if actor is not None and actor.pk == user.pk and not active:
@@ -292,11 +373,15 @@ def set_account_active(*, actor, user: User, active: bool) -> None:
     if user.is_active == active:
         return
     user.is_active = active
-    user.save(update_fields=["is_active"])
+    fields = ["is_active"]
     if not active:
-        ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        user.session_generation += 1  # a session of the inactive account must not come back with it
+        fields.append("session_generation")
+    user.save(update_fields=fields)
     record(actor=actor, action=verbs.Access.USER_CHANGED, target=user,
            before={"is_active": not active}, after={"is_active": active})
+    if not active:
+        _revoke_live_tokens(user, actor=actor, reason="deactivated")
 
 
 @transaction.atomic

@@ -8,7 +8,8 @@ from ninja import Schema
 
 class FieldErrorOut(Schema):
     field: str
-    message: str
+    message: str  # "中文 / English"
+    type: str | None = None  # the validator's error type (pydantic's), for programs
 
 
 class ErrorOut(Schema):
@@ -23,3 +24,96 @@ class ErrorOut(Schema):
 def errors(*statuses: int) -> dict[int, type[ErrorOut]]:
     """`{status: ErrorOut}` for a `response=` declaration: `response={200: XOut, **errors(401, 404)}`."""
     return dict.fromkeys(statuses, ErrorOut)
+
+
+# What each of pydantic's error types says in Chinese; `{name}` takes the error's context. The English half is
+# pydantic's own message. A type not listed is "取值无效" (the invalid value), still with pydantic's words.
+_CHINESE = {
+    "missing": "必填",
+    "string_type": "须为文本",
+    "string_too_short": "至少 {min_length} 个字符",
+    "string_too_long": "最多 {max_length} 个字符",
+    "string_pattern_mismatch": "格式不正确",
+    "string_unicode": "须为有效的文本",
+    "int_type": "须为整数",
+    "int_parsing": "须为整数",
+    "int_from_float": "须为整数",
+    "int_parsing_size": "数值超出范围",
+    "float_type": "须为数字",
+    "float_parsing": "须为数字",
+    "decimal_type": "须为数字",
+    "decimal_parsing": "须为数字",
+    "decimal_max_digits": "数字位数过多",
+    "decimal_max_places": "小数位数过多",
+    "finite_number": "须为有限的数字",
+    "bool_type": "须为 true 或 false",
+    "bool_parsing": "须为 true 或 false",
+    "list_type": "须为列表",
+    "tuple_type": "须为列表",
+    "set_type": "须为列表",
+    "dict_type": "须为对象",
+    "model_type": "须为对象",
+    "model_attributes_type": "须为对象",
+    "date_type": "须为日期（如 2026-05-01）",
+    "date_parsing": "须为日期（如 2026-05-01）",
+    "date_from_datetime_parsing": "须为日期（如 2026-05-01）",
+    "date_from_datetime_inexact": "须为日期（如 2026-05-01），不含时刻",
+    "datetime_type": "须为日期时间（如 2026-05-01T08:00:00+08:00）",
+    "datetime_parsing": "须为日期时间（如 2026-05-01T08:00:00+08:00）",
+    "datetime_from_date_parsing": "须为日期时间（如 2026-05-01T08:00:00+08:00）",
+    "datetime_object_invalid": "须为日期时间（如 2026-05-01T08:00:00+08:00）",
+    "time_type": "须为时间（如 08:30）",
+    "time_parsing": "须为时间（如 08:30）",
+    "timezone_aware": "须带时区",
+    "timezone_naive": "不能带时区",
+    "greater_than": "须大于 {gt}",
+    "greater_than_equal": "不能小于 {ge}",
+    "less_than": "须小于 {lt}",
+    "less_than_equal": "不能大于 {le}",
+    "multiple_of": "须为 {multiple_of} 的倍数",
+    "too_short": "至少 {min_length} 项",
+    "too_long": "最多 {max_length} 项",
+    "literal_error": "须为以下之一：{expected}",
+    "enum": "须为以下之一：{expected}",
+    "json_invalid": "不是有效的 JSON",
+    "json_type": "不是有效的 JSON",
+    "extra_forbidden": "不接受此字段",
+    "uuid_type": "须为 UUID",
+    "uuid_parsing": "须为 UUID",
+    "url_type": "须为网址",
+    "url_parsing": "须为有效的网址",
+    "url_scheme": "网址的协议不被接受",
+}
+
+
+def field_error(err: dict) -> dict:
+    """One of pydantic's errors as the API answers it: the field's dotted path, a message "中文 / English" (the
+    Chinese for its type, pydantic's English), and pydantic's error type for programs. A validator of ours that
+    raised "中文 / English" keeps its own words."""
+    loc = ".".join(str(p) for p in err.get("loc", []) if p not in ("body", "query", "path", "payload", "form"))
+    kind, english, ctx = err.get("type", ""), err.get("msg", ""), err.get("ctx") or {}
+    raised = str(ctx.get("error", "")) if kind in ("value_error", "assertion_error") else ""
+    if " / " in raised:
+        message = raised
+    else:
+        try:
+            chinese = _CHINESE[kind].format(**ctx)
+        except (KeyError, IndexError, ValueError):
+            chinese = "取值无效"
+        message = f"{chinese} / {english}"
+    return {"field": loc, "message": message, "type": kind or None}
+
+
+def invalid_request(errors: list[dict]) -> dict:
+    """A 422's body: the first field's problem in both languages, then each field's (`field_error`)."""
+    fields = [field_error(e) for e in errors]
+    detail = "请求参数有误 / invalid request"
+    if fields:
+        first = fields[0]
+        zh, _, en = first["message"].partition(" / ")
+        more_zh = f"（另有 {len(fields) - 1} 处）" if len(fields) > 1 else ""
+        more_en = f" ({len(fields) - 1} more)" if len(fields) > 1 else ""
+        name = first["field"] or "请求体"
+        detail = (f"请求参数有误：{name} {zh}{more_zh} / invalid request: {first['field'] or 'body'}: {en or zh}"
+                  f"{more_en}")
+    return {"detail": detail, "code": "invalid", "errors": fields}

@@ -44,9 +44,11 @@ class Organisation(ScopedModel):
     name = models.CharField(_("名称"), max_length=100)
     short_name = models.CharField(_("简称"), max_length=32, blank=True)
     kind = models.CharField(_("类型"), max_length=24, choices=OrgKind.choices, db_index=True)
-    region = models.ForeignKey("regions.Region", on_delete=models.PROTECT, related_name="organisations")
+    region = models.ForeignKey("regions.Region", on_delete=models.PROTECT, related_name="organisations",
+                               verbose_name=_("所在区域"))
     region_code = models.CharField(max_length=15, db_index=True, editable=False)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children",
+                               verbose_name=_("上级机构"))
     duties = models.TextField(_("职责"), blank=True)
     phone = models.CharField(_("办公电话"), max_length=32, blank=True)
     address = models.CharField(_("地址"), max_length=200, blank=True)

@@ -173,7 +173,8 @@ class Resident(GridAnchored):
     ethnicity = models.CharField(_("民族"), max_length=16, blank=True)
     work_place = models.CharField(_("工作单位"), max_length=100, blank=True)
     user = models.OneToOneField(
-        "access.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="resident_record"
+        "access.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="resident_record",
+        verbose_name=_("关联账号"),
     )
 
     audit_sensitive_fields = ("id_number_enc", "phone_enc")

@@ -29,7 +29,8 @@ class Region(ScopedModel):
     code = models.CharField(_("代码"), max_length=15, unique=True)
     name = models.CharField(_("名称"), max_length=64)
     level = models.CharField(_("层级"), max_length=16, choices=Level.choices, db_index=True)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children",
+                               verbose_name=_("上级区域"))
     grid_kind = models.CharField(_("网格类型"), max_length=16, choices=GridKind.choices, blank=True)
     nbs_code = models.CharField(_("统计用区划代码"), max_length=12, blank=True)
     geometry = models.JSONField(_("边界"), null=True, blank=True)

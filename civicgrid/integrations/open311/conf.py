@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from civicgrid.foundation.core.ratelimit import Limit
+
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 MAX_DESCRIPTION = 4000  # GeoReport v2: description "up to 4,000 characters"
 MAX_MEDIA_URL = 500
@@ -35,6 +37,12 @@ def setting(name: str, default):
 @receiver(setting_changed)
 def _forget(**_) -> None:
     _read.clear()
+
+
+def address_limit() -> Limit:
+    """The rate limit per caller address (`CIVICGRID_OPEN311_ADDRESS_RATE` per minute, `…_ADDRESS_BURST`)."""
+    return Limit(float(setting("CIVICGRID_OPEN311_ADDRESS_RATE", 120)),
+                 float(setting("CIVICGRID_OPEN311_ADDRESS_BURST", 40)))
 
 
 def max_days() -> int:

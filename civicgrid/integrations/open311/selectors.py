@@ -122,7 +122,11 @@ def request_detail(number: str) -> dict:
 
 
 def _range(params: Params) -> tuple:
-    """start_date/end_date: default the most recent `max_days`; at most that wide; end after start."""
+    """start_date/end_date (GeoReport v2): default the most recent `max_days`; at most that wide; end after start.
+
+    A start_date alone asks for what came since then, so it runs to now, under the same widest range: a start
+    further back is a 400 asking for an end_date, not a window ending before now that silently leaves out
+    the newest requests (or is empty). An end_date alone takes the `max_days` before it."""
     start_raw, end_raw = params.get("start_date"), params.get("end_date")
     span = timedelta(days=conf.max_days())
     start = parse_w3c(start_raw, "start_date") if start_raw else None
@@ -134,7 +138,11 @@ def _range(params: Params) -> tuple:
             raise Open311Error(400, f"日期范围不能超过 {conf.max_days()} 天 / the date range may not span more than "
                                     f"{conf.max_days()} days")
     elif start:
-        end = start + span
+        if timezone.now() - start > span:
+            raise Open311Error(400, f"只给 start_date 时查询到当前为止，范围不能超过 {conf.max_days()} 天：请同时给出 "
+                                    f"end_date / start_date alone searches up to now, which may not span more than "
+                                    f"{conf.max_days()} days: add an end_date")
+        end = start + span  # now or later
     elif end:
         start = end - span
     else:

@@ -30,13 +30,13 @@ from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.audit import labels as audit_labels
 from civicgrid.foundation.audit.service import entry as audit_entry
 from civicgrid.foundation.audit.service import record, snapshot
-from civicgrid.foundation.core import keys
+from civicgrid.foundation.core import keys, ratelimit
 from civicgrid.foundation.core.cache import Generation
 from civicgrid.foundation.core.errors import CivicgridError, PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.pii import validate_mobile
 from civicgrid.foundation.core.rows import insert, new
 
-from . import catalogue, conf, inputs, ratelimit
+from . import catalogue, conf, inputs
 from .formats import Open311Error
 from .models import (
     ACCOUNT_CONTEXT,
@@ -216,7 +216,7 @@ def authenticate(raw_key: str, *, jurisdiction: str = "") -> Open311Client:
     if client.jurisdiction and jurisdiction and client.jurisdiction != jurisdiction:
         raise Open311Error(403, f"该 api_key 不适用于 jurisdiction_id {jurisdiction[:64]} / this api_key is not "
                                 f"valid for that jurisdiction")
-    wait = ratelimit.take(f"client:{client.pk}", ratelimit.Limit(client.rate_per_minute, client.burst))
+    wait = ratelimit.take(f"open311:client:{client.pk}", ratelimit.Limit(client.rate_per_minute, client.burst))
     if wait:
         raise too_many(wait)
     return client

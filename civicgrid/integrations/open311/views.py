@@ -18,8 +18,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from civicgrid.foundation.core.errors import CivicgridError
 from civicgrid.foundation.core.middleware import client_ip
+from civicgrid.foundation.core.ratelimit import take
 
-from . import catalogue, conf, inputs, ratelimit, selectors, services
+from . import catalogue, conf, inputs, selectors, services
 from .formats import FORMATS, XML, Open311Error, error_response, render
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def endpoint(*methods: str):
                 return error_response(fmt, 405, f"不支持 {request.method} / method not allowed",
                                       headers={"Allow": ", ".join(sorted(allowed))})
             try:
-                wait = ratelimit.take(f"addr:{client_ip(request)}", ratelimit.address_limit())
+                wait = take(f"open311:addr:{client_ip(request)}", conf.address_limit())
                 if wait:
                     raise services.too_many(wait)
                 params = inputs.Params(request)

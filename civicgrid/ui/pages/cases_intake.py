@@ -20,6 +20,7 @@ from civicgrid.apps.cases.models import Source
 from civicgrid.apps.cases.services.intake import allowed_sources, is_public_only
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.errors import CivicgridError
+from civicgrid.foundation.core.ratelimit import RateLimited
 
 from .cases_report import SCRIPT_MESSAGES, map_context
 from .cases_shared import category_groups, error_text, report_source
@@ -120,7 +121,7 @@ def _page(request, form_class, template_extra: dict, submit, initial: dict, **fo
     """GET: an empty form with a fresh key; POST: report through `submit`, then open the new case. A report
     without a point whose text names a known place comes back with that place proposed on the map."""
     groups = category_groups(request.user)
-    proposal = None
+    proposal = refused = None
     if request.method == "POST":
         form = form_class(request.POST, groups=groups, **form_kwargs)
         # A photo's GPS still locates a report without a typed point (the service reads it): no proposal then.
@@ -133,20 +134,24 @@ def _page(request, form_class, template_extra: dict, submit, initial: dict, **fo
             except CivicgridError as exc:
                 field = FORM_FIELD.get(exc.field, exc.field)
                 form.add_error(field if field in form.fields else None, error_text(exc))
+                refused = exc
             else:
                 if created:
                     messages.success(request, _("已登记，案卷号 %(number)s") % {"number": case.number})
                 else:
                     messages.info(request, _("该表单已提交过，案卷号 %(number)s") % {"number": case.number})
                 return redirect("ui:case_detail", case.number)
-        status = 400
+        status = 429 if isinstance(refused, RateLimited) else 400
     else:
         form = form_class(initial={"idempotency_key": uuid.uuid4().hex, "crs": "wgs84", **initial}, groups=groups,
                           **form_kwargs)
         status = 200
     context = {"form": form, "groups": groups, "script_messages": SCRIPT_MESSAGES, "proposal": proposal,
                **template_extra, **map_context(request.user, "cases.report")}
-    return render(request, "cases/intake_form.html", context, status=status)
+    response = render(request, "cases/intake_form.html", context, status=status)
+    for name, value in getattr(refused, "headers", {}).items():  # a 429's Retry-After
+        response[name] = value
+    return response
 
 
 @require_http_methods(["GET", "POST"])

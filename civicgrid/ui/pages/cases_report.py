@@ -50,6 +50,7 @@ SCRIPT_MESSAGES = {
     "sending": gettext_lazy("正在提交…"),
     "retrying": gettext_lazy("网络不稳定，草稿已保存在手机上，{seconds} 秒后自动重试（第 {attempt} 次）"),
     "retry_now": gettext_lazy("立即重试"),
+    "held_back": gettext_lazy("{detail}。草稿已保存在手机上，届时自动重试"),
     "gave_up": gettext_lazy("多次提交未成功，草稿已保存。请在网络恢复后点击“立即重试”"),
     "signed_out": gettext_lazy("登录已过期，草稿已保存。请重新登录后回到本页提交"),
     "restored": gettext_lazy("已恢复未提交的草稿"),
@@ -82,7 +83,10 @@ def _json(body: dict, status: int = 200) -> JsonResponse:
 
 
 def _error(exc: CivicgridError) -> JsonResponse:
-    return _json({"detail": error_text(exc), "field": exc.field or "", "code": exc.code}, status=exc.status)
+    response = _json({"detail": error_text(exc), "field": exc.field or "", "code": exc.code}, status=exc.status)
+    for name, value in getattr(exc, "headers", {}).items():  # a 429's Retry-After, which the page waits for
+        response[name] = value
+    return response
 
 
 def map_context(user, capability: str) -> dict:

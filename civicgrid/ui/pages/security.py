@@ -8,11 +8,11 @@ business data by virtue of the role; each write goes through the access services
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Prefetch, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
@@ -154,7 +154,6 @@ def grant_remove(request, pk: int):
 def logins(request):
     """Recent sign-in failures, locked accounts and throttled addresses, with the means to unlock them."""
     now = timezone.now()
-    window = now - timedelta(minutes=settings.CIVICGRID_LOGIN_LOCK_MINUTES)
     failures = LoginAttempt.objects.filter(succeeded=False).order_by("-at")
     username = (request.GET.get("username") or "").strip()[:150]
     source_ip = (request.GET.get("source_ip") or "").strip()[:64]
@@ -162,15 +161,10 @@ def logins(request):
         failures = failures.filter(username=username)
     if source_ip:
         failures = failures.filter(source_ip=source_ip)
-    throttled = (
-        LoginAttempt.objects.filter(succeeded=False, at__gte=window).exclude(source_ip="")
-        .values("source_ip").annotate(n=Count("id")).filter(n__gte=settings.CIVICGRID_LOGIN_MAX_FAILURES * 4)
-        .order_by("-n")[:50]
-    )
     context = {
         "page_obj": paginate(request, failures),
         "locked": User.objects.filter(locked_until__gt=now).order_by("locked_until"),
-        "throttled": throttled,
+        "throttled": services.throttled_addresses(),
         "username": username,
         "source_ip": source_ip,
         "totp_roles": sorted(totp.configured_roles()),

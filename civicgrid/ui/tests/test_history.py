@@ -83,3 +83,17 @@ def test_choices_show_their_labels(tree, home, client_for):
     worker = user_with(Role.GRID_WORKER, region=tree[HOME_GRID])
     html = client_for(worker).get(reverse("ui:resident_history", args=[resident.pk])).content.decode()
     assert "户籍人口" in html and "流动人口" in html and "floating" not in html
+
+
+def test_every_field_a_history_shows_has_a_chinese_label():
+    """A field without a verbose name is labelled by Django with its English attribute name ("street code"):
+    every field the history pages can show (all but the hidden bookkeeping ones) names itself in Chinese."""
+    from django.apps import apps
+
+    from civicgrid.ui.pages.audit import HISTORIED, _hidden
+
+    shown = [*(h.model for h in HISTORIED.values()), "rescue.Incident", "rescue.RescueTeam", "categories.Category",
+             "categories.RoutingRule"]
+    english = [f"{label}.{f.name}" for label in shown for f in apps.get_model(label)._meta.concrete_fields
+               if not _hidden(f.name, apps.get_model(label)) and str(f.verbose_name).isascii()]
+    assert english == []

@@ -41,7 +41,7 @@ from civicgrid.apps.categories.models import Category
 from civicgrid.apps.categories.routing import RoutingTable, resolve_department
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.access.scope import has_capability, scope_for, user_roles
-from civicgrid.foundation.core import context, keys
+from civicgrid.foundation.core import context, keys, ratelimit
 from civicgrid.foundation.core.errors import (
     CivicgridError,
     Conflict,
@@ -351,6 +351,24 @@ def allowed_sources(actor) -> tuple[str, ...]:
     return (Source.PUBLIC,) if is_public_only(actor) else STAFF_SOURCES
 
 
+def limit_public_reports(actor) -> None:
+    """Public reporting is rate limited (SECURITY.md "Web and API"): a report a resident or volunteer sends over
+    the web or the API takes a token from their account's bucket and from their address's
+    (`CIVICGRID_REPORT_*` settings); an empty bucket is a 429 (`ratelimit.RateLimited`) and nothing is written.
+    Staff reporting from the field are not held back; Open311 has its own limits; commands, the worker and the
+    demo report as their work requires."""
+    ctx = context.current()
+    if ctx.channel not in ("web", "api") or actor is None or not is_public_only(actor):
+        return
+    buckets = [(f"report:user:{actor.pk}",
+                ratelimit.configured("CIVICGRID_REPORT_RATE_PER_HOUR", "CIVICGRID_REPORT_BURST", per="hour"))]
+    if ctx.source_ip:
+        buckets.append((f"report:addr:{ctx.source_ip}",
+                        ratelimit.configured("CIVICGRID_REPORT_ADDRESS_RATE_PER_HOUR", "CIVICGRID_REPORT_ADDRESS_BURST",
+                                             per="hour")))
+    ratelimit.check(*buckets)
+
+
 def check_channel(actor, *, source, self_handled: bool, is_major: bool) -> None:
     """Whether `actor` may report through `source` (and flag the report major): the source decides what the
     evaluation counts (a resident cannot file a hotline ticket or a grid worker's report). `actor` None is a
@@ -426,7 +444,8 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
     digest = _digest(payload, [h if kind == "photo" else f"{kind}:{h}" for (kind, _), h in zip(raw, hashes, strict=True)],
                      channel_data)
     if key and (existing := _replay(key, digest)):
-        return _with_token(existing), False
+        return _with_token(existing), False  # a retry of a report already made: not a new report to count
+    limit_public_reports(actor)
     if payload["ticket"]:
         _ticket_unused(payload["ticket"])
 

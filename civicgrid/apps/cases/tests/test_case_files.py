@@ -49,6 +49,29 @@ def test_the_cases_api_refuses_a_resident_their_own_case_file(loop, api_client, 
     assert Attachment.objects.filter(case=case).count() == 1
 
 
+def test_each_refusal_says_why_for_whom_it_is(loop, api_client, resident_case):
+    """The tester's run: the auditor and the system administrator were told to follow "your report" by its link.
+    三员 roles keep out of business data; a role that is not a reporter's is told it does not read case files;
+    a resident is sent to the follow link. Nothing changes."""
+    from civicgrid.foundation.access.roles import Role
+    from civicgrid.testing.builders import user_with
+
+    before = world_counts()
+
+    def refusal(user) -> str:
+        response = api_client.get("/api/v1/cases", **auth(user))
+        assert response.status_code == 403 and response.json()["code"] == "forbidden"
+        return response.json()["detail"]
+
+    for role in (Role.AUDIT_ADMIN, Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN):
+        detail = refusal(user_with(role))
+        assert detail.startswith("三员分立") and "follow" not in detail and "查询链接" not in detail
+    assert "查询链接" in refusal(loop.resident)
+    volunteer = user_with(Role.VOLUNTEER, region=loop.tree["140213050"])
+    assert "查询链接" in refusal(volunteer)
+    assert world_counts() == before
+
+
 def test_a_case_the_resident_did_not_report_is_refused_the_same_way(loop, api_client):
     """The refusal comes before the scope: a resident learns nothing about which numbers exist."""
     other = report(loop)

@@ -135,6 +135,14 @@ def test_history_partials(client, world):
     assert other.get(f"/rescue/teams/{world.street_team.pk}/history/").status_code == 404
 
 
+def test_incident_history_names_every_field_in_chinese(client, world):
+    """The tester's run: the incident history showed the field label "street code"."""
+    incident = services.raise_incident(actor=world.street, hazard=world.hazard.pk)
+    text = signed_in(client, world.street).get(f"/rescue/incidents/{incident.pk}/history/").text
+    assert "街道代码" in text and "140213050" in text and "报告人" in text
+    assert "street code" not in text and "opened by" not in text
+
+
 def test_team_history_reads_as_text(client, world):
     """Equipment as "冲锋舟 4 艘", the region by name, no encrypted column or region code: what a person reads."""
     services.update_team(actor=world.command, team=world.street_team,

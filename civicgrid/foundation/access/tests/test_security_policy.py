@@ -2,6 +2,7 @@
 API tokens, and a production configuration that passes `manage.py check --deploy`."""
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -32,6 +33,7 @@ def age_attempts(minutes):
     """Move every recorded sign-in attempt (and lock) back in time, as if the window had passed."""
     past = timezone.now() - timedelta(minutes=minutes)
     LoginAttempt.objects.update(at=past)
+    LoginAttempt.objects.exclude(locked_until=None).update(locked_until=past)
     User.objects.exclude(locked_until=None).update(locked_until=past)
 
 
@@ -226,6 +228,31 @@ def test_unknown_and_wrong_password_look_the_same(client, tree):
     b = login(client, "no-such-user", "wrong").content.decode()
     shown = services.GENERIC_FAILURE.split(" / ")[0]  # the Chinese interface shows the Chinese half
     assert shown in a and shown in b
+
+
+@pytest.mark.parametrize("channel", ["web", "api"])
+def test_a_lock_answers_alike_whether_or_not_the_username_exists(client, tree, settings, channel):
+    """The tester's run: six wrong passwords for a real account ended in 账号已锁定，请 15 分钟后再试, for
+    nosuchuser999 always in 用户名或密码错误, which told the guesser which names exist. Now every username tried
+    locks alike, and frees alike when the window has passed."""
+    user = user_with(Role.GRID_WORKER, region=tree["140213050001001"])
+
+    def answer(username, ip, password="wrong"):
+        if channel == "web":
+            response = login(client, username, password, ip=ip)
+            return response.status_code, re.findall(r'<p class="error" role="alert">(.*?)</p>', response.content.decode())
+        response = client.post("/api/v1/auth/token", {"username": username, "password": password},
+                               content_type="application/json", REMOTE_ADDR=ip)
+        return response.status_code, response.json()
+
+    real = [answer(user.username, "10.2.0.1") for _ in range(7)]
+    ghost = [answer("nosuchuser999", "10.2.0.2") for _ in range(7)]
+    assert real == ghost
+    assert "账号已锁定" in str(real[5]) and "账号已锁定" not in str(real[4])
+    assert answer(user.username, "10.2.0.3", PASSWORD) == answer("nosuchuser999", "10.2.0.4", PASSWORD)  # locked
+    age_attempts(settings.CIVICGRID_LOGIN_LOCK_MINUTES + 1)
+    after = answer(user.username, "10.2.0.5")
+    assert after == answer("nosuchuser999", "10.2.0.6") and "账号已锁定" not in str(after)
 
 
 # ------------------------------------------------------------------------------------------------ sessions

@@ -185,6 +185,24 @@ def test_security_admin_sees_failures_and_unlocks(client, tree, admins, settings
     assert client.post("/accounts/login/", {"username": worker.username, "password": PASSWORD}).status_code == 302
 
 
+def test_an_unlocked_address_leaves_the_throttled_list_until_it_fails_again(client, tree, admins, settings):
+    """The tester's run: after 解除 the page said 已解除该地址的限制 and still listed "127.0.0.1 — 24 次失败"."""
+    settings.CIVICGRID_LOGIN_MAX_FAILURES = 1  # an address is throttled after 4 failures
+    for i in range(5):
+        client.post("/accounts/login/", {"username": f"guess-{i}", "password": "wrong"}, REMOTE_ADDR="203.0.113.9")
+    signed_in(client, admins[Role.SECURITY_ADMIN])
+    page = client.get("/security/logins/").content.decode()
+    assert 'data-throttled="203.0.113.9"' in page and "5 次失败" in page
+    page = client.post("/security/logins/unlock-address/", {"source_ip": "203.0.113.9"}, follow=True).content.decode()
+    assert "已解除该地址的限制" in page and 'data-throttled="203.0.113.9"' not in page
+    client.post("/accounts/logout/")
+    for i in range(4):  # the count starts again from the unlock
+        client.post("/accounts/login/", {"username": f"again-{i}", "password": "wrong"}, REMOTE_ADDR="203.0.113.9")
+    signed_in(client, admins[Role.SECURITY_ADMIN])
+    page = client.get("/security/logins/").content.decode()
+    assert 'data-throttled="203.0.113.9"' in page and "4 次失败" in page
+
+
 # ----------------------------------------------------------------------------------------- audit administrator
 
 

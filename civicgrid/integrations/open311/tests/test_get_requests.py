@@ -113,6 +113,23 @@ def test_the_default_range_is_the_last_90_days(o311, http):
     assert listed == [recent.number]
 
 
+def test_a_start_date_alone_runs_to_now_and_one_too_far_back_is_a_clear_400(o311, http):
+    """The tester's run: start_date=2026-01-01T00:00:00Z alone answered [] (a 90-day window ending months ago)."""
+    old = reported(o311, http)
+    Case.objects.filter(pk=old.pk).update(reported_at=timezone.now() - timedelta(days=89))
+    recent = reported(o311, http)
+    since = (timezone.now() - timedelta(days=89, hours=1)).isoformat()
+    listed = [r["service_request_id"] for r in get(http, "requests.json", start_date=since).json()]
+    assert listed == [recent.number, old.number]
+    too_early = (timezone.now() - timedelta(days=91)).isoformat()
+    for path in ("requests.json", "requests.xml", "servicerequestupdates.json"):
+        assert "end_date" in spec_error(get(http, path, start_date=too_early), 400)
+    # With an end_date the same start is an ordinary window.
+    end = (timezone.now() - timedelta(days=2)).isoformat()
+    listed = [r["service_request_id"] for r in get(http, "requests.json", start_date=too_early, end_date=end).json()]
+    assert listed == [old.number]
+
+
 def test_service_request_id_overrides_every_other_filter(o311, http):
     first, second = reported(o311, http), reported(o311, http)
     Case.objects.filter(pk=first.pk).update(reported_at=timezone.now() - timedelta(days=200))

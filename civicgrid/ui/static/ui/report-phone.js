@@ -388,7 +388,8 @@
     showDiscard();
     say(text, "error");
   }
-  function scheduleRetry() {
+  // A 429 says how long to hold back (Retry-After) and why (its detail): the draft waits that long, so saying.
+  function scheduleRetry(after, why) {
     const attempt = sending.attempt;
     if (attempt >= MAX_ATTEMPTS) {
       sending.timer = null;
@@ -396,10 +397,15 @@
       retryButton.hidden = false;
       return;
     }
-    const wait = DELAYS[Math.min(attempt - 1, DELAYS.length - 1)];
-    say(t("retrying").replace("{seconds}", String(wait)).replace("{attempt}", String(attempt)), "busy");
+    const wait = after || DELAYS[Math.min(attempt - 1, DELAYS.length - 1)];
+    if (why) say(t("held_back").replace("{detail}", why), "busy");
+    else say(t("retrying").replace("{seconds}", String(wait)).replace("{attempt}", String(attempt)), "busy");
     retryButton.hidden = false;
     sending.timer = setTimeout(send, wait * 1000);
+  }
+  function retryAfter(response) {
+    const seconds = parseInt(response.headers.get("Retry-After") || "", 10);
+    return seconds > 0 ? Math.min(seconds, 3600) : 0;
   }
   function send() {
     if (!sending) return;
@@ -427,6 +433,7 @@
         }
         return r.json().then((body) => {
           if (r.ok) return finish(body, sending.data.get("idempotency_key"));
+          if (r.status === 429 && body.detail) return scheduleRetry(retryAfter(r), body.detail);
           if (r.status >= 500 || r.status === 408 || r.status === 429) return scheduleRetry();
           if (r.status === 409 && body.field === "idempotency_key") return sendUnderNewKey(body);
           saveDraft(false); // refused: nothing was created with this key, the user corrects and sends again
