@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.access.scope import ScopedModel
 from civicgrid.foundation.workflow.steps import TimelineStep
 
@@ -37,6 +38,8 @@ FINAL_STATUSES = {Status.CLOSED, Status.REFUSED, Status.VOIDED, Status.MERGED}
 # Actions for which a reporter reaches their own cases wherever they are: following them, and reopening them
 # (the `reopen` transition's guard admits the reporter). Board, evaluation, export and staff work stay regional.
 REPORTER_ACTIONS = frozenset({"view", "reopen"})
+# The roles that report as the public (residents, volunteers): they follow their reports by link, not case files.
+PUBLIC_ROLES = frozenset({Role.RESIDENT, Role.VOLUNTEER})
 
 
 # Blank in every one of them once the reporter's data is gone (core.retention, set "cases.reporter").

@@ -83,15 +83,19 @@ def department_handlers(department_id: int | None) -> list[User]:
     for the department's work."""
     if not department_id:
         return []
-    return _holders("cases.handle", Q(department_id=department_id))
+    return _users(_handler_grants().filter(department_id=department_id))
 
 
 def staffed_departments() -> set[int]:
     """The departments with at least one active holder of `cases.handle` (as `department_handlers` finds
     them): the ones a case can be sent to. One query."""
-    return set(Grant.objects.active().filter(department_id__isnull=False, user__is_active=True,
-                                             role__in=sorted(roles_with("cases.handle")))
+    return set(_handler_grants().filter(department_id__isnull=False, user__is_active=True)
                .values_list("department_id", flat=True).distinct())
+
+
+def _handler_grants():
+    """The active grants whose role carries `cases.handle` (over a department's work)."""
+    return Grant.objects.active().filter(role__in=sorted(roles_with("cases.handle")))
 
 
 def staff_for(case: Case, capability: str) -> list[User]:

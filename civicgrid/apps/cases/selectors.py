@@ -11,7 +11,7 @@ from django.db.models import CharField, F, Func, Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from civicgrid.foundation.access.roles import ADMIN_ROLES, Role
+from civicgrid.foundation.access.roles import ADMIN_ROLES
 from civicgrid.foundation.access.scope import (
     get_visible_or_404,
     has_capability,
@@ -24,7 +24,7 @@ from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.ids import checked_id
 from civicgrid.foundation.sla import services as sla
 
-from .models import OPEN_STATUSES, Attachment, Case, CaseStep, Status
+from .models import OPEN_STATUSES, PUBLIC_ROLES, Attachment, Case, CaseStep, Status
 from .workflow import CASE_WORKFLOW
 from .workflow import allowed_actions as allowed_transitions
 
@@ -33,7 +33,6 @@ from .workflow import allowed_actions as allowed_transitions
 # reaches their own report through `visible_to` too, but follows it only by their follow link, which shows the
 # public steps (`services.follow`). The case pages and the cases API both ask here.
 CASE_FILE_CAPABILITY = "cases.view"
-REPORTER_ROLES = frozenset({Role.RESIDENT, Role.VOLUNTEER})  # who report as the public and follow by link
 NO_CASE_FILES = ("案卷仅供工作人员查看，请通过上报时的查询链接跟踪办理进度 / case files are for staff: follow your "
                  "report through its follow link")
 # 三员分立: the system, security and audit administrators keep the system, not the business (SECURITY.md).
@@ -55,7 +54,7 @@ def require_case_files(user) -> None:
     roles = user_roles(user)
     if roles & ADMIN_ROLES:
         raise PermissionDenied(NO_CASE_FILES_FOR_ADMINS)
-    if roles and not roles <= REPORTER_ROLES:
+    if roles and not roles <= PUBLIC_ROLES:
         raise PermissionDenied(NO_CASE_FILES_FOR_ROLE)
     raise PermissionDenied(NO_CASE_FILES)
 

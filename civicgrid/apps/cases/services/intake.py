@@ -39,7 +39,6 @@ from django.utils import timezone
 
 from civicgrid.apps.categories.models import Category
 from civicgrid.apps.categories.routing import RoutingTable, resolve_department
-from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.access.scope import has_capability, scope_for, user_roles
 from civicgrid.foundation.core import context, keys, ratelimit
 from civicgrid.foundation.core.errors import (
@@ -59,7 +58,7 @@ from civicgrid.foundation.sla import services as sla
 
 from .. import clocks, numbering, recipients, suggesters
 from .. import photos as photo_mod
-from ..models import Case, CaseReporter, CaseStep, Source, Status
+from ..models import PUBLIC_ROLES, Case, CaseReporter, CaseStep, Source, Status
 from .common import attach_all, audit_entry, read_photos, user_or_none
 
 log = logging.getLogger(__name__)
@@ -325,7 +324,6 @@ def writer_turn():
 
 # Residents and volunteers report as the public; staff also as field reports; intake staff (受理员) also bring
 # in what the hotline, video patrols, drones and superiors hand over. Open311 is its own channel (no account).
-PUBLIC_ROLES = frozenset({Role.RESIDENT, Role.VOLUNTEER})
 STAFF_SOURCES = (Source.GRID_WORKER, Source.PUBLIC)
 INTAKE_SOURCES = (*STAFF_SOURCES, Source.HOTLINE, Source.VIDEO, Source.SUPERIOR, Source.DRONE)
 
