@@ -32,11 +32,14 @@ dates), as they stand at the moment of evaluation (`as_of`, normally now). The c
 * 应处置数 `due_handle`: dispatched (or 自行处置), not closed out or suspended, and either handled at least once
   or past its handling deadline (`deadline` < as_of): a case still within its time is not due yet.
   处置数 `handled`: of those, handled at least once (`handled_at` set, or `rework_count` > 0, which implies an
-  earlier 处置反馈). 按期处置数: handled now (`handled_at` set) and `handled_on_time`. 返工数 `reworked`:
-  handled and `rework_count` > 0 (counted once per case, however many reworks).
+  earlier 处置反馈). 按期处置数: handled now (`handled_at` set) and `handled_on_time`, which is the assignment
+  round's: every handling since the last 派遣 in time. A 返工 runs a fresh handling clock in the same round, so a
+  late handling before it stays late however the rework goes; a new 派遣 (after 退回 or 重新办理) is judged
+  afresh (`cases.clocks`). 返工数 `reworked`: handled and `rework_count` > 0 (counted once per case, however
+  many reworks).
 * 应结案数 `due_close`: accepted, not closed out or suspended, and closed or past its handling deadline.
-  结案数 `closed`: status `closed`. 按期结案数 `closed_timely`: closed with both the handling step
-  (`handled_on_time`) and the closing step (`closed_on_time`) in time. 按时结案数 `close_step_timely`: closed
+  结案数 `closed`: status `closed`. 按期结案数 `closed_timely`: closed with both the handling (`handled_on_time`:
+  every handling of the round, as for 按期处置数) and the closing step (`closed_on_time`) in time. 按时结案数 `close_step_timely`: closed
   with the closing step in time (the 值班长's own step).
 * 核实数 / 按时核实数: a 核实 was answered (`checked_on_time` set) / in time. 核查数 / 按时核查数: an on-site
   check (核查, passed or 返工) was done (`verified_on_time` set) / in time.
