@@ -54,6 +54,15 @@ no other intake actor), a 值班长's 按时结案率 reads the closing of the c
 dispatch against the account that made it; a 监督员 (grid worker) is an account holding a
 grid-worker grant, with 有效上报率 from their own reports and 漏报率, 按时核实率, 按时核查率 from the cases of
 the grids they are granted (核实 and 核查 tasks go to a grid's workers).
+
+**Who is scored and ranked.** A subject is scored, graded and ranked on its own work in the period
+(`formulas.own_work`), the same rule for every kind: at least one term that measures it must apply. A count band
+(立案数分值, 派遣数分值, 受理数分值) is not such a term — a department with no case due would otherwise rank
+first on the 100 its empty 立案数 band gives — nor are a 监督员's grid terms (漏报率, 按时核实率, 按时核查率: the
+figures of their grids, shared with the grid's other workers), so a 监督员 with 上报数 0 in the period (their
+only term, 有效上报率, does not apply) is not ranked above the workers who reported. Such a row is still listed,
+after the ranked ones, with its counts and rates but no score, grade or rank, and the reason
+(`Row.unscored_reason`: 本期无上报，不参与排名 for a 监督员, 无数据 otherwise) on the page, in the xlsx and in the API.
 """
 
 from __future__ import annotations
@@ -171,7 +180,7 @@ def needed_counts(kind: str) -> list[str]:
 
 @dataclass
 class Row:
-    """One evaluated subject: its counts, rates, composite score, grade and rank."""
+    """One evaluated subject: its counts, rates, composite score, grade and rank (or why it has none)."""
 
     key: str  # department id, region code or user id
     name: str
@@ -181,6 +190,7 @@ class Row:
     score: Fraction | None = None
     grade: str | None = None
     rank: int | None = None
+    unscored_reason: str | None = None  # why there is no score (Chinese, see `formulas.unscored_reason`)
     system: bool = False  # an account the system acts under (auto-dispatch): shown apart, never ranked
 
 
@@ -291,6 +301,7 @@ def evaluate(user, kind: str, start: date, end: date, *, as_of: datetime | None 
         row.rates = formulas.rates_of(row.counts, rate_keys)
         row.score = formulas.composite(kind, row.counts, row.rates, terms=terms)
         row.grade = formulas.grade(row.score)
+        row.unscored_reason = formulas.unscored_reason(kind) if row.score is None else None
     # Staff rankings compare people: an account the system acts under (the router's auto-dispatch) would take
     # first place with work no person did, and push everyone down a rank.
     system_rows = sorted((r for r in rows if subject.names == "user" and r.code in SYSTEM_USERNAMES),

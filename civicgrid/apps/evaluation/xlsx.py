@@ -21,18 +21,19 @@ def headers(ev: Evaluation) -> list[str]:
 
 
 SYSTEM_RANK = "系统账号（不参与排名）"
-NO_GRADE = "无数据"  # as the page says it: no rate applies, so there is no score to grade
+NO_GRADE = formulas.NO_SCORE  # as the page says it: no rate applies, so there is no score to grade
 
 
 def rows(ev: Evaluation) -> list[list]:
     """One line per subject, in ranking order; a rate or score that does not apply is left empty (number
-    columns), and the grade then says 无数据 as the page does. Accounts the system acts under follow the
-    ranking, marked in the rank column instead of ranked."""
+    columns), and without a score the grade column says why, as the page does (无数据; a grid worker without
+    reports: 本期无上报，不参与排名). Accounts the system acts under follow the ranking, marked in the rank
+    column instead of ranked."""
     return [
         [SYSTEM_RANK if r.system else r.rank, r.name, r.code]
         + [r.counts.get(c, 0) for c in ev.count_keys]
         + [formulas.as_percent(r.rates.get(k)) for k in ev.rate_keys]
-        + [formulas.as_score(r.score), r.grade or NO_GRADE]
+        + [formulas.as_score(r.score), r.grade or r.unscored_reason or NO_GRADE]
         for r in [*ev.rows, *ev.system_rows]
     ]
 

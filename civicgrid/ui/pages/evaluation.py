@@ -76,6 +76,7 @@ def _table(ev: selectors.Evaluation, rate_labels: list[str], count_labels: list[
     """Each row's figures with their column's label (a phone shows each cell as "label value"); the ranking's
     rows unless others are given (the system accounts listed below it)."""
     return [{"row": r, "score": formulas.as_score(r.score),
+             "unscored": gettext(r.unscored_reason) if r.unscored_reason else "",
              "rates": list(zip(rate_labels, [formulas.as_percent(r.rates.get(k)) for k in ev.rate_keys], strict=True)),
              "counts": list(zip(count_labels, [r.counts.get(c, 0) for c in ev.count_keys], strict=True))}
             for r in (ev.rows if rows is None else rows)]

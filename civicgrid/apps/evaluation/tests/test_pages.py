@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from civicgrid.foundation.access.models import ApiToken
 from civicgrid.foundation.audit.models import AuditEntry
 
-from .conftest import closed_case
+from .conftest import at, closed_case, make_case
 
 pytestmark = pytest.mark.django_db
 
@@ -127,7 +127,8 @@ def test_a_month_and_dates_without_a_choice_are_refused_clearly(district, client
 
 
 def test_the_export_grades_as_the_page_does(district, client):
-    """A row with no rate that applies has no score: the page says 无数据, and so does the xlsx (it was blank)."""
+    """A row without a score says why in the grade column, the same on the page and in the xlsx (it was blank):
+    a grid worker without reports is not ranked (本期无上报，不参与排名), a department with no rate 无数据."""
     from civicgrid.foundation.access.roles import Role
     from civicgrid.testing.builders import user_with
 
@@ -142,10 +143,18 @@ def test_the_export_grades_as_the_page_does(district, client):
     for row in html.split("<tr data-subject=")[1:]:
         code = row.split('<span class="hint">', 1)[1].split("</span>", 1)[0]
         shown[code] = row.split('data-label="等级">', 1)[1].split("</td>", 1)[0]
-    assert shown["wg-idle"] == "无数据" and "B" in shown["wg1"]
+    assert shown["wg-idle"] == "本期无上报，不参与排名" and "B" in shown["wg1"]
+    assert "监督员本期无上报时不评分、不参与排名" in html
     sheet = load_workbook(io.BytesIO(client.get("/evaluation/export.xlsx", asked).content)).active
     lines = list(sheet.iter_rows(values_only=True))
-    grade = lines[0].index("等级")
+    grade, rank = lines[0].index("等级"), lines[0].index("排名")
     exported = {line[2]: line[grade] for line in lines[1:]}
-    assert exported == {code: ("无数据" if cell == "无数据" else cell.split(">")[1].split("<")[0])
+    assert exported == {code: (cell if "<" not in cell else cell.split(">")[1].split("<")[0])
                         for code, cell in shown.items()}
+    assert [line[rank] for line in lines[1:] if line[2] == "wg-idle"] == [None]  # listed, not ranked
+
+    # 区住建局 holds one case, not due yet: nothing of its own to measure
+    make_case(district, status="accepted", accepted_at=at(10, 11), department=district.other_dept)
+    html = client.get("/evaluation/", {"subject": "department", "month": "2026-05"}).content.decode()
+    row = html.split(f'<tr data-subject="{district.other_dept.pk}">', 1)[1].split("</tr>", 1)[0]
+    assert 'data-label="等级">无数据</td>' in row and 'data-label="排名">—</td>' in row

@@ -110,9 +110,29 @@ def test_grid_workers_combine_their_reports_and_their_grids(district):
     assert rows["wg2"].score == 100
     idle = rows["wg-idle"]  # listed without reports; its grid had one report, still waiting for intake
     assert idle.counts["reports"] == 0 and idle.score is None and idle.rank is None
+    assert idle.unscored_reason == "本期无上报，不参与排名" and w.unscored_reason is None
     # A street leader sees the workers of their street only.
     _, street_rows = table(district.street_leader, "grid_worker")
     assert set(street_rows) == {"wg1", "wg-idle"}
+
+
+def test_a_grid_worker_without_reports_is_not_ranked_above_those_who_reported(district):
+    """wg-quiet reported nothing in May; their grid's cases (reported by others) were all found by the workers,
+    checked and verified in time. They used to rank first with 100.00 / A on those shared grid figures alone;
+    now they are listed after the ranking with their rates, unscored, and the reason."""
+    d = district
+    regions(d)
+    user_with(Role.GRID_WORKER, region=d.tree["140213050001002"], username="wg-quiet")
+    closed_case(d, 1, checked_on_time=True)  # grid 1: found by a worker, checked and verified in time
+    ev, rows = table(d.leader, "grid_worker")
+    quiet = rows["wg-quiet"]
+    assert quiet.counts["reports"] == 0 and quiet.rates["valid_report_rate"] is None
+    assert quiet.rates["timely_verify_rate"] == 1 and quiet.rates["timely_check_rate"] == 1  # shown
+    assert (quiet.score, quiet.grade, quiet.rank) == (None, None, None)
+    assert quiet.unscored_reason == "本期无上报，不参与排名"
+    ranked = [r.code for r in ev.rows if r.rank is not None]
+    assert ranked == ["wg2", "wg1"] and [r.rank for r in ev.rows[:2]] == [1, 2]
+    assert {r.code for r in ev.rows[2:]} == {"wg-quiet"}
 
 
 def staff(d):
