@@ -4,7 +4,9 @@
     GET /api/v1/evaluation?subject=grid&start=2026-04-01&end=2026-06-30
     GET /api/v1/evaluation/export?subject=street&month=2026-05        (.xlsx, audited)
 
-Needs `cases.evaluate` (leaders, command-centre dispatchers); only cases within the caller's scope count.
+Needs `cases.evaluate` (leaders, command-centre dispatchers); only cases within the caller's scope count. A month
+is exactly YYYY-MM and dates YYYY-MM-DD (422 otherwise); a period that has not begun (its first day after
+today) is refused with the reason (400), as the page and its export refuse it.
 """
 
 from __future__ import annotations

@@ -68,6 +68,7 @@ after the ranked ones, with its counts and rates but no score, grade or rank, an
 from __future__ import annotations
 
 import calendar
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -211,36 +212,65 @@ class Evaluation:
 
 # ------------------------------------------------------------------------------------------------ periods
 
+MONTH_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}")
+DAY_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+DAY_FIELDS = {"start": ("起始日期", "start date"), "end": ("截止日期", "end date")}
+
+
 def month_period(text: str) -> tuple[date, date]:
-    """'YYYY-MM' → the month's first and last day."""
+    """'YYYY-MM' → the month's first and last day. Exactly that form: '2026-011' is refused, never read as
+    January or November."""
+    text = str(text).strip()
     try:
-        year, month = (int(p) for p in str(text).strip().split("-"))
+        if not MONTH_FORMAT.fullmatch(text):
+            raise ValueError
+        year, month = int(text[:4]), int(text[5:])
         first = date(year, month, 1)
-    except (TypeError, ValueError):
+    except ValueError:
         raise ValidationFailed("月份格式应为 YYYY-MM / month must be YYYY-MM", field="month") from None
     return first, first.replace(day=calendar.monthrange(year, month)[1])
 
 
+def parse_day(text: str | None, field: str) -> date | None:
+    """'YYYY-MM-DD' → the date (None when empty), for `field` 'start' or 'end'. Exactly that form: '2026-11-0199'
+    is refused, not read as 11-01 (and `date.fromisoformat`'s other forms, '20261101' or '2026-W44-1', too)."""
+    text = str(text or "").strip()
+    if not text:
+        return None
+    zh, en = DAY_FIELDS[field]
+    if not DAY_FORMAT.fullmatch(text):
+        raise ValidationFailed(f"{zh}格式应为 YYYY-MM-DD / the {en} must be YYYY-MM-DD", field=field)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValidationFailed(f"{zh}不存在：{text} / the {en} {text} does not exist", field=field) from None
+
+
 def period(*, month: str | None = None, start: date | None = None, end: date | None = None,
            today: date | None = None) -> tuple[date, date]:
-    """The period asked for: a month, or start..end (inclusive), or by default the current month."""
+    """The period asked for: a month, or start..end (inclusive), or by default the current month. A period
+    that has not begun (its first day after today, district date) is refused: nothing was reported in it yet,
+    and an empty table would look like a quiet period."""
     if month and (start or end):
         raise ValidationFailed("month 与 start/end 只能二选一 / give a month or start/end, not both", field="month")
-    if month:
-        return _bounded(*month_period(month))
     today = today or timezone.localdate()
+    if month:
+        return _bounded(*month_period(month), today=today, field="month")
     if not start and not end:
         return today.replace(day=1), today
     start = start or (end or today).replace(day=1)
     end = end or today
-    return _bounded(start, end)
+    return _bounded(start, end, today=today, field="start")
 
 
-def _bounded(start: date, end: date) -> tuple[date, date]:
+def _bounded(start: date, end: date, *, today: date, field: str) -> tuple[date, date]:
     for name, day in (("start", start), ("end", end)):
         if not YEARS[0] <= day.year <= YEARS[1]:
             raise ValidationFailed(f"日期须在 {YEARS[0]}–{YEARS[1]} 年之间 / dates must lie in {YEARS[0]}–{YEARS[1]}",
                                    field=name)
+    if start > today:  # before "end is before start": a start alone in the future made today the end
+        raise ValidationFailed(f"统计期间尚未开始：起始日期 {start} 晚于今天（{today}） / the period has not begun: "
+                               f"its first day {start} is after today ({today})", field=field)
     if end < start:
         raise ValidationFailed("结束日期早于开始日期 / end is before start", field="end")
     if (end - start).days > MAX_DAYS:

@@ -73,6 +73,9 @@ def test_export_opens_back_with_chinese_headers_and_is_audited(district, client)
     ({"start": "2026-05-02", "end": "2026-05-01"}, 400),
     ({"start": "0001-01-01"}, 400),
     ({"month": "2026-05", "start": "2026-05-01"}, 400),
+    ({"month": "2026-011"}, 422),
+    ({"start": "2026-11-0199"}, 422),
+    ({"month": "2099-12"}, 400),
 ])
 def test_bad_input_is_a_clear_error(district, client, params, status):
     response = client.get("/api/v1/evaluation", params, **auth(district.leader))

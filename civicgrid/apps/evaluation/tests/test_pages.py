@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
@@ -41,6 +42,55 @@ def test_bad_periods_and_subjects_are_explained(district, client):
         response = client.get("/evaluation/", params)
         assert response.status_code == 400 and 'class="error"' in response.content.decode()
     assert client.get("/evaluation/export.xlsx", {"month": "2026-13"}).status_code == 400
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"month": "2026-011"}, "月份格式应为 YYYY-MM"),  # was cut to 2026-01: January
+    ({"month": "2026-111"}, "月份格式应为 YYYY-MM"),  # was cut to 2026-11: November
+    ({"period": "range", "start": "2026-11-0199"}, "起始日期格式应为 YYYY-MM-DD"),  # was read as 2026-11-01
+    ({"period": "range", "start": "2026-05-01", "end": "2026-05-310"}, "截止日期格式应为 YYYY-MM-DD"),
+    ({"period": "range", "start": "20260501"}, "起始日期格式应为 YYYY-MM-DD"),  # fromisoformat would take it
+    ({"period": "range", "start": "2026-02-30"}, "起始日期不存在：2026-02-30"),
+])
+def test_malformed_months_and_dates_are_refused_not_cut_to_size(district, client, params, message):
+    closed_case(district)
+    closed_case(district, reported=at(10, month=1))
+    client.force_login(district.leader)
+    page = client.get("/evaluation/", {"subject": "department", **params})
+    html = page.content.decode()
+    assert page.status_code == 400 and message in html and 'class="error"' in html
+    assert "data-subject=" not in html and "上报的案件" not in html  # nothing evaluated
+    export = client.get("/evaluation/export.xlsx", {"subject": "department", **params})
+    assert export.status_code == 400 and message in export.content.decode()
+    assert not AuditEntry.objects.filter(action="data.exported").exists()
+
+
+def test_a_period_that_has_not_begun_is_refused_the_same_everywhere(district, client):
+    """A month or a start date after today: refused with the reason (it answered 该期间范围内没有案件, or for a
+    start alone 结束日期早于开始日期), on the page, in the export and in the API; a period under way is fine."""
+    from django.utils import timezone
+
+    from civicgrid.foundation.access.models import ApiToken
+
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    token = {"HTTP_AUTHORIZATION": f"Bearer {ApiToken.issue(district.leader, label='test')[1]}"}
+    client.force_login(district.leader)
+    for params in ({"month": "2099-12"}, {"start": tomorrow.isoformat()},
+                   {"start": tomorrow.isoformat(), "end": (tomorrow + timedelta(days=30)).isoformat()}):
+        page = client.get("/evaluation/", params)
+        html = page.content.decode()
+        assert page.status_code == 400 and "统计期间尚未开始" in html and "晚于今天" in html, params
+        assert "结束日期早于开始日期" not in html and "该期间范围内没有案件" not in html
+        export = client.get("/evaluation/export.xlsx", params)
+        assert export.status_code == 400 and "统计期间尚未开始" in export.content.decode()
+        api = client.get("/api/v1/evaluation", params, **token)
+        assert api.status_code == 400 and "统计期间尚未开始" in api.json()["detail"], params
+    assert not AuditEntry.objects.filter(action="data.exported").exists()
+    this_month = client.get("/evaluation/", {"month": f"{timezone.localdate():%Y-%m}"})
+    assert this_month.status_code == 200
+    under_way = client.get("/evaluation/", {"start": f"{timezone.localdate():%Y-%m-01}",
+                                            "end": (tomorrow + timedelta(days=30)).isoformat()})
+    assert under_way.status_code == 200
 
 
 def test_the_export_opens_back_and_is_audited(district, client):

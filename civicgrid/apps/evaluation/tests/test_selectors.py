@@ -199,6 +199,25 @@ def test_unknown_subject_and_bad_periods_are_refused(district):
             selectors.period(**kwargs)
 
 
+def test_periods_are_read_exactly_and_must_have_begun():
+    with pytest.raises(ValidationFailed, match="月份格式应为 YYYY-MM"):
+        selectors.month_period("2026-011")
+    for text in ("2026-11-0199", "20261101", "2026-W44-1", "2026-11-1"):
+        with pytest.raises(ValidationFailed, match="起始日期格式应为 YYYY-MM-DD") as refused:
+            selectors.parse_day(text, "start")
+        assert refused.value.field == "start"
+    assert selectors.parse_day(" 2026-11-01 ", "end") == date(2026, 11, 1) and selectors.parse_day("", "end") is None
+    today = date(2026, 11, 30)
+    for kwargs, field in (({"month": "2026-12"}, "month"), ({"start": date(2026, 12, 1)}, "start"),
+                          ({"start": date(2026, 12, 1), "end": date(2026, 12, 31)}, "start")):
+        with pytest.raises(ValidationFailed, match="统计期间尚未开始：起始日期 2026-12-01 晚于今天") as refused:
+            selectors.period(**kwargs, today=today)
+        assert refused.value.field == field
+    assert selectors.period(month="2026-11", today=today) == (date(2026, 11, 1), date(2026, 11, 30))
+    assert selectors.period(start=date(2026, 11, 30), end=date(2026, 12, 31), today=today) == (
+        date(2026, 11, 30), date(2026, 12, 31))
+
+
 @pytest.mark.parametrize("kind", list(selectors.SUBJECTS))
 def test_the_number_of_queries_does_not_grow_with_the_cases(district, kind):
     def count() -> int:
