@@ -104,6 +104,27 @@ def test_the_export_opens_back_and_is_audited(district, client):
     assert AuditEntry.objects.filter(action="data.exported", actor=district.dispatcher).count() == 1
 
 
+def test_the_export_says_which_period_and_moment_it_covers(district, client):
+    """A range across two months was exported as a sheet named after the first month only ("街道202604") with
+    nothing saying when it was computed: the sheet is named by the whole period, and a second sheet 说明 gives
+    the period and 统计于 (the ranking keeps its layout, header on row 1)."""
+    from django.utils import timezone
+
+    closed_case(district, reported=at(2))
+    client.force_login(district.leader)
+    asked = {"subject": "street", "start": "2026-04-25", "end": "2026-05-03"}
+    before = timezone.localtime()
+    book = load_workbook(io.BytesIO(client.get("/evaluation/export.xlsx", asked).content))
+    assert book.sheetnames == ["街道20260425-20260503", "说明"] and book.active.title == "街道20260425-20260503"
+    lines = list(book.active.iter_rows(values_only=True))
+    assert lines[0][:3] == ("排名", "名称", "编码") and lines[1][:3] == (1, "永泰街道", "140213050")
+    notes = dict(book["说明"].iter_rows(values_only=True))
+    assert notes["评价对象"] == "街道" and notes["统计期间"] == "2026-04-25 至 2026-05-03（按上报日期）"
+    computed = notes["统计于"]
+    assert computed[:19] >= f"{before:%Y-%m-%d %H:%M:%S}" and computed.endswith("（Asia/Shanghai）")
+    assert notes["综合指标值"].startswith("结案率×25%")
+
+
 def test_only_evaluators_see_the_page(district, client):
     for user in (district.street_dispatcher, district.worker, district.handler):
         client.force_login(user)
