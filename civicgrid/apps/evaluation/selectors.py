@@ -39,8 +39,8 @@ dates), as they stand at the moment of evaluation (`as_of`, normally now). The c
   many reworks).
 * 应结案数 `due_close`: accepted, not closed out or suspended, and closed or past its handling deadline.
   结案数 `closed`: status `closed`. 按期结案数 `closed_timely`: closed with both the handling (`handled_on_time`:
-  every handling of the round, as for 按期处置数) and the closing step (`closed_on_time`) in time. 按时结案数 `close_step_timely`: closed
-  with the closing step in time (the 值班长's own step).
+  every handling of the round, as for 按期处置数) and the closing step (`closed_on_time`) in time. 按时结案数
+  `close_step_timely`: closed with the closing step in time (the 值班长's own step).
 * 核实数 / 按时核实数: a 核实 was answered (`checked_on_time` set) / in time. 核查数 / 按时核查数: an on-site
   check (核查, passed or 返工) was done (`verified_on_time` set) / in time.
 * 核实派发数 `check_sent`: accepted cases that went through 核实; 核实按时派发数: of those, the intake clock (which
