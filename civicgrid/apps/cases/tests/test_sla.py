@@ -278,14 +278,18 @@ def test_a_new_dispatch_judges_its_handling_afresh(loop):
     assert case.handled_on_time is None  # not handled in this round yet
     case = act(actor=loop.other_handler, case=case, action="report_back", note="已清理")
     assert case.handled_on_time is True
-    # closed, reopened and handled late in the new round: late; the round before was in time
-    case = act(actor=loop.worker, case=case, action="verify", note="已核查", photos=[jpeg()])
-    case = act(actor=loop.dispatcher, case=case, action="close")
-    case = act(actor=loop.dispatcher, case=case, action="reopen", reason="又堆起来了")
-    case = act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.other_dept.pk)
+    # its 核查 fails and the rework is late: this round is late too; closed, then reopened
+    case = act(actor=loop.worker, case=case, action="rework", reason="仍有残留")
     _late_now(case)
     case = act(actor=loop.other_handler, case=case, action="report_back", note="迟了")
     assert case.handled_on_time is False
+    case = act(actor=loop.worker, case=case, action="verify", note="已核查", photos=[jpeg()])
+    case = act(actor=loop.dispatcher, case=case, action="close")
+    case = act(actor=loop.dispatcher, case=case, action="reopen", reason="又堆起来了")
+    # 重新办理 and a new 派遣: handled in time, this round is in time
+    case = act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.other_dept.pk)
+    case = act(actor=loop.other_handler, case=case, action="report_back", note="已清理")
+    assert case.handled_on_time is True and Case.objects.get(pk=case.pk).handled_on_time is True
 
 
 def test_the_migration_keeps_the_late_handlings_of_reworked_cases_late(loop):
