@@ -3,6 +3,9 @@
 One clock per step (`case.intake` 受理, `case.check` 核实, `case.dispatch` 派遣, `case.handle` 处置 with the
 category's limit, `case.verify` 核查, `case.close` 结案). Stopping a clock copies its `on_time` onto the case
 field the evaluation formulas count (`accepted_on_time`, …), so a month's evaluation is one aggregate query.
+按期处置 (`handled_on_time`) is the assignment round's: every handling since the last 派遣 in time. A 返工 starts
+a fresh handling clock but not a fresh round, so a late handling before it stays late however the rework goes;
+a new 派遣 (after 退回 or 重新办理) opens a new round, judged afresh (`begin_round`).
 The handling clock's deadline is kept on the case (`deadline`, 处置期限) by the functions here, and by
 `follow_moved_deadlines` when a working-calendar change moves it.
 """
@@ -96,13 +99,21 @@ def prepare(case: Case, kind: str, at: datetime) -> tuple[SlaClock, tuple[str, f
     return c, limit
 
 
+def begin_round(case: Case) -> None:
+    """A 派遣 opens a new assignment round: its handling is judged afresh (the round before, sent back or
+    closed and reopened, keeps its own clocks)."""
+    case.handled_on_time = None
+
+
 def stop(case: Case, kind: str, at: datetime, *, record_fact: bool = True) -> bool | None:
-    """Stop the open `kind` clock (if any) and copy its on_time onto the case; returns on_time."""
+    """Stop the open `kind` clock (if any) and copy its on_time onto the case; returns the clock's on_time.
+    A handling clock's fact is the round's: late if this handling or an earlier one of the round was late."""
     if sla.open_clock(case, kind) is None:
         return None
     c = sla.stop_clock(target=case, kind=kind, at=at)
     if record_fact:
-        setattr(case, FACT[kind], c.on_time)
+        late_before = kind == HANDLE and case.handled_on_time is False
+        setattr(case, FACT[kind], False if late_before else c.on_time)
     return c.on_time
 
 

@@ -4,7 +4,9 @@
     GET /api/v1/evaluation?subject=grid&start=2026-04-01&end=2026-06-30
     GET /api/v1/evaluation/export?subject=street&month=2026-05        (.xlsx, audited)
 
-Needs `cases.evaluate` (leaders, command-centre dispatchers); only cases within the caller's scope count.
+Needs `cases.evaluate` (leaders, command-centre dispatchers); only cases within the caller's scope count. A month
+is exactly YYYY-MM and dates YYYY-MM-DD (422 otherwise); a period that has not begun (its first day after
+today) is refused with the reason (400), as the page and its export refuse it.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class RowOut(Schema):
     code: str
     score: float | None  # 综合指标值 out of 100, two decimals; null without data
     grade: str | None  # A–E
+    unscored_reason: str | None  # without a score: why (本期无上报，不参与排名 for a grid worker, 无数据 otherwise)
     counts: dict[str, int]
     rates: dict[str, float | None]  # percentages, two decimals; null where nothing was measured
 
@@ -86,7 +89,7 @@ def as_json(ev: selectors.Evaluation) -> dict:
 
 def _row(r: selectors.Row) -> dict:
     return {"rank": r.rank, "key": r.key, "name": r.name, "code": r.code, "score": formulas.as_score(r.score),
-            "grade": r.grade, "counts": r.counts, "rates": {k: formulas.as_percent(v) for k, v in r.rates.items()}}
+            "grade": r.grade, "unscored_reason": r.unscored_reason, "counts": r.counts, "rates": {k: formulas.as_percent(v) for k, v in r.rates.items()}}
 
 
 @router.get("/evaluation", response=EvaluationOut, url_name="evaluation")

@@ -8,9 +8,14 @@ The counts the rates divide (what 应结案数, 处置数 … mean in terms of c
 `selectors.COUNTS`; here a rate is only numerator / denominator.
 
 A rate whose denominator is 0 is *not applicable* (None): there was nothing to measure. In a composite score
-the weights of the terms that are not applicable are spread over the others (the weights are re-normalised), and
-a score made of count bands alone is no score at all (None, shown as 无数据): otherwise a department with no
-cases would rank first with the 100 points its empty 立案数 band gives.
+the weights of the terms that are not applicable are spread over the others (the weights are re-normalised).
+
+A score needs at least one applicable term that measures the subject's *own work* in the period (`own_work`).
+Count bands (how much came the subject's way) and a 监督员's grid terms (漏报率, 按时核实率, 按时核查率: the
+figures of the grids they are granted, shared with the grid's other workers) are context: alone they make no
+score (None), and a subject without a score is not graded or ranked (`unscored_reason` says why). Otherwise a
+department with no cases would rank first with the 100 points its empty 立案数 band gives, and a grid worker
+who reported nothing would rank first on the figures of their grid, with 有效上报率's 40 % spread over them.
 """
 
 from __future__ import annotations
@@ -234,16 +239,38 @@ def term_score(t: Term, rates: Mapping[str, Fraction | None], counts: Mapping[st
     return (1 - value) * HUNDRED if t.kind == "complement" else value * HUNDRED
 
 
+# The terms of a kind that measure what the subject shares with others rather than its own work (see the
+# module docstring); count bands are never its own work either.
+SHARED_TERMS: dict[str, frozenset[str]] = {
+    "grid_worker": frozenset({"1-missed_report_rate", "timely_check_rate", "timely_verify_rate"}),
+}
+# Why a subject has no score (Chinese, as the data keeps labels; the page translates it). A 监督员's only term of
+# their own is 有效上报率, whose denominator is their 上报数.
+NO_SCORE = gettext_noop("无数据")
+NO_SCORE_REASONS = {"grid_worker": gettext_noop("本期无上报，不参与排名")}
+
+
+def own_work(t: Term, kind: str) -> bool:
+    """Whether the term measures the subject's own work in the period (a rate that is not shared)."""
+    return t.kind != "band" and t.key not in SHARED_TERMS.get(kind, ())
+
+
+def unscored_reason(kind: str) -> str:
+    """Why a subject of this kind without a score has none: no term of its own work applied."""
+    return NO_SCORE_REASONS.get(kind, NO_SCORE)
+
+
 def composite(kind: str, counts: Mapping[str, int], rates: Mapping[str, Fraction | None] | None = None, *,
               terms: tuple[Term, ...] | None = None) -> Fraction | None:
     """综合指标值 out of 100: the weighted terms, weights re-normalised over the applicable ones; None when no
-    rate term applies. `terms` saves reading the formula again for every row of a table."""
+    term of the subject's own work applies (`own_work`). `terms` saves reading the formula again for every row
+    of a table."""
     items = terms or formula(kind)
     if rates is None:
         rates = rates_of(counts, needed_rates(kind))
     scored = [(t, term_score(t, rates, counts, kind)) for t in items]
     applicable = [(t, s) for t, s in scored if s is not None]
-    if not any(t.kind != "band" for t, _ in applicable):
+    if not any(own_work(t, kind) for t, _ in applicable):
         return None
     total_weight = sum(t.weight for t, _ in applicable)
     return sum(t.weight * s for t, s in applicable) / total_weight

@@ -32,12 +32,15 @@ dates), as they stand at the moment of evaluation (`as_of`, normally now). The c
 * 应处置数 `due_handle`: dispatched (or 自行处置), not closed out or suspended, and either handled at least once
   or past its handling deadline (`deadline` < as_of): a case still within its time is not due yet.
   处置数 `handled`: of those, handled at least once (`handled_at` set, or `rework_count` > 0, which implies an
-  earlier 处置反馈). 按期处置数: handled now (`handled_at` set) and `handled_on_time`. 返工数 `reworked`:
-  handled and `rework_count` > 0 (counted once per case, however many reworks).
+  earlier 处置反馈). 按期处置数: handled now (`handled_at` set) and `handled_on_time`, which is the assignment
+  round's: every handling since the last 派遣 in time. A 返工 runs a fresh handling clock in the same round, so a
+  late handling before it stays late however the rework goes; a new 派遣 (after 退回 or 重新办理) is judged
+  afresh (`cases.clocks`). 返工数 `reworked`: handled and `rework_count` > 0 (counted once per case, however
+  many reworks).
 * 应结案数 `due_close`: accepted, not closed out or suspended, and closed or past its handling deadline.
-  结案数 `closed`: status `closed`. 按期结案数 `closed_timely`: closed with both the handling step
-  (`handled_on_time`) and the closing step (`closed_on_time`) in time. 按时结案数 `close_step_timely`: closed
-  with the closing step in time (the 值班长's own step).
+  结案数 `closed`: status `closed`. 按期结案数 `closed_timely`: closed with both the handling (`handled_on_time`:
+  every handling of the round, as for 按期处置数) and the closing step (`closed_on_time`) in time. 按时结案数
+  `close_step_timely`: closed with the closing step in time (the 值班长's own step).
 * 核实数 / 按时核实数: a 核实 was answered (`checked_on_time` set) / in time. 核查数 / 按时核查数: an on-site
   check (核查, passed or 返工) was done (`verified_on_time` set) / in time.
 * 核实派发数 `check_sent`: accepted cases that went through 核实; 核实按时派发数: of those, the intake clock (which
@@ -51,11 +54,21 @@ no other intake actor), a 值班长's 按时结案率 reads the closing of the c
 dispatch against the account that made it; a 监督员 (grid worker) is an account holding a
 grid-worker grant, with 有效上报率 from their own reports and 漏报率, 按时核实率, 按时核查率 from the cases of
 the grids they are granted (核实 and 核查 tasks go to a grid's workers).
+
+**Who is scored and ranked.** A subject is scored, graded and ranked on its own work in the period
+(`formulas.own_work`), the same rule for every kind: at least one term that measures it must apply. A count band
+(立案数分值, 派遣数分值, 受理数分值) is not such a term — a department with no case due would otherwise rank
+first on the 100 its empty 立案数 band gives — nor are a 监督员's grid terms (漏报率, 按时核实率, 按时核查率: the
+figures of their grids, shared with the grid's other workers), so a 监督员 with 上报数 0 in the period (their
+only term, 有效上报率, does not apply) is not ranked above the workers who reported. Such a row is still listed,
+after the ranked ones, with its counts and rates but no score, grade or rank, and the reason
+(`Row.unscored_reason`: 本期无上报，不参与排名 for a 监督员, 无数据 otherwise) on the page, in the xlsx and in the API.
 """
 
 from __future__ import annotations
 
 import calendar
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -168,7 +181,7 @@ def needed_counts(kind: str) -> list[str]:
 
 @dataclass
 class Row:
-    """One evaluated subject: its counts, rates, composite score, grade and rank."""
+    """One evaluated subject: its counts, rates, composite score, grade and rank (or why it has none)."""
 
     key: str  # department id, region code or user id
     name: str
@@ -178,6 +191,7 @@ class Row:
     score: Fraction | None = None
     grade: str | None = None
     rank: int | None = None
+    unscored_reason: str | None = None  # why there is no score (Chinese, see `formulas.unscored_reason`)
     system: bool = False  # an account the system acts under (auto-dispatch): shown apart, never ranked
 
 
@@ -198,36 +212,65 @@ class Evaluation:
 
 # ------------------------------------------------------------------------------------------------ periods
 
+MONTH_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}")
+DAY_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+DAY_FIELDS = {"start": ("起始日期", "start date"), "end": ("截止日期", "end date")}
+
+
 def month_period(text: str) -> tuple[date, date]:
-    """'YYYY-MM' → the month's first and last day."""
+    """'YYYY-MM' → the month's first and last day. Exactly that form: '2026-011' is refused, never read as
+    January or November."""
+    text = str(text).strip()
     try:
-        year, month = (int(p) for p in str(text).strip().split("-"))
+        if not MONTH_FORMAT.fullmatch(text):
+            raise ValueError
+        year, month = int(text[:4]), int(text[5:])
         first = date(year, month, 1)
-    except (TypeError, ValueError):
+    except ValueError:
         raise ValidationFailed("月份格式应为 YYYY-MM / month must be YYYY-MM", field="month") from None
     return first, first.replace(day=calendar.monthrange(year, month)[1])
 
 
+def parse_day(text: str | None, field: str) -> date | None:
+    """'YYYY-MM-DD' → the date (None when empty), for `field` 'start' or 'end'. Exactly that form: '2026-11-0199'
+    is refused, not read as 11-01 (and `date.fromisoformat`'s other forms, '20261101' or '2026-W44-1', too)."""
+    text = str(text or "").strip()
+    if not text:
+        return None
+    zh, en = DAY_FIELDS[field]
+    if not DAY_FORMAT.fullmatch(text):
+        raise ValidationFailed(f"{zh}格式应为 YYYY-MM-DD / the {en} must be YYYY-MM-DD", field=field)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValidationFailed(f"{zh}不存在：{text} / the {en} {text} does not exist", field=field) from None
+
+
 def period(*, month: str | None = None, start: date | None = None, end: date | None = None,
            today: date | None = None) -> tuple[date, date]:
-    """The period asked for: a month, or start..end (inclusive), or by default the current month."""
+    """The period asked for: a month, or start..end (inclusive), or by default the current month. A period
+    that has not begun (its first day after today, district date) is refused: nothing was reported in it yet,
+    and an empty table would look like a quiet period."""
     if month and (start or end):
         raise ValidationFailed("month 与 start/end 只能二选一 / give a month or start/end, not both", field="month")
-    if month:
-        return _bounded(*month_period(month))
     today = today or timezone.localdate()
+    if month:
+        return _bounded(*month_period(month), today=today, field="month")
     if not start and not end:
         return today.replace(day=1), today
     start = start or (end or today).replace(day=1)
     end = end or today
-    return _bounded(start, end)
+    return _bounded(start, end, today=today, field="start")
 
 
-def _bounded(start: date, end: date) -> tuple[date, date]:
+def _bounded(start: date, end: date, *, today: date, field: str) -> tuple[date, date]:
     for name, day in (("start", start), ("end", end)):
         if not YEARS[0] <= day.year <= YEARS[1]:
             raise ValidationFailed(f"日期须在 {YEARS[0]}–{YEARS[1]} 年之间 / dates must lie in {YEARS[0]}–{YEARS[1]}",
                                    field=name)
+    if start > today:  # before "end is before start": a start alone in the future made today the end
+        raise ValidationFailed(f"统计期间尚未开始：起始日期 {start} 晚于今天（{today}） / the period has not begun: "
+                               f"its first day {start} is after today ({today})", field=field)
     if end < start:
         raise ValidationFailed("结束日期早于开始日期 / end is before start", field="end")
     if (end - start).days > MAX_DAYS:
@@ -288,6 +331,7 @@ def evaluate(user, kind: str, start: date, end: date, *, as_of: datetime | None 
         row.rates = formulas.rates_of(row.counts, rate_keys)
         row.score = formulas.composite(kind, row.counts, row.rates, terms=terms)
         row.grade = formulas.grade(row.score)
+        row.unscored_reason = formulas.unscored_reason(kind) if row.score is None else None
     # Staff rankings compare people: an account the system acts under (the router's auto-dispatch) would take
     # first place with work no person did, and push everyone down a rank.
     system_rows = sorted((r for r in rows if subject.names == "user" and r.code in SYSTEM_USERNAMES),

@@ -130,18 +130,22 @@ def today_figures(user, day: date | None = None) -> Figures:
 
 
 def _timely_closings(case_ids: list[int], steps, start: datetime, end: datetime) -> int:
-    """How many of these cases' closings in [start, end) were 按期 (the closing clock and the handling clock
-    before it both in time), for cases whose facts a later step cleared. A self-handled case is on time."""
+    """How many of these cases' closings in [start, end) were 按期 (the closing clock and every handling clock
+    of the assignment round before it in time: a 返工 does not undo a late handling, see `cases.clocks`), for
+    cases whose facts a later step cleared. A self-handled case is on time."""
     if not case_ids:
         return 0
     timely = set(steps.filter(case_id__in=case_ids, action="self_handle").values_list("case_id", flat=True))
+    kinds = (case_clocks.DISPATCH, case_clocks.HANDLE, case_clocks.CLOSE)
     stopped = (SlaClock.objects.filter(target_type=Case._meta.label_lower, target_id__in=[str(pk) for pk in case_ids],
-                                       kind__in=(case_clocks.HANDLE, case_clocks.CLOSE), state=STOPPED)
-               .order_by("stopped_at").values_list("target_id", "kind", "stopped_at", "on_time"))
+                                       kind__in=kinds, state=STOPPED)
+               .order_by("stopped_at", "pk").values_list("target_id", "kind", "stopped_at", "on_time"))
     handled: dict[str, bool | None] = {}
     for target, kind, at, on_time in stopped:
-        if kind == case_clocks.HANDLE:
-            handled[target] = on_time  # the latest handling before each closing
+        if kind == case_clocks.DISPATCH:  # a 派遣: a new round
+            handled[target] = None
+        elif kind == case_clocks.HANDLE:
+            handled[target] = on_time if handled.get(target) is None else handled[target] and on_time
         elif start <= at < end and on_time and handled.get(target):
             timely.add(int(target))
     return len(timely)

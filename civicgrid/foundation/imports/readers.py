@@ -25,7 +25,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from civicgrid.foundation.core.office_xlsx import write_only_workbook, xlsx_text
+from civicgrid.foundation.core.office_xlsx import text_cell, write_only_workbook, xlsx_text
 
 MAX_BYTES = 50 * 1024 * 1024
 # A ZIP whose members expand beyond this many times the upload limit is treated as a zip bomb.
@@ -415,11 +415,15 @@ def write_xlsx(
     rows: Iterable[Mapping[str, Any] | Sequence[Any]],
     sheet_title: str = "Sheet1",
     text_columns: Sequence[str] = (),
+    notes: Sequence[tuple[str, str]] = (),
+    notes_title: str = "说明",
 ) -> bytes:
     """XLSX bytes with a bold, frozen header row and column widths fitted to the first rows; streamed.
 
     The cells of `text_columns` (headers) are formatted as text ("@"), the whole column included: a code such as
-    01100 then keeps its leading zero when someone edits it in Excel, or types a new one below."""
+    01100 then keeps its leading zero when someone edits it in Excel, or types a new one below. `notes` (label,
+    text) go on a second sheet, `notes_title`, one per line: what the table covers, for whoever opens the file
+    later; the table stays the first (active) sheet, its header on row 1."""
     text_at = {index for index, header in enumerate(headers) if header in set(text_columns)}
     with write_only_workbook() as workbook:  # finished even when `rows` fails half-way
         worksheet = workbook.create_sheet(_sheet_title(sheet_title))
@@ -459,6 +463,12 @@ def write_xlsx(
             worksheet.append(cells(values))
         for row in iterator:
             worksheet.append(cells(_row_values(headers, row)))
+        if notes:
+            about = workbook.create_sheet(_sheet_title(notes_title))
+            about.column_dimensions["A"].width = min(max(_display_width(label) for label, _ in notes) + 2, 30)
+            about.column_dimensions["B"].width = min(max(_display_width(text) for _, text in notes) + 2, 100)
+            for label, text in notes:
+                about.append([text_cell(about, label, font=bold), text_cell(about, text)])
         buffer = io.BytesIO()
         workbook.save(buffer)
         return buffer.getvalue()

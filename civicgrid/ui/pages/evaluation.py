@@ -7,7 +7,6 @@ and translated here for the page.
 
 from __future__ import annotations
 
-from datetime import date
 from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -26,16 +25,6 @@ from civicgrid.ui.navigation import MenuItem, register
 
 from .common import page_view
 
-
-def _date(value: str | None, name: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValidationFailed(f"{name} 须为日期 YYYY-MM-DD / {name} must be a date", field=name) from None
-
-
 PERIODS = ("month", "range")  # the form's choice: 按月 or 按日期范围
 
 
@@ -46,8 +35,9 @@ def _ask(request) -> dict:
     the month it prefilled no longer makes a date range ambiguous. Without that choice (a link, the export, the
     API) a month and dates together are refused by `selectors.period`."""
     params = request.GET
-    ask = {"subject": params.get("subject") or "department", "month": (params.get("month") or "").strip()[:7],
-           "start": (params.get("start") or "").strip()[:10], "end": (params.get("end") or "").strip()[:10]}
+    # As typed, never cut to size: '2026-011' cut to '2026-01' evaluated January; the selectors refuse it.
+    ask = {"subject": params.get("subject") or "department", "month": (params.get("month") or "").strip(),
+           "start": (params.get("start") or "").strip(), "end": (params.get("end") or "").strip()}
     chosen = params.get("period")
     if chosen == "range":
         ask["month"] = ""
@@ -64,8 +54,8 @@ def _period_choice(ask: dict) -> str:
 
 
 def _evaluate(request, ask: dict) -> selectors.Evaluation:
-    start, end = selectors.period(month=ask["month"] or None, start=_date(ask["start"], "start"),
-                                  end=_date(ask["end"], "end"))
+    start, end = selectors.period(month=ask["month"] or None, start=selectors.parse_day(ask["start"], "start"),
+                                  end=selectors.parse_day(ask["end"], "end"))
     try:
         return selectors.evaluate(request.user, ask["subject"], start, end)
     except PermissionDenied:
@@ -76,6 +66,7 @@ def _table(ev: selectors.Evaluation, rate_labels: list[str], count_labels: list[
     """Each row's figures with their column's label (a phone shows each cell as "label value"); the ranking's
     rows unless others are given (the system accounts listed below it)."""
     return [{"row": r, "score": formulas.as_score(r.score),
+             "unscored": gettext(r.unscored_reason) if r.unscored_reason else "",
              "rates": list(zip(rate_labels, [formulas.as_percent(r.rates.get(k)) for k in ev.rate_keys], strict=True)),
              "counts": list(zip(count_labels, [r.counts.get(c, 0) for c in ev.count_keys], strict=True))}
             for r in (ev.rows if rows is None else rows)]

@@ -149,7 +149,8 @@ def verify(ctx: Ctx) -> None:
 @action("rework")
 def rework(ctx: Ctx) -> None:
     """返工: not fixed; back to the same department with a new handling clock: the category's limit plus the
-    延期 approved for this assignment, since an approved extension lengthens the case's handling limit."""
+    延期 approved for this assignment, since an approved extension lengthens the case's handling limit. The
+    assignment round goes on: a handling of it that was late stays late (`clocks.stop`)."""
     case = ctx.case
     case.rework_count += 1
     case.handled_at = None

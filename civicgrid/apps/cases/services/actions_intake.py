@@ -167,7 +167,8 @@ def merge(ctx: Ctx) -> None:
 @action("dispatch")
 def dispatch(ctx: Ctx) -> None:
     """派遣 to a department; a choice other than the routing suggestion is kept as a correction for the
-    router's retraining. The handling clock starts with the category's limit."""
+    router's retraining. A new assignment round: the handling clock starts with the category's limit, and the
+    round's 按期处置 is judged afresh."""
     case = ctx.case
     drop_extension_request(case, ctx.data)  # a new assignment: nothing an earlier one asked for waits
     department = resolve_department(ctx.inputs.get("department"))
@@ -184,6 +185,7 @@ def dispatch(ctx: Ctx) -> None:
     case.dispatched_at = ctx.at
     case.dispatched_by = ctx.actor if getattr(ctx.actor, "is_authenticated", False) else None
     clocks.stop(case, clocks.DISPATCH, ctx.at)
+    clocks.begin_round(case)
     clocks.start(case, clocks.HANDLE, ctx.at)
     if truthy(ctx.inputs.get("correct_rule", False)):
         ctx.data["rule_corrected"] = _correct_rule(ctx, department)

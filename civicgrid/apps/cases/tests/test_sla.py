@@ -240,3 +240,104 @@ def test_a_warning_or_breach_delivered_after_its_step_ended_asks_no_one_for_it(l
     assert case.is_overdue and CaseStep.objects.filter(case=case, action="auto_supervise").exists()
     assert Notification.objects.filter(user=loop.leader, kind="auto_supervise").count() == 1
 
+
+
+def _late_now(case) -> None:
+    """The running handling clock's deadline passed a minute ago (the clock is the truth)."""
+    SlaClock.objects.filter(target_type="cases.case", target_id=str(case.pk), kind="case.handle",
+                            state="running").update(due_at=timezone.now() - timedelta(minutes=1),
+                                                    warn_at=timezone.now() - timedelta(minutes=2))
+
+
+def test_a_rework_does_not_undo_a_late_handling_of_the_round(loop):
+    """按期处置 is the assignment round's: the department handled late (after the 超期自动督办), 核查 failed, and
+    the rework was done in time: the round was still handled late. 返工 clears the live 超期 mark (a new clock
+    runs), not the fact."""
+    case = _breached(loop)
+    case = act(actor=loop.handler, case=case, action="report_back", note="迟了")
+    assert case.handled_on_time is False
+    case = act(actor=loop.worker, case=case, action="rework", reason="仍有残留")
+    assert not case.is_overdue and case.handled_on_time is False
+    case = act(actor=loop.handler, case=case, action="report_back", note="返工完成")
+    stopped = SlaClock.objects.filter(target_id=str(case.pk), kind="case.handle").order_by("pk")
+    assert [c.on_time for c in stopped] == [False, True]  # the rework itself was in time
+    assert case.handled_on_time is False and Case.objects.get(pk=case.pk).handled_on_time is False
+    # a second rework in time changes nothing either
+    case = act(actor=loop.worker, case=case, action="rework", reason="仍有残留")
+    case = act(actor=loop.handler, case=case, action="report_back", note="再次返工完成")
+    assert Case.objects.get(pk=case.pk).handled_on_time is False
+
+
+def test_a_new_dispatch_judges_its_handling_afresh(loop):
+    """After 退回 (or 重新办理) the next department's round is its own: the late round before does not count."""
+    case = _breached(loop)
+    case = act(actor=loop.handler, case=case, action="report_back", note="迟了")
+    case = act(actor=loop.worker, case=case, action="rework", reason="仍有残留")
+    case = act(actor=loop.handler, case=case, action="send_back", reason="非本部门职责")
+    case = act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.other_dept.pk)
+    assert case.handled_on_time is None  # not handled in this round yet
+    case = act(actor=loop.other_handler, case=case, action="report_back", note="已清理")
+    assert case.handled_on_time is True
+    # its 核查 fails and the rework is late: this round is late too; closed, then reopened
+    case = act(actor=loop.worker, case=case, action="rework", reason="仍有残留")
+    _late_now(case)
+    case = act(actor=loop.other_handler, case=case, action="report_back", note="迟了")
+    assert case.handled_on_time is False
+    case = act(actor=loop.worker, case=case, action="verify", note="已核查", photos=[jpeg()])
+    case = act(actor=loop.dispatcher, case=case, action="close")
+    case = act(actor=loop.dispatcher, case=case, action="reopen", reason="又堆起来了")
+    # 重新办理 and a new 派遣: handled in time, this round is in time
+    case = act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.other_dept.pk)
+    case = act(actor=loop.other_handler, case=case, action="report_back", note="已清理")
+    assert case.handled_on_time is True and Case.objects.get(pk=case.pk).handled_on_time is True
+
+
+def test_the_migration_keeps_the_late_handlings_of_reworked_cases_late(loop):
+    """0012 corrects the facts the old rule left: a reworked case whose current round has a late handling clock
+    is not 按期处置, whatever its last handling did; a late round before a new 派遣, a round handled in time and
+    a case waiting for its next 派遣 keep their fact."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("civicgrid.apps.cases.migrations.0012_round_handled_on_time")
+
+    def late() -> Case:
+        case = _dispatched(loop)
+        _late_now(case)
+        return case
+
+    def late_then_reworked(closed: bool) -> Case:
+        case = act(actor=loop.handler, case=late(), action="report_back", note="迟了")
+        case = act(actor=loop.worker, case=case, action="rework", reason="仍有残留")
+        case = act(actor=loop.handler, case=case, action="report_back", note="返工完成")
+        if closed:
+            case = act(actor=loop.worker, case=case, action="verify", note="已核查", photos=[jpeg()])
+            return act(actor=loop.dispatcher, case=case, action="close")
+        return act(actor=loop.worker, case=case, action="rework", reason="还是不行")  # in rework again
+
+    closed, reworking = late_then_reworked(True), late_then_reworked(False)
+    in_time = _dispatched(loop)
+    in_time, _ = _rework(loop, in_time)
+    in_time = act(actor=loop.handler, case=in_time, action="report_back", note="返工完成")
+    sent_back = act(actor=loop.handler, case=late(), action="report_back", note="迟了")
+    sent_back = act(actor=loop.worker, case=sent_back, action="rework", reason="仍有残留")
+    sent_back = act(actor=loop.handler, case=sent_back, action="send_back", reason="非本部门职责")
+    waiting = act(actor=loop.dispatcher, case=sent_back, action="dispatch", department=loop.other_dept.pk)
+    redone = act(actor=loop.other_handler, case=waiting, action="report_back", note="已清理")
+    waiting = act(actor=loop.handler, case=late(), action="report_back", note="迟了")
+    waiting = act(actor=loop.worker, case=waiting, action="rework", reason="仍有残留")
+    waiting = act(actor=loop.handler, case=waiting, action="send_back", reason="非本部门职责")
+    cases = {"closed": closed, "reworking": reworking, "in_time": in_time, "redone": redone, "waiting": waiting}
+    # the facts the old rule wrote: the latest handling clock's
+    Case.objects.filter(pk__in=[closed.pk, reworking.pk, waiting.pk]).update(handled_on_time=True)
+    assert Case.objects.get(pk=in_time.pk).handled_on_time is True
+    assert Case.objects.get(pk=redone.pk).handled_on_time is True
+    updated = {c.pk: c.updated_at for c in Case.objects.filter(pk__in=[c.pk for c in cases.values()])}
+
+    migration.keep_late_handlings_late(apps, None)
+    migration.keep_late_handlings_late(apps, None)  # run again (a migration that stopped halfway): the same
+
+    facts = {name: Case.objects.get(pk=case.pk).handled_on_time for name, case in cases.items()}
+    assert facts == {"closed": False, "reworking": False, "in_time": True, "redone": True, "waiting": True}
+    assert {c.pk: c.updated_at for c in Case.objects.filter(pk__in=updated)} == updated

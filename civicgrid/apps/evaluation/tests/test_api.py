@@ -34,6 +34,21 @@ def test_ranking_table_as_json(district, client):
     assert (second["code"], second["score"], second["grade"]) == ("D-ZJ", 70.0, "C")
     assert second["rates"] == {"closure_rate": 100.0, "timely_handling_rate": 0.0, "rework_rate": 0.0}
     assert body["rate_labels"]["timely_handling_rate"] == "按期处置率"
+    assert first["unscored_reason"] is None
+
+
+def test_a_grid_worker_without_reports_is_listed_unranked_with_the_reason(district, client):
+    closed_case(district, reporter=district.worker)
+    closed_case(district, 3, source="public")  # wg2's grid: a case, no report of theirs
+    body = client.get("/api/v1/evaluation", {"subject": "grid_worker", "month": "2026-05"},
+                      **auth(district.leader)).json()
+    items = {i["code"]: i for i in body["items"]}
+    assert (items["wg1"]["rank"], items["wg1"]["unscored_reason"]) == (1, None)
+    idle = items["wg2"]
+    assert (idle["rank"], idle["score"], idle["grade"]) == (None, None, None)
+    assert idle["unscored_reason"] == "本期无上报，不参与排名"
+    assert idle["rates"]["missed_report_rate"] == 100.0 and idle["rates"]["valid_report_rate"] is None
+    assert [i["code"] for i in body["items"]] == ["wg1", "wg2"]
 
 
 def test_export_opens_back_with_chinese_headers_and_is_audited(district, client):
@@ -58,6 +73,9 @@ def test_export_opens_back_with_chinese_headers_and_is_audited(district, client)
     ({"start": "2026-05-02", "end": "2026-05-01"}, 400),
     ({"start": "0001-01-01"}, 400),
     ({"month": "2026-05", "start": "2026-05-01"}, 400),
+    ({"month": "2026-011"}, 422),
+    ({"start": "2026-11-0199"}, 422),
+    ({"month": "2099-12"}, 400),
 ])
 def test_bad_input_is_a_clear_error(district, client, params, status):
     response = client.get("/api/v1/evaluation", params, **auth(district.leader))

@@ -112,6 +112,24 @@ def test_count_bands_alone_make_no_score():
     assert f.composite("dispatcher", {}) is None
 
 
+def test_a_grid_worker_without_reports_has_no_score():
+    # No reports: 有效上报率 does not apply, and the grid's figures alone (漏报率 0 %, 核实 and 核查 all in time)
+    # are the grid's, shared with its other workers: no score (it was 100, an A, ahead of every active worker).
+    grid = {"accepted": 10, "public_accepted": 0, "checked": 4, "checked_timely": 4, "verified": 6,
+            "verified_timely": 6}
+    assert f.composite("grid_worker", {"reports": 0, "valid_reports": 0, **grid}) is None
+    assert f.unscored_reason("grid_worker") == "本期无上报，不参与排名"
+    assert f.unscored_reason("department") == "无数据"
+    # one report that did not hold is work of their own: scored (0×40% + 100×60%) = 60
+    assert f.composite("grid_worker", {"reports": 1, "valid_reports": 0, **grid}) == 60
+
+
+def test_the_shared_terms_are_terms_of_their_formula():
+    for kind, keys in f.SHARED_TERMS.items():
+        own = [t for t in f.formula(kind) if f.own_work(t, kind)]
+        assert keys <= {t.key for t in f.formula(kind)} and own, kind
+
+
 def test_display_rounding_is_half_up_and_exact():
     assert f.as_score(Fraction(89955, 1000)) == 89.96
     assert f.as_percent(Fraction(2, 3)) == 66.67

@@ -4,6 +4,7 @@ every ranking table with the facts the loop recorded."""
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from fractions import Fraction
 
 import pytest
@@ -12,7 +13,12 @@ from PIL import Image
 
 from civicgrid.apps.cases.services import act, submit_case
 from civicgrid.apps.evaluation import selectors
+from civicgrid.dashboards.command.selectors import today_figures
+from civicgrid.foundation.access.models import User
 from civicgrid.foundation.access.roles import Role
+from civicgrid.foundation.events import bus
+from civicgrid.foundation.sla.models import SlaClock
+from civicgrid.foundation.sla.sweep import sweep
 from civicgrid.testing.builders import category, user_with
 
 pytestmark = pytest.mark.django_db
@@ -109,3 +115,38 @@ def test_a_wrong_dispatch_counts_against_the_dispatcher_who_made_it(district):
     rows = {r.code: r for r in selectors.evaluate(d.leader, "dispatcher", today, today).rows}
     assert (rows["cd"].counts["dispatch_acts"], rows["cd"].counts["dispatch_rework"]) == (2, 1)
     assert (rows["cd-b"].counts["dispatch_acts"], rows["cd-b"].counts["dispatch_rework"]) == (2, 0)
+
+
+def test_a_late_handling_stays_late_through_a_rework_in_time(district):
+    """The department handles late (超期, auto 督办), 核查 fails, the rework is done in time and the case closes:
+    within that assignment the handling was late, so it is neither 按期处置 nor 按期结案, in the evaluation and
+    on the command board, also once the case is reopened (the board then reads the clocks)."""
+    d = district
+    handler = user_with(Role.DEPARTMENT_HANDLER, department=d.dept, username="h-cg")
+    case, _ = submit_case(actor=d.worker, title="暴露垃圾", lng=POINT[0], lat=POINT[1], source="grid_worker",
+                          category=category("暴露垃圾", "06001").pk)
+    act(actor=d.dispatcher, case=case, action="accept")
+    case = act(actor=d.dispatcher, case=case, action="dispatch", department=d.dept.pk)
+    SlaClock.objects.filter(target_id=str(case.pk), kind="case.handle").update(
+        due_at=timezone.now() - timedelta(minutes=1), warn_at=timezone.now() - timedelta(minutes=2))
+    sweep(now=timezone.now())
+    bus.dispatch_pending()
+    case.refresh_from_db()
+    assert case.is_overdue and case.is_supervised
+    act(actor=handler, case=case, action="report_back", note="迟了")
+    act(actor=d.worker, case=case, action="rework", reason="仍有残留")
+    act(actor=handler, case=case, action="report_back", note="返工完成")  # in time
+    act(actor=d.worker, case=case, action="verify", photos=[jpeg()])
+    case = act(actor=d.dispatcher, case=case, action="close")
+    assert case.closed_on_time is True
+
+    today = timezone.localdate()
+    dept = next(r for r in selectors.evaluate(d.leader, "department", today, today).rows if r.code == "D-CG")
+    assert (dept.counts["handled"], dept.counts["handled_timely"], dept.counts["reworked"]) == (1, 0, 1)
+    grid = next(r for r in selectors.evaluate(d.leader, "grid", today, today).rows if r.code == case.region_code)
+    assert (grid.counts["closed"], grid.counts["closed_timely"]) == (1, 0)
+    board = today_figures(User.objects.get(pk=d.dispatcher.pk))
+    assert (board.closed, board.closed_timely, board.timely_closure_rate) == (1, 0, 0.0)
+    act(actor=d.dispatcher, case=case, action="reopen", reason="又堆起来了")
+    board = today_figures(User.objects.get(pk=d.dispatcher.pk))
+    assert (board.closed, board.closed_timely) == (1, 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
@@ -12,7 +13,7 @@ from openpyxl import load_workbook
 from civicgrid.foundation.access.models import ApiToken
 from civicgrid.foundation.audit.models import AuditEntry
 
-from .conftest import closed_case
+from .conftest import at, closed_case, make_case
 
 pytestmark = pytest.mark.django_db
 
@@ -43,6 +44,55 @@ def test_bad_periods_and_subjects_are_explained(district, client):
     assert client.get("/evaluation/export.xlsx", {"month": "2026-13"}).status_code == 400
 
 
+@pytest.mark.parametrize("params, message", [
+    ({"month": "2026-011"}, "月份格式应为 YYYY-MM"),  # was cut to 2026-01: January
+    ({"month": "2026-111"}, "月份格式应为 YYYY-MM"),  # was cut to 2026-11: November
+    ({"period": "range", "start": "2026-11-0199"}, "起始日期格式应为 YYYY-MM-DD"),  # was read as 2026-11-01
+    ({"period": "range", "start": "2026-05-01", "end": "2026-05-310"}, "截止日期格式应为 YYYY-MM-DD"),
+    ({"period": "range", "start": "20260501"}, "起始日期格式应为 YYYY-MM-DD"),  # fromisoformat would take it
+    ({"period": "range", "start": "2026-02-30"}, "起始日期不存在：2026-02-30"),
+])
+def test_malformed_months_and_dates_are_refused_not_cut_to_size(district, client, params, message):
+    closed_case(district)
+    closed_case(district, reported=at(10, month=1))
+    client.force_login(district.leader)
+    page = client.get("/evaluation/", {"subject": "department", **params})
+    html = page.content.decode()
+    assert page.status_code == 400 and message in html and 'class="error"' in html
+    assert "data-subject=" not in html and "上报的案件" not in html  # nothing evaluated
+    export = client.get("/evaluation/export.xlsx", {"subject": "department", **params})
+    assert export.status_code == 400 and message in export.content.decode()
+    assert not AuditEntry.objects.filter(action="data.exported").exists()
+
+
+def test_a_period_that_has_not_begun_is_refused_the_same_everywhere(district, client):
+    """A month or a start date after today: refused with the reason (it answered 该期间范围内没有案件, or for a
+    start alone 结束日期早于开始日期), on the page, in the export and in the API; a period under way is fine."""
+    from django.utils import timezone
+
+    from civicgrid.foundation.access.models import ApiToken
+
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    token = {"HTTP_AUTHORIZATION": f"Bearer {ApiToken.issue(district.leader, label='test')[1]}"}
+    client.force_login(district.leader)
+    for params in ({"month": "2099-12"}, {"start": tomorrow.isoformat()},
+                   {"start": tomorrow.isoformat(), "end": (tomorrow + timedelta(days=30)).isoformat()}):
+        page = client.get("/evaluation/", params)
+        html = page.content.decode()
+        assert page.status_code == 400 and "统计期间尚未开始" in html and "晚于今天" in html, params
+        assert "结束日期早于开始日期" not in html and "该期间范围内没有案件" not in html
+        export = client.get("/evaluation/export.xlsx", params)
+        assert export.status_code == 400 and "统计期间尚未开始" in export.content.decode()
+        api = client.get("/api/v1/evaluation", params, **token)
+        assert api.status_code == 400 and "统计期间尚未开始" in api.json()["detail"], params
+    assert not AuditEntry.objects.filter(action="data.exported").exists()
+    this_month = client.get("/evaluation/", {"month": f"{timezone.localdate():%Y-%m}"})
+    assert this_month.status_code == 200
+    under_way = client.get("/evaluation/", {"start": f"{timezone.localdate():%Y-%m-01}",
+                                            "end": (tomorrow + timedelta(days=30)).isoformat()})
+    assert under_way.status_code == 200
+
+
 def test_the_export_opens_back_and_is_audited(district, client):
     closed_case(district)
     client.force_login(district.dispatcher)
@@ -52,6 +102,27 @@ def test_the_export_opens_back_and_is_audited(district, client):
     assert rows[0][:3] == ("排名", "名称", "账号") and "有效上报率(%)" in rows[0]
     assert {r[2] for r in rows[1:]} == {"wg1", "wg2"}
     assert AuditEntry.objects.filter(action="data.exported", actor=district.dispatcher).count() == 1
+
+
+def test_the_export_says_which_period_and_moment_it_covers(district, client):
+    """A range across two months was exported as a sheet named after the first month only ("街道202604") with
+    nothing saying when it was computed: the sheet is named by the whole period, and a second sheet 说明 gives
+    the period and 统计于 (the ranking keeps its layout, header on row 1)."""
+    from django.utils import timezone
+
+    closed_case(district, reported=at(2))
+    client.force_login(district.leader)
+    asked = {"subject": "street", "start": "2026-04-25", "end": "2026-05-03"}
+    before = timezone.localtime()
+    book = load_workbook(io.BytesIO(client.get("/evaluation/export.xlsx", asked).content))
+    assert book.sheetnames == ["街道20260425-20260503", "说明"] and book.active.title == "街道20260425-20260503"
+    lines = list(book.active.iter_rows(values_only=True))
+    assert lines[0][:3] == ("排名", "名称", "编码") and lines[1][:3] == (1, "永泰街道", "140213050")
+    notes = dict(book["说明"].iter_rows(values_only=True))
+    assert notes["评价对象"] == "街道" and notes["统计期间"] == "2026-04-25 至 2026-05-03（按上报日期）"
+    computed = notes["统计于"]
+    assert computed[:19] >= f"{before:%Y-%m-%d %H:%M:%S}" and computed.endswith("（Asia/Shanghai）")
+    assert notes["综合指标值"].startswith("结案率×25%")
 
 
 def test_only_evaluators_see_the_page(district, client):
@@ -127,7 +198,8 @@ def test_a_month_and_dates_without_a_choice_are_refused_clearly(district, client
 
 
 def test_the_export_grades_as_the_page_does(district, client):
-    """A row with no rate that applies has no score: the page says 无数据, and so does the xlsx (it was blank)."""
+    """A row without a score says why in the grade column, the same on the page and in the xlsx (it was blank):
+    a grid worker without reports is not ranked (本期无上报，不参与排名), a department with no rate 无数据."""
     from civicgrid.foundation.access.roles import Role
     from civicgrid.testing.builders import user_with
 
@@ -142,10 +214,18 @@ def test_the_export_grades_as_the_page_does(district, client):
     for row in html.split("<tr data-subject=")[1:]:
         code = row.split('<span class="hint">', 1)[1].split("</span>", 1)[0]
         shown[code] = row.split('data-label="等级">', 1)[1].split("</td>", 1)[0]
-    assert shown["wg-idle"] == "无数据" and "B" in shown["wg1"]
+    assert shown["wg-idle"] == "本期无上报，不参与排名" and "B" in shown["wg1"]
+    assert "监督员本期无上报时不评分、不参与排名" in html
     sheet = load_workbook(io.BytesIO(client.get("/evaluation/export.xlsx", asked).content)).active
     lines = list(sheet.iter_rows(values_only=True))
-    grade = lines[0].index("等级")
+    grade, rank = lines[0].index("等级"), lines[0].index("排名")
     exported = {line[2]: line[grade] for line in lines[1:]}
-    assert exported == {code: ("无数据" if cell == "无数据" else cell.split(">")[1].split("<")[0])
+    assert exported == {code: (cell if "<" not in cell else cell.split(">")[1].split("<")[0])
                         for code, cell in shown.items()}
+    assert [line[rank] for line in lines[1:] if line[2] == "wg-idle"] == [None]  # listed, not ranked
+
+    # 区住建局 holds one case, not due yet: nothing of its own to measure
+    make_case(district, status="accepted", accepted_at=at(10, 11), department=district.other_dept)
+    html = client.get("/evaluation/", {"subject": "department", "month": "2026-05"}).content.decode()
+    row = html.split(f'<tr data-subject="{district.other_dept.pk}">', 1)[1].split("</tr>", 1)[0]
+    assert 'data-label="等级">无数据</td>' in row and 'data-label="排名">—</td>' in row

@@ -110,9 +110,29 @@ def test_grid_workers_combine_their_reports_and_their_grids(district):
     assert rows["wg2"].score == 100
     idle = rows["wg-idle"]  # listed without reports; its grid had one report, still waiting for intake
     assert idle.counts["reports"] == 0 and idle.score is None and idle.rank is None
+    assert idle.unscored_reason == "本期无上报，不参与排名" and w.unscored_reason is None
     # A street leader sees the workers of their street only.
     _, street_rows = table(district.street_leader, "grid_worker")
     assert set(street_rows) == {"wg1", "wg-idle"}
+
+
+def test_a_grid_worker_without_reports_is_not_ranked_above_those_who_reported(district):
+    """wg-quiet reported nothing in May; their grid's cases (reported by others) were all found by the workers,
+    checked and verified in time. They used to rank first with 100.00 / A on those shared grid figures alone;
+    now they are listed after the ranking with their rates, unscored, and the reason."""
+    d = district
+    regions(d)
+    user_with(Role.GRID_WORKER, region=d.tree["140213050001002"], username="wg-quiet")
+    closed_case(d, 1, checked_on_time=True)  # grid 1: found by a worker, checked and verified in time
+    ev, rows = table(d.leader, "grid_worker")
+    quiet = rows["wg-quiet"]
+    assert quiet.counts["reports"] == 0 and quiet.rates["valid_report_rate"] is None
+    assert quiet.rates["timely_verify_rate"] == 1 and quiet.rates["timely_check_rate"] == 1  # shown
+    assert (quiet.score, quiet.grade, quiet.rank) == (None, None, None)
+    assert quiet.unscored_reason == "本期无上报，不参与排名"
+    ranked = [r.code for r in ev.rows if r.rank is not None]
+    assert ranked == ["wg2", "wg1"] and [r.rank for r in ev.rows[:2]] == [1, 2]
+    assert {r.code for r in ev.rows[2:]} == {"wg-quiet"}
 
 
 def staff(d):
@@ -177,6 +197,25 @@ def test_unknown_subject_and_bad_periods_are_refused(district):
                    {"start": date(2000, 1, 1), "end": date(2099, 1, 1)}):
         with pytest.raises(ValidationFailed):
             selectors.period(**kwargs)
+
+
+def test_periods_are_read_exactly_and_must_have_begun():
+    with pytest.raises(ValidationFailed, match="月份格式应为 YYYY-MM"):
+        selectors.month_period("2026-011")
+    for text in ("2026-11-0199", "20261101", "2026-W44-1", "2026-11-1"):
+        with pytest.raises(ValidationFailed, match="起始日期格式应为 YYYY-MM-DD") as refused:
+            selectors.parse_day(text, "start")
+        assert refused.value.field == "start"
+    assert selectors.parse_day(" 2026-11-01 ", "end") == date(2026, 11, 1) and selectors.parse_day("", "end") is None
+    today = date(2026, 11, 30)
+    for kwargs, field in (({"month": "2026-12"}, "month"), ({"start": date(2026, 12, 1)}, "start"),
+                          ({"start": date(2026, 12, 1), "end": date(2026, 12, 31)}, "start")):
+        with pytest.raises(ValidationFailed, match="统计期间尚未开始：起始日期 2026-12-01 晚于今天") as refused:
+            selectors.period(**kwargs, today=today)
+        assert refused.value.field == field
+    assert selectors.period(month="2026-11", today=today) == (date(2026, 11, 1), date(2026, 11, 30))
+    assert selectors.period(start=date(2026, 11, 30), end=date(2026, 12, 31), today=today) == (
+        date(2026, 11, 30), date(2026, 12, 31))
 
 
 @pytest.mark.parametrize("kind", list(selectors.SUBJECTS))
