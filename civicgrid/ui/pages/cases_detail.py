@@ -66,7 +66,6 @@ TEXT_INPUTS = ("reason", "note", "department", "hours", "decision", "result", "p
                "proposed_department")
 FLAG_INPUTS = ("correct_rule",)
 STEP_LABELS = {t.name: t.label for t in CASE_WORKFLOW.transitions}
-INTAKE_STATES = {Status.REPORTED, Status.CHECKING, Status.ACCEPTED}
 
 
 def case_url(case: Case) -> str:
@@ -208,8 +207,9 @@ def photo(case: Case, attachment: Attachment) -> dict:
 
 
 def _duplicates(case: Case, user, allowed: set[str]) -> list:
-    """Open look-alikes nearby, offered at intake to whoever may merge (within the user's own scope)."""
-    if "merge" not in allowed or case.status not in INTAKE_STATES:
+    """Look-alikes nearby, offered at the case's first intake (the merge transition's own condition) to whoever
+    may merge, within the user's own scope."""
+    if "merge" not in allowed:
         return []
     found = duplicates.candidates(case, queryset=Case.objects.visible_to(user))
     return [c for c in found if c.case.parent_id is None]

@@ -1,0 +1,76 @@
+"""What may be merged into what: only a case at its first intake joins another (never one sent back or reopened),
+and it may join a case still being handled or on hold (挂账), never one whose loop ended."""
+
+from __future__ import annotations
+
+import pytest
+
+from civicgrid.apps.cases.models import Case, CaseReporter, Status
+from civicgrid.apps.cases.services import act, follow_status
+from civicgrid.apps.cases.workflow import allowed_actions
+from civicgrid.foundation.core.errors import Conflict
+
+from .conftest import auth, jpeg, report, world_counts
+
+pytestmark = pytest.mark.django_db
+
+
+def _closed(loop, **kw) -> Case:
+    case = report(loop, **kw)
+    act(actor=loop.dispatcher, case=case, action="accept")
+    act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
+    act(actor=loop.handler, case=case, action="report_back", note="已清理")
+    act(actor=loop.worker, case=case, action="verify", photos=[jpeg()])
+    return act(actor=loop.dispatcher, case=case, action="close")
+
+
+def _sent_back(loop) -> Case:
+    case = report(loop, title="门口垃圾没人清")
+    act(actor=loop.dispatcher, case=case, action="accept")
+    act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
+    return act(actor=loop.handler, case=case, action="send_back", reason="不属于本部门")
+
+
+def _reopened(loop) -> Case:
+    from civicgrid.apps.cases.services import rate
+
+    case = _closed(loop, title="门口垃圾没人清", actor=loop.resident, source="public")
+    rate(follow_token=CaseReporter.objects.get(case=case).follow_token, score=2, comment="没清干净")
+    return act(actor=loop.dispatcher, case=case, action="reopen", reason="群众反映仍有垃圾")
+
+
+def _reopened_self_handled(loop) -> Case:
+    case = report(loop, self_handled=True, photos=[("before", jpeg()), ("after", jpeg(color=(9, 9, 9)))])
+    return act(actor=loop.dispatcher, case=case, action="reopen", reason="又堆上了")
+
+
+@pytest.mark.parametrize("history", [_sent_back, _reopened, _reopened_self_handled])
+def test_a_case_back_at_dispatch_after_handling_is_not_merged(loop, history, api_client):
+    """待派遣 after 退回 or 重新办理 is not intake: its reporters follow their own case's history (ratings, the
+    reopen request), which merging into a 待受理 case would take from them. Refused, nothing changed, and not
+    offered."""
+    case = history(loop)
+    parent = report(loop)
+    assert case.status == Status.ACCEPTED
+    assert "merge" not in [t.name for t in allowed_actions(case, loop.dispatcher)]
+    token = CaseReporter.objects.get(original_case=case).follow_token
+    before, page = world_counts(), follow_status(token)
+    with pytest.raises(Conflict, match="只有尚未派遣过的案卷可以合并") as refused:
+        act(actor=loop.dispatcher, case=case, action="merge", parent=parent.number)
+    assert refused.value.status == 409
+    response = api_client.post(f"/api/v1/cases/{case.number}/actions/merge", {"parent": parent.number},
+                               content_type="application/json", **auth(loop.dispatcher))
+    assert response.status_code == 409 and "never dispatched" in response.json()["detail"]
+    assert world_counts() == before and follow_status(token) == page
+    assert Case.objects.get(pk=case.pk).parent_id is None
+
+
+def test_a_case_accepted_but_never_dispatched_is_still_merged(loop):
+    parent = report(loop)
+    case = report(loop, title="门口垃圾没人清")
+    act(actor=loop.dispatcher, case=case, action="check_request")
+    act(actor=loop.worker, case=case, action="check_result", result="confirmed")
+    act(actor=loop.dispatcher, case=case, action="accept")
+    assert "merge" in [t.name for t in allowed_actions(case, loop.dispatcher)]
+    merged = act(actor=loop.dispatcher, case=case, action="merge", parent=parent.number)
+    assert merged.status == Status.MERGED and merged.parent_id == parent.pk

@@ -1,0 +1,41 @@
+"""Merging on the case page: offered only at a case's first intake, confirmed before it happens, and listed on
+the parent with its reporters masked."""
+# ruff: noqa: F811  (`loop` is the cases app's fixture, imported so pytest finds it here)
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from civicgrid.apps.cases.models import Case, Status
+from civicgrid.apps.cases.services import act
+from civicgrid.apps.cases.tests.conftest import POINT, loop, report, world_counts  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+def detail(client, case) -> str:
+    return client.get(reverse("ui:case_detail", args=[case.number])).content.decode()
+
+
+def post_merge(client, case, **data):
+    return client.post(reverse("ui:case_act", args=[case.number, "merge"]), data)
+
+
+def test_a_sent_back_case_offers_no_duplicates_and_its_merge_is_refused(loop, client_for):
+    parent = report(loop)
+    case = report(loop, title="门口垃圾没人清", lng=POINT[0] + 0.0003)
+    act(actor=loop.dispatcher, case=case, action="accept")
+    act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
+    act(actor=loop.handler, case=case, action="send_back", reason="不属于本部门")
+    c = client_for(loop.dispatcher)
+    html = detail(c, case)
+    assert 'id="duplicates"' not in html and 'data-action="merge"' not in html
+    assert 'data-action="dispatch"' in html  # back at 待派遣: dispatched again, not merged
+    before = world_counts()
+    response = post_merge(c, case, parent=parent.number, confirm="1")
+    assert response.status_code == 409
+    assert "只有尚未派遣过的案卷可以合并" in re.search(r"data-error>(.*?)</p>", response.content.decode()).group(1)
+    assert world_counts() == before and Case.objects.get(pk=case.pk).status == Status.ACCEPTED
