@@ -1,5 +1,5 @@
-"""Possible duplicates of a report: open cases nearby and recent, of the same category or a related one, best
-match first.
+"""Possible duplicates of a report: cases still in hand (挂账 included) nearby and recent, of the same category or
+a related one, best match first.
 
 Which categories. A report is compared with cases of
 
@@ -17,6 +17,9 @@ Which categories. A report is compared with cases of
   duplicate of a loose paving slab beside it: these, and every case near a report without a category, are
   offered only when their texts are alike (`conf.duplicate_min_text()`, 0.2 by default, set by
   `CIVICGRID_DUPLICATE_MIN_TEXT`). Cases of the same category are offered by place and time alone.
+
+A duplicate may join a case still being handled or one on hold (`MERGE_PARENT_STATUSES`): 挂账 waits for a budget
+or a plan with the problem unsolved, and a new report of it joins that case rather than starting a second one.
 
 How. `candidates(...)` prefilters in SQL with a bounding box around the point and the time window (indexes on
 `reported_at`/`status` keep it small), then measures the great-circle distance in Python and keeps those within
@@ -42,7 +45,7 @@ from django.utils import timezone
 from civicgrid.apps.categories.models import CategoryKind
 
 from . import conf
-from .models import OPEN_STATUSES, Case
+from .models import MERGE_PARENT_STATUSES, Case
 
 EARTH_RADIUS_M = 6_371_008.8
 MAX_CANDIDATES = 20
@@ -231,9 +234,9 @@ def _category_q(category) -> Q:
 def candidates(case: Case | None = None, *, lng: float | None = None, lat: float | None = None, category=None,
                at: datetime | None = None, text: str = "", radius_m: float | None = None,
                hours: float | None = None, queryset=None, limit: int = MAX_CANDIDATES) -> list[Candidate]:
-    """Open cases near `case` (or the point/category/time given) within `radius_m` and ±`hours`, of the same
-    category or, with alike texts, a related one: best first by `score` (mostly how alike the texts are, then
-    how near), ties by distance.
+    """Cases a duplicate could join (open or 挂账) near `case` (or the point/category/time given) within
+    `radius_m` and ±`hours`, of the same category or, with alike texts, a related one: best first by `score`
+    (mostly how alike the texts are, then how near), ties by distance.
 
     `queryset` narrows the search (e.g. `Case.objects.visible_to(user)` in an API); the case itself, and
     cases merged into others, are never candidates.
@@ -251,7 +254,7 @@ def candidates(case: Case | None = None, *, lng: float | None = None, lat: float
     dlng = dlat / max(math.cos(math.radians(lat)), 0.01)
     qs = (queryset if queryset is not None else Case.objects.all()).filter(
         _category_q(category),
-        status__in=OPEN_STATUSES,
+        status__in=MERGE_PARENT_STATUSES,
         lng__gte=lng - dlng, lng__lte=lng + dlng, lat__gte=lat - dlat, lat__lte=lat + dlat,
         reported_at__gte=at - timedelta(hours=hours), reported_at__lte=at + timedelta(hours=hours),
     )

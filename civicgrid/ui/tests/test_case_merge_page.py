@@ -39,3 +39,18 @@ def test_a_sent_back_case_offers_no_duplicates_and_its_merge_is_refused(loop, cl
     assert response.status_code == 409
     assert "只有尚未派遣过的案卷可以合并" in re.search(r"data-error>(.*?)</p>", response.content.decode()).group(1)
     assert world_counts() == before and Case.objects.get(pk=case.pk).status == Status.ACCEPTED
+
+
+def test_a_case_on_hold_is_offered_and_merged_into_from_the_page(loop, client_for):
+    parent = report(loop)
+    act(actor=loop.dispatcher, case=parent, action="accept")
+    act(actor=loop.dispatcher, case=parent, action="dispatch", department=loop.dept.pk)
+    act(actor=loop.leader, case=parent, action="suspend", reason="纳入明年改造计划")
+    case = report(loop, title="门口垃圾没人清", lng=POINT[0] + 0.0003)
+    c = client_for(loop.dispatcher)
+    section = re.search(r'<section class="card" id="duplicates">.*?</section>', detail(c, case), re.S).group(0)
+    row = re.search(rf'<tr data-oid="{parent.pk}">.*?</tr>', section, re.S).group(0)
+    assert "挂账" in row and f'data-merge-into="{parent.number}"' in row
+    assert post_merge(c, case, parent=parent.number, confirm="1").status_code == 302
+    case.refresh_from_db()
+    assert case.status == Status.MERGED and case.parent_id == parent.pk

@@ -13,7 +13,7 @@ from civicgrid.apps.cases.services import act
 from civicgrid.apps.categories.models import Category, CategoryKind
 from civicgrid.foundation.notify.models import Notification, OutgoingMessage
 
-from .conftest import POINT, auth, report
+from .conftest import POINT, auth, report, world_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -135,8 +135,10 @@ def test_merge_refuses_a_closed_or_merged_parent_or_itself(loop):
     with pytest.raises(ValidationFailed, match="自身"):
         act(actor=loop.dispatcher, case=a, action="merge", parent=a.number)
     Case.objects.filter(pk=b.pk).update(status=Status.CLOSED)
-    with pytest.raises(ValidationFailed, match="未办结"):
+    before = world_counts()
+    with pytest.raises(ValidationFailed, match="主案卷须为仍在办理或挂账的案卷，已结案"):
         act(actor=loop.dispatcher, case=a, action="merge", parent=b.number)
+    assert world_counts() == before
 
 
 def _gbt_class(loop, code: str, name: str, kind: str):

@@ -74,3 +74,43 @@ def test_a_case_accepted_but_never_dispatched_is_still_merged(loop):
     assert "merge" in [t.name for t in allowed_actions(case, loop.dispatcher)]
     merged = act(actor=loop.dispatcher, case=case, action="merge", parent=parent.number)
     assert merged.status == Status.MERGED and merged.parent_id == parent.pk
+
+
+def _suspended(loop) -> Case:
+    case = report(loop)
+    act(actor=loop.dispatcher, case=case, action="accept")
+    act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
+    return act(actor=loop.leader, case=case, action="suspend", reason="纳入明年改造计划")
+
+
+def test_a_case_on_hold_is_offered_and_takes_a_duplicate(loop):
+    """挂账 is not closed: the problem is known and waits for a budget. A new report of it is offered that case
+    and joins it; the case stays on hold, and the newcomer follows it."""
+    from civicgrid.apps.cases import duplicates
+
+    parent = _suspended(loop)
+    case = report(loop, title="门口垃圾没人清", actor=loop.resident, source="public")
+    assert [c.case.pk for c in duplicates.candidates(case)] == [parent.pk]
+    merged = act(actor=loop.dispatcher, case=case, action="merge", parent=parent.number)
+    assert merged.status == Status.MERGED and merged.parent_id == parent.pk
+    parent.refresh_from_db()
+    assert parent.status == Status.SUSPENDED
+    page = follow_status(CaseReporter.objects.get(original_case=case).follow_token)
+    assert page["number"] == parent.number and page["status"] == Status.SUSPENDED and page["merged"]
+
+
+@pytest.mark.parametrize("ended", ["close", "void", "merge"])
+def test_a_case_whose_loop_ended_takes_no_duplicate(loop, ended):
+    from civicgrid.foundation.core.errors import ValidationFailed
+
+    if ended == "close":
+        parent = _closed(loop)
+    else:
+        parent = report(loop)
+        inputs = {"reason": "重复"} if ended == "void" else {"parent": report(loop).number}
+        act(actor=loop.dispatcher, case=parent, action=ended, **inputs)
+    case = report(loop, title="门口垃圾没人清")
+    before = world_counts()
+    with pytest.raises(ValidationFailed, match="已结案、不予受理、已作废或已合并的案卷不能再并入"):
+        act(actor=loop.dispatcher, case=case, action="merge", parent=parent.number)
+    assert world_counts() == before
