@@ -8,6 +8,7 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from civicgrid.apps.cases.models import Case, Status
 from civicgrid.apps.cases.services import act
@@ -54,3 +55,22 @@ def test_a_case_on_hold_is_offered_and_merged_into_from_the_page(loop, client_fo
     assert post_merge(c, case, parent=parent.number, confirm="1").status_code == 302
     case.refresh_from_db()
     assert case.status == Status.MERGED and case.parent_id == parent.pk
+
+
+def test_the_follow_page_of_a_merged_report_shows_its_own_time_and_the_merge(loop, client):
+    from datetime import timedelta
+
+    from civicgrid.apps.cases.models import CaseReporter
+
+    parent = report(loop)
+    Case.objects.filter(pk=parent.pk).update(reported_at=parent.reported_at - timedelta(days=1))
+    child = report(loop, title="门口垃圾没人清", actor=loop.resident, source="public")
+    merged = act(actor=loop.dispatcher, case=child, action="merge", parent=parent.number)
+    token = CaseReporter.objects.get(original_case=child).follow_token
+    html = client.get(reverse("ui:follow", args=[token])).content.decode()
+    shown = re.search(r"<dt>上报时间</dt><dd>(.*?)</dd>", html).group(1)
+    assert shown == timezone.localtime(child.reported_at).strftime("%Y-%m-%d %H:%M")
+    steps = re.findall(r'<li data-step="(\w+)">(.*?)</li>', html, re.S)
+    assert [a for a, _ in steps] == ["report", "merge"]
+    assert f'data-merged-into="{parent.number}">并入案卷 {parent.number}</span>' in steps[1][1]
+    assert timezone.localtime(merged.ended_at).strftime("%Y-%m-%d %H:%M") in steps[1][1]

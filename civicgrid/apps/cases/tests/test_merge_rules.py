@@ -3,6 +3,8 @@ and it may join a case still being handled or on hold (挂账), never one whose 
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 
 from civicgrid.apps.cases.models import Case, CaseReporter, Status
@@ -114,3 +116,32 @@ def test_a_case_whose_loop_ended_takes_no_duplicate(loop, ended):
     with pytest.raises(ValidationFailed, match="已结案、不予受理、已作废或已合并的案卷不能再并入"):
         act(actor=loop.dispatcher, case=case, action="merge", parent=parent.number)
     assert world_counts() == before
+
+
+def test_a_merged_reporter_follows_their_own_report_then_the_case_they_joined(loop, api_client):
+    """The link of a merged report shows when that person reported (not the parent's report time), their report
+    and the merge naming the case it joined, then that case's steps since; the parent's own reporter sees the
+    parent's history, without the merge."""
+    parent = report(loop)
+    Case.objects.filter(pk=parent.pk).update(reported_at=parent.reported_at - timedelta(hours=3))
+    parent.refresh_from_db()
+    act(actor=loop.dispatcher, case=parent, action="accept")
+    child = report(loop, title="门口垃圾没人清", actor=loop.resident, source="public")
+    act(actor=loop.dispatcher, case=child, action="merge", parent=parent.number)
+    act(actor=loop.dispatcher, case=parent, action="dispatch", department=loop.dept.pk)
+
+    token = CaseReporter.objects.get(original_case=child).follow_token
+    page = follow_status(token)
+    assert page["number"] == parent.number and page["merged"] is True
+    assert page["reported_at"] == child.reported_at != parent.reported_at
+    assert [s["action"] for s in page["steps"]] == ["report", "merge", "dispatch"]
+    assert page["steps"][0]["at"] == child.reported_at and page["steps"][1]["merged_into"] == parent.number
+    body = api_client.get(f"/api/v1/follow/{token}").json()
+    assert [s["action"] for s in body["steps"]] == ["report", "merge", "dispatch"]
+    assert body["steps"][1]["merged_into"] == parent.number
+    assert abs(datetime.fromisoformat(body["reported_at"]) - child.reported_at) < timedelta(milliseconds=1)
+
+    own = follow_status(CaseReporter.objects.get(original_case=parent).follow_token)
+    assert own["reported_at"] == parent.reported_at and own["merged"] is False
+    assert [s["action"] for s in own["steps"]] == ["report", "accept", "dispatch"]
+    assert all(s["merged_into"] is None for s in own["steps"])
