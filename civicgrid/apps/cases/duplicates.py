@@ -275,3 +275,12 @@ def candidates(case: Case | None = None, *, lng: float | None = None, lat: float
         found.append(Candidate(other, round(distance, 1), round(text_score, 3), round(rank, 4)))
     found.sort(key=lambda c: (-c.score, c.distance_m, c.case.pk))
     return found[:limit]
+
+
+def merged_into(case: Case) -> list[Case]:
+    """The cases merged into `case` (with those merged into them, which the merge moved along), in the order they
+    joined, with what a list of them shows (number, title, times, the reporter's name and masked phone): one query.
+    """
+    return list(Case.objects.filter(parent=case).order_by("ended_at", "pk").only(
+        "pk", "number", "title", "source", "reported_at", "ended_at", "reporter_name", "reporter_phone_masked",
+        "parent_id"))

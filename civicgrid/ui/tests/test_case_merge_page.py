@@ -74,3 +74,60 @@ def test_the_follow_page_of_a_merged_report_shows_its_own_time_and_the_merge(loo
     assert [a for a, _ in steps] == ["report", "merge"]
     assert f'data-merged-into="{parent.number}">并入案卷 {parent.number}</span>' in steps[1][1]
     assert timezone.localtime(merged.ended_at).strftime("%Y-%m-%d %H:%M") in steps[1][1]
+
+
+def test_a_merge_is_confirmed_before_it_happens(loop, client_for):
+    """Each offered duplicate opens a form that says what a merge does and asks for a tick; the generic 合并
+    form asks for it too, and a post without it is refused with nothing changed."""
+    parent = report(loop)
+    case = report(loop, title="门口垃圾没人清", lng=POINT[0] + 0.0003)
+    c = client_for(loop.dispatcher)
+    html = detail(c, case)
+    row = re.search(rf'<tr data-oid="{parent.pk}">.*?</tr>', html, re.S).group(0)
+    form = re.search(rf'<form method="post" [^>]*data-merge-form="{parent.number}">.*?</form>', row, re.S).group(0)
+    assert '<input type="checkbox" name="confirm" value="1" required>' in form and "合并不能撤销" in form
+    generic = re.search(r'<form [^>]*data-action-form="merge">.*?</form>', html, re.S).group(0)
+    assert '<input type="checkbox" name="confirm" value="1" required>' in generic
+
+    before = world_counts()
+    response = post_merge(c, case, parent=parent.number)
+    assert response.status_code == 422
+    assert "请先勾选确认" in re.search(r"data-error>(.*?)</p>", response.content.decode()).group(1)
+    assert world_counts() == before and Case.objects.get(pk=case.pk).status == Status.REPORTED
+    assert post_merge(c, case, parent=parent.number, confirm="1").status_code == 302
+    assert Case.objects.get(pk=case.pk).status == Status.MERGED
+
+
+def test_the_parent_lists_its_merged_cases_with_reporters_masked_in_a_fixed_number_of_queries(
+        loop, client_for, django_assert_num_queries):
+    parent = report(loop, reporter_name="王建国", reporter_phone="13800001111")
+    first = report(loop, title="门口垃圾没人清", reporter_name="李大爷", reporter_phone="13912345678")
+    grandchild = report(loop, title="垃圾堆了两天", reporter_name="赵敏", reporter_phone="13700002222")
+    act(actor=loop.dispatcher, case=grandchild, action="merge", parent=first.number)
+    act(actor=loop.dispatcher, case=first, action="merge", parent=parent.number)
+    c = client_for(loop.leader)  # whoever reads the case file, not only intake
+    html = detail(c, parent)
+    section = re.search(r'<section class="card" id="merged-cases">.*?</section>', html, re.S).group(0)
+    rows = re.findall(r'<tr data-oid="(\d+)">(.*?)</tr>', section, re.S)
+    assert [int(pk) for pk, _ in rows] == [grandchild.pk, first.pk]  # in the order they joined
+    reporters = [re.search(r"data-reporter>(.*?)</td>", r).group(1) for _, r in rows]
+    assert reporters == ["赵* 137****2222", "李** 139****5678"]
+    assert "李大爷" not in html and "13912345678" not in html and "已并入本案卷的案卷" in html
+    assert 'id="merged-cases"' not in detail(c, first)
+
+    queries = _count(c, parent)
+    for i in range(3):
+        act(actor=loop.dispatcher, case=report(loop, title=f"垃圾{i}", reporter_name="某人"), action="merge",
+            parent=parent.number)
+    with django_assert_num_queries(queries):
+        html = detail(c, parent)
+    assert len(re.findall(r'<tr data-oid="', re.search(r'id="merged-cases">.*?</section>', html, re.S).group(0))) == 5
+
+
+def _count(client, case) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        detail(client, case)
+    return len(ctx)
