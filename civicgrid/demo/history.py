@@ -283,7 +283,8 @@ def _intake(sim: Sim, case: Case, *, worker, hotline: bool) -> Iterator[timedelt
 
 
 def _still_open(case: Case) -> bool:
-    """Read again: still in hand (not 挂账) and not merged into another, so a duplicate may join it."""
+    """Read again: still in hand and not merged into another, so the demo adds a duplicate to it (a case on hold,
+    挂账, could take one too: the demo leaves those alone)."""
     case.refresh_from_db(fields=["status", "parent"])
     return case.status in OPEN_STATUSES and case.status != Status.SUSPENDED and case.parent_id is None
 

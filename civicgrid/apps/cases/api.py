@@ -200,7 +200,8 @@ def get_attachment(request, number: str, attachment_id: int):
 @router.get("/cases/{number}/duplicates", response={200: DuplicateListOut, **errors(401, 403, 404)},
             url_name="case_duplicates")
 def get_duplicates(request, number: str):
-    """Open cases of the same or a sibling category near this one and reported around the same time."""
+    """Cases this one could be merged into (open or 挂账), near it and reported around the same time: of the same
+    category (a component and its matter count as one), or of a related one whose text is alike; best first."""
     case = selectors.case_in_scope(request.user, _file_number(request, number), Case.objects.select_related("category"))
     found = duplicates.candidates(case, queryset=Case.objects.visible_to(request.user))
     items = [{"id": c.case.pk, "number": c.case.number, "title": c.case.title, "status": c.case.status,

@@ -44,6 +44,12 @@ def duplicate_hours() -> float:
     return float(getattr(settings, "CIVICGRID_DUPLICATE_HOURS", 72))
 
 
+def duplicate_min_text() -> float:
+    """How alike (0–1, `duplicates.TextScorer`) a case of a related category, or any case near a report without
+    one, must read to be offered as a duplicate; the same category is offered by place and time alone."""
+    return float(getattr(settings, "CIVICGRID_DUPLICATE_MIN_TEXT", 0.2))
+
+
 def max_photo_bytes() -> int:
     return int(getattr(settings, "CIVICGRID_MAX_PHOTO_BYTES", 10 * 1024 * 1024))
 

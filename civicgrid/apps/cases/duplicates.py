@@ -1,11 +1,32 @@
-"""Possible duplicates of a report: open cases of the same or a sibling category, nearby and recent.
+"""Possible duplicates of a report: cases still in hand (挂账 included) nearby and recent, of the same category or
+a related one, best match first.
 
-`candidates(...)` prefilters in SQL with a bounding box around the point and the time window (indexes on
+Which categories. A report is compared with cases of
+
+* the same category: its own, or its counterpart in the other kind of GB/T 47678.5. The standard numbers each
+  管理部件 (component) and the 管理事项 "<部件>异常" about it with one code (classes 01–05: 部件 04002 行道树 and
+  事项 04002 行道树异常, 01037 路灯 and 路灯异常, 01003 雨水井盖 and 雨水井盖异常: all 153 pairs of the directory),
+  in one taxonomy told apart by kind (`Category.key`). An operator may file a leaning tree under either, so the
+  two count as one category. The relation is the directory's own numbering, taxonomy + code across the two kinds
+  (:func:`same_category`): every district that loads the directory has it, a local category an administrator
+  creates under a standard code joins it, and codes never change once created. Matching names instead
+  ("路灯" in "路灯异常") would also pair 路灯 with 路灯井盖异常 and 路灯配电箱异常 and miss 紧急报警点异常SOS;
+  a mapping table kept by hand would be a second copy of what the codes already say, free to drift from them.
+* a related category: the rest of the class (the class itself and its subclasses, of both kinds for a
+  component or matter). A class such as 06 市容环境类 holds dozens of matters, and a full garbage box is no
+  duplicate of a loose paving slab beside it: these, and every case near a report without a category, are
+  offered only when their texts are alike (`conf.duplicate_min_text()`, 0.2 by default, set by
+  `CIVICGRID_DUPLICATE_MIN_TEXT`). Cases of the same category are offered by place and time alone.
+
+A duplicate may join a case still being handled or one on hold (`MERGE_PARENT_STATUSES`): 挂账 waits for a budget
+or a plan with the problem unsolved, and a new report of it joins that case rather than starting a second one.
+
+How. `candidates(...)` prefilters in SQL with a bounding box around the point and the time window (indexes on
 `reported_at`/`status` keep it small), then measures the great-circle distance in Python and keeps those within
 the radius. The texts are compared after normalisation (full-width, punctuation, numbers, common variants such as
 垃圾箱/垃圾桶 or 违建/违章建筑), by character bi/trigrams weighted TF-IDF-like over the candidates themselves with
 generic words (反映, 尽快处理 …) counting little, blended with the plain bigram cosine (`TextScorer`). Candidates
-rank mostly by that text similarity, then by nearness (`score`).
+rank by `score`: mostly that text similarity (`TEXT_WEIGHT`), then nearness; ties go to the nearer.
 """
 
 from __future__ import annotations
@@ -21,13 +42,15 @@ from functools import lru_cache
 from django.db.models import Q
 from django.utils import timezone
 
+from civicgrid.apps.categories.models import CategoryKind
+
 from . import conf
-from .models import OPEN_STATUSES, Case
+from .models import MERGE_PARENT_STATUSES, Case
 
 EARTH_RADIUS_M = 6_371_008.8
 MAX_CANDIDATES = 20
-# A report without a category would otherwise match every open case nearby: it needs this much alike text.
-UNCATEGORISED_MIN_TEXT = 0.2
+# The two kinds of GB/T 47678.5 whose classes 01–05 share their codes: a component and its matter.
+PAIRED_KINDS = frozenset({CategoryKind.COMPONENT, CategoryKind.MATTER})
 
 
 def haversine_m(lng1: float, lat1: float, lng2: float, lat2: float) -> float:
@@ -186,25 +209,41 @@ class Candidate:
     score: float = 0.0  # the rank: TEXT_WEIGHT × text_score + the rest × nearness
 
 
+def same_category(a, b) -> bool:
+    """Whether two categories name one problem: the same category, or a component and its matter (the same
+    taxonomy and code, one of each kind: GB/T 47678.5's numbering, see the module's docstring)."""
+    if a is None or b is None:
+        return False
+    if a.pk == b.pk:
+        return True
+    return a.taxonomy_id == b.taxonomy_id and a.code == b.code and {a.kind, b.kind} == PAIRED_KINDS
+
+
 def _category_q(category) -> Q:
-    """The same category or one of its siblings under the same parent class (or the class itself)."""
+    """Cases of the same category (or its counterpart) and of the related ones: the class, of either kind, and its
+    subclasses."""
     if category is None:
         return Q()
-    if category.parent_id is None:  # a class: itself and its subclasses
-        return Q(category_id=category.pk) | Q(category__parent_id=category.pk)
-    return Q(category_id=category.pk) | Q(category__parent_id=category.parent_id) | Q(category_id=category.parent_id)
+    # In one taxonomy a code is a component's, its matter's, or both (their classes 01–05 share codes too).
+    class_code = category.parent.code if category.parent_id else category.code
+    return Q(category__taxonomy_id=category.taxonomy_id) & (
+        Q(category__code=category.code) | Q(category__code=class_code, category__parent__isnull=True)
+        | Q(category__parent__code=class_code))
 
 
 def candidates(case: Case | None = None, *, lng: float | None = None, lat: float | None = None, category=None,
                at: datetime | None = None, text: str = "", radius_m: float | None = None,
                hours: float | None = None, queryset=None, limit: int = MAX_CANDIDATES) -> list[Candidate]:
-    """Open cases near `case` (or the point/category/time given) within `radius_m` and ±`hours`, nearest first.
+    """Cases a duplicate could join (open or 挂账) near `case` (or the point/category/time given) within
+    `radius_m` and ±`hours`, of the same category or, with alike texts, a related one: best first by `score`
+    (mostly how alike the texts are, then how near), ties by distance.
 
     `queryset` narrows the search (e.g. `Case.objects.visible_to(user)` in an API); the case itself, and
     cases merged into others, are never candidates.
     """
     radius_m = conf.duplicate_radius_m() if radius_m is None else float(radius_m)
     hours = conf.duplicate_hours() if hours is None else float(hours)
+    min_text = conf.duplicate_min_text()
     if case is not None:
         lng, lat, category, at = case.lng, case.lat, case.category, case.reported_at
         text = text or f"{case.title} {case.description}"
@@ -215,7 +254,7 @@ def candidates(case: Case | None = None, *, lng: float | None = None, lat: float
     dlng = dlat / max(math.cos(math.radians(lat)), 0.01)
     qs = (queryset if queryset is not None else Case.objects.all()).filter(
         _category_q(category),
-        status__in=OPEN_STATUSES,
+        status__in=MERGE_PARENT_STATUSES,
         lng__gte=lng - dlng, lng__lte=lng + dlng, lat__gte=lat - dlat, lat__lte=lat + dlat,
         reported_at__gte=at - timedelta(hours=hours), reported_at__lte=at + timedelta(hours=hours),
     )
@@ -231,8 +270,17 @@ def candidates(case: Case | None = None, *, lng: float | None = None, lat: float
         text_score = SIMILARITY(text, other_text) if SIMILARITY else scorer.score(text, other_text)
         nearness = 1.0 - distance / radius_m if radius_m > 0 else 1.0
         rank = TEXT_WEIGHT * text_score + (1 - TEXT_WEIGHT) * nearness
-        if category is None and text_score < UNCATEGORISED_MIN_TEXT:
-            continue  # without a category only the words can tie two reports together
+        if text_score < min_text and not same_category(category, other.category):
+            continue  # a related category (or none) is no tie by itself: only alike words make it one
         found.append(Candidate(other, round(distance, 1), round(text_score, 3), round(rank, 4)))
     found.sort(key=lambda c: (-c.score, c.distance_m, c.case.pk))
     return found[:limit]
+
+
+def merged_into(case: Case) -> list[Case]:
+    """The cases merged into `case` (with those merged into them, which the merge moved along), in the order they
+    joined, with what a list of them shows (number, title, times, the reporter's name and masked phone): one query.
+    """
+    return list(Case.objects.filter(parent=case).order_by("ended_at", "pk").only(
+        "pk", "number", "title", "source", "reported_at", "ended_at", "reporter_name", "reporter_phone_masked",
+        "parent_id"))

@@ -35,6 +35,9 @@ OPEN_STATUSES = {
     Status.VERIFIED,
 }
 FINAL_STATUSES = {Status.CLOSED, Status.REFUSED, Status.VOIDED, Status.MERGED}
+# What a duplicate may be merged into: a case still being handled, or on hold (挂账: still open, waiting for a
+# budget or a plan; a new report of the problem joins it). A case whose loop ended takes no more reports.
+MERGE_PARENT_STATUSES = frozenset(OPEN_STATUSES | {Status.SUSPENDED})
 # Actions for which a reporter reaches their own cases wherever they are: following them, and reopening them
 # (the `reopen` transition's guard admits the reporter). Board, evaluation, export and staff work stay regional.
 REPORTER_ACTIONS = frozenset({"view", "reopen"})

@@ -313,6 +313,7 @@ class FollowStepOut(Schema):
     action: str
     label: str
     at: datetime
+    merged_into: str | None = None  # a 合并 step: the number of the case the report joined
 
 
 class FollowOut(Schema):
@@ -320,7 +321,7 @@ class FollowOut(Schema):
     status: str
     status_label: str
     category: str
-    reported_at: datetime
+    reported_at: datetime  # when this link's reporter reported (their own report's time after a merge)
     closed_at: datetime | None
     merged: bool
     steps: list[FollowStepOut]

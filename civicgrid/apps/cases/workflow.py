@@ -47,6 +47,14 @@ def _no_extension_pending(case) -> bool:
     return not case.extension_pending
 
 
+def _first_intake(case) -> bool:
+    """Still at its first intake: never dispatched (`dispatched_at` stays set through 退回 and 重新办理) and never
+    reopened (a self-handled case is closed without a dispatch). A case back at 待派遣 after 退回 or 重新办理 has a
+    history of its own, ratings and a reopen request its reporters follow: merging it would turn them back to
+    another case's intake."""
+    return case.dispatched_at is None and not case.reopen_count
+
+
 def _is_reporter_or_staff(case, user) -> bool:
     if case.reporter_id == user.pk or user.is_superuser:
         return True
@@ -69,7 +77,10 @@ CASE_WORKFLOW = Workflow(
         Transition("void", "作废", frozenset({S.REPORTED, S.CHECKING, S.ACCEPTED}), S.VOIDED, "cases.intake",
                    requires=("reason",), style="danger", order=91),
         Transition("merge", "合并到主案卷", frozenset({S.REPORTED, S.CHECKING, S.ACCEPTED}), S.MERGED,
-                   "cases.intake", requires=("parent",), order=80),
+                   "cases.intake", when=_first_intake,
+                   when_label="只有尚未派遣过的案卷可以合并，退回或重新办理的案卷已有办理过程 / only a case never "
+                              "dispatched can be merged: a sent-back or reopened case has a handling history",
+                   requires=("parent",), order=80),
         Transition("dispatch", "派遣", frozenset({S.ACCEPTED}), S.DISPATCHED, "cases.dispatch",
                    requires=("department",), style="primary", order=20),
         Transition("send_back", "退回", IN_HAND, S.ACCEPTED, "cases.handle", guard=_is_case_department,

@@ -152,7 +152,7 @@ def decide(case) -> tuple[bool, str]:
     # A likely duplicate waits for a dispatcher to merge it: once dispatched, it could no longer be merged.
     from civicgrid.apps.cases import duplicates
 
-    alike = duplicates.candidates(case, limit=1)  # open cases only: none of them is merged into another
+    alike = duplicates.candidates(case, limit=1)  # cases it could join: none of them is merged into another
     if alike:
         return False, f"可能与 {alike[0].case.number} 重复，留待人工合并 / may duplicate {alike[0].case.number}: triage"
     return True, f"置信度 {conf:.2f} ≥ 阈值 {limit:.2f}"

@@ -3,10 +3,11 @@
 The buttons are `workflow.allowed_actions(case, request.user)`, the check `cases.services.act` makes (the table,
 and the reach of the user's grant), so a page never offers what the service would refuse. Each button opens a small form with the inputs its transition
 requires and posts to `case_act`, which calls `act(...)`; a refusal re-draws the page with the message and
-the case unchanged (the service works in one transaction). At intake the page offers possible duplicates
-with a merge button; at dispatch the routing suggestion pre-fills the department, with its explanation, and
-after a 退回 the returning department's proposal (the department it named, a routing-rule correction with a link
-that opens it pre-filled for those who manage rules) stands beside the form and in the timeline.
+the case unchanged (the service works in one transaction). At a case's first intake the page offers possible
+duplicates, each merged after a tick that confirms it (a merge cannot be undone); a case that others were merged
+into lists them with their reporters masked. At dispatch the routing suggestion pre-fills the department, with
+its explanation, and after a 退回 the returning department's proposal (the department it named, a routing-rule
+correction with a link that opens it pre-filled for those who manage rules) stands beside the form and in the timeline.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from civicgrid.apps.cases import photos as photo_mod
 from civicgrid.apps.cases.models import Attachment, Case, Status
 from civicgrid.apps.cases.services.actions_handling import DECISIONS
 from civicgrid.apps.cases.services.actions_intake import CHECK_RESULTS
+from civicgrid.apps.cases.services.common import MissingInput
 from civicgrid.apps.cases.workflow import CASE_WORKFLOW, allowed_actions
 from civicgrid.apps.categories.models import LimitMode
 from civicgrid.apps.categories.services import dispatch_target, explain_route
@@ -66,7 +68,11 @@ TEXT_INPUTS = ("reason", "note", "department", "hours", "decision", "result", "p
                "proposed_department")
 FLAG_INPUTS = ("correct_rule",)
 STEP_LABELS = {t.name: t.label for t in CASE_WORKFLOW.transitions}
-INTAKE_STATES = {Status.REPORTED, Status.CHECKING, Status.ACCEPTED}
+# Actions that cannot be undone and are easily taken by mistake: their forms ask for a tick (`confirm`), and
+# `case_act` refuses them without it.
+CONFIRMATIONS = {
+    "merge": _("确认两件案卷反映的是同一问题：合并后本案卷即告结束，报告人改为跟踪主案卷，合并不能撤销"),
+}
 
 
 def case_url(case: Case) -> str:
@@ -119,6 +125,8 @@ def action_forms(case: Case, user, route_department: int | None, transitions) ->
     for t in transitions:
         fields = [f for f in _fields(t, case, route_department)
                   if not (f["name"] == "correct_rule" and t.name == "dispatch" and not may_correct_rules)]
+        if t.name in CONFIRMATIONS:
+            fields.append({"name": "confirm", "label": CONFIRMATIONS[t.name], "required": True, "widget": "flag"})
         result.append({"name": t.name, "label": t.label, "style": t.style, "fields": fields,
                        "photos": any(f["widget"] == "photos" for f in fields),
                        "url": reverse("ui:case_act", args=[case.number, t.name])})
@@ -207,9 +215,18 @@ def photo(case: Case, attachment: Attachment) -> dict:
             "kind": PHOTO_KINDS.get(attachment.kind, attachment.kind)}
 
 
+def _merged_cases(case: Case) -> list[dict]:
+    """The cases merged into this one with their reporters masked; no query when its timeline shows none."""
+    if not any(s.action == "merged_in" for s in case.steps.all()):
+        return []
+    return [{"case": c, "reporter": mask_name(c.reporter_name), "phone": c.reporter_phone_masked}
+            for c in duplicates.merged_into(case)]
+
+
 def _duplicates(case: Case, user, allowed: set[str]) -> list:
-    """Open look-alikes nearby, offered at intake to whoever may merge (within the user's own scope)."""
-    if "merge" not in allowed or case.status not in INTAKE_STATES:
+    """Look-alikes nearby, offered at the case's first intake (the merge transition's own condition) to whoever
+    may merge, within the user's own scope."""
+    if "merge" not in allowed:
         return []
     found = duplicates.candidates(case, queryset=Case.objects.visible_to(user))
     return [c for c in found if c.case.parent_id is None]
@@ -314,6 +331,7 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "send_back_proposal": pending_proposal(case, user, proposals) if "dispatch" in allowed else None,
         "photos": [photo(case, a) for a in case.attachments.all()],
         "candidates": _duplicates(case, user, allowed),
+        "merged_cases": _merged_cases(case),
         "grid_geometry": case.grid.geometry if case.grid_id else None,
         "follow_path": reverse("ui:follow", args=[reporter_token]) if reporter_token else "",
         "follow_token": reporter_token,
@@ -384,6 +402,9 @@ def case_act(request, number: str, action: str):
     if case is None:
         return _left_scope(request, number, action)
     try:
+        if action in CONFIRMATIONS and request.POST.get("confirm") not in ("1", "on", "true"):
+            raise MissingInput("请先勾选确认：合并后本案卷即告结束，不能撤销 / tick the confirmation first: a merge "
+                               "cannot be undone", field="confirm")
         inputs = _inputs(request, action)
         services.act(actor=request.user, case=case, action=action, photos=request.FILES.getlist("photos"),
                      **inputs)

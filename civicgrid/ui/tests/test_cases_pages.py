@@ -297,7 +297,7 @@ def test_duplicates_are_offered_at_intake_and_merged(loop, client_for):
     assert oids(section) == {first.pk} and far.number not in section
     # the grid worker may not merge: no candidates shown
     assert 'id="duplicates"' not in detail(client_for(loop.worker), second).content.decode()
-    response = post_action(c, second, "merge", parent=first.number)
+    response = post_action(c, second, "merge", parent=first.number, confirm="1")
     assert response.status_code == 302
     second.refresh_from_db()
     assert second.status == Status.MERGED and second.parent_id == first.pk

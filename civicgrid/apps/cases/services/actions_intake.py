@@ -8,7 +8,7 @@ from civicgrid.foundation.core.errors import ValidationFailed
 from civicgrid.foundation.orgs.models import Organisation, handles_cases, handling_kinds_text
 
 from .. import clocks, recipients
-from ..models import OPEN_STATUSES, Case, CaseReporter
+from ..models import MERGE_PARENT_STATUSES, Case, CaseReporter
 from .common import add_step, drop_extension_request, record, truthy
 from .intake import resolve_category
 from .transitions import Ctx, action
@@ -136,8 +136,10 @@ def _parent(ctx: Ctx) -> Case:
         raise ValidationFailed(f"主案卷不存在或不在您的范围内：{number[:20]} / parent case not found", field="parent")
     if parent.pk == ctx.case.pk:
         raise ValidationFailed("不能合并到自身 / a case cannot be merged into itself", field="parent")
-    if parent.status not in OPEN_STATUSES or parent.parent_id:
-        raise ValidationFailed("主案卷须为未办结、未被合并的案卷 / the parent must be an open case", field="parent")
+    if parent.status not in MERGE_PARENT_STATUSES or parent.parent_id:
+        raise ValidationFailed("主案卷须为仍在办理或挂账的案卷，已结案、不予受理、已作废或已合并的案卷不能再并入 / the "
+                               "parent must be a case still being handled or on hold (suspended), not one closed, "
+                               "refused, voided or merged", field="parent")
     return parent
 
 

@@ -27,7 +27,8 @@ def reporter_for(token: str) -> CaseReporter:
     token = str(token or "")
     if not 16 <= len(token) <= 64:
         raise NotFound(NOT_FOUND)
-    row = CaseReporter.objects.select_related("case", "case__category").filter(follow_token=token).first()
+    row = (CaseReporter.objects.select_related("case", "case__category", "original_case")
+           .filter(follow_token=token).first())
     if row is None:
         raise NotFound(NOT_FOUND)
     return row
@@ -50,23 +51,40 @@ def may_rate(case, reporter: CaseReporter, viewer=None) -> bool:
                                        and reporter.rated_at < case.closed_at)
 
 
-def follow_status(token: str, viewer=None) -> dict:
-    """The public status of the case a follow link belongs to (the parent case after a merge); `viewer`, the
-    signed-in account reading it, if any."""
-    reporter = reporter_for(token)
-    case = reporter.case
-    steps = [
-        {"action": s.action, "label": STEP_LABELS.get(s.action, s.action), "at": s.at}
+def _public_steps(case: Case) -> list[dict]:
+    """The steps of `case` the public page shows, oldest first; a 合并 step names the case it joined."""
+    return [
+        {"action": s.action, "label": STEP_LABELS.get(s.action, s.action), "at": s.at,
+         "merged_into": (s.data or {}).get("parent") if s.action == "merge" and isinstance(s.data, dict) else None}
         for s in case.steps.filter(action__in=PUBLIC_STEPS).order_by("at", "id")
     ]
+
+
+def follow_status(token: str, viewer=None) -> dict:
+    """The public status of the case a follow link belongs to (the parent case after a merge); `viewer`, the
+    signed-in account reading it, if any.
+
+    A reporter whose report was merged into another case sees their own report: its time as 上报时间, its steps
+    up to the merge (上报 … 合并, naming the case it joined), then the steps of the case they now follow taken
+    since (not that case's own report or what it went through before they joined)."""
+    reporter = reporter_for(token)
+    case = reporter.case
+    merged = reporter.original_case_id != case.pk
+    steps = _public_steps(case)
+    reported_at = case.reported_at
+    if merged:
+        own = _public_steps(reporter.original_case)
+        joined = next((s["at"] for s in reversed(own) if s["action"] == "merge"), None)
+        steps = own + [s for s in steps if joined is not None and s["at"] > joined]
+        reported_at = reporter.original_case.reported_at
     return {
         "number": case.number,
         "status": case.status,
         "status_label": str(Status(case.status).label),
         "category": case.category.name if case.category_id else "",
-        "reported_at": case.reported_at,
+        "reported_at": reported_at,
         "closed_at": case.closed_at,
-        "merged": reporter.original_case_id != case.pk,
+        "merged": merged,
         "steps": steps,
         "rating": reporter.rating if case.status == Status.CLOSED else None,  # of the closing now shown
         "can_rate": may_rate(case, reporter, viewer),

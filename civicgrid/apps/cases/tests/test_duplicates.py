@@ -1,4 +1,5 @@
-"""Duplicates at intake (200 m, 72 h, same or sibling category) and merging that keeps every reporter informed."""
+"""Duplicates at intake (200 m, 72 h; the same category, a component and its matter counting as one, or a related
+one with alike words) and merging that keeps every reporter informed."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import pytest
 from civicgrid.apps.cases import duplicates
 from civicgrid.apps.cases.models import Case, CaseReporter, Status
 from civicgrid.apps.cases.services import act
+from civicgrid.apps.categories.models import Category, CategoryKind
 from civicgrid.foundation.notify.models import Notification, OutgoingMessage
 
-from .conftest import POINT, auth, report
+from .conftest import POINT, auth, report, world_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +24,7 @@ def north(metres: float) -> float:
     return POINT[1] + metres / M_PER_DEG_LAT
 
 
-def test_candidates_are_open_nearby_recent_cases_of_a_similar_category_nearest_first(loop):
+def test_candidates_are_open_nearby_recent_cases_of_a_similar_category_best_first(loop):
     base = report(loop, title="小区门口垃圾堆放")
     near = report(loop, title="门口垃圾没人清", lat=north(50))
     nearer = report(loop, title="垃圾", lat=north(20), category=loop.sibling.pk)  # a sibling subclass
@@ -34,7 +36,8 @@ def test_candidates_are_open_nearby_recent_cases_of_a_similar_category_nearest_f
     Case.objects.filter(pk=closed.pk).update(status=Status.CLOSED)
 
     found = duplicates.candidates(base)
-    assert [c.case.pk for c in found] == [nearer.pk, near.pk]
+    assert [c.case.pk for c in found] == [nearer.pk, near.pk]  # the text first: `nearer` reads like `base`
+    assert found[0].text_score > found[1].text_score and found[0].score > found[1].score
     assert 15 < found[0].distance_m < 25 and 45 < found[1].distance_m < 55
     assert found[1].text_score > 0
     # the window and radius are settings; a wider radius finds the far one, the unrelated class never
@@ -43,7 +46,10 @@ def test_candidates_are_open_nearby_recent_cases_of_a_similar_category_nearest_f
     assert old.pk in [c.case.pk for c in duplicates.candidates(base, hours=100)]
     # a point given without a case (the intake form before submitting)
     by_point = duplicates.candidates(lng=POINT[0], lat=north(45), category=loop.cat, at=base.reported_at)
-    assert [c.case.pk for c in by_point][:2] == [near.pk, nearer.pk]
+    assert [c.case.pk for c in by_point] == [near.pk, base.pk]  # no words: the sibling is no tie by itself
+    by_point = duplicates.candidates(lng=POINT[0], lat=north(45), category=loop.cat, at=base.reported_at,
+                                     text="小区门口垃圾堆放")
+    assert nearer.pk in [c.case.pk for c in by_point]
 
 
 def test_similarity_is_a_character_bigram_cosine():
@@ -129,5 +135,82 @@ def test_merge_refuses_a_closed_or_merged_parent_or_itself(loop):
     with pytest.raises(ValidationFailed, match="自身"):
         act(actor=loop.dispatcher, case=a, action="merge", parent=a.number)
     Case.objects.filter(pk=b.pk).update(status=Status.CLOSED)
-    with pytest.raises(ValidationFailed, match="未办结"):
+    before = world_counts()
+    with pytest.raises(ValidationFailed, match="主案卷须为仍在办理或挂账的案卷，已结案"):
         act(actor=loop.dispatcher, case=a, action="merge", parent=b.number)
+    assert world_counts() == before
+
+
+def _gbt_class(loop, code: str, name: str, kind: str):
+    return Category.objects.create(taxonomy=loop.cls.taxonomy, code=code, name=name, kind=kind)
+
+
+def test_a_component_and_its_matter_are_offered_to_each_other(loop):
+    """GB/T 47678.5 numbers a component and the matter "<component>异常" with one code: a leaning street tree
+    reported under 行道树 (部件) and a 12345 ticket under 行道树异常 (事项) two metres away are one problem, each
+    offered to the other by place and time alone (also when their words differ); a category of another taxonomy
+    that happens to share the code is not its counterpart."""
+    parts = _gbt_class(loop, "04", "园林绿化设施", CategoryKind.COMPONENT)
+    matters = _gbt_class(loop, "04", "园林绿化设施类", CategoryKind.MATTER)
+    tree = Category.objects.create(taxonomy=parts.taxonomy, code="04002", name="行道树", kind=CategoryKind.COMPONENT,
+                                   parent=parts)
+    tree_matter = Category.objects.create(taxonomy=parts.taxonomy, code="04002", name="行道树异常",
+                                          kind=CategoryKind.MATTER, parent=matters)
+    elsewhere = Category.objects.create(taxonomy=loop.other_cat.taxonomy, code="04002", name="本地分类",
+                                        parent=loop.other_cat.parent)
+    open_case = report(loop, title="行道树倾斜", description="", category=tree.pk)
+    ticket = report(loop, actor=loop.dispatcher, source="hotline", title="行道树倾斜", description="",
+                    category=tree_matter.pk, lat=north(2))
+    other_words = report(loop, title="树枝挡住路灯", description="", category=tree_matter.pk, lat=north(30))
+    report(loop, title="行道树倾斜", description="", category=elsewhere.pk, lat=north(3))
+
+    assert [c.case.pk for c in duplicates.candidates(ticket)] == [open_case.pk, other_words.pk]
+    assert [c.case.pk for c in duplicates.candidates(open_case)] == [ticket.pk, other_words.pk]
+    assert duplicates.same_category(tree, tree_matter) and not duplicates.same_category(tree, elsewhere)
+
+
+def test_the_directory_pairs_every_component_with_its_matter_and_nothing_else(loop):
+    """Loaded from the directory: 路灯 (部件 01037) pairs with 路灯异常, not with 路灯井盖异常 (01006), whose case
+    nearby is offered to a 路灯 report only when it reads alike."""
+    from civicgrid.apps.categories.loaders import load_gbt47678
+
+    load_gbt47678()
+    gbt = Category.objects.filter(taxonomy__code="gbt47678_5_2026")
+    lamp = gbt.get(kind=CategoryKind.COMPONENT, code="01037")
+    lamp_matter = gbt.get(kind=CategoryKind.MATTER, code="01037")
+    cover_matter = gbt.get(kind=CategoryKind.MATTER, code="01006")
+    assert (lamp.name, lamp_matter.name, cover_matter.name) == ("路灯", "路灯异常", "路灯井盖异常")
+    pairs = [(c, m) for c in gbt.filter(kind=CategoryKind.COMPONENT, parent__isnull=False)
+             for m in gbt.filter(kind=CategoryKind.MATTER, parent__isnull=False, code=c.code)]
+    assert len(pairs) == 153 and all(duplicates.same_category(c, m) for c, m in pairs)
+    assert not duplicates.same_category(lamp, cover_matter)
+
+    lamp_case = report(loop, title="路灯夜间不亮", description="连续三晚不亮", category=lamp.pk)
+    ticket = report(loop, title="门口路灯坏了", description="晚上一片黑", category=lamp_matter.pk, lat=north(5))
+    cover = report(loop, title="井盖松动", description="踩上去晃动", category=cover_matter.pk, lat=north(8))
+    misfiled = report(loop, title="路灯夜间不亮", description="路灯连续几晚不亮", category=cover_matter.pk,
+                      lat=north(10))
+    found = {c.case.pk: c.text_score for c in duplicates.candidates(lamp_case)}
+    assert set(found) == {ticket.pk, misfiled.pk} and found[ticket.pk] < 0.2  # the same category, other words
+    assert found[misfiled.pk] >= 0.2 and cover.pk not in found  # a related category: only with alike words
+
+
+def test_a_related_category_is_offered_only_when_its_words_are_alike(loop, settings):
+    """A class holds dozens of matters: a full garbage box is no duplicate of a loose paving slab beside it
+    (text similarity 0.00). The same category is offered by place and time alone; the bar is a setting."""
+    paving = Category.objects.create(taxonomy=loop.cls.taxonomy, code="06013", name="道路破损", parent=loop.cls,
+                                     kind=CategoryKind.MATTER)
+    box = report(loop, title="垃圾箱满溢", description="垃圾溢出到地面，周边有异味。")
+    slab = report(loop, title="人行道地砖松动破损", description="地砖翘起，老人走路容易绊倒。", category=paving.pk,
+                  lat=north(20))
+    heap = report(loop, title="垃圾箱旁垃圾堆满", description="垃圾溢出来了", category=loop.sibling.pk, lat=north(30))
+    same = report(loop, title="小区门口有人乱扔", description="塑料袋", lat=north(40))  # the same category, other words
+
+    found = {c.case.pk: c.text_score for c in duplicates.candidates(box)}
+    assert set(found) == {heap.pk, same.pk}
+    assert found[heap.pk] >= 0.2 and found[same.pk] < 0.2
+    assert slab.pk not in found
+    settings.CIVICGRID_DUPLICATE_MIN_TEXT = 0
+    assert slab.pk in [c.case.pk for c in duplicates.candidates(box)]
+    settings.CIVICGRID_DUPLICATE_MIN_TEXT = 0.9
+    assert [c.case.pk for c in duplicates.candidates(box)] == [same.pk]
