@@ -155,16 +155,16 @@ class Command(BaseCommand):
                 "key file saved with this backup (backup --keys-out). Nothing was changed."
             )
         reader = FieldEncryptor(ring)
-        failures = []
-        for (label, context_, key_id), tokens in samples.items():
+        failures: dict[str, list[str]] = {}  # error → the columns it struck
+        for (label, context_, _key), tokens in samples.items():
             for token in tokens:
                 try:
                     reader.decrypt(token, context_)
                 except CryptoError as exc:
-                    failures.append(f"{label} (key {key_id}): {exc}")
+                    failures.setdefault(str(exc), []).append(label)
                     break
         if failures:
-            shown = "; ".join(failures[:5]) + (f"; and {len(failures) - 5} more" if len(failures) > 5 else "")
+            shown = "; ".join(f"{error} ({', '.join(labels)})" for error, labels in failures.items())
             raise CommandError(
                 f"密钥文件无法解密该备份 / the key file {where} cannot decrypt this backup's encrypted values: "
                 f"{shown}. Pass --keys FILE with the key file saved with this backup, or a later copy (after a "
