@@ -38,8 +38,9 @@ def keys(settings, tmp_path):
     core_keys.reset()
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def uploads(settings, tmp_path):
+    """Each test's own upload dir: a restore replaces it, which must not touch the session's."""
     settings.MEDIA_ROOT = tmp_path / "data" / "uploads"
     return settings.MEDIA_ROOT
 
@@ -117,6 +118,11 @@ def test_restore_puts_keys_back_and_keeps_a_different_key_file(tmp_path, keys, c
     assert keys.read_text() == vault.read_text()
     kept = [p for p in keys.parent.iterdir() if p.name.startswith("keys.json.replaced-")]
     assert len(kept) == 1 and "k9" in kept[0].read_text()
+    # A second restore within the same second keeps the file it replaces beside the first one kept.
+    keys.write_text('{"current": "k8", "keys": {"k8": "CCCC"}}')
+    call_command("restore", str(out), "--yes", "--keys", str(vault))
+    kept = sorted(p.read_text() for p in keys.parent.iterdir() if p.name.startswith("keys.json.replaced-"))
+    assert len(kept) == 2 and "k9" in "".join(kept) and "k8" in "".join(kept)
     assert stat.S_IMODE(os.stat(keys).st_mode) == 0o600
 
 

@@ -191,7 +191,7 @@ class Command(BaseCommand):
     def _install_uploads(self, uploads: Path) -> None:
         target = Path(settings.MEDIA_ROOT)
         if target.exists() and any(target.iterdir()):
-            aside = target.with_name(f"{target.name}.replaced-{timezone.now():%Y%m%d%H%M%S}")
+            aside = aside_path(target)
             os.replace(target, aside)
             self.stdout.write(f"the previous uploads were kept as {aside}")
         elif target.exists():
@@ -205,12 +205,23 @@ class Command(BaseCommand):
         if target.exists():
             if target.read_bytes() == keys_file.read_bytes():
                 return
-            aside = target.with_name(f"{target.name}.replaced-{timezone.now():%Y%m%d%H%M%S}")
+            aside = aside_path(target)
             os.replace(target, aside)
             self.stdout.write(f"the previous key file was kept as {aside}")
         private_copy(keys_file, target)
         keys.reset()
         self.stdout.write(f"encryption keys restored to {target}")
+
+
+def aside_path(target: Path) -> Path:
+    """A free name beside `target` to keep what a restore replaces (`NAME.replaced-<time>`, `-2`, … when two
+    restores fall in one second): never one that already holds something kept."""
+    base = target.with_name(f"{target.name}.replaced-{timezone.now():%Y%m%d%H%M%S}")
+    aside, n = base, 1
+    while aside.exists():
+        n += 1
+        aside = base.with_name(f"{base.name}-{n}")
+    return aside
 
 
 def read_manifest(path: Path) -> dict:
