@@ -106,6 +106,11 @@ def test_restore_needs_yes_and_a_backup_of_this_engine(tmp_path, keys, clean_aud
     junk.write_bytes(b"not a backup at all")
     with pytest.raises(CommandError, match="neither"):
         call_command("restore", str(junk), "--yes")
+    other_tar = tmp_path / "other.tar"
+    with tarfile.open(other_tar, "w") as tar:
+        tar.add(junk, arcname="manifest.json")
+    with pytest.raises(CommandError, match="not a civicgrid backup"):
+        call_command("restore", str(other_tar), "--yes")
 
 
 @real_db

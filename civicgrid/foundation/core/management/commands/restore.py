@@ -38,6 +38,7 @@ from civicgrid.foundation.core.crypto import CryptoError, FieldEncryptor, KeyRin
 
 from .backup import (
     ARCHIVE_FORMAT,
+    DATABASE_MEMBER,
     MANIFEST,
     RESTORE,
     UPLOADS_MEMBER,
@@ -232,7 +233,8 @@ def read_manifest(path: Path) -> dict:
             manifest = json.loads(tar.extractfile(member).read())
     except (KeyError, tarfile.TarError, OSError, ValueError, AttributeError) as exc:
         raise CommandError(f"{path} is a tar file but not a civicgrid backup: {exc}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != ARCHIVE_FORMAT or "engine" not in manifest:
+    if (not isinstance(manifest, dict) or manifest.get("format") != ARCHIVE_FORMAT
+            or manifest.get("database") != DATABASE_MEMBER.get(manifest.get("engine"))):
         raise CommandError(f"{path} is a tar file but not a civicgrid backup (no civicgrid manifest)")
     return manifest
 
