@@ -219,6 +219,21 @@ def encryptor(*, force_check: bool = False) -> FastFieldEncryptor:
         return h.encryptor
 
 
+def refuse_to_start_without_keys() -> None:
+    """At a web process's start: `SystemExit` naming the file if the key file is missing over encrypted data.
+    Any other failure (a database not reachable yet) is logged; the pages then say what is wrong."""
+    from django.db import connections
+
+    try:
+        encryptor()
+    except KeyFileMissing as exc:
+        raise SystemExit(f"civicgrid: {exc}") from None
+    except Exception:  # noqa: BLE001 - the check is repeated by every page that needs a key
+        log.warning("could not check the encryption key file at start", exc_info=True)
+    finally:
+        connections.close_all()
+
+
 def reset() -> None:
     """Forget the loaded ring (tests that switch key files or ciphers; after a rotation in this process)."""
     with _holder.lock:
