@@ -136,6 +136,7 @@ class _Holder:
         self.lock = threading.Lock()
         self.encryptor: FastFieldEncryptor | None = None
         self.source: tuple | None = None
+        self.path: Path | None = None  # the file the encryptor was loaded from
         self.checked_at = 0.0
 
 
@@ -203,7 +204,7 @@ def encryptor(*, force_check: bool = False) -> FastFieldEncryptor:
             source = _stat(path)
         except FileNotFoundError:
             source = None
-        if source is None and h.encryptor is not None:
+        if source is None and h.encryptor is not None and h.path == path:
             # Gone under a running process (deleted, or being restored): keep using the keys already loaded, so
             # what is written meanwhile stays readable with the file once it is back.
             if h.source is not None:
@@ -214,7 +215,7 @@ def encryptor(*, force_check: bool = False) -> FastFieldEncryptor:
             if source is None:
                 _create_first_key_file(path)
             h.encryptor = FastFieldEncryptor(KeyRing.load(path), settings.CIVICGRID_CIPHER)
-            h.source = _stat(path)
+            h.source, h.path = _stat(path), path
         h.checked_at = now
         return h.encryptor
 
@@ -239,6 +240,7 @@ def reset() -> None:
     with _holder.lock:
         _holder.encryptor = None
         _holder.source = None
+        _holder.path = None
         _holder.checked_at = 0.0
 
 
