@@ -94,3 +94,22 @@ def _rate_limits_start_full():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _key_file_of_the_test_data_dir():
+    """The test data dir's key file exists from the start, as on an installed system: `core.keys` generates one
+    only after asking the database whether it holds encrypted values, which a test without database access may
+    not (tests of the generation itself point CIVICGRID_KEY_FILE at a fresh path)."""
+    from django.conf import settings
+
+    from civicgrid.foundation.core.crypto import KeyFileError, KeyRing
+    from civicgrid.foundation.core.keys import new_key_id
+
+    path = settings.CIVICGRID_KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            KeyRing.generate(path, new_key_id())
+        except KeyFileError:
+            pass  # another test process sharing the data dir made it first

@@ -6,6 +6,8 @@ unknown paths in the spec's formats; this covers what reaches Django's handlers)
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib import messages
 from django.http import HttpResponseServerError, JsonResponse
 from django.shortcuts import redirect, render
@@ -15,7 +17,10 @@ from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import requires_csrf_token
 
+from civicgrid.foundation.core import keys
 from civicgrid.ui.language import has_chinese, one_language
+
+log = logging.getLogger(__name__)
 
 TITLES = {
     400: gettext_noop("请求有误"),
@@ -95,6 +100,37 @@ def server_error(request):
     if answer is not None:
         return answer
     return HttpResponseServerError(loader.get_template("ui/error_500.html").render())
+
+
+# ---- encrypted data without its key ---------------------------------------------------------------------------
+# The key file is missing while the database holds encrypted values, or it is not the file the data was written
+# with (`core.keys`): the page says so in words, 503, rather than "internal server error"; the log names the
+# file and the error for the administrator.
+
+KEYS_TITLE = gettext_noop("加密密钥不可用")
+KEYS_UNAVAILABLE = gettext_noop(
+    "加密数据暂时无法读取或写入：加密密钥文件缺失，或与数据不符。请联系系统管理员从备份恢复密钥文件。")
+
+
+class KeysUnavailableMiddleware:
+    """A view that failed for want of the right encryption key answers a clear 503 page (or JSON)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, (keys.KeyFileMissing, keys.KeyMismatch)):
+            return None
+        log.error("%s %s: %s", request.method, request.path, exception)
+        detail = _(KEYS_UNAVAILABLE)
+        answer = _machine(request, 503, detail)
+        if answer is not None:
+            return answer
+        return render(request, "ui/error.html", {"status": 503, "title": _(KEYS_TITLE), "detail": detail},
+                      status=503)
 
 
 # ---- a form's address opened as a page ------------------------------------------------------------------------

@@ -1,9 +1,17 @@
 """The process-wide field encryptor, configured from settings, and the registry of encrypted columns.
 
-`encryptor()` loads `settings.CIVICGRID_KEY_FILE` (generating it, mode 0600, on first use so the embedded demo
-needs no setup) with `settings.CIVICGRID_CIPHER`. Other processes may rotate the key file while this one runs
-(`civicgrid rotate_keys`), so the ring is reloaded when the file changes on disk and a token naming a key this
-process has not seen triggers one reload before giving up.
+`encryptor()` loads `settings.CIVICGRID_KEY_FILE` with `settings.CIVICGRID_CIPHER`. The file is generated (mode
+0600) on first use only while the database holds no encrypted value (a fresh installation, so the embedded demo
+needs no setup). Once there is encrypted data, a missing file is an error (`KeyFileMissing`, naming the path):
+a new key could not read the old data, and what it wrote would be unreadable once the right file is put back.
+A file that disappears under a running process is not replaced either: the process keeps the ring it loaded.
+Generated key ids carry a random suffix (`k1-3f9a0c2e`), so a wrong key file says "unknown key id" rather than
+"the token was altered".
+
+Other processes may rotate the key file while this one runs (`civicgrid rotate_keys`), so the ring is reloaded
+when the file changes on disk and a token naming a key this process has not seen triggers one reload before
+giving up; a token that still cannot be read raises `KeyMismatch`, a message for people (the reveal views and
+the error pages show it instead of a 500).
 
 Bulk paths (imports, the demo, the benchmark) encrypt millions of values; `FastFieldEncryptor` keeps one
 AES-GCM context per key and draws nonces in blocks instead of building both for every value, and precomputes
@@ -18,6 +26,7 @@ import hashlib
 import logging
 import os
 import re
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -27,6 +36,7 @@ from django.conf import settings
 
 from . import crypto
 from .crypto import DecryptionError, FieldEncryptor, KeyFileError, KeyRing
+from .errors import CivicgridError
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +45,27 @@ _RELOAD_CHECK_SECONDS = 2.0
 _NONCE_BLOCK = 12 * 4096
 _WHITESPACE = re.compile(r"\s")
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
+_KEY_NUMBER = re.compile(r"k(\d+)(?:-|$)")
+
+
+class KeyFileMissing(KeyFileError):
+    """The key file is missing while the database holds values encrypted with it: nothing is generated.
+
+    Not a `CivicgridError`: its message names a server path, for the operator (commands, the log); pages and
+    the API answer a message without it (`ui.errors.KeysUnavailableMiddleware`)."""
+
+
+class KeyMismatch(CivicgridError, DecryptionError):
+    """A stored value cannot be decrypted with the key file in use (another ring's file, or an altered token)."""
+
+    status = 503
+    code = "keys_unavailable"
+
+
+def new_key_id(ring: KeyRing | None = None) -> str:
+    """A key id no other ring is likely to use: the next number and a random suffix (`k2-5be01f9c`)."""
+    numbers = [int(m.group(1)) for k in (ring.keys if ring else ()) if (m := _KEY_NUMBER.match(k))]
+    return f"k{max(numbers, default=0) + 1}-{secrets.token_hex(4)}"
 
 
 class FastFieldEncryptor(FieldEncryptor):
@@ -105,6 +136,7 @@ class _Holder:
         self.lock = threading.Lock()
         self.encryptor: FastFieldEncryptor | None = None
         self.source: tuple | None = None
+        self.path: Path | None = None  # the file the encryptor was loaded from
         self.checked_at = 0.0
 
 
@@ -121,19 +153,47 @@ def _stat(path: Path) -> tuple:
     return (str(path), st.st_mtime_ns, st.st_size, st.st_ino, settings.CIVICGRID_CIPHER)
 
 
-def _load(path: Path) -> FastFieldEncryptor:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            KeyRing.generate(path)
-            log.warning("generated a new encryption key file at %s (mode 0600); back it up", path)
-        except KeyFileError:
-            pass  # another process created it at the same moment: use theirs
-    return FastFieldEncryptor(KeyRing.load(path), settings.CIVICGRID_CIPHER)
+def database_holds_encrypted_values() -> bool:
+    """Whether any registered encrypted column holds a token (tables not yet migrated count as empty)."""
+    from django.apps import apps
+    from django.db import connection
+
+    apps.get_models()  # the apps register their columns when they are ready
+    tables = set(connection.introspection.table_names())
+    for column in ENCRYPTED_COLUMNS.values():
+        model = apps.get_model(column.model)
+        if model._meta.db_table in tables and model._default_manager.filter(**{f"{column.field}__gt": ""}).exists():
+            return True
+    return False
+
+
+def missing_key_file_message(path: Path) -> str:
+    return (
+        f"加密密钥文件 {path} 不存在，而数据库中已有加密数据：请从备份恢复该文件（复制回原处，或 civicgrid restore "
+        "备份文件 --keys 密钥文件），不会生成新密钥。 / The encryption key file {path} is missing but the database "
+        "holds encrypted values: restore that file from its backup (copy it back, or `civicgrid restore BACKUP "
+        "--keys KEYFILE`); no new key is generated, as it could not read the existing data."
+    ).replace("{path}", str(path))
+
+
+def _create_first_key_file(path: Path) -> None:
+    """Generate the key file of a fresh installation; `KeyFileMissing` if the database already holds tokens."""
+    if database_holds_encrypted_values():
+        log.error("encryption key file %s is missing and the database holds encrypted values", path)
+        raise KeyFileMissing(missing_key_file_message(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        KeyRing.generate(path, new_key_id())
+        log.warning("generated a new encryption key file at %s (mode 0600); back it up", path)
+    except KeyFileError:
+        pass  # another process created it at the same moment: use theirs
 
 
 def encryptor(*, force_check: bool = False) -> FastFieldEncryptor:
-    """The process-wide encryptor, reloaded when the key file or the configured cipher changes."""
+    """The process-wide encryptor, reloaded when the key file or the configured cipher changes.
+
+    `KeyFileMissing` when there is no key file and the database holds encrypted values (see the module's text).
+    """
     h = _holder
     now = time.monotonic()
     if h.encryptor is not None and not force_check and now - h.checked_at < _RELOAD_CHECK_SECONDS:
@@ -144,11 +204,35 @@ def encryptor(*, force_check: bool = False) -> FastFieldEncryptor:
             source = _stat(path)
         except FileNotFoundError:
             source = None
-        if h.encryptor is None or source != h.source:
-            h.encryptor = _load(path)
-            h.source = _stat(path)
+        if source is None and h.encryptor is not None and h.path == path:
+            # Gone under a running process (deleted, or being restored): keep using the keys already loaded, so
+            # what is written meanwhile stays readable with the file once it is back.
+            if h.source is not None:
+                log.error("encryption key file %s has disappeared; this process keeps the keys it loaded. "
+                          "Restore the file from its backup.", path)
+                h.source = None
+        elif h.encryptor is None or source != h.source:
+            if source is None:
+                _create_first_key_file(path)
+            h.encryptor = FastFieldEncryptor(KeyRing.load(path), settings.CIVICGRID_CIPHER)
+            h.source, h.path = _stat(path), path
         h.checked_at = now
         return h.encryptor
+
+
+def refuse_to_start_without_keys() -> None:
+    """At a web process's start: `SystemExit` naming the file if the key file is missing over encrypted data.
+    Any other failure (a database not reachable yet) is logged; the pages then say what is wrong."""
+    from django.db import connections
+
+    try:
+        encryptor()
+    except KeyFileMissing as exc:
+        raise SystemExit(f"civicgrid: {exc}") from None
+    except Exception:  # noqa: BLE001 - the check is repeated by every page that needs a key
+        log.warning("could not check the encryption key file at start", exc_info=True)
+    finally:
+        connections.close_all()
 
 
 def reset() -> None:
@@ -156,6 +240,7 @@ def reset() -> None:
     with _holder.lock:
         _holder.encryptor = None
         _holder.source = None
+        _holder.path = None
         _holder.checked_at = 0.0
 
 
@@ -169,12 +254,22 @@ def decrypt(token: str, context: str) -> str:
     if not token:
         return ""
     try:
-        return encryptor().decrypt(token, context)
-    except DecryptionError:
-        _, key_id, _ = crypto.parse_token(token)
-        if key_id in encryptor().keyring.keys:
-            raise
-        return encryptor(force_check=True).decrypt(token, context)
+        try:
+            return encryptor().decrypt(token, context)
+        except DecryptionError:
+            _, key_id, _ = crypto.parse_token(token)
+            if key_id in encryptor().keyring.keys:
+                raise
+            return encryptor(force_check=True).decrypt(token, context)
+    except KeyMismatch:
+        raise
+    except DecryptionError as exc:
+        log.error("cannot decrypt a %s value with the key file %s: %s", context, key_file(), exc)
+        raise KeyMismatch(
+            f"无法解密该数据：{exc}。当前密钥文件可能不是写入数据时所用的那份，请系统管理员从备份恢复正确的密钥文件。 / "
+            f"This value cannot be decrypted ({exc}): the key file in use is probably not the one it was written "
+            "with; the system administrator should restore the right key file from its backup."
+        ) from exc
 
 
 def blind_index(value: str, context: str) -> str:

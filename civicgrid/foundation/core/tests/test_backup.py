@@ -1,7 +1,10 @@
 """Backup and restore round trip on the running database (SQLite online backup, or pg_dump/pg_restore)."""
 
+import io
 import os
+import shutil
 import stat
+import tarfile
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -10,6 +13,11 @@ from django.db import DatabaseError, connection, transaction
 from civicgrid.foundation.access.models import User
 from civicgrid.foundation.audit.models import AuditEntry
 from civicgrid.foundation.audit.service import record
+from civicgrid.foundation.core import heartbeat
+from civicgrid.foundation.core import keys as core_keys
+from civicgrid.foundation.core.crypto import KeyRing
+from civicgrid.foundation.notify import services as notify
+from civicgrid.foundation.notify.models import OutgoingMessage
 from civicgrid.foundation.regions.models import Region
 from civicgrid.testing.browser import BROWSER_APPS, purge_test_audit_rows
 from civicgrid.testing.builders import small_tree
@@ -23,9 +31,18 @@ real_db = pytest.mark.django_db(transaction=True, available_apps=BROWSER_APPS)
 def keys(settings, tmp_path):
     key_file = tmp_path / "secrets" / "keys.json"
     key_file.parent.mkdir()
-    key_file.write_text('{"current": "k1", "keys": {"k1": "AAAA"}, "blind_index_key": "AAAA"}')
+    KeyRing.generate(key_file, core_keys.new_key_id())
     settings.CIVICGRID_KEY_FILE = key_file
-    return key_file
+    core_keys.reset()
+    yield key_file
+    core_keys.reset()
+
+
+@pytest.fixture(autouse=True)
+def uploads(settings, tmp_path):
+    """Each test's own upload dir: a restore replaces it, which must not touch the session's."""
+    settings.MEDIA_ROOT = tmp_path / "data" / "uploads"
+    return settings.MEDIA_ROOT
 
 
 @pytest.fixture
@@ -89,6 +106,11 @@ def test_restore_needs_yes_and_a_backup_of_this_engine(tmp_path, keys, clean_aud
     junk.write_bytes(b"not a backup at all")
     with pytest.raises(CommandError, match="neither"):
         call_command("restore", str(junk), "--yes")
+    other_tar = tmp_path / "other.tar"
+    with tarfile.open(other_tar, "w") as tar:
+        tar.add(junk, arcname="manifest.json")
+    with pytest.raises(CommandError, match="not a civicgrid backup"):
+        call_command("restore", str(other_tar), "--yes")
 
 
 @real_db
@@ -101,4 +123,117 @@ def test_restore_puts_keys_back_and_keeps_a_different_key_file(tmp_path, keys, c
     assert keys.read_text() == vault.read_text()
     kept = [p for p in keys.parent.iterdir() if p.name.startswith("keys.json.replaced-")]
     assert len(kept) == 1 and "k9" in kept[0].read_text()
+    # A second restore within the same second keeps the file it replaces beside the first one kept.
+    keys.write_text('{"current": "k8", "keys": {"k8": "CCCC"}}')
+    call_command("restore", str(out), "--yes", "--keys", str(vault))
+    kept = sorted(p.read_text() for p in keys.parent.iterdir() if p.name.startswith("keys.json.replaced-"))
+    assert len(kept) == 2 and "k9" in "".join(kept) and "k8" in "".join(kept)
     assert stat.S_IMODE(os.stat(keys).st_mode) == 0o600
+
+
+def _snapshot(path):
+    return {p.relative_to(path).as_posix(): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+
+
+@real_db
+def test_restore_refuses_a_key_file_that_cannot_read_the_backup_and_changes_nothing(tmp_path, keys, clean_audit):
+    notify.queue_message(channel="sms", to="13812345678", body="已受理")
+    before_rotation = tmp_path / "vault1" / "keys.json"
+    call_command("backup", "--out", str(tmp_path / "b1.backup"), "--keys-out", str(before_rotation))
+    call_command("rotate_keys", "--yes", stdout=io.StringIO(), stderr=io.StringIO())
+    notify.queue_message(channel="sms", to="13900000000", body="已办结")
+    out, after_rotation = tmp_path / "b2.backup", tmp_path / "vault2" / "keys.json"
+    call_command("backup", "--out", str(out), "--keys-out", str(after_rotation))
+    User.objects.create_user("added-later", password=None)
+    key_file_before = keys.read_bytes()
+
+    # Keys from before the rotation lack the key the backup's newer values name: refused, nothing replaced.
+    with pytest.raises(CommandError, match="cannot decrypt.*unknown encryption key id") as refused:
+        call_command("restore", str(out), "--yes", "--keys", str(before_rotation))
+    assert "notify.OutgoingMessage.to_enc" in str(refused.value) and "Nothing was changed" in str(refused.value)
+    assert User.objects.filter(username="added-later").exists() and keys.read_bytes() == key_file_before
+    # A fresh data dir without the key file, or with a newly generated one: refused as well.
+    keys.unlink()
+    with pytest.raises(CommandError, match="no key file"):
+        call_command("restore", str(out), "--yes")
+    KeyRing.generate(keys, core_keys.new_key_id())
+    with pytest.raises(CommandError, match="unknown encryption key id"):
+        call_command("restore", str(out), "--yes")
+    assert User.objects.filter(username="added-later").exists()
+    assert not [p for p in keys.parent.iterdir() if ".replaced-" in p.name]
+
+    call_command("restore", str(out), "--yes", "--keys", str(after_rotation), stdout=io.StringIO())
+    assert not User.objects.filter(username="added-later").exists()
+    core_keys.reset()
+    assert sorted(core_keys.decrypt(m.to_enc, notify.TO_CONTEXT) for m in OutgoingMessage.objects.all()) == [
+        "13812345678", "13900000000"]
+    # The older backup with the older keys is fine too (every key id it uses is in them).
+    call_command("restore", str(tmp_path / "b1.backup"), "--yes", "--keys", str(before_rotation),
+                 stdout=io.StringIO())
+    assert OutgoingMessage.objects.count() == 1
+
+
+@real_db
+def test_backup_holds_the_uploads_and_restore_puts_them_back(tmp_path, keys, uploads, clean_audit):
+    photo = uploads / "cases" / "2026" / "11" / "ab12.jpg"
+    photo.parent.mkdir(parents=True)
+    photo.write_bytes(b"\xff\xd8 a photo")
+    (uploads / "hazards").mkdir()
+    (uploads / "hazards" / "cd34.jpg").write_bytes(b"\xff\xd8 another")
+    out = tmp_path / "b" / "civicgrid.backup"
+    printed = io.StringIO()
+    call_command("backup", "--out", str(out), "--without-keys", stdout=printed)
+    assert "uploads included: 2 files" in printed.getvalue()
+    with tarfile.open(out) as tar:
+        assert {"manifest.json", "database.sqlite3" if connection.vendor == "sqlite" else "database.pgdump",
+                "uploads/cases/2026/11/ab12.jpg", "uploads/hazards/cd34.jpg"} <= set(tar.getnames())
+    saved = _snapshot(uploads)
+
+    # A restore into a fresh data dir: no uploads at all.
+    shutil.rmtree(uploads)
+    call_command("restore", str(out), "--yes", stdout=io.StringIO())
+    assert _snapshot(uploads) == saved
+
+    # Uploads made after the backup are kept aside, not mixed in nor deleted.
+    photo.unlink()
+    (uploads / "later.jpg").write_bytes(b"later")
+    call_command("restore", str(out), "--yes", stdout=io.StringIO())
+    assert _snapshot(uploads) == saved
+    aside = [p for p in uploads.parent.iterdir() if p.name.startswith("uploads.replaced-")]
+    assert len(aside) == 1 and (aside[0] / "later.jpg").read_bytes() == b"later"
+    assert not [p for p in uploads.parent.iterdir() if p.name.startswith(".civicgrid-restore-")]
+
+
+@real_db
+def test_a_database_only_backup_still_restores_and_says_the_uploads_are_not_in_it(tmp_path, keys, uploads,
+                                                                                  clean_audit):
+    (uploads / "x.jpg").parent.mkdir(parents=True)
+    (uploads / "x.jpg").write_bytes(b"x")
+    out = tmp_path / "db.backup"
+    printed = io.StringIO()
+    call_command("backup", "--out", str(out), "--without-keys", "--without-uploads", stdout=printed)
+    assert "uploads NOT included" in printed.getvalue()
+    with out.open("rb") as fh:  # the bare database file, as earlier versions wrote
+        assert fh.read(5) in (b"SQLit", b"PGDMP")
+    User.objects.create_user("added-later", password=None)
+    printed = io.StringIO()
+    call_command("restore", str(out), "--yes", stdout=printed)
+    assert not User.objects.filter(username="added-later").exists()
+    assert "uploads in" in printed.getvalue() and (uploads / "x.jpg").read_bytes() == b"x"
+
+
+@real_db
+def test_restore_refuses_while_a_worker_reports_itself(tmp_path, keys, clean_audit):
+    out = tmp_path / "db.backup"
+    call_command("backup", "--out", str(out), "--without-keys", stdout=io.StringIO())
+    heartbeat.started("web-1-worker")
+    User.objects.create_user("added-later", password=None)
+    with pytest.raises(CommandError, match="worker process.*--force"):
+        call_command("restore", str(out), "--yes")
+    assert User.objects.filter(username="added-later").exists()
+    heartbeat.stopped("web-1-worker")
+    call_command("restore", str(out), "--yes", stdout=io.StringIO())  # a stopped worker does not count
+    heartbeat.started("web-1-worker")
+    User.objects.create_user("added-later", password=None)
+    call_command("restore", str(out), "--yes", "--force", stdout=io.StringIO())
+    assert not User.objects.filter(username="added-later").exists()

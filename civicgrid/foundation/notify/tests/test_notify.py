@@ -81,6 +81,18 @@ def test_console_sender_prints_one_masked_line_after_commit(capsys, django_captu
     assert len(out) == 1 and "138****5678" in out[0] and "13812345678" not in out[0]
 
 
+def test_console_sender_masks_the_follow_link_token_but_the_message_keeps_it(capsys, django_capture_on_commit_callbacks):
+    token = "Zq3xT0kEnAbCdEfGhIjKlMnOpQrStUv"
+    body = f"您反映的问题已受理，查看进度：https://wangge.example.gov.cn/follow/{token}/ 回复T退订"
+    with django_capture_on_commit_callbacks(execute=True):
+        message = services.queue_message(channel="sms", to="13812345678", body=body)
+    message.refresh_from_db()
+    assert message.status == "sent" and token in message.body  # the resident still gets the link
+    out = capsys.readouterr().out
+    assert token not in out and token[4:12] not in out
+    assert "/follow/Zq3x…/" in out and "回复T退订" in out
+
+
 def test_a_rolled_back_action_sends_nothing(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         try:

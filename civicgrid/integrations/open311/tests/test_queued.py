@@ -222,7 +222,7 @@ def test_a_key_rotation_reaches_queued_reports(queued, http, tmp_path, settings)
         token = post(http, "requests.json", form(queued)).json()[0]["token"]
         old = keys.encryptor().keyring.current
         out = io.StringIO()
-        call_command("rotate_keys", stdout=out, stderr=io.StringIO())
+        call_command("rotate_keys", "--yes", stdout=out, stderr=io.StringIO())
         new = keys.encryptor(force_check=True).keyring.current
         assert new != old and "open311.QueuedRequest.contacts_enc: 1" in out.getvalue()
         row = QueuedRequest.objects.get(token=token)

@@ -1,14 +1,23 @@
-"""`civicgrid backup --out FILE`: a consistent copy of the database, and the encryption keys kept apart.
+"""`civicgrid backup --out FILE`: a consistent copy of the database and the uploads; the encryption keys kept apart.
+
+FILE is a tar archive holding `manifest.json`, the database (`database.sqlite3` or `database.pgdump`) and the
+uploads (`uploads/`: case photos, hazard photos, … everything under `MEDIA_ROOT`), which the database refers to
+and which are lost on a restore without them. `--without-uploads` writes the bare database file instead (the
+format of earlier versions; `civicgrid restore` reads both).
 
 * SQLite: the online backup API (`sqlite3.Connection.backup`) copies a consistent snapshot page by page while
   the application keeps running; the result is an ordinary SQLite file.
 * PostgreSQL: `pg_dump --format=custom` (one consistent snapshot; restored with `pg_restore`).
 
+The uploads are copied after the database's snapshot: a file uploaded meanwhile is included though no row
+names it; none the snapshot names is missing unless it was deleted meanwhile.
+
 The encryption keys (`CIVICGRID_KEY_FILE`) are never written into or beside the database backup: whoever holds
 both holds the personal data in clear, so keys must not sit next to the data they protect. If a key file
 exists, the command insists on an explicit choice: `--keys-out PATH` (a copy in a directory other than the
 backup's, meant for a different medium or custodian) or `--without-keys` (they are backed up by other means).
-`civicgrid restore` takes the keys back separately with `--keys`.
+`civicgrid restore` takes the keys back separately with `--keys`. A key rotation (`civicgrid rotate_keys`)
+makes earlier copies of the key file unable to read what is written after it: back the key file up again.
 
 The file is written next to its destination under a temporary name, made readable by its owner only, and
 moved into place when complete; the backup is recorded in the audit trail (so the copy contains its own
@@ -18,10 +27,13 @@ record).
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import os
 import shutil
 import sqlite3
 import subprocess
+import tarfile
 import tempfile
 from pathlib import Path
 
@@ -37,6 +49,10 @@ BACKUP = verbs.System.BACKUP
 RESTORE = verbs.System.RESTORE
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_MAGIC = b"PGDMP"
+ARCHIVE_FORMAT = "civicgrid-backup"
+MANIFEST = "manifest.json"
+DATABASE_MEMBER = {"sqlite": "database.sqlite3", "postgresql": "database.pgdump"}
+UPLOADS_MEMBER = "uploads"
 
 
 def sha256_of(path: Path) -> str:
@@ -48,14 +64,18 @@ def sha256_of(path: Path) -> str:
 
 
 def backup_format(path: Path) -> str:
-    """'sqlite' or 'postgresql', from the file's first bytes; CommandError for anything else."""
+    """'sqlite' or 'postgresql' (a bare database file), or 'archive' (database and uploads), from the file's
+    first bytes; CommandError for anything else."""
     with path.open("rb") as fh:
-        head = fh.read(16)
+        head = fh.read(512)
     if head.startswith(SQLITE_MAGIC):
         return "sqlite"
     if head.startswith(PG_MAGIC):
         return "postgresql"
-    raise CommandError(f"{path} is neither an SQLite database nor a pg_dump custom-format archive")
+    if head[257:262] == b"ustar":
+        return "archive"
+    raise CommandError(f"{path} is neither a civicgrid backup archive, an SQLite database nor a pg_dump "
+                       "custom-format archive")
 
 
 def pg_command(tool: str, *args: str) -> tuple[list[str], dict]:
@@ -96,7 +116,8 @@ def private_copy(source: Path, target: Path) -> None:
 
 
 class Command(BaseCommand):
-    help = "Back up the database to FILE (SQLite online backup or pg_dump); the encryption keys are kept apart."
+    help = ("Back up the database and the uploads (photos, files) to FILE, a tar archive (SQLite online backup or "
+            "pg_dump inside); the encryption keys are kept apart (--keys-out).")
 
     def add_arguments(self, parser):
         parser.add_argument("--out", required=True, help="the backup file to write")
@@ -104,9 +125,12 @@ class Command(BaseCommand):
         keys.add_argument("--keys-out", help="also copy the encryption key file here (not beside the backup)")
         keys.add_argument("--without-keys", action="store_true",
                           help="the key file is backed up by other means; do not copy it")
+        parser.add_argument("--without-uploads", action="store_true",
+                            help="write the bare database file only (the uploads, e.g. case photos, are NOT "
+                            "backed up: back up MEDIA_ROOT by other means)")
         parser.add_argument("--force", action="store_true", help="overwrite an existing backup file")
 
-    def handle(self, *args, out, keys_out, without_keys, force, **options):
+    def handle(self, *args, out, keys_out, without_keys, without_uploads=False, force, **options):
         out = Path(out).expanduser().resolve()
         key_file = Path(settings.CIVICGRID_KEY_FILE)
         if out.exists() and not force:
@@ -114,10 +138,17 @@ class Command(BaseCommand):
         keys_target = self._keys_target(out, key_file, keys_out, without_keys)
         with context.acting(channel="command"):
             record(actor=None, action=BACKUP, data={"file": out.name, "engine": connection.vendor,
-                                                     "keys": "separate" if keys_target else "not copied"})
-            self._write(out)
+                                                     "keys": "separate" if keys_target else "not copied",
+                                                     "uploads": "not copied" if without_uploads else "included"})
+            uploads = self._write(out, with_uploads=not without_uploads)
         size = out.stat().st_size
         self.stdout.write(self.style.SUCCESS(f"backup written: {out} ({size} bytes, sha256 {sha256_of(out)})"))
+        if without_uploads:
+            self.stdout.write(self.style.WARNING(
+                f"上传的文件未备份 / uploads NOT included: back up {settings.MEDIA_ROOT} separately (case photos "
+                "and other files are missing after a restore without them)"))
+        else:
+            self.stdout.write(f"uploads included: {uploads} files from {settings.MEDIA_ROOT}")
         if keys_target:
             private_copy(key_file, keys_target)
             self.stdout.write(f"encryption keys copied to {keys_target}: keep them on another medium than the backup")
@@ -143,26 +174,52 @@ class Command(BaseCommand):
             )
         return None
 
-    def _write(self, out: Path) -> None:
+    def _write(self, out: Path, *, with_uploads: bool) -> int:
+        """Write the backup to `out`; the number of uploaded files it holds."""
         out.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
         os.close(fd)
         tmp = Path(tmp_name)
         os.chmod(tmp, 0o600)
+        database = tmp.with_name(tmp.name + ".db")
         try:
-            if connection.vendor == "sqlite":
-                connection.ensure_connection()
-                target = sqlite3.connect(tmp)
-                try:
-                    # Page by page, consistent even while others write (they wait for each step's lock).
-                    connection.connection.backup(target, pages=1024)
-                finally:
-                    target.close()
-            elif connection.vendor == "postgresql":
-                cmd, env = pg_command("pg_dump", "--format=custom", "--file", str(tmp))
-                run_tool(cmd, env)
-            else:
-                raise CommandError(f"backup of {connection.vendor} databases is not supported")
+            self._write_database(database if with_uploads else tmp)
+            count = 0
+            if with_uploads:
+                count = self._write_archive(tmp, database)
             os.replace(tmp, out)
+            return count
         finally:
             tmp.unlink(missing_ok=True)
+            database.unlink(missing_ok=True)
+
+    def _write_database(self, target_path: Path) -> None:
+        if connection.vendor == "sqlite":
+            connection.ensure_connection()
+            target = sqlite3.connect(target_path)
+            try:
+                # Page by page, consistent even while others write (they wait for each step's lock).
+                connection.connection.backup(target, pages=1024)
+            finally:
+                target.close()
+            os.chmod(target_path, 0o600)
+        elif connection.vendor == "postgresql":
+            cmd, env = pg_command("pg_dump", "--format=custom", "--file", str(target_path))
+            run_tool(cmd, env)
+        else:
+            raise CommandError(f"backup of {connection.vendor} databases is not supported")
+
+    def _write_archive(self, tmp: Path, database: Path) -> int:
+        media = Path(settings.MEDIA_ROOT)
+        files = sorted(p for p in media.rglob("*") if p.is_file()) if media.is_dir() else []
+        manifest = {"format": ARCHIVE_FORMAT, "version": 1, "engine": connection.vendor,
+                    "database": DATABASE_MEMBER[connection.vendor], "uploads": len(files)}
+        with tarfile.open(tmp, "w") as tar:
+            data = json.dumps(manifest, indent=2).encode()
+            info = tarfile.TarInfo(MANIFEST)
+            info.size, info.mode = len(data), 0o600
+            tar.addfile(info, io.BytesIO(data))
+            tar.add(database, arcname=manifest["database"], recursive=False)
+            for path in files:
+                tar.add(path, arcname=f"{UPLOADS_MEMBER}/{path.relative_to(media).as_posix()}", recursive=False)
+        return len(files)

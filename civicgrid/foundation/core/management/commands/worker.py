@@ -27,13 +27,13 @@ import threading
 import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import OperationalError, close_old_connections, connection
 from django.db.backends.signals import connection_created
 from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 from django.utils.crypto import get_random_string
 
-from civicgrid.foundation.core import context, heartbeat, jobs, retention
+from civicgrid.foundation.core import context, heartbeat, jobs, keys, retention
 from civicgrid.foundation.events import bus
 from civicgrid.foundation.events.tasks import prune_dispatched
 from civicgrid.foundation.sla.sweep import sweep
@@ -194,6 +194,10 @@ class Command(BaseCommand):
         self, *args, once=False, interval=None, no_tasks=False, backend="default", sweep_batch=5000, nice=None,
         **options
     ):
+        try:
+            keys.encryptor()  # no key file over encrypted data: refuse to start, naming the file to restore
+        except keys.KeyFileMissing as exc:
+            raise CommandError(str(exc)) from None
         if not once:
             yield_cpu(settings.CIVICGRID_WORKER_NICE if nice is None else nice)
         self.interval = max(
