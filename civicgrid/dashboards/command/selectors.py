@@ -4,9 +4,10 @@ Each figure is one indexed query, so the board stays fast however many cases the
 
 * today's figures (上报、立案、派遣、处置、结案, 按期结案率): counted from today's timeline steps (`CaseStep.at`,
   indexed; `FIGURE_STEPS`), not from the case's milestone columns, which later steps clear or move (重新办理
-  clears closed_at): a closing that happened today stays today's. One conditional-count query over the few
-  cases with a step today; the 按期 facts of a closing since reopened come from its clocks (a second, small
-  query, only then).
+  clears closed_at): a closing that happened today stays today's. 立案 counts 自行处置 too (recorded and closed
+  on the spot in one step), as the evaluation's 立案数 does. One conditional-count query over the few cases
+  with a step today; the 按期 facts of a closing since reopened come from its clocks (a second, small query,
+  only then).
 * counts by status: the `(status, region_code)` index, open statuses only (no row of the table is read).
 * the overdue list and the newest reports: open cases only, a page of each.
 * the map: open cases counted per grid on the same index, gathered into street, community or grid clusters by
@@ -92,10 +93,11 @@ class Figures:
 
 # The timeline steps that make each of the day's figures. A case counts for the day it took such a step,
 # whatever happened to it since: 重新办理 clears the case's closed_at and handled_at (and its 按期 facts), 返工
-# clears handled_at, a second 派遣 after 退回 moves dispatched_at; the steps stay.
+# clears handled_at, a second 派遣 after 退回 moves dispatched_at; the steps stay. 自行处置 is one step that
+# accepts, handles and closes the case at once (the evaluation counts it in 立案数, 处置数 and 结案数 alike).
 FIGURE_STEPS = {
     "reported": ("report",),
-    "accepted": ("accept",),
+    "accepted": ("accept", "self_handle"),
     "dispatched": ("dispatch",),
     "handled": ("report_back", "self_handle"),
     "closed": ("close", "self_handle"),

@@ -145,6 +145,22 @@ def test_a_case_reported_earlier_counts_today_for_what_happened_today(tree, peop
     assert yesterday.reported == 2 and yesterday.accepted == 2
 
 
+def test_self_handled_cases_are_accepted_as_the_evaluation_counts_them(people):
+    """自行处置 is 立案, 处置 and 结案 in one step: the board's 今日立案 counts it as the evaluation's 立案数 does."""
+    from civicgrid.apps.evaluation.selectors import aggregates
+
+    p = people
+    submit_case(actor=p["worker"], title="路灯不亮", lng=IN_STREET[0], lat=IN_STREET[1], source="grid_worker",
+                category=category().pk, self_handled=True, photos=[("before", jpeg()), ("after", jpeg())])
+    act(actor=p["cd"], case=report(p), action="accept")
+    report(p)
+    f = selectors.today_figures(fresh(p["cd"]))
+    assert (f.reported, f.accepted, f.handled, f.closed) == (3, 2, 1, 1)
+    start, end = selectors.day_bounds(timezone.localdate())
+    today = Case.objects.filter(reported_at__gte=start, reported_at__lt=end)
+    assert today.aggregate(**aggregates(["accepted"], timezone.now()))["accepted"] == f.accepted
+
+
 def test_a_street_dispatchers_board_counts_only_their_street(tree, people):
     p = people
     close_loop(p, report(p))
