@@ -6,8 +6,13 @@ Each figure is one indexed query, so the board stays fast however many cases the
   indexed; `FIGURE_STEPS`), not from the case's milestone columns, which later steps clear or move (重新办理
   clears closed_at): a closing that happened today stays today's. 立案 counts 自行处置 too (recorded and closed
   on the spot in one step), as the evaluation's 立案数 does. One conditional-count query over the few cases
-  with a step today; the 按期 facts of a closing since reopened come from its clocks (a second, small query,
-  only then).
+  with a step today and those whose handling deadline fell today (`cases_deadline_idx`); the 按期 facts of a
+  closing since reopened come from its clocks (a second, small query, only then).
+* 按期结案率 = 按期结案数 / 应结案数 (DOMAIN.md §4), the evaluation's definitions (`evaluation.selectors`) over
+  one day: 按期结案数 is the day's closings with both the handling and the closing step in time; 应结案数 is
+  the day's closings plus the cases accepted (立案 or 自行处置), not closed out (作废、合并、不予受理) nor 挂账,
+  whose handling deadline (`deadline`, 处置期限) fell in the day and had passed unclosed: by now for today,
+  by midnight for a past day (a case closed on a later day still counts as missed on the day it fell due).
 * counts by status: the `(status, region_code)` index, open statuses only (no row of the table is read).
 * the overdue list and the newest reports: open cases only, a page of each.
 * the map: open cases counted per grid on the same index, gathered into street, community or grid clusters by
@@ -21,13 +26,14 @@ from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 
 from django.db.models import Case as DbCase
-from django.db.models import Count, F, IntegerField, Q, Value, When
+from django.db.models import Count, F, FilteredRelation, IntegerField, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 
 from civicgrid.apps.cases import clocks as case_clocks
 from civicgrid.apps.cases.models import OPEN_STATUSES, Case, CaseStep, Status
 from civicgrid.apps.evaluation.formulas import as_percent
+from civicgrid.apps.evaluation.selectors import CLOSED_OUT
 from civicgrid.foundation.access.roles import Role, grant_capabilities
 from civicgrid.foundation.access.scope import scope_for
 from civicgrid.foundation.regions.models import Region
@@ -72,7 +78,7 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 
 @dataclass
 class Figures:
-    """Today's numbers."""
+    """One district day's numbers (today's, unless the board is asked for another day)."""
 
     day: date
     reported: int
@@ -81,11 +87,12 @@ class Figures:
     handled: int
     closed: int
     closed_timely: int
+    due_close: int  # 应结案数: the day's closings and the cases whose handling deadline it passed unclosed
 
     @property
     def timely_closure_rate(self) -> float | None:
-        """按期结案率 of today's closings, % (handling and closing step both in time), None without closings."""
-        return as_percent(Fraction(self.closed_timely, self.closed)) if self.closed else None
+        """按期结案率 = 按期结案数 / 应结案数 (DOMAIN.md §4), %; None when no case was due to close that day."""
+        return as_percent(Fraction(self.closed_timely, self.due_close)) if self.due_close else None
 
     def as_list(self) -> list[dict]:
         return [{"key": key, "label": gettext(label), "value": getattr(self, key)} for key, label in FIGURES]
@@ -104,25 +111,44 @@ FIGURE_STEPS = {
 }
 
 
+def missed_closure(start: datetime, as_of: datetime) -> Q:
+    """The cases that fell due to close in [start, as_of) without closing: as the evaluation's 应结案数
+    (`due_close`: accepted, i.e. 立案 or 自行处置, not closed out nor 挂账, past the handling deadline), with the
+    deadline inside the period and the case not closed by `as_of` (closed later, or not yet)."""
+    accepted = Q(accepted_at__isnull=False) | Q(is_self_handled=True)
+    in_loop = ~Q(status__in=[*CLOSED_OUT, Status.SUSPENDED])
+    return (accepted & in_loop & Q(deadline__gte=start, deadline__lt=as_of)
+            & ~Q(status=Status.CLOSED, closed_at__lt=as_of))
+
+
 def today_figures(user, day: date | None = None) -> Figures:
-    """上报、立案、派遣、处置、结案 and 按期结案 of one district day (today by default), in the user's scope."""
+    """上报、立案、派遣、处置、结案, 按期结案 and 应结案 of one district day (today by default), in the user's scope."""
     day = day or timezone.localdate()
     start, end = day_bounds(day)
+    now = timezone.now()
+    # A past day is judged at its midnight, today now, a day still to come not at all.
+    as_of = min(max(now, start), end)
     steps = CaseStep.objects.filter(at__gte=start, at__lt=end)
-    # Over the day's steps of the user's cases (those few cases found first, by the `at` index): each figure
-    # counts the cases with one of its steps. A closing of the day that is still the case's last one carries
-    # its 按期 facts on the case; one since reopened (or closed again on a later day) is judged from its clocks.
-    in_scope = board_cases(user).filter(pk__in=steps.values("case_id")).values("pk")
-    kept = Q(action__in=FIGURE_STEPS["closed"], case__status=Status.CLOSED, case__closed_at__gte=start,
-             case__closed_at__lt=end)
-    counts = steps.filter(case_id__in=in_scope).aggregate(
-        **{key: Count("case_id", distinct=True, filter=Q(action__in=actions))
+    # The cases to read, each found by an index: those with a step in the day (`at`) and those whose handling
+    # deadline fell in it by `as_of` (`cases_deadline_idx`), both a day's worth whatever the table holds.
+    touched = steps.order_by().values("case_id")
+    candidates = touched.union(Case.objects.order_by().filter(deadline__gte=start, deadline__lt=as_of).values("pk"))
+    # Over those cases in the user's scope, with the day's steps joined: each figure counts the cases with one
+    # of its steps. A closing of the day that is still the case's last one carries its 按期 facts on the case;
+    # one since reopened (or closed again on a later day) is judged from its clocks.
+    cases = board_cases(user).filter(pk__in=candidates).annotate(
+        day_step=FilteredRelation("steps", condition=Q(steps__at__gte=start, steps__at__lt=end)))
+    closing = Q(day_step__action__in=FIGURE_STEPS["closed"])
+    kept = closing & Q(status=Status.CLOSED, closed_at__gte=start, closed_at__lt=end)
+    counts = cases.aggregate(
+        **{key: Count("pk", distinct=True, filter=Q(day_step__action__in=actions))
            for key, actions in FIGURE_STEPS.items()},
-        still_closed=Count("case_id", distinct=True, filter=kept),
-        closed_timely=Count("case_id", distinct=True,
-                            filter=kept & Q(case__closed_on_time=True, case__handled_on_time=True)),
+        still_closed=Count("pk", distinct=True, filter=kept),
+        closed_timely=Count("pk", distinct=True, filter=kept & Q(closed_on_time=True, handled_on_time=True)),
+        due_close=Count("pk", distinct=True, filter=closing | missed_closure(start, as_of)),
     )
     if counts.pop("still_closed") < counts["closed"]:
+        in_scope = board_cases(user).filter(pk__in=touched).values("pk")
         closings = list(steps.filter(case_id__in=in_scope, action__in=FIGURE_STEPS["closed"])
                         .values_list("case_id", "case__status", "case__closed_at"))
         reopened = {pk for pk, status, closed_at in closings

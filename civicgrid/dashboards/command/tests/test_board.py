@@ -145,6 +145,92 @@ def test_a_case_reported_earlier_counts_today_for_what_happened_today(tree, peop
     assert yesterday.reported == 2 and yesterday.accepted == 2
 
 
+def a_case_due(tree, deadline, *, status=Status.HANDLING, since=None, **facts):
+    """An accepted, dispatched case with the handling deadline `deadline` (its steps before the day tested)."""
+    since = since or deadline - timedelta(days=3)
+    return make_case(tree, reported=since, status=status, accepted_at=since, dispatched_at=since,
+                     deadline=deadline, steps=[("accept", since), ("dispatch", since), *facts.pop("steps", ())],
+                     **facts)
+
+
+def a_case_closed(tree, at, deadline, *, on_time=True):
+    since = deadline - timedelta(days=3)
+    return a_case_due(tree, deadline, status=Status.CLOSED, since=since, handled_at=at, closed_at=at,
+                      handled_on_time=on_time, closed_on_time=True, steps=[("report_back", at), ("close", at)])
+
+
+def test_the_on_time_closure_rate_is_over_the_cases_due_to_close_today(tree, people):
+    """按期结案率 = 按期结案数 / 应结案数 (DOMAIN.md §4): five cases whose handling deadline passed today unclosed
+    and two closed on time make 2 / 7, not the 2 / 2 of today's closings alone."""
+    now = timezone.now()
+    start, _ = selectors.day_bounds(timezone.localdate())
+    passed = start + (now - start) / 2  # today, already past
+    for status in (Status.DISPATCHED, Status.HANDLING, Status.HANDLING, Status.HANDLED, Status.VERIFIED):
+        a_case_due(tree, passed, status=status)
+    a_case_closed(tree, passed, deadline=passed)  # due today and closed today: counted once
+    a_case_closed(tree, passed, deadline=now + timedelta(days=2))
+    # not due today: not yet past, past yesterday, 挂账, 作废, closed before today, in another board's region
+    a_case_due(tree, now + timedelta(hours=1))
+    a_case_due(tree, start - timedelta(minutes=1))
+    a_case_due(tree, passed, status=Status.SUSPENDED)
+    a_case_due(tree, passed, status=Status.VOIDED)
+    a_case_closed(tree, start - timedelta(days=1), deadline=passed)
+    a_case_due(tree, passed, code="140213051001001")
+    f = selectors.today_figures(fresh(people["sd"]))
+    assert (f.closed, f.closed_timely, f.due_close) == (2, 2, 7)
+    assert f.timely_closure_rate == 28.57
+    whole = selectors.today_figures(fresh(people["cd"]))
+    assert (whole.closed, whole.closed_timely, whole.due_close, whole.timely_closure_rate) == (2, 2, 8, 25.0)
+
+
+def test_a_past_days_rate_counts_the_cases_it_left_unclosed(tree, people):
+    """Asked for a past day, the board judges that day at its midnight: a case whose deadline fell that day and
+    was closed only later still counts as due (and missed) that day; one closed early counts on its own day."""
+    day = timezone.localdate() - timedelta(days=3)
+    start, end = selectors.day_bounds(day)
+    noon = start + timedelta(hours=12)
+    a_case_due(tree, noon)  # still open
+    late = a_case_closed(tree, end + timedelta(days=1), deadline=noon, on_time=False)  # closed two days later
+    a_case_closed(tree, noon + timedelta(hours=2), deadline=noon, on_time=False)  # that day, late
+    a_case_closed(tree, noon, deadline=start + timedelta(hours=15))  # that day, on time
+    a_case_closed(tree, start - timedelta(hours=1), deadline=noon)  # closed the day before, ahead of time
+    a_case_due(tree, end + timedelta(hours=1))  # due the next day
+    f = selectors.today_figures(fresh(people["cd"]), day=day)
+    assert (f.closed, f.closed_timely, f.due_close, f.timely_closure_rate) == (2, 1, 4, 25.0)
+    later = selectors.today_figures(fresh(people["cd"]), day=timezone.localtime(late.closed_at).date())
+    assert (later.closed, later.closed_timely, later.due_close) == (1, 0, 1)
+    before = selectors.today_figures(fresh(people["cd"]), day=day - timedelta(days=1))
+    assert (before.closed, before.closed_timely, before.due_close) == (1, 1, 1)
+
+
+def test_the_days_cases_are_found_through_indexes_not_a_scan(people):
+    """The day's steps (`at`) and the day's handling deadlines (`cases_deadline_idx`) find the cases counted: the
+    figures read a day's worth of rows, not every open case (nor, for a past day, every case closed since)."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's plan; PostgreSQL chooses by its statistics")
+    for day in (timezone.localdate(), timezone.localdate() - timedelta(days=2)):
+        with CaptureQueriesContext(connection) as ctx:
+            selectors.today_figures(fresh(people["cd"]), day=day)
+        sql = ctx.captured_queries[-1]["sql"]
+        with connection.cursor() as cur:
+            cur.execute("EXPLAIN QUERY PLAN " + sql)
+            plan = " | ".join(row[-1] for row in cur.fetchall())
+        assert "cases_deadline_idx" in plan and "cases_casestep_at" in plan, plan
+        assert "SCAN" not in plan, plan
+
+
+def test_the_rate_says_what_it_divides(client, tree, people):
+    now = timezone.now()
+    start, _ = selectors.day_bounds(timezone.localdate())
+    passed = start + (now - start) / 2
+    a_case_due(tree, passed)
+    a_case_closed(tree, passed, deadline=passed)
+    client.force_login(people["cd"])
+    html = client.get("/board/figures/").content.decode()
+    tile = html.split('data-figure="timely_closure_rate"')[1].split("</li>")[0]
+    assert "50.0%" in tile and "按期结案 1 件 / 应结案 2 件" in tile
+
+
 def test_self_handled_cases_are_accepted_as_the_evaluation_counts_them(people):
     """自行处置 is 立案, 处置 and 结案 in one step: the board's 今日立案 counts it as the evaluation's 立案数 does."""
     from civicgrid.apps.evaluation.selectors import aggregates
