@@ -14,7 +14,11 @@ Each figure is one indexed query, so the board stays fast however many cases the
   whose handling deadline (`deadline`, 处置期限) fell in the day and had passed unclosed: by now for today,
   by midnight for a past day (a case closed on a later day still counts as missed on the day it fell due).
 * counts by status: the `(status, region_code)` index, open statuses only (no row of the table is read).
-* the overdue list and the newest reports: open cases only, a page of each.
+* the overdue list and the newest reports: open cases only, a page of each. Each overdue case names the step
+  whose clock it is late at and how far past that clock's due time it ran (`Lateness`), the longest first: the
+  list reads each open overdue case's late clock, a probe of the clocks' indexes per case (at 1,000,000 cases
+  with 9,249 overdue at once, about 150 ms on PostgreSQL and 250 ms on SQLite: 2.5–3× the page ordered by
+  handling deadline, which named the wrong step).
 * the map: open cases counted per grid on the same index, gathered into street, community or grid clusters by
   code prefix (server-side clustering), or single cases when few are in view.
 """
@@ -26,9 +30,24 @@ from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 
 from django.db.models import Case as DbCase
-from django.db.models import Count, F, FilteredRelation, IntegerField, Q, Value, When
+from django.db.models import (
+    CharField,
+    Count,
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    FilteredRelation,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from civicgrid.apps.cases import clocks as case_clocks
 from civicgrid.apps.cases.models import OPEN_STATUSES, Case, CaseStep, Status
@@ -38,7 +57,7 @@ from civicgrid.foundation.access.roles import Role, grant_capabilities
 from civicgrid.foundation.access.scope import scope_for
 from civicgrid.foundation.regions.models import Region
 from civicgrid.foundation.sla.clock import STOPPED
-from civicgrid.foundation.sla.models import SlaClock
+from civicgrid.foundation.sla.models import OPEN_STATES, SlaClock
 
 CAPABILITY = "cases.board"
 # The board is the command centre's: its dispatchers (district and street) and the leaders, each over their
@@ -184,14 +203,88 @@ def status_counts(user) -> list[dict]:
             for s in BOARD_STATUSES]
 
 
+# How the overdue list names the step a case is late at (its clock's kind, `cases.clocks.KINDS`).
+OVERDUE_LABELS = {
+    case_clocks.INTAKE: gettext_lazy("受理超期"),
+    case_clocks.CHECK: gettext_lazy("核实超期"),
+    case_clocks.DISPATCH: gettext_lazy("派遣超期"),
+    case_clocks.HANDLE: gettext_lazy("处置超期"),
+    case_clocks.VERIFY: gettext_lazy("核查超期"),
+    case_clocks.CLOSE: gettext_lazy("结案超期"),
+}
+
+
+@dataclass
+class Lateness:
+    """The step clock an overdue case is late at: its kind, due time, and until when it ran past it (now for
+    a step still open, its stopping for one that finished late)."""
+
+    kind: str
+    due_at: datetime
+    until: datetime
+
+    @property
+    def label(self) -> str:
+        return OVERDUE_LABELS.get(self.kind, self.kind)
+
+    @property
+    def late_by(self) -> timedelta:
+        return self.until - self.due_at
+
+
+def _late_clocks(now: datetime):
+    """The two clocks a case can be late at, as querysets to take one column of per case: an open one past its
+    due time (the step it is late at now; the earliest due if several), found among the case's few open clocks
+    (`sla_one_open_clock`), and the one that stopped late most recently (a step finished late, as 处置 before
+    核查, which keeps the case 超期 until its next round), read only when there is no open one."""
+    of_case = SlaClock.objects.filter(target_type=Case._meta.label_lower,
+                                      target_id=Cast(OuterRef("pk"), CharField()))
+    open_late = of_case.filter(state__in=OPEN_STATES, due_at__lte=now).order_by("due_at", "pk")
+    stopped_late = of_case.filter(state=STOPPED, on_time=False).order_by("-stopped_at", "-pk")
+    return open_late, stopped_late
+
+
+def _duration(later, earlier) -> ExpressionWrapper:
+    return ExpressionWrapper(later - earlier, output_field=DurationField())
+
+
 def overdue(user, limit: int = LIST_SIZE) -> tuple[list[Case], int]:
-    """The open overdue cases, most overdue first (a page), and how many there are."""
+    """The open overdue cases, the latest first (a page), and how many there are; each with its `lateness`.
+
+    One query for the page: how far each open overdue case ran past the due time of the clock it is late at
+    (`_late_clocks`) picks the page, and only the page's cases read that clock's kind and due time. A case
+    without such a clock (imported without its clocks) is judged by its handling deadline (`deadline`) if that
+    has passed, and comes last otherwise."""
+    now = timezone.now()
+    at_now = Value(now, output_field=DateTimeField())
     qs = board_cases(user).filter(status__in=OPEN).alias(late=_overdue_flag()).filter(late=1)
-    # Past their deadline the longest first; a case late at a step without a deadline of its own (intake,
-    # dispatch) after them, the same on SQLite (NULLs first by default) and PostgreSQL (last).
-    rows = list(qs.select_related("department", "category")
-                .order_by(F("deadline").asc(nulls_last=True), "pk")[:limit])
+    open_late, stopped_late = _late_clocks(now)
+    # COALESCE reads the stopped clocks only for a case with no open clock past due.
+    late_by = Coalesce(Subquery(open_late.annotate(by=_duration(at_now, F("due_at"))).values("by")[:1]),
+                       Subquery(stopped_late.annotate(by=_duration(F("stopped_at"), F("due_at"))).values("by")[:1]),
+                       _duration(at_now, F("deadline")))
+    # NULL for a case with none of them: last, the same on SQLite (NULLs first by default) and PostgreSQL (last).
+    ranking = (F("late_by").desc(nulls_last=True), "pk")
+    page = qs.annotate(late_by=late_by).order_by(*ranking).values("pk")[:limit]
+    rows = list(Case.objects.filter(pk__in=page).annotate(
+        late_by=late_by, open_kind=Subquery(open_late.values("kind")[:1]),
+        open_due_at=Subquery(open_late.values("due_at")[:1]), stopped_kind=Subquery(stopped_late.values("kind")[:1]),
+        stopped_due_at=Subquery(stopped_late.values("due_at")[:1]),
+        stopped_at=Subquery(stopped_late.values("stopped_at")[:1]),
+    ).select_related("department", "category").order_by(*ranking))
+    for case in rows:
+        case.lateness = _lateness(case, now)
     return rows, qs.count()
+
+
+def _lateness(case: Case, now: datetime) -> Lateness | None:
+    if case.open_kind is not None:
+        return Lateness(case.open_kind, case.open_due_at, now)
+    if case.stopped_kind is not None:
+        return Lateness(case.stopped_kind, case.stopped_due_at, case.stopped_at)
+    if case.deadline is not None and case.deadline <= now:
+        return Lateness(case_clocks.HANDLE, case.deadline, now)
+    return None
 
 
 def latest(user, limit: int = LIST_SIZE) -> list[Case]:

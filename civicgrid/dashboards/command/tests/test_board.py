@@ -338,6 +338,62 @@ def test_the_overdue_list_shows_a_case_no_department_holds_yet(client, tree, peo
         assert "—" in row and "区城管局" in html.split(f'data-oid="{held.pk}"')[1].split("</tr>")[0]
 
 
+def through(p, case, *steps):
+    for actor, action, inputs in (("cd", "accept", {}), ("cd", "dispatch", {"department": p["dept"].pk}),
+                                  ("handler", "report_back", {"note": "已清理"}),
+                                  ("worker", "verify", {"photos": [jpeg()]}))[:len(steps)]:
+        case = act(actor=p[actor], case=case, action=action, **inputs)
+    return case
+
+
+def clock(case, kind):
+    from civicgrid.foundation.sla.models import SlaClock
+
+    return SlaClock.objects.filter(target_type="cases.case", target_id=str(case.pk), kind=kind)
+
+
+def test_the_overdue_list_names_the_step_each_case_is_late_at(client, tree, people):
+    """A case late at 结案 after handling in time is 结案超期 by the time past the closing clock's due time, whether
+    its handling deadline has passed or not; a case handled late is 处置超期 by how late it was handled."""
+    p = people
+    now = timezone.now()
+    ago = lambda minutes: now - timedelta(minutes=minutes)  # noqa: E731
+    steps = ("accept", "dispatch", "report_back", "verify")
+    closing_late = through(p, report(p, title="结案超期，处置期限已过"), *steps)
+    clock(closing_late, "case.handle").update(due_at=ago(600), stopped_at=ago(700), on_time=True)
+    Case.objects.filter(pk=closing_late.pk).update(deadline=ago(600), is_overdue=True)
+    clock(closing_late, "case.close").update(due_at=ago(180))
+    closing_late_early = through(p, report(p, title="结案超期，处置期限未到"), *steps)
+    Case.objects.filter(pk=closing_late_early.pk).update(deadline=now + timedelta(days=2), is_overdue=True)
+    clock(closing_late_early, "case.close").update(due_at=ago(60))
+    handled_late = through(p, report(p, title="处置超期，已处置"), *steps[:3])
+    clock(handled_late, "case.handle").update(due_at=ago(300), stopped_at=ago(180), on_time=False)
+    Case.objects.filter(pk=handled_late.pk).update(deadline=ago(300), is_overdue=True, handled_on_time=False)
+    handling_late = through(p, report(p, title="处置超期，处置中"), *steps[:2])
+    clock(handling_late, "case.handle").update(due_at=ago(30))
+    Case.objects.filter(pk=handling_late.pk).update(deadline=ago(30), is_overdue=True)
+
+    rows, total = selectors.overdue(fresh(p["cd"]))
+    assert total == 4 and [c.pk for c in rows] == [closing_late.pk, handled_late.pk, closing_late_early.pk,
+                                                   handling_late.pk]
+    late = {c.pk: (c.lateness.kind, round(c.lateness.late_by.total_seconds() / 60)) for c in rows}
+    assert late == {closing_late.pk: ("case.close", 180), handled_late.pk: ("case.handle", 120),
+                    closing_late_early.pk: ("case.close", 60), handling_late.pk: ("case.handle", 30)}
+
+    client.force_login(p["cd"])
+    html = client.get("/board/lists/").content.decode()
+    cells = {}
+    for c in rows:
+        row = html.split(f'data-oid="{c.pk}"')[1].split("</tr>")[0]
+        step = re.search(r'data-late-step="([^"]*)">([^<]*)', row)
+        cells[c.pk] = (step[2].strip(), int(re.search(r'data-late-minutes="(\d+)"', row)[1]))
+        assert "待结案" not in row and "待核查" not in row
+    assert cells == {closing_late.pk: ("结案超期", 180), handled_late.pk: ("处置超期", 120),
+                     closing_late_early.pk: ("结案超期", 60), handling_late.pk: ("处置超期", 30)}
+    closing_row = html.split(f'data-oid="{closing_late.pk}"')[1].split("</tr>")[0]
+    assert ">3\xa0小时</td>" in closing_row  # past the closing clock's due time, not the handling deadline's
+
+
 def test_the_number_of_queries_does_not_grow_with_the_cases(tree, people):
     def count(func, **kw) -> int:
         user = fresh(people["cd"])
