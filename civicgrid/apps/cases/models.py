@@ -195,6 +195,9 @@ class Case(ScopedModel):
                          name="cases_extension_region_idx"),
             models.Index(fields=["hotline_ticket"], condition=~models.Q(hotline_ticket=""),
                          name="cases_hotline_ticket_idx"),
+            # The board's 应结案数: the cases whose handling deadline fell in a day, a range of one day's
+            # deadlines whatever the day. Set deadlines only: a new report writes no entry.
+            models.Index(fields=["deadline"], condition=models.Q(deadline__isnull=False), name="cases_deadline_idx"),
             # Deleting an account sets these to NULL (`UPDATE … WHERE accepted_by_id IN (…)`) and checks its
             # foreign keys: without an index each reads every case. Over the set rows only, so a new report (not
             # yet accepted) writes neither.

@@ -9,7 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from civicgrid.apps.cases import selectors
-from civicgrid.apps.cases.models import Case
+from civicgrid.apps.cases.models import Case, Status
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.audit import verbs
 from civicgrid.foundation.audit.service import record
@@ -22,9 +22,13 @@ from civicgrid.foundation.regions.models import Level, Region
 CAPABILITY = "cases.export"
 MAX_ROWS = 100_000  # a bigger ledger should be narrowed (by period or region) rather than built in one request
 
-HEADERS = ["案卷号", "标题", "状态", "主案卷", "分类", "来源", "重大事件", "街道", "社区/村", "网格", "网格编码", "地址", "经度",
-           "纬度", "报告人", "报告人电话", "热线工单号", "处置部门", "上报时间", "立案时间", "派遣时间", "处置时间",
-           "核查时间", "结案时间", "处置期限", "超期", "督办", "返工次数", "退回次数", "满意度", "描述"]
+# 自行处置, 按期处置 and 按期结案 are the evaluation's facts (`evaluation.selectors`), so that its rates can be
+# checked from the sheet: 按期处置 is said once the case is handled (处置时间 set), 按期结案 once it is closed,
+# each blank before that (and where an imported case has no such fact).
+HEADERS = ["案卷号", "标题", "状态", "主案卷", "分类", "来源", "重大事件", "自行处置", "街道", "社区/村", "网格", "网格编码",
+           "地址", "经度", "纬度", "报告人", "报告人电话", "热线工单号", "处置部门", "上报时间", "立案时间", "派遣时间",
+           "处置时间", "核查时间", "结案时间", "处置期限", "按期处置", "按期结案", "超期", "督办", "返工次数", "退回次数",
+           "满意度", "描述"]
 
 
 def _when(value):
@@ -34,6 +38,24 @@ def _when(value):
 
 def _yes(value: bool) -> str:
     return "是" if value else "否"
+
+
+def _known(value: bool | None) -> str:
+    """是/否 for a fact that is known, blank for one that is not (yet)."""
+    return "" if value is None else _yes(value)
+
+
+def _timely_handled(case: Case) -> str:
+    """按期处置 as the evaluation counts it: handled now (a 返工 takes the handling back) and in time."""
+    return _known(case.handled_on_time) if case.handled_at else ""
+
+
+def _timely_closed(case: Case) -> str:
+    """按期结案 as the evaluation counts it: closed, with both the handling and the closing step in time."""
+    if case.status != Status.CLOSED:
+        return ""
+    facts = (case.handled_on_time, case.closed_on_time)
+    return "否" if False in facts else ("" if None in facts else "是")
 
 
 def _unit_names() -> dict[str, str]:
@@ -55,12 +77,13 @@ def row(case: Case, units: dict[str, str]) -> list:
     return [
         case.number, case.title, case.get_status_display(), _parent_number(case),
         case.category.name if case.category_id else "",
-        case.get_source_display(), _yes(case.is_major), units.get(code[:9], ""), units.get(code[:12], ""),
-        case.grid.name if case.grid_id else "", code, case.address, round(case.lng, 6), round(case.lat, 6),
-        mask_name(case.reporter_name), case.reporter_phone_masked, case.hotline_ticket,
+        case.get_source_display(), _yes(case.is_major), _yes(case.is_self_handled), units.get(code[:9], ""),
+        units.get(code[:12], ""), case.grid.name if case.grid_id else "", code, case.address, round(case.lng, 6),
+        round(case.lat, 6), mask_name(case.reporter_name), case.reporter_phone_masked, case.hotline_ticket,
         case.department.name if case.department_id else "", _when(case.reported_at), _when(case.accepted_at),
         _when(case.dispatched_at), _when(case.handled_at), _when(case.verified_at), _when(case.closed_at),
-        _when(case.deadline), _yes(case.is_overdue), _yes(case.is_supervised), case.rework_count,
+        _when(case.deadline), _timely_handled(case), _timely_closed(case), _yes(case.is_overdue),
+        _yes(case.is_supervised), case.rework_count,
         case.send_back_count, case.satisfaction, case.description,
     ]
 

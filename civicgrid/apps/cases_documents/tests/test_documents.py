@@ -114,6 +114,65 @@ def test_the_ledger_needs_the_export_capability(client, loop):
     assert not AuditEntry.objects.filter(action="data.exported").exists()
 
 
+def test_the_ledger_says_the_facts_the_rates_count(client, loop):
+    """自行处置, 按期处置 and 按期结案 per line (blank until known): counting 是 in them gives the evaluation's 按期处置数
+    and 按期结案数 of the same cases."""
+    from django.utils import timezone
+
+    from civicgrid.apps.cases.models import Case
+    from civicgrid.apps.evaluation.selectors import aggregates
+
+    self_handled, _ = submit_case(actor=loop["worker"], title="路灯不亮", lng=IN_STREET[0], lat=IN_STREET[1],
+                                  source="grid_worker", self_handled=True, photos=[("after", jpeg())])
+    handled, _ = submit_case(actor=loop["worker"], title="垃圾满溢", lng=IN_STREET[0], lat=IN_STREET[1],
+                             source="grid_worker", category=category().pk)
+    for actor, action, inputs in (("cd", "accept", {}), ("cd", "dispatch", {"department": loop["dept"].pk}),
+                                  ("handler", "report_back", {"note": "已清运"})):
+        handled = act(actor=loop[actor], case=handled, action=action, **inputs)
+    late, _ = submit_case(actor=loop["worker"], title="占道经营", lng=IN_STREET[0], lat=IN_STREET[1],
+                          source="grid_worker", category=category().pk)
+    for actor, action, inputs in (("cd", "accept", {}), ("cd", "dispatch", {"department": loop["dept"].pk}),
+                                  ("handler", "report_back", {"note": "已劝离"}),
+                                  ("worker", "verify", {"photos": [jpeg()]}), ("cd", "close", {})):
+        late = act(actor=loop[actor], case=late, action=action, **inputs)
+    Case.objects.filter(pk=late.pk).update(handled_on_time=False)  # handled after its deadline
+    client.force_login(loop["cd"])
+    rows = sheet(client.get("/documents/cases/ledger.xlsx"))
+    assert {"自行处置", "按期处置", "按期结案"} <= set(rows[0])
+    lines = {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
+    facts = {number: (line["自行处置"], line["按期处置"], line["按期结案"]) for number, line in lines.items()}
+    assert facts == {
+        loop["case"].number: ("否", "是", "是"),
+        self_handled.number: ("是", "是", "是"),
+        handled.number: ("否", "是", None),  # handled, not closed yet
+        late.number: ("否", "否", "否"),
+        loop["other"].number: ("否", None, None),  # not accepted yet
+    }
+    counted = Case.objects.aggregate(**aggregates(["handled_timely", "closed_timely"], timezone.now()))
+    assert counted == {"handled_timely": [f[1] for f in facts.values()].count("是"),
+                       "closed_timely": [f[2] for f in facts.values()].count("是")}
+
+
+def test_the_ledger_reads_the_same_queries_however_many_lines(loop):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from civicgrid.apps.cases.selectors import CaseFilter
+    from civicgrid.foundation.access.models import User
+
+    def queries() -> int:
+        user = User.objects.get(pk=loop["cd"].pk)
+        with CaptureQueriesContext(connection) as ctx:
+            ledger.export(user, CaseFilter())
+        return len(ctx.captured_queries)
+
+    few = queries()
+    for title in ("路灯不亮", "井盖破损", "垃圾满溢"):
+        submit_case(actor=loop["worker"], title=title, lng=IN_STREET[0], lat=IN_STREET[1], source="grid_worker",
+                    self_handled=True, photos=[("after", jpeg())])
+    assert queries() == few
+
+
 def test_the_case_file_is_a_chinese_pdf_with_timeline_and_photos(client, loop):
     case = loop["case"]
     client.force_login(loop["cd"])

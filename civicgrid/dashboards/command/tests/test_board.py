@@ -145,6 +145,108 @@ def test_a_case_reported_earlier_counts_today_for_what_happened_today(tree, peop
     assert yesterday.reported == 2 and yesterday.accepted == 2
 
 
+def a_case_due(tree, deadline, *, status=Status.HANDLING, since=None, **facts):
+    """An accepted, dispatched case with the handling deadline `deadline` (its steps before the day tested)."""
+    since = since or deadline - timedelta(days=3)
+    return make_case(tree, reported=since, status=status, accepted_at=since, dispatched_at=since,
+                     deadline=deadline, steps=[("accept", since), ("dispatch", since), *facts.pop("steps", ())],
+                     **facts)
+
+
+def a_case_closed(tree, at, deadline, *, on_time=True):
+    since = deadline - timedelta(days=3)
+    return a_case_due(tree, deadline, status=Status.CLOSED, since=since, handled_at=at, closed_at=at,
+                      handled_on_time=on_time, closed_on_time=True, steps=[("report_back", at), ("close", at)])
+
+
+def test_the_on_time_closure_rate_is_over_the_cases_due_to_close_today(tree, people):
+    """按期结案率 = 按期结案数 / 应结案数 (DOMAIN.md §4): five cases whose handling deadline passed today unclosed
+    and two closed on time make 2 / 7, not the 2 / 2 of today's closings alone."""
+    now = timezone.now()
+    start, _ = selectors.day_bounds(timezone.localdate())
+    passed = start + (now - start) / 2  # today, already past
+    for status in (Status.DISPATCHED, Status.HANDLING, Status.HANDLING, Status.HANDLED, Status.VERIFIED):
+        a_case_due(tree, passed, status=status)
+    a_case_closed(tree, passed, deadline=passed)  # due today and closed today: counted once
+    a_case_closed(tree, passed, deadline=now + timedelta(days=2))
+    # not due today: not yet past, past yesterday, 挂账, 作废, closed before today, in another board's region
+    a_case_due(tree, now + timedelta(hours=1))
+    a_case_due(tree, start - timedelta(minutes=1))
+    a_case_due(tree, passed, status=Status.SUSPENDED)
+    a_case_due(tree, passed, status=Status.VOIDED)
+    a_case_closed(tree, start - timedelta(days=1), deadline=passed)
+    a_case_due(tree, passed, code="140213051001001")
+    f = selectors.today_figures(fresh(people["sd"]))
+    assert (f.closed, f.closed_timely, f.due_close) == (2, 2, 7)
+    assert f.timely_closure_rate == 28.57
+    whole = selectors.today_figures(fresh(people["cd"]))
+    assert (whole.closed, whole.closed_timely, whole.due_close, whole.timely_closure_rate) == (2, 2, 8, 25.0)
+
+
+def test_a_past_days_rate_counts_the_cases_it_left_unclosed(tree, people):
+    """Asked for a past day, the board judges that day at its midnight: a case whose deadline fell that day and
+    was closed only later still counts as due (and missed) that day; one closed early counts on its own day."""
+    day = timezone.localdate() - timedelta(days=3)
+    start, end = selectors.day_bounds(day)
+    noon = start + timedelta(hours=12)
+    a_case_due(tree, noon)  # still open
+    late = a_case_closed(tree, end + timedelta(days=1), deadline=noon, on_time=False)  # closed two days later
+    a_case_closed(tree, noon + timedelta(hours=2), deadline=noon, on_time=False)  # that day, late
+    a_case_closed(tree, noon, deadline=start + timedelta(hours=15))  # that day, on time
+    a_case_closed(tree, start - timedelta(hours=1), deadline=noon)  # closed the day before, ahead of time
+    a_case_due(tree, end + timedelta(hours=1))  # due the next day
+    f = selectors.today_figures(fresh(people["cd"]), day=day)
+    assert (f.closed, f.closed_timely, f.due_close, f.timely_closure_rate) == (2, 1, 4, 25.0)
+    later = selectors.today_figures(fresh(people["cd"]), day=timezone.localtime(late.closed_at).date())
+    assert (later.closed, later.closed_timely, later.due_close) == (1, 0, 1)
+    before = selectors.today_figures(fresh(people["cd"]), day=day - timedelta(days=1))
+    assert (before.closed, before.closed_timely, before.due_close) == (1, 1, 1)
+
+
+def test_the_days_cases_are_found_through_indexes_not_a_scan(people):
+    """The day's steps (`at`) and the day's handling deadlines (`cases_deadline_idx`) find the cases counted: the
+    figures read a day's worth of rows, not every open case (nor, for a past day, every case closed since)."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's plan; PostgreSQL chooses by its statistics")
+    for day in (timezone.localdate(), timezone.localdate() - timedelta(days=2)):
+        with CaptureQueriesContext(connection) as ctx:
+            selectors.today_figures(fresh(people["cd"]), day=day)
+        sql = ctx.captured_queries[-1]["sql"]
+        with connection.cursor() as cur:
+            cur.execute("EXPLAIN QUERY PLAN " + sql)
+            plan = " | ".join(row[-1] for row in cur.fetchall())
+        assert "cases_deadline_idx" in plan and "cases_casestep_at" in plan, plan
+        assert "SCAN" not in plan, plan
+
+
+def test_the_rate_says_what_it_divides(client, tree, people):
+    now = timezone.now()
+    start, _ = selectors.day_bounds(timezone.localdate())
+    passed = start + (now - start) / 2
+    a_case_due(tree, passed)
+    a_case_closed(tree, passed, deadline=passed)
+    client.force_login(people["cd"])
+    html = client.get("/board/figures/").content.decode()
+    tile = html.split('data-figure="timely_closure_rate"')[1].split("</li>")[0]
+    assert "50.0%" in tile and "按期结案 1 件 / 应结案 2 件" in tile
+
+
+def test_self_handled_cases_are_accepted_as_the_evaluation_counts_them(people):
+    """自行处置 is 立案, 处置 and 结案 in one step: the board's 今日立案 counts it as the evaluation's 立案数 does."""
+    from civicgrid.apps.evaluation.selectors import aggregates
+
+    p = people
+    submit_case(actor=p["worker"], title="路灯不亮", lng=IN_STREET[0], lat=IN_STREET[1], source="grid_worker",
+                category=category().pk, self_handled=True, photos=[("before", jpeg()), ("after", jpeg())])
+    act(actor=p["cd"], case=report(p), action="accept")
+    report(p)
+    f = selectors.today_figures(fresh(p["cd"]))
+    assert (f.reported, f.accepted, f.handled, f.closed) == (3, 2, 1, 1)
+    start, end = selectors.day_bounds(timezone.localdate())
+    today = Case.objects.filter(reported_at__gte=start, reported_at__lt=end)
+    assert today.aggregate(**aggregates(["accepted"], timezone.now()))["accepted"] == f.accepted
+
+
 def test_a_street_dispatchers_board_counts_only_their_street(tree, people):
     p = people
     close_loop(p, report(p))
@@ -234,6 +336,62 @@ def test_the_overdue_list_shows_a_case_no_department_holds_yet(client, tree, peo
         html = response.content.decode()
         row = html.split(f'data-oid="{waiting.pk}"')[1].split("</tr>")[0]
         assert "—" in row and "区城管局" in html.split(f'data-oid="{held.pk}"')[1].split("</tr>")[0]
+
+
+def through(p, case, *steps):
+    for actor, action, inputs in (("cd", "accept", {}), ("cd", "dispatch", {"department": p["dept"].pk}),
+                                  ("handler", "report_back", {"note": "已清理"}),
+                                  ("worker", "verify", {"photos": [jpeg()]}))[:len(steps)]:
+        case = act(actor=p[actor], case=case, action=action, **inputs)
+    return case
+
+
+def clock(case, kind):
+    from civicgrid.foundation.sla.models import SlaClock
+
+    return SlaClock.objects.filter(target_type="cases.case", target_id=str(case.pk), kind=kind)
+
+
+def test_the_overdue_list_names_the_step_each_case_is_late_at(client, tree, people):
+    """A case late at 结案 after handling in time is 结案超期 by the time past the closing clock's due time, whether
+    its handling deadline has passed or not; a case handled late is 处置超期 by how late it was handled."""
+    p = people
+    now = timezone.now()
+    ago = lambda minutes: now - timedelta(minutes=minutes)  # noqa: E731
+    steps = ("accept", "dispatch", "report_back", "verify")
+    closing_late = through(p, report(p, title="结案超期，处置期限已过"), *steps)
+    clock(closing_late, "case.handle").update(due_at=ago(600), stopped_at=ago(700), on_time=True)
+    Case.objects.filter(pk=closing_late.pk).update(deadline=ago(600), is_overdue=True)
+    clock(closing_late, "case.close").update(due_at=ago(180))
+    closing_late_early = through(p, report(p, title="结案超期，处置期限未到"), *steps)
+    Case.objects.filter(pk=closing_late_early.pk).update(deadline=now + timedelta(days=2), is_overdue=True)
+    clock(closing_late_early, "case.close").update(due_at=ago(60))
+    handled_late = through(p, report(p, title="处置超期，已处置"), *steps[:3])
+    clock(handled_late, "case.handle").update(due_at=ago(300), stopped_at=ago(180), on_time=False)
+    Case.objects.filter(pk=handled_late.pk).update(deadline=ago(300), is_overdue=True, handled_on_time=False)
+    handling_late = through(p, report(p, title="处置超期，处置中"), *steps[:2])
+    clock(handling_late, "case.handle").update(due_at=ago(30))
+    Case.objects.filter(pk=handling_late.pk).update(deadline=ago(30), is_overdue=True)
+
+    rows, total = selectors.overdue(fresh(p["cd"]))
+    assert total == 4 and [c.pk for c in rows] == [closing_late.pk, handled_late.pk, closing_late_early.pk,
+                                                   handling_late.pk]
+    late = {c.pk: (c.lateness.kind, round(c.lateness.late_by.total_seconds() / 60)) for c in rows}
+    assert late == {closing_late.pk: ("case.close", 180), handled_late.pk: ("case.handle", 120),
+                    closing_late_early.pk: ("case.close", 60), handling_late.pk: ("case.handle", 30)}
+
+    client.force_login(p["cd"])
+    html = client.get("/board/lists/").content.decode()
+    cells = {}
+    for c in rows:
+        row = html.split(f'data-oid="{c.pk}"')[1].split("</tr>")[0]
+        step = re.search(r'data-late-step="([^"]*)">([^<]*)', row)
+        cells[c.pk] = (step[2].strip(), int(re.search(r'data-late-minutes="(\d+)"', row)[1]))
+        assert "待结案" not in row and "待核查" not in row
+    assert cells == {closing_late.pk: ("结案超期", 180), handled_late.pk: ("处置超期", 120),
+                     closing_late_early.pk: ("结案超期", 60), handling_late.pk: ("处置超期", 30)}
+    closing_row = html.split(f'data-oid="{closing_late.pk}"')[1].split("</tr>")[0]
+    assert ">3\xa0小时</td>" in closing_row  # past the closing clock's due time, not the handling deadline's
 
 
 def test_the_number_of_queries_does_not_grow_with_the_cases(tree, people):
