@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ('cases', '0011_retention_ended_at'),
+        ('cases', '0012_round_handled_on_time'),
     ]
 
     operations = [
