@@ -79,3 +79,34 @@ def test_an_unreachable_database_is_one_line_from_the_command(tmp_path):
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("数据库无法使用") and "DATABASE_URL" in result.stderr
     assert len(result.stderr.strip().splitlines()) <= 2, result.stderr
+
+
+def _img_src(tmp_path, **env) -> list[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("CIVICGRID_", "PYTEST", "DATABASE_URL"))}
+    base.update({"DJANGO_SETTINGS_MODULE": "config.settings", "CIVICGRID_TESTING": "0",
+                 "CIVICGRID_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT), **env})
+    code = "from django.conf import settings; print(' '.join(map(str, settings.SECURE_CSP['img-src'])))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=base, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+@pytest.mark.parametrize(("tile_url", "origin"), [
+    ("https://tiles.pingcheng.gov.cn/{z}/{x}/{y}.png", "https://tiles.pingcheng.gov.cn"),
+    ("http://{s}.tile.example:8080/osm/{z}/{x}/{y}.png", "http://*.tile.example:8080"),
+])
+def test_the_tile_server_named_by_its_url_may_serve_images(tmp_path, tile_url, origin):
+    assert _img_src(tmp_path, CIVICGRID_TILE_URL=tile_url) == ["'self'", "data:", "blob:", origin]
+
+
+def test_tiles_from_this_site_add_no_origin(tmp_path):
+    assert _img_src(tmp_path, CIVICGRID_TILE_URL="/tiles/{z}/{x}/{y}.png") == ["'self'", "data:", "blob:"]
+    assert _img_src(tmp_path) == ["'self'", "data:", "blob:"]
+
+
+@pytest.mark.parametrize(("name", "value"), [("CIVICGRID_TILE_URL", "ftp://tiles/{z}/{x}/{y}.png"),
+                                             ("CIVICGRID_PUBLIC_BASE_URL", "wangge.example.gov.cn")])
+def test_addresses_that_are_not_http_stop_the_start(tmp_path, name, value):
+    result = _start(tmp_path, **{name: value})
+    assert result.returncode == 2 and f"{name}={value!r}" in result.stderr and "Traceback" not in result.stderr
