@@ -9,12 +9,22 @@ import logging
 
 import pytest
 from django.core.management import call_command
-from django.db import OperationalError
+from django.db import OperationalError, connection
 
 from civicgrid.foundation.core.management.commands import worker
 from civicgrid.foundation.core.models import WorkerBeat
 
 pytestmark = pytest.mark.django_db
+
+
+class _KeepOpen:
+    """The database connection, but `close()` does nothing."""
+
+    def __getattr__(self, name):
+        return getattr(connection, name)
+
+    def close(self):
+        pass
 
 
 def _run_loop(monkeypatch, passes):
@@ -39,6 +49,9 @@ def _run_loop(monkeypatch, passes):
         return real_wait(self, timeout)
 
     monkeypatch.setattr(worker.Command, "tick", tick)
+    # The loop closes its connection between failed passes and at its end: keep the test's transaction open.
+    monkeypatch.setattr(worker, "close_old_connections", lambda: None)
+    monkeypatch.setattr(worker, "connection", _KeepOpen())
     monkeypatch.setattr(worker.threading.Event, "wait", wait)
     call_command("worker", "--no-tasks", "--nice", "0", "--interval", "1", stdout=io.StringIO(), stderr=io.StringIO())
     return waits

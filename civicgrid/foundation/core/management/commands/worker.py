@@ -379,7 +379,8 @@ class Command(BaseCommand):
                 except Exception as exc:
                     # The database may be restarting or locked: keep the process, retry after a growing wait.
                     wait = self.failures.failed(exc)
-                    connection.close()
+                    if not connection.in_atomic_block:  # (a caller's transaction, as in tests, is left alone)
+                        connection.close()
                     self.record(heartbeat.beat, error=_one_line(exc))
                 if wait is None:
                     wait = max(0.0, self.interval - (time.monotonic() - started))
