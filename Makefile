@@ -15,6 +15,8 @@ PYTHON := $(shell for p in python3.13 python3.12; do command -v $$p >/dev/null 2
 help:
 	@echo "make run    - set up, load the Pingcheng demo and serve http://127.0.0.1:$(PORT)"
 	@echo "make test   - set up and run every test (SQLite, then PostgreSQL when reachable)"
+	@echo "make serve  - set up, migrate and serve without demo data (production; see README)"
+	@echo "make worker - set up, migrate and run the background worker alone"
 	@echo "make setup  - create .venv and install"
 
 $(BIN)/activate:
@@ -37,13 +39,34 @@ demo: migrate
 # The demo's SMS and QR codes carry links people can open on this machine.
 run demo: export CIVICGRID_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 
+# Web (granian) and worker together, in the foreground: Ctrl-C, TERM or HUP stops both within seconds. Each
+# runs in its own session, so a terminal's Ctrl-C reaches only this shell, which asks each once to stop (granian's
+# own workers, sent the SIGINT too, hang its graceful stop; the worker takes a second signal as "exit now"). A web
+# worker that dies is started again; if granian or the worker ends, the other is stopped.
+GRANIAN_ARGS := --interface wsgi --host 127.0.0.1 --port $(PORT) --workers 2 --blocking-threads 1 --no-ws \
+	--respawn-failed-workers --respawn-interval 1 --workers-kill-timeout 10 \
+	--static-path-route /static --static-path-mount $(CIVICGRID_DATA_DIR)/static
+define SERVE_BOTH
+	@echo "Serving http://127.0.0.1:$(PORT)  (worker and web; Ctrl-C stops both)"
+	@stop() { trap "" INT TERM HUP; kill -TERM $$web $$worker 2>/dev/null; }; trap 'stopping=1; stop' INT TERM HUP; \
+	setsid $(BIN)/civicgrid worker & worker=$$!; \
+	setsid $(BIN)/granian $(GRANIAN_ARGS) config.wsgi:application & web=$$!; \
+	wait -n; status=$$?; [ -n "$$stopping" ] || stop; wait; \
+	if [ -n "$$stopping" ]; then exit 0; else exit $$status; fi
+endef
+
 run: demo
 	$(BIN)/civicgrid collectstatic --noinput -v0
-	@echo "Serving http://127.0.0.1:$(PORT)  (worker and web; Ctrl-C stops both)"
-	@trap 'kill 0' EXIT INT TERM; \
-	$(BIN)/civicgrid worker & \
-	$(BIN)/granian --interface wsgi --host 127.0.0.1 --port $(PORT) --workers 2 --blocking-threads 1 --no-ws \
-		--static-path-route /static --static-path-mount $(CIVICGRID_DATA_DIR)/static config.wsgi:application
+	$(SERVE_BOTH)
+
+# A real deployment: no demo data (its accounts share a published password). README "Production".
+serve: migrate
+	$(BIN)/civicgrid collectstatic --noinput -v0
+	$(SERVE_BOTH)
+
+# The worker alone (web served elsewhere, or a second worker): Ctrl-C or TERM finishes the current pass.
+worker: migrate
+	$(BIN)/civicgrid worker
 
 test: setup test-sqlite test-postgres
 

@@ -7,22 +7,20 @@ from pathlib import Path
 
 import dj_database_url
 
+from config.env import Env
+
+# Every value read from the environment goes through `env`: a bad one stops the start (end of this file).
+env = Env()
 BASE_DIR = Path(__file__).resolve().parent.parent
 TESTING = os.environ.get("CIVICGRID_TESTING", "1" if "pytest" in sys.modules else "0") in {"1", "true", "yes"}
 _default_data_dir = Path(tempfile.mkdtemp(prefix="civicgrid-test-")) if TESTING else BASE_DIR / "var"
 DATA_DIR = Path(os.environ.get("CIVICGRID_DATA_DIR") or _default_data_dir).resolve()
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
+_data_dir_ok = env.directory("CIVICGRID_DATA_DIR", DATA_DIR)
+env_bool = env.bool
 
 DEBUG = env_bool("CIVICGRID_DEBUG", False)
 SECRET_KEY = os.environ.get("CIVICGRID_SECRET_KEY") or ""
-if not SECRET_KEY:
+if not SECRET_KEY and _data_dir_ok:
     # The embedded default keeps a generated secret beside its data; production sets CIVICGRID_SECRET_KEY.
     _secret_file = DATA_DIR / "secret_key"
     if _secret_file.exists():
@@ -30,7 +28,6 @@ if not SECRET_KEY:
     else:
         import secrets
 
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
         SECRET_KEY = secrets.token_urlsafe(50)
         _secret_file.write_text(SECRET_KEY)
         _secret_file.chmod(0o600)
@@ -112,6 +109,12 @@ CSRF_FAILURE_VIEW = "civicgrid.ui.errors.csrf_failure"  # in the user's language
 
 # --- database -----------------------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+_db_scheme = DATABASE_URL.partition("://")[0].lower()
+if DATABASE_URL and _db_scheme not in {"postgres", "postgresql", "sqlite"}:
+    # The value is not repeated: it may hold a password.
+    env.bad("DATABASE_URL", f"{_db_scheme or DATABASE_URL[:12]}://…", "支持的数据库：postgres://用户@主机:端口/库名 或 sqlite:///路径",
+            "supported: postgres://user@host:port/name or sqlite:///path")
+    DATABASE_URL = ""
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=None, conn_health_checks=True)}
     DATABASES["default"].setdefault("TEST", {})
@@ -124,7 +127,6 @@ if DATABASE_URL:
         }
     )
 else:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -164,7 +166,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "civicgrid.foundation.access.passwords.ComplexityValidator"},
     {"NAME": "civicgrid.foundation.access.passwords.HistoryValidator"},
 ]
-SESSION_COOKIE_AGE = int(os.environ.get("CIVICGRID_SESSION_IDLE_SECONDS", 30 * 60))
+SESSION_COOKIE_AGE = env.int("CIVICGRID_SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
 SESSION_SAVE_EVERY_REQUEST = True  # idle timeout, not absolute
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -183,22 +185,27 @@ X_FRAME_OPTIONS = "DENY"
 
 from django.utils.csp import CSP  # noqa: E402
 
+_TILE_URL = os.environ.get("CIVICGRID_TILE_URL", "").strip()  # (CIVICGRID_TILE_URL below)
+_TILE_ORIGINS = list(dict.fromkeys(o for o in [env.tile_origin("CIVICGRID_TILE_URL", _TILE_URL),
+                                               *os.environ.get("CIVICGRID_TILE_ORIGIN", "").split()] if o))
+
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
     "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
-    "img-src": [CSP.SELF, "data:", "blob:", *[u for u in [os.environ.get("CIVICGRID_TILE_ORIGIN", "")] if u]],
+    # Map tiles from the server CIVICGRID_TILE_URL names (CIVICGRID_TILE_ORIGIN: further origins, if any).
+    "img-src": [CSP.SELF, "data:", "blob:", *_TILE_ORIGINS],
     "connect-src": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
     "form-action": [CSP.SELF],
 }
 
 # Login throttling and two factors (SECURITY.md "Identity")
-CIVICGRID_LOGIN_MAX_FAILURES = int(os.environ.get("CIVICGRID_LOGIN_MAX_FAILURES", 5))
-CIVICGRID_LOGIN_LOCK_MINUTES = int(os.environ.get("CIVICGRID_LOGIN_LOCK_MINUTES", 15))
-CIVICGRID_PASSWORD_MAX_AGE_DAYS = int(os.environ.get("CIVICGRID_PASSWORD_MAX_AGE_DAYS", 90))
-CIVICGRID_PASSWORD_HISTORY = int(os.environ.get("CIVICGRID_PASSWORD_HISTORY", 5))
-CIVICGRID_TOKEN_TTL_HOURS = int(os.environ.get("CIVICGRID_TOKEN_TTL_HOURS", 24))
+CIVICGRID_LOGIN_MAX_FAILURES = env.int("CIVICGRID_LOGIN_MAX_FAILURES", 5, minimum=1)
+CIVICGRID_LOGIN_LOCK_MINUTES = env.int("CIVICGRID_LOGIN_LOCK_MINUTES", 15, minimum=1)
+CIVICGRID_PASSWORD_MAX_AGE_DAYS = env.int("CIVICGRID_PASSWORD_MAX_AGE_DAYS", 90, minimum=0)
+CIVICGRID_PASSWORD_HISTORY = env.int("CIVICGRID_PASSWORD_HISTORY", 5, minimum=0)
+CIVICGRID_TOKEN_TTL_HOURS = env.int("CIVICGRID_TOKEN_TTL_HOURS", 24, minimum=1)
 CIVICGRID_TOTP_ROLES = [r for r in os.environ.get("CIVICGRID_TOTP_ROLES", "").split(",") if r]
 
 # Rate limits (SECURITY.md "Web and API"), token buckets in the cache (civicgrid.foundation.core.ratelimit): a
@@ -206,14 +213,15 @@ CIVICGRID_TOTP_ROLES = [r for r in os.environ.get("CIVICGRID_TOTP_ROLES", "").sp
 # the reports residents and volunteers send over the web and the API (staff are not held back), per account and
 # per address; token issuing counts every request to /api/v1/auth/token, refused or not, per username tried and
 # per address (the burst per username stays above the lockout's failures, so a lock is still told as a lock).
-CIVICGRID_REPORT_RATE_PER_HOUR = float(os.environ.get("CIVICGRID_REPORT_RATE_PER_HOUR", 10))
-CIVICGRID_REPORT_BURST = float(os.environ.get("CIVICGRID_REPORT_BURST", 5))
-CIVICGRID_REPORT_ADDRESS_RATE_PER_HOUR = float(os.environ.get("CIVICGRID_REPORT_ADDRESS_RATE_PER_HOUR", 60))
-CIVICGRID_REPORT_ADDRESS_BURST = float(os.environ.get("CIVICGRID_REPORT_ADDRESS_BURST", 20))
-CIVICGRID_TOKEN_RATE_PER_HOUR = float(os.environ.get("CIVICGRID_TOKEN_RATE_PER_HOUR", 20))
-CIVICGRID_TOKEN_BURST = float(os.environ.get("CIVICGRID_TOKEN_BURST", 10))
-CIVICGRID_TOKEN_ADDRESS_RATE_PER_HOUR = float(os.environ.get("CIVICGRID_TOKEN_ADDRESS_RATE_PER_HOUR", 120))
-CIVICGRID_TOKEN_ADDRESS_BURST = float(os.environ.get("CIVICGRID_TOKEN_ADDRESS_BURST", 30))
+_RATE = {"note_zh": "负数不限，0 关闭", "note_en": "negative: no limit, 0: closed"}
+CIVICGRID_REPORT_RATE_PER_HOUR = env.float("CIVICGRID_REPORT_RATE_PER_HOUR", 10, **_RATE)
+CIVICGRID_REPORT_BURST = env.float("CIVICGRID_REPORT_BURST", 5, minimum=0)
+CIVICGRID_REPORT_ADDRESS_RATE_PER_HOUR = env.float("CIVICGRID_REPORT_ADDRESS_RATE_PER_HOUR", 60, **_RATE)
+CIVICGRID_REPORT_ADDRESS_BURST = env.float("CIVICGRID_REPORT_ADDRESS_BURST", 20, minimum=0)
+CIVICGRID_TOKEN_RATE_PER_HOUR = env.float("CIVICGRID_TOKEN_RATE_PER_HOUR", 20, **_RATE)
+CIVICGRID_TOKEN_BURST = env.float("CIVICGRID_TOKEN_BURST", 10, minimum=0)
+CIVICGRID_TOKEN_ADDRESS_RATE_PER_HOUR = env.float("CIVICGRID_TOKEN_ADDRESS_RATE_PER_HOUR", 120, **_RATE)
+CIVICGRID_TOKEN_ADDRESS_BURST = env.float("CIVICGRID_TOKEN_ADDRESS_BURST", 30, minimum=0)
 
 # --- i18n ----------------------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -230,17 +238,17 @@ MEDIA_ROOT = DATA_DIR / "uploads"
 MEDIA_URL = "/media/"  # served only through scoped views, never by the web server directly
 DATA_UPLOAD_MAX_MEMORY_SIZE = 60 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
-CIVICGRID_MAX_IMPORT_BYTES = int(os.environ.get("CIVICGRID_MAX_IMPORT_BYTES", 50 * 1024 * 1024))
+CIVICGRID_MAX_IMPORT_BYTES = env.int("CIVICGRID_MAX_IMPORT_BYTES", 50 * 1024 * 1024, minimum=1)
 CIVICGRID_KEY_FILE = Path(os.environ.get("CIVICGRID_KEY_FILE", DATA_DIR / "keys.json"))
-CIVICGRID_CIPHER = os.environ.get("CIVICGRID_CIPHER", "aes-gcm")
+CIVICGRID_CIPHER = env.choice("CIVICGRID_CIPHER", "aes-gcm", ["aes-gcm", "sm4"])
 # Where people reach this site (SMS and email carry absolute follow links, the QR codes too), e.g.
 # https://wangge.pingcheng.gov.cn; without it links are paths, which a text message cannot open.
-CIVICGRID_PUBLIC_BASE_URL = os.environ.get("CIVICGRID_PUBLIC_BASE_URL", "").rstrip("/")
+CIVICGRID_PUBLIC_BASE_URL = env.url("CIVICGRID_PUBLIC_BASE_URL").rstrip("/")
 CIVICGRID_TILE_URL = os.environ.get("CIVICGRID_TILE_URL", "")  # optional, e.g. a district's own tile server
 CIVICGRID_DEMO_PASSWORD = os.environ.get("CIVICGRID_DEMO_PASSWORD", "civicgrid-demo")
 # Past days of cases the demo plays through the loop (civicgrid/apps/cases/demo.py); 0: none.
 # Tests ask for the days they need (a month of history takes half a minute).
-CIVICGRID_DEMO_HISTORY_DAYS = int(os.environ.get("CIVICGRID_DEMO_HISTORY_DAYS", "0" if TESTING else "30"))
+CIVICGRID_DEMO_HISTORY_DAYS = env.int("CIVICGRID_DEMO_HISTORY_DAYS", 0 if TESTING else 30, minimum=0)
 
 # --- background work -----------------------------------------------------------------------------------
 TASKS = {
@@ -251,16 +259,26 @@ TASKS = {
 }
 if TESTING and not env_bool("CIVICGRID_TASKS_DB", False):
     TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend", "QUEUES": ["default", "imports"]}}
-CIVICGRID_WORKER_INTERVAL = float(os.environ.get("CIVICGRID_WORKER_INTERVAL", 1.0))
+CIVICGRID_WORKER_INTERVAL = env.float("CIVICGRID_WORKER_INTERVAL", 1.0, above=0)
 # The worker's work is deferred by design (events, sweeps, queued reports): on a machine it shares with the web
 # processes it yields the CPU to requests (a POSIX niceness added at start; 0 keeps the shell's).
-CIVICGRID_WORKER_NICE = int(os.environ.get("CIVICGRID_WORKER_NICE", 5))
+CIVICGRID_WORKER_NICE = env.int("CIVICGRID_WORKER_NICE", 5, minimum=0, maximum=19)
 
+_LOG_LEVEL = env.choice("CIVICGRID_LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("CIVICGRID_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": _LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Numbers other modules read from the environment when they are used (Open311's `conf.setting`, the router's
+# threshold): checked here too, so a bad one stops the start rather than failing requests.
+for _name, _minimum in [("CIVICGRID_OPEN311_MAX_DAYS", 1), ("CIVICGRID_OPEN311_MAX_RESULTS", 1)]:
+    env.int(_name, 0, minimum=_minimum)
+for _name in ["CIVICGRID_OPEN311_ADDRESS_RATE", "CIVICGRID_OPEN311_ADDRESS_BURST", "CIVICGRID_OPEN311_CATALOGUE_SECONDS",
+              "CIVICGRID_OPEN311_CLIENT_CACHE_SECONDS", "CIVICGRID_AUTO_DISPATCH_THRESHOLD"]:
+    env.float(_name, 0, minimum=0)
+env.stop_if_invalid()

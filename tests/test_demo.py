@@ -21,6 +21,7 @@ from civicgrid.demo import orgs as demo_orgs
 from civicgrid.demo.loader import format_summary, load_demo
 from civicgrid.foundation.access.models import Grant, User
 from civicgrid.foundation.access.roles import Role
+from civicgrid.foundation.access.services import issue_token
 from civicgrid.foundation.audit.models import AuditEntry
 from civicgrid.foundation.core.errors import Conflict
 from civicgrid.foundation.orgs.models import Organisation, OrgKind, Post
@@ -182,6 +183,27 @@ def test_a_second_run_changes_nothing(demo):
     assert {m.__name__: m.objects.count() for m in (Region, Organisation, Post, User, Grant, AuditEntry)} == counts
     assert LOAD_SECONDS["second"] < LOAD_SECONDS["first"]
     print(f"demo load: first {LOAD_SECONDS['first']:.1f} s, second {LOAD_SECONDS['second']:.2f} s")
+
+
+def test_a_new_demo_password_reaches_the_accounts_already_loaded(demo, settings):
+    """README: setting CIVICGRID_DEMO_PASSWORD changes the demo accounts' password, also of a demo loaded before."""
+    old = settings.CIVICGRID_DEMO_PASSWORD
+    street = User.objects.get(username="street")
+    token_user = User.objects.get(username="leader")
+    issue_token(user=token_user, label="demo")
+    settings.CIVICGRID_DEMO_PASSWORD = "another-demo-secret"
+    summary = load_demo(people=False)
+    demo_users = User.objects.filter(is_demo=True)
+    assert "的密码已改为 CIVICGRID_DEMO_PASSWORD 的值" in summary.stages["accounts"]
+    for user in (User.objects.get(username="admin"), User.objects.get(pk=street.pk),
+                 User.objects.get(username="wg140213066001001")):
+        assert user.check_password("another-demo-secret") and not user.check_password(old)
+    assert not demo_users.exclude(password=User.objects.get(username="admin").password).exists()
+    assert not token_user.api_tokens.filter(revoked_at__isnull=True).exists()
+    entry = AuditEntry.objects.get(action="auth.password_changed", data__reason="CIVICGRID_DEMO_PASSWORD")
+    assert entry.data["demo_accounts"] == demo_users.count()
+    assert load_demo(people=False).stages["accounts"] == "已存在，未改动"  # once only
+    assert AuditEntry.objects.filter(action="auth.password_changed", data__reason="CIVICGRID_DEMO_PASSWORD").count() == 1
 
 
 def test_the_accounts_are_printed(demo):

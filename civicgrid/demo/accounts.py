@@ -18,7 +18,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
-from civicgrid.foundation.access.models import Grant, User
+from civicgrid.foundation.access.models import ApiToken, Grant, User
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.audit import verbs
 from civicgrid.foundation.audit.service import record
@@ -109,13 +109,15 @@ class AccountsLoaded:
 
     users_created: int = 0
     grants_created: int = 0
+    passwords_changed: int = 0
     posts: dict[str, tuple[str, str]] | None = None
     grid_workers: dict[str, str] | None = None
 
 
 @transaction.atomic
 def load_demo_accounts() -> AccountsLoaded:
-    """Create the curated accounts and one grid worker per grid, with their grants; existing ones are kept."""
+    """Create the curated accounts and one grid worker per grid, with their grants; existing ones are kept,
+    but take the password `CIVICGRID_DEMO_PASSWORD` now names when it changed (`change_demo_password`)."""
     grids = list(Region.objects.filter(level=Level.GRID).order_by("code").values_list("id", "code"))
     grid_workers = {code: grid_worker_username(code) for _, code in grids}
     wanted: dict[str, tuple[str, bool]] = {a.username: (a.display_name, a.role == "superuser") for a in DEMO_ACCOUNTS}
@@ -129,6 +131,7 @@ def load_demo_accounts() -> AccountsLoaded:
                             grid_workers=grid_workers)
     result.posts.update({username: (code, "处置人员") for code, username in handlers.items()})
     missing = [u for u in wanted if u not in existing]
+    result.passwords_changed = change_demo_password()
     if missing:
         password_hash = make_password(settings.CIVICGRID_DEMO_PASSWORD)
         User.objects.bulk_create([_new_user(u, wanted[u][0], password_hash, superuser=wanted[u][1]) for u in missing],
@@ -165,6 +168,22 @@ def load_demo_accounts() -> AccountsLoaded:
         record(actor=None, action=verbs.Access.GRANT_ADDED, target_type="access.user",
                target_repr=f"演示授权 {len(new)} 条", data={"demo_grants": len(new)})
     return result
+
+
+def change_demo_password() -> int:
+    """Give every demo account the password `settings.CIVICGRID_DEMO_PASSWORD` when the superuser `admin`
+    does not have it already (one check; all demo accounts share one password); returns how many changed.
+    API tokens of those accounts end, and their sessions with the old password hash; audited as one entry."""
+    admin = User.objects.filter(username="admin", is_demo=True).first()
+    if admin is None or admin.check_password(settings.CIVICGRID_DEMO_PASSWORD):
+        return 0
+    now = timezone.now()
+    demo = User.objects.filter(is_demo=True)
+    changed = demo.update(password=make_password(settings.CIVICGRID_DEMO_PASSWORD), password_changed_at=now)
+    ApiToken.objects.filter(user__is_demo=True, revoked_at__isnull=True).update(revoked_at=now)
+    record(actor=None, action=verbs.Auth.PASSWORD_CHANGED, target_type="access.user",
+           target_repr=f"演示账号 {changed} 个", data={"demo_accounts": changed, "reason": "CIVICGRID_DEMO_PASSWORD"})
+    return changed
 
 
 def account_rows() -> list[tuple[str, str, str]]:

@@ -114,9 +114,10 @@ def load_demo(*, people: bool = True, force: bool = False, history_days: int | N
             with transaction.atomic():
                 done = demo_accounts.load_demo_accounts()
                 posts = demo_orgs.load_demo_posts(done.posts or {}, done.grid_workers or {})
+            changed = f"，{done.passwords_changed} 个账号的密码已改为 CIVICGRID_DEMO_PASSWORD 的值" if done.passwords_changed else ""
             if not (done.users_created or done.grants_created or posts):
-                return "已存在，未改动"
-            return f"新建账号 {done.users_created} 个，授权 {done.grants_created} 条，岗位 {posts} 个"
+                return f"已存在{changed}" if changed else "已存在，未改动"
+            return f"新建账号 {done.users_created} 个，授权 {done.grants_created} 条，岗位 {posts} 个{changed}"
 
         _timed(summary, "regions", regions)
         _timed(summary, "organisations", organisations)

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
 from .models import WorkerBeat
 
 BEAT_EVERY = 15.0  # seconds between two writes of a working process's row
-KEEP_STOPPED = timedelta(days=7)  # a stopped process's row is kept this long, then forgotten
+KEEP_STOPPED = timedelta(days=7)  # a stopped (or long lost) process's row is kept this long, then forgotten
+# A process silent this long was killed (`kill -9`, a host gone): no longer listed one by one, only counted.
+LOST_AFTER = timedelta(days=1)
 
 
 ONCE = "once:"  # the id prefix of `worker --once` runs (from cron, say): one row per host, not one per run
@@ -45,12 +47,14 @@ def stale_after() -> int:
 
 
 def started(worker_id: str) -> None:
-    """Record a process that starts (and forget processes stopped more than `KEEP_STOPPED` ago)."""
+    """Record a process that starts, with its public address setting (and forget processes stopped, or last
+    seen, more than `KEEP_STOPPED` ago)."""
     now = timezone.now()
-    WorkerBeat.objects.filter(stopped_at__lt=now - KEEP_STOPPED).delete()
+    WorkerBeat.objects.filter(seen_at__lt=now - KEEP_STOPPED).delete()
     WorkerBeat.objects.update_or_create(worker_id=worker_id, defaults={
         "host": socket.gethostname()[:100], "pid": os.getpid(), "started_at": now, "seen_at": now,
-        "stopped_at": None, "last_error": "", "last_error_at": None})
+        "stopped_at": None, "last_error": "", "last_error_at": None,
+        "public_base_url": (getattr(settings, "CIVICGRID_PUBLIC_BASE_URL", "") or "")[:200]})
 
 
 def beat(worker_id: str, *, error: str = "") -> None:
@@ -84,6 +88,7 @@ class Process:
     once: bool  # `worker --once` runs on this host
     last_error: str
     last_error_at: datetime | None
+    public_base_url: str  # the process's CIVICGRID_PUBLIC_BASE_URL ("" : its links are bare paths)
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,12 @@ class Status:
     processes: list[Process]
     running: int  # processes seen within stale_after()
     last_seen: datetime | None  # the latest beat of any process
+    lost: int = 0  # processes silent for more than LOST_AFTER without stopping: counted, not listed
+
+    @property
+    def without_public_url(self) -> list[Process]:
+        """Running processes whose SMS and email links are bare paths (no CIVICGRID_PUBLIC_BASE_URL)."""
+        return [p for p in self.processes if p.state == "running" and not p.public_base_url]
 
     @property
     def ok(self) -> bool:
@@ -98,16 +109,19 @@ class Status:
 
 
 def status(now: datetime | None = None, limit: int = 20) -> Status:
-    """The worker processes, running ones first, newest first (one query, at most `limit` rows)."""
+    """The worker processes, running ones first, newest first (at most `limit` rows); processes silent for
+    more than `LOST_AFTER` (killed without stopping) are only counted."""
     now = timezone.now() if now is None else now
     fresh = now - timedelta(seconds=stale_after())
-    rows = list(WorkerBeat.objects.order_by(F("stopped_at").asc(nulls_first=True), "-seen_at")[:limit])
+    lost = Q(stopped_at__isnull=True, seen_at__lt=now - LOST_AFTER)
+    rows = list(WorkerBeat.objects.exclude(lost).order_by(F("stopped_at").asc(nulls_first=True), "-seen_at")[:limit])
     processes = [
         Process(host=r.host, pid=r.pid, started_at=r.started_at, seen_at=r.seen_at, stopped_at=r.stopped_at,
                 state=_state(r, fresh), once=r.worker_id.startswith(ONCE), last_error=r.last_error,
-                last_error_at=r.last_error_at)
+                last_error_at=r.last_error_at, public_base_url=r.public_base_url)
         for r in rows
     ]
     processes.sort(key=lambda p: ({"running": 0, "silent": 1, "stopped": 2}[p.state], -p.seen_at.timestamp()))
+    totals = WorkerBeat.objects.aggregate(last_seen=Max("seen_at"), lost=Count("pk", filter=lost))
     return Status(processes=processes, running=sum(p.state == "running" for p in processes),
-                  last_seen=max((p.seen_at for p in processes), default=None))
+                  last_seen=totals["last_seen"], lost=totals["lost"])

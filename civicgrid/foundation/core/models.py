@@ -16,6 +16,8 @@ class WorkerBeat(models.Model):
     stopped_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
+    # The process's own CIVICGRID_PUBLIC_BASE_URL (empty: the SMS and email it sends carry bare paths).
+    public_base_url = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         verbose_name = _("后台进程")

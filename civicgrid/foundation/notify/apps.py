@@ -9,10 +9,15 @@ class NotifyConfig(AppConfig):
     verbose_name = "消息通知"
 
     def ready(self):
+        from django.core import checks
         from django.db.models import Q
 
         from ..core import jobs, keys, retention
+        from .senders import check_senders
         from .services import TO_CONTEXT, deliver_pending
+
+        # A sender setting naming a class that cannot be loaded stops `migrate`, `check` and the worker.
+        checks.register(check_senders)
 
         # rotate_keys re-encrypts the recorded addresses with everything else.
         keys.register_encrypted_column("notify.OutgoingMessage", "to_enc", TO_CONTEXT)

@@ -5,7 +5,8 @@ A deployment plugs in its SMS gateway or mail relay by naming a class in setting
     CIVICGRID_SMS_SENDER = "mydistrict.sms.GatewaySender"
     CIVICGRID_EMAIL_SENDER = "civicgrid.foundation.notify.senders.DjangoEmailSender"
 
-A sender receives the clear address (decrypted just before sending) and must not log it.
+A sender that cannot be loaded stops the start (system check `notify.E001`, run by `migrate`, `check` and
+`worker`). A sender receives the clear address (decrypted just before sending) and must not log it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 from functools import cache
 
 from django.conf import settings
+from django.core import checks
 from django.utils.module_loading import import_string
 
 from ..core.pii import mask_phone
@@ -84,8 +86,41 @@ def _load(path: str) -> Sender:
     return sender
 
 
+def sender_path(channel: str) -> str:
+    """The dotted path of the class configured for a channel ("sms" or "email")."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
+    return getattr(settings, _SETTING[channel], None) or DEFAULT_SENDER
+
+
+def sender_name(channel: str) -> str:
+    """The configured sender's `name`, or its dotted path when it cannot be loaded (sending will fail, and
+    says why on the message; the system check `notify.E001` stops a start with such a setting)."""
+    try:
+        return sender_for(channel).name
+    except Exception:
+        return sender_path(channel)
+
+
+def check_senders(app_configs=None, **kwargs) -> list[checks.Error]:
+    """System check: every channel's configured sender loads and is a `Sender`."""
+    errors = []
+    for channel in CHANNELS:
+        path = sender_path(channel)
+        try:
+            _load(path)
+        except Exception as exc:
+            errors.append(checks.Error(
+                f"{_SETTING[channel]}={path!r} 无法使用（{type(exc).__name__}: {exc}） / "
+                f"{_SETTING[channel]}={path!r} cannot be used ({type(exc).__name__}: {exc})",
+                hint=f"应为 civicgrid.foundation.notify.senders.Sender 子类的完整路径，如 {DEFAULT_SENDER} / "
+                     "the dotted path of a civicgrid.foundation.notify.senders.Sender subclass",
+                id="notify.E001"))
+    return errors
+
+
 def sender_for(channel: str) -> Sender:
     """The configured sender of a channel ("sms" or "email")."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
-    return _load(getattr(settings, _SETTING[channel], None) or DEFAULT_SENDER)
+    return _load(sender_path(channel))

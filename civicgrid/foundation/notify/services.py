@@ -6,8 +6,8 @@ English (`body_en`). `resolve(...)` closes the messages about an object that ask
 recipient at once.
 
 `queue_message(...)` records an `OutgoingMessage` with the address encrypted and hands it to the
-channel's sender only after the transaction commits: a rolled-back action sends nothing, and a failed
-delivery is tried again by the worker (`deliver_pending`, on every pass) after a growing wait, `MAX_ATTEMPTS`
+channel's sender only after the transaction commits: a rolled-back action sends nothing, a sender that fails
+(or cannot be loaded) never undoes the action, and a failed delivery is tried again by the worker (`deliver_pending`, on every pass) after a growing wait, `MAX_ATTEMPTS`
 times in all.
 """
 
@@ -26,7 +26,7 @@ from ..core.errors import NotFound
 from ..core.retries import retry_chosen
 from . import titles
 from .models import Notification, OutgoingMessage
-from .senders import CHANNELS, mask_address, sender_for
+from .senders import CHANNELS, mask_address, sender_for, sender_name
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ def queue_message(*, channel: str, to: str, subject: str = "", body: str) -> Out
         to_enc=keys.encrypt(to, TO_CONTEXT),
         subject=subject[:200],
         body=body,
-        sender=type(sender_for(channel)).name[:64],
+        sender=sender_name(channel)[:64],
     )
     transaction.on_commit(lambda: deliver(message.pk))
     return message
@@ -207,8 +207,10 @@ def deliver(message_id: int) -> bool:
         attempts=message.attempts, next_try_at=message.next_try_at)
     if not claimed:
         return False
-    sender = sender_for(message.channel)
     try:
+        # Inside the try: a sender that cannot even be loaded (a misconfigured setting) fails this attempt,
+        # recorded on the message, never the request that queued it.
+        sender = sender_for(message.channel)
         sender.send(channel=message.channel, to=keys.decrypt(message.to_enc, TO_CONTEXT),
                     subject=message.subject, body=message.body)
     except Exception as exc:  # a gateway error must not break the request that queued the message

@@ -41,6 +41,8 @@ from civicgrid.foundation.sla.sweep import sweep
 log = logging.getLogger("civicgrid.worker")
 
 PRUNE_EVERY = 3600.0  # seconds between outbox prunes
+MAX_BACKOFF = 60.0  # the longest wait between two failing passes (a database that is down)
+REMIND_EVERY = 600.0  # seconds between two log lines about the same run of failures
 DISPATCH_BATCH = 500
 SQLITE_CACHE_KIB = 65536
 
@@ -64,6 +66,50 @@ def yield_cpu(niceness: int) -> None:
             os.nice(niceness)
         except OSError:
             log.warning("could not lower the worker's priority by %d", niceness)
+
+
+class Failures:
+    """A run of failing passes of one loop (a database down or restarting). The first failure is logged (one
+    line when the database cannot be reached, else with its traceback), then one reminder line every
+    `REMIND_EVERY` seconds, and one line when a pass works again; the wait before the next pass doubles from
+    the interval up to `MAX_BACKOFF`."""
+
+    def __init__(self, what: str, interval: float):
+        self.what, self.interval = what, interval
+        self.count = 0
+        self.since = self.logged = 0.0
+
+    @property
+    def failing(self) -> bool:
+        return self.count > 0
+
+    def failed(self, exc: BaseException) -> float:
+        """Note one failure; returns the seconds to wait before the next try."""
+        self.count += 1
+        now = time.monotonic()
+        wait = min(MAX_BACKOFF, max(self.interval, 1.0) * 2 ** min(self.count - 1, 16))
+        if self.count == 1:
+            self.since = self.logged = now
+            if isinstance(exc, OperationalError):
+                log.error("%s failed, database unavailable: %s; retrying with growing waits (at most %.0fs)",
+                          self.what, _one_line(exc), MAX_BACKOFF)
+            else:
+                log.exception("%s failed; retrying with growing waits (at most %.0fs)", self.what, MAX_BACKOFF)
+        elif now - self.logged >= REMIND_EVERY:
+            self.logged = now
+            log.error("%s still failing: %d tries in %.0fs, last: %s", self.what, self.count, now - self.since,
+                      _one_line(exc))
+        return wait
+
+    def succeeded(self) -> None:
+        if self.count:
+            log.info("%s works again after %d failed tries in %.0fs", self.what, self.count,
+                     time.monotonic() - self.since)
+        self.count = 0
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:300]
 
 
 class TaskRunner:
@@ -149,16 +195,18 @@ class TaskThread(threading.Thread):
         self.runner, self.interval, self.stop = runner, interval, stop
 
     def run(self) -> None:
+        failures = Failures("task runner", self.interval)
         try:
             while not self.stop.is_set():
                 try:
                     close_old_connections()  # drop a connection the database has closed meanwhile
                     ran = self.runner.run_ready(self.stop, limit=100)
-                except Exception:
-                    log.exception("task runner failed; retrying in %.1fs", max(self.interval, 1.0))
+                    failures.succeeded()
+                except Exception as exc:
+                    wait = failures.failed(exc)
                     connection.close()
                     ran = 0
-                    self.stop.wait(max(self.interval, 1.0))
+                    self.stop.wait(wait)
                 if not ran:
                     self.stop.wait(self.interval)
         finally:
@@ -210,6 +258,7 @@ class Command(BaseCommand):
         connection_created.connect(tune_sqlite)
         if connection.connection is not None:
             tune_sqlite(connection=connection)
+        self.failures = Failures("worker pass", self.interval)
         self.beat_id = heartbeat.once_id() if once else f"{socket.gethostname()}-{os.getpid()}-{get_random_string(6)}"[:64]
         self.last_beat = float("-inf")
         try:
@@ -229,8 +278,12 @@ class Command(BaseCommand):
         """Write this process's row; a database that fails here fails the pass, not the process."""
         try:
             func(self.beat_id, **kwargs)
-        except Exception:
-            log.exception("worker heartbeat not written")
+        except Exception as exc:
+            if isinstance(exc, OperationalError):  # the database is away: the pass says so, once
+                if not self.failures.failing:
+                    log.warning("worker heartbeat not written: %s", _one_line(exc))
+            else:
+                log.exception("worker heartbeat not written")
             if not connection.in_atomic_block:  # (a caller's transaction, as in tests, is left alone)
                 connection.close_if_unusable_or_obsolete()
 
@@ -312,6 +365,7 @@ class Command(BaseCommand):
             if runner.enabled
             else "not run here",
         )
+        self.warn_without_public_url()
         self.record(heartbeat.started)
         self.last_beat = time.monotonic()
         try:
@@ -319,17 +373,22 @@ class Command(BaseCommand):
                 thread.start()
             while not self.stop.is_set():
                 started = time.monotonic()
+                wait = None
                 try:
                     close_old_connections()
                     summary = self.tick(runner=None)
+                    self.failures.succeeded()
                     if any(summary.values()):
                         log.info(self.describe(summary))
                 except Exception as exc:
-                    # The database may be restarting or locked: keep the process, retry next pass.
-                    log.exception("worker pass failed; retrying")
-                    connection.close()
-                    self.record(heartbeat.beat, error=f"{type(exc).__name__}: {exc}")
-                self.stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+                    # The database may be restarting or locked: keep the process, retry after a growing wait.
+                    wait = self.failures.failed(exc)
+                    if not connection.in_atomic_block:  # (a caller's transaction, as in tests, is left alone)
+                        connection.close()
+                    self.record(heartbeat.beat, error=_one_line(exc))
+                if wait is None:
+                    wait = max(0.0, self.interval - (time.monotonic() - started))
+                self.stop.wait(wait)
         finally:
             self.stop.set()
             if thread and thread.is_alive():
@@ -339,6 +398,17 @@ class Command(BaseCommand):
             self.record(heartbeat.stopped)
             connection.close()
             log.info("worker stopped")
+
+    def warn_without_public_url(self) -> None:
+        """The SMS and email this process sends carry follow links: without CIVICGRID_PUBLIC_BASE_URL they are
+        bare paths no phone can open. Said at start (the heartbeat row keeps the setting for 运行监控)."""
+        if settings.CIVICGRID_PUBLIC_BASE_URL:
+            return
+        text = ("未设置 CIVICGRID_PUBLIC_BASE_URL：本进程发出的短信、邮件中的查询链接只有路径，群众在手机上无法打开；"
+                "请设置为本系统对外的网址（如 https://wangge.example.gov.cn）后重启 / CIVICGRID_PUBLIC_BASE_URL is not "
+                "set: the follow links in the SMS and email this worker sends are bare paths no phone can open; set it "
+                "to the site's public address and restart")
+        log.warning(text)
 
     def install_signals(self) -> dict:
         if threading.current_thread() is not threading.main_thread():

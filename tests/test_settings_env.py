@@ -1,0 +1,112 @@
+"""Settings from the environment are checked at start: a bad value stops the process with one line per bad
+variable (Chinese, then English: the variable, the value, what is allowed), exit status 2 and no traceback.
+
+Each case starts a fresh interpreter (`django.setup()` with the environment given), as a deployment does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _start(tmp_path, **env) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("CIVICGRID_", "PYTEST", "DATABASE_URL"))}
+    base.update({"DJANGO_SETTINGS_MODULE": "config.settings", "CIVICGRID_TESTING": "0",
+                 "CIVICGRID_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)})
+    base.update(env)
+    return subprocess.run([sys.executable, "-c", "import django; django.setup(); print('started')"], cwd=ROOT,
+                          env=base, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"CIVICGRID_REPORT_RATE_PER_HOUR": "ten"}, ["CIVICGRID_REPORT_RATE_PER_HOUR='ten'"]),
+    ({"CIVICGRID_WORKER_INTERVAL": "abc", "CIVICGRID_SESSION_IDLE_SECONDS": "30m"},
+     ["CIVICGRID_SESSION_IDLE_SECONDS='30m'", "CIVICGRID_WORKER_INTERVAL='abc'"]),
+    ({"CIVICGRID_WORKER_INTERVAL": "0"}, ["CIVICGRID_WORKER_INTERVAL='0'"]),
+    ({"CIVICGRID_CIPHER": "des"}, ["CIVICGRID_CIPHER='des'", "aes-gcm", "sm4"]),
+    ({"CIVICGRID_OPEN311_MAX_DAYS": "ninety"}, ["CIVICGRID_OPEN311_MAX_DAYS='ninety'"]),
+    ({"CIVICGRID_DEBUG": "maybe"}, ["CIVICGRID_DEBUG='maybe'"]),
+    ({"CIVICGRID_LOG_LEVEL": "loud"}, ["CIVICGRID_LOG_LEVEL='loud'"]),
+])
+def test_a_bad_value_stops_the_start_with_one_line_per_variable(tmp_path, env, expected):
+    result = _start(tmp_path, **env)
+    assert result.returncode == 2 and "started" not in result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == len(env), result.stderr
+    assert "Traceback" not in result.stderr
+    for line in lines:
+        assert line.startswith("设置无效：") and " / invalid setting: " in line
+    for text in expected:
+        assert text in result.stderr
+
+
+def test_an_unknown_database_scheme_is_named_without_the_password(tmp_path):
+    result = _start(tmp_path, DATABASE_URL="mysqlx://civic:s3cret@db.example/civicgrid")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "DATABASE_URL='mysqlx://…'" in result.stderr and "postgres://" in result.stderr
+    assert "s3cret" not in result.stderr
+
+
+def test_a_data_directory_that_cannot_be_made_is_named(tmp_path):
+    (tmp_path / "file").write_text("")
+    result = _start(tmp_path, CIVICGRID_DATA_DIR=str(tmp_path / "file" / "data"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"CIVICGRID_DATA_DIR='{tmp_path / 'file' / 'data'}'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_good_values_start(tmp_path):
+    result = _start(tmp_path, CIVICGRID_REPORT_RATE_PER_HOUR="-1", CIVICGRID_WORKER_INTERVAL="0.5",
+                    CIVICGRID_CIPHER="sm4", CIVICGRID_DEBUG="off", CIVICGRID_OPEN311_MAX_DAYS="30")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "started"
+
+
+def test_an_unreachable_database_is_one_line_from_the_command(tmp_path):
+    """`civicgrid migrate` (the first step of `make run`) against a server that does not answer."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CIVICGRID_", "PYTEST", "DJANGO_"))}
+    env.update({"CIVICGRID_TESTING": "0", "CIVICGRID_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT),
+                "DATABASE_URL": "postgres://nobody@127.0.0.1:9/nowhere"})
+    result = subprocess.run([sys.executable, "-c", "from civicgrid.cli import main; main()", "migrate", "-v0"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("数据库无法使用") and "DATABASE_URL" in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2, result.stderr
+
+
+def _img_src(tmp_path, **env) -> list[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("CIVICGRID_", "PYTEST", "DATABASE_URL"))}
+    base.update({"DJANGO_SETTINGS_MODULE": "config.settings", "CIVICGRID_TESTING": "0",
+                 "CIVICGRID_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT), **env})
+    code = "from django.conf import settings; print(' '.join(map(str, settings.SECURE_CSP['img-src'])))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=base, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+@pytest.mark.parametrize(("tile_url", "origin"), [
+    ("https://tiles.pingcheng.gov.cn/{z}/{x}/{y}.png", "https://tiles.pingcheng.gov.cn"),
+    ("http://{s}.tile.example:8080/osm/{z}/{x}/{y}.png", "http://*.tile.example:8080"),
+])
+def test_the_tile_server_named_by_its_url_may_serve_images(tmp_path, tile_url, origin):
+    assert _img_src(tmp_path, CIVICGRID_TILE_URL=tile_url) == ["'self'", "data:", "blob:", origin]
+
+
+def test_tiles_from_this_site_add_no_origin(tmp_path):
+    assert _img_src(tmp_path, CIVICGRID_TILE_URL="/tiles/{z}/{x}/{y}.png") == ["'self'", "data:", "blob:"]
+    assert _img_src(tmp_path) == ["'self'", "data:", "blob:"]
+
+
+@pytest.mark.parametrize(("name", "value"), [("CIVICGRID_TILE_URL", "ftp://tiles/{z}/{x}/{y}.png"),
+                                             ("CIVICGRID_PUBLIC_BASE_URL", "wangge.example.gov.cn")])
+def test_addresses_that_are_not_http_stop_the_start(tmp_path, name, value):
+    result = _start(tmp_path, **{name: value})
+    assert result.returncode == 2 and f"{name}={value!r}" in result.stderr and "Traceback" not in result.stderr
