@@ -154,6 +154,7 @@ EXTRA_STEP_LABELS = {
     "rate": "评价",
     "auto_supervise": "超期自动督办",
     "add_photos": "补充照片",
+    "auto_dispatch_held": "未自动派遣",  # the router was confident, yet the case waits (the note says why)
 }
 
 # Audit actions: "cases." + the step's name (services.common.record), named as the buttons and the timeline are.
