@@ -88,18 +88,20 @@ class Env:
         default: float,
         *,
         minimum: float | None = None,
+        maximum: float | None = None,
         above: float | None = None,
         note_zh: str = "",
         note_en: str = "",
     ) -> float:
-        """A number; `minimum`: at least, `above`: greater than. `note_*` tells what a special value means."""
+        """A number; `minimum`/`maximum`: at least/at most, `above`: greater than. `note_*` tells what a special
+        value means."""
         value = self.raw(name)
         if value is None:
             return default
         if above is not None:
             zh, en = f"大于 {above}", f"greater than {above}"
         else:
-            zh, en = self._range_words(minimum, None)
+            zh, en = self._range_words(minimum, maximum)
         try:
             number = float(value)
         except ValueError:
@@ -107,6 +109,7 @@ class Env:
         if (
             not math.isfinite(number)
             or (minimum is not None and number < minimum)
+            or (maximum is not None and number > maximum)
             or (above is not None and number <= above)
         ):
             self.bad(

@@ -274,6 +274,21 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# The case loop's local rules (civicgrid/apps/cases/conf.py reads them): possible duplicates are the cases a report
+# could join within so many metres and hours of it (offered at intake; auto-dispatch holds such a report back),
+# those of a related category only with texts this alike (0–1); a closed case may be reopened (through the
+# reporter's link or by a dispatcher) for so many days.
+CIVICGRID_DUPLICATE_RADIUS_M = env.float("CIVICGRID_DUPLICATE_RADIUS_M", 200.0, minimum=0)
+CIVICGRID_DUPLICATE_HOURS = env.float("CIVICGRID_DUPLICATE_HOURS", 72.0, minimum=0)
+CIVICGRID_DUPLICATE_MIN_TEXT = env.float("CIVICGRID_DUPLICATE_MIN_TEXT", 0.2, minimum=0, maximum=1)
+CIVICGRID_REOPEN_DAYS = env.int("CIVICGRID_REOPEN_DAYS", 7, minimum=0)
+
+# Outgoing SMS and email (civicgrid/foundation/notify/senders.py): the dotted path of the class that hands a
+# message to the district's gateway or relay; the console sender prints a masked line. One that cannot be
+# loaded is the system check notify.E001 (migrate, check and the worker stop on it).
+CIVICGRID_SMS_SENDER = env.raw("CIVICGRID_SMS_SENDER") or "civicgrid.foundation.notify.senders.ConsoleSender"
+CIVICGRID_EMAIL_SENDER = env.raw("CIVICGRID_EMAIL_SENDER") or "civicgrid.foundation.notify.senders.ConsoleSender"
+
 # Numbers other modules read from the environment when they are used (Open311's `conf.setting`, the router's
 # threshold): checked here too, so a bad one stops the start rather than failing requests.
 for _name, _minimum in [("CIVICGRID_OPEN311_MAX_DAYS", 1), ("CIVICGRID_OPEN311_MAX_RESULTS", 1)]:

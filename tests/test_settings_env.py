@@ -33,6 +33,10 @@ def _start(tmp_path, **env) -> subprocess.CompletedProcess:
     ({"CIVICGRID_OPEN311_MAX_DAYS": "ninety"}, ["CIVICGRID_OPEN311_MAX_DAYS='ninety'"]),
     ({"CIVICGRID_DEBUG": "maybe"}, ["CIVICGRID_DEBUG='maybe'"]),
     ({"CIVICGRID_LOG_LEVEL": "loud"}, ["CIVICGRID_LOG_LEVEL='loud'"]),
+    ({"CIVICGRID_REOPEN_DAYS": "seven"}, ["CIVICGRID_REOPEN_DAYS='seven'", "expected a whole number"]),
+    ({"CIVICGRID_DUPLICATE_RADIUS_M": "-50", "CIVICGRID_DUPLICATE_HOURS": "nan"},
+     ["CIVICGRID_DUPLICATE_RADIUS_M='-50'", "at least 0", "CIVICGRID_DUPLICATE_HOURS='nan'"]),
+    ({"CIVICGRID_DUPLICATE_MIN_TEXT": "1.5"}, ["CIVICGRID_DUPLICATE_MIN_TEXT='1.5'", "from 0 to 1"]),
 ])
 def test_a_bad_value_stops_the_start_with_one_line_per_variable(tmp_path, env, expected):
     result = _start(tmp_path, **env)
@@ -110,3 +114,44 @@ def test_tiles_from_this_site_add_no_origin(tmp_path):
 def test_addresses_that_are_not_http_stop_the_start(tmp_path, name, value):
     result = _start(tmp_path, **{name: value})
     assert result.returncode == 2 and f"{name}={value!r}" in result.stderr and "Traceback" not in result.stderr
+
+
+CASE_RULES = (
+    "import django; django.setup()\n"
+    "from civicgrid.apps.cases import conf\n"
+    "from civicgrid.foundation.notify.senders import sender_for\n"
+    "print(conf.duplicate_radius_m(), conf.duplicate_hours(), conf.duplicate_min_text(), conf.reopen_days(),"
+    " type(sender_for('sms')).__name__, type(sender_for('email')).__name__)\n"
+)
+
+
+def _case_rules(tmp_path, **env) -> list[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("CIVICGRID_", "PYTEST", "DATABASE_URL"))}
+    base.update({"DJANGO_SETTINGS_MODULE": "config.settings", "CIVICGRID_TESTING": "0",
+                 "CIVICGRID_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT), **env})
+    result = subprocess.run([sys.executable, "-c", CASE_RULES], cwd=ROOT, env=base, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_the_case_loops_rules_and_the_senders_come_from_the_environment(tmp_path):
+    """Documented as configurable, they could be changed only in code: the duplicate radius, window and text
+    threshold, the reopen days and the SMS/email senders."""
+    assert _case_rules(tmp_path) == ["200.0", "72.0", "0.2", "7", "ConsoleSender", "ConsoleSender"]
+    assert _case_rules(tmp_path, CIVICGRID_DUPLICATE_RADIUS_M="350", CIVICGRID_DUPLICATE_HOURS="24.5",
+                       CIVICGRID_DUPLICATE_MIN_TEXT="0.35", CIVICGRID_REOPEN_DAYS="15",
+                       CIVICGRID_SMS_SENDER="civicgrid.foundation.notify.senders.DjangoEmailSender",
+                       CIVICGRID_EMAIL_SENDER="civicgrid.foundation.notify.senders.DjangoEmailSender") == [
+        "350.0", "24.5", "0.35", "15", "DjangoEmailSender", "DjangoEmailSender"]
+
+
+def test_a_sender_from_the_environment_that_cannot_be_loaded_stops_the_check(tmp_path):
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("CIVICGRID_", "PYTEST", "DATABASE_URL"))}
+    base.update({"DJANGO_SETTINGS_MODULE": "config.settings", "CIVICGRID_TESTING": "0",
+                 "CIVICGRID_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT),
+                 "CIVICGRID_SMS_SENDER": "mydistrict.sms.GatewaySender"})
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=base, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode != 0
+    assert "notify.E001" in result.stderr and "CIVICGRID_SMS_SENDER='mydistrict.sms.GatewaySender'" in result.stderr

@@ -119,3 +119,30 @@ def take(page, action: str) -> None:
     with page.expect_navigation():
         page.locator(f"form[data-action-form='{action}'] button[type=submit]").click()
     page.wait_for_selector("h1 [data-status]")
+
+
+def test_the_panel_says_whether_the_ticket_will_be_dispatched_as_the_form_fills_in(desk, settings):
+    """With auto-dispatch on, the panel follows the form: no category, no promise (立案 would be refused);
+    a category but no point, nothing the place decides; located in the grid, the promise."""
+    from civicgrid.apps.categories.models import Category
+
+    settings.CIVICGRID_AUTO_DISPATCH_THRESHOLD = 0.0
+    office = desk["page"]
+    sign_in(office, "zhao-dd")
+    office.goto(f"{office.base_url}/cases/hotline/")
+    office.wait_for_selector("#report-map[data-ready='1']")
+    office.fill("input[name=title]", "路边垃圾")
+    office.locator("textarea[name=description]").press_sequentially(TEXT, delay=15)
+    office.wait_for_selector("#router-suggestion [data-outlook='held']")
+    assert "未确定事项分类" in office.locator("#router-suggestion [data-outlook]").inner_text()
+    office.locator("select[name=category]").select_option(str(Category.objects.get(code="06001").pk))
+    office.wait_for_selector("#router-suggestion [data-outlook='unknown']")
+    x, y = office.evaluate("""() => {
+        const map = document.querySelector('form[data-report]').civicgrid.map;
+        const p = map.latLngToContainerPoint([40.01, 113.21]);
+        return [p.x, p.y];
+    }""")
+    office.locator("#report-map").click(position={"x": x, "y": y})
+    office.wait_for_selector("#router-suggestion [data-outlook='auto']")
+    assert "登记后将自动派遣" in office.locator("#router-suggestion [data-outlook]").inner_text()
+    assert office.errors == [], office.errors

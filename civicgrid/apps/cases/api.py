@@ -114,7 +114,7 @@ def _receipt(case: Case, created: bool) -> ReportReceiptOut:
 @router.get("/cases", response={200: CaseListOut, **errors(400, 401, 403, 422)}, url_name="case_list")
 def list_cases(request, filters: Query[CaseFilterIn]):
     """Cases in your scope; filters: status (comma list or `open`), category, region, department, overdue,
-    supervised, date_from/date_to (reported), q (number or title), work (a step waiting for you: intake, check,
+    supervised, date_from/date_to (reported), q (number, 12345 ticket number or title), work (a step waiting for you: intake, check,
     dispatch, handle, verify, close, extension). Pages: `limit` and `offset`, or `cursor` — the `next_cursor`
     of the page before (null on the last page) — which reads a deep page as fast as the first and neither
     repeats nor skips a case when new ones arrive meanwhile (`offset` is then ignored)."""
@@ -215,7 +215,7 @@ def get_duplicates(request, number: str):
 @router.get("/follow/{token}", response={200: FollowOut, **errors(404, 429)}, auth=None, throttle=PUBLIC_THROTTLE, url_name="follow_status")
 def follow(request, token: str):
     """The public status of a reported case by its link/QR token (no personal data)."""
-    return services.follow_status(token)
+    return services.follow_status(token, viewer=request.user)
 
 
 @router.post("/follow/{token}/rating", response={200: FollowOut, **errors(400, 404, 409, 422, 429)}, auth=None, throttle=PUBLIC_THROTTLE,
@@ -223,15 +223,15 @@ def follow(request, token: str):
 def follow_rating(request, token: str, payload: RatingIn):
     """满意度 1–5, once, after the case is closed."""
     services.rate(follow_token=token, score=payload.score, comment=payload.comment, actor=request.user)
-    return services.follow_status(token)
+    return services.follow_status(token, viewer=request.user)
 
 
 @router.post("/follow/{token}/reopen", response={200: FollowOut, **errors(404, 409, 422, 429)}, auth=None, throttle=PUBLIC_THROTTLE,
              url_name="follow_reopen")
 def follow_reopen(request, token: str, payload: ReopenIn):
-    """重新办理 within the configured days after closing."""
-    services.reopen_by_token(follow_token=token, reason=payload.reason)
-    return services.follow_status(token)
+    """重新办理 within the configured days after closing (`reopen_until`); staff signed in are refused (409)."""
+    services.reopen_by_token(follow_token=token, reason=payload.reason, actor=request.user)
+    return services.follow_status(token, viewer=request.user)
 
 
 data_endpoint("api:case_list", "cases.Case", "list")

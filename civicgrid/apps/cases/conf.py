@@ -1,7 +1,8 @@
 """The case loop's settings, each with a default, read when used (so tests can override them).
 
-Districts set these in their settings or environment; none of them is a constant in code (DOMAIN.md: local
-rules are data).
+Districts set these in their settings; none of them is a constant in code (DOMAIN.md: local rules are data). The
+duplicate radius, window and text threshold and the reopen days also come from the environment
+(config/settings.py, README's configuration table), checked at start.
 """
 
 from __future__ import annotations

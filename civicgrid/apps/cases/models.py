@@ -6,6 +6,8 @@ department. Per-case facts used by the evaluation formulas (on-time flags, count
 case so that a month's evaluation is one aggregate query.
 """
 
+import unicodedata
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -236,6 +238,12 @@ class Case(ScopedModel):
 
 
 # Who took a step without an account of their own (the timeline keeps the name it was given).
+def normalise_ticket(text) -> str:
+    """A 12345 ticket number as intake stores it and the search finds it: NFKC (the full-width digits and dashes
+    of a Chinese input method are the same number as the ASCII ones), without surrounding spaces."""
+    return unicodedata.normalize("NFKC", str(text or "")).strip()
+
+
 STEP_ACTOR_LABELS = {"reporter": _("报告人（通过查询链接）"), "system": _("系统")}
 # Accounts a part of the system acts under (the router's auto-dispatch), by the name their steps record: shown
 # in the reader's language. The part registers its own.

@@ -328,6 +328,7 @@ class FollowOut(Schema):
     rating: int | None
     can_rate: bool
     can_reopen: bool
+    reopen_until: datetime | None = None  # a closed case: the last moment 重新办理 may be asked for
 
 
 class ContactOut(Schema):

@@ -24,7 +24,7 @@ from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.ids import checked_id
 from civicgrid.foundation.sla import services as sla
 
-from .models import OPEN_STATUSES, PUBLIC_ROLES, Attachment, Case, CaseStep, Status
+from .models import OPEN_STATUSES, PUBLIC_ROLES, Attachment, Case, CaseStep, Status, normalise_ticket
 from .workflow import CASE_WORKFLOW
 from .workflow import allowed_actions as allowed_transitions
 
@@ -78,7 +78,7 @@ class CaseFilter:
     supervised: bool | None = None
     date_from: date | None = None  # reported on or after (district date)
     date_to: date | None = None  # reported on or before
-    q: str | None = None  # number or a fragment of the title
+    q: str | None = None  # number, a 12345 ticket number (exactly, normalised) or a fragment of the title
     work: str | None = None  # a work lane (`WORK_LANES`): the cases waiting for that step
 
 
@@ -196,7 +196,9 @@ def _filtered(qs, f: CaseFilter):
     if f.q:
         text = f.q.replace("\x00", "").strip()[:40]
         if text:
-            qs = qs.filter(Q(number=text) | Q(title__contains=text))
+            # The same row filter as before, one OR more: the list's queries stay as many.
+            exact = normalise_ticket(text)
+            qs = qs.filter(Q(number=exact) | Q(title__contains=text) | Q(hotline_ticket=exact))
     return qs
 
 

@@ -1,5 +1,8 @@
 """The case loop as a transition table (DOMAIN.md §3). It drives both the services' checks and the buttons."""
 
+from datetime import timedelta
+
+from django.utils import timezone
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from civicgrid.foundation.access.roles import Role, grant_capabilities
@@ -7,6 +10,7 @@ from civicgrid.foundation.access.scope import _grants
 from civicgrid.foundation.audit import labels as audit_labels
 from civicgrid.foundation.workflow.engine import Transition, Workflow
 
+from . import conf
 from .models import Status
 
 S = Status
@@ -61,6 +65,22 @@ def _is_reporter_or_staff(case, user) -> bool:
     return any(g.role in _DISPATCH for g in _grants(user))
 
 
+def reopen_deadline(case):
+    """Until when a closed case may be reopened: `CIVICGRID_REOPEN_DAYS` (default 7) after its closing."""
+    return case.closed_at + timedelta(days=conf.reopen_days()) if case.closed_at is not None else None
+
+
+def reopen_window_open(case) -> bool:
+    """Whether a closed case may still be reopened (by a dispatcher or through the reporter's link)."""
+    deadline = reopen_deadline(case)
+    return deadline is not None and deadline >= timezone.now()
+
+
+def _reopen_window_label(case) -> str:
+    days = conf.reopen_days()
+    return f"已超过结案后 {days} 天的重新办理期限 / the {days} days after closing for reopening have passed"
+
+
 OPEN = frozenset({S.REPORTED, S.CHECKING, S.ACCEPTED, S.DISPATCHED, S.HANDLING, S.HANDLED, S.VERIFIED})
 IN_HAND = frozenset({S.DISPATCHED, S.HANDLING})
 
@@ -109,8 +129,10 @@ CASE_WORKFLOW = Workflow(
         # where its paused clocks resume; the service sets the status.
         Transition("unsuspend", "恢复办理", frozenset({S.SUSPENDED}), None, "cases.approve", order=71),
         Transition("supervise", "督办", OPEN, None, "cases.supervise", requires=("note",), order=60),
+        # Only within the days after closing: past them the page offers no button and the service refuses.
         Transition("reopen", "重新办理", frozenset({S.CLOSED}), S.ACCEPTED, "cases.reopen",
-                   guard=_is_reporter_or_staff, requires=("reason",), order=95),
+                   guard=_is_reporter_or_staff, when=reopen_window_open, when_label=_reopen_window_label,
+                   requires=("reason",), order=95),
     ],
 )
 
@@ -132,6 +154,7 @@ EXTRA_STEP_LABELS = {
     "rate": "评价",
     "auto_supervise": "超期自动督办",
     "add_photos": "补充照片",
+    "auto_dispatch_held": "未自动派遣",  # the router was confident, yet the case waits (the note says why)
 }
 
 # Audit actions: "cases." + the step's name (services.common.record), named as the buttons and the timeline are.

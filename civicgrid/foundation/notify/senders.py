@@ -1,9 +1,9 @@
 """Outgoing email/SMS senders behind one small interface; the console sender is the default.
 
-A deployment plugs in its SMS gateway or mail relay by naming a class in settings:
+A deployment plugs in its SMS gateway or mail relay by naming a class in its environment (or settings):
 
-    CIVICGRID_SMS_SENDER = "mydistrict.sms.GatewaySender"
-    CIVICGRID_EMAIL_SENDER = "civicgrid.foundation.notify.senders.DjangoEmailSender"
+    CIVICGRID_SMS_SENDER=mydistrict.sms.GatewaySender
+    CIVICGRID_EMAIL_SENDER=civicgrid.foundation.notify.senders.DjangoEmailSender
 
 A sender that cannot be loaded stops the start (system check `notify.E001`, run by `migrate`, `check` and
 `worker`). A sender receives the clear address (decrypted just before sending) and must not log it.

@@ -159,7 +159,8 @@ def locate(lng: float, lat: float, crs: str = "wgs84") -> LocateResult:
     code = index.locator.locate(wlng, wlat)
     if code is None:
         raise OutsideDistrict(
-            f"该位置不在本区范围内（经度 {wlng:.6f}，纬度 {wlat:.6f}，WGS-84） / the point is outside the district"
+            f"该位置不在本区范围内（经度 {wlng:.6f}，纬度 {wlat:.6f}，WGS-84） / the point is outside the district "
+            f"(longitude {wlng:.6f}, latitude {wlat:.6f}, WGS-84)"
         )
     unit_code = code[:12]
     return LocateResult(

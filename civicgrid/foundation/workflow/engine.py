@@ -36,7 +36,9 @@ class Transition:
     capability: str
     guard: Guard | None = None
     when: Condition | None = None  # a condition on the object beyond its status
-    when_label: str = ""  # what `when` asks, as the refusal says it ("中文 / English")
+    # What `when` asks, as the refusal says it ("中文 / English"), or a function of the object that says it
+    # (a condition whose wording names a configured value).
+    when_label: str | Callable[[object], str] = ""
     requires: tuple[str, ...] = ()  # input fields that must be non-empty (e.g. "reason")
     style: str = "default"  # "primary" | "danger" | "default": how a page draws the button
     order: int = 100
@@ -98,7 +100,8 @@ class Workflow:
             raise Conflict(f"当前状态「{label}」不能执行「{t.label}」 / \"{english(t)}\" is not possible while it is "
                            f"{state.replace('_', ' ')}")
         if t.when is not None and not t.when(obj):
-            zh, _, en = (t.when_label or "条件不满足 / its condition is not met").partition(" / ")
+            label = t.when_label(obj) if callable(t.when_label) else t.when_label
+            zh, _, en = (label or "条件不满足 / its condition is not met").partition(" / ")
             raise Conflict(f"现在不能执行「{t.label}」：{zh} / \"{english(t)}\" is not possible now: {en or zh}")
         if not has_capability(user, t.capability) or (t.guard is not None and not t.guard(obj, user)):
             raise PermissionDenied(f"您无权执行「{t.label}」 / your role may not \"{english(t)}\" here")

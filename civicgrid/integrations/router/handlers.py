@@ -6,7 +6,9 @@ through `cases.services.act`, and flagged `auto_dispatched`: to the department a
 category's default) names for its category and region, and only where none applies to the model's department
 (`categories.dispatch_target`, which the dispatch form follows too); below it, the case
 waits in the triage queue (the page `ui:router_triage`, `GET /api/v1/router/triage`). No active model: no
-auto-dispatch at all. Delivered after commit by the worker, at least once: a redelivered event finds the case
+auto-dispatch at all. A case whose confidence reaches the threshold but which is held back (`outlook`: no
+category, no department with handlers, a likely duplicate; or the loop refused it) gets a 未自动派遣 timeline
+step saying why, for the dispatcher who expected it dispatched. Delivered after commit by the worker, at least once: a redelivered event finds the case
 no longer `reported` and does nothing.
 
 Who acts: the built-in account `system-router` (智能分拨（系统）), made on first use, idempotently: it cannot
@@ -113,49 +115,113 @@ SOURCE_TEXT = {"rule": ("分拨规则", "routing rule"), "patron": ("汛期包�
                "default": ("分类的默认处置部门", "the category's default department")}
 
 
+def _category(suggestion: dict | None, category=None):
+    """The category a report is accepted under: its own, else the active one its suggestion names."""
+    from civicgrid.apps.categories.models import Category
+
+    if category is not None:
+        return category
+    category_id = (suggestion or {}).get("category_id")
+    if isinstance(category_id, int) and not isinstance(category_id, bool):
+        return Category.objects.filter(pk=category_id, is_active=True).first()
+    return None
+
+
 def target(case):
     """Where auto-dispatch sends `case`: `categories.dispatch_target` for its category (or, before 立案, the
     category the suggestion names and accepting will set) in its region, the model's department only where no
     rule or default applies — the precedence the dispatch form uses too."""
-    from civicgrid.apps.categories.models import Category
+    return _target(case.suggestion, _category(case.suggestion, case.category if case.category_id else None),
+                   case.region_code)
+
+
+def _target(suggestion: dict | None, category, region_code: str):
     from civicgrid.apps.categories.services import dispatch_target
 
-    s = case.suggestion or {}
-    category = case.category if case.category_id else None
-    if category is None and isinstance(s.get("category_id"), int):
-        category = Category.objects.filter(pk=s["category_id"], is_active=True).first()
-    return dispatch_target(category, case.region_code, model_department_id=s.get("department_id"))
+    return dispatch_target(category, region_code, model_department_id=(suggestion or {}).get("department_id"))
 
 
-def decide(case) -> tuple[bool, str]:
-    """Whether `case` should be dispatched automatically, and why (or why not)."""
-    from civicgrid.apps.cases.models import Status
-
+def outlook(suggestion: dict | None, *, category=None, region_code: str = "", alike=None) -> tuple[bool | None, str]:
+    """Whether a report with this router `suggestion`, `category` (None: the suggestion's) and region would be
+    dispatched automatically, and why not ("中文 / English"); None when only its place can tell (no
+    `region_code` yet: the routing rules and the nearby cases decide). `alike()` returns the number of a likely
+    duplicate (or None): asked last, as it reads the nearby cases. `decide` asks this for a new case, and the
+    intake forms' live panel for the report being typed, so the panel promises only what will happen."""
     from .versions import active
 
-    if case.status != Status.REPORTED:
-        return False, f"状态为 {case.status} / not in reported"
     limit = threshold()
     if limit > 1.0:
         return False, "自动派遣已关闭 / auto-dispatch is off"
     if active() is None:
         return False, "没有启用的模型 / no active model"
-    s = case.suggestion or {}
+    s = suggestion or {}
     if not s or s.get("confidence") is None:
         return False, "无建议 / no suggestion"
     conf = float(s["confidence"])
     if conf < limit:
         return False, f"置信度 {conf:.2f} 低于阈值 {limit:.2f} / below threshold: triage"
-    if target(case).department_id is None:
+    category = _category(s, category)
+    if category is None:  # 立案 needs one (`cases` refuses "立案须确定事项分类")
+        return False, "未确定事项分类，立案须先选择分类 / no category: a case is accepted only with one"
+    if not region_code:
+        return None, "尚未定位 / not located yet"
+    goal = _target(s, category, region_code)
+    if goal.department_id is None:
         return False, (f"建议的标签「{s.get('label')}」不对应任何部门，也没有适用的分拨规则 / the label maps to no "
                        f"department and no routing rule applies")
-    # A likely duplicate waits for a dispatcher to merge it: once dispatched, it could no longer be merged.
-    from civicgrid.apps.cases import duplicates
+    from civicgrid.apps.cases import recipients
 
-    alike = duplicates.candidates(case, limit=1)  # cases it could join: none of them is merged into another
-    if alike:
-        return False, f"可能与 {alike[0].case.number} 重复，留待人工合并 / may duplicate {alike[0].case.number}: triage"
+    if not recipients.department_handlers(goal.department_id):  # dispatch refuses a department nobody handles for
+        return False, "派往的部门还没有处置人员账号 / the department has no handler accounts"
+    # A likely duplicate waits for a dispatcher to merge it: once dispatched, it could no longer be merged.
+    number = alike() if alike is not None else None
+    if number:
+        return False, f"可能与 {number} 重复，留待人工合并 / may duplicate {number}: triage"
     return True, f"置信度 {conf:.2f} ≥ 阈值 {limit:.2f}"
+
+
+def decide(case) -> tuple[bool, str]:
+    """Whether `case` should be dispatched automatically, and why (or why not)."""
+    from civicgrid.apps.cases import duplicates
+    from civicgrid.apps.cases.models import Status
+
+    if case.status != Status.REPORTED:
+        return False, f"状态为 {case.status} / not in reported"
+
+    def alike():
+        found = duplicates.candidates(case, limit=1)  # cases it could join: none of them is merged into another
+        return found[0].case.number if found else None
+
+    return outlook(case.suggestion, category=case.category if case.category_id else None,
+                   region_code=case.region_code, alike=alike)
+
+
+def held_back(case, why: str) -> bool:
+    """Whether `why` (from `decide`) is worth a line on the case's timeline: the suggestion reached the
+    threshold, so the intake form said it would be dispatched automatically, yet it was not (no category,
+    no department, a likely duplicate, a refusal). Below the threshold, or with auto-dispatch off, the case
+    page's router panel already says why."""
+    s = case.suggestion or {}
+    return (case.status == "reported" and threshold() <= 1.0 and s.get("confidence") is not None
+            and float(s["confidence"]) >= threshold() and not why.startswith(("没有启用的模型", "无建议")))
+
+
+def _note_held(case, why: str) -> None:
+    """A timeline entry (staff see it on the case page; the follow page shows no such step) saying why the case
+    was not dispatched automatically, once per case; audited."""
+    from civicgrid.apps.cases.models import CaseStep
+    from civicgrid.apps.cases.services.common import add_step, record
+
+    if CaseStep.objects.filter(case=case, action=HELD_STEP).exists():  # a redelivered event
+        return
+    zh, _sep, en = why.partition(" / ")
+    with transaction.atomic():
+        add_step(case, action=HELD_STEP, actor="system", at=None, note=f"未自动派遣：{zh}",
+                 note_en=f"not dispatched automatically: {en or zh}", data={"reason": why})
+        record(case, actor="system", action=HELD_STEP, before=None, data={"reason": why})
+
+
+HELD_STEP = "auto_dispatch_held"
 
 
 def auto_dispatch(case_id: int) -> str:
@@ -168,6 +234,8 @@ def auto_dispatch(case_id: int) -> str:
         return "missing"
     ok, why = decide(case)
     if not ok:
+        if held_back(case, why):
+            _note_held(case, why)
         return f"triage: {why}"
     s = case.suggestion
     goal = target(case)
@@ -196,6 +264,10 @@ def auto_dispatch(case_id: int) -> str:
                                "model_version": s.get("model_version")})
     except CivicgridError as exc:
         log.warning("auto-dispatch of case %s refused; it stays for triage: %s", case_id, exc.message)
+        case = Case.objects.filter(pk=case_id).first()
+        if case is not None and case.status == "reported":
+            zh, _sep, en = exc.message.partition(" / ")
+            _note_held(case, f"被拒绝：{zh} / refused: {en or zh}")
         return f"triage: refused ({exc.message})"
     return "dispatched"
 

@@ -13,6 +13,7 @@ correction with a link that opens it pre-filled for those who manage rules) stan
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -23,12 +24,13 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from civicgrid.apps.cases import clocks, duplicates, recipients, selectors, services
+from civicgrid.apps.cases import conf as case_conf
 from civicgrid.apps.cases import photos as photo_mod
 from civicgrid.apps.cases.models import Attachment, Case, Status
 from civicgrid.apps.cases.services.actions_handling import DECISIONS
 from civicgrid.apps.cases.services.actions_intake import CHECK_RESULTS
 from civicgrid.apps.cases.services.common import MissingInput
-from civicgrid.apps.cases.workflow import CASE_WORKFLOW, allowed_actions
+from civicgrid.apps.cases.workflow import CASE_WORKFLOW, allowed_actions, reopen_deadline, reopen_window_open
 from civicgrid.apps.categories.models import LimitMode
 from civicgrid.apps.categories.services import dispatch_target, explain_route
 from civicgrid.foundation.access.scope import has_capability
@@ -296,6 +298,14 @@ def dispatch_prefill(case: Case, route, staffed: set[int] | None = None) -> int 
     return next((d for d in candidates if d and d not in refused and (staffed is None or d in staffed)), None)
 
 
+def _reopen_window(case: Case) -> dict | None:
+    """For a closed case: until when it may be reopened, or that the time is over (the button follows the
+    transition table's condition, `workflow.reopen_window_open`)."""
+    if case.status != Status.CLOSED or case.closed_at is None:
+        return None
+    return {"until": reopen_deadline(case), "expired": not reopen_window_open(case), "days": case_conf.reopen_days()}
+
+
 def detail_context(request, case: Case, *, failed_action: str = "", posted: dict | None = None, **extra) -> dict:
     """Everything the detail page draws for this user (with a refused action's form open and refilled)."""
     user = request.user
@@ -342,6 +352,7 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "router_panel": suggestion_panel(case, user),
         "prefilled_department": prefilled,
         "reporter_masked": mask_name(case.reporter_name),
+        "reopen": _reopen_window(case),
         "can_reveal_contact": bool(case.reporter_name or case.reporter_phone_masked)
         and services.may_reveal_contact(user, case),
         **extra,
@@ -349,9 +360,11 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
 
 
 @require_POST
-@capability_required("cases.intake")
+@login_required
 def case_reveal_contact(request, number: str):
-    """回访: the reporter's name and callback number in clear, through the service (scope checked, audited)."""
+    """回访: the reporter's name and callback number in clear, through the service (scope checked, audited). The
+    service decides who may, so a refusal is recorded in the audit trail as the API's is (a decorator refusing
+    roles without `cases.intake` answered 403 before anything was recorded)."""
     case = Case.objects.visible_to(request.user).filter(number=str(number)[:20]).first()
     if case is None:
         raise Http404("未找到该事件，或不在您的权限范围内")

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from civicgrid.apps.cases import services
-from civicgrid.apps.cases.models import Source
+from civicgrid.apps.cases.models import Case, Source
 from civicgrid.apps.cases.services.intake import allowed_sources, is_public_only
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.errors import CivicgridError
@@ -117,11 +117,19 @@ def _with_proposal(form: ReportForm, place: dict) -> ReportForm:
     return again
 
 
+def _existing_case(user, number: str) -> str | None:
+    """The case a refused 12345 ticket already became, when the user may open it (the form links it; the
+    message names it either way)."""
+    if not number:
+        return None
+    return number if Case.objects.visible_to(user).filter(number=number).exists() else None
+
+
 def _page(request, form_class, template_extra: dict, submit, initial: dict, **form_kwargs):
     """GET: an empty form with a fresh key; POST: report through `submit`, then open the new case. A report
     without a point whose text names a known place comes back with that place proposed on the map."""
     groups = category_groups(request.user)
-    proposal = refused = None
+    proposal = refused = existing = None
     if request.method == "POST":
         form = form_class(request.POST, groups=groups, **form_kwargs)
         # A photo's GPS still locates a report without a typed point (the service reads it): no proposal then.
@@ -135,6 +143,7 @@ def _page(request, form_class, template_extra: dict, submit, initial: dict, **fo
                 field = FORM_FIELD.get(exc.field, exc.field)
                 form.add_error(field if field in form.fields else None, error_text(exc))
                 refused = exc
+                existing = _existing_case(request.user, getattr(exc, "case_number", ""))
             else:
                 if created:
                     messages.success(request, _("已登记，案卷号 %(number)s") % {"number": case.number})
@@ -147,6 +156,7 @@ def _page(request, form_class, template_extra: dict, submit, initial: dict, **fo
                           **form_kwargs)
         status = 200
     context = {"form": form, "groups": groups, "script_messages": SCRIPT_MESSAGES, "proposal": proposal,
+               "existing_case": existing,
                **template_extra, **map_context(request.user, "cases.report")}
     response = render(request, "cases/intake_form.html", context, status=status)
     for name, value in getattr(refused, "headers", {}).items():  # a 429's Retry-After
@@ -157,7 +167,8 @@ def _page(request, form_class, template_extra: dict, submit, initial: dict, **fo
 @require_http_methods(["GET", "POST"])
 @capability_required("cases.intake")
 def hotline_intake(request):
-    """12345 热线转办: the dispatcher records the caller's report; the caller is told by SMS when it closes."""
+    """12345 热线转办: the dispatcher records the caller's report; a caller with a mobile number is told by SMS
+    at each step (received with the follow link, accepted, dispatched, handled, closed with the link to rate)."""
 
     def submit(form):
         d = form.cleaned_data

@@ -1,7 +1,7 @@
 """The case list (事件办理): cases in the user's scope, filtered and paged by 50 with a fixed number of queries.
 
 Filters: status (one, or every open one), category class or subclass, region (street/community), department,
-overdue, supervised, a search by number or title, and a work lane (`?work=verify`: the cases waiting for a step
+overdue, supervised, a search by number, 12345 ticket number or title, and a work lane (`?work=verify`: the cases waiting for a step
 the user takes, as the home page's 我的待办 counts them). The read is `cases.selectors.CaseListing`: the rows of
 `cases.selectors.case_list`, which starts from `Case.objects.visible_to(user)`, found page by page without
 sorting the whole scope.

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from civicgrid.apps.cases import conf as case_conf
 from civicgrid.apps.cases import services
 from civicgrid.apps.cases.models import Case, Status
-from civicgrid.apps.cases.services.intake import _idempotency
+from civicgrid.apps.cases.services.intake import _idempotency, is_public_only
 from civicgrid.apps.categories.selectors import visible_categories
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.errors import CivicgridError, ValidationFailed
@@ -106,6 +106,8 @@ def report_page(request):
         "can_self_handle": has_capability(user, "cases.verify"),
         "can_search_buildings": has_capability(user, "people.view"),
         "can_view_cases": has_capability(user, "cases.view"),
+        # The follow link is the resident's own; staff forward it to the person who raised the problem.
+        "reports_as_public": is_public_only(user),
         # A server-made key for browsers without crypto.randomUUID (plain-HTTP intranets): the script prefers
         # its own, made when the form opens.
         "fallback_key": uuid.uuid4().hex,

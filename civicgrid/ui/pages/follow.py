@@ -2,7 +2,8 @@
 
 It shows the case's public status (number, status, category, dates and the public steps: no names, phones or
 addresses), takes one satisfaction rating (1–5) after closing, and lets the reporter ask for the case to be
-reopened within the configured days. The page's own address is also drawn as a QR code (`qr.svg`/`qr.png`). Everything goes through `cases.services` (`follow_status`, `rate`,
+reopened within the configured days (the page states until when, and once past, that the time is over). Staff
+signed in see the page but neither rate nor reopen through a reporter's link (the services refuse them too). The page's own address is also drawn as a QR code (`qr.svg`/`qr.png`). Everything goes through `cases.services` (`follow_status`, `rate`,
 `reopen_by_token`), which find the case by token and check what the token may do.
 
 Tokens are 32 random characters, so guessing is hopeless; a per-address limit keeps trying pointless anyway.
@@ -83,7 +84,9 @@ def follow_rate(request, token: str):
     except NotFound:
         raise Http404("链接无效或已失效") from None
     except CivicgridError as exc:
-        return _render(request, token, status=exc.status, error=error_text(exc), failed="rate")
+        # What was typed stays in the form (a missing score must not cost the comment).
+        return _render(request, token, status=exc.status, error=error_text(exc), failed="rate",
+                       comment=request.POST.get("comment", "")[:1000])
     messages.success(request, _("感谢您的评价"))
     return redirect("ui:follow", token)
 
@@ -95,11 +98,13 @@ def follow_reopen(request, token: str):
     if throttled(request):
         return _too_many()
     try:
-        services.reopen_by_token(follow_token=token, reason=request.POST.get("reason", "")[:1000])
+        services.reopen_by_token(follow_token=token, reason=request.POST.get("reason", "")[:1000],
+                                 actor=request.user)
     except NotFound:
         raise Http404("链接无效或已失效") from None
     except CivicgridError as exc:
-        return _render(request, token, status=exc.status, error=error_text(exc), failed="reopen")
+        return _render(request, token, status=exc.status, error=error_text(exc), failed="reopen",
+                       reason=request.POST.get("reason", "")[:1000])
     messages.success(request, _("已提交重新办理申请"))
     return redirect("ui:follow", token)
 

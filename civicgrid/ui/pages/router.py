@@ -34,6 +34,7 @@ from civicgrid.integrations.router import corrections, handlers, versions
 from civicgrid.integrations.router.models import RetrainRun, RouterCorrection, RouterModelVersion
 from civicgrid.integrations.router.permissions import MANAGE
 from civicgrid.integrations.router.selectors import triage_queue
+from civicgrid.ui.language import one_language
 from civicgrid.ui.navigation import MenuItem, register
 
 from .cases_shared import error_text
@@ -111,11 +112,47 @@ def suggest_fragment(request):
     where = f"{address} {text}".replace("\x00", "").strip()
     places = find_place(where, limit=3) if where else []
     may_dispatch = has_capability(request.user, "cases.intake")
+    expected = None
+    if live and may_dispatch and live["confident"] and not live["auto_off"]:
+        expected = _outlook(request, live, text)
     response = render(request, "cases/_suggestion_live.html",
                       {"s": live, "places": places, "asked": bool(text or where), "may_dispatch": may_dispatch,
+                       "outlook": expected,
                        "category_offered": not may_dispatch and _reportable(request.user, live)})
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _outlook(request, suggestion: dict, text: str) -> dict:
+    """What auto-dispatch will do with the report being typed (`handlers.outlook`, the check it makes on the new
+    case): from the form's category and point, when given. A likely duplicate is named when the user may see it."""
+    from civicgrid.apps.cases import duplicates
+    from civicgrid.apps.cases.services.intake import resolve_category
+    from civicgrid.foundation.regions.selectors import locate
+
+    try:
+        category = resolve_category(request.GET.get("category") or None)
+    except CivicgridError:
+        category = None
+    region_code, point = "", None
+    try:
+        lng, lat = float(request.GET.get("lng", "")), float(request.GET.get("lat", ""))
+        found = locate(lng, lat, (request.GET.get("crs") or "wgs84")[:8])
+        ref = found.grid or found.community
+        region_code, point = (ref.code if ref else ""), (found.lng, found.lat)
+    except (TypeError, ValueError, CivicgridError):
+        pass
+
+    def alike():
+        near = duplicates.candidates(lng=point[0], lat=point[1], category=category, text=text, limit=1)
+        if not near:
+            return None
+        other = near[0].case
+        visible = Case.objects.visible_to(request.user).filter(pk=other.pk).exists()
+        return other.number if visible else str(_("附近的其他案卷"))
+
+    ok, why = handlers.outlook(suggestion, category=category, region_code=region_code, alike=alike)
+    return {"ok": ok, "why": one_language(why)}
 
 
 # --------------------------------------------------------------------------------------------- triage queue

@@ -209,6 +209,9 @@ def totp_reset(request):
 # ------------------------------------------------------------------------------------------ audit trail
 
 RESULTS = [("ok", _("成功")), ("refused", _("被拒绝")), ("failed", _("失败"))]
+# What each recorded result reads as: a refused reveal of personal data is recorded "denied" (audit.export.REFUSED,
+# which the 被拒绝 filter finds with "refused").
+RESULT_NAMES = {**dict(RESULTS), "denied": _("被拒绝")}
 
 
 @require_GET
@@ -223,10 +226,9 @@ def audit_log(request):
         f, error = AuditFilter(), one_language(exc.message)
         entries = visible_audit(request.user).none()
     page_obj = paginate(request, entries)
-    result_names = dict(RESULTS)
     for entry in page_obj:  # a Page keeps the list it read, so the template iterates the same entries
         entry.action_name = audit_labels.action_name(entry.action)
-        entry.result_name = result_names.get(entry.result, entry.result)
+        entry.result_name = RESULT_NAMES.get(entry.result, entry.result)
     types = object_types()
     chosen_type = request.GET.get("target_type", "").strip().lower()
     if chosen_type and chosen_type not in dict(types):  # a link with a type the trail has not recorded yet

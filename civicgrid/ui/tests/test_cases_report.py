@@ -298,3 +298,22 @@ def test_suggestion_heading_uses_the_languages_punctuation(loop, client_for, mon
     c.post(reverse("set_language"), {"language": "en", "next": "/"})
     body = c.get(reverse("ui:router_suggest"), {"description": "垃圾"}).content.decode()
     assert "Smart routing suggestion</strong>: " in body and "：" not in body
+
+
+def test_the_follow_link_is_worded_for_who_reported(loop, client_for):
+    """A resident's link is their own to keep; staff forward theirs to the person who raised the problem."""
+    resident = client_for(loop.resident).get(reverse("ui:case_report")).content.decode()
+    assert "您的查询进度与评价链接" in resident and "可转发给反映问题的群众" not in resident
+    worker = client_for(loop.worker).get(reverse("ui:case_report")).content.decode()
+    assert "可转发给反映问题的群众" in worker and "您的查询进度与评价链接" not in worker
+
+
+def test_outside_the_district_names_the_point_in_english_too(loop, client_for):
+    c = client_for(loop.worker)
+    c.post(reverse("set_language"), {"language": "en", "next": "/"})
+    body = c.get(reverse("ui:case_locate"), {"lng": OUTSIDE[0], "lat": OUTSIDE[1]}).json()["detail"]
+    assert "outside the district" in body and "longitude 112.000000, latitude 39.000000, WGS-84" in body
+    before = world_counts()
+    response = submit(c, lng=str(OUTSIDE[0]), lat=str(OUTSIDE[1]))
+    assert response.status_code == 400 and world_counts() == before
+    assert "longitude 112.000000, latitude 39.000000" in response.json()["detail"]

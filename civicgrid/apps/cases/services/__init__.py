@@ -4,9 +4,9 @@
     check_report(*, actor, title, …) -> ReportSpec           a queued channel's report, checked and located
     submit_cases(specs, *, actor, also) -> [Case | error]    a batch of queued reports made into cases
     act(*, actor, case, action, **inputs) -> Case            every transition of CASE_WORKFLOW (services/transitions.py)
-    rate(*, follow_token, score, comment) -> CaseReporter    满意度 by link/QR (services/follow.py)
-    reopen_by_token(*, follow_token, reason) -> Case         重新办理 by link/QR
-    follow_status(token) -> dict                             public status, no personal data
+    rate(*, follow_token, score, comment, actor) -> CaseReporter   满意度 by link/QR (services/follow.py)
+    reopen_by_token(*, follow_token, reason, actor) -> Case        重新办理 by link/QR (never by staff signed in)
+    follow_status(token, viewer) -> dict                           public status, no personal data
     add_photos(*, actor, case, photos, kind) -> list         photos added to a case outside a transition
     comment(*, actor, case, text, reporter_token, channel)   留言 by a reporter or a public channel (Open311)
     reveal_contact(*, actor, case) -> dict                   回访: the reporter's contact in clear, audited

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.utils import timezone
 
 from civicgrid.foundation.core.errors import Conflict, ValidationFailed
@@ -11,6 +9,7 @@ from civicgrid.foundation.events import bus as events
 
 from .. import clocks, conf, recipients
 from ..models import CaseStep, Status
+from ..workflow import reopen_window_open
 from .actions_intake import resolve_department
 from .common import drop_extension_request, truthy
 from .transitions import Ctx, action
@@ -241,16 +240,11 @@ def supervise(ctx: Ctx) -> None:
                           str(ctx.inputs.get("note") or ""), actor=ctx.actor)
 
 
-def reopen_window_open(case) -> bool:
-    """Whether a closed case may still be reopened (`CIVICGRID_REOPEN_DAYS` after closing, default 7)."""
-    return case.closed_at is not None and case.closed_at + timedelta(days=conf.reopen_days()) >= timezone.now()
-
-
 @action("reopen")
 def reopen(ctx: Ctx) -> None:
     """重新办理 within the configured days after closing (by the reporter's link or a dispatcher)."""
     case = ctx.case
-    if not reopen_window_open(case):
+    if not reopen_window_open(case):  # the table's condition; asked again for the follow link's path
         raise Conflict(f"已超过结案后 {conf.reopen_days()} 天，不能重新办理 / the reopen period has passed")
     previous = case.department
     case.reopen_count += 1

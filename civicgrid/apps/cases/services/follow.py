@@ -1,5 +1,9 @@
 """What a reporter can do with the link or QR code handed out at report time, without an account:
-see the status (no personal data), rate the work once after closing (满意度), and reopen within the window."""
+see the status (no personal data), rate the work once after closing (满意度), and reopen within the window.
+
+The link stands for the reporter. Staff hold such links too (a 12345 operator registers the caller's ticket, a
+grid worker reports what a resident showed them) and forward them; signed in, they never rate or reopen through
+one: the rating is the public's word on the district's work, and the trail would record it as the reporter's."""
 
 from __future__ import annotations
 
@@ -9,14 +13,16 @@ from django.utils import timezone
 from civicgrid.foundation.audit.service import snapshot
 from civicgrid.foundation.core.errors import Conflict, NotFound, ValidationFailed
 
+from .. import conf
 from ..models import Case, CaseReporter, Status
-from ..workflow import CASE_WORKFLOW, EXTRA_STEP_LABELS
-from .actions_handling import reopen_window_open
+from ..workflow import CASE_WORKFLOW, EXTRA_STEP_LABELS, reopen_deadline, reopen_window_open
 from .common import MissingInput, add_step, lock, publish, record
 from .intake import is_public_only
 from .transitions import Ctx, run
 
 NOT_FOUND = "链接无效或已失效 / unknown or expired link"
+STAFF_REFUSED = ("工作人员不能通过报告人的查询链接评价或申请重新办理，请把链接交给反映问题的群众本人 / staff do not rate or "
+                 "reopen through a reporter's link: hand the link to the person who reported the problem")
 STEP_LABELS = {t.name: t.label for t in CASE_WORKFLOW.transitions} | EXTRA_STEP_LABELS
 # Steps a reporter sees on the public page (internal hand-overs and notes stay inside).
 PUBLIC_STEPS = {"report", "accept", "refuse", "void", "merge", "dispatch", "report_back", "verify", "close",
@@ -34,18 +40,25 @@ def reporter_for(token: str) -> CaseReporter:
     return row
 
 
-def _own_staff_report(reporter: CaseReporter, viewer) -> bool:
-    """Whether `viewer` is the staff account that reported the case itself: the satisfaction rating is the
-    public's word on the district's work, so staff forward the link to the resident rather than rate it."""
-    return bool(viewer is not None and getattr(viewer, "is_authenticated", False) and reporter.user_id == viewer.pk
-                and not is_public_only(viewer))
+def not_the_reporter(reporter: CaseReporter, viewer) -> bool:
+    """Whether the signed-in `viewer` may not act as the reporter through this link: any staff account (a
+    12345 operator's ticket has no reporter account, intake records the caller without one), and the account
+    that registered the report for someone else. Anyone else holding the link, signed in or not, is taken for
+    the reporter."""
+    if viewer is None or not getattr(viewer, "is_authenticated", False):
+        return False
+    if not is_public_only(viewer):
+        return True
+    if reporter.user_id == viewer.pk:  # their own report
+        return False
+    return reporter.original_case.reporter_id == viewer.pk
 
 
 def may_rate(case, reporter: CaseReporter, viewer=None) -> bool:
     """A reporter rates a closed case once per closing: after a reopening and a new closing, the rating of the
-    work done since is asked again. Whoever holds the link rates, except the staff account that reported the
-    case (`viewer`, when signed in)."""
-    if case.status != Status.CLOSED or _own_staff_report(reporter, viewer):
+    work done since is asked again. Whoever holds the link rates, except staff signed in (`viewer`, see
+    `not_the_reporter`)."""
+    if case.status != Status.CLOSED or not_the_reporter(reporter, viewer):
         return False
     return reporter.rating is None or (reporter.rated_at is not None and case.closed_at is not None
                                        and reporter.rated_at < case.closed_at)
@@ -70,6 +83,9 @@ def follow_status(token: str, viewer=None) -> dict:
     reporter = reporter_for(token)
     case = reporter.case
     merged = reporter.original_case_id != case.pk
+    closed = case.status == Status.CLOSED
+    staff = not_the_reporter(reporter, viewer)
+    window_open = closed and reopen_window_open(case)
     steps = _public_steps(case)
     reported_at = case.reported_at
     if merged:
@@ -88,7 +104,12 @@ def follow_status(token: str, viewer=None) -> dict:
         "steps": steps,
         "rating": reporter.rating if case.status == Status.CLOSED else None,  # of the closing now shown
         "can_rate": may_rate(case, reporter, viewer),
-        "can_reopen": case.status == Status.CLOSED and reopen_window_open(case),
+        "can_reopen": window_open and not staff,
+        # The reopen deadline, stated while the case is closed (open or past), and the rule's days.
+        "reopen_until": reopen_deadline(case) if closed else None,
+        "reopen_expired": closed and not window_open,
+        "reopen_days": conf.reopen_days(),
+        "staff_viewer": staff,
     }
 
 
@@ -109,9 +130,8 @@ def rate(*, follow_token: str, score, comment: str = "", actor=None) -> CaseRepo
         reporter = CaseReporter.objects.select_for_update().get(pk=reporter.pk)  # (a no-op on SQLite)
         if case.status != Status.CLOSED:
             raise Conflict("案卷办结后才能评价 / a case can be rated once it is closed")
-        if _own_staff_report(reporter, actor):
-            raise Conflict("工作人员不评价自己上报的事件，请把链接转发给反映问题的群众 / staff do not rate their own "
-                           "reports: forward the link to the resident")
+        if not_the_reporter(reporter, actor):
+            raise Conflict(STAFF_REFUSED)
         if not may_rate(case, reporter):
             raise Conflict("您已评价过本次办结 / this link has already been used to rate this closing")
         before = snapshot(case)
@@ -127,8 +147,9 @@ def rate(*, follow_token: str, score, comment: str = "", actor=None) -> CaseRepo
     return reporter
 
 
-def reopen_by_token(*, follow_token: str, reason: str) -> Case:
-    """重新办理 asked for by the reporter through their link (the token stands for the reporter)."""
+def reopen_by_token(*, follow_token: str, reason: str, actor=None) -> Case:
+    """重新办理 asked for by the reporter through their link (the token stands for the reporter); `actor`, the
+    signed-in account sending it, if any: staff are refused (`not_the_reporter`)."""
     reason = str(reason or "").replace("\x00", "").strip()
     if not reason:
         raise MissingInput("「重新办理」须填写：reason / required: reason", field="reason")
@@ -136,6 +157,8 @@ def reopen_by_token(*, follow_token: str, reason: str) -> Case:
     with transaction.atomic():
         reporter = reporter_for(follow_token)
         case = lock(reporter.case)
+        if not_the_reporter(reporter, actor):
+            raise Conflict(STAFF_REFUSED)
         if case.status not in t.sources:
             raise Conflict("只有已办结的案卷可以重新办理 / only a closed case can be reopened")
         # The actor is recorded as "reporter" (no name: the trail needs no personal data to show who it was).

@@ -58,7 +58,7 @@ from civicgrid.foundation.sla import services as sla
 
 from .. import clocks, numbering, recipients, suggesters
 from .. import photos as photo_mod
-from ..models import PUBLIC_ROLES, Case, CaseReporter, CaseStep, Source, Status
+from ..models import PUBLIC_ROLES, Case, CaseReporter, CaseStep, Source, Status, normalise_ticket
 from .common import attach_all, audit_entry, read_photos, user_or_none
 
 log = logging.getLogger(__name__)
@@ -405,7 +405,7 @@ def _payload(*, title, description, address, source, name, phone, email, ticket,
             validate_email(email)
         except DjangoValidationError:
             raise ValidationFailed("邮箱地址无效 / invalid email address", field="reporter_email") from None
-    ticket = _text(ticket, "hotline_ticket", 40, label="热线工单号")
+    ticket = _text(normalise_ticket(ticket), "hotline_ticket", 40, label="热线工单号")
     return {"title": title, "description": description, "lng": lng, "lat": lat, "crs": crs,
             "category": category.pk if category else None, "source": str(source), "address": address,
             "name": name, "phone": phone, "email": email, "ticket": ticket, "self_handled": bool(self_handled),
@@ -520,14 +520,23 @@ class ReportSpec:
                    received_at=datetime.fromisoformat(data["received_at"]))
 
 
+class TicketUsed(Conflict):
+    """A 12345 ticket already registered: the message names the case, `case_number` carries it (the form links it)."""
+
+    def __init__(self, ticket: str, number: str):
+        super().__init__(f"热线工单号 {ticket} 已登记为案卷 {number} / hotline ticket {ticket} is already case {number}",
+                         field="hotline_ticket")
+        self.case_number = number
+
+
 def _ticket_unused(ticket: str) -> None:
     """A 12345 ticket is handed over once: a second registration (another desk, a double entry) names the case
-    it already became. One that was refused or voided may come back and be registered again."""
+    it already became. One that was refused or voided may come back and be registered again. `ticket` is
+    normalised (`normalise_ticket`), as every stored one is since intake normalises them."""
     same = (Case.objects.filter(hotline_ticket=ticket).exclude(status__in=(Status.REFUSED, Status.VOIDED))
             .values_list("number", flat=True).first())
     if same:
-        raise Conflict(f"热线工单号 {ticket} 已登记为案卷 {same} / hotline ticket {ticket} is already case {same}",
-                       field="hotline_ticket")
+        raise TicketUsed(ticket, same)
 
 
 def check_report(*, actor, title, description="", lng=None, lat=None, crs="wgs84", category=None, source,

@@ -168,6 +168,35 @@ def test_the_callback_contact_is_masked_and_revealed_to_intake_staff_only_audite
     assert AuditEntry.objects.filter(action="data.revealed", target_id=str(case.pk), result="ok").count() == 2
 
 
+def test_a_refused_reveal_from_the_page_is_audited_as_the_apis_and_reads_被拒绝(loop, api_client, client):
+    """A grid worker (no 回访 capability) posting to the page's reveal address is refused and recorded, as the
+    API records it; the audit administrator's page names the result in words, not the stored code."""
+    from django.urls import reverse
+
+    from civicgrid.foundation.audit.models import AuditEntry
+
+    case = Case.objects.get(number=_post(api_client, loop.street_dispatcher, source="hotline",
+                                         hotline_ticket="12345-7", caller_name="张三丰",
+                                         callback_phone="13712345678").json()["number"])
+    url = reverse("ui:case_reveal_contact", args=[case.number])
+    before = world_counts()
+    for user in (loop.worker, loop.leader):  # both see the case, neither calls reporters back
+        client.force_login(user)
+        response = client.post(url, HTTP_HX_REQUEST="true")
+        assert response.status_code == 403 and "13712345678" not in response.content.decode()
+        assert AuditEntry.objects.filter(action="data.revealed", target_id=str(case.pk), actor=user,
+                                         result="denied", channel="web").count() == 1
+    assert world_counts() == before
+    # a user who cannot see the case learns nothing (404), as from the API
+    client.force_login(loop.other_street_dispatcher)
+    assert client.post(url).status_code == 404
+    # the audit trail reads 被拒绝 for these refusals
+    auditor = user_with(Role.AUDIT_ADMIN, region=loop.tree["140213"])
+    client.force_login(auditor)
+    html = client.get(reverse("ui:audit_log"), {"action": "data.revealed"}).content.decode()
+    assert html.count("被拒绝</td>") >= 2 and ">denied<" not in html
+
+
 def test_extension_refusals_name_the_state_and_zero_hours_are_out_of_range(loop, api_client):
     """A second request while one waits is the case's state (409), not the role (it said 403); hours=0 is a
     value out of range (400), not a missing input (422)."""

@@ -10,7 +10,7 @@ from civicgrid.apps.cases.services import act
 from civicgrid.apps.cases.workflow import CASE_WORKFLOW
 from civicgrid.foundation.notify.models import Notification, OutgoingMessage
 
-from .conftest import jpeg, report
+from .conftest import NEIGHBOUR_POINT, jpeg, report
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +74,7 @@ def test_staff_do_not_rate_their_own_reports_the_resident_they_forward_the_link_
     case = report(loop, self_handled=True, photos=[("after", jpeg())])
     token = CaseReporter.objects.get(original_case=case).follow_token
     assert follow_status(token, viewer=loop.worker)["can_rate"] is False
-    with pytest.raises(Conflict, match="工作人员不评价自己上报的事件"):
+    with pytest.raises(Conflict, match="工作人员不能通过报告人的查询链接评价"):
         rate(follow_token=token, score=5, actor=loop.worker)
     client.force_login(loop.worker)
     assert 'id="rate"' not in client.get(f"/follow/{token}/").content.decode()
@@ -86,3 +86,125 @@ def test_staff_do_not_rate_their_own_reports_the_resident_they_forward_the_link_
     rate(follow_token=token, score=4)
     case.refresh_from_db()
     assert case.satisfaction == 4
+
+
+def _hotline_closed(loop):
+    """A 12345 ticket the dispatcher registered for a caller (no reporter account), taken to 结案."""
+    case = report(loop, actor=loop.dispatcher, source="hotline", hotline_ticket="12345-20261201-0001",
+                  caller_name="张先生", callback_phone="13812345678")
+    return _close(loop, case), CaseReporter.objects.get(original_case=case).follow_token
+
+
+def test_the_operator_who_registered_a_ticket_neither_rates_nor_reopens_through_the_callers_link(loop, client):
+    """The hotline reporter row has no account (the operator is not the caller): signed in, the operator is
+    refused anyway, nothing changes, and the caller's link still rates and reopens."""
+    from civicgrid.apps.cases.services import follow_status, rate, reopen_by_token
+    from civicgrid.foundation.core.errors import Conflict
+
+    from .conftest import world_counts
+
+    case, token = _hotline_closed(loop)
+    assert CaseReporter.objects.get(follow_token=token).user_id is None
+    assert follow_status(token, viewer=loop.dispatcher)["can_rate"] is False
+    assert follow_status(token, viewer=loop.dispatcher)["can_reopen"] is False
+    before = world_counts()
+    for staff in (loop.dispatcher, loop.street_dispatcher, loop.leader):  # who registered it, and any staff
+        with pytest.raises(Conflict, match="工作人员不能通过报告人的查询链接评价或申请重新办理"):
+            rate(follow_token=token, score=5, comment="很满意", actor=staff)
+        with pytest.raises(Conflict, match="工作人员不能通过报告人的查询链接"):
+            reopen_by_token(follow_token=token, reason="再看看", actor=staff)
+    assert world_counts() == before
+    # the pages say so, offer no form, and a posted form changes nothing
+    client.force_login(loop.dispatcher)
+    page = client.get(f"/follow/{token}/").content.decode()
+    assert 'id="rate"' not in page and 'id="reopen"' not in page and "data-staff-viewer" in page
+    refused = client.post(f"/follow/{token}/rate/", {"score": "5", "comment": "很满意"})
+    assert refused.status_code == 409 and "工作人员不能通过报告人的查询链接" in refused.content.decode()
+    assert client.post(f"/follow/{token}/reopen/", {"reason": "再看看"}).status_code == 409
+    assert world_counts() == before
+    # the API's session-signed calls too
+    answer = client.post(f"/api/v1/follow/{token}/rating", {"score": 5}, content_type="application/json")
+    assert answer.status_code == 409
+    assert world_counts() == before
+    # the caller (no account) still rates, as the reporter
+    client.logout()
+    assert 'id="rate"' in client.get(f"/follow/{token}/").content.decode()
+    rate(follow_token=token, score=4, comment="修好了")
+    case.refresh_from_db()
+    assert case.satisfaction == 4
+    assert case.steps.get(action="rate").actor_name == "reporter"
+
+
+def test_a_resident_signed_in_rates_their_own_report_through_its_link(loop, client):
+    case = _close(loop, report(loop, actor=loop.resident, source="public"))
+    token = CaseReporter.objects.get(original_case=case).follow_token
+    client.force_login(loop.resident)
+    page = client.get(f"/follow/{token}/").content.decode()
+    assert 'id="rate"' in page and 'id="reopen"' in page and "data-staff-viewer" not in page
+    assert client.post(f"/follow/{token}/rate/", {"score": "5"}).status_code == 302
+    case.refresh_from_db()
+    assert case.satisfaction == 5
+
+
+def test_a_rating_without_a_score_keeps_the_comment_typed(loop, client):
+    case = _close(loop, report(loop, actor=loop.resident, source="public"))
+    token = CaseReporter.objects.get(original_case=case).follow_token
+    response = client.post(f"/follow/{token}/rate/", {"comment": "处理得很及时，谢谢"})
+    assert response.status_code == 400
+    assert ">处理得很及时，谢谢</textarea>" in response.content.decode()
+    case.refresh_from_db()
+    assert case.satisfaction is None
+
+
+def test_the_follow_page_states_the_reopen_deadline_and_when_it_has_passed(loop, client, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from civicgrid.apps.cases.models import Case
+
+    settings.CIVICGRID_REOPEN_DAYS = 7
+    case = _close(loop, report(loop, actor=loop.resident, source="public"))
+    token = CaseReporter.objects.get(original_case=case).follow_token
+    until = timezone.localtime(case.closed_at + timedelta(days=7))
+    page = client.get(f"/follow/{token}/").content.decode()
+    assert f"可在 {until:%Y-%m-%d %H:%M} 前申请重新办理" in page and 'id="reopen"' in page
+    assert client.get(f"/api/v1/follow/{token}").json()["reopen_until"] is not None
+    Case.objects.filter(pk=case.pk).update(closed_at=timezone.now() - timedelta(days=8))
+    page = client.get(f"/follow/{token}/").content.decode()
+    assert 'id="reopen"' not in page and "重新办理期限已过（结案后 7 天）" in page
+    # open cases state nothing yet
+    other = report(loop, actor=loop.resident, source="public", lng=NEIGHBOUR_POINT[0], lat=NEIGHBOUR_POINT[1])
+    other_token = CaseReporter.objects.get(original_case=other).follow_token
+    page = client.get(f"/follow/{other_token}/").content.decode()
+    assert "data-reopen-until" not in page and "data-reopen-expired" not in page
+
+
+def test_the_case_page_offers_no_reopening_after_the_window_and_says_so(loop, client, settings):
+    from datetime import timedelta
+
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from civicgrid.apps.cases.models import Case
+    from civicgrid.apps.cases.workflow import allowed_actions
+    from civicgrid.foundation.core.errors import Conflict
+
+    from .conftest import world_counts
+
+    settings.CIVICGRID_REOPEN_DAYS = 7
+    case = _close(loop, report(loop))
+    url = reverse("ui:case_detail", args=[case.number])
+    client.force_login(loop.dispatcher)
+    html = client.get(url).content.decode()
+    assert reverse("ui:case_act", args=[case.number, "reopen"]) in html and "data-reopen-until" in html
+    Case.objects.filter(pk=case.pk).update(closed_at=timezone.now() - timedelta(days=8))
+    case.refresh_from_db()
+    assert "reopen" not in {t.name for t in allowed_actions(case, loop.dispatcher)}
+    html = client.get(url).content.decode()
+    assert reverse("ui:case_act", args=[case.number, "reopen"]) not in html
+    assert "重新办理期限已过（结案后 7 天）" in html
+    before = world_counts()
+    with pytest.raises(Conflict, match="已超过结案后 7 天"):
+        act(actor=loop.dispatcher, case=case, action="reopen", reason="又坏了")
+    assert world_counts() == before

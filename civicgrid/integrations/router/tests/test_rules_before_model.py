@@ -94,7 +94,9 @@ def test_a_model_department_that_is_inactive_and_no_rule_leaves_the_case_for_tri
     assert outcome.startswith("triage: 建议的标签「区城管局」不对应任何部门，也没有适用的分拨规则")
     case.refresh_from_db()
     assert case.status == Status.REPORTED and case.department_id is None and not case.auto_dispatched
-    assert list(case.steps.values_list("action", flat=True)) == ["report"]
+    # Nothing done to it but a timeline line saying why it waits (the router was confident)
+    assert list(case.steps.values_list("action", flat=True)) == ["report", "auto_dispatch_held"]
+    assert "不对应任何部门" in case.steps.get(action="auto_dispatch_held").note
 
 
 def test_dispatch_target_precedence(loop):

@@ -164,6 +164,7 @@
         showLocated(`${t("in_grid")}${colon()}${names.join(" › ")}${grid ? inBrackets(grid.code) : ""}`, "ok");
         located.dataset.grid = grid ? grid.code : "";
         setMarker(body.wgs84[1], body.wgs84[0]);
+        form.dispatchEvent(new Event("located", { bubbles: true })); // the intake form's routing panel asks again
       })
       .catch(() => { if (ticket === asked) showLocated(t("not_located"), "bad"); });
   }
