@@ -100,3 +100,29 @@ def test_the_hotline_form_says_the_caller_is_texted_at_each_step(loop, client_fo
     html = client_for(loop.dispatcher).get(reverse("ui:case_hotline")).content.decode()
     assert "结案后短信告知来电人" not in html
     assert "手机号码会收到登记（附查询链接）、立案、派遣、办结（附评价链接）等各环节的进度短信" in html
+
+
+def test_the_migration_normalises_the_tickets_stored_before_intake_did(loop, client_for):
+    """0014: tickets typed full width (or with spaces) before intake normalised them are written as intake writes
+    them now, so the list's search finds them; ASCII tickets and cases without one are left as they are."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("civicgrid.apps.cases.migrations.0014_normalise_hotline_tickets")
+    old = hotline(loop, TICKET)
+    plain = hotline(loop, "12345-20261201-0002")
+    walk_in = report(loop)
+    Case.objects.filter(pk=old.pk).update(hotline_ticket=f" {FULL_WIDTH}")  # as it was stored before
+    stamps = dict(Case.objects.values_list("pk", "updated_at"))
+    url = reverse("ui:case_list")
+    assert "<tr data-oid=" not in client_for(loop.dispatcher).get(url, {"q": TICKET}).content.decode()
+
+    migration.normalise_tickets(apps, None)
+    migration.normalise_tickets(apps, None)  # again: nothing left to change
+
+    tickets = dict(Case.objects.values_list("pk", "hotline_ticket"))
+    assert tickets[old.pk] == TICKET and tickets[plain.pk] == "12345-20261201-0002" and tickets[walk_in.pk] == ""
+    assert dict(Case.objects.values_list("pk", "updated_at")) == stamps
+    html = client_for(loop.dispatcher).get(url, {"q": TICKET}).content.decode()
+    assert set(re.findall(r'<tr data-oid="(\d+)"', html)) == {str(old.pk)}
