@@ -105,6 +105,12 @@ def begin_round(case: Case) -> None:
     case.handled_on_time = None
 
 
+def round_on_time(before: bool | None, on_time: bool | None) -> bool | None:
+    """按期处置 of a round after one more handling: late once any handling of the round was late (`before`, the
+    round's fact so far, None at its start), else this handling's clock's `on_time`."""
+    return False if before is False else on_time
+
+
 def stop(case: Case, kind: str, at: datetime, *, record_fact: bool = True) -> bool | None:
     """Stop the open `kind` clock (if any) and copy its on_time onto the case; returns the clock's on_time.
     A handling clock's fact is the round's: late if this handling or an earlier one of the round was late."""
@@ -112,8 +118,7 @@ def stop(case: Case, kind: str, at: datetime, *, record_fact: bool = True) -> bo
         return None
     c = sla.stop_clock(target=case, kind=kind, at=at)
     if record_fact:
-        late_before = kind == HANDLE and case.handled_on_time is False
-        setattr(case, FACT[kind], False if late_before else c.on_time)
+        setattr(case, FACT[kind], round_on_time(case.handled_on_time, c.on_time) if kind == HANDLE else c.on_time)
     return c.on_time
 
 

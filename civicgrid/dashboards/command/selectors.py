@@ -192,7 +192,7 @@ def _timely_closings(case_ids: list[int], steps, start: datetime, end: datetime)
         if kind == case_clocks.DISPATCH:  # a 派遣: a new round
             handled[target] = None
         elif kind == case_clocks.HANDLE:
-            handled[target] = on_time if handled.get(target) is None else handled[target] and on_time
+            handled[target] = case_clocks.round_on_time(handled.get(target), on_time)
         elif start <= at < end and on_time and handled.get(target):
             timely.add(int(target))
     return len(timely)

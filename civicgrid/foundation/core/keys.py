@@ -170,10 +170,10 @@ def database_holds_encrypted_values() -> bool:
 def missing_key_file_message(path: Path) -> str:
     return (
         f"加密密钥文件 {path} 不存在，而数据库中已有加密数据：请从备份恢复该文件（复制回原处，或 civicgrid restore "
-        "备份文件 --keys 密钥文件），不会生成新密钥。 / The encryption key file {path} is missing but the database "
+        f"备份文件 --keys 密钥文件），不会生成新密钥。 / The encryption key file {path} is missing but the database "
         "holds encrypted values: restore that file from its backup (copy it back, or `civicgrid restore BACKUP "
         "--keys KEYFILE`); no new key is generated, as it could not read the existing data."
-    ).replace("{path}", str(path))
+    )
 
 
 def _create_first_key_file(path: Path) -> None:

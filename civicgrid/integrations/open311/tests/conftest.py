@@ -86,6 +86,14 @@ def o311(tree) -> World:
 
 
 @pytest.fixture
+def admin_http(o311) -> Client:
+    """The system administrator's browser on the Open311 management page."""
+    c = Client()
+    c.force_login(user_with(Role.SYSTEM_ADMIN, username="sysadmin"))
+    return c
+
+
+@pytest.fixture
 def http() -> Client:
     return Client()
 

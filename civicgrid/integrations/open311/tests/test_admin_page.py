@@ -28,13 +28,6 @@ pytestmark = pytest.mark.django_db
 PAGE = "/manage/open311/"
 
 
-@pytest.fixture
-def admin_http(o311) -> Client:
-    c = Client()
-    c.force_login(user_with(Role.SYSTEM_ADMIN, username="sysadmin"))
-    return c
-
-
 def _said(response) -> str:
     return " ".join(str(m) for m in get_messages(response.wsgi_request))
 

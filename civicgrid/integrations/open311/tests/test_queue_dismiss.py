@@ -28,13 +28,6 @@ pytestmark = pytest.mark.django_db
 PAGE = "/manage/open311/"
 
 
-@pytest.fixture
-def admin_http(o311) -> Client:
-    c = Client()
-    c.force_login(user_with(Role.SYSTEM_ADMIN, username="sysadmin"))
-    return c
-
-
 def _conflicting_report(o311, http) -> QueuedRequest:
     """The client reported directly under a key, then, switched to queued, sent a different report under the same
     key: the queue takes it (it checks its own keys), the batch finds the key's case and fails it for good."""
