@@ -141,6 +141,10 @@ def _target(suggestion: dict | None, category, region_code: str):
     return dispatch_target(category, region_code, model_department_id=(suggestion or {}).get("department_id"))
 
 
+NO_MODEL = "没有启用的模型 / no active model"
+NO_SUGGESTION = "无建议 / no suggestion"
+
+
 def outlook(suggestion: dict | None, *, category=None, region_code: str = "", alike=None) -> tuple[bool | None, str]:
     """Whether a report with this router `suggestion`, `category` (None: the suggestion's) and region would be
     dispatched automatically, and why not ("中文 / English"); None when only its place can tell (no
@@ -153,10 +157,10 @@ def outlook(suggestion: dict | None, *, category=None, region_code: str = "", al
     if limit > 1.0:
         return False, "自动派遣已关闭 / auto-dispatch is off"
     if active() is None:
-        return False, "没有启用的模型 / no active model"
+        return False, NO_MODEL
     s = suggestion or {}
     if not s or s.get("confidence") is None:
-        return False, "无建议 / no suggestion"
+        return False, NO_SUGGESTION
     conf = float(s["confidence"])
     if conf < limit:
         return False, f"置信度 {conf:.2f} 低于阈值 {limit:.2f} / below threshold: triage"
@@ -203,7 +207,7 @@ def held_back(case, why: str) -> bool:
     page's router panel already says why."""
     s = case.suggestion or {}
     return (case.status == "reported" and threshold() <= 1.0 and s.get("confidence") is not None
-            and float(s["confidence"]) >= threshold() and not why.startswith(("没有启用的模型", "无建议")))
+            and float(s["confidence"]) >= threshold() and why not in (NO_MODEL, NO_SUGGESTION))
 
 
 def _note_held(case, why: str) -> None:
