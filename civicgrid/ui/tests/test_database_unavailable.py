@@ -163,8 +163,7 @@ def test_a_terminated_server_process_is_a_503_and_the_next_request_reconnects(st
 
 
 @real_db
-def test_a_write_refused_by_the_database_saves_nothing(staff, fresh_incident):
-    """A change submitted while the database is away: 503, and no part of it was written."""
+def test_a_form_sent_while_the_database_is_away_is_a_503_and_changes_nothing(staff, fresh_incident):
     from civicgrid.foundation.access.models import User
 
     page_client = _page_client(staff)

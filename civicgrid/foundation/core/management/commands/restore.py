@@ -287,19 +287,24 @@ class Command(BaseCommand):
 
     def _keep_database(self, engine: str, work: Path) -> Path:
         """A copy of the database as it is, to put back if a step after its replacement fails."""
-        if engine == "sqlite":
-            kept = work / "before-restore.sqlite3"
-            target = sqlite3.connect(kept)
-            try:
-                connection.ensure_connection()
-                connection.connection.backup(target)
-            finally:
-                target.close()
-        else:
-            kept = work / "before-restore.pgdump"
-            cmd, env = pg_command("pg_dump", "--format=custom", "--file", str(kept))
-            run_tool(cmd, env)
-        os.chmod(kept, 0o600)
+        kept = work / ("before-restore.sqlite3" if engine == "sqlite" else "before-restore.pgdump")
+        try:
+            if engine == "sqlite":
+                target = sqlite3.connect(kept)
+                try:
+                    connection.ensure_connection()
+                    connection.connection.backup(target)
+                finally:
+                    target.close()
+            else:
+                cmd, env = pg_command("pg_dump", "--format=custom", "--file", str(kept))
+                run_tool(cmd, env)
+            os.chmod(kept, 0o600)
+        except (OSError, sqlite3.Error, DatabaseError, CommandError) as exc:
+            raise CommandError(
+                f"无法先保存当前数据库 / could not copy the database as it is to {work.parent} before replacing it "
+                f"(is there room?): {' '.join(str(exc).split())[:500]}. Nothing was changed."
+            ) from exc
         return kept
 
     def _put_back_database(self, engine: str, kept: Path) -> None:
