@@ -9,6 +9,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from civicgrid.foundation.access.api_auth import BearerAuth
 from civicgrid.foundation.access.endpoints import non_data_endpoint
+from civicgrid.foundation.core import dbdown
 from civicgrid.foundation.core.api_errors import invalid_request
 from civicgrid.foundation.core.errors import CivicgridError
 
@@ -100,6 +101,11 @@ def too_big(request, exc):
 @api.exception_handler(Exception)
 def unexpected(request, exc):
     import logging
+
+    if dbdown.unavailable(exc):  # the database is away: 503 with Retry-After, one log line per incident
+        dbdown.refused(exc, f"{request.method} {request.path}")
+        response = api.create_response(request, {"detail": dbdown.DETAIL, "code": "unavailable"}, status=503)
+        return dbdown.retry_after(response)
 
     logging.getLogger("civicgrid.api").exception("unhandled API error")
     return api.create_response(

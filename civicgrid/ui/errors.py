@@ -2,14 +2,17 @@
 English-only plain pages). A message the code raised for people (ours are Chinese, such as the scoped read
 path's "not found or not in your scope") is shown; Django's own technical messages are not. Under `/api/` the
 answer is JSON (`{"detail": …}`); under `/open311/` the GeoReport error list (the Open311 app answers its own
-unknown paths in the spec's formats; this covers what reaches Django's handlers)."""
+unknown paths in the spec's formats; this covers what reaches Django's handlers). A database that cannot be
+reached answers 503 with `Retry-After` in the same forms (`DatabaseUnavailableMiddleware`, `core.dbdown`)."""
 
 from __future__ import annotations
 
 import logging
+import sys
+from pathlib import PurePosixPath
 
 from django.contrib import messages
-from django.http import HttpResponseServerError, JsonResponse
+from django.http import HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import redirect, render
 from django.template import loader
 from django.urls import Resolver404, resolve
@@ -17,7 +20,7 @@ from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import requires_csrf_token
 
-from civicgrid.foundation.core import keys
+from civicgrid.foundation.core import dbdown, keys
 from civicgrid.ui.language import has_chinese, one_language
 
 log = logging.getLogger(__name__)
@@ -95,7 +98,12 @@ def csrf_failure(request, reason=""):
 
 @requires_csrf_token
 def server_error(request):
-    """A page that needs nothing that could itself be broken: no database, no navigation, both languages."""
+    """A page that needs nothing that could itself be broken: no database, no navigation, both languages.
+    A database that cannot be reached, failing in a middleware (the session, the signed-in user), is the 503
+    of `database_unavailable` instead."""
+    failure = sys.exc_info()[1]
+    if dbdown.unavailable(failure):
+        return database_unavailable(request, failure)
     answer = _machine(request, 500, "服务器内部错误，请稍后重试 / internal server error")
     if answer is not None:
         return answer
@@ -131,6 +139,56 @@ class KeysUnavailableMiddleware:
             return answer
         return render(request, "ui/error.html", {"status": 503, "title": _(KEYS_TITLE), "detail": detail},
                       status=503)
+
+
+# ---- the database cannot be reached ----------------------------------------------------------------------------
+# `core.dbdown` tells a database that is away from a bug. A view's failure reaches the middleware below; one in a
+# middleware (loading the session or the user) reaches `server_error` above. Either way the answer is a 503 with
+# Retry-After in the caller's form, one log line per incident, and connections closed so that the next request
+# connects again. The request's own transaction has been rolled back on the way out, as for any error.
+
+
+def database_unavailable(request, exc: BaseException):
+    """The 503 answer to a request that found the database away."""
+    if getattr(request, "database_unavailable", False):  # a middleware on the way out failed again
+        dbdown.reset_connections()
+    else:
+        request.database_unavailable = True
+        dbdown.refused(exc, f"{request.method} {request.path}")
+    path = request.path
+    if path.startswith("/api/"):
+        answer = JsonResponse({"detail": dbdown.DETAIL, "code": "unavailable"}, status=503,
+                              json_dumps_params={"ensure_ascii": False})
+    elif path.startswith("/open311/"):
+        from civicgrid.integrations.open311.formats import error_response
+
+        answer = error_response(PurePosixPath(path).suffix.lstrip(".").lower(), 503, dbdown.DETAIL)
+    elif path.rstrip("/") == "/healthz":
+        answer = JsonResponse({"status": "error", "detail": "database unavailable"}, status=503)
+    else:
+        # No site frame: drawing it would ask the database for the user and the menu.
+        body = loader.get_template("ui/error_503.html").render({"retry_after": dbdown.RETRY_AFTER})
+        answer = HttpResponse(body, status=503)
+    return dbdown.retry_after(answer)
+
+
+class DatabaseUnavailableMiddleware:
+    """A view that found the database away answers 503 (above); the first request served after an incident
+    ends it in the log."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not getattr(response, "database_unavailable", False):
+            dbdown.incident.served()
+        return response
+
+    def process_exception(self, request, exception):
+        if not dbdown.unavailable(exception):
+            return None
+        return database_unavailable(request, exception)
 
 
 # ---- a form's address opened as a page ------------------------------------------------------------------------

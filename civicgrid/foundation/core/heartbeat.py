@@ -3,22 +3,35 @@
 stops. Without a running worker nothing is lost, but nothing moves either: no SLA warning or breach, no
 automatic escalation or dispatch, no SMS retry, no queued Open311 report made into a case. So the operations
 page shows each process, and the command board warns when none has been seen for `stale_after()` seconds.
+
+Each web server process keeps a row of its own (`kind` "web", `WebBeat`): a thread writes it when the process
+starts and then every `WEB_BEAT_EVERY` seconds, busy or idle, never per request. `civicgrid restore` refuses
+while one was seen within `WEB_STALE_AFTER` (`running_web`). Web rows are not workers: `status` leaves them out.
 """
 
 from __future__ import annotations
 
+import atexit
+import logging
 import os
 import socket
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, F, Max, Q
 from django.utils import timezone
+from django.utils.crypto import get_random_string
 
 from .models import WorkerBeat
 
+log = logging.getLogger(__name__)
+
 BEAT_EVERY = 15.0  # seconds between two writes of a working process's row
+WEB_BEAT_EVERY = 60.0  # seconds between two writes of a web server process's row
+WEB_STALE_AFTER = 150  # seconds without a beat after which a web process counts as gone (two and a half beats)
 KEEP_STOPPED = timedelta(days=7)  # a stopped (or long lost) process's row is kept this long, then forgotten
 # A process silent this long was killed (`kill -9`, a host gone): no longer listed one by one, only counted.
 LOST_AFTER = timedelta(days=1)
@@ -46,25 +59,25 @@ def stale_after() -> int:
     return int(getattr(settings, "CIVICGRID_WORKER_STALE_SECONDS", 90))
 
 
-def started(worker_id: str) -> None:
+def started(worker_id: str, *, kind: str = WorkerBeat.WORKER) -> None:
     """Record a process that starts, with its public address setting (and forget processes stopped, or last
     seen, more than `KEEP_STOPPED` ago)."""
     now = timezone.now()
     WorkerBeat.objects.filter(seen_at__lt=now - KEEP_STOPPED).delete()
     WorkerBeat.objects.update_or_create(worker_id=worker_id, defaults={
-        "host": socket.gethostname()[:100], "pid": os.getpid(), "started_at": now, "seen_at": now,
+        "kind": kind, "host": socket.gethostname()[:100], "pid": os.getpid(), "started_at": now, "seen_at": now,
         "stopped_at": None, "last_error": "", "last_error_at": None,
         "public_base_url": (getattr(settings, "CIVICGRID_PUBLIC_BASE_URL", "") or "")[:200]})
 
 
-def beat(worker_id: str, *, error: str = "") -> None:
+def beat(worker_id: str, *, error: str = "", kind: str = WorkerBeat.WORKER) -> None:
     """The process is at work (a pass began, or a long one goes on); `error` records a pass that failed."""
     now = timezone.now()
     fields = {"seen_at": now, "stopped_at": None}
     if error:
         fields.update(last_error=error[:300], last_error_at=now)
     if not WorkerBeat.objects.filter(worker_id=worker_id).update(**fields):
-        started(worker_id)
+        started(worker_id, kind=kind)
         if error:
             WorkerBeat.objects.filter(worker_id=worker_id).update(last_error=error[:300], last_error_at=now)
 
@@ -114,7 +127,8 @@ def status(now: datetime | None = None, limit: int = 20) -> Status:
     now = timezone.now() if now is None else now
     fresh = now - timedelta(seconds=stale_after())
     lost = Q(stopped_at__isnull=True, seen_at__lt=now - LOST_AFTER)
-    rows = list(WorkerBeat.objects.exclude(lost).order_by(F("stopped_at").asc(nulls_first=True), "-seen_at")[:limit])
+    workers = WorkerBeat.objects.filter(kind=WorkerBeat.WORKER)
+    rows = list(workers.exclude(lost).order_by(F("stopped_at").asc(nulls_first=True), "-seen_at")[:limit])
     processes = [
         Process(host=r.host, pid=r.pid, started_at=r.started_at, seen_at=r.seen_at, stopped_at=r.stopped_at,
                 state=_state(r, fresh), once=r.worker_id.startswith(ONCE), last_error=r.last_error,
@@ -122,6 +136,88 @@ def status(now: datetime | None = None, limit: int = 20) -> Status:
         for r in rows
     ]
     processes.sort(key=lambda p: ({"running": 0, "silent": 1, "stopped": 2}[p.state], -p.seen_at.timestamp()))
-    totals = WorkerBeat.objects.aggregate(last_seen=Max("seen_at"), lost=Count("pk", filter=lost))
+    totals = workers.aggregate(last_seen=Max("seen_at"), lost=Count("pk", filter=lost))
     return Status(processes=processes, running=sum(p.state == "running" for p in processes),
                   last_seen=totals["last_seen"], lost=totals["lost"])
+
+
+# ---- web server processes ---------------------------------------------------------------------------------------
+
+
+def running_web(now: datetime | None = None) -> list[Process]:
+    """The web server processes seen within `WEB_STALE_AFTER` seconds that have not said they stopped."""
+    now = timezone.now() if now is None else now
+    rows = WorkerBeat.objects.filter(kind=WorkerBeat.WEB, stopped_at__isnull=True,
+                                     seen_at__gte=now - timedelta(seconds=WEB_STALE_AFTER)).order_by("-seen_at")
+    return [Process(host=r.host, pid=r.pid, started_at=r.started_at, seen_at=r.seen_at, stopped_at=None,
+                    state="running", once=False, last_error=r.last_error, last_error_at=r.last_error_at,
+                    public_base_url=r.public_base_url) for r in rows]
+
+
+class WebBeat:
+    """The heartbeat of one web server process: a daemon thread writes the process's row at start, then every
+    `every` seconds (busy or idle: a request costs nothing), and marks it stopped when the process exits
+    normally. The thread's database connection is closed after each write. A write that fails (the database
+    away) is logged once, and once when writing works again; the web answers its requests all the same."""
+
+    def __init__(self, every: float = WEB_BEAT_EVERY):
+        self.every = every
+        self.beat_id = f"web:{socket.gethostname()}-{os.getpid()}-{get_random_string(6)}"[:64]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="civicgrid-web-heartbeat", daemon=True)
+        self._failing = False
+
+    def start(self) -> WebBeat:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop beating and mark the row stopped (at exit, or in tests)."""
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        self._write(stopped)
+
+    def _run(self) -> None:
+        self._write(started, kind=WorkerBeat.WEB)
+        while not self._stop.wait(self.every):
+            self._write(beat, kind=WorkerBeat.WEB)
+
+    def _write(self, what, **kwargs) -> None:
+        try:
+            what(self.beat_id, **kwargs)
+        except Exception as exc:
+            if not self._failing:
+                self._failing = True
+                log.warning("web heartbeat not recorded (restore cannot see this process): %s: %s",
+                            type(exc).__name__, " ".join(str(exc).split())[:300])
+        else:
+            if self._failing:
+                self._failing = False
+                log.info("web heartbeat recorded again")
+        finally:
+            connection.close()
+
+
+_web: WebBeat | None = None
+
+
+def start_web_beat() -> WebBeat:
+    """Start this web process's heartbeat (config/wsgi.py), once per process; a child forked from it (a
+    server's worker processes) starts its own."""
+    global _web
+    if _web is None:
+        _web = WebBeat().start()
+        atexit.register(_stop_web_beat)
+        os.register_at_fork(after_in_child=_forked)
+    return _web
+
+
+def _stop_web_beat() -> None:
+    if _web is not None:
+        _web.stop()
+
+
+def _forked() -> None:
+    global _web
+    _web = WebBeat().start()

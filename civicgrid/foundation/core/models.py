@@ -1,4 +1,4 @@
-"""The foundation's own rows: the worker processes' heartbeats (`core.heartbeat`)."""
+"""The foundation's own rows: the worker and web processes' heartbeats (`core.heartbeat`)."""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -6,9 +6,14 @@ from django.utils.translation import gettext_lazy as _
 
 class WorkerBeat(models.Model):
     """One worker process as it last reported itself: when it started, when it was last seen at work, when it
-    stopped (empty while it runs) and the last error of a pass. Written by the worker only."""
+    stopped (empty while it runs) and the last error of a pass. Written by the worker; a web server process
+    keeps a row too (`kind` "web", about once a minute), which `restore` looks for."""
+
+    WORKER, WEB = "worker", "web"
 
     worker_id = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=10, choices=[(WORKER, _("后台进程")), (WEB, _("网站服务进程"))],
+                            default=WORKER)
     host = models.CharField(max_length=100)
     pid = models.PositiveIntegerField()
     started_at = models.DateTimeField()

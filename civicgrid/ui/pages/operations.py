@@ -127,6 +127,8 @@ def status(request):
     context = {
         "worker": heartbeat.status(now),
         "stale_after": heartbeat.stale_after(),
+        "web": heartbeat.running_web(now),
+        "web_stale_after": heartbeat.WEB_STALE_AFTER,
         "due": {**_capped(due), "oldest": oldest_due},
         "unsent": {**_capped(unsent), "oldest": oldest_unsent},
         "failed_events": failed_events,

@@ -54,3 +54,19 @@ def test_processes_silent_for_a_day_are_counted_not_listed(client_for):
     heartbeat.started("new")  # a start forgets rows unseen for a week
     assert not WorkerBeat.objects.filter(worker_id="ancient").exists()
     assert heartbeat.status().lost == 2
+
+
+def test_web_server_processes_are_listed_apart_from_the_workers(client_for):
+    heartbeat.started("web:host-a-1", kind=WorkerBeat.WEB)
+    WorkerBeat.objects.filter(worker_id="web:host-a-1").update(host="web-host-a", pid=4242)
+    heartbeat.started("web:host-b-2", kind=WorkerBeat.WEB)  # killed long ago: not listed
+    WorkerBeat.objects.filter(worker_id="web:host-b-2").update(
+        host="web-host-b", seen_at=timezone.now() - timedelta(seconds=heartbeat.WEB_STALE_AFTER + 1))
+    assert heartbeat.status().processes == [] and [p.pid for p in heartbeat.running_web()] == [4242]
+    html = client_for(user_with(Role.SYSTEM_ADMIN)).get("/ops/").content.decode()
+    web = html[html.index("data-web-processes"):]
+    web = web[:web.index("</section>")]
+    assert "web-host-a" in web and "4242" in web and "web-host-b" not in web
+    workers = html[html.index('data-worker="'):]
+    assert "web-host-a" not in workers[:workers.index("</section>")]
+    assert "没有正在运行的后台进程" in html  # the web process does not hide a missing worker

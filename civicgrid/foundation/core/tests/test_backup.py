@@ -16,6 +16,7 @@ from civicgrid.foundation.audit.service import record
 from civicgrid.foundation.core import heartbeat
 from civicgrid.foundation.core import keys as core_keys
 from civicgrid.foundation.core.crypto import KeyRing
+from civicgrid.foundation.core.management.commands.backup import RESTORE
 from civicgrid.foundation.notify import services as notify
 from civicgrid.foundation.notify.models import OutgoingMessage
 from civicgrid.foundation.regions.models import Region
@@ -237,3 +238,91 @@ def test_restore_refuses_while_a_worker_reports_itself(tmp_path, keys, clean_aud
     User.objects.create_user("added-later", password=None)
     call_command("restore", str(out), "--yes", "--force", stdout=io.StringIO())
     assert not User.objects.filter(username="added-later").exists()
+
+
+def _wait_for(condition, seconds=10.0):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@real_db
+def test_restore_refuses_while_a_web_server_reports_itself_and_names_it(tmp_path, keys, uploads, clean_audit):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from civicgrid.foundation.core.models import WorkerBeat
+
+    (uploads / "x.jpg").parent.mkdir(parents=True)
+    (uploads / "x.jpg").write_bytes(b"x")
+    out = tmp_path / "db.backup"
+    call_command("backup", "--out", str(out), "--without-keys", stdout=io.StringIO())
+    User.objects.create_user("added-later", password=None)
+    (uploads / "later.jpg").write_bytes(b"later")
+    saved = _snapshot(uploads)
+    # The heartbeat a web server process starts (config/wsgi.py), here one beat only.
+    web = heartbeat.WebBeat(every=3600).start()
+    try:
+        _wait_for(lambda: WorkerBeat.objects.filter(worker_id=web.beat_id).exists())
+        row = WorkerBeat.objects.get(worker_id=web.beat_id)
+        assert row.kind == "web" and row.pid == os.getpid()
+        assert heartbeat.status().running == 0  # a web process is not a worker (the board's warning stays)
+        with pytest.raises(CommandError, match="web server process.*--force") as refused:
+            call_command("restore", str(out), "--yes")
+        message = str(refused.value)
+        assert f"{row.host} pid {os.getpid()} (last seen " in message and "Nothing was changed" in message
+        assert User.objects.filter(username="added-later").exists() and _snapshot(uploads) == saved
+        assert not [p for p in uploads.parent.iterdir() if p.name != "uploads"]
+    finally:
+        web.stop()
+    assert WorkerBeat.objects.get(worker_id=web.beat_id).stopped_at is not None
+    # A web process silent for longer than WEB_STALE_AFTER (killed) does not hold the restore back.
+    WorkerBeat.objects.filter(worker_id=web.beat_id).update(
+        stopped_at=None, seen_at=timezone.now() - timedelta(seconds=heartbeat.WEB_STALE_AFTER + 5))
+    call_command("restore", str(out), "--yes", stdout=io.StringIO())
+    assert not User.objects.filter(username="added-later").exists()
+
+
+@real_db
+def test_a_failure_moving_the_uploads_puts_the_database_back(tmp_path, keys, uploads, clean_audit):
+    (uploads / "cases").mkdir(parents=True)
+    (uploads / "cases" / "ab12.jpg").write_bytes(b"\xff\xd8 a photo")
+    out = tmp_path / "b" / "civicgrid.backup"
+    call_command("backup", "--out", str(out), "--without-keys", stdout=io.StringIO())
+    User.objects.create_user("added-later", password=None)
+    # A file in the way where the uploads directory belongs: the database is replaced, then the uploads fail.
+    shutil.rmtree(uploads)
+    uploads.write_bytes(b"not a directory")
+    key_file_before = keys.read_bytes()
+    with pytest.raises(CommandError, match="moving the uploads into place.*The database put back as before"):
+        call_command("restore", str(out), "--yes", stdout=io.StringIO())
+    assert User.objects.filter(username="added-later").exists()
+    assert uploads.read_bytes() == b"not a directory" and keys.read_bytes() == key_file_before
+    assert sorted(p.name for p in uploads.parent.iterdir()) == ["uploads"]  # no working dir, nothing aside
+    assert not AuditEntry.objects.filter(action=RESTORE).exists()
+
+
+@real_db
+def test_a_failure_moving_the_key_file_puts_the_uploads_and_database_back(tmp_path, keys, uploads, settings,
+                                                                          clean_audit):
+    (uploads / "cases").mkdir(parents=True)
+    (uploads / "cases" / "ab12.jpg").write_bytes(b"\xff\xd8 a photo")
+    out, vault = tmp_path / "b" / "civicgrid.backup", tmp_path / "vault" / "keys.json"
+    call_command("backup", "--out", str(out), "--keys-out", str(vault), stdout=io.StringIO())
+    User.objects.create_user("added-later", password=None)
+    (uploads / "later.jpg").write_bytes(b"later")
+    saved = _snapshot(uploads)
+    # The key file's directory is a file: the database and the uploads are replaced, then the key file fails.
+    blocked = tmp_path / "blocked"
+    blocked.write_bytes(b"a file")
+    settings.CIVICGRID_KEY_FILE = blocked / "keys.json"
+    core_keys.reset()
+    with pytest.raises(CommandError, match="moving the key file into place.*The uploads and the database put back"):
+        call_command("restore", str(out), "--yes", "--keys", str(vault), stdout=io.StringIO())
+    assert User.objects.filter(username="added-later").exists()
+    assert _snapshot(uploads) == saved and blocked.read_bytes() == b"a file"
+    assert sorted(p.name for p in uploads.parent.iterdir()) == ["uploads"]

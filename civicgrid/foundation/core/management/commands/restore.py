@@ -2,12 +2,19 @@
 `civicgrid backup`.
 
 Stop the web server and the worker first: the restore replaces every table. The command refuses while a worker
-process has reported itself recently (its heartbeat, `core.heartbeat`; `--force` overrides). A backup archive
+or a web server process has reported itself recently (their heartbeats, `core.heartbeat`; `--force` overrides),
+naming each process (host, pid, last seen). A backup archive
 (database and uploads) is unpacked into a working directory in the data dir; a bare database file (earlier
 versions, or `backup --without-uploads`) is read as it is. SQLite backups are copied in with the online backup
 API (all pages, one step); PostgreSQL archives go through `pg_restore --clean --if-exists --single-transaction`,
 so a failed restore leaves the database as it was. The archive's uploads take the place of `MEDIA_ROOT`; the
 uploads there before are kept aside (`uploads.replaced-<time>`), never mixed or deleted.
+
+All or nothing: before the database is replaced, a copy of it as it is goes into the working directory (SQLite
+online backup, or `pg_dump`). If a later step fails (moving the uploads or the key file into place, recording
+the restore), what was replaced is put back (the database from that copy, the uploads and key file that were
+moved aside) and the command says so; should putting back fail too, the copy is kept beside the uploads and
+named.
 
 The encryption keys come back separately (`--keys FILE`): an existing, different key file is moved aside, never
 overwritten. Before anything is replaced, the key file that will be in use (`--keys`, or the one in place)
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import tarfile
@@ -54,14 +62,15 @@ SAMPLES_PER_KEY = 3  # tokens tried for every (column, cipher, key id) the backu
 
 class Command(BaseCommand):
     help = ("Restore the database and uploads from a backup FILE (replaces all data); --keys restores the key "
-            "file too. Refuses while the worker runs, and when the key file cannot read the backup.")
+            "file too. Refuses while the worker or the web server runs, and when the key file cannot read the "
+            "backup. A step that fails after the database was replaced puts everything back.")
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="a file written by `civicgrid backup`")
         parser.add_argument("--yes", action="store_true", help="confirm that every row is to be replaced")
         parser.add_argument("--keys", help="the key file copied by `civicgrid backup --keys-out`")
         parser.add_argument("--force", action="store_true",
-                            help="restore although a worker process reported itself recently")
+                            help="restore although a worker or web server process reported itself recently")
         parser.add_argument("--no-key-check", action="store_true",
                             help="restore although the key file cannot decrypt the backup's encrypted values "
                             "(they stay unreadable until the right key file is put back)")
@@ -82,7 +91,7 @@ class Command(BaseCommand):
                 "backup's content; stop the server and worker, then run again with --yes"
             )
         if not force:
-            self._refuse_while_worker_runs()
+            self._refuse_while_running()
         if key_path:
             self._ring(key_path)  # a readable key file, before anything is unpacked
         work_parent = Path(settings.MEDIA_ROOT).parent
@@ -100,38 +109,64 @@ class Command(BaseCommand):
             if not no_key_check:
                 self._check_keys_read(database, engine, key_path)
             digest = sha256_of(path)
-            if engine == "sqlite":
-                self._restore_sqlite(database)
-            else:
-                self._restore_postgresql(database)
-            if uploads is not None:
-                self._install_uploads(uploads)
-        if key_path:
-            self._install_keys(key_path)
-        elif not Path(settings.CIVICGRID_KEY_FILE).exists():
+            before = self._keep_database(engine, work)
+            undo = []  # what to put back, last first: (what, how)
+            step = "replacing the database"
+            try:
+                if engine == "sqlite":
+                    undo.append(("the database", lambda: self._put_back_database(engine, before)))
+                    self._restore_sqlite(database)
+                else:
+                    self._restore_postgresql(database)  # one transaction: a failure leaves the database as it was
+                    undo.append(("the database", lambda: self._put_back_database(engine, before)))
+                if uploads is not None:
+                    step = "moving the uploads into place"
+                    undo.append(("the uploads", self._install_uploads(uploads, work)))
+                if key_path:
+                    step = "moving the key file into place"
+                    undo.append(("the key file", self._install_keys(key_path)))
+                step = "recording the restore in the audit trail"
+                with context.acting(channel="command"):
+                    record(actor=None, action=RESTORE, data={"file": path.name, "sha256": digest,
+                                                              "keys": bool(key_path),
+                                                              "uploads": manifest["uploads"] if manifest else None})
+            except (Exception, KeyboardInterrupt) as exc:
+                self._put_back(undo, step, exc, before)
+        if not key_path and not Path(settings.CIVICGRID_KEY_FILE).exists():
             self.stdout.write(self.style.WARNING(
                 f"no key file at {settings.CIVICGRID_KEY_FILE}: encrypted fields stay unreadable until the keys "
                 "of this backup are put back (restore --keys FILE)"))
         if manifest is None:
             self.stdout.write(self.style.WARNING(
                 f"this backup holds the database only: the uploads in {settings.MEDIA_ROOT} were left as they are"))
-        with context.acting(channel="command"):
-            record(actor=None, action=RESTORE, data={"file": path.name, "sha256": digest, "keys": bool(key_path),
-                                                      "uploads": manifest["uploads"] if manifest else None})
         self.stdout.write(self.style.SUCCESS(f"restored {path} (sha256 {digest})"))
 
     # ---- before anything is replaced ------------------------------------------------------------------------
 
-    def _refuse_while_worker_runs(self) -> None:
+    def _refuse_while_running(self) -> None:
+        """Refuse while a worker or a web server process has reported itself recently, naming each."""
+        now = timezone.now()
         try:
-            running = heartbeat.status().running
-        except DatabaseError:  # an empty database (no tables yet) has no worker either
-            running = 0
+            workers = [p for p in heartbeat.status(now).processes if p.state == "running"]
+            web = heartbeat.running_web(now)
+        except DatabaseError:  # an empty database (no tables yet) has no worker or web process either
+            workers, web = [], []
+
+        def named(processes) -> str:
+            return ", ".join(f"{p.host} pid {p.pid} (last seen {timezone.localtime(p.seen_at):%Y-%m-%d %H:%M:%S}, "
+                             f"{max(0, int((now - p.seen_at).total_seconds()))}s ago)" for p in processes)
+
+        running = []
+        if web:
+            running.append(f"网站服务进程仍在运行 / {len(web)} web server process(es) reported within the last "
+                           f"{heartbeat.WEB_STALE_AFTER} seconds: {named(web)}")
+        if workers:
+            running.append(f"后台进程仍在运行 / {len(workers)} worker process(es) reported within the last "
+                           f"{heartbeat.stale_after()} seconds (运行监控): {named(workers)}")
         if running:
             raise CommandError(
-                f"后台进程仍在运行 / {running} worker process(es) reported within the last {heartbeat.stale_after()} "
-                "seconds (运行监控): stop the worker and the web server first, then run again (--force restores "
-                "anyway, e.g. after a worker died without saying so). Nothing was changed."
+                "; ".join(running) + ". Stop the web server and the worker first, then run again (--force restores "
+                "anyway, e.g. after a process died without saying so). Nothing was changed."
             )
 
     def _ring(self, key_path: Path | None) -> KeyRing | None:
@@ -189,29 +224,119 @@ class Command(BaseCommand):
                               str(path))
         run_tool(cmd, env)
 
-    def _install_uploads(self, uploads: Path) -> None:
+    def _install_uploads(self, uploads: Path, work: Path):
+        """Move the backup's uploads into `MEDIA_ROOT`, the ones there aside; returns how to undo it. A
+        failure half-way puts the previous uploads back before it is raised."""
         target = Path(settings.MEDIA_ROOT)
-        if target.exists() and any(target.iterdir()):
+        aside, was_empty = None, False
+        if target.is_dir() and any(target.iterdir()):
             aside = aside_path(target)
             os.replace(target, aside)
-            self.stdout.write(f"the previous uploads were kept as {aside}")
-        elif target.exists():
+        elif target.is_dir():
             target.rmdir()
-        os.replace(uploads, target)
+            was_empty = True
+
+        def undo() -> None:
+            if target.is_dir():  # the backup's uploads go back to the working directory, deleted with it
+                os.replace(target, work / "uploads.undone")
+            if aside is not None:
+                os.replace(aside, target)
+            elif was_empty:
+                target.mkdir()
+
+        try:
+            os.replace(uploads, target)
+        except BaseException:
+            undo()
+            raise
+        if aside is not None:
+            self.stdout.write(f"the previous uploads were kept as {aside}")
         count = sum(1 for p in target.rglob("*") if p.is_file())
         self.stdout.write(f"uploads restored to {target} ({count} files)")
+        return undo
 
-    def _install_keys(self, keys_file: Path) -> None:
+    def _install_keys(self, keys_file: Path):
+        """Put the key file in place, a different one there aside; returns how to undo it."""
         target = Path(settings.CIVICGRID_KEY_FILE)
+        aside = None
         if target.exists():
             if target.read_bytes() == keys_file.read_bytes():
-                return
+                return lambda: None
             aside = aside_path(target)
             os.replace(target, aside)
-            self.stdout.write(f"the previous key file was kept as {aside}")
-        private_copy(keys_file, target)
+
+        def undo() -> None:
+            if aside is not None:
+                os.replace(aside, target)
+            elif target.exists():
+                target.unlink()
+            keys.reset()
+
+        try:
+            private_copy(keys_file, target)
+        except BaseException:
+            undo()
+            raise
         keys.reset()
+        if aside is not None:
+            self.stdout.write(f"the previous key file was kept as {aside}")
         self.stdout.write(f"encryption keys restored to {target}")
+        return undo
+
+    # ---- putting back ---------------------------------------------------------------------------------------
+
+    def _keep_database(self, engine: str, work: Path) -> Path:
+        """A copy of the database as it is, to put back if a step after its replacement fails."""
+        kept = work / ("before-restore.sqlite3" if engine == "sqlite" else "before-restore.pgdump")
+        try:
+            if engine == "sqlite":
+                target = sqlite3.connect(kept)
+                try:
+                    connection.ensure_connection()
+                    connection.connection.backup(target)
+                finally:
+                    target.close()
+            else:
+                cmd, env = pg_command("pg_dump", "--format=custom", "--file", str(kept))
+                run_tool(cmd, env)
+            os.chmod(kept, 0o600)
+        except (OSError, sqlite3.Error, DatabaseError, CommandError) as exc:
+            raise CommandError(
+                f"无法先保存当前数据库 / could not copy the database as it is to {work.parent} before replacing it "
+                f"(is there room?): {' '.join(str(exc).split())[:500]}. Nothing was changed."
+            ) from exc
+        return kept
+
+    def _put_back_database(self, engine: str, kept: Path) -> None:
+        if engine == "sqlite":
+            self._restore_sqlite(kept)
+        else:
+            self._restore_postgresql(kept)
+
+    def _put_back(self, undo: list, step: str, exc: BaseException, kept: Path):
+        """Undo what was replaced, last first, then raise a CommandError saying what happened."""
+        reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:500]
+        put_back, failed = [], []
+        for what, how in reversed(undo):
+            try:
+                how()
+                put_back.append(what)
+            except Exception as again:
+                failed.append(f"{what} ({type(again).__name__}: {' '.join(str(again).split())[:300]})")
+        if not failed:
+            done = " and ".join(put_back)
+            done = f"{done[:1].upper()}{done[1:]} put back as before" if done else "Nothing had been replaced yet"
+            raise CommandError(
+                f"恢复失败，已还原到恢复前的状态 / the restore failed while {step}: {reason}. {done}: nothing was "
+                "changed."
+            ) from exc
+        saved = kept.parent.parent / f"database.before-restore-{timezone.now():%Y%m%d%H%M%S}{kept.suffix}"
+        shutil.copy2(kept, saved)
+        raise CommandError(
+            f"恢复失败，且未能完全还原 / the restore failed while {step}: {reason}; putting back failed for "
+            f"{'; '.join(failed)}. The database as it was before is kept at {saved} (restore it with "
+            f"`civicgrid restore {saved} --yes --force`); the uploads and key file moved aside are named above."
+        ) from exc
 
 
 def aside_path(target: Path) -> Path:
