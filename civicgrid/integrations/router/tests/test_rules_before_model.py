@@ -139,3 +139,22 @@ def test_the_dispatch_form_starts_from_the_rule_and_from_the_model_only_without_
     chosen, form = _prefilled(client, Case.objects.get(pk=case.pk))
     assert chosen == str(loop.other_dept.pk)
     assert f"按分拨规则 #{rule.pk}" in form and "派往 区住建局" in form and "data-prefilled" not in form
+
+
+def test_the_router_card_says_when_the_rule_outranks_the_models_department(loop, example_model, settings, client):
+    """A tester saw 建议处置部门 区城管局 on the 智能分拨 card and 区住建局 in the dispatch form of the same page: the
+    card now says the rule (or default) decides, only when the two differ and the user is about to dispatch."""
+    versions.register(example_model, actor=loop.dispatcher, source="csv:example", activate=True)
+    settings.CIVICGRID_AUTO_DISPATCH_THRESHOLD = 1.5  # off: the dispatcher decides
+    case = report(loop, title="路灯不亮", description=LAMP, category=loop.sibling.pk,
+                  lng=NEIGHBOUR_POINT[0], lat=NEIGHBOUR_POINT[1])
+    act(actor=loop.dispatcher, case=case, action="accept")
+    client.force_login(loop.dispatcher)
+    url = reverse("ui:case_detail", args=[case.number])
+    # no rule, no default: the form starts from the model's own department, nothing to explain
+    assert "data-rule-outranks" not in client.get(url).content.decode()
+
+    _rule_corrected_by_dispatch(loop)  # a rule for the street now names 区住建局, the model still says 区城管局
+    html = client.get(url).content.decode()
+    assert "data-rule-outranks" in html and "模型建议的部门只在二者都没有时采用" in html
+    assert re.search(r'data-suggested-department>[^<]*城管', html)  # the model's department is still shown
