@@ -66,6 +66,13 @@ def case_in_scope(user, number: str, queryset=None, action: str = "view") -> Cas
     return get_visible_or_404(queryset if queryset is not None else Case, user, action, number=str(number)[:20])
 
 
+def may_open(user, number: str) -> bool:
+    """Whether `case_in_scope` would give the user this case rather than refuse it: they read case files and the
+    case lies in their scope. A message may name a case (and a page link it) only then."""
+    return bool(number) and may_read_case_files(user) and Case.objects.visible_to(user).filter(
+        number=str(number)[:20]).exists()
+
+
 @dataclass
 class CaseFilter:
     """The list's filters; every one optional."""

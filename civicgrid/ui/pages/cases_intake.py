@@ -15,8 +15,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
-from civicgrid.apps.cases import services
-from civicgrid.apps.cases.models import Case, Source
+from civicgrid.apps.cases import selectors, services
+from civicgrid.apps.cases.models import Source
 from civicgrid.apps.cases.services.intake import allowed_sources, is_public_only
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.errors import CivicgridError
@@ -118,11 +118,9 @@ def _with_proposal(form: ReportForm, place: dict) -> ReportForm:
 
 
 def _existing_case(user, number: str) -> str | None:
-    """The case a refused 12345 ticket already became, when the user may open it (the form links it; the
-    message names it either way)."""
-    if not number:
-        return None
-    return number if Case.objects.visible_to(user).filter(number=number).exists() else None
+    """The case a refused 12345 ticket already became, when the user may open it (the form links it). The
+    service names the case only then too; otherwise its message says whom to ask."""
+    return number if number and selectors.may_open(user, number) else None
 
 
 def _page(request, form_class, template_extra: dict, submit, initial: dict, **form_kwargs):

@@ -89,11 +89,24 @@ def test_a_ticket_registered_again_links_the_case_it_became(loop, client_for):
     link = reverse("ui:case_detail", args=[first.number])
     assert f'href="{link}" data-existing-case' in html
     assert world_counts() == before
-    # a dispatcher who cannot open that case reads its number, without a link to a page they may not see
-    far = hotline(loop, "12345-20261201-0009", lng=OTHER_STREET_POINT[0], lat=OTHER_STREET_POINT[1])
-    html = client_for(loop.street_dispatcher).post(reverse("ui:case_hotline"),
-                                                   form(loop, "12345-20261201-0009")).content.decode()
-    assert f"已登记为案卷 {far.number}" in html and "data-existing-case" not in html
+
+def test_a_ticket_registered_outside_the_users_area_is_not_named(loop, client_for):
+    """A dispatcher who cannot open the case a ticket became is told it is registered elsewhere in the district
+    and whom to ask: neither its number nor a link to a page that is 404 for them."""
+    far = hotline(loop, "12345-20261130-0317", lng=OTHER_STREET_POINT[0], lat=OTHER_STREET_POINT[1])
+    before = world_counts()
+    c = client_for(loop.street_dispatcher)
+    response = c.post(reverse("ui:case_hotline"), form(loop, "12345-20261130-0317"))
+    html = response.content.decode()
+    assert response.status_code == 400 and far.number not in html and "data-existing-case" not in html
+    assert "热线工单号 12345-20261130-0317 已在区内其他辖区登记为案卷，不能重复登记；如需了解办理情况，请联系区指挥中心" in html
+    assert world_counts() == before
+    assert c.get(reverse("ui:case_detail", args=[far.number])).status_code == 404
+    # in English, the English half
+    c.cookies["django_language"] = "en"
+    html = c.post(reverse("ui:case_hotline"), form(loop, "12345-20261130-0317")).content.decode()
+    assert "is already registered as a case elsewhere in the district: ask the district command centre" in html
+    assert far.number not in html and world_counts() == before
 
 
 def test_the_hotline_form_says_the_caller_is_texted_at_each_step(loop, client_for):
@@ -126,3 +139,17 @@ def test_the_migration_normalises_the_tickets_stored_before_intake_did(loop, cli
     assert dict(Case.objects.values_list("pk", "updated_at")) == stamps
     html = client_for(loop.dispatcher).get(url, {"q": TICKET}).content.decode()
     assert set(re.findall(r'<tr data-oid="(\d+)"', html)) == {str(old.pk)}
+
+
+def test_the_other_report_forms_never_store_a_ticket(loop, client_for):
+    """Only the hotline form has a ticket field: a ticket added to the phone report page's or the staff web
+    form's post is not read, so neither a resident nor staff can claim one there."""
+    ticket = "12345-20261201-9998"
+    for user, url, data in (
+        (loop.resident, "ui:case_submit", {"category": "", "description": "小区门口垃圾堆放", "address": ""}),
+        (loop.dispatcher, "ui:case_new", {"title": "路灯不亮", "source": "public"}),
+    ):
+        client_for(user).post(reverse(url), {"idempotency_key": uuid.uuid4().hex, "lng": str(POINT[0]),
+                                             "lat": str(POINT[1]), "crs": "wgs84", "hotline_ticket": ticket, **data})
+    assert Case.objects.count() == 2 and not Case.objects.exclude(hotline_ticket="").exists()
+    assert hotline(loop, ticket).hotline_ticket == ticket  # the hotline registers it

@@ -56,7 +56,7 @@ from civicgrid.foundation.regions.models import Region
 from civicgrid.foundation.regions.selectors import locate
 from civicgrid.foundation.sla import services as sla
 
-from .. import clocks, numbering, recipients, suggesters
+from .. import clocks, numbering, recipients, selectors, suggesters
 from .. import photos as photo_mod
 from ..models import PUBLIC_ROLES, Case, CaseReporter, CaseStep, Source, Status, normalise_ticket
 from .common import attach_all, audit_entry, read_photos, user_or_none
@@ -384,6 +384,10 @@ def check_channel(actor, *, source, self_handled: bool, is_major: bool) -> None:
         raise PermissionDenied("只有工作人员可以标记重大事件 / only staff mark a report as major")
 
 
+NOT_A_HOTLINE_REPORT = ("只有 12345 热线转办（来源 hotline）可以填写热线工单号；其他来源的上报请不要填写工单号 / only a "
+                        "12345 hotline report (source hotline) carries a hotline ticket: leave it out of other reports")
+
+
 def _payload(*, title, description, address, source, name, phone, email, ticket, lng, lat, crs, category,
              self_handled, is_major, external_id) -> dict:
     """A report's fields, checked and cleaned (what its idempotency digest is computed from)."""
@@ -406,6 +410,10 @@ def _payload(*, title, description, address, source, name, phone, email, ticket,
         except DjangoValidationError:
             raise ValidationFailed("邮箱地址无效 / invalid email address", field="reporter_email") from None
     ticket = _text(normalise_ticket(ticket), "hotline_ticket", 40, label="热线工单号")
+    if ticket and str(source) != Source.HOTLINE:
+        # A ticket is the 12345 hotline's hand-over (转办): only that channel, which only intake staff may use
+        # (`check_channel`), records one. Any other report carrying one could claim a real caller's ticket.
+        raise ValidationFailed(NOT_A_HOTLINE_REPORT, field="hotline_ticket")
     return {"title": title, "description": description, "lng": lng, "lat": lat, "crs": crs,
             "category": category.pk if category else None, "source": str(source), "address": address,
             "name": name, "phone": phone, "email": email, "ticket": ticket, "self_handled": bool(self_handled),
@@ -445,7 +453,7 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
         return _with_token(existing), False  # a retry of a report already made: not a new report to count
     limit_public_reports(actor)
     if payload["ticket"]:
-        _ticket_unused(payload["ticket"])
+        _ticket_unused(payload["ticket"], actor)
 
     checked = read_photos(raw, "photo")  # by content, before any transaction
     if self_handled and not any(kind == "after" for kind, _ in checked):
@@ -521,22 +529,31 @@ class ReportSpec:
 
 
 class TicketUsed(Conflict):
-    """A 12345 ticket already registered: the message names the case, `case_number` carries it (the form links it)."""
+    """A 12345 ticket already registered. The message names the case only for a user who may open it, and then
+    `case_number` carries it (the form links it); otherwise it says the ticket is registered outside the user's
+    area and whom to ask, without the number (a case outside one's scope is not even confirmed to exist)."""
 
-    def __init__(self, ticket: str, number: str):
-        super().__init__(f"热线工单号 {ticket} 已登记为案卷 {number} / hotline ticket {ticket} is already case {number}",
-                         field="hotline_ticket")
+    def __init__(self, ticket: str, number: str = ""):
+        if number:
+            message = f"热线工单号 {ticket} 已登记为案卷 {number} / hotline ticket {ticket} is already case {number}"
+        else:
+            message = (f"热线工单号 {ticket} 已在区内其他辖区登记为案卷，不能重复登记；如需了解办理情况，请联系区指挥中心"
+                       f" / hotline ticket {ticket} is already registered as a case elsewhere in the district: ask "
+                       f"the district command centre")
+        super().__init__(message, field="hotline_ticket")
         self.case_number = number
 
 
-def _ticket_unused(ticket: str) -> None:
-    """A 12345 ticket is handed over once: a second registration (another desk, a double entry) names the case
-    it already became. One that was refused or voided may come back and be registered again. `ticket` is
-    normalised (`normalise_ticket`), as every stored one is since intake normalises them."""
-    same = (Case.objects.filter(hotline_ticket=ticket).exclude(status__in=(Status.REFUSED, Status.VOIDED))
-            .values_list("number", flat=True).first())
+def _ticket_unused(ticket: str, actor) -> None:
+    """A 12345 ticket is handed over once: a second registration (another desk, a double entry) is refused,
+    naming the case it already became when `actor` may open that case (`selectors.may_open`). One that was
+    refused or voided may come back and be registered again. Only hotline cases count: a ticket stored on a case
+    of another source (before intake refused that) blocks no real hand-over. `ticket` is normalised
+    (`normalise_ticket`), as every stored one is since intake normalises them."""
+    same = (Case.objects.filter(hotline_ticket=ticket, source=Source.HOTLINE)
+            .exclude(status__in=(Status.REFUSED, Status.VOIDED)).values_list("number", flat=True).first())
     if same:
-        raise TicketUsed(ticket, same)
+        raise TicketUsed(ticket, same if user_or_none(actor) and selectors.may_open(actor, same) else "")
 
 
 def check_report(*, actor, title, description="", lng=None, lat=None, crs="wgs84", category=None, source,

@@ -13,7 +13,7 @@ from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
 from civicgrid.foundation.orgs.models import Organisation, OrgKind
 from civicgrid.testing.builders import department, user_with
 
-from .conftest import GRID, POINT, auth, report, world_counts
+from .conftest import GRID, OTHER_STREET_POINT, POINT, auth, report, world_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -132,6 +132,67 @@ def test_a_hotline_ticket_is_registered_once_unless_it_was_refused(loop, api_cli
     assert response.json()["field"] == "hotline_ticket" and world_counts() == before
     act(actor=loop.dispatcher, case=Case.objects.get(number=first["number"]), action="refuse", reason="非本区事项")
     assert _post(api_client, loop.dispatcher, **{**body, "title": "热线重新转办"}).status_code == 201
+
+
+@pytest.mark.parametrize(("who", "body"), [
+    ("resident", {}), ("resident", {"source": "public"}), ("volunteer", {}), ("worker", {}),
+    ("worker", {"source": "public"}), ("dispatcher", {"source": "superior"}), ("dispatcher", {"source": "video"}),
+    ("dispatcher", {}), ("worker", {"source": "self_handled", "self_handled": True}),
+])
+def test_only_a_hotline_report_carries_a_ticket(loop, api_client, who, body):
+    """A report of any other channel naming a 12345 ticket is a 400 that writes nothing (it once made a 群众上报
+    holding the ticket, which then blocked the real hand-over), whoever sends it; the hotline then registers the
+    ticket as usual."""
+    user = user_with(Role.VOLUNTEER, region=loop.tree[GRID], username="zyz") if who == "volunteer" else \
+        getattr(loop, who)
+    before = world_counts()
+    response = _post(api_client, user, hotline_ticket="12345-20261201-9998", **body)
+    assert response.status_code == 400, response.content
+    assert response.json()["field"] == "hotline_ticket"
+    assert response.json()["detail"].startswith("只有 12345 热线转办（来源 hotline）可以填写热线工单号")
+    assert "only a 12345 hotline report" in response.json()["detail"]
+    assert world_counts() == before and not Case.objects.filter(hotline_ticket="12345-20261201-9998").exists()
+    real = _post(api_client, loop.dispatcher, source="hotline", hotline_ticket="12345-20261201-9998",
+                 caller_name="李四", callback_phone="13700000000")
+    assert real.status_code == 201 and real.json()["hotline_ticket"] == "12345-20261201-9998"
+
+
+def test_a_resident_naming_a_registered_ticket_learns_nothing_of_its_case(loop, api_client):
+    first = _post(api_client, loop.dispatcher, source="hotline", hotline_ticket="12345-20261130-0317",
+                  lng=OTHER_STREET_POINT[0], lat=OTHER_STREET_POINT[1]).json()
+    before = world_counts()
+    response = _post(api_client, loop.resident, hotline_ticket="１２３４５－２０２６１１３０－０３１７")
+    assert response.status_code == 400 and response.json()["field"] == "hotline_ticket"
+    assert first["number"] not in response.content.decode() and world_counts() == before
+
+
+def test_a_ticket_on_a_case_of_another_source_blocks_no_hand_over(loop, api_client):
+    """Cases that took a ticket through another channel before intake refused it: the hotline still registers
+    the real one."""
+    walk_in = report(loop, actor=loop.resident, source="public")
+    Case.objects.filter(pk=walk_in.pk).update(hotline_ticket="12345-20261201-9998")
+    response = _post(api_client, loop.dispatcher, source="hotline", hotline_ticket="12345-20261201-9998")
+    assert response.status_code == 201 and response.json()["number"] != walk_in.number
+
+
+def test_a_repeated_ticket_names_its_case_only_to_whom_may_open_it(loop, api_client):
+    """The 409 names (and the form links) the case the ticket became for a user whose scope holds it; for another
+    it says the ticket is registered elsewhere in the district and whom to ask, without the number."""
+    body = {"source": "hotline", "hotline_ticket": "12345-20261130-0317", "caller_name": "李四",
+            "callback_phone": "13700000000"}
+    far = _post(api_client, loop.dispatcher, lng=OTHER_STREET_POINT[0], lat=OTHER_STREET_POINT[1], **body).json()
+    before = world_counts()
+    response = _post(api_client, loop.street_dispatcher, **body)
+    detail = response.json()["detail"]
+    assert response.status_code == 409 and response.json()["field"] == "hotline_ticket"
+    assert far["number"] not in response.content.decode()
+    assert "已在区内其他辖区登记为案卷" in detail and "区指挥中心" in detail and "district command centre" in detail
+    assert api_client.get(f"/api/v1/cases/{far['number']}", **auth(loop.street_dispatcher)).status_code == 404
+    # the street whose case it is, and the district, read its number
+    for user in (loop.other_street_dispatcher, loop.dispatcher):
+        response = _post(api_client, user, **body)
+        assert response.status_code == 409 and f"已登记为案卷 {far['number']}" in response.json()["detail"]
+    assert world_counts() == before
 
 
 def test_the_callback_contact_is_masked_and_revealed_to_intake_staff_only_audited(loop, api_client, client):

@@ -247,3 +247,17 @@ def test_a_resend_that_differs_in_what_is_stored_beside_the_case_is_a_conflict(o
     # the identical resend is still the same request
     again = post(http, "requests.json", form(o311), HTTP_IDEMPOTENCY_KEY="fms-3")
     assert again.status_code == 200 and again.json() == first.json()
+
+
+def test_a_ticket_sent_to_open311_is_not_the_cases(o311, http):
+    """Open311 reports are never hotline hand-overs: a `hotline_ticket` field or attribute sent with one stays
+    off the case (the service asks no such attribute), and the hotline registers that ticket afterwards."""
+    from civicgrid.apps.cases.services import submit_case
+
+    ticket = "12345-20261201-9998"
+    body = post(http, "requests.json", form(o311, hotline_ticket=ticket, **{"attribute[hotline_ticket]": ticket}))
+    case = Case.objects.get(number=body.json()[0]["service_request_id"])
+    assert case.hotline_ticket == "" and Open311Request.objects.get(case=case).attributes == {"affects_traffic": "yes"}
+    hotline, created = submit_case(actor=o311.dispatcher, source=Source.HOTLINE, hotline_ticket=ticket, title="路灯不亮",
+                                   lng=POINT[0], lat=POINT[1], category=o311.cat.pk)
+    assert created and hotline.hotline_ticket == ticket
