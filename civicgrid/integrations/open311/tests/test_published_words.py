@@ -106,3 +106,31 @@ def test_updates_show_no_media_the_public_sent(o311, http):
     assert comment["description"] == "留言" and comment["media_url"] == ""
     assert all(u["media_url"] == "" for u in feed.json())
     assert "c9.jpeg" not in feed.content.decode() and "我家门口" not in feed.content.decode()
+
+
+def test_a_request_merged_twice_answers_with_the_state_of_the_case_that_carries_it(o311, http):
+    """A merged into B, then B into C: A's request, by its id or its token, tells C's state, as A's follow link
+    shows C's progress (before, it stayed "closed · 已合并" while C was still being dealt with)."""
+    from civicgrid.integrations.open311.models import Open311Request
+
+    c, b, a = (reported(o311, http) for _ in range(3))
+    act(actor=o311.dispatcher, case=c, action="accept")
+    act(actor=o311.dispatcher, case=b, action="accept")
+    act(actor=o311.dispatcher, case=a, action="merge", parent=b.number)
+    b.refresh_from_db()
+    assert (_item(http, a)["status"], _item(http, a)["detailed_status"]) == ("open", b.status)
+    assert _item(http, a)["status_notes"] == f"已并入 {b.number} 合并办理：{b.get_status_display()}"
+    act(actor=o311.dispatcher, case=b, action="merge", parent=c.number)
+    act(actor=o311.dispatcher, case=c, action="dispatch", department=o311.dept.pk)
+    c.refresh_from_db()
+    for number in (a.number, b.number):
+        item = _item(http, Case(number=number))
+        assert (item["service_request_id"], item["status"], item["detailed_status"]) == (number, "open",
+                                                                                       Status.DISPATCHED)
+        assert item["status_notes"] == f"已并入 {c.number} 合并办理：待处置"
+        assert item["agency_responsible"] == o311.dept.name and item["expected_datetime"]
+    listed = get(http, f"requests.json?service_request_id={a.number}").json()[0]
+    assert (listed["status"], listed["detailed_status"]) == ("open", Status.DISPATCHED)
+    # the token a client got for A still names A, whose request now tells C's state
+    token = Open311Request.objects.get(case=a).token
+    assert get(http, f"tokens/{token}.json").json()[0]["service_request_id"] == a.number
