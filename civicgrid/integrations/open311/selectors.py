@@ -5,10 +5,11 @@ in categories open to public reports, and of those only the fields the spec list
 are never selected (the querysets name their columns with `only`), and a timeline step contributes its label,
 plus its note only for the steps a reporter is told about anyway.
 
-What a reporter wrote and sent (the description, the media links) is published only once intake has accepted
-the case (立案: staff have read it), and never for a case refused or voided (often for what it said: 含他人个人
-信息). Until then the request is listed by its id, status and service, so that clients can follow it, with the
-description and media left blank (`published`). What the public sends later, with a comment or a reopening, is
+What a reporter wrote and sent (the description, the media links) and where it is (the address, the building's
+address_id, lat and long) are published only once intake has accepted the case (立案: staff have read it), and
+never for a case refused or voided (often for what it said: 含他人个人信息; a private person's report may stand
+outside their home). Until then the request is listed by its id, status and service, so that clients can follow
+it, with the description, media and location left blank (`published`). What the public sends later, with a comment or a reopening, is
 read by nobody before it would be shown: the updates feed names the step and never shows its words or media.
 """
 
@@ -113,11 +114,14 @@ def _shape(case: Case) -> dict:
         "requested_datetime": case.reported_at,
         "updated_datetime": max(case.updated_at, now.updated_at),
         "expected_datetime": now.deadline,
-        "address": case.address,
-        "address_id": link.address_id if link else "",
+        # Where it is follows the same rule as what it says (`published`): blank until 立案, and for a case
+        # refused or voided (a client such as FixMyStreet skips a request without lat/long, and takes it, put
+        # where it is, once published).
+        "address": case.address if shown else "",
+        "address_id": (link.address_id if link else "") if shown else "",
         "zipcode": "",
-        "lat": round(case.lat, 6),
-        "long": round(case.lng, 6),
+        "lat": round(case.lat, 6) if shown else None,
+        "long": round(case.lng, 6) if shown else None,
         "media_url": media[0] if media else "",
         # extension: the loop's own state (of the case that carries it), for clients that show more than open/closed
         "detailed_status": now.status,
