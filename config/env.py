@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 TRUE = {"1", "true", "yes", "on"}
+# A host name or address as Django's ALLOWED_HOSTS compares it (no scheme, port or path): `*`, a leading dot for
+# a domain and its subdomains, or an IPv6 address in brackets.
+HOST = re.compile(r"\*|\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\]")
 FALSE = {"0", "false", "no", "off"}
 
 
@@ -181,6 +185,62 @@ class Env:
         port = f":{parts.port}" if parts.port else ""
         return f"{parts.scheme}://{host}{port}"
 
+    def _entries(self, name: str, default: list[str], sep: str | None) -> tuple[str | None, list[str]]:
+        """The entries of a list (`sep` between them, None: whitespace), each stripped; the raw value too."""
+        value = self.raw(name)
+        if value is None:
+            return None, list(default)
+        return value, [part.strip() for part in value.split(sep)]
+
+    def names(self, name: str, allowed: Iterable[str]) -> list[str]:
+        """A comma list of names, each one of `allowed` (spaces around a name are ignored)."""
+        value, entries = self._entries(name, [], ",")
+        allowed = list(allowed)
+        wrong = [e for e in entries if e not in allowed]
+        if wrong:
+            self.bad(
+                name,
+                value,
+                f"无法识别：{'、'.join(repr(w) for w in wrong)}；可选（逗号分隔）：{'、'.join(allowed)}",
+                f"not known: {', '.join(repr(w) for w in wrong)}; a comma list of: {', '.join(allowed)}",
+            )
+            return [e for e in entries if e in allowed]
+        return entries
+
+    def hosts(self, name: str, default: list[str]) -> list[str]:
+        """A comma list of bare host names as ALLOWED_HOSTS takes them (wangge.example.gov.cn, .example.gov.cn)."""
+        value, entries = self._entries(name, default, ",")
+        wrong = [e for e in entries if not HOST.fullmatch(e)]
+        if wrong:
+            self.bad(
+                name,
+                value,
+                f"应为逗号分隔的主机名，如 wangge.example.gov.cn,.example.gov.cn（不带 http://、端口或路径，不留空项）；"
+                f"有误：{'、'.join(repr(w) for w in wrong)}",
+                "expected a comma list of host names such as wangge.example.gov.cn,.example.gov.cn (no http://, "
+                f"port or path, no empty entry); wrong: {', '.join(repr(w) for w in wrong)}",
+            )
+            return [e for e in entries if e not in wrong]
+        return entries
+
+    def origins(self, name: str, default: list[str], *, sep: str | None = ",") -> list[str]:
+        """A list of origins, scheme and host (and port): https://wangge.example.gov.cn; the host may start with
+        `*.` for its subdomains."""
+        value, entries = self._entries(name, default, sep)
+        wrong = [e for e in entries if not _is_origin(e)]
+        if wrong:
+            between_zh, between_en = ("逗号", "comma") if sep == "," else ("空格", "space-separated")
+            self.bad(
+                name,
+                value,
+                f"应为{between_zh}分隔的来源（协议加主机，可带端口），如 https://wangge.example.gov.cn（不带路径，不留空项）；"
+                f"有误：{'、'.join(repr(w) for w in wrong)}",
+                f"expected a {between_en} list of origins (scheme and host, a port if any) such as "
+                f"https://wangge.example.gov.cn (no path, no empty entry); wrong: {', '.join(repr(w) for w in wrong)}",
+            )
+            return [e for e in entries if e not in wrong]
+        return entries
+
     def stop_if_invalid(self) -> None:
         """Print every bad setting, one line each, and exit with status 2 (no traceback)."""
         if self.errors:
@@ -188,3 +248,26 @@ class Env:
                 print(line, file=sys.stderr)
             sys.stderr.flush()
             raise SystemExit(2)
+
+
+def _is_origin(value: str) -> bool:
+    """scheme://host[:port] with an http(s) scheme, nothing after it; `*.` may open the host."""
+    if not value or any(c.isspace() for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (a port that is not a number raises)
+    except ValueError:
+        return False
+    host = parts.netloc.rsplit("@", 1)[-1]
+    host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    host = host[2:] if host.startswith("*.") else host
+    return (
+        parts.scheme in {"http", "https"}
+        and "@" not in parts.netloc
+        and not parts.path
+        and not parts.query
+        and not parts.fragment
+        and bool(HOST.fullmatch(host))
+        and host != "*"
+    )

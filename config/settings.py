@@ -32,8 +32,8 @@ if not SECRET_KEY and _data_dir_ok:
         _secret_file.write_text(SECRET_KEY)
         _secret_file.chmod(0o600)
 
-ALLOWED_HOSTS = [h for h in os.environ.get("CIVICGRID_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
-CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CIVICGRID_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+ALLOWED_HOSTS = env.hosts("CIVICGRID_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.origins("CIVICGRID_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -188,7 +188,7 @@ from django.utils.csp import CSP  # noqa: E402
 
 _TILE_URL = os.environ.get("CIVICGRID_TILE_URL", "").strip()  # (CIVICGRID_TILE_URL below)
 _TILE_ORIGINS = list(dict.fromkeys(o for o in [env.tile_origin("CIVICGRID_TILE_URL", _TILE_URL),
-                                               *os.environ.get("CIVICGRID_TILE_ORIGIN", "").split()] if o))
+                                               *env.origins("CIVICGRID_TILE_ORIGIN", [], sep=None)] if o))
 
 SECURE_CSP = {
     "default-src": [CSP.SELF],
@@ -207,7 +207,10 @@ CIVICGRID_LOGIN_LOCK_MINUTES = env.int("CIVICGRID_LOGIN_LOCK_MINUTES", 15, minim
 CIVICGRID_PASSWORD_MAX_AGE_DAYS = env.int("CIVICGRID_PASSWORD_MAX_AGE_DAYS", 90, minimum=0)
 CIVICGRID_PASSWORD_HISTORY = env.int("CIVICGRID_PASSWORD_HISTORY", 5, minimum=0)
 CIVICGRID_TOKEN_TTL_HOURS = env.int("CIVICGRID_TOKEN_TTL_HOURS", 24, minimum=1)
-CIVICGRID_TOTP_ROLES = [r for r in os.environ.get("CIVICGRID_TOTP_ROLES", "").split(",") if r]
+from civicgrid.foundation.access.roles import Role  # noqa: E402 (plain choices; no app registry needed)
+
+# "superuser" covers superusers whatever their roles (access.totp.required).
+CIVICGRID_TOTP_ROLES = env.names("CIVICGRID_TOTP_ROLES", [*(r.value for r in Role), "superuser"])
 
 # Rate limits (SECURITY.md "Web and API"), token buckets in the cache (civicgrid.foundation.core.ratelimit): a
 # burst, then a steady rate per hour; a negative rate lifts a limit, 0 closes the door. Public reporting counts

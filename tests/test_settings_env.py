@@ -37,6 +37,20 @@ def _start(tmp_path, **env) -> subprocess.CompletedProcess:
     ({"CIVICGRID_DUPLICATE_RADIUS_M": "-50", "CIVICGRID_DUPLICATE_HOURS": "nan"},
      ["CIVICGRID_DUPLICATE_RADIUS_M='-50'", "at least 0", "CIVICGRID_DUPLICATE_HOURS='nan'"]),
     ({"CIVICGRID_DUPLICATE_MIN_TEXT": "1.5"}, ["CIVICGRID_DUPLICATE_MIN_TEXT='1.5'", "from 0 to 1"]),
+    ({"CIVICGRID_TOTP_ROLES": "system_admin, sysadmin"},
+     ["CIVICGRID_TOTP_ROLES='system_admin, sysadmin'", "无法识别：'sysadmin'", "not known: 'sysadmin'",
+      "grid_worker", "security_admin, audit_admin, superuser"]),
+    ({"CIVICGRID_TOTP_ROLES": "system_admin,,audit_admin"}, ["CIVICGRID_TOTP_ROLES=", "not known: ''"]),
+    ({"CIVICGRID_ALLOWED_HOSTS": "wangge.example.gov.cn,,localhost"}, ["CIVICGRID_ALLOWED_HOSTS=", "wrong: ''"]),
+    ({"CIVICGRID_ALLOWED_HOSTS": "https://wangge.example.gov.cn, wangge example"},
+     ["wrong: 'https://wangge.example.gov.cn', 'wangge example'", "no http://"]),
+    ({"CIVICGRID_ALLOWED_HOSTS": "wangge.example.gov.cn:8443"}, ["wrong: 'wangge.example.gov.cn:8443'"]),
+    ({"CIVICGRID_CSRF_TRUSTED_ORIGINS": "wangge.example.gov.cn"},
+     ["CIVICGRID_CSRF_TRUSTED_ORIGINS='wangge.example.gov.cn'", "wrong: 'wangge.example.gov.cn'", "origins"]),
+    ({"CIVICGRID_CSRF_TRUSTED_ORIGINS": "https://wangge.example.gov.cn/,https://a.example,"},
+     ["wrong: 'https://wangge.example.gov.cn/', ''"]),
+    ({"CIVICGRID_TILE_ORIGIN": "https://tiles.example tiles2.example"},
+     ["CIVICGRID_TILE_ORIGIN=", "wrong: 'tiles2.example'", "space-separated"]),
 ])
 def test_a_bad_value_stops_the_start_with_one_line_per_variable(tmp_path, env, expected):
     result = _start(tmp_path, **env)
@@ -70,6 +84,42 @@ def test_good_values_start(tmp_path):
                     CIVICGRID_CIPHER="sm4", CIVICGRID_DEBUG="off", CIVICGRID_OPEN311_MAX_DAYS="30")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "started"
+
+
+SETTINGS_LISTS = (
+    "import django; django.setup()\n"
+    "from django.conf import settings as s\n"
+    "print(s.ALLOWED_HOSTS, s.CSRF_TRUSTED_ORIGINS, s.CIVICGRID_TOTP_ROLES, s.SECURE_CSP['img-src'][3:])\n"
+)
+
+
+def test_lists_of_hosts_origins_and_roles_are_read_with_spaces_around_entries(tmp_path):
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("CIVICGRID_", "PYTEST", "DATABASE_URL"))}
+    base.update({"DJANGO_SETTINGS_MODULE": "config.settings", "CIVICGRID_TESTING": "0",
+                 "CIVICGRID_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT),
+                 "CIVICGRID_ALLOWED_HOSTS": " wangge.example.gov.cn , .pingcheng.gov.cn,[::1],*",
+                 "CIVICGRID_CSRF_TRUSTED_ORIGINS": "https://wangge.example.gov.cn, https://*.pingcheng.gov.cn:8443",
+                 "CIVICGRID_TILE_ORIGIN": " https://tiles.example  http://10.0.0.7:8080 ",
+                 "CIVICGRID_TOTP_ROLES": " system_admin , security_admin,audit_admin ,superuser "})
+    result = subprocess.run([sys.executable, "-c", SETTINGS_LISTS], cwd=ROOT, env=base, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "['wangge.example.gov.cn', '.pingcheng.gov.cn', '[::1]', '*'] "
+        "['https://wangge.example.gov.cn', 'https://*.pingcheng.gov.cn:8443'] "
+        "['system_admin', 'security_admin', 'audit_admin', 'superuser'] "
+        "['https://tiles.example', 'http://10.0.0.7:8080']"
+    )
+
+
+def test_unset_lists_keep_their_defaults(tmp_path):
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("CIVICGRID_", "PYTEST", "DATABASE_URL"))}
+    base.update({"DJANGO_SETTINGS_MODULE": "config.settings", "CIVICGRID_TESTING": "0",
+                 "CIVICGRID_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT), "CIVICGRID_TOTP_ROLES": ""})
+    result = subprocess.run([sys.executable, "-c", SETTINGS_LISTS], cwd=ROOT, env=base, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['127.0.0.1', 'localhost', 'testserver'] [] [] []"
 
 
 def test_an_unreachable_database_is_one_line_from_the_command(tmp_path):

@@ -87,6 +87,8 @@ def test_send_service_request_then_get_service_requests(served):
         assert field in request, field
     assert request["service_request_id"] == number and request["status"] == "open"
     assert request["media_url"] is None and request["description"] is None  # published once accepted (立案)
+    # where it is too: FixMyStreet's GetServiceRequests skips a request without lat/long until then
+    assert request["lat"] is None and request["long"] is None and request.get("address") is None
     w3c(request["updated_datetime"])
     from civicgrid.apps.cases.models import Case, Status
 
@@ -96,6 +98,7 @@ def test_send_service_request_then_get_service_requests(served):
     request = simple(listed.content)["request"][0]
     assert request["media_url"] == "https://fms.example/photo/42.0.full.jpeg"
     assert request["description"].startswith("路灯不亮") and request["status"] == "open"
+    assert (request["lat"], request["long"]) == (repr(POINT[1]), repr(POINT[0]))
     assert "13812345678" not in listed.text and "zhang@example.com" not in listed.text
 
 

@@ -5,10 +5,11 @@ in categories open to public reports, and of those only the fields the spec list
 are never selected (the querysets name their columns with `only`), and a timeline step contributes its label,
 plus its note only for the steps a reporter is told about anyway.
 
-What a reporter wrote and sent (the description, the media links) is published only once intake has accepted
-the case (立案: staff have read it), and never for a case refused or voided (often for what it said: 含他人个人
-信息). Until then the request is listed by its id, status and service, so that clients can follow it, with the
-description and media left blank (`published`). What the public sends later, with a comment or a reopening, is
+What a reporter wrote and sent (the description, the media links) and where it is (the address, the building's
+address_id, lat and long) are published only once intake has accepted the case (立案: staff have read it), and
+never for a case refused or voided (often for what it said: 含他人个人信息; a private person's report may stand
+outside their home). Until then the request is listed by its id, status and service, so that clients can follow
+it, with the description, media and location left blank (`published`). What the public sends later, with a comment or a reopening, is
 read by nobody before it would be shown: the updates feed names the step and never shows its words or media.
 """
 
@@ -20,6 +21,7 @@ from datetime import timedelta
 from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from civicgrid.apps.cases.models import FINAL_STATUSES, OPEN_STATUSES, Case, CaseStep, Source, Status
 from civicgrid.apps.cases.services.follow import STEP_LABELS
@@ -38,6 +40,10 @@ CASE_FIELDS = (
     "category__taxonomy__code", "department__id", "department__name", "suggested_department__id",
     "suggested_department__name", "open311__id", "open311__address_id",
     "open311__media_urls", "accepted_at", "is_self_handled",
+    # a merged request answers with the state of the case that carries it now (`_carrier`)
+    "parent__id", "parent__number", "parent__status", "parent__updated_at", "parent__deadline",
+    "parent__department__id", "parent__department__name", "parent__suggested_department__id",
+    "parent__suggested_department__name",
 )
 CLOSED = {str(s) for s in FINAL_STATUSES}
 OPEN = {str(s) for s in OPEN_STATUSES} | {str(Status.SUSPENDED)}
@@ -75,33 +81,50 @@ def published(case: Case) -> bool:
 
 def _public_cases():
     return (Case.objects.filter(public_cases_q())
-            .select_related("category__taxonomy", "department", "suggested_department", "open311").only(*CASE_FIELDS))
+            .select_related("category__taxonomy", "department", "suggested_department", "open311",
+                            "parent__department", "parent__suggested_department").only(*CASE_FIELDS))
+
+
+def _carrier(case: Case) -> Case:
+    """The case that deals with the request's matter now: the case itself, or for one merged (合并) the case it
+    joined. A merge moves the cases merged earlier on to the new parent too, so A merged into B and B into C
+    has C as A's parent: A answers with C's state, as A's follow link shows C's progress."""
+    if case.status == Status.MERGED and case.parent_id:
+        return case.parent
+    return case
 
 
 def _shape(case: Case) -> dict:
     link = getattr(case, "open311", None)  # a reverse one-to-one without a row raises AttributeError
     shown = published(case)
     media = (link.media_urls or []) if link and shown else []
+    now = _carrier(case)
+    notes = str(Status(now.status).label) if now.status in Status.values else now.status
+    if now is not case:
+        notes = gettext("已并入 %(number)s 合并办理：%(status)s") % {"number": now.number, "status": notes}
     return {
         "service_request_id": case.number,
-        "status": open311_status(case.status),
-        "status_notes": str(Status(case.status).label) if case.status in Status.values else case.status,
+        "status": open311_status(now.status),
+        "status_notes": notes,
         "service_name": case.category.name,
         "service_code": case.category.key,
         "description": (case.description or case.title) if shown else "",
-        "agency_responsible": _agency(case),
+        "agency_responsible": _agency(now),
         "service_notice": "",
         "requested_datetime": case.reported_at,
-        "updated_datetime": case.updated_at,
-        "expected_datetime": case.deadline,
-        "address": case.address,
-        "address_id": link.address_id if link else "",
+        "updated_datetime": max(case.updated_at, now.updated_at),
+        "expected_datetime": now.deadline,
+        # Where it is follows the same rule as what it says (`published`): blank until 立案, and for a case
+        # refused or voided (a client such as FixMyStreet skips a request without lat/long, and takes it, put
+        # where it is, once published).
+        "address": case.address if shown else "",
+        "address_id": (link.address_id if link else "") if shown else "",
         "zipcode": "",
-        "lat": round(case.lat, 6),
-        "long": round(case.lng, 6),
+        "lat": round(case.lat, 6) if shown else None,
+        "long": round(case.lng, 6) if shown else None,
         "media_url": media[0] if media else "",
-        # extension: the loop's own state, for clients that show more than open/closed
-        "detailed_status": case.status,
+        # extension: the loop's own state (of the case that carries it), for clients that show more than open/closed
+        "detailed_status": now.status,
     }
 
 

@@ -32,6 +32,7 @@ from civicgrid.apps.hazards.models import (
     PlanKind,
     Status,
 )
+from civicgrid.apps.hazards.services.loop import deadline_window
 from civicgrid.apps.hazards.workflow import EXTRA_STEP_LABELS, HAZARD_WORKFLOW
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import has_capability
@@ -277,6 +278,7 @@ def detail_context(request, hazard: Hazard, *, error: str = "", failed: str = ""
         "campaign": (Campaign.objects.visible_to(user).filter(pk=hazard.campaign_id).only("pk", "name").first()
                      if hazard.campaign_id else None),
         "today": timezone.localdate().isoformat(),
+        "deadline_max": deadline_window()[1].isoformat(),
     }
 
 

@@ -131,3 +131,17 @@ def _count(client, case) -> int:
     with CaptureQueriesContext(connection) as ctx:
         detail(client, case)
     return len(ctx)
+
+
+def test_the_follow_page_of_a_report_merged_twice_shows_both_merges_and_where_it_is_handled(loop, client):
+    from civicgrid.apps.cases.models import CaseReporter
+    from civicgrid.apps.cases.tests.test_merge_rules import _merged_twice
+
+    a, b, c = _merged_twice(loop)
+    html = client.get(reverse("ui:follow", args=[CaseReporter.objects.get(original_case=a).follow_token]))
+    html = html.content.decode()
+    assert f"<strong data-number>{c.number}</strong>" in html and 'data-status="dispatched"' in html
+    steps = re.findall(r'<li data-step="(\w+)">(.*?)</li>', html, re.S)
+    assert [a for a, _ in steps] == ["report", "merge", "merge", "dispatch"]
+    assert f'data-merged-into="{b.number}">并入案卷 {b.number}</span>' in steps[1][1]
+    assert f'data-merged-into="{c.number}">并入案卷 {c.number}</span>' in steps[2][1]

@@ -73,26 +73,55 @@ def _public_steps(case: Case) -> list[dict]:
     ]
 
 
+def merge_chain(case: Case, limit: int = 20) -> list[tuple[Case, object]]:
+    """The cases a report went through by 合并, from `case` on: (case, when it joined the next) for each but
+    the last, which is the case that carries the matter now (its time None). A merged into B, then B into C:
+    [(A, t1), (B, t2), (C, None)]. Each 合并 step names the case joined (a merge moves the reporters and the
+    cases merged earlier straight on to the new parent, so `parent` no longer shows B)."""
+    chain, seen = [], {case.pk}
+    while len(chain) < limit:
+        step = (case.steps.filter(action="merge").order_by("-at", "-id").only("at", "data").first()
+                if case.status == Status.MERGED else None)
+        number = (step.data or {}).get("parent") if step is not None and isinstance(step.data, dict) else None
+        nxt = (Case.objects.select_related("category").filter(number=number).first() if number else None)
+        if nxt is None or nxt.pk in seen:
+            chain.append((case, None))
+            return chain
+        chain.append((case, step.at))
+        seen.add(nxt.pk)
+        case = nxt
+    chain.append((case, None))
+    return chain
+
+
 def follow_status(token: str, viewer=None) -> dict:
-    """The public status of the case a follow link belongs to (the parent case after a merge); `viewer`, the
-    signed-in account reading it, if any.
+    """The public status of the case a follow link belongs to (the case that carries the report after a merge,
+    or after merges one upon another); `viewer`, the signed-in account reading it, if any.
 
     A reporter whose report was merged into another case sees their own report: its time as 上报时间, its steps
     up to the merge (上报 … 合并, naming the case it joined), then the steps of the case they now follow taken
-    since (not that case's own report or what it went through before they joined)."""
+    since (not that case's own report or what it went through before they joined). When that case was in turn
+    merged into a third, its steps run up to its own 合并 (naming the third) and the third's follow: each case
+    from the moment the report reached it."""
     reporter = reporter_for(token)
     case = reporter.case
     merged = reporter.original_case_id != case.pk
+    if merged:
+        chain = merge_chain(reporter.original_case)
+        if chain[-1][0].pk != case.pk:  # the merge steps do not lead to the case the reporter follows
+            chain = [*chain[:-1], (chain[-1][0], chain[-1][0].ended_at), (case, None)]
     closed = case.status == Status.CLOSED
     staff = not_the_reporter(reporter, viewer)
     window_open = closed and reopen_window_open(case)
-    steps = _public_steps(case)
     reported_at = case.reported_at
     if merged:
-        own = _public_steps(reporter.original_case)
-        joined = next((s["at"] for s in reversed(own) if s["action"] == "merge"), None)
-        steps = own + [s for s in steps if joined is not None and s["at"] > joined]
+        steps, joined = [], None
+        for link, left in chain:
+            steps += [s for s in _public_steps(link) if joined is None or s["at"] > joined]
+            joined = left
         reported_at = reporter.original_case.reported_at
+    else:
+        steps = _public_steps(case)
     return {
         "number": case.number,
         "status": case.status,

@@ -145,3 +145,36 @@ def test_a_merged_reporter_follows_their_own_report_then_the_case_they_joined(lo
     assert own["reported_at"] == parent.reported_at and own["merged"] is False
     assert [s["action"] for s in own["steps"]] == ["report", "accept", "dispatch"]
     assert all(s["merged_into"] is None for s in own["steps"])
+
+
+def _merged_twice(loop):
+    """A merged into B, then B into C; C is dispatched afterwards."""
+    c = report(loop)
+    act(actor=loop.dispatcher, case=c, action="accept")
+    b = report(loop, title="路口垃圾堆放", actor=loop.resident, source="public")
+    act(actor=loop.dispatcher, case=b, action="accept")
+    a = report(loop, title="门口垃圾没人清", actor=loop.resident, source="public")
+    act(actor=loop.dispatcher, case=a, action="merge", parent=b.number)
+    act(actor=loop.dispatcher, case=b, action="merge", parent=c.number)
+    act(actor=loop.dispatcher, case=c, action="dispatch", department=loop.dept.pk)
+    return a, b, c
+
+
+def test_a_report_merged_twice_leads_to_the_case_that_carries_it_with_both_merges(loop, api_client):
+    a, b, c = _merged_twice(loop)
+    token = CaseReporter.objects.get(original_case=a).follow_token
+    page = follow_status(token)
+    assert page["number"] == c.number and page["status"] == Status.DISPATCHED and page["merged"] is True
+    assert page["reported_at"] == a.reported_at
+    # A's report and its 合并 into B; B's 合并 into C (not B's own report or 受理 before A joined); C's 派遣
+    assert [(s["action"], s["merged_into"]) for s in page["steps"]] == [
+        ("report", None), ("merge", b.number), ("merge", c.number), ("dispatch", None)]
+    body = api_client.get(f"/api/v1/follow/{token}").json()
+    assert body["number"] == c.number and body["status"] == "dispatched"
+    assert [(s["action"], s["merged_into"]) for s in body["steps"]] == [
+        ("report", None), ("merge", b.number), ("merge", c.number), ("dispatch", None)]
+    # B's own reporter: B's report, 受理, its 合并 into C, then C's 派遣
+    own_b = follow_status(CaseReporter.objects.get(original_case=b).follow_token)
+    assert own_b["number"] == c.number
+    assert [(s["action"], s["merged_into"]) for s in own_b["steps"]] == [
+        ("report", None), ("accept", None), ("merge", c.number), ("dispatch", None)]

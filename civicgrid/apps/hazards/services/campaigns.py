@@ -47,7 +47,7 @@ from ..models import (
     Status,
 )
 from .common import actor_label, add_step, user_or_none
-from .loop import act, parse_date
+from .loop import act, parse_date, parse_deadline
 from .photos import attach_photos, read_photos
 from .register import register_hazard
 
@@ -406,7 +406,7 @@ def _revisit_outcome(actor, inspection: Inspection, failed: list[dict], note: st
         return "fixed"
     reason = f"回头看发现复发（检查人：{who}）：{findings}"[:2000]
     if hazard.status == Status.CLOSED:
-        day = parse_date(deadline, "deadline", "整改时限", not_before=timezone.localdate())
+        day = parse_deadline(deadline, "deadline", "整改时限")
         day = day or timezone.localdate() + dt.timedelta(days=REOPEN_DAYS)
         # Reopening is the checker's action; a grid worker's revisit finding reopens the point as the system
         # would, with the worker named in the reason and in the checklist's own audit entry.

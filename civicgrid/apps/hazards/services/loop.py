@@ -16,6 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -51,7 +52,26 @@ PLAN_NOTES = {PlanKind.GOVERNANCE: ("制定治理方案", "governance plan drawn
 EMERGENCY_FIELDS = {"responsible_person": "应急责任人", "procedure": "应急处置程序", "emergency_plan": "应急预案"}
 
 
-def parse_date(value, field: str, label: str, *, not_before: dt.date | None = None) -> dt.date | None:
+# The furthest a deadline (整改时限, a plan's 时限) may lie ahead of today, so that a typo such as 2206 for 2026
+# is refused rather than leaving a hazard open for two centuries (settings.CIVICGRID_HAZARD_DEADLINE_MAX_DAYS).
+DEADLINE_MAX_DAYS = 366
+
+
+def deadline_window() -> tuple[dt.date, dt.date]:
+    """The first and last day a rectification deadline may be set to today."""
+    today = timezone.localdate()
+    days = int(getattr(settings, "CIVICGRID_HAZARD_DEADLINE_MAX_DAYS", DEADLINE_MAX_DAYS))
+    return today, today + dt.timedelta(days=days)
+
+
+def parse_deadline(value, field: str, label: str) -> dt.date | None:
+    """A deadline from today to `deadline_window()`'s last day; outside it, the refusal names the range."""
+    first, last = deadline_window()
+    return parse_date(value, field, label, not_before=first, not_after=last)
+
+
+def parse_date(value, field: str, label: str, *, not_before: dt.date | None = None,
+               not_after: dt.date | None = None) -> dt.date | None:
     if value in (None, ""):
         return None
     if isinstance(value, dt.datetime):
@@ -61,8 +81,14 @@ def parse_date(value, field: str, label: str, *, not_before: dt.date | None = No
             value = dt.date.fromisoformat(str(value).strip())
         except ValueError:
             raise ValidationFailed(f"{label}格式应为 YYYY-MM-DD / {field} must be a date", field=field) from None
+    if not_before is not None and not_after is not None and not not_before <= value <= not_after:
+        raise ValidationFailed(f"{label}须在 {not_before:%Y-%m-%d} 至 {not_after:%Y-%m-%d} 之间 / {field} must be "
+                               f"from {not_before:%Y-%m-%d} to {not_after:%Y-%m-%d}", field=field)
     if not_before is not None and value < not_before:
         raise ValidationFailed(f"{label}不能早于 {not_before:%Y-%m-%d} / {field} is too early", field=field)
+    if not_after is not None and value > not_after:
+        raise ValidationFailed(f"{label}不能晚于 {not_after:%Y-%m-%d} / {field} must be {not_after:%Y-%m-%d} or "
+                               "earlier", field=field)
     return value
 
 
@@ -109,7 +135,7 @@ def save_plan(*, actor, hazard: Hazard, kind: str, **fields) -> HazardPlan:
     values = {
         "responsibility": _text(fields, "responsibility", 200), "measures": _text(fields, "measures"),
         "funds": parse_money(fields.get("funds"), "funds", "资金"),
-        "deadline": parse_date(fields.get("deadline"), "deadline", "时限"),
+        "deadline": parse_date(fields.get("deadline"), "deadline", "时限", not_after=deadline_window()[1]),
         "emergency_plan": _text(fields, "emergency_plan"), "goal": _text(fields, "goal", 500),
         "materials": _text(fields, "materials", 500), "safety_measures": _text(fields, "safety_measures", 2000),
         "responsible_person": _text(fields, "responsible_person", 64), "procedure": _text(fields, "procedure"),
@@ -164,7 +190,7 @@ def _start(hazard, rect, inputs, now, data):
     if not hazard.short_term_fixable and current_plan(hazard, PlanKind.EMERGENCY) is None:
         raise Conflict("短期内无法整改的隐患须先制定应急预案（责任人、应急处置程序） / a hazard that cannot be fixed in "
                        "the short term needs an emergency plan first")
-    day = parse_date(inputs.get("deadline"), "deadline", "整改时限", not_before=timezone.localdate())
+    day = parse_deadline(inputs.get("deadline"), "deadline", "整改时限")
     rect.measures = _text(inputs, "measures")
     rect.budget = parse_money(inputs.get("budget"), "budget", "整改资金")
     rect.responsible_unit = _text(inputs, "responsible_unit", 100) or hazard.owner_unit
@@ -201,7 +227,7 @@ def _fail_check(hazard, rect, inputs, now, data):
     rect.check_passed = False
     rect.check_note = _text(inputs, "reason", 2000)
     rect.rounds += 1
-    day = parse_date(inputs.get("deadline"), "deadline", "新的整改时限", not_before=timezone.localdate())
+    day = parse_deadline(inputs.get("deadline"), "deadline", "新的整改时限")
     if day is None:
         day = rect.deadline if rect.deadline and rect.deadline >= timezone.localdate() else None
     if day is None:
@@ -221,7 +247,7 @@ def _close_out(hazard, rect, inputs, now, data):
 
 
 def _reopen(hazard, rect, inputs, now, data):
-    day = parse_date(inputs.get("deadline"), "deadline", "整改时限", not_before=timezone.localdate())
+    day = parse_deadline(inputs.get("deadline"), "deadline", "整改时限")
     if day is None:
         raise ValidationFailed("请给出整改时限 / give a deadline", field="deadline")
     hazard.closed_at = None

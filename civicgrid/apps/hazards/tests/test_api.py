@@ -252,3 +252,16 @@ def test_upload_import(world, api_client, token_for):
                            **token_for(world.street))
     assert resp.status_code == 422 and {e["row"] for e in resp.json()["errors"]} == {3}
     assert Hazard.objects.count() == 1
+
+
+def test_a_deadline_beyond_the_window_is_refused_through_the_api(world, points, api_client, token_for):
+    h = points[0]
+    street = token_for(world.street)
+    before = (h.status, h.steps.count(), AuditEntry.objects.count())
+    resp = api_client.post(f"/api/v1/hazards/{h.pk}/actions/start", {"measures": "清淤", "deadline": "2206-06-20"},
+                           content_type="application/json", **street)
+    last = timezone.localdate() + dt.timedelta(days=366)
+    assert resp.status_code == 400 and resp.json()["field"] == "deadline"
+    assert f"整改时限须在 {timezone.localdate():%Y-%m-%d} 至 {last:%Y-%m-%d} 之间" in resp.json()["detail"]
+    h.refresh_from_db()
+    assert (h.status, h.steps.count(), AuditEntry.objects.count()) == before and h.rectification.deadline is None

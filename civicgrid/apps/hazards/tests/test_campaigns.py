@@ -369,3 +369,17 @@ def test_demo_campaigns_complete_the_demos_rows_and_are_idempotent(world):
     before = _counts()
     again = demo_campaigns.load_demo_campaigns()
     assert _counts() == before and all(v["filled_now"] == 0 for v in again.values())
+
+
+def test_a_relapse_reopened_with_a_deadline_beyond_the_window_is_refused_whole(world):
+    closed = _closed_hazard(world)
+    r = services.open_revisit(actor=world.street, name="汛期回头看", region=world.tree["140213050"],
+                              deadline=_today() + dt.timedelta(days=10), kind="flood")
+    i = r.inspections.get(hazard=closed)
+    with pytest.raises(ValidationFailed, match="整改时限须在"):
+        services.fill_inspection(actor=world.worker, inspection=i, answers=_answers(i, {"隐患是否已消除、未复发": None}),
+                                 deadline=_today() + dt.timedelta(days=4000))
+    i.refresh_from_db()
+    closed.refresh_from_db()
+    assert i.status != InspectionStatus.DONE and i.answers.count() == 0
+    assert closed.status == Status.CLOSED and not closed.steps.filter(action="reopen").exists()

@@ -143,3 +143,79 @@ def test_overdue_marks_and_supervises_once(world):
     h.refresh_from_db()
     assert h.is_overdue and h.is_supervised
     assert h.steps.filter(action="overdue").count() == 1
+
+
+# ------------------------------------------------------------------------------------ the deadline's window
+
+
+def _in(days: int) -> str:
+    return (timezone.localdate() + dt.timedelta(days=days)).isoformat()
+
+
+def _window_words() -> str:
+    today = timezone.localdate()
+    return f"整改时限须在 {today:%Y-%m-%d} 至 {today + dt.timedelta(days=366):%Y-%m-%d} 之间"
+
+
+def _unchanged(h: Hazard, status: str, steps: int, audits: int, clocks: int) -> None:
+    h.refresh_from_db()
+    assert h.status == status and h.steps.count() == steps
+    assert AuditEntry.objects.filter(target_id=str(h.pk), action__startswith="hazards.").count() == audits
+    assert SlaClock.objects.filter(target_type="hazards.hazard", target_id=str(h.pk)).count() == clocks
+    assert not OutboxEvent.objects.filter(topic="hazards.start").exists()
+
+
+def test_a_rectification_deadline_more_than_a_year_ahead_is_refused_and_changes_nothing(world):
+    """A typo such as 2206 for 2026 would leave the hazard "on time" for two centuries."""
+    h = services.register_hazard(actor=world.worker, **flood_fields())
+    typo = _in(366).replace(str(timezone.localdate().year + 1), str(timezone.localdate().year + 181), 1)
+    for day in (typo, _in(367)):
+        with pytest.raises(ValidationFailed) as refused:
+            services.act(actor=world.street, hazard=h, action="start", measures="清淤", deadline=day)
+        assert refused.value.field == "deadline" and _window_words() in str(refused.value)
+        _unchanged(h, Status.REGISTERED, steps=1, audits=1, clocks=0)
+        assert h.rectification.deadline is None and h.rectification.rounds == 0 and h.deadline is None
+    with pytest.raises(ValidationFailed) as early:  # before today: the same range is named
+        services.act(actor=world.street, hazard=h, action="start", measures="清淤", deadline=_in(-1))
+    assert _window_words() in str(early.value)
+    h = services.act(actor=world.street, hazard=h, action="start", measures="清淤", deadline=_in(366))
+    assert h.status == Status.RECTIFYING and h.rectification.deadline.isoformat() == _in(366)
+
+
+def test_a_new_deadline_after_a_failed_check_or_a_reopening_has_the_same_bound(world):
+    h = services.register_hazard(actor=world.worker, **flood_fields())
+    h = services.act(actor=world.street, hazard=h, action="start", measures="清淤", deadline=_in(5))
+    h = services.act(actor=world.street, hazard=h, action="report_done", note="完成")
+    with pytest.raises(ValidationFailed, match="新的整改时限须在"):
+        services.act(actor=world.street, hazard=h, action="fail_check", reason="仍有积水", deadline=_in(400))
+    h.refresh_from_db()
+    assert h.status == Status.CHECKING and h.rectification.rounds == 1 and h.rectification.deadline.isoformat() == _in(5)
+    h = services.act(actor=world.street, hazard=h, action="pass_check", checker="李科长")
+    h = services.act(actor=world.street, hazard=h, action="close_out")
+    steps = h.steps.count()
+    with pytest.raises(ValidationFailed, match=_window_words()):
+        services.act(actor=world.street, hazard=h, action="reopen", reason="复发", deadline=_in(800))
+    h.refresh_from_db()
+    assert h.status == Status.CLOSED and h.steps.count() == steps and h.rectification.closed_on is not None
+
+
+def test_a_plans_deadline_has_the_same_bound(world):
+    h = services.register_hazard(actor=world.street, **flood_fields(grade="major"))
+    plan = {"kind": "governance", "responsibility": "区水务局", "measures": "改造", "funds": "500000",
+            "emergency_plan": "强降雨时封闭道路"}
+    last = timezone.localdate() + dt.timedelta(days=366)
+    steps = h.steps.count()
+    with pytest.raises(ValidationFailed, match=f"时限不能晚于 {last:%Y-%m-%d}"):
+        services.save_plan(actor=world.street, hazard=h, deadline=_in(367), **plan)
+    assert HazardPlan.objects.count() == 0 and h.steps.count() == steps
+    assert services.save_plan(actor=world.street, hazard=h, deadline=_in(366), **plan).deadline.isoformat() == _in(366)
+
+
+def test_the_bound_is_a_setting(world, settings):
+    settings.CIVICGRID_HAZARD_DEADLINE_MAX_DAYS = 30
+    h = services.register_hazard(actor=world.worker, **flood_fields())
+    last = timezone.localdate() + dt.timedelta(days=30)
+    with pytest.raises(ValidationFailed, match=f"至 {last:%Y-%m-%d} 之间"):
+        services.act(actor=world.street, hazard=h, action="start", measures="清淤", deadline=_in(31))
+    assert services.act(actor=world.street, hazard=h, action="start", measures="清淤",
+                        deadline=_in(30)).status == Status.RECTIFYING

@@ -325,3 +325,16 @@ def test_fill_form_has_a_map_per_item_to_pick_the_point(world):
     assert f'name="h{item.pk}_lng" inputmode="decimal" value="" data-item-lng' in page
     assert "vendor/leaflet/leaflet.js" in page and "vendor/leaflet/leaflet.css" in page
     assert 'id="inspection-region"' in page  # the grid's outline drawn on the map
+
+
+def test_the_deadline_field_names_its_window_and_a_typo_is_refused(world, hazards):
+    mine, _ = hazards
+    c = client_for(world.street)
+    last = timezone.localdate() + dt.timedelta(days=366)
+    page = c.get(reverse("ui:hazard_detail", args=[mine.pk])).content.decode()
+    assert f'min="{timezone.localdate():%Y-%m-%d}" max="{last:%Y-%m-%d}"' in page
+    refused = c.post(reverse("ui:hazard_act", args=[mine.pk, "start"]), {"measures": "清淤", "deadline": "2206-06-20"})
+    assert refused.status_code == 400
+    assert f"整改时限须在 {timezone.localdate():%Y-%m-%d} 至 {last:%Y-%m-%d} 之间" in refused.content.decode()
+    mine.refresh_from_db()
+    assert mine.status == Status.REGISTERED and mine.steps.count() == 1 and mine.rectification.deadline is None

@@ -106,3 +106,79 @@ def test_updates_show_no_media_the_public_sent(o311, http):
     assert comment["description"] == "留言" and comment["media_url"] == ""
     assert all(u["media_url"] == "" for u in feed.json())
     assert "c9.jpeg" not in feed.content.decode() and "我家门口" not in feed.content.decode()
+
+
+def test_a_request_merged_twice_answers_with_the_state_of_the_case_that_carries_it(o311, http):
+    """A merged into B, then B into C: A's request, by its id or its token, tells C's state, as A's follow link
+    shows C's progress (before, it stayed "closed · 已合并" while C was still being dealt with)."""
+    from civicgrid.integrations.open311.models import Open311Request
+
+    c, b, a = (reported(o311, http) for _ in range(3))
+    act(actor=o311.dispatcher, case=c, action="accept")
+    act(actor=o311.dispatcher, case=b, action="accept")
+    act(actor=o311.dispatcher, case=a, action="merge", parent=b.number)
+    b.refresh_from_db()
+    assert (_item(http, a)["status"], _item(http, a)["detailed_status"]) == ("open", b.status)
+    assert _item(http, a)["status_notes"] == f"已并入 {b.number} 合并办理：{b.get_status_display()}"
+    act(actor=o311.dispatcher, case=b, action="merge", parent=c.number)
+    act(actor=o311.dispatcher, case=c, action="dispatch", department=o311.dept.pk)
+    c.refresh_from_db()
+    for number in (a.number, b.number):
+        item = _item(http, Case(number=number))
+        assert (item["service_request_id"], item["status"], item["detailed_status"]) == (number, "open",
+                                                                                       Status.DISPATCHED)
+        assert item["status_notes"] == f"已并入 {c.number} 合并办理：待处置"
+        assert item["agency_responsible"] == o311.dept.name and item["expected_datetime"]
+    listed = get(http, f"requests.json?service_request_id={a.number}").json()[0]
+    assert (listed["status"], listed["detailed_status"]) == ("open", Status.DISPATCHED)
+    # the token a client got for A still names A, whose request now tells C's state
+    token = Open311Request.objects.get(case=a).token
+    assert get(http, f"tokens/{token}.json").json()[0]["service_request_id"] == a.number
+
+
+LOCATION = ("address", "address_id", "zipcode", "lat", "long")
+ADDRESS = "永泰街道新建北路12号3单元门口"
+HIDDEN = {"address": "", "address_id": "", "zipcode": "", "lat": "", "long": ""}
+
+
+def _where(item: dict) -> dict:
+    return {name: item[name] for name in LOCATION}
+
+
+def _xml_where(http, case) -> dict:
+    request = xml(get(http, f"requests/{case.number}.xml")).find("request")
+    return {name: request.find(name).text for name in LOCATION}  # each element there, empty or not
+
+
+def test_where_a_report_is_waits_for_intake_like_its_words(o311, http):
+    """A private person's report (outside their home, say) is no public pin before staff read it: address,
+    address_id, lat and long are blank until 立案, as the description and media are; FixMyStreet's
+    GetServiceRequests skips a request without lat/long and imports it, placed, once it has them."""
+    from civicgrid.integrations.open311.models import Open311Request
+
+    case = reported(o311, http)
+    Case.objects.filter(pk=case.pk).update(address=ADDRESS)
+    Open311Request.objects.filter(case=case).update(address_id="1402130500010012")
+    assert _where(_item(http, case)) == HIDDEN
+    assert _where(get(http, "requests.json").json()[0]) == HIDDEN
+    assert _where(get(http, f"requests.json?service_request_id={case.number}").json()[0]) == HIDDEN
+    assert _xml_where(http, case) == dict.fromkeys(LOCATION)
+    for text in _everywhere(http, case):
+        assert ADDRESS not in text and "1402130500010012" not in text and repr(POINT[0]) not in text
+
+    act(actor=o311.dispatcher, case=case, action="accept")
+    shown = {"address": ADDRESS, "address_id": "1402130500010012", "zipcode": "", "lat": POINT[1], "long": POINT[0]}
+    assert _where(_item(http, case)) == shown
+    assert _where(get(http, "requests.json").json()[0]) == shown
+    assert _xml_where(http, case) == {"address": ADDRESS, "address_id": "1402130500010012", "zipcode": None,
+                                      "lat": repr(POINT[1]), "long": repr(POINT[0])}
+
+    act(actor=o311.dispatcher, case=case, action="void", reason="含他人个人信息")  # withdrawn: hidden again
+    assert _where(_item(http, case)) == HIDDEN and _xml_where(http, case) == dict.fromkeys(LOCATION)
+
+
+def test_a_refused_report_never_shows_where_it_is(o311, http):
+    case = reported(o311, http)
+    act(actor=o311.dispatcher, case=case, action="refuse", reason="不属于受理范围")
+    item = _item(http, case)
+    assert (item["status"], item["detailed_status"]) == ("closed", Status.REFUSED) and _where(item) == HIDDEN
