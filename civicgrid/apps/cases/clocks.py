@@ -157,7 +157,8 @@ def resume(case: Case, kind: str, at: datetime) -> None:
 
 
 def extend(case: Case, kind: str, hours: float, at: datetime) -> SlaClock:
-    """Add `hours` (working hours for working-time clocks) to the open clock's budget: an approved 延期.
+    """Add `hours` (working hours for working-time clocks) to the open clock's budget: an approved 延期. A
+    working-days clock stays one: the hours become their share of the working day of the day approved.
 
     The deadline is recomputed from the remaining budget by pausing and resuming the pure clock at the same
     instant. A warning or breach already emitted for the old deadline is cleared when the new one lies
@@ -177,7 +178,9 @@ def extend(case: Case, kind: str, hours: float, at: datetime) -> SlaClock:
     was_running = state.state == pure.RUNNING
     if was_running:
         state = pure.pause(state, at, calendar)
-    state = dataclasses.replace(state, budget_minutes=state.budget_minutes + hours * 60, due_at=None, warn_at=None)
+    # In the clock's unit: a working-days clock stays one, the hours becoming a share of today's working day.
+    budget = state.budget + pure.from_minutes(state.mode, hours * 60, calendar)
+    state = dataclasses.replace(state, budget=budget, due_at=None, warn_at=None)
     if was_running:
         state = pure.resume(state, at, calendar)
     ahead = [kind for kind, instant in (("warn", state.warn_at), ("breach", state.due_at))

@@ -77,7 +77,7 @@ def _values(c: SlaClock) -> dict:
 
 
 def _event(topic: str, c: SlaClock, at: datetime, **extra) -> OutboxEvent:
-    return event_row(topic, _values(c), at, state=c.state, consumed_minutes=c.consumed_minutes, **extra)
+    return event_row(topic, _values(c), at, state=c.state, consumed=c.consumed, unit=clock.unit_of(c.mode), **extra)
 
 
 def _emit(topic: str, c: SlaClock, at: datetime, **extra) -> None:
@@ -213,7 +213,7 @@ def started_event(c: SlaClock, limit: clock.Limit | tuple[str, int | float], at:
     """The unsaved ``sla.started`` outbox row of a saved clock (what ``start_clock`` publishes)."""
     extra = {"extra_minutes": extra_minutes} if extra_minutes else {}
     return event_row(
-        STARTED, _values(c), at, state=c.state, consumed_minutes=c.consumed_minutes, limit=[limit[0], limit[1]],
+        STARTED, _values(c), at, state=c.state, consumed=c.consumed, unit=clock.unit_of(c.mode), limit=[limit[0], limit[1]],
         **extra,
     )
 
@@ -341,7 +341,7 @@ def progress(c: SlaClock, at: datetime | None = None) -> dict:
     due_local = timezone.localtime(c.due_at) if c.due_at else None
     return {
         "ratio": clock.consumed_ratio(state, at, calendar),
-        "remaining_minutes": clock.remaining(state, at, calendar),
+        "remaining_minutes": clock.remaining_minutes(state, at, calendar),
         "overdue": clock.is_overdue(state, at),
         "warned": c.warned(at),
         "due_at": c.due_at,
