@@ -77,6 +77,15 @@ def start(case: Case, kind: str, at: datetime, *, extra_hours: float = 0) -> Sla
     return c
 
 
+def deadline_provisional(case: Case, test=None) -> bool:
+    """Whether the case's 处置期限 was reckoned on a provisional calendar year (holidays not yet announced): its
+    date lies in such a year and the category's limit counts working time. `test`: `sla.provisional_test()`,
+    read once for a list of cases (the case's category, with its limit, loaded with it)."""
+    if case.deadline is None:
+        return False
+    return sla.provisional_deadline(case.deadline, handle_limit(case)[0], test)
+
+
 def approved_extension_hours(case: Case) -> float:
     """The hours of 延期 approved since the case was last dispatched: the extensions of its handling limit at
     its current department, which a 返工 round keeps (a new dispatch, after 退回 or 重新办理, starts afresh)."""

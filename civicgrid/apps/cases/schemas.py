@@ -208,6 +208,7 @@ class ClockOut(Schema):
     warned: bool
     breached: bool
     ratio: float | None
+    provisional: bool = False  # the deadline lies in a year whose holidays are not yet announced (provisional)
 
 
 class CaseDetailOut(CaseItemOut):

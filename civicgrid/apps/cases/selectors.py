@@ -468,8 +468,10 @@ def _unjudged_stops(case: Case) -> dict[datetime, str]:
 
 
 def clocks(case: Case) -> list[dict]:
-    """The case's step clocks, newest first, with the share of budget used for open ones; a clock stopped by a
-    step in `UNJUDGED_STOPS` has `ended_by` that step and no `on_time` verdict."""
+    """The case's step clocks, newest first, with the share of budget used for open ones and whether an open
+    one's deadline was reckoned on a provisional calendar year (`provisional`: holidays not yet announced,
+    DOMAIN §3); a clock stopped by a step in `UNJUDGED_STOPS` has `ended_by` that step and no `on_time`
+    verdict."""
     now = timezone.now()
     rows = []
     found = list(sla.clocks_of(case)[:30])
@@ -478,9 +480,11 @@ def clocks(case: Case) -> list[dict]:
         ended_by = None if c.is_open else stops.get(c.stopped_at)
         info = {"kind": c.kind, "state": c.state, "started_at": c.started_at, "due_at": c.due_at,
                 "stopped_at": c.stopped_at, "on_time": None if ended_by else c.on_time, "ended_by": ended_by,
-                "warned": c.warned(now), "breached": c.breached(now), "ratio": None}
+                "warned": c.warned(now), "breached": c.breached(now), "ratio": None, "provisional": False}
         if c.is_open:
-            info["ratio"] = round(sla.progress(c, now)["ratio"], 3)
+            progress = sla.progress(c, now)
+            info["ratio"] = round(progress["ratio"], 3)
+            info["provisional"] = progress["provisional"]
         rows.append(info)
     return rows
 

@@ -23,10 +23,11 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from civicgrid.apps.cases import selectors
-from civicgrid.apps.cases.models import Status
+from civicgrid.apps.cases import clocks, selectors
+from civicgrid.apps.cases.models import OPEN_STATUSES, Status
 from civicgrid.apps.cases_documents import ledger
 from civicgrid.foundation.access.scope import has_capability
+from civicgrid.foundation.sla import services as sla
 
 from .cases_shared import STATUS_STYLE, category_classes, dispatch_departments
 from .common import PAGE_SIZE, clean_code, page_view, region_choices
@@ -36,6 +37,7 @@ ROW_FIELDS = (
     "pk", "number", "title", "status", "is_overdue", "is_supervised", "is_major", "is_self_handled",
     "extension_pending", "reported_at", "deadline", "region_code", "category__name", "grid__name",
     "department__name", "department__short_name", "category", "grid", "department",
+    "category__time_limit_mode", "category__time_limit_amount",  # whether the deadline is provisional
 )
 # The page counts up to this many cases; a longer list shows "10,000+".
 COUNT_CAP = 10_000
@@ -110,7 +112,10 @@ def case_list(request):
     listing = selectors.CaseListing(request.user, f, shape=lambda qs: qs.only(*ROW_FIELDS))
     found, refused = read_page(listing, request.GET)
     count = listing.capped_count(COUNT_CAP)
-    rows = [{"case": c, "flags": flags_of(c), "style": STATUS_STYLE.get(c.status, "")} for c in found.rows]
+    provisional = sla.provisional_test()  # one read of the calendar for the page
+    rows = [{"case": c, "flags": flags_of(c), "style": STATUS_STYLE.get(c.status, ""),
+             "provisional": c.status in OPEN_STATUSES and clocks.deadline_provisional(c, provisional)}
+            for c in found.rows]
     return render(request, "cases/list.html", {
         "pager": {"next": found.next_cursor, "previous": found.previous_cursor, "count": count,
                   "capped": count > COUNT_CAP, "cap_label": f"{COUNT_CAP:,}"},
