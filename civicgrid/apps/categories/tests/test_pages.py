@@ -75,6 +75,12 @@ def test_edit_with_history(admin, departments):
     assert cat.time_limit_text == "4 工作时"
 
 
+def test_the_form_says_a_limit_change_reaches_only_the_handling_timed_afterwards(admin):
+    page = admin.get(f"/categories/{garbage().pk}/").content.decode()
+    notice = page.split("data-limit-notice>", 1)[1].split("</p>", 1)[0]
+    assert "只对此后开始计时的处置生效" in notice and "正在办理的案件保持原处置期限" in notice
+
+
 def test_export_button_downloads_the_taxonomy(worker):
     response = worker.get("/categories/export.xlsx", {"taxonomy": "social"})
     assert response.status_code == 200 and "social" in response["Content-Disposition"]
