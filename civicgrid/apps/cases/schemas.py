@@ -76,6 +76,7 @@ class CaseFilterIn(Schema):
     region: str | None = None
     department: int | None = None
     overdue: bool | None = None
+    due_soon: bool | None = None  # 即将超期: past a clock's warning time, not yet overdue
     supervised: bool | None = None
     date_from: date | None = None
     date_to: date | None = None

@@ -1,7 +1,7 @@
 """The case list (事件办理): cases in the user's scope, filtered and paged by 50 with a fixed number of queries.
 
 Filters: status (one, or every open one), category class or subclass, region (street/community), department,
-overdue, supervised, a search by number, 12345 ticket number or title, and a work lane (`?work=verify`: the cases waiting for a step
+overdue, 即将超期 (`?due_soon=1`: a step past its clock's warning time, not yet overdue), supervised, a search by number, 12345 ticket number or title, and a work lane (`?work=verify`: the cases waiting for a step
 the user takes, as the home page's 我的待办 counts them). The read is `cases.selectors.CaseListing`: the rows of
 `cases.selectors.case_list`, which starts from `Case.objects.visible_to(user)`, found page by page without
 sorting the whole scope.
@@ -66,6 +66,7 @@ def parse_filters(params) -> tuple[selectors.CaseFilter, dict]:
         "region": clean_code(params.get("region")),
         "department": _int(params.get("department")),
         "overdue": _flag(params.get("overdue")),
+        "due_soon": True if _flag(params.get("due_soon")) else None,  # 即将超期 (the form offers "1" only)
         "supervised": _flag(params.get("supervised")),
         "q": (params.get("q") or "").strip()[:40],
         "work": lane.key if (lane := selectors.LANES.get((params.get("work") or "").strip())) else "",
@@ -74,12 +75,13 @@ def parse_filters(params) -> tuple[selectors.CaseFilter, dict]:
     # The filters folded behind 「更多筛选」 that are set (overdue/supervised "no" narrows too); a lane with none
     # of them and no search is clear when its list is empty, and the page says so.
     shown["folded_active"] = bool(shown["status"] or shown["category"] or shown["region"] or shown["department"]
-                                  or shown["overdue"] is not None or shown["supervised"] is not None)
+                                  or shown["overdue"] is not None or shown["due_soon"] is not None
+                                  or shown["supervised"] is not None)
     shown["lane_only"] = bool(shown["work"]) and not shown["folded_active"] and not shown["q"]
     region = shown["region"] if len(shown["region"]) in (6, 9, 12, 15) else ""
     f = selectors.CaseFilter(status=status or None, category=shown["category"], region=region or None,
                              department=shown["department"], overdue=shown["overdue"],
-                             supervised=shown["supervised"], q=shown["q"] or None, work=shown["work"] or None)
+                             due_soon=shown["due_soon"], supervised=shown["supervised"], q=shown["q"] or None, work=shown["work"] or None)
     return f, shown
 
 
