@@ -45,8 +45,8 @@ LAYOUTS = {
     "oldest": ("n <= CLOCKS / 100", "n > CLOCKS / 100 AND n <= CLOCKS / 50"),
 }
 COLUMNS = (
-    "target_type, target_id, kind, region_code, limit_amount, mode, budget_minutes, warn_ratio, state, "
-    "started_at, running_since, consumed_minutes, due_at, warn_at, warned_at, updated_at"
+    "target_type, target_id, kind, region_code, limit_amount, mode, budget, warn_ratio, state, "
+    "started_at, running_since, consumed, due_at, warn_at, warned_at, updated_at"
 )
 ROWS = """
   SELECT n,

@@ -114,7 +114,7 @@ def _receipt(case: Case, created: bool) -> ReportReceiptOut:
 @router.get("/cases", response={200: CaseListOut, **errors(400, 401, 403, 422)}, url_name="case_list")
 def list_cases(request, filters: Query[CaseFilterIn]):
     """Cases in your scope; filters: status (comma list or `open`), category, region, department, overdue,
-    supervised, date_from/date_to (reported), q (number, 12345 ticket number or title), work (a step waiting for you: intake, check,
+    due_soon (即将超期: a step past its warning time, not yet overdue), supervised, date_from/date_to (reported), q (number, 12345 ticket number or title), work (a step waiting for you: intake, check,
     dispatch, handle, verify, close, extension). Pages: `limit` and `offset`, or `cursor` — the `next_cursor`
     of the page before (null on the last page) — which reads a deep page as fast as the first and neither
     repeats nor skips a case when new ones arrive meanwhile (`offset` is then ignored)."""

@@ -77,6 +77,15 @@ def start(case: Case, kind: str, at: datetime, *, extra_hours: float = 0) -> Sla
     return c
 
 
+def deadline_provisional(case: Case, test=None) -> bool:
+    """Whether the case's 处置期限 was reckoned on a provisional calendar year (holidays not yet announced): its
+    date lies in such a year and the category's limit counts working time. `test`: `sla.provisional_test()`,
+    read once for a list of cases (the case's category, with its limit, loaded with it)."""
+    if case.deadline is None:
+        return False
+    return sla.provisional_deadline(case.deadline, handle_limit(case)[0], test)
+
+
 def approved_extension_hours(case: Case) -> float:
     """The hours of 延期 approved since the case was last dispatched: the extensions of its handling limit at
     its current department, which a 返工 round keeps (a new dispatch, after 退回 or 重新办理, starts afresh)."""
@@ -157,7 +166,8 @@ def resume(case: Case, kind: str, at: datetime) -> None:
 
 
 def extend(case: Case, kind: str, hours: float, at: datetime) -> SlaClock:
-    """Add `hours` (working hours for working-time clocks) to the open clock's budget: an approved 延期.
+    """Add `hours` (working hours for working-time clocks) to the open clock's budget: an approved 延期. A
+    working-days clock stays one: the hours become their share of the working day of the day approved.
 
     The deadline is recomputed from the remaining budget by pausing and resuming the pure clock at the same
     instant. A warning or breach already emitted for the old deadline is cleared when the new one lies
@@ -177,7 +187,9 @@ def extend(case: Case, kind: str, hours: float, at: datetime) -> SlaClock:
     was_running = state.state == pure.RUNNING
     if was_running:
         state = pure.pause(state, at, calendar)
-    state = dataclasses.replace(state, budget_minutes=state.budget_minutes + hours * 60, due_at=None, warn_at=None)
+    # In the clock's unit: a working-days clock stays one, the hours becoming a share of today's working day.
+    budget = state.budget + pure.from_minutes(state.mode, hours * 60, calendar)
+    state = dataclasses.replace(state, budget=budget, due_at=None, warn_at=None)
     if was_running:
         state = pure.resume(state, at, calendar)
     ahead = [kind for kind, instant in (("warn", state.warn_at), ("breach", state.due_at))

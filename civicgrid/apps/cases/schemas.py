@@ -76,6 +76,7 @@ class CaseFilterIn(Schema):
     region: str | None = None
     department: int | None = None
     overdue: bool | None = None
+    due_soon: bool | None = None  # 即将超期: past a clock's warning time, not yet overdue
     supervised: bool | None = None
     date_from: date | None = None
     date_to: date | None = None
@@ -208,6 +209,7 @@ class ClockOut(Schema):
     warned: bool
     breached: bool
     ratio: float | None
+    provisional: bool = False  # the deadline lies in a year whose holidays are not yet announced (provisional)
 
 
 class CaseDetailOut(CaseItemOut):

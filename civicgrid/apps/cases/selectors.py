@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import CharField, F, Func, Prefetch, Q
+from django.db.models import BigIntegerField, CharField, F, Func, Prefetch, Q
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -23,6 +24,8 @@ from civicgrid.foundation.access.scope import (
 from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.ids import checked_id
 from civicgrid.foundation.sla import services as sla
+from civicgrid.foundation.sla.clock import RUNNING
+from civicgrid.foundation.sla.models import SlaClock
 
 from .models import OPEN_STATUSES, PUBLIC_ROLES, Attachment, Case, CaseStep, Status, normalise_ticket
 from .workflow import CASE_WORKFLOW
@@ -82,6 +85,7 @@ class CaseFilter:
     region: str | None = None  # a region code: cases in its subtree
     department: int | None = None
     overdue: bool | None = None
+    due_soon: bool | None = None  # 即将超期: a running clock past its warning time, the case not yet overdue
     supervised: bool | None = None
     date_from: date | None = None  # reported on or after (district date)
     date_to: date | None = None  # reported on or before
@@ -188,6 +192,9 @@ def _filtered(qs, f: CaseFilter):
         qs = qs.filter(department_id=checked_id(f.department, "department"))
     if f.overdue is not None:
         qs = qs.filter(is_overdue=f.overdue)
+    if f.due_soon is not None:
+        soon = Q(is_overdue=False, pk__in=warned_case_ids(timezone.now()))
+        qs = qs.filter(soon) if f.due_soon else qs.exclude(soon)
     if f.supervised is not None:
         qs = qs.filter(is_supervised=f.supervised)
     for name, day in (("date_from", f.date_from), ("date_to", f.date_to)):
@@ -207,6 +214,16 @@ def _filtered(qs, f: CaseFilter):
             exact = normalise_ticket(text)
             qs = qs.filter(Q(number=exact) | Q(title__contains=text) | Q(hotline_ticket=exact))
     return qs
+
+
+def warned_case_ids(now: datetime):
+    """The ids of the cases 即将超期 at `now` (预警): a running clock of theirs has reached its warning time (`warn_at`,
+    80 % of the budget by default) and not yet its deadline. A subquery for `pk__in` (no query of its own: a list
+    filtered by it costs what it did), read from the open clocks' instants, whatever the page's length. A paused
+    clock (挂账) warns of nothing: its time is stopped."""
+    return SlaClock.objects.filter(target_type=Case._meta.label_lower, state=RUNNING, warn_at__lte=now,
+                                   due_at__gt=now).annotate(case_id=Cast("target_id", BigIntegerField())
+                                                            ).values("case_id")
 
 
 # Deeper than this (offset + page length), the branches' newest rows are no cheaper than sorting the scope.
@@ -475,8 +492,10 @@ def _unjudged_stops(case: Case) -> dict[datetime, str]:
 
 
 def clocks(case: Case) -> list[dict]:
-    """The case's step clocks, newest first, with the share of budget used for open ones; a clock stopped by a
-    step in `UNJUDGED_STOPS` has `ended_by` that step and no `on_time` verdict."""
+    """The case's step clocks, newest first, with the share of budget used for open ones and whether an open
+    one's deadline was reckoned on a provisional calendar year (`provisional`: holidays not yet announced,
+    DOMAIN §3); a clock stopped by a step in `UNJUDGED_STOPS` has `ended_by` that step and no `on_time`
+    verdict."""
     now = timezone.now()
     rows = []
     found = list(sla.clocks_of(case)[:30])
@@ -485,9 +504,11 @@ def clocks(case: Case) -> list[dict]:
         ended_by = None if c.is_open else stops.get(c.stopped_at)
         info = {"kind": c.kind, "state": c.state, "started_at": c.started_at, "due_at": c.due_at,
                 "stopped_at": c.stopped_at, "on_time": None if ended_by else c.on_time, "ended_by": ended_by,
-                "warned": c.warned(now), "breached": c.breached(now), "ratio": None}
+                "warned": c.warned(now), "breached": c.breached(now), "ratio": None, "provisional": False}
         if c.is_open:
-            info["ratio"] = round(sla.progress(c, now)["ratio"], 3)
+            progress = sla.progress(c, now)
+            info["ratio"] = round(progress["ratio"], 3)
+            info["provisional"] = progress["provisional"]
         rows.append(info)
     return rows
 

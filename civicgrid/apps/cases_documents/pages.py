@@ -57,6 +57,7 @@ def case_filter(params) -> CaseFilter:
         region=(params.get("region") or "").strip() or None,
         department=_int(params.get("department"), "department"),
         overdue=_flag(params.get("overdue")),
+        due_soon=_flag(params.get("due_soon")),
         supervised=_flag(params.get("supervised")),
         date_from=_day(params.get("date_from"), "date_from"),
         date_to=_day(params.get("date_to"), "date_to"),

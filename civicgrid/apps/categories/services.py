@@ -44,7 +44,16 @@ __all__ = [
 RULE_CORRECTED = "categories.rule_corrected"  # audit action: a rule set from a send-back (退回)
 TOPIC_CATEGORY_CHANGED = "categories.category_changed"
 TOPIC_RULE_CHANGED = "categories.rule_changed"
-MAX_LIMIT = Decimal("9999.99")
+# The longest time limit per unit: about a year of each clock (a longer one is a typing slip, and its deadline
+# took seconds to reckon): 250 working days and 2000 working hours (250 × 8) a year, 8760 natural hours (365 × 24).
+MAX_LIMITS = {
+    LimitMode.WORKING_HOURS: Decimal("2000"),
+    LimitMode.WORKING_DAYS: Decimal("250"),
+    LimitMode.NATURAL_HOURS: Decimal("8760"),
+}
+_UNITS_ZH = {LimitMode.WORKING_HOURS: "工作时", LimitMode.WORKING_DAYS: "工作日", LimitMode.NATURAL_HOURS: "自然时"}
+_UNITS_EN = {LimitMode.WORKING_HOURS: "working hours", LimitMode.WORKING_DAYS: "working days",
+             LimitMode.NATURAL_HOURS: "natural hours"}
 
 CATEGORY_FIELDS = (
     "name", "parent", "acceptance_condition", "closure_condition", "time_limit_amount", "time_limit_mode",
@@ -59,19 +68,28 @@ def require_manager(actor) -> None:
         raise PermissionDenied("只有指挥中心或系统管理员可以维护事件分类和分拨规则 / categories.manage required")
 
 
+def limit_range_text(mode) -> str:
+    """The allowed range of a time limit in ``mode``, in Chinese and English (the refusal's words)."""
+    top = MAX_LIMITS[mode]
+    return (f"处置时限须大于 0、不超过 {top} {_UNITS_ZH[mode]}、最多两位小数 / the time limit must be more than 0 "
+            f"and at most {top} {_UNITS_EN[mode]}, with at most two decimals")
+
+
 def check_limit(amount, mode) -> tuple[Decimal, str]:
-    """A time limit as stored: a positive amount with at most two decimals and a known unit."""
+    """A time limit as stored: a known unit and a positive amount with at most two decimals, at most the unit's
+    `MAX_LIMITS`."""
+    if mode not in LimitMode.values:
+        raise ValidationFailed(f"时限单位须为工作时、工作日或自然时：「{mode}」 / unknown time-limit unit: {mode}",
+                               field="time_limit_mode")
     try:
         value = Decimal(str(amount).strip())
     except (InvalidOperation, ValueError):
         raise ValidationFailed(f"处置时限须为数字：「{amount}」 / the time limit must be a number: {amount}",
                                field="time_limit_amount") from None
-    if not value.is_finite() or value <= 0 or value > MAX_LIMIT or value != value.quantize(Decimal("0.01")):
-        raise ValidationFailed(f"处置时限须大于 0、不超过 {MAX_LIMIT}、最多两位小数：{amount} / bad time limit",
-                               field="time_limit_amount")
-    if mode not in LimitMode.values:
-        raise ValidationFailed(f"时限单位须为工作时、工作日或自然时：「{mode}」 / unknown time-limit unit: {mode}",
-                               field="time_limit_mode")
+    if (not value.is_finite() or value <= 0 or value > MAX_LIMITS[mode]
+            or value != value.quantize(Decimal("0.01"))):
+        zh, en = limit_range_text(mode).split(" / ", 1)
+        raise ValidationFailed(f"{zh}：{amount} / {en}: {amount}", field="time_limit_amount")
     return value.quantize(Decimal("0.01")), mode
 
 

@@ -180,8 +180,8 @@ def _parse(number: int, cells: dict[str, str], taxonomies: dict[str, Taxonomy], 
         bad("时限单位", f"时限单位须为工作时、工作日或自然时：「{cells['时限单位']}」 / "
                             f"unknown time-limit unit: {cells['时限单位']}")
     amount = None
-    try:
-        amount, _ = check_limit(cells["处置时限"], LimitMode.WORKING_DAYS)
+    try:  # the unit's range (an unknown unit, refused above, is judged by the widest)
+        amount, _ = check_limit(cells["处置时限"], unit if unit in LimitMode.values else LimitMode.NATURAL_HOURS)
     except ValidationFailed as exc:
         bad("处置时限", exc.message)
     flags = {}

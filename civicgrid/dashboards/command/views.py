@@ -46,13 +46,14 @@ def figures_context(user) -> dict:
 
 
 def lists_context(user) -> dict:
-    """The overdue cases (the latest first, each with the step it is late at) and the newest open reports, with
-    links to their pages."""
+    """The overdue cases (the latest first, each with the step it is late at), how many are about to be (即将超期)
+    and the newest open reports, with links to their pages."""
     overdue, overdue_total = selectors.overdue(user)
     latest = selectors.latest(user)
     for case in [*overdue, *latest]:
         case.url = _case_url(case.number)
-    return {"overdue": overdue, "overdue_total": overdue_total, "latest": latest}
+    return {"overdue": overdue, "overdue_total": overdue_total, "due_soon_total": selectors.due_soon_count(user),
+            "latest": latest}
 
 
 @page_view(CAPABILITY)

@@ -148,6 +148,12 @@ def is_provisional(day: date) -> bool:
     return day.year not in confirmed_years() and get_calendar().is_provisional(day)
 
 
+def provisional_test():
+    """``is_provisional`` for many days at one read of the calendar: a function of a date (a list's rows)."""
+    calendar, confirmed = get_calendar(), confirmed_years()
+    return lambda day: day.year not in confirmed and calendar.is_provisional(day)
+
+
 def year_view(year: int) -> list[dict]:
     """Every day of ``year`` for the administrator's calendar page: working or not, name, and source
     (``override``, ``statutory`` from chinese_calendar, or ``provisional`` Monday–Friday guess)."""

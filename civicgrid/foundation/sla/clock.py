@@ -3,12 +3,16 @@
 A limit is ``(mode, amount)``:
 
 * ``("working_hours", 4)``  - 4 hours of working time (working periods of working days);
-* ``("working_days", 15)``  - 15 working days, held as ``15 × calendar.day_minutes`` working minutes,
-  so a clock started inside working hours is due at the same clock time on the 15th following
-  working day, and a pause extends the deadline by exactly the working time spent paused;
+* ``("working_days", 15)``  - 15 working days, held as 15 *days*: a day's share of working time is
+  measured against the calendar's working day (``calendar.day_minutes``) whenever the clock is read or
+  moved, so a clock started inside working hours is due at the same clock time on the 15th following
+  working day (one started outside them at the close of the 15th), a pause extends the deadline by
+  exactly the working time spent paused, and a change of the working hours keeps it 15 working days;
 * ``("natural_hours", 6)``  - 6 hours of elapsed time, 24×7.
 
-Every limit becomes a *budget* in minutes of the mode's clock (working minutes, or natural minutes).
+Every limit becomes a *budget* in the clock's own unit (``unit_of(mode)``): working days for a
+working-days clock, minutes (working or natural) otherwise. ``budget`` and ``consumed`` are in that
+unit; ``to_minutes`` / ``from_minutes`` convert with a calendar.
 The state is an immutable :class:`ClockState`; each transition returns a new one. Its fields are
 plain values a Django model can store one-to-one (see :func:`to_fields`).
 
@@ -33,6 +37,9 @@ WORKING_DAYS = "working_days"
 NATURAL_HOURS = "natural_hours"
 MODES = (WORKING_HOURS, WORKING_DAYS, NATURAL_HOURS)
 
+DAYS = "days"
+MINUTES = "minutes"
+
 RUNNING = "running"
 PAUSED = "paused"
 STOPPED = "stopped"
@@ -56,19 +63,20 @@ class Limit(NamedTuple):
 class ClockState:
     """One SLA clock; every field is a plain value so a model can store it column by column.
 
-    ``consumed_minutes`` is the budget used before ``running_since`` (while running), or in total
-    (while paused or stopped). ``running_since`` is the start of the current running segment.
+    ``budget`` and ``consumed`` are in the clock's unit (``unit_of(mode)``: working days or minutes).
+    ``consumed`` is the budget used before ``running_since`` (while running), or in total (while paused or
+    stopped). ``running_since`` is the start of the current running segment.
     """
 
     mode: str
-    budget_minutes: int | float
+    budget: int | float
     warn_ratio: float
     state: str
     started_at: datetime
     running_since: datetime | None
     paused_at: datetime | None
     stopped_at: datetime | None
-    consumed_minutes: int | float
+    consumed: int | float
     due_at: datetime | None
     warn_at: datetime | None
     on_time: bool | None = None
@@ -91,9 +99,36 @@ def _calendar_for(mode: str, calendar: WorkingCalendar | None) -> WorkingCalenda
     return calendar
 
 
-def _elapsed(mode: str, a: datetime, b: datetime, calendar: WorkingCalendar | None) -> int | float:
-    """Budget minutes consumed between ``a`` and ``b`` on the mode's clock (0 if ``b <= a``)."""
+def unit_of(mode: str) -> str:
+    """The unit a clock of ``mode`` keeps its budget in: ``DAYS`` for working days, else ``MINUTES``."""
+    return DAYS if mode == WORKING_DAYS else MINUTES
+
+
+def to_minutes(mode: str, amount: int | float, calendar: WorkingCalendar | None) -> int | float:
+    """``amount`` of the clock's unit as minutes of its clock, with ``calendar``'s working day for days."""
+    if mode != WORKING_DAYS:
+        return amount
     cal = _calendar_for(mode, calendar)
+    return _whole(amount * cal.day_minutes)
+
+
+def from_minutes(mode: str, minutes: int | float, calendar: WorkingCalendar | None) -> int | float:
+    """``minutes`` of the mode's clock in the clock's unit (a share of ``calendar``'s working day for days)."""
+    if mode != WORKING_DAYS:
+        return minutes
+    cal = _calendar_for(mode, calendar)
+    return _whole(minutes / cal.day_minutes)
+
+
+def _whole(value: int | float) -> int | float:
+    return int(value) if float(value).is_integer() else value
+
+
+def _elapsed(mode: str, a: datetime, b: datetime, calendar: WorkingCalendar | None) -> int | float:
+    """Budget consumed between ``a`` and ``b`` on the mode's clock, in its unit (0 if ``b <= a``)."""
+    cal = _calendar_for(mode, calendar)
+    if cal is not None and mode == WORKING_DAYS:
+        return from_minutes(mode, cal.working_minutes_between(a, b), cal)
     if cal is not None and mode != NATURAL_HOURS:
         return cal.working_minutes_between(a, b)
     if cal is not None:
@@ -101,10 +136,11 @@ def _elapsed(mode: str, a: datetime, b: datetime, calendar: WorkingCalendar | No
     return _as_minutes(max(b.astimezone(UTC) - a.astimezone(UTC), timedelta(0)))
 
 
-def _advance(mode: str, a: datetime, minutes: int | float, calendar: WorkingCalendar | None) -> datetime:
-    """The instant at which ``minutes`` budget minutes have elapsed from ``a`` on the mode's clock."""
+def advance(mode: str, a: datetime, amount: int | float, calendar: WorkingCalendar | None) -> datetime:
+    """The instant at which ``amount`` of budget (in the clock's unit) has elapsed from ``a`` on the mode's
+    clock; a working day is ``calendar.day_minutes`` of working time."""
     cal = _calendar_for(mode, calendar)
-    minutes = max(minutes, 0)
+    minutes = max(to_minutes(mode, amount, cal), 0)
     if cal is not None and mode != NATURAL_HOURS:
         return cal.add_working_time(a, minutes)
     if cal is not None:
@@ -124,8 +160,9 @@ def _require(state: ClockState, expected: str, action: str) -> None:
         raise ClockError(f"cannot {action} a {state.state} clock; it must be {expected}")
 
 
-def budget_for(limit: Limit | tuple[str, int | float], calendar: WorkingCalendar | None) -> int | float:
-    """Budget minutes of ``limit``: hours × 60, or working days × ``calendar.day_minutes``."""
+def budget_for(limit: Limit | tuple[str, int | float], calendar: WorkingCalendar | None = None) -> int | float:
+    """The budget of ``limit`` in the clock's unit: hours × 60 minutes, or the working days themselves (kept
+    as days, so that a later change of the working hours cannot stretch or shrink them)."""
     try:
         mode, amount = limit
     except (TypeError, ValueError):
@@ -134,13 +171,7 @@ def budget_for(limit: Limit | tuple[str, int | float], calendar: WorkingCalendar
         raise ValueError(f"unknown limit mode {mode!r}; expected one of {', '.join(MODES)}")
     if isinstance(amount, bool) or not isinstance(amount, int | float) or not amount > 0:
         raise ValueError(f"a limit amount must be a positive number, got {amount!r}")
-    if mode == WORKING_DAYS:
-        cal = _calendar_for(mode, calendar)
-        assert cal is not None
-        budget = amount * cal.day_minutes
-    else:
-        budget = amount * 60
-    return int(budget) if float(budget).is_integer() else budget
+    return _whole(amount if mode == WORKING_DAYS else amount * 60)
 
 
 # ---- transitions ----------------------------------------------------------------------------------
@@ -155,42 +186,45 @@ def start(
 ) -> ClockState:
     """Start a clock for ``limit`` at ``at``: ``due_at`` when the budget is used up, ``warn_at`` when
     ``warn_ratio`` of it is (0 < warn_ratio <= 1). ``extra_minutes`` (of the mode's clock) lengthen the
-    budget beyond the limit from the start: an extension already granted for the work being timed."""
+    budget beyond the limit from the start: an extension already granted for the work being timed (for a
+    working-days clock, a share of today's working day)."""
     _aware(at, "start time")
     if isinstance(warn_ratio, bool) or not isinstance(warn_ratio, int | float) or not 0 < warn_ratio <= 1:
         raise ValueError(f"warn_ratio must be in (0, 1], got {warn_ratio!r}")
     if isinstance(extra_minutes, bool) or not isinstance(extra_minutes, int | float) or extra_minutes < 0:
         raise ValueError(f"extra_minutes must be a number >= 0, got {extra_minutes!r}")
-    budget = budget_for(limit, calendar) + extra_minutes
     mode = limit[0]
+    budget = budget_for(limit, calendar)
+    if extra_minutes:
+        budget = _whole(budget + from_minutes(mode, extra_minutes, _calendar_for(mode, calendar)))
     return ClockState(
         mode=mode,
-        budget_minutes=budget,
+        budget=budget,
         warn_ratio=float(warn_ratio),
         state=RUNNING,
         started_at=at,
         running_since=at,
         paused_at=None,
         stopped_at=None,
-        consumed_minutes=0,
-        due_at=_advance(mode, at, budget, calendar),
-        warn_at=_advance(mode, at, budget * warn_ratio, calendar),
+        consumed=0,
+        due_at=advance(mode, at, budget, calendar),
+        warn_at=advance(mode, at, budget * warn_ratio, calendar),
     )
 
 
 def pause(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> ClockState:
-    """Pause a running clock at ``at``: fold the segment's consumption into ``consumed_minutes`` and
+    """Pause a running clock at ``at``: fold the segment's consumption into ``consumed`` and
     drop the deadlines not yet reached (none is in force while paused)."""
     _aware(at, "pause time")
     _require(state, RUNNING, "pause")
     _not_before(at, state.running_since, "pause", "the running segment's start")
-    consumed = state.consumed_minutes + _elapsed(state.mode, state.running_since, at, calendar)
+    consumed = state.consumed + _elapsed(state.mode, state.running_since, at, calendar)
     return dataclasses.replace(
         state,
         state=PAUSED,
         running_since=None,
         paused_at=at,
-        consumed_minutes=consumed,
+        consumed=consumed,
         due_at=state.due_at if state.due_at is not None and state.due_at <= at else None,
         warn_at=state.warn_at if state.warn_at is not None and state.warn_at <= at else None,
     )
@@ -206,11 +240,11 @@ def resume(state: ClockState, at: datetime, calendar: WorkingCalendar | None) ->
     _not_before(at, state.paused_at, "resume", "the pause at")
     due_at = state.due_at
     if due_at is None:
-        due_at = _advance(state.mode, at, state.budget_minutes - state.consumed_minutes, calendar)
+        due_at = advance(state.mode, at, state.budget - state.consumed, calendar)
     warn_at = state.warn_at
     if warn_at is None:
-        warn_budget = state.budget_minutes * state.warn_ratio
-        warn_at = _advance(state.mode, at, warn_budget - state.consumed_minutes, calendar)
+        warn_budget = state.budget * state.warn_ratio
+        warn_at = advance(state.mode, at, warn_budget - state.consumed, calendar)
     return dataclasses.replace(
         state, state=RUNNING, running_since=at, paused_at=None, due_at=due_at, warn_at=warn_at
     )
@@ -226,18 +260,18 @@ def stop(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> C
         raise ClockError(f"cannot stop a clock twice (stopped at {state.stopped_at.isoformat()})")
     if state.state == RUNNING:
         _not_before(at, state.running_since, "stop", "the running segment's start")
-        consumed = state.consumed_minutes + _elapsed(state.mode, state.running_since, at, calendar)
+        consumed = state.consumed + _elapsed(state.mode, state.running_since, at, calendar)
         on_time = state.due_at is not None and at <= state.due_at
     else:
         _not_before(at, state.paused_at, "stop", "the pause at")
-        consumed = state.consumed_minutes
+        consumed = state.consumed
         on_time = state.due_at is None or state.paused_at <= state.due_at
     return dataclasses.replace(
         state,
         state=STOPPED,
         running_since=None,
         stopped_at=at,
-        consumed_minutes=consumed,
+        consumed=consumed,
         on_time=on_time,
     )
 
@@ -246,21 +280,26 @@ def stop(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> C
 
 
 def consumed(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> int | float:
-    """Budget minutes consumed as of ``at`` (frozen while paused or stopped)."""
+    """Budget consumed as of ``at``, in the clock's unit (frozen while paused or stopped)."""
     _aware(at, "time")
     if state.state != RUNNING:
-        return state.consumed_minutes
-    return state.consumed_minutes + _elapsed(state.mode, state.running_since, at, calendar)
+        return state.consumed
+    return state.consumed + _elapsed(state.mode, state.running_since, at, calendar)
 
 
 def remaining(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> int | float:
-    """Budget minutes left as of ``at``; negative once the limit is overrun."""
-    return state.budget_minutes - consumed(state, at, calendar)
+    """Budget left as of ``at``, in the clock's unit; negative once the limit is overrun."""
+    return state.budget - consumed(state, at, calendar)
+
+
+def remaining_minutes(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> int | float:
+    """Minutes of the mode's clock left as of ``at`` (a working day counted as ``calendar.day_minutes``)."""
+    return to_minutes(state.mode, remaining(state, at, calendar), calendar)
 
 
 def consumed_ratio(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> float:
     """Share of the budget consumed as of ``at`` (0.0 at start, 1.0 at the deadline, > 1 when overrun)."""
-    return consumed(state, at, calendar) / state.budget_minutes
+    return consumed(state, at, calendar) / state.budget
 
 
 def is_overdue(state: ClockState, at: datetime) -> bool:

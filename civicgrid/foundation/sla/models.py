@@ -105,15 +105,18 @@ class SlaClock(ScopedModel):
     limit_amount = models.FloatField(_("时限"))
 
     # --- clock.ClockState, one column per field --------------------------------------------------------
+    # ``budget`` and ``consumed`` are in the clock's unit (``clock.unit_of(mode)``): working days for a
+    # working-days clock, so that a change of the working hours keeps N working days N working days;
+    # minutes otherwise.
     mode = models.CharField(_("计时方式"), max_length=16, choices=MODE_CHOICES)
-    budget_minutes = models.FloatField()
+    budget = models.FloatField()
     warn_ratio = models.FloatField(default=clock.DEFAULT_WARN_RATIO)
     state = models.CharField(_("状态"), max_length=8, choices=STATE_CHOICES, default=clock.RUNNING)
     started_at = models.DateTimeField(_("开始时间"))
     running_since = models.DateTimeField(null=True, blank=True)
     paused_at = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
-    consumed_minutes = models.FloatField(default=0)
+    consumed = models.FloatField(default=0)
     due_at = models.DateTimeField(_("截止时间"), null=True, blank=True)
     warn_at = models.DateTimeField(_("预警时间"), null=True, blank=True)
     on_time = models.BooleanField(_("按期"), null=True, blank=True)

@@ -36,6 +36,7 @@ from .admin_calendar import (  # noqa: F401  (re-exported: the calendar services
     confirm_year,
     get_calendar,
     is_provisional,
+    provisional_test,
     set_calendar_day,
     set_working_hours,
     year_view,
@@ -77,7 +78,7 @@ def _values(c: SlaClock) -> dict:
 
 
 def _event(topic: str, c: SlaClock, at: datetime, **extra) -> OutboxEvent:
-    return event_row(topic, _values(c), at, state=c.state, consumed_minutes=c.consumed_minutes, **extra)
+    return event_row(topic, _values(c), at, state=c.state, consumed=c.consumed, unit=clock.unit_of(c.mode), **extra)
 
 
 def _emit(topic: str, c: SlaClock, at: datetime, **extra) -> None:
@@ -213,7 +214,7 @@ def started_event(c: SlaClock, limit: clock.Limit | tuple[str, int | float], at:
     """The unsaved ``sla.started`` outbox row of a saved clock (what ``start_clock`` publishes)."""
     extra = {"extra_minutes": extra_minutes} if extra_minutes else {}
     return event_row(
-        STARTED, _values(c), at, state=c.state, consumed_minutes=c.consumed_minutes, limit=[limit[0], limit[1]],
+        STARTED, _values(c), at, state=c.state, consumed=c.consumed, unit=clock.unit_of(c.mode), limit=[limit[0], limit[1]],
         **extra,
     )
 
@@ -332,18 +333,27 @@ def overdue_for(user, *, kind: str | None = None):
     return qs.order_by("due_at", "id")
 
 
+def provisional_deadline(due_at: datetime | None, mode: str, test=None) -> bool:
+    """Whether a deadline of a ``mode`` clock was reckoned on a provisional (not yet announced, not confirmed)
+    calendar day: its date lies in such a year. A natural-hours deadline never is: it counts no calendar.
+    ``test`` is a ``provisional_test()`` a caller judging many deadlines reads once."""
+    if due_at is None or mode == clock.NATURAL_HOURS:
+        return False
+    day = timezone.localtime(due_at).date()
+    return (test or is_provisional)(day)
+
+
 def progress(c: SlaClock, at: datetime | None = None) -> dict:
     """What a page shows for one clock: share of the budget used, minutes left, overdue, and whether the
     deadline falls on a provisional (not yet announced) calendar day."""
     at = _now(at)
     state = c.as_state()
     calendar = get_calendar()
-    due_local = timezone.localtime(c.due_at) if c.due_at else None
     return {
         "ratio": clock.consumed_ratio(state, at, calendar),
-        "remaining_minutes": clock.remaining(state, at, calendar),
+        "remaining_minutes": clock.remaining_minutes(state, at, calendar),
         "overdue": clock.is_overdue(state, at),
         "warned": c.warned(at),
         "due_at": c.due_at,
-        "provisional": bool(due_local and c.mode != clock.NATURAL_HOURS and is_provisional(due_local.date())),
+        "provisional": provisional_deadline(c.due_at, c.mode),
     }

@@ -381,14 +381,15 @@ def reschedule_open_clocks(since: date | None = None, batch: int = 2000) -> int:
             dirty, publish, moved = [], [], []
             for c in clocks:
                 before = snapshot(c)
-                remaining = c.budget_minutes - c.consumed_minutes
+                # budget and consumed are in the clock's unit: working days stay working days, however
+                # long the new working day is.
                 due = c.due_at
                 if not emitted(before, "breach", marks):
-                    due = calendar.add_working_time(c.running_since, max(remaining, 0))
+                    due = clock.advance(c.mode, c.running_since, max(c.budget - c.consumed, 0), calendar)
                 warn = c.warn_at
                 if not emitted(before, "warn", marks):
-                    warn_left = c.budget_minutes * c.warn_ratio - c.consumed_minutes
-                    warn = calendar.add_working_time(c.running_since, max(warn_left, 0))
+                    warn_left = c.budget * c.warn_ratio - c.consumed
+                    warn = clock.advance(c.mode, c.running_since, max(warn_left, 0), calendar)
                 if due != c.due_at or warn != c.warn_at:
                     c.due_at, c.warn_at, c.updated_at = due, warn, now
                     topics = settle(c, before, marks, now)

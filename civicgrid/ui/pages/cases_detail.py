@@ -336,7 +336,9 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "route": route,
         "departments": departments,
         "categories": category_groups(user) if "category" in needs else [],
-        "clocks": _clocks(case),
+        "clocks": (clock_rows := _clocks(case)),
+        # 处置期限 is the open handling clock's deadline: reckoned on a provisional calendar year, it says so
+        "deadline_provisional": any(c["kind"] == "case.handle" and c["open"] and c["provisional"] for c in clock_rows),
         "timeline": _timeline(case, proposals),
         "send_back_proposal": pending_proposal(case, user, proposals) if "dispatch" in allowed else None,
         "photos": [photo(case, a) for a in case.attachments.all()],

@@ -1,7 +1,7 @@
 """The case list (事件办理): cases in the user's scope, filtered and paged by 50 with a fixed number of queries.
 
 Filters: status (one, or every open one), category class or subclass, region (street/community), department,
-overdue, supervised, a search by number, 12345 ticket number or title, and a work lane (`?work=verify`: the cases waiting for a step
+overdue, 即将超期 (`?due_soon=1`: a step past its clock's warning time, not yet overdue), supervised, a search by number, 12345 ticket number or title, and a work lane (`?work=verify`: the cases waiting for a step
 the user takes, as the home page's 我的待办 counts them). The read is `cases.selectors.CaseListing`: the rows of
 `cases.selectors.case_list`, which starts from `Case.objects.visible_to(user)`, found page by page without
 sorting the whole scope.
@@ -23,10 +23,11 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from civicgrid.apps.cases import selectors
-from civicgrid.apps.cases.models import Status
+from civicgrid.apps.cases import clocks, selectors
+from civicgrid.apps.cases.models import OPEN_STATUSES, Status
 from civicgrid.apps.cases_documents import ledger
 from civicgrid.foundation.access.scope import has_capability
+from civicgrid.foundation.sla import services as sla
 
 from .cases_shared import STATUS_STYLE, category_classes, dispatch_departments
 from .common import PAGE_SIZE, clean_code, page_view, region_choices
@@ -36,6 +37,7 @@ ROW_FIELDS = (
     "pk", "number", "title", "status", "is_overdue", "is_supervised", "is_major", "is_self_handled",
     "extension_pending", "reported_at", "deadline", "region_code", "category__name", "grid__name",
     "department__name", "department__short_name", "category", "grid", "department",
+    "category__time_limit_mode", "category__time_limit_amount",  # whether the deadline is provisional
 )
 # The page counts up to this many cases; a longer list shows "10,000+".
 COUNT_CAP = 10_000
@@ -64,6 +66,7 @@ def parse_filters(params) -> tuple[selectors.CaseFilter, dict]:
         "region": clean_code(params.get("region")),
         "department": _int(params.get("department")),
         "overdue": _flag(params.get("overdue")),
+        "due_soon": True if _flag(params.get("due_soon")) else None,  # 即将超期 (the form offers "1" only)
         "supervised": _flag(params.get("supervised")),
         "q": (params.get("q") or "").strip()[:40],
         "work": lane.key if (lane := selectors.LANES.get((params.get("work") or "").strip())) else "",
@@ -72,12 +75,13 @@ def parse_filters(params) -> tuple[selectors.CaseFilter, dict]:
     # The filters folded behind 「更多筛选」 that are set (overdue/supervised "no" narrows too); a lane with none
     # of them and no search is clear when its list is empty, and the page says so.
     shown["folded_active"] = bool(shown["status"] or shown["category"] or shown["region"] or shown["department"]
-                                  or shown["overdue"] is not None or shown["supervised"] is not None)
+                                  or shown["overdue"] is not None or shown["due_soon"] is not None
+                                  or shown["supervised"] is not None)
     shown["lane_only"] = bool(shown["work"]) and not shown["folded_active"] and not shown["q"]
     region = shown["region"] if len(shown["region"]) in (6, 9, 12, 15) else ""
     f = selectors.CaseFilter(status=status or None, category=shown["category"], region=region or None,
                              department=shown["department"], overdue=shown["overdue"],
-                             supervised=shown["supervised"], q=shown["q"] or None, work=shown["work"] or None)
+                             due_soon=shown["due_soon"], supervised=shown["supervised"], q=shown["q"] or None, work=shown["work"] or None)
     return f, shown
 
 
@@ -110,7 +114,10 @@ def case_list(request):
     listing = selectors.CaseListing(request.user, f, shape=lambda qs: qs.only(*ROW_FIELDS))
     found, refused = read_page(listing, request.GET)
     count = listing.capped_count(COUNT_CAP)
-    rows = [{"case": c, "flags": flags_of(c), "style": STATUS_STYLE.get(c.status, "")} for c in found.rows]
+    provisional = sla.provisional_test()  # one read of the calendar for the page
+    rows = [{"case": c, "flags": flags_of(c), "style": STATUS_STYLE.get(c.status, ""),
+             "provisional": c.status in OPEN_STATUSES and clocks.deadline_provisional(c, provisional)}
+            for c in found.rows]
     return render(request, "cases/list.html", {
         "pager": {"next": found.next_cursor, "previous": found.previous_cursor, "count": count,
                   "capped": count > COUNT_CAP, "cap_label": f"{COUNT_CAP:,}"},

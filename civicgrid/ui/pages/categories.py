@@ -162,7 +162,8 @@ class CategoryForm(forms.Form):
     """The local rules of one category, as an administrator edits them."""
 
     name = forms.CharField(label=_("名称"), max_length=100)
-    time_limit_amount = forms.DecimalField(label=_("处置时限"), max_digits=6, decimal_places=2, min_value=0.01)
+    time_limit_amount = forms.DecimalField(label=_("处置时限"), max_digits=6, decimal_places=2, min_value=0.01,
+                                           help_text=_("不超过约一年：工作时最多 2000，工作日最多 250，自然时最多 8760"))
     time_limit_mode = forms.ChoiceField(label=_("时限单位"), choices=LimitMode.choices)
     acceptance_condition = forms.CharField(label=_("立案条件"), widget=forms.Textarea(attrs={"rows": 3}),
                                            required=False, max_length=2000)

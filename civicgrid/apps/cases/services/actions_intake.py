@@ -194,7 +194,10 @@ def dispatch(ctx: Ctx) -> None:
     ctx.event.update({"correction": ctx.data["correction"], "suggested_department_id": suggested})
     ctx.department = department
     due = f"{timezone.localtime(case.deadline):%Y-%m-%d %H:%M}" if case.deadline else ""
-    recipients.tell_staff(handlers, case, "new_task", "新任务", f"{case.title}（处置期限 {due}）" if due else "",
-                          body_en=f"{case.title} (handling deadline {due})", actor=ctx.actor)
+    # A deadline in a year whose holidays are not yet announced may still move (DOMAIN §3): the notice says so.
+    provisional = bool(due) and clocks.deadline_provisional(case)
+    body = f"{case.title}（处置期限 {due}{'，按临时日历推算' if provisional else ''}）" if due else ""
+    body_en = f"{case.title} (handling deadline {due}{', on the provisional calendar' if provisional else ''})"
+    recipients.tell_staff(handlers, case, "new_task", "新任务", body, body_en=body_en, actor=ctx.actor)
     ctx.tell = "已派遣至处置部门"
 

@@ -146,7 +146,7 @@ def test_rework_keeps_the_extensions_approved_for_the_assignment(loop):
     case = _extension(loop, _dispatched(loop), 8)
     case, clock = _rework(loop, case)
     # 返工 restarts the handling limit in full, and the limit is the category's 4 h plus the approved 8 h
-    assert clock.limit_amount == 4 and clock.budget_minutes == (4 + 8) * 60
+    assert clock.limit_amount == 4 and clock.budget == (4 + 8) * 60
     assert clock.due_at == _due(clock, (4 + 8) * 60) and case.deadline == clock.due_at
     step = CaseStep.objects.filter(case=case, action="rework").get()
     assert step.data["extension_hours"] == 8
@@ -156,13 +156,13 @@ def test_rework_keeps_the_extensions_approved_for_the_assignment(loop):
     case = _extension(loop, case, 2)
     case = _extension(loop, case, 5, decision="reject")
     case, clock = _rework(loop, case)
-    assert clock.budget_minutes == (4 + 8 + 2) * 60 and case.deadline == clock.due_at == _due(clock, 14 * 60)
+    assert clock.budget == (4 + 8 + 2) * 60 and case.deadline == clock.due_at == _due(clock, 14 * 60)
 
 
 def test_rework_without_an_approved_extension_restarts_the_category_limit(loop):
     case = _extension(loop, _dispatched(loop), 6, decision="reject")
     case, clock = _rework(loop, case)
-    assert clock.budget_minutes == 4 * 60 and case.deadline == clock.due_at == _due(clock, 4 * 60)
+    assert clock.budget == 4 * 60 and case.deadline == clock.due_at == _due(clock, 4 * 60)
     assert "extension_hours" not in CaseStep.objects.get(case=case, action="rework").data
     started = OutboxEvent.objects.filter(topic="sla.started", payload__clock_id=clock.pk).get()
     assert "extra_minutes" not in started.payload
@@ -173,7 +173,7 @@ def test_an_extension_granted_before_send_back_stays_with_that_assignment(loop):
     case = act(actor=loop.handler, case=case, action="send_back", reason="非本部门职责")
     case = act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.other_dept.pk)
     case, clock = _rework(loop, case, handler=loop.other_handler)
-    assert clock.budget_minutes == 4 * 60 and case.deadline == _due(clock, 4 * 60)
+    assert clock.budget == 4 * 60 and case.deadline == _due(clock, 4 * 60)
 
 
 def test_unrelated_sla_events_are_ignored(loop):
@@ -341,3 +341,24 @@ def test_the_migration_keeps_the_late_handlings_of_reworked_cases_late(loop):
     facts = {name: Case.objects.get(pk=case.pk).handled_on_time for name, case in cases.items()}
     assert facts == {"closed": False, "reworking": False, "in_time": True, "redone": True, "waiting": True}
     assert {c.pk: c.updated_at for c in Case.objects.filter(pk__in=updated)} == updated
+
+
+def test_a_working_days_deadline_and_its_extension_keep_their_days_through_an_hours_change(
+        loop, django_capture_on_commit_callbacks, fresh_calendar):
+    from civicgrid.foundation.sla import clock as pure
+    from civicgrid.foundation.sla import services as sla
+
+    other = report(loop, category=loop.sibling.pk)  # 1 working day
+    act(actor=loop.dispatcher, case=other, action="accept")
+    case = act(actor=loop.dispatcher, case=other, action="dispatch", department=loop.dept.pk)
+    case = _extension(loop, case, 3.5)  # half of the 420-minute working day
+    clock = _handle_clock(case)
+    assert clock.mode == "working_days" and clock.budget == 1.5
+    with django_capture_on_commit_callbacks(execute=True):
+        sla.set_working_hours(actor=None, hours=[("08:00", "12:00"), ("14:00", "18:00")])
+    clock.refresh_from_db()
+    case.refresh_from_db()
+    eight = get_calendar()
+    assert eight.day_minutes == 480 and clock.budget == 1.5
+    expected = pure.advance("working_days", clock.running_since, 1.5, eight)
+    assert clock.due_at == expected and case.deadline == expected

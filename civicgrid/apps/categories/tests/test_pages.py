@@ -73,6 +73,19 @@ def test_edit_with_history(admin, departments):
     assert bad.status_code == 400 and "error" in bad.content.decode()
     cat.refresh_from_db()
     assert cat.time_limit_text == "4 工作时"
+    before = AuditEntry.objects.count()
+    too_long = admin.post(f"/categories/{cat.pk}/", {**form, "time_limit_amount": "9999.99",
+                                                     "time_limit_mode": "working_days"})
+    assert too_long.status_code == 400 and "不超过 250 工作日" in too_long.content.decode()
+    assert "工作日最多 250" in too_long.content.decode()  # the form states every unit's range beforehand
+    cat.refresh_from_db()
+    assert cat.time_limit_text == "4 工作时" and AuditEntry.objects.count() == before
+
+
+def test_the_form_says_a_limit_change_reaches_only_the_handling_timed_afterwards(admin):
+    page = admin.get(f"/categories/{garbage().pk}/").content.decode()
+    notice = page.split("data-limit-notice>", 1)[1].split("</p>", 1)[0]
+    assert "只对此后开始计时的处置生效" in notice and "正在办理的案件保持原处置期限" in notice
 
 
 def test_export_button_downloads_the_taxonomy(worker):

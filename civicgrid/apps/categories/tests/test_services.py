@@ -52,6 +52,10 @@ def test_an_edit_that_changes_nothing_records_nothing(garbage, manager):
     {"time_limit_amount": "NaN"},
     {"time_limit_amount": "十"},
     {"time_limit_amount": "100000"},
+    {"time_limit_amount": "9999.99"},  # 9999.99 working days: a deadline decades away, seconds to reckon
+    {"time_limit_amount": "250.01"},  # working days: at most 250 (about a year)
+    {"time_limit_amount": "2000.01", "time_limit_mode": "working_hours"},
+    {"time_limit_amount": "8760.01", "time_limit_mode": "natural_hours"},
     {"time_limit_mode": "fortnights"},
     {"name": ""},
     {"name": "长" * 101},
@@ -183,3 +187,18 @@ def test_an_edit_keeps_two_levels(garbage, manager):
     assert _world(garbage, cls, sibling) == before
     # moving a subclass to another class is still an edit like any other
     assert services.update_category(actor=manager, category=garbage, parent=other_class).parent == other_class
+
+
+@pytest.mark.parametrize(("mode", "top", "words"), [
+    ("working_days", "250", "不超过 250 工作日"), ("working_hours", "2000", "不超过 2000 工作时"),
+    ("natural_hours", "8760", "不超过 8760 自然时"),
+])
+def test_a_time_limit_is_at_most_about_a_year_of_its_unit(garbage, manager, mode, top, words):
+    changed = services.update_category(actor=manager, category=garbage, time_limit_amount=top, time_limit_mode=mode)
+    assert changed.time_limit_amount == Decimal(top)
+    before = (AuditEntry.objects.count(), Category.objects.filter(pk=garbage.pk).values().get())
+    with pytest.raises(ValidationFailed, match=words) as refused:
+        services.update_category(actor=manager, category=garbage, time_limit_amount=str(Decimal(top) + 1),
+                                 time_limit_mode=mode)
+    assert refused.value.field == "time_limit_amount" and "大于 0" in refused.value.message
+    assert (AuditEntry.objects.count(), Category.objects.filter(pk=garbage.pk).values().get()) == before

@@ -94,6 +94,8 @@ BROKEN = [
     (["social", "0102", "婚姻家庭纠纷", "01", "事件", "", 0, "工作日", "", "", "", "", "是", "是"], "处置时限"),
     (["social", "0103", "物业纠纷", "01", "事件", "", "三天", "工作日", "", "", "", "", "是", "是"], "处置时限"),
     (["social", "0104", "房屋纠纷", "01", "事件", "", 3, "月", "", "", "", "", "是", "是"], "时限单位"),
+    (["social", "0110", "拆迁纠纷", "01", "事件", "", 9999.99, "工作日", "", "", "", "", "是", "是"], "处置时限"),
+    (["social", "0111", "租赁纠纷", "01", "事件", "", 2001, "工作时", "", "", "", "", "是", "是"], "处置时限"),
     (["social", "0105", "劳动争议", "01", "事件", "", 3, "工作日", "", "", "区不存在局", "", "是", "是"], "默认处置部门"),
     (["social", "0106", "消费纠纷", "01", "事件", "", 3, "工作日", "", "", "", "", "也许", "是"], "开放公众上报"),
     (["social", "0107", "事故纠纷", "01", "案件", "", 3, "工作日", "", "", "", "", "是", "是"], "类型"),
@@ -307,3 +309,13 @@ def test_departments_are_found_by_name_each_row_reporting_its_own_problem(loaded
     assert "“网格中心”对应多个机构（140213-X1、140213-X2）" in found[(3, "默认处置部门")]
     assert "未知的部门「区不存在局」" in found[(4, "默认处置部门")]
     assert state() == before
+
+
+def test_an_import_takes_a_limit_up_to_its_units_bound_and_names_the_range(loaded, manager):
+    at_bound = ["social", "0998", "长期纠纷", "01", "事件", "", 8760, "自然时", "", "", "", "", "是", "是"]
+    too_long = ["social", "0997", "超长纠纷", "01", "事件", "", 251, "工作日", "", "", "", "", "是", "是"]
+    before = state()
+    report = xlsx.import_categories(actor=manager, data=workbook([list(xlsx.HEADERS), at_bound, too_long]))
+    assert not report.ok and [(e.row, e.column) for e in report.errors] == [(3, "处置时限")]
+    assert "不超过 250 工作日" in report.errors[0].message and state() == before
+    assert xlsx.import_categories(actor=manager, data=workbook([list(xlsx.HEADERS), at_bound])).ok

@@ -48,7 +48,7 @@ def test_audit_entry_matches_the_orm():
 def test_clock_with_floats_booleans_and_null_times_matches_the_orm():
     def clock(target_id):
         return SlaClock(target_type="cases.case", target_id=target_id, kind="handle", region_code="140213",
-                        limit_amount=2.5, mode="working_days", budget_minutes=1200.0, started_at=AT,
+                        limit_amount=2.5, mode="working_days", budget=2.5, started_at=AT,
                         running_since=AT, due_at=AT, warn_at=AT, on_time=None, updated_at=AT)
 
     by_orm, by_rows = clock("12"), clock("13")
@@ -63,7 +63,7 @@ def test_datetimes_in_any_zone_are_stored_as_the_orm_stores_them(at):
     """The very text (SQLite) or value (PostgreSQL) in the column, not only what the ORM reads back."""
     def clock(target_id):
         return SlaClock(target_type="cases.case", target_id=target_id, kind="handle", region_code="140213",
-                        limit_amount=1, mode="natural_hours", budget_minutes=60.0, started_at=at,
+                        limit_amount=1, mode="natural_hours", budget=60.0, started_at=at,
                         running_since=at, due_at=at, warn_at=at, updated_at=at)
 
     by_orm, by_rows = clock("21"), clock("22")
@@ -79,9 +79,9 @@ def test_datetimes_in_any_zone_are_stored_as_the_orm_stores_them(at):
 
 def test_rows_with_different_empty_columns_in_one_statement():
     first = SlaClock(target_type="t", target_id="1", kind="k", limit_amount=1, mode="natural_hours",
-                     budget_minutes=60, started_at=AT, due_at=AT, on_time=True)
+                     budget=60, started_at=AT, due_at=AT, on_time=True)
     second = SlaClock(target_type="t", target_id="2", kind="k", limit_amount=1, mode="natural_hours",
-                      budget_minutes=60, started_at=AT, due_at=None, paused_at=AT, on_time=None)
+                      budget=60, started_at=AT, due_at=None, paused_at=AT, on_time=None)
     insert(first, second)
     got = {c.target_id: (c.due_at, c.paused_at, c.on_time) for c in SlaClock.objects.filter(target_type="t")}
     assert got == {"1": (AT, None, True), "2": (None, AT, None)}

@@ -26,8 +26,8 @@ def at(y, mo, d, h=0, mi=0, s=0):
 def test_start_working_hours():
     state = clock.start(("working_hours", 4), at(2024, 11, 18, 10), CAL)
     assert state.state == "running"
-    assert state.budget_minutes == 240
-    assert state.consumed_minutes == 0
+    assert state.budget == 240
+    assert state.consumed == 0
     assert state.started_at == state.running_since == at(2024, 11, 18, 10)
     assert state.due_at == at(2024, 11, 18, 16, 30)  # 10:00-12:00, 14:30-16:30
     assert state.warn_at == at(2024, 11, 18, 15, 42)  # 192 working minutes (80 %)
@@ -36,14 +36,14 @@ def test_start_working_hours():
 
 def test_start_working_days_over_national_day():
     state = clock.start(Limit("working_days", 15), at(2024, 9, 30, 10), CAL)
-    assert state.budget_minutes == 15 * 420
+    assert state.budget == 15  # in working days, not in minutes of today's working day
     assert state.due_at == at(2024, 10, 25, 10)
     assert state.warn_at == at(2024, 10, 22, 10)  # 12 working days: Oct 8-12, 14-18, 21, 22
 
 
 def test_start_natural_hours_ignores_the_calendar():
     state = clock.start(("natural_hours", 6), at(2024, 11, 15, 22), CAL)
-    assert state.budget_minutes == 360
+    assert state.budget == 360
     assert state.due_at == at(2024, 11, 16, 4)
     assert state.warn_at == at(2024, 11, 16, 2, 48)
     without_calendar = clock.start(("natural_hours", 6), at(2024, 11, 15, 22), None)
@@ -58,7 +58,7 @@ def test_start_outside_working_time_and_custom_warn_ratio():
 
 def test_fractional_amounts():
     state = clock.start(("working_days", 0.5), at(2024, 11, 18, 10), CAL)
-    assert state.budget_minutes == 210
+    assert state.budget == 0.5
     assert state.due_at == at(2024, 11, 18, 16)
     state = clock.start(("working_hours", 1.5), at(2024, 11, 18, 11), CAL)
     assert state.due_at == at(2024, 11, 18, 15)
@@ -67,7 +67,7 @@ def test_fractional_amounts():
 def test_extra_minutes_lengthen_the_budget_from_the_start():
     # 4 working hours + 3 granted earlier = 420 minutes: Monday 10:00-12:00, 14:30-18:00 (330), Tuesday 08:30-10:00
     state = clock.start(("working_hours", 4), at(2024, 11, 18, 10), CAL, extra_minutes=180)
-    assert state.budget_minutes == 420
+    assert state.budget == 420
     assert state.due_at == at(2024, 11, 19, 10)
     assert state.warn_at == at(2024, 11, 19, 8, 36)  # 80 % of the whole budget: 336 working minutes
     with pytest.raises(ValueError, match="extra_minutes"):
@@ -109,7 +109,7 @@ def test_pause_and_resume_extend_the_deadline_by_the_paused_working_time():
     paused = clock.pause(state, at(2024, 11, 18, 11), CAL)
     assert paused.state == "paused"
     assert paused.paused_at == at(2024, 11, 18, 11)
-    assert paused.consumed_minutes == 60
+    assert paused.consumed == 60
     assert paused.due_at is None and paused.warn_at is None  # no deadline in force while paused
     assert paused.running_since is None
 
@@ -121,7 +121,7 @@ def test_pause_and_resume_extend_the_deadline_by_the_paused_working_time():
     assert resumed.due_at == at(2024, 11, 19, 12)  # 180 minutes left from Tue 09:00
     assert CAL.working_minutes_between(state.due_at, resumed.due_at) == 300
     assert resumed.warn_at == at(2024, 11, 19, 11, 12)  # 132 minutes left to the warning
-    assert resumed.consumed_minutes == 60
+    assert resumed.consumed == 60
     assert resumed.started_at == state.started_at
 
 
@@ -136,7 +136,7 @@ def test_pause_over_a_holiday_only_extends_by_working_time():
 def test_pause_and_resume_on_a_natural_clock():
     state = clock.start(("natural_hours", 6), at(2024, 11, 15, 22), CAL)
     paused = clock.pause(state, at(2024, 11, 15, 23), CAL)
-    assert paused.consumed_minutes == 60
+    assert paused.consumed == 60
     resumed = clock.resume(paused, at(2024, 11, 16, 0, 30), CAL)
     assert resumed.due_at == at(2024, 11, 16, 5, 30)
 
@@ -146,7 +146,7 @@ def test_several_pauses_accumulate():
     state = clock.pause(state, at(2024, 11, 18, 10), CAL)  # consumed 60
     state = clock.resume(state, at(2024, 11, 18, 15), CAL)
     state = clock.pause(state, at(2024, 11, 18, 16), CAL)  # consumed 120
-    assert state.consumed_minutes == 120
+    assert state.consumed == 120
     state = clock.resume(state, at(2024, 11, 19, 8, 0), CAL)
     assert state.due_at == at(2024, 11, 19, 10, 30)
 
@@ -161,7 +161,7 @@ def test_pausing_an_overdue_clock_keeps_its_historical_deadline():
     assert resumed.due_at == at(2024, 11, 18, 10)
     assert clock.remaining(resumed, at(2024, 11, 19, 9, 30), CAL) == -90
     stopped = clock.stop(resumed, at(2024, 11, 19, 9, 30), CAL)
-    assert stopped.on_time is False and stopped.consumed_minutes == 150
+    assert stopped.on_time is False and stopped.consumed == 150
 
 
 def test_paused_after_the_warning_keeps_warn_at_and_recomputes_due_at():
@@ -204,10 +204,10 @@ def test_stop_on_time_and_late():
     state = clock.start(("working_hours", 4), at(2024, 11, 18, 10), CAL)
     on_time = clock.stop(state, at(2024, 11, 18, 16, 30), CAL)
     assert on_time.state == "stopped" and on_time.on_time is True
-    assert on_time.consumed_minutes == 240 and on_time.stopped_at == at(2024, 11, 18, 16, 30)
+    assert on_time.consumed == 240 and on_time.stopped_at == at(2024, 11, 18, 16, 30)
     assert on_time.due_at == at(2024, 11, 18, 16, 30)  # kept as the deadline that was in force
     late = clock.stop(state, at(2024, 11, 18, 16, 31), CAL)
-    assert late.on_time is False and late.consumed_minutes == 241
+    assert late.on_time is False and late.consumed == 241
     assert clock.is_overdue(late, at(2030, 1, 1))
     assert not clock.is_overdue(on_time, at(2030, 1, 1))
 
@@ -216,7 +216,7 @@ def test_stop_while_paused():
     state = clock.start(("working_hours", 4), at(2024, 11, 18, 10), CAL)
     paused = clock.pause(state, at(2024, 11, 18, 11), CAL)
     stopped = clock.stop(paused, at(2024, 11, 25, 9), CAL)
-    assert stopped.on_time is True and stopped.consumed_minutes == 60
+    assert stopped.on_time is True and stopped.consumed == 60
     assert stopped.paused_at == at(2024, 11, 18, 11) and stopped.stopped_at == at(2024, 11, 25, 9)
 
 
@@ -293,8 +293,8 @@ def test_round_trip_through_plain_fields():
     state = clock.pause(_running(), at(2024, 11, 18, 11), CAL)
     fields = clock.to_fields(state)
     assert set(fields) == {
-        "mode", "budget_minutes", "warn_ratio", "state", "started_at", "running_since", "paused_at",
-        "stopped_at", "consumed_minutes", "due_at", "warn_at", "on_time",
+        "mode", "budget", "warn_ratio", "state", "started_at", "running_since", "paused_at",
+        "stopped_at", "consumed", "due_at", "warn_at", "on_time",
     }  # fmt: skip
     for value in fields.values():
         assert value is None or isinstance(value, str | int | float | bool | datetime)
@@ -311,3 +311,47 @@ def test_from_fields_validates():
     del fields["due_at"]
     with pytest.raises(ValueError, match="missing: due_at"):
         clock.from_fields(fields)
+
+
+# ---- working days stay working days when the working hours change ---------------------------------------
+
+EIGHT = WorkingCalendar(hours=[("08:00", "12:00"), ("14:00", "18:00")])  # 480-minute working day
+
+
+def test_working_days_end_at_the_close_of_the_nth_day_under_any_hours():
+    # Dispatched Friday evening: 1 and 5 working days end at the close of Monday and of the next Friday,
+    # whatever the working day's length when the deadline is (re)computed.
+    for cal in (CAL, EIGHT):
+        state = clock.start(("working_days", 1), at(2024, 11, 15, 19), cal)
+        assert state.budget == 1 and state.due_at == at(2024, 11, 18, 18)
+        state = clock.start(("working_days", 5), at(2024, 11, 15, 19), cal)
+        assert state.due_at == at(2024, 11, 22, 18)
+    started_under_eight = clock.start(("working_days", 5), at(2024, 11, 15, 19), EIGHT)
+    assert clock.advance("working_days", started_under_eight.running_since, started_under_eight.budget,
+                         CAL) == at(2024, 11, 22, 18)
+    # inside working hours: the same clock time on the following working day, under either hours
+    state = clock.start(("working_days", 1), at(2024, 11, 18, 10), EIGHT)
+    assert state.due_at == at(2024, 11, 19, 10)
+    assert clock.advance("working_days", state.running_since, state.budget, CAL) == at(2024, 11, 19, 10)
+
+
+def test_working_hours_stay_working_hours_when_the_hours_change():
+    state = clock.start(("working_hours", 4), at(2024, 11, 15, 19), CAL)
+    assert state.budget == 240 and state.due_at == at(2024, 11, 18, 15)  # 08:30-12:00, 14:30-15:00
+    assert clock.advance("working_hours", state.running_since, state.budget, EIGHT) == at(2024, 11, 18, 12)
+
+
+def test_a_pause_of_a_working_days_clock_keeps_the_share_of_the_day_across_an_hours_change():
+    state = clock.start(("working_days", 1), at(2024, 11, 18, 8, 30), CAL)
+    state = clock.pause(state, at(2024, 11, 18, 12), CAL)  # 08:30-12:00: half of a 420-minute day
+    assert state.consumed == 0.5
+    state = clock.resume(state, at(2024, 11, 19, 8), EIGHT)  # half of a 480-minute day left
+    assert state.due_at == at(2024, 11, 19, 12)
+    assert clock.remaining_minutes(state, at(2024, 11, 19, 8), EIGHT) == 240
+    stopped = clock.stop(state, at(2024, 11, 19, 10), EIGHT)
+    assert stopped.consumed == 0.75 and stopped.on_time is True
+
+
+def test_extra_minutes_of_a_working_days_clock_are_a_share_of_the_working_day():
+    state = clock.start(("working_days", 1), at(2024, 11, 15, 19), CAL, extra_minutes=210)
+    assert state.budget == 1.5 and state.due_at == at(2024, 11, 19, 12)

@@ -26,7 +26,7 @@ def at(y, mo, d, h=0, mi=0):
 def test_start_stores_the_clock_state_and_publishes_started():
     c = sla.start_clock(target=CASE, kind="case.handle", limit=("working_days", 1), at=at(2024, 11, 18, 10))
     c = SlaClock.objects.get(pk=c.pk)
-    assert (c.mode, c.budget_minutes, c.limit_amount, c.state) == ("working_days", 420, 1, "running")
+    assert (c.mode, c.budget, c.limit_amount, c.state) == ("working_days", 1, 1, "running")  # kept in days
     assert c.due_at == at(2024, 11, 19, 10) and c.started_at == at(2024, 11, 18, 10)
     assert c.as_state().due_at == c.due_at
     event = OutboxEvent.objects.get(topic="sla.started")

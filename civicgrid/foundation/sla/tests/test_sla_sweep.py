@@ -291,3 +291,42 @@ def test_events_of_a_sweep_at_another_instant_are_deliverable_at_once(monkeypatc
     assert sweep(now=timezone.now() + timedelta(days=2)) == (1, 1)
     bus.dispatch_pending()
     assert sorted(seen) == ["sla.breached", "sla.started", "sla.warning"]
+
+
+@pytest.mark.django_db
+def test_working_days_stay_working_days_through_a_change_of_the_working_hours(fresh_calendar):
+    # The tester's steps: 1 and 5 working days dispatched Monday evening, hours lengthened, another dispatched,
+    # hours back: every working-days deadline stays at the close of its Nth working day.
+    evening = at(2024, 11, 18, 19)
+    one = sla.start_clock(target=("cases.case", "1"), kind="case.handle", limit=("working_days", 1), at=evening)
+    five = sla.start_clock(target=("cases.case", "5"), kind="case.handle", limit=("working_days", 5), at=evening)
+    hours = sla.start_clock(target=("cases.case", "4"), kind="case.handle", limit=("working_hours", 4), at=evening)
+    natural = sla.start_clock(target=("cases.case", "6"), kind="case.handle", limit=("natural_hours", 6),
+                              at=evening)
+    assert (one.due_at, five.due_at, hours.due_at) == (at(2024, 11, 19, 18), at(2024, 11, 25, 18),
+                                                         at(2024, 11, 19, 15))
+    sla.set_working_hours(actor=None, hours=[("08:00", "12:00"), ("14:00", "18:00")])
+    reschedule_open_clocks()
+    later = sla.start_clock(target=("cases.case", "2"), kind="case.handle", limit=("working_days", 1), at=evening)
+    assert later.due_at == at(2024, 11, 19, 18)
+    for c in (one, five, hours, natural):
+        c.refresh_from_db()
+    assert (one.due_at, five.due_at) == (at(2024, 11, 19, 18), at(2024, 11, 25, 18))
+    assert hours.due_at == at(2024, 11, 19, 12)  # still 4 working hours: 08:00-12:00
+    assert natural.due_at == at(2024, 11, 19, 1)
+    sla.set_working_hours(actor=None, hours=[("08:30", "12:00"), ("14:30", "18:00")])
+    reschedule_open_clocks()
+    for c in (one, five, hours, natural, later):
+        c.refresh_from_db()
+    assert (one.due_at, five.due_at, later.due_at) == (at(2024, 11, 19, 18), at(2024, 11, 25, 18),
+                                                       at(2024, 11, 19, 18))
+    assert hours.due_at == at(2024, 11, 19, 15) and natural.due_at == at(2024, 11, 19, 1)
+    assert (one.budget, five.budget, later.budget, hours.budget) == (1, 5, 1, 240)
+    # 挂账 across a change: the share of a working day used before the pause is kept
+    sla.pause_clock(target=("cases.case", "5"), kind="case.handle", at=at(2024, 11, 19, 12))
+    five.refresh_from_db()
+    assert five.consumed == 0.5 and five.due_at is None
+    sla.set_working_hours(actor=None, hours=[("08:00", "12:00"), ("14:00", "18:00")])
+    reschedule_open_clocks()
+    five = sla.resume_clock(target=("cases.case", "5"), kind="case.handle", at=at(2024, 11, 20, 8))
+    assert five.due_at == at(2024, 11, 26, 12)  # 4.5 working days left: Wed-Fri, Mon, Tuesday morning
