@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import sys
-import time
 import types
 
 import numpy as np
@@ -31,8 +30,6 @@ from civicgrid.foundation.regions.geometry import from_geojson_geometry, grid_se
 from civicgrid.foundation.regions.importers import import_boundaries
 from civicgrid.foundation.regions.models import GridKind, Level, Region
 
-LOAD_SECONDS: dict[str, float] = {}
-
 
 @pytest.fixture(scope="module")
 def demo(django_db_setup, django_db_blocker):
@@ -41,9 +38,7 @@ def demo(django_db_setup, django_db_blocker):
         atomic = transaction.atomic()
         atomic.__enter__()
         try:
-            started = time.perf_counter()
             summary = load_demo(people=False)
-            LOAD_SECONDS["first"] = time.perf_counter() - started
             selectors.invalidate_locator()
             yield summary
         finally:
@@ -176,13 +171,9 @@ def test_export_round_trips_through_the_boundary_import(demo, api_client):
 
 def test_a_second_run_changes_nothing(demo):
     counts = {m.__name__: m.objects.count() for m in (Region, Organisation, Post, User, Grant, AuditEntry)}
-    started = time.perf_counter()
     again = load_demo(people=False)
-    LOAD_SECONDS["second"] = time.perf_counter() - started
     assert set(again.stages.values()) == {"已存在，未改动"}
     assert {m.__name__: m.objects.count() for m in (Region, Organisation, Post, User, Grant, AuditEntry)} == counts
-    assert LOAD_SECONDS["second"] < LOAD_SECONDS["first"]
-    print(f"demo load: first {LOAD_SECONDS['first']:.1f} s, second {LOAD_SECONDS['second']:.2f} s")
 
 
 def test_a_new_demo_password_reaches_the_accounts_already_loaded(demo, settings):
