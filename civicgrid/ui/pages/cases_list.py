@@ -21,13 +21,16 @@ from __future__ import annotations
 
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from civicgrid.apps.cases import clocks, selectors
-from civicgrid.apps.cases.models import OPEN_STATUSES, Status
+from civicgrid.apps.cases.models import OPEN_STATUSES, Case, Status
+from civicgrid.apps.cases.recipients import WAITING_STEP
 from civicgrid.apps.cases_documents import ledger
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.sla import services as sla
+from civicgrid.foundation.sla.models import OPEN_STATES, SlaClock
 
 from .cases_shared import STATUS_STYLE, category_classes, dispatch_departments
 from .common import PAGE_SIZE, clean_code, page_view, region_choices
@@ -41,6 +44,9 @@ ROW_FIELDS = (
 )
 # The page counts up to this many cases; a longer list shows "10,000+".
 COUNT_CAP = 10_000
+# The list's 当前环节期限: the due time of the clock of the step the case waits for (`WAITING_STEP`), named.
+STEP_NAMES = {clocks.INTAKE: _("受理"), clocks.CHECK: _("核实"), clocks.DISPATCH: _("派遣"), clocks.HANDLE: _("处置"),
+              clocks.VERIFY: _("核查"), clocks.CLOSE: _("结案")}
 FLAGS = (("is_overdue", _("超期"), "warn"), ("is_supervised", _("督办"), "warn"), ("is_major", _("重大"), "warn"),
          ("extension_pending", _("延期待批"), ""), ("is_self_handled", _("自行处置"), ""))
 
@@ -115,9 +121,13 @@ def case_list(request):
     found, refused = read_page(listing, request.GET)
     count = listing.capped_count(COUNT_CAP)
     provisional = sla.provisional_test()  # one read of the calendar for the page
-    rows = [{"case": c, "flags": flags_of(c), "style": STATUS_STYLE.get(c.status, ""),
-             "provisional": c.status in OPEN_STATUSES and clocks.deadline_provisional(c, provisional)}
-            for c in found.rows]
+    steps = waiting_clocks(found.rows)
+    rows = []
+    for c in found.rows:
+        step = steps.get(c.pk)
+        rows.append({"case": c, "flags": flags_of(c), "style": STATUS_STYLE.get(c.status, ""), "step": step,
+                     "provisional": (c.status in OPEN_STATUSES and (step is None or step["kind"] == clocks.HANDLE)
+                                     and clocks.deadline_provisional(c, provisional))})
     return render(request, "cases/list.html", {
         "pager": {"next": found.next_cursor, "previous": found.previous_cursor, "count": count,
                   "capped": count > COUNT_CAP, "cap_label": f"{COUNT_CAP:,}"},
@@ -132,6 +142,31 @@ def case_list(request):
         "can_intake": has_capability(request.user, "cases.intake"),
         "ledger_url": _ledger_url(request) if has_capability(request.user, ledger.CAPABILITY) else "",
     })
+
+
+def waiting_clocks(cases) -> dict[int, dict]:
+    """For each open case of a page, the step it waits for and that step's clock: its name, due time and
+    whether it is past (one query for the page). A case waiting at 核查 shows 核查's due time, not the handling
+    deadline it already met; a case whose step has no open clock (imported without clocks) shows its handling
+    deadline when it waits for handling, and nothing otherwise."""
+    waiting = {c.pk: WAITING_STEP[c.status] for c in cases if c.status in WAITING_STEP}
+    if not waiting:
+        return {}
+    due = {(int(target), kind): at for target, kind, at in SlaClock.objects.filter(
+        target_type=Case._meta.label_lower, target_id__in=[str(pk) for pk in waiting], state__in=OPEN_STATES,
+        kind__in=set(waiting.values())).values_list("target_id", "kind", "due_at")}
+    now = timezone.now()
+    found = {}
+    for c in cases:
+        kind = waiting.get(c.pk)
+        if kind is None:
+            continue
+        at = due.get((c.pk, kind))
+        if at is None and kind == clocks.HANDLE:
+            at = c.deadline
+        if at is not None:
+            found[c.pk] = {"kind": kind, "name": STEP_NAMES[kind], "due_at": at, "late": at <= now}
+    return found
 
 
 def _ledger_url(request) -> str:

@@ -420,3 +420,37 @@ def test_a_suspended_case_shows_its_deadline_paused(loop, client_for):
     case = act(actor=loop.leader, case=case, action="unsuspend")
     html = client.get(reverse("ui:case_detail", args=[case.number])).content.decode()
     assert "data-deadline-paused" not in html and f"{timezone.localtime(case.deadline):%Y-%m-%d %H:%M}" in html
+
+
+def _step_cell(html: str, case) -> tuple[str, str, bool]:
+    row = re.search(rf'<tr data-oid="{case.pk}">(.*?)</tr>', html, re.S).group(1)
+    cell = re.search(r'<span data-step-deadline="([a-z.]+)"([^>]*)>([^<]*)</span>', row)
+    return cell.group(1), cell.group(3), "data-step-late" in cell.group(2)
+
+
+def test_the_list_shows_the_deadline_of_the_step_each_case_waits_for(loop, client_for):
+    """A tester saw 超期 beside a handling deadline still to come on a case waiting at 核查 (late there), and
+    "—" for cases waiting for 受理 or 派遣 whose clocks were running: the column is the waiting step's."""
+    from civicgrid.foundation.sla.models import SlaClock
+
+    def clock(case, kind):
+        return SlaClock.objects.get(target_type="cases.case", target_id=str(case.pk), kind=kind, state="running")
+
+    waiting = report(loop)
+    handled = report(loop)
+    act(actor=loop.dispatcher, case=handled, action="accept")
+    act(actor=loop.dispatcher, case=handled, action="dispatch", department=loop.dept.pk)
+    act(actor=loop.handler, case=handled, action="report_back", note="已处理")
+    verify = clock(handled, "case.verify")
+    past = timezone.now() - timezone.timedelta(hours=2)
+    SlaClock.objects.filter(pk=verify.pk).update(due_at=past)
+    handled.refresh_from_db()
+    assert handled.deadline > timezone.now()  # handled in time: the handling deadline lies ahead
+
+    html = client_for(loop.dispatcher).get(reverse("ui:case_list")).content.decode()
+    kind, text, late = _step_cell(html, waiting)
+    due = timezone.localtime(clock(waiting, "case.intake").due_at).strftime("%Y-%m-%d %H:%M")
+    assert (kind, late) == ("case.intake", False) and text == f"受理 {due}"
+    kind, text, late = _step_cell(html, handled)
+    assert (kind, late) == ("case.verify", True) and text == f"核查 {timezone.localtime(past):%Y-%m-%d %H:%M}"
+    assert timezone.localtime(handled.deadline).strftime("%Y-%m-%d %H:%M") not in text
