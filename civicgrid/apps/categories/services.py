@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import transaction
 from django.utils import timezone
 
-from civicgrid.foundation.access.scope import has_capability
+from civicgrid.foundation.access.scope import departments_with, has_capability
 from civicgrid.foundation.audit import verbs
 from civicgrid.foundation.audit.service import record, snapshot
 from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
@@ -38,13 +38,16 @@ __all__ = [
     "DispatchTarget", "Route", "dispatch_target", "explain_route", "match", "resolve_department", "overriding_route",
     "create_taxonomy", "create_category",
     "update_category", "create_rule", "update_rule", "delete_rule", "correct_rule", "check_limit",
-    "RULE_CORRECTED", "same_place_rules", "check_department",
+    "RULE_CORRECTED", "same_place_rules", "check_department", "staffed_departments",
 ]
 
 RULE_CORRECTED = "categories.rule_corrected"  # audit action: a rule set from a send-back (退回)
 TOPIC_CATEGORY_CHANGED = "categories.category_changed"
 TOPIC_RULE_CHANGED = "categories.rule_changed"
 MAX_LIMIT = Decimal("9999.99")
+# The capability of a department's handlers (the cases app grants it): a case sent to a department without a
+# holder could not be worked on, so dispatch refuses such a department.
+HANDLE_CAPABILITY = "cases.handle"
 
 CATEGORY_FIELDS = (
     "name", "parent", "acceptance_condition", "closure_condition", "time_limit_amount", "time_limit_mode",
@@ -103,6 +106,13 @@ def check_department(department, *, keep_id: int | None = None) -> Organisation 
             f" / {department.name} does not handle cases: choose a department, street office, command centre"
             " or rescue team", field="department")
     return department
+
+
+def staffed_departments() -> set[int]:
+    """The ids of the departments with at least one handler account (an active holder of `cases.handle`). A rule
+    or default department may name another one (its accounts are often created after the routing is set up, by
+    the security administrator): the forms mark it and warn on save, and dispatch refuses it until then."""
+    return departments_with(HANDLE_CAPABILITY)
 
 
 def _check_parent(category: Category, parent: Category | None) -> None:
