@@ -43,7 +43,9 @@ HEADERS = ("分类体系", "编码", "名称", "上级编码", "类型", "立案
 MAX_ROWS = 5000
 KIND_LABELS = {str(label): value for value, label in CategoryKind.choices}
 UNIT_LABELS = {str(label): value for value, label in LimitMode.choices}
-UNIT_SYNONYMS = {"工作小时": LimitMode.WORKING_HOURS, "自然小时": LimitMode.NATURAL_HOURS, "小时": LimitMode.NATURAL_HOURS}
+UNIT_SYNONYMS = {"工作小时": LimitMode.WORKING_HOURS, "自然小时": LimitMode.NATURAL_HOURS}
+# Units that could mean working or natural time (DOMAIN §2 gives limits in both): refused, never guessed.
+AMBIGUOUS_UNITS = {"小时", "时", "钟头", "天", "日", "h", "hr", "hrs", "hour", "hours", "d", "day", "days"}
 TRUE, FALSE = {"是", "TRUE", "1", "Y", "YES", "√"}, {"否", "FALSE", "0", "N", "NO", "×"}
 # Columns an import sets on a category (the taxonomy, kind and code identify it).
 _SET = ("name", "acceptance_condition", "closure_condition", "time_limit_amount", "time_limit_mode",
@@ -176,7 +178,11 @@ def _parse(number: int, cells: dict[str, str], taxonomies: dict[str, Taxonomy], 
     if kind is None:
         bad("类型", f"类型须为部件、事项或事件：「{cells['类型']}」 / kind must be 部件, 事项 or 事件: {cells['类型']}")
     unit = UNIT_LABELS.get(cells["时限单位"]) or UNIT_SYNONYMS.get(cells["时限单位"]) or cells["时限单位"]
-    if unit not in LimitMode.values:
+    if unit.lower() in AMBIGUOUS_UNITS:
+        bad("时限单位", f"时限单位「{unit}」不明确：不能确定是工作时间还是自然时间，请填写工作时、工作日或自然时 / "
+                            f"ambiguous time-limit unit {unit}: working or natural time? Write 工作时 (working hours), "
+                            "工作日 (working days) or 自然时 (natural hours)")
+    elif unit not in LimitMode.values:
         bad("时限单位", f"时限单位须为工作时、工作日或自然时：「{cells['时限单位']}」 / "
                             f"unknown time-limit unit: {cells['时限单位']}")
     amount = None
