@@ -8,6 +8,10 @@ there is any, nothing is applied, and the refusal is audited. Otherwise rows who
 (each change audited with before/after, so the category's history shows it, and marked as an administrator's
 edit) and the others are created, parents first. Rows absent from the file are left as they are: removing a
 category is done by setting 启用 to 否. The checks cost a fixed number of queries, whatever the file's size.
+
+In a workbook of several sheets the import reads the export's own sheet (「事件分类」), else the first sheet
+whose first rows hold the header, else the first; a title row above the header is skipped, and the report
+names the sheet read.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from .services import (
 HEADERS = ("分类体系", "编码", "名称", "上级编码", "类型", "立案条件", "处置时限", "时限单位", "结案条件",
            "责任主体", "默认处置部门", "关键词", "开放公众上报", "启用")
 MAX_ROWS = 5000
+SHEET_TITLE = "事件分类"  # the export's worksheet, which an import reads when the workbook has it
 KIND_LABELS = {str(label): value for value, label in CategoryKind.choices}
 UNIT_LABELS = {str(label): value for value, label in LimitMode.choices}
 UNIT_SYNONYMS = {"工作小时": LimitMode.WORKING_HOURS, "自然小时": LimitMode.NATURAL_HOURS}
@@ -81,7 +86,7 @@ def export_categories(*, actor, taxonomy: Taxonomy | None = None) -> tuple[bytes
         qs = qs.filter(taxonomy=taxonomy)
     rows = export_rows(qs)
     # Codes as text cells, so that Excel keeps their leading zeros (01100, not 1100) when the file is edited.
-    body = write_xlsx(HEADERS, rows, sheet_title="事件分类", text_columns=("编码", "上级编码"))
+    body = write_xlsx(HEADERS, rows, sheet_title=SHEET_TITLE, text_columns=("编码", "上级编码"))
     name = taxonomy.code if taxonomy else "all"
     # Under one object type whichever taxonomies it holds, so that the audit trail's filter finds every export.
     record(actor=actor, action=verbs.Data.EXPORTED, target_type="categories.category",
@@ -109,6 +114,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
+    sheet: str = ""  # the worksheet read (xlsx), which the row numbers refer to
 
     @property
     def ok(self) -> bool:
@@ -359,10 +365,11 @@ def import_categories(*, actor, data: bytes, filename: str = "") -> ImportReport
     require_manager(actor)
     report = ImportReport()
     try:
-        with read_table(data, filename) as table:
+        with read_table(data, filename, prefer_sheet=SHEET_TITLE, expect_headers=HEADERS) as table:
+            report.sheet = table.sheet_name or ""
             missing = [h for h in HEADERS if h not in table.headers]
             if missing:
-                report.errors.append(RowError(1, "、".join(missing), "缺少列 / missing columns"))
+                report.errors.append(RowError(table.header_row, "、".join(missing), _missing_message(table)))
             else:
                 rows = check_rows(table, report.errors)
                 report.rows = len(rows)
@@ -378,6 +385,21 @@ def import_categories(*, actor, data: bytes, filename: str = "") -> ImportReport
         record(actor=actor, action=verbs.Data.IMPORTED, target_type="categories.category", result="refused",
                target_repr=f"事件分类导入：{filename}"[:200], data={"errors": len(report.errors)})
     return report
+
+
+def _missing_message(table) -> str:
+    """Missing columns, naming what was read: the worksheet (and the others the workbook has) and the row taken
+    for the header."""
+    if table.sheet_name is None:
+        return (f"缺少列（第 {table.header_row} 行作为表头） / missing columns (row {table.header_row} read as the "
+                "header)")
+    others = [name for name in table.sheet_names if name != table.sheet_name]
+    zh = f"工作表「{table.sheet_name}」缺少列（第 {table.header_row} 行作为表头）"
+    en = f"missing columns in worksheet {table.sheet_name} (row {table.header_row} read as the header)"
+    if others:
+        zh += f"；工作簿中的其他工作表：{'、'.join(others)}。请把分类表放在名为「{SHEET_TITLE}」的工作表中"
+        en += f"; other worksheets: {', '.join(others)}. Put the categories in a worksheet named {SHEET_TITLE}"
+    return f"{zh} / {en}"
 
 
 class _RowRefused(Exception):
