@@ -38,6 +38,8 @@ from .services import (
     check_department,
     check_limit,
     clean_category,
+    code_problem,
+    normalise_code,
     require_manager,
     two_levels_problem,
 )
@@ -175,7 +177,7 @@ def _parse(number: int, cells: dict[str, str], taxonomies: dict[str, Taxonomy], 
     taxonomy = taxonomies.get(cells["分类体系"])
     if taxonomy is None:
         bad("分类体系", f"未知的分类体系「{cells['分类体系']}」 / unknown taxonomy: {cells['分类体系']}")
-    code, name = cells["编码"], cells["名称"]
+    code, name = normalise_code(cells["编码"]), cells["名称"]
     if not code or len(code) > 16 or any(ch.isspace() for ch in code):
         bad("编码", "编码须为 1–16 个字符且不含空格 / code must be 1-16 characters without spaces")
     if not name or len(name) > 100:
@@ -213,7 +215,7 @@ def _parse(number: int, cells: dict[str, str], taxonomies: dict[str, Taxonomy], 
         "time_limit_amount": amount, "time_limit_mode": unit, "responsible_body": cells["责任主体"],
         "default_department": None, "keywords": cells["关键词"], **flags,
     }
-    return _Row(number, taxonomy, kind, code, cells["上级编码"], values, cells["默认处置部门"])
+    return _Row(number, taxonomy, kind, code, normalise_code(cells["上级编码"]), values, cells["默认处置部门"])
 
 
 def check_rows(table, errors: list[RowError]) -> list[_Row]:
@@ -238,10 +240,24 @@ def check_rows(table, errors: list[RowError]) -> list[_Row]:
         rows.append(row)
     stored = {(c.taxonomy_id, c.kind, c.code): c for c in Category.objects.filter(
         taxonomy__in={r.taxonomy for r in rows}).select_related("parent", "default_department")}
+    rows = _check_new_codes(rows, stored, errors)
     _check_departments(rows, stored, errors)
     mangled = _check_codes(rows, stored, errors)
     _check_tree([r for r in rows if r.number not in mangled], rows, stored, errors)
     return rows
+
+
+def _check_new_codes(rows: list[_Row], stored: dict, errors: list[RowError]) -> list[_Row]:
+    """The rows that create a category with a code of the format (`services.CODE_FORMAT`) or update a stored
+    one (whose code, set before the format was checked, is kept); the others refused."""
+    kept = []
+    for row in rows:
+        problem = None if row.key in stored else code_problem(row.code)
+        if problem:
+            errors.append(RowError(row.number, "编码", problem))
+        else:
+            kept.append(row)
+    return kept
 
 
 def _check_departments(rows: list[_Row], stored: dict, errors: list[RowError]) -> None:
