@@ -23,6 +23,7 @@ from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.access.models import Grant, User
 from civicgrid.foundation.access.roles import roles_with
+from civicgrid.foundation.access.scope import departments_with
 from civicgrid.foundation.core import keys
 from civicgrid.foundation.notify import services as notify
 from civicgrid.foundation.notify import titles
@@ -89,8 +90,7 @@ def department_handlers(department_id: int | None) -> list[User]:
 def staffed_departments() -> set[int]:
     """The departments with at least one active holder of `cases.handle` (as `department_handlers` finds
     them): the ones a case can be sent to. One query."""
-    return set(_handler_grants().filter(department_id__isnull=False, user__is_active=True)
-               .values_list("department_id", flat=True).distinct())
+    return departments_with("cases.handle")
 
 
 def _handler_grants():

@@ -25,7 +25,7 @@ from civicgrid.foundation.core.errors import NotFound, PermissionDenied, Validat
 from civicgrid.foundation.core.pagination import page
 from civicgrid.foundation.regions.models import Region
 
-from . import routing, selectors
+from . import routing, selectors, services
 from .models import Category, RoutingRule
 from .permissions import MANAGE, ROUTE
 
@@ -179,7 +179,8 @@ def list_categories(request, filters: Query[CategoryFilter]):
         qs = qs.filter(parent__isnull=filters.top)
     text = _text(filters.q, 50)
     if text:
-        qs = qs.filter(Q(name__contains=text) | Q(code__startswith=text) | Q(keywords__contains=text))
+        qs = qs.filter(Q(name__contains=text) | Q(code__startswith=services.normalise_code(text))
+                       | Q(keywords__contains=text))
     items, total = page(qs.order_by("taxonomy__code", "kind", "sort", "code"), limit=filters.limit,
                         offset=filters.offset)
     return {"items": items, "count": len(items), "total": total}

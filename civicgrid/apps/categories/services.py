@@ -8,12 +8,14 @@ re-exported here, since intake and dispatch call them as services: `resolve_depa
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 from django.utils import timezone
 
-from civicgrid.foundation.access.scope import has_capability
+from civicgrid.foundation.access.scope import departments_with, has_capability
 from civicgrid.foundation.audit import verbs
 from civicgrid.foundation.audit.service import record, snapshot
 from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
@@ -38,7 +40,8 @@ __all__ = [
     "DispatchTarget", "Route", "dispatch_target", "explain_route", "match", "resolve_department", "overriding_route",
     "create_taxonomy", "create_category",
     "update_category", "create_rule", "update_rule", "delete_rule", "correct_rule", "check_limit",
-    "RULE_CORRECTED", "same_place_rules", "check_department",
+    "RULE_CORRECTED", "same_place_rules", "check_department", "staffed_departments", "normalise_code",
+    "check_code",
 ]
 
 RULE_CORRECTED = "categories.rule_corrected"  # audit action: a rule set from a send-back (退回)
@@ -54,12 +57,42 @@ MAX_LIMITS = {
 _UNITS_ZH = {LimitMode.WORKING_HOURS: "工作时", LimitMode.WORKING_DAYS: "工作日", LimitMode.NATURAL_HOURS: "自然时"}
 _UNITS_EN = {LimitMode.WORKING_HOURS: "working hours", LimitMode.WORKING_DAYS: "working days",
              LimitMode.NATURAL_HOURS: "natural hours"}
+# The capability of a department's handlers (the cases app grants it): a case sent to a department without a
+# holder could not be worked on, so dispatch refuses such a department.
+HANDLE_CAPABILITY = "cases.handle"
 
 CATEGORY_FIELDS = (
     "name", "parent", "acceptance_condition", "closure_condition", "time_limit_amount", "time_limit_mode",
     "responsible_body", "default_department", "keywords", "is_public", "is_active", "sort",
 )
 RULE_FIELDS = ("category", "region_code", "department", "kind", "priority", "is_active", "note")
+
+
+# A category code: ASCII letters, digits, "_" and "-" (GB/T 47678.5 codes are digits), at most 16.
+CODE_FORMAT = re.compile(r"[A-Za-z0-9_-]{1,16}")
+
+
+def normalise_code(value) -> str:
+    """A code as typed, NFKC-normalised and stripped: full-width 「０８０５」 is 0805, so that it can neither sit
+    beside nor miss the ASCII code."""
+    return unicodedata.normalize("NFKC", "" if value is None else str(value)).replace("\x00", "").strip()
+
+
+def code_problem(code: str) -> str | None:
+    """What is wrong with a new category's (normalised) code, or None."""
+    if CODE_FORMAT.fullmatch(code):
+        return None
+    return (f"编码须为 1–16 位英文字母、数字、下划线或连字符：「{code[:32]}」 / a code is 1-16 ASCII letters, "
+            f"digits, _ or -: {code[:32]}")
+
+
+def check_code(value) -> str:
+    """A new category's code, normalised (`normalise_code`) and checked (`CODE_FORMAT`)."""
+    code = normalise_code(value)
+    problem = code_problem(code)
+    if problem:
+        raise ValidationFailed(problem, field="code")
+    return code
 
 
 def require_manager(actor) -> None:
@@ -121,6 +154,13 @@ def check_department(department, *, keep_id: int | None = None) -> Organisation 
             f" / {department.name} does not handle cases: choose a department, street office, command centre"
             " or rescue team", field="department")
     return department
+
+
+def staffed_departments() -> set[int]:
+    """The ids of the departments with at least one handler account (an active holder of `cases.handle`). A rule
+    or default department may name another one (its accounts are often created after the routing is set up, by
+    the security administrator): the forms mark it and warn on save, and dispatch refuses it until then."""
+    return departments_with(HANDLE_CAPABILITY)
 
 
 def _check_parent(category: Category, parent: Category | None) -> None:
@@ -215,7 +255,7 @@ def create_category(*, actor, taxonomy: Taxonomy, code: str, name: str, kind: st
     unknown = set(fields) - set(CATEGORY_FIELDS)
     if unknown:
         raise ValidationFailed(f"不能设置的字段：{'、'.join(sorted(unknown))} / unknown fields")
-    category = Category(taxonomy=taxonomy, code=code, name=name, kind=kind, **fields)
+    category = Category(taxonomy=taxonomy, code=check_code(code), name=name, kind=kind, **fields)
     clean_category(category)
     _check_two_levels(category)
     if Category.objects.filter(taxonomy=taxonomy, kind=category.kind, code=category.code).exists():
@@ -258,8 +298,8 @@ def update_category(*, actor, category: Category, **changes) -> Category:
 
 
 def _check_rule(rule: RoutingRule, *, keep_department_id: int | None = None) -> None:
+    rule.region_code = normalise_code(rule.region_code)  # full-width digits typed or pasted
     region_prefixes(rule.region_code)  # format
-    rule.region_code = rule.region_code.strip()
     if not Region.objects.filter(code=rule.region_code).exists():
         raise ValidationFailed(f"区域 {rule.region_code} 不存在 / unknown region", field="region_code")
     if rule.department_id is None:
@@ -295,7 +335,7 @@ def create_rule(*, actor, category: Category | None, region_code: str, departmen
                 kind: str = RuleKind.ROUTING, priority: int = 0, note: str = "", is_active: bool = True) -> RoutingRule:
     """A new rule: cases of `category` (None: any) in the subtree of `region_code` go to `department`."""
     require_manager(actor)
-    rule = RoutingRule(category=category, region_code=(region_code or "").strip(), department=department, kind=kind,
+    rule = RoutingRule(category=category, region_code=normalise_code(region_code), department=department, kind=kind,
                        priority=priority, note=note, is_active=is_active)
     _check_rule(rule)
     _refuse_duplicate(rule)
@@ -349,11 +389,12 @@ def correct_rule(*, actor, category: Category | None, region_code: str, departme
     require_manager(actor)
     note = _text(note, "note", 200)
     reference = _text(reference, "reference", 64)
+    region_code = normalise_code(region_code)
     existing = (RoutingRule.objects.select_for_update()
-                .filter(category=category, region_code=(region_code or "").strip(), kind=RuleKind.ROUTING)
+                .filter(category=category, region_code=region_code, kind=RuleKind.ROUTING)
                 .order_by("-is_active", "-priority", "-id").first())
     if existing is None:
-        rule = RoutingRule(category=category, region_code=(region_code or "").strip(), department=department,
+        rule = RoutingRule(category=category, region_code=region_code, department=department,
                            note=note or "由退回更正")
         _check_rule(rule)
         rule.save()

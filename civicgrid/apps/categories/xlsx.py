@@ -8,6 +8,10 @@ there is any, nothing is applied, and the refusal is audited. Otherwise rows who
 (each change audited with before/after, so the category's history shows it, and marked as an administrator's
 edit) and the others are created, parents first. Rows absent from the file are left as they are: removing a
 category is done by setting 启用 to 否. The checks cost a fixed number of queries, whatever the file's size.
+
+In a workbook of several sheets the import reads the export's own sheet (「事件分类」), else the first sheet
+whose first rows hold the header, else the first; a title row above the header is skipped, and the report
+names the sheet read.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from .services import (
     check_department,
     check_limit,
     clean_category,
+    code_problem,
+    normalise_code,
     require_manager,
     two_levels_problem,
 )
@@ -41,9 +47,12 @@ from .services import (
 HEADERS = ("分类体系", "编码", "名称", "上级编码", "类型", "立案条件", "处置时限", "时限单位", "结案条件",
            "责任主体", "默认处置部门", "关键词", "开放公众上报", "启用")
 MAX_ROWS = 5000
+SHEET_TITLE = "事件分类"  # the export's worksheet, which an import reads when the workbook has it
 KIND_LABELS = {str(label): value for value, label in CategoryKind.choices}
 UNIT_LABELS = {str(label): value for value, label in LimitMode.choices}
-UNIT_SYNONYMS = {"工作小时": LimitMode.WORKING_HOURS, "自然小时": LimitMode.NATURAL_HOURS, "小时": LimitMode.NATURAL_HOURS}
+UNIT_SYNONYMS = {"工作小时": LimitMode.WORKING_HOURS, "自然小时": LimitMode.NATURAL_HOURS}
+# Units that could mean working or natural time (DOMAIN §2 gives limits in both): refused, never guessed.
+AMBIGUOUS_UNITS = {"小时", "时", "钟头", "天", "日", "h", "hr", "hrs", "hour", "hours", "d", "day", "days"}
 TRUE, FALSE = {"是", "TRUE", "1", "Y", "YES", "√"}, {"否", "FALSE", "0", "N", "NO", "×"}
 # Columns an import sets on a category (the taxonomy, kind and code identify it).
 _SET = ("name", "acceptance_condition", "closure_condition", "time_limit_amount", "time_limit_mode",
@@ -79,7 +88,7 @@ def export_categories(*, actor, taxonomy: Taxonomy | None = None) -> tuple[bytes
         qs = qs.filter(taxonomy=taxonomy)
     rows = export_rows(qs)
     # Codes as text cells, so that Excel keeps their leading zeros (01100, not 1100) when the file is edited.
-    body = write_xlsx(HEADERS, rows, sheet_title="事件分类", text_columns=("编码", "上级编码"))
+    body = write_xlsx(HEADERS, rows, sheet_title=SHEET_TITLE, text_columns=("编码", "上级编码"))
     name = taxonomy.code if taxonomy else "all"
     # Under one object type whichever taxonomies it holds, so that the audit trail's filter finds every export.
     record(actor=actor, action=verbs.Data.EXPORTED, target_type="categories.category",
@@ -107,6 +116,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
+    sheet: str = ""  # the worksheet read (xlsx), which the row numbers refer to
 
     @property
     def ok(self) -> bool:
@@ -167,7 +177,7 @@ def _parse(number: int, cells: dict[str, str], taxonomies: dict[str, Taxonomy], 
     taxonomy = taxonomies.get(cells["分类体系"])
     if taxonomy is None:
         bad("分类体系", f"未知的分类体系「{cells['分类体系']}」 / unknown taxonomy: {cells['分类体系']}")
-    code, name = cells["编码"], cells["名称"]
+    code, name = normalise_code(cells["编码"]), cells["名称"]
     if not code or len(code) > 16 or any(ch.isspace() for ch in code):
         bad("编码", "编码须为 1–16 个字符且不含空格 / code must be 1-16 characters without spaces")
     if not name or len(name) > 100:
@@ -176,7 +186,11 @@ def _parse(number: int, cells: dict[str, str], taxonomies: dict[str, Taxonomy], 
     if kind is None:
         bad("类型", f"类型须为部件、事项或事件：「{cells['类型']}」 / kind must be 部件, 事项 or 事件: {cells['类型']}")
     unit = UNIT_LABELS.get(cells["时限单位"]) or UNIT_SYNONYMS.get(cells["时限单位"]) or cells["时限单位"]
-    if unit not in LimitMode.values:
+    if unit.lower() in AMBIGUOUS_UNITS:
+        bad("时限单位", f"时限单位「{unit}」不明确：不能确定是工作时间还是自然时间，请填写工作时、工作日或自然时 / "
+                            f"ambiguous time-limit unit {unit}: working or natural time? Write 工作时 (working hours), "
+                            "工作日 (working days) or 自然时 (natural hours)")
+    elif unit not in LimitMode.values:
         bad("时限单位", f"时限单位须为工作时、工作日或自然时：「{cells['时限单位']}」 / "
                             f"unknown time-limit unit: {cells['时限单位']}")
     amount = None
@@ -201,7 +215,7 @@ def _parse(number: int, cells: dict[str, str], taxonomies: dict[str, Taxonomy], 
         "time_limit_amount": amount, "time_limit_mode": unit, "responsible_body": cells["责任主体"],
         "default_department": None, "keywords": cells["关键词"], **flags,
     }
-    return _Row(number, taxonomy, kind, code, cells["上级编码"], values, cells["默认处置部门"])
+    return _Row(number, taxonomy, kind, code, normalise_code(cells["上级编码"]), values, cells["默认处置部门"])
 
 
 def check_rows(table, errors: list[RowError]) -> list[_Row]:
@@ -226,10 +240,24 @@ def check_rows(table, errors: list[RowError]) -> list[_Row]:
         rows.append(row)
     stored = {(c.taxonomy_id, c.kind, c.code): c for c in Category.objects.filter(
         taxonomy__in={r.taxonomy for r in rows}).select_related("parent", "default_department")}
+    rows = _check_new_codes(rows, stored, errors)
     _check_departments(rows, stored, errors)
     mangled = _check_codes(rows, stored, errors)
     _check_tree([r for r in rows if r.number not in mangled], rows, stored, errors)
     return rows
+
+
+def _check_new_codes(rows: list[_Row], stored: dict, errors: list[RowError]) -> list[_Row]:
+    """The rows that create a category with a code of the format (`services.CODE_FORMAT`) or update a stored
+    one (whose code, set before the format was checked, is kept); the others refused."""
+    kept = []
+    for row in rows:
+        problem = None if row.key in stored else code_problem(row.code)
+        if problem:
+            errors.append(RowError(row.number, "编码", problem))
+        else:
+            kept.append(row)
+    return kept
 
 
 def _check_departments(rows: list[_Row], stored: dict, errors: list[RowError]) -> None:
@@ -353,10 +381,11 @@ def import_categories(*, actor, data: bytes, filename: str = "") -> ImportReport
     require_manager(actor)
     report = ImportReport()
     try:
-        with read_table(data, filename) as table:
+        with read_table(data, filename, prefer_sheet=SHEET_TITLE, expect_headers=HEADERS) as table:
+            report.sheet = table.sheet_name or ""
             missing = [h for h in HEADERS if h not in table.headers]
             if missing:
-                report.errors.append(RowError(1, "、".join(missing), "缺少列 / missing columns"))
+                report.errors.append(RowError(table.header_row, "、".join(missing), _missing_message(table)))
             else:
                 rows = check_rows(table, report.errors)
                 report.rows = len(rows)
@@ -372,6 +401,21 @@ def import_categories(*, actor, data: bytes, filename: str = "") -> ImportReport
         record(actor=actor, action=verbs.Data.IMPORTED, target_type="categories.category", result="refused",
                target_repr=f"事件分类导入：{filename}"[:200], data={"errors": len(report.errors)})
     return report
+
+
+def _missing_message(table) -> str:
+    """Missing columns, naming what was read: the worksheet (and the others the workbook has) and the row taken
+    for the header."""
+    if table.sheet_name is None:
+        return (f"缺少列（第 {table.header_row} 行作为表头） / missing columns (row {table.header_row} read as the "
+                "header)")
+    others = [name for name in table.sheet_names if name != table.sheet_name]
+    zh = f"工作表「{table.sheet_name}」缺少列（第 {table.header_row} 行作为表头）"
+    en = f"missing columns in worksheet {table.sheet_name} (row {table.header_row} read as the header)"
+    if others:
+        zh += f"；工作簿中的其他工作表：{'、'.join(others)}。请把分类表放在名为「{SHEET_TITLE}」的工作表中"
+        en += f"; other worksheets: {', '.join(others)}. Put the categories in a worksheet named {SHEET_TITLE}"
+    return f"{zh} / {en}"
 
 
 class _RowRefused(Exception):

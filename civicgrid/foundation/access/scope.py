@@ -76,6 +76,17 @@ def has_capability(user, capability: str) -> bool:
     return any(capability in capabilities_of(g.role) for g in _grants(user))
 
 
+def departments_with(capability: str) -> set[int]:
+    """The departments whose work at least one active account holds `capability` over, by an active grant
+    (e.g. `cases.handle`: the departments a case can be sent to). One query."""
+    from .models import Grant
+    from .roles import roles_with
+
+    return set(Grant.objects.active().filter(role__in=sorted(roles_with(capability)), department_id__isnull=False,
+                                             user__is_active=True)
+               .values_list("department_id", flat=True).distinct())
+
+
 def scope_for(user, capability: str) -> Scope:
     """Collect the subtrees and departments in which the user may exercise a capability."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:

@@ -30,6 +30,8 @@ from civicgrid.foundation.core.office_xlsx import text_cell, write_only_workbook
 MAX_BYTES = 50 * 1024 * 1024
 # A ZIP whose members expand beyond this many times the upload limit is treated as a zip bomb.
 MAX_EXPANSION = 20
+# With `expect_headers`, the header row is looked for among this many first non-blank rows (a title above it).
+HEADER_SEARCH_ROWS = 5
 _INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060"
 _DELIMITERS = (",", "\t", ";")
 # Control characters (other than tab, newlines, form feed, DOS end-of-file) never occur in real tables, and in
@@ -86,6 +88,7 @@ class Table:
     encoding: str | None = None  # CSV only: "utf-8", "utf-8-sig", "utf-16" or "gb18030"
     delimiter: str | None = None  # CSV only
     sheet_name: str | None = None  # XLSX only
+    sheet_names: tuple[str, ...] = ()  # XLSX only: every worksheet of the workbook
     estimated_rows: int | None = None  # data rows, from the sheet's dimension or a line count; may be off
     header_row: int = 1
     _source: Any = field(default=None, repr=False)
@@ -131,12 +134,17 @@ class Table:
 
 
 def read_table(
-    data: bytes, filename: str = "", max_bytes: int = MAX_BYTES, sheet: str | None = None
+    data: bytes, filename: str = "", max_bytes: int = MAX_BYTES, sheet: str | None = None, *,
+    prefer_sheet: str | None = None, expect_headers: Sequence[str] = (),
 ) -> Table:
     """Parse an uploaded CSV or XLSX file (type decided by content) into a :class:`Table`.
 
-    ``sheet`` names an XLSX worksheet (default: the first). Raises :class:`TableError` for anything that is
-    not a readable table: too large, empty, legacy .xls, HTML, other binary files, bad or duplicate headers.
+    ``sheet`` names an XLSX worksheet (default: the first). ``prefer_sheet`` names the worksheet to read when
+    the workbook has it (e.g. the one an export writes); else, with ``expect_headers``, the first worksheet whose
+    first rows hold one of them; else the first. With ``expect_headers``, the header row is the first of the
+    first ``HEADER_SEARCH_ROWS`` non-blank rows that holds one of those names (a title row above it is
+    skipped), else the first non-blank row. Raises :class:`TableError` for anything that is not a readable
+    table: too large, empty, legacy .xls, HTML, other binary files, bad or duplicate headers.
     """
     if len(data) > max_bytes:
         limit = _human_size(max_bytes)
@@ -150,13 +158,13 @@ def read_table(
             "legacy .xls or password-protected workbook: save it as .xlsx or CSV and upload again"
         )
     if data.startswith(b"PK\x03\x04"):
-        return _read_xlsx(data, max_bytes, sheet)
+        return _read_xlsx(data, max_bytes, sheet, prefer_sheet, expect_headers)
     if name.endswith((".xlsx", ".xlsm")):
         raise TableError(
             "文件扩展名是 .xlsx，但内容不是有效的 Excel 工作簿（可能已损坏） / "
             "the file is named .xlsx but is not a valid workbook (it may be damaged)"
         )
-    return _read_csv(data)
+    return _read_csv(data, expect_headers)
 
 
 def _human_size(size: int) -> str:
@@ -226,7 +234,7 @@ def _safe_rows(sample: str, delimiter: str) -> list[list[str]]:
 # ---------------------------------------------------------------------------------------------- CSV
 
 
-def _read_csv(data: bytes) -> Table:
+def _read_csv(data: bytes, expect_headers: Sequence[str] = ()) -> Table:
     text, encoding = _decode(data)
     head = text[:2048].lstrip().lower()
     if head.startswith(("<html", "<!doctype", "<table", "<?xml")):
@@ -237,6 +245,11 @@ def _read_csv(data: bytes) -> Table:
     if _looks_binary(text):
         raise _not_a_table()
     delimiter = _sniff_delimiter(text)
+    if expect_headers:  # a title row above the header can mislead the sniffing: the header decides
+        head_rows = {d: [r for r in _safe_rows(text[:65536], d) if any(c.strip() for c in r)][:HEADER_SEARCH_ROWS]
+                     for d in (delimiter, *_DELIMITERS)}
+        delimiter = next((d for d, rows in head_rows.items()
+                          if any(_holds_header([clean_cell(c) for c in r], expect_headers) for r in rows)), delimiter)
 
     def source(header_row: int) -> Iterator[tuple[int, list[str]]]:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -254,7 +267,7 @@ def _read_csv(data: bytes) -> Table:
             if number > header_row:
                 yield number, [clean_cell(c) for c in cells]
 
-    header_row, headers = _find_header(source(0))
+    header_row, headers = _find_header(source(0), expect_headers)
     lines = text.count("\n") + (0 if text.endswith("\n") else 1)
     return Table(
         headers=headers,
@@ -267,8 +280,28 @@ def _read_csv(data: bytes) -> Table:
     )
 
 
-def _find_header(rows: Iterable[tuple[int, list[str]]]) -> tuple[int, list[str]]:
-    """The first non-blank row is the header; validate it and drop trailing empty header cells."""
+def _holds_header(cells: Sequence[str], expect_headers: Sequence[str]) -> bool:
+    return bool(set(expect_headers) & set(cells))
+
+
+def _find_header(rows: Iterable[tuple[int, list[str]]],
+                 expect_headers: Sequence[str] = ()) -> tuple[int, list[str]]:
+    """The header row (the first non-blank row, or with `expect_headers` the first of the first
+    `HEADER_SEARCH_ROWS` non-blank rows holding one of them); validated, trailing empty header cells dropped."""
+    first = None
+    if expect_headers:
+        seen = 0
+        for number, cells in rows:
+            if not any(cells):
+                continue
+            first = first or (number, cells)
+            if _holds_header(cells, expect_headers):
+                first = (number, cells)
+                break
+            seen += 1
+            if seen >= HEADER_SEARCH_ROWS:
+                break
+        rows = [first] if first else []
     for number, cells in rows:
         if not any(cells):
             continue
@@ -334,7 +367,25 @@ class _XlsxSource:
         self.workbook.close()
 
 
-def _read_xlsx(data: bytes, max_bytes: int, sheet: str | None) -> Table:
+def _sheet_holds_header(worksheet: Any, expect_headers: Sequence[str]) -> bool:
+    """Whether one of the first non-blank rows of `worksheet` holds one of `expect_headers`."""
+    if not hasattr(worksheet, "iter_rows"):
+        return False
+    seen = 0
+    for values in worksheet.iter_rows(values_only=True):
+        cells = [cell_to_str(v) for v in values]
+        if not any(cells):
+            continue
+        if _holds_header(cells, expect_headers):
+            return True
+        seen += 1
+        if seen >= HEADER_SEARCH_ROWS:
+            return False
+    return False
+
+
+def _read_xlsx(data: bytes, max_bytes: int, sheet: str | None, prefer_sheet: str | None = None,
+               expect_headers: Sequence[str] = ()) -> Table:
     _check_zip(data, max_bytes)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
@@ -347,6 +398,11 @@ def _read_xlsx(data: bytes, max_bytes: int, sheet: str | None) -> Table:
             if not workbook.worksheets:
                 raise TableError("工作簿里没有数据表 / the workbook has no worksheet")
             worksheet = workbook.worksheets[0]
+            if prefer_sheet in workbook.sheetnames:
+                worksheet = workbook[prefer_sheet]
+            elif expect_headers:
+                worksheet = next((w for w in workbook.worksheets if _sheet_holds_header(w, expect_headers)),
+                                 worksheet)
         elif sheet in workbook.sheetnames:
             worksheet = workbook[sheet]
         else:
@@ -358,7 +414,7 @@ def _read_xlsx(data: bytes, max_bytes: int, sheet: str | None) -> Table:
         dimension_rows = worksheet.max_row
         worksheet.reset_dimensions()  # some writers store a wrong <dimension>; trusting it would drop rows
         source = _XlsxSource(workbook, worksheet)
-        header_row, headers = _find_header(source(0))
+        header_row, headers = _find_header(source(0), expect_headers)
     except BaseException:
         workbook.close()
         raise
@@ -366,6 +422,7 @@ def _read_xlsx(data: bytes, max_bytes: int, sheet: str | None) -> Table:
         headers=headers,
         format="xlsx",
         sheet_name=worksheet.title,
+        sheet_names=tuple(workbook.sheetnames),
         estimated_rows=max(dimension_rows - header_row, 0) if dimension_rows else None,
         header_row=header_row,
         _source=source,

@@ -32,6 +32,7 @@ from civicgrid.apps.cases.services.actions_intake import CHECK_RESULTS
 from civicgrid.apps.cases.services.common import MissingInput
 from civicgrid.apps.cases.workflow import CASE_WORKFLOW, allowed_actions, reopen_deadline, reopen_window_open
 from civicgrid.apps.categories.models import LimitMode
+from civicgrid.apps.categories.selectors import org_label
 from civicgrid.apps.categories.services import dispatch_target, explain_route
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.downloads import JPEG_TYPE, inline_response
@@ -322,6 +323,9 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
     needs = {f["widget"] for a in forms for f in a["fields"]}
     departments = dispatch_departments(staffed=staffed) if "department" in needs else []
     prefilled = None
+    # The rule's department has no handler accounts: dispatch would refuse it, so the form does not start on it.
+    unstaffed = route.department if route is not None and route.department is not None and staffed is not None \
+        and route.department.pk not in staffed else None
     if chosen and chosen != getattr(route.department, "pk", None):  # the form starts elsewhere than the rule: say so
         prefilled = next((d for d in departments if d["id"] == chosen), None)
     proposals = _send_back_proposals(case)
@@ -334,6 +338,7 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "flags": flags_of(case),
         "actions": forms,
         "route": route,
+        "route_unstaffed": org_label(unstaffed) if unstaffed is not None else "",
         "departments": departments,
         "categories": category_groups(user) if "category" in needs else [],
         "clocks": (clock_rows := _clocks(case)),

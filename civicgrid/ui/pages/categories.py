@@ -151,11 +151,26 @@ def _dispatch_orgs(current_pk: int | None = None):
 
 
 class _OrgChoice(forms.ModelChoiceField):
+    """A department drop-down; with `staffed` (the departments that have handler accounts), the others are
+    marked, as the dispatch form marks them."""
+
+    staffed: set[int] | None = None
+
     def label_from_instance(self, obj):
         label = selectors.org_label(obj)
         if not handles_cases(obj):
             return f"{label}（{_('当前值，不可再选')}）"
+        if self.staffed is not None and obj.pk not in self.staffed:
+            return f"{label}{_('（暂无处置人员）')}"
         return label
+
+
+def _warn_unstaffed(request, department) -> None:
+    """Saved, but no one could take a case sent to `department` yet: say what that means and what to do."""
+    if department is not None and department.pk not in services.staffed_departments():
+        messages.warning(request, _("「%(name)s」还没有处置人员账号：在为其授权处置人员之前，派遣时不能派往该部门，"
+                                    "派遣员须另选部门。请安全管理员为其授权处置人员，或改选有处置人员的部门。")
+                         % {"name": selectors.org_label(department)})
 
 
 class CategoryForm(forms.Form):
@@ -181,6 +196,7 @@ class CategoryForm(forms.Form):
         super().__init__(*args, **kwargs)
         current = self.initial.get("default_department")
         self.fields["default_department"].queryset = _dispatch_orgs(getattr(current, "pk", None))
+        self.fields["default_department"].staffed = services.staffed_departments()
 
 
 class RuleForm(forms.Form):
@@ -203,6 +219,7 @@ class RuleForm(forms.Form):
         self.fields["category"].label_from_instance = lambda c: f"{c.taxonomy.name} · {c.get_kind_display()} {c}"
         current = self.initial.get("department")
         self.fields["department"].queryset = _dispatch_orgs(getattr(current, "pk", None))
+        self.fields["department"].staffed = services.staffed_departments()
 
 
 # `correct_rule` sets the department (and re-enables the rule); kind, priority and 启用 are not its to change.
@@ -257,12 +274,13 @@ def category_detail(request, pk: int):
         if form.is_valid():
             try:
                 # Only what the user changed: an untouched field is never rewritten from the form.
-                services.update_category(actor=request.user, category=category,
-                                         **{f: form.cleaned_data[f] for f in form.changed_data})
+                saved = services.update_category(actor=request.user, category=category,
+                                                 **{f: form.cleaned_data[f] for f in form.changed_data})
             except CivicgridError as exc:
                 _form_error(form, exc)
             else:
                 messages.success(request, _("已保存"))
+                _warn_unstaffed(request, saved.default_department)
                 return redirect("ui:category_detail", pk=category.pk)
         status = 400
     rules = _label_rules(list(selectors.visible_rules(request.user).filter(category=category)
@@ -355,6 +373,7 @@ def rule_new(request):
             _form_error(form, exc)
         else:
             messages.success(request, _("规则已保存"))
+            _warn_unstaffed(request, rule.department)
             _warn_rivals(request, rule)
             override = overriding_warning(rule.category, rule.region_code, rule.department_id, location, reference,
                                    data["note"]) if correcting else None
@@ -405,6 +424,7 @@ def rule_detail(request, pk: int):
                 rule = services.update_rule(actor=request.user, rule=rule,
                                             **{f: form.cleaned_data[f] for f in form.changed_data})
                 messages.success(request, _("规则已保存"))
+                _warn_unstaffed(request, rule.department)
                 _warn_rivals(request, rule)
                 return redirect("ui:routing_rule_detail", pk=rule.pk)
         except CivicgridError as exc:

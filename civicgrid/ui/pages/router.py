@@ -131,7 +131,7 @@ def _outlook(request, suggestion: dict, text: str) -> dict:
     from civicgrid.foundation.regions.selectors import locate
 
     try:
-        category = resolve_category(request.GET.get("category") or None)
+        category = resolve_category(request.GET.get("category") or None, subclass=False)
     except CivicgridError:
         category = None
     region_code, point = "", None

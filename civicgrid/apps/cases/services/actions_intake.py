@@ -10,7 +10,7 @@ from civicgrid.foundation.orgs.models import Organisation, handles_cases, handli
 from .. import clocks, recipients
 from ..models import MERGE_PARENT_STATUSES, Case, CaseReporter
 from .common import add_step, drop_extension_request, record, truthy
-from .intake import resolve_category
+from .intake import require_subclass, resolve_category
 from .transitions import Ctx, action
 
 CHECK_RESULTS = {"confirmed": "属实", "unconfirmed": "不属实"}
@@ -69,7 +69,9 @@ def accept(ctx: Ctx) -> None:
     case = ctx.case
     if not case.category_id and ctx.inputs.get("category") in (None, ""):
         raise ValidationFailed("立案须确定事项分类：请选择分类 / choose a category to accept the case", field="category")
-    if ctx.inputs.get("category") not in (None, ""):
+    if ctx.inputs.get("category") in (None, ""):
+        require_subclass(case.category)  # kept (「不变」): a class (Open311 may file one) is not accepted
+    else:
         category = resolve_category(ctx.inputs["category"])
         if category.pk != case.category_id:
             ctx.data["category"] = {"from": case.category_id, "to": category.pk}

@@ -90,6 +90,7 @@ class _Lookups:
     def __init__(self, stamp: tuple) -> None:
         self.stamp = stamp
         self.categories: dict[int, Category] = {}
+        self.children: dict[int, list[tuple[int, str, str]]] = {}
         self.table = None  # the routing table, built on first use
         self.grids: dict[str, int] | None = None
 
@@ -99,6 +100,16 @@ class _Lookups:
             found = Category.objects.filter(pk=pk, is_active=True).first()
             if found is not None:
                 self.categories[pk] = found
+        return found
+
+    def subclasses(self, category: Category) -> list[tuple[int, str, str]]:
+        """The active subclasses of `category` as (id, code, name), in code order (none for a subclass)."""
+        found = self.children.get(category.pk)
+        if found is None:
+            found = [] if category.parent_id else list(
+                Category.objects.filter(parent_id=category.pk, is_active=True).order_by("sort", "code")
+                .values_list("pk", "code", "name"))
+            self.children[category.pk] = found
         return found
 
     def route(self, category: Category | None, region_code: str) -> int | None:
@@ -160,8 +171,32 @@ def forget_lookups() -> None:
         _cached.update(lookups=None, checked_at=0.0)
 
 
-def resolve_category(category) -> Category | None:
-    """A Category, its id, or None; an unknown or disabled category is a clear error."""
+SUBCLASSES_NAMED = 8
+
+
+def require_subclass(category: Category | None) -> Category | None:
+    """`category`, unless it is a class with active subclasses: a case is filed under a subclass (its 立案条件,
+    time limit and responsible body are the subclass's, and the pickers offer only subclasses), so a class is
+    refused naming the subclasses to choose from. A class without subclasses is its own most specific
+    category, and passes."""
+    if category is None:
+        return None
+    below = _lookups().subclasses(category)
+    if not below:
+        return category
+    listed = "、".join(f"{code} {name}（{pk}）" for pk, code, name in below[:SUBCLASSES_NAMED])
+    more = f"等 {len(below)} 个" if len(below) > SUBCLASSES_NAMED else ""
+    listed_en = ", ".join(f"{code} {name} ({pk})" for pk, code, name in below[:SUBCLASSES_NAMED])
+    raise ValidationFailed(
+        f"「{category.name}」是大类，事件须归入小类：请选择其下的小类：{listed}{more} / "
+        f"{category.name} is a class: choose one of its subclasses: {listed_en}"
+        f"{f' ({len(below)} in all)' if more else ''}", field="category")
+
+
+def resolve_category(category, *, subclass: bool = True) -> Category | None:
+    """A Category, its id, or None; an unknown or disabled category is a clear error, and so is a class with
+    subclasses (`require_subclass`) unless `subclass` is False (Open311, whose catalogue decides what it
+    offers, and the panel that only previews routing)."""
     if category is None or category == "":
         return None
     if isinstance(category, Category):
@@ -174,7 +209,7 @@ def resolve_category(category) -> Category | None:
     found = _lookups().category(pk) if pk and 0 < pk < 2**63 else None
     if found is None:
         raise ValidationFailed(f"未知的事件分类：{str(category)[:32]} / unknown category", field="category")
-    return found
+    return require_subclass(found) if subclass else found
 
 
 def suggest_department(category: Category | None, region_code: str):
@@ -435,7 +470,7 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
     if self_handled and not has_capability(actor, "cases.verify"):
         raise PermissionDenied("只有网格员等现场人员可以登记自行处置 / only field staff record self-handled cases")
     check_channel(actor, source=source, self_handled=self_handled, is_major=is_major)
-    category = resolve_category(category)
+    category = resolve_category(category, subclass=source != Source.OPEN311)
     payload = _payload(title=title, description=description, address=address, source=source,
                        name=caller_name or reporter_name, phone=callback_phone or reporter_phone,
                        email=reporter_email, ticket=hotline_ticket, lng=lng, lat=lat, crs=crs, category=category,
@@ -566,7 +601,7 @@ def check_report(*, actor, title, description="", lng=None, lat=None, crs="wgs84
         raise PermissionDenied("您无权上报事件 / you may not report cases")
     if actor is not None:
         check_channel(actor, source=source, self_handled=False, is_major=is_major)
-    category = resolve_category(category)
+    category = resolve_category(category, subclass=source != Source.OPEN311)
     payload = _payload(title=title, description=description, address=address, source=source, name=reporter_name,
                        phone=reporter_phone, email=reporter_email, ticket="", lng=lng, lat=lat, crs=crs,
                        category=category, self_handled=False, is_major=is_major, external_id=external_id)

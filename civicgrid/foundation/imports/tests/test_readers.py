@@ -373,3 +373,36 @@ def test_rows_failing_half_way_leave_no_workbook_behind(tmp_path, monkeypatch, f
         write_xlsx(HEADERS, rows(), sheet_title="居民")
     gc.collect()
     assert ignored == [] and list(tmp_path.iterdir()) == []
+
+
+def test_expected_headers_skip_a_title_row_within_the_first_rows():
+    data = ("平城区居民名册（2026）\r\n\r\n" + CHINESE_CSV).encode()
+    with read_table(data, "a.csv") as table:  # without: the title is the header
+        assert table.headers == ["平城区居民名册（2026）"]
+    with read_table(data, "a.csv", expect_headers=HEADERS) as table:
+        assert table.headers == HEADERS and table.header_row == 3
+        assert [n for n, _ in table.rows] == [4, 5]
+    titles = "".join(f"标题{i}\r\n" for i in range(5))  # the header only after five other rows: not looked for
+    with read_table((titles + CHINESE_CSV).encode(), "a.csv", expect_headers=HEADERS) as table:
+        assert table.headers == ["标题0"]
+
+
+def test_a_preferred_sheet_or_the_first_holding_the_headers_is_read():
+    book = Workbook()
+    book.active.title = "说明"
+    book.active.append(["填写说明"])
+    for title in ("名册", "附表"):
+        sheet = book.create_sheet(title)
+        sheet.append(HEADERS)
+        sheet.append([*ROWS[0][:3], title])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    data = buffer.getvalue()
+    with read_table(data, "a.xlsx") as table:
+        assert table.sheet_name == "说明" and table.sheet_names == ("说明", "名册", "附表")
+    with read_table(data, "a.xlsx", expect_headers=HEADERS) as table:
+        assert table.sheet_name == "名册"
+    with read_table(data, "a.xlsx", prefer_sheet="附表", expect_headers=HEADERS) as table:
+        assert table.sheet_name == "附表" and next(iter(table.rows))[1]["住址"] == "附表"
+    with read_table(data, "a.xlsx", prefer_sheet="没有这张表") as table:
+        assert table.sheet_name == "说明"
