@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
+from ..audit.personal import EMAIL, NAME
 from .roles import DEPARTMENT_ROLES, REGION_ROLES, Role
 
 
@@ -29,6 +30,8 @@ class User(AbstractUser):
     # Part of what a web session is bound to (`get_session_auth_hash`): raising it ends every session of the
     # account for good, as a password change does (deactivation; a reactivated account signs in afresh).
     session_generation = models.PositiveIntegerField(default=0)
+
+    audit_personal_fields = {"first_name": NAME, "last_name": NAME, "display_name": NAME, "email": EMAIL}
 
     class Meta:
         verbose_name = _("账号")
