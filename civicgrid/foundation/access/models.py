@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
-from ..audit.personal import EMAIL, NAME
+from ..audit.personal import EMAIL
 from .roles import DEPARTMENT_ROLES, REGION_ROLES, Role
 
 
@@ -31,7 +31,9 @@ class User(AbstractUser):
     # account for good, as a password change does (deactivation; a reactivated account signs in afresh).
     session_generation = models.PositiveIntegerField(default=0)
 
-    audit_personal_fields = {"first_name": NAME, "last_name": NAME, "display_name": NAME, "email": EMAIL}
+    # An account's names are how the audit administrator tells who acted and who was granted what: kept.
+    audit_plain_fields = ("first_name", "last_name", "display_name")
+    audit_personal_fields = {"email": EMAIL}
 
     class Meta:
         verbose_name = _("账号")

@@ -262,9 +262,12 @@ def masked_repr(obj: models.Model) -> str:
     """How a record names its object: `str(obj)` with the object's personal values in it masked as its snapshot
     keeps them (a resident is named by name, a household by its head's)."""
     text = str(obj)
-    for _name, attname, mode, kind in _snapshot_plan(type(obj)):
-        if mode == _MASKED:
-            value = obj.__dict__.get(attname)
+    model = obj._meta.model  # not type(obj): the signed-in user arrives wrapped in a lazy object
+    values = obj.__dict__ if type(obj) is model else None
+    for _name, attname, mode, kind in _snapshot_plan(model):
+        # Not free text: a title that repeats the description is the title, which the snapshot keeps too.
+        if mode == _MASKED and kind != TEXT:
+            value = values.get(attname) if values is not None else getattr(obj, attname, None)
             if isinstance(value, str) and value.strip() and value in text:
                 text = text.replace(value, mask_value(kind, value))
     return text
@@ -282,7 +285,8 @@ def shown_repr(entry: AuditEntry) -> str:
             continue
         for name, (mode, kind) in rules.items():
             value = recorded.get(name)
-            if mode == _MASKED and isinstance(value, str) and value.strip() and "*" not in value and value in text:
+            if (mode == _MASKED and kind != TEXT and isinstance(value, str) and value.strip() and "*" not in value
+                    and value in text):
                 text = text.replace(value, mask_value(kind, value))
     return text
 

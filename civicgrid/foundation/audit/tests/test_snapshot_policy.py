@@ -206,3 +206,32 @@ def test_the_history_shows_a_changed_description_as_its_length(tree):
     html = c.get(f"/audit/place/{place.pk}/history/").content.decode()
     assert "（文本 6 字，已隐去）" in html and "（文本 20 字，已隐去）" in html
     assert "张三" not in html and "李四" not in html and "13912345678" not in html
+
+
+def test_an_objects_name_masks_a_person_but_keeps_a_title_that_repeats_the_description():
+    from civicgrid.apps.cases.models import Case
+    from civicgrid.foundation.people.models import Household
+
+    case = Case(number="C20261130001", title="路灯不亮", description="路灯不亮", reporter_name="路灯不亮")
+    assert masked_repr(case) == "C20261130001 路***"  # the reporter's name, were it in the title, is masked
+    case.reporter_name = "欧阳明华"
+    assert masked_repr(case) == "C20261130001 路灯不亮"
+    assert masked_repr(Household(code="H0001", head_name="欧阳明华")) == "H0001 欧***"
+
+
+@pytest.mark.django_db
+def test_a_record_of_the_signed_in_user_names_it_masked(tree):
+    """`request.user` is a lazy object: a record of one's own password change names the account all the same (an
+    account's names are kept: they are how the trail tells who acted)."""
+    from django.utils.functional import SimpleLazyObject
+
+    from civicgrid.foundation.access.roles import Role
+    from civicgrid.foundation.audit.service import record
+    from civicgrid.testing.builders import user_with
+
+    user = user_with(Role.LEADER, region=tree["140213"])
+    user.display_name = "欧阳明华"
+    lazy = SimpleLazyObject(lambda: user)
+    entry = record(actor=lazy, action="auth.password_changed", target=lazy)
+    assert entry.target_repr == str(user) and entry.target_type == "access.user"
+    assert masked_repr(lazy) == masked_repr(user)
