@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.access.scope import ScopedModel
+from civicgrid.foundation.audit.personal import ADDRESS, NAME, TEXT
 from civicgrid.foundation.workflow.steps import TimelineStep
 
 
@@ -176,6 +177,7 @@ class Case(ScopedModel):
 
     scope_department_field = "department_id"
     audit_sensitive_fields = ("reporter_phone_enc", "reporter_email_enc")
+    audit_personal_fields = {"reporter_name": NAME, "address": ADDRESS, "description": TEXT}
 
     class Meta:
         verbose_name = _("事件")
@@ -278,6 +280,9 @@ class CaseStep(TimelineStep):
         """The department to show beside the step (see `DEPARTMENT_ACTIONS`), or None."""
         return self.department if self.department_id and self.action in self.DEPARTMENT_ACTIONS else None
 
+    audit_personal_fields = {"note": TEXT}
+    audit_plain_fields = ("actor_name",)
+
     class Meta(TimelineStep.Meta):
         verbose_name = _("处理过程")
 
@@ -329,6 +334,7 @@ class CaseReporter(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     audit_sensitive_fields = ("contact_enc", "email_enc")
+    audit_personal_fields = {"name": NAME, "rating_comment": TEXT}
 
     class Meta:
         verbose_name = _("报告人")

@@ -20,6 +20,8 @@ class Taxonomy(models.Model):
     source = models.CharField(_("来源"), max_length=200, blank=True)
     is_active = models.BooleanField(default=True)
 
+    audit_plain_fields = ("name",)
+
     class Meta:
         verbose_name = _("分类体系")
         verbose_name_plural = _("分类体系")
@@ -82,6 +84,8 @@ class Category(models.Model):
     edited_at = models.DateTimeField(_("人工修改时间"), null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    audit_plain_fields = ("name",)
+
     class Meta:
         verbose_name = _("事件分类")
         verbose_name_plural = _("事件分类")
@@ -139,6 +143,8 @@ class RoutingRule(models.Model):
     # Where the rule applies is what defines it: its history shows the region (`ui.pages.audit` hides other
     # models' region_code, which only repeats their grid or address).
     history_shown_fields = ("region_code",)
+
+    audit_plain_fields = ("note",)
 
     class Meta:
         verbose_name = _("分拨规则")

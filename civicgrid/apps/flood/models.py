@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from civicgrid.foundation.access.scope import ScopedModel
+from civicgrid.foundation.audit.personal import NAME, TEXT
 
 
 class Signal(models.TextChoices):
@@ -72,6 +73,8 @@ class FloodSeason(models.Model):
                                    related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
 
+    audit_plain_fields = ("note",)
+
     class Meta:
         verbose_name = _("汛期")
         verbose_name_plural = _("汛期")
@@ -101,6 +104,7 @@ class DutyRoster(ScopedModel):
     created_at = models.DateTimeField(auto_now_add=True)
 
     audit_sensitive_fields = ("phone_enc",)
+    audit_personal_fields = {"person": NAME}
 
     class Meta:
         verbose_name = _("防汛值班表")
@@ -142,6 +146,8 @@ class Station(ScopedModel):
 
     # A station is seen from inside its grid and from above; street staff see their street's stations.
     scope_include_ancestors = True
+
+    audit_plain_fields = ("name",)
 
     class Meta:
         verbose_name = _("监测站点")
@@ -233,6 +239,8 @@ class SignalThreshold(models.Model):
     is_active = models.BooleanField(_("启用"), default=True)
     note = models.CharField(_("说明"), max_length=200, blank=True)
 
+    audit_plain_fields = ("note",)
+
     class Meta:
         verbose_name = _("预警阈值")
         verbose_name_plural = _("预警阈值")
@@ -275,6 +283,8 @@ class TaskTemplate(models.Model):
     lists_hazards = models.BooleanField(_("附隐患点清单"), default=False)  # patrols list the street's flood hazards
     order = models.PositiveSmallIntegerField(_("顺序"), default=0)
     is_active = models.BooleanField(_("启用"), default=True)
+
+    audit_plain_fields = ("description",)
 
     class Meta:
         verbose_name = _("响应任务模板")
@@ -390,6 +400,9 @@ class ResponseTask(ScopedModel):
     is_overdue = models.BooleanField(_("超时"), default=False, db_index=True)
 
     scope_department_field = "department_id"
+
+    audit_personal_fields = {"done_note": TEXT}
+    audit_plain_fields = ("description",)
 
     class Meta:
         verbose_name = _("响应任务")

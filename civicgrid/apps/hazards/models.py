@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.access.scope import ScopedModel, subtree_q
+from civicgrid.foundation.audit.personal import ADDRESS, NAME, TEXT
 from civicgrid.foundation.workflow.steps import TimelineStep
 
 
@@ -98,6 +99,8 @@ class PatronAssignment(models.Model):
     note = models.CharField(_("说明"), max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    audit_plain_fields = ("note",)
+
     class Meta:
         verbose_name = _("包保关系")
         verbose_name_plural = _("包保关系")
@@ -132,6 +135,8 @@ class Campaign(ScopedModel):
 
     # A campaign over a street is seen from inside it (grid workers fill its checklists) and from above.
     scope_include_ancestors = True
+
+    audit_plain_fields = ("name", "description")
 
     class Meta:
         verbose_name = _("排查行动")
@@ -186,6 +191,8 @@ class Inspection(ScopedModel):
     lng = models.FloatField(null=True, blank=True)
     note = models.TextField(_("说明"), blank=True, max_length=2000)
 
+    audit_personal_fields = {"note": TEXT}
+
     class Meta:
         verbose_name = _("检查表")
         verbose_name_plural = _("检查表")
@@ -204,6 +211,8 @@ class InspectionAnswer(models.Model):
     ok = models.BooleanField(_("合格"))
     note = models.CharField(_("说明"), max_length=500, blank=True)
     hazard = models.ForeignKey("Hazard", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    audit_personal_fields = {"note": TEXT}
 
     class Meta:
         verbose_name = _("检查结果")
@@ -271,6 +280,8 @@ class Hazard(ScopedModel):
 
     scope_department_field = "patron_department_id"
     audit_sensitive_fields = ("owner_phone_enc",)
+    audit_personal_fields = {"owner_person": NAME, "address": ADDRESS, "description": TEXT}
+    audit_plain_fields = ("name",)
 
     class Meta:
         verbose_name = _("隐患")
@@ -335,6 +346,8 @@ class HazardPlan(models.Model):
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    audit_personal_fields = {"responsible_person": NAME}
+
     class Meta:
         verbose_name = _("隐患方案")
         ordering = ["hazard", "kind", "-created_at", "-id"]
@@ -362,6 +375,8 @@ class Rectification(models.Model):
     closed_on = models.DateField(_("销号日期"), null=True, blank=True)
     rounds = models.PositiveSmallIntegerField(_("整改轮次"), default=0)
 
+    audit_personal_fields = {"responsible_person": NAME, "check_note": TEXT}
+
     class Meta:
         verbose_name = _("整改台账")
 
@@ -373,6 +388,9 @@ class HazardStep(TimelineStep):
     """One entry of a hazard's timeline: a transition or a note, by whom, when."""
 
     hazard = models.ForeignKey(Hazard, on_delete=models.CASCADE, related_name="steps")
+
+    audit_personal_fields = {"note": TEXT}
+    audit_plain_fields = ("actor_name",)
 
     class Meta(TimelineStep.Meta):
         verbose_name = _("隐患处理过程")

@@ -139,6 +139,8 @@ class MaterialItem(models.Model):
     is_active = models.BooleanField(_("启用"), default=True)
     note = models.CharField(_("说明"), max_length=200, blank=True)
 
+    audit_plain_fields = ("name", "note")
+
     class Meta:
         verbose_name = _("物资品种")
         verbose_name_plural = _("物资目录")
@@ -173,6 +175,7 @@ class Warehouse(ScopedModel):
     scope_include_ancestors = True
     scope_department_field = "department"
     audit_sensitive_fields = ("keeper_phone_enc",)
+    audit_plain_fields = ("name", "address", "note")
 
     objects = PatronQuerySet.as_manager()
 
@@ -274,6 +277,8 @@ class StockCount(ScopedModel):
         """As the warehouse: view also for the 包保 department of the warehouse's street."""
         return with_patron_path(super().scope_q(scope, user, action=action), scope, action, _through_warehouse)
 
+    audit_plain_fields = ("note",)
+
     class Meta:
         verbose_name = _("盘点")
         verbose_name_plural = _("盘点")
@@ -349,6 +354,8 @@ class Movement(ScopedModel):
 
     objects = MovementQuerySet.as_manager()
 
+    audit_plain_fields = ("actor_name",)
+
     class Meta:
         verbose_name = _("出入库记录")
         verbose_name_plural = _("出入库记录")
@@ -385,6 +392,8 @@ class StockTarget(ScopedModel):
                                 lambda ids: models.Q(region_code__in=patron_streets(ids)))
 
     objects = TargetQuerySet.as_manager()
+
+    audit_plain_fields = ("note",)
 
     class Meta:
         verbose_name = _("储备定额")

@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.access.scope import ScopedModel, ScopedQuerySet, subtree_q
+from civicgrid.foundation.audit.personal import ADDRESS, NAME, TEXT
 from civicgrid.foundation.workflow.steps import TimelineStep
 
 
@@ -98,6 +99,8 @@ class RescueTeam(ScopedModel):
     scope_include_ancestors = True
     scope_department_field = "organisation_id"
     audit_sensitive_fields = ("leader_phone_enc",)
+    audit_personal_fields = {"leader_name": NAME, "note": TEXT}
+    audit_plain_fields = ("name", "equipment_note", "base_address")
 
     class Meta:
         verbose_name = _("抢险队伍")
@@ -137,6 +140,7 @@ class RescueMember(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     audit_sensitive_fields = ("phone_enc",)
+    audit_personal_fields = {"name": NAME}
 
     class Meta:
         verbose_name = _("队员")
@@ -276,6 +280,8 @@ class Incident(ScopedModel):
 
     objects = IncidentQuerySet.as_manager()
 
+    audit_personal_fields = {"address": ADDRESS, "description": TEXT, "report_summary": TEXT, "report_actions": TEXT, "report_losses": TEXT, "report_lessons": TEXT}
+
     class Meta:
         verbose_name = _("险情")
         verbose_name_plural = _("险情")
@@ -355,6 +361,8 @@ class CallOut(models.Model):
                                     related_name="+")
     note = models.CharField(_("说明"), max_length=500, blank=True)
 
+    audit_personal_fields = {"note": TEXT}
+
     class Meta:
         verbose_name = _("调派")
         verbose_name_plural = _("调派")
@@ -392,6 +400,8 @@ class IncidentMaterial(models.Model):
     issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                   related_name="+")
 
+    audit_plain_fields = ("warehouse_name", "item_name", "note")
+
     class Meta:
         verbose_name = _("调拨物资")
         verbose_name_plural = _("调拨物资")
@@ -407,6 +417,9 @@ class IncidentStep(TimelineStep):
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="steps")
     team = models.ForeignKey(RescueTeam, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    audit_personal_fields = {"note": TEXT}
+    audit_plain_fields = ("actor_name",)
 
     class Meta(TimelineStep.Meta):
         verbose_name = _("险情处置过程")

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
+from ..audit.personal import EMAIL
 from .roles import DEPARTMENT_ROLES, REGION_ROLES, Role
 
 
@@ -29,6 +30,10 @@ class User(AbstractUser):
     # Part of what a web session is bound to (`get_session_auth_hash`): raising it ends every session of the
     # account for good, as a password change does (deactivation; a reactivated account signs in afresh).
     session_generation = models.PositiveIntegerField(default=0)
+
+    # An account's names are how the audit administrator tells who acted and who was granted what: kept.
+    audit_plain_fields = ("first_name", "last_name", "display_name")
+    audit_personal_fields = {"email": EMAIL}
 
     class Meta:
         verbose_name = _("账号")

@@ -16,7 +16,7 @@ from ..core.errors import PermissionDenied, ValidationFailed
 from ..core.pagination import page
 from . import labels
 from .export import AuditFilter, apply_filter, clean_action, export_entries, visible_audit
-from .service import shown_snapshot
+from .service import shown_repr, shown_snapshot
 
 PREFIX = "/"
 router = Router(tags=["audit"])
@@ -44,6 +44,10 @@ class AuditOut(Schema):
     @staticmethod
     def resolve_action_name(obj) -> str:
         return labels.action_name(obj.action)
+
+    @staticmethod
+    def resolve_target_repr(obj) -> str:
+        return shown_repr(obj)
 
     @staticmethod
     def resolve_before(obj):

@@ -24,7 +24,7 @@ from ..core.days import day_end
 from ..core.errors import PermissionDenied, ValidationFailed
 from . import labels, verbs
 from .models import AuditEntry
-from .service import record, shown_snapshot
+from .service import record, shown_repr, shown_snapshot
 
 MAX_EXPORT_ROWS = 200_000
 REFUSED = ("refused", "denied")  # the results a page names 被拒绝  # an export bigger than this should be narrowed by time range
@@ -206,7 +206,7 @@ def filter_from_query(params) -> AuditFilter:
 def _cell(entry: AuditEntry, name: str):
     if name == "action_name":
         return labels.action_name(entry.action)
-    value = getattr(entry, name)
+    value = shown_repr(entry) if name == "target_repr" else getattr(entry, name)
     if name in ("before", "after"):
         value = shown_snapshot(entry.target_type, value)
     if name == "at":

@@ -45,6 +45,8 @@ class AuditEntry(models.Model):
 
     objects = AuditQuerySet.as_manager()
 
+    audit_plain_fields = ("actor_name",)
+
     class Meta:
         verbose_name = _("审计记录")
         verbose_name_plural = _("审计记录")

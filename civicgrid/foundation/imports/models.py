@@ -46,6 +46,8 @@ class ImportJob(ScopedModel):
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    audit_plain_fields = ("file_name",)
+
     class Meta:
         verbose_name = _("导入任务")
         verbose_name_plural = _("导入任务")

@@ -5,6 +5,8 @@ from django.db import models
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
+from ..audit.personal import TEXT
+
 
 class Notification(models.Model):
     """One message in a user's inbox."""
@@ -24,6 +26,8 @@ class Notification(models.Model):
     # became of it (words in the district's language, marked for translation: 已同意), so nobody takes it for work.
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolution = models.CharField(max_length=32, blank=True)
+
+    audit_personal_fields = {"body": TEXT, "body_en": TEXT}
 
     class Meta:
         verbose_name = _("站内消息")
@@ -77,6 +81,7 @@ class OutgoingMessage(models.Model):
     next_try_at = models.DateTimeField(null=True, blank=True)  # not before: the backoff after an attempt
 
     audit_sensitive_fields = ("to_enc",)
+    audit_personal_fields = {"body": TEXT}
 
     class Meta:
         # The worker's poll, every second: the unsent messages in id order (partial: only those), however

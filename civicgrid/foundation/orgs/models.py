@@ -57,6 +57,8 @@ class Organisation(ScopedModel):
     scope_include_ancestors = True
     scope_department_field = "id"
 
+    audit_plain_fields = ("name", "short_name", "phone", "address")
+
     class Meta:
         verbose_name = _("组织机构")
         verbose_name_plural = _("组织机构")

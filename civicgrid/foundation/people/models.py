@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..access.scope import ScopedModel
+from ..audit.personal import ADDRESS, NAME, TEXT
 
 
 class GridAnchored(ScopedModel):
@@ -66,6 +67,8 @@ class Building(GridAnchored):
         verbose_name=_("物业服务企业"),
     )
 
+    audit_plain_fields = ("address", "name")
+
     class Meta:
         verbose_name = _("楼栋")
         verbose_name_plural = _("楼栋")
@@ -116,6 +119,8 @@ class Household(GridAnchored):
     head_name = models.CharField(_("户主姓名"), max_length=64, blank=True)
     registered = models.BooleanField(_("户籍户"), default=True)
     size = models.PositiveSmallIntegerField(_("人数"), default=0)
+
+    audit_personal_fields = {"address": ADDRESS, "head_name": NAME}
 
     class Meta:
         verbose_name = _("户")
@@ -178,6 +183,7 @@ class Resident(GridAnchored):
     )
 
     audit_sensitive_fields = ("id_number_enc", "phone_enc")
+    audit_personal_fields = {"name": NAME}
     # The birth date is digits 7–14 of the ID number: beside the masked number (1402**********2972) it gives
     # all but two digits away. Whoever may not reveal the number sees the age (`age`), and the trail keeps no
     # birth date (`audit_withheld_fields`).
@@ -275,6 +281,8 @@ class Unit(GridAnchored):
     employees = models.PositiveIntegerField(_("从业人数"), null=True, blank=True)
 
     audit_sensitive_fields = ("contact_phone_enc",)
+    audit_personal_fields = {"contact_name": NAME}
+    audit_plain_fields = ("name", "address")
 
     class Meta:
         verbose_name = _("实有单位")
@@ -309,6 +317,9 @@ class Place(GridAnchored):
     kind = models.CharField(_("类型"), max_length=24, choices=PlaceKind.choices)
     address = models.CharField(_("地址"), max_length=200, blank=True)
     description = models.TextField(_("说明"), blank=True)
+
+    audit_personal_fields = {"description": TEXT}
+    audit_plain_fields = ("name", "address")
 
     class Meta:
         verbose_name = _("场所设施")

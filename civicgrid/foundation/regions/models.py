@@ -48,6 +48,7 @@ class Region(ScopedModel):
     scope_region_field = "code"
     scope_include_ancestors = True
     audit_exclude_fields = ("geometry",)
+    audit_plain_fields = ("name",)
 
     class Meta:
         verbose_name = _("区域")

@@ -68,6 +68,8 @@ class CalendarDay(models.Model):
     name = models.CharField(_("名称"), max_length=64, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
+    audit_plain_fields = ("name",)
+
     class Meta:
         ordering = ["date"]
         verbose_name = _("日历调整")

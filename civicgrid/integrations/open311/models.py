@@ -15,6 +15,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from civicgrid.foundation.audit.personal import ADDRESS
+
 DEVICE_CONTEXT = "open311.request.device_id"
 ACCOUNT_CONTEXT = "open311.request.account_id"
 FOLLOW_CONTEXT = "open311.request.follow_token"
@@ -65,6 +67,8 @@ class Open311Client(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    audit_plain_fields = ("name",)
+
     class Meta:
         verbose_name = _("Open311 客户端")
         verbose_name_plural = _("Open311 客户端")
@@ -99,6 +103,8 @@ class ServiceAttribute(models.Model):
     values = models.JSONField(default=list, blank=True)  # [{"key": "yes", "name": "是"}] for the list types
     is_active = models.BooleanField(default=True)
 
+    audit_plain_fields = ("description", "datatype_description")
+
     class Meta:
         verbose_name = _("服务属性")
         ordering = ["order", "id"]
@@ -127,6 +133,9 @@ class Open311Request(models.Model):
     follow_token_enc = models.TextField(blank=True)  # lets the client reopen on its reporter's behalf
     created_at = models.DateTimeField(auto_now_add=True)
 
+    audit_personal_fields = {"address_id": ADDRESS}
+    audit_sensitive_fields = ("device_id_enc", "account_id_enc", "follow_token_enc")
+
     class Meta:
         verbose_name = _("Open311 上报")
 
@@ -154,6 +163,8 @@ class Open311Update(models.Model):
     # match it (empty for updates received before it was kept)
     digest = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    audit_sensitive_fields = ("name_enc", "email_enc", "phone_enc")
 
     class Meta:
         verbose_name = _("Open311 更新")
@@ -199,6 +210,9 @@ class QueuedRequest(models.Model):
                              db_index=False)
     error = models.CharField(max_length=300, blank=True)
     done_at = models.DateTimeField(null=True, blank=True)
+
+    audit_personal_fields = {"address_id": ADDRESS}
+    audit_sensitive_fields = ("contacts_enc", "device_id_enc", "account_id_enc")
 
     class Meta:
         verbose_name = _("Open311 待立卷上报")

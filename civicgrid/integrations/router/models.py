@@ -35,6 +35,8 @@ class RouterModelVersion(models.Model):
     activated_at = models.DateTimeField(null=True, blank=True)
     note = models.CharField(_("说明"), max_length=200, blank=True)
 
+    audit_plain_fields = ("note",)
+
     class Meta:
         verbose_name = _("路由模型版本")
         verbose_name_plural = _("路由模型版本")

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from civicgrid.foundation.access.endpoints import data_endpoint
 from civicgrid.foundation.audit.labels import action_name
-from civicgrid.foundation.audit.service import SENSITIVE_MARK, WITHHELD_MARK, history
+from civicgrid.foundation.audit.service import SENSITIVE_MARK, WITHHELD_MARK, history, text_mark_parts
 from civicgrid.foundation.imports import history as imported
 
 from .common import page_view, scoped_get
@@ -116,6 +116,9 @@ def _shown(value, field=None, names: dict | None = None) -> str:
         return str(_("（已加密）"))
     if value == WITHHELD_MARK:
         return str(_("（不显示）"))
+    if marked := text_mark_parts(value):  # free text the trail keeps as its length and a digest
+        length, digest = marked
+        return str(_("（文本 %(n)s 字，已隐去）")) % {"n": length} + (f" {digest[:8]}" if digest else "")
     if value is True:
         return str(_("是"))
     if value is False:

@@ -33,6 +33,7 @@ from civicgrid.foundation.audit.export import (
     object_types,
     visible_audit,
 )
+from civicgrid.foundation.audit.service import shown_repr
 from civicgrid.foundation.core.days import day_end
 from civicgrid.foundation.core.downloads import file_response
 from civicgrid.foundation.core.errors import CivicgridError, ValidationFailed
@@ -229,6 +230,7 @@ def audit_log(request):
     for entry in page_obj:  # a Page keeps the list it read, so the template iterates the same entries
         entry.action_name = audit_labels.action_name(entry.action)
         entry.result_name = RESULT_NAMES.get(entry.result, entry.result)
+        entry.shown_repr = shown_repr(entry)
     types = object_types()
     chosen_type = request.GET.get("target_type", "").strip().lower()
     if chosen_type and chosen_type not in dict(types):  # a link with a type the trail has not recorded yet
