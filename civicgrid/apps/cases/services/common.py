@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.db import connection
 
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.audit import service as audit
 from civicgrid.foundation.audit.service import actor_label, snapshot, user_or_none  # noqa: F401  (used by the services)
-from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
+from civicgrid.foundation.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from civicgrid.foundation.events import bus as events
 
 from .. import conf
@@ -69,10 +71,46 @@ def drop_extension_request(case: Case, data: dict) -> None:
 
 
 def add_step(case: Case, *, action: str, actor, at, from_status: str = "", to_status: str = "", note: str = "",
-             data: dict | None = None, department=None, note_en: str = "") -> CaseStep:
-    """One entry of the case's timeline (`note_en`: the English of a note the system wrote)."""
+             data: dict | None = None, department=None, note_en: str = "", idempotency_key: str | None = None
+             ) -> CaseStep:
+    """One entry of the case's timeline (`note_en`: the English of a note the system wrote; `idempotency_key`:
+    the hashed one-time key of the form or request that asked for it, `step_key`)."""
     return CaseStep.record_step(case=case, action=action, actor=actor, at=at, from_status=from_status,
-                                to_status=to_status, note=note, data=data, department=department, note_en=note_en)
+                                to_status=to_status, note=note, data=data, department=department, note_en=note_en,
+                                idempotency_key=idempotency_key)
+
+
+MAX_KEY_LENGTH = 200  # like a report's key (`intake.MAX_KEY_LENGTH`)
+
+
+def step_key(owner, key) -> str | None:
+    """The stored form of a step's one-time key: bound to whoever sent it (`owner`: an account, a system part's
+    name, or a follow link's token as a string starting "follow:"), so nobody else's key can ever match. None
+    without a key."""
+    if key is None or str(key).strip() == "":
+        return None
+    key = str(key).strip()
+    if len(key) > MAX_KEY_LENGTH:
+        raise ValidationFailed("幂等键过长 / idempotency key too long", field="idempotency_key")
+    if isinstance(owner, str):
+        who = owner
+    else:
+        who = f"user:{owner.pk}" if user_or_none(owner) else f"name:{actor_label(owner)}"
+    return hashlib.sha256(f"step\x00{who}\x00{key}".encode()).hexdigest()
+
+
+def replayed_step(key: str | None, case: Case | None, action: str) -> CaseStep | None:
+    """The step an earlier sending of the same key made (a form or request sent again after its answer was
+    lost), or None. The same key for another case or another action is refused (409): a key names one step."""
+    if not key:
+        return None
+    step = CaseStep.objects.filter(idempotency_key=key).first()
+    if step is None:
+        return None
+    if (case is not None and step.case_id != case.pk) or step.action != action:
+        raise Conflict("此提交编号已用于另一项操作，请刷新页面后重试 / the idempotency key was already used for another "
+                       "action", field="idempotency_key")
+    return step
 
 
 def audit_entry(case: Case, *, actor, action: str, before: dict | None, data: dict | None = None):
