@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+from contextlib import contextmanager
 
 from django.db import connection
 
@@ -132,22 +134,50 @@ def publish(case: Case, topic: str, **payload) -> None:
     })
 
 
-def read_photos(items, default_kind: str) -> list[tuple[str, photo_mod.Photo]]:
+def read_photos(items, default_kind: str, names=None) -> list[tuple[str, photo_mod.Photo]]:
     """Check every photo of a request by content before any transaction starts.
 
-    `items` holds bytes, files, already read `Photo`s or `(kind, any of those)` pairs.
+    `items` holds bytes, files, already read `Photo`s or `(kind, any of those)` pairs; `names`, the names the
+    photos were chosen under when `items` holds their bytes (a refusal names the file, `naming`).
     """
     items = list(items or ())
     if len(items) > conf.max_photos_per_request():
         raise ValidationFailed(f"一次最多上传 {conf.max_photos_per_request()} 张照片 / too many photos",
                                field="photos")
+    names = list(names or ())
     result = []
-    for item in items:
+    for i, item in enumerate(items):
         kind, source = item if isinstance(item, tuple) else (default_kind, item)
         if kind not in photo_mod.KINDS:
             raise ValidationFailed(f"照片类型无效：{str(kind)[:16]} / unknown photo kind", field="photos")
-        result.append((kind, source if isinstance(source, photo_mod.Photo) else photo_mod.read_photo(source)))
+        if isinstance(source, photo_mod.Photo):
+            result.append((kind, source))
+            continue
+        with naming(names[i] if i < len(names) else source):
+            result.append((kind, photo_mod.read_photo(source)))
     return result
+
+
+def file_name(source) -> str:
+    """The name a photo was chosen under (an upload's), for messages: its last part, short; "" for bytes."""
+    name = source if isinstance(source, str) else getattr(source, "name", "") or ""
+    name = os.path.basename(str(name).replace("\\", "/")).replace(" / ", " ").strip()
+    return name if len(name) <= 60 else f"{name[:28]}…{name[-28:]}"
+
+
+@contextmanager
+def naming(source):
+    """A photo refused while read (not an image, too large, empty) is named in the message, with what to do
+    about it: a phone sends several at once and the person must know which one to remove or replace."""
+    try:
+        yield
+    except ValidationFailed as exc:
+        name = file_name(source)
+        if not name:
+            raise
+        zh, _, en = exc.message.partition(" / ")
+        raise ValidationFailed(f"照片「{name}」：{zh}，请删除或更换这张照片 / photo \"{name}\": {en or zh}; remove or "
+                               f"replace it", field=exc.field or "photos") from None
 
 
 def attach_all(case: Case, photos, *, step=None, actor=None) -> list:
