@@ -37,6 +37,8 @@ def handset(browser, live_server):
         pg.errors = []
         pg.on("pageerror", lambda e: pg.errors.append(str(e)))
         made.append(context)
+        # The live server's first page can take long on a loaded machine (it starts cold): wait longer once.
+        pg.goto(f"{pg.base_url}/accounts/login/", timeout=90_000)
         return pg
 
     yield make
