@@ -148,10 +148,20 @@ def get_case(request, number: str):
 
 @router.post("/cases/{number}/actions/{action}", response={200: CaseDetailOut, **errors(400, 401, 403, 404, 409, 422)},
              url_name="case_action")
-def take_action(request, number: str, action: ActionName, payload: ActionIn | None = None):
+def take_action(request, number: str, action: ActionName, payload: ActionIn | None = None,
+                idempotency_key: str | None = Header(None, alias="Idempotency-Key")):
     """Take one action of the loop (inputs as JSON): 404 outside scope, 409 in the wrong state, 403 for a role
-    that may not, 422 for missing inputs."""
-    case = selectors.case_in_scope(request.user, _file_number(request, number))
+    that may not, 422 for missing inputs. A retry with the same `Idempotency-Key` answers with the case as it is
+    now, without taking the action again (the key used for another case or action: 409), also when the first
+    sending moved the case out of your scope (退回)."""
+    try:
+        case = selectors.case_in_scope(request.user, _file_number(request, number))
+    except NotFound:
+        done = services.replayed_case(actor=request.user, number=number, action=action,
+                                      idempotency_key=idempotency_key)
+        if done is None:
+            raise
+        return _detail(done, request.user, after_action=True)
     body = request.body.strip()
     if body and body != b"null" and not body.startswith(b"{"):
         raise ValidationFailed("请求体须为 JSON 对象，如 {\"note\": \"…\"} / the body must be a JSON object", field="body")
@@ -160,7 +170,8 @@ def take_action(request, number: str, action: ActionName, payload: ActionIn | No
     # Unset inputs are dropped (an empty string, an unticked flag); a zero is a value (hours=0 is refused as
     # out of range, not reported missing).
     inputs = {k: v for k, v in inputs.items() if k != "photos" and v is not None and v != "" and v is not False}
-    case = services.act(actor=request.user, case=case, action=action[:32], photos=photos, **inputs)
+    case = services.act(actor=request.user, case=case, action=action[:32], photos=photos,
+                        idempotency_key=idempotency_key, **inputs)
     return _detail(case, request.user, after_action=True)
 
 
@@ -220,17 +231,22 @@ def follow(request, token: str):
 
 @router.post("/follow/{token}/rating", response={200: FollowOut, **errors(400, 404, 409, 422, 429)}, auth=None, throttle=PUBLIC_THROTTLE,
              url_name="follow_rating")
-def follow_rating(request, token: str, payload: RatingIn):
-    """满意度 1–5, once, after the case is closed."""
-    services.rate(follow_token=token, score=payload.score, comment=payload.comment, actor=request.user)
+def follow_rating(request, token: str, payload: RatingIn,
+                  idempotency_key: str | None = Header(None, alias="Idempotency-Key")):
+    """满意度 1–5, once, after the case is closed (a retry with the same `Idempotency-Key` answers as the first)."""
+    services.rate(follow_token=token, score=payload.score, comment=payload.comment, actor=request.user,
+                  idempotency_key=idempotency_key)
     return services.follow_status(token, viewer=request.user)
 
 
 @router.post("/follow/{token}/reopen", response={200: FollowOut, **errors(404, 409, 422, 429)}, auth=None, throttle=PUBLIC_THROTTLE,
              url_name="follow_reopen")
-def follow_reopen(request, token: str, payload: ReopenIn):
-    """重新办理 within the configured days after closing (`reopen_until`); staff signed in are refused (409)."""
-    services.reopen_by_token(follow_token=token, reason=payload.reason, actor=request.user)
+def follow_reopen(request, token: str, payload: ReopenIn,
+                  idempotency_key: str | None = Header(None, alias="Idempotency-Key")):
+    """重新办理 within the configured days after closing (`reopen_until`); staff signed in are refused (409). A
+    retry with the same `Idempotency-Key` answers as the first."""
+    services.reopen_by_token(follow_token=token, reason=payload.reason, actor=request.user,
+                             idempotency_key=idempotency_key)
     return services.follow_status(token, viewer=request.user)
 
 

@@ -268,6 +268,11 @@ class CaseStep(TimelineStep):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="steps")
     department = models.ForeignKey("orgs.Organisation", null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
+    # sha256 of (who sent the form or request, its one-time key): a form or API call sent again after a lost
+    # answer finds the step it made instead of taking the action twice (`services.common.step_key`).
+    # Looked up under the case's row lock, so two sendings of one key never both take the step; indexed over the
+    # keyed steps only (migration 0016): most steps have none.
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 (NULL: not indexed)
 
     # The steps a department takes or receives: the timeline names the department beside them. Others (a
     # leader's approval, the grid worker's check, the dispatcher's closing) record the case's department too,
@@ -285,6 +290,8 @@ class CaseStep(TimelineStep):
 
     class Meta(TimelineStep.Meta):
         verbose_name = _("处理过程")
+        indexes = [models.Index(fields=["idempotency_key"], condition=models.Q(idempotency_key__isnull=False),
+                                name="cases_step_key_idx")]
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.action}"

@@ -12,6 +12,8 @@ correction with a link that opens it pre-filled for those who manage rules) stan
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -37,6 +39,7 @@ from civicgrid.apps.categories.services import dispatch_target, explain_route
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.downloads import JPEG_TYPE, inline_response
 from civicgrid.foundation.core.errors import CivicgridError, NotFound
+from civicgrid.foundation.core.photos import max_photo_bytes
 from civicgrid.foundation.core.pii import mask_name
 from civicgrid.foundation.orgs.models import Organisation
 from civicgrid.ui.language import one_language
@@ -50,6 +53,7 @@ from .cases_shared import (
     category_groups,
     dispatch_departments,
     error_text,
+    success_once,
 )
 from .categories import overriding_warning
 from .common import capability_required, page_view
@@ -131,7 +135,7 @@ def action_forms(case: Case, user, route_department: int | None, transitions) ->
         if t.name in CONFIRMATIONS:
             fields.append({"name": "confirm", "label": CONFIRMATIONS[t.name], "required": True, "widget": "flag"})
         result.append({"name": t.name, "label": t.label, "style": t.style, "fields": fields,
-                       "photos": any(f["widget"] == "photos" for f in fields),
+                       "photos": any(f["widget"] == "photos" for f in fields), "key": uuid.uuid4().hex,
                        "url": reverse("ui:case_act", args=[case.number, t.name])})
     return result
 
@@ -349,6 +353,10 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "photos": [photo(case, a) for a in case.attachments.all()],
         "candidates": _duplicates(case, user, allowed),
         "merged_cases": _merged_cases(case),
+        "merge_key": uuid.uuid4().hex,
+        # The photo inputs check size and count on the phone before anything is sent (the service's limits).
+        "max_photo_bytes": max_photo_bytes(),
+        "max_photos": case_conf.max_photos_per_request(),
         "grid_geometry": case.grid.geometry if case.grid_id else None,
         "follow_path": reverse("ui:follow", args=[reporter_token]) if reporter_token else "",
         "follow_token": reporter_token,
@@ -415,11 +423,20 @@ def _inputs(request, action: str) -> dict:
 @require_POST
 @capability_required(selectors.CASE_FILE_CAPABILITY)
 def case_act(request, number: str, action: str):
-    """Take one action through `cases.services.act`; on refusal show why, with nothing changed."""
+    """Take one action through `cases.services.act`; on refusal show why, with nothing changed.
+
+    Every form carries a one-time key (`idempotency_key`, drawn with the page): the same form sent again (a
+    browser resending it after a dropped connection) gets the first sending's answer, the same redirect and
+    message, never a second step nor a refusal of the state the first one moved the case to."""
     case = Case.objects.visible_to(request.user).filter(number=str(number)[:20]).first()
     if action not in STEP_LABELS:
         raise Http404("未找到该事件，或不在您的权限范围内")
+    key = request.POST.get("idempotency_key") or None
     if case is None:
+        # The first sending may have moved the case out of the user's hands (退回): answer as it did.
+        done = services.replayed_case(actor=request.user, number=number, action=action, idempotency_key=key)
+        if done is not None:
+            return _done(request, done, action)
         return _left_scope(request, number, action)
     try:
         if action in CONFIRMATIONS and request.POST.get("confirm") not in ("1", "on", "true"):
@@ -427,7 +444,7 @@ def case_act(request, number: str, action: str):
                                "cannot be undone", field="confirm")
         inputs = _inputs(request, action)
         services.act(actor=request.user, case=case, action=action, photos=request.FILES.getlist("photos"),
-                     **inputs)
+                     idempotency_key=key, **inputs)
     except NotFound:
         raise Http404 from None
     except CivicgridError as exc:
@@ -435,7 +452,12 @@ def case_act(request, number: str, action: str):
         context = detail_context(request, fresh, error=error_text(exc), failed_action=action,
                                  posted={k: request.POST.get(k, "") for k in TEXT_INPUTS})
         return render(request, "cases/detail.html", context, status=exc.status)
-    messages.success(request, _("已完成：%(label)s") % {"label": pgettext("action", STEP_LABELS[action])})
+    return _done(request, case, action)
+
+
+def _done(request, case: Case, action: str):
+    """The answer to a step taken (or to the same form sent again): the message, and back to the case."""
+    success_once(request, _("已完成：%(label)s") % {"label": pgettext("action", STEP_LABELS[action])})
     if action == "dispatch":
         _warn_overridden_correction(request, case)
     if Case.objects.visible_to(request.user).filter(pk=case.pk).exists():

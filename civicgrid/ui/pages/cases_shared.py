@@ -7,6 +7,7 @@ Nothing here decides scope or rules: reads start from `Case.objects.visible_to`,
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -156,3 +157,11 @@ def scope_root(user, capability: str) -> str:
     return ""
 
 
+def success_once(request, text) -> None:
+    """A success message, unless the same one already waits to be shown: a form sent again after its answer was
+    lost is told what the first sending was, once (that answer's message never reached the page)."""
+    storage = messages.get_messages(request)
+    pending = [str(m) for m in storage]
+    storage.used = False  # reading them here does not show them: they stay for the next page
+    if str(text) not in pending:
+        messages.success(request, text)

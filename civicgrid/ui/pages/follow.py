@@ -11,7 +11,8 @@ Tokens are 32 random characters, so guessing is hopeless; a per-address limit ke
 
 from __future__ import annotations
 
-from django.contrib import messages
+import uuid
+
 from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -27,7 +28,7 @@ from civicgrid.foundation.access.endpoints import non_data_endpoint
 from civicgrid.foundation.core.errors import CivicgridError, NotFound
 from civicgrid.foundation.core.middleware import client_ip
 
-from .cases_shared import error_text
+from .cases_shared import error_text, success_once
 
 RATE_LIMIT = 60  # requests per address per minute, like the API's follow endpoints
 SCORES = [(5, _("非常满意")), (4, _("满意")), (3, _("基本满意")), (2, _("不满意")), (1, _("非常不满意"))]
@@ -58,8 +59,11 @@ def _status_or_404(token: str, request=None) -> dict:
 
 def _render(request, token: str, status: int = 200, **extra):
     info = _status_or_404(token, request)
+    # Each form's one-time key: the same form sent again (its answer lost) is answered as the first time.
+    keys = {"rate": uuid.uuid4().hex, "reopen": uuid.uuid4().hex}
     return render(request, "follow/status.html", {"info": info, "token": token, "scores": SCORES,
-                                                  "link": qr.follow_link(token, request), **extra},
+                                                  "link": qr.follow_link(token, request), "form_keys": keys,
+                                                  **extra},
                   status=status)
 
 
@@ -80,14 +84,14 @@ def follow_rate(request, token: str):
         return _too_many()
     try:
         services.rate(follow_token=token, score=request.POST.get("score"), comment=request.POST.get("comment", ""),
-                      actor=request.user)
+                      actor=request.user, idempotency_key=request.POST.get("idempotency_key") or None)
     except NotFound:
         raise Http404("链接无效或已失效") from None
     except CivicgridError as exc:
         # What was typed stays in the form (a missing score must not cost the comment).
         return _render(request, token, status=exc.status, error=error_text(exc), failed="rate",
                        comment=request.POST.get("comment", "")[:1000])
-    messages.success(request, _("感谢您的评价"))
+    success_once(request, _("感谢您的评价"))
     return redirect("ui:follow", token)
 
 
@@ -99,13 +103,13 @@ def follow_reopen(request, token: str):
         return _too_many()
     try:
         services.reopen_by_token(follow_token=token, reason=request.POST.get("reason", "")[:1000],
-                                 actor=request.user)
+                                 actor=request.user, idempotency_key=request.POST.get("idempotency_key") or None)
     except NotFound:
         raise Http404("链接无效或已失效") from None
     except CivicgridError as exc:
         return _render(request, token, status=exc.status, error=error_text(exc), failed="reopen",
                        reason=request.POST.get("reason", "")[:1000])
-    messages.success(request, _("已提交重新办理申请"))
+    success_once(request, _("已提交重新办理申请"))
     return redirect("ui:follow", token)
 
 

@@ -4,6 +4,7 @@
     check_report(*, actor, title, …) -> ReportSpec           a queued channel's report, checked and located
     submit_cases(specs, *, actor, also) -> [Case | error]    a batch of queued reports made into cases
     act(*, actor, case, action, **inputs) -> Case            every transition of CASE_WORKFLOW (services/transitions.py)
+    replayed_case(*, actor, number, action, idempotency_key) the case a keyed step already moved out of scope
     rate(*, follow_token, score, comment, actor) -> CaseReporter   满意度 by link/QR (services/follow.py)
     reopen_by_token(*, follow_token, reason, actor) -> Case        重新办理 by link/QR (never by staff signed in)
     follow_status(token, viewer) -> dict                           public status, no personal data
@@ -25,10 +26,10 @@ from .intake import (
            writer_turn,
 )
 from .photos import add_photos
-from .transitions import act, register_actions
+from .transitions import act, register_actions, replayed_case
 
 register_actions()
 
 __all__ = ["ReportSpec", "act", "add_photos", "check_report", "comment", "follow_status", "may_reveal_contact",
            "prepare_cases", "rate", "reveal_contact",
-           "reopen_by_token", "submit_case", "submit_cases", "write_cases", "writer_turn"]
+           "reopen_by_token", "replayed_case", "submit_case", "submit_cases", "write_cases", "writer_turn"]

@@ -16,7 +16,7 @@ from civicgrid.foundation.core.errors import Conflict, NotFound, ValidationFaile
 from .. import conf
 from ..models import Case, CaseReporter, Status
 from ..workflow import CASE_WORKFLOW, EXTRA_STEP_LABELS, reopen_deadline, reopen_window_open
-from .common import MissingInput, add_step, lock, publish, record
+from .common import MissingInput, add_step, lock, publish, record, replayed_step, step_key
 from .intake import is_public_only
 from .transitions import Ctx, run
 
@@ -142,8 +142,16 @@ def follow_status(token: str, viewer=None) -> dict:
     }
 
 
-def rate(*, follow_token: str, score, comment: str = "", actor=None) -> CaseReporter:
-    """满意度 1–5 with an optional comment, once per reporter, after the case is closed."""
+def _follow_key(follow_token: str, key) -> str | None:
+    """A follow-page form's one-time key, bound to the link it was sent through (`common.step_key`)."""
+    return step_key(f"follow:{follow_token}", key)
+
+
+def rate(*, follow_token: str, score, comment: str = "", actor=None, idempotency_key: str | None = None
+         ) -> CaseReporter:
+    """满意度 1–5 with an optional comment, once per reporter, after the case is closed. `idempotency_key`: the
+    form's one-time key; the same form sent again (its answer lost) finds the rating it made and answers as the
+    first time did, never 您已评价过."""
     try:
         score = int(score)
     except (TypeError, ValueError):
@@ -153,10 +161,13 @@ def rate(*, follow_token: str, score, comment: str = "", actor=None) -> CaseRepo
     comment = str(comment or "").replace("\x00", "").strip()
     if len(comment) > 1000:
         raise ValidationFailed("评价内容不能超过 1000 字 / comment too long", field="comment")
+    key = _follow_key(follow_token, idempotency_key)
     with transaction.atomic():
         reporter = reporter_for(follow_token)
         case = lock(reporter.case)
         reporter = CaseReporter.objects.select_for_update().get(pk=reporter.pk)  # (a no-op on SQLite)
+        if replayed_step(key, case, "rate"):
+            return reporter
         if case.status != Status.CLOSED:
             raise Conflict("案卷办结后才能评价 / a case can be rated once it is closed")
         if not_the_reporter(reporter, actor):
@@ -170,25 +181,30 @@ def rate(*, follow_token: str, score, comment: str = "", actor=None) -> CaseRepo
         ratings = list(CaseReporter.objects.filter(case=case, rating__isnull=False).values_list("rating", flat=True))
         case.satisfaction = round(sum(ratings) / len(ratings))
         case.save(update_fields=["satisfaction", "updated_at"])
-        add_step(case, action="rate", actor="reporter", at=now, note=comment, data={"score": score})
+        add_step(case, action="rate", actor="reporter", at=now, note=comment, data={"score": score},
+                 idempotency_key=key)
         record(case, actor="reporter", action="rate", before=before, data={"score": score})
         publish(case, "rated", score=score, satisfaction=case.satisfaction)
     return reporter
 
 
-def reopen_by_token(*, follow_token: str, reason: str, actor=None) -> Case:
+def reopen_by_token(*, follow_token: str, reason: str, actor=None, idempotency_key: str | None = None) -> Case:
     """重新办理 asked for by the reporter through their link (the token stands for the reporter); `actor`, the
-    signed-in account sending it, if any: staff are refused (`not_the_reporter`)."""
+    signed-in account sending it, if any: staff are refused (`not_the_reporter`). `idempotency_key`: the form's
+    one-time key (sent again, it answers as the first time did)."""
     reason = str(reason or "").replace("\x00", "").strip()
     if not reason:
         raise MissingInput("「重新办理」须填写：reason / required: reason", field="reason")
     t = CASE_WORKFLOW.transition("reopen")
+    key = _follow_key(follow_token, idempotency_key)
     with transaction.atomic():
         reporter = reporter_for(follow_token)
         case = lock(reporter.case)
+        if replayed_step(key, case, "reopen"):
+            return case
         if not_the_reporter(reporter, actor):
             raise Conflict(STAFF_REFUSED)
         if case.status not in t.sources:
             raise Conflict("只有已办结的案卷可以重新办理 / only a closed case can be reopened")
         # The actor is recorded as "reporter" (no name: the trail needs no personal data to show who it was).
-        return run(Ctx("reporter", case, t, {"reason": reason[:1000]}, timezone.now(), []))
+        return run(Ctx("reporter", case, t, {"reason": reason[:1000]}, timezone.now(), [], key=key))

@@ -59,7 +59,7 @@ from civicgrid.foundation.sla import services as sla
 from .. import clocks, numbering, recipients, selectors, suggesters
 from .. import photos as photo_mod
 from ..models import PUBLIC_ROLES, Case, CaseReporter, CaseStep, Source, Status, normalise_ticket
-from .common import attach_all, audit_entry, read_photos, user_or_none
+from .common import attach_all, audit_entry, file_name, naming, read_photos, user_or_none
 
 log = logging.getLogger(__name__)
 
@@ -478,7 +478,12 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
     key = _idempotency(actor, idempotency_key)
 
     raw = [(item if isinstance(item, tuple) else ("before" if self_handled else "photo", item)) for item in photos or ()]
-    raw = [(kind, photo_mod.read_bytes(src) if not isinstance(src, photo_mod.Photo) else src) for kind, src in raw]
+    names = [file_name(src) for _, src in raw]
+    read = []
+    for kind, src in raw:
+        with naming(src):
+            read.append((kind, photo_mod.read_bytes(src) if not isinstance(src, photo_mod.Photo) else src))
+    raw = read
     # Each photo by its bytes, in order; a self-handled report's before/after photos also by their kind (a
     # plain photo's entry is its hash alone, as it always was).
     hashes = [hashlib.sha256(s.data if isinstance(s, photo_mod.Photo) else s).hexdigest() for _, s in raw]
@@ -490,7 +495,7 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
     if payload["ticket"]:
         _ticket_unused(payload["ticket"], actor)
 
-    checked = read_photos(raw, "photo")  # by content, before any transaction
+    checked = read_photos(raw, "photo", names)  # by content, before any transaction
     if self_handled and not any(kind == "after" for kind, _ in checked):
         raise ValidationFailed("自行处置须上传处置后照片 / a self-handled case needs an 'after' photo", field="photos")
     grid_id, grid_code, wlng, wlat, crs_in = _locate(lng, lat, crs, checked)

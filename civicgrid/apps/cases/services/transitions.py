@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from civicgrid.foundation.audit.service import snapshot
-from civicgrid.foundation.core.errors import ValidationFailed
+from civicgrid.foundation.core.errors import Conflict, ValidationFailed
 from civicgrid.foundation.workflow.engine import Transition
 from civicgrid.foundation.workflow.steps import MAX_NOTE
 
@@ -37,6 +37,8 @@ from .common import (
     publish,
     read_photos,
     record,
+    replayed_step,
+    step_key,
     user_or_none,
 )
 
@@ -59,6 +61,7 @@ class Ctx:
     department: object = None  # the department the step is recorded against, when not the case's
     tell: str | None = None  # what reporters are told, when the status changed
     link: bool = False  # whether reporters get the follow link (rating after closing)
+    key: str | None = None  # the hashed one-time key of the form or request (`common.step_key`)
 
 
 ACTIONS: dict[str, Callable[[Ctx], None]] = {}
@@ -86,10 +89,18 @@ def action(name: str):
     return register
 
 
-def act(*, actor, case: Case, action: str, note_en: str = "", **inputs) -> Case:
+def act(*, actor, case: Case, action: str, note_en: str = "", idempotency_key: str | None = None, **inputs) -> Case:
     """Take `action` on `case` as `actor` with the action's inputs (reason, note, department, hours, photos …);
-    `note_en`: the English of the note, when a part of the system acts and writes it."""
+    `note_en`: the English of the note, when a part of the system acts and writes it.
+
+    `idempotency_key`: the form's or request's one-time key. Sent again by the same actor (a browser resending a
+    form whose answer was lost, a client retrying), it finds the step the first sending made and returns the case
+    as it is, without a second step or a refusal of the now moved-on state; the same key for another case or
+    action is refused (409)."""
     t = CASE_WORKFLOW.transition(action)
+    key = step_key(actor, idempotency_key)
+    if replayed_step(key, case, action):  # checked again under the lock (a resend racing the first)
+        return case
     for name, label in FREE_TEXT.items():
         if len(str(inputs.get(name) or "").strip()) > MAX_NOTE:  # refused, never cut: the timeline keeps it whole
             raise ValidationFailed(f"{label}不能超过 {MAX_NOTE} 个字符 / {name} is at most {MAX_NOTE} characters",
@@ -97,13 +108,27 @@ def act(*, actor, case: Case, action: str, note_en: str = "", **inputs) -> Case:
     photos = read_photos(inputs.pop("photos", None) or (), PHOTO_KINDS.get(action, "photo"))
     with transaction.atomic():
         case = lock(case)
+        if replayed_step(key, case, action):
+            return case
         ensure_visible(actor, case)
         try:
             CASE_WORKFLOW.check(case, actor, action, {**inputs, "photos": photos})
         except ValidationFailed as exc:
             raise MissingInput(exc.message, field=exc.field) from None
         ensure_capability_scope(actor, case, t.capability, t.label)
-        return run(Ctx(actor, case, t, inputs, timezone.now(), photos, note_en=note_en))
+        return run(Ctx(actor, case, t, inputs, timezone.now(), photos, note_en=note_en, key=key))
+
+
+def replayed_case(*, actor, number: str, action: str, idempotency_key: str | None) -> Case | None:
+    """The case a first sending of this key took `action` on, when the case (by `number`) has since left the
+    actor's scope through it (退回): the answer to the same form or request sent again. None otherwise."""
+    try:
+        step = replayed_step(step_key(actor, idempotency_key), None, action)
+    except (ValidationFailed, Conflict):
+        return None
+    if step is None or step.case.number != str(number)[:20]:
+        return None
+    return step.case
 
 
 # Transitions after which the case answers to new or moved clocks: a breach of the round before (a late
@@ -132,7 +157,8 @@ def run(ctx: Ctx) -> Case:
     note = ctx.note or str(ctx.inputs.get("note") or ctx.inputs.get("reason") or "").strip()
     step = add_step(case, action=t.name, actor=ctx.actor, at=ctx.at, from_status=from_status,
                     to_status=case.status if changed else "", note=note, data=ctx.data,
-                    department=ctx.department or case.department, note_en=ctx.note_en if note else "")
+                    department=ctx.department or case.department, note_en=ctx.note_en if note else "",
+                    idempotency_key=ctx.key)
     attach_all(case, ctx.photos, step=step, actor=ctx.actor)
     record(case, actor=ctx.actor, action=t.name, before=before,
            data={**ctx.data, "step": step.pk, "photos": len(ctx.photos)})

@@ -66,10 +66,26 @@
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
   }
 
+  // The status line sits at the top of the form; on a phone the user is usually far below it, at the button.
+  // An error is brought into view and focused (role=alert, read out at once); a busy line (正在提交…, 网络不稳定…)
+  // is brought into view when it starts, not at each retry's new countdown.
   function say(text, kind) {
     delete status.dataset.photoNote;
+    const wasBusy = status.classList.contains("sending");
     status.textContent = text || "";
     status.className = kind === "error" ? "error" : kind === "busy" ? "notice sending" : kind === "ok" ? "msg" : "hint";
+    status.setAttribute("role", kind === "error" ? "alert" : "status");
+    if (!text || form.hidden) return;
+    if (kind === "error") reveal(true);
+    else if (kind === "busy" && !wasBusy) reveal(false);
+  }
+  function reveal(focus) {
+    const box = status.getBoundingClientRect();
+    if (box.top < 0 || box.bottom > window.innerHeight) status.scrollIntoView({ block: "center" });
+    if (focus) {
+      status.tabIndex = -1;
+      status.focus({ preventScroll: true });
+    }
   }
 
   // --- the draft's photos in IndexedDB --------------------------------------------------------------------
@@ -164,7 +180,17 @@
     if (!input) return;
     const files = photos[name].filter((p) => p.file).map((p) => p.file);
     setFiles(input, files);
-    if (form.civicgrid) form.civicgrid.showThumbs(input, files);
+    if (form.civicgrid) form.civicgrid.showThumbs(input, files, (index) => removePhoto(name, index));
+  }
+  // One photo taken out of the report (its 移除 button), the others kept; the draft forgets it.
+  function removePhoto(name, index) {
+    if (sending || starting) return;
+    const gone = photos[name].filter((p) => p.file)[index];
+    if (!gone) return;
+    photos[name] = photos[name].filter((p) => p !== gone);
+    showPhotos(name);
+    if (status.dataset.photoNote || status.classList.contains("error")) say("", "");
+    saveDraft();
   }
   function removePhotos(dropped) {
     // The slot's photos stay, and so do this page's (another tab may list what this one dropped, or the reverse).
@@ -184,11 +210,37 @@
       .then(() => removePhotos(dropped));
   }
   const mb = (bytes, digits) => (bytes / 1048576).toFixed(digits);
+  // Whether a file is a JPEG, PNG or WebP by its first bytes (what the server accepts, by content too): a
+  // document renamed .jpg is no photo, whatever its name says. Unreadable here: the server decides.
+  function isImage(file) {
+    return file.slice(0, 12).arrayBuffer().then((buffer) => {
+      const b = new Uint8Array(buffer);
+      const at = (i, bytes) => bytes.every((x, k) => b[i + k] === x);
+      return at(0, [0xff, 0xd8, 0xff]) || at(0, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]) ||
+        (at(0, [0x52, 0x49, 0x46, 0x46]) && at(8, [0x57, 0x45, 0x42, 0x50]));
+    }).catch(() => true);
+  }
+  const choosing = {}; // the latest choice of each field (an earlier one finishing late changes nothing)
   function choosePhotos(input) {
+    const picked = Array.from(input.files || []);
+    const ticket = (choosing[input.name] || 0) + 1;
+    choosing[input.name] = ticket;
+    const checked = Promise.all(picked.map(isImage));
+    // A send waits for the check (it waits for photoWork).
+    photoWork = photoWork.then(() => checked).then((images) => {
+      if (choosing[input.name] === ticket) return takePhotos(input, picked, images);
+      return undefined;
+    }).catch(() => undefined);
+  }
+  function takePhotos(input, picked, images) {
     // A new choice replaces the field's photos, as the file input itself does. What the server would refuse
-    // (too large, too many) is left out here, with a word on why.
+    // (not a photo, too large, too many) is left out here, each named, with a word on why and what to do.
     const notes = [];
-    let files = Array.from(input.files || []).filter((file) => {
+    let files = picked.filter((file, i) => {
+      if (!images[i]) {
+        notes.push(t("photo_not_image").replace("{name}", file.name));
+        return false;
+      }
       if (file.size <= MAX_PHOTO_BYTES) return true;
       notes.push(t("photo_too_large").replace("{name}", file.name).replace("{size}", mb(file.size, 1))
         .replace("{limit}", mb(MAX_PHOTO_BYTES, 0)));
@@ -208,10 +260,9 @@
     } else if (status.dataset.photoNote) {
       say("", ""); // the word on an earlier choice no longer holds
     }
-    if (sending) return;
+    if (sending) return undefined;
     // Stored first, then listed in the draft: a tab that takes the draft up finds them there.
-    photoWork = photoWork
-      .then(() => photoStore.put(chosen))
+    return photoStore.put(chosen)
       .catch(() => say(t("photos_not_kept"), "error"))
       .then(() => { if (!sending && !applying) saveDraft(); });
   }
@@ -437,7 +488,9 @@
           if (r.status >= 500 || r.status === 408 || r.status === 429) return scheduleRetry();
           if (r.status === 409 && body.field === "idempotency_key") return sendUnderNewKey(body);
           saveDraft(false); // refused: nothing was created with this key, the user corrects and sends again
-          return stop(body.detail || String(r.status));
+          // Outside the district: say how to give a place inside it.
+          const hint = body.code === "outside_district" ? ` ${t("outside_hint")}` : "";
+          return stop((body.detail || String(r.status)) + hint);
         });
       })
       .catch(() => {

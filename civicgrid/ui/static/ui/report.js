@@ -17,6 +17,10 @@
   const crsInput = el("crs");
   const located = form.querySelector("[data-located]");
   const gcj = form.querySelector("[data-crs-gcj]");
+  const crsNote = form.querySelector("[data-crs-note]");
+  // Where the point in the fields came from: "gps", "map" or "address" (WGS-84, whatever the Chinese-map box
+  // says), "typed" (by hand or pasted: the box says which system its numbers are in), "" (none, or a draft).
+  form.dataset.pointSource = "";
 
   // --- category search: filters the <select>'s options by name, code, keywords or class -------------------
   const catSearch = form.querySelector("[data-category-search]");
@@ -117,10 +121,12 @@
     map.setView([lat, lng], Math.max(map.getZoom(), 15));
   }
 
-  function setPoint(lng, lat, crs) {
+  function setPoint(lng, lat, crs, source) {
     lngInput.value = Number(lng).toFixed(6);
     latInput.value = Number(lat).toFixed(6);
     if (crsInput) crsInput.value = crs;
+    form.dataset.pointSource = source || "";
+    showCrsNote();
     form.dispatchEvent(new Event("input", { bubbles: true })); // the phone page saves its draft
     locateNow();
   }
@@ -128,7 +134,7 @@
   function choosePoint(latlng) {
     // Map points are WGS-84 (the boundaries are stored so): a Chinese-map toggle does not apply to them.
     if (gcj) gcj.checked = false;
-    setPoint(latlng.lng, latlng.lat, "wgs84");
+    setPoint(latlng.lng, latlng.lat, "wgs84", "map");
   }
 
   // --- the located grid, asked of the server before submitting ------------------------------------------
@@ -141,6 +147,10 @@
     located.dataset.state = state || "";
   }
   function locateNow() {
+    if (gcj && crsInput && crsInput.value === "gcj02" && !gcj.checked) {
+      gcj.checked = true; // a draft brought back with typed GCJ-02 numbers
+      form.dataset.pointSource = "typed";
+    }
     const lng = parseFloat(lngInput.value);
     const lat = parseFloat(latInput.value);
     if (!Number.isFinite(lng) || !Number.isFinite(lat)) {
@@ -156,37 +166,62 @@
       .then(({ ok, body }) => {
         if (ticket !== asked) return; // a newer point was chosen meanwhile
         if (!ok) {
-          showLocated(body.detail || t("not_located"), "bad");
+          // Outside the district (or not a point): say how to give a place that is in it.
+          const detail = body.detail || t("not_located");
+          showLocated(body.code === "outside_district" ? `${detail} ${t("outside_hint")}` : detail, "bad");
+          located.dataset.grid = "";
           return;
         }
         const names = [body.street, body.community, body.grid].filter(Boolean).map((r) => r.name);
         const grid = body.grid || body.community;
-        showLocated(`${t("in_grid")}${colon()}${names.join(" › ")}${grid ? inBrackets(grid.code) : ""}`, "ok");
+        // Typed GCJ-02 numbers land elsewhere than they read: the line says they were converted.
+        const converted = crs === "gcj02" ? ` ${t("gcj_converted")}` : "";
+        showLocated(`${t("in_grid")}${colon()}${names.join(" › ")}${grid ? inBrackets(grid.code) : ""}${converted}`, "ok");
         located.dataset.grid = grid ? grid.code : "";
         setMarker(body.wgs84[1], body.wgs84[0]);
         form.dispatchEvent(new Event("located", { bubbles: true })); // the intake form's routing panel asks again
       })
       .catch(() => { if (ticket === asked) showLocated(t("not_located"), "bad"); });
   }
-  [lngInput, latInput].forEach((input) => input && input.addEventListener("change", locateNow));
+  // The Chinese-map box applies to coordinates typed by hand (or pasted from a domestic map) only: a point from
+  // the phone's GPS, the map or an address is WGS-84 already, and ticking the box does not move it.
+  const typed = () => form.dataset.pointSource === "typed";
+  function showCrsNote() {
+    if (!crsNote) return;
+    crsNote.hidden = !(gcj && gcj.checked && !typed() && lngInput.value && latInput.value);
+  }
+  [lngInput, latInput].forEach((input) => input && input.addEventListener("change", () => {
+    form.dataset.pointSource = "typed";
+    if (gcj && crsInput) crsInput.value = gcj.checked ? "gcj02" : "wgs84";
+    showCrsNote();
+    locateNow();
+  }));
   if (crsInput && crsInput.tagName === "SELECT") crsInput.addEventListener("change", locateNow);
   if (gcj && crsInput) {
+    // A draft restored with typed GCJ-02 numbers shows the box ticked.
+    if (crsInput.value === "gcj02") {
+      gcj.checked = true;
+      form.dataset.pointSource = "typed";
+    }
     gcj.addEventListener("change", () => {
-      crsInput.value = gcj.checked ? "gcj02" : "wgs84";
-      locateNow();
+      if (typed()) crsInput.value = gcj.checked ? "gcj02" : "wgs84";
+      else crsInput.value = "wgs84";
+      showCrsNote();
+      locateNow(); // the line under the map says where the point is now, changed or not
     });
   }
 
-  // --- the phone's GPS (WGS-84 from the browser; GCJ-02 when the toggle says a Chinese map SDK gave it) ---
+  // --- the phone's GPS: always WGS-84 (the browser's geolocation), whatever the Chinese-map box says -------
   const gpsButton = form.querySelector("[data-use-gps]");
   function useGps(fresh) {
     if (!navigator.geolocation) {
       showLocated(t("gps_missing"), "bad");
       return;
     }
+    if (gcj) gcj.checked = false;
     showLocated(t("locating"), "");
     navigator.geolocation.getCurrentPosition(
-      (pos) => setPoint(pos.coords.longitude, pos.coords.latitude, gcj && gcj.checked ? "gcj02" : "wgs84"),
+      (pos) => setPoint(pos.coords.longitude, pos.coords.latitude, "wgs84", "gps"),
       () => showLocated(t("gps_denied"), "bad"),
       // After a report, a cached fix is where the last report was: the next one asks for a new reading.
       { enableHighAccuracy: true, timeout: 15000, maximumAge: fresh === true ? 0 : 30000 },
@@ -200,6 +235,9 @@
     lngInput.value = "";
     latInput.value = "";
     if (crsInput) crsInput.value = "wgs84";
+    form.dataset.pointSource = "";
+    if (gcj) gcj.checked = false;
+    showCrsNote();
     if (marker) {
       marker.remove();
       marker = null;
@@ -242,7 +280,7 @@
             bResults.replaceChildren();
             if (b.lng != null && b.lat != null) {
               if (gcj) gcj.checked = false;
-              setPoint(b.lng, b.lat, "wgs84");
+              setPoint(b.lng, b.lat, "wgs84", "address");
             }
           });
           li.append(button);
@@ -260,17 +298,37 @@
   }
 
   // --- photo previews (blob: URLs are allowed by the CSP's img-src) -------------------------------------
-  // `showThumbs` is also the phone page's, for the photos its draft brings back from the phone's storage.
-  function showThumbs(input, files) {
+  // `showThumbs` is also the phone page's, for the photos its draft brings back from the phone's storage;
+  // given `remove`, each photo has a 移除 button that calls it with the photo's place in the list.
+  function showThumbs(input, files, remove) {
     const box = document.getElementById(input.dataset.thumbs);
     if (!box) return;
     box.querySelectorAll("img").forEach((img) => URL.revokeObjectURL(img.src));
     box.replaceChildren();
-    Array.from(files || []).forEach((file) => {
+    Array.from(files || []).forEach((file, index) => {
       const img = document.createElement("img");
       img.alt = file.name;
       img.src = URL.createObjectURL(file);
-      box.append(img);
+      if (!remove) {
+        box.append(img);
+        return;
+      }
+      const figure = document.createElement("figure");
+      figure.className = "thumb";
+      figure.dataset.photoName = file.name;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "small link";
+      button.dataset.removePhoto = String(index);
+      button.textContent = t("remove_photo");
+      button.setAttribute("aria-label", t("remove_named").replace("{name}", file.name));
+      button.addEventListener("click", () => remove(index));
+      // A file the browser cannot draw is marked, so it is not taken for a photo.
+      img.addEventListener("error", () => figure.classList.add("broken"));
+      const caption = document.createElement("figcaption");
+      caption.textContent = file.name;
+      figure.append(img, caption, button);
+      box.append(figure);
     });
   }
   form.querySelectorAll("input[type=file][data-thumbs]").forEach((input) => {
