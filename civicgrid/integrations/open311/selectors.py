@@ -10,6 +10,8 @@ the case (立案: staff have read it), and never for a case refused or voided (o
 信息). Until then the request is listed by its id, status and service, so that clients can follow it, with the
 description and media left blank (`published`). What the public sends later, with a comment or a reopening, is
 read by nobody before it would be shown: the updates feed names the step and never shows its words or media.
+Whatever words are published (a description or title, a step's note) pass through `pii.scrub` first: ID, phone,
+bank-card numbers and emails written into them are shown masked.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from civicgrid.apps.cases.models import FINAL_STATUSES, OPEN_STATUSES, Case, Cas
 from civicgrid.apps.cases.services.follow import STEP_LABELS
 from civicgrid.foundation.core import keys
 from civicgrid.foundation.core.bilingual import halves
+from civicgrid.foundation.core.pii import scrub
 
 from . import conf
 from .formats import Open311Error, parse_w3c
@@ -88,7 +91,7 @@ def _shape(case: Case) -> dict:
         "status_notes": str(Status(case.status).label) if case.status in Status.values else case.status,
         "service_name": case.category.name,
         "service_code": case.category.key,
-        "description": (case.description or case.title) if shown else "",
+        "description": scrub(case.description or case.title) if shown else "",
         "agency_responsible": _agency(case),
         "service_notice": "",
         "requested_datetime": case.reported_at,
@@ -232,7 +235,7 @@ def _update_description(step: CaseStep) -> str:
     if step.action == "dispatch" and step.department_id:
         return f"{label}：{step.department.name}"
     if step.action in NOTE_STEPS and step.note:
-        return f"{label}：{step.note}"
+        return f"{label}：{scrub(step.note)}"
     return label
 
 
