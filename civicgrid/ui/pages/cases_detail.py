@@ -36,7 +36,7 @@ from civicgrid.apps.categories.services import dispatch_target, explain_route
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.downloads import JPEG_TYPE, inline_response
 from civicgrid.foundation.core.errors import CivicgridError, NotFound
-from civicgrid.foundation.core.pii import mask_name
+from civicgrid.foundation.core.pii import has_personal_data, mask_name, scrub
 from civicgrid.foundation.orgs.models import Organisation
 from civicgrid.ui.language import one_language
 
@@ -306,6 +306,18 @@ def _reopen_window(case: Case) -> dict | None:
     return {"until": reopen_deadline(case), "expired": not reopen_window_open(case), "days": case_conf.reopen_days()}
 
 
+def published_masked(case: Case) -> str:
+    """For the 立案 form: the description as Open311 will publish it once the case is accepted, when that masks
+    personal data written into it (ID or phone numbers…: `pii.scrub`) and the case is one the public feed shows
+    (a public category, not a 12345 ticket); empty otherwise."""
+    text = case.description or case.title
+    if not has_personal_data(text):
+        return ""
+    from civicgrid.integrations.open311.selectors import public_cases_q
+
+    return scrub(text) if Case.objects.filter(public_cases_q(), pk=case.pk).exists() else ""
+
+
 def detail_context(request, case: Case, *, failed_action: str = "", posted: dict | None = None, **extra) -> dict:
     """Everything the detail page draws for this user (with a refused action's form open and refilled)."""
     user = request.user
@@ -334,6 +346,7 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "flags": flags_of(case),
         "actions": forms,
         "route": route,
+        "published_masked": published_masked(case) if "accept" in allowed else "",
         "departments": departments,
         "categories": category_groups(user) if "category" in needs else [],
         "clocks": _clocks(case),
