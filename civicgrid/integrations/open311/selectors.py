@@ -65,9 +65,11 @@ def open311_status(status: str) -> str:
 
 def public_cases_q(prefix: str = "") -> Q:
     """The cases GeoReport makes public (`prefix`, such as "case__", reaches them through a relation): of a
-    category open to public reports, and not from a private channel. The feed, a request's page and the
-    updates a client may post all ask here."""
-    return Q(**{f"{prefix}category__is_public": True}) & ~Q(**{f"{prefix}source__in": PRIVATE_SOURCES})
+    category open to public reports and published to the feed (`is_public` and `in_public_feed`: 养老服务 or
+    可疑人员 are reported by residents but never published), and not from a private channel. The feed, a
+    request's page and the updates a client may post all ask here."""
+    return (Q(**{f"{prefix}category__is_public": True, f"{prefix}category__in_public_feed": True})
+            & ~Q(**{f"{prefix}source__in": PRIVATE_SOURCES}))
 
 
 def published(case: Case) -> bool:

@@ -38,9 +38,13 @@ def test_accepting_a_public_case_with_personal_data_says_it_is_published_masked(
     assert re.search(r"<span data-published-text>(.*?)</span>", form).group(1) == MASKED
 
 
-@pytest.mark.parametrize("case_kind", ["private_category", "no_personal_data", "hotline"])
+@pytest.mark.parametrize("case_kind", ["private_category", "kept_out_of_the_feed", "no_personal_data", "hotline"])
 def test_no_notice_when_nothing_would_be_published_masked(loop, client_for, case_kind):
     if case_kind == "private_category":  # loop.cat is not open to public reports
+        case = report(loop, description=DESCRIPTION)
+    elif case_kind == "kept_out_of_the_feed":  # residents report it (养老服务…), Open311 does not publish it
+        _public(loop.cat)
+        Category.objects.filter(pk=loop.cat.pk).update(in_public_feed=False)
         case = report(loop, description=DESCRIPTION)
     elif case_kind == "no_personal_data":
         _public(loop.cat)
