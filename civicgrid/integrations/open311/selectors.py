@@ -1,9 +1,9 @@
 """Reads for the public GeoReport endpoints: service requests, tokens and FixMyStreet-style updates.
 
 These answer without sign-in by design (GeoReport v2 GETs are public), so they read only what is public: cases
-in categories open to public reports, and of those only the fields the spec lists. Reporter names and contacts
-are never selected (the querysets name their columns with `only`), and a timeline step contributes its label,
-plus its note only for the steps a reporter is told about anyway.
+in categories open to public reports and published to the feed (`public_cases_q`), and of those only the fields
+the spec lists. Reporter names and contacts are never selected (the querysets name their columns with `only`),
+and a timeline step contributes its label, plus its note only for the steps a reporter is told about anyway.
 
 What a reporter wrote and sent (the description, the media links) is published only once intake has accepted
 the case (立案: staff have read it), and never for a case refused or voided (often for what it said: 含他人个人
