@@ -180,6 +180,29 @@ def test_the_curated_grid_workers_grids_get_the_last_days_share(played):
     assert Case.objects.filter(reported_at__lt=since).exclude(grid__code__in=PILOT_GRIDS).exists()
 
 
+def test_the_open311_feed_shows_no_case_of_a_private_type(played, client):
+    # 养老服务 ("老人行动不便，子女在外地。") and the other types about vulnerable people or leads are open to residents'
+    # reports but kept out of the feed: their cases answer 404 like the disputes', and the feed holds none of their
+    # words.
+    from civicgrid.apps.categories.models import Category
+
+    kept_out = Category.objects.filter(taxonomy__code="social", code__in=["0402", "0403", "0201", "0601"])
+    assert kept_out.count() == 4 and not kept_out.filter(is_public=False).exists()
+    assert not kept_out.filter(in_public_feed=True).exists()
+    from django.db.models import Q
+
+    out = Q(category__in_public_feed=False) | Q(category__is_public=False)
+    hidden = list(Case.objects.filter(category__in=kept_out).values_list("number", flat=True)[:10])
+    hidden += list(Case.objects.filter(out).exclude(number__in=hidden).values_list("number", flat=True)[:10])
+    assert hidden
+    for number in hidden:
+        assert client.get(f"/open311/v2/requests/{number}.json").status_code == 404
+    feed = client.get("/open311/v2/requests.json").content.decode() + client.get(
+        "/open311/v2/servicerequestupdates.json").content.decode()
+    assert "老人行动不便" not in feed and not any(number in feed for number in hidden)
+    assert client.get("/open311/v2/requests.json").json()  # the public ones are still there
+
+
 def test_a_second_run_adds_nothing(played):
     counts = (Case.objects.count(), CaseStep.objects.count(), AuditEntry.objects.count())
     assert history.load_demo_cases(DAYS) == history.UNCHANGED

@@ -1,8 +1,10 @@
 """Categories and routing API.
 
-* `GET /taxonomies`, `GET /categories?taxonomy=&kind=&public=&parent=&q=`, `GET /categories/{pk}`: every
-  staff role reads every category (they are configuration, not region-scoped data); residents and volunteers
-  read the active ones open to public reports; anybody else gets 403.
+* `GET /taxonomies`, `GET /categories?taxonomy=&kind=&public=&public_feed=&parent=&q=`, `GET /categories/{pk}`:
+  every staff role reads every category (they are configuration, not region-scoped data); residents and
+  volunteers read the active ones open to public reports (`is_public`), whether or not Open311 publishes them
+  (`in_public_feed`); anybody else gets 403. Categories are changed on the page 事件分类 or by xlsx import
+  (`services.update_category`, which takes both flags).
 * `GET /routing/resolve?category=&region=`: the department dispatch would be pre-filled with, and why
   (dispatchers within their own regions; managers anywhere).
 * `GET /routing/rules?category=&region=&kind=`: the rules, for those who manage them (`categories.manage`).
@@ -85,7 +87,8 @@ class CategoryOut(Schema):
     default_department_id: int | None
     default_department: str | None
     keywords: list[str]
-    is_public: bool
+    is_public: bool  # residents and volunteers may report in it
+    in_public_feed: bool  # Open311 lists it and publishes its cases (when it is public too)
     is_active: bool
 
     @staticmethod
@@ -139,6 +142,7 @@ class CategoryFilter(Schema):
     taxonomy: str | None = None  # taxonomy code
     kind: Literal["component", "matter", "event"] | None = None
     public: bool | None = None
+    public_feed: bool | None = None  # in_public_feed
     parent: int | None = None  # a class's id: its subclasses
     top: bool | None = None  # true: classes only; false: subclasses only
     q: str | None = None  # in the name, code or keywords
@@ -173,6 +177,8 @@ def list_categories(request, filters: Query[CategoryFilter]):
         qs = qs.filter(kind=filters.kind)
     if filters.public is not None:
         qs = qs.filter(is_public=filters.public)
+    if filters.public_feed is not None:
+        qs = qs.filter(in_public_feed=filters.public_feed)
     if filters.parent is not None:
         qs = qs.filter(parent_id=filters.parent if 0 < filters.parent <= MAX_ID else 0)
     if filters.top is not None:

@@ -66,6 +66,7 @@ class Spec:
     responsible_body: str = ""
     department: str = ""
     public: str = ""
+    feed: str = ""  # 公开到开放接口 (Open311); empty: as `public`
     keywords: str = ""
     acceptance: str = ""
     closure: str = ""
@@ -101,7 +102,8 @@ def _read(path: Path) -> list[dict[str, str]]:
 def _merge(base: Spec, row: dict[str, str]) -> Spec:
     """`base` with the non-empty values of a defaults row laid over it."""
     names = {"amount": "amount", "unit": "unit", "responsible_body": "responsible_body",
-             "department": "department", "public": "public", "acceptance": "acceptance", "closure": "closure"}
+             "department": "department", "public": "public", "feed": "feed", "acceptance": "acceptance",
+             "closure": "closure"}
     values = {attr: row[col] for col, attr in names.items() if row.get(col)}
     if row.get("keywords"):
         values["keywords"] = ";".join(x for x in (base.keywords, row["keywords"]) if x)
@@ -204,6 +206,7 @@ def apply_specs(*, actor, taxonomy: Taxonomy, specs: list[Spec]) -> LoadResult:
                 acceptance_condition=spec.acceptance, closure_condition=spec.closure, time_limit_amount=amount,
                 time_limit_mode=unit, responsible_body=spec.responsible_body[:100], default_department=department,
                 keywords=spec.keywords, is_public=_bool(spec.public, False),
+                in_public_feed=_bool(spec.feed, _bool(spec.public, False)),
             )
             existing[(spec.kind, spec.code)] = current
             new.append(current)

@@ -77,7 +77,11 @@ class Category(models.Model):
         verbose_name=_("默认处置部门"),
     )
     keywords = models.CharField(_("关键词"), max_length=300, blank=True)
+    # Residents and volunteers may report in it (web, phone, API). Whether its cases are published is the next flag.
     is_public = models.BooleanField(_("开放公众上报"), default=False)
+    # Listed as an Open311 (GeoReport) service, and its cases published by Open311 without sign-in: only when
+    # it is also open to public reports. Off for types whose reports are about a person (categories README).
+    in_public_feed = models.BooleanField(_("公开到开放接口"), default=True)
     is_active = models.BooleanField(_("启用"), default=True)
     sort = models.PositiveIntegerField(_("排序"), default=0)
     # Set when an administrator changes the category (edit page, API, xlsx import): loaders then leave it alone.

@@ -63,7 +63,8 @@ HANDLE_CAPABILITY = "cases.handle"
 
 CATEGORY_FIELDS = (
     "name", "parent", "acceptance_condition", "closure_condition", "time_limit_amount", "time_limit_mode",
-    "responsible_body", "default_department", "keywords", "is_public", "is_active", "sort",
+    "responsible_body", "default_department", "keywords", "is_public", "in_public_feed", "is_active",
+    "sort",
 )
 RULE_FIELDS = ("category", "region_code", "department", "kind", "priority", "is_active", "note")
 

@@ -45,7 +45,10 @@ from .services import (
 )
 
 HEADERS = ("分类体系", "编码", "名称", "上级编码", "类型", "立案条件", "处置时限", "时限单位", "结案条件",
-           "责任主体", "默认处置部门", "关键词", "开放公众上报", "启用")
+           "责任主体", "默认处置部门", "关键词", "开放公众上报", "公开到开放接口", "启用")
+# Columns a file may leave out (files exported before they existed): absent or empty, the field is left as it is
+# (a new category: 公开到开放接口 as 开放公众上报).
+OPTIONAL = ("公开到开放接口",)
 MAX_ROWS = 5000
 SHEET_TITLE = "事件分类"  # the export's worksheet, which an import reads when the workbook has it
 KIND_LABELS = {str(label): value for value, label in CategoryKind.choices}
@@ -56,7 +59,7 @@ AMBIGUOUS_UNITS = {"小时", "时", "钟头", "天", "日", "h", "hr", "hrs", "h
 TRUE, FALSE = {"是", "TRUE", "1", "Y", "YES", "√"}, {"否", "FALSE", "0", "N", "NO", "×"}
 # Columns an import sets on a category (the taxonomy, kind and code identify it).
 _SET = ("name", "acceptance_condition", "closure_condition", "time_limit_amount", "time_limit_mode",
-        "responsible_body", "default_department", "keywords", "is_public", "is_active")
+        "responsible_body", "default_department", "keywords", "is_public", "in_public_feed", "is_active")
 
 
 def _number(amount: Decimal) -> int | float:
@@ -70,7 +73,7 @@ def export_rows(categories) -> list[list]:
             c.taxonomy.code, c.code, c.name, c.parent.code if c.parent_id else "", c.get_kind_display(),
             c.acceptance_condition, _number(c.time_limit_amount), c.get_time_limit_mode_display(),
             c.closure_condition, c.responsible_body, org_label(c.default_department), c.keywords,
-            "是" if c.is_public else "否", "是" if c.is_active else "否",
+            "是" if c.is_public else "否", "是" if c.in_public_feed else "否", "是" if c.is_active else "否",
         ]
         for c in categories
     ]
@@ -199,12 +202,13 @@ def _parse(number: int, cells: dict[str, str], taxonomies: dict[str, Taxonomy], 
     except ValidationFailed as exc:
         bad("处置时限", exc.message)
     flags = {}
-    for column, attr in (("开放公众上报", "is_public"), ("启用", "is_active")):
-        if cells[column]:
+    for column, attr in (("开放公众上报", "is_public"), ("公开到开放接口", "in_public_feed"), ("启用", "is_active")):
+        text = cells.get(column) or ""
+        if text:
             try:
-                flags[attr] = _flag(cells[column])
+                flags[attr] = _flag(text)
             except ValueError:
-                bad(column, f"须填“是”或“否”：「{cells[column]}」 / must be 是 or 否: {cells[column]}")
+                bad(column, f"须填“是”或“否”：「{text}」 / must be 是 or 否: {text}")
     for column, limit in (("立案条件", 2000), ("结案条件", 2000), ("责任主体", 100), ("关键词", 300)):
         if len(cells[column]) > limit:
             bad(column, f"最多 {limit} 个字符 / at most {limit} characters")
@@ -383,7 +387,7 @@ def import_categories(*, actor, data: bytes, filename: str = "") -> ImportReport
     try:
         with read_table(data, filename, prefer_sheet=SHEET_TITLE, expect_headers=HEADERS) as table:
             report.sheet = table.sheet_name or ""
-            missing = [h for h in HEADERS if h not in table.headers]
+            missing = [h for h in HEADERS if h not in table.headers and h not in OPTIONAL]
             if missing:
                 report.errors.append(RowError(table.header_row, "、".join(missing), _missing_message(table)))
             else:
@@ -470,8 +474,9 @@ def _apply_row(actor, row: _Row, existing: dict, before: dict | None, now, repor
     parent = existing[row.parent_key] if row.parent_code else None
     category = existing.get(row.key)
     if category is None:
+        values = {"in_public_feed": row.values.get("is_public", False), **row.values}
         category = Category(taxonomy=row.taxonomy, kind=row.kind, code=row.code, parent=parent, edited_at=now,
-                            sort=len(existing) + 1, **row.values)
+                            sort=len(existing) + 1, **values)
         clean_category(category)
         category.save()
         existing[row.key] = category

@@ -232,3 +232,92 @@ def mask_address(value: str | None) -> str:
     if masked == rest:  # nothing numeric to hide: hide the free text instead
         masked = "****"
     return address[:keep] + masked
+
+
+# ---------------------------------------------------------------------------------------------- free text
+# Personal data inside text people wrote (a case's description, a staff note) that is about to be published
+# (Open311's public feed): each finding is replaced by its masked form, the rest of the text is kept as written.
+# The patterns err on the side of masking: any 15- to 19-digit run is an ID or a bank card here. Case numbers
+# (13 digits), 12345 ticket numbers, dates, times, amounts and house numbers are shorter and stay.
+_NOT_DIGIT_BEFORE = r"(?<![0-9０-９])"
+_NOT_DIGIT_AFTER = r"(?![0-9０-９])"
+_D = "[0-9０-９]"
+_SEP = "[ \u3000\\-－]"  # one space (ASCII or ideographic) or dash between groups of digits
+_TEXT_PATTERNS = (
+    # an email address (ASCII local part, so that the Chinese before it stays)
+    ("email", r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"),
+    # an 18-character ID number, written whole or as 6-8-4
+    ("id", rf"{_NOT_DIGIT_BEFORE}{_D}{{6}}{_SEP}?{_D}{{8}}{_SEP}?{_D}{{3}}[0-9０-９XxＸｘ](?![0-9０-９A-Za-z])"),
+    # a bank card written in groups of four (16–19 digits)
+    ("card", rf"{_NOT_DIGIT_BEFORE}{_D}{{4}}(?:{_SEP}{_D}{{4}}){{3}}(?:{_SEP}?{_D}{{1,3}})?{_NOT_DIGIT_AFTER}"),
+    # a mobile, with +86/0086 or not, its digits in any grouping of spaces or dashes
+    ("phone", rf"(?:(?:[+＋]|{_NOT_DIGIT_BEFORE}(?:00)?)86{_SEP}?|{_NOT_DIGIT_BEFORE})[1１]{_SEP}?[3-9３-９]"
+              rf"(?:{_SEP}?{_D}){{9}}{_NOT_DIGIT_AFTER}"),
+    # a landline with its area code: 0352-1234567, (0352)1234567, 010 12345678
+    ("phone", rf"{_NOT_DIGIT_BEFORE}[(（]?0[1-9１-９]{_D}{{1,2}}[)）]?{_SEP}?[1-9１-９]{_D}{{6,7}}{_NOT_DIGIT_AFTER}"),
+    # a 15-digit (pre-1999) ID number, and any other run of 15–19 digits (a bank card written whole)
+    ("id", rf"{_NOT_DIGIT_BEFORE}{_D}{{15}}{_NOT_DIGIT_AFTER}"),
+    ("card", rf"{_NOT_DIGIT_BEFORE}{_D}{{16,19}}{_NOT_DIGIT_AFTER}"),
+    # a local number without its area code, where the text says it is a phone number
+    ("local", rf"(?:电话|座机|固话|手机|联系方式|tel|Tel|TEL)[:：\s]*(?:号码|号)?[:：\s]*{_NOT_DIGIT_BEFORE}[1-9１-９]{_D}{{6,7}}"
+              rf"{_NOT_DIGIT_AFTER}"),
+)
+_TEXT_RE = re.compile("|".join(f"(?P<{kind}{i}>{pattern})" for i, (kind, pattern) in enumerate(_TEXT_PATTERNS)))
+
+
+def mask_email(value: str | None) -> str:
+    """``"zhangwei@example.com"`` → ``"z*******@example.com"``: the first character and the domain stay."""
+    if not value:
+        return ""
+    local, _, domain = value.strip().rpartition("@")
+    if not local:
+        return "*" * len(domain)
+    return _mask_middle(local, 1, 0) + "@" + domain
+
+
+def mask_card(value: str | None) -> str:
+    """A bank card (or any long number) keeps its last four digits: ``"6222021234567890"`` → ``"************7890"``."""
+    if not value:
+        return ""
+    digits = "".join(c for c in _compact(value) if c.isdigit())
+    return _mask_middle(digits, 0, 4)
+
+
+def _mask_found(match: re.Match[str]) -> str:
+    kind = match.lastgroup.rstrip("0123456789")
+    text = match.group()
+    if kind == "email":
+        return mask_email(text)
+    if kind == "id":
+        return mask_id_number(text.replace("-", "").replace("－", ""))
+    if kind == "card":
+        return mask_card(text)
+    if kind == "local":
+        number = re.search(f"{_D}+$", text)
+        return text[: number.start()] + _mask_middle(_compact(number.group()), 0, 4)
+    compact = "".join(c for c in _compact(text) if c not in "-()")
+    if compact.startswith("+86"):
+        compact = compact[3:]
+    elif compact.startswith("0086"):
+        compact = compact[4:]
+    elif len(compact) == 13 and compact.startswith("86"):
+        compact = compact[2:]
+    return mask_phone(compact)
+
+
+def scrub(text: str | None) -> str:
+    """The text with the personal data it carries masked: ID numbers (18 characters, or the old 15 digits),
+    mobiles (with +86, spaces or dashes), landlines with their area code (and a local number the text calls a
+    phone number), email addresses and bank-card-like runs of 16–19 digits. Everything else stays as written.
+
+    ``"住户张伟（身份证140213198805052317，电话13811112222）"`` → ``"住户张伟（身份证1402**********2317，电话138****2222）"``.
+    Names and addresses are not recognised in free text: what is published must not need them to be safe.
+    """
+    if not text:
+        return ""
+    return _TEXT_RE.sub(_mask_found, text)
+
+
+def has_personal_data(text: str | None) -> bool:
+    """Whether `scrub` would mask anything in `text`."""
+    return bool(text) and _TEXT_RE.search(text) is not None

@@ -1,4 +1,5 @@
-"""What the public may report: GeoReport v2 services from the categories open to public reports.
+"""What the public may report: GeoReport v2 services from the categories open to public reports and published
+to the feed (`Category.in_public_feed`; the others are reported on the web, phone and API only).
 
 A service is an active public category that cases are filed under: a subclass (its class is the service's
 `group`), or a class without subclasses. Its `service_code` is the category's stable key across taxonomies
@@ -25,13 +26,19 @@ _KEYWORD_SPLIT = re.compile(r"[;；,，、\s]+")
 _CODE = re.compile(r"^[A-Za-z0-9_\-]{1,32}:[a-z]{1,16}:[^:/\x00]{1,16}$")
 
 
-def _public() -> Q:
+def _reportable() -> Q:
     return Q(is_public=True, is_active=True, taxonomy__is_active=True)
 
 
+def _public() -> Q:
+    """Open to public reports and published to the feed (`in_public_feed`): what Open311 lists and accepts."""
+    return _reportable() & Q(in_public_feed=True)
+
+
 def service_categories():
-    """Every category offered as a service, in taxonomy and code order, with its class and taxonomy joined."""
-    parents_with_children = Category.objects.filter(_public(), parent__isnull=False).values("parent_id")
+    """Every category offered as a service, in taxonomy and code order, with its class and taxonomy joined.
+    A class whose subclasses are kept out of the feed is not offered in their place."""
+    parents_with_children = Category.objects.filter(_reportable(), parent__isnull=False).values("parent_id")
     return (
         Category.objects.filter(_public())
         .filter(Q(parent__isnull=False) | ~Q(pk__in=parents_with_children))
@@ -124,8 +131,9 @@ def service_list() -> list[dict]:
 
 
 def changeset():
-    """When the public catalogue last changed (discovery's `changeset`)."""
-    return Category.objects.filter(_public()).aggregate(at=Max("updated_at"))["at"]
+    """When the public catalogue last changed (discovery's `changeset`): any category's last change, since one
+    leaving the catalogue (closed to reports or kept out of the feed) changes it as much as one joining it."""
+    return Category.objects.aggregate(at=Max("updated_at"))["at"]
 
 
 def definition(category: Category) -> dict:

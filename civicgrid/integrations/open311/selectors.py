@@ -1,9 +1,9 @@
 """Reads for the public GeoReport endpoints: service requests, tokens and FixMyStreet-style updates.
 
 These answer without sign-in by design (GeoReport v2 GETs are public), so they read only what is public: cases
-in categories open to public reports, and of those only the fields the spec lists. Reporter names and contacts
-are never selected (the querysets name their columns with `only`), and a timeline step contributes its label,
-plus its note only for the steps a reporter is told about anyway.
+in categories open to public reports and published to the feed (`public_cases_q`), and of those only the fields
+the spec lists. Reporter names and contacts are never selected (the querysets name their columns with `only`),
+and a timeline step contributes its label, plus its note only for the steps a reporter is told about anyway.
 
 What a reporter wrote and sent (the description, the media links) and where it is (the address, the building's
 address_id, lat and long) are published only once intake has accepted the case (立案: staff have read it), and
@@ -11,6 +11,8 @@ never for a case refused or voided (often for what it said: 含他人个人信�
 outside their home). Until then the request is listed by its id, status and service, so that clients can follow
 it, with the description, media and location left blank (`published`). What the public sends later, with a comment or a reopening, is
 read by nobody before it would be shown: the updates feed names the step and never shows its words or media.
+Whatever words are published (a description or title, a step's note) pass through `pii.scrub` first: ID, phone,
+bank-card numbers and emails written into them are shown masked.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from civicgrid.apps.cases.models import FINAL_STATUSES, OPEN_STATUSES, Case, Cas
 from civicgrid.apps.cases.services.follow import STEP_LABELS
 from civicgrid.foundation.core import keys
 from civicgrid.foundation.core.bilingual import halves
+from civicgrid.foundation.core.pii import scrub
 
 from . import conf
 from .formats import Open311Error, parse_w3c
@@ -68,9 +71,11 @@ def open311_status(status: str) -> str:
 
 def public_cases_q(prefix: str = "") -> Q:
     """The cases GeoReport makes public (`prefix`, such as "case__", reaches them through a relation): of a
-    category open to public reports, and not from a private channel. The feed, a request's page and the
-    updates a client may post all ask here."""
-    return Q(**{f"{prefix}category__is_public": True}) & ~Q(**{f"{prefix}source__in": PRIVATE_SOURCES})
+    category open to public reports and published to the feed (`is_public` and `in_public_feed`: 养老服务 or
+    可疑人员 are reported by residents but never published), and not from a private channel. The feed, a
+    request's page and the updates a client may post all ask here."""
+    return (Q(**{f"{prefix}category__is_public": True, f"{prefix}category__in_public_feed": True})
+            & ~Q(**{f"{prefix}source__in": PRIVATE_SOURCES}))
 
 
 def published(case: Case) -> bool:
@@ -108,7 +113,7 @@ def _shape(case: Case) -> dict:
         "status_notes": notes,
         "service_name": case.category.name,
         "service_code": case.category.key,
-        "description": (case.description or case.title) if shown else "",
+        "description": scrub(case.description or case.title) if shown else "",
         "agency_responsible": _agency(now),
         "service_notice": "",
         "requested_datetime": case.reported_at,
@@ -255,7 +260,7 @@ def _update_description(step: CaseStep) -> str:
     if step.action == "dispatch" and step.department_id:
         return f"{label}：{step.department.name}"
     if step.action in NOTE_STEPS and step.note:
-        return f"{label}：{step.note}"
+        return f"{label}：{scrub(step.note)}"
     return label
 
 

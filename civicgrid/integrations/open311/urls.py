@@ -1,9 +1,9 @@
 """/open311/v2/: GeoReport v2 with the formats as URL suffixes (`services.json`, `services.xml`).
 
 Every URL is declared to the scope contract here. The GET endpoints are public by design (GeoReport v2 needs no
-sign-in to read): they show only cases in categories open to public reports, and of those only the spec's public
-fields, never a reporter's name or contacts (see `selectors`). The POST endpoints need an API key and write only
-through the services. So none of them is a scoped data endpoint.
+sign-in to read): they show only cases in categories open to public reports and published to the feed, and of
+those only the spec's public fields, never a reporter's name or contacts (see `selectors`). The POST endpoints
+need an API key and write only through the services. So none of them is a scoped data endpoint.
 """
 
 import os

@@ -96,7 +96,7 @@ def discovery(request, fmt, params, client, **_):
 
 @endpoint("GET")
 def service_list(request, fmt, params, client, **_):
-    """GET services: the categories open to public reports."""
+    """GET services: the categories open to public reports and published to the feed (`catalogue`)."""
     return render(fmt, "services", catalogue.service_list())
 
 

@@ -40,7 +40,7 @@ from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.downloads import JPEG_TYPE, inline_response
 from civicgrid.foundation.core.errors import CivicgridError, NotFound
 from civicgrid.foundation.core.photos import max_photo_bytes
-from civicgrid.foundation.core.pii import mask_name
+from civicgrid.foundation.core.pii import has_personal_data, mask_name, scrub
 from civicgrid.foundation.orgs.models import Organisation
 from civicgrid.ui.language import one_language
 
@@ -311,6 +311,18 @@ def _reopen_window(case: Case) -> dict | None:
     return {"until": reopen_deadline(case), "expired": not reopen_window_open(case), "days": case_conf.reopen_days()}
 
 
+def published_masked(case: Case) -> str:
+    """For the 立案 form: the description as Open311 will publish it once the case is accepted, when that masks
+    personal data written into it (ID or phone numbers…: `pii.scrub`) and the case is one the public feed shows
+    (a public category, not a 12345 ticket); empty otherwise."""
+    text = case.description or case.title
+    if not has_personal_data(text):
+        return ""
+    from civicgrid.integrations.open311.selectors import public_cases_q
+
+    return scrub(text) if Case.objects.filter(public_cases_q(), pk=case.pk).exists() else ""
+
+
 def detail_context(request, case: Case, *, failed_action: str = "", posted: dict | None = None, **extra) -> dict:
     """Everything the detail page draws for this user (with a refused action's form open and refilled)."""
     user = request.user
@@ -343,6 +355,7 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "actions": forms,
         "route": route,
         "route_unstaffed": org_label(unstaffed) if unstaffed is not None else "",
+        "published_masked": published_masked(case) if "accept" in allowed else "",
         "departments": departments,
         "categories": category_groups(user) if "category" in needs else [],
         "clocks": (clock_rows := _clocks(case)),

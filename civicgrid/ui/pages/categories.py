@@ -44,6 +44,7 @@ COLUMNS = [
     Column(_("处置时限"), "time_limit_text"),
     Column(_("默认处置部门"), "default_department_label"),
     Column(_("开放公众上报"), "public_label"),
+    Column(_("公开到开放接口"), "feed_label"),
     Column(_("启用"), "active_label"),
 ]
 RULE_COLUMNS = [
@@ -67,6 +68,7 @@ def _label_categories(objects) -> list:
     for c in objects:
         c.default_department_label = selectors.org_label(c.default_department)
         c.public_label, c.active_label = _yes(c.is_public), _yes(c.is_active)
+        c.feed_label = _yes(c.is_public and c.in_public_feed)
     return objects
 
 
@@ -189,7 +191,12 @@ class CategoryForm(forms.Form):
                                     empty_label=_("（无：由派遣员选择）"))
     keywords = forms.CharField(label=_("关键词"), max_length=300, required=False,
                                help_text=_("用逗号分隔，用于公众上报时查找分类"))
-    is_public = forms.BooleanField(label=_("开放公众上报"), required=False)
+    is_public = forms.BooleanField(label=_("开放公众上报"), required=False,
+                                   help_text=_("居民和志愿者可在网页、电话和接口上报此类问题"))
+    in_public_feed = forms.BooleanField(
+        label=_("公开到开放接口"), required=False,
+        help_text=_("在 Open311 公开接口列为服务，并公开此类案件（仅对开放公众上报的分类有效）；涉及个人的类型（如养老服务、"
+                    "社会救助、可疑人员）不要勾选"))
     is_active = forms.BooleanField(label=_("启用"), required=False)
 
     def __init__(self, *args, **kwargs):

@@ -50,8 +50,14 @@ def test_category_list_filters(api_client, worker):
     assert get(taxonomy="social", top="true")["total"] == 8
     found = get(q="井盖", kind="matter")
     assert found["total"] >= 20 and all("井盖" in i["name"] or "井盖" in i["keywords"] for i in found["items"])
-    # Not public: the 9 dispute types, the 6 special-group types and 黄赌毒线索.
+    # Not open to reports: the 9 dispute types, the 6 special-group types and 黄赌毒线索.
     assert get(public="false", taxonomy="social", top="false")["total"] == 9 + 6 + 1
+    # Open to reports but kept out of Open311: the other 5 security-lead types (治安隐患), 养老服务, 社会救助, 就业社保,
+    # 教育服务 and 传染病疫情线索.
+    kept_out = get(public="true", public_feed="false", taxonomy="social", top="false")
+    assert kept_out["total"] == 5 + 4 + 1
+    assert {i["name"] for i in kept_out["items"]} >= {"养老服务", "社会救助", "可疑人员或物品", "传染病疫情线索"}
+    assert all(i["is_public"] and not i["in_public_feed"] for i in kept_out["items"])
     assert get(q="\x00垃圾")["total"] >= 1  # NUL is dropped, never a 500
     assert get(taxonomy="nowhere")["total"] == 0
 

@@ -61,11 +61,11 @@ def test_edit_with_history(admin, departments):
     form = {"name": cat.name, "time_limit_amount": "4", "time_limit_mode": "working_hours",
             "acceptance_condition": cat.acceptance_condition, "closure_condition": cat.closure_condition,
             "responsible_body": cat.responsible_body, "default_department": departments["区城管局"].pk,
-            "keywords": cat.keywords, "is_public": "on", "is_active": "on"}
+            "keywords": cat.keywords, "is_public": "on", "in_public_feed": "on", "is_active": "on"}
     response = admin.post(f"/categories/{cat.pk}/", form)
     assert response.status_code == 302
     cat.refresh_from_db()
-    assert cat.time_limit_text == "4 工作时" and cat.edited_at is not None
+    assert cat.time_limit_text == "4 工作时" and cat.edited_at is not None and cat.in_public_feed
     page = admin.get(f"/categories/{cat.pk}/").content.decode()
     assert 'data-testid="category-form"' in page and "变更记录" in page and "修改" in page
     assert "工作日" in page and "工作时" in page  # the change shown before → after
@@ -86,6 +86,33 @@ def test_the_form_says_a_limit_change_reaches_only_the_handling_timed_afterwards
     page = admin.get(f"/categories/{garbage().pk}/").content.decode()
     notice = page.split("data-limit-notice>", 1)[1].split("</p>", 1)[0]
     assert "只对此后开始计时的处置生效" in notice and "正在办理的案件保持原处置期限" in notice
+
+
+def test_the_feed_flag_is_shown_and_edited_apart_from_public_reports(admin, worker):
+    """养老服务: open to public reports, not published by Open311; an administrator may change either flag."""
+    elderly = Category.objects.get(taxonomy__code="social", code="0402")
+    assert elderly.is_public and not elderly.in_public_feed
+    shown = worker.get(f"/categories/{elderly.pk}/").content.decode()
+    assert "公开到开放接口" in shown and "<dd data-in-public-feed>否</dd>" in shown
+    listed = worker.get("/categories/", {"taxonomy": "social", "q": "养老"}).content.decode()
+    assert "公开到开放接口" in listed
+    page = admin.get(f"/categories/{elderly.pk}/").content.decode()
+    assert 'name="in_public_feed"' in page and 'name="is_public"' in page
+    form = {"name": elderly.name, "time_limit_amount": "5", "time_limit_mode": "working_days",
+            "acceptance_condition": elderly.acceptance_condition, "closure_condition": elderly.closure_condition,
+            "responsible_body": elderly.responsible_body, "default_department": elderly.default_department_id or "",
+            "keywords": elderly.keywords, "is_public": "on", "in_public_feed": "on", "is_active": "on"}
+    assert admin.post(f"/categories/{elderly.pk}/", form).status_code == 302
+    elderly.refresh_from_db()
+    assert elderly.is_public and elderly.in_public_feed and elderly.edited_at is not None
+    entry = AuditEntry.objects.filter(target_type="categories.category", target_id=str(elderly.pk)).latest("id")
+    assert (entry.before["in_public_feed"], entry.after["in_public_feed"]) == (False, True)
+    assert entry.before["is_public"] is entry.after["is_public"] is True
+    assert "公开到开放接口" in admin.get(f"/categories/{elderly.pk}/").content.decode().split("变更记录", 1)[1]
+    del form["in_public_feed"]  # unticked: out of the feed again, still open to reports
+    assert admin.post(f"/categories/{elderly.pk}/", form).status_code == 302
+    elderly.refresh_from_db()
+    assert elderly.is_public and not elderly.in_public_feed
 
 
 def test_export_button_downloads_the_taxonomy(worker):

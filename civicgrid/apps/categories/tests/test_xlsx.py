@@ -38,7 +38,7 @@ def state() -> list[tuple]:
     return list(Category.objects.order_by("pk").values_list(
         "taxonomy_id", "kind", "code", "name", "parent_id", "acceptance_condition", "closure_condition",
         "time_limit_amount", "time_limit_mode", "responsible_body", "default_department_id", "keywords",
-        "is_public", "is_active"))
+        "is_public", "in_public_feed", "is_active"))
 
 
 def test_export_has_chinese_headers_and_every_category(loaded, manager):
@@ -71,9 +71,9 @@ def test_import_applies_edits_and_new_rows_with_history(loaded, manager, departm
     header, body = rows[0], rows[1:]
     edited = next(r for r in body if r[1] == "0101")
     edited[6], edited[7], edited[10], edited[12] = 10, "工作日", "区民政局", "是"
-    new_class = ["social", "09", "文明创建", "", "事件", "", 3, "工作日", "", "", "", "文明", "是", "是"]
+    new_class = ["social", "09", "文明创建", "", "事件", "", 3, "工作日", "", "", "", "文明", "是", "是", "是"]
     new_sub = ["社会治理事件类型", "0901", "楼道堆物", "09", "事件", "楼道堆放杂物", 2, "工作日", "清理完毕",
-               "物业服务企业", "区住建局", "楼道,堆物", "是", "是"]
+               "物业服务企业", "区住建局", "楼道,堆物", "是", "是", "是"]
     # The subclass comes before its class on purpose: the import orders parents first.
     report = xlsx.import_categories(actor=manager, data=workbook([header, new_sub, *body, new_class]))
     assert report.ok, report.errors
@@ -90,26 +90,26 @@ def test_import_applies_edits_and_new_rows_with_history(loaded, manager, departm
 
 
 BROKEN = [
-    (["social", "0101", "邻里纠纷", "77", "事件", "", 3, "工作日", "", "", "", "", "是", "是"], "上级编码"),
-    (["social", "0102", "婚姻家庭纠纷", "01", "事件", "", 0, "工作日", "", "", "", "", "是", "是"], "处置时限"),
-    (["social", "0103", "物业纠纷", "01", "事件", "", "三天", "工作日", "", "", "", "", "是", "是"], "处置时限"),
-    (["social", "0104", "房屋纠纷", "01", "事件", "", 3, "月", "", "", "", "", "是", "是"], "时限单位"),
-    (["social", "0110", "拆迁纠纷", "01", "事件", "", 9999.99, "工作日", "", "", "", "", "是", "是"], "处置时限"),
-    (["social", "0111", "租赁纠纷", "01", "事件", "", 2001, "工作时", "", "", "", "", "是", "是"], "处置时限"),
-    (["social", "0105", "劳动争议", "01", "事件", "", 3, "工作日", "", "", "区不存在局", "", "是", "是"], "默认处置部门"),
-    (["social", "0106", "消费纠纷", "01", "事件", "", 3, "工作日", "", "", "", "", "也许", "是"], "开放公众上报"),
-    (["social", "0107", "事故纠纷", "01", "案件", "", 3, "工作日", "", "", "", "", "是", "是"], "类型"),
-    (["nowhere", "0108", "征地纠纷", "01", "事件", "", 3, "工作日", "", "", "", "", "是", "是"], "分类体系"),
-    (["social", "0101", "邻里纠纷（重复）", "01", "事件", "", 3, "工作日", "", "", "", "", "是", "是"], "编码"),
-    (["social", "", "无编码", "01", "事件", "", 3, "工作日", "", "", "", "", "是", "是"], "编码"),
-    (["social", "0109", "", "01", "事件", "", 3, "工作日", "", "", "", "", "是", "是"], "名称"),
-    (["social", "01", "矛盾纠纷", "0105", "事件", "", 3, "工作日", "", "", "", "", "是", "是"], "上级编码"),  # cycle
+    (["social", "0101", "邻里纠纷", "77", "事件", "", 3, "工作日", "", "", "", "", "是", "是", "是"], "上级编码"),
+    (["social", "0102", "婚姻家庭纠纷", "01", "事件", "", 0, "工作日", "", "", "", "", "是", "是", "是"], "处置时限"),
+    (["social", "0103", "物业纠纷", "01", "事件", "", "三天", "工作日", "", "", "", "", "是", "是", "是"], "处置时限"),
+    (["social", "0104", "房屋纠纷", "01", "事件", "", 3, "月", "", "", "", "", "是", "是", "是"], "时限单位"),
+    (["social", "0110", "拆迁纠纷", "01", "事件", "", 9999.99, "工作日", "", "", "", "", "是", "是", "是"], "处置时限"),
+    (["social", "0111", "租赁纠纷", "01", "事件", "", 2001, "工作时", "", "", "", "", "是", "是", "是"], "处置时限"),
+    (["social", "0105", "劳动争议", "01", "事件", "", 3, "工作日", "", "", "区不存在局", "", "是", "是", "是"], "默认处置部门"),
+    (["social", "0106", "消费纠纷", "01", "事件", "", 3, "工作日", "", "", "", "", "也许", "是", "是"], "开放公众上报"),
+    (["social", "0107", "事故纠纷", "01", "案件", "", 3, "工作日", "", "", "", "", "是", "是", "是"], "类型"),
+    (["nowhere", "0108", "征地纠纷", "01", "事件", "", 3, "工作日", "", "", "", "", "是", "是", "是"], "分类体系"),
+    (["social", "0101", "邻里纠纷（重复）", "01", "事件", "", 3, "工作日", "", "", "", "", "是", "是", "是"], "编码"),
+    (["social", "", "无编码", "01", "事件", "", 3, "工作日", "", "", "", "", "是", "是", "是"], "编码"),
+    (["social", "0109", "", "01", "事件", "", 3, "工作日", "", "", "", "", "是", "是", "是"], "名称"),
+    (["social", "01", "矛盾纠纷", "0105", "事件", "", 3, "工作日", "", "", "", "", "是", "是", "是"], "上级编码"),  # cycle
 ]
 
 
 def test_a_broken_import_applies_nothing_and_reports_every_row(loaded, manager):
     before, audit_before = state(), AuditEntry.objects.count()
-    good = ["social", "0999", "会被拒绝的新行", "01", "事件", "", 3, "工作日", "", "", "", "", "是", "是"]
+    good = ["social", "0999", "会被拒绝的新行", "01", "事件", "", 3, "工作日", "", "", "", "", "是", "是", "是"]
     report = xlsx.import_categories(actor=manager, data=workbook([list(xlsx.HEADERS), good, *[r for r, _ in BROKEN]]))
     assert not report.ok and "未导入任何数据" in str(report)
     found = {(e.row, e.column) for e in report.errors}
@@ -142,7 +142,7 @@ def test_import_and_export_need_their_capabilities(loaded, tree):
 
 
 def _row(code: str, name: str, parent: str, *, taxonomy: str = GBT, kind: str = "事项", department="") -> list:
-    return [taxonomy, code, name, parent, kind, "", 3, "工作日", "", "", department, "", "是", "是"]
+    return [taxonomy, code, name, parent, kind, "", 3, "工作日", "", "", department, "", "是", "是", "是"]
 
 
 def _parents(taxonomy: str, kind: str, *codes: str) -> dict[str, str]:
@@ -235,9 +235,9 @@ def test_categories_stay_two_levels_deep(loaded, manager):
 def test_codes_excel_stripped_of_leading_zeros_are_refused_with_the_intended_code(loaded, manager):
     before, refusals = state(), _refusals()
     rows = [
-        [GBT, 1100, "新的市政事项", 1, "事项", "", 3, "工作日", "", "", "", "", "是", "是"],  # 01100 under 01
-        [GBT, 1001, "供水井盖异常", "01", "事项", "", 3, "工作日", "", "", "", "", "是", "是"],  # 01001 exists
-        ["social", 9, "文明创建", "", "事件", "", 3, "工作日", "", "", "", "", "是", "是"],  # classes: 01..08
+        [GBT, 1100, "新的市政事项", 1, "事项", "", 3, "工作日", "", "", "", "", "是", "是", "是"],  # 01100 under 01
+        [GBT, 1001, "供水井盖异常", "01", "事项", "", 3, "工作日", "", "", "", "", "是", "是", "是"],  # 01001 exists
+        ["social", 9, "文明创建", "", "事件", "", 3, "工作日", "", "", "", "", "是", "是", "是"],  # classes: 01..08
     ]
     report = xlsx.import_categories(actor=manager, data=workbook([list(xlsx.HEADERS), *rows]))
     found = {(e.row, e.column): e.message for e in report.errors}
@@ -312,10 +312,59 @@ def test_departments_are_found_by_name_each_row_reporting_its_own_problem(loaded
 
 
 def test_an_import_takes_a_limit_up_to_its_units_bound_and_names_the_range(loaded, manager):
-    at_bound = ["social", "0998", "长期纠纷", "01", "事件", "", 8760, "自然时", "", "", "", "", "是", "是"]
-    too_long = ["social", "0997", "超长纠纷", "01", "事件", "", 251, "工作日", "", "", "", "", "是", "是"]
+    at_bound = ["social", "0998", "长期纠纷", "01", "事件", "", 8760, "自然时", "", "", "", "", "是", "是", "是"]
+    too_long = ["social", "0997", "超长纠纷", "01", "事件", "", 251, "工作日", "", "", "", "", "是", "是", "是"]
     before = state()
     report = xlsx.import_categories(actor=manager, data=workbook([list(xlsx.HEADERS), at_bound, too_long]))
     assert not report.ok and [(e.row, e.column) for e in report.errors] == [(3, "处置时限")]
     assert "不超过 250 工作日" in report.errors[0].message and state() == before
     assert xlsx.import_categories(actor=manager, data=workbook([list(xlsx.HEADERS), at_bound])).ok
+
+
+def test_the_feed_flag_is_a_column_kept_by_a_round_trip_and_edited_with_history(loaded, manager):
+    """公开到开放接口 (`in_public_feed`): exported, kept by a round trip, changed by an import like any field."""
+    feed = xlsx.HEADERS.index("公开到开放接口")
+    assert xlsx.HEADERS[feed - 1] == "开放公众上报"
+    rows = sheet(xlsx.export_categories(actor=manager, taxonomy=Taxonomy.objects.get(code="social"))[0])
+    by_code = {r[1]: r for r in rows[1:]}
+    assert (by_code["0402"][feed - 1], by_code["0402"][feed]) == ("是", "否")  # 养老服务: reported, not published
+    assert (by_code["0401"][feed - 1], by_code["0401"][feed]) == ("是", "是")
+    before = state()
+    body, _ = xlsx.export_categories(actor=manager)
+    report = xlsx.import_categories(actor=manager, data=body)
+    assert report.ok and report.updated == 0 and state() == before
+
+    by_code["0402"][feed], by_code["0401"][feed] = "是", "否"
+    report = xlsx.import_categories(actor=manager, data=workbook([rows[0], *by_code.values()]))
+    assert report.ok and report.updated == 2, report.errors
+    elderly = Category.objects.get(taxonomy__code="social", code="0402")
+    assert elderly.in_public_feed and elderly.is_public and elderly.edited_at is not None
+    assert ("in_public_feed", False, True) in history(elderly).first().changes
+    assert not Category.objects.get(taxonomy__code="social", code="0401").in_public_feed
+
+
+def test_a_file_without_the_feed_column_imports_and_leaves_the_flag(loaded, manager, departments):
+    """Files exported before the column existed: 公开到开放接口 is optional; a new row follows 开放公众上报."""
+    feed = xlsx.HEADERS.index("公开到开放接口")
+    rows = sheet(xlsx.export_categories(actor=manager, taxonomy=Taxonomy.objects.get(code="social"))[0])
+    old = [r[:feed] + r[feed + 1:] for r in rows]
+    edited = next(r for r in old[1:] if r[1] == "0402")
+    edited[6] = 7
+    new_public = ["social", "0407", "助残服务", "04", "事件", "", 3, "工作日", "", "", "", "", "是", "是"]
+    new_closed = ["social", "0507", "其他帮扶对象", "05", "事件", "", 3, "工作日", "", "", "", "", "否", "是"]
+    report = xlsx.import_categories(actor=manager, data=workbook([*old, new_public, new_closed]))
+    assert report.ok and (report.created, report.updated) == (2, 1), report.errors
+    elderly = Category.objects.get(taxonomy__code="social", code="0402")
+    assert elderly.time_limit_amount == 7 and elderly.is_public and not elderly.in_public_feed
+    changed = {name for name, _, _ in history(elderly).first().changes}
+    assert "time_limit_amount" in changed and "in_public_feed" not in changed
+    assert Category.objects.get(taxonomy__code="social", code="0407").in_public_feed
+    assert not Category.objects.get(taxonomy__code="social", code="0507").in_public_feed
+
+
+def test_a_bad_feed_flag_is_refused_and_applies_nothing(loaded, manager):
+    before = state()
+    row = ["social", "0106", "消费纠纷", "01", "事件", "", 3, "工作日", "", "", "", "", "是", "公开", "是"]
+    report = xlsx.import_categories(actor=manager, data=workbook([list(xlsx.HEADERS), row]))
+    assert not report.ok and [(e.row, e.column) for e in report.errors] == [(2, "公开到开放接口")]
+    assert state() == before

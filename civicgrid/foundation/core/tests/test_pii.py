@@ -1,6 +1,7 @@
 """ID numbers, phone numbers and masking."""
 
 import random
+import re
 from datetime import date
 
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 
 from civicgrid.foundation.core.pii import (
     generate_id_number,
+    has_personal_data,
     id_number_birth_date,
     id_number_check_char,
     id_number_sex,
@@ -16,6 +18,7 @@ from civicgrid.foundation.core.pii import (
     mask_id_number,
     mask_name,
     mask_phone,
+    scrub,
     validate_id_number,
     validate_mobile,
 )
@@ -189,3 +192,63 @@ def test_masking(func, raw, expected):
 @pytest.mark.parametrize("empty", [None, ""])
 def test_masking_empty(func, empty):
     assert func(empty) == ""
+
+
+# ---------------------------------------------------------------------------------------------- free text
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    # what the assessor published through Open311
+    ("住户张伟（身份证140213198805052317，电话13811112222）…", "住户张伟（身份证1402**********2317，电话138****2222）…"),
+    ("已联系当事人王小明（13700001111）清理完毕", "已联系当事人王小明（137****1111）清理完毕"),
+    # ID numbers: check character X either case, written 6-8-4, the old 15 digits, full width
+    ("身份证号11010519491231002x。", "身份证号1101**********002X。"),
+    ("证件 140213 19880505 2317", "证件 1402**********2317"),
+    ("老证件140213880505231", "老证件1402*******5231"),
+    ("１４０２１３１９８８０５０５２３１７", "1402**********2317"),
+    # mobiles: spaces, dashes, +86, 0086, full width, two in a row
+    ("电话 138 1111 2222", "电话 138****2222"),
+    ("电话138-1111-2222。", "电话138****2222。"),
+    ("+86 138 1111 2222", "138****2222"),
+    ("0086-13811112222", "138****2222"),
+    ("手机：１３８１１１１２２２２", "手机：138****2222"),
+    ("13911112222和13811112222", "139****2222和138****2222"),
+    # landlines with area codes, and a local number the text calls a phone number
+    ("座机0352-1234567转8", "座机0352-****567转8"),
+    ("（0352）1234567", "0352-****567"),
+    ("010 12345678", "010-****5678"),
+    ("电话：5123456", "电话：***3456"),
+    ("固话 51234567。", "固话 ****4567。"),
+    # emails and bank cards
+    ("邮箱zhangwei@qq.com，", "邮箱z*******@qq.com，"),
+    ("卡号6222 0212 3456 7890 123", "卡号***************0123"),
+    ("卡号6222021234567890", "卡号************7890"),
+])
+def test_scrub_masks_personal_data_in_text(raw, expected):
+    assert has_personal_data(raw)
+    assert scrub(raw) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "老人行动不便，子女在外地。",
+    "案卷 2026111200005 并入 2026111200004",  # case numbers: 13 digits
+    "12345 工单 202611120001",
+    "2026-11-12 14:30 至 15:00，共 3 袋，12 号楼 2 单元 501 室",
+    "金额 12345.67 元，面积 1200 平方米",
+    "编号1381111222244",  # 13 digits: a mobile inside a longer number is not one
+    "",
+])
+def test_scrub_leaves_everything_else_as_written(text):
+    assert scrub(text) == text and not has_personal_data(text)
+
+
+def test_scrub_empty():
+    assert scrub(None) == "" and not has_personal_data(None)
+
+
+@given(st.text(alphabet="0123456789 -，电话号码身份证（）xX@.abc", max_size=60))
+def test_scrub_leaves_no_mobile_or_id_number_and_is_stable(text):
+    out = scrub(text)
+    assert not re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", out)
+    assert not re.search(r"(?<!\d)\d{17}[\dXx](?!\d)", out)
+    assert scrub(out) == out
