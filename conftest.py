@@ -89,11 +89,14 @@ def _interface_language_back_to_chinese():
 
 @pytest.fixture(autouse=True)
 def _rate_limits_start_full():
-    """Each test starts with full rate-limit buckets (`core.ratelimit`): they live in the process's cache, which
-    outlives a test, and what one test spent must not refuse the next one's requests."""
+    """Each test starts with full rate-limit buckets (`core.ratelimit`, in the test data dir's bucket file, which
+    outlives a test) and an empty cache: what one test spent must not refuse the next one's requests."""
     from django.core.cache import cache
 
+    from civicgrid.foundation.core import ratelimit
+
     cache.clear()
+    ratelimit.reset()
 
 
 @pytest.fixture(scope="session", autouse=True)

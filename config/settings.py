@@ -144,8 +144,8 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- cache ---------------------------------------------------------------------------------------------
-# Per process (rate-limit buckets, short lookups): Django's local-memory cache without pickling values that
-# cannot change (civicgrid.foundation.core.cache). A deployment with several hosts may name Redis here instead.
+# Per process (short lookups): Django's local-memory cache without pickling values that cannot change
+# (civicgrid.foundation.core.cache). Rate-limit buckets are not kept here (civicgrid.foundation.core.ratelimit).
 CACHES = {"default": {"BACKEND": "civicgrid.foundation.core.cache.LocalMemoryCache", "LOCATION": "civicgrid"}}
 
 # --- identity ------------------------------------------------------------------------------------------
@@ -212,7 +212,8 @@ from civicgrid.foundation.access.roles import Role  # noqa: E402 (plain choices;
 # "superuser" covers superusers whatever their roles (access.totp.required).
 CIVICGRID_TOTP_ROLES = env.names("CIVICGRID_TOTP_ROLES", [*(r.value for r in Role), "superuser"])
 
-# Rate limits (SECURITY.md "Web and API"), token buckets in the cache (civicgrid.foundation.core.ratelimit): a
+# Rate limits (SECURITY.md "Web and API"), token buckets every process of the host shares, in ratelimit.sqlite3 in
+# the data dir (civicgrid.foundation.core.ratelimit; not in the cache, which is per process): a
 # burst, then a steady rate per hour; a negative rate lifts a limit, 0 closes the door. Public reporting counts
 # the reports residents and volunteers send over the web and the API (staff are not held back), per account and
 # per address; token issuing counts every request to /api/v1/auth/token, refused or not, per username tried and
@@ -226,6 +227,12 @@ CIVICGRID_TOKEN_RATE_PER_HOUR = env.float("CIVICGRID_TOKEN_RATE_PER_HOUR", 20, *
 CIVICGRID_TOKEN_BURST = env.float("CIVICGRID_TOKEN_BURST", 10, minimum=0)
 CIVICGRID_TOKEN_ADDRESS_RATE_PER_HOUR = env.float("CIVICGRID_TOKEN_ADDRESS_RATE_PER_HOUR", 120, **_RATE)
 CIVICGRID_TOKEN_ADDRESS_BURST = env.float("CIVICGRID_TOKEN_ADDRESS_BURST", 30, minimum=0)
+if env.raw("CIVICGRID_REDIS_URL") is not None:  # named by deployment guides; not silently ignored
+    env.errors.append(  # the value is not repeated: a Redis URL may carry its password
+        "设置无效：CIVICGRID_REDIS_URL，暂不支持 Redis（未安装其客户端）：限流计数存于数据目录的 ratelimit.sqlite3，"
+        "本机所有进程共用；请删除此设置 / invalid setting: CIVICGRID_REDIS_URL: Redis is not supported yet (its "
+        "client is not installed): rate-limit buckets are in ratelimit.sqlite3 in the data dir, shared by every "
+        "process of the host; remove this setting")
 
 # --- i18n ----------------------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"

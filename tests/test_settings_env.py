@@ -71,6 +71,15 @@ def test_an_unknown_database_scheme_is_named_without_the_password(tmp_path):
     assert "s3cret" not in result.stderr
 
 
+def test_a_redis_url_stops_the_start_without_its_password_since_redis_is_not_supported_yet(tmp_path):
+    """Rate-limit buckets are shared through a file on one host (core.ratelimit); a deployment naming Redis must
+    not believe its hosts share one limit."""
+    result = _start(tmp_path, CIVICGRID_REDIS_URL="redis://:s3cret@10.0.0.5:6379/0")
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "started" not in result.stdout
+    assert result.stderr.startswith("设置无效：CIVICGRID_REDIS_URL，暂不支持 Redis")
+    assert "Redis is not supported yet" in result.stderr and "s3cret" not in result.stderr
+
+
 def test_a_data_directory_that_cannot_be_made_is_named(tmp_path):
     (tmp_path / "file").write_text("")
     result = _start(tmp_path, CIVICGRID_DATA_DIR=str(tmp_path / "file" / "data"))

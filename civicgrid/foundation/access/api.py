@@ -2,7 +2,8 @@
 
 Accounts whose role needs a second factor (`CIVICGRID_TOTP_ROLES`) add `"otp"`: the 6-digit code of their
 authenticator app. Accounts that must change their password first get no token until they have. Requests are
-rate limited per username tried and per address (`services.limit_token_requests`): 429 with `Retry-After`.
+rate limited per username tried and per address (`services.limit_token_requests`): 429 with `Retry-After` (503 while
+the bucket store has failed: token issuing fails closed).
 """
 
 from ninja import Router, Schema

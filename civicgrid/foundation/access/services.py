@@ -163,7 +163,9 @@ def limit_token_requests(*, username: str, source_ip: str) -> None:
     """Token issuing is rate limited (SECURITY.md "Web and API"): every request takes a token from the bucket of
     the username it tries (whether or not the account exists, in any letter case) and from its address's
     (`CIVICGRID_TOKEN_*` settings), before any password is checked; an empty bucket is a 429
-    (`ratelimit.RateLimited`) and nothing is written. The lockout rules still count the failures that pass."""
+    (`ratelimit.RateLimited`) and nothing is written. The lockout rules still count the failures that pass. When the
+    bucket store fails, no token is issued (a 503, `ratelimit.Unavailable`): these buckets are what stops guessing
+    across usernames from one address."""
     name = (username or "").strip()[:150].casefold()
     buckets = [(f"token:user:{name}",
                 ratelimit.configured("CIVICGRID_TOKEN_RATE_PER_HOUR", "CIVICGRID_TOKEN_BURST", per="hour"))]
@@ -171,7 +173,7 @@ def limit_token_requests(*, username: str, source_ip: str) -> None:
         buckets.append((f"token:addr:{source_ip}",
                         ratelimit.configured("CIVICGRID_TOKEN_ADDRESS_RATE_PER_HOUR", "CIVICGRID_TOKEN_ADDRESS_BURST",
                                              per="hour")))
-    ratelimit.check(*buckets)
+    ratelimit.check(*buckets, fail_closed=True)
 
 
 def issue_token(*, user: User, label: str = "") -> str:

@@ -4,7 +4,7 @@ it is instead of pickled.
 `LocMemCache` pickles every value on `set` and unpickles it on `get`, so that a caller mutating what it got
 cannot change what the next caller gets. For a value that cannot be mutated (a number, a string, a date, or a
 tuple of such), the copy protects nothing, and on the hot paths that read and write small values on every
-request (Open311's token buckets and client lookup) pickling was most of the cache's cost. Such values are
+request (Open311's client lookup) pickling was most of the cache's cost. Such values are
 kept wrapped as they are; anything else is pickled as before. Keys are not checked for memcached's limits
 (they never leave the process). Expiry, culling, `clear()` and the per-process scope are Django's. A
 deployment that names another backend in `CACHES` (Redis, say) is unaffected.

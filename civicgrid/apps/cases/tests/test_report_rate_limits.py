@@ -155,3 +155,12 @@ def test_the_web_report_form_answers_429_with_the_form_and_the_message(loop):
     html = response.content.decode()
     assert "操作过于频繁，请" in html and "路灯不亮" in html  # the message, and the form kept as typed
     assert world_counts() == before
+
+
+def test_with_the_bucket_store_broken_reports_are_taken_unlimited(loop, api_client, tmp_path):
+    """Public reporting fails open (core.ratelimit): a broken bucket store must not stop residents reporting."""
+    (tmp_path / "ratelimit.sqlite3").mkdir()  # the bucket file cannot be made
+    with override_settings(DATA_DIR=tmp_path):
+        statuses = [_post(api_client, loop.resident, title=f"垃圾{i}").status_code for i in range(8)]
+    assert statuses == [201] * 8
+    assert Case.objects.count() == 8

@@ -78,3 +78,21 @@ def test_the_limit_per_address_counts_every_username_tried_from_it(tree, api_cli
 def test_a_negative_rate_lifts_the_limit(tree, api_client):
     worker = user_with(Role.GRID_WORKER, region=tree["140213051001002"])
     assert {_ask(api_client, worker.username).status_code for _ in range(12)} == {200}
+
+
+def test_with_the_bucket_store_broken_no_token_is_issued(tree, api_client, tmp_path):
+    """Token issuing fails closed (core.ratelimit): its buckets are what stops guessing across usernames from one
+    address, so without them the endpoint answers 503 with `Retry-After` and checks no password."""
+    worker = user_with(Role.GRID_WORKER, region=tree["140213051001002"])
+    (tmp_path / "ratelimit.sqlite3").mkdir()  # the bucket file cannot be made
+    before = _world()
+    with override_settings(DATA_DIR=tmp_path):
+        response = _ask(api_client, worker.username)
+    assert response.status_code == 503, response.content
+    assert response["Retry-After"] == "60"
+    assert response.json()["code"] == "rate_limit_unavailable"
+    assert response.json()["detail"].startswith("服务暂时不可用")
+    assert _world() == before
+    (tmp_path / "ratelimit.sqlite3").rmdir()
+    with override_settings(DATA_DIR=tmp_path):
+        assert _ask(api_client, worker.username).status_code == 200  # the store back, tokens are issued again
