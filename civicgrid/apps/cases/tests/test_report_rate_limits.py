@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from civicgrid.apps.cases.models import Case
 from civicgrid.foundation.access.roles import Role
+from civicgrid.foundation.core import ratelimit
 from civicgrid.testing.builders import user_with
 
 from .conftest import GRID, POINT, auth, report, world_counts
@@ -159,7 +160,7 @@ def test_the_web_report_form_answers_429_with_the_form_and_the_message(loop):
 
 def test_with_the_bucket_store_broken_reports_are_taken_unlimited(loop, api_client, tmp_path):
     """Public reporting fails open (core.ratelimit): a broken bucket store must not stop residents reporting."""
-    (tmp_path / "ratelimit.sqlite3").mkdir()  # the bucket file cannot be made
+    (tmp_path / ratelimit.FILE_NAME).mkdir()  # the bucket file cannot be made
     with override_settings(DATA_DIR=tmp_path):
         statuses = [_post(api_client, loop.resident, title=f"垃圾{i}").status_code for i in range(8)]
     assert statuses == [201] * 8

@@ -10,6 +10,7 @@ from django.test import override_settings
 from civicgrid.foundation.access.models import ApiToken, LoginAttempt
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.audit.models import AuditEntry
+from civicgrid.foundation.core import ratelimit
 from civicgrid.testing.builders import user_with
 
 pytestmark = pytest.mark.django_db
@@ -84,7 +85,7 @@ def test_with_the_bucket_store_broken_no_token_is_issued(tree, api_client, tmp_p
     """Token issuing fails closed (core.ratelimit): its buckets are what stops guessing across usernames from one
     address, so without them the endpoint answers 503 with `Retry-After` and checks no password."""
     worker = user_with(Role.GRID_WORKER, region=tree["140213051001002"])
-    (tmp_path / "ratelimit.sqlite3").mkdir()  # the bucket file cannot be made
+    (tmp_path / ratelimit.FILE_NAME).mkdir()  # the bucket file cannot be made
     before = _world()
     with override_settings(DATA_DIR=tmp_path):
         response = _ask(api_client, worker.username)
@@ -93,6 +94,6 @@ def test_with_the_bucket_store_broken_no_token_is_issued(tree, api_client, tmp_p
     assert response.json()["code"] == "rate_limit_unavailable"
     assert response.json()["detail"].startswith("服务暂时不可用")
     assert _world() == before
-    (tmp_path / "ratelimit.sqlite3").rmdir()
+    (tmp_path / ratelimit.FILE_NAME).rmdir()
     with override_settings(DATA_DIR=tmp_path):
         assert _ask(api_client, worker.username).status_code == 200  # the store back, tokens are issued again

@@ -113,10 +113,10 @@ def test_a_bucket_in_one_process_is_the_same_bucket_in_another(tmp_path):
 def test_the_buckets_are_in_the_data_dir_and_not_the_main_database(tmp_path):
     with override_settings(DATA_DIR=tmp_path):
         assert ratelimit.take("t:where", Limit(per_minute=60, burst=1)) == 0.0
-        assert ratelimit.store().path == tmp_path / "ratelimit.sqlite3"
-        assert (tmp_path / "ratelimit.sqlite3").exists()
-        assert (tmp_path / "ratelimit.sqlite3").stat().st_mode & 0o077 == 0
-    assert ratelimit.store().path == Path(settings.DATA_DIR) / "ratelimit.sqlite3"
+        assert ratelimit.store().path == tmp_path / ratelimit.FILE_NAME
+        assert (tmp_path / ratelimit.FILE_NAME).exists()
+        assert (tmp_path / ratelimit.FILE_NAME).stat().st_mode & 0o077 == 0
+    assert ratelimit.store().path == Path(settings.DATA_DIR) / ratelimit.FILE_NAME
 
 
 def test_buckets_full_again_are_deleted_now_and_then(tmp_path):
@@ -133,7 +133,7 @@ def test_buckets_full_again_are_deleted_now_and_then(tmp_path):
 @pytest.fixture
 def broken_store(tmp_path, caplog):
     """A data dir where the bucket file cannot be made (a directory of that name stands there)."""
-    (tmp_path / "ratelimit.sqlite3").mkdir()
+    (tmp_path / ratelimit.FILE_NAME).mkdir()
     with override_settings(DATA_DIR=tmp_path):
         ratelimit._failing = False
         yield tmp_path
@@ -149,7 +149,7 @@ def test_a_failed_store_lets_open_doors_through_and_warns_once_per_incident(brok
     warnings = [r for r in caplog.records if r.name == "civicgrid.foundation.core.ratelimit"]
     assert len(warnings) == 1 and "bucket store failed" in warnings[0].getMessage()
 
-    (broken_store / "ratelimit.sqlite3").rmdir()  # repaired: the next take works, says so, and limits again
+    (broken_store / ratelimit.FILE_NAME).rmdir()  # repaired: the next take works, says so, and limits again
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="civicgrid.foundation.core.ratelimit"):
         assert ratelimit.take("t:open-on-failure", closed) == 0.0
