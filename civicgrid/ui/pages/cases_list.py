@@ -23,6 +23,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from civicgrid.apps.cases import clocks, selectors
 from civicgrid.apps.cases.models import OPEN_STATUSES, Case, Status
@@ -45,8 +46,9 @@ ROW_FIELDS = (
 # The page counts up to this many cases; a longer list shows "10,000+".
 COUNT_CAP = 10_000
 # The list's 当前环节期限: the due time of the clock of the step the case waits for (`WAITING_STEP`), named.
-STEP_NAMES = {clocks.INTAKE: _("受理"), clocks.CHECK: _("核实"), clocks.DISPATCH: _("派遣"), clocks.HANDLE: _("处置"),
-              clocks.VERIFY: _("核查"), clocks.CLOSE: _("结案")}
+STEP_NAMES = {clocks.INTAKE: pgettext_lazy("clock step", "受理"), clocks.CHECK: pgettext_lazy("clock step", "核实"),
+              clocks.DISPATCH: pgettext_lazy("clock step", "派遣"), clocks.HANDLE: pgettext_lazy("clock step", "处置"),
+              clocks.VERIFY: pgettext_lazy("clock step", "核查"), clocks.CLOSE: pgettext_lazy("clock step", "结案")}
 FLAGS = (("is_overdue", _("超期"), "warn"), ("is_supervised", _("督办"), "warn"), ("is_major", _("重大"), "warn"),
          ("extension_pending", _("延期待批"), ""), ("is_self_handled", _("自行处置"), ""))
 
