@@ -18,7 +18,9 @@ api = NinjaAPI(
     title="civicgrid API",
     version="1.0.0",
     description="网格化基层治理平台接口 / civicgrid REST API. Token: POST /api/v1/auth/token, then "
-    "`Authorization: Bearer <token>`.",
+    "`Authorization: Bearer <token>`. Datetimes are written in district time with their offset "
+    "(`2026-12-01T18:00:00+08:00`); any offset is read. Errors: `{\"detail\": \"中文 / English\", \"code\": …, "
+    "\"field\": …}`.",
     urls_namespace="api",
     auth=BearerAuth(),
     openapi_url="/openapi.json",

@@ -7,6 +7,8 @@ rate limited per username tried and per address (`services.limit_token_requests`
 
 from ninja import Router, Schema
 
+from civicgrid.foundation.core.api_json import StrictIn
+
 from ..core.api_errors import ErrorOut
 from ..core.errors import CivicgridError
 from ..core.middleware import client_ip
@@ -15,7 +17,7 @@ from . import services
 router = Router(tags=["auth"])
 
 
-class TokenIn(Schema):
+class TokenIn(StrictIn):
     username: str
     password: str
     otp: str | None = None  # only for accounts that need a second factor

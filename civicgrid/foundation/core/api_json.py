@@ -8,8 +8,10 @@ import datetime as dt
 from typing import Any
 
 from django.utils import timezone
+from ninja import Schema
 from ninja.renderers import JSONRenderer
 from ninja.responses import NinjaJSONEncoder
+from pydantic import ConfigDict
 
 
 class DistrictTimeEncoder(NinjaJSONEncoder):
@@ -24,3 +26,10 @@ class DistrictTimeEncoder(NinjaJSONEncoder):
 
 class DistrictTimeRenderer(JSONRenderer):
     encoder_class = DistrictTimeEncoder
+
+
+class StrictIn(Schema):
+    """An API input body: a field it does not declare (a misspelt `departmnet`) is a 422 naming it, never
+    silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
