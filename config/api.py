@@ -5,24 +5,32 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import DataError
 from django.http import Http404
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
 from civicgrid.foundation.access.api_auth import BearerAuth
 from civicgrid.foundation.access.endpoints import non_data_endpoint
 from civicgrid.foundation.core import dbdown
 from civicgrid.foundation.core.api_errors import invalid_request
+from civicgrid.foundation.core.api_json import DistrictTimeRenderer
 from civicgrid.foundation.core.errors import CivicgridError
 
 api = NinjaAPI(
     title="civicgrid API",
     version="1.0.0",
     description="网格化基层治理平台接口 / civicgrid REST API. Token: POST /api/v1/auth/token, then "
-    "`Authorization: Bearer <token>`.",
+    "`Authorization: Bearer <token>`. Datetimes are written in district time with their offset "
+    "(`2026-12-01T18:00:00+08:00`); any offset is read. Errors: `{\"detail\": \"中文 / English\", \"code\": …, "
+    "\"field\": …}`.",
     urls_namespace="api",
     auth=BearerAuth(),
     openapi_url="/openapi.json",
     docs_url="/docs",
+    renderer=DistrictTimeRenderer(),
 )
+
+
+# Every 401 names the scheme to answer with (RFC 6750), so that clients and generated SDKs retry with a token.
+BEARER_CHALLENGE = 'Bearer realm="civicgrid"'
 
 
 @api.exception_handler(CivicgridError)
@@ -30,6 +38,8 @@ def civicgrid_error(request, exc: CivicgridError):
     response = api.create_response(request, exc.as_dict(), status=exc.status)
     for name, value in getattr(exc, "headers", {}).items():  # a 429's Retry-After
         response[name] = value
+    if exc.status == 401:
+        response["WWW-Authenticate"] = BEARER_CHALLENGE
     return response
 
 
@@ -41,9 +51,11 @@ def validation_error(request, exc: ValidationError):
 
 @api.exception_handler(AuthenticationError)
 def auth_error(request, exc):
-    return api.create_response(
+    response = api.create_response(
         request, {"detail": "需要有效的令牌 / a valid bearer token is required", "code": "unauthorized"}, status=401
     )
+    response["WWW-Authenticate"] = BEARER_CHALLENGE
+    return response
 
 
 @api.exception_handler(Http404)
@@ -52,12 +64,27 @@ def not_found(request, exc):
 
 
 # Django Ninja's own refusals, in the API's two languages.
-NINJA_MESSAGES = {"Cannot parse request body": ("请求体不是有效的 JSON / the request body is not valid JSON", "invalid")}
+NINJA_MESSAGES = {
+    "Cannot parse request body": ("请求体不是有效的 JSON / the request body is not valid JSON", "invalid"),
+    "Forbidden": ("无权进行此操作 / forbidden", "forbidden"),
+}
+# A status Django Ninja refuses with a message not listed above still gets a code a program can switch on.
+STATUS_CODES = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+                409: "conflict", 413: "too_large", 422: "invalid", 429: "rate_limited"}
+
+
+@api.exception_handler(Throttled)
+def throttled(request, exc: Throttled):
+    # Django Ninja adds Retry-After to this answer.
+    return api.create_response(
+        request, {"detail": "请求过于频繁，请稍后再试 / too many requests, try again later", "code": "rate_limited"},
+        status=429,
+    )
 
 
 @api.exception_handler(HttpError)
 def http_error(request, exc: HttpError):
-    detail, code = NINJA_MESSAGES.get(str(exc.message), (str(exc.message), "error"))
+    detail, code = NINJA_MESSAGES.get(str(exc.message), (str(exc.message), STATUS_CODES.get(exc.status_code, "error")))
     return api.create_response(request, {"detail": detail, "code": code}, status=exc.status_code)
 
 

@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "civicgrid.foundation.access.middleware.SessionPolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "civicgrid.ui.errors.FormAddressMiddleware",
+    "civicgrid.ui.errors.ApiMethodMiddleware",
     "civicgrid.ui.errors.KeysUnavailableMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",

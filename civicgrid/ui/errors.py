@@ -46,11 +46,33 @@ def _human_message(exception) -> str:
     return shown if not has_chinese(shown) else ""
 
 
-def _machine(request, status: int, detail: str):
+# The API's error shape (`core.api_errors.ErrorOut`) for what reaches Django's handlers under /api/ (an unknown
+# address, a failure outside the API's own handlers): "中文 / English" and a code, whatever the interface language.
+API_ERRORS = {
+    400: ("请求有误 / bad request", "invalid"),
+    403: ("无权访问 / forbidden", "forbidden"),
+    404: ("未找到该地址或对象 / not found", "not_found"),
+    405: ("该地址不接受此请求方法 / method not allowed", "method_not_allowed"),
+    500: ("服务器内部错误，请稍后重试 / internal server error", "server_error"),
+    503: ("服务暂不可用，请稍后重试 / service unavailable", "unavailable"),
+}
+
+
+def api_error(status: int, detail: str = "", **extra) -> JsonResponse:
+    """An error under /api/ in the API's shape: `detail` when it is "中文 / English", else the status's own."""
+    default, code = API_ERRORS.get(status, (f"请求未被受理 / request refused ({status})", "error"))
+    shown = detail if " / " in detail and has_chinese(detail) else default
+    return JsonResponse({"detail": shown, "code": code, **extra}, status=status,
+                        json_dumps_params={"ensure_ascii": False})
+
+
+def _machine(request, status: int, detail: str, exception=None):
     """JSON for API clients; None for a page."""
     path = request.path
     if path.startswith("/api/"):
-        return JsonResponse({"detail": detail}, status=status, json_dumps_params={"ensure_ascii": False})
+        args = getattr(exception, "args", ())
+        raised = args[0] if args and isinstance(args[0], str) else ""
+        return api_error(status, raised or detail)
     if path.startswith("/open311/"):
         return JsonResponse([{"code": status, "description": detail}], status=status, safe=False,
                             json_dumps_params={"ensure_ascii": False})
@@ -64,7 +86,7 @@ def _page(request, status: int, exception=None):
         404: _("未找到该页面或对象，或不在您的权限范围内。"),
     }[status]
     detail = _human_message(exception) or default
-    answer = _machine(request, status, detail)
+    answer = _machine(request, status, detail, exception)
     if answer is not None:
         return answer
     return render(request, "ui/error.html", {"status": status, "title": _(TITLES[status]), "detail": detail},
@@ -134,7 +156,7 @@ class KeysUnavailableMiddleware:
             return None
         log.error("%s %s: %s", request.method, request.path, exception)
         detail = _(KEYS_UNAVAILABLE)
-        answer = _machine(request, 503, detail)
+        answer = _machine(request, 503, detail, Exception(KEYS_UNAVAILABLE + " / encryption key unavailable"))
         if answer is not None:
             return answer
         return render(request, "ui/error.html", {"status": 503, "title": _(KEYS_TITLE), "detail": detail},
@@ -157,8 +179,7 @@ def database_unavailable(request, exc: BaseException):
         dbdown.refused(exc, f"{request.method} {request.path}")
     path = request.path
     if path.startswith("/api/"):
-        answer = JsonResponse({"detail": dbdown.DETAIL, "code": "unavailable"}, status=503,
-                              json_dumps_params={"ensure_ascii": False})
+        answer = api_error(503, dbdown.DETAIL)
     elif path.startswith("/open311/"):
         from civicgrid.integrations.open311.formats import error_response
 
@@ -237,3 +258,24 @@ class FormAddressMiddleware:
             return response
         messages.info(request, _(NOT_SUBMITTED))
         return redirect(target)
+
+
+class ApiMethodMiddleware:
+    """A method an /api/ address does not take: Django Ninja answers 405 in plain text; this gives the API's
+    error shape, keeping the `Allow` header (which also names the methods in the message)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code != 405 or not request.path.startswith("/api/"):
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        allowed = response.get("Allow", "")
+        answer = api_error(405, f"该地址不接受 {request.method[:10]} 请求（可用：{allowed}） / method not allowed "
+                                f"(allowed: {allowed})" if allowed else "")
+        if allowed:
+            answer["Allow"] = allowed
+        return answer

@@ -10,7 +10,7 @@ from ninja.throttling import AnonRateThrottle
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import get_visible_or_404
-from civicgrid.foundation.core.api_errors import errors
+from civicgrid.foundation.core.api_errors import errors, refuse_unknown_query
 from civicgrid.foundation.core.downloads import JPEG_TYPE, inline_response
 from civicgrid.foundation.core.errors import NotFound, ValidationFailed
 from civicgrid.foundation.core.pagination import MAX_LIMIT, MAX_OFFSET, page
@@ -113,22 +113,26 @@ def _receipt(case: Case, created: bool) -> ReportReceiptOut:
 
 @router.get("/cases", response={200: CaseListOut, **errors(400, 401, 403, 422)}, url_name="case_list")
 def list_cases(request, filters: Query[CaseFilterIn]):
-    """Cases in your scope; filters: status (comma list or `open`), category, region, department, overdue,
-    due_soon (即将超期: a step past its warning time, not yet overdue), supervised, date_from/date_to (reported), q (number, 12345 ticket number or title), work (a step waiting for you: intake, check,
+    """Cases in your scope; filters: status (repeated or a comma list: any of them; `open`), category, region,
+    department, overdue, due_soon (即将超期: a step past its warning time, not yet overdue), supervised,
+    date_from/date_to (reported), q (number, 12345 ticket number or title), work (a step waiting for you: intake, check,
     dispatch, handle, verify, close, extension). Pages: `limit` and `offset`, or `cursor` — the `next_cursor`
     of the page before (null on the last page) — which reads a deep page as fast as the first and neither
-    repeats nor skips a case when new ones arrive meanwhile (`offset` is then ignored)."""
+    repeats nor skips a case when new ones arrive meanwhile (`offset` is then ignored); send it with the same
+    filters (a cursor from other filters is a 400). An unknown parameter or an out-of-range limit/offset is a
+    422 naming it."""
+    refuse_unknown_query(request, CaseFilterIn)
     f = selectors.CaseFilter(**filters.dict(exclude={"limit", "offset", "cursor"}))
     # A row shows the grid's name only: its boundary (a large JSON column) stays in the database.
     rows = selectors.CaseListing(request.user, f, shape=lambda qs: qs.defer("grid__geometry"))
     if filters.cursor:
-        found = rows.cursor_page(max(1, min(filters.limit, MAX_LIMIT)), after=filters.cursor)
+        found = rows.cursor_page(max(1, min(filters.limit, MAX_LIMIT)), after=selectors.api_position(filters.cursor, f))
         items, total, next_cursor = found.rows, rows.count(), found.next_cursor
     else:
         items, total = page(rows, limit=filters.limit, offset=filters.offset)
         more = bool(items) and min(max(0, filters.offset), MAX_OFFSET) + len(items) < total
         next_cursor = selectors.cursor_of(items[-1]) if more else None
-    return {"items": items, "count": len(items), "total": total, "next_cursor": next_cursor}
+    return {"items": items, "count": len(items), "total": total, "next_cursor": selectors.api_cursor(next_cursor, f)}
 
 
 @router.get("/cases/work", response={200: WorkOut, **errors(401)}, url_name="case_work")

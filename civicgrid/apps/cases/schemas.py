@@ -6,27 +6,47 @@ from datetime import date, datetime
 from typing import Annotated
 
 from ninja import Schema
-from pydantic import Field, WithJsonSchema
+from pydantic import Field, StrictInt, WithJsonSchema
 
+from civicgrid.foundation.core.api_json import StrictIn
+from civicgrid.foundation.core.pagination import Limit, Offset
 from civicgrid.foundation.core.pii import mask_name
+from civicgrid.foundation.sla import clock as sla_clock
 
-from .models import Case, CaseStep, Status
+from .clocks import KINDS as CLOCK_KINDS
+from .models import Case, CaseStep, Source, Status
 from .workflow import CASE_WORKFLOW
 
 
-class PhotoIn(Schema):
+def _enum(values, description: str):
+    """A string documented as one of `values` (the models' choices) for client generators; the services check it
+    as before (their refusals name the field)."""
+    return Annotated[str, WithJsonSchema({"type": "string", "enum": list(values), "description": description})]
+
+
+StatusName = _enum(Status.values, "a case status")
+SourceName = _enum(Source.values, "where the report came from")
+ClockKind = _enum(CLOCK_KINDS, "the step the clock times")
+ClockState = _enum(sla_clock.STATES, "running, paused or stopped")
+CheckResult = _enum(("confirmed", "unconfirmed"), "check_result: 属实 confirmed / 不属实 unconfirmed")
+Decision = _enum(("approve", "reject"), "decide_extension: approve or reject")
+# Ids in a JSON body are JSON integers: true, 1.0 or "1" are refused, not read as an id.
+Id = StrictInt
+
+
+class PhotoIn(StrictIn):
     kind: str = "photo"  # photo | before | after | progress | verify
     content_base64: str  # the image, base64 (a data: URL is accepted too)
 
 
-class CaseIn(Schema):
+class CaseIn(StrictIn):
     title: str
     description: str = ""
     lng: float | None = None
     lat: float | None = None
     crs: str = "wgs84"  # wgs84 | gcj02 | bd09
-    category: int | None = None
-    source: str | None = None  # default: grid_worker for grid workers, public for everyone else
+    category: Id | None = None
+    source: SourceName | None = None  # default: grid_worker for grid workers, public for everyone else
     address: str = ""
     reporter_name: str = ""
     reporter_phone: str = ""
@@ -46,32 +66,37 @@ ActionName = Annotated[str, WithJsonSchema({"type": "string", "enum": [t.name fo
                                             "description": "an action of the case workflow"})]
 
 
-class ActionIn(Schema):
+class ActionIn(StrictIn):
     note: str = ""
     reason: str = ""
-    result: str = ""  # check_result: confirmed | unconfirmed
-    decision: str = ""  # decide_extension: approve | reject
-    department: int | None = None  # dispatch
-    category: int | None = None  # accept: set or correct the category
+    result: CheckResult = ""  # check_result: confirmed | unconfirmed
+    decision: Decision = ""  # decide_extension: approve | reject
+    department: Id | None = None  # dispatch
+    category: Id | None = None  # accept: set or correct the category
     parent: str | None = None  # merge: the parent case's number
     hours: float | None = None  # request_extension
     correct_rule: bool = False  # send_back: propose a routing correction; dispatch: correct the rule now
     rule_region: str | None = None  # dispatch with correct_rule: the region the rule covers (default: street)
-    proposed_department: int | None = None  # send_back with correct_rule
+    proposed_department: Id | None = None  # send_back with correct_rule
     photos: list[PhotoIn] = []
 
 
-class RatingIn(Schema):
+class RatingIn(StrictIn):
     score: int
     comment: str = ""
 
 
-class ReopenIn(Schema):
+class ReopenIn(StrictIn):
     reason: str
 
 
 class CaseFilterIn(Schema):
-    status: str | None = None
+    """The list's query: an unknown parameter (`sort`, `ordering`, a misspelt filter) is a 422 naming it
+    (`api_errors.refuse_unknown_query`)."""
+
+    # Repeated (`status=closed&status=open`) or comma-separated: cases in any of them; `open` = all open ones.
+    status: tuple[Annotated[str, WithJsonSchema({"type": "string", "enum": [*Status.values, "open"]})], ...] | None = (
+        None)
     category: int | None = None
     region: str | None = None
     department: int | None = None
@@ -82,9 +107,10 @@ class CaseFilterIn(Schema):
     date_to: date | None = None
     q: str | None = None
     work: str | None = None
-    limit: int = 50
-    offset: int = 0
-    cursor: str | None = Field(None, max_length=40)  # the `next_cursor` of the page before
+    limit: Limit = 50
+    offset: Offset = 0
+    # The `next_cursor` of the page before, used with the same filters (another filter set is a 400).
+    cursor: str | None = Field(None, max_length=64)
 
 
 class Ref(Schema):
@@ -96,9 +122,9 @@ class CaseItemOut(Schema):
     id: int
     number: str
     title: str
-    status: str
+    status: StatusName
     status_label: str
-    source: str
+    source: SourceName
     category: Ref | None
     region_code: str
     grid_name: str
@@ -199,8 +225,8 @@ class ActionOut(Schema):
 
 
 class ClockOut(Schema):
-    kind: str
-    state: str
+    kind: ClockKind
+    state: ClockState
     started_at: datetime
     due_at: datetime | None
     stopped_at: datetime | None
@@ -278,9 +304,9 @@ class ReportReceiptOut(Schema):
     created: bool
     number: str
     title: str
-    status: str
+    status: StatusName
     status_label: str
-    source: str
+    source: SourceName
     category: Ref | None
     grid_name: str
     reported_at: datetime
@@ -295,7 +321,7 @@ class DuplicateOut(Schema):
     id: int
     number: str
     title: str
-    status: str
+    status: StatusName
     status_label: str
     category: str
     reported_at: datetime
@@ -320,7 +346,7 @@ class FollowStepOut(Schema):
 
 class FollowOut(Schema):
     number: str
-    status: str
+    status: StatusName
     status_label: str
     category: str
     reported_at: datetime  # when this link's reporter reported (their own report's time after a merge)

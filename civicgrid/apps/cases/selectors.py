@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connection
@@ -80,7 +83,7 @@ def may_open(user, number: str) -> bool:
 class CaseFilter:
     """The list's filters; every one optional."""
 
-    status: str | None = None  # one status, several separated by commas, or "open"
+    status: str | tuple[str, ...] | None = None  # one status, several (commas, or a tuple: any of them), or "open"
     category: int | None = None  # the category or any of its subclasses
     region: str | None = None  # a region code: cases in its subtree
     department: int | None = None
@@ -165,7 +168,9 @@ LIST_ORDER = ("-reported_at", "-id")
 def _filtered(qs, f: CaseFilter):
     """`qs` narrowed by the list's filters (refusing unknown statuses and malformed region codes)."""
     if f.status:
-        wanted = {s.strip() for s in f.status.split(",") if s.strip()}
+        # One value or several (`status=a,b`, or `status=a&status=b` from the API): any of them (OR).
+        given = [f.status] if isinstance(f.status, str) else list(f.status)
+        wanted = {s.strip() for value in given for s in value.split(",") if s.strip()}
         if "open" in wanted:
             wanted = (wanted - {"open"}) | {str(s) for s in OPEN_STATUSES}
         unknown = wanted - set(Status.values)
@@ -184,8 +189,8 @@ def _filtered(qs, f: CaseFilter):
         category = checked_id(f.category, "category")
         qs = qs.filter(Q(category_id=category) | Q(category__parent_id=category))
     if f.region:
-        code = f.region.strip()
-        if not code.isdigit() or len(code) not in (6, 9, 12, 15):
+        code = unicodedata.normalize("NFKC", f.region).strip()  # full-width digits (１４０２１３) as typed in Chinese
+        if not (code.isascii() and code.isdigit()) or len(code) not in (6, 9, 12, 15):
             raise ValidationFailed("region 须为区划代码 / region must be a region code", field="region")
         qs = qs.filter(subtree_q("region_code", code))
     if f.department:
@@ -433,6 +438,33 @@ def cursor_of(case: Case) -> str:
 
 
 BAD_CURSOR = "cursor 无效 / cursor is not one the list gave"
+OTHER_FILTERS = ("cursor 属于另一组筛选条件：请带上取得它的那一页的全部筛选参数 / the cursor was given for other "
+                 "filters: repeat the filters of the page it came from")
+
+
+def filters_key(f: CaseFilter) -> str:
+    """A short fingerprint of the list's filters (statuses in any order or form count as the same set)."""
+    values = asdict(f)
+    given = [f.status] if isinstance(f.status, str) else list(f.status or ())
+    values["status"] = sorted({s.strip() for v in given for s in v.split(",") if s.strip()})
+    text = json.dumps(values, sort_keys=True, default=str, ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def api_cursor(cursor: str | None, f: CaseFilter) -> str | None:
+    """The API's `next_cursor`: the position and the filters it belongs to (`<position>.<fingerprint>`), so that
+    a cursor followed without its filters is refused rather than read as a page of another list."""
+    return f"{cursor}.{filters_key(f)}" if cursor else None
+
+
+def api_position(cursor: str, f: CaseFilter) -> str:
+    """The position an API cursor names, if it was given for these filters (`BadCursor` otherwise)."""
+    position, dot, key = cursor.strip().rpartition(".")
+    if not dot or not _CURSOR.fullmatch(position):
+        raise BadCursor(BAD_CURSOR, field="cursor")
+    if key != filters_key(f):
+        raise BadCursor(OTHER_FILTERS, field="cursor")
+    return position
 
 
 def _seek(cursor: str, *, backward: bool = False) -> Q:

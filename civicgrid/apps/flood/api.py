@@ -8,7 +8,7 @@ from ninja.responses import Status
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.core.errors import PermissionDenied
-from civicgrid.foundation.core.pagination import page
+from civicgrid.foundation.core.pagination import Limit, Offset, page
 
 from . import selectors, services
 from .models import Source
@@ -35,8 +35,8 @@ PREFIX = "/flood"
 
 
 class FloodPageIn(Schema):
-    limit: int = 50
-    offset: int = 0
+    limit: Limit = 50
+    offset: Offset = 0
 
 
 class FloodReadingFilterIn(FloodPageIn):

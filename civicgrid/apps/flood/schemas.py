@@ -6,8 +6,10 @@ from datetime import datetime
 
 from ninja import Schema
 
+from civicgrid.foundation.core.api_json import StrictIn
 
-class FloodRainfallIn(Schema):
+
+class FloodRainfallIn(StrictIn):
     station: str
     lat: float
     lng: float
@@ -54,7 +56,7 @@ class FloodRainfallListOut(Schema):
     total: int
 
 
-class FloodWaterLevelIn(Schema):
+class FloodWaterLevelIn(StrictIn):
     station: str
     lat: float
     lng: float
@@ -177,15 +179,15 @@ class FloodTaskListOut(Schema):
     total: int
 
 
-class FloodTaskDoneIn(Schema):
+class FloodTaskDoneIn(StrictIn):
     note: str = ""
 
 
-class FloodReasonIn(Schema):
+class FloodReasonIn(StrictIn):
     reason: str = ""
 
 
-class FloodLevelIn(Schema):
+class FloodLevelIn(StrictIn):
     level: str
     reason: str = ""
 

@@ -16,6 +16,7 @@ from ninja.responses import Status
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import get_visible_or_404, has_capability
 from civicgrid.foundation.core import photos as photo_reader
+from civicgrid.foundation.core.api_errors import refuse_unknown_query
 from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
 from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.pagination import MAX_LIMIT, page
@@ -151,7 +152,8 @@ def list_hazards(request, filters: Query[HazardFilterIn]):
     """Hazard points in your scope, ordered by code. Filters: kind (flood|safety), street (9-digit code, or any
     region code for its subtree), status (comma list or `open`), grade, category, supervised, overdue, q (code,
     name, address or unit). As on every list, `count` is the page's length and `total` the number matching;
-    limit ≤ 1000."""
+    limit 1–1000; `status` may be repeated; an unknown parameter is a 422 naming it."""
+    refuse_unknown_query(request, HazardFilterIn)
     f = filters.dict(exclude={"limit", "offset"})
     qs = selectors.hazard_list(request.user, **f).defer("grid__geometry")
     limit = max(1, min(filters.limit, MAX_LIMIT))

@@ -20,6 +20,7 @@ from ninja.responses import Status
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.core import photos as photo_reader
+from civicgrid.foundation.core.api_json import StrictIn
 from civicgrid.foundation.core.errors import NotFound, ValidationFailed
 from civicgrid.foundation.core.pagination import page
 
@@ -129,7 +130,7 @@ class CampaignInspectionListOut(Schema):
     count: int
 
 
-class CampaignFindingIn(Schema):
+class CampaignFindingIn(StrictIn):
     """The hazard registered from a failed item; the campaign gives kind and source, the item the category, the
     checklist's point the location unless lat/lng are given here."""
 
@@ -146,7 +147,7 @@ class CampaignFindingIn(Schema):
     lng: float | None = None
 
 
-class CampaignAnswerIn(Schema):
+class CampaignAnswerIn(StrictIn):
     item: int
     ok: bool
     note: str = ""
@@ -154,7 +155,7 @@ class CampaignAnswerIn(Schema):
     photos: list[HazardPhotoIn] = []
 
 
-class CampaignFillIn(Schema):
+class CampaignFillIn(StrictIn):
     answers: list[CampaignAnswerIn]
     lat: float | None = None
     lng: float | None = None

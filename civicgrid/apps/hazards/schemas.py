@@ -7,13 +7,16 @@ from datetime import date, datetime
 
 from ninja import Schema
 
+from civicgrid.foundation.core.api_json import StrictIn
+from civicgrid.foundation.core.pagination import Limit, Offset
 
-class HazardPhotoIn(Schema):
+
+class HazardPhotoIn(StrictIn):
     stage: str | None = None  # finding | before | after | check (default: the action's own stage)
     content_base64: str  # the image, base64 (a data: URL is accepted too)
 
 
-class HazardIn(Schema):
+class HazardIn(StrictIn):
     kind: str  # flood | safety
     category: str  # a key of the kind's categories (low_lying, hazchem, …)
     name: str
@@ -37,7 +40,7 @@ class HazardIn(Schema):
     campaign: int | None = None
 
 
-class HazardActionIn(Schema):
+class HazardActionIn(StrictIn):
     note: str = ""
     reason: str = ""
     measures: str = ""  # start
@@ -51,7 +54,7 @@ class HazardActionIn(Schema):
     photos: list[HazardPhotoIn] = []
 
 
-class HazardPlanIn(Schema):
+class HazardPlanIn(StrictIn):
     kind: str  # governance (治理方案, five assurances) | emergency (应急预案)
     responsibility: str = ""
     measures: str = ""
@@ -68,14 +71,14 @@ class HazardPlanIn(Schema):
 class HazardFilterIn(Schema):
     kind: str | None = None
     street: str | None = None  # a 9-digit street code (or any region code: its subtree)
-    status: str | None = None  # one, several separated by commas, or "open"
+    status: tuple[str, ...] | None = None  # one, several (commas, or repeated: any of them), or "open"
     grade: str | None = None
     category: str | None = None
     supervised: bool | None = None
     overdue: bool | None = None
     q: str | None = None
-    limit: int = 50
-    offset: int = 0
+    limit: Limit = 50
+    offset: Offset = 0
 
 
 class HazardItemOut(Schema):

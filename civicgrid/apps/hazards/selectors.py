@@ -9,6 +9,7 @@ Pages, the API and the xlsx exports read through these, so they all see the same
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
 
 from django.db.models import Count, Prefetch, Q
@@ -51,10 +52,12 @@ def _flag(value, field: str) -> bool | None:
 
 
 def _choice(value, allowed, field: str, label: str) -> list[str] | None:
-    """One value or several separated by commas; "open" stands for the open statuses."""
-    if value is None or value == "":
+    """One value or several (separated by commas, or repeated: a list), any of them; "open" stands for the open
+    statuses."""
+    if value is None or value == "" or value == () or value == []:
         return None
-    wanted = {v.strip() for v in str(value).split(",") if v.strip()}
+    given = value if isinstance(value, (list, tuple)) else [value]
+    wanted = {v.strip() for one in given for v in str(one).split(",") if v.strip()}
     if field == "status" and "open" in wanted:
         wanted = (wanted - {"open"}) | {str(s) for s in OPEN_STATUSES}
     unknown = wanted - set(allowed)
@@ -68,8 +71,8 @@ def _choice(value, allowed, field: str, label: str) -> list[str] | None:
 def _region_code(value, field: str = "street") -> str | None:
     if value is None or value == "":
         return None
-    code = str(value).strip()
-    if not code.isdigit() or len(code) not in (6, 9, 12, 15):
+    code = unicodedata.normalize("NFKC", str(value)).strip()  # full-width digits as typed in Chinese
+    if not (code.isascii() and code.isdigit()) or len(code) not in (6, 9, 12, 15):
         raise ValidationFailed(f"{field} 须为 6/9/12/15 位区划代码 / {field} must be a region code", field=field)
     return code
 

@@ -13,7 +13,7 @@ from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoi
 from civicgrid.foundation.access.scope import get_visible_or_404, has_capability
 from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
 from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
-from civicgrid.foundation.core.pagination import page
+from civicgrid.foundation.core.pagination import Limit, Offset, page
 
 from . import selectors, services
 from .models import MaterialItem, Movement, StockCount, Warehouse
@@ -133,7 +133,7 @@ def _paged(qs, limit: int, offset: int, shape) -> dict:
 # ---- catalogue ---------------------------------------------------------------------------------------------
 
 @router.get("/items", response=MaterialsItemListOut, url_name="materials_item_list")
-def list_items(request, group: str = "", active: bool = True, limit: int = 200, offset: int = 0):
+def list_items(request, group: str = "", active: bool = True, limit: Limit = 200, offset: Offset = 0):
     """物资目录: the catalogue (district-wide reference data)."""
     _need_view(request.user)
     qs = MaterialItem.objects.all()
@@ -153,7 +153,7 @@ def save_item(request, payload: MaterialsItemIn):
 # ---- warehouses --------------------------------------------------------------------------------------------
 
 @router.get("/warehouses", response=MaterialsWarehouseListOut, url_name="materials_warehouse_list")
-def list_warehouses(request, region: str = "", level: str = "", q: str = "", limit: int = 100, offset: int = 0):
+def list_warehouses(request, region: str = "", level: str = "", q: str = "", limit: Limit = 100, offset: Offset = 0):
     """Warehouses in your scope (and those above it, read-only); filters: region code, level, q."""
     qs = selectors.warehouse_list(request.user, region=_code(region), level=level[:16], q=q[:40])
     return _paged(qs, limit, offset, warehouse_out)
@@ -188,7 +188,7 @@ def _warehouse_or_none(user, value: str):
 
 @router.get("/stock", response=MaterialsLotListOut, url_name="materials_stock_list")
 def list_stock(request, warehouse: str = "", item: str = "", region: str = "", condition: str = "",
-               limit: int = 200, offset: int = 0):
+               limit: Limit = 200, offset: Offset = 0):
     """Stock lots (warehouse × item × batch × condition) in your scope."""
     _need_view(request.user)
     qs = selectors.stock_list(request.user, warehouse=_warehouse_or_none(request.user, warehouse),
@@ -197,7 +197,7 @@ def list_stock(request, warehouse: str = "", item: str = "", region: str = "", c
 
 
 @router.get("/expiring", response=MaterialsLotListOut, url_name="materials_expiring")
-def list_expiring(request, days: int = 30, limit: int = 200, offset: int = 0):
+def list_expiring(request, days: int = 30, limit: Limit = 200, offset: Offset = 0):
     """Lots expiring within `days` (and those already expired), soonest first."""
     _need_view(request.user)
     return _paged(selectors.expiring(request.user, days=days), limit, offset, lot_out)
@@ -205,7 +205,7 @@ def list_expiring(request, days: int = 30, limit: int = 200, offset: int = 0):
 
 @router.get("/movements", response=MaterialsMovementListOut, url_name="materials_movement_list")
 def list_movements(request, warehouse: str = "", item: str = "", kind: str = "", incident_ref: str = "",
-                   limit: int = 100, offset: int = 0):
+                   limit: Limit = 100, offset: Offset = 0):
     """出入库记录 in your scope, newest first."""
     _need_view(request.user)
     qs = selectors.movement_list(request.user, warehouse=_warehouse_or_none(request.user, warehouse),
@@ -224,8 +224,8 @@ def create_movement(request, payload: MaterialsMovementIn):
 # ---- shortages, targets, nearest ---------------------------------------------------------------------------
 
 @router.get("/shortages", response=MaterialsShortageListOut, url_name="materials_shortage_list")
-def list_shortages(request, street: str = "", item: str = "", all: bool = False, limit: int = 200,  # noqa: A002
-                   offset: int = 0):
+def list_shortages(request, street: str = "", item: str = "", all: bool = False, limit: Limit = 200,  # noqa: A002
+                   offset: Offset = 0):
     """Streets below their targets (储备定额), shortest first; `all=true` lists every target with its holding."""
     _need_view(request.user)
     rows = selectors.target_status(request.user, street=_code(street), item=_item_or_none(item), only_short=not all)
@@ -307,7 +307,7 @@ def nearest_batch(request, payload: MaterialsNearestBatchIn):
 # ---- stock counts ------------------------------------------------------------------------------------------
 
 @router.get("/counts", response=MaterialsCountListOut, url_name="materials_count_list")
-def list_counts(request, warehouse: str = "", limit: int = 50, offset: int = 0):
+def list_counts(request, warehouse: str = "", limit: Limit = 50, offset: Offset = 0):
     """Stock counts (盘点) in your scope, newest first."""
     _need_view(request.user)
     qs = selectors.count_list(request.user, warehouse=_warehouse_or_none(request.user, warehouse))

@@ -6,6 +6,8 @@ from datetime import date, datetime
 
 from ninja import Schema
 
+from civicgrid.foundation.core.api_json import StrictIn
+
 
 class MaterialsItemOut(Schema):
     id: int
@@ -20,7 +22,7 @@ class MaterialsItemOut(Schema):
     is_active: bool
 
 
-class MaterialsItemIn(Schema):
+class MaterialsItemIn(StrictIn):
     code: str
     name: str
     unit: str
@@ -58,7 +60,7 @@ class MaterialsWarehouseOut(Schema):
     is_demo: bool
 
 
-class MaterialsWarehouseIn(Schema):
+class MaterialsWarehouseIn(StrictIn):
     code: str
     name: str
     region: str  # region code: district, street or community
@@ -141,7 +143,7 @@ class MaterialsMovementListOut(Schema):
     total: int
 
 
-class MaterialsMovementIn(Schema):
+class MaterialsMovementIn(StrictIn):
     kind: str  # in | out | issue | transfer | condition
     warehouse: str  # id or code
     item: str  # code
@@ -180,7 +182,7 @@ class MaterialsShortageListOut(Schema):
     total: int
 
 
-class MaterialsTargetIn(Schema):
+class MaterialsTargetIn(StrictIn):
     street: str
     item: str
     min_quantity: int
@@ -208,13 +210,13 @@ class MaterialsNearestListOut(Schema):
     lng: float
 
 
-class MaterialsPointIn(Schema):
+class MaterialsPointIn(StrictIn):
     lat: float
     lng: float
     ref: str = ""  # the caller's name for the point, echoed back
 
 
-class MaterialsNearestBatchIn(Schema):
+class MaterialsNearestBatchIn(StrictIn):
     item: str
     quantity: int = 1
     limit: int = 5
@@ -272,12 +274,12 @@ class MaterialsCountListOut(Schema):
     total: int
 
 
-class MaterialsCountStartIn(Schema):
+class MaterialsCountStartIn(StrictIn):
     warehouse: str
     note: str = ""
 
 
-class MaterialsCountEntryIn(Schema):
+class MaterialsCountEntryIn(StrictIn):
     line: int | None = None
     item: str | None = None
     batch: str = ""
@@ -286,7 +288,7 @@ class MaterialsCountEntryIn(Schema):
     counted: int
 
 
-class MaterialsCountEntriesIn(Schema):
+class MaterialsCountEntriesIn(StrictIn):
     lines: list[MaterialsCountEntryIn]
 
 

@@ -11,7 +11,7 @@ from ninja.responses import Status
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
-from civicgrid.foundation.core.pagination import page
+from civicgrid.foundation.core.pagination import Limit, Offset, page
 
 from . import selectors, services, xlsx
 from .models import CallOut, Incident, RescueMember, RescueTeam
@@ -131,8 +131,8 @@ class RescueTeamQueryIn(Schema):
 
 
 class RescueTeamFilterIn(RescueTeamQueryIn):
-    limit: int = 50
-    offset: int = 0
+    limit: Limit = 50
+    offset: Offset = 0
 
 
 def _xlsx(which: str, request, filters) -> HttpResponse:
@@ -214,8 +214,8 @@ class RescueIncidentQueryIn(Schema):
 
 
 class RescueIncidentFilterIn(RescueIncidentQueryIn):
-    limit: int = 50
-    offset: int = 0
+    limit: Limit = 50
+    offset: Offset = 0
 
 
 @router.get("/incidents", response=RescueIncidentListOut, url_name="rescue_incident_list")

@@ -9,6 +9,8 @@ from decimal import Decimal
 
 from ninja import Schema
 
+from civicgrid.foundation.core.api_json import StrictIn
+
 
 class RescueEquipmentLine(Schema):
     name: str
@@ -16,7 +18,7 @@ class RescueEquipmentLine(Schema):
     unit: str = ""
 
 
-class RescueTeamIn(Schema):
+class RescueTeamIn(StrictIn):
     region_code: str
     name: str
     kind: str
@@ -48,12 +50,12 @@ class RescueTeamPatch(Schema):
     is_active: bool | None = None
 
 
-class RescueAvailabilityIn(Schema):
+class RescueAvailabilityIn(StrictIn):
     availability: str
     note: str = ""
 
 
-class RescueMemberIn(Schema):
+class RescueMemberIn(StrictIn):
     name: str
     role: str = ""
     phone: str = ""
@@ -120,7 +122,7 @@ class RescueTeamListOut(Schema):
     total: int
 
 
-class RescueIncidentIn(Schema):
+class RescueIncidentIn(StrictIn):
     title: str = ""
     description: str = ""
     kind: str = ""
@@ -134,33 +136,33 @@ class RescueIncidentIn(Schema):
     address: str = ""
 
 
-class RescueCallOutIn(Schema):
+class RescueCallOutIn(StrictIn):
     teams: list[int]
     task: str = ""
 
 
-class RescueAckIn(Schema):
+class RescueAckIn(StrictIn):
     people: int | None = None
     note: str = ""
 
 
-class RescueReleaseIn(Schema):
+class RescueReleaseIn(StrictIn):
     availability: str = "standby"
     note: str = ""
 
 
-class RescueCloseIn(Schema):
+class RescueCloseIn(StrictIn):
     summary: str = ""
     actions: str = ""
     losses: str = ""
     lessons: str = ""
 
 
-class RescueNoteIn(Schema):
+class RescueNoteIn(StrictIn):
     note: str = ""
 
 
-class RescueMaterialIn(Schema):
+class RescueMaterialIn(StrictIn):
     warehouse: int
     item: int
     quantity: Decimal

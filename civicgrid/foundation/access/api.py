@@ -8,6 +8,8 @@ the bucket store has failed: token issuing fails closed).
 
 from ninja import Router, Schema
 
+from civicgrid.foundation.core.api_json import StrictIn
+
 from ..core.api_errors import ErrorOut
 from ..core.errors import CivicgridError
 from ..core.middleware import client_ip
@@ -16,7 +18,7 @@ from . import services
 router = Router(tags=["auth"])
 
 
-class TokenIn(Schema):
+class TokenIn(StrictIn):
     username: str
     password: str
     otp: str | None = None  # only for accounts that need a second factor

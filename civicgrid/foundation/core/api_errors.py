@@ -51,9 +51,9 @@ _CHINESE = {
     "list_type": "须为列表",
     "tuple_type": "须为列表",
     "set_type": "须为列表",
-    "dict_type": "须为对象",
-    "model_type": "须为对象",
-    "model_attributes_type": "须为对象",
+    "dict_type": "须为 JSON 对象",
+    "model_type": "须为 JSON 对象",
+    "model_attributes_type": "须为 JSON 对象",
     "date_type": "须为日期（如 2026-05-01）",
     "date_parsing": "须为日期（如 2026-05-01）",
     "date_from_datetime_parsing": "须为日期（如 2026-05-01）",
@@ -117,3 +117,16 @@ def invalid_request(errors: list[dict]) -> dict:
         detail = (f"请求参数有误：{name} {zh}{more_zh} / invalid request: {first['field'] or 'body'}: {en or zh}"
                   f"{more_en}")
     return {"detail": detail, "code": "invalid", "errors": fields}
+
+
+def refuse_unknown_query(request, schema) -> None:
+    """A 422 naming each query parameter `schema` (a list's filter schema) does not declare: `sort`, `ordering` or a
+    misspelt filter would otherwise be ignored and the whole list returned. (Django Ninja reads only the declared
+    names from the query string, so the schema's own `extra="forbid"` does not see the others.)"""
+    from ninja.errors import ValidationError
+
+    known = {field.alias or name for name, field in schema.model_fields.items()}
+    unknown = sorted(set(request.GET) - known)
+    if unknown:
+        raise ValidationError([{"type": "extra_forbidden", "loc": ("query", name[:40]), "msg": "Extra inputs are not "
+                                "permitted", "input": request.GET.get(name, "")[:40]} for name in unknown])

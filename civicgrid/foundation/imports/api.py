@@ -15,7 +15,7 @@ from ninja.files import UploadedFile
 from ..access.endpoints import data_endpoint, non_data_endpoint
 from ..core.downloads import file_response
 from ..core.errors import ValidationFailed
-from ..core.pagination import page
+from ..core.pagination import Limit, Offset, page
 from . import registry, services
 from .models import ImportJob
 
@@ -63,7 +63,7 @@ def create_import(request, table: Form[str], file: File[UploadedFile], dry_run: 
 
 
 @router.get("/imports", response=JobList, url_name="import_job_list")
-def list_imports(request, limit: int = 20, offset: int = 0):
+def list_imports(request, limit: Limit = 20, offset: Offset = 0):
     """Import jobs you started or that were made within your import scope, newest first."""
     items, total = page(ImportJob.objects.visible_to(request.user).defer("errors"), limit=limit, offset=offset)
     for item in items:

@@ -7,6 +7,8 @@ from datetime import datetime
 from django.utils import translation
 from ninja import Query, Router, Schema
 
+from civicgrid.foundation.core.pagination import Limit, Offset
+
 from ..access.endpoints import data_endpoint, non_data_endpoint
 from ..core.errors import NotFound
 from ..core.pagination import page
@@ -46,8 +48,8 @@ class InboxOut(Schema):
 
 class InboxFilter(Schema):
     unread: bool = False
-    limit: int = 50
-    offset: int = 0
+    limit: Limit = 50
+    offset: Offset = 0
 
 
 @router.get("/inbox", response=InboxOut, url_name="inbox_list")

@@ -7,9 +7,12 @@ holders' names only; post phones stay encrypted and never leave through this API
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Literal
 
 from ninja import Query, Router, Schema
+
+from civicgrid.foundation.core.pagination import Limit, Offset
 
 from ..access.endpoints import data_endpoint
 from ..access.scope import get_visible_or_404, subtree_q
@@ -76,8 +79,8 @@ class OrgFilter(Schema):
     kind: KindName | None = None
     region: str | None = None  # a region code: organisations anchored in its subtree
     q: str | None = None
-    limit: int = 100
-    offset: int = 0
+    limit: Limit = 100
+    offset: Offset = 0
 
 
 @router.get("/organisations", response=OrgList, url_name="org_list")
@@ -87,8 +90,8 @@ def list_organisations(request, filters: Query[OrgFilter]):
     if filters.kind:
         qs = qs.filter(kind=filters.kind)
     if filters.region:
-        code = filters.region.strip()
-        if not code.isdigit() or len(code) not in (6, 9, 12, 15):
+        code = unicodedata.normalize("NFKC", filters.region).strip()  # full-width digits as typed in Chinese
+        if not (code.isascii() and code.isdigit()) or len(code) not in (6, 9, 12, 15):
             raise ValidationFailed("region 须为区划代码 / region must be a region code", field="region")
         qs = qs.filter(subtree_q("region_code", code))
     if filters.q:

@@ -11,6 +11,8 @@ import json
 
 from ninja import Query, Router, Schema
 
+from civicgrid.foundation.core.pagination import Limit, Offset
+
 from ..access.endpoints import data_endpoint
 from ..core.errors import ValidationFailed
 from ..core.pagination import page
@@ -23,8 +25,8 @@ PREFIX = "/"
 class ListFilter(Schema):
     region: str | None = None
     q: str | None = None
-    limit: int = 50
-    offset: int = 0
+    limit: Limit = 50
+    offset: Offset = 0
 
 
 class ResidentOut(Schema):

@@ -14,6 +14,8 @@ from typing import Literal
 from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema
 
+from civicgrid.foundation.core.pagination import Limit, Offset
+
 from ..access.endpoints import data_endpoint, non_data_endpoint
 from ..access.scope import get_visible_or_404, subtree_q
 from ..audit import verbs
@@ -61,8 +63,8 @@ class RegionFilter(Schema):
     level: Literal["district", "street", "community", "village", "grid"] | None = None
     parent: str | None = None
     q: str | None = None
-    limit: int = 100
-    offset: int = 0
+    limit: Limit = 100
+    offset: Offset = 0
 
 
 @router.get("/regions", response=RegionList, url_name="region_list")

@@ -9,6 +9,8 @@ from typing import Literal
 
 from ninja import Field, Router, Schema
 
+from civicgrid.foundation.core.api_json import StrictIn
+
 from ..access.endpoints import non_data_endpoint
 from ..core.errors import ValidationFailed
 from . import admin_calendar as cal
@@ -37,7 +39,7 @@ class CalendarYearOut(Schema):
     days: list[CalendarDayOut]
 
 
-class DayIn(Schema):
+class DayIn(StrictIn):
     kind: DayKind = Field(description="holiday (a day off), workday (a make-up working day) or default")
     name: str = Field("", max_length=64)
 
@@ -48,7 +50,7 @@ class DayChangeOut(Schema):
     rescheduled: bool = Field(description="the open clocks' deadlines are being recalculated in the background")
 
 
-class ScheduleIn(Schema):
+class ScheduleIn(StrictIn):
     text: str = Field(max_length=MAX_TEXT, description="one line per holiday or make-up day, e.g. "
                       "`2027-02-05 2027-02-11 春节` and `2027-02-14 调休上班`")
     confirm_year: int | None = Field(None, description="also declare this year's holiday table complete")
@@ -59,7 +61,7 @@ class ScheduleOut(Schema):
     rescheduled: bool
 
 
-class HoursIn(Schema):
+class HoursIn(StrictIn):
     hours: list[list[str]] = Field(max_length=12, description='e.g. [["08:30", "12:00"], ["14:30", "18:00"]]')
 
 

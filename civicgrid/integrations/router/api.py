@@ -17,7 +17,7 @@ from ninja.responses import Status
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
-from civicgrid.foundation.core.pagination import page
+from civicgrid.foundation.core.pagination import Limit, Offset, page
 
 from .permissions import MANAGE
 
@@ -52,8 +52,8 @@ class TriageOut(Schema):
 
 
 class TriageFilter(Schema):
-    limit: int = 50
-    offset: int = 0
+    limit: Limit = 50
+    offset: Offset = 0
     below: bool = False  # only cases whose suggestion is missing or below the threshold
 
 

@@ -160,7 +160,7 @@ def test_tasks_api_ack_done_and_lift(flood, api_client, token_for):
 def test_lists_run_a_fixed_number_of_queries(flood, api_client, token_for, django_assert_max_num_queries):
     h = token_for(flood["dispatcher"])
     for i in range(5):
-        post(api_client, h, body(station=f"RG-{i}", minutes=10 + i))
+        assert post(api_client, h, body(station=f"RG-{i}", observed_at=ago(10 + i))).status_code == 201
     for url in ("/api/v1/flood/rainfall?limit=100", "/api/v1/flood/tasks?limit=100", "/api/v1/flood/stations"):
         with django_assert_max_num_queries(12):
             resp = api_client.get(url, **h)

@@ -70,7 +70,22 @@ def test_list_contract_shape_filters_and_count(world, points, api_client, token_
     assert _get(api_client, h, "/api/v1/hazards", supervised="true").json()["count"] == 1
     assert _get(api_client, h, "/api/v1/hazards", street="140213051").json()["items"][0]["code"] == points[3].code
     assert _get(api_client, h, "/api/v1/hazards", q="燃气").json()["count"] == 1
-    assert _get(api_client, h, "/api/v1/hazards", limit=5000).status_code == 200  # capped at 1000
+    too_many = _get(api_client, h, "/api/v1/hazards", limit=5000)  # refused by name, never cut silently
+    assert too_many.status_code == 422 and too_many.json()["errors"][0]["field"] == "limit"
+    assert _get(api_client, h, "/api/v1/hazards", limit=1000).json()["count"] == 4
+
+
+def test_repeated_statuses_unknown_parameters_and_full_width_codes(world, points, api_client, token_for):
+    h = token_for(world.centre)
+    status = points[0].status
+    both = api_client.get(f"/api/v1/hazards?status={status}&status=closed", **h).json()
+    assert both["count"] == 4
+    assert api_client.get("/api/v1/hazards?status=closed&status=voided", **h).json()["count"] == 0
+    unknown = api_client.get("/api/v1/hazards?sort=code", **h)
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "sort"
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in "140213051")
+    assert [i["code"] for i in _get(api_client, h, "/api/v1/hazards", street=wide).json()["items"]] == [points[3].code]
+    assert _get(api_client, h, "/api/v1/hazards", street="١٤٠٢١٣٠٥١").status_code == 400
 
 
 @pytest.mark.parametrize("params, field", [

@@ -47,7 +47,7 @@ def resolve_warehouse(user, warehouse, action: str = "view", *, lock: bool = Fal
         qs = qs.select_for_update(of=("self",))
     if isinstance(warehouse, Warehouse):
         lookup = {"pk": warehouse.pk}
-    elif isinstance(warehouse, int) or (isinstance(warehouse, str) and warehouse.isdigit() and len(warehouse) < 18):
+    elif isinstance(warehouse, int) or (isinstance(warehouse, str) and warehouse.isascii() and warehouse.isdigit() and len(warehouse) < 18):
         lookup = {"pk": int(warehouse)}
     else:
         lookup = {"code": str(warehouse or "")[:32]}

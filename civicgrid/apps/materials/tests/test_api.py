@@ -56,6 +56,13 @@ def test_lists_run_a_fixed_number_of_queries(depot, api_client, token_for, djang
             assert api_client.get(url, **headers).status_code == 200
 
 
+@pytest.mark.parametrize("url", ["/api/v1/materials/counts", "/api/v1/materials/stock"])
+def test_a_warehouse_named_by_other_digits_is_not_found_not_a_500(depot, api_client, token_for, url):
+    # "¹" passes str.isdigit() but is no id: it is looked up as a code (none), never read by int().
+    response = api_client.get(url, {"warehouse": "¹"}, **token_for(depot.centre))
+    assert response.status_code == 404, response.content
+
+
 def test_movements_through_the_api(depot, api_client, token_for):
     headers = token_for(depot.staff)
     post = lambda body: api_client.post("/api/v1/materials/movements", body, content_type="application/json",  # noqa: E731
