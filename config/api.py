@@ -17,7 +17,8 @@ api = NinjaAPI(
     title="civicgrid API",
     version="1.0.0",
     description="网格化基层治理平台接口 / civicgrid REST API. Token: POST /api/v1/auth/token, then "
-    "`Authorization: Bearer <token>`.",
+    "`Authorization: Bearer <token>`; POST /api/v1/auth/token/revoke revokes it (`{\"all\": true}`: every token "
+    "of the account).",
     urls_namespace="api",
     auth=BearerAuth(),
     openapi_url="/openapi.json",
