@@ -150,6 +150,7 @@ def test_a_case_without_a_category_asks_for_one_to_be_accepted(loop, api_client)
                                **headers)
     body = response.json()
     assert response.status_code == 422 and body["code"] == "missing" and body["field"] == "category", body
+    assert body["detail"] == "立案须确定事项分类：请选择分类 / choose a category to accept the case"
     assert world_counts() == before
     response = api_client.post(f"/api/v1/cases/{case.number}/actions/accept", {"category": loop.cat.pk},
                                content_type="application/json", **headers)
