@@ -18,7 +18,8 @@ api = NinjaAPI(
     title="civicgrid API",
     version="1.0.0",
     description="网格化基层治理平台接口 / civicgrid REST API. Token: POST /api/v1/auth/token, then "
-    "`Authorization: Bearer <token>`. Datetimes are written in district time with their offset "
+    "`Authorization: Bearer <token>`; POST /api/v1/auth/token/revoke revokes it (`{\"all\": true}`: every token "
+    "of the account). Datetimes are written in district time with their offset "
     "(`2026-12-01T18:00:00+08:00`); any offset is read. Errors: `{\"detail\": \"中文 / English\", \"code\": …, "
     "\"field\": …}`.",
     urls_namespace="api",

@@ -154,8 +154,10 @@ def get_case(request, number: str):
              url_name="case_action")
 def take_action(request, number: str, action: ActionName, payload: ActionIn | None = None,
                 idempotency_key: str | None = Header(None, alias="Idempotency-Key")):
-    """Take one action of the loop (inputs as JSON): 404 outside scope, 409 in the wrong state, 403 for a role
-    that may not, 422 for missing inputs. A retry with the same `Idempotency-Key` answers with the case as it is
+    """Take one action of the loop (inputs as JSON): 404 outside scope; 403 for a role that never takes the
+    action (whatever the state); 409 for a role that may, but not in the case's state; 403 where the case is
+    not the user's to act on (another department's); 422 `missing` for an input the action's `requires` names
+    (in the case's `allowed_actions`; 立案 of a case without a category requires `category`). A retry with the same `Idempotency-Key` answers with the case as it is
     now, without taking the action again (the key used for another case or action: 409), also when the first
     sending moved the case out of your scope (退回)."""
     try:

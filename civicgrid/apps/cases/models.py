@@ -91,6 +91,15 @@ class Source(models.TextChoices):
     SELF_HANDLED = "self_handled", _("自行处置")
 
 
+def ticket_held() -> models.Q:
+    """The cases whose 12345 ticket is taken: hotline cases with a ticket, not refused or voided (a ticket whose
+    case was refused or voided may be registered again). The repeat check (`intake._ticket_unused`) asks exactly
+    this, and the unique index `cases_hotline_ticket_once` holds it when two registrations race (README, "12345
+    tickets")."""
+    return (models.Q(source=Source.HOTLINE) & ~models.Q(hotline_ticket="") & ~models.Q(status=Status.REFUSED)
+            & ~models.Q(status=Status.VOIDED))
+
+
 class Case(ScopedModel):
     """One reported problem in a grid, followed through the loop."""
 
@@ -219,6 +228,14 @@ class Case(ScopedModel):
                          condition=_ended_holding_reporter_data(models.Q(status=Status.CLOSED))),
             models.Index(fields=["status", "ended_at"], name="cases_retention_ended_at_idx",
                          condition=_ended_holding_reporter_data(_ended_unclosed())),
+        ]
+        constraints = [
+            # One case per 12345 ticket: two desks registering it at once cannot both pass the repeat check
+            # (`intake._ticket_unused`, which asks the same `ticket_held()`); the second INSERT is refused and
+            # answered as the check would (409). Migration 0017 builds it; see there for duplicates kept from
+            # before it.
+            models.UniqueConstraint(fields=["hotline_ticket"], condition=ticket_held(),
+                                    name="cases_hotline_ticket_once"),
         ]
 
     def __str__(self) -> str:

@@ -221,7 +221,8 @@ class ActionOut(Schema):
     name: str
     label: str
     style: str
-    requires: list[str]
+    requires: list[str] = Field(description="the inputs this action needs on this case: empty, it is a 422 "
+                                            "`missing` (accept of a case without a category requires `category`)")
 
 
 class ClockOut(Schema):

@@ -29,6 +29,7 @@ from civicgrid.foundation.core.ids import checked_id
 from civicgrid.foundation.sla import services as sla
 from civicgrid.foundation.sla.clock import RUNNING
 from civicgrid.foundation.sla.models import SlaClock
+from civicgrid.foundation.workflow.engine import required_inputs
 
 from .models import OPEN_STATUSES, PUBLIC_ROLES, Attachment, Case, CaseStep, Status, normalise_ticket
 from .workflow import CASE_WORKFLOW
@@ -509,7 +510,7 @@ def case_after_action(user, case: Case) -> Case:
 
 def allowed_actions(case: Case, user) -> list[dict]:
     """The buttons this user gets on this case now (the check `services.act` makes: `workflow.allowed_actions`)."""
-    return [{"name": t.name, "label": t.label, "style": t.style, "requires": list(t.requires)}
+    return [{"name": t.name, "label": t.label, "style": t.style, "requires": list(required_inputs(t, case))}
             for t in allowed_transitions(case, user)]
 
 

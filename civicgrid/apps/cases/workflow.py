@@ -65,6 +65,10 @@ def _is_reporter_or_staff(case, user) -> bool:
     return any(g.role in _DISPATCH for g in _grants(user))
 
 
+def _category_if_none(case) -> tuple[str, ...]:
+    return () if case.category_id else ("category",)
+
+
 def reopen_deadline(case):
     """Until when a closed case may be reopened: `CIVICGRID_REOPEN_DAYS` (default 7) after its closing."""
     return case.closed_at + timedelta(days=conf.reopen_days()) if case.closed_at is not None else None
@@ -88,7 +92,9 @@ CASE_WORKFLOW = Workflow(
     name="case",
     states={s.value: str(s.label) for s in Status},
     transitions=[
-        Transition("accept", "立案", frozenset({S.REPORTED}), S.ACCEPTED, "cases.intake", style="primary", order=10),
+        # A case reported without a category is accepted with one (its limits and body are the category's).
+        Transition("accept", "立案", frozenset({S.REPORTED}), S.ACCEPTED, "cases.intake", style="primary", order=10,
+                   requires_of=_category_if_none),
         Transition("check_request", "派发核实", frozenset({S.REPORTED}), S.CHECKING, "cases.intake", order=11),
         Transition("check_result", "核实反馈", frozenset({S.CHECKING}), S.REPORTED, "cases.check",
                    requires=("result",), style="primary", order=12),

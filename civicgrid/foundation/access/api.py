@@ -4,6 +4,9 @@ Accounts whose role needs a second factor (`CIVICGRID_TOTP_ROLES`) add `"otp"`: 
 authenticator app. Accounts that must change their password first get no token until they have. Requests are
 rate limited per username tried and per address (`services.limit_token_requests`): 429 with `Retry-After` (503 while
 the bucket store has failed: token issuing fails closed).
+
+POST /api/v1/auth/token/revoke revokes the token the request carries (`{"all": true}`: every valid token of its
+account), audited as the web page's revoke (/accounts/tokens/) is; the token then answers 401.
 """
 
 from ninja import Router, Schema
@@ -27,6 +30,14 @@ class TokenIn(StrictIn):
 class TokenOut(Schema):
     token: str
     expires_in: int
+
+
+class RevokeIn(Schema):
+    all: bool = False  # every valid token of the account, not only the one this request carries
+
+
+class RevokeOut(Schema):
+    revoked: int  # how many tokens this request revoked
 
 
 class Unauthorized(CivicgridError):
@@ -76,3 +87,37 @@ def create_token(request, payload: TokenIn):
     services.complete_sign_in(user=user, source_ip=source_ip)
     raw = services.issue_token(user=user, label="api")
     return {"token": raw, "expires_in": settings.CIVICGRID_TOKEN_TTL_HOURS * 3600}
+
+
+@router.post("/token/revoke", response={200: RevokeOut, 400: ErrorOut, 401: ErrorOut, 422: ErrorOut}, url_name="revoke_token",
+             openapi_extra={"requestBody": {"required": False, "content": {"application/json": {
+                 "schema": RevokeIn.json_schema()}}}})
+def revoke_token(request, all: bool = False):  # noqa: A002 - the parameter's name in the API
+    """Sign out of the API: revoke the bearer token this request carries (any further request with it is 401).
+    With `all` (`?all=true`, or the JSON body `{"all": true}`), every valid token of the account (other devices
+    and scripts too). The body is optional. Recorded in the audit trail as `auth.token_revoked`, as a revoke on
+    the web page /accounts/tokens/ is. Answers how many tokens it revoked."""
+    if _all_in_body(request):
+        all = True  # noqa: A001
+    if all:
+        return {"revoked": services.revoke_all_tokens(actor=request.user, user=request.user)}
+    services.revoke_token(actor=request.user, token=request.api_token)
+    return {"revoked": 1}
+
+
+def _all_in_body(request) -> bool:
+    """`{"all": true}` in a JSON body; no body, or one of another type (an empty form), asks nothing."""
+    import json
+
+    from ..core.errors import ValidationFailed
+
+    if not request.content_type == "application/json" or not request.body.strip():
+        return False
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        raise ValidationFailed("请求体不是有效的 JSON / the request body is not valid JSON", field="body") from None
+    value = body.get("all", False) if isinstance(body, dict) else None
+    if not isinstance(value, bool):
+        raise ValidationFailed("all 须为 true 或 false / all must be true or false", field="all")
+    return value

@@ -42,6 +42,7 @@ non_data_endpoint(
     "ui:logout",
     "ui:password_change",
     "api:create_token",
+    "api:revoke_token",
     "api:openapi-json",
     "api:openapi-view",
 )

@@ -4,7 +4,8 @@ A workflow is a list of transitions. Each names the states it starts from, the s
 actions that keep the state, such as adding a progress note), the capability the actor needs, an optional
 extra guard on who acts (e.g. "only the reporter", "only the case's department"), an optional condition on
 the object beyond its status (`when`, e.g. "an extension request is waiting": unmet, it is the object's state
-that refuses, a 409, not the actor's role), and the inputs it requires.
+that refuses, a 409, not the actor's role), and the inputs it requires (`requires`, and `requires_of` for those
+that depend on the object).
 `allowed(obj, user)` lists what a user may do now; `check(obj, user, name)` raises the right error otherwise.
 Where a service also asks whether the grant for the transition's capability reaches the object (a scoped model's
 `capabilities_in_scope`), its buttons ask `allowed_in_scope(obj, user)`, the same question in one query.
@@ -40,6 +41,8 @@ class Transition:
     # (a condition whose wording names a configured value).
     when_label: str | Callable[[object], str] = ""
     requires: tuple[str, ...] = ()  # input fields that must be non-empty (e.g. "reason")
+    # Inputs this object also needs, beyond `requires` (e.g. a category, for a case reported without one).
+    requires_of: Callable[[object], tuple[str, ...]] | None = None
     style: str = "default"  # "primary" | "danger" | "default": how a page draws the button
     order: int = 100
 
@@ -92,8 +95,12 @@ class Workflow:
         return [t for t in found if t.capability in reach]
 
     def check(self, obj, user, name: str, inputs: dict | None = None) -> Transition:
-        """Return the transition if the user may take it now; raise a clear error otherwise."""
+        """Return the transition if the user may take it now; raise a clear error otherwise: 403 for a role that
+        never takes it (whatever the state), 409 for one that may but not in this state or condition, 403 for
+        one its guard excludes here (not its department …), then 400 for missing inputs."""
         t = self.transition(name)
+        if not has_capability(user, t.capability):
+            raise PermissionDenied(f"您无权执行「{t.label}」 / your role may not \"{english(t)}\" here")
         state = self.state_of(obj)
         if state not in t.sources:
             label = self.states.get(state, state)
@@ -103,9 +110,9 @@ class Workflow:
             label = t.when_label(obj) if callable(t.when_label) else t.when_label
             zh, _, en = (label or "条件不满足 / its condition is not met").partition(" / ")
             raise Conflict(f"现在不能执行「{t.label}」：{zh} / \"{english(t)}\" is not possible now: {en or zh}")
-        if not has_capability(user, t.capability) or (t.guard is not None and not t.guard(obj, user)):
+        if t.guard is not None and not t.guard(obj, user):
             raise PermissionDenied(f"您无权执行「{t.label}」 / your role may not \"{english(t)}\" here")
-        missing = [f for f in t.requires if _blank((inputs or {}).get(f))]
+        missing = [f for f in required_inputs(t, obj) if _blank((inputs or {}).get(f))]
         if missing:
             raise ValidationFailed(f"「{t.label}」须填写：{'、'.join(missing)} / required: {', '.join(missing)}",
                                    field=missing[0])
@@ -127,6 +134,12 @@ def english(t: Transition) -> str:
     with translation.override("en"):
         text = str(pgettext("action", t.label))
     return text if text != t.label else t.name.replace("_", " ")
+
+
+def required_inputs(t: Transition, obj) -> tuple[str, ...]:
+    """The inputs `t` needs on this object: its `requires`, then what `requires_of` adds for it."""
+    extra = t.requires_of(obj) if t.requires_of is not None else ()
+    return (*t.requires, *(f for f in extra if f not in t.requires))
 
 
 def _blank(value) -> bool:

@@ -42,6 +42,7 @@ from civicgrid.foundation.core.errors import CivicgridError, NotFound
 from civicgrid.foundation.core.photos import max_photo_bytes
 from civicgrid.foundation.core.pii import has_personal_data, mask_name, scrub
 from civicgrid.foundation.orgs.models import Organisation
+from civicgrid.foundation.workflow.engine import required_inputs
 from civicgrid.ui.language import one_language
 
 from .cases_list import flags_of
@@ -88,10 +89,11 @@ def case_url(case: Case) -> str:
 
 def _fields(t, case: Case, route_department: int | None) -> list[dict]:
     """The inputs of one action's form, required ones first."""
-    names = [*t.requires, *(n for n in OPTIONAL.get(t.name, ()) if n not in t.requires)]
+    required = required_inputs(t, case)
+    names = [*required, *(n for n in OPTIONAL.get(t.name, ()) if n not in required)]
     fields = []
     for name in names:
-        field = {"name": name, "label": FIELD_LABELS.get(name, name), "required": name in t.requires}
+        field = {"name": name, "label": FIELD_LABELS.get(name, name), "required": name in required}
         if name == "note" and t.name == "decide_extension":
             field["label"] = _("审批意见")
         if name in ("department", "proposed_department"):
@@ -112,7 +114,6 @@ def _fields(t, case: Case, route_department: int | None) -> list[dict]:
             field["widget"] = "category"
             # A case without a category is accepted only with one: the router's suggestion starts the choice.
             field["initial"] = case.category_id or (case.suggestion or {}).get("category_id")
-            field["required"] = field["required"] or (t.name == "accept" and not case.category_id)
         elif name == "correct_rule":
             field["widget"] = "flag"
             field["label"] = _("同时更正分拨规则（本分类在本街道今后派往所选部门）") if t.name == "dispatch" else \

@@ -9,9 +9,9 @@ from civicgrid.foundation.orgs.models import Organisation, handles_cases, handli
 
 from .. import clocks, recipients
 from ..models import MERGE_PARENT_STATUSES, Case, CaseReporter
-from .common import add_step, drop_extension_request, record, truthy
+from .common import MissingInput, add_step, drop_extension_request, record, truthy
 from .intake import require_subclass, resolve_category
-from .transitions import Ctx, action
+from .transitions import ACCEPT_NEEDS_CATEGORY, Ctx, action
 
 CHECK_RESULTS = {"confirmed": "属实", "unconfirmed": "不属实"}
 CHECK_RESULTS_EN = {"confirmed": "confirmed", "unconfirmed": "not confirmed"}
@@ -68,7 +68,7 @@ def accept(ctx: Ctx) -> None:
     are the category's, and the evaluation counts cases by it."""
     case = ctx.case
     if not case.category_id and ctx.inputs.get("category") in (None, ""):
-        raise ValidationFailed("立案须确定事项分类：请选择分类 / choose a category to accept the case", field="category")
+        raise MissingInput(ACCEPT_NEEDS_CATEGORY, field="category")
     if ctx.inputs.get("category") in (None, ""):
         require_subclass(case.category)  # kept (「不变」): a class (Open311 may file one) is not accepted
     else:

@@ -58,7 +58,7 @@ from civicgrid.foundation.sla import services as sla
 
 from .. import clocks, numbering, recipients, selectors, suggesters
 from .. import photos as photo_mod
-from ..models import PUBLIC_ROLES, Case, CaseReporter, CaseStep, Source, Status, normalise_ticket
+from ..models import PUBLIC_ROLES, Case, CaseReporter, CaseStep, Source, Status, normalise_ticket, ticket_held
 from .common import attach_all, audit_entry, file_name, naming, read_photos, user_or_none
 
 log = logging.getLogger(__name__)
@@ -520,9 +520,13 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
                 rows.case.number = numbering.next_number(now)
             case = _create(rows, actor=actor, photos=checked, also=also)
     except IntegrityError:
-        # A concurrent retry with the same key committed first: answer as a replay (or a conflict).
+        # A concurrent retry with the same key committed first: answer as a replay (or a conflict). Or another
+        # desk registered the same 12345 ticket between the check above and this INSERT (the unique index
+        # `cases_hotline_ticket_once` refused it; the transaction wrote nothing): the check's own 409.
         if key and (existing := _replay(key, digest)):
             return _with_token(existing), False
+        if payload["ticket"]:
+            _ticket_unused(payload["ticket"], actor)
         raise
     return case, True
 
@@ -589,9 +593,10 @@ def _ticket_unused(ticket: str, actor) -> None:
     naming the case it already became when `actor` may open that case (`selectors.may_open`). One that was
     refused or voided may come back and be registered again. Only hotline cases count: a ticket stored on a case
     of another source (before intake refused that) blocks no real hand-over. `ticket` is normalised
-    (`normalise_ticket`), as every stored one is since intake normalises them."""
-    same = (Case.objects.filter(hotline_ticket=ticket, source=Source.HOTLINE)
-            .exclude(status__in=(Status.REFUSED, Status.VOIDED)).values_list("number", flat=True).first())
+    (`normalise_ticket`), as every stored one is since intake normalises them. The cases asked about are
+    `models.ticket_held()`, which a unique index holds too: a registration racing this check past it is refused
+    by the database and answered here again (`submit_case`)."""
+    same = Case.objects.filter(ticket_held(), hotline_ticket=ticket).order_by("pk").values_list("number", flat=True).first()
     if same:
         raise TicketUsed(ticket, same if user_or_none(actor) and selectors.may_open(actor, same) else "")
 

@@ -89,6 +89,11 @@ def action(name: str):
     return register
 
 
+# A missing input said in the action's own words, where the check's "「…」须填写：field" would name a field code.
+ACCEPT_NEEDS_CATEGORY = "立案须确定事项分类：请选择分类 / choose a category to accept the case"
+MISSING_MESSAGES = {("accept", "category"): ACCEPT_NEEDS_CATEGORY}
+
+
 def act(*, actor, case: Case, action: str, note_en: str = "", idempotency_key: str | None = None, **inputs) -> Case:
     """Take `action` on `case` as `actor` with the action's inputs (reason, note, department, hours, photos …);
     `note_en`: the English of the note, when a part of the system acts and writes it.
@@ -114,7 +119,7 @@ def act(*, actor, case: Case, action: str, note_en: str = "", idempotency_key: s
         try:
             CASE_WORKFLOW.check(case, actor, action, {**inputs, "photos": photos})
         except ValidationFailed as exc:
-            raise MissingInput(exc.message, field=exc.field) from None
+            raise MissingInput(MISSING_MESSAGES.get((action, exc.field), exc.message), field=exc.field) from None
         ensure_capability_scope(actor, case, t.capability, t.label)
         return run(Ctx(actor, case, t, inputs, timezone.now(), photos, note_en=note_en, key=key))
 

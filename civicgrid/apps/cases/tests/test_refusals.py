@@ -4,6 +4,8 @@ missing input) and changes nothing: status, steps, reporters, audit, outbox, clo
 from __future__ import annotations
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 
 from civicgrid.apps.cases.models import Status
 from civicgrid.apps.cases.services import act
@@ -35,14 +37,22 @@ REFUSALS = [
     ("dispatcher", "reported", "dispatch", {"department": "dept"}, 409, "conflict"),
     ("dispatcher", "dispatched", "accept", {}, 409, "conflict"),
     ("handler", "handled", "report_back", {"note": "再次反馈"}, 409, "conflict"),
-    ("worker", "reported", "close", {}, 409, "conflict"),
+    ("worker", "handled", "report_back", {"note": "已处理"}, 403, "forbidden"),  # no role of theirs handles
+    # A role that never takes the action is refused as such whatever the state (403); a role that takes it, only
+    # not in this state, gets the state's 409.
+    ("worker", "reported", "close", {}, 403, "forbidden"),
+    ("handler", "dispatched", "accept", {}, 403, "forbidden"),
+    ("leader", "dispatched", "close", {}, 403, "forbidden"),
+    ("leader", "handled", "close", {}, 403, "forbidden"),
+    ("dispatcher", "handled", "close", {}, 409, "conflict"),
     ("worker", "reported", "accept", {}, 403, "forbidden"),
     ("leader", "accepted", "dispatch", {"department": "dept"}, 403, "forbidden"),
     ("dispatcher", "dispatched", "start", {}, 403, "forbidden"),
     ("dispatcher", "dispatched", "request_extension", {"reason": "需要时间", "hours": 4}, 403, "forbidden"),
-    # nothing waits for a decision: the case's state refuses, whoever asks (it once said "your role may not")
+    # nothing waits for a decision: the case's state refuses whoever may decide (it once said "your role may
+    # not"); a handler never decides one
     ("dispatcher", "dispatched", "decide_extension", {"decision": "approve"}, 409, "conflict"),
-    ("handler", "dispatched", "decide_extension", {"decision": "approve"}, 409, "conflict"),
+    ("handler", "dispatched", "decide_extension", {"decision": "approve"}, 403, "forbidden"),
     ("resident", "reported", "accept", {}, 403, "forbidden"),  # no case files: refused as the page refuses
     ("other_street_dispatcher", "reported", "accept", {}, 404, "not_found"),
     ("other_handler", "dispatched", "start", {}, 404, "not_found"),
@@ -110,3 +120,42 @@ def test_follow_link_refusals(loop, cases, api_client):
                            content_type="application/json").status_code == 422
     assert world_counts() == before
     assert cases["reported"].status == Status.REPORTED
+
+
+def test_the_web_page_answers_a_role_and_a_state_as_the_api_does(loop, cases):
+    """The case page's action form refuses through the same check: 403 for a role that never takes the action,
+    409 for one that may but not now, with nothing changed."""
+    before = world_counts()
+    for who, state, action, status in (("handler", "dispatched", "accept", 403), ("leader", "handled", "close", 403),
+                                       ("dispatcher", "handled", "close", 409)):
+        url = reverse("ui:case_act", args=[cases[state].number, action])
+        client = Client()
+        client.force_login(getattr(loop, who))
+        response = client.post(url, {})
+        assert response.status_code == status, f"{who} {action} on a {state} case"
+        assert world_counts() == before
+
+
+def test_a_case_without_a_category_asks_for_one_to_be_accepted(loop, api_client):
+    """Its `accept` button lists `category` as required, and accepting without one is the documented 422
+    `missing` on `category`, with nothing changed; with one it is accepted."""
+    case = report(loop, category=None)
+    assert case.category_id is None
+    headers = auth(loop.dispatcher)
+    detail = api_client.get(f"/api/v1/cases/{case.number}", **headers).json()
+    accept = next(a for a in detail["allowed_actions"] if a["name"] == "accept")
+    assert accept["requires"] == ["category"]
+    before = world_counts()
+    response = api_client.post(f"/api/v1/cases/{case.number}/actions/accept", {}, content_type="application/json",
+                               **headers)
+    body = response.json()
+    assert response.status_code == 422 and body["code"] == "missing" and body["field"] == "category", body
+    assert body["detail"] == "立案须确定事项分类：请选择分类 / choose a category to accept the case"
+    assert world_counts() == before
+    response = api_client.post(f"/api/v1/cases/{case.number}/actions/accept", {"category": loop.cat.pk},
+                               content_type="application/json", **headers)
+    assert response.status_code == 200 and response.json()["status"] == Status.ACCEPTED
+    # a case reported with a category requires none to be accepted
+    other = report(loop)
+    detail = api_client.get(f"/api/v1/cases/{other.number}", **headers).json()
+    assert next(a for a in detail["allowed_actions"] if a["name"] == "accept")["requires"] == []

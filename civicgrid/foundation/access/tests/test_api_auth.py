@@ -72,3 +72,75 @@ def test_healthz_and_openapi(client, db):
     assert client.get("/healthz").json() == {"status": "ok"}
     spec = client.get("/api/v1/openapi.json").json()
     assert "/api/v1/regions" in spec["paths"] and "/api/v1/auth/token" in spec["paths"]
+
+
+def _revoked_entries(user) -> list:
+    return list(AuditEntry.objects.filter(action="auth.token_revoked", target_id=str(user.pk))
+                .order_by("pk").values_list("actor_id", "data"))
+
+
+def test_a_token_revokes_itself_through_the_api_audited_as_on_the_web(tree, api_client, token_for):
+    worker = user_with(Role.GRID_WORKER, region=tree["140213051001002"])
+    this, other = token_for(worker), token_for(worker)
+    resp = api_client.post("/api/v1/auth/token/revoke", **this)
+    assert resp.status_code == 200 and resp.json() == {"revoked": 1}
+    first, second = ApiToken.objects.filter(user=worker).order_by("pk")
+    assert first.revoked_at is not None and second.revoked_at is None
+    assert _revoked_entries(worker) == [(worker.pk, {"prefix": first.prefix})]
+    # the revoked token is refused from now on, and cannot revoke again; the other one still works
+    before = list(ApiToken.objects.order_by("pk").values_list("pk", "revoked_at"))
+    assert api_client.get("/api/v1/regions", **this).status_code == 401
+    assert api_client.post("/api/v1/auth/token/revoke", **this).status_code == 401
+    assert list(ApiToken.objects.order_by("pk").values_list("pk", "revoked_at")) == before
+    assert len(_revoked_entries(worker)) == 1
+    assert api_client.get("/api/v1/regions", **other).status_code == 200
+
+
+def test_all_the_accounts_tokens_are_revoked_with_all_and_no_one_elses(tree, api_client, token_for):
+    worker = user_with(Role.GRID_WORKER, region=tree["140213051001002"])
+    neighbour = user_with(Role.GRID_WORKER, region=tree["140213051001002"], username="wg-neighbour")
+    this, other, theirs = token_for(worker), token_for(worker), token_for(neighbour)
+    resp = api_client.post("/api/v1/auth/token/revoke", {"all": True}, content_type="application/json", **this)
+    assert resp.status_code == 200 and resp.json() == {"revoked": 2}
+    assert not ApiToken.objects.filter(user=worker, revoked_at__isnull=True).exists()
+    prefixes = list(ApiToken.objects.filter(user=worker).order_by("created_at").values_list("prefix", flat=True))
+    assert _revoked_entries(worker) == [(worker.pk, {"prefixes": prefixes, "reason": "asked"})]
+    for headers in (this, other):
+        assert api_client.get("/api/v1/regions", **headers).status_code == 401
+    assert api_client.get("/api/v1/regions", **theirs).status_code == 200
+    assert _revoked_entries(neighbour) == []
+    # the same as a query parameter
+    again = token_for(worker)
+    resp = api_client.post("/api/v1/auth/token/revoke?all=true", **again)
+    assert resp.status_code == 200 and resp.json() == {"revoked": 1}
+    assert not ApiToken.objects.filter(user=worker, revoked_at__isnull=True).exists()
+
+
+def test_a_revoke_with_a_malformed_body_changes_nothing(tree, api_client, token_for):
+    worker = user_with(Role.GRID_WORKER, region=tree["140213051001002"])
+    headers = token_for(worker)
+    for body in ('{"all": "yes"}', "[true]", "{"):
+        resp = api_client.post("/api/v1/auth/token/revoke", body, content_type="application/json", **headers)
+        assert resp.status_code == 400, (body, resp.content)
+    assert api_client.post("/api/v1/auth/token/revoke?all=maybe", **headers).status_code == 422
+    assert not ApiToken.objects.filter(revoked_at__isnull=False).exists() and _revoked_entries(worker) == []
+    assert api_client.get("/api/v1/regions", **headers).status_code == 200
+
+
+def test_revoking_without_a_valid_token_changes_nothing(tree, api_client, token_for):
+    worker = user_with(Role.GRID_WORKER, region=tree["140213051001002"])
+    token_for(worker)
+    before = list(ApiToken.objects.order_by("pk").values_list("pk", "revoked_at"))
+    for headers in ({}, {"HTTP_AUTHORIZATION": "Bearer cg_not-a-token"}):
+        resp = api_client.post("/api/v1/auth/token/revoke", {"all": True}, content_type="application/json",
+                               **headers)
+        assert resp.status_code == 401 and resp.json()["code"] == "unauthorized"
+    assert list(ApiToken.objects.order_by("pk").values_list("pk", "revoked_at")) == before
+    assert _revoked_entries(worker) == []
+
+
+def test_the_revoke_endpoint_is_in_the_openapi_schema(api_client):
+    schema = api_client.get("/api/v1/openapi.json").json()
+    operation = schema["paths"]["/api/v1/auth/token/revoke"]["post"]
+    assert "revoke" in operation["description"] and set(operation["responses"]) >= {"200", "401"}
+    assert "/auth/token/revoke" in schema["info"]["description"]
