@@ -162,6 +162,10 @@ class SlaClock(ScopedModel):
                 condition=Q(state__in=OPEN_STATES),
             ),
             models.Index(fields=["target_type", "target_id"], name="sla_target"),
+            # 即将超期 (`cases.selectors.warned_case_ids`: the board's count, the case list's filter): running
+            # clocks past their warning time, a range over the running clocks only (a full scan of every clock
+            # took 0.2 s at 1,000,000 clocks on SQLite).
+            models.Index(fields=["warn_at"], name="sla_running_warn", condition=Q(state=clock.RUNNING)),
         ]
 
     def __str__(self) -> str:
