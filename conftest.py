@@ -1,5 +1,7 @@
 """Shared pytest fixtures."""
 
+import os
+
 import pytest
 
 
@@ -85,6 +87,17 @@ def _interface_language_back_to_chinese():
     from django.utils import translation
 
     translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _rate_limit_file_per_worker():
+    """Parallel workers (pytest-xdist) share the data dir, and their tests the same addresses and account ids:
+    each worker keeps a bucket file of its own, so one worker's spending or reset never reaches another's tests."""
+    from civicgrid.foundation.core import ratelimit
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker:
+        ratelimit.FILE_NAME = f"ratelimit-{worker}.sqlite3"
 
 
 @pytest.fixture(autouse=True)

@@ -34,7 +34,6 @@ import logging
 import math
 import os
 import sqlite3
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -48,10 +47,7 @@ from .errors import CivicgridError
 
 log = logging.getLogger(__name__)
 
-# A test run's parallel workers (pytest-xdist) share the data dir, and their tests use the same addresses and
-# account ids: each keeps a file of its own, so one worker's spending or reset never reaches another's tests.
-_TEST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "") if "pytest" in sys.modules else ""
-FILE_NAME = f"ratelimit-{_TEST_WORKER}.sqlite3" if _TEST_WORKER else "ratelimit.sqlite3"
+FILE_NAME = "ratelimit.sqlite3"  # in the data dir (the test run gives each parallel worker its own: conftest)
 BUSY_TIMEOUT = 0.5  # seconds: a take waits at most this for another process's take before the store counts as failed
 SWEEP_SECONDS = 300  # how often a process deletes buckets that are full again
 

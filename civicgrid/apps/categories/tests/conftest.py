@@ -6,8 +6,10 @@ from __future__ import annotations
 import csv
 
 import pytest
+from django.test import Client
 
 from civicgrid.apps.categories import loaders
+from civicgrid.apps.categories.models import Category
 from civicgrid.foundation.orgs.models import Organisation, OrgKind
 from civicgrid.foundation.regions.models import Level, Region
 from civicgrid.testing.builders import user_with
@@ -50,3 +52,16 @@ def manager(tree):
     from civicgrid.foundation.access.roles import Role
 
     return user_with(Role.COMMAND_DISPATCHER, region=tree["140213"])
+
+
+def garbage() -> Category:
+    """GB/T 47678.5 matter 06010 暴露垃圾, the category the rule and dispatch tests route."""
+    return Category.objects.get(taxonomy__code="gbt47678_5_2026", kind="matter", code="06010")
+
+
+@pytest.fixture
+def admin(loaded, manager):
+    """The manager signed in, with both directories loaded."""
+    client = Client()
+    client.force_login(manager)
+    return client

@@ -5,26 +5,17 @@ category drop-down in the reader's language."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from civicgrid.apps.categories import services
-from civicgrid.apps.categories.models import Category, RoutingRule
+from civicgrid.apps.categories.models import RoutingRule
 from civicgrid.foundation.audit.models import AuditEntry
 from civicgrid.foundation.core.errors import ValidationFailed
 
+from .conftest import garbage
+
 pytestmark = pytest.mark.django_db
 
-
-def garbage() -> Category:
-    return Category.objects.get(taxonomy__code="gbt47678_5_2026", kind="matter", code="06010")
-
-
-@pytest.fixture
-def admin(loaded, manager):
-    client = Client()
-    client.force_login(manager)
-    return client
 
 
 def _rules_state():

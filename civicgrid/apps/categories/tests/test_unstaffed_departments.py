@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from civicgrid.apps.categories import services
@@ -16,20 +15,12 @@ from civicgrid.foundation.access.models import Grant
 from civicgrid.foundation.access.roles import Role
 from civicgrid.testing.builders import user_with
 
+from .conftest import garbage
+
 pytestmark = pytest.mark.django_db
 
 UNSTAFFED = "还没有处置人员账号"
 
-
-def garbage() -> Category:
-    return Category.objects.get(taxonomy__code="gbt47678_5_2026", kind="matter", code="06010")
-
-
-@pytest.fixture
-def admin(loaded, manager):
-    client = Client()
-    client.force_login(manager)
-    return client
 
 
 @pytest.fixture

@@ -122,14 +122,20 @@ def _prefilled(client, case) -> tuple[str | None, str]:
     return (chosen.group(1) if chosen else None), form
 
 
-def test_the_dispatch_form_starts_from_the_rule_and_from_the_model_only_without_one(loop, example_model, settings,
-                                                                                     client):
+def _accepted_lamp_case(loop, example_model, settings, client) -> Case:
+    """A 路灯 case accepted in the street, the model active but auto-dispatch off, the dispatcher signed in."""
     versions.register(example_model, actor=loop.dispatcher, source="csv:example", activate=True)
     settings.CIVICGRID_AUTO_DISPATCH_THRESHOLD = 1.5  # off: the dispatcher decides
     case = report(loop, title="路灯不亮", description=LAMP, category=loop.sibling.pk,
                   lng=NEIGHBOUR_POINT[0], lat=NEIGHBOUR_POINT[1])
     act(actor=loop.dispatcher, case=case, action="accept")
     client.force_login(loop.dispatcher)
+    return case
+
+
+def test_the_dispatch_form_starts_from_the_rule_and_from_the_model_only_without_one(loop, example_model, settings,
+                                                                                     client):
+    case = _accepted_lamp_case(loop, example_model, settings, client)
     # no rule, no default: the model's 区城管局, and the form says it starts elsewhere than a rule
     chosen, form = _prefilled(client, case)
     assert chosen == str(loop.dept.pk) and "data-prefilled" in form
@@ -144,12 +150,7 @@ def test_the_dispatch_form_starts_from_the_rule_and_from_the_model_only_without_
 def test_the_router_card_says_when_the_rule_outranks_the_models_department(loop, example_model, settings, client):
     """A tester saw 建议处置部门 区城管局 on the 智能分拨 card and 区住建局 in the dispatch form of the same page: the
     card now says the rule (or default) decides, only when the two differ and the user is about to dispatch."""
-    versions.register(example_model, actor=loop.dispatcher, source="csv:example", activate=True)
-    settings.CIVICGRID_AUTO_DISPATCH_THRESHOLD = 1.5  # off: the dispatcher decides
-    case = report(loop, title="路灯不亮", description=LAMP, category=loop.sibling.pk,
-                  lng=NEIGHBOUR_POINT[0], lat=NEIGHBOUR_POINT[1])
-    act(actor=loop.dispatcher, case=case, action="accept")
-    client.force_login(loop.dispatcher)
+    case = _accepted_lamp_case(loop, example_model, settings, client)
     url = reverse("ui:case_detail", args=[case.number])
     # no rule, no default: the form starts from the model's own department, nothing to explain
     assert "data-rule-outranks" not in client.get(url).content.decode()
