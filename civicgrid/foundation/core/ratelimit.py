@@ -226,8 +226,7 @@ class RedisStore:
         self.prefix = f"{prefix}ratelimit:"
         self.client = redis.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 1),  # a connection Redis closed is made once more
-            client_name="civicgrid-ratelimit")
+            retry=Retry(NoBackoff(), 1))  # a connection Redis closed is made once more
         self.location = self._where()
         self._script = self.client.register_script(_TAKE_LUA)
         self._down_until = 0.0  # monotonic: after a failed connection, Redis is not asked again before this
