@@ -129,3 +129,51 @@ def _key_file_of_the_test_data_dir():
             KeyRing.generate(path, new_key_id())
         except KeyFileError:
             pass  # another test process sharing the data dir made it first
+
+
+REDIS_URL = os.environ.get("CIVICGRID_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_buckets():
+    """The rate-limit buckets in the real Redis (CIVICGRID_TEST_REDIS_URL, default the local one every CI machine
+    runs), under a key prefix of this test's own (parallel workers and other runs never meet), deleted after it.
+    Skipped, saying why, when no Redis answers there. Yields the settings the site runs with."""
+    import uuid
+
+    import redis
+    from django.test import override_settings
+
+    from civicgrid.foundation.core import ratelimit
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=1).ping()
+    except (redis.RedisError, OSError) as exc:
+        pytest.skip(f"no Redis answers at {REDIS_URL} ({exc}); start one or set CIVICGRID_TEST_REDIS_URL")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    values = {"CIVICGRID_REDIS_URL": REDIS_URL,
+              "CIVICGRID_REDIS_PREFIX": f"civicgrid-test:{worker}:{uuid.uuid4().hex}:",
+              "CIVICGRID_REDIS_TIMEOUT": 1.0}
+    ratelimit._failing = False
+    with override_settings(**values):
+        yield values
+        ratelimit.reset()
+    ratelimit._failing = False
+
+
+@pytest.fixture
+def unreachable_redis():
+    """A Redis URL at a closed port of this machine (connections are refused): the site configured with it."""
+    import socket
+
+    from django.test import override_settings
+
+    from civicgrid.foundation.core import ratelimit
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ratelimit._failing = False
+    with override_settings(CIVICGRID_REDIS_URL=f"redis://127.0.0.1:{port}/0", CIVICGRID_REDIS_PREFIX="civicgrid-test:"):
+        yield port
+    ratelimit._failing = False

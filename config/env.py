@@ -165,6 +165,35 @@ class Env:
             return ""
         return value
 
+    def redis_url(self, name: str) -> str:
+        """A Redis address: redis://[:password@]host[:port][/db], rediss:// (TLS) or unix:///path[?db=n] ("" when
+        unset). A bad one is named by its scheme only: the value may carry a password."""
+        value = self.raw(name)
+        if value is None:
+            return ""
+        scheme = value.partition("://")[0].lower() if "://" in value else ""
+        ok = scheme in {"redis", "rediss", "unix"}
+        if ok:
+            from redis.connection import parse_url
+
+            try:
+                parts = parse_url(value)
+            except ValueError:
+                ok = False
+            else:
+                db = urlsplit(value).path.strip("/")
+                ok = bool(parts.get("path")) if scheme == "unix" else bool(parts.get("host")) and (not db or db.isdigit())
+        if not ok:
+            self.bad(
+                name,
+                f"{scheme}://…" if scheme else "…",
+                "应为 Redis 地址：redis://[:密码@]主机[:端口][/库号]、rediss://（TLS）或 unix:///套接字路径",
+                "expected a Redis address: redis://[:password@]host[:port][/db], rediss:// (TLS) or "
+                "unix:///socket/path",
+            )
+            return ""
+        return value
+
     def tile_origin(self, name: str, template: str) -> str:
         """The origin a map tile URL template loads from, for the CSP's img-src ("" for this site's own paths);
         Leaflet's `{s}` subdomain becomes a wildcard (`https://{s}.tiles.example` → `https://*.tiles.example`)."""

@@ -214,7 +214,8 @@ from civicgrid.foundation.access.roles import Role  # noqa: E402 (plain choices;
 CIVICGRID_TOTP_ROLES = env.names("CIVICGRID_TOTP_ROLES", [*(r.value for r in Role), "superuser"])
 
 # Rate limits (SECURITY.md "Web and API"), token buckets every process of the host shares, in ratelimit.sqlite3 in
-# the data dir (civicgrid.foundation.core.ratelimit; not in the cache, which is per process): a
+# the data dir, or every host in Redis (below; civicgrid.foundation.core.ratelimit; not in the cache, which is per
+# process): a
 # burst, then a steady rate per hour; a negative rate lifts a limit, 0 closes the door. Public reporting counts
 # the reports residents and volunteers send over the web and the API (staff are not held back), per account and
 # per address; token issuing counts every request to /api/v1/auth/token, refused or not, per username tried and
@@ -228,12 +229,12 @@ CIVICGRID_TOKEN_RATE_PER_HOUR = env.float("CIVICGRID_TOKEN_RATE_PER_HOUR", 20, *
 CIVICGRID_TOKEN_BURST = env.float("CIVICGRID_TOKEN_BURST", 10, minimum=0)
 CIVICGRID_TOKEN_ADDRESS_RATE_PER_HOUR = env.float("CIVICGRID_TOKEN_ADDRESS_RATE_PER_HOUR", 120, **_RATE)
 CIVICGRID_TOKEN_ADDRESS_BURST = env.float("CIVICGRID_TOKEN_ADDRESS_BURST", 30, minimum=0)
-if env.raw("CIVICGRID_REDIS_URL") is not None:  # named by deployment guides; not silently ignored
-    env.errors.append(  # the value is not repeated: a Redis URL may carry its password
-        "设置无效：CIVICGRID_REDIS_URL，暂不支持 Redis（未安装其客户端）：限流计数存于数据目录的 ratelimit.sqlite3，"
-        "本机所有进程共用；请删除此设置 / invalid setting: CIVICGRID_REDIS_URL: Redis is not supported yet (its "
-        "client is not installed): rate-limit buckets are in ratelimit.sqlite3 in the data dir, shared by every "
-        "process of the host; remove this setting")
+# Several hosts share their buckets through Redis (CIVICGRID_REDIS_URL, e.g. redis://10.0.0.5:6379/0); keys start
+# with CIVICGRID_REDIS_PREFIX, so deployments can share one Redis; a call to Redis waits at most
+# CIVICGRID_REDIS_TIMEOUT seconds to connect or for an answer (what each door does when Redis is away: core.ratelimit).
+CIVICGRID_REDIS_URL = env.redis_url("CIVICGRID_REDIS_URL")
+CIVICGRID_REDIS_PREFIX = env.str("CIVICGRID_REDIS_PREFIX", "civicgrid:")
+CIVICGRID_REDIS_TIMEOUT = env.float("CIVICGRID_REDIS_TIMEOUT", 0.5, above=0)
 
 # --- i18n ----------------------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"

@@ -165,3 +165,23 @@ def test_with_the_bucket_store_broken_reports_are_taken_unlimited(loop, api_clie
         statuses = [_post(api_client, loop.resident, title=f"垃圾{i}").status_code for i in range(8)]
     assert statuses == [201] * 8
     assert Case.objects.count() == 8
+
+
+def test_with_redis_unreachable_reports_are_taken_unlimited(loop, api_client, unreachable_redis, caplog):
+    """Several hosts share the buckets through Redis (CIVICGRID_REDIS_URL): with Redis away (a closed port),
+    public reporting fails open as with a broken file, and the log says so once."""
+    with caplog.at_level("WARNING", logger="civicgrid.foundation.core.ratelimit"):
+        statuses = [_post(api_client, loop.resident, title=f"垃圾{i}").status_code for i in range(8)]
+    assert statuses == [201] * 8
+    assert Case.objects.count() == 8
+    assert [r.getMessage()[:40] for r in caplog.records if r.name == "civicgrid.foundation.core.ratelimit"] == [
+        "rate limits: the bucket store failed (re"]
+
+
+@override_settings(CIVICGRID_REPORT_BURST=2, CIVICGRID_REPORT_ADDRESS_BURST=100)
+def test_through_redis_the_limit_per_account_holds(loop, api_client, redis_buckets):
+    assert _post(api_client, loop.resident).status_code == 201
+    assert _post(api_client, loop.resident).status_code == 201
+    before = world_counts()
+    _refused(_post(api_client, loop.resident, address="10.1.0.2"))
+    assert world_counts() == before

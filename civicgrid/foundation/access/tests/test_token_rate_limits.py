@@ -97,3 +97,29 @@ def test_with_the_bucket_store_broken_no_token_is_issued(tree, api_client, tmp_p
     (tmp_path / ratelimit.FILE_NAME).rmdir()
     with override_settings(DATA_DIR=tmp_path):
         assert _ask(api_client, worker.username).status_code == 200  # the store back, tokens are issued again
+
+
+def test_with_redis_unreachable_no_token_is_issued(tree, api_client, unreachable_redis):
+    """Several hosts share the buckets through Redis (CIVICGRID_REDIS_URL): with Redis away (a closed port),
+    token issuing fails closed as with a broken file, at once, and writes nothing."""
+    worker = user_with(Role.GRID_WORKER, region=tree["140213051001002"])
+    before = _world()
+    response = _ask(api_client, worker.username)
+    assert response.status_code == 503, response.content
+    assert response["Retry-After"] == "60" and response.json()["code"] == "rate_limit_unavailable"
+    assert _world() == before
+
+
+@override_settings(CIVICGRID_TOKEN_BURST=3, CIVICGRID_TOKEN_ADDRESS_BURST=100)
+def test_through_redis_the_limit_holds_across_hosts(tree, api_client, redis_buckets):
+    """Two hosts (two bucket stores on one Redis, as two machines have): the username's burst is spent once."""
+    worker = user_with(Role.GRID_WORKER, region=tree["140213051001002"])
+    assert _ask(api_client, worker.username).status_code == 200
+    assert _ask(api_client, worker.username).status_code == 200
+    ratelimit._relocate("CIVICGRID_REDIS_URL")  # the next request is served by a new store: the other host
+    other_host = ratelimit.store()
+    assert _ask(api_client, worker.username).status_code == 200
+    assert ratelimit.store() is other_host
+    before = _world()
+    _refused(_ask(api_client, worker.username))
+    assert _world() == before

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from civicgrid.foundation.core import ratelimit
 from civicgrid.foundation.core.ratelimit import Limit, RateLimited
@@ -161,3 +161,14 @@ def test_a_failed_store_closes_the_doors_that_fail_closed(broken_store):
     with pytest.raises(ratelimit.Unavailable) as refused:
         ratelimit.check(("t:closed-on-failure", Limit(per_minute=60, burst=100)), fail_closed=True)
     assert refused.value.status == 503 and refused.value.headers == {"Retry-After": "60"}
+
+
+@pytest.mark.django_db
+def test_healthz_stays_up_and_says_the_bucket_store_failed(broken_store):
+    """The host still serves (reports go through, only tokens are refused), so the load balancer keeps it; the
+    answer tells the monitoring what is wrong."""
+    response = Client().get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "rate_limits": "unavailable"}
+    (broken_store / ratelimit.FILE_NAME).rmdir()
+    assert Client().get("/healthz").json() == {"status": "ok"}
