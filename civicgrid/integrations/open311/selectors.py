@@ -221,10 +221,13 @@ def request_list(params: Params) -> list[dict]:
     # for the last hour (FixMyStreet's GetServiceRequests) takes a request only with its place (lat/long,
     # published at 立案) and only if its updated_datetime lies in the range it asked for, so a request
     # accepted later than its hour must be found again in the range in which it was accepted (and became
-    # worth taking). Its updated_datetime, like `_shape`'s, is its carrier's when that is later.
+    # worth taking). Its updated_datetime, like `_shape`'s, is its carrier's when that is later. Those updated
+    # are looked for among the requests made in the `max_days` before the range (updated_at has no index, by
+    # design: the reported_at index bounds the scan; 立案 comes within hours of a report, not months).
     qs = qs.annotate(touched=Greatest("updated_at", Coalesce(
         DbCase(When(_MERGED_Q, then="parent__updated_at")), "updated_at")))
-    qs = qs.filter(Q(reported_at__gte=start, reported_at__lte=end) | Q(touched__gte=start, touched__lte=end))
+    qs = qs.filter(Q(reported_at__gte=start) | Q(touched__gte=start, touched__lte=end),
+                   reported_at__gte=start - timedelta(days=conf.max_days()), reported_at__lte=end)
     return [_shape(c) for c in qs.order_by("-reported_at", "-id")[: conf.max_results()]]
 
 
