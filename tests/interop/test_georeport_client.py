@@ -108,6 +108,8 @@ def test_georeport_client_finds_by_window_and_status_a_report_accepted_later_and
     assert client.get_service_requests(**window) == []  # nothing happened to either in the last hour
     Case.objects.filter(number=carrier).update(status=Status.CLOSED, accepted_at=timezone.now(),
                                                closed_at=timezone.now(), updated_at=timezone.now())
+    end = timezone.localtime().replace(microsecond=0) + timedelta(seconds=1)  # the next hourly fetch, just after
+    window = {"start_date": (end - timedelta(hours=1)).isoformat(), "end_date": end.isoformat()}
     listed = {r["service_request_id"]: r for r in client.get_service_requests(**window)}
     assert set(listed) == {carrier, merged}
     assert listed[carrier]["lat"] and listed[merged]["status"] == "closed"
