@@ -5,7 +5,7 @@ tags forced to arrays), and the fields it uses must be there."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
 
 import pytest
@@ -194,3 +194,73 @@ def test_a_wrong_key_gets_the_error_fixmystreet_logs(served, path):
     error = simple(response.content)["error"][0]
     assert error["code"] == "403" and error["description"]
     assert Case.objects.count() == before
+
+
+def _updates(served, start, end) -> list[dict]:
+    """Open311::get_service_request_updates over a window, as GetServiceRequestUpdates asks (W3C, UTC)."""
+    fetched = requests.get(f"{served.base}/servicerequestupdates.xml", params={
+        "jurisdiction_id": "140213", "api_key": served.key,
+        "start_date": start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "end_date": end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }, timeout=30)
+    assert fetched.status_code == 200, fetched.text
+    updates = simple(fetched.content).get("request_update", [])
+    # what GetServiceRequestUpdates checks before it takes an update: its time lies in the window it asked for
+    assert all(start <= w3c(u["updated_datetime"]) <= end for u in updates)
+    return updates
+
+
+def test_a_merged_report_hears_its_carriers_closure_under_its_own_id(served):
+    """FixMyStreet knows only the report it sent (its external_id); merged into another case, the report must
+    still be seen fixed and closed, by update_id each once, within the windows FixMyStreet asks for."""
+    from civicgrid.apps.cases.models import Case, CaseStep, Status
+    from civicgrid.apps.cases.services.common import add_step
+
+    carrier = Case.objects.get(number=simple(send_report(served).content)["request"][0]["service_request_id"])
+    ours = Case.objects.get(number=simple(send_report(served).content)["request"][0]["service_request_id"])
+    start = timezone.now().replace(microsecond=0)
+    merged_at = timezone.now()
+    Case.objects.filter(pk=ours.pk).update(status=Status.MERGED, parent=carrier, ended_at=merged_at)
+    add_step(ours, action="merge", actor=None, at=merged_at, from_status=Status.REPORTED, to_status=Status.MERGED,
+             data={"parent": carrier.number})
+    closed_at = timezone.now()
+    Case.objects.filter(pk=carrier.pk).update(status=Status.CLOSED, closed_at=closed_at, updated_at=closed_at)
+    add_step(carrier, action="close", actor=None, at=closed_at, from_status=Status.VERIFIED,
+             to_status=Status.CLOSED, note="已修复，联系人 13700001111")
+    close_step = CaseStep.objects.get(case=carrier, action="close")
+    end = timezone.now().replace(microsecond=0) + timedelta(seconds=1)
+    # two consecutive windows, each from where the last ended (FixMyStreet's cron, with its 2-hour look-back)
+    middle = (start + (end - start) / 2).replace(microsecond=0)
+    updates = _updates(served, start - timedelta(hours=2), middle) + _updates(served, middle, end)
+    mine = [u for u in updates if u["service_request_id"] == ours.number]
+    closure = [u for u in mine if u["update_id"] == f"{close_step.pk}-{ours.number}"]
+    assert len(closure) == 1 or (len(closure) == 2 and closure[0] == closure[1])  # a boundary second is in both
+    assert closure[0]["status"] == "closed" and closure[0]["description"] == "结案：已修复，联系人 137****1111"
+    assert [u["status"] for u in mine if u["update_id"].isdigit()] == ["open"]  # its own 合并: still being dealt
+    listed = simple(requests.get(f"{served.base}/requests/{ours.number}.xml", timeout=30).content)["request"][0]
+    assert listed["status"] == "closed"
+
+
+def test_a_report_accepted_hours_later_is_imported_by_the_hourly_fetch(served):
+    """Open311::GetServiceRequests (not fetch_all_problems): the last hour, a request only with lat/long and with
+    its updated_datetime inside the hour. Accepted (立案) three hours after it came in, it was in no hour."""
+    from civicgrid.apps.cases.models import Case, Status
+
+    number = simple(send_report(served).content)["request"][0]["service_request_id"]
+    three_hours_ago = timezone.now() - timedelta(hours=3)
+    Case.objects.filter(number=number).update(reported_at=three_hours_ago, updated_at=three_hours_ago)
+    accepted = timezone.now()
+    Case.objects.filter(number=number).update(status=Status.ACCEPTED, accepted_at=accepted, updated_at=accepted)
+    end = timezone.now().replace(microsecond=0) + timedelta(seconds=1)
+    start = end - timedelta(hours=1)
+    fetched = requests.get(f"{served.base}/requests.xml", params={
+        "jurisdiction_id": "140213", "api_key": served.key,
+        "start_date": start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "end_date": end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }, timeout=30)
+    taken = [r for r in simple(fetched.content).get("request", []) if r["service_request_id"] == number]
+    assert len(taken) == 1
+    request = taken[0]
+    assert request["lat"] and request["long"]  # "no point importing if we can't put it on the map"
+    assert start <= w3c(request["updated_datetime"]) <= end
+    assert w3c(request["requested_datetime"]) < start

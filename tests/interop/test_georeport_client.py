@@ -86,3 +86,32 @@ def test_georeport_client_sees_spec_errors(served):
     with pytest.raises(requests.HTTPError) as exc:
         GeoReport(served.base, jurisdiction="chicago", output_format="xml").get_service_list()
     assert exc.value.response.status_code == 404
+
+
+def test_georeport_client_finds_by_window_and_status_a_report_accepted_later_and_one_merged(served):
+    """A report accepted (立案) hours after it came in is in the window of its acceptance; a report merged into
+    it is found with it, by the status it shows (its carrier's) and by its carrier's updated time."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from civicgrid.apps.cases.models import Case, Status
+
+    client = GeoReport(served.base, jurisdiction="140213", api_key=served.key, output_format="json")
+    carrier, merged = _post(served, "json"), _post(served, "json", description="同一盏路灯")
+    hours_ago = timezone.now() - timedelta(hours=3)
+    Case.objects.filter(number__in=[carrier, merged]).update(reported_at=hours_ago, updated_at=hours_ago)
+    Case.objects.filter(number=merged).update(status=Status.MERGED, ended_at=hours_ago,
+                                              parent=Case.objects.get(number=carrier))
+    end = timezone.localtime().replace(microsecond=0) + timedelta(seconds=1)
+    window = {"start_date": (end - timedelta(hours=1)).isoformat(), "end_date": end.isoformat()}
+    assert client.get_service_requests(**window) == []  # nothing happened to either in the last hour
+    Case.objects.filter(number=carrier).update(status=Status.CLOSED, accepted_at=timezone.now(),
+                                               closed_at=timezone.now(), updated_at=timezone.now())
+    end = timezone.localtime().replace(microsecond=0) + timedelta(seconds=1)  # the next hourly fetch, just after
+    window = {"start_date": (end - timedelta(hours=1)).isoformat(), "end_date": end.isoformat()}
+    listed = {r["service_request_id"]: r for r in client.get_service_requests(**window)}
+    assert set(listed) == {carrier, merged}
+    assert listed[carrier]["lat"] and listed[merged]["status"] == "closed"
+    assert {r["service_request_id"] for r in client.get_service_requests(status="closed")} == {carrier, merged}
+    assert client.get_service_requests(status="open") == []

@@ -21,7 +21,9 @@ import logging
 from datetime import timedelta
 
 from django.db import DatabaseError
-from django.db.models import Q
+from django.db.models import BooleanField, ExpressionWrapper, Q, When
+from django.db.models import Case as DbCase
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -88,6 +90,10 @@ def _public_cases():
     return (Case.objects.filter(public_cases_q())
             .select_related("category__taxonomy", "department", "suggested_department", "open311",
                             "parent__department", "parent__suggested_department").only(*CASE_FIELDS))
+
+
+# a request merged into another, which answers with the state of that one (`_carrier`)
+_MERGED_Q = Q(status=Status.MERGED, parent__isnull=False)
 
 
 def _carrier(case: Case) -> Case:
@@ -207,11 +213,22 @@ def request_list(params: Params) -> list[dict]:
         wanted = {s.strip().lower() for s in status.split(",") if s.strip()}
         if not wanted <= {"open", "closed"}:
             raise Open311Error(400, "status 须为 open 或 closed / status must be open or closed")
-        statuses = set().union(*(OPEN if s == "open" else CLOSED for s in wanted))
-        qs = qs.filter(status__in=sorted(statuses))
+        statuses = sorted(set().union(*(OPEN if s == "open" else CLOSED for s in wanted)))
+        # a merged request answers with its carrier's status (`_carrier`): it is found by that status
+        qs = qs.filter((Q(status__in=statuses) & ~_MERGED_Q) | (_MERGED_Q & Q(parent__status__in=statuses)))
     start, end = _range(params)
-    qs = qs.filter(reported_at__gte=start, reported_at__lte=end).order_by("-reported_at", "-id")
-    return [_shape(c) for c in qs[: conf.max_results()]]
+    # The range is the spec's requested_datetime, and also the request's updated_datetime: a client that asks
+    # for the last hour (FixMyStreet's GetServiceRequests) takes a request only with its place (lat/long,
+    # published at 立案) and only if its updated_datetime lies in the range it asked for, so a request
+    # accepted later than its hour must be found again in the range in which it was accepted (and became
+    # worth taking). Its updated_datetime, like `_shape`'s, is its carrier's when that is later. Those updated
+    # are looked for among the requests made in the `max_days` before the range (updated_at has no index, by
+    # design: the reported_at index bounds the scan; 立案 comes within hours of a report, not months).
+    qs = qs.annotate(touched=Greatest("updated_at", Coalesce(
+        DbCase(When(_MERGED_Q, then="parent__updated_at")), "updated_at")))
+    qs = qs.filter(Q(reported_at__gte=start) | Q(touched__gte=start, touched__lte=end),
+                   reported_at__gte=start - timedelta(days=conf.max_days()), reported_at__lte=end)
+    return [_shape(c) for c in qs.order_by("-reported_at", "-id")[: conf.max_results()]]
 
 
 def token_detail(token: str) -> dict:
@@ -264,27 +281,101 @@ def _update_description(step: CaseStep) -> str:
     return label
 
 
+def _update_status(step: CaseStep) -> str:
+    """The step's status as GeoReport's two. A 合并 leaves the matter open in the case that carries it now (only
+    a case still open or on hold takes a merge), as the merged request's `GET requests/{id}` says: not closed."""
+    if step.action == "merge":
+        return "open"
+    return open311_status(step.to_status or step.from_status or step.case.status)
+
+
 def update_list(params: Params) -> list[dict]:
     """GET servicerequestupdates: the public steps of public cases in the date range (oldest first, at most
     `max_results`), as FixMyStreet reads them: update_id, service_request_id, status, updated_datetime,
     description (the step's name, and the notes of `NOTE_STEPS`), media_url (blank: only the public send media
-    with an update)."""
+    with an update).
+
+    A request merged (合并) into another hears what the case carrying it does from then on: each step of that
+    case taken after the request reached it is repeated under the request's own id (`_merged_repeats`), as its
+    reporter's follow page shows them, with an update_id of its own (`{step}-{request}`), so that a client that
+    only knows the merged request (FixMyStreet, for the report it sent) sees it dispatched, handled and closed.
+    A step is listed at its time, which is when it became public: it is public from the moment it is taken
+    (its case's category published, its request known), and a carrier's step reaches a merged request only if
+    taken after the merge."""
     start, end = _range(params)
-    steps = (
+    steps = list(
         CaseStep.objects.filter(public_cases_q("case__"), at__gte=start, at__lte=end, action__in=UPDATE_STEPS)
         .select_related("case", "department")
-        .only("id", "action", "from_status", "to_status", "note", "at", "case__number", "case__status",
-              "department__name")
+        .only("id", "action", "from_status", "to_status", "note", "at", "case__id", "case__number",
+              "case__status", "department__name")
         .order_by("at", "id")[: conf.max_results()]
     )
+    repeats = _merged_repeats(steps)
     items = []
     for step in steps:
-        items.append({
-            "update_id": str(step.pk),
-            "service_request_id": step.case.number,
-            "status": open311_status(step.to_status or step.from_status or step.case.status),
-            "updated_datetime": step.at,
-            "description": _update_description(step),
-            "media_url": "",  # what the public sent with an update is not shown (see UPDATE_STEPS)
-        })
-    return items
+        for number in [step.case.number, *repeats.get(step.pk, ())]:
+            own = number == step.case.number
+            items.append({
+                "update_id": str(step.pk) if own else f"{step.pk}-{number}",
+                "service_request_id": number,
+                "status": _update_status(step),
+                "updated_datetime": step.at,
+                "description": _update_description(step),
+                "media_url": "",  # what the public sent with an update is not shown (see UPDATE_STEPS)
+            })
+    # a repeat follows the step it repeats: the first `max_results` of the whole list come from these steps
+    return items[: conf.max_results()]
+
+
+def _merged_repeats(steps: list[CaseStep]) -> dict[int, list[str]]:
+    """For each step (by id), the public requests merged into its case that hear it: those that had reached
+    the case when the step was taken and had not moved on (merged with it into another) by then.
+
+    A merge moves the requests merged earlier straight on to the new carrier, so every request whose chain of
+    merges passes through a case now has that chain's last case as its `parent`; the chains are read from the
+    合并 steps, which name the case joined (as `follow.merge_chain` does, here for all of them in two queries)."""
+    if not steps:
+        return {}
+    carriers = {s.case.pk: s.case for s in steps}
+    # the case that carries each stepping case now: itself, or (merged since) its parent
+    finals = dict(Case.objects.filter(pk__in=carriers, status=Status.MERGED, parent__isnull=False)
+                  .values_list("pk", "parent_id"))
+    final_of = {pk: finals.get(pk, pk) for pk in carriers}
+    # every case merged into those, public or not (a chain may pass through a case that is not published)
+    merged = list(Case.objects.filter(parent_id__in=set(final_of.values()), status=Status.MERGED)
+                  .annotate(public=ExpressionWrapper(public_cases_q(), output_field=BooleanField()))
+                  .values("id", "number", "parent_id", "ended_at", "public").order_by("id"))
+    if not any(m["public"] for m in merged):
+        return {}
+    ids_by_number = {m["number"]: m["id"] for m in merged}
+    for pk, number in Case.objects.filter(pk__in=set(final_of.values())).values_list("pk", "number"):
+        ids_by_number[number] = pk
+    # each merged case's 合并: (when, the case it joined); without one naming a known case, its parent
+    joined: dict[int, tuple] = {m["id"]: (m["ended_at"], m["parent_id"]) for m in merged if m["ended_at"]}
+    for case_id, at, data in (CaseStep.objects.filter(case_id__in=[m["id"] for m in merged], action="merge")
+                              .order_by("at", "id").values_list("case_id", "at", "data")):
+        number = (data or {}).get("parent") if isinstance(data, dict) else None
+        if number in ids_by_number:
+            joined[case_id] = (at, ids_by_number[number])
+    # for each case a request passed through after itself: (case, reached at, left at or None)
+    spans: dict[int, list[tuple]] = {}
+    for request in (m for m in merged if m["public"]):
+        here, seen, hops = request["id"], {request["id"]}, []
+        while here in joined and len(hops) < 20:
+            at, nxt = joined[here]
+            if hops:
+                hops[-1] = (hops[-1][0], hops[-1][1], at)  # left the previous carrier for the next one
+            if nxt in seen:
+                break
+            hops.append((nxt, at, None))
+            seen.add(nxt)
+            here = nxt
+        for case_id, reached, left in hops:
+            spans.setdefault(case_id, []).append((request["number"], reached, left))
+    out: dict[int, list[str]] = {}
+    for step in steps:
+        numbers = [number for number, reached, left in spans.get(step.case.pk, ())
+                   if step.at > reached and (left is None or step.at <= left)]
+        if numbers:
+            out[step.pk] = numbers
+    return out

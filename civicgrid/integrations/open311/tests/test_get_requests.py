@@ -109,10 +109,14 @@ def test_list_filters_by_status_service_and_date(o311, http):
 
 def test_the_default_range_is_the_last_90_days(o311, http):
     old = reported(o311, http)
-    Case.objects.filter(pk=old.pk).update(reported_at=timezone.now() - timedelta(days=91))
+    long_ago = timezone.now() - timedelta(days=91)
+    Case.objects.filter(pk=old.pk).update(reported_at=long_ago, updated_at=long_ago)
     recent = reported(o311, http)
     listed = [r["service_request_id"] for r in get(http, "requests.json").json()]
     assert listed == [recent.number]
+    # one reported earlier but updated within the range is in it (a client asking by window finds it again)
+    Case.objects.filter(pk=old.pk).update(updated_at=timezone.now() - timedelta(days=1))
+    assert [r["service_request_id"] for r in get(http, "requests.json").json()] == [recent.number, old.number]
 
 
 def test_a_start_date_alone_runs_to_now_and_one_too_far_back_is_a_clear_400(o311, http):
