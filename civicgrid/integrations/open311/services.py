@@ -255,10 +255,13 @@ def actor_label(client: Open311Client) -> str:
 
 
 def _locate_address(where: inputs.Location) -> inputs.Location:
-    """Coordinates for a report that gave only an address: a standard address's building (address_id is its
-    code; address_string must be the standard address itself). There is no geocoder: anything else is a 400."""
-    if where.lng is not None:
-        return where
+    """The building an `address_id` names (its standard-address code), and coordinates for a report that gave
+    only an address: that building's, or the building whose standard address address_string is. There is no
+    geocoder: anything else is a 400.
+
+    An address_id is checked even when lat/long came with it: an unknown one is a 400 (it would be stored and
+    published as the caller sent it), and the address kept is the building's standard address; an
+    address_string naming another address is a 400 too, rather than one building's address at another's point."""
     from civicgrid.foundation.people.models import Building
 
     fields = ("lng", "lat", "address", "grid__centroid_lng", "grid__centroid_lat")
@@ -267,6 +270,15 @@ def _locate_address(where: inputs.Location) -> inputs.Location:
         row = Building.objects.filter(code=where.address_id).values_list(*fields).first()
         if row is None:
             raise Open311Error(400, "未找到 address_id 对应的标准地址 / address_id not found")
+        if where.address and "".join(where.address.split()) != "".join(row[2].split()):
+            raise Open311Error(400, f"address_string 与 address_id 的标准地址「{row[2]}」不一致，请只提供其一 / "
+                                    f"address_string differs from the standard address of address_id: send one "
+                                    f"of them")
+        where.address = row[2]
+        if where.lng is not None:
+            return where
+    elif where.lng is not None:
+        return where
     else:
         row = Building.objects.filter(address=where.address).order_by("code").values_list(*fields).first()
         if row is None:

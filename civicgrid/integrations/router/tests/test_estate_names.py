@@ -20,7 +20,12 @@ from civicgrid.integrations.open311.tests.conftest import (  # noqa: F401  (fixt
     spec_error,
     world_counts,
 )
-from civicgrid.integrations.router.gazetteer import ESTATE_RADIUS_M, ambiguous_place, confident_place, find_place
+from civicgrid.integrations.router.gazetteer import (
+    ESTATE_RADIUS_M,
+    ambiguous_place,
+    confident_place,
+    find_place,
+)
 from civicgrid.ui.pages.cases_intake import propose_place
 
 pytestmark = pytest.mark.django_db
