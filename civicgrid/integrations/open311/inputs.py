@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from . import conf
 from .formats import Open311Error
@@ -24,6 +24,9 @@ class Params:
     """A request's parameters: the form body first, then the query string (api_key may be in either)."""
 
     def __init__(self, request):
+        _require_utf8(request.META.get("QUERY_STRING", "").encode("latin-1", "replace"), "查询参数", "query string")
+        if request.method == "POST" and _is_form(request):
+            _require_utf8(request.body, "请求体", "request body")
         self.body = request.POST if request.method == "POST" else None
         self.query = request.GET
 
@@ -44,6 +47,28 @@ class Params:
 
     def names(self) -> set[str]:
         return {name for source in self._sources() for name in source}
+
+
+def _is_form(request) -> bool:
+    """A form-encoded body in UTF-8 (the spec's; one declaring another charset is decoded by Django as said)."""
+    content_type = request.META.get("CONTENT_TYPE", "").lower()
+    if not content_type.startswith("application/x-www-form-urlencoded"):
+        return False
+    charset = request.content_params.get("charset", "utf-8").lower()
+    return charset in ("utf-8", "utf8")
+
+
+def _require_utf8(raw: bytes, zh: str, en: str) -> None:
+    """Refuse form-encoded text whose percent-escapes (or raw bytes) are not UTF-8: Django would read them as
+    U+FFFD, so `%FF%FE` would be stored as two replacement characters instead of what the caller meant."""
+    if not raw:
+        return
+    try:
+        for pair in raw.split(b"&"):
+            unquote_to_bytes(pair.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        raise Open311Error(400, f"{zh}不是有效的 UTF-8 编码，请按 UTF-8 编码各参数 / the {en} is not valid UTF-8: "
+                                f"percent-encode the parameters' UTF-8 bytes") from None
 
 
 def _clean(value, name: str) -> str:
@@ -117,13 +142,29 @@ def _place_from_text(found: Location) -> None:
     if Building.objects.filter(address=found.address).exists():
         return
     try:
-        from civicgrid.integrations.router.gazetteer import confident_place
+        from civicgrid.integrations.router.gazetteer import ambiguous_place, confident_place
     except ImportError:
         return
     place = confident_place(found.address)
     if place is not None:
         found.lng, found.lat, found.crs = place["lng"], place["lat"], "wgs84"
         found.place = place
+    elif ambiguous := ambiguous_place(found.address):
+        raise Open311Error(400, ambiguous_text(ambiguous[0]))
+
+
+MAX_AREAS = 5  # areas named in the answer to an ambiguous address_string
+
+
+def ambiguous_text(found: dict) -> str:
+    """The 400 for an address_string naming an estate the district has in several places."""
+    areas = found["areas"]
+    shown = "、".join(areas[:MAX_AREAS]) + (f" 等 {len(areas)} 处" if len(areas) > MAX_AREAS else "")
+    shown_en = ", ".join(areas[:MAX_AREAS]) + (f" and {len(areas) - MAX_AREAS} more" if len(areas) > MAX_AREAS else "")
+    name = found["name"]
+    return (f"「{name}」在多处都有（{shown}），无法确定是哪一处：请提供 lat/long，或写明街道、社区等更精确的地址 / "
+            f"\"{name}\" exists in several places ({shown_en}): send lat and long, or a more precise address "
+            f"naming the street or community")
 
 
 def attributes(params: Params) -> dict[str, list[str]]:

@@ -255,10 +255,13 @@ def actor_label(client: Open311Client) -> str:
 
 
 def _locate_address(where: inputs.Location) -> inputs.Location:
-    """Coordinates for a report that gave only an address: a standard address's building (address_id is its
-    code; address_string must be the standard address itself). There is no geocoder: anything else is a 400."""
-    if where.lng is not None:
-        return where
+    """The building an `address_id` names (its standard-address code), and coordinates for a report that gave
+    only an address: that building's, or the building whose standard address address_string is. There is no
+    geocoder: anything else is a 400.
+
+    An address_id is checked even when lat/long came with it: an unknown one is a 400 (it would be stored and
+    published as the caller sent it), and the address kept is the building's standard address; an
+    address_string naming another address is a 400 too, rather than one building's address at another's point."""
     from civicgrid.foundation.people.models import Building
 
     fields = ("lng", "lat", "address", "grid__centroid_lng", "grid__centroid_lat")
@@ -267,6 +270,15 @@ def _locate_address(where: inputs.Location) -> inputs.Location:
         row = Building.objects.filter(code=where.address_id).values_list(*fields).first()
         if row is None:
             raise Open311Error(400, "未找到 address_id 对应的标准地址 / address_id not found")
+        if where.address and "".join(where.address.split()) != "".join(row[2].split()):
+            raise Open311Error(400, f"address_string 与 address_id 的标准地址「{row[2]}」不一致，请只提供其一 / "
+                                    f"address_string differs from the standard address of address_id: send one "
+                                    f"of them")
+        where.address = row[2]
+        if where.lng is not None:
+            return where
+    elif where.lng is not None:
+        return where
     else:
         row = Building.objects.filter(address=where.address).order_by("code").values_list(*fields).first()
         if row is None:
@@ -633,41 +645,88 @@ def _replayed(client: Open311Client, update: inputs.UpdateIn, case: Case) -> Cas
 
 def post_update(*, client: Open311Client, update: inputs.UpdateIn) -> CaseStep:
     """POST servicerequestupdates: a comment on the case's timeline, or, with status OPEN on a closed case this
-    client reported, a reopening (重新办理) with the comment as its reason. Returns the step (its id is the
-    `update_id` answered); a retried post with the same `update_id` returns the step it made before."""
+    client reported, a reopening (重新办理) with the comment as its reason. OPEN on a report merged into another
+    case reopens the case that carries it (as the reporter's follow link does), or is a 409 when that case cannot
+    be reopened. Returns the step (its id is the `update_id` answered); a retried post with the same `update_id`
+    returns the step it made before, also when the retry ran at the same time as the first (the loser of the
+    race meets the unique `update_id` and answers with the winner's step)."""
     _check_contacts(update.email, update.phone)
     case = _case_for_update(client, update.service_request_id)
     if (step := _replayed(client, update, case)) is not None:
         return step
-    reopen = update.status in inputs.REOPEN_STATUSES and case.status == Status.CLOSED
+    wants_reopen = update.status in inputs.REOPEN_STATUSES
+    merged = wants_reopen and case.status == Status.MERGED
+    reopen = merged or (wants_reopen and case.status == Status.CLOSED)
     if not reopen and not (update.description or update.media_url):
         raise Open311Error(400, "缺少 description / description was not provided")
-    with transaction.atomic():
-        step = _reopen(client, case, update) if reopen else _comment(client, case, update)
-        Open311Update.objects.create(
-            client=client, case=case, step=step, external_id=update.external_id,
-            updated_datetime=update.updated_datetime, status=update.status, media_url=update.media_url,
-            name_enc=keys.encrypt(update.name, UPDATE_NAME_CONTEXT),
-            email_enc=keys.encrypt(update.email, UPDATE_EMAIL_CONTEXT),
-            phone_enc=keys.encrypt(update.phone, UPDATE_PHONE_CONTEXT), digest=update_digest(update),
-        )
-        record(actor=actor_label(client), action=AUDIT_UPDATE, target=case,
-               data={"client": client.pk, "step": step.pk, "status": update.status, "reopen": reopen})
+    try:
+        with transaction.atomic():
+            if merged:
+                step = _reopen_carrier(client, case, update)
+            else:
+                step = _reopen(client, case, update) if reopen else _comment(client, case, update)
+            Open311Update.objects.create(
+                client=client, case=case, step=step, external_id=update.external_id,
+                updated_datetime=update.updated_datetime, status=update.status, media_url=update.media_url,
+                name_enc=keys.encrypt(update.name, UPDATE_NAME_CONTEXT),
+                email_enc=keys.encrypt(update.email, UPDATE_EMAIL_CONTEXT),
+                phone_enc=keys.encrypt(update.phone, UPDATE_PHONE_CONTEXT), digest=update_digest(update),
+            )
+            data = {"client": client.pk, "step": step.pk, "status": update.status, "reopen": reopen}
+            if step.case_id != case.pk:
+                data["carrier"] = step.case_id
+            record(actor=actor_label(client), action=AUDIT_UPDATE, target=case, data=data)
+    except (IntegrityError, Open311Error):
+        # The same update_id sent again while the first was being written: the first has committed its row now
+        # (its unique index made this insert wait for it), or made this reopening a conflict (the case is no
+        # longer closed). Everything here was rolled back; answer as the first did.
+        if (step := _replayed(client, update, case)) is not None:
+            return step
+        raise
     return step
 
 
 def _reopen(client: Open311Client, case: Case, update: inputs.UpdateIn) -> CaseStep:
-    link = Open311Request.objects.filter(case=case, client=client).first()
-    token = keys.decrypt(link.follow_token_enc, FOLLOW_CONTEXT) if link else ""
+    token = _follow_token(client, case)
     if not token:
         raise Open311Error(409, "只有通过本客户端上报的案卷可以重新办理 / only cases this client reported can be "
                                 "reopened by it")
+    return _reopen_by_token(token, case, update)
+
+
+def _follow_token(client: Open311Client, case: Case) -> str:
+    link = Open311Request.objects.filter(case=case, client=client).first()
+    return keys.decrypt(link.follow_token_enc, FOLLOW_CONTEXT) if link and link.follow_token_enc else ""
+
+
+def _reopen_by_token(token: str, case: Case, update: inputs.UpdateIn) -> CaseStep:
+    """Reopen the case the reporter's follow link leads to (`case`, or the case it was merged into)."""
     reason = update.description or "通过 Open311 申请重新办理 / reopened through Open311"
     try:
         cases.reopen_by_token(follow_token=token, reason=reason[:1000])
     except CivicgridError as exc:  # the window has passed, or the case moved meanwhile
         raise Open311Error(409 if exc.status == 409 else 400, exc.message) from None
     return CaseStep.objects.filter(case=case, action="reopen").order_by("-id").first()
+
+
+def _reopen_carrier(client: Open311Client, case: Case, update: inputs.UpdateIn) -> CaseStep:
+    """OPEN on a report merged into another case: the merged report is over, the matter goes on in the case
+    that carries it. Its reporter's follow link reopens that case (within the same window, through the same
+    `reopen_by_token`), so the client that reported it does the same; anything else is a 409 naming the case."""
+    from civicgrid.apps.cases.models import CaseReporter
+
+    token = _follow_token(client, case)
+    carrier = (CaseReporter.objects.select_related("case").filter(follow_token=token).first() if token else None)
+    carrier = carrier.case if carrier is not None else None
+    if carrier is None or carrier.pk == case.pk:
+        raise Open311Error(409, f"服务请求 {case.number} 已合并到其他案卷，只有上报它的客户端可以申请重新办理 / "
+                                f"service request {case.number} was merged into another case: only the client "
+                                f"that reported it can ask to reopen it")
+    if carrier.status != Status.CLOSED:
+        raise Open311Error(409, f"服务请求 {case.number} 已并入 {carrier.number} 合并办理，该案卷尚未办结，无需重新办理 / "
+                                f"service request {case.number} was merged into {carrier.number}, which is still "
+                                f"being handled: it cannot be reopened")
+    return _reopen_by_token(token, carrier, update)
 
 
 def _comment(client: Open311Client, case: Case, update: inputs.UpdateIn) -> CaseStep:

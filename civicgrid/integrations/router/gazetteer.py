@@ -5,7 +5,11 @@ The index is built once per process from the platform's own data and rebuilt whe
 * regions: streets, communities, villages (centroids), each also under its short name (永泰街道 → 永泰,
   铁牛里社区 → 铁牛里, 某某村民委员会 → 某某);
 * base data: places (场所) by name, buildings by standard address and name, estates (小区) at the mean
-  position of their buildings;
+  position of their buildings, also under a street's or community's name followed by the estate's (永泰街道云冈苑,
+  铁牛里社区云冈苑), for the buildings of that estate there. Districts repeat estate names: when the buildings
+  of one name lie farther than :data:`ESTATE_RADIUS_M` from their mean, the name is no place (their mean would
+  be kilometres from every one of them) but an *ambiguous* name, which `find` leaves out and `ambiguous_place`
+  reports with the communities where it exists;
 * a small built-in list of Pingcheng roads and landmarks (:data:`LANDMARKS`), with **approximate** WGS-84
   coordinates (marked ``approximate``), below every name the district loaded itself.
 
@@ -81,6 +85,9 @@ class Entry:
     lat: float
     grid_code: str | None = None  # known from the data (places, buildings); else located on demand
     approximate: bool = False
+    # An estate name whose buildings are too far apart to be one place: the areas (street + community) where
+    # it exists. Such an entry is matched (so that no shorter name inside it is) but never found as a place.
+    areas: tuple[str, ...] = ()
 
 
 class Gazetteer:
@@ -124,7 +131,7 @@ class Gazetteer:
         results, seen = [], set()
         for _pos, key, entries in self.matches(text):
             for e in entries:
-                if (e.name, e.kind, e.lng, e.lat) in seen:
+                if e.areas or (e.name, e.kind, e.lng, e.lat) in seen:
                     continue
                 seen.add((e.name, e.kind, e.lng, e.lat))
                 score = round(min(1.0, len(key) / 6) * KIND_WEIGHT.get(e.kind, 0.5), 3)
@@ -137,6 +144,16 @@ class Gazetteer:
             if r["grid_code"] is None:
                 r["grid_code"] = _grid_of(r["lng"], r["lat"])
         return results
+
+
+    def ambiguous(self, text: str) -> list[dict]:
+        """The estate names in the text that stand for several places: name and the areas where it exists."""
+        out = []
+        for _pos, key, entries in self.matches(text):
+            areas = sorted({a for e in entries for a in e.areas})
+            if areas and all(e.areas for e in entries):
+                out.append({"name": entries[0].name, "matched": key, "areas": areas})
+        return out
 
 
 def _grid_of(lng: float, lat: float) -> str | None:
@@ -170,20 +187,46 @@ def _entries() -> list[tuple[str, Entry]]:
         out.append((name, e))
         if address:
             out.append((address, e))
-    estates: dict[str, list[tuple[float, float]]] = {}
-    for name, address, estate, lng, lat, grid in Building.objects.filter(lng__isnull=False, lat__isnull=False) \
-            .values_list("name", "address", "estate", "lng", "lat", "grid__code").iterator():
+    estates: dict[str, list[tuple[float, float, str, str]]] = {}
+    for name, address, estate, lng, lat, grid, community, street in (
+            Building.objects.filter(lng__isnull=False, lat__isnull=False)
+            .values_list("name", "address", "estate", "lng", "lat", "grid__code", "grid__parent__name",
+                         "grid__parent__parent__name").iterator()):
         e = Entry(address or name, "building", lng, lat, grid)
         out.append((address, e))
         if estate and name:
             out.append((f"{estate}{name}", e))
         if estate:
-            estates.setdefault(estate, []).append((lng, lat))
+            estates.setdefault(estate, []).append((lng, lat, community or "", street or ""))
     for estate, points in estates.items():
-        lng = sum(p[0] for p in points) / len(points)
-        lat = sum(p[1] for p in points) / len(points)
-        out.append((estate, Entry(estate, "estate", lng, lat)))
+        out.append((estate, _estate_entry(estate, points)))
+        # 永泰街道云冈苑, 铁牛里云冈苑: the estate's buildings in that street or community.
+        for column in (2, 3):
+            for region in {p[column] for p in points if p[column]}:
+                local = [p for p in points if p[column] == region]
+                entry = _estate_entry(estate, local)
+                out += [(f"{alias}{estate}", entry) for alias in aliases(region)]
     return out
+
+
+#: How far the buildings of one estate (小区) may lie from their mean and still be one place, in metres. A large
+#: Pingcheng estate is 500-800 m corner to corner, so its buildings lie within about 400 m of their mean; buildings
+#: of one name spread wider are several estates sharing the name (districts repeat 和平小区, 新华苑 …), and their
+#: mean is a point between them, possibly kilometres from each.
+ESTATE_RADIUS_M = 400.0
+
+
+def _estate_entry(estate: str, points: list[tuple[float, float, str, str]]) -> Entry:
+    """The estate at the mean of its buildings, or, when they are spread beyond :data:`ESTATE_RADIUS_M`, the
+    ambiguous name with the areas (street and community) where it exists."""
+    from civicgrid.apps.cases.duplicates import haversine_m
+
+    lng = sum(p[0] for p in points) / len(points)
+    lat = sum(p[1] for p in points) / len(points)
+    if all(haversine_m(p[0], p[1], lng, lat) <= ESTATE_RADIUS_M for p in points):
+        return Entry(estate, "estate", lng, lat)
+    areas = tuple(sorted({f"{p[3]}{p[2]}" for p in points if p[2] or p[3]})) or (estate,)
+    return Entry(estate, "estate", lng, lat, areas=areas)
 
 
 def _stamp() -> tuple:
@@ -223,6 +266,14 @@ def find_place(text: str, *, limit: int = 10) -> list[dict]:
     if not str(text or "").strip():
         return []
     return current().find(text, limit=limit)
+
+
+def ambiguous_place(text: str) -> list[dict]:
+    """The names in the text that stand for several places far apart (an estate name the district repeats):
+    each as {"name", "matched", "areas"}, the areas (street and community) where it exists. [] when none."""
+    if not str(text or "").strip():
+        return []
+    return current().ambiguous(text)
 
 
 #: A place found in text is used without a person confirming it (Open311 address_string) from this score on:
