@@ -6,13 +6,16 @@ supply its glyphs). `settings.CIVICGRID_PDF_FONT` may name another TrueType/TTC 
 
 A character the font has no glyph for (CJK Extension A and B such as 䶮 and 𠮷, emoji; no font the servers carry
 has them) would print as nothing, or as a NUL in the text: it prints as 〓 (the typesetter's mark for a missing
-character), so a reader sees that something stands there and a masked name keeps its shape ("〓*").
+character), so a reader sees that something stands there and a masked name keeps its shape ("〓*"). One emoji as
+the reader sees it is one mark, whatever it is made of: a family joined by zero-width joiners (U+200D), a skin
+tone (U+1F3FB–1F3FF), a variation selector (U+FE0F), a keycap or a flag's pair of letters.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import re
 import unicodedata
 from functools import cache
 from xml.sax.saxutils import escape
@@ -53,6 +56,12 @@ MARGIN = 16 * mm
 MISSING = "〓"  # 下脚符 (geta mark), for a character the font cannot print; WenQuanYi and STSong have it
 # Invisible characters the font lacks (variation selectors after an emoji, controls) are dropped, not marked.
 _INVISIBLE = {"Mn", "Me", "Cf", "Cc"}
+# The parts of an emoji that only modify or join the character before them (variation selectors, skin tones, the
+# keycap, tag letters of a subdivision flag; U+200D joins the next symbol in, never a letter: 中\u200d文 keeps 文);
+# and a flag's two letters.
+_EMOJI_TAIL = re.compile("([^\n])(?:[\ufe00-\ufe0f\U0001f3fb-\U0001f3ff\u20e3\U000e0020-\U000e007f]"
+                         "|\u200d[\u2190-\u2bff\U0001f000-\U0001faff])+")
+_FLAG = re.compile("([\U0001f1e6-\U0001f1ff])[\U0001f1e6-\U0001f1ff]")
 PHOTOS_PER_ROW = 3
 PHOTO_SIZE = (PAGE_W - 2 * MARGIN) / PHOTOS_PER_ROW - 6 * mm
 
@@ -81,8 +90,11 @@ _GLYPHS: dict[str, frozenset[int] | None] = {}
 
 
 def printable(text: str) -> str:
-    """`text` with every character the case file's font cannot print replaced by 〓 (invisible ones dropped)."""
+    """`text` with every character the case file's font cannot print replaced by 〓 (invisible ones dropped); an
+    emoji sequence is first cut to its first character, so it prints as one mark (or as its base, when the font
+    has that: ❤️‍🔥 as ❤), never as 〓‍〓‍〓 with the joiners left between the marks."""
     glyphs = _GLYPHS.get(font_name())
+    text = _FLAG.sub(r"\1", _EMOJI_TAIL.sub(r"\1", text)).replace("\u200d", "")
     for ch in set(text):
         if ch == "\n":
             continue
@@ -195,24 +207,54 @@ def _step_note(step) -> str:
     return step.note
 
 
+# The timeline's cells: a little padding (reportlab's 6 points either side cost 说明 six characters), the name
+# columns as wide as their longest entry up to a share of the line, and 说明 the rest, never less than its share.
+TIMELINE_PAD = 3
+NAME_SHARE = 0.2
+NOTE_SHARE = 0.4
+
+
+def _widest(cells) -> float:
+    """The width of the longest line of the (text, style) `cells`, with the cell's padding (and a point to spare)."""
+    return max((pdfmetrics.stringWidth(line, style.fontName, style.fontSize)
+                for text, style in cells for line in printable(str(text or "")).split("\n")), default=0.0) \
+        + 2 * TIMELINE_PAD + 1
+
+
+def _column_widths(columns: list[list[tuple[str, ParagraphStyle]]], width: float) -> list[float]:
+    """Widths for the timeline's columns (each given as its cells), the last (说明) taking what the others leave.
+    Time, action and state take their longest entry; 操作人 and 部门 too, up to `NAME_SHARE` of the line each (a
+    longer name wraps); and if that would leave 说明 less than `NOTE_SHARE`, the name columns give way first."""
+    fixed = [_widest(cells) for cells in columns[:3]]
+    names = [min(_widest(cells), width * NAME_SHARE) for cells in columns[3:5]]
+    spare = width * (1 - NOTE_SHARE) - sum(fixed)
+    if sum(names) > spare:
+        names = [w * max(spare, 0) / sum(names) for w in names]
+    if spare < 0:  # not expected (actions and states are short): everything shares the 60 per cent
+        fixed = [w * width * (1 - NOTE_SHARE) / sum(fixed) for w in fixed]
+    return [*fixed, *names, width - sum(fixed) - sum(names)]
+
+
 def _timeline(case: Case, s) -> Table:
     states = CASE_WORKFLOW.states
-    header = [_p(h, s["label"]) for h in ("时间", "操作", "状态", "操作人", "部门", "说明")]
-    rows = [header]
+    rows = [[(title, s["label"]) for title in ("时间", "操作", "状态", "操作人", "部门", "说明")]]
     for step in case.steps.all():
         change = states.get(step.to_status, step.to_status) if step.to_status else ""
         if change and step.from_status:
-            change = f"{states.get(step.from_status, step.from_status)} → {change}"
-        rows.append([_p(_when(step.at), s["small"]), _p(action_label(step.action), s["base"]), _p(change, s["small"]),
-                     _p(step.actor_label, s["small"]), _p(step.acting_department.name if step.acting_department else "", s["small"]),
-                     _p(_step_note(step), s["base"])])
-    width = PAGE_W - 2 * MARGIN
-    table = Table(rows, colWidths=[width * f for f in (0.15, 0.13, 0.17, 0.12, 0.15, 0.28)], repeatRows=1,
+            change = f"{states.get(step.from_status, step.from_status)} →\n{change}"  # a line each
+        when = f"{timezone.localtime(step.at):%Y-%m-%d\n%H:%M}" if step.at else ""  # the date above the time
+        department = step.acting_department.name if step.acting_department else ""
+        rows.append([(when, s["small"]), (action_label(step.action), s["base"]), (change, s["small"]),
+                     (step.actor_label, s["small"]), (department, s["small"]), (_step_note(step), s["base"])])
+    widths = _column_widths([list(column) for column in zip(*rows, strict=True)], PAGE_W - 2 * MARGIN)
+    table = Table([[_p(text, style) for text, style in row] for row in rows], colWidths=widths, repeatRows=1,
                   splitInRow=1)
     table.setStyle(TableStyle([
         ("LINEBELOW", (0, 0), (-1, -1), 0.4, colors.HexColor("#dee0e3")),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#fafbfc")),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, 0), (-1, -1), TIMELINE_PAD),
+        ("RIGHTPADDING", (0, 0), (-1, -1), TIMELINE_PAD),
     ]))
     return table
 

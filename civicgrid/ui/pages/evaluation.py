@@ -3,6 +3,12 @@
 Thin: parse the period, call `evaluation.selectors.evaluate` (capability `cases.evaluate`, scoped cases only),
 render. The same table is at `GET /api/v1/evaluation`. Labels are kept in Chinese in the data (xlsx headers, API)
 and translated here for the page.
+
+The page shows the table `PAGE_SIZE` rows at a time (a district's 1,000 grid workers on one page were ~1 MB of
+HTML), ranks as in the whole table. It lists the ranked rows only unless `unranked=1` (the form's checkbox): a
+leader reads a ranking, and the 800 workers without a report in a month (本期无上报，不参与排名) would fill 16 pages
+after it and put the real bottom of the ranking mid-table; the page says how many there are (另有 N 个未参与排名)
+with a link that lists them. The export is always the whole table, ranked and unranked.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import path
@@ -23,7 +30,7 @@ from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
 from civicgrid.ui.language import one_language
 from civicgrid.ui.navigation import MenuItem, register
 
-from .common import page_view
+from .common import PAGE_SIZE, page_view
 
 PERIODS = ("month", "range")  # the form's choice: 按月 or 按日期范围
 
@@ -74,12 +81,14 @@ def _table(ev: selectors.Evaluation, rate_labels: list[str], count_labels: list[
 
 @page_view(selectors.CAPABILITY)
 def evaluation(request):
-    """The ranking table (best first) with the formula it was scored by."""
+    """The ranking table (best first) with the formula it was scored by, one page of it (see the docstring)."""
     ask = _ask(request)
+    show_unranked = request.GET.get("unranked") == "1"
+    keep = {"unranked": "1"} if show_unranked else {}  # the tabs keep the choice; the export lists everything
     tabs = [{"key": key, "label": gettext(kind.label), "current": key == ask["subject"],
-             "query": urlencode({k: v for k, v in {**ask, "subject": key}.items() if v})}
+             "query": urlencode({k: v for k, v in {**ask, "subject": key, **keep}.items() if v})}
             for key, kind in selectors.SUBJECTS.items()]
-    context = {"ask": ask, "tabs": tabs, "error": "", "period": _period_choice(ask)}
+    context = {"ask": ask, "tabs": tabs, "error": "", "period": _period_choice(ask), "show_unranked": show_unranked}
     try:
         ev = _evaluate(request, ask)
     except ValidationFailed as exc:
@@ -87,10 +96,18 @@ def evaluation(request):
         return render(request, "evaluation/ranking.html", context, status=400)
     rate_labels = [gettext(formulas.RATES[k].label) for k in ev.rate_keys]
     count_labels = [gettext(formulas.COUNT_LABELS[c]) for c in ev.count_keys]
+    # The ranked rows come first (`selectors._rank`); the rank is the whole table's, whatever the page.
+    listed = ev.rows if show_unranked else [r for r in ev.rows if r.rank is not None]
+    page_obj = Paginator(listed, PAGE_SIZE).get_page(request.GET.get("page"))
+    last_page = not page_obj.has_next()
     context.update({
         "ev": ev,
-        "rows": _table(ev, rate_labels, count_labels),
-        "system_rows": _table(ev, rate_labels, count_labels, ev.system_rows),
+        "page_obj": page_obj,
+        "rows": _table(ev, rate_labels, count_labels, page_obj.object_list),
+        "hidden_unranked": len(ev.rows) - len(listed),
+        "unranked_query": urlencode({**{k: v for k, v in ask.items() if v}, "unranked": "1"}),
+        # below the ranking: on its last page
+        "system_rows": _table(ev, rate_labels, count_labels, ev.system_rows) if last_page else [],
         "kind_label": gettext(ev.kind.label),
         "rate_labels": rate_labels,
         "count_labels": count_labels,

@@ -319,3 +319,42 @@ def test_a_merged_cases_file_and_ledger_line_name_the_case_it_joined(client, loo
     lines = {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
     assert lines[duplicate.number]["主案卷"] == parent.number and lines[duplicate.number]["状态"] == "已合并"
     assert lines[parent.number]["主案卷"] is None and lines[loop["case"].number]["主案卷"] is None
+
+
+def test_the_timeline_keeps_names_on_one_line_and_gives_notes_the_width(loop):
+    """操作人 and 部门 were 12 % and 15 % of the line: 智能分拨（系统） broke as 智能分拨（系/统） and 平城区城市管理局 as
+    平城区城市管理/局, while 说明 had about 14 characters, so five steps with long notes (a link and a paragraph)
+    ran to five pages. The name columns are as wide as their longest entry and 说明 takes the rest; a link breaks
+    anywhere (reportlab's CJK wrap)."""
+    dept = department("平城区城市管理局", code="D-PCCG")
+    loop["cd"].display_name = "智能分拨（系统）"
+    loop["cd"].save()
+    handler = user_with(Role.DEPARTMENT_HANDLER, department=dept, username="h-pc")
+    link = "https://civic.example.gov.cn/cases/evidence?" + "&".join(f"p{i}=v{i:04d}" for i in range(26))
+    link = link[:250]
+    note = link + " " + "现场核实情况说明" * 50  # a 250-character link and 400 characters of text
+    case, _ = submit_case(actor=loop["worker"], title="占道经营", lng=IN_STREET[0], lat=IN_STREET[1],
+                          source="grid_worker", category=category("占道经营", "01002").pk)
+    act(actor=loop["cd"], case=case, action="accept", note=note)
+    act(actor=loop["cd"], case=case, action="dispatch", department=dept.pk, note=note)
+    act(actor=handler, case=case, action="report_back", note=note, photos=[jpeg()])
+    act(actor=loop["worker"], case=case, action="verify", note=note, photos=[jpeg()])
+    act(actor=loop["cd"], case=case, action="close", note=note)
+    pages = _pages(loop["cd"], case)
+    text = "".join(pages)
+    # on one line each: the three steps 智能分拨（系统） took, the sheet's 处置部门 and the two department steps
+    assert text.count("智能分拨（系统）") == 3 and text.count("平城区城市管理局") == 3
+    # 说明 holds about 24 characters a line, not 14: the timeline ends on page 3 (it ran into page 5)
+    assert text.count("况") == 250 and len(pages) == 4, [len(p) for p in pages]  # every note whole
+    assert "况" not in pages[3] and "三、现场照片" in pages[3]
+
+
+def test_an_emoji_prints_as_one_mark_whatever_it_is_made_of(loop):
+    """A family emoji (three people joined by U+200D) printed as 〓‍〓‍〓, with the invisible joiners in the text,
+    and a thumbs-up with a skin tone as two marks (the tone is a character of its own): one emoji, one 〓."""
+    case, _ = submit_case(actor=loop["cd"], title="家门口👨‍👩‍👧‍👦积水", lng=IN_STREET[0], lat=IN_STREET[1],
+                          source="hotline", description="处理得好👍🏽，谢谢❤️‍🔥！国旗🇨🇳，按键1️⃣，👋🏿再见，中\u200d文")
+    text = "".join(_pages(loop["cd"], case))
+    assert "\u200d" not in text and "\ufe0f" not in text
+    assert "家门口〓积水" in text and "中文" in text  # a joiner between letters is dropped, the letters kept
+    assert "处理得好〓，谢谢〓！国旗〓，按键1，〓再见" in text.replace("\n", "")

@@ -209,7 +209,7 @@ def test_the_export_grades_as_the_page_does(district, client):
     user_with(Role.GRID_WORKER, region=district.tree["140213050002001"], username="wg-idle")
     client.force_login(district.leader)
     asked = {"subject": "grid_worker", "month": "2026-05"}
-    html = client.get("/evaluation/", asked).content.decode()
+    html = client.get("/evaluation/", {**asked, "unranked": "1"}).content.decode()  # listed on request
     shown = {}
     for row in html.split("<tr data-subject=")[1:]:
         code = row.split('<span class="hint">', 1)[1].split("</span>", 1)[0]
@@ -226,6 +226,84 @@ def test_the_export_grades_as_the_page_does(district, client):
 
     # 区住建局 holds one case, not due yet: nothing of its own to measure
     make_case(district, status="accepted", accepted_at=at(10, 11), department=district.other_dept)
-    html = client.get("/evaluation/", {"subject": "department", "month": "2026-05"}).content.decode()
+    html = client.get("/evaluation/", {"subject": "department", "month": "2026-05", "unranked": "1"}).content.decode()
     row = html.split(f'<tr data-subject="{district.other_dept.pk}">', 1)[1].split("</tr>", 1)[0]
     assert 'data-label="等级">无数据</td>' in row and 'data-label="排名">—</td>' in row
+
+
+@pytest.fixture
+def crowd(district, monkeypatch):
+    """Seven grid workers who reported (valid rates 1/2 … 7/8: seven different scores) and six who did not (the
+    four below, wg1 and wg2), on pages of three rows."""
+    from civicgrid.apps.cases.models import Status
+    from civicgrid.foundation.access.roles import Role
+    from civicgrid.testing.builders import user_with
+    from civicgrid.ui.pages import evaluation as page
+
+    monkeypatch.setattr(page, "PAGE_SIZE", 3)
+    for i in range(7):
+        worker = user_with(Role.GRID_WORKER, region=district.tree["140213050001001"], username=f"wg-r{i}")
+        for _ in range(i + 1):
+            closed_case(district, reporter=worker)
+        make_case(district, status=Status.REFUSED, reporter=worker)
+    for i in range(4):
+        user_with(Role.GRID_WORKER, region=district.tree["140213050001002"], username=f"wg-idle{i}")
+    return district
+
+
+def _listed(html: str) -> list[tuple[str, str]]:
+    """(rank cell, account) of each ranking row on the page."""
+    rows = html.split("<tr data-subject=")[1:]
+    return [(row.split('data-label="排名">', 1)[1].split("</td>", 1)[0],
+             row.split('<span class="hint">', 1)[1].split("</span>", 1)[0]) for row in rows if "data-system" not in row]
+
+
+def test_the_ranking_comes_a_page_at_a_time_ranked_across_pages(crowd, client):
+    """All of a district's grid workers were drawn on one page (1,001 rows, ~920 KB); ~800 of them 本期无上报. The
+    page lists the ranked rows a page at a time, ranks as in the whole table, with page links that keep the
+    subject and period; the unranked rows are counted, not listed; the export has every row."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(crowd.leader)
+    asked = {"subject": "grid_worker", "month": "2026-05"}
+    first = client.get("/evaluation/", asked)
+    html = first.content.decode()
+    assert first.status_code == 200
+    assert _listed(html) == [("1", "wg-r6"), ("2", "wg-r5"), ("3", "wg-r4")]
+    assert "本期无上报，不参与排名" not in html.split("<tbody", 1)[1]
+    assert "另有 6 个未参与排名" in html and 'href="?subject=grid_worker&amp;month=2026-05&amp;unranked=1"' in html
+    assert 'href="?subject=grid_worker&amp;month=2026-05&amp;page=2" rel="next"' in html and "第 1 / 3 页" in html
+    assert 'href="/evaluation/export.xlsx?subject=grid_worker&amp;month=2026-05"' in html
+
+    counted = []
+    for number in (1, 2, 3):
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get("/evaluation/", {**asked, "page": number}).content.decode()
+        counted.append(len(queries))
+        if number == 2:
+            assert _listed(page) == [("4", "wg-r3"), ("5", "wg-r2"), ("6", "wg-r1")]  # ranks go on
+        if number == 3:
+            assert _listed(page) == [("7", "wg-r0")] and 'rel="next"' not in page and 'rel="prev"' in page
+    assert counted[0] == counted[1] == counted[2], counted  # the same queries whatever the page
+
+    sheet = load_workbook(io.BytesIO(client.get("/evaluation/export.xlsx", asked).content)).active
+    lines = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert len(lines) == 13 and [line[0] for line in lines[:7]] == [1, 2, 3, 4, 5, 6, 7]
+    assert {line[2] for line in lines[7:]} == {"wg1", "wg2", "wg-idle0", "wg-idle1", "wg-idle2", "wg-idle3"}
+
+
+def test_the_unranked_rows_are_listed_after_the_ranking_on_request(crowd, client):
+    client.force_login(crowd.leader)
+    asked = {"subject": "grid_worker", "month": "2026-05", "unranked": "1"}
+    html = client.get("/evaluation/", {**asked, "page": 3}).content.decode()
+    assert [rank for rank, _ in _listed(html)] == ["7", "—", "—"] and "本期无上报，不参与排名" in html
+    assert "另有" not in html and 'name="unranked" value="1" checked' in html and "第 3 / 5 页" in html
+    assert 'href="?subject=grid_worker&amp;month=2026-05&amp;unranked=1&amp;page=4" rel="next"' in html
+    assert 'href="?subject=street&amp;month=2026-05&amp;unranked=1"' in html  # the tabs keep the choice
+    assert 'href="/evaluation/export.xlsx?subject=grid_worker&amp;month=2026-05"' in html  # the export: everything
+    last = client.get("/evaluation/", {**asked, "page": 5}).content.decode()
+    assert len(_listed(last)) == 1 and 'rel="next"' not in last
+    # a period in which nobody reported: nothing ranked, said so, and how many are not
+    quiet = client.get("/evaluation/", {"subject": "grid_worker", "month": "2026-04"}).content.decode()
+    assert "本期没有参与排名的对象。" in quiet and "另有 13 个未参与排名" in quiet and "该期间范围内没有案件" not in quiet
