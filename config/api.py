@@ -10,7 +10,7 @@ from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationEr
 from civicgrid.foundation.access.api_auth import BearerAuth
 from civicgrid.foundation.access.endpoints import non_data_endpoint
 from civicgrid.foundation.core import dbdown
-from civicgrid.foundation.core.api_errors import invalid_request
+from civicgrid.foundation.core.api_errors import invalid_request, strict_operation
 from civicgrid.foundation.core.api_json import DistrictTimeRenderer
 from civicgrid.foundation.core.errors import CivicgridError
 
@@ -29,6 +29,8 @@ api = NinjaAPI(
     renderer=DistrictTimeRenderer(),
 )
 
+# Every operation refuses a query parameter, form field or body key it does not declare, by name (a 422).
+api.add_decorator(strict_operation, mode="view")  # "view": around the operation's run, before its parameters are read
 
 # Every 401 names the scheme to answer with (RFC 6750), so that clients and generated SDKs retry with a token.
 BEARER_CHALLENGE = 'Bearer realm="civicgrid"'

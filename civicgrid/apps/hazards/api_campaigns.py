@@ -22,7 +22,7 @@ from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoi
 from civicgrid.foundation.core import photos as photo_reader
 from civicgrid.foundation.core.api_json import StrictIn
 from civicgrid.foundation.core.errors import NotFound, ValidationFailed
-from civicgrid.foundation.core.pagination import page
+from civicgrid.foundation.core.pagination import Limit, Offset, page
 
 from . import services
 from .models import CATEGORY_LABELS, Campaign, ChecklistItem, Inspection, InspectionStatus
@@ -37,8 +37,8 @@ router = Router(tags=["campaigns"])
 
 
 class CampaignFilterIn(Schema):
-    limit: int = 50
-    offset: int = 0
+    limit: Limit = 50
+    offset: Offset = 0
     open: bool | None = None  # only campaigns still open (true) or closed (false)
 
 
@@ -258,7 +258,7 @@ def list_campaigns(request, filters: Query[CampaignFilterIn]):
 
 
 @router.get("/campaigns/inspections/mine", response=CampaignInspectionListOut, url_name="campaign_inspections_mine")
-def my_inspections(request, limit: int = 50, offset: int = 0):
+def my_inspections(request, limit: Limit = 50, offset: Offset = 0):
     """Your checklists to fill in: pending, in open campaigns, in your inspecting scope, assigned to you or to
     nobody; each with its questions. Nearest deadline first."""
     qs = (_inspections(request.user, "inspect")

@@ -35,7 +35,7 @@ class RescueTeamIn(StrictIn):
     note: str = ""
 
 
-class RescueTeamPatch(Schema):
+class RescueTeamPatch(StrictIn):
     name: str | None = None
     kind: str | None = None
     leader_name: str | None = None
@@ -63,7 +63,7 @@ class RescueMemberIn(StrictIn):
     certificates: str = ""
 
 
-class RescueMemberPatch(Schema):
+class RescueMemberPatch(StrictIn):
     name: str | None = None
     role: str | None = None
     phone: str | None = None

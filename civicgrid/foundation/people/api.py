@@ -11,6 +11,7 @@ import json
 
 from ninja import Query, Router, Schema
 
+from civicgrid.foundation.core.api_errors import reads_own_body, refuse_unknown_body
 from civicgrid.foundation.core.pagination import Limit, Offset
 
 from ..access.endpoints import data_endpoint
@@ -253,7 +254,7 @@ def get_resident(request, resident_id: int):
 _REVEAL_BODY = {
     "requestBody": {
         "content": {"application/json": {"schema": {
-            "type": "object", "required": ["field"],
+            "type": "object", "required": ["field"], "additionalProperties": False,
             "properties": {"field": {"type": "string", "enum": sorted(services.REVEALABLE)}},
         }}},
     }
@@ -261,6 +262,7 @@ _REVEAL_BODY = {
 
 
 @router.post("/residents/{resident_id}/reveal", response=RevealOut, url_name="resident_reveal", openapi_extra=_REVEAL_BODY)
+@reads_own_body("field")
 def reveal_resident(request, resident_id: int):
     """The clear ID number or phone (`{"field": "id_number"|"phone"}`), for roles that may see it; audited.
 
@@ -268,6 +270,7 @@ def reveal_resident(request, resident_id: int):
     the body says.
     """
     resident = selectors.resident(request.user, resident_id)
+    refuse_unknown_body(request, ("field",))
     try:
         body = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError):
