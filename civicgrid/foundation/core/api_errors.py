@@ -90,7 +90,9 @@ def field_error(err: dict) -> dict:
     """One of pydantic's errors as the API answers it: the field's dotted path, a message "中文 / English" (the
     Chinese for its type, pydantic's English), and pydantic's error type for programs. A validator of ours that
     raised "中文 / English" keeps its own words."""
-    loc = ".".join(str(p) for p in err.get("loc", []) if p not in ("body", "query", "path", "payload", "form"))
+    loc = ".".join(
+        str(p) for p in err.get("loc", []) if p not in ("body", "query", "path", "payload", "form")
+    )
     kind, english, ctx = err.get("type", ""), err.get("msg", ""), err.get("ctx") or {}
     raised = str(ctx.get("error", "")) if kind in ("value_error", "assertion_error") else ""
     if " / " in raised:
@@ -114,8 +116,10 @@ def invalid_request(errors: list[dict]) -> dict:
         more_zh = f"（另有 {len(fields) - 1} 处）" if len(fields) > 1 else ""
         more_en = f" ({len(fields) - 1} more)" if len(fields) > 1 else ""
         name = first["field"] or "请求体"
-        detail = (f"请求参数有误：{name} {zh}{more_zh} / invalid request: {first['field'] or 'body'}: {en or zh}"
-                  f"{more_en}")
+        detail = (
+            f"请求参数有误：{name} {zh}{more_zh} / invalid request: {first['field'] or 'body'}: {en or zh}"
+            f"{more_en}"
+        )
     return {"detail": detail, "code": "invalid", "errors": fields}
 
 
@@ -134,8 +138,17 @@ def refuse_unknown(source: str, given, known) -> None:
 
     unknown = sorted(set(given) - set(known))
     if unknown:
-        raise ValidationError([{"type": "extra_forbidden", "loc": (source, str(name)[:40]), "msg": "Extra inputs are "
-                                "not permitted", "input": ""} for name in unknown])
+        raise ValidationError(
+            [
+                {
+                    "type": "extra_forbidden",
+                    "loc": (source, str(name)[:40]),
+                    "msg": "Extra inputs are not permitted",
+                    "input": "",
+                }
+                for name in unknown
+            ]
+        )
 
 
 def refuse_unknown_query(request, schema) -> None:
