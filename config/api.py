@@ -21,7 +21,8 @@ api = NinjaAPI(
     "`Authorization: Bearer <token>`; POST /api/v1/auth/token/revoke revokes it (`{\"all\": true}`: every token "
     "of the account). Datetimes are written in district time with their offset "
     "(`2026-12-01T18:00:00+08:00`); any offset is read. Errors: `{\"detail\": \"中文 / English\", \"code\": …, "
-    "\"field\": …}`.",
+    "\"field\": …}`. On every endpoint, a query parameter, body field or form field it does not declare is a 422 "
+    "naming it; lists page with limit 1–1000 and offset 0–10⁹.",
     urls_namespace="api",
     auth=BearerAuth(),
     openapi_url="/openapi.json",
