@@ -200,7 +200,8 @@ def list_patrons(request, kind: HazardKind | None = None):
 
 @router.get("/hazards/export.xlsx", url_name="hazard_export")
 def export_hazards(request, list: ExportList = "ledger", kind: HazardKind | None = None,  # noqa: A002
-                   street: str | None = None, status: str | None = None, grade: HazardGrade | None = None, category: str | None = None,
+                   street: str | None = None, status: str | None = None, grade: HazardGrade | None = None,
+                   category: str | None = None,
                    supervised: bool | None = None, overdue: bool | None = None, q: str | None = None):
     """问题清单 (list=issues), 责任清单 (responsibility) or 整改台账 (ledger) as xlsx in the office layout, over the
     hazards your role may export (same filters as the list); every export is audited."""

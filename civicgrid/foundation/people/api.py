@@ -15,9 +15,11 @@ from civicgrid.foundation.core.api_errors import reads_own_body, refuse_unknown_
 from civicgrid.foundation.core.pagination import Limit, Offset
 
 from ..access.endpoints import data_endpoint
+from ..core.api_json import documented_enum
 from ..core.errors import ValidationFailed
 from ..core.pagination import page
 from . import selectors, services
+from .models import PlaceKind, UnitKind
 
 router = Router(tags=["people"])
 PREFIX = "/"
@@ -320,7 +322,8 @@ def get_household(request, household_id: int):
 
 
 @router.get("/units", response=UnitList, url_name="unit_list")
-def list_units(request, filters: Query[ListFilter], kind: str | None = None):
+def list_units(request, filters: Query[ListFilter],
+               kind: documented_enum(UnitKind.values, "a unit's kind") | None = None):
     """Units in your scope (contact phones masked)."""
     return _page(selectors.units(request.user, region=filters.region, q=filters.q, kind=kind), filters)
 
@@ -332,7 +335,8 @@ def get_unit(request, unit_id: int):
 
 
 @router.get("/places", response=PlaceList, url_name="place_list")
-def list_places(request, filters: Query[ListFilter], kind: str | None = None):
+def list_places(request, filters: Query[ListFilter],
+                kind: documented_enum(PlaceKind.values, "a place's kind") | None = None):
     """Places and facilities in your scope."""
     return _page(selectors.places(request.user, region=filters.region, q=filters.q, kind=kind), filters)
 
