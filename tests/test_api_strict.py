@@ -195,6 +195,8 @@ ENUMS = [
     ("post", "/api/v1/hazards/{hazard_id}/actions/{action}", "action"),
     ("get", "/api/v1/regions", "level"),
     ("get", "/api/v1/organisations", "kind"),
+    ("get", "/api/v1/units", "kind"),
+    ("get", "/api/v1/places", "kind"),
     ("get", "/api/v1/audit", "result"),
     ("get", "/api/v1/flood/rainfall", "signal"),
     ("get", "/api/v1/flood/tasks", "status"),
