@@ -10,7 +10,7 @@ from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationEr
 from civicgrid.foundation.access.api_auth import BearerAuth
 from civicgrid.foundation.access.endpoints import non_data_endpoint
 from civicgrid.foundation.core import dbdown
-from civicgrid.foundation.core.api_errors import invalid_request
+from civicgrid.foundation.core.api_errors import invalid_request, strict_operation
 from civicgrid.foundation.core.api_json import DistrictTimeRenderer
 from civicgrid.foundation.core.errors import CivicgridError
 
@@ -21,7 +21,8 @@ api = NinjaAPI(
     "`Authorization: Bearer <token>`; POST /api/v1/auth/token/revoke revokes it (`{\"all\": true}`: every token "
     "of the account). Datetimes are written in district time with their offset "
     "(`2026-12-01T18:00:00+08:00`); any offset is read. Errors: `{\"detail\": \"中文 / English\", \"code\": …, "
-    "\"field\": …}`.",
+    "\"field\": …}`. On every endpoint, a query parameter, body field or form field it does not declare is a 422 "
+    "naming it; lists page with limit 1–1000 and offset 0–10⁹.",
     urls_namespace="api",
     auth=BearerAuth(),
     openapi_url="/openapi.json",
@@ -29,6 +30,8 @@ api = NinjaAPI(
     renderer=DistrictTimeRenderer(),
 )
 
+# Every operation refuses a query parameter, form field or body key it does not declare, by name (a 422).
+api.add_decorator(strict_operation, mode="view")  # "view": around the operation's run, before its parameters are read
 
 # Every 401 names the scheme to answer with (RFC 6750), so that clients and generated SDKs retry with a token.
 BEARER_CHALLENGE = 'Bearer realm="civicgrid"'

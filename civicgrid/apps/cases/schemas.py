@@ -6,36 +6,29 @@ from datetime import date, datetime
 from typing import Annotated
 
 from ninja import Schema
-from pydantic import Field, StrictInt, WithJsonSchema
+from pydantic import Field, WithJsonSchema
 
-from civicgrid.foundation.core.api_json import StrictIn
+from civicgrid.foundation.core.api_json import Id, StrictIn, documented_enum
 from civicgrid.foundation.core.pagination import Limit, Offset
 from civicgrid.foundation.core.pii import mask_name
+from civicgrid.foundation.regions.crs import SUPPORTED_CRS
 from civicgrid.foundation.sla import clock as sla_clock
 
 from .clocks import KINDS as CLOCK_KINDS
 from .models import Case, CaseStep, Source, Status
 from .workflow import CASE_WORKFLOW
 
-
-def _enum(values, description: str):
-    """A string documented as one of `values` (the models' choices) for client generators; the services check it
-    as before (their refusals name the field)."""
-    return Annotated[str, WithJsonSchema({"type": "string", "enum": list(values), "description": description})]
-
-
+_enum = documented_enum
 StatusName = _enum(Status.values, "a case status")
 SourceName = _enum(Source.values, "where the report came from")
 ClockKind = _enum(CLOCK_KINDS, "the step the clock times")
 ClockState = _enum(sla_clock.STATES, "running, paused or stopped")
 CheckResult = _enum(("confirmed", "unconfirmed"), "check_result: 属实 confirmed / 不属实 unconfirmed")
 Decision = _enum(("approve", "reject"), "decide_extension: approve or reject")
-# Ids in a JSON body are JSON integers: true, 1.0 or "1" are refused, not read as an id.
-Id = StrictInt
 
 
 class PhotoIn(StrictIn):
-    kind: str = "photo"  # photo | before | after | progress | verify
+    kind: _enum(("photo", "before", "after", "progress", "verify"), "what the photo shows") = "photo"
     content_base64: str  # the image, base64 (a data: URL is accepted too)
 
 
@@ -44,7 +37,7 @@ class CaseIn(StrictIn):
     description: str = ""
     lng: float | None = None
     lat: float | None = None
-    crs: str = "wgs84"  # wgs84 | gcj02 | bd09
+    crs: _enum(SUPPORTED_CRS, "the coordinates' system") = "wgs84"
     category: Id | None = None
     source: SourceName | None = None  # default: grid_worker for grid workers, public for everyone else
     address: str = ""

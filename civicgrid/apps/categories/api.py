@@ -19,12 +19,12 @@ from datetime import datetime
 from typing import Literal
 
 from django.db.models import Q
-from ninja import Field, Query, Router, Schema
+from ninja import Query, Router, Schema
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import has_capability, scope_for, subtree_q
 from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
-from civicgrid.foundation.core.pagination import page
+from civicgrid.foundation.core.pagination import Limit, Offset, page
 from civicgrid.foundation.regions.models import Region
 
 from . import routing, selectors, services
@@ -34,7 +34,6 @@ from .permissions import MANAGE, ROUTE
 router = Router(tags=["categories"])
 PREFIX = "/"
 MAX_ID = 2**63 - 1
-MAX_OFFSET = 10**9
 
 
 def _text(value: str | None, limit: int) -> str:
@@ -146,8 +145,8 @@ class CategoryFilter(Schema):
     parent: int | None = None  # a class's id: its subclasses
     top: bool | None = None  # true: classes only; false: subclasses only
     q: str | None = None  # in the name, code or keywords
-    limit: int = Field(100, ge=1, le=1000)
-    offset: int = Field(0, ge=0, le=MAX_OFFSET)  # SQLite refuses integers beyond 64 bits
+    limit: Limit = 100
+    offset: Offset = 0
 
 
 @router.get("/taxonomies", response=TaxonomyList, url_name="taxonomy_list")
@@ -272,8 +271,8 @@ class RuleFilter(Schema):
     category: int | None = None
     region: str | None = None  # rules set on this region's subtree
     kind: Literal["routing", "patron"] | None = None
-    limit: int = Field(100, ge=1, le=1000)
-    offset: int = Field(0, ge=0, le=MAX_OFFSET)  # SQLite refuses integers beyond 64 bits
+    limit: Limit = 100
+    offset: Offset = 0
 
 
 @router.get("/routing/rules", response=RuleList, url_name="routing_rule_list")

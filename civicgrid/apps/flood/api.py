@@ -7,11 +7,12 @@ from ninja import Query, Router, Schema
 from ninja.responses import Status
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
+from civicgrid.foundation.core.api_json import documented_enum
 from civicgrid.foundation.core.errors import PermissionDenied
 from civicgrid.foundation.core.pagination import Limit, Offset, page
 
 from . import selectors, services
-from .models import Source
+from .models import Signal, Source, TaskStatus
 from .schemas import (
     FloodLevelIn,
     FloodRainfallIn,
@@ -42,11 +43,11 @@ class FloodPageIn(Schema):
 class FloodReadingFilterIn(FloodPageIn):
     street: str = ""
     station: str = ""
-    signal: str = ""
+    signal: documented_enum(Signal.values, "a street signal", blank=True) = ""
 
 
 class FloodTaskFilterIn(FloodPageIn):
-    status: str = ""  # issued | acknowledged | done | open
+    status: documented_enum([*TaskStatus.values, "open"], "a task status; open = not done", blank=True) = ""
     street: str = ""
 
 

@@ -6,7 +6,9 @@ from datetime import datetime
 
 from ninja import Schema
 
-from civicgrid.foundation.core.api_json import StrictIn
+from civicgrid.foundation.core.api_json import StrictIn, documented_enum
+
+from .models import Level
 
 
 class FloodRainfallIn(StrictIn):
@@ -188,7 +190,7 @@ class FloodReasonIn(StrictIn):
 
 
 class FloodLevelIn(StrictIn):
-    level: str
+    level: documented_enum(Level.values, "the response level")
     reason: str = ""
 
 

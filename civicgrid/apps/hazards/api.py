@@ -17,6 +17,7 @@ from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoi
 from civicgrid.foundation.access.scope import get_visible_or_404, has_capability
 from civicgrid.foundation.core import photos as photo_reader
 from civicgrid.foundation.core.api_errors import refuse_unknown_query
+from civicgrid.foundation.core.api_json import documented_enum
 from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
 from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.pagination import MAX_LIMIT, page
@@ -25,7 +26,7 @@ from civicgrid.foundation.regions.models import Level, Region
 
 from . import importers, selectors, services, xlsx
 from .api_campaigns import router as campaigns_router
-from .models import CATEGORY_LABELS, OPEN_STATUSES, Campaign, Hazard, PatronAssignment, PlanKind
+from .models import CATEGORY_LABELS, OPEN_STATUSES, Campaign, Grade, Hazard, Kind, PatronAssignment, PlanKind
 from .schemas import (
     HazardActionIn,
     HazardActionsOut,
@@ -40,6 +41,12 @@ from .schemas import (
     HazardSummaryOut,
 )
 from .services.photos import MAX_PER_REQUEST
+from .workflow import HAZARD_WORKFLOW
+
+HazardKind = documented_enum(Kind.values, "flood or safety")
+HazardGrade = documented_enum(Grade.values, "general or major")
+HazardAction = documented_enum([t.name for t in HAZARD_WORKFLOW.transitions], "an action of the hazard workflow")
+ExportList = documented_enum(("issues", "responsibility", "ledger"), "问题清单, 责任清单 or 整改台账")
 
 router = Router(tags=["hazards"])
 router.add_router("", campaigns_router)  # /campaigns…: campaigns and checklists (api_campaigns.py)
@@ -163,14 +170,14 @@ def list_hazards(request, filters: Query[HazardFilterIn]):
 
 
 @router.get("/hazards/summary", response=HazardSummaryOut, url_name="hazard_summary")
-def hazard_summary(request, kind: str | None = None):
+def hazard_summary(request, kind: HazardKind | None = None):
     """Per street of your scope: hazards by status and grade, open, supervised (挂牌督办) and overdue."""
     rows = selectors.street_summary(request.user, kind=kind or None)
     return {"items": rows, "count": len(rows)}
 
 
 @router.get("/hazards/patrons", response=HazardPatronListOut, url_name="hazard_patrons")
-def list_patrons(request, kind: str | None = None):
+def list_patrons(request, kind: HazardKind | None = None):
     """The 包保 table: which district department answers for which street, with the open hazards you can see
     there (district reference data; needs the hazards.view capability)."""
     if not has_capability(request.user, "hazards.view"):
@@ -192,8 +199,9 @@ def list_patrons(request, kind: str | None = None):
 
 
 @router.get("/hazards/export.xlsx", url_name="hazard_export")
-def export_hazards(request, list: str = "ledger", kind: str | None = None, street: str | None = None,  # noqa: A002
-                   status: str | None = None, grade: str | None = None, category: str | None = None,
+def export_hazards(request, list: ExportList = "ledger", kind: HazardKind | None = None,  # noqa: A002
+                   street: str | None = None, status: str | None = None, grade: HazardGrade | None = None,
+                   category: str | None = None,
                    supervised: bool | None = None, overdue: bool | None = None, q: str | None = None):
     """问题清单 (list=issues), 责任清单 (responsibility) or 整改台账 (ledger) as xlsx in the office layout, over the
     hazards your role may export (same filters as the list); every export is audited."""
@@ -252,7 +260,7 @@ def allowed_actions(request, hazard_id: int):
 
 
 @router.post("/hazards/{hazard_id}/actions/{action}", response=HazardDetailOut, url_name="hazard_action")
-def take_action(request, hazard_id: int, action: str, payload: HazardActionIn | None = None):
+def take_action(request, hazard_id: int, action: HazardAction, payload: HazardActionIn | None = None):
     """Take one action of the loop (start, report_done, pass_check, fail_check, close_out, supervise, unsupervise,
     note, reopen, void): 404 outside scope, 409 in the wrong state or against the loop's rules, 403 for a role
     that may not, 422 for missing inputs; a refusal changes nothing."""

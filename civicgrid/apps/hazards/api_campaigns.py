@@ -20,12 +20,12 @@ from ninja.responses import Status
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.core import photos as photo_reader
-from civicgrid.foundation.core.api_json import StrictIn
+from civicgrid.foundation.core.api_json import Id, StrictIn, documented_enum
 from civicgrid.foundation.core.errors import NotFound, ValidationFailed
-from civicgrid.foundation.core.pagination import page
+from civicgrid.foundation.core.pagination import Limit, Offset, page
 
 from . import services
-from .models import CATEGORY_LABELS, Campaign, ChecklistItem, Inspection, InspectionStatus
+from .models import CATEGORY_LABELS, Campaign, ChecklistItem, Grade, Inspection, InspectionStatus
 from .schemas import HazardPhotoIn
 from .services.campaigns import CAMPAIGN_NOT_FOUND, INSPECTION_NOT_FOUND
 from .services.photos import MAX_PER_REQUEST
@@ -37,8 +37,8 @@ router = Router(tags=["campaigns"])
 
 
 class CampaignFilterIn(Schema):
-    limit: int = 50
-    offset: int = 0
+    limit: Limit = 50
+    offset: Offset = 0
     open: bool | None = None  # only campaigns still open (true) or closed (false)
 
 
@@ -136,7 +136,7 @@ class CampaignFindingIn(StrictIn):
 
     name: str = ""
     description: str = ""
-    grade: str = ""  # general | major
+    grade: documented_enum(Grade.values, "general or major", blank=True) = ""
     address: str = ""
     owner_unit: str = ""
     owner_person: str = ""
@@ -148,7 +148,7 @@ class CampaignFindingIn(StrictIn):
 
 
 class CampaignAnswerIn(StrictIn):
-    item: int
+    item: Id
     ok: bool
     note: str = ""
     hazard: CampaignFindingIn | None = None
@@ -258,7 +258,7 @@ def list_campaigns(request, filters: Query[CampaignFilterIn]):
 
 
 @router.get("/campaigns/inspections/mine", response=CampaignInspectionListOut, url_name="campaign_inspections_mine")
-def my_inspections(request, limit: int = 50, offset: int = 0):
+def my_inspections(request, limit: Limit = 50, offset: Offset = 0):
     """Your checklists to fill in: pending, in open campaigns, in your inspecting scope, assigned to you or to
     nobody; each with its questions. Nearest deadline first."""
     qs = (_inspections(request.user, "inspect")

@@ -7,8 +7,12 @@ from datetime import date, datetime
 
 from ninja import Schema
 
-from civicgrid.foundation.core.api_json import StrictIn
+from civicgrid.foundation.core.api_json import Id, StrictIn, documented_enum
 from civicgrid.foundation.core.pagination import Limit, Offset
+from civicgrid.foundation.regions.crs import SUPPORTED_CRS
+
+from .models import Grade, Kind, PlanKind
+from .models import Status as HazardStatus
 
 
 class HazardPhotoIn(StrictIn):
@@ -17,15 +21,15 @@ class HazardPhotoIn(StrictIn):
 
 
 class HazardIn(StrictIn):
-    kind: str  # flood | safety
+    kind: documented_enum(Kind.values, "flood or safety")
     category: str  # a key of the kind's categories (low_lying, hazchem, …)
     name: str
     description: str
     lng: float
     lat: float
-    crs: str = "wgs84"  # wgs84 | gcj02 | bd09
+    crs: documented_enum(SUPPORTED_CRS, "the coordinates' system") = "wgs84"
     address: str = ""
-    grade: str = "general"  # general | major
+    grade: documented_enum(Grade.values, "general or major") = "general"
     sub_grade: str = ""
     found_by: str = "routine"
     found_on: date | None = None
@@ -36,8 +40,8 @@ class HazardIn(StrictIn):
     threatened_people: int = 0
     threatened_households: int = 0
     short_term_fixable: bool = True
-    responsible_department: int | None = None
-    campaign: int | None = None
+    responsible_department: Id | None = None
+    campaign: Id | None = None
 
 
 class HazardActionIn(StrictIn):
@@ -55,7 +59,7 @@ class HazardActionIn(StrictIn):
 
 
 class HazardPlanIn(StrictIn):
-    kind: str  # governance (治理方案, five assurances) | emergency (应急预案)
+    kind: documented_enum(PlanKind.values, "governance (治理方案) or emergency (应急预案)")
     responsibility: str = ""
     measures: str = ""
     funds: str = ""
@@ -69,10 +73,10 @@ class HazardPlanIn(StrictIn):
 
 
 class HazardFilterIn(Schema):
-    kind: str | None = None
+    kind: documented_enum(Kind.values, "flood or safety") | None = None
     street: str | None = None  # a 9-digit street code (or any region code: its subtree)
-    status: tuple[str, ...] | None = None  # one, several (commas, or repeated: any of them), or "open"
-    grade: str | None = None
+    status: tuple[documented_enum([*HazardStatus.values, "open"], "a hazard status; open = any open one"), ...] | None = None  # one, several (commas, or repeated: any of them), or "open"
+    grade: documented_enum(Grade.values, "general or major") | None = None
     category: str | None = None
     supervised: bool | None = None
     overdue: bool | None = None

@@ -11,12 +11,13 @@ from ninja.responses import Status
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import get_visible_or_404, has_capability
+from civicgrid.foundation.core.api_json import documented_enum
 from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
 from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.pagination import Limit, Offset, page
 
 from . import selectors, services
-from .models import MaterialItem, Movement, StockCount, Warehouse
+from .models import Condition, Group, Level, MaterialItem, Movement, MovementKind, StockCount, Warehouse
 from .schemas import (
     MaterialsCountEntriesIn,
     MaterialsCountListOut,
@@ -133,7 +134,7 @@ def _paged(qs, limit: int, offset: int, shape) -> dict:
 # ---- catalogue ---------------------------------------------------------------------------------------------
 
 @router.get("/items", response=MaterialsItemListOut, url_name="materials_item_list")
-def list_items(request, group: str = "", active: bool = True, limit: Limit = 200, offset: Offset = 0):
+def list_items(request, group: documented_enum(Group.values, "the catalogue group", blank=True) = "", active: bool = True, limit: Limit = 200, offset: Offset = 0):
     """物资目录: the catalogue (district-wide reference data)."""
     _need_view(request.user)
     qs = MaterialItem.objects.all()
@@ -153,7 +154,8 @@ def save_item(request, payload: MaterialsItemIn):
 # ---- warehouses --------------------------------------------------------------------------------------------
 
 @router.get("/warehouses", response=MaterialsWarehouseListOut, url_name="materials_warehouse_list")
-def list_warehouses(request, region: str = "", level: str = "", q: str = "", limit: Limit = 100, offset: Offset = 0):
+def list_warehouses(request, region: str = "", level: documented_enum(Level.values, "a warehouse level", blank=True) = "",
+                    q: str = "", limit: Limit = 100, offset: Offset = 0):
     """Warehouses in your scope (and those above it, read-only); filters: region code, level, q."""
     qs = selectors.warehouse_list(request.user, region=_code(region), level=level[:16], q=q[:40])
     return _paged(qs, limit, offset, warehouse_out)
@@ -187,7 +189,8 @@ def _warehouse_or_none(user, value: str):
 
 
 @router.get("/stock", response=MaterialsLotListOut, url_name="materials_stock_list")
-def list_stock(request, warehouse: str = "", item: str = "", region: str = "", condition: str = "",
+def list_stock(request, warehouse: str = "", item: str = "", region: str = "",
+               condition: documented_enum(Condition.values, "a lot's condition", blank=True) = "",
                limit: Limit = 200, offset: Offset = 0):
     """Stock lots (warehouse × item × batch × condition) in your scope."""
     _need_view(request.user)
@@ -204,7 +207,8 @@ def list_expiring(request, days: int = 30, limit: Limit = 200, offset: Offset = 
 
 
 @router.get("/movements", response=MaterialsMovementListOut, url_name="materials_movement_list")
-def list_movements(request, warehouse: str = "", item: str = "", kind: str = "", incident_ref: str = "",
+def list_movements(request, warehouse: str = "", item: str = "",
+                   kind: documented_enum(MovementKind.values, "a movement kind", blank=True) = "", incident_ref: str = "",
                    limit: Limit = 100, offset: Offset = 0):
     """出入库记录 in your scope, newest first."""
     _need_view(request.user)

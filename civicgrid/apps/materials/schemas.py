@@ -6,7 +6,9 @@ from datetime import date, datetime
 
 from ninja import Schema
 
-from civicgrid.foundation.core.api_json import StrictIn
+from civicgrid.foundation.core.api_json import Id, StrictIn, documented_enum
+
+from .models import Condition, Grade, Group, MovementKind
 
 
 class MaterialsItemOut(Schema):
@@ -26,8 +28,8 @@ class MaterialsItemIn(StrictIn):
     code: str
     name: str
     unit: str
-    group: str
-    grade: str = "B"
+    group: documented_enum(Group.values, "the catalogue group")
+    grade: documented_enum(Grade.values, "the item's grade") = "B"
     spec: str = ""
     tracks_expiry: bool = False
     is_active: bool = True
@@ -144,14 +146,14 @@ class MaterialsMovementListOut(Schema):
 
 
 class MaterialsMovementIn(StrictIn):
-    kind: str  # in | out | issue | transfer | condition
+    kind: documented_enum(MovementKind.values, "in, out, issue, transfer or condition")
     warehouse: str  # id or code
     item: str  # code
     quantity: int
     reason: str = ""
     batch: str = ""
     expiry_date: date | None = None
-    condition: str = "good"  # in: the lot's condition; condition: the condition units leave
+    condition: documented_enum(Condition.values, "a lot's condition") = "good"  # in: the lot's condition; condition: the condition units leave
     to_condition: str = ""  # condition: the condition units go to
     destination: str | None = None  # transfer: id or code
     incident_ref: str = ""  # issue
@@ -221,7 +223,7 @@ class MaterialsNearestBatchIn(StrictIn):
     quantity: int = 1
     limit: int = 5
     points: list[MaterialsPointIn] = []
-    hazards: list[int] = []  # hazard ids you may see (their points are used)
+    hazards: list[Id] = []  # hazard ids you may see (their points are used)
 
 
 class MaterialsNearestPointOut(Schema):
@@ -280,10 +282,10 @@ class MaterialsCountStartIn(StrictIn):
 
 
 class MaterialsCountEntryIn(StrictIn):
-    line: int | None = None
+    line: Id | None = None
     item: str | None = None
     batch: str = ""
-    condition: str = "good"
+    condition: documented_enum(Condition.values, "a lot's condition") = "good"
     expiry_date: date | None = None
     counted: int
 

@@ -10,11 +10,22 @@ from ninja import Query, Router, Schema
 from ninja.responses import Status
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
+from civicgrid.foundation.core.api_json import documented_enum
 from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
 from civicgrid.foundation.core.pagination import Limit, Offset, page
 
 from . import selectors, services, xlsx
-from .models import CallOut, Incident, RescueMember, RescueTeam
+from .models import (
+    Availability,
+    CallOut,
+    Incident,
+    IncidentKind,
+    IncidentStatus,
+    RescueMember,
+    RescueTeam,
+    Severity,
+    TeamKind,
+)
 from .schemas import (
     RescueAckIn,
     RescueAvailabilityIn,
@@ -124,8 +135,8 @@ def _incident(request, incident_id: int) -> dict:
 
 class RescueTeamQueryIn(Schema):
     skill: str = ""
-    availability: str = ""
-    kind: str = ""
+    availability: documented_enum(Availability.values, "a team's availability", blank=True) = ""
+    kind: documented_enum(TeamKind.values, "a team's kind", blank=True) = ""
     region: str = ""
     q: str = ""
 
@@ -206,9 +217,9 @@ def update_member(request, member_id: int, payload: RescueMemberPatch):
 
 
 class RescueIncidentQueryIn(Schema):
-    status: str = ""
-    kind: str = ""
-    severity: str = ""
+    status: documented_enum(IncidentStatus.values, "an incident status", blank=True) = ""
+    kind: documented_enum(IncidentKind.values, "an incident kind", blank=True) = ""
+    severity: documented_enum(Severity.values, "an incident severity", blank=True) = ""
     region: str = ""
     q: str = ""
 
@@ -293,7 +304,7 @@ def close(request, incident_id: int, payload: RescueCloseIn):
 
 @router.post("/incidents/{incident_id}/actions/{action}", response=RescueIncidentDetailOut,
              url_name="rescue_incident_action")
-def act(request, incident_id: int, action: str, payload: RescueNoteIn | None = None):
+def act(request, incident_id: int, action: documented_enum(("note", "respond", "control"), "the action"), payload: RescueNoteIn | None = None):
     """Other actions: `note` (添加进展), `respond` (开始处置), `control` (险情已控制, note required)."""
     if action not in ("note", "respond", "control"):
         from civicgrid.foundation.core.errors import ValidationFailed

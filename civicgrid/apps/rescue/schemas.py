@@ -9,7 +9,9 @@ from decimal import Decimal
 
 from ninja import Schema
 
-from civicgrid.foundation.core.api_json import StrictIn
+from civicgrid.foundation.core.api_json import Id, StrictIn, documented_enum
+
+from .models import Availability, IncidentKind, Severity, TeamKind
 
 
 class RescueEquipmentLine(Schema):
@@ -18,14 +20,18 @@ class RescueEquipmentLine(Schema):
     unit: str = ""
 
 
+TeamKindName = documented_enum(TeamKind.values, "a team's kind")
+AvailabilityName = documented_enum(Availability.values, "a team's availability")
+
+
 class RescueTeamIn(StrictIn):
     region_code: str
     name: str
-    kind: str
+    kind: TeamKindName
     leader_name: str
     leader_phone: str
     code: str = ""
-    organisation: int | None = None
+    organisation: Id | None = None
     headcount: int = 0
     equipment: list[RescueEquipmentLine] = []
     equipment_note: str = ""
@@ -35,23 +41,23 @@ class RescueTeamIn(StrictIn):
     note: str = ""
 
 
-class RescueTeamPatch(Schema):
+class RescueTeamPatch(StrictIn):
     name: str | None = None
-    kind: str | None = None
+    kind: TeamKindName | None = None
     leader_name: str | None = None
     leader_phone: str | None = None
-    organisation: int | None = None
+    organisation: Id | None = None
     headcount: int | None = None
     equipment: list[RescueEquipmentLine] | None = None
     equipment_note: str | None = None
     base_address: str | None = None
     note: str | None = None
-    availability: str | None = None
+    availability: AvailabilityName | None = None
     is_active: bool | None = None
 
 
 class RescueAvailabilityIn(StrictIn):
-    availability: str
+    availability: AvailabilityName
     note: str = ""
 
 
@@ -63,7 +69,7 @@ class RescueMemberIn(StrictIn):
     certificates: str = ""
 
 
-class RescueMemberPatch(Schema):
+class RescueMemberPatch(StrictIn):
     name: str | None = None
     role: str | None = None
     phone: str | None = None
@@ -95,7 +101,7 @@ class RescueTeamOut(Schema):
     organisation_name: str
     leader_name: str
     leader_phone: str  # masked
-    availability: str
+    availability: AvailabilityName
     availability_label: str
     headcount: int
     member_count: int
@@ -125,9 +131,9 @@ class RescueTeamListOut(Schema):
 class RescueIncidentIn(StrictIn):
     title: str = ""
     description: str = ""
-    kind: str = ""
-    severity: str = "general"
-    hazard: int | None = None
+    kind: documented_enum(IncidentKind.values, "an incident kind", blank=True) = ""
+    severity: documented_enum(Severity.values, "an incident severity") = "general"
+    hazard: Id | None = None
     case: str | None = None  # a case number (13 digits) or id
     reading_ref: str = ""
     station: str = ""
@@ -137,7 +143,7 @@ class RescueIncidentIn(StrictIn):
 
 
 class RescueCallOutIn(StrictIn):
-    teams: list[int]
+    teams: list[Id]
     task: str = ""
 
 
@@ -147,7 +153,7 @@ class RescueAckIn(StrictIn):
 
 
 class RescueReleaseIn(StrictIn):
-    availability: str = "standby"
+    availability: AvailabilityName = "standby"
     note: str = ""
 
 
@@ -163,8 +169,8 @@ class RescueNoteIn(StrictIn):
 
 
 class RescueMaterialIn(StrictIn):
-    warehouse: int
-    item: int
+    warehouse: Id
+    item: Id
     quantity: Decimal
     note: str = ""
 

@@ -11,6 +11,7 @@ account), audited as the web page's revoke (/accounts/tokens/) is; the token the
 
 from ninja import Router, Schema
 
+from civicgrid.foundation.core.api_errors import reads_own_body, refuse_unknown_body
 from civicgrid.foundation.core.api_json import StrictIn
 
 from ..core.api_errors import ErrorOut
@@ -32,7 +33,7 @@ class TokenOut(Schema):
     expires_in: int
 
 
-class RevokeIn(Schema):
+class RevokeIn(StrictIn):
     all: bool = False  # every valid token of the account, not only the one this request carries
 
 
@@ -92,6 +93,7 @@ def create_token(request, payload: TokenIn):
 @router.post("/token/revoke", response={200: RevokeOut, 400: ErrorOut, 401: ErrorOut, 422: ErrorOut}, url_name="revoke_token",
              openapi_extra={"requestBody": {"required": False, "content": {"application/json": {
                  "schema": RevokeIn.json_schema()}}}})
+@reads_own_body("all")
 def revoke_token(request, all: bool = False):  # noqa: A002 - the parameter's name in the API
     """Sign out of the API: revoke the bearer token this request carries (any further request with it is 401).
     With `all` (`?all=true`, or the JSON body `{"all": true}`), every valid token of the account (other devices
@@ -113,6 +115,7 @@ def _all_in_body(request) -> bool:
 
     if not request.content_type == "application/json" or not request.body.strip():
         return False
+    refuse_unknown_body(request, RevokeIn.model_fields)
     try:
         body = json.loads(request.body)
     except ValueError:

@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from django.utils import timezone
-from ninja import Field, Query, Router, Schema
+from ninja import Query, Router, Schema
 from pydantic import field_validator
 
 from ..access.endpoints import data_endpoint
 from ..access.scope import has_capability
 from ..core.downloads import file_response
 from ..core.errors import PermissionDenied, ValidationFailed
-from ..core.pagination import page
+from ..core.pagination import Limit, Offset, page
 from . import labels
 from .export import AuditFilter, apply_filter, clean_action, export_entries, visible_audit
 from .service import shown_repr, shown_snapshot
@@ -73,8 +73,8 @@ class AuditQuery(Schema):
     target_id: str | None = None
     result: Literal["ok", "refused", "failed"] | None = None
     source_ip: str | None = None
-    limit: int = Field(100, ge=1, le=1000)
-    offset: int = Field(0, ge=0, le=10**9)  # bounded: a huge offset would overflow the database's integer
+    limit: Limit = 100
+    offset: Offset = 0
 
     @field_validator("action")
     @classmethod

@@ -90,7 +90,9 @@ def field_error(err: dict) -> dict:
     """One of pydantic's errors as the API answers it: the field's dotted path, a message "中文 / English" (the
     Chinese for its type, pydantic's English), and pydantic's error type for programs. A validator of ours that
     raised "中文 / English" keeps its own words."""
-    loc = ".".join(str(p) for p in err.get("loc", []) if p not in ("body", "query", "path", "payload", "form"))
+    loc = ".".join(
+        str(p) for p in err.get("loc", []) if p not in ("body", "query", "path", "payload", "form")
+    )
     kind, english, ctx = err.get("type", ""), err.get("msg", ""), err.get("ctx") or {}
     raised = str(ctx.get("error", "")) if kind in ("value_error", "assertion_error") else ""
     if " / " in raised:
@@ -114,19 +116,121 @@ def invalid_request(errors: list[dict]) -> dict:
         more_zh = f"（另有 {len(fields) - 1} 处）" if len(fields) > 1 else ""
         more_en = f" ({len(fields) - 1} more)" if len(fields) > 1 else ""
         name = first["field"] or "请求体"
-        detail = (f"请求参数有误：{name} {zh}{more_zh} / invalid request: {first['field'] or 'body'}: {en or zh}"
-                  f"{more_en}")
+        detail = (
+            f"请求参数有误：{name} {zh}{more_zh} / invalid request: {first['field'] or 'body'}: {en or zh}"
+            f"{more_en}"
+        )
     return {"detail": detail, "code": "invalid", "errors": fields}
 
 
-def refuse_unknown_query(request, schema) -> None:
-    """A 422 naming each query parameter `schema` (a list's filter schema) does not declare: `sort`, `ordering` or a
-    misspelt filter would otherwise be ignored and the whole list returned. (Django Ninja reads only the declared
-    names from the query string, so the schema's own `extra="forbid"` does not see the others.)"""
+def _declared(schema_or_names) -> set[str]:
+    """The names a filter schema declares (their aliases), or the names themselves."""
+    fields = getattr(schema_or_names, "model_fields", None)
+    if fields is None:
+        return set(schema_or_names)
+    return {field.alias or name for name, field in fields.items()}
+
+
+def refuse_unknown(source: str, given, known) -> None:
+    """A 422 naming each of `given` (names sent in the query string, a form or a JSON body) that `known` does not
+    declare, as pydantic's `extra_forbidden` for that `source` ("query", "body", "form"): the shape of every 422."""
     from ninja.errors import ValidationError
 
-    known = {field.alias or name for name, field in schema.model_fields.items()}
-    unknown = sorted(set(request.GET) - known)
+    unknown = sorted(set(given) - set(known))
     if unknown:
-        raise ValidationError([{"type": "extra_forbidden", "loc": ("query", name[:40]), "msg": "Extra inputs are not "
-                                "permitted", "input": request.GET.get(name, "")[:40]} for name in unknown])
+        raise ValidationError(
+            [
+                {
+                    "type": "extra_forbidden",
+                    "loc": (source, str(name)[:40]),
+                    "msg": "Extra inputs are not permitted",
+                    "input": "",
+                }
+                for name in unknown
+            ]
+        )
+
+
+def refuse_unknown_query(request, schema) -> None:
+    """A 422 naming each query parameter `schema` (a list's filter schema, or the names it reads) does not declare:
+    `sort`, `ordering` or a misspelt filter would otherwise be ignored and the whole list returned. (Django Ninja
+    reads only the declared names from the query string, so the schema's own `extra="forbid"` does not see the
+    others.) Every operation of the API runs it with its declared names (`strict_operation`)."""
+    refuse_unknown("query", request.GET, _declared(schema))
+
+
+def refuse_unknown_body(request, known) -> None:
+    """For a view that reads its JSON body itself: a 422 naming each key of the body's object that is not one of
+    `known`. A body that is not a JSON object is left to the view."""
+    import json
+
+    if not request.body.strip() or "json" not in (request.content_type or ""):
+        return
+    try:
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return
+    if isinstance(body, dict):
+        refuse_unknown("body", body, known)
+
+
+def reads_own_body(*names: str):
+    """Marks a view that reads its JSON body itself (not through a schema) with the keys it reads: it calls
+    `refuse_unknown_body(request, names)` where the body matters (after its 404s), so `strict_operation` leaves
+    its body alone."""
+
+    def mark(view):
+        view.civicgrid_body_fields = frozenset(names)
+        return view
+
+    return mark
+
+
+_BODY_SOURCES = {"body", "form", "file"}
+
+
+def _operation_names(operation) -> tuple[set[str], set[str] | None]:
+    """The query names an operation declares, and the form/file field names (None: it declares no form)."""
+    query: set[str] = set()
+    form: set[str] | None = None
+    for model in operation.models:
+        source = model.__ninja_param_source__
+        names = set(getattr(model, "__ninja_flatten_map__", None) or model.model_fields)
+        if source == "query":
+            query |= names
+        elif source in ("form", "file"):
+            form = (form or set()) | names
+    return query, form
+
+
+def _has_body(operation) -> bool:
+    return any(m.__ninja_param_source__ in _BODY_SOURCES for m in operation.models)
+
+
+def strict_operation(run):
+    """Every API operation (config/api.py adds it to the whole API): a query parameter it does not declare is a
+    422 naming it, on every list and every write alike; so is a form field it does not declare, and a key of a
+    JSON body sent to an operation that takes none. Declared bodies refuse their unknown keys themselves
+    (`StrictIn`). Authentication runs first: a request without a token is a 401, whatever it sends."""
+    import functools
+
+    from ninja.errors import ValidationError
+
+    operation = run.__self__
+    query, form = _operation_names(operation)
+    has_body = _has_body(operation) or hasattr(operation.view_func, "civicgrid_body_fields")
+
+    @functools.wraps(run)
+    def checked(request, **kw):
+        try:
+            refuse_unknown("query", request.GET, query)
+            if form is not None:
+                refuse_unknown("form", [*request.POST, *request.FILES], form)
+            elif not has_body:
+                refuse_unknown_body(request, ())
+        except ValidationError as exc:
+            denied = operation._run_checks(request)
+            return denied or operation.api.on_exception(request, exc)
+        return run(request, **kw)
+
+    return checked

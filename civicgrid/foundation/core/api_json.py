@@ -5,13 +5,13 @@ every `/api/v1/` answer (the API's renderer), not a conversion per field. Input 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from django.utils import timezone
 from ninja import Schema
 from ninja.renderers import JSONRenderer
 from ninja.responses import NinjaJSONEncoder
-from pydantic import ConfigDict
+from pydantic import ConfigDict, StrictInt, WithJsonSchema
 
 
 class DistrictTimeEncoder(NinjaJSONEncoder):
@@ -26,6 +26,17 @@ class DistrictTimeEncoder(NinjaJSONEncoder):
 
 class DistrictTimeRenderer(JSONRenderer):
     encoder_class = DistrictTimeEncoder
+
+
+def documented_enum(values, description: str, *, blank: bool = False):
+    """A string documented as one of `values` (a model's choices) in the OpenAPI document, for client generators;
+    the services check it as before (their refusals name the field). `blank`: "" (the default: any) is one too."""
+    values = ["", *values] if blank else list(values)
+    return Annotated[str, WithJsonSchema({"type": "string", "enum": values, "description": description})]
+
+
+# An id in a JSON body is a JSON integer: true, 1.0 or "1" are refused (a 422 naming the field), not read as an id.
+Id = StrictInt
 
 
 class StrictIn(Schema):

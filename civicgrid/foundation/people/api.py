@@ -11,12 +11,15 @@ import json
 
 from ninja import Query, Router, Schema
 
+from civicgrid.foundation.core.api_errors import reads_own_body, refuse_unknown_body
 from civicgrid.foundation.core.pagination import Limit, Offset
 
 from ..access.endpoints import data_endpoint
+from ..core.api_json import documented_enum
 from ..core.errors import ValidationFailed
 from ..core.pagination import page
 from . import selectors, services
+from .models import PlaceKind, UnitKind
 
 router = Router(tags=["people"])
 PREFIX = "/"
@@ -253,7 +256,7 @@ def get_resident(request, resident_id: int):
 _REVEAL_BODY = {
     "requestBody": {
         "content": {"application/json": {"schema": {
-            "type": "object", "required": ["field"],
+            "type": "object", "required": ["field"], "additionalProperties": False,
             "properties": {"field": {"type": "string", "enum": sorted(services.REVEALABLE)}},
         }}},
     }
@@ -261,6 +264,7 @@ _REVEAL_BODY = {
 
 
 @router.post("/residents/{resident_id}/reveal", response=RevealOut, url_name="resident_reveal", openapi_extra=_REVEAL_BODY)
+@reads_own_body("field")
 def reveal_resident(request, resident_id: int):
     """The clear ID number or phone (`{"field": "id_number"|"phone"}`), for roles that may see it; audited.
 
@@ -268,6 +272,7 @@ def reveal_resident(request, resident_id: int):
     the body says.
     """
     resident = selectors.resident(request.user, resident_id)
+    refuse_unknown_body(request, ("field",))
     try:
         body = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError):
@@ -317,7 +322,8 @@ def get_household(request, household_id: int):
 
 
 @router.get("/units", response=UnitList, url_name="unit_list")
-def list_units(request, filters: Query[ListFilter], kind: str | None = None):
+def list_units(request, filters: Query[ListFilter],
+               kind: documented_enum(UnitKind.values, "a unit's kind") | None = None):
     """Units in your scope (contact phones masked)."""
     return _page(selectors.units(request.user, region=filters.region, q=filters.q, kind=kind), filters)
 
@@ -329,7 +335,8 @@ def get_unit(request, unit_id: int):
 
 
 @router.get("/places", response=PlaceList, url_name="place_list")
-def list_places(request, filters: Query[ListFilter], kind: str | None = None):
+def list_places(request, filters: Query[ListFilter],
+                kind: documented_enum(PlaceKind.values, "a place's kind") | None = None):
     """Places and facilities in your scope."""
     return _page(selectors.places(request.user, region=filters.region, q=filters.q, kind=kind), filters)
 

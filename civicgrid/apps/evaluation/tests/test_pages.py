@@ -192,8 +192,11 @@ def test_a_month_and_dates_without_a_choice_are_refused_clearly(district, client
     assert export.status_code == 400 and export.content.decode() == "month 与 start/end 只能二选一"
     token = {"HTTP_AUTHORIZATION": f"Bearer {ApiToken.issue(district.leader, label='test')[1]}"}
     for path in ("/api/v1/evaluation", "/api/v1/evaluation/export"):
-        api = client.get(path, {**both, "period": "range"}, **token)  # the page's choice is no API parameter
+        api = client.get(path, both, **token)
         assert api.status_code == 400 and "只能二选一" in api.json()["detail"], path
+        # The page's choice is no API parameter: named and refused, as any unknown parameter of the API is.
+        api = client.get(path, {**both, "period": "range"}, **token)
+        assert api.status_code == 422 and [e["field"] for e in api.json()["errors"]] == ["period"], path
     assert not AuditEntry.objects.filter(action="data.exported").exists()
 
 
