@@ -32,6 +32,7 @@ QUICK_ARGS = {
     "bench_import.py": ["--rows", "50000"],
     "bench_intake.py": ["--duration", "2", "--rounds", "2"],
     "bench_intake_parts.py": ["--reports", "300"],
+    "bench_intake_instructions.py": ["--reports", "50"],
     "bench_locate.py": ["--points", "100000"],
     "bench_nearest_warehouse.py": ["--sizes", "100,1000", "--postgres"],
     "bench_outbox_poll.py": ["--sizes", "1000,20000"],
