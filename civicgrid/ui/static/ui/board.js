@@ -48,6 +48,20 @@
   document.body.addEventListener("htmx:afterSwap", (e) => {
     if (e.target && e.target.id === "board-figures") drawCharts();
   });
+
+  // What a screen reader hears on a refresh: nothing, unless the overdue count changed (one short sentence).
+  const announce = document.getElementById("board-announce");
+  const overdueTotal = () => {
+    const tag = document.querySelector("#board-lists [data-overdue-total]");
+    return tag ? tag.dataset.overdueTotal : null;
+  };
+  let lastOverdue = overdueTotal();
+  document.body.addEventListener("htmx:afterSwap", (e) => {
+    if (!announce || !e.target || e.target.id !== "board-lists") return;
+    const now = overdueTotal();
+    if (now !== null && now !== lastOverdue) announce.textContent = announce.dataset.template.replace("{n}", now);
+    lastOverdue = now;
+  });
   window.addEventListener("resize", () => Object.values(charts).forEach((c) => c.resize()));
   drawCharts();
 
