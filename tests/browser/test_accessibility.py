@@ -70,21 +70,25 @@ def test_a_board_refresh_says_nothing_unless_the_overdue_count_changes(page, dis
     assert page.get_attribute("#board-figures", "aria-live") is None
     assert page.locator("[aria-live]:not(#board-announce):not(#board-announce *)").evaluate_all(
         "els => els.filter(e => e.closest('#board-figures, #board-lists')).length") == 0
-    lists_url = f"{page.base_url}/board/lists/"
 
-    def refresh():
-        page.evaluate("(url) => htmx.ajax('GET', url, {target: '#board-lists', swap: 'innerHTML'})",
-                      lists_url.removeprefix(page.base_url))
-        page.wait_for_function("() => !document.querySelector('#board-lists.htmx-request')")
-        page.wait_for_timeout(200)
+    def refresh(target: str, url: str):
+        """Refresh one partial as its timer does, and wait until the new content is in."""
+        page.evaluate("(t) => document.querySelector(t).firstElementChild.dataset.stale = '1'", target)
+        page.evaluate("([t, u]) => htmx.ajax('GET', u, {target: t, swap: 'innerHTML'})", [target, url])
+        page.wait_for_function("(t) => !document.querySelector(t + ' [data-stale]')", arg=target)
+        page.wait_for_timeout(100)  # the afterSwap handlers
 
-    page.evaluate("(url) => htmx.ajax('GET', url, {target: '#board-figures', swap: 'innerHTML'})", "/board/figures/")
-    refresh()
+    # No worker runs in the tests: the board warns, as an alert once, not again at each refresh.
+    assert page.get_attribute("#board-figures [data-worker-down]", "role") == "alert"
+    refresh("#board-figures", "/board/figures/")
+    assert page.locator("#board-figures [data-worker-down]").count() == 1
+    assert page.get_attribute("#board-figures [data-worker-down]", "role") is None
+    refresh("#board-lists", "/board/lists/")
     assert page.inner_text("#board-announce") == ""
     # The overdue count changes (the same answer, with three overdue cases).
     page.route("**/board/lists/**", lambda route: route.fulfill(
         response=(r := route.fetch()), body=r.text().replace('data-overdue-total="0"', 'data-overdue-total="3"')))
-    refresh()
+    refresh("#board-lists", "/board/lists/")
     assert page.inner_text("#board-announce") == "超期案件数已变为 3 件"
 
 

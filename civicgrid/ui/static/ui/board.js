@@ -56,6 +56,14 @@
     return tag ? tag.dataset.overdueTotal : null;
   };
   let lastOverdue = overdueTotal();
+  // The stopped-worker warning is an alert when it appears; redrawn unchanged by a refresh, it is not said again.
+  let workerDown = !!document.querySelector("#board-figures [data-worker-down]");
+  document.body.addEventListener("htmx:afterSwap", (e) => {
+    if (!e.target || e.target.id !== "board-figures") return;
+    const warning = e.target.querySelector("[data-worker-down]");
+    if (warning && workerDown) warning.removeAttribute("role");
+    workerDown = !!warning;
+  });
   document.body.addEventListener("htmx:afterSwap", (e) => {
     if (!announce || !e.target || e.target.id !== "board-lists") return;
     const now = overdueTotal();
