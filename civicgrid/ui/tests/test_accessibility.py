@@ -165,3 +165,22 @@ def test_the_board_is_not_one_live_region(client_for, loop):
     announce = re.search(r'<p id="board-announce"[^>]*>(.*?)</p>', html, re.S)
     assert 'aria-live="polite"' in announce.group(0) and announce.group(1) == ""
     assert re.search(r'data-overdue-total="\d+"', html)
+
+
+def test_the_desk_report_form_ties_its_messages_and_focuses_the_first_refused_input(loop, client_for):
+    """/cases/new/: Django marks a refused input (aria-invalid, aria-describedby="<id>_error"); the message
+    carries that id, and the first refused input in the form's order takes the focus."""
+    before = world_counts()
+    response = client_for(loop.dispatcher).post(reverse("ui:case_new"), {
+        "source": "web", "title": "", "description": "", "lng": "abc", "lat": "40.01", "crs": "wgs84",
+        "idempotency_key": "k1"})
+    assert response.status_code == 400
+    assert world_counts() == before
+    html = response.content.decode()
+    title = re.search(r'<input [^>]*name="title"[^>]*>', html).group(0)
+    assert 'aria-invalid="true"' in title and 'aria-describedby="id_title_error"' in title and "autofocus" in title
+    assert re.search(r'<span class="error" id="id_title_error">[^<]+</span>', html)
+    lng = re.search(r'<input [^>]*name="lng"[^>]*>', html).group(0)
+    assert 'aria-describedby="id_lng_error"' in lng and "autofocus" not in lng
+    assert re.search(r'<p class="error" id="id_lng_error">[^<]+</p>', html)
+    assert html.count("autofocus") == 1
