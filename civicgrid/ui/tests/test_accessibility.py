@@ -118,7 +118,7 @@ def test_every_page_starts_with_a_skip_link_and_switches_language_by_a_button(lo
     assert 'href="#content"' in first_link and "skip-link" in first_link
     assert re.search(r'<main class="content" id="content" tabindex="-1">', html)
     lang = re.search(r'<form class="lang".*?</form>', html, re.S).group(0)
-    assert "data-autosubmit" not in lang and re.search(r'<button type="submit"[^>]*>切换语言</button>', lang)
+    assert "data-autosubmit" not in lang and re.search(r'<button type="submit" aria-label="切换语言"[^>]*>切换</button>', lang)
 
 
 def test_the_language_switch_works_without_script(loop, client_for):
