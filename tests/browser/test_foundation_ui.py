@@ -84,8 +84,9 @@ def test_walk_the_tree_to_a_grid_and_its_residents(page, officer):
     assert "外街居民" not in page.content()
     page.screenshot(path=f"{SHOTS}/civicgrid-residents.png", full_page=True)
 
-    # English second: the language switch in the header submits itself.
+    # English second: the language is switched by the header's button (choosing alone does not switch).
     page.select_option("form.lang select[name=language]", "en")
+    page.click("form.lang [data-language-submit]")
     page.wait_for_selector("html[lang='en']")
     assert page.locator("h1").inner_text() == "Residents"
     assert "ID number" in page.locator("table.list thead").inner_text()

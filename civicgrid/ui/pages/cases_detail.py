@@ -272,8 +272,10 @@ def open311_answers(case: Case) -> dict | None:
     return {"client": link.client.name, "rows": rows}
 
 
-def _refill(forms: list[dict], failed_action: str, posted: dict) -> None:
-    """Put back what was typed into the form of an action the service refused."""
+def _refill(forms: list[dict], failed_action: str, posted: dict, error: str = "", error_field: str = "") -> None:
+    """Put back what was typed into the form of an action the service refused. When the refusal names one of
+    the form's inputs (`error_field`), the message is also drawn beside that input and tied to it
+    (`aria-invalid`, `aria-describedby`), and the input takes the focus (`autofocus`), as on /cases/new/."""
     for form in forms:
         if form["name"] == failed_action:
             form["open"] = True
@@ -281,6 +283,9 @@ def _refill(forms: list[dict], failed_action: str, posted: dict) -> None:
                 if posted.get(field["name"]):
                     field["value"] = posted[field["name"]]
                     field["initial"] = posted[field["name"]]
+                if error and field["name"] == error_field:
+                    field["error"] = error
+                    field["error_id"] = f"error-{failed_action}-{field['name']}"
 
 
 def dispatch_prefill(case: Case, route, staffed: set[int] | None = None) -> int | None:
@@ -324,8 +329,10 @@ def published_masked(case: Case) -> str:
     return scrub(text) if Case.objects.filter(public_cases_q(), pk=case.pk).exists() else ""
 
 
-def detail_context(request, case: Case, *, failed_action: str = "", posted: dict | None = None, **extra) -> dict:
-    """Everything the detail page draws for this user (with a refused action's form open and refilled)."""
+def detail_context(request, case: Case, *, failed_action: str = "", posted: dict | None = None,
+                   error_field: str = "", **extra) -> dict:
+    """Everything the detail page draws for this user (with a refused action's form open and refilled, the
+    message beside the input it names)."""
     user = request.user
     route = chosen = None
     transitions = allowed_actions(case, user)
@@ -336,7 +343,7 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         chosen = dispatch_prefill(case, route, staffed)
     forms = action_forms(case, user, chosen, transitions)
     if failed_action:
-        _refill(forms, failed_action, posted or {})
+        _refill(forms, failed_action, posted or {}, extra.get("error", ""), error_field)
     needs = {f["widget"] for a in forms for f in a["fields"]}
     departments = dispatch_departments(staffed=staffed) if "department" in needs else []
     prefilled = None
@@ -464,7 +471,8 @@ def case_act(request, number: str, action: str):
     except CivicgridError as exc:
         fresh = selectors.case_detail(request.user, case.number)
         context = detail_context(request, fresh, error=error_text(exc), failed_action=action,
-                                 posted={k: request.POST.get(k, "") for k in TEXT_INPUTS})
+                                 posted={k: request.POST.get(k, "") for k in TEXT_INPUTS},
+                                 error_field=exc.field or "")
         return render(request, "cases/detail.html", context, status=exc.status)
     return _done(request, case, action)
 

@@ -149,11 +149,16 @@ def _page(request, form_class, template_extra: dict, submit, initial: dict, **fo
                     messages.info(request, _("该表单已提交过，案卷号 %(number)s") % {"number": case.number})
                 return redirect("ui:case_detail", case.number)
         status = 429 if isinstance(refused, RateLimited) else 400
+        # The first input refused takes the focus (its message is tied to it: aria-describedby, by Django).
+        focus_field = next((name for name in form.fields if form.has_error(name)), "")
+        if focus_field and focus_field != "category":  # the category <select> is drawn by the template
+            form.fields[focus_field].widget.attrs["autofocus"] = True
     else:
         form = form_class(initial={"idempotency_key": uuid.uuid4().hex, "crs": "wgs84", **initial}, groups=groups,
                           **form_kwargs)
         status = 200
-    context = {"form": form, "groups": groups, "script_messages": SCRIPT_MESSAGES, "proposal": proposal,
+        focus_field = ""
+    context = {"form": form, "focus_field": focus_field, "groups": groups, "script_messages": SCRIPT_MESSAGES, "proposal": proposal,
                "existing_case": existing,
                **template_extra, **map_context(request.user, "cases.report")}
     response = render(request, "cases/intake_form.html", context, status=status)

@@ -48,6 +48,28 @@
   document.body.addEventListener("htmx:afterSwap", (e) => {
     if (e.target && e.target.id === "board-figures") drawCharts();
   });
+
+  // What a screen reader hears on a refresh: nothing, unless the overdue count changed (one short sentence).
+  const announce = document.getElementById("board-announce");
+  const overdueTotal = () => {
+    const tag = document.querySelector("#board-lists [data-overdue-total]");
+    return tag ? tag.dataset.overdueTotal : null;
+  };
+  let lastOverdue = overdueTotal();
+  // The stopped-worker warning is an alert when it appears; redrawn unchanged by a refresh, it is not said again.
+  let workerDown = !!document.querySelector("#board-figures [data-worker-down]");
+  document.body.addEventListener("htmx:afterSwap", (e) => {
+    if (!e.target || e.target.id !== "board-figures") return;
+    const warning = e.target.querySelector("[data-worker-down]");
+    if (warning && workerDown) warning.removeAttribute("role");
+    workerDown = !!warning;
+  });
+  document.body.addEventListener("htmx:afterSwap", (e) => {
+    if (!announce || !e.target || e.target.id !== "board-lists") return;
+    const now = overdueTotal();
+    if (now !== null && now !== lastOverdue) announce.textContent = announce.dataset.template.replace("{n}", now);
+    lastOverdue = now;
+  });
   window.addEventListener("resize", () => Object.values(charts).forEach((c) => c.resize()));
   drawCharts();
 

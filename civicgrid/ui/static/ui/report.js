@@ -105,6 +105,9 @@
           if (bounds.isValid() && !marker) map.fitBounds(bounds, { padding: [6, 6] });
           // A click on a polygon bubbles to the map (Leaflet's default), whose handler below takes the point.
           layer.addTo(map);
+          // The outlines' tooltips make Chromium put each path in the Tab order, unnamed and doing nothing on
+          // Enter: keep them out of it (the point is chosen by keyboard in the coordinate inputs).
+          layer.eachLayer(outOfTabOrder);
           mapEl.dataset.ready = "1";
         })
         .catch(() => { mapEl.dataset.ready = "error"; });
@@ -112,6 +115,11 @@
       mapEl.dataset.ready = "1";
     }
     map.on("click", (e) => choosePoint(e.latlng));
+  }
+
+  function outOfTabOrder(lyr) {
+    const node = lyr.getElement && lyr.getElement();
+    if (node) node.setAttribute("tabindex", "-1");
   }
 
   function setMarker(lat, lng) {

@@ -30,10 +30,13 @@
         const lat = parseFloat(b.dataset.lat);
         const lng = parseFloat(b.dataset.lng);
         if (!Number.isFinite(lat) || !Number.isFinite(lng)) return;
-        L.circleMarker([lat, lng], { radius: 9, color: "#1f5fa8", weight: 2, dashArray: "4 3", fillOpacity: 0.25 })
+        const spot = L.circleMarker([lat, lng], { radius: 9, color: "#1f5fa8", weight: 2, dashArray: "4 3", fillOpacity: 0.25 })
           .bindTooltip(b.dataset.name || "", { permanent: false })
           .on("click", (e) => { L.DomEvent.stopPropagation(e); usePlace(lng, lat); })
           .addTo(layer);
+        // Its tooltip would put the unnamed path in the Tab order; the place's button is the keyboard's way.
+        const node = spot.getElement && spot.getElement();
+        if (node) node.setAttribute("tabindex", "-1");
       });
       const first = buttons[0];
       const chosen = el("lng") && el("lng").value;
