@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from django.conf import settings
 from django.db.models import CharField
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -162,9 +163,8 @@ def ledger_cases(user, f: selectors.CaseFilter):
     return selectors.case_list(user, f) & Case.objects.visible_to(user, "export")
 
 
-@official_language
-def export(user, f: selectors.CaseFilter) -> tuple[bytes, str]:
-    """The ledger as .xlsx bytes and a file name; recorded in the audit trail with its filter and size."""
+def _checked(user, f: selectors.CaseFilter):
+    """The ledger's cases and how many (refused without the capability, or past `MAX_ROWS`)."""
     if not has_capability(user, CAPABILITY):
         raise PermissionDenied("您无权导出事件台账 / you may not export the case ledger")
     qs = ledger_cases(user, f)
@@ -172,10 +172,44 @@ def export(user, f: selectors.CaseFilter) -> tuple[bytes, str]:
     if total > MAX_ROWS:
         raise ValidationFailed(f"台账共 {total} 条，超过单次导出上限 {MAX_ROWS} 条，请缩小时间或区域范围 / too many rows "
                                "for one export: narrow the period or region", field="date_from")
+    return qs, total
+
+
+def filter_data(f: selectors.CaseFilter) -> dict:
+    """The filters that are set, as the audit record (and a queued export) keeps them."""
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in vars(f).items() if v not in (None, "")}
+
+
+def filter_from(data: dict) -> selectors.CaseFilter:
+    """`filter_data` read back."""
+    days = {"date_from", "date_to"}
+    return selectors.CaseFilter(**{k: (date.fromisoformat(v) if k in days else v) for k, v in data.items()})
+
+
+@official_language
+def _build(user, f: selectors.CaseFilter, qs, total: int) -> tuple[bytes, str]:
     line = _Lines(qs)
     rows = (line(c) for c in qs.values(*FIELDS).iterator(chunk_size=2000))
     body = write_xlsx(HEADERS, rows, sheet_title="事件台账")
-    wanted = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in vars(f).items() if v not in (None, "")}
     record(actor=user, action=verbs.Data.EXPORTED, target_type="cases.case", target_repr="事件台账",
-           data={"filter": wanted, "rows": total, "format": "xlsx"})
+           data={"filter": filter_data(f), "rows": total, "format": "xlsx"})
     return body, f"case-ledger-{timezone.localdate():%Y%m%d}.xlsx"
+
+
+def export(user, f: selectors.CaseFilter) -> tuple[bytes, str]:
+    """The ledger as .xlsx bytes and a file name; recorded in the audit trail with its filter and size."""
+    qs, total = _checked(user, f)
+    return _build(user, f, qs, total)
+
+
+def export_or_queue(user, f: selectors.CaseFilter) -> tuple[bytes, str] | int:
+    """`export` for a ledger of up to `CIVICGRID_LEDGER_SYNC_MAX_ROWS` lines; a bigger one is handed to the
+    background worker (`ledger_files.queue`), which tells the user in their inbox where to download it: the
+    number of lines queued is returned instead. Refusals (capability, filters, `MAX_ROWS`) come first, alike."""
+    qs, total = _checked(user, f)
+    if total > settings.CIVICGRID_LEDGER_SYNC_MAX_ROWS:
+        from . import ledger_files
+
+        ledger_files.queue(user, f)
+        return total
+    return _build(user, f, qs, total)
