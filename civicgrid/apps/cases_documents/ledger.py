@@ -42,7 +42,7 @@ HEADERS = ["案卷号", "标题", "状态", "主案卷", "分类", "来源", "�
            "按期结案", "超期", "超期环节", "超期环节期限", "督办", "返工次数", "退回次数", "满意度", "描述"]
 
 # What a line reads of each case (and of its category, grid, department and parent): plain values, no model
-# instances, so that a line costs a few microseconds (`export`).
+# instances (four a line, and a lazy label hashed per choice, once took most of a big ledger's time).
 FIELDS = ("pk", "number", "title", "status", "parent_id", "parent__number", "category__name", "source", "is_major",
           "is_self_handled", "region_code", "grid__name", "address", "lng", "lat", "reporter_name",
           "reporter_phone_masked", "hotline_ticket", "department__name", "department__short_name",

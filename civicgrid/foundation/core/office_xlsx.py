@@ -145,7 +145,7 @@ def plain_rows(ws) -> Callable[[Sequence], None]:
     with "="), an int, float, bool, datetime (naive), date, time or None (an empty cell). Falls back to
     `ws.append` of the same values where the fast path does not apply (openpyxl writing through lxml)."""
     if LXML:  # pragma: no cover - lxml is not installed with the project; its writer has no raw stream
-        return lambda values: ws.append(list(values))
+        return lambda values: ws.append([text_cell(ws, v) if isinstance(v, str) else v for v in values])
     book = ws.parent
     date_styles = {kind: WriteOnlyCell(ws, value=sample).style_id for kind, sample in _DATE_SAMPLES.items()}
     epoch = book.epoch

@@ -470,7 +470,8 @@ def _sheet_title(title: str) -> str:
 def _plain_values(values: Sequence[Any]) -> list[Any]:
     """A row's values as `write_xlsx` writes them: numbers, dates, times and booleans as they are, anything else
     as clean text (`cell_to_str`, then `xlsx_text`)."""
-    return [value if value is None or isinstance(value, _NATIVE) else xlsx_text(cell_to_str(value))
+    return [xlsx_text(clean_cell(value)) if type(value) is str  # the common case, as cell_to_str cleans it
+            else value if value is None or isinstance(value, _NATIVE) else xlsx_text(cell_to_str(value))
             for value in values]
 
 
