@@ -25,6 +25,7 @@ QUICK_ARGS = {
     "bench_account_delete.py": ["--sizes", "10000,50000"],
     "bench_audit_types.py": ["--sizes", "10000,50000"],
     "bench_board.py": ["--sizes", "10000,50000"],
+    "bench_case_ledger.py": ["--sizes", "200,2000", "--repeat", "1"],
     "bench_case_saves.py": ["--sizes", "10000", "--cases", "50"],
     "bench_case_list.py": ["--sizes", "10000,50000"],
     "bench_evaluation.py": ["--sizes", "10000,50000"],

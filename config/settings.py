@@ -253,6 +253,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 60 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 CIVICGRID_MAX_IMPORT_BYTES = env.int("CIVICGRID_MAX_IMPORT_BYTES", 50 * 1024 * 1024, minimum=1)
 CIVICGRID_KEY_FILE = Path(os.environ.get("CIVICGRID_KEY_FILE", DATA_DIR / "keys.json"))
+# The case ledger (事件台账): up to this many lines it is built in the request; a bigger one is built by the
+# background worker and offered in the requester's inbox, its file kept in DATA_DIR/exports/ledger this many hours.
+CIVICGRID_LEDGER_SYNC_MAX_ROWS = env.int("CIVICGRID_LEDGER_SYNC_MAX_ROWS", 5000, minimum=0)
+CIVICGRID_LEDGER_KEEP_HOURS = env.int("CIVICGRID_LEDGER_KEEP_HOURS", 24, minimum=1)
 CIVICGRID_CIPHER = env.choice("CIVICGRID_CIPHER", "aes-gcm", ["aes-gcm", "sm4"])
 # Where people reach this site (SMS and email carry absolute follow links, the QR codes too), e.g.
 # https://wangge.pingcheng.gov.cn; without it links are paths, which a text message cannot open.

@@ -3,13 +3,17 @@ each with Chinese headers. Reporters' names and phones are masked; e-mail addres
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-from django.db.models import F
+from django.conf import settings
+from django.db.models import CharField
+from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.translation import pgettext_lazy
 
-from civicgrid.apps.cases import selectors
-from civicgrid.apps.cases.models import Case, Status
+from civicgrid.apps.cases import clocks, selectors
+from civicgrid.apps.cases.models import Case, CaseStep, Source, Status
+from civicgrid.apps.cases.recipients import WAITING_STEP
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.audit import verbs
 from civicgrid.foundation.audit.service import record
@@ -18,6 +22,7 @@ from civicgrid.foundation.core.office_xlsx import official_language
 from civicgrid.foundation.core.pii import mask_name
 from civicgrid.foundation.imports.readers import write_xlsx
 from civicgrid.foundation.regions.models import Level, Region
+from civicgrid.foundation.sla.models import OPEN_STATES, SlaClock
 
 CAPABILITY = "cases.export"
 MAX_ROWS = 100_000  # a bigger ledger should be narrowed (by period or region) rather than built in one request
@@ -25,15 +30,30 @@ MAX_ROWS = 100_000  # a bigger ledger should be narrowed (by period or region) r
 # 自行处置, 按期处置 and 按期结案 are the evaluation's facts (`evaluation.selectors`), so that its rates can be
 # checked from the sheet: 按期处置 is said once the case is handled (处置时间 set), 按期结案 once it is closed,
 # each blank before that (and where an imported case has no such fact).
+# 责任部门代码 and 责任部门简称 are the department's code and the name the evaluation ranks it under (its short name,
+# else its name), so that the ledger's lines can be matched to the evaluation's rows. 当前环节 and 当前环节期限 are
+# the step an open case waits for and that step's due time, as the case list shows them (a case waiting for
+# handling without a clock: its 处置期限). 超期环节 and 超期环节期限 name the step whose time limit ran out and made the
+# case 超期 (the first, when several did) and when it was due: 超期 of a case whose 处置期限 was met (核查 or 结案 late)
+# can be checked from them.
 HEADERS = ["案卷号", "标题", "状态", "主案卷", "分类", "来源", "重大事件", "自行处置", "街道", "社区/村", "网格", "网格编码",
-           "地址", "经度", "纬度", "报告人", "报告人电话", "热线工单号", "处置部门", "上报时间", "立案时间", "派遣时间",
-           "处置时间", "核查时间", "结案时间", "处置期限", "按期处置", "按期结案", "超期", "督办", "返工次数", "退回次数",
-           "满意度", "描述"]
+           "地址", "经度", "纬度", "报告人", "报告人电话", "热线工单号", "处置部门", "责任部门代码", "责任部门简称", "上报时间",
+           "立案时间", "派遣时间", "处置时间", "核查时间", "结案时间", "处置期限", "当前环节", "当前环节期限", "按期处置",
+           "按期结案", "超期", "超期环节", "超期环节期限", "督办", "返工次数", "退回次数", "满意度", "描述"]
 
+# What a line reads of each case (and of its category, grid, department and parent): plain values, no model
+# instances (four a line, and a lazy label hashed per choice, once took most of a big ledger's time).
+FIELDS = ("pk", "number", "title", "status", "parent_id", "parent__number", "category__name", "source", "is_major",
+          "is_self_handled", "region_code", "grid__name", "address", "lng", "lat", "reporter_name",
+          "reporter_phone_masked", "hotline_ticket", "department__name", "department__short_name",
+          "department__code", "reported_at", "accepted_at", "dispatched_at", "handled_at", "verified_at",
+          "closed_at", "deadline", "handled_on_time", "closed_on_time", "is_overdue", "is_supervised",
+          "rework_count", "send_back_count", "satisfaction", "description")
 
-def _when(value):
-    """District-local time, without the zone (Excel has no time zones)."""
-    return timezone.localtime(value).replace(tzinfo=None) if value else None
+# The steps of the case clocks, as the case list names them (the same words in the catalogue).
+STEP_NAMES = {clocks.INTAKE: pgettext_lazy("clock step", "受理"), clocks.CHECK: pgettext_lazy("clock step", "核实"),
+              clocks.DISPATCH: pgettext_lazy("clock step", "派遣"), clocks.HANDLE: pgettext_lazy("clock step", "处置"),
+              clocks.VERIFY: pgettext_lazy("clock step", "核查"), clocks.CLOSE: pgettext_lazy("clock step", "结案")}
 
 
 def _yes(value: bool) -> str:
@@ -45,16 +65,16 @@ def _known(value: bool | None) -> str:
     return "" if value is None else _yes(value)
 
 
-def _timely_handled(case: Case) -> str:
+def _timely_handled(case: dict) -> str:
     """按期处置 as the evaluation counts it: handled now (a 返工 takes the handling back) and in time."""
-    return _known(case.handled_on_time) if case.handled_at else ""
+    return _known(case["handled_on_time"]) if case["handled_at"] else ""
 
 
-def _timely_closed(case: Case) -> str:
+def _timely_closed(case: dict) -> str:
     """按期结案 as the evaluation counts it: closed, with both the handling and the closing step in time."""
-    if case.status != Status.CLOSED:
+    if case["status"] != Status.CLOSED:
         return ""
-    facts = (case.handled_on_time, case.closed_on_time)
+    facts = (case["handled_on_time"], case["closed_on_time"])
     return "否" if False in facts else ("" if None in facts else "是")
 
 
@@ -64,28 +84,78 @@ def _unit_names() -> dict[str, str]:
     return dict(Region.objects.filter(level__in=levels).values_list("code", "name"))
 
 
-def _parent_number(case: Case) -> str:
-    """The case a merged one was merged into (`parent_number` as `export` annotates it, else the parent row)."""
-    if not case.parent_id:
-        return ""
-    return getattr(case, "parent_number", None) or case.parent.number
+def _ids_as_text(qs):
+    """The cases' keys as the clocks name their targets (text), as a subquery."""
+    return qs.order_by().annotate(target=Cast("pk", CharField())).values("target")
 
 
-def row(case: Case, units: dict[str, str]) -> list:
-    """One ledger line (the case with category, grid and department selected)."""
-    code = case.region_code
-    return [
-        case.number, case.title, case.get_status_display(), _parent_number(case),
-        case.category.name if case.category_id else "",
-        case.get_source_display(), _yes(case.is_major), _yes(case.is_self_handled), units.get(code[:9], ""),
-        units.get(code[:12], ""), case.grid.name if case.grid_id else "", code, case.address, round(case.lng, 6),
-        round(case.lat, 6), mask_name(case.reporter_name), case.reporter_phone_masked, case.hotline_ticket,
-        case.department.name if case.department_id else "", _when(case.reported_at), _when(case.accepted_at),
-        _when(case.dispatched_at), _when(case.handled_at), _when(case.verified_at), _when(case.closed_at),
-        _when(case.deadline), _timely_handled(case), _timely_closed(case), _yes(case.is_overdue),
-        _yes(case.is_supervised), case.rework_count,
-        case.send_back_count, case.satisfaction, case.description,
-    ]
+def _waiting_due(qs) -> dict[tuple[int, str], datetime]:
+    """The due time of every open step clock of the ledger's cases, by (case, clock kind): one query."""
+    found = SlaClock.objects.filter(target_type=Case._meta.label_lower, state__in=OPEN_STATES,
+                                    kind__in=set(WAITING_STEP.values()), target_id__in=_ids_as_text(qs))
+    return {(int(target), kind): at for target, kind, at in found.values_list("target_id", "kind", "due_at")}
+
+
+def _overdue_steps(qs) -> dict[int, tuple[str, datetime | None]]:
+    """For each case of the ledger made 超期 by a step's clock: that step's clock kind and its due time (the
+    first such step; one query). The record is the 超期自动督办 step the breach left on the case's timeline."""
+    found: dict[int, tuple[str, datetime | None]] = {}
+    steps = (CaseStep.objects.filter(action="auto_supervise", case_id__in=qs.order_by().values("pk"))
+             .order_by("case_id", "at", "pk").values_list("case_id", "data"))
+    for case_id, data in steps:
+        if case_id in found or not isinstance(data, dict) or data.get("kind") not in STEP_NAMES:
+            continue
+        due = data.get("due_at")
+        try:
+            due = datetime.fromisoformat(due) if isinstance(due, str) else None
+        except ValueError:
+            due = None
+        found[case_id] = (data["kind"], due)
+    return found
+
+
+class _Lines:
+    """The ledger's lines: what every line shares (labels, names, the clocks) read once, then one list of
+    plain values per case."""
+
+    def __init__(self, qs):
+        self.tz = timezone.get_current_timezone()
+        self.statuses = {value: str(label) for value, label in Status.choices}
+        self.sources = {value: str(label) for value, label in Source.choices}
+        self.steps = {kind: str(name) for kind, name in STEP_NAMES.items()}
+        self.units = _unit_names()
+        self.waiting = _waiting_due(qs)
+        self.overdue = _overdue_steps(qs)
+
+    def when(self, value):
+        """District-local time, without the zone (Excel has no time zones)."""
+        return value.astimezone(self.tz).replace(tzinfo=None) if value else None
+
+    def __call__(self, case: dict) -> list:
+        when = self.when
+        code = case["region_code"]
+        status = case["status"]
+        waiting = WAITING_STEP.get(status)
+        waiting_due = self.waiting.get((case["pk"], waiting)) if waiting else None
+        if waiting_due is None and waiting == clocks.HANDLE:
+            waiting_due = case["deadline"]  # no clock (an imported case): its handling deadline, as the list
+        overdue_kind, overdue_due = self.overdue.get(case["pk"], ("", None)) if case["is_overdue"] else ("", None)
+        department = case["department__name"] or ""
+        return [
+            case["number"], case["title"], self.statuses.get(status, status),
+            (case["parent__number"] or "") if case["parent_id"] else "", case["category__name"] or "",
+            self.sources.get(case["source"], case["source"]), _yes(case["is_major"]), _yes(case["is_self_handled"]),
+            self.units.get(code[:9], ""), self.units.get(code[:12], ""), case["grid__name"] or "", code,
+            case["address"], round(case["lng"], 6), round(case["lat"], 6), mask_name(case["reporter_name"]),
+            case["reporter_phone_masked"], case["hotline_ticket"], department, case["department__code"] or "",
+            case["department__short_name"] or department, when(case["reported_at"]), when(case["accepted_at"]),
+            when(case["dispatched_at"]), when(case["handled_at"]), when(case["verified_at"]),
+            when(case["closed_at"]), when(case["deadline"]),
+            self.steps[waiting] if waiting_due is not None else "", when(waiting_due),
+            _timely_handled(case), _timely_closed(case), _yes(case["is_overdue"]), self.steps.get(overdue_kind, ""),
+            when(overdue_due), _yes(case["is_supervised"]), case["rework_count"], case["send_back_count"],
+            case["satisfaction"], case["description"],
+        ]
 
 
 def ledger_cases(user, f: selectors.CaseFilter):
@@ -93,20 +163,53 @@ def ledger_cases(user, f: selectors.CaseFilter):
     return selectors.case_list(user, f) & Case.objects.visible_to(user, "export")
 
 
-@official_language
-def export(user, f: selectors.CaseFilter) -> tuple[bytes, str]:
-    """The ledger as .xlsx bytes and a file name; recorded in the audit trail with its filter and size."""
+def _checked(user, f: selectors.CaseFilter):
+    """The ledger's cases and how many (refused without the capability, or past `MAX_ROWS`)."""
     if not has_capability(user, CAPABILITY):
         raise PermissionDenied("您无权导出事件台账 / you may not export the case ledger")
     qs = ledger_cases(user, f)
     total = qs.count()
-    qs = qs.annotate(parent_number=F("parent__number"))  # one column, not the parent's row
     if total > MAX_ROWS:
         raise ValidationFailed(f"台账共 {total} 条，超过单次导出上限 {MAX_ROWS} 条，请缩小时间或区域范围 / too many rows "
                                "for one export: narrow the period or region", field="date_from")
-    units = _unit_names()
-    body = write_xlsx(HEADERS, (row(c, units) for c in qs.iterator(chunk_size=2000)), sheet_title="事件台账")
-    wanted = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in vars(f).items() if v not in (None, "")}
+    return qs, total
+
+
+def filter_data(f: selectors.CaseFilter) -> dict:
+    """The filters that are set, as the audit record (and a queued export) keeps them."""
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in vars(f).items() if v not in (None, "")}
+
+
+def filter_from(data: dict) -> selectors.CaseFilter:
+    """`filter_data` read back."""
+    days = {"date_from", "date_to"}
+    return selectors.CaseFilter(**{k: (date.fromisoformat(v) if k in days else v) for k, v in data.items()})
+
+
+@official_language
+def _build(user, f: selectors.CaseFilter, qs, total: int) -> tuple[bytes, str]:
+    line = _Lines(qs)
+    rows = (line(c) for c in qs.values(*FIELDS).iterator(chunk_size=2000))
+    body = write_xlsx(HEADERS, rows, sheet_title="事件台账")
     record(actor=user, action=verbs.Data.EXPORTED, target_type="cases.case", target_repr="事件台账",
-           data={"filter": wanted, "rows": total, "format": "xlsx"})
+           data={"filter": filter_data(f), "rows": total, "format": "xlsx"})
     return body, f"case-ledger-{timezone.localdate():%Y%m%d}.xlsx"
+
+
+def export(user, f: selectors.CaseFilter) -> tuple[bytes, str]:
+    """The ledger as .xlsx bytes and a file name; recorded in the audit trail with its filter and size."""
+    qs, total = _checked(user, f)
+    return _build(user, f, qs, total)
+
+
+def export_or_queue(user, f: selectors.CaseFilter) -> tuple[bytes, str] | int:
+    """`export` for a ledger of up to `CIVICGRID_LEDGER_SYNC_MAX_ROWS` lines; a bigger one is handed to the
+    background worker (`ledger_files.queue`), which tells the user in their inbox where to download it: the
+    number of lines queued is returned instead. Refusals (capability, filters, `MAX_ROWS`) come first, alike."""
+    qs, total = _checked(user, f)
+    if total > settings.CIVICGRID_LEDGER_SYNC_MAX_ROWS:
+        from . import ledger_files
+
+        ledger_files.queue(user, f)
+        return total
+    return _build(user, f, qs, total)

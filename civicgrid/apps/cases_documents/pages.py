@@ -8,19 +8,22 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
-from django.urls import path
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from civicgrid.apps.cases.selectors import CaseFilter
-from civicgrid.foundation.access.endpoints import data_endpoint
+from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.core.downloads import PDF_TYPE, XLSX_TYPE, file_response
 from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
 
-from . import casefile, ledger
+from . import casefile, ledger, ledger_files
 
 
 def _int(value: str, name: str) -> int | None:
@@ -71,12 +74,29 @@ def case_filter(params) -> CaseFilter:
 def case_ledger(request):
     """事件台账 (xlsx): the cases of the user's export scope, with the case list's filters; audited."""
     try:
-        body, filename = ledger.export(request.user, case_filter(request.GET))
+        built = ledger.export_or_queue(request.user, case_filter(request.GET))
     except PermissionDenied:
         raise DjangoPermissionDenied from None
     except ValidationFailed as exc:
         # The site's 400 page says it in the reader's language (as a refused download elsewhere does).
         raise BadRequest(exc.message) from None
+    if isinstance(built, int):  # a big ledger: the worker builds it, the inbox offers it
+        messages.info(request, _("台账共 %(rows)s 条，正在后台生成；生成后将通过站内消息提供下载链接。")
+                      % {"rows": built})
+        query = request.GET.urlencode()
+        return redirect(reverse("ui:case_list") + (f"?{query}" if query else ""))
+    body, filename = built
+    return file_response(body, filename, XLSX_TYPE)
+
+
+@require_GET
+@login_required
+def case_ledger_file(request, token: str):
+    """A ledger the worker built (`ledger_files`): for the user who asked for it, within its time."""
+    try:
+        body, filename = ledger_files.ready_file(request.user, token)
+    except NotFound:
+        raise Http404("未找到该台账文件，或已过期") from None
     return file_response(body, filename, XLSX_TYPE)
 
 
@@ -95,8 +115,12 @@ def case_file(request, number: str):
 
 urlpatterns = [
     path("cases/ledger.xlsx", case_ledger, name="case_ledger"),
+    path("cases/ledger/<str:token>.xlsx", case_ledger_file, name="case_ledger_file"),
     path("cases/<str:number>.pdf", case_file, name="case_file_pdf"),
 ]
 
 data_endpoint("ui:case_ledger", "cases.Case", "export")
+# A built ledger is its requester's own file (the token names it, the request file names its owner): the build
+# read the requester's scope and was audited as `case_ledger` is.
+non_data_endpoint("ui:case_ledger_file")
 data_endpoint("ui:case_file_pdf", "cases.Case", "detail", lookup="number", lookup_field="number")

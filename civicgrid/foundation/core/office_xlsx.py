@@ -28,6 +28,11 @@ writer stops half-way (a row's query refused by the database, a getter failing) 
 dropped, those generators are finalised by the garbage collector in no set order, so the row stream may try to
 end its XML in a file already closed ("Exception ignored in … _write_rows: I/O operation on closed file"), and
 the temporary file stays until the process exits. The context manager finishes whatever was not saved.
+
+`plain_rows(ws)` is the fast way to put many rows of plain values (text, numbers, dates, booleans, None) on
+such a sheet: openpyxl (without lxml) builds an element tree and serialises it for every cell, about 35 µs a
+cell, most of a big ledger's time; `plain_rows` writes each row's XML as openpyxl would have written it, in one
+string. Opened back, the cells are the same (values, types and date formats).
 """
 
 from __future__ import annotations
@@ -42,11 +47,12 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone, translation
-from openpyxl import Workbook
+from openpyxl import LXML, Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import to_excel
 
 # (header, column width, value of one row); 序号 is put in front of the columns by the writer.
 Column = tuple[str, float, Callable[[Any], Any]]
@@ -104,6 +110,97 @@ def _discard(ws) -> None:
         writer.close()
     with contextlib.suppress(Exception):
         writer.cleanup()
+
+
+class _Plain(list):
+    """A row of plain values handed to `plain_rows`' writer as it is (no cells are made for it)."""
+
+    __slots__ = ()
+
+
+_MAX_TEXT = 32767  # what a cell holds; openpyxl cuts longer text there too
+_DATE_SAMPLES = {dt.datetime: dt.datetime(2000, 1, 1), dt.date: dt.date(2000, 1, 1), dt.time: dt.time(0)}
+
+
+_PLAIN_TYPES = frozenset({str, bool, int, float, dt.datetime, dt.date, dt.time})
+
+
+def _as_plain(value) -> tuple[Any, type]:
+    for base in (bool, int, float, str):
+        if isinstance(value, base):
+            return base(value), base
+    for base in (dt.datetime, dt.date, dt.time):
+        if isinstance(value, base):
+            return value, base
+    raise TypeError(f"not a plain cell value: {type(value).__name__}")
+
+
+def _xml_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def plain_rows(ws) -> Callable[[Sequence], None]:
+    """An `append` for rows of plain values on the write-only sheet `ws` (call it after the sheet's first
+    `append`, which opens its row stream): a str (already `xlsx_text`-clean; written as text even when it starts
+    with "="), an int, float, bool, datetime (naive), date, time or None (an empty cell). Falls back to
+    `ws.append` of the same values where the fast path does not apply (openpyxl writing through lxml)."""
+    if LXML:  # pragma: no cover - lxml is not installed with the project; its writer has no raw stream
+        return lambda values: ws.append([text_cell(ws, v) if isinstance(v, str) else v for v in values])
+    book = ws.parent
+    date_styles = {kind: WriteOnlyCell(ws, value=sample).style_id for kind, sample in _DATE_SAMPLES.items()}
+    epoch = book.epoch
+    letters: list[str] = []
+    writer = ws._writer
+    if writer is None or ws._rows is None:
+        raise RuntimeError("plain_rows needs a sheet with its first row appended")
+
+    def render(values, row_idx: int) -> str:
+        while len(letters) < len(values):
+            letters.append(get_column_letter(len(letters) + 1))
+        parts = [f'<row r="{row_idx}">']
+        for index, value in enumerate(values):
+            if value is None:
+                continue
+            ref = f"{letters[index]}{row_idx}"
+            kind = type(value)
+            if kind not in _PLAIN_TYPES:  # a subclass (an IntEnum, a str enum…) is written as its plain type
+                value, kind = _as_plain(value)
+            if kind is str:
+                value = value[:_MAX_TEXT]
+                if not value:
+                    parts.append(f'<c r="{ref}" t="inlineStr" />')
+                elif value in ERROR_CODES:
+                    parts.append(f'<c r="{ref}" t="e"><v>{value}</v></c>')
+                else:
+                    stripped = value.strip()
+                    space = ' xml:space="preserve"' if stripped and stripped != value else ""
+                    parts.append(f'<c r="{ref}" t="inlineStr"><is><t{space}>{_xml_text(value)}</t></is></c>')
+            elif kind is bool:
+                parts.append(f'<c r="{ref}" t="b"><v>{int(value)}</v></c>')
+            elif kind is int or kind is float:
+                number = "" if value != value or value in (float("inf"), float("-inf")) else f"{value:.16g}"
+                parts.append(f'<c r="{ref}" t="n"><v>{number}</v></c>')
+            elif kind in date_styles:
+                if kind is not dt.date and value.tzinfo is not None:
+                    raise TypeError("Excel does not support timezones in datetimes")
+                serial = to_excel(value, epoch)
+                parts.append(f'<c r="{ref}" s="{date_styles[kind]}" t="n"><v>{serial:.16g}</v></c>')
+            else:
+                raise TypeError(f"not a plain cell value: {kind.__name__}")
+        parts.append("</row>")
+        return "".join(parts)
+
+    write_row, values_to_row = writer.write_row, ws._values_to_row
+
+    def fast_write_row(xf, row, row_idx):
+        if type(row) is _Plain:
+            xf._file(render(row, row_idx))
+        else:
+            write_row(xf, row, row_idx)
+
+    writer.write_row = fast_write_row
+    ws._values_to_row = lambda values, row_idx: values if type(values) is _Plain else values_to_row(values, row_idx)
+    return lambda values: ws.append(_Plain(values))
 
 
 def headers(columns: Sequence[Column]) -> list[str]:

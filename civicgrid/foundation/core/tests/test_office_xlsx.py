@@ -14,8 +14,9 @@ from types import SimpleNamespace
 
 import pytest
 from openpyxl import load_workbook
+from openpyxl.cell import WriteOnlyCell
 
-from civicgrid.foundation.core.office_xlsx import headers, write_office_sheet, write_only_workbook
+from civicgrid.foundation.core.office_xlsx import headers, plain_rows, write_office_sheet, write_only_workbook
 
 COLUMNS = [
     ("编号", 12, lambda r: r.code),
@@ -177,3 +178,46 @@ def test_a_workbook_never_saved_is_closed_and_a_saved_one_is_left_as_it_is(lefto
         book.save(out)
     assert [list(r) for r in load_workbook(out).worksheets[0].iter_rows(values_only=True)] == [["a", 1]]
     assert leftovers() == ([], [])
+
+
+def _through(rows, *, fast: bool) -> list[tuple]:
+    """`rows` under a header, written through openpyxl's cells or through `plain_rows`, read back as cells."""
+    with write_only_workbook() as book:
+        ws = book.create_sheet("t")
+        ws.append(["a", "b", "c", "d", "e", "f"])
+        append = plain_rows(ws) if fast else None
+        for values in rows:
+            if fast:
+                append(values)
+            else:
+                cells = []
+                for value in values:
+                    cell = WriteOnlyCell(ws, value=value)
+                    if isinstance(value, str) and value.startswith("="):
+                        cell.data_type = "s"
+                    cells.append(cell)
+                ws.append(cells)
+        out = io.BytesIO()
+        book.save(out)
+    sheet = load_workbook(io.BytesIO(out.getvalue())).active
+    return [tuple((c.value, c.data_type, c.number_format) for c in row) for row in sheet.iter_rows()]
+
+
+def test_plain_rows_write_the_cells_openpyxl_writes():
+    """The fast row writer of the big exports (the case ledger) gives the cells openpyxl's own cells give:
+    values, types and date formats, text that looks like a formula or an error kept as openpyxl keeps it."""
+    import enum
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    rows = [
+        ["文本 & <标签>", 3, 2.5, True, dt.datetime(2026, 5, 1, 8, 30, 15), dt.date(2026, 5, 2)],
+        [" 前后空格 ", -7, 1e20, False, dt.time(9, 45), None],
+        ["=1+1", Level.HIGH, 0.1 + 0.2, None, "", "#N/A"],
+        [None, None, "x" * 40000, 10**17, "-5", "@home"],
+    ]
+    fast = _through(rows, fast=True)
+    assert fast == _through(rows, fast=False)
+    assert fast[1][0] == ("文本 & <标签>", "s", "General") and fast[1][4][2] == "yyyy-mm-dd h:mm:ss"
+    assert fast[3][0][:2] == ("=1+1", "s") and len(fast[4][2][0]) == 32767
