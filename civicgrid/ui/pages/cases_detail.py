@@ -32,7 +32,13 @@ from civicgrid.apps.cases.models import Attachment, Case, Status
 from civicgrid.apps.cases.services.actions_handling import DECISIONS
 from civicgrid.apps.cases.services.actions_intake import CHECK_RESULTS
 from civicgrid.apps.cases.services.common import MissingInput
-from civicgrid.apps.cases.workflow import CASE_WORKFLOW, allowed_actions, reopen_deadline, reopen_window_open
+from civicgrid.apps.cases.workflow import (
+    CASE_WORKFLOW,
+    REVIEW_ACTIONS,
+    allowed_actions,
+    reopen_deadline,
+    reopen_window_open,
+)
 from civicgrid.apps.categories.models import LimitMode
 from civicgrid.apps.categories.selectors import org_label
 from civicgrid.apps.categories.services import dispatch_target, explain_route
@@ -312,10 +318,21 @@ def _reopen_window(case: Case) -> dict | None:
     return {"until": reopen_deadline(case), "expired": not reopen_window_open(case), "days": case_conf.reopen_days()}
 
 
+def publishing_actions(case: Case, allowed: set[str]) -> set[str]:
+    """The actions on offer that would make the case's words and place public on Open311 (`published`): 立案 by
+    a person, or, once the router accepted it by itself (no person has taken it in hand: `Case.reviewed_at`),
+    the first step a person takes (`workflow.REVIEW_ACTIONS`: the department starting it, a send-back …)."""
+    if case.reviewed_at is not None:
+        return set()
+    if case.accepted_at is None:
+        return allowed & {"accept"}
+    return allowed & REVIEW_ACTIONS
+
+
 def published_masked(case: Case) -> str:
-    """For the 立案 form: the description as Open311 will publish it once the case is accepted, when that masks
-    personal data written into it (ID or phone numbers…: `pii.scrub`) and the case is one the public feed shows
-    (a public category, not a 12345 ticket); empty otherwise."""
+    """For the forms that publish the case (`publishing_actions`): the description as Open311 will publish it,
+    when that masks personal data written into it (ID or phone numbers…: `pii.scrub`) and the case is one the
+    public feed shows (a public category, not a 12345 ticket); empty otherwise."""
     text = case.description or case.title
     if not has_personal_data(text):
         return ""
@@ -356,7 +373,8 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "actions": forms,
         "route": route,
         "route_unstaffed": org_label(unstaffed) if unstaffed is not None else "",
-        "published_masked": published_masked(case) if "accept" in allowed else "",
+        "published_masked": published_masked(case) if (publishing := publishing_actions(case, allowed)) else "",
+        "publishing": publishing,
         "departments": departments,
         "categories": category_groups(user) if "category" in needs else [],
         "clocks": (clock_rows := _clocks(case)),
