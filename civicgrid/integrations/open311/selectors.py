@@ -261,7 +261,7 @@ def queued_answer(queued: QueuedRequest) -> dict:
 
 
 def _update_description(step: CaseStep) -> str:
-    label = STEP_LABELS.get(step.action, "留言" if step.action == "comment" else step.action)
+    label = STEP_LABELS.get(step.action, step.action)
     if step.action == "dispatch" and step.department_id:
         return f"{label}：{step.department.name}"
     if step.action in NOTE_STEPS and step.note:

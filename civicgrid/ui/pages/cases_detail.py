@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_POST
 from civicgrid.apps.cases import clocks, duplicates, recipients, selectors, services
 from civicgrid.apps.cases import conf as case_conf
 from civicgrid.apps.cases import photos as photo_mod
+from civicgrid.apps.cases.media import ExternalMedia, external_media
 from civicgrid.apps.cases.models import Attachment, Case, Status
 from civicgrid.apps.cases.services.actions_handling import DECISIONS
 from civicgrid.apps.cases.services.actions_intake import CHECK_RESULTS
@@ -183,14 +184,15 @@ def _send_back_proposals(case: Case) -> dict[int, dict]:
     return found
 
 
-def _timeline(case: Case, proposals: dict[int, dict]) -> list[dict]:
+def _timeline(case: Case, proposals: dict[int, dict], media: ExternalMedia | None = None) -> list[dict]:
     labels = {**STEP_LABELS, **EXTRA_STEP_LABELS}
     return [{"step": s, "label": labels.get(s.action, s.action),
              "actor": s.actor_label,
              "from_label": Status(s.from_status).label if s.from_status in Status.values else "",
              "to_label": Status(s.to_status).label if s.to_status in Status.values else "",
              "proposal": proposals.get(s.pk),
-             "photos": [photo(case, a) for a in s.attachments.all()]}
+             "photos": [photo(case, a) for a in s.attachments.all()],
+             "media": media.steps.get(s.pk, []) if media else []}
             for s in case.steps.all()]
 
 
@@ -380,7 +382,9 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "clocks": (clock_rows := _clocks(case)),
         # 处置期限 is the open handling clock's deadline: reckoned on a provisional calendar year, it says so
         "deadline_provisional": any(c["kind"] == "case.handle" and c["open"] and c["provisional"] for c in clock_rows),
-        "timeline": _timeline(case, proposals),
+        "timeline": _timeline(case, proposals, media := external_media(case, case.steps.all())),
+        # links the reporter sent instead of uploading (Open311 media_url): shown as links, never fetched
+        "external_media": media.report,
         "send_back_proposal": pending_proposal(case, user, proposals) if "dispatch" in allowed else None,
         "photos": [photo(case, a) for a in case.attachments.all()],
         "candidates": _duplicates(case, user, allowed),
