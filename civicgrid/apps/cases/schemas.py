@@ -374,6 +374,7 @@ class FollowStepOut(Schema):
     label: str
     at: datetime
     merged_into: str | None = None  # a 合并 step: the number of the case the report joined
+    note: str = ""  # 不予受理, 作废, 处置反馈, 结案: staff's words, personal data masked (as Open311's updates show them)
 
 
 class FollowOut(Schema):

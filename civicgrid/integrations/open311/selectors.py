@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from civicgrid.apps.cases.models import FINAL_STATUSES, OPEN_STATUSES, Case, CaseStep, Source, Status
-from civicgrid.apps.cases.services.follow import STEP_LABELS
+from civicgrid.apps.cases.services.follow import NOTE_STEPS, STEP_LABELS
 from civicgrid.foundation.core import keys
 from civicgrid.foundation.core.bilingual import halves
 from civicgrid.foundation.core.pii import scrub
@@ -59,7 +59,6 @@ OPEN = {str(s) for s in OPEN_STATUSES} | {str(Status.SUSPENDED)}
 # hotline cases are the hotline's to publish, not ours.
 UPDATE_STEPS = ("accept", "refuse", "void", "merge", "dispatch", "report_back", "verify", "close", "self_handle",
                 "reopen", "comment")
-NOTE_STEPS = {"refuse", "void", "report_back", "close"}
 PRIVATE_SOURCES = (Source.HOTLINE,)
 # A case ended for what it is (or what it says) keeps its words and media unpublished, even if it was accepted.
 WITHDRAWN = {str(Status.REFUSED), str(Status.VOIDED)}

@@ -10,8 +10,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from civicgrid.apps.cases.tests.conftest import loop, report  # noqa: F401
 from civicgrid.apps.cases.services import act
+from civicgrid.apps.cases.tests.conftest import loop, report  # noqa: F401
 from civicgrid.apps.categories.models import Category
 
 pytestmark = pytest.mark.django_db
