@@ -73,6 +73,8 @@ def acts_in_person(actor) -> bool:
     nor an account a part of the system acts under (`SYSTEM_USERNAMES`: the router's auto-dispatch)."""
     user = user_or_none(actor)
     return user is not None and user.get_username() not in SYSTEM_USERNAMES
+
+
 # Event topics, in the past tense subscribers expect.
 TOPICS = {
     "accept": "accepted", "check_request": "check_requested", "check_result": "checked", "refuse": "refused",
