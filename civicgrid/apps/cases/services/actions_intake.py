@@ -117,14 +117,16 @@ def check_result(ctx: Ctx) -> None:
 TOLD_REASON = 200
 
 
-def _tell_with_reason(ctx: Ctx, tell: str) -> None:
-    """Tell reporters why, as the public feed and the follow page do (`follow.NOTE_STEPS`): the reason with the
-    personal data written into it masked (`pii.scrub`)."""
+def _tell_why(ctx: Ctx) -> None:
+    """Tell reporters why (after what `ctx.tell` says), as the public feed and the follow page do
+    (`follow.NOTE_STEPS`): the reason with the personal data written into it masked (`pii.scrub`)."""
     reason = scrub(str(ctx.inputs.get("reason") or "")).strip().rstrip("。.；;，, ")
+    if not reason:
+        return
     if len(reason) > TOLD_REASON:
         reason = reason[:TOLD_REASON - 1] + "…"
-    ctx.tell = f"{tell}，原因：{reason}" if reason else tell
-    ctx.tell_en = f"{recipients.TELLS_EN[tell]}, reason: {reason}" if reason else ""
+    ctx.tell_en = f"{recipients.TELLS_EN[ctx.tell]}, reason: {reason}"
+    ctx.tell = f"{ctx.tell}，原因：{reason}"
 
 
 @action("refuse")
@@ -132,7 +134,8 @@ def refuse(ctx: Ctx) -> None:
     """不予受理 with a reason: no step was completed, so the clocks stop without facts. Reporters are told why."""
     clocks.stop_all(ctx.case, ctx.at)
     ctx.case.ended_at = ctx.at
-    _tell_with_reason(ctx, "不予受理")
+    ctx.tell = "不予受理"
+    _tell_why(ctx)
 
 
 @action("void")
@@ -141,7 +144,8 @@ def void(ctx: Ctx) -> None:
     clocks.stop_all(ctx.case, ctx.at)
     ctx.case.ended_at = ctx.at
     ctx.data["was_accepted"] = ctx.case.accepted_at is not None
-    _tell_with_reason(ctx, "已作废")
+    ctx.tell = "已作废"
+    _tell_why(ctx)
 
 
 def _parent(ctx: Ctx) -> Case:
