@@ -153,6 +153,12 @@ class Case(ScopedModel):
     # when (milestones) and evaluation facts
     reported_at = models.DateTimeField(_("上报时间"), db_index=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
+    # When a person on the staff first took the case in hand (`workflow.REVIEW_ACTIONS` by an account of their
+    # own, not a system account such as the router's auto-dispatch): from then on someone has read what the
+    # reporter wrote, and what the public feed shows of it may be shown (Open311 `published`). A human 立案 sets
+    # it; after the router's automatic 立案 and 派遣 it is the first step a person takes (the department starting
+    # or sending it back, a dispatcher's 督办 …). Never cleared.
+    reviewed_at = models.DateTimeField(null=True, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     handled_at = models.DateTimeField(null=True, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)

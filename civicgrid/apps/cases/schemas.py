@@ -15,6 +15,7 @@ from civicgrid.foundation.regions.crs import SUPPORTED_CRS
 from civicgrid.foundation.sla import clock as sla_clock
 
 from .clocks import KINDS as CLOCK_KINDS
+from .media import ExternalMedia, external_media, linkable
 from .models import Case, CaseStep, Source, Status
 from .workflow import CASE_WORKFLOW
 
@@ -194,6 +195,8 @@ class StepOut(Schema):
     data: dict | None
     at: datetime
     attachments: list[int]
+    media_urls: list[str] = Field(default_factory=list, description="links to photos sent with this step from "
+                                  "elsewhere (an Open311 update's media_url, a comment's): external, never fetched")
 
     @staticmethod
     def resolve_label(obj: CaseStep) -> str:
@@ -204,6 +207,15 @@ class StepOut(Schema):
     @staticmethod
     def resolve_department(obj: CaseStep) -> str:
         return obj.department.name if obj.department_id else ""
+
+    @staticmethod
+    def resolve_media_urls(obj: CaseStep) -> list[str]:
+        # the case detail reads them for all its steps at once (`CaseDetailOut.resolve_timeline`)
+        found = getattr(obj, "external_media", None)
+        if found is None:
+            url = obj.data.get("media_url") if isinstance(obj.data, dict) else None
+            found = [url] if linkable(url) else []
+        return found
 
     @staticmethod
     def resolve_attachments(obj: CaseStep) -> list[int]:
@@ -230,6 +242,15 @@ class ClockOut(Schema):
     breached: bool
     ratio: float | None
     provisional: bool = False  # the deadline lies in a year whose holidays are not yet announced (provisional)
+
+
+def _external_media(case: Case, steps=None) -> ExternalMedia:
+    """The case's external links, read once for its detail (the timeline's and the report's)."""
+    found = getattr(case, "_external_media_cache", None)
+    if found is None:
+        found = external_media(case, steps if steps is not None else list(case.steps.all()))
+        case._external_media_cache = found
+    return found
 
 
 class CaseDetailOut(CaseItemOut):
@@ -263,6 +284,8 @@ class CaseDetailOut(CaseItemOut):
     allowed_actions: list[ActionOut]
     clocks: list[ClockOut]
     follow_token: str | None = None  # only to the account that reported the case
+    media_urls: list[str] = Field(default_factory=list, description="links to photos the reporter sent with the "
+                                  "report instead of uploading them (Open311 media_url): external, never fetched")
 
     @staticmethod
     def resolve_reporter_name(obj: Case) -> str:
@@ -280,7 +303,15 @@ class CaseDetailOut(CaseItemOut):
 
     @staticmethod
     def resolve_timeline(obj: Case):
-        return list(obj.steps.all())
+        steps = list(obj.steps.all())
+        media = _external_media(obj, steps)
+        for step in steps:
+            step.external_media = media.steps.get(step.pk, [])
+        return steps
+
+    @staticmethod
+    def resolve_media_urls(obj: Case) -> list[str]:
+        return _external_media(obj).report
 
     @staticmethod
     def resolve_attachments(obj: Case):
@@ -336,6 +367,7 @@ class FollowStepOut(Schema):
     label: str
     at: datetime
     merged_into: str | None = None  # a 合并 step: the number of the case the report joined
+    note: str = ""  # 不予受理, 作废, 处置反馈, 结案: staff's words, personal data masked (as Open311's updates show them)
 
 
 class FollowOut(Schema):

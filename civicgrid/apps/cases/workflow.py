@@ -161,7 +161,15 @@ EXTRA_STEP_LABELS = {
     "auto_supervise": "超期自动督办",
     "add_photos": "补充照片",
     "auto_dispatch_held": "未自动派遣",  # the router was confident, yet the case waits (the note says why)
+    "comment": "留言",  # a reporter's or a public channel's note (Open311 servicerequestupdates)
 }
+
+# The steps by which a person on the staff takes a case in hand (`Case.reviewed_at`, `services.transitions`):
+# every transition of the table but those a reporter takes too (重新办理) and those that end the case for what it
+# is (不予受理, 作废: nothing of it is published then), and 自行处置. Taken by an account of a person, not by a
+# system account (`models.SYSTEM_USERNAMES`: the router's auto-dispatch); the reporter's own steps (上报, 留言,
+# 评价, 补充照片) never count.
+REVIEW_ACTIONS = frozenset(t.name for t in CASE_WORKFLOW.transitions) - {"reopen", "refuse", "void"} | {"self_handle"}
 
 # Audit actions: "cases." + the step's name (services.common.record), named as the buttons and the timeline are.
 audit_labels.register_domain("cases", gettext_lazy("事件办理"), order=100)

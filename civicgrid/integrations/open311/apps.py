@@ -19,6 +19,25 @@ class Open311Config(AppConfig):
         for model, field, context in models.ENCRYPTED_COLUMNS:
             keys.register_encrypted_column(model, field, context)
         register_retention()
+        register_media()
+
+
+def register_media() -> None:
+    """The links a client sent with a report or an update, for staff (`cases.media`: shown as links, never
+    fetched)."""
+    from civicgrid.apps.cases import media
+
+    from .models import Open311Request, Open311Update
+
+    def sent(case):
+        report = Open311Request.objects.filter(case=case).values_list("media_urls", flat=True).first() or []
+        steps: dict[int, list[str]] = {}
+        for step_id, url in (Open311Update.objects.filter(case=case, step__isnull=False).exclude(media_url="")
+                             .values_list("step_id", "media_url")):
+            steps.setdefault(step_id, []).append(url)
+        return list(report), steps
+
+    media.register(sent)
 
 
 def register_retention() -> None:

@@ -6,7 +6,8 @@ the spec lists. Reporter names and contacts are never selected (the querysets na
 and a timeline step contributes its label, plus its note only for the steps a reporter is told about anyway.
 
 What a reporter wrote and sent (the description, the media links) and where it is (the address, the building's
-address_id, lat and long) are published only once intake has accepted the case (立案: staff have read it), and
+address_id, lat and long) are published only once the case is accepted (立案) and a person on the staff has taken
+it in hand (`Case.reviewed_at`: a system account's 立案, the router's auto-dispatch, is no one having read it), and
 never for a case refused or voided (often for what it said: 含他人个人信息; a private person's report may stand
 outside their home). Until then the request is listed by its id, status and service, so that clients can follow
 it, with the description, media and location left blank (`published`). What the public sends later, with a comment or a reopening, is
@@ -28,7 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from civicgrid.apps.cases.models import FINAL_STATUSES, OPEN_STATUSES, Case, CaseStep, Source, Status
-from civicgrid.apps.cases.services.follow import STEP_LABELS
+from civicgrid.apps.cases.services.follow import NOTE_STEPS, STEP_LABELS
 from civicgrid.foundation.core import keys
 from civicgrid.foundation.core.bilingual import halves
 from civicgrid.foundation.core.pii import scrub
@@ -44,7 +45,7 @@ CASE_FIELDS = (
     "lat", "category__id", "category__code", "category__name", "category__kind", "category__taxonomy__id",
     "category__taxonomy__code", "department__id", "department__name", "suggested_department__id",
     "suggested_department__name", "open311__id", "open311__address_id",
-    "open311__media_urls", "accepted_at", "is_self_handled",
+    "open311__media_urls", "accepted_at", "reviewed_at", "is_self_handled",
     # a merged request answers with the state of the case that carries it now (`_carrier`)
     "parent__id", "parent__number", "parent__status", "parent__updated_at", "parent__deadline",
     "parent__department__id", "parent__department__name", "parent__suggested_department__id",
@@ -56,11 +57,10 @@ OPEN = {str(s) for s in OPEN_STATUSES} | {str(Status.SUSPENDED)}
 # and internal hand-overs stay inside). Ratings are the reporter's own words: never shown.
 # What the public wrote or sent with an update (a comment, a reopening's reason, their media) may carry personal
 # details and no one checks it before it would be shown: like the follow page, the public feed names the step,
-# not the words nor the media (a case's own description and media wait for 立案 instead: `published`). 12345
+# not the words nor the media (a case's own description and media wait for a person's 立案 instead: `published`). 12345
 # hotline cases are the hotline's to publish, not ours.
 UPDATE_STEPS = ("accept", "refuse", "void", "merge", "dispatch", "report_back", "verify", "close", "self_handle",
                 "reopen", "comment")
-NOTE_STEPS = {"refuse", "void", "report_back", "close"}
 PRIVATE_SOURCES = (Source.HOTLINE,)
 # A case ended for what it is (or what it says) keeps its words and media unpublished, even if it was accepted.
 WITHDRAWN = {str(Status.REFUSED), str(Status.VOIDED)}
@@ -81,9 +81,13 @@ def public_cases_q(prefix: str = "") -> Q:
 
 
 def published(case: Case) -> bool:
-    """Whether the case's own words and media are public: once intake accepted it (立案), or when staff recorded
-    it themselves as found and fixed on the spot (自行处置, never up for 立案); never once refused or voided."""
-    return (case.accepted_at is not None or case.is_self_handled) and case.status not in WITHDRAWN
+    """Whether the case's own words, media and place are public: once it is accepted (立案) and a person on the
+    staff has taken it in hand (`Case.reviewed_at`: a human 立案, or after the router's automatic 立案 and 派遣 the
+    first step a person takes, such as the department starting it), or when staff recorded it themselves as
+    found and fixed on the spot (自行处置, never up for 立案); never once refused or voided. A system account's
+    立案 alone publishes nothing: no one has read it."""
+    return (((case.accepted_at is not None and case.reviewed_at is not None) or case.is_self_handled)
+            and case.status not in WITHDRAWN)
 
 
 def _public_cases():
@@ -125,7 +129,7 @@ def _shape(case: Case) -> dict:
         "requested_datetime": case.reported_at,
         "updated_datetime": max(case.updated_at, now.updated_at),
         "expected_datetime": now.deadline,
-        # Where it is follows the same rule as what it says (`published`): blank until 立案, and for a case
+        # Where it is follows the same rule as what it says (`published`): blank until a person's 立案, and for a case
         # refused or voided (a client such as FixMyStreet skips a request without lat/long, and takes it, put
         # where it is, once published).
         "address": case.address if shown else "",
@@ -273,7 +277,7 @@ def queued_answer(queued: QueuedRequest) -> dict:
 
 
 def _update_description(step: CaseStep) -> str:
-    label = STEP_LABELS.get(step.action, "留言" if step.action == "comment" else step.action)
+    label = STEP_LABELS.get(step.action, step.action)
     if step.action == "dispatch" and step.department_id:
         return f"{label}：{step.department.name}"
     if step.action in NOTE_STEPS and step.note:

@@ -28,11 +28,18 @@ from django.views.decorators.http import require_GET, require_POST
 from civicgrid.apps.cases import clocks, duplicates, recipients, selectors, services
 from civicgrid.apps.cases import conf as case_conf
 from civicgrid.apps.cases import photos as photo_mod
+from civicgrid.apps.cases.media import ExternalMedia, external_media
 from civicgrid.apps.cases.models import Attachment, Case, Status
 from civicgrid.apps.cases.services.actions_handling import DECISIONS
 from civicgrid.apps.cases.services.actions_intake import CHECK_RESULTS
 from civicgrid.apps.cases.services.common import MissingInput
-from civicgrid.apps.cases.workflow import CASE_WORKFLOW, allowed_actions, reopen_deadline, reopen_window_open
+from civicgrid.apps.cases.workflow import (
+    CASE_WORKFLOW,
+    REVIEW_ACTIONS,
+    allowed_actions,
+    reopen_deadline,
+    reopen_window_open,
+)
 from civicgrid.apps.categories.models import LimitMode
 from civicgrid.apps.categories.selectors import org_label
 from civicgrid.apps.categories.services import dispatch_target, explain_route
@@ -177,14 +184,15 @@ def _send_back_proposals(case: Case) -> dict[int, dict]:
     return found
 
 
-def _timeline(case: Case, proposals: dict[int, dict]) -> list[dict]:
+def _timeline(case: Case, proposals: dict[int, dict], media: ExternalMedia | None = None) -> list[dict]:
     labels = {**STEP_LABELS, **EXTRA_STEP_LABELS}
     return [{"step": s, "label": labels.get(s.action, s.action),
              "actor": s.actor_label,
              "from_label": Status(s.from_status).label if s.from_status in Status.values else "",
              "to_label": Status(s.to_status).label if s.to_status in Status.values else "",
              "proposal": proposals.get(s.pk),
-             "photos": [photo(case, a) for a in s.attachments.all()]}
+             "photos": [photo(case, a) for a in s.attachments.all()],
+             "media": media.steps.get(s.pk, []) if media else []}
             for s in case.steps.all()]
 
 
@@ -317,10 +325,21 @@ def _reopen_window(case: Case) -> dict | None:
     return {"until": reopen_deadline(case), "expired": not reopen_window_open(case), "days": case_conf.reopen_days()}
 
 
+def publishing_actions(case: Case, allowed: set[str]) -> set[str]:
+    """The actions on offer that would make the case's words and place public on Open311 (`published`): 立案 by
+    a person, or, once the router accepted it by itself (no person has taken it in hand: `Case.reviewed_at`),
+    the first step a person takes (`workflow.REVIEW_ACTIONS`: the department starting it, a send-back …)."""
+    if case.reviewed_at is not None:
+        return set()
+    if case.accepted_at is None:
+        return allowed & {"accept"}
+    return allowed & REVIEW_ACTIONS
+
+
 def published_masked(case: Case) -> str:
-    """For the 立案 form: the description as Open311 will publish it once the case is accepted, when that masks
-    personal data written into it (ID or phone numbers…: `pii.scrub`) and the case is one the public feed shows
-    (a public category, not a 12345 ticket); empty otherwise."""
+    """For the forms that publish the case (`publishing_actions`): the description as Open311 will publish it,
+    when that masks personal data written into it (ID or phone numbers…: `pii.scrub`) and the case is one the
+    public feed shows (a public category, not a 12345 ticket); empty otherwise."""
     text = case.description or case.title
     if not has_personal_data(text):
         return ""
@@ -363,13 +382,16 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "actions": forms,
         "route": route,
         "route_unstaffed": org_label(unstaffed) if unstaffed is not None else "",
-        "published_masked": published_masked(case) if "accept" in allowed else "",
+        "published_masked": published_masked(case) if (publishing := publishing_actions(case, allowed)) else "",
+        "publishing": publishing,
         "departments": departments,
         "categories": category_groups(user) if "category" in needs else [],
         "clocks": (clock_rows := _clocks(case)),
         # 处置期限 is the open handling clock's deadline: reckoned on a provisional calendar year, it says so
         "deadline_provisional": any(c["kind"] == "case.handle" and c["open"] and c["provisional"] for c in clock_rows),
-        "timeline": _timeline(case, proposals),
+        "timeline": _timeline(case, proposals, media := external_media(case, case.steps.all())),
+        # links the reporter sent instead of uploading (Open311 media_url): shown as links, never fetched
+        "external_media": media.report,
         "send_back_proposal": pending_proposal(case, user, proposals) if "dispatch" in allowed else None,
         "photos": [photo(case, a) for a in case.attachments.all()],
         "candidates": _duplicates(case, user, allowed),

@@ -10,6 +10,7 @@ import re
 import pytest
 from django.urls import reverse
 
+from civicgrid.apps.cases.services import act
 from civicgrid.apps.cases.tests.conftest import loop, report  # noqa: F401
 from civicgrid.apps.categories.models import Category
 
@@ -55,3 +56,23 @@ def test_no_notice_when_nothing_would_be_published_masked(loop, client_for, case
                       hotline_ticket="12345-20261130-0001")
     form = _accept_form(client_for(loop.dispatcher), case)
     assert "data-publish-masked" not in form and "1402**********2317" not in form
+
+
+def test_after_the_routers_own_acceptance_the_first_person_to_act_is_told(loop, client_for):
+    """The router accepted and dispatched the case by itself: its 立案 published nothing, so the notice goes to
+    whoever takes it in hand first (the department's 开始处置, a 退回), and to no one once someone has."""
+    from civicgrid.integrations.router.handlers import system_account
+
+    _public(loop.cat)
+    case = report(loop, description=DESCRIPTION)
+    robot = system_account(case.region_code)
+    case = act(actor=robot, case=case, action="accept")
+    case = act(actor=robot, case=case, action="dispatch", department=loop.dept.pk)
+    assert case.reviewed_at is None
+    html = client_for(loop.handler).get(reverse("ui:case_detail", args=[case.number])).content.decode()
+    notices = re.findall(r'data-publish-masked data-publish-action="(\w+)"', html)
+    assert "start" in notices and "send_back" in notices
+    assert re.search(r"<span data-published-text>(.*?)</span>", html).group(1) == MASKED
+    act(actor=loop.handler, case=case, action="start")
+    html = client_for(loop.handler).get(reverse("ui:case_detail", args=[case.number])).content.decode()
+    assert "data-publish-masked" not in html

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from civicgrid.foundation.core.errors import ValidationFailed
+from civicgrid.foundation.core.pii import scrub
 from civicgrid.foundation.orgs.models import Organisation, handles_cases, handling_kinds_text
 
 from .. import clocks, recipients
@@ -112,21 +113,39 @@ def check_result(ctx: Ctx) -> None:
                           actor=ctx.actor)
 
 
+# How much of a reason the reporters' message carries (an SMS is short; the follow page shows it whole).
+TOLD_REASON = 200
+
+
+def _tell_why(ctx: Ctx) -> None:
+    """Tell reporters why (after what `ctx.tell` says), as the public feed and the follow page do
+    (`follow.NOTE_STEPS`): the reason with the personal data written into it masked (`pii.scrub`)."""
+    reason = scrub(str(ctx.inputs.get("reason") or "")).strip().rstrip("。.；;，, ")
+    if not reason:
+        return
+    if len(reason) > TOLD_REASON:
+        reason = reason[:TOLD_REASON - 1] + "…"
+    ctx.tell_en = f"{recipients.TELLS_EN[ctx.tell]}, reason: {reason}"
+    ctx.tell = f"{ctx.tell}，原因：{reason}"
+
+
 @action("refuse")
 def refuse(ctx: Ctx) -> None:
-    """不予受理 with a reason: no step was completed, so the clocks stop without facts."""
+    """不予受理 with a reason: no step was completed, so the clocks stop without facts. Reporters are told why."""
     clocks.stop_all(ctx.case, ctx.at)
     ctx.case.ended_at = ctx.at
     ctx.tell = "不予受理"
+    _tell_why(ctx)
 
 
 @action("void")
 def void(ctx: Ctx) -> None:
-    """作废 with a reason (counts against 准确立案率 when the case had been accepted)."""
+    """作废 with a reason (counts against 准确立案率 when the case had been accepted). Reporters are told why."""
     clocks.stop_all(ctx.case, ctx.at)
     ctx.case.ended_at = ctx.at
     ctx.data["was_accepted"] = ctx.case.accepted_at is not None
     ctx.tell = "已作废"
+    _tell_why(ctx)
 
 
 def _parent(ctx: Ctx) -> Case:

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from civicgrid.foundation.audit.service import snapshot
 from civicgrid.foundation.core.errors import Conflict, NotFound, ValidationFailed
+from civicgrid.foundation.core.pii import scrub
 
 from .. import conf
 from ..models import Case, CaseReporter, Status
@@ -27,6 +28,9 @@ STEP_LABELS = {t.name: t.label for t in CASE_WORKFLOW.transitions} | EXTRA_STEP_
 # Steps a reporter sees on the public page (internal hand-overs and notes stay inside).
 PUBLIC_STEPS = {"report", "accept", "refuse", "void", "merge", "dispatch", "report_back", "verify", "close",
                 "self_handle", "reopen", "rate"}
+# Steps whose note (staff's words to the reporter: why it was refused or voided, what was done) goes with them,
+# on the follow page as in Open311's public updates, with the personal data written into it masked (`pii.scrub`).
+NOTE_STEPS = frozenset({"refuse", "void", "report_back", "close"})
 
 
 def reporter_for(token: str) -> CaseReporter:
@@ -68,7 +72,8 @@ def _public_steps(case: Case) -> list[dict]:
     """The steps of `case` the public page shows, oldest first; a 合并 step names the case it joined."""
     return [
         {"action": s.action, "label": STEP_LABELS.get(s.action, s.action), "at": s.at,
-         "merged_into": (s.data or {}).get("parent") if s.action == "merge" and isinstance(s.data, dict) else None}
+         "merged_into": (s.data or {}).get("parent") if s.action == "merge" and isinstance(s.data, dict) else None,
+         "note": scrub(s.note) if s.action in NOTE_STEPS and s.note else ""}
         for s in case.steps.filter(action__in=PUBLIC_STEPS).order_by("at", "id")
     ]
 

@@ -25,8 +25,8 @@ from civicgrid.foundation.workflow.engine import Transition
 from civicgrid.foundation.workflow.steps import MAX_NOTE
 
 from .. import clocks, recipients
-from ..models import OPEN_STATUSES, Case
-from ..workflow import CASE_WORKFLOW
+from ..models import OPEN_STATUSES, SYSTEM_USERNAMES, Case
+from ..workflow import CASE_WORKFLOW, REVIEW_ACTIONS
 from .common import (
     MissingInput,
     add_step,
@@ -60,11 +60,21 @@ class Ctx:
     status: str | None = None  # set by actions whose target depends on the case (unsuspend)
     department: object = None  # the department the step is recorded against, when not the case's
     tell: str | None = None  # what reporters are told, when the status changed
+    tell_en: str = ""  # its English, when it is not one of `recipients.TELLS_EN` (a refusal's reason)
     link: bool = False  # whether reporters get the follow link (rating after closing)
     key: str | None = None  # the hashed one-time key of the form or request (`common.step_key`)
 
 
 ACTIONS: dict[str, Callable[[Ctx], None]] = {}
+
+
+def acts_in_person(actor) -> bool:
+    """Whether `actor` is a person's own account: not the reporter's link, a channel's label or the system,
+    nor an account a part of the system acts under (`SYSTEM_USERNAMES`: the router's auto-dispatch)."""
+    user = user_or_none(actor)
+    return user is not None and user.get_username() not in SYSTEM_USERNAMES
+
+
 # Event topics, in the past tense subscribers expect.
 TOPICS = {
     "accept": "accepted", "check_request": "check_requested", "check_result": "checked", "refuse": "refused",
@@ -148,6 +158,8 @@ def run(ctx: Ctx) -> Case:
     before = snapshot(case)
     from_status = case.status
     ACTIONS[t.name](ctx)
+    if case.reviewed_at is None and t.name in REVIEW_ACTIONS and acts_in_person(ctx.actor):
+        case.reviewed_at = ctx.at  # a person has taken it in hand: what the reporter wrote may now be published
     # The messages that asked for this step, or for one it makes moot, stop waiting in every reader's inbox.
     recipients.settle_tasks(case, t.name, ctx.data)
     if ctx.status:
@@ -169,7 +181,8 @@ def run(ctx: Ctx) -> Case:
            data={**ctx.data, "step": step.pk, "photos": len(ctx.photos)})
     publish(case, TOPICS[t.name], action=t.name, from_status=from_status, step_id=step.pk, **ctx.event)
     if changed and ctx.tell:
-        recipients.tell_reporters(case, ctx.tell, with_link=ctx.link, except_user=user_or_none(ctx.actor))
+        recipients.tell_reporters(case, ctx.tell, with_link=ctx.link, except_user=user_or_none(ctx.actor),
+                                  text_en=ctx.tell_en)
     return case
 
 

@@ -37,3 +37,70 @@ def test_cases_from_other_channels_have_no_open311_section(o311, client):
                        source="grid_worker")[0]
     client.force_login(o311.dispatcher)
     assert 'id="open311-attributes"' not in client.get(f"/cases/{case.number}/").content.decode()
+
+
+def _section(page: str, marker: str) -> str:
+    part = page[page.index(marker):]
+    return part[:part.index("</section>")]
+
+
+def test_staff_see_the_reporters_media_links_external_and_unfetched(o311, http, client):
+    """The links a client sent with the report and with an update (a comment, a reopening) are on the case page
+    (as links marked external) and in the API's case detail; the public had them after 立案, staff had nothing."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from civicgrid.apps.cases.models import CaseStep, Status
+    from civicgrid.apps.cases.tests.conftest import auth
+
+    from .conftest import KEY
+
+    response = post(http, "requests.json", form(o311, media_url=["https://example.com/a.jpg",
+                                                                 "https://example.com/b.jpg"]))
+    assert response.status_code == 201, response.content
+    case = Case.objects.get(number=response.json()[0]["service_request_id"])
+    update = {"api_key": KEY, "jurisdiction_id": "140213", "service_request_id": case.number, "status": "OPEN",
+              "update_id": "u-1", "updated_datetime": "2026-05-14T09:30:00+08:00", "description": "又多了",
+              "media_url": "https://example.com/c.jpg"}
+    comment = post(http, "servicerequestupdates.json", update)
+    assert comment.status_code == 200, comment.content
+    Case.objects.filter(pk=case.pk).update(status=Status.CLOSED, closed_at=timezone.now() - timedelta(hours=1))
+    reopened = post(http, "servicerequestupdates.json", {**update, "update_id": "u-2", "description": "没修好",
+                                                          "media_url": "https://example.com/d.jpg"})
+    assert reopened.status_code == 200, reopened.content
+    comment_id, reopen_id = int(comment.json()[0]["update_id"]), int(reopened.json()[0]["update_id"])
+    assert CaseStep.objects.get(pk=reopen_id).action == "reopen"
+
+    client.force_login(o311.dispatcher)
+    page = client.get(f"/cases/{case.number}/").content.decode()
+    report = _section(page, 'id="external-media"')
+    for url in ("https://example.com/a.jpg", "https://example.com/b.jpg"):
+        assert (f'<a href="{url}" rel="external nofollow noopener noreferrer" referrerpolicy="no-referrer" '
+                f'target="_blank" data-external-link>{url}</a>') in report
+    assert "data-external-media-note" in report
+    timeline = _section(page, 'id="timeline"')
+    assert 'href="https://example.com/c.jpg"' in timeline and 'href="https://example.com/d.jpg"' in timeline
+
+    detail = client.get(f"/api/v1/cases/{case.number}", **auth(o311.dispatcher)).json()
+    assert detail["media_urls"] == ["https://example.com/a.jpg", "https://example.com/b.jpg"]
+    steps = {s["id"]: s for s in detail["timeline"]}
+    assert steps[comment_id]["media_urls"] == ["https://example.com/c.jpg"]
+    assert steps[reopen_id]["media_urls"] == ["https://example.com/d.jpg"]
+    assert all(s["media_urls"] == [] for pk, s in steps.items() if pk not in (comment_id, reopen_id))
+
+
+def test_a_comment_is_labelled_as_one_on_the_staff_timeline_and_in_the_api(o311, http, client):
+    from civicgrid.apps.cases.tests.conftest import auth
+
+    from .conftest import KEY
+
+    case = Case.objects.get(number=post(http, "requests.json", form(o311)).json()[0]["service_request_id"])
+    response = post(http, "servicerequestupdates.json", {
+        "api_key": KEY, "jurisdiction_id": "140213", "service_request_id": case.number, "description": "又多了"})
+    assert response.status_code == 200, response.content
+    client.force_login(o311.dispatcher)
+    timeline = _section(client.get(f"/cases/{case.number}/").content.decode(), 'id="timeline"')
+    assert '<li data-step="comment">\n      <strong>留言</strong>' in timeline
+    steps = client.get(f"/api/v1/cases/{case.number}", **auth(o311.dispatcher)).json()["timeline"]
+    assert [s["label"] for s in steps if s["action"] == "comment"] == ["留言"]
