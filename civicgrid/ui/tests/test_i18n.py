@@ -61,3 +61,18 @@ def test_a_label_is_followed_by_the_colon_of_its_language(client_for, tree):
     c.post(reverse("set_language"), {"language": "en", "next": "/"})
     html = c.get("/board/").content.decode()
     assert "Scope: " in html and "Scope：" not in html
+
+
+def test_every_step_of_the_case_timeline_has_its_english():
+    """The timeline translates each step's label at run time (`pgettext("step", label)`), which makemessages
+    cannot see: a label added to the workflow or to EXTRA_STEP_LABELS without its marker in cases_shared
+    stays Chinese on the English pages (未自动派遣 and 留言 did)."""
+    from django.utils import translation
+    from django.utils.translation import pgettext
+
+    from civicgrid.apps.cases.workflow import CASE_WORKFLOW, EXTRA_STEP_LABELS
+
+    labels = {str(t.label) for t in CASE_WORKFLOW.transitions} | set(EXTRA_STEP_LABELS.values())
+    with translation.override("en"):
+        missing = sorted(label for label in labels if pgettext("step", label) == label)
+    assert not missing, f"no English (context 'step') for: {missing}"
