@@ -103,6 +103,7 @@ class CaseFilterIn(Schema):
     overdue: bool | None = None
     due_soon: bool | None = None  # 即将超期: past a clock's warning time, not yet overdue
     supervised: bool | None = None
+    is_major: bool | None = None  # 重大事件
     date_from: date | None = None
     date_to: date | None = None
     q: str | None = None

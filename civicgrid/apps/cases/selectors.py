@@ -108,6 +108,7 @@ class WorkLane:
     capability: str
     statuses: tuple[str, ...] = ()
     extension_pending: bool = False
+    major: bool = False  # only 重大事件
 
 
 # In the loop's order; a user sees the lanes of the capabilities they hold, over their scope.
@@ -121,6 +122,10 @@ WORK_LANES: tuple[WorkLane, ...] = (
     # Only where 审批延期 can be taken (its transition's states): a suspended case keeps its request, undecidable.
     WorkLane("extension", gettext_noop("延期待批"), "cases.approve",
              tuple(sorted(CASE_WORKFLOW.transition("decide_extension").sources)), extension_pending=True),
+    # 督办 covers "an overdue or major case" (GLOSSARY): the leaders who supervise keep the open major cases of
+    # their region in sight, as 超期自动督办 brings them the overdue ones.
+    WorkLane("major", gettext_noop("办理中的重大事件"), "cases.supervise",
+             tuple(sorted(str(s) for s in {*OPEN_STATUSES, Status.SUSPENDED})), major=True),
 )
 LANES = {lane.key: lane for lane in WORK_LANES}
 WORK_COUNT_CAP = 999  # a lane's badge counts this far ("999+"): a district's backlog costs a bounded read
@@ -246,6 +251,8 @@ def _filtered(qs, f: CaseFilter):
         qs = qs.filter(status__in=lane.statuses)
         if lane.extension_pending:
             qs = qs.filter(extension_pending=True)
+        if lane.major:
+            qs = qs.filter(is_major=True)
     if f.category:  # 0, like no value, does not filter
         category = checked_id(f.category, "category")
         qs = qs.filter(Q(category_id=category) | Q(category__parent_id=category))
