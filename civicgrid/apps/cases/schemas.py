@@ -9,6 +9,7 @@ from ninja import Schema
 from pydantic import Field, StrictInt, WithJsonSchema
 
 from civicgrid.foundation.core.api_json import StrictIn
+from civicgrid.foundation.core.localtimes import district_times
 from civicgrid.foundation.core.pagination import Limit, Offset
 from civicgrid.foundation.core.pii import mask_name
 from civicgrid.foundation.sla import clock as sla_clock
@@ -202,6 +203,12 @@ class StepOut(Schema):
     data: dict | None
     at: datetime
     attachments: list[int]
+
+    @staticmethod
+    def resolve_data(obj: CaseStep) -> dict | None:
+        """The step's data with its instants in the district's zone, as every datetime of the API (rows written
+        before steps were, `TimelineStep.entry`, held some in UTC)."""
+        return district_times(obj.data) if obj.data is not None else None
 
     @staticmethod
     def resolve_label(obj: CaseStep) -> str:
