@@ -36,7 +36,7 @@ def _ask(request) -> dict:
     API) a month and dates together are refused by `selectors.period`."""
     params = request.GET
     # As typed, never cut to size: '2026-011' cut to '2026-01' evaluated January; the selectors refuse it.
-    ask = {"subject": params.get("subject") or "department", "month": (params.get("month") or "").strip(),
+    ask = {"subject": params.get("subject") or next(iter(selectors.subjects_for(request.user)), "department"), "month": (params.get("month") or "").strip(),
            "start": (params.get("start") or "").strip(), "end": (params.get("end") or "").strip()}
     chosen = params.get("period")
     if chosen == "range":
@@ -76,9 +76,10 @@ def _table(ev: selectors.Evaluation, rate_labels: list[str], count_labels: list[
 def evaluation(request):
     """The ranking table (best first) with the formula it was scored by."""
     ask = _ask(request)
+    allowed = selectors.subjects_for(request.user)  # street and community staff: their region's kinds only
     tabs = [{"key": key, "label": gettext(kind.label), "current": key == ask["subject"],
              "query": urlencode({k: v for k, v in {**ask, "subject": key}.items() if v})}
-            for key, kind in selectors.SUBJECTS.items()]
+            for key, kind in selectors.SUBJECTS.items() if key in allowed]
     context = {"ask": ask, "tabs": tabs, "error": "", "period": _period_choice(ask)}
     try:
         ev = _evaluate(request, ask)
