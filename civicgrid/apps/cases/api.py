@@ -114,9 +114,9 @@ def _receipt(case: Case, created: bool) -> ReportReceiptOut:
 @router.get("/cases", response={200: CaseListOut, **errors(400, 401, 403, 422)}, url_name="case_list")
 def list_cases(request, filters: Query[CaseFilterIn]):
     """Cases in your scope; filters: status (repeated or a comma list: any of them; `open`), category, region,
-    department, overdue, due_soon (即将超期: a step past its warning time, not yet overdue), supervised,
-    date_from/date_to (reported), q (number, 12345 ticket number or title), work (a step waiting for you: intake, check,
-    dispatch, handle, verify, close, extension). Pages: `limit` and `offset`, or `cursor` — the `next_cursor`
+    department, overdue, due_soon (即将超期: a step past its warning time, not yet overdue), supervised, is_major
+    (重大事件), date_from/date_to (reported), q (number, 12345 ticket number or title), work (a step waiting for you: intake, check,
+    dispatch, handle, verify, close, extension, major). Pages: `limit` and `offset`, or `cursor` — the `next_cursor`
     of the page before (null on the last page) — which reads a deep page as fast as the first and neither
     repeats nor skips a case when new ones arrive meanwhile (`offset` is then ignored); send it with the same
     filters (a cursor from other filters is a 400). An unknown parameter or an out-of-range limit/offset is a
@@ -138,7 +138,7 @@ def list_cases(request, filters: Query[CaseFilterIn]):
 @router.get("/cases/work", response={200: WorkOut, **errors(401)}, url_name="case_work")
 def my_work(request):
     """我的待办: for each step of the loop you take (受理 intake, 核实 check, 派遣 dispatch, 处置 handle, 核查
-    verify, 结案 close, 延期审批 extension), how many cases in your scope wait for it (counted up to 999; `more`
+    verify, 结案 close, 延期审批 extension; for leaders, 办理中的重大事件 major), how many cases in your scope wait for it (counted up to 999; `more`
     beyond). List them with `GET /cases?work=<key>`."""
     return {"lanes": [{k: lane[k] for k in ("key", "label", "count", "more")} for lane in selectors.my_work(request.user)]}
 

@@ -1,5 +1,6 @@
 """Reactions to SLA events on case clocks: warn the responsible people at 80 %, and on a breach mark the case
-overdue, put it under supervision (超期自动督办) and tell the responsible people and the leaders.
+overdue, put it under supervision (超期自动督办) and tell the responsible people and the leaders. A case marked
+major (重大事件, `case.marked_major`) is brought to the leaders too: 督办 covers "an overdue or major case".
 
 Delivered after commit by the worker, at least once: each effect is keyed (the auto-supervision step by clock,
 inbox messages by a dedupe key), so a redelivered event changes nothing.
@@ -110,3 +111,18 @@ def on_sla_breached(event) -> None:
         # the "supervise" messages that ask for the step once it is taken).
         recipients.tell_staff(recipients.leaders(case), case, "auto_supervise", f"超期自动督办（{label}）",
                               dedupe=f"sla.supervise:{clock_id}")
+
+
+@events.handler("case.marked_major", name="cases.major_to_leaders")
+def on_marked_major(event) -> None:
+    """重大事件: tell the leaders who may put the case under supervision (`cases.supervise` over its region, as
+    超期自动督办 tells them), for their information; once per case however often the event is delivered."""
+    if event.aggregate_type != "cases.case":
+        return
+    try:
+        case = Case.objects.filter(pk=int(event.aggregate_id), is_major=True).first()
+    except (TypeError, ValueError):
+        return
+    if case is None:
+        return
+    recipients.tell_staff(recipients.leaders(case), case, "major", "重大事件", dedupe=f"case.major:{case.pk}")

@@ -46,6 +46,7 @@ INBOX_TITLES = titles.register(
     gettext_noop("超期自动督办（受理）"), gettext_noop("超期自动督办（核实）"), gettext_noop("超期自动督办（派遣）"),
     gettext_noop("超期自动督办（处置）"), gettext_noop("超期自动督办（核查）"), gettext_noop("超期自动督办（结案）"),
     gettext_noop("挂账"), gettext_noop("恢复办理"),  # the department's handlers hear of both
+    gettext_noop("重大事件"),  # the leaders who supervise, when a case is marked major
 )
 # The English of what reporters are told (`tell_reporters(text=...)`, the transitions' `ctx.tell`): the inbox shows
 # it to a reporter reading in English; SMS and email go out in the district's language.

@@ -9,6 +9,7 @@ from ninja import Schema
 from pydantic import Field, WithJsonSchema
 
 from civicgrid.foundation.core.api_json import Id, StrictIn, documented_enum
+from civicgrid.foundation.core.localtimes import district_times
 from civicgrid.foundation.core.pagination import Limit, Offset
 from civicgrid.foundation.core.pii import mask_name
 from civicgrid.foundation.regions.crs import SUPPORTED_CRS
@@ -97,6 +98,7 @@ class CaseFilterIn(Schema):
     overdue: bool | None = None
     due_soon: bool | None = None  # 即将超期: past a clock's warning time, not yet overdue
     supervised: bool | None = None
+    is_major: bool | None = None  # 重大事件
     date_from: date | None = None
     date_to: date | None = None
     q: str | None = None
@@ -197,6 +199,12 @@ class StepOut(Schema):
     attachments: list[int]
     media_urls: list[str] = Field(default_factory=list, description="links to photos sent with this step from "
                                   "elsewhere (an Open311 update's media_url, a comment's): external, never fetched")
+
+    @staticmethod
+    def resolve_data(obj: CaseStep) -> dict | None:
+        """The step's data with its instants in the district's zone, as every datetime of the API (rows written
+        before steps were, `TimelineStep.entry`, held some in UTC)."""
+        return district_times(obj.data) if obj.data is not None else None
 
     @staticmethod
     def resolve_label(obj: CaseStep) -> str:

@@ -91,6 +91,7 @@ class CaseFilter:
     overdue: bool | None = None
     due_soon: bool | None = None  # 即将超期: a running clock past its warning time, the case not yet overdue
     supervised: bool | None = None
+    is_major: bool | None = None  # 重大事件 (marked at report)
     date_from: date | None = None  # reported on or after (district date)
     date_to: date | None = None  # reported on or before
     q: str | None = None  # number, a 12345 ticket number (exactly, normalised) or a fragment of the title
@@ -107,6 +108,7 @@ class WorkLane:
     capability: str
     statuses: tuple[str, ...] = ()
     extension_pending: bool = False
+    major: bool = False  # only 重大事件
 
 
 # In the loop's order; a user sees the lanes of the capabilities they hold, over their scope.
@@ -120,6 +122,10 @@ WORK_LANES: tuple[WorkLane, ...] = (
     # Only where 审批延期 can be taken (its transition's states): a suspended case keeps its request, undecidable.
     WorkLane("extension", gettext_noop("延期待批"), "cases.approve",
              tuple(sorted(CASE_WORKFLOW.transition("decide_extension").sources)), extension_pending=True),
+    # 督办 covers "an overdue or major case" (GLOSSARY): the leaders who supervise keep the open major cases of
+    # their region in sight, as 超期自动督办 brings them the overdue ones.
+    WorkLane("major", gettext_noop("办理中的重大事件"), "cases.supervise",
+             tuple(sorted(str(s) for s in {*OPEN_STATUSES, Status.SUSPENDED})), major=True),
 )
 LANES = {lane.key: lane for lane in WORK_LANES}
 WORK_COUNT_CAP = 999  # a lane's badge counts this far ("999+"): a district's backlog costs a bounded read
@@ -139,6 +145,65 @@ def my_work(user) -> list[dict]:
         lanes.append({"key": lane.key, "label": lane.label, "count": min(n, WORK_COUNT_CAP), "more": more,
                       "shown": f"{WORK_COUNT_CAP}+" if more else str(n)})
     return lanes
+
+
+# What a filter's query string may say for yes and no (the list's form sends 1/0, links and scripts the others).
+FLAG_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+FLAG_FILTERS = ("overdue", "due_soon", "supervised", "is_major")
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _query_id(value: str, name: str) -> int | None:
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
+        raise ValidationFailed(f"{name} 须为编号 / {name} must be an id", field=name)
+    return int(value)
+
+
+def _query_flag(value: str, name: str) -> bool | None:
+    if not value:
+        return None
+    found = FLAG_WORDS.get(value.lower())
+    if found is None:
+        raise ValidationFailed(f"{name} 须为 1（是）或 0（否） / {name} must be 1 (yes) or 0 (no)", field=name)
+    return found
+
+
+def _query_day(value: str, name: str) -> date | None:
+    if not value:
+        return None
+    try:
+        if not _ISO_DAY.fullmatch(value):
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed(f"{name} 须为日期 YYYY-MM-DD / {name} must be a date", field=name) from None
+
+
+def filter_from_query(params) -> CaseFilter:
+    """The list's filters from a query string: the one reading of them for the case list page (`/cases/`) and
+    the ledger (`/documents/cases/ledger.xlsx`), so that 「导出台账（按当前筛选）」 holds the list's rows. A value
+    that is not one (an id that is no number, a flag that is not 1/0, a malformed date) is refused here; an
+    unknown status, work lane or region code by `_filtered`, which both read through: a `ValidationFailed`
+    naming the parameter either way."""
+
+    def text(name: str) -> str:
+        return (params.get(name) or "").replace("\x00", "").strip()
+
+    statuses = params.getlist("status") if hasattr(params, "getlist") else [params.get("status") or ""]
+    status = ",".join(s.strip() for s in statuses if s and s.strip())[:200]
+    return CaseFilter(
+        status=status or None,
+        category=_query_id(text("category"), "category"),
+        region=text("region") or None,
+        department=_query_id(text("department"), "department"),
+        **{name: _query_flag(text(name), name) for name in FLAG_FILTERS},
+        date_from=_query_day(text("date_from"), "date_from"),
+        date_to=_query_day(text("date_to"), "date_to"),
+        q=text("q")[:40] or None,
+        work=text("work")[:20] or None,
+    )
 
 
 DATE_YEARS = (2000, 2099)  # what a date filter may name (the cases' own years lie well inside)
@@ -186,6 +251,8 @@ def _filtered(qs, f: CaseFilter):
         qs = qs.filter(status__in=lane.statuses)
         if lane.extension_pending:
             qs = qs.filter(extension_pending=True)
+        if lane.major:
+            qs = qs.filter(is_major=True)
     if f.category:  # 0, like no value, does not filter
         category = checked_id(f.category, "category")
         qs = qs.filter(Q(category_id=category) | Q(category__parent_id=category))
@@ -203,6 +270,8 @@ def _filtered(qs, f: CaseFilter):
         qs = qs.filter(soon) if f.due_soon else qs.exclude(soon)
     if f.supervised is not None:
         qs = qs.filter(is_supervised=f.supervised)
+    if f.is_major is not None:
+        qs = qs.filter(is_major=f.is_major)
     for name, day in (("date_from", f.date_from), ("date_to", f.date_to)):
         if day and not DATE_YEARS[0] <= day.year <= DATE_YEARS[1]:
             raise ValidationFailed(f"{name} 须在 {DATE_YEARS[0]}–{DATE_YEARS[1]} 年之间 / {name} must lie in the years "
@@ -446,6 +515,8 @@ OTHER_FILTERS = ("cursor 属于另一组筛选条件：请带上取得它的那�
 def filters_key(f: CaseFilter) -> str:
     """A short fingerprint of the list's filters (statuses in any order or form count as the same set)."""
     values = asdict(f)
+    if values["is_major"] is None:  # a filter added later: the cursors given before it stay valid
+        del values["is_major"]
     given = [f.status] if isinstance(f.status, str) else list(f.status or ())
     values["status"] = sorted({s.strip() for v in given for s in v.split(",") if s.strip()})
     text = json.dumps(values, sort_keys=True, default=str, ensure_ascii=True)

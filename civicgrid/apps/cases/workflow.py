@@ -30,7 +30,9 @@ grant_capabilities("cases.approve", {Role.COMMAND_DISPATCHER, Role.LEADER})
 grant_capabilities("cases.supervise", {Role.LEADER})
 grant_capabilities("cases.reopen", _DISPATCH | {Role.RESIDENT})
 grant_capabilities("cases.export", _DISPATCH | {Role.STREET_STAFF, Role.LEADER})
-grant_capabilities("cases.evaluate", {Role.COMMAND_DISPATCHER, Role.LEADER})
+# Street and community staff evaluate their own region only, and only its street/community, grids and grid workers
+# (`evaluation.selectors.REGIONAL_SUBJECTS`; DOMAIN §4 evaluates streets and communities).
+grant_capabilities("cases.evaluate", {Role.COMMAND_DISPATCHER, Role.LEADER, Role.STREET_STAFF, Role.COMMUNITY_STAFF})
 grant_capabilities("categories.manage", {Role.SYSTEM_ADMIN, Role.COMMAND_DISPATCHER})
 
 

@@ -181,9 +181,10 @@ def filter_data(f: selectors.CaseFilter) -> dict:
 
 
 def filter_from(data: dict) -> selectors.CaseFilter:
-    """`filter_data` read back."""
+    """`filter_data` read back (JSON gives several statuses back as a list: the filter takes a tuple)."""
     days = {"date_from", "date_to"}
-    return selectors.CaseFilter(**{k: (date.fromisoformat(v) if k in days else v) for k, v in data.items()})
+    return selectors.CaseFilter(**{k: (date.fromisoformat(v) if k in days else tuple(v) if isinstance(v, list) else v)
+                                   for k, v in data.items()})
 
 
 @official_language

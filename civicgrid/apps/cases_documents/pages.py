@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest
@@ -18,7 +16,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from civicgrid.apps.cases.selectors import CaseFilter
+from civicgrid.apps.cases.selectors import filter_from_query
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.core.downloads import PDF_TYPE, XLSX_TYPE, file_response
 from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
@@ -26,55 +24,13 @@ from civicgrid.foundation.core.errors import NotFound, PermissionDenied, Validat
 from . import casefile, ledger, ledger_files
 
 
-def _int(value: str, name: str) -> int | None:
-    if value in (None, ""):
-        return None
-    if not value.isdigit() or len(value) > 18:
-        raise ValidationFailed(f"{name} 须为编号 / {name} must be an id", field=name)
-    return int(value)
-
-
-def _day(value: str, name: str) -> date | None:
-    if value in (None, ""):
-        return None
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        raise ValidationFailed(f"{name} 须为日期 YYYY-MM-DD / {name} must be a date", field=name) from None
-    if not 2000 <= day.year <= 2099:
-        raise ValidationFailed(f"{name} 超出范围 / {name} is out of range", field=name)
-    return day
-
-
-def _flag(value: str) -> bool | None:
-    if value in (None, ""):
-        return None
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def case_filter(params) -> CaseFilter:
-    """The case list's filters from a query string (bad values are a 400 with the reason)."""
-    return CaseFilter(
-        status=(params.get("status") or "").strip()[:200] or None,
-        category=_int(params.get("category"), "category"),
-        region=(params.get("region") or "").strip() or None,
-        department=_int(params.get("department"), "department"),
-        overdue=_flag(params.get("overdue")),
-        due_soon=_flag(params.get("due_soon")),
-        supervised=_flag(params.get("supervised")),
-        date_from=_day(params.get("date_from"), "date_from"),
-        date_to=_day(params.get("date_to"), "date_to"),
-        q=(params.get("q") or "").strip() or None,
-        work=(params.get("work") or "").strip()[:20] or None,
-    )
-
-
 @require_GET
 @login_required
 def case_ledger(request):
-    """事件台账 (xlsx): the cases of the user's export scope, with the case list's filters; audited."""
+    """事件台账 (xlsx): the cases of the user's export scope, with the case list's filters (read as the list reads
+    them, `selectors.filter_from_query`, and refused as it refuses them); audited."""
     try:
-        built = ledger.export_or_queue(request.user, case_filter(request.GET))
+        built = ledger.export_or_queue(request.user, filter_from_query(request.GET))
     except PermissionDenied:
         raise DjangoPermissionDenied from None
     except ValidationFailed as exc:

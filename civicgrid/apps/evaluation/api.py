@@ -4,7 +4,8 @@
     GET /api/v1/evaluation?subject=grid&start=2026-04-01&end=2026-06-30
     GET /api/v1/evaluation/export?subject=street&month=2026-05        (.xlsx, audited)
 
-Needs `cases.evaluate` (leaders, command-centre dispatchers); only cases within the caller's scope count. A month
+Needs `cases.evaluate` (leaders, command-centre dispatchers; street and community staff for their own region's
+street/community, grid and grid_worker tables, 403 for the others); only cases within the caller's scope count. A month
 is exactly YYYY-MM and dates YYYY-MM-DD (422 otherwise); a period that has not begun (its first day after
 today) is refused with the reason (400), as the page and its export refuse it.
 """
@@ -28,14 +29,17 @@ SubjectName = Literal[tuple(selectors.SUBJECTS)]  # type: ignore[valid-type]
 
 
 class EvaluationQuery(Schema):
-    subject: SubjectName = "department"  # department | grid | grid_worker | dispatcher | intake | shift_lead | street | community
+    # department | grid | grid_worker | dispatcher | intake | shift_lead | street | community; without it the
+    # caller's first kind (department; community for street and community staff)
+    subject: SubjectName | None = None
     month: str | None = Field(None, pattern=r"^\d{4}-\d{2}$", description="YYYY-MM; or start/end")
     start: date | None = None  # first day (district date)
     end: date | None = None  # last day, inclusive
 
     def evaluate(self, user) -> selectors.Evaluation:
         start, end = selectors.period(month=self.month, start=self.start, end=self.end)
-        return selectors.evaluate(user, self.subject, start, end)
+        subject = self.subject or next(iter(selectors.subjects_for(user)), "department")
+        return selectors.evaluate(user, subject, start, end)
 
 
 class TermOut(Schema):

@@ -81,8 +81,8 @@ from django.utils.translation import gettext_noop
 
 from civicgrid.apps.cases.models import SYSTEM_USERNAMES, Case, Source, Status
 from civicgrid.foundation.access.models import Grant, User
-from civicgrid.foundation.access.roles import Role
-from civicgrid.foundation.access.scope import has_capability, scope_for, subtree_q
+from civicgrid.foundation.access.roles import Role, capabilities_of
+from civicgrid.foundation.access.scope import has_capability, scope_for, subtree_q, user_roles
 from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
 from civicgrid.foundation.orgs.models import Organisation
 from civicgrid.foundation.regions.models import Region
@@ -306,6 +306,32 @@ def cohort(user, start: date, end: date):
     return qs.filter(pk__gte=bounds["lo"], pk__lte=bounds["hi"], reported_at__gte=since, reported_at__lt=until)
 
 
+# 街道、社区工作人员 see the evaluation of their own region (DOMAIN §4 evaluates streets and communities): its
+# street or community, its grids and its grid workers, over the cases of their grants' regions (`cohort`). The
+# district's tables — departments, the command centre's dispatchers, intake and shift leads — stay with the roles
+# that evaluate the whole loop (command centre, leaders): a street's share of a department's cases is no ranking.
+REGIONAL_SUBJECTS: dict[str, tuple[str, ...]] = {
+    Role.STREET_STAFF: ("community", "grid", "grid_worker", "street"),
+    Role.COMMUNITY_STAFF: ("community", "grid", "grid_worker"),
+}
+NOT_YOUR_SUBJECT = ("您只能查看本辖区的街道、社区、网格和监督员评价 / you may view the evaluation of your own "
+                    "street or community, its grids and grid workers only")
+
+
+def subjects_for(user) -> list[str]:
+    """The subject kinds `user` may evaluate, in the tables' order (the first is their default): every kind
+    for a role that evaluates the loop (or a superuser), the regional kinds for street and community staff,
+    none without `cases.evaluate`."""
+    if not has_capability(user, CAPABILITY):
+        return []
+    roles = {str(role) for role in user_roles(user)}
+    if user.is_superuser or any(CAPABILITY in capabilities_of(r) and r not in REGIONAL_SUBJECTS for r in roles):
+        return list(SUBJECTS)
+    allowed = {kind for r in roles for kind in REGIONAL_SUBJECTS.get(r, ())}
+    first = next((REGIONAL_SUBJECTS[r][0] for r in REGIONAL_SUBJECTS if r in roles), None)
+    return sorted(allowed, key=lambda kind: (kind != first, list(SUBJECTS).index(kind)))
+
+
 # ------------------------------------------------------------------------------------------------ evaluate
 
 def evaluate(user, kind: str, start: date, end: date, *, as_of: datetime | None = None) -> Evaluation:
@@ -314,6 +340,8 @@ def evaluate(user, kind: str, start: date, end: date, *, as_of: datetime | None 
         raise PermissionDenied("您无权查看综合评价 / you may not view evaluations")
     if kind not in SUBJECTS:
         raise ValidationFailed(f"未知的评价对象：{str(kind)[:20]} / unknown subject", field="subject")
+    if kind not in subjects_for(user):
+        raise PermissionDenied(NOT_YOUR_SUBJECT)
     subject = SUBJECTS[kind]
     as_of = as_of or timezone.now()
     names = needed_counts(kind)

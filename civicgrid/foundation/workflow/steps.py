@@ -6,7 +6,8 @@ the instant. Each app's concrete step model adds the foreign key to its object (
 writes entries through `record_step`, so every timeline names its actors the same way.
 
 A note the system writes (not a person) is kept in the district's language and, under the data key `note_en`,
-in English: `shown_note` gives the reader's; official documents read `note`.
+in English: `shown_note` gives the reader's; official documents read `note`. Instants in `data` are written in
+the district's time zone with their offset (`core.localtimes.district_times`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from civicgrid.foundation.audit.service import actor_label, user_or_none
 from civicgrid.foundation.core import rows
+from civicgrid.foundation.core.localtimes import district_times
 
 MAX_NOTE = 4000
 
@@ -46,6 +48,8 @@ class TimelineStep(models.Model):
         wrote."""
         if note_en:
             data = {**(data or {}), "note_en": note_en[:MAX_NOTE]}
+        if data:  # every instant in the district's zone with its offset, whichever zone the caller's value had
+            data = district_times(data, timezone.get_default_timezone())
         return rows.new(cls, action=action, from_status=from_status, to_status=to_status, actor=user_or_none(actor),
                         actor_name=actor_label(actor), note=(note or "")[:MAX_NOTE], data=data or None,
                         at=at or timezone.now(), **columns)

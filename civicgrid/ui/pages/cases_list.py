@@ -1,7 +1,9 @@
 """The case list (事件办理): cases in the user's scope, filtered and paged by 50 with a fixed number of queries.
 
 Filters: status (one, or every open one), category class or subclass, region (street/community), department,
-overdue, 即将超期 (`?due_soon=1`: a step past its clock's warning time, not yet overdue), supervised, a search by number, 12345 ticket number or title, and a work lane (`?work=verify`: the cases waiting for a step
+overdue, 即将超期 (`?due_soon=1`: a step past its clock's warning time, not yet overdue), supervised, 重大事件
+(`?is_major=1`), 上报日期 from/to (`date_from`, `date_to`), a search by number, 12345 ticket number or title, and
+a work lane (`?work=verify`: the cases waiting for a step
 the user takes, as the home page's 我的待办 counts them). The read is `cases.selectors.CaseListing`: the rows of
 `cases.selectors.case_list`, which starts from `Case.objects.visible_to(user)`, found page by page without
 sorting the whole scope.
@@ -19,6 +21,7 @@ know how many rows lie above it, and an old `?page=` link shows the first page.
 
 from __future__ import annotations
 
+from django.core.exceptions import BadRequest
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -30,11 +33,12 @@ from civicgrid.apps.cases.models import OPEN_STATUSES, Case, Status
 from civicgrid.apps.cases.recipients import WAITING_STEP
 from civicgrid.apps.cases_documents import ledger
 from civicgrid.foundation.access.scope import has_capability
+from civicgrid.foundation.core.errors import ValidationFailed
 from civicgrid.foundation.sla import services as sla
 from civicgrid.foundation.sla.models import OPEN_STATES, SlaClock
 
 from .cases_shared import STATUS_STYLE, category_classes, dispatch_departments
-from .common import PAGE_SIZE, clean_code, page_view, region_choices
+from .common import PAGE_SIZE, page_view, region_choices
 
 # The list shows no map: leave the grids' boundaries (often large) in the database.
 ROW_FIELDS = (
@@ -42,6 +46,7 @@ ROW_FIELDS = (
     "extension_pending", "reported_at", "deadline", "region_code", "category__name", "grid__name",
     "department__name", "department__short_name", "category", "grid", "department",
     "category__time_limit_mode", "category__time_limit_amount",  # whether the deadline is provisional
+    "reporter",  # the user's own reports outside their region: listed for following, not in the ledger
 )
 # The page counts up to this many cases; a longer list shows "10,000+".
 COUNT_CAP = 10_000
@@ -53,43 +58,33 @@ FLAGS = (("is_overdue", _("超期"), "warn"), ("is_supervised", _("督办"), "wa
          ("extension_pending", _("延期待批"), ""), ("is_self_handled", _("自行处置"), ""))
 
 
-def _int(value) -> int | None:
-    value = (value or "").strip()
-    return int(value) if value.isdigit() and len(value) < 18 else None
-
-
-def _flag(value) -> bool | None:
-    return {"1": True, "0": False}.get((value or "").strip())
-
-
 def parse_filters(params) -> tuple[selectors.CaseFilter, dict]:
-    """The selector's filter from a query string, and the values to show back in the form. Unknown values
-    are dropped rather than refused: a list page answers with what it understood."""
-    status = (params.get("status") or "").strip()
-    if status != "open" and status not in Status.values:
-        status = ""
+    """The selector's filter from a query string (`selectors.filter_from_query`, which the ledger reads too, so
+    the export link's rows are the list's), and the values to show back in the form. A value that is not one is
+    refused (`ValidationFailed`, a 400 saying which), as the ledger refuses it."""
+    f = selectors.filter_from_query(params)
+    lane = selectors.LANES.get(f.work or "")
     shown = {
-        "status": status,
-        "category": _int(params.get("category")),
-        "region": clean_code(params.get("region")),
-        "department": _int(params.get("department")),
-        "overdue": _flag(params.get("overdue")),
-        "due_soon": True if _flag(params.get("due_soon")) else None,  # 即将超期 (the form offers "1" only)
-        "supervised": _flag(params.get("supervised")),
-        "q": (params.get("q") or "").strip()[:40],
-        "work": lane.key if (lane := selectors.LANES.get((params.get("work") or "").strip())) else "",
+        "status": f.status or "",
+        "category": f.category,
+        "region": f.region or "",
+        "department": f.department,
+        "overdue": f.overdue,
+        "due_soon": f.due_soon,
+        "supervised": f.supervised,
+        "is_major": f.is_major,
+        "date_from": f.date_from.isoformat() if f.date_from else "",
+        "date_to": f.date_to.isoformat() if f.date_to else "",
+        "q": f.q or "",
+        "work": lane.key if lane else "",
         "work_label": lane.label if lane else "",
     }
     # The filters folded behind 「更多筛选」 that are set (overdue/supervised "no" narrows too); a lane with none
     # of them and no search is clear when its list is empty, and the page says so.
     shown["folded_active"] = bool(shown["status"] or shown["category"] or shown["region"] or shown["department"]
-                                  or shown["overdue"] is not None or shown["due_soon"] is not None
-                                  or shown["supervised"] is not None)
+                                  or shown["date_from"] or shown["date_to"]
+                                  or any(getattr(f, name) is not None for name in selectors.FLAG_FILTERS))
     shown["lane_only"] = bool(shown["work"]) and not shown["folded_active"] and not shown["q"]
-    region = shown["region"] if len(shown["region"]) in (6, 9, 12, 15) else ""
-    f = selectors.CaseFilter(status=status or None, category=shown["category"], region=region or None,
-                             department=shown["department"], overdue=shown["overdue"],
-                             due_soon=shown["due_soon"], supervised=shown["supervised"], q=shown["q"] or None, work=shown["work"] or None)
     return f, shown
 
 
@@ -117,17 +112,25 @@ def read_page(listing: selectors.CaseListing, params) -> tuple[selectors.CursorP
 
 @page_view(selectors.CASE_FILE_CAPABILITY)
 def case_list(request):
-    """Cases in scope with the list's filters; each row links to its case."""
-    f, shown = parse_filters(request.GET)
-    listing = selectors.CaseListing(request.user, f, shape=lambda qs: qs.only(*ROW_FIELDS))
+    """Cases in scope with the list's filters; each row links to its case. A filter value that is not one is a
+    400 saying which (the site's page, in the reader's language), as the ledger's link answers it."""
+    try:
+        f, shown = parse_filters(request.GET)
+        listing = selectors.CaseListing(request.user, f, shape=lambda qs: qs.only(*ROW_FIELDS))
+    except ValidationFailed as exc:
+        raise BadRequest(exc.message) from None
     found, refused = read_page(listing, request.GET)
     count = listing.capped_count(COUNT_CAP)
     provisional = sla.provisional_test()  # one read of the calendar for the page
     steps = waiting_clocks(found.rows)
+    may_export = has_capability(request.user, ledger.CAPABILITY)
+    outside = outside_ledger(request.user, found.rows) if may_export else set()
     rows = []
     for c in found.rows:
         step = steps.get(c.pk)
-        rows.append({"case": c, "flags": flags_of(c), "style": STATUS_STYLE.get(c.status, ""), "step": step,
+        flags = flags_of(c) + ([{"label": OWN_REPORT_ELSEWHERE, "style": "", "outside": True}]
+                               if c.pk in outside else [])
+        rows.append({"case": c, "flags": flags, "style": STATUS_STYLE.get(c.status, ""), "step": step,
                      "provisional": (c.status in OPEN_STATUSES and (step is None or step["kind"] == clocks.HANDLE)
                                      and clocks.deadline_provisional(c, provisional))})
     return render(request, "cases/list.html", {
@@ -142,8 +145,24 @@ def case_list(request):
         "region_choices": region_choices(request.user, "cases.view", shown["region"]),
         "can_report": has_capability(request.user, "cases.report"),
         "can_intake": has_capability(request.user, "cases.intake"),
-        "ledger_url": _ledger_url(request) if has_capability(request.user, ledger.CAPABILITY) else "",
+        "ledger_url": _ledger_url(request) if may_export else "",
+        "outside_ledger": len(outside),
     })
+
+
+# A case the user reported outside their region is theirs to follow (`Case.scope_branches` adds their own
+# reports for viewing) but not their region's record: the ledger, like the board and the evaluation, stays
+# regional (models: "Board, evaluation, export and staff work stay regional"). The list says which rows those are.
+OWN_REPORT_ELSEWHERE = _("本人上报（辖区外，不入台账）")
+
+
+def outside_ledger(user, cases) -> set[int]:
+    """The user's own reports on the page that lie outside their export scope (one query, and only for a page
+    holding some report of theirs)."""
+    own = [c.pk for c in cases if c.reporter_id == user.pk]
+    if not own:
+        return set()
+    return set(own) - set(Case.objects.visible_to(user, "export").filter(pk__in=own).values_list("pk", flat=True))
 
 
 def waiting_clocks(cases) -> dict[int, dict]:

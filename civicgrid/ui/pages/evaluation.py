@@ -43,7 +43,7 @@ def _ask(request) -> dict:
     API) a month and dates together are refused by `selectors.period`."""
     params = request.GET
     # As typed, never cut to size: '2026-011' cut to '2026-01' evaluated January; the selectors refuse it.
-    ask = {"subject": params.get("subject") or "department", "month": (params.get("month") or "").strip(),
+    ask = {"subject": params.get("subject") or next(iter(selectors.subjects_for(request.user)), "department"), "month": (params.get("month") or "").strip(),
            "start": (params.get("start") or "").strip(), "end": (params.get("end") or "").strip()}
     chosen = params.get("period")
     if chosen == "range":
@@ -85,9 +85,10 @@ def evaluation(request):
     ask = _ask(request)
     show_unranked = request.GET.get("unranked") == "1"
     keep = {"unranked": "1"} if show_unranked else {}  # the tabs keep the choice; the export lists everything
+    allowed = selectors.subjects_for(request.user)  # street and community staff: their region's kinds only
     tabs = [{"key": key, "label": gettext(kind.label), "current": key == ask["subject"],
              "query": urlencode({k: v for k, v in {**ask, "subject": key, **keep}.items() if v})}
-            for key, kind in selectors.SUBJECTS.items()]
+            for key, kind in selectors.SUBJECTS.items() if key in allowed]
     context = {"ask": ask, "tabs": tabs, "error": "", "period": _period_choice(ask), "show_unranked": show_unranked}
     try:
         ev = _evaluate(request, ask)

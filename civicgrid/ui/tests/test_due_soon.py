@@ -64,9 +64,7 @@ def test_the_list_the_api_and_the_board_show_the_cases_about_to_go_overdue(loop,
     from django.http import QueryDict
 
     from civicgrid.apps.cases import selectors
-    from civicgrid.apps.cases_documents.pages import case_filter
-
-    f = case_filter(QueryDict("status=open&due_soon=1"))
+    f = selectors.filter_from_query(QueryDict("status=open&due_soon=1"))
     assert f.due_soon is True and [c.pk for c in selectors.case_list(loop.dispatcher, f)] == [soon.pk]
 
     board = client.get("/board/lists/").content.decode()

@@ -857,6 +857,8 @@ def _insert_reports(batch: list, *, actor, also, photos=(), queued: bool = False
             later.append(sla.started_event(rows.clock, rows.limit, case.reported_at))
             later.extend(sla.emitted_events(rows.clock, next(settled), case.reported_at))
         later.append(_event(case, "reported", source=case.source, self_handled=self_handled))
+        if case.is_major:  # 重大事件: the leaders who supervise are told (`handlers.on_marked_major`)
+            later.append(_event(case, "marked_major", at_report=True))
         if self_handled:
             later.append(_event(case, "closed", self_handled=True))
         if also is not None:

@@ -44,10 +44,10 @@ def test_each_role_sees_its_own_steps_within_its_scope(loop):
     assert lanes(loop.handler) == {"handle": 1} and lanes(loop.other_handler) == {"handle": 0}
     act(actor=loop.handler, case=waiting, action="start")
     act(actor=loop.handler, case=waiting, action="request_extension", reason="材料未到", hours=8)
-    assert lanes(loop.leader) == {"extension": 1} and lanes(loop.dispatcher)["extension"] == 1
+    assert lanes(loop.leader) == {"extension": 1, "major": 0} and lanes(loop.dispatcher)["extension"] == 1
     act(actor=loop.leader, case=waiting, action="decide_extension", decision="approve")
     act(actor=loop.handler, case=waiting, action="report_back", note="已清理")
-    assert lanes(loop.handler) == {"handle": 0} and lanes(loop.leader) == {"extension": 0}
+    assert lanes(loop.handler) == {"handle": 0} and lanes(loop.leader) == {"extension": 0, "major": 0}
     assert lanes(loop.worker)["verify"] == 1 and lanes(loop.neighbour_worker)["verify"] == 0
     act(actor=loop.worker, case=waiting, action="verify", photos=[jpeg()])
     assert lanes(loop.worker)["verify"] == 0 and lanes(loop.street_dispatcher)["close"] == 1
@@ -76,8 +76,8 @@ def test_the_home_page_links_each_lane_to_its_cases(loop):
     assert [(w["key"], w["label"], w["count"], w["more"]) for w in work] == [
         ("intake", "待受理", 1, False), ("dispatch", "待派遣", 1, False), ("close", "待结案", 0, False)]
     assert Client().get("/api/v1/cases/work").status_code == 401
-    # an unknown lane on the page is dropped: the list answers with what it understood
-    assert 'data-work=' not in c.get("/cases/", {"work": "nonsense"}).content.decode()
+    # an unknown lane on the page is refused, as the API and the ledger refuse it
+    assert c.get("/cases/", {"work": "nonsense"}).status_code == 400
     # a clear lane says so; a lane searched for something else only finds no match
     clear = c.get("/cases/", {"work": "close"}).content.decode()
     assert "data-lane-empty" in clear and "「待结案」里没有事件，都办完了。" in clear
@@ -90,7 +90,7 @@ def test_a_user_without_steps_sees_no_work_section(loop):
     home = page_for(loop.resident).get("/").content.decode()
     assert "data-my-work" not in home
     viewer = user_with(Role.LEADER, region=loop.tree["140213050"], username="street-leader")
-    assert [lane["key"] for lane in selectors.my_work(viewer)] == ["extension"]
+    assert [lane["key"] for lane in selectors.my_work(viewer)] == ["extension", "major"]
 
 
 def test_the_home_page_costs_one_count_per_lane(loop):

@@ -358,3 +358,59 @@ def test_an_emoji_prints_as_one_mark_whatever_it_is_made_of(loop):
     assert "\u200d" not in text and "\ufe0f" not in text
     assert "家门口〓积水" in text and "中文" in text  # a joiner between letters is dropped, the letters kept
     assert "处理得好〓，谢谢〓！国旗〓，按键1，〓再见" in text.replace("\n", "")
+
+
+def _listed(client, params) -> set[str]:
+    """The case numbers of the list page's rows."""
+    import re
+
+    page = client.get("/cases/", params)
+    assert page.status_code == 200, params
+    return set(re.findall(r'href="/cases/([0-9]{8,20})/"', page.content.decode()))
+
+
+def test_the_list_and_its_ledger_link_hold_the_same_rows(client, loop):
+    """导出台账（当前筛选） once differed from the list: the list ignored date_from/date_to, read only one status and
+    took overdue=yes for no filter; both now read the query through `selectors.filter_from_query`."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from civicgrid.apps.cases.models import Case
+
+    closed, other = loop["case"], loop["other"]
+    Case.objects.filter(pk=closed.pk).update(reported_at=timezone.now() - timedelta(days=3), is_overdue=True)
+    Case.objects.filter(pk=other.pk).update(is_major=True)
+    today = timezone.localdate()
+    client.force_login(loop["cd"])
+    for params, expected in (
+        ({"date_from": today.isoformat()}, {other.number}),
+        ({"date_to": (today - timedelta(days=1)).isoformat()}, {closed.number}),
+        ({"status": "handled,closed"}, {closed.number}),
+        ({"overdue": "yes"}, {closed.number}),
+        ({"overdue": "0"}, {other.number}),
+        ({"is_major": "1"}, {other.number}),
+        ({"is_major": "false"}, {closed.number}),
+    ):
+        assert _listed(client, params) == expected, params
+        assert {r[0] for r in sheet(client.get("/documents/cases/ledger.xlsx", params))[1:]} == expected, params
+    # the list's form offers the date range and 重大事件, and the export link carries them
+    page = client.get("/cases/", {"date_from": today.isoformat(), "is_major": "1"}).content.decode()
+    assert f'name="date_from" value="{today.isoformat()}"' in page and 'name="date_to"' in page
+    assert 'name="is_major"' in page and f"date_from={today.isoformat()}" in page
+
+
+def test_an_own_report_elsewhere_is_listed_for_following_but_marked_out_of_the_ledger(client, loop, tree):
+    """A street's staff member who reports a case in another street follows it in their list (the reporter's
+    branch of the view scope) but it is not their street's record: the ledger stays regional, and the list
+    says which rows it leaves out."""
+    street = user_with(Role.STREET_STAFF, region=tree["140213050"], username="jd")
+    elsewhere, _ = submit_case(actor=street, title="路灯不亮", lng=OTHER_STREET[0], lat=OTHER_STREET[1],
+                               source="grid_worker")
+    client.force_login(street)
+    assert _listed(client, {}) == {loop["case"].number, elsewhere.number}
+    page = client.get("/cases/").content.decode()
+    assert page.count("data-outside-ledger") == 2 and 'data-outside-ledger="1"' in page
+    assert {r[0] for r in sheet(client.get("/documents/cases/ledger.xlsx"))[1:]} == {loop["case"].number}
+    client.force_login(loop["sd"])  # nothing of theirs outside: no mark
+    assert "data-outside-ledger" not in client.get("/cases/").content.decode()
