@@ -68,7 +68,8 @@ _STEPS = (
     pgettext_lazy("step", "处置进展"), pgettext_lazy("step", "申请延期"), pgettext_lazy("step", "审批延期"),
     pgettext_lazy("step", "处置反馈"), pgettext_lazy("step", "核查通过"), pgettext_lazy("step", "核查不通过（返工）"),
     pgettext_lazy("step", "结案"), pgettext_lazy("step", "挂账"), pgettext_lazy("step", "恢复办理"),
-    pgettext_lazy("step", "督办"), pgettext_lazy("step", "重新办理"),
+    pgettext_lazy("step", "督办"), pgettext_lazy("step", "重新办理"), pgettext_lazy("step", "未自动派遣"),
+    pgettext_lazy("step", "留言"),
 )
 # The inputs' choices (civicgrid/apps/cases/services: DECISIONS, CHECK_RESULTS), for the same reason.
 _CHOICES = (_("同意"), _("不同意"), _("属实"), _("不属实"))
