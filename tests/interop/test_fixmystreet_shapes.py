@@ -92,7 +92,8 @@ def test_send_service_request_then_get_service_requests(served):
     w3c(request["updated_datetime"])
     from civicgrid.apps.cases.models import Case, Status
 
-    Case.objects.filter(number=number).update(status=Status.ACCEPTED, accepted_at=timezone.now())
+    Case.objects.filter(number=number).update(status=Status.ACCEPTED, accepted_at=timezone.now(),
+                                                reviewed_at=timezone.now())  # by a person (立案)
     listed = requests.get(f"{served.base}/requests.xml", params={"jurisdiction_id": "140213",
                                                                  "service_request_id": number}, timeout=30)
     request = simple(listed.content)["request"][0]
@@ -250,7 +251,8 @@ def test_a_report_accepted_hours_later_is_imported_by_the_hourly_fetch(served):
     three_hours_ago = timezone.now() - timedelta(hours=3)
     Case.objects.filter(number=number).update(reported_at=three_hours_ago, updated_at=three_hours_ago)
     accepted = timezone.now()
-    Case.objects.filter(number=number).update(status=Status.ACCEPTED, accepted_at=accepted, updated_at=accepted)
+    Case.objects.filter(number=number).update(status=Status.ACCEPTED, accepted_at=accepted, reviewed_at=accepted,
+                                                updated_at=accepted)
     end = timezone.now().replace(microsecond=0) + timedelta(seconds=1)
     start = end - timedelta(hours=1)
     fetched = requests.get(f"{served.base}/requests.xml", params={

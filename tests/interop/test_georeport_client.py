@@ -38,7 +38,8 @@ def _accept(number: str) -> None:
 
     from civicgrid.apps.cases.models import Case, Status
 
-    Case.objects.filter(number=number).update(status=Status.ACCEPTED, accepted_at=timezone.now())
+    Case.objects.filter(number=number).update(status=Status.ACCEPTED, accepted_at=timezone.now(),
+                                                reviewed_at=timezone.now())  # by a person (立案)
 
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
@@ -106,7 +107,7 @@ def test_georeport_client_finds_by_window_and_status_a_report_accepted_later_and
     end = timezone.localtime().replace(microsecond=0) + timedelta(seconds=1)
     window = {"start_date": (end - timedelta(hours=1)).isoformat(), "end_date": end.isoformat()}
     assert client.get_service_requests(**window) == []  # nothing happened to either in the last hour
-    Case.objects.filter(number=carrier).update(status=Status.CLOSED, accepted_at=timezone.now(),
+    Case.objects.filter(number=carrier).update(status=Status.CLOSED, accepted_at=timezone.now(), reviewed_at=timezone.now(),
                                                closed_at=timezone.now(), updated_at=timezone.now())
     end = timezone.localtime().replace(microsecond=0) + timedelta(seconds=1)  # the next hourly fetch, just after
     window = {"start_date": (end - timedelta(hours=1)).isoformat(), "end_date": end.isoformat()}
