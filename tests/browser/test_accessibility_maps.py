@@ -66,7 +66,18 @@ def test_the_region_map_paths_are_out_of_the_tab_order_and_listed_below(office, 
     office.wait_for_selector("#region-map[data-ready='1'] path.region-child")
     codes = office.locator("#region-map path.region-child").evaluate_all("ps => ps.map(p => p.dataset.code)")
     assert codes
-    focusable = office.locator("#region-map path").evaluate_all("ps => ps.filter(p => p.tabIndex >= 0).length")
-    assert focusable == 0
+    # Zoomed out, the names collide and show on hover only: each such path gets Leaflet's focus listeners, and
+    # Chromium puts it in the Tab order (unnamed to Enter) whatever its tabIndex says. Walk the Tab order.
+    for _ in range(3):
+        office.click("#region-map .leaflet-control-zoom-out")
+        office.wait_for_timeout(400)  # the zoom animation, then the labels placed again
+    office.focus("#region-map")
+    stops = []
+    for _ in range(len(codes) + 2):
+        office.keyboard.press("Tab")
+        stops.append(office.evaluate("() => document.activeElement.tagName + ' ' + "
+                                     "(document.activeElement.getAttribute('aria-label') || '')"))
+    assert stops[:2] == ["A Zoom in", "A Zoom out"], stops
+    assert not any(s.lower().startswith("path") for s in stops), stops
     for code in codes:  # the keyboard's way to each: its link in 下级区域
         assert office.locator(f"table[data-model='regions.region'] a[href$='/regions/{code}/']").count() == 1
