@@ -64,6 +64,25 @@ def test_the_revealed_contact_takes_the_focus(page, district):  # noqa: F811
     assert "张三丰" in active["text"], active
 
 
+def test_a_refused_contact_reveal_is_said_beside_the_button(page, district):  # noqa: F811
+    """The refusal note is civicgrid.js's, shared with the hazard page's 查看完整号码."""
+    from civicgrid.foundation.access.models import Grant
+    from civicgrid.foundation.audit.models import AuditEntry
+
+    case = handled_case(district)
+    sign_in(page, "zhao-dd")
+    page.goto(f"{page.base_url}/cases/{case.number}/")
+    before = AuditEntry.objects.count()
+    Grant.objects.filter(user__username="zhao-dd").delete()  # no longer theirs to call back
+    page.focus("[data-reveal-contact]")
+    page.keyboard.press("Enter")
+    note = page.locator("#reporter-contact form + [data-reveal-error][role=alert]")
+    note.wait_for()
+    assert note.inner_text().strip()
+    assert "张三丰" not in page.inner_text("#reporter-contact")
+    assert AuditEntry.objects.count() == before
+
+
 def test_a_board_refresh_says_nothing_unless_the_overdue_count_changes(page, district):  # noqa: F811
     sign_in(page, "zhao-dd")
     page.goto(f"{page.base_url}/board/")
