@@ -85,8 +85,8 @@ document.body.addEventListener("htmx:responseError", (e) => {
 // Leaflet paths: a tooltip makes Chromium put each in the Tab order, unnamed, and Enter does nothing on it. Each map
 // says which of two it wants (a layer group is taken path by path):
 //   mapQuiet(layer): out of the Tab order, where the map is one image or the page lists the same things;
-//   mapOperable(layer, name, open): named, a link, and Enter or Space does what a click does, where the map is the
-//   only way to reach them.
+//   mapOperable(layer, name, open, role): named, a link (or a button: it acts on the map, as a cluster zooming in),
+//   and Enter or Space does what a click does, where the map is the only way to reach them.
 function mapNodes(layer) {
   const nodes = [];
   const take = (lyr) => {
@@ -99,10 +99,10 @@ function mapNodes(layer) {
 window.civicgrid.mapQuiet = (layer) => {
   mapNodes(layer).forEach((node) => node.setAttribute("tabindex", "-1"));
 };
-window.civicgrid.mapOperable = (layer, name, open) => {
+window.civicgrid.mapOperable = (layer, name, open, role = "link") => {
   mapNodes(layer).forEach((node) => {
     node.setAttribute("tabindex", "0");
-    node.setAttribute("role", "link");
+    node.setAttribute("role", role);
     node.setAttribute("aria-label", name);
     node.addEventListener("keydown", (e) => {
       if (e.key !== "Enter" && e.key !== " ") return;
