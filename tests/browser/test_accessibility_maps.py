@@ -9,6 +9,7 @@ import pytest
 
 from civicgrid.testing.browser import browser_db, sign_in
 from tests.browser.test_hazard_buttons_reach import district, office, open_hazard  # noqa: F401
+from tests.browser.test_materials import depot  # noqa: F401
 
 pytestmark = [pytest.mark.browser, browser_db]
 
@@ -81,3 +82,17 @@ def test_the_region_map_paths_are_out_of_the_tab_order_and_listed_below(office, 
     assert not any(s.lower().startswith("path") for s in stops), stops
     for code in codes:  # the keyboard's way to each: its link in 下级区域
         assert office.locator(f"table[data-model='regions.region'] a[href$='/regions/{code}/']").count() == 1
+
+
+def test_a_warehouse_on_the_map_is_a_named_link_opened_by_enter(office, depot):  # noqa: F811
+    from civicgrid.apps.materials.models import Warehouse
+
+    sign_in(office, depot.username)
+    office.goto(f"{office.base_url}/materials/")
+    office.wait_for_selector("#materials-map[data-ready='1']")
+    path = office.locator("#materials-map path[data-code='WH-050']")
+    assert path.get_attribute("tabindex") == "0" and path.get_attribute("role") == "link"
+    assert path.get_attribute("aria-label") == "永泰街道物资库"
+    path.focus()
+    office.keyboard.press("Enter")
+    office.wait_for_url(f"**/materials/warehouses/{Warehouse.objects.get(code='WH-050').pk}/")
