@@ -64,6 +64,25 @@ def test_the_revealed_contact_takes_the_focus(page, district):  # noqa: F811
     assert "张三丰" in active["text"], active
 
 
+def test_a_refused_contact_reveal_is_said_beside_the_button(page, district):  # noqa: F811
+    """The refusal note is civicgrid.js's, shared with the hazard page's 查看完整号码."""
+    from civicgrid.foundation.access.models import Grant
+    from civicgrid.foundation.audit.models import AuditEntry
+
+    case = handled_case(district)
+    sign_in(page, "zhao-dd")
+    page.goto(f"{page.base_url}/cases/{case.number}/")
+    before = AuditEntry.objects.count()
+    Grant.objects.filter(user__username="zhao-dd").delete()  # no longer theirs to call back
+    page.focus("[data-reveal-contact]")
+    page.keyboard.press("Enter")
+    note = page.locator("#reporter-contact form + [data-reveal-error][role=alert]")
+    note.wait_for()
+    assert note.inner_text().strip()
+    assert "张三丰" not in page.inner_text("#reporter-contact")
+    assert AuditEntry.objects.count() == before
+
+
 def test_a_board_refresh_says_nothing_unless_the_overdue_count_changes(page, district):  # noqa: F811
     sign_in(page, "zhao-dd")
     page.goto(f"{page.base_url}/board/")
@@ -90,6 +109,31 @@ def test_a_board_refresh_says_nothing_unless_the_overdue_count_changes(page, dis
         response=(r := route.fetch()), body=r.text().replace('data-overdue-total="0"', 'data-overdue-total="3"')))
     refresh("#board-lists", "/board/lists/")
     assert page.inner_text("#board-announce") == "超期案件数已变为 3 件"
+
+
+def test_the_board_map_is_worked_by_keyboard(page, district):  # noqa: F811
+    """Clusters are buttons that Enter zooms into, cases are named buttons that Enter opens the card of."""
+    case = handled_case(district)
+    sign_in(page, "zhao-dd")
+    page.goto(f"{page.base_url}/board/")
+    page.wait_for_selector("#board-map [data-code], #board-map [data-oid]")
+    for _ in range(8):  # Enter on a cluster zooms in, until the case itself shows
+        if page.locator(f"#board-map [data-oid='{case.pk}']").count():
+            break
+        cluster = page.locator("#board-map [data-code]").first
+        assert cluster.get_attribute("role") == "button" and cluster.get_attribute("aria-label")
+        level = page.get_attribute("#board-map", "data-level")
+        cluster.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            "(l) => document.getElementById('board-map').dataset.level !== l "
+            "|| document.querySelector('#board-map [data-oid]')", arg=level)
+    point = page.locator(f"#board-map [data-oid='{case.pk}']")
+    assert point.get_attribute("tabindex") == "0" and point.get_attribute("role") == "button"
+    assert case.number in point.get_attribute("aria-label")
+    point.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f".leaflet-popup a[href$='/cases/{case.number}/']")
 
 
 def test_the_language_is_switched_by_its_button_not_by_the_arrow_keys(page, district):  # noqa: F811

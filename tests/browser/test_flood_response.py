@@ -86,6 +86,8 @@ def test_orange_reading_by_hand_then_the_street_acknowledges_and_completes(distr
     assert not desk.errors, desk.errors
     desk.wait_for_selector("#flood-map path.flood-station.flood-orange", state="attached")
     assert desk.locator("#flood-map path.flood-station").count() == 2  # the demo's two gauges
+    # Tooltips only, nothing to open: no path of the map is a Tab stop.
+    assert desk.locator("#flood-map path:not([tabindex='-1'])").count() == 0
     assert desk.locator("[data-street-tasks='140213050']").count() == 1
     assert desk.locator("[data-street-tasks='140213051']").count() == 0
     desk.screenshot(path=f"{SHOTS}/civicgrid-flood-overview.png", full_page=True)

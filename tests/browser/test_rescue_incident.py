@@ -97,6 +97,8 @@ def test_raise_call_out_acknowledge_and_close_with_report(contexts, district):
     office.wait_for_selector("#rescue-map[data-ready='1']")
     incident = Incident.objects.get()
     assert office.url.endswith(f"/rescue/incidents/{incident.pk}/")
+    # The detail's map is one image of the incident: its point (with a tooltip) stays out of the Tab order.
+    assert office.get_attribute("#rescue-map path.incident-point", "tabindex") == "-1"
     assert status_of(office) == "reported" and incident.hazard_id == hazard.pk and incident.region_code == GRID
     assert office.locator("path.incident-point").count() == 1
 

@@ -142,9 +142,14 @@ def hazard_list(request):
     filters, shown = parse_filters(request.GET)
     qs = selectors.hazard_list(request.user, **filters)
     page_obj = paginate(request, qs)
+    # The map holds up to MAP_LIMIT points, the list 50 a page: each point is a named link of its own (the
+    # screen reader's and the keyboard's way to it, hazards.js), with its grade and status as the colour says.
+    spoken = gettext("{code} {name}（{grade}，{status}）")
     points = [
         {"id": p["pk"], "code": p["code"], "name": p["name"], "lat": p["lat"], "lng": p["lng"],
-         "status": p["status"], "grade": p["grade"], "url": reverse("ui:hazard_detail", args=[p["pk"]])}
+         "status": p["status"], "grade": p["grade"], "url": reverse("ui:hazard_detail", args=[p["pk"]]),
+         "label": spoken.format(code=p["code"], name=p["name"], grade=Grade(p["grade"]).label,
+                                status=Status(p["status"]).label)}
         for p in qs.values("pk", "code", "name", "lat", "lng", "status", "grade")[:MAP_LIMIT]
     ]
     rows = [{"h": h, "style": STATUS_STYLE.get(h.status, "")} for h in page_obj.object_list]

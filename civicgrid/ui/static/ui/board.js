@@ -108,9 +108,13 @@
     const size = Math.round(26 + Math.min(34, Math.sqrt(c.count) * 3));
     const icon = L.divIcon({ className: "", iconSize: [size, size],
       html: `<div class="board-cluster" style="width:${size}px;height:${size}px">${c.count}</div>` });
-    const marker = L.marker([c.lat, c.lng], { icon, title: `${c.name}：${c.count}${el.dataset.labelCluster}` });
-    marker.on("click", () => map.setView([c.lat, c.lng], Math.min(map.getZoom() + 2, 18)));
+    const name = `${c.name}：${c.count}${el.dataset.labelCluster}`;
+    const marker = L.marker([c.lat, c.lng], { icon, title: name });
+    const zoomIn = () => map.setView([c.lat, c.lng], Math.min(map.getZoom() + 2, 18));
+    marker.on("click", zoomIn);
     marker.on("add", () => {
+      // Leaflet makes the icon a focusable button, which Enter did not press: it zooms in as a click does.
+      window.civicgrid.mapOperable(marker, name, zoomIn, "button");
       const node = marker.getElement();
       if (node) node.setAttribute("data-code", c.code);
     });
@@ -132,6 +136,9 @@
     }
     marker.bindPopup(box);
     marker.on("add", () => {
+      // A case is reached by keyboard too: named, Enter opens its card (with the link to the case) as a click does.
+      window.civicgrid.mapOperable(marker, `${p.number} ${p.title}（${p.status_label}）`, () => marker.openPopup(),
+                                   "button");
       const node = marker.getElement();
       if (node) node.setAttribute("data-oid", p.id);
     });

@@ -32,8 +32,7 @@
                                                  fillOpacity: 0.6, className: "case-point" })
         .bindTooltip(el.dataset.label || "", { direction: "top" }).addTo(map);
       // The tooltip would make Chromium put the path in the Tab order, inside a map that is one image.
-      const node = point.getElement && point.getElement();
-      if (node) node.setAttribute("tabindex", "-1");
+      window.civicgrid.mapQuiet(point);
     }
     el.dataset.ready = "1";
   }
@@ -117,29 +116,8 @@
     form.dataset.sent = "1";
     form.querySelectorAll("button[type=submit]").forEach((b) => { b.disabled = true; });
   });
-  // 回访: the revealed contact replaces the focused button (htmx). Move the focus to what came in (tabindex=-1),
-  // so the focus does not fall back to the page and a screen reader reads the contact; a refusal (htmx swaps
-  // nothing on an error answer) is said beside the button instead of silently.
-  document.body.addEventListener("htmx:afterSwap", (e) => {
-    if (!e.target || e.target.id !== "reporter-contact") return;
-    const shown = e.target.querySelector("[data-contact-result]");
-    if (shown) shown.focus();
-  });
-  document.body.addEventListener("htmx:responseError", (e) => {
-    const form = e.detail && e.detail.elt && e.detail.elt.closest("#reporter-contact form");
-    if (!form) return;
-    let note = form.querySelector("[data-reveal-error]");
-    if (!note) {
-      note = document.createElement("span");
-      note.className = "error";
-      note.setAttribute("role", "alert");
-      note.dataset.revealError = "";
-      form.append(" ", note);
-    }
-    const xhr = e.detail.xhr;
-    const plain = xhr && (xhr.getResponseHeader("Content-Type") || "").startsWith("text/plain");
-    note.textContent = plain ? xhr.responseText.slice(0, 300) : form.dataset.failed || "";
-  });
+  // 回访: the focus after the reveal and a refusal said beside the button are civicgrid.js's (shared with the
+  // hazard page's 查看完整号码).
 
   // Back from the next page (bfcache): the forms are usable again.
   window.addEventListener("pageshow", () => {

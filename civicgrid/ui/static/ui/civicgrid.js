@@ -56,3 +56,58 @@ function choosePeriod(field) {
 ["input", "change"].forEach((type) => document.addEventListener(type, (e) => {
   if (e.target.matches("[data-period-form] [data-period]")) choosePeriod(e.target);
 }));
+
+// --- keyboard and screen readers, shared by the pages' scripts (loaded before them) ---------------------------
+window.civicgrid = window.civicgrid || {};
+// A reveal (回访 on a case, 查看完整号码 on a hazard): the answer replaces the focused button (htmx). The focus moves
+// to what came in (a .contact-result with tabindex=-1), so it does not fall back to the page and a screen reader
+// reads it. A refusal (htmx swaps nothing on an error answer) is said beside the button instead of silently: the
+// server's plain-text reason, else the requesting element's data-reveal-failed.
+document.body.addEventListener("htmx:afterSwap", (e) => {
+  const shown = e.target && e.target.querySelector && e.target.querySelector(".contact-result[tabindex='-1']");
+  if (shown) shown.focus();
+});
+document.body.addEventListener("htmx:responseError", (e) => {
+  const host = e.detail && e.detail.elt && e.detail.elt.closest("[data-reveal-failed]");
+  if (!host) return;
+  let note = host.nextElementSibling;
+  if (!note || !note.matches("[data-reveal-error]")) {
+    note = document.createElement("span");
+    note.className = "error";
+    note.setAttribute("role", "alert");
+    note.dataset.revealError = "";
+    host.after(note);
+  }
+  const xhr = e.detail.xhr;
+  const plain = xhr && (xhr.getResponseHeader("Content-Type") || "").startsWith("text/plain");
+  note.textContent = plain ? xhr.responseText.slice(0, 300) : host.dataset.revealFailed;
+});
+// Leaflet paths: a tooltip makes Chromium put each in the Tab order, unnamed, and Enter does nothing on it. Each map
+// says which of two it wants (a layer group is taken path by path):
+//   mapQuiet(layer): out of the Tab order, where the map is one image or the page lists the same things;
+//   mapOperable(layer, name, open, role): named, a link (or a button: it acts on the map, as a cluster zooming in),
+//   and Enter or Space does what a click does, where the map is the only way to reach them.
+function mapNodes(layer) {
+  const nodes = [];
+  const take = (lyr) => {
+    if (lyr.eachLayer && !lyr.getElement) lyr.eachLayer(take);
+    else if (lyr.getElement && lyr.getElement()) nodes.push(lyr.getElement());
+  };
+  take(layer);
+  return nodes;
+}
+window.civicgrid.mapQuiet = (layer) => {
+  mapNodes(layer).forEach((node) => node.setAttribute("tabindex", "-1"));
+};
+window.civicgrid.mapOperable = (layer, name, open, role = "link") => {
+  mapNodes(layer).forEach((node) => {
+    node.setAttribute("tabindex", "0");
+    node.setAttribute("role", role);
+    node.setAttribute("aria-label", name);
+    node.addEventListener("keydown", (e) => {
+      if (e.key !== "Enter" && e.key !== " ") return;
+      e.preventDefault();
+      open();
+    });
+  });
+};

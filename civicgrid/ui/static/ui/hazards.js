@@ -30,7 +30,10 @@
       const m = L.circleMarker([p.lat, p.lng], { radius: 7, color: c, weight: 2, fillColor: c, fillOpacity: 0.65 })
         .bindTooltip(`${p.code} ${p.name}`, { direction: "top" })
         .addTo(map);
-      m.on("click", () => window.location.assign(p.url));
+      const open = () => window.location.assign(p.url);
+      m.on("click", open);
+      // The list beside the map shows 50 a page, the map up to 2000: each point is reached by keyboard too.
+      window.civicgrid.mapOperable(m, p.label || `${p.code} ${p.name}`, open);
       const node = m.getElement && m.getElement();
       if (node) node.setAttribute("data-hazard", p.code);
     });
@@ -43,8 +46,10 @@
     const map = baseMap(el);
     if (Number.isFinite(lat) && Number.isFinite(lng)) {
       map.setView([lat, lng], 16);
-      L.circleMarker([lat, lng], { radius: 9, color: "#b00020", weight: 3, fillColor: "#b00020", fillOpacity: 0.6 })
+      const point = L.circleMarker([lat, lng], { radius: 9, color: "#b00020", weight: 3, fillColor: "#b00020",
+                                                 fillOpacity: 0.6 })
         .bindTooltip(el.dataset.label || "", { direction: "top" }).addTo(map);
+      window.civicgrid.mapQuiet(point); // the hazard's own page: the map is one image of it
     } else {
       map.setView(DATONG, 11);
     }

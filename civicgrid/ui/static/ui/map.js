@@ -80,8 +80,14 @@
           if (free) lyr.openTooltip(at);
         });
       }
-      placeLabels();
-      map.on("zoomend", placeLabels);
+      // Each child region is a link in the 下级区域 table below the map: its path stays out of the Tab order (a
+      // tooltip bound again at each zoom would put it back in, unnamed to Enter).
+      function labelsOutOfTabOrder() {
+        placeLabels();
+        window.civicgrid.mapQuiet(layer);
+      }
+      labelsOutOfTabOrder();
+      map.on("zoomend", labelsOutOfTabOrder);
       el.dataset.ready = "1";
     })
     .catch(() => {

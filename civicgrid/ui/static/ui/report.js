@@ -107,7 +107,7 @@
           layer.addTo(map);
           // The outlines' tooltips make Chromium put each path in the Tab order, unnamed and doing nothing on
           // Enter: keep them out of it (the point is chosen by keyboard in the coordinate inputs).
-          layer.eachLayer(outOfTabOrder);
+          window.civicgrid.mapQuiet(layer);
           mapEl.dataset.ready = "1";
         })
         .catch(() => { mapEl.dataset.ready = "error"; });
@@ -115,11 +115,6 @@
       mapEl.dataset.ready = "1";
     }
     map.on("click", (e) => choosePoint(e.latlng));
-  }
-
-  function outOfTabOrder(lyr) {
-    const node = lyr.getElement && lyr.getElement();
-    if (node) node.setAttribute("tabindex", "-1");
   }
 
   function setMarker(lat, lng) {

@@ -35,8 +35,7 @@
           .on("click", (e) => { L.DomEvent.stopPropagation(e); usePlace(lng, lat); })
           .addTo(layer);
         // Its tooltip would put the unnamed path in the Tab order; the place's button is the keyboard's way.
-        const node = spot.getElement && spot.getElement();
-        if (node) node.setAttribute("tabindex", "-1");
+        window.civicgrid.mapQuiet(spot);
       });
       const first = buttons[0];
       const chosen = el("lng") && el("lng").value;

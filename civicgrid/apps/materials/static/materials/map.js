@@ -19,9 +19,10 @@
     });
     const label = (p.rank ? p.rank + ". " : "") + p.name;
     marker.bindTooltip(label, { permanent: Boolean(p.rank), direction: "top" });
-    marker.on("click", () => window.location.assign(p.url));
+    const open = () => window.location.assign(p.url);
+    marker.on("click", open);
     marker.addTo(layer);
-    markers.push({ marker, p, label });
+    markers.push({ marker, p, label, open });
   });
   const lat = parseFloat(el.dataset.originLat);
   const lng = parseFloat(el.dataset.originLng);
@@ -37,12 +38,11 @@
   if (bounds.isValid()) map.fitBounds(bounds, { padding: [24, 24], maxZoom: 15 });
   else map.setView([40.09, 113.3], 11);
   layer.addTo(map);
-  markers.forEach(({ marker, p, label }) => {
+  markers.forEach(({ marker, p, label, open }) => {
+    // Named, and Enter opens the warehouse as a click does (civicgrid.js).
+    window.civicgrid.mapOperable(marker, label, open);
     const node = marker.getElement && marker.getElement();
-    if (node) {
-      node.setAttribute("data-code", p.code);
-      node.setAttribute("aria-label", label);
-    }
+    if (node) node.setAttribute("data-code", p.code);
   });
   el.dataset.ready = "1";
 })();

@@ -37,7 +37,14 @@
       const marker = L.circleMarker([p.lat, p.lng], { radius: 9, color: colour, weight: 3, fillColor: colour,
                                                        fillOpacity: 0.6, className: "incident-point" })
         .bindTooltip(`${p.code} ${p.title}`, { direction: "top" }).addTo(map);
-      if (p.url) marker.on("click", () => window.location.assign(p.url));
+      // A link on the list's map (named, Enter opens it as a click does); the one point of a detail page is not.
+      if (p.url) {
+        const open = () => window.location.assign(p.url);
+        marker.on("click", open);
+        window.civicgrid.mapOperable(marker, `${p.code} ${p.title}`, open);
+      } else {
+        window.civicgrid.mapQuiet(marker);
+      }
       const node = marker.getElement && marker.getElement();
       if (node) node.setAttribute("data-incident", p.code);
     });
