@@ -43,19 +43,6 @@ EXAMPLES = {
 }
 
 
-@pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker):
-    """Data of every kind (the scope contract's world), rolled back at the end of the module."""
-    with django_db_blocker.unblock():
-        atomic = transaction.atomic()
-        atomic.__enter__()
-        try:
-            yield contract.build_world()
-        finally:
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
-
-
 @pytest.fixture
 def token(world):
     """The superuser's token: the widest reach, so generated requests get past scope into the code."""

@@ -12,11 +12,9 @@ import re
 
 import pytest
 from django.apps import apps
-from django.db import transaction
 from django.test import Client
 
 from civicgrid.foundation.core.pagination import MAX_LIMIT, MAX_OFFSET
-from civicgrid.testing import contract
 
 UNKNOWN = "zz_unknown"
 
@@ -46,19 +44,6 @@ def _resolve(schema: dict) -> dict:
     if "$ref" in schema:
         return SPEC["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
     return schema
-
-
-@pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker):
-    """Data of every kind (the scope contract's world), rolled back at the end of the module."""
-    with django_db_blocker.unblock():
-        atomic = transaction.atomic()
-        atomic.__enter__()
-        try:
-            yield contract.build_world()
-        finally:
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
 
 
 @pytest.fixture

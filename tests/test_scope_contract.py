@@ -1,25 +1,11 @@
 """The scope contract over every URL of the project (see civicgrid.testing.contract for the rules)."""
 
 import pytest
-from django.db import transaction
 
 from civicgrid.testing import contract
 
 DATA, _ = contract.load_registry()
 NAMES = sorted(DATA)
-
-
-@pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker):
-    """One world for the whole module, rolled back at its end; each test runs in a savepoint inside it."""
-    with django_db_blocker.unblock():
-        atomic = transaction.atomic()
-        atomic.__enter__()
-        try:
-            yield contract.build_world()
-        finally:
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
 
 
 def report(problems: list[str]) -> str:
