@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import io
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
-from django.utils import timezone
 
 from civicgrid.foundation.access.models import ApiToken
 from civicgrid.foundation.access.roles import Role
@@ -18,6 +16,7 @@ from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
 from civicgrid.foundation.notify import senders, services
 from civicgrid.foundation.notify.models import Notification, OutgoingMessage
 from civicgrid.testing.builders import user_with
+from civicgrid.testing.clock import clock_at
 
 pytestmark = pytest.mark.django_db
 
@@ -123,17 +122,6 @@ def test_senders_are_chosen_by_settings_and_failures_stay_for_retry(settings, dj
     sms.refresh_from_db()
     assert sms.status == "sent" and sms.attempts == 2 and RecordingSender.sent[-1][1] == "13812345678"
     assert services.queue_message(channel="sms", to="  ", body="x") is None
-
-
-@contextmanager
-def clock_at(moment):
-    """Django's clock at `moment` for the block (what the services read through `timezone.now`)."""
-    real = timezone.now
-    timezone.now = lambda: moment
-    try:
-        yield
-    finally:
-        timezone.now = real
 
 
 def _failed_sms(settings, django_capture_on_commit_callbacks):

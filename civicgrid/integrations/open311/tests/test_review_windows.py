@@ -11,7 +11,6 @@ but never the carrier's words or place. Django's clock is moved (`clock_at`), as
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import pytest
@@ -24,6 +23,7 @@ from civicgrid.foundation.events.models import OutboxEvent
 from civicgrid.integrations.router import versions
 from civicgrid.integrations.router.handlers import SYSTEM_USERNAME
 from civicgrid.integrations.router.tests.conftest import example_model, models_dir  # noqa: F401
+from civicgrid.testing.clock import clock_at
 
 from .conftest import POINT, form, get, post, xml
 
@@ -32,17 +32,6 @@ HOUR = timedelta(hours=1)
 WORDS = "小区门口垃圾堆放很多天没人清运，路边暴露垃圾发臭。我叫赵大妈，住振华南街176号新华苑1号楼2单元301"
 CARRIER_WORDS = "菜市场后门垃圾成堆没人管，我是孙大爷，住振华南街9号楼1单元102，电话13700001111"
 CARRIER_POINT = (113.2110, 40.0110)
-
-
-@contextmanager
-def clock_at(moment):
-    """Django's clock at `moment` for the block (what the services and `auto_now` read through `timezone.now`)."""
-    real = timezone.now
-    timezone.now = lambda: moment
-    try:
-        yield
-    finally:
-        timezone.now = real
 
 
 @pytest.fixture
