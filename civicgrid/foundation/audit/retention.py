@@ -1,4 +1,5 @@
-"""Purging audit records past their retention: the one deliberate way round the append-only triggers.
+"""Purging audit records past their retention: a deliberate way round the append-only triggers (the other is
+`remask.mask_stored`, through the same `triggers_lifted`).
 
 The Cybersecurity Law (Art. 21) asks for at least six months of logs, so nothing younger than
 `MIN_RETENTION_DAYS` (or a longer `CIVICGRID_AUDIT_RETENTION_DAYS`) can be purged. The database refuses
