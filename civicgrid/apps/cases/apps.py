@@ -9,7 +9,8 @@ class CasesConfig(AppConfig):
     verbose_name = "网格事件"
 
     def ready(self):
-        from civicgrid.foundation.core import keys
+        from civicgrid.apps.cases_documents import ledger_files
+        from civicgrid.foundation.core import jobs, keys
         from civicgrid.foundation.sla import mirrors
 
         from . import handlers, workflow  # noqa: F401  (capabilities of the loop; SLA event handlers)
@@ -25,6 +26,8 @@ class CasesConfig(AppConfig):
         register_retention()
         # 处置期限 is the handling clock's deadline: a working-calendar change moves both together.
         mirrors.follow("cases.case", follow_moved_deadlines)
+        # Ledgers the worker built are removed past CIVICGRID_LEDGER_KEEP_HOURS, asked for again or not.
+        jobs.register("cases.ledger_purge", ledger_files.purge_job)
 
 
 def reporter_floor() -> int:

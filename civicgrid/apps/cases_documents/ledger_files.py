@@ -10,7 +10,8 @@ many seconds (and every page queued behind it). `ledger.export_or_queue` hands i
      the link `/documents/cases/ledger/<token>.xlsx`; a refusal is said in the inbox instead;
   3. `ready_file(user, token)` gives the file to that user only (anyone else, or after
      `CIVICGRID_LEDGER_KEEP_HOURS`, gets a 404), and every request, build and download removes the files past
-     their time (`purge_expired`).
+     their time (`purge_expired`), as does the worker once a minute (`purge_job`, a `core.jobs` job the cases
+     app registers), so that no file outlives its hours for want of a next request.
 
 The token (192 random bits) is the file's name; the request file says whose it is and until when.
 """
@@ -22,6 +23,7 @@ import json
 import os
 import re
 import secrets
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -41,6 +43,8 @@ READY, FAILED = gettext_noop("事件台账已生成"), gettext_noop("事件台�
 INBOX_TITLES = titles.register(READY, FAILED)
 KIND = "ledger_export"
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
+PURGE_EVERY = 60.0  # seconds between the worker's purges (its jobs run on every pass, about once a second)
+_next_purge = 0.0  # time.monotonic() of this process's next purge by the worker
 
 
 def folder() -> Path:
@@ -76,11 +80,21 @@ def _expired(meta: dict, now: datetime) -> bool:
     return datetime.fromisoformat(meta["expires_at"]) <= now
 
 
-def purge_expired(now: datetime | None = None) -> int:
-    """Remove the ledgers (and requests) past their time; returns how many."""
+def purge_expired(now: datetime | None = None, *, where: Path | None = None) -> int:
+    """Remove the ledgers (and requests) past their time; returns how many. Files a build left without a request
+    (a crash between writes) go when they are older than `CIVICGRID_LEDGER_KEEP_HOURS`."""
     now = now or timezone.now()
+    where = where or folder()
     removed = 0
-    for path in folder().glob("*.json"):
+    for stray in [*where.glob("*.part"), *where.glob("*.xlsx")]:
+        if stray.suffix == ".xlsx" and stray.with_suffix(".json").exists():
+            continue
+        with contextlib.suppress(OSError):
+            modified = datetime.fromtimestamp(stray.stat().st_mtime, tz=now.tzinfo)
+            if modified + timedelta(hours=settings.CIVICGRID_LEDGER_KEEP_HOURS) <= now:
+                stray.unlink()
+                removed += 1 if stray.suffix == ".xlsx" else 0
+    for path in where.glob("*.json"):
         try:
             meta = json.loads(path.read_text(encoding="utf-8"))
             if not _expired(meta, now):
@@ -92,6 +106,17 @@ def purge_expired(now: datetime | None = None) -> int:
                 stale.unlink()
         removed += 1
     return removed
+
+
+def purge_job() -> int:
+    """The worker's side of `purge_expired` (registered with `core.jobs`, run on every pass): at most every
+    `PURGE_EVERY` seconds, and without making the folder when no ledger was ever queued."""
+    global _next_purge
+    if time.monotonic() < _next_purge:
+        return 0
+    _next_purge = time.monotonic() + PURGE_EVERY
+    where = Path(settings.DATA_DIR) / "exports" / "ledger"
+    return purge_expired(where=where) if where.is_dir() else 0
 
 
 def queue(user, f) -> str:

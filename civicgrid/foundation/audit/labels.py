@@ -129,4 +129,5 @@ name_actions({
     verbs.System.RESTORE: _("恢复数据"),
     verbs.AuditLog.EXPORTED: _("导出审计记录"),
     verbs.AuditLog.PURGED: _("清理过期审计记录"),
+    verbs.AuditLog.REMASKED: _("隐去旧审计记录中的个人信息"),
 })

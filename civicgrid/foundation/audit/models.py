@@ -1,5 +1,6 @@
 """The audit trail. Rows are only ever inserted: the model refuses updates and deletes, and database
-triggers refuse them too (only the database owner, by dropping the trigger, can purge expired rows)."""
+triggers refuse them too (only the database owner, lifting the triggers inside one transaction, can purge
+expired rows or mask old snapshots: `retention.triggers_lifted`)."""
 
 from django.conf import settings
 from django.db import models

@@ -1,4 +1,5 @@
-"""Purging audit records past their retention: the one deliberate way round the append-only triggers.
+"""Purging audit records past their retention: a deliberate way round the append-only triggers (the other is
+`remask.mask_stored`, through the same `triggers_lifted`).
 
 The Cybersecurity Law (Art. 21) asks for at least six months of logs, so nothing younger than
 `MIN_RETENTION_DAYS` (or a longer `CIVICGRID_AUDIT_RETENTION_DAYS`) can be purged. The database refuses
@@ -16,6 +17,7 @@ Either way the purge itself is recorded (`audit.purged`) in the same transaction
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from datetime import timedelta
 
@@ -56,26 +58,40 @@ def count_expired(older_than_days: int, *, using: str = "default") -> int:
     return AuditEntry.objects.using(using).filter(at__lt=cutoff_for(older_than_days)).count()
 
 
+@contextlib.contextmanager
+def triggers_lifted(connection):
+    """The append-only triggers lifted for the body, which must run inside a transaction on `connection`, and
+    restored after it (PostgreSQL: `DISABLE`/`ENABLE TRIGGER`; SQLite: drop and create them again). Both are
+    transactional, so no other connection ever meets the table without them, and a body that fails leaves them
+    as they were. Shared by the purge and `remask.mask_stored`."""
+    if not connection.in_atomic_block:
+        raise RetentionError("the audit triggers are lifted only inside a transaction")
+    table = connection.ops.quote_name(AuditEntry._meta.db_table)
+    if connection.vendor == "postgresql":
+        lift = [f"ALTER TABLE {table} DISABLE TRIGGER audit_no_change"]
+        restore = [f"ALTER TABLE {table} ENABLE TRIGGER audit_no_change"]
+    elif connection.vendor == "sqlite":
+        lift, restore = _triggers.SQLITE_DROP, _triggers.SQLITE
+    else:
+        raise RetentionError(f"unsupported database: {connection.vendor}")
+    with connection.cursor() as cursor:
+        for sql in lift:
+            cursor.execute(sql)
+    yield
+    with connection.cursor() as cursor:
+        for sql in restore:
+            cursor.execute(sql)
+
+
 def purge(*, older_than_days: int, using: str = "default") -> int:
     """Delete records older than the retention, as the table owner, in one transaction; returns the count."""
     cutoff = cutoff_for(older_than_days)
     connection = connections[using]
     table = connection.ops.quote_name(AuditEntry._meta.db_table)
-    with transaction.atomic(using=using), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER audit_no_change")
+    with transaction.atomic(using=using):
+        with triggers_lifted(connection), connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {table} WHERE at < %s", [cutoff])
             deleted = cursor.rowcount
-            cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER audit_no_change")
-        elif connection.vendor == "sqlite":
-            for sql in _triggers.SQLITE_DROP:
-                cursor.execute(sql)
-            cursor.execute(f"DELETE FROM {table} WHERE at < %s", [cutoff])
-            deleted = cursor.rowcount
-            for sql in _triggers.SQLITE:
-                cursor.execute(sql)
-        else:
-            raise RetentionError(f"unsupported database: {connection.vendor}")
         record(
             actor=None,
             action=verbs.AuditLog.PURGED,

@@ -53,3 +53,4 @@ class System:
 class AuditLog:
     EXPORTED = "audit.exported"
     PURGED = "audit.purged"
+    REMASKED = "audit.remasked"  # records written before the snapshot policy, masked in storage (remask)

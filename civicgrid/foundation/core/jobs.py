@@ -1,7 +1,7 @@
 """What the worker runs each pass besides its own work, registered by the layers above without the worker
 importing them (the layer rule): ``register(name, func)`` in an app's ``ready()``; ``func()`` returns how much
-it did (a count, for the worker's log line). The Open311 app registers its queued-report drain here, and the
-notify app its retry of outgoing email and SMS."""
+it did (a count, for the worker's log line). The Open311 app registers its queued-report drain here, the
+notify app its retry of outgoing email and SMS, and the cases app the purge of built ledgers past their hours."""
 
 from __future__ import annotations
 

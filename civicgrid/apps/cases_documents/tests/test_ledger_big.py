@@ -151,3 +151,43 @@ def test_the_ledger_names_the_evaluations_department_and_the_step_that_ran_late(
 
     named = _named(SUBJECTS["department"], {str(loop["dept"].pk): {}})
     assert (named[0].name, named[0].code) == ("区城管局", "D-CG")
+
+
+def test_the_worker_removes_ledgers_past_their_hours_though_nobody_asks_for_one_again(big, settings, monkeypatch):
+    """Files were purged only by the next ledger request: a ledger nobody asked for again stayed on disk. The
+    worker's registered job (`cases.ledger_purge`) removes them; a missing folder is left missing."""
+    import json
+    import os
+
+    from django.core.management import call_command
+
+    from civicgrid.foundation.core import jobs
+
+    assert jobs.registered()["cases.ledger_purge"] is ledger_files.purge_job
+    monkeypatch.setattr(ledger_files, "_next_purge", 0.0)
+    # no ledger was ever queued: nothing to do, and no folder made
+    call_command("worker", "--once", "--no-tasks", stdout=io.StringIO())
+    assert not big.exists()
+
+    big.mkdir(parents=True)
+    now = timezone.now()
+    for token, expires in (("old" + "A" * 29, now - timedelta(minutes=1)), ("new" + "B" * 29, now + timedelta(hours=1))):
+        (big / f"{token}.json").write_text(json.dumps({"user": 1, "state": "ready", "expires_at": expires.isoformat()}))
+        (big / f"{token}.xlsx").write_bytes(b"PK")
+    # a ledger whose request a crash lost, older than its hours; and one just written
+    stale = now.timestamp() - (settings.CIVICGRID_LEDGER_KEEP_HOURS * 3600 + 60)
+    (big / ("lost" + "C" * 28 + ".xlsx")).write_bytes(b"PK")
+    os.utime(big / ("lost" + "C" * 28 + ".xlsx"), (stale, stale))
+    (big / ("busy" + "D" * 28 + ".xlsx")).write_bytes(b"PK")
+
+    monkeypatch.setattr(ledger_files, "_next_purge", 0.0)  # (the first pass looked a moment ago)
+    out = io.StringIO()
+    call_command("worker", "--once", "--no-tasks", stdout=out)
+    assert sorted(p.name for p in big.iterdir()) == ["busy" + "D" * 28 + ".xlsx", "new" + "B" * 29 + ".json",
+                                                     "new" + "B" * 29 + ".xlsx"]
+    assert out.getvalue().rstrip().endswith("2 job items")
+    # within the minute the job does not look again; after it, it does
+    (big / ("old" + "A" * 29 + ".json")).write_text(json.dumps({"expires_at": now.isoformat()}))
+    assert ledger_files.purge_job() == 0 and len(list(big.iterdir())) == 4
+    monkeypatch.setattr(ledger_files, "_next_purge", 0.0)
+    assert ledger_files.purge_job() == 1 and len(list(big.iterdir())) == 3

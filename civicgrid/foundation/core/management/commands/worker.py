@@ -2,8 +2,8 @@
 
 Every ``--interval`` seconds (``CIVICGRID_WORKER_INTERVAL``, default 1) the main loop
   1. sweeps SLA clocks (``sla.sweep.sweep``: warnings and breaches, as outbox events),
-  2. runs the jobs the apps registered (``core.jobs``: Open311's queued reports made into cases, and email
-     or SMS a sender failed to hand over, tried again),
+  2. runs the jobs the apps registered (``core.jobs``: Open311's queued reports made into cases, email
+     or SMS a sender failed to hand over, tried again, and case ledgers past their hours removed),
   3. delivers pending outbox events to their handlers (``events.bus.dispatch_pending``),
   4. once an hour prunes old delivered events and blanks personal data past its retention period
      (``core.retention``).
