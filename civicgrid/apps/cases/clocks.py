@@ -169,8 +169,9 @@ def extend(case: Case, kind: str, hours: float, at: datetime) -> SlaClock:
     working-days clock stays one and the hours stay hours (`pure.extend`): a later change of the working hours
     keeps its days days and the extension's hours hours.
 
-    The deadline is recomputed from the remaining budget at the same instant. A warning or breach already emitted for the old deadline is cleared when the new one lies
-    ahead, so the sweep warns and breaches again against the extended deadline.
+    The deadline is recomputed from the remaining budget at the same instant. A warning or breach already
+    emitted for the old deadline is cleared when the new one lies ahead, so the sweep warns and breaches again
+    against the extended deadline.
     """
     if not extension_hours_valid(hours):
         raise ValidationFailed(EXTENSION_RANGE, field="hours")
