@@ -12,7 +12,6 @@ The handling clock's deadline is kept on the case (`deadline`, 处置期限) by 
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
 
 from django.db import connection
@@ -167,11 +166,12 @@ def resume(case: Case, kind: str, at: datetime) -> None:
 
 def extend(case: Case, kind: str, hours: float, at: datetime) -> SlaClock:
     """Add `hours` (working hours for working-time clocks) to the open clock's budget: an approved 延期. A
-    working-days clock stays one: the hours become their share of the working day of the day approved.
+    working-days clock stays one and the hours stay hours (`pure.extend`): a later change of the working hours
+    keeps its days days and the extension's hours hours.
 
-    The deadline is recomputed from the remaining budget by pausing and resuming the pure clock at the same
-    instant. A warning or breach already emitted for the old deadline is cleared when the new one lies
-    ahead, so the sweep warns and breaches again against the extended deadline.
+    The deadline is recomputed from the remaining budget at the same instant. A warning or breach already
+    emitted for the old deadline is cleared when the new one lies ahead, so the sweep warns and breaches again
+    against the extended deadline.
     """
     if not extension_hours_valid(hours):
         raise ValidationFailed(EXTENSION_RANGE, field="hours")
@@ -182,16 +182,10 @@ def extend(case: Case, kind: str, hours: float, at: datetime) -> SlaClock:
     c = qs.first()
     if c is None:
         raise Conflict("没有进行中的处置时限，无法延期 / no open handling clock to extend")
-    calendar = sla.get_calendar()
-    state = c.as_state()
-    was_running = state.state == pure.RUNNING
-    if was_running:
-        state = pure.pause(state, at, calendar)
-    # In the clock's unit: a working-days clock stays one, the hours becoming a share of today's working day.
-    budget = state.budget + pure.from_minutes(state.mode, hours * 60, calendar)
-    state = dataclasses.replace(state, budget=budget, due_at=None, warn_at=None)
-    if was_running:
-        state = pure.resume(state, at, calendar)
+    try:
+        state = pure.extend(c.as_state(), hours * 60, at, sla.get_calendar())
+    except pure.ClockError as exc:
+        raise Conflict(f"时限“{kind}”无法延期 / {exc}") from None
     ahead = [kind for kind, instant in (("warn", state.warn_at), ("breach", state.due_at))
              if instant is not None and instant > at]
     sla.change_clock(c, state, at, reemit=ahead)

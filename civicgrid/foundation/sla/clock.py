@@ -13,6 +13,13 @@ A limit is ``(mode, amount)``:
 Every limit becomes a *budget* in the clock's own unit (``unit_of(mode)``): working days for a
 working-days clock, minutes (working or natural) otherwise. ``budget`` and ``consumed`` are in that
 unit; ``to_minutes`` / ``from_minutes`` convert with a calendar.
+
+An extension granted in hours (``extend``, or ``extra_minutes`` at the start) keeps its own unit too. In a
+minutes clock it is simply more budget; in a working-days clock it is held apart, as ``extra_minutes`` of
+working time, so that a change of the working hours keeps N working days N working days *and* H hours H
+hours (were they a share of the working day, 4 hours granted on a 480-minute day would become 3.5 on a
+420-minute one). Such a clock uses its days first, then the extension: ``consumed`` never exceeds
+``budget`` once there is an extension, the rest is ``extra_consumed`` minutes.
 The state is an immutable :class:`ClockState`; each transition returns a new one. Its fields are
 plain values a Django model can store one-to-one (see :func:`to_fields`).
 
@@ -65,7 +72,9 @@ class ClockState:
 
     ``budget`` and ``consumed`` are in the clock's unit (``unit_of(mode)``: working days or minutes).
     ``consumed`` is the budget used before ``running_since`` (while running), or in total (while paused or
-    stopped). ``running_since`` is the start of the current running segment.
+    stopped). ``running_since`` is the start of the current running segment. ``extra_minutes`` (working
+    minutes granted beyond the limit) and ``extra_consumed`` (those used) are set on working-days clocks
+    only: a minutes clock holds its extensions in ``budget``.
     """
 
     mode: str
@@ -80,6 +89,8 @@ class ClockState:
     due_at: datetime | None
     warn_at: datetime | None
     on_time: bool | None = None
+    extra_minutes: int | float = 0
+    extra_consumed: int | float = 0
 
 
 # ---- helpers --------------------------------------------------------------------------------------
@@ -136,16 +147,47 @@ def _elapsed(mode: str, a: datetime, b: datetime, calendar: WorkingCalendar | No
     return _as_minutes(max(b.astimezone(UTC) - a.astimezone(UTC), timedelta(0)))
 
 
-def advance(mode: str, a: datetime, amount: int | float, calendar: WorkingCalendar | None) -> datetime:
-    """The instant at which ``amount`` of budget (in the clock's unit) has elapsed from ``a`` on the mode's
-    clock; a working day is ``calendar.day_minutes`` of working time."""
+def advance(
+    mode: str, a: datetime, amount: int | float, calendar: WorkingCalendar | None, extra_minutes: int | float = 0
+) -> datetime:
+    """The instant at which ``amount`` of budget (in the clock's unit) and ``extra_minutes`` more have elapsed
+    from ``a`` on the mode's clock; a working day is ``calendar.day_minutes`` of working time."""
     cal = _calendar_for(mode, calendar)
-    minutes = max(to_minutes(mode, amount, cal), 0)
+    minutes = max(to_minutes(mode, amount, cal) + extra_minutes, 0)
     if cal is not None and mode != NATURAL_HOURS:
         return cal.add_working_time(a, minutes)
     if cal is not None:
         return cal.add_natural(a, minutes)
     return (a.astimezone(UTC) + timedelta(minutes=minutes)).astimezone(a.tzinfo)
+
+
+def _fold(state: ClockState, a: datetime, b: datetime, calendar: WorkingCalendar | None) -> tuple:
+    """``(consumed, extra_consumed)`` once the running time from ``a`` to ``b`` is added: to the days first,
+    then, once they are used up, to the extension's minutes (a working-days clock with an extension);
+    to ``consumed`` alone otherwise."""
+    if unit_of(state.mode) != DAYS or not state.extra_minutes:
+        return state.consumed + _elapsed(state.mode, a, b, calendar), state.extra_consumed
+    cal = _calendar_for(state.mode, calendar)
+    minutes = cal.working_minutes_between(a, b)
+    days_left = max(to_minutes(state.mode, state.budget - state.consumed, cal), 0)
+    if minutes <= days_left:
+        return state.consumed + from_minutes(state.mode, minutes, cal), state.extra_consumed
+    return max(state.consumed, state.budget), _whole(state.extra_consumed + minutes - days_left)
+
+
+def due_from(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> datetime:
+    """The instant the budget left (``consumed`` and ``extra_consumed`` as stored) is used up, counting from
+    ``at`` (a resume, or the running segment's start): the days left on the calendar's working day, then the
+    extension's minutes left."""
+    return advance(state.mode, at, state.budget - state.consumed, calendar,
+                   state.extra_minutes - state.extra_consumed)
+
+
+def warn_from(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> datetime:
+    """The instant ``warn_ratio`` of the budget (of its days and of its extension alike) is used, from ``at``."""
+    ratio = state.warn_ratio
+    return advance(state.mode, at, state.budget * ratio - state.consumed, calendar,
+                   state.extra_minutes * ratio - state.extra_consumed)
 
 
 def _not_before(at: datetime, earlier: datetime | None, action: str, what: str) -> None:
@@ -186,8 +228,8 @@ def start(
 ) -> ClockState:
     """Start a clock for ``limit`` at ``at``: ``due_at`` when the budget is used up, ``warn_at`` when
     ``warn_ratio`` of it is (0 < warn_ratio <= 1). ``extra_minutes`` (of the mode's clock) lengthen the
-    budget beyond the limit from the start: an extension already granted for the work being timed (for a
-    working-days clock, a share of today's working day)."""
+    budget beyond the limit from the start: an extension already granted for the work being timed (kept in
+    minutes beside the days of a working-days clock, see ``extend``)."""
     _aware(at, "start time")
     if isinstance(warn_ratio, bool) or not isinstance(warn_ratio, int | float) or not 0 < warn_ratio <= 1:
         raise ValueError(f"warn_ratio must be in (0, 1], got {warn_ratio!r}")
@@ -195,9 +237,12 @@ def start(
         raise ValueError(f"extra_minutes must be a number >= 0, got {extra_minutes!r}")
     mode = limit[0]
     budget = budget_for(limit, calendar)
-    if extra_minutes:
-        budget = _whole(budget + from_minutes(mode, extra_minutes, _calendar_for(mode, calendar)))
-    return ClockState(
+    extra = 0
+    if extra_minutes and unit_of(mode) == DAYS:
+        extra = _whole(extra_minutes)
+    elif extra_minutes:
+        budget = _whole(budget + extra_minutes)
+    state = ClockState(
         mode=mode,
         budget=budget,
         warn_ratio=float(warn_ratio),
@@ -207,9 +252,11 @@ def start(
         paused_at=None,
         stopped_at=None,
         consumed=0,
-        due_at=advance(mode, at, budget, calendar),
-        warn_at=advance(mode, at, budget * warn_ratio, calendar),
+        due_at=None,
+        warn_at=None,
+        extra_minutes=extra,
     )
+    return dataclasses.replace(state, due_at=due_from(state, at, calendar), warn_at=warn_from(state, at, calendar))
 
 
 def pause(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> ClockState:
@@ -218,13 +265,14 @@ def pause(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> 
     _aware(at, "pause time")
     _require(state, RUNNING, "pause")
     _not_before(at, state.running_since, "pause", "the running segment's start")
-    consumed = state.consumed + _elapsed(state.mode, state.running_since, at, calendar)
+    consumed, extra_consumed = _fold(state, state.running_since, at, calendar)
     return dataclasses.replace(
         state,
         state=PAUSED,
         running_since=None,
         paused_at=at,
         consumed=consumed,
+        extra_consumed=extra_consumed,
         due_at=state.due_at if state.due_at is not None and state.due_at <= at else None,
         warn_at=state.warn_at if state.warn_at is not None and state.warn_at <= at else None,
     )
@@ -240,11 +288,10 @@ def resume(state: ClockState, at: datetime, calendar: WorkingCalendar | None) ->
     _not_before(at, state.paused_at, "resume", "the pause at")
     due_at = state.due_at
     if due_at is None:
-        due_at = advance(state.mode, at, state.budget - state.consumed, calendar)
+        due_at = due_from(state, at, calendar)
     warn_at = state.warn_at
     if warn_at is None:
-        warn_budget = state.budget * state.warn_ratio
-        warn_at = advance(state.mode, at, warn_budget - state.consumed, calendar)
+        warn_at = warn_from(state, at, calendar)
     return dataclasses.replace(
         state, state=RUNNING, running_since=at, paused_at=None, due_at=due_at, warn_at=warn_at
     )
@@ -260,11 +307,11 @@ def stop(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> C
         raise ClockError(f"cannot stop a clock twice (stopped at {state.stopped_at.isoformat()})")
     if state.state == RUNNING:
         _not_before(at, state.running_since, "stop", "the running segment's start")
-        consumed = state.consumed + _elapsed(state.mode, state.running_since, at, calendar)
+        consumed, extra_consumed = _fold(state, state.running_since, at, calendar)
         on_time = state.due_at is not None and at <= state.due_at
     else:
         _not_before(at, state.paused_at, "stop", "the pause at")
-        consumed = state.consumed
+        consumed, extra_consumed = state.consumed, state.extra_consumed
         on_time = state.due_at is None or state.paused_at <= state.due_at
     return dataclasses.replace(
         state,
@@ -272,34 +319,83 @@ def stop(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> C
         running_since=None,
         stopped_at=at,
         consumed=consumed,
+        extra_consumed=extra_consumed,
         on_time=on_time,
     )
+
+
+def extend(state: ClockState, minutes: int | float, at: datetime, calendar: WorkingCalendar | None) -> ClockState:
+    """Lengthen an open clock by ``minutes`` of the mode's clock at ``at`` (an approved extension) and
+    recompute its deadlines from what is left (a paused clock gets them when it resumes).
+
+    A minutes clock adds them to its budget. A working-days clock keeps them as ``extra_minutes`` beside its
+    days, so that neither moves when the working hours change; time it ran past its days before this (an
+    overrun, counted in days) is taken from the extension, in minutes of today's working day."""
+    _aware(at, "extension time")
+    if isinstance(minutes, bool) or not isinstance(minutes, int | float) or not minutes > 0:
+        raise ValueError(f"an extension must be a positive number of minutes, got {minutes!r}")
+    if state.state == STOPPED:
+        raise ClockError(f"cannot extend a stopped clock (stopped at {state.stopped_at.isoformat()})")
+    was_running = state.state == RUNNING
+    if was_running:
+        state = pause(state, at, calendar)
+    if unit_of(state.mode) == DAYS:
+        consumed, extra_consumed = state.consumed, state.extra_consumed
+        if consumed > state.budget:
+            # to the microsecond (the precision of a deadline): 60/420 of a day is 60 minutes, not 59.99…
+            overrun = round(to_minutes(state.mode, consumed - state.budget, calendar), 8)
+            extra_consumed = _whole(extra_consumed + overrun)
+            consumed = state.budget
+        state = dataclasses.replace(state, extra_minutes=_whole(state.extra_minutes + minutes), consumed=consumed,
+                                    extra_consumed=extra_consumed)
+    else:
+        state = dataclasses.replace(state, budget=_whole(state.budget + minutes))
+    state = dataclasses.replace(state, due_at=None, warn_at=None)
+    return resume(state, at, calendar) if was_running else state
 
 
 # ---- queries --------------------------------------------------------------------------------------
 
 
-def consumed(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> int | float:
-    """Budget consumed as of ``at``, in the clock's unit (frozen while paused or stopped)."""
+def _used(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> tuple:
+    """``(consumed, extra_consumed)`` as of ``at`` (frozen while paused or stopped)."""
     _aware(at, "time")
     if state.state != RUNNING:
-        return state.consumed
-    return state.consumed + _elapsed(state.mode, state.running_since, at, calendar)
+        return state.consumed, state.extra_consumed
+    return _fold(state, state.running_since, at, calendar)
+
+
+def _in_unit(state: ClockState, days: int | float, minutes: int | float, calendar) -> int | float:
+    if not minutes:
+        return days
+    return _whole(days + from_minutes(state.mode, minutes, calendar))
+
+
+def consumed(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> int | float:
+    """Budget consumed as of ``at``, in the clock's unit (frozen while paused or stopped); the extension's
+    minutes count as a share of ``calendar``'s working day."""
+    used, extra_used = _used(state, at, calendar)
+    return _in_unit(state, used, extra_used, calendar)
 
 
 def remaining(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> int | float:
     """Budget left as of ``at``, in the clock's unit; negative once the limit is overrun."""
-    return state.budget - consumed(state, at, calendar)
+    return _in_unit(state, state.budget, state.extra_minutes, calendar) - consumed(state, at, calendar)
 
 
 def remaining_minutes(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> int | float:
     """Minutes of the mode's clock left as of ``at`` (a working day counted as ``calendar.day_minutes``)."""
-    return to_minutes(state.mode, remaining(state, at, calendar), calendar)
+    used, extra_used = _used(state, at, calendar)
+    return _whole(to_minutes(state.mode, state.budget - used, calendar) + state.extra_minutes - extra_used)
 
 
 def consumed_ratio(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> float:
     """Share of the budget consumed as of ``at`` (0.0 at start, 1.0 at the deadline, > 1 when overrun)."""
-    return consumed(state, at, calendar) / state.budget
+    used, extra_used = _used(state, at, calendar)
+    if not state.extra_minutes and not extra_used:
+        return used / state.budget
+    total = to_minutes(state.mode, state.budget, calendar) + state.extra_minutes
+    return (to_minutes(state.mode, used, calendar) + extra_used) / total
 
 
 def is_overdue(state: ClockState, at: datetime) -> bool:
@@ -316,6 +412,7 @@ def is_overdue(state: ClockState, at: datetime) -> bool:
 # ---- storage --------------------------------------------------------------------------------------
 
 FIELDS = tuple(f.name for f in dataclasses.fields(ClockState))
+_OPTIONAL = ("on_time", "extra_minutes", "extra_consumed")
 
 
 def to_fields(state: ClockState) -> dict[str, Any]:
@@ -325,11 +422,12 @@ def to_fields(state: ClockState) -> dict[str, Any]:
 
 def from_fields(data: dict[str, Any]) -> ClockState:
     """Rebuild a clock from :func:`to_fields` output (or model columns); validates mode and state."""
-    missing = [name for name in FIELDS if name not in data and name != "on_time"]
+    missing = [name for name in FIELDS if name not in data and name not in _OPTIONAL]
     if missing:
         raise ValueError(f"clock fields missing: {', '.join(missing)}")
     if data["mode"] not in MODES:
         raise ValueError(f"unknown clock mode {data['mode']!r}")
     if data["state"] not in STATES:
         raise ValueError(f"unknown clock state {data['state']!r}")
-    return ClockState(**{name: data.get(name) for name in FIELDS})
+    defaults = {"extra_minutes": 0, "extra_consumed": 0}
+    return ClockState(**{name: data.get(name, defaults.get(name)) for name in FIELDS})

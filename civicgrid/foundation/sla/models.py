@@ -109,7 +109,9 @@ class SlaClock(ScopedModel):
     # --- clock.ClockState, one column per field --------------------------------------------------------
     # ``budget`` and ``consumed`` are in the clock's unit (``clock.unit_of(mode)``): working days for a
     # working-days clock, so that a change of the working hours keeps N working days N working days;
-    # minutes otherwise.
+    # minutes otherwise. An extension of a working-days clock granted in hours stays hours the same way:
+    # ``extra_minutes`` of working time beside the days, of which ``extra_consumed`` are used (the days are
+    # used first); both stay 0 on a minutes clock, whose extensions are minutes of its ``budget``.
     mode = models.CharField(_("计时方式"), max_length=16, choices=MODE_CHOICES)
     budget = models.FloatField()
     warn_ratio = models.FloatField(default=clock.DEFAULT_WARN_RATIO)
@@ -119,6 +121,8 @@ class SlaClock(ScopedModel):
     paused_at = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
     consumed = models.FloatField(default=0)
+    extra_minutes = models.FloatField(default=0, db_default=0)
+    extra_consumed = models.FloatField(default=0, db_default=0)
     due_at = models.DateTimeField(_("截止时间"), null=True, blank=True)
     warn_at = models.DateTimeField(_("预警时间"), null=True, blank=True)
     on_time = models.BooleanField(_("按期"), null=True, blank=True)

@@ -382,14 +382,14 @@ def reschedule_open_clocks(since: date | None = None, batch: int = 2000) -> int:
             for c in clocks:
                 before = snapshot(c)
                 # budget and consumed are in the clock's unit: working days stay working days, however
-                # long the new working day is.
+                # long the new working day is, and the hours of an extension stay hours (extra_minutes).
+                state = c.as_state()
                 due = c.due_at
                 if not emitted(before, "breach", marks):
-                    due = clock.advance(c.mode, c.running_since, max(c.budget - c.consumed, 0), calendar)
+                    due = clock.due_from(state, c.running_since, calendar)
                 warn = c.warn_at
                 if not emitted(before, "warn", marks):
-                    warn_left = c.budget * c.warn_ratio - c.consumed
-                    warn = clock.advance(c.mode, c.running_since, max(warn_left, 0), calendar)
+                    warn = clock.warn_from(state, c.running_since, calendar)
                 if due != c.due_at or warn != c.warn_at:
                     c.due_at, c.warn_at, c.updated_at = due, warn, now
                     topics = settle(c, before, marks, now)

@@ -341,27 +341,3 @@ def test_the_migration_keeps_the_late_handlings_of_reworked_cases_late(loop):
     facts = {name: Case.objects.get(pk=case.pk).handled_on_time for name, case in cases.items()}
     assert facts == {"closed": False, "reworking": False, "in_time": True, "redone": True, "waiting": True}
     assert {c.pk: c.updated_at for c in Case.objects.filter(pk__in=updated)} == updated
-
-
-def test_a_working_days_deadline_and_its_extension_keep_their_days_through_an_hours_change(
-        loop, django_capture_on_commit_callbacks, fresh_calendar):
-    from civicgrid.foundation.sla import clock as pure
-    from civicgrid.foundation.sla import services as sla
-
-    other = report(loop, category=loop.sibling.pk)  # 1 working day
-    act(actor=loop.dispatcher, case=other, action="accept")
-    case = act(actor=loop.dispatcher, case=other, action="dispatch", department=loop.dept.pk)
-    case = _extension(loop, case, 3.5)  # half of the 420-minute working day
-    clock = _handle_clock(case)
-    assert clock.mode == "working_days" and clock.budget == 1.5
-    with django_capture_on_commit_callbacks(execute=True):
-        sla.set_working_hours(actor=None, hours=[("08:00", "12:00"), ("14:00", "18:00")])
-    clock.refresh_from_db()
-    case.refresh_from_db()
-    eight = get_calendar()
-    assert eight.day_minutes == 480 and clock.budget == 1.5
-    # from where the clock runs, what is left of its days: run during working hours, the test's dispatch and the
-    # extension's approval already used a sliver of the first day (before 08:00 nothing is used, and the test
-    # passed only then)
-    expected = pure.advance("working_days", clock.running_since, clock.budget - clock.consumed, eight)
-    assert clock.due_at == expected and case.deadline == expected

@@ -294,7 +294,7 @@ def test_round_trip_through_plain_fields():
     fields = clock.to_fields(state)
     assert set(fields) == {
         "mode", "budget", "warn_ratio", "state", "started_at", "running_since", "paused_at",
-        "stopped_at", "consumed", "due_at", "warn_at", "on_time",
+        "stopped_at", "consumed", "due_at", "warn_at", "on_time", "extra_minutes", "extra_consumed",
     }  # fmt: skip
     for value in fields.values():
         assert value is None or isinstance(value, str | int | float | bool | datetime)
@@ -352,6 +352,66 @@ def test_a_pause_of_a_working_days_clock_keeps_the_share_of_the_day_across_an_ho
     assert stopped.consumed == 0.75 and stopped.on_time is True
 
 
-def test_extra_minutes_of_a_working_days_clock_are_a_share_of_the_working_day():
+def test_extra_minutes_of_a_working_days_clock_stay_minutes_when_the_hours_change():
+    # dispatched Friday evening with 1 working day and 210 minutes granted earlier: Monday, then 08:30-12:00
     state = clock.start(("working_days", 1), at(2024, 11, 15, 19), CAL, extra_minutes=210)
-    assert state.budget == 1.5 and state.due_at == at(2024, 11, 19, 12)
+    assert (state.budget, state.extra_minutes, state.extra_consumed) == (1, 210, 0)
+    assert state.due_at == at(2024, 11, 19, 12)
+    # on 480-minute days: Monday still, then 210 minutes from 08:00 (not half of the new day, to 12:00)
+    assert clock.due_from(state, state.running_since, EIGHT) == at(2024, 11, 19, 11, 30)
+    assert clock.to_fields(state)["extra_minutes"] == 210 and clock.from_fields(clock.to_fields(state)) == state
+
+
+@pytest.mark.parametrize("cal", [CAL, EIGHT])
+def test_an_hours_extension_of_a_working_days_clock_stays_hours_under_any_later_hours(cal):
+    # 2 working days from Monday 10:00 on 480-minute days, 4 hours granted on Tuesday 10:00 (one day used)
+    state = clock.start(("working_days", 2), at(2024, 11, 18, 10), EIGHT)
+    assert state.due_at == at(2024, 11, 20, 10)
+    state = clock.extend(state, 240, at(2024, 11, 19, 10), EIGHT)
+    assert (state.budget, state.consumed, state.extra_minutes, state.extra_consumed) == (2, 1, 240, 0)
+    assert state.state == "running" and state.running_since == at(2024, 11, 19, 10)
+    assert state.due_at == at(2024, 11, 20, 16)  # Wednesday 10:00 + 10:00-12:00, 14:00-16:00
+    # whatever the hours become: the day left ends at the same clock time, then 240 working minutes
+    due = clock.due_from(state, state.running_since, cal)
+    assert due == cal.add_working_time(cal.add_working_days(state.running_since, 1), 240)
+    assert due == (at(2024, 11, 20, 16, 30) if cal is CAL else at(2024, 11, 20, 16))
+    assert clock.remaining_minutes(state, state.running_since, cal) == cal.day_minutes + 240
+    # the warning: 80 % of the days and of the hours alike
+    assert clock.warn_from(state, state.running_since, cal) == cal.add_working_time(
+        state.running_since, 1.6 * cal.day_minutes - cal.day_minutes + 0.8 * 240)
+
+
+def test_a_working_days_clock_uses_its_days_before_its_extension():
+    state = clock.start(("working_days", 1), at(2024, 11, 18, 8, 30), CAL, extra_minutes=120)
+    assert state.due_at == at(2024, 11, 19, 10, 30)
+    paused = clock.pause(state, at(2024, 11, 19, 9), CAL)  # the day and 30 minutes of the extension
+    assert (paused.consumed, paused.extra_consumed) == (1, 30)
+    assert clock.consumed_ratio(paused, paused.paused_at, CAL) == pytest.approx(450 / 540)
+    resumed = clock.resume(paused, at(2024, 11, 19, 14), EIGHT)  # 90 minutes left, on any working day
+    assert resumed.due_at == at(2024, 11, 19, 15, 30)
+    assert clock.remaining_minutes(resumed, at(2024, 11, 19, 14), EIGHT) == 90
+    stopped = clock.stop(resumed, at(2024, 11, 19, 15), EIGHT)
+    assert (stopped.consumed, stopped.extra_consumed, stopped.on_time) == (1, 90, True)
+
+
+def test_an_extension_after_the_days_ran_out_takes_the_overrun_from_its_hours():
+    state = clock.start(("working_days", 1), at(2024, 11, 18, 8, 30), CAL)  # due Monday 18:00
+    state = clock.extend(state, 120, at(2024, 11, 19, 9, 30), CAL)  # 60 minutes late when granted
+    assert (state.budget, state.consumed, state.extra_minutes, state.extra_consumed) == (1, 1, 120, 60)
+    assert state.due_at == at(2024, 11, 19, 10, 30)
+    assert clock.due_from(state, state.running_since, EIGHT) == at(2024, 11, 19, 10, 30)  # still 60 minutes
+
+
+def test_extend_adds_minutes_to_a_minutes_clock_and_waits_for_a_paused_one():
+    state = clock.extend(clock.start(("working_hours", 4), at(2024, 11, 18, 10), CAL), 60, at(2024, 11, 18, 11), CAL)
+    assert (state.budget, state.extra_minutes) == (300, 0) and state.due_at == at(2024, 11, 18, 17, 30)
+    paused = clock.pause(clock.start(("working_days", 1), at(2024, 11, 18, 10), CAL), at(2024, 11, 18, 11), CAL)
+    extended = clock.extend(paused, 60, at(2024, 11, 18, 11), CAL)
+    assert extended.state == "paused" and extended.due_at is None and extended.extra_minutes == 60
+    assert clock.resume(extended, at(2024, 11, 18, 11), CAL).due_at == at(2024, 11, 19, 11)  # 360 + 60
+    stopped = clock.stop(extended, at(2024, 11, 18, 12), CAL)
+    with pytest.raises(ClockError, match="stopped"):
+        clock.extend(stopped, 60, at(2024, 11, 18, 12), CAL)
+    with pytest.raises(ValueError, match="positive"):
+        clock.extend(paused, 0, at(2024, 11, 18, 12), CAL)
+    assert paused == clock.pause(clock.start(("working_days", 1), at(2024, 11, 18, 10), CAL), at(2024, 11, 18, 11), CAL)
