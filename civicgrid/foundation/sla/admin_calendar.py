@@ -112,8 +112,10 @@ class CalendarStatus:
             return ""
         years = "、".join(str(y) for y in self.provisional_years)
         return (
-            f"{years}年的法定节假日尚未公布或录入，工作日暂按周一至周五计算（临时日历），相关时限可能变化。"
-            f" / The {years} holiday table is not yet known: working days are provisional (Monday–Friday)."
+            f"{years}年的法定节假日尚未公布或录入，工作日暂按周一至周五计算（已扣除元旦、劳动节、国庆节等固定日期的法定假日；"
+            f"春节等农历节日及调休须录入），相关时限可能变化。"
+            f" / The {years} holiday table is not yet known: working days are provisional (Monday–Friday less the"
+            f" fixed-date holidays: New Year's Day, Labour Day, National Day; enter the lunar holidays and make-up days)."
         )
 
 
@@ -144,7 +146,7 @@ def calendar_status(start: date | None = None, end: date | None = None) -> Calen
 
 
 def is_provisional(day: date) -> bool:
-    """Whether the working-day answer for ``day`` is a Monday–Friday guess (see ``calendar_status``)."""
+    """Whether the working-day answer for ``day`` is the fallback's guess (see ``calendar_status``)."""
     return day.year not in confirmed_years() and get_calendar().is_provisional(day)
 
 

@@ -2,7 +2,8 @@
 
 Pure Python (no Django). The day table comes from ``chinese_calendar`` (statutory holidays and make-up
 working days, 调休), overridden by an administrator-edited table; for years the package does not cover
-the calendar falls back to Monday–Friday and reports those days as *provisional* (DOMAIN.md §3).
+the calendar falls back to Monday–Friday less the statutory holidays that fall on fixed dates of the Gregorian
+calendar (``FIXED_HOLIDAYS``), and reports those days as *provisional* (DOMAIN.md §3).
 
 Conventions used throughout:
 
@@ -31,6 +32,19 @@ DISTRICT_TZ = "Asia/Shanghai"
 # A run of this many consecutive days without working time means the configuration is broken
 # (e.g. an override table that closes a whole year); fail loudly instead of looping for ever.
 MAX_IDLE_DAYS = 400
+
+# Days off that every year has on the same Gregorian dates, known before the State Council publishes the year's
+# schedule. Source: 国务院《全国年节及纪念日放假办法》(2024年11月修订, 2025年1月1日起施行), 第二条: 元旦 1月1日;
+# 劳动节 5月1日、2日; 国庆节 10月1日至3日. The lunar holidays (春节, 清明节, 端午节, 中秋节) and the 调休 around
+# them come only with the yearly schedule, entered by an administrator until chinese_calendar has it.
+FIXED_HOLIDAYS: dict[tuple[int, int], str] = {
+    (1, 1): "元旦",
+    (5, 1): "劳动节",
+    (5, 2): "劳动节",
+    (10, 1): "国庆节",
+    (10, 2): "国庆节",
+    (10, 3): "国庆节",
+}
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _ONE_DAY = timedelta(days=1)
@@ -185,16 +199,20 @@ class WorkingCalendar:
                 cached = (self.overrides[d], False)
             else:
                 known = _package_workday(d)
-                cached = (d.weekday() < 5, True) if known is None else (known, False)
+                if known is None:
+                    cached = (d.weekday() < 5 and (d.month, d.day) not in FIXED_HOLIDAYS, True)
+                else:
+                    cached = (known, False)
             self._day_cache[d] = cached
         return cached
 
     def is_workday(self, d: date) -> bool:
-        """Whether ``d`` is a working day: override, else chinese_calendar, else Monday–Friday."""
+        """Whether ``d`` is a working day: override, else chinese_calendar, else Monday–Friday less
+        ``FIXED_HOLIDAYS``."""
         return self._day(d)[0]
 
     def is_provisional(self, d: date) -> bool:
-        """True when ``is_workday(d)`` came from the Monday–Friday fallback (year not covered, no override)."""
+        """True when ``is_workday(d)`` came from the fallback (year not covered, no override)."""
         return self._day(d)[1]
 
     def covered_until(self) -> date:
@@ -210,8 +228,10 @@ class WorkingCalendar:
         holiday's Chinese name; None for ordinary days, weekends and make-up working days."""
         if d in self.holiday_names:
             return self.holiday_names[d]
-        if self.is_workday(d) or self.is_provisional(d) or d in self.overrides:
+        if self.is_workday(d) or d in self.overrides:
             return None
+        if self.is_provisional(d):
+            return FIXED_HOLIDAYS.get((d.month, d.day))
         try:
             on_holiday, name = chinese_calendar.get_holiday_detail(d)
         except NotImplementedError:

@@ -69,8 +69,8 @@ def test_years_beyond_coverage_fall_back_to_weekends_and_are_provisional(cal):
     assert last == date(max(chinese_calendar.holidays).year, 12, 31)
     assert not cal.is_provisional(last)
     assert cal.is_provisional(last + timedelta(days=1))
-    assert cal.is_workday(date(2031, 1, 1))  # a Wednesday: New Year is unknown to the fallback
-    assert cal.is_provisional(date(2031, 1, 1))
+    assert cal.is_workday(date(2031, 1, 2))  # a Thursday
+    assert cal.is_provisional(date(2031, 1, 2))
     assert not cal.is_workday(date(2031, 1, 4))  # Saturday
     assert cal.is_provisional(date(2031, 1, 4))
     assert cal.is_provisional(date(1999, 6, 1))  # before the package's first year too
@@ -79,12 +79,33 @@ def test_years_beyond_coverage_fall_back_to_weekends_and_are_provisional(cal):
     assert cal.add_working_time(at(2031, 1, 3, 16), 240) == at(2031, 1, 6, 10, 30)
 
 
+def test_the_fallback_keeps_the_holidays_on_fixed_dates(cal):
+    """元旦, 劳动节 (1–2 May) and 国庆节 (1–3 October) fall on the same dates every year (国务院《全国年节及纪念日放假
+    办法》, 2024 revision): a year not yet announced has them off, provisionally and by name; a lunar holiday it
+    cannot know (春节) stays a working day until an administrator enters it."""
+    first = cal.covered_until().year + 1
+    for year in (first, 2031):
+        for month, day, name in ((1, 1, "元旦"), (5, 1, "劳动节"), (5, 2, "劳动节"),
+                                 (10, 1, "国庆节"), (10, 2, "国庆节"), (10, 3, "国庆节")):
+            d = date(year, month, day)
+            assert not cal.is_workday(d) and cal.is_provisional(d), d
+            assert cal.holiday_name(d) == name, d
+    assert cal.is_workday(date(2031, 10, 6)) and cal.holiday_name(date(2031, 10, 6)) is None  # a Monday
+    # 2031-01-01 is a Wednesday: Tuesday 2030-12-31 16:00 + 1 working day → Thursday 16:00.
+    assert cal.add_working_days(at(2030, 12, 31, 16), 1) == at(2031, 1, 2, 16)
+    # Wednesday 2031-04-30 16:00 + 4 working hours skips 1–2 May and the weekend → Monday 5 May 10:30.
+    assert cal.add_working_time(at(2031, 4, 30, 16), 240) == at(2031, 5, 5, 10, 30)
+
+
 def test_override_in_a_provisional_year_is_authoritative():
-    cal = WorkingCalendar(overrides={date(2031, 1, 1): False}, holiday_names={date(2031, 1, 1): "元旦"})
-    assert not cal.is_workday(date(2031, 1, 1))
-    assert not cal.is_provisional(date(2031, 1, 1))
-    assert cal.holiday_name(date(2031, 1, 1)) == "元旦"
-    assert cal.is_provisional(date(2031, 1, 2))
+    cal = WorkingCalendar(overrides={date(2031, 1, 1): True, date(2031, 1, 2): False},
+                          holiday_names={date(2031, 1, 2): "元旦补休"})
+    assert cal.is_workday(date(2031, 1, 1)) and not cal.is_provisional(date(2031, 1, 1))
+    assert cal.holiday_name(date(2031, 1, 1)) is None
+    assert not cal.is_workday(date(2031, 1, 2))
+    assert not cal.is_provisional(date(2031, 1, 2))
+    assert cal.holiday_name(date(2031, 1, 2)) == "元旦补休"
+    assert cal.is_provisional(date(2031, 1, 3))
 
 
 def test_is_workday_is_cached_per_date(monkeypatch):
