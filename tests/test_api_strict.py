@@ -157,7 +157,7 @@ def test_every_list_pages_with_the_cases_lists_bounds():
         params = {p["name"]: p["schema"] for p in op.get("parameters", []) if p["in"] == "query"}
         if "offset" in params:
             lists[path] = params
-    assert "/api/v1/cases" in lists and len(lists) > 20
+    assert "/api/v1/cases" in lists and "/api/v1/evaluation" in lists and len(lists) > 20
     bounds = {
         path: (
             p["limit"].get("minimum"),

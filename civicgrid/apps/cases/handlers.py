@@ -1,6 +1,6 @@
 """Reactions to SLA events on case clocks: warn the responsible people at 80 %, and on a breach mark the case
 overdue, put it under supervision (超期自动督办) and tell the responsible people and the leaders. A case marked
-major (重大事件, `case.marked_major`) is brought to the leaders too: 督办 covers "an overdue or major case".
+major (重大事件, `case.marked_major`, at report or later by 标记重大事件) is brought to the leaders too: 督办 covers "an overdue or major case".
 
 Delivered after commit by the worker, at least once: each effect is keyed (the auto-supervision step by clock,
 inbox messages by a dedupe key), so a redelivered event changes nothing.
@@ -125,4 +125,17 @@ def on_marked_major(event) -> None:
         return
     if case is None:
         return
-    recipients.tell_staff(recipients.leaders(case), case, "major", "重大事件", dedupe=f"case.major:{case.pk}")
+    payload = event.payload or {}
+    if payload.get("action") != "mark_major":  # marked at report (`at_report`): the report's notice
+        recipients.tell_staff(recipients.leaders(case), case, "major", "重大事件", dedupe=f"case.major:{case.pk}")
+        return
+    # Marked later (标记重大事件): the same notice with the reason, once per marking (a case unmarked and marked
+    # again is news again), and not to the leader who marked it.
+    step_id = payload.get("step_id")
+    if not isinstance(step_id, int):
+        return
+    step = CaseStep.objects.filter(pk=step_id, case=case, action="mark_major").select_related("actor").first()
+    if step is None:
+        return
+    recipients.tell_staff(recipients.leaders(case), case, "major", "重大事件", f"{case.title}：{step.note}",
+                          dedupe=f"case.major:{case.pk}:{step.pk}", actor=step.actor)

@@ -28,6 +28,8 @@ grant_capabilities("cases.verify", _FIELD)  # 核查
 grant_capabilities("cases.close", _DISPATCH)
 grant_capabilities("cases.approve", {Role.COMMAND_DISPATCHER, Role.LEADER})
 grant_capabilities("cases.supervise", {Role.LEADER})
+# 重大事件 after the report: the command centre's and streets' dispatchers and shift leads (值班长), and leaders.
+grant_capabilities("cases.mark_major", _DISPATCH | {Role.LEADER})
 grant_capabilities("cases.reopen", _DISPATCH | {Role.RESIDENT})
 grant_capabilities("cases.export", _DISPATCH | {Role.STREET_STAFF, Role.LEADER})
 # Street and community staff evaluate their own region only, and only its street/community, grids and grid workers
@@ -67,6 +69,14 @@ def _is_reporter_or_staff(case, user) -> bool:
     return any(g.role in _DISPATCH for g in _grants(user))
 
 
+def _not_major(case) -> bool:
+    return not case.is_major
+
+
+def _is_major(case) -> bool:
+    return case.is_major
+
+
 def _category_if_none(case) -> tuple[str, ...]:
     return () if case.category_id else ("category",)
 
@@ -89,6 +99,7 @@ def _reopen_window_label(case) -> str:
 
 OPEN = frozenset({S.REPORTED, S.CHECKING, S.ACCEPTED, S.DISPATCHED, S.HANDLING, S.HANDLED, S.VERIFIED})
 IN_HAND = frozenset({S.DISPATCHED, S.HANDLING})
+IN_LOOP = OPEN | {S.SUSPENDED}  # not ended (closed, refused, voided, merged): 挂账 waits in the loop
 
 CASE_WORKFLOW = Workflow(
     name="case",
@@ -137,6 +148,14 @@ CASE_WORKFLOW = Workflow(
         # where its paused clocks resume; the service sets the status.
         Transition("unsuspend", "恢复办理", frozenset({S.SUSPENDED}), None, "cases.approve", order=71),
         Transition("supervise", "督办", OPEN, None, "cases.supervise", requires=("note",), order=60),
+        # 重大事件 marked (or the mark taken back) while the case is in the loop, with the reason: the leaders who
+        # supervise are told as at report (`handlers.on_marked_major`); the lane and the list follow `is_major`.
+        Transition("mark_major", "标记重大事件", IN_LOOP, None, "cases.mark_major", when=_not_major,
+                   when_label="该事件已是重大事件 / the case is already marked major",
+                   requires=("reason",), order=62),
+        Transition("unmark_major", "取消重大事件", IN_LOOP, None, "cases.mark_major", when=_is_major,
+                   when_label="该事件不是重大事件 / the case is not marked major",
+                   requires=("reason",), order=63),
         # Only within the days after closing: past them the page offers no button and the service refuses.
         Transition("reopen", "重新办理", frozenset({S.CLOSED}), S.ACCEPTED, "cases.reopen",
                    guard=_is_reporter_or_staff, when=reopen_window_open, when_label=_reopen_window_label,

@@ -8,6 +8,12 @@ Needs `cases.evaluate` (leaders, command-centre dispatchers; street and communit
 street/community, grid and grid_worker tables, 403 for the others); only cases within the caller's scope count. A month
 is exactly YYYY-MM and dates YYYY-MM-DD (422 otherwise); a period that has not begun (its first day after
 today) is refused with the reason (400), as the page and its export refuse it.
+
+The JSON table is paged as every list of /api/v1 is (`limit`, 50 by default as the page shows them, and
+`offset`, both bounded: 422 out of range) and, like the page, lists the ranked rows only unless `unranked=true`:
+`total` is how many rows the listing holds, `count` those on this page, `unranked_total` the unranked rows left
+out. A row's `rank` is its place in the whole table, whatever the page (row 51 is ranked 51 on the second page).
+The system accounts (`system_items`, never ranked) come with every page. The export is always the whole table.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from ninja import Field, Query, Router, Schema
 
 from civicgrid.foundation.access.endpoints import data_endpoint
 from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
+from civicgrid.foundation.core.pagination import Limit, Offset
 
 from . import formulas, selectors, xlsx
 
@@ -40,6 +47,15 @@ class EvaluationQuery(Schema):
         start, end = selectors.period(month=self.month, start=self.start, end=self.end)
         subject = self.subject or next(iter(selectors.subjects_for(user)), "department")
         return selectors.evaluate(user, subject, start, end)
+
+
+class EvaluationPageQuery(EvaluationQuery):
+    """The JSON table's query: the period and subject, and which rows of the listing (see the docstring)."""
+
+    unranked: bool = Field(False, description="also list the rows without a rank (after the ranked ones), as "
+                                              "the page's unranked=1 does")
+    limit: Limit = 50
+    offset: Offset = 0
 
 
 class TermOut(Schema):
@@ -69,13 +85,18 @@ class EvaluationOut(Schema):
     formula: list[TermOut]
     rate_labels: dict[str, str]
     count_labels: dict[str, str]
-    items: list[RowOut]
-    count: int
+    items: list[RowOut]  # this page of the listing; `rank` is the whole table's
+    count: int  # rows on this page
+    total: int  # rows of the listing (ranked only, unless unranked=true)
+    unranked_total: int  # rows without a rank not listed (0 with unranked=true)
     system_items: list[RowOut]  # staff tables: accounts the system acts under (auto-dispatch), not ranked
 
 
-def as_json(ev: selectors.Evaluation) -> dict:
-    """The ranking table as the API answers it."""
+def as_json(ev: selectors.Evaluation, *, unranked: bool = False, limit: int = 50, offset: int = 0) -> dict:
+    """One page of the ranking table as the API answers it: the ranked rows come first (`selectors._rank`) and
+    keep the rank they hold in the whole table; the unranked ones are listed after them only when asked for."""
+    listed = ev.rows if unranked else [r for r in ev.rows if r.rank is not None]
+    rows, total = listed[offset : offset + limit], len(listed)  # bounds checked by `Limit`/`Offset` (422)
     return {
         "subject": ev.kind.key,
         "subject_label": ev.kind.label,
@@ -85,8 +106,10 @@ def as_json(ev: selectors.Evaluation) -> dict:
         "formula": [{"key": t.key, "label": t.label, "weight": float(t.weight)} for t in ev.terms],
         "rate_labels": {k: formulas.RATES[k].label for k in ev.rate_keys},
         "count_labels": {k: formulas.COUNT_LABELS[k] for k in ev.count_keys},
-        "items": [_row(r) for r in ev.rows],
-        "count": len(ev.rows),
+        "items": [_row(r) for r in rows],
+        "count": len(rows),
+        "total": total,
+        "unranked_total": len(ev.rows) - len(listed),
         "system_items": [_row(r) for r in ev.system_rows],
     }
 
@@ -97,9 +120,10 @@ def _row(r: selectors.Row) -> dict:
 
 
 @router.get("/evaluation", response=EvaluationOut, url_name="evaluation")
-def evaluation(request, query: Query[EvaluationQuery]):
-    """综合评价 ranking table: rates, composite score and grade of every subject of one kind (best first)."""
-    return as_json(query.evaluate(request.user))
+def evaluation(request, query: Query[EvaluationPageQuery]):
+    """综合评价 ranking table: rates, composite score and grade of every subject of one kind (best first), one
+    page of it (`limit`/`offset`; ranks are the whole table's; the unranked rows only with `unranked=true`)."""
+    return as_json(query.evaluate(request.user), unranked=query.unranked, limit=query.limit, offset=query.offset)
 
 
 @router.get("/evaluation/export", response={200: None}, url_name="evaluation_export")

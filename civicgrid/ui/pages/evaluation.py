@@ -1,7 +1,7 @@
 """综合评价 pages: the ranking table of one subject kind over a month or any period, and its xlsx export.
 
 Thin: parse the period, call `evaluation.selectors.evaluate` (capability `cases.evaluate`, scoped cases only),
-render. The same table is at `GET /api/v1/evaluation`. Labels are kept in Chinese in the data (xlsx headers, API)
+render. The same table is at `GET /api/v1/evaluation`, paged alike (`limit`/`offset`, `unranked=true`). Labels are kept in Chinese in the data (xlsx headers, API)
 and translated here for the page.
 
 The page shows the table `PAGE_SIZE` rows at a time (a district's 1,000 grid workers on one page were ~1 MB of

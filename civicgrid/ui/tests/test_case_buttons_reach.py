@@ -91,9 +91,9 @@ def test_the_reach_of_every_button_is_one_query(loop, django_assert_num_queries)
     has_capability(user, "cases.view")  # the grants are read once per request, before any button
     with django_assert_num_queries(1):
         names = [t.name for t in allowed_actions(case, user)]
-    # three capabilities among them (派遣, 作废/合并 at intake, 挂账 by an approver), still one read
+    # four capabilities among them (派遣, 作废/合并 at intake, 挂账 by an approver, 标记重大事件), still one read
     assert {t.capability for t in CASE_WORKFLOW.allowed(case, user)} == {"cases.dispatch", "cases.intake",
-                                                                         "cases.approve"}
+                                                                         "cases.approve", "cases.mark_major"}
     assert names == [t.name for t in CASE_WORKFLOW.allowed(case, user)]
     has_capability(loop.resident, "cases.view")
     with django_assert_num_queries(0):

@@ -240,6 +240,19 @@ def supervise(ctx: Ctx) -> None:
                           str(ctx.inputs.get("note") or ""), actor=ctx.actor)
 
 
+@action("mark_major")
+def mark_major(ctx: Ctx) -> None:
+    """重大事件 marked after the report (the reason on the step): the leaders who supervise the case are told after
+    commit, as for a case reported major (`handlers.on_marked_major`, from the `case.marked_major` event)."""
+    ctx.case.is_major = True
+
+
+@action("unmark_major")
+def unmark_major(ctx: Ctx) -> None:
+    """The mark taken back (the reason on the step): the case leaves the leaders' 重大事件 lane and filter."""
+    ctx.case.is_major = False
+
+
 @action("reopen")
 def reopen(ctx: Ctx) -> None:
     """重新办理 within the configured days after closing (by the reporter's link or a dispatcher)."""

@@ -82,6 +82,7 @@ TOPICS = {
     "progress": "progressed", "request_extension": "extension_requested", "decide_extension": "extension_decided",
     "report_back": "handled", "verify": "verified", "rework": "reworked", "close": "closed",
     "suspend": "suspended", "unsuspend": "unsuspended", "supervise": "supervised", "reopen": "reopened",
+    "mark_major": "marked_major", "unmark_major": "unmarked_major",  # marked_major: as at report (`intake`)
 }
 # The free-text inputs an action records on its step (with their labels for the refusal).
 FREE_TEXT = {"note": "说明", "reason": "原因"}

@@ -104,7 +104,8 @@ def world_counts() -> dict:
     """Everything a refused request must leave untouched."""
     return {
         "cases": list(Case.objects.order_by("pk").values_list("pk", "status", "department_id", "rework_count",
-                                                               "is_supervised", "extension_pending", "updated_at")),
+                                                               "is_supervised", "is_major", "extension_pending",
+                                                               "updated_at")),
         "steps": CaseStep.objects.count(),
         "reporters": list(CaseReporter.objects.order_by("pk").values_list("pk", "case_id", "rating")),
         "audit": AuditEntry.objects.filter(action__startswith="cases.").count(),

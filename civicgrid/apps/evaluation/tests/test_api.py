@@ -40,8 +40,13 @@ def test_ranking_table_as_json(district, client):
 def test_a_grid_worker_without_reports_is_listed_unranked_with_the_reason(district, client):
     closed_case(district, reporter=district.worker)
     closed_case(district, 3, source="public")  # wg2's grid: a case, no report of theirs
-    body = client.get("/api/v1/evaluation", {"subject": "grid_worker", "month": "2026-05"},
-                      **auth(district.leader)).json()
+    asked = {"subject": "grid_worker", "month": "2026-05"}
+    ranked = client.get("/api/v1/evaluation", asked, **auth(district.leader)).json()
+    # as on the page: the ranking only, the others counted
+    assert [i["code"] for i in ranked["items"]] == ["wg1"]
+    assert (ranked["count"], ranked["total"], ranked["unranked_total"]) == (1, 1, 1)
+    body = client.get("/api/v1/evaluation", {**asked, "unranked": "true"}, **auth(district.leader)).json()
+    assert (body["count"], body["total"], body["unranked_total"]) == (2, 2, 0)
     items = {i["code"]: i for i in body["items"]}
     assert (items["wg1"]["rank"], items["wg1"]["unscored_reason"]) == (1, None)
     idle = items["wg2"]
@@ -89,3 +94,82 @@ def test_who_may_evaluate(district, client):
         assert response.status_code == 403 and response.json()["detail"]
     assert not AuditEntry.objects.filter(action="data.exported").exists()
     assert client.get("/api/v1/evaluation", **auth(district.dispatcher)).status_code == 200
+
+
+def _fractions(n: int) -> list[tuple[int, int]]:
+    """`n` different valid-report rates as (valid, refused) with the fewest reports: v/d in lowest terms."""
+    from math import gcd
+
+    found = []
+    d = 1
+    while len(found) < n:
+        found += [(v, d - v) for v in range(1, d + 1) if gcd(v, d) == 1]
+        d += 1
+    return found[:n]
+
+
+@pytest.fixture
+def fifty_five(district):
+    """55 grid workers with 55 different valid-report rates (so 55 different scores: their grid terms are the
+    grid's, shared), and wg1 and wg2 who reported nothing: 55 ranked rows and 2 unranked."""
+    from civicgrid.apps.cases.models import Case, Status
+    from civicgrid.foundation.access.roles import Role
+    from civicgrid.testing.builders import user_with
+
+    from .conftest import make_case
+
+    rows, rates = [], {}
+    for i, (valid, refused) in enumerate(_fractions(55)):
+        worker = user_with(Role.GRID_WORKER, region=district.tree["140213050001001"], username=f"wg-{i:02d}")
+        rates[worker.username] = valid / (valid + refused)
+        rows += [closed_case(district, reporter=worker, number=f"2026A{i:02d}V{k:03d}") for k in range(valid)]
+        rows += [make_case(district, status=Status.REFUSED, reporter=worker, number=f"2026A{i:02d}R{k:03d}")
+                 for k in range(refused)]
+    assert Case.objects.count() == len(rows)
+    return sorted(rates, key=lambda name: -rates[name])  # best first
+
+
+def test_the_json_table_is_paged_with_ranks_of_the_whole_table(district, fifty_five, client):
+    """The JSON table answered every row at once (a district's 1,000 grid workers) while the page showed 50:
+    it is paged like every list of the API, 50 rows by default, and row 51 is ranked 51 on the second page."""
+    token = auth(district.leader)
+    asked = {"subject": "grid_worker", "month": "2026-05"}
+    first = client.get("/api/v1/evaluation", asked, **token).json()
+    assert (first["count"], first["total"], first["unranked_total"]) == (50, 55, 2)
+    assert [i["rank"] for i in first["items"]] == list(range(1, 51))
+    assert [i["code"] for i in first["items"]] == fifty_five[:50]
+    second = client.get("/api/v1/evaluation", {**asked, "offset": 50}, **token).json()
+    assert (second["count"], second["total"]) == (5, 55)
+    assert [(i["code"], i["rank"]) for i in second["items"]] == list(zip(fifty_five[50:], range(51, 56), strict=True))
+    # any page size: the ranks stay the table's
+    middle = client.get("/api/v1/evaluation", {**asked, "limit": 3, "offset": 49}, **token).json()
+    assert [i["rank"] for i in middle["items"]] == [50, 51, 52] and middle["count"] == 3
+    # the unranked rows on request, after the ranking, without a rank
+    every = client.get("/api/v1/evaluation", {**asked, "offset": 50, "unranked": "true"}, **token).json()
+    assert [i["rank"] for i in every["items"]] == [51, 52, 53, 54, 55, None, None]
+    assert {i["code"] for i in every["items"][5:]} == {"wg1", "wg2"}
+    assert (every["count"], every["total"], every["unranked_total"]) == (7, 57, 0)
+    beyond = client.get("/api/v1/evaluation", {**asked, "offset": 57, "unranked": "1"}, **token).json()
+    assert (beyond["items"], beyond["count"], beyond["total"]) == ([], 0, 57)
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"limit": "0"}, "limit"),
+    ({"limit": "1001"}, "limit"),
+    ({"limit": "ten"}, "limit"),
+    ({"offset": "-1"}, "offset"),
+    ({"offset": str(10**9 + 1)}, "offset"),
+    ({"unranked": "perhaps"}, "unranked"),
+    ({"page": "2"}, "page"),  # the page's parameter is not the API's: refused by name, not ignored
+])
+def test_a_bad_page_is_refused_by_name(district, client, params, field):
+    closed_case(district)
+    from civicgrid.foundation.audit.models import AuditEntry as Entries
+
+    before = Entries.objects.count()
+    response = client.get("/api/v1/evaluation", {"subject": "department", "month": "2026-05", **params},
+                          **auth(district.leader))
+    assert response.status_code == 422, response.content
+    body = response.json()
+    assert field in {e["field"] for e in body["errors"]} and body["detail"]
+    assert Entries.objects.count() == before
