@@ -279,8 +279,9 @@ def candidates(case: Case | None = None, *, lng: float | None = None, lat: float
 
 def merged_into(case: Case) -> list[Case]:
     """The cases merged into `case` (with those merged into them, which the merge moved along), in the order they
-    joined, with what a list of them shows (number, title, times, the reporter's name and masked phone): one query.
+    joined, with what a list of them shows (number, title, times, the reporter's name and masked phone, the account
+    that reported it): one query.
     """
-    return list(Case.objects.filter(parent=case).order_by("ended_at", "pk").only(
+    return list(Case.objects.filter(parent=case).order_by("ended_at", "pk").select_related("reporter").only(
         "pk", "number", "title", "source", "reported_at", "ended_at", "reporter_name", "reporter_phone_masked",
-        "parent_id"))
+        "parent_id", "reporter__username", "reporter__display_name"))

@@ -29,7 +29,7 @@ from civicgrid.apps.cases import clocks, duplicates, recipients, selectors, serv
 from civicgrid.apps.cases import conf as case_conf
 from civicgrid.apps.cases import photos as photo_mod
 from civicgrid.apps.cases.media import ExternalMedia, external_media
-from civicgrid.apps.cases.models import Attachment, Case, Status
+from civicgrid.apps.cases.models import Attachment, Case, Source, Status
 from civicgrid.apps.cases.services.actions_handling import DECISIONS
 from civicgrid.apps.cases.services.actions_intake import CHECK_RESULTS
 from civicgrid.apps.cases.services.common import MissingInput
@@ -235,8 +235,20 @@ def _merged_cases(case: Case) -> list[dict]:
     """The cases merged into this one with their reporters masked; no query when its timeline shows none."""
     if not any(s.action == "merged_in" for s in case.steps.all()):
         return []
-    return [{"case": c, "reporter": mask_name(c.reporter_name), "phone": c.reporter_phone_masked}
+    return [{"case": c, "reporter": _merged_reporter(c), "phone": c.reporter_phone_masked}
             for c in duplicates.merged_into(case)]
+
+
+def _merged_reporter(case: Case) -> str:
+    """Who reported a merged case: the name a reporter gave (masked), else the staff account that reported it (a
+    grid worker's report carries no reporter name: the account is the reporter, named as on the timeline); a
+    resident's account is masked like a name."""
+    if case.reporter_name:
+        return mask_name(case.reporter_name)
+    if case.reporter is None:
+        return ""
+    name = case.reporter.display_name or case.reporter.username
+    return mask_name(name) if case.source == Source.PUBLIC else name
 
 
 def _duplicates(case: Case, user, allowed: set[str]) -> list:
