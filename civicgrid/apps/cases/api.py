@@ -138,7 +138,7 @@ def list_cases(request, filters: Query[CaseFilterIn]):
 @router.get("/cases/work", response={200: WorkOut, **errors(401)}, url_name="case_work")
 def my_work(request):
     """我的待办: for each step of the loop you take (受理 intake, 核实 check, 派遣 dispatch, 处置 handle, 核查
-    verify, 结案 close, 延期审批 extension; for leaders, 办理中的重大事件 major), how many cases in your scope wait for it (counted up to 999; `more`
+    verify, 结案 close, 延期审批 extension; for leaders, 督办中的案件 supervised and 办理中的重大事件 major), how many cases in your scope wait for it (counted up to 999; `more`
     beyond). List them with `GET /cases?work=<key>`."""
     return {"lanes": [{k: lane[k] for k in ("key", "label", "count", "more")} for lane in selectors.my_work(request.user)]}
 
