@@ -9,7 +9,8 @@ What a reporter wrote and sent (the description, the media links) and where it i
 address_id, lat and long) are published only once the case is accepted (立案) and a person on the staff has taken
 it in hand (`Case.reviewed_at`: a system account's 立案, the router's auto-dispatch, is no one having read it), and
 never for a case refused or voided (often for what it said: 含他人个人信息; a private person's report may stand
-outside their home). Until then the request is listed by its id, status and service, so that clients can follow
+outside their home); one merged straight from 待受理 was read by whoever merged it, and is published with the case
+that carries it, once that is. Until then the request is listed by its id, status and service, so that clients can follow
 it, with the description, media and location left blank (`published`). What the public sends later, with a comment or a reopening, is
 read by nobody before it would be shown: the updates feed names the step and never shows its words or media.
 Whatever words are published (a description or title, a step's note) pass through `pii.scrub` first: ID, phone,
