@@ -82,6 +82,12 @@ class Category(models.Model):
     # Listed as an Open311 (GeoReport) service, and its cases published by Open311 without sign-in: only when
     # it is also open to public reports. Off for types whose reports are about a person (categories README).
     in_public_feed = models.BooleanField(_("公开到开放接口"), default=True)
+    # The last time its cases were out of the public feed (`published`: is_public and in_public_feed turned off)
+    # and put back (`services.note_feed_change`): what was done to them in between becomes public when they come
+    # back, and Open311 dates it then (an hourly client would otherwise never see it). `left_feed_at` empty with
+    # `back_in_feed_at` set: out of the feed from the start until then. Only the last time out is kept.
+    left_feed_at = models.DateTimeField(_("移出开放接口时间"), null=True, blank=True)
+    back_in_feed_at = models.DateTimeField(_("重新公开到开放接口时间"), null=True, blank=True)
     is_active = models.BooleanField(_("启用"), default=True)
     sort = models.PositiveIntegerField(_("排序"), default=0)
     # Set when an administrator changes the category (edit page, API, xlsx import): loaders then leave it alone.
@@ -100,6 +106,11 @@ class Category(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+    @property
+    def published(self) -> bool:
+        """Open to public reports and published to the feed: Open311 lists it and publishes its cases."""
+        return self.is_public and self.in_public_feed
 
     @property
     def is_leaf(self) -> bool:

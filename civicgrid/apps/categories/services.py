@@ -41,7 +41,7 @@ __all__ = [
     "create_taxonomy", "create_category",
     "update_category", "create_rule", "update_rule", "delete_rule", "correct_rule", "check_limit",
     "RULE_CORRECTED", "same_place_rules", "check_department", "staffed_departments", "normalise_code",
-    "check_code",
+    "check_code", "note_feed_change",
 ]
 
 RULE_CORRECTED = "categories.rule_corrected"  # audit action: a rule set from a send-back (退回)
@@ -268,6 +268,15 @@ def create_category(*, actor, taxonomy: Taxonomy, code: str, name: str, kind: st
     return category
 
 
+def note_feed_change(category: Category, *, was_published: bool, now) -> None:
+    """Mark when a category's cases leave the public feed and when they come back (`left_feed_at`,
+    `back_in_feed_at`; Open311 dates what happened to them in between at their return). Call before saving."""
+    if was_published and not category.published:
+        category.left_feed_at, category.back_in_feed_at = now, None
+    elif category.published and not was_published:
+        category.back_in_feed_at = now
+
+
 @transaction.atomic
 def update_category(*, actor, category: Category, **changes) -> Category:
     """Change a category's local rules (limits, conditions, body, department, keywords, flags); audited with
@@ -288,6 +297,7 @@ def update_category(*, actor, category: Category, **changes) -> Category:
     if {k: v for k, v in after.items() if k != "updated_at"} == {k: v for k, v in before.items() if k != "updated_at"}:
         return current
     current.edited_at = timezone.now()
+    note_feed_change(current, was_published=before["is_public"] and before["in_public_feed"], now=current.edited_at)
     current.save()
     record(actor=actor, action=verbs.Data.CHANGED, target=current, before=before, after=snapshot(current))
     publish(TOPIC_CATEGORY_CHANGED, aggregate=current, payload={"change": "changed",

@@ -40,6 +40,7 @@ from .services import (
     clean_category,
     code_problem,
     normalise_code,
+    note_feed_change,
     require_manager,
     two_levels_problem,
 )
@@ -496,6 +497,7 @@ def _apply_row(actor, row: _Row, existing: dict, before: dict | None, now, repor
         report.unchanged += 1
         return
     category.edited_at = now
+    note_feed_change(category, was_published=before["is_public"] and before["in_public_feed"], now=now)
     category.save()
     record(actor=actor, action=verbs.Data.CHANGED, target=category, before=before, after=snapshot(category),
            data={"via": "xlsx", "row": row.number})

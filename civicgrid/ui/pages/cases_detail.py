@@ -339,12 +339,13 @@ def _reopen_window(case: Case) -> dict | None:
 
 def publishing_actions(case: Case, allowed: set[str]) -> set[str]:
     """The actions on offer that would make the case's words and place public on Open311 (`published`): 立案 by
-    a person, or, once the router accepted it by itself (no person has taken it in hand: `Case.reviewed_at`),
-    the first step a person takes (`workflow.REVIEW_ACTIONS`: the department starting it, a send-back …)."""
+    a person, or 合并 by a person (published with the case it joins, once that is), or, once the router accepted
+    it by itself (no person has taken it in hand: `Case.reviewed_at`), the first step a person takes
+    (`workflow.REVIEW_ACTIONS`: the department starting it, a send-back …)."""
     if case.reviewed_at is not None:
         return set()
     if case.accepted_at is None:
-        return allowed & {"accept"}
+        return allowed & {"accept", "merge"}
     return allowed & REVIEW_ACTIONS
 
 
