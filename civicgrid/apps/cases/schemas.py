@@ -376,6 +376,7 @@ class FollowStepOut(Schema):
     at: datetime
     merged_into: str | None = None  # a 合并 step: the number of the case the report joined
     note: str = ""  # 不予受理, 作废, 处置反馈, 结案: staff's words, personal data masked (as Open311's updates show them)
+    score: int | None = None  # a 评价 step: the score it gave (1–5), the rating of its closing
 
 
 class FollowOut(Schema):
@@ -387,7 +388,7 @@ class FollowOut(Schema):
     closed_at: datetime | None
     merged: bool
     steps: list[FollowStepOut]
-    rating: int | None
+    rating: int | None  # this link's rating of the present closing; null until it is rated (also after a 重新办理)
     can_rate: bool
     can_reopen: bool
     reopen_until: datetime | None = None  # a closed case: the last moment 重新办理 may be asked for

@@ -191,6 +191,8 @@ def _timeline(case: Case, proposals: dict[int, dict], media: ExternalMedia | Non
              "from_label": Status(s.from_status).label if s.from_status in Status.values else "",
              "to_label": Status(s.to_status).label if s.to_status in Status.values else "",
              "proposal": proposals.get(s.pk),
+             # a 评价 keeps its score in the timeline: the rating of its closing, also after a 重新办理
+             "score": s.data.get("score") if s.action == "rate" and isinstance(s.data, dict) else None,
              "photos": [photo(case, a) for a in s.attachments.all()],
              "media": media.steps.get(s.pk, []) if media else []}
             for s in case.steps.all()]

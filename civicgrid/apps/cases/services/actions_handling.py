@@ -262,16 +262,28 @@ def reopen(ctx: Ctx) -> None:
     previous = case.department
     case.reopen_count += 1
     ctx.data.update({"closed_at": case.closed_at.isoformat(), "department": getattr(previous, "pk", None)})
+    if case.satisfaction is not None:
+        # The 满意度 was of the closing now reopened: it stays with that round (here and in its 评价 steps), and
+        # the case has none until a reporter rates the next closing (`follow.closing_satisfaction`).
+        ctx.data["satisfaction"] = case.satisfaction
+        case.satisfaction = None
     case.closed_at = None
     case.closed_on_time = None
     case.verified_at = None
     case.handled_at = None
     if previous is not None:
         case.suggested_department = previous  # dispatch pre-fills the department that handled it
-    # The department stays attached (and sees the case it is told about) until dispatch decides again.
+    # The department stays attached (and sees the case) until dispatch decides again.
     case.deadline = None
     clocks.start(case, clocks.DISPATCH, ctx.at)
     ctx.department = previous
-    users = recipients.department_handlers(getattr(previous, "pk", None)) + recipients.dispatchers(case)
-    recipients.tell_staff(users, case, "reopened", "重新办理", str(ctx.inputs.get("reason") or ""), actor=ctx.actor)
+    # The case waits for 派遣: the dispatchers over it are asked to dispatch it again (a task, settled by the
+    # dispatch). The department that handled it has nothing to do yet: it hears of the case with the 新任务 of
+    # that dispatch, which names the reason (`actions_intake.dispatch`), if the case goes back to it.
+    reason = str(ctx.inputs.get("reason") or "").strip()
+    name = getattr(previous, "name", "")
+    body = f"请重新派遣{f'（原处置部门：{name}）' if name else ''}：{reason}"
+    body_en = f"please dispatch it again{f' (handled before by {name})' if name else ''}: {reason}"
+    recipients.tell_staff(recipients.dispatchers(case), case, "reopened", "重新办理", body, body_en=body_en,
+                          actor=ctx.actor)
     ctx.tell = "已重新办理"

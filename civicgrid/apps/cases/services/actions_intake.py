@@ -187,6 +187,15 @@ def merge(ctx: Ctx) -> None:
                                       f"{case.number})", except_user=ctx.actor, reporter_ids=moving)
 
 
+def _reopen_reason(case: Case) -> str | None:
+    """The reason of the 重新办理 this dispatch follows (none dispatched it since), or None."""
+    if not case.reopen_count:
+        return None
+    last = (case.steps.filter(action__in=("reopen", "dispatch")).order_by("-at", "-pk")
+            .values_list("action", "note").first())
+    return last[1] if last is not None and last[0] == "reopen" else None
+
+
 @action("dispatch")
 def dispatch(ctx: Ctx) -> None:
     """派遣 to a department; a choice other than the routing suggestion is kept as a correction for the
@@ -219,6 +228,10 @@ def dispatch(ctx: Ctx) -> None:
     provisional = bool(due) and clocks.deadline_provisional(case)
     body = f"{case.title}（处置期限 {due}{'，按临时日历推算' if provisional else ''}）" if due else ""
     body_en = f"{case.title} (handling deadline {due}{', on the provisional calendar' if provisional else ''})"
+    reopened = _reopen_reason(case)
+    if reopened is not None:  # the department hears of a 重新办理 when it has the work: here, with its reason
+        body, body_en = (f"{body or case.title}；重新办理：{reopened}",
+                         f"{body_en if due else case.title}; reopened: {reopened}")
     recipients.tell_staff(handlers, case, "new_task", "新任务", body, body_en=body_en, actor=ctx.actor)
     ctx.tell = "已派遣至处置部门"
 
