@@ -135,6 +135,9 @@ def _tell_why(ctx: Ctx) -> None:
     """Tell reporters what `public_note` says (after what `ctx.tell` says), as the follow page and the public
     feed show it (`follow.public_note`); the default needs no repeating after 不予受理 / 已作废. The internal
     `reason` is never told."""
+    # The step's note is the internal reason, with a `note` sent beside it (the API takes one): both stay inside.
+    reason, extra = (str(ctx.inputs.get(k) or "").strip() for k in ("reason", "note"))
+    ctx.note = f"{reason}\n{extra}" if extra and extra != reason else reason
     written = ctx.public_note = public_note_of(ctx.inputs)
     if not written:
         return

@@ -67,24 +67,25 @@ def test_the_note_for_the_reporter_is_all_they_read_masked(loop, client, api_cli
     """Written through the API: the text message, the follow page (and its JSON) and Open311 carry the note for
     the reporters, its phone number masked, and never the internal reason."""
     case, token = _hotline(loop)
-    body = {"reason": INTERNAL, "public_note": "经核实，该问题不属于本区受理范围，请拨打 13912345678 咨询。"}
+    body = {"reason": INTERNAL, "note": INTERNAL_NOTE,
+            "public_note": "经核实，该问题不属于本区受理范围，请拨打 13912345678 咨询。"}
     response = api_client.post(f"/api/v1/cases/{case.number}/actions/refuse", body, content_type="application/json",
                                **auth(loop.dispatcher))
     assert response.status_code == 200, response.content
     told = _sms()[-1]
     assert "不予受理，说明：经核实，该问题不属于本区受理范围，请拨打 139****5678 咨询。" in told
-    assert "张三" not in told and "坐席" not in told and "13912345678" not in told
+    assert "张三" not in told and "坐席" not in told and "13912345678" not in told and "市级热线" not in told
     shown = "经核实，该问题不属于本区受理范围，请拨打 139****5678 咨询。"
     page = client.get(f"/follow/{token}/").content.decode()
-    assert f'<p class="note" data-step-note>{shown}</p>' in page and "坐席" not in page
+    assert f'<p class="note" data-step-note>{shown}</p>' in page and "坐席" not in page and "市级热线" not in page
     steps = client.get(f"/api/v1/follow/{token}").json()["steps"]
     assert [(s["action"], s["note"]) for s in steps] == [("report", ""), ("refuse", shown)]
     step = CaseStep.objects.get(case=case, action="refuse")
-    assert step.note == INTERNAL and _update_description(step) == f"不予受理：{shown}"
+    assert step.note == f"{INTERNAL}\n{INTERNAL_NOTE}" and _update_description(step) == f"不予受理：{shown}"
     # staff read both through the API: the internal reason as the step's note, the reporters' note in its data
     detail = api_client.get(f"/api/v1/cases/{case.number}", **auth(loop.dispatcher)).json()
     refused = next(s for s in detail["timeline"] if s["action"] == "refuse")
-    assert refused["note"] == INTERNAL and refused["data"]["public_note"] == shown
+    assert refused["note"] == f"{INTERNAL}\n{INTERNAL_NOTE}" and refused["data"]["public_note"] == shown
 
 
 @pytest.mark.parametrize(("action", "inputs", "field"), [
