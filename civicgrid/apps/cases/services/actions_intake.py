@@ -139,9 +139,9 @@ def _tell_why(ctx: Ctx) -> None:
     reason, extra = (str(ctx.inputs.get(k) or "").strip() for k in ("reason", "note"))
     ctx.note = f"{reason}\n{extra}" if extra and extra != reason else reason
     written = ctx.public_note = public_note_of(ctx.inputs)
-    if not written:
-        return
     told = written.rstrip("。.；;，, ")
+    if not told:
+        return
     ctx.tell_en = f"{recipients.TELLS_EN[ctx.tell]}, note: {told}"
     ctx.tell = f"{ctx.tell}，说明：{told}"
 
