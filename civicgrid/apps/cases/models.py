@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.access.scope import ScopedModel
 from civicgrid.foundation.audit.personal import ADDRESS, NAME, TEXT
+from civicgrid.foundation.core.pii import scrub
 from civicgrid.foundation.workflow.steps import TimelineStep
 
 
@@ -307,6 +308,23 @@ class CaseStep(TimelineStep):
     def acting_department(self):
         """The department to show beside the step (see `DEPARTMENT_ACTIONS`), or None."""
         return self.department if self.department_id and self.action in self.DEPARTMENT_ACTIONS else None
+
+    @property
+    def written_by_public(self) -> bool:
+        """Whether a resident or a public channel wrote the note: a 评价's comment, a 留言 by the reporter or
+        through a public channel (Open311), what the reporter sent through the follow link (重新办理)."""
+        if self.action == "rate" or (self.actor_id is None and self.actor_name == "reporter"):
+            return True
+        if self.action == "comment":
+            return self.actor_id is None or bool(isinstance(self.data, dict) and self.data.get("by_reporter"))
+        return False
+
+    def note_for_staff(self, *, shown: bool = True) -> str:
+        """The note as staff read it (the case page, the API, the case file; `shown`: in the reader's language,
+        `shown_note`): what the public wrote with its phone and ID numbers masked (`pii.scrub`), since a
+        reporter's number is shown in full only through the audited 显示完整联系方式; staff's own words as written."""
+        note = self.shown_note if shown else self.note
+        return scrub(note) if note and self.written_by_public else note
 
     audit_personal_fields = {"note": TEXT}
     audit_plain_fields = ("actor_name",)

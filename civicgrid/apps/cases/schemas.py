@@ -62,8 +62,15 @@ ActionName = Annotated[str, WithJsonSchema({"type": "string", "enum": [t.name fo
 
 
 class ActionIn(StrictIn):
-    note: str = ""
-    reason: str = ""
+    note: str = Field("", description="the step's note. Of 处置反馈 (report_back) and 结案 (close) it is shown to the "
+                      "reporters (follow page, Open311 updates) with phone and ID numbers masked; names are not")
+    reason: str = Field("", description="the reason (refuse, void, send_back, rework, suspend, request_extension, "
+                        "reopen). Of 不予受理 (refuse) and 作废 (void) it is the internal reason: staff only, never "
+                        "told to the reporters (see public_note)")
+    public_note: str = Field("", description="refuse and void only: what the reporters are told "
+                             "(text message, follow page, Open311 updates), at most 200 characters, phone and ID "
+                             "numbers masked; names are not, so write none. Empty: a neutral default (经核实，不予受理。"
+                             " / 经核实，该反映已作废。)")
     result: CheckResult = ""  # check_result: confirmed | unconfirmed
     decision: Decision = ""  # decide_extension: approve | reject
     department: Id | None = None  # dispatch
@@ -205,6 +212,12 @@ class StepOut(Schema):
         """The step's data with its instants in the district's zone, as every datetime of the API (rows written
         before steps were, `TimelineStep.entry`, held some in UTC)."""
         return district_times(obj.data) if obj.data is not None else None
+
+    @staticmethod
+    def resolve_note(obj: CaseStep) -> str:
+        """What the public wrote (a rating's comment, a reporter's 留言) with phone and ID numbers masked, as the case
+        page shows it; the reporter's contact in full is 回访's (`/contact`, audited)."""
+        return obj.note_for_staff(shown=False)
 
     @staticmethod
     def resolve_label(obj: CaseStep) -> str:
@@ -375,7 +388,9 @@ class FollowStepOut(Schema):
     label: str
     at: datetime
     merged_into: str | None = None  # a 合并 step: the number of the case the report joined
-    note: str = ""  # 不予受理, 作废, 处置反馈, 结案: staff's words, personal data masked (as Open311's updates show them)
+    # 不予受理, 作废: the note written for the reporters (never the internal reason); 处置反馈, 结案: the step's note;
+    # personal data masked (as Open311's updates show them)
+    note: str = ""
     score: int | None = None  # a 评价 step: the score it gave (1–5), the rating of its closing
 
 

@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from civicgrid.apps.cases.models import FINAL_STATUSES, OPEN_STATUSES, Case, CaseStep, Source, Status
-from civicgrid.apps.cases.services.follow import NOTE_STEPS, STEP_LABELS
+from civicgrid.apps.cases.services.follow import STEP_LABELS, public_note
 from civicgrid.apps.categories.models import Category
 from civicgrid.foundation.core import keys
 from civicgrid.foundation.core.bilingual import halves
@@ -323,8 +323,9 @@ def _update_description(step: CaseStep) -> str:
     label = STEP_LABELS.get(step.action, step.action)
     if step.action == "dispatch" and step.department_id:
         return f"{label}：{step.department.name}"
-    if step.action in NOTE_STEPS and step.note:
-        return f"{label}：{scrub(step.note)}"
+    note = public_note(step)  # 不予受理, 作废: the reporters' note only, never the internal reason
+    if note:
+        return f"{label}：{note}"
     return label
 
 

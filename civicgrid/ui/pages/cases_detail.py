@@ -31,8 +31,14 @@ from civicgrid.apps.cases import photos as photo_mod
 from civicgrid.apps.cases.media import ExternalMedia, external_media
 from civicgrid.apps.cases.models import Attachment, Case, Source, Status
 from civicgrid.apps.cases.services.actions_handling import DECISIONS
-from civicgrid.apps.cases.services.actions_intake import CHECK_RESULTS
+from civicgrid.apps.cases.services.actions_intake import (
+    CHECK_RESULTS,
+    DEFAULT_PUBLIC_NOTES,
+    PUBLIC_NOTE_ACTIONS,
+    TOLD_REASON,
+)
 from civicgrid.apps.cases.services.common import MissingInput
+from civicgrid.apps.cases.services.follow import public_note
 from civicgrid.apps.cases.workflow import (
     CASE_WORKFLOW,
     REVIEW_ACTIONS,
@@ -76,10 +82,12 @@ OPTIONAL = {
     "send_back": ("correct_rule", "proposed_department"),
     "progress": ("photos",),
     "report_back": ("photos",),
+    "refuse": ("public_note",),
+    "void": ("public_note",),
     "verify": ("note",),
     "decide_extension": ("note",),
 }
-TEXT_INPUTS = ("reason", "note", "department", "hours", "decision", "result", "parent", "category",
+TEXT_INPUTS = ("reason", "note", "public_note", "department", "hours", "decision", "result", "parent", "category",
                "proposed_department")
 FLAG_INPUTS = ("correct_rule",)
 STEP_LABELS = {t.name: t.label for t in CASE_WORKFLOW.transitions}
@@ -87,6 +95,19 @@ STEP_LABELS = {t.name: t.label for t in CASE_WORKFLOW.transitions}
 # `case_act` refuses them without it.
 CONFIRMATIONS = {
     "merge": _("确认两件案卷反映的是同一问题：合并后本案卷即告结束，报告人改为跟踪主案卷，合并不能撤销"),
+}
+
+
+# Where a form's words go beyond the staff (`follow.NOTE_STEPS`): 不予受理 and 作废 ask for the reporters' note
+# apart from the internal reason, 处置反馈's note is shown to the reporters as written (phones, ID numbers masked).
+TOLD_HINT = _("将以短信告知上报人，并显示在其查询页面和公开接口（Open311）上。手机号、身份证号会自动隐去，姓名、地址不会，请勿填写。")
+FIELD_TEXT = {
+    ("refuse", "reason"): (_("内部原因（仅工作人员可见）"), _("记入办理过程和审计记录，不告知上报人。")),
+    ("void", "reason"): (_("内部原因（仅工作人员可见）"), _("记入办理过程和审计记录，不告知上报人。")),
+    ("refuse", "public_note"): (_("告知上报人的说明"), TOLD_HINT),
+    ("void", "public_note"): (_("告知上报人的说明"), TOLD_HINT),
+    ("report_back", "note"): (_("处置反馈（上报人可见）"), _("将显示在上报人的查询页面和公开接口（Open311）上。手机号、身份证号会自动"
+                                                "隐去，姓名、地址不会，请勿填写。")),
 }
 
 
@@ -103,6 +124,11 @@ def _fields(t, case: Case, route_department: int | None) -> list[dict]:
         field = {"name": name, "label": FIELD_LABELS.get(name, name), "required": name in required}
         if name == "note" and t.name == "decide_extension":
             field["label"] = _("审批意见")
+        if (t.name, name) in FIELD_TEXT:
+            field["label"], field["hint"] = FIELD_TEXT[(t.name, name)]
+        if name == "public_note":  # left empty, the reporters read the default: the form shows it
+            field["placeholder"] = gettext("留空时告知：%(text)s") % {"text": gettext(DEFAULT_PUBLIC_NOTES[t.name])}
+            field["maxlength"] = TOLD_REASON
         if name in ("department", "proposed_department"):
             field["widget"] = "department"
             field["initial"] = route_department if name == "department" else None
@@ -186,7 +212,10 @@ def _send_back_proposals(case: Case) -> dict[int, dict]:
 
 def _timeline(case: Case, proposals: dict[int, dict], media: ExternalMedia | None = None) -> list[dict]:
     labels = {**STEP_LABELS, **EXTRA_STEP_LABELS}
+    # 不予受理, 作废: the internal reason (the step's note) and, apart, what the reporters were told.
     return [{"step": s, "label": labels.get(s.action, s.action),
+             "note": s.note_for_staff(), "internal": s.action in PUBLIC_NOTE_ACTIONS,
+             "told": public_note(s) if s.action in PUBLIC_NOTE_ACTIONS else "",
              "actor": s.actor_label,
              "from_label": Status(s.from_status).label if s.from_status in Status.values else "",
              "to_label": Status(s.to_status).label if s.to_status in Status.values else "",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from civicgrid.foundation.audit.service import snapshot
 from civicgrid.foundation.core.errors import Conflict, NotFound, ValidationFailed
@@ -17,6 +18,7 @@ from civicgrid.foundation.core.pii import scrub
 from .. import conf
 from ..models import Case, CaseReporter, Status
 from ..workflow import CASE_WORKFLOW, EXTRA_STEP_LABELS, reopen_deadline, reopen_window_open
+from .actions_intake import DEFAULT_PUBLIC_NOTES, PUBLIC_NOTE_ACTIONS, PUBLIC_NOTE_KEY
 from .common import MissingInput, add_step, lock, publish, record, replayed_step, step_key
 from .intake import is_public_only
 from .transitions import Ctx, run
@@ -28,9 +30,23 @@ STEP_LABELS = {t.name: t.label for t in CASE_WORKFLOW.transitions} | EXTRA_STEP_
 # Steps a reporter sees on the public page (internal hand-overs and notes stay inside).
 PUBLIC_STEPS = {"report", "accept", "refuse", "void", "merge", "dispatch", "report_back", "verify", "close",
                 "self_handle", "reopen", "rate"}
-# Steps whose note (staff's words to the reporter: why it was refused or voided, what was done) goes with them,
-# on the follow page as in Open311's public updates, with the personal data written into it masked (`pii.scrub`).
+# Steps whose words to the reporter go with them, on the follow page as in Open311's public updates, with the
+# personal data written into them masked (`pii.scrub`; names are not recognised): for 不予受理 and 作废 the note
+# written for the reporters (`public_note`, never the internal reason), for 处置反馈 and 结案 the step's note (their
+# forms say so).
 NOTE_STEPS = frozenset({"refuse", "void", "report_back", "close"})
+
+
+def public_note(step) -> str:
+    """What the reporters read of `step` (a step of `NOTE_STEPS`; "" for any other). A 不予受理 or 作废 without a
+    note for the reporters shows the neutral default in the reader's language, also one recorded before the note
+    was asked for: its reason was written for staff."""
+    if step.action not in NOTE_STEPS:
+        return ""
+    if step.action in PUBLIC_NOTE_ACTIONS:
+        data = step.data if isinstance(step.data, dict) else {}
+        return scrub(str(data.get(PUBLIC_NOTE_KEY) or gettext(DEFAULT_PUBLIC_NOTES[step.action])))
+    return scrub(step.note)
 
 
 def reporter_for(token: str) -> CaseReporter:
@@ -98,7 +114,7 @@ def _public_steps(case: Case) -> list[dict]:
          "merged_into": (s.data or {}).get("parent") if s.action == "merge" and isinstance(s.data, dict) else None,
          # A 评价 step keeps the score it gave: the rating of its round, also after a 重新办理.
          "score": (s.data or {}).get("score") if s.action == "rate" and isinstance(s.data, dict) else None,
-         "note": scrub(s.note) if s.action in NOTE_STEPS and s.note else ""}
+         "note": public_note(s)}
         for s in case.steps.filter(action__in=PUBLIC_STEPS).order_by("at", "id")
     ]
 
