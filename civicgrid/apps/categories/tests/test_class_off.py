@@ -151,3 +151,12 @@ def test_in_use_q_is_the_model_property(loaded, manager):
     in_use = set(Category.objects.filter(in_use_q()).values_list("pk", flat=True))
     assert in_use == {c.pk for c in Category.objects.select_related("taxonomy", "parent") if c.in_use}
     assert garbage().pk not in in_use
+
+
+def test_the_import_page_shows_the_warning_after_applying(loaded, manager):
+    upload = io.BytesIO(class_row_off())
+    upload.name = "06.xlsx"
+    response = client_for(manager).post("/categories/import/", {"file": upload}, follow=True)
+    text = response.content.decode()
+    assert response.status_code == 200 and "修改 1" in text and "上级已停用" in text and "06001 私搭乱建" in text
+    assert not Category.objects.get(pk=environment().pk).is_active and garbage().is_active
