@@ -117,13 +117,13 @@ SOURCE_TEXT = {"rule": ("分拨规则", "routing rule"), "patron": ("汛期包�
 
 def _category(suggestion: dict | None, category=None):
     """The category a report is accepted under: its own, else the active one its suggestion names."""
-    from civicgrid.apps.categories.models import Category
+    from civicgrid.apps.categories.models import Category, in_use_q
 
     if category is not None:
         return category
     category_id = (suggestion or {}).get("category_id")
     if isinstance(category_id, int) and not isinstance(category_id, bool):
-        return Category.objects.filter(pk=category_id, is_active=True).first()
+        return Category.objects.filter(in_use_q(), pk=category_id).first()
     return None
 
 
