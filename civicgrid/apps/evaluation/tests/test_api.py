@@ -26,8 +26,12 @@ def test_ranking_table_as_json(district, client):
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["subject"] == "department" and body["subject_label"] == "专业部门"
-    # 区水务局 had no case: listed after the ranking, unranked (无数据)
-    assert (body["start"], body["end"], body["count"]) == ("2026-05-01", "2026-05-31", 3)
+    # 区水务局 had no case: unranked (无数据), counted apart and listed after the ranking when asked for
+    assert (body["start"], body["end"], body["count"], body["unranked_total"]) == ("2026-05-01", "2026-05-31", 2, 1)
+    assert [i["code"] for i in body["items"]] == ["D-CG", "D-ZJ"]
+    body = client.get("/api/v1/evaluation", {"subject": "department", "month": "2026-05", "unranked": "true"},
+                      **auth(district.leader)).json()
+    assert body["count"] == 3
     assert [t["label"] for t in body["formula"]] == ["立案数分值", "结案率", "按期处置率", "(1−返工率)"]
     first, second, idle = body["items"]
     assert (idle["code"], idle["rank"], idle["score"], idle["unscored_reason"]) == ("D-SW", None, None, "无数据")

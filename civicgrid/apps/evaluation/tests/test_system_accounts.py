@@ -68,7 +68,7 @@ def test_the_api_lists_it_apart(district, client):
     from civicgrid.apps.cases.tests.conftest import auth
 
     _auto_dispatched(district)
-    body = client.get("/api/v1/evaluation", {"subject": "dispatcher", "month": "2026-05"},
+    body = client.get("/api/v1/evaluation", {"subject": "dispatcher", "month": "2026-05", "unranked": "true"},
                       **auth(district.leader)).json()
     assert [(i["code"], i["rank"]) for i in body["items"]] == [("cd", 1), ("sd", None)] and body["count"] == 2
     assert [(i["code"], i["rank"]) for i in body["system_items"]] == [(SYSTEM_USERNAME, None)]
