@@ -1,5 +1,6 @@
-"""Duplicates at intake (200 m, 72 h; the same category, a component and its matter counting as one, or a related
-one with alike words) and merging that keeps every reporter informed."""
+"""Duplicates at intake (within 200 m: open and 挂账 cases however old, cases closed within 72 h of the report; the
+same category, a component and its matter counting as one, or a related one with alike words) and merging that
+keeps every reporter informed."""
 
 from __future__ import annotations
 
