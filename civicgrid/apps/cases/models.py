@@ -225,6 +225,12 @@ class Case(ScopedModel):
                          name="cases_accepted_by_idx"),
             models.Index(fields=["dispatched_by"], condition=models.Q(dispatched_by__isnull=False),
                          name="cases_dispatched_by_idx"),
+            # Possible duplicates of every report (`duplicates.candidates`, auto-dispatch asks it for each new
+            # case): the open cases in a box around the point however old, and those closed around the
+            # report's time. Per status a range of latitudes, longitude and closing time checked in the index:
+            # only the cases in the box are read. Its columns change only with the status (indexed anyway)
+            # or the point, so an ordinary save stays a HOT update on PostgreSQL.
+            models.Index(fields=["status", "lat", "lng", "closed_at"], name="cases_duplicates_idx"),
             # The hourly retention pass: the ended cases still holding their reporter's data, by the moment
             # the period started. A case leaves them when its data is blanked, so with nothing due the pass
             # is a probe of each, and with some due it reads only those. `status` leads so that SQLite

@@ -373,6 +373,10 @@ class DuplicateOut(Schema):
     reported_at: datetime
     distance_m: float
     text_score: float
+    # Whether this case may be merged into now (open or 挂账); false for one closed within `hours` of the report,
+    # offered because the problem may have come back: reopen it first (重新办理) to merge into it.
+    joinable: bool
+    closed_at: datetime | None = None
 
 
 class DuplicateListOut(Schema):
@@ -380,7 +384,7 @@ class DuplicateListOut(Schema):
     count: int
     total: int
     radius_m: float
-    hours: float
+    hours: float  # the window of the closed cases offered (open ones are offered however old)
 
 
 class FollowStepOut(Schema):

@@ -284,7 +284,8 @@ def _merged_reporter(case: Case) -> str:
 
 def _duplicates(case: Case, user, allowed: set[str]) -> list:
     """Look-alikes nearby, offered at the case's first intake (the merge transition's own condition) to whoever
-    may merge, within the user's own scope."""
+    may merge, within the user's own scope: open cases to merge into, then cases closed around the report's time
+    (`joinable` false: reopened on their own page, they take the merge)."""
     if "merge" not in allowed:
         return []
     found = duplicates.candidates(case, queryset=Case.objects.visible_to(user))
@@ -439,6 +440,7 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "send_back_proposal": pending_proposal(case, user, proposals) if "dispatch" in allowed else None,
         "photos": [photo(case, a) for a in case.attachments.all()],
         "candidates": _duplicates(case, user, allowed),
+        "duplicate_hours": case_conf.duplicate_hours(),
         "merged_cases": _merged_cases(case),
         "merge_key": uuid.uuid4().hex,
         # The photo inputs check size and count on the phone before anything is sent (the service's limits).

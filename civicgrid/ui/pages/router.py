@@ -149,7 +149,7 @@ def _outlook(request, suggestion: dict, text: str) -> dict:
             return None
         other = near[0].case
         visible = Case.objects.visible_to(request.user).filter(pk=other.pk).exists()
-        return other.number if visible else str(_("附近的其他案卷"))
+        return (other.number if visible else str(_("附近的其他案卷"))), near[0].joinable
 
     ok, why = handlers.outlook(suggestion, category=category, region_code=region_code, alike=alike)
     return {"ok": ok, "why": one_language(why)}
