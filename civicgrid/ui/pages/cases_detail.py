@@ -77,7 +77,7 @@ OPTIONAL = {
     "progress": ("photos",),
     "report_back": ("photos",),
     "verify": ("note",),
-    "decide_extension": ("note",),
+    "decide_extension": ("hours", "note"),
 }
 TEXT_INPUTS = ("reason", "note", "department", "hours", "decision", "result", "parent", "category",
                "proposed_department")
@@ -102,7 +102,7 @@ def _fields(t, case: Case, route_department: int | None) -> list[dict]:
     for name in names:
         field = {"name": name, "label": FIELD_LABELS.get(name, name), "required": name in required}
         if name == "note" and t.name == "decide_extension":
-            field["label"] = _("审批意见")
+            field["label"] = _("审批意见（不同意时必填）")
         if name in ("department", "proposed_department"):
             field["widget"] = "department"
             field["initial"] = route_department if name == "department" else None
@@ -113,7 +113,11 @@ def _fields(t, case: Case, route_department: int | None) -> list[dict]:
             field["choices"] = list((DECISIONS if name == "decision" else CHECK_RESULTS).items())
         elif name == "hours":
             field["widget"] = "number"
-            if clocks.handle_limit(case)[0] == LimitMode.NATURAL_HOURS:  # the clock runs in natural time
+            natural = clocks.handle_limit(case)[0] == LimitMode.NATURAL_HOURS  # the clock runs in natural time
+            if t.name == "decide_extension":  # at most the hours asked for; none given: all of them
+                field["label"] = _("批准延期时长（自然小时，不填为按申请批准）") if natural else \
+                    _("批准延期时长（工作小时，不填为按申请批准）")
+            elif natural:
                 field["label"] = _("延期时长（自然小时）")
         elif name == "photos":
             field["widget"] = "photos"
