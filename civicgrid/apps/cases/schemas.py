@@ -76,7 +76,9 @@ class ActionIn(StrictIn):
     department: Id | None = None  # dispatch
     category: Id | None = None  # accept: set or correct the category
     parent: str | None = None  # merge: the parent case's number
-    hours: float | None = None  # request_extension
+    # request_extension: the hours asked for; decide_extension: the hours approved (≤ those asked for; all of
+    # them when not given). decide_extension's `note` is the approver's opinion (审批意见), required to reject.
+    hours: float | None = None
     correct_rule: bool = False  # send_back: propose a routing correction; dispatch: correct the rule now
     rule_region: str | None = None  # dispatch with correct_rule: the region the rule covers (default: street)
     proposed_department: Id | None = None  # send_back with correct_rule

@@ -85,7 +85,7 @@ OPTIONAL = {
     "refuse": ("public_note",),
     "void": ("public_note",),
     "verify": ("note",),
-    "decide_extension": ("note",),
+    "decide_extension": ("hours", "note"),
 }
 TEXT_INPUTS = ("reason", "note", "public_note", "department", "hours", "decision", "result", "parent", "category",
                "proposed_department")
@@ -123,7 +123,7 @@ def _fields(t, case: Case, route_department: int | None) -> list[dict]:
     for name in names:
         field = {"name": name, "label": FIELD_LABELS.get(name, name), "required": name in required}
         if name == "note" and t.name == "decide_extension":
-            field["label"] = _("审批意见")
+            field["label"] = _("审批意见（不同意时必填）")
         if (t.name, name) in FIELD_TEXT:
             field["label"], field["hint"] = FIELD_TEXT[(t.name, name)]
         if name == "public_note":  # left empty, the reporters read the default: the form shows it
@@ -139,7 +139,11 @@ def _fields(t, case: Case, route_department: int | None) -> list[dict]:
             field["choices"] = list((DECISIONS if name == "decision" else CHECK_RESULTS).items())
         elif name == "hours":
             field["widget"] = "number"
-            if clocks.handle_limit(case)[0] == LimitMode.NATURAL_HOURS:  # the clock runs in natural time
+            natural = clocks.handle_limit(case)[0] == LimitMode.NATURAL_HOURS  # the clock runs in natural time
+            if t.name == "decide_extension":  # at most the hours asked for; none given: all of them
+                field["label"] = _("批准延期时长（自然小时，不填为按申请批准）") if natural else \
+                    _("批准延期时长（工作小时，不填为按申请批准）")
+            elif natural:
                 field["label"] = _("延期时长（自然小时）")
         elif name == "photos":
             field["widget"] = "photos"
