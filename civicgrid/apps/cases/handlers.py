@@ -124,8 +124,10 @@ def on_sla_breached(event) -> None:
         # delivered; but once the step has ended, the step that ended it has already settled the task messages
         # of the kind, and a new "overdue" would ask for a step no one can take any more.
         if _clock_open(event):
+            due = sla.due_text(event.payload.get("due_at"))  # the deadline passed, as the warning names it
             recipients.tell_staff(recipients.responsible_for(case, kind), case, "overdue", f"{label}已超期",
-                                  dedupe=f"sla.breached:{clock_id}")
+                                  f"{case.title}（期限 {due}）", dedupe=f"sla.breached:{clock_id}",
+                                  body_en=f"{case.title} (due {due})")
         # The leaders are told for their information ("auto_supervise", not a task: `recipients.TASKS` settles
         # the "supervise" messages that ask for the step once it is taken).
         recipients.tell_staff(recipients.leaders(case), case, "auto_supervise", f"超期自动督办（{label}）",

@@ -386,6 +386,9 @@ class CaseReporter(models.Model):
     rating_comment = models.TextField(blank=True, max_length=1000)
     rated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The milestones this reporter was told (`recipients.MILESTONES`): milestone → the round it was told in, so a
+    # step repeated inside the loop (派遣 after 退回, 处置反馈 after 返工) is not news twice. Moves with the row on 合并.
+    told = models.JSONField(default=dict, blank=True)
 
     audit_sensitive_fields = ("contact_enc", "email_enc")
     audit_personal_fields = {"name": NAME, "rating_comment": TEXT}

@@ -65,6 +65,22 @@ TELLS_EN = {
 }
 
 
+# The milestones a reporter hears of once, whatever the loop does inside (see the README, 「告知上报人」): the
+# text told → (milestone, whether it comes once per round). A round is the case carrying the reporter now and its
+# 重新办理 count: 派遣 again after 退回 and 处置反馈 again after 返工 stay inside the round and are not told twice;
+# after 重新办理 the reporters hear of the new round's 派遣 and 处置 once more. 立案 is told once for good (a
+# reporter whose own case was accepted before it was merged is not told of the carrier's 立案).
+MILESTONES = {
+    "已立案": ("accepted", False),
+    "已派遣至处置部门": ("dispatched", True),
+    "已处置完毕，待现场核查": ("handled", True),
+}
+
+
+def _round(case: Case) -> str:
+    return f"{case.pk}:{case.reopen_count}"
+
+
 def _covering(code: str) -> list[str]:
     """The code itself and every ancestor code (a grant on any of them covers the grid)."""
     return [code[:n] for n in (6, 9, 12, 15) if n <= len(code)]
@@ -239,7 +255,8 @@ def tell_reporters(case: Case, text: str, *, with_link: bool = False, except_use
     reporter who caused it through their follow link (`except_reporter`: 重新办理) is told nothing, neither in
     the inbox of their account nor at their phone or email. SMS go to mobile numbers only (a landline callback
     number is called back, not texted). The inbox message also carries its English (`text_en`, else
-    `TELLS_EN[text]`) for a reporter reading in English."""
+    `TELLS_EN[text]`) for a reporter reading in English. A milestone (`MILESTONES`) a reporter was already told
+    in this round is not told again, to any of their addresses."""
     told = 0
     with translation.override(settings.LANGUAGE_CODE):  # messages are written in the district's language
         label = str(dict(Status.choices).get(case.status, case.status))
@@ -256,6 +273,18 @@ def tell_reporters(case: Case, text: str, *, with_link: bool = False, except_use
         reporters = reporters.exclude(pk=except_reporter.pk)
     if reporter_ids is not None:
         reporters = reporters.filter(pk__in=list(reporter_ids))
+    reporters = list(reporters)
+    milestone, per_round = MILESTONES.get(text, (None, False))
+    if milestone is not None:
+        mark = _round(case) if per_round else True
+        heard = [r for r in reporters if milestone in r.told and (not per_round or r.told[milestone] == mark)]
+        for reporter in heard:  # told already: so is the same person under another report of theirs
+            users.add(reporter.user_id)
+            addresses.update(_addresses(reporter))
+        reporters = [r for r in reporters if r not in heard]
+        for reporter in reporters:
+            reporter.told = {**reporter.told, milestone: mark}
+        CaseReporter.objects.bulk_update(reporters, ["told"])
     for reporter in reporters:
         body = f"您反映的问题（案卷号 {case.number}）{text}。当前状态：{label}。"
         body_en = f"Your report (case {case.number}) {text_en}. Current status: {label_en}." if text_en else ""
