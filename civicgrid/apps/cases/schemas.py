@@ -66,12 +66,12 @@ class ActionIn(StrictIn):
     reason: str = ""
     result: CheckResult = ""  # check_result: confirmed | unconfirmed
     decision: Decision = ""  # decide_extension: approve | reject
-    department: Id | None = None  # dispatch
+    department: Id | None = None  # dispatch, redirect (改派: another department than the case's)
     category: Id | None = None  # accept: set or correct the category
     parent: str | None = None  # merge: the parent case's number
     hours: float | None = None  # request_extension
-    correct_rule: bool = False  # send_back: propose a routing correction; dispatch: correct the rule now
-    rule_region: str | None = None  # dispatch with correct_rule: the region the rule covers (default: street)
+    correct_rule: bool = False  # send_back: propose a routing correction; dispatch, redirect: correct the rule now
+    rule_region: str | None = None  # dispatch/redirect with correct_rule: the region the rule covers (default: street)
     proposed_department: Id | None = None  # send_back with correct_rule
     photos: list[PhotoIn] = []
 
