@@ -284,6 +284,7 @@ class CaseDetailOut(CaseItemOut):
     verified_on_time: bool | None
     rework_count: int
     send_back_count: int
+    redirect_count: int  # 改派 by the dispatchers
     reopen_count: int
     extension_pending: bool
     satisfaction: int | None

@@ -205,6 +205,7 @@ def test_the_api_lists_and_takes_the_redirect(loop, api_client):
                            {"department": loop.other_dept.pk, "reason": "误派"}, content_type="application/json",
                            **auth(loop.dispatcher)).json()
     assert body["department"]["id"] == loop.other_dept.pk and body["timeline"][-1]["action"] == "redirect"
+    assert body["redirect_count"] == 1 and body["send_back_count"] == 0
 
 
 def test_a_second_redirect_and_a_handler_of_both_departments(loop):
