@@ -291,10 +291,10 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# The case loop's local rules (civicgrid/apps/cases/conf.py reads them): possible duplicates are the cases a report
-# could join within so many metres and hours of it (offered at intake; auto-dispatch holds such a report back),
-# those of a related category only with texts this alike (0–1); a closed case may be reopened (through the
-# reporter's link or by a dispatcher) for so many days.
+# The case loop's local rules (civicgrid/apps/cases/conf.py reads them): possible duplicates are the cases within
+# so many metres of a report still in hand or 挂账 however old, and those closed within so many hours of it
+# (offered at intake; auto-dispatch holds such a report back), those of a related category only with texts this
+# alike (0–1); a closed case may be reopened (through the reporter's link or by a dispatcher) for so many days.
 CIVICGRID_DUPLICATE_RADIUS_M = env.float("CIVICGRID_DUPLICATE_RADIUS_M", 200.0, minimum=0)
 CIVICGRID_DUPLICATE_HOURS = env.float("CIVICGRID_DUPLICATE_HOURS", 72.0, minimum=0)
 CIVICGRID_DUPLICATE_MIN_TEXT = env.float("CIVICGRID_DUPLICATE_MIN_TEXT", 0.2, minimum=0, maximum=1)

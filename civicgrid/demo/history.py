@@ -376,7 +376,8 @@ def _course(sim: Sim) -> Iterator[timedelta]:
         if rng.random() < 0.25:
             yield max(timedelta(minutes=5), (finish - timezone.now()) / 2)
             case = _act(handler, case, "progress", note=rng.choice(PROGRESS_NOTES))
-        if late and attempt == 0 and rng.random() < 0.3:
+        # 延期 is asked for within the time limit only (the workflow refuses it once the deadline has passed)
+        if late and attempt == 0 and rng.random() < 0.3 and case.deadline and timezone.now() < case.deadline:
             _act(handler, case, "request_extension", reason="需协调产权单位，申请延期", hours=24)
             yield sim.minutes(30, 180)
             case = _act(cast.leader, case, "decide_extension", decision="approve")

@@ -138,7 +138,7 @@ def list_cases(request, filters: Query[CaseFilterIn]):
 @router.get("/cases/work", response={200: WorkOut, **errors(401)}, url_name="case_work")
 def my_work(request):
     """我的待办: for each step of the loop you take (受理 intake, 核实 check, 派遣 dispatch, 处置 handle, 核查
-    verify, 结案 close, 延期审批 extension; for leaders, 办理中的重大事件 major), how many cases in your scope wait for it (counted up to 999; `more`
+    verify, 结案 close, 延期审批 extension; for leaders, 督办中的案件 supervised and 办理中的重大事件 major), how many cases in your scope wait for it (counted up to 999; `more`
     beyond). List them with `GET /cases?work=<key>`."""
     return {"lanes": [{k: lane[k] for k in ("key", "label", "count", "more")} for lane in selectors.my_work(request.user)]}
 
@@ -217,13 +217,15 @@ def get_attachment(request, number: str, attachment_id: int):
 @router.get("/cases/{number}/duplicates", response={200: DuplicateListOut, **errors(401, 403, 404)},
             url_name="case_duplicates")
 def get_duplicates(request, number: str):
-    """Cases this one could be merged into (open or 挂账), near it and reported around the same time: of the same
-    category (a component and its matter count as one), or of a related one whose text is alike; best first."""
+    """Cases near this one that it could be merged into (open or 挂账, however old), then those closed within
+    `hours` of its report (`joinable` false: reopen one to merge into it): of the same category (a component and
+    its matter count as one), or of a related one whose text is alike; best first."""
     case = selectors.case_in_scope(request.user, _file_number(request, number), Case.objects.select_related("category"))
     found = duplicates.candidates(case, queryset=Case.objects.visible_to(request.user))
     items = [{"id": c.case.pk, "number": c.case.number, "title": c.case.title, "status": c.case.status,
               "status_label": c.case.get_status_display(), "category": c.case.category.name if c.case.category_id else "",
-              "reported_at": c.case.reported_at, "distance_m": c.distance_m, "text_score": c.text_score}
+              "reported_at": c.case.reported_at, "distance_m": c.distance_m, "text_score": c.text_score,
+              "joinable": c.joinable, "closed_at": c.case.closed_at if not c.joinable else None}
              for c in found]
     return {"items": items, "count": len(items), "total": len(items), "radius_m": conf.duplicate_radius_m(),
             "hours": conf.duplicate_hours()}

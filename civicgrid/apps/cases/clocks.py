@@ -173,7 +173,8 @@ def extend(case: Case, kind: str, hours: float, at: datetime) -> SlaClock:
 
     The deadline is recomputed from the remaining budget at the same instant. A warning or breach already
     emitted for the old deadline is cleared when the new one lies ahead, so the sweep warns and breaches again
-    against the extended deadline.
+    against the extended deadline. That happens only for a request made in time and decided after the deadline:
+    the workflow takes no 申请延期 once the deadline has passed (`passed_handling_deadline`).
     """
     if not extension_hours_valid(hours):
         raise ValidationFailed(EXTENSION_RANGE, field="hours")
@@ -198,6 +199,16 @@ def extend(case: Case, kind: str, hours: float, at: datetime) -> SlaClock:
     if kind == HANDLE:
         case.deadline = c.due_at
     return c
+
+
+def passed_handling_deadline(case: Case, at: datetime) -> datetime | None:
+    """The deadline of the case's open handling clock when it has passed at `at` (the sweep's reading: due at or
+    before `at`), else None. A 延期 is asked for before it: once it has passed the handling is late, and more
+    time granted then would wipe the lateness off the evaluation (按期处置率, DOMAIN.md §4)."""
+    c = sla.open_clock(case, HANDLE)
+    if c is None or c.due_at is None or c.due_at > at:
+        return None
+    return c.due_at
 
 
 def any_breached(case: Case, at: datetime) -> bool:

@@ -42,6 +42,8 @@ def duplicate_radius_m() -> float:
 
 
 def duplicate_hours() -> float:
+    """The window of the closed cases offered as possible duplicates: closed within so many hours before or after
+    the report. Open and 挂账 cases nearby are offered however old (`duplicates.candidates`)."""
     return float(getattr(settings, "CIVICGRID_DUPLICATE_HOURS", 72))
 
 

@@ -1,5 +1,6 @@
-"""Possible duplicates of a report: cases still in hand (挂账 included) nearby and recent, of the same category or
-a related one, best match first.
+"""Possible duplicates of a report: cases nearby still in hand (挂账 included), however old, and cases closed
+around the report's time (`conf.duplicate_hours()`, 72 h by default), of the same category or a related one,
+best match first.
 
 Which categories. A report is compared with cases of
 
@@ -18,12 +19,21 @@ Which categories. A report is compared with cases of
   offered only when their texts are alike (`conf.duplicate_min_text()`, 0.2 by default, set by
   `CIVICGRID_DUPLICATE_MIN_TEXT`). Cases of the same category are offered by place and time alone.
 
-A duplicate may join a case still being handled or one on hold (`MERGE_PARENT_STATUSES`): 挂账 waits for a budget
-or a plan with the problem unsolved, and a new report of it joins that case rather than starting a second one.
+Which cases. A duplicate may join a case still being handled or one on hold (`MERGE_PARENT_STATUSES`): 挂账 waits
+for a budget or a plan with the problem unsolved, and a new report of it joins that case rather than starting a
+second one. Such a case is offered however long ago it was reported: an overdue case at the spot is the one the
+new report is about, and dispatching the report too would give a department the same problem twice. The time
+window is for cases whose loop ended: a case closed (已结案) within `hours` before or after the report is offered
+too, not to join (`Candidate.joinable` is false) but because the problem may have come back or not been fixed:
+a dispatcher may reopen it (重新办理, within `CIVICGRID_REOPEN_DAYS`) and merge the report into it, or handle the
+report on its own. Refused, voided and merged cases are never offered (a merged one's parent is). Open cases rank
+before closed ones.
 
-How. `candidates(...)` prefilters in SQL with a bounding box around the point and the time window (indexes on
-`reported_at`/`status` keep it small), then measures the great-circle distance in Python and keeps those within
-the radius. The texts are compared after normalisation (full-width, punctuation, numbers, common variants such as
+How. `candidates(...)` reads the cases in a bounding box around the point in one query, open ones and those
+closed in the window, through the index `(status, lat, lng, closed_at)` (migration `0019`): for each status a
+range of latitudes, longitude and closing time checked in the index, so only the cases in the box are read
+however many a district holds. It then measures the great-circle distance in Python and keeps those within the
+radius. The texts are compared after normalisation (full-width, punctuation, numbers, common variants such as
 垃圾箱/垃圾桶 or 违建/违章建筑), by character bi/trigrams weighted TF-IDF-like over the candidates themselves with
 generic words (反映, 尽快处理 …) counting little, blended with the plain bigram cosine (`TextScorer`). Candidates
 rank by `score`: mostly that text similarity (`TEXT_WEIGHT`), then nearness; ties go to the nearer.
@@ -45,7 +55,7 @@ from django.utils import timezone
 from civicgrid.apps.categories.models import CategoryKind
 
 from . import conf
-from .models import MERGE_PARENT_STATUSES, Case
+from .models import MERGE_PARENT_STATUSES, Case, Status
 
 EARTH_RADIUS_M = 6_371_008.8
 MAX_CANDIDATES = 20
@@ -208,6 +218,11 @@ class Candidate:
     text_score: float
     score: float = 0.0  # the rank: TEXT_WEIGHT × text_score + the rest × nearness
 
+    @property
+    def joinable(self) -> bool:
+        """Whether the report may be merged into it now: still in hand or 挂账 (not a recently closed case)."""
+        return self.case.status in MERGE_PARENT_STATUSES
+
 
 def same_category(a, b) -> bool:
     """Whether two categories name one problem: the same category, or a component and its matter (the same
@@ -234,9 +249,10 @@ def _category_q(category) -> Q:
 def candidates(case: Case | None = None, *, lng: float | None = None, lat: float | None = None, category=None,
                at: datetime | None = None, text: str = "", radius_m: float | None = None,
                hours: float | None = None, queryset=None, limit: int = MAX_CANDIDATES) -> list[Candidate]:
-    """Cases a duplicate could join (open or 挂账) near `case` (or the point/category/time given) within
-    `radius_m` and ±`hours`, of the same category or, with alike texts, a related one: best first by `score`
-    (mostly how alike the texts are, then how near), ties by distance.
+    """Cases near `case` (or the point/category/time given) within `radius_m` that a duplicate could join (open
+    or 挂账, however old), and those closed within ±`hours` of the report (`Candidate.joinable` false), of the same
+    category or, with alike texts, a related one: the joinable first, then best first by `score` (mostly how
+    alike the texts are, then how near), ties by distance.
 
     `queryset` narrows the search (e.g. `Case.objects.visible_to(user)` in an API); the case itself, and
     cases merged into others, are never candidates.
@@ -252,11 +268,13 @@ def candidates(case: Case | None = None, *, lng: float | None = None, lat: float
     at = at or timezone.now()
     dlat = math.degrees(radius_m / EARTH_RADIUS_M)
     dlng = dlat / max(math.cos(math.radians(lat)), 0.01)
+    window = timedelta(hours=hours)
+    # Each branch as the index `cases_duplicates_idx` reads it: statuses, then a range of latitudes, then the rest.
+    box = Q(lat__gte=lat - dlat, lat__lte=lat + dlat, lng__gte=lng - dlng, lng__lte=lng + dlng)
     qs = (queryset if queryset is not None else Case.objects.all()).filter(
         _category_q(category),
-        status__in=MERGE_PARENT_STATUSES,
-        lng__gte=lng - dlng, lng__lte=lng + dlng, lat__gte=lat - dlat, lat__lte=lat + dlat,
-        reported_at__gte=at - timedelta(hours=hours), reported_at__lte=at + timedelta(hours=hours),
+        (Q(status__in=sorted(MERGE_PARENT_STATUSES)) & box)
+        | (Q(status=Status.CLOSED, closed_at__gte=at - window, closed_at__lte=at + window) & box),
     )
     if case is not None:
         qs = qs.exclude(pk=case.pk)
@@ -273,14 +291,15 @@ def candidates(case: Case | None = None, *, lng: float | None = None, lat: float
         if text_score < min_text and not same_category(category, other.category):
             continue  # a related category (or none) is no tie by itself: only alike words make it one
         found.append(Candidate(other, round(distance, 1), round(text_score, 3), round(rank, 4)))
-    found.sort(key=lambda c: (-c.score, c.distance_m, c.case.pk))
+    found.sort(key=lambda c: (not c.joinable, -c.score, c.distance_m, c.case.pk))
     return found[:limit]
 
 
 def merged_into(case: Case) -> list[Case]:
     """The cases merged into `case` (with those merged into them, which the merge moved along), in the order they
-    joined, with what a list of them shows (number, title, times, the reporter's name and masked phone): one query.
+    joined, with what a list of them shows (number, title, times, the reporter's name and masked phone, the account
+    that reported it): one query.
     """
-    return list(Case.objects.filter(parent=case).order_by("ended_at", "pk").only(
+    return list(Case.objects.filter(parent=case).order_by("ended_at", "pk").select_related("reporter").only(
         "pk", "number", "title", "source", "reported_at", "ended_at", "reporter_name", "reporter_phone_masked",
-        "parent_id"))
+        "parent_id", "reporter__username", "reporter__display_name"))

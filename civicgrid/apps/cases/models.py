@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.access.scope import ScopedModel
 from civicgrid.foundation.audit.personal import ADDRESS, NAME, TEXT
+from civicgrid.foundation.core.pii import scrub
 from civicgrid.foundation.workflow.steps import TimelineStep
 
 
@@ -227,6 +228,12 @@ class Case(ScopedModel):
                          name="cases_accepted_by_idx"),
             models.Index(fields=["dispatched_by"], condition=models.Q(dispatched_by__isnull=False),
                          name="cases_dispatched_by_idx"),
+            # Possible duplicates of every report (`duplicates.candidates`, auto-dispatch asks it for each new
+            # case): the open cases in a box around the point however old, and those closed around the
+            # report's time. Per status a range of latitudes, longitude and closing time checked in the index:
+            # only the cases in the box are read. Its columns change only with the status (indexed anyway)
+            # or the point, so an ordinary save stays a HOT update on PostgreSQL.
+            models.Index(fields=["status", "lat", "lng", "closed_at"], name="cases_duplicates_idx"),
             # The hourly retention pass: the ended cases still holding their reporter's data, by the moment
             # the period started. A case leaves them when its data is blanked, so with nothing due the pass
             # is a probe of each, and with some due it reads only those. `status` leads so that SQLite
@@ -310,6 +317,23 @@ class CaseStep(TimelineStep):
     def acting_department(self):
         """The department to show beside the step (see `DEPARTMENT_ACTIONS`), or None."""
         return self.department if self.department_id and self.action in self.DEPARTMENT_ACTIONS else None
+
+    @property
+    def written_by_public(self) -> bool:
+        """Whether a resident or a public channel wrote the note: a 评价's comment, a 留言 by the reporter or
+        through a public channel (Open311), what the reporter sent through the follow link (重新办理)."""
+        if self.action == "rate" or (self.actor_id is None and self.actor_name == "reporter"):
+            return True
+        if self.action == "comment":
+            return self.actor_id is None or bool(isinstance(self.data, dict) and self.data.get("by_reporter"))
+        return False
+
+    def note_for_staff(self, *, shown: bool = True) -> str:
+        """The note as staff read it (the case page, the API, the case file; `shown`: in the reader's language,
+        `shown_note`): what the public wrote with its phone and ID numbers masked (`pii.scrub`), since a
+        reporter's number is shown in full only through the audited 显示完整联系方式; staff's own words as written."""
+        note = self.shown_note if shown else self.note
+        return scrub(note) if note and self.written_by_public else note
 
     audit_personal_fields = {"note": TEXT}
     audit_plain_fields = ("actor_name",)

@@ -82,8 +82,8 @@ def _holders(capability: str, reach: Q) -> list[User]:
 
 
 def department_handlers(department_id: int | None) -> list[User]:
-    """The handlers of a department (new tasks, rework, supervision, reopening): whoever holds `cases.handle`
-    for the department's work."""
+    """The handlers of a department (new tasks, rework, supervision, 挂账): whoever holds `cases.handle` for the
+    department's work."""
     if not department_id:
         return []
     return _users(_handler_grants().filter(department_id=department_id))
@@ -160,7 +160,7 @@ def tell_staff(users, case: Case, kind: str, title: str, body: str = "", dedupe:
 # ---- task messages: what settles them --------------------------------------------------------------------------
 # A task message asks its readers to take a step. Once somebody takes it, or a transition makes it moot, the
 # message is settled for every reader at once: read, with what became of it (`resolution`, words marked for
-# translation and shown in the reader's language). Informational messages (重新办理, 延期申请同意 …) stay as they are.
+# translation and shown in the reader's language). Informational messages (延期申请同意, 挂账 …) stay as they are.
 DONE = gettext_noop("已处理")  # the step asked for was taken (by this reader or another)
 WITHDRAWN = gettext_noop("已撤销")  # a request that lapsed with the handling it was asked for
 DECIDED = {"approve": gettext_noop("已同意"), "reject": gettext_noop("已不同意")}
@@ -191,6 +191,7 @@ TASKS = {task.kind: task for task in (
     Task("check_task", frozenset({"check_result", "refuse", "void", "merge"})),  # 核实任务 → 核实反馈
     Task("check_done", frozenset({"accept", "check_request", "refuse", "void", "merge"})),  # 核实属实 → 立案 or not
     Task("sent_back", frozenset({"dispatch", "void", "merge"})),  # 退回 → the dispatchers send it on
+    Task("reopened", frozenset({"dispatch", "void"})),  # 重新办理 → the dispatchers dispatch it again
     # 改派 settles the old department's 新任务 and 返工 itself (`settle_taken_back`), before the new one is told.
     Task("new_task", frozenset({"report_back", "send_back"})),  # 新任务 → 处置反馈
     Task("rework", frozenset({"report_back", "send_back"})),  # 返工 → 处置反馈 again
@@ -244,12 +245,14 @@ def follow_url(token: str) -> str:
 
 
 def tell_reporters(case: Case, text: str, *, with_link: bool = False, except_user=None,
-                   reporter_ids=None, text_en: str = "") -> int:
+                   reporter_ids=None, text_en: str = "", except_reporter: CaseReporter | None = None) -> int:
     """Tell every reporter of `case` (its own and those of duplicates merged into it; with `reporter_ids`, only
     those) what happened, once per person: someone who reported the same problem twice (now merged) gets one
-    message per address. The account that caused the change (`except_user`) is not told in its own inbox. SMS
-    go to mobile numbers only (a landline callback number is called back, not texted). The inbox message also
-    carries its English (`text_en`, else `TELLS_EN[text]`) for a reporter reading in English."""
+    message per address. The account that caused the change (`except_user`) is not told in its own inbox; the
+    reporter who caused it through their follow link (`except_reporter`: 重新办理) is told nothing, neither in
+    the inbox of their account nor at their phone or email. SMS go to mobile numbers only (a landline callback
+    number is called back, not texted). The inbox message also carries its English (`text_en`, else
+    `TELLS_EN[text]`) for a reporter reading in English."""
     told = 0
     with translation.override(settings.LANGUAGE_CODE):  # messages are written in the district's language
         label = str(dict(Status.choices).get(case.status, case.status))
@@ -258,7 +261,12 @@ def tell_reporters(case: Case, text: str, *, with_link: bool = False, except_use
     text_en = text_en or TELLS_EN.get(text, "")
     skip = getattr(except_user, "pk", None)
     users, addresses = set(), set()
+    if except_reporter is not None:  # their account and addresses count as told already
+        users.add(except_reporter.user_id)
+        addresses.update(_addresses(except_reporter))
     reporters = CaseReporter.objects.filter(case=case).select_related("user").order_by("pk")
+    if except_reporter is not None:
+        reporters = reporters.exclude(pk=except_reporter.pk)
     if reporter_ids is not None:
         reporters = reporters.filter(pk__in=list(reporter_ids))
     for reporter in reporters:
@@ -286,3 +294,15 @@ def tell_reporters(case: Case, text: str, *, with_link: bool = False, except_use
                 notify.queue_message(channel="email", to=email, subject=f"案卷 {case.number} {label}", body=body)
                 told += 1
     return told
+
+
+def _addresses(reporter: CaseReporter) -> set[tuple[str, str]]:
+    """The SMS and email addresses `tell_reporters` would write to for `reporter`, as it keys them."""
+    found = set()
+    if reporter.contact_enc:
+        phone = keys.decrypt(reporter.contact_enc, PHONE_CONTEXT)
+        if MOBILE.fullmatch(phone):
+            found.add(("sms", phone))
+    if reporter.email_enc:
+        found.add(("email", keys.decrypt(reporter.email_enc, EMAIL_CONTEXT).lower()))
+    return found

@@ -62,14 +62,23 @@ ActionName = Annotated[str, WithJsonSchema({"type": "string", "enum": [t.name fo
 
 
 class ActionIn(StrictIn):
-    note: str = ""
-    reason: str = ""
+    note: str = Field("", description="the step's note. Of 处置反馈 (report_back) and 结案 (close) it is shown to the "
+                      "reporters (follow page, Open311 updates) with phone and ID numbers masked; names are not")
+    reason: str = Field("", description="the reason (refuse, void, send_back, rework, suspend, request_extension, "
+                        "reopen). Of 不予受理 (refuse) and 作废 (void) it is the internal reason: staff only, never "
+                        "told to the reporters (see public_note)")
+    public_note: str = Field("", description="refuse and void only: what the reporters are told "
+                             "(text message, follow page, Open311 updates), at most 200 characters, phone and ID "
+                             "numbers masked; names are not, so write none. Empty: a neutral default (经核实，不予受理。"
+                             " / 经核实，该反映已作废。)")
     result: CheckResult = ""  # check_result: confirmed | unconfirmed
     decision: Decision = ""  # decide_extension: approve | reject
     department: Id | None = None  # dispatch, redirect (改派: another department than the case's)
     category: Id | None = None  # accept: set or correct the category
     parent: str | None = None  # merge: the parent case's number
-    hours: float | None = None  # request_extension
+    # request_extension: the hours asked for; decide_extension: the hours approved (≤ those asked for; all of
+    # them when not given). decide_extension's `note` is the approver's opinion (审批意见), required to reject.
+    hours: float | None = None
     correct_rule: bool = False  # send_back: propose a routing correction; dispatch, redirect: correct the rule now
     rule_region: str | None = None  # dispatch/redirect with correct_rule: the region the rule covers (default: street)
     proposed_department: Id | None = None  # send_back with correct_rule
@@ -205,6 +214,12 @@ class StepOut(Schema):
         """The step's data with its instants in the district's zone, as every datetime of the API (rows written
         before steps were, `TimelineStep.entry`, held some in UTC)."""
         return district_times(obj.data) if obj.data is not None else None
+
+    @staticmethod
+    def resolve_note(obj: CaseStep) -> str:
+        """What the public wrote (a rating's comment, a reporter's 留言) with phone and ID numbers masked, as the case
+        page shows it; the reporter's contact in full is 回访's (`/contact`, audited)."""
+        return obj.note_for_staff(shown=False)
 
     @staticmethod
     def resolve_label(obj: CaseStep) -> str:
@@ -361,6 +376,10 @@ class DuplicateOut(Schema):
     reported_at: datetime
     distance_m: float
     text_score: float
+    # Whether this case may be merged into now (open or 挂账); false for one closed within `hours` of the report,
+    # offered because the problem may have come back: reopen it first (重新办理) to merge into it.
+    joinable: bool
+    closed_at: datetime | None = None
 
 
 class DuplicateListOut(Schema):
@@ -368,7 +387,7 @@ class DuplicateListOut(Schema):
     count: int
     total: int
     radius_m: float
-    hours: float
+    hours: float  # the window of the closed cases offered (open ones are offered however old)
 
 
 class FollowStepOut(Schema):
@@ -376,7 +395,10 @@ class FollowStepOut(Schema):
     label: str
     at: datetime
     merged_into: str | None = None  # a 合并 step: the number of the case the report joined
-    note: str = ""  # 不予受理, 作废, 处置反馈, 结案: staff's words, personal data masked (as Open311's updates show them)
+    # 不予受理, 作废: the note written for the reporters (never the internal reason); 处置反馈, 结案: the step's note;
+    # personal data masked (as Open311's updates show them)
+    note: str = ""
+    score: int | None = None  # a 评价 step: the score it gave (1–5), the rating of its closing
 
 
 class FollowOut(Schema):
@@ -388,7 +410,7 @@ class FollowOut(Schema):
     closed_at: datetime | None
     merged: bool
     steps: list[FollowStepOut]
-    rating: int | None
+    rating: int | None  # this link's rating of the present closing; null until it is rated (also after a 重新办理)
     can_rate: bool
     can_reopen: bool
     reopen_until: datetime | None = None  # a closed case: the last moment 重新办理 may be asked for

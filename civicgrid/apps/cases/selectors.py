@@ -109,6 +109,7 @@ class WorkLane:
     statuses: tuple[str, ...] = ()
     extension_pending: bool = False
     major: bool = False  # only 重大事件
+    supervised: bool = False  # only cases under 督办 (by a leader, or 超期自动督办)
 
 
 # In the loop's order; a user sees the lanes of the capabilities they hold, over their scope.
@@ -122,8 +123,10 @@ WORK_LANES: tuple[WorkLane, ...] = (
     # Only where 审批延期 can be taken (its transition's states): a suspended case keeps its request, undecidable.
     WorkLane("extension", gettext_noop("延期待批"), "cases.approve",
              tuple(sorted(CASE_WORKFLOW.transition("decide_extension").sources)), extension_pending=True),
-    # 督办 covers "an overdue or major case" (GLOSSARY): the leaders who supervise keep the open major cases of
-    # their region in sight, as 超期自动督办 brings them the overdue ones.
+    # 督办 covers "an overdue or major case" (GLOSSARY): the leaders who supervise keep in sight the open cases
+    # of their region under supervision (put there by a leader, or by 超期自动督办) and the open major cases.
+    WorkLane("supervised", gettext_noop("督办中的案件"), "cases.supervise",
+             tuple(sorted(str(s) for s in {*OPEN_STATUSES, Status.SUSPENDED})), supervised=True),
     WorkLane("major", gettext_noop("办理中的重大事件"), "cases.supervise",
              tuple(sorted(str(s) for s in {*OPEN_STATUSES, Status.SUSPENDED})), major=True),
 )
@@ -253,6 +256,8 @@ def _filtered(qs, f: CaseFilter):
             qs = qs.filter(extension_pending=True)
         if lane.major:
             qs = qs.filter(is_major=True)
+        if lane.supervised:
+            qs = qs.filter(is_supervised=True)
     if f.category:  # 0, like no value, does not filter
         category = checked_id(f.category, "category")
         qs = qs.filter(Q(category_id=category) | Q(category__parent_id=category))

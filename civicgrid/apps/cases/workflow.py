@@ -10,7 +10,7 @@ from civicgrid.foundation.access.scope import _grants
 from civicgrid.foundation.audit import labels as audit_labels
 from civicgrid.foundation.workflow.engine import Transition, Workflow
 
-from . import conf
+from . import clocks, conf
 from .models import Status
 
 S = Status
@@ -51,8 +51,21 @@ def _extension_pending(case) -> bool:
     return case.extension_pending
 
 
-def _no_extension_pending(case) -> bool:
-    return not case.extension_pending
+def _may_request_extension(case) -> bool:
+    """申请延期: no request waits, and the handling deadline has not passed. A 延期 is asked for within the time
+    limit (DOMAIN.md §3): a department already late gets no fresh deadline that would clear its lateness from
+    按期处置 (an approver may still decide a request made in time after the deadline has passed)."""
+    return not case.extension_pending and clocks.passed_handling_deadline(case, timezone.now()) is None
+
+
+def _extension_request_refused(case) -> str:
+    if case.extension_pending:
+        return "已有待审批的延期申请 / an extension request is already waiting"
+    due = clocks.passed_handling_deadline(case, timezone.now())
+    shown = f"{timezone.localtime(due):%Y-%m-%d %H:%M}" if due is not None else ""
+    return (f"处置期限（{shown}）已过，延期须在处置期限内申请；本案卷已超期，超期将计入考核，请尽快处置并反馈 / "
+            f"the handling deadline ({shown}) has passed: an extension must be asked for before it; the case is "
+            f"overdue, which counts in the evaluation: handle it and report back")
 
 
 def _first_intake(case) -> bool:
@@ -134,7 +147,7 @@ CASE_WORKFLOW = Workflow(
         Transition("progress", "处置进展", IN_HAND, None, "cases.handle", guard=_is_case_department,
                    requires=("note",), order=31),
         Transition("request_extension", "申请延期", IN_HAND, None, "cases.handle", guard=_is_case_department,
-                   when=_no_extension_pending, when_label="已有待审批的延期申请 / an extension request is already waiting",
+                   when=_may_request_extension, when_label=_extension_request_refused,
                    requires=("reason", "hours"), order=33),
         Transition("decide_extension", "审批延期", IN_HAND, None, "cases.approve", when=_extension_pending,
                    when_label="没有待审批的延期申请 / no extension request is waiting",

@@ -204,7 +204,7 @@ def _step_note(step) -> str:
     parent = (step.data or {}).get("parent") if step.action == "merge" else None
     if parent and str(parent) not in step.note:
         return f"主案卷 {parent}" + (f"；{step.note}" if step.note else "")
-    return step.note
+    return step.note_for_staff(shown=False)  # what the public wrote, its phone and ID numbers masked
 
 
 # The timeline's cells: a little padding (reportlab's 6 points either side cost 说明 six characters), the name

@@ -1,6 +1,6 @@
 """Categories and routing API.
 
-* `GET /taxonomies`, `GET /categories?taxonomy=&kind=&public=&public_feed=&parent=&q=`, `GET /categories/{pk}`:
+* `GET /taxonomies`, `GET /categories?taxonomy=&kind=&public=&public_feed=&parent=&in_use=&q=`, `GET /categories/{pk}`:
   every staff role reads every category (they are configuration, not region-scoped data); residents and
   volunteers read the active ones open to public reports (`is_public`), whether or not Open311 publishes them
   (`in_public_feed`); anybody else gets 403. Categories are changed on the page 事件分类 or by xlsx import
@@ -28,7 +28,7 @@ from civicgrid.foundation.core.pagination import Limit, Offset, page
 from civicgrid.foundation.regions.models import Region
 
 from . import routing, selectors, services
-from .models import Category, RoutingRule
+from .models import Category, RoutingRule, in_use_q
 from .permissions import MANAGE, ROUTE
 
 router = Router(tags=["categories"])
@@ -89,6 +89,9 @@ class CategoryOut(Schema):
     is_public: bool  # residents and volunteers may report in it
     in_public_feed: bool  # Open311 lists it and publishes its cases (when it is public too)
     is_active: bool
+    # Offered for new reports: enabled, of an enabled taxonomy, and under an enabled class (false for a subclass
+    # whose class is switched off, whatever its own is_active: 上级已停用)
+    in_use: bool
 
     @staticmethod
     def resolve_taxonomy(obj: Category) -> str:
@@ -144,6 +147,7 @@ class CategoryFilter(Schema):
     public_feed: bool | None = None  # in_public_feed
     parent: int | None = None  # a class's id: its subclasses
     top: bool | None = None  # true: classes only; false: subclasses only
+    in_use: bool | None = None  # true: those offered for new reports (see CategoryOut.in_use)
     q: str | None = None  # in the name, code or keywords
     limit: Limit = 100
     offset: Offset = 0
@@ -182,6 +186,8 @@ def list_categories(request, filters: Query[CategoryFilter]):
         qs = qs.filter(parent_id=filters.parent if 0 < filters.parent <= MAX_ID else 0)
     if filters.top is not None:
         qs = qs.filter(parent__isnull=filters.top)
+    if filters.in_use is not None:
+        qs = qs.filter(in_use_q()) if filters.in_use else qs.exclude(in_use_q())
     text = _text(filters.q, 50)
     if text:
         qs = qs.filter(Q(name__contains=text) | Q(code__startswith=services.normalise_code(text))

@@ -8,6 +8,7 @@ administrator has edited (`edited_at`).
 """
 
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import npgettext
 
@@ -31,7 +32,7 @@ class Taxonomy(models.Model):
 
 
 class LimitMode(models.TextChoices):
-    WORKING_HOURS = "working_hours", _("工作时")
+    WORKING_HOURS = "working_hours", _("工作小时")
     WORKING_DAYS = "working_days", _("工作日")
     NATURAL_HOURS = "natural_hours", _("自然时")
 
@@ -40,7 +41,7 @@ def limit_phrase(mode: str, shown: str, count: int) -> str | None:
     """A time limit as a phrase in the reader's language, with its plural (the same words in Chinese); None for
     an unknown mode."""
     if mode == LimitMode.WORKING_HOURS:
-        return npgettext("limit", "%(n)s 工作时", "%(n)s 工作时", count) % {"n": shown}
+        return npgettext("limit", "%(n)s 工作小时", "%(n)s 工作小时", count) % {"n": shown}
     if mode == LimitMode.WORKING_DAYS:
         return npgettext("limit", "%(n)s 工作日", "%(n)s 工作日", count) % {"n": shown}
     if mode == LimitMode.NATURAL_HOURS:
@@ -82,6 +83,12 @@ class Category(models.Model):
     # Listed as an Open311 (GeoReport) service, and its cases published by Open311 without sign-in: only when
     # it is also open to public reports. Off for types whose reports are about a person (categories README).
     in_public_feed = models.BooleanField(_("公开到开放接口"), default=True)
+    # The last time its cases were out of the public feed (`published`: is_public and in_public_feed turned off)
+    # and put back (`services.note_feed_change`): what was done to them in between becomes public when they come
+    # back, and Open311 dates it then (an hourly client would otherwise never see it). `left_feed_at` empty with
+    # `back_in_feed_at` set: out of the feed from the start until then. Only the last time out is kept.
+    left_feed_at = models.DateTimeField(_("移出开放接口时间"), null=True, blank=True)
+    back_in_feed_at = models.DateTimeField(_("重新公开到开放接口时间"), null=True, blank=True)
     is_active = models.BooleanField(_("启用"), default=True)
     sort = models.PositiveIntegerField(_("排序"), default=0)
     # Set when an administrator changes the category (edit page, API, xlsx import): loaders then leave it alone.
@@ -89,6 +96,8 @@ class Category(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     audit_plain_fields = ("name",)
+    # Bookkeeping: every administrator's change moves it, so the history would repeat it on each entry.
+    history_hidden_fields = ("edited_at",)
 
     class Meta:
         verbose_name = _("事件分类")
@@ -102,13 +111,18 @@ class Category(models.Model):
         return f"{self.code} {self.name}"
 
     @property
+    def published(self) -> bool:
+        """Open to public reports and published to the feed: Open311 lists it and publishes its cases."""
+        return self.is_public and self.in_public_feed
+
+    @property
     def is_leaf(self) -> bool:
         """A subclass (the taxonomies are two levels deep: classes hold subclasses, cases use subclasses)."""
         return self.parent_id is not None
 
     @property
     def time_limit_text(self) -> str:
-        """The time limit as people write it: "4 工作时", "1 工作日", "6 自然时"."""
+        """The time limit as people write it: "4 工作小时", "1 工作日", "6 自然时"."""
         amount = self.time_limit_amount
         shown = f"{amount.normalize():f}" if hasattr(amount, "normalize") else str(amount)
         # English: "1 working day", "1.5 working days"
@@ -116,9 +130,29 @@ class Category(models.Model):
         return phrase or f"{shown} {self.get_time_limit_mode_display()}"
 
     @property
+    def parent_inactive(self) -> bool:
+        """A subclass whose class is switched off: not offered for new reports whatever its own flag."""
+        return self.parent_id is not None and not self.parent.is_active
+
+    @property
+    def in_use(self) -> bool:
+        """Offered for new reports (`in_use_q`): enabled, its taxonomy and, for a subclass, its class too."""
+        return self.is_active and self.taxonomy.is_active and not self.parent_inactive
+
+    @property
     def key(self) -> str:
         """A stable text identifier across taxonomies, e.g. `gbt47678_5_2026:matter:06010` (Open311 codes)."""
         return f"{self.taxonomy.code}:{self.kind}:{self.code}"
+
+
+def in_use_q(*, taxonomy: bool = True) -> Q:
+    """The categories offered for new reports (report pages, API, Open311, the text router, intake): enabled, of
+    an enabled taxonomy, and, for a subclass, under an enabled class. Switching a class off takes its subclasses
+    out with it while each keeps its own 启用 flag (shown as 上级已停用), so switching the class on again brings
+    back exactly those that were on. `taxonomy=False` leaves the taxonomy's own flag to the caller (intake,
+    whose cached lookups change with the categories, not with taxonomies)."""
+    own = Q(is_active=True, taxonomy__is_active=True) if taxonomy else Q(is_active=True)
+    return own & (Q(parent__isnull=True) | Q(parent__is_active=True))
 
 
 class RuleKind(models.TextChoices):

@@ -13,7 +13,7 @@ from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.errors import ValidationFailed
 from civicgrid.foundation.orgs.models import CASE_HANDLING_KINDS, Organisation, OrgKind
 
-from .models import Category, RoutingRule, Taxonomy
+from .models import Category, RoutingRule, Taxonomy, in_use_q
 from .permissions import MANAGE, VIEW, VIEW_PUBLIC
 
 
@@ -32,11 +32,12 @@ def visible_taxonomies(user) -> models.QuerySet[Taxonomy]:
 
 
 def visible_categories(user) -> models.QuerySet[Category]:
-    """Every category for staff; active public ones (of active taxonomies) for residents and volunteers."""
+    """Every category for staff; for residents and volunteers the public ones offered for reports (`in_use_q`:
+    enabled, of an enabled taxonomy and under an enabled class)."""
     if has_capability(user, VIEW):
         return Category.objects.all()
     if has_capability(user, VIEW_PUBLIC):
-        return Category.objects.filter(is_public=True, is_active=True, taxonomy__is_active=True)
+        return Category.objects.filter(in_use_q(), is_public=True)
     return Category.objects.none()
 
 

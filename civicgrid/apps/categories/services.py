@@ -41,7 +41,7 @@ __all__ = [
     "create_taxonomy", "create_category",
     "update_category", "create_rule", "update_rule", "delete_rule", "correct_rule", "check_limit",
     "RULE_CORRECTED", "same_place_rules", "check_department", "staffed_departments", "normalise_code",
-    "check_code",
+    "check_code", "class_off_warning", "note_feed_change",
 ]
 
 RULE_CORRECTED = "categories.rule_corrected"  # audit action: a rule set from a send-back (退回)
@@ -54,7 +54,7 @@ MAX_LIMITS = {
     LimitMode.WORKING_DAYS: Decimal("250"),
     LimitMode.NATURAL_HOURS: Decimal("8760"),
 }
-_UNITS_ZH = {LimitMode.WORKING_HOURS: "工作时", LimitMode.WORKING_DAYS: "工作日", LimitMode.NATURAL_HOURS: "自然时"}
+_UNITS_ZH = {LimitMode.WORKING_HOURS: "工作小时", LimitMode.WORKING_DAYS: "工作日", LimitMode.NATURAL_HOURS: "自然时"}
 _UNITS_EN = {LimitMode.WORKING_HOURS: "working hours", LimitMode.WORKING_DAYS: "working days",
              LimitMode.NATURAL_HOURS: "natural hours"}
 # The capability of a department's handlers (the cases app grants it): a case sent to a department without a
@@ -113,7 +113,7 @@ def check_limit(amount, mode) -> tuple[Decimal, str]:
     """A time limit as stored: a known unit and a positive amount with at most two decimals, at most the unit's
     `MAX_LIMITS`."""
     if mode not in LimitMode.values:
-        raise ValidationFailed(f"时限单位须为工作时、工作日或自然时：「{mode}」 / unknown time-limit unit: {mode}",
+        raise ValidationFailed(f"时限单位须为工作小时、工作日或自然时：「{mode}」 / unknown time-limit unit: {mode}",
                                field="time_limit_mode")
     try:
         value = Decimal(str(amount).strip())
@@ -268,6 +268,15 @@ def create_category(*, actor, taxonomy: Taxonomy, code: str, name: str, kind: st
     return category
 
 
+def note_feed_change(category: Category, *, was_published: bool, now) -> None:
+    """Mark when a category's cases leave the public feed and when they come back (`left_feed_at`,
+    `back_in_feed_at`; Open311 dates what happened to them in between at their return). Call before saving."""
+    if was_published and not category.published:
+        category.left_feed_at, category.back_in_feed_at = now, None
+    elif category.published and not was_published:
+        category.back_in_feed_at = now
+
+
 @transaction.atomic
 def update_category(*, actor, category: Category, **changes) -> Category:
     """Change a category's local rules (limits, conditions, body, department, keywords, flags); audited with
@@ -288,11 +297,34 @@ def update_category(*, actor, category: Category, **changes) -> Category:
     if {k: v for k, v in after.items() if k != "updated_at"} == {k: v for k, v in before.items() if k != "updated_at"}:
         return current
     current.edited_at = timezone.now()
+    note_feed_change(current, was_published=before["is_public"] and before["in_public_feed"], now=current.edited_at)
     current.save()
     record(actor=actor, action=verbs.Data.CHANGED, target=current, before=before, after=snapshot(current))
     publish(TOPIC_CATEGORY_CHANGED, aggregate=current, payload={"change": "changed",
                                                                 "fields": sorted(k for k in after if after[k] != before.get(k))})
     return current
+
+
+SUBCLASSES_LISTED = 10
+
+
+def class_off_warning(category: Category) -> str | None:
+    """When `category` is a class switched off that still has subclasses switched on: what that means, naming
+    them (bilingual, as service messages are). They keep their own 启用 but are no longer offered for new
+    reports (`models.in_use_q`: 上级已停用) until the class is switched on again; None otherwise."""
+    if category.parent_id is not None or category.is_active:
+        return None
+    below = list(Category.objects.filter(parent_id=category.pk, is_active=True).order_by("sort", "code")
+                 .values_list("code", "name"))
+    if not below:
+        return None
+    listed = "、".join(f"{code} {name}" for code, name in below[:SUBCLASSES_LISTED])
+    listed_en = ", ".join(f"{code} {name}" for code, name in below[:SUBCLASSES_LISTED])
+    more = f"等 {len(below)} 个" if len(below) > SUBCLASSES_LISTED else f"共 {len(below)} 个"
+    return (f"大类 {category.code} {category.name} 已停用：其下启用的小类（{listed}{more}）随之不再可选"
+            f"（上级已停用），各自的“启用”保持不变，大类重新启用后恢复 / class {category.code} {category.name} "
+            f"is switched off: its {len(below)} enabled subclasses ({listed_en}) are no longer offered for new "
+            "reports (class disabled); their own 启用 flags are kept and apply again when the class is switched on")
 
 
 # --- routing rules ------------------------------------------------------------------------------------------

@@ -37,9 +37,11 @@ from .services import (
     TOPIC_CATEGORY_CHANGED,
     check_department,
     check_limit,
+    class_off_warning,
     clean_category,
     code_problem,
     normalise_code,
+    note_feed_change,
     require_manager,
     two_levels_problem,
 )
@@ -53,7 +55,8 @@ MAX_ROWS = 5000
 SHEET_TITLE = "事件分类"  # the export's worksheet, which an import reads when the workbook has it
 KIND_LABELS = {str(label): value for value, label in CategoryKind.choices}
 UNIT_LABELS = {str(label): value for value, label in LimitMode.choices}
-UNIT_SYNONYMS = {"工作小时": LimitMode.WORKING_HOURS, "自然小时": LimitMode.NATURAL_HOURS}
+# 工作时: the working-hours label before it became 工作小时 (the SLA's word), in files exported then.
+UNIT_SYNONYMS = {"工作时": LimitMode.WORKING_HOURS, "自然小时": LimitMode.NATURAL_HOURS}
 # Units that could mean working or natural time (DOMAIN §2 gives limits in both): refused, never guessed.
 AMBIGUOUS_UNITS = {"小时", "时", "钟头", "天", "日", "h", "hr", "hrs", "hour", "hours", "d", "day", "days"}
 TRUE, FALSE = {"是", "TRUE", "1", "Y", "YES", "√"}, {"否", "FALSE", "0", "N", "NO", "×"}
@@ -119,6 +122,8 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
+    # What an applied import did beyond its rows (a class switched off takes its subclasses out of use), bilingual
+    warnings: list[str] = field(default_factory=list)
     sheet: str = ""  # the worksheet read (xlsx), which the row numbers refer to
 
     @property
@@ -190,11 +195,11 @@ def _parse(number: int, cells: dict[str, str], taxonomies: dict[str, Taxonomy], 
         bad("类型", f"类型须为部件、事项或事件：「{cells['类型']}」 / kind must be 部件, 事项 or 事件: {cells['类型']}")
     unit = UNIT_LABELS.get(cells["时限单位"]) or UNIT_SYNONYMS.get(cells["时限单位"]) or cells["时限单位"]
     if unit.lower() in AMBIGUOUS_UNITS:
-        bad("时限单位", f"时限单位「{unit}」不明确：不能确定是工作时间还是自然时间，请填写工作时、工作日或自然时 / "
-                            f"ambiguous time-limit unit {unit}: working or natural time? Write 工作时 (working hours), "
+        bad("时限单位", f"时限单位「{unit}」不明确：不能确定是工作时间还是自然时间，请填写工作小时、工作日或自然时 / "
+                            f"ambiguous time-limit unit {unit}: working or natural time? Write 工作小时 (working hours), "
                             "工作日 (working days) or 自然时 (natural hours)")
     elif unit not in LimitMode.values:
-        bad("时限单位", f"时限单位须为工作时、工作日或自然时：「{cells['时限单位']}」 / "
+        bad("时限单位", f"时限单位须为工作小时、工作日或自然时：「{cells['时限单位']}」 / "
                             f"unknown time-limit unit: {cells['时限单位']}")
     amount = None
     try:  # the unit's range (an unknown unit, refused above, is judged by the widest)
@@ -230,12 +235,21 @@ def check_rows(table, errors: list[RowError]) -> list[_Row]:
     taxonomies.update({t.code: t for t in known})  # codes win
     rows: list[_Row] = []
     seen: dict[tuple, int] = {}
+    formulas: dict | None = None  # read once, when a row has an empty cell
     for count, (number, cells) in enumerate(table.rows, start=1):
         if count > MAX_ROWS:
             errors.append(RowError(number, "", f"最多 {MAX_ROWS} 行 / at most {MAX_ROWS} rows"))
             break
-        row = _parse(number, cells, taxonomies, errors)
-        if row is None:
+        blank = []
+        if table.format == "xlsx" and not all(cells.values()):
+            formulas = table.formula_cells() if formulas is None else formulas
+            blank = [(h, formulas[(number, h)]) for h, v in cells.items() if not v and (number, h) in formulas]
+        found: list[RowError] = []
+        row = _parse(number, cells, taxonomies, found)
+        # A formula without its stored result reads as empty: say so, not that the cell is empty or wrong.
+        errors.extend(RowError(number, column, _formula_message(number, column, letter)) for column, letter in blank)
+        errors.extend(e for e in found if e.column not in {column for column, _ in blank})
+        if blank or row is None:
             continue
         if row.key in seen:
             errors.append(RowError(number, "编码", f"编码 {row.code} 与第 {seen[row.key]} 行重复 / duplicate code"))
@@ -249,6 +263,13 @@ def check_rows(table, errors: list[RowError]) -> list[_Row]:
     mangled = _check_codes(rows, stored, errors)
     _check_tree([r for r in rows if r.number not in mangled], rows, stored, errors)
     return rows
+
+
+def _formula_message(number: int, column: str, letter: str) -> str:
+    return (f"第 {number} 行「{column}」列（{letter}{number} 单元格）是公式，但文件中没有保存公式的计算结果：请用 Excel 或"
+            f" WPS 打开后保存（保存计算结果），或将该列复制后「选择性粘贴 → 数值」，再重新上传 / row {number}, column "
+            f"{column} (cell {letter}{number}) holds a formula without a stored value: open and save the file in "
+            "Excel or WPS, or paste the column as values, then upload again")
 
 
 def _check_new_codes(rows: list[_Row], stored: dict, errors: list[RowError]) -> list[_Row]:
@@ -393,11 +414,13 @@ def import_categories(*, actor, data: bytes, filename: str = "") -> ImportReport
             else:
                 rows = check_rows(table, report.errors)
                 report.rows = len(rows)
+                if not rows and not report.errors:
+                    report.errors.append(RowError(None, "", _NO_ROWS))
     except TableError as exc:
         report.errors.append(RowError(exc.row or None, "", exc.message))
     if not report.errors:
         try:
-            _apply(actor, rows, report)
+            _apply(actor, rows, report, _file_name(filename))
         except _RowRefused as exc:  # rolled back: what the checks above did not foresee, said of its row
             report.created = report.updated = report.unchanged = 0
             report.errors.append(exc.error)
@@ -405,6 +428,17 @@ def import_categories(*, actor, data: bytes, filename: str = "") -> ImportReport
         record(actor=actor, action=verbs.Data.IMPORTED, target_type="categories.category", result="refused",
                target_repr=f"事件分类导入：{filename}"[:200], data={"errors": len(report.errors)})
     return report
+
+
+_NO_ROWS = ("表格中只有表头，没有任何分类行：未导入任何数据。请在表头下逐行填写分类（可先导出现有分类再修改） / "
+            "the table has a header but no category rows; nothing was imported. Fill in one category per row "
+            "below the header (export the current categories to start from them)")
+
+
+def _file_name(filename: str) -> str:
+    """The uploaded file's own name (no folders a browser may send), as the history shows it."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].replace("\x00", "").strip()
+    return name[:100]
 
 
 def _missing_message(table) -> str:
@@ -437,7 +471,7 @@ _COLUMNS = {"code": "编码", "name": "名称", "kind": "类型", "parent": "上
 
 
 @transaction.atomic
-def _apply(actor, rows: list[_Row], report: ImportReport) -> None:
+def _apply(actor, rows: list[_Row], report: ImportReport, file_name: str = "") -> None:
     existing = {(c.taxonomy_id, c.kind, c.code): c
                 for c in Category.objects.select_for_update().filter(taxonomy__in={r.taxonomy for r in rows})}
     before = {r.key: snapshot(existing[r.key]) for r in rows if r.key in existing}
@@ -460,17 +494,26 @@ def _apply(actor, rows: list[_Row], report: ImportReport) -> None:
                                        "上级分类关系有误 / parent relations cannot be resolved"))
         for row in ready:
             try:
-                _apply_row(actor, row, existing, before.get(row.key), now, report)
+                _apply_row(actor, row, existing, before.get(row.key), now, report, file_name)
             except ValidationFailed as exc:
                 raise _RowRefused(RowError(row.number, _COLUMNS.get(exc.field or "", ""), exc.message)) from exc
         pending = [r for r in pending if r not in ready]
+    for row in rows:  # after every row, so that a subclass the same file switches off is not named
+        was_active = (before.get(row.key) or {}).get("is_active", True)
+        warning = class_off_warning(existing[row.key]) if was_active else None
+        if warning:
+            report.warnings.append(warning)
     record(actor=actor, action=verbs.Data.IMPORTED, target_type="categories.category",
            target_repr=f"事件分类导入：{report.chinese}"[:200],
-           data={"rows": report.rows, "created": report.created, "updated": report.updated})
+           data={"rows": report.rows, "created": report.created, "updated": report.updated,
+                 **({"file": file_name} if file_name else {})})
 
 
-def _apply_row(actor, row: _Row, existing: dict, before: dict | None, now, report: ImportReport) -> None:
-    """One row: its category created, or updated from `before` (its snapshot as stored)."""
+def _apply_row(actor, row: _Row, existing: dict, before: dict | None, now, report: ImportReport,
+               file_name: str = "") -> None:
+    """One row: its category created, or updated from `before` (its snapshot as stored). Its audit entry names
+    the file and row, so that the category's history shows the change as this import's."""
+    via = {"via": "xlsx", "row": row.number, **({"file": file_name} if file_name else {})}
     parent = existing[row.parent_key] if row.parent_code else None
     category = existing.get(row.key)
     if category is None:
@@ -480,8 +523,7 @@ def _apply_row(actor, row: _Row, existing: dict, before: dict | None, now, repor
         clean_category(category)
         category.save()
         existing[row.key] = category
-        record(actor=actor, action=verbs.Data.CREATED, target=category, after=snapshot(category),
-               data={"via": "xlsx", "row": row.number})
+        record(actor=actor, action=verbs.Data.CREATED, target=category, after=snapshot(category), data=via)
         publish(TOPIC_CATEGORY_CHANGED, aggregate=category, payload={"change": "created", "via": "xlsx"})
         report.created += 1
         return
@@ -496,8 +538,9 @@ def _apply_row(actor, row: _Row, existing: dict, before: dict | None, now, repor
         report.unchanged += 1
         return
     category.edited_at = now
+    note_feed_change(category, was_published=before["is_public"] and before["in_public_feed"], now=now)
     category.save()
     record(actor=actor, action=verbs.Data.CHANGED, target=category, before=before, after=snapshot(category),
-           data={"via": "xlsx", "row": row.number})
+           data=via)
     publish(TOPIC_CATEGORY_CHANGED, aggregate=category, payload={"change": "changed", "via": "xlsx"})
     report.updated += 1

@@ -291,12 +291,20 @@ def grade(score: Fraction | Decimal | int | float | None) -> str | None:
 
 # ------------------------------------------------------------------------------------------- presentation
 
-def as_score(value: Fraction | None, places: int = 2) -> float | None:
-    """A score rounded half up for display (the grade is decided on the exact value, never on this)."""
+def shown(value: Fraction | None, places: int = 2) -> Fraction | None:
+    """A score rounded half up to the places it is shown with, still exact: the tables grade and rank on the
+    score as shown, so two rows showing 86.00 share a rank and a grade (85.996 and 86 are both 86.00), and a row
+    showing 90.00 is an A."""
     if value is None:
         return None
     exact = Decimal(value.numerator) / Decimal(value.denominator)
-    return float(exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+    return Fraction(exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+
+
+def as_score(value: Fraction | None, places: int = 2) -> float | None:
+    """A score rounded half up for display."""
+    rounded = shown(value, places)
+    return None if rounded is None else float(rounded)
 
 
 def as_percent(value: Fraction | None, places: int = 2) -> float | None:

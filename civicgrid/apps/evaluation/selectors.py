@@ -1,7 +1,12 @@
 """The evaluation's reads: one aggregate query per subject kind over a period, from the scoped cases.
 
 **Which cases a period evaluates.** The cases *reported* in the period (`reported_at` in [start, end], district
-dates), as they stand at the moment of evaluation (`as_of`, normally now). The cohort is an index range
+dates), as they stood at the period's end (or at `as_of`, normally now, for a period still running): a step taken
+after the period (挂账, 重新办理, a late closing) belongs to a later one and does not change this one's figures.
+Where a later step cleared or moved a case field (重新办理 clears `deadline`, `handled_at` and `closed_on_time`; a
+new 派遣 moves `dispatched_at` and the round's `handled_on_time`), the facts come from the case's timeline steps
+(status, 派遣, 处置反馈, 结案 before that moment) and its step clocks (`Facts`); a case without steps (imported)
+is read from its fields. The cohort is an index range
 (`reported_at`, or `region_code, reported_at` inside a street), so a month costs the same at 100,000 or
 1,000,000 cases in the table; and every numerator below is a subset of its denominator, so no rate exceeds
 100 %. A case counts for the department it is with now (`department`), the account that accepted it
@@ -31,14 +36,19 @@ dates), as they stand at the moment of evaluation (`as_of`, normally now). The c
   send-back steps read (a case without such steps, e.g. imported, counts as one dispatch by `dispatched_by`,
   sent back if `send_back_count` > 0). A 核查 failure (返工) is the department's, not the dispatcher's.
 * 应处置数 `due_handle`: dispatched (or 自行处置), not closed out or suspended, and either handled at least once
-  or past its handling deadline (`deadline` < as_of): a case still within its time is not due yet.
+  or past its handling deadline (`deadline` < as_of, or a handling clock ran out before then): a case still
+  within its time is not due yet. "Handled at least once" is a 处置反馈 (or 自行处置) step before the moment.
   处置数 `handled`: of those, handled at least once (`handled_at` set, or `rework_count` > 0, which implies an
   earlier 处置反馈). 按期处置数: handled now (`handled_at` set) and `handled_on_time`, which is the assignment
   round's: every handling since the last 派遣 in time. A 返工 runs a fresh handling clock in the same round, so a
   late handling before it stays late however the rework goes; a new 派遣 (after 退回 or 重新办理) is judged
   afresh (`cases.clocks`). 返工数 `reworked`: handled and `rework_count` > 0 (counted once per case, however
   many reworks).
-* 应结案数 `due_close`: accepted, not closed out or suspended, and closed or past its handling deadline.
+* 应结案数 `due_close`: accepted, not closed out or suspended, and closed (a 结案 step before the moment: a case
+  closed then reopened stays due, no longer closed), past its handling deadline, or waiting for its 派遣 with the
+  dispatch clock run out (立案 but not dispatched in time: it has no handling deadline yet, and can no longer
+  close in time; it counts for its grid, community and street, and on the board's 按期结案率, not for a
+  department or dispatcher, none of which has it).
   结案数 `closed`: status `closed`. 按期结案数 `closed_timely`: closed with both the handling (`handled_on_time`:
   every handling of the round, as for 按期处置数) and the closing step (`closed_on_time`) in time. 按时结案数
   `close_step_timely`: closed with the closing step in time (the 值班长's own step).
@@ -56,13 +66,16 @@ dispatch against the account that made it; a 监督员 (grid worker) is an accou
 grid-worker grant, with 有效上报率 from their own reports and 漏报率, 按时核实率, 按时核查率 from the cases of
 the grids they are granted (核实 and 核查 tasks go to a grid's workers).
 
-**Who is scored and ranked.** A subject is scored, graded and ranked on its own work in the period
+**Who is scored and ranked.** Scores are rounded to two decimals (as shown) before they are graded and ranked:
+two rows showing 86.00 share a rank. A subject is scored, graded and ranked on its own work in the period
 (`formulas.own_work`), the same rule for every kind: at least one term that measures it must apply. A count band
 (立案数分值, 派遣数分值, 受理数分值) is not such a term — a department with no case due would otherwise rank
 first on the 100 its empty 立案数 band gives — nor are a 监督员's grid terms (漏报率, 按时核实率, 按时核查率: the
 figures of their grids, shared with the grid's other workers), so a 监督员 with 上报数 0 in the period (their
 only term, 有效上报率, does not apply) is not ranked above the workers who reported. Such a row is still listed,
-after the ranked ones, with its counts and rates but no score, grade or rank, and the reason
+after the ranked ones, as is every subject of the kind in the evaluator's scope without a case in the period
+(`_listed`: the active organisations cases are sent to, the regions of the level, the accounts holding a role
+that does the kind's work; one query with the names, whatever their number), with its counts and rates but no score, grade or rank, and the reason
 (`Row.unscored_reason`: 本期无上报，不参与排名 for a 监督员, 无数据 otherwise) on the page, in the xlsx and in the API.
 """
 
@@ -75,18 +88,34 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 
-from django.db.models import Count, F, FilteredRelation, Max, Min, Q
-from django.db.models.functions import Substr
+from django.db.models import (
+    CharField,
+    Count,
+    Exists,
+    F,
+    FilteredRelation,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce, Concat, Substr
+from django.db.models.lookups import Exact, In
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from civicgrid.apps.cases.models import SYSTEM_USERNAMES, Case, Source, Status
+from civicgrid.apps.cases import clocks as case_clocks
+from civicgrid.apps.cases.models import SYSTEM_USERNAMES, Case, CaseStep, Source, Status
 from civicgrid.foundation.access.models import Grant, User
-from civicgrid.foundation.access.roles import Role, capabilities_of
+from civicgrid.foundation.access.roles import Role, capabilities_of, roles_with
 from civicgrid.foundation.access.scope import has_capability, scope_for, subtree_q, user_roles
 from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
-from civicgrid.foundation.orgs.models import Organisation
-from civicgrid.foundation.regions.models import Region
+from civicgrid.foundation.orgs.models import CASE_HANDLING_KINDS, Organisation
+from civicgrid.foundation.regions.models import Level, Region
+from civicgrid.foundation.sla.clock import STOPPED
+from civicgrid.foundation.sla.models import SlaClock
 
 from . import formulas
 
@@ -98,33 +127,43 @@ YEARS = (2000, 2099)  # dates outside these are typing errors (and year 1 or 999
 
 
 def counts_q(as_of: datetime) -> dict[str, Q | None]:
-    """Each count as a filter on a case (None: every case). See the module docstring for the definitions."""
-    accepted = Q(accepted_at__isnull=False) | Q(is_self_handled=True)
-    in_loop = ~Q(status__in=[*CLOSED_OUT, Status.SUSPENDED])
-    dispatched = Q(dispatched_at__isnull=False) & ~Q(status__in=[Status.VOIDED, Status.MERGED])
-    in_hands = (Q(dispatched_at__isnull=False) | Q(is_self_handled=True)) & in_loop
-    handled_once = Q(handled_at__isnull=False) | Q(rework_count__gt=0)
-    past_deadline = Q(deadline__lt=as_of)
-    closed = accepted & Q(status=Status.CLOSED)
-    by_intake = Q(accepted_at__isnull=False)
+    """Each count as a filter on a case (None: every case), as the case stood at `as_of` (see the module
+    docstring, "As of the period's end"). Self-contained expressions (no annotations needed), so any queryset of
+    cases can aggregate them."""
+    f = Facts(as_of)
+    accepted = Q(accepted_at__lt=as_of) | Q(is_self_handled=True)
+    in_loop = ~f.status_in(*CLOSED_OUT, Status.SUSPENDED)
+    dispatched = f.dispatched & ~f.status_in(Status.VOIDED, Status.MERGED)
+    in_hands = (f.dispatched | Q(is_self_handled=True)) & in_loop
+    handled_once = f.handled_once
+    past_deadline = f.past_deadline
+    closed = accepted & f.status_in(Status.CLOSED)
+    by_intake = Q(accepted_at__lt=as_of)
+    # 按期 facts: the case's own while nothing changed its status since `as_of`; otherwise its clocks' as they
+    # stood then (a 重新办理 since cleared the closing's and a new 派遣 the round's).
+    kept, changed = ~f.changed_since, f.changed_since
+    handled_timely = (kept & Q(handled_at__isnull=False, handled_on_time=True)) | (
+        changed & f.status_in(Status.HANDLED, Status.VERIFIED, Status.CLOSED) & f.round_on_time)
+    close_step_timely = (kept & Q(closed_on_time=True)) | (changed & f.close_on_time)
     return {
-        "reports": ~Q(status__in=[Status.REPORTED, Status.CHECKING]),
-        "valid_reports": accepted & ~Q(status__in=CLOSED_OUT),
+        "reports": ~f.status_in(Status.REPORTED, Status.CHECKING),
+        "valid_reports": accepted & ~f.status_in(*CLOSED_OUT),
         "accepted": accepted,
         "accepted_timely": accepted & Q(accepted_on_time=True),
-        "voided": accepted & Q(status=Status.VOIDED),
+        "voided": accepted & f.status_in(Status.VOIDED),
         "public_accepted": accepted & Q(source__in=PUBLIC_SOURCES),
         "dispatched": dispatched,
         "dispatched_once": dispatched & Q(send_back_count=0, reopen_count=0, redirect_count=0),
         "dispatched_timely": dispatched & Q(dispatched_on_time=True),
         "due_handle": in_hands & (handled_once | past_deadline),
         "handled": in_hands & handled_once,
-        "handled_timely": in_hands & Q(handled_at__isnull=False, handled_on_time=True),
-        "reworked": in_hands & Q(rework_count__gt=0),
-        "due_close": accepted & in_loop & (Q(status=Status.CLOSED) | past_deadline),
+        "handled_timely": in_hands & handled_timely,
+        "reworked": in_hands & handled_once & Q(rework_count__gt=0),
+        "due_close": accepted & in_loop & (f.closed_once | past_deadline | f.dispatch_overdue),
         "closed": closed,
-        "closed_timely": closed & Q(closed_on_time=True, handled_on_time=True),
-        "close_step_timely": closed & Q(closed_on_time=True),
+        "closed_timely": closed & (kept & Q(closed_on_time=True, handled_on_time=True)
+                                   | changed & f.close_on_time & f.round_on_time),
+        "close_step_timely": closed & close_step_timely,
         "checked": Q(checked_on_time__isnull=False),
         "checked_timely": Q(checked_on_time=True),
         "verified": Q(verified_on_time__isnull=False),
@@ -134,6 +173,75 @@ def counts_q(as_of: datetime) -> dict[str, Q | None]:
         "verify_sent": handled_once & Q(is_self_handled=False),
         "verify_sent_timely": handled_once & Q(is_self_handled=False),
     }
+
+
+class Facts:
+    """What a case's timeline and clocks say about it at `as_of`, as filter expressions on the case (correlated
+    subqueries: each an index probe of the case's few steps, `cases_casestep.case_id`, or clocks, `sla_target`).
+
+    A later step clears or moves case fields (重新办理 clears `deadline`, `handled_at` and `closed_on_time`, 挂账
+    changes `status`, a new 派遣 moves `dispatched_at`); the steps stay. A case without steps (imported, or a
+    test's row) is read from its fields."""
+
+    HANDLING = ("report_back", "self_handle")
+    CLOSING = ("close", "self_handle")
+
+    def __init__(self, as_of: datetime):
+        self.as_of = as_of
+        steps = CaseStep.objects.filter(case=OuterRef("pk"), at__lt=as_of)
+        moved = steps.exclude(to_status="").order_by("-at", "-pk").values("to_status")[:1]
+        # The status the case was in at `as_of`: the last status-changing step's before it, else its own.
+        self.status = Coalesce(Subquery(moved), F("status"))
+        self.has_steps = Exists(CaseStep.objects.filter(case=OuterRef("pk")))
+        self.changed_since = Exists(CaseStep.objects.filter(case=OuterRef("pk"), at__gte=as_of).exclude(to_status=""))
+        self.handled_once = (Exists(steps.filter(action__in=self.HANDLING)) | Q(handled_at__lt=as_of)
+                             | (Q(rework_count__gt=0) & ~self.has_steps))
+        self.dispatched = Exists(steps.filter(action="dispatch")) | Q(dispatched_at__lt=as_of)
+        self.closed_once = Exists(steps.filter(action__in=self.CLOSING)) | Q(In(self.status, [str(Status.CLOSED)]))
+        clocks = SlaClock.objects.filter(target_type=Case._meta.label_lower,
+                                         target_id=Cast(OuterRef("pk"), CharField()))
+        # A handling clock that ran past its deadline before `as_of` (stopped late, or not stopped): the case was
+        # due, whatever a 退回 or 重新办理 since did to `deadline`.
+        # The kind is compared as `kind || ''`: on (kind, due_at) itself SQLite, without statistics, reads the
+        # clocks by `sla_kind_due` (every handling clock due before the moment, for each case) instead of the
+        # case's few by `sla_target` (measured in benchmarks/bench_evaluation.py's plan line).
+        clocks = clocks.alias(kind_text=Concat("kind", Value("")))
+        self.past_deadline = Q(deadline__lt=as_of) | Exists(clocks.filter(
+            kind_text=case_clocks.HANDLE, due_at__lt=as_of).filter(Q(stopped_at__isnull=True) | Q(stopped_at__gt=F("due_at"))))
+        # Waiting for a 派遣 at `as_of` with the dispatch clock past its deadline: already too late to close in
+        # time, so due to close (it has no handling deadline yet: that is set at 派遣).
+        self.dispatch_overdue = Exists(clocks.filter(kind_text=case_clocks.DISPATCH, started_at__lt=as_of,
+                                                     due_at__lt=as_of)
+                                       .filter(Q(stopped_at__isnull=True) | Q(stopped_at__gte=as_of)))
+        stopped = clocks.filter(state=STOPPED, stopped_at__lt=as_of)
+        # 按时结案 at `as_of`: the last closing clock stopped before it was in time.
+        self.close_on_time = Q(Exact(Subquery(stopped.filter(kind=case_clocks.CLOSE).order_by("-stopped_at", "-pk")
+                                              .values("on_time")[:1]), True))
+        # 按期处置 at `as_of`: every handling clock of the assignment round then (stopped since its 派遣, the last
+        # dispatch clock stopped before `as_of`) in time, and at least one.
+        round_start = Coalesce(Subquery(
+            SlaClock.objects.filter(target_type=Case._meta.label_lower,
+                                    target_id=Cast(OuterRef(OuterRef("pk")), CharField()), kind=case_clocks.DISPATCH,
+                                    state=STOPPED, stopped_at__lt=as_of)
+            .order_by("-stopped_at").values("stopped_at")[:1]), OuterRef("reported_at"))
+        handlings = stopped.filter(kind=case_clocks.HANDLE, stopped_at__gte=round_start)
+        self.round_on_time = Exists(handlings.filter(on_time=True)) & ~Exists(handlings.exclude(on_time=True))
+        # Most cases need none of that: one not saved since `as_of`, never sent back nor reopened, is as its fields
+        # say, and the subqueries, written after that test, are not run for it. The others cost about 0.1 ms each
+        # on SQLite (benchmarks/bench_evaluation.py, whose cases were all saved after the month: 849 cases, the
+        # department table 19 → 107 ms).
+        fast = self.fast = Q(updated_at__lt=as_of, reopen_count=0, send_back_count=0)
+        self.handled_once = (fast & (Q(handled_at__isnull=False) | Q(rework_count__gt=0))) | (~fast & self.handled_once)
+        self.dispatched = (fast & Q(dispatched_at__isnull=False)) | (~fast & self.dispatched)
+        self.closed_once = (fast & Q(status=Status.CLOSED)) | (~fast & self.closed_once)
+        self.past_deadline = (fast & Q(deadline__lt=as_of)) | (~fast & self.past_deadline)
+        self.dispatch_overdue = self.status_in(Status.ACCEPTED) & self.dispatch_overdue
+        self.changed_since = ~fast & self.changed_since
+
+    def status_in(self, *statuses) -> Q:
+        """The case was in one of `statuses` at `as_of`."""
+        codes = [str(s) for s in statuses]
+        return (self.fast & Q(status__in=codes)) | (~self.fast & Q(In(self.status, codes)))
 
 
 def aggregates(names, as_of: datetime) -> dict:
@@ -247,6 +355,37 @@ def parse_day(text: str | None, field: str) -> date | None:
         raise ValidationFailed(f"{zh}不存在：{text} / the {en} {text} does not exist", field=field) from None
 
 
+MOMENT_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?)?")
+AS_OF_WORDS = ("统计时点格式应为 YYYY-MM-DD 或 YYYY-MM-DD HH:MM[:SS] / the as-of moment must be YYYY-MM-DD or "
+               "YYYY-MM-DD HH:MM[:SS]")
+
+
+def parse_as_of(text: str | None, *, now: datetime | None = None) -> datetime | None:
+    """'YYYY-MM-DD' (the end of that district day) or 'YYYY-MM-DDTHH:MM' (district time) → the moment a table is
+    computed at (None when empty: now). A moment still to come is refused: the figures are not known yet."""
+    text = str(text or "").strip()
+    if not text:
+        return None
+    if not MOMENT_FORMAT.fullmatch(text):
+        raise ValidationFailed(AS_OF_WORDS, field="as_of")
+    try:
+        day = date.fromisoformat(text[:10])
+        clock = time.fromisoformat(text[11:]) if len(text) > 10 else None
+    except ValueError:
+        raise ValidationFailed(f"统计时点不存在：{text} / the as-of moment {text} does not exist", field="as_of") from None
+    if not YEARS[0] <= day.year <= YEARS[1]:
+        raise ValidationFailed(f"日期须在 {YEARS[0]}–{YEARS[1]} 年之间 / dates must lie in {YEARS[0]}–{YEARS[1]}",
+                               field="as_of")
+    moment = (datetime.combine(day, clock, tzinfo=timezone.get_current_timezone()) if clock is not None
+              else _midnight(day + timedelta(days=1)))
+    now = now or timezone.now()
+    if moment > now:
+        if clock is None and day == timezone.localdate(now):
+            return None  # today, to its end: as it stands now
+        raise ValidationFailed(f"统计时点 {text} 尚未到来 / the as-of moment {text} has not come yet", field="as_of")
+    return moment
+
+
 def period(*, month: str | None = None, start: date | None = None, end: date | None = None,
            today: date | None = None) -> tuple[date, date]:
     """The period asked for: a month, or start..end (inclusive), or by default the current month. A period
@@ -345,20 +484,24 @@ def evaluate(user, kind: str, start: date, end: date, *, as_of: datetime | None 
         raise PermissionDenied(NOT_YOUR_SUBJECT)
     subject = SUBJECTS[kind]
     as_of = as_of or timezone.now()
+    # The period's figures are the cases as they stood at its end (or now, for a period still running): a step
+    # taken after it (挂账, 重新办理, a late closing) belongs to a later period, not to this one.
+    moment = min(as_of, _midnight(end + timedelta(days=1)))
     names = needed_counts(kind)
-    qs = cohort(user, start, end)
+    qs = cohort(user, start, end).filter(reported_at__lt=moment)  # an earlier as_of: not yet reported then
     if kind == "grid_worker":
-        grouped = _grid_workers(user, qs, names, as_of)
+        grouped = _grid_workers(user, qs, names, moment)
     elif kind == "dispatcher":
-        grouped = _dispatchers(qs, names, as_of)
+        grouped = _dispatchers(qs, names, moment)
     else:
-        grouped = _grouped(qs, subject.group, names, as_of)
-    rows = _named(subject, grouped)
+        grouped = _grouped(qs, subject.group, names, moment)
+    rows = _named(subject, grouped, _listed(user, subject), names)
     rate_keys = formulas.needed_rates(kind)
     terms = formulas.formula(kind)
     for row in rows:
         row.rates = formulas.rates_of(row.counts, rate_keys)
-        row.score = formulas.composite(kind, row.counts, row.rates, terms=terms)
+        # Graded and ranked on the score as shown (two decimals), never on a difference no one can see.
+        row.score = formulas.shown(formulas.composite(kind, row.counts, row.rates, terms=terms))
         row.grade = formulas.grade(row.score)
         row.unscored_reason = formulas.unscored_reason(kind) if row.score is None else None
     # Staff rankings compare people: an account the system acts under (the router's auto-dispatch) would take
@@ -469,20 +612,57 @@ def _dispatchers(qs, names, as_of) -> dict[str, dict[str, int]]:
     return {key: {n: counts[n] for n in names} for key, counts in grouped.items()}
 
 
-def _named(subject: SubjectKind, grouped: dict[str, dict[str, int]]) -> list[Row]:
-    """Rows with the subjects' names and codes (one query per kind)."""
+# Who else is listed, without a case in the period: the subjects of the kind in the evaluator's scope (a row of
+# 无数据, unranked). Departments: the organisations cases are sent to (`orgs.CASE_HANDLING_KINDS`), active; regions:
+# those of the kind's level; staff: the accounts holding a role that does the kind's work (a region grant). A
+# grid worker's table lists the grid-worker grants already (`_grid_workers`).
+LISTED_LEVELS = {"grid": (Level.GRID,), "community": (Level.COMMUNITY, Level.VILLAGE), "street": (Level.STREET,)}
+LISTED_STAFF = {"dispatcher": "cases.dispatch", "intake": "cases.intake", "shift_lead": "cases.intake"}
+
+
+def _within(scope, field: str) -> Q:
+    """The rows whose region code lies in the scope's subtrees (every row for a district-wide scope)."""
+    if scope.everything:
+        return Q()
+    within = Q(pk__in=[])
+    for code in scope.region_codes:
+        within |= subtree_q(field, code)
+    return within
+
+
+def _listed(user, subject: SubjectKind) -> Q:
+    """The subjects of the kind to list whether or not they had a case (a filter on the names' model)."""
+    scope = scope_for(user, CAPABILITY)
+    if subject.names == "department":
+        return Q(kind__in=CASE_HANDLING_KINDS, is_active=True) & _within(scope, "region_code")
+    if subject.names == "region":
+        return Q(level__in=LISTED_LEVELS[subject.key]) & _within(scope, "code")
+    if subject.key in LISTED_STAFF:
+        holders = (Grant.objects.active().filter(role__in=roles_with(LISTED_STAFF[subject.key]), region__isnull=False)
+                   .filter(_within(scope, "region__code")).values("user_id"))
+        return Q(pk__in=holders, is_active=True) & ~Q(username__in=SYSTEM_USERNAMES)
+    return Q(pk__in=[])
+
+
+def _named(subject: SubjectKind, grouped: dict[str, dict[str, int]], listed: Q, names: list[str]) -> list[Row]:
+    """Rows with the subjects' names and codes, and a row of zeros for each subject `listed` without a case in the
+    period (one query per kind, whatever the number of subjects)."""
     keys = list(grouped)
     labels: dict[str, tuple[str, str]] = {}
     if subject.names == "department":
         ids = [int(k) for k in keys]
         labels = {str(pk): (short or name, code) for pk, name, short, code in
-                  Organisation.objects.filter(pk__in=ids).values_list("pk", "name", "short_name", "code")}
+                  Organisation.objects.filter(Q(pk__in=ids) | listed).values_list("pk", "name", "short_name", "code")}
     elif subject.names == "region":
-        labels = {code: (name, code) for code, name in Region.objects.filter(code__in=keys).values_list("code", "name")}
-    elif keys:
+        labels = {code: (name, code) for code, name in
+                  Region.objects.filter(Q(code__in=keys) | listed).values_list("code", "name")}
+    else:
         labels = {str(pk): (display or username, username) for pk, display, username in
-                  User.objects.filter(pk__in=[int(k) for k in keys]).values_list("pk", "display_name", "username")}
-    return [Row(key, *labels.get(key, (key, key)), counts) for key, counts in grouped.items()]
+                  User.objects.filter(Q(pk__in=[int(k) for k in keys]) | listed)
+                  .values_list("pk", "display_name", "username")}
+    rows = [Row(key, *labels.get(key, (key, key)), counts) for key, counts in grouped.items()]
+    rows += [Row(key, *label, dict.fromkeys(names, 0)) for key, label in labels.items() if key not in grouped]
+    return rows
 
 
 def _rank(rows: list[Row]) -> None:

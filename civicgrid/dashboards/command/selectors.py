@@ -12,7 +12,8 @@ Each figure is one indexed query, so the board stays fast however many cases the
   one day: 按期结案数 is the day's closings with both the handling and the closing step in time; 应结案数 is
   the day's closings plus the cases accepted (立案 or 自行处置), not closed out (作废、合并、不予受理) nor 挂账,
   whose handling deadline (`deadline`, 处置期限) fell in the day and had passed unclosed: by now for today,
-  by midnight for a past day (a case closed on a later day still counts as missed on the day it fell due).
+  by midnight for a past day (a case closed on a later day still counts as missed on the day it fell due), and
+  those whose dispatch clock ran out in the day before any 派遣 (`overdue_dispatch_clocks`, `sla_kind_due`).
 * counts by status: the `(status, region_code)` index, open statuses only (no row of the table is read).
 * the overdue list and the newest reports: open cases only, a page of each. Each overdue case names the step
   whose clock it is late at and how far past that clock's due time it ran (`Lateness`), the longest first: the
@@ -36,6 +37,7 @@ from django.db.models import (
     Count,
     DateTimeField,
     DurationField,
+    Exists,
     ExpressionWrapper,
     F,
     FilteredRelation,
@@ -138,8 +140,22 @@ def missed_closure(start: datetime, as_of: datetime) -> Q:
     deadline inside the period and the case not closed by `as_of` (closed later, or not yet)."""
     accepted = Q(accepted_at__isnull=False) | Q(is_self_handled=True)
     in_loop = ~Q(status__in=[*CLOSED_OUT, Status.SUSPENDED])
-    return (accepted & in_loop & Q(deadline__gte=start, deadline__lt=as_of)
+    return (accepted & in_loop & (Q(deadline__gte=start, deadline__lt=as_of) | Exists(undispatched(start, as_of)))
             & ~Q(status=Status.CLOSED, closed_at__lt=as_of))
+
+
+def overdue_dispatch_clocks(start: datetime, as_of: datetime):
+    """The cases' dispatch clocks that fell due in [start, as_of) and were still running then (the case waited
+    for its 派遣 past its time: it cannot close in time, so it is due to close then, as the evaluation's
+    应结案数 counts it). A range of the `sla_kind_due` index."""
+    return SlaClock.objects.filter(target_type=Case._meta.label_lower, kind=case_clocks.DISPATCH,
+                                   due_at__gte=start, due_at__lt=as_of).filter(
+        Q(stopped_at__isnull=True) | Q(stopped_at__gte=as_of))
+
+
+def undispatched(start: datetime, as_of: datetime):
+    """`overdue_dispatch_clocks` of the case in the outer query."""
+    return overdue_dispatch_clocks(start, as_of).filter(target_id=Cast(OuterRef("pk"), CharField()))
 
 
 def today_figures(user, day: date | None = None) -> Figures:
@@ -153,7 +169,10 @@ def today_figures(user, day: date | None = None) -> Figures:
     # The cases to read, each found by an index: those with a step in the day (`at`) and those whose handling
     # deadline fell in it by `as_of` (`cases_deadline_idx`), both a day's worth whatever the table holds.
     touched = steps.order_by().values("case_id")
-    candidates = touched.union(Case.objects.order_by().filter(deadline__gte=start, deadline__lt=as_of).values("pk"))
+    candidates = touched.union(
+        Case.objects.order_by().filter(deadline__gte=start, deadline__lt=as_of).values("pk"),
+        overdue_dispatch_clocks(start, as_of).order_by().annotate(
+            case_pk=Cast("target_id", IntegerField())).values("case_pk"))
     # Over those cases in the user's scope, with the day's steps joined: each figure counts the cases with one
     # of its steps. A closing of the day that is still the case's last one carries its 按期 facts on the case;
     # one since reopened (or closed again on a later day) is judged from its clocks.

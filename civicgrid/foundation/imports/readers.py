@@ -24,6 +24,7 @@ from openpyxl import load_workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.formula import ArrayFormula
 
 from civicgrid.foundation.core.office_xlsx import plain_rows, text_cell, write_only_workbook, xlsx_text
 
@@ -112,6 +113,14 @@ class Table:
 
     def __iter__(self) -> Iterator[Row]:
         return self.rows
+
+    def formula_cells(self) -> dict[tuple[int, str], str]:
+        """The data cells that hold a formula, as {(row number, header): column letter}; empty for CSV. A
+        formula cell that reads as empty has no stored result (the file was written by a program that does not
+        calculate, or saved without values): an import can say so instead of calling the cell empty. Reads the
+        worksheet once more, so an importer asks only when one of its cells is empty."""
+        finder = getattr(self._source, "formula_cells", None)
+        return finder(self.header_row, self.headers) if finder else {}
 
     def count_rows(self) -> int:
         """Exact number of non-blank data rows (reads the file once more; memory stays flat)."""
@@ -354,9 +363,27 @@ def _check_zip(data: bytes, max_bytes: int) -> None:
 class _XlsxSource:
     """Re-iterable row source over one worksheet of a read-only workbook."""
 
-    def __init__(self, workbook: Any, worksheet: Any) -> None:
+    def __init__(self, workbook: Any, worksheet: Any, data: bytes = b"") -> None:
         self.workbook = workbook
         self.worksheet = worksheet
+        self.data = data
+
+    def formula_cells(self, header_row: int, headers: Sequence[str]) -> dict[tuple[int, str], str]:
+        """See `Table.formula_cells`: the worksheet read again with its formulas rather than their values."""
+        found: dict[tuple[int, str], str] = {}
+        book = load_workbook(io.BytesIO(self.data), read_only=True, data_only=False)
+        try:
+            sheet = book[self.worksheet.title]
+            sheet.reset_dimensions()
+            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+                if number <= header_row:
+                    continue
+                for index, value in enumerate(values[:len(headers)]):
+                    if isinstance(value, ArrayFormula) or (isinstance(value, str) and value.startswith("=")):
+                        found[(number, headers[index])] = get_column_letter(index + 1)
+        finally:
+            book.close()
+        return found
 
     def __call__(self, header_row: int) -> Iterator[tuple[int, list[str]]]:
         for number, values in enumerate(self.worksheet.iter_rows(values_only=True), start=1):
@@ -413,7 +440,7 @@ def _read_xlsx(data: bytes, max_bytes: int, sheet: str | None, prefer_sheet: str
             raise TableError("第一个工作表是图表，不是数据表 / the first sheet is a chart, not a worksheet")
         dimension_rows = worksheet.max_row
         worksheet.reset_dimensions()  # some writers store a wrong <dimension>; trusting it would drop rows
-        source = _XlsxSource(workbook, worksheet)
+        source = _XlsxSource(workbook, worksheet, data)
         header_row, headers = _find_header(source(0), expect_headers)
     except BaseException:
         workbook.close()

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.db.models import Max, Q
 
-from civicgrid.apps.categories.models import Category
+from civicgrid.apps.categories.models import Category, in_use_q
 
 from . import conf
 from .formats import Open311Error, parse_w3c
@@ -27,7 +27,7 @@ _CODE = re.compile(r"^[A-Za-z0-9_\-]{1,32}:[a-z]{1,16}:[^:/\x00]{1,16}$")
 
 
 def _reportable() -> Q:
-    return Q(is_public=True, is_active=True, taxonomy__is_active=True)
+    return Q(is_public=True) & in_use_q()  # a subclass of a class switched off is neither listed nor accepted
 
 
 def _public() -> Q:

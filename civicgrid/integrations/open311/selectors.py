@@ -9,7 +9,8 @@ What a reporter wrote and sent (the description, the media links) and where it i
 address_id, lat and long) are published only once the case is accepted (立案) and a person on the staff has taken
 it in hand (`Case.reviewed_at`: a system account's 立案, the router's auto-dispatch, is no one having read it), and
 never for a case refused or voided (often for what it said: 含他人个人信息; a private person's report may stand
-outside their home). Until then the request is listed by its id, status and service, so that clients can follow
+outside their home); one merged straight from 待受理 was read by whoever merged it, and is published with the case
+that carries it, once that is. Until then the request is listed by its id, status and service, so that clients can follow
 it, with the description, media and location left blank (`published`). What the public sends later, with a comment or a reopening, is
 read by nobody before it would be shown: the updates feed names the step and never shows its words or media.
 Whatever words are published (a description or title, a step's note) pass through `pii.scrub` first: ID, phone,
@@ -29,7 +30,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from civicgrid.apps.cases.models import FINAL_STATUSES, OPEN_STATUSES, Case, CaseStep, Source, Status
-from civicgrid.apps.cases.services.follow import NOTE_STEPS, STEP_LABELS
+from civicgrid.apps.cases.services.follow import STEP_LABELS, public_note
+from civicgrid.apps.categories.models import Category
 from civicgrid.foundation.core import keys
 from civicgrid.foundation.core.bilingual import halves
 from civicgrid.foundation.core.pii import scrub
@@ -45,11 +47,15 @@ CASE_FIELDS = (
     "lat", "category__id", "category__code", "category__name", "category__kind", "category__taxonomy__id",
     "category__taxonomy__code", "department__id", "department__name", "suggested_department__id",
     "suggested_department__name", "open311__id", "open311__address_id",
-    "open311__media_urls", "accepted_at", "reviewed_at", "is_self_handled",
-    # a merged request answers with the state of the case that carries it now (`_carrier`)
+    "open311__media_urls", "accepted_at", "reviewed_at", "is_self_handled", "category__is_public",
+    "category__in_public_feed", "category__back_in_feed_at",
+    # a merged request answers with the state of the case that carries it now (`_carrier`), and one merged
+    # before its own 立案 is published with it (`published`)
     "parent__id", "parent__number", "parent__status", "parent__updated_at", "parent__deadline",
     "parent__department__id", "parent__department__name", "parent__suggested_department__id",
-    "parent__suggested_department__name",
+    "parent__suggested_department__name", "parent__accepted_at", "parent__reviewed_at", "parent__is_self_handled",
+    "parent__source", "parent__category__id", "parent__category__is_public", "parent__category__in_public_feed",
+    "parent__category__back_in_feed_at",
 )
 CLOSED = {str(s) for s in FINAL_STATUSES}
 OPEN = {str(s) for s in OPEN_STATUSES} | {str(Status.SUSPENDED)}
@@ -85,15 +91,40 @@ def published(case: Case) -> bool:
     staff has taken it in hand (`Case.reviewed_at`: a human 立案, or after the router's automatic 立案 and 派遣 the
     first step a person takes, such as the department starting it), or when staff recorded it themselves as
     found and fixed on the spot (自行处置, never up for 立案); never once refused or voided. A system account's
-    立案 alone publishes nothing: no one has read it."""
-    return (((case.accepted_at is not None and case.reviewed_at is not None) or case.is_self_handled)
-            and case.status not in WITHDRAWN)
+    立案 alone publishes nothing: no one has read it.
+
+    A report merged (合并) straight from 待受理, never accepted itself, was read by the person who merged it
+    (`reviewed_at`, the merge being one of `REVIEW_ACTIONS`), who judged it the same matter as its carrier: it is
+    published with its carrier, once that is published itself and in the feed (`in_feed`), and not before: its
+    words and place say what the carrier's would, and the carrier may be in a category kept out of the feed, or
+    refused or voided since."""
+    if case.status in WITHDRAWN:
+        return False
+    if (case.accepted_at is not None and case.reviewed_at is not None) or case.is_self_handled:
+        return True
+    carrier = _carrier(case)
+    return (carrier is not case and carrier.status != Status.MERGED and case.reviewed_at is not None
+            and in_feed(carrier) and published(carrier))
+
+
+def in_feed(case: Case) -> bool:
+    """`public_cases_q` for one case in hand: its category published to the feed, not from a private channel."""
+    category = case.category
+    return (category is not None and category.is_public and category.in_public_feed
+            and case.source not in PRIVATE_SOURCES)
+
+
+def feed_return(case: Case):
+    """When the case's category last came back into the feed (None if it never left): it became public again
+    then, and with it what was done to it meanwhile (`Category.back_in_feed_at`)."""
+    return case.category.back_in_feed_at if case.category_id else None
 
 
 def _public_cases():
     return (Case.objects.filter(public_cases_q())
             .select_related("category__taxonomy", "department", "suggested_department", "open311",
-                            "parent__department", "parent__suggested_department").only(*CASE_FIELDS))
+                            "parent__department", "parent__suggested_department", "parent__category")
+            .only(*CASE_FIELDS))
 
 
 # a request merged into another, which answers with the state of that one (`_carrier`)
@@ -127,7 +158,7 @@ def _shape(case: Case) -> dict:
         "agency_responsible": _agency(now),
         "service_notice": "",
         "requested_datetime": case.reported_at,
-        "updated_datetime": max(case.updated_at, now.updated_at),
+        "updated_datetime": _updated(case, now),
         "expected_datetime": now.deadline,
         # Where it is follows the same rule as what it says (`published`): blank until a person's 立案, and for a case
         # refused or voided (a client such as FixMyStreet skips a request without lat/long, and takes it, put
@@ -141,6 +172,13 @@ def _shape(case: Case) -> dict:
         # extension: the loop's own state (of the case that carries it), for clients that show more than open/closed
         "detailed_status": now.status,
     }
+
+
+def _updated(case: Case, now: Case):
+    """The request's updated_datetime: the later of its own and its carrier's last change, and of its category's
+    and its carrier's return to the feed (`feed_return`): it became public again, or published, then."""
+    times = [case.updated_at, now.updated_at, feed_return(case), feed_return(now)]
+    return max(t for t in times if t is not None)
 
 
 def _agency(case: Case) -> str:
@@ -228,8 +266,13 @@ def request_list(params: Params) -> list[dict]:
     # worth taking). Its updated_datetime, like `_shape`'s, is its carrier's when that is later. Those updated
     # are looked for among the requests made in the `max_days` before the range (updated_at has no index, by
     # design: the reported_at index bounds the scan; 立案 comes within hours of a report, not months).
-    qs = qs.annotate(touched=Greatest("updated_at", Coalesce(
-        DbCase(When(_MERGED_Q, then="parent__updated_at")), "updated_at")))
+    # A category put back into the feed makes its requests public again then (`_updated`): counted as an update.
+    qs = qs.annotate(touched=Greatest(
+        "updated_at",
+        Coalesce(DbCase(When(_MERGED_Q, then="parent__updated_at")), "updated_at"),
+        Coalesce("category__back_in_feed_at", "updated_at"),
+        Coalesce(DbCase(When(_MERGED_Q, then="parent__category__back_in_feed_at")), "updated_at"),
+    ))
     qs = qs.filter(Q(reported_at__gte=start) | Q(touched__gte=start, touched__lte=end),
                    reported_at__gte=start - timedelta(days=conf.max_days()), reported_at__lte=end)
     return [_shape(c) for c in qs.order_by("-reported_at", "-id")[: conf.max_results()]]
@@ -280,8 +323,9 @@ def _update_description(step: CaseStep) -> str:
     label = STEP_LABELS.get(step.action, step.action)
     if step.action == "dispatch" and step.department_id:
         return f"{label}：{step.department.name}"
-    if step.action in NOTE_STEPS and step.note:
-        return f"{label}：{scrub(step.note)}"
+    note = public_note(step)  # 不予受理, 作废: the reporters' note only, never the internal reason
+    if note:
+        return f"{label}：{note}"
     return label
 
 
@@ -303,43 +347,83 @@ def update_list(params: Params) -> list[dict]:
     case taken after the request reached it is repeated under the request's own id (`_merged_repeats`), as its
     reporter's follow page shows them, with an update_id of its own (`{step}-{request}`), so that a client that
     only knows the merged request (FixMyStreet, for the report it sent) sees it dispatched, handled and closed.
-    A step is listed at its time, which is when it became public: it is public from the moment it is taken
-    (its case's category published, its request known), and a carrier's step reaches a merged request only if
-    taken after the merge."""
+
+    An update is listed at the time it became public (`_public_at`): its step's time, as a step of a published
+    request is public from the moment it is taken (and a carrier's step reaches a merged request only if taken
+    after the merge); but a step taken while the request's category was out of the feed became public when the
+    category came back (`Category.back_in_feed_at`), and is dated then, so that a client fetching consecutive
+    windows finds it in the window in which it appeared, not in one it read before (the same for a repeat, by
+    the merged request's own category)."""
     start, end = _range(params)
-    steps = list(
-        CaseStep.objects.filter(public_cases_q("case__"), at__gte=start, at__lte=end, action__in=UPDATE_STEPS)
-        .select_related("case", "department")
-        .only("id", "action", "from_status", "to_status", "note", "at", "case__id", "case__number",
-              "case__status", "department__name")
-        .order_by("at", "id")[: conf.max_results()]
-    )
-    repeats = _merged_repeats(steps)
+    fields = ("id", "action", "from_status", "to_status", "note", "at", "case__id", "case__number", "case__status",
+              "case__category__id", "case__category__left_feed_at", "case__category__back_in_feed_at",
+              "department__name")
+    public = (CaseStep.objects.filter(public_cases_q("case__"), action__in=UPDATE_STEPS)
+              .select_related("case__category", "department").only(*fields))
+    steps = {s.pk: s for s in public.filter(at__gte=start, at__lte=end).order_by("at", "id")[: conf.max_results()]}
+    steps.update((s.pk, s) for s in _returned_steps(public, start, end))
+    repeats, categories = _merged_repeats(list(steps.values()))
     items = []
-    for step in steps:
+    for step in steps.values():
         for number in [step.case.number, *repeats.get(step.pk, ())]:
             own = number == step.case.number
-            items.append({
+            at = _public_at(step.at, step.case.category, None if own else categories.get(number))
+            if not start <= at <= end:
+                continue  # public later (in the window of its category's return) or earlier
+            items.append(((at, step.pk, not own), {
                 "update_id": str(step.pk) if own else f"{step.pk}-{number}",
                 "service_request_id": number,
                 "status": _update_status(step),
-                "updated_datetime": step.at,
+                "updated_datetime": at,
                 "description": _update_description(step),
                 "media_url": "",  # what the public sent with an update is not shown (see UPDATE_STEPS)
-            })
+            }))
     # a repeat follows the step it repeats: the first `max_results` of the whole list come from these steps
-    return items[: conf.max_results()]
+    return [item for _key, item in sorted(items, key=lambda pair: pair[0])][: conf.max_results()]
 
 
-def _merged_repeats(steps: list[CaseStep]) -> dict[int, list[str]]:
+def _public_at(at, *categories):
+    """When a step taken at `at` became public: then, unless a category it is published under (the request's,
+    and for a repeat the merged request's) was out of the feed at that moment; then when it came back."""
+    for category in categories:
+        if category is None or category.back_in_feed_at is None:
+            continue
+        left, back = category.left_feed_at, category.back_in_feed_at
+        if at < back and (left is None or at >= left):
+            at = back
+    return at
+
+
+def _returned_steps(public, start, end) -> list[CaseStep]:
+    """The public steps dated in the range by their category's return (`_public_at`): taken while the category
+    of their request, or of a request merged into their case, was out of the feed that came back in the range.
+    None in nearly every range: the categories are looked up first (a small table)."""
+    returned = list(Category.objects.filter(back_in_feed_at__gte=start, back_in_feed_at__lte=end, is_public=True,
+                                            in_public_feed=True).only("id", "left_feed_at", "back_in_feed_at"))
+    found: list[CaseStep] = []
+    for category in returned:
+        during = Q(at__lt=category.back_in_feed_at)
+        if category.left_feed_at is not None:
+            during &= Q(at__gte=category.left_feed_at)
+        # the case that carries a merged request of the category, and the cases merged into it on the way
+        carriers = set(Case.objects.filter(public_cases_q(), category=category, status=Status.MERGED,
+                                           parent__isnull=False).values_list("parent_id", flat=True))
+        via = set(Case.objects.filter(parent_id__in=carriers).values_list("pk", flat=True)) if carriers else set()
+        found += public.filter(during, Q(case__category=category) | Q(case_id__in=carriers | via)).order_by(
+            "at", "id")[: conf.max_results()]
+    return found
+
+
+def _merged_repeats(steps: list[CaseStep]) -> tuple[dict[int, list[str]], dict[str, Category]]:
     """For each step (by id), the public requests merged into its case that hear it: those that had reached
     the case when the step was taken and had not moved on (merged with it into another) by then.
 
     A merge moves the requests merged earlier straight on to the new carrier, so every request whose chain of
     merges passes through a case now has that chain's last case as its `parent`; the chains are read from the
-    合并 steps, which name the case joined (as `follow.merge_chain` does, here for all of them in two queries)."""
+    合并 steps, which name the case joined (as `follow.merge_chain` does, here for all of them in two queries).
+    With them, the category of each merged request that hears a step (by number), for `_public_at`."""
     if not steps:
-        return {}
+        return {}, {}
     carriers = {s.case.pk: s.case for s in steps}
     # the case that carries each stepping case now: itself, or (merged since) its parent
     finals = dict(Case.objects.filter(pk__in=carriers, status=Status.MERGED, parent__isnull=False)
@@ -348,9 +432,9 @@ def _merged_repeats(steps: list[CaseStep]) -> dict[int, list[str]]:
     # every case merged into those, public or not (a chain may pass through a case that is not published)
     merged = list(Case.objects.filter(parent_id__in=set(final_of.values()), status=Status.MERGED)
                   .annotate(public=ExpressionWrapper(public_cases_q(), output_field=BooleanField()))
-                  .values("id", "number", "parent_id", "ended_at", "public").order_by("id"))
+                  .values("id", "number", "parent_id", "ended_at", "public", "category_id").order_by("id"))
     if not any(m["public"] for m in merged):
-        return {}
+        return {}, {}
     ids_by_number = {m["number"]: m["id"] for m in merged}
     for pk, number in Case.objects.filter(pk__in=set(final_of.values())).values_list("pk", "number"):
         ids_by_number[number] = pk
@@ -382,4 +466,7 @@ def _merged_repeats(steps: list[CaseStep]) -> dict[int, list[str]]:
                    if step.at > reached and (left is None or step.at <= left)]
         if numbers:
             out[step.pk] = numbers
-    return out
+    heard = {n for numbers in out.values() for n in numbers}
+    category_of = {m["number"]: m["category_id"] for m in merged if m["number"] in heard}
+    categories = Category.objects.only("id", "left_feed_at", "back_in_feed_at").in_bulk(set(category_of.values()))
+    return out, {number: categories.get(pk) for number, pk in category_of.items()}

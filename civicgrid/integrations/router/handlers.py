@@ -117,13 +117,13 @@ SOURCE_TEXT = {"rule": ("分拨规则", "routing rule"), "patron": ("汛期包�
 
 def _category(suggestion: dict | None, category=None):
     """The category a report is accepted under: its own, else the active one its suggestion names."""
-    from civicgrid.apps.categories.models import Category
+    from civicgrid.apps.categories.models import Category, in_use_q
 
     if category is not None:
         return category
     category_id = (suggestion or {}).get("category_id")
     if isinstance(category_id, int) and not isinstance(category_id, bool):
-        return Category.objects.filter(pk=category_id, is_active=True).first()
+        return Category.objects.filter(in_use_q(), pk=category_id).first()
     return None
 
 
@@ -148,8 +148,9 @@ NO_SUGGESTION = "无建议 / no suggestion"
 def outlook(suggestion: dict | None, *, category=None, region_code: str = "", alike=None) -> tuple[bool | None, str]:
     """Whether a report with this router `suggestion`, `category` (None: the suggestion's) and region would be
     dispatched automatically, and why not ("中文 / English"); None when only its place can tell (no
-    `region_code` yet: the routing rules and the nearby cases decide). `alike()` returns the number of a likely
-    duplicate (or None): asked last, as it reads the nearby cases. `decide` asks this for a new case, and the
+    `region_code` yet: the routing rules and the nearby cases decide). `alike()` returns the best possible
+    duplicate as `(number, joinable)` (or None), the one the case page offers first (`duplicates.candidates`: an
+    open case however old, else one closed within the window): asked last, as it reads the nearby cases. `decide` asks this for a new case, and the
     intake forms' live panel for the report being typed, so the panel promises only what will happen."""
     from .versions import active
 
@@ -177,10 +178,15 @@ def outlook(suggestion: dict | None, *, category=None, region_code: str = "", al
 
     if not recipients.department_handlers(goal.department_id):  # dispatch refuses a department nobody handles for
         return False, "派往的部门还没有处置人员账号 / the department has no handler accounts"
-    # A likely duplicate waits for a dispatcher to merge it: once dispatched, it could no longer be merged.
-    number = alike() if alike is not None else None
-    if number:
-        return False, f"可能与 {number} 重复，留待人工合并 / may duplicate {number}: triage"
+    # A likely duplicate waits for a dispatcher to merge it: once dispatched, it could no longer be merged. Near
+    # a case closed lately the problem may have come back: the dispatcher reopens that one and merges, or not.
+    found = alike() if alike is not None else None
+    if found:
+        number, joinable = found
+        if joinable:
+            return False, f"可能与 {number} 重复，留待人工合并 / may duplicate {number}: triage"
+        return False, (f"可能与刚结案的 {number} 重复（问题可能复发），留待人工处理 / may duplicate {number}, "
+                       f"closed lately (the problem may be back): triage")
     return True, f"置信度 {conf:.2f} ≥ 阈值 {limit:.2f}"
 
 
@@ -193,8 +199,8 @@ def decide(case) -> tuple[bool, str]:
         return False, f"状态为 {case.status} / not in reported"
 
     def alike():
-        found = duplicates.candidates(case, limit=1)  # cases it could join: none of them is merged into another
-        return found[0].case.number if found else None
+        found = duplicates.candidates(case, limit=1)  # the case page's first offer (open before closed)
+        return (found[0].case.number, found[0].joinable) if found else None
 
     return outlook(case.suggestion, category=case.category if case.category_id else None,
                    region_code=case.region_code, alike=alike)

@@ -89,7 +89,7 @@ def _norm(s: str) -> str:
 def resolve_label(label: str, kind: str = "auto") -> dict:
     """What a model label means here: a department (by name, short name or code) and/or a category (by name
     or code). Unknown labels map to nothing (the suggestion still shows the label text)."""
-    from civicgrid.apps.categories.models import Category
+    from civicgrid.apps.categories.models import Category, in_use_q
     from civicgrid.foundation.orgs.models import Organisation
 
     out = {"department_id": None, "department": None, "category_id": None, "category": None}
@@ -102,7 +102,7 @@ def resolve_label(label: str, kind: str = "auto") -> dict:
                 out.update(department_id=hit.pk, department=hit.name)
                 break
     if kind in ("auto", "category") and out["department_id"] is None:
-        cats = Category.objects.filter(is_active=True).select_related("default_department")
+        cats = Category.objects.filter(in_use_q()).select_related("default_department")
         hit = next((c for c in cats if key and _norm(c.name) == key), None) or \
             next((c for c in cats if key and _norm(c.code) == key), None)
         if hit is not None:

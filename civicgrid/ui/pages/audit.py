@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from civicgrid.foundation.access.endpoints import data_endpoint
+from civicgrid.foundation.audit import verbs
 from civicgrid.foundation.audit.labels import action_name
 from civicgrid.foundation.audit.service import SENSITIVE_MARK, WITHHELD_MARK, history, text_mark_parts
 from civicgrid.foundation.imports import history as imported
@@ -62,9 +63,12 @@ _HIDDEN_FIELDS = {"id", "created_at", "updated_at", "grid", "region_code", "min_
 def _hidden(name: str, model) -> bool:
     """Bookkeeping, derived fields and blind indexes; encrypted columns too (a change of one is recorded as
     "(encrypted)" on its masked twin, which is shown). A model names in `history_shown_fields` the fields of
-    that list it is defined by (a routing rule's region_code is where it applies, derived from nothing)."""
+    that list it is defined by (a routing rule's region_code is where it applies, derived from nothing), and in
+    `history_hidden_fields` its own bookkeeping (a category's 人工修改时间, moved by every change)."""
     if name in getattr(model, "history_shown_fields", ()):
         return False
+    if name in getattr(model, "history_hidden_fields", ()):
+        return True
     return name in _HIDDEN_FIELDS or name.endswith(("_index", "_enc"))
 
 
@@ -139,13 +143,17 @@ def describe(entry, model, names: dict | None = None) -> dict:
     field = (entry.data or {}).get("field") if isinstance(entry.data, dict) else None
     job = getattr(entry, "import_job", None)  # an import's part in the row's history (`imports.history`)
     note = ""
+    action = action_name(entry.action)
     if job is not None:
         words = _("由导入任务 #%(job)s 创建") if entry.created else _("由导入任务 #%(job)s 更改")
         note = str(words) % {"job": job} + (f"（{entry.file_name}）" if entry.file_name else "")
+    elif isinstance(entry.data, dict) and entry.data.get("via") == "xlsx":
+        # A row of a file import that audits each row (事件分类): shown as the import, naming the file and row.
+        action, note = action_name(verbs.Data.IMPORTED), _file_row_note(entry)
     return {
         "at": entry.at,
         "actor": entry.actor_name if entry.actor_name not in ("", "system") else str(_("系统")),
-        "action": action_name(entry.action),
+        "action": action,
         "code": entry.action,
         "result": RESULT_LABELS.get(entry.result, entry.result),
         "ok": entry.result == "ok",
@@ -155,6 +163,17 @@ def describe(entry, model, names: dict | None = None) -> dict:
         "note": note,
         "source_ip": entry.source_ip if job is not None else "",
     }
+
+
+def _file_row_note(entry) -> str:
+    """What an imported row's entry says of its import: created or changed, by which file, from which row."""
+    file_name, row = str(entry.data.get("file") or ""), entry.data.get("row")
+    created = entry.action == verbs.Data.CREATED
+    if file_name:
+        words = _("由文件「%(file)s」第 %(row)s 行导入创建") if created else _("由文件「%(file)s」第 %(row)s 行导入更改")
+    else:  # recorded before the file's name was kept
+        words = _("由导入第 %(row)s 行创建") if created else _("由导入第 %(row)s 行更改")
+    return str(words) % {"file": file_name, "row": row if row is not None else "?"}
 
 
 def describe_all(entries, model, user, read_paths: dict | None = None) -> list[dict]:

@@ -29,10 +29,16 @@ from civicgrid.apps.cases import clocks, duplicates, recipients, selectors, serv
 from civicgrid.apps.cases import conf as case_conf
 from civicgrid.apps.cases import photos as photo_mod
 from civicgrid.apps.cases.media import ExternalMedia, external_media
-from civicgrid.apps.cases.models import Attachment, Case, Status
+from civicgrid.apps.cases.models import Attachment, Case, Source, Status
 from civicgrid.apps.cases.services.actions_handling import DECISIONS
-from civicgrid.apps.cases.services.actions_intake import CHECK_RESULTS
+from civicgrid.apps.cases.services.actions_intake import (
+    CHECK_RESULTS,
+    DEFAULT_PUBLIC_NOTES,
+    PUBLIC_NOTE_ACTIONS,
+    TOLD_REASON,
+)
 from civicgrid.apps.cases.services.common import MissingInput
+from civicgrid.apps.cases.services.follow import public_note
 from civicgrid.apps.cases.workflow import (
     CASE_WORKFLOW,
     IN_HAND,
@@ -78,10 +84,12 @@ OPTIONAL = {
     "send_back": ("correct_rule", "proposed_department"),
     "progress": ("photos",),
     "report_back": ("photos",),
+    "refuse": ("public_note",),
+    "void": ("public_note",),
     "verify": ("note",),
-    "decide_extension": ("note",),
+    "decide_extension": ("hours", "note"),
 }
-TEXT_INPUTS = ("reason", "note", "department", "hours", "decision", "result", "parent", "category",
+TEXT_INPUTS = ("reason", "note", "public_note", "department", "hours", "decision", "result", "parent", "category",
                "proposed_department")
 FLAG_INPUTS = ("correct_rule",)
 STEP_LABELS = {t.name: t.label for t in CASE_WORKFLOW.transitions}
@@ -91,6 +99,19 @@ DISPATCHING = ("dispatch", "redirect")
 # `case_act` refuses them without it.
 CONFIRMATIONS = {
     "merge": _("确认两件案卷反映的是同一问题：合并后本案卷即告结束，报告人改为跟踪主案卷，合并不能撤销"),
+}
+
+
+# Where a form's words go beyond the staff (`follow.NOTE_STEPS`): 不予受理 and 作废 ask for the reporters' note
+# apart from the internal reason, 处置反馈's note is shown to the reporters as written (phones, ID numbers masked).
+TOLD_HINT = _("将以短信告知上报人，并显示在其查询页面和公开接口（Open311）上。手机号、身份证号会自动隐去，姓名、地址不会，请勿填写。")
+FIELD_TEXT = {
+    ("refuse", "reason"): (_("内部原因（仅工作人员可见）"), _("记入办理过程和审计记录，不告知上报人。")),
+    ("void", "reason"): (_("内部原因（仅工作人员可见）"), _("记入办理过程和审计记录，不告知上报人。")),
+    ("refuse", "public_note"): (_("告知上报人的说明"), TOLD_HINT),
+    ("void", "public_note"): (_("告知上报人的说明"), TOLD_HINT),
+    ("report_back", "note"): (_("处置反馈（上报人可见）"), _("将显示在上报人的查询页面和公开接口（Open311）上。手机号、身份证号会自动"
+                                                "隐去，姓名、地址不会，请勿填写。")),
 }
 
 
@@ -106,7 +127,12 @@ def _fields(t, case: Case, route_department: int | None) -> list[dict]:
     for name in names:
         field = {"name": name, "label": FIELD_LABELS.get(name, name), "required": name in required}
         if name == "note" and t.name == "decide_extension":
-            field["label"] = _("审批意见")
+            field["label"] = _("审批意见（不同意时必填）")
+        if (t.name, name) in FIELD_TEXT:
+            field["label"], field["hint"] = FIELD_TEXT[(t.name, name)]
+        if name == "public_note":  # left empty, the reporters read the default: the form shows it
+            field["placeholder"] = gettext("留空时告知：%(text)s") % {"text": gettext(DEFAULT_PUBLIC_NOTES[t.name])}
+            field["maxlength"] = TOLD_REASON
         if name in ("department", "proposed_department"):
             field["widget"] = "department"
             field["initial"] = route_department if name == "department" else None
@@ -117,7 +143,11 @@ def _fields(t, case: Case, route_department: int | None) -> list[dict]:
             field["choices"] = list((DECISIONS if name == "decision" else CHECK_RESULTS).items())
         elif name == "hours":
             field["widget"] = "number"
-            if clocks.handle_limit(case)[0] == LimitMode.NATURAL_HOURS:  # the clock runs in natural time
+            natural = clocks.handle_limit(case)[0] == LimitMode.NATURAL_HOURS  # the clock runs in natural time
+            if t.name == "decide_extension":  # at most the hours asked for; none given: all of them
+                field["label"] = _("批准延期时长（自然小时，不填为按申请批准）") if natural else \
+                    _("批准延期时长（工作小时，不填为按申请批准）")
+            elif natural:
                 field["label"] = _("延期时长（自然小时）")
         elif name == "photos":
             field["widget"] = "photos"
@@ -190,11 +220,16 @@ def _send_back_proposals(case: Case) -> dict[int, dict]:
 
 def _timeline(case: Case, proposals: dict[int, dict], media: ExternalMedia | None = None) -> list[dict]:
     labels = {**STEP_LABELS, **EXTRA_STEP_LABELS}
+    # 不予受理, 作废: the internal reason (the step's note) and, apart, what the reporters were told.
     return [{"step": s, "label": labels.get(s.action, s.action),
+             "note": s.note_for_staff(), "internal": s.action in PUBLIC_NOTE_ACTIONS,
+             "told": public_note(s) if s.action in PUBLIC_NOTE_ACTIONS else "",
              "actor": s.actor_label,
              "from_label": Status(s.from_status).label if s.from_status in Status.values else "",
              "to_label": Status(s.to_status).label if s.to_status in Status.values else "",
              "proposal": proposals.get(s.pk),
+             # a 评价 keeps its score in the timeline: the rating of its closing, also after a 重新办理
+             "score": s.data.get("score") if s.action == "rate" and isinstance(s.data, dict) else None,
              "photos": [photo(case, a) for a in s.attachments.all()],
              "media": media.steps.get(s.pk, []) if media else []}
             for s in case.steps.all()]
@@ -239,13 +274,26 @@ def _merged_cases(case: Case) -> list[dict]:
     """The cases merged into this one with their reporters masked; no query when its timeline shows none."""
     if not any(s.action == "merged_in" for s in case.steps.all()):
         return []
-    return [{"case": c, "reporter": mask_name(c.reporter_name), "phone": c.reporter_phone_masked}
+    return [{"case": c, "reporter": _merged_reporter(c), "phone": c.reporter_phone_masked}
             for c in duplicates.merged_into(case)]
+
+
+def _merged_reporter(case: Case) -> str:
+    """Who reported a merged case: the name a reporter gave (masked), else the staff account that reported it (a
+    grid worker's report carries no reporter name: the account is the reporter, named as on the timeline); a
+    resident's account is masked like a name."""
+    if case.reporter_name:
+        return mask_name(case.reporter_name)
+    if case.reporter is None:
+        return ""
+    name = case.reporter.display_name or case.reporter.username
+    return mask_name(name) if case.source == Source.PUBLIC else name
 
 
 def _duplicates(case: Case, user, allowed: set[str]) -> list:
     """Look-alikes nearby, offered at the case's first intake (the merge transition's own condition) to whoever
-    may merge, within the user's own scope."""
+    may merge, within the user's own scope: open cases to merge into, then cases closed around the report's time
+    (`joinable` false: reopened on their own page, they take the merge)."""
     if "merge" not in allowed:
         return []
     found = duplicates.candidates(case, queryset=Case.objects.visible_to(user))
@@ -334,12 +382,13 @@ def _reopen_window(case: Case) -> dict | None:
 
 def publishing_actions(case: Case, allowed: set[str]) -> set[str]:
     """The actions on offer that would make the case's words and place public on Open311 (`published`): 立案 by
-    a person, or, once the router accepted it by itself (no person has taken it in hand: `Case.reviewed_at`),
-    the first step a person takes (`workflow.REVIEW_ACTIONS`: the department starting it, a send-back …)."""
+    a person, or 合并 by a person (published with the case it joins, once that is), or, once the router accepted
+    it by itself (no person has taken it in hand: `Case.reviewed_at`), the first step a person takes
+    (`workflow.REVIEW_ACTIONS`: the department starting it, a send-back …)."""
     if case.reviewed_at is not None:
         return set()
     if case.accepted_at is None:
-        return allowed & {"accept"}
+        return allowed & {"accept", "merge"}
     return allowed & REVIEW_ACTIONS
 
 
@@ -402,6 +451,7 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "send_back_proposal": pending_proposal(case, user, proposals) if "dispatch" in allowed else None,
         "photos": [photo(case, a) for a in case.attachments.all()],
         "candidates": _duplicates(case, user, allowed),
+        "duplicate_hours": case_conf.duplicate_hours(),
         "merged_cases": _merged_cases(case),
         "merge_key": uuid.uuid4().hex,
         # The photo inputs check size and count on the phone before anything is sent (the service's limits).

@@ -25,6 +25,7 @@ from civicgrid.apps.cases import conf as case_conf
 from civicgrid.apps.cases import services
 from civicgrid.apps.cases.models import Case, Status
 from civicgrid.apps.cases.services.intake import _idempotency, is_public_only
+from civicgrid.apps.categories.models import in_use_q
 from civicgrid.apps.categories.selectors import visible_categories
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.errors import CivicgridError, ValidationFailed
@@ -153,7 +154,7 @@ def _category(user, value: str):
     value = (value or "").strip()
     if not value:
         return None
-    found = (visible_categories(user).filter(pk=int(value), is_active=True, parent__isnull=False).first()
+    found = (visible_categories(user).filter(in_use_q(), pk=int(value), parent__isnull=False).first()
              if value.isdigit() and len(value) < 18 else None)
     if found is None:
         raise ValidationFailed("未知的事件分类 / unknown category", field="category")

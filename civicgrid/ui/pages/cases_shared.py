@@ -13,7 +13,7 @@ from django.utils.translation import pgettext_lazy
 
 from civicgrid.apps.cases.services.intake import default_source
 from civicgrid.apps.cases.workflow import EXTRA_STEP_LABELS  # noqa: F401  (the case pages read it from here)
-from civicgrid.apps.categories.models import Category
+from civicgrid.apps.categories.models import Category, in_use_q
 from civicgrid.apps.categories.selectors import org_label, visible_categories
 from civicgrid.foundation.access.scope import scope_for
 from civicgrid.foundation.orgs.models import Organisation
@@ -110,7 +110,7 @@ def category_groups(user) -> list[dict]:
     taxonomy and class for a `<select>` with `<optgroup>`s. One query."""
     rows = (
         visible_categories(user)
-        .filter(is_active=True, taxonomy__is_active=True, parent__isnull=False)
+        .filter(in_use_q(), parent__isnull=False)  # a subclass of a class switched off is not offered
         .select_related("taxonomy", "parent")
         .only("pk", "code", "name", "keywords", "taxonomy__name", "parent__name", "parent__code")
         .order_by("taxonomy__name", "parent__code", "sort", "code")

@@ -68,6 +68,8 @@ def _label_categories(objects) -> list:
     for c in objects:
         c.default_department_label = selectors.org_label(c.default_department)
         c.public_label, c.active_label = _yes(c.is_public), _yes(c.is_active)
+        if c.is_active and c.parent_inactive:  # its own flag is on, but its class is off: not offered
+            c.active_label = f"{c.active_label}（{_('上级已停用')}）"
         c.feed_label = _yes(c.is_public and c.in_public_feed)
     return objects
 
@@ -179,8 +181,17 @@ class CategoryForm(forms.Form):
     """The local rules of one category, as an administrator edits them."""
 
     name = forms.CharField(label=_("名称"), max_length=100)
-    time_limit_amount = forms.DecimalField(label=_("处置时限"), max_digits=6, decimal_places=2, min_value=0.01,
-                                           help_text=_("不超过约一年：工作时最多 2000，工作日最多 250，自然时最多 8760"))
+    time_limit_amount = forms.DecimalField(
+        label=_("处置时限"), max_digits=6, decimal_places=2, min_value=0.01,
+        help_text=_("不超过约一年：工作小时最多 2000，工作日最多 250，自然时最多 8760"),
+        # Django's own words end in an English full stop and do not say which field; these say what to type.
+        error_messages={
+            "invalid": _("处置时限须为数字，如 3 或 1.5"),
+            "min_value": _("处置时限须大于 0"),
+            "max_decimal_places": _("处置时限最多两位小数，如 1.5 或 0.25"),
+            "max_digits": _("处置时限不超过约一年：工作小时最多 2000，工作日最多 250，自然时最多 8760"),
+            "max_whole_digits": _("处置时限不超过约一年：工作小时最多 2000，工作日最多 250，自然时最多 8760"),
+        })
     time_limit_mode = forms.ChoiceField(label=_("时限单位"), choices=LimitMode.choices)
     acceptance_condition = forms.CharField(label=_("立案条件"), widget=forms.Textarea(attrs={"rows": 3}),
                                            required=False, max_length=2000)
@@ -288,6 +299,9 @@ def category_detail(request, pk: int):
             else:
                 messages.success(request, _("已保存"))
                 _warn_unstaffed(request, saved.default_department)
+                warning = services.class_off_warning(saved) if category.is_active else None
+                if warning:
+                    messages.warning(request, one_language(warning))
                 return redirect("ui:category_detail", pk=category.pk)
         status = 400
     rules = _label_rules(list(selectors.visible_rules(request.user).filter(category=category)
@@ -325,6 +339,8 @@ def category_import(request):
             report = xlsx.import_categories(actor=request.user, data=upload.read(), filename=upload.name or "")
             if report.ok:
                 messages.success(request, str(report))
+                for warning in report.warnings:
+                    messages.warning(request, one_language(warning))
                 return redirect("ui:category_list")
             status = 400
     return render(request, "categories/import.html", {"report": report, "headers": xlsx.HEADERS}, status=status)

@@ -44,7 +44,9 @@ def _ask(request) -> dict:
     params = request.GET
     # As typed, never cut to size: '2026-011' cut to '2026-01' evaluated January; the selectors refuse it.
     ask = {"subject": params.get("subject") or next(iter(selectors.subjects_for(request.user)), "department"), "month": (params.get("month") or "").strip(),
-           "start": (params.get("start") or "").strip(), "end": (params.get("end") or "").strip()}
+           "start": (params.get("start") or "").strip(), "end": (params.get("end") or "").strip(),
+           # 统计时点 (optional): the table as it stood then, to reproduce an exported one (its 说明 says 统计于)
+           "as_of": (params.get("as_of") or "").strip()}
     chosen = params.get("period")
     if chosen == "range":
         ask["month"] = ""
@@ -64,7 +66,7 @@ def _evaluate(request, ask: dict) -> selectors.Evaluation:
     start, end = selectors.period(month=ask["month"] or None, start=selectors.parse_day(ask["start"], "start"),
                                   end=selectors.parse_day(ask["end"], "end"))
     try:
-        return selectors.evaluate(request.user, ask["subject"], start, end)
+        return selectors.evaluate(request.user, ask["subject"], start, end, as_of=selectors.parse_as_of(ask["as_of"]))
     except PermissionDenied:
         raise DjangoPermissionDenied from None
 

@@ -88,13 +88,13 @@ def suggestion_panel(case: Case, user=None) -> dict | None:
 def _reportable(user, suggestion: dict | None) -> bool:
     """Whether the suggested category is one the user's form offers (a resident's list leaves out the
     staff-only ones): only then is it shown to a reporter who does not dispatch."""
+    from civicgrid.apps.categories.models import in_use_q
     from civicgrid.apps.categories.selectors import visible_categories
 
     category_id = (suggestion or {}).get("category_id")
     if not isinstance(category_id, int) or isinstance(category_id, bool):
         return False
-    return visible_categories(user).filter(pk=category_id, is_active=True, taxonomy__is_active=True,
-                                           parent__isnull=False).exists()
+    return visible_categories(user).filter(in_use_q(), pk=category_id, parent__isnull=False).exists()
 
 
 @require_GET
@@ -149,7 +149,7 @@ def _outlook(request, suggestion: dict, text: str) -> dict:
             return None
         other = near[0].case
         visible = Case.objects.visible_to(request.user).filter(pk=other.pk).exists()
-        return other.number if visible else str(_("附近的其他案卷"))
+        return (other.number if visible else str(_("附近的其他案卷"))), near[0].joinable
 
     ok, why = handlers.outlook(suggestion, category=category, region_code=region_code, alike=alike)
     return {"ok": ok, "why": one_language(why)}

@@ -76,3 +76,15 @@ def test_after_the_routers_own_acceptance_the_first_person_to_act_is_told(loop, 
     act(actor=loop.handler, case=case, action="start")
     html = client_for(loop.handler).get(reverse("ui:case_detail", args=[case.number])).content.decode()
     assert "data-publish-masked" not in html
+
+
+def test_merging_a_case_never_accepted_says_it_will_be_published_with_its_parent(loop, client_for):
+    """合并 by a person is a person reading the case: it is published with the case it joins (Open311
+    `published`), so the merge form carries the notice, as the 立案 form does; once merged, nothing is on offer."""
+    _public(loop.cat)
+    case = report(loop, description=DESCRIPTION)
+    html = client_for(loop.dispatcher).get(reverse("ui:case_detail", args=[case.number])).content.decode()
+    form = re.search(r'<details[^>]*data-action="merge".*?</details>', html, re.S)
+    assert form, "no 合并 form"
+    assert 'data-publish-action="merge"' in form.group(0) and "主案卷" in form.group(0)
+    assert re.search(r"<span data-published-text>(.*?)</span>", form.group(0)).group(1) == MASKED

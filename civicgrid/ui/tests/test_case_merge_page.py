@@ -124,6 +124,26 @@ def test_the_parent_lists_its_merged_cases_with_reporters_masked_in_a_fixed_numb
     assert len(re.findall(r'<tr data-oid="', re.search(r'id="merged-cases">.*?</section>', html, re.S).group(0))) == 5
 
 
+def test_a_merged_report_of_a_grid_worker_names_the_worker(loop, client_for):
+    """A grid worker's report carries no reporter name: its account is the reporter, named as on the timeline; a
+    resident's account is masked like a name."""
+    loop.worker.display_name = "网格员王五"
+    loop.worker.save(update_fields=["display_name"])
+    loop.resident.display_name = "居民孙小梅"
+    loop.resident.save(update_fields=["display_name"])
+    parent = report(loop)
+    by_worker = report(loop, title="门口垃圾没人清")
+    by_resident = report(loop, actor=loop.resident, title="垃圾堆了两天", source="public")
+    for case in (by_worker, by_resident):
+        act(actor=loop.dispatcher, case=case, action="merge", parent=parent.number)
+    html = detail(client_for(loop.dispatcher), parent)
+    section = re.search(r'<section class="card" id="merged-cases">.*?</section>', html, re.S).group(0)
+    reporters = dict((int(pk), re.search(r"data-reporter>(.*?)</td>", r).group(1).strip())
+                     for pk, r in re.findall(r'<tr data-oid="(\d+)">(.*?)</tr>', section, re.S))
+    assert reporters[by_worker.pk] == "网格员王五"
+    assert reporters[by_resident.pk] == "居****" and "居民孙小梅" not in section
+
+
 def _count(client, case) -> int:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext

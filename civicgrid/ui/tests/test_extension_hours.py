@@ -62,3 +62,55 @@ def test_the_clock_refuses_a_zero_extension_with_the_same_words(loop):
         clocks.extend(case, clocks.HANDLE, 0, case.dispatched_at)
     assert refused.value.message == clocks.EXTENSION_RANGE and "0.5 小时的整数倍" in refused.value.message
     assert Case.objects.get(pk=case.pk).deadline == deadline
+
+
+def _form(client, case, action: str) -> str | None:
+    html = client.get(reverse("ui:case_detail", args=[case.number])).content.decode()
+    found = re.search(rf'data-action-form="{action}".*?</form>', html, re.S)
+    return found.group(0) if found else None
+
+
+def test_past_the_deadline_the_page_offers_no_extension_and_refuses_one(loop, client_for):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from civicgrid.foundation.sla.models import SlaClock
+
+    case = _handling(loop)
+    handler = client_for(loop.handler)
+    assert _form(handler, case, "request_extension") is not None
+    # the clock is the truth: its deadline passed a minute ago
+    SlaClock.objects.filter(target_id=str(case.pk), kind=clocks.HANDLE).update(
+        due_at=timezone.now() - timedelta(minutes=1), warn_at=timezone.now() - timedelta(minutes=2))
+    assert _form(handler, case, "request_extension") is None and _form(handler, case, "report_back") is not None
+    before = world_counts()
+    response = handler.post(reverse("ui:case_act", args=[case.number, "request_extension"]),
+                            {"reason": "需调度清运车", "hours": "8"})
+    assert response.status_code == 409 and "延期须在处置期限内申请" in response.content.decode()
+    assert world_counts() == before and not Case.objects.get(pk=case.pk).extension_pending
+
+
+def test_the_decision_form_takes_the_hours_granted_and_the_opinion(loop, client_for):
+    case = _handling(loop)
+    act(actor=loop.handler, case=case, action="request_extension", reason="需调度清运车", hours=8)
+    leader = client_for(loop.leader)
+    form = _form(leader, case, "decide_extension")
+    assert re.search(r'<label>批准延期时长（工作小时，不填为按申请批准）<input type="number" name="hours"', form)
+    assert re.search(r'<label>审批意见（不同意时必填）<textarea name="note"', form)
+    url = reverse("ui:case_act", args=[case.number, "decide_extension"])
+    before = world_counts()
+    for posted, words in (({"decision": "approve", "hours": "9"}, "不能超过申请的 8 小时"),
+                          ({"decision": "reject"}, "不同意延期须填写审批意见")):
+        response = leader.post(url, posted)
+        assert response.status_code == 400 and words in response.content.decode()
+        assert world_counts() == before
+    deadline = Case.objects.get(pk=case.pk).deadline
+    assert leader.post(url, {"decision": "approve", "hours": "2", "note": "先延 2 小时"}).status_code == 302
+    fresh = Case.objects.get(pk=case.pk)
+    step = fresh.steps.get(action="decide_extension")
+    assert step.note == "同意延期 2 小时（申请 8 小时）：先延 2 小时" and step.data["hours"] == 2
+    assert fresh.deadline > deadline and not fresh.extension_pending
+    # the timeline shows the decision with the hours and the opinion
+    assert "同意延期 2 小时（申请 8 小时）：先延 2 小时" in leader.get(
+        reverse("ui:case_detail", args=[case.number])).content.decode()

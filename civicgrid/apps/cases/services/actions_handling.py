@@ -92,15 +92,47 @@ def request_extension(ctx: Ctx) -> None:
                           body_en=f"extension of {hours:g} h requested: {reason}", actor=ctx.actor)
 
 
+def _approved_hours(ctx: Ctx, requested: float) -> float | None:
+    """The hours the approver grants (`hours`, optional: the hours asked for when not given), checked: more
+    than 0, in half hours, and no more than asked for (a decision on this request, not a new one)."""
+    given = ctx.inputs.get("hours")
+    if given is None or str(given).strip() == "":
+        return None
+    try:
+        hours = float(given)
+    except (TypeError, ValueError):
+        hours = float("nan")
+    if not hours > 0:
+        raise ValidationFailed("批准的延期时长须为大于 0 的小时数 / the hours approved must be a number above 0",
+                               field="hours")
+    if hours > requested:
+        raise ValidationFailed(f"批准的延期时长不能超过申请的 {requested:g} 小时 / the hours approved cannot exceed "
+                               f"the {requested:g} h asked for", field="hours")
+    if not clocks.extension_hours_valid(hours):
+        raise ValidationFailed(clocks.EXTENSION_RANGE, field="hours")
+    return hours
+
+
 @action("decide_extension")
 def decide_extension(ctx: Ctx) -> None:
-    """审批延期: approval moves the handling deadline by the hours asked for; rejection keeps it."""
+    """审批延期 with the approver's opinion (审批意见, `note`: required to refuse, so the department hears why):
+    approval moves the handling deadline by the hours granted (`hours`, up to those asked for; all of them when
+    not given); rejection keeps it. The step keeps the decision, the hours asked for and granted, and the opinion;
+    the department's handlers (the requester among them) are told."""
     case = ctx.case
     decision = str(ctx.inputs.get("decision") or "").strip()
     if decision not in DECISIONS:
         raise ValidationFailed("审批结果须为 approve 或 reject / decision must be approve or reject", field="decision")
-    hours = case.extension_hours or 0
-    ctx.data.update({"decision": decision, "hours": hours})
+    requested = float(case.extension_hours or 0)
+    words = str(ctx.inputs.get("note") or ctx.inputs.get("reason") or "").strip()
+    if decision == "reject" and not words:
+        raise ValidationFailed("不同意延期须填写审批意见，说明理由 / a rejection needs the approver's opinion: say why",
+                               field="note")
+    granted = _approved_hours(ctx, requested)
+    hours = granted if decision == "approve" and granted is not None else requested
+    ctx.data.update({"decision": decision, "hours": hours, "requested_hours": requested})
+    if words:
+        ctx.data["opinion"] = words
     if decision == "approve":
         old = case.deadline
         clocks.extend(case, clocks.HANDLE, hours, ctx.at)
@@ -108,13 +140,18 @@ def decide_extension(ctx: Ctx) -> None:
                          "new_deadline": case.deadline.isoformat() if case.deadline else None})
     case.extension_pending = False
     case.extension_hours = None
-    # The step says what was decided, then the approver's words (kept as written).
-    words = str(ctx.inputs.get("note") or ctx.inputs.get("reason") or "").strip()
-    ctx.note = f"{DECISIONS[decision]}延期 {hours:g} 小时" + (f"：{words}" if words else "")
-    ctx.note_en = f"extension of {hours:g} h {DECISIONS_EN[decision]}" + (f": {words}" if words else "")
-    # The handlers hear the decision with its reason, and on approval the new deadline.
+    # The step says what was decided (and what had been asked for, when less was granted), then the approver's
+    # words (kept as written).
+    partly = decision == "approve" and hours < requested
+    ctx.note = (f"{DECISIONS[decision]}延期 {hours:g} 小时" + (f"（申请 {requested:g} 小时）" if partly else "")
+                + (f"：{words}" if words else ""))
+    ctx.note_en = (f"extension of {hours:g} h {DECISIONS_EN[decision]}" + (f" ({requested:g} h asked for)" if partly else "")
+                   + (f": {words}" if words else ""))
+    # The requester and the department's handlers hear the decision with its reason, and on approval the new
+    # deadline.
     due = (f"{timezone.localtime(case.deadline):%Y-%m-%d %H:%M}" if decision == "approve" and case.deadline
            else "")
+    # (The requester is one of those handlers: whoever has since left the department no longer reads its cases.)
     recipients.tell_staff(recipients.department_handlers(case.department_id), case, "extension_decided",
                           f"延期申请{DECISIONS[decision]}", ctx.note + (f"，新的处置期限 {due}" if due else ""),
                           body_en=ctx.note_en + (f", new handling deadline {due}" if due else ""), actor=ctx.actor)
@@ -262,16 +299,28 @@ def reopen(ctx: Ctx) -> None:
     previous = case.department
     case.reopen_count += 1
     ctx.data.update({"closed_at": case.closed_at.isoformat(), "department": getattr(previous, "pk", None)})
+    if case.satisfaction is not None:
+        # The 满意度 was of the closing now reopened: it stays with that round (here and in its 评价 steps), and
+        # the case has none until a reporter rates the next closing (`follow.closing_satisfaction`).
+        ctx.data["satisfaction"] = case.satisfaction
+        case.satisfaction = None
     case.closed_at = None
     case.closed_on_time = None
     case.verified_at = None
     case.handled_at = None
     if previous is not None:
         case.suggested_department = previous  # dispatch pre-fills the department that handled it
-    # The department stays attached (and sees the case it is told about) until dispatch decides again.
+    # The department stays attached (and sees the case) until dispatch decides again.
     case.deadline = None
     clocks.start(case, clocks.DISPATCH, ctx.at)
     ctx.department = previous
-    users = recipients.department_handlers(getattr(previous, "pk", None)) + recipients.dispatchers(case)
-    recipients.tell_staff(users, case, "reopened", "重新办理", str(ctx.inputs.get("reason") or ""), actor=ctx.actor)
+    # The case waits for 派遣: the dispatchers over it are asked to dispatch it again (a task, settled by the
+    # dispatch). The department that handled it has nothing to do yet: it hears of the case with the 新任务 of
+    # that dispatch, which names the reason (`actions_intake.dispatch`), if the case goes back to it.
+    reason = str(ctx.inputs.get("reason") or "").strip()
+    name = getattr(previous, "name", "")
+    body = f"请重新派遣{f'（原处置部门：{name}）' if name else ''}：{reason}"
+    body_en = f"please dispatch it again{f' (handled before by {name})' if name else ''}: {reason}"
+    recipients.tell_staff(recipients.dispatchers(case), case, "reopened", "重新办理", body, body_en=body_en,
+                          actor=ctx.actor)
     ctx.tell = "已重新办理"

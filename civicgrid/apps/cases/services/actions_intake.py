@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.core.errors import ValidationFailed
 from civicgrid.foundation.core.pii import scrub
@@ -113,25 +114,42 @@ def check_result(ctx: Ctx) -> None:
                           actor=ctx.actor)
 
 
-# How much of a reason the reporters' message carries (an SMS is short; the follow page shows it whole).
+# 不予受理 and 作废 take two texts: `reason` (内部原因, required: the timeline, the audit trail, staff only) and
+# `public_note` (告知上报人的说明, optional): the only words of the step that reach the reporters (the message, the
+# follow page, Open311's public updates), personal data masked (`pii.scrub`). Without one the reporters read a
+# neutral default. Kept on the step's data (`PUBLIC_NOTE_KEY`), never in the audit trail's.
+PUBLIC_NOTE_ACTIONS = frozenset({"refuse", "void"})
+PUBLIC_NOTE_KEY = "public_note"
+# Read in the reader's language (the follow page, the form's placeholder); never stored.
+DEFAULT_PUBLIC_NOTES = {"refuse": gettext_noop("经核实，不予受理。"), "void": gettext_noop("经核实，该反映已作废。")}
+# How long the reporters' note may be: it goes whole into an SMS (refused, never cut).
 TOLD_REASON = 200
 
 
+def public_note_of(inputs: dict) -> str:
+    """The `public_note` input as the reporters will read it (masked, trimmed); "" when none was written."""
+    return scrub(str(inputs.get(PUBLIC_NOTE_KEY) or "").replace("\x00", "")).strip()
+
+
 def _tell_why(ctx: Ctx) -> None:
-    """Tell reporters why (after what `ctx.tell` says), as the public feed and the follow page do
-    (`follow.NOTE_STEPS`): the reason with the personal data written into it masked (`pii.scrub`)."""
-    reason = scrub(str(ctx.inputs.get("reason") or "")).strip().rstrip("。.；;，, ")
-    if not reason:
+    """Tell reporters what `public_note` says (after what `ctx.tell` says), as the follow page and the public
+    feed show it (`follow.public_note`); the default needs no repeating after 不予受理 / 已作废. The internal
+    `reason` is never told."""
+    # The step's note is the internal reason, with a `note` sent beside it (the API takes one): both stay inside.
+    reason, extra = (str(ctx.inputs.get(k) or "").strip() for k in ("reason", "note"))
+    ctx.note = f"{reason}\n{extra}" if extra and extra != reason else reason
+    written = ctx.public_note = public_note_of(ctx.inputs)
+    told = written.rstrip("。.；;，, ")
+    if not told:
         return
-    if len(reason) > TOLD_REASON:
-        reason = reason[:TOLD_REASON - 1] + "…"
-    ctx.tell_en = f"{recipients.TELLS_EN[ctx.tell]}, reason: {reason}"
-    ctx.tell = f"{ctx.tell}，原因：{reason}"
+    ctx.tell_en = f"{recipients.TELLS_EN[ctx.tell]}, note: {told}"
+    ctx.tell = f"{ctx.tell}，说明：{told}"
 
 
 @action("refuse")
 def refuse(ctx: Ctx) -> None:
-    """不予受理 with a reason: no step was completed, so the clocks stop without facts. Reporters are told why."""
+    """不予受理 with an internal reason: no step was completed, so the clocks stop without facts. Reporters are
+    told the public note (or the default)."""
     clocks.stop_all(ctx.case, ctx.at)
     ctx.case.ended_at = ctx.at
     ctx.tell = "不予受理"
@@ -140,7 +158,8 @@ def refuse(ctx: Ctx) -> None:
 
 @action("void")
 def void(ctx: Ctx) -> None:
-    """作废 with a reason (counts against 准确立案率 when the case had been accepted). Reporters are told why."""
+    """作废 with an internal reason (counts against 准确立案率 when the case had been accepted). Reporters are told
+    the public note (or the default)."""
     clocks.stop_all(ctx.case, ctx.at)
     ctx.case.ended_at = ctx.at
     ctx.data["was_accepted"] = ctx.case.accepted_at is not None
@@ -187,6 +206,15 @@ def merge(ctx: Ctx) -> None:
                                       f"{case.number})", except_user=ctx.actor, reporter_ids=moving)
 
 
+def _reopen_reason(case: Case) -> str | None:
+    """The reason of the 重新办理 this dispatch follows (none dispatched it since), or None."""
+    if not case.reopen_count:
+        return None
+    last = (case.steps.filter(action__in=("reopen", "dispatch")).order_by("-at", "-pk")
+            .values_list("action", "note").first())
+    return last[1] if last is not None and last[0] == "reopen" else None
+
+
 def _staffed(department: Organisation) -> list:
     """The department's handlers, told of the new task; none, and no one could act on it: refused."""
     handlers = recipients.department_handlers(department.pk)
@@ -222,6 +250,10 @@ def _send_to(ctx: Ctx, department: Organisation, handlers: list) -> None:
     provisional = bool(due) and clocks.deadline_provisional(case)
     body = f"{case.title}（处置期限 {due}{'，按临时日历推算' if provisional else ''}）" if due else ""
     body_en = f"{case.title} (handling deadline {due}{', on the provisional calendar' if provisional else ''})"
+    reopened = _reopen_reason(case)
+    if reopened is not None:  # the department hears of a 重新办理 when it has the work: here, with its reason
+        body, body_en = (f"{body or case.title}；重新办理：{reopened}",
+                         f"{body_en if due else case.title}; reopened: {reopened}")
     recipients.tell_staff(handlers, case, "new_task", "新任务", body, body_en=body_en, actor=ctx.actor)
 
 

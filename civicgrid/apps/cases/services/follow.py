@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from civicgrid.foundation.audit.service import snapshot
 from civicgrid.foundation.core.errors import Conflict, NotFound, ValidationFailed
@@ -17,6 +18,7 @@ from civicgrid.foundation.core.pii import scrub
 from .. import conf
 from ..models import Case, CaseReporter, Status
 from ..workflow import CASE_WORKFLOW, EXTRA_STEP_LABELS, reopen_deadline, reopen_window_open
+from .actions_intake import DEFAULT_PUBLIC_NOTES, PUBLIC_NOTE_ACTIONS, PUBLIC_NOTE_KEY
 from .common import MissingInput, add_step, lock, publish, record, replayed_step, step_key
 from .intake import is_public_only
 from .transitions import Ctx, run
@@ -28,9 +30,23 @@ STEP_LABELS = {t.name: t.label for t in CASE_WORKFLOW.transitions} | EXTRA_STEP_
 # Steps a reporter sees on the public page (internal hand-overs and notes stay inside).
 PUBLIC_STEPS = {"report", "accept", "refuse", "void", "merge", "dispatch", "report_back", "verify", "close",
                 "self_handle", "reopen", "rate"}
-# Steps whose note (staff's words to the reporter: why it was refused or voided, what was done) goes with them,
-# on the follow page as in Open311's public updates, with the personal data written into it masked (`pii.scrub`).
+# Steps whose words to the reporter go with them, on the follow page as in Open311's public updates, with the
+# personal data written into them masked (`pii.scrub`; names are not recognised): for 不予受理 and 作废 the note
+# written for the reporters (`public_note`, never the internal reason), for 处置反馈 and 结案 the step's note (their
+# forms say so).
 NOTE_STEPS = frozenset({"refuse", "void", "report_back", "close"})
+
+
+def public_note(step) -> str:
+    """What the reporters read of `step` (a step of `NOTE_STEPS`; "" for any other). A 不予受理 or 作废 without a
+    note for the reporters shows the neutral default in the reader's language, also one recorded before the note
+    was asked for: its reason was written for staff."""
+    if step.action not in NOTE_STEPS:
+        return ""
+    if step.action in PUBLIC_NOTE_ACTIONS:
+        data = step.data if isinstance(step.data, dict) else {}
+        return scrub(str(data.get(PUBLIC_NOTE_KEY) or gettext(DEFAULT_PUBLIC_NOTES[step.action])))
+    return scrub(step.note)
 
 
 def reporter_for(token: str) -> CaseReporter:
@@ -58,14 +74,37 @@ def not_the_reporter(reporter: CaseReporter, viewer) -> bool:
     return reporter.original_case.reporter_id == viewer.pk
 
 
+def rated_this_closing(case, reporter: CaseReporter) -> bool:
+    """Whether `reporter`'s rating is of the case's present closing: given at or after it. A rating given
+    before a 重新办理 belongs to the earlier round (its 评价 step keeps it in the timeline); once the case is
+    closed again it is not the current one, and nothing is until the reporter rates the new closing."""
+    return (case.status == Status.CLOSED and reporter.rating is not None and reporter.rated_at is not None
+            and case.closed_at is not None and reporter.rated_at >= case.closed_at)
+
+
+def current_rating(case, reporter: CaseReporter) -> int | None:
+    """The reporter's rating of the present closing (`rated_this_closing`), else None."""
+    return reporter.rating if rated_this_closing(case, reporter) else None
+
+
+def closing_satisfaction(case) -> int | None:
+    """满意度 of the case's present closing: the mean of its reporters' ratings of that closing, rounded; None
+    while the case is not closed or no reporter has rated this closing (an earlier round's ratings stay in the
+    timeline's 评价 steps)."""
+    if case.status != Status.CLOSED or case.closed_at is None:
+        return None
+    ratings = list(CaseReporter.objects.filter(case=case, rating__isnull=False, rated_at__gte=case.closed_at)
+                   .values_list("rating", flat=True))
+    return round(sum(ratings) / len(ratings)) if ratings else None
+
+
 def may_rate(case, reporter: CaseReporter, viewer=None) -> bool:
     """A reporter rates a closed case once per closing: after a reopening and a new closing, the rating of the
     work done since is asked again. Whoever holds the link rates, except staff signed in (`viewer`, see
     `not_the_reporter`)."""
     if case.status != Status.CLOSED or not_the_reporter(reporter, viewer):
         return False
-    return reporter.rating is None or (reporter.rated_at is not None and case.closed_at is not None
-                                       and reporter.rated_at < case.closed_at)
+    return not rated_this_closing(case, reporter)
 
 
 def _public_steps(case: Case) -> list[dict]:
@@ -73,7 +112,9 @@ def _public_steps(case: Case) -> list[dict]:
     return [
         {"action": s.action, "label": STEP_LABELS.get(s.action, s.action), "at": s.at,
          "merged_into": (s.data or {}).get("parent") if s.action == "merge" and isinstance(s.data, dict) else None,
-         "note": scrub(s.note) if s.action in NOTE_STEPS and s.note else ""}
+         # A 评价 step keeps the score it gave: the rating of its round, also after a 重新办理.
+         "score": (s.data or {}).get("score") if s.action == "rate" and isinstance(s.data, dict) else None,
+         "note": public_note(s)}
         for s in case.steps.filter(action__in=PUBLIC_STEPS).order_by("at", "id")
     ]
 
@@ -136,7 +177,7 @@ def follow_status(token: str, viewer=None) -> dict:
         "closed_at": case.closed_at,
         "merged": merged,
         "steps": steps,
-        "rating": reporter.rating if case.status == Status.CLOSED else None,  # of the closing now shown
+        "rating": current_rating(case, reporter),  # of the closing now shown, not of one before a 重新办理
         "can_rate": may_rate(case, reporter, viewer),
         "can_reopen": window_open and not staff,
         # The reopen deadline, stated while the case is closed (open or past), and the rule's days.
@@ -183,8 +224,7 @@ def rate(*, follow_token: str, score, comment: str = "", actor=None, idempotency
         now = timezone.now()
         reporter.rating, reporter.rating_comment, reporter.rated_at = score, comment, now
         reporter.save(update_fields=["rating", "rating_comment", "rated_at"])
-        ratings = list(CaseReporter.objects.filter(case=case, rating__isnull=False).values_list("rating", flat=True))
-        case.satisfaction = round(sum(ratings) / len(ratings))
+        case.satisfaction = closing_satisfaction(case)  # this closing's ratings only
         case.save(update_fields=["satisfaction", "updated_at"])
         add_step(case, action="rate", actor="reporter", at=now, note=comment, data={"score": score},
                  idempotency_key=key)
@@ -212,4 +252,6 @@ def reopen_by_token(*, follow_token: str, reason: str, actor=None, idempotency_k
         if case.status not in t.sources:
             raise Conflict("只有已办结的案卷可以重新办理 / only a closed case can be reopened")
         # The actor is recorded as "reporter" (no name: the trail needs no personal data to show who it was).
-        return run(Ctx("reporter", case, t, {"reason": reason[:1000]}, timezone.now(), [], key=key))
+        # The reporter who asked is not told of it (the page answers them); other reporters of the case are.
+        return run(Ctx("reporter", case, t, {"reason": reason[:1000]}, timezone.now(), [], key=key,
+                       reporter=reporter))

@@ -37,7 +37,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from civicgrid.apps.categories.models import Category
+from civicgrid.apps.categories.models import Category, in_use_q
 from civicgrid.apps.categories.routing import RoutingTable, resolve_department
 from civicgrid.foundation.access.scope import has_capability, scope_for, user_roles
 from civicgrid.foundation.core import context, keys, ratelimit
@@ -97,7 +97,7 @@ class _Lookups:
     def category(self, pk: int) -> Category | None:
         found = self.categories.get(pk)
         if found is None:
-            found = Category.objects.filter(pk=pk, is_active=True).first()
+            found = Category.objects.filter(in_use_q(taxonomy=False), pk=pk).first()  # not under a class off
             if found is not None:
                 self.categories[pk] = found
         return found
@@ -208,6 +208,11 @@ def resolve_category(category, *, subclass: bool = True) -> Category | None:
             pk = None
     found = _lookups().category(pk) if pk and 0 < pk < 2**63 else None
     if found is None:
+        off = Category.objects.filter(pk=pk, is_active=True, parent__is_active=False).select_related("parent").first() \
+            if pk and 0 < pk < 2**63 else None
+        if off is not None:
+            raise ValidationFailed(f"事件分类「{off.name}」所属的大类「{off.parent.name}」已停用，不能再选用 / the class "
+                                   f"{off.parent.name} of category {off.name} is switched off", field="category")
         raise ValidationFailed(f"未知的事件分类：{str(category)[:32]} / unknown category", field="category")
     return require_subclass(found) if subclass else found
 

@@ -63,6 +63,8 @@ class Ctx:
     tell_en: str = ""  # its English, when it is not one of `recipients.TELLS_EN` (a refusal's reason)
     link: bool = False  # whether reporters get the follow link (rating after closing)
     key: str | None = None  # the hashed one-time key of the form or request (`common.step_key`)
+    reporter: object = None  # the CaseReporter whose follow link takes the step (told nothing of it)
+    public_note: str = ""  # 不予受理, 作废: what the reporters read of the step (`actions_intake.PUBLIC_NOTE_KEY`)
 
 
 ACTIONS: dict[str, Callable[[Ctx], None]] = {}
@@ -86,6 +88,8 @@ TOPICS = {
 }
 # The free-text inputs an action records on its step (with their labels for the refusal).
 FREE_TEXT = {"note": "说明", "reason": "原因"}
+# The note told to the reporters (不予受理, 作废): short enough for a text message, taken by those actions only.
+PUBLIC_NOTE_LABEL = "告知上报人的说明"
 PHOTO_KINDS = {"report_back": "after", "verify": "verify", "progress": "progress", "check_result": "verify"}
 
 
@@ -121,6 +125,7 @@ def act(*, actor, case: Case, action: str, note_en: str = "", idempotency_key: s
         if len(str(inputs.get(name) or "").strip()) > MAX_NOTE:  # refused, never cut: the timeline keeps it whole
             raise ValidationFailed(f"{label}不能超过 {MAX_NOTE} 个字符 / {name} is at most {MAX_NOTE} characters",
                                    field=name)
+    _check_public_note(action, inputs)
     photos = read_photos(inputs.pop("photos", None) or (), PHOTO_KINDS.get(action, "photo"))
     with transaction.atomic():
         case = lock(case)
@@ -133,6 +138,22 @@ def act(*, actor, case: Case, action: str, note_en: str = "", idempotency_key: s
             raise MissingInput(MISSING_MESSAGES.get((action, exc.field), exc.message), field=exc.field) from None
         ensure_capability_scope(actor, case, t.capability, t.label)
         return run(Ctx(actor, case, t, inputs, timezone.now(), photos, note_en=note_en, key=key))
+
+
+def _check_public_note(action: str, inputs: dict) -> None:
+    """`public_note` only where the reporters are told one (不予受理, 作废), and short enough to be told whole: the
+    words another action's step shows are its `note` (its form says where they go)."""
+    from .actions_intake import PUBLIC_NOTE_ACTIONS, PUBLIC_NOTE_KEY, TOLD_REASON
+
+    text = str(inputs.get(PUBLIC_NOTE_KEY) or "").strip()
+    if not text:
+        return
+    if action not in PUBLIC_NOTE_ACTIONS:
+        raise ValidationFailed(f"{PUBLIC_NOTE_LABEL}只用于不予受理和作废 / public_note is taken by refuse and void only",
+                               field=PUBLIC_NOTE_KEY)
+    if len(text) > TOLD_REASON:
+        raise ValidationFailed(f"{PUBLIC_NOTE_LABEL}不能超过 {TOLD_REASON} 个字符（将以短信发送） / public_note is at most "
+                               f"{TOLD_REASON} characters (it is sent as a text message)", field=PUBLIC_NOTE_KEY)
 
 
 def replayed_case(*, actor, number: str, action: str, idempotency_key: str | None) -> Case | None:
@@ -173,8 +194,11 @@ def run(ctx: Ctx) -> Case:
     case.save()
     changed = case.status != from_status
     note = ctx.note or str(ctx.inputs.get("note") or ctx.inputs.get("reason") or "").strip()
+    # The reporters' note is the step's (the follow page, Open311), not the audit entry's: the trail keeps the
+    # internal reason on the step and needs no second free text.
+    step_data = {**ctx.data, "public_note": ctx.public_note} if ctx.public_note else ctx.data
     step = add_step(case, action=t.name, actor=ctx.actor, at=ctx.at, from_status=from_status,
-                    to_status=case.status if changed else "", note=note, data=ctx.data,
+                    to_status=case.status if changed else "", note=note, data=step_data,
                     department=ctx.department or case.department, note_en=ctx.note_en if note else "",
                     idempotency_key=ctx.key)
     attach_all(case, ctx.photos, step=step, actor=ctx.actor)
@@ -183,7 +207,7 @@ def run(ctx: Ctx) -> Case:
     publish(case, TOPICS[t.name], action=t.name, from_status=from_status, step_id=step.pk, **ctx.event)
     if changed and ctx.tell:
         recipients.tell_reporters(case, ctx.tell, with_link=ctx.link, except_user=user_or_none(ctx.actor),
-                                  text_en=ctx.tell_en)
+                                  text_en=ctx.tell_en, except_reporter=ctx.reporter)
     return case
 
 

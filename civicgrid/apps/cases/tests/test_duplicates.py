@@ -1,11 +1,13 @@
-"""Duplicates at intake (200 m, 72 h; the same category, a component and its matter counting as one, or a related
-one with alike words) and merging that keeps every reporter informed."""
+"""Duplicates at intake (within 200 m: open and 挂账 cases however old, cases closed within 72 h of the report; the
+same category, a component and its matter counting as one, or a related one with alike words) and merging that
+keeps every reporter informed."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from civicgrid.apps.cases import duplicates
 from civicgrid.apps.cases.models import Case, CaseReporter, Status
@@ -24,16 +26,16 @@ def north(metres: float) -> float:
     return POINT[1] + metres / M_PER_DEG_LAT
 
 
-def test_candidates_are_open_nearby_recent_cases_of_a_similar_category_best_first(loop):
+def test_candidates_are_open_nearby_cases_of_a_similar_category_best_first(loop):
     base = report(loop, title="小区门口垃圾堆放")
     near = report(loop, title="门口垃圾没人清", lat=north(50))
     nearer = report(loop, title="垃圾", lat=north(20), category=loop.sibling.pk)  # a sibling subclass
     far = report(loop, title="垃圾", lat=north(260))
     unrelated = report(loop, title="邻居吵架", lat=north(10), category=loop.other_cat.pk)
-    old = report(loop, title="垃圾", lat=north(30))
-    Case.objects.filter(pk=old.pk).update(reported_at=base.reported_at - timedelta(hours=80))
-    closed = report(loop, title="垃圾", lat=north(40))
-    Case.objects.filter(pk=closed.pk).update(status=Status.CLOSED)
+    old = report(loop, title="垃圾", lat=north(30))  # closed 80 h before `base` was reported
+    Case.objects.filter(pk=old.pk).update(status=Status.CLOSED, closed_at=base.reported_at - timedelta(hours=80))
+    voided = report(loop, title="垃圾", lat=north(40))
+    Case.objects.filter(pk=voided.pk).update(status=Status.VOIDED, ended_at=base.reported_at)
 
     found = duplicates.candidates(base)
     assert [c.case.pk for c in found] == [nearer.pk, near.pk]  # the text first: `nearer` reads like `base`
@@ -214,3 +216,71 @@ def test_a_related_category_is_offered_only_when_its_words_are_alike(loop, setti
     assert slab.pk in [c.case.pk for c in duplicates.candidates(box)]
     settings.CIVICGRID_DUPLICATE_MIN_TEXT = 0.9
     assert [c.case.pk for c in duplicates.candidates(box)] == [same.pk]
+
+
+def _aged(case, **fields):
+    """`case` as the tester found theirs: changed in the database (its age, status, flags), then read again."""
+    Case.objects.filter(pk=case.pk).update(**fields)
+    case.refresh_from_db()
+    return case
+
+
+def _the_tester_spot(loop):
+    """An old open case (处置中, overdue and supervised, reported 9 days ago), an old one on hold (挂账), one closed
+    10 h ago, one closed 5 days ago and one refused an hour ago, all at the spot; then a new report 17 m away."""
+    now = timezone.now()
+    stale = _aged(report(loop, title="垃圾站满溢"), reported_at=now - timedelta(days=9), status=Status.HANDLING,
+                  is_overdue=True, is_supervised=True)
+    held = _aged(report(loop, title="垃圾站满溢", lat=north(5)), reported_at=now - timedelta(days=40),
+                 status=Status.SUSPENDED)
+    lately = _aged(report(loop, title="垃圾站满溢", lat=north(8)), reported_at=now - timedelta(days=3),
+                   status=Status.CLOSED, closed_at=now - timedelta(hours=10))
+    long_ago = _aged(report(loop, title="垃圾站满溢", lat=north(9)), reported_at=now - timedelta(days=8),
+                     status=Status.CLOSED, closed_at=now - timedelta(days=5))
+    refused = _aged(report(loop, title="垃圾站满溢", lat=north(3)), status=Status.REFUSED,
+                    ended_at=now - timedelta(hours=1))
+    new = report(loop, title="垃圾站满溢", lat=north(17))
+    return stale, held, lately, long_ago, refused, new
+
+
+def test_an_open_case_is_offered_however_old_and_a_closed_one_only_within_the_window(loop):
+    """The tester's case: an open case older than 72 h at the spot was not offered. Open and 挂账 cases are
+    offered whatever their age, first; a case closed within the window (around the report's time) after them,
+    not to merge into; one closed earlier, or refused, is not offered."""
+    stale, held, lately, long_ago, refused, new = _the_tester_spot(loop)
+    found = duplicates.candidates(new)
+    assert {c.case.pk for c in found[:2]} == {stale.pk, held.pk} and all(c.joinable for c in found[:2])
+    assert [c.case.pk for c in found[2:]] == [lately.pk] and not found[2].joinable
+    assert 15 < next(c for c in found if c.case.pk == stale.pk).distance_m < 19
+    # the window is a setting: five days reach the case closed five days ago; none leaves only the open ones
+    assert long_ago.pk in [c.case.pk for c in duplicates.candidates(new, hours=5 * 24 + 1)]
+    assert {c.case.pk for c in duplicates.candidates(new, hours=0)} == {stale.pk, held.pk}
+    # the window is around the report's time, not now: a report made 6 days ago meets the case closed 5 days ago
+    back = _aged(report(loop, title="垃圾站满溢", lat=north(20)), reported_at=timezone.now() - timedelta(days=6))
+    assert {c.case.pk for c in duplicates.candidates(back)} == {stale.pk, held.pk, long_ago.pk, new.pk}
+    assert refused.pk not in [c.case.pk for c in duplicates.candidates(new, hours=1000)]
+
+
+def test_the_duplicates_endpoint_and_case_page_offer_the_old_open_case_to_merge(loop, api_client, client, settings):
+    stale, held, lately, long_ago, refused, new = _the_tester_spot(loop)
+    body = api_client.get(f"/api/v1/cases/{new.number}/duplicates", **auth(loop.dispatcher)).json()
+    items = {i["number"]: i for i in body["items"]}
+    assert set(items) == {stale.number, held.number, lately.number} and body["hours"] == 72
+    assert items[stale.number]["joinable"] and items[held.number]["joinable"]
+    assert items[stale.number]["closed_at"] is None
+    assert not items[lately.number]["joinable"] and items[lately.number]["closed_at"]
+    assert [i["joinable"] for i in body["items"]] == [True, True, False]  # the ones to merge into first
+
+    client.force_login(loop.dispatcher)
+    html = client.get(f"/cases/{new.number}/").content.decode()
+    assert f'data-merge-form="{stale.number}"' in html and f'data-merge-form="{held.number}"' in html
+    assert f'data-closed-candidate="{lately.number}"' in html and f'data-merge-form="{lately.number}"' not in html
+    assert long_ago.number not in html and refused.number not in html
+    assert "72 小时内结案" in html
+
+    # the old open case takes the merge (the page's form, ticked)
+    response = client.post(f"/cases/{new.number}/act/merge/", {"parent": stale.number, "confirm": "1",
+                                                              "idempotency_key": "dup-old-1"})
+    assert response.status_code == 302
+    new.refresh_from_db()
+    assert new.status == Status.MERGED and new.parent_id == stale.pk

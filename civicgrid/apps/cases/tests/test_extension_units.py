@@ -123,8 +123,10 @@ def test_an_extension_granted_after_the_days_ran_out_keeps_the_hours_it_has_left
         loop, at, django_capture_on_commit_callbacks):
     with clock_at(at(0, 10)):
         case = _dispatched(loop, loop.sibling)
-    with clock_at(at(1, 11)):  # an hour late (Tuesday 10:00 passed): 3 hours of the 4 are left
-        case = _extended(loop, case, 4)
+    with clock_at(at(1, 9, 30)):  # asked for in time (the deadline is Tuesday 10:00) …
+        act(actor=loop.handler, case=case, action="request_extension", reason="材料未到", hours=4)
+    with clock_at(at(1, 11)):  # … granted an hour late (Tuesday 10:00 passed): 3 hours of the 4 are left
+        case = act(actor=loop.dispatcher, case=case, action="decide_extension", decision="approve")
         clock = _agree(case)
         assert case.deadline == at(1, 16, 30) and not case.is_overdue
         assert (clock.consumed, clock.extra_minutes, clock.extra_consumed) == (1, 240, 60)

@@ -214,18 +214,20 @@ REASON = "经核实该处井盖完好，联系人13811112222已告知"
 REASON_MASKED = "经核实该处井盖完好，联系人138****2222已告知"
 
 
-def test_the_reporter_is_told_why_a_report_was_refused_masked_as_the_public_is(loop, client):
-    """The public updates feed shows a refusal's reason (masked by `pii.scrub`); the reporter is told no less: on
-    the follow page (and its JSON) and in the message, masked the same way."""
+def test_the_reporter_is_told_the_note_written_for_them_masked_as_the_public_is(loop, client):
+    """The public updates feed shows a refusal's note for the reporters (masked by `pii.scrub`); the reporter is
+    told no less: on the follow page (and its JSON) and in the message, masked the same way. The internal reason
+    goes nowhere but the staff's timeline."""
     case = report(loop, actor=loop.resident, source="public", reporter_phone="13700000001")
     token = CaseReporter.objects.get(original_case=case).follow_token
-    act(actor=loop.dispatcher, case=case, action="refuse", reason=REASON)
+    act(actor=loop.dispatcher, case=case, action="refuse", reason="坐席内部：重复来电", public_note=REASON)
     sms = OutgoingMessage.objects.filter(channel="sms").order_by("-id").first()
     inbox = Notification.objects.filter(user=loop.resident).order_by("-id").first()
     for body in (sms.body, inbox.body):
-        assert f"不予受理，原因：{REASON_MASKED}。" in body and "13811112222" not in body
-    assert f"was not accepted, reason: {REASON_MASKED}." in inbox.body_en
+        assert f"不予受理，说明：{REASON_MASKED}。" in body and "13811112222" not in body and "坐席内部" not in body
+    assert f"was not accepted, note: {REASON_MASKED}." in inbox.body_en
     page = client.get(f"/follow/{token}/").content.decode()
     assert f'<p class="note" data-step-note>{REASON_MASKED}</p>' in page and "13811112222" not in page
+    assert "坐席内部" not in page
     steps = client.get(f"/api/v1/follow/{token}").json()["steps"]
     assert [(s["action"], s["note"]) for s in steps] == [("report", ""), ("refuse", REASON_MASKED)]

@@ -72,7 +72,7 @@ def test_one_approvers_decision_closes_the_request_for_every_approver_and_nothin
     second = Notification.objects.filter(kind="extension_request", target_id=str(case.pk), resolved_at__isnull=True)
     assert second.count() == 2 and inbox(loop.leader, unread_only=True).count() == leader_unread
     first_closed = list(Notification.objects.filter(pk__in=first_ids).values_list("pk", "resolved_at"))
-    act(actor=loop.leader, case=case, action="decide_extension", decision="reject")
+    act(actor=loop.leader, case=case, action="decide_extension", decision="reject", note="先用临时配件")
     assert inbox(loop.leader, unread_only=True).count() == leader_unread - 1
     assert set(Notification.objects.filter(kind="extension_request", target_id=str(case.pk))
                .values_list("resolution", flat=True)) == {"已同意", "已不同意"}
@@ -85,7 +85,7 @@ def test_an_approver_who_read_the_request_keeps_the_time_they_read_it(loop):
     act(actor=loop.handler, case=case, action="request_extension", reason="需调度清运车", hours=8)
     earlier = timezone.now() - timedelta(hours=1)
     Notification.objects.filter(user=loop.leader, kind="extension_request").update(read_at=earlier)
-    act(actor=loop.dispatcher, case=case, action="decide_extension", decision="reject")
+    act(actor=loop.dispatcher, case=case, action="decide_extension", decision="reject", note="先用临时配件")
     message = Notification.objects.get(user=loop.leader, kind="extension_request")
     assert message.read_at == earlier and message.resolution == "已不同意"
 

@@ -139,7 +139,8 @@ def test_the_whole_loop_with_check_send_back_extension_rework_rating_and_reopen(
     assert reopened.status_code == 200 and reopened.json()["status"] == "accepted"
     case.refresh_from_db()
     assert case.reopen_count == 1 and case.closed_at is None and case.suggested_department == loop.dept
-    assert inbox(loop.handler, "reopened") == 1
+    # the dispatchers are asked to dispatch it again; the department hears of it once it is dispatched to them
+    assert inbox(loop.dispatcher, "reopened") == 1 and inbox(loop.handler, "reopened") == 0
     assert case.steps.last().actor_name == "reporter"
 
 
@@ -238,9 +239,15 @@ def test_a_rejected_extension_keeps_the_deadline_and_an_unconfirmed_check_goes_b
     assert api.get(loop.worker, case)["allowed_actions"] == []
     api.act(loop.handler, case, "request_extension", reason="等待配件", hours=4)
     api.act(loop.dispatcher, case, "decide_extension", expect=400, decision="maybe")
-    body = api.act(loop.dispatcher, case, "decide_extension", decision="reject")
+    # a refusal says why: without the approver's opinion it is refused, and nothing changes
+    before = world_counts()
+    body = api.act(loop.dispatcher, case, "decide_extension", expect=400, decision="reject")
+    assert body["field"] == "note" and "不同意延期须填写审批意见" in body["detail"] and world_counts() == before
+    body = api.act(loop.dispatcher, case, "decide_extension", decision="reject", note="可先行处置")
     assert body["deadline"] == deadline and body["extension_pending"] is False
-    assert body["timeline"][-1]["note"] == "不同意延期 4 小时"
+    assert body["timeline"][-1]["note"] == "不同意延期 4 小时：可先行处置"
+    assert body["timeline"][-1]["data"].items() >= {"decision": "reject", "requested_hours": 4,
+                                                     "opinion": "可先行处置"}.items()
     # the approver's words follow the decision on the step (they were once dropped for the default text)
     api.act(loop.handler, case, "request_extension", reason="配件仍未到", hours=6)
     body = api.act(loop.dispatcher, case, "decide_extension", decision="reject", note="请先用临时配件修复")

@@ -114,6 +114,7 @@ def test_an_approved_extension_clears_the_overdue_mark_and_rearms_the_sweep(loop
     case.refresh_from_db()
     assert case.is_overdue
     old_due = clock.due_at
+    # asked for in time (the real clock is before the deadline the sweep was run past), decided after the breach
     act(actor=loop.handler, case=case, action="request_extension", reason="材料未到", hours=72)
     case = act(actor=loop.dispatcher, case=case, action="decide_extension", decision="approve")
     clock.refresh_from_db()
@@ -126,7 +127,8 @@ def test_an_approved_extension_clears_the_overdue_mark_and_rearms_the_sweep(loop
 
 def _extension(loop, case, hours: float, decision: str = "approve") -> Case:
     act(actor=loop.handler, case=case, action="request_extension", reason="材料未到", hours=hours)
-    return act(actor=loop.dispatcher, case=case, action="decide_extension", decision=decision)
+    return act(actor=loop.dispatcher, case=case, action="decide_extension", decision=decision,
+               note="" if decision == "approve" else "材料可先行调配")
 
 
 def _rework(loop, case, handler=None) -> tuple[Case, SlaClock]:
@@ -184,9 +186,9 @@ def test_unrelated_sla_events_are_ignored(loop):
     assert not Notification.objects.exists()
 
 
-def _breached(loop) -> Case:
-    """A dispatched case whose handling deadline the sweep has found passed: 超期."""
-    case = _dispatched(loop)
+def _breached(loop, case=None) -> Case:
+    """A dispatched case (`case`, or a new one) whose handling deadline the sweep has found passed: 超期."""
+    case = case or _dispatched(loop)
     # the clock is the truth: its deadline passed a minute ago
     SlaClock.objects.filter(pk=_handle_clock(case).pk).update(due_at=timezone.now() - timedelta(minutes=1),
                                                               warn_at=timezone.now() - timedelta(minutes=2))
@@ -207,9 +209,11 @@ def test_a_new_round_clears_the_overdue_mark_of_the_round_before(loop):
 
 
 def test_a_late_handling_stays_overdue_until_its_case_is_reopened(loop):
-    case = _breached(loop)
-    # a rejected extension leaves the passed deadline as it was
-    case = _extension(loop, case, 4, decision="reject")
+    # an extension asked for in time, then the deadline passes; its rejection leaves the passed deadline as it was
+    case = _dispatched(loop)
+    act(actor=loop.handler, case=case, action="request_extension", reason="材料未到", hours=4)
+    case = _breached(loop, case)
+    case = act(actor=loop.dispatcher, case=case, action="decide_extension", decision="reject", note="请按期处置")
     assert case.is_overdue
     # the steps that follow the late handling keep its mark, through closure
     case = act(actor=loop.handler, case=case, action="report_back", note="迟了")

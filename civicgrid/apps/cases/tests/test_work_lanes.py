@@ -44,16 +44,41 @@ def test_each_role_sees_its_own_steps_within_its_scope(loop):
     assert lanes(loop.handler) == {"handle": 1} and lanes(loop.other_handler) == {"handle": 0}
     act(actor=loop.handler, case=waiting, action="start")
     act(actor=loop.handler, case=waiting, action="request_extension", reason="材料未到", hours=8)
-    assert lanes(loop.leader) == {"extension": 1, "major": 0} and lanes(loop.dispatcher)["extension"] == 1
+    assert lanes(loop.leader) == {"extension": 1, "supervised": 0, "major": 0} and lanes(loop.dispatcher)["extension"] == 1
     act(actor=loop.leader, case=waiting, action="decide_extension", decision="approve")
     act(actor=loop.handler, case=waiting, action="report_back", note="已清理")
-    assert lanes(loop.handler) == {"handle": 0} and lanes(loop.leader) == {"extension": 0, "major": 0}
+    assert lanes(loop.handler) == {"handle": 0} and lanes(loop.leader) == {"extension": 0, "supervised": 0, "major": 0}
     assert lanes(loop.worker)["verify"] == 1 and lanes(loop.neighbour_worker)["verify"] == 0
     act(actor=loop.worker, case=waiting, action="verify", photos=[jpeg()])
     assert lanes(loop.worker)["verify"] == 0 and lanes(loop.street_dispatcher)["close"] == 1
     act(actor=loop.street_dispatcher, case=waiting, action="close")
     assert lanes(loop.street_dispatcher) == {"intake": 0, "dispatch": 0, "close": 0}
     assert lanes(loop.dispatcher)["intake"] == 1 and other_street.status == "reported"
+
+
+def test_the_leaders_keep_the_supervised_cases_of_their_region_in_a_lane(loop):
+    """督办中的案件: the open cases under supervision (a leader's 督办, or 超期自动督办), suspended ones included, of
+    the leader's own region; a case leaves the lane when its loop ends."""
+    supervised = report(loop)
+    act(actor=loop.dispatcher, case=supervised, action="accept")
+    act(actor=loop.dispatcher, case=supervised, action="dispatch", department=loop.dept.pk)
+    plain = report(loop)
+    elsewhere = report(loop, actor=loop.dispatcher, lng=OTHER_STREET_POINT[0], lat=OTHER_STREET_POINT[1])
+    street_leader = user_with(Role.LEADER, region=loop.tree["140213050"], username="ld-street-sup")
+    assert lanes(loop.leader)["supervised"] == 0
+    act(actor=loop.leader, case=supervised, action="supervise", note="请加快处置")
+    act(actor=loop.leader, case=elsewhere, action="supervise", note="请核实")
+    assert lanes(loop.leader)["supervised"] == 2 and lanes(street_leader)["supervised"] == 1
+    assert "supervised" not in lanes(loop.dispatcher) and "supervised" not in lanes(loop.handler)
+    c = page_for(loop.leader)
+    listed = c.get("/cases/", {"work": "supervised"}).content.decode()
+    assert supervised.number in listed and elsewhere.number in listed and plain.number not in listed
+    home = c.get("/").content.decode()
+    assert 'data-lane="supervised" data-count="2"' in home and "督办中的案件" in home
+    work = c.get("/api/v1/cases/work", **auth(loop.leader)).json()["lanes"]
+    assert ("supervised", 2) in [(w["key"], w["count"]) for w in work]
+    act(actor=loop.dispatcher, case=elsewhere, action="void", reason="重复录入")
+    assert lanes(loop.leader)["supervised"] == 1
 
 
 def test_the_home_page_links_each_lane_to_its_cases(loop):
@@ -90,7 +115,7 @@ def test_a_user_without_steps_sees_no_work_section(loop):
     home = page_for(loop.resident).get("/").content.decode()
     assert "data-my-work" not in home
     viewer = user_with(Role.LEADER, region=loop.tree["140213050"], username="street-leader")
-    assert [lane["key"] for lane in selectors.my_work(viewer)] == ["extension", "major"]
+    assert [lane["key"] for lane in selectors.my_work(viewer)] == ["extension", "supervised", "major"]
 
 
 def test_the_home_page_costs_one_count_per_lane(loop):

@@ -13,8 +13,8 @@ from civicgrid.apps.categories.models import Category, LimitMode
 @pytest.mark.parametrize(("amount", "mode", "chinese", "english"), [
     (Decimal("1"), LimitMode.WORKING_DAYS, "1 工作日", "1 working day"),
     (Decimal("3"), LimitMode.WORKING_DAYS, "3 工作日", "3 working days"),
-    (Decimal("1"), LimitMode.WORKING_HOURS, "1 工作时", "1 working hour"),
-    (Decimal("4.50"), LimitMode.WORKING_HOURS, "4.5 工作时", "4.5 working hours"),
+    (Decimal("1"), LimitMode.WORKING_HOURS, "1 工作小时", "1 working hour"),
+    (Decimal("4.50"), LimitMode.WORKING_HOURS, "4.5 工作小时", "4.5 working hours"),
     (Decimal("6"), LimitMode.NATURAL_HOURS, "6 自然时", "6 calendar hours"),
 ])
 def test_the_limit_reads_right_in_both_languages(amount, mode, chinese, english):

@@ -65,21 +65,21 @@ def test_edit_with_history(admin, departments):
     response = admin.post(f"/categories/{cat.pk}/", form)
     assert response.status_code == 302
     cat.refresh_from_db()
-    assert cat.time_limit_text == "4 工作时" and cat.edited_at is not None and cat.in_public_feed
+    assert cat.time_limit_text == "4 工作小时" and cat.edited_at is not None and cat.in_public_feed
     page = admin.get(f"/categories/{cat.pk}/").content.decode()
     assert 'data-testid="category-form"' in page and "变更记录" in page and "修改" in page
-    assert "工作日" in page and "工作时" in page  # the change shown before → after
+    assert "工作日" in page and "工作小时" in page  # the change shown before → after
     bad = admin.post(f"/categories/{cat.pk}/", {**form, "time_limit_amount": "0"})
     assert bad.status_code == 400 and "error" in bad.content.decode()
     cat.refresh_from_db()
-    assert cat.time_limit_text == "4 工作时"
+    assert cat.time_limit_text == "4 工作小时"
     before = AuditEntry.objects.count()
     too_long = admin.post(f"/categories/{cat.pk}/", {**form, "time_limit_amount": "9999.99",
                                                      "time_limit_mode": "working_days"})
     assert too_long.status_code == 400 and "不超过 250 工作日" in too_long.content.decode()
     assert "工作日最多 250" in too_long.content.decode()  # the form states every unit's range beforehand
     cat.refresh_from_db()
-    assert cat.time_limit_text == "4 工作时" and AuditEntry.objects.count() == before
+    assert cat.time_limit_text == "4 工作小时" and AuditEntry.objects.count() == before
 
 
 def test_the_form_says_a_limit_change_reaches_only_the_handling_timed_afterwards(admin):
@@ -149,7 +149,7 @@ def test_import_page(admin, worker):
     buffer.seek(0)
     buffer.name = "social.xlsx"
     assert admin.post("/categories/import/", {"file": buffer}).status_code == 302
-    assert Category.objects.get(taxonomy__code="social", code="0702").time_limit_text == "8 工作时"
+    assert Category.objects.get(taxonomy__code="social", code="0702").time_limit_text == "8 工作小时"
 
 
 def test_rules_pages(admin, worker, departments):

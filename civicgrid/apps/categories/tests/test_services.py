@@ -29,7 +29,7 @@ def test_an_edit_is_audited_with_before_and_after_and_marks_the_category(garbage
     changed = services.update_category(actor=manager, category=garbage, time_limit_amount="4",
                                        time_limit_mode="working_hours", default_department=departments["区住建局"],
                                        keywords="垃圾,乱扔")
-    assert changed.time_limit_text == "4 工作时" and changed.edited_at is not None
+    assert changed.time_limit_text == "4 工作小时" and changed.edited_at is not None
     entry = history(garbage).first()
     assert entry.action == "data.changed" and entry.actor == manager
     assert entry.before["time_limit_amount"] == "1.00" and entry.after["time_limit_amount"] == "4.00"
@@ -190,7 +190,7 @@ def test_an_edit_keeps_two_levels(garbage, manager):
 
 
 @pytest.mark.parametrize(("mode", "top", "words"), [
-    ("working_days", "250", "不超过 250 工作日"), ("working_hours", "2000", "不超过 2000 工作时"),
+    ("working_days", "250", "不超过 250 工作日"), ("working_hours", "2000", "不超过 2000 工作小时"),
     ("natural_hours", "8760", "不超过 8760 自然时"),
 ])
 def test_a_time_limit_is_at_most_about_a_year_of_its_unit(garbage, manager, mode, top, words):

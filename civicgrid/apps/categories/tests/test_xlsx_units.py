@@ -26,7 +26,7 @@ def test_an_ambiguous_unit_is_refused_naming_the_allowed_ones(loaded, manager, u
     assert not report.ok
     [error] = report.errors
     assert (error.row, error.column) == (3, "时限单位")
-    assert f"「{unit}」不明确" in error.message and "工作时、工作日或自然时" in error.message
+    assert f"「{unit}」不明确" in error.message and "工作小时、工作日或自然时" in error.message
     assert state() == before and not Category.objects.filter(code__in=["06901", "06902"]).exists()
     assert AuditEntry.objects.filter(result="refused").count() == audit + 1
 

@@ -26,9 +26,15 @@ def test_ranking_table_as_json(district, client):
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["subject"] == "department" and body["subject_label"] == "专业部门"
-    assert (body["start"], body["end"], body["count"]) == ("2026-05-01", "2026-05-31", 2)
+    # 区水务局 had no case: unranked (无数据), counted apart and listed after the ranking when asked for
+    assert (body["start"], body["end"], body["count"], body["unranked_total"]) == ("2026-05-01", "2026-05-31", 2, 1)
+    assert [i["code"] for i in body["items"]] == ["D-CG", "D-ZJ"]
+    body = client.get("/api/v1/evaluation", {"subject": "department", "month": "2026-05", "unranked": "true"},
+                      **auth(district.leader)).json()
+    assert body["count"] == 3
     assert [t["label"] for t in body["formula"]] == ["立案数分值", "结案率", "按期处置率", "(1−返工率)"]
-    first, second = body["items"]
+    first, second, idle = body["items"]
+    assert (idle["code"], idle["rank"], idle["score"], idle["unscored_reason"]) == ("D-SW", None, None, "无数据")
     assert (first["code"], first["rank"], first["score"], first["grade"]) == ("D-CG", 1, 100.0, "A")
     # 100×10% + 100×30% + 0×30% + 100×30% = 70
     assert (second["code"], second["score"], second["grade"]) == ("D-ZJ", 70.0, "C")
@@ -67,8 +73,9 @@ def test_export_opens_back_with_chinese_headers_and_is_audited(district, client)
     assert rows[0][:4] == ("排名", "名称", "编码", "上报数")
     assert rows[0][-2:] == ("综合得分", "等级") and "结案率(%)" in rows[0]
     assert rows[1][:3] == (1, "永泰街道", "140213050") and rows[1][-1] == "A"
+    assert rows[2][:3] == (None, "古城街道", "140213051") and rows[2][-1] == "无数据"  # no case, still listed
     entry = AuditEntry.objects.get(action="data.exported", target_type="evaluation.ranking")
-    assert entry.actor_id == district.leader.pk and entry.data["subject"] == "street" and entry.data["rows"] == 1
+    assert entry.actor_id == district.leader.pk and entry.data["subject"] == "street" and entry.data["rows"] == 2
 
 
 @pytest.mark.parametrize("params, status", [

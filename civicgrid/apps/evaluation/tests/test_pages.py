@@ -310,3 +310,19 @@ def test_the_unranked_rows_are_listed_after_the_ranking_on_request(crowd, client
     # a period in which nobody reported: nothing ranked, said so, and how many are not
     quiet = client.get("/evaluation/", {"subject": "grid_worker", "month": "2026-04"}).content.decode()
     assert "本期没有参与排名的对象。" in quiet and "另有 13 个未参与排名" in quiet and "该期间范围内没有案件" not in quiet
+
+
+def test_grids_without_a_case_are_folded_on_the_page_and_kept_in_the_export(district, client):
+    """The seven grids of the district without a case in May were missing from the table; they are counted under
+    the ranking (另有 7 个未参与排名), listed on request with 无数据, and every one is in the xlsx."""
+    closed_case(district, 0)
+    client.force_login(district.leader)
+    asked = {"subject": "grid", "month": "2026-05"}
+    html = client.get("/evaluation/", asked).content.decode()
+    assert "另有 7 个未参与排名" in html and html.count("<tr data-subject=") == 1
+    listed = client.get("/evaluation/", {**asked, "unranked": "1"}).content.decode()
+    assert listed.count("<tr data-subject=") == 8 and "140213051002002" in listed and "无数据" in listed
+    sheet = load_workbook(io.BytesIO(client.get("/evaluation/export.xlsx", asked).content)).active
+    lines = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert len(lines) == 8 and lines[0][:3] == (1, "永泰社区1第1网格", "140213050001001")
+    assert {line[-1] for line in lines[1:]} == {"无数据"}

@@ -46,7 +46,8 @@ def test_street_staff_see_their_streets_tables_only(district, cases, client):
     assert _rows(client, "community") == {"140213050001", "140213050002"}  # not the other street's
     assert _rows(client, "street") == {"140213050"}
     assert _rows(client, "grid") == set(GRIDS[:3])
-    assert {r[2] for r in _sheet(client, "grid")[1:]} == set(GRIDS[:3])
+    # every grid of the street, the one without a case too (无数据), none of the other street
+    assert {r[2] for r in _sheet(client, "grid")[1:]} == {*GRIDS[:3], "140213050002002"}
     assert {r[2] for r in _sheet(client, "grid_worker")[1:]} == {"wg1"}
     assert AuditEntry.objects.filter(action="data.exported", actor=street).count() == 2
     # the district's tables are not theirs: refused, nothing exported or recorded

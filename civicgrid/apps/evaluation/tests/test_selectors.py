@@ -57,7 +57,7 @@ def test_department_counts_rates_and_score(district):
     assert cg.score == Fraction(595, 10) and cg.grade == "D" and cg.name == "区城管局"
     zj = rows["D-ZJ"]
     assert zj.counts["accepted"] == 2 and zj.score == 100 and zj.grade == "A"
-    assert [r.code for r in ev.rows] == ["D-ZJ", "D-CG"] and [r.rank for r in ev.rows] == [1, 2]
+    assert [r.code for r in ev.rows] == ["D-ZJ", "D-CG", "D-SW"] and [r.rank for r in ev.rows] == [1, 2, None]
 
 
 def regions(d):
@@ -161,15 +161,15 @@ def test_dispatchers_intake_and_shift_leads(district):
     _, intake = table(district.leader, "intake")
     # A: 核实 none (not applicable), 核查 2/2: (0×25% + 100×35%) / 60% = 58.33
     assert intake["cd"].counts["verify_sent"] == 2 and intake["cd"].rates["timely_check_dispatch_rate"] is None
-    assert intake["cd"].score == Fraction(35, 60) * 100
+    assert intake["cd"].score == Fraction(5833, 100)  # as shown: ranked and graded on two decimals
     # B: 核实 1/1, no case handled yet: (0×25% + 100×40%) / 65%
-    assert intake["cd-b"].counts["check_sent"] == 1 and intake["cd-b"].score == Fraction(40, 65) * 100
+    assert intake["cd-b"].counts["check_sent"] == 1 and intake["cd-b"].score == Fraction(6154, 100)
 
     _, leads = table(district.leader, "shift_lead")
     assert leads["cd"].score == 100
     b = leads["cd-b"]
     assert b.counts["accepted"] == 3 and b.counts["voided"] == 1 and b.counts["accepted_timely"] == 2
-    assert b.rates["timely_close_step_rate"] is None and b.score == Fraction(200, 3) and b.grade == "C"
+    assert b.rates["timely_close_step_rate"] is None and b.score == Fraction(6667, 100) and b.grade == "C"
 
 
 def test_scope_counts_only_the_evaluators_cases(district):
@@ -234,3 +234,39 @@ def test_the_number_of_queries_does_not_grow_with_the_cases(district, kind):
     # grants, the period's id range, the aggregate(s), the names (grid workers: their grants too; dispatchers:
     # the cases dispatched more than once, with their steps)
     assert count() == few == {"grid_worker": 6, "dispatcher": 5}.get(kind, 4)
+
+
+def test_rows_showing_the_same_score_share_the_rank_and_the_grade(district, monkeypatch):
+    """89.996 is shown as 90.00: ranked and graded as the 90 beside it (both 1st, both A), not 2nd with a B."""
+    closed_case(district)  # 区城管局: one case
+    closed_case(district, department=district.other_dept)
+    closed_case(district, department=district.other_dept)  # 区住建局: two
+    exact = {1: Fraction(89996, 1000), 2: Fraction(90)}
+    monkeypatch.setattr(selectors.formulas, "composite", lambda kind, counts, rates, terms: exact.get(counts["accepted"]))
+    ev, rows = table(district.leader, "department")
+    assert rows["D-CG"].score == rows["D-ZJ"].score == 90
+    assert (rows["D-CG"].rank, rows["D-CG"].grade) == (rows["D-ZJ"].rank, rows["D-ZJ"].grade) == (1, "A")
+    assert [r.code for r in ev.rows][:2] == ["D-CG", "D-ZJ"]  # equal scores: by code
+
+
+def test_subjects_without_a_case_are_listed_unranked(district):
+    """Every subject of the kind in the evaluator's scope has a row: those without a case in the period with
+    无数据, after the ranking, with no score, grade or rank."""
+    closed_case(district, 0)
+    ev, grids = table(district.street_leader, "grid")  # street 140213050: its four grids, one with a case
+    assert set(grids) == {"140213050001001", "140213050001002", "140213050002001", "140213050002002"}
+    assert [r.code for r in ev.rows][0] == "140213050001001" and ev.rows[0].rank == 1
+    empty = grids["140213050002002"]
+    assert (empty.score, empty.grade, empty.rank, empty.unscored_reason) == (None, None, None, "无数据")
+    assert empty.counts == dict.fromkeys(ev.count_keys, 0) and empty.name.endswith("第2网格")
+    _, communities = table(district.street_leader, "community")
+    assert set(communities) == {"140213050001", "140213050002"}
+    _, streets = table(district.leader, "street")
+    assert set(streets) == {"140213050", "140213051"} and streets["140213051"].rank is None
+
+    ev, depts = table(district.leader, "department")
+    assert [r.code for r in ev.rows] == ["D-CG", "D-SW", "D-ZJ"]  # ranked first, then the others by code
+    assert depts["D-ZJ"].unscored_reason == "无数据" and depts["D-ZJ"].counts["accepted"] == 0
+    _, dispatchers = table(district.leader, "dispatcher")
+    assert dispatchers["cd"].rank == 1 and dispatchers["sd"].rank is None  # the street dispatcher: no case
+    assert "leader" not in dispatchers  # a leader does not dispatch

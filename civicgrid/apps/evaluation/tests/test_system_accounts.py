@@ -33,7 +33,8 @@ def _auto_dispatched(d, n: int = 3):
 def test_the_system_account_is_listed_apart_and_never_ranked(district, kind):
     system = _auto_dispatched(district)
     ev = selectors.evaluate(district.leader, kind, *MAY, as_of=AS_OF)
-    assert [(r.code, r.rank, r.system) for r in ev.rows] == [("cd", 1, False)]
+    # the street dispatcher, without a case, is listed unranked
+    assert [(r.code, r.rank, r.system) for r in ev.rows] == [("cd", 1, False), ("sd", None, False)]
     assert [(r.code, r.rank, r.system) for r in ev.system_rows] == [(SYSTEM_USERNAME, None, True)]
     assert ev.system_rows[0].key == str(system.pk)
     if kind == "dispatcher":  # scored and shown, only not ranked: 3 dispatches, all in time
@@ -59,6 +60,7 @@ def test_the_page_and_the_export_mark_it_below_the_ranking(district, client):
     assert response.status_code == 200
     rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
     assert [r[:3] for r in rows[1:]] == [(1, district.dispatcher.display_name or "cd", "cd"),
+                                         (None, district.street_dispatcher.display_name or "sd", "sd"),
                                          (SYSTEM_RANK, "智能分拨（系统）", SYSTEM_USERNAME)]
 
 
@@ -66,7 +68,7 @@ def test_the_api_lists_it_apart(district, client):
     from civicgrid.apps.cases.tests.conftest import auth
 
     _auto_dispatched(district)
-    body = client.get("/api/v1/evaluation", {"subject": "dispatcher", "month": "2026-05"},
+    body = client.get("/api/v1/evaluation", {"subject": "dispatcher", "month": "2026-05", "unranked": "true"},
                       **auth(district.leader)).json()
-    assert [(i["code"], i["rank"]) for i in body["items"]] == [("cd", 1)] and body["count"] == 1
+    assert [(i["code"], i["rank"]) for i in body["items"]] == [("cd", 1), ("sd", None)] and body["count"] == 2
     assert [(i["code"], i["rank"]) for i in body["system_items"]] == [(SYSTEM_USERNAME, None)]

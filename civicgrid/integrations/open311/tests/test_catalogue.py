@@ -30,7 +30,7 @@ def test_services_are_the_public_subclasses_with_group_keywords_and_metadata(o31
     cat = by_code["gb47678:matter:06001"]
     assert cat == {
         "service_code": "gb47678:matter:06001", "service_name": "暴露垃圾",
-        "description": "公共区域垃圾裸露堆放。（处置时限 4 工作时）", "metadata": True, "type": "realtime",
+        "description": "公共区域垃圾裸露堆放。（处置时限 4 工作小时）", "metadata": True, "type": "realtime",
         "keywords": "垃圾,暴露垃圾,堆放", "group": "市容环境类",
     }
     assert by_code["gb47678:matter:06002"]["metadata"] is False

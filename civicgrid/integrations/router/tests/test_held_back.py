@@ -5,10 +5,14 @@ dispatched."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 
-from civicgrid.apps.cases.models import CaseStep, Status
+from civicgrid.apps.cases.models import Case, CaseStep, Source, Status
+from civicgrid.apps.cases.services import check_report, submit_cases
 from civicgrid.apps.cases.tests.conftest import NEIGHBOUR_POINT, POINT, report
 from civicgrid.foundation.audit.models import AuditEntry
 from civicgrid.foundation.events import bus
@@ -103,3 +107,58 @@ def test_below_the_threshold_nothing_is_noted(loop, example_model, settings):
     case = report(loop, title="有点事", description="不知道找谁")
     bus.dispatch_pending()
     assert not CaseStep.objects.filter(case=case, action=HELD_STEP).exists()
+
+
+def _aged(case, **fields):
+    Case.objects.filter(pk=case.pk).update(**fields)
+    return Case.objects.get(pk=case.pk)
+
+
+def _by_batch(loop, **fields):
+    """A report made as the Open311 queue's drain makes them (`submit_cases`, one batch)."""
+    args = {"actor": None, "source": Source.OPEN311, "title": "路边暴露垃圾", "description": CITY,
+            "lng": POINT[0], "lat": POINT[1], "category": loop.cat.pk, **fields}
+    [case] = submit_cases([check_report(**args)])
+    return case
+
+
+@pytest.mark.parametrize("path", ["report", "batch"])
+def test_a_report_next_to_an_old_open_case_waits_for_the_merge(loop, confident, path):
+    """The tester's case: 2026112300006 (垃圾站满溢) still 处置中, overdue and supervised, reported days ago; a new
+    report 17 m away was dispatched to the same department. It waits now, from the report page or the API
+    (`submit_case`) and from the Open311 queue's batches (`submit_cases`) alike, and the panel says so too."""
+    first = report(loop, title="路边暴露垃圾", description=CITY)
+    bus.dispatch_pending()
+    first = _aged(first, reported_at=timezone.now() - timedelta(days=9), status=Status.HANDLING, is_overdue=True,
+                  is_supervised=True)
+    lat = POINT[1] + 17 / 111_195
+    again = (report(loop, title="门口垃圾没人清", description=CITY, lat=lat) if path == "report"
+             else _by_batch(loop, title="门口垃圾没人清", lat=lat))
+    bus.dispatch_pending()
+    again.refresh_from_db()
+    assert again.status == Status.REPORTED and not again.auto_dispatched
+    note = CaseStep.objects.get(case=again, action=HELD_STEP).note
+    assert note == f"未自动派遣：可能与 {first.number} 重复，留待人工合并"
+    shown = panel(loop, category=str(loop.cat.pk), lng=str(POINT[0]), lat=str(lat), crs="wgs84")
+    assert 'data-outlook="held"' in shown and first.number in shown
+
+
+def test_a_report_next_to_a_case_closed_lately_waits_and_one_closed_long_ago_does_not(loop, confident):
+    """A case closed within the window is offered (the problem may be back: reopen it and merge, or not), so
+    auto-dispatch leaves the report to a dispatcher; one closed before the window is history."""
+    first = report(loop, title="路边暴露垃圾", description=CITY)
+    bus.dispatch_pending()
+    first = _aged(first, status=Status.CLOSED, closed_at=timezone.now() - timedelta(hours=10))
+    again = report(loop, title="门口垃圾没人清", description=CITY)
+    bus.dispatch_pending()
+    again.refresh_from_db()
+    assert again.status == Status.REPORTED
+    note = CaseStep.objects.get(case=again, action=HELD_STEP).note
+    assert note == f"未自动派遣：可能与刚结案的 {first.number} 重复（问题可能复发），留待人工处理"
+
+    _aged(first, closed_at=timezone.now() - timedelta(days=5))
+    _aged(again, status=Status.VOIDED, ended_at=timezone.now())
+    later = report(loop, title="门口垃圾没人清", description=CITY)
+    bus.dispatch_pending()
+    later.refresh_from_db()
+    assert later.status == Status.DISPATCHED and later.auto_dispatched

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0018_case_reviewed_at'),
+        ('cases', '0021_case_duplicates_idx'),
     ]
 
     operations = [

@@ -1,0 +1,185 @@
+"""A month's figures count what happened in the month, from the timeline and the clocks, not from case fields a
+later step clears (重新办理 clears the deadline and the handling), nor from a state taken after the month ended
+(挂账 on the first of the next month); a case accepted but not dispatched in time is due to close."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime, time
+
+import pytest
+from django.utils import timezone
+from PIL import Image
+
+from civicgrid.apps.cases.services import act, submit_case
+from civicgrid.apps.evaluation import selectors
+from civicgrid.dashboards.command.selectors import today_figures
+from civicgrid.foundation.access.models import Grant
+from civicgrid.foundation.access.roles import Role
+from civicgrid.testing.builders import category, user_with
+from civicgrid.testing.clock import clock_at
+
+pytestmark = pytest.mark.django_db
+POINT = (113.21, 40.01)  # grid 140213050001001 of the builders' tree
+NOVEMBER = (date(2026, 11, 1), date(2026, 11, 30))
+GRID = "140213050001001"
+
+
+def jpeg() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 24), (30, 160, 60)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def moment(month: int, day: int, hour: int = 10, minute: int = 0) -> datetime:
+    return datetime.combine(date(2026, month, day), time(hour, minute), tzinfo=timezone.get_current_timezone())
+
+
+def step(when: datetime, actor, case, action: str, **inputs):
+    with clock_at(when):
+        return act(actor=actor, case=case, action=action, **inputs)
+
+
+def reported(d, when: datetime):
+    with clock_at(when):
+        case, _ = submit_case(actor=d.worker, title="井盖缺失", lng=POINT[0], lat=POINT[1], source="grid_worker",
+                              category=category("井盖缺失", "01001").pk)
+    return case
+
+
+def closed_on_time(d, handler, day: int):
+    """Reported, accepted, dispatched, handled, verified and closed on one November working day, in time."""
+    case = reported(d, moment(11, day, 9))
+    step(moment(11, day, 9, 10), d.dispatcher, case, "accept")
+    step(moment(11, day, 9, 20), d.dispatcher, case, "dispatch", department=d.dept.pk)
+    step(moment(11, day, 10), handler, case, "report_back", note="已补装")
+    step(moment(11, day, 11), d.worker, case, "verify", photos=[jpeg()])
+    return step(moment(11, day, 11, 30), d.dispatcher, case, "close")
+
+
+def row(d, kind: str, code: str, as_of: datetime):
+    ev = selectors.evaluate(d.leader, kind, *NOVEMBER, as_of=as_of)
+    return next(r for r in ev.rows if r.code == code)
+
+
+@pytest.fixture
+def handler(district):
+    made = user_with(Role.DEPARTMENT_HANDLER, department=district.dept, username="h-cg")
+    Grant.objects.update(valid_from=moment(10, 1))  # everyone held their role through November
+    return made
+
+
+@pytest.fixture(autouse=True)
+def granted_since_october(district):
+    Grant.objects.update(valid_from=moment(10, 1))
+
+
+def test_a_case_reopened_in_the_month_stays_due_and_handled(district, handler):
+    """Closed in time, then 重新办理 (which clears the deadline and the handling): the month still had it due to
+    handle and close, and handled; it is no longer closed (27/32, not 27/31)."""
+    d = district
+    kept = closed_on_time(d, handler, 10)
+    reopened = closed_on_time(d, handler, 11)
+    step(moment(11, 16), d.dispatcher, reopened, "reopen", reason="又坏了")
+    reopened.refresh_from_db()
+    assert reopened.deadline is None and reopened.handled_at is None and kept.status == "closed"
+
+    dept = row(d, "department", "D-CG", moment(11, 30, 23))
+    assert dept.counts["due_close"] == 2 and dept.counts["closed"] == 1
+    assert dept.counts["due_handle"] == 2 and dept.counts["handled"] == 2
+    assert row(d, "intake", "cd", moment(11, 30, 23)).counts["verify_sent"] == 2
+    grid = row(d, "grid", GRID, moment(11, 30, 23))
+    assert grid.counts["due_close"] == 2 and grid.counts["closed"] == grid.counts["closed_timely"] == 1
+
+
+def test_a_reopening_after_the_month_does_not_change_it(district, handler):
+    """Reopened on 12-01: November, evaluated on 12-02, still saw the case closed in time."""
+    d = district
+    case = closed_on_time(d, handler, 27)
+    step(moment(12, 1, 9), d.dispatcher, case, "reopen", reason="又坏了")
+    step(moment(12, 1, 10), d.dispatcher, case, "dispatch", department=d.dept.pk)  # a new round, judged afresh
+    grid = row(d, "grid", GRID, moment(12, 2, 12))
+    assert grid.counts["due_close"] == grid.counts["closed"] == grid.counts["closed_timely"] == 1
+    dept = row(d, "department", "D-CG", moment(12, 2, 12))
+    assert dept.counts["handled_timely"] == dept.counts["due_handle"] == 1
+    assert dept.counts["closed"] == dept.counts["due_close"] == 1
+    assert row(d, "shift_lead", "cd", moment(12, 2, 12)).counts["close_step_timely"] == 1
+
+
+def test_a_suspension_after_the_month_leaves_it_as_it_was(district, handler):
+    """Overdue on 11-30 and 挂账 on 12-01: November's 应处置数 and 应结案数 still hold it, and its 结案率 stays 0."""
+    d = district
+    case = reported(d, moment(11, 23, 9))
+    step(moment(11, 23, 9, 10), d.dispatcher, case, "accept")
+    step(moment(11, 23, 9, 20), d.dispatcher, case, "dispatch", department=d.dept.pk)
+    case.refresh_from_db()
+    assert case.deadline < moment(11, 30, 23)
+    step(moment(12, 1, 9), d.dispatcher, case, "suspend", reason="等待预算")
+
+    dept = row(d, "department", "D-CG", moment(12, 1, 12))
+    assert dept.counts["due_close"] == dept.counts["due_handle"] == 1
+    assert dept.counts["closed"] == dept.counts["handled"] == 0
+    assert dept.rates["closure_rate"] == 0
+
+
+def test_a_case_accepted_but_not_dispatched_in_time_is_due_to_close(district):
+    """立案 on 11-30 and never dispatched: its dispatch clock ran out that day, so its grid, community and street
+    had it due to close (and did not close it); the board's 按期结案率 counts it on the day it fell due."""
+    d = district
+    case = reported(d, moment(11, 30, 9))
+    step(moment(11, 30, 9, 10), d.dispatcher, case, "accept")
+    for kind, code in (("grid", GRID), ("community", GRID[:12]), ("street", GRID[:9])):
+        subject = row(d, kind, code, moment(12, 1, 12))
+        assert (subject.counts["due_close"], subject.counts["closed"]) == (1, 0), kind
+        assert subject.rates["closure_rate"] == 0
+
+    with clock_at(moment(12, 1, 12)):
+        figures = today_figures(d.leader, date(2026, 11, 30))
+    assert figures.due_close == 1 and figures.closed_timely == 0
+
+
+def test_a_case_dispatched_in_time_is_not_due_before_its_deadline(district, handler):
+    """The other side: dispatched in time, its handling deadline still ahead: not due yet."""
+    d = district
+    case = reported(d, moment(11, 30, 9))
+    step(moment(11, 30, 9, 10), d.dispatcher, case, "accept")
+    step(moment(11, 30, 9, 20), d.dispatcher, case, "dispatch", department=d.dept.pk)
+    assert row(d, "grid", GRID, moment(11, 30, 23)).counts["due_close"] == 0
+
+
+def test_a_past_table_is_reproduced_as_of_its_moment(district, handler, client):
+    """The xlsx says when it was computed (统计于); `as_of` computes the table as it stood then: before the
+    重新办理 of 11-16, November's grid had its case closed. A moment that does not exist or is still to come is
+    refused with the reason, and nothing is exported."""
+    from openpyxl import load_workbook
+
+    from civicgrid.foundation.audit.models import AuditEntry
+
+    d = district
+    case = closed_on_time(d, handler, 11)
+    step(moment(11, 16), d.dispatcher, case, "reopen", reason="又坏了")
+    client.force_login(d.leader)
+
+    def sheet(**extra):
+        response = client.get("/evaluation/export.xlsx", {"subject": "grid", "month": "2026-11", **extra})
+        book = load_workbook(io.BytesIO(response.content))
+        header, first = list(book.worksheets[0].iter_rows(max_row=2, values_only=True))
+        notes = dict(book.worksheets[1].iter_rows(values_only=True))
+        return dict(zip(header, first, strict=True)), notes
+
+    then, notes = sheet(as_of="2026-11-13")
+    assert (then["编码"], then["应结案数"], then["结案数"], then["排名"]) == (GRID, 1, 1, 1)
+    assert notes["统计于"].startswith("2026-11-14 00:00:00")
+    again, _ = sheet(as_of="2026-11-13 23:59")
+    assert again == then
+    now, _ = sheet()
+    assert (now["应结案数"], now["结案数"]) == (1, 0)
+    page = client.get("/evaluation/", {"subject": "grid", "month": "2026-11", "as_of": "2026-11-13"})
+    assert page.status_code == 200 and "as_of=2026-11-13" in page.content.decode()  # the export link keeps it
+
+    exported = AuditEntry.objects.filter(action="data.exported").count()
+    for text, words in (("2026-11-31", "统计时点不存在"), ("2099-01-01", "尚未到来"), ("13/11/2026", "统计时点格式")):
+        for path in ("/evaluation/", "/evaluation/export.xlsx"):
+            refused = client.get(path, {"subject": "grid", "month": "2026-11", "as_of": text})
+            assert refused.status_code == 400 and words in refused.content.decode(), (path, text)
+    assert AuditEntry.objects.filter(action="data.exported").count() == exported
