@@ -87,11 +87,13 @@ def deadline_provisional(case: Case, test=None) -> bool:
 
 def approved_extension_hours(case: Case) -> float:
     """The hours of 延期 approved since the case was last dispatched: the extensions of its handling limit at
-    its current department, which a 返工 round keeps (a new dispatch, after 退回 or 重新办理, starts afresh)."""
+    its current department, which a 返工 round keeps (a new dispatch, after 退回 or 重新办理, or a 改派 starts
+    afresh)."""
     total = 0.0
-    steps = CaseStep.objects.filter(case=case, action__in=("dispatch", "decide_extension")).order_by("at", "id")
+    steps = CaseStep.objects.filter(case=case, action__in=("dispatch", "redirect", "decide_extension")).order_by(
+        "at", "id")
     for action, data in steps.values_list("action", "data"):
-        if action == "dispatch":
+        if action in ("dispatch", "redirect"):  # a new department: its limit starts afresh
             total = 0.0
         elif (data or {}).get("decision") == "approve":
             total += float(data.get("hours") or 0)

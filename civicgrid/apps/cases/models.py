@@ -179,6 +179,9 @@ class Case(ScopedModel):
     is_supervised = models.BooleanField(_("督办"), default=False)
     rework_count = models.PositiveSmallIntegerField(default=0)
     send_back_count = models.PositiveSmallIntegerField(default=0)
+    # 改派 by the dispatchers (a dispatch to the wrong department taken back and sent elsewhere): like 退回, a
+    # dispatch that had to be redone (the evaluation's 准确派遣率 reads both).
+    redirect_count = models.PositiveSmallIntegerField(default=0)
     reopen_count = models.PositiveSmallIntegerField(default=0)
     extension_pending = models.BooleanField(default=False)
     extension_hours = models.FloatField(null=True, blank=True)  # the pending request's extra hours
@@ -307,8 +310,8 @@ class CaseStep(TimelineStep):
     # The steps a department takes or receives: the timeline names the department beside them. Others (a
     # leader's approval, the grid worker's check, the dispatcher's closing) record the case's department too,
     # for the evaluation, but it is not who acted.
-    DEPARTMENT_ACTIONS = frozenset({"dispatch", "send_back", "start", "progress", "request_extension", "report_back",
-                                    "rework"})
+    DEPARTMENT_ACTIONS = frozenset({"dispatch", "redirect", "send_back", "start", "progress", "request_extension",
+                                    "report_back", "rework"})
 
     @property
     def acting_department(self):

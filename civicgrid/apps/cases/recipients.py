@@ -47,6 +47,7 @@ INBOX_TITLES = titles.register(
     gettext_noop("超期自动督办（处置）"), gettext_noop("超期自动督办（核查）"), gettext_noop("超期自动督办（结案）"),
     gettext_noop("挂账"), gettext_noop("恢复办理"),  # the department's handlers hear of both
     gettext_noop("重大事件"),  # the leaders who supervise, when a case is marked major
+    gettext_noop("改派"),  # the department a case was taken from by 改派
 )
 # The English of what reporters are told (`tell_reporters(text=...)`, the transitions' `ctx.tell`): the inbox shows
 # it to a reporter reading in English; SMS and email go out in the district's language.
@@ -180,11 +181,11 @@ DONE = gettext_noop("已处理")  # the step asked for was taken (by this reader
 WITHDRAWN = gettext_noop("已撤销")  # a request that lapsed with the handling it was asked for
 DECIDED = {"approve": gettext_noop("已同意"), "reject": gettext_noop("已不同意")}
 # What a transition that makes the step moot says on the messages it settles.
-MOOT = {"send_back": gettext_noop("已退回"), "void": gettext_noop("已作废"), "merge": gettext_noop("已合并"),
+MOOT = {"send_back": gettext_noop("已退回"), "redirect": gettext_noop("已改派"), "void": gettext_noop("已作废"), "merge": gettext_noop("已合并"),
         "refuse": gettext_noop("不予受理")}
 # The transitions that end the step a case waits for (start, 挂账 and 恢复办理 keep it waiting).
 STEP_ENDS = frozenset({"accept", "check_request", "check_result", "refuse", "void", "merge", "dispatch",
-                       "send_back", "report_back", "verify", "rework", "close"})
+                       "redirect", "send_back", "report_back", "verify", "rework", "close"})
 
 
 @dataclass(frozen=True)
@@ -207,14 +208,16 @@ TASKS = {task.kind: task for task in (
     Task("check_done", frozenset({"accept", "check_request", "refuse", "void", "merge"})),  # 核实属实 → 立案 or not
     Task("sent_back", frozenset({"dispatch", "void", "merge"})),  # 退回 → the dispatchers send it on
     Task("reopened", frozenset({"dispatch", "void"})),  # 重新办理 → the dispatchers dispatch it again
+    # 改派 settles the old department's 新任务 and 返工 itself (`settle_taken_back`), before the new one is told.
     Task("new_task", frozenset({"report_back", "send_back"})),  # 新任务 → 处置反馈
     Task("rework", frozenset({"report_back", "send_back"})),  # 返工 → 处置反馈 again
     Task("verify_task", frozenset({"verify", "rework"})),  # 核查任务 → 核查 (passed or not)
     Task("close_task", frozenset({"close"})),  # 待结案 → 结案
     # 延期申请: decided by one approver, or withdrawn when the case leaves the handling it was asked for.
-    Task("extension_request", frozenset({"decide_extension", "report_back", "send_back", "suspend", "dispatch"}),
+    Task("extension_request", frozenset({"decide_extension", "report_back", "send_back", "suspend", "dispatch",
+                                         "redirect"}),
          {"decide_extension": lambda data: DECIDED[data["decision"]], "report_back": WITHDRAWN,
-          "send_back": WITHDRAWN, "suspend": WITHDRAWN, "dispatch": WITHDRAWN}),
+          "send_back": WITHDRAWN, "suspend": WITHDRAWN, "dispatch": WITHDRAWN, "redirect": WITHDRAWN}),
     # 督办 and the step clock's warnings ask whoever answers for the step the case waits for.
     Task("supervise", STEP_ENDS),
     Task("warning", STEP_ENDS),
@@ -238,6 +241,16 @@ def settle_tasks(case: Case, transition: str, data: dict) -> int:
     if not tasks:
         return 0
     return notify.resolve_kinds(case, {task.kind: task.outcome(transition, data) for task in tasks})
+
+
+# The department's own task messages, which 改派 makes moot.
+TAKEN_BACK = ("new_task", "rework")
+
+
+def settle_taken_back(case: Case) -> int:
+    """改派: the task messages the department the case is taken from was sent (新任务, 返工) are settled for every
+    reader (已改派). Called before the new department is told, whose 新任务 stays open: one UPDATE."""
+    return notify.resolve_kinds(case, dict.fromkeys(TAKEN_BACK, MOOT["redirect"]))
 
 
 def follow_url(token: str) -> str:

@@ -73,14 +73,14 @@ class ActionIn(StrictIn):
                              " / 经核实，该反映已作废。)")
     result: CheckResult = ""  # check_result: confirmed | unconfirmed
     decision: Decision = ""  # decide_extension: approve | reject
-    department: Id | None = None  # dispatch
+    department: Id | None = None  # dispatch, redirect (改派: another department than the case's)
     category: Id | None = None  # accept: set or correct the category
     parent: str | None = None  # merge: the parent case's number
     # request_extension: the hours asked for; decide_extension: the hours approved (≤ those asked for; all of
     # them when not given). decide_extension's `note` is the approver's opinion (审批意见), required to reject.
     hours: float | None = None
-    correct_rule: bool = False  # send_back: propose a routing correction; dispatch: correct the rule now
-    rule_region: str | None = None  # dispatch with correct_rule: the region the rule covers (default: street)
+    correct_rule: bool = False  # send_back: propose a routing correction; dispatch, redirect: correct the rule now
+    rule_region: str | None = None  # dispatch/redirect with correct_rule: the region the rule covers (default: street)
     proposed_department: Id | None = None  # send_back with correct_rule
     photos: list[PhotoIn] = []
 
@@ -299,6 +299,7 @@ class CaseDetailOut(CaseItemOut):
     verified_on_time: bool | None
     rework_count: int
     send_back_count: int
+    redirect_count: int  # 改派 by the dispatchers
     reopen_count: int
     extension_pending: bool
     satisfaction: int | None

@@ -590,9 +590,10 @@ def allowed_actions(case: Case, user) -> list[dict]:
             for t in allowed_transitions(case, user)]
 
 
-# Steps that stop a clock although its step was not done (退回 hands the case back; 合并, 作废 and 不予受理 end
-# it): the services record no 按期 fact for it, and the clock is shown as ended by that step, not judged.
-UNJUDGED_STOPS = frozenset({"send_back", "merge", "void", "refuse"})
+# Steps that stop a clock although its step was not done (退回 hands the case back, 改派 takes it from the
+# department; 合并, 作废 and 不予受理 end it): the services record no 按期 fact for it, and the clock is shown as
+# ended by that step, not judged.
+UNJUDGED_STOPS = frozenset({"send_back", "redirect", "merge", "void", "refuse"})
 
 
 def _unjudged_stops(case: Case) -> dict[datetime, str]:

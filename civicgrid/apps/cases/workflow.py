@@ -135,6 +135,11 @@ CASE_WORKFLOW = Workflow(
                    requires=("parent",), order=80),
         Transition("dispatch", "派遣", frozenset({S.ACCEPTED}), S.DISPATCHED, "cases.dispatch",
                    requires=("department",), style="primary", order=20),
+        # 改派: the dispatchers take a dispatch back from the department and send it to another, with the reason,
+        # until the department reports back (待处置 or 处置中; the department is told, and if it had started,
+        # to stop). After 处置反馈 the case is 核查's; 挂账 is resumed first.
+        Transition("redirect", "改派", IN_HAND, S.DISPATCHED, "cases.dispatch",
+                   requires=("department", "reason"), order=21),
         Transition("send_back", "退回", IN_HAND, S.ACCEPTED, "cases.handle", guard=_is_case_department,
                    requires=("reason",), style="danger", order=39),
         Transition("start", "开始处置", frozenset({S.DISPATCHED}), S.HANDLING, "cases.handle",

@@ -28,9 +28,10 @@ is read from its fields. The cohort is an index range
 * 准确派遣率 = (派遣数 − 返工数) / 应派遣数 is counted per 派遣, against whoever made it (`_dispatchers`):
   派遣次数 `dispatch_acts` is the dispatches the account made on the cohort's cases (not 作废/合并) — each one
   it was due to make, so it is both the 派遣数 and the 应派遣数 of the rate — and 派遣返工数 `dispatch_rework`
-  those of them the department sent back (退回: the case's next dispatch or send-back step is a send-back), a
-  dispatch that had to be redone. The dispatcher who sent a case to the wrong department answers for it, not
-  the one who re-dispatched it correctly. A case never sent back nor reopened was dispatched once, by
+  those of them the department sent back (退回: the case's next dispatch or send-back step is a send-back) or a
+  dispatcher redirected (改派, `redirect_count`: itself a dispatch, by its actor), a dispatch that had to be
+  redone. The dispatcher who sent a case to the wrong department answers for it, not the one who re-dispatched
+  it correctly. A case never sent back, redirected nor reopened was dispatched once, by
   `dispatched_by` (counted in the aggregate query); only the few others have their timeline's dispatch and
   send-back steps read (a case without such steps, e.g. imported, counts as one dispatch by `dispatched_by`,
   sent back if `send_back_count` > 0). A 核查 failure (返工) is the department's, not the dispatcher's.
@@ -152,7 +153,7 @@ def counts_q(as_of: datetime) -> dict[str, Q | None]:
         "voided": accepted & f.status_in(Status.VOIDED),
         "public_accepted": accepted & Q(source__in=PUBLIC_SOURCES),
         "dispatched": dispatched,
-        "dispatched_once": dispatched & Q(send_back_count=0, reopen_count=0),
+        "dispatched_once": dispatched & Q(send_back_count=0, reopen_count=0, redirect_count=0),
         "dispatched_timely": dispatched & Q(dispatched_on_time=True),
         "due_handle": in_hands & (handled_once | past_deadline),
         "handled": in_hands & handled_once,
@@ -575,8 +576,10 @@ def _dispatchers(qs, names, as_of) -> dict[str, dict[str, int]]:
     wrong: Counter[str] = Counter()
     # The cases dispatched more than once or sent back, each with its dispatch and send-back steps in order (a
     # left join: a case without them, e.g. imported, comes once with none and counts by its own facts).
-    redone = (qs.filter(counts_q(as_of)["dispatched"] & (Q(send_back_count__gt=0) | Q(reopen_count__gt=0)))
-              .annotate(moves=FilteredRelation("steps", condition=Q(steps__action__in=("dispatch", "send_back"))))
+    redone = (qs.filter(counts_q(as_of)["dispatched"]
+                        & (Q(send_back_count__gt=0) | Q(reopen_count__gt=0) | Q(redirect_count__gt=0)))
+              .annotate(moves=FilteredRelation("steps", condition=Q(steps__action__in=("dispatch", "redirect",
+                                                                                         "send_back"))))
               .order_by("pk", "moves__id")
               .values_list("pk", "dispatched_by_id", "send_back_count", "moves__action", "moves__actor_id"))
     current, last = None, None
@@ -587,6 +590,12 @@ def _dispatchers(qs, names, as_of) -> dict[str, dict[str, int]]:
             if by is not None:
                 acts[str(by)] += 1
                 wrong[str(by)] += 1 if sent_back else 0
+        elif step == "redirect":  # 改派: the dispatch before it was wrong, and the redirect is a dispatch made
+            if last is not None:
+                wrong[last] += 1
+            last = str(actor_id) if actor_id is not None else None
+            if last is not None:
+                acts[last] += 1
         elif step == "dispatch":
             last = str(actor_id) if actor_id is not None else None
             if last is not None:

@@ -41,6 +41,7 @@ from civicgrid.apps.cases.services.common import MissingInput
 from civicgrid.apps.cases.services.follow import public_note
 from civicgrid.apps.cases.workflow import (
     CASE_WORKFLOW,
+    IN_HAND,
     REVIEW_ACTIONS,
     allowed_actions,
     reopen_deadline,
@@ -79,6 +80,7 @@ OPTIONAL = {
     "check_request": ("note",),
     "check_result": ("note", "photos"),
     "dispatch": ("note", "correct_rule"),
+    "redirect": ("correct_rule",),
     "send_back": ("correct_rule", "proposed_department"),
     "progress": ("photos",),
     "report_back": ("photos",),
@@ -91,6 +93,8 @@ TEXT_INPUTS = ("reason", "note", "public_note", "department", "hours", "decision
                "proposed_department")
 FLAG_INPUTS = ("correct_rule",)
 STEP_LABELS = {t.name: t.label for t in CASE_WORKFLOW.transitions}
+# The forms that send the case to a department: the routing pre-fill and the rule correction serve both.
+DISPATCHING = ("dispatch", "redirect")
 # Actions that cannot be undone and are easily taken by mistake: their forms ask for a tick (`confirm`), and
 # `case_act` refuses them without it.
 CONFIRMATIONS = {
@@ -153,7 +157,7 @@ def _fields(t, case: Case, route_department: int | None) -> list[dict]:
             field["initial"] = case.category_id or (case.suggestion or {}).get("category_id")
         elif name == "correct_rule":
             field["widget"] = "flag"
-            field["label"] = _("同时更正分拨规则（本分类在本街道今后派往所选部门）") if t.name == "dispatch" else \
+            field["label"] = _("同时更正分拨规则（本分类在本街道今后派往所选部门）") if t.name in DISPATCHING else \
                 _("建议更正分拨规则")
         elif name == "parent":
             field["widget"] = "text"
@@ -169,7 +173,7 @@ def action_forms(case: Case, user, route_department: int | None, transitions) ->
     result = []
     for t in transitions:
         fields = [f for f in _fields(t, case, route_department)
-                  if not (f["name"] == "correct_rule" and t.name == "dispatch" and not may_correct_rules)]
+                  if not (f["name"] == "correct_rule" and t.name in DISPATCHING and not may_correct_rules)]
         if t.name in CONFIRMATIONS:
             fields.append({"name": "confirm", "label": CONFIRMATIONS[t.name], "required": True, "widget": "flag"})
         result.append({"name": t.name, "label": t.label, "style": t.style, "fields": fields,
@@ -350,10 +354,13 @@ def dispatch_prefill(case: Case, route, staffed: set[int] | None = None) -> int 
     text router's suggestion: the precedence auto-dispatch follows too), else the one the report was routed to
     (`suggested_department`). After a send-back or a reopening, the router's first guess is stale: the services'
     `suggested_department` (the department the returning one named, or the one that handled it before the
-    reopening), else the rule. Never a department that has sent this case back, nor one without handlers
-    (`staffed`, when given: dispatch would refuse it)."""
+    reopening), else the rule. Never a department that has sent this case back or that it was redirected from,
+    nor the one it is with (改派 sends it elsewhere), nor one without handlers (`staffed`, when given: dispatch
+    would refuse it)."""
     refused = {s.data.get("from_department") for s in case.steps.all()
-               if s.action == "send_back" and isinstance(s.data, dict)}
+               if s.action in ("send_back", "redirect") and isinstance(s.data, dict)}
+    if case.status in IN_HAND:  # 改派: not back to where it is (a reopened case keeps its department to offer it)
+        refused.add(case.department_id)
     fresh = not case.send_back_count and not case.reopen_count
     if fresh:
         model = (case.suggestion or {}).get("department_id")
@@ -405,8 +412,8 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
     route = chosen = None
     transitions = allowed_actions(case, user)
     allowed = {t.name for t in transitions}
-    staffed = recipients.staffed_departments() if allowed & {"dispatch", "send_back"} else None
-    if "dispatch" in allowed:
+    staffed = recipients.staffed_departments() if allowed & {"dispatch", "redirect", "send_back"} else None
+    if allowed & set(DISPATCHING):
         route = explain_route(case.category, case.region_code)
         chosen = dispatch_prefill(case, route, staffed)
     forms = action_forms(case, user, chosen, transitions)
@@ -552,7 +559,7 @@ def case_act(request, number: str, action: str):
 def _done(request, case: Case, action: str):
     """The answer to a step taken (or to the same form sent again): the message, and back to the case."""
     success_once(request, _("已完成：%(label)s") % {"label": pgettext("action", STEP_LABELS[action])})
-    if action == "dispatch":
+    if action in DISPATCHING:
         _warn_overridden_correction(request, case)
     if Case.objects.visible_to(request.user).filter(pk=case.pk).exists():
         return redirect("ui:case_detail", case.number)
@@ -564,7 +571,7 @@ def _warn_overridden_correction(request, case: Case) -> None:
     """After a dispatch that corrected the routing rule: when a more specific rule still decides at the case's
     own place (the step's `overridden_by`), say so, in the words the rule form uses, so the dispatcher knows the
     correction does not reach cases like this one."""
-    step = case.steps.filter(action="dispatch").order_by("-pk").first()
+    step = case.steps.filter(action__in=DISPATCHING).order_by("-pk").first()
     corrected = ((step.data or {}).get("rule_corrected") or {}) if step is not None else {}
     if not corrected.get("overridden_by"):
         return

@@ -58,7 +58,7 @@ _ACTIONS = (
     pgettext_lazy("action", "处置反馈"), pgettext_lazy("action", "核查通过"),
     pgettext_lazy("action", "核查不通过（返工）"), pgettext_lazy("action", "结案"), pgettext_lazy("action", "挂账"),
     pgettext_lazy("action", "恢复办理"), pgettext_lazy("action", "督办"), pgettext_lazy("action", "重新办理"),
-    pgettext_lazy("action", "标记重大事件"), pgettext_lazy("action", "取消重大事件"),
+    pgettext_lazy("action", "标记重大事件"), pgettext_lazy("action", "取消重大事件"), pgettext_lazy("action", "改派"),
 )
 _STEPS = (
     pgettext_lazy("step", "上报"), pgettext_lazy("step", "自行处置"), pgettext_lazy("step", "合并案卷"),
@@ -71,6 +71,7 @@ _STEPS = (
     pgettext_lazy("step", "结案"), pgettext_lazy("step", "挂账"), pgettext_lazy("step", "恢复办理"),
     pgettext_lazy("step", "督办"), pgettext_lazy("step", "重新办理"), pgettext_lazy("step", "未自动派遣"),
     pgettext_lazy("step", "留言"), pgettext_lazy("step", "标记重大事件"), pgettext_lazy("step", "取消重大事件"),
+    pgettext_lazy("step", "改派"),
 )
 # The inputs' choices (civicgrid/apps/cases/services: DECISIONS, CHECK_RESULTS), for the same reason.
 _CHOICES = (_("同意"), _("不同意"), _("属实"), _("不属实"))

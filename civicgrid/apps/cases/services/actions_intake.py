@@ -1,4 +1,4 @@
-"""The command centre's side of the loop: 立案, 核实, 不予受理, 作废, 合并, 派遣."""
+"""The command centre's side of the loop: 立案, 核实, 不予受理, 作废, 合并, 派遣, 改派."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from civicgrid.foundation.core.pii import scrub
 from civicgrid.foundation.orgs.models import Organisation, handles_cases, handling_kinds_text
 
 from .. import clocks, recipients
-from ..models import MERGE_PARENT_STATUSES, Case, CaseReporter
+from ..models import MERGE_PARENT_STATUSES, Case, CaseReporter, Status
 from .common import MissingInput, add_step, drop_extension_request, record, truthy
 from .intake import require_subclass, resolve_category
 from .transitions import ACCEPT_NEEDS_CATEGORY, Ctx, action
@@ -215,18 +215,21 @@ def _reopen_reason(case: Case) -> str | None:
     return last[1] if last is not None and last[0] == "reopen" else None
 
 
-@action("dispatch")
-def dispatch(ctx: Ctx) -> None:
-    """派遣 to a department; a choice other than the routing suggestion is kept as a correction for the
-    router's retraining. A new assignment round: the handling clock starts with the category's limit, and the
-    round's 按期处置 is judged afresh."""
-    case = ctx.case
-    drop_extension_request(case, ctx.data)  # a new assignment: nothing an earlier one asked for waits
-    department = resolve_department(ctx.inputs.get("department"))
-    handlers = recipients.department_handlers(department.pk)  # told below; none, and no one could act on it
+def _staffed(department: Organisation) -> list:
+    """The department's handlers, told of the new task; none, and no one could act on it: refused."""
+    handlers = recipients.department_handlers(department.pk)
     if not handlers:
         raise ValidationFailed(f"「{department.name}」还没有处置人员账号，派遣后无人能办理；请先由安全管理员为其授权处置人员 / "
                                f"\"{department.name}\" has no handler accounts yet: grant one first", field="department")
+    return handlers
+
+
+def _send_to(ctx: Ctx, department: Organisation, handlers: list) -> None:
+    """What 派遣 and 改派 share: a choice other than the routing suggestion is kept as a correction for the
+    router's retraining; a new assignment round (the handling clock starts with the category's limit, and the
+    round's 按期处置 is judged afresh); `correct_rule` corrects the routing rule; the handlers get 新任务."""
+    case = ctx.case
+    drop_extension_request(case, ctx.data)  # a new assignment: nothing an earlier one asked for waits
     suggested = case.suggested_department_id
     ctx.data.update({"department": department.pk, "suggested_department": suggested,
                      "correction": bool(suggested and suggested != department.pk)})
@@ -252,5 +255,46 @@ def dispatch(ctx: Ctx) -> None:
         body, body_en = (f"{body or case.title}；重新办理：{reopened}",
                          f"{body_en if due else case.title}; reopened: {reopened}")
     recipients.tell_staff(handlers, case, "new_task", "新任务", body, body_en=body_en, actor=ctx.actor)
+
+
+@action("dispatch")
+def dispatch(ctx: Ctx) -> None:
+    """派遣 to a department (`_send_to`)."""
+    department = resolve_department(ctx.inputs.get("department"))
+    _send_to(ctx, department, _staffed(department))
     ctx.tell = "已派遣至处置部门"
 
+
+@action("redirect")
+def redirect(ctx: Ctx) -> None:
+    """改派 by the dispatchers: the case dispatched to the wrong department is taken back and sent to another
+    before that department reports back (待处置 or 处置中), with the reason. The old department's handling clock
+    stops without a 按期处置 fact (as at 退回: it was not theirs to handle), its 新任务/返工 messages are settled
+    (已改派) and it is told, with a word to stop if it had started; then the new department gets the case as
+    at 派遣 (`_send_to`: a fresh handling clock and round, the optional rule correction, its 新任务). Counted as
+    a dispatch redone (`redirect_count`), as 退回 is, by the evaluation's 准确派遣率. Reporters are not told: the
+    problem is still being handled, by the right department now."""
+    case = ctx.case
+    previous = case.department
+    department = resolve_department(ctx.inputs.get("department"))
+    if previous is not None and department.pk == previous.pk:
+        raise ValidationFailed(f"案卷已派遣至「{department.name}」，改派请选择另一个处置部门 / the case is already with "
+                               f"\"{department.name}\": choose another department", field="department")
+    handlers = _staffed(department)
+    started = case.status == Status.HANDLING
+    clocks.stop(case, clocks.HANDLE, ctx.at, record_fact=False)  # not theirs to handle: no 按期处置 fact
+    case.redirect_count += 1
+    ctx.data.update({"from_department": getattr(previous, "pk", None), "started": started})
+    ctx.event.update({"from_department_id": getattr(previous, "pk", None), "started": started})
+    recipients.settle_taken_back(case)  # before the new department's 新任务 goes out
+    _send_to(ctx, department, handlers)
+    if previous is not None and case.suggested_department_id == previous.pk:
+        case.suggested_department = None  # the suggestion just proved wrong; do not pre-fill it again
+    reason = str(ctx.inputs.get("reason") or "").strip()
+    body = f"已改派至「{department.name}」，本部门的处置时限已停止" + \
+        ("；本部门已开始处置，请停止并将已掌握的情况移交新部门" if started else "，无需再办理") + f"。原因：{reason}"
+    body_en = f"taken back and sent to {department.name}; your handling deadline no longer runs" + \
+        ("; you had started: please stop and hand over what you know to the new department" if started
+         else ", nothing more to do") + f". Reason: {reason}"
+    recipients.tell_staff(recipients.department_handlers(getattr(previous, "pk", None)), case, "redirected", "改派",
+                          body, body_en=body_en, actor=ctx.actor)

@@ -80,8 +80,8 @@ def acts_in_person(actor) -> bool:
 # Event topics, in the past tense subscribers expect.
 TOPICS = {
     "accept": "accepted", "check_request": "check_requested", "check_result": "checked", "refuse": "refused",
-    "void": "voided", "merge": "merged", "dispatch": "dispatched", "send_back": "sent_back", "start": "started",
-    "progress": "progressed", "request_extension": "extension_requested", "decide_extension": "extension_decided",
+    "void": "voided", "merge": "merged", "dispatch": "dispatched", "redirect": "redirected", "send_back": "sent_back",
+    "start": "started", "progress": "progressed", "request_extension": "extension_requested", "decide_extension": "extension_decided",
     "report_back": "handled", "verify": "verified", "rework": "reworked", "close": "closed",
     "suspend": "suspended", "unsuspend": "unsuspended", "supervise": "supervised", "reopen": "reopened",
     "mark_major": "marked_major", "unmark_major": "unmarked_major",  # marked_major: as at report (`intake`)
@@ -171,7 +171,7 @@ def replayed_case(*, actor, number: str, action: str, idempotency_key: str | Non
 # Transitions after which the case answers to new or moved clocks: a breach of the round before (a late
 # department that sends the case back, a late closure reopened, a deadline an approved extension moved) no longer
 # makes the open case 超期. The other steps keep the mark of the handling deadline they follow (`Case.deadline`).
-NEW_ROUND = frozenset({"dispatch", "send_back", "rework", "reopen", "unsuspend", "decide_extension"})
+NEW_ROUND = frozenset({"dispatch", "redirect", "send_back", "rework", "reopen", "unsuspend", "decide_extension"})
 
 
 def run(ctx: Ctx) -> Case:

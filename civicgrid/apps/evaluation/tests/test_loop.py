@@ -117,6 +117,32 @@ def test_a_wrong_dispatch_counts_against_the_dispatcher_who_made_it(district):
     assert (rows["cd-b"].counts["dispatch_acts"], rows["cd-b"].counts["dispatch_rework"]) == (2, 0)
 
 
+def test_a_redirect_counts_against_the_dispatch_it_corrects_as_a_send_back_does(district):
+    """改派 is a dispatch redone, as 退回 is: A's dispatch to the wrong department counts as 派遣返工 whether the
+    department sends it back or B redirects it; B's redirect is a dispatch of B's, right (it stuck)."""
+    d = district
+    b = user_with(Role.COMMAND_DISPATCHER, region=d.tree["140213"], username="cd-b")
+    user_with(Role.DEPARTMENT_HANDLER, department=d.dept, username="h-cg")
+    user_with(Role.DEPARTMENT_HANDLER, department=d.other_dept, username="h-zj")
+    case, _ = submit_case(actor=d.worker, title="供水井盖破损", lng=POINT[0], lat=POINT[1], source="grid_worker",
+                          category=category("井盖缺失", "01001").pk)
+    act(actor=d.dispatcher, case=case, action="accept")
+    act(actor=d.dispatcher, case=case, action="dispatch", department=d.dept.pk)
+    act(actor=b, case=case, action="redirect", department=d.other_dept.pk, reason="供水井盖归住建")
+
+    today = timezone.localdate()
+    rows = {r.code: r for r in selectors.evaluate(d.leader, "dispatcher", today, today).rows}
+    assert (rows["cd"].counts["dispatch_acts"], rows["cd"].counts["dispatch_rework"]) == (1, 1)
+    assert rows["cd"].rates["accurate_dispatch_rate"] == 0
+    assert (rows["cd-b"].counts["dispatch_acts"], rows["cd-b"].counts["dispatch_rework"]) == (1, 0)
+    assert rows["cd-b"].counts["dispatched"] == 1 and rows["cd-b"].rates["accurate_dispatch_rate"] == 1
+    # redirected by A itself: still A's wrong dispatch, and A's redirect is a dispatch of A's
+    act(actor=d.dispatcher, case=case, action="redirect", department=d.dept.pk, reason="还是城管")
+    rows = {r.code: r for r in selectors.evaluate(d.leader, "dispatcher", today, today).rows}
+    assert (rows["cd"].counts["dispatch_acts"], rows["cd"].counts["dispatch_rework"]) == (2, 1)
+    assert (rows["cd-b"].counts["dispatch_acts"], rows["cd-b"].counts["dispatch_rework"]) == (1, 1)
+
+
 def test_a_late_handling_stays_late_through_a_rework_in_time(district):
     """The department handles late (超期, auto 督办), 核查 fails, the rework is done in time and the case closes:
     within that assignment the handling was late, so it is neither 按期处置 nor 按期结案, in the evaluation and
