@@ -89,8 +89,10 @@ def _page(request, status: int, exception=None):
     answer = _machine(request, status, detail, exception)
     if answer is not None:
         return answer
-    return render(request, "ui/error.html", {"status": status, "title": _(TITLES[status]), "detail": detail},
-                  status=status)
+    # A follow link opens without an account: signing in would not make a bad link good.
+    signin = not request.path.startswith("/follow/")
+    return render(request, "ui/error.html", {"status": status, "title": _(TITLES[status]), "detail": detail,
+                                             "signin": signin}, status=status)
 
 
 @requires_csrf_token

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.urls import NoReverseMatch, reverse
@@ -17,6 +18,7 @@ class MenuItem:
     capability: str | tuple[str, ...] | None  # None: every signed-in user; a tuple: any of them
     order: int = 100
     icon: str = ""
+    when: Callable[[object], bool] | None = None  # a further test of the user (e.g. who reports as the public)
 
 
 _MENU: dict[str, MenuItem] = {}
@@ -32,6 +34,8 @@ def menu_for(user) -> list[dict]:
     for item in sorted(_MENU.values(), key=lambda i: (i.order, i.key)):
         wanted = item.capability if isinstance(item.capability, tuple) else (item.capability,)
         if item.capability and not any(has_capability(user, c) for c in wanted):
+            continue
+        if item.when is not None and not item.when(user):
             continue
         try:
             url = reverse(item.url_name)

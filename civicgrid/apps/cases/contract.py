@@ -4,9 +4,9 @@ import itertools
 
 from django.utils import timezone
 
-from civicgrid.testing.contract import Placement, register_factory
+from civicgrid.testing.contract import PLACEMENT_GRIDS, Placement, register_factory, register_scope
 
-from .models import Case, Status
+from .models import Case, CaseReporter, Status
 
 _seq = itertools.count(90001)
 
@@ -22,3 +22,25 @@ def _case(placement: Placement) -> Case:
 
 
 register_factory("cases.Case", _case)
+
+
+def _own_reports(user):
+    """我的上报: an account sees exactly the reports it made itself."""
+    return CaseReporter.objects.filter(user_id=user.pk)
+
+
+def _reporter(placement: Placement) -> CaseReporter:
+    # Each placement's report is made by a different persona (personas exist before objects are built), so some
+    # users see one report of their own and everybody else sees none of them.
+    from civicgrid.foundation.access.models import User
+
+    users = list(User.objects.filter(username__startswith="contract-").exclude(username="contract-owner")
+                 .order_by("username").values_list("pk", flat=True))
+    case = _case(placement)
+    index = 5 * PLACEMENT_GRIDS.index(placement.grid.code) + 2
+    return CaseReporter.objects.create(case=case, original_case=case, user_id=users[index % len(users)],
+                                       follow_token=f"contract-{case.number}-{placement.mark()}"[:64])
+
+
+register_scope("cases.CaseReporter", _own_reports)
+register_factory("cases.CaseReporter", _reporter)

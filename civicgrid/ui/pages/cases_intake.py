@@ -117,6 +117,29 @@ def _with_proposal(form: ReportForm, place: dict) -> ReportForm:
     return again
 
 
+# What the form says when its hidden one-time key is refused: nobody can correct a hidden input, so the message
+# is the form's own and says what to do.
+KEY_REUSED = _("该表单已用于另一份内容不同的上报，请刷新页面后重新填写")
+FORM_STALE = _("该表单已失效，请刷新页面后重新填写")
+
+
+def _hidden_text(exc: CivicgridError, field: str, form: ReportForm) -> str:
+    """The actionable text for a service refusal of a hidden input ("" for a visible one)."""
+    if field not in form.fields or not form.fields[field].widget.is_hidden:
+        return ""
+    return str(KEY_REUSED if getattr(exc, "code", "") == "conflict" else FORM_STALE)
+
+
+def _hidden_errors_to_form(form: ReportForm) -> None:
+    """Errors on hidden inputs (the form's one-time key) shown as the form's own: a hidden input draws no message
+    and cannot be corrected. Django's own refusals of one (missing, too long) read as a stale form."""
+    for name in [n for n in form.errors if n in form.fields and form.fields[n].widget.is_hidden]:
+        texts = form.errors.pop(name)
+        shown = [t for t in texts if t in (str(KEY_REUSED), str(FORM_STALE))] or [str(FORM_STALE)]
+        for text in shown:
+            form.add_error(None, text)
+
+
 def _existing_case(user, number: str) -> str | None:
     """The case a refused 12345 ticket already became, when the user may open it (the form links it). The
     service names the case only then too; otherwise its message says whom to ask."""
@@ -139,7 +162,7 @@ def _page(request, form_class, template_extra: dict, submit, initial: dict, **fo
                 case, created = submit(form)
             except CivicgridError as exc:
                 field = FORM_FIELD.get(exc.field, exc.field)
-                form.add_error(field if field in form.fields else None, error_text(exc))
+                form.add_error(field if field in form.fields else None, _hidden_text(exc, field, form) or error_text(exc))
                 refused = exc
                 existing = _existing_case(request.user, getattr(exc, "case_number", ""))
             else:
@@ -149,8 +172,11 @@ def _page(request, form_class, template_extra: dict, submit, initial: dict, **fo
                     messages.info(request, _("该表单已提交过，案卷号 %(number)s") % {"number": case.number})
                 return redirect("ui:case_detail", case.number)
         status = 429 if isinstance(refused, RateLimited) else 400
-        # The first input refused takes the focus (its message is tied to it: aria-describedby, by Django).
-        focus_field = next((name for name in form.fields if form.has_error(name)), "")
+        _hidden_errors_to_form(form)
+        # The first input refused takes the focus (its message is tied to it: aria-describedby, by Django); a
+        # hidden input takes none (its errors are the form's, above).
+        focus_field = next((name for name in form.fields
+                            if form.has_error(name) and not form.fields[name].widget.is_hidden), "")
         if focus_field and focus_field != "category":  # the category <select> is drawn by the template
             form.fields[focus_field].widget.attrs["autofocus"] = True
     else:

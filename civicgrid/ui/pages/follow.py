@@ -30,6 +30,8 @@ from civicgrid.foundation.core.middleware import client_ip
 
 from .cases_shared import error_text, success_once
 
+# A link that finds no report: the same sentence in either language ("中文 / English", `ui.language.one_language`).
+LINK_INVALID = "链接无效或已失效 / This link is invalid or has expired"
 RATE_LIMIT = 60  # requests per address per minute, like the API's follow endpoints
 SCORES = [(5, _("非常满意")), (4, _("满意")), (3, _("基本满意")), (2, _("不满意")), (1, _("非常不满意"))]
 
@@ -54,7 +56,7 @@ def _status_or_404(token: str, request=None) -> dict:
     try:
         return services.follow_status(token, viewer=getattr(request, "user", None))
     except NotFound:
-        raise Http404("链接无效或已失效") from None
+        raise Http404(LINK_INVALID) from None
 
 
 def _render(request, token: str, status: int = 200, **extra):
@@ -86,7 +88,7 @@ def follow_rate(request, token: str):
         services.rate(follow_token=token, score=request.POST.get("score"), comment=request.POST.get("comment", ""),
                       actor=request.user, idempotency_key=request.POST.get("idempotency_key") or None)
     except NotFound:
-        raise Http404("链接无效或已失效") from None
+        raise Http404(LINK_INVALID) from None
     except CivicgridError as exc:
         # What was typed stays in the form (a missing score must not cost the comment).
         return _render(request, token, status=exc.status, error=error_text(exc), failed="rate",
@@ -105,7 +107,7 @@ def follow_reopen(request, token: str):
         services.reopen_by_token(follow_token=token, reason=request.POST.get("reason", "")[:1000],
                                  actor=request.user, idempotency_key=request.POST.get("idempotency_key") or None)
     except NotFound:
-        raise Http404("链接无效或已失效") from None
+        raise Http404(LINK_INVALID) from None
     except CivicgridError as exc:
         return _render(request, token, status=exc.status, error=error_text(exc), failed="reopen",
                        reason=request.POST.get("reason", "")[:1000])
@@ -126,7 +128,7 @@ def follow_qr(request, token: str, fmt: str):
     try:
         reporter_for(token)
     except NotFound:
-        raise Http404("链接无效或已失效") from None
+        raise Http404(LINK_INVALID) from None
     link = qr.follow_link(token, request)
     body = qr.svg(link, title=str(_("事件办理进度"))) if fmt == "svg" else qr.png(link)
     response = HttpResponse(body, content_type=QR_TYPES[fmt])

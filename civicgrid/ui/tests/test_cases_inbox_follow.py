@@ -173,7 +173,8 @@ def test_residents_inbox_links_their_own_case_to_its_follow_page_not_the_case_pa
     assert f'value="{follow}"' in html
     assert reverse("ui:case_detail", args=[own.number]) not in html
     assert reverse("ui:case_detail", args=[other.number]) not in html
-    assert html.count("data-open=") == 1
+    # the 已收到 receipt (with the follow link in its text) and the message above: both open the follow page
+    assert html.count("data-open=") == 2 and html.count(f'value="{follow}"') == 2
     assert c.get(follow).status_code == 200
 
 
@@ -225,8 +226,8 @@ def test_a_reporters_progress_messages_read_in_their_language(loop, client_for):
     act(actor=loop.dispatcher, case=case, action="accept")
     act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
     told = Notification.objects.filter(user=loop.resident, kind="status").order_by("pk")
-    assert [n.title for n in told] == [f"案卷进展：{case.number}"] * 2
-    assert told[1].body == f"您反映的问题（案卷号 {case.number}）已派遣至处置部门。当前状态：待处置。"
+    assert [n.title for n in told] == [f"案卷进展：{case.number}"] * 3  # 已收到, 已立案, 已派遣
+    assert told[2].body == f"您反映的问题（案卷号 {case.number}）已派遣至处置部门。当前状态：待处置。"
     c = client_for(loop.resident)
     html = c.get(reverse("ui:inbox")).content.decode()
     assert "已立案" in html and "has been accepted" not in html

@@ -869,10 +869,13 @@ def _insert_reports(batch: list, *, actor, also, photos=(), queued: bool = False
         if also is not None:
             later.extend(also(j, case) or ())
     insert(*later)
+    # A resident's (volunteer's) own account is the reporter: the confirmation with the follow link goes to its
+    # inbox too, so the link is not lost with the success card. Staff reporting are not told of their own act.
+    as_public = any(rows.reporter.user_id for rows in batch) and is_public_only(actor)
     for rows in batch:
-        if rows.reporter.contact_enc or rows.reporter.email_enc:
-            # The confirmation with the follow link to the reporter's phone/email. The only other reporter a
-            # new case has is the reporting account itself, which is not told in its own inbox.
+        own = as_public and rows.reporter.user_id is not None
+        if rows.reporter.contact_enc or rows.reporter.email_enc or own:
+            # The confirmation with the follow link to the reporter's phone/email (and a resident's inbox).
             recipients.tell_reporters(rows.case, "已收到" if not rows.case.is_self_handled else "已自行处置并结案",
-                                      with_link=True, except_user=user_or_none(actor))
+                                      with_link=True, except_user=None if own else user_or_none(actor))
     return [rows.case for rows in batch]
