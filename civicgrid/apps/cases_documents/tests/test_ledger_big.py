@@ -149,7 +149,9 @@ def test_the_ledger_names_the_evaluations_department_and_the_step_that_ran_late(
     # the evaluation's department row carries the same name and code
     from civicgrid.apps.evaluation.selectors import SUBJECTS, _named
 
-    named = _named(SUBJECTS["department"], {str(loop["dept"].pk): {}})
+    from django.db.models import Q
+
+    named = _named(SUBJECTS["department"], {str(loop["dept"].pk): {}}, Q(pk__in=[]), [])
     assert (named[0].name, named[0].code) == ("区城管局", "D-CG")
 
 
