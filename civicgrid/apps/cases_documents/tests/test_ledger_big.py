@@ -147,9 +147,9 @@ def test_the_ledger_names_the_evaluations_department_and_the_step_that_ran_late(
     assert waiting["当前环节"] == "受理" and waiting["当前环节期限"] is not None and waiting["责任部门代码"] is None
 
     # the evaluation's department row carries the same name and code
-    from civicgrid.apps.evaluation.selectors import SUBJECTS, _named
-
     from django.db.models import Q
+
+    from civicgrid.apps.evaluation.selectors import SUBJECTS, _named
 
     named = _named(SUBJECTS["department"], {str(loop["dept"].pk): {}}, Q(pk__in=[]), [])
     assert (named[0].name, named[0].code) == ("区城管局", "D-CG")

@@ -8,23 +8,14 @@ import io
 
 import pytest
 from django.test import Client
-from openpyxl import Workbook
 
 from civicgrid.apps.categories import services, xlsx
 from civicgrid.apps.categories.models import Category, LimitMode
 from civicgrid.foundation.audit.models import AuditEntry
+from civicgrid.testing.xlsx import workbook
 
 pytestmark = pytest.mark.django_db
 GBT = "gbt47678_5_2026"
-
-
-def workbook(rows: list[list]) -> bytes:
-    book = Workbook()
-    for row in rows:
-        book.active.append(row)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
 
 
 def state() -> list[tuple]:

@@ -7,7 +7,7 @@ import io
 from decimal import Decimal
 
 import pytest
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 
 from civicgrid.apps.categories import xlsx
 from civicgrid.apps.categories.models import Category, Taxonomy
@@ -16,22 +16,11 @@ from civicgrid.foundation.audit.models import AuditEntry
 from civicgrid.foundation.audit.service import history
 from civicgrid.foundation.core.errors import PermissionDenied
 from civicgrid.testing.builders import user_with
+from civicgrid.testing.xlsx import sheet_rows as sheet
+from civicgrid.testing.xlsx import workbook
 
 pytestmark = pytest.mark.django_db
 GBT = "gbt47678_5_2026"
-
-
-def sheet(body: bytes) -> list[list]:
-    return [list(r) for r in load_workbook(io.BytesIO(body), read_only=True).active.iter_rows(values_only=True)]
-
-
-def workbook(rows: list[list]) -> bytes:
-    book = Workbook()
-    for row in rows:
-        book.active.append(row)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
 
 
 def state() -> list[tuple]:

@@ -6,24 +6,16 @@ from datetime import date
 
 import pytest
 from django.utils import timezone
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 
 from civicgrid.apps.materials import services
 from civicgrid.apps.materials.models import StockLot, Warehouse
 from civicgrid.apps.materials.services.stock import balance
+from civicgrid.testing.xlsx import workbook as _xlsx
 
 from .conftest import state
 
 pytestmark = pytest.mark.django_db
-
-
-def _xlsx(rows: list[list]) -> bytes:
-    wb = Workbook()
-    for row in rows:
-        wb.active.append(row)
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
 
 
 def test_warehouse_list_is_scoped_and_phones_masked(depot, api_client, token_for):

@@ -7,12 +7,10 @@ Django's clock is moved (`clock_at`), as the hours would pass.
 
 from __future__ import annotations
 
-import io
 from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
-from openpyxl import Workbook, load_workbook
 
 from civicgrid.apps.cases.models import Case, CaseStep
 from civicgrid.apps.cases.services import act
@@ -20,6 +18,8 @@ from civicgrid.apps.categories import xlsx
 from civicgrid.apps.categories.models import Category
 from civicgrid.apps.categories.services import update_category
 from civicgrid.testing.clock import clock_at
+from civicgrid.testing.xlsx import sheet_rows as _sheet
+from civicgrid.testing.xlsx import workbook as _workbook
 
 from .conftest import get, xml
 from .test_review_windows import HOUR, _params, _report
@@ -135,19 +135,6 @@ def test_a_merged_requests_repeat_waits_for_the_return_of_its_own_category(o311,
     assert _of(seen[3], merged) == [("派遣：区城管局", t0 + 2 * HOUR + 30 * MINUTE)] and _of(seen[3], carrier) == []
     dispatch_step = CaseStep.objects.get(case=carrier, action="dispatch")
     assert [u["update_id"] for u in seen[3]] == [f"{dispatch_step.pk}-{merged.number}"]
-
-
-def _sheet(body: bytes) -> list[list]:
-    return [list(r) for r in load_workbook(io.BytesIO(body), read_only=True).active.iter_rows(values_only=True)]
-
-
-def _workbook(rows: list[list]) -> bytes:
-    book = Workbook()
-    for row in rows:
-        book.active.append(row)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
 
 
 def test_every_way_of_changing_a_category_marks_when_it_left_the_feed_and_came_back(o311, t0):
