@@ -42,7 +42,7 @@ CASE_COLUMNS = (
     "reporter_email_enc", "hotline_ticket", "department_id", "auto_dispatched", "idempotency_digest",
     "external_id", "reported_at", "accepted_at", "dispatched_at", "handled_at", "verified_at", "closed_at",
     "deadline", "accepted_on_time", "dispatched_on_time", "handled_on_time", "closed_on_time", "checked_on_time",
-    "verified_on_time", "is_overdue", "is_supervised", "rework_count", "send_back_count", "reopen_count",
+    "verified_on_time", "is_overdue", "is_supervised", "rework_count", "send_back_count", "reopen_count", "redirect_count",
     "extension_pending", "is_self_handled", "suspended_from", "accepted_by_id", "dispatched_by_id", "updated_at",
 )
 STEP_COLUMNS = ("case_id", "action", "from_status", "to_status", "actor_name", "note", "actor_id", "at")
@@ -150,7 +150,7 @@ def generate(n: int, world: dict, *, steps: bool | str, seed: int = 2026):
             (rng.random() >= 0.1) if m["accepted_at"] and rng.random() < 0.2 else None,
             (rng.random() >= 0.08) if m["verified_at"] and kind != "self" else None,
             overdue, overdue, 1 if m["handled_at"] and rng.random() < 0.06 else 0,
-            1 if m["dispatched_at"] and rng.random() < 0.04 else 0, 0, False, kind == "self",
+            1 if m["dispatched_at"] and rng.random() < 0.04 else 0, 0, 0, False, kind == "self",
             "dispatched" if kind == "suspended" else "", accepted_by, dispatched_by, now,
         )
         if steps:

@@ -53,8 +53,8 @@ def child(vendor: str, n: int) -> dict:
         # Every case's reporter also follows it (what intake writes): the `cases.followers` set.
         token = "'t' || id" if vendor == "sqlite" else "'t' || id::text"
         cur.execute("INSERT INTO cases_casereporter (case_id, original_case_id, name, contact_enc, email_enc, "
-                    f"follow_token, rating_comment, created_at) SELECT id, id, '张三', 'sealed-phone', "
-                    f"'sealed-email', {token}, '', reported_at FROM cases_case")
+                    f"follow_token, rating_comment, told, created_at) SELECT id, id, '张三', 'sealed-phone', "
+                    f"'sealed-email', {token}, '', '{{}}', reported_at FROM cases_case")
         # The refused, voided and merged cases ended when they were (about their 立案, or their report), not
         # at the bulk load's moment: their period runs from `ended_at`.
         cur.execute("UPDATE cases_case SET ended_at = COALESCE(accepted_at, reported_at) "
