@@ -92,7 +92,7 @@ def former(qs, headers: list[str]) -> bytes:
             c.department.name if c.department_id else "", when(c.reported_at), when(c.accepted_at),
             when(c.dispatched_at), when(c.handled_at), when(c.verified_at), when(c.closed_at), when(c.deadline), "",
             None, yes(c.handled_on_time), yes(c.closed_on_time), yes(c.is_overdue), "", None, yes(c.is_supervised),
-            c.rework_count, c.send_back_count, c.satisfaction, c.description,
+            c.rework_count, c.send_back_count, c.redirect_count, c.satisfaction, c.description,
         ])
     out = io.BytesIO()
     book.save(out)

@@ -158,9 +158,12 @@ def _sheet(case: Case, s) -> list[Table]:
         ("核查时间", _when(case.verified_at)), ("结案时间", _when(case.closed_at)),
         ("超期", _yes(case.is_overdue)), ("督办", _yes(case.is_supervised)),
         ("返工次数", case.rework_count), ("退回次数", case.send_back_count),
+        ("改派次数", case.redirect_count),
     ]
-    rows = [[_p(a, s["label"]), _p(b, s["base"]), _p(c, s["label"]), _p(d, s["base"])]
-            for (a, b), (c, d) in zip(pairs[::2], pairs[1::2], strict=True)]
+    cells = [[_p(label, s["label"]), _p(value, s["base"])] for label, value in pairs]
+    if len(cells) % 2:  # an odd pair out: the last line's right half stays blank
+        cells.append([Paragraph("", s["label"]), Paragraph("", s["base"])])
+    rows = [left + right for left, right in zip(cells[::2], cells[1::2], strict=True)]
     # A merged case is handled as its parent: the file names it, as the case page does.
     long_texts = [("主案卷", case.parent.number)] if case.parent_id else []
     long_texts += [("标题", case.title), ("地址", case.address), ("描述", case.description)]

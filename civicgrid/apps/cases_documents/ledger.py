@@ -35,11 +35,13 @@ MAX_ROWS = 100_000  # a bigger ledger should be narrowed (by period or region) r
 # the step an open case waits for and that step's due time, as the case list shows them (a case waiting for
 # handling without a clock: its 处置期限). 超期环节 and 超期环节期限 name the step whose time limit ran out and made the
 # case 超期 (the first, when several did) and when it was due: 超期 of a case whose 处置期限 was met (核查 or 结案 late)
-# can be checked from them.
+# can be checked from them. 退回次数 and 改派次数 are the dispatches redone (by the department's 退回, by the
+# dispatchers' 改派) that the evaluation's 准确派遣率 counts against a dispatch.
 HEADERS = ["案卷号", "标题", "状态", "主案卷", "分类", "来源", "重大事件", "自行处置", "街道", "社区/村", "网格", "网格编码",
            "地址", "经度", "纬度", "报告人", "报告人电话", "热线工单号", "处置部门", "责任部门代码", "责任部门简称", "上报时间",
            "立案时间", "派遣时间", "处置时间", "核查时间", "结案时间", "处置期限", "当前环节", "当前环节期限", "按期处置",
-           "按期结案", "超期", "超期环节", "超期环节期限", "督办", "返工次数", "退回次数", "满意度", "描述"]
+           "按期结案", "超期", "超期环节", "超期环节期限", "督办", "返工次数", "退回次数", "改派次数", "满意度",
+           "描述"]
 
 # What a line reads of each case (and of its category, grid, department and parent): plain values, no model
 # instances (four a line, and a lazy label hashed per choice, once took most of a big ledger's time).
@@ -48,7 +50,7 @@ FIELDS = ("pk", "number", "title", "status", "parent_id", "parent__number", "cat
           "reporter_phone_masked", "hotline_ticket", "department__name", "department__short_name",
           "department__code", "reported_at", "accepted_at", "dispatched_at", "handled_at", "verified_at",
           "closed_at", "deadline", "handled_on_time", "closed_on_time", "is_overdue", "is_supervised",
-          "rework_count", "send_back_count", "satisfaction", "description")
+          "rework_count", "send_back_count", "redirect_count", "satisfaction", "description")
 
 # The steps of the case clocks, as the case list names them (the same words in the catalogue).
 STEP_NAMES = {clocks.INTAKE: pgettext_lazy("clock step", "受理"), clocks.CHECK: pgettext_lazy("clock step", "核实"),
@@ -154,7 +156,7 @@ class _Lines:
             self.steps[waiting] if waiting_due is not None else "", when(waiting_due),
             _timely_handled(case), _timely_closed(case), _yes(case["is_overdue"]), self.steps.get(overdue_kind, ""),
             when(overdue_due), _yes(case["is_supervised"]), case["rework_count"], case["send_back_count"],
-            case["satisfaction"], case["description"],
+            case["redirect_count"], case["satisfaction"], case["description"],
         ]
 
 

@@ -1,7 +1,8 @@
 """Dispatchers' corrections of the router (分拨更正).
 
-When a case is dispatched (`case.dispatched`) to another department than the router suggested, or under
-another category than it suggested, the dispatch step is recorded as a :class:`RouterCorrection`. The step's
+When a case is dispatched (`case.dispatched`) or redirected (改派, `case.redirected`: the strongest sign that the
+first department was wrong) to another department than the router suggested, or under another category than it
+suggested, the dispatch or redirect step is recorded as a :class:`RouterCorrection`. The step's
 data already holds the suggestion (`router_suggestion`) and the department chosen; the row makes the
 corrections countable per model version. Dispatches by the system account (auto-dispatch) are never
 corrections. Retraining learns where the cases were really sent (`versions.closed_case_examples`).
@@ -15,7 +16,7 @@ from civicgrid.foundation.events import bus as events
 
 
 def record_for_step(step) -> object | None:
-    """The correction for one dispatch step, if it is one (idempotent: one row per step)."""
+    """The correction for one dispatch or redirect step, if it is one (idempotent: one row per step)."""
     from .handlers import is_system_account
     from .models import RouterCorrection
 
@@ -40,8 +41,7 @@ def record_for_step(step) -> object | None:
     return row
 
 
-@events.handler("case.dispatched", name="router.corrections")
-def on_case_dispatched(event) -> None:
+def _record_event(event) -> None:
     from civicgrid.apps.cases.models import CaseStep
 
     if event.aggregate_type != "cases.case":
@@ -52,6 +52,18 @@ def on_case_dispatched(event) -> None:
     step = CaseStep.objects.select_related("case", "actor").filter(pk=step_id).first()
     if step is not None:
         record_for_step(step)
+
+
+@events.handler("case.dispatched", name="router.corrections")
+def on_case_dispatched(event) -> None:
+    _record_event(event)
+
+
+@events.handler("case.redirected", name="router.corrections.redirect")
+def on_case_redirected(event) -> None:
+    """改派 away from the router's department is a correction as a differing dispatch is; a redelivered event
+    finds its step recorded."""
+    _record_event(event)
 
 
 def since_active() -> int:

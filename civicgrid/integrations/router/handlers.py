@@ -16,7 +16,7 @@ sign in (no usable password) and holds a command-dispatcher grant over the top r
 district), made on demand. The case loop checks it like any dispatcher, and the audit log and the timeline
 name it.
 
-`case.dispatched` also feeds the corrections (:mod:`.corrections`).
+`case.dispatched` and `case.redirected` (改派) also feed the corrections (:mod:`.corrections`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from civicgrid.foundation.audit import service as audit
 from civicgrid.foundation.core.errors import CivicgridError
 from civicgrid.foundation.events import bus as events
 
-from . import corrections  # noqa: F401  (case.dispatched → RouterCorrection)
+from . import corrections  # noqa: F401  (case.dispatched, case.redirected → RouterCorrection)
 
 log = logging.getLogger(__name__)
 

@@ -61,9 +61,9 @@ class TriageCase(Case):
 class RouterCorrection(models.Model):
     """A dispatcher sent a case elsewhere than the router suggested (部门 or 分类): one row per such dispatch.
 
-    Written by the `case.dispatched` handler (civicgrid/integrations/router/corrections.py); retraining learns
-    from where cases were really sent, and the router page counts the corrections since the live model was
-    trained."""
+    Written by the `case.dispatched` and `case.redirected` (改派) handlers
+    (civicgrid/integrations/router/corrections.py); retraining learns from where cases were really sent, and the
+    router page counts the corrections since the live model was trained."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
     step_id = models.BigIntegerField(unique=True)  # the dispatch step (a redelivered event finds it recorded)

@@ -321,6 +321,35 @@ def test_a_merged_cases_file_and_ledger_line_name_the_case_it_joined(client, loo
     assert lines[parent.number]["主案卷"] is None and lines[loop["case"].number]["主案卷"] is None
 
 
+def test_a_redirected_case_says_how_often_it_was_redirected_in_its_file_and_ledger_line(client, loop):
+    """改派次数 beside 退回次数: on the case file's sheet (with the 改派 step and its reason in the timeline) and on the
+    ledger line; a case never redirected says 0."""
+    other = department("区住建局", code="D-ZJ")
+    user_with(Role.DEPARTMENT_HANDLER, department=other, username="h2")
+    case, _ = submit_case(actor=loop["worker"], title="路面塌陷", lng=IN_STREET[0], lat=IN_STREET[1],
+                          source="grid_worker", category=category().pk)
+    for action, inputs in (("accept", {}), ("dispatch", {"department": loop["dept"].pk}),
+                           ("redirect", {"department": other.pk, "reason": "路面归住建管养"})):
+        case = act(actor=loop["cd"], case=case, action=action, **inputs)
+    assert case.redirect_count == 1 and case.send_back_count == 0
+    client.force_login(loop["cd"])
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(
+        client.get(f"/documents/cases/{case.number}.pdf").content)).pages)
+    flat = text.replace("\n", "").replace(" ", "")
+    assert "退回次数0" in flat and "改派次数1" in flat, text
+    assert "改派" in text.replace("改派次数", "") and "路面归住建管养" in text  # the step, with its reason
+    never = "".join(p.extract_text() for p in PdfReader(io.BytesIO(
+        client.get(f"/documents/cases/{loop['case'].number}.pdf").content)).pages)
+    assert "改派次数0" in never.replace("\n", "").replace(" ", "")
+
+    rows = sheet(client.get("/documents/cases/ledger.xlsx"))
+    assert rows[0] == tuple(ledger.HEADERS)
+    assert rows[0].index("改派次数") == rows[0].index("退回次数") + 1
+    lines = {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
+    assert (lines[case.number]["退回次数"], lines[case.number]["改派次数"]) == (0, 1)
+    assert lines[loop["case"].number]["改派次数"] == 0
+
+
 def test_the_timeline_keeps_names_on_one_line_and_gives_notes_the_width(loop):
     """操作人 and 部门 were 12 % and 15 % of the line: 智能分拨（系统） broke as 智能分拨（系/统） and 平城区城市管理局 as
     平城区城市管理/局, while 说明 had about 14 characters, so five steps with long notes (a link and a paragraph)

@@ -111,6 +111,25 @@ def test_a_dispatchers_correction_is_recorded_and_counted(loop, live):
     assert "data-corrected" in detail
 
 
+def test_a_redirect_away_from_the_suggestion_is_a_correction(loop, live):
+    """改派 is the strongest sign the first department was wrong: the router learns it as it learns a differing
+    dispatch, once however often the event is delivered."""
+    case = report(loop, title="路边暴露垃圾", description=CITY)
+    act(actor=loop.dispatcher, case=case, action="accept")
+    act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)  # as the router said
+    bus.dispatch_pending()
+    assert not RouterCorrection.objects.exists()
+    act(actor=loop.dispatcher, case=case, action="redirect", department=loop.other_dept.pk, reason="不归城管管")
+    bus.dispatch_pending()
+    bus.dispatch_pending()  # delivered again: still one row
+    row = RouterCorrection.objects.get()
+    step = case.steps.get(action="redirect")
+    assert row.step_id == step.pk and row.case == case and row.department_changed
+    assert row.suggested_department_id == loop.dept.pk and row.department_id_chosen == loop.other_dept.pk
+    assert row.model_version == live.version and row.actor == loop.dispatcher
+    assert 'data-corrections="1"' in signed_in(loop.dispatcher).get("/router/").content.decode()
+
+
 def test_auto_dispatched_case_is_flagged_on_its_page(loop, live, settings):
     settings.CIVICGRID_AUTO_DISPATCH_THRESHOLD = 0.0
     case = report(loop, title="路边暴露垃圾", description=CITY)
