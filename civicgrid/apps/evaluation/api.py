@@ -13,7 +13,8 @@ today) is refused with the reason (400), as the page and its export refuse it.
 table as the cases stood at that moment, as the page's and the xlsx's `as_of` do (the same parser,
 `selectors.parse_as_of`): a signed table is recomputed from the 统计于 it shows. A moment that does not exist,
 is malformed or is still to come is refused (400, `field: "as_of"`). The answer's `as_of` is the moment the
-table was computed at (the one asked for, or now), in district time with its offset, to keep beside the table.
+table was computed at (the one asked for, or now), in district time with its offset, to keep beside the table;
+sent back as `as_of` as it is, it recomputes the same table.
 
 The JSON table is paged as every list of /api/v1 is (`limit`, 50 by default as the page shows them, and
 `offset`, both bounded: 422 out of range) and, like the page, lists the ranked rows only unless `unranked=true`:
@@ -39,7 +40,8 @@ router = Router(tags=["evaluation"])
 PREFIX = "/"
 
 AS_OF_HELP = ("统计时点 (optional): the table as the cases stood at that moment, Beijing time: YYYY-MM-DD (the end "
-              "of that day) or YYYY-MM-DD HH:MM[:SS], as the page's as_of; recomputes a signed table from its 统计于. "
+              "of that day) or YYYY-MM-DD HH:MM[:SS], as the page's as_of, or the answer's as_of as given "
+              "(2026-11-13T18:00:00+08:00); recomputes a signed table from its 统计于. "
               "Without it: now. A malformed, non-existent or future moment is refused (400, field as_of).")
 SubjectName = Literal[tuple(selectors.SUBJECTS)]  # type: ignore[valid-type]
 

@@ -52,6 +52,10 @@ def test_the_api_as_of_a_moment_ignores_what_happened_after_it(district, handler
     now = api(client, d.leader).json()
     assert next(i for i in now["items"] if i["code"] == GRID)["counts"]["closed"] == 0
     assert now["as_of"] != then["as_of"]
+    # The answer's as_of, sent back as it was given (offset, fractions of a second), gives the same table.
+    assert api(client, d.leader, as_of=now["as_of"]).json() == now
+    assert api(client, d.leader, as_of=then["as_of"]).json() == then
+    assert api(client, d.leader, as_of="2026-11-13T10:00:00Z").json() == then  # the same instant in UTC
     # A day alone is the end of that district day.
     assert api(client, d.leader, as_of="2026-11-13").json()["as_of"] == "2026-11-14T00:00:00+08:00"
 
@@ -92,6 +96,8 @@ def test_the_api_gives_the_page_and_xlsx_rows_for_the_same_as_of(district, handl
 @pytest.mark.parametrize(("text", "words"), [
     ("2026-11-31", "统计时点不存在"), ("2026-11-13 25:00", "统计时点不存在"), ("2099-01-01", "尚未到来"),
     ("13/11/2026", "统计时点格式"), ("2026-11-13T18", "统计时点格式"), ("1999-01-01", "日期须在"),
+    ("2026-11-13T18:00+25:00", "统计时点不存在"), ("2099-01-01T00:00:00+08:00", "尚未到来"),
+    ("2026-11-13 18:00:00.1234567", "统计时点格式"),
 ])
 def test_a_bad_or_future_as_of_is_refused_naming_it(district, handler, client, text, words):  # noqa: F811
     d = district
