@@ -9,6 +9,13 @@ street/community, grid and grid_worker tables, 403 for the others); only cases w
 is exactly YYYY-MM and dates YYYY-MM-DD (422 otherwise); a period that has not begun (its first day after
 today) is refused with the reason (400), as the page and its export refuse it.
 
+`as_of` (optional, Beijing time: `YYYY-MM-DD`, the end of that day, or `YYYY-MM-DD HH:MM[:SS]`) computes the
+table as the cases stood at that moment, as the page's and the xlsx's `as_of` do (the same parser,
+`selectors.parse_as_of`): a signed table is recomputed from the 统计于 it shows. A moment that does not exist,
+is malformed or is still to come is refused (400, `field: "as_of"`). The answer's `as_of` is the moment the
+table was computed at (the one asked for, or now), in district time with its offset, to keep beside the table;
+sent back as `as_of` as it is, it recomputes the same table.
+
 The JSON table is paged as every list of /api/v1 is (`limit`, 50 by default as the page shows them, and
 `offset`, both bounded: 422 out of range) and, like the page, lists the ranked rows only unless `unranked=true`:
 `total` is how many rows the listing holds, `count` those on this page, `unranked_total` the unranked rows left
@@ -32,6 +39,10 @@ from . import formulas, selectors, xlsx
 router = Router(tags=["evaluation"])
 PREFIX = "/"
 
+AS_OF_HELP = ("统计时点 (optional): the table as the cases stood at that moment, Beijing time: YYYY-MM-DD (the end "
+              "of that day) or YYYY-MM-DD HH:MM[:SS], as the page's as_of, or the answer's as_of as given "
+              "(2026-11-13T18:00:00+08:00); recomputes a signed table from its 统计于. "
+              "Without it: now. A malformed, non-existent or future moment is refused (400, field as_of).")
 SubjectName = Literal[tuple(selectors.SUBJECTS)]  # type: ignore[valid-type]
 
 
@@ -42,11 +53,12 @@ class EvaluationQuery(Schema):
     month: str | None = Field(None, pattern=r"^\d{4}-\d{2}$", description="YYYY-MM; or start/end")
     start: date | None = None  # first day (district date)
     end: date | None = None  # last day, inclusive
+    as_of: str | None = Field(None, max_length=40, description=AS_OF_HELP)
 
     def evaluate(self, user) -> selectors.Evaluation:
         start, end = selectors.period(month=self.month, start=self.start, end=self.end)
         subject = self.subject or next(iter(selectors.subjects_for(user)), "department")
-        return selectors.evaluate(user, subject, start, end)
+        return selectors.evaluate(user, subject, start, end, as_of=selectors.parse_as_of(self.as_of))
 
 
 class EvaluationPageQuery(EvaluationQuery):
@@ -81,7 +93,8 @@ class EvaluationOut(Schema):
     subject_label: str
     start: date
     end: date
-    as_of: datetime
+    as_of: datetime = Field(description="统计于: the moment the table was computed at (the `as_of` asked for, or "
+                                        "now), district time with its offset, e.g. 2026-11-14T00:00:00+08:00")
     formula: list[TermOut]
     rate_labels: dict[str, str]
     count_labels: dict[str, str]

@@ -355,14 +355,17 @@ def parse_day(text: str | None, field: str) -> date | None:
         raise ValidationFailed(f"{zh}不存在：{text} / the {en} {text} does not exist", field=field) from None
 
 
-MOMENT_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?)?")
+# A time may carry fractions of a second and an offset: the API's `as_of` answer (2026-11-13T18:00:00.123+08:00)
+# is taken back as it was given, so a client recomputes the table it stored.
+MOMENT_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+                           r"(Z|[+-][0-9]{2}:[0-9]{2})?)?")
 AS_OF_WORDS = ("统计时点格式应为 YYYY-MM-DD 或 YYYY-MM-DD HH:MM[:SS] / the as-of moment must be YYYY-MM-DD or "
                "YYYY-MM-DD HH:MM[:SS]")
 
 
 def parse_as_of(text: str | None, *, now: datetime | None = None) -> datetime | None:
-    """'YYYY-MM-DD' (the end of that district day) or 'YYYY-MM-DDTHH:MM' (district time) → the moment a table is
-    computed at (None when empty: now). A moment still to come is refused: the figures are not known yet."""
+    """'YYYY-MM-DD' (the end of that district day) or 'YYYY-MM-DDTHH:MM[:SS]' (district time; or with fractions and
+    an offset, as the API answers it) → the moment a table is computed at (None when empty: now). A moment still to come is refused: the figures are not known yet."""
     text = str(text or "").strip()
     if not text:
         return None
@@ -371,7 +374,10 @@ def parse_as_of(text: str | None, *, now: datetime | None = None) -> datetime | 
     try:
         day = date.fromisoformat(text[:10])
         clock = time.fromisoformat(text[11:]) if len(text) > 10 else None
-    except ValueError:
+        if clock is not None and clock.tzinfo is not None:  # given with its offset: that instant, in district time
+            clock = timezone.localtime(datetime.combine(day, clock)).replace(tzinfo=None)
+            day, clock = clock.date(), clock.time()
+    except (ValueError, OverflowError):
         raise ValidationFailed(f"统计时点不存在：{text} / the as-of moment {text} does not exist", field="as_of") from None
     if not YEARS[0] <= day.year <= YEARS[1]:
         raise ValidationFailed(f"日期须在 {YEARS[0]}–{YEARS[1]} 年之间 / dates must lie in {YEARS[0]}–{YEARS[1]}",
