@@ -9,7 +9,6 @@ inbox messages by a dedupe key), so a redelivered event changes nothing.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -63,19 +62,6 @@ def on_categories_changed(event) -> None:
     forget_lookups()
 
 
-def _past(value) -> bool:
-    """Whether an event's `due_at` (ISO 8601, as the sweep writes it) lies at or before now."""
-    try:
-        moment = datetime.fromisoformat(str(value)) if value else None
-    except ValueError:
-        return False
-    if moment is None:
-        return False
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    return moment <= timezone.now()
-
-
 @events.handler("sla.warning", name="cases.sla_warning")
 def on_sla_warning(event) -> None:
     """预警: the step's time is 80 % used; tell whoever answers for it. Not once its deadline has passed (the
@@ -85,7 +71,7 @@ def on_sla_warning(event) -> None:
     case = _case_of(event)
     if case is None or case.status not in OPEN_STATUSES or not _clock_open(event):
         return  # a step already ended leaves nothing to warn of
-    if _past(event.payload.get("due_at")):
+    if sla.deadline_passed(event.payload.get("due_at")):
         return
     kind = event.payload["kind"]
     users = recipients.responsible_for(case, kind)

@@ -321,11 +321,15 @@ class CaseStep(TimelineStep):
     @property
     def written_by_public(self) -> bool:
         """Whether a resident or a public channel wrote the note: a 评价's comment, a 留言 by the reporter or
-        through a public channel (Open311), what the reporter sent through the follow link (重新办理)."""
+        through a public channel (Open311), what the reporter sent through the follow link (重新办理), a 补充照片's
+        note by a resident or volunteer (`by_public`: not by staff, even when the reporter is staff)."""
         if self.action == "rate" or (self.actor_id is None and self.actor_name == "reporter"):
             return True
+        data = self.data if isinstance(self.data, dict) else {}
         if self.action == "comment":
-            return self.actor_id is None or bool(isinstance(self.data, dict) and self.data.get("by_reporter"))
+            return self.actor_id is None or bool(data.get("by_reporter"))
+        if self.action == "add_photos":
+            return self.actor_id is None or bool(data.get("by_public"))
         return False
 
     def note_for_staff(self, *, shown: bool = True) -> str:

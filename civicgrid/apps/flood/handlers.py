@@ -38,8 +38,10 @@ def _task_of(event) -> ResponseTask | None:
 
 @events.handler("sla.warning", name="flood.task_sla_warning")
 def on_warning(event) -> None:
+    """即将超时: the task's time is 80 % used; tell whoever must act. Not once its deadline has passed as the
+    worker delivers it (as `cases.handlers.on_sla_warning`): the breach's 已超时 tells the same people."""
     task = _task_of(event)
-    if task is None:
+    if task is None or sla.deadline_passed(event.payload.get("due_at")):
         return
     label = LABELS[event.payload["kind"]]
     notify.notify_many(responsible_users(task), "warning", f"防汛任务即将超时（{label}）：{task.title}",

@@ -99,6 +99,22 @@ def due_text(value) -> str:
     return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
 
 
+def deadline_passed(value, at: datetime | None = None) -> bool:
+    """Whether a clock event's `due_at` (ISO 8601 in the payload, or a datetime) lies at or before `at` (now by
+    default). A warning handler asks this as the event is delivered: a 即将超期 whose deadline has passed (the
+    worker was away, or a late sweep queued it with the breach) is not sent, the breach's overdue notice covers
+    it. No deadline, or one that is not a datetime, has not passed."""
+    if not value:
+        return False
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return False
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment <= (timezone.now() if at is None else at)
+
+
 def publish_clock_event(topic: str, c: SlaClock, at: datetime) -> None:
     """Publish a warning or breach of a saved clock that a service (not the sweep) emits."""
     _emit(topic, c, at)

@@ -10,6 +10,7 @@ from civicgrid.foundation.core.errors import Conflict, PermissionDenied, Validat
 from ..models import FINAL_STATUSES, Case
 from ..workflow import _is_case_department
 from .common import add_step, attach_all, ensure_visible, lock, publish, read_photos, record
+from .intake import is_public_only
 
 # Who may add photos to a case they see: its reporter, or staff whose grant for one of these reaches it.
 PHOTO_CAPABILITIES = ("intake", "check", "verify", "dispatch")
@@ -24,7 +25,9 @@ def _may_add(actor, case: Case) -> bool:
 
 
 def add_photos(*, actor, case: Case, photos, kind: str = "photo", note: str = "") -> list:
-    """Check the photos by content and attach them to an open case, with a timeline step; returns the rows."""
+    """Check the photos by content and attach them to an open case, with a timeline step; returns the rows.
+    The step records whether a member of the public added them (`by_public`: an account with only the resident or
+    volunteer role), so that staff read its note masked (`CaseStep.written_by_public`): the reporter may be staff."""
     checked = read_photos(photos, kind)
     if not checked:
         raise ValidationFailed("请至少上传一张照片 / at least one photo is required", field="photos")
@@ -37,7 +40,8 @@ def add_photos(*, actor, case: Case, photos, kind: str = "photo", note: str = ""
             raise Conflict("已办结或已关闭的案卷不能再添加照片 / the case is closed")
         now = timezone.now()
         step = add_step(case, action="add_photos", actor=actor, at=now, note=str(note or "")[:1000],
-                        data={"photos": len(checked), "kind": kind}, department=case.department)
+                        data={"photos": len(checked), "kind": kind, "by_public": is_public_only(actor)},
+                        department=case.department)
         rows = attach_all(case, checked, step=step, actor=actor)
         record(case, actor=actor, action="add_photos", before=None,
                data={"step": step.pk, "attachments": [a.pk for a in rows]})

@@ -199,3 +199,37 @@ def test_a_refusal_recorded_before_the_split_shows_the_default(loop, client):
     page = client.get(f"/follow/{token}/").content.decode()
     assert '<p class="note" data-step-note>经核实，不予受理。</p>' in page and "张三" not in page
     assert _update_description(step) == "不予受理：经核实，不予受理。"
+
+
+def _photo_notes(case, client, api_client, reader) -> tuple[str, list[str], list[str]]:
+    """The 补充照片 notes as `reader` reads them: the case page, the API's timeline, the case file's rows."""
+    from civicgrid.apps.cases_documents import casefile
+
+    client.force_login(reader)
+    page = client.get(reverse("ui:case_detail", args=[case.number])).content.decode()
+    detail = api_client.get(f"/api/v1/cases/{case.number}", **auth(reader)).json()
+    api = [s["note"] for s in detail["timeline"] if s["action"] == "add_photos"]
+    pdf = [casefile._step_note(s) for s in CaseStep.objects.filter(case=case, action="add_photos").order_by("id")]
+    return page, api, pdf
+
+
+def test_a_residents_photo_note_is_masked_for_staff_and_a_staff_reporters_is_as_written(loop, client, api_client):
+    """补充照片 by a resident (an account with only the resident role) is what the public wrote: staff read it with
+    phone and ID numbers masked, on the case page, in the API's timeline and the case file. The reporter may be
+    staff too: a grid worker's note on their own report is staff's words, shown as written."""
+    from civicgrid.apps.cases.services import add_photos
+
+    public = report(loop, actor=loop.resident, source="public", reporter_phone="13700000001")
+    add_photos(actor=loop.resident, case=public, photos=[jpeg()],
+               note="又多了一袋，请回电13700000001，身份证140213198805052317")
+    page, api, pdf = _photo_notes(public, client, api_client, loop.dispatcher)
+    assert "又多了一袋，请回电137****0001" in page
+    assert "13700000001" not in page and "140213198805052317" not in page
+    for note in (*api, *pdf):
+        assert note.startswith("又多了一袋，请回电137****0001") and "140213198805052317" not in note
+    assert len(api) == len(pdf) == 1
+
+    staff = report(loop, actor=loop.worker)
+    add_photos(actor=loop.worker, case=staff, photos=[jpeg()], note="物业电话13912345678")
+    page, api, pdf = _photo_notes(staff, client, api_client, loop.dispatcher)
+    assert "物业电话13912345678" in page and api == pdf == ["物业电话13912345678"]
