@@ -124,3 +124,18 @@ def report(loop: Loop, actor=None, **kw):
                 lat=POINT[1], category=loop.cat.pk, source="grid_worker")
     args.update(kw)
     return submit_case(**args)[0]
+
+
+def close_loop(loop: Loop, case):
+    """Take `case` through the rest of the loop to 结案, from wherever it is (each step its role takes, if the
+    case's state allows it)."""
+    from civicgrid.apps.cases.services import act
+    from civicgrid.apps.cases.workflow import CASE_WORKFLOW
+
+    for actor, action, inputs in ((loop.dispatcher, "accept", {}),
+                                  (loop.dispatcher, "dispatch", {"department": loop.dept.pk}),
+                                  (loop.handler, "report_back", {"note": "已清理"}),
+                                  (loop.worker, "verify", {"photos": [jpeg()]}), (loop.dispatcher, "close", {})):
+        if action in {t.name for t in CASE_WORKFLOW.allowed(case, actor)}:
+            case = act(actor=actor, case=case, action=action, **inputs)
+    return case

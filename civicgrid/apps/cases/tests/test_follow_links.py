@@ -7,10 +7,9 @@ import pytest
 from civicgrid.apps.cases import recipients
 from civicgrid.apps.cases.models import CaseReporter
 from civicgrid.apps.cases.services import act
-from civicgrid.apps.cases.workflow import CASE_WORKFLOW
 from civicgrid.foundation.notify.models import Notification, OutgoingMessage
 
-from .conftest import NEIGHBOUR_POINT, jpeg, report
+from .conftest import NEIGHBOUR_POINT, close_loop, jpeg, report
 
 pytestmark = pytest.mark.django_db
 
@@ -35,22 +34,11 @@ def test_the_closing_message_links_to_the_follow_page(loop, client, settings):
     assert case.number in page.content.decode()
 
 
-def _close(loop, case):
-    """Take the case through the rest of the loop to 结案, from wherever it is."""
-    for actor, action, inputs in ((loop.dispatcher, "accept", {}),
-                                  (loop.dispatcher, "dispatch", {"department": loop.dept.pk}),
-                                  (loop.handler, "report_back", {"note": "已清理"}),
-                                  (loop.worker, "verify", {"photos": [jpeg()]}), (loop.dispatcher, "close", {})):
-        if action in {t.name for t in CASE_WORKFLOW.allowed(case, actor)}:
-            case = act(actor=actor, case=case, action=action, **inputs)
-    return case
-
-
 def test_a_reopened_case_is_rated_again_once_closed_again_and_once_per_closing(loop):
     from civicgrid.apps.cases.services import follow_status, rate, reopen_by_token
     from civicgrid.foundation.core.errors import Conflict
 
-    case = _close(loop, report(loop, actor=loop.resident, source="public"))
+    case = close_loop(loop, report(loop, actor=loop.resident, source="public"))
     token = CaseReporter.objects.get(original_case=case).follow_token
     rate(follow_token=token, score=2, comment="不彻底")
     with pytest.raises(Conflict, match="您已评价过本次办结"):
@@ -58,7 +46,7 @@ def test_a_reopened_case_is_rated_again_once_closed_again_and_once_per_closing(l
     case = reopen_by_token(follow_token=token, reason="又堆满了")
     assert follow_status(token)["can_rate"] is False  # open again: nothing to rate yet
     case = act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
-    case = _close(loop, case)
+    case = close_loop(loop, case)
     assert follow_status(token)["can_rate"] is True
     rate(follow_token=token, score=4, comment="这次清干净了")
     case.refresh_from_db()
@@ -92,7 +80,7 @@ def _hotline_closed(loop):
     """A 12345 ticket the dispatcher registered for a caller (no reporter account), taken to 结案."""
     case = report(loop, actor=loop.dispatcher, source="hotline", hotline_ticket="12345-20261201-0001",
                   caller_name="张先生", callback_phone="13812345678")
-    return _close(loop, case), CaseReporter.objects.get(original_case=case).follow_token
+    return close_loop(loop, case), CaseReporter.objects.get(original_case=case).follow_token
 
 
 def test_the_operator_who_registered_a_ticket_neither_rates_nor_reopens_through_the_callers_link(loop, client):
@@ -136,7 +124,7 @@ def test_the_operator_who_registered_a_ticket_neither_rates_nor_reopens_through_
 
 
 def test_a_resident_signed_in_rates_their_own_report_through_its_link(loop, client):
-    case = _close(loop, report(loop, actor=loop.resident, source="public"))
+    case = close_loop(loop, report(loop, actor=loop.resident, source="public"))
     token = CaseReporter.objects.get(original_case=case).follow_token
     client.force_login(loop.resident)
     page = client.get(f"/follow/{token}/").content.decode()
@@ -147,7 +135,7 @@ def test_a_resident_signed_in_rates_their_own_report_through_its_link(loop, clie
 
 
 def test_a_rating_without_a_score_keeps_the_comment_typed(loop, client):
-    case = _close(loop, report(loop, actor=loop.resident, source="public"))
+    case = close_loop(loop, report(loop, actor=loop.resident, source="public"))
     token = CaseReporter.objects.get(original_case=case).follow_token
     response = client.post(f"/follow/{token}/rate/", {"comment": "处理得很及时，谢谢"})
     assert response.status_code == 400
@@ -164,7 +152,7 @@ def test_the_follow_page_states_the_reopen_deadline_and_when_it_has_passed(loop,
     from civicgrid.apps.cases.models import Case
 
     settings.CIVICGRID_REOPEN_DAYS = 7
-    case = _close(loop, report(loop, actor=loop.resident, source="public"))
+    case = close_loop(loop, report(loop, actor=loop.resident, source="public"))
     token = CaseReporter.objects.get(original_case=case).follow_token
     until = timezone.localtime(case.closed_at + timedelta(days=7))
     page = client.get(f"/follow/{token}/").content.decode()
@@ -193,7 +181,7 @@ def test_the_case_page_offers_no_reopening_after_the_window_and_says_so(loop, cl
     from .conftest import world_counts
 
     settings.CIVICGRID_REOPEN_DAYS = 7
-    case = _close(loop, report(loop))
+    case = close_loop(loop, report(loop))
     url = reverse("ui:case_detail", args=[case.number])
     client.force_login(loop.dispatcher)
     html = client.get(url).content.decode()

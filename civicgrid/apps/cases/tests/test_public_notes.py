@@ -9,13 +9,12 @@ from django.urls import reverse
 
 from civicgrid.apps.cases.models import CaseReporter, CaseStep
 from civicgrid.apps.cases.services import act, rate
-from civicgrid.apps.cases.workflow import CASE_WORKFLOW
 from civicgrid.foundation.core.errors import ValidationFailed
 from civicgrid.foundation.notify.models import OutgoingMessage
 from civicgrid.foundation.notify.services import deliver_pending
 from civicgrid.integrations.open311.selectors import _update_description
 
-from .conftest import auth, jpeg, report, world_counts
+from .conftest import auth, close_loop, jpeg, report, world_counts
 
 INTERNAL = "测试数据，坐席误录，来电人全角张三13800138003"
 INTERNAL_NOTE = "已告知来电人拨打市级热线"
@@ -147,22 +146,12 @@ def test_the_handling_feedback_form_says_the_reporter_reads_it(loop, client):
     assert "处置反馈（上报人可见） *" in form and 'data-field-hint="note"' in form
 
 
-def _closed(loop, case):
-    for actor, action, inputs in ((loop.dispatcher, "accept", {}),
-                                  (loop.dispatcher, "dispatch", {"department": loop.dept.pk}),
-                                  (loop.handler, "report_back", {"note": "已清理"}),
-                                  (loop.worker, "verify", {"photos": [jpeg()]}), (loop.dispatcher, "close", {})):
-        if action in {t.name for t in CASE_WORKFLOW.allowed(case, actor)}:
-            case = act(actor=actor, case=case, action=action, **inputs)
-    return case
-
-
 def test_a_phone_number_in_a_rating_comment_is_masked_for_staff(loop, client, api_client):
     """The rating's comment shows on the case page, in the API's timeline and the case file with phone and ID
     numbers masked: the reporter's number in full is 显示完整联系方式's (audited)."""
     case = report(loop, actor=loop.resident, source="public", reporter_phone="13700000001")
     token = CaseReporter.objects.get(original_case=case).follow_token
-    case = _closed(loop, case)
+    case = close_loop(loop, case)
     rate(follow_token=token, score=2, comment="还是有味道，请回电13700000001，身份证140213198805052317")
     client.force_login(loop.dispatcher)
     page = client.get(reverse("ui:case_detail", args=[case.number])).content.decode()
@@ -178,7 +167,7 @@ def test_a_phone_number_in_a_rating_comment_is_masked_for_staff(loop, client, ap
 def test_a_staff_viewer_reads_the_reporters_rating_as_theirs(loop, client):
     case = report(loop, actor=loop.resident, source="public", reporter_phone="13700000001")
     token = CaseReporter.objects.get(original_case=case).follow_token
-    _closed(loop, case)
+    close_loop(loop, case)
     rate(follow_token=token, score=4)
     client.force_login(loop.dispatcher)
     page = client.get(f"/follow/{token}/").content.decode()
