@@ -14,7 +14,7 @@ from django.urls import reverse
 from civicgrid.apps.cases.models import Attachment, Case, CaseReporter, CaseStep, Status
 from civicgrid.apps.cases.services import act
 from civicgrid.apps.cases.tests.conftest import auth, jpeg, loop, report, world_counts  # noqa: F401
-from civicgrid.apps.cases.tests.test_follow_links import _close
+from civicgrid.apps.cases.tests.conftest import close_loop as _close
 
 pytestmark = pytest.mark.django_db
 
