@@ -30,7 +30,7 @@ report on its own. Refused, voided and merged cases are never offered (a merged 
 before closed ones.
 
 How. `candidates(...)` reads the cases in a bounding box around the point in one query, open ones and those
-closed in the window, through the index `(status, lat, lng, closed_at)` (migration `0019`): for each status a
+closed in the window, through the index `(status, lat, lng, closed_at)` (migration `0021`): for each status a
 range of latitudes, longitude and closing time checked in the index, so only the cases in the box are read
 however many a district holds. It then measures the great-circle distance in Python and keeps those within the
 radius. The texts are compared after normalisation (full-width, punctuation, numbers, common variants such as

@@ -181,8 +181,8 @@ DONE = gettext_noop("已处理")  # the step asked for was taken (by this reader
 WITHDRAWN = gettext_noop("已撤销")  # a request that lapsed with the handling it was asked for
 DECIDED = {"approve": gettext_noop("已同意"), "reject": gettext_noop("已不同意")}
 # What a transition that makes the step moot says on the messages it settles.
-MOOT = {"send_back": gettext_noop("已退回"), "redirect": gettext_noop("已改派"), "void": gettext_noop("已作废"), "merge": gettext_noop("已合并"),
-        "refuse": gettext_noop("不予受理")}
+MOOT = {"send_back": gettext_noop("已退回"), "redirect": gettext_noop("已改派"), "void": gettext_noop("已作废"),
+        "merge": gettext_noop("已合并"), "refuse": gettext_noop("不予受理")}
 # The transitions that end the step a case waits for (start, 挂账 and 恢复办理 keep it waiting).
 STEP_ENDS = frozenset({"accept", "check_request", "check_result", "refuse", "void", "merge", "dispatch",
                        "redirect", "send_back", "report_back", "verify", "rework", "close"})
