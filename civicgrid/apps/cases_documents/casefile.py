@@ -32,8 +32,8 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import CondPageBreak, Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from civicgrid.apps.cases import display, selectors
 from civicgrid.apps.cases import photos as photo_mod
-from civicgrid.apps.cases import selectors
 from civicgrid.apps.cases.models import Case, CaseReporter
 from civicgrid.apps.cases.workflow import CASE_WORKFLOW
 from civicgrid.foundation.audit import verbs
@@ -139,6 +139,17 @@ def _yes(value) -> str:
     return "是" if value else "否"
 
 
+def _deadline(case: Case) -> str:
+    """处置期限 as the case page shows it: standing still while the case is 挂账 (the original deadline, which
+    恢复办理 moves on by the pause: passing it while paused is no lateness), or marked when it was reckoned on a
+    provisional calendar year, whose holidays may still move it."""
+    if display.deadline_paused(case.status, case.deadline):
+        return f"已暂停（挂账） 原期限 {_when(case.deadline)}，恢复办理后按暂停时长顺延"
+    if case.deadline and display.deadline_provisional(selectors.clocks(case)):
+        return f"{_when(case.deadline)}（按临时日历推算）"
+    return _when(case.deadline)
+
+
 def _sheet(case: Case, s) -> list[Table]:
     """The case sheet: label/value pairs, two per line; then the long texts, each across the line."""
     grid = case.grid
@@ -152,7 +163,7 @@ def _sheet(case: Case, s) -> list[Table]:
         ("经纬度", f"{case.lng:.6f}, {case.lat:.6f}"),
         ("报告人", mask_name(case.reporter_name)), ("报告人电话", case.reporter_phone_masked),
         ("热线工单号", case.hotline_ticket), ("重大事件", _yes(case.is_major)),
-        ("处置部门", case.department.name if case.department_id else ""), ("处置期限", _when(case.deadline)),
+        ("处置部门", case.department.name if case.department_id else ""), ("处置期限", _deadline(case)),
         ("上报时间", _when(case.reported_at)), ("立案时间", _when(case.accepted_at)),
         ("派遣时间", _when(case.dispatched_at)), ("处置时间", _when(case.handled_at)),
         ("核查时间", _when(case.verified_at)), ("结案时间", _when(case.closed_at)),
@@ -241,14 +252,16 @@ def _column_widths(columns: list[list[tuple[str, ParagraphStyle]]], width: float
 def _timeline(case: Case, s) -> Table:
     states = CASE_WORKFLOW.states
     rows = [[(title, s["label"]) for title in ("时间", "操作", "状态", "操作人", "部门", "说明")]]
+    proposals = display.send_back_proposals(case)  # a 退回's proposed department and rule correction, as the page
     for step in case.steps.all():
         change = states.get(step.to_status, step.to_status) if step.to_status else ""
         if change and step.from_status:
             change = f"{states.get(step.from_status, step.from_status)} →\n{change}"  # a line each
         when = f"{timezone.localtime(step.at):%Y-%m-%d\n%H:%M}" if step.at else ""  # the date above the time
         department = step.acting_department.name if step.acting_department else ""
+        note = "\n".join(filter(None, [_step_note(step), proposals.get(step.pk, {}).get("text")]))
         rows.append([(when, s["small"]), (action_label(step.action), s["base"]), (change, s["small"]),
-                     (step.actor_label, s["small"]), (department, s["small"]), (_step_note(step), s["base"])])
+                     (step.actor_label, s["small"]), (department, s["small"]), (note, s["base"])])
     widths = _column_widths([list(column) for column in zip(*rows, strict=True)], PAGE_W - 2 * MARGIN)
     table = Table([[_p(text, style) for text, style in row] for row in rows], colWidths=widths, repeatRows=1,
                   splitInRow=1)

@@ -11,7 +11,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import pgettext_lazy
 
-from civicgrid.apps.cases import clocks, selectors
+from civicgrid.apps.cases import clocks, display, selectors
 from civicgrid.apps.cases.models import Case, CaseStep, Source, Status
 from civicgrid.apps.cases.recipients import WAITING_STEP
 from civicgrid.foundation.access.scope import has_capability
@@ -22,6 +22,7 @@ from civicgrid.foundation.core.office_xlsx import official_language
 from civicgrid.foundation.core.pii import mask_name
 from civicgrid.foundation.imports.readers import write_xlsx
 from civicgrid.foundation.regions.models import Level, Region
+from civicgrid.foundation.sla import services as sla
 from civicgrid.foundation.sla.models import OPEN_STATES, SlaClock
 
 CAPABILITY = "cases.export"
@@ -36,12 +37,15 @@ MAX_ROWS = 100_000  # a bigger ledger should be narrowed (by period or region) r
 # handling without a clock: its 处置期限). 超期环节 and 超期环节期限 name the step whose time limit ran out and made the
 # case 超期 (the first, when several did) and when it was due: 超期 of a case whose 处置期限 was met (核查 or 结案 late)
 # can be checked from them. 退回次数 and 改派次数 are the dispatches redone (by the department's 退回, by the
-# dispatchers' 改派) that the evaluation's 准确派遣率 counts against a dispatch.
+# dispatchers' 改派) that the evaluation's 准确派遣率 counts against a dispatch. 处置期限说明 says what the case page
+# says beside 处置期限 (`DEADLINE_PAUSED`, `DEADLINE_PROVISIONAL`); the deadline itself stays a date to sort by.
 HEADERS = ["案卷号", "标题", "状态", "主案卷", "分类", "来源", "重大事件", "自行处置", "街道", "社区/村", "网格", "网格编码",
            "地址", "经度", "纬度", "报告人", "报告人电话", "热线工单号", "处置部门", "责任部门代码", "责任部门简称", "上报时间",
-           "立案时间", "派遣时间", "处置时间", "核查时间", "结案时间", "处置期限", "当前环节", "当前环节期限", "按期处置",
-           "按期结案", "超期", "超期环节", "超期环节期限", "督办", "返工次数", "退回次数", "改派次数", "满意度",
+           "立案时间", "派遣时间", "处置时间", "核查时间", "结案时间", "处置期限", "处置期限说明", "当前环节", "当前环节期限",
+           "按期处置", "按期结案", "超期", "超期环节", "超期环节期限", "督办", "返工次数", "退回次数", "改派次数", "满意度",
            "描述"]
+DEADLINE_PAUSED = "已暂停（挂账）：此为原期限，恢复办理后按暂停时长顺延"
+DEADLINE_PROVISIONAL = "按临时日历推算"
 
 # What a line reads of each case (and of its category, grid, department and parent): plain values, no model
 # instances (four a line, and a lazy label hashed per choice, once took most of a big ledger's time).
@@ -91,11 +95,13 @@ def _ids_as_text(qs):
     return qs.order_by().annotate(target=Cast("pk", CharField())).values("target")
 
 
-def _waiting_due(qs) -> dict[tuple[int, str], datetime]:
-    """The due time of every open step clock of the ledger's cases, by (case, clock kind): one query."""
+def _open_clocks(qs) -> dict[tuple[int, str], tuple[datetime, str]]:
+    """The due time and limit mode of every open step clock of the ledger's cases, by (case, clock kind): one
+    query."""
     found = SlaClock.objects.filter(target_type=Case._meta.label_lower, state__in=OPEN_STATES,
                                     kind__in=set(WAITING_STEP.values()), target_id__in=_ids_as_text(qs))
-    return {(int(target), kind): at for target, kind, at in found.values_list("target_id", "kind", "due_at")}
+    return {(int(target), kind): (at, mode)
+            for target, kind, at, mode in found.values_list("target_id", "kind", "due_at", "mode")}
 
 
 def _overdue_steps(qs) -> dict[int, tuple[str, datetime | None]]:
@@ -126,19 +132,28 @@ class _Lines:
         self.sources = {value: str(label) for value, label in Source.choices}
         self.steps = {kind: str(name) for kind, name in STEP_NAMES.items()}
         self.units = _unit_names()
-        self.waiting = _waiting_due(qs)
+        self.clocks = _open_clocks(qs)
+        self.provisional = sla.provisional_test()  # one read of the calendar for the ledger
         self.overdue = _overdue_steps(qs)
 
     def when(self, value):
         """District-local time, without the zone (Excel has no time zones)."""
         return value.astimezone(self.tz).replace(tzinfo=None) if value else None
 
+    def deadline_note(self, case: dict) -> str:
+        """处置期限说明, as the case page marks 处置期限 (`cases.display`): paused by 挂账, or reckoned on a provisional
+        calendar year, which the page judges by the open handling clock (its deadline and its limit's mode)."""
+        if display.deadline_paused(case["status"], case["deadline"]):
+            return DEADLINE_PAUSED
+        handling = self.clocks.get((case["pk"], clocks.HANDLE))
+        return DEADLINE_PROVISIONAL if handling and sla.provisional_deadline(*handling, self.provisional) else ""
+
     def __call__(self, case: dict) -> list:
         when = self.when
         code = case["region_code"]
         status = case["status"]
         waiting = WAITING_STEP.get(status)
-        waiting_due = self.waiting.get((case["pk"], waiting)) if waiting else None
+        waiting_due = self.clocks.get((case["pk"], waiting), (None, ""))[0] if waiting else None
         if waiting_due is None and waiting == clocks.HANDLE:
             waiting_due = case["deadline"]  # no clock (an imported case): its handling deadline, as the list
         overdue_kind, overdue_due = self.overdue.get(case["pk"], ("", None)) if case["is_overdue"] else ("", None)
@@ -152,7 +167,7 @@ class _Lines:
             case["reporter_phone_masked"], case["hotline_ticket"], department, case["department__code"] or "",
             case["department__short_name"] or department, when(case["reported_at"]), when(case["accepted_at"]),
             when(case["dispatched_at"]), when(case["handled_at"]), when(case["verified_at"]),
-            when(case["closed_at"]), when(case["deadline"]),
+            when(case["closed_at"]), when(case["deadline"]), self.deadline_note(case),
             self.steps[waiting] if waiting_due is not None else "", when(waiting_due),
             _timely_handled(case), _timely_closed(case), _yes(case["is_overdue"]), self.steps.get(overdue_kind, ""),
             when(overdue_due), _yes(case["is_supervised"]), case["rework_count"], case["send_back_count"],
@@ -193,7 +208,7 @@ def filter_from(data: dict) -> selectors.CaseFilter:
 def _build(user, f: selectors.CaseFilter, qs, total: int) -> tuple[bytes, str]:
     line = _Lines(qs)
     rows = (line(c) for c in qs.values(*FIELDS).iterator(chunk_size=2000))
-    body = write_xlsx(HEADERS, rows, sheet_title="事件台账")
+    body = write_xlsx(HEADERS, rows, sheet_title="事件台账", autofilter=True)
     record(actor=user, action=verbs.Data.EXPORTED, target_type="cases.case", target_repr="事件台账",
            data={"filter": filter_data(f), "rows": total, "format": "xlsx"})
     return body, f"case-ledger-{timezone.localdate():%Y%m%d}.xlsx"

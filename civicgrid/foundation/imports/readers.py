@@ -512,13 +512,15 @@ def write_xlsx(
     text_columns: Sequence[str] = (),
     notes: Sequence[tuple[str, str]] = (),
     notes_title: str = "说明",
+    autofilter: bool = False,
 ) -> bytes:
     """XLSX bytes with a bold, frozen header row and column widths fitted to the first rows; streamed.
 
     The cells of `text_columns` (headers) are formatted as text ("@"), the whole column included: a code such as
     01100 then keeps its leading zero when someone edits it in Excel, or types a new one below. `notes` (label,
     text) go on a second sheet, `notes_title`, one per line: what the table covers, for whoever opens the file
-    later; the table stays the first (active) sheet, its header on row 1."""
+    later; the table stays the first (active) sheet, its header on row 1. With `autofilter`, the header row carries
+    Excel's filter buttons over every column and row written (a ledger read by sorting and narrowing it)."""
     text_at = {index for index, header in enumerate(headers) if header in set(text_columns)}
     with write_only_workbook() as workbook:  # finished even when `rows` fails half-way
         worksheet = workbook.create_sheet(_sheet_title(sheet_title))
@@ -554,17 +556,22 @@ def write_xlsx(
             return out
 
         worksheet.append(cells([str(h) for h in headers], bold))
+        lines = len(preview)  # the table's rows, header not counted: the filter's range
         if text_at:  # cells styled as text: through openpyxl's cells
             for values in preview:
                 worksheet.append(cells(values))
             for row in iterator:
+                lines += 1
                 worksheet.append(cells(_row_values(headers, row)))
         else:  # plain values: each row's XML at once (`plain_rows`), the same cells several times faster
             append = plain_rows(worksheet)
             for values in preview:
                 append(_plain_values(values))
             for row in iterator:
+                lines += 1
                 append(_plain_values(_row_values(headers, row)))
+        if autofilter:  # written after the rows (the sheet's tail), so it spans as many as there were
+            worksheet.auto_filter.ref = f"A1:{get_column_letter(max(len(headers), 1))}{lines + 1}"
         if notes:
             about = workbook.create_sheet(_sheet_title(notes_title))
             about.column_dimensions["A"].width = min(max(_display_width(label) for label, _ in notes) + 2, 30)

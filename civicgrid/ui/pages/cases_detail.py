@@ -25,7 +25,7 @@ from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
-from civicgrid.apps.cases import clocks, duplicates, recipients, selectors, services
+from civicgrid.apps.cases import clocks, display, duplicates, recipients, selectors, services
 from civicgrid.apps.cases import conf as case_conf
 from civicgrid.apps.cases import photos as photo_mod
 from civicgrid.apps.cases.media import ExternalMedia, external_media
@@ -55,7 +55,6 @@ from civicgrid.foundation.core.downloads import JPEG_TYPE, inline_response
 from civicgrid.foundation.core.errors import CivicgridError, NotFound
 from civicgrid.foundation.core.photos import max_photo_bytes
 from civicgrid.foundation.core.pii import has_personal_data, mask_name, scrub
-from civicgrid.foundation.orgs.models import Organisation
 from civicgrid.foundation.workflow.engine import required_inputs
 from civicgrid.ui.language import one_language
 
@@ -192,30 +191,6 @@ def _clocks(case: Case) -> list[dict]:
                      "overdue": c["breached"] or (ratio is not None and ratio >= 1),
                      "open": c["state"] in ("running", "paused")})
     return rows
-
-
-def _send_back_proposals(case: Case) -> dict[int, dict]:
-    """What each 退回 proposed, by step id, from the data `send_back` keeps on its step: the department it named
-    (`proposed_department`) and whether it asked for the routing rule to be corrected (`routing_correction`).
-    One query for the departments' names, and none when no 退回 proposed anything."""
-    steps = [s for s in case.steps.all() if s.action == "send_back" and isinstance(s.data, dict)
-             and (s.data.get("proposed_department") or s.data.get("routing_correction"))]
-    if not steps:
-        return {}
-    ids = {s.data.get("proposed_department") for s in steps} - {None}
-    names = dict(Organisation.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
-    found = {}
-    for s in steps:
-        name = names.get(s.data.get("proposed_department"), "")
-        correct = bool(s.data.get("routing_correction"))
-        if name:
-            text = (gettext("建议改派「%(name)s」，并建议更正分拨规则") if correct else gettext("建议改派「%(name)s」")) % {
-                "name": name}
-        else:
-            text = gettext("退回时建议更正分拨规则")
-        found[s.pk] = {"department_id": s.data.get("proposed_department"), "department": name,
-                       "correct_rule": correct, "text": text}
-    return found
 
 
 def _timeline(case: Case, proposals: dict[int, dict], media: ExternalMedia | None = None) -> list[dict]:
@@ -427,7 +402,7 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         and route.department.pk not in staffed else None
     if chosen and chosen != getattr(route.department, "pk", None):  # the form starts elsewhere than the rule: say so
         prefilled = next((d for d in departments if d["id"] == chosen), None)
-    proposals = _send_back_proposals(case)
+    proposals = display.send_back_proposals(case)
     reporter_token = ""
     if case.reporter_id == user.pk:
         reporter_token = next((r.follow_token for r in case.reporters.all() if r.original_case_id == case.pk), "")
@@ -444,7 +419,7 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "categories": category_groups(user) if "category" in needs else [],
         "clocks": (clock_rows := _clocks(case)),
         # 处置期限 is the open handling clock's deadline: reckoned on a provisional calendar year, it says so
-        "deadline_provisional": any(c["kind"] == "case.handle" and c["open"] and c["provisional"] for c in clock_rows),
+        "deadline_provisional": display.deadline_provisional(clock_rows),
         "timeline": _timeline(case, proposals, media := external_media(case, case.steps.all())),
         # links the reporter sent instead of uploading (Open311 media_url): shown as links, never fetched
         "external_media": media.report,
