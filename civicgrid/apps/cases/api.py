@@ -22,6 +22,7 @@ from .models import Status as CaseStatus
 from .schemas import (
     ActionIn,
     ActionName,
+    ActionPhotoIn,
     CaseDetailOut,
     CaseFilterIn,
     CaseIn,
@@ -36,6 +37,7 @@ from .schemas import (
     ReportReceiptOut,
     WorkOut,
 )
+from .services.common import MissingInput
 from .services.intake import default_source
 
 router = Router(tags=["cases"])
@@ -57,10 +59,20 @@ def _file_number(request, number: str) -> str:
     return _number(number)
 
 
-def _photos(items: list[PhotoIn]) -> list[tuple[str, bytes]]:
+def _photos(items: list[PhotoIn] | list[ActionPhotoIn]) -> list:
+    """The photos of a body, decoded: with their kind, or bare (an action's photo without one takes the action's)."""
     if len(items) > conf.max_photos_per_request():
         raise ValidationFailed(f"一次最多上传 {conf.max_photos_per_request()} 张照片 / too many photos", field="photos")
-    return [(p.kind, photo_mod.decode_base64(p.content_base64)) for p in items]
+    decoded = [(p.kind, photo_mod.decode_base64(p.content_base64)) for p in items]
+    return [(kind, data) if kind else data for kind, data in decoded]
+
+
+# 核查 requires a photo sent with the action, as the case page's form sends its files with it. A client that
+# uploaded one first through `POST /photos` (a 补充照片 step of its own, which counts for no action) is told where
+# the photo goes.
+PHOTOS_WITH_ACTION = ("请在本请求体的 photos 中随操作提交照片（base64），经 POST /cases/{number}/photos 补充的照片不计入",
+                      "send the photos with the action, in this request body's `photos` (base64); photos added "
+                      "through POST /cases/{number}/photos do not count")
 
 
 def _detail(case: Case, user, *, after_action: bool = False, **extra) -> Case:
@@ -154,7 +166,8 @@ def get_case(request, number: str):
              url_name="case_action")
 def take_action(request, number: str, action: ActionName, payload: ActionIn | None = None,
                 idempotency_key: str | None = Header(None, alias="Idempotency-Key")):
-    """Take one action of the loop (inputs as JSON): 404 outside scope; 403 for a role that never takes the
+    """Take one action of the loop (inputs as JSON; photos with it, base64 in `photos`, recorded on its step as
+    the case page's form records its files: 核查 `verify` requires one): 404 outside scope; 403 for a role that never takes the
     action (whatever the state); 409 for a role that may, but not in the case's state; 403 where the case is
     not the user's to act on (another department's); 422 `missing` for an input the action's `requires` names
     (in the case's `allowed_actions`; 立案 of a case without a category requires `category`). A retry with the same `Idempotency-Key` answers with the case as it is
@@ -176,8 +189,15 @@ def take_action(request, number: str, action: ActionName, payload: ActionIn | No
     # Unset inputs are dropped (an empty string, an unticked flag); a zero is a value (hours=0 is refused as
     # out of range, not reported missing).
     inputs = {k: v for k, v in inputs.items() if k != "photos" and v is not None and v != "" and v is not False}
-    case = services.act(actor=request.user, case=case, action=action[:32], photos=photos,
-                        idempotency_key=idempotency_key, **inputs)
+    try:
+        case = services.act(actor=request.user, case=case, action=action[:32], photos=photos,
+                            idempotency_key=idempotency_key, **inputs)
+    except MissingInput as exc:
+        if exc.field != "photos":
+            raise
+        zh, _, en = exc.message.partition(" / ")
+        raise MissingInput(f"{zh}；{PHOTOS_WITH_ACTION[0]} / {en or zh}; {PHOTOS_WITH_ACTION[1]}",
+                           field="photos") from None
     return _detail(case, request.user, after_action=True)
 
 
@@ -185,7 +205,8 @@ def take_action(request, number: str, action: ActionName, payload: ActionIn | No
              url_name="case_photos")
 def upload_photos(request, number: str, photos: File[list[UploadedFile]], kind: Form[str] = "photo",
                   note: Form[str] = ""):
-    """Add photos (multipart field `photos`, JPEG/PNG/WebP by content, each within the size limit)."""
+    """补充照片: add photos (multipart field `photos`, JPEG/PNG/WebP by content, each within the size limit), a
+    timeline step of their own. They count for no action: an action's photos (核查's) are sent with the action."""
     case = selectors.case_in_scope(request.user, _file_number(request, number))
     services.add_photos(actor=request.user, case=case, photos=[(kind, f) for f in photos], kind=kind, note=note)
     return Status(201, _detail(case, request.user, after_action=True))

@@ -34,6 +34,16 @@ class PhotoIn(StrictIn):
     content_base64: str  # the image, base64 (a data: URL is accepted too)
 
 
+class ActionPhotoIn(StrictIn):
+    """A photo sent with an action, as the case page's form sends its files with the action: recorded on the
+    action's step, of the action's kind."""
+
+    kind: _enum(("photo", "before", "after", "progress", "verify"), "the action's own kind, the default (empty): "
+                "verify and check_result take verify, report_back after, progress progress, any other photo; "
+                "another kind is a 400", blank=True) = ""
+    content_base64: str  # the image, base64 (a data: URL is accepted too)
+
+
 class CaseIn(StrictIn):
     title: str
     description: str = ""
@@ -52,7 +62,9 @@ class CaseIn(StrictIn):
     idempotency_key: str | None = None  # or the Idempotency-Key header
     self_handled: bool = False
     is_major: bool = False
-    photos: list[PhotoIn] = []
+    photos: list[PhotoIn] = Field([], description="the report's photos, in this request; a self-handled report "
+                                  "(自行处置, `self_handled`) needs one of kind `after` (the work done; `before`: the "
+                                  "problem found)")
 
 
 # The loop's actions, read from the workflow's table: documented as an enum; any other name is a 400 from
@@ -82,7 +94,9 @@ class ActionIn(StrictIn):
     correct_rule: bool = False  # send_back: propose a routing correction; dispatch, redirect: correct the rule now
     rule_region: str | None = None  # dispatch/redirect with correct_rule: the region the rule covers (default: street)
     proposed_department: Id | None = None  # send_back with correct_rule
-    photos: list[PhotoIn] = []
+    photos: list[ActionPhotoIn] = Field([], description="photos taken with this action, in this request (核查 verify "
+                                        "requires one). Photos added before through `POST /cases/{number}/photos` "
+                                        "are a 补充照片 step of their own and count for no action")
 
 
 class RatingIn(StrictIn):

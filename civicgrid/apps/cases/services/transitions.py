@@ -126,7 +126,8 @@ def act(*, actor, case: Case, action: str, note_en: str = "", idempotency_key: s
             raise ValidationFailed(f"{label}不能超过 {MAX_NOTE} 个字符 / {name} is at most {MAX_NOTE} characters",
                                    field=name)
     _check_public_note(action, inputs)
-    photos = read_photos(inputs.pop("photos", None) or (), PHOTO_KINDS.get(action, "photo"))
+    kind = PHOTO_KINDS.get(action, "photo")
+    photos = read_photos(_of_kind(inputs.pop("photos", None) or (), kind, t.label), kind)
     with transaction.atomic():
         case = lock(case)
         if replayed_step(key, case, action):
@@ -138,6 +139,19 @@ def act(*, actor, case: Case, action: str, note_en: str = "", idempotency_key: s
             raise MissingInput(MISSING_MESSAGES.get((action, exc.field), exc.message), field=exc.field) from None
         ensure_capability_scope(actor, case, t.capability, t.label)
         return run(Ctx(actor, case, t, inputs, timezone.now(), photos, note_en=note_en, key=key))
+
+
+def _of_kind(items, kind: str, label: str) -> list:
+    """An action's photos are of its kind (核查's show the site checked, 处置反馈's the work done), as the case page
+    records the files sent with its form: one given another kind (the API's `kind`) is refused, not recorded as
+    what it does not show."""
+    items = list(items)
+    for item in items:
+        if isinstance(item, tuple) and item[0] != kind:
+            raise ValidationFailed(f"「{label}」的照片类型须为 {kind}（或不填），不能是 {str(item[0])[:16]} / the photos "
+                                   f"of this action are of kind {kind} (or none given), not {str(item[0])[:16]}",
+                                   field="photos")
+    return items
 
 
 def _check_public_note(action: str, inputs: dict) -> None:
