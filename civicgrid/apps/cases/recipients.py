@@ -48,6 +48,7 @@ INBOX_TITLES = titles.register(
     gettext_noop("挂账"), gettext_noop("恢复办理"),  # the department's handlers hear of both
     gettext_noop("重大事件"),  # the leaders who supervise, when a case is marked major
     gettext_noop("改派"),  # the department a case was taken from by 改派
+    gettext_noop("督办案卷已合并"),  # the leaders whose 督办 went with a merged case to the case it joined
 )
 # The English of what reporters are told (`tell_reporters(text=...)`, the transitions' `ctx.tell`): the inbox shows
 # it to a reporter reading in English; SMS and email go out in the district's language.
@@ -163,6 +164,28 @@ def responsible_now(case: Case) -> list[User]:
     return responsible_for(case, step) if step else []
 
 
+def tell_supervision(case: Case, words: str, *, actor, moved_from: str = "") -> int:
+    """Tell of a 督办 of `case` (`words`: the leader's) whoever it asks to act: whoever answers for the step the
+    case waits for ("supervise", settled when that step is taken); for a case on hold (挂账督办) the approvers who
+    may resume it, other than the leaders (a 督办 presses those who answer to them, not their peers), and the
+    department that holds it ("supervise_suspended", settled by 恢复办理: no step of the loop waits until then).
+    `moved_from`: the number of the merged case the 督办 came with."""
+    if case.status == Status.SUSPENDED:
+        supervisors = {u.pk for u in leaders(case)}
+        kind = "supervise_suspended"
+        users = [u for u in approvers(case) if u.pk not in supervisors] + department_handlers(case.department_id)
+    else:
+        kind, users = "supervise", responsible_now(case)
+    body, body_en = words, ""  # a leader's own words are not translated
+    if moved_from:
+        body = f"由合并案卷 {moved_from} 转入：{words}"
+        body_en = f"moved here from case {moved_from}, merged into this one: {words}"
+    if kind == "supervise_suspended":
+        body_en = f"on hold: press for a solution and resume handling: {body_en or words}"
+        body = f"挂账中，请推动解决并恢复办理：{body}"
+    return tell_staff(users, case, kind, "督办", body, body_en=body_en, actor=actor)
+
+
 def tell_staff(users, case: Case, kind: str, title: str, body: str = "", dedupe: str | None = None,
                body_en: str = "", *, actor=None) -> int:
     """Inbox message about a case to each of `users` (`body_en`: the English of a body the system wrote). The
@@ -220,6 +243,7 @@ TASKS = {task.kind: task for task in (
           "send_back": WITHDRAWN, "suspend": WITHDRAWN, "dispatch": WITHDRAWN, "redirect": WITHDRAWN}),
     # 督办 and the step clock's warnings ask whoever answers for the step the case waits for.
     Task("supervise", STEP_ENDS),
+    Task("supervise_suspended", frozenset({"unsuspend"})),  # 挂账督办 → 恢复办理
     Task("warning", STEP_ENDS),
     Task("overdue", STEP_ENDS),
 )}

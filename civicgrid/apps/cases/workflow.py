@@ -165,7 +165,8 @@ CASE_WORKFLOW = Workflow(
         # Target None: 恢复办理 returns the case to the state it was suspended from (Case.suspended_from),
         # where its paused clocks resume; the service sets the status.
         Transition("unsuspend", "恢复办理", frozenset({S.SUSPENDED}), None, "cases.approve", order=71),
-        Transition("supervise", "督办", OPEN, None, "cases.supervise", requires=("note",), order=60),
+        # 督办 while the case is in the loop, 挂账 included (挂账督办: leaders press for a problem on hold to be solved).
+        Transition("supervise", "督办", IN_LOOP, None, "cases.supervise", requires=("note",), order=60),
         # 重大事件 marked (or the mark taken back) while the case is in the loop, with the reason: the leaders who
         # supervise are told as at report (`handlers.on_marked_major`); the lane and the list follow `is_major`.
         Transition("mark_major", "标记重大事件", IN_LOOP, None, "cases.mark_major", when=_not_major,
@@ -201,6 +202,7 @@ EXTRA_STEP_LABELS = {
     "add_photos": "补充照片",
     "auto_dispatch_held": "未自动派遣",  # the router was confident, yet the case waits (the note says why)
     "comment": "留言",  # a reporter's or a public channel's note (Open311 servicerequestupdates)
+    "merged_supervision": "并入案卷的督办",  # a merged case's 督办, moved to (or recorded on) the case it joined
 }
 
 # The steps by which a person on the staff takes a case in hand (`Case.reviewed_at`, `services.transitions`):

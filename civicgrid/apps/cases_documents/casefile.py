@@ -49,7 +49,8 @@ FALLBACK_FONT = "STSong-Light"
 MAX_PHOTOS = 24  # a case sheet, not an album: the rest are named in the timeline
 # Timeline entries that are not transitions of the workflow table.
 EXTRA_ACTIONS = {"report": "上报", "self_handle": "自行处置", "merged_in": "合并案卷", "auto_supervise": "超期自动督办",
-                 "add_photos": "补充照片", "rate": "满意度评价", "comment": "留言", "auto_dispatch_held": "未自动派遣"}
+                 "add_photos": "补充照片", "rate": "满意度评价", "comment": "留言", "auto_dispatch_held": "未自动派遣",
+                 "merged_supervision": "并入案卷的督办"}
 PHOTO_KINDS = {"photo": "上报照片", "before": "处置前", "after": "处置后", "progress": "处置过程", "verify": "核查照片"}
 PAGE_W, PAGE_H = A4
 MARGIN = 16 * mm

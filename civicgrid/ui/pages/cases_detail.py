@@ -429,6 +429,8 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "duplicate_hours": case_conf.duplicate_hours(),
         "merged_cases": _merged_cases(case),
         "merge_key": uuid.uuid4().hex,
+        # A leader's 督办 that a merge carries to the case it joins: the merge forms say so beforehand.
+        "merge_supervisions": services.supervisions(case) if "merge" in allowed else [],
         # The photo inputs check size and count on the phone before anything is sent (the service's limits).
         "max_photo_bytes": max_photo_bytes(),
         "max_photos": case_conf.max_photos_per_request(),

@@ -11,8 +11,10 @@
     add_photos(*, actor, case, photos, kind) -> list         photos added to a case outside a transition
     comment(*, actor, case, text, reporter_token, channel)   留言 by a reporter or a public channel (Open311)
     reveal_contact(*, actor, case) -> dict                   回访: the reporter's contact in clear, audited
+    supervisions(case) -> [dict]                             the leaders' 督办 a merge would carry (services/actions_intake.py)
 """
 
+from .actions_intake import supervisions
 from .comments import comment
 from .contacts import may_reveal_contact, reveal_contact
 from .follow import follow_status, rate, reopen_by_token
@@ -32,4 +34,5 @@ register_actions()
 
 __all__ = ["ReportSpec", "act", "add_photos", "check_report", "comment", "follow_status", "may_reveal_contact",
            "prepare_cases", "rate", "reveal_contact",
-           "reopen_by_token", "replayed_case", "submit_case", "submit_cases", "write_cases", "writer_turn"]
+           "reopen_by_token", "replayed_case", "submit_case", "submit_cases", "supervisions", "write_cases",
+           "writer_turn"]

@@ -270,11 +270,13 @@ def _tell_resumed(ctx: Ctx, handlers) -> None:
 def supervise(ctx: Ctx) -> None:
     """督办 by a leader: the case joins the supervision queue, and whoever answers for the step it waits for is
     told (as the step clock's warnings are: the handlers while it is being handled, its grid's field staff
-    for 核实/核查, the dispatchers for 受理/派遣/结案); the message is settled when that step is taken."""
+    for 核实/核查, the dispatchers for 受理/派遣/结案); the message is settled when that step is taken. A case on
+    hold (挂账督办) waits for no step: its approvers, who may resume it, and its department are told, and the
+    message is settled by 恢复办理 (`recipients.tell_supervision`). Its clocks stay paused: supervision
+    escalates nothing by itself, and a paused clock has no deadline to pass."""
     case = ctx.case
     case.is_supervised = True
-    recipients.tell_staff(recipients.responsible_now(case), case, "supervise", "督办",
-                          str(ctx.inputs.get("note") or ""), actor=ctx.actor)
+    recipients.tell_supervision(case, str(ctx.inputs.get("note") or ""), actor=ctx.actor)
 
 
 @action("mark_major")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
+from civicgrid.foundation.access.models import User
 from civicgrid.foundation.core.errors import ValidationFailed
 from civicgrid.foundation.core.pii import scrub
 from civicgrid.foundation.orgs.models import Organisation, handles_cases, handling_kinds_text
 
 from .. import clocks, recipients
 from ..models import MERGE_PARENT_STATUSES, Case, CaseReporter, Status
-from .common import MissingInput, add_step, drop_extension_request, record, truthy
+from .common import MissingInput, add_step, drop_extension_request, lock, publish, record, snapshot, truthy
 from .intake import require_subclass, resolve_category
 from .transitions import ACCEPT_NEEDS_CATEGORY, Ctx, action
 
@@ -176,18 +177,83 @@ def _parent(ctx: Ctx) -> Case:
         raise ValidationFailed(f"主案卷不存在或不在您的范围内：{number[:20]} / parent case not found", field="parent")
     if parent.pk == ctx.case.pk:
         raise ValidationFailed("不能合并到自身 / a case cannot be merged into itself", field="parent")
+    _check_joinable(parent)
+    return parent
+
+
+def _check_joinable(parent: Case) -> None:
     if parent.status not in MERGE_PARENT_STATUSES or parent.parent_id:
         raise ValidationFailed("主案卷须为仍在办理或挂账的案卷，已结案、不予受理、已作废或已合并的案卷不能再并入 / the "
                                "parent must be a case still being handled or on hold (suspended), not one closed, "
                                "refused, voided or merged", field="parent")
-    return parent
+
+
+def supervisions(case: Case) -> list[dict]:
+    """The leaders' 督办 a case carries, oldest first: its own 督办 steps, and those that came with cases merged into
+    it (`merged_supervision` steps). Each is {"case", "step", "by" (account id), "by_name", "note", "at"}.
+    超期自动督办 is not among them: it marks the case's own step as late, which stays on that case's record (and in
+    the evaluation) when it is merged; the parent's own clocks escalate the parent."""
+    if not case.is_supervised:
+        return []
+    found = []
+    for step in case.steps.filter(action__in=("supervise", "merged_supervision")).order_by("at", "pk"):
+        if step.action == "merged_supervision":
+            found += (step.data or {}).get("supervisions", [])
+        else:
+            found.append({"case": case.number, "step": step.pk, "by": step.actor_id, "by_name": step.actor_label,
+                          "note": step.note, "at": step.at.isoformat()})
+    return found
+
+
+def _carry_supervision(ctx: Ctx, parent: Case, carried: list[dict]) -> None:
+    """A supervised duplicate's 督办 goes on with the case that now carries its problem (合并 would otherwise drop
+    it from the 督办中的案件 lane unseen): the parent is put under supervision unless it already is, in which case
+    it keeps its own and the duplicate's is recorded beside it. Either way a step on the parent keeps who
+    supervised, when and with what words, with its audit entry and event; whoever answers for the parent's
+    next step hears of a supervision that moved (a parent already supervised told them before), and each
+    supervising leader is told where their 督办 went (`supervision_merged`, for their information)."""
+    case = ctx.case
+    parent = lock(parent)  # the flag is set on the parent's row: no transition of it may save over it meanwhile
+    _check_joinable(parent)
+    before = snapshot(parent)
+    moved = not parent.is_supervised
+    words = "；".join(f"{s['by_name']}：{s['note']}" for s in carried)
+    if moved:
+        parent.is_supervised = True
+        parent.save(update_fields=["is_supervised", "updated_at"])
+        note = f"合并案卷 {case.number} 的督办转入本案卷（{words}）"
+        note_en = f"the supervision of case {case.number}, merged into this one, moves here ({words})"
+    else:
+        note = f"本案卷已在督办中，保留原督办；合并案卷 {case.number} 的督办意见一并记录（{words}）"
+        note_en = (f"this case is already under supervision, which stays; the supervision of case {case.number}, "
+                   f"merged into it, is recorded too ({words})")
+    data = {"child": case.number, "moved": moved, "supervisions": carried}
+    step = add_step(parent, action="merged_supervision", actor=ctx.actor, at=ctx.at, note=note, note_en=note_en,
+                    data=data, department=parent.department)
+    # The leaders' words stay on the step (the timeline, the case file), not in the audit trail's data.
+    record(parent, actor=ctx.actor, action="merged_supervision", before=before,
+           data={"child": case.number, "moved": moved, "step": step.pk, "supervisions": [s["step"] for s in carried]})
+    publish(parent, "supervision_merged", action="merged_supervision", child=case.number, moved=moved,
+            step_id=step.pk)
+    if moved:
+        recipients.tell_supervision(parent, words, actor=ctx.actor, moved_from=case.number)
+    leaders = User.objects.filter(pk__in={s["by"] for s in carried if s["by"]}, is_active=True).order_by("pk")
+    body = (f"您督办的案卷 {case.number} 已合并到本案卷 {parent.number}，"
+            + ("督办随之转入本案卷" if moved else "本案卷已在督办中，您的督办意见已记入本案卷"))
+    body_en = (f"case {case.number}, which you supervise, was merged into case {parent.number}: "
+               + ("the supervision moved with it" if moved else "that case is already under supervision; your "
+                  "words are recorded on it"))
+    recipients.tell_staff(leaders, parent, "supervision_merged", "督办案卷已合并", body, body_en=body_en,
+                          actor=ctx.actor)
 
 
 @action("merge")
 def merge(ctx: Ctx) -> None:
-    """合并: the duplicate joins its parent; its reporters (and cases merged into it) follow the parent."""
+    """合并: the duplicate joins its parent; its reporters (and cases merged into it) follow the parent, and so does
+    a leader's 督办 of it (`_carry_supervision`)."""
     case = ctx.case
     parent = _parent(ctx)
+    carried = supervisions(case)
     clocks.stop_all(case, ctx.at)
     case.parent = parent
     case.ended_at = ctx.at
@@ -200,6 +266,9 @@ def merge(ctx: Ctx) -> None:
              note_en=f"case {case.number} merged into this one",
              data={"child": case.number, "reporters_moved": moved}, department=parent.department)
     record(parent, actor=ctx.actor, action="merged_in", before=None, data={"child": case.number})
+    if carried:
+        ctx.data["supervisions_carried"] = len(carried)
+        _carry_supervision(ctx, parent, carried)
     # The reporters who came with the duplicate now follow the parent: tell them (not the parent's own).
     recipients.tell_reporters(parent, f"已与同一问题的案卷合并办理（原案卷号 {case.number}）",
                               text_en=f"is handled together with a case about the same problem (it was case "
