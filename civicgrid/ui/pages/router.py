@@ -9,6 +9,9 @@ live suggestion the intake forms ask for as the operator types.
 * `router/suggest/` (`cases.report`): an HTML fragment for htmx: the places the text names (for the map) and,
   for those who dispatch (`cases.intake`), the suggested category and department with confidence, the top
   three and the auto-dispatch threshold; other reporters see only a suggested category they may report under.
+  With the form's category and point, it also lists the possible duplicates near the point that the user may
+  see (`duplicates.candidates` on `Case.objects.visible_to`), so a second report of one problem is caught
+  before it is sent.
 
 Also :func:`suggestion_panel`, which the case detail page uses (its dispatch form starts from
 `categories.dispatch_target`, where the router's department comes after the rules).
@@ -288,7 +291,8 @@ urlpatterns = [
 
 data_endpoint("ui:router_triage", "router.TriageCase", "list")
 # Model metadata, a retraining's state, the model's answer for text the user typed, and buttons: no
-# region-scoped business rows.
+# region-scoped business rows (the live panel's nearby cases are read through `visible_to`, and only near a
+# point the caller gives).
 non_data_endpoint("ui:router_home", "ui:router_retrain_page", "ui:router_run", "ui:router_activate",
                   "ui:router_suggest")
 
