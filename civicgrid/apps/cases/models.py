@@ -49,6 +49,24 @@ REPORTER_ACTIONS = frozenset({"view", "reopen"})
 PUBLIC_ROLES = frozenset({Role.RESIDENT, Role.VOLUNTEER})
 
 
+def closed_timely_q(prefix: str = "") -> models.Q:
+    """按期结案 (DOMAIN §4's 按期结案数) as a filter on cases (or rows reached through `prefix`, such as
+    "case__"): closed, with both the handling (`handled_on_time`: every handling of the assignment round, as for
+    按期处置) and the closing step (`closed_on_time`) in time. A case closed in time after a late handling is
+    closed late: the case page (`Case.closed_timely`), the board and the evaluation all count it so."""
+    return models.Q(**{f"{prefix}status": Status.CLOSED, f"{prefix}closed_on_time": True,
+                       f"{prefix}handled_on_time": True})
+
+
+def closed_timely(status, handled_on_time: bool | None, closed_on_time: bool | None) -> bool | None:
+    """按期结案 of one case from its fields (`closed_timely_q`'s condition): None while it is not closed or a fact
+    is not known, False when the handling or the closing step was late."""
+    if status != Status.CLOSED:
+        return None
+    facts = (handled_on_time, closed_on_time)
+    return False if False in facts else (None if None in facts else True)
+
+
 # Blank in every one of them once the reporter's data is gone (core.retention, set "cases.reporter").
 REPORTER_DATA_CLEARED = {"reporter_name": "", "reporter_phone_enc": "", "reporter_phone_masked": "",
                          "reporter_email_enc": ""}
@@ -260,6 +278,11 @@ class Case(ScopedModel):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def closed_timely(self) -> bool | None:
+        """按期结案 (`closed_timely_q`): the handling and the closing step both in time; None before closing."""
+        return closed_timely(self.status, self.handled_on_time, self.closed_on_time)
 
     @classmethod
     def scope_branches(cls, scope, user, *, action: str = "view"):

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import pgettext_lazy
 
 from civicgrid.apps.cases import clocks, display, selectors
-from civicgrid.apps.cases.models import Case, CaseStep, Source, Status
+from civicgrid.apps.cases.models import Case, CaseStep, Source, Status, closed_timely
 from civicgrid.apps.cases.recipients import WAITING_STEP
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.audit import verbs
@@ -78,10 +78,7 @@ def _timely_handled(case: dict) -> str:
 
 def _timely_closed(case: dict) -> str:
     """按期结案 as the evaluation counts it: closed, with both the handling and the closing step in time."""
-    if case["status"] != Status.CLOSED:
-        return ""
-    facts = (case["handled_on_time"], case["closed_on_time"])
-    return "否" if False in facts else ("" if None in facts else "是")
+    return _known(closed_timely(case["status"], case["handled_on_time"], case["closed_on_time"]))
 
 
 def _unit_names() -> dict[str, str]:

@@ -107,7 +107,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from civicgrid.apps.cases import clocks as case_clocks
-from civicgrid.apps.cases.models import SYSTEM_USERNAMES, Case, CaseStep, Source, Status
+from civicgrid.apps.cases.models import SYSTEM_USERNAMES, Case, CaseStep, Source, Status, closed_timely_q
 from civicgrid.foundation.access.models import Grant, User
 from civicgrid.foundation.access.roles import Role, capabilities_of, roles_with
 from civicgrid.foundation.access.scope import has_capability, scope_for, subtree_q, user_roles
@@ -161,7 +161,7 @@ def counts_q(as_of: datetime) -> dict[str, Q | None]:
         "reworked": in_hands & handled_once & Q(rework_count__gt=0),
         "due_close": accepted & in_loop & (f.closed_once | past_deadline | f.dispatch_overdue),
         "closed": closed,
-        "closed_timely": closed & (kept & Q(closed_on_time=True, handled_on_time=True)
+        "closed_timely": closed & (kept & closed_timely_q()
                                    | changed & f.close_on_time & f.round_on_time),
         "close_step_timely": closed & close_step_timely,
         "checked": Q(checked_on_time__isnull=False),

@@ -54,7 +54,7 @@ from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from civicgrid.apps.cases import clocks as case_clocks
 from civicgrid.apps.cases import selectors as case_selectors
-from civicgrid.apps.cases.models import OPEN_STATUSES, Case, CaseStep, Status
+from civicgrid.apps.cases.models import OPEN_STATUSES, Case, CaseStep, Status, closed_timely_q
 from civicgrid.apps.evaluation.formulas import as_percent
 from civicgrid.apps.evaluation.selectors import CLOSED_OUT
 from civicgrid.foundation.access.roles import Role, grant_capabilities
@@ -184,7 +184,7 @@ def today_figures(user, day: date | None = None) -> Figures:
         **{key: Count("pk", distinct=True, filter=Q(day_step__action__in=actions))
            for key, actions in FIGURE_STEPS.items()},
         still_closed=Count("pk", distinct=True, filter=kept),
-        closed_timely=Count("pk", distinct=True, filter=kept & Q(closed_on_time=True, handled_on_time=True)),
+        closed_timely=Count("pk", distinct=True, filter=kept & closed_timely_q()),
         due_close=Count("pk", distinct=True, filter=closing | missed_closure(start, as_of)),
     )
     if counts.pop("still_closed") < counts["closed"]:

@@ -49,11 +49,27 @@ class Photo:
     gps: tuple[float, float] | None  # (lng, lat) WGS-84 from EXIF, when the camera wrote it
 
 
+MEBIBYTE = 1048576
+
+
+def megabytes(size: int, limit: int) -> tuple[str, str]:
+    """A size over `limit` and the limit, in MB as the messages show them: the limit as short as it is exact to
+    two decimals (10, 10.5), the size with one decimal, or more where one would not show it over the limit: a
+    file of 10,486,551 bytes is "10.001", not "10.0" against a limit of 10 MB. Six decimals tell even one byte
+    over (`ui/civicgrid.js` `photoSizes` shows the phone's and the action forms' notes alike)."""
+    limit_mb = limit / MEBIBYTE
+    limit_text = f"{limit_mb:.2f}".rstrip("0").rstrip(".")
+    for digits in range(1, 7):
+        size_text = f"{size / MEBIBYTE:.{digits}f}"
+        if float(size_text) > limit_mb:
+            break
+    return size_text, limit_text
+
+
 def _too_large(size: int) -> ValidationFailed:
-    limit = max_photo_bytes()
-    return ValidationFailed(
-        f"照片过大（{size / 1048576:.1f} MB），上限 {limit / 1048576:.0f} MB / photo too large "
-        f"({size / 1048576:.1f} MB; the limit is {limit / 1048576:.0f} MB)", field="photos")
+    shown, limit = megabytes(size, max_photo_bytes())
+    return ValidationFailed(f"照片过大（{shown} MB），上限 {limit} MB / photo too large ({shown} MB; the limit is "
+                            f"{limit} MB)", field="photos")
 
 
 def read_bytes(source) -> bytes:
@@ -126,6 +142,7 @@ def read_photo(source) -> Photo:
         raise _too_large(len(data))
     not_image = ValidationFailed("文件不是 JPEG、PNG 或 WebP 图片 / the file is not a JPEG, PNG or WebP image",
                                  field="photos")
+    too_many = ValidationFailed("照片像素过多 / the image has too many pixels", field="photos")
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -134,7 +151,7 @@ def read_photo(source) -> Photo:
                 if fmt not in ACCEPTED_FORMATS:
                     raise not_image
                 if probe.width * probe.height > MAX_PIXELS:
-                    raise ValidationFailed("照片像素过多 / the image has too many pixels", field="photos")
+                    raise too_many
                 probe.verify()  # structure check; the image must be opened again to decode it
             with Image.open(io.BytesIO(data)) as image:
                 image.load()
@@ -155,8 +172,11 @@ def read_photo(source) -> Photo:
                 clean.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
         except ValidationFailed:
             raise
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-                Image.DecompressionBombWarning):
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            # Pillow's own ceiling (`Image.MAX_IMAGE_PIXELS`, about 89 million) is above MAX_PIXELS, and Image.open
+            # applies it to the size the header declares, before the check above: a picture too big for either.
+            raise too_many from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
             raise not_image from None
     clean_bytes = out.getvalue()
     return Photo(clean_bytes, hashlib.sha256(clean_bytes).hexdigest(), clean.width, clean.height, fmt, gps)

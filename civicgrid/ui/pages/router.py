@@ -9,6 +9,9 @@ live suggestion the intake forms ask for as the operator types.
 * `router/suggest/` (`cases.report`): an HTML fragment for htmx: the places the text names (for the map) and,
   for those who dispatch (`cases.intake`), the suggested category and department with confidence, the top
   three and the auto-dispatch threshold; other reporters see only a suggested category they may report under.
+  With the form's category and point, it also lists the possible duplicates near the point that the user may
+  see (`duplicates.candidates` on `Case.objects.visible_to`), so a second report of one problem is caught
+  before it is sent.
 
 Also :func:`suggestion_panel`, which the case detail page uses (its dispatch form starts from
 `categories.dispatch_target`, where the router's department comes after the rules).
@@ -41,6 +44,7 @@ from .cases_shared import error_text
 from .common import capability_required, page_view
 
 MAX_SUGGEST_TEXT = 4000
+NEARBY_SHOWN = 3  # possible duplicates the live panel lists: the case page lists them all at intake
 TRIAGE_PAGE = 50
 
 
@@ -100,7 +104,9 @@ def _reportable(user, suggestion: dict | None) -> bool:
 @require_GET
 @capability_required("cases.report")
 def suggest_fragment(request):
-    """What the router and the gazetteer make of the text typed so far (title, description, address)."""
+    """What the router and the gazetteer make of the text typed so far (title, description, address), and the
+    open or lately closed cases near the chosen point that the report may duplicate (category and point from the
+    form), so the reporter sees them before sending a second report of one problem."""
     from civicgrid.integrations.router import suggest
     from civicgrid.integrations.router.gazetteer import find_place
 
@@ -112,21 +118,21 @@ def suggest_fragment(request):
     where = f"{address} {text}".replace("\x00", "").strip()
     places = find_place(where, limit=3) if where else []
     may_dispatch = has_capability(request.user, "cases.intake")
+    category, region_code, point = _form_place(request)
     expected = None
     if live and may_dispatch and live["confident"] and not live["auto_off"]:
-        expected = _outlook(request, live, text)
+        expected = _outlook(request, live, text, category, region_code, point)
     response = render(request, "cases/_suggestion_live.html",
                       {"s": live, "places": places, "asked": bool(text or where), "may_dispatch": may_dispatch,
-                       "outlook": expected,
+                       "outlook": expected, "nearby": _nearby(request.user, category, point, text),
                        "category_offered": not may_dispatch and _reportable(request.user, live)})
     response["Cache-Control"] = "no-store"
     return response
 
 
-def _outlook(request, suggestion: dict, text: str) -> dict:
-    """What auto-dispatch will do with the report being typed (`handlers.outlook`, the check it makes on the new
-    case): from the form's category and point, when given. A likely duplicate is named when the user may see it."""
-    from civicgrid.apps.cases import duplicates
+def _form_place(request) -> tuple:
+    """The report form's category (None when not chosen or not one a case may take) and its point, located:
+    `(category, region_code, (lng, lat) in WGS-84)`, with "" and None while the form has no point in the district."""
     from civicgrid.apps.cases.services.intake import resolve_category
     from civicgrid.foundation.regions.selectors import locate
 
@@ -134,14 +140,31 @@ def _outlook(request, suggestion: dict, text: str) -> dict:
         category = resolve_category(request.GET.get("category") or None, subclass=False)
     except CivicgridError:
         category = None
-    region_code, point = "", None
     try:
         lng, lat = float(request.GET.get("lng", "")), float(request.GET.get("lat", ""))
         found = locate(lng, lat, (request.GET.get("crs") or "wgs84")[:8])
-        ref = found.grid or found.community
-        region_code, point = (ref.code if ref else ""), (found.lng, found.lat)
     except (TypeError, ValueError, CivicgridError):
-        pass
+        return category, "", None
+    ref = found.grid or found.community
+    return category, (ref.code if ref else ""), (found.lng, found.lat)
+
+
+def _nearby(user, category, point, text: str) -> list:
+    """The possible duplicates of the report being written (`duplicates.candidates`, as the case page offers them
+    at intake), among the cases the user may see: none before the form has a point."""
+    from civicgrid.apps.cases import duplicates
+
+    if point is None or not has_capability(user, "cases.view"):
+        return []
+    found = duplicates.candidates(lng=point[0], lat=point[1], category=category, text=text, limit=NEARBY_SHOWN,
+                                  queryset=Case.objects.visible_to(user))
+    return [c for c in found if c.case.parent_id is None]
+
+
+def _outlook(request, suggestion: dict, text: str, category, region_code: str, point) -> dict:
+    """What auto-dispatch will do with the report being typed (`handlers.outlook`, the check it makes on the new
+    case): from the form's category and point, when given. A likely duplicate is named when the user may see it."""
+    from civicgrid.apps.cases import duplicates
 
     def alike():
         near = duplicates.candidates(lng=point[0], lat=point[1], category=category, text=text, limit=1)
@@ -268,7 +291,8 @@ urlpatterns = [
 
 data_endpoint("ui:router_triage", "router.TriageCase", "list")
 # Model metadata, a retraining's state, the model's answer for text the user typed, and buttons: no
-# region-scoped business rows.
+# region-scoped business rows (the live panel's nearby cases are read through `visible_to`, and only near a
+# point the caller gives).
 non_data_endpoint("ui:router_home", "ui:router_retrain_page", "ui:router_run", "ui:router_activate",
                   "ui:router_suggest")
 

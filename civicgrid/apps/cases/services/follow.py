@@ -27,9 +27,13 @@ NOT_FOUND = "链接无效或已失效 / unknown or expired link"
 STAFF_REFUSED = ("工作人员不能通过报告人的查询链接评价或申请重新办理，请把链接交给反映问题的群众本人 / staff do not rate or "
                  "reopen through a reporter's link: hand the link to the person who reported the problem")
 STEP_LABELS = {t.name: t.label for t in CASE_WORKFLOW.transitions} | EXTRA_STEP_LABELS
+# Steps the public page names otherwise than staff do: a 返工 by what it means for the matter, the work found not
+# done and being handled again (without it the page showed two 处置反馈 with nothing between). Its reason is
+# written for staff and has no note for the reporters (as `refuse` and `void` have): it is never shown.
+PUBLIC_LABELS = STEP_LABELS | {"rework": "核查未通过，重新处置"}
 # Steps a reporter sees on the public page (internal hand-overs and notes stay inside).
-PUBLIC_STEPS = {"report", "accept", "refuse", "void", "merge", "dispatch", "report_back", "verify", "close",
-                "self_handle", "reopen", "rate"}
+PUBLIC_STEPS = {"report", "accept", "refuse", "void", "merge", "dispatch", "report_back", "verify", "rework",
+                "close", "self_handle", "reopen", "rate"}
 # Steps whose words to the reporter go with them, on the follow page as in Open311's public updates, with the
 # personal data written into them masked (`pii.scrub`; names are not recognised): for 不予受理 and 作废 the note
 # written for the reporters (`public_note`, never the internal reason), for 处置反馈 and 结案 the step's note (their
@@ -110,7 +114,7 @@ def may_rate(case, reporter: CaseReporter, viewer=None) -> bool:
 def _public_steps(case: Case) -> list[dict]:
     """The steps of `case` the public page shows, oldest first; a 合并 step names the case it joined."""
     return [
-        {"action": s.action, "label": STEP_LABELS.get(s.action, s.action), "at": s.at,
+        {"action": s.action, "label": PUBLIC_LABELS.get(s.action, s.action), "at": s.at,
          "merged_into": (s.data or {}).get("parent") if s.action == "merge" and isinstance(s.data, dict) else None,
          # A 评价 step keeps the score it gave: the rating of its round, also after a 重新办理.
          "score": (s.data or {}).get("score") if s.action == "rate" and isinstance(s.data, dict) else None,

@@ -41,7 +41,6 @@
   // What the server would refuse (not a JPEG/PNG/WebP by its first bytes, over the size limit, too many) is taken
   // out of the choice at once, each file named, with what to do: a 68 MB photo is not uploaded over a weak
   // signal only to be refused at the end. The texts come translated in the input's data-* attributes.
-  const mb = (bytes, digits) => (bytes / 1048576).toFixed(digits);
   function isImage(file) {
     return file.slice(0, 12).arrayBuffer().then((buffer) => {
       const b = new Uint8Array(buffer);
@@ -64,8 +63,9 @@
           return false;
         }
         if (file.size <= limit) return true;
-        notes.push(input.dataset.tooLarge.replace("{name}", file.name).replace("{size}", mb(file.size, 1))
-          .replace("{limit}", mb(limit, 0)));
+        const shown = window.civicgrid.photoSizes(file.size, limit);
+        notes.push(input.dataset.tooLarge.replace("{name}", file.name).replace("{size}", shown.size)
+          .replace("{limit}", shown.limit));
         return false;
       });
       if (kept.length > most) {

@@ -82,6 +82,18 @@ document.body.addEventListener("htmx:responseError", (e) => {
   const plain = xhr && (xhr.getResponseHeader("Content-Type") || "").startsWith("text/plain");
   note.textContent = plain ? xhr.responseText.slice(0, 300) : host.dataset.revealFailed;
 });
+// A photo over the size limit, and the limit, in MB as the notes show them (`core.photos.megabytes` on the server):
+// the size with one decimal, or more where one would not show it over the limit (10,486,551 bytes is 10.001 MB,
+// not 10.0 against 10 MB).
+window.civicgrid.photoSizes = (bytes, limit) => {
+  const limitMb = limit / 1048576;
+  let size = "";
+  for (let digits = 1; digits <= 6; digits += 1) {
+    size = (bytes / 1048576).toFixed(digits);
+    if (Number(size) > limitMb) break;
+  }
+  return { size, limit: String(Number(limitMb.toFixed(2))) };
+};
 // Leaflet paths: a tooltip makes Chromium put each in the Tab order, unnamed, and Enter does nothing on it. Each map
 // says which of two it wants (a layer group is taken path by path):
 //   mapQuiet(layer): out of the Tab order, where the map is one image or the page lists the same things;

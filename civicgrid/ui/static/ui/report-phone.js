@@ -209,7 +209,6 @@
       .catch(() => say(t("photos_not_kept"), "error"))
       .then(() => removePhotos(dropped));
   }
-  const mb = (bytes, digits) => (bytes / 1048576).toFixed(digits);
   // Whether a file is a JPEG, PNG or WebP by its first bytes (what the server accepts, by content too): a
   // document renamed .jpg is no photo, whatever its name says. Unreadable here: the server decides.
   function isImage(file) {
@@ -242,8 +241,9 @@
         return false;
       }
       if (file.size <= MAX_PHOTO_BYTES) return true;
-      notes.push(t("photo_too_large").replace("{name}", file.name).replace("{size}", mb(file.size, 1))
-        .replace("{limit}", mb(MAX_PHOTO_BYTES, 0)));
+      const shown = window.civicgrid.photoSizes(file.size, MAX_PHOTO_BYTES);
+      notes.push(t("photo_too_large").replace("{name}", file.name).replace("{size}", shown.size)
+        .replace("{limit}", shown.limit));
       return false;
     });
     const room = Math.max(0, MAX_PHOTOS - photoCount(input.name));
