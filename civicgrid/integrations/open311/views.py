@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.exceptions import (
     BadRequest,
     RequestDataTooBig,
-    SuspiciousOperation,
+    SuspiciousMultipartForm,
     TooManyFieldsSent,
     TooManyFilesSent,
 )
@@ -65,7 +65,7 @@ def endpoint(*methods: str):
                 return error_response(fmt, STATUS_OF.get(exc.status, 400), exc.message)
             except (MultiPartParserError, RawPostDataException, UnicodeDecodeError):
                 return error_response(fmt, 400, "请求体无法解析 / the request body could not be read")
-            except (BadRequest, SuspiciousOperation) as exc:
+            except (BadRequest, SuspiciousMultipartForm, TooManyFieldsSent, TooManyFilesSent, RequestDataTooBig) as exc:
                 # Django's own refusals of what a request carries, met while reading the parameters: answered in
                 # the spec's format like every other refusal (Django would answer with its page and log a trace).
                 log.warning("open311: request refused while reading it: %s: %s", type(exc).__name__, exc)

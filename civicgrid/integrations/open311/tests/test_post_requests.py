@@ -336,3 +336,15 @@ def test_a_post_with_its_parameters_in_the_query_string_and_no_body_is_still_rea
 
     response = http.post(f"/open311/v2/requests.json?{urlencode(form(o311))}", "", content_type="")
     assert response.status_code == 201, response.content
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=200)
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_body_too_large_is_a_413_in_the_spec_format(o311, http, caplog, fmt):
+    from urllib.parse import urlencode
+
+    before = world_counts()
+    description = spec_error(_raw(http, fmt, urlencode(form(o311)), "application/x-www-form-urlencoded"), 413)
+    assert "请求体过大" in description and "too large" in description
+    assert world_counts() == before
+    _no_traceback(caplog)
