@@ -122,12 +122,17 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+# Numbers a request may lack (coordinates not published): null in JSON, where a typed client reads a number or
+# nothing, never a string; an empty element in XML as for any missing value.
+JSON_NULLABLE = frozenset({"lat", "long"})
+
+
 def _json_clean(value):
-    # Missing values are empty strings in JSON as in XML, which clients written against either expect.
+    # Other missing values are empty strings in JSON as in XML, which clients written against either expect.
     if value is None:
         return ""
     if isinstance(value, dict):
-        return {k: _json_clean(v) for k, v in value.items()}
+        return {k: None if v is None and k in JSON_NULLABLE else _json_clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_json_clean(v) for v in value]
     return value

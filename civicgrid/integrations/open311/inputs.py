@@ -27,6 +27,8 @@ class Params:
         _require_utf8(request.META.get("QUERY_STRING", "").encode("latin-1", "replace"), "查询参数", "query string")
         if request.method == "POST" and _is_form(request):
             _require_utf8(request.body, "请求体", "request body")
+        elif request.method == "POST":
+            _require_multipart_or_empty(request)
         self.body = request.POST if request.method == "POST" else None
         self.query = request.GET
 
@@ -49,13 +51,34 @@ class Params:
         return {name for source in self._sources() for name in source}
 
 
+FORM = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data"
+UTF8_NAMES = ("utf-8", "utf8")
+
+
 def _is_form(request) -> bool:
-    """A form-encoded body in UTF-8 (the spec's; one declaring another charset is decoded by Django as said)."""
-    content_type = request.META.get("CONTENT_TYPE", "").lower()
-    if not content_type.startswith("application/x-www-form-urlencoded"):
+    """A form-encoded body (the spec's), which must be UTF-8: Django reads a form body in UTF-8 only and refuses
+    one declaring another charset, so that is refused here first, with an answer saying why (415). `utf8`, a
+    name of the same charset, is read as UTF-8."""
+    if request.content_type.lower() != FORM:
         return False
     charset = request.content_params.get("charset", "utf-8").lower()
-    return charset in ("utf-8", "utf8")
+    if charset not in UTF8_NAMES:
+        raise Open311Error(415, f"不支持的字符集 {charset[:40]}：表单请求体须为 UTF-8 编码 / the charset "
+                                f"{charset[:40]} is not supported: a form-encoded body must be UTF-8")
+    if charset != "utf-8":
+        request.encoding = "utf-8"
+    return True
+
+
+def _require_multipart_or_empty(request) -> None:
+    """A POST body in another media type (JSON, plain text) would be read as no parameters at all, and answered
+    as if the api_key were missing: say what the body must be instead (415), before anything else is asked."""
+    if request.content_type.lower() == MULTIPART or not request.body:
+        return
+    shown = request.content_type[:60] or "—"
+    raise Open311Error(415, f"不支持的请求体类型 {shown}：请求体须为 {FORM}（或 {MULTIPART}）/ the request body must be "
+                            f"{FORM} (or {MULTIPART}), not {shown}")
 
 
 def _require_utf8(raw: bytes, zh: str, en: str) -> None:
@@ -190,12 +213,19 @@ def media_urls(params: Params) -> list[str]:
     return urls
 
 
+MAX_NAME = 64  # the case's reporter name (Case.reporter_name), which the two parts make together
+
+
 def reporter_name(params: Params) -> str:
-    """first_name and last_name as one name: family name first for Chinese names (张 + 三 → 张三)."""
-    first, last = text(params, "first_name", 64), text(params, "last_name", 64)
-    if _CJK.search(first + last):
-        return f"{last}{first}"
-    return " ".join(p for p in (first, last) if p)
+    """first_name and last_name as one name: family name first for Chinese names (张 + 三 → 张三). The case keeps
+    the name whole in `MAX_NAME` characters, so that is what the two may make together (a space between Latin
+    parts included); the refusal names the GeoReport parameters, for reports and updates alike."""
+    first, last = text(params, "first_name", MAX_NAME), text(params, "last_name", MAX_NAME)
+    name = f"{last}{first}" if _CJK.search(first + last) else " ".join(p for p in (first, last) if p)
+    if len(name) > MAX_NAME:
+        raise Open311Error(400, f"first_name 与 last_name 合计不能超过 {MAX_NAME} 个字符 / first_name and last_name "
+                                f"together are longer than {MAX_NAME} characters")
+    return name
 
 
 def device_id(params: Params) -> str:

@@ -159,7 +159,7 @@ def _shape(case: Case) -> dict:
         "service_notice": "",
         "requested_datetime": case.reported_at,
         "updated_datetime": _updated(case, now),
-        "expected_datetime": now.deadline,
+        "expected_datetime": _expected(now),
         # Where it is follows the same rule as what it says (`published`): blank until a person's 立案, and for a case
         # refused or voided (a client such as FixMyStreet skips a request without lat/long, and takes it, put
         # where it is, once published).
@@ -181,11 +181,25 @@ def _updated(case: Case, now: Case):
     return max(t for t in times if t is not None)
 
 
+# Waiting for 派遣: no department has the case in hand and no handling deadline runs (it starts with the dispatch).
+# A 重新办理 leaves the department that handled it attached until dispatch decides again; by then it is only
+# what dispatch is proposed (`suggested_department`), as for a new case or one sent back (退回).
+AWAITING_DISPATCH = frozenset({str(Status.REPORTED), str(Status.CHECKING), str(Status.ACCEPTED)})
+
+
 def _agency(case: Case) -> str:
-    """The department dealing with it; before dispatch, the one routing proposes (dispatch may still change it)."""
-    if case.department_id:
+    """The department dealing with it; before dispatch (`AWAITING_DISPATCH`, after a reopening too), the one
+    proposed to dispatch (routing's, or the one that handled it before), which dispatch may still change."""
+    if case.department_id and case.status not in AWAITING_DISPATCH:
         return case.department.name
     return case.suggested_department.name if case.suggested_department_id else ""
+
+
+def _expected(case: Case):
+    """expected_datetime: the handling deadline (处置期限) of the round under way or last ended; none while the case
+    waits for dispatch (the dispatch step's own time limit is not a time the request is expected to be
+    fulfilled by), after a reopening too, whose round has not begun."""
+    return None if case.status in AWAITING_DISPATCH else case.deadline
 
 
 def request_detail(number: str) -> dict:

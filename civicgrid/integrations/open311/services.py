@@ -643,11 +643,30 @@ def _replayed(client: Open311Client, update: inputs.UpdateIn, case: Case) -> Cas
     return previous.step
 
 
+# Cases whose loop ended without being handled: 不予受理 and 作废 are decisions about the report itself, which only a
+# closed case's reopening (重新办理) could take back, and no transition does. OPEN on them is a 409 saying so, never a
+# comment saved as if the case were going on (GeoReport shows them `closed`).
+ENDED_UNHANDLED = frozenset({Status.REFUSED, Status.VOIDED})
+
+
+def _not_reopenable(case: Case, merged: Case | None = None) -> str:
+    """Why OPEN cannot reopen `case` (refused or voided), or `merged`, the report carried by it."""
+    zh, en = (("不予受理", "was refused") if case.status == Status.REFUSED else ("作废", "was voided"))
+    if merged is None:
+        return (f"服务请求 {case.number} 已{zh}，不能重新办理；问题仍在的，请重新上报 / service request {case.number} "
+                f"{en}: it cannot be reopened; report the problem again if it persists")
+    return (f"服务请求 {merged.number} 已并入 {case.number}，该案卷已{zh}，不能重新办理；问题仍在的，请重新上报 / "
+            f"service request {merged.number} was merged into {case.number}, which {en}: it cannot be reopened; "
+            f"report the problem again if it persists")
+
+
 def post_update(*, client: Open311Client, update: inputs.UpdateIn) -> CaseStep:
     """POST servicerequestupdates: a comment on the case's timeline, or, with status OPEN on a closed case this
     client reported, a reopening (重新办理) with the comment as its reason. OPEN on a report merged into another
     case reopens the case that carries it (as the reporter's follow link does), or is a 409 when that case cannot
-    be reopened. Returns the step (its id is the `update_id` answered); a retried post with the same `update_id`
+    be reopened; OPEN on a case refused or voided is a 409 (`ENDED_UNHANDLED`), asked before anything else about
+    the update, so the answer names the real reason. On a case still open, OPEN is FixMyStreet's status of an
+    ordinary comment. Returns the step (its id is the `update_id` answered); a retried post with the same `update_id`
     returns the step it made before, also when the retry ran at the same time as the first (the loser of the
     race meets the unique `update_id` and answers with the winner's step)."""
     _check_contacts(update.email, update.phone)
@@ -655,6 +674,8 @@ def post_update(*, client: Open311Client, update: inputs.UpdateIn) -> CaseStep:
     if (step := _replayed(client, update, case)) is not None:
         return step
     wants_reopen = update.status in inputs.REOPEN_STATUSES
+    if wants_reopen and case.status in ENDED_UNHANDLED:
+        raise Open311Error(409, _not_reopenable(case))
     merged = wants_reopen and case.status == Status.MERGED
     reopen = merged or (wants_reopen and case.status == Status.CLOSED)
     if not reopen and not (update.description or update.media_url):
@@ -703,7 +724,7 @@ def _reopen_by_token(token: str, case: Case, update: inputs.UpdateIn) -> CaseSte
     """Reopen the case the reporter's follow link leads to (`case`, or the case it was merged into)."""
     reason = update.description or "通过 Open311 申请重新办理 / reopened through Open311"
     try:
-        cases.reopen_by_token(follow_token=token, reason=reason[:1000])
+        cases.reopen_by_token(follow_token=token, reason=reason)  # whole: at most the description's 4,000
     except CivicgridError as exc:  # the window has passed, or the case moved meanwhile
         raise Open311Error(409 if exc.status == 409 else 400, exc.message) from None
     return CaseStep.objects.filter(case=case, action="reopen").order_by("-id").first()
@@ -722,6 +743,8 @@ def _reopen_carrier(client: Open311Client, case: Case, update: inputs.UpdateIn) 
         raise Open311Error(409, f"服务请求 {case.number} 已合并到其他案卷，只有上报它的客户端可以申请重新办理 / "
                                 f"service request {case.number} was merged into another case: only the client "
                                 f"that reported it can ask to reopen it")
+    if carrier.status in ENDED_UNHANDLED:
+        raise Open311Error(409, _not_reopenable(carrier, merged=case))
     if carrier.status != Status.CLOSED:
         raise Open311Error(409, f"服务请求 {case.number} 已并入 {carrier.number} 合并办理，该案卷尚未办结，无需重新办理 / "
                                 f"service request {case.number} was merged into {carrier.number}, which is still "

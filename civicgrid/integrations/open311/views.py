@@ -11,6 +11,14 @@ from __future__ import annotations
 import functools
 import logging
 
+from django.conf import settings
+from django.core.exceptions import (
+    BadRequest,
+    RequestDataTooBig,
+    SuspiciousMultipartForm,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.db import DataError
 from django.http import RawPostDataException
 from django.http.multipartparser import MultiPartParserError
@@ -57,6 +65,11 @@ def endpoint(*methods: str):
                 return error_response(fmt, STATUS_OF.get(exc.status, 400), exc.message)
             except (MultiPartParserError, RawPostDataException, UnicodeDecodeError):
                 return error_response(fmt, 400, "请求体无法解析 / the request body could not be read")
+            except (BadRequest, SuspiciousMultipartForm, TooManyFieldsSent, TooManyFilesSent, RequestDataTooBig) as exc:
+                # Django's own refusals of what a request carries, met while reading the parameters: answered in
+                # the spec's format like every other refusal (Django would answer with its page and log a trace).
+                log.warning("open311: request refused while reading it: %s: %s", type(exc).__name__, exc)
+                return error_response(fmt, *_read_refusal(exc))
             except DataError as exc:
                 # The database refused a value a check should have caught: the request was wrong, not the server.
                 log.warning("open311: database refused a request value: %s", exc)
@@ -65,6 +78,18 @@ def endpoint(*methods: str):
         return view
 
     return decorate
+
+
+def _read_refusal(exc: Exception) -> tuple[int, str]:
+    """The status and words for a request Django refused to read (`endpoint`)."""
+    if isinstance(exc, TooManyFieldsSent):
+        most = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return 400, f"参数过多：一次请求最多 {most} 个参数 / too many parameters: a request may carry at most {most}"
+    if isinstance(exc, TooManyFilesSent):
+        return 400, "上传的文件过多：照片请以 media_url 链接提供 / too many files: send photos as media_url links"
+    if isinstance(exc, RequestDataTooBig):
+        return 413, "请求体过大 / the request body is too large"
+    return 400, "请求无法解析 / the request could not be read"
 
 
 def _jurisdiction(params: inputs.Params) -> str:
@@ -159,5 +184,5 @@ def updates(request, fmt, params, client, *, jurisdiction: str, **_):
 @csrf_exempt
 def not_found(request, path: str = ""):
     """Anything else under /open311/v2/: the spec's 404, in JSON when the path asks for it, else in XML."""
-    fmt = "json" if path.lower().endswith(".json") else XML
+    fmt = "json" if path.lower().rstrip("/").endswith(".json") else XML  # `services.json/` too
     return error_response(fmt, 404, "未找到该接口 / no such GeoReport v2 resource")

@@ -14,6 +14,7 @@ from django.utils.translation import gettext
 from civicgrid.foundation.audit.service import snapshot
 from civicgrid.foundation.core.errors import Conflict, NotFound, ValidationFailed
 from civicgrid.foundation.core.pii import scrub
+from civicgrid.foundation.workflow.steps import MAX_NOTE
 
 from .. import conf
 from ..models import Case, CaseReporter, Status
@@ -244,6 +245,9 @@ def reopen_by_token(*, follow_token: str, reason: str, actor=None, idempotency_k
     reason = str(reason or "").replace("\x00", "").strip()
     if not reason:
         raise MissingInput("「重新办理」须填写：reason / required: reason", field="reason")
+    if len(reason) > MAX_NOTE:  # refused, never cut: the timeline keeps the reporter's words whole (as `act`)
+        raise ValidationFailed(f"重新办理的原因不能超过 {MAX_NOTE} 个字符 / reason is at most {MAX_NOTE} characters",
+                               field="reason")
     t = CASE_WORKFLOW.transition("reopen")
     key = _follow_key(follow_token, idempotency_key)
     with transaction.atomic():
@@ -257,5 +261,5 @@ def reopen_by_token(*, follow_token: str, reason: str, actor=None, idempotency_k
             raise Conflict("只有已办结的案卷可以重新办理 / only a closed case can be reopened")
         # The actor is recorded as "reporter" (no name: the trail needs no personal data to show who it was).
         # The reporter who asked is not told of it (the page answers them); other reporters of the case are.
-        return run(Ctx("reporter", case, t, {"reason": reason[:1000]}, timezone.now(), [], key=key,
+        return run(Ctx("reporter", case, t, {"reason": reason}, timezone.now(), [], key=key,
                        reporter=reporter))

@@ -9,7 +9,11 @@ from django.test import override_settings
 from django.utils import timezone
 
 from civicgrid.apps.cases.models import Case, Status
-from civicgrid.apps.cases.services import act, submit_case
+from civicgrid.apps.cases.services import act, reopen_by_token, submit_case
+from civicgrid.apps.cases.tests.conftest import jpeg
+from civicgrid.foundation.access.roles import Role
+from civicgrid.integrations.open311.services import _follow_token
+from civicgrid.testing.builders import department, user_with
 
 from .conftest import POINT, form, get, post, spec_error, xml
 
@@ -45,13 +49,15 @@ def test_one_request_in_the_spec_shape(o311, http):
     assert item["agency_responsible"] == "区城管局"  # routing's proposal until dispatch decides
     assert item["requested_datetime"].endswith("+08:00")
     # not yet accepted: neither what it says nor where it is (test_published_words)
-    assert item["description"] == item["media_url"] == item["lat"] == item["long"] == ""
+    assert item["description"] == item["media_url"] == ""
+    assert item["lat"] is None and item["long"] is None  # numbers when published, null (not "") until then
     act(actor=o311.dispatcher, case=case, action="accept")
     item = get(http, f"requests/{case.number}.json").json()[0]
     assert item["lat"] == POINT[1] and item["long"] == POINT[0]
     assert item["description"].startswith("title: 路边暴露垃圾") and item["media_url"] == "https://fms.example/photo/1.jpeg"
     root = xml(get(http, f"requests/{case.number}.xml"))
     assert root.tag == "service_requests" and root.find("request/service_request_id").text == case.number
+    assert float(root.find("request/lat").text) == POINT[1]
     assert root.find("request/requested_datetime").text.endswith("+08:00")
 
 
@@ -202,3 +208,46 @@ def test_hotline_cases_are_not_published(o311, http):
     assert [r["service_request_id"] for r in get(http, "requests.json").json()] == [public.number]
     assert get(http, f"requests/{hotline.number}.json").status_code == 404
     assert hotline.number not in get(http, "servicerequestupdates.json").content.decode()
+
+
+def test_unpublished_coordinates_are_null_in_json_and_empty_in_xml_wherever_listed(o311, http):
+    case = reported(o311, http)
+    for body in (get(http, f"requests/{case.number}.json").json(), get(http, "requests.json").json()):
+        assert (body[0]["lat"], body[0]["long"]) == (None, None)
+    for root in (xml(get(http, f"requests/{case.number}.xml")), xml(get(http, "requests.xml"))):
+        lat, lng = root.find("request/lat"), root.find("request/long")
+        assert lat is not None and lng is not None and lat.text is None and lng.text is None
+
+
+@pytest.mark.parametrize("path", ["services.json/", "requests/1.json/", "requests/1.JSON//", "discovery.json/"])
+def test_a_trailing_slash_is_answered_in_the_suffix_format(o311, http, path):
+    assert spec_error(http.get(f"/open311/v2/{path}"), 404)
+    assert http.get(f"/open311/v2/{path}")["Content-Type"].startswith("application/json")
+    assert xml(http.get(f"/open311/v2/{path.lower().replace('json', 'xml')}")).tag == "errors"
+
+
+def test_a_reopened_case_shows_the_state_it_is_in_now(o311, http):
+    """Reopened (重新办理), the case waits for dispatch: no handling deadline runs, as for any case waiting for
+    dispatch, and the agency is the one proposed to dispatch, not the department still attached from before."""
+    case = reported(o311, http)
+    for actor, action, inputs in ((o311.dispatcher, "accept", {}),
+                                  (o311.dispatcher, "dispatch", {"department": o311.dept.pk}),
+                                  (o311.handler, "report_back", {"note": "已清理"}),
+                                  (o311.worker, "verify", {"photos": [jpeg()]}), (o311.dispatcher, "close", {})):
+        case = act(actor=actor, case=case, action=action, **inputs)
+    closed = get(http, f"requests/{case.number}.json").json()[0]
+    assert closed["expected_datetime"] and closed["agency_responsible"] == "区城管局"
+    reopen_by_token(follow_token=_follow_token(o311.client, case), reason="又堆起来了")
+    case.refresh_from_db()
+    assert case.status == Status.ACCEPTED and case.department_id == o311.dept.pk  # still attached
+    item = get(http, f"requests/{case.number}.json").json()[0]
+    assert (item["status"], item["detailed_status"], item["expected_datetime"]) == ("open", "accepted", "")
+    assert item["agency_responsible"] == "区城管局"  # what dispatch is proposed: the department that handled it
+    # the proposal changed before dispatch (as a reclassification would): the answer follows it
+    other = department("区住建局")
+    Case.objects.filter(pk=case.pk).update(suggested_department=other)
+    assert get(http, f"requests/{case.number}.json").json()[0]["agency_responsible"] == "区住建局"
+    user_with(Role.DEPARTMENT_HANDLER, department=other, username="zj")
+    act(actor=o311.dispatcher, case=Case.objects.get(pk=case.pk), action="dispatch", department=other.pk)
+    item = get(http, f"requests/{case.number}.json").json()[0]
+    assert item["agency_responsible"] == "区住建局" and item["expected_datetime"].endswith("+08:00")  # the new round's

@@ -157,6 +157,9 @@ REFUSALS = [
     ("bad phone", {"phone": "12"}, 400, "phone"),
     ("NUL in a field", {"description": "a\x00b"}, 400, "description"),
     ("unknown crs", {"crs": "bj54"}, 400, "crs"),
+    # each part within its 64, together longer than the case's name: the refusal names the GeoReport fields
+    ("Latin names together too long", {"first_name": "A" * 64, "last_name": "B" * 64}, 400, "first_name and last_name"),
+    ("Chinese names together too long", {"first_name": "三" * 40, "last_name": "张" * 40}, 400, "first_name 与 last_name"),
 ]
 
 
@@ -261,3 +264,87 @@ def test_a_ticket_sent_to_open311_is_not_the_cases(o311, http):
     hotline, created = submit_case(actor=o311.dispatcher, source=Source.HOTLINE, hotline_ticket=ticket, title="路灯不亮",
                                    lng=POINT[0], lat=POINT[1], category=o311.cat.pk)
     assert created and hotline.hotline_ticket == ticket
+
+
+def test_names_that_together_fit_the_case_are_kept(o311, http):
+    response = post(http, "requests.json", form(o311, first_name="三" * 32, last_name="张" * 32))
+    assert response.status_code == 201, response.content
+    assert Case.objects.get(number=response.json()[0]["service_request_id"]).reporter_name == "张" * 32 + "三" * 32
+
+
+# --- bodies the endpoint cannot read: the spec's error in the URL's format, both languages, no traceback ---------
+
+def _raw(http, fmt: str, body: str, content_type: str):
+    return http.post(f"/open311/v2/requests.{fmt}", body, content_type=content_type)
+
+
+def _no_traceback(caplog) -> None:
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
+
+
+@pytest.mark.parametrize("charset", ["gbk", "ISO-8859-1"])
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_form_body_in_another_charset_is_refused_asking_for_utf8(o311, http, caplog, charset, fmt):
+    from urllib.parse import urlencode
+
+    body = urlencode(form(o311), encoding=charset, errors="replace")
+    before = world_counts()
+    response = _raw(http, fmt, body, f"application/x-www-form-urlencoded; charset={charset}")
+    description = spec_error(response, 415)
+    assert response["Content-Type"].startswith("application/json" if fmt == "json" else "text/xml")
+    assert "UTF-8 编码" in description and "must be UTF-8" in description and charset.lower() in description
+    assert world_counts() == before
+    _no_traceback(caplog)
+
+
+def test_a_form_body_declaring_utf8_by_its_other_name_is_read(o311, http):
+    from urllib.parse import urlencode
+
+    response = _raw(http, "json", urlencode(form(o311)), "application/x-www-form-urlencoded; charset=UTF8")
+    assert response.status_code == 201, response.content
+    assert Case.objects.get(number=response.json()[0]["service_request_id"]).reporter_name == "张三"
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_too_many_fields_are_refused_saying_so(o311, http, caplog, fmt):
+    from urllib.parse import urlencode
+
+    body = urlencode({**form(o311), **{f"x{i}": "1" for i in range(1001)}})
+    before = world_counts()
+    description = spec_error(_raw(http, fmt, body, "application/x-www-form-urlencoded"), 400)
+    assert "参数过多" in description and "too many parameters" in description and "1000" in description
+    assert world_counts() == before
+    _no_traceback(caplog)
+
+
+@pytest.mark.parametrize(("content_type", "body"), [
+    ("application/json", None), ("text/plain", "api_key=" + KEY), ("", "api_key=" + KEY)])
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_body_neither_form_nor_multipart_is_refused_before_the_key(o311, http, content_type, body, fmt):
+    import json
+
+    body = body if body is not None else json.dumps(form(o311))
+    before = world_counts()
+    description = spec_error(_raw(http, fmt, body, content_type), 415)
+    assert "application/x-www-form-urlencoded" in description and "api_key" not in description
+    assert "请求体须为" in description and "must be" in description
+    assert world_counts() == before
+
+
+def test_a_post_with_its_parameters_in_the_query_string_and_no_body_is_still_read(o311, http):
+    from urllib.parse import urlencode
+
+    response = http.post(f"/open311/v2/requests.json?{urlencode(form(o311))}", "", content_type="")
+    assert response.status_code == 201, response.content
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=200)
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_body_too_large_is_a_413_in_the_spec_format(o311, http, caplog, fmt):
+    from urllib.parse import urlencode
+
+    before = world_counts()
+    description = spec_error(_raw(http, fmt, urlencode(form(o311)), "application/x-www-form-urlencoded"), 413)
+    assert "请求体过大" in description and "too large" in description
+    assert world_counts() == before
+    _no_traceback(caplog)

@@ -138,7 +138,7 @@ def test_a_request_merged_twice_answers_with_the_state_of_the_case_that_carries_
 
 LOCATION = ("address", "address_id", "zipcode", "lat", "long")
 ADDRESS = "永泰街道新建北路12号3单元门口"
-HIDDEN = {"address": "", "address_id": "", "zipcode": "", "lat": "", "long": ""}
+HIDDEN = {"address": "", "address_id": "", "zipcode": "", "lat": None, "long": None}  # coordinates null in JSON
 
 
 def _where(item: dict) -> dict:

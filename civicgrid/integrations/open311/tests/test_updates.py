@@ -211,3 +211,99 @@ def test_updates_on_cases_outside_public_categories_are_not_found(o311, http):
     before = world_counts()
     spec_error(post(http, "servicerequestupdates.json", update_form(hidden)), 404)
     assert world_counts() == before
+
+
+# --- OPEN on a case whose loop ended without being handled: a 409 saying it cannot be reopened -----------------
+
+def _ended(o311, http, action: str) -> Case:
+    case = reported(o311, http)
+    if action == "void":
+        act(actor=o311.dispatcher, case=case, action="accept")
+    act(actor=o311.dispatcher, case=case, action=action, reason="不属于本区")
+    case.refresh_from_db()
+    return case
+
+
+@pytest.mark.parametrize(("action", "zh", "en"), [("refuse", "已不予受理", "was refused"),
+                                                  ("void", "已作废", "was voided")])
+@pytest.mark.parametrize("description", ["还是没人管", None])
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_open_on_a_refused_or_voided_case_is_a_conflict_naming_why(o311, http, action, zh, en, description, fmt):
+    """Before, a 200 and the text saved as a comment (nothing reopened), or without a description a 400 asking
+    for one: the answer now says the case cannot be reopened, and nothing is written."""
+    case = _ended(o311, http, action)
+    assert get(http, f"requests/{case.number}.json").json()[0]["status"] == "closed"
+    before = world_counts()
+    changes = {"description": description, "media_url": None} if description is None else {"description": description}
+    text = spec_error(post(http, f"servicerequestupdates.{fmt}", update_form(case, **changes)), 409)
+    assert f"服务请求 {case.number} {zh}，不能重新办理" in text and f"{en}: it cannot be reopened" in text
+    assert world_counts() == before
+
+
+@pytest.mark.parametrize("action", ["refuse", "void"])
+def test_a_plain_comment_on_a_refused_or_voided_case_is_still_welcome(o311, http, action):
+    case = _ended(o311, http, action)
+    response = post(http, "servicerequestupdates.json", update_form(case, status="CLOSED"))
+    assert response.status_code == 200, response.content
+    assert CaseStep.objects.get(pk=int(response.json()[0]["update_id"])).action == "comment"
+
+
+def test_open_on_an_open_case_is_a_comment_and_needs_words(o311, http):
+    """FixMyStreet sends OPEN with every comment on a report still open: a comment, as before."""
+    case = reported(o311, http)
+    response = post(http, "servicerequestupdates.json", update_form(case))
+    assert CaseStep.objects.get(pk=int(response.json()[0]["update_id"])).action == "comment"
+    before = world_counts()
+    assert "description" in spec_error(post(http, "servicerequestupdates.json", update_form(
+        case, update_id="fms-c-2", description=None, media_url=None)), 400)
+    assert world_counts() == before
+
+
+@pytest.mark.parametrize(("action", "en"), [("refuse", "was refused"), ("void", "was voided")])
+def test_open_on_a_request_merged_into_a_case_since_refused_or_voided_names_that(o311, http, action, en):
+    carrier, merged = reported(o311, http), reported(o311, http)
+    if action == "void":
+        act(actor=o311.dispatcher, case=carrier, action="accept")
+    act(actor=o311.dispatcher, case=merged, action="merge", parent=carrier.number)
+    act(actor=o311.dispatcher, case=carrier, action=action, reason="不属于本区")
+    before = world_counts()
+    text = spec_error(post(http, "servicerequestupdates.json", update_form(merged)), 409)
+    assert f"was merged into {carrier.number}, which {en}: it cannot be reopened" in text
+    assert "still being handled" not in text
+    assert world_counts() == before
+
+
+# --- a reopening keeps its reason whole, as a comment keeps its text ----------------------------------------------
+
+def test_a_reopening_keeps_a_reason_of_4000_characters_whole(o311, http):
+    case = reported(o311, http)
+    close(case)
+    reason = "还" * 3999 + "在"
+    response = post(http, "servicerequestupdates.json", update_form(case, description=reason))
+    assert response.status_code == 200, response.content
+    step = CaseStep.objects.get(pk=int(response.json()[0]["update_id"]))
+    assert step.action == "reopen" and step.note == reason
+
+
+def test_a_reopening_reason_longer_than_a_step_note_is_refused_not_cut(o311, http):
+    """The follow link's service itself refuses rather than cuts (the Open311 description stops at 4,000 first)."""
+    from civicgrid.apps.cases.services import reopen_by_token
+    from civicgrid.foundation.core.errors import ValidationFailed
+    from civicgrid.foundation.workflow.steps import MAX_NOTE
+    from civicgrid.integrations.open311.services import _follow_token
+
+    case = reported(o311, http)
+    close(case)
+    before = world_counts()
+    with pytest.raises(ValidationFailed, match=str(MAX_NOTE)):
+        reopen_by_token(follow_token=_follow_token(o311.client, case), reason="长" * (MAX_NOTE + 1))
+    assert world_counts() == before
+
+
+def test_update_names_that_together_are_too_long_are_refused_naming_the_fields(o311, http):
+    case = reported(o311, http)
+    before = world_counts()
+    text = spec_error(post(http, "servicerequestupdates.xml", update_form(
+        case, status="CLOSED", first_name="A" * 64, last_name="B" * 64)), 400)
+    assert "first_name and last_name" in text and "reporter_name" not in text
+    assert world_counts() == before
