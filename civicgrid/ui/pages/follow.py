@@ -27,6 +27,7 @@ from civicgrid.apps.cases_documents import qr
 from civicgrid.foundation.access.endpoints import non_data_endpoint
 from civicgrid.foundation.core.errors import CivicgridError, NotFound
 from civicgrid.foundation.core.middleware import client_ip
+from civicgrid.foundation.workflow.steps import MAX_NOTE
 
 from .cases_shared import error_text, success_once
 
@@ -65,7 +66,7 @@ def _render(request, token: str, status: int = 200, **extra):
     keys = {"rate": uuid.uuid4().hex, "reopen": uuid.uuid4().hex}
     return render(request, "follow/status.html", {"info": info, "token": token, "scores": SCORES,
                                                   "link": qr.follow_link(token, request), "form_keys": keys,
-                                                  **extra},
+                                                  "max_note": MAX_NOTE, **extra},
                   status=status)
 
 
@@ -104,13 +105,13 @@ def follow_reopen(request, token: str):
     if throttled(request):
         return _too_many()
     try:
-        services.reopen_by_token(follow_token=token, reason=request.POST.get("reason", "")[:1000],
+        services.reopen_by_token(follow_token=token, reason=request.POST.get("reason", ""),
                                  actor=request.user, idempotency_key=request.POST.get("idempotency_key") or None)
     except NotFound:
         raise Http404(LINK_INVALID) from None
     except CivicgridError as exc:
         return _render(request, token, status=exc.status, error=error_text(exc), failed="reopen",
-                       reason=request.POST.get("reason", "")[:1000])
+                       reason=request.POST.get("reason", "")[:MAX_NOTE])
     success_once(request, _("已提交重新办理申请"))
     return redirect("ui:follow", token)
 

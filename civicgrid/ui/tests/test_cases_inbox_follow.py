@@ -275,3 +275,25 @@ def test_a_task_sent_back_reads_as_settled_in_the_handlers_inbox(loop, client_fo
     html = street.get(reverse("ui:inbox")).content.decode()
     assert f'data-resolved="{mine.pk}">已处理</span>' in html and f'data-read="{mine.pk}"' not in html
     assert f'data-open="{mine.pk}"' in html  # the case is still theirs to look at
+
+
+def test_a_long_reopen_reason_on_the_follow_page_is_kept_whole_or_refused_never_cut(loop):
+    """The page cut the reason to 1,000 characters without a word; the service keeps up to the step note's
+    length and refuses more, and the page now lets the service decide."""
+    from civicgrid.apps.cases.models import CaseStep
+    from civicgrid.foundation.workflow.steps import MAX_NOTE
+
+    case = closed_case(loop)
+    token = CaseReporter.objects.get(case=case).follow_token
+    c = Client()
+    html = c.get(reverse("ui:follow", args=[token])).content.decode()
+    assert f'name="reason" rows="3" maxlength="{MAX_NOTE}"' in html
+    before = world_counts()
+    refused = c.post(reverse("ui:follow_reopen", args=[token]), {"reason": "满" * (MAX_NOTE + 1)})
+    assert refused.status_code in (400, 422) and f"{MAX_NOTE}" in refused.content.decode()
+    assert world_counts() == before
+    long_reason = "垃圾又堆满了，" * 200  # 1,400 characters
+    assert c.post(reverse("ui:follow_reopen", args=[token]), {"reason": long_reason}).status_code == 302
+    case.refresh_from_db()
+    assert case.status == Status.ACCEPTED
+    assert CaseStep.objects.filter(case=case).order_by("-pk").values_list("note", flat=True)[0] == long_reason
