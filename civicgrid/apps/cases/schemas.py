@@ -77,7 +77,8 @@ class ActionIn(StrictIn):
     category: Id | None = None  # accept: set or correct the category
     parent: str | None = None  # merge: the parent case's number
     # request_extension: the hours asked for; decide_extension: the hours approved (≤ those asked for; all of
-    # them when not given). decide_extension's `note` is the approver's opinion (审批意见), required to reject.
+    # them when not given; ignored on a rejection). decide_extension's `note` is the approver's opinion (审批意见),
+    # required to reject.
     hours: float | None = None
     correct_rule: bool = False  # send_back: propose a routing correction; dispatch, redirect: correct the rule now
     rule_region: str | None = None  # dispatch/redirect with correct_rule: the region the rule covers (default: street)

@@ -147,6 +147,8 @@ def _fields(t, case: Case, route_department: int | None) -> list[dict]:
             if t.name == "decide_extension":  # at most the hours asked for; none given: all of them
                 field["label"] = _("批准延期时长（自然小时，不填为按申请批准）") if natural else \
                     _("批准延期时长（工作小时，不填为按申请批准）")
+                # One form for both decisions: the hours typed before choosing 不同意 are not a reason to refuse it.
+                field["hint"] = _("仅在同意时使用；不同意时不计此项。")
             elif natural:
                 field["label"] = _("延期时长（自然小时）")
         elif name == "photos":

@@ -114,3 +114,36 @@ def test_the_decision_form_takes_the_hours_granted_and_the_opinion(loop, client_
     # the timeline shows the decision with the hours and the opinion
     assert "同意延期 2 小时（申请 8 小时）：先延 2 小时" in leader.get(
         reverse("ui:case_detail", args=[case.number])).content.decode()
+
+
+def test_a_rejection_ignores_the_hours_box(loop, client_for):
+    """不同意 sent from the form with hours still typed in (more than were asked for, as an approval would be
+    refused): the hours are not the decision's, so the rejection goes through, moves nothing and keeps none."""
+    case = _handling(loop)
+    act(actor=loop.handler, case=case, action="request_extension", reason="需调度清运车", hours=3)
+    dispatcher = client_for(loop.dispatcher)
+    form = _form(dispatcher, case, "decide_extension")
+    assert re.search(r'<input type="number" name="hours"[^>]*aria-describedby="hint-decide_extension-hours"', form)
+    assert '<p class="hint" id="hint-decide_extension-hours" data-field-hint="hours">仅在同意时使用；不同意时不计此项。' in form
+    deadline = Case.objects.get(pk=case.pk).deadline
+    response = dispatcher.post(reverse("ui:case_act", args=[case.number, "decide_extension"]),
+                               {"decision": "reject", "hours": "5", "note": "请先行处置"})
+    assert response.status_code == 302, response.content.decode()
+    fresh = Case.objects.get(pk=case.pk)
+    assert fresh.deadline == deadline and not fresh.extension_pending and fresh.extension_hours is None
+    step = fresh.steps.get(action="decide_extension")
+    assert step.note == "不同意延期 3 小时：请先行处置"
+    assert step.data["decision"] == "reject" and step.data["hours"] == 3 and step.data["requested_hours"] == 3
+    assert 5 not in step.data.values() and "new_deadline" not in step.data
+    told = Notification.objects.get(user=loop.handler, kind="extension_decided")
+    assert told.body == "不同意延期 3 小时：请先行处置"
+
+
+def test_an_approval_still_refuses_more_hours_than_asked_for(loop, client_for):
+    case = _handling(loop)
+    act(actor=loop.handler, case=case, action="request_extension", reason="需调度清运车", hours=3)
+    before = world_counts()
+    response = client_for(loop.dispatcher).post(reverse("ui:case_act", args=[case.number, "decide_extension"]),
+                                                {"decision": "approve", "hours": "5", "note": "同意"})
+    assert response.status_code == 400 and "批准的延期时长不能超过申请的 3 小时" in response.content.decode()
+    assert world_counts() == before and Case.objects.get(pk=case.pk).extension_pending

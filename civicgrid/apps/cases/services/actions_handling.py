@@ -117,7 +117,7 @@ def _approved_hours(ctx: Ctx, requested: float) -> float | None:
 def decide_extension(ctx: Ctx) -> None:
     """审批延期 with the approver's opinion (审批意见, `note`: required to refuse, so the department hears why):
     approval moves the handling deadline by the hours granted (`hours`, up to those asked for; all of them when
-    not given); rejection keeps it. The step keeps the decision, the hours asked for and granted, and the opinion;
+    not given); rejection keeps it (and ignores `hours`). The step keeps the decision, the hours asked for and granted, and the opinion;
     the department's handlers (the requester among them) are told."""
     case = ctx.case
     decision = str(ctx.inputs.get("decision") or "").strip()
@@ -128,8 +128,10 @@ def decide_extension(ctx: Ctx) -> None:
     if decision == "reject" and not words:
         raise ValidationFailed("不同意延期须填写审批意见，说明理由 / a rejection needs the approver's opinion: say why",
                                field="note")
-    granted = _approved_hours(ctx, requested)
-    hours = granted if decision == "approve" and granted is not None else requested
+    # The hours granted belong to an approval only: a rejection moves no deadline, so whatever the form's hours
+    # box still holds is neither checked nor kept (the step records the hours that were asked for and refused).
+    granted = _approved_hours(ctx, requested) if decision == "approve" else None
+    hours = granted if granted is not None else requested
     ctx.data.update({"decision": decision, "hours": hours, "requested_hours": requested})
     if words:
         ctx.data["opinion"] = words
