@@ -198,8 +198,13 @@ def rework(ctx: Ctx) -> None:
     ctx.data["rework_count"] = case.rework_count
     if extended:
         ctx.data["extension_hours"] = extended
+    # The department hears why (the reason is required), and by when it must now report back: the deadline the
+    # new handling clock just set, as 延期 and 恢复办理 tell it.
+    reason = str(ctx.inputs.get("reason") or "").strip()
+    due = f"{timezone.localtime(case.deadline):%Y-%m-%d %H:%M}"
     recipients.tell_staff(recipients.department_handlers(case.department_id), case, "rework", "返工",
-                          str(ctx.inputs.get("reason") or ""), actor=ctx.actor)
+                          f"{reason}，新的处置期限 {due}", body_en=f"{reason}, new handling deadline {due}",
+                          actor=ctx.actor)
 
 
 @action("close")
