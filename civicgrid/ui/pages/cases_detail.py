@@ -232,6 +232,10 @@ def _timeline(case: Case, proposals: dict[int, dict], media: ExternalMedia | Non
              "proposal": proposals.get(s.pk),
              # a 评价 keeps its score in the timeline: the rating of its closing, also after a 重新办理
              "score": s.data.get("score") if s.action == "rate" and isinstance(s.data, dict) else None,
+             # a 申请延期 keeps the hours asked for: its note is the reason only, and a request withdrawn or
+             # granted in full leaves no other step that names them
+             "hours": (s.data.get("hours") if s.action == "request_extension" and isinstance(s.data, dict)
+                       else None),
              "photos": [photo(case, a) for a in s.attachments.all()],
              "media": media.steps.get(s.pk, []) if media else []}
             for s in case.steps.all()]

@@ -147,3 +147,28 @@ def test_an_approval_still_refuses_more_hours_than_asked_for(loop, client_for):
                                                 {"decision": "approve", "hours": "5", "note": "同意"})
     assert response.status_code == 400 and "批准的延期时长不能超过申请的 3 小时" in response.content.decode()
     assert world_counts() == before and Case.objects.get(pk=case.pk).extension_pending
+
+
+def _timeline_step(client, case, action: str) -> list[str]:
+    html = client.get(reverse("ui:case_detail", args=[case.number])).content.decode()
+    return re.findall(rf'<li data-step="{action}">.*?</li>', html, re.S)
+
+
+def test_the_request_step_shows_the_hours_asked_for_after_the_request_is_gone(loop, client_for):
+    """申请延期's note is the reason only: the step names the hours asked for, which stay on the timeline when the
+    request is then withdrawn by the handling itself (处置反馈) or granted in full (no 「申请 N 小时」 on the decision)."""
+    case = _handling(loop)
+    act(actor=loop.handler, case=case, action="request_extension", reason="需调度清运车", hours=2.5)
+    act(actor=loop.dispatcher, case=case, action="decide_extension", decision="approve")
+    act(actor=loop.handler, case=case, action="request_extension", reason="设备故障", hours=3)
+    act(actor=loop.handler, case=case, action="report_back", note="已清理")  # withdraws the second request
+    assert not Case.objects.get(pk=case.pk).extension_pending
+    handler = client_for(loop.handler)
+    granted, withdrawn = _timeline_step(handler, case, "request_extension")
+    assert 'data-hours-asked="2.5">申请延期 2.5 小时</p>' in granted and "需调度清运车" in granted
+    assert 'data-hours-asked="3">申请延期 3 小时</p>' in withdrawn and "设备故障" in withdrawn
+    # the other steps say nothing of hours asked for
+    assert "data-hours-asked" not in "".join(_timeline_step(handler, case, "report_back"))
+    handler.cookies["django_language"] = "en"
+    english = _timeline_step(handler, case, "request_extension")[1]
+    assert "3 hours of extension asked for" in english
