@@ -95,13 +95,17 @@ class ReopenIn(StrictIn):
     reason: str
 
 
+# A status, or a group of them (`selectors.STATUS_GROUPS`).
+STATUS_VALUES = [*Status.values, "open", "active"]
+
+
 class CaseFilterIn(Schema):
     """The list's query: an unknown parameter (`sort`, `ordering`, a misspelt filter) is a 422 naming it
     (`api_errors.refuse_unknown_query`)."""
 
-    # Repeated (`status=closed&status=open`) or comma-separated: cases in any of them; `open` = all open ones.
-    status: tuple[Annotated[str, WithJsonSchema({"type": "string", "enum": [*Status.values, "open"]})], ...] | None = (
-        None)
+    # Repeated (`status=closed&status=open`) or comma-separated: cases in any of them; `open` = every case not yet
+    # ended, 挂账 included; `active` = the open ones without 挂账 (the board's 在办).
+    status: tuple[Annotated[str, WithJsonSchema({"type": "string", "enum": STATUS_VALUES})], ...] | None = None
     category: int | None = None
     region: str | None = None
     department: int | None = None
