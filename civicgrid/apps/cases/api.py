@@ -125,7 +125,8 @@ def _receipt(case: Case, created: bool) -> ReportReceiptOut:
 
 @router.get("/cases", response={200: CaseListOut, **errors(400, 401, 403, 422)}, url_name="case_list")
 def list_cases(request, filters: Query[CaseFilterIn]):
-    """Cases in your scope; filters: status (repeated or a comma list: any of them; `open`), category, region,
+    """Cases in your scope; filters: status (repeated or a comma list: any of them; `open`: every case not yet
+    ended, 挂账 included; `active`: those without 挂账, the board's 在办), category, region,
     department, overdue, due_soon (即将超期: a step past its warning time, not yet overdue), supervised, is_major
     (重大事件), date_from/date_to (reported), q (number, 12345 ticket number or title), work (a step waiting for you: intake, check,
     dispatch, handle, verify, close, extension, major). Pages: `limit` and `offset`, or `cursor` — the `next_cursor`

@@ -89,7 +89,8 @@ class ActionIn(StrictIn):
     category: Id | None = None  # accept: set or correct the category
     parent: str | None = None  # merge: the parent case's number
     # request_extension: the hours asked for; decide_extension: the hours approved (≤ those asked for; all of
-    # them when not given). decide_extension's `note` is the approver's opinion (审批意见), required to reject.
+    # them when not given; ignored on a rejection). decide_extension's `note` is the approver's opinion (审批意见),
+    # required to reject.
     hours: float | None = None
     correct_rule: bool = False  # send_back: propose a routing correction; dispatch, redirect: correct the rule now
     rule_region: str | None = None  # dispatch/redirect with correct_rule: the region the rule covers (default: street)
@@ -108,13 +109,17 @@ class ReopenIn(StrictIn):
     reason: str
 
 
+# A status, or a group of them (`selectors.STATUS_GROUPS`).
+STATUS_VALUES = [*Status.values, "open", "active"]
+
+
 class CaseFilterIn(Schema):
     """The list's query: an unknown parameter (`sort`, `ordering`, a misspelt filter) is a 422 naming it
     (`api_errors.refuse_unknown_query`)."""
 
-    # Repeated (`status=closed&status=open`) or comma-separated: cases in any of them; `open` = all open ones.
-    status: tuple[Annotated[str, WithJsonSchema({"type": "string", "enum": [*Status.values, "open"]})], ...] | None = (
-        None)
+    # Repeated (`status=closed&status=open`) or comma-separated: cases in any of them; `open` = every case not yet
+    # ended, 挂账 included; `active` = the open ones without 挂账 (the board's 在办).
+    status: tuple[Annotated[str, WithJsonSchema({"type": "string", "enum": STATUS_VALUES})], ...] | None = None
     category: int | None = None
     region: str | None = None
     department: int | None = None

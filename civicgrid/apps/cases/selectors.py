@@ -232,6 +232,12 @@ def case_list(user, f: CaseFilter):
 
 
 LIST_ORDER = ("-reported_at", "-id")
+# The status filter's names for groups of statuses. `open` (办理中，全部未办结): every case whose loop has not ended,
+# 挂账 included, as the list's label and Open311's `open` say. `active` (在办，不含挂账): the loop's working
+# statuses, which the command board counts as 在办 and whose 超期 and 即将超期 it links to, so that a link lists
+# what the board counted.
+STATUS_GROUPS = {"open": frozenset(str(s) for s in {*OPEN_STATUSES, Status.SUSPENDED}),
+                 "active": frozenset(str(s) for s in OPEN_STATUSES)}
 
 
 def _filtered(qs, f: CaseFilter):
@@ -240,8 +246,8 @@ def _filtered(qs, f: CaseFilter):
         # One value or several (`status=a,b`, or `status=a&status=b` from the API): any of them (OR).
         given = [f.status] if isinstance(f.status, str) else list(f.status)
         wanted = {s.strip() for value in given for s in value.split(",") if s.strip()}
-        if "open" in wanted:
-            wanted = (wanted - {"open"}) | {str(s) for s in OPEN_STATUSES}
+        for group in STATUS_GROUPS.keys() & wanted:
+            wanted = (wanted - {group}) | STATUS_GROUPS[group]
         unknown = wanted - set(Status.values)
         if unknown:
             raise ValidationFailed(f"未知的状态：{', '.join(sorted(unknown))[:60]} / unknown status", field="status")

@@ -31,7 +31,9 @@ grant_capabilities("cases.supervise", {Role.LEADER})
 # 重大事件 after the report: the command centre's and streets' dispatchers and shift leads (值班长), and leaders.
 grant_capabilities("cases.mark_major", _DISPATCH | {Role.LEADER})
 grant_capabilities("cases.reopen", _DISPATCH | {Role.RESIDENT})
-grant_capabilities("cases.export", _DISPATCH | {Role.STREET_STAFF, Role.LEADER})
+# A department handler's grant names its department only: the ledger it exports holds the cases assigned to that
+# department (`Case.scope_department_field`), as its case list does.
+grant_capabilities("cases.export", _DISPATCH | {Role.STREET_STAFF, Role.LEADER, Role.DEPARTMENT_HANDLER})
 # Street and community staff evaluate their own region only, and only its street/community, grids and grid workers
 # (`evaluation.selectors.REGIONAL_SUBJECTS`; DOMAIN §4 evaluates streets and communities).
 grant_capabilities("cases.evaluate", {Role.COMMAND_DISPATCHER, Role.LEADER, Role.STREET_STAFF, Role.COMMUNITY_STAFF})

@@ -70,7 +70,8 @@ grant_capabilities(CAPABILITY, {Role.COMMAND_DISPATCHER, Role.STREET_DISPATCHER,
 
 # Statuses the board counts, in the loop's order (closed cases are counted as today's 结案 instead). The open
 # ones (在办, `OPEN_STATUSES`) make the "open cases" figure and its chart by status, as they make the map and
-# the lists; 挂账 cases wait outside the loop and are counted beside them, never inside 在办.
+# the lists; 挂账 cases wait outside the loop and are counted beside them, never inside 在办. The board's links to
+# the case list ask for the same cases (`status=active`; the list's `open` takes 挂账 in as well).
 OPEN_BOARD_STATUSES = [Status.REPORTED, Status.CHECKING, Status.ACCEPTED, Status.DISPATCHED, Status.HANDLING,
                        Status.HANDLED, Status.VERIFIED]
 BOARD_STATUSES = [*OPEN_BOARD_STATUSES, Status.SUSPENDED]

@@ -146,6 +146,8 @@ def _fields(t, case: Case, route_department: int | None) -> list[dict]:
             if t.name == "decide_extension":  # at most the hours asked for; none given: all of them
                 field["label"] = _("批准延期时长（自然小时，不填为按申请批准）") if natural else \
                     _("批准延期时长（工作小时，不填为按申请批准）")
+                # One form for both decisions: the hours typed before choosing 不同意 are not a reason to refuse it.
+                field["hint"] = _("仅在同意时使用；不同意时不计此项。")
             elif natural:
                 field["label"] = _("延期时长（自然小时）")
         elif name == "photos":
@@ -205,6 +207,10 @@ def _timeline(case: Case, proposals: dict[int, dict], media: ExternalMedia | Non
              "proposal": proposals.get(s.pk),
              # a 评价 keeps its score in the timeline: the rating of its closing, also after a 重新办理
              "score": s.data.get("score") if s.action == "rate" and isinstance(s.data, dict) else None,
+             # a 申请延期 keeps the hours asked for: its note is the reason only, and a request withdrawn or
+             # granted in full leaves no other step that names them
+             "hours": (s.data.get("hours") if s.action == "request_extension" and isinstance(s.data, dict)
+                       else None),
              "photos": [photo(case, a) for a in s.attachments.all()],
              "media": media.steps.get(s.pk, []) if media else []}
             for s in case.steps.all()]

@@ -1,6 +1,7 @@
 """The case list (事件办理): cases in the user's scope, filtered and paged by 50 with a fixed number of queries.
 
-Filters: status (one, or every open one), category class or subclass, region (street/community), department,
+Filters: status (one, every case not yet ended — 挂账 included — or those in the loop without 挂账, the board's
+在办: `selectors.STATUS_GROUPS`), category class or subclass, region (street/community), department,
 overdue, 即将超期 (`?due_soon=1`: a step past its clock's warning time, not yet overdue), supervised, 重大事件
 (`?is_major=1`), 上报日期 from/to (`date_from`, `date_to`), a search by number, 12345 ticket number or title, and
 a work lane (`?work=verify`: the cases waiting for a step

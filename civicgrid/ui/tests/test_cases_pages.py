@@ -76,7 +76,7 @@ def test_list_filters(loop, client_for):
         return oids(c.get(reverse("ui:case_list"), params).content.decode())
 
     assert shown(status="accepted") == {second.pk}
-    assert shown(status="open") == {first.pk, second.pk}
+    assert shown(status="open") == shown(status="active") == {first.pk, second.pk}
     assert shown(status="closed") == set()
     assert shown(category=loop.cls.pk) == {first.pk}  # a class matches its subclasses
     assert shown(q=first.number) == {first.pk}
@@ -90,6 +90,36 @@ def test_list_filters(loop, client_for):
         ledger = c.get(reverse("ui:case_ledger"), bad)
         assert page.status_code == ledger.status_code == 400, bad
         assert next(iter(bad)) in page.content.decode()
+
+
+def test_the_unclosed_filter_takes_in_suspended_cases_and_the_in_loop_one_leaves_them_out(loop, client_for):
+    """「办理中（全部未办结）」 (`status=open`) is every case whose loop has not ended: a 挂账 case waits unfinished, so
+    it is listed (as it is in Open311's `open`); 「在办（不含挂账）」 (`status=active`) is what the board counts as 在办.
+    Both read the same for the page, the API and the ledger; ended cases are in neither."""
+    waiting = report(loop)
+    act(actor=loop.dispatcher, case=waiting, action="accept")
+    suspended = report(loop, title="道路破损")
+    act(actor=loop.dispatcher, case=suspended, action="accept")
+    act(actor=loop.dispatcher, case=suspended, action="dispatch", department=loop.dept.pk)
+    act(actor=loop.leader, case=suspended, action="suspend", reason="等待专项资金")
+    voided = report(loop, title="重复上报")
+    act(actor=loop.dispatcher, case=voided, action="void", reason="重复")
+    c = client_for(loop.dispatcher)
+    html = c.get(reverse("ui:case_list"), {"status": "open"}).content.decode()
+    assert oids(html) == {waiting.pk, suspended.pk}
+    assert '<option value="open" selected>办理中（全部未办结）</option>' in html
+    assert '<option value="active">在办（不含挂账）</option>' in html
+    assert oids(c.get(reverse("ui:case_list"), {"status": "active"}).content.decode()) == {waiting.pk}
+    # several at once: a group with a plain status
+    assert oids(c.get(reverse("ui:case_list"), {"status": "active,voided"}).content.decode()) == {waiting.pk, voided.pk}
+    api = auth(loop.dispatcher)
+    for status, expected in (("open", {waiting.number, suspended.number}), ("active", {waiting.number})):
+        found = c.get("/api/v1/cases", {"status": status}, **api).json()
+        assert {x["number"] for x in found["items"]} == expected and found["total"] == len(expected), status
+    # the department sees its suspended case under 全部未办结 too
+    handler = client_for(loop.handler)
+    assert oids(handler.get(reverse("ui:case_list"), {"status": "open"}).content.decode()) == {suspended.pk}
+    assert oids(handler.get(reverse("ui:case_list"), {"status": "active"}).content.decode()) == set()
 
 
 def _queries(client, url) -> int:

@@ -114,3 +114,61 @@ def test_the_decision_form_takes_the_hours_granted_and_the_opinion(loop, client_
     # the timeline shows the decision with the hours and the opinion
     assert "同意延期 2 小时（申请 8 小时）：先延 2 小时" in leader.get(
         reverse("ui:case_detail", args=[case.number])).content.decode()
+
+
+def test_a_rejection_ignores_the_hours_box(loop, client_for):
+    """不同意 sent from the form with hours still typed in (more than were asked for, as an approval would be
+    refused): the hours are not the decision's, so the rejection goes through, moves nothing and keeps none."""
+    case = _handling(loop)
+    act(actor=loop.handler, case=case, action="request_extension", reason="需调度清运车", hours=3)
+    dispatcher = client_for(loop.dispatcher)
+    form = _form(dispatcher, case, "decide_extension")
+    assert re.search(r'<input type="number" name="hours"[^>]*aria-describedby="hint-decide_extension-hours"', form)
+    assert '<p class="hint" id="hint-decide_extension-hours" data-field-hint="hours">仅在同意时使用；不同意时不计此项。' in form
+    deadline = Case.objects.get(pk=case.pk).deadline
+    response = dispatcher.post(reverse("ui:case_act", args=[case.number, "decide_extension"]),
+                               {"decision": "reject", "hours": "5", "note": "请先行处置"})
+    assert response.status_code == 302, response.content.decode()
+    fresh = Case.objects.get(pk=case.pk)
+    assert fresh.deadline == deadline and not fresh.extension_pending and fresh.extension_hours is None
+    step = fresh.steps.get(action="decide_extension")
+    assert step.note == "不同意延期 3 小时：请先行处置"
+    assert step.data["decision"] == "reject" and step.data["hours"] == 3 and step.data["requested_hours"] == 3
+    assert 5 not in step.data.values() and "new_deadline" not in step.data
+    told = Notification.objects.get(user=loop.handler, kind="extension_decided")
+    assert told.body == "不同意延期 3 小时：请先行处置"
+
+
+def test_an_approval_still_refuses_more_hours_than_asked_for(loop, client_for):
+    case = _handling(loop)
+    act(actor=loop.handler, case=case, action="request_extension", reason="需调度清运车", hours=3)
+    before = world_counts()
+    response = client_for(loop.dispatcher).post(reverse("ui:case_act", args=[case.number, "decide_extension"]),
+                                                {"decision": "approve", "hours": "5", "note": "同意"})
+    assert response.status_code == 400 and "批准的延期时长不能超过申请的 3 小时" in response.content.decode()
+    assert world_counts() == before and Case.objects.get(pk=case.pk).extension_pending
+
+
+def _timeline_step(client, case, action: str) -> list[str]:
+    html = client.get(reverse("ui:case_detail", args=[case.number])).content.decode()
+    return re.findall(rf'<li data-step="{action}">.*?</li>', html, re.S)
+
+
+def test_the_request_step_shows_the_hours_asked_for_after_the_request_is_gone(loop, client_for):
+    """申请延期's note is the reason only: the step names the hours asked for, which stay on the timeline when the
+    request is then withdrawn by the handling itself (处置反馈) or granted in full (no 「申请 N 小时」 on the decision)."""
+    case = _handling(loop)
+    act(actor=loop.handler, case=case, action="request_extension", reason="需调度清运车", hours=2.5)
+    act(actor=loop.dispatcher, case=case, action="decide_extension", decision="approve")
+    act(actor=loop.handler, case=case, action="request_extension", reason="设备故障", hours=3)
+    act(actor=loop.handler, case=case, action="report_back", note="已清理")  # withdraws the second request
+    assert not Case.objects.get(pk=case.pk).extension_pending
+    handler = client_for(loop.handler)
+    granted, withdrawn = _timeline_step(handler, case, "request_extension")
+    assert 'data-hours-asked="2.5">申请延期 2.5 小时</p>' in granted and "需调度清运车" in granted
+    assert 'data-hours-asked="3">申请延期 3 小时</p>' in withdrawn and "设备故障" in withdrawn
+    # the other steps say nothing of hours asked for
+    assert "data-hours-asked" not in "".join(_timeline_step(handler, case, "report_back"))
+    handler.cookies["django_language"] = "en"
+    english = _timeline_step(handler, case, "request_extension")[1]
+    assert "3 hours of extension asked for" in english

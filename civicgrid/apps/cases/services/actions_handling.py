@@ -117,7 +117,7 @@ def _approved_hours(ctx: Ctx, requested: float) -> float | None:
 def decide_extension(ctx: Ctx) -> None:
     """审批延期 with the approver's opinion (审批意见, `note`: required to refuse, so the department hears why):
     approval moves the handling deadline by the hours granted (`hours`, up to those asked for; all of them when
-    not given); rejection keeps it. The step keeps the decision, the hours asked for and granted, and the opinion;
+    not given); rejection keeps it (and ignores `hours`). The step keeps the decision, the hours asked for and granted, and the opinion;
     the department's handlers (the requester among them) are told."""
     case = ctx.case
     decision = str(ctx.inputs.get("decision") or "").strip()
@@ -128,8 +128,10 @@ def decide_extension(ctx: Ctx) -> None:
     if decision == "reject" and not words:
         raise ValidationFailed("不同意延期须填写审批意见，说明理由 / a rejection needs the approver's opinion: say why",
                                field="note")
-    granted = _approved_hours(ctx, requested)
-    hours = granted if decision == "approve" and granted is not None else requested
+    # The hours granted belong to an approval only: a rejection moves no deadline, so whatever the form's hours
+    # box still holds is neither checked nor kept (the step records the hours that were asked for and refused).
+    granted = _approved_hours(ctx, requested) if decision == "approve" else None
+    hours = granted if granted is not None else requested
     ctx.data.update({"decision": decision, "hours": hours, "requested_hours": requested})
     if words:
         ctx.data["opinion"] = words
@@ -196,8 +198,13 @@ def rework(ctx: Ctx) -> None:
     ctx.data["rework_count"] = case.rework_count
     if extended:
         ctx.data["extension_hours"] = extended
+    # The department hears why (the reason is required), and by when it must now report back: the deadline the
+    # new handling clock just set, as 延期 and 恢复办理 tell it.
+    reason = str(ctx.inputs.get("reason") or "").strip()
+    due = f"{timezone.localtime(case.deadline):%Y-%m-%d %H:%M}"
     recipients.tell_staff(recipients.department_handlers(case.department_id), case, "rework", "返工",
-                          str(ctx.inputs.get("reason") or ""), actor=ctx.actor)
+                          f"{reason}，新的处置期限 {due}", body_en=f"{reason}, new handling deadline {due}",
+                          actor=ctx.actor)
 
 
 @action("close")

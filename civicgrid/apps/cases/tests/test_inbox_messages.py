@@ -127,6 +127,27 @@ def test_system_written_bodies_carry_their_english_and_peoples_words_stay_as_wri
     assert (supervised.body, supervised.body_en) == ("今天必须处理", "")
 
 
+def test_the_rework_message_gives_the_new_handling_deadline(loop):
+    """返工 starts a new handling clock: the department hears the reason and the deadline it now reports back by,
+    written as the 延期 and 恢复办理 messages write it (the reason is the verifier's words, kept as written)."""
+    case = _dispatched(loop)
+    act(actor=loop.handler, case=case, action="report_back", note="已清理")
+    case = act(actor=loop.worker, case=case, action="rework", reason="仍有残留")
+    clock = SlaClock.objects.get(target_type="cases.case", target_id=str(case.pk), kind="case.handle", state="running")
+    due = f"{timezone.localtime(clock.due_at):%Y-%m-%d %H:%M}"
+    told = Notification.objects.get(user=loop.handler, kind="rework")
+    assert (told.body, told.body_en) == (f"仍有残留，新的处置期限 {due}", f"仍有残留, new handling deadline {due}")
+    # A second round, after an approved 延期, names its own new deadline (the clock that carries those hours).
+    act(actor=loop.handler, case=case, action="request_extension", reason="需调度清运车", hours=2)
+    act(actor=loop.dispatcher, case=case, action="decide_extension", decision="approve")
+    act(actor=loop.handler, case=case, action="report_back", note="已清理")
+    case = act(actor=loop.worker, case=case, action="rework", reason="还有残留")
+    clock = SlaClock.objects.get(target_type="cases.case", target_id=str(case.pk), kind="case.handle", state="running")
+    due = f"{timezone.localtime(clock.due_at):%Y-%m-%d %H:%M}"
+    latest = Notification.objects.filter(user=loop.handler, kind="rework").latest("pk")
+    assert latest.body == f"还有残留，新的处置期限 {due}"
+
+
 def test_a_warning_body_carries_its_english(loop):
     case = _dispatched(loop)
     clock = SlaClock.objects.get(target_type="cases.case", target_id=str(case.pk), kind="case.handle")

@@ -77,7 +77,8 @@ def _sees(user, case: Case) -> bool:
 
 def _matches(case: Case, loop, **f) -> bool:
     if "status" in f:
-        wanted = set(OPEN_STATUSES) if f["status"] == "open" else set(f["status"].split(","))
+        groups = {"open": {*OPEN_STATUSES, Status.SUSPENDED}, "active": set(OPEN_STATUSES)}
+        wanted = groups.get(f["status"]) or set(f["status"].split(","))
         if case.status not in wanted:
             return False
     if "overdue" in f and case.is_overdue != f["overdue"]:
@@ -126,7 +127,8 @@ def test_who_reads_no_case_files_gets_no_list_from_the_selector_the_api_or_the_p
 def _filters(loop, world):
     today = timezone.localtime(world["now"]).date()
     return {
-        "none": {}, "open": {"status": "open"}, "two statuses": {"status": "closed,handling"},
+        "none": {}, "open": {"status": "open"}, "active": {"status": "active"},
+        "two statuses": {"status": "closed,handling"},
         "overdue": {"overdue": True}, "not overdue": {"overdue": False}, "supervised": {"supervised": True},
         "category class": {"category": loop.cls.pk}, "subclass": {"category": loop.sibling.pk},
         "region": {"region": "140213050"}, "department": {"department": loop.dept.pk},

@@ -255,3 +255,20 @@ def test_a_rejected_extension_keeps_the_deadline_and_an_unconfirmed_check_goes_b
     assert body["deadline"] == deadline and inbox(loop.handler, "extension_decided") == 2
     told = Notification.objects.filter(user=loop.handler, kind="extension_decided").order_by("-id").first()
     assert "不同意延期 6 小时：请先用临时配件修复" in told.body  # the handler hears why
+
+
+def test_a_rejection_takes_no_hours_whatever_the_client_sends(loop, api_client):
+    """`hours` is the approval's: sent with a rejection (above those asked for, or no valid number at all) it is
+    neither checked nor recorded, and the deadline stays."""
+    api = Api(api_client)
+    case = report(loop)
+    api.act(loop.dispatcher, case, "accept")
+    deadline = api.act(loop.dispatcher, case, "dispatch", department=loop.dept.pk)["deadline"]
+    for hours in (5, 0):
+        api.act(loop.handler, case, "request_extension", reason="等待配件", hours=3)
+        body = api.act(loop.dispatcher, case, "decide_extension", decision="reject", hours=hours, note="可先行处置")
+        step = body["timeline"][-1]
+        assert body["deadline"] == deadline and body["extension_pending"] is False
+        assert step["note"] == "不同意延期 3 小时：可先行处置"
+        assert {k: v for k, v in step["data"].items() if k != "note_en"} == {
+            "decision": "reject", "hours": 3, "requested_hours": 3, "opinion": "可先行处置"}

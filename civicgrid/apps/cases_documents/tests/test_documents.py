@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 from PIL import Image
 from pypdf import PdfReader
 
+from civicgrid.apps.cases import selectors
 from civicgrid.apps.cases.services import act, comment, submit_case
 from civicgrid.apps.cases_documents import casefile, ledger
 from civicgrid.foundation.access.roles import Role
@@ -106,12 +107,44 @@ def test_a_refused_ledger_filter_is_said_in_the_readers_language(client, loop):
 
 
 def test_the_ledger_needs_the_export_capability(client, loop):
-    for user in (loop["worker"], loop["handler"]):
-        client.force_login(user)
-        assert client.get("/documents/cases/ledger.xlsx").status_code == 403
+    client.force_login(loop["worker"])
+    assert client.get("/documents/cases/ledger.xlsx").status_code == 403
+    assert "data-download" not in client.get("/cases/").content.decode()  # and the list offers no export
     client.logout()
     assert client.get("/documents/cases/ledger.xlsx").status_code == 302
     assert not AuditEntry.objects.filter(action="data.exported").exists()
+
+
+def test_a_department_handler_exports_its_own_departments_cases_only(client, loop):
+    """A department handler exports the ledger of its department's work: the cases assigned to it, wherever they
+    lie, and none of another department's (in the same street), nor a case not yet dispatched."""
+    other_dept = department("区住建局", code="D-ZJ")
+    user_with(Role.DEPARTMENT_HANDLER, department=other_dept, username="h2")
+    theirs, _ = submit_case(actor=loop["worker"], title="楼道墙皮脱落", lng=IN_STREET[0], lat=IN_STREET[1],
+                            source="grid_worker", category=category("井盖缺失", "01001").pk)
+    act(actor=loop["cd"], case=theirs, action="accept")
+    act(actor=loop["cd"], case=theirs, action="dispatch", department=other_dept.pk)
+    mine_elsewhere, _ = submit_case(actor=loop["cd"], title="路面塌陷", lng=OTHER_STREET[0], lat=OTHER_STREET[1],
+                                    source="video", category=category("井盖缺失", "01001").pk)
+    act(actor=loop["cd"], case=mine_elsewhere, action="accept")
+    act(actor=loop["cd"], case=mine_elsewhere, action="dispatch", department=loop["dept"].pk)
+    client.force_login(loop["handler"])
+    page = client.get("/cases/").content.decode()
+    assert 'href="/documents/cases/ledger.xlsx" download data-download="ledger"' in page
+    response = client.get("/documents/cases/ledger.xlsx")
+    assert response.status_code == 200 and response["Content-Type"] == XLSX_TYPE
+    rows = sheet(response)
+    assert {r[0] for r in rows[1:]} == {loop["case"].number, mine_elsewhere.number}
+    assert {r[rows[0].index("处置部门")] for r in rows[1:]} == {"区城管局"}
+    text = " ".join(str(c) for r in rows for c in r if c is not None)
+    assert theirs.number not in text and loop["other"].number not in text and "区住建局" not in text
+    # the scoped path itself: the export scope is the department's, whatever the filter asks for
+    assert set(ledger.ledger_cases(loop["handler"], selectors.CaseFilter(department=other_dept.pk))) == set()
+    assert {r[0] for r in sheet(client.get("/documents/cases/ledger.xlsx", {"department": other_dept.pk}))[1:]} \
+        == set()
+    entry = AuditEntry.objects.get(action="data.exported", target_type="cases.case", actor=loop["handler"],
+                                   data__filter={})
+    assert entry.data == {"filter": {}, "rows": 2, "format": "xlsx"}
 
 
 def test_the_ledger_says_the_facts_the_rates_count(client, loop):

@@ -445,7 +445,7 @@ def test_the_overdue_list_puts_the_longest_late_first_and_links_to_all(client, t
     for _ in range(selectors.LIST_SIZE):
         make_case(tree, status=Status.HANDLING, is_overdue=True, deadline=now - timedelta(hours=2))
     html = client.get("/board/lists/").content.decode()
-    assert 'href="/cases/?status=open&amp;overdue=1" data-all-overdue' in html
+    assert 'href="/cases/?status=active&amp;overdue=1" data-all-overdue' in html
     assert f"查看全部 {selectors.LIST_SIZE + 3} 件超期案件" in html
 
 
@@ -454,7 +454,9 @@ def test_the_link_to_all_overdue_cases_lists_as_many_as_it_says(client, tree, pe
     now = timezone.now()
     for _ in range(selectors.LIST_SIZE + 2):
         make_case(tree, status=Status.HANDLING, is_overdue=True, deadline=now - timedelta(hours=2))
-    for status in (Status.CLOSED, Status.VOIDED):
+    # closed ones that were once late, and a 挂账 case that was late before it was put on hold (in the list's
+    # 全部未办结, not in the board's 在办)
+    for status in (Status.CLOSED, Status.VOIDED, Status.SUSPENDED):
         make_case(tree, status=status, is_overdue=True, deadline=now - timedelta(days=2))
     client.force_login(people["cd"])
     html = client.get("/board/lists/").content.decode()
@@ -482,3 +484,7 @@ def test_the_open_cases_chart_counts_what_the_open_cases_figure_counts(people, c
     assert "suspended" not in charted and sum(charted.values()) == 1 and charted["reported"] == 1
     assert re.search(r'data-figure="open"><span class="board-value">1<', html)
     assert re.search(r'data-status="suspended">[^<]*<b>1</b>', html)
+    # the case list's 在办 lists what the figure counts; its 全部未办结 takes the 挂账 case in as well
+    counts = {status: client.get("/cases/", {"status": status}).context["pager"]["count"]
+              for status in ("active", "open")}
+    assert counts == {"active": 1, "open": 2}
