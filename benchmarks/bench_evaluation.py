@@ -268,8 +268,7 @@ def child(vendor: str, n: int) -> dict:
     results["timings"]["department, street leader"] = timed(
         lambda: selectors.evaluate(street_leader, "department", *MONTH, as_of=as_of))
     names = selectors.needed_counts("department")
-    qs = (selectors.cohort(leader, *MONTH).values("department_id")
-          .annotate(**selectors.aggregates(names, as_of)))
+    qs = selectors.grouped_counts(selectors.cohort(leader, *MONTH), "department_id", names, as_of)
     results["plan"] = common.plan(qs)
     results["plan_street"] = common.plan(selectors.cohort(street_leader, *MONTH).values("department_id")
                                          .annotate(n=Count("pk")))

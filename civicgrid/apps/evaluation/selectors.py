@@ -5,8 +5,8 @@ dates), as they stood at the period's end (or at `as_of`, normally now, for a pe
 after the period (挂账, 重新办理, a late closing) belongs to a later one and does not change this one's figures.
 Where a later step cleared or moved a case field (重新办理 clears `deadline`, `handled_at` and `closed_on_time`; a
 new 派遣 moves `dispatched_at` and the round's `handled_on_time`), the facts come from the case's timeline steps
-(status, 派遣, 处置反馈, 结案 before that moment) and its step clocks (`Facts`); a case without steps (imported)
-is read from its fields. The cohort is an index range
+(status, 派遣, 处置反馈, 结案 before that moment) and its step clocks (`Facts`), computed once per case for all
+the counts of a table (`FactColumns`); a case without steps (imported) is read from its fields. The cohort is an index range
 (`reported_at`, or `region_code, reported_at` inside a street), so a month costs the same at 100,000 or
 1,000,000 cases in the table; and every numerator below is a subset of its denominator, so no rate exceeds
 100 %. A case counts for the department it is with now (`department`), the account that accepted it
@@ -89,9 +89,11 @@ from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 
 from django.db.models import (
+    BooleanField,
     CharField,
     Count,
     Exists,
+    Expression,
     F,
     FilteredRelation,
     Max,
@@ -100,9 +102,13 @@ from django.db.models import (
     Q,
     Subquery,
     Value,
+    When,
 )
+from django.db.models import Case as Choose  # `Case` is the model
+from django.db.models.constants import LOOKUP_SEP
 from django.db.models.functions import Cast, Coalesce, Concat, Substr
 from django.db.models.lookups import Exact, In
+from django.db.models.sql.datastructures import BaseTable
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -126,11 +132,12 @@ MAX_DAYS = 366 * 5  # any period, but not an accident that asks for a century
 YEARS = (2000, 2099)  # dates outside these are typing errors (and year 1 or 9999 overflow at midnight in UTC)
 
 
-def counts_q(as_of: datetime) -> dict[str, Q | None]:
+def counts_q(as_of: datetime, facts: Facts | FactColumns | None = None) -> dict[str, Q | None]:
     """Each count as a filter on a case (None: every case), as the case stood at `as_of` (see the module
     docstring, "As of the period's end"). Self-contained expressions (no annotations needed), so any queryset of
-    cases can aggregate them."""
-    f = Facts(as_of)
+    cases can aggregate them; or, given `FactColumns`, read from the columns in which `grouped_counts` computed
+    the facts once per case."""
+    f = facts or Facts(as_of)
     accepted = Q(accepted_at__lt=as_of) | Q(is_self_handled=True)
     in_loop = ~f.status_in(*CLOSED_OUT, Status.SUSPENDED)
     dispatched = f.dispatched & ~f.status_in(Status.VOIDED, Status.MERGED)
@@ -210,9 +217,9 @@ class Facts:
             kind_text=case_clocks.HANDLE, due_at__lt=as_of).filter(Q(stopped_at__isnull=True) | Q(stopped_at__gt=F("due_at"))))
         # Waiting for a 派遣 at `as_of` with the dispatch clock past its deadline: already too late to close in
         # time, so due to close (it has no handling deadline yet: that is set at 派遣).
-        self.dispatch_overdue = Exists(clocks.filter(kind_text=case_clocks.DISPATCH, started_at__lt=as_of,
-                                                     due_at__lt=as_of)
-                                       .filter(Q(stopped_at__isnull=True) | Q(stopped_at__gte=as_of)))
+        self.dispatch_late = Exists(clocks.filter(kind_text=case_clocks.DISPATCH, started_at__lt=as_of,
+                                                  due_at__lt=as_of)
+                                    .filter(Q(stopped_at__isnull=True) | Q(stopped_at__gte=as_of)))
         stopped = clocks.filter(state=STOPPED, stopped_at__lt=as_of)
         # 按时结案 at `as_of`: the last closing clock stopped before it was in time.
         self.close_on_time = Q(Exact(Subquery(stopped.filter(kind=case_clocks.CLOSE).order_by("-stopped_at", "-pk")
@@ -235,7 +242,7 @@ class Facts:
         self.dispatched = (fast & Q(dispatched_at__isnull=False)) | (~fast & self.dispatched)
         self.closed_once = (fast & Q(status=Status.CLOSED)) | (~fast & self.closed_once)
         self.past_deadline = (fast & Q(deadline__lt=as_of)) | (~fast & self.past_deadline)
-        self.dispatch_overdue = self.status_in(Status.ACCEPTED) & self.dispatch_overdue
+        self.dispatch_overdue = self.status_in(Status.ACCEPTED) & self.dispatch_late
         self.changed_since = ~fast & self.changed_since
 
     def status_in(self, *statuses) -> Q:
@@ -244,9 +251,97 @@ class Facts:
         return (self.fast & Q(status__in=codes)) | (~self.fast & Q(In(self.status, codes)))
 
 
-def aggregates(names, as_of: datetime) -> dict:
+class FactColumns:
+    """The facts of `Facts`, each computed once per case as a column of a derived table (`grouped_counts`), and
+    read from there by every count (`counts_q(as_of, FactColumns(...))`).
+
+    Aggregated straight from the cases, each count repeats the subqueries its definition holds: for the
+    department table the status at `as_of` was probed nine times per case, the 派遣 and 处置反馈 steps four and
+    three times. A column is a CASE that tests first what `Facts` tests first (`fast`, `changed_since`), so a
+    case that needed no subquery still runs none; only the columns the counts read are computed (`needed`)."""
+
+    def __init__(self, facts: Facts):
+        self.as_of = facts.as_of
+        changed = facts.changed_since
+        self.expressions = {
+            "as_of_status": Choose(When(facts.fast, then=F("status")), default=facts.status),
+            "as_of_dispatched": _flag(facts.dispatched),
+            "as_of_handled_once": _flag(facts.handled_once),
+            "as_of_closed_once": _flag(facts.closed_once),
+            "as_of_past_deadline": _flag(facts.past_deadline),
+            # The dispatch clock alone, read with `as_of_status` (waiting for its 派遣, below), not with the
+            # status subquery again; a case unchanged since `as_of` whose status is another needs no probe.
+            "as_of_dispatch_late": Choose(When(facts.fast & ~Q(status=Status.ACCEPTED), then=Value(False)),
+                                          default=_flag(facts.dispatch_late), output_field=BooleanField()),
+            "as_of_changed": _flag(changed),
+            "as_of_close_on_time": _flag(changed & facts.close_on_time),
+            "as_of_round_on_time": _flag(changed & facts.round_on_time),
+        }
+        self.status = _Column("as_of_status", CharField())
+        column = {name: Q(_Column(name, BooleanField())) for name in self.expressions if name != "as_of_status"}
+        self.dispatched = column["as_of_dispatched"]
+        self.handled_once = column["as_of_handled_once"]
+        self.closed_once = column["as_of_closed_once"]
+        self.past_deadline = column["as_of_past_deadline"]
+        self.dispatch_overdue = self.status_in(Status.ACCEPTED) & column["as_of_dispatch_late"]
+        self.changed_since = column["as_of_changed"]
+        self.close_on_time = column["as_of_close_on_time"]
+        self.round_on_time = column["as_of_round_on_time"]
+
+    def status_in(self, *statuses) -> Q:
+        """The case was in one of `statuses` at `as_of`."""
+        return Q(In(self.status, [str(s) for s in statuses]))
+
+    def needed(self, expressions) -> tuple[list[str], dict]:
+        """What `expressions` read: the case fields, and the columns with their definitions."""
+        parts = [e for x in expressions for e in x.flatten()]
+        fields = {"pk"} | {e.name for e in parts if isinstance(e, F)}
+        fields |= {child[0].split(LOOKUP_SEP)[0] for e in parts if isinstance(e, Q)
+                   for child in e.children if isinstance(child, tuple)}
+        # Selected under their column names (`id`, `department_id`), which the outer query's columns read.
+        columns = sorted(Case._meta.pk.attname if f == "pk" else Case._meta.get_field(f).attname for f in fields)
+        names = {e.name for e in parts if isinstance(e, _Column)}
+        return columns, {name: expr for name, expr in self.expressions.items() if name in names}
+
+
+def _flag(condition: Q) -> Choose:
+    """A filter as a column: true or false (a CASE, so its terms are tested in order and stop at the answer)."""
+    return Choose(When(condition, then=Value(True)), default=Value(False), output_field=BooleanField())
+
+
+class _Column(Expression):
+    """A column of the derived table `grouped_counts` aggregates over (named as the cases table, so the counts' case
+    fields read its columns of the same names)."""
+
+    def __init__(self, name: str, output_field):
+        super().__init__(output_field=output_field)
+        self.name = name
+
+    def as_sql(self, compiler, connection):
+        return f"{compiler.quote_name(Case._meta.db_table)}.{connection.ops.quote_name(self.name)}", []
+
+
+class _Derived(BaseTable):
+    """`FROM (<query>) "cases_case"`: the cases of `query` with the columns it computed.
+
+    The subquery is fenced (a LIMIT on SQLite, OFFSET 0 on PostgreSQL: neither drops a row) so that neither
+    database merges it into the aggregate: SQLite's flattener and PostgreSQL's pull-up would copy each column's
+    definition into every count that reads it, the repetition this table is for avoiding (measured on SQLite:
+    the department table's query 69 ms merged, 34 ms fenced)."""
+
+    def __init__(self, query):
+        super().__init__(Case._meta.db_table, Case._meta.db_table)
+        self.query = query
+
+    def as_sql(self, compiler, connection):
+        sql, params = self.query.get_compiler(connection=connection).as_sql()
+        fence = "LIMIT -1" if connection.vendor == "sqlite" else "OFFSET 0"
+        return f"({sql} {fence}) {compiler.quote_name(self.table_alias)}", params
+
+
+def aggregates(names, as_of: datetime, facts: Facts | FactColumns | None = None) -> dict:
     """`Count` expressions for the named counts (conditional counts: one pass over the rows)."""
-    qs = counts_q(as_of)
+    qs = counts_q(as_of, facts)
     return {name: Count("pk", filter=qs[name]) if qs[name] is not None else Count("pk") for name in names}
 
 
@@ -523,9 +618,25 @@ def evaluate(user, kind: str, start: date, end: date, *, as_of: datetime | None 
 
 def _grouped(qs, group, names, as_of) -> dict[str, dict[str, int]]:
     """One GROUP BY query: {group key: {count: n}} (cases without the group's field are left out)."""
+    return {str(r.pop("subject_key")): r for r in grouped_counts(qs, group, names, as_of)
+            if r["subject_key"] not in (None, "")}
+
+
+def grouped_counts(qs, group, names, as_of):
+    """The query of `_grouped`: rows of `subject_key` and the named counts. Where a count reads a fact of the
+    timeline or the clocks, the facts are computed once per case in a derived table (`FactColumns`) and the
+    counts aggregate its columns; counts of case fields alone aggregate the cases."""
     expr = F(group) if isinstance(group, str) else group
-    found = qs.annotate(subject_key=expr).values("subject_key").annotate(**aggregates(names, as_of))
-    return {str(r.pop("subject_key")): r for r in found if r["subject_key"] not in (None, "")}
+    columns = FactColumns(Facts(as_of))
+    counts = aggregates(names, as_of, columns)
+    fields, needed = columns.needed(counts.values())
+    if not needed or qs.query.is_empty():
+        return qs.annotate(subject_key=expr).values("subject_key").annotate(**aggregates(names, as_of))
+    key_field = Case._meta.get_field(group) if isinstance(group, str) else group.output_field
+    outer = Case._base_manager.order_by()
+    outer.query.alias_map[outer.query.get_initial_alias()] = _Derived(
+        qs.values(*fields, subject_key=expr, **needed).query)
+    return outer.annotate(subject_key=_Column("subject_key", key_field)).values("subject_key").annotate(**counts)
 
 
 def _grid_workers(user, qs, names, as_of) -> dict[str, dict[str, int]]:

@@ -183,3 +183,49 @@ def test_a_past_table_is_reproduced_as_of_its_moment(district, handler, client):
             refused = client.get(path, {"subject": "grid", "month": "2026-11", "as_of": text})
             assert refused.status_code == 400 and words in refused.content.decode(), (path, text)
     assert AuditEntry.objects.filter(action="data.exported").count() == exported
+
+
+def test_steps_after_the_month_change_no_figure_of_any_table(district, handler):
+    """Every table of November, computed before and after steps taken on 12-01 that moved each case to another
+    status (重新办理, 挂账, 结案, 作废, 不予受理), has the same figures: each case is counted on every count by its
+    status at the month's end. Before the steps the cases were last saved in November and are read from their
+    fields; after them, from their timeline and clocks (`selectors.FactColumns`)."""
+    d = district
+    closed = closed_on_time(d, handler, 27)
+    overdue = reported(d, moment(11, 23, 9))  # dispatched, its handling deadline passed in November
+    step(moment(11, 23, 9, 10), d.dispatcher, overdue, "accept")
+    step(moment(11, 23, 9, 20), d.dispatcher, overdue, "dispatch", department=d.dept.pk)
+    verified = reported(d, moment(11, 30, 9))  # handled and verified, not yet closed
+    step(moment(11, 30, 9, 10), d.dispatcher, verified, "accept")
+    step(moment(11, 30, 9, 20), d.dispatcher, verified, "dispatch", department=d.dept.pk)
+    step(moment(11, 30, 10), handler, verified, "report_back", note="已补装")
+    step(moment(11, 30, 11), d.worker, verified, "verify", photos=[jpeg()])
+    waiting = reported(d, moment(11, 30, 9))  # accepted, waiting for its 派遣 (past the dispatch clock)
+    step(moment(11, 30, 9, 10), d.dispatcher, waiting, "accept")
+    undecided = reported(d, moment(11, 30, 9))  # not yet accepted: no 上报数 yet
+    cases = (closed, overdue, verified, waiting, undecided)
+    at_the_end = {c.pk: c.status for c in cases}
+
+    def tables() -> dict:
+        return {kind: {r.code: (r.counts, r.rates, r.score, r.rank) for r in
+                       selectors.evaluate(d.leader, kind, *NOVEMBER, as_of=moment(12, 2, 12)).rows}
+                for kind in selectors.SUBJECTS}
+
+    before = tables()
+    step(moment(12, 1, 9), d.dispatcher, closed, "reopen", reason="又坏了")
+    step(moment(12, 1, 9), d.dispatcher, overdue, "suspend", reason="等待预算")
+    step(moment(12, 1, 9), d.dispatcher, verified, "close")
+    step(moment(12, 1, 9), d.dispatcher, waiting, "void", reason="重复上报")
+    step(moment(12, 1, 9), d.dispatcher, undecided, "refuse", reason="不属受理范围")
+    for c in cases:
+        c.refresh_from_db()
+        assert c.status != at_the_end[c.pk] and c.updated_at >= moment(12, 1, 0), c.number
+
+    after = tables()
+    moved = {(kind, code, name): (n, after[kind][code][0][name]) for kind, rows in before.items()
+             for code, (counts, *_) in rows.items() for name, n in counts.items() if after[kind][code][0][name] != n}
+    assert moved == {}
+    assert after == before  # and so the rates, scores and ranks
+    dept = before["department"]["D-CG"][0]
+    assert (dept["due_handle"], dept["handled"], dept["due_close"], dept["closed"]) == (3, 2, 2, 1)
+    assert before["grid"][GRID][0]["due_close"] == 3  # and the case waiting past its dispatch clock
