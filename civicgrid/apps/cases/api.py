@@ -27,6 +27,7 @@ from .schemas import (
     CaseFilterIn,
     CaseIn,
     CaseListOut,
+    CaseTextOut,
     ContactOut,
     DuplicateListOut,
     FollowOut,
@@ -221,6 +222,15 @@ def reveal_contact(request, number: str):
     return services.reveal_contact(actor=request.user, case=case)
 
 
+@router.post("/cases/{number}/text", response={200: CaseTextOut, **errors(401, 403, 404)}, url_name="case_text")
+def reveal_text(request, number: str):
+    """The title and description as the reporter typed them, phone and ID numbers in clear (lists and the case
+    detail mask them), for those who may read the reporter's contact (403 otherwise); every request is recorded
+    in the audit trail, refused or not."""
+    case = get_visible_or_404(Case, request.user, number=_number(number))
+    return services.reveal_text(actor=request.user, case=case)
+
+
 @router.get("/cases/{number}/attachments/{attachment_id}", response={200: None, **errors(401, 403, 404, 422)},
             url_name="case_attachment")
 def get_attachment(request, number: str, attachment_id: int):
@@ -244,7 +254,7 @@ def get_duplicates(request, number: str):
     its matter count as one), or of a related one whose text is alike; best first."""
     case = selectors.case_in_scope(request.user, _file_number(request, number), Case.objects.select_related("category"))
     found = duplicates.candidates(case, queryset=Case.objects.visible_to(request.user))
-    items = [{"id": c.case.pk, "number": c.case.number, "title": c.case.title, "status": c.case.status,
+    items = [{"id": c.case.pk, "number": c.case.number, "title": c.case.title_for_staff, "status": c.case.status,
               "status_label": c.case.get_status_display(), "category": c.case.category.name if c.case.category_id else "",
               "reported_at": c.case.reported_at, "distance_m": c.distance_m, "text_score": c.text_score,
               "joinable": c.joinable, "closed_at": c.case.closed_at if not c.joinable else None}
@@ -284,6 +294,7 @@ data_endpoint("api:case_list", "cases.Case", "list")
 data_endpoint("api:case_detail", "cases.Case", "detail", lookup="number", lookup_field="number")
 data_endpoint("api:case_duplicates", "cases.Case", "list", lookup="number", lookup_field="number")
 data_endpoint("api:case_contact", "cases.Case", "reveal", lookup="number", lookup_field="number")
+data_endpoint("api:case_text", "cases.Case", "reveal", lookup="number", lookup_field="number")
 # Writes: scope is enforced by the services (404 outside scope), tested in the app's API tests.
 non_data_endpoint("api:case_create", "api:case_action", "api:case_photos")
 # Counts per step within the caller's own scope (the lanes' scoped reads are tested in test_work_lanes).

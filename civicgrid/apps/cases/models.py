@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.access.scope import ScopedModel
 from civicgrid.foundation.audit.personal import ADDRESS, NAME, TEXT
-from civicgrid.foundation.core.pii import scrub
+from civicgrid.foundation.core.pii import has_personal_data, mask_name, scrub
 from civicgrid.foundation.workflow.steps import TimelineStep
 
 
@@ -273,7 +273,7 @@ class Case(ScopedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.number} {self.title}"
+        return f"{self.number} {self.title_for_staff}"  # how the audit trail names it: no numbers in clear
 
     @property
     def is_open(self) -> bool:
@@ -283,6 +283,23 @@ class Case(ScopedModel):
     def closed_timely(self) -> bool | None:
         """按期结案 (`closed_timely_q`): the handling and the closing step both in time; None before closing."""
         return closed_timely(self.status, self.handled_on_time, self.closed_on_time)
+
+    # What the reporter typed (a resident's own phone and ID numbers, often) as staff read it in lists, messages,
+    # the ledger and the case file: its phone and ID numbers masked (`pii.scrub`), as Open311 publishes it and as
+    # the reporter field is masked. The clear text is read through the audited `services.reveal_text`; the
+    # search still matches the stored words.
+    @property
+    def title_for_staff(self) -> str:
+        return scrub(self.title)
+
+    @property
+    def description_for_staff(self) -> str:
+        return scrub(self.description)
+
+    @property
+    def text_masked(self) -> bool:
+        """Whether `title_for_staff` or `description_for_staff` hides anything (the clear text may be revealed)."""
+        return has_personal_data(self.title) or has_personal_data(self.description)
 
     @classmethod
     def scope_branches(cls, scope, user, *, action: str = "view"):
@@ -320,6 +337,19 @@ class CaseStep(TimelineStep):
         if self.actor_id:
             return str(SYSTEM_ACCOUNT_LABELS.get(self.actor_name, self.actor_name))
         return str(STEP_ACTOR_LABELS.get(self.actor_name, self.actor_name))
+
+    @property
+    def by_public_reporter(self) -> bool:
+        """Whether the reporter's own account took the step on a case reported through the public channel
+        (群众上报: a resident's account, whose name staff read masked, as the reporter field shows it)."""
+        case = self.case
+        return bool(self.actor_id) and self.actor_id == case.reporter_id and case.source == Source.PUBLIC
+
+    @property
+    def actor_for_staff(self) -> str:
+        """`actor_label` as staff read it (the case page, the case file, the API): the public reporter's account
+        (`by_public_reporter`) named masked (`mask_name`), as the reporter field names the reporter."""
+        return mask_name(self.actor_label) if self.by_public_reporter else self.actor_label
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="steps")
     department = models.ForeignKey("orgs.Organisation", null=True, blank=True, on_delete=models.SET_NULL,

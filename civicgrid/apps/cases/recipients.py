@@ -25,6 +25,7 @@ from civicgrid.foundation.access.models import Grant, User
 from civicgrid.foundation.access.roles import roles_with
 from civicgrid.foundation.access.scope import departments_with
 from civicgrid.foundation.core import keys
+from civicgrid.foundation.core.pii import scrub
 from civicgrid.foundation.notify import services as notify
 from civicgrid.foundation.notify import titles
 
@@ -189,11 +190,13 @@ def tell_supervision(case: Case, words: str, *, actor, moved_from: str = "") -> 
 def tell_staff(users, case: Case, kind: str, title: str, body: str = "", dedupe: str | None = None,
                body_en: str = "", *, actor=None) -> int:
     """Inbox message about a case to each of `users` (`body_en`: the English of a body the system wrote). The
-    `actor` whose action it reports is not told of their own action."""
+    `actor` whose action it reports is not told of their own action. The body (the case's title, a note or a
+    reason written into it) is kept with its phone and ID numbers masked (`pii.scrub`), as lists show the title:
+    a message is a list line that is forwarded, kept and read away from the case."""
     skip = getattr(actor, "pk", None)
     users = [u for u in users if u is not None and (skip is None or u.pk != skip)]
-    return notify.notify_many(users, kind, f"{title}：{case.number}", body or case.title, target=case,
-                              dedupe_prefix=dedupe, body_en=body_en if body else "")
+    return notify.notify_many(users, kind, f"{title}：{case.number}", scrub(body or case.title), target=case,
+                              dedupe_prefix=dedupe, body_en=scrub(body_en) if body else "")
 
 
 # ---- task messages: what settles them --------------------------------------------------------------------------

@@ -162,6 +162,10 @@ class CaseItemOut(Schema):
     is_self_handled: bool
 
     @staticmethod
+    def resolve_title(obj: Case) -> str:
+        return obj.title_for_staff  # phone and ID numbers masked; in clear through POST /cases/{number}/text
+
+    @staticmethod
     def resolve_status_label(obj: Case) -> str:
         return str(Status(obj.status).label)
 
@@ -233,6 +237,11 @@ class StepOut(Schema):
         """The step's data with its instants in the district's zone, as every datetime of the API (rows written
         before steps were, `TimelineStep.entry`, held some in UTC)."""
         return district_times(obj.data) if obj.data is not None else None
+
+    @staticmethod
+    def resolve_actor_name(obj: CaseStep) -> str:
+        """The account's name, masked for the public reporter's own account (`CaseStep.by_public_reporter`)."""
+        return mask_name(obj.actor_name) if obj.by_public_reporter else obj.actor_name
 
     @staticmethod
     def resolve_note(obj: CaseStep) -> str:
@@ -335,6 +344,10 @@ class CaseDetailOut(CaseItemOut):
         return mask_name(obj.reporter_name)  # in clear only through POST /cases/{number}/contact (audited)
 
     @staticmethod
+    def resolve_description(obj: Case) -> str:
+        return obj.description_for_staff  # in clear only through POST /cases/{number}/text (audited)
+
+    @staticmethod
     def resolve_suggested_department(obj: Case):
         if not obj.suggested_department_id:
             return None
@@ -433,6 +446,13 @@ class FollowOut(Schema):
     can_rate: bool
     can_reopen: bool
     reopen_until: datetime | None = None  # a closed case: the last moment 重新办理 may be asked for
+
+
+class CaseTextOut(Schema):
+    """A case's title and description in clear, as the reporter typed them."""
+
+    title: str
+    description: str
 
 
 class ContactOut(Schema):

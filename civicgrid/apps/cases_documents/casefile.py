@@ -39,7 +39,7 @@ from civicgrid.apps.cases.workflow import CASE_WORKFLOW
 from civicgrid.foundation.audit import verbs
 from civicgrid.foundation.audit.service import record
 from civicgrid.foundation.core.office_xlsx import official_language
-from civicgrid.foundation.core.pii import mask_name
+from civicgrid.foundation.core.pii import mask_name, scrub
 
 from . import qr
 
@@ -178,7 +178,7 @@ def _sheet(case: Case, s) -> list[Table]:
     rows = [left + right for left, right in zip(cells[::2], cells[1::2], strict=True)]
     # A merged case is handled as its parent: the file names it, as the case page does.
     long_texts = [("主案卷", case.parent.number)] if case.parent_id else []
-    long_texts += [("标题", case.title), ("地址", case.address), ("描述", case.description)]
+    long_texts += [("标题", case.title_for_staff), ("地址", case.address), ("描述", case.description_for_staff)]
     width = PAGE_W - 2 * MARGIN
     line = colors.HexColor("#dee0e3")
     shaded = colors.HexColor("#fafbfc")
@@ -215,11 +215,13 @@ def action_label(action: str) -> str:
 
 
 def _step_note(step) -> str:
-    """The step's note; 合并到主案卷 is taken without one, and names the parent it joined (kept in its data)."""
+    """The step's note; 合并到主案卷 is taken without one, and names the parent it joined (kept in its data).
+    A case file is an export, printed and passed on: every note has its phone and ID numbers masked (`pii.scrub`),
+    staff's too (a third party's number written into a 处置反馈), as the reporters' follow page shows them."""
     parent = (step.data or {}).get("parent") if step.action == "merge" else None
     if parent and str(parent) not in step.note:
-        return f"主案卷 {parent}" + (f"；{step.note}" if step.note else "")
-    return step.note_for_staff(shown=False)  # what the public wrote, its phone and ID numbers masked
+        return f"主案卷 {parent}" + (f"；{scrub(step.note)}" if step.note else "")
+    return scrub(step.note)
 
 
 # The timeline's cells: a little padding (reportlab's 6 points either side cost 说明 six characters), the name
@@ -262,7 +264,7 @@ def _timeline(case: Case, s) -> Table:
         department = step.acting_department.name if step.acting_department else ""
         note = "\n".join(filter(None, [_step_note(step), proposals.get(step.pk, {}).get("text")]))
         rows.append([(when, s["small"]), (action_label(step.action), s["base"]), (change, s["small"]),
-                     (step.actor_label, s["small"]), (department, s["small"]), (note, s["base"])])
+                     (step.actor_for_staff, s["small"]), (department, s["small"]), (note, s["base"])])
     widths = _column_widths([list(column) for column in zip(*rows, strict=True)], PAGE_W - 2 * MARGIN)
     table = Table([[_p(text, style) for text, style in row] for row in rows], colWidths=widths, repeatRows=1,
                   splitInRow=1)
@@ -337,7 +339,7 @@ def build(case: Case, *, generated_by: str = "", follow_link: str = "") -> bytes
 
     doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
                             bottomMargin=18 * mm, title=f"案卷 {case.number}", author="civicgrid",
-                            subject=case.title)
+                            subject=case.title_for_staff)
     story = [
         _p("网格事件案卷", s["title"]),
         _p(f"案卷号 {case.number} · 生成时间 {stamp}", s["sub"]),

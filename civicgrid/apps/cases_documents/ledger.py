@@ -1,5 +1,6 @@
 """The case ledger (事件台账) as an Excel file: the cases the user may export, filtered as the case list is, one line
-each with Chinese headers. Reporters' names and phones are masked; e-mail addresses never leave."""
+each with Chinese headers. Reporters' names and phones are masked, and so are the phone and ID numbers written into
+a title or description (`pii.scrub`, as the case pages show them); e-mail addresses never leave."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from civicgrid.foundation.audit import verbs
 from civicgrid.foundation.audit.service import record
 from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.office_xlsx import official_language
-from civicgrid.foundation.core.pii import mask_name
+from civicgrid.foundation.core.pii import mask_name, scrub
 from civicgrid.foundation.imports.readers import write_xlsx
 from civicgrid.foundation.regions.models import Level, Region
 from civicgrid.foundation.sla import services as sla
@@ -156,7 +157,7 @@ class _Lines:
         overdue_kind, overdue_due = self.overdue.get(case["pk"], ("", None)) if case["is_overdue"] else ("", None)
         department = case["department__name"] or ""
         return [
-            case["number"], case["title"], self.statuses.get(status, status),
+            case["number"], scrub(case["title"]), self.statuses.get(status, status),
             (case["parent__number"] or "") if case["parent_id"] else "", case["category__name"] or "",
             self.sources.get(case["source"], case["source"]), _yes(case["is_major"]), _yes(case["is_self_handled"]),
             self.units.get(code[:9], ""), self.units.get(code[:12], ""), case["grid__name"] or "", code,
@@ -168,7 +169,7 @@ class _Lines:
             self.steps[waiting] if waiting_due is not None else "", when(waiting_due),
             _timely_handled(case), _timely_closed(case), _yes(case["is_overdue"]), self.steps.get(overdue_kind, ""),
             when(overdue_due), _yes(case["is_supervised"]), case["rework_count"], case["send_back_count"],
-            case["redirect_count"], case["satisfaction"], case["description"],
+            case["redirect_count"], case["satisfaction"], scrub(case["description"]),
         ]
 
 

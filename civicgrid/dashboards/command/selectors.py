@@ -59,6 +59,7 @@ from civicgrid.apps.evaluation.formulas import as_percent
 from civicgrid.apps.evaluation.selectors import CLOSED_OUT
 from civicgrid.foundation.access.roles import Role, grant_capabilities
 from civicgrid.foundation.access.scope import scope_for
+from civicgrid.foundation.core.pii import scrub
 from civicgrid.foundation.regions.models import Region
 from civicgrid.foundation.sla.clock import STOPPED
 from civicgrid.foundation.sla.models import OPEN_STATES, SlaClock
@@ -373,6 +374,7 @@ def _points(qs, bbox) -> list[dict]:
         qs = qs.filter(lng__gte=min_lng, lng__lte=max_lng, lat__gte=min_lat, lat__lte=max_lat)
     rows = qs.order_by("-reported_at", "-pk").values("pk", "number", "title", "status", "is_overdue", "lng", "lat")
     labels = dict(Status.choices)
-    return [{"id": r["pk"], "number": r["number"], "title": r["title"], "status": r["status"],
+    # the title as staff read it in the lists (`Case.title_for_staff`): phone and ID numbers masked
+    return [{"id": r["pk"], "number": r["number"], "title": scrub(r["title"]), "status": r["status"],
              "status_label": str(labels.get(r["status"], r["status"])), "overdue": r["is_overdue"],
              "lng": r["lng"], "lat": r["lat"]} for r in rows[:POINTS_MAX]]

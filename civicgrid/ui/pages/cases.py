@@ -14,7 +14,7 @@ from civicgrid.apps.cases.services.intake import is_public_only
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.ui.navigation import MenuItem, register
 
-from .cases_detail import case_act, case_attachment, case_detail, case_reveal_contact
+from .cases_detail import case_act, case_attachment, case_detail, case_reveal_contact, case_reveal_text
 from .cases_intake import hotline_intake, web_report
 from .cases_list import case_list
 from .cases_mine import my_reports
@@ -32,6 +32,7 @@ urlpatterns = [
     path("<str:number>/", case_detail, name="case_detail"),
     path("<str:number>/act/<str:action>/", case_act, name="case_act"),
     path("<str:number>/contact/", case_reveal_contact, name="case_reveal_contact"),
+    path("<str:number>/text/", case_reveal_text, name="case_reveal_text"),
     path("<str:number>/photos/<int:attachment_id>/", case_attachment, name="case_attachment"),
 ]
 
@@ -39,6 +40,7 @@ data_endpoint("ui:case_list", "cases.Case", "list")
 data_endpoint("ui:case_detail", "cases.Case", "detail", lookup="number", lookup_field="number")
 data_endpoint("ui:case_buildings", "people.Building", "list")
 data_endpoint("ui:case_reveal_contact", "cases.Case", "reveal", lookup="number", lookup_field="number")
+data_endpoint("ui:case_reveal_text", "cases.Case", "reveal", lookup="number", lookup_field="number")
 # Forms and writes: the services check scope (404 outside) and every refusal is tested in ui/tests.
 non_data_endpoint("ui:case_report", "ui:case_submit", "ui:case_hotline", "ui:case_new", "ui:case_act")
 # Region names at a point: the public administrative directory, no business rows.

@@ -201,7 +201,7 @@ def _timeline(case: Case, proposals: dict[int, dict], media: ExternalMedia | Non
     return [{"step": s, "label": labels.get(s.action, s.action),
              "note": s.note_for_staff(), "internal": s.action in PUBLIC_NOTE_ACTIONS,
              "told": public_note(s) if s.action in PUBLIC_NOTE_ACTIONS else "",
-             "actor": s.actor_label,
+             "actor": s.actor_for_staff,
              "from_label": Status(s.from_status).label if s.from_status in Status.values else "",
              "to_label": Status(s.to_status).label if s.to_status in Status.values else "",
              "proposal": proposals.get(s.pk),
@@ -409,6 +409,8 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
     if chosen and chosen != getattr(route.department, "pk", None):  # the form starts elsewhere than the rule: say so
         prefilled = next((d for d in departments if d["id"] == chosen), None)
     proposals = display.send_back_proposals(case)
+    contact, masked_text = bool(case.reporter_name or case.reporter_phone_masked), case.text_masked
+    may_reveal = (contact or masked_text) and services.may_reveal_contact(user, case)
     reporter_token = ""
     if case.reporter_id == user.pk:
         reporter_token = next((r.follow_token for r in case.reporters.all() if r.original_case_id == case.pk), "")
@@ -451,8 +453,10 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "prefilled_department": prefilled,
         "reporter_masked": mask_name(case.reporter_name),
         "reopen": _reopen_window(case),
-        "can_reveal_contact": bool(case.reporter_name or case.reporter_phone_masked)
-        and services.may_reveal_contact(user, case),
+        "can_reveal_contact": contact and may_reveal,
+        # what the reporter typed is shown masked (`Case.description_for_staff`); those who may call the
+        # reporter back may read it in clear, audited as 回访 is
+        "can_reveal_text": masked_text and may_reveal,
         **extra,
     }
 
@@ -473,6 +477,24 @@ def case_reveal_contact(request, number: str):
     template = "cases/partials/contact.html" if request.htmx else "cases/contact_page.html"
     response = render(request, template, {"case": case, "contact": contact})
     response["Cache-Control"] = "no-store"  # a clear phone number must not linger in any cache
+    return response
+
+
+@require_POST
+@login_required
+def case_reveal_text(request, number: str):
+    """The title and description as the reporter typed them, phone and ID numbers in clear, through the service
+    (scope checked, audited, refused or not: as `case_reveal_contact`)."""
+    case = Case.objects.visible_to(request.user).filter(number=str(number)[:20]).first()
+    if case is None:
+        raise Http404("未找到该事件，或不在您的权限范围内")
+    try:
+        text = services.reveal_text(actor=request.user, case=case)
+    except CivicgridError as exc:
+        return HttpResponse(one_language(exc.message), status=exc.status, content_type="text/plain; charset=utf-8")
+    template = "cases/partials/case_text.html" if request.htmx else "cases/case_text_page.html"
+    response = render(request, template, {"case": case, "text": text})
+    response["Cache-Control"] = "no-store"  # clear phone and ID numbers must not linger in any cache
     return response
 
 

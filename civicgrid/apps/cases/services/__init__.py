@@ -12,11 +12,12 @@
     comment(*, actor, case, text, reporter_token, channel)   留言 by a reporter or a public channel (Open311)
     reveal_contact(*, actor, case) -> dict                   回访: the reporter's contact in clear, audited
     supervisions(case) -> [dict]                             the leaders' 督办 a merge would carry (services/actions_intake.py)
+    reveal_text(*, actor, case) -> dict                      the title and description in clear, audited
 """
 
 from .actions_intake import supervisions
 from .comments import comment
-from .contacts import may_reveal_contact, reveal_contact
+from .contacts import may_reveal_contact, reveal_contact, reveal_text
 from .follow import follow_status, rate, reopen_by_token
 from .intake import (
            ReportSpec,
@@ -33,6 +34,6 @@ from .transitions import act, register_actions, replayed_case
 register_actions()
 
 __all__ = ["ReportSpec", "act", "add_photos", "check_report", "comment", "follow_status", "may_reveal_contact",
-           "prepare_cases", "rate", "reveal_contact",
+           "prepare_cases", "rate", "reveal_contact", "reveal_text",
            "reopen_by_token", "replayed_case", "submit_case", "submit_cases", "supervisions", "write_cases",
            "writer_turn"]

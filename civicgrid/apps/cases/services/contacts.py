@@ -1,6 +1,8 @@
 """回访: the reporter's name and callback number in clear, for the intake staff who call back (a 12345 caller,
 a resident). Pages and the API show both masked; this is the one read of the clear values, checked against
-the case's region and audited whether allowed or not."""
+the case's region and audited whether allowed or not. The same staff may read in clear what the reporter typed
+(the title and description, whose phone and ID numbers staff otherwise read masked: `Case.title_for_staff`),
+under the same check and audit."""
 
 from __future__ import annotations
 
@@ -37,3 +39,15 @@ def reveal_contact(*, actor, case: Case) -> dict:
         "phone": keys.decrypt(reporter.contact_enc, PHONE_CONTEXT) if reporter.contact_enc else "",
         "email": keys.decrypt(reporter.email_enc, EMAIL_CONTEXT) if reporter.email_enc else "",
     }
+
+
+def reveal_text(*, actor, case: Case) -> dict:
+    """The title and description of `case` as the reporter typed them, phone and ID numbers in clear: for those
+    who may read the reporter's contact (`may_reveal_contact`; the numbers in it are mostly the reporter's own).
+    Audited as `data.revealed`, refused or not."""
+    allowed = may_reveal_contact(actor, case)
+    audit.record(actor=actor, action=verbs.Data.REVEALED, target=case, data={"field": "case_text"},
+                 result="ok" if allowed else "denied")
+    if not allowed:
+        raise PermissionDenied("您无权查看事件描述的完整内容 / you may not read the case's text in clear")
+    return {"title": case.title, "description": case.description}
