@@ -240,6 +240,10 @@ CIVICGRID_REDIS_TIMEOUT = env.float("CIVICGRID_REDIS_TIMEOUT", 0.5, above=0)
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "civicgrid" / "locale"]
+# The language chosen in the top bar is kept for a year: without an age the cookie ends with the browser, and
+# an English reader would be back in Chinese the next morning. It only names a language, so Lax is enough.
+LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True

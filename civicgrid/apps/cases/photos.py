@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
+from civicgrid.foundation.core.bilingual import quotable
 from civicgrid.foundation.core.errors import ValidationFailed
 from civicgrid.foundation.core.photos import (  # noqa: F401  (re-exported for the case services and API)
     ACCEPTED_FORMATS,
@@ -32,7 +33,8 @@ KINDS = ("photo", "before", "after", "progress", "verify")
 def attach(*, case, photo: Photo, kind: str = "photo", step=None, uploaded_by=None) -> Attachment:
     """Store a checked photo and record it on the case (and step); call inside the action's transaction."""
     if kind not in KINDS:
-        raise ValidationFailed(f"照片类型无效：{kind[:16]} / unknown photo kind", field="photos")
+        shown = quotable(kind, 16)
+        raise ValidationFailed(f"照片类型无效：「{shown}」 / unknown photo kind \"{shown}\"", field="photos")
     now = timezone.localtime()
     relative = f"cases/{now:%Y}/{now:%m}/{photo.sha256}.jpg"
     store(relative, photo.data)

@@ -24,6 +24,7 @@ from civicgrid.foundation.access.scope import (
     subtree_q,
     user_roles,
 )
+from civicgrid.foundation.core.bilingual import quotable
 from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.ids import checked_id
 from civicgrid.foundation.sla import services as sla
@@ -250,12 +251,14 @@ def _filtered(qs, f: CaseFilter):
             wanted = (wanted - {group}) | STATUS_GROUPS[group]
         unknown = wanted - set(Status.values)
         if unknown:
-            raise ValidationFailed(f"未知的状态：{', '.join(sorted(unknown))[:60]} / unknown status", field="status")
+            shown = quotable(", ".join(sorted(unknown)), 60)
+            raise ValidationFailed(f"未知的状态：「{shown}」 / unknown status \"{shown}\"", field="status")
         qs = qs.filter(status__in=sorted(wanted))
     if f.work:
         lane = LANES.get(f.work.strip())
         if lane is None:
-            raise ValidationFailed(f"未知的待办类别：{f.work[:20]} / unknown work lane (one of "
+            shown = quotable(f.work, 20)
+            raise ValidationFailed(f"未知的待办类别：「{shown}」 / unknown work lane \"{shown}\" (one of "
                                    f"{', '.join(LANES)})", field="work")
         qs = qs.filter(status__in=lane.statuses)
         if lane.extension_pending:

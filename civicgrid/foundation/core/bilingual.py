@@ -55,3 +55,16 @@ def halves(text) -> tuple[str, str] | None:
     if not has_chinese(zh) or not _english(en):
         return None
     return zh.strip(), en.strip()
+
+
+_SPLITTING = re.compile(r"\s+/")
+_MARKS = str.maketrans("", "", _OPENING + _CLOSING + '"')
+
+
+def quotable(value, limit: int = 32) -> str:
+    """A value someone typed, made safe to quote in both halves of a message (「…」 in the Chinese, "…" in the
+    English): on one line, without quotation marks (an odd one would leave the message's own open) and without
+    a " / " (closed up to "/"), cut to `limit` characters. Whatever was typed, the message still splits where
+    it was written to, and each half names the value."""
+    text = " ".join(str(value if value is not None else "").translate(_MARKS).split())
+    return _SPLITTING.sub("/", text)[:limit]

@@ -10,6 +10,8 @@ from pathlib import Path
 
 EXAMPLE = Path(__file__).resolve().parent / "example_data" / "messages.csv"
 DEMO_SOURCE = "demo:example_data/messages.csv"
+# Both languages, " / " apart: the model page shows the reader's half (`ui.language.one_language`).
+DEMO_NOTE = "演示模型（示例数据） / demo model (example data)"
 
 
 def load_demo_router() -> str:
@@ -27,6 +29,6 @@ def load_demo_router() -> str:
     save(train(texts, labels), dest)
     activate = not RouterModelVersion.objects.filter(is_active=True).exists()
     v = versions.register(dest, actor="demo", source=DEMO_SOURCE, label_kind=LabelKind.DEPARTMENT,
-                          activate=activate, version=version, note="演示模型（示例数据）/ demo model (example data)")
+                          activate=activate, version=version, note=DEMO_NOTE)
     cv = (v.metrics.get("cv") or {}).get("macro_f1")
     return f"分拨模型 {v.version}{'（已启用）' if v.is_active else ''}，{v.n_samples} 条示例，macro-F1 {cv}"

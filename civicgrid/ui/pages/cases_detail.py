@@ -554,7 +554,8 @@ def case_act(request, number: str, action: str):
         raise Http404 from None
     except CivicgridError as exc:
         fresh = selectors.case_detail(request.user, case.number)
-        context = detail_context(request, fresh, error=error_text(exc), failed_action=action,
+        labels = {f["name"]: f["label"] for f in _fields(CASE_WORKFLOW.transition(action), fresh, None)}
+        context = detail_context(request, fresh, error=error_text(exc, labels), failed_action=action,
                                  posted={k: request.POST.get(k, "") for k in TEXT_INPUTS},
                                  error_field=exc.field or "")
         return render(request, "cases/detail.html", context, status=exc.status)

@@ -23,7 +23,8 @@ from civicgrid.ui.language import one_language
 # The inputs a transition may require (CASE_WORKFLOW `requires`), as a person reads them.
 FIELD_LABELS = {
     "reason": _("原因"),
-    "note": _("说明"),
+    # "Note", not the "Description" 说明 reads elsewhere: the case has a Description of its own
+    "note": pgettext_lazy("input", "说明"),
     "department": _("处置部门"),
     "hours": _("延期时长（工作小时）"),  # natural hours where the limit is in natural hours: see cases_detail
     "decision": _("审批结果"),
@@ -91,11 +92,13 @@ STATUS_STYLE = {
 }
 
 
-def error_text(exc) -> str:
+def error_text(exc, labels: dict | None = None) -> str:
     """The half of a service message ("中文 / English") in the reader's language; a missing required input is
-    named by its label rather than its field name."""
-    if getattr(exc, "code", "") == "missing" and exc.field in FIELD_LABELS:
-        return str(_("请填写「%(label)s」")) % {"label": FIELD_LABELS[exc.field]}
+    named by its label rather than its field name: the form's own (`labels`, where an action words an input
+    its own way, as 处置反馈 does its note), else the usual one."""
+    label = (labels or {}).get(exc.field) or FIELD_LABELS.get(exc.field)
+    if getattr(exc, "code", "") == "missing" and label:
+        return str(_("请填写「%(label)s」")) % {"label": label}
     return one_language(exc.message)
 
 

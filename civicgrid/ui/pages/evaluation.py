@@ -23,6 +23,7 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 
+from civicgrid.apps.cases.models import SYSTEM_ACCOUNT_LABELS
 from civicgrid.apps.evaluation import formulas, selectors, xlsx
 from civicgrid.foundation.access.endpoints import data_endpoint
 from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
@@ -73,8 +74,10 @@ def _evaluate(request, ask: dict) -> selectors.Evaluation:
 
 def _table(ev: selectors.Evaluation, rate_labels: list[str], count_labels: list[str], rows=None) -> list[dict]:
     """Each row's figures with their column's label (a phone shows each cell as "label value"); the ranking's
-    rows unless others are given (the system accounts listed below it)."""
+    rows unless others are given (the system accounts listed below it, named in the reader's language as the
+    case history names them: `SYSTEM_ACCOUNT_LABELS`; the xlsx, in Chinese, keeps the account's own name)."""
     return [{"row": r, "score": formulas.as_score(r.score),
+             "name": str(SYSTEM_ACCOUNT_LABELS.get(r.name, r.name)) if r.system else r.name,
              "unscored": gettext(r.unscored_reason) if r.unscored_reason else "",
              "rates": list(zip(rate_labels, [formulas.as_percent(r.rates.get(k)) for k in ev.rate_keys], strict=True)),
              "counts": list(zip(count_labels, [r.counts.get(c, 0) for c in ev.count_keys], strict=True))}

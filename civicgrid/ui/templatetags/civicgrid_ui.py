@@ -28,3 +28,19 @@ def one_language_filter(text):
     from civicgrid.ui.language import one_language
 
     return one_language(text)
+
+
+@register.filter(name="short_time")
+def short_time_filter(value):
+    """A date and time where a short form is read at a glance (the case's finished time limits, the board's
+    overdue list): "12-01 13:39" in Chinese for a date in this year, with the year for another year, and always
+    with it in English ("2026-12-01 13:39"), where "12-01" might be read day first."""
+    if not value:
+        return ""
+    from django.utils import dateformat, timezone
+    from django.utils.translation import get_language
+
+    local = timezone.localtime(value) if timezone.is_aware(value) else value
+    english = (get_language() or "").startswith("en")
+    same_year = local.year == timezone.localdate().year
+    return dateformat.format(local, "m-d H:i" if same_year and not english else "Y-m-d H:i")

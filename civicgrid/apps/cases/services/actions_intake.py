@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.access.models import User
+from civicgrid.foundation.core.bilingual import quotable
 from civicgrid.foundation.core.errors import ValidationFailed
 from civicgrid.foundation.core.pii import scrub
 from civicgrid.foundation.orgs.models import Organisation, handles_cases, handling_kinds_text
@@ -30,7 +31,8 @@ def resolve_department(value, *, field: str = "department") -> Organisation:
         pk = 0
     found = Organisation.objects.filter(pk=pk, is_active=True).first() if 0 < pk < 2**63 else None
     if found is None:
-        raise ValidationFailed(f"未知的处置部门：{str(value)[:32]} / unknown department", field=field)
+        shown = quotable(value)
+        raise ValidationFailed(f"未知的处置部门：「{shown}」 / unknown department \"{shown}\"", field=field)
     if not handles_cases(found):
         raise ValidationFailed(f"「{found.name}」不办理派遣的事件，请选择{handling_kinds_text()} / \"{found.name}\" is not an "
                                f"organisation that handles cases", field=field)
@@ -174,7 +176,9 @@ def _parent(ctx: Ctx) -> Case:
     parent = (Case.objects.visible_to(ctx.actor, "intake").select_related("department")
               .filter(number=number[:20]).first())
     if parent is None:
-        raise ValidationFailed(f"主案卷不存在或不在您的范围内：{number[:20]} / parent case not found", field="parent")
+        shown = quotable(number, 20)
+        raise ValidationFailed(f"主案卷不存在或不在您的范围内：「{shown}」 / parent case \"{shown}\" not found or not in "
+                               f"your scope", field="parent")
     if parent.pk == ctx.case.pk:
         raise ValidationFailed("不能合并到自身 / a case cannot be merged into itself", field="parent")
     _check_joinable(parent)

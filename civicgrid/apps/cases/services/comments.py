@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from civicgrid.foundation.audit.service import snapshot
+from civicgrid.foundation.core.bilingual import quotable
 from civicgrid.foundation.core.errors import NotFound, ValidationFailed
 
 from ..models import Case, CaseReporter, CaseStep
@@ -42,7 +43,8 @@ def comment(*, actor=None, case: Case, text: str, reporter_token: str | None = N
     text = _clean_text(text)
     media_url = str(media_url or "").strip()
     if channel not in CHANNELS:
-        raise ValidationFailed(f"未知的渠道：{str(channel)[:20]} / unknown channel", field="channel")
+        shown = quotable(channel, 20)
+        raise ValidationFailed(f"未知的渠道：「{shown}」 / unknown channel \"{shown}\"", field="channel")
     if not text and not media_url:
         raise ValidationFailed("请填写留言内容 / the comment is empty", field="text")
     if len(text) > MAX_TEXT:

@@ -11,6 +11,7 @@ from django.db import connection
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.audit import service as audit
 from civicgrid.foundation.audit.service import actor_label, snapshot, user_or_none  # noqa: F401  (used by the services)
+from civicgrid.foundation.core.bilingual import quotable
 from civicgrid.foundation.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from civicgrid.foundation.events import bus as events
 
@@ -149,7 +150,8 @@ def read_photos(items, default_kind: str, names=None) -> list[tuple[str, photo_m
     for i, item in enumerate(items):
         kind, source = item if isinstance(item, tuple) else (default_kind, item)
         if kind not in photo_mod.KINDS:
-            raise ValidationFailed(f"照片类型无效：{str(kind)[:16]} / unknown photo kind", field="photos")
+            shown = quotable(kind, 16)
+            raise ValidationFailed(f"照片类型无效：「{shown}」 / unknown photo kind \"{shown}\"", field="photos")
         if isinstance(source, photo_mod.Photo):
             result.append((kind, source))
             continue

@@ -41,6 +41,7 @@ from civicgrid.apps.categories.models import Category, in_use_q
 from civicgrid.apps.categories.routing import RoutingTable, resolve_department
 from civicgrid.foundation.access.scope import has_capability, scope_for, user_roles
 from civicgrid.foundation.core import context, keys, ratelimit
+from civicgrid.foundation.core.bilingual import quotable
 from civicgrid.foundation.core.errors import (
     CivicgridError,
     Conflict,
@@ -213,7 +214,8 @@ def resolve_category(category, *, subclass: bool = True) -> Category | None:
         if off is not None:
             raise ValidationFailed(f"事件分类「{off.name}」所属的大类「{off.parent.name}」已停用，不能再选用 / the class "
                                    f"{off.parent.name} of category {off.name} is switched off", field="category")
-        raise ValidationFailed(f"未知的事件分类：{str(category)[:32]} / unknown category", field="category")
+        shown = quotable(category)
+        raise ValidationFailed(f"未知的事件分类：「{shown}」 / unknown category \"{shown}\"", field="category")
     return require_subclass(found) if subclass else found
 
 
@@ -435,7 +437,8 @@ def _payload(*, title, description, address, source, name, phone, email, ticket,
     description = _text(description, "description", 4000, label="描述")
     address = _text(address, "address", 200, label="地址")
     if str(source) not in Source.values:
-        raise ValidationFailed(f"未知的来源：{str(source)[:20]} / unknown source", field="source")
+        shown = quotable(source, 20)
+        raise ValidationFailed(f"未知的来源：「{shown}」 / unknown source \"{shown}\"", field="source")
     name = _text(name, "reporter_name", 64, label="报告人")
     phone = _text(phone, "reporter_phone", 40, label="电话")
     if phone:
@@ -583,6 +586,7 @@ class TicketUsed(Conflict):
     area and whom to ask, without the number (a case outside one's scope is not even confirmed to exist)."""
 
     def __init__(self, ticket: str, number: str = ""):
+        ticket = quotable(ticket, 40)  # as typed: it may hold anything, " / " too
         if number:
             message = f"热线工单号 {ticket} 已登记为案卷 {number} / hotline ticket {ticket} is already case {number}"
         else:

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from civicgrid.foundation.audit.service import snapshot
+from civicgrid.foundation.core.bilingual import quotable
 from civicgrid.foundation.core.errors import Conflict, ValidationFailed
 from civicgrid.foundation.workflow.engine import Transition
 from civicgrid.foundation.workflow.steps import MAX_NOTE
@@ -148,8 +149,9 @@ def _of_kind(items, kind: str, label: str) -> list:
     items = list(items)
     for item in items:
         if isinstance(item, tuple) and item[0] != kind:
-            raise ValidationFailed(f"「{label}」的照片类型须为 {kind}（或不填），不能是 {str(item[0])[:16]} / the photos "
-                                   f"of this action are of kind {kind} (or none given), not {str(item[0])[:16]}",
+            shown = quotable(item[0], 16)
+            raise ValidationFailed(f"「{label}」的照片类型须为 {kind}（或不填），不能是「{shown}」 / the photos of this "
+                                   f"action are of kind {kind} (or none given), not \"{shown}\"",
                                    field="photos")
     return items
 

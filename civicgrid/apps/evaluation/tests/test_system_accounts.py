@@ -72,3 +72,24 @@ def test_the_api_lists_it_apart(district, client):
                       **auth(district.leader)).json()
     assert [(i["code"], i["rank"]) for i in body["items"]] == [("cd", 1), ("sd", None)] and body["count"] == 2
     assert [(i["code"], i["rank"]) for i in body["system_items"]] == [(SYSTEM_USERNAME, None)]
+
+
+@pytest.mark.parametrize("kind", ["dispatcher", "intake", "shift_lead"])
+def test_in_english_the_page_names_it_as_the_case_history_does(district, client, kind):
+    """The reader's language, as `SYSTEM_ACCOUNT_LABELS` names its steps on the case page; the xlsx stays Chinese."""
+    from django.conf import settings
+    from django.utils import translation
+
+    _auto_dispatched(district)
+    client.force_login(district.leader)
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    try:
+        html = client.get("/evaluation/", {"subject": kind, "month": "2026-05"}).content.decode()
+        rows = list(load_workbook(io.BytesIO(client.get("/evaluation/export.xlsx", {
+            "subject": kind, "month": "2026-05"}).content)).active.iter_rows(values_only=True))
+    finally:
+        translation.activate(settings.LANGUAGE_CODE)
+    below = html.partition("data-system-accounts")[2]
+    assert "System accounts (not ranked)" in below and "Smart routing (system)" in below
+    assert "智能分拨（系统）" not in html and SYSTEM_USERNAME in below
+    assert rows[-1][:3] == (SYSTEM_RANK, "智能分拨（系统）", SYSTEM_USERNAME)
