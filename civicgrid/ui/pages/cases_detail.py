@@ -20,7 +20,6 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import urlencode
 from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
@@ -29,7 +28,7 @@ from civicgrid.apps.cases import clocks, display, duplicates, recipients, select
 from civicgrid.apps.cases import conf as case_conf
 from civicgrid.apps.cases import photos as photo_mod
 from civicgrid.apps.cases.media import ExternalMedia, external_media
-from civicgrid.apps.cases.models import Attachment, Case, Source, Status
+from civicgrid.apps.cases.models import Attachment, Case, ProposalStatus, RoutingProposal, Source, Status
 from civicgrid.apps.cases.services.actions_handling import DECISIONS
 from civicgrid.apps.cases.services.actions_intake import (
     CHECK_RESULTS,
@@ -69,7 +68,7 @@ from .cases_shared import (
     error_text,
     success_once,
 )
-from .categories import overriding_warning
+from .categories import overriding_warning, proposal_correction_url
 from .common import capability_required, page_view
 from .router import suggestion_panel
 
@@ -224,15 +223,12 @@ def pending_proposal(case: Case, user, proposals: dict[int, dict]) -> dict | Non
     proposal = {**proposals[last.pk], "step": last,
                 "from": last.acting_department.name if last.acting_department else ""}
     if proposal["correct_rule"] and has_capability(user, "categories.manage"):
-        # `location`: the case's own place, where the form warns of a more specific rule the correction
-        # would leave in force.
-        query = {"correct": "1", "region_code": case.region_code[:9], "location": case.region_code,
-                 "reference": case.number, "note": f"由退回更正（{case.number}）"}
-        if case.category_id:
-            query["category"] = case.category_id
-        if proposal["department_id"]:
-            query["department"] = proposal["department_id"]
-        proposal["rule_url"] = f"{reverse('ui:routing_rule_new')}?{urlencode(query)}"
+        # The rules page's link for the same proposal (`location`: the case's own place, where the form warns of
+        # a more specific rule the correction would leave in force); saving it closes the proposal. None once a
+        # rule manager has acted on it (the rules page lists what is still open).
+        open_one = RoutingProposal.objects.filter(step=last, status=ProposalStatus.OPEN).select_related("case").first()
+        if open_one is not None:
+            proposal["rule_url"] = proposal_correction_url(open_one)
     return proposal
 
 
