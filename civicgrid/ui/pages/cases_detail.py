@@ -12,6 +12,7 @@ correction with a link that opens it pre-filled for those who manage rules) stan
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from django.contrib import messages
@@ -192,7 +193,24 @@ def _clocks(case: Case) -> list[dict]:
     return rows
 
 
-def _timeline(case: Case, proposals: dict[int, dict], media: ExternalMedia | None = None) -> list[dict]:
+# 「按分拨规则 #21」, 「按汛期包保规则 #3」 in a step's note (auto-dispatch writes them).
+RULE_IN_NOTE = re.compile(r"规则\s*#(\d{1,18})")
+
+
+def step_rules(step) -> list[int]:
+    """The routing rules a step names, for those who manage rules to look up (a rule deleted since opens its last
+    state and history): those its note cites and those a dispatch with 同时更正分拨规则 corrected or found
+    overriding, in order, once each."""
+    found = [int(n) for n in RULE_IN_NOTE.findall(step.note or "")]
+    corrected = step.data.get("rule_corrected") if isinstance(step.data, dict) else None
+    if isinstance(corrected, dict):
+        found += [r for r in (corrected.get("rule"), (corrected.get("overridden_by") or {}).get("rule"))
+                  if isinstance(r, int)]
+    return list(dict.fromkeys(found))
+
+
+def _timeline(case: Case, proposals: dict[int, dict], media: ExternalMedia | None = None, *,
+              rule_links: bool = False) -> list[dict]:
     labels = {**STEP_LABELS, **EXTRA_STEP_LABELS}
     # 不予受理, 作废: the internal reason (the step's note) and, apart, what the reporters were told.
     return [{"step": s, "label": labels.get(s.action, s.action),
@@ -202,6 +220,7 @@ def _timeline(case: Case, proposals: dict[int, dict], media: ExternalMedia | Non
              "from_label": Status(s.from_status).label if s.from_status in Status.values else "",
              "to_label": Status(s.to_status).label if s.to_status in Status.values else "",
              "proposal": proposals.get(s.pk),
+             "rules": step_rules(s) if rule_links else [],
              # a 评价 keeps its score in the timeline: the rating of its closing, also after a 重新办理
              "score": s.data.get("score") if s.action == "rate" and isinstance(s.data, dict) else None,
              "photos": [photo(case, a) for a in s.attachments.all()],
@@ -416,7 +435,8 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "clocks": (clock_rows := _clocks(case)),
         # 处置期限 is the open handling clock's deadline: reckoned on a provisional calendar year, it says so
         "deadline_provisional": display.deadline_provisional(clock_rows),
-        "timeline": _timeline(case, proposals, media := external_media(case, case.steps.all())),
+        "timeline": _timeline(case, proposals, media := external_media(case, case.steps.all()),
+                              rule_links=has_capability(user, "categories.manage")),
         # links the reporter sent instead of uploading (Open311 media_url): shown as links, never fetched
         "external_media": media.report,
         "send_back_proposal": pending_proposal(case, user, proposals) if "dispatch" in allowed else None,

@@ -326,6 +326,13 @@ def category_export(request):
     return file_response(body, filename, XLSX_TYPE)
 
 
+@page_view(MANAGE)
+def rule_export(request):
+    """Every routing and 包保 rule as xlsx (export only: rules are changed on their pages)."""
+    body, filename = xlsx.export_rules(actor=request.user)
+    return file_response(body, filename, XLSX_TYPE)
+
+
 @require_http_methods(["GET", "POST"])
 @capability_required(MANAGE)
 def category_import(request):
@@ -361,6 +368,11 @@ def rule_list(request):
     if region:
         qs = qs.filter(region_code__startswith=region)
     qs = search(qs, ("category__name", "department__name", "department__short_name", "note"), q)
+    if request.GET.get("deleted") == "1":  # 已删除: their last state, each opening its history
+        page_obj = paginate(request, selectors.deleted_rules(request.user))
+        return render(request, "categories/rules.html", {
+            "page_obj": page_obj, "deleted": True, "kinds": RuleKind.choices,
+            "deleted_rules": _last_states(page_obj.object_list)})
     page_obj = paginate(request, qs.order_by("region_code", "id"))
     proposals = routing_proposals.open_proposals(request.user)
     return render(request, "categories/rules.html", {
@@ -483,7 +495,7 @@ def rule_detail(request, pk: int):
     """One rule: edit, delete, and its history."""
     rule = selectors.visible_rules(request.user).select_related("category__taxonomy", "department").filter(pk=pk).first()
     if rule is None:
-        raise Http404
+        return _deleted_rule_page(request, pk)
     initial = {f: getattr(rule, f) for f in RuleForm.base_fields}
     form = RuleForm(request.POST or None, initial=initial)
     delete_error = ""
@@ -515,6 +527,39 @@ def rule_detail(request, pk: int):
                   status=status)
 
 
+def _last_states(entries) -> list[dict]:
+    """Deleted rules as their deletion records keep them (`before`), the category and department named (two
+    queries whatever the number)."""
+    entries = list(entries)
+    states = [(e, e.before if isinstance(e.before, dict) else {}) for e in entries]
+    categories = {c.pk: str(c) for c in Category.objects.filter(
+        pk__in={st.get("category") for _e, st in states} - {None})}
+    departments = {o.pk: selectors.org_label(o) for o in Organisation.objects.filter(
+        pk__in={st.get("department") for _e, st in states} - {None})}
+    kinds = dict(RuleKind.choices)
+    return [{"pk": int(e.target_id), "deleted_at": e.at, "deleted_by": e.actor_name,
+             "url": reverse("ui:routing_rule_detail", args=[int(e.target_id)]),
+             "kind": kinds.get(st.get("kind"), st.get("kind", "")),
+             "category": categories.get(st.get("category"), _("任意分类") if st.get("category") is None else
+                                        f"#{st.get('category')}"),
+             "region_code": st.get("region_code", ""),
+             "department": departments.get(st.get("department"), f"#{st.get('department')}"),
+             "priority": st.get("priority"), "active": _yes(bool(st.get("is_active"))), "note": st.get("note", "")}
+            for e, st in states if e.target_id.isdigit()]
+
+
+def _deleted_rule_page(request, pk: int):
+    """A deleted rule, for those who manage rules: its last state and its history, read-only (what a case
+    timeline's 「按分拨规则 #21」 refers to). 404 when no rule of that id was ever deleted."""
+    entry = selectors.deleted_rule(request.user, pk)
+    if entry is None:
+        raise Http404
+    entries = describe_all(history(RoutingRule(pk=pk))[:HISTORY_LIMIT], RoutingRule, request.user,
+                           selectors.history_read_paths(request.user))
+    return render(request, "categories/rule_deleted.html", {"state": _last_states([entry])[0], "entries": entries,
+                                                            "limit": HISTORY_LIMIT})
+
+
 urlpatterns = [
     path("", category_list, name="category_list"),
     path("<int:pk>/", category_detail, name="category_detail"),
@@ -522,6 +567,7 @@ urlpatterns = [
     path("import/", category_import, name="category_import"),
     path("rules/", rule_list, name="routing_rule_list"),
     path("rules/new/", rule_new, name="routing_rule_new"),
+    path("rules/export.xlsx", rule_export, name="routing_rule_export"),
     path("rules/<int:pk>/", rule_detail, name="routing_rule_detail"),
     path("rules/proposals/<int:pk>/dismiss/", proposal_dismiss, name="routing_proposal_dismiss"),
 ]
@@ -531,6 +577,7 @@ data_endpoint("ui:category_detail", "categories.Category", "detail")
 data_endpoint("ui:category_export", "categories.Category", "export")
 data_endpoint("ui:routing_rule_list", "categories.RoutingRule", "list")
 data_endpoint("ui:routing_rule_detail", "categories.RoutingRule", "detail")
+data_endpoint("ui:routing_rule_export", "categories.RoutingRule", "export")
 non_data_endpoint("ui:category_import", "ui:routing_rule_new", "ui:routing_proposal_dismiss")
 
 register(MenuItem("categories", gettext_noop("事件分类"), "ui:category_list", VIEW, order=60))
