@@ -453,6 +453,10 @@ class RoutingProposal(models.Model):
     decision_note = models.CharField(_("处理说明"), max_length=200, blank=True)
     corrected_rule_id = models.PositiveBigIntegerField(_("更正后的规则"), null=True, blank=True)
 
+    # A rule manager's reason for dismissing a routing proposal (which department does what), not about a person:
+    # the proposal's history shows it as written.
+    audit_plain_fields = ("decision_note",)
+
     class Meta:
         verbose_name = _("规则更正建议")
         verbose_name_plural = _("规则更正建议")
