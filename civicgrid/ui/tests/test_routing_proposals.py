@@ -141,3 +141,22 @@ def test_a_dispatchers_own_correction_keeps_the_rules_note_and_is_named_as_such(
     act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.other_dept.pk, correct_rule=True,
         rule_region=GRID[:12], note="张先生13912345678")
     assert RoutingRule.objects.get(region_code=GRID[:12]).note == "派遣时更正"
+
+
+def test_the_migration_opens_the_proposals_steps_made_before_they_were_kept(loop):
+    import importlib
+    from types import SimpleNamespace
+
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    case = _sent_back(loop)
+    RoutingProposal.objects.all().delete()  # as before the model existed
+    migration = importlib.import_module("civicgrid.apps.cases.migrations.0025_routing_proposal")
+    state = MigrationExecutor(connection).loader.project_state(("cases", "0025_routing_proposal"))
+    migration.open_existing(state.apps, SimpleNamespace(connection=connection))
+    proposal = RoutingProposal.objects.get()
+    step = case.steps.get(action="send_back")
+    assert proposal.step_id == step.pk and proposal.status == ProposalStatus.OPEN
+    assert proposal.created_at == step.at and proposal.proposed_department_id == loop.other_dept.pk
+    assert proposal.region_code == case.region_code and proposal.category_id == loop.cat.pk
