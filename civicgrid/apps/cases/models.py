@@ -471,3 +471,50 @@ class CaseDaySequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day:%Y%m%d} {self.last}"
+
+
+class ProposalStatus(models.TextChoices):
+    OPEN = "open", _("待处理")
+    ACCEPTED = "accepted", _("已采纳")
+    DISMISSED = "dismissed", _("已驳回")
+
+
+class RoutingProposal(models.Model):
+    """A department's 建议更正分拨规则, made when it sent a case back (退回 with `correct_rule`), kept open for
+    those who manage routing rules until one of them acts on it: 采纳 (the rule is corrected, from the rules page
+    or by dispatching the case with 同时更正分拨规则) or 驳回 with a reason. The step keeps the proposal too, but
+    a street dispatcher (who cannot edit rules) re-dispatching the case would otherwise leave the wrong rule
+    routing new cases with nobody told (`services.routing_proposals`)."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="routing_proposals")
+    step = models.OneToOneField(CaseStep, on_delete=models.CASCADE, related_name="routing_proposal")
+    category = models.ForeignKey("categories.Category", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+", verbose_name=_("分类"))
+    region_code = models.CharField(_("区域代码"), max_length=15)
+    # The rule that sent the case to the returning department, when one did: kept by id so that the list still
+    # names it (and links its history) once it is deleted.
+    rule_id_at_proposal = models.PositiveBigIntegerField(_("原分拨规则"), null=True, blank=True)
+    from_department = models.ForeignKey("orgs.Organisation", null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="+", verbose_name=_("退回部门"))
+    proposed_department = models.ForeignKey("orgs.Organisation", null=True, blank=True, on_delete=models.SET_NULL,
+                                            related_name="+", verbose_name=_("建议部门"))
+    status = models.CharField(_("状态"), max_length=16, choices=ProposalStatus.choices, default=ProposalStatus.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decision_note = models.CharField(_("处理说明"), max_length=200, blank=True)
+    corrected_rule_id = models.PositiveBigIntegerField(_("更正后的规则"), null=True, blank=True)
+
+    # A rule manager's reason for dismissing a routing proposal (which department does what), not about a person:
+    # the proposal's history shows it as written.
+    audit_plain_fields = ("decision_note",)
+
+    class Meta:
+        verbose_name = _("规则更正建议")
+        verbose_name_plural = _("规则更正建议")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} @ {self.region_code}"

@@ -31,6 +31,8 @@ grant_capabilities(VIEW_PUBLIC, {Role.VOLUNTEER, Role.RESIDENT})
 grant_capabilities(MANAGE, {Role.SYSTEM_ADMIN, Role.COMMAND_DISPATCHER})
 grant_capabilities(ROUTE, {Role.COMMAND_DISPATCHER, Role.STREET_DISPATCHER})
 
-# Audit actions of the categories app beyond the foundation's data.* (services.RULE_CORRECTED).
+# Audit actions of the categories app beyond the foundation's data.* (services.RULE_CORRECTED and
+# RULE_CORRECTED_AT_DISPATCH).
 audit_labels.register_domain("categories", gettext_lazy("事件分类与分拨规则"), order=150)
-audit_labels.name_actions({"categories.rule_corrected": gettext_lazy("按退回修正分拨规则")})
+audit_labels.name_actions({"categories.rule_corrected": gettext_lazy("按退回修正分拨规则"),
+                           "categories.rule_corrected_at_dispatch": gettext_lazy("派遣或改派时更正分拨规则")})

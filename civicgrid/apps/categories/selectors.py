@@ -8,8 +8,11 @@ path (pages, API and the scope contract all use them).
 from __future__ import annotations
 
 from django.db import models
+from django.db.models.functions import Cast
 
 from civicgrid.foundation.access.scope import has_capability
+from civicgrid.foundation.audit import verbs
+from civicgrid.foundation.audit.models import AuditEntry
 from civicgrid.foundation.core.errors import ValidationFailed
 from civicgrid.foundation.orgs.models import CASE_HANDLING_KINDS, Organisation, OrgKind
 
@@ -46,6 +49,24 @@ def visible_rules(user) -> models.QuerySet[RoutingRule]:
     if has_capability(user, MANAGE):
         return RoutingRule.objects.all()
     return RoutingRule.objects.none()
+
+
+def deleted_rules(user) -> models.QuerySet:
+    """The audit records of deleted routing rules, newest first, for those who manage rules (none for anybody
+    else): each keeps the rule's last state (`before`), so that its page and history still answer after the
+    rule is gone, and a case timeline's 「按分拨规则 #21」 still has something to look up. A rule id recreated
+    since (never, ids are not reused, but an import of old data might) is left out."""
+    if not has_capability(user, MANAGE):
+        return AuditEntry.objects.none()
+    label = RoutingRule._meta.label_lower
+    alive = RoutingRule.objects.annotate(key=Cast("pk", models.CharField())).values("key")
+    return (AuditEntry.objects.filter(target_type=label, action=verbs.Data.DELETED)
+            .exclude(target_id__in=alive).order_by("-at", "-id"))
+
+
+def deleted_rule(user, pk: int) -> AuditEntry | None:
+    """The record of the deletion of rule `pk` (its last state in `before`), when the user manages rules."""
+    return deleted_rules(user).filter(target_id=str(pk)).first()
 
 
 def history_read_paths(user) -> dict:

@@ -40,11 +40,14 @@ __all__ = [
     "DispatchTarget", "Route", "dispatch_target", "explain_route", "match", "resolve_department", "overriding_route",
     "create_taxonomy", "create_category",
     "update_category", "create_rule", "update_rule", "delete_rule", "correct_rule", "check_limit",
-    "RULE_CORRECTED", "same_place_rules", "check_department", "staffed_departments", "normalise_code",
+    "RULE_CORRECTED", "RULE_CORRECTED_AT_DISPATCH", "same_place_rules", "check_department", "staffed_departments", "normalise_code",
     "check_code", "class_off_warning", "note_feed_change",
 ]
 
-RULE_CORRECTED = "categories.rule_corrected"  # audit action: a rule set from a send-back (退回)
+RULE_CORRECTED = "categories.rule_corrected"  # audit action: a rule set from a send-back's (退回) proposal
+# Audit action: a dispatcher who manages rules sent a case elsewhere than the rule said and corrected the rule
+# with it, no 退回 asking for it (the history must not say 按退回 when nobody sent anything back).
+RULE_CORRECTED_AT_DISPATCH = "categories.rule_corrected_at_dispatch"
 TOPIC_CATEGORY_CHANGED = "categories.category_changed"
 TOPIC_RULE_CHANGED = "categories.rule_changed"
 # The longest time limit per unit: about a year of each clock (a longer one is a typing slip, and its deadline
@@ -415,10 +418,14 @@ def delete_rule(*, actor, rule: RoutingRule) -> None:
 
 @transaction.atomic
 def correct_rule(*, actor, category: Category | None, region_code: str, department: Organisation,
-                 note: str = "", reference: str = "") -> RoutingRule:
-    """Fix routing from a send-back (退回): from now on cases of `category` in `region_code` go to
-    `department`. Updates the routing rule for exactly that category and region, or creates one; audited as
-    `categories.rule_corrected` with before/after and the `reference` (e.g. the case number)."""
+                 note: str = "", reference: str = "", at_dispatch: bool = False) -> RoutingRule:
+    """Fix routing: from now on cases of `category` in `region_code` go to `department`. Updates the routing
+    rule for exactly that category and region, or creates one; audited with before/after and the `reference`
+    (e.g. the case number) as `categories.rule_corrected` (from a 退回's proposal) or, with `at_dispatch`, as
+    `categories.rule_corrected_at_dispatch` (a dispatcher's own override, no 退回 behind it).
+
+    `note` is the rule's 说明, written only when given: a correction never takes a case step's note (which may
+    name residents and phone numbers) for the rule's, and an existing rule keeps the administrator's note."""
     require_manager(actor)
     note = _text(note, "note", 200)
     reference = _text(reference, "reference", 64)
@@ -428,7 +435,7 @@ def correct_rule(*, actor, category: Category | None, region_code: str, departme
                 .order_by("-is_active", "-priority", "-id").first())
     if existing is None:
         rule = RoutingRule(category=category, region_code=region_code, department=department,
-                           note=note or "由退回更正")
+                           note=note or ("派遣时更正" if at_dispatch else "由退回更正"))
         _check_rule(rule)
         rule.save()
         before = None
@@ -440,7 +447,7 @@ def correct_rule(*, actor, category: Category | None, region_code: str, departme
             rule.note = note
         _check_rule(rule)
         rule.save()
-    record(actor=actor, action=RULE_CORRECTED, target=rule, before=before, after=snapshot(rule),
-           data={"reference": reference} if reference else None)
+    record(actor=actor, action=RULE_CORRECTED_AT_DISPATCH if at_dispatch else RULE_CORRECTED, target=rule,
+           before=before, after=snapshot(rule), data={"reference": reference} if reference else None)
     publish(TOPIC_RULE_CHANGED, aggregate=rule, payload={"change": "corrected", "reference": reference})
     return rule

@@ -12,6 +12,9 @@ category is done by setting 启用 to 否. The checks cost a fixed number of que
 In a workbook of several sheets the import reads the export's own sheet (「事件分类」), else the first sheet
 whose first rows hold the header, else the first; a title row above the header is skipped, and the report
 names the sheet read.
+
+The routing and 包保 rules are exported too (`export_rules`, for those who manage them), but not imported: a
+rule is changed on its page, where the change is checked against the rules that share its place.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.office_xlsx import official_language
 from civicgrid.foundation.events.bus import publish
 from civicgrid.foundation.imports.readers import TableError, read_table, write_xlsx
+from civicgrid.foundation.regions.models import Region
 
-from .models import Category, CategoryKind, LimitMode, Taxonomy
-from .permissions import VIEW
+from .models import Category, CategoryKind, LimitMode, RoutingRule, Taxonomy
+from .permissions import MANAGE, VIEW
 from .selectors import org_label, organisations_by_name
 from .services import (
     TOPIC_CATEGORY_CHANGED,
@@ -101,6 +105,30 @@ def export_categories(*, actor, taxonomy: Taxonomy | None = None) -> tuple[bytes
            target_repr=f"事件分类导出（{taxonomy.name if taxonomy else '全部分类体系'}）{len(rows)} 行"[:200],
            data={"taxonomy": name, "rows": len(rows)})
     return body, f"categories-{name}-{timezone.localdate():%Y%m%d}.xlsx"
+
+
+RULE_HEADERS = ("编号", "规则类型", "分类体系", "分类编码", "分类名称", "区域代码", "区域名称", "处置部门", "优先级", "启用",
+                "说明")
+RULE_SHEET_TITLE = "分拨规则"
+
+
+@official_language
+def export_rules(*, actor) -> tuple[bytes, str]:
+    """The routing and 包保 rules as xlsx bytes and a file name, for those who manage them (audited). Export only:
+    rules are changed on their pages, where each change is checked against its rivals."""
+    if actor is not None and not has_capability(actor, MANAGE):
+        raise PermissionDenied("无权导出分拨规则 / categories.manage required")
+    rules = list(RoutingRule.objects.select_related("category__taxonomy", "department").order_by("region_code", "id"))
+    regions = dict(Region.objects.filter(code__in={r.region_code for r in rules}).values_list("code", "name"))
+    rows = [[r.pk, r.get_kind_display(), r.category.taxonomy.code if r.category_id else "",
+             r.category.code if r.category_id else "", r.category.name if r.category_id else "任意分类",
+             r.region_code, regions.get(r.region_code, ""), org_label(r.department), r.priority,
+             "是" if r.is_active else "否", r.note] for r in rules]
+    # Codes as text cells, so that Excel keeps their leading zeros.
+    body = write_xlsx(RULE_HEADERS, rows, sheet_title=RULE_SHEET_TITLE, text_columns=("分类编码", "区域代码"))
+    record(actor=actor, action=verbs.Data.EXPORTED, target_type=RoutingRule._meta.label_lower,
+           target_repr=f"分拨规则导出 {len(rows)} 行", data={"rows": len(rows)})
+    return body, f"routing-rules-{timezone.localdate():%Y%m%d}.xlsx"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ correction with a link that opens it pre-filled for those who manage rules) stan
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from django.contrib import messages
@@ -20,7 +21,6 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import urlencode
 from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
@@ -29,7 +29,7 @@ from civicgrid.apps.cases import clocks, display, duplicates, recipients, select
 from civicgrid.apps.cases import conf as case_conf
 from civicgrid.apps.cases import photos as photo_mod
 from civicgrid.apps.cases.media import ExternalMedia, external_media
-from civicgrid.apps.cases.models import Attachment, Case, Source, Status
+from civicgrid.apps.cases.models import Attachment, Case, ProposalStatus, RoutingProposal, Source, Status
 from civicgrid.apps.cases.services.actions_handling import DECISIONS
 from civicgrid.apps.cases.services.actions_intake import (
     CHECK_RESULTS,
@@ -69,7 +69,7 @@ from .cases_shared import (
     error_text,
     success_once,
 )
-from .categories import overriding_warning
+from .categories import overriding_warning, proposal_correction_url
 from .common import capability_required, page_view
 from .router import suggestion_panel
 
@@ -195,7 +195,24 @@ def _clocks(case: Case) -> list[dict]:
     return rows
 
 
-def _timeline(case: Case, proposals: dict[int, dict], media: ExternalMedia | None = None) -> list[dict]:
+# 「按分拨规则 #21」, 「按汛期包保规则 #3」 in a step's note (auto-dispatch writes them).
+RULE_IN_NOTE = re.compile(r"规则\s*#(\d{1,18})")
+
+
+def step_rules(step) -> list[int]:
+    """The routing rules a step names, for those who manage rules to look up (a rule deleted since opens its last
+    state and history): those its note cites and those a dispatch with 同时更正分拨规则 corrected or found
+    overriding, in order, once each."""
+    found = [int(n) for n in RULE_IN_NOTE.findall(step.note or "")]
+    corrected = step.data.get("rule_corrected") if isinstance(step.data, dict) else None
+    if isinstance(corrected, dict):
+        found += [r for r in (corrected.get("rule"), (corrected.get("overridden_by") or {}).get("rule"))
+                  if isinstance(r, int)]
+    return list(dict.fromkeys(found))
+
+
+def _timeline(case: Case, proposals: dict[int, dict], media: ExternalMedia | None = None, *,
+              rule_links: bool = False) -> list[dict]:
     labels = {**STEP_LABELS, **EXTRA_STEP_LABELS}
     # 不予受理, 作废: the internal reason (the step's note) and, apart, what the reporters were told.
     return [{"step": s, "label": labels.get(s.action, s.action),
@@ -205,6 +222,7 @@ def _timeline(case: Case, proposals: dict[int, dict], media: ExternalMedia | Non
              "from_label": Status(s.from_status).label if s.from_status in Status.values else "",
              "to_label": Status(s.to_status).label if s.to_status in Status.values else "",
              "proposal": proposals.get(s.pk),
+             "rules": step_rules(s) if rule_links else [],
              # a 评价 keeps its score in the timeline: the rating of its closing, also after a 重新办理
              "score": s.data.get("score") if s.action == "rate" and isinstance(s.data, dict) else None,
              # a 申请延期 keeps the hours asked for: its note is the reason only, and a request withdrawn or
@@ -230,15 +248,12 @@ def pending_proposal(case: Case, user, proposals: dict[int, dict]) -> dict | Non
     proposal = {**proposals[last.pk], "step": last,
                 "from": last.acting_department.name if last.acting_department else ""}
     if proposal["correct_rule"] and has_capability(user, "categories.manage"):
-        # `location`: the case's own place, where the form warns of a more specific rule the correction
-        # would leave in force.
-        query = {"correct": "1", "region_code": case.region_code[:9], "location": case.region_code,
-                 "reference": case.number, "note": f"由退回更正（{case.number}）"}
-        if case.category_id:
-            query["category"] = case.category_id
-        if proposal["department_id"]:
-            query["department"] = proposal["department_id"]
-        proposal["rule_url"] = f"{reverse('ui:routing_rule_new')}?{urlencode(query)}"
+        # The rules page's link for the same proposal (`location`: the case's own place, where the form warns of
+        # a more specific rule the correction would leave in force); saving it closes the proposal. None once a
+        # rule manager has acted on it (the rules page lists what is still open).
+        open_one = RoutingProposal.objects.filter(step=last, status=ProposalStatus.OPEN).select_related("case").first()
+        if open_one is not None:
+            proposal["rule_url"] = proposal_correction_url(open_one)
     return proposal
 
 
@@ -428,7 +443,8 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "clocks": (clock_rows := _clocks(case)),
         # 处置期限 is the open handling clock's deadline: reckoned on a provisional calendar year, it says so
         "deadline_provisional": display.deadline_provisional(clock_rows),
-        "timeline": _timeline(case, proposals, media := external_media(case, case.steps.all())),
+        "timeline": _timeline(case, proposals, media := external_media(case, case.steps.all()),
+                              rule_links=has_capability(user, "categories.manage")),
         # links the reporter sent instead of uploading (Open311 media_url): shown as links, never fetched
         "external_media": media.report,
         "send_back_proposal": pending_proposal(case, user, proposals) if "dispatch" in allowed else None,

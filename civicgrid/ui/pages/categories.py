@@ -10,6 +10,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -19,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_http_methods
 
+from civicgrid.apps.cases.services import routing_proposals
 from civicgrid.apps.categories import selectors, services, xlsx
 from civicgrid.apps.categories.models import Category, CategoryKind, LimitMode, RoutingRule, RuleKind
 from civicgrid.apps.categories.permissions import MANAGE, VIEW
@@ -324,6 +326,13 @@ def category_export(request):
     return file_response(body, filename, XLSX_TYPE)
 
 
+@page_view(MANAGE)
+def rule_export(request):
+    """Every routing and 包保 rule as xlsx (export only: rules are changed on their pages)."""
+    body, filename = xlsx.export_rules(actor=request.user)
+    return file_response(body, filename, XLSX_TYPE)
+
+
 @require_http_methods(["GET", "POST"])
 @capability_required(MANAGE)
 def category_import(request):
@@ -359,13 +368,67 @@ def rule_list(request):
     if region:
         qs = qs.filter(region_code__startswith=region)
     qs = search(qs, ("category__name", "department__name", "department__short_name", "note"), q)
+    if request.GET.get("deleted") == "1":  # 已删除: their last state, each opening its history
+        page_obj = paginate(request, selectors.deleted_rules(request.user))
+        return render(request, "categories/rules.html", {
+            "page_obj": page_obj, "deleted": True, "kinds": RuleKind.choices,
+            "deleted_rules": _last_states(page_obj.object_list)})
     page_obj = paginate(request, qs.order_by("region_code", "id"))
+    proposals = routing_proposals.open_proposals(request.user)
     return render(request, "categories/rules.html", {
+        "proposal_count": proposals.count(), "proposals": _proposal_rows(proposals[:PROPOSALS_SHOWN]),
         "page_obj": page_obj, "kind": kind, "region": region, "q": q, "kinds": RuleKind.choices,
         "rows": table_rows(_label_rules(list(page_obj.object_list)), RULE_COLUMNS),
         "headers": [c.label for c in RULE_COLUMNS], "model_label": "categories.routingrule",
         "detail_url_name": "ui:routing_rule_detail",
     })
+
+
+# The open 规则更正建议 the rules page lists, oldest first (a backlog longer than this is worked from the top).
+PROPOSALS_SHOWN = 50
+
+
+def proposal_correction_url(proposal) -> str:
+    """The rule correction form pre-filled from a proposal (as the case page's link): the case's category, its
+    street, the proposed department, the case as reference and its place; saving it closes the proposal."""
+    query = {"correct": "1", "region_code": proposal.region_code[:9], "location": proposal.region_code,
+             "reference": proposal.case.number, "proposal": proposal.pk}
+    if proposal.category_id:
+        query["category"] = proposal.category_id
+    if proposal.proposed_department_id:
+        query["department"] = proposal.proposed_department_id
+    return f"{reverse('ui:routing_rule_new')}?{urlencode(query)}"
+
+
+def _proposal_rows(proposals) -> list[dict]:
+    """What the rules page shows of each open proposal: the case, the rule that routed it (its page, or the
+    history of a rule deleted since), who sent it back and whom they proposed, and the two ways to act."""
+    rows = []
+    for p in proposals:
+        rule_id = p.rule_id_at_proposal
+        rows.append({
+            "proposal": p, "case_url": reverse("ui:case_detail", args=[p.case.number]),
+            "rule_id": rule_id,
+            "rule_url": reverse("ui:routing_rule_detail", args=[rule_id]) if rule_id else "",
+            "category": str(p.category) if p.category_id else "",
+            "from": selectors.org_label(p.from_department), "to": selectors.org_label(p.proposed_department),
+            "accept_url": proposal_correction_url(p),
+            "dismiss_url": reverse("ui:routing_proposal_dismiss", args=[p.pk]),
+        })
+    return rows
+
+
+@require_http_methods(["POST"])
+@capability_required(MANAGE)
+def proposal_dismiss(request, pk: int):
+    """驳回 a 规则更正建议 with a reason (the rule stays as it is)."""
+    try:
+        routing_proposals.dismiss(actor=request.user, proposal_id=pk, reason=request.POST.get("reason", ""))
+    except CivicgridError as exc:
+        messages.error(request, one_language(str(exc)))
+    else:
+        messages.success(request, _("已驳回该规则更正建议"))
+    return redirect("ui:routing_rule_list")
 
 
 @require_http_methods(["GET", "POST"])
@@ -377,6 +440,7 @@ def rule_new(request):
     to correct that one instead."""
     correcting = request.GET.get("correct") == "1"
     reference = request.GET.get("reference", "")[:64]
+    proposal_id = _initial_pk(request.GET.get("proposal")) if correcting else None
     location = _case_location(request.GET.get("location")) if correcting else ""
     initial = {k: request.GET.get(k) for k in ("category", "region_code", "department", "note") if request.GET.get(k)}
     form = RuleForm(request.POST or None, initial=initial)
@@ -387,9 +451,12 @@ def rule_new(request):
         data = form.cleaned_data
         try:
             if correcting:
-                rule = services.correct_rule(actor=request.user, category=data["category"],
-                                             region_code=data["region_code"], department=data["department"],
-                                             note=data["note"], reference=reference)
+                with transaction.atomic():
+                    rule = services.correct_rule(actor=request.user, category=data["category"],
+                                                 region_code=data["region_code"], department=data["department"],
+                                                 note=data["note"], reference=reference)
+                    if proposal_id:  # the correction a 规则更正建议 asked for: it is closed as accepted
+                        routing_proposals.accept(actor=request.user, proposal_id=proposal_id, rule_id=rule.pk)
             else:
                 rule = services.create_rule(actor=request.user, **data)
         except CivicgridError as exc:
@@ -428,7 +495,7 @@ def rule_detail(request, pk: int):
     """One rule: edit, delete, and its history."""
     rule = selectors.visible_rules(request.user).select_related("category__taxonomy", "department").filter(pk=pk).first()
     if rule is None:
-        raise Http404
+        return _deleted_rule_page(request, pk)
     initial = {f: getattr(rule, f) for f in RuleForm.base_fields}
     form = RuleForm(request.POST or None, initial=initial)
     delete_error = ""
@@ -460,6 +527,39 @@ def rule_detail(request, pk: int):
                   status=status)
 
 
+def _last_states(entries) -> list[dict]:
+    """Deleted rules as their deletion records keep them (`before`), the category and department named (two
+    queries whatever the number)."""
+    entries = list(entries)
+    states = [(e, e.before if isinstance(e.before, dict) else {}) for e in entries]
+    categories = {c.pk: str(c) for c in Category.objects.filter(
+        pk__in={st.get("category") for _e, st in states} - {None})}
+    departments = {o.pk: selectors.org_label(o) for o in Organisation.objects.filter(
+        pk__in={st.get("department") for _e, st in states} - {None})}
+    kinds = dict(RuleKind.choices)
+    return [{"pk": int(e.target_id), "deleted_at": e.at, "deleted_by": e.actor_name,
+             "url": reverse("ui:routing_rule_detail", args=[int(e.target_id)]),
+             "kind": kinds.get(st.get("kind"), st.get("kind", "")),
+             "category": categories.get(st.get("category"), _("任意分类") if st.get("category") is None else
+                                        f"#{st.get('category')}"),
+             "region_code": st.get("region_code", ""),
+             "department": departments.get(st.get("department"), f"#{st.get('department')}"),
+             "priority": st.get("priority"), "active": _yes(bool(st.get("is_active"))), "note": st.get("note", "")}
+            for e, st in states if e.target_id.isdigit()]
+
+
+def _deleted_rule_page(request, pk: int):
+    """A deleted rule, for those who manage rules: its last state and its history, read-only (what a case
+    timeline's 「按分拨规则 #21」 refers to). 404 when no rule of that id was ever deleted."""
+    entry = selectors.deleted_rule(request.user, pk)
+    if entry is None:
+        raise Http404
+    entries = describe_all(history(RoutingRule(pk=pk))[:HISTORY_LIMIT], RoutingRule, request.user,
+                           selectors.history_read_paths(request.user))
+    return render(request, "categories/rule_deleted.html", {"state": _last_states([entry])[0], "entries": entries,
+                                                            "limit": HISTORY_LIMIT})
+
+
 urlpatterns = [
     path("", category_list, name="category_list"),
     path("<int:pk>/", category_detail, name="category_detail"),
@@ -467,7 +567,9 @@ urlpatterns = [
     path("import/", category_import, name="category_import"),
     path("rules/", rule_list, name="routing_rule_list"),
     path("rules/new/", rule_new, name="routing_rule_new"),
+    path("rules/export.xlsx", rule_export, name="routing_rule_export"),
     path("rules/<int:pk>/", rule_detail, name="routing_rule_detail"),
+    path("rules/proposals/<int:pk>/dismiss/", proposal_dismiss, name="routing_proposal_dismiss"),
 ]
 
 data_endpoint("ui:category_list", "categories.Category", "list")
@@ -475,6 +577,7 @@ data_endpoint("ui:category_detail", "categories.Category", "detail")
 data_endpoint("ui:category_export", "categories.Category", "export")
 data_endpoint("ui:routing_rule_list", "categories.RoutingRule", "list")
 data_endpoint("ui:routing_rule_detail", "categories.RoutingRule", "detail")
-non_data_endpoint("ui:category_import", "ui:routing_rule_new")
+data_endpoint("ui:routing_rule_export", "categories.RoutingRule", "export")
+non_data_endpoint("ui:category_import", "ui:routing_rule_new", "ui:routing_proposal_dismiss")
 
 register(MenuItem("categories", gettext_noop("事件分类"), "ui:category_list", VIEW, order=60))

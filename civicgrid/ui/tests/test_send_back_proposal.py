@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.urls import reverse
 
-from civicgrid.apps.cases.models import Case
+from civicgrid.apps.cases.models import Case, ProposalStatus, RoutingProposal
 from civicgrid.apps.cases.services import act
 from civicgrid.apps.cases.tests.conftest import GRID as GRID_OF_REPORTS
 from civicgrid.apps.cases.tests.conftest import loop, report  # noqa: F401
@@ -56,17 +56,20 @@ def test_the_proposal_reaches_the_message_the_case_page_and_the_rule_form(loop, 
     assert parse_qs(url.query) == {"correct": ["1"], "category": [str(loop.cat.pk)], "region_code": ["140213050"],
                                    "department": [str(loop.other_dept.pk)], "reference": [case.number],
                                    "location": [case.region_code],
-                                   "note": [f"由退回更正（{case.number}）"]}
+                                   "proposal": [str(RoutingProposal.objects.get(case=case).pk)]}
     # the link opens the correction form pre-filled; saving it routes the next case to the proposed department
     c = client_for(loop.dispatcher)
     form = c.get(href).content.decode()
     assert re.search(rf'<option value="{loop.other_dept.pk}" selected>', form)
     assert 'value="140213050"' in form
     response = c.post(href, {"category": loop.cat.pk, "region_code": "140213050", "department": loop.other_dept.pk,
-                             "note": f"由退回更正（{case.number}）"})
+                             "note": ""})
     assert response.status_code == 302
     rule = RoutingRule.objects.get(category=loop.cat, region_code="140213050")
-    assert rule.department_id == loop.other_dept.pk
+    assert rule.department_id == loop.other_dept.pk and rule.note == "由退回更正"
+    # saving it accepted the proposal, which leaves the rules page's list of open ones
+    assert RoutingProposal.objects.get(case=case).status == ProposalStatus.ACCEPTED
+    assert "data-correct-rule-link" not in _page(c, case)
     assert report(loop).suggested_department_id == loop.other_dept.pk
 
     # once dispatched again, nothing is pending; the timeline keeps what was proposed

@@ -10,6 +10,7 @@ from civicgrid.foundation.events import bus as events
 from .. import clocks, conf, recipients
 from ..models import CaseStep, Status
 from ..workflow import reopen_window_open
+from . import routing_proposals
 from .actions_intake import resolve_department
 from .common import drop_extension_request, truthy
 from .transitions import Ctx, action
@@ -54,6 +55,7 @@ def send_back(ctx: Ctx) -> None:
                     "proposed_department": proposed.pk if proposed is not None else None,
                     "reason": str(ctx.inputs.get("reason") or "")[:500]}
         ctx.data["routing_correction"] = proposal
+        ctx.after_step.append(routing_proposals.open_proposal)  # open for the rule managers until they act on it
         events.publish("case.routing_correction_proposed", aggregate=case, payload={"number": case.number, **proposal})
     name, reason = getattr(previous, "name", ""), ctx.inputs.get("reason", "")
     named = (f"；建议改派 {proposed.name}" if proposed is not None else "") + \

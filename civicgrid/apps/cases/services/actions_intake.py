@@ -13,6 +13,7 @@ from civicgrid.foundation.orgs.models import Organisation, handles_cases, handli
 
 from .. import clocks, recipients
 from ..models import MERGE_PARENT_STATUSES, Case, CaseReporter, Status
+from . import routing_proposals
 from .common import MissingInput, add_step, drop_extension_request, lock, publish, record, snapshot, truthy
 from .intake import require_subclass, resolve_category
 from .transitions import ACCEPT_NEEDS_CATEGORY, Ctx, action
@@ -41,7 +42,7 @@ def resolve_department(value, *, field: str = "department") -> Organisation:
 
 def _correct_rule(ctx: Ctx, department: Organisation) -> dict:
     """Dispatch with `correct_rule`: from now on this category in this region (`rule_region`, by default the
-    case's street) routes to the chosen department. The routing service checks the dispatcher may manage rules
+    case's street) routes to the chosen department, the rule keeping its own 说明. The routing service checks the dispatcher may manage rules
     and audits the change; without that permission the whole dispatch is refused.
 
     When a more specific rule (a community's or grid's, or a 包保 rule) still decides at the case's own place and
@@ -56,8 +57,14 @@ def _correct_rule(ctx: Ctx, department: Organisation) -> dict:
     if not case.region_code.startswith(region) or len(region) not in (6, 9, 12, 15):
         raise ValidationFailed("rule_region 须为本案所在区域或其上级的代码 / rule_region must contain the case",
                                field="rule_region")
+    # The step's note is about this case (it may name residents and their numbers): never the rule's 说明, which
+    # the rule keeps. A 退回's open 规则更正建议 makes this the correction it asked for (audited as such, and
+    # closed); otherwise it is the dispatcher's own override.
+    from_send_back = routing_proposals.has_open(case)
     rule = correct_rule(actor=ctx.actor, category=case.category, region_code=region, department=department,
-                        note=str(ctx.inputs.get("note") or "")[:200], reference=case.number)
+                        reference=case.number, at_dispatch=not from_send_back)
+    if from_send_back:
+        routing_proposals.accept_for_case(actor=ctx.actor, case=case, rule_id=rule.pk)
     corrected = {"rule": rule.pk, "region_code": region, "department": department.pk}
     route = overriding_route(case.category, region, case.region_code)
     if route is not None and route.department.pk != department.pk:

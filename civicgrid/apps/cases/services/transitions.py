@@ -66,6 +66,8 @@ class Ctx:
     key: str | None = None  # the hashed one-time key of the form or request (`common.step_key`)
     reporter: object = None  # the CaseReporter whose follow link takes the step (told nothing of it)
     public_note: str = ""  # 不予受理, 作废: what the reporters read of the step (`actions_intake.PUBLIC_NOTE_KEY`)
+    # What the action keeps beside its step once the step exists (退回: its 规则更正建议), each called with it.
+    after_step: list = field(default_factory=list)
 
 
 ACTIONS: dict[str, Callable[[Ctx], None]] = {}
@@ -218,6 +220,8 @@ def run(ctx: Ctx) -> Case:
                     department=ctx.department or case.department, note_en=ctx.note_en if note else "",
                     idempotency_key=ctx.key)
     attach_all(case, ctx.photos, step=step, actor=ctx.actor)
+    for keep in ctx.after_step:
+        keep(step)
     record(case, actor=ctx.actor, action=t.name, before=before,
            data={**ctx.data, "step": step.pk, "photos": len(ctx.photos)})
     publish(case, TOPICS[t.name], action=t.name, from_status=from_status, step_id=step.pk, **ctx.event)
