@@ -215,7 +215,7 @@ def disagreement(suggestion: dict, goal) -> str:
     zh, en = _source_text(goal)
     if not s.get("department_id"):
         what = "建议由社区处理，不是可派遣的部门" if s.get("local") else "不对应可派遣的部门"
-        what_en = "for the community to handle, not a department" if s.get("local") else "names no department"
+        what_en = "is for the community to handle, not a department" if s.get("local") else "names no department"
         return (f"模型建议「{label}」{what}（{zh}将派往 {dept}），留待人工确认 / the model's \"{label}\" {what_en} "
                 f"({en} would send it to {dept}): triage")
     return (f"模型建议「{s.get('department') or label}」，{zh}派往 {dept}，二者不一致，留待人工确认 / the model "
