@@ -94,26 +94,33 @@ class Index:
                 df[g] = df.get(g, 0) + 1
         n = max(len(rows), 1)
         self._idf = {g: math.log((n + 1) / (d + 0.5)) for g, d in df.items()}
+        # Each phrase's whole weight, and which phrases hold a bigram: a text is scored only against the phrases
+        # it shares a bigram with (a few dozen of the thousands).
+        self._whole: dict[tuple[int, int], float] = {}
+        self._holding: dict[str, list[tuple[int, int]]] = {}
+        for pk, phrases in self._phrases.items():
+            for i, (_weight, grams) in enumerate(phrases):
+                self._whole[(pk, i)] = sum(self._idf[g] for g in grams)
+                for g in grams:
+                    self._holding.setdefault(g, []).append((pk, i))
 
     def rank(self, text: str, limit: int = TOP) -> list[tuple[int, float]]:
         """The best `limit` subclasses for `text` as (id, score), best first; only scores ≥ `MIN_SCORE`."""
-        grams = _bigrams(text)
-        if not grams:
-            return []
-        scored = []
-        for pk, phrases in self._phrases.items():
-            best, total = 0.0, 0.0
-            for weight, phrase in phrases:
-                whole = sum(self._idf.get(g, 0.0) for g in phrase)
-                if not whole:
-                    continue
-                share = sum(self._idf.get(g, 0.0) for g in phrase & grams) / whole
-                best = max(best, weight * share)
-                total += weight * share
-            if best >= MIN_SCORE:
-                scored.append((best, total, pk))
-        scored.sort(key=lambda t: (-t[0], -t[1], t[2]))
-        return [(pk, round(best, 3)) for best, _total, pk in scored[:limit]]
+        found: dict[tuple[int, int], float] = {}
+        for g in _bigrams(text):
+            for key in self._holding.get(g, ()):
+                found[key] = found.get(key, 0.0) + self._idf[g]
+        best: dict[int, float] = {}
+        total: dict[int, float] = {}
+        for (pk, i), weight in found.items():
+            whole = self._whole[(pk, i)]
+            if not whole:
+                continue
+            share = self._phrases[pk][i][0] * weight / whole
+            best[pk] = max(best.get(pk, 0.0), share)
+            total[pk] = total.get(pk, 0.0) + share
+        scored = sorted(((-b, -total[pk], pk) for pk, b in best.items() if b >= MIN_SCORE))
+        return [(pk, round(-b, 3)) for b, _total, pk in scored[:limit]]
 
 
 def _base(name: str) -> str:
