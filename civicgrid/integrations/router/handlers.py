@@ -4,7 +4,9 @@ Threshold: `CIVICGRID_AUTO_DISPATCH_THRESHOLD` (setting, else the environment va
 0.9; above 1 turns auto-dispatch off). At or above it, a case still in `reported` is accepted and dispatched
 through `cases.services.act`, and flagged `auto_dispatched`: to the department a routing rule (or the
 category's default) names for its category and region, and only where none applies to the model's department
-(`categories.dispatch_target`, which the dispatch form follows too); below it, the case
+(`categories.dispatch_target`, which the dispatch form follows too), and only when that department IS the
+model's: the confidence is the model's about its own label, so a label naming no department (社区居委会: 建议由
+社区处理) or a rule sending the case elsewhere waits for a dispatcher (`disagreement`); below it, the case
 waits in the triage queue (the page `ui:router_triage`, `GET /api/v1/router/triage`). No active model: no
 auto-dispatch at all. A case whose confidence reaches the threshold but which is held back (`outlook`: no
 category, no department with handlers, a likely duplicate; or the loop refused it) gets a 未自动派遣 timeline
@@ -174,6 +176,9 @@ def outlook(suggestion: dict | None, *, category=None, region_code: str = "", al
     if goal.department_id is None:
         return False, (f"建议的标签「{s.get('label')}」不对应任何部门，也没有适用的分拨规则 / the label maps to no "
                        f"department and no routing rule applies")
+    disagree = disagreement(s, goal)
+    if disagree:
+        return False, disagree
     from civicgrid.apps.cases import recipients
 
     if not recipients.department_handlers(goal.department_id):  # dispatch refuses a department nobody handles for
@@ -188,6 +193,49 @@ def outlook(suggestion: dict | None, *, category=None, region_code: str = "", al
         return False, (f"可能与刚结案的 {number} 重复（问题可能复发），留待人工处理 / may duplicate {number}, "
                        f"closed lately (the problem may be back): triage")
     return True, f"置信度 {conf:.2f} ≥ 阈值 {limit:.2f}"
+
+
+def _source_text(goal) -> tuple[str, str]:
+    """How the configuration chose `goal`'s department, e.g. ("分拨规则 #21", "routing rule #21")."""
+    zh, en = SOURCE_TEXT[goal.source]
+    rule = goal.route.rule
+    return (f"{zh} #{rule.pk}", f"{en} #{rule.pk}") if rule else (zh, en)
+
+
+def disagreement(suggestion: dict, goal) -> str:
+    """Why a confident suggestion still does not dispatch by itself ("中文 / English"), or "" when the model's
+    department is the one the case would go to. The confidence is the model's about its own label: it vouches
+    for a dispatch only to that department, so a label that names no department (建议由社区处理) or a rule that
+    sends the case elsewhere leaves the choice to a dispatcher."""
+    s = suggestion or {}
+    label = s.get("label")
+    if goal.source == "model" or s.get("department_id") == goal.department_id:
+        return ""
+    dept = goal.route.department.name if goal.route.department else ""
+    zh, en = _source_text(goal)
+    if not s.get("department_id"):
+        what = "建议由社区处理，不是可派遣的部门" if s.get("local") else "不对应可派遣的部门"
+        what_en = "is for the community to handle, not a department" if s.get("local") else "names no department"
+        return (f"模型建议「{label}」{what}（{zh}将派往 {dept}），留待人工确认 / the model's \"{label}\" {what_en} "
+                f"({en} would send it to {dept}): triage")
+    return (f"模型建议「{s.get('department') or label}」，{zh}派往 {dept}，二者不一致，留待人工确认 / the model "
+            f"suggested {s.get('department') or label}, {en} sends it to {dept}: triage")
+
+
+def routing(suggestion: dict | None, *, category=None, region_code: str = "") -> dict | None:
+    """The department the routing would choose for a report (rule, 包保, category default, else the model's), for
+    the panels to show beside the model's guess: {"department", "source", "agrees"}; None before the report
+    has a place."""
+    if not region_code:
+        return None
+    s = suggestion or {}
+    goal = _target(s, _category(s, category), region_code)
+    if goal.department_id is None:
+        return {"department": None, "source": "", "agrees": False}
+    if goal.source == "model":
+        return {"department": s.get("department"), "source": ("模型建议", "the model"), "agrees": True}
+    return {"department": goal.route.department.name, "source": _source_text(goal),
+            "agrees": s.get("department_id") == goal.department_id}
 
 
 def decide(case) -> tuple[bool, str]:
@@ -253,12 +301,11 @@ def auto_dispatch(case_id: int) -> str:
     note = f"自动派遣：模型 {s.get('model_version')} 建议「{s.get('label')}」，{why}"
     note_en = (f"dispatched automatically: model {s.get('model_version')} suggested \"{s.get('label')}\", "
                f"confidence {float(s['confidence']):.2f} ≥ threshold {threshold():.2f}")
-    if goal.source in SOURCE_TEXT:  # the district's configuration, not the model, chose the department
-        zh, en = SOURCE_TEXT[goal.source]
-        rule = goal.route.rule
+    if goal.source in SOURCE_TEXT:  # the district's configuration agrees with the model's department
+        zh, en = _source_text(goal)
         dept = goal.route.department.name
-        note += f"；按{zh}{f' #{rule.pk}' if rule else ''}派往 {dept}"
-        note_en += f"; sent to {dept} by {en}{f' #{rule.pk}' if rule else ''}"
+        note += f"；{zh}同样派往 {dept}"
+        note_en += f"; {en} sends it to {dept} too"
     try:
         with transaction.atomic():
             inputs = {"category": s["category_id"]} if s.get("category_id") and not case.category_id else {}

@@ -7,7 +7,14 @@ without a router.
 
     {"label": "区城管局", "confidence": 0.93, "top3": [{"label", "confidence", "department_id", …}, …],
      "model_version": "20261129-050102-a1b2c3", "label_kind": "department",
-     "department_id": 7, "department": "区城管局", "category_id": None, "category": None}
+     "department_id": 7, "department": "区城管局", "category_id": None, "category": None, "local": False,
+     "categories": [{"id": 812, "name": "路灯异常", "path": "市政公用设施类 › 路灯异常", "score": 1.0}, …]}
+
+`department_id` is only ever an organisation a case can be dispatched to (`orgs.handles_cases`: the dispatch
+form's list). A label naming a 社区/村委会, a property company or such (社区居委会, 物业) maps to no department and
+is marked `local`: the pages say 建议由社区处理, and auto-dispatch never acts on it. `category_id` is the category
+the model's label names (a model trained on categories); `categories` are the subclasses whose own words the
+text matches (`categories.matching`), whatever the model learnt: the choice the 立案 form starts from.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import time
 from pathlib import Path
 
 from . import model as router_model
+from .textnorm import to_simplified
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +35,9 @@ _LOADED: dict = {"key": None, "model": None, "targets": {}}
 
 
 def clear_cache() -> None:
+    from civicgrid.apps.categories import matching
+
+    matching.clear_cache()
     with _LOCK:
         _LOADED.update(key=None, model=None, targets={}, answer=None, until=0.0)
 
@@ -86,28 +97,40 @@ def _norm(s: str) -> str:
     return "".join(str(s or "").split()).lower()
 
 
-def resolve_label(label: str, kind: str = "auto") -> dict:
-    """What a model label means here: a department (by name, short name or code) and/or a category (by name
-    or code). Unknown labels map to nothing (the suggestion still shows the label text)."""
-    from civicgrid.apps.categories.models import Category, in_use_q
-    from civicgrid.foundation.orgs.models import Organisation
+# Labels for the level below the district's departments: committees and property companies, reached through
+# their street office (`orgs.CASE_HANDLING_KINDS`), never dispatched to.
+LOCAL_WORDS = ("社区", "居委会", "村委会", "居民委员会", "村民委员会", "物业", "业委会")
 
-    out = {"department_id": None, "department": None, "category_id": None, "category": None}
+
+def resolve_label(label: str, kind: str = "auto") -> dict:
+    """What a model label means here: a department a case can be dispatched to (by name, short name or code)
+    and/or a category (by name or code). A label naming an organisation that does not take cases (a committee,
+    a property company) or a community in general is `local`: no department. Unknown labels map to nothing (the
+    suggestion still shows the label text)."""
+    from civicgrid.apps.categories.models import Category, in_use_q
+    from civicgrid.foundation.orgs.models import Organisation, handles_cases
+
+    out = {"department_id": None, "department": None, "category_id": None, "category": None, "local": False}
     key = _norm(label)
     if kind in ("auto", "department"):
-        orgs = Organisation.objects.filter(is_active=True).only("pk", "name", "short_name", "code")
+        orgs = Organisation.objects.filter(is_active=True).only("pk", "name", "short_name", "code", "kind")
         for field in ("name", "short_name", "code"):
             hit = next((o for o in orgs if _norm(getattr(o, field)) == key and key), None)
             if hit is not None:
-                out.update(department_id=hit.pk, department=hit.name)
+                if handles_cases(hit):
+                    out.update(department_id=hit.pk, department=hit.name)
+                else:
+                    out["local"] = True
                 break
+        else:
+            out["local"] = any(word in key for word in LOCAL_WORDS)
     if kind in ("auto", "category") and out["department_id"] is None:
         cats = Category.objects.filter(in_use_q()).select_related("default_department")
         hit = next((c for c in cats if key and _norm(c.name) == key), None) or \
             next((c for c in cats if key and _norm(c.code) == key), None)
         if hit is not None:
-            out.update(category_id=hit.pk, category=hit.name)
-            if hit.default_department_id:
+            out.update(category_id=hit.pk, category=hit.name, local=False)
+            if hit.default_department_id and handles_cases(hit.default_department):
                 out.update(department_id=hit.default_department_id, department=hit.default_department.name)
     return out
 
@@ -118,7 +141,7 @@ def suggest(text: str) -> dict | None:
     if loaded is None:
         return None
     v, model, targets = loaded
-    return _shape(model.predict_one(str(text or "")), v, targets)
+    return _shape(model.predict_one(str(text or "")), v, targets, str(text or ""))
 
 
 def suggest_many(texts: list[str]) -> list[dict | None]:
@@ -127,10 +150,13 @@ def suggest_many(texts: list[str]) -> list[dict | None]:
     if loaded is None:
         return [None] * len(texts)
     v, model, targets = loaded
-    return [_shape(pred, v, targets) for pred in model.predict([str(t or "") for t in texts])] if texts else []
+    texts = [str(t or "") for t in texts]
+    return [_shape(pred, v, targets, t) for pred, t in zip(model.predict(texts), texts, strict=True)] if texts else []
 
 
-def _shape(pred, v, targets) -> dict:
+def _shape(pred, v, targets, text: str) -> dict:
+    from civicgrid.apps.categories import matching
+
     top3 = [{"label": lab, "confidence": round(float(conf), 4), **targets.get(lab, {})} for lab, conf in pred.top3]
     return {
         "label": pred.label,
@@ -139,4 +165,5 @@ def _shape(pred, v, targets) -> dict:
         "model_version": v.version,
         "label_kind": v.label_kind,
         **targets.get(pred.label, {}),
+        "categories": matching.suggest(to_simplified(text), recheck_seconds=_recheck_seconds()) if text.strip() else [],
     }

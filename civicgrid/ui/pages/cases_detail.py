@@ -71,7 +71,7 @@ from .cases_shared import (
 )
 from .categories import overriding_warning, proposal_correction_url
 from .common import capability_required, page_view
-from .router import suggestion_panel
+from .router import suggested_category, suggestion_panel
 
 # Inputs an action takes besides those it requires (never required: the service decides what must be there).
 OPTIONAL = {
@@ -154,8 +154,9 @@ def _fields(t, case: Case, route_department: int | None) -> list[dict]:
             field["widget"] = "photos"
         elif name == "category":
             field["widget"] = "category"
-            # A case without a category is accepted only with one: the router's suggestion starts the choice.
-            field["initial"] = case.category_id or (case.suggestion or {}).get("category_id")
+            # A case without a category is accepted only with one: the router's suggestion starts the choice (the
+            # model's category, else a clear match of the text against the subclasses' words).
+            field["initial"] = case.category_id or suggested_category(case.suggestion)
         elif name == "correct_rule":
             field["widget"] = "flag"
             field["label"] = _("同时更正分拨规则（本分类在本街道今后派往所选部门）") if t.name in DISPATCHING else \

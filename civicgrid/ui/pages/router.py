@@ -62,7 +62,10 @@ def describe(suggestion: dict | None) -> dict | None:
         return None
     conf = suggestion.get("confidence")
     limit = handlers.threshold()
+    from civicgrid.apps.categories import matching
+
     top3 = [{**t, "percent": percent(t.get("confidence"))} for t in (suggestion.get("top3") or [])[:3]]
+    categories = [{**c, "percent": percent(c.get("score"))} for c in (suggestion.get("categories") or [])[:3]]
     return {
         **suggestion,
         "percent": percent(conf),
@@ -71,7 +74,18 @@ def describe(suggestion: dict | None) -> dict | None:
         "threshold": percent(limit) if limit <= 1.0 else _("已关闭"),
         "top3": top3,
         "target": suggestion.get("department") or suggestion.get("category") or suggestion.get("label"),
+        "categories": categories,
+        # the category the 立案 form starts from: the model's own, else a clear text match
+        "category_pick": suggestion.get("category_id") or (categories[0]["id"] if matching.clear(categories)
+                                                           else None),
     }
+
+
+def suggested_category(suggestion: dict | None) -> int | None:
+    """The category the 立案 form starts from: the model's own (a model trained on categories), else the top
+    text match when it is clear (`categories.matching.clear`); the dispatcher still chooses."""
+    s = describe(suggestion)
+    return s["category_pick"] if s else None
 
 
 def suggestion_panel(case: Case, user=None) -> dict | None:
@@ -85,20 +99,25 @@ def suggestion_panel(case: Case, user=None) -> dict | None:
     corrected = None
     if s and case.department_id and s.get("department_id"):
         corrected = s["department_id"] != case.department_id
-    return {"s": s, "auto": case.auto_dispatched, "corrected": corrected}
+    return {"s": s, "auto": case.auto_dispatched, "corrected": corrected, "dispatched": bool(case.department_id)}
 
 
 # ------------------------------------------------------------------------------------ live suggestion (htmx)
-def _reportable(user, suggestion: dict | None) -> bool:
-    """Whether the suggested category is one the user's form offers (a resident's list leaves out the
-    staff-only ones): only then is it shown to a reporter who does not dispatch."""
+def _reportable(user, suggestion: dict | None) -> list[dict]:
+    """The suggested categories (the model's, then the text matches) the user's form offers (a resident's list
+    leaves out the staff-only ones): only those are shown to a reporter who does not dispatch. One query."""
     from civicgrid.apps.categories.models import in_use_q
     from civicgrid.apps.categories.selectors import visible_categories
 
-    category_id = (suggestion or {}).get("category_id")
-    if not isinstance(category_id, int) or isinstance(category_id, bool):
-        return False
-    return visible_categories(user).filter(in_use_q(), pk=category_id, parent__isnull=False).exists()
+    s = suggestion or {}
+    offered = [{"id": s["category_id"], "name": s.get("category"), "path": s.get("category")}] \
+        if isinstance(s.get("category_id"), int) and not isinstance(s.get("category_id"), bool) else []
+    offered += [c for c in s.get("categories") or [] if c["id"] not in {o["id"] for o in offered}]
+    if not offered:
+        return []
+    ids = set(visible_categories(user).filter(in_use_q(), pk__in=[o["id"] for o in offered], parent__isnull=False)
+              .values_list("pk", flat=True))
+    return [o for o in offered if o["id"] in ids][:3]
 
 
 @require_GET
@@ -119,13 +138,11 @@ def suggest_fragment(request):
     places = find_place(where, limit=3) if where else []
     may_dispatch = has_capability(request.user, "cases.intake")
     category, region_code, point = _form_place(request)
-    expected = None
-    if live and may_dispatch and live["confident"] and not live["auto_off"]:
-        expected = _outlook(request, live, text, category, region_code, point)
+    expected = _outlook(request, live, text, category, region_code, point) if live and may_dispatch else None
     response = render(request, "cases/_suggestion_live.html",
                       {"s": live, "places": places, "asked": bool(text or where), "may_dispatch": may_dispatch,
                        "outlook": expected, "nearby": _nearby(request.user, category, point, text),
-                       "category_offered": not may_dispatch and _reportable(request.user, live)})
+                       "offered": [] if may_dispatch else _reportable(request.user, live)})
     response["Cache-Control"] = "no-store"
     return response
 
@@ -163,7 +180,9 @@ def _nearby(user, category, point, text: str) -> list:
 
 def _outlook(request, suggestion: dict, text: str, category, region_code: str, point) -> dict:
     """What auto-dispatch will do with the report being typed (`handlers.outlook`, the check it makes on the new
-    case): from the form's category and point, when given. A likely duplicate is named when the user may see it."""
+    case) when the model is confident, and the department the routing would choose (`handlers.routing`), from
+    the form's category (else the model's) and point, when given. A likely duplicate is named when the user may
+    see it."""
     from civicgrid.apps.cases import duplicates
 
     def alike():
@@ -174,8 +193,13 @@ def _outlook(request, suggestion: dict, text: str, category, region_code: str, p
         visible = Case.objects.visible_to(request.user).filter(pk=other.pk).exists()
         return (other.number if visible else str(_("附近的其他案卷"))), near[0].joinable
 
+    route = handlers.routing(suggestion, category=category, region_code=region_code)
+    if route and route["source"]:
+        route["source"] = one_language(" / ".join(route["source"]))
+    if not suggestion["confident"] or suggestion["auto_off"]:
+        return {"ok": False, "why": "", "route": route}
     ok, why = handlers.outlook(suggestion, category=category, region_code=region_code, alike=alike)
-    return {"ok": ok, "why": one_language(why)}
+    return {"ok": ok, "why": one_language(why), "route": route}
 
 
 # --------------------------------------------------------------------------------------------- triage queue
@@ -187,11 +211,35 @@ def triage(request):
     show_all = request.GET.get("all") == "1"
     qs = triage_queue(request.user, below=None if show_all else limit, top_level_only=True)
     page = Paginator(qs.select_related("category", "grid"), TRIAGE_PAGE).get_page(request.GET.get("page"))
-    rows = [{"case": c, "s": describe(c.suggestion)} for c in page.object_list]
+    routed = _routed_departments(page.object_list)
+    rows = [{"case": c, "s": describe(c.suggestion), "routed": routed.get(c.pk)} for c in page.object_list]
     return render(request, "router/triage.html", {
         "rows": rows, "page": page, "show_all": show_all, "threshold": percent(limit),
         "auto_enabled": handlers.enabled(),
     })
+
+
+def _routed_departments(cases) -> dict[int, dict]:
+    """For each case, the department the routing rules (or the category's default) would choose for its category
+    (else the one its suggestion names) in its region, and whether the model's department is that one: what
+    the triage list shows beside the model's guess. The rules are read once (`RoutingTable`), whatever the
+    number of rows."""
+    from civicgrid.apps.categories.routing import RoutingTable
+    from civicgrid.apps.categories.selectors import org_label
+    from civicgrid.foundation.orgs.models import Organisation
+
+    table = RoutingTable()
+    names = {o.pk: org_label(o) for o in Organisation.case_handlers().only("pk", "name", "short_name", "kind",
+                                                                         "code")}
+    out = {}
+    for c in cases:
+        s = c.suggestion or {}
+        category_id = c.category_id or (s.get("category_id") if isinstance(s.get("category_id"), int) else None)
+        department_id = table.department_id(category_id, c.region_code or "")
+        if department_id is None:
+            continue
+        out[c.pk] = {"department": names.get(department_id, ""), "agrees": department_id == s.get("department_id")}
+    return out
 
 
 # ---------------------------------------------------------------------------------------- model management
@@ -299,4 +347,4 @@ non_data_endpoint("ui:router_home", "ui:router_retrain_page", "ui:router_run", "
 register(MenuItem("router_triage", gettext_noop("待分拨"), "ui:router_triage", "cases.intake", order=32))
 register(MenuItem("router", gettext_noop("智能分拨"), "ui:router_home", MANAGE, order=33))
 
-__all__ = ["describe", "percent", "suggestion_panel", "urlpatterns"]
+__all__ = ["describe", "percent", "suggested_category", "suggestion_panel", "urlpatterns"]

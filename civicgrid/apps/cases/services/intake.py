@@ -37,6 +37,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from civicgrid.apps.categories import matching
 from civicgrid.apps.categories.models import Category, in_use_q
 from civicgrid.apps.categories.routing import RoutingTable, resolve_department
 from civicgrid.foundation.access.scope import has_capability, scope_for, user_roles
@@ -255,7 +256,8 @@ def _guarded(call, fallback, message: str):
 
 def warm() -> None:
     """Load what the first report would otherwise load while its caller waits (seconds for the text router's
-    model): the grid locator's index, the live router model, the working calendar, the encryption keys.
+    model): the grid locator's index, the live router model, the categories' text index, the working calendar,
+    the encryption keys.
     Called once per web process at start (config/wsgi.py); any failure (e.g. a database not yet migrated) is
     logged and the process starts anyway."""
     from django.db import connections
@@ -265,6 +267,7 @@ def warm() -> None:
     try:
         current_index()
         router_suggestion("")
+        matching.current_index()
         sla.get_calendar()
         keys.encrypt("warm", CASE_PHONE_CONTEXT)
     except Exception:  # noqa: BLE001 - warming is an optimisation only

@@ -1,7 +1,9 @@
 """A routing rule (or the category's default department) outranks the text router's department, in
 auto-dispatch and in the dispatch form alike (`categories.dispatch_target`); the model fills in only where
 nothing is configured. The scenario a tester found: a dispatcher corrects the rule for 路灯 in a street, and the
-next 路灯 report there still went to the model's department."""
+next 路灯 report there still went to the model's department. Auto-dispatch goes further: it acts only when the
+rule's department IS the model's (the confidence is about the model's answer), else the case waits for a
+dispatcher with the reason on its timeline."""
 # ruff: noqa: F811  (`loop` is the cases app's fixture, imported so pytest finds it here)
 
 from __future__ import annotations
@@ -46,20 +48,38 @@ def live_model(loop, example_model, settings):
     return versions.register(example_model, actor=loop.dispatcher, source="csv:example", activate=True)
 
 
-def test_auto_dispatch_follows_the_rule_the_dispatcher_corrected_not_the_model(loop, live_model):
+def test_a_rule_elsewhere_than_the_models_department_holds_the_case_for_a_dispatcher(loop, live_model):
     rule = _rule_corrected_by_dispatch(loop)
     case = report(loop, title="路灯不亮", description=LAMP, category=loop.sibling.pk,
                   lng=NEIGHBOUR_POINT[0], lat=NEIGHBOUR_POINT[1])
     assert case.suggestion["department_id"] == loop.dept.pk  # the model still says 区城管局
 
+    outcome = auto_dispatch(case.pk)
+
+    assert outcome == (f"triage: 模型建议「区城管局」，分拨规则 #{rule.pk}派往 区住建局，二者不一致，留待人工确认 / the "
+                       f"model suggested 区城管局, routing rule #{rule.pk} sends it to 区住建局: triage")
+    case.refresh_from_db()
+    assert case.status == Status.REPORTED and case.department_id is None and not case.auto_dispatched
+    assert list(case.steps.values_list("action", flat=True)) == ["report", "auto_dispatch_held"]
+    assert f"分拨规则 #{rule.pk}派往 区住建局" in case.steps.get(action="auto_dispatch_held").note
+    assert not AuditEntry.objects.filter(action="router.auto_dispatch", target_id=str(case.pk)).exists()
+
+
+def test_a_rule_naming_the_models_department_dispatches_and_says_so(loop, live_model):
+    rule = RoutingRule.objects.create(category=loop.sibling, region_code="140213050", department=loop.dept)
+    case = report(loop, title="路灯不亮", description=LAMP, category=loop.sibling.pk,
+                  lng=NEIGHBOUR_POINT[0], lat=NEIGHBOUR_POINT[1])
+    assert case.suggestion["department_id"] == loop.dept.pk
+
     assert auto_dispatch(case.pk) == "dispatched"
 
     case.refresh_from_db()
-    assert case.status == Status.DISPATCHED and case.department_id == loop.other_dept.pk and case.auto_dispatched
+    assert case.status == Status.DISPATCHED and case.department_id == loop.dept.pk and case.auto_dispatched
     step = CaseStep.objects.get(case=case, action="dispatch")
-    assert f"按分拨规则 #{rule.pk}派往 区住建局" in step.note and f"routing rule #{rule.pk}" in step.data["note_en"]
+    assert f"分拨规则 #{rule.pk}同样派往 区城管局" in step.note and f"routing rule #{rule.pk} sends it" in \
+        step.data["note_en"]
     entry = AuditEntry.objects.get(action="router.auto_dispatch", target_id=str(case.pk))
-    assert entry.data["department"] == loop.other_dept.pk and entry.data["department_source"] == "rule"
+    assert entry.data["department"] == loop.dept.pk and entry.data["department_source"] == "rule"
     assert entry.data["rule"] == rule.pk
 
 
@@ -76,15 +96,14 @@ def test_the_model_fills_in_only_where_no_rule_or_default_applies(loop, live_mod
     assert "派往" not in CaseStep.objects.get(case=elsewhere, action="dispatch").note  # the model's choice, as before
 
 
-def test_the_categorys_default_department_also_outranks_the_model(loop, live_model):
+def test_a_category_default_elsewhere_than_the_model_also_holds_the_case(loop, live_model):
     loop.cat.default_department = loop.other_dept
     loop.cat.save()
     case = report(loop, title="路灯不亮", description=LAMP)  # 暴露垃圾, whose default is now 区住建局
     assert case.suggestion["department_id"] == loop.dept.pk
-    assert auto_dispatch(case.pk) == "dispatched"
+    assert auto_dispatch(case.pk).startswith("triage: 模型建议「区城管局」，分类的默认处置部门派往 区住建局")
     case.refresh_from_db()
-    assert case.department_id == loop.other_dept.pk
-    assert "按分类的默认处置部门派往 区住建局" in CaseStep.objects.get(case=case, action="dispatch").note
+    assert case.status == Status.REPORTED and case.department_id is None and not case.auto_dispatched
 
 
 def test_a_model_department_that_is_inactive_and_no_rule_leaves_the_case_for_triage(loop, live_model):

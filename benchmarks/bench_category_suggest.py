@@ -1,0 +1,127 @@
+"""How well the category suggestion (civicgrid.apps.categories.matching) finds a report's subclass, on a message file.
+
+    python benchmarks/bench_category_suggest.py --csv /work/shared/data/messages/train.csv
+    python benchmarks/bench_category_suggest.py --csv my_labelled.csv --category-column category
+
+The subclasses are the ones the product ships (GB/T 47678.5-2026 and the social-governance types, as the
+loaders read them: names, keywords, class names, acceptance conditions), indexed in memory: no database.
+Texts are turned into simplified characters first, as the router does.
+
+* With a category column (a subclass's name or code per message): top-1 and top-3 accuracy, and how often the
+  suggestion is "clear" (the 立案 form pre-selects it) with the accuracy of those pre-selections.
+* Without one (the shared file's labels are 7 department-like areas such as 城乡建设, not subclasses, so no
+  accuracy can be computed from it): the share of messages with any suggestion and with a clear one, the
+  score distribution, and for each label the classes its top suggestions fall in, for a reader to judge.
+* The time to build the index and to score one message.
+
+The messages are read at run time and never written anywhere; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import common  # noqa: F401 - puts the repository on the path for civicgrid
+
+
+def shipped_rows():
+    """The product's subclasses as `matching.Row`s, numbered in loader order."""
+    from civicgrid.apps.categories import loaders
+    from civicgrid.apps.categories.matching import Row
+
+    specs = loaders.gbt_specs() + loaders.social_specs()
+    classes = {(s.kind, s.code): s for s in specs if not s.parent_code}
+    rows, codes = [], {}
+    for i, s in enumerate(specs):
+        if not s.parent_code:
+            continue
+        parent = classes.get((s.kind, s.parent_code))
+        parent_name = parent.name if parent else ""
+        rows.append(Row(i, s.name, f"{parent_name} › {s.name}", s.keywords, parent_name, s.acceptance))
+        codes[i] = s.code
+    return rows, codes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--csv", type=Path, default=Path("/work/shared/data/messages/train.csv"))
+    parser.add_argument("--text-column", default="text")
+    parser.add_argument("--category-column", default="category")
+    parser.add_argument("--label-column", default="label")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")  # settings only: no database is opened
+    common.setup_django()
+
+    from civicgrid.apps.categories.matching import TOP, Index, clear
+    from civicgrid.integrations.router.textnorm import to_simplified
+
+    if not args.csv.is_file():
+        print(f"no file at {args.csv}")
+        return 1
+    with args.csv.open(encoding="utf-8-sig", newline="") as fh:
+        messages = [r for r in csv.DictReader(fh) if (r.get(args.text_column) or "").strip()]
+    rows, codes = shipped_rows()
+    started = time.perf_counter()
+    index = Index(rows)
+    build = time.perf_counter() - started
+    print(f"{len(rows)} subclasses indexed in {build * 1000:.0f} ms; {len(messages)} messages from {args.csv}")
+
+    ranked, elapsed = [], []
+    for r in messages:
+        t0 = time.perf_counter()
+        top = [{"id": pk, "name": index.rows[pk].name, "score": score}
+               for pk, score in index.rank(to_simplified(r[args.text_column]), TOP)]
+        elapsed.append(time.perf_counter() - t0)
+        ranked.append(top)
+    print(f"scoring: median {statistics.median(elapsed) * 1000:.1f} ms, "
+          f"p95 {sorted(elapsed)[int(len(elapsed) * 0.95)] * 1000:.1f} ms per message")
+
+    n = len(messages)
+    some = sum(1 for top in ranked if top)
+    clear_n = sum(1 for top in ranked if clear(top))
+    print(f"with a suggestion: {some}/{n} ({some / n:.1%}); clear (pre-selected): {clear_n}/{n} ({clear_n / n:.1%})")
+    firsts = [top[0]["score"] for top in ranked if top]
+    if firsts:
+        q = statistics.quantiles(firsts, n=4)
+        print(f"top score: quartiles {q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f}")
+
+    truth_column = args.category_column if args.category_column in (messages[0] if messages else {}) else None
+    if truth_column:
+        def hit(top, truth: str, k: int) -> bool:
+            return any(truth in (index.rows[c["id"]].name, codes[c["id"]], index.rows[c["id"]].path)
+                       for c in top[:k])
+
+        truths = [(r[truth_column] or "").strip() for r in messages]
+        top1 = sum(hit(top, t, 1) for top, t in zip(ranked, truths, strict=True))
+        top3 = sum(hit(top, t, 3) for top, t in zip(ranked, truths, strict=True))
+        picked = [(top, t) for top, t in zip(ranked, truths, strict=True) if clear(top)]
+        right = sum(hit(top, t, 1) for top, t in picked)
+        print(f"top-1 accuracy {top1 / n:.1%}, top-3 accuracy {top3 / n:.1%} ({n} messages)")
+        if picked:
+            print(f"pre-selected: {len(picked)} ({len(picked) / n:.1%}), of which right {right / len(picked):.1%}")
+        return 0
+
+    print(f"no '{args.category_column}' column: the file's labels are not subclasses, so no accuracy is computed.")
+    if args.label_column in (messages[0] if messages else {}):
+        by_label: dict[str, Counter] = {}
+        for r, top in zip(messages, ranked, strict=True):
+            label = (r[args.label_column] or "").strip() or "(none)"
+            cls = index.rows[top[0]["id"]].path.split(" › ")[0] if top else "(no suggestion)"
+            by_label.setdefault(label, Counter())[cls] += 1
+        print("top suggestion's class per label (most frequent three):")
+        for label, counter in sorted(by_label.items(), key=lambda kv: -sum(kv[1].values())):
+            total = sum(counter.values())
+            common3 = "; ".join(f"{c} {k / total:.0%}" for c, k in counter.most_common(3))
+            print(f"  {label} ({total}): {common3}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""Which subclasses a free-text report is probably about: the text scored against each subclass's own words.
+
+The text router's model learns departments (or whatever labels a district trained it on), so it says nothing
+about the category a case must be accepted under; this fills that gap offline, from what the categories already
+hold: the subclass's name, its keywords (the Open311 `keywords`, which carry the class name too), its class's
+name and, weakly, its acceptance condition. Character bigrams, because reports are unsegmented Chinese and
+words such as 路灯 or 井盖 are two characters long.
+
+A subclass scores by its best-matching phrase: the share of that phrase's bigrams found in the text, each
+bigram weighted by how few subclasses use it (a bigram in every subclass of a class, such as 设施, says little),
+times the phrase's weight (name and keywords 1, class name 0.5, condition 0.3). A score of 1 is a name or
+keyword found whole in the text; 0 is nothing in common. Among subclasses with the same best phrase, the one
+with more of its phrases in the text ranks first.
+
+`suggest(text)` answers from an index of the categories in use, rebuilt when they change (one aggregate query
+per call tells). `clear(…)` says whether the top one is clear enough to pre-select (the dispatcher still
+chooses); it never decides anything on its own: auto-dispatch accepts only under a category the report or the
+router's model named.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass
+
+TOP = 3
+# Pre-selected in the 立案 form only when the top subclass has a whole phrase (or nearly) in the text and
+# clearly beats the next one.
+CLEAR_SCORE = 0.75
+CLEAR_MARGIN = 0.15
+MIN_SCORE = 0.3  # below this a "match" is a stray common bigram: not offered at all
+
+_WEIGHTS = {"name": 1.0, "keyword": 1.0, "parent": 0.5, "condition": 0.3}
+_SPLIT = re.compile(r"[;；,，、（）()/\s]+")
+_NOT_HAN_OR_WORD = re.compile(r"[^\w]+")
+
+
+def _norm(text: str) -> str:
+    """NFKC (full-width → half-width), lower case, punctuation and spaces out."""
+    return _NOT_HAN_OR_WORD.sub("", unicodedata.normalize("NFKC", str(text or "")).lower()).replace("_", "")
+
+
+def _bigrams(text: str) -> set[str]:
+    t = _norm(text)
+    if len(t) == 1:
+        return {t}
+    return {t[i:i + 2] for i in range(len(t) - 1)}
+
+
+@dataclass(frozen=True)
+class Row:
+    """A subclass as the matcher reads it (built from the database or, for a benchmark, from the loaders' specs)."""
+
+    id: int
+    name: str
+    path: str  # "class › subclass", as the forms show it
+    keywords: str = ""
+    parent_name: str = ""
+    condition: str = ""
+
+
+class Index:
+    """The phrases of every subclass, with bigram weights; `rank(text)` scores them all."""
+
+    def __init__(self, rows: list[Row]) -> None:
+        self.rows = {r.id: r for r in rows}
+        self._phrases: dict[int, list[tuple[float, frozenset[str]]]] = {}
+        for r in rows:
+            phrases: list[tuple[float, frozenset[str]]] = []
+            seen: set[frozenset[str]] = set()
+
+            def add(weight: float, text: str, phrases=phrases, seen=seen) -> None:
+                grams = frozenset(_bigrams(text))
+                if len(_norm(text)) >= 2 and grams not in seen:
+                    seen.add(grams)
+                    phrases.append((weight, grams))
+
+            add(_WEIGHTS["name"], r.name)
+            # 路灯异常 is written 路灯 in a report: the loaders strip such suffixes from keywords; the name too
+            add(_WEIGHTS["name"], r.name.removesuffix("异常").removesuffix("问题"))
+            for word in _SPLIT.split(r.keywords or ""):
+                if word != r.parent_name:
+                    add(_WEIGHTS["keyword"], word)
+            add(_WEIGHTS["parent"], r.parent_name)
+            add(_WEIGHTS["condition"], r.condition)
+            self._phrases[r.id] = phrases
+        df: dict[str, int] = {}
+        for phrases in self._phrases.values():
+            for g in set().union(*(grams for _w, grams in phrases)) if phrases else ():
+                df[g] = df.get(g, 0) + 1
+        n = max(len(rows), 1)
+        self._idf = {g: math.log((n + 1) / (d + 0.5)) for g, d in df.items()}
+        # Each phrase's whole weight, and which phrases hold a bigram: a text is scored only against the phrases
+        # it shares a bigram with (a few dozen of the thousands).
+        self._whole: dict[tuple[int, int], float] = {}
+        self._holding: dict[str, list[tuple[int, int]]] = {}
+        for pk, phrases in self._phrases.items():
+            for i, (_weight, grams) in enumerate(phrases):
+                self._whole[(pk, i)] = sum(self._idf[g] for g in grams)
+                for g in grams:
+                    self._holding.setdefault(g, []).append((pk, i))
+
+    def rank(self, text: str, limit: int = TOP) -> list[tuple[int, float]]:
+        """The best `limit` subclasses for `text` as (id, score), best first; only scores ≥ `MIN_SCORE`."""
+        found: dict[tuple[int, int], float] = {}
+        for g in _bigrams(text):
+            for key in self._holding.get(g, ()):
+                found[key] = found.get(key, 0.0) + self._idf[g]
+        best: dict[int, float] = {}
+        total: dict[int, float] = {}
+        for (pk, i), weight in found.items():
+            whole = self._whole[(pk, i)]
+            if not whole:
+                continue
+            share = self._phrases[pk][i][0] * weight / whole
+            best[pk] = max(best.get(pk, 0.0), share)
+            total[pk] = total.get(pk, 0.0) + share
+        scored = sorted(((-b, -total[pk], pk) for pk, b in best.items() if b >= MIN_SCORE))
+        return [(pk, round(-b, 3)) for b, _total, pk in scored[:limit]]
+
+
+def _base(name: str) -> str:
+    return _norm(name).removesuffix("异常").removesuffix("问题")
+
+
+def clear(ranked: list[dict]) -> bool:
+    """Whether the top suggestion (of `suggest`) is clear enough to pre-select: a near-whole phrase, well ahead
+    of the next one that is not its twin (GB/T 47678 lists 路灯 as a 部件 and 路灯异常 as a 事项: the same thing
+    for the reader, and the 事项 ranks first as more of its phrases match)."""
+    if not ranked or float(ranked[0]["score"]) < CLEAR_SCORE:
+        return False
+    top = _base(ranked[0]["name"])
+    rest = [float(r["score"]) for r in ranked[1:] if _base(r["name"]) != top]
+    return not rest or float(ranked[0]["score"]) - rest[0] >= CLEAR_MARGIN
+
+
+_LOCK = threading.Lock()
+_CACHE: dict = {"stamp": None, "index": None, "until": 0.0}
+
+
+def _stamp():
+    """What the index depends on: the categories (any edit moves `updated_at`) and which taxonomies are on."""
+    from django.db.models import Count, Max, Q
+
+    from .models import Category, Taxonomy
+
+    cats = Category.objects.aggregate(n=Count("id"), at=Max("updated_at"))
+    taxa = Taxonomy.objects.aggregate(n=Count("id"), on=Count("id", filter=Q(is_active=True)))
+    return (cats["n"], cats["at"], taxa["n"], taxa["on"])
+
+
+def current_index(recheck_seconds: float = 0.0) -> Index:
+    """The index of the subclasses now offered for reports (`in_use_q`), rebuilt when a category or taxonomy
+    changed since it was built. Whether they changed is asked at most every `recheck_seconds` (the router passes
+    its own interval, so a suggestion within it reads nothing from the database)."""
+    from .models import Category, in_use_q
+
+    now = time.monotonic()
+    with _LOCK:
+        if _CACHE["index"] is not None and _CACHE["until"] > now:
+            return _CACHE["index"]
+    stamp = _stamp()
+    with _LOCK:
+        if _CACHE["stamp"] == stamp and _CACHE["index"] is not None:
+            _CACHE["until"] = now + recheck_seconds
+            return _CACHE["index"]
+    subclasses = (Category.objects.filter(in_use_q(), parent__isnull=False).select_related("parent")
+                  .only("pk", "name", "keywords", "acceptance_condition", "parent__name"))
+    index = Index([Row(c.pk, c.name, f"{c.parent.name} › {c.name}", c.keywords, c.parent.name,
+                       c.acceptance_condition) for c in subclasses])
+    with _LOCK:
+        _CACHE.update(stamp=stamp, index=index, until=now + recheck_seconds)
+    return index
+
+
+def clear_cache() -> None:
+    with _LOCK:
+        _CACHE.update(stamp=None, index=None, until=0.0)
+
+
+def suggest(text: str, limit: int = TOP, *, recheck_seconds: float = 0.0) -> list[dict]:
+    """The top subclasses for a report's text: [{"id", "name", "path", "score"}, …], best first (may be empty)."""
+    index = current_index(recheck_seconds)
+    return [{"id": pk, "name": index.rows[pk].name, "path": index.rows[pk].path, "score": score}
+            for pk, score in index.rank(text, limit)]
