@@ -5,8 +5,9 @@
   the transcription, see `civicgrid/data/SOURCES.md`), with classes named from its `major_name` column and
   default local rules from `data/gbt47678_defaults.csv` (by class, by a word in the name, by code);
 * `load_social_types()`: taxonomy `social`, the social-governance event types of `data/social_types.csv`;
-* `load_baobao()`: the flood-season 包保 table (`civicgrid/data/baobao_flood.csv`) as patron routing rules
-  on the 防汛应急 class of each street.
+* `load_baobao()`: the flood-season 包保 table (`civicgrid/data/baobao_flood.csv`) as 包保 assignments: the
+  hazards ledger and the patron routing rules on the 防汛应急 class of each street, through
+  `services.assign_patron`.
 
 Re-running changes nothing an administrator has touched: missing categories and rules are created; existing
 categories that no administrator has edited get only their empty fields filled. Each run that changes
@@ -32,7 +33,7 @@ from civicgrid.foundation.regions.models import Region
 
 from .models import Category, CategoryKind, RoutingRule, RuleKind, Taxonomy
 from .selectors import organisations_by_name
-from .services import check_limit, require_manager
+from .services import PATRON_LEDGER, assign_patron, check_limit, ledger_categories, require_manager
 
 PROJECT_DATA = Path(__file__).resolve().parents[2] / "data"
 APP_DATA = Path(__file__).resolve().parent / "data"
@@ -48,8 +49,7 @@ TAXONOMIES = {
     SOCIAL: ("社会治理事件类型", "本地分类（无国家编码表），区里可按需调整"),
 }
 KIND_OF = {"管理部件": CategoryKind.COMPONENT, "管理事项": CategoryKind.MATTER}
-# The 包保 table makes its departments answerable for these classes in their streets (taxonomy, kind, code).
-PATRON_CATEGORIES = ((SOCIAL, CategoryKind.EVENT, "07"),)  # 防汛应急
+FLOOD = "flood"  # the 包保 table's kind (hazards.PatronKind.FLOOD)
 _FILLABLE = ("acceptance_condition", "closure_condition", "responsible_body", "keywords")
 
 
@@ -282,35 +282,47 @@ def _departments(names: list[str], district: str) -> dict[str, Organisation]:
 
 
 @transaction.atomic
-def load_baobao(*, actor=None, path: Path = BAOBAO_CSV, categories=PATRON_CATEGORIES) -> LoadResult:
-    """The 包保 table as patron rules: for each street and each class in `categories`, cases go to the
-    street's 包保 department. Existing patron rules for a class and street are left as they are."""
+def load_baobao(*, actor=None, path: Path = BAOBAO_CSV) -> LoadResult:
+    """The 包保 table as flood 包保 assignments (`services.assign_patron`: the hazards ledger and the 包保 rules
+    of the flood classes of `services.PATRON_LEDGER` on each street, together). A street already assigned, in
+    the ledger or by a rule, keeps its department; the other side is completed to agree with it."""
+    from civicgrid.apps.hazards.models import PatronAssignment
+
     require_manager(actor)
     rows = [r for r in _read(path) if r.get("street_code") and r.get("department")]
     streets = {r["street_code"] for r in rows}
     known = set(Region.objects.filter(code__in=streets).values_list("code", flat=True))
     if streets - known:
         raise ValidationFailed(f"包保表中的街道不存在：{'、'.join(sorted(streets - known))} / unknown streets")
-    targets = []
-    for taxonomy, kind, code in categories:
-        category = Category.objects.filter(taxonomy__code=taxonomy, kind=kind, code=code).first()
-        if category is None:
-            raise ValidationFailed(f"分类 {taxonomy}:{code} 不存在：请先加载分类 / load the categories first")
-        targets.append(category)
+    targets = ledger_categories(FLOOD)
+    if len(targets) != len(PATRON_LEDGER[FLOOD]):
+        raise ValidationFailed("防汛应急分类不存在：请先加载分类 / load the categories first")
     departments = _departments(sorted({r["department"] for r in rows}), rows[0]["street_code"][:6] if rows else "")
-    have = set(RoutingRule.objects.filter(kind=RuleKind.PATRON, category__in=targets, region_code__in=streets)
-               .values_list("category_id", "region_code"))
-    new = [
-        RoutingRule(category=category, region_code=row["street_code"], department=departments[row["department"]],
-                    kind=RuleKind.PATRON, note=f"汛期包保：{row['department']}包保{row.get('street_name', '')}")
-        for row in rows for category in targets if (category.pk, row["street_code"]) not in have
-    ]
-    RoutingRule.objects.bulk_create(new)
-    result = LoadResult(created=len(new), unchanged=len(rows) * len(targets) - len(new))
-    if new:
+    ledger = dict(PatronAssignment.objects.filter(kind=FLOOD, street_code__in=streets)
+                  .values_list("street_code", "department_id"))
+    patron_rules = RoutingRule.objects.filter(kind=RuleKind.PATRON, category__in=targets, region_code__in=streets)
+    ruled = {}  # street → the department its 包保 rule routes to (the one routing picks)
+    for code, department_id in (patron_rules.order_by("-is_active", "-priority", "-id")
+                                .values_list("region_code", "department_id")):
+        ruled.setdefault(code, department_id)
+    complete = {code for code in ledger if {(c.pk, code) for c in targets} <= set(
+        patron_rules.values_list("category_id", "region_code"))}
+    rules_before = patron_rules.count()
+    for row in rows:
+        code = row["street_code"]
+        if code in complete:
+            continue
+        kept = ruled.get(code) or ledger.get(code)
+        department = Organisation.objects.get(pk=kept) if kept else departments[row["department"]]
+        assign_patron(actor=actor, street_code=code, kind=FLOOD, department=department,
+                      note=f"汛期包保：{row['department']}包保{row.get('street_name', '')}" if not kept else "")
+        complete.add(code)
+    created = patron_rules.count() - rules_before
+    result = LoadResult(created=created, unchanged=len(rows) * len(targets) - created)
+    if created:
         record(actor=actor, action=verbs.Data.IMPORTED, target_type="categories.routingrule",
-               target_repr=f"汛期包保规则 {len(new)} 条", data={"created": len(new)})
-        publish("categories.rules_loaded", payload={"created": len(new), "kind": RuleKind.PATRON})
+               target_repr=f"汛期包保规则 {created} 条", data={"created": created})
+        publish("categories.rules_loaded", payload={"created": created, "kind": RuleKind.PATRON})
     return result
 
 

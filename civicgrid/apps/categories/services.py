@@ -4,6 +4,12 @@ one transaction, audited with before/after (so each object's history page works)
 `actor=None` is the system itself (loaders, management commands). Routing decisions live in `routing` and are
 re-exported here, since intake and dispatch call them as services: `resolve_department`, `explain_route` and
 `dispatch_target` (and `overriding_route`, which a rule correction asks).
+
+包保: the hazards app's `PatronAssignment` is the one record of which department answers for a street; for the
+kinds in `PATRON_LEDGER` its rows also route cases, as 包保 rules of the listed classes on that street. Both
+change together, in one transaction, through `assign_patron`: the rule screen's create and update of such a
+rule call it, and the hazards loader does too, so routing, the patrons API, flood tasks, hazards and materials
+name the same department.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from civicgrid.foundation.audit.service import record, snapshot
 from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
 from civicgrid.foundation.events.bus import publish
 from civicgrid.foundation.orgs.models import Organisation, handles_cases, handling_kinds_text
-from civicgrid.foundation.regions.models import Region
+from civicgrid.foundation.regions.models import CODE_LENGTH, Level, Region
 
 from .models import Category, CategoryKind, LimitMode, RoutingRule, RuleKind, Taxonomy
 from .permissions import MANAGE
@@ -40,8 +46,9 @@ __all__ = [
     "DispatchTarget", "Route", "dispatch_target", "explain_route", "match", "resolve_department", "overriding_route",
     "create_taxonomy", "create_category",
     "update_category", "create_rule", "update_rule", "delete_rule", "correct_rule", "check_limit",
-    "RULE_CORRECTED", "RULE_CORRECTED_AT_DISPATCH", "same_place_rules", "check_department", "staffed_departments", "normalise_code",
-    "check_code", "class_off_warning", "note_feed_change",
+    "RULE_CORRECTED", "RULE_CORRECTED_AT_DISPATCH", "same_place_rules", "check_department", "staffed_departments",
+    "normalise_code", "check_code", "class_off_warning", "note_feed_change", "assign_patron", "ledger_kind",
+    "PATRON_LEDGER",
 ]
 
 RULE_CORRECTED = "categories.rule_corrected"  # audit action: a rule set from a send-back's (退回) proposal
@@ -70,6 +77,11 @@ CATEGORY_FIELDS = (
     "sort",
 )
 RULE_FIELDS = ("category", "region_code", "department", "kind", "priority", "is_active", "note")
+# The 包保 kinds (hazards.PatronKind) whose assignments route cases, and the classes their 包保 rules cover
+# (taxonomy, category kind, code): in the flood season a street's 防汛应急 cases go to its 包保 department.
+PATRON_LEDGER = {"flood": (("social", CategoryKind.EVENT, "07"),)}
+STREET_CODE_LENGTH = CODE_LENGTH[Level.STREET]
+PATRON_NOTE = {"flood": "汛期包保", "safety": "安全生产包保"}
 
 
 # A category code: ASCII letters, digits, "_" and "-" (GB/T 47678.5 codes are digits), at most 16.
@@ -375,9 +387,12 @@ def create_rule(*, actor, category: Category | None, region_code: str, departmen
                        priority=priority, note=note, is_active=is_active)
     _check_rule(rule)
     _refuse_duplicate(rule)
+    ledger = _check_ledger_rule(rule)
     rule.save()
     record(actor=actor, action=verbs.Data.CREATED, target=rule, after=snapshot(rule))
     publish(TOPIC_RULE_CHANGED, aggregate=rule, payload={"change": "created"})
+    if ledger:
+        assign_patron(actor=actor, street_code=rule.region_code, kind=ledger, department=rule.department)
     return rule
 
 
@@ -391,17 +406,27 @@ def update_rule(*, actor, rule: RoutingRule, **changes) -> RoutingRule:
     current = RoutingRule.objects.select_for_update().get(pk=rule.pk)
     before = snapshot(current)
     stored_department = current.department_id
+    was_ledger = ledger_kind(current)
     for name, value in changes.items():
         setattr(current, name, value)
     _check_rule(current, keep_department_id=stored_department)
-    if any(before[key] != snapshot(current)[key] for key in ("category", "region_code", "kind", "priority")):
+    moved = any(before[key] != snapshot(current)[key] for key in ("category", "region_code", "kind"))
+    if moved or before["priority"] != current.priority:
         _refuse_duplicate(current)  # only a change of place or priority can make one (old duplicates stay editable)
+    if moved and (was_ledger or ledger_kind(current)):
+        raise ValidationFailed(
+            "包保规则是街道的包保关系：分类、区域和类型不能改，换包保部门请改处置部门 / a 包保 rule is the street's patron "
+            "assignment: its category, region and kind stay; change its department to change the patron",
+            field="region_code" if before["region_code"] != current.region_code else "kind")
+    ledger = _check_ledger_rule(current, creating=False)
     if {k: v for k, v in snapshot(current).items() if k != "updated_at"} == {
             k: v for k, v in before.items() if k != "updated_at"}:
         return current
     current.save()
     record(actor=actor, action=verbs.Data.CHANGED, target=current, before=before, after=snapshot(current))
     publish(TOPIC_RULE_CHANGED, aggregate=current, payload={"change": "changed"})
+    if ledger:  # the ledger and the street's other 包保 rules follow (no change there, no record)
+        assign_patron(actor=actor, street_code=current.region_code, kind=ledger, department=current.department)
     return current
 
 
@@ -410,10 +435,90 @@ def delete_rule(*, actor, rule: RoutingRule) -> None:
     """Remove a rule (audited with what it was)."""
     require_manager(actor)
     current = RoutingRule.objects.select_for_update().get(pk=rule.pk)
+    if ledger_kind(current) and not same_place_rules(current).exists():
+        raise ValidationFailed(
+            "这条包保规则是该街道的包保关系，不能删除：换包保部门请改处置部门 / this 包保 rule is the street's patron "
+            "assignment and cannot be deleted: change its department to change the patron")
     before = snapshot(current)
     record(actor=actor, action=verbs.Data.DELETED, target=current, before=before)
     publish(TOPIC_RULE_CHANGED, aggregate=current, payload={"change": "deleted", "id": current.pk})
     current.delete()
+
+
+def ledger_kind(rule: RoutingRule) -> str | None:
+    """The 包保 kind (`PATRON_LEDGER`) whose assignment `rule` carries to routing, or None: a 包保 rule of a
+    listed class on a street. Its subclasses, and places above or below a street, keep rules of their own."""
+    if rule.kind != RuleKind.PATRON or rule.category_id is None or len(rule.region_code) != STREET_CODE_LENGTH:
+        return None
+    category = Category.objects.select_related("taxonomy").get(pk=rule.category_id)
+    key = (category.taxonomy.code, category.kind, category.code)
+    return next((kind for kind, classes in PATRON_LEDGER.items() if key in classes), None)
+
+
+def _check_ledger_rule(rule: RoutingRule, *, creating: bool = True) -> str | None:
+    """For a rule that carries a 包保 assignment: its kind, once the rule is one the ledger can follow (on a
+    enabled, the only one of its class on the street); None for any other rule."""
+    kind = ledger_kind(rule)
+    if kind is None:
+        return None
+    if not rule.is_active:
+        raise ValidationFailed("包保规则不能停用：它是街道的包保关系，换包保部门请改处置部门 / a 包保 rule cannot be "
+                               "switched off: it is the street's patron assignment; change its department instead",
+                               field="is_active")
+    other = same_place_rules(rule).order_by("id").first() if creating else None
+    if other is not None:
+        raise ValidationFailed(f"该街道已有包保规则 #{other.pk}（派往 {other.department}）：请修改该规则 / the street "
+                               f"already has 包保 rule #{other.pk}: edit that one", field="region_code")
+    return kind
+
+
+def ledger_categories(kind: str) -> list[Category]:
+    """The classes whose 包保 rules carry the assignments of `kind` (those loaded so far)."""
+    found = []
+    for taxonomy, category_kind, code in PATRON_LEDGER.get(kind, ()):
+        category = Category.objects.filter(taxonomy__code=taxonomy, kind=category_kind, code=code).first()
+        if category is not None:
+            found.append(category)
+    return found
+
+
+@transaction.atomic
+def assign_patron(*, actor, street_code: str, kind: str, department: Organisation, note: str = ""):
+    """Make `department` the 包保 department of a street for `kind` (hazards.PatronKind): the ledger row
+    (`hazards.PatronAssignment`, which flood tasks, hazards, materials and rescue read) and, for the kinds in
+    `PATRON_LEDGER`, every 包保 rule of the listed classes on that street (created if missing, enabled, sent to
+    `department`), so routing agrees. Each changed row is audited with before/after; no change, no record."""
+    from civicgrid.apps.hazards.models import PatronAssignment
+    from civicgrid.apps.hazards.services.patrons import record_assignment
+
+    require_manager(actor)
+    note = _text(note, "note", 200)
+    street = Region.objects.filter(code=normalise_code(street_code), level=Level.STREET).first()
+    if street is None:
+        raise ValidationFailed(f"街道 {street_code} 不存在 / unknown street", field="region_code")
+    stored = (PatronAssignment.objects.filter(street=street, kind=kind).values_list("department_id", flat=True)
+              .first())
+    check_department(department, keep_id=stored)
+    assignment = record_assignment(actor=actor, street=street, kind=kind, department=department, note=note)
+    label = department.short_name or department.name
+    for category in ledger_categories(kind):
+        rules = list(RoutingRule.objects.select_for_update()
+                     .filter(kind=RuleKind.PATRON, category=category, region_code=street.code).order_by("id"))
+        if not rules:
+            rule = RoutingRule.objects.create(category=category, region_code=street.code, department=department,
+                                              kind=RuleKind.PATRON,
+                                              note=(note or f"{PATRON_NOTE[kind]}：{label}包保{street.name}")[:200])
+            record(actor=actor, action=verbs.Data.CREATED, target=rule, after=snapshot(rule))
+            publish(TOPIC_RULE_CHANGED, aggregate=rule, payload={"change": "created"})
+        for rule in rules:
+            if rule.department_id == department.pk and rule.is_active:
+                continue
+            before = snapshot(rule)
+            rule.department, rule.is_active = department, True
+            rule.save(update_fields=["department", "is_active", "updated_at"])
+            record(actor=actor, action=verbs.Data.CHANGED, target=rule, before=before, after=snapshot(rule))
+            publish(TOPIC_RULE_CHANGED, aggregate=rule, payload={"change": "changed"})
+    return assignment
 
 
 @transaction.atomic

@@ -1,6 +1,6 @@
 """Demo hazard ledgers: the 包保 table, the 67 flood hazard points of 2023 and a safety campaign's hazards.
 
-    load_patrons()        # civicgrid/data/baobao_flood.csv → PatronAssignment (flood), idempotent, audited
+    load_patrons()        # civicgrid/data/baobao_flood.csv → PatronAssignment (flood) and its 包保 rules, idempotent
     load_demo_hazards()   # → a short Chinese summary; a second run creates nothing and says so
 
 The seed gives the facts (before the 2023 flood season the district found 67 hazard points: low-lying spots
@@ -68,8 +68,10 @@ def load_patrons(*, actor=None, path: Path = BAOBAO_CSV, kind: str = PatronKind.
 
     Departments are matched like the categories' 包保 rules do (short name "区水务局" or full name); streets by
     code. Unknown departments or streets refuse the whole table. A street already assigned to another department
-    is reassigned (the table is the authority). Audited when anything changed."""
+    is reassigned (the table is the authority), through `categories.services.assign_patron`, so the 包保 rules
+    that route the street's flood cases move with it. Each row is audited there, and the load as a whole here."""
     from civicgrid.apps.categories.selectors import organisations_by_name
+    from civicgrid.apps.categories.services import assign_patron
 
     if actor is not None and not has_capability(actor, "hazards.manage"):
         raise PermissionDenied("您无权维护包保关系 / you may not maintain the patron table")
@@ -86,26 +88,25 @@ def load_patrons(*, actor=None, path: Path = BAOBAO_CSV, kind: str = PatronKind.
     if problems:
         raise ValidationFailed("包保表无法导入：" + "；".join(problems[:20]) + " / unknown streets or departments "
                                "(load regions and organisations first)")
-    have = {a.street_code: a for a in PatronAssignment.objects.filter(kind=kind, street_code__in=streets)}
+    have = dict(PatronAssignment.objects.filter(kind=kind, street_code__in=streets)
+                .values_list("street_code", "department_id"))
     result = PatronsLoaded()
     changes = []
     for r in rows:
         dept = departments[r["department"]]
-        current = have.get(r["street_code"])
-        note = f"{r['department']}包保{r.get('street_name') or streets[r['street_code']].name}"
-        if current is None:
-            have[r["street_code"]] = PatronAssignment.objects.create(
-                department=dept, street=streets[r["street_code"]], kind=kind, note=note[:200])
+        if have.get(r["street_code"]) == dept.pk:
+            result.unchanged += 1
+            continue
+        if r["street_code"] in have:
+            result.updated += 1
+            changes.append({"street": r["street_code"], "from": have[r["street_code"]], "department": dept.pk})
+        else:
             result.created += 1
             changes.append({"street": r["street_code"], "department": dept.pk})
-        elif current.department_id != dept.pk:
-            changes.append({"street": r["street_code"], "from": current.department_id, "department": dept.pk})
-            current.department = dept
-            current.note = note[:200]
-            current.save(update_fields=["department", "note"])
-            result.updated += 1
-        else:
-            result.unchanged += 1
+        # One service for the ledger and the 包保 rules that route the street's flood cases (audited there).
+        assign_patron(actor=actor, street_code=r["street_code"], kind=kind, department=dept,
+                      note=f"{r['department']}包保{r.get('street_name') or streets[r['street_code']].name}")
+        have[r["street_code"]] = dept.pk
     if changes:
         audit.record(actor=actor if getattr(actor, "is_authenticated", False) else "system",
                      action="hazards.patrons_loaded", target_type="hazards.patronassignment",

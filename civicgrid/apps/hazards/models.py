@@ -89,7 +89,9 @@ class PatronKind(models.TextChoices):
 
 
 class PatronAssignment(models.Model):
-    """包保: a district department answerable for a street (per kind of work). Loaded from `baobao_flood.csv`."""
+    """包保: a district department answerable for a street (per kind of work), the one record of it. Loaded from
+    `baobao_flood.csv`; changed only through `categories.services.assign_patron`, which moves the 包保 routing
+    rules of the street with it."""
 
     department = models.ForeignKey("orgs.Organisation", on_delete=models.PROTECT, related_name="patron_streets",
                                    verbose_name=_("包保部门"))

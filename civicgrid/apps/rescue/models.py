@@ -11,8 +11,8 @@ Scope:
 * 包保: an incident names its street's 包保 (patron) department — the flood assignment for a flood incident
   (内涝/洪水 kinds, raised from a reading or from a flood hazard point), the safety one for the others, else
   whichever the street has (as `hazards.services.patron_for`) — and that department's handlers see it (view
-  only). Read from the 包保 table at read time, not stored: the table is replaced by `load_patrons` without an
-  event, and reading it costs no extra query (`Incident.objects.with_patron()` annotates each row; `scope_q`
+  only). Read from the 包保 table at read time, not stored: the table is changed by `categories.services.assign_patron`
+  without an event, and reading it costs no extra query (`Incident.objects.with_patron()` annotates each row; `scope_q`
   adds uncorrelated subqueries).
 """
 
