@@ -30,7 +30,7 @@ from .conftest import POINT, form, get, post, xml
 pytestmark = pytest.mark.django_db
 HOUR = timedelta(hours=1)
 WORDS = "小区门口垃圾堆放很多天没人清运，路边暴露垃圾发臭。我叫赵大妈，住振华南街176号新华苑1号楼2单元301"
-CARRIER_WORDS = "菜市场后门垃圾成堆没人管，我是孙大爷，住振华南街9号楼1单元102，电话13700001111"
+CARRIER_WORDS = "菜市场后门暴露垃圾成堆，多日无人清运，我是孙大爷，住振华南街9号楼1单元102，电话13700001111"
 CARRIER_POINT = (113.2110, 40.0110)
 
 
@@ -95,7 +95,7 @@ def _deliver(at) -> None:
 def _auto_dispatched(case: Case, at) -> Case:
     _deliver(at)
     case.refresh_from_db()
-    assert case.status == Status.DISPATCHED and case.auto_dispatched and case.reviewed_at is None
+    assert case.status == Status.DISPATCHED and case.auto_dispatched and case.reviewed_at is None, list(case.steps.values_list("action", "note"))
     assert case.steps.get(action="accept").actor.username == SYSTEM_USERNAME
     return case
 
