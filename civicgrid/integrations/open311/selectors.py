@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from civicgrid.apps.cases.models import FINAL_STATUSES, OPEN_STATUSES, Case, CaseStep, Source, Status
-from civicgrid.apps.cases.services.follow import STEP_LABELS, public_note
+from civicgrid.apps.cases.services.follow import PUBLIC_LABELS, public_note
 from civicgrid.apps.categories.models import Category
 from civicgrid.foundation.core import keys
 from civicgrid.foundation.core.bilingual import halves
@@ -65,8 +65,11 @@ OPEN = {str(s) for s in OPEN_STATUSES} | {str(Status.SUSPENDED)}
 # details and no one checks it before it would be shown: like the follow page, the public feed names the step,
 # not the words nor the media (a case's own description and media wait for a person's 立案 instead: `published`). 12345
 # hotline cases are the hotline's to publish, not ours.
-UPDATE_STEPS = ("accept", "refuse", "void", "merge", "dispatch", "report_back", "verify", "close", "self_handle",
-                "reopen", "comment")
+# A 返工 (on-site verification failed) is named as the follow page names it (`follow.PUBLIC_LABELS`:
+# 核查未通过，重新处置), never with the reason the verifier wrote for staff: without it a client saw two 处置反馈
+# back to back. The follow page's 上报 is the request itself here, and its 评价 stays out (see above).
+UPDATE_STEPS = ("accept", "refuse", "void", "merge", "dispatch", "report_back", "verify", "rework", "close",
+                "self_handle", "reopen", "comment")
 PRIVATE_SOURCES = (Source.HOTLINE,)
 # A case ended for what it is (or what it says) keeps its words and media unpublished, even if it was accepted.
 WITHDRAWN = {str(Status.REFUSED), str(Status.VOIDED)}
@@ -334,7 +337,7 @@ def queued_answer(queued: QueuedRequest) -> dict:
 
 
 def _update_description(step: CaseStep) -> str:
-    label = STEP_LABELS.get(step.action, step.action)
+    label = PUBLIC_LABELS.get(step.action, step.action)  # the follow page's names (a 返工 as the public reads it)
     if step.action == "dispatch" and step.department_id:
         return f"{label}：{step.department.name}"
     note = public_note(step)  # 不予受理, 作废: the reporters' note only, never the internal reason

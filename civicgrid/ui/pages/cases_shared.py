@@ -73,6 +73,8 @@ _STEPS = (
     pgettext_lazy("step", "督办"), pgettext_lazy("step", "重新办理"), pgettext_lazy("step", "未自动派遣"),
     pgettext_lazy("step", "留言"), pgettext_lazy("step", "标记重大事件"), pgettext_lazy("step", "取消重大事件"),
     pgettext_lazy("step", "改派"), pgettext_lazy("step", "并入案卷的督办"),
+    # a 返工 as the public reads it (cases.services.follow.PUBLIC_LABELS: the follow page)
+    pgettext_lazy("step", "核查未通过，重新处置"),
 )
 # The inputs' choices (civicgrid/apps/cases/services: DECISIONS, CHECK_RESULTS), for the same reason.
 _CHOICES = (_("同意"), _("不同意"), _("属实"), _("不属实"))
