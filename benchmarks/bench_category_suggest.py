@@ -15,6 +15,23 @@ Texts are turned into simplified characters first, as the router does.
 * The time to build the index and to score one message.
 
 The messages are read at run time and never written anywhere; nothing is asserted.
+
+Measured on the shared train.csv (7,368 messages; labels are broad areas, so a sanity table, not an accuracy),
+before and after phrases were weighted by how few classes they are in, long texts discounted (BM25 term
+frequency) and 投诉 dropped from 消费纠纷's keywords (every complaint says it):
+
+    suggestion 88.8 % → 73.4 %; clear 27.5 % → 26.9 %; top score quartiles 1.00/1.00/1.00 → 0.46/0.72/0.97;
+    median 0.1 ms and p95 0.6 ms per message both (back to back). Top class per label (most frequent three):
+    城乡建设        矛盾纠纷 23 %, 市政公用设施类 14 %, 市容环境类 13 %  →  none 24 %, 矛盾纠纷 18 %, 市容环境类 11 %
+    劳动和社会保障  矛盾纠纷 41 %, 民生服务 37 %, none 13 %            →  民生服务 38 %, 矛盾纠纷 36 %, none 21 %
+    教育文体        民生服务 71 %, 矛盾纠纷 8 %, 治安隐患 7 %          →  民生服务 50 %, 治安隐患 30 %, none 11 %
+    商贸旅游        矛盾纠纷 29 %, 市政公用设施类 18 %, none 14 %      →  none 38 %, 市政公用设施类 19 %, 矛盾纠纷 16 %
+    环境保护        市容环境类 44 %, 市政公用设施类 12 %, 矛盾纠纷 11 % →  市容环境类 41 %, none 23 %, 市政公用设施类 9 %
+    卫生计生        none 33 %, 矛盾纠纷 29 %, 民生服务 10 %            →  none 62 %, 矛盾纠纷 19 %, 民生服务 7 %
+    交通运输        治安隐患 24 %, 交通设施类 17 %, 矛盾纠纷 15 %      →  治安隐患 30 %, none 25 %, 交通设施类 14 %
+
+Most of what remains under 矛盾纠纷 for 劳动和社会保障 is 劳动争议 on 工资/欠薪, which fits; 治安隐患 for
+教育文体 is 学校 (a keyword of a school-safety subclass) recurring in long texts.
 """
 
 from __future__ import annotations

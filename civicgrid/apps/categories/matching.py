@@ -8,9 +8,12 @@ words such as 路灯 or 井盖 are two characters long.
 
 A subclass scores by its best-matching phrase: the share of that phrase's bigrams found in the text, each
 bigram weighted by how few subclasses use it (a bigram in every subclass of a class, such as 设施, says little),
-times the phrase's weight (name and keywords 1, class name 0.5, condition 0.3). A score of 1 is a name or
-keyword found whole in the text; 0 is nothing in common. Among subclasses with the same best phrase, the one
-with more of its phrases in the text ranks first.
+times the phrase's weight (name and keywords 1, class name 0.5, condition 0.3), times how specific the phrase
+is: a phrase whose bigrams are in many classes (问题, 设施) says little about a report's area whole or not. In a
+text longer than a sentence or two a bigram counts as BM25 counts a term in a long document: a long complaint
+holds many keywords once by chance, and what it is about it repeats. A score of 1 is a specific name or keyword
+found whole in a short text; 0 is nothing in common. Among subclasses with the same best phrase, the one with
+more of its phrases in the text ranks first.
 
 `suggest(text)` answers from an index of the categories in use, rebuilt when they change (one aggregate query
 per call tells). `clear(…)` says whether the top one is clear enough to pre-select (the dispatcher still
@@ -25,6 +28,7 @@ import re
 import threading
 import time
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 
 TOP = 3
@@ -33,6 +37,14 @@ TOP = 3
 CLEAR_SCORE = 0.75
 CLEAR_MARGIN = 0.15
 MIN_SCORE = 0.3  # below this a "match" is a stray common bigram: not offered at all
+# A phrase whose bigrams are each in at most this many classes is fully specific: GB/T 47678 lists most things
+# twice, as a 部件 and as a 事项, so two classes is as distinctive as a thing gets.
+SPECIFIC_CLASSES = 2
+# A report of a sentence or two (a grid member's description, a hotline ticket's gist) is about one thing: a word
+# found once in it counts fully. Longer texts are discounted as BM25 discounts long documents (k1, b as usual).
+SHORT_TEXT = 40
+TF_K1 = 1.2
+LENGTH_B = 0.75
 
 _WEIGHTS = {"name": 1.0, "keyword": 1.0, "parent": 0.5, "condition": 0.3}
 _SPLIT = re.compile(r"[;；,，、（）()/\s]+")
@@ -45,10 +57,22 @@ def _norm(text: str) -> str:
 
 
 def _bigrams(text: str) -> set[str]:
+    return set(_bigram_counts(text))
+
+
+def _bigram_counts(text: str) -> Counter[str]:
     t = _norm(text)
     if len(t) == 1:
-        return {t}
-    return {t[i:i + 2] for i in range(len(t) - 1)}
+        return Counter(t)
+    return Counter(t[i:i + 2] for i in range(len(t) - 1))
+
+
+def _evidence(count: int, length: int) -> float:
+    """How much `count` occurrences of a bigram in a text of `length` bigrams say, from 0 to 1 (BM25's term
+    frequency): a long complaint contains many stray words once (投诉, 工资, 家庭), what it is about it repeats.
+    Up to `SHORT_TEXT` bigrams one occurrence is enough."""
+    stretch = 1 - LENGTH_B + LENGTH_B * max(length, SHORT_TEXT) / SHORT_TEXT
+    return min(1.0, count * (TF_K1 + 1) / (count + TF_K1 * stretch))
 
 
 @dataclass(frozen=True)
@@ -94,29 +118,45 @@ class Index:
                 df[g] = df.get(g, 0) + 1
         n = max(len(rows), 1)
         self._idf = {g: math.log((n + 1) / (d + 0.5)) for g, d in df.items()}
+        # How many classes use a bigram: what a phrase says about the area of a report. 井盖 is in forty
+        # subclasses but two classes (the 部件 and the 事项), 问题 or 设施 in most classes.
+        classes: dict[str, set[str]] = {}
+        for r in rows:
+            for _w, grams in self._phrases[r.id]:
+                for g in grams:
+                    classes.setdefault(g, set()).add(r.parent_name)
+        c = max(len({r.parent_name for r in rows}), 1)
+        spread = {g: math.log1p(c / len(k)) for g, k in classes.items()}
+        full = math.log1p(c / SPECIFIC_CLASSES)
         # Each phrase's whole weight, and which phrases hold a bigram: a text is scored only against the phrases
         # it shares a bigram with (a few dozen of the thousands).
         self._whole: dict[tuple[int, int], float] = {}
+        self._specific: dict[tuple[int, int], float] = {}
         self._holding: dict[str, list[tuple[int, int]]] = {}
         for pk, phrases in self._phrases.items():
             for i, (_weight, grams) in enumerate(phrases):
                 self._whole[(pk, i)] = sum(self._idf[g] for g in grams)
+                self._specific[(pk, i)] = min(1.0, sum(spread[g] for g in grams) / full)
                 for g in grams:
                     self._holding.setdefault(g, []).append((pk, i))
 
     def rank(self, text: str, limit: int = TOP) -> list[tuple[int, float]]:
         """The best `limit` subclasses for `text` as (id, score), best first; only scores ≥ `MIN_SCORE`."""
         found: dict[tuple[int, int], float] = {}
-        for g in _bigrams(text):
-            for key in self._holding.get(g, ()):
-                found[key] = found.get(key, 0.0) + self._idf[g]
+        counts = _bigram_counts(text)
+        length = sum(counts.values())
+        for g, count in counts.items():
+            if g in self._holding:
+                weight = self._idf[g] * _evidence(count, length)
+                for key in self._holding[g]:
+                    found[key] = found.get(key, 0.0) + weight
         best: dict[int, float] = {}
         total: dict[int, float] = {}
         for (pk, i), weight in found.items():
             whole = self._whole[(pk, i)]
             if not whole:
                 continue
-            share = self._phrases[pk][i][0] * weight / whole
+            share = self._phrases[pk][i][0] * self._specific[(pk, i)] * weight / whole
             best[pk] = max(best.get(pk, 0.0), share)
             total[pk] = total.get(pk, 0.0) + share
         scored = sorted(((-b, -total[pk], pk) for pk, b in best.items() if b >= MIN_SCORE))

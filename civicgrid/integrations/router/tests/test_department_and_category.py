@@ -145,6 +145,43 @@ def test_the_matcher_scores_names_and_keywords_and_says_when_the_top_one_is_clea
     assert not matching.clear([])
 
 
+# a long, made-up complaint around the report: the words every complaint uses (问题, 反映, 投诉, 处理)
+PADDING = ("您好，我想反映一个问题，这个情况已经持续很久了，附近居民意见很大，多次打电话投诉都没有人来处理，"
+           "希望有关部门重视，尽快安排人员解决，给大家一个交代，谢谢！")
+
+
+def _shipped_index():
+    from civicgrid.apps.categories import loaders
+
+    specs = loaders.gbt_specs() + loaders.social_specs()
+    classes = {(s.kind, s.code): s.name for s in specs if not s.parent_code}
+    return matching.Index([
+        matching.Row(i, s.name, f"{classes.get((s.kind, s.parent_code), '')} › {s.name}", s.keywords,
+                     classes.get((s.kind, s.parent_code), ""), s.acceptance)
+        for i, s in enumerate(specs) if s.parent_code])
+
+
+@pytest.mark.parametrize("report, expected", [
+    ("我们小区门口的井盖丢了好几天了，晚上走路很危险", "井盖"),
+    ("小区里的路灯坏了一个多月，晚上黑漆漆的", "路灯"),
+    ("菜市场门口有人占道经营，堵得车过不去", "占道经营"),
+])
+def test_a_distinctive_word_beats_generic_complaint_wording_around_it(report, expected):
+    index = _shipped_index()
+    for text in (report, PADDING + report + PADDING):
+        top = _ranked(index, text)
+        assert top and expected in top[0]["name"], (text, top)
+    # alone it is whole and certain; inside a long complaint it is shown, but one mention is not pre-selected
+    assert _ranked(index, report)[0]["score"] == 1.0
+    assert 0.3 <= _ranked(index, PADDING + report + PADDING)[0]["score"] < matching.CLEAR_SCORE
+
+
+def test_generic_words_alone_suggest_nothing_certain():
+    index = _shipped_index()
+    top = _ranked(index, PADDING * 2)
+    assert not matching.clear(top) and all(r["score"] < matching.CLEAR_SCORE for r in top)
+
+
 def test_a_suggestion_carries_the_matching_subclasses_and_the_accept_form_starts_from_a_clear_one(
         loop, confident, client):
     # the model (departments only) names no category; the text names 暴露垃圾 outright
