@@ -11,7 +11,8 @@ the counts of a table (`FactColumns`); a case without steps (imported) is read f
 1,000,000 cases in the table; and every numerator below is a subset of its denominator, so no rate exceeds
 100 %. A case counts for the department it was with at that moment (`Facts.department`: a 派遣 or 退回 after
 the period hands a later period's work to another department, not this period's record), the account that
-accepted it (`accepted_by`), that dispatched it last (`dispatched_by`; 准确派遣率 counts each dispatch), that reported it (`reporter`), and its grid
+accepted it (`accepted_by`), that dispatched it last by then (`Facts.dispatcher`; 准确派遣率 counts each
+dispatch), that reported it (`reporter`), and its grid
 (`region_code`, whose prefixes are its community and street).
 
 **What each count means in case fields** (`COUNTS`; the set names are used in several definitions):
@@ -252,6 +253,10 @@ class Facts:
                                  output_field=IntegerField())
         self.department = Choose(When(Exists(steps), then=Subquery(steps.order_by("-at", "-pk").annotate(
             held=with_department).values("held")[:1])), default=F("department_id"), output_field=IntegerField())
+        # And the account whose 派遣 (or 改派) it was then: that step's actor.
+        dispatches = steps.filter(action__in=("dispatch", "redirect")).order_by("-at", "-pk")
+        self.dispatcher = Choose(When(Exists(dispatches), then=Subquery(dispatches.values("actor_id")[:1])),
+                                 default=F("dispatched_by_id"), output_field=IntegerField())
         # Most cases need none of that: one not saved since `as_of`, never sent back nor reopened, is as its fields
         # say, and the subqueries, written after that test, are not run for it. The others cost about 0.1 ms each
         # on SQLite (benchmarks/bench_evaluation.py, whose cases were all saved after the month: 849 cases, the
@@ -267,6 +272,8 @@ class Facts:
         self.verified_timely = (fast & Q(verified_on_time=True)) | (~fast & self.verified_timely)
         self.reworked = (fast & Q(rework_count__gt=0)) | (~fast & self.reworked)
         self.department = Choose(When(fast, then=F("department_id")), default=self.department,
+                                 output_field=IntegerField())
+        self.dispatcher = Choose(When(fast, then=F("dispatched_by_id")), default=self.dispatcher,
                                  output_field=IntegerField())
 
     def status_in(self, *statuses) -> Q:
@@ -657,8 +664,10 @@ def grouped_counts(qs, group, names, as_of):
     timeline or the clocks, the facts are computed once per case in a derived table (`FactColumns`) and the
     counts aggregate its columns; counts of case fields alone aggregate the cases."""
     facts = Facts(as_of)
-    # A department's cases are those it had at `as_of`: a 派遣 or 退回 since is a later period's.
-    expr = facts.department if group == "department_id" else F(group) if isinstance(group, str) else group
+    # A department's cases are those it had at `as_of`, a dispatcher's those it had dispatched: a 派遣 or 退回
+    # since is a later period's.
+    at_moment = {"department_id": facts.department, "dispatched_by_id": facts.dispatcher}
+    expr = at_moment.get(group, F(group)) if isinstance(group, str) else group
     columns = FactColumns(facts)
     counts = aggregates(names, as_of, columns)
     fields, needed = columns.needed(counts.values())

@@ -191,10 +191,12 @@ def test_steps_after_the_month_change_no_figure_of_any_table(district, handler):
     another department), has the same figures: each case is counted on every count by its status, its 核查, its
     返工 and its department at the month's end, and each 派遣 by whether it had been sent back by then. Before the
     steps the cases were last saved in November and are read from their fields; after them, from their timeline
-    and clocks (`selectors.FactColumns`)."""
+    and clocks (`selectors.FactColumns`). The 派遣 of 12-01 is another dispatcher's: the case stays the first
+    one's in November's dispatcher table."""
     d = district
     zj = user_with(Role.DEPARTMENT_HANDLER, department=d.other_dept, username="h-zj")  # 派遣 needs a handler there
-    Grant.objects.filter(user=zj).update(valid_from=moment(11, 1))
+    other_dispatcher = user_with(Role.COMMAND_DISPATCHER, region=d.tree["140213"], username="cd-b")
+    Grant.objects.filter(user__in=(zj, other_dispatcher)).update(valid_from=moment(11, 1))
     closed = closed_on_time(d, handler, 27)
     overdue = reported(d, moment(11, 23, 9))  # dispatched, its handling deadline passed in November
     step(moment(11, 23, 9, 10), d.dispatcher, overdue, "accept")
@@ -230,7 +232,7 @@ def test_steps_after_the_month_change_no_figure_of_any_table(district, handler):
     step(moment(12, 1, 9), d.dispatcher, undecided, "refuse", reason="不属受理范围")
     step(moment(12, 1, 9), d.worker, handled, "rework", reason="仍有残留")
     step(moment(12, 1, 9), handler, misrouted, "send_back", reason="供水井盖归住建")
-    step(moment(12, 1, 10), d.dispatcher, misrouted, "dispatch", department=d.other_dept.pk)
+    step(moment(12, 1, 10), other_dispatcher, misrouted, "dispatch", department=d.other_dept.pk)
     for c in cases:
         c.refresh_from_db()
         assert c.status != at_the_end[c.pk] and c.updated_at >= moment(12, 1, 0), c.number
@@ -249,4 +251,6 @@ def test_steps_after_the_month_change_no_figure_of_any_table(district, handler):
     assert (dept["due_close"], dept["closed"]) == (2, 1)
     assert before["department"]["D-ZJ"][0]["accepted"] == 0  # the case it was sent on 12-01 is December's
     assert (before["grid"][GRID][0]["due_close"], before["grid"][GRID][0]["verified"]) == (3, 2)
-    assert before["dispatcher"][d.dispatcher.username][0]["dispatch_rework"] == 0
+    dispatched = before["dispatcher"][d.dispatcher.username][0]
+    assert (dispatched["dispatched"], dispatched["dispatch_acts"], dispatched["dispatch_rework"]) == (5, 5, 0)
+    assert before["dispatcher"]["cd-b"][0]["dispatched"] == 0  # its 派遣 of 12-01 is December's
