@@ -237,26 +237,34 @@ class Facts:
             .order_by("-stopped_at").values("stopped_at")[:1]), OuterRef("reported_at"))
         handlings = stopped.filter(kind=case_clocks.HANDLE, stopped_at__gte=round_start)
         self.round_on_time = Exists(handlings.filter(on_time=True)) & ~Exists(handlings.exclude(on_time=True))
-        # 核查 at `as_of`: a 核查 step (passed, or failed: 返工) before it, timed by the 核查 clock the last one
-        # stopped (a clock 作废 stopped records no fact); 返工数: a 返工 step before it.
-        checks = steps.filter(action__in=("verify", "rework"))
-        last_check = (CaseStep.objects.filter(case=OuterRef(OuterRef("pk")), at__lt=as_of,
-                                              action__in=("verify", "rework"))
+        # 核查数 and 返工数: `verified_on_time` and `rework_count` change only at a 核查 or 返工 step, so a case with
+        # none since `as_of` is as those fields say. One with such a step since reads its steps before then: a 核查
+        # (passed, or failed: 返工), timed by the 核查 clock the last one stopped (a clock 作废 stopped records no
+        # fact); a 返工.
+        since = CaseStep.objects.filter(case=OuterRef("pk"), at__gte=as_of)
+        checks = ("verify", "rework")
+        last_check = (CaseStep.objects.filter(case=OuterRef(OuterRef("pk")), at__lt=as_of, action__in=checks)
                       .order_by("-at", "-pk").values("at")[:1])
-        self.verified = Exists(checks) | (Q(verified_on_time__isnull=False) & ~self.has_steps)
-        self.verified_timely = Q(Exact(Subquery(stopped.filter(kind=case_clocks.VERIFY, stopped_at=Subquery(last_check))
-                                                .values("on_time")[:1]), True)) | (Q(verified_on_time=True) & ~self.has_steps)
-        self.reworked = Exists(steps.filter(action="rework")) | (Q(rework_count__gt=0) & ~self.has_steps)
-        # The department the case was with at `as_of`: the one its last step before then recorded (the case's, or
-        # for 派遣 and 改派 the one it went to), none after a 退回 (which records the department sending it back).
-        with_department = Choose(When(action="send_back", then=Value(None)), default=F("department_id"),
-                                 output_field=IntegerField())
-        self.department = Choose(When(Exists(steps), then=Subquery(steps.order_by("-at", "-pk").annotate(
-            held=with_department).values("held")[:1])), default=F("department_id"), output_field=IntegerField())
-        # And the account whose 派遣 (or 改派) it was then: that step's actor.
-        dispatches = steps.filter(action__in=("dispatch", "redirect")).order_by("-at", "-pk")
-        self.dispatcher = Choose(When(Exists(dispatches), then=Subquery(dispatches.values("actor_id")[:1])),
-                                 default=F("dispatched_by_id"), output_field=IntegerField())
+        checked_since = Exists(since.filter(action__in=checks))
+        self.verified = _either(checked_since, Exists(steps.filter(action__in=checks)),
+                                Q(verified_on_time__isnull=False))
+        self.verified_timely = _either(checked_since, Q(Exact(Subquery(
+            stopped.filter(kind=case_clocks.VERIFY, stopped_at=Subquery(last_check)).values("on_time")[:1]), True)),
+            Q(verified_on_time=True))
+        self.reworked = _either(checked_since, Exists(steps.filter(action="rework")), Q(rework_count__gt=0))
+        # The department the case was with at `as_of` and the account whose 派遣 it was: the fields change only at
+        # 派遣 and 改派 (to the department named, by the step's actor) and 退回 (to none), so a case with none of
+        # these since is as its fields say; one with such a step since reads the last before then (none before:
+        # it was first dispatched after `as_of`, and had neither).
+        moves = ("dispatch", "redirect", "send_back")
+        last_move = steps.filter(action__in=moves).order_by("-at", "-pk").annotate(held=Choose(
+            When(action="send_back", then=Value(None)), default=F("department_id"), output_field=IntegerField()))
+        self.department = Choose(When(~Exists(since.filter(action__in=moves)), then=F("department_id")),
+                                 default=Subquery(last_move.values("held")[:1]), output_field=IntegerField())
+        dispatches = ("dispatch", "redirect")
+        last_dispatch = steps.filter(action__in=dispatches).order_by("-at", "-pk").values("actor_id")[:1]
+        self.dispatcher = Choose(When(~Exists(since.filter(action__in=dispatches)), then=F("dispatched_by_id")),
+                                 default=Subquery(last_dispatch), output_field=IntegerField())
         # Most cases need none of that: one not saved since `as_of`, never sent back nor reopened, is as its fields
         # say, and the subqueries, written after that test, are not run for it. The others cost about 0.1 ms each
         # on SQLite (benchmarks/bench_evaluation.py, whose cases were all saved after the month: 849 cases, the
@@ -339,6 +347,11 @@ class FactColumns:
         columns = sorted(Case._meta.pk.attname if f == "pk" else Case._meta.get_field(f).attname for f in fields)
         names = {e.name for e in parts if isinstance(e, _Column)}
         return columns, {name: expr for name, expr in self.expressions.items() if name in names}
+
+
+def _either(test, then: Q, otherwise: Q) -> Q:
+    """`then` where `test` holds, else `otherwise`, as one filter that probes `test` once (a CASE)."""
+    return Q(Choose(When(test, then=_flag(then)), default=_flag(otherwise), output_field=BooleanField()))
 
 
 def _flag(condition: Q) -> Choose:
