@@ -9,8 +9,10 @@ new 派遣 moves `dispatched_at` and the round's `handled_on_time`), the facts c
 the counts of a table (`FactColumns`); a case without steps (imported) is read from its fields. The cohort is an index range
 (`reported_at`, or `region_code, reported_at` inside a street), so a month costs the same at 100,000 or
 1,000,000 cases in the table; and every numerator below is a subset of its denominator, so no rate exceeds
-100 %. A case counts for the department it is with now (`department`), the account that accepted it
-(`accepted_by`), that dispatched it last (`dispatched_by`; 准确派遣率 counts each dispatch), that reported it (`reporter`), and its grid
+100 %. A case counts for the department it was with at that moment (`Facts.department`: a 派遣 or 退回 after
+the period hands a later period's work to another department, not this period's record), the account that
+accepted it (`accepted_by`), that dispatched it last by then (`Facts.dispatcher`; 准确派遣率 counts each
+dispatch), that reported it (`reporter`), and its grid
 (`region_code`, whose prefixes are its community and street).
 
 **What each count means in case fields** (`COUNTS`; the set names are used in several definitions):
@@ -28,7 +30,7 @@ the counts of a table (`FactColumns`); a case without steps (imported) is read f
 * 准确派遣率 = (派遣数 − 返工数) / 应派遣数 is counted per 派遣, against whoever made it (`_dispatchers`):
   派遣次数 `dispatch_acts` is the dispatches the account made on the cohort's cases (not 作废/合并) — each one
   it was due to make, so it is both the 派遣数 and the 应派遣数 of the rate — and 派遣返工数 `dispatch_rework`
-  those of them the department sent back (退回: the case's next dispatch or send-back step is a send-back) or a
+  those of them the department sent back (退回: the case's next dispatch or send-back step before the moment is a send-back) or a
   dispatcher redirected (改派, `redirect_count`: itself a dispatch, by its actor), a dispatch that had to be
   redone. The dispatcher who sent a case to the wrong department answers for it, not the one who re-dispatched
   it correctly. A case never sent back, redirected nor reopened was dispatched once, by
@@ -42,8 +44,8 @@ the counts of a table (`FactColumns`); a case without steps (imported) is read f
   earlier 处置反馈). 按期处置数: handled now (`handled_at` set) and `handled_on_time`, which is the assignment
   round's: every handling since the last 派遣 in time. A 返工 runs a fresh handling clock in the same round, so a
   late handling before it stays late however the rework goes; a new 派遣 (after 退回 or 重新办理) is judged
-  afresh (`cases.clocks`). 返工数 `reworked`: handled and `rework_count` > 0 (counted once per case, however
-  many reworks).
+  afresh (`cases.clocks`). 返工数 `reworked`: handled and `rework_count` > 0 (a 返工 step before the moment;
+  counted once per case, however many reworks).
 * 应结案数 `due_close`: accepted, not closed out or suspended, and closed (a 结案 step before the moment: a case
   closed then reopened stays due, no longer closed), past its handling deadline, or waiting for its 派遣 with the
   dispatch clock run out (立案 but not dispatched in time: it has no handling deadline yet, and can no longer
@@ -53,7 +55,8 @@ the counts of a table (`FactColumns`); a case without steps (imported) is read f
   every handling of the round, as for 按期处置数) and the closing step (`closed_on_time`) in time. 按时结案数
   `close_step_timely`: closed with the closing step in time (the 值班长's own step).
 * 核实数 / 按时核实数: a 核实 was answered (`checked_on_time` set) / in time. 核查数 / 按时核查数: an on-site
-  check (核查, passed or 返工) was done (`verified_on_time` set) / in time.
+  check (核查, passed or 返工) was done (`verified_on_time` set: a 核查 or 返工 step before the moment) / in
+  time (the 核查 clock that step stopped).
 * 核实派发数 `check_sent`: accepted cases that went through 核实; 核实按时派发数: of those, the intake clock (which
   runs until the 核实 is sent and again after it returns) was in time. 核查派发数 `verify_sent`: cases handled at
   least once, whose 核查 task went out: in this loop it goes to the grid's workers automatically at 处置反馈, so
@@ -96,6 +99,7 @@ from django.db.models import (
     Expression,
     F,
     FilteredRelation,
+    IntegerField,
     Max,
     Min,
     OuterRef,
@@ -165,7 +169,7 @@ def counts_q(as_of: datetime, facts: Facts | FactColumns | None = None) -> dict[
         "due_handle": in_hands & (handled_once | past_deadline),
         "handled": in_hands & handled_once,
         "handled_timely": in_hands & handled_timely,
-        "reworked": in_hands & handled_once & Q(rework_count__gt=0),
+        "reworked": in_hands & handled_once & f.reworked,
         "due_close": accepted & in_loop & (f.closed_once | past_deadline | f.dispatch_overdue),
         "closed": closed,
         "closed_timely": closed & (kept & closed_timely_q()
@@ -173,8 +177,8 @@ def counts_q(as_of: datetime, facts: Facts | FactColumns | None = None) -> dict[
         "close_step_timely": closed & close_step_timely,
         "checked": Q(checked_on_time__isnull=False),
         "checked_timely": Q(checked_on_time=True),
-        "verified": Q(verified_on_time__isnull=False),
-        "verified_timely": Q(verified_on_time=True),
+        "verified": f.verified,
+        "verified_timely": f.verified_timely,
         "check_sent": by_intake & Q(checked_on_time__isnull=False),
         "check_sent_timely": by_intake & Q(checked_on_time__isnull=False, accepted_on_time=True),
         "verify_sent": handled_once & Q(is_self_handled=False),
@@ -233,6 +237,34 @@ class Facts:
             .order_by("-stopped_at").values("stopped_at")[:1]), OuterRef("reported_at"))
         handlings = stopped.filter(kind=case_clocks.HANDLE, stopped_at__gte=round_start)
         self.round_on_time = Exists(handlings.filter(on_time=True)) & ~Exists(handlings.exclude(on_time=True))
+        # 核查数 and 返工数: `verified_on_time` and `rework_count` change only at a 核查 or 返工 step, so a case with
+        # none since `as_of` is as those fields say. One with such a step since reads its steps before then: a 核查
+        # (passed, or failed: 返工), timed by the 核查 clock the last one stopped (a clock 作废 stopped records no
+        # fact); a 返工.
+        since = CaseStep.objects.filter(case=OuterRef("pk"), at__gte=as_of)
+        checks = ("verify", "rework")
+        last_check = (CaseStep.objects.filter(case=OuterRef(OuterRef("pk")), at__lt=as_of, action__in=checks)
+                      .order_by("-at", "-pk").values("at")[:1])
+        checked_since = Exists(since.filter(action__in=checks))
+        self.verified = _either(checked_since, Exists(steps.filter(action__in=checks)),
+                                Q(verified_on_time__isnull=False))
+        self.verified_timely = _either(checked_since, Q(Exact(Subquery(
+            stopped.filter(kind=case_clocks.VERIFY, stopped_at=Subquery(last_check)).values("on_time")[:1]), True)),
+            Q(verified_on_time=True))
+        self.reworked = _either(checked_since, Exists(steps.filter(action="rework")), Q(rework_count__gt=0))
+        # The department the case was with at `as_of` and the account whose 派遣 it was: the fields change only at
+        # 派遣 and 改派 (to the department named, by the step's actor) and 退回 (to none), so a case with none of
+        # these since is as its fields say; one with such a step since reads the last before then (none before:
+        # it was first dispatched after `as_of`, and had neither).
+        moves = ("dispatch", "redirect", "send_back")
+        last_move = steps.filter(action__in=moves).order_by("-at", "-pk").annotate(held=Choose(
+            When(action="send_back", then=Value(None)), default=F("department_id"), output_field=IntegerField()))
+        self.department = Choose(When(~Exists(since.filter(action__in=moves)), then=F("department_id")),
+                                 default=Subquery(last_move.values("held")[:1]), output_field=IntegerField())
+        dispatches = ("dispatch", "redirect")
+        last_dispatch = steps.filter(action__in=dispatches).order_by("-at", "-pk").values("actor_id")[:1]
+        self.dispatcher = Choose(When(~Exists(since.filter(action__in=dispatches)), then=F("dispatched_by_id")),
+                                 default=Subquery(last_dispatch), output_field=IntegerField())
         # Most cases need none of that: one not saved since `as_of`, never sent back nor reopened, is as its fields
         # say, and the subqueries, written after that test, are not run for it. The others cost about 0.1 ms each
         # on SQLite (benchmarks/bench_evaluation.py, whose cases were all saved after the month: 849 cases, the
@@ -244,6 +276,13 @@ class Facts:
         self.past_deadline = (fast & Q(deadline__lt=as_of)) | (~fast & self.past_deadline)
         self.dispatch_overdue = self.status_in(Status.ACCEPTED) & self.dispatch_late
         self.changed_since = ~fast & self.changed_since
+        self.verified = (fast & Q(verified_on_time__isnull=False)) | (~fast & self.verified)
+        self.verified_timely = (fast & Q(verified_on_time=True)) | (~fast & self.verified_timely)
+        self.reworked = (fast & Q(rework_count__gt=0)) | (~fast & self.reworked)
+        self.department = Choose(When(fast, then=F("department_id")), default=self.department,
+                                 output_field=IntegerField())
+        self.dispatcher = Choose(When(fast, then=F("dispatched_by_id")), default=self.dispatcher,
+                                 output_field=IntegerField())
 
     def status_in(self, *statuses) -> Q:
         """The case was in one of `statuses` at `as_of`."""
@@ -276,6 +315,9 @@ class FactColumns:
             "as_of_changed": _flag(changed),
             "as_of_close_on_time": _flag(changed & facts.close_on_time),
             "as_of_round_on_time": _flag(changed & facts.round_on_time),
+            "as_of_verified": _flag(facts.verified),
+            "as_of_verified_timely": _flag(facts.verified_timely),
+            "as_of_reworked": _flag(facts.reworked),
         }
         self.status = _Column("as_of_status", CharField())
         column = {name: Q(_Column(name, BooleanField())) for name in self.expressions if name != "as_of_status"}
@@ -287,6 +329,9 @@ class FactColumns:
         self.changed_since = column["as_of_changed"]
         self.close_on_time = column["as_of_close_on_time"]
         self.round_on_time = column["as_of_round_on_time"]
+        self.verified = column["as_of_verified"]
+        self.verified_timely = column["as_of_verified_timely"]
+        self.reworked = column["as_of_reworked"]
 
     def status_in(self, *statuses) -> Q:
         """The case was in one of `statuses` at `as_of`."""
@@ -302,6 +347,11 @@ class FactColumns:
         columns = sorted(Case._meta.pk.attname if f == "pk" else Case._meta.get_field(f).attname for f in fields)
         names = {e.name for e in parts if isinstance(e, _Column)}
         return columns, {name: expr for name, expr in self.expressions.items() if name in names}
+
+
+def _either(test, then: Q, otherwise: Q) -> Q:
+    """`then` where `test` holds, else `otherwise`, as one filter that probes `test` once (a CASE)."""
+    return Q(Choose(When(test, then=_flag(then)), default=_flag(otherwise), output_field=BooleanField()))
 
 
 def _flag(condition: Q) -> Choose:
@@ -626,8 +676,12 @@ def grouped_counts(qs, group, names, as_of):
     """The query of `_grouped`: rows of `subject_key` and the named counts. Where a count reads a fact of the
     timeline or the clocks, the facts are computed once per case in a derived table (`FactColumns`) and the
     counts aggregate its columns; counts of case fields alone aggregate the cases."""
-    expr = F(group) if isinstance(group, str) else group
-    columns = FactColumns(Facts(as_of))
+    facts = Facts(as_of)
+    # A department's cases are those it had at `as_of`, a dispatcher's those it had dispatched: a 派遣 or 退回
+    # since is a later period's.
+    at_moment = {"department_id": facts.department, "dispatched_by_id": facts.dispatcher}
+    expr = at_moment.get(group, F(group)) if isinstance(group, str) else group
+    columns = FactColumns(facts)
     counts = aggregates(names, as_of, columns)
     fields, needed = columns.needed(counts.values())
     if not needed or qs.query.is_empty():
@@ -693,10 +747,12 @@ def _dispatchers(qs, names, as_of) -> dict[str, dict[str, int]]:
     wrong: Counter[str] = Counter()
     # The cases dispatched more than once or sent back, each with its dispatch and send-back steps in order (a
     # left join: a case without them, e.g. imported, comes once with none and counts by its own facts).
+    # Those taken after `as_of` belong to a later period.
     redone = (qs.filter(counts_q(as_of)["dispatched"]
                         & (Q(send_back_count__gt=0) | Q(reopen_count__gt=0) | Q(redirect_count__gt=0)))
               .annotate(moves=FilteredRelation("steps", condition=Q(steps__action__in=("dispatch", "redirect",
-                                                                                         "send_back"))))
+                                                                                         "send_back"),
+                                                                      steps__at__lt=as_of)))
               .order_by("pk", "moves__id")
               .values_list("pk", "dispatched_by_id", "send_back_count", "moves__action", "moves__actor_id"))
     current, last = None, None

@@ -187,10 +187,16 @@ def test_a_past_table_is_reproduced_as_of_its_moment(district, handler, client):
 
 def test_steps_after_the_month_change_no_figure_of_any_table(district, handler):
     """Every table of November, computed before and after steps taken on 12-01 that moved each case to another
-    status (重新办理, 挂账, 结案, 作废, 不予受理), has the same figures: each case is counted on every count by its
-    status at the month's end. Before the steps the cases were last saved in November and are read from their
-    fields; after them, from their timeline and clocks (`selectors.FactColumns`)."""
+    status (重新办理, 挂账, 结案, 作废, 不予受理) or another department (返工 of a handling, 退回 and a 派遣 to
+    another department), has the same figures: each case is counted on every count by its status, its 核查, its
+    返工 and its department at the month's end, and each 派遣 by whether it had been sent back by then. Before the
+    steps the cases were last saved in November and are read from their fields; after them, from their timeline
+    and clocks (`selectors.FactColumns`). The 派遣 of 12-01 is another dispatcher's: the case stays the first
+    one's in November's dispatcher table."""
     d = district
+    zj = user_with(Role.DEPARTMENT_HANDLER, department=d.other_dept, username="h-zj")  # 派遣 needs a handler there
+    other_dispatcher = user_with(Role.COMMAND_DISPATCHER, region=d.tree["140213"], username="cd-b")
+    Grant.objects.filter(user__in=(zj, other_dispatcher)).update(valid_from=moment(11, 1))
     closed = closed_on_time(d, handler, 27)
     overdue = reported(d, moment(11, 23, 9))  # dispatched, its handling deadline passed in November
     step(moment(11, 23, 9, 10), d.dispatcher, overdue, "accept")
@@ -203,6 +209,13 @@ def test_steps_after_the_month_change_no_figure_of_any_table(district, handler):
     waiting = reported(d, moment(11, 30, 9))  # accepted, waiting for its 派遣 (past the dispatch clock)
     step(moment(11, 30, 9, 10), d.dispatcher, waiting, "accept")
     undecided = reported(d, moment(11, 30, 9))  # not yet accepted: no 上报数 yet
+    handled = reported(d, moment(11, 30, 9))  # handled, waiting for its 核查 (返工 on 12-01)
+    step(moment(11, 30, 9, 10), d.dispatcher, handled, "accept")
+    step(moment(11, 30, 9, 20), d.dispatcher, handled, "dispatch", department=d.dept.pk)
+    step(moment(11, 30, 10), handler, handled, "report_back", note="已补装")
+    misrouted = reported(d, moment(11, 30, 9))  # with 区城管局 (退回 and sent to 区住建局 on 12-01)
+    step(moment(11, 30, 9, 10), d.dispatcher, misrouted, "accept")
+    step(moment(11, 30, 9, 20), d.dispatcher, misrouted, "dispatch", department=d.dept.pk)
     cases = (closed, overdue, verified, waiting, undecided)
     at_the_end = {c.pk: c.status for c in cases}
 
@@ -217,9 +230,16 @@ def test_steps_after_the_month_change_no_figure_of_any_table(district, handler):
     step(moment(12, 1, 9), d.dispatcher, verified, "close")
     step(moment(12, 1, 9), d.dispatcher, waiting, "void", reason="重复上报")
     step(moment(12, 1, 9), d.dispatcher, undecided, "refuse", reason="不属受理范围")
+    step(moment(12, 1, 9), d.worker, handled, "rework", reason="仍有残留")
+    step(moment(12, 1, 9), handler, misrouted, "send_back", reason="供水井盖归住建")
+    step(moment(12, 1, 10), other_dispatcher, misrouted, "dispatch", department=d.other_dept.pk)
     for c in cases:
         c.refresh_from_db()
         assert c.status != at_the_end[c.pk] and c.updated_at >= moment(12, 1, 0), c.number
+    handled.refresh_from_db()
+    misrouted.refresh_from_db()
+    assert handled.rework_count == 1 and handled.verified_on_time is not None  # a 核查, failed
+    assert (misrouted.send_back_count, misrouted.department_id) == (1, d.other_dept.pk)
 
     after = tables()
     moved = {(kind, code, name): (n, after[kind][code][0][name]) for kind, rows in before.items()
@@ -227,5 +247,10 @@ def test_steps_after_the_month_change_no_figure_of_any_table(district, handler):
     assert moved == {}
     assert after == before  # and so the rates, scores and ranks
     dept = before["department"]["D-CG"][0]
-    assert (dept["due_handle"], dept["handled"], dept["due_close"], dept["closed"]) == (3, 2, 2, 1)
-    assert before["grid"][GRID][0]["due_close"] == 3  # and the case waiting past its dispatch clock
+    assert (dept["accepted"], dept["due_handle"], dept["handled"], dept["reworked"]) == (5, 4, 3, 0)
+    assert (dept["due_close"], dept["closed"]) == (2, 1)
+    assert before["department"]["D-ZJ"][0]["accepted"] == 0  # the case it was sent on 12-01 is December's
+    assert (before["grid"][GRID][0]["due_close"], before["grid"][GRID][0]["verified"]) == (3, 2)
+    dispatched = before["dispatcher"][d.dispatcher.username][0]
+    assert (dispatched["dispatched"], dispatched["dispatch_acts"], dispatched["dispatch_rework"]) == (5, 5, 0)
+    assert before["dispatcher"]["cd-b"][0]["dispatched"] == 0  # its 派遣 of 12-01 is December's
