@@ -478,23 +478,29 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
     }
 
 
+def _reveal(request, number: str, reveal, name: str, templates: tuple[str, str]):
+    """Something of the case in clear, through its service (`reveal`: scope checked, audited, refused or not), as
+    the htmx partial or the page `templates` (partial, page), into the context as `name`."""
+    case = Case.objects.visible_to(request.user).filter(number=str(number)[:20]).first()
+    if case is None:
+        raise Http404("未找到该事件，或不在您的权限范围内")
+    try:
+        shown = reveal(actor=request.user, case=case)
+    except CivicgridError as exc:
+        return HttpResponse(one_language(exc.message), status=exc.status, content_type="text/plain; charset=utf-8")
+    response = render(request, templates[0] if request.htmx else templates[1], {"case": case, name: shown})
+    response["Cache-Control"] = "no-store"  # clear phone and ID numbers must not linger in any cache
+    return response
+
+
 @require_POST
 @login_required
 def case_reveal_contact(request, number: str):
     """回访: the reporter's name and callback number in clear, through the service (scope checked, audited). The
     service decides who may, so a refusal is recorded in the audit trail as the API's is (a decorator refusing
     roles without `cases.intake` answered 403 before anything was recorded)."""
-    case = Case.objects.visible_to(request.user).filter(number=str(number)[:20]).first()
-    if case is None:
-        raise Http404("未找到该事件，或不在您的权限范围内")
-    try:
-        contact = services.reveal_contact(actor=request.user, case=case)
-    except CivicgridError as exc:
-        return HttpResponse(one_language(exc.message), status=exc.status, content_type="text/plain; charset=utf-8")
-    template = "cases/partials/contact.html" if request.htmx else "cases/contact_page.html"
-    response = render(request, template, {"case": case, "contact": contact})
-    response["Cache-Control"] = "no-store"  # a clear phone number must not linger in any cache
-    return response
+    return _reveal(request, number, services.reveal_contact, "contact",
+                   ("cases/partials/contact.html", "cases/contact_page.html"))
 
 
 @require_POST
@@ -502,17 +508,8 @@ def case_reveal_contact(request, number: str):
 def case_reveal_text(request, number: str):
     """The title and description as the reporter typed them, phone and ID numbers in clear, through the service
     (scope checked, audited, refused or not: as `case_reveal_contact`)."""
-    case = Case.objects.visible_to(request.user).filter(number=str(number)[:20]).first()
-    if case is None:
-        raise Http404("未找到该事件，或不在您的权限范围内")
-    try:
-        text = services.reveal_text(actor=request.user, case=case)
-    except CivicgridError as exc:
-        return HttpResponse(one_language(exc.message), status=exc.status, content_type="text/plain; charset=utf-8")
-    template = "cases/partials/case_text.html" if request.htmx else "cases/case_text_page.html"
-    response = render(request, template, {"case": case, "text": text})
-    response["Cache-Control"] = "no-store"  # clear phone and ID numbers must not linger in any cache
-    return response
+    return _reveal(request, number, services.reveal_text, "text",
+                   ("cases/partials/case_text.html", "cases/case_text_page.html"))
 
 
 @page_view(selectors.CASE_FILE_CAPABILITY)
