@@ -209,7 +209,12 @@ def test_no_index_of_the_case_table_holds_updated_at(loop):
 
 
 def test_on_postgresql_a_progress_note_is_a_heap_only_update(loop):
-    """A note changes no indexed column of the case, so PostgreSQL updates it in place (HOT), writing no index."""
+    """A note changes no indexed column of the case, so PostgreSQL may update it in place (HOT), writing no
+    index. Whether an update is HOT also needs room on the row's page, which the rows earlier tests left behind
+    decide (a CI run saw 2 of 3): so the test checks the condition that is the code's to keep, that each note
+    changes no column any index of the table reads (its key, expression or predicate)."""
+    import re
+
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -218,17 +223,29 @@ def test_on_postgresql_a_progress_note_is_a_heap_only_update(loop):
     act(actor=loop.dispatcher, case=case, action="accept")
     act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
 
-    def updates() -> tuple[int, int]:
+    def row() -> dict:
         with connection.cursor() as cur:
-            cur.execute("SELECT pg_stat_get_xact_tuples_updated('cases_case'::regclass), "
-                        "pg_stat_get_xact_tuples_hot_updated('cases_case'::regclass)")
-            return cur.fetchone()
+            cur.execute("SELECT * FROM cases_case WHERE id = %s", [case.pk])
+            return dict(zip([c.name for c in cur.description], cur.fetchone(), strict=True))
 
-    before = updates()
+    def updates() -> int:
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_stat_get_xact_tuples_updated('cases_case'::regclass)")
+            return cur.fetchone()[0]
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'cases_case'::regclass")
+        indexed = {c for (d,) in cur.fetchall() for c in re.findall(r"\b(\w+)\b", d.split(" USING ", 1)[1])}
+    assert {"id", "status", "reported_at"} <= indexed  # the definitions were read
+    changed, count = set(), updates()
     for n in range(3):
+        before = row()
         act(actor=loop.handler, case=case, action="progress", note=f"第{n + 1}次进展")
-    after = updates()
-    assert after[0] - before[0] == 3 and after[1] - before[1] == 3, (before, after)
+        after = row()
+        changed |= {c for c in after if after[c] != before[c]}
+    assert updates() - count == 3  # one update of the case per note
+    assert "updated_at" in changed  # the case did change …
+    assert changed & indexed == set(), sorted(changed)  # … in no indexed column
 
 
 def test_the_migration_starts_the_cases_ended_before_it_where_the_pass_counted_from(loop):
