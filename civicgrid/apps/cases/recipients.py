@@ -69,14 +69,16 @@ TELLS_EN = {
 
 
 # The milestones a reporter hears of once, whatever the loop does inside (see the README, 「告知上报人」): the
-# text told → (milestone, whether it comes once per round). A round is the case carrying the reporter now and its
-# 重新办理 count: 派遣 again after 退回 and 处置反馈 again after 返工 stay inside the round and are not told twice;
-# after 重新办理 the reporters hear of the new round's 派遣 and 处置 once more. 立案 is told once for good (a
-# reporter whose own case was accepted before it was merged is not told of the carrier's 立案).
+# milestone an action names (`Ctx.milestone`, passed as `tell_reporters(milestone=...)`, never read from the words
+# told, which may change or carry a note) → whether it comes once per round. A round is the case carrying the
+# reporter now and its 重新办理 count: 派遣 again after 退回 and 处置反馈 again after 返工 stay inside the round and
+# are not told twice; after 重新办理 the reporters hear of the new round's 派遣 and 处置 once more. 立案 is told once
+# for good (a reporter whose own case was accepted before it was merged is not told of the carrier's 立案). The
+# names are the keys of `CaseReporter.told`.
 MILESTONES = {
-    "已立案": ("accepted", False),
-    "已派遣至处置部门": ("dispatched", True),
-    "已处置完毕，待现场核查": ("handled", True),
+    "accepted": False,
+    "dispatched": True,
+    "handled": True,
 }
 
 
@@ -288,15 +290,16 @@ def follow_url(token: str) -> str:
 
 
 def tell_reporters(case: Case, text: str, *, with_link: bool = False, except_user=None,
-                   reporter_ids=None, text_en: str = "", except_reporter: CaseReporter | None = None) -> int:
+                   reporter_ids=None, text_en: str = "", except_reporter: CaseReporter | None = None,
+                   milestone: str | None = None) -> int:
     """Tell every reporter of `case` (its own and those of duplicates merged into it; with `reporter_ids`, only
     those) what happened, once per person: someone who reported the same problem twice (now merged) gets one
     message per address. The account that caused the change (`except_user`) is not told in its own inbox; the
     reporter who caused it through their follow link (`except_reporter`: 重新办理) is told nothing, neither in
     the inbox of their account nor at their phone or email. SMS go to mobile numbers only (a landline callback
     number is called back, not texted). The inbox message also carries its English (`text_en`, else
-    `TELLS_EN[text]`) for a reporter reading in English. A milestone (`MILESTONES`) a reporter was already told
-    in this round is not told again, to any of their addresses."""
+    `TELLS_EN[text]`) for a reporter reading in English. A `milestone` (one of `MILESTONES`) a reporter was already
+    told in this round is not told again, to any of their addresses."""
     told = 0
     with translation.override(settings.LANGUAGE_CODE):  # messages are written in the district's language
         label = str(dict(Status.choices).get(case.status, case.status))
@@ -314,8 +317,10 @@ def tell_reporters(case: Case, text: str, *, with_link: bool = False, except_use
     if reporter_ids is not None:
         reporters = reporters.filter(pk__in=list(reporter_ids))
     reporters = list(reporters)
-    milestone, per_round = MILESTONES.get(text, (None, False))
     if milestone is not None:
+        if milestone not in MILESTONES:
+            raise ValueError(f"unknown milestone {milestone!r}")
+        per_round = MILESTONES[milestone]
         mark = _round(case) if per_round else True
         heard = [r for r in reporters if milestone in r.told and (not per_round or r.told[milestone] == mark)]
         for reporter in heard:  # told already: so is the same person under another report of theirs

@@ -173,7 +173,7 @@ def report_back(ctx: Ctx) -> None:
     clocks.start(case, clocks.VERIFY, ctx.at)
     recipients.tell_staff(recipients.staff_for(case, "cases.verify"), case, "verify_task", "核查任务",
                           actor=ctx.actor)
-    ctx.tell = "已处置完毕，待现场核查"
+    ctx.tell, ctx.milestone = "已处置完毕，待现场核查", "handled"
 
 
 @action("verify")

@@ -95,7 +95,7 @@ def accept(ctx: Ctx) -> None:
     case.accepted_by = ctx.actor if getattr(ctx.actor, "is_authenticated", False) else None
     clocks.stop(case, clocks.INTAKE, ctx.at)
     clocks.start(case, clocks.DISPATCH, ctx.at)
-    ctx.tell = "已立案"
+    ctx.tell, ctx.milestone = "已立案", "accepted"
 
 
 @action("check_request")
@@ -342,7 +342,7 @@ def dispatch(ctx: Ctx) -> None:
     """派遣 to a department (`_send_to`)."""
     department = resolve_department(ctx.inputs.get("department"))
     _send_to(ctx, department, _staffed(department))
-    ctx.tell = "已派遣至处置部门"
+    ctx.tell, ctx.milestone = "已派遣至处置部门", "dispatched"
 
 
 @action("redirect")

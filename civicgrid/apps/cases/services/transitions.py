@@ -62,6 +62,7 @@ class Ctx:
     department: object = None  # the department the step is recorded against, when not the case's
     tell: str | None = None  # what reporters are told, when the status changed
     tell_en: str = ""  # its English, when it is not one of `recipients.TELLS_EN` (a refusal's reason)
+    milestone: str | None = None  # what `tell` marks, told once (`recipients.MILESTONES`), whatever its words
     link: bool = False  # whether reporters get the follow link (rating after closing)
     key: str | None = None  # the hashed one-time key of the form or request (`common.step_key`)
     reporter: object = None  # the CaseReporter whose follow link takes the step (told nothing of it)
@@ -227,7 +228,8 @@ def run(ctx: Ctx) -> Case:
     publish(case, TOPICS[t.name], action=t.name, from_status=from_status, step_id=step.pk, **ctx.event)
     if changed and ctx.tell:
         recipients.tell_reporters(case, ctx.tell, with_link=ctx.link, except_user=user_or_none(ctx.actor),
-                                  text_en=ctx.tell_en, except_reporter=ctx.reporter)
+                                  text_en=ctx.tell_en, except_reporter=ctx.reporter,
+                                  milestone=ctx.milestone)
     return case
 
 

@@ -147,3 +147,25 @@ def test_the_overdue_notice_names_its_deadline_like_the_warning(loop):
     with clock_at(clock.due_at + timedelta(minutes=2)):
         handlers.on_sla_breached(OutboxEvent.objects.get(topic="sla.breached", aggregate_id=str(case.pk)))
     assert Notification.objects.filter(kind="overdue").count() == 1
+
+
+def test_a_milestone_is_named_by_the_action_not_read_from_the_words_told(loop):
+    """The words told may change (or carry a note); what marks a milestone is the name the action gives it. A
+    message without one is told every time; with one, once; a name that is not a milestone is a programming
+    error, refused before anyone is told."""
+    from civicgrid.apps.cases import recipients
+
+    with clock_at(MORNING):
+        case = report(loop, reporter_phone="13811111111")
+    before = OutgoingMessage.objects.count()
+    told = recipients.tell_reporters(case, "已派遣至处置部门")  # no milestone named: told, and again
+    assert told >= 1
+    assert recipients.tell_reporters(case, "已派遣至处置部门") == told
+    assert recipients.tell_reporters(case, "已派遣（新措辞）", milestone="dispatched") == told
+    assert recipients.tell_reporters(case, "已派遣至处置部门", milestone="dispatched") == 0
+    assert CaseReporter.objects.get(original_case=case).told == {"dispatched": f"{case.pk}:0"}
+    with pytest.raises(ValueError):
+        recipients.tell_reporters(case, "已派遣至处置部门", milestone="sent")
+    assert OutgoingMessage.objects.count() == before + 3  # the SMS: three times, not four
+    assert _told("sms", "138****1111")[-3:] == ["已派遣至处置部门", "已派遣至处置部门", "已派遣（新措辞）"]
+    assert CaseReporter.objects.get(original_case=case).told == {"dispatched": f"{case.pk}:0"}
