@@ -77,15 +77,14 @@ def test_the_board_draws_and_refreshes(page, district):  # noqa: F811
 
 def test_on_a_phone_in_english_the_flow_chart_names_every_step(phone_page, district):  # noqa: F811
     """At phone width ECharts dropped the labels that overlapped: "Accepted" and "Handled" bars had no name."""
-    page = phone_page
-    sign_in(page, "cd")
-    page.context.add_cookies([{"name": "django_language", "value": "en", "url": page.base_url}])
-    page.goto(f"{page.base_url}/board/")
-    page.wait_for_selector("#chart-flow svg text")
-    labels = page.evaluate("Array.from(document.querySelectorAll('#chart-flow svg text'), t => t.textContent)")
+    sign_in(phone_page, "cd")
+    phone_page.context.add_cookies([{"name": "django_language", "value": "en", "url": phone_page.base_url}])
+    phone_page.goto(f"{phone_page.base_url}/board/")
+    phone_page.wait_for_selector("#chart-flow svg text")
+    labels = phone_page.evaluate("Array.from(document.querySelectorAll('#chart-flow svg text'), t => t.textContent)")
     for step in ("Reported", "Accepted", "Dispatched", "Handled", "Closed"):
         assert step in labels, labels
-    page.locator("#chart-flow").screenshot(path=f"{SHOTS}/civicgrid-board-flow-phone-en.png")
+    phone_page.locator("#chart-flow").screenshot(path=f"{SHOTS}/civicgrid-board-flow-phone-en.png")
 
 
 def test_the_evaluation_page_ranks_the_department(page, district):  # noqa: F811
