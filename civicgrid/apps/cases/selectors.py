@@ -174,6 +174,10 @@ def _query_flag(value: str, name: str) -> bool | None:
     return found
 
 
+# The list's date filters as its form labels them (a refusal names what the reader sees, not the parameter).
+DAY_LABELS = {"date_from": ("上报日期自", "Reported from"), "date_to": ("上报日期至", "Reported to")}
+
+
 def _query_day(value: str, name: str) -> date | None:
     if not value:
         return None
@@ -182,7 +186,9 @@ def _query_day(value: str, name: str) -> date | None:
             raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError:
-        raise ValidationFailed(f"{name} 须为日期 YYYY-MM-DD / {name} must be a date", field=name) from None
+        label, label_en = DAY_LABELS.get(name, (name, name))
+        raise ValidationFailed(f"「{label}」须为日期，格式 YYYY-MM-DD / {label_en} must be a date (YYYY-MM-DD)",
+                               field=name) from None
 
 
 def filter_from_query(params) -> CaseFilter:

@@ -66,7 +66,7 @@ MAX_LIMITS = {
 }
 _UNITS_ZH = {LimitMode.WORKING_HOURS: "工作小时", LimitMode.WORKING_DAYS: "工作日", LimitMode.NATURAL_HOURS: "自然时"}
 _UNITS_EN = {LimitMode.WORKING_HOURS: "working hours", LimitMode.WORKING_DAYS: "working days",
-             LimitMode.NATURAL_HOURS: "natural hours"}
+             LimitMode.NATURAL_HOURS: "calendar hours"}  # the English of 自然时 throughout
 # The capability of a department's handlers (the cases app grants it): a case sent to a department without a
 # holder could not be worked on, so dispatch refuses such a department.
 HANDLE_CAPABILITY = "cases.handle"

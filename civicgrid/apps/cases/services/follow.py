@@ -198,15 +198,17 @@ def _follow_key(follow_token: str, key) -> str | None:
     return step_key(f"follow:{follow_token}", key)
 
 
+SCORES = frozenset("12345")
+
+
 def rate(*, follow_token: str, score, comment: str = "", actor=None, idempotency_key: str | None = None
          ) -> CaseReporter:
     """满意度 1–5 with an optional comment, once per reporter, after the case is closed. `idempotency_key`: the
     form's one-time key; the same form sent again (its answer lost) finds the rating it made and answers as the
     first time did, never 您已评价过."""
-    try:
-        score = int(score)
-    except (TypeError, ValueError):
-        score = 0
+    # One of the digits 1–5 as typed (int() also reads "٥" or " 5_0"), or the number itself.
+    text = "" if isinstance(score, bool) else str(score).strip()
+    score = int(text) if text in SCORES else 0
     if not 1 <= score <= 5:
         raise ValidationFailed("评分须为 1–5 / score must be 1 to 5", field="score")
     comment = str(comment or "").replace("\x00", "").strip()

@@ -191,7 +191,7 @@ def require_subclass(category: Category | None) -> Category | None:
     listed_en = ", ".join(f"{code} {name} ({pk})" for pk, code, name in below[:SUBCLASSES_NAMED])
     raise ValidationFailed(
         f"「{category.name}」是大类，事件须归入小类：请选择其下的小类：{listed}{more} / "
-        f"{category.name} is a class: choose one of its subclasses: {listed_en}"
+        f"\"{category.name}\" is a class: choose one of its subclasses: {listed_en}"
         f"{f' ({len(below)} in all)' if more else ''}", field="category")
 
 
