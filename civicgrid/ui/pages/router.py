@@ -24,7 +24,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_POST
@@ -99,7 +99,28 @@ def suggestion_panel(case: Case, user=None) -> dict | None:
     corrected = None
     if s and case.department_id and s.get("department_id"):
         corrected = s["department_id"] != case.department_id
-    return {"s": s, "auto": case.auto_dispatched, "corrected": corrected, "dispatched": bool(case.department_id)}
+    return {"s": s, "auto": case.auto_dispatched, "corrected": corrected, "dispatched": bool(case.department_id),
+            "withdrawn": _withdrawn_corrections(case, user)}
+
+
+def _withdrawn_corrections(case: Case, user) -> dict | None:
+    """A dispatcher's correction of the router on this case that the case itself withdrew (it came back to the
+    department the router suggested, `corrections.withdraw_returned`), and the rules a 同时更正分拨规则 changed
+    with that dispatch, which nothing changed back: named for review (linked for those who manage rules)."""
+    from civicgrid.apps.cases.models import CaseStep
+
+    steps = list(RouterCorrection.objects.filter(case=case, withdrawn_at__isnull=False).values_list("step_id",
+                                                                                                    flat=True))
+    if not steps:
+        return None
+    rules = []
+    for data in CaseStep.objects.filter(case=case, pk__in=steps).values_list("data", flat=True):
+        corrected = (data or {}).get("rule_corrected") if isinstance(data, dict) else None
+        if isinstance(corrected, dict) and corrected.get("rule"):
+            rules.append(corrected["rule"])
+    may_edit = user is not None and has_capability(user, "categories.manage")
+    return {"count": len(steps), "rules": [{"id": pk, "url": reverse("ui:routing_rule_detail", args=[pk])
+                                            if may_edit else ""} for pk in sorted(set(rules))]}
 
 
 # ------------------------------------------------------------------------------------ live suggestion (htmx)
@@ -270,7 +291,9 @@ def _home_context(request, **extra) -> dict:
         "threshold_percent": percent(handlers.threshold()),
         "auto_enabled": handlers.enabled(),
         "corrections": corrections.since_active(),
-        "corrections_total": RouterCorrection.objects.count(),
+        "corrections_total": RouterCorrection.objects.filter(withdrawn_at__isnull=True).count(),
+        # corrections the case proved wrong: it came back to the department the router had suggested
+        "corrections_withdrawn": RouterCorrection.objects.filter(withdrawn_at__isnull=False).count(),
         "runs": runs,
         "running": next((r for r in runs if not r.finished), None),
         "system_username": handlers.SYSTEM_USERNAME,
