@@ -88,6 +88,12 @@ def suggested_category(suggestion: dict | None) -> int | None:
     return s["category_pick"] if s else None
 
 
+def local_reason(suggestion: dict | None, target) -> str:
+    """Why the dispatch form starts from a street office (`handlers.local_reason`), in the reader's language."""
+    why = handlers.local_reason(suggestion, target)
+    return one_language(why) if why else ""
+
+
 def suggestion_panel(case: Case, user=None) -> dict | None:
     """The router's part of the case page, for those who take reports in (`cases.intake`): its suggestion,
     whether it was auto-dispatched, whether the dispatcher's choice differed (once dispatched)."""
@@ -100,7 +106,16 @@ def suggestion_panel(case: Case, user=None) -> dict | None:
     if s and case.department_id and s.get("department_id"):
         corrected = s["department_id"] != case.department_id
     return {"s": s, "auto": case.auto_dispatched, "corrected": corrected, "dispatched": bool(case.department_id),
-            "withdrawn": _withdrawn_corrections(case, user)}
+            "withdrawn": _withdrawn_corrections(case, user), "street_office": _street_office(case, s)}
+
+
+def _street_office(case: Case, s: dict | None) -> str:
+    """For a case not yet dispatched whose router label names a community matter: the street office the dispatch
+    form starts from (`categories.dispatch_target`), when no rule or default decides; else ""."""
+    if not s or not s.get("local") or s.get("department_id") or case.department_id:
+        return ""
+    goal = handlers.target(case)
+    return goal.office.name if goal.source == "street_office" and goal.office is not None else ""
 
 
 def _withdrawn_corrections(case: Case, user) -> dict | None:
@@ -247,17 +262,22 @@ def _routed_departments(cases) -> dict[int, dict]:
     number of rows."""
     from civicgrid.apps.categories.routing import RoutingTable
     from civicgrid.apps.categories.selectors import org_label
-    from civicgrid.foundation.orgs.models import Organisation
+    from civicgrid.foundation.orgs.models import Organisation, OrgKind
 
     table = RoutingTable()
-    names = {o.pk: org_label(o) for o in Organisation.case_handlers().only("pk", "name", "short_name", "kind",
-                                                                         "code")}
+    handlers_ = list(Organisation.case_handlers().only("pk", "name", "short_name", "kind", "code", "region_code"))
+    names = {o.pk: org_label(o) for o in handlers_}
+    # a community matter goes to the street office of the case's street (`categories.dispatch_target`)
+    offices = {o.region_code: o for o in sorted(handlers_, key=lambda o: -o.pk) if o.kind == OrgKind.STREET_OFFICE}
     out = {}
     for c in cases:
         s = c.suggestion or {}
         category_id = c.category_id or (s.get("category_id") if isinstance(s.get("category_id"), int) else None)
         department_id = table.department_id(category_id, c.region_code or "")
         if department_id is None:
+            office = offices.get((c.region_code or "")[:9]) if s.get("local") and not s.get("department_id") else None
+            if office is not None:
+                out[c.pk] = {"department": office.name, "agrees": False, "local": True}
             continue
         out[c.pk] = {"department": names.get(department_id, ""), "agrees": department_id == s.get("department_id")}
     return out
