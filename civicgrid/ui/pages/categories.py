@@ -85,6 +85,9 @@ def _label_categories(objects) -> list:
     return objects
 
 
+LEDGER_MARK = _("街道包保关系")  # a 包保 rule that is a street's 包保 assignment, in the list's kind column
+
+
 def _label_rules(objects) -> list:
     """The list's cells; a 包保 rule that is a street's 包保 assignment (`services.ledger_kind`) says so in its
     kind (`is_ledger`): its department is the street's 包保 department everywhere. One query for the page."""
@@ -94,7 +97,7 @@ def _label_rules(objects) -> list:
         r.department_label = selectors.org_label(r.department)
         r.active_label = _yes(r.is_active)
         r.is_ledger = bool(services.is_ledger_rule(r, classes))
-        r.kind_label = f"{r.get_kind_display()}（{_('街道包保关系')}）" if r.is_ledger else r.get_kind_display()
+        r.kind_label = f"{r.get_kind_display()}（{LEDGER_MARK}）" if r.is_ledger else r.get_kind_display()
     _mark_rivals(objects)
     return objects
 
