@@ -113,7 +113,9 @@ def test_a_rule_corrected_with_the_withdrawn_dispatch_is_named_for_review(loop, 
 
 
 def test_the_migration_settles_existing_corrections_once(loop, live):
-    settle = importlib.import_module("civicgrid.integrations.router.migrations.0004_correction_withdrawn").settle
+    settle = importlib.import_module(
+        "civicgrid.integrations.router.migrations.0004_correction_withdrawn"
+    ).settle
     case = _dispatched_elsewhere(loop)
     case = act(actor=loop.other_handler, case=case, action="send_back", reason="不归住建")
     act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
