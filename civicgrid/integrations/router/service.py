@@ -12,7 +12,8 @@ without a router.
 
 `department_id` is only ever an organisation a case can be dispatched to (`orgs.handles_cases`: the dispatch
 form's list). A label naming a 社区/村委会, a property company or such (社区居委会, 物业) maps to no department and
-is marked `local`: the pages say 建议由社区处理, and auto-dispatch never acts on it. `category_id` is the category
+is marked `local`: the pages say 建议由社区处理, the dispatch form starts from the street office of the case's
+street (`categories.dispatch_target`), and auto-dispatch never acts on it. `category_id` is the category
 the model's label names (a model trained on categories); `categories` are the subclasses whose own words the
 text matches (`categories.matching`), whatever the model learnt: the choice the 立案 form starts from.
 """

@@ -71,7 +71,7 @@ from .cases_shared import (
 )
 from .categories import overriding_warning, proposal_correction_url
 from .common import capability_required, page_view
-from .router import suggested_category, suggestion_panel
+from .router import local_reason, suggested_category, suggestion_panel
 
 # Inputs an action takes besides those it requires (never required: the service decides what must be there).
 OPTIONAL = {
@@ -345,10 +345,22 @@ def _refill(forms: list[dict], failed_action: str, posted: dict, error: str = ""
                     field["error_id"] = f"error-{failed_action}-{field['name']}"
 
 
-def dispatch_prefill(case: Case, route, staffed: set[int] | None = None) -> int | None:
+def fresh_target(case: Case, route):
+    """For a case not yet sent back or reopened: `categories.dispatch_target` for it (a routing rule, else the
+    category's default department, else the text router's department, else, for a label naming a community
+    matter, the street office of its street); None otherwise (the router's first guess is stale then)."""
+    if case.send_back_count or case.reopen_count:
+        return None
+    s = case.suggestion or {}
+    return dispatch_target(case.category, case.region_code, model_department_id=s.get("department_id"),
+                           model_local=bool(s.get("local")), route=route)
+
+
+def dispatch_prefill(case: Case, route, staffed: set[int] | None = None, target=None) -> int | None:
     """The department the dispatch form starts with. A case dispatched for the first time: what
-    `categories.dispatch_target` decides (a routing rule, else the category's default department, else the
-    text router's suggestion: the precedence auto-dispatch follows too), else the one the report was routed to
+    `categories.dispatch_target` decides (`fresh_target`, or `target` when the caller has it: a routing rule,
+    else the category's default department, else the text router's suggestion, or the street office for a
+    community matter: the precedence auto-dispatch follows too), else the one the report was routed to
     (`suggested_department`). After a send-back or a reopening, the router's first guess is stale: the services'
     `suggested_department` (the department the returning one named, or the one that handled it before the
     reopening), else the rule. Never a department that has sent this case back or that it was redirected from,
@@ -358,13 +370,8 @@ def dispatch_prefill(case: Case, route, staffed: set[int] | None = None) -> int 
                if s.action in ("send_back", "redirect") and isinstance(s.data, dict)}
     if case.status in IN_HAND:  # 改派: not back to where it is (a reopened case keeps its department to offer it)
         refused.add(case.department_id)
-    fresh = not case.send_back_count and not case.reopen_count
-    if fresh:
-        model = (case.suggestion or {}).get("department_id")
-        candidates = [dispatch_target(case.category, case.region_code, model_department_id=model,
-                                      route=route).department_id]
-    else:
-        candidates = []
+    target = target if target is not None else fresh_target(case, route)
+    candidates = [target.department_id] if target is not None else []
     candidates += [case.suggested_department_id, route.department.pk if route.department else None]
     return next((d for d in candidates if d and d not in refused and (staffed is None or d in staffed)), None)
 
@@ -406,13 +413,14 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
     """Everything the detail page draws for this user (with a refused action's form open and refilled, the
     message beside the input it names)."""
     user = request.user
-    route = chosen = None
+    route = chosen = target = None
     transitions = allowed_actions(case, user)
     allowed = {t.name for t in transitions}
     staffed = recipients.staffed_departments() if allowed & {"dispatch", "redirect", "send_back"} else None
     if allowed & set(DISPATCHING):
         route = explain_route(case.category, case.region_code)
-        chosen = dispatch_prefill(case, route, staffed)
+        target = fresh_target(case, route)
+        chosen = dispatch_prefill(case, route, staffed, target)
     forms = action_forms(case, user, chosen, transitions)
     if failed_action:
         _refill(forms, failed_action, posted or {}, extra.get("error", ""), error_field)
@@ -468,6 +476,9 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "show_region_link": has_capability(user, "regions.view"),
         "router_panel": suggestion_panel(case, user),
         "prefilled_department": prefilled,
+        # why the form starts from the street office: the router named a community matter (社区居委会)
+        "prefilled_why": local_reason(case.suggestion, target) if target is not None and prefilled is not None
+        and chosen == target.department_id else "",
         "reporter_masked": mask_name(case.reporter_name),
         "reopen": _reopen_window(case),
         "can_reveal_contact": contact and may_reveal,

@@ -24,7 +24,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_POST
@@ -88,6 +88,12 @@ def suggested_category(suggestion: dict | None) -> int | None:
     return s["category_pick"] if s else None
 
 
+def local_reason(suggestion: dict | None, target) -> str:
+    """Why the dispatch form starts from a street office (`handlers.local_reason`), in the reader's language."""
+    why = handlers.local_reason(suggestion, target)
+    return one_language(why) if why else ""
+
+
 def suggestion_panel(case: Case, user=None) -> dict | None:
     """The router's part of the case page, for those who take reports in (`cases.intake`): its suggestion,
     whether it was auto-dispatched, whether the dispatcher's choice differed (once dispatched)."""
@@ -99,7 +105,37 @@ def suggestion_panel(case: Case, user=None) -> dict | None:
     corrected = None
     if s and case.department_id and s.get("department_id"):
         corrected = s["department_id"] != case.department_id
-    return {"s": s, "auto": case.auto_dispatched, "corrected": corrected, "dispatched": bool(case.department_id)}
+    return {"s": s, "auto": case.auto_dispatched, "corrected": corrected, "dispatched": bool(case.department_id),
+            "withdrawn": _withdrawn_corrections(case, user), "street_office": _street_office(case, s)}
+
+
+def _street_office(case: Case, s: dict | None) -> str:
+    """For a case not yet dispatched whose router label names a community matter: the street office the dispatch
+    form starts from (`categories.dispatch_target`), when no rule or default decides; else ""."""
+    if not s or not s.get("local") or s.get("department_id") or case.department_id:
+        return ""
+    goal = handlers.target(case)
+    return goal.office.name if goal.source == "street_office" and goal.office is not None else ""
+
+
+def _withdrawn_corrections(case: Case, user) -> dict | None:
+    """A dispatcher's correction of the router on this case that the case itself withdrew (it came back to the
+    department the router suggested, `corrections.withdraw_returned`), and the rules a 同时更正分拨规则 changed
+    with that dispatch, which nothing changed back: named for review (linked for those who manage rules)."""
+    from civicgrid.apps.cases.models import CaseStep
+
+    steps = list(RouterCorrection.objects.filter(case=case, withdrawn_at__isnull=False).values_list("step_id",
+                                                                                                    flat=True))
+    if not steps:
+        return None
+    rules = []
+    for data in CaseStep.objects.filter(case=case, pk__in=steps).values_list("data", flat=True):
+        corrected = (data or {}).get("rule_corrected") if isinstance(data, dict) else None
+        if isinstance(corrected, dict) and corrected.get("rule"):
+            rules.append(corrected["rule"])
+    may_edit = user is not None and has_capability(user, "categories.manage")
+    return {"count": len(steps), "rules": [{"id": pk, "url": reverse("ui:routing_rule_detail", args=[pk])
+                                            if may_edit else ""} for pk in sorted(set(rules))]}
 
 
 # ------------------------------------------------------------------------------------ live suggestion (htmx)
@@ -226,17 +262,22 @@ def _routed_departments(cases) -> dict[int, dict]:
     number of rows."""
     from civicgrid.apps.categories.routing import RoutingTable
     from civicgrid.apps.categories.selectors import org_label
-    from civicgrid.foundation.orgs.models import Organisation
+    from civicgrid.foundation.orgs.models import Organisation, OrgKind
 
     table = RoutingTable()
-    names = {o.pk: org_label(o) for o in Organisation.case_handlers().only("pk", "name", "short_name", "kind",
-                                                                         "code")}
+    handlers_ = list(Organisation.case_handlers().only("pk", "name", "short_name", "kind", "code", "region_code"))
+    names = {o.pk: org_label(o) for o in handlers_}
+    # a community matter goes to the street office of the case's street (`categories.dispatch_target`)
+    offices = {o.region_code: o for o in sorted(handlers_, key=lambda o: -o.pk) if o.kind == OrgKind.STREET_OFFICE}
     out = {}
     for c in cases:
         s = c.suggestion or {}
         category_id = c.category_id or (s.get("category_id") if isinstance(s.get("category_id"), int) else None)
         department_id = table.department_id(category_id, c.region_code or "")
         if department_id is None:
+            office = offices.get((c.region_code or "")[:9]) if s.get("local") and not s.get("department_id") else None
+            if office is not None:
+                out[c.pk] = {"department": office.name, "agrees": False, "local": True}
             continue
         out[c.pk] = {"department": names.get(department_id, ""), "agrees": department_id == s.get("department_id")}
     return out
@@ -270,7 +311,9 @@ def _home_context(request, **extra) -> dict:
         "threshold_percent": percent(handlers.threshold()),
         "auto_enabled": handlers.enabled(),
         "corrections": corrections.since_active(),
-        "corrections_total": RouterCorrection.objects.count(),
+        "corrections_total": RouterCorrection.objects.filter(withdrawn_at__isnull=True).count(),
+        # corrections the case proved wrong: it came back to the department the router had suggested
+        "corrections_withdrawn": RouterCorrection.objects.filter(withdrawn_at__isnull=False).count(),
         "runs": runs,
         "running": next((r for r in runs if not r.finished), None),
         "system_username": handlers.SYSTEM_USERNAME,
