@@ -224,9 +224,10 @@ def reveal_contact(request, number: str):
 
 @router.post("/cases/{number}/text", response={200: CaseTextOut, **errors(401, 403, 404)}, url_name="case_text")
 def reveal_text(request, number: str):
-    """The title and description as the reporter typed them, phone and ID numbers in clear (lists and the case
-    detail mask them), for those who may read the reporter's contact (403 otherwise); every request is recorded
-    in the audit trail, refused or not."""
+    """The title and description as the reporter typed them, and the notes of the timeline that the detail masks
+    as they were written (`notes`, each with its step's `id`): phone and ID numbers and names in clear (lists
+    and the case detail mask them), for those who may read the reporter's contact (403 otherwise); every
+    request is recorded in the audit trail, refused or not."""
     case = get_visible_or_404(Case, request.user, number=_number(number))
     return services.reveal_text(actor=request.user, case=case)
 

@@ -235,8 +235,10 @@ class StepOut(Schema):
     @staticmethod
     def resolve_data(obj: CaseStep) -> dict | None:
         """The step's data with its instants in the district's zone, as every datetime of the API (rows written
-        before steps were, `TimelineStep.entry`, held some in UTC)."""
-        return district_times(obj.data) if obj.data is not None else None
+        before steps were, `TimelineStep.entry`, held some in UTC), and the words it repeats masked as the note
+        (`CaseStep.data_for_staff`)."""
+        data = obj.data_for_staff()
+        return district_times(data) if data is not None else None
 
     @staticmethod
     def resolve_actor_name(obj: CaseStep) -> str:
@@ -245,8 +247,8 @@ class StepOut(Schema):
 
     @staticmethod
     def resolve_note(obj: CaseStep) -> str:
-        """What the public wrote (a rating's comment, a reporter's 留言) with phone and ID numbers masked, as the case
-        page shows it; the reporter's contact in full is 回访's (`/contact`, audited)."""
+        """The note with its phone and ID numbers and the names it introduces masked, whoever wrote it, as the case
+        page shows it; in clear only through POST /cases/{number}/text (audited)."""
         return obj.note_for_staff(shown=False)
 
     @staticmethod
@@ -448,11 +450,21 @@ class FollowOut(Schema):
     reopen_until: datetime | None = None  # a closed case: the last moment 重新办理 may be asked for
 
 
+class NoteTextOut(Schema):
+    """A step's note in clear, as it was written (`StepOut.id` names the step)."""
+
+    id: int
+    action: str
+    note: str
+
+
 class CaseTextOut(Schema):
-    """A case's title and description in clear, as the reporter typed them."""
+    """A case's title and description in clear, as the reporter typed them, and the notes of its timeline that
+    the detail shows masked, as they were written."""
 
     title: str
     description: str
+    notes: list[NoteTextOut]
 
 
 class ContactOut(Schema):

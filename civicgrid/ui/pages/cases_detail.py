@@ -433,7 +433,9 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
     if chosen and chosen != getattr(route.department, "pk", None):  # the form starts elsewhere than the rule: say so
         prefilled = next((d for d in departments if d["id"] == chosen), None)
     proposals = display.send_back_proposals(case)
-    contact, masked_text = bool(case.reporter_name or case.reporter_phone_masked), case.text_masked
+    # what was written into the case is shown masked, the title and description and the timeline's notes alike
+    contact = bool(case.reporter_name or case.reporter_phone_masked)
+    masked_text = case.text_masked or bool(case.masked_notes())
     may_reveal = (contact or masked_text) and services.may_reveal_contact(user, case)
     reporter_token = ""
     if case.reporter_id == user.pk:
@@ -463,7 +465,8 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "merged_cases": _merged_cases(case),
         "merge_key": uuid.uuid4().hex,
         # A leader's 督办 that a merge carries to the case it joins: the merge forms say so beforehand.
-        "merge_supervisions": services.supervisions(case) if "merge" in allowed else [],
+        "merge_supervisions": ([{**s, "note": scrub(s["note"])} for s in services.supervisions(case)]
+                               if "merge" in allowed else []),
         # The photo inputs check size and count on the phone before anything is sent (the service's limits).
         "max_photo_bytes": max_photo_bytes(),
         "max_photos": case_conf.max_photos_per_request(),
@@ -482,8 +485,8 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "reporter_masked": mask_name(case.reporter_name),
         "reopen": _reopen_window(case),
         "can_reveal_contact": contact and may_reveal,
-        # what the reporter typed is shown masked (`Case.description_for_staff`); those who may call the
-        # reporter back may read it in clear, audited as 回访 is
+        # what was written into the case is shown masked (`Case.description_for_staff`, `CaseStep.note_for_staff`);
+        # those who may call the reporter back may read it in clear, audited as 回访 is
         "can_reveal_text": masked_text and may_reveal,
         **extra,
     }
@@ -514,12 +517,20 @@ def case_reveal_contact(request, number: str):
                    ("cases/partials/contact.html", "cases/contact_page.html"))
 
 
+def _text_with_labels(*, actor, case: Case) -> dict:
+    """`services.reveal_text`, each note with its step's label as the timeline names it."""
+    text = services.reveal_text(actor=actor, case=case)
+    labels = {**STEP_LABELS, **EXTRA_STEP_LABELS}
+    return {**text, "notes": [{**n, "label": labels.get(n["action"], n["action"])} for n in text["notes"]]}
+
+
 @require_POST
 @login_required
 def case_reveal_text(request, number: str):
-    """The title and description as the reporter typed them, phone and ID numbers in clear, through the service
-    (scope checked, audited, refused or not: as `case_reveal_contact`)."""
-    return _reveal(request, number, services.reveal_text, "text",
+    """The title and description as the reporter typed them and the timeline's masked notes as they were written,
+    phone and ID numbers and names in clear, through the service (scope checked, audited, refused or not: as
+    `case_reveal_contact`). The htmx answer replaces the description and, out of band, each masked note."""
+    return _reveal(request, number, _text_with_labels, "text",
                    ("cases/partials/case_text.html", "cases/case_text_page.html"))
 
 

@@ -12,7 +12,7 @@
     comment(*, actor, case, text, reporter_token, channel)   留言 by a reporter or a public channel (Open311)
     reveal_contact(*, actor, case) -> dict                   回访: the reporter's contact in clear, audited
     supervisions(case) -> [dict]                             the leaders' 督办 a merge would carry (services/actions_intake.py)
-    reveal_text(*, actor, case) -> dict                      the title and description in clear, audited
+    reveal_text(*, actor, case) -> dict                      title, description and masked notes in clear, audited
 """
 
 from .actions_intake import supervisions

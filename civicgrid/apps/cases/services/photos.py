@@ -27,7 +27,8 @@ def _may_add(actor, case: Case) -> bool:
 def add_photos(*, actor, case: Case, photos, kind: str = "photo", note: str = "") -> list:
     """Check the photos by content and attach them to an open case, with a timeline step; returns the rows.
     The step records whether a member of the public added them (`by_public`: an account with only the resident or
-    volunteer role), so that staff read its note masked (`CaseStep.written_by_public`): the reporter may be staff."""
+    volunteer role), so that the timeline says who wrote its note (`CaseStep.written_by_public`): the reporter may be
+    staff."""
     checked = read_photos(photos, kind)
     if not checked:
         raise ValidationFailed("请至少上传一张照片 / at least one photo is required", field="photos")
