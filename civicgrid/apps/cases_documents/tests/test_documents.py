@@ -100,7 +100,7 @@ def test_a_refused_ledger_filter_is_said_in_the_readers_language(client, loop):
         assert "「上报日期自」须为日期，格式 YYYY-MM-DD" in page and "must be a date" not in page
         client.post("/i18n/setlang/", {"language": "en", "next": "/"})
         page = client.get("/documents/cases/ledger.xlsx", {"region": "abc"}).content.decode()
-        assert "region must be a region code" in page and "区划代码" not in page
+        assert "Street / community must be a region code" in page and "区划代码" not in page
     finally:
         translation.activate(settings.LANGUAGE_CODE)
     assert not AuditEntry.objects.filter(action="data.exported").exists()
