@@ -282,6 +282,13 @@ def clear_cache() -> None:
 
 def suggest(text: str, limit: int = TOP, *, recheck_seconds: float = 0.0) -> list[dict]:
     """The top subclasses for a report's text: [{"id", "name", "path", "score"}, …], best first (may be empty)."""
+    return suggest_many([text], limit, recheck_seconds=recheck_seconds)[0]
+
+
+def suggest_many(texts: list[str], limit: int = TOP, *, recheck_seconds: float = 0.0) -> list[list[dict]]:
+    """`suggest` for each of `texts`, from one look at the categories (a page listing many reports)."""
+    if not texts:
+        return []
     index = current_index(recheck_seconds)
-    return [{"id": pk, "name": index.rows[pk].name, "path": index.rows[pk].path, "score": score}
-            for pk, score in index.rank(text, limit)]
+    return [[{"id": pk, "name": index.rows[pk].name, "path": index.rows[pk].path, "score": score}
+             for pk, score in index.rank(text, limit)] for text in texts]
