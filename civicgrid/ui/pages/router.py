@@ -37,6 +37,7 @@ from civicgrid.integrations.router import corrections, handlers, versions
 from civicgrid.integrations.router.models import RetrainRun, RouterCorrection, RouterModelVersion
 from civicgrid.integrations.router.permissions import MANAGE
 from civicgrid.integrations.router.selectors import triage_queue
+from civicgrid.integrations.router.service import case_text, with_categories
 from civicgrid.ui.language import one_language
 from civicgrid.ui.navigation import MenuItem, register
 
@@ -99,7 +100,7 @@ def suggestion_panel(case: Case, user=None) -> dict | None:
     whether it was auto-dispatched, whether the dispatcher's choice differed (once dispatched)."""
     if user is not None and not has_capability(user, "cases.intake"):
         return None
-    s = describe(case.suggestion)
+    s = describe(with_categories([(case.suggestion, case_text(case))])[0])
     if s is None and not case.auto_dispatched:
         return None
     corrected = None
@@ -248,7 +249,9 @@ def triage(request):
     qs = triage_queue(request.user, below=None if show_all else limit, top_level_only=True)
     page = Paginator(qs.select_related("category", "grid"), TRIAGE_PAGE).get_page(request.GET.get("page"))
     routed = _routed_departments(page.object_list)
-    rows = [{"case": c, "s": describe(c.suggestion), "routed": routed.get(c.pk)} for c in page.object_list]
+    shown = with_categories([(c.suggestion, case_text(c)) for c in page.object_list])
+    rows = [{"case": c, "s": describe(s), "routed": routed.get(c.pk)} for c, s in zip(page.object_list, shown,
+                                                                                       strict=True)]
     return render(request, "router/triage.html", {
         "rows": rows, "page": page, "show_all": show_all, "threshold": percent(limit),
         "auto_enabled": handlers.enabled(),

@@ -226,16 +226,26 @@ def suggest_department(category: Category | None, region_code: str):
     return resolve_department(category, region_code) or (category.default_department if category else None)
 
 
-def router_suggestion(text: str):
+def router_suggestion(text: str, *, categories: bool = True):
     """The text router's proposal (category/department with confidences), if a router registered itself
-    (`cases.suggesters`).
+    (`cases.suggesters`); with `categories` False, without the subclasses the text matches (`needs_matches`).
 
     The router is optional and must never block a report: any failure is logged and ignored.
     """
     suggest = suggesters.registered()
     if suggest is None:
         return None
-    return _guarded(lambda: suggest(text), None, "text router failed; the report goes on without a suggestion")
+    return _guarded(lambda: suggest(text, categories=categories), None,
+                    "text router failed; the report goes on without a suggestion")
+
+
+def needs_matches(category: Category | None) -> bool:
+    """Whether a report's suggestion must carry the subclasses its text matches: the 立案 form starts from them
+    when the report has no subclass (none, or an Open311 class). Under a subclass nothing at intake reads them
+    (the form keeps the report's own, auto-dispatch and the dispatcher's department take the model's answer),
+    so the matcher is not run; the case page and the triage list, which still show them, match the case's text
+    when they do (`router.service.with_categories`)."""
+    return category is None or category.parent_id is None
 
 
 def _guarded(call, fallback, message: str):
@@ -515,7 +525,8 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
         raise PermissionDenied("该位置不在您负责核查的网格内，不能登记为自行处置；请取消“自行处置”，作为普通事件上报 / "
                                "a self-handled report must lie in the grids you check: send it as an ordinary report",
                                field="self_handled")
-    suggestion = router_suggestion(f"{payload['title']} {payload['description']}")
+    suggestion = router_suggestion(f"{payload['title']} {payload['description']}",
+                                   categories=needs_matches(category))
     # Everything else that only reads or computes, before the transaction: the case and its rows, unsaved.
     now = timezone.now()
     rows = _prepare(actor=actor, payload=payload, category=category, grid_id=grid_id, grid_code=grid_code,
@@ -633,14 +644,16 @@ def check_report(*, actor, title, description="", lng=None, lat=None, crs="wgs84
                       lng=wlng, lat=wlat, crs_in=crs_in, received_at=timezone.now())
 
 
-def router_suggestions(texts: list[str]) -> list:
-    """`router_suggestion` for many texts: one call of the router's batch form when it registered one."""
+def router_suggestions(texts: list[str], categories: list[bool] | None = None) -> list:
+    """`router_suggestion` for many texts (`categories`: for each, whether it needs the subclasses it matches):
+    one call of the router's batch form when it registered one."""
+    wanted = list(categories) if categories is not None else [True] * len(texts)
     many = suggesters.registered_many()
     if many is None or not texts:
-        return [router_suggestion(t) for t in texts]
+        return [router_suggestion(t, categories=w) for t, w in zip(texts, wanted, strict=True)]
 
     def call() -> list:
-        result = list(many(texts))
+        result = list(many(texts, categories=wanted))
         if len(result) != len(texts):
             raise ValueError("the router answered a different number of suggestions")
         return result
@@ -743,7 +756,8 @@ def _alone(spec: ReportSpec, *, actor, also, index):
 
 
 def _prepare_many(specs: list[ReportSpec], categories: dict, *, actor) -> list:
-    suggestions = router_suggestions([f"{s.payload['title']} {s.payload['description']}" for s in specs])
+    suggestions = router_suggestions([f"{s.payload['title']} {s.payload['description']}" for s in specs],
+                                     [needs_matches(categories.get(s.payload["category"])) for s in specs])
     return [_prepare(actor=actor, payload=s.payload, category=categories.get(s.payload["category"]),
                      grid_id=s.grid_id, grid_code=s.grid_code, lng=s.lng, lat=s.lat, crs_in=s.crs_in, key=s.key,
                      digest=s.digest, suggestion=suggestion, photos=(), now=s.received_at)
