@@ -25,6 +25,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_POST
@@ -57,6 +58,21 @@ def percent(value) -> str:
         return "—"
 
 
+def match_words(score) -> str:
+    """How a suggested category's text match reads to a dispatcher. The score is the share of a name's or a
+    keyword's words found in the text (`categories.matching`), not a probability: shown as "100%", one shared
+    keyword (困难 of 社会救助) read as certainty. Words say what was found instead."""
+    from civicgrid.apps.categories import matching
+
+    try:
+        value = float(score)
+    except (TypeError, ValueError):
+        return ""
+    if value >= 0.999:
+        return gettext("含该类名称或关键词")
+    return gettext("部分字词相同") if value < matching.CLEAR_SCORE else gettext("大部分字词相同")
+
+
 def describe(suggestion: dict | None) -> dict | None:
     """A stored or live suggestion as the templates draw it (confidence as a percentage, level, top three)."""
     if not suggestion:
@@ -66,7 +82,7 @@ def describe(suggestion: dict | None) -> dict | None:
     from civicgrid.apps.categories import matching
 
     top3 = [{**t, "percent": percent(t.get("confidence"))} for t in (suggestion.get("top3") or [])[:3]]
-    categories = [{**c, "percent": percent(c.get("score"))} for c in (suggestion.get("categories") or [])[:3]]
+    categories = [{**c, "match": match_words(c.get("score"))} for c in (suggestion.get("categories") or [])[:3]]
     return {
         **suggestion,
         "percent": percent(conf),

@@ -216,6 +216,8 @@ def test_a_grid_worker_sees_the_suggested_categories_it_may_report_under(loop, c
     html = _panel(loop.worker, title="暴露垃圾", description=CITY)
     block = re.search(r"<div data-suggested-categories>.*?</div>", html, re.S).group(0)
     assert f'data-use-suggested-category="{loop.cat.pk}"' in block and "市容环境类 › 暴露垃圾" in block
+    # what was found, not a percentage that reads as certainty (one shared keyword was "100%")
+    assert "（含该类名称或关键词）" in block and "%" not in block
     # no department, confidence or threshold for a reporter who does not dispatch
     assert "data-suggested-department" not in html and "置信度" not in html
     # nothing matched: no panel at all
@@ -310,3 +312,11 @@ def test_the_live_panel_and_the_triage_list_name_the_street_office(loop, example
     row = re.search(rf'<tr data-oid="{case.pk}">.*?</tr>', client.get(reverse("ui:router_triage")).content.decode(),
                     re.S).group(0)
     assert "社区事项：预选所在街道的 新建南路街道办事处" in row
+
+
+@pytest.mark.parametrize(("score", "words"), [(1.0, "含该类名称或关键词"), (0.8, "大部分字词相同"), (0.4, "部分字词相同")])
+def test_a_category_match_reads_as_what_was_found(score, words):
+    from civicgrid.ui.pages.router import describe
+
+    shown = describe({"categories": [{"id": 1, "name": "暴露垃圾", "score": score}]})
+    assert shown["categories"][0]["match"] == words and "percent" not in shown["categories"][0]
