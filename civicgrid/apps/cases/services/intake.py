@@ -52,6 +52,7 @@ from civicgrid.foundation.core.errors import (
 )
 from civicgrid.foundation.core.pii import mask_phone, validate_mobile
 from civicgrid.foundation.core.rows import insert, new
+from civicgrid.foundation.core.text import refuse_nul
 from civicgrid.foundation.events.models import OutboxEvent
 from civicgrid.foundation.orgs.models import Organisation
 from civicgrid.foundation.regions.models import Region
@@ -71,7 +72,7 @@ MAX_KEY_LENGTH = 200
 
 
 def _text(value, name: str, max_length: int, *, required: bool = False, label: str = "") -> str:
-    text = str(value or "").replace("\x00", "").strip()
+    text = refuse_nul(str(value or ""), name, label).strip()  # refused, never dropped (`core.text`)
     if required and not text:
         raise ValidationFailed(f"请填写{label} / {name} is required", field=name)
     if len(text) > max_length:
