@@ -321,9 +321,12 @@ def test_api_report_photos_and_follow_endpoints_refuse_a_nul(loop, client):
                           "note": "补\x00拍"}, **headers)
     assert photos.status_code == 400 and photos.json()["field"] == "note"
     cases = Case.objects.count()
-    new = client.post("/api/v1/cases", {"title": "井盖\x00缺失", "lng": 113.21, "lat": 40.01, "category": loop.cat.pk},
-                      content_type="application/json", **auth(loop.worker))
-    assert new.status_code == 400 and new.json()["field"] == "title" and Case.objects.count() == cases
+    report_body = {"title": "井盖缺失", "lng": 113.21, "lat": 40.01, "category": loop.cat.pk}
+    for field in ("title", "description", "address", "reporter_name"):
+        new = client.post("/api/v1/cases", {**report_body, field: "井盖\x00缺失"}, content_type="application/json",
+                          **auth(loop.worker))
+        assert new.status_code == 400 and new.json()["field"] == field, new.content.decode()
+    assert Case.objects.count() == cases
     assert _world() == before
     closed = _close(loop, report(loop, actor=loop.resident, source="public"))
     token = CaseReporter.objects.get(original_case=closed).follow_token

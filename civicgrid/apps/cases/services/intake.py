@@ -437,6 +437,8 @@ NOT_A_HOTLINE_REPORT = ("只有 12345 热线转办（来源 hotline）可以填�
 def _payload(*, title, description, address, source, name, phone, email, ticket, lng, lat, crs, category,
              self_handled, is_major, external_id) -> dict:
     """A report's fields, checked and cleaned (what its idempotency digest is computed from)."""
+    refuse_nul(external_id, "external_id")  # the text fields below are refused by `_text` alike (`core.text`)
+    refuse_nul(crs, "crs", "坐标系")
     title = _text(title, "title", 200, required=True, label="标题")
     description = _text(description, "description", 4000, label="描述")
     address = _text(address, "address", 200, label="地址")
