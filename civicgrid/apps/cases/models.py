@@ -377,6 +377,10 @@ class CaseStep(TimelineStep):
     # Looked up under the case's row lock, so two sendings of one key never both take the step; indexed over the
     # keyed steps only (migration 0016): most steps have none.
     idempotency_key = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 (NULL: not indexed)
+    # What that form or request carried (`services.common.step_digest`: its inputs, then its photos): the same
+    # key sent again with other content is refused (409) rather than answered with the first sending's result,
+    # its content dropped. NULL on the steps without a key and on those keyed before it was kept (migration 0026).
+    idempotency_digest = models.CharField(max_length=129, null=True, blank=True)  # noqa: DJ001 (NULL: a cheap column add)
 
     # The steps a department takes or receives: the timeline names the department beside them. Others (a
     # leader's approval, the grid worker's check, the dispatcher's closing) record the case's department too,

@@ -98,6 +98,10 @@ class ActionIn(StrictIn):
     photos: list[ActionPhotoIn] = Field([], description="photos taken with this action, in this request (核查 verify "
                                         "requires one). Photos added before through `POST /cases/{number}/photos` "
                                         "are a 补充照片 step of their own and count for no action")
+    expected_step: int | None = Field(None, description="optimistic concurrency (optional): the case's `last_step` "
+                                      "as you read it. When the case has had a step since (someone else moved it "
+                                      "on), the action is refused with 409 naming that step, and nothing changes; "
+                                      "read the case again and decide anew. Not sent: not checked")
 
 
 class RatingIn(StrictIn):
@@ -334,6 +338,8 @@ class CaseDetailOut(CaseItemOut):
     extension_pending: bool
     satisfaction: int | None
     timeline: list[StepOut]
+    last_step: int = Field(description="the case's version: the id of its latest timeline step. Send it as an "
+                           "action's `expected_step` to have the action refused (409) if the case has moved on since")
     attachments: list[AttachmentOut]
     allowed_actions: list[ActionOut]
     clocks: list[ClockOut]
@@ -366,6 +372,10 @@ class CaseDetailOut(CaseItemOut):
         for step in steps:
             step.external_media = media.steps.get(step.pk, [])
         return steps
+
+    @staticmethod
+    def resolve_last_step(obj: Case) -> int:
+        return max((s.pk for s in obj.steps.all()), default=0)  # `services.common.last_step_id`, from the fetched steps
 
     @staticmethod
     def resolve_media_urls(obj: Case) -> list[str]:

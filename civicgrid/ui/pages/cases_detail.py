@@ -37,7 +37,7 @@ from civicgrid.apps.cases.services.actions_intake import (
     PUBLIC_NOTE_ACTIONS,
     TOLD_REASON,
 )
-from civicgrid.apps.cases.services.common import MissingInput
+from civicgrid.apps.cases.services.common import MissingInput, last_step_id
 from civicgrid.apps.cases.services.follow import public_note
 from civicgrid.apps.cases.workflow import (
     CASE_WORKFLOW,
@@ -442,6 +442,9 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         reporter_token = next((r.follow_token for r in case.reporters.all() if r.original_case_id == case.pk), "")
     return {
         "case": case,
+        # The case's version as this page draws it: every action form sends it back (`expected_step`), and one
+        # sent after someone else has moved the case on is refused with what happened (`common.ensure_current`).
+        "last_step": last_step_id(case),
         "style": STATUS_STYLE.get(case.status, ""),
         "flags": flags_of(case),
         "actions": forms,
@@ -568,14 +571,23 @@ def case_act(request, number: str, action: str):
 
     Every form carries a one-time key (`idempotency_key`, drawn with the page): the same form sent again (a
     browser resending it after a dropped connection) gets the first sending's answer, the same redirect and
-    message, never a second step nor a refusal of the state the first one moved the case to."""
+    message, never a second step nor a refusal of the state the first one moved the case to; sent again with
+    other words (edited after going back to the page), it is refused, the first sending's step standing.
+    And the case's version as the page drew it (`expected_step`): a form sent from a page left open while
+    someone else moved the case on is refused, saying what happened, and nothing changes."""
     case = Case.objects.visible_to(request.user).filter(number=str(number)[:20]).first()
     if action not in STEP_LABELS:
         raise Http404("未找到该事件，或不在您的权限范围内")
     key = request.POST.get("idempotency_key") or None
     if case is None:
         # The first sending may have moved the case out of the user's hands (退回): answer as it did.
-        done = services.replayed_case(actor=request.user, number=number, action=action, idempotency_key=key)
+        try:
+            done = services.replayed_case(actor=request.user, number=number, action=action, idempotency_key=key,
+                                          inputs=_inputs(request, action), photos=request.FILES.getlist("photos"))
+        except CivicgridError as exc:
+            return render(request, "ui/error.html", {"status": exc.status, "title": gettext("操作未执行"),
+                                                     "detail": one_language(exc.message),
+                                                     "back": reverse("ui:case_list")}, status=exc.status)
         if done is not None:
             return _done(request, done, action)
         return _left_scope(request, number, action)
@@ -585,14 +597,15 @@ def case_act(request, number: str, action: str):
                                "cannot be undone", field="confirm")
         inputs = _inputs(request, action)
         services.act(actor=request.user, case=case, action=action, photos=request.FILES.getlist("photos"),
-                     idempotency_key=key, **inputs)
+                     idempotency_key=key, expected_step=request.POST.get("expected_step"), **inputs)
     except NotFound:
         raise Http404 from None
     except CivicgridError as exc:
         fresh = selectors.case_detail(request.user, case.number)
         labels = {f["name"]: f["label"] for f in _fields(CASE_WORKFLOW.transition(action), fresh, None)}
         context = detail_context(request, fresh, error=error_text(exc, labels), failed_action=action,
-                                 posted={k: request.POST.get(k, "") for k in TEXT_INPUTS},
+                                 # what was typed, back in the form; a NUL (refused, `core.text`) left out
+                                 posted={k: request.POST.get(k, "").replace("\x00", "") for k in TEXT_INPUTS},
                                  error_field=exc.field or "")
         return render(request, "cases/detail.html", context, status=exc.status)
     return _done(request, case, action)

@@ -100,6 +100,11 @@ def test_dismissing_needs_a_reason_and_is_audited(loop, client_for):
     c.post(url, {"reason": "  "})
     assert RoutingProposal.objects.get(pk=proposal.pk).status == ProposalStatus.OPEN
     assert not AuditEntry.objects.filter(action=DISMISSED).exists()
+    # a NUL (PostgreSQL cannot store one) is refused with the field named, nothing changed
+    refused = c.post(url, {"reason": "仍归\x00城管"}, follow=True)
+    assert "NUL" in refused.content.decode()
+    assert RoutingProposal.objects.get(pk=proposal.pk).status == ProposalStatus.OPEN
+    assert not AuditEntry.objects.filter(action=DISMISSED).exists()
 
     assert c.post(url, {"reason": "该类事件仍归城管"}).status_code == 302
     proposal.refresh_from_db()

@@ -3,8 +3,10 @@
     submit_case(*, actor, title, …) -> (Case, created)      上报 (services/intake.py)
     check_report(*, actor, title, …) -> ReportSpec           a queued channel's report, checked and located
     submit_cases(specs, *, actor, also) -> [Case | error]    a batch of queued reports made into cases
-    act(*, actor, case, action, **inputs) -> Case            every transition of CASE_WORKFLOW (services/transitions.py)
-    replayed_case(*, actor, number, action, idempotency_key) the case a keyed step already moved out of scope
+    act(*, actor, case, action, idempotency_key, expected_step, **inputs) -> Case
+                                                             every transition of CASE_WORKFLOW (services/transitions.py)
+    replayed_case(*, actor, number, action, idempotency_key, inputs, photos)
+                                                             the case a keyed step already moved out of scope
     rate(*, follow_token, score, comment, actor) -> CaseReporter   满意度 by link/QR (services/follow.py)
     reopen_by_token(*, follow_token, reason, actor) -> Case        重新办理 by link/QR (never by staff signed in)
     follow_status(token, viewer) -> dict                           public status, no personal data

@@ -52,6 +52,7 @@ from civicgrid.foundation.core.errors import (
 )
 from civicgrid.foundation.core.pii import mask_phone, validate_mobile
 from civicgrid.foundation.core.rows import insert, new
+from civicgrid.foundation.core.text import refuse_nul
 from civicgrid.foundation.events.models import OutboxEvent
 from civicgrid.foundation.orgs.models import Organisation
 from civicgrid.foundation.regions.models import Region
@@ -71,7 +72,7 @@ MAX_KEY_LENGTH = 200
 
 
 def _text(value, name: str, max_length: int, *, required: bool = False, label: str = "") -> str:
-    text = str(value or "").replace("\x00", "").strip()
+    text = refuse_nul(str(value or ""), name, label).strip()  # refused, never dropped (`core.text`)
     if required and not text:
         raise ValidationFailed(f"请填写{label} / {name} is required", field=name)
     if len(text) > max_length:
@@ -446,6 +447,8 @@ NOT_A_HOTLINE_REPORT = ("只有 12345 热线转办（来源 hotline）可以填�
 def _payload(*, title, description, address, source, name, phone, email, ticket, lng, lat, crs, category,
              self_handled, is_major, external_id) -> dict:
     """A report's fields, checked and cleaned (what its idempotency digest is computed from)."""
+    refuse_nul(external_id, "external_id")  # the text fields below are refused by `_text` alike (`core.text`)
+    refuse_nul(crs, "crs", "坐标系")
     title = _text(title, "title", 200, required=True, label="标题")
     description = _text(description, "description", 4000, label="描述")
     address = _text(address, "address", 200, label="地址")
