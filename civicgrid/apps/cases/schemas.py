@@ -78,7 +78,10 @@ class ActionIn(StrictIn):
                       "reporters (follow page, Open311 updates) with phone and ID numbers masked; names are not")
     reason: str = Field("", description="the reason (refuse, void, send_back, rework, suspend, request_extension, "
                         "reopen). Of 不予受理 (refuse) and 作废 (void) it is the internal reason: staff only, never "
-                        "told to the reporters (see public_note)")
+                        "told to the reporters (see public_note). Of 合并 (merge): required when the parent is not "
+                        "among the case's possible duplicates (`GET /cases/{number}/duplicates`: another category, "
+                        "or beyond the duplicate radius; 422 `missing` names why), kept on the timeline and in the "
+                        "audit trail; a parent beyond the merge distance limit is refused (400) whatever the reason")
     public_note: str = Field("", description="refuse and void only: what the reporters are told "
                              "(text message, follow page, Open311 updates), at most 200 characters, phone and ID "
                              "numbers masked; names are not, so write none. Empty: a neutral default (经核实，不予受理。"
@@ -87,7 +90,7 @@ class ActionIn(StrictIn):
     decision: Decision = ""  # decide_extension: approve | reject
     department: Id | None = None  # dispatch, redirect (改派: another department than the case's)
     category: Id | None = None  # accept: set or correct the category
-    parent: str | None = None  # merge: the parent case's number
+    parent: str | None = None  # merge: the parent case's number (see `reason`)
     # request_extension: the hours asked for; decide_extension: the hours approved (≤ those asked for; all of
     # them when not given; ignored on a rejection). decide_extension's `note` is the approver's opinion (审批意见),
     # required to reject.

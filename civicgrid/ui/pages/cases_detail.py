@@ -21,7 +21,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -87,7 +87,11 @@ OPTIONAL = {
     "void": ("public_note",),
     "verify": ("note",),
     "decide_extension": ("hours", "note"),
+    # 合并: the reason for a parent the duplicate finder does not offer, asked for by the preview step
+    "merge": ("reason",),
 }
+# Inputs a form asks for on a later step than its first: 合并's reason, on its preview (`merge_preview_context`).
+LATER_STEP = {"merge": ("reason",)}
 TEXT_INPUTS = ("reason", "note", "public_note", "department", "hours", "decision", "result", "parent", "category",
                "proposed_department")
 FLAG_INPUTS = ("correct_rule",)
@@ -175,13 +179,49 @@ def action_forms(case: Case, user, route_department: int | None, transitions) ->
     result = []
     for t in transitions:
         fields = [f for f in _fields(t, case, route_department)
-                  if not (f["name"] == "correct_rule" and t.name in DISPATCHING and not may_correct_rules)]
-        if t.name in CONFIRMATIONS:
+                  if not (f["name"] == "correct_rule" and t.name in DISPATCHING and not may_correct_rules)
+                  and f["name"] not in LATER_STEP.get(t.name, ())]
+        # 合并 names its parent, then previews it: the tick (and a reason, where needed) come with the preview.
+        preview = t.name == "merge"
+        if t.name in CONFIRMATIONS and not preview:
             fields.append({"name": "confirm", "label": CONFIRMATIONS[t.name], "required": True, "widget": "flag"})
-        result.append({"name": t.name, "label": t.label, "style": t.style, "fields": fields,
+        result.append({"name": t.name, "label": t.label, "style": t.style, "fields": fields, "preview": preview,
                        "photos": any(f["widget"] == "photos" for f in fields), "key": uuid.uuid4().hex,
                        "url": reverse("ui:case_act", args=[case.number, t.name])})
     return result
+
+
+def time_apart(seconds: float) -> str:
+    """When the parent of a merge was reported, from this case's report (`seconds`: negative when before)."""
+    span = abs(seconds)
+    if span < 60:
+        return gettext("与本案卷同时上报")
+    if span < 3600:
+        n = round(span / 60)
+        amount = ngettext("%(n)d 分钟", "%(n)d 分钟", n) % {"n": n}
+    elif span < 48 * 3600:
+        n = round(span / 3600)
+        amount = ngettext("%(n)d 小时", "%(n)d 小时", n) % {"n": n}
+    else:
+        n = round(span / 86400)
+        amount = ngettext("%(n)d 天", "%(n)d 天", n) % {"n": n}
+    if seconds < 0:
+        return gettext("比本案卷早 %(span)s 上报") % {"span": amount}
+    return gettext("比本案卷晚 %(span)s 上报") % {"span": amount}
+
+
+def merge_preview_context(preview, posted: dict | None = None) -> dict:
+    """The merge form's preview step (`services.merge_preview`): the parent's number, title, category, status,
+    the distance and time apart, whether the duplicate finder offers it (else why not, and the reason field),
+    or, too far, why it cannot be merged at all."""
+    parent = preview.parent
+    return {"parent": parent, "distance_m": preview.distance_m, "radius_m": preview.fit.radius_m,
+            "max_distance_m": preview.max_distance_m, "apart": time_apart(preview.seconds_apart),
+            "offered": preview.fit.offered, "needs_reason": preview.needs_reason,
+            "why": [one_language(r) for r in preview.fit.reasons],
+            "too_far": one_language(preview.too_far_message()) if preview.too_far else "",
+            "reason": (posted or {}).get("reason", ""), "key": uuid.uuid4().hex,
+            "url": reverse("ui:case_act", args=[preview.case.number, "merge"])}
 
 
 def _clocks(case: Case) -> list[dict]:
@@ -218,6 +258,8 @@ def _timeline(case: Case, proposals: dict[int, dict], media: ExternalMedia | Non
     # 不予受理, 作废: the internal reason (the step's note) and, apart, what the reporters were told.
     return [{"step": s, "label": labels.get(s.action, s.action),
              "note": s.note_for_staff(), "internal": s.action in PUBLIC_NOTE_ACTIONS,
+             # a merge into a case the duplicate finder did not offer: why not, beside the dispatcher's reason
+             "not_offered": _not_offered(s),
              "told": public_note(s) if s.action in PUBLIC_NOTE_ACTIONS else "",
              "actor": s.actor_for_staff,
              "from_label": Status(s.from_status).label if s.from_status in Status.values else "",
@@ -233,6 +275,12 @@ def _timeline(case: Case, proposals: dict[int, dict], media: ExternalMedia | Non
              "photos": [photo(case, a) for a in s.attachments.all()],
              "media": media.steps.get(s.pk, []) if media else []}
             for s in case.steps.all()]
+
+
+def _not_offered(step) -> list[str]:
+    """Why the parent of a 合并 step was not among the possible duplicates, in the reader's language."""
+    found = step.data.get("not_offered") if step.action == "merge" and isinstance(step.data, dict) else None
+    return [one_language(w) for w in found.get("why", [])] if isinstance(found, dict) else []
 
 
 def pending_proposal(case: Case, user, proposals: dict[int, dict]) -> dict | None:
@@ -294,7 +342,10 @@ def _duplicates(case: Case, user, allowed: set[str]) -> list:
     if "merge" not in allowed:
         return []
     found = duplicates.candidates(case, queryset=Case.objects.visible_to(user))
-    return [c for c in found if c.case.parent_id is None]
+    # each with what its merge form states before the tick: the time apart beside the row's other figures
+    return [{"case": c.case, "distance_m": c.distance_m, "text_score": c.text_score, "joinable": c.joinable,
+             "apart": time_apart((c.case.reported_at - case.reported_at).total_seconds())}
+            for c in found if c.case.parent_id is None]
 
 
 def open311_answers(case: Case) -> dict | None:
@@ -487,6 +538,7 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         and chosen == target.department_id else "",
         "reporter_masked": mask_name(case.reporter_name),
         "reopen": _reopen_window(case),
+        "error_field": error_field,
         "can_reveal_contact": contact and may_reveal,
         # what was written into the case is shown masked (`Case.description_for_staff`, `CaseStep.note_for_staff`);
         # those who may call the reporter back may read it in clear, audited as 回访 is
@@ -591,6 +643,8 @@ def case_act(request, number: str, action: str):
         if done is not None:
             return _done(request, done, action)
         return _left_scope(request, number, action)
+    if action == "merge" and request.POST.get("preview"):
+        return _merge_preview(request, case)
     try:
         if action in CONFIRMATIONS and request.POST.get("confirm") not in ("1", "on", "true"):
             raise MissingInput("请先勾选确认：合并后本案卷即告结束，不能撤销 / tick the confirmation first: a merge "
@@ -603,12 +657,45 @@ def case_act(request, number: str, action: str):
     except CivicgridError as exc:
         fresh = selectors.case_detail(request.user, case.number)
         labels = {f["name"]: f["label"] for f in _fields(CASE_WORKFLOW.transition(action), fresh, None)}
-        context = detail_context(request, fresh, error=error_text(exc, labels), failed_action=action,
-                                 # what was typed, back in the form; a NUL (refused, `core.text`) left out
-                                 posted={k: request.POST.get(k, "").replace("\x00", "") for k in TEXT_INPUTS},
-                                 error_field=exc.field or "")
+        # what was typed, back in the form; a NUL (refused, `core.text`) left out
+        posted = {k: request.POST.get(k, "").replace("\x00", "") for k in TEXT_INPUTS}
+        extra = {"merge_preview": _preview_again(request, fresh, posted)} if action == "merge" else {}
+        context = detail_context(request, fresh, error=error_text(exc, {**labels, **MERGE_LABELS}),
+                                 failed_action=action, posted=posted, error_field=exc.field or "", **extra)
         return render(request, "cases/detail.html", context, status=exc.status)
     return _done(request, case, action)
+
+
+MERGE_LABELS = {"reason": _("合并理由")}
+
+
+def _merge_preview(request, case: Case):
+    """合并's first step: the parent named, previewed (`services.merge_preview`, nothing written) on the page with
+    the confirmation (and the reason, where needed); a parent that cannot be named (not found, not in scope,
+    not joinable) is refused as the merge would be, beside the input."""
+    posted = {k: request.POST.get(k, "") for k in TEXT_INPUTS}
+    try:
+        preview = services.merge_preview(actor=request.user, case=case, parent=posted["parent"].strip())
+    except NotFound:
+        raise Http404 from None
+    except CivicgridError as exc:
+        context = detail_context(request, case, error=error_text(exc), failed_action="merge", posted=posted,
+                                 error_field=exc.field or "")
+        return render(request, "cases/detail.html", context, status=exc.status)
+    context = detail_context(request, case, failed_action="merge", posted=posted,
+                             merge_preview=merge_preview_context(preview, posted))
+    return render(request, "cases/detail.html", context)
+
+
+def _preview_again(request, case: Case, posted: dict) -> dict | None:
+    """After a refused merge, its preview again (the reason field refilled), when the parent still previews."""
+    if not posted.get("parent", "").strip():
+        return None
+    try:
+        return merge_preview_context(services.merge_preview(actor=request.user, case=case,
+                                                            parent=posted["parent"].strip()), posted)
+    except CivicgridError:
+        return None
 
 
 def _done(request, case: Case, action: str):

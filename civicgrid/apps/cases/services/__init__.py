@@ -14,10 +14,11 @@
     comment(*, actor, case, text, reporter_token, channel)   留言 by a reporter or a public channel (Open311)
     reveal_contact(*, actor, case) -> dict                   回访: the reporter's contact in clear, audited
     supervisions(case) -> [dict]                             the leaders' 督办 a merge would carry (services/actions_intake.py)
+    merge_preview(*, actor, case, parent) -> MergePreview    what a merge would join, and whether it takes a reason
     reveal_text(*, actor, case) -> dict                      title, description and masked notes in clear, audited
 """
 
-from .actions_intake import supervisions
+from .actions_intake import MergePreview, merge_preview, supervisions
 from .comments import comment
 from .contacts import may_reveal_contact, reveal_contact, reveal_text
 from .follow import follow_status, rate, reopen_by_token
@@ -35,7 +36,7 @@ from .transitions import act, register_actions, replayed_case
 
 register_actions()
 
-__all__ = ["ReportSpec", "act", "add_photos", "check_report", "comment", "follow_status", "may_reveal_contact",
-           "prepare_cases", "rate", "reveal_contact", "reveal_text",
+__all__ = ["MergePreview", "ReportSpec", "act", "add_photos", "check_report", "comment", "follow_status",
+           "may_reveal_contact", "merge_preview", "prepare_cases", "rate", "reveal_contact", "reveal_text",
            "reopen_by_token", "replayed_case", "submit_case", "submit_cases", "supervisions", "write_cases",
            "writer_turn"]
