@@ -119,6 +119,11 @@ def _send(client: Client, method: str, url: str, token: str | None = None, **kw)
     return client.generic(method, url, **kw, **headers)
 
 
+def _is_text(schema: dict) -> bool:
+    options = schema.get("anyOf", [schema])
+    return any(o.get("type") == "string" and "enum" not in o and "format" not in o for o in options)
+
+
 @pytest.fixture
 def personas(world):
     return {p.label: p for p in world.personas}
@@ -142,6 +147,11 @@ def test_the_errors_every_operation_answers_are_declared(method, path, op, perso
         answer = _send(client, method, _url(path, dict.fromkeys(names, value)), root)
         assert answer.status_code >= 400, (value, answer.content[:200])
         assert_declared_error(answer, method, path)
+    texts = [p["name"] for p in op.get("parameters", []) if p["in"] == "query" and _is_text(p["schema"])]
+    if texts:  # PostgreSQL refuses NUL in text: a filter that passes it on answers 400 there (declared)
+        answer = _send(client, method, url, root, QUERY_STRING="&".join(f"{n}=a%00b" for n in texts))
+        if answer.status_code >= 400:
+            assert_declared_error(answer, method, path)
     if "application/json" in op.get("requestBody", {}).get("content", {}):
         answer = _send(client, method, url, root, data=b"{not json", content_type="application/json")
         assert answer.status_code in (400, 404), answer.content[:200]

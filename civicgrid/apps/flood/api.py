@@ -65,7 +65,8 @@ def create_rainfall(request, payload: FloodRainfallIn):
     return Status(201 if created else 200, reading)
 
 
-@router.get("/rainfall", response={200: FloodRainfallListOut, **errors(401, 403, 422)}, url_name="flood_rainfall_list")
+@router.get("/rainfall", response={200: FloodRainfallListOut, **errors(400, 401, 403, 422)},
+            url_name="flood_rainfall_list")
 def list_rainfall(request, filters: Query[FloodReadingFilterIn]):
     """Rainfall readings in your scope, newest first (filters: street code, station code, signal)."""
     _view(request)
@@ -84,7 +85,7 @@ def create_water_level(request, payload: FloodWaterLevelIn):
     return Status(201 if created else 200, reading)
 
 
-@router.get("/water-level", response={200: FloodWaterLevelListOut, **errors(401, 403, 422)},
+@router.get("/water-level", response={200: FloodWaterLevelListOut, **errors(400, 401, 403, 422)},
             url_name="flood_water_level_list")
 def list_water_levels(request, filters: Query[FloodReadingFilterIn]):
     _view(request)
@@ -108,7 +109,7 @@ def list_stations(request, filters: Query[FloodPageIn]):
     return {"items": items, "count": len(items), "total": total}
 
 
-@router.get("/tasks", response={200: FloodTaskListOut, **errors(401, 403, 422)}, url_name="flood_task_list")
+@router.get("/tasks", response={200: FloodTaskListOut, **errors(400, 401, 403, 422)}, url_name="flood_task_list")
 def list_tasks(request, filters: Query[FloodTaskFilterIn]):
     """Response tasks in your scope with the actions you may take (`ack`, `done`)."""
     _view(request)

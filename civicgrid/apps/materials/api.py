@@ -154,7 +154,7 @@ def save_item(request, payload: MaterialsItemIn):
 
 # ---- warehouses --------------------------------------------------------------------------------------------
 
-@router.get("/warehouses", response={200: MaterialsWarehouseListOut, **errors(401, 422)},
+@router.get("/warehouses", response={200: MaterialsWarehouseListOut, **errors(400, 401, 422)},
             url_name="materials_warehouse_list")
 def list_warehouses(request, region: str = "", level: documented_enum(Level.values, "a warehouse level", blank=True) = "",
                     q: str = "", limit: Limit = 100, offset: Offset = 0):
@@ -321,7 +321,7 @@ def nearest_batch(request, payload: MaterialsNearestBatchIn):
 
 # ---- stock counts ------------------------------------------------------------------------------------------
 
-@router.get("/counts", response={200: MaterialsCountListOut, **errors(401, 403, 404, 422)},
+@router.get("/counts", response={200: MaterialsCountListOut, **errors(400, 401, 403, 404, 422)},
             url_name="materials_count_list")
 def list_counts(request, warehouse: str = "", limit: Limit = 50, offset: Offset = 0):
     """Stock counts (盘点) in your scope, newest first."""
@@ -364,7 +364,7 @@ def confirm_count(request, pk: int):
 
 # ---- ledger export and stock import ------------------------------------------------------------------------
 
-@router.get("/ledger.xlsx", url_name="materials_ledger_export", response={200: None, **errors(401, 403, 404, 422)})
+@router.get("/ledger.xlsx", url_name="materials_ledger_export", response={200: None, **errors(400, 401, 403, 404, 422)})
 def ledger_export(request, warehouse: str = "", region: str = ""):
     """物资台账 (XLSX, one row per lot) of your scope, or of one warehouse or region."""
     _need_view(request.user)

@@ -152,7 +152,7 @@ def _xlsx(which: str, request, filters) -> HttpResponse:
     return file_response(body, name, XLSX_TYPE)
 
 
-@router.get("/teams", response={200: RescueTeamListOut, **errors(401, 422)}, url_name="rescue_team_list")
+@router.get("/teams", response={200: RescueTeamListOut, **errors(400, 401, 422)}, url_name="rescue_team_list")
 def list_teams(request, filters: Query[RescueTeamFilterIn]):
     """Teams you may see; filters: skill (e.g. water_rescue), availability (standby|deployed|resting), kind
     (main|street|social), region (a code: teams serving it), q. Phones are masked."""
@@ -161,7 +161,7 @@ def list_teams(request, filters: Query[RescueTeamFilterIn]):
     return {"items": [team_out(t) for t in items], "count": len(items), "total": total}
 
 
-@router.get("/teams/export.xlsx", url_name="rescue_team_export", response={200: None, **errors(401, 403, 422)})
+@router.get("/teams/export.xlsx", url_name="rescue_team_export", response={200: None, **errors(400, 401, 403, 422)})
 def export_teams(request, filters: Query[RescueTeamQueryIn]):
     """抢险队伍名册 as xlsx in the office layout (title, 填报单位/日期, 序号, footer to sign): the teams you may
     see with the list's filters; members count, skills, equipment, availability, street and its 包保 department.
@@ -237,7 +237,8 @@ class RescueIncidentFilterIn(RescueIncidentQueryIn):
     offset: Offset = 0
 
 
-@router.get("/incidents", response={200: RescueIncidentListOut, **errors(401, 422)}, url_name="rescue_incident_list")
+@router.get("/incidents", response={200: RescueIncidentListOut, **errors(400, 401, 422)},
+            url_name="rescue_incident_list")
 def list_incidents(request, filters: Query[RescueIncidentFilterIn]):
     """Incidents you may see, newest first; filters: status (or `open`), kind, severity, region, q."""
     f = selectors.IncidentFilter(**filters.dict(exclude={"limit", "offset"}))
@@ -245,7 +246,8 @@ def list_incidents(request, filters: Query[RescueIncidentFilterIn]):
     return {"items": [incident_out(i) for i in items], "count": len(items), "total": total}
 
 
-@router.get("/incidents/export.xlsx", url_name="rescue_incident_export", response={200: None, **errors(401, 403, 422)})
+@router.get("/incidents/export.xlsx", url_name="rescue_incident_export",
+            response={200: None, **errors(400, 401, 403, 422)})
 def export_incidents(request, filters: Query[RescueIncidentQueryIn]):
     """险情处置台账 as xlsx in the office layout: the incidents you may see with the list's filters; number, source,
     street, 包保 department, status, call-outs, opened and closed times and the closing report. Audited."""
