@@ -119,6 +119,10 @@ def problems_of(case, response, wrapped) -> list[str]:
         if not (isinstance(detail, str) and detail.strip()):
             found.append(f"{where}: error {response.status_code} is not JSON with a 'detail' message: "
                          f"{response.content[:200]!r}")
+        declared = case.operation.definition.raw.get("responses", {})
+        if str(response.status_code) not in declared:
+            found.append(f"{where}: error {response.status_code} is not among the operation's declared answers "
+                         f"{sorted(declared)}")
     elif 200 <= response.status_code < 300 and "json" in response.get("Content-Type", ""):
         try:
             case.validate_response(wrapped, checks=[response_schema_conformance])
@@ -170,20 +174,21 @@ def test_generated_requests_on_existing_objects(operation, world, token):
     assert not found, f"{len(found)} problem(s):\n" + "\n".join(found[:15])
 
 
-# What each cases operation really answers besides success (401 everywhere a token is required).
+# What each cases operation really answers besides success (401 everywhere a token is required; 422 everywhere:
+# an undeclared parameter is refused by name on every operation).
 CASES_ERRORS = {
     ("post", "/api/v1/cases"): {"400", "401", "403", "409", "422", "429"},
     ("get", "/api/v1/cases"): {"400", "401", "403", "422"},
-    ("get", "/api/v1/cases/work"): {"401"},
-    ("get", "/api/v1/cases/{number}"): {"401", "403", "404"},
+    ("get", "/api/v1/cases/work"): {"401", "422"},
+    ("get", "/api/v1/cases/{number}"): {"401", "403", "404", "422"},
     ("post", "/api/v1/cases/{number}/actions/{action}"): {"400", "401", "403", "404", "409", "422"},
     ("post", "/api/v1/cases/{number}/photos"): {"400", "401", "403", "404", "409", "422"},
-    ("post", "/api/v1/cases/{number}/contact"): {"401", "403", "404"},
+    ("post", "/api/v1/cases/{number}/contact"): {"401", "403", "404", "422"},
     ("get", "/api/v1/cases/{number}/attachments/{attachment_id}"): {"401", "403", "404", "422"},
-    ("get", "/api/v1/cases/{number}/duplicates"): {"401", "403", "404"},
-    ("get", "/api/v1/follow/{token}"): {"404", "429"},
+    ("get", "/api/v1/cases/{number}/duplicates"): {"401", "403", "404", "422"},
+    ("get", "/api/v1/follow/{token}"): {"404", "422", "429"},
     ("post", "/api/v1/follow/{token}/rating"): {"400", "404", "409", "422", "429"},
-    ("post", "/api/v1/follow/{token}/reopen"): {"404", "409", "422", "429"},
+    ("post", "/api/v1/follow/{token}/reopen"): {"400", "404", "409", "422", "429"},
 }
 
 

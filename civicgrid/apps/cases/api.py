@@ -149,7 +149,7 @@ def list_cases(request, filters: Query[CaseFilterIn]):
     return {"items": items, "count": len(items), "total": total, "next_cursor": selectors.api_cursor(next_cursor, f)}
 
 
-@router.get("/cases/work", response={200: WorkOut, **errors(401)}, url_name="case_work")
+@router.get("/cases/work", response={200: WorkOut, **errors(401, 422)}, url_name="case_work")
 def my_work(request):
     """我的待办: for each step of the loop you take (受理 intake, 核实 check, 派遣 dispatch, 处置 handle, 核查
     verify, 结案 close, 延期审批 extension; for leaders, 督办中的案件 supervised and 办理中的重大事件 major), how many cases in your scope wait for it (counted up to 999; `more`
@@ -157,7 +157,7 @@ def my_work(request):
     return {"lanes": [{k: lane[k] for k in ("key", "label", "count", "more")} for lane in selectors.my_work(request.user)]}
 
 
-@router.get("/cases/{number}", response={200: CaseDetailOut, **errors(401, 403, 404)}, url_name="case_detail")
+@router.get("/cases/{number}", response={200: CaseDetailOut, **errors(401, 403, 404, 422)}, url_name="case_detail")
 def get_case(request, number: str):
     """One case with its timeline, photos, clocks and the actions you may take now (404 outside your scope)."""
     case = selectors.case_detail(request.user, _file_number(request, number))
@@ -218,7 +218,8 @@ def upload_photos(request, number: str, photos: File[list[UploadedFile]], kind: 
     return Status(201, _detail(case, request.user, after_action=True))
 
 
-@router.post("/cases/{number}/contact", response={200: ContactOut, **errors(401, 403, 404)}, url_name="case_contact")
+@router.post("/cases/{number}/contact", response={200: ContactOut, **errors(401, 403, 404, 422)},
+             url_name="case_contact")
 def reveal_contact(request, number: str):
     """回访: the reporter's name, phone and email in clear, for intake staff over the case's region (403
     otherwise); every request is recorded in the audit trail, refused or not."""
@@ -226,7 +227,7 @@ def reveal_contact(request, number: str):
     return services.reveal_contact(actor=request.user, case=case)
 
 
-@router.post("/cases/{number}/text", response={200: CaseTextOut, **errors(401, 403, 404)}, url_name="case_text")
+@router.post("/cases/{number}/text", response={200: CaseTextOut, **errors(401, 403, 404, 422)}, url_name="case_text")
 def reveal_text(request, number: str):
     """The title and description as the reporter typed them, and the notes of the timeline that the detail masks
     as they were written (`notes`, each with its step's `id`): phone and ID numbers and names in clear (lists
@@ -251,7 +252,7 @@ def get_attachment(request, number: str, attachment_id: int):
     return inline_response(handle, f"{case.number}-{attachment.pk}.jpg", JPEG_TYPE)
 
 
-@router.get("/cases/{number}/duplicates", response={200: DuplicateListOut, **errors(401, 403, 404)},
+@router.get("/cases/{number}/duplicates", response={200: DuplicateListOut, **errors(401, 403, 404, 422)},
             url_name="case_duplicates")
 def get_duplicates(request, number: str):
     """Cases near this one that it could be merged into (open or 挂账, however old), then those closed within
@@ -268,13 +269,15 @@ def get_duplicates(request, number: str):
             "hours": conf.duplicate_hours()}
 
 
-@router.get("/follow/{token}", response={200: FollowOut, **errors(404, 429)}, auth=None, throttle=PUBLIC_THROTTLE, url_name="follow_status")
+@router.get("/follow/{token}", response={200: FollowOut, **errors(404, 422, 429)}, auth=None, throttle=PUBLIC_THROTTLE,
+            url_name="follow_status")
 def follow(request, token: str):
     """The public status of a reported case by its link/QR token (no personal data)."""
     return services.follow_status(token, viewer=request.user)
 
 
-@router.post("/follow/{token}/rating", response={200: FollowOut, **errors(400, 404, 409, 422, 429)}, auth=None, throttle=PUBLIC_THROTTLE,
+@router.post("/follow/{token}/rating", response={200: FollowOut, **errors(400, 404, 409, 422, 429)}, auth=None,
+             throttle=PUBLIC_THROTTLE,
              url_name="follow_rating")
 def follow_rating(request, token: str, payload: RatingIn,
                   idempotency_key: str | None = Header(None, alias="Idempotency-Key")):
@@ -284,7 +287,8 @@ def follow_rating(request, token: str, payload: RatingIn,
     return services.follow_status(token, viewer=request.user)
 
 
-@router.post("/follow/{token}/reopen", response={200: FollowOut, **errors(404, 409, 422, 429)}, auth=None, throttle=PUBLIC_THROTTLE,
+@router.post("/follow/{token}/reopen", response={200: FollowOut, **errors(400, 404, 409, 422, 429)}, auth=None,
+             throttle=PUBLIC_THROTTLE,
              url_name="follow_reopen")
 def follow_reopen(request, token: str, payload: ReopenIn,
                   idempotency_key: str | None = Header(None, alias="Idempotency-Key")):

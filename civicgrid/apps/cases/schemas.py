@@ -6,7 +6,8 @@ from datetime import date, datetime
 from typing import Annotated
 
 from ninja import Schema
-from pydantic import Field, WithJsonSchema
+from pydantic import Field, WithJsonSchema, field_validator
+from pydantic import ValidationError as PydanticValidationError
 
 from civicgrid.foundation.core.api_json import Id, StrictIn, documented_enum
 from civicgrid.foundation.core.localtimes import district_times
@@ -107,9 +108,25 @@ class ActionIn(StrictIn):
                                       "read the case again and decide anew. Not sent: not checked")
 
 
+RATING_RANGE = "评分须为 1–5 / score must be 1 to 5"  # the follow page's and the service's words (`follow.rate`)
+
+
 class RatingIn(StrictIn):
-    score: int
+    # A whole number 1–5, in the document (minimum/maximum) as the service checks it; strict: "5", 5.0 or true
+    # are refused (422) rather than read as a score.
+    score: int = Field(strict=True, ge=1, le=5, description="满意度 1–5 (1 最不满意, 5 最满意)")
     comment: str = ""
+
+    @field_validator("score", mode="wrap")
+    @classmethod
+    def _score_in_range(cls, value, handler):
+        # Out of range keeps the words the follow page and the service say (a 422 naming `score`).
+        try:
+            return handler(value)
+        except PydanticValidationError as exc:
+            if any(e["type"] in ("greater_than_equal", "less_than_equal") for e in exc.errors()):
+                raise ValueError(RATING_RANGE) from None
+            raise
 
 
 class ReopenIn(StrictIn):

@@ -23,6 +23,7 @@ from ninja import Query, Router, Schema
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import has_capability, scope_for, subtree_q
+from civicgrid.foundation.core.api_errors import errors
 from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.pagination import Limit, Offset, page
 from civicgrid.foundation.regions.models import Region
@@ -153,7 +154,7 @@ class CategoryFilter(Schema):
     offset: Offset = 0
 
 
-@router.get("/taxonomies", response=TaxonomyList, url_name="taxonomy_list")
+@router.get("/taxonomies", response={200: TaxonomyList, **errors(401, 403, 422)}, url_name="taxonomy_list")
 def list_taxonomies(request):
     """The taxonomies side by side, with how many of their categories you can see."""
     _require_reader(request.user)
@@ -169,7 +170,7 @@ def list_taxonomies(request):
     return {"items": items, "count": len(items), "total": len(items)}
 
 
-@router.get("/categories", response=CategoryList, url_name="category_list")
+@router.get("/categories", response={200: CategoryList, **errors(401, 403, 422)}, url_name="category_list")
 def list_categories(request, filters: Query[CategoryFilter]):
     """Categories you can see, by taxonomy, kind, public flag, parent class or a search text."""
     _require_reader(request.user)
@@ -197,7 +198,8 @@ def list_categories(request, filters: Query[CategoryFilter]):
     return {"items": items, "count": len(items), "total": total}
 
 
-@router.get("/categories/{pk}", response=CategoryDetailOut, url_name="category_detail")
+@router.get("/categories/{pk}", response={200: CategoryDetailOut, **errors(401, 403, 404, 422)},
+            url_name="category_detail")
 def get_category(request, pk: int):
     """One category with its subclasses (404 when it does not exist or is not open to you)."""
     _require_reader(request.user)
@@ -225,7 +227,7 @@ class RouteOut(Schema):
     explanation: str
 
 
-@router.get("/routing/resolve", response=RouteOut, url_name="routing_resolve")
+@router.get("/routing/resolve", response={200: RouteOut, **errors(400, 401, 403, 404, 422)}, url_name="routing_resolve")
 def resolve(request, params: Query[ResolveQuery]):
     """The department dispatch is pre-filled with for a category in a region, the rule that decided it, and
     the other rules that apply. Dispatchers ask within their regions; managers anywhere."""
@@ -281,7 +283,7 @@ class RuleFilter(Schema):
     offset: Offset = 0
 
 
-@router.get("/routing/rules", response=RuleList, url_name="routing_rule_list")
+@router.get("/routing/rules", response={200: RuleList, **errors(400, 401, 403, 422)}, url_name="routing_rule_list")
 def list_rules(request, filters: Query[RuleFilter]):
     """Routing rules (分拨规则 and 包保 rules), for those who manage them."""
     if not has_capability(request.user, MANAGE):

@@ -31,6 +31,7 @@ from typing import Literal
 from ninja import Field, Query, Router, Schema
 
 from civicgrid.foundation.access.endpoints import data_endpoint
+from civicgrid.foundation.core.api_errors import errors
 from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
 from civicgrid.foundation.core.pagination import Limit, Offset
 
@@ -132,14 +133,14 @@ def _row(r: selectors.Row) -> dict:
             "grade": r.grade, "unscored_reason": r.unscored_reason, "counts": r.counts, "rates": {k: formulas.as_percent(v) for k, v in r.rates.items()}}
 
 
-@router.get("/evaluation", response=EvaluationOut, url_name="evaluation")
+@router.get("/evaluation", response={200: EvaluationOut, **errors(400, 401, 403, 422)}, url_name="evaluation")
 def evaluation(request, query: Query[EvaluationPageQuery]):
     """综合评价 ranking table: rates, composite score and grade of every subject of one kind (best first), one
     page of it (`limit`/`offset`; ranks are the whole table's; the unranked rows only with `unranked=true`)."""
     return as_json(query.evaluate(request.user), unranked=query.unranked, limit=query.limit, offset=query.offset)
 
 
-@router.get("/evaluation/export", response={200: None}, url_name="evaluation_export")
+@router.get("/evaluation/export", response={200: None, **errors(400, 401, 403, 422)}, url_name="evaluation_export")
 def evaluation_export(request, query: Query[EvaluationQuery]):
     """The same table as .xlsx with Chinese headers (the export is recorded in the audit trail)."""
     ev = query.evaluate(request.user)

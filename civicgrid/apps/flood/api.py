@@ -7,6 +7,7 @@ from ninja import Query, Router, Schema
 from ninja.responses import Status
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
+from civicgrid.foundation.core.api_errors import errors
 from civicgrid.foundation.core.api_json import documented_enum
 from civicgrid.foundation.core.errors import PermissionDenied
 from civicgrid.foundation.core.pagination import Limit, Offset, page
@@ -55,7 +56,8 @@ def _view(request) -> None:
     require(request.user, VIEW, "查看防汛信息")
 
 
-@router.post("/rainfall", response={200: FloodRainfallOut, 201: FloodRainfallOut}, url_name="flood_rainfall_create")
+@router.post("/rainfall", response={200: FloodRainfallOut, 201: FloodRainfallOut, **errors(400, 401, 403, 409, 422)},
+             url_name="flood_rainfall_create")
 def create_rainfall(request, payload: FloodRainfallIn):
     """A rainfall reading (hand entry or a gauge): 201 with the stored reading and its `signal`; an exact replay
     answers 200 with the stored one; the same station/time/window with other values 409; bad values 422."""
@@ -63,7 +65,8 @@ def create_rainfall(request, payload: FloodRainfallIn):
     return Status(201 if created else 200, reading)
 
 
-@router.get("/rainfall", response=FloodRainfallListOut, url_name="flood_rainfall_list")
+@router.get("/rainfall", response={200: FloodRainfallListOut, **errors(400, 401, 403, 422)},
+            url_name="flood_rainfall_list")
 def list_rainfall(request, filters: Query[FloodReadingFilterIn]):
     """Rainfall readings in your scope, newest first (filters: street code, station code, signal)."""
     _view(request)
@@ -73,7 +76,8 @@ def list_rainfall(request, filters: Query[FloodReadingFilterIn]):
     return {"items": items, "count": len(items), "total": total}
 
 
-@router.post("/water-level", response={200: FloodWaterLevelOut, 201: FloodWaterLevelOut},
+@router.post("/water-level",
+             response={200: FloodWaterLevelOut, 201: FloodWaterLevelOut, **errors(400, 401, 403, 409, 422)},
              url_name="flood_water_level_create")
 def create_water_level(request, payload: FloodWaterLevelIn):
     """A water-level reading, marked `over_warning` (超警戒) or `over_guaranteed` (超保证) against the station."""
@@ -81,7 +85,8 @@ def create_water_level(request, payload: FloodWaterLevelIn):
     return Status(201 if created else 200, reading)
 
 
-@router.get("/water-level", response=FloodWaterLevelListOut, url_name="flood_water_level_list")
+@router.get("/water-level", response={200: FloodWaterLevelListOut, **errors(400, 401, 403, 422)},
+            url_name="flood_water_level_list")
 def list_water_levels(request, filters: Query[FloodReadingFilterIn]):
     _view(request)
     items, total = page(selectors.water_levels(request.user, street=filters.street[:15]), limit=filters.limit,
@@ -89,7 +94,7 @@ def list_water_levels(request, filters: Query[FloodReadingFilterIn]):
     return {"items": items, "count": len(items), "total": total}
 
 
-@router.get("/status", response=FloodStatusOut, url_name="flood_status")
+@router.get("/status", response={200: FloodStatusOut, **errors(401, 403, 422)}, url_name="flood_status")
 def get_status(request):
     """Season open, the district signal (highest active street signal), the response level, and the open tasks
     in your scope (district-wide for the command centre and district leaders)."""
@@ -97,14 +102,14 @@ def get_status(request):
     return selectors.status(request.user)
 
 
-@router.get("/stations", response=FloodStationListOut, url_name="flood_station_list")
+@router.get("/stations", response={200: FloodStationListOut, **errors(401, 403, 422)}, url_name="flood_station_list")
 def list_stations(request, filters: Query[FloodPageIn]):
     _view(request)
     items, total = page(selectors.stations(request.user), limit=filters.limit, offset=filters.offset)
     return {"items": items, "count": len(items), "total": total}
 
 
-@router.get("/tasks", response=FloodTaskListOut, url_name="flood_task_list")
+@router.get("/tasks", response={200: FloodTaskListOut, **errors(400, 401, 403, 422)}, url_name="flood_task_list")
 def list_tasks(request, filters: Query[FloodTaskFilterIn]):
     """Response tasks in your scope with the actions you may take (`ack`, `done`)."""
     _view(request)
@@ -113,27 +118,31 @@ def list_tasks(request, filters: Query[FloodTaskFilterIn]):
     return {"items": selectors.with_actions(items, request.user), "count": len(items), "total": total}
 
 
-@router.post("/tasks/{task_id}/ack", response=FloodTaskOut, url_name="flood_task_ack")
+@router.post("/tasks/{task_id}/ack", response={200: FloodTaskOut, **errors(401, 403, 404, 409, 422)},
+             url_name="flood_task_ack")
 def ack_task(request, task_id: int):
     """签收: 404 outside scope, 403 if the task is another's to act on, 409 if already acknowledged."""
     task = services.acknowledge(actor=request.user, task_id=task_id)
     return selectors.with_actions([task], request.user)[0]
 
 
-@router.post("/tasks/{task_id}/done", response=FloodTaskOut, url_name="flood_task_done")
+@router.post("/tasks/{task_id}/done", response={200: FloodTaskOut, **errors(400, 401, 403, 404, 409, 422)},
+             url_name="flood_task_done")
 def done_task(request, task_id: int, payload: FloodTaskDoneIn):
     """完成 with a note (422 without one)."""
     task = services.complete(actor=request.user, task_id=task_id, note=payload.note)
     return selectors.with_actions([task], request.user)[0]
 
 
-@router.post("/response/lift", response=FloodResponseOut, url_name="flood_response_lift")
+@router.post("/response/lift", response={200: FloodResponseOut, **errors(400, 401, 403, 409, 422)},
+             url_name="flood_response_lift")
 def lift(request, payload: FloodReasonIn):
     """解除应急响应 (command centre, leader) with a reason; clears the street signals; audited."""
     return services.lift_response(actor=request.user, reason=payload.reason)
 
 
-@router.post("/response/level", response=FloodResponseOut, url_name="flood_response_level")
+@router.post("/response/level", response={200: FloodResponseOut, **errors(400, 401, 403, 409, 422)},
+             url_name="flood_response_level")
 def set_level(request, payload: FloodLevelIn):
     """Set the response level by hand (start, raise or lower) with a reason; audited."""
     if not request.user.is_authenticated:

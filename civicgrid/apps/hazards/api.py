@@ -16,7 +16,7 @@ from ninja.responses import Status
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import get_visible_or_404, has_capability
 from civicgrid.foundation.core import photos as photo_reader
-from civicgrid.foundation.core.api_errors import refuse_unknown_query
+from civicgrid.foundation.core.api_errors import ErrorOut, errors, refuse_unknown_query
 from civicgrid.foundation.core.api_json import documented_enum
 from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
 from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
@@ -154,7 +154,7 @@ def _hazard(request, hazard_id: int) -> Hazard:
 # ------------------------------------------------------------------------------------ lists (static paths first)
 
 
-@router.get("/hazards", response=HazardListOut, url_name="hazard_list")
+@router.get("/hazards", response={200: HazardListOut, **errors(400, 401, 422)}, url_name="hazard_list")
 def list_hazards(request, filters: Query[HazardFilterIn]):
     """Hazard points in your scope, ordered by code. Filters: kind (flood|safety), street (9-digit code, or any
     region code for its subtree), status (comma list or `open`), grade, category, supervised, overdue, q (code,
@@ -169,14 +169,15 @@ def list_hazards(request, filters: Query[HazardFilterIn]):
     return {"items": [_item(h, streets) for h in items], "count": len(items), "total": total}
 
 
-@router.get("/hazards/summary", response=HazardSummaryOut, url_name="hazard_summary")
+@router.get("/hazards/summary", response={200: HazardSummaryOut, **errors(400, 401, 422)}, url_name="hazard_summary")
 def hazard_summary(request, kind: HazardKind | None = None):
     """Per street of your scope: hazards by status and grade, open, supervised (挂牌督办) and overdue."""
     rows = selectors.street_summary(request.user, kind=kind or None)
     return {"items": rows, "count": len(rows)}
 
 
-@router.get("/hazards/patrons", response=HazardPatronListOut, url_name="hazard_patrons")
+@router.get("/hazards/patrons", response={200: HazardPatronListOut, **errors(400, 401, 403, 422)},
+            url_name="hazard_patrons")
 def list_patrons(request, kind: HazardKind | None = None):
     """The 包保 table: which district department answers for which street, with the open hazards you can see
     there (district reference data; needs the hazards.view capability)."""
@@ -198,7 +199,7 @@ def list_patrons(request, kind: HazardKind | None = None):
     return {"items": items, "count": len(items)}
 
 
-@router.get("/hazards/export.xlsx", url_name="hazard_export")
+@router.get("/hazards/export.xlsx", url_name="hazard_export", response={200: None, **errors(400, 401, 403, 422)})
 def export_hazards(request, list: ExportList = "ledger", kind: HazardKind | None = None,  # noqa: A002
                    street: str | None = None, status: str | None = None, grade: HazardGrade | None = None,
                    category: str | None = None,
@@ -210,7 +211,9 @@ def export_hazards(request, list: ExportList = "ledger", kind: HazardKind | None
     return file_response(body, name, XLSX_TYPE)
 
 
-@router.post("/hazards/import", response={201: HazardImportOut, 422: HazardImportOut}, url_name="hazard_import")
+# A 422 is the import's own answer (every broken row) or, as everywhere, a request the schema refuses.
+@router.post("/hazards/import", response={201: HazardImportOut, 422: HazardImportOut | ErrorOut,
+                                          **errors(400, 401, 403)}, url_name="hazard_import")
 def import_ledger(request, file: File[UploadedFile], kind: Form[str] = "", campaign: Form[int | None] = None):
     """Import a ledger of hazard points (CSV or XLSX, multipart field `file`): all rows or none; a broken file
     answers 422 with every broken row (row, column, message)."""
@@ -221,7 +224,7 @@ def import_ledger(request, file: File[UploadedFile], kind: Form[str] = "", campa
     return Status(201 if result.ok else 422, result.as_dict())
 
 
-@router.post("/hazards", response={201: HazardDetailOut}, url_name="hazard_create")
+@router.post("/hazards", response={201: HazardDetailOut, **errors(400, 401, 403, 422)}, url_name="hazard_create")
 def create_hazard(request, payload: HazardIn):
     """登记 a hazard point: located to its grid, its street's 包保 department named, the owner's phone encrypted;
     a 重大 hazard goes on the supervised list at once."""
@@ -244,14 +247,15 @@ def create_hazard(request, payload: HazardIn):
 # ------------------------------------------------------------------------------------------------- one hazard
 
 
-@router.get("/hazards/{hazard_id}", response=HazardDetailOut, url_name="hazard_detail")
+@router.get("/hazards/{hazard_id}", response={200: HazardDetailOut, **errors(401, 404, 422)}, url_name="hazard_detail")
 def get_hazard(request, hazard_id: int):
     """One hazard with its ledger line, plans, timeline, photos and the actions you may take (404 outside
     your scope). The owner's phone is masked."""
     return _detail(_hazard(request, hazard_id), request.user)
 
 
-@router.get("/hazards/{hazard_id}/allowed-actions", response=HazardActionsOut, url_name="hazard_allowed_actions")
+@router.get("/hazards/{hazard_id}/allowed-actions", response={200: HazardActionsOut, **errors(401, 404, 422)},
+            url_name="hazard_allowed_actions")
 def allowed_actions(request, hazard_id: int):
     """The loop's actions you may take on this hazard now (the page's buttons): those the action endpoint would
     accept from you, your role's and the reach of your grant over this hazard alike."""
@@ -259,7 +263,8 @@ def allowed_actions(request, hazard_id: int):
     return {"items": items, "count": len(items)}
 
 
-@router.post("/hazards/{hazard_id}/actions/{action}", response=HazardDetailOut, url_name="hazard_action")
+@router.post("/hazards/{hazard_id}/actions/{action}",
+             response={200: HazardDetailOut, **errors(400, 401, 403, 404, 409, 422)}, url_name="hazard_action")
 def take_action(request, hazard_id: int, action: HazardAction, payload: HazardActionIn | None = None):
     """Take one action of the loop (start, report_done, pass_check, fail_check, close_out, supervise, unsupervise,
     note, reopen, void): 404 outside scope, 409 in the wrong state or against the loop's rules, 403 for a role
@@ -272,7 +277,8 @@ def take_action(request, hazard_id: int, action: HazardAction, payload: HazardAc
     return _detail(selectors.hazard_after_action(request.user, hazard), request.user)
 
 
-@router.post("/hazards/{hazard_id}/plans", response={201: HazardPlanOut}, url_name="hazard_plan")
+@router.post("/hazards/{hazard_id}/plans", response={201: HazardPlanOut, **errors(400, 401, 403, 404, 409, 422)},
+             url_name="hazard_plan")
 def save_plan(request, hazard_id: int, payload: HazardPlanIn):
     """Record a governance plan (治理方案 with the five assurances: responsibility, measures, funds, deadline,
     emergency plan) or an emergency plan (应急预案: responsible person, procedure); the newest is in force."""

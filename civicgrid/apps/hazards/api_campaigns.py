@@ -20,6 +20,7 @@ from ninja.responses import Status
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.core import photos as photo_reader
+from civicgrid.foundation.core.api_errors import errors
 from civicgrid.foundation.core.api_json import Id, StrictIn, documented_enum
 from civicgrid.foundation.core.errors import NotFound, ValidationFailed
 from civicgrid.foundation.core.pagination import Limit, Offset, page
@@ -245,7 +246,7 @@ def _photos(items) -> list[bytes]:
 # -------------------------------------------------------------------------------------- lists (static paths first)
 
 
-@router.get("/campaigns", response=CampaignListOut, url_name="campaign_list")
+@router.get("/campaigns", response={200: CampaignListOut, **errors(401, 422)}, url_name="campaign_list")
 def list_campaigns(request, filters: Query[CampaignFilterIn]):
     """Campaigns in your scope (a street's campaign is seen from its grids and from above), newest first, with
     their checklists done/total, counting the checklists in your view (a district's campaign seen from a street
@@ -257,7 +258,8 @@ def list_campaigns(request, filters: Query[CampaignFilterIn]):
     return {"items": [_row(c) for c in services.with_inspection_counts(request.user, items)], "count": total}
 
 
-@router.get("/campaigns/inspections/mine", response=CampaignInspectionListOut, url_name="campaign_inspections_mine")
+@router.get("/campaigns/inspections/mine", response={200: CampaignInspectionListOut, **errors(401, 422)},
+            url_name="campaign_inspections_mine")
 def my_inspections(request, limit: Limit = 50, offset: Offset = 0):
     """Your checklists to fill in: pending, in open campaigns, in your inspecting scope, assigned to you or to
     nobody; each with its questions. Nearest deadline first."""
@@ -270,7 +272,7 @@ def my_inspections(request, limit: Limit = 50, offset: Offset = 0):
     return {"items": [_inspection_out(i, items.get(i.campaign_id, []), []) for i in rows], "count": total}
 
 
-@router.get("/campaigns/inspections/{inspection_id}", response=CampaignInspectionOut,
+@router.get("/campaigns/inspections/{inspection_id}", response={200: CampaignInspectionOut, **errors(401, 404, 422)},
             url_name="campaign_inspection_detail")
 def get_inspection(request, inspection_id: int):
     """One checklist with its questions and, once filled in, its answers (404 outside your scope)."""
@@ -279,7 +281,8 @@ def get_inspection(request, inspection_id: int):
     return _inspection_out(inspection, services.items_for(inspection), answers)
 
 
-@router.post("/campaigns/inspections/{inspection_id}", response={201: CampaignFillOut},
+@router.post("/campaigns/inspections/{inspection_id}",
+             response={201: CampaignFillOut, **errors(400, 401, 403, 404, 409, 422)},
              url_name="campaign_inspection_fill")
 def fill_inspection(request, inspection_id: int, payload: CampaignFillIn):
     """Fill in one checklist: every item answered once (ok true/false); a failed item with `hazard` details is
@@ -308,7 +311,8 @@ def fill_inspection(request, inspection_id: int, payload: CampaignFillIn):
                         "hazards": found})
 
 
-@router.get("/campaigns/{campaign_id}", response=CampaignDetailOut, url_name="campaign_detail")
+@router.get("/campaigns/{campaign_id}", response={200: CampaignDetailOut, **errors(401, 404, 422)},
+            url_name="campaign_detail")
 def get_campaign(request, campaign_id: int):
     """One campaign: its checklist and progress per street of your scope (checklists done, findings, its
     hazards by status) with totals (404 outside your scope)."""

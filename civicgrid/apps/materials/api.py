@@ -11,6 +11,7 @@ from ninja.responses import Status
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import get_visible_or_404, has_capability
+from civicgrid.foundation.core.api_errors import errors
 from civicgrid.foundation.core.api_json import documented_enum
 from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
 from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
@@ -133,7 +134,7 @@ def _paged(qs, limit: int, offset: int, shape) -> dict:
 
 # ---- catalogue ---------------------------------------------------------------------------------------------
 
-@router.get("/items", response=MaterialsItemListOut, url_name="materials_item_list")
+@router.get("/items", response={200: MaterialsItemListOut, **errors(401, 403, 422)}, url_name="materials_item_list")
 def list_items(request, group: documented_enum(Group.values, "the catalogue group", blank=True) = "", active: bool = True, limit: Limit = 200, offset: Offset = 0):
     """物资目录: the catalogue (district-wide reference data)."""
     _need_view(request.user)
@@ -145,7 +146,7 @@ def list_items(request, group: documented_enum(Group.values, "the catalogue grou
     return _paged(qs.order_by("group", "grade", "code"), limit, offset, item_out)
 
 
-@router.post("/items", response={201: MaterialsItemOut}, url_name="materials_item_save")
+@router.post("/items", response={201: MaterialsItemOut, **errors(400, 401, 403, 422)}, url_name="materials_item_save")
 def save_item(request, payload: MaterialsItemIn):
     """Add or change a catalogue item (by code): `materials.manage` with a district-wide grant."""
     return Status(201, item_out(services.save_item(actor=request.user, **payload.dict())))
@@ -153,7 +154,8 @@ def save_item(request, payload: MaterialsItemIn):
 
 # ---- warehouses --------------------------------------------------------------------------------------------
 
-@router.get("/warehouses", response=MaterialsWarehouseListOut, url_name="materials_warehouse_list")
+@router.get("/warehouses", response={200: MaterialsWarehouseListOut, **errors(400, 401, 422)},
+            url_name="materials_warehouse_list")
 def list_warehouses(request, region: str = "", level: documented_enum(Level.values, "a warehouse level", blank=True) = "",
                     q: str = "", limit: Limit = 100, offset: Offset = 0):
     """Warehouses in your scope (and those above it, read-only); filters: region code, level, q."""
@@ -161,13 +163,15 @@ def list_warehouses(request, region: str = "", level: documented_enum(Level.valu
     return _paged(qs, limit, offset, warehouse_out)
 
 
-@router.post("/warehouses", response={201: MaterialsWarehouseOut}, url_name="materials_warehouse_save")
+@router.post("/warehouses", response={201: MaterialsWarehouseOut, **errors(400, 401, 403, 404, 422)},
+             url_name="materials_warehouse_save")
 def save_warehouse(request, payload: MaterialsWarehouseIn):
     """Add or change a warehouse (by code): `materials.manage` over its region."""
     return Status(201, warehouse_out(services.save_warehouse(actor=request.user, **payload.dict())))
 
 
-@router.get("/warehouses/{pk}", response=MaterialsWarehouseDetailOut, url_name="materials_warehouse_detail")
+@router.get("/warehouses/{pk}", response={200: MaterialsWarehouseDetailOut, **errors(401, 404, 422)},
+            url_name="materials_warehouse_detail")
 def get_warehouse(request, pk: int):
     """One warehouse with its holdings per item (usable, under repair, scrapped, expired, total)."""
     wh = get_visible_or_404(Warehouse.objects.select_related("department").with_patron(), request.user, "view",
@@ -188,7 +192,8 @@ def _warehouse_or_none(user, value: str):
     return resolve_warehouse(user, value) if value else None
 
 
-@router.get("/stock", response=MaterialsLotListOut, url_name="materials_stock_list")
+@router.get("/stock", response={200: MaterialsLotListOut, **errors(400, 401, 403, 404, 422)},
+            url_name="materials_stock_list")
 def list_stock(request, warehouse: str = "", item: str = "", region: str = "",
                condition: documented_enum(Condition.values, "a lot's condition", blank=True) = "",
                limit: Limit = 200, offset: Offset = 0):
@@ -199,14 +204,15 @@ def list_stock(request, warehouse: str = "", item: str = "", region: str = "",
     return _paged(qs, limit, offset, lot_out)
 
 
-@router.get("/expiring", response=MaterialsLotListOut, url_name="materials_expiring")
+@router.get("/expiring", response={200: MaterialsLotListOut, **errors(401, 403, 422)}, url_name="materials_expiring")
 def list_expiring(request, days: int = 30, limit: Limit = 200, offset: Offset = 0):
     """Lots expiring within `days` (and those already expired), soonest first."""
     _need_view(request.user)
     return _paged(selectors.expiring(request.user, days=days), limit, offset, lot_out)
 
 
-@router.get("/movements", response=MaterialsMovementListOut, url_name="materials_movement_list")
+@router.get("/movements", response={200: MaterialsMovementListOut, **errors(400, 401, 403, 404, 422)},
+            url_name="materials_movement_list")
 def list_movements(request, warehouse: str = "", item: str = "",
                    kind: documented_enum(MovementKind.values, "a movement kind", blank=True) = "", incident_ref: str = "",
                    limit: Limit = 100, offset: Offset = 0):
@@ -217,7 +223,8 @@ def list_movements(request, warehouse: str = "", item: str = "",
     return _paged(qs, limit, offset, movement_out)
 
 
-@router.post("/movements", response={201: MaterialsMovementResultOut}, url_name="materials_movement_create")
+@router.post("/movements", response={201: MaterialsMovementResultOut, **errors(400, 401, 403, 404, 409, 422)},
+             url_name="materials_movement_create")
 def create_movement(request, payload: MaterialsMovementIn):
     """Record a movement: `in` (入库), `out` (出库), `issue` (出库至险情, with `incident_ref`), `transfer` (调拨, with
     `destination`) or `condition` (完好/待修/报废). 409 when stock is short; nothing changes on any refusal."""
@@ -227,7 +234,8 @@ def create_movement(request, payload: MaterialsMovementIn):
 
 # ---- shortages, targets, nearest ---------------------------------------------------------------------------
 
-@router.get("/shortages", response=MaterialsShortageListOut, url_name="materials_shortage_list")
+@router.get("/shortages", response={200: MaterialsShortageListOut, **errors(400, 401, 403, 422)},
+            url_name="materials_shortage_list")
 def list_shortages(request, street: str = "", item: str = "", all: bool = False, limit: Limit = 200,  # noqa: A002
                    offset: Offset = 0):
     """Streets below their targets (储备定额), shortest first; `all=true` lists every target with its holding."""
@@ -238,7 +246,8 @@ def list_shortages(request, street: str = "", item: str = "", all: bool = False,
     return {"items": [shortage_out(s) for s in chunk], "count": len(chunk), "total": len(rows)}
 
 
-@router.post("/targets", response={201: MaterialsShortageOut}, url_name="materials_target_set")
+@router.post("/targets", response={201: MaterialsShortageOut, **errors(400, 401, 403, 422)},
+             url_name="materials_target_set")
 def set_target(request, payload: MaterialsTargetIn):
     """Set a street's target for an item (`materials.manage` over the street)."""
     target = services.set_target(actor=request.user, **payload.dict())
@@ -246,7 +255,8 @@ def set_target(request, payload: MaterialsTargetIn):
     return Status(201, shortage_out(next(s for s in status if s.target.pk == target.pk)))
 
 
-@router.get("/nearest", response=MaterialsNearestListOut, url_name="materials_nearest")
+@router.get("/nearest", response={200: MaterialsNearestListOut, **errors(400, 401, 403, 404, 422)},
+            url_name="materials_nearest")
 def nearest(request, item: str, quantity: int = 1, hazard: int | None = None, lat: float | None = None,
             lng: float | None = None, limit: int = 5):
     """The nearest warehouses (in your scope) holding at least `quantity` usable units of `item`, for a hazard
@@ -271,7 +281,8 @@ def nearest(request, item: str, quantity: int = 1, hazard: int | None = None, la
 MAX_BATCH_POINTS = 10_000
 
 
-@router.post("/nearest/batch", response=MaterialsNearestBatchOut, url_name="materials_nearest_batch")
+@router.post("/nearest/batch", response={200: MaterialsNearestBatchOut, **errors(400, 401, 403, 404, 422)},
+             url_name="materials_nearest_batch")
 def nearest_batch(request, payload: MaterialsNearestBatchIn):
     """The nearest-warehouses answer for many points at once (up to 10,000 points and/or hazard ids): one query
     for the candidate warehouses, distances computed together. Only warehouses (and hazards) you may see."""
@@ -310,7 +321,8 @@ def nearest_batch(request, payload: MaterialsNearestBatchIn):
 
 # ---- stock counts ------------------------------------------------------------------------------------------
 
-@router.get("/counts", response=MaterialsCountListOut, url_name="materials_count_list")
+@router.get("/counts", response={200: MaterialsCountListOut, **errors(400, 401, 403, 404, 422)},
+            url_name="materials_count_list")
 def list_counts(request, warehouse: str = "", limit: Limit = 50, offset: Offset = 0):
     """Stock counts (盘点) in your scope, newest first."""
     _need_view(request.user)
@@ -320,27 +332,31 @@ def list_counts(request, warehouse: str = "", limit: Limit = 50, offset: Offset 
                                                 "confirmed_at": c.confirmed_at})
 
 
-@router.post("/counts", response={201: MaterialsCountOut}, url_name="materials_count_start")
+@router.post("/counts", response={201: MaterialsCountOut, **errors(400, 401, 403, 404, 409, 422)},
+             url_name="materials_count_start")
 def start_count(request, payload: MaterialsCountStartIn):
     """Open a count of a warehouse: every lot with its expected quantity."""
     count = services.start_count(actor=request.user, warehouse=payload.warehouse, note=payload.note)
     return Status(201, count_out(count))
 
 
-@router.get("/counts/{pk}", response=MaterialsCountOut, url_name="materials_count_detail")
+@router.get("/counts/{pk}", response={200: MaterialsCountOut, **errors(401, 404, 422)},
+            url_name="materials_count_detail")
 def get_count(request, pk: int):
     """A count with its lines: expected, counted and the difference."""
     return count_out(get_visible_or_404(StockCount.objects.select_related("warehouse"), request.user, "view", pk=pk))
 
 
-@router.post("/counts/{pk}/lines", response=MaterialsCountOut, url_name="materials_count_enter")
+@router.post("/counts/{pk}/lines", response={200: MaterialsCountOut, **errors(400, 401, 403, 404, 409, 422)},
+             url_name="materials_count_enter")
 def enter_counts(request, pk: int, payload: MaterialsCountEntriesIn):
     """Enter counted quantities (by line id, or by item/batch/condition for lots the system did not know)."""
     count = services.enter_counts(actor=request.user, count=pk, lines=[e.dict() for e in payload.lines])
     return count_out(count)
 
 
-@router.post("/counts/{pk}/confirm", response=MaterialsCountOut, url_name="materials_count_confirm")
+@router.post("/counts/{pk}/confirm", response={200: MaterialsCountOut, **errors(400, 401, 403, 404, 409, 422)},
+             url_name="materials_count_confirm")
 def confirm_count(request, pk: int):
     """Confirm: every difference becomes an adjusting movement, all or nothing."""
     return count_out(services.confirm_count(actor=request.user, count=pk))
@@ -348,7 +364,7 @@ def confirm_count(request, pk: int):
 
 # ---- ledger export and stock import ------------------------------------------------------------------------
 
-@router.get("/ledger.xlsx", url_name="materials_ledger_export")
+@router.get("/ledger.xlsx", url_name="materials_ledger_export", response={200: None, **errors(400, 401, 403, 404, 422)})
 def ledger_export(request, warehouse: str = "", region: str = ""):
     """物资台账 (XLSX, one row per lot) of your scope, or of one warehouse or region."""
     _need_view(request.user)
@@ -356,7 +372,7 @@ def ledger_export(request, warehouse: str = "", region: str = ""):
     return file_response(export_ledger(actor=request.user, lots=lots), "materials-ledger.xlsx", XLSX_TYPE)
 
 
-@router.post("/import", response={201: MaterialsImportOut}, url_name="materials_import")
+@router.post("/import", response={201: MaterialsImportOut, **errors(400, 401, 422)}, url_name="materials_import")
 def import_stock(request, file: File[UploadedFile]):
     """Import stock (入库 per row) from XLSX or CSV: 仓库编码, 物资编码, 数量 [, 批次, 状态, 有效期至, 事由]. All or
     nothing: any row error refuses the file with the list of errors (`errors`: row, field, message)."""

@@ -10,6 +10,7 @@ from ninja import Query, Router, Schema
 from ninja.responses import Status
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
+from civicgrid.foundation.core.api_errors import errors
 from civicgrid.foundation.core.api_json import documented_enum
 from civicgrid.foundation.core.downloads import XLSX_TYPE, file_response
 from civicgrid.foundation.core.pagination import Limit, Offset, page
@@ -151,7 +152,7 @@ def _xlsx(which: str, request, filters) -> HttpResponse:
     return file_response(body, name, XLSX_TYPE)
 
 
-@router.get("/teams", response=RescueTeamListOut, url_name="rescue_team_list")
+@router.get("/teams", response={200: RescueTeamListOut, **errors(400, 401, 422)}, url_name="rescue_team_list")
 def list_teams(request, filters: Query[RescueTeamFilterIn]):
     """Teams you may see; filters: skill (e.g. water_rescue), availability (standby|deployed|resting), kind
     (main|street|social), region (a code: teams serving it), q. Phones are masked."""
@@ -160,7 +161,7 @@ def list_teams(request, filters: Query[RescueTeamFilterIn]):
     return {"items": [team_out(t) for t in items], "count": len(items), "total": total}
 
 
-@router.get("/teams/export.xlsx", url_name="rescue_team_export")
+@router.get("/teams/export.xlsx", url_name="rescue_team_export", response={200: None, **errors(400, 401, 403, 422)})
 def export_teams(request, filters: Query[RescueTeamQueryIn]):
     """抢险队伍名册 as xlsx in the office layout (title, 填报单位/日期, 序号, footer to sign): the teams you may
     see with the list's filters; members count, skills, equipment, availability, street and its 包保 department.
@@ -168,7 +169,8 @@ def export_teams(request, filters: Query[RescueTeamQueryIn]):
     return _xlsx("teams", request, selectors.TeamFilter(**filters.dict()))
 
 
-@router.post("/teams", response={201: RescueTeamDetailOut}, url_name="rescue_team_create")
+@router.post("/teams", response={201: RescueTeamDetailOut, **errors(400, 401, 403, 409, 422)},
+             url_name="rescue_team_create")
 def create_team(request, payload: RescueTeamIn):
     """Register a team in a region you manage (`rescue.manage`)."""
     data = payload.dict()
@@ -177,13 +179,15 @@ def create_team(request, payload: RescueTeamIn):
     return Status(201, team_detail_out(selectors.team_detail(request.user, team.pk)))
 
 
-@router.get("/teams/{team_id}", response=RescueTeamDetailOut, url_name="rescue_team_detail")
+@router.get("/teams/{team_id}", response={200: RescueTeamDetailOut, **errors(401, 404, 422)},
+            url_name="rescue_team_detail")
 def get_team(request, team_id: int):
     """One team with its members (phones masked), equipment and current call-outs (404 outside your scope)."""
     return team_detail_out(selectors.team_detail(request.user, team_id))
 
 
-@router.patch("/teams/{team_id}", response=RescueTeamDetailOut, url_name="rescue_team_update")
+@router.patch("/teams/{team_id}", response={200: RescueTeamDetailOut, **errors(400, 401, 403, 404, 409, 422)},
+              url_name="rescue_team_update")
 def update_team(request, team_id: int, payload: RescueTeamPatch):
     """Edit a team (only the fields sent); audited with before and after."""
     changes = payload.dict(exclude_unset=True)
@@ -193,20 +197,24 @@ def update_team(request, team_id: int, payload: RescueTeamPatch):
     return team_detail_out(selectors.team_detail(request.user, team_id))
 
 
-@router.post("/teams/{team_id}/availability", response=RescueTeamDetailOut, url_name="rescue_team_availability")
+@router.post("/teams/{team_id}/availability",
+             response={200: RescueTeamDetailOut, **errors(400, 401, 403, 404, 409, 422)},
+             url_name="rescue_team_availability")
 def set_availability(request, team_id: int, payload: RescueAvailabilityIn):
     """待命 ↔ 休整 (出勤 follows call-outs)."""
     services.set_availability(actor=request.user, team=team_id, **payload.dict())
     return team_detail_out(selectors.team_detail(request.user, team_id))
 
 
-@router.post("/teams/{team_id}/members", response={201: RescueMemberOut}, url_name="rescue_member_add")
+@router.post("/teams/{team_id}/members", response={201: RescueMemberOut, **errors(400, 401, 403, 404, 422)},
+             url_name="rescue_member_add")
 def add_member(request, team_id: int, payload: RescueMemberIn):
     """Add a member (phone encrypted, answered masked; skills by code or Chinese name)."""
     return Status(201, member_out(services.add_member(actor=request.user, team=team_id, **payload.dict())))
 
 
-@router.patch("/members/{member_id}", response=RescueMemberOut, url_name="rescue_member_update")
+@router.patch("/members/{member_id}", response={200: RescueMemberOut, **errors(400, 401, 403, 404, 422)},
+              url_name="rescue_member_update")
 def update_member(request, member_id: int, payload: RescueMemberPatch):
     """Edit a member (only the fields sent); `is_active=false` takes them off the team."""
     return member_out(services.update_member(actor=request.user, member=member_id,
@@ -229,7 +237,8 @@ class RescueIncidentFilterIn(RescueIncidentQueryIn):
     offset: Offset = 0
 
 
-@router.get("/incidents", response=RescueIncidentListOut, url_name="rescue_incident_list")
+@router.get("/incidents", response={200: RescueIncidentListOut, **errors(400, 401, 422)},
+            url_name="rescue_incident_list")
 def list_incidents(request, filters: Query[RescueIncidentFilterIn]):
     """Incidents you may see, newest first; filters: status (or `open`), kind, severity, region, q."""
     f = selectors.IncidentFilter(**filters.dict(exclude={"limit", "offset"}))
@@ -237,14 +246,16 @@ def list_incidents(request, filters: Query[RescueIncidentFilterIn]):
     return {"items": [incident_out(i) for i in items], "count": len(items), "total": total}
 
 
-@router.get("/incidents/export.xlsx", url_name="rescue_incident_export")
+@router.get("/incidents/export.xlsx", url_name="rescue_incident_export",
+            response={200: None, **errors(400, 401, 403, 422)})
 def export_incidents(request, filters: Query[RescueIncidentQueryIn]):
     """险情处置台账 as xlsx in the office layout: the incidents you may see with the list's filters; number, source,
     street, 包保 department, status, call-outs, opened and closed times and the closing report. Audited."""
     return _xlsx("incidents", request, selectors.IncidentFilter(**filters.dict()))
 
 
-@router.post("/incidents", response={201: RescueIncidentDetailOut}, url_name="rescue_incident_create")
+@router.post("/incidents", response={201: RescueIncidentDetailOut, **errors(400, 401, 403, 422)},
+             url_name="rescue_incident_create")
 def raise_incident(request, payload: RescueIncidentIn):
     """报告险情: from a hazard (`hazard`), a case (`case`), a flood reading (`reading_ref`/`station`, with a
     location) or directly at `lng`/`lat` (WGS-84)."""
@@ -252,20 +263,24 @@ def raise_incident(request, payload: RescueIncidentIn):
     return Status(201, _incident(request, incident.pk))
 
 
-@router.get("/incidents/{incident_id}", response=RescueIncidentDetailOut, url_name="rescue_incident_detail")
+@router.get("/incidents/{incident_id}", response={200: RescueIncidentDetailOut, **errors(401, 404, 422)},
+            url_name="rescue_incident_detail")
 def get_incident(request, incident_id: int):
     """One incident with its call-outs, materials, timeline and the actions you may take now."""
     return _incident(request, incident_id)
 
 
-@router.post("/incidents/{incident_id}/callouts", response=RescueIncidentDetailOut, url_name="rescue_callout")
+@router.post("/incidents/{incident_id}/callouts",
+             response={200: RescueIncidentDetailOut, **errors(400, 401, 403, 404, 409, 422)}, url_name="rescue_callout")
 def call_out(request, incident_id: int, payload: RescueCallOutIn):
     """调派 one or more 待命 teams (409 for a team that is not on standby; nothing is dispatched then)."""
     services.call_out(actor=request.user, incident=incident_id, teams=payload.teams, task=payload.task)
     return _incident(request, incident_id)
 
 
-@router.post("/callouts/{callout_id}/acknowledge", response=RescueIncidentDetailOut, url_name="rescue_acknowledge")
+@router.post("/callouts/{callout_id}/acknowledge",
+             response={200: RescueIncidentDetailOut, **errors(400, 401, 403, 404, 409, 422)},
+             url_name="rescue_acknowledge")
 def acknowledge(request, callout_id: int, payload: RescueAckIn | None = None):
     """响应 by the team called out (its accounts)."""
     data = (payload or RescueAckIn()).dict()
@@ -273,28 +288,33 @@ def acknowledge(request, callout_id: int, payload: RescueAckIn | None = None):
     return _incident(request, callout.incident_id)
 
 
-@router.post("/callouts/{callout_id}/arrive", response=RescueIncidentDetailOut, url_name="rescue_arrive")
+@router.post("/callouts/{callout_id}/arrive",
+             response={200: RescueIncidentDetailOut, **errors(400, 401, 403, 404, 409, 422)}, url_name="rescue_arrive")
 def arrive(request, callout_id: int, payload: RescueNoteIn | None = None):
     """到达 on site."""
     callout = services.arrive(actor=request.user, callout=callout_id, note=(payload or RescueNoteIn()).note)
     return _incident(request, callout.incident_id)
 
 
-@router.post("/callouts/{callout_id}/release", response=RescueIncidentDetailOut, url_name="rescue_release")
+@router.post("/callouts/{callout_id}/release",
+             response={200: RescueIncidentDetailOut, **errors(400, 401, 403, 404, 409, 422)}, url_name="rescue_release")
 def release(request, callout_id: int, payload: RescueReleaseIn | None = None):
     """归队: the team goes back to 待命 (or 休整)."""
     callout = services.release(actor=request.user, callout=callout_id, **(payload or RescueReleaseIn()).dict())
     return _incident(request, callout.incident_id)
 
 
-@router.post("/incidents/{incident_id}/materials", response=RescueIncidentDetailOut, url_name="rescue_material")
+@router.post("/incidents/{incident_id}/materials",
+             response={200: RescueIncidentDetailOut, **errors(400, 401, 403, 404, 409, 422)},
+             url_name="rescue_material")
 def issue_material(request, incident_id: int, payload: RescueMaterialIn):
     """调拨物资 from a warehouse to the incident through the materials service."""
     services.issue_material(actor=request.user, incident=incident_id, **payload.dict())
     return _incident(request, incident_id)
 
 
-@router.post("/incidents/{incident_id}/close", response=RescueIncidentDetailOut, url_name="rescue_close")
+@router.post("/incidents/{incident_id}/close",
+             response={200: RescueIncidentDetailOut, **errors(400, 401, 403, 404, 409, 422)}, url_name="rescue_close")
 def close(request, incident_id: int, payload: RescueCloseIn):
     """结束险情 with the closing report (summary, actions, losses, lessons: all required, else 400 and nothing
     changes). Teams still out are released."""
@@ -302,7 +322,8 @@ def close(request, incident_id: int, payload: RescueCloseIn):
     return _incident(request, incident_id)
 
 
-@router.post("/incidents/{incident_id}/actions/{action}", response=RescueIncidentDetailOut,
+@router.post("/incidents/{incident_id}/actions/{action}",
+             response={200: RescueIncidentDetailOut, **errors(400, 401, 403, 404, 409, 422)},
              url_name="rescue_incident_action")
 def act(request, incident_id: int, action: documented_enum(("note", "respond", "control"), "the action"), payload: RescueNoteIn | None = None):
     """Other actions: `note` (添加进展), `respond` (开始处置), `control` (险情已控制, note required)."""

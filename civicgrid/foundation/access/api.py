@@ -11,10 +11,9 @@ account), audited as the web page's revoke (/accounts/tokens/) is; the token the
 
 from ninja import Router, Schema
 
-from civicgrid.foundation.core.api_errors import reads_own_body, refuse_unknown_body
+from civicgrid.foundation.core.api_errors import errors, reads_own_body, refuse_unknown_body
 from civicgrid.foundation.core.api_json import StrictIn
 
-from ..core.api_errors import ErrorOut
 from ..core.errors import CivicgridError
 from ..core.middleware import client_ip
 from . import services
@@ -56,7 +55,7 @@ class PasswordChangeRequired(CivicgridError):
     code = "password_change_required"
 
 
-@router.post("/token", auth=None, response={200: TokenOut, 401: ErrorOut, 403: ErrorOut, 429: ErrorOut, 422: ErrorOut})
+@router.post("/token", auth=None, response={200: TokenOut, **errors(400, 401, 403, 422, 429)})
 def create_token(request, payload: TokenIn):
     """Exchange a username and password (and a one-time code, where required) for a bearer token."""
     from django.conf import settings
@@ -90,7 +89,7 @@ def create_token(request, payload: TokenIn):
     return {"token": raw, "expires_in": settings.CIVICGRID_TOKEN_TTL_HOURS * 3600}
 
 
-@router.post("/token/revoke", response={200: RevokeOut, 400: ErrorOut, 401: ErrorOut, 422: ErrorOut}, url_name="revoke_token",
+@router.post("/token/revoke", response={200: RevokeOut, **errors(400, 401, 422)}, url_name="revoke_token",
              openapi_extra={"requestBody": {"required": False, "content": {"application/json": {
                  "schema": RevokeIn.json_schema()}}}})
 @reads_own_body("all")

@@ -11,6 +11,7 @@ from pydantic import field_validator
 
 from ..access.endpoints import data_endpoint
 from ..access.scope import has_capability
+from ..core.api_errors import errors
 from ..core.downloads import file_response
 from ..core.errors import PermissionDenied, ValidationFailed
 from ..core.pagination import Limit, Offset, page
@@ -119,7 +120,7 @@ def _require_audit_view(user) -> None:
         raise PermissionDenied("只有审计管理员可以查看审计记录 / only the audit administrator reads the audit trail")
 
 
-@router.get("/audit", response=AuditList, url_name="audit_list")
+@router.get("/audit", response={200: AuditList, **errors(400, 401, 403, 422)}, url_name="audit_list")
 def list_audit(request, filters: Query[AuditQuery]):
     """Audit records, newest first, filtered by actor, action, time range, object, result or address."""
     _require_audit_view(request.user)
@@ -128,7 +129,7 @@ def list_audit(request, filters: Query[AuditQuery]):
     return {"items": items, "count": len(items), "total": total}
 
 
-@router.get("/audit/export", url_name="audit_export", response={200: None})
+@router.get("/audit/export", url_name="audit_export", response={200: None, **errors(400, 401, 403, 422)})
 def export_audit(request, filters: Query[ExportQuery]):
     """The filtered audit trail as CSV or XLSX; the export itself is recorded in the trail."""
     _require_audit_view(request.user)

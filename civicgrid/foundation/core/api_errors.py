@@ -7,9 +7,10 @@ from ninja import Schema
 
 
 class FieldErrorOut(Schema):
-    field: str
+    field: str  # the input at fault ("" when the problem is the whole input, e.g. a line of a text)
     message: str  # "中文 / English"
     type: str | None = None  # the validator's error type (pydantic's), for programs
+    row: int | None = None  # the row of an uploaded file or of a list of entries, when the problem is in one
 
 
 class ErrorOut(Schema):
@@ -18,11 +19,18 @@ class ErrorOut(Schema):
     detail: str
     code: str  # invalid, missing, unauthorized, forbidden, not_found, conflict, too_large, …
     field: str | None = None  # the input at fault, when one is
-    errors: list[FieldErrorOut] | None = None  # per-field messages of a 422
+    errors: list[FieldErrorOut] | None = None  # per-field messages of a 422 (or per row or line of a 400)
 
 
 def errors(*statuses: int) -> dict[int, type[ErrorOut]]:
-    """`{status: ErrorOut}` for a `response=` declaration: `response={200: XOut, **errors(401, 404)}`."""
+    """`{status: ErrorOut}` for a `response=` declaration: `response={200: XOut, **errors(401, 404)}`.
+
+    Every operation declares each error it can really answer (tests/test_api_error_answers.py walks the
+    document and checks real answers against it): 422 everywhere (`strict_operation` refuses an undeclared
+    parameter on every operation), 401 where a token is required, 400 where a value is checked beyond its type
+    (or a JSON body can fail to parse), 403 where a capability is checked, 404 where an id in the path or the
+    query names an object, 409 where the object's state or another row can refuse the change, 429 where requests
+    are rate limited."""
     return dict.fromkeys(statuses, ErrorOut)
 
 

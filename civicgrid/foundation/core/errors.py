@@ -18,8 +18,17 @@ class CivicgridError(Exception):
         if self.field:
             body["field"] = self.field
         if self.details is not None:
-            body["errors"] = self.details
+            body["errors"] = [self._detail(d) for d in self.details] if isinstance(self.details, list) else self.details
         return body
+
+    def _detail(self, detail):
+        """One entry of `errors` as the API publishes it (`api_errors.FieldErrorOut`): a message given as bare text
+        (a line of a schedule that could not be read), or one naming no field, is about the error's own field."""
+        if isinstance(detail, str):
+            return {"field": self.field or "", "message": detail}
+        if isinstance(detail, dict) and "field" not in detail:
+            return {"field": self.field or "", **detail}
+        return detail
 
 
 class ValidationFailed(CivicgridError):

@@ -13,6 +13,7 @@ from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from ..access.endpoints import data_endpoint, non_data_endpoint
+from ..core.api_errors import errors
 from ..core.downloads import file_response
 from ..core.errors import ValidationFailed
 from ..core.pagination import Limit, Offset, page
@@ -50,7 +51,7 @@ class JobList(Schema):
     total: int
 
 
-@router.post("/imports", response={202: JobOut}, url_name="import_create")
+@router.post("/imports", response={202: JobOut, **errors(400, 401, 403, 422)}, url_name="import_create")
 def create_import(request, table: Form[str], file: File[UploadedFile], dry_run: Form[bool] = False):
     """Upload a CSV/XLSX (Chinese headers) for `table`; it is checked at once for type, encoding and header,
     then validated row by row in the background and applied only if every row is valid."""
@@ -62,7 +63,7 @@ def create_import(request, table: Form[str], file: File[UploadedFile], dry_run: 
     return Status(202, job)
 
 
-@router.get("/imports", response=JobList, url_name="import_job_list")
+@router.get("/imports", response={200: JobList, **errors(401, 422)}, url_name="import_job_list")
 def list_imports(request, limit: Limit = 20, offset: Offset = 0):
     """Import jobs you started or that were made within your import scope, newest first."""
     items, total = page(ImportJob.objects.visible_to(request.user).defer("errors"), limit=limit, offset=offset)
@@ -71,13 +72,13 @@ def list_imports(request, limit: Limit = 20, offset: Offset = 0):
     return {"items": items, "count": len(items), "total": total}
 
 
-@router.get("/imports/{job_id}", response=JobOut, url_name="import_job_detail")
+@router.get("/imports/{job_id}", response={200: JobOut, **errors(401, 404, 422)}, url_name="import_job_detail")
 def get_import(request, job_id: int):
     """One import job with its progress counters and the first errors."""
     return services.visible_job(request.user, job_id)
 
 
-@router.get("/imports/{job_id}/report", url_name="import_job_report")
+@router.get("/imports/{job_id}/report", url_name="import_job_report", response={200: None, **errors(401, 404, 422)})
 def import_report(request, job_id: int, format: Literal["xlsx", "csv"] = "xlsx"):  # noqa: A002 - the query name
     """The row-by-row error report: the file's columns plus 错误行/错误字段/错误说明."""
     job = services.visible_job(request.user, job_id)
@@ -100,6 +101,7 @@ for _table in registry.all_types():
     router.get(
         f"/exports/{_table.key}s",
         url_name=f"export_{_table.key}",
+        response={200: None, **errors(400, 401, 403, 422)},
         summary=f"Export {_table.key}s ({_table.label})",
         description="Scoped export with Chinese headers; personal numbers masked unless `clear=true` is asked for "
         "and your role may reveal them in that region (audited).",

@@ -10,6 +10,7 @@ from ninja import Query, Router, Schema
 from civicgrid.foundation.core.pagination import Limit, Offset
 
 from ..access.endpoints import data_endpoint, non_data_endpoint
+from ..core.api_errors import errors
 from ..core.errors import NotFound
 from ..core.pagination import page
 from . import services
@@ -52,7 +53,7 @@ class InboxFilter(Schema):
     offset: Offset = 0
 
 
-@router.get("/inbox", response=InboxOut, url_name="inbox_list")
+@router.get("/inbox", response={200: InboxOut, **errors(401, 422)}, url_name="inbox_list")
 def list_inbox(request, filters: Query[InboxFilter]):
     """Your inbox, newest first (`unread=true` for unread messages only)."""
     items, total = page(services.inbox(request.user, unread_only=filters.unread), limit=filters.limit,
@@ -61,7 +62,8 @@ def list_inbox(request, filters: Query[InboxFilter]):
     return {"items": items, "count": len(items), "total": total, "unread": unread}
 
 
-@router.post("/inbox/{notification_id}/read", response=NotificationOut, url_name="inbox_read")
+@router.post("/inbox/{notification_id}/read", response={200: NotificationOut, **errors(401, 404, 422)},
+             url_name="inbox_read")
 def read_notification(request, notification_id: int):
     """Mark one of your messages read (404 for anybody else's)."""
     if not 0 < notification_id < 2**63:

@@ -16,6 +16,7 @@ from civicgrid.foundation.core.pagination import Limit, Offset
 
 from ..access.endpoints import data_endpoint
 from ..access.scope import get_visible_or_404, subtree_q
+from ..core.api_errors import errors
 from ..core.errors import NotFound, ValidationFailed
 from ..core.pagination import page
 from .models import Organisation, OrgKind
@@ -83,7 +84,7 @@ class OrgFilter(Schema):
     offset: Offset = 0
 
 
-@router.get("/organisations", response=OrgList, url_name="org_list")
+@router.get("/organisations", response={200: OrgList, **errors(400, 401, 422)}, url_name="org_list")
 def list_organisations(request, filters: Query[OrgFilter]):
     """Organisations within your scope, by kind, region subtree or a name fragment."""
     qs = Organisation.objects.visible_to(request.user).select_related("region").order_by("kind", "code")
@@ -100,7 +101,7 @@ def list_organisations(request, filters: Query[OrgFilter]):
     return {"items": items, "count": len(items), "total": total}
 
 
-@router.get("/organisations/{pk}", response=OrgDetailOut, url_name="org_detail")
+@router.get("/organisations/{pk}", response={200: OrgDetailOut, **errors(401, 404, 422)}, url_name="org_detail")
 def get_organisation(request, pk: int):
     """One organisation within your scope with its posts (404 outside it)."""
     if not 0 < pk < 2**63:

@@ -11,7 +11,7 @@ import json
 
 from ninja import Query, Router, Schema
 
-from civicgrid.foundation.core.api_errors import reads_own_body, refuse_unknown_body
+from civicgrid.foundation.core.api_errors import errors, reads_own_body, refuse_unknown_body
 from civicgrid.foundation.core.pagination import Limit, Offset
 
 from ..access.endpoints import data_endpoint
@@ -241,13 +241,14 @@ class RevealOut(Schema):
 # ---------------------------------------------------------------------------------------------- routes
 
 
-@router.get("/residents", response=ResidentList, url_name="resident_list")
+@router.get("/residents", response={200: ResidentList, **errors(401, 422)}, url_name="resident_list")
 def list_residents(request, filters: Query[ListFilter]):
     """Residents in your scope (numbers masked); `q` is a name fragment, or an exact ID number or phone."""
     return _page(selectors.residents(request.user, region=filters.region, q=filters.q), filters)
 
 
-@router.get("/residents/{resident_id}", response=ResidentOut, url_name="resident_detail")
+@router.get("/residents/{resident_id}", response={200: ResidentOut, **errors(401, 404, 422)},
+            url_name="resident_detail")
 def get_resident(request, resident_id: int):
     """One resident in your scope (numbers masked)."""
     return selectors.resident(request.user, resident_id)
@@ -263,7 +264,8 @@ _REVEAL_BODY = {
 }
 
 
-@router.post("/residents/{resident_id}/reveal", response=RevealOut, url_name="resident_reveal", openapi_extra=_REVEAL_BODY)
+@router.post("/residents/{resident_id}/reveal", response={200: RevealOut, **errors(400, 401, 403, 404, 422)},
+             url_name="resident_reveal", openapi_extra=_REVEAL_BODY)
 @reads_own_body("field")
 def reveal_resident(request, resident_id: int):
     """The clear ID number or phone (`{"field": "id_number"|"phone"}`), for roles that may see it; audited.
@@ -283,37 +285,39 @@ def reveal_resident(request, resident_id: int):
     return {"field": field, "value": services.reveal(actor=request.user, resident=resident, field=field)}
 
 
-@router.get("/buildings", response=BuildingList, url_name="building_list")
+@router.get("/buildings", response={200: BuildingList, **errors(401, 422)}, url_name="building_list")
 def list_buildings(request, filters: Query[ListFilter]):
     """Buildings in your scope; `q` is an address or name fragment, or a building code."""
     return _page(selectors.buildings(request.user, region=filters.region, q=filters.q), filters)
 
 
-@router.get("/buildings/{building_id}", response=BuildingOut, url_name="building_detail")
+@router.get("/buildings/{building_id}", response={200: BuildingOut, **errors(401, 404, 422)},
+            url_name="building_detail")
 def get_building(request, building_id: int):
     """One building in your scope."""
     return selectors.building(request.user, building_id)
 
 
-@router.get("/houses", response=HouseList, url_name="house_list")
+@router.get("/houses", response={200: HouseList, **errors(400, 401, 422)}, url_name="house_list")
 def list_houses(request, filters: Query[ListFilter], building: int | None = None):
     """Houses in your scope, optionally of one building (`building` = its id)."""
     return _page(selectors.houses(request.user, region=filters.region, q=filters.q, building_id=building), filters)
 
 
-@router.get("/houses/{house_id}", response=HouseOut, url_name="house_detail")
+@router.get("/houses/{house_id}", response={200: HouseOut, **errors(401, 404, 422)}, url_name="house_detail")
 def get_house(request, house_id: int):
     """One house in your scope."""
     return selectors.house(request.user, house_id)
 
 
-@router.get("/households", response=HouseholdList, url_name="household_list")
+@router.get("/households", response={200: HouseholdList, **errors(401, 422)}, url_name="household_list")
 def list_households(request, filters: Query[ListFilter]):
     """Households in your scope; `q` is an address or head-of-household fragment, or a household code."""
     return _page(selectors.households(request.user, region=filters.region, q=filters.q), filters)
 
 
-@router.get("/households/{household_id}", response=HouseholdDetailOut, url_name="household_detail")
+@router.get("/households/{household_id}", response={200: HouseholdDetailOut, **errors(401, 404, 422)},
+            url_name="household_detail")
 def get_household(request, household_id: int):
     """One household in your scope with its members (masked)."""
     obj = selectors.household(request.user, household_id)
@@ -321,27 +325,27 @@ def get_household(request, household_id: int):
     return obj
 
 
-@router.get("/units", response=UnitList, url_name="unit_list")
+@router.get("/units", response={200: UnitList, **errors(401, 422)}, url_name="unit_list")
 def list_units(request, filters: Query[ListFilter],
                kind: documented_enum(UnitKind.values, "a unit's kind") | None = None):
     """Units in your scope (contact phones masked)."""
     return _page(selectors.units(request.user, region=filters.region, q=filters.q, kind=kind), filters)
 
 
-@router.get("/units/{unit_id}", response=UnitOut, url_name="unit_detail")
+@router.get("/units/{unit_id}", response={200: UnitOut, **errors(401, 404, 422)}, url_name="unit_detail")
 def get_unit(request, unit_id: int):
     """One unit in your scope."""
     return selectors.unit(request.user, unit_id)
 
 
-@router.get("/places", response=PlaceList, url_name="place_list")
+@router.get("/places", response={200: PlaceList, **errors(401, 422)}, url_name="place_list")
 def list_places(request, filters: Query[ListFilter],
                 kind: documented_enum(PlaceKind.values, "a place's kind") | None = None):
     """Places and facilities in your scope."""
     return _page(selectors.places(request.user, region=filters.region, q=filters.q, kind=kind), filters)
 
 
-@router.get("/places/{place_id}", response=PlaceOut, url_name="place_detail")
+@router.get("/places/{place_id}", response={200: PlaceOut, **errors(401, 404, 422)}, url_name="place_detail")
 def get_place(request, place_id: int):
     """One place or facility in your scope."""
     return selectors.place(request.user, place_id)

@@ -20,7 +20,7 @@ from ..access.endpoints import data_endpoint, non_data_endpoint
 from ..access.scope import get_visible_or_404, subtree_q
 from ..audit import verbs
 from ..audit.service import record
-from ..core.api_errors import ErrorOut
+from ..core.api_errors import errors
 from ..core.downloads import file_response
 from ..core.errors import ValidationFailed
 from ..core.pagination import page
@@ -67,7 +67,7 @@ class RegionFilter(Schema):
     offset: Offset = 0
 
 
-@router.get("/regions", response=RegionList, url_name="region_list")
+@router.get("/regions", response={200: RegionList, **errors(401, 422)}, url_name="region_list")
 def list_regions(request, filters: Query[RegionFilter]):
     """Regions within your scope, filtered by level, parent code or a name fragment."""
     qs = Region.objects.visible_to(request.user).select_related("parent").defer("geometry").order_by("code")
@@ -135,7 +135,7 @@ class GridsFilter(Schema):
     parent: str | None = None  # a region code: the grids of its subtree
 
 
-@router.get("/grids.geojson", url_name="grids_geojson")
+@router.get("/grids.geojson", url_name="grids_geojson", response={200: None, **errors(400, 401, 422)})
 def grids_geojson(request, filters: Query[GridsFilter]):
     """The grids in your scope (optionally under one region) as a GeoJSON FeatureCollection (WGS-84)."""
     parent = _code_param(filters.parent, "parent")
@@ -150,7 +150,7 @@ class ExportFilter(Schema):
     parent: str | None = None  # a region code: its subtree (the region itself included)
 
 
-@router.get("/regions/export.geojson", url_name="region_export")
+@router.get("/regions/export.geojson", url_name="region_export", response={200: None, **errors(400, 401, 422)})
 def export_regions(request, filters: Query[ExportFilter]):
     """Boundaries in your scope as a FeatureCollection keyed by `properties.code`: the boundary import reads it."""
     parent = _code_param(filters.parent, "parent")
@@ -167,7 +167,7 @@ def export_regions(request, filters: Query[ExportFilter]):
     return _geojson_response(body, filename=name)
 
 
-@router.get("/regions/{code}/geojson", url_name="region_feature")
+@router.get("/regions/{code}/geojson", url_name="region_feature", response={200: None, **errors(401, 404, 422)})
 def region_feature(request, code: str):
     """One region in your scope as a GeoJSON Feature (404 outside scope; `geometry` null when not loaded)."""
     qs = Region.objects.select_related("parent")
@@ -193,7 +193,8 @@ class RegionSummaryOut(Schema):
     grid_workers: list[str]  # display names; filled for a grid only
 
 
-@router.get("/regions/{code}/summary", response=RegionSummaryOut, url_name="region_summary")
+@router.get("/regions/{code}/summary", response={200: RegionSummaryOut, **errors(401, 404, 422)},
+            url_name="region_summary")
 def region_summary(request, code: str):
     """Grids, households and residents in a region's subtree, counting only those you may see (households and
     residents are null without access to base data); for a grid also its responsible grid workers."""
@@ -202,7 +203,7 @@ def region_summary(request, code: str):
     return {"code": region.code, "name": region.name, "level": region.level, **summary.__dict__}
 
 
-@router.get("/regions/{code}", response=RegionOut, url_name="region_detail")
+@router.get("/regions/{code}", response={200: RegionOut, **errors(401, 404, 422)}, url_name="region_detail")
 def get_region(request, code: str):
     """One region within your scope (404 outside it)."""
     return get_visible_or_404(Region.objects.select_related("parent").defer("geometry"), request.user,
@@ -233,7 +234,7 @@ class LocateOut(Schema):
     wgs84: list[float]  # [lng, lat] after conversion
 
 
-@router.get("/locate", response={200: LocateOut, 404: ErrorOut}, url_name="locate")
+@router.get("/locate", response={200: LocateOut, **errors(401, 404, 422)}, url_name="locate")
 def locate(request, query: Query[LocateQuery]):
     """The grid, community/village, street and district covering a point.
 

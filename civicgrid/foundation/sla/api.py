@@ -12,6 +12,7 @@ from ninja import Field, Router, Schema
 from civicgrid.foundation.core.api_json import StrictIn
 
 from ..access.endpoints import non_data_endpoint
+from ..core.api_errors import errors
 from ..core.errors import ValidationFailed
 from . import admin_calendar as cal
 from .calendar_text import MAX_TEXT, DayChange
@@ -75,7 +76,8 @@ def _day_out(day: date) -> dict:
     return {**row, "kind": cal.day_kind(row)}
 
 
-@router.get("/calendar/{int:year}", response=CalendarYearOut, url_name="calendar_year")
+@router.get("/calendar/{int:year}", response={200: CalendarYearOut, **errors(400, 401, 404, 422)},
+            url_name="calendar_year")
 def calendar_year(request, year: int):
     """Every day of a year: working or not, its kind, name and source; whether the year is provisional."""
     cal.check_year(year)
@@ -85,7 +87,7 @@ def calendar_year(request, year: int):
             "message": status.message, "hours": [list(p) for p in cal.get_calendar().hours], "days": days}
 
 
-@router.put("/calendar/days/{day}", response=DayChangeOut, url_name="calendar_day")
+@router.put("/calendar/days/{day}", response={200: DayChangeOut, **errors(400, 401, 403, 422)}, url_name="calendar_day")
 def set_day(request, day: date, payload: DayIn):
     """Make a day a holiday (with a name), a make-up working day, or back to the default (`config.manage`)."""
     name = "" if payload.kind == "default" else payload.name.strip()
@@ -93,7 +95,8 @@ def set_day(request, day: date, payload: DayIn):
     return {"changed": n, "day": _day_out(day), "rescheduled": bool(n)}
 
 
-@router.post("/calendar/schedule", response=ScheduleOut, url_name="calendar_schedule")
+@router.post("/calendar/schedule", response={200: ScheduleOut, **errors(400, 401, 403, 422)},
+             url_name="calendar_schedule")
 def enter_schedule(request, payload: ScheduleIn):
     """Enter a holiday schedule as text, all lines or none (`config.manage`); a wrong line answers 400 with
     every problem in `errors`."""
@@ -101,7 +104,7 @@ def enter_schedule(request, payload: ScheduleIn):
     return {"changed": n, "rescheduled": bool(n)}
 
 
-@router.put("/calendar/hours", response=HoursOut, url_name="calendar_hours")
+@router.put("/calendar/hours", response={200: HoursOut, **errors(400, 401, 403, 422)}, url_name="calendar_hours")
 def set_hours(request, payload: HoursIn):
     """Replace the daily working periods (`config.manage`)."""
     if any(len(p) != 2 for p in payload.hours):

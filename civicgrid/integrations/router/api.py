@@ -16,6 +16,7 @@ from ninja.responses import Status
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import has_capability
+from civicgrid.foundation.core.api_errors import errors
 from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.pagination import Limit, Offset, page
 
@@ -58,7 +59,7 @@ class TriageFilter(Schema):
     below: bool = False  # only cases whose suggestion is missing or below the threshold
 
 
-@router.get("/triage", response=TriageOut, url_name="router_triage")
+@router.get("/triage", response={200: TriageOut, **errors(401, 422)}, url_name="router_triage")
 def triage(request, filters: Query[TriageFilter]):
     """Reports awaiting intake or dispatch in your scope, with the router's suggestion and confidence."""
     from .handlers import threshold
@@ -99,7 +100,7 @@ class VersionList(Schema):
     count: int
 
 
-@router.get("/versions", response=VersionList, url_name="router_versions")
+@router.get("/versions", response={200: VersionList, **errors(401, 403, 422)}, url_name="router_versions")
 def list_versions(request):
     """Registered model versions, newest first, with their cross-validated metrics (`router.manage`)."""
     from .models import RouterModelVersion
@@ -109,7 +110,8 @@ def list_versions(request):
     return {"items": items, "count": len(items)}
 
 
-@router.post("/versions/{version_id}/activate", response=VersionOut, url_name="router_version_activate")
+@router.post("/versions/{version_id}/activate", response={200: VersionOut, **errors(400, 401, 403, 404, 422)},
+             url_name="router_version_activate")
 def activate_version(request, version_id: int):
     """Make a version the live model; activating an older one is the rollback (audited)."""
     from civicgrid.foundation.core.errors import NotFound
@@ -129,7 +131,7 @@ class RetrainOut(Schema):
     detail: str = ""
 
 
-@router.post("/retrain", response={202: RetrainOut}, url_name="router_retrain")
+@router.post("/retrain", response={202: RetrainOut, **errors(400, 401, 403, 422)}, url_name="router_retrain")
 def retrain(request, activate: bool = True):
     """Retrain from closed cases (dispatchers' corrections included) in the background (`router.manage`).
 
@@ -158,7 +160,7 @@ class GazetteerPlaceList(Schema):
     count: int
 
 
-@router.get("/place", response=GazetteerPlaceList, url_name="router_place")
+@router.get("/place", response={200: GazetteerPlaceList, **errors(400, 401, 403, 422)}, url_name="router_place")
 def place(request, text: str = ""):
     """Places a message names (longest match first) with the grid proposed for each (staff accounts)."""
     from .gazetteer import find_place

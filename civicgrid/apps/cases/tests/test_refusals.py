@@ -110,10 +110,15 @@ def test_follow_link_refusals(loop, cases, api_client):
     assert api_client.get("/api/v1/follow/" + "x" * 32).status_code == 404
     early = api_client.post(f"/api/v1/follow/{token}/rating", {"score": 5}, content_type="application/json")
     assert early.status_code == 409  # not closed yet
+    # The score's bounds are the schema's (RatingIn: 1–5, strict): out of range is a 422 with the follow page's
+    # words, and a string (even "5") is no score.
     bad = api_client.post(f"/api/v1/follow/{token}/rating", {"score": 9}, content_type="application/json")
-    assert bad.status_code == 400 and bad.json()["field"] == "score"
-    assert api_client.post(f"/api/v1/follow/{token}/rating", {"score": "x"},
-                           content_type="application/json").status_code == 422
+    assert bad.status_code == 422
+    assert bad.json()["errors"] == [{"field": "score", "message": "评分须为 1–5 / score must be 1 to 5",
+                                     "type": "value_error"}]
+    for score in ("x", "5", 5.0, True):
+        refused = api_client.post(f"/api/v1/follow/{token}/rating", {"score": score}, content_type="application/json")
+        assert refused.status_code == 422 and refused.json()["errors"][0]["type"] == "int_type", score
     reopen = api_client.post(f"/api/v1/follow/{token}/reopen", {"reason": "再看看"}, content_type="application/json")
     assert reopen.status_code == 409
     assert api_client.post(f"/api/v1/follow/{token}/reopen", {"reason": " "},

@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.audit.models import AuditEntry
+from civicgrid.foundation.core.api_errors import ErrorOut
 from civicgrid.foundation.sla import admin_calendar as cal
 from civicgrid.foundation.sla import services as sla
 from civicgrid.foundation.sla.models import CalendarDay, CalendarSettings
@@ -63,8 +64,10 @@ def test_a_schedule_is_all_or_nothing(api_client, token_for, calendar_admin):
     bad = api_client.post(f"{BASE}/schedule", {"text": "2027-02-05 2027-02-11 春节\n2027-02-31 调休上班"},
                           content_type="application/json", **auth)
     assert bad.status_code == 400
-    assert bad.json()["errors"] == ["第2行：“2027-02-31”不是有效日期，请写成 2027-02-05 / line 2: the line must start with "
-                                    "a valid date such as 2027-02-05"]
+    # Each line's problem as the published error schema has it (ErrorOut.errors: field and message).
+    assert bad.json()["errors"] == [{"field": "text", "message": "第2行：“2027-02-31”不是有效日期，请写成 2027-02-05 / "
+                                     "line 2: the line must start with a valid date such as 2027-02-05"}]
+    ErrorOut.model_validate(bad.json())
     assert not CalendarDay.objects.exists()
     # A wrong year to confirm undoes the days entered with it.
     bad = api_client.post(f"{BASE}/schedule", {"text": "2027-02-05 春节", "confirm_year": 3000},
