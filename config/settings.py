@@ -312,6 +312,10 @@ CIVICGRID_DUPLICATE_RADIUS_M = env.float("CIVICGRID_DUPLICATE_RADIUS_M", 200.0, 
 CIVICGRID_DUPLICATE_HOURS = env.float("CIVICGRID_DUPLICATE_HOURS", 72.0, minimum=0)
 CIVICGRID_DUPLICATE_MIN_TEXT = env.float("CIVICGRID_DUPLICATE_MIN_TEXT", 0.2, minimum=0, maximum=1)
 CIVICGRID_REOPEN_DAYS = env.int("CIVICGRID_REOPEN_DAYS", 7, minimum=0)
+# A closing may be rated (满意度, through the reporter's link) for so many days; unset (None), the reopen days: one
+# window in which the reporter says whether it is solved, by a rating or a reopening, and no rating changes a
+# period's evaluation long after it (the cases app's conf.rating_days).
+CIVICGRID_RATING_DAYS = env.int("CIVICGRID_RATING_DAYS", None, minimum=0)
 
 # Outgoing SMS and email (civicgrid/foundation/notify/senders.py): the dotted path of the class that hands a
 # message to the district's gateway or relay; the console sender prints a masked line. One that cannot be
