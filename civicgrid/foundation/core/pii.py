@@ -329,7 +329,7 @@ def has_personal_data(text: str | None) -> bool:
 # household (and who lives there), which a public map has no need of; the building is what a neighbour, a
 # FixMyStreet user or the press need to find the problem. A door number (新建北路12号) is a building's address.
 _NUM = "[0-9A-Za-z０-９Ａ-Ｚａ-ｚ一二三四五六七八九十零〇两甲乙丙丁]"
-_DOOR_RE = re.compile(r"[0-9０-９一二三四五六七八九十零〇两]+\s*号(?:大院|院)?")
+_DOOR_RE = re.compile(r"[0-9０-９一二三四五六七八九十零〇两]+\s*号(?:大院|院|门)?(?!线)")  # 地铁2号线 is no door
 _BELOW_BUILDING_RE = re.compile(rf"{_NUM}+\s*(?:单元|室|户|层|楼)|[#＃]\s*{_NUM}")
 _TRAILING = " \u3000,，、;；:：-－—/（(【[|"
 

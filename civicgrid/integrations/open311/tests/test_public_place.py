@@ -61,6 +61,8 @@ def _public_answers(http, case) -> list[str]:
     ("东风园小区2单元 电话0352-1234567", "东风园小区"),  # no building: cut before the unit
     ("新建北路与御河路交叉口东侧 电话13811112222", "新建北路与御河路交叉口东侧 电话138****2222"),  # scrubbed
     ("新建北路与御河路交叉口", "新建北路与御河路交叉口"),
+    ("地铁2号线御河站B口", "地铁2号线御河站B口"),  # a metro line is no door number
+    ("东风园小区1号门 保安室", "东风园小区1号门"),
     ("  ", ""),
 ])
 def test_an_address_is_published_down_to_the_building(typed, shown):
