@@ -311,6 +311,10 @@ LOGGING = {
 CIVICGRID_DUPLICATE_RADIUS_M = env.float("CIVICGRID_DUPLICATE_RADIUS_M", 200.0, minimum=0)
 CIVICGRID_DUPLICATE_HOURS = env.float("CIVICGRID_DUPLICATE_HOURS", 72.0, minimum=0)
 CIVICGRID_DUPLICATE_MIN_TEXT = env.float("CIVICGRID_DUPLICATE_MIN_TEXT", 0.2, minimum=0, maximum=1)
+# A duplicate is merged into a case at most so many metres away, even with a reason (0: 5 × the radius; never less
+# than the radius): beyond it two reports are not one problem (civicgrid/apps/cases/conf.py says why 5).
+CIVICGRID_MERGE_MAX_DISTANCE_M = env.float("CIVICGRID_MERGE_MAX_DISTANCE_M", 0.0, minimum=0,
+                                           note_zh="0 表示查重范围的 5 倍", note_en="0 means 5 × the duplicate radius")
 CIVICGRID_REOPEN_DAYS = env.int("CIVICGRID_REOPEN_DAYS", 7, minimum=0)
 # A closing may be rated (满意度, through the reporter's link) for so many days; unset (None), the reopen days: one
 # window in which the reporter says whether it is solved, by a rating or a reopening, and no rating changes a

@@ -43,6 +43,8 @@ def _start(tmp_path, **env) -> subprocess.CompletedProcess:
     ({"CIVICGRID_DUPLICATE_RADIUS_M": "-50", "CIVICGRID_DUPLICATE_HOURS": "nan"},
      ["CIVICGRID_DUPLICATE_RADIUS_M='-50'", "at least 0", "CIVICGRID_DUPLICATE_HOURS='nan'"]),
     ({"CIVICGRID_DUPLICATE_MIN_TEXT": "1.5"}, ["CIVICGRID_DUPLICATE_MIN_TEXT='1.5'", "from 0 to 1"]),
+    ({"CIVICGRID_MERGE_MAX_DISTANCE_M": "-1"},
+     ["CIVICGRID_MERGE_MAX_DISTANCE_M='-1'", "at least 0", "0 means 5 × the duplicate radius"]),
     ({"CIVICGRID_TOTP_ROLES": "system_admin, sysadmin"},
      ["CIVICGRID_TOTP_ROLES='system_admin, sysadmin'", "无法识别：'sysadmin'", "not known: 'sysadmin'",
       "grid_worker", "security_admin, audit_admin, superuser"]),
@@ -208,7 +210,7 @@ CASE_RULES = (
     "from civicgrid.apps.cases import conf\n"
     "from civicgrid.foundation.notify.senders import sender_for\n"
     "print(conf.duplicate_radius_m(), conf.duplicate_hours(), conf.duplicate_min_text(), conf.reopen_days(),"
-    " type(sender_for('sms')).__name__, type(sender_for('email')).__name__)\n"
+    " type(sender_for('sms')).__name__, type(sender_for('email')).__name__, conf.merge_max_distance_m())\n"
 )
 
 
@@ -224,13 +226,15 @@ def _case_rules(tmp_path, **env) -> list[str]:
 
 def test_the_case_loops_rules_and_the_senders_come_from_the_environment(tmp_path):
     """Documented as configurable, they could be changed only in code: the duplicate radius, window and text
-    threshold, the reopen days and the SMS/email senders."""
-    assert _case_rules(tmp_path) == ["200.0", "72.0", "0.2", "7", "ConsoleSender", "ConsoleSender"]
+    threshold, the reopen days and the SMS/email senders; the merge's distance limit follows the radius unless
+    set."""
+    assert _case_rules(tmp_path) == ["200.0", "72.0", "0.2", "7", "ConsoleSender", "ConsoleSender", "1000.0"]
     assert _case_rules(tmp_path, CIVICGRID_DUPLICATE_RADIUS_M="350", CIVICGRID_DUPLICATE_HOURS="24.5",
                        CIVICGRID_DUPLICATE_MIN_TEXT="0.35", CIVICGRID_REOPEN_DAYS="15",
                        CIVICGRID_SMS_SENDER="civicgrid.foundation.notify.senders.DjangoEmailSender",
                        CIVICGRID_EMAIL_SENDER="civicgrid.foundation.notify.senders.DjangoEmailSender") == [
-        "350.0", "24.5", "0.35", "15", "DjangoEmailSender", "DjangoEmailSender"]
+        "350.0", "24.5", "0.35", "15", "DjangoEmailSender", "DjangoEmailSender", "1750.0"]
+    assert _case_rules(tmp_path, CIVICGRID_MERGE_MAX_DISTANCE_M="800")[-1] == "800.0"
 
 
 def test_a_sender_from_the_environment_that_cannot_be_loaded_stops_the_check(tmp_path):

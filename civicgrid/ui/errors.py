@@ -91,8 +91,11 @@ def _page(request, status: int, exception=None):
         return answer
     # A follow link opens without an account: signing in would not make a bad link good.
     signin = not request.path.startswith("/follow/")
+    # A list refused for its filters (a link typed or kept from before) is one click from the list without them.
+    clear = (request.path if status == 400 and request.method == "GET" and request.GET
+             and not PurePosixPath(request.path).suffix else "")
     return render(request, "ui/error.html", {"status": status, "title": _(TITLES[status]), "detail": detail,
-                                             "signin": signin}, status=status)
+                                             "signin": signin, "clear": clear}, status=status)
 
 
 @requires_csrf_token

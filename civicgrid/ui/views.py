@@ -110,10 +110,12 @@ def password_change(request):
         old = request.POST.get("old_password", "")
         new1 = request.POST.get("new_password1", "")
         new2 = request.POST.get("new_password2", "")
-        if not request.user.check_password(old):
-            errors.append("原密码不正确 / the current password is wrong")
-        elif new1 != new2:
-            errors.append("两次输入的新密码不一致 / the new passwords differ")
+        refused = ("请填写原密码 / enter your current password" if not old
+                   else "原密码不正确 / the current password is wrong" if not request.user.check_password(old)
+                   else "请填写新密码 / enter a new password" if not new1
+                   else "两次输入的新密码不一致 / the new passwords differ" if new1 != new2 else "")
+        if refused:
+            errors.append(one_language(refused))
         else:
             try:
                 services.set_password(actor=request.user, user=request.user, new_password=new1)
@@ -123,7 +125,7 @@ def password_change(request):
                 from django.contrib.auth import update_session_auth_hash
 
                 update_session_auth_hash(request, request.user)
-                messages.success(request, "密码已修改 / password changed")
+                messages.success(request, one_language("密码已修改 / password changed"))
                 return redirect("ui:home")
     return render(request, "registration/password_change.html", {"errors": errors}, status=400 if errors else 200)
 

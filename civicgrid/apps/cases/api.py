@@ -174,26 +174,30 @@ def take_action(request, number: str, action: ActionName, payload: ActionIn | No
     not the user's to act on (another department's); 422 `missing` for an input the action's `requires` names
     (in the case's `allowed_actions`; 立案 of a case without a category requires `category`). A retry with the same `Idempotency-Key` answers with the case as it is
     now, without taking the action again (the key used for another case or action: 409), also when the first
-    sending moved the case out of your scope (退回)."""
-    try:
-        case = selectors.case_in_scope(request.user, _file_number(request, number))
-    except NotFound:
-        done = services.replayed_case(actor=request.user, number=number, action=action,
-                                      idempotency_key=idempotency_key)
-        if done is None:
-            raise
-        return _detail(done, request.user, after_action=True)
+    sending moved the case out of your scope (退回); the same key with another body (other inputs, or other photos:
+    sent again without its photos it is the same request) is refused (409) and its content not taken. With
+    `expected_step` (the case's `last_step` as you read it), an action on a case that has had a step since is
+    refused (409, naming that step) and nothing changes. Text holding a NUL character is refused (400)."""
     body = request.body.strip()
     if body and body != b"null" and not body.startswith(b"{"):
         raise ValidationFailed("请求体须为 JSON 对象，如 {\"note\": \"…\"} / the body must be a JSON object", field="body")
     inputs = (payload or ActionIn()).dict()
+    expected_step = inputs.pop("expected_step", None)
     photos = _photos(payload.photos if payload else [])
     # Unset inputs are dropped (an empty string, an unticked flag); a zero is a value (hours=0 is refused as
     # out of range, not reported missing).
     inputs = {k: v for k, v in inputs.items() if k != "photos" and v is not None and v != "" and v is not False}
     try:
+        case = selectors.case_in_scope(request.user, _file_number(request, number))
+    except NotFound:
+        done = services.replayed_case(actor=request.user, number=number, action=action,
+                                      idempotency_key=idempotency_key, inputs=inputs, photos=photos)
+        if done is None:
+            raise
+        return _detail(done, request.user, after_action=True)
+    try:
         case = services.act(actor=request.user, case=case, action=action[:32], photos=photos,
-                            idempotency_key=idempotency_key, **inputs)
+                            idempotency_key=idempotency_key, expected_step=expected_step, **inputs)
     except MissingInput as exc:
         if exc.field != "photos":
             raise
@@ -224,9 +228,10 @@ def reveal_contact(request, number: str):
 
 @router.post("/cases/{number}/text", response={200: CaseTextOut, **errors(401, 403, 404)}, url_name="case_text")
 def reveal_text(request, number: str):
-    """The title and description as the reporter typed them, phone and ID numbers in clear (lists and the case
-    detail mask them), for those who may read the reporter's contact (403 otherwise); every request is recorded
-    in the audit trail, refused or not."""
+    """The title and description as the reporter typed them, and the notes of the timeline that the detail masks
+    as they were written (`notes`, each with its step's `id`): phone and ID numbers and names in clear (lists
+    and the case detail mask them), for those who may read the reporter's contact (403 otherwise); every
+    request is recorded in the audit trail, refused or not."""
     case = get_visible_or_404(Case, request.user, number=_number(number))
     return services.reveal_text(actor=request.user, case=case)
 

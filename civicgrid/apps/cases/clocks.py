@@ -49,7 +49,7 @@ EXTENSION_STEP = 0.5  # the form's step: half an hour at the least, in halves
 # natural hours.
 EXTENSION_RANGE = (f"延期时长须为 0.5 小时的整数倍，且不超过 {MAX_EXTENSION_HOURS} 小时（工作小时；按自然时计时的分类为自然小时） / "
                    f"the extension must be a multiple of half an hour, at most {MAX_EXTENSION_HOURS} hours (working "
-                   f"hours; natural hours where the time limit is in natural hours)")
+                   f"hours; calendar hours where the time limit is in calendar hours)")
 
 
 def extension_hours_valid(hours: float) -> bool:

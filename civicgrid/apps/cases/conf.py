@@ -1,8 +1,8 @@
 """The case loop's settings, each with a default, read when used (so tests can override them).
 
 Districts set these in their settings; none of them is a constant in code (DOMAIN.md: local rules are data). The
-duplicate radius, window and text threshold, the reopen days and the rating days also come from the environment
-(config/settings.py, README's configuration table), checked at start.
+duplicate radius, window and text threshold, the merge's distance limit, the reopen days and the rating days also
+come from the environment (config/settings.py, README's configuration table), checked at start.
 """
 
 from __future__ import annotations
@@ -47,6 +47,25 @@ def rating_days() -> int:
 
 def duplicate_radius_m() -> float:
     return float(getattr(settings, "CIVICGRID_DUPLICATE_RADIUS_M", 200))
+
+
+# The hard limit on how far a duplicate may be from the case it joins, in multiples of the duplicate radius, when
+# `CIVICGRID_MERGE_MAX_DISTANCE_M` is not set. The points of one problem told by different people differ: a phone's
+# GPS among buildings by tens of metres, a hotline address geocoded to a building, an estate or a stretch of
+# road by a few hundred, a point sent in GCJ-02 without saying so by 100–700 m. Five radii (1 km by default)
+# leave room for all of these, so a dispatcher who knows the two reports are one problem can merge them with a
+# reason; farther apart they lie blocks away, usually in another community, and "the same problem" is a claim
+# no reason makes true: the reporter would be told something false, and a merge cannot be undone.
+MERGE_DISTANCE_RADII = 5
+
+
+def merge_max_distance_m() -> float:
+    """How far apart a duplicate and the case it joins may be at all, a reason or not (`actions_intake.merge`):
+    `CIVICGRID_MERGE_MAX_DISTANCE_M` (0, the default: `MERGE_DISTANCE_RADII` × the duplicate radius), never less
+    than the radius (a case the duplicate finder offers is never refused for its distance)."""
+    radius = duplicate_radius_m()
+    limit = float(getattr(settings, "CIVICGRID_MERGE_MAX_DISTANCE_M", 0) or 0)
+    return max(limit or MERGE_DISTANCE_RADII * radius, radius)
 
 
 def duplicate_hours() -> float:

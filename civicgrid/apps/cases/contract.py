@@ -1,4 +1,5 @@
-"""Scope contract hooks: one case per placement, in its grid and dispatched to the placement's department."""
+"""Scope contract hooks: one case per placement, in its grid and dispatched to the placement's department; who
+reads the open routing proposals (规则更正建议)."""
 
 import itertools
 
@@ -44,3 +45,14 @@ def _reporter(placement: Placement) -> CaseReporter:
 
 register_scope("cases.CaseReporter", _own_reports)
 register_factory("cases.CaseReporter", _reporter)
+
+
+def _open_proposals(user):
+    """规则更正建议: those who manage routing rules read every open one (`routing_proposals.open_proposals`, the
+    list page's own read path); nobody else any."""
+    from .services.routing_proposals import open_proposals
+
+    return open_proposals(user)
+
+
+register_scope("cases.RoutingProposal", _open_proposals)

@@ -37,6 +37,11 @@ radius. The texts are compared after normalisation (full-width, punctuation, num
 垃圾箱/垃圾桶 or 违建/违章建筑), by character bi/trigrams weighted TF-IDF-like over the candidates themselves with
 generic words (反映, 尽快处理 …) counting little, blended with the plain bigram cosine (`TextScorer`). Candidates
 rank by `score`: mostly that text similarity (`TEXT_WEIGHT`), then nearness; ties go to the nearer.
+
+Merging. A dispatcher may also name a parent by its number. `fit(case, parent)` says whether this finder offers
+it (the case page's list, searched whole) and, if not, which rule it fails (beyond the radius, another category,
+a related one with unlike texts), in words the merge form's preview and its refusal show: such a merge takes
+the dispatcher's reason, and none is enough beyond `conf.merge_max_distance_m()` (`services.actions_intake`).
 """
 
 from __future__ import annotations
@@ -248,14 +253,14 @@ def _category_q(category) -> Q:
 
 def candidates(case: Case | None = None, *, lng: float | None = None, lat: float | None = None, category=None,
                at: datetime | None = None, text: str = "", radius_m: float | None = None,
-               hours: float | None = None, queryset=None, limit: int = MAX_CANDIDATES) -> list[Candidate]:
+               hours: float | None = None, queryset=None, limit: int | None = MAX_CANDIDATES) -> list[Candidate]:
     """Cases near `case` (or the point/category/time given) within `radius_m` that a duplicate could join (open
     or 挂账, however old), and those closed within ±`hours` of the report (`Candidate.joinable` false), of the same
     category or, with alike texts, a related one: the joinable first, then best first by `score` (mostly how
     alike the texts are, then how near), ties by distance.
 
     `queryset` narrows the search (e.g. `Case.objects.visible_to(user)` in an API); the case itself, and
-    cases merged into others, are never candidates.
+    cases merged into others, are never candidates. `limit` None: all of them.
     """
     radius_m = conf.duplicate_radius_m() if radius_m is None else float(radius_m)
     hours = conf.duplicate_hours() if hours is None else float(hours)
@@ -303,3 +308,75 @@ def merged_into(case: Case) -> list[Case]:
     return list(Case.objects.filter(parent=case).order_by("ended_at", "pk").select_related("reporter").only(
         "pk", "number", "title", "source", "reported_at", "ended_at", "reporter_name", "reporter_phone_masked",
         "parent_id", "reporter__username", "reporter__display_name"))
+
+
+# ------------------------------------------------------------------------------------ one parent, for a merge
+@dataclass(frozen=True)
+class Fit:
+    """How a case a dispatcher names as the parent stands to a report, as this finder sees it: the figures the
+    merge form previews, and, when the finder does not offer it, why (`reasons`: bilingual sentences, `codes`)."""
+
+    distance_m: float
+    radius_m: float
+    candidate: Candidate | None
+    codes: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def offered(self) -> bool:
+        """Whether the finder offers it as a duplicate to join (what the case page and `GET …/duplicates` list)."""
+        return self.candidate is not None and self.candidate.joinable
+
+
+def in_class_of(category, other) -> bool:
+    """Whether `other` is among the categories a report of `category` is compared with (`_category_q`): its own
+    code (component or matter), its class, or the class's subclasses, in its taxonomy. Any, for no category."""
+    if category is None:
+        return True
+    if other is None or other.taxonomy_id != category.taxonomy_id:
+        return False
+    class_code = category.parent.code if category.parent_id else category.code
+    return (other.code == category.code or (other.code == class_code and other.parent_id is None)
+            or (other.parent_id is not None and other.parent.code == class_code))
+
+
+def fit(case: Case, parent: Case, *, queryset=None) -> Fit:
+    """`parent` as a duplicate of `case`: offered when `candidates(case, queryset=queryset)` (the case page's
+    list, searched whole) holds it; otherwise each rule it fails, in the words the merge form and its refusal
+    show. `queryset` as the case page searches (`Case.objects.visible_to(user)`), so the texts are weighed
+    among the same cases and a case the page offers is always one that fits."""
+    radius = conf.duplicate_radius_m()
+    distance = round(haversine_m(case.lng, case.lat, parent.lng, parent.lat), 1)
+    found = next((c for c in candidates(case, queryset=queryset, limit=None) if c.case.pk == parent.pk), None)
+    if found is not None and found.joinable:
+        return Fit(distance, radius, found)
+    mine, theirs = case.category, parent.category
+    codes, reasons = [], []
+    if distance > radius:
+        codes.append("distance")
+        reasons.append(f"相距 {distance:.0f} 米，超出查重范围 {radius:.0f} 米 / {distance:.0f} m apart, beyond the "
+                       f"duplicate radius of {radius:.0f} m")
+    if mine is not None and theirs is None:
+        codes.append("category")
+        reasons.append("主案卷未分类 / the parent case has no category")
+    elif not in_class_of(mine, theirs):
+        codes.append("category")
+        reasons.append(f"分类不同：「{mine.name}」与「{theirs.name}」 / different categories: \"{mine.name}\" and "
+                       f"\"{theirs.name}\"")
+    elif not same_category(mine, theirs):
+        score = found.text_score if found is not None else similarity(
+            f"{case.title} {case.description}", f"{parent.title} {parent.description}")
+        least = conf.duplicate_min_text()
+        if score < least:
+            codes.append("text")
+            if mine is None:
+                reasons.append(f"本案卷未分类，且描述相似度 {score:.2f} 低于 {least:.2f} / this case has no category and "
+                               f"the descriptions are alike {score:.2f}, below {least:.2f}")
+            else:
+                reasons.append(f"分类相近（「{mine.name}」与「{theirs.name}」）但描述相似度 {score:.2f} 低于 {least:.2f} / "
+                               f"related categories (\"{mine.name}\", \"{theirs.name}\") but the descriptions are "
+                               f"alike {score:.2f}, below {least:.2f}")
+    if not codes:  # every rule holds, yet the search did not return it (more cases in the box than it reads)
+        codes.append("not_found")
+        reasons.append("未在疑似重复的查找结果中 / not among the possible duplicates found")
+    return Fit(distance, radius, found, tuple(codes), tuple(reasons))

@@ -285,9 +285,9 @@ class Case(ScopedModel):
         return closed_timely(self.status, self.handled_on_time, self.closed_on_time)
 
     # What the reporter typed (a resident's own phone and ID numbers, often) as staff read it in lists, messages,
-    # the ledger and the case file: its phone and ID numbers masked (`pii.scrub`), as Open311 publishes it and as
-    # the reporter field is masked. The clear text is read through the audited `services.reveal_text`; the
-    # search still matches the stored words.
+    # the ledger and the case file: its phone and ID numbers, and the names it introduces (我是王小明), masked
+    # (`pii.scrub`), as Open311 publishes it and as the reporter field is masked. The clear text is read through
+    # the audited `services.reveal_text`; the search still matches the stored words.
     @property
     def title_for_staff(self) -> str:
         return scrub(self.title)
@@ -300,6 +300,12 @@ class Case(ScopedModel):
     def text_masked(self) -> bool:
         """Whether `title_for_staff` or `description_for_staff` hides anything (the clear text may be revealed)."""
         return has_personal_data(self.title) or has_personal_data(self.description)
+
+    def masked_notes(self) -> list:
+        """The steps whose note staff read masked (`CaseStep.note_for_staff`), in timeline order: what
+        `services.reveal_text` shows in clear beside the title and description (reads `steps.all()`, which the
+        case page prefetches)."""
+        return [step for step in self.steps.all() if step.note and step.note_masked]
 
     @classmethod
     def scope_branches(cls, scope, user, *, action: str = "view"):
@@ -325,6 +331,18 @@ STEP_ACTOR_LABELS = {"reporter": _("报告人（通过查询链接）"), "system
 SYSTEM_ACCOUNT_LABELS: dict = {}
 # Their usernames: rankings of staff compare people and list these apart, unranked (evaluation).
 SYSTEM_USERNAMES: set[str] = set()
+
+
+# The keys of a step's data, at any depth, whose values are words somebody wrote (`CaseStep.data_for_staff`).
+FREE_TEXT_DATA = frozenset({"note", "note_en", "opinion", "reason", "public_note"})
+
+
+def _masked_words(value, key: str = ""):
+    if isinstance(value, dict):
+        return {k: _masked_words(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked_words(v, key) for v in value]
+    return scrub(value) if key in FREE_TEXT_DATA and isinstance(value, str) else value
 
 
 class CaseStep(TimelineStep):
@@ -359,6 +377,10 @@ class CaseStep(TimelineStep):
     # Looked up under the case's row lock, so two sendings of one key never both take the step; indexed over the
     # keyed steps only (migration 0016): most steps have none.
     idempotency_key = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 (NULL: not indexed)
+    # What that form or request carried (`services.common.step_digest`: its inputs, then its photos): the same
+    # key sent again with other content is refused (409) rather than answered with the first sending's result,
+    # its content dropped. NULL on the steps without a key and on those keyed before it was kept (migration 0026).
+    idempotency_digest = models.CharField(max_length=129, null=True, blank=True)  # noqa: DJ001 (NULL: a cheap column add)
 
     # The steps a department takes or receives: the timeline names the department beside them. Others (a
     # leader's approval, the grid worker's check, the dispatcher's closing) record the case's department too,
@@ -387,10 +409,21 @@ class CaseStep(TimelineStep):
 
     def note_for_staff(self, *, shown: bool = True) -> str:
         """The note as staff read it (the case page, the API, the case file; `shown`: in the reader's language,
-        `shown_note`): what the public wrote with its phone and ID numbers masked (`pii.scrub`), since a
-        reporter's number is shown in full only through the audited 显示完整联系方式; staff's own words as written."""
-        note = self.shown_note if shown else self.note
-        return scrub(note) if note and self.written_by_public else note
+        `shown_note`): the phone and ID numbers and the names it introduces masked (`pii.scrub`), whoever wrote
+        it: a resident's words as a 留言 or 评价, and staff's as a 处置进展, a 核查 or a reason (邻居电话…,
+        联系人…). Read in clear only through the audited `services.reveal_text`, with the case's own text."""
+        return scrub(self.shown_note if shown else self.note)
+
+    @property
+    def note_masked(self) -> bool:
+        """Whether `note_for_staff` hides anything of the note (the clear note may be revealed)."""
+        return has_personal_data(self.note) or has_personal_data(self.shown_note)
+
+    def data_for_staff(self) -> dict | None:
+        """The step's data as the API gives it to staff: the words people wrote that it repeats beside the note
+        (`FREE_TEXT_DATA`: a 审批意见, a 退回's reason for a rule correction, the leaders' words a merge carried,
+        the note's English) masked as the note is."""
+        return _masked_words(self.data) if self.data is not None else None
 
     audit_personal_fields = {"note": TEXT}
     audit_plain_fields = ("actor_name",)

@@ -78,7 +78,10 @@ class ActionIn(StrictIn):
                       "reporters (follow page, Open311 updates) with phone and ID numbers masked; names are not")
     reason: str = Field("", description="the reason (refuse, void, send_back, rework, suspend, request_extension, "
                         "reopen). Of 不予受理 (refuse) and 作废 (void) it is the internal reason: staff only, never "
-                        "told to the reporters (see public_note)")
+                        "told to the reporters (see public_note). Of 合并 (merge): required when the parent is not "
+                        "among the case's possible duplicates (`GET /cases/{number}/duplicates`: another category, "
+                        "or beyond the duplicate radius; 422 `missing` names why), kept on the timeline and in the "
+                        "audit trail; a parent beyond the merge distance limit is refused (400) whatever the reason")
     public_note: str = Field("", description="refuse and void only: what the reporters are told "
                              "(text message, follow page, Open311 updates), at most 200 characters, phone and ID "
                              "numbers masked; names are not, so write none. Empty: a neutral default (经核实，不予受理。"
@@ -87,7 +90,7 @@ class ActionIn(StrictIn):
     decision: Decision = ""  # decide_extension: approve | reject
     department: Id | None = None  # dispatch, redirect (改派: another department than the case's)
     category: Id | None = None  # accept: set or correct the category
-    parent: str | None = None  # merge: the parent case's number
+    parent: str | None = None  # merge: the parent case's number (see `reason`)
     # request_extension: the hours asked for; decide_extension: the hours approved (≤ those asked for; all of
     # them when not given; ignored on a rejection). decide_extension's `note` is the approver's opinion (审批意见),
     # required to reject.
@@ -98,6 +101,10 @@ class ActionIn(StrictIn):
     photos: list[ActionPhotoIn] = Field([], description="photos taken with this action, in this request (核查 verify "
                                         "requires one). Photos added before through `POST /cases/{number}/photos` "
                                         "are a 补充照片 step of their own and count for no action")
+    expected_step: int | None = Field(None, description="optimistic concurrency (optional): the case's `last_step` "
+                                      "as you read it. When the case has had a step since (someone else moved it "
+                                      "on), the action is refused with 409 naming that step, and nothing changes; "
+                                      "read the case again and decide anew. Not sent: not checked")
 
 
 class RatingIn(StrictIn):
@@ -235,8 +242,10 @@ class StepOut(Schema):
     @staticmethod
     def resolve_data(obj: CaseStep) -> dict | None:
         """The step's data with its instants in the district's zone, as every datetime of the API (rows written
-        before steps were, `TimelineStep.entry`, held some in UTC)."""
-        return district_times(obj.data) if obj.data is not None else None
+        before steps were, `TimelineStep.entry`, held some in UTC), and the words it repeats masked as the note
+        (`CaseStep.data_for_staff`)."""
+        data = obj.data_for_staff()
+        return district_times(data) if data is not None else None
 
     @staticmethod
     def resolve_actor_name(obj: CaseStep) -> str:
@@ -245,8 +254,8 @@ class StepOut(Schema):
 
     @staticmethod
     def resolve_note(obj: CaseStep) -> str:
-        """What the public wrote (a rating's comment, a reporter's 留言) with phone and ID numbers masked, as the case
-        page shows it; the reporter's contact in full is 回访's (`/contact`, audited)."""
+        """The note with its phone and ID numbers and the names it introduces masked, whoever wrote it, as the case
+        page shows it; in clear only through POST /cases/{number}/text (audited)."""
         return obj.note_for_staff(shown=False)
 
     @staticmethod
@@ -332,6 +341,8 @@ class CaseDetailOut(CaseItemOut):
     extension_pending: bool
     satisfaction: int | None
     timeline: list[StepOut]
+    last_step: int = Field(description="the case's version: the id of its latest timeline step. Send it as an "
+                           "action's `expected_step` to have the action refused (409) if the case has moved on since")
     attachments: list[AttachmentOut]
     allowed_actions: list[ActionOut]
     clocks: list[ClockOut]
@@ -364,6 +375,10 @@ class CaseDetailOut(CaseItemOut):
         for step in steps:
             step.external_media = media.steps.get(step.pk, [])
         return steps
+
+    @staticmethod
+    def resolve_last_step(obj: Case) -> int:
+        return max((s.pk for s in obj.steps.all()), default=0)  # `services.common.last_step_id`, from the fetched steps
 
     @staticmethod
     def resolve_media_urls(obj: Case) -> list[str]:
@@ -449,11 +464,21 @@ class FollowOut(Schema):
     rate_until: datetime | None = None  # a closed case: the last moment its closing may be rated
 
 
+class NoteTextOut(Schema):
+    """A step's note in clear, as it was written (`StepOut.id` names the step)."""
+
+    id: int
+    action: str
+    note: str
+
+
 class CaseTextOut(Schema):
-    """A case's title and description in clear, as the reporter typed them."""
+    """A case's title and description in clear, as the reporter typed them, and the notes of its timeline that
+    the detail shows masked, as they were written."""
 
     title: str
     description: str
+    notes: list[NoteTextOut]
 
 
 class ContactOut(Schema):

@@ -157,11 +157,27 @@ FLAG_FILTERS = ("overdue", "due_soon", "supervised", "is_major")
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
+# The list's filters as its form labels them: a refusal names what the reader sees, not the parameter (which the
+# answer's `field` still names, for the API).
+FILTER_LABELS = {
+    "category": ("分类", "Category"), "region": ("街道/社区", "Street / community"),
+    "department": ("处置部门", "Handling department"), "overdue": ("超期", "Overdue"), "due_soon": ("预警", "Warning"),
+    "supervised": ("督办", "Supervised"), "is_major": ("重大事件", "Major case"),
+    "date_from": ("上报日期自", "Reported from"), "date_to": ("上报日期至", "Reported to"),
+}
+
+
+def _labels(name: str) -> tuple[str, str]:
+    return FILTER_LABELS.get(name, (name, name))
+
+
 def _query_id(value: str, name: str) -> int | None:
     if not value:
         return None
     if not (value.isascii() and value.isdigit()) or len(value) > 18:
-        raise ValidationFailed(f"{name} 须为编号 / {name} must be an id", field=name)
+        label, label_en = _labels(name)
+        raise ValidationFailed(f"「{label}」须为编号（请从列表中选择） / {label_en} must be an id (choose it from the "
+                               f"list)", field=name)
     return int(value)
 
 
@@ -170,7 +186,8 @@ def _query_flag(value: str, name: str) -> bool | None:
         return None
     found = FLAG_WORDS.get(value.lower())
     if found is None:
-        raise ValidationFailed(f"{name} 须为 1（是）或 0（否） / {name} must be 1 (yes) or 0 (no)", field=name)
+        label, label_en = _labels(name)
+        raise ValidationFailed(f"「{label}」须为 1（是）或 0（否） / {label_en} must be 1 (yes) or 0 (no)", field=name)
     return found
 
 
@@ -182,7 +199,9 @@ def _query_day(value: str, name: str) -> date | None:
             raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError:
-        raise ValidationFailed(f"{name} 须为日期 YYYY-MM-DD / {name} must be a date", field=name) from None
+        label, label_en = _labels(name)
+        raise ValidationFailed(f"「{label}」须为日期，格式 YYYY-MM-DD / {label_en} must be a date (YYYY-MM-DD)",
+                               field=name) from None
 
 
 def filter_from_query(params) -> CaseFilter:
@@ -273,7 +292,8 @@ def _filtered(qs, f: CaseFilter):
     if f.region:
         code = unicodedata.normalize("NFKC", f.region).strip()  # full-width digits (１４０２１３) as typed in Chinese
         if not (code.isascii() and code.isdigit()) or len(code) not in (6, 9, 12, 15):
-            raise ValidationFailed("region 须为区划代码 / region must be a region code", field="region")
+            raise ValidationFailed("「街道/社区」须为区划代码（6、9、12 或 15 位数字） / Street / community must be a "
+                                   "region code (6, 9, 12 or 15 digits)", field="region")
         qs = qs.filter(subtree_q("region_code", code))
     if f.department:
         qs = qs.filter(department_id=checked_id(f.department, "department"))
@@ -288,10 +308,11 @@ def _filtered(qs, f: CaseFilter):
         qs = qs.filter(is_major=f.is_major)
     for name, day in (("date_from", f.date_from), ("date_to", f.date_to)):
         if day and not DATE_YEARS[0] <= day.year <= DATE_YEARS[1]:
-            raise ValidationFailed(f"{name} 须在 {DATE_YEARS[0]}–{DATE_YEARS[1]} 年之间 / {name} must lie in the years "
-                                   f"{DATE_YEARS[0]}–{DATE_YEARS[1]}", field=name)
+            label, label_en = _labels(name)
+            raise ValidationFailed(f"「{label}」须在 {DATE_YEARS[0]}–{DATE_YEARS[1]} 年之间 / {label_en} must lie in the "
+                                   f"years {DATE_YEARS[0]}–{DATE_YEARS[1]}", field=name)
     if f.date_from and f.date_to and f.date_to < f.date_from:
-        raise ValidationFailed("date_to 早于 date_from / date_to is before date_from", field="date_to")
+        raise ValidationFailed("「上报日期至」早于「上报日期自」 / Reported to is before Reported from", field="date_to")
     if f.date_from:
         qs = qs.filter(reported_at__gte=_local_midnight(f.date_from))
     if f.date_to:

@@ -39,7 +39,7 @@ from civicgrid.apps.cases.workflow import CASE_WORKFLOW
 from civicgrid.foundation.audit import verbs
 from civicgrid.foundation.audit.service import record
 from civicgrid.foundation.core.office_xlsx import official_language
-from civicgrid.foundation.core.pii import mask_name, scrub
+from civicgrid.foundation.core.pii import mask_name
 
 from . import qr
 
@@ -216,12 +216,14 @@ def action_label(action: str) -> str:
 
 def _step_note(step) -> str:
     """The step's note; 合并到主案卷 is taken without one, and names the parent it joined (kept in its data).
-    A case file is an export, printed and passed on: every note has its phone and ID numbers masked (`pii.scrub`),
-    staff's too (a third party's number written into a 处置反馈), as the reporters' follow page shows them."""
+    A case file is an export, printed and passed on: every note reads as the case page shows it, its phone and ID
+    numbers and the names it introduces masked (`CaseStep.note_for_staff`), staff's too (a third party's number
+    written into a 处置反馈)."""
     parent = (step.data or {}).get("parent") if step.action == "merge" else None
+    note = step.note_for_staff(shown=False)
     if parent and str(parent) not in step.note:
-        return f"主案卷 {parent}" + (f"；{scrub(step.note)}" if step.note else "")
-    return scrub(step.note)
+        return f"主案卷 {parent}" + (f"；{note}" if note else "")
+    return note
 
 
 # The timeline's cells: a little padding (reportlab's 6 points either side cost 说明 six characters), the name

@@ -15,6 +15,12 @@ holds many keywords once by chance, and what it is about it repeats. A score of 
 found whole in a short text; 0 is nothing in common. Among subclasses with the same best phrase, the one with
 more of its phrases in the text ranks first.
 
+A place says where a report is, not what it is about (`PLACE_WORDS`: 学校, 小区, 医院, 公司, 村里 …, and 门口,
+周边): reports name the school or the estate whatever their problem, so the bigrams of a place are no evidence by
+themselves. A keyword that is only a place (学校 of 校园周边治安隐患) never suggests its subclass; it completes the
+place of the subclass's other phrases, as far as the text has what they are about (学校 and 治安隐患 make
+校园周边治安隐患 whole; 学校 and 学费 make nothing of it).
+
 `suggest(text)` answers from an index of the categories in use, rebuilt when they change (one aggregate query
 per call tells). `clear(…)` says whether the top one is clear enough to pre-select (the dispatcher still
 chooses); it never decides anything on its own: auto-dispatch accepts only under a category the report or the
@@ -47,6 +53,23 @@ TF_K1 = 1.2
 LENGTH_B = 0.75
 
 _WEIGHTS = {"name": 1.0, "keyword": 1.0, "parent": 0.5, "condition": 0.3}
+# Words that say where a report is, not what is wrong there: premises and settlements that others run (a school,
+# an estate, a rented flat, a hospital, a firm, a building site, a village, a market) and the words placing
+# something by them (门口, 周边). Reports name them whatever their problem (a school's fees, its canteen, a fight
+# at its gate), so a bigram inside one is never evidence on its own: a keyword that is only a place (校园周边治安隐患's
+# 学校) suggests nothing by itself, and a name's place (在建工地深基坑险情's 工地) matches nothing unless the rest
+# of the name does too. With what the subclass is about in the text, its place counts in full (学校 completes
+# 校园周边治安隐患 against 其他治安隐患). Places the city itself manages (道路, 公园, 广场, 公厕, 停车场) are not
+# here: a report about one is mostly about its upkeep or order, which their subclasses are.
+PLACE_WORDS = (
+    "学校", "校园", "幼儿园", "小学", "中学", "大学", "学院",
+    "小区", "社区", "出租房", "出租屋", "出租房屋", "医院", "卫生院", "诊所",
+    "公司", "单位", "企业", "工厂", "厂区", "工地",
+    "农村", "村里", "村子", "村庄", "村委会",
+    "市场", "商场", "超市", "饭店", "餐馆", "酒店", "宾馆", "景区",
+    "门口", "周边", "附近", "旁边", "周围", "对面",
+)
+_PLACE = re.compile("|".join(sorted(PLACE_WORDS, key=len, reverse=True)))
 _SPLIT = re.compile(r"[;；,，、（）()/\s]+")
 _NOT_HAN_OR_WORD = re.compile(r"[^\w]+")
 
@@ -56,15 +79,22 @@ def _norm(text: str) -> str:
     return _NOT_HAN_OR_WORD.sub("", unicodedata.normalize("NFKC", str(text or "")).lower()).replace("_", "")
 
 
-def _bigrams(text: str) -> set[str]:
-    return set(_bigram_counts(text))
-
-
-def _bigram_counts(text: str) -> Counter[str]:
+def _parts(text: str) -> tuple[Counter[str], Counter[str], Counter[str]]:
+    """The bigrams of `text`, counted: all of them, those that touch a place word (`PLACE_WORDS`: one character
+    in one or both) and those about where (both characters in place words: 学校门口's 学校, 校门 and 门口). The
+    bigrams about what are the ones that touch none; a bigram half in a place (门口路's 口路) is neither."""
     t = _norm(text)
     if len(t) == 1:
-        return Counter(t)
-    return Counter(t[i:i + 2] for i in range(len(t) - 1))
+        return Counter(t), Counter(), Counter()
+    counts = Counter(t[i:i + 2] for i in range(len(t) - 1))
+    inside: set[int] = set()
+    for m in _PLACE.finditer(t):
+        inside.update(range(m.start(), m.end()))
+    if not inside:
+        return counts, Counter(), Counter()
+    touching = sorted({i for k in inside for i in (k - 1, k) if 0 <= i < len(t) - 1})
+    return (counts, Counter(t[i:i + 2] for i in touching),
+            Counter(t[i:i + 2] for i in touching if i in inside and i + 1 in inside))
 
 
 def _evidence(count: int, length: int) -> float:
@@ -92,16 +122,28 @@ class Index:
 
     def __init__(self, rows: list[Row]) -> None:
         self.rows = {r.id: r for r in rows}
-        self._phrases: dict[int, list[tuple[float, frozenset[str]]]] = {}
+        # Per subclass its phrases as (weight, bigrams about what, bigrams about where: `_parts`), and apart its
+        # keywords that are only a place: they never score, they complete the place of a phrase that does.
+        self._phrases: dict[int, list[tuple[float, frozenset[str], frozenset[str]]]] = {}
+        self._places: dict[int, list[frozenset[str]]] = {}
         for r in rows:
-            phrases: list[tuple[float, frozenset[str]]] = []
+            phrases: list[tuple[float, frozenset[str], frozenset[str]]] = []
+            places: list[frozenset[str]] = []
             seen: set[frozenset[str]] = set()
 
-            def add(weight: float, text: str, phrases=phrases, seen=seen) -> None:
-                grams = frozenset(_bigrams(text))
-                if len(_norm(text)) >= 2 and grams not in seen:
-                    seen.add(grams)
-                    phrases.append((weight, grams))
+            def add(weight: float, text: str, phrases=phrases, places=places, seen=seen) -> None:
+                if len(_norm(text)) < 2:
+                    return
+                counts, touching, where = _parts(text)
+                what = counts.keys() - touching.keys()
+                key = frozenset(counts) - (touching.keys() - where.keys())
+                if not key or key in seen:
+                    return
+                seen.add(key)
+                if what:
+                    phrases.append((weight, frozenset(what), frozenset(where)))
+                else:
+                    places.append(frozenset(where))
 
             add(_WEIGHTS["name"], r.name)
             # 路灯异常 is written 路灯 in a report: the loaders strip such suffixes from keywords; the name too
@@ -112,9 +154,11 @@ class Index:
             add(_WEIGHTS["parent"], r.parent_name)
             add(_WEIGHTS["condition"], r.condition)
             self._phrases[r.id] = phrases
+            self._places[r.id] = places
+        used = {pk: [what | where for _w, what, where in self._phrases[pk]] + self._places[pk] for pk in self.rows}
         df: dict[str, int] = {}
-        for phrases in self._phrases.values():
-            for g in set().union(*(grams for _w, grams in phrases)) if phrases else ():
+        for grams in used.values():
+            for g in set().union(*grams):
                 df[g] = df.get(g, 0) + 1
         n = max(len(rows), 1)
         self._idf = {g: math.log((n + 1) / (d + 0.5)) for g, d in df.items()}
@@ -122,41 +166,55 @@ class Index:
         # subclasses but two classes (the 部件 and the 事项), 问题 or 设施 in most classes.
         classes: dict[str, set[str]] = {}
         for r in rows:
-            for _w, grams in self._phrases[r.id]:
+            for grams in used[r.id]:
                 for g in grams:
                     classes.setdefault(g, set()).add(r.parent_name)
         c = max(len({r.parent_name for r in rows}), 1)
         spread = {g: math.log1p(c / len(k)) for g, k in classes.items()}
         full = math.log1p(c / SPECIFIC_CLASSES)
-        # Each phrase's whole weight, and which phrases hold a bigram: a text is scored only against the phrases
-        # it shares a bigram with (a few dozen of the thousands).
-        self._whole: dict[tuple[int, int], float] = {}
+        # Each phrase's whole weight and that of its what, how specific it is, and which phrases hold a bigram
+        # about what: a text is scored only against the phrases it shares such a bigram with (a few dozen of the
+        # thousands).
+        self._whole: dict[tuple[int, int], tuple[float, float]] = {}
         self._specific: dict[tuple[int, int], float] = {}
         self._holding: dict[str, list[tuple[int, int]]] = {}
         for pk, phrases in self._phrases.items():
-            for i, (_weight, grams) in enumerate(phrases):
-                self._whole[(pk, i)] = sum(self._idf[g] for g in grams)
-                self._specific[(pk, i)] = min(1.0, sum(spread[g] for g in grams) / full)
-                for g in grams:
+            for i, (_weight, what, where) in enumerate(phrases):
+                self._whole[(pk, i)] = (sum(self._idf[g] for g in what | where), sum(self._idf[g] for g in what))
+                self._specific[(pk, i)] = min(1.0, sum(spread[g] for g in what | where) / full)
+                for g in what:
                     self._holding.setdefault(g, []).append((pk, i))
 
     def rank(self, text: str, limit: int = TOP) -> list[tuple[int, float]]:
         """The best `limit` subclasses for `text` as (id, score), best first; only scores ≥ `MIN_SCORE`."""
-        found: dict[tuple[int, int], float] = {}
-        counts = _bigram_counts(text)
+        counts, touching, _where = _parts(text)
         length = sum(counts.values())
+        idf = self._idf
+
+        def found_in_text(grams: frozenset[str]) -> float:
+            return sum(idf[g] * _evidence(counts[g], length) for g in grams if g in counts)
+
+        found: dict[tuple[int, int], float] = {}
         for g, count in counts.items():
-            if g in self._holding:
-                weight = self._idf[g] * _evidence(count, length)
+            if g in self._holding and (count := count - touching.get(g, 0)) > 0:  # a place is no evidence by itself
+                weight = idf[g] * _evidence(count, length)
                 for key in self._holding[g]:
                     found[key] = found.get(key, 0.0) + weight
         best: dict[int, float] = {}
         total: dict[int, float] = {}
+        named: dict[int, float] = {}
         for (pk, i), weight in found.items():
-            whole = self._whole[(pk, i)]
-            if not whole:
-                continue
-            share = self._phrases[pk][i][0] * self._specific[(pk, i)] * weight / whole
+            whole, about = self._whole[(pk, i)]
+            phrase_weight, _what, where = self._phrases[pk][i]
+            if where:
+                # The phrase's place as far as the text has its what: the place's own bigrams in the text, or the
+                # whole place where the text names one of the subclass's places (学校 for 校园周边治安隐患's 校园周边).
+                if pk not in named:
+                    named[pk] = max((found_in_text(p) / sum(idf[g] for g in p) for p in self._places[pk]),
+                                    default=0.0)
+                place = max(found_in_text(where), sum(idf[g] for g in where) * named[pk])
+                weight += place * weight / about
+            share = phrase_weight * self._specific[(pk, i)] * weight / whole
             best[pk] = max(best.get(pk, 0.0), share)
             total[pk] = total.get(pk, 0.0) + share
         scored = sorted(((-b, -total[pk], pk) for pk, b in best.items() if b >= MIN_SCORE))
@@ -224,6 +282,13 @@ def clear_cache() -> None:
 
 def suggest(text: str, limit: int = TOP, *, recheck_seconds: float = 0.0) -> list[dict]:
     """The top subclasses for a report's text: [{"id", "name", "path", "score"}, …], best first (may be empty)."""
+    return suggest_many([text], limit, recheck_seconds=recheck_seconds)[0]
+
+
+def suggest_many(texts: list[str], limit: int = TOP, *, recheck_seconds: float = 0.0) -> list[list[dict]]:
+    """`suggest` for each of `texts`, from one look at the categories (a page listing many reports)."""
+    if not texts:
+        return []
     index = current_index(recheck_seconds)
-    return [{"id": pk, "name": index.rows[pk].name, "path": index.rows[pk].path, "score": score}
-            for pk, score in index.rank(text, limit)]
+    return [[{"id": pk, "name": index.rows[pk].name, "path": index.rows[pk].path, "score": score}
+             for pk, score in index.rank(text, limit)] for text in texts]

@@ -8,7 +8,9 @@ older. 包保 rules are ordinary rules of kind `patron`, usually on a class (防
 department answerable for a street in the flood season gets that street's flood cases unless a more specific
 rule says otherwise. `resolve_department` is what intake and dispatch call; `explain_route` says why, for the
 dispatcher's screen; `dispatch_target` puts the text router's guess after all of these, for auto-dispatch and
-the dispatch form alike.
+the dispatch form alike. A guess that names a community matter (社区居委会: `local`, no department) is routed to
+the street office (街道办事处) of the street holding the case's place, which reaches its committees: a pre-fill
+for a dispatcher to confirm, never an automatic dispatch.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from django.db import models
 
 from civicgrid.foundation.core.errors import ValidationFailed
-from civicgrid.foundation.orgs.models import Organisation
+from civicgrid.foundation.orgs.models import Organisation, OrgKind
 from civicgrid.foundation.regions.models import Region
 
 from .models import Category, RoutingRule, RuleKind
@@ -161,20 +163,40 @@ def resolve_department(category: Category | None, region_code: str) -> Organisat
 @dataclass(frozen=True)
 class DispatchTarget:
     """Where dispatch starts: the department's id and what decided it ("rule" | "patron" | "default" from the
-    route, "model" from the text router, "none")."""
+    route, "model" from the text router, "street_office" for a community matter the router named (the office
+    itself in `office`), "none")."""
 
     department_id: int | None
     source: str
     route: Route
+    office: Organisation | None = None
+
+
+STREET_CODE_LENGTH = 9
+
+
+def street_office(region_code: str) -> Organisation | None:
+    """The active street office (街道办事处) of the street holding `region_code` (a street, community or grid),
+    or None (a district code, or a street without one)."""
+    code = (region_code or "").strip()
+    if len(code) < STREET_CODE_LENGTH or not code.isdigit():
+        return None
+    return (Organisation.objects.filter(kind=OrgKind.STREET_OFFICE, region_code=code[:STREET_CODE_LENGTH],
+                                        is_active=True).order_by("id").first())
 
 
 def dispatch_target(category: Category | None, region_code: str, *, model_department_id=None,
-                    route: Route | None = None) -> DispatchTarget:
+                    model_local: bool = False, route: Route | None = None) -> DispatchTarget:
     """The one precedence auto-dispatch and the dispatch form share: what the district configured for category
     × region (a routing or 包保 rule, else the category's default department, as `match` decides) comes before
     the text router's guess, which fills in only where nothing is configured. A dispatcher's rule correction
     therefore takes effect at once for the next case, whatever the model (trained before it) says. `route` may
-    be passed when the caller has already matched (or explained) it."""
+    be passed when the caller has already matched (or explained) it.
+
+    `model_local`: the router's label names a community matter (社区居委会, 物业: no department a case can go
+    to). Where nothing is configured, the street office of the case's street takes it (source "street_office"):
+    committees are reached through their street office. The model vouched for no department, so auto-dispatch
+    never acts on it (`router.handlers.disagreement`); the dispatch form starts from it and says why."""
     route = route if route is not None else match(category, region_code)
     if route.department is not None:
         return DispatchTarget(route.department.pk, route.source, route)
@@ -184,6 +206,10 @@ def dispatch_target(category: Category | None, region_code: str, *, model_depart
         model_id = None
     if model_id and 0 < model_id < 2**63 and Organisation.objects.filter(pk=model_id, is_active=True).exists():
         return DispatchTarget(model_id, "model", route)
+    if model_local and not model_id:
+        office = street_office(region_code)
+        if office is not None:
+            return DispatchTarget(office.pk, "street_office", route, office)
     return DispatchTarget(None, "none", route)
 
 

@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.access.scope import departments_with, has_capability
 from civicgrid.foundation.audit import verbs
@@ -48,7 +49,7 @@ __all__ = [
     "update_category", "create_rule", "update_rule", "delete_rule", "correct_rule", "check_limit",
     "RULE_CORRECTED", "RULE_CORRECTED_AT_DISPATCH", "same_place_rules", "check_department", "staffed_departments",
     "normalise_code", "check_code", "class_off_warning", "note_feed_change", "assign_patron", "ledger_kind",
-    "PATRON_LEDGER",
+    "ledger_classes", "is_ledger_rule", "PATRON_LEDGER", "PATRON_READERS",
 ]
 
 RULE_CORRECTED = "categories.rule_corrected"  # audit action: a rule set from a send-back's (退回) proposal
@@ -66,7 +67,7 @@ MAX_LIMITS = {
 }
 _UNITS_ZH = {LimitMode.WORKING_HOURS: "工作小时", LimitMode.WORKING_DAYS: "工作日", LimitMode.NATURAL_HOURS: "自然时"}
 _UNITS_EN = {LimitMode.WORKING_HOURS: "working hours", LimitMode.WORKING_DAYS: "working days",
-             LimitMode.NATURAL_HOURS: "natural hours"}
+             LimitMode.NATURAL_HOURS: "calendar hours"}  # the English of 自然时 throughout
 # The capability of a department's handlers (the cases app grants it): a case sent to a department without a
 # holder could not be worked on, so dispatch refuses such a department.
 HANDLE_CAPABILITY = "cases.handle"
@@ -82,6 +83,9 @@ RULE_FIELDS = ("category", "region_code", "department", "kind", "priority", "is_
 PATRON_LEDGER = {"flood": (("social", CategoryKind.EVENT, "07"),)}
 STREET_CODE_LENGTH = CODE_LENGTH[Level.STREET]
 PATRON_NOTE = {"flood": "汛期包保", "safety": "安全生产包保"}
+# What else reads a street's 包保 department (`hazards.PatronAssignment`) besides routing: what the rule pages
+# name when an edit of a 包保 rule changes it.
+PATRON_READERS = (gettext_noop("隐患台账"), gettext_noop("防汛任务"), gettext_noop("防汛物资"), gettext_noop("抢险救援"))
 
 
 # A category code: ASCII letters, digits, "_" and "-" (GB/T 47678.5 codes are digits), at most 16.
@@ -419,13 +423,14 @@ def update_rule(*, actor, rule: RoutingRule, **changes) -> RoutingRule:
             "assignment: its category, region and kind stay; change its department to change the patron",
             field="region_code" if before["region_code"] != current.region_code else "kind")
     ledger = _check_ledger_rule(current, creating=False)
-    if {k: v for k, v in snapshot(current).items() if k != "updated_at"} == {
+    if {k: v for k, v in snapshot(current).items() if k != "updated_at"} != {
             k: v for k, v in before.items() if k != "updated_at"}:
-        return current
-    current.save()
-    record(actor=actor, action=verbs.Data.CHANGED, target=current, before=before, after=snapshot(current))
-    publish(TOPIC_RULE_CHANGED, aggregate=current, payload={"change": "changed"})
-    if ledger:  # the ledger and the street's other 包保 rules follow (no change there, no record)
+        current.save()
+        record(actor=actor, action=verbs.Data.CHANGED, target=current, before=before, after=snapshot(current))
+        publish(TOPIC_RULE_CHANGED, aggregate=current, payload={"change": "changed"})
+    if ledger:
+        # The ledger and the street's other 包保 rules follow, even when the rule itself did not change (a save
+        # makes the two agree again); no change there, no record.
         assign_patron(actor=actor, street_code=current.region_code, kind=ledger, department=current.department)
     return current
 
@@ -453,6 +458,19 @@ def ledger_kind(rule: RoutingRule) -> str | None:
     category = Category.objects.select_related("taxonomy").get(pk=rule.category_id)
     key = (category.taxonomy.code, category.kind, category.code)
     return next((kind for kind, classes in PATRON_LEDGER.items() if key in classes), None)
+
+
+def ledger_classes() -> dict[int, str]:
+    """The classes whose 包保 rules carry a 包保 assignment, as {category id: kind}: with `is_ledger_rule`, what
+    a rule list marks without a query per rule."""
+    return {category.pk: kind for kind in PATRON_LEDGER for category in ledger_categories(kind)}
+
+
+def is_ledger_rule(rule: RoutingRule, classes: dict[int, str]) -> str | None:
+    """`ledger_kind` of `rule` from `ledger_classes()` (no query)."""
+    if rule.kind != RuleKind.PATRON or len(rule.region_code) != STREET_CODE_LENGTH:
+        return None
+    return classes.get(rule.category_id)
 
 
 def _check_ledger_rule(rule: RoutingRule, *, creating: bool = True) -> str | None:

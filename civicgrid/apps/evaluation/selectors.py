@@ -543,7 +543,7 @@ def period(*, month: str | None = None, start: date | None = None, end: date | N
     that has not begun (its first day after today, district date) is refused: nothing was reported in it yet,
     and an empty table would look like a quiet period."""
     if month and (start or end):
-        raise ValidationFailed("month 与 start/end 只能二选一 / give a month or start/end, not both", field="month")
+        raise ValidationFailed("请按月份或按起止日期统计，不能同时给出 / give a month or start/end, not both", field="month")
     today = today or timezone.localdate()
     if month:
         return _bounded(*month_period(month), today=today, field="month")
@@ -635,6 +635,10 @@ def evaluate(user, kind: str, start: date, end: date, *, as_of: datetime | None 
         raise PermissionDenied(NOT_YOUR_SUBJECT)
     subject = SUBJECTS[kind]
     as_of = as_of or timezone.now()
+    if as_of <= _midnight(start):  # nothing of the period was reported yet: an empty table would mislead
+        shown = timezone.localtime(as_of).strftime("%Y-%m-%d %H:%M")
+        raise ValidationFailed(f"统计时点 {shown} 早于统计期间的第一天 {start} / the as-of moment {shown} is before "
+                               f"the period's first day {start}", field="as_of")
     # The period's figures are the cases as they stood at its end (or now, for a period still running): a step
     # taken after it (挂账, 重新办理, a late closing) belongs to a later period, not to this one.
     moment = min(as_of, _midnight(end + timedelta(days=1)))

@@ -24,6 +24,7 @@ from civicgrid.foundation.audit.service import record, snapshot
 from civicgrid.foundation.core import keys
 from civicgrid.foundation.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.pii import mask_phone, validate_mobile
+from civicgrid.foundation.core.text import refuse_nul
 from civicgrid.foundation.events.bus import publish
 from civicgrid.foundation.notify import titles
 from civicgrid.foundation.notify.services import notify
@@ -79,7 +80,7 @@ def ack_minutes() -> int:
 
 
 def _text(value, field: str, max_length: int, *, label: str, required: bool = False) -> str:
-    text = str(value or "").strip()
+    text = refuse_nul(str(value or ""), field, label).strip()  # a NUL is refused, never stored (`core.text`)
     if required and not text:
         raise ValidationFailed(f"请填写{label} / {field} is required", field=field)
     if len(text) > max_length:
@@ -89,7 +90,7 @@ def _text(value, field: str, max_length: int, *, label: str, required: bool = Fa
 
 
 def _choice(value, choices, field: str, label: str) -> str:
-    value = str(value or "").strip()
+    value = refuse_nul(str(value or ""), field, label).strip()
     if value not in choices.values:
         allowed = "、".join(str(lbl) for lbl in choices.labels)
         raise ValidationFailed(f"{label}无效，可选：{allowed} / invalid {field}", field=field)
@@ -97,7 +98,7 @@ def _choice(value, choices, field: str, label: str) -> str:
 
 
 def _phone(value, field: str, *, required: bool = False, landline: bool = True) -> str:
-    text = str(value or "").strip()
+    text = refuse_nul(str(value or ""), field, "电话").strip()
     if not text:
         if required:
             raise ValidationFailed(f"请填写电话 / {field} is required", field=field)
@@ -109,6 +110,7 @@ def _phone(value, field: str, *, required: bool = False, landline: bool = True) 
 
 
 def _skills(values) -> str:
+    refuse_nul(values, "skills", "技能")
     if isinstance(values, str):
         values = [v for v in values.replace("，", ",").replace("、", ",").split(",")]
     codes = set()
@@ -310,7 +312,7 @@ def _organisation(actor, org_id) -> Organisation | None:
 def create_team(*, actor, region_code: str, code: str = "", organisation=None, is_synthetic: bool = False,
                 **data) -> RescueTeam:
     """Register a team in a region the actor manages (district teams: the command centre)."""
-    region = Region.objects.filter(code=str(region_code or "").strip()[:15]).first()
+    region = Region.objects.filter(code=refuse_nul(str(region_code or ""), "region_code", "所属区域").strip()[:15]).first()
     if region is None:
         raise ValidationFailed("所属区域不存在 / region not found", field="region_code")
     _check_manage(actor, region.code)
@@ -365,6 +367,7 @@ def set_availability(*, actor, team: RescueTeam | int, availability: str, note: 
     """待命 ↔ 休整 by the team's managers or its own accounts (出勤 follows call-outs)."""
     team = _visible_team(actor, team)
     availability = _choice(availability, Availability, "availability", "状态")
+    note = _text(note, "note", 500, label="说明")  # checked also when nothing changes: refused the same either way
     if not (_covers(actor, "rescue.manage", team.region_code)
             or _covers(actor, "rescue.respond", team.region_code, team.organisation_id)):
         raise PermissionDenied("您无权变更该队伍的状态 / you may not change this team's availability")
@@ -376,7 +379,7 @@ def set_availability(*, actor, team: RescueTeam | int, availability: str, note: 
     team.availability = availability
     team.save(update_fields=["availability", "updated_at"])
     record(actor=actor, action="rescue.team_availability", target=team, before=before, after=snapshot(team),
-           data={"note": _text(note, "note", 500, label="说明")})
+           data={"note": note})
     publish("rescue.team_availability", payload={"team": team.pk, "availability": availability}, aggregate=team)
     return team
 
@@ -515,6 +518,9 @@ def raise_incident(*, actor, title: str = "", description: str = "", kind: str =
     The location comes from the hazard or case when none is given; a reading or a direct report needs one.
     The point is located to its grid, and the actor must command that grid's region."""
     _need(actor, "rescue.command", "报告险情")
+    for name, value in (("title", title), ("description", description), ("kind", kind), ("severity", severity),
+                        ("hazard", hazard), ("case", case), ("address", address)):
+        refuse_nul(value, name)  # before a lookup by them (PostgreSQL refuses a NUL even in a WHERE)
     at = at or timezone.now()
     source = IncidentSource.DIRECT
     hazard_obj = case_obj = None
@@ -910,6 +916,8 @@ def issue_material(*, actor, incident: Incident | int, warehouse, item, quantity
 
 def act(*, actor, incident: Incident | int, action: str, **inputs):
     """One incident action by name (pages and API): the workflow's transitions."""
+    for name, value in inputs.items():  # a NUL is refused, never stored (`core.text`; PostgreSQL cannot)
+        refuse_nul(value, name)
     if action == "callout":
         return call_out(actor=actor, incident=incident, teams=inputs.get("teams") or [], task=inputs.get("task", ""))
     if action == "issue_material":

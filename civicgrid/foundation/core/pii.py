@@ -305,22 +305,91 @@ def _mask_found(match: re.Match[str]) -> str:
     return mask_phone(compact)
 
 
+# ---------------------------------------------------------------------------------------------- names in text
+# A person's name in free text is recognised only where the text itself introduces one: after a cue word
+# (我是王小明, 联系人：李四, 本人张三丰，电话…) or before 先生/女士 (王小明先生). Conservative by design: a
+# candidate is a common surname and one or two more characters, and it must be followed by the end of the
+# text, a character that is not Chinese (punctuation, a digit, a space) or a word that usually follows a
+# name (电话, 家住, 反映 …); a candidate with a character no given name carries (places, organisations,
+# function words: 王府井小区, 王村, 张家口人) or a title instead of a given name (王老师, 孙大爷) is left alone.
+# Names written without such a cue are not found: what is published must not need them to be safe.
+#
+# The surnames: a short list written for this module (about 130 single-character surnames, the most frequent
+# ones of the published national rankings plus some frequent in Shanxi, and the commoner compound ones). A
+# name with a surname outside it is not recognised; a rarer surname is no loss of safety against the cue
+# words, whose point is not to mask an ordinary word that happens to follow one.
+_COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "公孙", "慕容", "令狐", "夏侯", "司徒", "端木",
+                      "尉迟", "长孙", "宇文", "南宫", "呼延", "独孤")
+_SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗郑梁谢宋唐许韩邓冯曹彭曾肖田董潘袁蔡蒋余于杜叶程魏苏吕丁任"
+             "卢姚沈钟姜崔谭陆范汪廖石金韦贾夏付傅方邹熊白孟秦邱侯江尹薛闫阎段雷龙黎史陶贺毛郝顾龚邵万覃武钱戴严"
+             "欧莫孔向常汤康易乔赖文施洪樊牛庞葛温殷关季包柳霍申靳卫裴祁岳翟聂耿尚安齐焦辛车邢")
+# Surnames that are also prepositions or adverbs (本人向物业反映, 本人曾多次投诉, 本人于…): after a cue they are read as
+# a surname only when what follows the name is not a word (the end, punctuation, a digit).
+_WORD_SURNAMES = "向于曾"
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff"  # CJK extension A and the unified ideographs
+_COMPOUND = "(?:" + "|".join(_COMPOUND_SURNAMES) + ")"
+_SURNAME = f"(?:{_COMPOUND}|[{_SURNAMES}])"
+# Characters no given name is taken to carry: function words, dates, and what ends a place or an organisation.
+_NOT_GIVEN = ("的了在是有和与及或从向往对把被给让等这那们个某年月日号楼室栋层户区路街巷道村镇乡县市省所局站厂店司部处"
+              "科队组会委院校场馆园苑厅社庄屯井桥坊营寨沟弄港湾")
+_GIVEN = f"(?:(?![{_NOT_GIVEN}])[{_HAN}])"
+# What follows a surname when the text names a title or a kinship word instead of a given name.
+_TITLES = ("(?:老师|师傅|经理|主任|书记|队长|科长|局长|所长|站长|组长|社长|院长|校长|处长|部长|村长|镇长|区长|市长|县长|厂长|"
+           "主席|委员|医生|大夫|护士|警官|律师|会计|同志|阿姨|大爷|大妈|大娘|大叔|大姐|大哥|奶奶|爷爷|叔叔|婶婶|伯伯|"
+           "姐姐|哥哥|先生|女士|小姐|老板|[老总工姐哥叔姨伯婶嫂爷奶])")
+_GIVEN_NAME = f"(?!{_TITLES}){_GIVEN}{{1,2}}?"  # one or two characters, the fewest that reach what may follow
+_END_OF_WORD = f"(?=$|[^{_HAN}])"
+# What may follow a name the text introduces: the end, a character that is not Chinese, or one of these words.
+_AFTER_NAME = (f"(?=$|[^{_HAN}]|电话|手机|联系|身份证|证件|家住|住在|现住|住址|户籍|今年|年龄|反映|投诉|举报|来电|"
+               "求助|先生|女士|我|想|要)")
+# The words that introduce a name, then a separator, 是/为/叫, and a resident's role (我是居民王小明). 本人 is not one
+# inside 日本人, 户主 inside 客户主…, 业主 inside 物业主任. Each cue starts with its own characters (the look back
+# comes after them), so that the engine skips ahead to the next cue instead of trying every position.
+_CUES = ("(?:我是|我叫|名叫|名字叫|名字是|本人(?<![日根基原样文书版剧]本人)|联系人|报告人|反映人|投诉人|举报人|来电人|"
+         "求助人|当事人|姓名|户主(?<![客用账商住]户主)|住户|业主(?<!物业主))")
+_CUED_RE = re.compile(f"{_CUES}[\\s:：]*(?:[是为叫][\\s:：]*)?(?:居民|住户|业主|村民|市民|租户|网格员|志愿者)?"
+                      f"(?P<name>(?![{_WORD_SURNAMES}]){_SURNAME}{_GIVEN_NAME}{_AFTER_NAME}"
+                      f"|[{_WORD_SURNAMES}]{_GIVEN_NAME}{_END_OF_WORD})")
+# 王小明先生, 李秀英女士; not 向王先生 or 向李四先生 (to Mr Wang, to Mr Li Si) nor 欧阳先生, which name a surname. Tried
+# only on a text that holds 先生 or 女士 (`_HONORIFICS`): the pattern has no characters of its own to start from.
+_HONORIFICS = ("先生", "女士")
+_TITLED_RE = re.compile(f"(?![{_WORD_SURNAMES}]{_SURNAME}{_GIVEN}?(?:先生|女士))(?!{_COMPOUND}(?:先生|女士))"
+                        f"(?P<name>{_SURNAME}{_GIVEN_NAME})(?=先生|女士)")
+
+
+def _mask_named(match: re.Match[str]) -> str:
+    start, end = match.span("name")
+    return match.string[match.start():start] + mask_name(match.group("name")) + match.string[end:match.end()]
+
+
+def _names_masked(text: str) -> str:
+    text = _CUED_RE.sub(_mask_named, text)
+    return _TITLED_RE.sub(_mask_named, text) if any(h in text for h in _HONORIFICS) else text
+
+
 def scrub(text: str | None) -> str:
     """The text with the personal data it carries masked: ID numbers (18 characters, or the old 15 digits),
     mobiles (with +86, spaces or dashes), landlines with their area code (and a local number the text calls a
-    phone number), email addresses and bank-card-like runs of 16–19 digits. Everything else stays as written.
+    phone number), email addresses, bank-card-like runs of 16–19 digits, and a person's name where the text
+    introduces one (`_CUED_RE`, `_TITLED_RE`: 我是王小明, 联系人：李四, 王小明先生). Everything else stays as
+    written.
 
-    ``"住户张伟（身份证140213198805052317，电话13811112222）"`` → ``"住户张伟（身份证1402**********2317，电话138****2222）"``.
-    Names and addresses are not recognised in free text: what is published must not need them to be safe.
+    ``"住户张伟（身份证140213198805052317，电话13811112222）"`` → ``"住户张*（身份证1402**********2317，电话138****2222）"``.
+    Addresses, and names the text does not introduce, are not recognised: what is published must not need them
+    to be safe.
     """
     if not text:
         return ""
-    return _TEXT_RE.sub(_mask_found, text)
+    return _names_masked(_TEXT_RE.sub(_mask_found, text))
 
 
 def has_personal_data(text: str | None) -> bool:
     """Whether `scrub` would mask anything in `text`."""
-    return bool(text) and _TEXT_RE.search(text) is not None
+    if not text:
+        return False
+    if _TEXT_RE.search(text) is not None or _CUED_RE.search(text) is not None:
+        return True
+    return any(h in text for h in _HONORIFICS) and _TITLED_RE.search(text) is not None
 
 
 # ---------------------------------------------------------------------------------------------- published addresses
@@ -340,8 +409,8 @@ def public_address(value: str | None) -> str:
     a unit, floor or room (单元, 层, 室, 户); what is left of an address without any of these stays, scrubbed.
 
     ``"东风园小区3号楼2单元501 张伟家 电话13811112222"`` → ``"东风园小区3号楼"``;
-    ``"永泰街道新建北路12号3单元门口"`` → ``"永泰街道新建北路12号"``. Names are not recognised in free text (as
-    in `scrub`): an address without a building or door number keeps the words written there, masked."""
+    ``"永泰街道新建北路12号3单元门口"`` → ``"永泰街道新建北路12号"``. A name is masked only where the text introduces one (as
+    `scrub` does): an address without a building or door number keeps the other words written there."""
     text = scrub((value or "").strip())
     if not text:
         return ""

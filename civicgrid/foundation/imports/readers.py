@@ -173,7 +173,19 @@ def read_table(
             "文件扩展名是 .xlsx，但内容不是有效的 Excel 工作簿（可能已损坏） / "
             "the file is named .xlsx but is not a valid workbook (it may be damaged)"
         )
+    for magic, zh, en in _OTHER_FORMATS:  # a document or image that may read as text at first (a PDF's header)
+        if data.startswith(magic):
+            raise TableError(f"这是{zh}文件，不是表格：请上传 .xlsx 或 CSV 文件 / this is a {en} file, not a table: "
+                             f"upload an .xlsx or CSV file")
     return _read_csv(data, expect_headers)
+
+
+# Files people upload by mistake, told by their first bytes and named in the refusal rather than read as CSV.
+_OTHER_FORMATS = (
+    (b"%PDF-", " PDF ", "PDF"), (b"\x89PNG", " PNG 图片", "PNG image"), (b"\xff\xd8\xff", " JPEG 图片", "JPEG image"),
+    (b"GIF8", " GIF 图片", "GIF image"), (b"{\\rtf", " RTF ", "RTF"), (b"\x1f\x8b", " gzip 压缩", "gzip"),
+    (b"Rar!", " RAR 压缩", "RAR"), (b"7z\xbc\xaf", " 7z 压缩", "7z"),
+)
 
 
 def _human_size(size: int) -> str:

@@ -20,6 +20,7 @@ from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.pagination import Limit, Offset, page
 
 from .permissions import MANAGE
+from .service import case_text, with_categories
 
 router = Router(tags=["router"])
 PREFIX = "/router"
@@ -66,10 +67,11 @@ def triage(request, filters: Query[TriageFilter]):
     limit = threshold()
     qs = triage_queue(request.user, below=limit if filters.below else None)
     items, total = page(qs, limit=filters.limit, offset=filters.offset)
+    shown = with_categories([(c.suggestion, case_text(c)) for c in items])  # the subclasses, as the page shows
     out = [{"id": c.pk, "number": c.number, "title": c.title, "status": c.status, "region_code": c.region_code,
             "reported_at": c.reported_at, "category_id": c.category_id,
-            "suggested_department_id": c.suggested_department_id, "suggestion": c.suggestion,
-            "confidence": (c.suggestion or {}).get("confidence")} for c in items]
+            "suggested_department_id": c.suggested_department_id, "suggestion": s,
+            "confidence": (c.suggestion or {}).get("confidence")} for c, s in zip(items, shown, strict=True)]
     return {"items": out, "count": len(out), "total": total, "threshold": limit}
 
 

@@ -6,7 +6,8 @@ through `cases.services.act`, and flagged `auto_dispatched`: to the department a
 category's default) names for its category and region, and only where none applies to the model's department
 (`categories.dispatch_target`, which the dispatch form follows too), and only when that department IS the
 model's: the confidence is the model's about its own label, so a label naming no department (社区居委会: 建议由
-社区处理) or a rule sending the case elsewhere waits for a dispatcher (`disagreement`); below it, the case
+社区处理; the dispatch form starts from the street office of the case's street, `local_reason` says why) or a
+rule sending the case elsewhere waits for a dispatcher (`disagreement`); below it, the case
 waits in the triage queue (the page `ui:router_triage`, `GET /api/v1/router/triage`). No active model: no
 auto-dispatch at all. A case whose confidence reaches the threshold but which is held back (`outlook`: no
 category, no department with handlers, a likely duplicate; or the loop refused it) gets a 未自动派遣 timeline
@@ -140,7 +141,22 @@ def target(case):
 def _target(suggestion: dict | None, category, region_code: str):
     from civicgrid.apps.categories.services import dispatch_target
 
-    return dispatch_target(category, region_code, model_department_id=(suggestion or {}).get("department_id"))
+    s = suggestion or {}
+    return dispatch_target(category, region_code, model_department_id=s.get("department_id"),
+                           model_local=bool(s.get("local")))
+
+
+def local_reason(suggestion: dict | None, goal) -> str:
+    """Why the dispatch form starts from a street office ("中文 / English"): the model's label names a community
+    matter, which the street office of the case's street passes to its committee; "" for any other target."""
+    if goal.source != "street_office" or goal.office is None:
+        return ""
+    label = (suggestion or {}).get("label") or ""
+    office = goal.office.name
+    return (f"模型建议「{label}」，属社区事项（不是可派遣的部门）：社区事项经所在街道办事处转交，已预选本案所在街道的"
+            f"「{office}」，请派遣员确认后派遣 / the model's \"{label}\" is a community matter, not a department: "
+            f"community matters go through the street office, so {office}, the office of the case's street, is "
+            f"pre-selected for a dispatcher to confirm")
 
 
 NO_MODEL = "没有启用的模型 / no active model"
@@ -211,6 +227,11 @@ def disagreement(suggestion: dict, goal) -> str:
     label = s.get("label")
     if goal.source == "model" or s.get("department_id") == goal.department_id:
         return ""
+    if goal.source == "street_office":  # a pre-fill from the model's community label: the model named no department
+        office = goal.office.name if goal.office is not None else ""
+        return (f"模型建议「{label}」建议由社区处理，不是可派遣的部门（已预选所在街道的「{office}」），留待人工确认 / the "
+                f"model's \"{label}\" is for the community to handle ({office}, the street office, is pre-selected): "
+                f"triage")
     dept = goal.route.department.name if goal.route.department else ""
     zh, en = _source_text(goal)
     if not s.get("department_id"):
@@ -234,6 +255,9 @@ def routing(suggestion: dict | None, *, category=None, region_code: str = "") ->
         return {"department": None, "source": "", "agrees": False}
     if goal.source == "model":
         return {"department": s.get("department"), "source": ("模型建议", "the model"), "agrees": True}
+    if goal.source == "street_office":  # the model's community label, through the street's office: never automatic
+        return {"department": goal.office.name, "source": ("社区事项，所在街道办事处", "a community matter, the street "
+                "office"), "agrees": False, "local": True}
     return {"department": goal.route.department.name, "source": _source_text(goal),
             "agrees": s.get("department_id") == goal.department_id}
 

@@ -63,7 +63,10 @@ class RouterCorrection(models.Model):
 
     Written by the `case.dispatched` and `case.redirected` (改派) handlers
     (civicgrid/integrations/router/corrections.py); retraining learns from where cases were really sent, and the
-    router page counts the corrections since the live model was trained."""
+    router page counts the corrections since the live model was trained. A department correction is withdrawn
+    (`withdrawn_at`, audited) once a later dispatch or 改派 sends the case to the department the router had
+    suggested after all (退回 by the department chosen instead, then sent back to the suggested one): the row
+    stays, as what happened, but no longer counts as the model being wrong."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
     step_id = models.BigIntegerField(unique=True)  # the dispatch step (a redelivered event finds it recorded)
@@ -79,6 +82,9 @@ class RouterCorrection(models.Model):
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="+")
     at = models.DateTimeField(_("时间"), db_index=True)
+    withdrawn_at = models.DateTimeField(_("撤回时间"), null=True, blank=True)
+    # the dispatch or 改派 step that sent the case to the suggested department
+    withdrawn_step_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("分拨更正")

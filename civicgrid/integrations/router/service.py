@@ -12,7 +12,8 @@ without a router.
 
 `department_id` is only ever an organisation a case can be dispatched to (`orgs.handles_cases`: the dispatch
 form's list). A label naming a 社区/村委会, a property company or such (社区居委会, 物业) maps to no department and
-is marked `local`: the pages say 建议由社区处理, and auto-dispatch never acts on it. `category_id` is the category
+is marked `local`: the pages say 建议由社区处理, the dispatch form starts from the street office of the case's
+street (`categories.dispatch_target`), and auto-dispatch never acts on it. `category_id` is the category
 the model's label names (a model trained on categories); `categories` are the subclasses whose own words the
 text matches (`categories.matching`), whatever the model learnt: the choice the 立案 form starts from.
 """
@@ -135,28 +136,62 @@ def resolve_label(label: str, kind: str = "auto") -> dict:
     return out
 
 
-def suggest(text: str) -> dict | None:
-    """The live model's suggestion for a report's text (title and description), or None without a model."""
+def suggest(text: str, *, categories: bool = True) -> dict | None:
+    """The live model's suggestion for a report's text (title and description), or None without a model.
+    `categories=False` leaves out the subclasses the text matches (`categories` is None): intake asks so for
+    a report filed under a subclass, and the pages that show them match the case's text then
+    (`with_categories`)."""
     loaded = _active_model()
     if loaded is None:
         return None
     v, model, targets = loaded
-    return _shape(model.predict_one(str(text or "")), v, targets, str(text or ""))
+    text = str(text or "")
+    return _shape(model.predict_one(text), v, targets, _matches([text])[0] if categories else None)
 
 
-def suggest_many(texts: list[str]) -> list[dict | None]:
-    """`suggest` for a batch of texts (queued reports), with one matrix product for all of them."""
+def suggest_many(texts: list[str], *, categories: list[bool] | None = None) -> list[dict | None]:
+    """`suggest` for a batch of texts (queued reports), with one matrix product for all of them; `categories`,
+    when given, says for each text whether to match it against the subclasses (as `suggest`'s)."""
     loaded = _active_model()
-    if loaded is None:
+    if loaded is None or not texts:
         return [None] * len(texts)
     v, model, targets = loaded
     texts = [str(t or "") for t in texts]
-    return [_shape(pred, v, targets, t) for pred, t in zip(model.predict(texts), texts, strict=True)] if texts else []
+    wanted = list(categories) if categories is not None else [True] * len(texts)
+    if len(wanted) != len(texts):
+        raise ValueError("one categories flag per text")
+    matches = iter(_matches([t for t, w in zip(texts, wanted, strict=True) if w]))
+    return [_shape(pred, v, targets, next(matches) if w else None)
+            for pred, w in zip(model.predict(texts), wanted, strict=True)]
 
 
-def _shape(pred, v, targets, text: str) -> dict:
+def _matches(texts: list[str]) -> list[list[dict]]:
+    """The subclasses each text matches (`categories.matching`), from one look at the categories."""
     from civicgrid.apps.categories import matching
 
+    asked = [to_simplified(t) for t in texts if t.strip()]
+    found = iter(matching.suggest_many(asked, recheck_seconds=_recheck_seconds()))
+    return [next(found) if t.strip() else [] for t in texts]
+
+
+def case_text(case) -> str:
+    """The text intake suggests from: the report's title and description."""
+    return f"{case.title} {case.description}"
+
+
+def with_categories(items: list[tuple[dict | None, str]]) -> list[dict | None]:
+    """Each `(suggestion, text)` as the pages and the triage API show it: the suggestion with the subclasses
+    its text matches, as stored, or matched now where intake left them out (`categories` None: the report came
+    under a subclass, so nothing at intake needed them). One look at the categories for the lot; a suggestion
+    without the key (made before matching existed) is shown as it is."""
+    todo = [i for i, (s, _text) in enumerate(items) if s and "categories" in s and s["categories"] is None]
+    out = [s for s, _text in items]
+    for i, found in zip(todo, _matches([str(items[i][1] or "") for i in todo]), strict=True):
+        out[i] = {**items[i][0], "categories": found}
+    return out
+
+
+def _shape(pred, v, targets, categories: list[dict] | None) -> dict:
     top3 = [{"label": lab, "confidence": round(float(conf), 4), **targets.get(lab, {})} for lab, conf in pred.top3]
     return {
         "label": pred.label,
@@ -165,5 +200,5 @@ def _shape(pred, v, targets, text: str) -> dict:
         "model_version": v.version,
         "label_kind": v.label_kind,
         **targets.get(pred.label, {}),
-        "categories": matching.suggest(to_simplified(text), recheck_seconds=_recheck_seconds()) if text.strip() else [],
+        "categories": categories,
     }

@@ -21,7 +21,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -37,7 +37,7 @@ from civicgrid.apps.cases.services.actions_intake import (
     PUBLIC_NOTE_ACTIONS,
     TOLD_REASON,
 )
-from civicgrid.apps.cases.services.common import MissingInput
+from civicgrid.apps.cases.services.common import MissingInput, last_step_id
 from civicgrid.apps.cases.services.follow import public_note
 from civicgrid.apps.cases.workflow import (
     CASE_WORKFLOW,
@@ -71,7 +71,7 @@ from .cases_shared import (
 )
 from .categories import overriding_warning, proposal_correction_url
 from .common import capability_required, page_view
-from .router import suggested_category, suggestion_panel
+from .router import local_reason, suggested_category, suggestion_panel
 
 # Inputs an action takes besides those it requires (never required: the service decides what must be there).
 OPTIONAL = {
@@ -87,7 +87,11 @@ OPTIONAL = {
     "void": ("public_note",),
     "verify": ("note",),
     "decide_extension": ("hours", "note"),
+    # 合并: the reason for a parent the duplicate finder does not offer, asked for by the preview step
+    "merge": ("reason",),
 }
+# Inputs a form asks for on a later step than its first: 合并's reason, on its preview (`merge_preview_context`).
+LATER_STEP = {"merge": ("reason",)}
 TEXT_INPUTS = ("reason", "note", "public_note", "department", "hours", "decision", "result", "parent", "category",
                "proposed_department")
 FLAG_INPUTS = ("correct_rule",)
@@ -175,13 +179,49 @@ def action_forms(case: Case, user, route_department: int | None, transitions) ->
     result = []
     for t in transitions:
         fields = [f for f in _fields(t, case, route_department)
-                  if not (f["name"] == "correct_rule" and t.name in DISPATCHING and not may_correct_rules)]
-        if t.name in CONFIRMATIONS:
+                  if not (f["name"] == "correct_rule" and t.name in DISPATCHING and not may_correct_rules)
+                  and f["name"] not in LATER_STEP.get(t.name, ())]
+        # 合并 names its parent, then previews it: the tick (and a reason, where needed) come with the preview.
+        preview = t.name == "merge"
+        if t.name in CONFIRMATIONS and not preview:
             fields.append({"name": "confirm", "label": CONFIRMATIONS[t.name], "required": True, "widget": "flag"})
-        result.append({"name": t.name, "label": t.label, "style": t.style, "fields": fields,
+        result.append({"name": t.name, "label": t.label, "style": t.style, "fields": fields, "preview": preview,
                        "photos": any(f["widget"] == "photos" for f in fields), "key": uuid.uuid4().hex,
                        "url": reverse("ui:case_act", args=[case.number, t.name])})
     return result
+
+
+def time_apart(seconds: float) -> str:
+    """When the parent of a merge was reported, from this case's report (`seconds`: negative when before)."""
+    span = abs(seconds)
+    if span < 60:
+        return gettext("与本案卷同时上报")
+    if span < 3600:
+        n = round(span / 60)
+        amount = ngettext("%(n)d 分钟", "%(n)d 分钟", n) % {"n": n}
+    elif span < 48 * 3600:
+        n = round(span / 3600)
+        amount = ngettext("%(n)d 小时", "%(n)d 小时", n) % {"n": n}
+    else:
+        n = round(span / 86400)
+        amount = ngettext("%(n)d 天", "%(n)d 天", n) % {"n": n}
+    if seconds < 0:
+        return gettext("比本案卷早 %(span)s 上报") % {"span": amount}
+    return gettext("比本案卷晚 %(span)s 上报") % {"span": amount}
+
+
+def merge_preview_context(preview, posted: dict | None = None) -> dict:
+    """The merge form's preview step (`services.merge_preview`): the parent's number, title, category, status,
+    the distance and time apart, whether the duplicate finder offers it (else why not, and the reason field),
+    or, too far, why it cannot be merged at all."""
+    parent = preview.parent
+    return {"parent": parent, "distance_m": preview.distance_m, "radius_m": preview.fit.radius_m,
+            "max_distance_m": preview.max_distance_m, "apart": time_apart(preview.seconds_apart),
+            "offered": preview.fit.offered, "needs_reason": preview.needs_reason,
+            "why": [one_language(r) for r in preview.fit.reasons],
+            "too_far": one_language(preview.too_far_message()) if preview.too_far else "",
+            "reason": (posted or {}).get("reason", ""), "key": uuid.uuid4().hex,
+            "url": reverse("ui:case_act", args=[preview.case.number, "merge"])}
 
 
 def _clocks(case: Case) -> list[dict]:
@@ -218,6 +258,8 @@ def _timeline(case: Case, proposals: dict[int, dict], media: ExternalMedia | Non
     # 不予受理, 作废: the internal reason (the step's note) and, apart, what the reporters were told.
     return [{"step": s, "label": labels.get(s.action, s.action),
              "note": s.note_for_staff(), "internal": s.action in PUBLIC_NOTE_ACTIONS,
+             # a merge into a case the duplicate finder did not offer: why not, beside the dispatcher's reason
+             "not_offered": _not_offered(s),
              "told": public_note(s) if s.action in PUBLIC_NOTE_ACTIONS else "",
              "actor": s.actor_for_staff,
              "from_label": Status(s.from_status).label if s.from_status in Status.values else "",
@@ -233,6 +275,12 @@ def _timeline(case: Case, proposals: dict[int, dict], media: ExternalMedia | Non
              "photos": [photo(case, a) for a in s.attachments.all()],
              "media": media.steps.get(s.pk, []) if media else []}
             for s in case.steps.all()]
+
+
+def _not_offered(step) -> list[str]:
+    """Why the parent of a 合并 step was not among the possible duplicates, in the reader's language."""
+    found = step.data.get("not_offered") if step.action == "merge" and isinstance(step.data, dict) else None
+    return [one_language(w) for w in found.get("why", [])] if isinstance(found, dict) else []
 
 
 def pending_proposal(case: Case, user, proposals: dict[int, dict]) -> dict | None:
@@ -294,7 +342,10 @@ def _duplicates(case: Case, user, allowed: set[str]) -> list:
     if "merge" not in allowed:
         return []
     found = duplicates.candidates(case, queryset=Case.objects.visible_to(user))
-    return [c for c in found if c.case.parent_id is None]
+    # each with what its merge form states before the tick: the time apart beside the row's other figures
+    return [{"case": c.case, "distance_m": c.distance_m, "text_score": c.text_score, "joinable": c.joinable,
+             "apart": time_apart((c.case.reported_at - case.reported_at).total_seconds())}
+            for c in found if c.case.parent_id is None]
 
 
 def open311_answers(case: Case) -> dict | None:
@@ -345,10 +396,22 @@ def _refill(forms: list[dict], failed_action: str, posted: dict, error: str = ""
                     field["error_id"] = f"error-{failed_action}-{field['name']}"
 
 
-def dispatch_prefill(case: Case, route, staffed: set[int] | None = None) -> int | None:
+def fresh_target(case: Case, route):
+    """For a case not yet sent back or reopened: `categories.dispatch_target` for it (a routing rule, else the
+    category's default department, else the text router's department, else, for a label naming a community
+    matter, the street office of its street); None otherwise (the router's first guess is stale then)."""
+    if case.send_back_count or case.reopen_count:
+        return None
+    s = case.suggestion or {}
+    return dispatch_target(case.category, case.region_code, model_department_id=s.get("department_id"),
+                           model_local=bool(s.get("local")), route=route)
+
+
+def dispatch_prefill(case: Case, route, staffed: set[int] | None = None, target=None) -> int | None:
     """The department the dispatch form starts with. A case dispatched for the first time: what
-    `categories.dispatch_target` decides (a routing rule, else the category's default department, else the
-    text router's suggestion: the precedence auto-dispatch follows too), else the one the report was routed to
+    `categories.dispatch_target` decides (`fresh_target`, or `target` when the caller has it: a routing rule,
+    else the category's default department, else the text router's suggestion, or the street office for a
+    community matter: the precedence auto-dispatch follows too), else the one the report was routed to
     (`suggested_department`). After a send-back or a reopening, the router's first guess is stale: the services'
     `suggested_department` (the department the returning one named, or the one that handled it before the
     reopening), else the rule. Never a department that has sent this case back or that it was redirected from,
@@ -358,13 +421,8 @@ def dispatch_prefill(case: Case, route, staffed: set[int] | None = None) -> int 
                if s.action in ("send_back", "redirect") and isinstance(s.data, dict)}
     if case.status in IN_HAND:  # 改派: not back to where it is (a reopened case keeps its department to offer it)
         refused.add(case.department_id)
-    fresh = not case.send_back_count and not case.reopen_count
-    if fresh:
-        model = (case.suggestion or {}).get("department_id")
-        candidates = [dispatch_target(case.category, case.region_code, model_department_id=model,
-                                      route=route).department_id]
-    else:
-        candidates = []
+    target = target if target is not None else fresh_target(case, route)
+    candidates = [target.department_id] if target is not None else []
     candidates += [case.suggested_department_id, route.department.pk if route.department else None]
     return next((d for d in candidates if d and d not in refused and (staffed is None or d in staffed)), None)
 
@@ -412,13 +470,14 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
     """Everything the detail page draws for this user (with a refused action's form open and refilled, the
     message beside the input it names)."""
     user = request.user
-    route = chosen = None
+    route = chosen = target = None
     transitions = allowed_actions(case, user)
     allowed = {t.name for t in transitions}
     staffed = recipients.staffed_departments() if allowed & {"dispatch", "redirect", "send_back"} else None
     if allowed & set(DISPATCHING):
         route = explain_route(case.category, case.region_code)
-        chosen = dispatch_prefill(case, route, staffed)
+        target = fresh_target(case, route)
+        chosen = dispatch_prefill(case, route, staffed, target)
     forms = action_forms(case, user, chosen, transitions)
     if failed_action:
         _refill(forms, failed_action, posted or {}, extra.get("error", ""), error_field)
@@ -431,13 +490,18 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
     if chosen and chosen != getattr(route.department, "pk", None):  # the form starts elsewhere than the rule: say so
         prefilled = next((d for d in departments if d["id"] == chosen), None)
     proposals = display.send_back_proposals(case)
-    contact, masked_text = bool(case.reporter_name or case.reporter_phone_masked), case.text_masked
+    # what was written into the case is shown masked, the title and description and the timeline's notes alike
+    contact = bool(case.reporter_name or case.reporter_phone_masked)
+    masked_text = case.text_masked or bool(case.masked_notes())
     may_reveal = (contact or masked_text) and services.may_reveal_contact(user, case)
     reporter_token = ""
     if case.reporter_id == user.pk:
         reporter_token = next((r.follow_token for r in case.reporters.all() if r.original_case_id == case.pk), "")
     return {
         "case": case,
+        # The case's version as this page draws it: every action form sends it back (`expected_step`), and one
+        # sent after someone else has moved the case on is refused with what happened (`common.ensure_current`).
+        "last_step": last_step_id(case),
         "style": STATUS_STYLE.get(case.status, ""),
         "flags": flags_of(case),
         "actions": forms,
@@ -461,7 +525,8 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "merged_cases": _merged_cases(case),
         "merge_key": uuid.uuid4().hex,
         # A leader's 督办 that a merge carries to the case it joins: the merge forms say so beforehand.
-        "merge_supervisions": services.supervisions(case) if "merge" in allowed else [],
+        "merge_supervisions": ([{**s, "note": scrub(s["note"])} for s in services.supervisions(case)]
+                               if "merge" in allowed else []),
         # The photo inputs check size and count on the phone before anything is sent (the service's limits).
         "max_photo_bytes": max_photo_bytes(),
         "max_photos": case_conf.max_photos_per_request(),
@@ -474,11 +539,15 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "show_region_link": has_capability(user, "regions.view"),
         "router_panel": suggestion_panel(case, user),
         "prefilled_department": prefilled,
+        # why the form starts from the street office: the router named a community matter (社区居委会)
+        "prefilled_why": local_reason(case.suggestion, target) if target is not None and prefilled is not None
+        and chosen == target.department_id else "",
         "reporter_masked": mask_name(case.reporter_name),
         "reopen": _reopen_window(case),
+        "error_field": error_field,
         "can_reveal_contact": contact and may_reveal,
-        # what the reporter typed is shown masked (`Case.description_for_staff`); those who may call the
-        # reporter back may read it in clear, audited as 回访 is
+        # what was written into the case is shown masked (`Case.description_for_staff`, `CaseStep.note_for_staff`);
+        # those who may call the reporter back may read it in clear, audited as 回访 is
         "can_reveal_text": masked_text and may_reveal,
         **extra,
     }
@@ -509,12 +578,20 @@ def case_reveal_contact(request, number: str):
                    ("cases/partials/contact.html", "cases/contact_page.html"))
 
 
+def _text_with_labels(*, actor, case: Case) -> dict:
+    """`services.reveal_text`, each note with its step's label as the timeline names it."""
+    text = services.reveal_text(actor=actor, case=case)
+    labels = {**STEP_LABELS, **EXTRA_STEP_LABELS}
+    return {**text, "notes": [{**n, "label": labels.get(n["action"], n["action"])} for n in text["notes"]]}
+
+
 @require_POST
 @login_required
 def case_reveal_text(request, number: str):
-    """The title and description as the reporter typed them, phone and ID numbers in clear, through the service
-    (scope checked, audited, refused or not: as `case_reveal_contact`)."""
-    return _reveal(request, number, services.reveal_text, "text",
+    """The title and description as the reporter typed them and the timeline's masked notes as they were written,
+    phone and ID numbers and names in clear, through the service (scope checked, audited, refused or not: as
+    `case_reveal_contact`). The htmx answer replaces the description and, out of band, each masked note."""
+    return _reveal(request, number, _text_with_labels, "text",
                    ("cases/partials/case_text.html", "cases/case_text_page.html"))
 
 
@@ -552,34 +629,79 @@ def case_act(request, number: str, action: str):
 
     Every form carries a one-time key (`idempotency_key`, drawn with the page): the same form sent again (a
     browser resending it after a dropped connection) gets the first sending's answer, the same redirect and
-    message, never a second step nor a refusal of the state the first one moved the case to."""
+    message, never a second step nor a refusal of the state the first one moved the case to; sent again with
+    other words (edited after going back to the page), it is refused, the first sending's step standing.
+    And the case's version as the page drew it (`expected_step`): a form sent from a page left open while
+    someone else moved the case on is refused, saying what happened, and nothing changes."""
     case = Case.objects.visible_to(request.user).filter(number=str(number)[:20]).first()
     if action not in STEP_LABELS:
         raise Http404("未找到该事件，或不在您的权限范围内")
     key = request.POST.get("idempotency_key") or None
     if case is None:
         # The first sending may have moved the case out of the user's hands (退回): answer as it did.
-        done = services.replayed_case(actor=request.user, number=number, action=action, idempotency_key=key)
+        try:
+            done = services.replayed_case(actor=request.user, number=number, action=action, idempotency_key=key,
+                                          inputs=_inputs(request, action), photos=request.FILES.getlist("photos"))
+        except CivicgridError as exc:
+            return render(request, "ui/error.html", {"status": exc.status, "title": gettext("操作未执行"),
+                                                     "detail": one_language(exc.message),
+                                                     "back": reverse("ui:case_list")}, status=exc.status)
         if done is not None:
             return _done(request, done, action)
         return _left_scope(request, number, action)
+    if action == "merge" and request.POST.get("preview"):
+        return _merge_preview(request, case)
     try:
         if action in CONFIRMATIONS and request.POST.get("confirm") not in ("1", "on", "true"):
             raise MissingInput("请先勾选确认：合并后本案卷即告结束，不能撤销 / tick the confirmation first: a merge "
                                "cannot be undone", field="confirm")
         inputs = _inputs(request, action)
         services.act(actor=request.user, case=case, action=action, photos=request.FILES.getlist("photos"),
-                     idempotency_key=key, **inputs)
+                     idempotency_key=key, expected_step=request.POST.get("expected_step"), **inputs)
     except NotFound:
         raise Http404 from None
     except CivicgridError as exc:
         fresh = selectors.case_detail(request.user, case.number)
         labels = {f["name"]: f["label"] for f in _fields(CASE_WORKFLOW.transition(action), fresh, None)}
-        context = detail_context(request, fresh, error=error_text(exc, labels), failed_action=action,
-                                 posted={k: request.POST.get(k, "") for k in TEXT_INPUTS},
-                                 error_field=exc.field or "")
+        # what was typed, back in the form; a NUL (refused, `core.text`) left out
+        posted = {k: request.POST.get(k, "").replace("\x00", "") for k in TEXT_INPUTS}
+        extra = {"merge_preview": _preview_again(request, fresh, posted)} if action == "merge" else {}
+        context = detail_context(request, fresh, error=error_text(exc, {**labels, **MERGE_LABELS}),
+                                 failed_action=action, posted=posted, error_field=exc.field or "", **extra)
         return render(request, "cases/detail.html", context, status=exc.status)
     return _done(request, case, action)
+
+
+MERGE_LABELS = {"reason": _("合并理由")}
+
+
+def _merge_preview(request, case: Case):
+    """合并's first step: the parent named, previewed (`services.merge_preview`, nothing written) on the page with
+    the confirmation (and the reason, where needed); a parent that cannot be named (not found, not in scope,
+    not joinable) is refused as the merge would be, beside the input."""
+    posted = {k: request.POST.get(k, "") for k in TEXT_INPUTS}
+    try:
+        preview = services.merge_preview(actor=request.user, case=case, parent=posted["parent"].strip())
+    except NotFound:
+        raise Http404 from None
+    except CivicgridError as exc:
+        context = detail_context(request, case, error=error_text(exc), failed_action="merge", posted=posted,
+                                 error_field=exc.field or "")
+        return render(request, "cases/detail.html", context, status=exc.status)
+    context = detail_context(request, case, failed_action="merge", posted=posted,
+                             merge_preview=merge_preview_context(preview, posted))
+    return render(request, "cases/detail.html", context)
+
+
+def _preview_again(request, case: Case, posted: dict) -> dict | None:
+    """After a refused merge, its preview again (the reason field refilled), when the parent still previews."""
+    if not posted.get("parent", "").strip():
+        return None
+    try:
+        return merge_preview_context(services.merge_preview(actor=request.user, case=case,
+                                                            parent=posted["parent"].strip()), posted)
+    except CivicgridError:
+        return None
 
 
 def _done(request, case: Case, action: str):

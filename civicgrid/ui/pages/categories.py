@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils.http import urlencode
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_http_methods
@@ -36,7 +36,16 @@ from civicgrid.ui.language import one_language
 from civicgrid.ui.navigation import MenuItem, register
 
 from .audit import HISTORY_LIMIT, describe_all
-from .common import Column, capability_required, clean_code, page_view, paginate, search, table_rows
+from .common import (
+    Column,
+    capability_required,
+    clean_code,
+    in_region,
+    page_view,
+    paginate,
+    search,
+    table_rows,
+)
 
 COLUMNS = [
     Column(_("编码"), "code", link=True),
@@ -51,7 +60,7 @@ COLUMNS = [
 ]
 RULE_COLUMNS = [
     Column(_("编号"), "pk", link=True),
-    Column(_("规则类型"), "get_kind_display"),
+    Column(_("规则类型"), "kind_label"),
     Column(_("分类"), "category_label"),
     Column(_("区域代码"), "region_code"),
     Column(_("处置部门"), "department_label"),
@@ -76,13 +85,32 @@ def _label_categories(objects) -> list:
     return objects
 
 
+LEDGER_MARK = _("街道包保关系")  # a 包保 rule that is a street's 包保 assignment, in the list's kind column
+
+
 def _label_rules(objects) -> list:
+    """The list's cells; a 包保 rule that is a street's 包保 assignment (`services.ledger_kind`) says so in its
+    kind (`is_ledger`): its department is the street's 包保 department everywhere. One query for the page."""
+    classes = services.ledger_classes() if objects else {}
     for r in objects:
         r.category_label = f"{r.category.taxonomy.name} · {r.category}" if r.category_id else str(_("任意分类"))
         r.department_label = selectors.org_label(r.department)
         r.active_label = _yes(r.is_active)
+        r.is_ledger = bool(services.is_ledger_rule(r, classes))
+        r.kind_label = f"{r.get_kind_display()}（{LEDGER_MARK}）" if r.is_ledger else r.get_kind_display()
     _mark_rivals(objects)
     return objects
+
+
+def patron_notice(rule: RoutingRule) -> dict | None:
+    """For a rule that is a street's 包保 assignment (`services.ledger_kind`): the street and its 包保
+    department, for the form's notice that changing the rule's department changes the street's 包保 department
+    everywhere (the hazards ledger, flood tasks, materials, rescue); None for any other rule."""
+    if rule.pk is None or not services.ledger_kind(rule):
+        return None
+    street = Region.objects.filter(code=rule.region_code).values_list("name", flat=True).first() or ""
+    return {"street": f"{street}（{rule.region_code}）", "department": selectors.org_label(rule.department),
+            "readers": "、".join(str(_(r)) for r in services.PATRON_READERS)}
 
 
 def _mark_rivals(rules) -> None:
@@ -232,14 +260,37 @@ class RuleForm(forms.Form):
     is_active = forms.BooleanField(label=_("启用"), required=False, initial=True)
     note = forms.CharField(label=_("说明"), max_length=200, required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, patron: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        if patron:  # a street's 包保 assignment: a change of department is confirmed (`needs_patron_confirmation`)
+            self.fields["confirm_patron"] = forms.BooleanField(
+                label=_("确认更改该街道的包保部门"), required=False,
+                help_text=_("更改处置部门即更改该街道的包保部门：隐患台账、防汛任务、防汛物资和抢险救援随之改用新部门"))
         self.fields["category"].queryset = Category.objects.select_related("taxonomy").order_by(
             "taxonomy__code", "kind", "sort", "code")
         self.fields["category"].label_from_instance = lambda c: f"{c.taxonomy.name} · {c.get_kind_display()} {c}"
         current = self.initial.get("department")
         self.fields["department"].queryset = _dispatch_orgs(getattr(current, "pk", None))
         self.fields["department"].staffed = services.staffed_departments()
+
+
+PATRON_CONFIRM_MISSING = _("这条规则是街道的包保关系：更改处置部门会同时更改该街道的包保部门（隐患台账、防汛任务、防汛物资和"
+                           "抢险救援随之改用新部门）。请勾选“确认更改该街道的包保部门”后再保存。")
+
+
+def needs_patron_confirmation(form: RuleForm, department_changes: bool) -> bool:
+    """Whether a save that would change a street's 包保 department lacks its confirmation; if so the form says
+    so beside the tick box and nothing is saved."""
+    if "confirm_patron" not in form.fields or not department_changes or form.cleaned_data.get("confirm_patron"):
+        return False
+    form.add_error("confirm_patron", PATRON_CONFIRM_MISSING)
+    return True
+
+
+def _tell_patron_changed(request, rule: RoutingRule, notice: dict | None, department_before: int | None) -> None:
+    if notice is not None and rule.department_id != department_before:
+        messages.info(request, _("已同时更改%(street)s的包保部门为「%(department)s」：%(readers)s随之改用该部门。")
+                      % {**notice, "department": selectors.org_label(rule.department)})
 
 
 # `correct_rule` sets the department (and re-enables the rule); kind, priority and 启用 are not its to change.
@@ -375,17 +426,34 @@ def rule_list(request):
             "deleted_rules": _last_states(page_obj.object_list)})
     page_obj = paginate(request, qs.order_by("region_code", "id"))
     proposals = routing_proposals.open_proposals(request.user)
+    rules = _label_rules(list(page_obj.object_list))
     return render(request, "categories/rules.html", {
         "proposal_count": proposals.count(), "proposals": _proposal_rows(proposals[:PROPOSALS_SHOWN]),
         "page_obj": page_obj, "kind": kind, "region": region, "q": q, "kinds": RuleKind.choices,
-        "rows": table_rows(_label_rules(list(page_obj.object_list)), RULE_COLUMNS),
+        "ledger_rules": any(r.is_ledger for r in rules),
+        "rows": table_rows(rules, RULE_COLUMNS),
         "headers": [c.label for c in RULE_COLUMNS], "model_label": "categories.routingrule",
         "detail_url_name": "ui:routing_rule_detail",
     })
 
 
-# The open 规则更正建议 the rules page lists, oldest first (a backlog longer than this is worked from the top).
-PROPOSALS_SHOWN = 50
+# The open 规则更正建议 the rules page shows, oldest first; all of them are on their own page
+# (`proposal_list`: filtered and paged), which the rules page links with their count.
+PROPOSALS_SHOWN = 10
+PROPOSAL_SEARCH = ("case__number", "category__name", "from_department__name", "from_department__short_name",
+                   "proposed_department__name", "proposed_department__short_name")
+
+
+@page_view(MANAGE)
+def proposal_list(request):
+    """Every open 规则更正建议, oldest first, by region subtree or text (case number, category, department), a
+    page at a time: the same queries however many there are."""
+    region, q = clean_code(request.GET.get("region")), request.GET.get("q", "")
+    qs = in_region(routing_proposals.open_proposals(request.user), "region_code", region)
+    page_obj = paginate(request, search(qs, PROPOSAL_SEARCH, q).order_by("created_at", "id"))
+    return render(request, "categories/proposals.html", {
+        "page_obj": page_obj, "proposals": _proposal_rows(page_obj.object_list), "region": region, "q": q,
+        "back": request.get_full_path()})
 
 
 def proposal_correction_url(proposal) -> str:
@@ -421,14 +489,23 @@ def _proposal_rows(proposals) -> list[dict]:
 @require_http_methods(["POST"])
 @capability_required(MANAGE)
 def proposal_dismiss(request, pk: int):
-    """驳回 a 规则更正建议 with a reason (the rule stays as it is)."""
+    """驳回 a 规则更正建议 with a reason (the rule stays as it is); back to the list it was dismissed from (the
+    rules page, or the proposals page at its filter and page)."""
     try:
         routing_proposals.dismiss(actor=request.user, proposal_id=pk, reason=request.POST.get("reason", ""))
     except CivicgridError as exc:
         messages.error(request, one_language(str(exc)))
     else:
         messages.success(request, _("已驳回该规则更正建议"))
+    back = request.POST.get("next", "")
+    if back.startswith(reverse("ui:routing_proposal_list")) and url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(back)
     return redirect("ui:routing_rule_list")
+
+
+class _Unconfirmed(Exception):
+    """A save that would change a street's 包保 department, not confirmed: the form shows why."""
 
 
 @require_http_methods(["GET", "POST"])
@@ -458,11 +535,23 @@ def rule_new(request):
                     if proposal_id:  # the correction a 规则更正建议 asked for: it is closed as accepted
                         routing_proposals.accept(actor=request.user, proposal_id=proposal_id, rule_id=rule.pk)
             else:
-                rule = services.create_rule(actor=request.user, **data)
+                would_be = RoutingRule(category=data["category"], region_code=services.normalise_code(
+                    data["region_code"]), kind=data["kind"])
+                if services.ledger_kind(would_be) and "confirm_patron" not in form.fields:
+                    # a new street's 包保 rule is its 包保 assignment: ask for the tick, keeping what was typed
+                    form = RuleForm(request.POST, initial=initial, patron=True)
+                    form.is_valid()
+                if needs_patron_confirmation(form, True):
+                    raise _Unconfirmed
+                rule = services.create_rule(actor=request.user, **{k: v for k, v in data.items()
+                                                                   if k != "confirm_patron"})
+        except _Unconfirmed:
+            pass
         except CivicgridError as exc:
             _form_error(form, exc)
         else:
             messages.success(request, _("规则已保存"))
+            _tell_patron_changed(request, rule, None if correcting else patron_notice(rule), None)
             _warn_unstaffed(request, rule.department)
             _warn_rivals(request, rule)
             override = overriding_warning(rule.category, rule.region_code, rule.department_id, location, reference,
@@ -497,7 +586,8 @@ def rule_detail(request, pk: int):
     if rule is None:
         return _deleted_rule_page(request, pk)
     initial = {f: getattr(rule, f) for f in RuleForm.base_fields}
-    form = RuleForm(request.POST or None, initial=initial)
+    patron = patron_notice(rule)
+    form = RuleForm(request.POST or None, initial=initial, patron=patron is not None)
     delete_error = ""
     if request.method == "POST":
         try:
@@ -505,15 +595,18 @@ def rule_detail(request, pk: int):
                 if request.POST.get("confirm") != "1":
                     # No deletion on one click: the form asks for an explicit tick (works without JavaScript).
                     delete_error = _("请勾选“确认删除”后再删除此规则")
-                    form = RuleForm(initial=initial)
+                    form = RuleForm(initial=initial, patron=patron is not None)
                 else:
                     services.delete_rule(actor=request.user, rule=rule)
                     messages.success(request, _("规则已删除"))
                     return redirect("ui:routing_rule_list")
-            elif form.is_valid():
+            elif form.is_valid() and not needs_patron_confirmation(form, "department" in form.changed_data):
+                department_before = rule.department_id
                 rule = services.update_rule(actor=request.user, rule=rule,
-                                            **{f: form.cleaned_data[f] for f in form.changed_data})
+                                            **{f: form.cleaned_data[f] for f in form.changed_data
+                                               if f != "confirm_patron"})
                 messages.success(request, _("规则已保存"))
+                _tell_patron_changed(request, rule, patron, department_before)
                 _warn_unstaffed(request, rule.department)
                 _warn_rivals(request, rule)
                 return redirect("ui:routing_rule_detail", pk=rule.pk)
@@ -523,7 +616,8 @@ def rule_detail(request, pk: int):
                            selectors.history_read_paths(request.user))
     status = 400 if request.method == "POST" else 200
     return render(request, "categories/rule_form.html", {"form": form, "rule": rule, "entries": entries,
-                                                         "limit": HISTORY_LIMIT, "delete_error": delete_error},
+                                                         "limit": HISTORY_LIMIT, "delete_error": delete_error,
+                                                         "patron": patron},
                   status=status)
 
 
@@ -569,6 +663,7 @@ urlpatterns = [
     path("rules/new/", rule_new, name="routing_rule_new"),
     path("rules/export.xlsx", rule_export, name="routing_rule_export"),
     path("rules/<int:pk>/", rule_detail, name="routing_rule_detail"),
+    path("rules/proposals/", proposal_list, name="routing_proposal_list"),
     path("rules/proposals/<int:pk>/dismiss/", proposal_dismiss, name="routing_proposal_dismiss"),
 ]
 
@@ -578,6 +673,7 @@ data_endpoint("ui:category_export", "categories.Category", "export")
 data_endpoint("ui:routing_rule_list", "categories.RoutingRule", "list")
 data_endpoint("ui:routing_rule_detail", "categories.RoutingRule", "detail")
 data_endpoint("ui:routing_rule_export", "categories.RoutingRule", "export")
+data_endpoint("ui:routing_proposal_list", "cases.RoutingProposal", "list")
 non_data_endpoint("ui:category_import", "ui:routing_rule_new", "ui:routing_proposal_dismiss")
 
 register(MenuItem("categories", gettext_noop("事件分类"), "ui:category_list", VIEW, order=60))

@@ -68,8 +68,8 @@ def _evaluate(request, ask: dict) -> selectors.Evaluation:
                                   end=selectors.parse_day(ask["end"], "end"))
     try:
         return selectors.evaluate(request.user, ask["subject"], start, end, as_of=selectors.parse_as_of(ask["as_of"]))
-    except PermissionDenied:
-        raise DjangoPermissionDenied from None
+    except PermissionDenied as exc:  # its words (which tables this account may see) reach the 403 page
+        raise DjangoPermissionDenied(*exc.args) from None
 
 
 def _table(ev: selectors.Evaluation, rate_labels: list[str], count_labels: list[str], rows=None) -> list[dict]:

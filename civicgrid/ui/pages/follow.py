@@ -95,9 +95,10 @@ def follow_rate(request, token: str):
     except NotFound:
         raise Http404(LINK_INVALID) from None
     except CivicgridError as exc:
-        # What was typed stays in the form (a missing score must not cost the comment).
+        # What was typed stays in the form (a missing score must not cost the comment; a NUL, refused, is left out
+        # so that sending it again goes through).
         return _render(request, token, status=exc.status, error=error_text(exc), failed="rate",
-                       comment=request.POST.get("comment", "")[:1000])
+                       comment=request.POST.get("comment", "").replace("\x00", "")[:1000])
     success_once(request, _("感谢您的评价"))
     return redirect("ui:follow", token)
 
@@ -115,7 +116,7 @@ def follow_reopen(request, token: str):
         raise Http404(LINK_INVALID) from None
     except CivicgridError as exc:
         return _render(request, token, status=exc.status, error=error_text(exc), failed="reopen",
-                       reason=request.POST.get("reason", "")[:MAX_NOTE])
+                       reason=request.POST.get("reason", "").replace("\x00", "")[:MAX_NOTE])
     success_once(request, _("已提交重新办理申请"))
     return redirect("ui:follow", token)
 

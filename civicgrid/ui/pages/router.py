@@ -24,9 +24,9 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_POST
 
 from civicgrid.apps.cases.models import Case
@@ -37,6 +37,7 @@ from civicgrid.integrations.router import corrections, handlers, versions
 from civicgrid.integrations.router.models import RetrainRun, RouterCorrection, RouterModelVersion
 from civicgrid.integrations.router.permissions import MANAGE
 from civicgrid.integrations.router.selectors import triage_queue
+from civicgrid.integrations.router.service import case_text, with_categories
 from civicgrid.ui.language import one_language
 from civicgrid.ui.navigation import MenuItem, register
 
@@ -56,6 +57,21 @@ def percent(value) -> str:
         return "—"
 
 
+def match_words(score) -> str:
+    """How a suggested category's text match reads to a dispatcher. The score is the share of a name's or a
+    keyword's words found in the text (`categories.matching`), not a probability: shown as "100%", one shared
+    keyword (困难 of 社会救助) read as certainty. Words say what was found instead."""
+    from civicgrid.apps.categories import matching
+
+    try:
+        value = float(score)
+    except (TypeError, ValueError):
+        return ""
+    if value >= 0.999:
+        return gettext("含该类名称或关键词")
+    return gettext("部分字词相同") if value < matching.CLEAR_SCORE else gettext("大部分字词相同")
+
+
 def describe(suggestion: dict | None) -> dict | None:
     """A stored or live suggestion as the templates draw it (confidence as a percentage, level, top three)."""
     if not suggestion:
@@ -65,7 +81,7 @@ def describe(suggestion: dict | None) -> dict | None:
     from civicgrid.apps.categories import matching
 
     top3 = [{**t, "percent": percent(t.get("confidence"))} for t in (suggestion.get("top3") or [])[:3]]
-    categories = [{**c, "percent": percent(c.get("score"))} for c in (suggestion.get("categories") or [])[:3]]
+    categories = [{**c, "match": match_words(c.get("score"))} for c in (suggestion.get("categories") or [])[:3]]
     return {
         **suggestion,
         "percent": percent(conf),
@@ -88,18 +104,54 @@ def suggested_category(suggestion: dict | None) -> int | None:
     return s["category_pick"] if s else None
 
 
+def local_reason(suggestion: dict | None, target) -> str:
+    """Why the dispatch form starts from a street office (`handlers.local_reason`), in the reader's language."""
+    why = handlers.local_reason(suggestion, target)
+    return one_language(why) if why else ""
+
+
 def suggestion_panel(case: Case, user=None) -> dict | None:
     """The router's part of the case page, for those who take reports in (`cases.intake`): its suggestion,
     whether it was auto-dispatched, whether the dispatcher's choice differed (once dispatched)."""
     if user is not None and not has_capability(user, "cases.intake"):
         return None
-    s = describe(case.suggestion)
+    s = describe(with_categories([(case.suggestion, case_text(case))])[0])
     if s is None and not case.auto_dispatched:
         return None
     corrected = None
     if s and case.department_id and s.get("department_id"):
         corrected = s["department_id"] != case.department_id
-    return {"s": s, "auto": case.auto_dispatched, "corrected": corrected, "dispatched": bool(case.department_id)}
+    return {"s": s, "auto": case.auto_dispatched, "corrected": corrected, "dispatched": bool(case.department_id),
+            "withdrawn": _withdrawn_corrections(case, user), "street_office": _street_office(case, s)}
+
+
+def _street_office(case: Case, s: dict | None) -> str:
+    """For a case not yet dispatched whose router label names a community matter: the street office the dispatch
+    form starts from (`categories.dispatch_target`), when no rule or default decides; else ""."""
+    if not s or not s.get("local") or s.get("department_id") or case.department_id:
+        return ""
+    goal = handlers.target(case)
+    return goal.office.name if goal.source == "street_office" and goal.office is not None else ""
+
+
+def _withdrawn_corrections(case: Case, user) -> dict | None:
+    """A dispatcher's correction of the router on this case that the case itself withdrew (it came back to the
+    department the router suggested, `corrections.withdraw_returned`), and the rules a 同时更正分拨规则 changed
+    with that dispatch, which nothing changed back: named for review (linked for those who manage rules)."""
+    from civicgrid.apps.cases.models import CaseStep
+
+    steps = list(RouterCorrection.objects.filter(case=case, withdrawn_at__isnull=False).values_list("step_id",
+                                                                                                    flat=True))
+    if not steps:
+        return None
+    rules = []
+    for data in CaseStep.objects.filter(case=case, pk__in=steps).values_list("data", flat=True):
+        corrected = (data or {}).get("rule_corrected") if isinstance(data, dict) else None
+        if isinstance(corrected, dict) and corrected.get("rule"):
+            rules.append(corrected["rule"])
+    may_edit = user is not None and has_capability(user, "categories.manage")
+    return {"count": len(steps), "rules": [{"id": pk, "url": reverse("ui:routing_rule_detail", args=[pk])
+                                            if may_edit else ""} for pk in sorted(set(rules))]}
 
 
 # ------------------------------------------------------------------------------------ live suggestion (htmx)
@@ -212,7 +264,9 @@ def triage(request):
     qs = triage_queue(request.user, below=None if show_all else limit, top_level_only=True)
     page = Paginator(qs.select_related("category", "grid"), TRIAGE_PAGE).get_page(request.GET.get("page"))
     routed = _routed_departments(page.object_list)
-    rows = [{"case": c, "s": describe(c.suggestion), "routed": routed.get(c.pk)} for c in page.object_list]
+    shown = with_categories([(c.suggestion, case_text(c)) for c in page.object_list])
+    rows = [{"case": c, "s": describe(s), "routed": routed.get(c.pk)} for c, s in zip(page.object_list, shown,
+                                                                                       strict=True)]
     return render(request, "router/triage.html", {
         "rows": rows, "page": page, "show_all": show_all, "threshold": percent(limit),
         "auto_enabled": handlers.enabled(),
@@ -226,17 +280,22 @@ def _routed_departments(cases) -> dict[int, dict]:
     number of rows."""
     from civicgrid.apps.categories.routing import RoutingTable
     from civicgrid.apps.categories.selectors import org_label
-    from civicgrid.foundation.orgs.models import Organisation
+    from civicgrid.foundation.orgs.models import Organisation, OrgKind
 
     table = RoutingTable()
-    names = {o.pk: org_label(o) for o in Organisation.case_handlers().only("pk", "name", "short_name", "kind",
-                                                                         "code")}
+    handlers_ = list(Organisation.case_handlers().only("pk", "name", "short_name", "kind", "code", "region_code"))
+    names = {o.pk: org_label(o) for o in handlers_}
+    # a community matter goes to the street office of the case's street (`categories.dispatch_target`)
+    offices = {o.region_code: o for o in sorted(handlers_, key=lambda o: -o.pk) if o.kind == OrgKind.STREET_OFFICE}
     out = {}
     for c in cases:
         s = c.suggestion or {}
         category_id = c.category_id or (s.get("category_id") if isinstance(s.get("category_id"), int) else None)
         department_id = table.department_id(category_id, c.region_code or "")
         if department_id is None:
+            office = offices.get((c.region_code or "")[:9]) if s.get("local") and not s.get("department_id") else None
+            if office is not None:
+                out[c.pk] = {"department": office.name, "agrees": False, "local": True}
             continue
         out[c.pk] = {"department": names.get(department_id, ""), "agrees": department_id == s.get("department_id")}
     return out
@@ -270,7 +329,9 @@ def _home_context(request, **extra) -> dict:
         "threshold_percent": percent(handlers.threshold()),
         "auto_enabled": handlers.enabled(),
         "corrections": corrections.since_active(),
-        "corrections_total": RouterCorrection.objects.count(),
+        "corrections_total": RouterCorrection.objects.filter(withdrawn_at__isnull=True).count(),
+        # corrections the case proved wrong: it came back to the department the router had suggested
+        "corrections_withdrawn": RouterCorrection.objects.filter(withdrawn_at__isnull=False).count(),
         "runs": runs,
         "running": next((r for r in runs if not r.finished), None),
         "system_username": handlers.SYSTEM_USERNAME,

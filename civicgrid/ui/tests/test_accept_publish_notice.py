@@ -17,7 +17,7 @@ from civicgrid.apps.categories.models import Category
 pytestmark = pytest.mark.django_db
 
 DESCRIPTION = "住户张伟（身份证140213198805052317，电话13811112222）门前暴露垃圾"
-MASKED = "住户张伟（身份证1402**********2317，电话138****2222）门前暴露垃圾"
+MASKED = "住户张*（身份证1402**********2317，电话138****2222）门前暴露垃圾"
 
 
 def _accept_form(client, case) -> str:

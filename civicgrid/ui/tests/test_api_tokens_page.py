@@ -152,3 +152,25 @@ def test_the_token_page_needs_a_signed_in_user_and_revoking_needs_post(worker):
     assert opened.status_code == 302 and opened["Location"] == "/accounts/tokens/"
     assert Client().post(f"/accounts/tokens/{row.pk}/revoke/").status_code == 302  # to the sign-in page
     assert _world() == before and _works(token)
+
+
+@pytest.mark.parametrize(("form", "zh", "en"), [
+    ({}, "请填写原密码", "enter your current password"),
+    ({"old_password": "wrong", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}, "原密码不正确",
+     "the current password is wrong"),
+    ({"old_password": PASSWORD}, "请填写新密码", "enter a new password"),
+    ({"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD + "x"},
+     "两次输入的新密码不一致", "the new passwords differ"),
+])
+def test_a_refused_password_change_says_why_in_the_readers_language(worker, form, zh, en):
+    """An empty form was told the current password was wrong; and these refusals came in both languages at once,
+    where the policy's own came in one."""
+    session = _signed_in(worker)
+    before = _world()
+    page = session.post("/accounts/password/", form).content.decode()
+    assert zh in page and en not in page
+    session.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    response = session.post("/accounts/password/", form)
+    assert response.status_code == 400
+    assert en in response.content.decode() and zh not in response.content.decode()
+    assert _world() == before and worker.__class__.objects.get(pk=worker.pk).check_password(PASSWORD)

@@ -154,3 +154,32 @@ def test_the_page_makes_the_same_queries_short_or_long(loop, cases, client_for, 
     monkeypatch.setattr(cases_list, "COUNT_CAP", 10)
     assert count_text(get(c, q="事件7")[1]) == "共 10+ 条"
     assert _queries(c, q="事件7") <= short
+
+
+@pytest.mark.parametrize(("query", "zh", "en"), [
+    ({"region": "abc"}, "「街道/社区」须为区划代码", "Street / community must be a region code"),
+    ({"category": "abc"}, "「分类」须为编号", "Category must be an id"),
+    ({"overdue": "maybe"}, "「超期」须为 1（是）或 0（否）", "Overdue must be 1 (yes) or 0 (no)"),
+    ({"date_from": "2026-05-02", "date_to": "2026-05-01"}, "「上报日期至」早于「上报日期自」",
+     "Reported to is before Reported from"),
+])
+def test_a_refused_filter_names_the_field_as_labelled_and_offers_the_list_without_filters(client, query, zh, en):
+    """"region 须为区划代码" named the parameter, not the field the reader filled; the page's only way on was home."""
+    from civicgrid.foundation.access.roles import Role
+    from civicgrid.testing.builders import small_tree, user_with
+
+    tree = small_tree()
+    user = user_with(Role.COMMAND_DISPATCHER, region=tree["140213"])
+    client.force_login(user)
+    page = client.get("/cases/", query)
+    html = page.content.decode()
+    assert page.status_code == 400 and zh in html and en not in html
+    assert 'href="/cases/" data-clear-filters' in html
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    html = client.get("/cases/", query).content.decode()
+    assert en in html and zh not in html
+    from civicgrid.foundation.access.models import ApiToken
+
+    token = {"HTTP_AUTHORIZATION": f"Bearer {ApiToken.issue(user, label='test')[1]}"}
+    api = client.get("/api/v1/cases", query, **token)  # the API names the parameter in `field`
+    assert api.status_code in (400, 422) and any(f'"{name}"' in api.content.decode() for name in query)

@@ -78,7 +78,8 @@ def test_the_follow_page_of_a_merged_report_shows_its_own_time_and_the_merge(loo
 
 def test_a_merge_is_confirmed_before_it_happens(loop, client_for):
     """Each offered duplicate opens a form that says what a merge does and asks for a tick; the generic 合并
-    form asks for it too, and a post without it is refused with nothing changed."""
+    form previews the parent first and asks for it there, and a post without it is refused with nothing
+    changed."""
     parent = report(loop)
     case = report(loop, title="门口垃圾没人清", lng=POINT[0] + 0.0003)
     c = client_for(loop.dispatcher)
@@ -87,7 +88,10 @@ def test_a_merge_is_confirmed_before_it_happens(loop, client_for):
     form = re.search(rf'<form method="post" [^>]*data-merge-form="{parent.number}">.*?</form>', row, re.S).group(0)
     assert '<input type="checkbox" name="confirm" value="1" required>' in form and "合并不能撤销" in form
     generic = re.search(r'<form [^>]*data-action-form="merge">.*?</form>', html, re.S).group(0)
-    assert '<input type="checkbox" name="confirm" value="1" required>' in generic
+    assert 'name="preview"' in generic and 'name="confirm"' not in generic
+    previewed = post_merge(c, case, parent=parent.number, preview="1").content.decode()
+    confirm = re.search(rf'<form [^>]*data-merge-confirm-form="{parent.number}">.*?</form>', previewed, re.S).group(0)
+    assert '<input type="checkbox" name="confirm" value="1" required>' in confirm and "合并不能撤销" in confirm
 
     before = world_counts()
     response = post_merge(c, case, parent=parent.number)

@@ -247,7 +247,7 @@ def test_every_thing_reporters_are_told_has_its_english():
 
     services = pathlib.Path(recipients.__file__).parent / "services"
     source = "\n".join(p.read_text(encoding="utf-8") for p in services.glob("*.py"))
-    told = set(re.findall(r'ctx\.tell = "([^"]+)"', source))
+    told = set(re.findall(r'ctx\.tell(?:, ctx\.milestone)? = "([^"]+)"', source))
     told |= {"已收到", "已自行处置并结案"}
     assert len(told) >= 10
     assert told <= set(recipients.TELLS_EN), told - set(recipients.TELLS_EN)

@@ -61,9 +61,11 @@ def test_the_dispatcher_redirects_from_the_page(loop, client_for):
                                       department=loop.dept).exists()
     html = _page(c, case)
     assert re.search(r'<li data-step="redirect">', html)
-    # the same form sent again takes no second step
+    # the same form sent again takes no second step (the same form: its ticked box too; with other content the
+    # key is refused, `test_action_guards`)
     again = c.post(reverse("ui:case_act", args=[case.number, "redirect"]),
-                   {"department": loop.dept.pk, "reason": "井盖归城管", "idempotency_key": "k-redirect-1"})
+                   {"department": loop.dept.pk, "reason": "井盖归城管", "correct_rule": "1",
+                    "idempotency_key": "k-redirect-1"})
     assert again.status_code == 302 and Case.objects.get(pk=case.pk).redirect_count == 1
 
 

@@ -100,6 +100,11 @@ def test_dismissing_needs_a_reason_and_is_audited(loop, client_for):
     c.post(url, {"reason": "  "})
     assert RoutingProposal.objects.get(pk=proposal.pk).status == ProposalStatus.OPEN
     assert not AuditEntry.objects.filter(action=DISMISSED).exists()
+    # a NUL (PostgreSQL cannot store one) is refused with the field named, nothing changed
+    refused = c.post(url, {"reason": "仍归\x00城管"}, follow=True)
+    assert "NUL" in refused.content.decode()
+    assert RoutingProposal.objects.get(pk=proposal.pk).status == ProposalStatus.OPEN
+    assert not AuditEntry.objects.filter(action=DISMISSED).exists()
 
     assert c.post(url, {"reason": "该类事件仍归城管"}).status_code == 302
     proposal.refresh_from_db()
@@ -160,3 +165,91 @@ def test_the_migration_opens_the_proposals_steps_made_before_they_were_kept(loop
     assert proposal.step_id == step.pk and proposal.status == ProposalStatus.OPEN
     assert proposal.created_at == step.at and proposal.proposed_department_id == loop.other_dept.pk
     assert proposal.region_code == case.region_code and proposal.category_id == loop.cat.pk
+
+
+def _more_proposals(loop, n: int, *, region_code: str = GRID) -> list[RoutingProposal]:
+    """`n` open proposals, each on a case of its own, as a 退回 with 建议更正分拨规则 leaves them (made directly:
+    the list's queries do not depend on how they came)."""
+    from django.utils import timezone
+
+    from civicgrid.apps.cases.models import Case, CaseStep
+
+    made = []
+    start = Case.objects.count()
+    for i in range(n):
+        case = Case.objects.create(number=f"PT{start + i:08d}", title="路边暴露垃圾", description="小区门口垃圾堆放",
+                                   source="grid_worker", status="accepted", lng=113.21, lat=40.01,
+                                   grid=loop.tree[GRID], region_code=region_code, category=loop.cat,
+                                   reported_at=timezone.now())
+        step = CaseStep.objects.create(case=case, action="send_back", at=timezone.now(),
+                                       data={"routing_correction": {"region_code": region_code}})
+        made.append(RoutingProposal.objects.create(
+            case=case, step=step, category=loop.cat, region_code=region_code, from_department=loop.dept,
+            proposed_department=loop.other_dept))
+    return made
+
+
+def _listed(html: str) -> list[str]:
+    return re.findall(r'<tr data-proposal="(\d+)"', html)
+
+
+def _queries(client, url: str, params: dict | None = None) -> tuple[int, str]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url, params or {})
+    assert response.status_code == 200
+    return len(ctx.captured_queries), response.content.decode()
+
+
+def test_every_open_proposal_is_reachable_with_the_same_queries_for_5_as_for_60(
+        loop, client_for, django_assert_max_num_queries):
+    c = client_for(loop.dispatcher)
+    rules, listing = reverse("ui:routing_rule_list"), reverse("ui:routing_proposal_list")
+    proposals = _more_proposals(loop, 5)
+    c.get(rules), c.get(listing)  # warm: the session, the grants, the menu
+    few_rules, html = _queries(c, rules)
+    few_list, page = _queries(c, listing)
+    assert _listed(html) == _listed(page) == [str(p.pk) for p in proposals]
+    assert 'data-proposal-count>5<' in page and "查看全部 5 条规则更正建议" in html
+
+    proposals += _more_proposals(loop, 55)
+    with django_assert_max_num_queries(few_rules):
+        html = c.get(rules).content.decode()
+    with django_assert_max_num_queries(few_list):
+        first = c.get(listing).content.decode()
+    assert _queries(c, rules)[0] == few_rules and _queries(c, listing)[0] == few_list
+    count, second = _queries(c, listing, {"page": 2})
+    assert count == few_list
+    # The rules page shows the oldest few and links to all of them, by their count.
+    assert _listed(html) == [str(p.pk) for p in proposals[:10]]
+    assert re.search(r"data-proposal-count>60<", html) and "查看全部 60 条规则更正建议" in html
+    assert f'href="{listing}"' in html
+    # The proposals page: every one of the 60, once, oldest first, 50 and then 10.
+    assert len(_listed(first)) == 50 and len(_listed(second)) == 10
+    assert _listed(first) + _listed(second) == [str(p.pk) for p in proposals]
+    assert 'data-proposal-count>60<' in first and "第 2 / 2 页" in second
+    assert 'data-oid="' in first and 'data-model="cases.routingproposal"' in first
+
+
+def test_the_proposals_page_filters_by_region_and_text_and_dismisses_back_to_itself(loop, client_for):
+    here = _more_proposals(loop, 3)
+    there = _more_proposals(loop, 2, region_code="140213051001001")
+    c = client_for(loop.dispatcher)
+    listing = reverse("ui:routing_proposal_list")
+    assert _listed(c.get(listing, {"region": "140213051"}).content.decode()) == [str(p.pk) for p in there]
+    assert _listed(c.get(listing, {"q": here[1].case.number}).content.decode()) == [str(here[1].pk)]
+    assert _listed(c.get(listing, {"q": "区住建局"}).content.decode()) == [str(p.pk) for p in here + there]
+    assert "data-no-proposals" in c.get(listing, {"q": "没有这个"}).content.decode()
+    # 驳回 from a filtered page returns to it; an address elsewhere is not followed.
+    back = f"{listing}?region=140213051"
+    response = c.post(reverse("ui:routing_proposal_dismiss", args=[there[0].pk]), {"reason": "不改", "next": back})
+    assert response.status_code == 302 and response["Location"] == back
+    assert RoutingProposal.objects.get(pk=there[0].pk).status == ProposalStatus.DISMISSED
+    response = c.post(reverse("ui:routing_proposal_dismiss", args=[there[1].pk]),
+                      {"reason": "不改", "next": "https://example.com/"})
+    assert response["Location"] == reverse("ui:routing_rule_list")
+    assert _listed(c.get(back).content.decode()) == []
+    # only those who manage rules read it
+    assert client_for(loop.street_dispatcher).get(listing).status_code == 403

@@ -124,7 +124,7 @@ def decide_extension(ctx: Ctx) -> None:
     case = ctx.case
     decision = str(ctx.inputs.get("decision") or "").strip()
     if decision not in DECISIONS:
-        raise ValidationFailed("审批结果须为 approve 或 reject / decision must be approve or reject", field="decision")
+        raise ValidationFailed("请选择审批结果：同意或不同意 / choose the decision: approve or reject", field="decision")
     requested = float(case.extension_hours or 0)
     words = str(ctx.inputs.get("note") or ctx.inputs.get("reason") or "").strip()
     if decision == "reject" and not words:

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.access.models import User
+from civicgrid.foundation.audit.service import text_mark
 from civicgrid.foundation.core.bilingual import quotable
-from civicgrid.foundation.core.errors import ValidationFailed
+from civicgrid.foundation.core.errors import NotFound, ValidationFailed
 from civicgrid.foundation.core.pii import scrub
 from civicgrid.foundation.orgs.models import Organisation, handles_cases, handling_kinds_text
 
-from .. import clocks, recipients
+from .. import clocks, conf, duplicates, recipients
 from ..models import MERGE_PARENT_STATUSES, Case, CaseReporter, Status
+from ..workflow import CASE_WORKFLOW
 from . import routing_proposals
-from .common import MissingInput, add_step, drop_extension_request, lock, publish, record, snapshot, truthy
+from .common import (
+    NOT_FOUND,
+    MissingInput,
+    add_step,
+    drop_extension_request,
+    ensure_capability_scope,
+    lock,
+    publish,
+    record,
+    snapshot,
+    truthy,
+)
 from .intake import require_subclass, resolve_category
 from .transitions import ACCEPT_NEEDS_CATEGORY, Ctx, action
 
@@ -177,19 +192,103 @@ def void(ctx: Ctx) -> None:
     _tell_why(ctx)
 
 
-def _parent(ctx: Ctx) -> Case:
-    value = ctx.inputs.get("parent")
+def _parent(actor, case: Case, value) -> Case:
+    """The parent named (a case or its number): in the actor's intake scope, not the case itself, joinable."""
     number = value.number if isinstance(value, Case) else str(value or "").strip()
-    parent = (Case.objects.visible_to(ctx.actor, "intake").select_related("department")
+    if not number:
+        raise MissingInput("请填写主案卷号 / give the parent case's number", field="parent")
+    parent = (Case.objects.visible_to(actor, "intake").select_related("department", "category__parent")
               .filter(number=number[:20]).first())
     if parent is None:
         shown = quotable(number, 20)
         raise ValidationFailed(f"主案卷不存在或不在您的范围内：「{shown}」 / parent case \"{shown}\" not found or not in "
                                f"your scope", field="parent")
-    if parent.pk == ctx.case.pk:
+    if parent.pk == case.pk:
         raise ValidationFailed("不能合并到自身 / a case cannot be merged into itself", field="parent")
     _check_joinable(parent)
     return parent
+
+
+@dataclass(frozen=True)
+class MergePreview:
+    """A merge of `case` into `parent` before it is taken: what the form shows before the confirmation (number,
+    title, category, status, distance, time apart) and what `merge` decides by. A parent the duplicate finder
+    offers (`duplicates.fit`) is merged on the confirmation alone; any other needs the dispatcher's reason
+    (`needs_reason`), and one farther than `conf.merge_max_distance_m()` is refused whatever the reason
+    (`too_far`)."""
+
+    case: Case
+    parent: Case
+    fit: duplicates.Fit
+    max_distance_m: float
+
+    @property
+    def distance_m(self) -> float:
+        return self.fit.distance_m
+
+    @property
+    def seconds_apart(self) -> float:
+        """From the case's report to the parent's: negative when the parent was reported first."""
+        return (self.parent.reported_at - self.case.reported_at).total_seconds()
+
+    @property
+    def too_far(self) -> bool:
+        return self.fit.distance_m > self.max_distance_m
+
+    @property
+    def needs_reason(self) -> bool:
+        return not self.fit.offered
+
+    def too_far_message(self) -> str:
+        d, most, n = f"{self.fit.distance_m:.0f}", f"{self.max_distance_m:.0f}", self.parent.number
+        return (f"主案卷 {n} 与本案卷相距 {d} 米，超过合并的最大距离 {most} 米，不能合并：相距这么远的两件案卷不是同一问题；"
+                f"如为定位错误，请先核实两件案卷的位置 / case {n} is {d} m away, beyond the {most} m a merge may span: "
+                f"cases so far apart are not one problem; if a location is wrong, check both first")
+
+    def reason_message(self) -> str:
+        zh = "；".join(r.partition(" / ")[0] for r in self.fit.reasons)
+        en = "; ".join(r.partition(" / ")[2] or r for r in self.fit.reasons)
+        n = self.parent.number
+        return (f"主案卷 {n} 不在本案卷的疑似重复之列（{zh}）：确为同一问题需要合并的，请填写合并理由，理由记入办理过程和审计记录 / "
+                f"case {n} is not among this case's possible duplicates ({en}): to merge into it anyway, give the "
+                f"reason, which the timeline and the audit trail keep")
+
+
+def _preview(actor, case: Case, parent: Case) -> MergePreview:
+    # The texts are weighed among the cases the case page searches (its list of possible duplicates).
+    fit = duplicates.fit(case, parent, queryset=Case.objects.visible_to(actor))
+    return MergePreview(case, parent, fit, conf.merge_max_distance_m())
+
+
+def merge_preview(*, actor, case: Case, parent) -> MergePreview:
+    """What merging `case` into `parent` (a case or its number) would join, for the form's preview step and the
+    API's: checked as the merge itself is (the case in scope, the transition open to the actor in its state, the
+    parent in scope and joinable: the same refusals), nothing written. A parent too far, or one needing a
+    reason, is not refused here: the preview says so."""
+    case = Case.objects.visible_to(actor).select_related("category__parent").filter(pk=case.pk).first()
+    if case is None:  # as it is now (the page's copy may be older), and 404 outside the actor's scope
+        raise NotFound(NOT_FOUND)
+    t = CASE_WORKFLOW.transition("merge")
+    CASE_WORKFLOW.check(case, actor, "merge", {"parent": parent or "-"})
+    ensure_capability_scope(actor, case, t.capability, t.label)
+    return _preview(actor, case, _parent(actor, case, parent))
+
+
+def _guard(ctx: Ctx, parent: Case) -> None:
+    """Refuse a merge into a parent too far away, and into one the duplicate finder does not offer unless a
+    reason is given; the reason is the step's note (the timeline) and the audit trail keeps what the finder
+    found and that a reason was given (its length and digest, as the trail keeps all free text)."""
+    preview = _preview(ctx.actor, ctx.case, parent)
+    if preview.too_far:
+        raise ValidationFailed(preview.too_far_message(), field="parent")
+    if not preview.needs_reason:
+        return
+    reason = str(ctx.inputs.get("reason") or "").strip()
+    if not reason:
+        raise MissingInput(preview.reason_message(), field="reason")
+    ctx.data["not_offered"] = {"codes": list(preview.fit.codes), "why": list(preview.fit.reasons),
+                               "distance_m": preview.distance_m, "reason": text_mark(reason)}
+    ctx.event["not_offered"] = list(preview.fit.codes)
 
 
 def _check_joinable(parent: Case) -> None:
@@ -261,9 +360,11 @@ def _carry_supervision(ctx: Ctx, parent: Case, carried: list[dict]) -> None:
 @action("merge")
 def merge(ctx: Ctx) -> None:
     """合并: the duplicate joins its parent; its reporters (and cases merged into it) follow the parent, and so does
-    a leader's 督办 of it (`_carry_supervision`)."""
+    a leader's 督办 of it (`_carry_supervision`). A parent the duplicate finder does not offer takes a reason, one
+    too far away none (`_guard`)."""
     case = ctx.case
-    parent = _parent(ctx)
+    parent = _parent(ctx.actor, case, ctx.inputs.get("parent"))
+    _guard(ctx, parent)
     carried = supervisions(case)
     clocks.stop_all(case, ctx.at)
     case.parent = parent
@@ -273,10 +374,15 @@ def merge(ctx: Ctx) -> None:
     Case.objects.filter(parent=case).update(parent=parent)
     ctx.data.update({"parent": parent.number, "reporters_moved": moved})
     ctx.event["parent_number"] = parent.number
-    add_step(parent, action="merged_in", actor=ctx.actor, at=ctx.at, note=f"合并案卷 {case.number}",
-             note_en=f"case {case.number} merged into this one",
-             data={"child": case.number, "reporters_moved": moved}, department=parent.department)
-    record(parent, actor=ctx.actor, action="merged_in", before=None, data={"child": case.number})
+    note, note_en, data = f"合并案卷 {case.number}", f"case {case.number} merged into this one", {"child": case.number}
+    if "not_offered" in ctx.data:  # the parent's timeline says so too, with the dispatcher's reason
+        reason = str(ctx.inputs.get("reason") or "").strip()
+        note += f"（不在疑似重复之列，合并理由：{reason}）"
+        note_en += f" (not among its possible duplicates; reason: {reason})"
+        data["not_offered"] = ctx.data["not_offered"]["codes"]
+    add_step(parent, action="merged_in", actor=ctx.actor, at=ctx.at, note=note, note_en=note_en,
+             data={**data, "reporters_moved": moved}, department=parent.department)
+    record(parent, actor=ctx.actor, action="merged_in", before=None, data=data)
     if carried:
         ctx.data["supervisions_carried"] = len(carried)
         _carry_supervision(ctx, parent, carried)

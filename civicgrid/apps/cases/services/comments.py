@@ -14,6 +14,7 @@ from django.utils import timezone
 from civicgrid.foundation.audit.service import snapshot
 from civicgrid.foundation.core.bilingual import quotable
 from civicgrid.foundation.core.errors import NotFound, ValidationFailed
+from civicgrid.foundation.core.text import refuse_nul
 
 from ..models import Case, CaseReporter, CaseStep
 from .common import NOT_FOUND, actor_label, add_step, lock, publish, record, user_or_none
@@ -24,8 +25,8 @@ MAX_MEDIA_URL = 500
 CHANNELS = ("web", "app", "api", "follow", "open311")
 
 
-def _clean_text(text) -> str:
-    return str(text or "").replace("\x00", "").strip()
+def _clean_text(text, field: str, label: str) -> str:
+    return refuse_nul(str(text or ""), field, label).strip()  # a NUL is refused (`core.text`), never dropped
 
 
 def comment(*, actor=None, case: Case, text: str, reporter_token: str | None = None, channel: str = "web",
@@ -40,8 +41,8 @@ def comment(*, actor=None, case: Case, text: str, reporter_token: str | None = N
       been checked by that channel.
     Without any of these, or with a token of another case, the answer is 404 and nothing changes.
     """
-    text = _clean_text(text)
-    media_url = str(media_url or "").strip()
+    text = _clean_text(text, "text", "留言内容")
+    media_url = _clean_text(media_url, "media_url", "media_url")
     if channel not in CHANNELS:
         shown = quotable(channel, 20)
         raise ValidationFailed(f"未知的渠道：「{shown}」 / unknown channel \"{shown}\"", field="channel")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from contextlib import contextmanager
 
-from django.db import connection
+from django.conf import settings
+from django.db import connection, models
+from django.utils import timezone, translation
 
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.audit import service as audit
@@ -18,6 +21,7 @@ from civicgrid.foundation.events import bus as events
 from .. import conf
 from .. import photos as photo_mod
 from ..models import Case, CaseStep
+from ..workflow import CASE_WORKFLOW, EXTRA_STEP_LABELS
 
 
 class MissingInput(ValidationFailed):
@@ -74,13 +78,15 @@ def drop_extension_request(case: Case, data: dict) -> None:
 
 
 def add_step(case: Case, *, action: str, actor, at, from_status: str = "", to_status: str = "", note: str = "",
-             data: dict | None = None, department=None, note_en: str = "", idempotency_key: str | None = None
-             ) -> CaseStep:
+             data: dict | None = None, department=None, note_en: str = "", idempotency_key: str | None = None,
+             idempotency_digest: str | None = None) -> CaseStep:
     """One entry of the case's timeline (`note_en`: the English of a note the system wrote; `idempotency_key`:
-    the hashed one-time key of the form or request that asked for it, `step_key`)."""
+    the hashed one-time key of the form or request that asked for it, `step_key`, and `idempotency_digest` what
+    it carried, `step_digest`)."""
     return CaseStep.record_step(case=case, action=action, actor=actor, at=at, from_status=from_status,
                                 to_status=to_status, note=note, data=data, department=department, note_en=note_en,
-                                idempotency_key=idempotency_key)
+                                idempotency_key=idempotency_key,
+                                idempotency_digest=idempotency_digest if idempotency_key else None)
 
 
 MAX_KEY_LENGTH = 200  # like a report's key (`intake.MAX_KEY_LENGTH`)
@@ -102,9 +108,76 @@ def step_key(owner, key) -> str | None:
     return hashlib.sha256(f"step\x00{who}\x00{key}".encode()).hexdigest()
 
 
-def replayed_step(key: str | None, case: Case | None, action: str) -> CaseStep | None:
+def _plain(value):
+    """An input as its digest reads it: what two sendings of the same form or body hold alike compares alike."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, models.Model):
+        value = value.pk
+    if isinstance(value, int):
+        return str(value)  # a form's "12" and a JSON body's 12 name the same department
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, str):
+        # a textarea sends CRLF, a client LF; the step keeps the text stripped (`transitions.run`)
+        return value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return str(value)
+
+
+def _empty(value) -> bool:
+    if isinstance(value, str):
+        return not _plain(value)
+    return value is None or value is False or (isinstance(value, list | tuple | dict) and not value)
+
+
+def step_digest(action: str, inputs: dict, photos=()) -> str:
+    """What a keyed step was asked with, as it is kept beside its key (`CaseStep.idempotency_digest`): a sending
+    again under the same key must carry the same. Two parts, "inputs[:photos]": the sha256 of the action's
+    inputs as the step reads them (text stripped, line ends alike, empty inputs left out: a form and a resend of
+    it that differ only there ask the same), then, when photos came, the sha256 of their contents as checked
+    (`read_photos`: the same picture re-encodes the same), in any order. See `digest_matches` for why the
+    photos are a part apart."""
+    body = {"action": action, **{k: _plain(v) for k, v in inputs.items() if not _empty(v)}}
+    text = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    hashes = sorted(p.sha256 if hasattr(p, "sha256") else hashlib.sha256(p).hexdigest()
+                    for p in (item[1] if isinstance(item, tuple) else item for item in photos or ()))
+    if not hashes:
+        return text
+    return f"{text}:{hashlib.sha256(' '.join(hashes).encode()).hexdigest()}"
+
+
+def digest_matches(kept: str | None, sent: str | None) -> bool:
+    """Whether a sending again (`sent`) asks what the first did (`kept`). The inputs must be the same. Photos
+    sent again must be the same photos; none sent again is the same request: a phone's browser that restores a
+    form after a reload (or a crash) gives its text back, never the files chosen in it, and the step has the
+    photos of the first sending. A step keyed before digests were kept (`kept` empty) is answered as before."""
+    if not kept or not sent:
+        return True
+    kept_inputs, _, kept_photos = kept.partition(":")
+    sent_inputs, _, sent_photos = sent.partition(":")
+    return kept_inputs == sent_inputs and (not sent_photos or sent_photos == kept_photos)
+
+
+class KeyReused(Conflict):
+    """A one-time key sent again with other content than its first sending's (409): the first was taken, this
+    one's content is not, and the sender must know (answering the first sending's result would drop it)."""
+
+
+def step_label(action: str) -> str:
+    """The Chinese name of a step, as the timeline shows it."""
+    found = next((t for t in CASE_WORKFLOW.transitions if t.name == action), None)
+    return found.label if found is not None else EXTRA_STEP_LABELS.get(action, action)
+
+
+def replayed_step(key: str | None, case: Case | None, action: str, digest: str | None = None) -> CaseStep | None:
     """The step an earlier sending of the same key made (a form or request sent again after its answer was
-    lost), or None. The same key for another case or another action is refused (409): a key names one step."""
+    lost), or None. The same key for another case or another action is refused (409): a key names one step;
+    so is the same key with other content (`digest`, `step_digest`: `KeyReused`, 409), which the step never
+    had."""
     if not key:
         return None
     step = CaseStep.objects.filter(idempotency_key=key).first()
@@ -113,7 +186,58 @@ def replayed_step(key: str | None, case: Case | None, action: str) -> CaseStep |
     if (case is not None and step.case_id != case.pk) or step.action != action:
         raise Conflict("此提交编号已用于另一项操作，请刷新页面后重试 / the idempotency key was already used for another "
                        "action", field="idempotency_key")
+    ensure_same_content(step, digest)
     return step
+
+
+def ensure_same_content(step: CaseStep, digest: str | None) -> None:
+    """`KeyReused` (409) when `digest` is not what `step`'s first sending carried (`digest_matches`)."""
+    if digest_matches(step.idempotency_digest, digest):
+        return
+    when = f"{timezone.localtime(step.at):%Y-%m-%d %H:%M}"
+    raise KeyReused(f"此提交已于 {when} 执行过「{step_label(step.action)}」，本次内容与当时不同，未保存；请刷新页面，查看案卷"
+                    f"现状后重新操作 / this idempotency key was already used at {when} for {step.action} with different "
+                    f"content: that first request was taken, this one was not saved; reload the case and act again "
+                    f"(with a new key)", field="idempotency_key")
+
+
+def last_step_id(case: Case) -> int:
+    """The case's version as a page or client saw it: the id of its latest timeline step, 0 before any (every
+    change anyone makes to a case writes one). Read from the steps already fetched when there are."""
+    fetched = getattr(case, "_prefetched_objects_cache", {}).get("steps")
+    if fetched is not None:
+        return max((s.pk for s in fetched), default=0)
+    return CaseStep.objects.filter(case_id=case.pk).order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def _named(step: CaseStep, language: str) -> tuple[str, str]:
+    with translation.override(language):
+        return quotable(step.actor_for_staff, 32), str(step_label(step.action))
+
+
+def ensure_current(case: Case, expected_step) -> None:
+    """Optimistic concurrency: refuse (409) an action asked from a page or a client that saw the case at an
+    older version (`expected_step`: `last_step_id` as it was then) than it is now, saying what happened since,
+    so that nobody acts on a case someone else has just moved without knowing it. None or empty: not checked
+    (the API's clients need not send it). Call under the case's lock."""
+    if expected_step is None or (isinstance(expected_step, str) and not expected_step.strip()):
+        return
+    try:
+        if isinstance(expected_step, bool | float):
+            raise ValueError
+        expected = int(str(expected_step).strip())
+    except ValueError:
+        raise ValidationFailed("页面版本无效，请刷新页面后重新操作 / expected_step must be the id of the case's last step "
+                               "(last_step)", field="expected_step") from None
+    last = CaseStep.objects.filter(case_id=case.pk).order_by("-pk").first()
+    if last is None or last.pk == expected:
+        return
+    when = f"{timezone.localtime(last.at):%Y-%m-%d %H:%M}"
+    zh_who, zh_label = _named(last, settings.LANGUAGE_CODE)
+    en_who, _ = _named(last, "en")
+    raise Conflict(f"案卷已被他人更新（{when} {zh_who}「{zh_label}」），请刷新页面后重新操作 / the case has been updated "
+                   f"by someone else ({last.action} by \"{en_who}\" at {when}); reload the page and act again",
+                   field="expected_step")
 
 
 def audit_entry(case: Case, *, actor, action: str, before: dict | None, data: dict | None = None):

@@ -1,8 +1,8 @@
 """回访: the reporter's name and callback number in clear, for the intake staff who call back (a 12345 caller,
 a resident). Pages and the API show both masked; this is the one read of the clear values, checked against
-the case's region and audited whether allowed or not. The same staff may read in clear what the reporter typed
-(the title and description, whose phone and ID numbers staff otherwise read masked: `Case.title_for_staff`),
-under the same check and audit."""
+the case's region and audited whether allowed or not. The same staff may read in clear what was written into the
+case (the title and description, and the notes of its timeline, whose phone and ID numbers and names staff
+otherwise read masked: `Case.title_for_staff`, `CaseStep.note_for_staff`), under the same check and audit."""
 
 from __future__ import annotations
 
@@ -42,12 +42,17 @@ def reveal_contact(*, actor, case: Case) -> dict:
 
 
 def reveal_text(*, actor, case: Case) -> dict:
-    """The title and description of `case` as the reporter typed them, phone and ID numbers in clear: for those
-    who may read the reporter's contact (`may_reveal_contact`; the numbers in it are mostly the reporter's own).
-    Audited as `data.revealed`, refused or not."""
+    """What was written into `case` as it was written, phone and ID numbers and names in clear: the title, the
+    description and every note of its timeline that staff read masked (`Case.masked_notes`: a resident's 留言 as
+    a handler's 处置进展 naming a neighbour's number), each as {"id", "action", "note"}. For those who may read the
+    reporter's contact (`may_reveal_contact`; the numbers in it are mostly the reporter's own). Audited as
+    `data.revealed`, refused or not, with the steps whose notes it showed."""
     allowed = may_reveal_contact(actor, case)
-    audit.record(actor=actor, action=verbs.Data.REVEALED, target=case, data={"field": "case_text"},
+    notes = case.masked_notes() if allowed else []
+    data = {"field": "case_text", **({"steps": [step.pk for step in notes]} if notes else {})}
+    audit.record(actor=actor, action=verbs.Data.REVEALED, target=case, data=data,
                  result="ok" if allowed else "denied")
     if not allowed:
         raise PermissionDenied("您无权查看事件描述的完整内容 / you may not read the case's text in clear")
-    return {"title": case.title, "description": case.description}
+    return {"title": case.title, "description": case.description,
+            "notes": [{"id": step.pk, "action": step.action, "note": step.note} for step in notes]}

@@ -14,6 +14,7 @@ from django.utils.translation import gettext
 from civicgrid.foundation.audit.service import snapshot
 from civicgrid.foundation.core.errors import Conflict, NotFound, ValidationFailed
 from civicgrid.foundation.core.pii import scrub
+from civicgrid.foundation.core.text import refuse_nul
 from civicgrid.foundation.workflow.steps import MAX_NOTE
 
 from .. import conf
@@ -27,7 +28,7 @@ from ..workflow import (
     reopen_window_open,
 )
 from .actions_intake import DEFAULT_PUBLIC_NOTES, PUBLIC_NOTE_ACTIONS, PUBLIC_NOTE_KEY
-from .common import MissingInput, add_step, lock, publish, record, replayed_step, step_key
+from .common import MissingInput, add_step, lock, publish, record, replayed_step, step_digest, step_key
 from .intake import is_public_only
 from .transitions import Ctx, run
 
@@ -218,27 +219,30 @@ def _follow_key(follow_token: str, key) -> str | None:
     return step_key(f"follow:{follow_token}", key)
 
 
+SCORES = frozenset("12345")
+
+
 def rate(*, follow_token: str, score, comment: str = "", actor=None, idempotency_key: str | None = None
          ) -> CaseReporter:
     """满意度 1–5 with an optional comment, once per reporter, after the case is closed and within the rating days
     (`conf.rating_days`; later a 409 saying so). `idempotency_key`: the
     form's one-time key; the same form sent again (its answer lost) finds the rating it made and answers as the
     first time did, never 您已评价过."""
-    try:
-        score = int(score)
-    except (TypeError, ValueError):
-        score = 0
+    # One of the digits 1–5 as typed (int() also reads "٥" or " 5_0"), or the number itself.
+    text = "" if isinstance(score, bool) else str(score).strip()
+    score = int(text) if text in SCORES else 0
     if not 1 <= score <= 5:
         raise ValidationFailed("评分须为 1–5 / score must be 1 to 5", field="score")
-    comment = str(comment or "").replace("\x00", "").strip()
+    comment = refuse_nul(str(comment or ""), "comment", "意见建议").strip()
     if len(comment) > 1000:
         raise ValidationFailed("评价内容不能超过 1000 字 / comment too long", field="comment")
     key = _follow_key(follow_token, idempotency_key)
+    digest = step_digest("rate", {"score": score, "comment": comment}) if key else None
     with transaction.atomic():
         reporter = reporter_for(follow_token)
         case = lock(reporter.case)
         reporter = CaseReporter.objects.select_for_update().get(pk=reporter.pk)  # (a no-op on SQLite)
-        if replayed_step(key, case, "rate"):
+        if replayed_step(key, case, "rate", digest):
             return reporter
         if case.status != Status.CLOSED:
             raise Conflict("案卷办结后才能评价 / a case can be rated once it is closed")
@@ -255,7 +259,7 @@ def rate(*, follow_token: str, score, comment: str = "", actor=None, idempotency
         case.satisfaction = closing_satisfaction(case)  # this closing's ratings only
         case.save(update_fields=["satisfaction", "updated_at"])
         add_step(case, action="rate", actor="reporter", at=now, note=comment, data={"score": score},
-                 idempotency_key=key)
+                 idempotency_key=key, idempotency_digest=digest)
         record(case, actor="reporter", action="rate", before=before, data={"score": score})
         publish(case, "rated", score=score, satisfaction=case.satisfaction)
     return reporter
@@ -265,7 +269,7 @@ def reopen_by_token(*, follow_token: str, reason: str, actor=None, idempotency_k
     """重新办理 asked for by the reporter through their link (the token stands for the reporter); `actor`, the
     signed-in account sending it, if any: staff are refused (`not_the_reporter`). `idempotency_key`: the form's
     one-time key (sent again, it answers as the first time did)."""
-    reason = str(reason or "").replace("\x00", "").strip()
+    reason = refuse_nul(str(reason or ""), "reason", "原因").strip()
     if not reason:
         raise MissingInput("「重新办理」须填写：reason / required: reason", field="reason")
     if len(reason) > MAX_NOTE:  # refused, never cut: the timeline keeps the reporter's words whole (as `act`)
@@ -273,10 +277,11 @@ def reopen_by_token(*, follow_token: str, reason: str, actor=None, idempotency_k
                                field="reason")
     t = CASE_WORKFLOW.transition("reopen")
     key = _follow_key(follow_token, idempotency_key)
+    digest = step_digest("reopen", {"reason": reason}) if key else None
     with transaction.atomic():
         reporter = reporter_for(follow_token)
         case = lock(reporter.case)
-        if replayed_step(key, case, "reopen"):
+        if replayed_step(key, case, "reopen", digest):
             return case
         if not_the_reporter(reporter, actor):
             raise Conflict(STAFF_REFUSED)
@@ -284,5 +289,5 @@ def reopen_by_token(*, follow_token: str, reason: str, actor=None, idempotency_k
             raise Conflict("只有已办结的案卷可以重新办理 / only a closed case can be reopened")
         # The actor is recorded as "reporter" (no name: the trail needs no personal data to show who it was).
         # The reporter who asked is not told of it (the page answers them); other reporters of the case are.
-        return run(Ctx("reporter", case, t, {"reason": reason}, timezone.now(), [], key=key,
+        return run(Ctx("reporter", case, t, {"reason": reason}, timezone.now(), [], key=key, digest=digest,
                        reporter=reporter))

@@ -52,6 +52,7 @@ from civicgrid.foundation.core.errors import (
 )
 from civicgrid.foundation.core.pii import mask_phone, validate_mobile
 from civicgrid.foundation.core.rows import insert, new
+from civicgrid.foundation.core.text import refuse_nul
 from civicgrid.foundation.events.models import OutboxEvent
 from civicgrid.foundation.orgs.models import Organisation
 from civicgrid.foundation.regions.models import Region
@@ -71,7 +72,7 @@ MAX_KEY_LENGTH = 200
 
 
 def _text(value, name: str, max_length: int, *, required: bool = False, label: str = "") -> str:
-    text = str(value or "").replace("\x00", "").strip()
+    text = refuse_nul(str(value or ""), name, label).strip()  # refused, never dropped (`core.text`)
     if required and not text:
         raise ValidationFailed(f"请填写{label} / {name} is required", field=name)
     if len(text) > max_length:
@@ -191,7 +192,7 @@ def require_subclass(category: Category | None) -> Category | None:
     listed_en = ", ".join(f"{code} {name} ({pk})" for pk, code, name in below[:SUBCLASSES_NAMED])
     raise ValidationFailed(
         f"「{category.name}」是大类，事件须归入小类：请选择其下的小类：{listed}{more} / "
-        f"{category.name} is a class: choose one of its subclasses: {listed_en}"
+        f"\"{category.name}\" is a class: choose one of its subclasses: {listed_en}"
         f"{f' ({len(below)} in all)' if more else ''}", field="category")
 
 
@@ -226,16 +227,26 @@ def suggest_department(category: Category | None, region_code: str):
     return resolve_department(category, region_code) or (category.default_department if category else None)
 
 
-def router_suggestion(text: str):
+def router_suggestion(text: str, *, categories: bool = True):
     """The text router's proposal (category/department with confidences), if a router registered itself
-    (`cases.suggesters`).
+    (`cases.suggesters`); with `categories` False, without the subclasses the text matches (`needs_matches`).
 
     The router is optional and must never block a report: any failure is logged and ignored.
     """
     suggest = suggesters.registered()
     if suggest is None:
         return None
-    return _guarded(lambda: suggest(text), None, "text router failed; the report goes on without a suggestion")
+    return _guarded(lambda: suggest(text, categories=categories), None,
+                    "text router failed; the report goes on without a suggestion")
+
+
+def needs_matches(category: Category | None) -> bool:
+    """Whether a report's suggestion must carry the subclasses its text matches: the 立案 form starts from them
+    when the report has no subclass (none, or an Open311 class). Under a subclass nothing at intake reads them
+    (the form keeps the report's own, auto-dispatch and the dispatcher's department take the model's answer),
+    so the matcher is not run; the case page and the triage list, which still show them, match the case's text
+    when they do (`router.service.with_categories`)."""
+    return category is None or category.parent_id is None
 
 
 def _guarded(call, fallback, message: str):
@@ -452,6 +463,8 @@ NOT_A_HOTLINE_REPORT = ("只有 12345 热线转办（来源 hotline）可以填�
 def _payload(*, title, description, address, source, name, phone, email, ticket, lng, lat, crs, category,
              self_handled, is_major, external_id) -> dict:
     """A report's fields, checked and cleaned (what its idempotency digest is computed from)."""
+    refuse_nul(external_id, "external_id")  # the text fields below are refused by `_text` alike (`core.text`)
+    refuse_nul(crs, "crs", "坐标系")
     title = _text(title, "title", 200, required=True, label="标题")
     description = _text(description, "description", 4000, label="描述")
     address = _text(address, "address", 200, label="地址")
@@ -532,7 +545,8 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
                                "a self-handled report must lie in the grids you check: send it as an ordinary report",
                                field="self_handled")
     limit_public_reports(actor)  # found good: now it counts against the account
-    suggestion = router_suggestion(f"{payload['title']} {payload['description']}")
+    suggestion = router_suggestion(f"{payload['title']} {payload['description']}",
+                                   categories=needs_matches(category))
     # Everything else that only reads or computes, before the transaction: the case and its rows, unsaved.
     now = timezone.now()
     rows = _prepare(actor=actor, payload=payload, category=category, grid_id=grid_id, grid_code=grid_code,
@@ -650,14 +664,16 @@ def check_report(*, actor, title, description="", lng=None, lat=None, crs="wgs84
                       lng=wlng, lat=wlat, crs_in=crs_in, received_at=timezone.now())
 
 
-def router_suggestions(texts: list[str]) -> list:
-    """`router_suggestion` for many texts: one call of the router's batch form when it registered one."""
+def router_suggestions(texts: list[str], categories: list[bool] | None = None) -> list:
+    """`router_suggestion` for many texts (`categories`: for each, whether it needs the subclasses it matches):
+    one call of the router's batch form when it registered one."""
+    wanted = list(categories) if categories is not None else [True] * len(texts)
     many = suggesters.registered_many()
     if many is None or not texts:
-        return [router_suggestion(t) for t in texts]
+        return [router_suggestion(t, categories=w) for t, w in zip(texts, wanted, strict=True)]
 
     def call() -> list:
-        result = list(many(texts))
+        result = list(many(texts, categories=wanted))
         if len(result) != len(texts):
             raise ValueError("the router answered a different number of suggestions")
         return result
@@ -760,7 +776,8 @@ def _alone(spec: ReportSpec, *, actor, also, index):
 
 
 def _prepare_many(specs: list[ReportSpec], categories: dict, *, actor) -> list:
-    suggestions = router_suggestions([f"{s.payload['title']} {s.payload['description']}" for s in specs])
+    suggestions = router_suggestions([f"{s.payload['title']} {s.payload['description']}" for s in specs],
+                                     [needs_matches(categories.get(s.payload["category"])) for s in specs])
     return [_prepare(actor=actor, payload=s.payload, category=categories.get(s.payload["category"]),
                      grid_id=s.grid_id, grid_code=s.grid_code, lng=s.lng, lat=s.lat, crs_in=s.crs_in, key=s.key,
                      digest=s.digest, suggestion=suggestion, photos=(), now=s.received_at)

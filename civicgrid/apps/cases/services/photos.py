@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from civicgrid.foundation.core.errors import Conflict, PermissionDenied, ValidationFailed
+from civicgrid.foundation.core.text import refuse_nul
 
 from ..models import FINAL_STATUSES, Case
 from ..workflow import _is_case_department
@@ -27,7 +28,10 @@ def _may_add(actor, case: Case) -> bool:
 def add_photos(*, actor, case: Case, photos, kind: str = "photo", note: str = "") -> list:
     """Check the photos by content and attach them to an open case, with a timeline step; returns the rows.
     The step records whether a member of the public added them (`by_public`: an account with only the resident or
-    volunteer role), so that staff read its note masked (`CaseStep.written_by_public`): the reporter may be staff."""
+    volunteer role), so that the timeline says who wrote its note (`CaseStep.written_by_public`): the reporter may be
+    staff."""
+    refuse_nul(note, "note", "说明")
+    refuse_nul(kind, "kind", "照片类型")
     checked = read_photos(photos, kind)
     if not checked:
         raise ValidationFailed("请至少上传一张照片 / at least one photo is required", field="photos")

@@ -20,6 +20,7 @@ from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.audit import labels as audit_labels
 from civicgrid.foundation.audit.service import record, snapshot, user_or_none
 from civicgrid.foundation.core.errors import Conflict, PermissionDenied, ValidationFailed
+from civicgrid.foundation.core.text import refuse_nul
 
 from ..models import CaseStep, ProposalStatus, RoutingProposal
 
@@ -96,7 +97,7 @@ def has_open(case) -> bool:
 def dismiss(*, actor, proposal_id: int, reason: str) -> RoutingProposal:
     """驳回 with a reason (the rule stays as it is); refused without one, or when already acted on."""
     _require_manager(actor)
-    reason = " ".join(str(reason or "").split())[:200]
+    reason = " ".join(refuse_nul(str(reason or ""), "reason", "驳回理由").split())[:200]  # a NUL: refused, `core.text`
     if not reason:
         raise ValidationFailed("请填写驳回理由 / a reason is required", field="reason")
     proposal = RoutingProposal.objects.select_for_update().select_related("case").filter(pk=proposal_id).first()

@@ -2,9 +2,12 @@
 
     act(actor=dispatcher, case=case, action="dispatch", department=dept.pk)
 
-Order of checks (each refusal changes nothing): the case must be within the actor's scope (404 otherwise) →
-the transition must start from the case's state (409) and the actor's role may take it (403) → required
-inputs present (422) → the actor's grant for that capability reaches the case (403). Then, in one
+Order of checks (each refusal changes nothing): the inputs themselves (no NUL, not too long: 400) → a form or
+request sent again under its one-time key is answered as the first sending was (the same key with other
+content: 409) → the case must be within the actor's scope (404 otherwise) → the page or client saw the case as
+it is (`expected_step`, when sent: 409 naming what happened since) → the transition must start from the case's
+state (409) and the actor's role may take it (403) → required inputs present (422) → the actor's grant for that
+capability reaches the case (403). Then, in one
 transaction: the action's own changes and clocks (`actions_intake`, `actions_handling`), the status, a
 `CaseStep`, the photos, the audit entry and the `case.<…>` event; the task messages the step answers are settled
 (`recipients.settle_tasks`) and reporters are told of status changes.
@@ -22,6 +25,7 @@ from django.utils import timezone
 from civicgrid.foundation.audit.service import snapshot
 from civicgrid.foundation.core.bilingual import quotable
 from civicgrid.foundation.core.errors import Conflict, ValidationFailed
+from civicgrid.foundation.core.text import refuse_nul
 from civicgrid.foundation.workflow.engine import Transition
 from civicgrid.foundation.workflow.steps import MAX_NOTE
 
@@ -33,12 +37,15 @@ from .common import (
     add_step,
     attach_all,
     ensure_capability_scope,
+    ensure_current,
+    ensure_same_content,
     ensure_visible,
     lock,
     publish,
     read_photos,
     record,
     replayed_step,
+    step_digest,
     step_key,
     user_or_none,
 )
@@ -65,6 +72,7 @@ class Ctx:
     milestone: str | None = None  # what `tell` marks, told once (`recipients.MILESTONES`), whatever its words
     link: bool = False  # whether reporters get the follow link (rating after closing)
     key: str | None = None  # the hashed one-time key of the form or request (`common.step_key`)
+    digest: str | None = None  # what that form or request carried (`common.step_digest`), kept beside the key
     reporter: object = None  # the CaseReporter whose follow link takes the step (told nothing of it)
     public_note: str = ""  # 不予受理, 作废: what the reporters read of the step (`actions_intake.PUBLIC_NOTE_KEY`)
     # What the action keeps beside its step once the step exists (退回: its 规则更正建议), each called with it.
@@ -94,6 +102,10 @@ TOPICS = {
 FREE_TEXT = {"note": "说明", "reason": "原因"}
 # The note told to the reporters (不予受理, 作废): short enough for a text message, taken by those actions only.
 PUBLIC_NOTE_LABEL = "告知上报人的说明"
+# Every input an action may take, as its form names it (a refusal of one names it so).
+INPUT_LABELS = {**FREE_TEXT, "public_note": PUBLIC_NOTE_LABEL, "department": "处置部门", "category": "分类",
+                "parent": "主案卷号", "hours": "延期时长", "decision": "审批结果", "result": "核实结果",
+                "proposed_department": "应由哪个部门处置", "rule_region": "规则适用区域", "correct_rule": "更正分拨规则"}
 PHOTO_KINDS = {"report_back": "after", "verify": "verify", "progress": "progress", "check_result": "verify"}
 
 
@@ -113,36 +125,50 @@ ACCEPT_NEEDS_CATEGORY = "立案须确定事项分类：请选择分类 / choose 
 MISSING_MESSAGES = {("accept", "category"): ACCEPT_NEEDS_CATEGORY}
 
 
-def act(*, actor, case: Case, action: str, note_en: str = "", idempotency_key: str | None = None, **inputs) -> Case:
+def act(*, actor, case: Case, action: str, note_en: str = "", idempotency_key: str | None = None,
+        expected_step=None, **inputs) -> Case:
     """Take `action` on `case` as `actor` with the action's inputs (reason, note, department, hours, photos …);
     `note_en`: the English of the note, when a part of the system acts and writes it.
 
-    `idempotency_key`: the form's or request's one-time key. Sent again by the same actor (a browser resending a
-    form whose answer was lost, a client retrying), it finds the step the first sending made and returns the case
-    as it is, without a second step or a refusal of the now moved-on state; the same key for another case or
-    action is refused (409)."""
+    `idempotency_key`: the form's or request's one-time key. Sent again by the same actor with the same content
+    (a browser resending a form whose answer was lost, a client retrying), it finds the step the first sending
+    made and returns the case as it is, without a second step or a refusal of the now moved-on state; with other
+    content (`common.step_digest`) it is refused (409, `KeyReused`), as is the same key for another case or
+    action.
+
+    `expected_step`: the case's version as the page or client saw it (`common.last_step_id`); when given, an
+    action on a case that has had a step since is refused (409, saying what happened) and nothing changes."""
     t = CASE_WORKFLOW.transition(action)
     key = step_key(actor, idempotency_key)
-    if replayed_step(key, case, action):  # checked again under the lock (a resend racing the first)
-        return case
+    for name, value in inputs.items():  # PostgreSQL cannot store a NUL (a 500): refused by name, before anything
+        refuse_nul(value, name, INPUT_LABELS.get(name, ""))
     for name, label in FREE_TEXT.items():
         if len(str(inputs.get(name) or "").strip()) > MAX_NOTE:  # refused, never cut: the timeline keeps it whole
             raise ValidationFailed(f"{label}不能超过 {MAX_NOTE} 个字符 / {name} is at most {MAX_NOTE} characters",
                                    field=name)
     _check_public_note(action, inputs)
-    kind = PHOTO_KINDS.get(action, "photo")
-    photos = read_photos(_of_kind(inputs.pop("photos", None) or (), kind, t.label), kind)
+    photos = _photos_of(action, inputs.pop("photos", None), t.label)
+    digest = step_digest(action, inputs, photos) if key else None
+    if replayed_step(key, case, action, digest):  # checked again under the lock (a resend racing the first)
+        return case
     with transaction.atomic():
         case = lock(case)
-        if replayed_step(key, case, action):
+        if replayed_step(key, case, action, digest):
             return case
         ensure_visible(actor, case)
+        ensure_current(case, expected_step)
         try:
             CASE_WORKFLOW.check(case, actor, action, {**inputs, "photos": photos})
         except ValidationFailed as exc:
             raise MissingInput(MISSING_MESSAGES.get((action, exc.field), exc.message), field=exc.field) from None
         ensure_capability_scope(actor, case, t.capability, t.label)
-        return run(Ctx(actor, case, t, inputs, timezone.now(), photos, note_en=note_en, key=key))
+        return run(Ctx(actor, case, t, inputs, timezone.now(), photos, note_en=note_en, key=key, digest=digest))
+
+
+def _photos_of(action: str, items, label: str) -> list:
+    """The photos sent with `action`, checked by content (`read_photos`), each of the action's kind."""
+    kind = PHOTO_KINDS.get(action, "photo")
+    return read_photos(_of_kind(items or (), kind, label), kind)
 
 
 def _of_kind(items, kind: str, label: str) -> list:
@@ -175,15 +201,22 @@ def _check_public_note(action: str, inputs: dict) -> None:
                                f"{TOLD_REASON} characters (it is sent as a text message)", field=PUBLIC_NOTE_KEY)
 
 
-def replayed_case(*, actor, number: str, action: str, idempotency_key: str | None) -> Case | None:
+def replayed_case(*, actor, number: str, action: str, idempotency_key: str | None, inputs: dict | None = None,
+                  photos=None) -> Case | None:
     """The case a first sending of this key took `action` on, when the case (by `number`) has since left the
-    actor's scope through it (退回): the answer to the same form or request sent again. None otherwise."""
+    actor's scope through it (退回): the answer to the same form or request sent again. None otherwise. With
+    `inputs` (and `photos`), what is sent again must be what the first sending carried (`KeyReused`, 409,
+    otherwise: its content would be dropped)."""
     try:
         step = replayed_step(step_key(actor, idempotency_key), None, action)
+        if step is None or step.case.number != str(number)[:20]:
+            return None
+        digest = None
+        if inputs is not None:
+            digest = step_digest(action, inputs, _photos_of(action, photos, CASE_WORKFLOW.transition(action).label))
     except (ValidationFailed, Conflict):
         return None
-    if step is None or step.case.number != str(number)[:20]:
-        return None
+    ensure_same_content(step, digest)
     return step.case
 
 
@@ -219,7 +252,7 @@ def run(ctx: Ctx) -> Case:
     step = add_step(case, action=t.name, actor=ctx.actor, at=ctx.at, from_status=from_status,
                     to_status=case.status if changed else "", note=note, data=step_data,
                     department=ctx.department or case.department, note_en=ctx.note_en if note else "",
-                    idempotency_key=ctx.key)
+                    idempotency_key=ctx.key, idempotency_digest=ctx.digest)
     attach_all(case, ctx.photos, step=step, actor=ctx.actor)
     for keep in ctx.after_step:
         keep(step)

@@ -219,3 +219,19 @@ def test_the_reporter_is_told_the_note_written_for_them_masked_as_the_public_is(
     assert "坐席内部" not in page
     steps = client.get(f"/api/v1/follow/{token}").json()["steps"]
     assert [(s["action"], s["note"]) for s in steps] == [("report", ""), ("refuse", REASON_MASKED)]
+
+
+@pytest.mark.parametrize("score", ["٥", "５", " 5_0", "5.0", True, None, "0", 6])
+def test_a_score_is_one_of_the_digits_one_to_five_nothing_int_happens_to_read(loop, score):
+    """int() reads "٥" (an Arabic-Indic five), a full-width "５" and "5_0" as numbers; a score is typed as 1–5."""
+    from civicgrid.apps.cases.services import follow_status, rate
+    from civicgrid.foundation.core.errors import ValidationFailed
+
+    case = close_loop(loop, report(loop, actor=loop.resident, source="public"))
+    token = CaseReporter.objects.get(original_case=case).follow_token
+    with pytest.raises(ValidationFailed, match="评分须为 1–5"):
+        rate(follow_token=token, score=score)
+    case.refresh_from_db()
+    assert case.satisfaction is None and follow_status(token)["rating"] is None
+    rate(follow_token=token, score=" 5 ")
+    assert follow_status(token)["rating"] == 5

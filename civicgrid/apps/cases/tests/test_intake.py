@@ -186,10 +186,10 @@ def test_text_router_suggestion_is_kept_and_its_failure_never_blocks_a_report(lo
     from civicgrid.apps.cases import suggesters
 
     assert suggesters.registered() is router_pkg.suggest  # the router app registered itself when ready
-    monkeypatch.setattr(suggesters, "_registered", lambda text: {"category": "06001", "confidence": 0.9})
+    monkeypatch.setattr(suggesters, "_registered", lambda text, **kw: {"category": "06001", "confidence": 0.9})
     assert report(loop).suggestion == {"category": "06001", "confidence": 0.9}
 
-    def broken(text):
+    def broken(text, **kw):
         raise RuntimeError("model file missing")
 
     suggesters.register(broken)

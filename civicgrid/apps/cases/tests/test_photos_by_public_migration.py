@@ -1,6 +1,6 @@
 """Migration 0024: the 补充照片 steps taken before `by_public` was recorded are marked by the roles their actor held
-then, so that staff read a resident's note masked on the steps already in the timelines (`note_for_staff`, as the
-case page shows it; the case file masks every note)."""
+then, so that the steps already in the timelines say who wrote their note (`written_by_public`; staff read every
+note masked, `note_for_staff`)."""
 
 import importlib
 
@@ -25,9 +25,10 @@ def test_the_steps_before_the_flag_are_marked_by_their_actors_roles(loop):
     for step in steps:  # as the code before 0024 left them
         step.data = {k: v for k, v in step.data.items() if k != "by_public"}
         step.save(update_fields=["data"])
-    assert [s.note_for_staff() for s in steps.all()] == ["请回电13700000001", "物业电话13912345678"]
+    assert [s.written_by_public for s in steps.all()] == [False, False]
 
     migration.mark(apps, None)
     migration.mark(apps, None)  # run again: the same
     assert [s.data["by_public"] for s in steps.all()] == [True, False]
-    assert [s.note_for_staff() for s in steps.all()] == ["请回电137****0001", "物业电话13912345678"]
+    assert [s.written_by_public for s in steps.all()] == [True, False]
+    assert [s.note_for_staff() for s in steps.all()] == ["请回电137****0001", "物业电话139****5678"]

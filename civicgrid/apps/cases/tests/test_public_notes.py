@@ -1,6 +1,7 @@
 """不予受理 and 作废 keep the internal reason (staff only) apart from the note told to the reporters (the text
 message, the follow page, Open311's public updates); what the public wrote is shown to staff with phone and ID
-numbers masked; a staff member on a reporter's follow page reads the reporter's rating as theirs."""
+numbers masked, and so is what staff wrote (an internal reason naming the caller's number); a staff member on a
+reporter's follow page reads the reporter's rating as theirs."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from civicgrid.integrations.open311.selectors import _update_description
 from .conftest import auth, close_loop, jpeg, report, world_counts
 
 INTERNAL = "测试数据，坐席误录，来电人全角张三13800138003"
+INTERNAL_MASKED = "测试数据，坐席误录，来电人全角张三138****8003"  # as staff read it (`CaseStep.note_for_staff`)
 INTERNAL_NOTE = "已告知来电人拨打市级热线"
 
 
@@ -40,7 +42,7 @@ def _post(client, case, action, **data):
 def test_a_void_without_a_note_for_the_caller_tells_only_the_neutral_default(loop, client, capsys):
     """The tester's case: a hotline case voided from the case page with a reason naming the caller. The caller's
     text message, the follow page and Open311 carry none of it; the staff timeline keeps it as the internal
-    reason beside what the caller was told."""
+    reason (its number masked, as every note) beside what the caller was told."""
     case, token = _hotline(loop)
     client.force_login(loop.dispatcher)
     assert _post(client, case, "void", reason=INTERNAL, note=INTERNAL_NOTE).status_code == 302
@@ -59,7 +61,8 @@ def test_a_void_without_a_note_for_the_caller_tells_only_the_neutral_default(loo
     assert "不含任何个人信息" not in page  # names cannot be detected: the page no longer claims it
     assert _update_description(step) == "作废：经核实，该反映已作废。"
     staff = client.get(reverse("ui:case_detail", args=[case.number])).content.decode()
-    assert f"内部原因：{INTERNAL}" in staff and "告知上报人：经核实，该反映已作废。" in staff
+    assert f"内部原因：<span id=\"step-note-{step.pk}\" data-step-note>{INTERNAL_MASKED}</span>" in staff
+    assert "13800138003" not in staff and "告知上报人：经核实，该反映已作废。" in staff
 
 
 def test_the_note_for_the_reporter_is_all_they_read_masked(loop, client, api_client):
@@ -84,7 +87,7 @@ def test_the_note_for_the_reporter_is_all_they_read_masked(loop, client, api_cli
     # staff read both through the API: the internal reason as the step's note, the reporters' note in its data
     detail = api_client.get(f"/api/v1/cases/{case.number}", **auth(loop.dispatcher)).json()
     refused = next(s for s in detail["timeline"] if s["action"] == "refuse")
-    assert refused["note"] == f"{INTERNAL}\n{INTERNAL_NOTE}" and refused["data"]["public_note"] == shown
+    assert refused["note"] == f"{INTERNAL_MASKED}\n{INTERNAL_NOTE}" and refused["data"]["public_note"] == shown
 
 
 @pytest.mark.parametrize(("action", "inputs", "field"), [
@@ -160,7 +163,7 @@ def test_a_phone_number_in_a_rating_comment_is_masked_for_staff(loop, client, ap
     detail = api_client.get(f"/api/v1/cases/{case.number}", **auth(loop.dispatcher)).json()
     rated = next(s for s in detail["timeline"] if s["action"] == "rate")
     assert rated["note"].startswith("还是有味道，请回电137****0001") and "140213198805052317" not in rated["note"]
-    # staff's own words are shown as written
+    # words with nothing to mask are shown as written
     assert next(s for s in detail["timeline"] if s["action"] == "report_back")["note"] == "已清理"
 
 
@@ -202,11 +205,10 @@ def _photo_notes(case, client, api_client, reader) -> tuple[str, list[str], list
     return page, api, pdf
 
 
-def test_a_residents_photo_note_is_masked_for_staff_and_a_staff_reporters_is_as_written(loop, client, api_client):
+def test_a_photo_note_is_masked_for_staff_whoever_wrote_it(loop, client, api_client):
     """补充照片 by a resident (an account with only the resident role) is what the public wrote: staff read it with
-    phone and ID numbers masked, on the case page, in the API's timeline and the case file. The reporter may be
-    staff too: a grid worker's note on their own report is staff's words, shown as written on the case page and
-    in the API; the case file, an export, masks every note."""
+    phone and ID numbers masked, on the case page, in the API's timeline and the case file. A grid worker's note
+    on their own report is staff's words, read masked the same way (in clear through the audited reveal)."""
     from civicgrid.apps.cases.services import add_photos
 
     public = report(loop, actor=loop.resident, source="public", reporter_phone="13700000001")
@@ -222,4 +224,5 @@ def test_a_residents_photo_note_is_masked_for_staff_and_a_staff_reporters_is_as_
     staff = report(loop, actor=loop.worker)
     add_photos(actor=loop.worker, case=staff, photos=[jpeg()], note="物业电话13912345678")
     page, api, pdf = _photo_notes(staff, client, api_client, loop.dispatcher)
-    assert "物业电话13912345678" in page and api == ["物业电话13912345678"] and pdf == ["物业电话139****5678"]
+    assert "物业电话139****5678" in page and "13912345678" not in page
+    assert api == pdf == ["物业电话139****5678"]

@@ -83,7 +83,7 @@ def test_the_ledger_takes_the_case_lists_filters(client, loop):
     assert [r[1] for r in open_only[1:]] == ["违规广告牌"]
     assert len(sheet(client.get("/documents/cases/ledger.xlsx", {"region": "140213051"}))) == 2
     bad = client.get("/documents/cases/ledger.xlsx", {"date_from": "2026-13-01"})
-    assert bad.status_code == 400 and "date_from" in bad.content.decode()
+    assert bad.status_code == 400 and "「上报日期自」须为日期" in bad.content.decode()
     assert client.get("/documents/cases/ledger.xlsx", {"status": "nonsense"}).status_code == 400
 
 
@@ -97,10 +97,10 @@ def test_a_refused_ledger_filter_is_said_in_the_readers_language(client, loop):
         bad = client.get("/documents/cases/ledger.xlsx", {"date_from": "2026-13-01"})
         page = bad.content.decode()
         assert bad.status_code == 400 and bad["Content-Type"].startswith("text/html")
-        assert "date_from 须为日期 YYYY-MM-DD" in page and "must be a date" not in page
+        assert "「上报日期自」须为日期，格式 YYYY-MM-DD" in page and "must be a date" not in page
         client.post("/i18n/setlang/", {"language": "en", "next": "/"})
         page = client.get("/documents/cases/ledger.xlsx", {"region": "abc"}).content.decode()
-        assert "region must be a region code" in page and "区划代码" not in page
+        assert "Street / community must be a region code" in page and "区划代码" not in page
     finally:
         translation.activate(settings.LANGUAGE_CODE)
     assert not AuditEntry.objects.filter(action="data.exported").exists()

@@ -81,7 +81,7 @@ def test_the_loaders_make_ledger_and_rules_agree(admin, api, departments):
 def test_editing_the_patron_rule_on_its_page_moves_every_reader(admin, api, departments):
     rule = patron_rule()
     water = departments["区水务局"]
-    response = admin.post(f"/categories/rules/{rule.pk}/", rule_form(rule, department=water.pk))
+    response = admin.post(f"/categories/rules/{rule.pk}/", rule_form(rule, department=water.pk, confirm_patron="on"))
     assert response.status_code == 302
     assert set(readers(api).values()) == {water.pk}
     assignment = PatronAssignment.objects.get(street_code=STREET, kind="flood")
@@ -122,7 +122,7 @@ def test_the_rule_page_refuses_edits_that_would_split_the_assignment(admin, api,
         Organisation.objects.filter(pk=gone.pk).update(is_active=False)
         changes = {"department": gone.pk}
     before = state()
-    response = admin.post(f"/categories/rules/{rule.pk}/", {**rule_form(rule, **changes),
+    response = admin.post(f"/categories/rules/{rule.pk}/", {**rule_form(rule, **changes), "confirm_patron": "on",
                                                             **({"is_active": ""} if "is_active" in changes else {})})
     assert response.status_code == 400
     assert state() == before
@@ -187,3 +187,79 @@ def test_the_migration_reconciles_existing_drift(loaded, departments, streets):
     after = state()
     reconcile(django_apps, None)
     assert state() == after
+
+
+def test_the_patron_rules_page_says_what_a_change_moves_and_asks_to_confirm_it(admin, api, departments):
+    rule = patron_rule()
+    page = admin.get(f"/categories/rules/{rule.pk}/").content.decode()
+    notice = page.split("data-patron-rule>", 1)[1].split("</p>", 1)[0]
+    assert f"水泊寺街道（{STREET}）" in notice and "区应急局" in notice
+    assert all(word in notice for word in ("隐患台账", "防汛任务", "防汛物资", "抢险救援"))
+    assert 'name="confirm_patron"' in page
+    # Not confirmed: refused with the reason beside the tick box, nothing changed anywhere.
+    water = departments["区水务局"]
+    before = state()
+    response = admin.post(f"/categories/rules/{rule.pk}/", rule_form(rule, department=water.pk))
+    assert response.status_code == 400 and "请勾选“确认更改该街道的包保部门”" in response.content.decode()
+    assert state() == before and set(readers(api).values()) == {departments["区应急局"].pk}
+    # Confirmed: the rule and the ledger move together, each audited, and the page says what moved.
+    response = admin.post(f"/categories/rules/{rule.pk}/", rule_form(rule, department=water.pk, confirm_patron="on"),
+                          follow=True)
+    assert response.status_code == 200 and "已同时更改水泊寺街道" in response.content.decode()
+    assert set(readers(api).values()) == {water.pk}
+    assignment = PatronAssignment.objects.get(street_code=STREET, kind="flood")
+    assert AuditEntry.objects.filter(action="data.changed", target_type="hazards.patronassignment",
+                                     target_id=str(assignment.pk)).count() == 1
+    # A change of its note alone moves no department: no confirmation asked.
+    assert admin.post(f"/categories/rules/{rule.pk}/", rule_form(patron_rule(), note="汛期值守")).status_code == 302
+    assert patron_rule().note == "汛期值守"
+
+
+def test_an_ordinary_rule_has_neither_the_notice_nor_the_tick_box(admin, departments):
+    from civicgrid.apps.categories.tests.conftest import garbage
+
+    rule = services.create_rule(actor=None, category=garbage(), region_code=STREET, department=departments["区城管局"])
+    page = admin.get(f"/categories/rules/{rule.pk}/").content.decode()
+    assert "data-patron-rule" not in page and "confirm_patron" not in page
+    # nor does a 包保 rule of a subclass or of a community (they route, but are no street's assignment)
+    community = services.create_rule(actor=None, category=flood_class(), region_code="140213050001",
+                                     department=departments["区水务局"], kind=RuleKind.PATRON)
+    assert "data-patron-rule" not in admin.get(f"/categories/rules/{community.pk}/").content.decode()
+
+
+def test_the_rule_list_marks_the_streets_patron_rules(admin, departments):
+    from civicgrid.apps.categories.tests.conftest import garbage
+
+    page = admin.get("/categories/rules/", {"kind": "patron"}).content.decode()
+    assert page.count("包保（街道包保关系）") == 18 and "data-patron-rules" in page
+    services.create_rule(actor=None, category=garbage(), region_code=STREET, department=departments["区城管局"])
+    routing = admin.get("/categories/rules/", {"kind": "routing"}).content.decode()
+    assert "街道包保关系" not in routing and "data-patron-rules" not in routing
+
+
+def test_saving_the_rule_on_its_page_goes_through_assign_patron(admin, api, departments):
+    """The page's save reaches the ledger through `assign_patron`: a ledger that drifted from the rule (written
+    behind the services' back) is made to agree again by a save of the rule, audited."""
+    rule = patron_rule()
+    assignment = PatronAssignment.objects.get(street_code=STREET, kind="flood")
+    PatronAssignment.objects.filter(pk=assignment.pk).update(department=departments["区城管局"])
+    assert admin.post(f"/categories/rules/{rule.pk}/", rule_form(rule, note="复核")).status_code == 302
+    assert set(readers(api).values()) == {departments["区应急局"].pk}
+    entry = AuditEntry.objects.get(action="data.changed", target_type="hazards.patronassignment",
+                                   target_id=str(assignment.pk))
+    assert entry.before["department"] == departments["区城管局"].pk
+    assert entry.after["department"] == departments["区应急局"].pk
+
+
+def test_a_new_streets_patron_rule_asks_for_the_confirmation_too(admin, api, departments):
+    RoutingRule.objects.filter(pk=patron_rule().pk).delete()  # as for a street added since the table was loaded
+    water = departments["区水务局"]
+    form = {"category": flood_class().pk, "region_code": STREET, "department": water.pk, "kind": "patron",
+            "priority": 0, "is_active": "on", "note": ""}
+    before = state()
+    response = admin.post("/categories/rules/new/", form)
+    body = response.content.decode()
+    assert response.status_code == 400 and 'name="confirm_patron"' in body and "请勾选" in body
+    assert state() == before
+    assert admin.post("/categories/rules/new/", {**form, "confirm_patron": "on"}).status_code == 302
+    assert patron_rule().department == water and set(readers(api).values()) == {water.pk}

@@ -187,13 +187,13 @@ def test_a_month_and_dates_without_a_choice_are_refused_clearly(district, client
     client.force_login(district.leader)
     both = {"subject": "street", "month": "2026-11", "start": "2026-05-01", "end": "2026-05-31"}
     page = client.get("/evaluation/", both)
-    assert page.status_code == 400 and "month 与 start/end 只能二选一" in page.content.decode()
+    assert page.status_code == 400 and "请按月份或按起止日期统计，不能同时给出" in page.content.decode()
     export = client.get("/evaluation/export.xlsx", both)
-    assert export.status_code == 400 and export.content.decode() == "month 与 start/end 只能二选一"
+    assert export.status_code == 400 and export.content.decode() == "请按月份或按起止日期统计，不能同时给出"
     token = {"HTTP_AUTHORIZATION": f"Bearer {ApiToken.issue(district.leader, label='test')[1]}"}
     for path in ("/api/v1/evaluation", "/api/v1/evaluation/export"):
         api = client.get(path, both, **token)
-        assert api.status_code == 400 and "只能二选一" in api.json()["detail"], path
+        assert api.status_code == 400 and "不能同时给出" in api.json()["detail"], path
         # The page's choice is no API parameter: named and refused, as any unknown parameter of the API is.
         api = client.get(path, {**both, "period": "range"}, **token)
         assert api.status_code == 422 and [e["field"] for e in api.json()["errors"]] == ["period"], path

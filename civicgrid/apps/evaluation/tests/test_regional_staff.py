@@ -64,7 +64,9 @@ def test_community_staff_see_their_community_its_grids_and_workers(district, cas
     assert _rows(client, "community") == {"140213050001"}
     assert _rows(client, "grid") == set(GRIDS[:2])
     assert {r[2] for r in _sheet(client, "community")[1:]} == {"140213050001"}
-    assert client.get("/evaluation/", {"subject": "street", "month": "2026-05"}).status_code == 403
+    refused = client.get("/evaluation/", {"subject": "street", "month": "2026-05"})
+    # The 403 says which tables are theirs, not "ask the administrator" (no administrator can grant another street)
+    assert refused.status_code == 403 and "您只能查看本辖区的街道、社区、网格和监督员评价" in refused.content.decode()
 
 
 def test_the_loops_evaluators_keep_every_table(district, cases, client):

@@ -30,6 +30,7 @@ from civicgrid.foundation.access.scope import has_capability, scope_for, subtree
 from civicgrid.foundation.audit import service as audit
 from civicgrid.foundation.audit.service import snapshot
 from civicgrid.foundation.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from civicgrid.foundation.core.text import refuse_nul
 from civicgrid.foundation.events import bus as events
 from civicgrid.foundation.regions.models import Level, Region
 
@@ -68,7 +69,7 @@ REVISIT_ITEMS = ["隐患是否已消除、未复发", "整改措施和设施是�
 def _region(value, field: str = "region") -> Region:
     if isinstance(value, Region):
         return value
-    region = Region.objects.filter(code=str(value or "").strip()).first()
+    region = Region.objects.filter(code=refuse_nul(str(value or ""), field, "区域").strip()).first()
     if region is None:
         raise ValidationFailed(f"区域不存在：{str(value)[:15]} / unknown region", field=field)
     return region
@@ -85,7 +86,7 @@ def _ensure_may_open(actor, region: Region) -> None:
 
 
 def _text(value, field: str, label: str, limit: int, *, required: bool = False) -> str:
-    text = str(value or "").strip()
+    text = refuse_nul(str(value or ""), field, label).strip()  # a NUL is refused, never stored (`core.text`)
     if required and not text:
         raise ValidationFailed(f"请填写{label} / {field} is required", field=field)
     if len(text) > limit:

@@ -24,6 +24,7 @@ from django.utils.translation import gettext_noop
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.audit.service import snapshot
 from civicgrid.foundation.core.errors import Conflict, ValidationFailed
+from civicgrid.foundation.core.text import refuse_nul
 from civicgrid.foundation.sla import services as sla
 from civicgrid.foundation.sla.models import OPEN_STATES, SlaClock
 
@@ -127,6 +128,8 @@ def save_plan(*, actor, hazard: Hazard, kind: str, **fields) -> HazardPlan:
     """Record a governance plan (治理方案, five assurances) or an emergency plan (应急预案); the newest is in force."""
     if kind not in PlanKind.values:
         raise ValidationFailed("方案类型须为 governance 或 emergency / unknown plan kind", field="kind")
+    for name, value in fields.items():  # a NUL is refused, never stored (`core.text`)
+        refuse_nul(value, name, str(FIVE_ASSURANCES.get(name, "")))
     ensure_visible(actor, hazard)
     ensure_capability_scope(actor, hazard, PLAN_CAPABILITY, "制定方案")
     hazard = lock(hazard)
@@ -310,6 +313,8 @@ def offers(hazard: Hazard, user) -> Offers:
 
 def act(*, actor, hazard: Hazard, action: str, photos=(), at: dt.datetime | None = None, **inputs) -> Hazard:
     """Take one action of the hazard loop; returns the hazard as it is afterwards."""
+    for name, value in inputs.items():  # a NUL is refused, never stored (`core.text`; PostgreSQL cannot)
+        refuse_nul(value, name)
     stage = PHOTO_STAGE.get(action, "finding")
     checked_photos = read_photos(photos, stage)  # by content, before any transaction
     with transaction.atomic():

@@ -8,6 +8,7 @@ from __future__ import annotations
 from civicgrid.foundation.audit import verbs
 from civicgrid.foundation.audit.service import record, snapshot
 from civicgrid.foundation.core.errors import ValidationFailed
+from civicgrid.foundation.core.text import refuse_nul
 
 from ..models import PatronAssignment, PatronKind
 
@@ -17,6 +18,7 @@ def record_assignment(*, actor, street, kind: str, department, note: str = "") -
     record). The caller holds the transaction and has checked the actor, street and department."""
     if kind not in PatronKind.values:
         raise ValidationFailed("包保类型须为 flood 或 safety / unknown kind", field="kind")
+    refuse_nul(note, "note", "说明")
     current = PatronAssignment.objects.select_for_update().filter(street=street, kind=kind).first()
     if current is None:
         current = PatronAssignment.objects.create(department=department, street=street, kind=kind, note=note[:200])

@@ -12,6 +12,7 @@ from civicgrid.foundation.access.scope import has_capability, scope_for
 from civicgrid.foundation.core import keys
 from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.pii import mask_phone, validate_mobile
+from civicgrid.foundation.core.text import refuse_nul
 from civicgrid.foundation.orgs.models import Organisation, OrgKind
 from civicgrid.foundation.regions.models import Region
 from civicgrid.foundation.regions.selectors import locate
@@ -99,6 +100,8 @@ def _count(value, field: str, label: str) -> int:
 
 def validate_registration(fields: dict) -> dict:
     """Check and normalise the fields of a registration; raises ValidationFailed naming the field."""
+    for name, value in fields.items():  # a NUL is refused, never stored (`core.text`; PostgreSQL cannot)
+        refuse_nul(value, name, _LABELS.get(name, ""))
     kind = str(fields.get("kind") or "").strip()
     if kind not in Kind.values:
         raise ValidationFailed("隐患类型须为 safety（安全）或 flood（防汛） / kind must be safety or flood", field="kind")

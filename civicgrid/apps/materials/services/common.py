@@ -7,6 +7,7 @@ from datetime import date
 from civicgrid.foundation.access.scope import get_visible_or_404, has_capability, scope_for
 from civicgrid.foundation.audit.service import record
 from civicgrid.foundation.core.errors import NotFound, PermissionDenied, ValidationFailed
+from civicgrid.foundation.core.text import refuse_nul
 from civicgrid.foundation.events.bus import publish
 
 from ..models import MaterialItem, Warehouse
@@ -90,7 +91,7 @@ def clean_quantity(value, field: str = "quantity", *, allow_zero: bool = False) 
 
 
 def clean_text(value, field: str, max_length: int, *, required: bool = False, label: str = "") -> str:
-    text = str(value or "").replace("\x00", "").strip()
+    text = refuse_nul(str(value or ""), field, label).strip()  # refused, never dropped (`core.text`)
     if required and not text:
         raise ValidationFailed(f"请填写{label or field} / {field} is required", field=field)
     if len(text) > max_length:

@@ -8,7 +8,7 @@ import os
 import pytest
 from django.utils import timezone
 
-from civicgrid.testing.browser import browser, browser_db, live_server, page, sign_in  # noqa: F401
+from civicgrid.testing.browser import browser, browser_db, live_server, page, phone_page, sign_in  # noqa: F401
 
 pytestmark = [pytest.mark.browser, browser_db]
 SHOTS = os.environ.get("CIVICGRID_SCREENSHOTS", "/tmp")
@@ -73,6 +73,18 @@ def test_the_board_draws_and_refreshes(page, district):  # noqa: F811
     page.wait_for_function("document.querySelector(\"[data-figure='reported'] .board-value\").textContent === '4'")
     page.wait_for_selector("#chart-flow svg")
     assert not errors, errors
+
+
+def test_on_a_phone_in_english_the_flow_chart_names_every_step(phone_page, district):  # noqa: F811
+    """At phone width ECharts dropped the labels that overlapped: "Accepted" and "Handled" bars had no name."""
+    sign_in(phone_page, "cd")
+    phone_page.context.add_cookies([{"name": "django_language", "value": "en", "url": phone_page.base_url}])
+    phone_page.goto(f"{phone_page.base_url}/board/")
+    phone_page.wait_for_selector("#chart-flow svg text")
+    labels = phone_page.evaluate("Array.from(document.querySelectorAll('#chart-flow svg text'), t => t.textContent)")
+    for step in ("Reported", "Accepted", "Dispatched", "Handled", "Closed"):
+        assert step in labels, labels
+    phone_page.locator("#chart-flow").screenshot(path=f"{SHOTS}/civicgrid-board-flow-phone-en.png")
 
 
 def test_the_evaluation_page_ranks_the_department(page, district):  # noqa: F811

@@ -199,8 +199,8 @@ def test_masking_empty(func, empty):
 
 @pytest.mark.parametrize(("raw", "expected"), [
     # what the assessor published through Open311
-    ("住户张伟（身份证140213198805052317，电话13811112222）…", "住户张伟（身份证1402**********2317，电话138****2222）…"),
-    ("已联系当事人王小明（13700001111）清理完毕", "已联系当事人王小明（137****1111）清理完毕"),
+    ("住户张伟（身份证140213198805052317，电话13811112222）…", "住户张*（身份证1402**********2317，电话138****2222）…"),
+    ("已联系当事人王小明（13700001111）清理完毕", "已联系当事人王**（137****1111）清理完毕"),
     # ID numbers: check character X either case, written 6-8-4, the old 15 digits, full width
     ("身份证号11010519491231002x。", "身份证号1101**********002X。"),
     ("证件 140213 19880505 2317", "证件 1402**********2317"),
@@ -252,3 +252,81 @@ def test_scrub_leaves_no_mobile_or_id_number_and_is_stable(text):
     assert not re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", out)
     assert not re.search(r"(?<!\d)\d{17}[\dXx](?!\d)", out)
     assert scrub(out) == out
+
+
+# ---------------------------------------------------------------------------------------------- names in text
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    # the cue words
+    ("我是王小明", "我是王**"),
+    ("我叫李四，电话13800001111", "我叫李*，电话138****1111"),
+    ("本人张三丰，电话13800001111，反映路灯不亮", "本人张**，电话138****1111，反映路灯不亮"),
+    ("联系人：李四", "联系人：李*"),
+    ("紧急联系人 王芳 13911112222", "紧急联系人 王* 139****2222"),
+    ("联系人是李四", "联系人是李*"),
+    ("报告人：欧阳娜娜。", "报告人：欧***。"),  # a compound surname
+    ("姓名：张伟 身份证140213198805052317", "姓名：张* 身份证1402**********2317"),
+    ("户主王建国家住平城区新建北路", "户主王**家住平城区新建北路"),  # a word that follows a name ends it
+    ("我是居民王小明，楼上漏水", "我是居民王**，楼上漏水"),  # a resident's role between
+    ("我是于小明，电话13800001111", "我是于**，电话138****1111"),  # 于 as a surname: the name ends at punctuation
+    ("反映人：刘德华反映楼道堆物", "反映人：刘**反映楼道堆物"),
+    ("我叫陈晓，我想问一下", "我叫陈*，我想问一下"),
+    # 先生 / 女士 after a full name
+    ("请联系王小明先生", "请联系王**先生"),
+    ("李秀英女士反映楼道灯坏了", "李**女士反映楼道灯坏了"),
+    ("我是王小明先生的家属", "我是王**先生的家属"),
+    ("已向李四先生说明", "已向李*先生说明"),  # 向 is "to", not the surname
+    # full-width colon, a space, a digit right after
+    ("联系人　赵敏13700001111", "联系人　赵*137****1111"),
+])
+def test_scrub_masks_a_name_the_text_introduces(raw, expected):
+    assert has_personal_data(raw)
+    assert scrub(raw) == expected
+
+
+@pytest.mark.parametrize("text", [
+    # a cue word followed by no name: a role, a place, an organisation, a title
+    "我是社区网格员，巡查发现井盖缺失",
+    "王府井小区3号楼外墙脱落",
+    "我是王府井小区的居民",
+    "我是王村的村民，路灯坏了",
+    "我是张家口人，在这里打工",
+    "我是石家庄，",
+    "我是高层住户，电梯坏了",
+    "我是常住户，",
+    "我是万科物业的，来处理",
+    "联系人：物业公司",
+    "我是附近居民，",
+    "我是王老师，孩子的学校门口积水",
+    "我叫赵大妈，住振华南街176号",
+    "我是孙大爷，住振华南街9号楼",
+    "本人姓王，住3号楼",
+    # prepositions and adverbs that are surnames too
+    "本人于昨天发现",
+    "本人于2026年3月反映过",
+    "本人向物业反映多次无果",
+    "本人曾多次投诉",
+    # a surname alone: nothing more than the mask would keep
+    "王先生来电",
+    "请李女士回电",
+    "欧阳先生",
+    "张老先生腿脚不便",
+    "已向王先生说明情况",
+    "请联系业主委员会张先生",
+    # a cue inside a longer word
+    "日本人开的店",
+    "客户主任何时到",
+    "物业主任李四，",
+    # no cue at all: names written plainly are not recognised
+    "王小明家门口有垃圾",
+])
+def test_scrub_leaves_places_organisations_and_titles_as_written(text):
+    assert scrub(text) == text and not has_personal_data(text)
+
+
+@given(st.text(alphabet="我是叫本人联系：，、 王李张欧阳小明四伟府井村先生女士老师向于物业0123", max_size=40))
+def test_scrub_masks_names_stably(text):
+    out = scrub(text)
+    assert scrub(out) == out
+    assert has_personal_data(text) == (out != text)

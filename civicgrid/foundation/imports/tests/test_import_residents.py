@@ -161,7 +161,7 @@ def test_rows_outside_the_importers_scope_are_errors(actors):
     [
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100, "old.xls", ".xls"),
         (b"PK\x03\x04not really a zip", "x.xlsx", "损坏"),
-        (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "photo.csv", "不是 CSV"),
+        (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "photo.csv", "这是 PNG 图片文件，不是表格"),
         ("身份,电话\n1,2\n".encode(), "x.csv", "缺少必填列：姓名"),
         (b"", "empty.csv", "空"),
     ],

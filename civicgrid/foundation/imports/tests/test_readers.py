@@ -171,7 +171,7 @@ def test_random_binary_is_rejected(seed):
     ],
 )
 def test_known_binary_formats_are_rejected(data):
-    with pytest.raises(TableError, match="不是 CSV 或 XLSX"):
+    with pytest.raises(TableError, match="不是 CSV 或 XLSX|文件，不是表格"):
         read_table(data, "x.csv")
 
 
@@ -406,3 +406,17 @@ def test_a_preferred_sheet_or_the_first_holding_the_headers_is_read():
         assert table.sheet_name == "附表" and next(iter(table.rows))[1]["住址"] == "附表"
     with read_table(data, "a.xlsx", prefer_sheet="没有这张表") as table:
         assert table.sheet_name == "说明"
+
+
+@pytest.mark.parametrize(("data", "named"), [
+    (b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n", "这是 PDF 文件，不是表格"),
+    (b"\x89PNG\r\n\x1a\n" + bytes(64), "这是 PNG 图片文件，不是表格"),
+    (b"\xff\xd8\xff\xe0" + bytes(64), "这是 JPEG 图片文件，不是表格"),
+    ("{\\rtf1\\ansi 编码,名称\n".encode(), "这是 RTF 文件，不是表格"),
+])
+def test_a_document_or_image_is_named_not_read_as_a_table(data, named):
+    """A PDF's first lines are text: read as CSV it came back as "missing columns", which sent people looking for
+    a column. A file of another kind is named for what it is."""
+    with pytest.raises(TableError, match=named) as refused:
+        read_table(data, "分类.csv", expect_headers=("编码", "名称"))
+    assert "upload an .xlsx or CSV file" in str(refused.value)

@@ -106,8 +106,10 @@ def _merged_from_intake(o311, http, t0, carrier_category=None) -> tuple[Case, Ca
     if carrier_category is not None:
         Case.objects.filter(pk=carrier.pk).update(category=carrier_category)
     merged = _with_place(_report(o311, http, t0 + timedelta(minutes=10), WORDS))
+    # B recategorised is no longer a duplicate the finder offers A: the merge takes the dispatcher's reason
+    reason = {"reason": "同一处问题，主案卷分类另有调整"} if carrier_category is not None else {}
     with clock_at(t0 + HOUR):
-        act(actor=o311.dispatcher, case=merged, action="merge", parent=carrier.number)
+        act(actor=o311.dispatcher, case=merged, action="merge", parent=carrier.number, **reason)
     merged.refresh_from_db()
     assert merged.status == Status.MERGED and merged.accepted_at is None and merged.reviewed_at == t0 + HOUR
     return carrier, merged

@@ -22,7 +22,7 @@ from .conftest import form, get, post, xml
 
 pytestmark = pytest.mark.django_db
 NOTE = "已联系当事人王小明（13700001111）清理完毕"
-MASKED_NOTE = "已联系当事人王小明（137****1111）清理完毕"
+MASKED_NOTE = "已联系当事人王**（137****1111）清理完毕"
 
 
 def reported(o311, http) -> Case:

@@ -216,6 +216,8 @@ def test_a_grid_worker_sees_the_suggested_categories_it_may_report_under(loop, c
     html = _panel(loop.worker, title="暴露垃圾", description=CITY)
     block = re.search(r"<div data-suggested-categories>.*?</div>", html, re.S).group(0)
     assert f'data-use-suggested-category="{loop.cat.pk}"' in block and "市容环境类 › 暴露垃圾" in block
+    # what was found, not a percentage that reads as certainty (one shared keyword was "100%")
+    assert "（含该类名称或关键词）" in block and "%" not in block
     # no department, confidence or threshold for a reporter who does not dispatch
     assert "data-suggested-department" not in html and "置信度" not in html
     # nothing matched: no panel at all
@@ -231,3 +233,90 @@ def test_category_suggestions_follow_the_categories_as_they_change(loop, confide
     loop.sibling.save()
     assert suggest("门口一堆烂菜叶")["categories"][0]["id"] == loop.sibling.pk
 
+
+
+# ------------------------------------------------------------------ a community matter → the street office
+def _offices(loop):
+    """The street offices of the case's street (140213050) and of the next street, each with a handler."""
+    from civicgrid.foundation.access.roles import Role
+    from civicgrid.testing.builders import user_with
+
+    made = {}
+    for code, name in (("140213050", "新建南路街道办事处"), ("140213051", "新华街街道办事处")):
+        made[code] = Organisation.objects.create(code=f"SO{code}", name=name, kind=OrgKind.STREET_OFFICE,
+                                                 region=loop.tree[code])
+        user_with(Role.DEPARTMENT_HANDLER, department=made[code], username=f"so{code[-2:]}")
+    return made
+
+
+def test_a_community_label_prefills_the_street_office_of_the_cases_street_and_says_why(loop, confident):
+    offices = _offices(loop)
+    case = report(loop, title="狗叫扰民", description=NEIGHBOURS, category=loop.other_cat.pk)
+    assert case.suggestion["label"] == "社区居委会" and case.suggestion["local"] is True
+
+    outcome = auto_dispatch(case.pk)  # confident, yet never dispatched on a community label
+
+    assert outcome.startswith("triage: 模型建议「社区居委会」建议由社区处理") and "新建南路街道办事处" in outcome
+    case.refresh_from_db()
+    assert case.status == Status.REPORTED and case.department_id is None and not case.auto_dispatched
+    held = case.steps.get(action=HELD_STEP)
+    assert "已预选所在街道的「新建南路街道办事处」" in held.note and "the street office" in held.data["note_en"]
+    assert not AuditEntry.objects.filter(action="router.auto_dispatch").exists()
+
+    client = Client()
+    client.force_login(loop.dispatcher)
+    page = client.get(reverse("ui:case_detail", args=[case.number])).content.decode()
+    assert re.search(r"<span data-street-office>.*<strong>新建南路街道办事处</strong>", page)
+    from civicgrid.apps.cases.services import act
+
+    act(actor=loop.dispatcher, case=case, action="accept")
+    page = client.get(reverse("ui:case_detail", args=[case.number])).content.decode()
+    form = page[page.index('data-action-form="dispatch"'):]
+    form = form[:form.index("</form>")]
+    assert re.search(rf'<option value="{offices["140213050"].pk}" selected>', form)
+    assert f'<option value="{offices["140213051"].pk}" selected>' not in form
+    why = re.search(r"<span class=\"hint\" data-prefilled data-prefilled-street-office>(.*?)</span>", page, re.S)
+    assert why and "社区事项" in why.group(1) and "「新建南路街道办事处」" in why.group(1) and "请派遣员确认" in why.group(1)
+
+
+def test_a_rule_or_default_still_comes_before_the_street_office(loop, confident):
+    from civicgrid.apps.categories.services import dispatch_target
+
+    offices = _offices(loop)
+    local = {"model_local": True}
+    assert dispatch_target(loop.other_cat, "140213050001001", **local).department_id == offices["140213050"].pk
+    assert dispatch_target(loop.other_cat, "140213051001001", **local).department_id == offices["140213051"].pk
+    assert dispatch_target(loop.other_cat, "140213050001001").source == "none"  # not a community label
+    assert dispatch_target(loop.other_cat, "140213", **local).source == "none"  # no street to tell
+    rule = RoutingRule.objects.create(category=loop.other_cat, region_code="140213050", department=loop.other_dept)
+    goal = dispatch_target(loop.other_cat, "140213050001001", **local)
+    assert goal.source == "rule" and goal.department_id == loop.other_dept.pk and goal.route.rule == rule
+    # a street without an active office: nothing to pre-fill, as before
+    Organisation.objects.filter(pk=offices["140213051"].pk).update(is_active=False)
+    assert dispatch_target(loop.other_cat, "140213051001001", **local).source == "none"
+
+
+def test_the_live_panel_and_the_triage_list_name_the_street_office(loop, example_model, settings):
+    versions.register(example_model, actor=loop.dispatcher, source="csv:example", activate=True)
+    settings.CIVICGRID_AUTO_DISPATCH_THRESHOLD = 0.0
+    _offices(loop)
+    point = {"lng": str(NEIGHBOUR_POINT[0]), "lat": str(NEIGHBOUR_POINT[1]), "crs": "wgs84"}
+    html = _panel(loop.dispatcher, title="狗叫扰民", description=NEIGHBOURS, **point)
+    routed = re.search(r"<p data-routed[^>]*>.*?</p>", html, re.S).group(0)
+    assert "data-street-office" in routed and "<strong>新建南路街道办事处</strong>" in routed and "不自动派遣" in routed
+    assert 'data-outlook="held"' in html and "登记后将自动派遣" not in html
+    settings.CIVICGRID_AUTO_DISPATCH_THRESHOLD = 1.5  # off: the report waits in the queue
+    case = report(loop, title="狗叫扰民", description=NEIGHBOURS, category=loop.other_cat.pk)
+    client = Client()
+    client.force_login(loop.dispatcher)
+    row = re.search(rf'<tr data-oid="{case.pk}">.*?</tr>', client.get(reverse("ui:router_triage")).content.decode(),
+                    re.S).group(0)
+    assert "社区事项：预选所在街道的 新建南路街道办事处" in row
+
+
+@pytest.mark.parametrize(("score", "words"), [(1.0, "含该类名称或关键词"), (0.8, "大部分字词相同"), (0.4, "部分字词相同")])
+def test_a_category_match_reads_as_what_was_found(score, words):
+    from civicgrid.ui.pages.router import describe
+
+    shown = describe({"categories": [{"id": 1, "name": "暴露垃圾", "score": score}]})
+    assert shown["categories"][0]["match"] == words and "percent" not in shown["categories"][0]

@@ -20,11 +20,18 @@
     const data = JSON.parse(block.textContent);
     const flow = chart("chart-flow");
     if (flow) {
+      // Every step is named, on a phone too: ECharts drops labels that overlap ("Accepted" and "Handled" at
+      // 375 px in English). When the widest label (about 12 px a Chinese character, 7 px a Latin one) is wider
+      // than its column, the labels are slanted instead.
+      const column = (flow.getWidth() - 56) / Math.max(data.flow.length, 1);
+      const widest = Math.max(0, ...data.flow.map((f) => [...f.label].reduce((w, ch) => w + (ch > "\u2e7f" ? 12 : 7), 0)));
+      const slant = widest > column - 4;
       flow.setOption({
         animation: false,
-        grid: { left: 40, right: 16, top: 24, bottom: 28 },
+        grid: { left: 40, right: 16, top: 24, bottom: slant ? 56 : 28 },
         tooltip: { trigger: "axis" },
-        xAxis: { type: "category", data: data.flow.map((f) => f.label) },
+        xAxis: { type: "category", data: data.flow.map((f) => f.label),
+                 axisLabel: { interval: 0, hideOverlap: false, rotate: slant ? 35 : 0 } },
         yAxis: { type: "value", minInterval: 1 },
         series: [{ type: "bar", data: data.flow.map((f) => f.value), itemStyle: { color: "#1456b8" },
                    label: { show: true, position: "top" } }],

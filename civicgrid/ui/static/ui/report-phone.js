@@ -255,7 +255,8 @@
     photos[input.name] = chosen;
     showPhotos(input.name);
     if (notes.length) {
-      say(notes.join(" "), "error");
+      // One note per photo refused, each ending as a sentence does in the page's language.
+      say(notes.join((document.documentElement.lang || "").startsWith("en") ? "; " : "；"), "error");
       status.dataset.photoNote = "1";
     } else if (status.dataset.photoNote) {
       say("", ""); // the word on an earlier choice no longer holds
