@@ -286,13 +286,22 @@ CIVICGRID_WORKER_INTERVAL = env.float("CIVICGRID_WORKER_INTERVAL", 1.0, above=0)
 CIVICGRID_WORKER_NICE = env.int("CIVICGRID_WORKER_NICE", 5, minimum=0, maximum=19)
 
 _LOG_LEVEL = env.choice("CIVICGRID_LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
+# Follow links, Open311 tokens and keys in logged paths are cut (civicgrid/foundation/core/logsafe.py): on the
+# loggers that write request paths, so that every handler (a deployment's own too) gets the record cut, and on the
+# console handler for whatever else reaches it. runserver's request lines go to the console through the filter.
+_PATH_LOGGERS = ("django.request", "django.security.csrf", "civicgrid.ui.errors", "civicgrid.dbdown")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"secrets": {"()": "civicgrid.foundation.core.logsafe.SecretsFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["secrets"]}},
     "root": {"handlers": ["console"], "level": _LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False, "filters": ["secrets"]},
+        **{name: {"filters": ["secrets"]} for name in _PATH_LOGGERS},
+    },
 }
 
 # The case loop's local rules (civicgrid/apps/cases/conf.py reads them): possible duplicates are the cases within
@@ -307,6 +316,10 @@ CIVICGRID_DUPLICATE_MIN_TEXT = env.float("CIVICGRID_DUPLICATE_MIN_TEXT", 0.2, mi
 CIVICGRID_MERGE_MAX_DISTANCE_M = env.float("CIVICGRID_MERGE_MAX_DISTANCE_M", 0.0, minimum=0,
                                            note_zh="0 表示查重范围的 5 倍", note_en="0 means 5 × the duplicate radius")
 CIVICGRID_REOPEN_DAYS = env.int("CIVICGRID_REOPEN_DAYS", 7, minimum=0)
+# A closing may be rated (满意度, through the reporter's link) for so many days; unset (None), the reopen days: one
+# window in which the reporter says whether it is solved, by a rating or a reopening, and no rating changes a
+# period's evaluation long after it (the cases app's conf.rating_days).
+CIVICGRID_RATING_DAYS = env.int("CIVICGRID_RATING_DAYS", None, minimum=0)
 
 # Outgoing SMS and email (civicgrid/foundation/notify/senders.py): the dotted path of the class that hands a
 # message to the district's gateway or relay; the console sender prints a masked line. One that cannot be

@@ -40,6 +40,7 @@ def _start(tmp_path, **env) -> subprocess.CompletedProcess:
     ({"CIVICGRID_REDIS_TIMEOUT": "0"}, ["CIVICGRID_REDIS_TIMEOUT='0'", "greater than 0"]),
     ({"CIVICGRID_LOG_LEVEL": "loud"}, ["CIVICGRID_LOG_LEVEL='loud'"]),
     ({"CIVICGRID_REOPEN_DAYS": "seven"}, ["CIVICGRID_REOPEN_DAYS='seven'", "expected a whole number"]),
+    ({"CIVICGRID_RATING_DAYS": "-1"}, ["CIVICGRID_RATING_DAYS='-1'", "at least 0"]),
     ({"CIVICGRID_DUPLICATE_RADIUS_M": "-50", "CIVICGRID_DUPLICATE_HOURS": "nan"},
      ["CIVICGRID_DUPLICATE_RADIUS_M='-50'", "at least 0", "CIVICGRID_DUPLICATE_HOURS='nan'"]),
     ({"CIVICGRID_DUPLICATE_MIN_TEXT": "1.5"}, ["CIVICGRID_DUPLICATE_MIN_TEXT='1.5'", "from 0 to 1"]),
@@ -235,6 +236,25 @@ def test_the_case_loops_rules_and_the_senders_come_from_the_environment(tmp_path
                        CIVICGRID_EMAIL_SENDER="civicgrid.foundation.notify.senders.DjangoEmailSender") == [
         "350.0", "24.5", "0.35", "15", "DjangoEmailSender", "DjangoEmailSender", "1750.0"]
     assert _case_rules(tmp_path, CIVICGRID_MERGE_MAX_DISTANCE_M="800")[-1] == "800.0"
+
+
+RATING_DAYS = "import django; django.setup()\nfrom civicgrid.apps.cases import conf\nprint(conf.rating_days())\n"
+
+
+@pytest.mark.parametrize(("env", "days"), [
+    ({}, "7"),  # unset: the reopen days
+    ({"CIVICGRID_REOPEN_DAYS": "15"}, "15"),
+    ({"CIVICGRID_REOPEN_DAYS": "15", "CIVICGRID_RATING_DAYS": "30"}, "30"),
+    ({"CIVICGRID_RATING_DAYS": "0"}, "0"),
+])
+def test_the_rating_days_come_from_the_environment_or_follow_the_reopen_days(tmp_path, env, days):
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("CIVICGRID_", "PYTEST", "DATABASE_URL"))}
+    base.update({"DJANGO_SETTINGS_MODULE": "config.settings", "CIVICGRID_TESTING": "0",
+                 "CIVICGRID_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT), **env})
+    result = subprocess.run([sys.executable, "-c", RATING_DAYS], cwd=ROOT, env=base, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [days]
 
 
 def test_a_sender_from_the_environment_that_cannot_be_loaded_stops_the_check(tmp_path):

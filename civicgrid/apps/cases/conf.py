@@ -1,8 +1,8 @@
 """The case loop's settings, each with a default, read when used (so tests can override them).
 
 Districts set these in their settings; none of them is a constant in code (DOMAIN.md: local rules are data). The
-duplicate radius, window and text threshold, the merge's distance limit and the reopen days also come from the
-environment (config/settings.py, README's configuration table), checked at start.
+duplicate radius, window and text threshold, the merge's distance limit, the reopen days and the rating days also
+come from the environment (config/settings.py, README's configuration table), checked at start.
 """
 
 from __future__ import annotations
@@ -35,6 +35,14 @@ def default_handle_limit() -> tuple[str, float]:
 
 def reopen_days() -> int:
     return int(getattr(settings, "CIVICGRID_REOPEN_DAYS", 7))
+
+
+def rating_days() -> int:
+    """Days after 结案 in which a reporter may rate the closing (`CIVICGRID_RATING_DAYS`; unset: the reopen days).
+    One window for the reporter's one question, is it solved: rate it, or ask for it to be reopened; and 满意度
+    counts in the period's evaluation, which a rating weeks later would change after the fact."""
+    days = getattr(settings, "CIVICGRID_RATING_DAYS", None)
+    return reopen_days() if days is None else int(days)
 
 
 def duplicate_radius_m() -> float:

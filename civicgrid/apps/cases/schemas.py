@@ -478,6 +478,7 @@ class FollowOut(Schema):
     can_rate: bool
     can_reopen: bool
     reopen_until: datetime | None = None  # a closed case: the last moment 重新办理 may be asked for
+    rate_until: datetime | None = None  # a closed case: the last moment its closing may be rated
 
 
 class NoteTextOut(Schema):

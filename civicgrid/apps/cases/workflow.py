@@ -107,6 +107,17 @@ def reopen_window_open(case) -> bool:
     return deadline is not None and deadline >= timezone.now()
 
 
+def rating_deadline(case):
+    """Until when the reporters may rate the present closing: `conf.rating_days` after it."""
+    return case.closed_at + timedelta(days=conf.rating_days()) if case.closed_at is not None else None
+
+
+def rating_window_open(case) -> bool:
+    """Whether a closed case's present closing may still be rated (through the reporter's link)."""
+    deadline = rating_deadline(case)
+    return deadline is not None and deadline >= timezone.now()
+
+
 def _reopen_window_label(case) -> str:
     days = conf.reopen_days()
     return f"已超过结案后 {days} 天的重新办理期限 / the {days} days after closing for reopening have passed"

@@ -390,3 +390,34 @@ def has_personal_data(text: str | None) -> bool:
     if _TEXT_RE.search(text) is not None or _CUED_RE.search(text) is not None:
         return True
     return any(h in text for h in _HONORIFICS) and _TITLED_RE.search(text) is not None
+
+
+# ---------------------------------------------------------------------------------------------- published addresses
+# An address as the public reads it (Open311's feed): the place down to the building, never below. People type
+# the whole of it ("东风园小区3号楼2单元501 张伟家 电话138…"): the unit, the room and what follows them name a
+# household (and who lives there), which a public map has no need of; the building is what a neighbour, a
+# FixMyStreet user or the press need to find the problem. A door number (新建北路12号) is a building's address.
+_NUM = "[0-9A-Za-z０-９Ａ-Ｚａ-ｚ一二三四五六七八九十零〇两甲乙丙丁]"
+_DOOR_RE = re.compile(r"[0-9０-９一二三四五六七八九十零〇两]+\s*号(?:大院|院|门)?(?!线)")  # 地铁2号线 is no door
+_BELOW_BUILDING_RE = re.compile(rf"{_NUM}+\s*(?:单元|室|户|层|楼)|[#＃]\s*{_NUM}")
+_TRAILING = " \u3000,，、;；:：-－—/（(【[|"
+
+
+def public_address(value: str | None) -> str:
+    """The address as published: personal data written into it masked (`scrub`), then cut after the building
+    (the first 号楼/栋/幢/座; failing one, the first door number such as 12号 or 12号院), or failing both just before
+    a unit, floor or room (单元, 层, 室, 户); what is left of an address without any of these stays, scrubbed.
+
+    ``"东风园小区3号楼2单元501 张伟家 电话13811112222"`` → ``"东风园小区3号楼"``;
+    ``"永泰街道新建北路12号3单元门口"`` → ``"永泰街道新建北路12号"``. A name is masked only where the text introduces one (as
+    `scrub` does): an address without a building or door number keeps the other words written there."""
+    text = scrub((value or "").strip())
+    if not text:
+        return ""
+    if building := _BUILDING_RE.search(text):
+        text = text[: building.end()]
+    elif door := _DOOR_RE.search(text):
+        text = text[: door.end()]
+    elif below := _BELOW_BUILDING_RE.search(text):
+        text = text[: below.start()]
+    return text.rstrip(_TRAILING)

@@ -14,7 +14,9 @@ that carries it, once that is. Until then the request is listed by its id, statu
 it, with the description, media and location left blank (`published`). What the public sends later, with a comment or a reopening, is
 read by nobody before it would be shown: the updates feed names the step and never shows its words or media.
 Whatever words are published (a description or title, a step's note) pass through `pii.scrub` first: ID, phone,
-bank-card numbers and emails written into them are shown masked.
+bank-card numbers and emails written into them are shown masked. Where a case is, once published, is told to the
+building, never the household: its address scrubbed and cut after the building (`pii.public_address`: no unit,
+room, nor what was written after them), its point rounded to about 100 m (`public_coordinate`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from civicgrid.apps.cases.services.follow import PUBLIC_LABELS, public_note
 from civicgrid.apps.categories.models import Category
 from civicgrid.foundation.core import keys
 from civicgrid.foundation.core.bilingual import halves
-from civicgrid.foundation.core.pii import scrub
+from civicgrid.foundation.core.pii import public_address, scrub
 
 from . import conf
 from .formats import Open311Error, parse_w3c
@@ -165,16 +167,31 @@ def _shape(case: Case) -> dict:
         "expected_datetime": _expected(now),
         # Where it is follows the same rule as what it says (`published`): blank until a person's 立案, and for a case
         # refused or voided (a client such as FixMyStreet skips a request without lat/long, and takes it, put
-        # where it is, once published).
-        "address": case.address if shown else "",
+        # where it is, once published). Then to the building and the block, never the household: the address
+        # scrubbed and cut after the building (`pii.public_address`), the point coarsened (`public_coordinate`).
+        "address": public_address(case.address) if shown else "",
         "address_id": (link.address_id if link else "") if shown else "",
         "zipcode": "",
-        "lat": round(case.lat, 6) if shown else None,
-        "long": round(case.lng, 6) if shown else None,
+        "lat": public_coordinate(case.lat) if shown else None,
+        "long": public_coordinate(case.lng) if shown else None,
         "media_url": media[0] if media else "",
         # extension: the loop's own state (of the case that carries it), for clients that show more than open/closed
         "detailed_status": now.status,
     }
+
+
+# Published points are rounded to 3 decimals (a grid of 0.001°: about 111 m north–south and 85 m east–west in
+# Datong, so at most some 55 m from the true point), for every public case alike. Whether a report concerns a
+# household is in what it says (供水供电供暖 "家中有老人", 噪声扰民, a pile of rubbish "张伟家门口"), not in its
+# category: a rule by category would publish to the doorstep the homes its list forgot, and a public map needs
+# the block a problem is in, not its door (staff pages, the API and exports keep the point exact; FixMyStreet
+# puts the pin in the right block). The spec's lat/long stay numbers (WGS-84).
+PUBLIC_DECIMALS = 3
+
+
+def public_coordinate(value: float | None) -> float | None:
+    """A coordinate as the public feed shows it: rounded to `PUBLIC_DECIMALS` (about 100 m)."""
+    return None if value is None else round(float(value), PUBLIC_DECIMALS)
 
 
 def _updated(case: Case, now: Case):

@@ -54,7 +54,7 @@ from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.downloads import JPEG_TYPE, inline_response
 from civicgrid.foundation.core.errors import CivicgridError, NotFound
 from civicgrid.foundation.core.photos import max_photo_bytes
-from civicgrid.foundation.core.pii import has_personal_data, mask_name, scrub
+from civicgrid.foundation.core.pii import has_personal_data, mask_name, public_address, scrub
 from civicgrid.foundation.workflow.engine import required_inputs
 from civicgrid.ui.language import one_language
 
@@ -447,16 +447,22 @@ def publishing_actions(case: Case, allowed: set[str]) -> set[str]:
     return allowed & REVIEW_ACTIONS
 
 
-def published_masked(case: Case) -> str:
-    """For the forms that publish the case (`publishing_actions`): the description as Open311 will publish it,
-    when that masks personal data written into it (ID or phone numbers…: `pii.scrub`) and the case is one the
-    public feed shows (a public category, not a 12345 ticket); empty otherwise."""
+def published_masked(case: Case) -> dict:
+    """For the forms that publish the case (`publishing_actions`): what Open311 will publish otherwise than it
+    was typed, when the case is one the public feed shows (a public category, not a 12345 ticket): `text`, the
+    description when that masks personal data written into it (ID or phone numbers…: `pii.scrub`), and
+    `address`, the address when it is published otherwise (masked, and cut after the building:
+    `pii.public_address`), each "" when published as typed; an empty dict when nothing is."""
     text = case.description or case.title
-    if not has_personal_data(text):
-        return ""
+    shown = {"text": scrub(text) if has_personal_data(text) else "", "address": ""}
+    address = (case.address or "").strip()
+    if address and public_address(address) != address:
+        shown["address"] = public_address(address)
+    if not (shown["text"] or shown["address"]):
+        return {}
     from civicgrid.integrations.open311.selectors import public_cases_q
 
-    return scrub(text) if Case.objects.filter(public_cases_q(), pk=case.pk).exists() else ""
+    return shown if Case.objects.filter(public_cases_q(), pk=case.pk).exists() else {}
 
 
 def detail_context(request, case: Case, *, failed_action: str = "", posted: dict | None = None,
@@ -501,7 +507,7 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "actions": forms,
         "route": route,
         "route_unstaffed": org_label(unstaffed) if unstaffed is not None else "",
-        "published_masked": published_masked(case) if (publishing := publishing_actions(case, allowed)) else "",
+        "published_masked": published_masked(case) if (publishing := publishing_actions(case, allowed)) else {},
         "publishing": publishing,
         "departments": departments,
         "categories": category_groups(user) if "category" in needs else [],

@@ -25,6 +25,7 @@ from civicgrid.foundation.core.ratelimit import RateLimited
 from .cases_report import SCRIPT_MESSAGES, map_context
 from .cases_shared import category_groups, error_text, report_source
 from .common import capability_required
+from .follow import JUST_REPORTED
 
 CRS_CHOICES = [("wgs84", _("WGS-84（GPS）")), ("gcj02", _("GCJ-02（国内地图）")), ("bd09", _("BD-09（百度地图）"))]
 # Channels a member of staff may record a desk report under (hotline cases use their own form).
@@ -146,6 +147,20 @@ def _existing_case(user, number: str) -> str | None:
     return number if number and selectors.may_open(user, number) else None
 
 
+def _after_report(request, case):
+    """Where a report made through a desk form opens: the case page for whoever reads it there; for a resident or
+    volunteer (the form takes their reports too, as 群众上报), who reads no case files (the case page answers them
+    403), the report's follow page, which shows their link once as the phone page's success card does
+    (`follow.JUST_REPORTED`), else 我的上报. Staff outside the case's scope get its follow page too."""
+    if selectors.may_open(request.user, case.number):
+        return redirect("ui:case_detail", case.number)
+    token = getattr(case, "follow_token", "")
+    if not token:
+        return redirect("ui:my_reports")
+    request.session[JUST_REPORTED] = case.number
+    return redirect("ui:follow", token)
+
+
 def _page(request, form_class, template_extra: dict, submit, initial: dict, **form_kwargs):
     """GET: an empty form with a fresh key; POST: report through `submit`, then open the new case. A report
     without a point whose text names a known place comes back with that place proposed on the map."""
@@ -170,7 +185,7 @@ def _page(request, form_class, template_extra: dict, submit, initial: dict, **fo
                     messages.success(request, _("已登记，案卷号 %(number)s") % {"number": case.number})
                 else:
                     messages.info(request, _("该表单已提交过，案卷号 %(number)s") % {"number": case.number})
-                return redirect("ui:case_detail", case.number)
+                return _after_report(request, case)
         status = 429 if isinstance(refused, RateLimited) else 400
         _hidden_errors_to_form(form)
         # The first input refused takes the focus (its message is tied to it: aria-describedby, by Django); a
@@ -186,6 +201,8 @@ def _page(request, form_class, template_extra: dict, submit, initial: dict, **fo
         focus_field = ""
     context = {"form": form, "focus_field": focus_field, "groups": groups, "script_messages": SCRIPT_MESSAGES, "proposal": proposal,
                "existing_case": existing,
+               # the breadcrumb's parent: the case list for staff who read it, 我的上报 for residents and volunteers
+               "can_view_cases": has_capability(request.user, "cases.view"),
                **template_extra, **map_context(request.user, "cases.report")}
     response = render(request, "cases/intake_form.html", context, status=status)
     for name, value in getattr(refused, "headers", {}).items():  # a 429's Retry-After

@@ -34,6 +34,9 @@ from .cases_shared import error_text, success_once
 # A link that finds no report: the same sentence in either language ("中文 / English", `ui.language.one_language`).
 LINK_INVALID = "链接无效或已失效 / This link is invalid or has expired"
 RATE_LIMIT = 60  # requests per address per minute, like the API's follow endpoints
+# The session's note of the case its account has just reported through a desk form (/cases/new/): its follow page
+# then opens with the success card the phone page shows, the link to keep (once: the note is taken).
+JUST_REPORTED = "civicgrid:just_reported"
 SCORES = [(5, _("非常满意")), (4, _("满意")), (3, _("基本满意")), (2, _("不满意")), (1, _("非常不满意"))]
 
 
@@ -76,7 +79,8 @@ def follow_page(request, token: str):
     """The public status of a reported case."""
     if throttled(request):
         return _too_many()
-    return _render(request, token)
+    reported = request.session.pop(JUST_REPORTED, None) if request.user.is_authenticated else None
+    return _render(request, token, just_reported=reported)
 
 
 @never_cache

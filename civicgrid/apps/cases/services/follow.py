@@ -19,7 +19,14 @@ from civicgrid.foundation.workflow.steps import MAX_NOTE
 
 from .. import conf
 from ..models import Case, CaseReporter, Status
-from ..workflow import CASE_WORKFLOW, EXTRA_STEP_LABELS, reopen_deadline, reopen_window_open
+from ..workflow import (
+    CASE_WORKFLOW,
+    EXTRA_STEP_LABELS,
+    rating_deadline,
+    rating_window_open,
+    reopen_deadline,
+    reopen_window_open,
+)
 from .actions_intake import DEFAULT_PUBLIC_NOTES, PUBLIC_NOTE_ACTIONS, PUBLIC_NOTE_KEY
 from .common import MissingInput, add_step, lock, publish, record, replayed_step, step_digest, step_key
 from .intake import is_public_only
@@ -105,12 +112,19 @@ def closing_satisfaction(case) -> int | None:
 
 
 def may_rate(case, reporter: CaseReporter, viewer=None) -> bool:
-    """A reporter rates a closed case once per closing: after a reopening and a new closing, the rating of the
-    work done since is asked again. Whoever holds the link rates, except staff signed in (`viewer`, see
-    `not_the_reporter`)."""
-    if case.status != Status.CLOSED or not_the_reporter(reporter, viewer):
+    """A reporter rates a closed case once per closing, within the rating days after it (`conf.rating_days`):
+    after a reopening and a new closing, the rating of the work done since is asked again. Whoever holds the
+    link rates, except staff signed in (`viewer`, see `not_the_reporter`)."""
+    if case.status != Status.CLOSED or not_the_reporter(reporter, viewer) or not rating_window_open(case):
         return False
     return not rated_this_closing(case, reporter)
+
+
+def rating_too_late() -> Conflict:
+    """The refusal of a rating after the rating days: what happened and what the reporter can still do."""
+    days = conf.rating_days()
+    return Conflict(f"评价期限已过（结案后 {days} 天），不能再评价；如问题仍存在，请重新上报 / the {days} days after closing "
+                    f"for rating have passed: if the problem is still there, report it again")
 
 
 def _public_steps(case: Case) -> list[dict]:
@@ -165,6 +179,8 @@ def follow_status(token: str, viewer=None) -> dict:
     closed = case.status == Status.CLOSED
     staff = not_the_reporter(reporter, viewer)
     window_open = closed and reopen_window_open(case)
+    rating = current_rating(case, reporter)  # of the closing now shown, not of one before a 重新办理
+    rating_open = closed and rating_window_open(case)
     reported_at = case.reported_at
     if merged:
         steps, joined = [], None
@@ -183,8 +199,12 @@ def follow_status(token: str, viewer=None) -> dict:
         "closed_at": case.closed_at,
         "merged": merged,
         "steps": steps,
-        "rating": current_rating(case, reporter),  # of the closing now shown, not of one before a 重新办理
+        "rating": rating,
         "can_rate": may_rate(case, reporter, viewer),
+        # The rating deadline of the present closing (open or past), and whether it passed unrated.
+        "rate_until": rating_deadline(case) if closed else None,
+        "rate_expired": closed and not rating_open and rating is None,
+        "rating_days": conf.rating_days(),
         "can_reopen": window_open and not staff,
         # The reopen deadline, stated while the case is closed (open or past), and the rule's days.
         "reopen_until": reopen_deadline(case) if closed else None,
@@ -204,7 +224,8 @@ SCORES = frozenset("12345")
 
 def rate(*, follow_token: str, score, comment: str = "", actor=None, idempotency_key: str | None = None
          ) -> CaseReporter:
-    """满意度 1–5 with an optional comment, once per reporter, after the case is closed. `idempotency_key`: the
+    """满意度 1–5 with an optional comment, once per reporter, after the case is closed and within the rating days
+    (`conf.rating_days`; later a 409 saying so). `idempotency_key`: the
     form's one-time key; the same form sent again (its answer lost) finds the rating it made and answers as the
     first time did, never 您已评价过."""
     # One of the digits 1–5 as typed (int() also reads "٥" or " 5_0"), or the number itself.
@@ -227,6 +248,8 @@ def rate(*, follow_token: str, score, comment: str = "", actor=None, idempotency
             raise Conflict("案卷办结后才能评价 / a case can be rated once it is closed")
         if not_the_reporter(reporter, actor):
             raise Conflict(STAFF_REFUSED)
+        if not rating_window_open(case):
+            raise rating_too_late()
         if not may_rate(case, reporter):
             raise Conflict("您已评价过本次办结 / this link has already been used to rate this closing")
         before = snapshot(case)

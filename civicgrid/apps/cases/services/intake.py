@@ -405,22 +405,38 @@ def allowed_sources(actor) -> tuple[str, ...]:
     return (Source.PUBLIC,) if is_public_only(actor) else STAFF_SOURCES
 
 
-def limit_public_reports(actor) -> None:
-    """Public reporting is rate limited (SECURITY.md "Web and API"): a report a resident or volunteer sends over
-    the web or the API takes a token from their account's bucket and from their address's
-    (`CIVICGRID_REPORT_*` settings); an empty bucket is a 429 (`ratelimit.RateLimited`) and nothing is written.
-    Staff reporting from the field are not held back; Open311 has its own limits; commands, the worker and the
-    demo report as their work requires."""
-    ctx = context.current()
-    if ctx.channel not in ("web", "api") or actor is None or not is_public_only(actor):
+def _public_reporter(actor) -> bool:
+    """Whether this report is one the public-reporting limits count: a resident's or volunteer's, over the web
+    or the API. Staff reporting from the field are not held back; Open311 has its own limits; commands, the
+    worker and the demo report as their work requires."""
+    return context.current().channel in ("web", "api") and actor is not None and is_public_only(actor)
+
+
+def limit_report_attempts(actor) -> None:
+    """Public reporting is rate limited (SECURITY.md "Web and API"), in two buckets (`CIVICGRID_REPORT_*`
+    settings); an empty one is a 429 (`ratelimit.RateLimited`) and nothing is written. This is the first: every
+    report a resident or volunteer sends takes a token from their address's bucket before anything is read of it,
+    refused or not, so a flood of bad reports (fake photos, huge images, points outside the district) is held
+    back before its photos are decoded. The account's bucket is the second (`limit_public_reports`)."""
+    ip = context.current().source_ip
+    if not ip or not _public_reporter(actor):
         return
-    buckets = [(f"report:user:{actor.pk}",
-                ratelimit.configured("CIVICGRID_REPORT_RATE_PER_HOUR", "CIVICGRID_REPORT_BURST", per="hour"))]
-    if ctx.source_ip:
-        buckets.append((f"report:addr:{ctx.source_ip}",
-                        ratelimit.configured("CIVICGRID_REPORT_ADDRESS_RATE_PER_HOUR", "CIVICGRID_REPORT_ADDRESS_BURST",
-                                             per="hour")))
-    ratelimit.check(*buckets)
+    ratelimit.check((f"report:addr:{ip}", ratelimit.configured(
+        "CIVICGRID_REPORT_ADDRESS_RATE_PER_HOUR", "CIVICGRID_REPORT_ADDRESS_BURST", per="hour")))
+
+
+def limit_public_reports(actor) -> None:
+    """The account's bucket (`CIVICGRID_REPORT_RATE_PER_HOUR`/`_BURST`): a token taken only once the report has
+    passed every check (its photos read, its place found in a grid), just before it is written. A report
+    refused for what it is spends none: a resident whose photo was no photo, or whose point was outside the
+    district, corrects it and sends again without losing one of the reports the limit leaves them (a tester's
+    four refusals in a row cost the fifth, valid, report a 429). Refused reports are still counted by the
+    address's bucket (`limit_report_attempts`), which is larger (it is shared by residents behind one carrier
+    NAT): a flood of them stops there."""
+    if not _public_reporter(actor):
+        return
+    ratelimit.check((f"report:user:{actor.pk}", ratelimit.configured(
+        "CIVICGRID_REPORT_RATE_PER_HOUR", "CIVICGRID_REPORT_BURST", per="hour")))
 
 
 def check_channel(actor, *, source, self_handled: bool, is_major: bool) -> None:
@@ -515,7 +531,7 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
                      channel_data)
     if key and (existing := _replay(key, digest)):
         return _with_token(existing), False  # a retry of a report already made: not a new report to count
-    limit_public_reports(actor)
+    limit_report_attempts(actor)  # every attempt, before its photos are decoded
     if payload["ticket"]:
         _ticket_unused(payload["ticket"], actor)
 
@@ -528,6 +544,7 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
         raise PermissionDenied("该位置不在您负责核查的网格内，不能登记为自行处置；请取消“自行处置”，作为普通事件上报 / "
                                "a self-handled report must lie in the grids you check: send it as an ordinary report",
                                field="self_handled")
+    limit_public_reports(actor)  # found good: now it counts against the account
     suggestion = router_suggestion(f"{payload['title']} {payload['description']}",
                                    categories=needs_matches(category))
     # Everything else that only reads or computes, before the transaction: the case and its rows, unsaved.

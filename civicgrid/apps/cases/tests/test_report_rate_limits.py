@@ -15,7 +15,7 @@ from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.core import ratelimit
 from civicgrid.testing.builders import user_with
 
-from .conftest import GRID, POINT, auth, report, world_counts
+from .conftest import GRID, OUTSIDE, POINT, auth, report, world_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -185,3 +185,75 @@ def test_through_redis_the_limit_per_account_holds(loop, api_client, redis_bucke
     before = world_counts()
     _refused(_post(api_client, loop.resident, address="10.1.0.2"))
     assert world_counts() == before
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header declares `width` × `height` (its data one row): refused for its pixels, never decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * (width + 1)))
+            + chunk(b"IEND", b""))
+
+
+def _phone_report(c, address="10.4.0.1", point=POINT, photo=None):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    data = {"idempotency_key": str(uuid.uuid4()), "description": "小区门口垃圾堆放", "crs": "wgs84"}
+    if point is not None:
+        data.update(lng=str(point[0]), lat=str(point[1]))
+    if photo is not None:
+        name, body, kind = photo
+        data["photos"] = SimpleUploadedFile(name, body, content_type=kind)
+    return c.post(reverse("ui:case_submit"), data, REMOTE_ADDR=address)
+
+
+REFUSED_REPORTS = [  # the tester's four: each refused for what it carries, field by field
+    ({"photo": ("现场.jpg", b"\xff\xd8\xff\xe0 not a picture at all", "image/jpeg")}, "photos"),
+    ({"point": OUTSIDE}, "location"),
+    ({"point": None}, "location"),
+    ({"photo": ("大图.png", _png_header_only(30000, 30000), "image/png")}, "photos"),
+]
+
+
+def test_refused_reports_spend_none_of_the_accounts_reports(loop):
+    """The tester's run (default limits: a burst of 5 per account): one valid report, four refused ones (a fake
+    JPEG, a point outside the district, no location, a 30000×30000 PNG), and the next valid report was a 429.
+    A report refused for what it carries now takes no token from the account: the next one is made."""
+    c = Client()
+    c.force_login(loop.resident)
+    assert _phone_report(c).status_code == 201
+    before = world_counts()
+    for changes, field in REFUSED_REPORTS:
+        response = _phone_report(c, **changes)
+        assert (response.status_code, response.json()["field"]) == (400, field), response.content
+    assert world_counts() == before
+    assert _phone_report(c).status_code == 201
+    assert Case.objects.count() == 2
+    # the account's limit still holds for reports made: 3 more make the burst of 5, the 6th is refused
+    assert [_phone_report(c).status_code for _ in range(3)] == [201] * 3
+    before = world_counts()
+    response = _phone_report(c)
+    assert response.status_code == 429 and response.json()["code"] == "rate_limited"
+    assert world_counts() == before
+
+
+@override_settings(CIVICGRID_REPORT_ADDRESS_BURST=3)
+def test_a_flood_of_refused_reports_is_held_back_by_the_address_limit(loop):
+    """Refused reports still count where a flood is felt: the address's bucket takes a token for every attempt,
+    before its photos are decoded. Past it even a valid report from that address waits; the account, which
+    made nothing, reports at once from elsewhere."""
+    c = Client()
+    c.force_login(loop.resident)
+    before = world_counts()
+    for changes, _field in REFUSED_REPORTS[:3]:
+        assert _phone_report(c, address="10.5.0.1", **changes).status_code == 400
+    response = _phone_report(c, address="10.5.0.1", **REFUSED_REPORTS[3][0])  # not even decoded now
+    assert response.status_code == 429 and int(response["Retry-After"]) >= 1
+    assert _phone_report(c, address="10.5.0.1").status_code == 429
+    assert world_counts() == before
+    assert _phone_report(c, address="10.5.0.2").status_code == 201
