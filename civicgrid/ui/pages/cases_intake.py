@@ -22,7 +22,7 @@ from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.errors import CivicgridError
 from civicgrid.foundation.core.ratelimit import RateLimited
 
-from .cases_report import SCRIPT_MESSAGES, map_context
+from .cases_report import map_context, script_messages
 from .cases_shared import category_groups, error_text, report_source
 from .common import capability_required
 
@@ -184,7 +184,9 @@ def _page(request, form_class, template_extra: dict, submit, initial: dict, **fo
                           **form_kwargs)
         status = 200
         focus_field = ""
-    context = {"form": form, "focus_field": focus_field, "groups": groups, "script_messages": SCRIPT_MESSAGES, "proposal": proposal,
+    # The desk forms have no address picker: their hints name the map and the coordinates only.
+    context = {"form": form, "focus_field": focus_field, "groups": groups,
+               "script_messages": script_messages(address_picker=False), "proposal": proposal,
                "existing_case": existing,
                **template_extra, **map_context(request.user, "cases.report")}
     response = render(request, "cases/intake_form.html", context, status=status)
