@@ -116,7 +116,8 @@
             },
           });
           const bounds = focus ? focus.getBounds() : layer.getBounds();
-          if (bounds.isValid() && !marker) map.fitBounds(bounds, { padding: [6, 6] });
+          // At once, not animated: the map is ready (data-ready) when it shows where a tap will land.
+          if (bounds.isValid() && !marker) map.fitBounds(bounds, { padding: [6, 6], animate: false });
           // A click on a polygon bubbles to the map (Leaflet's default), whose handler below takes the point.
           layer.addTo(map);
           // The outlines' tooltips make Chromium put each path in the Tab order, unnamed and doing nothing on
