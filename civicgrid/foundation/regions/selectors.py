@@ -96,12 +96,14 @@ _index: _Index | None = None
 _checked_at = 0.0
 
 
-def _recheck_seconds() -> float:
+def recheck_seconds() -> float:
+    """How long a process trusts its region-derived caches before reading the stamp again."""
     default = 0.0 if getattr(settings, "TESTING", False) else 2.0
     return float(getattr(settings, "CIVICGRID_LOCATOR_RECHECK_SECONDS", default))
 
 
-def _stamp() -> tuple:
+def region_stamp() -> tuple:
+    """What changes whenever any region is added, removed or saved (count, latest change, highest id)."""
     agg = Region.objects.aggregate(n=Count("id"), latest=Max("updated_at"), top=Max("id"))
     return agg["n"], agg["latest"], agg["top"]
 
@@ -119,9 +121,9 @@ def current_index() -> _Index:
     global _index, _checked_at
     with _lock:
         now = time.monotonic()
-        if _index is not None and now - _checked_at < _recheck_seconds():
+        if _index is not None and now - _checked_at < recheck_seconds():
             return _index
-        stamp = _stamp()
+        stamp = region_stamp()
         if _index is None or _index.stamp != stamp:
             _index = _Index(stamp)
         _checked_at = now

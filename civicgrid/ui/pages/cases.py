@@ -18,7 +18,7 @@ from .cases_detail import case_act, case_attachment, case_detail, case_reveal_co
 from .cases_intake import hotline_intake, web_report
 from .cases_list import case_list
 from .cases_mine import my_reports
-from .cases_report import building_search, case_submit, locate_point, report_page
+from .cases_report import building_search, case_submit, locate_point, report_outline, report_page
 
 urlpatterns = [
     path("", case_list, name="case_list"),
@@ -26,6 +26,7 @@ urlpatterns = [
     path("report/submit/", case_submit, name="case_submit"),
     path("report/locate/", locate_point, name="case_locate"),
     path("report/buildings/", building_search, name="case_buildings"),
+    path("report/outline/", report_outline, name="case_report_outline"),
     path("hotline/", hotline_intake, name="case_hotline"),
     path("new/", web_report, name="case_new"),
     path("mine/", my_reports, name="my_reports"),  # before <number>/: "mine" is no case number
@@ -43,8 +44,9 @@ data_endpoint("ui:case_reveal_contact", "cases.Case", "reveal", lookup="number",
 data_endpoint("ui:case_reveal_text", "cases.Case", "reveal", lookup="number", lookup_field="number")
 # Forms and writes: the services check scope (404 outside) and every refusal is tested in ui/tests.
 non_data_endpoint("ui:case_report", "ui:case_submit", "ui:case_hotline", "ui:case_new", "ui:case_act")
-# Region names at a point: the public administrative directory, no business rows.
-non_data_endpoint("ui:case_locate")
+# Region names at a point, and the district's outline (names, codes, coarse boundaries down to communities):
+# the public administrative directory, no business rows.
+non_data_endpoint("ui:case_locate", "ui:case_report_outline")
 # 我的上报: the account's own reporter rows (`selectors.own_reports`), like the inbox's own messages.
 data_endpoint("ui:my_reports", "cases.CaseReporter", "list")
 # Two URL kwargs (case and photo): the contract addresses objects by one lookup, so this binary endpoint's

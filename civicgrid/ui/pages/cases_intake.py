@@ -22,7 +22,7 @@ from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.errors import CivicgridError
 from civicgrid.foundation.core.ratelimit import RateLimited
 
-from .cases_report import SCRIPT_MESSAGES, map_context
+from .cases_report import map_context, script_messages
 from .cases_shared import category_groups, error_text, report_source
 from .common import capability_required
 from .follow import JUST_REPORTED
@@ -199,7 +199,9 @@ def _page(request, form_class, template_extra: dict, submit, initial: dict, **fo
                           **form_kwargs)
         status = 200
         focus_field = ""
-    context = {"form": form, "focus_field": focus_field, "groups": groups, "script_messages": SCRIPT_MESSAGES, "proposal": proposal,
+    # The desk forms have no address picker: their hints name the map and the coordinates only.
+    context = {"form": form, "focus_field": focus_field, "groups": groups,
+               "script_messages": script_messages(address_picker=False), "proposal": proposal,
                "existing_case": existing,
                # the breadcrumb's parent: the case list for staff who read it, 我的上报 for residents and volunteers
                "can_view_cases": has_capability(request.user, "cases.view"),

@@ -8,6 +8,11 @@ localStorage, its photos in IndexedDB, so a reload or a closed tab sends the sam
 fields and the same photos, in the same order) gets the case already created, never a second one.
 
 The API's `/api/v1/locate` takes bearer tokens only, so the page asks `locate` here, with its session.
+
+The map: staff who may open the region pages get the scoped GeoJSON of their area (with its grids); every other
+reporter (residents, and staff without the region pages) gets the district's public outline (`report_outline`:
+the district, its streets and communities, names and coarse boundaries only), so a tap always lands on a drawn
+map.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ from __future__ import annotations
 import uuid
 
 from django.db.models import Q
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.cache import get_conditional_response
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -28,13 +34,17 @@ from civicgrid.apps.cases.services.intake import _idempotency, is_public_only
 from civicgrid.apps.categories.models import in_use_q
 from civicgrid.apps.categories.selectors import visible_categories
 from civicgrid.foundation.access.scope import has_capability
+from civicgrid.foundation.core import ratelimit
 from civicgrid.foundation.core.errors import CivicgridError, ValidationFailed
+from civicgrid.foundation.core.middleware import client_ip
 from civicgrid.foundation.core.photos import max_photo_bytes
 from civicgrid.foundation.people.models import Building
 from civicgrid.foundation.regions import selectors as regions
+from civicgrid.foundation.regions.outline import public_outline
 
 from .cases_shared import category_groups, error_text, report_source, scope_root
 from .common import capability_required
+from .regions import DISTRICT_ATTRIBUTION
 
 BUILDING_LIMIT = 20
 # What the page's scripts say, translated here (the scripts carry no text of their own).
@@ -60,7 +70,7 @@ SCRIPT_MESSAGES = {
     "photo_not_image": gettext_lazy("“{name}”不是照片（只能上传 JPEG、PNG 或 WebP 图片），未添加，请换一张"),
     "remove_photo": gettext_lazy("移除"),
     "remove_named": gettext_lazy("移除照片“{name}”"),
-    "outside_hint": gettext_lazy("请在地图上点选本区内的位置，或按地址选择。"),
+    "outside_hint": gettext_lazy("请在地图上点选本区内的位置，或按地址选择。"),  # with the address picker
     "gcj_converted": gettext_lazy("（经纬度按国内地图 GCJ-02 坐标换算）"),
     "too_many_chosen": gettext_lazy("一次最多上传 {max} 张照片，多选的 {extra} 张未添加"),
     "too_many_photos": gettext_lazy("一次最多上传 {max} 张照片，请减少照片"),
@@ -79,7 +89,16 @@ SCRIPT_MESSAGES = {
     "colon": gettext_lazy("："),
     "in_brackets": gettext_lazy("（{text}）"),
 }
+# Said instead where the page has no address picker (the user has no base-data access, or a desk form).
+OUTSIDE_HINT_MAP_ONLY = gettext_lazy("请在地图上点选本区内的位置。")
 JSON_OPTIONS = {"ensure_ascii": False}
+# How long a browser keeps the outline before asking again (with its ETag: an unchanged outline is a 304).
+OUTLINE_MAX_AGE = 300
+
+
+def script_messages(*, address_picker: bool) -> dict:
+    """The scripts' messages for a form with or without the address picker (hints name only what it offers)."""
+    return SCRIPT_MESSAGES if address_picker else {**SCRIPT_MESSAGES, "outside_hint": OUTSIDE_HINT_MAP_ONLY}
 
 
 def _json(body: dict, status: int = 200) -> JsonResponse:
@@ -96,10 +115,16 @@ def _error(exc: CivicgridError) -> JsonResponse:
 
 
 def map_context(user, capability: str) -> dict:
-    """The report map's starting region (the scoped GeoJSON of its outline and children)."""
+    """The report map's data and where it starts: for users of the region pages, the scoped GeoJSON of the
+    smallest region holding their area (its outline and children); for everybody else the district's public
+    outline, shown at their own community or street when they have one (`map_focus`; grids are not in it)."""
     root = scope_root(user, capability)
-    url = reverse("ui:region_geojson", args=[root]) if root and has_capability(user, "regions.view") else ""
-    return {"map_root": root, "geojson_url": url}
+    if root and has_capability(user, "regions.view"):
+        return {"map_root": root, "geojson_url": reverse("ui:region_geojson", args=[root]), "map_focus": "",
+                "map_attribution": DISTRICT_ATTRIBUTION if len(root) == 6 else ""}
+    focus = root[:12] if len(root) > 6 else ""
+    return {"map_root": root, "geojson_url": reverse("ui:case_report_outline"), "map_focus": focus,
+            "map_attribution": DISTRICT_ATTRIBUTION}
 
 
 @require_GET
@@ -107,10 +132,11 @@ def map_context(user, capability: str) -> dict:
 def report_page(request):
     """The phone-first report form: category, description, photos, location (GPS, map or address)."""
     user = request.user
+    can_search_buildings = has_capability(user, "people.view")
     context = {
         "categories": category_groups(user),
         "can_self_handle": has_capability(user, "cases.verify"),
-        "can_search_buildings": has_capability(user, "people.view"),
+        "can_search_buildings": can_search_buildings,
         "can_view_cases": has_capability(user, "cases.view"),
         # The follow link is the resident's own; staff forward it to the person who raised the problem.
         "reports_as_public": is_public_only(user),
@@ -120,10 +146,41 @@ def report_page(request):
         # The server's photo limits: the page keeps no photo in its draft that the server would refuse.
         "max_photo_bytes": max_photo_bytes(),
         "max_photos": case_conf.max_photos_per_request(),
-        "script_messages": SCRIPT_MESSAGES,
+        "script_messages": script_messages(address_picker=can_search_buildings),
         **map_context(user, "cases.report"),
     }
     return render(request, "cases/report.html", context)
+
+
+def limit_outline(request) -> None:
+    """The outline is rate limited like the other doors the public uses (SECURITY.md "Web and API"): per account
+    and per address (`CIVICGRID_OUTLINE_*` settings); an empty bucket is `ratelimit.RateLimited` (a 429). A
+    failed bucket store lets the request through, as public reporting does."""
+    buckets = [(f"outline:user:{request.user.pk}",
+                ratelimit.configured("CIVICGRID_OUTLINE_RATE_PER_MINUTE", "CIVICGRID_OUTLINE_BURST"))]
+    address = client_ip(request)
+    if address:
+        buckets.append((f"outline:addr:{address}", ratelimit.configured("CIVICGRID_OUTLINE_ADDRESS_RATE_PER_MINUTE",
+                                                                        "CIVICGRID_OUTLINE_ADDRESS_BURST")))
+    ratelimit.check(*buckets)
+
+
+@require_GET
+@capability_required("cases.report")
+def report_outline(request):
+    """The district's public outline for the report map (`regions.outline`): the district, streets and
+    communities/villages, names, codes and coarse boundaries only, the same for every reporter. Cached by the
+    browser for a few minutes and then asked again with its ETag (304 while unchanged)."""
+    try:
+        limit_outline(request)
+    except ratelimit.RateLimited as exc:
+        return _error(exc)
+    outline = public_outline()
+    response = HttpResponse(outline.body, content_type="application/geo+json; charset=utf-8")
+    response["ETag"] = outline.etag
+    # Private: only signed-in reporters may load it, so no shared cache (a proxy) may keep it for others.
+    response["Cache-Control"] = f"private, max-age={OUTLINE_MAX_AGE}"
+    return get_conditional_response(request, etag=outline.etag, response=response)
 
 
 def _title(category, description: str) -> str:

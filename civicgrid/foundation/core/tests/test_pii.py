@@ -5,9 +5,10 @@ import re
 from datetime import date
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
+from civicgrid.foundation.core import pii
 from civicgrid.foundation.core.pii import (
     generate_id_number,
     has_personal_data,
@@ -240,6 +241,133 @@ def test_scrub_masks_personal_data_in_text(raw, expected):
 ])
 def test_scrub_leaves_everything_else_as_written(text):
     assert scrub(text) == text and not has_personal_data(text)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    # the tester's mobiles: dots, em and en dashes, underscores, full-width spaces, full-width digits
+    ("138.1111.2222", "138****2222"),
+    ("138—1111—2222", "138****2222"),
+    ("138–1111–2222", "138****2222"),
+    ("138_1111_2222", "138****2222"),
+    ("138\u30001111\u30002222", "138****2222"),
+    ("１３８１１１１２２２２", "138****2222"),
+    # the same in a sentence, in full width, with +86, at the end of a sentence
+    ("电话138.1111.2222，请回电", "电话138****2222，请回电"),
+    ("手机：１３８．１１１１．２２２２。", "手机：138****2222。"),
+    ("手机１３８＿１１１１＿２２２２", "手机138****2222"),
+    ("电话138·1111·2222", "电话138****2222"),
+    ("联系电话：138.1111.2222.", "联系电话：138****2222."),
+    ("+86.138.1111.2222", "138****2222"),
+    ("+86 138.1111.2222", "138****2222"),
+    ("0086_138_1111_2222", "138****2222"),
+    ("电话 +86—138—1111—2222", "电话 138****2222"),
+    # other dashes and spaces: hyphen, non-breaking hyphen, figure dash, horizontal bar, minus, full-width
+    # hyphen-minus, small hyphen-minus, no-break and thin spaces, and any grouping of them
+    ("138\u20101111\u20112222", "138****2222"),
+    ("138\u20121111\u20152222", "138****2222"),
+    ("138\u22121111\ufe632222", "138****2222"),
+    ("138－1111－2222", "138****2222"),
+    ("138\u00a01111\u20092222", "138****2222"),
+    ("1381—111—2222", "138****2222"),
+    # landlines with their area code
+    ("座机0352—1234567", "座机0352-****567"),
+    ("座机0352.1234567", "座机0352-****567"),
+    ("座机０３５２＿１２３４５６７", "座机0352-****567"),
+    # ID numbers: 6-8-4 with dots, dashes of every width, underscores, full-width spaces; full-width digits
+    ("身份证140213.19880505.2317", "身份证1402**********2317"),
+    ("身份证140213—19880505—2317", "身份证1402**********2317"),
+    ("身份证140213–19880505–2317", "身份证1402**********2317"),
+    ("身份证140213_19880505_2317", "身份证1402**********2317"),
+    ("身份证140213\u300019880505\u30002317", "身份证1402**********2317"),
+    ("身份证１４０２１３．１９８８０５０５．２３１７", "身份证1402**********2317"),
+    ("证件号11010519491231002x。", "证件号1101**********002X。"),
+    ("证件号110105.19491231.002X", "证件号1101**********002X"),
+])
+def test_scrub_masks_numbers_however_their_digits_are_separated(raw, expected):
+    assert has_personal_data(raw)
+    assert scrub(raw) == expected
+
+
+@pytest.mark.parametrize("text", [
+    # dates, times and ranges of them
+    "2026.11.30",
+    "2026.11.30 14:30 至 2026.12.31 18:00",
+    "2026—11—30",
+    "2026_11_30 巡查记录",
+    "2026年11月30日",
+    "13.11.2026",
+    # money, areas, measurements, coordinates
+    "1,380.50",
+    "金额 1,380.50 元，另付 13,800,000.00 元",
+    "单价 13.81 元，共 1111.22 平方米",
+    "位置 113.2100,40.0100",
+    "坐标 113.21, 40.01",
+    # case numbers (13 digits starting 20), 12345 tickets, versions, network addresses, file names
+    "案卷 2026113000005",
+    "案卷号 2026113000005 已并入 2026113000004",
+    "版本 v1.2.3，补丁 13.1.2",
+    "固件 138.1111.2222.5",
+    "地址 192.168.1.100",
+    "网关 10.138.1111.2222",
+    "照片 IMG_20261130_143000.jpg",
+    "文件 DSC_1381_1111.JPG",
+    # house and room numbers
+    "3号楼2单元501",
+    "13号楼1单元1102室",
+    "13-1-1102",
+    "振华南街176号院3号楼2单元501室",
+    # a 10-digit run is no mobile (a digit short), however it is written
+    "１３８１１１１２２２",
+    "138.1111.222",
+    # groupings no phone number is written in
+    "1381111.2222",
+    "13.811.112.222",
+])
+def test_scrub_leaves_dates_money_numbers_and_addresses_as_written(text):
+    assert scrub(text) == text and not has_personal_data(text)
+
+
+LOOSE_SEPARATORS = [" ", "\u3000", "\u00a0", "-", "－", "–", "—", "‐", "−"]
+GROUP_MARKS = [".", "．", "_", "＿", "·"]
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+@st.composite
+def written_mobiles(draw):
+    """A mobile as people write it: spaces or dashes of any width between any of its digits, or dots or
+    underscores between its 3-4-4 groups; ASCII or full-width digits; between Chinese words."""
+    number = draw(st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True))
+    if draw(st.booleans()):
+        written = number[0]
+        for digit in number[1:]:
+            written += draw(st.sampled_from(["", "", *LOOSE_SEPARATORS])) + digit
+    else:
+        mark = draw(st.sampled_from(GROUP_MARKS))
+        written = mark.join((number[:3], number[3:7], number[7:]))
+    if draw(st.booleans()):
+        written = written.translate(FULL_WIDTH)
+    return number, written
+
+
+@given(written_mobiles(), st.sampled_from(["电话", "手机：", "请拨打", ""]), st.sampled_from(["，谢谢", "。", ""]))
+def test_a_mobile_is_masked_however_it_is_written(mobile, before, after):
+    number, written = mobile
+    assert scrub(f"{before}{written}{after}") == f"{before}{number[:3]}****{number[-4:]}{after}"
+
+
+_EVERY_POSITION = re.compile("|".join(f"(?P<{kind}{i}>{pattern})"
+                                     for i, (kind, pattern) in enumerate(pii._TEXT_PATTERNS)))
+
+
+@given(st.text(alphabet="0123456789１３８０ .．_＿—-+＋(（）)@abcTtel电话座机固手联系方式：，号码身份证xX", max_size=80))
+@example("联系方式 5123456，座机：5123456；固话5123456 手机号码 5123456 电话：5123456 tel 5123456 TEL:51234567")
+@example("（0352）1234567 (010)12345678 ＋86 138 1111 2222 +86.138.1111.2222 0086-13811112222")
+@example("邮箱 .a_b%c-d+e@qq.com，Zhang.Wei@example.com.cn")
+def test_the_scan_skips_only_where_no_finding_can_start(text):
+    """`_TEXT_RE` tries its patterns only where a finding's first character stands (`_STARTS`): it finds what
+    trying them at every character finds."""
+    assert ([(m.span(), m.lastgroup) for m in pii._TEXT_RE.finditer(text)]
+            == [(m.span(), m.lastgroup) for m in _EVERY_POSITION.finditer(text)])
 
 
 def test_scrub_empty():

@@ -82,27 +82,42 @@
     catSelect.addEventListener("change", showChoice);
   }
 
-  // --- map: the scoped GeoJSON outline (and children) of the user's area; a click sets the point ----------
+  // --- map: the user's area (the scoped GeoJSON of its outline and children, for staff of the region pages;
+  // else the district's public outline of streets and communities); a click sets the point ----------------
   const mapEl = document.getElementById("report-map");
   let map = null;
   let marker = null;
+  // The page's own area (`role`: scoped GeoJSON) or the district (`level`: public outline): a dashed line;
+  // streets of the outline: a plain line; the areas inside (children, communities, villages): light fills.
+  const OUTLINE = { color: "#b4232a", weight: 2.5, dashArray: "6 4", fill: false };
+  const STREET = { color: "#33475b", weight: 2, opacity: 0.8, fill: false };
+  const AREA = { color: "#ffffff", weight: 1.2, fillColor: "#4e79a7", fillOpacity: 0.25 };
+  function outlineStyle(p) {
+    if (p.role) return p.role === "self" ? OUTLINE : AREA;
+    if (p.level === "district") return OUTLINE;
+    return p.level === "street" ? STREET : AREA;
+  }
   if (mapEl && typeof L !== "undefined") {
     map = L.map(mapEl, { zoomControl: true, attributionControl: true, zoomSnap: 0.25 });
     map.attributionControl.setPrefix("Leaflet");
+    if (mapEl.dataset.attribution) map.attributionControl.addAttribution(mapEl.dataset.attribution);
     if (mapEl.dataset.tileUrl) L.tileLayer(mapEl.dataset.tileUrl, { maxZoom: 19 }).addTo(map);
     map.setView([40.09, 113.3], 11);
     if (mapEl.dataset.geojsonUrl) {
       fetch(mapEl.dataset.geojsonUrl, { credentials: "same-origin", headers: { Accept: "application/geo+json" } })
         .then((r) => (r.ok ? r.json() : Promise.reject(new Error(String(r.status)))))
         .then((data) => {
+          let focus = null; // the user's own community or street in the public outline, where the map starts
           const layer = L.geoJSON(data, {
-            style: (f) => (f.properties.role === "self"
-              ? { color: "#b4232a", weight: 2.5, dashArray: "6 4", fill: false }
-              : { color: "#ffffff", weight: 1.2, fillColor: "#4e79a7", fillOpacity: 0.25 }),
-            onEachFeature: (f, lyr) => lyr.bindTooltip(f.properties.name, { sticky: true }),
+            style: (f) => outlineStyle(f.properties),
+            onEachFeature: (f, lyr) => {
+              lyr.bindTooltip(f.properties.name, { sticky: true });
+              if (mapEl.dataset.focus && f.properties.code === mapEl.dataset.focus) focus = lyr;
+            },
           });
-          const bounds = layer.getBounds();
-          if (bounds.isValid() && !marker) map.fitBounds(bounds, { padding: [6, 6] });
+          const bounds = focus ? focus.getBounds() : layer.getBounds();
+          // At once, not animated: the map is ready (data-ready) when it shows where a tap will land.
+          if (bounds.isValid() && !marker) map.fitBounds(bounds, { padding: [6, 6], animate: false });
           // A click on a polygon bubbles to the map (Leaflet's default), whose handler below takes the point.
           layer.addTo(map);
           // The outlines' tooltips make Chromium put each path in the Tab order, unnamed and doing nothing on
@@ -117,11 +132,12 @@
     map.on("click", (e) => choosePoint(e.latlng));
   }
 
-  function setMarker(lat, lng) {
+  // `follow`: bring the point into view, zoomed in (a located point); a tap's point is where the finger is.
+  function setMarker(lat, lng, follow = true) {
     if (!map) return;
     if (marker) marker.setLatLng([lat, lng]);
     else marker = L.circleMarker([lat, lng], { radius: 8, color: "#b4232a", weight: 3, fillOpacity: 0.6 }).addTo(map);
-    map.setView([lat, lng], Math.max(map.getZoom(), 15));
+    if (follow) map.setView([lat, lng], Math.max(map.getZoom(), 15));
   }
 
   function setPoint(lng, lat, crs, source) {
@@ -137,6 +153,9 @@
   function choosePoint(latlng) {
     // Map points are WGS-84 (the boundaries are stored so): a Chinese-map toggle does not apply to them.
     if (gcj) gcj.checked = false;
+    // The marker goes where the tap was at once, before the server says which grid that is (or that it lies
+    // outside the district: the line under the map says so, and the marker shows which tap it means).
+    setMarker(latlng.lat, latlng.lng, false);
     setPoint(latlng.lng, latlng.lat, "wgs84", "map");
   }
 
