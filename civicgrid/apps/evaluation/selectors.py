@@ -246,10 +246,12 @@ class Facts:
         self.past_deadline = Q(deadline__lt=as_of) | Exists(clocks.filter(
             kind_text=case_clocks.HANDLE, due_at__lt=as_of).filter(Q(stopped_at__isnull=True) | Q(stopped_at__gt=F("due_at"))))
         # Waiting for a 派遣 at `as_of` with the dispatch clock past its deadline: already too late to close in
-        # time, so due to close (it has no handling deadline yet: that is set at 派遣).
-        self.dispatch_late = Exists(clocks.filter(kind_text=case_clocks.DISPATCH, started_at__lt=as_of,
-                                                  due_at__lt=as_of)
-                                    .filter(Q(stopped_at__isnull=True) | Q(stopped_at__gte=as_of)))
+        # time, so due to close (it has no handling deadline yet: that is set at 派遣), and a 派遣 its dispatcher
+        # owes. A case dispatched before `as_of` and never sent back nor reopened (most of them) waited for no
+        # 派遣 then: its clocks are not read.
+        self.dispatch_late = ~Q(dispatched_at__lt=as_of, send_back_count=0, reopen_count=0) & Exists(
+            clocks.filter(kind_text=case_clocks.DISPATCH, started_at__lt=as_of, due_at__lt=as_of)
+            .filter(Q(stopped_at__isnull=True) | Q(stopped_at__gte=as_of)))
         stopped = clocks.filter(state=STOPPED, stopped_at__lt=as_of)
         # 按时结案 at `as_of`: the last closing clock stopped before it was in time.
         self.close_on_time = Q(Exact(Subquery(stopped.filter(kind=case_clocks.CLOSE).order_by("-stopped_at", "-pk")
@@ -708,31 +710,40 @@ def evaluate(user, kind: str, start: date, end: date, *, as_of: datetime | None 
     return Evaluation(subject, start, end, as_of, terms, rate_keys, names, rows, system_rows)
 
 
-def _grouped(qs, group, names, as_of) -> dict[str, dict[str, int]]:
+def _grouped(qs, group, names, as_of, facts: Facts | None = None) -> dict[str, dict[str, int]]:
     """One GROUP BY query: {group key: {count: n}} (cases without the group's field are left out)."""
-    return {str(r.pop("subject_key")): r for r in grouped_counts(qs, group, names, as_of)
+    return {str(r.pop("subject_key")): r for r in grouped_counts(qs, group, names, as_of, facts)
             if r["subject_key"] not in (None, "")}
 
 
-def grouped_counts(qs, group, names, as_of):
+def grouped_counts(qs, group, names, as_of, facts: Facts | None = None):
     """The query of `_grouped`: rows of `subject_key` and the named counts. Where a count reads a fact of the
     timeline or the clocks, the facts are computed once per case in a derived table (`FactColumns`) and the
-    counts aggregate its columns; counts of case fields alone aggregate the cases."""
-    facts = Facts(as_of)
+    counts aggregate its columns; counts of case fields alone aggregate the cases. `facts`: the `Facts` of
+    `as_of` when the caller has them (building them is most of a small table's time)."""
+    facts = facts or Facts(as_of)
     # A department's cases are those it had at `as_of`, a dispatcher's those it had dispatched (and those it
     # accepted that waited for their 派遣 past the dispatch clock then): a 派遣 or 退回 since is a later period's.
     at_moment = {"department_id": facts.department, "dispatched_by_id": facts.answering_dispatcher}
     expr = at_moment.get(group, F(group)) if isinstance(group, str) else group
     columns = FactColumns(facts)
     counts = aggregates(names, as_of, columns)
-    fields, needed = columns.needed(counts.values())
+    key_field = Case._meta.get_field(group) if isinstance(group, str) else group.output_field
+    key = _Column("subject_key", key_field)
+    inner_key = expr
+    if group == "dispatched_by_id":
+        # The accepting account's, for a case without a dispatcher, read from the columns the counts read anyway
+        # (the status and the dispatch clock then), not from those facts again.
+        inner_key = facts.dispatcher
+        key = Coalesce(key, Choose(When(columns.dispatch_overdue, then=F("accepted_by")), output_field=key_field),
+                       output_field=key_field)
+    fields, needed = columns.needed([*counts.values(), key])
     if not needed or qs.query.is_empty():
         return qs.annotate(subject_key=expr).values("subject_key").annotate(**aggregates(names, as_of))
-    key_field = Case._meta.get_field(group) if isinstance(group, str) else group.output_field
     outer = Case._base_manager.order_by()
     outer.query.alias_map[outer.query.get_initial_alias()] = _Derived(
-        qs.values(*fields, subject_key=expr, **needed).query)
-    return outer.annotate(subject_key=_Column("subject_key", key_field)).values("subject_key").annotate(**counts)
+        qs.values(*fields, subject_key=inner_key, **needed).query)
+    return outer.annotate(subject_key=key).values("subject_key").annotate(**counts)
 
 
 def _grid_workers(user, qs, names, as_of) -> dict[str, dict[str, int]]:
@@ -785,14 +796,15 @@ def _dispatchers(qs, names, as_of) -> dict[str, dict[str, int]]:
     (see the module docstring). Two queries whatever the number of cases: the aggregate, and the cases
     dispatched more than once or sent back (a few per cent) with their dispatch and send-back steps."""
     per_case = [n for n in names if n not in DISPATCH_ACT_COUNTS]
-    grouped = _grouped(qs, "dispatched_by_id", [*per_case, "dispatched_once", "undispatched"], as_of)
+    facts = Facts(as_of)  # both queries read them: built once
+    grouped = _grouped(qs, "dispatched_by_id", [*per_case, "dispatched_once", "undispatched"], as_of, facts)
     acts: Counter[str] = Counter({key: counts.pop("dispatched_once") for key, counts in grouped.items()})
     waiting: Counter[str] = Counter({key: counts.pop("undispatched") for key, counts in grouped.items()})
     wrong: Counter[str] = Counter()
     # The cases dispatched more than once or sent back, each with its dispatch and send-back steps in order (a
     # left join: a case without them, e.g. imported, comes once with none and counts by its own facts).
     # Those taken after `as_of` belong to a later period.
-    redone = (qs.filter(counts_q(as_of)["dispatched"]
+    redone = (qs.filter(counts_q(as_of, facts)["dispatched"]
                         & (Q(send_back_count__gt=0) | Q(reopen_count__gt=0) | Q(redirect_count__gt=0)))
               .annotate(moves=FilteredRelation("steps", condition=Q(steps__action__in=("dispatch", "redirect",
                                                                                          "send_back"),
