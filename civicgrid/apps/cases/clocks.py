@@ -171,10 +171,12 @@ def extend(case: Case, kind: str, hours: float, at: datetime) -> SlaClock:
     working-days clock stays one and the hours stay hours (`pure.extend`): a later change of the working hours
     keeps its days days and the extension's hours hours.
 
-    The deadline is recomputed from the remaining budget at the same instant. A warning or breach already
-    emitted for the old deadline is cleared when the new one lies ahead, so the sweep warns and breaches again
-    against the extended deadline. That happens only for a request made in time and decided after the deadline:
-    the workflow takes no 申请延期 once the deadline has passed (`passed_handling_deadline`).
+    The deadline is recomputed from the remaining budget at the same instant; granted after the deadline had
+    passed (a request made in time and decided late: the workflow takes no 申请延期 once the deadline has passed,
+    `passed_handling_deadline`), the hours run on from the deadline that passed, so fewer hours than the delay
+    give a deadline already passed (`pure.extend`). A warning or breach already emitted for the old deadline is
+    cleared when the new one lies ahead, so the sweep warns and breaches again against the extended deadline
+    (and the case is 超期 again, `handlers.on_sla_breached`).
     """
     if not extension_hours_valid(hours):
         raise ValidationFailed(EXTENSION_RANGE, field="hours")

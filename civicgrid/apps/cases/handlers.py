@@ -13,6 +13,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from civicgrid.foundation.core.localtimes import district_times
 from civicgrid.foundation.events import bus as events
 from civicgrid.foundation.sla import services as sla
 from civicgrid.foundation.sla.models import OPEN_STATES, SlaClock
@@ -86,13 +87,19 @@ def on_sla_breached(event) -> None:
     found = _case_of(event)
     if found is None:
         return
-    kind, clock_id = event.payload["kind"], event.payload.get("clock_id")
+    kind, clock_id, due_at = event.payload["kind"], event.payload.get("clock_id"), event.payload.get("due_at")
+    # Once per deadline of a clock: a redelivered event names the same one; a 延期 approved after the deadline
+    # (`clocks.extend`) takes the case off 超期 and gives the same clock a later deadline, whose breach is news:
+    # the case is overdue again, and its people and leaders are told again.
+    breach = f"{clock_id}:{due_at}"
     with transaction.atomic():
         case = lock(found)
         if case.status not in OPEN_STATUSES and case.status != Status.SUSPENDED:
             return
-        if CaseStep.objects.filter(case=case, action="auto_supervise", data__clock_id=clock_id).exists():
-            return  # already escalated for this clock (redelivery)
+        # (compared as the step stores it: instants in the district's zone, `TimelineStep.entry`)
+        if CaseStep.objects.filter(case=case, action="auto_supervise", data__clock_id=clock_id,
+                                   data__due_at=district_times(due_at, timezone.get_default_timezone())).exists():
+            return  # already escalated for this deadline of this clock (redelivery)
         before = {"is_overdue": case.is_overdue, "is_supervised": case.is_supervised}
         case.is_overdue = True
         case.is_supervised = True
@@ -112,12 +119,12 @@ def on_sla_breached(event) -> None:
         if _clock_open(event):
             due = sla.due_text(event.payload.get("due_at"))  # the deadline passed, as the warning names it
             recipients.tell_staff(recipients.responsible_for(case, kind), case, "overdue", f"{label}已超期",
-                                  f"{case.title}（期限 {due}）", dedupe=f"sla.breached:{clock_id}",
+                                  f"{case.title}（期限 {due}）", dedupe=f"sla.breached:{breach}",
                                   body_en=f"{case.title} (due {due})")
         # The leaders are told for their information ("auto_supervise", not a task: `recipients.TASKS` settles
         # the "supervise" messages that ask for the step once it is taken).
         recipients.tell_staff(recipients.leaders(case), case, "auto_supervise", f"超期自动督办（{label}）",
-                              dedupe=f"sla.supervise:{clock_id}")
+                              dedupe=f"sla.supervise:{breach}")
 
 
 @events.handler("case.marked_major", name="cases.major_to_leaders")

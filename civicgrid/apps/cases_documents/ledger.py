@@ -104,20 +104,26 @@ def _open_clocks(qs) -> dict[tuple[int, str], tuple[datetime, str]]:
 
 def _overdue_steps(qs) -> dict[int, tuple[str, datetime | None]]:
     """For each case of the ledger made 超期 by a step's clock: that step's clock kind and its due time (the
-    first such step; one query). The record is the 超期自动督办 step the breach left on the case's timeline."""
-    found: dict[int, tuple[str, datetime | None]] = {}
+    first such step; one query). The record is the 超期自动督办 step the breach left on the case's timeline. A
+    breach superseded by a later one of the same clock does not count: a 延期 approved after the deadline moved
+    that clock's deadline (and took the case off 超期), and it is the extended deadline, missed too, that made
+    the case 超期 again."""
+    breaches: dict[int, dict] = {}  # case → {clock: (kind, due)}, in the order of each clock's last breach
     steps = (CaseStep.objects.filter(action="auto_supervise", case_id__in=qs.order_by().values("pk"))
              .order_by("case_id", "at", "pk").values_list("case_id", "data"))
     for case_id, data in steps:
-        if case_id in found or not isinstance(data, dict) or data.get("kind") not in STEP_NAMES:
+        if not isinstance(data, dict) or data.get("kind") not in STEP_NAMES:
             continue
         due = data.get("due_at")
         try:
             due = datetime.fromisoformat(due) if isinstance(due, str) else None
         except ValueError:
             due = None
-        found[case_id] = (data["kind"], due)
-    return found
+        of_case = breaches.setdefault(case_id, {})
+        clock = data.get("clock_id") or object()  # a step without its clock stands alone
+        of_case.pop(clock, None)
+        of_case[clock] = (data["kind"], due)
+    return {case_id: next(iter(of_case.values())) for case_id, of_case in breaches.items()}
 
 
 class _Lines:

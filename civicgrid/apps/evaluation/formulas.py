@@ -50,10 +50,14 @@ RATES: dict[str, RateDef] = {r.key: r for r in (
     RateDef("handling_rate", gettext_noop("处置率"), "handled", "due_handle"),
     RateDef("timely_handling_rate", gettext_noop("按期处置率"), "handled_timely", "due_handle"),
     RateDef("rework_rate", gettext_noop("返工率"), "reworked", "handled"),
-    # Per dispatcher, each 派遣 is one they were due to make: 应派遣数 and 派遣数 are both their 派遣次数.
-    RateDef("accurate_dispatch_rate", gettext_noop("准确派遣率"), "dispatch_acts", "dispatch_acts",
+    # Per dispatch: 派遣数 is the dispatcher's 派遣次数, each one it was due to make; 应派遣数 (应派遣次数) adds the
+    # 派遣 still owed for each case it answers for that waited for one past the dispatch clock at the period's
+    # end (DOMAIN.md §4 divides by 应派遣数, not 派遣数: a case left undispatched counts against it).
+    RateDef("accurate_dispatch_rate", gettext_noop("准确派遣率"), "dispatch_acts", "due_dispatch_acts",
             minus="dispatch_rework"),
-    RateDef("timely_dispatch_rate", gettext_noop("按时派遣率"), "dispatched_timely", "dispatched"),
+    # 按时派遣数 / 应派遣数, as §4's other 按时/按期 rates divide by their 应…数: the cases dispatched, and those
+    # still waiting for their 派遣 past the dispatch clock (never dispatched in time).
+    RateDef("timely_dispatch_rate", gettext_noop("按时派遣率"), "dispatched_timely", "due_dispatch"),
     RateDef("timely_accept_rate", gettext_noop("按时立案率"), "accepted_timely", "accepted"),
     RateDef("accurate_accept_rate", gettext_noop("准确立案率"), "accepted", "accepted", minus="voided"),
     RateDef("valid_report_rate", gettext_noop("有效上报率"), "valid_reports", "reports"),
@@ -144,8 +148,9 @@ class Term:
 # Labels of the counts (Chinese, as the tables and the xlsx headers show them).
 COUNT_LABELS = {
     "reports": gettext_noop("上报数"), "valid_reports": gettext_noop("有效上报数"), "accepted": gettext_noop("立案数"), "accepted_timely": gettext_noop("按时立案数"),
-    "voided": gettext_noop("作废数"), "public_accepted": gettext_noop("公众举报立案数"), "dispatched": gettext_noop("派遣数"),
-    "dispatched_timely": gettext_noop("按时派遣数"), "dispatch_acts": gettext_noop("派遣次数"),
+    "voided": gettext_noop("作废数"), "public_accepted": gettext_noop("公众举报立案数"), "due_dispatch": gettext_noop("应派遣数"),
+    "dispatched": gettext_noop("派遣数"), "dispatched_timely": gettext_noop("按时派遣数"),
+    "due_dispatch_acts": gettext_noop("应派遣次数"), "dispatch_acts": gettext_noop("派遣次数"),
     "dispatch_rework": gettext_noop("派遣返工数"), "due_handle": gettext_noop("应处置数"),
     "handled": gettext_noop("处置数"), "handled_timely": gettext_noop("按期处置数"), "reworked": gettext_noop("返工数"), "due_close": gettext_noop("应结案数"),
     "closed": gettext_noop("结案数"), "closed_timely": gettext_noop("按期结案数"), "close_step_timely": gettext_noop("按时结案数"), "checked": gettext_noop("核实数"),

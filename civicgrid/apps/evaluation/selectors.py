@@ -10,9 +10,11 @@ the counts of a table (`FactColumns`); a case without steps (imported) is read f
 (`reported_at`, or `region_code, reported_at` inside a street), so a month costs the same at 100,000 or
 1,000,000 cases in the table; and every numerator below is a subset of its denominator, so no rate exceeds
 100 %. A case counts for the department it was with at that moment (`Facts.department`: a 派遣 or 退回 after
-the period hands a later period's work to another department, not this period's record), the account that
-accepted it (`accepted_by`), that dispatched it last by then (`Facts.dispatcher`; 准确派遣率 counts each
-dispatch), that reported it (`reporter`), and its grid
+the period hands a later period's work to another department, not this period's record; a case placed with a
+department when it was created, without a 派遣 step, is that department's until the 退回 or 改派 that moved it),
+the account that accepted it (`accepted_by`), that dispatched it last by then (`Facts.dispatcher`; 准确派遣率
+counts each dispatch; a case accepted and left waiting for its first 派遣 past the dispatch clock is the
+accepting account's, `Facts.answering_dispatcher`), that reported it (`reporter`), and its grid
 (`region_code`, whose prefixes are its community and street).
 
 **What each count means in case fields** (`COUNTS`; the set names are used in several definitions):
@@ -25,11 +27,18 @@ dispatch), that reported it (`reporter`), and its grid
 * 立案数 `accepted`: `accepted_at` set (立案), or 自行处置 (recorded and closed on the spot in one step).
   按时立案数: `accepted_on_time` (the intake clock, report → 立案, paused while 核实 runs). 作废数 `voided`:
   accepted, then 作废. 公众举报立案数 `public_accepted`: accepted from 群众上报, 12345 热线 or Open311.
-* 派遣数 `dispatched`: `dispatched_at` set, not 作废/合并; 按时派遣数: and `dispatched_on_time` (both by the
-  account whose dispatch stuck, `dispatched_by`).
+* 派遣数 `dispatched`: `dispatched_at` set, not 作废/合并; 按时派遣数: and `dispatched_on_time`, and not waiting
+  for a 派遣 again past the dispatch clock (both by the account whose dispatch stuck, `dispatched_by`).
+  超时未派遣 `undispatched`: waiting for its 派遣 (待派遣) at the moment with the dispatch clock run out (first
+  accepted, or back after 退回 or 重新办理). 应派遣数 `due_dispatch`: dispatched, or 超时未派遣 — a 派遣 the
+  loop was owed (DOMAIN.md §4 divides by 应派遣数, not by 派遣数): a case left undispatched counts against the
+  dispatcher who answers for it (`Facts.answering_dispatcher`: the one whose 派遣 was sent back or reopened,
+  else the account that accepted it), not for nobody. 按时派遣率 = 按时派遣数 / 应派遣数, as §4's other 按时/按期
+  rates divide by their 应…数.
 * 准确派遣率 = (派遣数 − 返工数) / 应派遣数 is counted per 派遣, against whoever made it (`_dispatchers`):
   派遣次数 `dispatch_acts` is the dispatches the account made on the cohort's cases (not 作废/合并) — each one
-  it was due to make, so it is both the 派遣数 and the 应派遣数 of the rate — and 派遣返工数 `dispatch_rework`
+  it was due to make — and 应派遣次数 `due_dispatch_acts` those plus one for each 超时未派遣 case it answers
+  for (the 派遣 it still owed); 派遣返工数 `dispatch_rework`
   those of them the department sent back (退回: the case's next dispatch or send-back step before the moment is a send-back) or a
   dispatcher redirected (改派, `redirect_count`: itself a dispatch, by its actor), a dispatch that had to be
   redone. The dispatcher who sent a case to the wrong department answers for it, not the one who re-dispatched
@@ -50,7 +59,7 @@ dispatch), that reported it (`reporter`), and its grid
   closed then reopened stays due, no longer closed), past its handling deadline, or waiting for its 派遣 with the
   dispatch clock run out (立案 but not dispatched in time: it has no handling deadline yet, and can no longer
   close in time; it counts for its grid, community and street, and on the board's 按期结案率, not for a
-  department or dispatcher, none of which has it).
+  department, which does not have it; the dispatcher answers for it in 应派遣数).
   结案数 `closed`: status `closed`. 按期结案数 `closed_timely`: closed with both the handling (`handled_on_time`:
   every handling of the round, as for 按期处置数) and the closing step (`closed_on_time`) in time. 按时结案数
   `close_step_timely`: closed with the closing step in time (the 值班长's own step).
@@ -65,7 +74,8 @@ dispatch), that reported it (`reporter`), and its grid
 Subjects: 受理员 and 值班长 are both the account that accepted (立案) the case (`accepted_by`; the case records
 no other intake actor), a 值班长's 按时结案率 reads the closing of the cases they accepted; a 派遣员 is
 `dispatched_by` (for a case dispatched twice, the last dispatcher), except for 准确派遣率, which counts every
-dispatch against the account that made it; a 监督员 (grid worker) is an account holding a
+dispatch against the account that made it, and a case left waiting for its first 派遣 past the dispatch clock is
+the account's that accepted it; a 监督员 (grid worker) is an account holding a
 grid-worker grant, with 有效上报率 from their own reports and 漏报率, 按时核实率, 按时核查率 from the cases of
 the grids they are granted (核实 and 核查 tasks go to a grid's workers).
 
@@ -110,7 +120,8 @@ from django.db.models import (
 )
 from django.db.models import Case as Choose  # `Case` is the model
 from django.db.models.constants import LOOKUP_SEP
-from django.db.models.functions import Cast, Coalesce, Concat, Substr
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce, Concat, NullIf, Substr
 from django.db.models.lookups import Exact, In
 from django.db.models.sql.datastructures import BaseTable
 from django.utils import timezone
@@ -165,7 +176,11 @@ def counts_q(as_of: datetime, facts: Facts | FactColumns | None = None) -> dict[
         "public_accepted": accepted & Q(source__in=PUBLIC_SOURCES),
         "dispatched": dispatched,
         "dispatched_once": dispatched & Q(send_back_count=0, reopen_count=0, redirect_count=0),
-        "dispatched_timely": dispatched & Q(dispatched_on_time=True),
+        # A case waiting for a 派遣 past its dispatch clock is not dispatched in time, whatever an earlier 派遣
+        # (since sent back) was.
+        "dispatched_timely": dispatched & Q(dispatched_on_time=True) & ~f.dispatch_overdue,
+        "undispatched": f.dispatch_overdue,
+        "due_dispatch": dispatched | f.dispatch_overdue,
         "due_handle": in_hands & (handled_once | past_deadline),
         "handled": in_hands & handled_once,
         "handled_timely": in_hands & handled_timely,
@@ -200,14 +215,26 @@ class Facts:
     def __init__(self, as_of: datetime):
         self.as_of = as_of
         steps = CaseStep.objects.filter(case=OuterRef("pk"), at__lt=as_of)
-        moved = steps.exclude(to_status="").order_by("-at", "-pk").values("to_status")[:1]
-        # The status the case was in at `as_of`: the last status-changing step's before it, else its own.
-        self.status = Coalesce(Subquery(moved), F("status"))
+        # The status the case was in at `as_of`: the one the first status-changing step since then moved it from
+        # (every change of status is a step: it stayed so until then), else, with none since, its own. Not the
+        # last such step's before `as_of`: a case placed in a status when it was created (imported, or placed
+        # with a department at intake) has no step that set it, and would read as still 待受理.
+        moved = (CaseStep.objects.filter(case=OuterRef("pk"), at__gte=as_of).exclude(to_status="")
+                 .order_by("at", "pk").values("from_status")[:1])
+        self.status = Coalesce(NullIf(Subquery(moved), Value("")), F("status"))
         self.has_steps = Exists(CaseStep.objects.filter(case=OuterRef("pk")))
         self.changed_since = Exists(CaseStep.objects.filter(case=OuterRef("pk"), at__gte=as_of).exclude(to_status=""))
         self.handled_once = (Exists(steps.filter(action__in=self.HANDLING)) | Q(handled_at__lt=as_of)
                              | (Q(rework_count__gt=0) & ~self.has_steps))
-        self.dispatched = Exists(steps.filter(action="dispatch")) | Q(dispatched_at__lt=as_of)
+        # Dispatched by `as_of`: a 派遣 step before it, or `dispatched_at` (a later 派遣 or 改派 moves it); or, for a
+        # case placed with a department when it was created (no 派遣 step), a 退回 or 改派 as the first move since:
+        # only a case in a department's hands is sent back or redirected.
+        moves = ("dispatch", "redirect", "send_back")
+        first_move_since = (CaseStep.objects.filter(case=OuterRef("pk"), at__gte=as_of, action__in=moves)
+                            .order_by("at", "pk"))
+        # (The case's own column first: most cases are answered by it, without reading a step.)
+        self.dispatched = (Q(dispatched_at__lt=as_of) | Exists(steps.filter(action="dispatch"))
+                           | Q(In(Subquery(first_move_since.values("action")[:1]), ["send_back", "redirect"])))
         self.closed_once = Exists(steps.filter(action__in=self.CLOSING)) | Q(In(self.status, [str(Status.CLOSED)]))
         clocks = SlaClock.objects.filter(target_type=Case._meta.label_lower,
                                          target_id=Cast(OuterRef("pk"), CharField()))
@@ -220,10 +247,12 @@ class Facts:
         self.past_deadline = Q(deadline__lt=as_of) | Exists(clocks.filter(
             kind_text=case_clocks.HANDLE, due_at__lt=as_of).filter(Q(stopped_at__isnull=True) | Q(stopped_at__gt=F("due_at"))))
         # Waiting for a 派遣 at `as_of` with the dispatch clock past its deadline: already too late to close in
-        # time, so due to close (it has no handling deadline yet: that is set at 派遣).
-        self.dispatch_late = Exists(clocks.filter(kind_text=case_clocks.DISPATCH, started_at__lt=as_of,
-                                                  due_at__lt=as_of)
-                                    .filter(Q(stopped_at__isnull=True) | Q(stopped_at__gte=as_of)))
+        # time, so due to close (it has no handling deadline yet: that is set at 派遣), and a 派遣 its dispatcher
+        # owes. A case dispatched before `as_of` and never sent back nor reopened (most of them) waited for no
+        # 派遣 then: its clocks are not read.
+        self.dispatch_late = ~Q(dispatched_at__lt=as_of, send_back_count=0, reopen_count=0) & Exists(
+            clocks.filter(kind_text=case_clocks.DISPATCH, started_at__lt=as_of, due_at__lt=as_of)
+            .filter(Q(stopped_at__isnull=True) | Q(stopped_at__gte=as_of)))
         stopped = clocks.filter(state=STOPPED, stopped_at__lt=as_of)
         # 按时结案 at `as_of`: the last closing clock stopped before it was in time.
         self.close_on_time = Q(Exact(Subquery(stopped.filter(kind=case_clocks.CLOSE).order_by("-stopped_at", "-pk")
@@ -254,13 +283,21 @@ class Facts:
         self.reworked = _either(checked_since, Exists(steps.filter(action="rework")), Q(rework_count__gt=0))
         # The department the case was with at `as_of` and the account whose 派遣 it was: the fields change only at
         # 派遣 and 改派 (to the department named, by the step's actor) and 退回 (to none), so a case with none of
-        # these since is as its fields say; one with such a step since reads the last before then (none before:
-        # it was first dispatched after `as_of`, and had neither).
-        moves = ("dispatch", "redirect", "send_back")
+        # these since is as its fields say; one with such a step since reads the last before then. With none
+        # before, the first since says what it moved the case from: a 退回 records the department sending it back
+        # (`CaseStep.department`), a 改派 the one it was taken from (`from_department`), so a case placed with a
+        # department when it was created, without a 派遣 step (imported, or routed at intake), counts for that
+        # department; a 派遣 moved it from no department (it was waiting for its first).
         last_move = steps.filter(action__in=moves).order_by("-at", "-pk").annotate(held=Choose(
             When(action="send_back", then=Value(None)), default=F("department_id"), output_field=IntegerField()))
-        self.department = Choose(When(~Exists(since.filter(action__in=moves)), then=F("department_id")),
-                                 default=Subquery(last_move.values("held")[:1]), output_field=IntegerField())
+        first_move_since = first_move_since.annotate(held_before=Choose(
+            When(action="send_back", then=F("department_id")),
+            When(action="redirect", then=Cast(KeyTextTransform("from_department", "data"), IntegerField())),
+            default=Value(None), output_field=IntegerField()))
+        self.department = Choose(
+            When(~Exists(since.filter(action__in=moves)), then=F("department_id")),
+            When(Exists(steps.filter(action__in=moves)), then=Subquery(last_move.values("held")[:1])),
+            default=Subquery(first_move_since.values("held_before")[:1]), output_field=IntegerField())
         dispatches = ("dispatch", "redirect")
         last_dispatch = steps.filter(action__in=dispatches).order_by("-at", "-pk").values("actor_id")[:1]
         self.dispatcher = Choose(When(~Exists(since.filter(action__in=dispatches)), then=F("dispatched_by_id")),
@@ -283,6 +320,14 @@ class Facts:
                                  output_field=IntegerField())
         self.dispatcher = Choose(When(fast, then=F("dispatched_by_id")), default=self.dispatcher,
                                  output_field=IntegerField())
+        # Who answers for the case in the dispatcher table: the account whose 派遣 it was at `as_of`; a case never
+        # dispatched by then and waiting for its 派遣 past the dispatch clock (`dispatch_overdue`) is the account's
+        # that accepted it (立案 put it in that account's hands: in this loop the same dispatchers accept and
+        # dispatch), so that its 应派遣数 holds it (DOMAIN.md §4). One sent back or reopened since its 派遣 stays
+        # with the dispatcher whose 派遣 it was, to whom it came back.
+        self.answering_dispatcher = Coalesce(
+            self.dispatcher, Choose(When(self.dispatch_overdue, then=F("accepted_by_id")), output_field=IntegerField()),
+            output_field=IntegerField())
 
     def status_in(self, *statuses) -> Q:
         """The case was in one of `statuses` at `as_of`."""
@@ -670,31 +715,40 @@ def evaluate(user, kind: str, start: date, end: date, *, as_of: datetime | None 
     return Evaluation(subject, start, end, as_of, terms, rate_keys, names, rows, system_rows)
 
 
-def _grouped(qs, group, names, as_of) -> dict[str, dict[str, int]]:
+def _grouped(qs, group, names, as_of, facts: Facts | None = None) -> dict[str, dict[str, int]]:
     """One GROUP BY query: {group key: {count: n}} (cases without the group's field are left out)."""
-    return {str(r.pop("subject_key")): r for r in grouped_counts(qs, group, names, as_of)
+    return {str(r.pop("subject_key")): r for r in grouped_counts(qs, group, names, as_of, facts)
             if r["subject_key"] not in (None, "")}
 
 
-def grouped_counts(qs, group, names, as_of):
+def grouped_counts(qs, group, names, as_of, facts: Facts | None = None):
     """The query of `_grouped`: rows of `subject_key` and the named counts. Where a count reads a fact of the
     timeline or the clocks, the facts are computed once per case in a derived table (`FactColumns`) and the
-    counts aggregate its columns; counts of case fields alone aggregate the cases."""
-    facts = Facts(as_of)
-    # A department's cases are those it had at `as_of`, a dispatcher's those it had dispatched: a 派遣 or 退回
-    # since is a later period's.
-    at_moment = {"department_id": facts.department, "dispatched_by_id": facts.dispatcher}
+    counts aggregate its columns; counts of case fields alone aggregate the cases. `facts`: the `Facts` of
+    `as_of` when the caller has them (building them is most of a small table's time)."""
+    facts = facts or Facts(as_of)
+    # A department's cases are those it had at `as_of`, a dispatcher's those it had dispatched (and those it
+    # accepted that waited for their 派遣 past the dispatch clock then): a 派遣 or 退回 since is a later period's.
+    at_moment = {"department_id": facts.department, "dispatched_by_id": facts.answering_dispatcher}
     expr = at_moment.get(group, F(group)) if isinstance(group, str) else group
     columns = FactColumns(facts)
     counts = aggregates(names, as_of, columns)
-    fields, needed = columns.needed(counts.values())
+    key_field = Case._meta.get_field(group) if isinstance(group, str) else group.output_field
+    key = _Column("subject_key", key_field)
+    inner_key = expr
+    if group == "dispatched_by_id":
+        # The accepting account's, for a case without a dispatcher, read from the columns the counts read anyway
+        # (the status and the dispatch clock then), not from those facts again.
+        inner_key = facts.dispatcher
+        key = Coalesce(key, Choose(When(columns.dispatch_overdue, then=F("accepted_by")), output_field=key_field),
+                       output_field=key_field)
+    fields, needed = columns.needed([*counts.values(), key])
     if not needed or qs.query.is_empty():
         return qs.annotate(subject_key=expr).values("subject_key").annotate(**aggregates(names, as_of))
-    key_field = Case._meta.get_field(group) if isinstance(group, str) else group.output_field
     outer = Case._base_manager.order_by()
     outer.query.alias_map[outer.query.get_initial_alias()] = _Derived(
-        qs.values(*fields, subject_key=expr, **needed).query)
-    return outer.annotate(subject_key=_Column("subject_key", key_field)).values("subject_key").annotate(**counts)
+        qs.values(*fields, subject_key=inner_key, **needed).query)
+    return outer.annotate(subject_key=key).values("subject_key").annotate(**counts)
 
 
 def _grid_workers(user, qs, names, as_of) -> dict[str, dict[str, int]]:
@@ -738,21 +792,24 @@ def _grid_workers(user, qs, names, as_of) -> dict[str, dict[str, int]]:
     return out
 
 
-DISPATCH_ACT_COUNTS = ("dispatch_acts", "dispatch_rework")
+DISPATCH_ACT_COUNTS = ("dispatch_acts", "dispatch_rework", "due_dispatch_acts")
 
 
 def _dispatchers(qs, names, as_of) -> dict[str, dict[str, int]]:
-    """派遣员: the counts of the cases each account dispatched last, plus 派遣次数 and 派遣返工数 per dispatch
-    made (see the module docstring). Two queries whatever the number of cases: the aggregate, and the cases
+    """派遣员: the counts of the cases each account dispatched last (or accepted and left waiting for their 派遣
+    past the dispatch clock, `Facts.answering_dispatcher`), plus 派遣次数, 派遣返工数 and 应派遣次数 per dispatch
+    (see the module docstring). Two queries whatever the number of cases: the aggregate, and the cases
     dispatched more than once or sent back (a few per cent) with their dispatch and send-back steps."""
     per_case = [n for n in names if n not in DISPATCH_ACT_COUNTS]
-    grouped = _grouped(qs, "dispatched_by_id", [*per_case, "dispatched_once"], as_of)
+    facts = Facts(as_of)  # both queries read them: built once
+    grouped = _grouped(qs, "dispatched_by_id", [*per_case, "dispatched_once", "undispatched"], as_of, facts)
     acts: Counter[str] = Counter({key: counts.pop("dispatched_once") for key, counts in grouped.items()})
+    waiting: Counter[str] = Counter({key: counts.pop("undispatched") for key, counts in grouped.items()})
     wrong: Counter[str] = Counter()
     # The cases dispatched more than once or sent back, each with its dispatch and send-back steps in order (a
     # left join: a case without them, e.g. imported, comes once with none and counts by its own facts).
     # Those taken after `as_of` belong to a later period.
-    redone = (qs.filter(counts_q(as_of)["dispatched"]
+    redone = (qs.filter(counts_q(as_of, facts)["dispatched"]
                         & (Q(send_back_count__gt=0) | Q(reopen_count__gt=0) | Q(redirect_count__gt=0)))
               .annotate(moves=FilteredRelation("steps", condition=Q(steps__action__in=("dispatch", "redirect",
                                                                                          "send_back"),
@@ -780,12 +837,15 @@ def _dispatchers(qs, names, as_of) -> dict[str, dict[str, int]]:
         elif last is not None:  # sent back: the dispatch before it was wrong
             wrong[last] += 1
             last = None
-    for key in set(acts) | set(wrong):
+    for key in set(acts) | set(wrong) | set(waiting):
         counts = grouped.setdefault(key, dict.fromkeys(per_case, 0))
+        # 应派遣次数: the dispatches the account made, each one it was due to make, and the one each case it
+        # answers for still waited for past the dispatch clock.
         counts["dispatch_acts"], counts["dispatch_rework"] = acts[key], wrong[key]
+        counts["due_dispatch_acts"] = acts[key] + waiting[key]
     for counts in grouped.values():
-        counts.setdefault("dispatch_acts", 0)
-        counts.setdefault("dispatch_rework", 0)
+        for name in DISPATCH_ACT_COUNTS:
+            counts.setdefault(name, 0)
     return {key: {n: counts[n] for n in names} for key, counts in grouped.items()}
 
 

@@ -326,7 +326,9 @@ def stop(state: ClockState, at: datetime, calendar: WorkingCalendar | None) -> C
 
 def extend(state: ClockState, minutes: int | float, at: datetime, calendar: WorkingCalendar | None) -> ClockState:
     """Lengthen an open clock by ``minutes`` of the mode's clock at ``at`` (an approved extension) and
-    recompute its deadlines from what is left (a paused clock gets them when it resumes).
+    recompute its deadlines from what is left (a paused clock gets them when it resumes). On a running clock
+    past its deadline the new deadline is ``minutes`` after the one that passed, before ``at`` when the time
+    overrun since is longer.
 
     A minutes clock adds them to its budget. A working-days clock keeps them as ``extra_minutes`` beside its
     days, so that neither moves when the working hours change; time it ran past its days before this (an
@@ -337,6 +339,11 @@ def extend(state: ClockState, minutes: int | float, at: datetime, calendar: Work
     if state.state == STOPPED:
         raise ClockError(f"cannot extend a stopped clock (stopped at {state.stopped_at.isoformat()})")
     was_running = state.state == RUNNING
+    # Granted after the deadline in force had passed (asked for in time, decided late): the extension runs on
+    # from that deadline, not from the grant. When it covers the time overrun since, that is the deadline the
+    # remaining budget gives anyway; when it does not, the new deadline lies in the past, before the grant, and
+    # the clock stays overdue from then (not from the grant, which no budget reaches).
+    passed = state.due_at if was_running and state.due_at is not None and state.due_at <= at else None
     if was_running:
         state = pause(state, at, calendar)
     if unit_of(state.mode) == DAYS:
@@ -351,7 +358,14 @@ def extend(state: ClockState, minutes: int | float, at: datetime, calendar: Work
     else:
         state = dataclasses.replace(state, budget=_whole(state.budget + minutes))
     state = dataclasses.replace(state, due_at=None, warn_at=None)
-    return resume(state, at, calendar) if was_running else state
+    if not was_running:
+        return state
+    state = resume(state, at, calendar)
+    if passed is not None:
+        due = advance(state.mode, passed, 0, calendar, minutes)
+        if due < at:  # `resume` can only count forward from the grant
+            state = dataclasses.replace(state, due_at=due, warn_at=min(state.warn_at, due))
+    return state
 
 
 # ---- queries --------------------------------------------------------------------------------------

@@ -137,20 +137,38 @@ def decide_extension(ctx: Ctx) -> None:
     ctx.data.update({"decision": decision, "hours": hours, "requested_hours": requested})
     if words:
         ctx.data["opinion"] = words
+    # Decided after the handling deadline in force had passed: the department asked in time (the workflow takes
+    # no request after it), the approver answered late. That is recorded (the step, its audit entry, the notice).
+    # An approval runs on from the deadline that passed, not from the decision (`clocks.extend`): the case is
+    # late only if it misses the extended deadline, and stays late when fewer hours were granted than the
+    # approver took (the extended deadline has passed too).
+    passed = clocks.passed_handling_deadline(case, ctx.at)
+    late = ""
+    late_en = ""
+    if passed is not None:
+        ctx.data["decided_after_deadline"] = passed.isoformat()
+        shown = f"{timezone.localtime(passed):%Y-%m-%d %H:%M}"
+        late, late_en = f"（审批时处置期限 {shown} 已过）", f" (decided after the deadline {shown} had passed)"
     if decision == "approve":
         old = case.deadline
         clocks.extend(case, clocks.HANDLE, hours, ctx.at)
         ctx.data.update({"old_deadline": old.isoformat() if old else None,
                          "new_deadline": case.deadline.isoformat() if case.deadline else None})
+        if passed is not None:
+            still_late = case.deadline is not None and case.deadline <= ctx.at
+            ctx.data["extended_deadline_passed"] = still_late
+            late = f"（审批时原处置期限 {shown} 已过，自原期限起顺延" + ("，顺延后的期限亦已过，仍属超期）" if still_late else "）")
+            late_en = (f" (decided after the deadline {shown} had passed: extended from that deadline"
+                       + ("; the extended deadline has passed too: still overdue)" if still_late else ")"))
     case.extension_pending = False
     case.extension_hours = None
-    # The step says what was decided (and what had been asked for, when less was granted), then the approver's
-    # words (kept as written).
+    # The step says what was decided (and what had been asked for, when less was granted; and when it came after
+    # the deadline), then the approver's words (kept as written).
     partly = decision == "approve" and hours < requested
-    ctx.note = (f"{DECISIONS[decision]}延期 {hours:g} 小时" + (f"（申请 {requested:g} 小时）" if partly else "")
+    ctx.note = (f"{DECISIONS[decision]}延期 {hours:g} 小时" + (f"（申请 {requested:g} 小时）" if partly else "") + late
                 + (f"：{words}" if words else ""))
     ctx.note_en = (f"extension of {hours:g} h {DECISIONS_EN[decision]}" + (f" ({requested:g} h asked for)" if partly else "")
-                   + (f": {words}" if words else ""))
+                   + late_en + (f": {words}" if words else ""))
     # The requester and the department's handlers hear the decision with its reason, and on approval the new
     # deadline.
     due = (f"{timezone.localtime(case.deadline):%Y-%m-%d %H:%M}" if decision == "approve" and case.deadline

@@ -19,6 +19,7 @@ from civicgrid.apps.cases.models import Case, CaseStep
 from civicgrid.apps.cases.services import act
 from civicgrid.apps.cases.workflow import CASE_WORKFLOW
 from civicgrid.apps.evaluation.selectors import counts_q
+from civicgrid.dashboards.command.selectors import today_figures
 from civicgrid.foundation.core.errors import Conflict, ValidationFailed
 from civicgrid.foundation.events import bus
 from civicgrid.foundation.notify.models import Notification
@@ -223,3 +224,147 @@ def test_a_rejection_needs_the_approvers_opinion(loop, dispatched_at):
     assert case.deadline == _clock(case).due_at and _clock(case).budget == 4 * 60
     told = Notification.objects.get(user=loop.handler, kind="extension_decided")
     assert told.title.startswith("延期申请不同意") and "可先行处置，材料另行调配" in told.body
+
+
+# ---- a 延期 asked for in time and approved after the deadline (DOMAIN.md §3 names 延期 and no more: the loop
+# follows deployed systems) ------------------------------------------------------------------------------------
+# The extension runs on from the deadline that passed, not from the approval; the case is 超期 from that deadline
+# until the approval, then not, and late again only if it misses the extended deadline (or if the hours granted do
+# not cover the approver's delay). The clock, the 超期 mark, the board, the ledger and the evaluation read it so.
+
+
+def _late_approval(loop, dispatched_at, *, late_by: int, hours=None) -> tuple[Case, datetime, datetime]:
+    """Dispatched, 8 hours asked for in time, the deadline breached (超期, 超期自动督办), approved `late_by` working
+    minutes after the deadline (all 8 hours, or `hours`). Returns the case, the deadline that passed and the
+    approval's instant."""
+    case = _dispatched(loop, dispatched_at)
+    due = _clock(case).due_at
+    with clock_at(due - timedelta(minutes=30)):
+        act(actor=loop.handler, case=case, action="request_extension", reason="需调度清运车", hours=8)
+    _breach(case)
+    approved = get_calendar().add_working_time(due, late_by)
+    with clock_at(approved):
+        inputs = {"hours": hours} if hours is not None else {}
+        case = act(actor=loop.leader, case=case, action="decide_extension", decision="approve", note="同意",
+                   **inputs)
+    return case, due, approved
+
+
+def _figures(loop, moment: datetime):
+    """The board's overdue list (the cases and the deadline each is late at), the evaluation's department row for
+    the day of `moment`'s deadline period, and the ledger's 超期 columns, as read at `moment`."""
+    from civicgrid.apps.evaluation import selectors as evaluation
+    from civicgrid.dashboards.command.selectors import overdue
+
+    with clock_at(moment):
+        listed, _ = overdue(loop.leader)
+    late = {c.number: c.lateness.due_at for c in listed}
+    day = timezone.localtime(moment, BEIJING).date()
+    rows = evaluation.evaluate(loop.leader, "department", day - timedelta(days=7), day, as_of=moment).rows
+    dept = next(r for r in rows if r.key == str(loop.dept.pk)).counts
+    return late, dept
+
+
+def _ledger(client, loop, case, moment: datetime) -> dict:
+    import io
+
+    from openpyxl import load_workbook
+
+    with clock_at(moment):  # signed in then: a session from the real now would have expired
+        client.force_login(loop.dispatcher)
+        response = client.get("/documents/cases/ledger.xlsx")
+    assert response.status_code == 200, (response.status_code, response.content[:300])
+    body = response.content
+    rows = list(load_workbook(io.BytesIO(body)).active.iter_rows(values_only=True))
+    return next(dict(zip(rows[0], r, strict=True)) for r in rows[1:] if r[0] == case.number)
+
+
+def test_a_late_approval_runs_on_from_the_deadline_that_passed_and_is_recorded(loop, dispatched_at):
+    case, due, approved = _late_approval(loop, dispatched_at, late_by=30)
+    clock = _clock(case)
+    extended = get_calendar().add_working_time(due, 8 * 60)
+    assert case.deadline == clock.due_at == extended  # from the deadline that passed, not from the approval
+    assert not case.is_overdue and case.is_supervised  # the approver's delay is not the department's lateness
+    step = CaseStep.objects.get(case=case, action="decide_extension")
+    shown = f"{timezone.localtime(due, BEIJING):%Y-%m-%d %H:%M}"
+    assert step.data["decided_after_deadline"] == timezone.localtime(due, BEIJING).isoformat()
+    assert step.data["extended_deadline_passed"] is False
+    assert step.note == f"同意延期 8 小时（审批时原处置期限 {shown} 已过，自原期限起顺延）：同意"
+    assert step.shown_note == step.note  # the district's language here; English below
+    assert f"decided after the deadline {shown} had passed: extended from that deadline" in step.data["note_en"]
+    told = Notification.objects.get(user=loop.handler, kind="extension_decided")
+    assert "审批时原处置期限" in told.body and "新的处置期限" in told.body
+    from civicgrid.foundation.audit.models import AuditEntry
+
+    audited = AuditEntry.objects.get(action="cases.decide_extension", target_id=str(case.pk))
+    assert datetime.fromisoformat(audited.data["decided_after_deadline"]) == due
+
+    # the hours between the deadline and the approval, read since: not late on the board's list, not due in the
+    # evaluation, not missed on the board's day of the deadline that passed (the extension covers them)
+    late, dept = _figures(loop, due + timedelta(minutes=15))
+    assert case.number not in late and (dept["due_handle"], dept["due_close"]) == (0, 0)
+    with clock_at(extended + timedelta(days=1)):
+        assert today_figures(loop.leader, timezone.localtime(due, BEIJING).date()).due_close == 0
+    # between the approval and the extended deadline: not on the board's overdue list, not yet due
+    between = approved + timedelta(minutes=30)
+    late, dept = _figures(loop, between)
+    assert case.number not in late and (dept["due_handle"], dept["handled"]) == (0, 0)
+    assert _handled_timely(case, between) is False
+    # handled within the extended deadline: 按期处置, as the evaluation counts it
+    with clock_at(extended - timedelta(minutes=1)):
+        case = act(actor=loop.handler, case=case, action="report_back", note="已清理")
+    assert case.handled_on_time is True and not case.is_overdue
+    late, dept = _figures(loop, extended + timedelta(hours=1))
+    assert case.number not in late
+    assert (dept["due_handle"], dept["handled"], dept["handled_timely"]) == (1, 1, 1)
+
+
+def test_missing_the_extended_deadline_makes_the_case_overdue_again(loop, client, dispatched_at):
+    """The extended deadline of the same clock passes too: the sweep's breach marks the case 超期 again (the
+    first breach's record no longer hides it), supervised with a second 超期自动督办 naming the new deadline, the
+    department told again; the board lists it late at that deadline, as the ledger and the evaluation say."""
+    case, due, approved = _late_approval(loop, dispatched_at, late_by=30)
+    extended = case.deadline
+    with clock_at(extended + timedelta(seconds=1)):
+        sweep(now=extended + timedelta(seconds=1))
+        bus.dispatch_pending()
+        bus.dispatch_pending()  # a redelivery changes nothing
+    case.refresh_from_db()
+    assert case.is_overdue and case.is_supervised
+    escalations = list(CaseStep.objects.filter(case=case, action="auto_supervise").order_by("at", "pk"))
+    assert [datetime.fromisoformat(s.data["due_at"]) for s in escalations] == [due, extended]
+    assert Notification.objects.filter(user=loop.handler, kind="overdue").count() == 2
+    later = extended + timedelta(hours=1)
+    late, dept = _figures(loop, later)
+    assert late[case.number] == extended
+    assert (dept["due_handle"], dept["handled"]) == (1, 0)
+    line = _ledger(client, loop, case, later)
+    assert line["超期"] == "是" and line["超期环节"] == "处置"
+    assert line["超期环节期限"].replace(microsecond=0) == timezone.localtime(extended, BEIJING).replace(
+        tzinfo=None, microsecond=0)
+    with clock_at(later):
+        case = act(actor=loop.handler, case=case, action="report_back", note="已清理")
+    assert case.handled_on_time is False and case.is_overdue and not _handled_timely(case, later)
+
+
+def test_fewer_hours_than_the_approver_took_leave_the_case_late(loop, client, dispatched_at):
+    """Approved three working hours after the deadline with one hour granted: the extended deadline (one
+    working hour after the one that passed) had passed before the approval. The case stays 超期, late since that
+    deadline on the board and in the ledger, the step says so, and no second escalation follows."""
+    calendar = get_calendar()
+    case, due, approved = _late_approval(loop, dispatched_at, late_by=3 * 60, hours=1)
+    extended = calendar.add_working_time(due, 60)
+    assert case.deadline == _clock(case).due_at == extended < approved
+    assert case.is_overdue and case.is_supervised
+    step = CaseStep.objects.get(case=case, action="decide_extension")
+    assert step.data["extended_deadline_passed"] is True and "顺延后的期限亦已过，仍属超期" in step.note
+    with clock_at(approved + timedelta(minutes=5)):
+        sweep(now=approved + timedelta(minutes=5))
+        bus.dispatch_pending()
+    assert CaseStep.objects.filter(case=case, action="auto_supervise").count() == 1
+    later = approved + timedelta(hours=1)
+    late, dept = _figures(loop, later)
+    assert late[case.number] == extended and (dept["due_handle"], dept["handled"]) == (1, 0)
+    with clock_at(later):
+        case = act(actor=loop.handler, case=case, action="report_back", note="已清理")
+    assert case.handled_on_time is False and case.is_overdue

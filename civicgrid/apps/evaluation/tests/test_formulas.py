@@ -40,7 +40,7 @@ def test_grade_edges(score, letter):
 def test_rates_are_exact_fractions_and_undefined_without_a_denominator():
     assert f.rate(3, 4) == Fraction(3, 4)
     assert f.rate(0, 0) is None and f.rate(5, 0) is None
-    counts = {"dispatch_acts": 12, "dispatch_rework": 4, "accepted": 20, "voided": 1}
+    counts = {"dispatch_acts": 12, "due_dispatch_acts": 12, "dispatch_rework": 4, "accepted": 20, "voided": 1}
     got = f.rates_of(counts, ["accurate_dispatch_rate", "accurate_accept_rate", "closure_rate"])
     assert got == {"accurate_dispatch_rate": Fraction(8, 12), "accurate_accept_rate": Fraction(19, 20),
                    "closure_rate": None}
@@ -66,9 +66,23 @@ def test_grid_worker_composite_lands_exactly_on_the_a_edge():
 def test_dispatcher_composite():
     # 派遣数 1500 → 90; 按时派遣率 1350/1500 = 90 %; 准确派遣率 (1500 − 30)/1500 = 98 %.
     # 90×20% + 90×40% + 98×40% = 18 + 36 + 39.2 = 93.2 → A
-    counts = {"dispatched": 1500, "dispatched_timely": 1350, "dispatch_rework": 30, "dispatch_acts": 1500}
+    counts = {"dispatched": 1500, "due_dispatch": 1500, "dispatched_timely": 1350, "dispatch_rework": 30,
+              "dispatch_acts": 1500, "due_dispatch_acts": 1500}
     score = f.composite("dispatcher", counts)
     assert score == Fraction(932, 10) and f.grade(score) == "A"
+
+
+def test_dispatcher_rates_divide_by_what_was_due_to_be_dispatched():
+    """按时派遣率 and 准确派遣率 divide by 应派遣数 (DOMAIN.md §4), not by 派遣数: 20 cases left waiting for their
+    派遣 past the dispatch clock count against the dispatcher. 按时派遣率 1350/1520; 准确派遣率 (1500 − 30)/1520."""
+    counts = {"dispatched": 1500, "due_dispatch": 1520, "dispatched_timely": 1350, "dispatch_rework": 30,
+              "dispatch_acts": 1500, "due_dispatch_acts": 1520}
+    rates = f.rates_of(counts, f.needed_rates("dispatcher"))
+    assert rates == {"timely_dispatch_rate": Fraction(1350, 1520), "accurate_dispatch_rate": Fraction(1470, 1520)}
+    # a dispatcher who dispatched nothing and left a case waiting scores 0, ranked: not 无数据
+    idle = {"dispatched": 0, "due_dispatch": 1, "dispatched_timely": 0, "dispatch_rework": 0, "dispatch_acts": 0,
+            "due_dispatch_acts": 1}
+    assert f.composite("dispatcher", idle) == 0
 
 
 def test_intake_composite():

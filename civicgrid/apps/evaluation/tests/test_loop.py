@@ -71,8 +71,8 @@ def test_cases_through_the_loop_are_evaluated(district):
     assert worker.counts["reports"] == 3 and worker.counts["valid_reports"] == 2
     assert worker.counts["checked"] == worker.counts["checked_timely"] == 1
 
-    assert row("dispatcher", "cd").counts == {"dispatched_timely": 1, "dispatched": 1, "dispatch_acts": 1,
-                                              "dispatch_rework": 0}
+    assert row("dispatcher", "cd").counts == {"dispatched_timely": 1, "dispatched": 1, "due_dispatch": 1,
+                                              "dispatch_acts": 1, "due_dispatch_acts": 1, "dispatch_rework": 0}
     intake = row("intake", "cd")
     assert intake.counts["check_sent"] == intake.counts["check_sent_timely"] == 1
     assert row("shift_lead", "cd").grade == "A"
@@ -101,9 +101,11 @@ def test_a_wrong_dispatch_counts_against_the_dispatcher_who_made_it(district):
     today = timezone.localdate()
     rows = {r.code: r for r in selectors.evaluate(d.leader, "dispatcher", today, today).rows}
     a_row, b_row = rows["cd"], rows["cd-b"]
-    assert a_row.counts == {"dispatched_timely": 1, "dispatched": 1, "dispatch_acts": 2, "dispatch_rework": 1}
+    assert a_row.counts == {"dispatched_timely": 1, "dispatched": 1, "due_dispatch": 1, "dispatch_acts": 2,
+                            "due_dispatch_acts": 2, "dispatch_rework": 1}
     assert a_row.rates["accurate_dispatch_rate"] == Fraction(1, 2)
-    assert b_row.counts == {"dispatched_timely": 1, "dispatched": 1, "dispatch_acts": 1, "dispatch_rework": 0}
+    assert b_row.counts == {"dispatched_timely": 1, "dispatched": 1, "due_dispatch": 1, "dispatch_acts": 1,
+                            "due_dispatch_acts": 1, "dispatch_rework": 0}
     assert b_row.rates["accurate_dispatch_rate"] == 1
     # reopening and dispatching again is no wrong dispatch: B's second dispatch counts, right
     h_zj = user_with(Role.DEPARTMENT_HANDLER, department=d.other_dept, username="h-zj2")

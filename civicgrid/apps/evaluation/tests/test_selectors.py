@@ -153,8 +153,8 @@ def test_dispatchers_intake_and_shift_leads(district):
     staff(district)
     _, dispatchers = table(district.leader, "dispatcher")
     # A: 2 dispatched, 1 on time, 1 sent back: 0×20% + 50×40% + 50×40% = 40, exactly the D edge
-    assert dispatchers["cd"].counts == {"dispatched_timely": 1, "dispatched": 2, "dispatch_acts": 2,
-                                        "dispatch_rework": 1}
+    assert dispatchers["cd"].counts == {"dispatched_timely": 1, "dispatched": 2, "due_dispatch": 2,
+                                        "dispatch_acts": 2, "due_dispatch_acts": 2, "dispatch_rework": 1}
     assert dispatchers["cd"].score == 40 and dispatchers["cd"].grade == "D"
     assert dispatchers["cd-b"].score == 60 and dispatchers["cd-b"].grade == "C"
 

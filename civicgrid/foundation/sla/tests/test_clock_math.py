@@ -402,6 +402,31 @@ def test_an_extension_after_the_days_ran_out_takes_the_overrun_from_its_hours():
     assert clock.due_from(state, state.running_since, EIGHT) == at(2024, 11, 19, 10, 30)  # still 60 minutes
 
 
+@pytest.mark.parametrize("limit", [("working_hours", 4), ("working_days", 1)])
+def test_an_extension_granted_after_the_deadline_runs_on_from_that_deadline(limit):
+    """Asked for in time, granted late: the hours are added to the deadline that passed, not to the grant. When
+    they cover the time overrun since, the clock runs on to that deadline; when they do not, the new deadline
+    lies before the grant (already passed: the clock stays overdue from then, and a stop now is late)."""
+    state = clock.start(limit, at(2024, 11, 18, 10), CAL)
+    due = state.due_at
+    granted = at(2024, 11, 19, 16)
+    overrun = CAL.working_minutes_between(due, granted)
+    assert overrun > 120
+
+    covered = clock.extend(state, overrun + 60, granted, CAL)
+    assert covered.due_at == CAL.add_working_time(due, overrun + 60) == CAL.add_working_time(granted, 60)
+    assert clock.stop(covered, covered.due_at, CAL).on_time is True
+
+    short = clock.extend(state, 60, granted, CAL)
+    assert short.due_at == CAL.add_working_time(due, 60) < granted
+    assert short.warn_at <= short.due_at and short.state == "running"
+    assert clock.is_overdue(short, granted) and clock.remaining_minutes(short, granted, CAL) < 0
+    assert clock.stop(short, granted + timedelta(minutes=5), CAL).on_time is False
+    # paused (挂账) and resumed, it keeps that deadline, as a deadline reached before a pause is kept
+    resumed = clock.resume(clock.pause(short, granted + timedelta(minutes=5), CAL), at(2024, 11, 20, 9), CAL)
+    assert resumed.due_at == short.due_at
+
+
 def test_extend_adds_minutes_to_a_minutes_clock_and_waits_for_a_paused_one():
     state = clock.extend(clock.start(("working_hours", 4), at(2024, 11, 18, 10), CAL), 60, at(2024, 11, 18, 11), CAL)
     assert (state.budget, state.extra_minutes) == (300, 0) and state.due_at == at(2024, 11, 18, 17, 30)
