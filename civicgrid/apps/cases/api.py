@@ -129,8 +129,9 @@ def list_cases(request, filters: Query[CaseFilterIn]):
     """Cases in your scope; filters: status (repeated or a comma list: any of them; `open`: every case not yet
     ended, 挂账 included; `active`: those without 挂账, the board's 在办), category, region,
     department, overdue, due_soon (即将超期: a step past its warning time, not yet overdue), supervised, is_major
-    (重大事件), date_from/date_to (reported), q (number, 12345 ticket number or title), work (a step waiting for you: intake, check,
-    dispatch, handle, verify, close, extension, major). Pages: `limit` and `offset`, or `cursor` — the `next_cursor`
+    (重大事件), date_from/date_to (reported), q (number, 12345 ticket number or title: where you may not read a
+    title's phone and ID numbers and names in clear, the title as you read it, masked), work (a step waiting for
+    you: intake, check, dispatch, handle, verify, close, extension, major). Pages: `limit` and `offset`, or `cursor` — the `next_cursor`
     of the page before (null on the last page) — which reads a deep page as fast as the first and neither
     repeats nor skips a case when new ones arrive meanwhile (`offset` is then ignored); send it with the same
     filters (a cursor from other filters is a 400). An unknown parameter or an out-of-range limit/offset is a
@@ -229,10 +230,10 @@ def reveal_contact(request, number: str):
 
 @router.post("/cases/{number}/text", response={200: CaseTextOut, **errors(401, 403, 404, 422)}, url_name="case_text")
 def reveal_text(request, number: str):
-    """The title and description as the reporter typed them, and the notes of the timeline that the detail masks
-    as they were written (`notes`, each with its step's `id`): phone and ID numbers and names in clear (lists
-    and the case detail mask them), for those who may read the reporter's contact (403 otherwise); every
-    request is recorded in the audit trail, refused or not."""
+    """The title, description and address as the reporter typed them, and the notes of the timeline that the
+    detail masks as they were written (`notes`, each with its step's `id`): phone and ID numbers and names in
+    clear (lists and the case detail mask them), for those who may read the reporter's contact (403 otherwise);
+    every request is recorded in the audit trail, refused or not."""
     case = get_visible_or_404(Case, request.user, number=_number(number))
     return services.reveal_text(actor=request.user, case=case)
 

@@ -16,7 +16,8 @@ def _case(placement: Placement) -> Case:
     grid = placement.grid
     mark = placement.mark()
     return Case.objects.create(
-        number=f"{timezone.localdate():%Y%m%d}{next(_seq):05d}", title=f"契约测试 {mark}", description=mark,
+        number=f"{timezone.localdate():%Y%m%d}{next(_seq):05d}", title=f"契约测试 {mark}",
+        title_masked=f"契约测试 {mark}", description=mark,
         source="grid_worker", status=Status.DISPATCHED, lng=grid.centroid_lng, lat=grid.centroid_lat, grid=grid,
         region_code=grid.code, department=placement.department, reported_at=timezone.now(),
     )

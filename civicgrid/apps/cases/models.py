@@ -124,6 +124,10 @@ class Case(ScopedModel):
 
     number = models.CharField(_("案卷号"), max_length=20, unique=True)
     title = models.CharField(_("标题"), max_length=200)
+    # The title as staff read it (`title_for_staff`, `pii.scrub`), kept for the search of those who may not read
+    # it in clear (`selectors.search_q`): a number or name they see masked must not find the case either. Written
+    # with the title at intake (`masked_title`); migration 0026 wrote it for the cases before it.
+    title_masked = models.CharField(max_length=200, blank=True, editable=False)
     description = models.TextField(_("描述"), max_length=4000, blank=True)
     category = models.ForeignKey(
         "categories.Category", null=True, blank=True, on_delete=models.PROTECT, related_name="cases",
@@ -286,8 +290,10 @@ class Case(ScopedModel):
 
     # What the reporter typed (a resident's own phone and ID numbers, often) as staff read it in lists, messages,
     # the ledger and the case file: its phone and ID numbers, and the names it introduces (我是王小明), masked
-    # (`pii.scrub`), as Open311 publishes it and as the reporter field is masked. The clear text is read through
-    # the audited `services.reveal_text`; the search still matches the stored words.
+    # (`pii.scrub`), as Open311 publishes it and as the reporter field is masked. The address is words typed as
+    # well (a 12345 operator's 「永安小区3号楼 联系人王五 136…」) and is masked alike: the building stays, the
+    # caller's number and name do not. The clear text is read through the audited `services.reveal_text`; the
+    # search matches the stored words only for those who may read them (`selectors.search_q`).
     @property
     def title_for_staff(self) -> str:
         return scrub(self.title)
@@ -297,9 +303,14 @@ class Case(ScopedModel):
         return scrub(self.description)
 
     @property
+    def address_for_staff(self) -> str:
+        return scrub(self.address)
+
+    @property
     def text_masked(self) -> bool:
-        """Whether `title_for_staff` or `description_for_staff` hides anything (the clear text may be revealed)."""
-        return has_personal_data(self.title) or has_personal_data(self.description)
+        """Whether `title_for_staff`, `description_for_staff` or `address_for_staff` hides anything (the clear
+        text may be revealed)."""
+        return any(has_personal_data(text) for text in (self.title, self.description, self.address))
 
     def masked_notes(self) -> list:
         """The steps whose note staff read masked (`CaseStep.note_for_staff`), in timeline order: what
@@ -316,6 +327,11 @@ class Case(ScopedModel):
         if action in REPORTER_ACTIONS and getattr(user, "is_authenticated", False) and user.pk is not None:
             branches.append(models.Q(reporter_id=user.pk))
         return branches
+
+
+def masked_title(title: str) -> str:
+    """`Case.title_masked` for a title: what staff read of it (`pii.scrub` never lengthens a text)."""
+    return scrub(title)[:200]
 
 
 # Who took a step without an account of their own (the timeline keeps the name it was given).

@@ -376,6 +376,10 @@ class CaseDetailOut(CaseItemOut):
         return obj.description_for_staff  # in clear only through POST /cases/{number}/text (audited)
 
     @staticmethod
+    def resolve_address(obj: Case) -> str:
+        return obj.address_for_staff  # a caller's number and name typed into it masked, as in the description
+
+    @staticmethod
     def resolve_suggested_department(obj: Case):
         if not obj.suggested_department_id:
             return None
@@ -490,11 +494,12 @@ class NoteTextOut(Schema):
 
 
 class CaseTextOut(Schema):
-    """A case's title and description in clear, as the reporter typed them, and the notes of its timeline that
-    the detail shows masked, as they were written."""
+    """A case's title, description and address in clear, as the reporter typed them, and the notes of its
+    timeline that the detail shows masked, as they were written."""
 
     title: str
     description: str
+    address: str
     notes: list[NoteTextOut]
 
 

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.access.roles import ADMIN_ROLES
 from civicgrid.foundation.access.scope import (
+    Scope,
     get_visible_or_404,
     has_capability,
     scope_for,
@@ -24,9 +25,12 @@ from civicgrid.foundation.access.scope import (
     subtree_q,
     user_roles,
 )
+from civicgrid.foundation.audit import service as audit
+from civicgrid.foundation.audit import verbs
 from civicgrid.foundation.core.bilingual import quotable
 from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.ids import checked_id
+from civicgrid.foundation.core.pii import has_personal_data
 from civicgrid.foundation.sla import services as sla
 from civicgrid.foundation.sla.clock import RUNNING
 from civicgrid.foundation.sla.models import SlaClock
@@ -95,7 +99,9 @@ class CaseFilter:
     is_major: bool | None = None  # 重大事件 (marked at report)
     date_from: date | None = None  # reported on or after (district date)
     date_to: date | None = None  # reported on or before
-    q: str | None = None  # number, a 12345 ticket number (exactly, normalised) or a fragment of the title
+    # number, a 12345 ticket number (exactly, normalised) or a fragment of the title (as the user may read it:
+    # `search_q`)
+    q: str | None = None
     work: str | None = None  # a work lane (`WORK_LANES`): the cases waiting for that step
 
 
@@ -143,7 +149,7 @@ def my_work(user) -> list[dict]:
         if not has_capability(user, lane.capability):
             continue
         f = CaseFilter(work=lane.key)
-        qs = _filtered(Case.objects.visible_to(user, scope_action(f)), f)
+        qs = _filtered(Case.objects.visible_to(user, scope_action(f)), f, user)
         n = qs.values("pk")[: WORK_COUNT_CAP + 1].count()
         more = n > WORK_COUNT_CAP
         lanes.append({"key": lane.key, "label": lane.label, "count": min(n, WORK_COUNT_CAP), "more": more,
@@ -245,10 +251,76 @@ def scope_action(f: CaseFilter) -> str:
 
 def case_list(user, f: CaseFilter):
     """The cases the user may see, filtered, newest first, with what a list row shows joined in (403 for a user
-    who does not read case files)."""
+    who does not read case files). A search by personal data where the user may read it in clear is recorded
+    (`search_read`)."""
     require_case_files(user)
     qs = Case.objects.visible_to(user, scope_action(f)).select_related("category", "grid", "department")
-    return _filtered(qs, f).order_by(*LIST_ORDER)
+    search_read(user, f.q)
+    return _filtered(qs, f, user).order_by(*LIST_ORDER)
+
+
+# ---- the search and the words staff read masked -------------------------------------------------------------
+# Staff read a case's title masked (`Case.title_for_staff`: phone and ID numbers, names the text introduces);
+# those who may call the reporter back read it in clear through the audited `services.reveal_text`. The search
+# must not tell the others what the mask hides: 「135****3333」 on the page and `?q=13500003333` (or `?q=0000`, or
+# the name) finding the case would confirm it. So where the user may not reveal, the title search matches the
+# title as they read it (`Case.title_masked`); where they may, the title as it was written, and a search by what
+# `pii.scrub` masks (a phone or ID number, a name after 联系人…) is then a read of personal data, recorded as the
+# base data's lookup by phone or ID number is (SECURITY.md: reads of confidential records are audited). The case
+# number and the 12345 ticket number match exactly for everyone: neither is personal.
+REVEAL_CAPABILITY = "cases.intake"  # 受理员 / 值班长: who registers reports and calls reporters back
+
+
+def reveal_scope(user) -> Scope:
+    """Where `user` may read a case's reporter contact and text in clear (`services.may_reveal_contact`)."""
+    return scope_for(user, REVEAL_CAPABILITY)
+
+
+def _search_text(q: str | None) -> str:
+    return (q or "").replace("\x00", "").strip()[:40]
+
+
+def search_q(user, q: str | None) -> Q | None:
+    """The list's search for `q` as `user` may search (see above); None for no search."""
+    text = _search_text(q)
+    if not text:
+        return None
+    exact = normalise_ticket(text)
+    found = Q(number=exact) | Q(hotline_ticket=exact)
+    reveal = reveal_scope(user)
+    if reveal.everything:
+        return found | Q(title__contains=text)
+    found |= Q(title_masked__contains=text)
+    clear = Q()
+    for code in sorted(reveal.region_codes):
+        clear |= subtree_q("region_code", code)
+    return (found | (Q(title__contains=text) & clear)) if reveal.region_codes else found
+
+
+def search_masked(user, q: str | None) -> bool:
+    """Whether the search for `q` holds what staff read masked (`pii.has_personal_data`) while `user` may not
+    read it in clear in every case they see: there, only what the titles show is searched (the page says so)."""
+    text = _search_text(q)
+    if not text or not has_personal_data(text):
+        return False
+    reveal = reveal_scope(user)
+    if reveal.everything:
+        return False
+    view = scope_for(user, CASE_FILE_CAPABILITY)
+    return view.everything or bool(view.department_ids) or not all(reveal.covers_code(code)
+                                                                  for code in view.region_codes)
+
+
+def search_read(user, q: str | None) -> None:
+    """Record a search by personal data (`pii.has_personal_data`: a phone or ID number, a name the text
+    introduces) by a user who may read it in clear somewhere (`reveal_scope`): the cases it finds there tell whose
+    number or name they hold. The words searched are not recorded (no personal data in the trail)."""
+    text = _search_text(q)
+    if not text or not has_personal_data(text) or reveal_scope(user).empty:
+        return
+    audit.record(actor=user, action=verbs.Data.CONFIDENTIAL_READ, target_type="cases.case",
+                 target_repr="按电话、证件号码或姓名搜索案卷 / case search by phone, ID number or name",
+                 data={"lookup": "case_text"})
 
 
 LIST_ORDER = ("-reported_at", "-id")
@@ -260,8 +332,9 @@ STATUS_GROUPS = {"open": frozenset(str(s) for s in {*OPEN_STATUSES, Status.SUSPE
                  "active": frozenset(str(s) for s in OPEN_STATUSES)}
 
 
-def _filtered(qs, f: CaseFilter):
-    """`qs` narrowed by the list's filters (refusing unknown statuses and malformed region codes)."""
+def _filtered(qs, f: CaseFilter, user):
+    """`qs` narrowed by the list's filters (refusing unknown statuses and malformed region codes); the search as
+    `user` may search (`search_q`)."""
     if f.status:
         # One value or several (`status=a,b`, or `status=a&status=b` from the API): any of them (OR).
         given = [f.status] if isinstance(f.status, str) else list(f.status)
@@ -317,12 +390,8 @@ def _filtered(qs, f: CaseFilter):
         qs = qs.filter(reported_at__gte=_local_midnight(f.date_from))
     if f.date_to:
         qs = qs.filter(reported_at__lt=_local_midnight(f.date_to) + timezone.timedelta(days=1))
-    if f.q:
-        text = f.q.replace("\x00", "").strip()[:40]
-        if text:
-            # The same row filter as before, one OR more: the list's queries stay as many.
-            exact = normalise_ticket(text)
-            qs = qs.filter(Q(number=exact) | Q(title__contains=text) | Q(hotline_ticket=exact))
+    if (search := search_q(user, f.q)) is not None:
+        qs = qs.filter(search)  # one row filter more: the list's queries stay as many
     return qs
 
 
@@ -413,7 +482,7 @@ class CaseListing:
         qs = case_list(user, f)
         self.queryset = shape(qs) if shape else qs
         self._branches = _scope_branches(user, scope_action(f))
-        self._filtered = _filtered(Case.objects.all(), f)
+        self._filtered = _filtered(Case.objects.all(), f, user)
         self._count: int | None = None
 
     @property

@@ -178,7 +178,7 @@ def _sheet(case: Case, s) -> list[Table]:
     rows = [left + right for left, right in zip(cells[::2], cells[1::2], strict=True)]
     # A merged case is handled as its parent: the file names it, as the case page does.
     long_texts = [("主案卷", case.parent.number)] if case.parent_id else []
-    long_texts += [("标题", case.title_for_staff), ("地址", case.address), ("描述", case.description_for_staff)]
+    long_texts += [("标题", case.title_for_staff), ("地址", case.address_for_staff), ("描述", case.description_for_staff)]
     width = PAGE_W - 2 * MARGIN
     line = colors.HexColor("#dee0e3")
     shaded = colors.HexColor("#fafbfc")

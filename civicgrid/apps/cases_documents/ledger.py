@@ -1,6 +1,6 @@
 """The case ledger (事件台账) as an Excel file: the cases the user may export, filtered as the case list is, one line
-each with Chinese headers. Reporters' names and phones are masked, and so are the phone and ID numbers written into
-a title or description (`pii.scrub`, as the case pages show them); e-mail addresses never leave."""
+each with Chinese headers. Reporters' names and phones are masked, and so are the phone and ID numbers and names written
+into a title, description or address (`pii.scrub`, as the case pages show them); e-mail addresses never leave."""
 
 from __future__ import annotations
 
@@ -167,7 +167,7 @@ class _Lines:
             (case["parent__number"] or "") if case["parent_id"] else "", case["category__name"] or "",
             self.sources.get(case["source"], case["source"]), _yes(case["is_major"]), _yes(case["is_self_handled"]),
             self.units.get(code[:9], ""), self.units.get(code[:12], ""), case["grid__name"] or "", code,
-            case["address"], round(case["lng"], 6), round(case["lat"], 6), mask_name(case["reporter_name"]),
+            scrub(case["address"]), round(case["lng"], 6), round(case["lat"], 6), mask_name(case["reporter_name"]),
             case["reporter_phone_masked"], case["hotline_ticket"], department, case["department__code"] or "",
             case["department__short_name"] or department, when(case["reported_at"]), when(case["accepted_at"]),
             when(case["dispatched_at"]), when(case["handled_at"]), when(case["verified_at"]),
@@ -213,8 +213,10 @@ def _build(user, f: selectors.CaseFilter, qs, total: int) -> tuple[bytes, str]:
     line = _Lines(qs)
     rows = (line(c) for c in qs.values(*FIELDS).iterator(chunk_size=2000))
     body = write_xlsx(HEADERS, rows, sheet_title="事件台账", autofilter=True)
+    # the search as the trail may keep it: a phone number searched for is no more in clear there than in the sheet
+    shown = {**filter_data(f), **({"q": scrub(f.q)} if f.q else {})}
     record(actor=user, action=verbs.Data.EXPORTED, target_type="cases.case", target_repr="事件台账",
-           data={"filter": filter_data(f), "rows": total, "format": "xlsx"})
+           data={"filter": shown, "rows": total, "format": "xlsx"})
     return body, f"case-ledger-{timezone.localdate():%Y%m%d}.xlsx"
 
 

@@ -541,8 +541,10 @@ def raise_incident(*, actor, title: str = "", description: str = "", kind: str =
         source = IncidentSource.CASE
         if lng is None:
             lng, lat, grid = case_obj.lng, case_obj.lat, case_obj.grid
-        title = title or case_obj.title
-        address = address or case_obj.address
+        # as staff read them (`Case.title_for_staff`): a caller's number or name typed into the case stays
+        # with the case, not in the incident and the messages to the teams
+        title = title or case_obj.title_for_staff
+        address = address or case_obj.address_for_staff
     elif reading_ref or station:
         source = IncidentSource.READING
     if lng is None:

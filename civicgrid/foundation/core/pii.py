@@ -386,14 +386,16 @@ _TITLES = ("(?:老师|师傅|经理|主任|书记|队长|科长|局长|所长|�
            "姐姐|哥哥|先生|女士|小姐|老板|[老总工姐哥叔姨伯婶嫂爷奶])")
 _GIVEN_NAME = f"(?!{_TITLES}){_GIVEN}{{1,2}}?"  # one or two characters, the fewest that reach what may follow
 _END_OF_WORD = f"(?=$|[^{_HAN}])"
-# What may follow a name the text introduces: the end, a character that is not Chinese, or one of these words.
-_AFTER_NAME = (f"(?=$|[^{_HAN}]|电话|手机|联系|身份证|证件|家住|住在|现住|住址|户籍|今年|年龄|反映|投诉|举报|来电|"
-               "求助|先生|女士|我|想|要)")
-# The words that introduce a name, then a separator, 是/为/叫, and a resident's role (我是居民王小明). 本人 is not one
-# inside 日本人, 户主 inside 客户主…, 业主 inside 物业主任. Each cue starts with its own characters (the look back
-# comes after them), so that the engine skips ahead to the next cue instead of trying every position.
-_CUES = ("(?:我是|我叫|名叫|名字叫|名字是|本人(?<![日根基原样文书版剧]本人)|联系人|报告人|反映人|投诉人|举报人|来电人|"
-         "求助人|当事人|姓名|户主(?<![客用账商住]户主)|住户|业主(?<!物业主))")
+# What may follow a name the text introduces: the end, a character that is not Chinese, or one of these words,
+# among them what a 12345 operator writes after the caller's name (来电人欧阳娜娜称…, 投诉人张伟表示…, …的孩子).
+_AFTER_NAME = (f"(?=$|[^{_HAN}]|电话|手机|联系|身份证|证件|家住|住在|现住|住址|户籍|今年|年龄|反映|反应|投诉|举报|来电|"
+               "求助|诉称|称|说|表示|咨询|询问|要求|希望|在|于|的|先生|女士|我|想|要)")
+# The words that introduce a name (a 12345 work order's 来电人/来电者, 反映人, 投诉人, 举报人, 诉求人 among them), then a
+# separator, 是/为/叫, and a resident's role (我是居民王小明). 本人 is not one inside 日本人, 户主 inside 客户主…, 业主
+# inside 物业主任. Each cue starts with its own characters (the look back comes after them), so that the engine
+# skips ahead to the next cue instead of trying every position.
+_CUES = ("(?:我是|我叫|名叫|名字叫|名字是|本人(?<![日根基原样文书版剧]本人)|联系人|报告人|反映人|反映者|投诉人|投诉者|"
+         "举报人|举报者|来电人|来电者|来访人|诉求人|求助人|当事人|姓名|户主(?<![客用账商住]户主)|住户|业主(?<!物业主))")
 _CUED_RE = re.compile(f"{_CUES}[\\s:：]*(?:[是为叫][\\s:：]*)?(?:居民|住户|业主|村民|市民|租户|网格员|志愿者)?"
                       f"(?P<name>(?![{_WORD_SURNAMES}]){_SURNAME}{_GIVEN_NAME}{_AFTER_NAME}"
                       f"|[{_WORD_SURNAMES}]{_GIVEN_NAME}{_END_OF_WORD})")

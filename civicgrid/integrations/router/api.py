@@ -69,7 +69,7 @@ def triage(request, filters: Query[TriageFilter]):
     qs = triage_queue(request.user, below=limit if filters.below else None)
     items, total = page(qs, limit=filters.limit, offset=filters.offset)
     shown = with_categories([(c.suggestion, case_text(c)) for c in items])  # the subclasses, as the page shows
-    out = [{"id": c.pk, "number": c.number, "title": c.title, "status": c.status, "region_code": c.region_code,
+    out = [{"id": c.pk, "number": c.number, "title": c.title_for_staff, "status": c.status, "region_code": c.region_code,
             "reported_at": c.reported_at, "category_id": c.category_id,
             "suggested_department_id": c.suggested_department_id, "suggestion": s,
             "confidence": (c.suggestion or {}).get("confidence")} for c, s in zip(items, shown, strict=True)]

@@ -546,8 +546,8 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "reopen": _reopen_window(case),
         "error_field": error_field,
         "can_reveal_contact": contact and may_reveal,
-        # what was written into the case is shown masked (`Case.description_for_staff`, `CaseStep.note_for_staff`);
-        # those who may call the reporter back may read it in clear, audited as 回访 is
+        # what was written into the case is shown masked (`Case.description_for_staff`, `Case.address_for_staff`,
+        # `CaseStep.note_for_staff`); those who may call the reporter back may read it in clear, audited as 回访 is
         "can_reveal_text": masked_text and may_reveal,
         **extra,
     }
@@ -579,18 +579,21 @@ def case_reveal_contact(request, number: str):
 
 
 def _text_with_labels(*, actor, case: Case) -> dict:
-    """`services.reveal_text`, each note with its step's label as the timeline names it."""
+    """`services.reveal_text`, each note with its step's label as the timeline names it, and whether the page
+    showed the address masked (`address_masked`: then it is shown again, in clear)."""
     text = services.reveal_text(actor=actor, case=case)
     labels = {**STEP_LABELS, **EXTRA_STEP_LABELS}
-    return {**text, "notes": [{**n, "label": labels.get(n["action"], n["action"])} for n in text["notes"]]}
+    return {**text, "notes": [{**n, "label": labels.get(n["action"], n["action"])} for n in text["notes"]],
+            "address_masked": case.address_for_staff != case.address}
 
 
 @require_POST
 @login_required
 def case_reveal_text(request, number: str):
-    """The title and description as the reporter typed them and the timeline's masked notes as they were written,
-    phone and ID numbers and names in clear, through the service (scope checked, audited, refused or not: as
-    `case_reveal_contact`). The htmx answer replaces the description and, out of band, each masked note."""
+    """The title, description and address as the reporter typed them and the timeline's masked notes as they were
+    written, phone and ID numbers and names in clear, through the service (scope checked, audited, refused or not:
+    as `case_reveal_contact`). The htmx answer replaces the description and, out of band, a masked address and
+    each masked note."""
     return _reveal(request, number, _text_with_labels, "text",
                    ("cases/partials/case_text.html", "cases/case_text_page.html"))
 

@@ -3,7 +3,8 @@
 Filters: status (one, every case not yet ended — 挂账 included — or those in the loop without 挂账, the board's
 在办: `selectors.STATUS_GROUPS`), category class or subclass, region (street/community), department,
 overdue, 即将超期 (`?due_soon=1`: a step past its clock's warning time, not yet overdue), supervised, 重大事件
-(`?is_major=1`), 上报日期 from/to (`date_from`, `date_to`), a search by number, 12345 ticket number or title, and
+(`?is_major=1`), 上报日期 from/to (`date_from`, `date_to`), a search by number, 12345 ticket number or title (the
+title as the user reads it, masked, where they may not read it in clear: `selectors.search_q`), and
 a work lane (`?work=verify`: the cases waiting for a step
 the user takes, as the home page's 我的待办 counts them). The read is `cases.selectors.CaseListing`: the rows of
 `cases.selectors.case_list`, which starts from `Case.objects.visible_to(user)`, found page by page without
@@ -138,6 +139,9 @@ def case_list(request):
         "pager": {"next": found.next_cursor, "previous": found.previous_cursor, "count": count,
                   "capped": count > COUNT_CAP, "cap_label": f"{COUNT_CAP:,}"},
         "cursor_refused": refused,
+        # the search holds a number or name that titles show masked where the user may not read them in clear:
+        # there only what the titles show is searched (`selectors.search_q`), and the page says so
+        "search_masked": selectors.search_masked(request.user, f.q),
         "rows": rows,
         "f": shown,
         "statuses": Status.choices,

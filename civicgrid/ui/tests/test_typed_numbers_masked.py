@@ -1,8 +1,8 @@
 """What is written into a case (a resident's phone and ID number and name, often; a neighbour's number or name in
 a handler's note) reaches staff masked, as Open311 publishes it and as the reporter field is masked: the case page,
 the lists, the inbox, the ledger, the case file and the API. Those who may call the reporter back (回访) read it in
-clear, the title, the description and the timeline's notes, through one audited request; the search still finds
-the case by the number."""
+clear, the title, the description and the timeline's notes, through one audited request; their search still finds
+the case by the number (`test_typed_address_masked`: the others' does not)."""
 
 # ruff: noqa: F811  (`loop` is the cases app's fixture, imported so pytest finds it here)
 
@@ -84,7 +84,8 @@ def test_the_case_list_and_the_board_show_the_title_masked(loop, typed, client):
     html = client.get(reverse("ui:case_list")).content.decode()
     _clear(html)
     assert TITLE_MASKED in html
-    # searching by the number or the name still finds the case (the search reads the stored words)
+    # the district's dispatcher may reveal: searching by the number or the name still finds the case (the search
+    # reads the stored words for them)
     for q in (PHONE, "张三丰"):
         html = client.get(reverse("ui:case_list"), {"q": q}).content.decode()
         rows = html[html.index("<tbody>"):html.index("</tbody>")]  # the page keeps the search as typed, above

@@ -1,12 +1,11 @@
 """回访: the reporter's name and callback number in clear, for the intake staff who call back (a 12345 caller,
 a resident). Pages and the API show both masked; this is the one read of the clear values, checked against
 the case's region and audited whether allowed or not. The same staff may read in clear what was written into the
-case (the title and description, and the notes of its timeline, whose phone and ID numbers and names staff
+case (the title, description and address, and the notes of its timeline, whose phone and ID numbers and names staff
 otherwise read masked: `Case.title_for_staff`, `CaseStep.note_for_staff`), under the same check and audit."""
 
 from __future__ import annotations
 
-from civicgrid.foundation.access.scope import scope_for
 from civicgrid.foundation.audit import service as audit
 from civicgrid.foundation.audit import verbs
 from civicgrid.foundation.core import keys
@@ -14,13 +13,14 @@ from civicgrid.foundation.core.errors import PermissionDenied
 
 from ..models import Case, CaseReporter
 from ..recipients import EMAIL_CONTEXT, PHONE_CONTEXT
-
-CAPABILITY = "cases.intake"  # 受理员 / 值班长: who registers reports and calls reporters back
+from ..selectors import reveal_scope
 
 
 def may_reveal_contact(actor, case: Case) -> bool:
-    """Whether `actor` may read the reporter's contact of `case` in clear (the page offers the button)."""
-    return scope_for(actor, CAPABILITY).covers_code(case.region_code)
+    """Whether `actor` may read the reporter's contact and the case's text in clear (`selectors.reveal_scope`:
+    受理员 / 值班长 over its region; the page offers the buttons, and the list's search matches the clear title
+    there: `selectors.search_q`)."""
+    return reveal_scope(actor).covers_code(case.region_code)
 
 
 def reveal_contact(*, actor, case: Case) -> dict:
@@ -43,10 +43,11 @@ def reveal_contact(*, actor, case: Case) -> dict:
 
 def reveal_text(*, actor, case: Case) -> dict:
     """What was written into `case` as it was written, phone and ID numbers and names in clear: the title, the
-    description and every note of its timeline that staff read masked (`Case.masked_notes`: a resident's 留言 as
-    a handler's 处置进展 naming a neighbour's number), each as {"id", "action", "note"}. For those who may read the
-    reporter's contact (`may_reveal_contact`; the numbers in it are mostly the reporter's own). Audited as
-    `data.revealed`, refused or not, with the steps whose notes it showed."""
+    description, the address (a caller's number and name typed into it: `Case.address_for_staff`) and every
+    note of its timeline that staff read masked (`Case.masked_notes`: a resident's 留言 as a handler's 处置进展
+    naming a neighbour's number), each as {"id", "action", "note"}. For those who may read the reporter's contact
+    (`may_reveal_contact`; the numbers in it are mostly the reporter's own). Audited as `data.revealed`, refused
+    or not, with the steps whose notes it showed."""
     allowed = may_reveal_contact(actor, case)
     notes = case.masked_notes() if allowed else []
     data = {"field": "case_text", **({"steps": [step.pk for step in notes]} if notes else {})}
@@ -54,5 +55,5 @@ def reveal_text(*, actor, case: Case) -> dict:
                  result="ok" if allowed else "denied")
     if not allowed:
         raise PermissionDenied("您无权查看事件描述的完整内容 / you may not read the case's text in clear")
-    return {"title": case.title, "description": case.description,
+    return {"title": case.title, "description": case.description, "address": case.address,
             "notes": [{"id": step.pk, "action": step.action, "note": step.note} for step in notes]}

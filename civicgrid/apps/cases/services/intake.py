@@ -61,7 +61,17 @@ from civicgrid.foundation.sla import services as sla
 
 from .. import clocks, numbering, recipients, selectors, suggesters
 from .. import photos as photo_mod
-from ..models import PUBLIC_ROLES, Case, CaseReporter, CaseStep, Source, Status, normalise_ticket, ticket_held
+from ..models import (
+    PUBLIC_ROLES,
+    Case,
+    CaseReporter,
+    CaseStep,
+    Source,
+    Status,
+    masked_title,
+    normalise_ticket,
+    ticket_held,
+)
 from .common import attach_all, audit_entry, file_name, naming, read_photos, user_or_none
 
 log = logging.getLogger(__name__)
@@ -816,7 +826,8 @@ def _prepare(*, actor, payload, category, grid_id, grid_code, lng, lat, crs_in, 
     user = user_or_none(actor)
     case = new(
         Case,
-        number="", title=payload["title"], description=payload["description"],
+        number="", title=payload["title"], title_masked=masked_title(payload["title"]),
+        description=payload["description"],
         category=category, source=payload["source"], is_major=payload["is_major"], lng=lng, lat=lat,
         crs_in=crs_in, address=payload["address"], grid_id=grid_id, region_code=grid_code, reporter=user,
         reporter_name=payload["name"], reporter_phone_enc=keys.encrypt(payload["phone"], CASE_PHONE_CONTEXT),

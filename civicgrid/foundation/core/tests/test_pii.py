@@ -407,6 +407,18 @@ def test_scrub_leaves_no_mobile_or_id_number_and_is_stable(text):
     ("已向李四先生说明", "已向李*先生说明"),  # 向 is "to", not the surname
     # full-width colon, a space, a digit right after
     ("联系人　赵敏13700001111", "联系人　赵*137****1111"),
+    # a 12345 operator's words: the caller, and what they said after the name (compound surnames too)
+    ("来电人欧阳娜娜称小区停水", "来电人欧***称小区停水"),
+    ("来电人欧阳娜娜反映楼道堆物", "来电人欧***反映楼道堆物"),
+    ("来电者：欧阳娜娜，电话13600002222", "来电者：欧***，电话136****2222"),
+    ("来电人王五称", "来电人王*称"),  # the word after the name stays
+    ("投诉人诸葛亮表示不满", "投诉人诸**表示不满"),
+    ("举报人司马相如说楼下有人占道", "举报人司***说楼下有人占道"),
+    ("举报者：刘德华", "举报者：刘**"),
+    ("反映者张伟在小区门口", "反映者张*在小区门口"),
+    ("投诉者张伟于昨日来电", "投诉者张*于昨日来电"),
+    ("诉求人李秀英要求尽快处理", "诉求人李**要求尽快处理"),
+    ("来访人上官婉儿的孩子", "来访人上***的孩子"),
 ])
 def test_scrub_masks_a_name_the_text_introduces(raw, expected):
     assert has_personal_data(raw)
@@ -448,6 +460,12 @@ def test_scrub_masks_a_name_the_text_introduces(raw, expected):
     "物业主任李四，",
     # no cue at all: names written plainly are not recognised
     "王小明家门口有垃圾",
+    # a caller's cue followed by what they said, not by a name
+    "来电人称楼道堆物",
+    "来电人反映楼道灯坏了",
+    "投诉人要求尽快处理",
+    "来电者表示感谢",
+    "来访人员登记",
 ])
 def test_scrub_leaves_places_organisations_and_titles_as_written(text):
     assert scrub(text) == text and not has_personal_data(text)
@@ -455,6 +473,13 @@ def test_scrub_leaves_places_organisations_and_titles_as_written(text):
 
 @given(st.text(alphabet="我是叫本人联系：，、 王李张欧阳小明四伟府井村先生女士老师向于物业0123", max_size=40))
 def test_scrub_masks_names_stably(text):
+    out = scrub(text)
+    assert scrub(out) == out
+    assert has_personal_data(text) == (out != text)
+
+
+@given(st.text(alphabet="来电人者投诉举报称说表示的在于：，欧阳娜王五张伟司马相如先生0123", max_size=40))
+def test_scrub_masks_callers_names_stably(text):
     out = scrub(text)
     assert scrub(out) == out
     assert has_personal_data(text) == (out != text)
