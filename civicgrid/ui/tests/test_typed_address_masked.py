@@ -278,5 +278,5 @@ def test_the_migration_writes_the_masked_title_of_the_cases_before_it(loop, titl
 
     plain = report(loop, title="路灯不亮")
     Case.objects.update(title_masked="")
-    import_module("civicgrid.apps.cases.migrations.0026_case_title_masked").refresh(apps, None)
+    import_module("civicgrid.apps.cases.migrations.0027_case_title_masked").refresh(apps, None)
     assert dict(Case.objects.values_list("pk", "title_masked")) == {titled.pk: TITLE_MASKED, plain.pk: "路灯不亮"}

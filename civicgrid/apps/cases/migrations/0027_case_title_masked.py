@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("cases", "0025_routing_proposal"),
+        ("cases", "0026_step_idempotency_digest"),
     ]
 
     operations = [
