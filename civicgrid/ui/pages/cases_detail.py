@@ -669,7 +669,8 @@ def case_act(request, number: str, action: str):
         # what was typed, back in the form; a NUL (refused, `core.text`) left out
         posted = {k: request.POST.get(k, "").replace("\x00", "") for k in TEXT_INPUTS}
         extra = {"merge_preview": _preview_again(request, fresh, posted)} if action == "merge" else {}
-        context = detail_context(request, fresh, error=error_text(exc, {**labels, **MERGE_LABELS}),
+        shown = {**labels, **MERGE_LABELS} if action == "merge" else labels  # 合并理由 names only a merge's reason
+        context = detail_context(request, fresh, error=error_text(exc, shown),
                                  failed_action=action, posted=posted, error_field=exc.field or "", **extra)
         return render(request, "cases/detail.html", context, status=exc.status)
     return _done(request, case, action)
