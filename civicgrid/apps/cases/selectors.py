@@ -255,8 +255,9 @@ def case_list(user, f: CaseFilter):
     (`search_read`)."""
     require_case_files(user)
     qs = Case.objects.visible_to(user, scope_action(f)).select_related("category", "grid", "department")
+    qs = _filtered(qs, f, user)  # a filter refused is refused before anything is recorded
     search_read(user, f.q)
-    return _filtered(qs, f, user).order_by(*LIST_ORDER)
+    return qs.order_by(*LIST_ORDER)
 
 
 # ---- the search and the words staff read masked -------------------------------------------------------------

@@ -242,6 +242,10 @@ def test_who_may_reveal_finds_the_case_by_the_number_and_the_search_is_recorded(
     listed = api_client.get("/api/v1/cases", {"q": SEARCHED_PHONE}, **auth(loop.street_dispatcher)).json()
     assert [i["number"] for i in listed["items"]] == [titled.number]
     assert listed["items"][0]["title"] == TITLE_MASKED  # the list still shows it masked: the reveal is apart
+    # a search refused for another filter reads nothing and records nothing
+    assert client.get(reverse("ui:case_list"), {"q": SEARCHED_PHONE, "status": "nonsense"}).status_code == 400
+    assert api_client.get("/api/v1/cases", {"q": SEARCHED_PHONE, "status": "nonsense"},
+                          **auth(loop.street_dispatcher)).status_code == 400
     reads = AuditEntry.objects.filter(action="data.confidential_read", target_type="cases.case").order_by("pk")
     assert reads.count() == before + 3  # the two pages and the API; a part of a number is no lookup
     for entry in reads:
