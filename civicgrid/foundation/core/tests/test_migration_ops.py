@@ -78,12 +78,22 @@ def _indexes(table: str) -> dict[str, bool]:
         return {name: valid for name, valid in cursor.fetchall() if name in found}
 
 
+def _every_latest() -> list[tuple[str, str]]:
+    with _every_app():
+        return MigrationExecutor(connection).loader.graph.leaf_nodes()
+
+
 @pytest.fixture
 def back_to_latest():
-    """Whatever the test did to the cases migrations, they end at the latest."""
-    latest = _latest("cases")
+    """Whatever the test did to the cases migrations, every app ends at its latest: unapplying an early cases
+    migration also unapplies the later migrations of other apps that depend on cases (router 0004 depends on
+    cases 0025), and a worker's next tests would meet their tables without those columns."""
+    latest = _every_latest()
     yield
-    _migrate(latest)
+    with _every_app():
+        MigrationExecutor(connection).migrate(latest)
+    with _every_app():
+        assert not MigrationExecutor(connection).migration_plan(latest)
 
 
 def test_the_case_indexes_are_dropped_and_built_again_concurrently_on_postgresql(back_to_latest):
