@@ -26,6 +26,7 @@ class Params:
     """A request's parameters: the form body first, then the query string (api_key may be in either)."""
 
     def __init__(self, request):
+        _require_size(request)
         _require_utf8(request.META.get("QUERY_STRING", "").encode("latin-1", "replace"), "查询参数", "query string")
         if request.method == "POST" and _is_form(request):
             _require_utf8(request.body, "请求体", "request body")
@@ -38,9 +39,16 @@ class Params:
         return (self.body, self.query) if self.body is not None else (self.query,)
 
     def get(self, name: str, default: str = "") -> str:
+        """The one value of `name`; sent more than once in the body or the query string is a 400 (which one was
+        meant cannot be known: Django would keep the last silently)."""
         for source in self._sources():
             if name in source:
-                return _clean(source.get(name), name)
+                values = source.getlist(name)
+                if len(values) > 1:
+                    shown = quotable(name, 40)
+                    raise Open311Error(400, f"参数 {shown} 只能提供一次，却提供了 {len(values)} 次 / the parameter "
+                                            f"{shown} may be given once, not {len(values)} times")
+                return _clean(values[0], name)
         return default
 
     def getlist(self, name: str) -> list[str]:
@@ -51,6 +59,19 @@ class Params:
 
     def names(self) -> set[str]:
         return {name for source in self._sources() for name in source}
+
+
+def _require_size(request) -> None:
+    """A body over `conf.MAX_BODY` is a 413 in the spec's format, before it is read."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > conf.MAX_BODY:
+        most = conf.MAX_BODY // 1024
+        raise Open311Error(413, f"请求体过大（{length // 1024} KB），上限 {most} KB：照片请以 media_url 链接提供 / the "
+                                f"request body is too large ({length // 1024} KB; the limit is {most} KB): send photos "
+                                f"as media_url links")
 
 
 FORM = "application/x-www-form-urlencoded"
@@ -164,11 +185,17 @@ class Location:
     place: dict | None = None  # the gazetteer's place when the point came from address_string
 
 
+# A decimal number in ASCII digits (an exponent allowed): Python's float() also reads full-width digits, other
+# scripts' digits and `_` between digits (`１１３.２`, `11_3.2`), which no GeoReport client sends on purpose.
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+
+
 def _coordinate(raw: str, name: str, bound: float) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise Open311Error(400, f"{name} 须为数字 / {name} must be a number") from None
+    if not _NUMBER.fullmatch(raw):
+        shown = quotable(raw, 30)
+        raise Open311Error(400, f"{name} 须为半角数字表示的十进制数（如 40.0100），而不是「{shown}」 / {name} must be a "
+                                f"decimal number in ASCII digits (such as 40.0100), not \"{shown}\"")
+    value = float(raw)
     if not math.isfinite(value) or not -bound <= value <= bound:
         raise Open311Error(400, f"{name} 超出范围 / {name} is out of range")
     return value
@@ -335,6 +362,9 @@ def update(params: Params) -> UpdateIn:
         raise Open311Error(400, f"未知的 status：{status[:30]} / unknown status")
     when = params.get("updated_datetime")
     urls = media_urls(params)
+    if len(urls) > 1:  # an update keeps one link (the case step's); the others would be dropped unsaid
+        raise Open311Error(400, f"一条更新只能带一个 media_url，却提供了 {len(urls)} 个：请分成多条更新发送 / an update "
+                                f"carries one media_url, not {len(urls)}: send the others as further updates")
     return UpdateIn(
         service_request_id=number[:40],
         external_id=text(params, "update_id", 64) or text(params, "update_id_ext", 64),

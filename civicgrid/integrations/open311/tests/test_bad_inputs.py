@@ -155,3 +155,75 @@ def test_an_address_id_near_lat_long_is_accepted(o311, http, buildings):
     near = form(o311, address_id=f"{GRID}-D02", lat=str(POINT[1] + 0.001))  # D02 is ~340 m east; ~360 m away
     response = post(http, "requests.json", near)
     assert response.status_code == 201, response.content
+
+
+# ---- 6. what is refused rather than read loosely ---------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_body_over_the_limit_is_a_413_in_the_spec_format(o311, http, fmt):
+    from civicgrid.integrations.open311 import conf
+
+    before = world_counts()
+    response = post(http, f"requests.{fmt}", form(o311, description="垃圾" * (conf.MAX_BODY // 4)))
+    assert "media_url" in spec_error(response, 413)
+    assert world_counts() == before
+
+
+@pytest.mark.parametrize("when", ["2026-W20-4", "2026-05-14 09:30:00+08:00", "2026-05-14T09:30:00+0800",
+                                  "2026-05-14T09:30:00", "２０２６-05-14", "2026-134", "20260514T093000Z",
+                                  "2026-05-14T09:30:00.1234567+08:00", "2026-05-14t09:30:00z"])
+def test_a_datetime_outside_the_w3c_profile_is_refused(o311, http, when):
+    case = reported(o311, http)
+    before = world_counts()
+    text = spec_error(post(http, "servicerequestupdates.json", update_form(case, updated_datetime=when)), 400)
+    assert "updated_datetime" in text and "W3C" in text
+    assert world_counts() == before
+    assert "start_date" in spec_error(http.get(f"{BASE}/requests.json", {"start_date": when}), 400)
+
+
+@pytest.mark.parametrize("when", ["2026-05-14T09:30:00+08:00", "2026-05-14T01:30:00Z", "2026-05-14T09:30+08:00",
+                                  "2026-05-14T09:30:00.5+08:00", "2026-05-14"])
+def test_w3c_datetimes_and_dates_are_read(when):
+    from civicgrid.integrations.open311.formats import parse_w3c
+
+    assert parse_w3c(when, "start_date").date().isoformat() == "2026-05-14"
+
+
+@pytest.mark.parametrize(("name", "value"), [("lat", "４０.０１"), ("long", "11_3.21"), ("lat", "٤٠.٠١"),
+                                             ("lat", "nan"), ("long", "0x71")])
+def test_a_coordinate_not_in_ascii_digits_is_refused(o311, http, name, value):
+    before = world_counts()
+    text = spec_error(post(http, "requests.json", form(o311, **{name: value})), 400)
+    assert name in text and "ASCII" in text
+    assert world_counts() == before
+
+
+def test_an_update_with_several_media_urls_is_refused(o311, http):
+    case = reported(o311, http)
+    before = world_counts()
+    data = update_form(case, media_url=["https://fms.example/1.jpeg", "https://fms.example/2.jpeg"])
+    assert "media_url" in spec_error(post(http, "servicerequestupdates.xml", data), 400)
+    assert world_counts() == before
+
+
+def test_an_idempotency_key_in_header_and_body_that_differ_is_refused(o311, http):
+    before = world_counts()
+    response = post(http, "requests.json", form(o311, idempotency_key="k-1"), HTTP_IDEMPOTENCY_KEY="k-2")
+    text = spec_error(response, 400)
+    assert "Idempotency-Key" in text and "idempotency_key" in text
+    assert world_counts() == before
+    # the same key in both is one key
+    first = post(http, "requests.json", form(o311, idempotency_key="k-1"), HTTP_IDEMPOTENCY_KEY="k-1")
+    assert first.status_code == 201, first.content
+    again = post(http, "requests.json", form(o311), HTTP_IDEMPOTENCY_KEY="k-1")
+    assert again.status_code == 200 and again.json()[0]["service_request_id"] == first.json()[0]["service_request_id"]
+
+
+@pytest.mark.parametrize("name", ["service_code", "description", "lat", "api_key"])
+def test_a_single_parameter_sent_twice_is_refused(o311, http, name):
+    before = world_counts()
+    data = form(o311)
+    data[name] = [data[name], data[name] + "1"]
+    assert name in spec_error(post(http, "requests.json", data), 400)
+    assert world_counts() == before
+    assert "status" in spec_error(http.get(f"{BASE}/requests.json?status=open&status=closed"), 400)
