@@ -194,12 +194,20 @@ def refuse_unencodable_body(request) -> None:
     limiter or a report's digest). Only a body with a surrogate's escape is read twice; a pair is fine."""
     import json
 
+    from django.core.exceptions import RequestDataTooBig
+
     from .text import first_unencodable, unencodable_refusal
 
-    if "json" not in (request.content_type or "") or not _SURROGATE_ESCAPE.search(request.body):
+    if "json" not in (request.content_type or ""):
         return
     try:
-        body = json.loads(request.body)
+        raw = request.body
+    except RequestDataTooBig:
+        return  # the operation's own reading of the body meets it again, and the API answers its 413
+    if not _SURROGATE_ESCAPE.search(raw):
+        return
+    try:
+        body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         return  # Django Ninja answers that the body is not JSON
     field = first_unencodable(body)

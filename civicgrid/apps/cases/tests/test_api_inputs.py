@@ -152,3 +152,14 @@ def test_refuse_nul_also_refuses_unencodable_text():
     with pytest.raises(ValidationFailed) as refused:
         refuse_nul("a\udfff", "title", "标题")
     assert refused.value.field == "title" and "UTF-8" in refused.value.message
+
+
+def test_a_json_body_over_the_upload_limit_is_a_413_in_the_apis_shape(loop, api_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    before = world_counts()
+    body = json.dumps({"title": "垃圾", "description": "\ud83d\ude00 \\ud800" + "x" * 2000, "lng": POINT[0],
+                       "lat": POINT[1]})
+    response = api_client.post("/api/v1/cases", body, content_type="application/json", **auth(loop.worker))
+    assert response.status_code == 413, response.content
+    assert response.json()["code"] == "too_large" and "MB" in response.json()["detail"]
+    assert world_counts() == before
