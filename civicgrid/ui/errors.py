@@ -74,9 +74,16 @@ def _machine(request, status: int, detail: str, exception=None):
         raised = args[0] if args and isinstance(args[0], str) else ""
         return api_error(status, raised or detail)
     if path.startswith("/open311/"):
-        return JsonResponse([{"code": status, "description": detail}], status=status, safe=False,
-                            json_dumps_params={"ensure_ascii": False})
+        return open311_error(path, status, detail)
     return None
+
+
+def open311_error(path: str, status: int, detail: str) -> HttpResponse:
+    """The GeoReport error list in the format the URL asks for: XML for a `.xml` URL (a client reading XML must
+    be able to parse even a 500), JSON otherwise."""
+    from civicgrid.integrations.open311.formats import JSON, XML, error_response
+
+    return error_response(XML if path.lower().rstrip("/").endswith(".xml") else JSON, status, detail)
 
 
 def _page(request, status: int, exception=None):

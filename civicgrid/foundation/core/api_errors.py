@@ -3,6 +3,8 @@ Ninja's own refusals), as a schema routers declare for their error statuses in t
 
 from __future__ import annotations
 
+import re
+
 from ninja import Schema
 
 
@@ -182,6 +184,37 @@ def refuse_unknown_body(request, known) -> None:
         refuse_unknown("body", body, known)
 
 
+# A JSON escape of a UTF-16 surrogate (`\ud800`–`\udfff`): only a body holding one can hold a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def refuse_unencodable_body(request) -> None:
+    """A 400 naming the field of a JSON body that holds a lone surrogate (`core.text.unencodable_refusal`): text
+    no encoding can write, which would fail wherever it is hashed, cached or stored (a 500 from the token's rate
+    limiter or a report's digest). Only a body with a surrogate's escape is read twice; a pair is fine."""
+    import json
+
+    from django.core.exceptions import RequestDataTooBig
+
+    from .text import first_unencodable, unencodable_refusal
+
+    if "json" not in (request.content_type or ""):
+        return
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        return  # the operation's own reading of the body meets it again, and the API answers its 413
+    if not _SURROGATE_ESCAPE.search(raw):
+        return
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return  # Django Ninja answers that the body is not JSON
+    field = first_unencodable(body)
+    if field is not None:
+        raise unencodable_refusal(field)
+
+
 def reads_own_body(*names: str):
     """Marks a view that reads its JSON body itself (not through a schema) with the keys it reads: it calls
     `refuse_unknown_body(request, names)` where the body matters (after its 404s), so `strict_operation` leaves
@@ -219,10 +252,14 @@ def strict_operation(run):
     """Every API operation (config/api.py adds it to the whole API): a query parameter it does not declare is a
     422 naming it, on every list and every write alike; so is a form field it does not declare, and a key of a
     JSON body sent to an operation that takes none. Declared bodies refuse their unknown keys themselves
-    (`StrictIn`). Authentication runs first: a request without a token is a 401, whatever it sends."""
+    (`StrictIn`). A JSON body holding text no encoding can write is a 400 naming the field
+    (`refuse_unencodable_body`). Authentication runs first: a request without a token is a 401, whatever it
+    sends."""
     import functools
 
     from ninja.errors import ValidationError
+
+    from .errors import CivicgridError
 
     operation = run.__self__
     query, form = _operation_names(operation)
@@ -231,12 +268,13 @@ def strict_operation(run):
     @functools.wraps(run)
     def checked(request, **kw):
         try:
+            refuse_unencodable_body(request)
             refuse_unknown("query", request.GET, query)
             if form is not None:
                 refuse_unknown("form", [*request.POST, *request.FILES], form)
             elif not has_body:
                 refuse_unknown_body(request, ())
-        except ValidationError as exc:
+        except (ValidationError, CivicgridError) as exc:
             denied = operation._run_checks(request)
             return denied or operation.api.on_exception(request, exc)
         return run(request, **kw)

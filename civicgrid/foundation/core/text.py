@@ -7,6 +7,12 @@ same rows. Django's form fields refuse it likewise ("Null characters are not all
 (`integrations.open311.inputs`); this is the same rule for the services that take request text outside forms.
 Searches, which store nothing, keep dropping it from the words looked for; the audit trail, which must record
 whatever came, replaces it (`audit.service`).
+
+A lone surrogate (U+D800–U+DFFF not in a pair, which only a JSON escape such as `"\\ud800"` can carry) is no
+character at all: no encoding writes it, so hashing, caching or storing it fails (a 500). It is refused the same
+way (`refuse_nul` refuses both), and every JSON body of the API is checked for it before its operation runs
+(`api_errors.strict_operation`, with `first_unencodable` naming the field). Form bodies and query strings cannot
+carry one: Django reads them as UTF-8, and Open311 refuses bytes that are not (`open311.inputs`).
 """
 
 from __future__ import annotations
@@ -30,6 +36,48 @@ def has_nul(value) -> bool:
     return False
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def has_unencodable(value) -> bool:
+    """Whether `value` (a string, or a list or dict of them) holds a lone surrogate, which UTF-8 cannot encode."""
+    return first_unencodable(value) is not None
+
+
+def first_unencodable(value, path: str = ""):
+    """The dotted path (`""` for the value itself) of the first string in `value` holding a lone surrogate (a dict's
+    key counts as its own value), or None when every string encodes."""
+    if isinstance(value, str):
+        return None if _encodable(value) else path
+    if isinstance(value, dict):
+        for k, v in value.items():
+            here = f"{path}.{k}" if path else str(k)
+            if isinstance(k, str) and not _encodable(k):
+                return path
+            if (found := first_unencodable(v, here)) is not None:
+                return found
+        return None
+    if isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            if (found := first_unencodable(v, f"{path}.{i}" if path else str(i))) is not None:
+                return found
+    return None
+
+
+def unencodable_refusal(field: str, label: str = "") -> ValidationFailed:
+    """The refusal of an input holding a lone surrogate (text no encoding can write), naming it as `nul_refusal`."""
+    shown = quotable(label or field or "请求体", 40)
+    name = quotable(field or "the body", 40)
+    return ValidationFailed(f"「{shown}」含有无法编码的字符（不成对的 UTF-16 代理项，如 \\ud800），无法保存，请按 UTF-8 "
+                            f"发送有效文本 / {name} holds a lone UTF-16 surrogate (such as \\ud800), which is not "
+                            f"text and cannot be stored: send valid UTF-8 text", field=field)
+
+
 def nul_refusal(field: str, label: str = "") -> ValidationFailed:
     """The refusal of an input holding a NUL, naming it as the form does (`label`) and by its field name."""
     shown = quotable(label or field, 40)
@@ -39,9 +87,12 @@ def nul_refusal(field: str, label: str = "") -> ValidationFailed:
 
 
 def refuse_nul(value, field: str, label: str = ""):
-    """`value` as it is, unless it holds a NUL: then 400 naming the input (nothing has been written yet)."""
+    """`value` as it is, unless it holds a NUL or a lone surrogate (`unencodable_refusal`): then 400 naming the input
+    (nothing has been written yet)."""
     if has_nul(value):
         raise nul_refusal(field, label)
+    if has_unencodable(value):
+        raise unencodable_refusal(field, label)
     return value
 
 

@@ -15,6 +15,10 @@ SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 MAX_DESCRIPTION = 4000  # GeoReport v2: description "up to 4,000 characters"
 MAX_MEDIA_URL = 500
 MAX_ATTRIBUTE_TEXT = 1000
+# A request body: GeoReport carries text only (photos are media_url links), and the longest report (a 4,000
+# character description, attributes, ten links), percent-encoded, is well under this. Django's own limit
+# (DATA_UPLOAD_MAX_MEMORY_SIZE) is set for the API's photo uploads, sixty times as much.
+MAX_BODY = 1024 * 1024
 
 
 _MISSING = object()

@@ -59,19 +59,29 @@ YEARS = (2000, 2099)  # what a datetime parameter may name
 _UNENCODED_PLUS = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
 
 
+# The W3C profile of ISO 8601 (https://www.w3.org/TR/NOTE-datetime) as GeoReport v2 uses it: a date, or a date
+# and a time with its zone (`Z` or ±hh:mm), seconds and their fraction optional. `fromisoformat` alone would
+# take much more (week dates `2026-W19-4`, ordinal dates, a space or `_` for `T`, `+0800`, full-width digits).
+_W3C = re.compile(r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2}))?", re.ASCII)
+
+
 def parse_w3c(text: str, name: str) -> datetime:
-    """A W3C datetime (or a date) from a parameter; naive values are district time. 400 when malformed."""
+    """A W3C datetime (`_W3C`: with its zone) or a date (the start of that day in district time) from a parameter.
+    400 when malformed."""
     raw = str(text or "").strip()
     # A "+08:00" typed into a URL without encoding arrives as " 08:00": read it as the offset it was.
     raw = _UNENCODED_PLUS.sub(r"\1+\2", raw)
     try:
+        if not _W3C.fullmatch(raw):
+            raise ValueError(raw)
         if len(raw) == 10:
             parsed = datetime.combine(date.fromisoformat(raw), time.min)
         else:
-            parsed = datetime.fromisoformat(raw.replace(" ", "T", 1))
+            parsed = datetime.fromisoformat(raw)
     except ValueError:
-        raise Open311Error(400, f"{name} 须为 W3C 日期时间，如 2026-05-01T08:00:00+08:00 / {name} must be a "
-                                f"W3C datetime") from None
+        raise Open311Error(400, f"{name} 须为 W3C 日期时间（含时区），如 2026-05-01T08:00:00+08:00，或日期 2026-05-01 / "
+                                f"{name} must be a W3C datetime with its time zone, such as "
+                                f"2026-05-01T08:00:00+08:00, or a date such as 2026-05-01") from None
     if not YEARS[0] <= parsed.year <= YEARS[1]:  # also keeps the date arithmetic of ranges in bounds
         raise Open311Error(400, f"{name} 须在 {YEARS[0]}–{YEARS[1]} 年之间 / {name} must lie in the years "
                                 f"{YEARS[0]}–{YEARS[1]}")

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes, urlsplit
 
+from civicgrid.foundation.core.bilingual import quotable
+
 from . import conf
 from .formats import Open311Error
 
@@ -24,6 +26,7 @@ class Params:
     """A request's parameters: the form body first, then the query string (api_key may be in either)."""
 
     def __init__(self, request):
+        _require_size(request)
         _require_utf8(request.META.get("QUERY_STRING", "").encode("latin-1", "replace"), "查询参数", "query string")
         if request.method == "POST" and _is_form(request):
             _require_utf8(request.body, "请求体", "request body")
@@ -36,9 +39,16 @@ class Params:
         return (self.body, self.query) if self.body is not None else (self.query,)
 
     def get(self, name: str, default: str = "") -> str:
+        """The one value of `name`; sent more than once in the body or the query string is a 400 (which one was
+        meant cannot be known: Django would keep the last silently)."""
         for source in self._sources():
             if name in source:
-                return _clean(source.get(name), name)
+                values = source.getlist(name)
+                if len(values) > 1:
+                    shown = quotable(name, 40)
+                    raise Open311Error(400, f"参数 {shown} 只能提供一次，却提供了 {len(values)} 次 / the parameter "
+                                            f"{shown} may be given once, not {len(values)} times")
+                return _clean(values[0], name)
         return default
 
     def getlist(self, name: str) -> list[str]:
@@ -49,6 +59,19 @@ class Params:
 
     def names(self) -> set[str]:
         return {name for source in self._sources() for name in source}
+
+
+def _require_size(request) -> None:
+    """A body over `conf.MAX_BODY` is a 413 in the spec's format, before it is read."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > conf.MAX_BODY:
+        most = conf.MAX_BODY // 1024
+        raise Open311Error(413, f"请求体过大（{length // 1024} KB），上限 {most} KB：照片请以 media_url 链接提供 / the "
+                                f"request body is too large ({length // 1024} KB; the limit is {most} KB): send photos "
+                                f"as media_url links")
 
 
 FORM = "application/x-www-form-urlencoded"
@@ -74,7 +97,10 @@ def _is_form(request) -> bool:
 def _require_multipart_or_empty(request) -> None:
     """A POST body in another media type (JSON, plain text) would be read as no parameters at all, and answered
     as if the api_key were missing: say what the body must be instead (415), before anything else is asked."""
-    if request.content_type.lower() == MULTIPART or not request.body:
+    if request.content_type.lower() == MULTIPART:
+        _require_utf8_multipart(request)
+        return
+    if not request.body:
         return
     shown = request.content_type[:60] or "—"
     raise Open311Error(415, f"不支持的请求体类型 {shown}：请求体须为 {FORM}（或 {MULTIPART}）/ the request body must be "
@@ -92,6 +118,40 @@ def _require_utf8(raw: bytes, zh: str, en: str) -> None:
     except UnicodeDecodeError:
         raise Open311Error(400, f"{zh}不是有效的 UTF-8 编码，请按 UTF-8 编码各参数 / the {en} is not valid UTF-8: "
                                 f"percent-encode the parameters' UTF-8 bytes") from None
+
+
+def _require_utf8_multipart(request) -> None:
+    """`_require_utf8` for a multipart body: Django reads each field in UTF-8 as well, turning bytes that are not
+    into U+FFFD, so each field's raw bytes are read here first. The whole body is read in memory (Open311 takes no
+    files, and Django bounds a body by DATA_UPLOAD_MAX_MEMORY_SIZE); a part with a file name (a file, which Django
+    would refuse to keep: photos come as media_url) is left alone."""
+    import base64
+    import binascii
+    import io
+
+    from django.http.multipartparser import FIELD, ChunkIter, LazyStream, Parser
+
+    boundary = request.content_params.get("boundary", "")
+    if not boundary or not request.body:
+        return  # Django's own parser answers a body without a boundary
+    stream = LazyStream(ChunkIter(io.BytesIO(request.body), 64 * 1024))
+    for item_type, meta, field in Parser(stream, boundary.encode("ascii", "replace")):
+        data = field.read()
+        if item_type != FIELD:
+            continue
+        name = meta.get("content-disposition", ("", {}))[1].get("name", "")
+        encoding = meta.get("content-transfer-encoding")
+        if encoding and encoding[0].strip().lower() == "base64":
+            try:
+                data = base64.b64decode(data, validate=True)
+            except binascii.Error:
+                pass  # Django keeps such a field as it came
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            shown = quotable(name, 40)
+            raise Open311Error(400, f"参数 {shown} 不是有效的 UTF-8 编码，请按 UTF-8 编码各参数 / the parameter {shown} "
+                                    f"is not valid UTF-8: send the parameters' text in UTF-8") from None
 
 
 def _clean(value, name: str) -> str:
@@ -125,11 +185,17 @@ class Location:
     place: dict | None = None  # the gazetteer's place when the point came from address_string
 
 
+# A decimal number in ASCII digits (an exponent allowed): Python's float() also reads full-width digits, other
+# scripts' digits and `_` between digits (`１１３.２`, `11_3.2`), which no GeoReport client sends on purpose.
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+
+
 def _coordinate(raw: str, name: str, bound: float) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise Open311Error(400, f"{name} 须为数字 / {name} must be a number") from None
+    if not _NUMBER.fullmatch(raw):
+        shown = quotable(raw, 30)
+        raise Open311Error(400, f"{name} 须为半角数字表示的十进制数（如 40.0100），而不是「{shown}」 / {name} must be a "
+                                f"decimal number in ASCII digits (such as 40.0100), not \"{shown}\"")
+    value = float(raw)
     if not math.isfinite(value) or not -bound <= value <= bound:
         raise Open311Error(400, f"{name} 超出范围 / {name} is out of range")
     return value
@@ -206,11 +272,27 @@ def media_urls(params: Params) -> list[str]:
     if len(urls) > MAX_MEDIA:
         raise Open311Error(400, f"media_url 最多 {MAX_MEDIA} 个 / at most {MAX_MEDIA} media_url values")
     for url in urls:
-        parts = urlsplit(url)
-        if (len(url) > conf.MAX_MEDIA_URL or parts.scheme not in ("http", "https") or not parts.netloc
-                or re.search(r"\s", url)):
-            raise Open311Error(400, "media_url 须为 http(s) 链接 / media_url must be an http(s) URL")
+        if not _is_http_url(url):
+            shown = quotable(url, 60)
+            raise Open311Error(400, f"media_url「{shown}」不是有效的 http(s) 链接，请发送完整的照片网址（如 "
+                                    f"https://example.com/photo.jpg）/ media_url \"{shown}\" is not a valid http(s) "
+                                    f"URL: send the photo's full address, such as https://example.com/photo.jpg")
     return urls
+
+
+def _is_http_url(url: str) -> bool:
+    """An http(s) URL that parses whole: a host, a port that is a port, brackets that close and nothing after them
+    but the port (`urlsplit` raises ValueError for `http://[::1`, and `.port` for a port beyond 65535)."""
+    if len(url) > conf.MAX_MEDIA_URL or re.search(r"\s", url):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError:
+        return False
+    if "[" in parts.netloc and not re.search(r"\](:\d*)?$", parts.netloc):
+        return False  # `[::1]x`: urlsplit drops what follows the bracket
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 MAX_NAME = 64  # the case's reporter name (Case.reporter_name), which the two parts make together
@@ -280,6 +362,9 @@ def update(params: Params) -> UpdateIn:
         raise Open311Error(400, f"未知的 status：{status[:30]} / unknown status")
     when = params.get("updated_datetime")
     urls = media_urls(params)
+    if len(urls) > 1:  # an update keeps one link (the case step's); the others would be dropped unsaid
+        raise Open311Error(400, f"一条更新只能带一个 media_url，却提供了 {len(urls)} 个：请分成多条更新发送 / an update "
+                                f"carries one media_url, not {len(urls)}: send the others as further updates")
     return UpdateIn(
         service_request_id=number[:40],
         external_id=text(params, "update_id", 64) or text(params, "update_id_ext", 64),

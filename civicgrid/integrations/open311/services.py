@@ -276,20 +276,66 @@ def _locate_address(where: inputs.Location) -> inputs.Location:
                                     f"of them")
         where.address = row[2]
         if where.lng is not None:
+            _near_address_id(where, row)
             return where
     elif where.lng is not None:
         return where
     else:
-        row = Building.objects.filter(address=where.address).order_by("code").values_list(*fields).first()
-        if row is None:
+        rows = list(Building.objects.filter(address=where.address).order_by("code")
+                    .values_list(*fields, "code")[:MAX_SHOWN_BUILDINGS + 1])
+        if not rows:
             raise Open311Error(400, "无法按 address_string 定位，请提供 lat/long / address_string could not be "
                                     "located: send lat and long")
+        if len(rows) > 1:
+            raise Open311Error(400, _ambiguous_address(where.address, [r[5] for r in rows]))
+        row = rows[0][:5]
     lng, lat = (row[0], row[1]) if row[0] is not None else (row[3], row[4])
     if lng is None or lat is None:
         raise Open311Error(400, "该地址没有坐标，请提供 lat/long / the address has no position: send lat and long")
     where.lng, where.lat, where.crs = lng, lat, "wgs84"
     where.address = where.address or row[2]
     return where
+
+
+MAX_SHOWN_BUILDINGS = 5  # building codes named in the answer to an address_string several buildings share
+# How far (metres) lat/long may lie from the building an address_id names: a report is about something seen at or
+# beside the building, and a phone's fix in town is good to some tens of metres; 500 m is beyond both, so a point
+# that far off names another place than the address (a copied address_id, swapped coordinates) and is refused
+# rather than stored with an address it is not at.
+MAX_ADDRESS_DISTANCE_M = 500
+
+
+def _ambiguous_address(address: str, codes: list[str]) -> str:
+    """The 400 for an address_string that is the standard address of several buildings (`codes`, in order, one
+    more than shown when there are more)."""
+    from civicgrid.foundation.core.bilingual import quotable
+
+    shown = quotable(address, 60)
+    more = len(codes) > MAX_SHOWN_BUILDINGS
+    count_zh, count_en = (f"{MAX_SHOWN_BUILDINGS} 栋以上", f"more than {MAX_SHOWN_BUILDINGS}") if more else \
+        (f"{len(codes)} 栋", str(len(codes)))
+    listed = ", ".join(codes[:MAX_SHOWN_BUILDINGS])
+    return (f"address_string「{shown}」对应 {count_zh}建筑（address_id：{listed}），无法确定是哪一栋：请改用 address_id "
+            f"指明建筑，或提供 lat/long / address_string \"{shown}\" is the address of {count_en} buildings "
+            f"(address_id {listed}): send address_id to name one, or lat and long")
+
+
+def _near_address_id(where: inputs.Location, row) -> None:
+    """lat/long sent with an address_id must lie within `MAX_ADDRESS_DISTANCE_M` of that building (its own point;
+    a building without one is not checked: its grid's centre says nothing about where the report is)."""
+    from civicgrid.apps.cases.duplicates import haversine_m
+    from civicgrid.foundation.regions.crs import to_wgs84
+
+    if row[0] is None or row[1] is None:
+        return
+    lng, lat = to_wgs84(where.lng, where.lat, where.crs)
+    metres = haversine_m(lng, lat, row[0], row[1])
+    if metres > MAX_ADDRESS_DISTANCE_M:
+        limit, off = MAX_ADDRESS_DISTANCE_M, int(metres)
+        raise Open311Error(400, f"lat/long 距 address_id {where.address_id[:40]} 的建筑约 {off} 米，超过 {limit} 米，"
+                                f"二者不像同一地点：请核对后只提供其一或改正坐标 / lat and long lie about {off} m from the "
+                                f"building of address_id {where.address_id[:40]}, more than {limit} m: they do not "
+                                f"name the same place; check them and send correct coordinates or only one of them")
 
 
 def _check_contacts(email: str, phone: str) -> None:

@@ -138,7 +138,11 @@ def requests_(request, fmt, params, client, *, jurisdiction: str, **_):
         return render(fmt, "service_requests", selectors.request_list(params))
     if client is None:
         client = services.authenticate("", jurisdiction=jurisdiction)
-    idempotency = request.headers.get("Idempotency-Key", "") or params.get("idempotency_key")
+    header, body = request.headers.get("Idempotency-Key", ""), params.get("idempotency_key")
+    if header and body and header != body:  # which one the caller meant cannot be known: neither is used
+        raise Open311Error(400, "Idempotency-Key 请求头与 idempotency_key 参数不一致，请只提供其一 / the Idempotency-Key "
+                                "header and the idempotency_key parameter differ: send one of them")
+    idempotency = header or body
     if len(idempotency) > 100:
         raise Open311Error(400, "Idempotency-Key 过长 / the idempotency key is too long")
     if client.queued:

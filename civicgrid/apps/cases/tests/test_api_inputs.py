@@ -106,3 +106,60 @@ def test_the_web_action_form_refuses_an_over_long_note_in_chinese(loop, client):
     html = response.content.decode()
     assert f"说明不能超过 {MAX_NOTE} 个字符" in html and "is at most" not in html
     assert world_counts() == before
+
+
+# A lone surrogate ("\ud800" escaped in a JSON body) is text no encoding can write: refused as a 400 naming the
+# field by the API's input check (`core.text`), before the rate limiter or the report's digest met it (a 500).
+SURROGATE_BODIES = ['{"title": "\\ud800", "lng": %s, "lat": %s}', '{"title": "垃圾", "description": "a\\udfffb", '
+                    '"lng": %s, "lat": %s}']
+
+
+@pytest.mark.parametrize("body", SURROGATE_BODIES)
+def test_a_report_with_a_lone_surrogate_is_a_400_naming_the_field(loop, api_client, body):
+    before = world_counts()
+    from civicgrid.foundation.audit.models import AuditEntry
+
+    audit = AuditEntry.objects.count()
+    response = api_client.post("/api/v1/cases", body % POINT, content_type="application/json", **auth(loop.worker))
+    assert response.status_code == 400, response.content
+    answer = response.json()
+    assert answer["code"] == "invalid" and answer["field"] in ("title", "description")
+    assert "UTF-8" in answer["detail"] and answer["field"] in answer["detail"]
+    assert world_counts() == before and AuditEntry.objects.count() == audit
+
+
+def test_a_token_request_with_a_lone_surrogate_is_a_400(loop, api_client):
+    from civicgrid.foundation.access.models import ApiToken
+    from civicgrid.foundation.audit.models import AuditEntry
+
+    audit, tokens = AuditEntry.objects.count(), ApiToken.objects.count()
+    for body in ('{"username": "\\ud800", "password": "x"}', '{"username": "wg", "password": "\\udc00"}'):
+        response = api_client.post("/api/v1/auth/token", body, content_type="application/json")
+        assert response.status_code == 400, response.content
+        assert response.json()["code"] == "invalid" and "UTF-8" in response.json()["detail"]
+    assert AuditEntry.objects.count() == audit and ApiToken.objects.count() == tokens
+    # a surrogate pair (one character written escaped) is ordinary text
+    response = api_client.post("/api/v1/auth/token", '{"username": "\\ud83d\\ude00", "password": "x"}',
+                               content_type="application/json")
+    assert response.status_code == 401
+
+
+def test_refuse_nul_also_refuses_unencodable_text():
+    from civicgrid.foundation.core.errors import ValidationFailed
+    from civicgrid.foundation.core.text import has_unencodable, refuse_nul
+
+    assert has_unencodable({"a": ["x", "\ud800"]}) and not has_unencodable({"a": ["😀", "垃圾"]})
+    with pytest.raises(ValidationFailed) as refused:
+        refuse_nul("a\udfff", "title", "标题")
+    assert refused.value.field == "title" and "UTF-8" in refused.value.message
+
+
+def test_a_json_body_over_the_upload_limit_is_a_413_in_the_apis_shape(loop, api_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    before = world_counts()
+    body = json.dumps({"title": "垃圾", "description": "\ud83d\ude00 \\ud800" + "x" * 2000, "lng": POINT[0],
+                       "lat": POINT[1]})
+    response = api_client.post("/api/v1/cases", body, content_type="application/json", **auth(loop.worker))
+    assert response.status_code == 413, response.content
+    assert response.json()["code"] == "too_large" and "MB" in response.json()["detail"]
+    assert world_counts() == before

@@ -180,7 +180,7 @@ def test_a_token_leads_to_its_request(o311, http):
 
 
 @pytest.mark.parametrize("params", [
-    {"start_date": "9999-12-31T23:59:59"}, {"end_date": "0001-01-01"}, {"start_date": "0001-01-01T00:00:00"},
+    {"start_date": "9999-12-31T23:59:59+08:00"}, {"end_date": "0001-01-01"}, {"start_date": "0001-01-01T00:00:00Z"},
     {"start_date": "1999-12-31", "end_date": "2000-01-02"},
 ])
 def test_dates_outside_the_supported_years_are_a_clear_400(o311, http, params):
