@@ -14,10 +14,9 @@ from django.core.exceptions import PermissionDenied
 from django.test import override_settings
 from django.urls import re_path, reverse
 
-from config.urls import urlpatterns as site_urlpatterns
-
 from civicgrid.foundation.access.roles import Role
 from civicgrid.testing.builders import user_with
+from config.urls import urlpatterns as site_urlpatterns
 
 pytestmark = pytest.mark.django_db
 REASON = "您无权执行「派遣」 / your role may not 'dispatch' here"
