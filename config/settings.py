@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "civicgrid.ui.errors.FormAddressMiddleware",
     "civicgrid.ui.errors.ApiMethodMiddleware",
     "civicgrid.ui.errors.KeysUnavailableMiddleware",
+    "civicgrid.ui.errors.RefusalLogMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

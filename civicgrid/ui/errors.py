@@ -12,10 +12,12 @@ import sys
 from pathlib import PurePosixPath
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.handlers.exception import get_exception_response
 from django.http import HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import redirect, render
 from django.template import loader
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, get_resolver, get_urlconf, resolve
 from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import requires_csrf_token
@@ -142,6 +144,41 @@ def server_error(request):
     if answer is not None:
         return answer
     return HttpResponseServerError(loader.get_template("ui/error_500.html").render())
+
+
+# ---- a refused request -----------------------------------------------------------------------------------------
+# Django logs a view's PermissionDenied on `django.request` with its traceback, one for every click on a page or
+# a button the user's scope does not reach, and the real errors drown in them. A refusal is no fault of the code:
+# it is one warning line (who, what, why) on this module's logger, which cuts the tokens of paths
+# (config/settings.py's LOGGING). The answer is the one Django gives (the 403 handler, `permission_denied`).
+
+
+def _one_line(text: str) -> str:
+    """`text` on one line: what a request brought (its path) never starts a line of its own in the log."""
+    return text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+
+
+class RefusalLogMiddleware:
+    """A view's PermissionDenied is logged as one warning line without a traceback; the response is unchanged."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, DjangoPermissionDenied):
+            return None
+        user = getattr(request, "user", None)
+        who = user.pk if getattr(user, "is_authenticated", False) else "anonymous"
+        args = getattr(exception, "args", ())
+        reason = args[0] if args and isinstance(args[0], str) and args[0] else "-"
+        log.warning("refused: user=%s %s %s reason=%s", who, request.method, _one_line(request.path),
+                    _one_line(reason))
+        response = get_exception_response(request, get_resolver(get_urlconf()), 403, exception)
+        response._has_been_logged = True  # Django's own line (django.request, "Forbidden: …") would repeat it
+        return response
 
 
 # ---- encrypted data without its key ---------------------------------------------------------------------------

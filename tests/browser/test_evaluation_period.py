@@ -58,7 +58,7 @@ def test_a_date_range_is_counted_without_clearing_the_month_first(page, leader):
     page.wait_for_url("**/evaluation/?**start=2026-05-01**")
     assert page.locator("p.error").count() == 0
     assert "2026-05-01 — 2026-05-31 上报的案件" in page.locator("p.hint").first.inner_text()
-    assert cell(page, "永泰街道", "立案数") == "2"
+    assert cell(page, "永泰街道", "所辖网格立案数") == "2"  # the cases filed in its grids
     assert page.input_value("input[name=month]") == "" and page.is_checked("input[name=period][value=range]")
     page.screenshot(path=f"{SHOTS}/civicgrid-evaluation-range.png", full_page=True)
 

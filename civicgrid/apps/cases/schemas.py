@@ -491,6 +491,7 @@ class NoteTextOut(Schema):
     id: int
     action: str
     note: str
+    note_en: str = ""  # the English of a note the system wrote (as `StepOut.data.note_en`, here in clear)
 
 
 class CaseTextOut(Schema):

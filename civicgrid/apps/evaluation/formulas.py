@@ -137,10 +137,12 @@ class Term:
     def label(self) -> str:
         return self.display()
 
-    def display(self, translate=str) -> str:
-        """The term's name (Chinese; `translate`, e.g. `gettext`, gives it in the active language)."""
+    def display(self, translate=str, kind: str = "") -> str:
+        """The term's name (Chinese; `translate`, e.g. `gettext`, gives it in the active language); a band is
+        named by the count it scores as the `kind`'s table names it (受理员: 受理数分值, DOMAIN.md §4)."""
         if self.kind == "band":
-            return translate(gettext_noop("%(count)s分值")) % {"count": translate(COUNT_LABELS[self.source])}
+            count = translate(count_label(kind, self.source))
+            return translate(gettext_noop("%(count)s分值")) % {"count": count}
         name = translate(RATES[self.source].label)
         return translate(gettext_noop("(1−%(rate)s)")) % {"rate": name} if self.kind == "complement" else name
 
@@ -158,6 +160,28 @@ COUNT_LABELS = {
     "check_sent": gettext_noop("核实派发数"), "check_sent_timely": gettext_noop("核实按时派发数"), "verify_sent": gettext_noop("核查派发数"),
     "verify_sent_timely": gettext_noop("核查按时派发数"),
 }
+
+
+# What a count is of one subject kind, where the count's own label would say something else (`count_label`):
+# a region's 立案数 and 公众举报立案数 are the cases filed in its grids, whoever filed them; a 监督员's table holds
+# their own reports beside the figures of the grids they are granted (漏报率, 按时核实率, 按时核查率); a 受理员's
+# 立案数 is the cases they accepted, which DOMAIN.md §4 calls 受理数 (受理数分值).
+_GRIDS_CASES = {"accepted": gettext_noop("所辖网格立案数"), "public_accepted": gettext_noop("所辖网格公众举报立案数")}
+SUBJECT_COUNT_LABELS: dict[str, dict[str, str]] = {
+    "grid": _GRIDS_CASES,
+    "community": _GRIDS_CASES,
+    "street": _GRIDS_CASES,
+    "grid_worker": {**_GRIDS_CASES,
+                    "reports": gettext_noop("本人上报数"), "valid_reports": gettext_noop("本人有效上报数"),
+                    "checked": gettext_noop("所辖网格核实数"), "checked_timely": gettext_noop("所辖网格按时核实数"),
+                    "verified": gettext_noop("所辖网格核查数"), "verified_timely": gettext_noop("所辖网格按时核查数")},
+    "intake": {"accepted": gettext_noop("受理数")},
+}
+
+
+def count_label(kind: str, key: str) -> str:
+    """The label of count `key` in the tables of subject `kind` (Chinese, marked for translation)."""
+    return SUBJECT_COUNT_LABELS.get(kind, {}).get(key) or COUNT_LABELS[key]
 
 
 def terms(*pairs: tuple[str, str]) -> tuple[Term, ...]:
@@ -201,7 +225,8 @@ FORMULAS: dict[str, tuple[Term, ...]] = {
                         ("timely_close_step_rate", "0.35")),
 }
 BAND_OF = {"department": "department", "dispatcher": "staff", "intake": "staff"}
-# 受理数 is the count of cases the intake accepted: the band reads `accepted` with the staff table.
+# 受理数 is the count of cases the intake accepted: the band reads `accepted` with the staff table (and the
+# tables name it 受理数, `count_label`).
 
 # Region (street, community, grid) weights are *unverified* in DOMAIN.md §4: this is the documented default,
 # and `settings.CIVICGRID_EVALUATION_REGION_WEIGHTS` ({term: weight}, adding up to 1) replaces it. It scores

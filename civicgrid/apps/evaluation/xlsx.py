@@ -18,7 +18,7 @@ def headers(ev: Evaluation) -> list[str]:
     """排名, 名称, 编码, the counts, the rates (%), 综合得分, 等级."""
     code = "账号" if ev.kind.names == "user" else "编码"
     return (["排名", "名称", code]
-            + [formulas.COUNT_LABELS[c] for c in ev.count_keys]
+            + [formulas.count_label(ev.kind.key, c) for c in ev.count_keys]
             + [f"{formulas.RATES[r].label}(%)" for r in ev.rate_keys]
             + ["综合得分", "等级"])
 
@@ -53,7 +53,7 @@ def sheet_title(ev: Evaluation) -> str:
 def notes(ev: Evaluation) -> list[tuple[str, str]]:
     """What the table covers, on the file's second sheet 说明: the subjects, the period, the moment it was
     computed (district time), and how it was scored."""
-    formula = " + ".join(f"{t.label}×{float(t.weight) * 100:g}%" for t in ev.terms)
+    formula = " + ".join(f"{t.display(kind=ev.kind.key)}×{float(t.weight) * 100:g}%" for t in ev.terms)
     return [
         ("评价对象", ev.kind.label),
         ("统计期间", f"{ev.start:%Y-%m-%d} 至 {ev.end:%Y-%m-%d}（按上报日期）"),

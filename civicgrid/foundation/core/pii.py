@@ -252,7 +252,9 @@ _D = "[0-9０-９]"
 # hyphens and dashes (‐ ‑ ‒ – — ―), minus, the small and full-width hyphen-minus (﹣ －) and small em dash (﹘).
 _SPACES = "\u0020\u00a0\u2000-\u200a\u202f\u205f\u3000"
 _DASHES = "\\-\u2010-\u2015\u2212\ufe58\ufe63\uff0d"
-_SEP = f"[{_SPACES}{_DASHES}]"  # one space or dash between groups of digits, in any grouping
+# Between groups of digits, in any grouping: one dash with up to three spaces on either side ("138 - 1234 - 5678",
+# "0352 – 1234567"), or up to three spaces ("138  1234  5678").
+_SEP = f"(?:[{_SPACES}]{{0,3}}[{_DASHES}][{_SPACES}]{{0,3}}|[{_SPACES}]{{1,3}})"
 # Dots (ASCII, full width, middle dots) and underscores (ASCII, full width): only as a number's groups say.
 _MARKS = (".", "．", "·", "・", "_", "＿")
 _MARK = "[" + "".join(re.escape(m) for m in _MARKS) + "]"
@@ -418,7 +420,7 @@ def _names_masked(text: str) -> str:
 
 def scrub(text: str | None) -> str:
     """The text with the personal data it carries masked: ID numbers (18 characters, or the old 15 digits),
-    mobiles (with +86; spaces or dashes of any width anywhere, dots or underscores between the 3-4-4 groups; ASCII
+    mobiles (with +86; spaces or dashes of any width anywhere, a dash with spaces round it, dots or underscores between the 3-4-4 groups; ASCII
     or full-width digits), landlines with their area code (and a local number the text calls a phone number), email addresses, bank-card-like runs of 16–19 digits, and a person's name where the text
     introduces one (`_CUED_RE`, `_TITLED_RE`: 我是王小明, 联系人：李四, 王小明先生). Everything else stays as
     written.

@@ -21,7 +21,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext, ngettext, pgettext
+from django.utils.translation import get_language, gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -579,11 +579,16 @@ def case_reveal_contact(request, number: str):
 
 
 def _text_with_labels(*, actor, case: Case) -> dict:
-    """`services.reveal_text`, each note with its step's label as the timeline names it, and whether the page
+    """`services.reveal_text`, each note with its step's label as the timeline names it and in the reader's
+    language (the English a system-written note carries, in the English interface), and whether the page
     showed the address masked (`address_masked`: then it is shown again, in clear)."""
     text = services.reveal_text(actor=actor, case=case)
     labels = {**STEP_LABELS, **EXTRA_STEP_LABELS}
-    return {**text, "notes": [{**n, "label": labels.get(n["action"], n["action"])} for n in text["notes"]],
+    english = (get_language() or "").startswith("en")
+    # each note in the reader's language, as the timeline shows it masked (`CaseStep.shown_note`)
+    return {**text, "notes": [{**n, "label": labels.get(n["action"], n["action"]),
+                               "note": n["note_en"] if english and n["note_en"] else n["note"]}
+                              for n in text["notes"]],
             "address_masked": case.address_for_staff != case.address}
 
 

@@ -101,7 +101,7 @@ def evaluation(request):
         context["error"] = one_language(exc.message)
         return render(request, "evaluation/ranking.html", context, status=400)
     rate_labels = [gettext(formulas.RATES[k].label) for k in ev.rate_keys]
-    count_labels = [gettext(formulas.COUNT_LABELS[c]) for c in ev.count_keys]
+    count_labels = [gettext(formulas.count_label(ev.kind.key, c)) for c in ev.count_keys]
     # The ranked rows come first (`selectors._rank`); the rank is the whole table's, whatever the page.
     listed = ev.rows if show_unranked else [r for r in ev.rows if r.rank is not None]
     page_obj = Paginator(listed, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -118,7 +118,7 @@ def evaluation(request):
         "rate_labels": rate_labels,
         "count_labels": count_labels,
         "columns": len(ev.rate_keys) + len(ev.count_keys) + 4,
-        "formula": " + ".join(f"{t.display(gettext)}×{float(t.weight) * 100:g}%" for t in ev.terms),
+        "formula": " + ".join(f"{t.display(gettext, kind=ev.kind.key)}×{float(t.weight) * 100:g}%" for t in ev.terms),
         "export_query": urlencode({k: v for k, v in ask.items() if v}),
         "region_weights_note": ev.kind.key in formulas.REGION_KINDS,
     })

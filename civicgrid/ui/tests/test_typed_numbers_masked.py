@@ -177,9 +177,11 @@ def test_intake_staff_reveal_the_text_and_notes_audited_others_are_refused_audit
     body = api_client.post(f"/api/v1/cases/{typed.number}/text", **auth(loop.street_dispatcher)).json()
     assert body["title"] == TITLE and body["description"] == DESCRIPTION
     assert body["notes"] == [
-        {"id": steps["progress"].pk, "action": "progress", "note": PROGRESS},
-        {"id": steps["decide_extension"].pk, "action": "decide_extension", "note": f"同意延期 24 小时：{OPINION}"},
+        {"id": steps["progress"].pk, "action": "progress", "note": PROGRESS, "note_en": ""},
+        {"id": steps["decide_extension"].pk, "action": "decide_extension", "note": f"同意延期 24 小时：{OPINION}",
+         "note_en": steps["decide_extension"].data["note_en"]},
     ]
+    assert OPINION in body["notes"][1]["note_en"]  # the English in clear too (the timeline's data masks it)
     revealed = AuditEntry.objects.filter(action="data.revealed", target_id=str(typed.pk), result="ok",
                                          data__field="case_text")
     assert revealed.count() == 2
@@ -189,6 +191,29 @@ def test_intake_staff_reveal_the_text_and_notes_audited_others_are_refused_audit
     assert f"身份证号{ID}" in page and "（本次查看已记入审计）" in page and PROGRESS in page
     assert f'data-revealed-note="{steps["progress"].pk}"' in page and "hx-swap-oob" not in page
     assert revealed.all().count() == 3  # a fresh count, not the entries read above
+
+
+def test_the_english_interface_reveals_the_notes_in_english_as_the_timeline_shows_them(loop, typed, client):
+    """A note the system wrote carries its English (`note_en`): the timeline shows it masked in English, and
+    the reveal puts it in clear in English in its place (it put the Chinese note there); a person's words stay
+    as written."""
+    steps = _steps(typed)
+    decided, english = steps["decide_extension"], steps["decide_extension"].data["note_en"]
+    assert english.startswith("extension of 24 h") and english.endswith(OPINION)
+    client.force_login(loop.street_dispatcher)
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    html = client.get(reverse("ui:case_detail", args=[typed.number])).content.decode()
+    assert english.replace(OPINION, OPINION_MASKED) in html
+    url = reverse("ui:case_reveal_text", args=[typed.number])
+    shown = client.post(url, HTTP_HX_REQUEST="true").content.decode()
+    assert (f'<span id="step-note-{decided.pk}" class="revealed" data-step-note '
+            f'data-revealed-note="{decided.pk}" hx-swap-oob="true">{english}</span>') in shown
+    assert "同意延期" not in shown and PROGRESS in shown and TITLE in shown
+    page = client.post(url).content.decode()  # the page without JavaScript lists them alike
+    assert english in page and "同意延期" not in page and PROGRESS in page
+    client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
+    shown = client.post(url, HTTP_HX_REQUEST="true").content.decode()
+    assert f"同意延期 24 小时：{OPINION}" in shown and english not in shown
 
 
 def test_a_case_whose_only_masked_words_are_a_staff_note_offers_the_reveal(loop, client, api_client):

@@ -45,7 +45,8 @@ def reveal_text(*, actor, case: Case) -> dict:
     """What was written into `case` as it was written, phone and ID numbers and names in clear: the title, the
     description, the address (a caller's number and name typed into it: `Case.address_for_staff`) and every
     note of its timeline that staff read masked (`Case.masked_notes`: a resident's 留言 as a handler's 处置进展
-    naming a neighbour's number), each as {"id", "action", "note"}. For those who may read the reporter's contact
+    naming a neighbour's number), each as {"id", "action", "note", "note_en"} (`note_en`: the English of a note
+    the system wrote, which the English interface shows; "" for a person's words). For those who may read the reporter's contact
     (`may_reveal_contact`; the numbers in it are mostly the reporter's own). Audited as `data.revealed`, refused
     or not, with the steps whose notes it showed."""
     allowed = may_reveal_contact(actor, case)
@@ -56,4 +57,11 @@ def reveal_text(*, actor, case: Case) -> dict:
     if not allowed:
         raise PermissionDenied("您无权查看事件描述的完整内容 / you may not read the case's text in clear")
     return {"title": case.title, "description": case.description, "address": case.address,
-            "notes": [{"id": step.pk, "action": step.action, "note": step.note} for step in notes]}
+            "notes": [{"id": step.pk, "action": step.action, "note": step.note, "note_en": _note_en(step)}
+                      for step in notes]}
+
+
+def _note_en(step) -> str:
+    """The English a system-written note carries (`shown_note` reads it in the English interface), "" for none."""
+    english = step.data.get("note_en") if isinstance(step.data, dict) else ""
+    return english if isinstance(english, str) else ""

@@ -157,6 +157,61 @@ def test_the_ranking_page_in_english_keeps_the_data_in_chinese(district, client,
     assert any("结案率" in str(c.value) for c in sheet[1])
 
 
+def _headers(html: str) -> list[str]:
+    import re
+
+    head = html[html.index("<thead>"):html.index("</thead>")]
+    return [re.sub(r"<[^>]+>", "", h).strip() for h in re.findall(r"<th[^>]*>.*?</th>", head, re.S)]
+
+
+@pytest.mark.parametrize(("subject", "zh", "band"), [
+    # a region's 立案数 is the cases filed in its grids, by whoever filed them
+    ("grid", "所辖网格立案数", None),
+    ("street", "所辖网格立案数", None),
+    # a 监督员's own reports beside the figures of the grids they are granted
+    ("grid_worker", "所辖网格立案数", None),
+    # a 受理员's are the cases they accepted: 受理数, scored as 受理数分值 (DOMAIN.md §4)
+    ("intake", "受理数", "受理数分值×25%"),
+    # a department's keep §4's 立案数 (立案数分值)
+    ("department", "立案数", "立案数分值×10%"),
+])
+def test_each_subjects_columns_say_what_they_count(district, client, chinese_afterwards, subject, zh, band):
+    """One label 立案数 served every subject: a grid's cases filed in it and a 受理员's cases accepted read alike.
+    Each table names what it counts, on the page (both languages), in the xlsx and in the API."""
+    from datetime import date
+
+    from civicgrid.apps.evaluation import selectors
+    from civicgrid.apps.evaluation.api import as_json
+
+    closed_case(district)
+    client.force_login(district.leader)
+    asked = {"subject": subject, "month": "2026-05"}
+    headers = _headers(client.get("/evaluation/", asked).content.decode())
+    assert zh in headers and (zh == "立案数" or "立案数" not in headers), headers
+    book = load_workbook(io.BytesIO(client.get("/evaluation/export.xlsx", asked).content))
+    exported = [c.value for c in book.active[1]]
+    assert zh in exported and (zh == "立案数" or "立案数" not in exported), exported
+    answer = as_json(selectors.evaluate(district.leader, subject, date(2026, 5, 1), date(2026, 5, 31)))
+    assert answer["count_labels"]["accepted"] == zh  # the API names them alike
+    if band:
+        assert f"综合指标值 = {band}" in client.get("/evaluation/", asked).content.decode()
+        assert band in dict(book["说明"].iter_rows(values_only=True))["综合指标值"]
+        assert answer["formula"][0]["label"] == band.partition("×")[0]
+    # in English, the same labels in the catalogue's words
+    with translation.override("en"):
+        english = translation.gettext(zh)
+        band_en = translation.gettext("%(count)s分值") % {"count": english}
+    client.post("/i18n/setlang/", {"language": "en", "next": "/evaluation/"})
+    html = client.get("/evaluation/", asked).content.decode()
+    assert english in _headers(html), _headers(html)
+    if band:
+        assert f"= {band_en}×" in html
+    if subject == "grid_worker":
+        with translation.override("en"):
+            own = [translation.gettext(w) for w in ("本人上报数", "本人有效上报数", "所辖网格核实数")]
+        assert set(own) <= set(_headers(html))
+
+
 def test_the_form_says_which_period_it_means(district, client):
     """The form prefills this month; whoever types dates and picks 按日期范围 gets the range (the prefilled month
     is dropped), and 按月 keeps the month (stray dates are dropped). The tabs and the export link carry only the

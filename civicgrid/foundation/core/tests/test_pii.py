@@ -327,7 +327,40 @@ def test_scrub_leaves_dates_money_numbers_and_addresses_as_written(text):
     assert scrub(text) == text and not has_personal_data(text)
 
 
-LOOSE_SEPARATORS = [" ", "\u3000", "\u00a0", "-", "－", "–", "—", "‐", "−"]
+@pytest.mark.parametrize(("raw", "expected"), [
+    # a dash with spaces round it, and runs of spaces, between the groups (copied from forms and spreadsheets)
+    ("138 - 1234 - 5678", "138****5678"),
+    ("电话 138 – 1234 – 5678，请回电", "电话 138****5678，请回电"),
+    ("138  1234  5678", "138****5678"),
+    ("+86 - 138 - 1234 - 5678", "138****5678"),
+    ("+86 138 1234 5678", "138****5678"),
+    ("0352 - 1234567", "0352-****567"),
+    ("座机 0352 — 1234567 转 8", "座机 0352-****567 转 8"),
+    ("010 - 12345678", "010-****5678"),
+    ("身份证 140213 - 19880505 - 2317", "身份证 1402**********2317"),
+    ("卡号 6222 - 0212 - 3456 - 7890", "卡号 ************7890"),
+])
+def test_scrub_masks_numbers_with_spaced_dashes(raw, expected):
+    assert has_personal_data(raw)
+    assert scrub(raw) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "2026 - 11 - 30",
+    "2026-11-30 - 2026-12-31",
+    "13:00 - 15:00",
+    "案卷 2026113000005 - 2026113000006",
+    "编号 2026 - 1130 - 0005",
+    "金额 1,380.50 - 2,000.00 元",
+    "坐标 113.21 - 40.01",
+    "12 - 13 号楼",
+    "3号楼 - 2单元 - 501",
+])
+def test_scrub_leaves_ranges_with_spaced_dashes_as_written(text):
+    assert scrub(text) == text and not has_personal_data(text)
+
+
+LOOSE_SEPARATORS = [" ", "\u3000", "\u00a0", "-", "－", "–", "—", "‐", "−", " - ", " – ", "  "]
 GROUP_MARKS = [".", "．", "_", "＿", "·"]
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
