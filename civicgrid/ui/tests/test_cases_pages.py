@@ -271,7 +271,13 @@ def test_a_refused_action_changes_nothing_and_says_why_in_chinese(loop, client_f
     response = post_action(client_for(loop.dispatcher), case, "close")
     assert response.status_code == 409 and "当前状态「待派遣」不能执行「结案」" in response.content.decode()
     assert post_action(client_for(loop.other_street_dispatcher), case, "void", reason="x").status_code == 404
-    assert post_action(client_for(loop.dispatcher), case, "explode").status_code == 404
+    unknown = post_action(client_for(loop.dispatcher), case, "explode")
+    assert unknown.status_code == 404 and world_counts() == before
+    assert "未知的操作" in unknown.content.decode() and "未找到该事件" not in unknown.content.decode()
+    english = client_for(loop.dispatcher)
+    english.cookies["django_language"] = "en"
+    unknown = post_action(english, case, "explode")
+    assert unknown.status_code == 404 and "unknown action" in unknown.content.decode()
     # verify without its photo
     handled = _at(loop, "handled")
     before = world_counts()
