@@ -408,6 +408,21 @@ def test_the_timeline_names_the_department_only_beside_its_own_steps(loop, clien
     assert loop.dept.name not in steps["verify"] and loop.dept.name not in steps["accept"]
 
 
+def test_the_grid_workers_rework_is_not_named_as_the_departments_step(loop, client_for):
+    """核查不通过（返工） is the grid worker's step: the timeline (and the case file) name no department beside it,
+    though the step records the case's department."""
+    from civicgrid.apps.cases.models import CaseStep
+
+    case = _at(loop, "handled")
+    act(actor=loop.worker, case=case, action="rework", reason="垃圾未清理干净")
+    step = CaseStep.objects.get(case=case, action="rework")
+    assert step.department_id == loop.dept.pk and step.acting_department is None
+    html = detail(client_for(loop.dispatcher), case).content.decode()
+    steps = dict(re.findall(r'<li data-step="(\w+)">(.*?)</li>', html, re.S))
+    assert loop.dept.name not in steps["rework"] and loop.worker.display_name in steps["rework"]
+    assert loop.dept.name in steps["report_back"]
+
+
 def test_a_refusal_page_survives_a_language_switch_and_a_new_sign_in(loop, client_for):
     case = _at(loop, "dispatched")
     client = client_for(loop.dispatcher)
