@@ -399,10 +399,10 @@ class CaseStep(TimelineStep):
     idempotency_digest = models.CharField(max_length=129, null=True, blank=True)  # noqa: DJ001 (NULL: a cheap column add)
 
     # The steps a department takes or receives: the timeline names the department beside them. Others (a
-    # leader's approval, the grid worker's check, the dispatcher's closing) record the case's department too,
-    # for the evaluation, but it is not who acted.
+    # leader's approval, the grid worker's check and its 返工, the dispatcher's closing) record the case's
+    # department too, for the evaluation, but it is not who acted.
     DEPARTMENT_ACTIONS = frozenset({"dispatch", "redirect", "send_back", "start", "progress", "request_extension",
-                                    "report_back", "rework"})
+                                    "report_back"})
 
     @property
     def acting_department(self):

@@ -743,7 +743,8 @@ def own_reports(user):
     """The reports `user` made themselves (我的上报): their own reporter rows, newest report first, with the report
     and the case it is followed on now (the same case, or the one it was merged into) in the same query. Only
     rows bound to the account: a ticket an operator registered for a caller is the caller's, not the operator's.
-    The rows carry what the follow page shows anyway (number, title, public status); no contact data is read."""
+    The rows carry what the follow page shows anyway (number, masked title, public status); no contact data is
+    read."""
     from .models import CaseReporter
 
     if not getattr(user, "is_authenticated", False):
@@ -751,5 +752,5 @@ def own_reports(user):
     return (CaseReporter.objects.filter(user_id=user.pk)
             .select_related("case", "original_case")
             .only("pk", "case", "original_case", "follow_token", "created_at", "case__number", "case__status", "original_case__number",
-                  "original_case__title", "original_case__reported_at")
+                  "original_case__title_masked", "original_case__reported_at")
             .order_by("-original_case__reported_at", "-pk"))

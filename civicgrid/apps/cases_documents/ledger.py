@@ -40,11 +40,14 @@ MAX_ROWS = 100_000  # a bigger ledger should be narrowed (by period or region) r
 # can be checked from them. 退回次数 and 改派次数 are the dispatches redone (by the department's 退回, by the
 # dispatchers' 改派) that the evaluation's 准确派遣率 counts against a dispatch. 处置期限说明 says what the case page
 # says beside 处置期限 (`DEADLINE_PAUSED`, `DEADLINE_PROVISIONAL`); the deadline itself stays a date to sort by.
+# 重新办理 clears 满意度 (it rated the closing reopened, README 「重新办理 and 满意度」): 重新办理次数 says the case was
+# reopened (a 自行处置 case too, which keeps its flag) and 重新办理前满意度 keeps the rating of the closing last reopened,
+# which the ledger would otherwise lose.
 HEADERS = ["案卷号", "标题", "状态", "主案卷", "分类", "来源", "重大事件", "自行处置", "街道", "社区/村", "网格", "网格编码",
            "地址", "经度", "纬度", "报告人", "报告人电话", "热线工单号", "处置部门", "责任部门代码", "责任部门简称", "上报时间",
            "立案时间", "派遣时间", "处置时间", "核查时间", "结案时间", "处置期限", "处置期限说明", "当前环节", "当前环节期限",
-           "按期处置", "按期结案", "超期", "超期环节", "超期环节期限", "督办", "返工次数", "退回次数", "改派次数", "满意度",
-           "描述"]
+           "按期处置", "按期结案", "超期", "超期环节", "超期环节期限", "督办", "返工次数", "退回次数", "改派次数", "重新办理次数",
+           "满意度", "重新办理前满意度", "描述"]
 DEADLINE_PAUSED = "已暂停（挂账）：此为原期限，恢复办理后按暂停时长顺延"
 DEADLINE_PROVISIONAL = "按临时日历推算"
 
@@ -55,7 +58,7 @@ FIELDS = ("pk", "number", "title", "status", "parent_id", "parent__number", "cat
           "reporter_phone_masked", "hotline_ticket", "department__name", "department__short_name",
           "department__code", "reported_at", "accepted_at", "dispatched_at", "handled_at", "verified_at",
           "closed_at", "deadline", "handled_on_time", "closed_on_time", "is_overdue", "is_supervised",
-          "rework_count", "send_back_count", "redirect_count", "satisfaction", "description")
+          "rework_count", "send_back_count", "redirect_count", "reopen_count", "satisfaction", "description")
 
 # The steps of the case clocks, as the case list names them (the same words in the catalogue).
 STEP_NAMES = {clocks.INTAKE: pgettext_lazy("clock step", "受理"), clocks.CHECK: pgettext_lazy("clock step", "核实"),
@@ -126,6 +129,21 @@ def _overdue_steps(qs) -> dict[int, tuple[str, datetime | None]]:
     return {case_id: next(iter(of_case.values())) for case_id, of_case in breaches.items()}
 
 
+def _reopened_ratings(qs) -> dict[int, int]:
+    """For each case of the ledger reopened after it was rated: the 满意度 of the closing last reopened, as its
+    重新办理 step keeps it (one query)."""
+    found: dict[int, int] = {}
+    steps = (CaseStep.objects.filter(action="reopen", case_id__in=qs.order_by().values("pk"))
+             .order_by("case_id", "at", "pk").values_list("case_id", "data"))
+    for case_id, data in steps:
+        score = data.get("satisfaction") if isinstance(data, dict) else None
+        if score is None:
+            found.pop(case_id, None)  # the closing last reopened was not rated
+        else:
+            found[case_id] = score
+    return found
+
+
 class _Lines:
     """The ledger's lines: what every line shares (labels, names, the clocks) read once, then one list of
     plain values per case."""
@@ -139,6 +157,7 @@ class _Lines:
         self.clocks = _open_clocks(qs)
         self.provisional = sla.provisional_test()  # one read of the calendar for the ledger
         self.overdue = _overdue_steps(qs)
+        self.reopened_ratings = _reopened_ratings(qs)
 
     def when(self, value):
         """District-local time, without the zone (Excel has no time zones)."""
@@ -175,7 +194,8 @@ class _Lines:
             self.steps[waiting] if waiting_due is not None else "", when(waiting_due),
             _timely_handled(case), _timely_closed(case), _yes(case["is_overdue"]), self.steps.get(overdue_kind, ""),
             when(overdue_due), _yes(case["is_supervised"]), case["rework_count"], case["send_back_count"],
-            case["redirect_count"], case["satisfaction"], scrub(case["description"]),
+            case["redirect_count"], case["reopen_count"], case["satisfaction"],
+            self.reopened_ratings.get(case["pk"]), scrub(case["description"]),
         ]
 
 

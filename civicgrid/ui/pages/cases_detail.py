@@ -630,6 +630,9 @@ def _inputs(request, action: str) -> dict:
     return inputs
 
 
+UNKNOWN_ACTION = "未知的操作 / unknown action"
+
+
 @require_POST
 @capability_required(selectors.CASE_FILE_CAPABILITY)
 def case_act(request, number: str, action: str):
@@ -641,9 +644,10 @@ def case_act(request, number: str, action: str):
     other words (edited after going back to the page), it is refused, the first sending's step standing.
     And the case's version as the page drew it (`expected_step`): a form sent from a page left open while
     someone else moved the case on is refused, saying what happened, and nothing changes."""
-    case = Case.objects.visible_to(request.user).filter(number=str(number)[:20]).first()
     if action not in STEP_LABELS:
-        raise Http404("未找到该事件，或不在您的权限范围内")
+        # The address names no action (a link typed or mangled): say that, not that the case is missing.
+        raise Http404(UNKNOWN_ACTION)
+    case = Case.objects.visible_to(request.user).filter(number=str(number)[:20]).first()
     key = request.POST.get("idempotency_key") or None
     if case is None:
         # The first sending may have moved the case out of the user's hands (退回): answer as it did.

@@ -45,7 +45,7 @@ from .common import PAGE_SIZE, page_view, region_choices
 # The list shows no map: leave the grids' boundaries (often large) in the database.
 ROW_FIELDS = (
     "pk", "number", "title", "status", "is_overdue", "is_supervised", "is_major", "is_self_handled",
-    "extension_pending", "reported_at", "deadline", "region_code", "category__name", "grid__name",
+    "reopen_count", "extension_pending", "reported_at", "deadline", "region_code", "category__name", "grid__name",
     "department__name", "department__short_name", "category", "grid", "department",
     "category__time_limit_mode", "category__time_limit_amount",  # whether the deadline is provisional
     "reporter",  # the user's own reports outside their region: listed for following, not in the ledger
@@ -90,8 +90,20 @@ def parse_filters(params) -> tuple[selectors.CaseFilter, dict]:
     return f, shown
 
 
+# A 自行处置 case a reporter had reopened is no longer handled on the spot: the flag says so (the case keeps
+# `is_self_handled`, how it entered the record, which the evaluation counts).
+SELF_HANDLED_REOPENED = _("自行处置后重新办理")
+
+
 def flags_of(case) -> list[dict]:
-    return [{"label": label, "style": style} for name, label, style in FLAGS if getattr(case, name)]
+    flags = []
+    for name, label, style in FLAGS:
+        if not getattr(case, name):
+            continue
+        if name == "is_self_handled" and case.reopen_count:
+            label, style = SELF_HANDLED_REOPENED, "warn"
+        flags.append({"label": label, "style": style})
+    return flags
 
 
 def read_page(listing: selectors.CaseListing, params) -> tuple[selectors.CursorPage, bool]:

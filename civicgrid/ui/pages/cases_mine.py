@@ -5,6 +5,9 @@ report's success card (and sent in the 已收到 message). This page lists the a
 (`cases.selectors.own_reports`: `CaseReporter.user` is the account), so the follow token of each row is the
 reporter's own: the link opens their follow page as the success card's did. Another person's report never
 appears, whatever the page. One page is three queries (the count, the rows with their cases), however long.
+
+Titles are shown masked (`Case.title_masked`), as every other list shows them: a phone number typed into a title
+is not put on a page that may be open on a shared or borrowed phone.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ def my_reports(request):
     """The signed-in account's own reports, newest first, 20 a page."""
     page_obj = paginate(request, selectors.own_reports(request.user), per_page=PAGE_SIZE)
     labels = dict(Status.choices)
-    rows = [{"pk": r.pk, "number": r.original_case.number, "title": r.original_case.title,
+    rows = [{"pk": r.pk, "number": r.original_case.number, "title": r.original_case.title_masked,
              "reported_at": r.original_case.reported_at, "status": r.case.status,
              "status_label": labels.get(r.case.status, r.case.status),
              # A report merged into another case is followed on that case, as its follow page shows.

@@ -38,6 +38,7 @@ from civicgrid.foundation.core import ratelimit
 from civicgrid.foundation.core.errors import CivicgridError, ValidationFailed
 from civicgrid.foundation.core.middleware import client_ip
 from civicgrid.foundation.core.photos import max_photo_bytes
+from civicgrid.foundation.core.text import refuse_nul
 from civicgrid.foundation.people.models import Building
 from civicgrid.foundation.regions import selectors as regions
 from civicgrid.foundation.regions.outline import public_outline
@@ -244,7 +245,9 @@ def case_submit(request):
     try:
         photos = _photos(request, self_handled)
         category = _category(request.user, data.get("category", ""))
-        description = data.get("description", "")
+        # The title is made from the description: a NUL in it is refused as the description's, the field the
+        # user typed into (this page has no title to name).
+        description = refuse_nul(data.get("description", ""), "description", "描述")
         case, created = services.submit_case(
             actor=request.user,
             title=data.get("title", "").strip() or _title(category, description),

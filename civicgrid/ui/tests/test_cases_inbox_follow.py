@@ -107,6 +107,10 @@ def test_rating_once_after_closing_and_reopening(loop):
     before = world_counts()
     bad = c.post(reverse("ui:follow_rate", args=[token]), {"score": "9"})
     assert bad.status_code == 400 and "评分须为 1–5" in bad.content.decode() and world_counts() == before
+    unchosen = c.post(reverse("ui:follow_rate", args=[token]), {"comment": "处理及时"})
+    html = unchosen.content.decode()
+    assert unchosen.status_code == 400 and "请选择评分" in html and "评分须为" not in html and world_counts() == before
+    assert "处理及时" in html  # the comment stays in the form
     response = c.post(reverse("ui:follow_rate", args=[token]), {"score": "4", "comment": "处理及时"})
     assert response.status_code == 302
     case.refresh_from_db()

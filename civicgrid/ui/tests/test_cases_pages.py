@@ -271,7 +271,13 @@ def test_a_refused_action_changes_nothing_and_says_why_in_chinese(loop, client_f
     response = post_action(client_for(loop.dispatcher), case, "close")
     assert response.status_code == 409 and "当前状态「待派遣」不能执行「结案」" in response.content.decode()
     assert post_action(client_for(loop.other_street_dispatcher), case, "void", reason="x").status_code == 404
-    assert post_action(client_for(loop.dispatcher), case, "explode").status_code == 404
+    unknown = post_action(client_for(loop.dispatcher), case, "explode")
+    assert unknown.status_code == 404 and world_counts() == before
+    assert "未知的操作" in unknown.content.decode() and "未找到该事件" not in unknown.content.decode()
+    english = client_for(loop.dispatcher)
+    english.cookies["django_language"] = "en"
+    unknown = post_action(english, case, "explode")
+    assert unknown.status_code == 404 and "unknown action" in unknown.content.decode()
     # verify without its photo
     handled = _at(loop, "handled")
     before = world_counts()
@@ -400,6 +406,21 @@ def test_the_timeline_names_the_department_only_beside_its_own_steps(loop, clien
     steps = dict(re.findall(r'<li data-step="(\w+)">(.*?)</li>', html, re.S))
     assert loop.dept.name in steps["dispatch"] and loop.dept.name in steps["report_back"]
     assert loop.dept.name not in steps["verify"] and loop.dept.name not in steps["accept"]
+
+
+def test_the_grid_workers_rework_is_not_named_as_the_departments_step(loop, client_for):
+    """核查不通过（返工） is the grid worker's step: the timeline (and the case file) name no department beside it,
+    though the step records the case's department."""
+    from civicgrid.apps.cases.models import CaseStep
+
+    case = _at(loop, "handled")
+    act(actor=loop.worker, case=case, action="rework", reason="垃圾未清理干净")
+    step = CaseStep.objects.get(case=case, action="rework")
+    assert step.department_id == loop.dept.pk and step.acting_department is None
+    html = detail(client_for(loop.dispatcher), case).content.decode()
+    steps = dict(re.findall(r'<li data-step="(\w+)">(.*?)</li>', html, re.S))
+    assert loop.dept.name not in steps["rework"] and loop.worker.display_name in steps["rework"]
+    assert loop.dept.name in steps["report_back"]
 
 
 def test_a_refusal_page_survives_a_language_switch_and_a_new_sign_in(loop, client_for):

@@ -95,6 +95,17 @@ def test_the_status_is_the_publics_and_a_merged_report_names_the_case_it_joined(
     assert f'data-status="{parent.status}">' in html and f'data-merged-into="{parent.number}">并入案卷 {parent.number}' in html
 
 
+def test_a_title_with_a_phone_number_is_listed_masked(loop, client_for):
+    """Given a resident's report whose title carries a phone number, when 我的上报 lists it, then the title is the
+    masked one (as every other list shows it): the number is not on the page."""
+    case = by_resident(loop, title="楼道漏水 联系13812345678")
+    assert "13812345678" not in case.title_masked and case.title_masked.startswith("楼道漏水")
+    html = client_for(loop.resident).get(URL).content.decode()
+    assert listed(html) == [case.number]
+    assert "13812345678" not in html
+    assert case.title_masked in html
+
+
 def test_a_page_takes_as_many_queries_however_many_reports(loop, client_for):
     c = client_for(loop.resident)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.utils import timezone
 
+from civicgrid.foundation.access.models import User
 from civicgrid.foundation.core.errors import Conflict, ValidationFailed
 from civicgrid.foundation.events import bus as events
 
 from .. import clocks, conf, recipients
-from ..models import CaseStep, Status
+from ..models import CaseReporter, CaseStep, Status
 from ..workflow import reopen_window_open
 from . import routing_proposals
 from .actions_intake import resolve_department
@@ -352,4 +353,25 @@ def reopen(ctx: Ctx) -> None:
     body_en = f"please dispatch it again{f' (handled before by {name})' if name else ''}: {reason}"
     recipients.tell_staff(recipients.dispatchers(case), case, "reopened", "重新办理", body, body_en=body_en,
                           actor=ctx.actor)
+    if case.is_self_handled:
+        _tell_self_handler(ctx, reason)
     ctx.tell = "已重新办理"
+
+
+def _tell_self_handler(ctx: Ctx, reason: str) -> None:
+    """A 自行处置 case reopened: whoever handled it on the spot hears of it in their inbox, with the reason (it is
+    their work that is called in question). The step says the closing reopened was a 自行处置 (the case keeps its
+    flag: it is how the case entered the record, which the evaluation counts). A self-handler who is told as a
+    reporter anyway (`tell_reporters`: their own report row, not the link that reopened it) is not told twice;
+    the one whose link the resident used is told here only."""
+    case = ctx.case
+    ctx.data["self_handled"] = True
+    handlers = set(case.steps.filter(action="self_handle", actor__isnull=False).values_list("actor_id", flat=True))
+    told_as_reporters = set(CaseReporter.objects.filter(case=case, user_id__in=handlers, user__is_active=True)
+                            .exclude(pk=getattr(ctx.reporter, "pk", None)).values_list("user_id", flat=True))
+    told_as_reporters.discard(getattr(ctx.reporter, "user_id", None))
+    users = User.objects.filter(pk__in=handlers - told_as_reporters, is_active=True).order_by("pk")
+    recipients.tell_staff(users, case, "self_handled_reopened", "重新办理",
+                          f"您自行处置的问题被申请重新办理，已回到待派遣：{reason}",
+                          body_en=f"the problem you handled on the spot was reopened and waits to be dispatched "
+                                  f"again: {reason}", actor=ctx.actor)

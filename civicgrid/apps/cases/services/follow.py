@@ -220,6 +220,7 @@ def _follow_key(follow_token: str, key) -> str | None:
 
 
 SCORES = frozenset("12345")
+RATING_MISSING = "请选择评分 / Please choose a rating"
 
 
 def rate(*, follow_token: str, score, comment: str = "", actor=None, idempotency_key: str | None = None
@@ -230,6 +231,9 @@ def rate(*, follow_token: str, score, comment: str = "", actor=None, idempotency
     first time did, never 您已评价过."""
     # One of the digits 1–5 as typed (int() also reads "٥" or " 5_0"), or the number itself.
     text = "" if isinstance(score, bool) else str(score).strip()
+    if score is None or (isinstance(score, str) and not text):
+        # No star chosen (the form's radios left alone): say what to do, not the range.
+        raise ValidationFailed(RATING_MISSING, field="score")
     score = int(text) if text in SCORES else 0
     if not 1 <= score <= 5:
         raise ValidationFailed("评分须为 1–5 / score must be 1 to 5", field="score")

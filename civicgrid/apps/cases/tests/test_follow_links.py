@@ -221,7 +221,7 @@ def test_the_reporter_is_told_the_note_written_for_them_masked_as_the_public_is(
     assert [(s["action"], s["note"]) for s in steps] == [("report", ""), ("refuse", REASON_MASKED)]
 
 
-@pytest.mark.parametrize("score", ["٥", "５", " 5_0", "5.0", True, None, "0", 6])
+@pytest.mark.parametrize("score", ["٥", "５", " 5_0", "5.0", True, "0", 6])
 def test_a_score_is_one_of_the_digits_one_to_five_nothing_int_happens_to_read(loop, score):
     """int() reads "٥" (an Arabic-Indic five), a full-width "５" and "5_0" as numbers; a score is typed as 1–5."""
     from civicgrid.apps.cases.services import follow_status, rate
@@ -235,3 +235,18 @@ def test_a_score_is_one_of_the_digits_one_to_five_nothing_int_happens_to_read(lo
     assert case.satisfaction is None and follow_status(token)["rating"] is None
     rate(follow_token=token, score=" 5 ")
     assert follow_status(token)["rating"] == 5
+
+
+@pytest.mark.parametrize("score", [None, "", "  "])
+def test_no_score_chosen_asks_for_one(loop, score):
+    """A rating sent with no star chosen says 请选择评分 (what to do), not the 1–5 range; nothing is recorded."""
+    from civicgrid.apps.cases.services import follow_status, rate
+    from civicgrid.foundation.core.errors import ValidationFailed
+
+    case = close_loop(loop, report(loop, actor=loop.resident, source="public"))
+    token = CaseReporter.objects.get(original_case=case).follow_token
+    with pytest.raises(ValidationFailed) as refused:
+        rate(follow_token=token, score=score, comment="还行")
+    assert refused.value.message == "请选择评分 / Please choose a rating" and refused.value.field == "score"
+    case.refresh_from_db()
+    assert case.satisfaction is None and follow_status(token)["rating"] is None

@@ -25,6 +25,11 @@
 // copy of the draft was edited into another report) is a different report, sent again under a fresh key; it
 // is never shown as the earlier report's success. A page opened with no draft to restore makes a key of its
 // own: another report.
+//
+// A report sent leaves the form at once (emptied behind the success card; its key stays until 继续上报 makes a new
+// one for an empty form). The browser does not put the fields back when the user comes Back to the page
+// (autocomplete=off), and a page opened with no draft empties whatever was put back before it takes its key:
+// Back after a report went through never offers that report again under a fresh key (a second case).
 (function () {
   "use strict";
   const form = document.querySelector("form[data-report][data-phone]");
@@ -56,6 +61,7 @@
   // What this page sends, by field: [{id, file}], file null while it is still being read from storage.
   let photos = noPhotos();
   let photoWork = Promise.resolve(); // storing, restoring or removing photos: never rejects; a send waits for it
+  const sentKeys = new Set(); // the keys this page saw become a case
 
   function newKey() {
     if (window.crypto && typeof crypto.randomUUID === "function") return crypto.randomUUID();
@@ -71,6 +77,7 @@
   // is brought into view when it starts, not at each retry's new countdown.
   function say(text, kind) {
     delete status.dataset.photoNote;
+    delete status.dataset.submitError;
     const wasBusy = status.classList.contains("sending");
     status.textContent = text || "";
     status.className = kind === "error" ? "error" : kind === "busy" ? "notice sending" : kind === "ok" ? "msg" : "hint";
@@ -408,10 +415,12 @@
     return data;
   }
   function finish(body, key) {
+    sentKeys.add(key);
     clearDraft(key);
     forgetPhotos();
     sending = null;
     say("", "");
+    clearSent();
     form.hidden = true;
     done.hidden = false;
     showDiscard();
@@ -439,6 +448,7 @@
     retryButton.hidden = true;
     showDiscard();
     say(text, "error");
+    status.dataset.submitError = "1"; // the user corrects the report: their next edit takes the word away
   }
   // A 429 says how long to hold back (Retry-After) and why (its detail): the draft waits that long, so saying.
   function scheduleRetry(after, why) {
@@ -540,6 +550,7 @@
         submitButton.disabled = false;
         showDiscard();
         say(problem, "error");
+        status.dataset.submitError = "1";
         return;
       }
       saveDraft(true);
@@ -575,8 +586,16 @@
       }
     });
   }
-  form.addEventListener("input", (e) => { if (!sending && !applying && e.target.type !== "file") saveDraft(); });
-  form.addEventListener("change", (e) => { if (!sending && !applying && e.target.type !== "file") saveDraft(); });
+  // An edit of the report: saved as the draft, and the word on a refused submit (请选择分类或填写描述, the server's
+  // refusal) goes, as the user is correcting what it said (the next submit checks again). Other words (a
+  // photo not kept on the phone, a draft restored without some photos) still hold and stay.
+  function edited(e) {
+    if (sending || applying) return;
+    if (status.dataset.submitError && e.target.name) say("", "");
+    if (e.target.type !== "file") saveDraft();
+  }
+  form.addEventListener("input", edited);
+  form.addEventListener("change", edited);
   // Another tab saved the slot. While it holds this page's key it is this page's draft too: take it up (its
   // text and its photos), so that either tab sends the same report. Another key is another report: left alone.
   window.addEventListener("storage", (e) => {
@@ -588,12 +607,13 @@
     }
     showDiscard();
   });
-  function startAgain() {
+  // The form emptied of a report sent (or discarded). The key stays: the form holds nothing that could be sent
+  // under it as another report, and until a new key is made (`startAgain`, once the form is empty) the same
+  // report sent again is answered with its case.
+  function clearSent() {
     applying = true; // an empty form is no draft to save
     try {
       form.reset();
-      forgetPhotos();
-      keyInput.value = newKey();
       form.elements.namedItem("crs").value = "wgs84";
       // reset() unticks 自行处置 without a change event: hide its before/after photos with it.
       const self = form.elements.namedItem("self_handled");
@@ -601,6 +621,11 @@
     } finally {
       applying = false;
     }
+  }
+  function startAgain() {
+    clearSent();
+    forgetPhotos();
+    keyInput.value = newKey(); // only now: the form is empty
     submitButton.disabled = false;
     retryButton.hidden = true;
     if (form.civicgrid) {
@@ -663,8 +688,21 @@
     if (draft.pending) checkDraft(draft, restored);
     else restored.then((missing) => { if (missing && !sending) say(restoredText(missing), "error"); });
   } else {
+    // No draft: whatever the fields hold was put back by the browser (Back to a page whose report was sent, or
+    // whose draft was discarded), not typed here. Emptied first, then a key of its own: that text sent under a
+    // new key would be a second case of a report already sent.
+    clearSent();
     keyInput.value = newKey();
   }
+  // Back (or Forward) to this page kept in the browser's back/forward cache: the page is as it was left, script
+  // state included, the success card of a report sent (its form emptied by `finish`). A form that still holds
+  // a report this page saw become a case is emptied, never offered for sending again; the draft slot may have
+  // changed meanwhile in another tab, so the 放弃草稿 button is settled again.
+  window.addEventListener("pageshow", (e) => {
+    if (!e.persisted || sending || starting) return;
+    if (sentKeys.has(keyInput.value) && hasContent(formFields())) clearSent();
+    showDiscard();
+  });
   // Photos nobody lists any more (a draft replaced in another tab, a page closed while storing) go now.
   photoWork = photoWork.then(() => removePhotos([]));
 })();
