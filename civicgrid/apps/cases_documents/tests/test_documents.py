@@ -156,7 +156,8 @@ def test_the_ledger_says_the_facts_the_rates_count(client, loop):
     from civicgrid.apps.evaluation.selectors import aggregates
 
     self_handled, _ = submit_case(actor=loop["worker"], title="路灯不亮", lng=IN_STREET[0], lat=IN_STREET[1],
-                                  source="grid_worker", self_handled=True, photos=[("after", jpeg())])
+                                  source="grid_worker", self_handled=True, photos=[("after", jpeg())],
+                                  category=category().pk)
     handled, _ = submit_case(actor=loop["worker"], title="垃圾满溢", lng=IN_STREET[0], lat=IN_STREET[1],
                              source="grid_worker", category=category().pk)
     for actor, action, inputs in (("cd", "accept", {}), ("cd", "dispatch", {"department": loop["dept"].pk}),
@@ -202,7 +203,7 @@ def test_the_ledger_reads_the_same_queries_however_many_lines(loop):
     few = queries()
     for title in ("路灯不亮", "井盖破损", "垃圾满溢"):
         submit_case(actor=loop["worker"], title=title, lng=IN_STREET[0], lat=IN_STREET[1], source="grid_worker",
-                    self_handled=True, photos=[("after", jpeg())])
+                    self_handled=True, photos=[("after", jpeg())], category=category().pk)
     assert queries() == few
 
 
