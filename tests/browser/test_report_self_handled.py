@@ -88,3 +88,30 @@ def test_self_handled_outside_the_workers_grid_says_why_and_goes_as_an_ordinary_
     assert not case.is_self_handled and case.region_code == "140213050001002"
     assert list(case.attachments.values_list("kind", flat=True)) == []
     assert phone.errors == []
+
+
+def test_self_handled_without_a_category_is_stopped_on_the_phone_with_the_rule_said_beforehand(phone, district, photo):
+    """Given 自行处置 ticked (the hint beside it says it needs a category and an after photo) and no category
+    chosen, when the report is sent, then the page says a category is needed and sends nothing; with one chosen
+    it goes."""
+    from civicgrid.apps.cases.models import Case
+
+    sign_in(phone, "wang-wg")
+    phone.goto(f"{phone.base_url}/cases/report/")
+    phone.wait_for_selector("[data-located][data-state='ok']")
+    hint = phone.locator("[data-self-handled-hint]")
+    assert hint.is_visible() and "须选择分类" in hint.inner_text() and "处置后照片" in hint.inner_text()
+    phone.fill("textarea[name=description]", "路边垃圾已清理")
+    phone.check("input[name=self_handled]")
+    phone.set_input_files("input[name=photos_after]", str(photo))
+    answers = []
+    phone.on("response", lambda r: answers.append(r.status) if r.url.endswith("/cases/report/submit/") else None)
+    phone.click("button[data-submit]")
+    phone.wait_for_selector("#report-status.error")
+    assert "自行处置须选择分类" in phone.locator("#report-status").inner_text()
+    assert answers == [] and Case.objects.count() == 0
+
+    phone.select_option("select[name=category]", label="暴露垃圾")
+    case, answers = _send(phone)
+    assert answers == [201] and case.is_self_handled and case.category.name == "暴露垃圾"
+    assert phone.errors == []

@@ -6,6 +6,7 @@ department. Per-case facts used by the evaluation formulas (on-time flags, count
 case so that a month's evaluation is one aggregate query.
 """
 
+import re
 import unicodedata
 
 from django.conf import settings
@@ -335,10 +336,29 @@ def masked_title(title: str) -> str:
 
 
 # Who took a step without an account of their own (the timeline keeps the name it was given).
+# What separates the parts of a 12345 ticket as people type it: spaces, dashes of every width and kind (NFKC has
+# made the full-width ones ASCII already), underscores, slashes, dots and the middle dots of Chinese text.
+TICKET_SEPARATORS = re.compile(r"[\s\-_/\\.·・‐‑‒–—―−]+")
+# A stored ticket (README, "12345 tickets"): parts of capital letters and digits joined by single "-", 4 to 40
+# characters with at least one digit, e.g. the district's `12345-20261130-0001` (hotline, day, the day's call).
+TICKET_PATTERN = re.compile(r"(?=[0-9A-Z-]{4,40}\Z)(?=.*[0-9])[0-9A-Z]+(?:-[0-9A-Z]+)*")
+BAD_TICKET = ("热线工单号格式不正确：应由字母和数字组成，各段以“-”分隔，4–40 个字符，如 12345-20261130-0001 / the hotline "
+              "ticket number is malformed: letters and digits in parts joined by \"-\", 4 to 40 characters, e.g. "
+              "12345-20261130-0001")
+
+
 def normalise_ticket(text) -> str:
-    """A 12345 ticket number as intake stores it and the search finds it: NFKC (the full-width digits and dashes
-    of a Chinese input method are the same number as the ASCII ones), without surrounding spaces."""
-    return unicodedata.normalize("NFKC", str(text or "")).strip()
+    """A 12345 ticket number as intake stores it and the search and the repeat check find it (its canonical form):
+    NFKC (the full-width digits and dashes of a Chinese input method are the same number as the ASCII ones),
+    capital letters, each run of spaces and separators one "-", none at either end. Whether the result is a
+    ticket at all is `valid_ticket`'s question."""
+    text = unicodedata.normalize("NFKC", str(text or "")).upper()
+    return TICKET_SEPARATORS.sub("-", text).strip("-")
+
+
+def valid_ticket(ticket: str) -> bool:
+    """Whether a canonical ticket (`normalise_ticket`) has the form of one (`TICKET_PATTERN`)."""
+    return TICKET_PATTERN.fullmatch(ticket) is not None
 
 
 STEP_ACTOR_LABELS = {"reporter": _("报告人（通过查询链接）"), "system": _("系统")}

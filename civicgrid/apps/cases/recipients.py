@@ -23,13 +23,13 @@ from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.access.models import Grant, User
 from civicgrid.foundation.access.roles import roles_with
-from civicgrid.foundation.access.scope import departments_with
+from civicgrid.foundation.access.scope import departments_with, user_roles
 from civicgrid.foundation.core import keys
 from civicgrid.foundation.core.pii import scrub
 from civicgrid.foundation.notify import services as notify
 from civicgrid.foundation.notify import titles
 
-from .models import Case, CaseReporter, Status
+from .models import PUBLIC_ROLES, Case, CaseReporter, Status
 
 MOBILE = re.compile(r"1[3-9]\d{9}")  # a stored (normalised) mobile number: the only kind an SMS reaches
 PHONE_CONTEXT = "cases.reporter.phone"
@@ -66,6 +66,10 @@ TELLS_EN = {
     "已恢复办理": "is being handled again",
     "已重新办理": "has been reopened",
 }
+# What a reporter who cannot rate (`rates_through_link`: staff reporting from the field, 自行处置) is told instead of
+# a `TELLS_EN` text that invites a rating, with its English: the follow link stands for the public's word, and
+# signed in, staff are refused when they rate through it (`services.follow.not_the_reporter`).
+STAFF_TELLS = {"已办结，欢迎评价": ("已办结", "is closed")}
 
 
 # The milestones a reporter hears of once, whatever the loop does inside (see the README, 「告知上报人」): the
@@ -331,17 +335,17 @@ def tell_reporters(case: Case, text: str, *, with_link: bool = False, except_use
             reporter.told = {**reporter.told, milestone: mark}
         CaseReporter.objects.bulk_update(reporters, ["told"])
     for reporter in reporters:
-        body = f"您反映的问题（案卷号 {case.number}）{text}。当前状态：{label}。"
-        body_en = f"Your report (case {case.number}) {text_en}. Current status: {label_en}." if text_en else ""
-        if with_link:
-            link = follow_url(reporter.follow_token)
-            body += f" 查询与评价：{link}"
-            body_en += f" Follow and rate it: {link}" if body_en else ""
+        body, body_en = _told_body(case, reporter, text, text_en, label, label_en, with_link=with_link, rates=True)
         if (reporter.user_id and reporter.user.is_active and reporter.user_id != skip
                 and reporter.user_id not in users):
             users.add(reporter.user_id)
-            told += notify.notify(reporter.user, "status", f"案卷进展：{case.number}", body, target=case,
-                                  body_en=body_en) is not None
+            inbox, inbox_en = body, body_en
+            if (with_link or text in STAFF_TELLS) and not rates_through_link(reporter.user):
+                # staff who reported: told where the case stands, not invited to rate (they would be refused)
+                inbox, inbox_en = _told_body(case, reporter, text, text_en, label, label_en, with_link=with_link,
+                                             rates=False)
+            told += notify.notify(reporter.user, "status", f"案卷进展：{case.number}", inbox, target=case,
+                                  body_en=inbox_en) is not None
         if reporter.contact_enc:
             phone = keys.decrypt(reporter.contact_enc, PHONE_CONTEXT)
             if MOBILE.fullmatch(phone) and ("sms", phone) not in addresses:
@@ -355,6 +359,29 @@ def tell_reporters(case: Case, text: str, *, with_link: bool = False, except_use
                 notify.queue_message(channel="email", to=email, subject=f"案卷 {case.number} {label}", body=body)
                 told += 1
     return told
+
+
+def rates_through_link(user) -> bool:
+    """Whether a reporter's account rates (and reopens) through the follow link: a resident's or volunteer's.
+    Staff never do (`services.follow.not_the_reporter`, whose `is_public_only` this asks as it does): the rating
+    is the public's word on the district's work."""
+    return not getattr(user, "is_superuser", False) and user_roles(user) <= PUBLIC_ROLES
+
+
+def _told_body(case: Case, reporter: CaseReporter, text: str, text_en: str, label: str, label_en: str, *,
+               with_link: bool, rates: bool) -> tuple[str, str]:
+    """A reporter's message (and its English): for one who `rates`, with the link to follow and rate; for one who
+    does not, `STAFF_TELLS`'s words and the link to follow only."""
+    if not rates and text in STAFF_TELLS:
+        text, text_en = STAFF_TELLS[text]
+    body = f"您反映的问题（案卷号 {case.number}）{text}。当前状态：{label}。"
+    body_en = f"Your report (case {case.number}) {text_en}. Current status: {label_en}." if text_en else ""
+    if with_link:
+        link = follow_url(reporter.follow_token)
+        body += f" 查询与评价：{link}" if rates else f" 查询进度：{link}"
+        if body_en:
+            body_en += f" Follow and rate it: {link}" if rates else f" Follow it: {link}"
+    return body, body_en
 
 
 def _addresses(reporter: CaseReporter) -> set[tuple[str, str]]:

@@ -51,13 +51,16 @@ class CaseIn(StrictIn):
     lng: float | None = None
     lat: float | None = None
     crs: _enum(SUPPORTED_CRS, "the coordinates' system") = "wgs84"
-    category: Id | None = None
+    category: Id | None = Field(None, description="the category (a subclass); required for a self-handled report")
     source: SourceName | None = None  # default: grid_worker for grid workers, public for everyone else
     address: str = ""
     reporter_name: str = ""
     reporter_phone: str = ""
     reporter_email: str = ""
-    hotline_ticket: str = ""
+    hotline_ticket: str = Field("", description="the 12345 ticket number: required with source `hotline`, refused "
+                                "with any other; stored canonical (capitals, runs of spaces and separators one `-`, "
+                                "full width as ASCII) and then letters and digits in `-`-joined parts, 4 to 40 "
+                                "characters with a digit, e.g. `12345-20261130-0001`")
     caller_name: str = ""
     callback_phone: str = ""
     idempotency_key: str | None = None  # or the Idempotency-Key header

@@ -59,7 +59,11 @@ class HotlineForm(ReportForm):
 
     caller_name = forms.CharField(label=_("来电人"), max_length=64, required=False)
     callback_phone = forms.CharField(label=_("回访电话"), max_length=40, required=False)
-    hotline_ticket = forms.CharField(label=_("热线工单号"), max_length=40)
+    # Required (the service refuses a hand-over without one too); its form is the service's to check, after it
+    # has canonicalised what was typed (`cases.models.normalise_ticket`).
+    hotline_ticket = forms.CharField(label=_("热线工单号"), max_length=40,
+                                     error_messages={"required": _("12345 热线转办须填写热线工单号")},
+                                     widget=forms.TextInput(attrs={"placeholder": "12345-20261130-0001"}))
 
 
 class WebReportForm(ReportForm):

@@ -83,6 +83,7 @@ SCRIPT_MESSAGES = {
     "replayed": gettext_lazy("上报成功（重试的提交已合并为同一案卷）"),
     "need_what": gettext_lazy("请选择分类或填写描述"),
     "need_after": gettext_lazy("自行处置须上传处置后照片"),
+    "need_category": gettext_lazy("自行处置须选择分类"),
     "not_sent": gettext_lazy("未能提交，草稿已保存：{detail}"),
     "copied": gettext_lazy("已复制链接"),
     "copy_failed": gettext_lazy("无法自动复制，请长按链接复制"),

@@ -166,7 +166,8 @@ def test_self_handled_report_is_closed_with_before_and_after_photos(loop, client
     assert case.status == Status.CLOSED and case.is_self_handled and case.source == Source.SELF_HANDLED
     assert sorted(case.attachments.values_list("kind", flat=True)) == ["after", "before"]
     # without the 'after' photo it is refused
-    response = submit(client_for(loop.worker), self_handled="1", photos_before=[photo("b.jpg")])
+    response = submit(client_for(loop.worker), self_handled="1", category=str(loop.cat.pk),
+                      photos_before=[photo("b.jpg")])
     assert response.status_code == 400 and response.json()["field"] == "photos"
 
 
@@ -237,7 +238,7 @@ def test_hotline_form_records_the_caller_and_opens_the_case(loop, client_for):
 def test_hotline_form_errors_are_shown_on_the_form(loop, client_for):
     c = client_for(loop.dispatcher)
     data = {"title": "噪音扰民", "lng": OUTSIDE[0], "lat": OUTSIDE[1], "crs": "wgs84", "idempotency_key": "k1",
-            "hotline_ticket": "T1", "callback_phone": "123"}
+            "hotline_ticket": "12345-20261201-0101", "callback_phone": "123"}
     before = world_counts()
     response = c.post(reverse("ui:case_hotline"), data)
     assert response.status_code == 400 and world_counts() == before

@@ -56,12 +56,13 @@ from civicgrid.foundation.core.text import refuse_nul
 from civicgrid.foundation.events.models import OutboxEvent
 from civicgrid.foundation.orgs.models import Organisation
 from civicgrid.foundation.regions.models import Region
-from civicgrid.foundation.regions.selectors import locate
+from civicgrid.foundation.regions.selectors import current_index, locate
 from civicgrid.foundation.sla import services as sla
 
 from .. import clocks, numbering, recipients, selectors, suggesters
 from .. import photos as photo_mod
 from ..models import (
+    BAD_TICKET,
     PUBLIC_ROLES,
     Case,
     CaseReporter,
@@ -71,6 +72,7 @@ from ..models import (
     masked_title,
     normalise_ticket,
     ticket_held,
+    valid_ticket,
 )
 from .common import attach_all, audit_entry, file_name, naming, read_photos, user_or_none
 
@@ -283,8 +285,6 @@ def warm() -> None:
     logged and the process starts anyway."""
     from django.db import connections
 
-    from civicgrid.foundation.regions.selectors import current_index
-
     try:
         current_index()
         router_suggestion("")
@@ -466,6 +466,29 @@ def check_channel(actor, *, source, self_handled: bool, is_major: bool) -> None:
         raise PermissionDenied("只有工作人员可以标记重大事件 / only staff mark a report as major")
 
 
+HOTLINE_NEEDS_TICKET = "12345 热线转办须填写热线工单号 / a 12345 hotline report needs the hotline ticket number"
+# The channels only intake desks bring reports in through (`cases.intake`: 12345, video patrols, superiors,
+# drones): a desk registers those of its own area, as far as its `cases.intake` grants reach.
+DESK_SOURCES = tuple(s for s in INTAKE_SOURCES if s not in STAFF_SOURCES)
+
+
+def check_intake_area(actor, source, grid_code: str) -> None:
+    """A desk channel's report (`DESK_SOURCES`) lies where `actor` takes reports in (`scope_for(actor,
+    "cases.intake")`): a street dispatcher registers the 12345 hand-overs of their own street, and one located
+    in another street is refused (403) naming that street, whose desk or the district command centre registers
+    it. Field reports (网格员上报, 群众上报) may be made anywhere; `actor` None is a channel with its own key."""
+    if actor is None or str(source) not in DESK_SOURCES:
+        return
+    if scope_for(actor, "cases.intake").covers_code(grid_code):
+        return
+    street = current_index().ref(grid_code[:9]) if len(grid_code) >= 9 else None
+    name = street.name if street is not None else grid_code
+    raise PermissionDenied(
+        f"该位置属于{name}，不在您受理登记的辖区内，不能由您登记；请转交{name}或区指挥中心登记 / the location lies in "
+        f"{name}, outside the area you register reports for: hand it over to {name} or the district command centre",
+        field="location")
+
+
 NOT_A_HOTLINE_REPORT = ("只有 12345 热线转办（来源 hotline）可以填写热线工单号；其他来源的上报请不要填写工单号 / only a "
                         "12345 hotline report (source hotline) carries a hotline ticket: leave it out of other reports")
 
@@ -499,10 +522,19 @@ def _payload(*, title, description, address, source, name, phone, email, ticket,
         # A ticket is the 12345 hotline's hand-over (转办): only that channel, which only intake staff may use
         # (`check_channel`), records one. Any other report carrying one could claim a real caller's ticket.
         raise ValidationFailed(NOT_A_HOTLINE_REPORT, field="hotline_ticket")
+    if str(source) == Source.HOTLINE and not ticket:
+        # A hand-over is known by its ticket: without one the repeat check has nothing to hold, and the hotline
+        # cannot find its case again (README, "12345 tickets").
+        raise ValidationFailed(HOTLINE_NEEDS_TICKET, field="hotline_ticket")
+    if ticket and not valid_ticket(ticket):
+        raise ValidationFailed(BAD_TICKET, field="hotline_ticket")
     return {"title": title, "description": description, "lng": lng, "lat": lat, "crs": crs,
             "category": category.pk if category else None, "source": str(source), "address": address,
             "name": name, "phone": phone, "email": email, "ticket": ticket, "self_handled": bool(self_handled),
             "is_major": bool(is_major), "external_id": external_id}
+
+
+SELF_HANDLED_NEEDS_CATEGORY = "自行处置须选择事件分类 / a self-handled report needs a category"
 
 
 def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84", category=None, source,
@@ -525,6 +557,10 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
                        name=caller_name or reporter_name, phone=callback_phone or reporter_phone,
                        email=reporter_email, ticket=hotline_ticket, lng=lng, lat=lat, crs=crs, category=category,
                        self_handled=self_handled, is_major=is_major, external_id=external_id)
+    if self_handled and category is None:
+        # Closed at once, it never passes 立案, where a case without one is given its category: the ledger, the
+        # evaluation and the router's retraining would count it under none.
+        raise ValidationFailed(SELF_HANDLED_NEEDS_CATEGORY, field="category")
     key = _idempotency(actor, idempotency_key)
 
     raw = [(item if isinstance(item, tuple) else ("before" if self_handled else "photo", item)) for item in photos or ()]
@@ -549,6 +585,7 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
     if self_handled and not any(kind == "after" for kind, _ in checked):
         raise ValidationFailed("自行处置须上传处置后照片 / a self-handled case needs an 'after' photo", field="photos")
     grid_id, grid_code, wlng, wlat, crs_in = _locate(lng, lat, crs, checked)
+    check_intake_area(actor, source, grid_code)
     if self_handled and not scope_for(actor, "cases.verify").covers_code(grid_code):
         # Recorded closed on the spot, the case skips 核查: only where the reporter is the one who would check it.
         raise PermissionDenied("该位置不在您负责核查的网格内，不能登记为自行处置；请取消“自行处置”，作为普通事件上报 / "
@@ -670,6 +707,7 @@ def check_report(*, actor, title, description="", lng=None, lat=None, crs="wgs84
                        category=category, self_handled=False, is_major=is_major, external_id=external_id)
     key = _idempotency(actor, idempotency_key)
     grid_id, grid_code, wlng, wlat, crs_in = _locate(lng, lat, crs, ())
+    check_intake_area(actor, source, grid_code)
     return ReportSpec(payload=payload, key=key, digest=_digest(payload, [], channel_data), grid_id=grid_id, grid_code=grid_code,
                       lng=wlng, lat=wlat, crs_in=crs_in, received_at=timezone.now())
 

@@ -162,7 +162,7 @@ def test_a_component_and_its_matter_are_offered_to_each_other(loop):
                                         parent=loop.other_cat.parent)
     open_case = report(loop, title="行道树倾斜", description="", category=tree.pk)
     ticket = report(loop, actor=loop.dispatcher, source="hotline", title="行道树倾斜", description="",
-                    category=tree_matter.pk, lat=north(2))
+                    category=tree_matter.pk, lat=north(2), hotline_ticket="12345-20261201-0001")
     other_words = report(loop, title="树枝挡住路灯", description="", category=tree_matter.pk, lat=north(30))
     report(loop, title="行道树倾斜", description="", category=elsewhere.pk, lat=north(3))
 

@@ -42,7 +42,7 @@ def test_a_registration_that_races_past_the_check_is_the_checks_409_and_writes_n
     may open it and not to one who may not, with nothing written."""
     real = intake._ticket_unused
     for user, named in ((loop.dispatcher, True), (loop.other_street_dispatcher, False)):
-        ticket = f"12345-{uuid.uuid4().hex[:8]}"
+        ticket = f"12345-{uuid.uuid4().hex[:8].upper()}"  # as intake stores it (capital letters)
         other = {}
 
         def racing(t, actor, ticket=ticket, other=other):
@@ -134,7 +134,7 @@ def test_four_desks_registering_one_ticket_at_once_make_one_case(loop, trial):
     one case with one report step."""
     if connection.vendor != "postgresql":
         pytest.skip("SQLite's in-memory test database is one connection: the forced race above stands for it")
-    ticket = f"12345-{uuid.uuid4().hex[:10]}"
+    ticket = f"12345-{uuid.uuid4().hex[:10].upper()}"  # as intake stores it (capital letters)
     token = auth(loop.dispatcher)
     results = race_same(lambda i: Client().post("/api/v1/cases", {**BODY, "hotline_ticket": ticket},
                                                 content_type="application/json", **token), 4)

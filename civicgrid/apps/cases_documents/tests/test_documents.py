@@ -156,7 +156,8 @@ def test_the_ledger_says_the_facts_the_rates_count(client, loop):
     from civicgrid.apps.evaluation.selectors import aggregates
 
     self_handled, _ = submit_case(actor=loop["worker"], title="路灯不亮", lng=IN_STREET[0], lat=IN_STREET[1],
-                                  source="grid_worker", self_handled=True, photos=[("after", jpeg())])
+                                  source="grid_worker", self_handled=True, photos=[("after", jpeg())],
+                                  category=category().pk)
     handled, _ = submit_case(actor=loop["worker"], title="垃圾满溢", lng=IN_STREET[0], lat=IN_STREET[1],
                              source="grid_worker", category=category().pk)
     for actor, action, inputs in (("cd", "accept", {}), ("cd", "dispatch", {"department": loop["dept"].pk}),
@@ -202,7 +203,7 @@ def test_the_ledger_reads_the_same_queries_however_many_lines(loop):
     few = queries()
     for title in ("路灯不亮", "井盖破损", "垃圾满溢"):
         submit_case(actor=loop["worker"], title=title, lng=IN_STREET[0], lat=IN_STREET[1], source="grid_worker",
-                    self_handled=True, photos=[("after", jpeg())])
+                    self_handled=True, photos=[("after", jpeg())], category=category().pk)
     assert queries() == few
 
 
@@ -270,7 +271,7 @@ def test_characters_the_font_lacks_print_as_a_mark(loop):
     glyphs = pdfmetrics.getFont("CivicgridCJK").face.charToGlyph
     assert not {ord(c) for c in "𠮷䶮☔😀"} & set(glyphs) and ord("〓") in glyphs
     case, _ = submit_case(actor=loop["cd"], title="𠮷野家门前井盖缺失", description="雨天☔️积水😀，䶮字路口",
-                          lng=IN_STREET[0], lat=IN_STREET[1], source="hotline", address="𠮷祥路1号",
+                          lng=IN_STREET[0], lat=IN_STREET[1], source="hotline", hotline_ticket="12345-20261201-0001", address="𠮷祥路1号",
                           reporter_name="𠮷三", reporter_phone="13912345678")
     text = "".join(_pages(loop["cd"], case))
     assert "\x00" not in text
@@ -284,7 +285,7 @@ def test_the_fallback_cid_font_marks_what_it_cannot_encode(loop, settings, monke
     casefile.font_name.cache_clear()
     try:
         case, _ = submit_case(actor=loop["cd"], title="𠮷野家门前井盖缺失", lng=IN_STREET[0], lat=IN_STREET[1],
-                              source="hotline", reporter_name="𠮷三")
+                              source="hotline", hotline_ticket="12345-20261201-0002", reporter_name="𠮷三")
         text = "".join(_pages(loop["cd"], case))
     finally:
         casefile.font_name.cache_clear()
@@ -295,11 +296,11 @@ def test_the_case_sheet_starts_on_the_first_page_whatever_its_length(loop):
     """A long title and description once moved 一、案卷信息 whole to page 2 (page 1 held only the cover heading),
     and a description taller than a page could not be laid out at all (the download failed)."""
     case, _ = submit_case(actor=loop["cd"], title="长标题" * 66, description="描述文字" * 375, lng=IN_STREET[0],
-                          lat=IN_STREET[1], source="hotline")
+                          lat=IN_STREET[1], source="hotline", hotline_ticket="12345-20261201-0003")
     pages = _pages(loop["cd"], case)
     assert "一、案卷信息" in pages[0] and case.number in pages[0] and "报告人" in pages[0]
     longest, _ = submit_case(actor=loop["cd"], title="长标题" * 66, description="很长的描述" * 800,
-                             lng=IN_STREET[0], lat=IN_STREET[1], source="hotline")
+                             lng=IN_STREET[0], lat=IN_STREET[1], source="hotline", hotline_ticket="12345-20261201-0004")
     comment(actor="open311:x", case=longest, text="嗯" * 4000)  # a note taller than a page in its column
     pages = _pages(loop["cd"], longest)
     assert "一、案卷信息" in pages[0] and len(pages) >= 3
@@ -415,7 +416,7 @@ def test_an_emoji_prints_as_one_mark_whatever_it_is_made_of(loop):
     """A family emoji (three people joined by U+200D) printed as 〓‍〓‍〓, with the invisible joiners in the text,
     and a thumbs-up with a skin tone as two marks (the tone is a character of its own): one emoji, one 〓."""
     case, _ = submit_case(actor=loop["cd"], title="家门口👨‍👩‍👧‍👦积水", lng=IN_STREET[0], lat=IN_STREET[1],
-                          source="hotline", description="处理得好👍🏽，谢谢❤️‍🔥！国旗🇨🇳，按键1️⃣，👋🏿再见，中\u200d文")
+                          source="hotline", hotline_ticket="12345-20261201-0005", description="处理得好👍🏽，谢谢❤️‍🔥！国旗🇨🇳，按键1️⃣，👋🏿再见，中\u200d文")
     text = "".join(_pages(loop["cd"], case))
     assert "\u200d" not in text and "\ufe0f" not in text
     assert "家门口〓积水" in text and "中文" in text  # a joiner between letters is dropped, the letters kept

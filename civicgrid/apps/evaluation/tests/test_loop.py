@@ -49,7 +49,7 @@ def test_cases_through_the_loop_are_evaluated(district):
     refused, _ = submit_case(actor=d.worker, title="重复上报", lng=POINT[0], lat=POINT[1], source="grid_worker")
     act(actor=d.dispatcher, case=refused, action="refuse", reason="不属实")
     submit_case(actor=d.worker, title="小广告", lng=POINT[0], lat=POINT[1], source="grid_worker",
-                self_handled=True, photos=[("after", jpeg())])
+                self_handled=True, photos=[("after", jpeg())], category=category("井盖缺失", "01001").pk)
 
     today = timezone.localdate()
 

@@ -257,7 +257,8 @@ def test_a_street_dispatchers_board_counts_only_their_street(tree, people):
     overdue = make_case(tree, "140213051001001", status=Status.HANDLING, is_overdue=True,
                         deadline=timezone.now() - timedelta(hours=5))
     # The street dispatcher's own report in the other street: theirs to follow, not their street board's.
-    own = submit_case(actor=p["sd"], title="路过看到", lng=OTHER_STREET[0], lat=OTHER_STREET[1], source="video")[0]
+    own = submit_case(actor=p["sd"], title="路过看到", lng=OTHER_STREET[0], lat=OTHER_STREET[1],
+                      source="grid_worker")[0]  # a field report: a desk channel's (video) is its own street's
     assert Case.objects.visible_to(p["sd"]).filter(pk=own.pk).exists()
     street = selectors.today_figures(p["sd"])
     assert (street.reported, street.closed) == (2, 1)

@@ -530,6 +530,8 @@
     const description = form.elements.namedItem("description").value.trim();
     if (!category && !description) return t("need_what");
     const self = form.elements.namedItem("self_handled");
+    // 自行处置 is closed at once: the server asks for its category and its after photo (the hint says so).
+    if (self && self.checked && !category) return t("need_category");
     if (self && self.checked && form.elements.namedItem("photos_after") && !photos.photos_after.length) {
       return t("need_after");
     }
