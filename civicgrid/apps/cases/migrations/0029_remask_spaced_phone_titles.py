@@ -47,7 +47,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("cases", "0027_case_title_masked"),
+        ("cases", "0028_canonical_hotline_tickets"),
         ("notify", "0004_notification_body_en"),
     ]
 
