@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from civicgrid.apps.cases import clocks, selectors
+from civicgrid.apps.cases import clocks, display, selectors
 from civicgrid.apps.cases.models import OPEN_STATUSES, Case, Status
 from civicgrid.apps.cases.recipients import WAITING_STEP
 from civicgrid.apps.cases_documents import ledger
@@ -58,6 +58,10 @@ STEP_NAMES = {clocks.INTAKE: pgettext_lazy("clock step", "受理"), clocks.CHECK
               clocks.VERIFY: pgettext_lazy("clock step", "核查"), clocks.CLOSE: pgettext_lazy("clock step", "结案")}
 FLAGS = (("is_overdue", _("超期"), "warn"), ("is_supervised", _("督办"), "warn"), ("is_major", _("重大"), "warn"),
          ("extension_pending", _("延期待批"), ""), ("is_self_handled", _("自行处置"), ""))
+# The tags that say what the case needs now: a case whose loop ended (closed, refused, voided, merged) is not
+# overdue, supervised or waiting for an extension any more. Of them it shows only that it ran late (曾超期), a fact.
+LIVE_FLAGS = frozenset({"is_overdue", "is_supervised", "extension_pending"})
+WAS_OVERDUE = _("曾超期")
 
 
 def parse_filters(params) -> tuple[selectors.CaseFilter, dict]:
@@ -91,7 +95,11 @@ def parse_filters(params) -> tuple[selectors.CaseFilter, dict]:
 
 
 def flags_of(case) -> list[dict]:
-    return [{"label": label, "style": style} for name, label, style in FLAGS if getattr(case, name)]
+    if not display.ended(case.status):
+        return [{"label": label, "style": style} for name, label, style in FLAGS if getattr(case, name)]
+    flags = [{"label": WAS_OVERDUE, "style": ""}] if case.is_overdue else []
+    return flags + [{"label": label, "style": style} for name, label, style in FLAGS
+                    if name not in LIVE_FLAGS and getattr(case, name)]
 
 
 def read_page(listing: selectors.CaseListing, params) -> tuple[selectors.CursorPage, bool]:
