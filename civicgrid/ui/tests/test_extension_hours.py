@@ -172,3 +172,36 @@ def test_the_request_step_shows_the_hours_asked_for_after_the_request_is_gone(lo
     handler.cookies["django_language"] = "en"
     english = _timeline_step(handler, case, "request_extension")[1]
     assert "3 hours of extension asked for" in english
+
+
+def test_a_request_longer_than_twice_the_categorys_limit_is_refused_naming_the_most(loop, client_for):
+    """One 延期 is at most twice the category's handling limit (暴露垃圾: 4 working hours, so 8; a limit in working
+    days counts the calendar's 7-hour days): the form says the most, and the page and the API refuse more with
+    the maximum named, changing nothing."""
+    from django.test import Client
+
+    from civicgrid.apps.cases.tests.conftest import auth
+
+    case = _handling(loop)
+    assert clocks.extension_max_hours(case) == 8
+    handler = client_for(loop.handler)
+    form = _form(handler, case, "request_extension")
+    assert 'max="8"' in form and "最多 8 小时（本类事件处置时限的两倍）" in form
+    before = world_counts()
+    response = handler.post(reverse("ui:case_act", args=[case.number, "request_extension"]),
+                            {"reason": "需调度清运车", "hours": "8.5"})
+    html = response.content.decode()
+    assert response.status_code == 400 and "延期时长不能超过本类事件处置时限的两倍，最多 8 小时（工作小时）" in html
+    api = Client().post(f"/api/v1/cases/{case.number}/actions/request_extension", {"reason": "需调度清运车", "hours": 40},
+                        content_type="application/json", **auth(loop.handler))
+    assert api.status_code == 400 and api.json()["field"] == "hours" and "最多 8 小时" in api.json()["detail"]
+    fresh = Case.objects.get(pk=case.pk)
+    assert not fresh.extension_pending and fresh.extension_hours is None
+    assert world_counts() == before and not Notification.objects.filter(kind="extension_request").exists()
+    act(actor=loop.handler, case=case, action="request_extension", reason="需调度清运车", hours=8)  # the most: taken
+    loop.cat.time_limit_mode, loop.cat.time_limit_amount = LimitMode.WORKING_DAYS, 2
+    loop.cat.save()
+    assert clocks.extension_max_hours(Case.objects.get(pk=case.pk)) == 28  # 2 days of 7 working hours, twice
+    loop.cat.time_limit_mode, loop.cat.time_limit_amount = LimitMode.NATURAL_HOURS, 2000
+    loop.cat.save()
+    assert clocks.extension_max_hours(Case.objects.get(pk=case.pk)) == clocks.MAX_EXTENSION_HOURS

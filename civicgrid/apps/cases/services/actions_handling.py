@@ -85,6 +85,8 @@ def request_extension(ctx: Ctx) -> None:
         hours = 0
     if not clocks.extension_hours_valid(hours):
         raise ValidationFailed(clocks.EXTENSION_RANGE, field="hours")
+    if too_long := clocks.extension_too_long(ctx.case, hours):
+        raise ValidationFailed(too_long, field="hours")
     ctx.case.extension_pending = True
     ctx.case.extension_hours = hours
     ctx.data["hours"] = hours
