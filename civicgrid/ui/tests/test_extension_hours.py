@@ -100,11 +100,24 @@ def test_the_decision_form_takes_the_hours_granted_and_the_opinion(loop, client_
     assert re.search(r'<label>审批意见（不同意时必填）<textarea name="note"', form)
     url = reverse("ui:case_act", args=[case.number, "decide_extension"])
     before = world_counts()
-    for posted, words in (({"decision": "approve", "hours": "9"}, "不能超过申请的 8 小时"),
-                          ({"decision": "reject"}, "不同意延期须填写审批意见")):
+    # hours beyond those asked for are invalid (400); a rejection without its opinion misses a required input,
+    # answered 422 as every other missing reason (退回, 作废, 重新办理 …) and the missing decision itself are,
+    # the page naming the input as it names any missing one
+    for posted, words, status in (({"decision": "approve", "hours": "9"}, "不能超过申请的 8 小时", 400),
+                                  ({"decision": "reject"}, "请填写「审批意见（不同意时必填）」", 422),
+                                  ({"decision": "reject", "note": "  "}, "请填写「审批意见（不同意时必填）」", 422),
+                                  ({"decision": ""}, "请填写「审批结果」", 422)):
         response = leader.post(url, posted)
-        assert response.status_code == 400 and words in response.content.decode()
+        assert response.status_code == status and words in response.content.decode(), posted
         assert world_counts() == before
+    from django.test import Client
+
+    from civicgrid.apps.cases.tests.conftest import auth
+
+    api = Client().post(f"/api/v1/cases/{case.number}/actions/decide_extension", {"decision": "reject"},
+                        content_type="application/json", **auth(loop.leader))
+    assert api.status_code == 422 and api.json()["code"] == "missing" and api.json()["field"] == "note"
+    assert world_counts() == before
     deadline = Case.objects.get(pk=case.pk).deadline
     assert leader.post(url, {"decision": "approve", "hours": "2", "note": "先延 2 小时"}).status_code == 302
     fresh = Case.objects.get(pk=case.pk)
