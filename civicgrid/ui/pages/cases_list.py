@@ -2,7 +2,8 @@
 
 Filters: status (one, every case not yet ended — 挂账 included — or those in the loop without 挂账, the board's
 在办: `selectors.STATUS_GROUPS`), category class or subclass, region (street/community), department,
-overdue, 即将超期 (`?due_soon=1`: a step past its clock's warning time, not yet overdue), supervised, 重大事件
+overdue, 即将超期 (`?due_soon=1`: a step past its clock's warning time, not yet overdue), supervised (now: the
+supervision lane's cases, none whose loop ended), 重大事件
 (`?is_major=1`), 上报日期 from/to (`date_from`, `date_to`), a search by number, 12345 ticket number or title (the
 title as the user reads it, masked, where they may not read it in clear: `selectors.search_q`), and
 a work lane (`?work=verify`: the cases waiting for a step
