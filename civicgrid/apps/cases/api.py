@@ -128,8 +128,8 @@ def _receipt(case: Case, created: bool) -> ReportReceiptOut:
 def list_cases(request, filters: Query[CaseFilterIn]):
     """Cases in your scope; filters: status (repeated or a comma list: any of them; `open`: every case not yet
     ended, 挂账 included; `active`: those without 挂账, the board's 在办), category, region,
-    department, overdue, due_soon (即将超期: a step past its warning time, not yet overdue), supervised, is_major
-    (重大事件), date_from/date_to (reported), q (number, 12345 ticket number or title: where you may not read a
+    department, overdue, due_soon (即将超期: a step past its warning time, not yet overdue), supervised (督办中: under
+    supervision now, the 督办中的案件 lane's cases; a case whose loop ended is not), is_major (重大事件), date_from/date_to (reported), q (number, 12345 ticket number or title: where you may not read a
     title's phone and ID numbers and names in clear, the title as you read it, masked), work (a step waiting for
     you: intake, check, dispatch, handle, verify, close, extension, major). Pages: `limit` and `offset`, or `cursor` — the `next_cursor`
     of the page before (null on the last page) — which reads a deep page as fast as the first and neither

@@ -12,6 +12,7 @@ The handling clock's deadline is kept on the case (`deadline`, 处置期限) by 
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from django.db import connection
@@ -45,6 +46,7 @@ FACT = {
 }
 MAX_EXTENSION_HOURS = 24 * 90
 EXTENSION_STEP = 0.5  # the form's step: half an hour at the least, in halves
+EXTENSION_LIMIT_FACTOR = 2  # one extension: at most twice the category's handling limit (`extension_max_hours`)
 # Hours of the clock's own time: working hours for a limit in working hours or days, natural hours for one in
 # natural hours.
 EXTENSION_RANGE = (f"延期时长须为 0.5 小时的整数倍，且不超过 {MAX_EXTENSION_HOURS} 小时（工作小时；按自然时计时的分类为自然小时） / "
@@ -55,6 +57,30 @@ EXTENSION_RANGE = (f"延期时长须为 0.5 小时的整数倍，且不超过 {M
 def extension_hours_valid(hours: float) -> bool:
     """Whether `hours` is an extension the loop takes: 0.5, 1, 1.5 … up to `MAX_EXTENSION_HOURS`."""
     return EXTENSION_STEP <= hours <= MAX_EXTENSION_HOURS and (hours / EXTENSION_STEP).is_integer()
+
+
+def extension_max_hours(case: Case) -> float:
+    """The most hours one 延期 of the case may add: twice its category's own handling limit, in the clock's hours
+    (a limit in working days as that many of the calendar's working days, 7 hours each with the default hours),
+    rounded down to half an hour, and never more than `MAX_EXTENSION_HOURS`. An extension is a delay of the
+    order of the time the step was given (a 4-hour matter may take 8 hours more, not a week): a problem that
+    needs longer is a new plan for the case (挂账), not an extension."""
+    mode, amount = handle_limit(case)
+    hours = amount * sla.get_calendar().day_minutes / 60 if mode == pure.WORKING_DAYS else amount
+    most = math.floor(EXTENSION_LIMIT_FACTOR * hours / EXTENSION_STEP) * EXTENSION_STEP
+    return max(EXTENSION_STEP, min(float(MAX_EXTENSION_HOURS), most))
+
+
+def extension_too_long(case: Case, hours: float) -> str | None:
+    """The refusal of an extension of `hours` longer than the case's category allows (`extension_max_hours`), in
+    Chinese then English, naming the maximum; None when it is within it."""
+    most = extension_max_hours(case)
+    if hours <= most:
+        return None
+    unit, unit_en = (("自然小时", "calendar hours") if handle_limit(case)[0] == pure.NATURAL_HOURS
+                     else ("工作小时", "working hours"))
+    return (f"延期时长不能超过本类事件处置时限的两倍，最多 {most:g} 小时（{unit}） / an extension may not exceed twice "
+            f"the category's handling time limit: at most {most:g} {unit_en}")
 
 
 def handle_limit(case: Case) -> tuple[str, float]:

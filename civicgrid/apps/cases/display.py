@@ -11,7 +11,30 @@ from django.utils.translation import gettext
 from civicgrid.foundation.orgs.models import Organisation
 
 from .clocks import HANDLE
-from .models import Case, Status
+from .models import FINAL_STATUSES, Case, Status
+
+
+def ended(status: str) -> bool:
+    """Whether the case's loop has ended (closed, refused, voided, merged): 超期 and 督办 are then facts of its past,
+    not markers of now. The page and the list drop the live tags (超期, 督办, 延期待批) of such a case; its files say
+    曾超期 / 曾督办 (`overdue_word`, `supervised_word`)."""
+    return status in FINAL_STATUSES
+
+
+def overdue_word(status: str, is_overdue: bool) -> str:
+    """超期 as the case's files (案卷 PDF, 台账) say it: 是/否 while the case is in the loop; 曾超期 once it ended
+    late (a step's time limit ran out on the way: `超期环节` says which), 否 otherwise."""
+    if not is_overdue:
+        return "否"
+    return "曾超期" if ended(status) else "是"
+
+
+def supervised_word(status: str, is_supervised: bool) -> str:
+    """督办 as the case's files say it: 是/否 while the case is in the loop (the supervision queue's cases); 曾督办
+    once the case ended under supervision, which it no longer is."""
+    if not is_supervised:
+        return "否"
+    return "曾督办" if ended(status) else "是"
 
 
 def deadline_paused(status: str, deadline: datetime | None) -> bool:

@@ -377,7 +377,9 @@ def _filtered(qs, f: CaseFilter, user):
         soon = Q(is_overdue=False, pk__in=warned_case_ids(timezone.now()))
         qs = qs.filter(soon) if f.due_soon else qs.exclude(soon)
     if f.supervised is not None:
-        qs = qs.filter(is_supervised=f.supervised)
+        # 督办中: under supervision now, as the supervision lane lists them; a case whose loop ended is not.
+        now_supervised = Q(is_supervised=True, status__in=sorted(STATUS_GROUPS["open"]))
+        qs = qs.filter(now_supervised) if f.supervised else qs.exclude(now_supervised)
     if f.is_major is not None:
         qs = qs.filter(is_major=f.is_major)
     for name, day in (("date_from", f.date_from), ("date_to", f.date_to)):

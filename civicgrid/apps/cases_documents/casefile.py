@@ -168,7 +168,8 @@ def _sheet(case: Case, s) -> list[Table]:
         ("上报时间", _when(case.reported_at)), ("立案时间", _when(case.accepted_at)),
         ("派遣时间", _when(case.dispatched_at)), ("处置时间", _when(case.handled_at)),
         ("核查时间", _when(case.verified_at)), ("结案时间", _when(case.closed_at)),
-        ("超期", _yes(case.is_overdue)), ("督办", _yes(case.is_supervised)),
+        ("超期", display.overdue_word(case.status, case.is_overdue)),
+        ("督办", display.supervised_word(case.status, case.is_supervised)),
         ("返工次数", case.rework_count), ("退回次数", case.send_back_count),
         ("改派次数", case.redirect_count),
     ]

@@ -43,6 +43,7 @@ MAX_ROWS = 100_000  # a bigger ledger should be narrowed (by period or region) r
 # 重新办理 clears 满意度 (it rated the closing reopened, README 「重新办理 and 满意度」): 重新办理次数 says the case was
 # reopened (a 自行处置 case too, which keeps its flag) and 重新办理前满意度 keeps the rating of the closing last reopened,
 # which the ledger would otherwise lose.
+# 超期 and 督办 of a case whose loop ended say 曾超期 / 曾督办 (`display.overdue_word`): facts of its past, not "now".
 HEADERS = ["案卷号", "标题", "状态", "主案卷", "分类", "来源", "重大事件", "自行处置", "街道", "社区/村", "网格", "网格编码",
            "地址", "经度", "纬度", "报告人", "报告人电话", "热线工单号", "处置部门", "责任部门代码", "责任部门简称", "上报时间",
            "立案时间", "派遣时间", "处置时间", "核查时间", "结案时间", "处置期限", "处置期限说明", "当前环节", "当前环节期限",
@@ -192,10 +193,10 @@ class _Lines:
             when(case["dispatched_at"]), when(case["handled_at"]), when(case["verified_at"]),
             when(case["closed_at"]), when(case["deadline"]), self.deadline_note(case),
             self.steps[waiting] if waiting_due is not None else "", when(waiting_due),
-            _timely_handled(case), _timely_closed(case), _yes(case["is_overdue"]), self.steps.get(overdue_kind, ""),
-            when(overdue_due), _yes(case["is_supervised"]), case["rework_count"], case["send_back_count"],
-            case["redirect_count"], case["reopen_count"], case["satisfaction"],
-            self.reopened_ratings.get(case["pk"]), scrub(case["description"]),
+            _timely_handled(case), _timely_closed(case), display.overdue_word(status, case["is_overdue"]),
+            self.steps.get(overdue_kind, ""), when(overdue_due), display.supervised_word(status, case["is_supervised"]),
+            case["rework_count"], case["send_back_count"], case["redirect_count"], case["reopen_count"],
+            case["satisfaction"], self.reopened_ratings.get(case["pk"]), scrub(case["description"]),
         ]
 
 

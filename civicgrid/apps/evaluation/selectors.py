@@ -582,6 +582,9 @@ def parse_as_of(text: str | None, *, now: datetime | None = None) -> datetime | 
     return moment
 
 
+REVERSED = "结束日期早于开始日期 / end is before start"
+
+
 def period(*, month: str | None = None, start: date | None = None, end: date | None = None,
            today: date | None = None) -> tuple[date, date]:
     """The period asked for: a month, or start..end (inclusive), or by default the current month. A period
@@ -594,6 +597,8 @@ def period(*, month: str | None = None, start: date | None = None, end: date | N
         return _bounded(*month_period(month), today=today, field="month")
     if not start and not end:
         return today.replace(day=1), today
+    if start and end and end < start:  # reversed, wherever it lies: said so before "has not begun"
+        raise ValidationFailed(REVERSED, field="end")
     start = start or (end or today).replace(day=1)
     end = end or today
     return _bounded(start, end, today=today, field="start")
@@ -608,7 +613,7 @@ def _bounded(start: date, end: date, *, today: date, field: str) -> tuple[date, 
         raise ValidationFailed(f"统计期间尚未开始：起始日期 {start} 晚于今天（{today}） / the period has not begun: "
                                f"its first day {start} is after today ({today})", field=field)
     if end < start:
-        raise ValidationFailed("结束日期早于开始日期 / end is before start", field="end")
+        raise ValidationFailed(REVERSED, field="end")
     if (end - start).days > MAX_DAYS:
         raise ValidationFailed("统计期间过长（最长五年） / the period is too long (five years at most)", field="start")
     return start, end

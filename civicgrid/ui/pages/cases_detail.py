@@ -152,8 +152,12 @@ def _fields(t, case: Case, route_department: int | None) -> list[dict]:
                     _("批准延期时长（工作小时，不填为按申请批准）")
                 # One form for both decisions: the hours typed before choosing 不同意 are not a reason to refuse it.
                 field["hint"] = _("仅在同意时使用；不同意时不计此项。")
-            elif natural:
-                field["label"] = _("延期时长（自然小时）")
+            else:
+                if natural:
+                    field["label"] = _("延期时长（自然小时）")
+                # one extension: at most twice the category's own time limit (`clocks.extension_max_hours`)
+                field["max"] = f"{clocks.extension_max_hours(case):g}"
+                field["hint"] = gettext("最多 %(hours)s 小时（本类事件处置时限的两倍）") % {"hours": field["max"]}
         elif name == "photos":
             field["widget"] = "photos"
         elif name == "category":

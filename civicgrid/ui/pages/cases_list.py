@@ -2,7 +2,8 @@
 
 Filters: status (one, every case not yet ended — 挂账 included — or those in the loop without 挂账, the board's
 在办: `selectors.STATUS_GROUPS`), category class or subclass, region (street/community), department,
-overdue, 即将超期 (`?due_soon=1`: a step past its clock's warning time, not yet overdue), supervised, 重大事件
+overdue, 即将超期 (`?due_soon=1`: a step past its clock's warning time, not yet overdue), supervised (now: the
+supervision lane's cases, none whose loop ended), 重大事件
 (`?is_major=1`), 上报日期 from/to (`date_from`, `date_to`), a search by number, 12345 ticket number or title (the
 title as the user reads it, masked, where they may not read it in clear: `selectors.search_q`), and
 a work lane (`?work=verify`: the cases waiting for a step
@@ -30,7 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from civicgrid.apps.cases import clocks, selectors
+from civicgrid.apps.cases import clocks, display, selectors
 from civicgrid.apps.cases.models import OPEN_STATUSES, Case, Status
 from civicgrid.apps.cases.recipients import WAITING_STEP
 from civicgrid.apps.cases_documents import ledger
@@ -58,6 +59,10 @@ STEP_NAMES = {clocks.INTAKE: pgettext_lazy("clock step", "受理"), clocks.CHECK
               clocks.VERIFY: pgettext_lazy("clock step", "核查"), clocks.CLOSE: pgettext_lazy("clock step", "结案")}
 FLAGS = (("is_overdue", _("超期"), "warn"), ("is_supervised", _("督办"), "warn"), ("is_major", _("重大"), "warn"),
          ("extension_pending", _("延期待批"), ""), ("is_self_handled", _("自行处置"), ""))
+# The tags that say what the case needs now: a case whose loop ended (closed, refused, voided, merged) is not
+# overdue, supervised or waiting for an extension any more. Of them it shows only that it ran late (曾超期), a fact.
+LIVE_FLAGS = frozenset({"is_overdue", "is_supervised", "extension_pending"})
+WAS_OVERDUE = _("曾超期")
 
 
 def parse_filters(params) -> tuple[selectors.CaseFilter, dict]:
@@ -96,14 +101,16 @@ SELF_HANDLED_REOPENED = _("自行处置后重新办理")
 
 
 def flags_of(case) -> list[dict]:
-    flags = []
-    for name, label, style in FLAGS:
-        if not getattr(case, name):
-            continue
+    def label_of(name, label, style):
         if name == "is_self_handled" and case.reopen_count:
-            label, style = SELF_HANDLED_REOPENED, "warn"
-        flags.append({"label": label, "style": style})
-    return flags
+            return {"label": SELF_HANDLED_REOPENED, "style": "warn"}
+        return {"label": label, "style": style}
+
+    if not display.ended(case.status):
+        return [label_of(name, label, style) for name, label, style in FLAGS if getattr(case, name)]
+    flags = [{"label": WAS_OVERDUE, "style": ""}] if case.is_overdue else []
+    return flags + [label_of(name, label, style) for name, label, style in FLAGS
+                    if name not in LIVE_FLAGS and getattr(case, name)]
 
 
 def read_page(listing: selectors.CaseListing, params) -> tuple[selectors.CursorPage, bool]:

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.core.exceptions import BadRequest
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
@@ -127,11 +127,12 @@ def evaluation(request):
 
 @page_view(selectors.CAPABILITY)
 def evaluation_export(request):
-    """The same table as .xlsx (Chinese headers), recorded in the audit trail."""
+    """The same table as .xlsx (Chinese headers), recorded in the audit trail. A period or subject refused is the
+    site's 400 page saying why, in the reader's language, as the case ledger's link answers it."""
     try:
         ev = _evaluate(request, _ask(request))
     except ValidationFailed as exc:
-        return HttpResponse(one_language(exc.message), status=400, content_type="text/plain; charset=utf-8")
+        raise BadRequest(exc.message) from None
     return file_response(xlsx.export(ev, actor=request.user), xlsx.filename(ev), XLSX_TYPE)
 
 

@@ -100,11 +100,24 @@ def test_the_decision_form_takes_the_hours_granted_and_the_opinion(loop, client_
     assert re.search(r'<label>审批意见（不同意时必填）<textarea name="note"', form)
     url = reverse("ui:case_act", args=[case.number, "decide_extension"])
     before = world_counts()
-    for posted, words in (({"decision": "approve", "hours": "9"}, "不能超过申请的 8 小时"),
-                          ({"decision": "reject"}, "不同意延期须填写审批意见")):
+    # hours beyond those asked for are invalid (400); a rejection without its opinion misses a required input,
+    # answered 422 as every other missing reason (退回, 作废, 重新办理 …) and the missing decision itself are,
+    # the page naming the input as it names any missing one
+    for posted, words, status in (({"decision": "approve", "hours": "9"}, "不能超过申请的 8 小时", 400),
+                                  ({"decision": "reject"}, "请填写「审批意见（不同意时必填）」", 422),
+                                  ({"decision": "reject", "note": "  "}, "请填写「审批意见（不同意时必填）」", 422),
+                                  ({"decision": ""}, "请填写「审批结果」", 422)):
         response = leader.post(url, posted)
-        assert response.status_code == 400 and words in response.content.decode()
+        assert response.status_code == status and words in response.content.decode(), posted
         assert world_counts() == before
+    from django.test import Client
+
+    from civicgrid.apps.cases.tests.conftest import auth
+
+    api = Client().post(f"/api/v1/cases/{case.number}/actions/decide_extension", {"decision": "reject"},
+                        content_type="application/json", **auth(loop.leader))
+    assert api.status_code == 422 and api.json()["code"] == "missing" and api.json()["field"] == "note"
+    assert world_counts() == before
     deadline = Case.objects.get(pk=case.pk).deadline
     assert leader.post(url, {"decision": "approve", "hours": "2", "note": "先延 2 小时"}).status_code == 302
     fresh = Case.objects.get(pk=case.pk)
@@ -172,3 +185,36 @@ def test_the_request_step_shows_the_hours_asked_for_after_the_request_is_gone(lo
     handler.cookies["django_language"] = "en"
     english = _timeline_step(handler, case, "request_extension")[1]
     assert "3 hours of extension asked for" in english
+
+
+def test_a_request_longer_than_twice_the_categorys_limit_is_refused_naming_the_most(loop, client_for):
+    """One 延期 is at most twice the category's handling limit (暴露垃圾: 4 working hours, so 8; a limit in working
+    days counts the calendar's 7-hour days): the form says the most, and the page and the API refuse more with
+    the maximum named, changing nothing."""
+    from django.test import Client
+
+    from civicgrid.apps.cases.tests.conftest import auth
+
+    case = _handling(loop)
+    assert clocks.extension_max_hours(case) == 8
+    handler = client_for(loop.handler)
+    form = _form(handler, case, "request_extension")
+    assert 'max="8"' in form and "最多 8 小时（本类事件处置时限的两倍）" in form
+    before = world_counts()
+    response = handler.post(reverse("ui:case_act", args=[case.number, "request_extension"]),
+                            {"reason": "需调度清运车", "hours": "8.5"})
+    html = response.content.decode()
+    assert response.status_code == 400 and "延期时长不能超过本类事件处置时限的两倍，最多 8 小时（工作小时）" in html
+    api = Client().post(f"/api/v1/cases/{case.number}/actions/request_extension", {"reason": "需调度清运车", "hours": 40},
+                        content_type="application/json", **auth(loop.handler))
+    assert api.status_code == 400 and api.json()["field"] == "hours" and "最多 8 小时" in api.json()["detail"]
+    fresh = Case.objects.get(pk=case.pk)
+    assert not fresh.extension_pending and fresh.extension_hours is None
+    assert world_counts() == before and not Notification.objects.filter(kind="extension_request").exists()
+    act(actor=loop.handler, case=case, action="request_extension", reason="需调度清运车", hours=8)  # the most: taken
+    loop.cat.time_limit_mode, loop.cat.time_limit_amount = LimitMode.WORKING_DAYS, 2
+    loop.cat.save()
+    assert clocks.extension_max_hours(Case.objects.get(pk=case.pk)) == 28  # 2 days of 7 working hours, twice
+    loop.cat.time_limit_mode, loop.cat.time_limit_amount = LimitMode.NATURAL_HOURS, 2000
+    loop.cat.save()
+    assert clocks.extension_max_hours(Case.objects.get(pk=case.pk)) == clocks.MAX_EXTENSION_HOURS

@@ -51,7 +51,7 @@ def typed(loop, api_client):
     act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
     act(actor=loop.handler, case=case, action="start")
     act(actor=loop.handler, case=case, action="progress", note=PROGRESS)
-    act(actor=loop.handler, case=case, action="request_extension", hours=24, reason="等待清运车辆")
+    act(actor=loop.handler, case=case, action="request_extension", hours=8, reason="等待清运车辆")
     return act(actor=loop.dispatcher, case=case, action="decide_extension", decision="approve", note=OPINION)
 
 
@@ -73,7 +73,7 @@ def test_the_case_page_shows_the_typed_numbers_and_names_and_the_notes_masked_no
     # staff's own notes are masked as the description is (`CaseStep.note_for_staff`), the department's own too
     steps = _steps(typed)
     assert f'<span id="step-note-{steps["progress"].pk}" data-step-note>{PROGRESS_MASKED}</span>' in html
-    assert f"同意延期 24 小时：{OPINION_MASKED}" in html
+    assert f"同意延期 8 小时：{OPINION_MASKED}" in html
     assert "data-reveal-text" not in html
     # the 上报 step names the resident's account as the reporter field would: masked
     assert "王**" in html
@@ -132,10 +132,10 @@ def test_the_api_masks_the_text_the_notes_and_the_residents_account(loop, typed,
     assert timeline["report"]["actor_name"] == "王**"
     assert timeline["progress"]["note"] == PROGRESS_MASKED
     decided = timeline["decide_extension"]
-    assert decided["note"] == f"同意延期 24 小时：{OPINION_MASKED}"
+    assert decided["note"] == f"同意延期 8 小时：{OPINION_MASKED}"
     # the words the step's data repeats beside the note are masked as it is: the opinion and the note's English
     assert decided["data"]["opinion"] == OPINION_MASKED and decided["data"]["note_en"].endswith(OPINION_MASKED)
-    assert decided["data"]["hours"] == 24
+    assert decided["data"]["hours"] == 8
     _clear(str(detail))
     listed = api_client.get("/api/v1/cases", **auth(loop.dispatcher)).json()["items"]
     assert [i["title"] for i in listed if i["number"] == typed.number] == [TITLE_MASKED]
@@ -170,7 +170,7 @@ def test_intake_staff_reveal_the_text_and_notes_audited_others_are_refused_audit
     shown = response.content.decode()
     assert TITLE in shown and f"身份证号{ID}" in shown and "我是王小明" in shown
     # each masked note comes out of band into its own place in the timeline
-    for action, note in (("progress", PROGRESS), ("decide_extension", f"同意延期 24 小时：{OPINION}")):
+    for action, note in (("progress", PROGRESS), ("decide_extension", f"同意延期 8 小时：{OPINION}")):
         assert (f'<span id="step-note-{steps[action].pk}" class="revealed" data-step-note '
                 f'data-revealed-note="{steps[action].pk}" hx-swap-oob="true">{note}</span>') in shown
     assert f"step-note-{steps['accept'].pk}" not in shown  # nothing masked in it: not sent again
@@ -178,7 +178,7 @@ def test_intake_staff_reveal_the_text_and_notes_audited_others_are_refused_audit
     assert body["title"] == TITLE and body["description"] == DESCRIPTION
     assert body["notes"] == [
         {"id": steps["progress"].pk, "action": "progress", "note": PROGRESS, "note_en": ""},
-        {"id": steps["decide_extension"].pk, "action": "decide_extension", "note": f"同意延期 24 小时：{OPINION}",
+        {"id": steps["decide_extension"].pk, "action": "decide_extension", "note": f"同意延期 8 小时：{OPINION}",
          "note_en": steps["decide_extension"].data["note_en"]},
     ]
     assert OPINION in body["notes"][1]["note_en"]  # the English in clear too (the timeline's data masks it)

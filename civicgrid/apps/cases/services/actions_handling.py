@@ -13,7 +13,7 @@ from ..models import CaseReporter, CaseStep, Status
 from ..workflow import reopen_window_open
 from . import routing_proposals
 from .actions_intake import resolve_department
-from .common import drop_extension_request, truthy
+from .common import MissingInput, drop_extension_request, truthy
 from .transitions import Ctx, action
 
 DECISIONS = {"approve": "同意", "reject": "不同意"}
@@ -86,6 +86,8 @@ def request_extension(ctx: Ctx) -> None:
         hours = 0
     if not clocks.extension_hours_valid(hours):
         raise ValidationFailed(clocks.EXTENSION_RANGE, field="hours")
+    if too_long := clocks.extension_too_long(ctx.case, hours):
+        raise ValidationFailed(too_long, field="hours")
     ctx.case.extension_pending = True
     ctx.case.extension_hours = hours
     ctx.data["hours"] = hours
@@ -128,8 +130,8 @@ def decide_extension(ctx: Ctx) -> None:
         raise ValidationFailed("请选择审批结果：同意或不同意 / choose the decision: approve or reject", field="decision")
     requested = float(case.extension_hours or 0)
     words = str(ctx.inputs.get("note") or ctx.inputs.get("reason") or "").strip()
-    if decision == "reject" and not words:
-        raise ValidationFailed("不同意延期须填写审批意见，说明理由 / a rejection needs the approver's opinion: say why",
+    if decision == "reject" and not words:  # a required input left empty: 422 `missing`, as the workflow's own
+        raise MissingInput("不同意延期须填写审批意见，说明理由 / a rejection needs the approver's opinion: say why",
                                field="note")
     # The hours granted belong to an approval only: a rejection moves no deadline, so whatever the form's hours
     # box still holds is neither checked nor kept (the step records the hours that were asked for and refused).

@@ -39,14 +39,14 @@ def _names(case, user) -> list[str]:
 
 def test_a_send_back_ends_the_departments_extension_request(loop):
     case = _dispatched(loop)
-    act(actor=loop.handler, case=case, action="request_extension", hours=48, reason="需要协调清运车辆")
+    act(actor=loop.handler, case=case, action="request_extension", hours=8, reason="需要协调清运车辆")
     assert _waiting_lane(loop.dispatcher) == 1 and _unread_requests(case) == 2  # the dispatcher and the leader
 
     act(actor=loop.handler, case=case, action="send_back", reason="属住建局管辖", proposed_department=loop.other_dept.pk)
 
     case.refresh_from_db()
     assert case.status == Status.ACCEPTED and case.extension_pending is False and case.extension_hours is None
-    assert case.steps.last().data["extension_dropped"] == 48
+    assert case.steps.last().data["extension_dropped"] == 8
     # nothing waits for the approvers any more: not on their home page, not in the lane's list, not in the inbox
     assert _waiting_lane(loop.dispatcher) == 0 and _waiting_lane(loop.leader) == 0
     assert not case_list(loop.dispatcher, CaseFilter(work="extension")).exists()
@@ -74,21 +74,21 @@ def test_a_send_back_ends_the_departments_extension_request(loop):
 
 def test_a_refused_send_back_keeps_the_request_waiting(loop):
     case = _dispatched(loop)
-    act(actor=loop.handler, case=case, action="request_extension", hours=48, reason="需要协调清运车辆")
+    act(actor=loop.handler, case=case, action="request_extension", hours=8, reason="需要协调清运车辆")
     before = world_counts()
     with pytest.raises(ValidationFailed):  # it cannot propose itself: the whole action is refused
         act(actor=loop.handler, case=case, action="send_back", reason="退回", proposed_department=loop.dept.pk)
     assert world_counts() == before
     case.refresh_from_db()
-    assert case.extension_pending is True and case.extension_hours == 48 and _unread_requests(case) == 2
+    assert case.extension_pending is True and case.extension_hours == 8 and _unread_requests(case) == 2
 
 
 def test_suspending_ends_the_request_and_after_resuming_the_department_asks_again(loop):
     case = _dispatched(loop)
-    act(actor=loop.handler, case=case, action="request_extension", hours=24, reason="等待配件")
+    act(actor=loop.handler, case=case, action="request_extension", hours=8, reason="等待配件")
     act(actor=loop.leader, case=case, action="suspend", reason="等待专项资金")
     case.refresh_from_db()
-    assert case.extension_pending is False and case.steps.last().data["extension_dropped"] == 24
+    assert case.extension_pending is False and case.steps.last().data["extension_dropped"] == 8
     assert _waiting_lane(loop.dispatcher) == 0 and _unread_requests(case) == 0
 
     act(actor=loop.dispatcher, case=case, action="unsuspend")

@@ -83,7 +83,8 @@ def _matches(case: Case, loop, **f) -> bool:
             return False
     if "overdue" in f and case.is_overdue != f["overdue"]:
         return False
-    if "supervised" in f and case.is_supervised != f["supervised"]:
+    # 督办中 is now: a case whose loop ended is not under supervision, as the supervision lane reads it
+    if "supervised" in f and (case.is_supervised and case.status in {*OPEN_STATUSES, Status.SUSPENDED}) != f["supervised"]:
         return False
     if "category" in f and not (case.category_id == f["category"]
                                 or (case.category_id and case.category.parent_id == f["category"])):

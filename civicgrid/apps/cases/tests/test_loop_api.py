@@ -239,10 +239,11 @@ def test_a_rejected_extension_keeps_the_deadline_and_an_unconfirmed_check_goes_b
     assert api.get(loop.worker, case)["allowed_actions"] == []
     api.act(loop.handler, case, "request_extension", reason="等待配件", hours=4)
     api.act(loop.dispatcher, case, "decide_extension", expect=400, decision="maybe")
-    # a refusal says why: without the approver's opinion it is refused, and nothing changes
+    # a refusal says why: without the approver's opinion it is refused, a missing input (422) as any other
+    # missing reason, and nothing changes
     before = world_counts()
-    body = api.act(loop.dispatcher, case, "decide_extension", expect=400, decision="reject")
-    assert body["field"] == "note" and "不同意延期须填写审批意见" in body["detail"] and world_counts() == before
+    body = api.act(loop.dispatcher, case, "decide_extension", expect=422, decision="reject")
+    assert body["field"] == "note" and body["code"] == "missing" and "不同意延期须填写审批意见" in body["detail"] and world_counts() == before
     body = api.act(loop.dispatcher, case, "decide_extension", decision="reject", note="可先行处置")
     assert body["deadline"] == deadline and body["extension_pending"] is False
     assert body["timeline"][-1]["note"] == "不同意延期 4 小时：可先行处置"

@@ -115,7 +115,7 @@ def test_an_approved_extension_clears_the_overdue_mark_and_rearms_the_sweep(loop
     assert case.is_overdue
     old_due = clock.due_at
     # asked for in time (the real clock is before the deadline the sweep was run past), decided after the breach
-    act(actor=loop.handler, case=case, action="request_extension", reason="材料未到", hours=72)
+    act(actor=loop.handler, case=case, action="request_extension", reason="材料未到", hours=8)
     case = act(actor=loop.dispatcher, case=case, action="decide_extension", decision="approve")
     clock.refresh_from_db()
     # the approved deadline lies ahead: no longer overdue, and the sweep will breach it again if it passes

@@ -254,13 +254,13 @@ def test_supervising_tells_whoever_answers_for_the_step_the_case_waits_for(loop,
 
 def test_suspending_and_resuming_tell_the_departments_handlers(loop):
     case = _dispatched(loop)
-    act(actor=loop.handler, case=case, action="request_extension", reason="等待配件", hours=24)
+    act(actor=loop.handler, case=case, action="request_extension", reason="等待配件", hours=8)
     act(actor=loop.leader, case=case, action="suspend", reason="等待专项资金")
     told = Notification.objects.get(user=loop.handler, kind="suspended")
     assert told.title == f"挂账：{case.number}"
-    assert told.body == ("暂缓办理，各项时限暂停：等待专项资金；待审批的延期申请（24 小时）已撤销，"
+    assert told.body == ("暂缓办理，各项时限暂停：等待专项资金；待审批的延期申请（8 小时）已撤销，"
                          "恢复办理后如仍需延期请重新申请")
-    assert told.body_en == ("on hold, every time limit paused: 等待专项资金; the waiting extension request (24 h) was "
+    assert told.body_en == ("on hold, every time limit paused: 等待专项资金; the waiting extension request (8 h) was "
                             "withdrawn: ask again once handling resumes if more time is still needed")
     assert not Notification.objects.filter(user=loop.leader, kind="suspended").exists()
 
@@ -268,9 +268,9 @@ def test_suspending_and_resuming_tell_the_departments_handlers(loop):
     resumed = Notification.objects.get(user=loop.handler, kind="unsuspended")
     due = f"{timezone.localtime(case.deadline):%Y-%m-%d %H:%M}"
     assert resumed.title == f"恢复办理：{case.number}"
-    assert resumed.body == f"恢复办理，各项时限继续计算，处置期限 {due}；挂账时撤销的延期申请（24 小时）如仍需要，请重新申请"
+    assert resumed.body == f"恢复办理，各项时限继续计算，处置期限 {due}；挂账时撤销的延期申请（8 小时）如仍需要，请重新申请"
     assert resumed.body_en == (f"handling resumes, every time limit runs again, handling deadline {due}; the extension "
-                               f"request (24 h) withdrawn on suspending must be made again if still needed")
+                               f"request (8 h) withdrawn on suspending must be made again if still needed")
     assert _who(case, "unsuspended") == {loop.handler.pk}
 
 

@@ -81,6 +81,33 @@ def test_the_leaders_keep_the_supervised_cases_of_their_region_in_a_lane(loop):
     assert lanes(loop.leader)["supervised"] == 1
 
 
+def test_an_ended_case_is_not_under_supervision_in_the_list_nor_tagged_so(loop):
+    """The list's 督办中 filter (page and API) is the supervision lane: a case voided or closed under 督办 leaves
+    both; the page and the list tag an ended case neither 督办 nor 超期 (only 曾超期, a fact of its past)."""
+    kept, voided = report(loop), report(loop)
+    for case in (kept, voided):
+        act(actor=loop.dispatcher, case=case, action="accept")
+        act(actor=loop.leader, case=case, action="supervise", note="请加快处置")
+    act(actor=loop.dispatcher, case=voided, action="void", reason="重复录入")
+    type(voided).objects.filter(pk=voided.pk).update(is_overdue=True)  # it had run late before it was voided
+    c = page_for(loop.leader)
+    for query in ({"supervised": "1"}, {"work": "supervised"}):
+        listed = c.get("/cases/", query).content.decode()
+        assert kept.number in listed and voided.number not in listed
+        api = Client().get("/api/v1/cases", query, **auth(loop.leader)).json()
+        assert [i["number"] for i in api["items"]] == [kept.number]
+    not_supervised = c.get("/cases/", {"supervised": "0"}).content.decode()
+    assert voided.number in not_supervised and kept.number not in not_supervised
+    listed = c.get("/cases/", {"status": "voided"}).content.decode()
+    assert voided.number in listed
+    assert 'tag warn">督办<' not in listed and 'tag warn">超期<' not in listed and '">曾超期</span>' in listed
+    page = c.get(f"/cases/{voided.number}/").content.decode()
+    heading = page.split("<h1", 1)[1].split("</h1>", 1)[0]
+    assert "督办" not in heading and ">超期<" not in heading and "曾超期" in heading
+    heading = c.get(f"/cases/{kept.number}/").content.decode().split("<h1", 1)[1].split("</h1>", 1)[0]
+    assert 'tag warn">督办<' in heading
+
+
 def test_the_home_page_links_each_lane_to_its_cases(loop):
     mine = report(loop)
     act(actor=loop.dispatcher, case=mine, action="accept")

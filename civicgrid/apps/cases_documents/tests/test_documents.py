@@ -477,3 +477,26 @@ def test_an_own_report_elsewhere_is_listed_for_following_but_marked_out_of_the_l
     assert {r[0] for r in sheet(client.get("/documents/cases/ledger.xlsx"))[1:]} == {loop["case"].number}
     client.force_login(loop["sd"])  # nothing of theirs outside: no mark
     assert "data-outside-ledger" not in client.get("/cases/").content.decode()
+
+
+def test_an_ended_cases_file_and_ledger_line_say_it_was_overdue_and_supervised_not_that_it_is(client, loop):
+    """超期 and 督办 are "now" while the case is in the loop (是); once it ended (closed, refused, voided) its file
+    and its ledger line say 曾超期 / 曾督办, a fact of its past, not 是."""
+    from civicgrid.apps.cases.models import Case
+
+    closed, open_ = loop["case"], loop["other"]
+    # the flags as 超期自动督办 leaves them (the sweep's breach), on a case since closed and on one still open
+    Case.objects.filter(pk__in=[closed.pk, open_.pk]).update(is_overdue=True, is_supervised=True)
+    client.force_login(loop["cd"])
+
+    def sheet_flat(case) -> str:
+        body = client.get(f"/documents/cases/{case.number}.pdf").content
+        return "".join(p.extract_text() for p in PdfReader(io.BytesIO(body)).pages).replace("\n", "").replace(" ", "")
+
+    ended, running = sheet_flat(closed), sheet_flat(open_)
+    assert "超期曾超期" in ended and "督办曾督办" in ended and "超期是" not in ended and "督办是" not in ended
+    assert "超期是" in running and "督办是" in running
+    rows = sheet(client.get("/documents/cases/ledger.xlsx"))
+    lines = {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
+    assert (lines[closed.number]["超期"], lines[closed.number]["督办"]) == ("曾超期", "曾督办")
+    assert (lines[open_.number]["超期"], lines[open_.number]["督办"]) == ("是", "是")

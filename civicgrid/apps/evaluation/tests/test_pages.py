@@ -86,6 +86,12 @@ def test_a_period_that_has_not_begun_is_refused_the_same_everywhere(district, cl
         api = client.get("/api/v1/evaluation", params, **token)
         assert api.status_code == 400 and "统计期间尚未开始" in api.json()["detail"], params
     assert not AuditEntry.objects.filter(action="data.exported").exists()
+    # reversed and in the future: it is reversed, whatever else (it said the period had not begun)
+    reversed_ = {"start": (tomorrow + timedelta(days=30)).isoformat(), "end": tomorrow.isoformat()}
+    html = client.get("/evaluation/", reversed_).content.decode()
+    assert "结束日期早于开始日期" in html and "统计期间尚未开始" not in html
+    api = client.get("/api/v1/evaluation", reversed_, **token)
+    assert api.status_code == 400 and "结束日期早于开始日期" in api.json()["detail"]
     this_month = client.get("/evaluation/", {"month": f"{timezone.localdate():%Y-%m}"})
     assert this_month.status_code == 200
     under_way = client.get("/evaluation/", {"start": f"{timezone.localdate():%Y-%m-01}",
@@ -244,7 +250,14 @@ def test_a_month_and_dates_without_a_choice_are_refused_clearly(district, client
     page = client.get("/evaluation/", both)
     assert page.status_code == 400 and "请按月份或按起止日期统计，不能同时给出" in page.content.decode()
     export = client.get("/evaluation/export.xlsx", both)
-    assert export.status_code == 400 and export.content.decode() == "请按月份或按起止日期统计，不能同时给出"
+    # the site's error page, in the reader's language, as the case ledger's link refuses (not bare text)
+    html = export.content.decode()
+    assert export.status_code == 400 and export["Content-Type"].startswith("text/html")
+    assert "请按月份或按起止日期统计，不能同时给出" in html and "请求有误" in html and "<html" in html
+    client.cookies["django_language"] = "en"
+    english = client.get("/evaluation/export.xlsx", both).content.decode()
+    client.cookies.pop("django_language")
+    assert "不能同时给出" not in english and "give a month or start/end, not both" in english
     token = {"HTTP_AUTHORIZATION": f"Bearer {ApiToken.issue(district.leader, label='test')[1]}"}
     for path in ("/api/v1/evaluation", "/api/v1/evaluation/export"):
         api = client.get(path, both, **token)

@@ -85,6 +85,11 @@ def test_the_case_page_still_shows_the_matches_of_a_report_under_a_subclass(loop
     html = signed_in(loop.dispatcher).get(reverse("ui:case_detail", args=[case.number])).content.decode()
     shown = re.search(r"<p data-suggested-categories>.*?</p>", html, re.S).group(0)
     assert "市容环境类 › 暴露垃圾" in shown
+    english = signed_in(loop.dispatcher)
+    english.cookies["django_language"] = "en"
+    html = english.get(reverse("ui:case_detail", args=[case.number])).content.decode()
+    shown = re.search(r"<p data-suggested-categories>.*?</p>", html, re.S).group(0)
+    assert "(contains its name or a keyword)" in shown and not re.search("[（）、「」；]", shown), shown
     Case.objects.filter(pk=case.pk).update(suggestion=None)  # no suggestion at all: still no panel line
     html = signed_in(loop.dispatcher).get(reverse("ui:case_detail", args=[case.number])).content.decode()
     assert "data-suggested-categories" not in html
@@ -115,6 +120,13 @@ def test_the_triage_list_and_api_still_show_them_in_as_many_queries_for_30_as_fo
 
     html = client.get("/router/triage/").content.decode()
     assert html.count("data-suggested-categories") == 30 and html.count("暴露垃圾（含该类名称或关键词）") == 30
+    # in English the reasons read with ASCII punctuation, not the Chinese brackets around English words
+    client.cookies["django_language"] = "en"
+    english = client.get("/router/triage/").content.decode()
+    shown = re.search(r"<span class=\"hint\" data-suggested-categories>(.*?)</span>", english, re.S).group(1)
+    assert "暴露垃圾 (contains its name or a keyword)" in shown, shown
+    assert not re.search("[（）、「」；]", shown), shown
+    client.cookies.pop("django_language")
     items = api_client.get("/api/v1/router/triage?limit=50", **headers).json()["items"]
     assert len(items) == 30 and all(i["suggestion"]["categories"][0]["id"] == loop.cat.pk for i in items)
     # what the database holds is unchanged: the matches are made for the reader

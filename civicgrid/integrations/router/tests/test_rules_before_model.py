@@ -178,3 +178,18 @@ def test_the_router_card_says_when_the_rule_outranks_the_models_department(loop,
     html = client.get(url).content.decode()
     assert "data-rule-outranks" in html and "模型建议的部门只在二者都没有时采用" in html
     assert re.search(r'data-suggested-department>[^<]*城管', html)  # the model's department is still shown
+
+
+def test_the_case_page_names_the_models_department_and_the_proposed_one_apart(loop, example_model, settings, client):
+    """The page showed 建议处置部门 twice, once for the model's guess (智能分拨 card) and once for the department the
+    rules (or a send-back) proposed: each has its own name now, in both languages."""
+    case = _accepted_lamp_case(loop, example_model, settings, client)
+    Case.objects.filter(pk=case.pk).update(suggested_department=loop.other_dept)
+    url = reverse("ui:case_detail", args=[case.number])
+    html = client.get(url).content.decode()
+    assert "建议处置部门" not in html
+    assert re.search(r"模型建议部门 <strong data-suggested-department>[^<]*城管", html)
+    assert re.search(r"<div data-proposed-department><dt>拟派部门</dt><dd>区住建局</dd>", html)
+    client.cookies["django_language"] = "en"
+    english = client.get(url).content.decode()  # (the English names come with the catalogue's next build)
+    assert "Suggested department" not in english
