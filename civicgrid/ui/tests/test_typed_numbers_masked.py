@@ -199,7 +199,7 @@ def test_the_english_interface_reveals_the_notes_in_english_as_the_timeline_show
     as written."""
     steps = _steps(typed)
     decided, english = steps["decide_extension"], steps["decide_extension"].data["note_en"]
-    assert english.startswith("extension of 24 h") and english.endswith(OPINION)
+    assert english.startswith("extension of 8 h") and english.endswith(OPINION)
     client.force_login(loop.street_dispatcher)
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
     html = client.get(reverse("ui:case_detail", args=[typed.number])).content.decode()
@@ -213,7 +213,7 @@ def test_the_english_interface_reveals_the_notes_in_english_as_the_timeline_show
     assert english in page and "同意延期" not in page and PROGRESS in page
     client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
     shown = client.post(url, HTTP_HX_REQUEST="true").content.decode()
-    assert f"同意延期 24 小时：{OPINION}" in shown and english not in shown
+    assert f"同意延期 8 小时：{OPINION}" in shown and english not in shown
 
 
 def test_a_case_whose_only_masked_words_are_a_staff_note_offers_the_reveal(loop, client, api_client):
