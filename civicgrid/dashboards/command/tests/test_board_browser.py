@@ -107,6 +107,19 @@ def test_a_refresh_that_fails_says_the_board_is_stale_until_one_succeeds(page, d
     stale.wait_for(state="hidden")
 
 
+
+def test_a_refresh_after_signing_out_goes_to_the_sign_in_page_and_back(page, district):  # noqa: F811
+    """The refresh swapped the whole sign-in page into the board's tiles once the session had ended."""
+    sign_in(page, "cd")
+    page.goto(f"{page.base_url}/board/")
+    page.wait_for_selector("#chart-flow svg")
+    page.context.clear_cookies()  # the session ends (signed out elsewhere, or expired)
+    page.evaluate("() => { htmx.ajax('GET', document.getElementById('board-figures').getAttribute('hx-get'), "
+                  "{source: '#board-figures', target: '#board-figures', swap: 'innerHTML'}).catch(() => null); }")
+    page.wait_for_url("**/accounts/login/?next=%2Fboard%2F")
+    assert page.locator("#board-figures").count() == 0
+
+
 def test_on_a_phone_in_english_the_flow_chart_names_every_step(phone_page, district):  # noqa: F811
     """At phone width ECharts dropped the labels that overlapped: "Accepted" and "Handled" bars had no name."""
     sign_in(phone_page, "cd")
