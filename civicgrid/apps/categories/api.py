@@ -287,7 +287,7 @@ class RuleFilter(Schema):
 def list_rules(request, filters: Query[RuleFilter]):
     """Routing rules (分拨规则 and 包保 rules), for those who manage them."""
     if not has_capability(request.user, MANAGE):
-        raise PermissionDenied("无权查看分拨规则 / categories.manage required")
+        raise PermissionDenied("无权查看分拨规则 / you may not view the routing rules")
     qs = selectors.visible_rules(request.user).select_related("category__taxonomy", "department")
     if filters.category is not None:
         qs = qs.filter(category_id=filters.category if 0 < filters.category <= MAX_ID else 0)

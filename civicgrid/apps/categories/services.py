@@ -118,7 +118,7 @@ def check_code(value) -> str:
 def require_manager(actor) -> None:
     """Only holders of `categories.manage` (or the system) change categories and rules."""
     if actor is not None and not has_capability(actor, MANAGE):
-        raise PermissionDenied("只有指挥中心或系统管理员可以维护事件分类和分拨规则 / categories.manage required")
+        raise PermissionDenied("只有指挥中心或系统管理员可以维护事件分类和分拨规则 / only the command centre or a system administrator may maintain case categories and routing rules")
 
 
 def limit_range_text(mode) -> str:

@@ -117,7 +117,7 @@ def export_rules(*, actor) -> tuple[bytes, str]:
     """The routing and 包保 rules as xlsx bytes and a file name, for those who manage them (audited). Export only:
     rules are changed on their pages, where each change is checked against its rivals."""
     if actor is not None and not has_capability(actor, MANAGE):
-        raise PermissionDenied("无权导出分拨规则 / categories.manage required")
+        raise PermissionDenied("无权导出分拨规则 / you may not export the routing rules")
     rules = list(RoutingRule.objects.select_related("category__taxonomy", "department").order_by("region_code", "id"))
     regions = dict(Region.objects.filter(code__in={r.region_code for r in rules}).values_list("code", "name"))
     rows = [[r.pk, r.get_kind_display(), r.category.taxonomy.code if r.category_id else "",

@@ -1,10 +1,15 @@
-"""Session rules: forced password change (first login, expiry) before anything else."""
+"""Session rules: forced password change (first login, expiry) before anything else, and htmx requests turned
+away by them sent to the whole page (`HtmxSessionRedirectMiddleware`)."""
 
 from datetime import timedelta
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
-from django.shortcuts import redirect
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.shortcuts import redirect, resolve_url
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.http import HttpResponseClientRedirect
 
 _ALLOWED_PREFIXES = ("/accounts/", "/static/", "/healthz", "/api/", "/open311/", "/i18n/")
 
@@ -30,3 +35,37 @@ def password_change_required(user) -> bool:
     if max_age and user.password_changed_at and not user.is_demo:
         return timezone.now() - user.password_changed_at > timedelta(days=max_age)
     return False
+
+
+class HtmxSessionRedirectMiddleware:
+    """An htmx request the session rules turn away (signed out, session ended or its password to change) is
+    answered with `HX-Redirect`: the browser goes to the sign-in or password page. Followed by the XHR, the
+    redirect brought that whole page into the fragment's place (the board's tiles, refreshed every 30 s, showed
+    a sign-in form inside them, whose `next` was the fragment's address). After signing in the user comes back
+    to the page they were on (`HX-Current-URL`), not to the fragment."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code not in (301, 302, 303, 307, 308) or not request.headers.get("HX-Request"):
+            return response
+        target = urlsplit(response.get("Location", ""))
+        if target.path == resolve_url(settings.LOGIN_URL):
+            location = f"{target.path}?{urlencode({REDIRECT_FIELD_NAME: _current_page(request)})}"
+        elif target.path == resolve_url("ui:password_change"):
+            location = target.path
+        else:
+            return response
+        return HttpResponseClientRedirect(location)
+
+
+def _current_page(request) -> str:
+    """The path (and query) of the page an htmx request came from, when it is one of this site's; else "/"."""
+    current = request.headers.get("HX-Current-URL", "")
+    if not url_has_allowed_host_and_scheme(current, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        return "/"
+    page = urlsplit(current)
+    return f"{page.path or '/'}{'?' + page.query if page.query else ''}"

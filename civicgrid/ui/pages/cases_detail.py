@@ -139,6 +139,9 @@ def _fields(t, case: Case, route_department: int | None) -> list[dict]:
         if name in ("department", "proposed_department"):
             field["widget"] = "department"
             field["initial"] = route_department if name == "department" else None
+            # 改派 sends the case away from its department, and a 退回 names another: the service refuses the
+            # case's own department there, so the list does not offer it.
+            field["exclude"] = case.department_id if (t.name == "redirect" or name == "proposed_department") else None
             if name == "proposed_department":
                 field["label"] = _("应由哪个部门处置（可选）")
         elif name in ("decision", "result"):

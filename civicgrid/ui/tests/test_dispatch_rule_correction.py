@@ -50,3 +50,21 @@ def test_a_correction_that_decides_at_the_cases_place_does_not_warn(loop, client
     html = _dispatch_correcting(client_for(loop.dispatcher), second, loop.other_dept).content.decode()
     assert "overridden_by" not in second.steps.get(action="dispatch").data["rule_corrected"]
     assert "更具体的规则" not in html
+
+
+def test_a_correction_by_a_dispatcher_without_rule_rights_is_refused_in_words(loop, client_for):
+    """The refusal read "categories.manage required" in English: a capability's code, not a sentence."""
+    from civicgrid.apps.cases.models import Status
+
+    case = report(loop)
+    act(actor=loop.dispatcher, case=case, action="accept")
+    c = client_for(loop.street_dispatcher)  # dispatches in the street, maintains no rules
+    c.cookies["django_language"] = "en"
+    response = _dispatch_correcting(c, case, loop.other_dept)
+    text = response.content.decode()
+    assert response.status_code == 403
+    assert "only the command centre or a system administrator may maintain case categories and routing rules" in text
+    assert "categories.manage" not in text
+    case.refresh_from_db()
+    assert case.status == Status.ACCEPTED and case.department is None  # nothing dispatched
+    assert not RoutingRule.objects.filter(department=loop.other_dept).exists()

@@ -95,3 +95,26 @@ def test_a_refused_redirect_redraws_the_page_and_changes_nothing(loop, client_fo
     assert client_for(loop.other_street_dispatcher).post(
         url, {"department": loop.other_dept.pk, "reason": "x"}).status_code == 404
     assert world_counts() == before
+
+
+def _options(form: str, name: str) -> set[str]:
+    found = re.search(rf'<select name="{name}"[^>]*>(.*?)</select>', form, re.S)
+    return set(re.findall(r'<option value="(\d+)"', found.group(1)))
+
+
+def test_the_department_lists_leave_out_the_one_the_service_would_refuse(loop, client_for):
+    """改派 offered the department the case is with, 退回 the returning department as the one to name: either
+    choice was refused after posting."""
+    case = _dispatched(loop, department=loop.other_dept)
+    redirect_form = _form(_page(client_for(loop.dispatcher), case))
+    assert str(loop.other_dept.pk) not in _options(redirect_form, "department")
+    assert str(loop.dept.pk) in _options(redirect_form, "department")
+    html = _page(client_for(loop.other_handler), case)
+    send_back = re.search(r'data-action="send_back">(.*?)</details>', html, re.S).group(1)
+    assert str(loop.other_dept.pk) not in _options(send_back, "proposed_department")
+    assert str(loop.dept.pk) in _options(send_back, "proposed_department")
+    # 派遣 (after the 退回) may go to any department, the one that sent it back included
+    act(actor=loop.other_handler, case=case, action="send_back", reason="不归我们")
+    html = _page(client_for(loop.dispatcher), case)
+    dispatch = re.search(r'data-action="dispatch">(.*?)</details>', html, re.S).group(1)
+    assert {str(loop.dept.pk), str(loop.other_dept.pk)} <= _options(dispatch, "department")

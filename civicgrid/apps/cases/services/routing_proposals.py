@@ -56,7 +56,7 @@ def open_proposals(user) -> models.QuerySet[RoutingProposal]:
 
 def _require_manager(actor) -> None:
     if actor is not None and not has_capability(actor, MANAGE):
-        raise PermissionDenied("只有能维护分拨规则的人员可以处理规则更正建议 / categories.manage required")
+        raise PermissionDenied("只有能维护分拨规则的人员可以处理规则更正建议 / only those who maintain the routing rules may act on a proposed rule correction")
 
 
 def _close(actor, proposal: RoutingProposal, status: str, note: str, rule_id: int | None) -> RoutingProposal:

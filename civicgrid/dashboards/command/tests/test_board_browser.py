@@ -75,6 +75,51 @@ def test_the_board_draws_and_refreshes(page, district):  # noqa: F811
     assert not errors, errors
 
 
+
+def test_a_refresh_that_fails_says_the_board_is_stale_until_one_succeeds(page, district):  # noqa: F811
+    """A failed refresh left the last figures in place without a word: a wall display could show the morning's
+    numbers all day."""
+    sign_in(page, "cd")
+    page.goto(f"{page.base_url}/board/")
+    page.wait_for_selector("#chart-flow svg")
+    stale = page.locator("[data-board-stale]")
+    assert stale.is_hidden()
+    shown = page.locator("#board-figures [data-updated]").get_attribute("data-updated")[11:19]
+
+    def refresh(part):  # what `every 30s` does, now
+        page.evaluate(f"() => {{ htmx.ajax('GET', document.getElementById('{part}').getAttribute('hx-get'), "
+                      f"{{source: '#{part}', target: '#{part}', swap: 'innerHTML'}}).catch(() => null); }}")
+
+    page.route("**/board/figures/", lambda route: route.fulfill(status=500, body="error"))
+    refresh("board-figures")
+    stale.wait_for(state="visible")
+    assert shown in stale.inner_text() and "看板未能刷新" in stale.inner_text()
+    assert page.locator("[data-figure='reported'] .board-value").inner_text() == "3"  # the last figures stay
+    page.unroute("**/board/figures/")
+    page.route("**/board/lists/", lambda route: route.abort())  # the server out of reach
+    refresh("board-lists")
+    refresh("board-figures")  # the figures come back; the lists still fail: still stale
+    page.wait_for_function("document.querySelector('#board-figures [data-updated]') !== null")
+    page.wait_for_timeout(300)
+    assert stale.is_visible()
+    page.unroute("**/board/lists/")
+    refresh("board-lists")
+    stale.wait_for(state="hidden")
+
+
+
+def test_a_refresh_after_signing_out_goes_to_the_sign_in_page_and_back(page, district):  # noqa: F811
+    """The refresh swapped the whole sign-in page into the board's tiles once the session had ended."""
+    sign_in(page, "cd")
+    page.goto(f"{page.base_url}/board/")
+    page.wait_for_selector("#chart-flow svg")
+    page.context.clear_cookies()  # the session ends (signed out elsewhere, or expired)
+    page.evaluate("() => { htmx.ajax('GET', document.getElementById('board-figures').getAttribute('hx-get'), "
+                  "{source: '#board-figures', target: '#board-figures', swap: 'innerHTML'}).catch(() => null); }")
+    page.wait_for_url("**/accounts/login/?next=%2Fboard%2F")
+    assert page.locator("#board-figures").count() == 0
+
+
 def test_on_a_phone_in_english_the_flow_chart_names_every_step(phone_page, district):  # noqa: F811
     """At phone width ECharts dropped the labels that overlapped: "Accepted" and "Handled" bars had no name."""
     sign_in(phone_page, "cd")

@@ -320,3 +320,31 @@ def test_a_category_match_reads_as_what_was_found(score, words):
 
     shown = describe({"categories": [{"id": 1, "name": "暴露垃圾", "score": score}]})
     assert shown["categories"][0]["match"] == words and "percent" not in shown["categories"][0]
+
+
+def test_in_english_the_suggested_categories_read_as_english(loop, confident, client):
+    """The case page's panel, the triage queue and the report form listed the categories with Chinese brackets
+    and 、 between them in English too: "暴露垃圾 （contains its name or a keyword）、…"."""
+    text = {"title": "垃圾", "description": "楼下暴露垃圾，还有积存垃圾渣土"}
+    case = report(loop, actor=loop.dispatcher, source="hotline", category=None, hotline_ticket="12345-20261201-0099",
+                  **text)
+    assert len(case.suggestion["categories"]) > 1
+    assert auto_dispatch(case.pk).startswith("triage")  # held for a person: in the triage queue
+    client.force_login(loop.dispatcher)
+    client.cookies["django_language"] = "en"
+    pages = {
+        "case": client.get(reverse("ui:case_detail", args=[case.number])).content.decode(),
+        "triage": client.get(reverse("ui:router_triage"), {"all": "1"}).content.decode(),
+    }
+    form = Client()
+    form.force_login(loop.worker)
+    form.cookies["django_language"] = "en"
+    pages["report form"] = form.get("/router/suggest/", text).content.decode()
+    for name, html in pages.items():
+        assert "data-suggested-categories" in html, name
+        block = html[html.index("data-suggested-categories"):]
+        block = block[:min(block.index(end) for end in ("</p>\n</div>", "</p></section>", "</td>", "</ul>") if end in block)]
+        text = re.sub(r"<[^>]+>", "", block)
+        assert re.search(r"\S \(contains its name or a keyword\)", text), (name, text)
+        assert name == "report form" or ", " in text, (name, text)  # the form lists them, one a line
+        assert not re.search("[（）、]", text), (name, text)

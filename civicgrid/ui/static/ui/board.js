@@ -80,6 +80,32 @@
   window.addEventListener("resize", () => Object.values(charts).forEach((c) => c.resize()));
   drawCharts();
 
+  // A refresh that fails (the server answers an error, or cannot be reached) leaves the last figures in place:
+  // the board says so, with the time they are from, until every part refreshes again.
+  const staleNote = document.getElementById("board-stale");
+  const failing = new Set();
+  function refreshed(part, ok) {
+    if (ok) failing.delete(part); else failing.add(part);
+    if (!staleNote) return;
+    if (!failing.size) {
+      staleNote.hidden = true;
+      return;
+    }
+    const tiles = document.querySelector("#board-figures [data-updated]");
+    const updated = tiles ? tiles.dataset.updated.slice(11, 19) : "";  // the district's time, as the tiles say it
+    staleNote.textContent = staleNote.dataset.template.replace("{time}", updated);
+    staleNote.hidden = false;
+  }
+  window.civicgrid = window.civicgrid || {};
+  window.civicgrid.boardRefreshed = refreshed;
+  ["htmx:responseError", "htmx:sendError"].forEach((type) => document.body.addEventListener(type, (e) => {
+    const target = e.detail && e.detail.target;
+    if (target && (target.id === "board-figures" || target.id === "board-lists")) refreshed(target.id, false);
+  }));
+  document.body.addEventListener("htmx:afterSwap", (e) => {
+    if (e.target && (e.target.id === "board-figures" || e.target.id === "board-lists")) refreshed(e.target.id, true);
+  });
+
   // ------------------------------------------------------------------------------------------- map
   const el = document.getElementById("board-map");
   if (!el || typeof L === "undefined") return;
@@ -165,6 +191,7 @@
         return r.json();
       })
       .then((data) => {
+        refreshed("map", true);
         layer.clearLayers();
         data.clusters.forEach((c) => layer.addLayer(cluster(c)));
         data.items.forEach((p) => layer.addLayer(point(p)));
@@ -175,7 +202,9 @@
           fitted = true;
         }
       })
-      .catch(() => {});
+      .catch((err) => {
+        if (!err || err.name !== "AbortError") refreshed("map", false);  // a newer load aborted it: not a failure
+      });
   }
 
   let timer = null;
