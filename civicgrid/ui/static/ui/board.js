@@ -179,8 +179,11 @@
   }
 
   let pending = null;
-  function load() {
+  // `timed`: the reload every 30 s, marked refresh=auto so that it does not count as the user's activity and
+  // keep the session alive (IdleSessionMiddleware); a reload after the user moved the map is not marked.
+  function load(timed) {
     const url = new URL(el.dataset.mapUrl, window.location.href);
+    if (timed === true) url.searchParams.set("refresh", "auto");
     url.searchParams.set("zoom", String(map.getZoom()));
     url.searchParams.set("bbox", map.getBounds().toBBoxString());
     if (pending) pending.abort();
@@ -212,6 +215,6 @@
     clearTimeout(timer);
     timer = setTimeout(load, 250);
   });
-  setInterval(load, Number(el.dataset.refresh || 30) * 1000);
+  setInterval(() => load(true), Number(el.dataset.refresh || 30) * 1000);
   load();
 })();
