@@ -199,7 +199,12 @@
         data.clusters.forEach((c) => layer.addLayer(cluster(c)));
         data.items.forEach((p) => layer.addLayer(point(p)));
         el.dataset.level = data.level;
-        if (note) note.textContent = `${el.dataset.labelTotal} ${data.total}`;
+        // The clusters and the cases not placed on the map (未定位: their region has no centre point) make the total.
+        if (note) {
+          note.textContent = `${el.dataset.labelTotal} ${data.total}` + (data.unlocated
+            ? ` · ${(el.dataset.labelUnlocated || "").replace("{n}", data.unlocated)}` : "");
+          note.dataset.unlocated = String(data.unlocated || 0);
+        }
         if (!fitted && data.items.length && !outlines.getBounds().isValid()) {
           map.fitBounds(L.latLngBounds(data.items.map((p) => [p.lat, p.lng])).pad(0.2));
           fitted = true;
