@@ -71,7 +71,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "civicgrid.foundation.core.middleware.RequestContextMiddleware",
     "civicgrid.ui.errors.DatabaseUnavailableMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "civicgrid.foundation.access.middleware.IdleSessionMiddleware",  # Django's, but timed refreshes are not activity
     "civicgrid.foundation.core.middleware.ChineseFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -171,7 +171,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "civicgrid.foundation.access.passwords.HistoryValidator"},
 ]
 SESSION_COOKIE_AGE = env.int("CIVICGRID_SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
-SESSION_SAVE_EVERY_REQUEST = True  # idle timeout, not absolute
+SESSION_SAVE_EVERY_REQUEST = True  # idle timeout, not absolute (automatic refreshes excepted: IdleSessionMiddleware)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_PROXY = env_bool("CIVICGRID_BEHIND_TLS_PROXY", False)

@@ -127,7 +127,8 @@ WORK_LANES: tuple[WorkLane, ...] = (
     WorkLane("handle", gettext_noop("待处置"), "cases.handle", (Status.DISPATCHED, Status.HANDLING)),
     WorkLane("verify", gettext_noop("待核查"), "cases.verify", (Status.HANDLED,)),
     WorkLane("close", gettext_noop("待结案"), "cases.close", (Status.VERIFIED,)),
-    # Only where 审批延期 can be taken (its transition's states): a suspended case keeps its request, undecidable.
+    # Only where 审批延期 can be taken (its transition's states). A suspended case has no request to decide: 挂账
+    # withdraws a waiting one (`services.common.drop_extension_request`); after 恢复办理 the department asks again.
     WorkLane("extension", gettext_noop("延期待批"), "cases.approve",
              tuple(sorted(CASE_WORKFLOW.transition("decide_extension").sources)), extension_pending=True),
     # 督办 covers "an overdue or major case" (GLOSSARY): the leaders who supervise keep in sight the open cases

@@ -350,13 +350,15 @@ def level_for_zoom(zoom: int | None) -> str:
 
 def map_data(user, *, zoom: int | None = None, bbox: tuple[float, float, float, float] | None = None) -> dict:
     """Open cases for the map: clusters per street/community/grid (by code prefix), or single cases when few
-    are open or the map is zoomed in (those within `bbox`, at most POINTS_MAX)."""
+    are open or the map is zoomed in (those within `bbox`, at most POINTS_MAX). `total` counts every open case
+    in scope; `unlocated` those of it in no cluster, their region having no centre point (or no row) to put one
+    at: the map says them apart (未定位), so that its clusters and `unlocated` add up to `total`."""
     open_cases = board_cases(user).filter(status__in=OPEN)
     per_grid = dict(open_cases.values_list("region_code").annotate(n=Count("pk")).values_list("region_code", "n"))
     total = sum(per_grid.values())
     level = "case" if total <= POINTS_MAX else level_for_zoom(zoom)
     if level == "case":
-        return {"level": level, "total": total, "clusters": [], "items": _points(open_cases, bbox)}
+        return {"level": level, "total": total, "unlocated": 0, "clusters": [], "items": _points(open_cases, bbox)}
     width = LEVELS[level]
     counts: dict[str, int] = {}
     for code, n in per_grid.items():
@@ -365,7 +367,8 @@ def map_data(user, *, zoom: int | None = None, bbox: tuple[float, float, float, 
     clusters = [{"code": code, "name": name, "count": counts[code], "lng": lng, "lat": lat}
                 for code, name, lng, lat in regions if lng is not None]
     clusters.sort(key=lambda c: -c["count"])
-    return {"level": level, "total": total, "clusters": clusters, "items": []}
+    unlocated = total - sum(c["count"] for c in clusters)
+    return {"level": level, "total": total, "unlocated": unlocated, "clusters": clusters, "items": []}
 
 
 def _points(qs, bbox) -> list[dict]:

@@ -29,7 +29,7 @@ from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
-from civicgrid.apps.cases.models import Case
+from civicgrid.apps.cases.models import FINAL_STATUSES, Case
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.errors import CivicgridError, NotFound
@@ -112,7 +112,10 @@ def local_reason(suggestion: dict | None, target) -> str:
 
 def suggestion_panel(case: Case, user=None) -> dict | None:
     """The router's part of the case page, for those who take reports in (`cases.intake`): its suggestion,
-    whether it was auto-dispatched, whether the dispatcher's choice differed (once dispatched)."""
+    whether it was auto-dispatched, whether the dispatcher's choice differed (once dispatched). None once the
+    case has ended (结案, 不予受理, 作废, 合并): there is nothing left to route (a reopened case has it again)."""
+    if case.status in FINAL_STATUSES:
+        return None
     if user is not None and not has_capability(user, "cases.intake"):
         return None
     s = describe(with_categories([(case.suggestion, case_text(case))])[0])

@@ -188,9 +188,9 @@ def test_a_report_outside_ones_grid_is_followed_but_not_ones_to_verify(loop):
     assert case.number in page_for(loop.neighbour_worker).get("/cases/", {"work": "verify"}).content.decode()
 
 
-def test_a_suspended_request_leaves_the_extension_lane_until_the_case_resumes(loop):
-    """挂账 keeps the handler's extension request, but 审批延期 is only possible while the case is in hand: the
-    lane (home count, list, API) holds the cases where the decision can actually be taken."""
+def test_a_suspended_case_leaves_the_extension_lane_and_does_not_come_back_to_it(loop):
+    """挂账 withdraws the handler's waiting extension request (`drop_extension_request`): the lane (home count,
+    list, API) no longer holds the case, nor does it after 恢复办理, when the department asks again if need be."""
     case = report(loop)
     act(actor=loop.dispatcher, case=case, action="accept")
     act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
@@ -198,9 +198,8 @@ def test_a_suspended_request_leaves_the_extension_lane_until_the_case_resumes(lo
     assert lanes(loop.leader)["extension"] == 1
     act(actor=loop.leader, case=case, action="suspend", reason="等待预算")
     case.refresh_from_db()
-    assert case.status == "suspended"
-    if case.extension_pending:  # the request survives 挂账: the lane must not offer a decision nobody can take
-        assert "decide_extension" not in {t.name for t in CASE_WORKFLOW.allowed(case, loop.leader)}
+    assert case.status == "suspended" and not case.extension_pending and case.extension_hours is None
+    assert "decide_extension" not in {t.name for t in CASE_WORKFLOW.allowed(case, loop.leader)}
     assert lanes(loop.leader)["extension"] == 0 and lanes(loop.dispatcher)["extension"] == 0
     c = page_for(loop.leader)
     assert 'data-lane="extension" data-count="0"' in c.get("/").content.decode()
@@ -209,9 +208,8 @@ def test_a_suspended_request_leaves_the_extension_lane_until_the_case_resumes(lo
     assert api["items"] == []
     act(actor=loop.leader, case=case, action="unsuspend")
     case.refresh_from_db()
-    assert lanes(loop.leader)["extension"] == (1 if case.extension_pending else 0)
-    if case.extension_pending:
-        assert case.number in c.get("/cases/", {"work": "extension"}).content.decode()
+    assert not case.extension_pending and lanes(loop.leader)["extension"] == 0
+    assert case.number not in c.get("/cases/", {"work": "extension"}).content.decode()
 
 
 def test_the_extension_lane_follows_the_decisions_transition():

@@ -299,6 +299,24 @@ def test_the_map_clusters_by_region_when_many_cases_are_open(tree, people, monke
     assert {i["status_label"] for i in zoomed["items"]} == {"待处置"}
 
 
+def test_cases_of_a_region_without_a_centre_point_are_counted_apart_not_lost(tree, people, monkeypatch):
+    from civicgrid.foundation.regions.models import Region
+
+    for code, n in (("140213050001001", 3), ("140213051001001", 2)):
+        for _ in range(n):
+            make_case(tree, code, status=Status.DISPATCHED)
+    Region.objects.filter(code="140213051").update(centroid_lng=None, centroid_lat=None)  # no centre point
+    monkeypatch.setattr(selectors, "POINTS_MAX", 2)
+    streets = selectors.map_data(people["cd"], zoom=11)
+    assert {c["code"]: c["count"] for c in streets["clusters"]} == {"140213050": 3}
+    assert streets["total"] == 5 and streets["unlocated"] == 2  # the map's figures add up
+    assert sum(c["count"] for c in streets["clusters"]) + streets["unlocated"] == streets["total"]
+    grids = selectors.map_data(people["cd"], zoom=15)  # the grid has its point: placed there
+    assert grids["unlocated"] == 0 and sum(c["count"] for c in grids["clusters"]) == grids["total"] == 5
+    monkeypatch.setattr(selectors, "POINTS_MAX", 500)
+    assert selectors.map_data(people["cd"], zoom=11)["unlocated"] == 0  # single cases: each has its own point
+
+
 def test_the_page_and_its_partials(client, people):
     p = people
     case = report(p)

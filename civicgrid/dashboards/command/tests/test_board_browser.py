@@ -4,6 +4,7 @@ script error (CSP holds), an htmx refresh brings a new report in, and the evalua
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 from django.utils import timezone
@@ -90,19 +91,19 @@ def test_a_refresh_that_fails_says_the_board_is_stale_until_one_succeeds(page, d
         page.evaluate(f"() => {{ htmx.ajax('GET', document.getElementById('{part}').getAttribute('hx-get'), "
                       f"{{source: '#{part}', target: '#{part}', swap: 'innerHTML'}}).catch(() => null); }}")
 
-    page.route("**/board/figures/", lambda route: route.fulfill(status=500, body="error"))
+    page.route(re.compile(r"/board/figures/"), lambda route: route.fulfill(status=500, body="error"))
     refresh("board-figures")
     stale.wait_for(state="visible")
     assert shown in stale.inner_text() and "看板未能刷新" in stale.inner_text()
     assert page.locator("[data-figure='reported'] .board-value").inner_text() == "3"  # the last figures stay
-    page.unroute("**/board/figures/")
-    page.route("**/board/lists/", lambda route: route.abort())  # the server out of reach
+    page.unroute(re.compile(r"/board/figures/"))
+    page.route(re.compile(r"/board/lists/"), lambda route: route.abort())  # the server out of reach
     refresh("board-lists")
     refresh("board-figures")  # the figures come back; the lists still fail: still stale
     page.wait_for_function("document.querySelector('#board-figures [data-updated]') !== null")
     page.wait_for_timeout(300)
     assert stale.is_visible()
-    page.unroute("**/board/lists/")
+    page.unroute(re.compile(r"/board/lists/"))
     refresh("board-lists")
     stale.wait_for(state="hidden")
 
@@ -118,6 +119,42 @@ def test_a_refresh_after_signing_out_goes_to_the_sign_in_page_and_back(page, dis
                   "{source: '#board-figures', target: '#board-figures', swap: 'innerHTML'}).catch(() => null); }")
     page.wait_for_url("**/accounts/login/?next=%2Fboard%2F")
     assert page.locator("#board-figures").count() == 0
+
+
+def test_the_timed_refreshes_are_marked_and_the_map_counts_what_it_cannot_place(page, district,  # noqa: F811
+                                                                                 monkeypatch):
+    """The board's own refreshes carry refresh=auto (they do not keep the session alive); a map reload after the
+    user moved the map does not. Cases whose region has no centre point are said apart (未定位), not lost."""
+    from civicgrid.dashboards.command import selectors
+    from civicgrid.foundation.regions.models import Region
+
+    monkeypatch.setattr(selectors, "POINTS_MAX", 1)  # the two open cases are clustered by street
+    Region.objects.filter(code__startswith="140213050").update(centroid_lng=None, centroid_lat=None)  # at any zoom
+    sent = []
+    page.on("request", lambda r: sent.append(r.url) if "/board/" in r.url else None)
+    page.clock.install()
+    sign_in(page, "cd")
+    page.goto(f"{page.base_url}/board/")
+    page.wait_for_function("() => document.getElementById('board-map-note').textContent.includes('未定位')")
+    note = page.locator("#board-map-note")
+    assert note.get_attribute("data-unlocated") == "2" and "在办 2" in note.inner_text()
+    assert "未定位 2 件" in note.inner_text()
+    page.clock.run_for(2_000)  # the map settles (fitted to the outlines: a moveend reload, after 250 ms)
+    page.wait_for_timeout(500)
+    assert not [u for u in sent if "refresh=auto" in u]  # the page's first load and fitting: not timed
+    sent.clear()
+    page.clock.run_for(29_000)  # the board's timer: every 30 s
+    page.wait_for_function("() => document.getElementById('board-map-note').dataset.unlocated === '2'")
+    page.wait_for_timeout(500)
+    for part in ("/board/figures/", "/board/lists/", "/board/map.json"):
+        assert [u for u in sent if part in u], (part, sent)
+        assert all("refresh=auto" in u for u in sent if part in u), sent
+    sent.clear()
+    page.locator("#board-map .leaflet-control-zoom-in").click()  # the user moves the map
+    page.clock.run_for(1_000)
+    page.wait_for_timeout(500)
+    moved = [u for u in sent if "/board/map.json" in u]
+    assert moved and not [u for u in moved if "refresh=auto" in u], sent
 
 
 def test_on_a_phone_in_english_the_flow_chart_names_every_step(phone_page, district):  # noqa: F811

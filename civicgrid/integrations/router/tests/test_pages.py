@@ -221,3 +221,21 @@ def test_hotline_report_without_a_point_gets_the_place_its_text_names(loop, live
     # no place named, no point: the service's own error
     r = c.post("/cases/hotline/", hotline_form(title="有人反映问题", description="", lng="", lat=""))
     assert r.status_code == 400 and "data-proposal" not in r.content.decode() and Case.objects.count() == 1
+
+
+@pytest.mark.parametrize("end", ["close", "refuse", "void", "merge"])
+def test_the_panel_is_gone_once_the_case_has_ended(loop, live, end):
+    case = report(loop, title="路边暴露垃圾", description=CITY)
+    c = signed_in(loop.dispatcher)
+    assert "data-router-panel" in c.get(f"/cases/{case.number}/").content.decode()  # still to be routed
+    if end == "close":
+        case = _closed(loop, "垃圾桶满溢", CITY, loop.dept, loop.handler)
+        assert case.status == Status.CLOSED and case.suggestion
+    elif end == "merge":
+        parent = report(loop, title="路边垃圾", description=CITY)
+        case = act(actor=loop.dispatcher, case=case, action="merge", parent=parent.number)
+    else:
+        case = act(actor=loop.dispatcher, case=case, action=end, reason="重复或不属实")
+    assert case.status in {Status.CLOSED, Status.REFUSED, Status.VOIDED, Status.MERGED}
+    page = c.get(f"/cases/{case.number}/").content.decode()
+    assert "data-router-panel" not in page and "模型建议部门" not in page

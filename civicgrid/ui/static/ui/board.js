@@ -179,8 +179,11 @@
   }
 
   let pending = null;
-  function load() {
+  // `timed`: the reload every 30 s, marked refresh=auto so that it does not count as the user's activity and
+  // keep the session alive (IdleSessionMiddleware); a reload after the user moved the map is not marked.
+  function load(timed) {
     const url = new URL(el.dataset.mapUrl, window.location.href);
+    if (timed === true) url.searchParams.set("refresh", "auto");
     url.searchParams.set("zoom", String(map.getZoom()));
     url.searchParams.set("bbox", map.getBounds().toBBoxString());
     if (pending) pending.abort();
@@ -196,7 +199,12 @@
         data.clusters.forEach((c) => layer.addLayer(cluster(c)));
         data.items.forEach((p) => layer.addLayer(point(p)));
         el.dataset.level = data.level;
-        if (note) note.textContent = `${el.dataset.labelTotal} ${data.total}`;
+        // The clusters and the cases not placed on the map (未定位: their region has no centre point) make the total.
+        if (note) {
+          note.textContent = `${el.dataset.labelTotal} ${data.total}` + (data.unlocated
+            ? ` · ${(el.dataset.labelUnlocated || "").replace("{n}", data.unlocated)}` : "");
+          note.dataset.unlocated = String(data.unlocated || 0);
+        }
         if (!fitted && data.items.length && !outlines.getBounds().isValid()) {
           map.fitBounds(L.latLngBounds(data.items.map((p) => [p.lat, p.lng])).pad(0.2));
           fitted = true;
@@ -212,6 +220,6 @@
     clearTimeout(timer);
     timer = setTimeout(load, 250);
   });
-  setInterval(load, Number(el.dataset.refresh || 30) * 1000);
+  setInterval(() => load(true), Number(el.dataset.refresh || 30) * 1000);
   load();
 })();
