@@ -36,6 +36,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from civicgrid.apps.cases import clocks
 from civicgrid.apps.cases.models import OPEN_STATUSES, Case, CaseReporter, Source, Status
 from civicgrid.apps.categories.models import Category
 from civicgrid.foundation.access.models import User
@@ -378,7 +379,9 @@ def _course(sim: Sim) -> Iterator[timedelta]:
             case = _act(handler, case, "progress", note=rng.choice(PROGRESS_NOTES))
         # 延期 is asked for within the time limit only (the workflow refuses it once the deadline has passed)
         if late and attempt == 0 and rng.random() < 0.3 and case.deadline and timezone.now() < case.deadline:
-            _act(handler, case, "request_extension", reason="需协调产权单位，申请延期", hours=24)
+            # a day's delay, or less where the category's limit allows less (at most twice its limit)
+            hours = min(24.0, clocks.extension_max_hours(case))
+            _act(handler, case, "request_extension", reason="需协调产权单位，申请延期", hours=hours)
             yield sim.minutes(30, 180)
             case = _act(cast.leader, case, "decide_extension", decision="approve")
         elif late and case.deadline and rng.random() < 0.4:

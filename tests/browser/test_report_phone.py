@@ -4,6 +4,9 @@ self-handled report, the follow link with its copy button, and the English page'
 
 from __future__ import annotations
 
+import re
+import time
+
 import pytest
 
 from civicgrid.testing.browser import browser_db, sign_in
@@ -208,3 +211,24 @@ def test_a_resident_held_back_by_the_rate_limit_is_told_why_and_keeps_the_draft(
     assert phone.locator("[data-retry-now]").is_visible()
     assert phone.input_value("textarea[name=description]") == "小区门口垃圾堆放"
     assert phone.errors == []
+
+
+def test_a_position_found_before_the_phone_script_arrives_is_kept(phone, district):
+    """Given a slow network, where the GPS answers while the page's phone script is still loading, when the
+    report is sent, then it goes with that position: a page opened afresh is not emptied as if Back had put
+    a sent report into it (that took the position and the report was refused for lacking one)."""
+    from civicgrid.apps.cases.models import Case
+
+    def slow(route):
+        time.sleep(1.5)
+        route.continue_()
+
+    phone.route(re.compile(r"report-phone[^/]*\.js"), slow)
+    sign_in(phone, "wang-wg")
+    open_report(phone)
+    assert phone.input_value("input[name=lat]") != ""
+    phone.select_option("select[name=category]", label="暴露垃圾")
+    phone.fill("textarea[name=description]", "小区门口垃圾堆放")
+    phone.click("button[data-submit]")
+    phone.wait_for_selector("#report-done:not([hidden])")
+    assert Case.objects.count() == 1

@@ -690,10 +690,12 @@
     if (draft.pending) checkDraft(draft, restored);
     else restored.then((missing) => { if (missing && !sending) say(restoredText(missing), "error"); });
   } else {
-    // No draft: whatever the fields hold was put back by the browser (Back to a page whose report was sent, or
-    // whose draft was discarded), not typed here. Emptied first, then a key of its own: that text sent under a
-    // new key would be a second case of a report already sent.
-    clearSent();
+    // No draft, on a page reached by Back or Forward: whatever the fields hold was put back by the browser (a
+    // report sent, or a draft discarded), not typed here. Emptied first, then a key of its own: that text sent
+    // under a new key would be a second case of a report already sent. A page opened afresh is left alone: the
+    // position found while the scripts loaded (report.js) is already in its fields.
+    const nav = performance.getEntriesByType ? performance.getEntriesByType("navigation")[0] : null;
+    if (nav && nav.type === "back_forward") clearSent();
     keyInput.value = newKey();
   }
   // Back (or Forward) to this page kept in the browser's back/forward cache: the page is as it was left, script
