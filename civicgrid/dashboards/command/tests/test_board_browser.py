@@ -66,6 +66,8 @@ def test_the_board_draws_and_refreshes(page, district):  # noqa: F811
 
     from civicgrid.apps.cases.services import submit_case
 
+    # The test's write shares the live server's one SQLite connection: no request of the page may be running.
+    page.wait_for_load_state("networkidle")
     submit_case(actor=district["worker"], title="乱贴小广告", lng=POINT[0], lat=POINT[1] + 0.003,
                 source="grid_worker")
     # What `every 30s` does, now: the figures partial comes again and the charts are redrawn from it.
@@ -114,6 +116,7 @@ def test_a_refresh_after_signing_out_goes_to_the_sign_in_page_and_back(page, dis
     sign_in(page, "cd")
     page.goto(f"{page.base_url}/board/")
     page.wait_for_selector("#chart-flow svg")
+    page.wait_for_load_state("networkidle")
     page.context.clear_cookies()  # the session ends (signed out elsewhere, or expired)
     page.evaluate("() => { htmx.ajax('GET', document.getElementById('board-figures').getAttribute('hx-get'), "
                   "{source: '#board-figures', target: '#board-figures', swap: 'innerHTML'}).catch(() => null); }")
