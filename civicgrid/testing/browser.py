@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -35,13 +36,20 @@ BROWSER_APPS = [app for app in settings.INSTALLED_APPS if app != "civicgrid.foun
 browser_db = pytest.mark.django_db(transaction=True, available_apps=BROWSER_APPS)
 
 
+# Held while the one-at-a-time live server (SQLite, below) answers a request. The test thread shares that
+# server's one connection: a write of its own while a request is still being answered (a page closed with its
+# last request under way) fails as "database table is locked". Taking it waits for that request to end.
+SERVER_BUSY = threading.Lock()
+
+
 def purge_test_audit_rows() -> None:
-    """Empty the audit table by lifting its triggers for one transaction (test databases only)."""
+    """Empty the audit table by lifting its triggers for one transaction (test databases only), once the live
+    server has answered whatever request it was still answering."""
     from django.db import connection, transaction
 
     triggers = importlib.import_module("civicgrid.foundation.audit.migrations.0002_append_only")
     table = connection.ops.quote_name("audit_auditentry")
-    with transaction.atomic(), connection.cursor() as cursor:
+    with SERVER_BUSY, transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER audit_no_change")
             cursor.execute(f"DELETE FROM {table}")
@@ -70,6 +78,10 @@ def live_server(request, django_db_setup):
     class OneAtATime(WSGIServer):
         def __init__(self, *args, connections_override=None, **kwargs):
             super().__init__(*args, **kwargs)
+
+        def finish_request(self, request, client_address):
+            with SERVER_BUSY:
+                super().finish_request(request, client_address)
 
     addr = request.config.getvalue("liveserver") or os.environ.get("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
     server = LiveServer(addr, start=False)
