@@ -122,7 +122,7 @@ class Category(models.Model):
 
     @property
     def display_name(self) -> str:
-        """The name in the reader's language (`display_name`)."""
+        """The English name in the English interface when it is set, else the Chinese name: what pages show."""
         return display_name(self.name, self.name_en)
 
     @property
