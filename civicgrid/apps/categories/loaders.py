@@ -4,6 +4,7 @@
   gb47678_5_2026_directory.csv`: 153 components and 250 matters as transcribed; a few codes are absent in
   the transcription, see `civicgrid/data/SOURCES.md`), with classes named from its `major_name` column and
   default local rules from `data/gbt47678_defaults.csv` (by class, by a word in the name, by code);
+  and the classes' English names from `data/gbt47678_class_names_en.csv` (subclasses have none yet);
 * `load_social_types()`: taxonomy `social`, the social-governance event types of `data/social_types.csv`;
 * `load_baobao()`: the flood-season 包保 table (`civicgrid/data/baobao_flood.csv`) as 包保 assignments: the
   hazards ledger and the patron routing rules on the 防汛应急 class of each street, through
@@ -39,6 +40,7 @@ PROJECT_DATA = Path(__file__).resolve().parents[2] / "data"
 APP_DATA = Path(__file__).resolve().parent / "data"
 GBT_CSV = PROJECT_DATA / "gb47678_5_2026_directory.csv"
 GBT_DEFAULTS_CSV = APP_DATA / "gbt47678_defaults.csv"
+GBT_CLASS_NAMES_EN_CSV = APP_DATA / "gbt47678_class_names_en.csv"
 SOCIAL_CSV = APP_DATA / "social_types.csv"
 BAOBAO_CSV = PROJECT_DATA / "baobao_flood.csv"
 
@@ -50,7 +52,7 @@ TAXONOMIES = {
 }
 KIND_OF = {"管理部件": CategoryKind.COMPONENT, "管理事项": CategoryKind.MATTER}
 FLOOD = "flood"  # the 包保 table's kind (hazards.PatronKind.FLOOD)
-_FILLABLE = ("acceptance_condition", "closure_condition", "responsible_body", "keywords")
+_FILLABLE = ("name_en", "acceptance_condition", "closure_condition", "responsible_body", "keywords")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class Spec:
     code: str
     name: str
     parent_code: str = ""
+    name_en: str = ""
     amount: str = ""
     unit: str = ""
     responsible_body: str = ""
@@ -126,9 +129,12 @@ def _keywords(*parts: str) -> str:
     return text
 
 
-def gbt_specs(directory: Path = GBT_CSV, defaults: Path = GBT_DEFAULTS_CSV) -> list[Spec]:
+def gbt_specs(directory: Path = GBT_CSV, defaults: Path = GBT_DEFAULTS_CSV,
+              names_en: Path = GBT_CLASS_NAMES_EN_CSV) -> list[Spec]:
     """Classes and subclasses of GB/T 47678.5-2026 with their default local rules, in directory order."""
     rules = _read(defaults)
+    # By the Chinese class name, so that a renamed class in another transcription gets no stale English.
+    english = {row["major_name"]: row["name_en"] for row in _read(names_en)}
 
     def applies(row: dict[str, str], kind: str) -> bool:
         return not row["kind"] or row["kind"] == kind
@@ -140,7 +146,7 @@ def gbt_specs(directory: Path = GBT_CSV, defaults: Path = GBT_DEFAULTS_CSV) -> l
         major, code, name = row["major_code"], row["code"], row["name"]
         key = (kind, major)
         if key not in classes:
-            spec = Spec(kind, major, row["major_name"])
+            spec = Spec(kind, major, row["major_name"], name_en=english.get(row["major_name"], ""))
             for rule in rules:
                 if rule["match"] == "all" and applies(rule, kind):
                     spec = _merge(spec, rule)
@@ -150,7 +156,7 @@ def gbt_specs(directory: Path = GBT_CSV, defaults: Path = GBT_DEFAULTS_CSV) -> l
             spec = replace(spec, keywords=_keywords(spec.name, spec.keywords))
             classes[key] = spec
             specs.append(spec)
-        spec = replace(classes[key], code=code, name=name, parent_code=major, keywords="")
+        spec = replace(classes[key], code=code, name=name, name_en="", parent_code=major, keywords="")
         by_name = next((r for r in rules if r["match"].startswith("name:") and r["match"][5:] in name
                         and applies(r, kind)), None)
         if by_name:
@@ -168,7 +174,7 @@ def social_specs(path: Path = SOCIAL_CSV) -> list[Spec]:
     for row in _read(path):
         parent = specs.get(row["parent"])
         base = replace(parent, keywords="", parent_code=row["parent"]) if parent else Spec(CategoryKind.EVENT, "", "")
-        spec = _merge(replace(base, code=row["code"], name=row["name"]), row)
+        spec = _merge(replace(base, code=row["code"], name=row["name"], name_en=row.get("name_en", "")), row)
         words = [row["name"], row.get("keywords", "")] + ([parent.name] if parent else [])
         specs[row["code"]] = replace(spec, keywords=_keywords(*words))
     return list(specs.values())
@@ -202,7 +208,7 @@ def apply_specs(*, actor, taxonomy: Taxonomy, specs: list[Spec]) -> LoadResult:
         if current is None:
             amount, unit = check_limit(spec.amount or "3", spec.unit or "working_days")
             current = Category(
-                taxonomy=taxonomy, kind=spec.kind, code=spec.code, name=spec.name, sort=sort,
+                taxonomy=taxonomy, kind=spec.kind, code=spec.code, name=spec.name, name_en=spec.name_en, sort=sort,
                 acceptance_condition=spec.acceptance, closure_condition=spec.closure, time_limit_amount=amount,
                 time_limit_mode=unit, responsible_body=spec.responsible_body[:100], default_department=department,
                 keywords=spec.keywords, is_public=_bool(spec.public, False),
@@ -214,7 +220,9 @@ def apply_specs(*, actor, taxonomy: Taxonomy, specs: list[Spec]) -> LoadResult:
         if current.edited_at is not None:
             result.unchanged += 1
             continue
-        wanted = {"acceptance_condition": spec.acceptance, "closure_condition": spec.closure,
+        # The English name only beside the Chinese name it translates (a class renamed in the meantime keeps none).
+        wanted = {"name_en": spec.name_en if current.name == spec.name else "",
+                  "acceptance_condition": spec.acceptance, "closure_condition": spec.closure,
                   "responsible_body": spec.responsible_body[:100], "keywords": spec.keywords}
         fills = {f: wanted[f] for f in _FILLABLE if not getattr(current, f) and wanted[f]}
         if current.default_department_id is None and department is not None:

@@ -9,8 +9,8 @@ administrator has edited (`edited_at`).
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import get_language, npgettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import npgettext
 
 
 class Taxonomy(models.Model):
@@ -49,6 +49,14 @@ def limit_phrase(mode: str, shown: str, count: int) -> str | None:
     return None
 
 
+def display_name(name: str, name_en: str = "") -> str:
+    """A category's name as people read it: the English name in the English interface when there is one, else
+    the Chinese name (which exports, audit records and the Open311 feed keep using)."""
+    if name_en and (get_language() or "").startswith("en"):
+        return name_en
+    return name or ""
+
+
 class CategoryKind(models.TextChoices):
     COMPONENT = "component", _("部件")
     MATTER = "matter", _("事项")
@@ -63,6 +71,8 @@ class Category(models.Model):
                                  verbose_name=_("分类体系"))
     code = models.CharField(_("编码"), max_length=16)
     name = models.CharField(_("名称"), max_length=100)
+    # Shown instead of `name` in the English interface (`display_name`); empty: the Chinese name there too.
+    name_en = models.CharField(_("英文名称"), max_length=100, blank=True)
     kind = models.CharField(_("类型"), max_length=16, choices=CategoryKind.choices, default=CategoryKind.EVENT)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children",
                                verbose_name=_("上级分类"))
@@ -95,7 +105,7 @@ class Category(models.Model):
     edited_at = models.DateTimeField(_("人工修改时间"), null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    audit_plain_fields = ("name",)
+    audit_plain_fields = ("name", "name_en")
     # Bookkeeping: every administrator's change moves it, so the history would repeat it on each entry.
     history_hidden_fields = ("edited_at",)
 
@@ -109,6 +119,16 @@ class Category(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+    @property
+    def display_name(self) -> str:
+        """The English name in the English interface when it is set, else the Chinese name: what pages show."""
+        return display_name(self.name, self.name_en)
+
+    @property
+    def display_label(self) -> str:
+        """Code and name in the reader's language, as `str()` gives them in Chinese: "0101 Neighbour disputes"."""
+        return f"{self.code} {self.display_name}"
 
     @property
     def published(self) -> bool:

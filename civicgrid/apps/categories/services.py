@@ -48,7 +48,7 @@ __all__ = [
     "create_taxonomy", "create_category",
     "update_category", "create_rule", "update_rule", "delete_rule", "correct_rule", "check_limit",
     "RULE_CORRECTED", "RULE_CORRECTED_AT_DISPATCH", "same_place_rules", "check_department", "staffed_departments",
-    "normalise_code", "check_code", "class_off_warning", "note_feed_change", "assign_patron", "ledger_kind",
+    "normalise_code", "check_code", "check_name_en", "class_off_warning", "note_feed_change", "assign_patron", "ledger_kind",
     "ledger_classes", "is_ledger_rule", "PATRON_LEDGER", "PATRON_READERS",
 ]
 
@@ -73,7 +73,7 @@ _UNITS_EN = {LimitMode.WORKING_HOURS: "working hours", LimitMode.WORKING_DAYS: "
 HANDLE_CAPABILITY = "cases.handle"
 
 CATEGORY_FIELDS = (
-    "name", "parent", "acceptance_condition", "closure_condition", "time_limit_amount", "time_limit_mode",
+    "name", "name_en", "parent", "acceptance_condition", "closure_condition", "time_limit_amount", "time_limit_mode",
     "responsible_body", "default_department", "keywords", "is_public", "in_public_feed", "is_active",
     "sort",
 )
@@ -230,12 +230,36 @@ def _check_two_levels(category: Category) -> None:
         raise ValidationFailed(problem, field="parent")
 
 
+NAME_EN_LENGTH = 100
+
+
+def name_en_problem(text: str) -> str | None:
+    """What is wrong with an English name (already stripped), or None: too long, or holding a control character
+    (a tab, line break or other character pasted from elsewhere that a label cannot show)."""
+    if len(text) > NAME_EN_LENGTH:
+        return (f"英文名称最多 {NAME_EN_LENGTH} 个字符 / the English name must be at most {NAME_EN_LENGTH} "
+                "characters")
+    if any(unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} for ch in text):
+        return "英文名称不能含控制字符（如换行、制表符） / the English name must not hold control characters"
+    return None
+
+
+def check_name_en(value) -> str:
+    """An English name as stored: stripped, at most `NAME_EN_LENGTH` characters, no control characters."""
+    text = ("" if value is None else str(value)).strip()
+    problem = name_en_problem(text)
+    if problem:
+        raise ValidationFailed(problem, field="name_en")
+    return text
+
+
 def clean_category(category: Category, *, keep_department_id: int | None = None) -> None:
     """Normalise and check a category before saving it (raises ValidationFailed naming the field).
 
     `keep_department_id`: the default department stored before this change, which may stay as it is."""
     category.code = _text(category.code, "code", 16, required=True)
     category.name = _text(category.name, "name", 100, required=True)
+    category.name_en = check_name_en(category.name_en)
     if category.kind not in CategoryKind.values:
         raise ValidationFailed(f"未知的分类类型：「{category.kind}」 / unknown kind: {category.kind}", field="kind")
     category.acceptance_condition = _text(category.acceptance_condition, "acceptance_condition", 2000)

@@ -44,17 +44,20 @@ from .services import (
     class_off_warning,
     clean_category,
     code_problem,
+    name_en_problem,
     normalise_code,
     note_feed_change,
     require_manager,
     two_levels_problem,
 )
 
+# 英文名称 last, so that the columns of files (and scripts) from before it keep their places.
 HEADERS = ("分类体系", "编码", "名称", "上级编码", "类型", "立案条件", "处置时限", "时限单位", "结案条件",
-           "责任主体", "默认处置部门", "关键词", "开放公众上报", "公开到开放接口", "启用")
-# Columns a file may leave out (files exported before they existed): absent or empty, the field is left as it is
-# (a new category: 公开到开放接口 as 开放公众上报).
-OPTIONAL = ("公开到开放接口",)
+           "责任主体", "默认处置部门", "关键词", "开放公众上报", "公开到开放接口", "启用", "英文名称")
+# Columns a file may leave out (files exported before they existed): absent, the field is left as it is (a new
+# category: 公开到开放接口 as 开放公众上报, no English name). 公开到开放接口 left empty is left as it is too; 英文名称
+# left empty clears the English name, as an empty text column clears its field.
+OPTIONAL = ("公开到开放接口", "英文名称")
 MAX_ROWS = 5000
 SHEET_TITLE = "事件分类"  # the export's worksheet, which an import reads when the workbook has it
 KIND_LABELS = {str(label): value for value, label in CategoryKind.choices}
@@ -65,7 +68,7 @@ UNIT_SYNONYMS = {"工作时": LimitMode.WORKING_HOURS, "自然小时": LimitMode
 AMBIGUOUS_UNITS = {"小时", "时", "钟头", "天", "日", "h", "hr", "hrs", "hour", "hours", "d", "day", "days"}
 TRUE, FALSE = {"是", "TRUE", "1", "Y", "YES", "√"}, {"否", "FALSE", "0", "N", "NO", "×"}
 # Columns an import sets on a category (the taxonomy, kind and code identify it).
-_SET = ("name", "acceptance_condition", "closure_condition", "time_limit_amount", "time_limit_mode",
+_SET = ("name", "name_en", "acceptance_condition", "closure_condition", "time_limit_amount", "time_limit_mode",
         "responsible_body", "default_department", "keywords", "is_public", "in_public_feed", "is_active")
 
 
@@ -81,6 +84,7 @@ def export_rows(categories) -> list[list]:
             c.acceptance_condition, _number(c.time_limit_amount), c.get_time_limit_mode_display(),
             c.closure_condition, c.responsible_body, org_label(c.default_department), c.keywords,
             "是" if c.is_public else "否", "是" if c.in_public_feed else "否", "是" if c.is_active else "否",
+            c.name_en,
         ]
         for c in categories
     ]
@@ -218,6 +222,12 @@ def _parse(number: int, cells: dict[str, str], taxonomies: dict[str, Taxonomy], 
         bad("编码", "编码须为 1–16 个字符且不含空格 / code must be 1-16 characters without spaces")
     if not name or len(name) > 100:
         bad("名称", "名称须为 1–100 个字符 / name must be 1-100 characters")
+    english = {}
+    if "英文名称" in cells:  # an older file without the column leaves the English name as it is
+        english["name_en"] = (cells["英文名称"] or "").strip()
+        problem = name_en_problem(english["name_en"])
+        if problem:
+            bad("英文名称", problem)
     kind = KIND_LABELS.get(cells["类型"]) or (cells["类型"] if cells["类型"] in CategoryKind.values else None)
     if kind is None:
         bad("类型", f"类型须为部件、事项或事件：「{cells['类型']}」 / kind must be 部件, 事项 or 事件: {cells['类型']}")
@@ -250,7 +260,7 @@ def _parse(number: int, cells: dict[str, str], taxonomies: dict[str, Taxonomy], 
     values = {
         "name": name, "acceptance_condition": cells["立案条件"], "closure_condition": cells["结案条件"],
         "time_limit_amount": amount, "time_limit_mode": unit, "responsible_body": cells["责任主体"],
-        "default_department": None, "keywords": cells["关键词"], **flags,
+        "default_department": None, "keywords": cells["关键词"], **flags, **english,
     }
     return _Row(number, taxonomy, kind, code, normalise_code(cells["上级编码"]), values, cells["默认处置部门"])
 
@@ -493,7 +503,7 @@ class _RowRefused(Exception):
 
 
 # The column of the table that holds each field `clean_category` may refuse.
-_COLUMNS = {"code": "编码", "name": "名称", "kind": "类型", "parent": "上级编码", "acceptance_condition": "立案条件",
+_COLUMNS = {"code": "编码", "name": "名称", "name_en": "英文名称", "kind": "类型", "parent": "上级编码", "acceptance_condition": "立案条件",
             "closure_condition": "结案条件", "responsible_body": "责任主体", "keywords": "关键词",
             "time_limit_amount": "处置时限", "time_limit_mode": "时限单位", "default_department": "默认处置部门"}
 

@@ -112,20 +112,26 @@ def _description(category: Category) -> str:
     return f"{condition}（处置时限 {category.time_limit_text}）" if condition else f"处置时限 {category.time_limit_text}"
 
 
-def service_list() -> list[dict]:
-    """GET services: every public service with its group, keywords and whether it has attributes."""
+def service_list(*, english: bool = False) -> list[dict]:
+    """GET services: every public service with its group, keywords and whether it has attributes. `english`
+    (asked by `locale=en`): service and group named by their English names where they have one (the Chinese
+    otherwise, and the description as it is)."""
+
+    def named(category: Category) -> str:
+        return (category.name_en if english else "") or category.name
+
     carriers = _with_attributes()
     every = None in carriers
     items = []
     for c in service_categories():
         items.append({
             "service_code": c.key,
-            "service_name": c.name,
+            "service_name": named(c),
             "description": _description(c),
             "metadata": every or c.pk in carriers or (c.parent_id in carriers),
             "type": "realtime",
             "keywords": keywords(c),
-            "group": c.parent.name if c.parent_id else c.taxonomy.name,
+            "group": named(c.parent) if c.parent_id else c.taxonomy.name,
         })
     return items
 

@@ -121,8 +121,11 @@ def discovery(request, fmt, params, client, **_):
 
 @endpoint("GET")
 def service_list(request, fmt, params, client, **_):
-    """GET services: the categories open to public reports and published to the feed (`catalogue`)."""
-    return render(fmt, "services", catalogue.service_list())
+    """GET services: the categories open to public reports and published to the feed (`catalogue`); in Chinese,
+    or with `locale=en` (`en-US`, `en_GB`) by their English names where they have one. Only the parameter asks:
+    the site's language middleware ignores Accept-Language (`core.middleware.ChineseFirstLocaleMiddleware`)."""
+    locale = (params.get("locale") or "").strip().lower().replace("_", "-")
+    return render(fmt, "services", catalogue.service_list(english=locale.split("-")[0] == "en"))
 
 
 @endpoint("GET")

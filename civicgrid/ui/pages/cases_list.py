@@ -46,8 +46,8 @@ from .common import PAGE_SIZE, page_view, region_choices
 # The list shows no map: leave the grids' boundaries (often large) in the database.
 ROW_FIELDS = (
     "pk", "number", "title", "status", "is_overdue", "is_supervised", "is_major", "is_self_handled",
-    "reopen_count", "extension_pending", "reported_at", "deadline", "region_code", "category__name", "grid__name",
-    "department__name", "department__short_name", "category", "grid", "department",
+    "reopen_count", "extension_pending", "reported_at", "deadline", "region_code", "category__name",
+    "category__name_en", "grid__name", "department__name", "department__short_name", "category", "grid", "department",
     "category__time_limit_mode", "category__time_limit_amount",  # whether the deadline is provisional
     "reporter",  # the user's own reports outside their region: listed for following, not in the ledger
 )

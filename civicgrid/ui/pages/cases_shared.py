@@ -117,16 +117,17 @@ def category_groups(user) -> list[dict]:
         visible_categories(user)
         .filter(in_use_q(), parent__isnull=False)  # a subclass of a class switched off is not offered
         .select_related("taxonomy", "parent")
-        .only("pk", "code", "name", "keywords", "taxonomy__name", "parent__name", "parent__code")
+        .only("pk", "code", "name", "name_en", "keywords", "taxonomy__name", "parent__name", "parent__name_en",
+              "parent__code")
         .order_by("taxonomy__name", "parent__code", "sort", "code")
     )
     groups: list[dict] = []
-    for c in rows:
-        label = f"{c.taxonomy.name} · {c.parent.name}"
+    for c in rows:  # names in the reader's language (`Category.display_name`)
+        label = f"{c.taxonomy.name} · {c.parent.display_name}"
         if not groups or groups[-1]["label"] != label:
             groups.append({"label": label, "options": []})
-        groups[-1]["options"].append({"id": c.pk, "code": c.code, "name": c.name, "keywords": c.keywords,
-                                      "path": f"{c.parent.name} › {c.name}"})
+        groups[-1]["options"].append({"id": c.pk, "code": c.code, "name": c.display_name, "keywords": c.keywords,
+                                      "path": f"{c.parent.display_name} › {c.display_name}"})
     return groups
 
 
@@ -134,7 +135,8 @@ def category_classes() -> list[Category]:
     """Top-level classes of every active taxonomy (the list's category filter; a class matches its subclasses)."""
     return list(
         Category.objects.filter(parent__isnull=True, is_active=True, taxonomy__is_active=True)
-        .select_related("taxonomy").only("pk", "code", "name", "taxonomy__name").order_by("taxonomy__name", "code")
+        .select_related("taxonomy").only("pk", "code", "name", "name_en", "taxonomy__name")
+        .order_by("taxonomy__name", "code")
     )
 
 

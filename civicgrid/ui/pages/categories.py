@@ -49,9 +49,9 @@ from .common import (
 
 COLUMNS = [
     Column(_("编码"), "code", link=True),
-    Column(_("名称"), "name", link=True),
+    Column(_("名称"), "display_name", link=True),  # the English name in the English interface, when it has one
     Column(_("类型"), "get_kind_display"),
-    Column(_("上级"), "parent.name"),
+    Column(_("上级"), "parent.display_name"),
     Column(_("处置时限"), "time_limit_text"),
     Column(_("默认处置部门"), "default_department_label"),
     Column(_("开放公众上报"), "public_label"),
@@ -93,7 +93,8 @@ def _label_rules(objects) -> list:
     kind (`is_ledger`): its department is the street's 包保 department everywhere. One query for the page."""
     classes = services.ledger_classes() if objects else {}
     for r in objects:
-        r.category_label = f"{r.category.taxonomy.name} · {r.category}" if r.category_id else str(_("任意分类"))
+        r.category_label = (f"{r.category.taxonomy.name} · {r.category.display_label}" if r.category_id
+                            else str(_("任意分类")))
         r.department_label = selectors.org_label(r.department)
         r.active_label = _yes(r.is_active)
         r.is_ledger = bool(services.is_ledger_rule(r, classes))
@@ -211,6 +212,8 @@ class CategoryForm(forms.Form):
     """The local rules of one category, as an administrator edits them."""
 
     name = forms.CharField(label=_("名称"), max_length=100)
+    name_en = forms.CharField(label=_("英文名称"), max_length=100, required=False,
+                              help_text=_("英文界面显示此名称；不填则显示中文名称"))
     time_limit_amount = forms.DecimalField(
         label=_("处置时限"), max_digits=6, decimal_places=2, min_value=0.01,
         help_text=_("不超过约一年：工作小时最多 2000，工作日最多 250，自然时最多 8760"),
@@ -268,7 +271,8 @@ class RuleForm(forms.Form):
                 help_text=_("更改处置部门即更改该街道的包保部门：隐患台账、防汛任务、防汛物资和抢险救援随之改用新部门"))
         self.fields["category"].queryset = Category.objects.select_related("taxonomy").order_by(
             "taxonomy__code", "kind", "sort", "code")
-        self.fields["category"].label_from_instance = lambda c: f"{c.taxonomy.name} · {c.get_kind_display()} {c}"
+        self.fields["category"].label_from_instance = (
+            lambda c: f"{c.taxonomy.name} · {c.get_kind_display()} {c.display_label}")
         current = self.initial.get("department")
         self.fields["department"].queryset = _dispatch_orgs(getattr(current, "pk", None))
         self.fields["department"].staffed = services.staffed_departments()
@@ -315,7 +319,7 @@ def category_list(request):
     qs = qs.filter(taxonomy=current) if current else qs.none()
     if kind in CategoryKind.values:
         qs = qs.filter(kind=kind)
-    qs = search(qs, ("name", "code", "keywords"), q).order_by("kind", "sort", "code")
+    qs = search(qs, ("name", "name_en", "code", "keywords"), q).order_by("kind", "sort", "code")
     page_obj = paginate(request, qs, per_page=100)
     return render(request, "categories/list.html", {
         "taxonomies": taxonomies, "current": current, "kind": kind, "q": q, "kinds": CategoryKind.choices,
@@ -478,7 +482,7 @@ def _proposal_rows(proposals) -> list[dict]:
             "proposal": p, "case_url": reverse("ui:case_detail", args=[p.case.number]),
             "rule_id": rule_id,
             "rule_url": reverse("ui:routing_rule_detail", args=[rule_id]) if rule_id else "",
-            "category": str(p.category) if p.category_id else "",
+            "category": p.category.display_label if p.category_id else "",
             "from": selectors.org_label(p.from_department), "to": selectors.org_label(p.proposed_department),
             "accept_url": proposal_correction_url(p),
             "dismiss_url": reverse("ui:routing_proposal_dismiss", args=[p.pk]),
@@ -626,7 +630,7 @@ def _last_states(entries) -> list[dict]:
     queries whatever the number)."""
     entries = list(entries)
     states = [(e, e.before if isinstance(e.before, dict) else {}) for e in entries]
-    categories = {c.pk: str(c) for c in Category.objects.filter(
+    categories = {c.pk: c.display_label for c in Category.objects.filter(
         pk__in={st.get("category") for _e, st in states} - {None})}
     departments = {o.pk: selectors.org_label(o) for o in Organisation.objects.filter(
         pk__in={st.get("department") for _e, st in states} - {None})}

@@ -25,7 +25,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import get_language, gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -97,6 +97,50 @@ def describe(suggestion: dict | None) -> dict | None:
     }
 
 
+def _category_id(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def in_reader_language(suggestions: list[dict | None]) -> list[dict | None]:
+    """Described suggestions (`describe`) with the categories they name (the text matches and the model's own)
+    in the reader's language (`Category.display_name`): in the English interface, their English names where
+    they have one, one query for the lot; unchanged in Chinese, where the stored names are the ones shown. After
+    `describe`, whose pick compares the Chinese names (`matching.clear`)."""
+    from civicgrid.apps.categories.models import Category, display_name
+
+    if not (get_language() or "").startswith("en"):
+        return suggestions
+    ids = {_category_id(c.get("id")) for s in suggestions if s for c in s.get("categories") or []}
+    ids |= {_category_id(s.get("category_id")) for s in suggestions if s}
+    ids.discard(None)
+    if not ids:
+        return suggestions
+    names = {pk: (display_name(name, name_en), display_name(parent, parent_en) if parent else "")
+             for pk, name, name_en, parent, parent_en in Category.objects.filter(pk__in=ids).values_list(
+                 "pk", "name", "name_en", "parent__name", "parent__name_en")}
+
+    def shown(c: dict) -> dict:
+        found = names.get(_category_id(c.get("id")))
+        if found is None:
+            return c
+        name, parent = found
+        return {**c, "name": name, "path": f"{parent} › {name}" if parent else name}
+
+    result: list[dict | None] = []
+    for s in suggestions:
+        if s:
+            s = {**s}
+            if s.get("categories"):
+                s["categories"] = [shown(c) for c in s["categories"]]
+            own = names.get(_category_id(s.get("category_id")))
+            if own is not None and s.get("category"):
+                if s.get("target") == s["category"]:
+                    s["target"] = own[0]
+                s["category"] = own[0]
+        result.append(s)
+    return result
+
+
 def suggested_category(suggestion: dict | None) -> int | None:
     """The category the 立案 form starts from: the model's own (a model trained on categories), else the top
     text match when it is clear (`categories.matching.clear`); the dispatcher still chooses."""
@@ -118,7 +162,7 @@ def suggestion_panel(case: Case, user=None) -> dict | None:
         return None
     if user is not None and not has_capability(user, "cases.intake"):
         return None
-    s = describe(with_categories([(case.suggestion, case_text(case))])[0])
+    s = in_reader_language([describe(with_categories([(case.suggestion, case_text(case))])[0])])[0]
     if s is None and not case.auto_dispatched:
         return None
     corrected = None
@@ -188,7 +232,7 @@ def suggest_fragment(request):
     description = request.GET.get("description", "")[:MAX_SUGGEST_TEXT]
     address = request.GET.get("address", "")[:200]
     text = f"{title} {description}".replace("\x00", "").strip()
-    live = describe(suggest(text)) if text else None
+    live = in_reader_language([describe(suggest(text))])[0] if text else None
     where = f"{address} {text}".replace("\x00", "").strip()
     places = find_place(where, limit=3) if where else []
     may_dispatch = has_capability(request.user, "cases.intake")
@@ -267,9 +311,9 @@ def triage(request):
     qs = triage_queue(request.user, below=None if show_all else limit, top_level_only=True)
     page = Paginator(qs.select_related("category", "grid"), TRIAGE_PAGE).get_page(request.GET.get("page"))
     routed = _routed_departments(page.object_list)
-    shown = with_categories([(c.suggestion, case_text(c)) for c in page.object_list])
-    rows = [{"case": c, "s": describe(s), "routed": routed.get(c.pk)} for c, s in zip(page.object_list, shown,
-                                                                                       strict=True)]
+    shown = in_reader_language([describe(s) for s in with_categories([(c.suggestion, case_text(c))
+                                                                        for c in page.object_list])])
+    rows = [{"case": c, "s": s, "routed": routed.get(c.pk)} for c, s in zip(page.object_list, shown, strict=True)]
     return render(request, "router/triage.html", {
         "rows": rows, "page": page, "show_all": show_all, "threshold": percent(limit),
         "auto_enabled": handlers.enabled(),
