@@ -44,6 +44,7 @@ CASE_COLUMNS = (
     "deadline", "accepted_on_time", "dispatched_on_time", "handled_on_time", "closed_on_time", "checked_on_time",
     "verified_on_time", "is_overdue", "is_supervised", "rework_count", "send_back_count", "reopen_count", "redirect_count",
     "extension_pending", "is_self_handled", "suspended_from", "accepted_by_id", "dispatched_by_id", "updated_at",
+    "title_masked",
 )
 STEP_COLUMNS = ("case_id", "action", "from_status", "to_status", "actor_name", "note", "actor_id", "at")
 # Milestones: offset after the report (seconds), the status the case reaches, the step it leaves.
@@ -152,6 +153,7 @@ def generate(n: int, world: dict, *, steps: bool | str, seed: int = 2026):
             overdue, overdue, 1 if m["handled_at"] and rng.random() < 0.06 else 0,
             1 if m["dispatched_at"] and rng.random() < 0.04 else 0, 0, 0, False, kind == "self",
             "dispatched" if kind == "suspended" else "", accepted_by, dispatched_by, now,
+            "测试事件",
         )
         if steps:
             step_rows = _dispatch_steps(step_rows, dispatched_by, row[SENT_BACK], dispatchers, steps_rng)
