@@ -301,3 +301,31 @@ def test_a_long_reopen_reason_on_the_follow_page_is_kept_whole_or_refused_never_
     case.refresh_from_db()
     assert case.status == Status.ACCEPTED
     assert CaseStep.objects.filter(case=case).order_by("-pk").values_list("note", flat=True)[0] == long_reason
+
+
+def test_a_grid_workers_report_merged_into_a_case_outside_their_grid_is_opened_by_its_follow_link(loop, client_for):
+    """Given the grid worker's report in the neighbouring grid, merged into the neighbour's own report of the same
+    problem, when the case it joined is dispatched, then the worker's 案卷进展 about that case (whose page answers
+    them 404: it is outside their grid and not theirs) opens their follow page, as 我的上报 does."""
+    from civicgrid.apps.cases.tests.conftest import NEIGHBOUR_POINT
+
+    parent = report(loop, actor=loop.neighbour_worker, lng=NEIGHBOUR_POINT[0], lat=NEIGHBOUR_POINT[1])
+    own = report(loop, lng=NEIGHBOUR_POINT[0], lat=NEIGHBOUR_POINT[1])
+    act(actor=loop.dispatcher, case=parent, action="accept")
+    act(actor=loop.dispatcher, case=own, action="merge", parent=parent.number)
+    act(actor=loop.dispatcher, case=parent, action="dispatch", department=loop.dept.pk)
+    told = Notification.objects.filter(user=loop.worker, kind="status", target_id=str(parent.pk))
+    assert told.exists()
+    token = CaseReporter.objects.get(original_case=own, user=loop.worker).follow_token
+
+    c = client_for(loop.worker)
+    html = c.get(reverse("ui:inbox")).content.decode()
+
+    follow = reverse("ui:follow", args=[token])
+    for message in told:
+        assert re.search(rf'value="{re.escape(follow)}"><button type="submit" class="small" '
+                         rf'data-open="{message.pk}"', html)
+    assert reverse("ui:case_detail", args=[parent.number]) not in html
+    assert c.get(reverse("ui:case_detail", args=[parent.number])).status_code == 404
+    assert c.get(follow).status_code == 200
+
