@@ -29,7 +29,15 @@ from civicgrid.apps.cases import clocks, display, duplicates, recipients, select
 from civicgrid.apps.cases import conf as case_conf
 from civicgrid.apps.cases import photos as photo_mod
 from civicgrid.apps.cases.media import ExternalMedia, external_media
-from civicgrid.apps.cases.models import Attachment, Case, ProposalStatus, RoutingProposal, Source, Status
+from civicgrid.apps.cases.models import (
+    Attachment,
+    Case,
+    CaseReporter,
+    ProposalStatus,
+    RoutingProposal,
+    Source,
+    Status,
+)
 from civicgrid.apps.cases.services.actions_handling import DECISIONS
 from civicgrid.apps.cases.services.actions_intake import (
     CHECK_RESULTS,
@@ -503,7 +511,10 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
     may_reveal = (contact or masked_text) and services.may_reveal_contact(user, case)
     reporter_token = ""
     if case.reporter_id == user.pk:
-        reporter_token = next((r.follow_token for r in case.reporters.all() if r.original_case_id == case.pk), "")
+        # Their own report's row, also once a merge moved it to the case it joined (`case.reporters` is then
+        # empty): the link still follows the report, as the case file's QR code does.
+        reporter_token = (CaseReporter.objects.filter(original_case=case).order_by("pk")
+                          .values_list("follow_token", flat=True).first() or "")
     return {
         "case": case,
         # The case's version as this page draws it: every action form sends it back (`expected_step`), and one

@@ -329,3 +329,23 @@ def test_a_grid_workers_report_merged_into_a_case_outside_their_grid_is_opened_b
     assert c.get(reverse("ui:case_detail", args=[parent.number])).status_code == 404
     assert c.get(follow).status_code == 200
 
+
+def test_a_grid_workers_merged_report_keeps_its_follow_link_and_qr_code_on_its_page(loop, client_for):
+    """Given the grid worker's report merged into another case of their grid, when they open their report's page
+    to hand the link over, then it still offers the link and its QR code (the follow page shows the report and the
+    case it joined), as the case file does."""
+    parent = report(loop, actor=loop.neighbour_worker)
+    own = report(loop)
+    token = CaseReporter.objects.get(original_case=own).follow_token
+    act(actor=loop.dispatcher, case=parent, action="accept")
+    act(actor=loop.dispatcher, case=own, action="merge", parent=parent.number)
+
+    c = client_for(loop.worker)
+    html = c.get(reverse("ui:case_detail", args=[own.number])).content.decode()
+
+    follow = reverse("ui:follow", args=[token])
+    assert 'id="follow-link"' in html and f'href="{follow}"' in html
+    assert reverse("ui:follow_qr", args=[token, "svg"]) in html
+    assert c.get(follow).status_code == 200
+    # the case it joined is not their report: no link there
+    assert 'id="follow-link"' not in c.get(reverse("ui:case_detail", args=[parent.number])).content.decode()
