@@ -55,6 +55,7 @@ from civicgrid.apps.cases.workflow import (
     reopen_deadline,
     reopen_window_open,
 )
+from civicgrid.apps.cases_documents import qr
 from civicgrid.apps.categories.models import LimitMode
 from civicgrid.apps.categories.selectors import org_label
 from civicgrid.apps.categories.services import dispatch_target, explain_route
@@ -551,6 +552,8 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "grid_geometry": case.grid.geometry if case.grid_id else None,
         "follow_path": reverse("ui:follow", args=[reporter_token]) if reporter_token else "",
         "follow_token": reporter_token,
+        # handed to the reporter: the public address, as the QR code beside it and the SMS carry it
+        "follow_link": qr.follow_link(reporter_token, request) if reporter_token else "",
         "open311": open311_answers(case) if case.source == "open311" else None,
         "ledger_url": (f"{reverse('ui:case_ledger')}?q={case.number}"
                        if has_capability(user, "cases.export") else ""),

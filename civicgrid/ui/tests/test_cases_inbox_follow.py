@@ -344,8 +344,28 @@ def test_a_grid_workers_merged_report_keeps_its_follow_link_and_qr_code_on_its_p
     html = c.get(reverse("ui:case_detail", args=[own.number])).content.decode()
 
     follow = reverse("ui:follow", args=[token])
-    assert 'id="follow-link"' in html and f'href="{follow}"' in html
+    assert 'id="follow-link"' in html and f'href="http://testserver{follow}"' in html
     assert reverse("ui:follow_qr", args=[token, "svg"]) in html
     assert c.get(follow).status_code == 200
     # the case it joined is not their report: no link there
     assert 'id="follow-link"' not in c.get(reverse("ui:case_detail", args=[parent.number])).content.decode()
+
+
+def test_the_follow_link_staff_hand_over_is_the_public_address_the_qr_code_and_sms_carry(loop, client_for, settings):
+    """Behind the site's public address (`CIVICGRID_PUBLIC_BASE_URL`), the report's success answer and the case
+    page showed the link with the host staff reached the site by (an office address a resident cannot open),
+    while its QR code and the SMS carry the public one: the link to copy is the public one too."""
+    import uuid
+
+    settings.CIVICGRID_PUBLIC_BASE_URL = "https://wangge.example.gov.cn"
+    c = client_for(loop.worker)
+    sent = c.post(reverse("ui:case_submit"), {"idempotency_key": str(uuid.uuid4()), "description": "楼道堆放杂物",
+                                              "lng": "113.21", "lat": "40.01", "category": str(loop.cat.pk)})
+    assert sent.status_code == 201, sent.content
+    number = sent.json()["number"]
+    token = CaseReporter.objects.get(original_case__number=number).follow_token
+    public = f"https://wangge.example.gov.cn{reverse('ui:follow', args=[token])}"
+
+    assert sent.json()["follow_url"] == public
+    html = c.get(reverse("ui:case_detail", args=[number])).content.decode()
+    assert f'<a href="{public}">{public}</a>' in html and "http://testserver/follow/" not in html
