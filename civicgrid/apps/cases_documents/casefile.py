@@ -294,14 +294,33 @@ def _photo_cell(attachment, s, size: float):
     return [Image(io.BytesIO(data), width=w * scale, height=h * scale), _p(caption, s["caption"])]
 
 
+def shown_photos(attachments: list) -> list:
+    """The photos a case file shows, in the order they were added: all of them up to `MAX_PHOTOS`; beyond that,
+    taken in turn from each kind (上报, 处置前, 处置过程, 处置后, 核查), so that photos a reporter kept adding never
+    push the handling and the check out of the file, which is the record that the work was done."""
+    if len(attachments) <= MAX_PHOTOS:
+        return attachments
+    by_kind: dict[str, list] = {}
+    for attachment in attachments:
+        by_kind.setdefault(attachment.kind, []).append(attachment)
+    queues = [iter(found) for found in by_kind.values()]
+    chosen: set[int] = set()
+    while len(chosen) < MAX_PHOTOS:
+        for queue in queues:
+            attachment = next(queue, None)
+            if attachment is not None and len(chosen) < MAX_PHOTOS:
+                chosen.add(id(attachment))
+    return [a for a in attachments if id(a) in chosen]
+
+
 def _photos(case: Case, s) -> list:
-    attachments = list(case.attachments.all())
+    attachments = sorted(case.attachments.all(), key=lambda a: (a.created_at, a.pk))
     if not attachments:
         return [_p("无照片", s["base"])]
     width = PAGE_W - 2 * MARGIN
     per_row = PHOTOS_PER_ROW
     size = PHOTO_SIZE
-    cells = [_photo_cell(a, s, size) for a in attachments[:MAX_PHOTOS]]
+    cells = [_photo_cell(a, s, size) for a in shown_photos(attachments)]
     rows = [cells[i:i + per_row] for i in range(0, len(cells), per_row)]
     rows[-1] += [""] * (per_row - len(rows[-1]))
     table = Table(rows, colWidths=[width / per_row] * per_row)

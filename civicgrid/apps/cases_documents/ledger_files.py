@@ -28,6 +28,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.tasks import task
 from django.urls import reverse
 from django.utils import timezone
@@ -35,6 +37,7 @@ from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.core.errors import CivicgridError, NotFound
 from civicgrid.foundation.notify import titles
+from civicgrid.foundation.notify.models import Notification
 from civicgrid.foundation.notify.services import notify
 
 from . import ledger
@@ -42,6 +45,7 @@ from . import ledger
 READY, FAILED = gettext_noop("事件台账已生成"), gettext_noop("事件台账导出失败")
 INBOX_TITLES = titles.register(READY, FAILED)
 KIND = "ledger_export"
+EXPIRED = gettext_noop("已过期")  # what the inbox says of a ready message once its file is removed
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
 PURGE_EVERY = 60.0  # seconds between the worker's purges (its jobs run on every pass, about once a second)
 _next_purge = 0.0  # time.monotonic() of this process's next purge by the worker
@@ -104,8 +108,15 @@ def purge_expired(now: datetime | None = None, *, where: Path | None = None) -> 
         for stale in (path, path.with_suffix(".xlsx")):
             with contextlib.suppress(FileNotFoundError):
                 stale.unlink()
+        _expire_message(path.stem, now)
         removed += 1
     return removed
+
+
+def _expire_message(token: str, now: datetime) -> None:
+    """The inbox message offering a removed ledger loses its link (查看 would open a 404) and says 已过期."""
+    (Notification.objects.filter(dedupe_key=f"ledger:{token}", kind=KIND).exclude(url="")
+     .update(url="", resolved_at=now, resolution=EXPIRED, read_at=Coalesce("read_at", Value(now))))
 
 
 def purge_job() -> int:

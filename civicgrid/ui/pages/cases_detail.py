@@ -29,7 +29,15 @@ from civicgrid.apps.cases import clocks, display, duplicates, recipients, select
 from civicgrid.apps.cases import conf as case_conf
 from civicgrid.apps.cases import photos as photo_mod
 from civicgrid.apps.cases.media import ExternalMedia, external_media
-from civicgrid.apps.cases.models import Attachment, Case, ProposalStatus, RoutingProposal, Source, Status
+from civicgrid.apps.cases.models import (
+    Attachment,
+    Case,
+    CaseReporter,
+    ProposalStatus,
+    RoutingProposal,
+    Source,
+    Status,
+)
 from civicgrid.apps.cases.services.actions_handling import DECISIONS
 from civicgrid.apps.cases.services.actions_intake import (
     CHECK_RESULTS,
@@ -47,6 +55,7 @@ from civicgrid.apps.cases.workflow import (
     reopen_deadline,
     reopen_window_open,
 )
+from civicgrid.apps.cases_documents import qr
 from civicgrid.apps.categories.models import LimitMode
 from civicgrid.apps.categories.selectors import org_label
 from civicgrid.apps.categories.services import dispatch_target, explain_route
@@ -503,7 +512,10 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
     may_reveal = (contact or masked_text) and services.may_reveal_contact(user, case)
     reporter_token = ""
     if case.reporter_id == user.pk:
-        reporter_token = next((r.follow_token for r in case.reporters.all() if r.original_case_id == case.pk), "")
+        # Their own report's row, also once a merge moved it to the case it joined (`case.reporters` is then
+        # empty): the link still follows the report, as the case file's QR code does.
+        reporter_token = (CaseReporter.objects.filter(original_case=case).order_by("pk")
+                          .values_list("follow_token", flat=True).first() or "")
     return {
         "case": case,
         # The case's version as this page draws it: every action form sends it back (`expected_step`), and one
@@ -540,6 +552,8 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "grid_geometry": case.grid.geometry if case.grid_id else None,
         "follow_path": reverse("ui:follow", args=[reporter_token]) if reporter_token else "",
         "follow_token": reporter_token,
+        # handed to the reporter: the public address, as the QR code beside it and the SMS carry it
+        "follow_link": qr.follow_link(reporter_token, request) if reporter_token else "",
         "open311": open311_answers(case) if case.source == "open311" else None,
         "ledger_url": (f"{reverse('ui:case_ledger')}?q={case.number}"
                        if has_capability(user, "cases.export") else ""),

@@ -31,6 +31,7 @@ from civicgrid.apps.cases import conf as case_conf
 from civicgrid.apps.cases import services
 from civicgrid.apps.cases.models import Case, Status
 from civicgrid.apps.cases.services.intake import _idempotency, is_public_only
+from civicgrid.apps.cases_documents import qr
 from civicgrid.apps.categories.models import in_use_q
 from civicgrid.apps.categories.selectors import visible_categories
 from civicgrid.foundation.access.scope import has_capability
@@ -229,7 +230,8 @@ def _created_body(request, case: Case, created: bool) -> dict:
         "status_label": str(Status(case.status).label),
         "grid": case.grid.name if case.grid_id else "",
         "url": reverse("ui:case_detail", args=[case.number]) if has_capability(request.user, "cases.view") else "",
-        "follow_url": request.build_absolute_uri(reverse("ui:follow", args=[token])) if token else "",
+        # the address the reporter can open (`CIVICGRID_PUBLIC_BASE_URL`), as the QR code and SMS carry it
+        "follow_url": qr.follow_link(token, request) if token else "",
     }
 
 

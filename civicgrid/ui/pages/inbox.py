@@ -2,8 +2,9 @@
 
 Reads and writes go through `foundation.notify.services` (`inbox`, `mark_read`, `mark_all_read`), which only ever reach the
 signed-in user's own messages. A message about a case links to the case's page (the link is made only for
-cases the user may open; the page checks scope again anyway); for someone without case pages (a resident) it
-links to the follow page of a case they reported, through their own follow token, and otherwise nowhere. The header's unread badge is the template tag
+cases the user may open; the page checks scope again anyway); for someone without case pages (a resident), or
+for a case outside the user's scope that carries their own report (merged into it), it links to the follow page
+through their own follow token, and otherwise nowhere. The header's unread badge is the template tag
 `inbox_badge` (`civicgrid/ui/templatetags/civicgrid_inbox.py`), one COUNT per page.
 """
 
@@ -45,7 +46,11 @@ def _case_links(user, notifications) -> dict[str, str]:
     pks = [int(i) for i in ids if len(i) < 19]
     if selectors.may_read_case_files(user):
         rows = Case.objects.visible_to(user).filter(pk__in=pks).values_list("pk", "number")
-        return {str(pk): reverse("ui:case_detail", args=[number]) for pk, number in rows}
+        links = {str(pk): reverse("ui:case_detail", args=[number]) for pk, number in rows}
+        # Staff's own report merged into a case outside their scope: its messages are about that case, whose
+        # page answers 404; they follow it by their follow link, as 我的上报 does.
+        unseen = [pk for pk in pks if str(pk) not in links]
+        return {**(_follow_links(user, unseen) if unseen else {}), **links}
     return _follow_links(user, pks)
 
 

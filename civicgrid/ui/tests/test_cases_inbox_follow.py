@@ -301,3 +301,71 @@ def test_a_long_reopen_reason_on_the_follow_page_is_kept_whole_or_refused_never_
     case.refresh_from_db()
     assert case.status == Status.ACCEPTED
     assert CaseStep.objects.filter(case=case).order_by("-pk").values_list("note", flat=True)[0] == long_reason
+
+
+def test_a_grid_workers_report_merged_into_a_case_outside_their_grid_is_opened_by_its_follow_link(loop, client_for):
+    """Given the grid worker's report in the neighbouring grid, merged into the neighbour's own report of the same
+    problem, when the case it joined is dispatched, then the worker's 案卷进展 about that case (whose page answers
+    them 404: it is outside their grid and not theirs) opens their follow page, as 我的上报 does."""
+    from civicgrid.apps.cases.tests.conftest import NEIGHBOUR_POINT
+
+    parent = report(loop, actor=loop.neighbour_worker, lng=NEIGHBOUR_POINT[0], lat=NEIGHBOUR_POINT[1])
+    own = report(loop, lng=NEIGHBOUR_POINT[0], lat=NEIGHBOUR_POINT[1])
+    act(actor=loop.dispatcher, case=parent, action="accept")
+    act(actor=loop.dispatcher, case=own, action="merge", parent=parent.number)
+    act(actor=loop.dispatcher, case=parent, action="dispatch", department=loop.dept.pk)
+    told = Notification.objects.filter(user=loop.worker, kind="status", target_id=str(parent.pk))
+    assert told.exists()
+    token = CaseReporter.objects.get(original_case=own, user=loop.worker).follow_token
+
+    c = client_for(loop.worker)
+    html = c.get(reverse("ui:inbox")).content.decode()
+
+    follow = reverse("ui:follow", args=[token])
+    for message in told:
+        assert re.search(rf'value="{re.escape(follow)}"><button type="submit" class="small" '
+                         rf'data-open="{message.pk}"', html)
+    assert reverse("ui:case_detail", args=[parent.number]) not in html
+    assert c.get(reverse("ui:case_detail", args=[parent.number])).status_code == 404
+    assert c.get(follow).status_code == 200
+
+
+def test_a_grid_workers_merged_report_keeps_its_follow_link_and_qr_code_on_its_page(loop, client_for):
+    """Given the grid worker's report merged into another case of their grid, when they open their report's page
+    to hand the link over, then it still offers the link and its QR code (the follow page shows the report and the
+    case it joined), as the case file does."""
+    parent = report(loop, actor=loop.neighbour_worker)
+    own = report(loop)
+    token = CaseReporter.objects.get(original_case=own).follow_token
+    act(actor=loop.dispatcher, case=parent, action="accept")
+    act(actor=loop.dispatcher, case=own, action="merge", parent=parent.number)
+
+    c = client_for(loop.worker)
+    html = c.get(reverse("ui:case_detail", args=[own.number])).content.decode()
+
+    follow = reverse("ui:follow", args=[token])
+    assert 'id="follow-link"' in html and f'href="http://testserver{follow}"' in html
+    assert reverse("ui:follow_qr", args=[token, "svg"]) in html
+    assert c.get(follow).status_code == 200
+    # the case it joined is not their report: no link there
+    assert 'id="follow-link"' not in c.get(reverse("ui:case_detail", args=[parent.number])).content.decode()
+
+
+def test_the_follow_link_staff_hand_over_is_the_public_address_the_qr_code_and_sms_carry(loop, client_for, settings):
+    """Behind the site's public address (`CIVICGRID_PUBLIC_BASE_URL`), the report's success answer and the case
+    page showed the link with the host staff reached the site by (an office address a resident cannot open),
+    while its QR code and the SMS carry the public one: the link to copy is the public one too."""
+    import uuid
+
+    settings.CIVICGRID_PUBLIC_BASE_URL = "https://wangge.example.gov.cn"
+    c = client_for(loop.worker)
+    sent = c.post(reverse("ui:case_submit"), {"idempotency_key": str(uuid.uuid4()), "description": "楼道堆放杂物",
+                                              "lng": "113.21", "lat": "40.01", "category": str(loop.cat.pk)})
+    assert sent.status_code == 201, sent.content
+    number = sent.json()["number"]
+    token = CaseReporter.objects.get(original_case__number=number).follow_token
+    public = f"https://wangge.example.gov.cn{reverse('ui:follow', args=[token])}"
+
+    assert sent.json()["follow_url"] == public
+    html = c.get(reverse("ui:case_detail", args=[number])).content.decode()
+    assert f'<a href="{public}">{public}</a>' in html and "http://testserver/follow/" not in html

@@ -11,7 +11,7 @@ from PIL import Image
 from pypdf import PdfReader
 
 from civicgrid.apps.cases import selectors
-from civicgrid.apps.cases.services import act, comment, submit_case
+from civicgrid.apps.cases.services import act, add_photos, comment, submit_case
 from civicgrid.apps.cases_documents import casefile, ledger
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.audit.models import AuditEntry
@@ -500,3 +500,29 @@ def test_an_ended_cases_file_and_ledger_line_say_it_was_overdue_and_supervised_n
     lines = {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
     assert (lines[closed.number]["超期"], lines[closed.number]["督办"]) == ("曾超期", "曾督办")
     assert (lines[open_.number]["超期"], lines[open_.number]["督办"]) == ("是", "是")
+
+
+def test_a_case_file_with_more_photos_than_it_shows_keeps_those_of_the_handling_and_the_check(tree):
+    # Given a case whose reporters sent 27 photos before the department's 处置后 and the grid worker's 核查 photos
+    dept = department("区城管局", code="D-CG")
+    cd = user_with(Role.COMMAND_DISPATCHER, region=tree["140213"], username="cd")
+    worker = user_with(Role.GRID_WORKER, region=tree["140213050001001"], username="wg")
+    handler = user_with(Role.DEPARTMENT_HANDLER, department=dept, username="h")
+    case, _ = submit_case(actor=worker, title="井盖缺失", lng=IN_STREET[0], lat=IN_STREET[1], source="grid_worker",
+                          photos=[jpeg((i * 20, 60, 30)) for i in range(9)], category=category("井盖缺失", "01001").pk)
+    for batch in range(2):
+        add_photos(actor=worker, case=case, photos=[jpeg((30, batch * 100 + i * 10, 60)) for i in range(9)])
+    act(actor=cd, case=case, action="accept")
+    act(actor=cd, case=case, action="dispatch", department=dept.pk)
+    act(actor=handler, case=case, action="report_back", note="已补装井盖", photos=[jpeg((30, 160, 60))])
+    act(actor=worker, case=case, action="verify", photos=[jpeg((30, 60, 200))])
+    case = selectors.case_detail(cd, case.number)
+
+    # When its file is built
+    reader = PdfReader(io.BytesIO(casefile.build(case)))
+    text = "".join(page.extract_text() for page in reader.pages)
+
+    # Then it shows MAX_PHOTOS of the 29, the 处置后 and 核查 photos among them, and says how many it left out
+    assert sum(len(page.images) for page in reader.pages) == casefile.MAX_PHOTOS
+    assert "处置后" in text and "核查照片" in text
+    assert f"另有 {29 - casefile.MAX_PHOTOS} 张照片未列出" in text

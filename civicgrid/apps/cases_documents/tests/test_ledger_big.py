@@ -193,3 +193,26 @@ def test_the_worker_removes_ledgers_past_their_hours_though_nobody_asks_for_one_
     assert ledger_files.purge_job() == 0 and len(list(big.iterdir())) == 4
     monkeypatch.setattr(ledger_files, "_next_purge", 0.0)
     assert ledger_files.purge_job() == 1 and len(list(big.iterdir())) == 3
+
+
+def test_once_its_file_is_removed_the_ledgers_message_says_so_and_no_longer_links_to_it(client, loop, big, settings):
+    """The message kept its 查看 after the file's hours, and it opened a 404: once the file is removed, the
+    message says 已过期 and has no link; other messages keep theirs."""
+    client.force_login(loop["cd"])
+    assert client.get("/documents/cases/ledger.xlsx", {"region": "140213"}).status_code == 302
+    message = Notification.objects.get(user=loop["cd"], kind="ledger_export")
+    link = message.url
+    other = Notification.objects.create(user=loop["cd"], kind="ledger_export", title="事件台账已生成：别的台账",
+                                        url="/documents/cases/ledger/" + "B" * 32 + ".xlsx")
+    assert f'value="{link}"' in client.get("/inbox/").content.decode()
+
+    later = timezone.now() + timedelta(hours=settings.CIVICGRID_LEDGER_KEEP_HOURS, minutes=1)
+    assert ledger_files.purge_expired(later) == 1
+
+    message.refresh_from_db()
+    assert message.url == "" and message.resolution == "已过期" and message.read_at is not None
+    html = client.get("/inbox/").content.decode()
+    assert link not in html and f'data-resolved="{message.pk}">已过期</span>' in html
+    assert f'data-open="{message.pk}"' not in html and f'data-open="{other.pk}"' in html
+    other.refresh_from_db()
+    assert other.resolved_at is None and other.read_at is None
