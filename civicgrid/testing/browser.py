@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,18 @@ browser_db = pytest.mark.django_db(transaction=True, available_apps=BROWSER_APPS
 SERVER_BUSY = threading.Lock()
 
 
+@contextmanager
+def server_idle():
+    """Wait until the live server answers no request, and keep it from taking the next one while the block runs:
+    on SQLite the test thread may then write through the connection it shares with the server. The browser's
+    requests made meanwhile wait their turn and are answered after the block (they see what it wrote). On
+    PostgreSQL, whose server has connections of its own, this only waits for the request under way, if any.
+    Unlike waiting for the page's network to be quiet, this holds whatever the page does on its own (a timer,
+    a map reload) off, and takes no time when nothing is running."""
+    with SERVER_BUSY:
+        yield
+
+
 def purge_test_audit_rows() -> None:
     """Empty the audit table by lifting its triggers for one transaction (test databases only), once the live
     server has answered whatever request it was still answering."""
@@ -49,7 +62,7 @@ def purge_test_audit_rows() -> None:
 
     triggers = importlib.import_module("civicgrid.foundation.audit.migrations.0002_append_only")
     table = connection.ops.quote_name("audit_auditentry")
-    with SERVER_BUSY, transaction.atomic(), connection.cursor() as cursor:
+    with server_idle(), transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER audit_no_change")
             cursor.execute(f"DELETE FROM {table}")

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 from ninja import Schema
-from pydantic import Field, WithJsonSchema, field_validator
+from pydantic import Field, WithJsonSchema, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from civicgrid.foundation.core.api_json import Id, StrictIn, documented_enum
@@ -19,6 +19,7 @@ from civicgrid.foundation.sla import clock as sla_clock
 from .clocks import KINDS as CLOCK_KINDS
 from .media import ExternalMedia, external_media, linkable
 from .models import Case, CaseStep, Source, Status
+from .services.follow import RATING_MISSING
 from .workflow import CASE_WORKFLOW
 
 _enum = documented_enum
@@ -120,10 +121,22 @@ class RatingIn(StrictIn):
     score: int = Field(strict=True, ge=1, le=5, description="满意度 1–5 (1 最不满意, 5 最满意)")
     comment: str = ""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _absent_score_is_none(cls, data):
+        # An absent score reaches the score's own validator as null (pydantic's "field required" would skip it),
+        # and the document still lists it as required.
+        if isinstance(data, dict) and "score" not in data:
+            return {**data, "score": None}
+        return data
+
     @field_validator("score", mode="wrap")
     @classmethod
     def _score_in_range(cls, value, handler):
-        # Out of range keeps the words the follow page and the service say (a 422 naming `score`).
+        # No score (absent or null) and out of range keep the words the follow page and the service say (a 422
+        # naming `score`).
+        if value is None:
+            raise ValueError(RATING_MISSING)
         try:
             return handler(value)
         except PydanticValidationError as exc:

@@ -280,19 +280,19 @@ def _sentence(route: Route, category: Category | None, names: dict[str, str]) ->
                          "any": ("任意分类", "any category")}[route.category_match]
         kind, kind_en = (("汛期包保规则", "flood patron rule") if rule.kind == RuleKind.PATRON
                          else ("分拨规则", "routing rule"))
-        dept = org_label(route.department)
+        dept = route.department.name
         zh = f"按{kind} #{rule.pk}（{what} · {where(rule.region_code)}）派往 {dept}"
         en = f"by {kind_en} #{rule.pk} ({what_en} · {rule.region_code}) to {dept}"
         if rule.note:
             zh, en = zh + f"；说明：{rule.note}", en + f"; note: {rule.note}"
         others = [r for r in route.candidates[1:] if r.department_id != rule.department_id]
         if others:
-            listed = "、".join(f"#{r.pk}→{org_label(r.department)}" for r in others[:3])
+            listed = "、".join(f"#{r.pk}→{r.department.name}" for r in others[:3])
             zh, en = zh + f"；另有适用但不如其具体的规则：{listed}", en + f"; less specific rules also apply: {listed}"
         return f"{zh} / {en}"
     if route.source == "default":
         what, what_en = ("本分类", "this category") if route.category_match == "exact" else ("上级分类", "the parent category")
-        dept = org_label(route.department)
+        dept = route.department.name
         return f"没有适用的分拨规则，按{what}的默认处置部门派往 {dept} / no routing rule applies: to the default department " \
                f"of {what_en}, {dept}"
     if category is None:

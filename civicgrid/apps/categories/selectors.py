@@ -80,10 +80,10 @@ def history_read_paths(user) -> dict:
 
 
 def org_label(org: Organisation | None) -> str:
-    """The name people use for an organisation: its short name when it has one."""
+    """An organisation in the rule pages' dense tables: its brief name (`Organisation.brief_name`)."""
     if org is None:
         return ""
-    return org.short_name or org.name
+    return org.brief_name
 
 
 _ORG_FIELDS = ("id", "code", "name", "short_name", "kind", "is_active")

@@ -133,7 +133,7 @@ from civicgrid.foundation.access.models import Grant, User
 from civicgrid.foundation.access.roles import Role, capabilities_of, roles_with
 from civicgrid.foundation.access.scope import has_capability, scope_for, subtree_q, user_roles
 from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
-from civicgrid.foundation.orgs.models import CASE_HANDLING_KINDS, Organisation
+from civicgrid.foundation.orgs.models import CASE_HANDLING_KINDS, Organisation, brief_name
 from civicgrid.foundation.regions.models import Level, Region
 from civicgrid.foundation.sla.clock import STOPPED
 from civicgrid.foundation.sla.models import SlaClock
@@ -492,6 +492,7 @@ class Row:
     rank: int | None = None
     unscored_reason: str | None = None  # why there is no score (Chinese, see `formulas.unscored_reason`)
     system: bool = False  # an account the system acts under (auto-dispatch): shown apart, never ranked
+    brief: str = ""  # the name in the page's table when shorter (a department's short name); exports keep `name`
 
 
 @dataclass
@@ -891,10 +892,13 @@ def _named(subject: SubjectKind, grouped: dict[str, dict[str, int]], listed: Q, 
     period (one query per kind, whatever the number of subjects)."""
     keys = list(grouped)
     labels: dict[str, tuple[str, str]] = {}
+    briefs: dict[str, str] = {}
     if subject.names == "department":
         ids = [int(k) for k in keys]
-        labels = {str(pk): (short or name, code) for pk, name, short, code in
-                  Organisation.objects.filter(Q(pk__in=ids) | listed).values_list("pk", "name", "short_name", "code")}
+        named = list(Organisation.objects.filter(Q(pk__in=ids) | listed)
+                     .values_list("pk", "name", "short_name", "code"))
+        labels = {str(pk): (name, code) for pk, name, _short, code in named}
+        briefs = {str(pk): brief_name(name, short) for pk, name, short, _code in named}
     elif subject.names == "region":
         labels = {code: (name, code) for code, name in
                   Region.objects.filter(Q(code__in=keys) | listed).values_list("code", "name")}
@@ -904,6 +908,8 @@ def _named(subject: SubjectKind, grouped: dict[str, dict[str, int]], listed: Q, 
                   .values_list("pk", "display_name", "username")}
     rows = [Row(key, *labels.get(key, (key, key)), counts) for key, counts in grouped.items()]
     rows += [Row(key, *label, dict.fromkeys(names, 0)) for key, label in labels.items() if key not in grouped]
+    for row in rows:
+        row.brief = briefs.get(row.key, "")
     return rows
 
 

@@ -16,8 +16,8 @@ from django_htmx.http import HttpResponseClientRedirect
 
 _ALLOWED_PREFIXES = ("/accounts/", "/static/", "/healthz", "/api/", "/open311/", "/i18n/")
 
-# The query flag a page's own timer adds to the requests it makes by itself (the board's htmx polls carry it in
-# their `hx-get`, its map script on the timed reload only). A query flag, not a header: `hx-headers` would be
+# The query flag a page's own timer adds to the requests it makes by itself (the board's htmx polls, a retraining
+# run's and an import job's progress carry it in their `hx-get`, the board's map script on the timed reload only). A query flag, not a header: `hx-headers` would be
 # inherited by every htmx element inside the polling one, and a user's click on any of them would then count
 # as no activity; and not htmx's `HX-Trigger` (the polling element's id), which a click on that same element
 # would send too. Anyone may add the flag: it can only make their own session end sooner.

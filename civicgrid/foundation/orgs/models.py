@@ -37,6 +37,11 @@ def handles_cases(org) -> bool:
     return org is not None and org.kind in CASE_HANDLING_KINDS and org.is_active
 
 
+def brief_name(name: str, short_name: str = "") -> str:
+    """`Organisation.brief_name` of the values read from a query (`values_list("name", "short_name")`)."""
+    return short_name or name
+
+
 class Organisation(ScopedModel):
     """An organisation that acts in the district, anchored to the region it serves."""
 
@@ -66,6 +71,13 @@ class Organisation(ScopedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def brief_name(self) -> str:
+        """The name in a dense table's column or a map popup: the short name (区城管局), else the full one.
+        Everywhere else (a case's page, forms, messages, the API, exports) an organisation is named in full
+        (`name`, also `str()`); the `org_cell` template filter shows this one with the full name on hover."""
+        return brief_name(self.name, self.short_name)
 
     @classmethod
     def case_handlers(cls) -> models.QuerySet:

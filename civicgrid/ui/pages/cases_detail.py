@@ -57,7 +57,6 @@ from civicgrid.apps.cases.workflow import (
 )
 from civicgrid.apps.cases_documents import qr
 from civicgrid.apps.categories.models import LimitMode
-from civicgrid.apps.categories.selectors import org_label
 from civicgrid.apps.categories.services import dispatch_target, explain_route
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.core.downloads import JPEG_TYPE, inline_response
@@ -525,7 +524,7 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         "flags": flags_of(case),
         "actions": forms,
         "route": route,
-        "route_unstaffed": org_label(unstaffed) if unstaffed is not None else "",
+        "route_unstaffed": unstaffed.name if unstaffed is not None else "",
         "published_masked": published_masked(case) if (publishing := publishing_actions(case, allowed)) else {},
         "publishing": publishing,
         "departments": departments,

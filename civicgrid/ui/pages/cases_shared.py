@@ -14,7 +14,7 @@ from django.utils.translation import pgettext_lazy
 from civicgrid.apps.cases.services.intake import default_source
 from civicgrid.apps.cases.workflow import EXTRA_STEP_LABELS  # noqa: F401  (the case pages read it from here)
 from civicgrid.apps.categories.models import Category, in_use_q
-from civicgrid.apps.categories.selectors import org_label, visible_categories
+from civicgrid.apps.categories.selectors import visible_categories
 from civicgrid.foundation.access.scope import scope_for
 from civicgrid.foundation.orgs.models import Organisation
 from civicgrid.foundation.regions.models import Region
@@ -141,10 +141,11 @@ def category_classes() -> list[Category]:
 
 
 def dispatch_departments(*, staffed: set[int] | None = None) -> list[dict]:
-    """Organisations a case may be dispatched to, by the names people use for them. One query. With `staffed`
-    (the departments that have handlers), each says whether it can take a case now (`takes`)."""
-    orgs = Organisation.case_handlers().only("pk", "name", "short_name", "kind", "code")
-    return [{"id": o.pk, "label": org_label(o), "takes": staffed is None or o.pk in staffed} for o in orgs]
+    """Organisations a case may be dispatched to, named in full as the case page names its department (the
+    dispatch form's and the case list filter's choices). One query. With `staffed` (the departments that have
+    handlers), each says whether it can take a case now (`takes`)."""
+    orgs = Organisation.case_handlers().only("pk", "name", "kind", "code")
+    return [{"id": o.pk, "label": o.name, "takes": staffed is None or o.pk in staffed} for o in orgs]
 
 
 def scope_root(user, capability: str) -> str:

@@ -110,7 +110,7 @@ def patron_notice(rule: RoutingRule) -> dict | None:
     if rule.pk is None or not services.ledger_kind(rule):
         return None
     street = Region.objects.filter(code=rule.region_code).values_list("name", flat=True).first() or ""
-    return {"street": f"{street}（{rule.region_code}）", "department": selectors.org_label(rule.department),
+    return {"street": f"{street}（{rule.region_code}）", "department": rule.department.name,
             "readers": "、".join(str(_(r)) for r in services.PATRON_READERS)}
 
 
@@ -160,7 +160,7 @@ def overriding_warning(category, region_code: str, department_id, location: str,
         url = f"{reverse('ui:routing_rule_new')}?{urlencode(query)}"
     else:
         url = reverse("ui:routing_rule_detail", args=[rule.pk])
-    return {"rule": rule.pk, "department": selectors.org_label(route.department), "url": url,
+    return {"rule": rule.pk, "department": route.department.name, "url": url,
             "correctable": correctable, "place": f"{names.get(location, '')}（{location}）",
             "region": f"{names.get(rule.region_code, '')}（{rule.region_code}）"}
 
@@ -192,7 +192,7 @@ class _OrgChoice(forms.ModelChoiceField):
     staffed: set[int] | None = None
 
     def label_from_instance(self, obj):
-        label = selectors.org_label(obj)
+        label = obj.name
         if not handles_cases(obj):
             return f"{label}（{_('当前值，不可再选')}）"
         if self.staffed is not None and obj.pk not in self.staffed:
@@ -205,7 +205,7 @@ def _warn_unstaffed(request, department) -> None:
     if department is not None and department.pk not in services.staffed_departments():
         messages.warning(request, _("「%(name)s」还没有处置人员账号：在为其授权处置人员之前，派遣时不能派往该部门，"
                                     "派遣员须另选部门。请安全管理员为其授权处置人员，或改选有处置人员的部门。")
-                         % {"name": selectors.org_label(department)})
+                         % {"name": department.name})
 
 
 class CategoryForm(forms.Form):
@@ -294,7 +294,7 @@ def needs_patron_confirmation(form: RuleForm, department_changes: bool) -> bool:
 def _tell_patron_changed(request, rule: RoutingRule, notice: dict | None, department_before: int | None) -> None:
     if notice is not None and rule.department_id != department_before:
         messages.info(request, _("已同时更改%(street)s的包保部门为「%(department)s」：%(readers)s随之改用该部门。")
-                      % {**notice, "department": selectors.org_label(rule.department)})
+                      % {**notice, "department": rule.department.name})
 
 
 # `correct_rule` sets the department (and re-enables the rule); kind, priority and 启用 are not its to change.

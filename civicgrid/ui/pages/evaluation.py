@@ -75,9 +75,12 @@ def _evaluate(request, ask: dict) -> selectors.Evaluation:
 def _table(ev: selectors.Evaluation, rate_labels: list[str], count_labels: list[str], rows=None) -> list[dict]:
     """Each row's figures with their column's label (a phone shows each cell as "label value"); the ranking's
     rows unless others are given (the system accounts listed below it, named in the reader's language as the
-    case history names them: `SYSTEM_ACCOUNT_LABELS`; the xlsx, in Chinese, keeps the account's own name)."""
+    case history names them: `SYSTEM_ACCOUNT_LABELS`; the xlsx, in Chinese, keeps the account's own name). A
+    department is named as dense tables name it (`Organisation.brief_name`, the full name on hover); the xlsx and
+    the API name it in full."""
     return [{"row": r, "score": formulas.as_score(r.score),
-             "name": str(SYSTEM_ACCOUNT_LABELS.get(r.name, r.name)) if r.system else r.name,
+             "name": str(SYSTEM_ACCOUNT_LABELS.get(r.name, r.name)) if r.system else r.brief or r.name,
+             "full_name": r.name if r.brief and r.brief != r.name else "",
              "unscored": gettext(r.unscored_reason) if r.unscored_reason else "",
              "rates": list(zip(rate_labels, [formulas.as_percent(r.rates.get(k)) for k in ev.rate_keys], strict=True)),
              "counts": list(zip(count_labels, [r.counts.get(c, 0) for c in ev.count_keys], strict=True))}

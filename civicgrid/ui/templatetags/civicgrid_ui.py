@@ -22,6 +22,20 @@ def object_history(obj):
     return {"history_url": url}
 
 
+@register.filter(name="org_cell")
+def org_cell_filter(org):
+    """An organisation in a dense table's column: its brief name (`Organisation.brief_name`), the full name on
+    hover when the two differ; "—" for none. Pages with room name it in full (`{{ org.name }}`)."""
+    from django.utils.html import format_html
+
+    if org is None or org == "":
+        return "—"
+    brief = org.brief_name
+    if brief == org.name:
+        return brief  # autoescaped by the template
+    return format_html('<span title="{}">{}</span>', org.name, brief)
+
+
 @register.filter(name="one_language")
 def one_language_filter(text):
     """A bilingual service message ("中文 / English") in the reader's language (`civicgrid.ui.language`)."""

@@ -250,3 +250,25 @@ def test_no_score_chosen_asks_for_one(loop, score):
     assert refused.value.message == "请选择评分 / Please choose a rating" and refused.value.field == "score"
     case.refresh_from_db()
     assert case.satisfaction is None and follow_status(token)["rating"] is None
+
+
+@pytest.mark.parametrize("body", [{}, {"comment": "还行"}, {"score": None, "comment": "还行"}])
+def test_the_api_without_a_score_asks_for_one_as_the_page_does(loop, api_client, body):
+    """The rating API answers a body without a score (or a null one) with the page's and the service's 请选择评分,
+    as a 422 naming `score` like its other refusals, not pydantic's "field required"; nothing is recorded."""
+    from civicgrid.apps.cases.services import follow_status
+
+    from .conftest import world_counts
+
+    case = close_loop(loop, report(loop, actor=loop.resident, source="public"))
+    token = CaseReporter.objects.get(original_case=case).follow_token
+    before = world_counts()
+    refused = api_client.post(f"/api/v1/follow/{token}/rating", body, content_type="application/json")
+    assert refused.status_code == 422
+    answer = refused.json()
+    assert answer["code"] == "invalid" and answer["errors"] == [
+        {"field": "score", "message": "请选择评分 / Please choose a rating", "type": "value_error"}]
+    assert answer["detail"] == "请求参数有误：score 请选择评分 / invalid request: score: Please choose a rating"
+    assert world_counts() == before and follow_status(token)["rating"] is None
+    done = api_client.post(f"/api/v1/follow/{token}/rating", {**body, "score": 4}, content_type="application/json")
+    assert done.status_code == 200 and follow_status(token)["rating"] == 4  # the same body with a score rates

@@ -9,7 +9,15 @@ import re
 import pytest
 from django.utils import timezone
 
-from civicgrid.testing.browser import browser, browser_db, live_server, page, phone_page, sign_in  # noqa: F401
+from civicgrid.testing.browser import (  # noqa: F401
+    browser,
+    browser_db,
+    live_server,
+    page,
+    phone_page,
+    server_idle,
+    sign_in,
+)
 
 pytestmark = [pytest.mark.browser, browser_db]
 SHOTS = os.environ.get("CIVICGRID_SCREENSHOTS", "/tmp")
@@ -66,10 +74,9 @@ def test_the_board_draws_and_refreshes(page, district):  # noqa: F811
 
     from civicgrid.apps.cases.services import submit_case
 
-    # The test's write shares the live server's one SQLite connection: no request of the page may be running.
-    page.wait_for_load_state("networkidle")
-    submit_case(actor=district["worker"], title="乱贴小广告", lng=POINT[0], lat=POINT[1] + 0.003,
-                source="grid_worker")
+    with server_idle():  # the test's write shares the live server's one SQLite connection
+        submit_case(actor=district["worker"], title="乱贴小广告", lng=POINT[0], lat=POINT[1] + 0.003,
+                    source="grid_worker")
     # What `every 30s` does, now: the figures partial comes again and the charts are redrawn from it.
     page.evaluate("htmx.ajax('GET', document.getElementById('board-figures').getAttribute('hx-get'), "
                   "{target: '#board-figures', swap: 'innerHTML'})")
@@ -116,6 +123,8 @@ def test_a_refresh_after_signing_out_goes_to_the_sign_in_page_and_back(page, dis
     sign_in(page, "cd")
     page.goto(f"{page.base_url}/board/")
     page.wait_for_selector("#chart-flow svg")
+    # Not `server_idle()`: no write here, but a request of the page's first load answered after the cookies are
+    # cleared would bring the session cookie back; only the page's network being quiet says none is left.
     page.wait_for_load_state("networkidle")
     page.context.clear_cookies()  # the session ends (signed out elsewhere, or expired)
     page.evaluate("() => { htmx.ajax('GET', document.getElementById('board-figures').getAttribute('hx-get'), "

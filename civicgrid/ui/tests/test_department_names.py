@@ -1,0 +1,78 @@
+"""A department is named one way for one kind of place: in full (Organisation.name) wherever there is room (the
+case page, its dispatch form and routing note, the list's filter, a category's page, the evaluation's xlsx and
+API), by its short name only in dense table columns (the case list's and the board's 处置部门, the evaluation
+ranking), there with the full name on hover."""
+# ruff: noqa: F811  (`loop` is the cases app's fixture, imported so pytest finds it here)
+
+from __future__ import annotations
+
+import io
+import re
+
+import openpyxl
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from civicgrid.apps.cases.models import Case
+from civicgrid.apps.cases.services import act
+from civicgrid.apps.cases.tests.conftest import auth, close_loop, loop, report  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+FULL, SHORT = "平城区城市管理局", "区城管局"
+CELL = f'<span title="{FULL}">{SHORT}</span>'
+
+
+@pytest.fixture
+def named(loop):
+    loop.dept.name, loop.dept.short_name = FULL, SHORT
+    loop.dept.save()
+    return loop
+
+
+def _department_cells(html: str) -> list[str]:
+    return re.findall(r"<td data-label=\"处置部门\">(.*?)</td>", html, re.S)
+
+
+def test_dense_tables_show_the_short_name_with_the_full_one_on_hover(named, client_for):
+    loop = named
+    dispatched = act(actor=loop.dispatcher, case=act(actor=loop.dispatcher, case=report(loop), action="accept"),
+                     action="dispatch", department=loop.dept.pk)
+    report(loop, title="井盖缺失")  # not dispatched yet
+    c = client_for(loop.dispatcher)
+    cells = _department_cells(c.get(reverse("ui:case_list")).content.decode())
+    assert sorted(cells) == sorted([CELL, "—"])
+    Case.objects.filter(pk=dispatched.pk).update(is_overdue=True)  # the board names departments of late cases
+    board = c.get(reverse("ui:board_lists"), HTTP_HX_REQUEST="true").content.decode()
+    assert dispatched.number in board and CELL in _department_cells(board)
+    close_loop(loop, dispatched)
+    month = f"{timezone.localdate():%Y-%m}"
+    ranking = client_for(loop.leader).get(reverse("ui:evaluation"), {"subject": "department", "month": month})
+    row = re.search(rf'<tr data-subject="{loop.dept.pk}">(.*?)</tr>', ranking.content.decode(), re.S).group(1)
+    assert CELL in row
+
+
+def test_places_with_room_name_the_department_in_full(named, client_for, api_client):
+    loop = named
+    case = act(actor=loop.dispatcher, case=report(loop), action="accept")  # routed by the category's default
+    c = client_for(loop.dispatcher)
+    page = c.get(reverse("ui:case_detail", args=[case.number])).content.decode()
+    form = re.search(r"<summary>派遣</summary>(.*?)</form>", page, re.S).group(1)
+    assert f"派往 {FULL}</p>" in form  # the routing note
+    assert re.search(rf'<option value="{loop.dept.pk}" selected>{FULL}</option>', form)
+    listing = c.get(reverse("ui:case_list")).content.decode()
+    assert re.search(rf'<option value="{loop.dept.pk}"[^>]*>{FULL}</option>', listing)  # the filter's choice
+    case = act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
+    page = c.get(reverse("ui:case_detail", args=[case.number])).content.decode()
+    assert f"<dd data-department>{FULL}</dd>" in page
+    category_page = c.get(reverse("ui:category_detail", args=[loop.cat.pk])).content.decode()
+    assert f"<dd>{FULL}</dd>" in category_page  # its default department
+    close_loop(loop, case)
+    month = f"{timezone.localdate():%Y-%m}"
+    sheet = openpyxl.load_workbook(io.BytesIO(client_for(loop.leader).get(
+        reverse("ui:evaluation_export"), {"subject": "department", "month": month}).content)).active
+    assert FULL in [cell.value for row in sheet.iter_rows() for cell in row]
+    assert SHORT not in [cell.value for row in sheet.iter_rows() for cell in row]
+    body = api_client.get("/api/v1/evaluation", {"subject": "department", "month": month},
+                          **auth(loop.leader)).json()
+    assert [i["name"] for i in body["items"] if i["key"] == str(loop.dept.pk)] == [FULL]
