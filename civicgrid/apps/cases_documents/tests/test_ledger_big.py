@@ -111,7 +111,8 @@ def test_a_ledger_the_user_may_no_longer_export_is_refused_in_the_inbox(loop, bi
 
 
 def test_the_ledger_names_the_evaluations_department_and_the_step_that_ran_late(client, loop):
-    """平城区城市管理局 is ranked as 区城管局 (its short name) with its code; a case handled in time whose 核查 ran
+    """平城区城市管理局 is ranked under its full name with its code (its short name 区城管局 for the page's dense
+    table only), as the ledger names it; a case handled in time whose 核查 ran
     late is 超期 with a 处置期限 met: 超期环节 says 核查 and when it was due, 当前环节 what it waits for now."""
     Organisation.objects.filter(pk=loop["dept"].pk).update(name="平城区城市管理局", short_name="区城管局")
     case, _ = submit_case(actor=loop["worker"], title="垃圾满溢", lng=IN_STREET[0], lat=IN_STREET[1],
@@ -146,13 +147,13 @@ def test_the_ledger_names_the_evaluations_department_and_the_step_that_ran_late(
     waiting = lines[loop["other"].number]  # reported, not accepted: waits for 受理 (no department yet)
     assert waiting["当前环节"] == "受理" and waiting["当前环节期限"] is not None and waiting["责任部门代码"] is None
 
-    # the evaluation's department row carries the same name and code
+    # the evaluation's department row carries the same name and code (the short name only for the page's table)
     from django.db.models import Q
 
     from civicgrid.apps.evaluation.selectors import SUBJECTS, _named
 
     named = _named(SUBJECTS["department"], {str(loop["dept"].pk): {}}, Q(pk__in=[]), [])
-    assert (named[0].name, named[0].code) == ("区城管局", "D-CG")
+    assert (named[0].name, named[0].code, named[0].brief) == ("平城区城市管理局", "D-CG", "区城管局")
 
 
 def test_the_worker_removes_ledgers_past_their_hours_though_nobody_asks_for_one_again(big, settings, monkeypatch):
