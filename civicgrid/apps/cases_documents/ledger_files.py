@@ -28,8 +28,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import Value
-from django.db.models.functions import Coalesce
 from django.tasks import task
 from django.urls import reverse
 from django.utils import timezone
@@ -37,8 +35,7 @@ from django.utils.translation import gettext_noop
 
 from civicgrid.foundation.core.errors import CivicgridError, NotFound
 from civicgrid.foundation.notify import titles
-from civicgrid.foundation.notify.models import Notification
-from civicgrid.foundation.notify.services import notify
+from civicgrid.foundation.notify.services import notify, withdraw_link
 
 from . import ledger
 
@@ -108,15 +105,10 @@ def purge_expired(now: datetime | None = None, *, where: Path | None = None) -> 
         for stale in (path, path.with_suffix(".xlsx")):
             with contextlib.suppress(FileNotFoundError):
                 stale.unlink()
-        _expire_message(path.stem, now)
+        # its inbox message loses its link (查看 would open a 404) and says 已过期
+        withdraw_link(dedupe_key=f"ledger:{path.stem}", kind=KIND, resolution=EXPIRED, at=now)
         removed += 1
     return removed
-
-
-def _expire_message(token: str, now: datetime) -> None:
-    """The inbox message offering a removed ledger loses its link (查看 would open a 404) and says 已过期."""
-    (Notification.objects.filter(dedupe_key=f"ledger:{token}", kind=KIND).exclude(url="")
-     .update(url="", resolved_at=now, resolution=EXPIRED, read_at=Coalesce("read_at", Value(now))))
 
 
 def purge_job() -> int:

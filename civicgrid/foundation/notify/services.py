@@ -107,9 +107,23 @@ def resolve_kinds(target, resolutions: Mapping[str, str]) -> int:
         resolution = models.Case(*(models.When(kind=kind, then=models.Value(text))
                                    for kind, text in sorted(resolutions.items())),
                                  output_field=models.CharField())
-    return (Notification.objects.filter(target_type=target_type, target_id=target_id, kind__in=sorted(resolutions),
-                                        resolved_at__isnull=True)
-            .update(resolved_at=now, resolution=resolution, read_at=Coalesce("read_at", models.Value(now))))
+    return _settle(Notification.objects.filter(target_type=target_type, target_id=target_id,
+                                               kind__in=sorted(resolutions), resolved_at__isnull=True),
+                   resolution, now)
+
+
+def withdraw_link(*, dedupe_key: str, kind: str, resolution: str, at=None) -> int:
+    """The message sent under `dedupe_key` offers a link that leads nowhere any more (the file it offered was
+    removed): it loses the link and is settled as `resolve` settles one, with `resolution` (say 已过期), `at` that
+    time (now by default). Returns how many (0 or 1). Not audited, like `resolve`."""
+    return _settle(Notification.objects.filter(dedupe_key=dedupe_key[:120], kind=kind[:32]).exclude(url=""),
+                   models.Value(resolution[:32]), at or timezone.now(), url="")
+
+
+def _settle(messages, resolution, now, **also) -> int:
+    """One UPDATE: `messages` resolved now with `resolution` and marked read (unless already), plus `also`."""
+    return messages.update(resolved_at=now, resolution=resolution, read_at=Coalesce("read_at", models.Value(now)),
+                           **also)
 
 
 def inbox(user, *, unread_only: bool = False):
