@@ -106,3 +106,37 @@ def test_the_triage_table_names_departments_short_with_the_full_name_on_hover(na
     assert f'<span title="{other_full}">{other_short}</span> 30%' in suggested  # the runner-up
     assert (f'<span data-routed data-street-office>社区事项：预选所在街道的 <span title="{office.name}">'
             f"{office.short_name}</span>，由派遣员确认</span>") in rows[str(local.pk)]
+
+
+def test_the_rule_pages_tables_name_departments_short_with_the_full_name_on_hover(named, client_for):
+    """The category list's 默认处置部门, the rule tables' 处置部门 (the rules page, a category's page, the deleted
+    rules), the open proposals' departments: short with the full name on hover; a deleted rule's own page has
+    room and names it in full."""
+    from civicgrid.apps.cases.models import RoutingProposal
+    from civicgrid.apps.categories.services import create_rule, delete_rule
+
+    loop = named
+    GRID9 = "140213050"
+    create_rule(actor=None, category=loop.cat, region_code=GRID9, department=loop.dept, note="街道专管")
+    gone = create_rule(actor=None, category=loop.sibling, region_code=GRID9, department=loop.dept)
+    delete_rule(actor=None, rule=gone)
+    case = act(actor=loop.dispatcher, case=report(loop), action="accept")
+    case = act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
+    act(actor=loop.handler, case=case, action="send_back", reason="不归我们", correct_rule=True,
+        proposed_department=loop.other_dept.pk)
+    proposal = RoutingProposal.objects.get(case=case)
+    c = client_for(loop.dispatcher)
+
+    categories = c.get(reverse("ui:category_list")).content.decode()
+    assert CELL in re.findall(r'<td data-label="默认处置部门">(.*?)</td>', categories, re.S)
+    rules = c.get(reverse("ui:routing_rule_list")).content.decode()
+    assert re.findall(r'<td data-label="处置部门">(.*?)</td>', rules, re.S) == [CELL]
+    row = re.search(rf'<tr data-proposal="{proposal.pk}">(.*?)</tr>', rules, re.S).group(1)
+    assert f"<td>{CELL}</td><td>{loop.other_dept.name}</td>" in row  # 退回部门, 建议部门 (no short name: as it is)
+    detail = c.get(reverse("ui:category_detail", args=[loop.cat.pk])).content.decode()
+    assert CELL in re.findall(r'<td data-label="处置部门">(.*?)</td>', detail, re.S)
+    deleted = c.get(reverse("ui:routing_rule_list"), {"deleted": "1"}).content.decode()
+    assert CELL in re.search(rf'<tr data-deleted-rule="{gone.pk}">(.*?)</tr>', deleted, re.S).group(1)
+    page = c.get(reverse("ui:routing_rule_detail", args=[gone.pk])).content.decode()
+    state = re.search(r'<dl class="fields" data-testid="rule-last-state">(.*?)</dl>', page, re.S).group(1)
+    assert f"<dd>{FULL}</dd>" in state
