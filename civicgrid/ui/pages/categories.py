@@ -75,9 +75,17 @@ def _yes(value: bool) -> str:
     return str(_("是")) if value else str(_("否"))
 
 
+def _org_cell(org) -> str:
+    """An organisation in a list table's cell (the rule pages' dense tables): its short name with the full one on
+    hover (the `org_cell` filter), blank for none."""
+    from civicgrid.ui.templatetags.civicgrid_ui import org_cell_filter
+
+    return org_cell_filter(org) if org is not None else ""
+
+
 def _label_categories(objects) -> list:
     for c in objects:
-        c.default_department_label = selectors.org_label(c.default_department)
+        c.default_department_label = _org_cell(c.default_department)
         c.public_label, c.active_label = _yes(c.is_public), _yes(c.is_active)
         if c.is_active and c.parent_inactive:  # its own flag is on, but its class is off: not offered
             c.active_label = f"{c.active_label}（{_('上级已停用')}）"
@@ -95,7 +103,7 @@ def _label_rules(objects) -> list:
     for r in objects:
         r.category_label = (f"{r.category.taxonomy.name} · {r.category.display_label}" if r.category_id
                             else str(_("任意分类")))
-        r.department_label = selectors.org_label(r.department)
+        r.department_label = _org_cell(r.department)
         r.active_label = _yes(r.is_active)
         r.is_ledger = bool(services.is_ledger_rule(r, classes))
         r.kind_label = f"{r.get_kind_display()}（{LEDGER_MARK}）" if r.is_ledger else r.get_kind_display()
@@ -483,7 +491,7 @@ def _proposal_rows(proposals) -> list[dict]:
             "rule_id": rule_id,
             "rule_url": reverse("ui:routing_rule_detail", args=[rule_id]) if rule_id else "",
             "category": p.category.display_label if p.category_id else "",
-            "from": selectors.org_label(p.from_department), "to": selectors.org_label(p.proposed_department),
+            "from": p.from_department, "to": p.proposed_department,  # named by `org_cell` in the table
             "accept_url": proposal_correction_url(p),
             "dismiss_url": reverse("ui:routing_proposal_dismiss", args=[p.pk]),
         })
@@ -632,7 +640,7 @@ def _last_states(entries) -> list[dict]:
     states = [(e, e.before if isinstance(e.before, dict) else {}) for e in entries]
     categories = {c.pk: c.display_label for c in Category.objects.filter(
         pk__in={st.get("category") for _e, st in states} - {None})}
-    departments = {o.pk: selectors.org_label(o) for o in Organisation.objects.filter(
+    departments = {o.pk: o for o in Organisation.objects.filter(
         pk__in={st.get("department") for _e, st in states} - {None})}
     kinds = dict(RuleKind.choices)
     return [{"pk": int(e.target_id), "deleted_at": e.at, "deleted_by": e.actor_name,
@@ -641,7 +649,9 @@ def _last_states(entries) -> list[dict]:
              "category": categories.get(st.get("category"), _("任意分类") if st.get("category") is None else
                                         f"#{st.get('category')}"),
              "region_code": st.get("region_code", ""),
-             "department": departments.get(st.get("department"), f"#{st.get('department')}"),
+             # in full on the deleted rule's page; `org_cell` in the rules page's table of deleted rules
+             "department": str(departments.get(st.get("department"), f"#{st.get('department')}")),
+             "department_org": departments.get(st.get("department")),
              "priority": st.get("priority"), "active": _yes(bool(st.get("is_active"))), "note": st.get("note", "")}
             for e, st in states if e.target_id.isdigit()]
 

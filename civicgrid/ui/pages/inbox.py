@@ -28,8 +28,6 @@ from civicgrid.ui.navigation import MenuItem, register
 
 from .common import paginate
 
-MARK_ALL_LIMIT = 500  # one click marks at most this many (the rest stay for the next click)
-
 
 def unread_count(user) -> int:
     """How many of the user's messages are unread (the header badge)."""
@@ -105,8 +103,9 @@ def inbox_read(request, pk: int):
 @require_POST
 @login_required
 def inbox_read_all(request):
-    """Mark every unread message read (the newest `MARK_ALL_LIMIT`): one UPDATE however many there are."""
-    services.mark_all_read(actor=request.user, limit=MARK_ALL_LIMIT)
+    """Mark every unread message of the user's read (all of them, not only the page's): one UPDATE however many
+    there are."""
+    services.mark_all_read(actor=request.user)
     return redirect(_back(request))
 
 

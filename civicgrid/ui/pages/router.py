@@ -310,30 +310,48 @@ def triage(request):
     show_all = request.GET.get("all") == "1"
     qs = triage_queue(request.user, below=None if show_all else limit, top_level_only=True)
     page = Paginator(qs.select_related("category", "grid"), TRIAGE_PAGE).get_page(request.GET.get("page"))
-    routed = _routed_departments(page.object_list)
+    orgs = _case_handlers()
+    routed = _routed_departments(page.object_list, orgs)
     shown = in_reader_language([describe(s) for s in with_categories([(c.suggestion, case_text(c))
                                                                         for c in page.object_list])])
-    rows = [{"case": c, "s": s, "routed": routed.get(c.pk)} for c, s in zip(page.object_list, shown, strict=True)]
+    rows = [{"case": c, "s": _with_orgs(s, orgs), "routed": routed.get(c.pk)}
+            for c, s in zip(page.object_list, shown, strict=True)]
     return render(request, "router/triage.html", {
         "rows": rows, "page": page, "show_all": show_all, "threshold": percent(limit),
         "auto_enabled": handlers.enabled(),
     })
 
 
-def _routed_departments(cases) -> dict[int, dict]:
+def _case_handlers() -> dict:
+    """The organisations a case may be sent to, by id (one query for the page, whatever its rows): the triage
+    table names them as dense tables do (`org_cell`: the short name, the full one on hover)."""
+    from civicgrid.foundation.orgs.models import Organisation
+
+    return {o.pk: o for o in Organisation.case_handlers().only("pk", "name", "short_name", "kind", "code",
+                                                                "region_code")}
+
+
+def _with_orgs(s: dict | None, orgs: dict) -> dict | None:
+    """A described suggestion with the organisations its department and its top three name (`org`, None for one
+    no longer among the case handlers: the table then shows the name the suggestion stored)."""
+    if not s:
+        return s
+    return {**s, "org": orgs.get(s.get("department_id")) if s.get("department") else None,
+            "top3": [{**t, "org": orgs.get(t.get("department_id")) if t.get("department") else None}
+                     for t in s.get("top3") or []]}
+
+
+def _routed_departments(cases, orgs: dict) -> dict[int, dict]:
     """For each case, the department the routing rules (or the category's default) would choose for its category
-    (else the one its suggestion names) in its region, and whether the model's department is that one: what
-    the triage list shows beside the model's guess. The rules are read once (`RoutingTable`), whatever the
-    number of rows."""
+    (else the one its suggestion names) in its region (`org`), and whether the model's department is that one:
+    what the triage list shows beside the model's guess. The rules are read once (`RoutingTable`), whatever the
+    number of rows; `orgs` are the case handlers by id (`_case_handlers`)."""
     from civicgrid.apps.categories.routing import RoutingTable
-    from civicgrid.apps.categories.selectors import org_label
-    from civicgrid.foundation.orgs.models import Organisation, OrgKind
+    from civicgrid.foundation.orgs.models import OrgKind
 
     table = RoutingTable()
-    handlers_ = list(Organisation.case_handlers().only("pk", "name", "short_name", "kind", "code", "region_code"))
-    names = {o.pk: org_label(o) for o in handlers_}
     # a community matter goes to the street office of the case's street (`categories.dispatch_target`)
-    offices = {o.region_code: o for o in sorted(handlers_, key=lambda o: -o.pk) if o.kind == OrgKind.STREET_OFFICE}
+    offices = {o.region_code: o for o in sorted(orgs.values(), key=lambda o: -o.pk) if o.kind == OrgKind.STREET_OFFICE}
     out = {}
     for c in cases:
         s = c.suggestion or {}
@@ -342,9 +360,9 @@ def _routed_departments(cases) -> dict[int, dict]:
         if department_id is None:
             office = offices.get((c.region_code or "")[:9]) if s.get("local") and not s.get("department_id") else None
             if office is not None:
-                out[c.pk] = {"department": office.name, "agrees": False, "local": True}
+                out[c.pk] = {"org": office, "agrees": False, "local": True}
             continue
-        out[c.pk] = {"department": names.get(department_id, ""), "agrees": department_id == s.get("department_id")}
+        out[c.pk] = {"org": orgs.get(department_id), "agrees": department_id == s.get("department_id")}
     return out
 
 

@@ -1,4 +1,4 @@
-"""「全部标为已读」 marks the reader's unread messages read in a fixed number of queries, whatever their number,
+"""「全部标为已读」 marks all of the reader's unread messages read (not only the newest 500) in a fixed number of queries,
 and reaches nothing else: other people's messages and the reader's already read ones keep what they had."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from civicgrid.foundation.access.roles import Role
 from civicgrid.foundation.audit.models import AuditEntry
+from civicgrid.foundation.notify import services
 from civicgrid.foundation.notify.models import Notification
 from civicgrid.foundation.notify.services import notify
 from civicgrid.testing.builders import user_with
-from civicgrid.ui.pages import inbox as inbox_page
 
 pytestmark = pytest.mark.django_db
 
@@ -64,23 +64,34 @@ def test_marking_all_read_takes_the_same_queries_however_many_messages(people, c
     assert AuditEntry.objects.count() == audit_before  # reading one's own inbox writes no audit, as before
 
 
-def test_one_click_marks_the_newest_up_to_the_limit_and_leaves_the_rest_for_the_next(people, client_for,
-                                                                                  monkeypatch):
-    reader, _other = people
-    monkeypatch.setattr(inbox_page, "MARK_ALL_LIMIT", 3)
-    rows = [notify(reader, "note", f"第 {i} 条") for i in range(5)]
-    client = client_for(reader)
-    client.post(reverse("ui:inbox_read_all"))
-    unread = set(Notification.objects.filter(user=reader, read_at__isnull=True).values_list("pk", flat=True))
-    assert unread == {rows[0].pk, rows[1].pk}  # the two oldest wait
-    client.post(reverse("ui:inbox_read_all"))
+def _many(user, n: int, title: str) -> None:
+    Notification.objects.bulk_create(Notification(user=user, kind="note", title=f"{title} {i}") for i in range(n))
+
+
+def test_one_click_marks_every_unread_message_not_only_the_newest_500(people, client_for):
+    reader, other = people
+    _many(reader, 650, "第")
+    _many(other, 30, "别人的")
+    earlier = timezone.now() - timedelta(days=2)
+    already = notify(reader, "note", "早已读过")
+    Notification.objects.filter(pk=already.pk).update(read_at=earlier)
+    assert _unread(reader) == 650
+
+    response = client_for(reader).post(reverse("ui:inbox_read_all"), {"next": reverse("ui:inbox") + "?page=3"})
+
+    assert response.status_code == 302 and response["Location"] == reverse("ui:inbox") + "?page=3"
     assert _unread(reader) == 0
+    assert Notification.objects.get(pk=already.pk).read_at == earlier
+    assert _unread(other) == 30  # another reader's messages are not reached
+    assert services.mark_all_read(actor=reader) == 0  # nothing left for a second click
 
 
 def test_read_all_is_refused_to_a_get_and_to_someone_signed_out(people, client, client_for):
-    reader, _other = people
-    notify(reader, "note", "一条")
-    assert client.post(reverse("ui:inbox_read_all")).status_code == 302  # to the sign-in page
+    reader, other = people
+    _many(reader, 600, "第")
+    notify(other, "note", "一条")
+    signed_out = client.post(reverse("ui:inbox_read_all"))
+    assert signed_out.status_code == 302 and signed_out["Location"].startswith(reverse("ui:login"))
     opened = client_for(reader).get(reverse("ui:inbox_read_all"))  # opened as a page: the inbox, nothing marked
     assert opened.status_code == 302 and opened["Location"] == reverse("ui:inbox")
-    assert _unread(reader) == 1
+    assert _unread(reader) == 600 and _unread(other) == 1
