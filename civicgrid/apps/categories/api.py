@@ -4,7 +4,10 @@
   every staff role reads every category (they are configuration, not region-scoped data); residents and
   volunteers read the active ones open to public reports (`is_public`), whether or not Open311 publishes them
   (`in_public_feed`); anybody else gets 403. Categories are changed on the page 事件分类 or by xlsx import
-  (`services.update_category`, which takes both flags).
+  (`services.update_category`, which takes both flags). Each category carries its Chinese `name`, its English
+  `name_en` (empty when it has none) and `display_name`, the name in the reader's language as the pages show it
+  (the English name when the request's language is English — the language cookie the site's switch sets, as
+  for `kind_label` and `time_limit_text` — and the category has one; else the Chinese name).
 * `GET /routing/resolve?category=&region=`: the department dispatch would be pre-filled with, and why
   (dispatchers within their own regions; managers anywhere).
 * `GET /routing/rules?category=&region=&kind=`: the rules, for those who manage them (`categories.manage`).
@@ -74,6 +77,8 @@ class CategoryOut(Schema):
     taxonomy: str
     code: str
     name: str
+    name_en: str  # the English name; empty when it has none
+    display_name: str  # the name in the reader's language: name_en in English when set, else name
     kind: str
     kind_label: str
     parent_id: int | None
@@ -123,6 +128,8 @@ class CategoryRef(Schema):
     id: int
     code: str
     name: str
+    name_en: str  # the English name; empty when it has none
+    display_name: str  # the name in the reader's language (see CategoryOut)
 
 
 class CategoryDetailOut(CategoryOut):
@@ -149,7 +156,7 @@ class CategoryFilter(Schema):
     parent: int | None = None  # a class's id: its subclasses
     top: bool | None = None  # true: classes only; false: subclasses only
     in_use: bool | None = None  # true: those offered for new reports (see CategoryOut.in_use)
-    q: str | None = None  # in the name, code or keywords
+    q: str | None = None  # in the name, the English name, code or keywords
     limit: Limit = 100
     offset: Offset = 0
 
@@ -191,7 +198,8 @@ def list_categories(request, filters: Query[CategoryFilter]):
         qs = qs.filter(in_use_q()) if filters.in_use else qs.exclude(in_use_q())
     text = _text(filters.q, 50)
     if text:
-        qs = qs.filter(Q(name__contains=text) | Q(code__startswith=services.normalise_code(text))
+        qs = qs.filter(Q(name__contains=text) | Q(name_en__icontains=text)
+                       | Q(code__startswith=services.normalise_code(text))
                        | Q(keywords__contains=text))
     items, total = page(qs.order_by("taxonomy__code", "kind", "sort", "code"), limit=filters.limit,
                         offset=filters.offset)
@@ -207,7 +215,7 @@ def get_category(request, pk: int):
     category = visible.select_related("taxonomy", "parent", "default_department").filter(pk=_valid_id(pk)).first()
     if category is None:
         raise NotFound("未找到该分类 / not found")
-    category.visible_children = list(visible.filter(parent=category).order_by("sort", "code").only("id", "code", "name"))
+    category.visible_children = list(visible.filter(parent=category).order_by("sort", "code").only("id", "code", "name", "name_en"))
     return category
 
 

@@ -4,7 +4,8 @@
   gb47678_5_2026_directory.csv`: 153 components and 250 matters as transcribed; a few codes are absent in
   the transcription, see `civicgrid/data/SOURCES.md`), with classes named from its `major_name` column and
   default local rules from `data/gbt47678_defaults.csv` (by class, by a word in the name, by code);
-  and the classes' English names from `data/gbt47678_class_names_en.csv` (subclasses have none yet);
+  and the English names of the classes from `data/gbt47678_class_names_en.csv` and of the subclasses from
+  `data/gbt47678_subclass_names_en.csv` (each only beside the Chinese name it translates);
 * `load_social_types()`: taxonomy `social`, the social-governance event types of `data/social_types.csv`;
 * `load_baobao()`: the flood-season 包保 table (`civicgrid/data/baobao_flood.csv`) as 包保 assignments: the
   hazards ledger and the patron routing rules on the 防汛应急 class of each street, through
@@ -41,6 +42,7 @@ APP_DATA = Path(__file__).resolve().parent / "data"
 GBT_CSV = PROJECT_DATA / "gb47678_5_2026_directory.csv"
 GBT_DEFAULTS_CSV = APP_DATA / "gbt47678_defaults.csv"
 GBT_CLASS_NAMES_EN_CSV = APP_DATA / "gbt47678_class_names_en.csv"
+GBT_SUBCLASS_NAMES_EN_CSV = APP_DATA / "gbt47678_subclass_names_en.csv"
 SOCIAL_CSV = APP_DATA / "social_types.csv"
 BAOBAO_CSV = PROJECT_DATA / "baobao_flood.csv"
 
@@ -129,12 +131,20 @@ def _keywords(*parts: str) -> str:
     return text
 
 
+def gbt_subclass_names_en(path: Path = GBT_SUBCLASS_NAMES_EN_CSV) -> dict[tuple[str, str], tuple[str, str]]:
+    """(kind, code) → (the Chinese name translated, its English name) for the GB/T 47678.5 subclasses."""
+    return {(KIND_OF[row["kind"]], row["code"]): (row["name"], row["name_en"]) for row in _read(path)}
+
+
 def gbt_specs(directory: Path = GBT_CSV, defaults: Path = GBT_DEFAULTS_CSV,
-              names_en: Path = GBT_CLASS_NAMES_EN_CSV) -> list[Spec]:
+              names_en: Path = GBT_CLASS_NAMES_EN_CSV,
+              subclass_names_en: Path = GBT_SUBCLASS_NAMES_EN_CSV) -> list[Spec]:
     """Classes and subclasses of GB/T 47678.5-2026 with their default local rules, in directory order."""
     rules = _read(defaults)
     # By the Chinese class name, so that a renamed class in another transcription gets no stale English.
     english = {row["major_name"]: row["name_en"] for row in _read(names_en)}
+    # By kind and code, given only where the directory names the subclass as the translation read it.
+    sub_english = gbt_subclass_names_en(subclass_names_en)
 
     def applies(row: dict[str, str], kind: str) -> bool:
         return not row["kind"] or row["kind"] == kind
@@ -156,7 +166,9 @@ def gbt_specs(directory: Path = GBT_CSV, defaults: Path = GBT_DEFAULTS_CSV,
             spec = replace(spec, keywords=_keywords(spec.name, spec.keywords))
             classes[key] = spec
             specs.append(spec)
-        spec = replace(classes[key], code=code, name=name, name_en="", parent_code=major, keywords="")
+        translated, name_en = sub_english.get((kind, code), ("", ""))
+        spec = replace(classes[key], code=code, name=name, name_en=name_en if translated == name else "",
+                       parent_code=major, keywords="")
         by_name = next((r for r in rules if r["match"].startswith("name:") and r["match"][5:] in name
                         and applies(r, kind)), None)
         if by_name:

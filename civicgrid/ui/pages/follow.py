@@ -1,7 +1,7 @@
 """The reporter's follow page (`follow/<token>/`): no sign-in, the token handed out at report time is the key.
 
-It shows the case's public status (number, status, category, dates and the public steps: no names, phones or
-addresses), takes one satisfaction rating (1–5) after closing, and lets the reporter ask for the case to be
+It shows the case's public status (number, status, category — its English name on the English page, when it
+has one —, dates and the public steps: no names, phones or addresses), takes one satisfaction rating (1–5) after closing, and lets the reporter ask for the case to be
 reopened within the configured days (the page states until when, and once past, that the time is over). Staff
 signed in see the page but neither rate nor reopen through a reporter's link (the services refuse them too). The page's own address is also drawn as a QR code (`qr.svg`/`qr.png`). Everything goes through `cases.services` (`follow_status`, `rate`,
 `reopen_by_token`), which find the case by token and check what the token may do.
@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from civicgrid.apps.cases import services
 from civicgrid.apps.cases.services.follow import reporter_for
 from civicgrid.apps.cases_documents import qr
+from civicgrid.apps.categories.models import display_name
 from civicgrid.foundation.access.endpoints import non_data_endpoint
 from civicgrid.foundation.core.errors import CivicgridError, NotFound
 from civicgrid.foundation.core.middleware import client_ip
@@ -65,6 +66,8 @@ def _status_or_404(token: str, request=None) -> dict:
 
 def _render(request, token: str, status: int = 200, **extra):
     info = _status_or_404(token, request)
+    # The category in the reader's language: its English name on the English page when it has one.
+    info["category"] = display_name(info["category"], info.get("category_en", ""))
     # Each form's one-time key: the same form sent again (its answer lost) is answered as the first time.
     keys = {"rate": uuid.uuid4().hex, "reopen": uuid.uuid4().hex}
     return render(request, "follow/status.html", {"info": info, "token": token, "scores": SCORES,
