@@ -117,7 +117,7 @@ class CategoryOut(Schema):
 
     @staticmethod
     def resolve_default_department(obj: Category) -> str | None:
-        return selectors.org_label(obj.default_department) or None
+        return obj.default_department.name if obj.default_department_id else None
 
     @staticmethod
     def resolve_keywords(obj: Category) -> list[str]:
@@ -274,7 +274,7 @@ class RuleOut(Schema):
 
     @staticmethod
     def resolve_department(obj: RoutingRule) -> str:
-        return selectors.org_label(obj.department)
+        return obj.department.name if obj.department_id else ""
 
 
 class RuleList(Schema):

@@ -102,7 +102,7 @@ def _rule_dict(rule: RoutingRule) -> dict:
         "category_id": rule.category_id,
         "region_code": rule.region_code,
         "department_id": rule.department_id,
-        "department": org_label(rule.department),
+        "department": rule.department.name if rule.department_id else "",
         "priority": rule.priority,
         "note": rule.note,
     }

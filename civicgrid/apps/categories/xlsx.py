@@ -72,6 +72,11 @@ _SET = ("name", "name_en", "acceptance_condition", "closure_condition", "time_li
         "responsible_body", "default_department", "keywords", "is_public", "in_public_feed", "is_active")
 
 
+def _org_name(org) -> str:
+    """A department in a file people keep: its full name (the import matches the full or the short one)."""
+    return org.name if org is not None else ""
+
+
 def _number(amount: Decimal) -> int | float:
     return int(amount) if amount == amount.to_integral_value() else float(amount)
 
@@ -82,7 +87,7 @@ def export_rows(categories) -> list[list]:
         [
             c.taxonomy.code, c.code, c.name, c.parent.code if c.parent_id else "", c.get_kind_display(),
             c.acceptance_condition, _number(c.time_limit_amount), c.get_time_limit_mode_display(),
-            c.closure_condition, c.responsible_body, org_label(c.default_department), c.keywords,
+            c.closure_condition, c.responsible_body, _org_name(c.default_department), c.keywords,
             "是" if c.is_public else "否", "是" if c.in_public_feed else "否", "是" if c.is_active else "否",
             c.name_en,
         ]
@@ -126,7 +131,7 @@ def export_rules(*, actor) -> tuple[bytes, str]:
     regions = dict(Region.objects.filter(code__in={r.region_code for r in rules}).values_list("code", "name"))
     rows = [[r.pk, r.get_kind_display(), r.category.taxonomy.code if r.category_id else "",
              r.category.code if r.category_id else "", r.category.name if r.category_id else "任意分类",
-             r.region_code, regions.get(r.region_code, ""), org_label(r.department), r.priority,
+             r.region_code, regions.get(r.region_code, ""), _org_name(r.department), r.priority,
              "是" if r.is_active else "否", r.note] for r in rules]
     # Codes as text cells, so that Excel keeps their leading zeros.
     body = write_xlsx(RULE_HEADERS, rows, sheet_title=RULE_SHEET_TITLE, text_columns=("分类编码", "区域代码"))

@@ -45,7 +45,7 @@ def test_category_list_filters(api_client, worker):
     item = next(i for i in matters["items"] if i["code"] == "06010")
     assert item["key"] == "gbt47678_5_2026:matter:06010" and item["name"] == "暴露垃圾"
     assert item["time_limit_amount"] == 1 and item["time_limit_mode"] == "working_days"
-    assert item["time_limit_text"] == "1 工作日" and item["default_department"] == "区城管局"
+    assert item["time_limit_text"] == "1 工作日" and item["default_department"] == "平城区城管局"
     assert "垃圾" in item["keywords"] and item["parent_code"] == "06" and item["kind_label"] == "事项"
     assert get(taxonomy="social", top="true")["total"] == 8
     found = get(q="井盖", kind="matter")
@@ -123,7 +123,7 @@ def test_rules_list_for_managers(api_client, as_user, tree):
     body = api_client.get("/api/v1/routing/rules", {"kind": "patron"}, **manager).json()
     assert body["total"] == 18 and {i["category"]["name"] for i in body["items"]} == {"防汛应急"}
     street = api_client.get("/api/v1/routing/rules", {"region": "140213065"}, **manager).json()
-    assert [i["department"] for i in street["items"]] == ["区应急局"]
+    assert [i["department"] for i in street["items"]] == ["平城区应急局"]  # APIs name departments in full
     assert api_client.get("/api/v1/routing/rules", {"region": "x"}, **manager).status_code == 400
     dispatcher = as_user(Role.STREET_DISPATCHER, region=tree["140213050"])
     assert api_client.get("/api/v1/routing/rules", **dispatcher).status_code == 403

@@ -39,7 +39,7 @@ def test_export_has_chinese_headers_and_every_category(loaded, manager):
     by_key = {(r[4], r[1]): r for r in rows[1:]}
     cover = by_key[("事项", "01001")]
     assert cover[:5] == [GBT, "01001", "供水井盖异常", "01", "事项"]
-    assert cover[6] == 6 and cover[7] == "自然时" and cover[10] == "区住建局" and cover[12] == "是"
+    assert cover[6] == 6 and cover[7] == "自然时" and cover[10] == "平城区住建局" and cover[12] == "是"
     assert by_key[("部件", "01001")][2] == "供水井盖" and by_key[("部件", "01001")][12] == "否"
     assert isinstance(by_key[("事项", "06010")][1], str)  # codes stay text: leading zeros survive Excel
     assert AuditEntry.objects.filter(action="data.exported", target_type="categories.category").count() == 1
@@ -357,3 +357,25 @@ def test_a_bad_feed_flag_is_refused_and_applies_nothing(loaded, manager):
     report = xlsx.import_categories(actor=manager, data=workbook([list(xlsx.HEADERS), row]))
     assert not report.ok and [(e.row, e.column) for e in report.errors] == [(2, "公开到开放接口")]
     assert state() == before
+
+
+def test_the_rules_export_names_each_department_in_full_and_is_for_managers_only(loaded, manager, tree):
+    """分拨规则 xlsx: one row per rule, the department by its full name (a file people keep and read out of the
+    page's context); exported with an audit entry, refused without one to a user who does not manage rules."""
+    from civicgrid.apps.categories.models import RoutingRule
+
+    body, filename = xlsx.export_rules(actor=manager)
+    rows = sheet(body)
+    assert tuple(rows[0]) == xlsx.RULE_HEADERS and filename.startswith("routing-rules-")
+    assert len(rows) - 1 == RoutingRule.objects.count() > 0
+    by_id = {r[0]: r for r in rows[1:]}
+    patron = RoutingRule.objects.select_related("department").filter(region_code="140213065", kind="patron").first()
+    assert patron.department.short_name != patron.department.name
+    assert by_id[patron.pk][7] == patron.department.name == "平城区应急局"
+    assert by_id[patron.pk][5] == "140213065"  # codes stay text
+    audited = AuditEntry.objects.filter(action="data.exported", target_type="categories.routingrule")
+    assert audited.count() == 1
+    stranger = user_with(Role.GRID_WORKER, region=tree["140213065"])
+    with pytest.raises(PermissionDenied):
+        xlsx.export_rules(actor=stranger)
+    assert audited.count() == 1
