@@ -490,6 +490,7 @@ class FollowOut(Schema):
     status: StatusName
     status_label: str
     category: str
+    category_en: str = ""  # the category's English name (`Category.name_en`), empty where none was given
     reported_at: datetime  # when this link's reporter reported (their own report's time after a merge)
     closed_at: datetime | None
     merged: bool

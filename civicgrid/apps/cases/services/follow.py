@@ -195,7 +195,7 @@ def follow_status(token: str, viewer=None) -> dict:
         "status": case.status,
         "status_label": str(Status(case.status).label),
         "category": case.category.name if case.category_id else "",
-        # Its English name, for the English follow page (`Category.display_name`); the API keeps the Chinese.
+        # Its English name, for the English follow page (`Category.display_name`) and the API beside the Chinese.
         "category_en": case.category.name_en if case.category_id else "",
         "reported_at": reported_at,
         "closed_at": case.closed_at,

@@ -1,5 +1,5 @@
 """The resident's follow page (reached by the follow link or QR) names the category in the reader's language:
-its English name on the English page when it has one, the Chinese name by default (and in the JSON behind it)."""
+its English name on the English page when it has one, the Chinese name by default (the JSON behind it gives both: `category` and `category_en`)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ def test_the_follow_page_is_chinese_by_default_and_the_api_keeps_the_chinese_nam
     assert page.status_code == 200 and category_shown(page) == "暴露垃圾"
     assert "Exposed rubbish" not in page.content.decode()
     client.cookies["django_language"] = "en"
-    assert client.get(f"/api/v1/follow/{token}").json()["category"] == "暴露垃圾"
+    body = client.get(f"/api/v1/follow/{token}").json()
+    assert (body["category"], body["category_en"]) == ("暴露垃圾", "Exposed rubbish")  # both names, for any client
 
 
 def test_a_category_without_english_keeps_its_chinese_name_on_the_english_page(client, loop, token):
