@@ -54,7 +54,9 @@ accepting account's, `Facts.answering_dispatcher`), that reported it (`reporter`
   round's: every handling since the last 派遣 in time. A 返工 runs a fresh handling clock in the same round, so a
   late handling before it stays late however the rework goes; a new 派遣 (after 退回 or 重新办理) is judged
   afresh (`cases.clocks`). 返工数 `reworked`: handled and `rework_count` > 0 (a 返工 step before the moment;
-  counted once per case, however many reworks).
+  counted once per case, however many reworks). A 处置反馈 or 返工 counts for the department that did it (the
+  step's department, that of the case's last 派遣 or 改派 before the moment): a case taken from it (改派, or 退回
+  and 派遣 again) is neither handled nor reworked by the department it went to until that one reports back.
 * 应结案数 `due_close`: accepted, not closed out or suspended, and closed (a 结案 step before the moment: a case
   closed then reopened stays due, no longer closed), past its handling deadline, or waiting for its 派遣 with the
   dispatch clock run out (立案 but not dispatched in time: it has no handling deadline yet, and can no longer
@@ -122,7 +124,7 @@ from django.db.models import Case as Choose  # `Case` is the model
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Concat, NullIf, Substr
-from django.db.models.lookups import Exact, In
+from django.db.models.lookups import Exact, In, IsNull
 from django.db.models.sql.datastructures import BaseTable
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -224,7 +226,15 @@ class Facts:
         self.status = Coalesce(NullIf(Subquery(moved), Value("")), F("status"))
         self.has_steps = Exists(CaseStep.objects.filter(case=OuterRef("pk")))
         self.changed_since = Exists(CaseStep.objects.filter(case=OuterRef("pk"), at__gte=as_of).exclude(to_status=""))
-        self.handled_once = (Exists(steps.filter(action__in=self.HANDLING)) | Q(handled_at__lt=as_of)
+        # A 处置反馈 or 返工 is the work of the department the case was with then (the step's `department`), and
+        # counts for that department only: not for one the case went to since (改派, or 退回 and 派遣 again), which
+        # has not handled it yet. The department holding the case at `as_of` is the one its last 派遣 or 改派
+        # before then named (without one, a case placed with a department when it was created: every step).
+        held = Subquery(CaseStep.objects.filter(case=OuterRef(OuterRef("pk")), at__lt=as_of,
+                                                action__in=("dispatch", "redirect"))
+                        .order_by("-at", "-pk").values("department_id")[:1])
+        of_holder = Q(department_id=held) | Q(IsNull(held, True))
+        self.handled_once = (Exists(steps.filter(of_holder, action__in=self.HANDLING)) | Q(handled_at__lt=as_of)
                              | (Q(rework_count__gt=0) & ~self.has_steps))
         # Dispatched by `as_of`: a 派遣 step before it, or `dispatched_at` (a later 派遣 or 改派 moves it); or, for a
         # case placed with a department when it was created (no 派遣 step), a 退回 or 改派 as the first move since:
@@ -280,7 +290,10 @@ class Facts:
         self.verified_timely = _either(checked_since, Q(Exact(Subquery(
             stopped.filter(kind=case_clocks.VERIFY, stopped_at=Subquery(last_check)).values("on_time")[:1]), True)),
             Q(verified_on_time=True))
-        self.reworked = _either(checked_since, Exists(steps.filter(action="rework")), Q(rework_count__gt=0))
+        # (`rework_count` counts every department's 返工: a case that changed hands reads its steps.)
+        self.reworked = _either(checked_since | Q(redirect_count__gt=0) | Q(send_back_count__gt=0)
+                                | Q(reopen_count__gt=0), Exists(steps.filter(of_holder, action="rework")),
+                                Q(rework_count__gt=0))
         # The department the case was with at `as_of` and the account whose 派遣 it was: the fields change only at
         # 派遣 and 改派 (to the department named, by the step's actor) and 退回 (to none), so a case with none of
         # these since is as its fields say; one with such a step since reads the last before then. With none
@@ -302,11 +315,11 @@ class Facts:
         last_dispatch = steps.filter(action__in=dispatches).order_by("-at", "-pk").values("actor_id")[:1]
         self.dispatcher = Choose(When(~Exists(since.filter(action__in=dispatches)), then=F("dispatched_by_id")),
                                  default=Subquery(last_dispatch), output_field=IntegerField())
-        # Most cases need none of that: one not saved since `as_of`, never sent back nor reopened, is as its fields
+        # Most cases need none of that: one not saved since `as_of`, never sent back, redirected nor reopened, is as its fields
         # say, and the subqueries, written after that test, are not run for it. The others cost about 0.1 ms each
         # on SQLite (benchmarks/bench_evaluation.py, whose cases were all saved after the month: 849 cases, the
         # department table 19 → 107 ms).
-        fast = self.fast = Q(updated_at__lt=as_of, reopen_count=0, send_back_count=0)
+        fast = self.fast = Q(updated_at__lt=as_of, reopen_count=0, send_back_count=0, redirect_count=0)
         self.handled_once = (fast & (Q(handled_at__isnull=False) | Q(rework_count__gt=0))) | (~fast & self.handled_once)
         self.dispatched = (fast & Q(dispatched_at__isnull=False)) | (~fast & self.dispatched)
         self.closed_once = (fast & Q(status=Status.CLOSED)) | (~fast & self.closed_once)

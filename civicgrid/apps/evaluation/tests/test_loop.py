@@ -178,3 +178,37 @@ def test_a_late_handling_stays_late_through_a_rework_in_time(district):
     act(actor=d.dispatcher, case=case, action="reopen", reason="又堆起来了")
     board = today_figures(User.objects.get(pk=d.dispatcher.pk))
     assert (board.closed, board.closed_timely) == (1, 0)
+
+
+@pytest.mark.parametrize("move", ["redirect", "send_back"])
+def test_a_handling_and_rework_stay_with_the_department_that_did_them(district, move):
+    """区城管局 handles the case, 核查 fails (返工), and the case leaves it (改派 by a dispatcher, or 退回 by 区城管局
+    and 派遣 to 区住建局). 区住建局 has only just got it: no 处置, no 返工 and nothing due of its own (it used to be
+    charged 应处置 1, 处置 1, 按期处置 0 and 返工 1, a 返工率 of 100 %, for 区城管局's work); once it handles the
+    case in time, that is its 处置, in time, and no 返工."""
+    d = district
+    cg = user_with(Role.DEPARTMENT_HANDLER, department=d.dept, username="h-cg")
+    zj = user_with(Role.DEPARTMENT_HANDLER, department=d.other_dept, username="h-zj")
+    case, _ = submit_case(actor=d.worker, title="供水井盖破损", lng=POINT[0], lat=POINT[1], source="grid_worker",
+                          category=category("井盖缺失", "01001").pk)
+    act(actor=d.dispatcher, case=case, action="accept")
+    act(actor=d.dispatcher, case=case, action="dispatch", department=d.dept.pk)
+    act(actor=cg, case=case, action="report_back", note="已处置")
+    act(actor=d.worker, case=case, action="rework", reason="未修好")
+    if move == "redirect":
+        act(actor=d.dispatcher, case=case, action="redirect", department=d.other_dept.pk, reason="供水井盖归住建")
+    else:
+        act(actor=cg, case=case, action="send_back", reason="供水井盖归住建")
+        act(actor=d.dispatcher, case=case, action="dispatch", department=d.other_dept.pk)
+
+    today = timezone.localdate()
+
+    def counts(code):
+        return next(r for r in selectors.evaluate(d.leader, "department", today, today).rows
+                    if r.code == code).counts
+
+    nothing_yet = {"accepted": 1, "due_handle": 0, "handled": 0, "handled_timely": 0, "reworked": 0,
+                   "due_close": 0, "closed": 0}
+    assert counts("D-ZJ") == nothing_yet
+    act(actor=zj, case=case, action="report_back", note="已更换")
+    assert counts("D-ZJ") == {**nothing_yet, "due_handle": 1, "handled": 1, "handled_timely": 1}
