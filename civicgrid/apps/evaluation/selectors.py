@@ -47,8 +47,9 @@ accepting account's, `Facts.answering_dispatcher`), that reported it (`reporter`
   send-back steps read (a case without such steps, e.g. imported, counts as one dispatch by `dispatched_by`,
   sent back if `send_back_count` > 0). A 核查 failure (返工) is the department's, not the dispatcher's.
 * 应处置数 `due_handle`: dispatched (or 自行处置), not closed out or suspended, and either handled at least once
-  or past its handling deadline (`deadline` < as_of, or a handling clock ran out before then): a case still
-  within its time is not due yet. "Handled at least once" is a 处置反馈 (or 自行处置) step before the moment.
+  or past its handling deadline (`deadline` < as_of, or a handling clock of the assignment then, since its last
+  派遣 or 改派, ran out before then): a case still within its time is not due yet, nor one whose earlier
+  department let its deadline pass before the case was taken from it. "Handled at least once" is a 处置反馈 (or 自行处置) step before the moment.
   处置数 `handled`: of those, handled at least once (`handled_at` set, or `rework_count` > 0, which implies an
   earlier 处置反馈). 按期处置数: handled now (`handled_at` set) and `handled_on_time`, which is the assignment
   round's: every handling since the last 派遣 in time. A 返工 runs a fresh handling clock in the same round, so a
@@ -183,7 +184,7 @@ def counts_q(as_of: datetime, facts: Facts | FactColumns | None = None) -> dict[
         "dispatched_timely": dispatched & Q(dispatched_on_time=True) & ~f.dispatch_overdue,
         "undispatched": f.dispatch_overdue,
         "due_dispatch": dispatched | f.dispatch_overdue,
-        "due_handle": in_hands & (handled_once | past_deadline),
+        "due_handle": in_hands & (handled_once | f.handling_late),
         "handled": in_hands & handled_once,
         "handled_timely": in_hands & handled_timely,
         "reworked": in_hands & handled_once & f.reworked,
@@ -263,6 +264,15 @@ class Facts:
         self.dispatch_late = ~Q(dispatched_at__lt=as_of, send_back_count=0, reopen_count=0) & Exists(
             clocks.filter(kind_text=case_clocks.DISPATCH, started_at__lt=as_of, due_at__lt=as_of)
             .filter(Q(stopped_at__isnull=True) | Q(stopped_at__gte=as_of)))
+        # The same for the department holding the case at `as_of`: a handling clock of its own assignment (started
+        # at or after the last 派遣 or 改派 before then) ran out. A late department's clock does not make the one
+        # the case went to since (改派, or 退回 and 派遣 again) due to report back before its own deadline.
+        holder_since = Coalesce(Subquery(
+            CaseStep.objects.filter(case=OuterRef(OuterRef("pk")), at__lt=as_of, action__in=("dispatch", "redirect"))
+            .order_by("-at", "-pk").values("at")[:1]), OuterRef("reported_at"))
+        self.handling_late = Q(deadline__lt=as_of) | Exists(clocks.filter(
+            kind_text=case_clocks.HANDLE, due_at__lt=as_of, started_at__gte=holder_since).filter(
+            Q(stopped_at__isnull=True) | Q(stopped_at__gt=F("due_at"))))
         stopped = clocks.filter(state=STOPPED, stopped_at__lt=as_of)
         # 按时结案 at `as_of`: the last closing clock stopped before it was in time.
         self.close_on_time = Q(Exact(Subquery(stopped.filter(kind=case_clocks.CLOSE).order_by("-stopped_at", "-pk")
@@ -324,6 +334,7 @@ class Facts:
         self.dispatched = (fast & Q(dispatched_at__isnull=False)) | (~fast & self.dispatched)
         self.closed_once = (fast & Q(status=Status.CLOSED)) | (~fast & self.closed_once)
         self.past_deadline = (fast & Q(deadline__lt=as_of)) | (~fast & self.past_deadline)
+        self.handling_late = (fast & Q(deadline__lt=as_of)) | (~fast & self.handling_late)
         self.dispatch_overdue = self.status_in(Status.ACCEPTED) & self.dispatch_late
         self.changed_since = ~fast & self.changed_since
         self.verified = (fast & Q(verified_on_time__isnull=False)) | (~fast & self.verified)
@@ -366,6 +377,7 @@ class FactColumns:
             "as_of_handled_once": _flag(facts.handled_once),
             "as_of_closed_once": _flag(facts.closed_once),
             "as_of_past_deadline": _flag(facts.past_deadline),
+            "as_of_handling_late": _flag(facts.handling_late),
             # The dispatch clock alone, read with `as_of_status` (waiting for its 派遣, below), not with the
             # status subquery again; a case unchanged since `as_of` whose status is another needs no probe.
             "as_of_dispatch_late": Choose(When(facts.fast & ~Q(status=Status.ACCEPTED), then=Value(False)),
@@ -383,6 +395,7 @@ class FactColumns:
         self.handled_once = column["as_of_handled_once"]
         self.closed_once = column["as_of_closed_once"]
         self.past_deadline = column["as_of_past_deadline"]
+        self.handling_late = column["as_of_handling_late"]
         self.dispatch_overdue = self.status_in(Status.ACCEPTED) & column["as_of_dispatch_late"]
         self.changed_since = column["as_of_changed"]
         self.close_on_time = column["as_of_close_on_time"]

@@ -212,3 +212,31 @@ def test_a_handling_and_rework_stay_with_the_department_that_did_them(district, 
     assert counts("D-ZJ") == nothing_yet
     act(actor=zj, case=case, action="report_back", note="已更换")
     assert counts("D-ZJ") == {**nothing_yet, "due_handle": 1, "handled": 1, "handled_timely": 1}
+
+
+@pytest.mark.parametrize("move", ["redirect", "send_back"])
+def test_a_department_is_not_due_for_the_lateness_of_the_one_before(district, move):
+    """区城管局 lets its handling deadline pass, and the case leaves it (改派, or 退回 and 派遣 to 区住建局), which
+    has a fresh deadline ahead: 区住建局 owes no 处置 yet (it used to be 应处置 1 and 按期处置 0 for 区城管局's
+    lateness). The case is still due to close (应结案) for its grid: it can no longer close in time."""
+    d = district
+    cg = user_with(Role.DEPARTMENT_HANDLER, department=d.dept, username="h-cg")
+    user_with(Role.DEPARTMENT_HANDLER, department=d.other_dept, username="h-zj")
+    case, _ = submit_case(actor=d.worker, title="供水井盖破损", lng=POINT[0], lat=POINT[1], source="grid_worker",
+                          category=category("井盖缺失", "01001").pk)
+    act(actor=d.dispatcher, case=case, action="accept")
+    case = act(actor=d.dispatcher, case=case, action="dispatch", department=d.dept.pk)
+    SlaClock.objects.filter(target_id=str(case.pk), kind="case.handle").update(
+        due_at=timezone.now() - timedelta(minutes=1), warn_at=timezone.now() - timedelta(minutes=2))
+    case.refresh_from_db()
+    if move == "redirect":
+        act(actor=d.dispatcher, case=case, action="redirect", department=d.other_dept.pk, reason="供水井盖归住建")
+    else:
+        act(actor=cg, case=case, action="send_back", reason="供水井盖归住建")
+        act(actor=d.dispatcher, case=case, action="dispatch", department=d.other_dept.pk)
+
+    today = timezone.localdate()
+    zj = next(r for r in selectors.evaluate(d.leader, "department", today, today).rows if r.code == "D-ZJ")
+    assert (zj.counts["due_handle"], zj.counts["handled"], zj.counts["handled_timely"]) == (0, 0, 0)
+    grid = next(r for r in selectors.evaluate(d.leader, "grid", today, today).rows if r.code == case.region_code)
+    assert grid.counts["due_close"] == 1
