@@ -267,9 +267,10 @@ class Facts:
         # The same for the department holding the case at `as_of`: a handling clock of its own assignment (started
         # at or after the last 派遣 or 改派 before then) ran out. A late department's clock does not make the one
         # the case went to since (改派, or 退回 and 派遣 again) due to report back before its own deadline.
-        holder_since = Coalesce(Subquery(
+        holder_since_step = Subquery(
             CaseStep.objects.filter(case=OuterRef(OuterRef("pk")), at__lt=as_of, action__in=("dispatch", "redirect"))
-            .order_by("-at", "-pk").values("at")[:1]), OuterRef("reported_at"))
+            .order_by("-at", "-pk").values("at")[:1])
+        holder_since = Coalesce(holder_since_step, OuterRef("reported_at"))
         self.handling_late = Q(deadline__lt=as_of) | Exists(clocks.filter(
             kind_text=case_clocks.HANDLE, due_at__lt=as_of, started_at__gte=holder_since).filter(
             Q(stopped_at__isnull=True) | Q(stopped_at__gt=F("due_at"))))
@@ -277,14 +278,16 @@ class Facts:
         # 按时结案 at `as_of`: the last closing clock stopped before it was in time.
         self.close_on_time = Q(Exact(Subquery(stopped.filter(kind=case_clocks.CLOSE).order_by("-stopped_at", "-pk")
                                               .values("on_time")[:1]), True))
-        # 按期处置 at `as_of`: every handling clock of the assignment round then (stopped since its 派遣, the last
-        # dispatch clock stopped before `as_of`) in time, and at least one.
-        round_start = Coalesce(Subquery(
+        # 按期处置 at `as_of`: every handling clock of the assignment round then (started since its 派遣 or 改派:
+        # the last such step before `as_of`, else the last dispatch clock stopped before it) in time, and at least
+        # one. A 改派 stops no dispatch clock: the round it opens is read from its step, so the clock of the
+        # department the case was taken from (stopped at the 改派, late or not) is not the new one's.
+        round_start = Coalesce(holder_since_step, Subquery(
             SlaClock.objects.filter(target_type=Case._meta.label_lower,
                                     target_id=Cast(OuterRef(OuterRef("pk")), CharField()), kind=case_clocks.DISPATCH,
                                     state=STOPPED, stopped_at__lt=as_of)
             .order_by("-stopped_at").values("stopped_at")[:1]), OuterRef("reported_at"))
-        handlings = stopped.filter(kind=case_clocks.HANDLE, stopped_at__gte=round_start)
+        handlings = stopped.filter(kind=case_clocks.HANDLE, started_at__gte=round_start)
         self.round_on_time = Exists(handlings.filter(on_time=True)) & ~Exists(handlings.exclude(on_time=True))
         # 核查数 and 返工数: `verified_on_time` and `rework_count` change only at a 核查 or 返工 step, so a case with
         # none since `as_of` is as those fields say. One with such a step since reads its steps before then: a 核查

@@ -240,3 +240,31 @@ def test_a_department_is_not_due_for_the_lateness_of_the_one_before(district, mo
     assert (zj.counts["due_handle"], zj.counts["handled"], zj.counts["handled_timely"]) == (0, 0, 0)
     grid = next(r for r in selectors.evaluate(d.leader, "grid", today, today).rows if r.code == case.region_code)
     assert grid.counts["due_close"] == 1
+
+
+def test_a_redirected_case_handled_in_time_is_in_time_as_it_stood_then(district):
+    """区城管局 lets its handling deadline pass and the case is redirected (改派) to 区住建局, which reports back in
+    time. Read as it stood then (the 核查 since moved it on, so its clocks are read), 区住建局's handling is in
+    time: the round is its own, since the 改派, not 区城管局's late clock (it used to read 按期处置 0)."""
+    d = district
+    zj = user_with(Role.DEPARTMENT_HANDLER, department=d.other_dept, username="h-zj")
+    user_with(Role.DEPARTMENT_HANDLER, department=d.dept, username="h-cg")
+    case, _ = submit_case(actor=d.worker, title="供水井盖破损", lng=POINT[0], lat=POINT[1], source="grid_worker",
+                          category=category("井盖缺失", "01001").pk)
+    act(actor=d.dispatcher, case=case, action="accept")
+    case = act(actor=d.dispatcher, case=case, action="dispatch", department=d.dept.pk)
+    SlaClock.objects.filter(target_id=str(case.pk), kind="case.handle").update(
+        due_at=timezone.now() - timedelta(minutes=1), warn_at=timezone.now() - timedelta(minutes=2))
+    case.refresh_from_db()
+    act(actor=d.dispatcher, case=case, action="redirect", department=d.other_dept.pk, reason="供水井盖归住建")
+    act(actor=zj, case=case, action="report_back", note="已更换")
+    then = timezone.now() + timedelta(microseconds=1)
+    while timezone.now() <= then:
+        pass
+    act(actor=d.worker, case=case, action="verify", photos=[jpeg()])
+
+    today = timezone.localdate()
+    for as_of in (then, None):
+        ev = selectors.evaluate(d.leader, "department", today, today, as_of=as_of)
+        row = next(r for r in ev.rows if r.code == "D-ZJ")
+        assert (row.counts["due_handle"], row.counts["handled"], row.counts["handled_timely"]) == (1, 1, 1), as_of
