@@ -268,3 +268,29 @@ def test_a_redirected_case_handled_in_time_is_in_time_as_it_stood_then(district)
         ev = selectors.evaluate(d.leader, "department", today, today, as_of=as_of)
         row = next(r for r in ev.rows if r.code == "D-ZJ")
         assert (row.counts["due_handle"], row.counts["handled"], row.counts["handled_timely"]) == (1, 1, 1), as_of
+
+
+def test_the_board_reads_a_redirected_round_as_its_own_after_a_reopen(district):
+    """区城管局 lets its deadline pass, the case is redirected (改派) to 区住建局, which handles it in time, and it
+    is closed in time: 按期结案 on the board, also once the case is reopened and the board reads the clocks (it
+    read 区城管局's late clock, stopped by the 改派, into 区住建局's round)."""
+    d = district
+    zj = user_with(Role.DEPARTMENT_HANDLER, department=d.other_dept, username="h-zj")
+    user_with(Role.DEPARTMENT_HANDLER, department=d.dept, username="h-cg")
+    case, _ = submit_case(actor=d.worker, title="供水井盖破损", lng=POINT[0], lat=POINT[1], source="grid_worker",
+                          category=category("井盖缺失", "01001").pk)
+    act(actor=d.dispatcher, case=case, action="accept")
+    case = act(actor=d.dispatcher, case=case, action="dispatch", department=d.dept.pk)
+    SlaClock.objects.filter(target_id=str(case.pk), kind="case.handle").update(
+        due_at=timezone.now() - timedelta(minutes=1), warn_at=timezone.now() - timedelta(minutes=2))
+    case.refresh_from_db()
+    act(actor=d.dispatcher, case=case, action="redirect", department=d.other_dept.pk, reason="供水井盖归住建")
+    act(actor=zj, case=case, action="report_back", note="已更换")
+    act(actor=d.worker, case=case, action="verify", photos=[jpeg()])
+    case = act(actor=d.dispatcher, case=case, action="close")
+    assert case.closed_on_time is True and case.handled_on_time is True
+    board = today_figures(User.objects.get(pk=d.dispatcher.pk))
+    assert (board.closed, board.closed_timely) == (1, 1)
+    act(actor=d.dispatcher, case=case, action="reopen", reason="又坏了")
+    board = today_figures(User.objects.get(pk=d.dispatcher.pk))
+    assert (board.closed, board.closed_timely) == (1, 1)
