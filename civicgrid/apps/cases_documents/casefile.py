@@ -35,7 +35,7 @@ from reportlab.platypus import CondPageBreak, Image, Paragraph, SimpleDocTemplat
 from civicgrid.apps.cases import display, selectors
 from civicgrid.apps.cases import photos as photo_mod
 from civicgrid.apps.cases.models import Case, CaseReporter
-from civicgrid.apps.cases.services.actions_intake import PUBLIC_NOTE_ACTIONS
+from civicgrid.apps.cases.services.actions_intake import CHECK_RESULTS, PUBLIC_NOTE_ACTIONS
 from civicgrid.apps.cases.services.follow import public_note
 from civicgrid.apps.cases.workflow import CASE_WORKFLOW
 from civicgrid.foundation.audit import verbs
@@ -241,6 +241,8 @@ def _step_facts(step) -> list[str]:
         return [f"申请延期 {float(data['hours']):g} 小时"]
     if step.action in PUBLIC_NOTE_ACTIONS:
         return [f"告知上报人：{public_note(step)}"]
+    if result := display.check_result_beside_note(step):
+        return [f"核实结果：{CHECK_RESULTS[result]}"]
     return []
 
 
