@@ -72,3 +72,16 @@ def send_back_proposals(case: Case) -> dict[int, dict]:
         found[s.pk] = {"department_id": s.data.get("proposed_department"), "department": name,
                        "correct_rule": correct, "text": text}
     return found
+
+
+def check_result_beside_note(step) -> str:
+    """The result of a 核实反馈 step ("confirmed" or "unconfirmed") when its note does not already say it (the
+    worker wrote one: the service makes the result the note only without one); "" for any other step. The case
+    page and the case file show it beside the note: both results lead back to 待受理, so the status says nothing."""
+    from .services.actions_intake import CHECK_RESULTS
+
+    data = step.data if isinstance(step.data, dict) else {}
+    result = data.get("result") if step.action == "check_result" else None
+    if result not in CHECK_RESULTS or step.note.strip() == CHECK_RESULTS[result]:
+        return ""
+    return result

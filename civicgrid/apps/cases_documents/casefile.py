@@ -35,6 +35,8 @@ from reportlab.platypus import CondPageBreak, Image, Paragraph, SimpleDocTemplat
 from civicgrid.apps.cases import display, selectors
 from civicgrid.apps.cases import photos as photo_mod
 from civicgrid.apps.cases.models import Case, CaseReporter
+from civicgrid.apps.cases.services.actions_intake import CHECK_RESULTS, PUBLIC_NOTE_ACTIONS
+from civicgrid.apps.cases.services.follow import public_note
 from civicgrid.apps.cases.workflow import CASE_WORKFLOW
 from civicgrid.foundation.audit import verbs
 from civicgrid.foundation.audit.service import record
@@ -223,8 +225,25 @@ def _step_note(step) -> str:
     parent = (step.data or {}).get("parent") if step.action == "merge" else None
     note = step.note_for_staff(shown=False)
     if parent and str(parent) not in step.note:
-        return f"主案卷 {parent}" + (f"；{note}" if note else "")
-    return note
+        note = f"主案卷 {parent}" + (f"；{note}" if note else "")
+    return "\n".join(filter(None, [note, *_step_facts(step)]))
+
+
+def _step_facts(step) -> list[str]:
+    """What the case page shows beside a step's note (`ui.pages.cases_detail._timeline`), which the step's note
+    does not say: a 评价's score, the hours a 申请延期 asked for (a request withdrawn or granted in full leaves no
+    other step that names them), and what the reporters were told of a 不予受理 or 作废 (its note is the internal
+    reason)."""
+    data = step.data if isinstance(step.data, dict) else {}
+    if step.action == "rate" and data.get("score") is not None:
+        return [f"评分 {data['score']} / 5"]
+    if step.action == "request_extension" and data.get("hours") is not None:
+        return [f"申请延期 {float(data['hours']):g} 小时"]
+    if step.action in PUBLIC_NOTE_ACTIONS:
+        return [f"告知上报人：{public_note(step)}"]
+    if result := display.check_result_beside_note(step):
+        return [f"核实结果：{CHECK_RESULTS[result]}"]
+    return []
 
 
 # The timeline's cells: a little padding (reportlab's 6 points either side cost 说明 six characters), the name

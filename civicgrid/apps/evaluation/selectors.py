@@ -47,14 +47,17 @@ accepting account's, `Facts.answering_dispatcher`), that reported it (`reporter`
   send-back steps read (a case without such steps, e.g. imported, counts as one dispatch by `dispatched_by`,
   sent back if `send_back_count` > 0). A 核查 failure (返工) is the department's, not the dispatcher's.
 * 应处置数 `due_handle`: dispatched (or 自行处置), not closed out or suspended, and either handled at least once
-  or past its handling deadline (`deadline` < as_of, or a handling clock ran out before then): a case still
-  within its time is not due yet. "Handled at least once" is a 处置反馈 (or 自行处置) step before the moment.
+  or past its handling deadline (`deadline` < as_of, or a handling clock of the assignment then, since its last
+  派遣 or 改派, ran out before then): a case still within its time is not due yet, nor one whose earlier
+  department let its deadline pass before the case was taken from it. "Handled at least once" is a 处置反馈 (or 自行处置) step before the moment.
   处置数 `handled`: of those, handled at least once (`handled_at` set, or `rework_count` > 0, which implies an
   earlier 处置反馈). 按期处置数: handled now (`handled_at` set) and `handled_on_time`, which is the assignment
   round's: every handling since the last 派遣 in time. A 返工 runs a fresh handling clock in the same round, so a
   late handling before it stays late however the rework goes; a new 派遣 (after 退回 or 重新办理) is judged
   afresh (`cases.clocks`). 返工数 `reworked`: handled and `rework_count` > 0 (a 返工 step before the moment;
-  counted once per case, however many reworks).
+  counted once per case, however many reworks). A 处置反馈 or 返工 counts for the department that did it (the
+  step's department, that of the case's last 派遣 or 改派 before the moment): a case taken from it (改派, or 退回
+  and 派遣 again) is neither handled nor reworked by the department it went to until that one reports back.
 * 应结案数 `due_close`: accepted, not closed out or suspended, and closed (a 结案 step before the moment: a case
   closed then reopened stays due, no longer closed), past its handling deadline, or waiting for its 派遣 with the
   dispatch clock run out (立案 but not dispatched in time: it has no handling deadline yet, and can no longer
@@ -122,7 +125,7 @@ from django.db.models import Case as Choose  # `Case` is the model
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Concat, NullIf, Substr
-from django.db.models.lookups import Exact, In
+from django.db.models.lookups import Exact, In, IsNull
 from django.db.models.sql.datastructures import BaseTable
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -181,7 +184,7 @@ def counts_q(as_of: datetime, facts: Facts | FactColumns | None = None) -> dict[
         "dispatched_timely": dispatched & Q(dispatched_on_time=True) & ~f.dispatch_overdue,
         "undispatched": f.dispatch_overdue,
         "due_dispatch": dispatched | f.dispatch_overdue,
-        "due_handle": in_hands & (handled_once | past_deadline),
+        "due_handle": in_hands & (handled_once | f.handling_late),
         "handled": in_hands & handled_once,
         "handled_timely": in_hands & handled_timely,
         "reworked": in_hands & handled_once & f.reworked,
@@ -224,7 +227,15 @@ class Facts:
         self.status = Coalesce(NullIf(Subquery(moved), Value("")), F("status"))
         self.has_steps = Exists(CaseStep.objects.filter(case=OuterRef("pk")))
         self.changed_since = Exists(CaseStep.objects.filter(case=OuterRef("pk"), at__gte=as_of).exclude(to_status=""))
-        self.handled_once = (Exists(steps.filter(action__in=self.HANDLING)) | Q(handled_at__lt=as_of)
+        # A 处置反馈 or 返工 is the work of the department the case was with then (the step's `department`), and
+        # counts for that department only: not for one the case went to since (改派, or 退回 and 派遣 again), which
+        # has not handled it yet. The department holding the case at `as_of` is the one its last 派遣 or 改派
+        # before then named (without one, a case placed with a department when it was created: every step).
+        held = Subquery(CaseStep.objects.filter(case=OuterRef(OuterRef("pk")), at__lt=as_of,
+                                                action__in=("dispatch", "redirect"))
+                        .order_by("-at", "-pk").values("department_id")[:1])
+        of_holder = Q(department_id=held) | Q(IsNull(held, True))
+        self.handled_once = (Exists(steps.filter(of_holder, action__in=self.HANDLING)) | Q(handled_at__lt=as_of)
                              | (Q(rework_count__gt=0) & ~self.has_steps))
         # Dispatched by `as_of`: a 派遣 step before it, or `dispatched_at` (a later 派遣 or 改派 moves it); or, for a
         # case placed with a department when it was created (no 派遣 step), a 退回 or 改派 as the first move since:
@@ -253,18 +264,30 @@ class Facts:
         self.dispatch_late = ~Q(dispatched_at__lt=as_of, send_back_count=0, reopen_count=0) & Exists(
             clocks.filter(kind_text=case_clocks.DISPATCH, started_at__lt=as_of, due_at__lt=as_of)
             .filter(Q(stopped_at__isnull=True) | Q(stopped_at__gte=as_of)))
+        # The same for the department holding the case at `as_of`: a handling clock of its own assignment (started
+        # at or after the last 派遣 or 改派 before then) ran out. A late department's clock does not make the one
+        # the case went to since (改派, or 退回 and 派遣 again) due to report back before its own deadline.
+        holder_since_step = Subquery(
+            CaseStep.objects.filter(case=OuterRef(OuterRef("pk")), at__lt=as_of, action__in=("dispatch", "redirect"))
+            .order_by("-at", "-pk").values("at")[:1])
+        holder_since = Coalesce(holder_since_step, OuterRef("reported_at"))
+        self.handling_late = Q(deadline__lt=as_of) | Exists(clocks.filter(
+            kind_text=case_clocks.HANDLE, due_at__lt=as_of, started_at__gte=holder_since).filter(
+            Q(stopped_at__isnull=True) | Q(stopped_at__gt=F("due_at"))))
         stopped = clocks.filter(state=STOPPED, stopped_at__lt=as_of)
         # 按时结案 at `as_of`: the last closing clock stopped before it was in time.
         self.close_on_time = Q(Exact(Subquery(stopped.filter(kind=case_clocks.CLOSE).order_by("-stopped_at", "-pk")
                                               .values("on_time")[:1]), True))
-        # 按期处置 at `as_of`: every handling clock of the assignment round then (stopped since its 派遣, the last
-        # dispatch clock stopped before `as_of`) in time, and at least one.
-        round_start = Coalesce(Subquery(
+        # 按期处置 at `as_of`: every handling clock of the assignment round then (started since its 派遣 or 改派:
+        # the last such step before `as_of`, else the last dispatch clock stopped before it) in time, and at least
+        # one. A 改派 stops no dispatch clock: the round it opens is read from its step, so the clock of the
+        # department the case was taken from (stopped at the 改派, late or not) is not the new one's.
+        round_start = Coalesce(holder_since_step, Subquery(
             SlaClock.objects.filter(target_type=Case._meta.label_lower,
                                     target_id=Cast(OuterRef(OuterRef("pk")), CharField()), kind=case_clocks.DISPATCH,
                                     state=STOPPED, stopped_at__lt=as_of)
             .order_by("-stopped_at").values("stopped_at")[:1]), OuterRef("reported_at"))
-        handlings = stopped.filter(kind=case_clocks.HANDLE, stopped_at__gte=round_start)
+        handlings = stopped.filter(kind=case_clocks.HANDLE, started_at__gte=round_start)
         self.round_on_time = Exists(handlings.filter(on_time=True)) & ~Exists(handlings.exclude(on_time=True))
         # 核查数 and 返工数: `verified_on_time` and `rework_count` change only at a 核查 or 返工 step, so a case with
         # none since `as_of` is as those fields say. One with such a step since reads its steps before then: a 核查
@@ -280,7 +303,10 @@ class Facts:
         self.verified_timely = _either(checked_since, Q(Exact(Subquery(
             stopped.filter(kind=case_clocks.VERIFY, stopped_at=Subquery(last_check)).values("on_time")[:1]), True)),
             Q(verified_on_time=True))
-        self.reworked = _either(checked_since, Exists(steps.filter(action="rework")), Q(rework_count__gt=0))
+        # (`rework_count` counts every department's 返工: a case that changed hands reads its steps.)
+        self.reworked = _either(checked_since | Q(redirect_count__gt=0) | Q(send_back_count__gt=0)
+                                | Q(reopen_count__gt=0), Exists(steps.filter(of_holder, action="rework")),
+                                Q(rework_count__gt=0))
         # The department the case was with at `as_of` and the account whose 派遣 it was: the fields change only at
         # 派遣 and 改派 (to the department named, by the step's actor) and 退回 (to none), so a case with none of
         # these since is as its fields say; one with such a step since reads the last before then. With none
@@ -302,15 +328,16 @@ class Facts:
         last_dispatch = steps.filter(action__in=dispatches).order_by("-at", "-pk").values("actor_id")[:1]
         self.dispatcher = Choose(When(~Exists(since.filter(action__in=dispatches)), then=F("dispatched_by_id")),
                                  default=Subquery(last_dispatch), output_field=IntegerField())
-        # Most cases need none of that: one not saved since `as_of`, never sent back nor reopened, is as its fields
+        # Most cases need none of that: one not saved since `as_of`, never sent back, redirected nor reopened, is as its fields
         # say, and the subqueries, written after that test, are not run for it. The others cost about 0.1 ms each
         # on SQLite (benchmarks/bench_evaluation.py, whose cases were all saved after the month: 849 cases, the
         # department table 19 → 107 ms).
-        fast = self.fast = Q(updated_at__lt=as_of, reopen_count=0, send_back_count=0)
+        fast = self.fast = Q(updated_at__lt=as_of, reopen_count=0, send_back_count=0, redirect_count=0)
         self.handled_once = (fast & (Q(handled_at__isnull=False) | Q(rework_count__gt=0))) | (~fast & self.handled_once)
         self.dispatched = (fast & Q(dispatched_at__isnull=False)) | (~fast & self.dispatched)
         self.closed_once = (fast & Q(status=Status.CLOSED)) | (~fast & self.closed_once)
         self.past_deadline = (fast & Q(deadline__lt=as_of)) | (~fast & self.past_deadline)
+        self.handling_late = (fast & Q(deadline__lt=as_of)) | (~fast & self.handling_late)
         self.dispatch_overdue = self.status_in(Status.ACCEPTED) & self.dispatch_late
         self.changed_since = ~fast & self.changed_since
         self.verified = (fast & Q(verified_on_time__isnull=False)) | (~fast & self.verified)
@@ -353,6 +380,7 @@ class FactColumns:
             "as_of_handled_once": _flag(facts.handled_once),
             "as_of_closed_once": _flag(facts.closed_once),
             "as_of_past_deadline": _flag(facts.past_deadline),
+            "as_of_handling_late": _flag(facts.handling_late),
             # The dispatch clock alone, read with `as_of_status` (waiting for its 派遣, below), not with the
             # status subquery again; a case unchanged since `as_of` whose status is another needs no probe.
             "as_of_dispatch_late": Choose(When(facts.fast & ~Q(status=Status.ACCEPTED), then=Value(False)),
@@ -370,6 +398,7 @@ class FactColumns:
         self.handled_once = column["as_of_handled_once"]
         self.closed_once = column["as_of_closed_once"]
         self.past_deadline = column["as_of_past_deadline"]
+        self.handling_late = column["as_of_handling_late"]
         self.dispatch_overdue = self.status_in(Status.ACCEPTED) & column["as_of_dispatch_late"]
         self.changed_since = column["as_of_changed"]
         self.close_on_time = column["as_of_close_on_time"]

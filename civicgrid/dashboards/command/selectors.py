@@ -210,10 +210,14 @@ def _timely_closings(case_ids: list[int], steps, start: datetime, end: datetime)
     stopped = (SlaClock.objects.filter(target_type=Case._meta.label_lower, target_id__in=[str(pk) for pk in case_ids],
                                        kind__in=kinds, state=STOPPED)
                .order_by("stopped_at", "pk").values_list("target_id", "kind", "stopped_at", "on_time"))
+    # A 改派 stops the handling clock of the department the case is taken from (unjudged, at the step's moment)
+    # and opens a new round for the one it goes to, without a dispatch clock (on whatever day it was made).
+    redirects = {(str(pk), at) for pk, at in CaseStep.objects.filter(case_id__in=case_ids, action="redirect")
+                 .values_list("case_id", "at")}
     handled: dict[str, bool | None] = {}
     for target, kind, at, on_time in stopped:
-        if kind == case_clocks.DISPATCH:  # a 派遣: a new round
-            handled[target] = None
+        if kind == case_clocks.DISPATCH or (kind == case_clocks.HANDLE and (target, at) in redirects):
+            handled[target] = None  # a 派遣 or 改派: a new round
         elif kind == case_clocks.HANDLE:
             handled[target] = case_clocks.round_on_time(handled.get(target), on_time)
         elif start <= at < end and on_time and handled.get(target):

@@ -287,6 +287,9 @@ def _timeline(case: Case, proposals: dict[int, dict], media: ExternalMedia | Non
              # granted in full leaves no other step that names them
              "hours": (s.data.get("hours") if s.action == "request_extension" and isinstance(s.data, dict)
                        else None),
+             # 核实反馈's result (属实 / 不属实), which intake decides by: the note when the worker wrote none, so
+             # said apart when they did (both results lead back to 待受理)
+             "check_result": display.check_result_beside_note(s),
              "photos": [photo(case, a) for a in s.attachments.all()],
              "media": media.steps.get(s.pk, []) if media else []}
             for s in case.steps.all()]

@@ -526,3 +526,35 @@ def test_a_case_file_with_more_photos_than_it_shows_keeps_those_of_the_handling_
     assert sum(len(page.images) for page in reader.pages) == casefile.MAX_PHOTOS
     assert "处置后" in text and "核查照片" in text
     assert f"另有 {29 - casefile.MAX_PHOTOS} 张照片未列出" in text
+
+
+def test_the_case_files_timeline_says_what_the_case_page_says_beside_a_steps_note(client, loop):
+    """The case page shows, beside a step's note, the rating's score (评分 4 / 5), the hours a 申请延期 asked for
+    and what the reporters were told of a 不予受理; the case file printed none of them (a rating without a comment
+    read "—", so the file never said how the work was rated)."""
+    from civicgrid.apps.cases.models import CaseReporter
+    from civicgrid.apps.cases.services import rate
+
+    case = loop["case"]
+    token = CaseReporter.objects.filter(case=case).first().follow_token
+    rate(follow_token=token, score=4)
+    asked, _ = submit_case(actor=loop["worker"], title="路面塌陷", lng=IN_STREET[0], lat=IN_STREET[1],
+                           source="grid_worker", category=category().pk)
+    act(actor=loop["cd"], case=asked, action="accept")
+    act(actor=loop["cd"], case=asked, action="dispatch", department=loop["dept"].pk)
+    act(actor=loop["handler"], case=asked, action="request_extension", reason="等待材料", hours=6)
+    refused, _ = submit_case(actor=loop["worker"], title="重复反映", lng=IN_STREET[0], lat=IN_STREET[1],
+                             source="grid_worker")
+    act(actor=loop["cd"], case=refused, action="refuse", reason="内部：重复", public_note="经核实已在处理中")
+
+    client.force_login(loop["cd"])
+
+    def flat(number):
+        body = client.get(f"/documents/cases/{number}.pdf").content
+        return "".join(p.extract_text() for p in PdfReader(io.BytesIO(body)).pages).replace("\n", "").replace(" ", "")
+
+    assert "评分4/5" in flat(case.number)
+    text = flat(asked.number)
+    assert "申请延期6小时" in text and "等待材料" in text
+    text = flat(refused.number)
+    assert "内部：重复" in text and "告知上报人：经核实已在处理中" in text

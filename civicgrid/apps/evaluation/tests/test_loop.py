@@ -178,3 +178,119 @@ def test_a_late_handling_stays_late_through_a_rework_in_time(district):
     act(actor=d.dispatcher, case=case, action="reopen", reason="又堆起来了")
     board = today_figures(User.objects.get(pk=d.dispatcher.pk))
     assert (board.closed, board.closed_timely) == (1, 0)
+
+
+@pytest.mark.parametrize("move", ["redirect", "send_back"])
+def test_a_handling_and_rework_stay_with_the_department_that_did_them(district, move):
+    """区城管局 handles the case, 核查 fails (返工), and the case leaves it (改派 by a dispatcher, or 退回 by 区城管局
+    and 派遣 to 区住建局). 区住建局 has only just got it: no 处置, no 返工 and nothing due of its own (it used to be
+    charged 应处置 1, 处置 1, 按期处置 0 and 返工 1, a 返工率 of 100 %, for 区城管局's work); once it handles the
+    case in time, that is its 处置, in time, and no 返工."""
+    d = district
+    cg = user_with(Role.DEPARTMENT_HANDLER, department=d.dept, username="h-cg")
+    zj = user_with(Role.DEPARTMENT_HANDLER, department=d.other_dept, username="h-zj")
+    case, _ = submit_case(actor=d.worker, title="供水井盖破损", lng=POINT[0], lat=POINT[1], source="grid_worker",
+                          category=category("井盖缺失", "01001").pk)
+    act(actor=d.dispatcher, case=case, action="accept")
+    act(actor=d.dispatcher, case=case, action="dispatch", department=d.dept.pk)
+    act(actor=cg, case=case, action="report_back", note="已处置")
+    act(actor=d.worker, case=case, action="rework", reason="未修好")
+    if move == "redirect":
+        act(actor=d.dispatcher, case=case, action="redirect", department=d.other_dept.pk, reason="供水井盖归住建")
+    else:
+        act(actor=cg, case=case, action="send_back", reason="供水井盖归住建")
+        act(actor=d.dispatcher, case=case, action="dispatch", department=d.other_dept.pk)
+
+    today = timezone.localdate()
+
+    def counts(code):
+        return next(r for r in selectors.evaluate(d.leader, "department", today, today).rows
+                    if r.code == code).counts
+
+    nothing_yet = {"accepted": 1, "due_handle": 0, "handled": 0, "handled_timely": 0, "reworked": 0,
+                   "due_close": 0, "closed": 0}
+    assert counts("D-ZJ") == nothing_yet
+    act(actor=zj, case=case, action="report_back", note="已更换")
+    assert counts("D-ZJ") == {**nothing_yet, "due_handle": 1, "handled": 1, "handled_timely": 1}
+
+
+@pytest.mark.parametrize("move", ["redirect", "send_back"])
+def test_a_department_is_not_due_for_the_lateness_of_the_one_before(district, move):
+    """区城管局 lets its handling deadline pass, and the case leaves it (改派, or 退回 and 派遣 to 区住建局), which
+    has a fresh deadline ahead: 区住建局 owes no 处置 yet (it used to be 应处置 1 and 按期处置 0 for 区城管局's
+    lateness). The case is still due to close (应结案) for its grid: it can no longer close in time."""
+    d = district
+    cg = user_with(Role.DEPARTMENT_HANDLER, department=d.dept, username="h-cg")
+    user_with(Role.DEPARTMENT_HANDLER, department=d.other_dept, username="h-zj")
+    case, _ = submit_case(actor=d.worker, title="供水井盖破损", lng=POINT[0], lat=POINT[1], source="grid_worker",
+                          category=category("井盖缺失", "01001").pk)
+    act(actor=d.dispatcher, case=case, action="accept")
+    case = act(actor=d.dispatcher, case=case, action="dispatch", department=d.dept.pk)
+    SlaClock.objects.filter(target_id=str(case.pk), kind="case.handle").update(
+        due_at=timezone.now() - timedelta(minutes=1), warn_at=timezone.now() - timedelta(minutes=2))
+    case.refresh_from_db()
+    if move == "redirect":
+        act(actor=d.dispatcher, case=case, action="redirect", department=d.other_dept.pk, reason="供水井盖归住建")
+    else:
+        act(actor=cg, case=case, action="send_back", reason="供水井盖归住建")
+        act(actor=d.dispatcher, case=case, action="dispatch", department=d.other_dept.pk)
+
+    today = timezone.localdate()
+    zj = next(r for r in selectors.evaluate(d.leader, "department", today, today).rows if r.code == "D-ZJ")
+    assert (zj.counts["due_handle"], zj.counts["handled"], zj.counts["handled_timely"]) == (0, 0, 0)
+    grid = next(r for r in selectors.evaluate(d.leader, "grid", today, today).rows if r.code == case.region_code)
+    assert grid.counts["due_close"] == 1
+
+
+def test_a_redirected_case_handled_in_time_is_in_time_as_it_stood_then(district):
+    """区城管局 lets its handling deadline pass and the case is redirected (改派) to 区住建局, which reports back in
+    time. Read as it stood then (the 核查 since moved it on, so its clocks are read), 区住建局's handling is in
+    time: the round is its own, since the 改派, not 区城管局's late clock (it used to read 按期处置 0)."""
+    d = district
+    zj = user_with(Role.DEPARTMENT_HANDLER, department=d.other_dept, username="h-zj")
+    user_with(Role.DEPARTMENT_HANDLER, department=d.dept, username="h-cg")
+    case, _ = submit_case(actor=d.worker, title="供水井盖破损", lng=POINT[0], lat=POINT[1], source="grid_worker",
+                          category=category("井盖缺失", "01001").pk)
+    act(actor=d.dispatcher, case=case, action="accept")
+    case = act(actor=d.dispatcher, case=case, action="dispatch", department=d.dept.pk)
+    SlaClock.objects.filter(target_id=str(case.pk), kind="case.handle").update(
+        due_at=timezone.now() - timedelta(minutes=1), warn_at=timezone.now() - timedelta(minutes=2))
+    case.refresh_from_db()
+    act(actor=d.dispatcher, case=case, action="redirect", department=d.other_dept.pk, reason="供水井盖归住建")
+    act(actor=zj, case=case, action="report_back", note="已更换")
+    then = timezone.now() + timedelta(microseconds=1)
+    while timezone.now() <= then:
+        pass
+    act(actor=d.worker, case=case, action="verify", photos=[jpeg()])
+
+    today = timezone.localdate()
+    for as_of in (then, None):
+        ev = selectors.evaluate(d.leader, "department", today, today, as_of=as_of)
+        row = next(r for r in ev.rows if r.code == "D-ZJ")
+        assert (row.counts["due_handle"], row.counts["handled"], row.counts["handled_timely"]) == (1, 1, 1), as_of
+
+
+def test_the_board_reads_a_redirected_round_as_its_own_after_a_reopen(district):
+    """区城管局 lets its deadline pass, the case is redirected (改派) to 区住建局, which handles it in time, and it
+    is closed in time: 按期结案 on the board, also once the case is reopened and the board reads the clocks (it
+    read 区城管局's late clock, stopped by the 改派, into 区住建局's round)."""
+    d = district
+    zj = user_with(Role.DEPARTMENT_HANDLER, department=d.other_dept, username="h-zj")
+    user_with(Role.DEPARTMENT_HANDLER, department=d.dept, username="h-cg")
+    case, _ = submit_case(actor=d.worker, title="供水井盖破损", lng=POINT[0], lat=POINT[1], source="grid_worker",
+                          category=category("井盖缺失", "01001").pk)
+    act(actor=d.dispatcher, case=case, action="accept")
+    case = act(actor=d.dispatcher, case=case, action="dispatch", department=d.dept.pk)
+    SlaClock.objects.filter(target_id=str(case.pk), kind="case.handle").update(
+        due_at=timezone.now() - timedelta(minutes=1), warn_at=timezone.now() - timedelta(minutes=2))
+    case.refresh_from_db()
+    act(actor=d.dispatcher, case=case, action="redirect", department=d.other_dept.pk, reason="供水井盖归住建")
+    act(actor=zj, case=case, action="report_back", note="已更换")
+    act(actor=d.worker, case=case, action="verify", photos=[jpeg()])
+    case = act(actor=d.dispatcher, case=case, action="close")
+    assert case.closed_on_time is True and case.handled_on_time is True
+    board = today_figures(User.objects.get(pk=d.dispatcher.pk))
+    assert (board.closed, board.closed_timely) == (1, 1)
+    act(actor=d.dispatcher, case=case, action="reopen", reason="又坏了")
+    board = today_figures(User.objects.get(pk=d.dispatcher.pk))
+    assert (board.closed, board.closed_timely) == (1, 1)
