@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from civicgrid.apps.cases import services
 from civicgrid.apps.cases.services.follow import reporter_for
 from civicgrid.apps.cases_documents import qr
+from civicgrid.apps.categories.models import display_name
 from civicgrid.foundation.access.endpoints import non_data_endpoint
 from civicgrid.foundation.core.errors import CivicgridError, NotFound
 from civicgrid.foundation.core.middleware import client_ip
@@ -65,6 +66,8 @@ def _status_or_404(token: str, request=None) -> dict:
 
 def _render(request, token: str, status: int = 200, **extra):
     info = _status_or_404(token, request)
+    # The category as every other page names it: by its English name in the English interface, where it has one.
+    info["category"] = display_name(info["category"], info.get("category_en", ""))
     # Each form's one-time key: the same form sent again (its answer lost) is answered as the first time.
     keys = {"rate": uuid.uuid4().hex, "reopen": uuid.uuid4().hex}
     return render(request, "follow/status.html", {"info": info, "token": token, "scores": SCORES,

@@ -195,6 +195,9 @@ def follow_status(token: str, viewer=None) -> dict:
         "status": case.status,
         "status_label": str(Status(case.status).label),
         "category": case.category.name if case.category_id else "",
+        # Its English name where it has one, for the follow page read in English (`categories.display_name`);
+        # the API answers with the name (`FollowOut.category`), as every other API answer does.
+        "category_en": case.category.name_en if case.category_id else "",
         "reported_at": reported_at,
         "closed_at": case.closed_at,
         "merged": merged,
