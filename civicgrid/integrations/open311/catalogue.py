@@ -76,11 +76,11 @@ def find_service(code: str) -> Category:
     if not code:
         raise Open311Error(400, "缺少 service_code / service_code was not provided")
     if not _CODE.match(code):
-        raise Open311Error(404, f"未找到服务 {code[:60]} / service_code not found")
+        raise Open311Error(404, f"未找到服务「{quotable(code, 60)}」 / service_code not found: \"{quotable(code, 60)}\"")
     taxonomy, kind, local = code.split(":", 2)
     found = service_categories().filter(taxonomy__code=taxonomy, kind=kind, code=local).first()
     if found is None:
-        raise Open311Error(404, f"未找到服务 {code[:60]} / service_code not found")
+        raise Open311Error(404, f"未找到服务「{quotable(code, 60)}」 / service_code not found: \"{quotable(code, 60)}\"")
     return found
 
 

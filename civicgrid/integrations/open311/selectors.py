@@ -35,7 +35,7 @@ from civicgrid.apps.cases.models import FINAL_STATUSES, OPEN_STATUSES, Case, Cas
 from civicgrid.apps.cases.services.follow import PUBLIC_LABELS, public_note
 from civicgrid.apps.categories.models import Category
 from civicgrid.foundation.core import keys
-from civicgrid.foundation.core.bilingual import halves
+from civicgrid.foundation.core.bilingual import halves, quotable
 from civicgrid.foundation.core.pii import public_address, scrub
 
 from . import conf
@@ -227,7 +227,8 @@ def request_detail(number: str) -> dict:
     number = str(number or "").strip()
     case = _public_cases().filter(number=number).first() if number.isdigit() and len(number) <= 20 else None
     if case is None:
-        raise Open311Error(404, f"未找到服务请求 {number[:40]} / service_request_id not found")
+        raise Open311Error(404, f"未找到服务请求「{quotable(number, 40)}」 / service_request_id not found: "
+                                f"\"{quotable(number, 40)}\"")
     return _shape(case)
 
 

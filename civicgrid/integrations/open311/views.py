@@ -24,6 +24,7 @@ from django.http import RawPostDataException
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
+from civicgrid.foundation.core.bilingual import quotable
 from civicgrid.foundation.core.errors import CivicgridError
 from civicgrid.foundation.core.middleware import client_ip
 from civicgrid.foundation.core.ratelimit import take
@@ -96,7 +97,8 @@ def _jurisdiction(params: inputs.Params) -> str:
     """The jurisdiction asked for (the default one when none is named); 404 for one not served here."""
     given = params.get("jurisdiction_id")
     if given and given not in conf.jurisdictions():
-        raise Open311Error(404, f"未找到 jurisdiction_id {given[:64]} / jurisdiction_id not found")
+        shown = quotable(given, 64)
+        raise Open311Error(404, f"未找到 jurisdiction_id「{shown}」 / jurisdiction_id not found: \"{shown}\"")
     return given or conf.default_jurisdiction()
 
 
