@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from civicgrid.foundation.core.bilingual import quotable
+from civicgrid.integrations.open311 import catalogue
 
-from .conftest import KEY, form, get, post, spec_error, world_counts
+from .conftest import KEY, form, get, post, spec_error, world_counts, xml
 
 pytestmark = pytest.mark.django_db
 SLASHED = 'x / "y"'
@@ -50,3 +51,17 @@ def test_a_wrong_phone_says_so_in_english_too(o311, http):
     zh, en = halves(spec_error(post(http, "requests.json", form(o311, phone="12")), 400))
     assert zh.startswith("phone 无效：手机号") and en.startswith("phone is not valid: a mobile number")
     assert world_counts() == before
+
+
+def test_a_new_request_is_told_its_service_and_time_limit_in_both_halves(o311, http):
+    body = post(http, "requests.json", form(o311)).json()
+    zh, en = halves(body[0]["service_notice"])
+    assert zh == "已收到，按「暴露垃圾」处置时限 4 工作小时 办理"
+    assert en == 'received: to be handled within 4 working hours ("暴露垃圾")'
+    o311.cat.name_en = "Exposed rubbish / litter"
+    o311.cat.save(update_fields=["name_en", "updated_at"])
+    catalogue._cache.clear()  # an edit reaches reports within the catalogue's cache time
+    body = post(http, "requests.xml", form(o311, description="另一处垃圾"))
+    assert body.status_code == 201
+    zh, en = halves(xml(body).find("request/service_notice").text)
+    assert en == f'received: to be handled within 4 working hours ("{quotable("Exposed rubbish / litter")}")'
