@@ -10,7 +10,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from civicgrid.apps.cases.selectors import my_work
 from civicgrid.foundation.access import services, totp
@@ -131,7 +131,7 @@ def password_change(request):
 
 
 @login_required
-@require_GET
+@require_safe
 def api_tokens(request):
     """The signed-in user's API tokens (prefix, label, issued, expires, last used, state), each to revoke, and
     all at once. Only one's own: the system administrator's account pages revoke others' by deactivating."""

@@ -14,7 +14,7 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from civicgrid.apps.cases.selectors import filter_from_query
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
@@ -24,7 +24,7 @@ from civicgrid.foundation.core.errors import NotFound, PermissionDenied, Validat
 from . import casefile, ledger, ledger_files
 
 
-@require_GET
+@require_safe
 @login_required
 def case_ledger(request):
     """事件台账 (xlsx): the cases of the user's export scope, with the case list's filters (read as the list reads
@@ -45,7 +45,7 @@ def case_ledger(request):
     return file_response(body, filename, XLSX_TYPE)
 
 
-@require_GET
+@require_safe
 @login_required
 def case_ledger_file(request, token: str):
     """A ledger the worker built (`ledger_files`): for the user who asked for it, within its time."""
@@ -56,7 +56,7 @@ def case_ledger_file(request, token: str):
     return file_response(body, filename, XLSX_TYPE)
 
 
-@require_GET
+@require_safe
 @login_required
 def case_file(request, number: str):
     """案卷 (PDF) of one case in the user's scope (404 outside it); audited."""

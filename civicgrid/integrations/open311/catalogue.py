@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from django.db.models import Max, Q
 
 from civicgrid.apps.categories.models import Category, in_use_q
+from civicgrid.foundation.core.bilingual import quotable
 
 from . import conf
 from .formats import Open311Error, parse_w3c
@@ -75,11 +76,11 @@ def find_service(code: str) -> Category:
     if not code:
         raise Open311Error(400, "缺少 service_code / service_code was not provided")
     if not _CODE.match(code):
-        raise Open311Error(404, f"未找到服务 {code[:60]} / service_code not found")
+        raise Open311Error(404, f"未找到服务「{quotable(code, 60)}」 / service_code not found: \"{quotable(code, 60)}\"")
     taxonomy, kind, local = code.split(":", 2)
     found = service_categories().filter(taxonomy__code=taxonomy, kind=kind, code=local).first()
     if found is None:
-        raise Open311Error(404, f"未找到服务 {code[:60]} / service_code not found")
+        raise Open311Error(404, f"未找到服务「{quotable(code, 60)}」 / service_code not found: \"{quotable(code, 60)}\"")
     return found
 
 
@@ -183,36 +184,47 @@ def clean_attributes(category: Category, given: dict[str, list[str]], attributes
     return result
 
 
-def _bad(attr: ServiceAttribute, why: str) -> Open311Error:
-    return Open311Error(400, f"属性 attribute[{attr.code}] 无效：{why} / attribute {attr.code} is not valid")
+def _bad(attr: ServiceAttribute, why: str, why_en: str) -> Open311Error:
+    """The 400 for a wrong answer to `attr`, saying why in both halves (a client reading the English one learns
+    what to send as well as one reading the Chinese)."""
+    return Open311Error(400, f"属性 attribute[{attr.code}] 无效：{why} / attribute {attr.code} is not valid: {why_en}")
+
+
+def _keys(attr: ServiceAttribute) -> str:
+    """The keys an attribute offers, as the refusal of another names them (the first few)."""
+    keys = list(attr.keys)
+    return ", ".join(keys[:10]) + (", …" if len(keys) > 10 else "")
 
 
 def _clean_value(attr: ServiceAttribute, values: list[str]):
     if attr.datatype == Datatype.MULTI:
         unknown = [v for v in values if v not in attr.keys]
         if unknown:
-            raise _bad(attr, f"不在可选值中（{unknown[0][:30]}）")
+            shown = quotable(unknown[0], 30)
+            raise _bad(attr, f"不在可选值中（{shown}）", f"\"{shown}\" is not one of its keys ({_keys(attr)})")
         return list(dict.fromkeys(values))
     if len(values) > 1:
-        raise _bad(attr, "只能有一个值")
+        raise _bad(attr, "只能有一个值", "it takes one value")
     value = values[0]
     if attr.datatype == Datatype.SINGLE:
         if value not in attr.keys:
-            raise _bad(attr, f"不在可选值中（{value[:30]}）")
+            shown = quotable(value, 30)
+            raise _bad(attr, f"不在可选值中（{shown}）", f"\"{shown}\" is not one of its keys ({_keys(attr)})")
         return value
     if attr.datatype == Datatype.NUMBER:
         try:
             number = Decimal(value)
         except InvalidOperation:
-            raise _bad(attr, "须为数字") from None
+            raise _bad(attr, "须为数字", "it must be a number") from None
         if not number.is_finite() or abs(number) > Decimal("1e15"):
-            raise _bad(attr, "须为有限的数字")
+            raise _bad(attr, "须为有限的数字", "it must be a finite number")
         return value
     if attr.datatype == Datatype.DATETIME:
         try:
             return parse_w3c(value, f"attribute[{attr.code}]").isoformat()
         except Open311Error:
-            raise _bad(attr, "须为 W3C 日期时间") from None
+            raise _bad(attr, "须为 W3C 日期时间", "it must be a W3C datetime") from None
     if len(value) > conf.MAX_ATTRIBUTE_TEXT:
-        raise _bad(attr, f"不能超过 {conf.MAX_ATTRIBUTE_TEXT} 个字符")
+        raise _bad(attr, f"不能超过 {conf.MAX_ATTRIBUTE_TEXT} 个字符",
+                   f"it is longer than {conf.MAX_ATTRIBUTE_TEXT} characters")
     return value

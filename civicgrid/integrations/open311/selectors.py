@@ -35,7 +35,7 @@ from civicgrid.apps.cases.models import FINAL_STATUSES, OPEN_STATUSES, Case, Cas
 from civicgrid.apps.cases.services.follow import PUBLIC_LABELS, public_note
 from civicgrid.apps.categories.models import Category
 from civicgrid.foundation.core import keys
-from civicgrid.foundation.core.bilingual import halves
+from civicgrid.foundation.core.bilingual import halves, quotable
 from civicgrid.foundation.core.pii import public_address, scrub
 
 from . import conf
@@ -227,7 +227,8 @@ def request_detail(number: str) -> dict:
     number = str(number or "").strip()
     case = _public_cases().filter(number=number).first() if number.isdigit() and len(number) <= 20 else None
     if case is None:
-        raise Open311Error(404, f"未找到服务请求 {number[:40]} / service_request_id not found")
+        raise Open311Error(404, f"未找到服务请求「{quotable(number, 40)}」 / service_request_id not found: "
+                                f"\"{quotable(number, 40)}\"")
     return _shape(case)
 
 
@@ -236,7 +237,12 @@ def _range(params: Params) -> tuple:
 
     A start_date alone asks for what came since then, so it runs to now, under the same widest range: a start
     further back is a 400 asking for an end_date, not a window ending before now that silently leaves out
-    the newest requests (or is empty). An end_date alone takes the `max_days` before it."""
+    the newest requests (or is empty). An end_date alone takes the `max_days` before it.
+
+    An end_date given as a date alone (`2026-05-14`) names that whole day: the search runs to its last moment, so
+    `start_date=2026-05-14&end_date=2026-05-14` finds the day's requests instead of none (a date reads as the start
+    of its day, which as the last datetime to include would leave the day out). The widest range is measured to
+    the day's start, so a range of `max_days` named by dates keeps its last day."""
     start_raw, end_raw = params.get("start_date"), params.get("end_date")
     span = timedelta(days=conf.max_days())
     start = parse_w3c(start_raw, "start_date") if start_raw else None
@@ -258,7 +264,14 @@ def _range(params: Params) -> tuple:
     else:
         end = timezone.now()
         start = end - span
+    if end_raw and _is_date_only(end_raw):
+        end = timezone.localtime(end) + timedelta(days=1) - timedelta(microseconds=1)
     return start, end
+
+
+def _is_date_only(raw: str) -> bool:
+    """Whether a datetime parameter named a day without its time (`parse_w3c` read it as the day's start)."""
+    return len(raw.strip()) == 10
 
 
 def _service_code_q(raw: str) -> Q:

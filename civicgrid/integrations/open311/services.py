@@ -31,6 +31,7 @@ from civicgrid.foundation.audit import labels as audit_labels
 from civicgrid.foundation.audit.service import entry as audit_entry
 from civicgrid.foundation.audit.service import record, snapshot
 from civicgrid.foundation.core import keys, ratelimit
+from civicgrid.foundation.core.bilingual import quotable
 from civicgrid.foundation.core.cache import Generation
 from civicgrid.foundation.core.errors import CivicgridError, PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.pii import validate_mobile
@@ -308,8 +309,6 @@ MAX_ADDRESS_DISTANCE_M = 500
 def _ambiguous_address(address: str, codes: list[str]) -> str:
     """The 400 for an address_string that is the standard address of several buildings (`codes`, in order, one
     more than shown when there are more)."""
-    from civicgrid.foundation.core.bilingual import quotable
-
     shown = quotable(address, 60)
     more = len(codes) > MAX_SHOWN_BUILDINGS
     count_zh, count_en = (f"{MAX_SHOWN_BUILDINGS} 栋以上", f"more than {MAX_SHOWN_BUILDINGS}") if more else \
@@ -348,7 +347,8 @@ def _check_contacts(email: str, phone: str) -> None:
         try:
             validate_mobile(phone)
         except ValueError as exc:
-            raise Open311Error(400, f"phone 无效：{exc}") from None
+            zh, _, en = str(exc).partition(" / ")
+            raise Open311Error(400, f"phone 无效：{zh} / phone is not valid: {en or zh}") from None
 
 
 def _checked(client: Open311Client, params: inputs.Params, idempotency_key: str, jurisdiction: str) -> dict:
@@ -663,7 +663,8 @@ def _case_for_update(client: Open311Client, number: str) -> Case:
         case = Case.objects.filter(public_cases_q() | Q(open311__client=client), number=number).first()
         if case is not None:
             return case
-    raise Open311Error(404, f"未找到服务请求 {number[:40]} / service_request_id not found")
+    raise Open311Error(404, f"未找到服务请求「{quotable(number, 40)}」 / service_request_id not found: "
+                            f"\"{quotable(number, 40)}\"")
 
 
 def update_digest(update: inputs.UpdateIn) -> str:

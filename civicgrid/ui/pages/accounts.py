@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from civicgrid.foundation.access import services
 from civicgrid.foundation.access.endpoints import non_data_endpoint
@@ -33,7 +33,7 @@ def initial_password() -> str:
     return body + secrets.choice(string.ascii_uppercase) + secrets.choice(string.digits) + "-"
 
 
-@require_GET
+@require_safe
 @capability_required(CAPABILITY)
 def accounts(request):
     """Accounts with their state; a form to create one."""

@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language, gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from civicgrid.apps.cases import clocks, display, duplicates, recipients, selectors, services
 from civicgrid.apps.cases import conf as case_conf
@@ -780,7 +780,7 @@ def _left_scope(request, number: str, action: str):
                                              "back": reverse("ui:case_list")}, status=409)
 
 
-@require_GET
+@require_safe
 @capability_required(selectors.CASE_FILE_CAPABILITY)
 def case_attachment(request, number: str, attachment_id: int):
     """A photo of a case in scope, served with safe headers (never from the web root)."""

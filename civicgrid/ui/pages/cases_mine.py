@@ -16,7 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from civicgrid.apps.cases import selectors
 from civicgrid.apps.cases.models import Status
@@ -28,7 +28,7 @@ PAGE_SIZE = 20
 
 
 @never_cache
-@require_GET
+@require_safe
 @login_required
 def my_reports(request):
     """The signed-in account's own reports, newest first, 20 a page."""

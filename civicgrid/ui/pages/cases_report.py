@@ -25,7 +25,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import get_conditional_response
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from civicgrid.apps.cases import conf as case_conf
 from civicgrid.apps.cases import services
@@ -130,7 +130,7 @@ def map_context(user, capability: str) -> dict:
             "map_attribution": DISTRICT_ATTRIBUTION}
 
 
-@require_GET
+@require_safe
 @capability_required("cases.report")
 def report_page(request):
     """The phone-first report form: category, description, photos, location (GPS, map or address)."""
@@ -168,7 +168,7 @@ def limit_outline(request) -> None:
     ratelimit.check(*buckets)
 
 
-@require_GET
+@require_safe
 @capability_required("cases.report")
 def report_outline(request):
     """The district's public outline for the report map (`regions.outline`): the district, streets and
@@ -287,7 +287,7 @@ def case_submit_status(request):
     return _json({"found": True, **_created_body(request, case, False)})
 
 
-@require_GET
+@require_safe
 @capability_required("cases.report")
 def locate_point(request):
     """The grid, community, street and district at a point (WGS-84, GCJ-02 or BD-09), for the preview shown
@@ -305,7 +305,7 @@ def locate_point(request):
     })
 
 
-@require_GET
+@require_safe
 @capability_required("cases.report")
 def building_search(request):
     """Buildings (standard addresses) in the user's base-data scope matching `q`, with a point to report at

@@ -17,7 +17,7 @@ from django.core.paginator import Paginator
 from django.db import models
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from civicgrid.foundation.access.scope import has_capability, scope_for, subtree_q
 from civicgrid.foundation.regions.models import Level, Region
@@ -46,7 +46,7 @@ def page_view(capability: str):
     """A read-only page: GET only, signed in, holding the capability."""
 
     def decorate(view):
-        return require_GET(capability_required(capability)(view))
+        return require_safe(capability_required(capability)(view))
 
     return decorate
 

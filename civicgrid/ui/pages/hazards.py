@@ -17,7 +17,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from civicgrid.apps.hazards import selectors, services, xlsx
 from civicgrid.apps.hazards.models import (
@@ -379,7 +379,7 @@ def hazard_reveal(request, pk: int):
     return response
 
 
-@require_GET
+@require_safe
 @capability_required("hazards.view")
 def hazard_photo(request, pk: int, photo_id: int):
     """A hazard's photo in scope, served with safe headers (never from the web root)."""

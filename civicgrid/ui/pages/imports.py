@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import has_capability, scope_for
@@ -79,7 +79,7 @@ def imports_home(request):
 
 
 @login_required
-@require_GET
+@require_safe
 def import_job(request, job_id: int):
     """One job: its progress (polled while it runs), its result and its first errors."""
     job = _job(request, job_id)
@@ -87,7 +87,7 @@ def import_job(request, job_id: int):
 
 
 @login_required
-@require_GET
+@require_safe
 def import_progress(request, job_id: int):
     """The progress fragment the job page polls with htmx; it stops polling once the job has finished."""
     job = _job(request, job_id)
@@ -95,7 +95,7 @@ def import_progress(request, job_id: int):
 
 
 @login_required
-@require_GET
+@require_safe
 def import_report(request, job_id: int):
     """The row-by-row error report (XLSX, or CSV with ?format=csv)."""
     job = _job(request, job_id)
@@ -112,7 +112,7 @@ def _job(request, job_id: int) -> ImportJob:
 
 
 @login_required
-@require_GET
+@require_safe
 def import_template(request, table: str):
     """An empty XLSX with the table's Chinese headers."""
     if not _may_use(request.user):
@@ -126,7 +126,7 @@ def import_template(request, table: str):
 
 def _export_view(key: str):
     @login_required
-    @require_GET
+    @require_safe
     def export(request):
         try:
             body, filename, content_type, _ = services.export_table(

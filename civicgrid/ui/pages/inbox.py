@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_noop
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from civicgrid.apps.cases import selectors
 from civicgrid.apps.cases.models import Case, CaseReporter
@@ -67,7 +67,7 @@ def _follow_links(user, case_ids: list[int]) -> dict[str, str]:
     return links
 
 
-@require_GET
+@require_safe
 @login_required
 def inbox_list(request):
     """The user's messages (`?unread=1` for unread only), 50 a page."""

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from civicgrid.foundation.access.endpoints import non_data_endpoint
 from civicgrid.foundation.core.errors import CivicgridError
@@ -40,7 +40,7 @@ def _queue_counts() -> tuple[dict, dict]:
     return totals, per_client
 
 
-@require_GET
+@require_safe
 @capability_required(CAPABILITY)
 def clients(request):
     """Clients with their mode, limits and queue; the failed queued reports, a page at a time."""

@@ -27,7 +27,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import get_language, gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from civicgrid.apps.cases.models import FINAL_STATUSES, Case
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
@@ -219,7 +219,7 @@ def _reportable(user, suggestion: dict | None) -> list[dict]:
     return [o for o in offered if o["id"] in ids][:3]
 
 
-@require_GET
+@require_safe
 @capability_required("cases.report")
 def suggest_fragment(request):
     """What the router and the gazetteer make of the text typed so far (title, description, address), and the
@@ -424,7 +424,7 @@ def retrain(request):
     return redirect("ui:router_home")
 
 
-@require_GET
+@require_safe
 @capability_required(MANAGE)
 def run_status(request, run_id: int):
     """The state of one retraining (an htmx fragment that polls itself until the run has finished)."""

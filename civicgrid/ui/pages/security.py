@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from civicgrid.foundation.access import services, totp
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
@@ -67,7 +67,7 @@ def _grant_target(role: str, region_code: str, department_code: str):
     return region, department
 
 
-@require_GET
+@require_safe
 @capability_required("grants.manage")
 def grants(request):
     """Accounts and the roles they hold; forms to grant and revoke."""
@@ -150,7 +150,7 @@ def grant_remove(request, pk: int):
 # ------------------------------------------------------------------------------------ sign-in failures
 
 
-@require_GET
+@require_safe
 @capability_required("accounts.unlock")
 def logins(request):
     """Recent sign-in failures, locked accounts and throttled addresses, with the means to unlock them."""
@@ -215,7 +215,7 @@ RESULTS = [("ok", _("成功")), ("refused", _("被拒绝")), ("failed", _("失�
 RESULT_NAMES = {**dict(RESULTS), "denied": _("被拒绝")}
 
 
-@require_GET
+@require_safe
 @capability_required("audit.view")
 def audit_log(request):
     """The audit trail, newest first, filtered by actor, action, time range, object, result or address."""
@@ -248,7 +248,7 @@ def audit_log(request):
     return render(request, "security/audit_log.html", context, status=400 if error else 200)
 
 
-@require_GET
+@require_safe
 @capability_required("audit.export")
 def audit_log_export(request):
     """The filtered trail as CSV or XLSX; the export itself is recorded in the trail."""
