@@ -19,7 +19,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from civicgrid.apps.cases import services
 from civicgrid.apps.cases.services.follow import reporter_for
@@ -77,7 +77,7 @@ def _render(request, token: str, status: int = 200, **extra):
 
 
 @never_cache
-@require_GET
+@require_safe
 def follow_page(request, token: str):
     """The public status of a reported case."""
     if throttled(request):
@@ -127,7 +127,7 @@ def follow_reopen(request, token: str):
 QR_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
 
 
-@require_GET
+@require_safe
 def follow_qr(request, token: str, fmt: str):
     """The follow link as a QR code (SVG or PNG), to print or show on another screen."""
     if fmt not in QR_TYPES:
