@@ -28,7 +28,7 @@ from django.db import DatabaseError
 from django.db.models import BooleanField, ExpressionWrapper, Q, When
 from django.db.models import Case as DbCase
 from django.db.models.functions import Coalesce, Greatest
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from civicgrid.apps.cases.models import FINAL_STATUSES, OPEN_STATUSES, Case, CaseStep, Source, Status
@@ -357,13 +357,26 @@ def token_detail(token: str) -> dict:
 
 
 def queued_answer(queued: QueuedRequest) -> dict:
-    """The answer to a queued client's POST requests: the token (and the id, when a replay finds it made)."""
-    answer = {"token": queued.token,
-              "service_notice": "已受理，正在立卷；凭 token 查询编号 / accepted: the service request is being made",
-              "account_id": keys.decrypt(queued.account_id_enc, ACCOUNT_CONTEXT)}
+    """The answer to a queued client's POST requests: the token, told the request is being made; a replay once
+    it is made answers as a direct client's replay does (the id, and the notice of a received request)."""
+    account = keys.decrypt(queued.account_id_enc, ACCOUNT_CONTEXT)
     if queued.state == QueueState.MADE and queued.case_id:
-        answer = {"service_request_id": queued.case.number, **answer}
-    return answer
+        return {"service_request_id": queued.case.number, "service_notice": received_notice(queued.case.category),
+                "account_id": account, "token": queued.token}
+    return {"token": queued.token,
+            "service_notice": "已受理，正在立卷；凭 token 查询编号 / accepted: the service request is being made",
+            "account_id": account}
+
+
+def received_notice(category) -> str:
+    """What a new request is told (`service_notice`), the same in both halves: the service it was filed under and
+    its time limit, the English with the service's English name where it has one and the limit in English."""
+    with translation.override("zh-hans"):
+        zh = f"已收到，按「{quotable(category.name, 100)}」处置时限 {category.time_limit_text} 办理"
+    with translation.override("en"):
+        name = quotable(category.display_name, 100)
+        en = f"received: to be handled within {category.time_limit_text} (\"{name}\")"
+    return f"{zh} / {en}"
 
 
 def _update_description(step: CaseStep) -> str:
