@@ -283,16 +283,25 @@ def _service_code_q(raw: str) -> Q:
     return q
 
 
+def requested_numbers(params: Params) -> list[str] | None:
+    """The `service_request_id` filter (a comma list) of GET requests and GET servicerequestupdates: None when
+    none is given; more than `max_results` ids is a 400; an id that cannot be a request's number (digits, at most
+    20) finds nothing, as an unknown one does."""
+    ids = params.get("service_request_id")
+    if not ids:
+        return None
+    numbers = [n.strip() for n in ids.split(",") if n.strip()]
+    if len(numbers) > conf.max_results():
+        raise Open311Error(400, f"service_request_id 最多 {conf.max_results()} 个 / too many ids")
+    return list(dict.fromkeys(n for n in numbers if n.isdigit() and len(n) <= 20))
+
+
 def request_list(params: Params) -> list[dict]:
     """GET requests: by `service_request_id` (a comma list, which overrides every other filter), else by
     service_code (comma list), status (open/closed) and requested date range; newest first, at most
     `max_results`."""
-    ids = params.get("service_request_id")
-    if ids:
-        numbers = [n.strip() for n in ids.split(",") if n.strip()]
-        if len(numbers) > conf.max_results():
-            raise Open311Error(400, f"service_request_id 最多 {conf.max_results()} 个 / too many ids")
-        wanted = [n for n in numbers if n.isdigit() and len(n) <= 20]
+    wanted = requested_numbers(params)
+    if wanted is not None:
         found = {c.number: c for c in _public_cases().filter(number__in=wanted)}
         return [_shape(found[n]) for n in dict.fromkeys(wanted) if n in found]
     qs = _public_cases()
@@ -413,19 +422,27 @@ def update_list(params: Params) -> list[dict]:
     after the merge); but a step taken while the request's category was out of the feed became public when the
     category came back (`Category.back_in_feed_at`), and is dated then, so that a client fetching consecutive
     windows finds it in the window in which it appeared, not in one it read before (the same for a repeat, by
-    the merged request's own category)."""
+    the merged request's own category).
+
+    With `service_request_id` (one or a comma list, as GET requests takes it: `requested_numbers`), only the
+    updates of those requests (a merged one's repeats included), in the same date range."""
     start, end = _range(params)
+    wanted = requested_numbers(params)
     fields = ("id", "action", "from_status", "to_status", "note", "at", "case__id", "case__number", "case__status",
               "case__category__id", "case__category__left_feed_at", "case__category__back_in_feed_at",
               "department__name")
     public = (CaseStep.objects.filter(public_cases_q("case__"), action__in=UPDATE_STEPS)
               .select_related("case__category", "department").only(*fields))
+    if wanted is not None:
+        public = public.filter(case_id__in=_heard_cases(wanted))
     steps = {s.pk: s for s in public.filter(at__gte=start, at__lte=end).order_by("at", "id")[: conf.max_results()]}
     steps.update((s.pk, s) for s in _returned_steps(public, start, end))
     repeats, categories = _merged_repeats(list(steps.values()))
     items = []
     for step in steps.values():
         for number in [step.case.number, *repeats.get(step.pk, ())]:
+            if wanted is not None and number not in wanted:
+                continue
             own = number == step.case.number
             at = _public_at(step.at, step.case.category, None if own else categories.get(number))
             if not start <= at <= end:
@@ -440,6 +457,18 @@ def update_list(params: Params) -> list[dict]:
             }))
     # a repeat follows the step it repeats: the first `max_results` of the whole list come from these steps
     return [item for _key, item in sorted(items, key=lambda pair: pair[0])][: conf.max_results()]
+
+
+def _heard_cases(numbers: list[str]) -> set[int]:
+    """The cases whose steps the public requests `numbers` may hear (`update_list` filtered by them): each request
+    itself, and for one merged the case carrying it and the cases merged into that one (its chain may pass through
+    them, `_merged_repeats`); which of their steps it hears is decided there."""
+    rows = list(Case.objects.filter(public_cases_q(), number__in=numbers).values_list("pk", "status", "parent_id"))
+    heard = {pk for pk, _status, _parent in rows}
+    carriers = {parent for _pk, status, parent in rows if status == Status.MERGED and parent}
+    if carriers:
+        heard |= carriers | set(Case.objects.filter(parent_id__in=carriers).values_list("pk", flat=True))
+    return heard
 
 
 def _public_at(at, *categories):
