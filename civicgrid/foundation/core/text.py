@@ -13,11 +13,16 @@ character at all: no encoding writes it, so hashing, caching or storing it fails
 way (`refuse_nul` refuses both), and every JSON body of the API is checked for it before its operation runs
 (`api_errors.strict_operation`, with `first_unencodable` naming the field). Form bodies and query strings cannot
 carry one: Django reads them as UTF-8, and Open311 refuses bytes that are not (`open311.inputs`).
+
+Bytes that are not UTF-8 in a form (`%FF%FE`, sent by a broken client or a probe, never by a browser showing
+our UTF-8 pages) Django reads as U+FFFD, so "��" would be stored and acted on as if it had been typed: a page's
+form refuses them the same way (`require_utf8_form`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from urllib.parse import unquote_to_bytes
 
 from .bilingual import quotable
 from .errors import ValidationFailed
@@ -84,6 +89,44 @@ def nul_refusal(field: str, label: str = "") -> ValidationFailed:
     name = quotable(field, 40)
     return ValidationFailed(f"「{shown}」含有不可见的控制字符（NUL），无法保存，请删除该字符后重新提交 / {name} contains a NUL "
                             f"character (\\x00), which cannot be stored: remove it and send again", field=field)
+
+
+def not_utf8_refusal(field: str, label: str = "") -> ValidationFailed:
+    """The refusal of a form input whose bytes are not UTF-8, naming it as `nul_refusal`."""
+    shown = quotable(label or field, 40)
+    name = quotable(field, 40)
+    return ValidationFailed(f"「{shown}」含有无法识别的字符（不是有效的 UTF-8 编码），未保存，请重新填写后提交 / {name} is not "
+                            f"valid UTF-8 text and was not saved: type it again and send it", field=field)
+
+
+def not_utf8_field(request) -> str | None:
+    """The name of the first field of a POST form whose name or value is not UTF-8 (None when every one is; what of
+    the name is UTF-8, "" when none of it is). A form-encoded
+    body is read as it came (Django has turned such bytes into U+FFFD already); in a multipart body, which Django
+    decodes the same way, a value holding U+FFFD counts as not UTF-8 (nobody types that character)."""
+    if request.content_type.lower() == "application/x-www-form-urlencoded":
+        for pair in request.body.split(b"&"):
+            name, _sep, value = pair.partition(b"=")
+            name, value = (unquote_to_bytes(part.replace(b"+", b" ")) for part in (name, value))
+            try:
+                name.decode("utf-8"), value.decode("utf-8")
+            except UnicodeDecodeError:
+                return name.decode("utf-8", "replace").replace("\ufffd", "")
+        return None
+    for name, values in request.POST.lists():
+        if "\ufffd" in name or any("\ufffd" in v for v in values):
+            return name.replace("\ufffd", "")
+    return None
+
+
+def require_utf8_form(request, labels: dict | None = None) -> None:
+    """`not_utf8_refusal` (400, before anything is written) for the first input of a POST form that is not UTF-8,
+    labelled by `labels`."""
+    field = not_utf8_field(request)
+    if field == "":  # the name itself was not UTF-8 (nothing of it left to show)
+        raise not_utf8_refusal("a field name", "参数名")
+    if field is not None:
+        raise not_utf8_refusal(field, (labels or {}).get(field, ""))
 
 
 def refuse_nul(value, field: str, label: str = ""):

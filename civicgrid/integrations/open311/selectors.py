@@ -28,7 +28,7 @@ from django.db import DatabaseError
 from django.db.models import BooleanField, ExpressionWrapper, Q, When
 from django.db.models import Case as DbCase
 from django.db.models.functions import Coalesce, Greatest
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from civicgrid.apps.cases.models import FINAL_STATUSES, OPEN_STATUSES, Case, CaseStep, Source, Status
@@ -283,16 +283,25 @@ def _service_code_q(raw: str) -> Q:
     return q
 
 
+def requested_numbers(params: Params) -> list[str] | None:
+    """The `service_request_id` filter (a comma list) of GET requests and GET servicerequestupdates: None when
+    none is given; more than `max_results` ids is a 400; an id that cannot be a request's number (digits, at most
+    20) finds nothing, as an unknown one does."""
+    ids = params.get("service_request_id")
+    if not ids:
+        return None
+    numbers = [n.strip() for n in ids.split(",") if n.strip()]
+    if len(numbers) > conf.max_results():
+        raise Open311Error(400, f"service_request_id 最多 {conf.max_results()} 个 / too many ids")
+    return list(dict.fromkeys(n for n in numbers if n.isdigit() and len(n) <= 20))
+
+
 def request_list(params: Params) -> list[dict]:
     """GET requests: by `service_request_id` (a comma list, which overrides every other filter), else by
     service_code (comma list), status (open/closed) and requested date range; newest first, at most
     `max_results`."""
-    ids = params.get("service_request_id")
-    if ids:
-        numbers = [n.strip() for n in ids.split(",") if n.strip()]
-        if len(numbers) > conf.max_results():
-            raise Open311Error(400, f"service_request_id 最多 {conf.max_results()} 个 / too many ids")
-        wanted = [n for n in numbers if n.isdigit() and len(n) <= 20]
+    wanted = requested_numbers(params)
+    if wanted is not None:
         found = {c.number: c for c in _public_cases().filter(number__in=wanted)}
         return [_shape(found[n]) for n in dict.fromkeys(wanted) if n in found]
     qs = _public_cases()
@@ -357,13 +366,26 @@ def token_detail(token: str) -> dict:
 
 
 def queued_answer(queued: QueuedRequest) -> dict:
-    """The answer to a queued client's POST requests: the token (and the id, when a replay finds it made)."""
-    answer = {"token": queued.token,
-              "service_notice": "已受理，正在立卷；凭 token 查询编号 / accepted: the service request is being made",
-              "account_id": keys.decrypt(queued.account_id_enc, ACCOUNT_CONTEXT)}
+    """The answer to a queued client's POST requests: the token, told the request is being made; a replay once
+    it is made answers as a direct client's replay does (the id, and the notice of a received request)."""
+    account = keys.decrypt(queued.account_id_enc, ACCOUNT_CONTEXT)
     if queued.state == QueueState.MADE and queued.case_id:
-        answer = {"service_request_id": queued.case.number, **answer}
-    return answer
+        return {"service_request_id": queued.case.number, "service_notice": received_notice(queued.case.category),
+                "account_id": account, "token": queued.token}
+    return {"token": queued.token,
+            "service_notice": "已受理，正在立卷；凭 token 查询编号 / accepted: the service request is being made",
+            "account_id": account}
+
+
+def received_notice(category) -> str:
+    """What a new request is told (`service_notice`), the same in both halves: the service it was filed under and
+    its time limit, the English with the service's English name where it has one and the limit in English."""
+    with translation.override("zh-hans"):
+        zh = f"已收到，按「{quotable(category.name, 100)}」处置时限 {category.time_limit_text} 办理"
+    with translation.override("en"):
+        name = quotable(category.display_name, 100)
+        en = f"received: to be handled within {category.time_limit_text} (\"{name}\")"
+    return f"{zh} / {en}"
 
 
 def _update_description(step: CaseStep) -> str:
@@ -400,19 +422,27 @@ def update_list(params: Params) -> list[dict]:
     after the merge); but a step taken while the request's category was out of the feed became public when the
     category came back (`Category.back_in_feed_at`), and is dated then, so that a client fetching consecutive
     windows finds it in the window in which it appeared, not in one it read before (the same for a repeat, by
-    the merged request's own category)."""
+    the merged request's own category).
+
+    With `service_request_id` (one or a comma list, as GET requests takes it: `requested_numbers`), only the
+    updates of those requests (a merged one's repeats included), in the same date range."""
     start, end = _range(params)
+    wanted = requested_numbers(params)
     fields = ("id", "action", "from_status", "to_status", "note", "at", "case__id", "case__number", "case__status",
               "case__category__id", "case__category__left_feed_at", "case__category__back_in_feed_at",
               "department__name")
     public = (CaseStep.objects.filter(public_cases_q("case__"), action__in=UPDATE_STEPS)
               .select_related("case__category", "department").only(*fields))
+    if wanted is not None:
+        public = public.filter(case_id__in=_heard_cases(wanted))
     steps = {s.pk: s for s in public.filter(at__gte=start, at__lte=end).order_by("at", "id")[: conf.max_results()]}
     steps.update((s.pk, s) for s in _returned_steps(public, start, end))
     repeats, categories = _merged_repeats(list(steps.values()))
     items = []
     for step in steps.values():
         for number in [step.case.number, *repeats.get(step.pk, ())]:
+            if wanted is not None and number not in wanted:
+                continue
             own = number == step.case.number
             at = _public_at(step.at, step.case.category, None if own else categories.get(number))
             if not start <= at <= end:
@@ -427,6 +457,18 @@ def update_list(params: Params) -> list[dict]:
             }))
     # a repeat follows the step it repeats: the first `max_results` of the whole list come from these steps
     return [item for _key, item in sorted(items, key=lambda pair: pair[0])][: conf.max_results()]
+
+
+def _heard_cases(numbers: list[str]) -> set[int]:
+    """The cases whose steps the public requests `numbers` may hear (`update_list` filtered by them): each request
+    itself, and for one merged the case carrying it and the cases merged into that one (its chain may pass through
+    them, `_merged_repeats`); which of their steps it hears is decided there."""
+    rows = list(Case.objects.filter(public_cases_q(), number__in=numbers).values_list("pk", "status", "parent_id"))
+    heard = {pk for pk, _status, _parent in rows}
+    carriers = {parent for _pk, status, parent in rows if status == Status.MERGED and parent}
+    if carriers:
+        heard |= carriers | set(Case.objects.filter(parent_id__in=carriers).values_list("pk", flat=True))
+    return heard
 
 
 def _public_at(at, *categories):

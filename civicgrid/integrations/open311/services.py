@@ -492,7 +492,7 @@ def _queued_replay(spec) -> QueuedRequest | None:
         return None
     if row[1] != spec.digest:
         raise Open311Error(409, "幂等键已用于内容不同的上报 / the idempotency key was used for a different report")
-    return QueuedRequest.objects.select_related("case").get(pk=row[0])
+    return QueuedRequest.objects.select_related("case__category").get(pk=row[0])
 
 
 def drain(*, batch: int = DRAIN_BATCH, limit: int | None = None, tokens: list[str] | None = None) -> int:

@@ -22,7 +22,6 @@ from django.core.exceptions import (
 from django.db import DataError
 from django.http import RawPostDataException
 from django.http.multipartparser import MultiPartParserError
-from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 
 from civicgrid.foundation.core.bilingual import quotable
@@ -159,22 +158,11 @@ def requests_(request, fmt, params, client, *, jurisdiction: str, **_):
                                                   idempotency_key=idempotency)
     body = [{
         "service_request_id": case.number,
-        "service_notice": received_notice(case.category),
+        "service_notice": selectors.received_notice(case.category),
         "account_id": services.account_id(link),
         "token": link.token,
     }]
     return render(fmt, "service_requests", body, status=201 if created else 200)
-
-
-def received_notice(category) -> str:
-    """What a new request is told (`service_notice`), the same in both halves: the service it was filed under and
-    its time limit, the English with the service's English name where it has one and the limit in English."""
-    with translation.override("zh-hans"):
-        zh = f"已收到，按「{quotable(category.name, 100)}」处置时限 {category.time_limit_text} 办理"
-    with translation.override("en"):
-        name = quotable(category.display_name, 100)
-        en = f"received: to be handled within {category.time_limit_text} (\"{name}\")"
-    return f"{zh} / {en}"
 
 
 @endpoint("GET")

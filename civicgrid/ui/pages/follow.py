@@ -6,14 +6,14 @@ reopened within the configured days (the page states until when, and once past, 
 signed in see the page but neither rate nor reopen through a reporter's link (the services refuse them too). The page's own address is also drawn as a QR code (`qr.svg`/`qr.png`). Everything goes through `cases.services` (`follow_status`, `rate`,
 `reopen_by_token`), which find the case by token and check what the token may do.
 
-Tokens are 32 random characters, so guessing is hopeless; a per-address limit keeps trying pointless anyway.
+Tokens are 32 random characters, so guessing is hopeless; a per-address limit (`CIVICGRID_FOLLOW_ADDRESS_*`, the site's
+one rate limiter) keeps trying pointless anyway.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -26,35 +26,49 @@ from civicgrid.apps.cases.services.follow import reporter_for
 from civicgrid.apps.cases_documents import qr
 from civicgrid.apps.categories.models import display_name
 from civicgrid.foundation.access.endpoints import non_data_endpoint
+from civicgrid.foundation.core import ratelimit
 from civicgrid.foundation.core.errors import CivicgridError, NotFound
 from civicgrid.foundation.core.middleware import client_ip
+from civicgrid.foundation.core.text import require_utf8_form
 from civicgrid.foundation.workflow.steps import MAX_NOTE
 
 from .cases_shared import error_text, success_once
 
 # A link that finds no report: the same sentence in either language ("中文 / English", `ui.language.one_language`).
 LINK_INVALID = "链接无效或已失效 / This link is invalid or has expired"
-RATE_LIMIT = 60  # requests per address per minute, like the API's follow endpoints
 # The session's note of the case its account has just reported through a desk form (/cases/new/): its follow page
 # then opens with the success card the phone page shows, the link to keep (once: the note is taken).
 JUST_REPORTED = "civicgrid:just_reported"
+# How a refusal names the forms' inputs (its Chinese half; the English half names the field).
+FORM_LABELS = {"reason": "原因", "comment": "评价内容", "score": "评分"}
 SCORES = [(5, _("非常满意")), (4, _("满意")), (3, _("基本满意")), (2, _("不满意")), (1, _("非常不满意"))]
 
 
-def throttled(request) -> bool:
-    """True once an address has made more than RATE_LIMIT follow requests in the current minute."""
-    key = f"civicgrid:follow:{client_ip(request)}"
-    if cache.add(key, 1, timeout=60):
-        return False
+def throttled(request) -> ratelimit.RateLimited | None:
+    """The refusal once an address has spent its follow requests (`CIVICGRID_FOLLOW_ADDRESS_*`: the site's one
+    limiter, shared by every process), else None. A failed bucket store lets the request through, as public
+    reporting does."""
+    limit = ratelimit.configured("CIVICGRID_FOLLOW_ADDRESS_RATE_PER_MINUTE", "CIVICGRID_FOLLOW_ADDRESS_BURST")
     try:
-        return cache.incr(key) > RATE_LIMIT
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=60)
-        return False
+        ratelimit.check((f"follow:addr:{client_ip(request)}", limit))
+    except ratelimit.RateLimited as exc:
+        return exc
+    return None
 
 
-def _too_many() -> HttpResponse:
-    return HttpResponse(_("请求过于频繁，请稍后再试"), status=429, content_type="text/plain; charset=utf-8")
+def _too_many(request, refused: ratelimit.RateLimited) -> HttpResponse:
+    """The 429 page, in the reader's language, with Retry-After: nothing was done."""
+    response = render(request, "ui/error.html", {"status": 429, "title": _("请求过于频繁，请稍后再试"),
+                                                 "detail": error_text(refused), "signin": False}, status=429)
+    for name, value in refused.headers.items():
+        response[name] = value
+    return response
+
+
+def _typed(request, name: str) -> str:
+    """What was typed into a refused form's input, to show in it again: a NUL, or bytes that were not UTF-8 (read as
+    U+FFFD), refused, are left out so that sending it again goes through."""
+    return request.POST.get(name, "").replace("\x00", "").replace("\ufffd", "")
 
 
 def _status_or_404(token: str, request=None) -> dict:
@@ -80,8 +94,8 @@ def _render(request, token: str, status: int = 200, **extra):
 @require_safe
 def follow_page(request, token: str):
     """The public status of a reported case."""
-    if throttled(request):
-        return _too_many()
+    if refused := throttled(request):
+        return _too_many(request, refused)
     reported = request.session.pop(JUST_REPORTED, None) if request.user.is_authenticated else None
     return _render(request, token, just_reported=reported)
 
@@ -90,9 +104,10 @@ def follow_page(request, token: str):
 @require_POST
 def follow_rate(request, token: str):
     """满意度 1–5 with an optional comment, once, after closing."""
-    if throttled(request):
-        return _too_many()
+    if refused := throttled(request):
+        return _too_many(request, refused)
     try:
+        require_utf8_form(request, FORM_LABELS)
         services.rate(follow_token=token, score=request.POST.get("score"), comment=request.POST.get("comment", ""),
                       actor=request.user, idempotency_key=request.POST.get("idempotency_key") or None)
     except NotFound:
@@ -101,7 +116,7 @@ def follow_rate(request, token: str):
         # What was typed stays in the form (a missing score must not cost the comment; a NUL, refused, is left out
         # so that sending it again goes through).
         return _render(request, token, status=exc.status, error=error_text(exc), failed="rate",
-                       comment=request.POST.get("comment", "").replace("\x00", "")[:1000])
+                       comment=_typed(request, "comment")[:1000])
     success_once(request, _("感谢您的评价"))
     return redirect("ui:follow", token)
 
@@ -110,16 +125,17 @@ def follow_rate(request, token: str):
 @require_POST
 def follow_reopen(request, token: str):
     """重新办理 within the configured days after closing, with a reason."""
-    if throttled(request):
-        return _too_many()
+    if refused := throttled(request):
+        return _too_many(request, refused)
     try:
+        require_utf8_form(request, FORM_LABELS)
         services.reopen_by_token(follow_token=token, reason=request.POST.get("reason", ""),
                                  actor=request.user, idempotency_key=request.POST.get("idempotency_key") or None)
     except NotFound:
         raise Http404(LINK_INVALID) from None
     except CivicgridError as exc:
         return _render(request, token, status=exc.status, error=error_text(exc), failed="reopen",
-                       reason=request.POST.get("reason", "").replace("\x00", "")[:MAX_NOTE])
+                       reason=_typed(request, "reason")[:MAX_NOTE])
     success_once(request, _("已提交重新办理申请"))
     return redirect("ui:follow", token)
 
@@ -132,8 +148,8 @@ def follow_qr(request, token: str, fmt: str):
     """The follow link as a QR code (SVG or PNG), to print or show on another screen."""
     if fmt not in QR_TYPES:
         raise Http404
-    if throttled(request):
-        return _too_many()
+    if refused := throttled(request):
+        return _too_many(request, refused)
     try:
         reporter_for(token)
     except NotFound:

@@ -17,8 +17,9 @@ from civicgrid.apps.cases.models import Case, CaseStep
 from civicgrid.apps.cases.services import act
 from civicgrid.apps.cases.tests.conftest import jpeg
 from civicgrid.apps.categories.models import Category
+from civicgrid.integrations.open311 import conf
 
-from .conftest import form, get, post, xml
+from .conftest import form, get, post, spec_error, xml
 
 pytestmark = pytest.mark.django_db
 NOTE = "已联系当事人王小明（13700001111）清理完毕"
@@ -198,3 +199,35 @@ def test_merged_requests_are_found_by_their_carriers_status_and_updated_time(o31
     assert numbers(**hour) == sorted([carrier.number, merged.number])
     item = next(r for r in get(http, "requests.json", **hour).json() if r["service_request_id"] == merged.number)
     assert item["status"] == "closed"
+
+
+def test_updates_are_filtered_by_service_request_id_as_get_requests_is(o311, http):
+    carrier, merged, other = reported(o311, http), reported(o311, http), reported(o311, http)
+    act(actor=o311.dispatcher, case=carrier, action="accept")
+    act(actor=o311.dispatcher, case=merged, action="merge", parent=carrier.number)
+    handle_and_close(o311, carrier)
+    act(actor=o311.dispatcher, case=other, action="accept")
+    everything = feed(http)
+    assert of(everything, carrier) and of(everything, merged) and of(everything, other)
+    # one id: its own updates only, a merged request's repeats of its carrier's steps included
+    assert feed(http, service_request_id=merged.number) == of(everything, merged)
+    assert feed(http, service_request_id=other.number) == of(everything, other)
+    # a comma list (spaces and repeats allowed), in the feed's order
+    both = feed(http, service_request_id=f" {other.number}, {carrier.number},{other.number}")
+    assert both == [u for u in everything if u["service_request_id"] in {carrier.number, other.number}]
+    # XML answers the same
+    root = xml(get(http, "servicerequestupdates.xml", service_request_id=other.number))
+    assert {u.find("service_request_id").text for u in root.findall("request_update")} == {other.number}
+    # an id that is unknown or cannot be a number finds nothing (not the whole feed)
+    assert feed(http, service_request_id="99999999") == [] and feed(http, service_request_id="abc") == []
+    # the date range still applies
+    past = timezone.localtime() - timedelta(days=3)
+    assert feed(http, service_request_id=other.number, start_date=past.isoformat(timespec="seconds"),
+                end_date=(past + timedelta(days=1)).isoformat(timespec="seconds")) == []
+    assert feed(http, service_request_id=other.number, start_date=past.isoformat(timespec="seconds")) == \
+        of(everything, other)
+    # too many ids: the 400 GET requests answers, in the spec's format
+    many = ",".join([other.number] * (conf.max_results() + 1))
+    refusal = spec_error(get(http, "servicerequestupdates.json", service_request_id=many), 400)
+    assert refusal == spec_error(get(http, "requests.json", service_request_id=many), 400)
+    assert "service_request_id" in refusal

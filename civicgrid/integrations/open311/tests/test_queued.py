@@ -287,3 +287,31 @@ def test_a_queued_resend_that_differs_beside_the_case_is_a_conflict_before_and_a
         spec_error(post(http, "requests.json", form(queued, **changes), HTTP_IDEMPOTENCY_KEY="k-q"), 409)
         assert _queue_state() == state and world_counts() == before
     assert post(http, "requests.json", form(queued), HTTP_IDEMPOTENCY_KEY="k-q").status_code == 200
+
+
+@pytest.mark.parametrize("made_by", ["batch", "token"])
+def test_a_resend_once_the_case_is_made_answers_as_a_made_report_replay(queued, http, made_by):
+    first = post(http, "requests.json", form(queued), HTTP_IDEMPOTENCY_KEY="made-1")
+    token = first.json()[0]["token"]
+    if made_by == "batch":
+        services.drain()
+    else:
+        get(http, f"tokens/{token}.json")
+    case = Case.objects.get()
+    state, before = _queue_state(), world_counts()
+    again = post(http, "requests.json", form(queued), HTTP_IDEMPOTENCY_KEY="made-1")
+    assert again.status_code == 200
+    # what a direct client's replay answers: the id, the notice of a received request, the caller's ids
+    body = again.json()
+    assert body == [{"service_request_id": case.number, "token": token, "account_id": "account-7",
+                     "service_notice": body[0]["service_notice"]}]
+    assert body[0]["service_notice"].startswith(f"已收到，按「{case.category.name}」处置时限")
+    assert "正在立卷" not in again.content.decode()
+    assert get(http, f"tokens/{token}.json").json()[0]["service_request_id"] == case.number
+    xml_answer = post(http, "requests.xml", form(queued), HTTP_IDEMPOTENCY_KEY="made-1").content.decode()
+    assert f"<service_request_id>{case.number}</service_request_id>" in xml_answer and "正在立卷" not in xml_answer
+    assert _queue_state() == state and world_counts() == before
+    # a different report under the same key is still refused, and changes nothing
+    assert "幂等键" in spec_error(post(http, "requests.json", form(queued, description="另一件事"),
+                                    HTTP_IDEMPOTENCY_KEY="made-1"), 409)
+    assert _queue_state() == state and world_counts() == before
