@@ -6,11 +6,11 @@ from __future__ import annotations
 from ninja import File, Form, Header, Query, Router
 from ninja.files import UploadedFile
 from ninja.responses import Status
-from ninja.throttling import AnonRateThrottle
 
 from civicgrid.foundation.access.endpoints import data_endpoint, non_data_endpoint
 from civicgrid.foundation.access.scope import get_visible_or_404
 from civicgrid.foundation.core.api_errors import errors, refuse_unknown_query
+from civicgrid.foundation.core.api_throttle import SharedThrottle
 from civicgrid.foundation.core.downloads import JPEG_TYPE, inline_response
 from civicgrid.foundation.core.errors import NotFound, ValidationFailed
 from civicgrid.foundation.core.pagination import MAX_LIMIT, MAX_OFFSET, page
@@ -44,7 +44,10 @@ from .services.intake import default_source
 router = Router(tags=["cases"])
 PREFIX = "/"
 # Public links are bearer secrets in a URL; throttling keeps guessing pointless (per address).
-PUBLIC_THROTTLE = [AnonRateThrottle("60/m")]
+# The follow link's API takes from the follow page's bucket per address (one door, the site's one limiter: every
+# process alike).
+PUBLIC_THROTTLE = [SharedThrottle("follow", "CIVICGRID_FOLLOW_ADDRESS_RATE_PER_MINUTE",
+                                  "CIVICGRID_FOLLOW_ADDRESS_BURST")]
 
 
 def _number(number: str) -> str:

@@ -82,13 +82,30 @@ def test_a_401_names_the_bearer_scheme(loop, api_client):
 
 
 def test_a_throttled_public_link_is_a_429_in_the_error_shape(api_client, settings):
-    from django.core.cache import cache
-
-    cache.clear()
-    answers = [api_client.get("/api/v1/follow/nosuchtoken") for _ in range(61)]
-    assert answers[-1].status_code == 429
+    settings.CIVICGRID_FOLLOW_ADDRESS_BURST = 5
+    answers = [api_client.get("/api/v1/follow/nosuchtoken") for _ in range(6)]
+    assert [a.status_code for a in answers] == [404] * 5 + [429]
     _shaped(answers[-1], "rate_limited")
     assert int(answers[-1]["Retry-After"]) >= 1
+
+
+def test_the_follow_api_takes_from_the_shared_bucket_the_follow_page_uses(loop, api_client, settings):
+    """The API's limit is the site's limiter's (`core.ratelimit`, which every web process takes from), and the
+    same bucket as the follow page's: spent elsewhere (another worker or the page; here straight in the store),
+    the API refuses too, and a refused rating changes nothing."""
+    from civicgrid.apps.cases.models import CaseReporter, CaseStep
+    from civicgrid.foundation.core import ratelimit
+
+    settings.CIVICGRID_FOLLOW_ADDRESS_BURST = 2
+    case = report(loop)
+    token = CaseReporter.objects.get(case=case).follow_token
+    assert api_client.get(f"/api/v1/follow/{token}").status_code == 200
+    limit = ratelimit.configured("CIVICGRID_FOLLOW_ADDRESS_RATE_PER_MINUTE", "CIVICGRID_FOLLOW_ADDRESS_BURST")
+    assert ratelimit.take("follow:addr:127.0.0.1", limit) == 0.0  # the bucket's last token, spent by the page
+    steps = CaseStep.objects.filter(case=case).count()
+    refused = api_client.post(f"/api/v1/follow/{token}/rating", {"score": 5}, content_type="application/json")
+    assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1
+    assert CaseStep.objects.filter(case=case).count() == steps
 
 
 @pytest.mark.parametrize(("query", "field", "bound"), [
