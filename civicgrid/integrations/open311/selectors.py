@@ -367,11 +367,19 @@ def token_detail(token: str) -> dict:
 
 def queued_answer(queued: QueuedRequest) -> dict:
     """The answer to a queued client's POST requests: the token, told the request is being made; a replay once
-    it is made answers as a direct client's replay does (the id, and the notice of a received request)."""
+    it is made answers as a direct client's replay does (the id, and the notice of a received request); one of a
+    report that could not be made (failed, or dismissed since) says so and why."""
     account = keys.decrypt(queued.account_id_enc, ACCOUNT_CONTEXT)
     if queued.state == QueueState.MADE and queued.case_id:
         return {"service_request_id": queued.case.number, "service_notice": received_notice(queued.case.category),
                 "account_id": account, "token": queued.token}
+    if queued.state in (QueueState.FAILED, QueueState.DROPPED):  # a resend is not told it is still being made
+        zh, en = halves(queued.error) or (queued.error, queued.error)
+        notice = (f"未能立卷，已被放弃：{zh} / the report could not be made a service request and was dismissed: {en}"
+                  if queued.state == QueueState.DROPPED else
+                  f"暂未能立卷：{zh}；管理员处理后凭 token 查询编号 / not made a service request yet: {en}; ask by "
+                  f"token once an administrator has dealt with it")
+        return {"token": queued.token, "service_notice": notice, "account_id": account}
     return {"token": queued.token,
             "service_notice": "已受理，正在立卷；凭 token 查询编号 / accepted: the service request is being made",
             "account_id": account}

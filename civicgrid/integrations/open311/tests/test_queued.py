@@ -315,3 +315,22 @@ def test_a_resend_once_the_case_is_made_answers_as_a_made_report_replay(queued, 
     assert "幂等键" in spec_error(post(http, "requests.json", form(queued, description="另一件事"),
                                     HTTP_IDEMPOTENCY_KEY="made-1"), 409)
     assert _queue_state() == state and world_counts() == before
+
+
+@pytest.mark.parametrize("state", [QueueState.FAILED, QueueState.DROPPED])
+def test_a_resend_of_a_report_that_could_not_be_made_says_so_not_that_it_is_being_made(queued, http, state):
+    """A queued row that failed (or that the administrator then dismissed) is not told "正在立卷" when its client
+    sends it again: the answer says it could not be made and why, in each language's half, and changes nothing."""
+    token = post(http, "requests.json", form(queued), HTTP_IDEMPOTENCY_KEY="failed-1").json()[0]["token"]
+    QueuedRequest.objects.filter(token=token).update(
+        state=state, error="上报的事件分类已被删除 / the report's category no longer exists")
+    rows, before = _queue_state(), world_counts()
+    again = post(http, "requests.json", form(queued), HTTP_IDEMPOTENCY_KEY="failed-1")
+    assert again.status_code == 200
+    body = again.json()[0]
+    assert body["token"] == token and "service_request_id" not in body
+    notice = body["service_notice"]
+    assert "正在立卷" not in notice and "being made" not in notice
+    assert "上报的事件分类已被删除" in notice and "the report's category no longer exists" in notice
+    assert ("已被放弃" in notice and "dismissed" in notice) == (state == QueueState.DROPPED)
+    assert _queue_state() == rows and world_counts() == before
