@@ -295,7 +295,8 @@ def check_rows(table, errors: list[RowError]) -> list[_Row]:
         if blank or row is None:
             continue
         if row.key in seen:
-            errors.append(RowError(number, "编码", f"编码 {row.code} 与第 {seen[row.key]} 行重复 / duplicate code"))
+            errors.append(RowError(number, "编码", f"编码 {row.code} 与第 {seen[row.key]} 行重复 / code {row.code} "
+                                   f"repeats row {seen[row.key]}"))
             continue
         seen[row.key] = number
         rows.append(row)
@@ -425,13 +426,15 @@ def _check_tree(checked: list[_Row], rows: list[_Row], stored: dict, errors: lis
         if row.parent_key not in parent_of:
             broken.add(row.key)
             errors.append(RowError(row.number, "上级编码", f"上级编码 {row.parent_code} 在该分类体系和类型中不存在 / "
-                                                          "unknown parent"))
+                                                          f"parent code {row.parent_code} does not exist in this "
+                                                          "taxonomy and kind"))
             continue
         node, steps = row.parent_code, 0
         while node and steps < 50:
             if node == row.code:
                 broken.add(row.key)
-                errors.append(RowError(row.number, "上级编码", "上级分类不能是自己或自己的下级 / parent cycle"))
+                errors.append(RowError(row.number, "上级编码", "上级分类不能是自己或自己的下级 / the parent cannot be the "
+                                       "category itself or one below it"))
                 break
             node, steps = parent_of.get((row.taxonomy.pk, row.kind, node), ""), steps + 1
     for row in checked:

@@ -83,12 +83,17 @@ def _org_cell(org) -> str:
     return org_cell_filter(org) if org is not None else ""
 
 
+def _bracketed(text) -> str:
+    """A note after a cell's value, in the reader's brackets: （…） in Chinese, " (…)" in English."""
+    return str(_("（{text}）")).format(text=text)
+
+
 def _label_categories(objects) -> list:
     for c in objects:
         c.default_department_label = _org_cell(c.default_department)
         c.public_label, c.active_label = _yes(c.is_public), _yes(c.is_active)
         if c.is_active and c.parent_inactive:  # its own flag is on, but its class is off: not offered
-            c.active_label = f"{c.active_label}（{_('上级已停用')}）"
+            c.active_label = c.active_label + _bracketed(_("上级已停用"))
         c.feed_label = _yes(c.is_public and c.in_public_feed)
     return objects
 
@@ -106,7 +111,7 @@ def _label_rules(objects) -> list:
         r.department_label = _org_cell(r.department)
         r.active_label = _yes(r.is_active)
         r.is_ledger = bool(services.is_ledger_rule(r, classes))
-        r.kind_label = f"{r.get_kind_display()}（{LEDGER_MARK}）" if r.is_ledger else r.get_kind_display()
+        r.kind_label = r.get_kind_display() + _bracketed(LEDGER_MARK) if r.is_ledger else r.get_kind_display()
     _mark_rivals(objects)
     return objects
 

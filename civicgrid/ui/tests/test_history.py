@@ -98,3 +98,16 @@ def test_every_field_a_history_shows_has_a_chinese_label():
     english = [f"{label}.{f.name}" for label in shown for f in apps.get_model(label)._meta.concrete_fields
                if not _hidden(f.name, apps.get_model(label)) and str(f.verbose_name).isascii()]
     assert english == []
+
+
+def test_history_changes_take_the_readers_punctuation(tree, changed_building, client_for):
+    """Each change reads "field: before → after" in English, "字段：原值 → 新值" in Chinese: the partial, shared by
+    every history on the site, wrote the full-width colon whatever the reader's language."""
+    staff = user_with(Role.STREET_STAFF, region=tree["140213050"])
+    c = client_for(staff)
+    url = reverse("ui:building_history", args=[changed_building.pk])
+    chinese = c.get(url).content.decode()
+    assert '</span>：<del>' in chinese
+    c.post(reverse("set_language"), {"language": "en", "next": "/"})
+    english = c.get(url).content.decode()
+    assert "幸福路88号" in english and '</span>: <del>' in english and "：" not in english

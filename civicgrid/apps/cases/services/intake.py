@@ -339,6 +339,14 @@ def _with_token(case: Case) -> Case:
     return case
 
 
+class ReportOutsideDistrict(ValidationFailed):
+    """A report's point outside the district: a 400 like any wrong input, with the locator's own code
+    (`regions.selectors.OutsideDistrict`), so that the report pages add how to give a place inside it (the phone
+    page's `outside_hint`, as its preview does) and API clients can tell it from a malformed point."""
+
+    code = "outside_district"
+
+
 def _locate(lng, lat, crs: str, photos) -> tuple[int, str, float, float, str]:
     if lng is None or lat is None:
         gps = next((p.gps for _, p in photos if p.gps), None)
@@ -349,7 +357,7 @@ def _locate(lng, lat, crs: str, photos) -> tuple[int, str, float, float, str]:
     try:
         found = locate(lng, lat, crs)
     except NotFound as exc:  # outside every grid: the report is wrong, not the URL
-        raise ValidationFailed(exc.message, field="location") from None
+        raise ReportOutsideDistrict(exc.message, field="location") from None
     ref = found.grid or found.community
     grid_id = _lookups().grid(ref.code) if ref else None
     if grid_id is None:

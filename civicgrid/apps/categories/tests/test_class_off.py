@@ -160,3 +160,16 @@ def test_the_import_page_shows_the_warning_after_applying(loaded, manager):
     text = response.content.decode()
     assert response.status_code == 200 and "修改 1" in text and "上级已停用" in text and "06001 私搭乱建" in text
     assert not Category.objects.get(pk=environment().pk).is_active and garbage().is_active
+
+
+def test_the_list_notes_a_class_off_in_the_readers_brackets(loaded, manager):
+    """The 启用 cell of a subclass whose class is off: 是（上级已停用） in Chinese, "Yes (class disabled)"-like in
+    English, never a full-width bracket in the English interface."""
+    services.update_category(actor=manager, category=environment(), is_active=False)
+    admin = client_for(manager)
+    query = {"taxonomy": GBT, "q": "暴露垃圾", "kind": "matter"}
+    assert "是（上级已停用）" in admin.get("/categories/", query).content.decode()
+    admin.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    english = admin.get("/categories/", query).content.decode()
+    cell = english[english.index(garbage().name_en or garbage().name):]
+    assert "Yes (" in cell and "Yes（" not in cell
