@@ -239,8 +239,8 @@ def _parse(number: int, cells: dict[str, str], taxonomies: dict[str, Taxonomy], 
     unit = UNIT_LABELS.get(cells["时限单位"]) or UNIT_SYNONYMS.get(cells["时限单位"]) or cells["时限单位"]
     if unit.lower() in AMBIGUOUS_UNITS:
         bad("时限单位", f"时限单位「{unit}」不明确：不能确定是工作时间还是自然时间，请填写工作小时、工作日或自然时 / "
-                            f"ambiguous time-limit unit {unit}: working or natural time? Write 工作小时 (working hours), "
-                            "工作日 (working days) or 自然时 (natural hours)")
+                            f"ambiguous time-limit unit {unit}: working or calendar time? Write 工作小时 (working hours), "
+                            "工作日 (working days) or 自然时 (calendar hours)")
     elif unit not in LimitMode.values:
         bad("时限单位", f"时限单位须为工作小时、工作日或自然时：「{cells['时限单位']}」 / "
                             f"unknown time-limit unit: {cells['时限单位']}")
