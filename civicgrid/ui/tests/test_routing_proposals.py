@@ -253,3 +253,27 @@ def test_the_proposals_page_filters_by_region_and_text_and_dismisses_back_to_its
     assert _listed(c.get(back).content.decode()) == []
     # only those who manage rules read it
     assert client_for(loop.street_dispatcher).get(listing).status_code == 403
+
+
+def test_a_proposal_that_does_not_exist_is_not_found_and_one_acted_on_is_a_conflict(loop):
+    """The service tells the two apart: an id naming no proposal (mistyped, or from another site) is 不存在 (404),
+    one another manager dismissed first is 已处理 (409); neither changes anything."""
+    from civicgrid.apps.cases.services import routing_proposals
+    from civicgrid.foundation.core.errors import Conflict, NotFound
+
+    rule = _street_rule(loop)
+    proposal = RoutingProposal.objects.get(case=_sent_back(loop))
+    audited = AuditEntry.objects.count()
+    with pytest.raises(NotFound, match="不存在"):
+        routing_proposals.dismiss(actor=loop.dispatcher, proposal_id=proposal.pk + 1000, reason="不改")
+    with pytest.raises(NotFound, match="不存在"):
+        routing_proposals.accept(actor=loop.dispatcher, proposal_id=proposal.pk + 1000, rule_id=rule.pk)
+    assert AuditEntry.objects.count() == audited
+    routing_proposals.dismiss(actor=loop.dispatcher, proposal_id=proposal.pk, reason="仍归城管")
+    audited = AuditEntry.objects.count()
+    with pytest.raises(Conflict, match="已处理"):
+        routing_proposals.dismiss(actor=loop.dispatcher, proposal_id=proposal.pk, reason="再驳回")
+    with pytest.raises(Conflict, match="已处理"):
+        routing_proposals.accept(actor=loop.dispatcher, proposal_id=proposal.pk, rule_id=rule.pk)
+    assert AuditEntry.objects.count() == audited
+    assert RoutingProposal.objects.get(pk=proposal.pk).decision_note == "仍归城管"

@@ -19,7 +19,7 @@ from civicgrid.apps.categories.routing import match
 from civicgrid.foundation.access.scope import has_capability
 from civicgrid.foundation.audit import labels as audit_labels
 from civicgrid.foundation.audit.service import record, snapshot, user_or_none
-from civicgrid.foundation.core.errors import Conflict, PermissionDenied, ValidationFailed
+from civicgrid.foundation.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from civicgrid.foundation.core.text import refuse_nul
 
 from ..models import CaseStep, ProposalStatus, RoutingProposal
@@ -75,8 +75,7 @@ def accept(*, actor, proposal_id: int, rule_id: int) -> RoutingProposal:
     the proposal is no longer open (another manager acted on it first)."""
     _require_manager(actor)
     proposal = RoutingProposal.objects.select_for_update().select_related("case").filter(pk=proposal_id).first()
-    if proposal is None or proposal.status != ProposalStatus.OPEN:
-        raise Conflict("该规则更正建议已处理 / this proposal has already been acted on")
+    _require_open(proposal)
     return _close(actor, proposal, ProposalStatus.ACCEPTED, "", rule_id)
 
 
@@ -86,6 +85,14 @@ def accept_for_case(*, actor, case, rule_id: int) -> list[RoutingProposal]:
     open_ones = RoutingProposal.objects.select_for_update().select_related("case").filter(
         case=case, status=ProposalStatus.OPEN)
     return [_close(actor, p, ProposalStatus.ACCEPTED, "", rule_id) for p in open_ones]
+
+
+def _require_open(proposal: RoutingProposal | None) -> None:
+    """An id that names no proposal is a 404; one another manager acted on first is a 409."""
+    if proposal is None:
+        raise NotFound("该规则更正建议不存在 / no such rule-correction proposal")
+    if proposal.status != ProposalStatus.OPEN:
+        raise Conflict("该规则更正建议已处理 / this proposal has already been acted on")
 
 
 def has_open(case) -> bool:
@@ -101,6 +108,5 @@ def dismiss(*, actor, proposal_id: int, reason: str) -> RoutingProposal:
     if not reason:
         raise ValidationFailed("请填写驳回理由 / a reason is required", field="reason")
     proposal = RoutingProposal.objects.select_for_update().select_related("case").filter(pk=proposal_id).first()
-    if proposal is None or proposal.status != ProposalStatus.OPEN:
-        raise Conflict("该规则更正建议已处理 / this proposal has already been acted on")
+    _require_open(proposal)
     return _close(actor, proposal, ProposalStatus.DISMISSED, reason, None)
