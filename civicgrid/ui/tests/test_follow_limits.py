@@ -11,8 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from civicgrid.apps.cases.models import CaseReporter, Status
-from civicgrid.apps.cases.services import act
-from civicgrid.apps.cases.tests.conftest import jpeg, loop, report, world_counts  # noqa: F401
+from civicgrid.apps.cases.tests.conftest import close_loop, jpeg, loop, report, world_counts  # noqa: F401
 from civicgrid.foundation.core import ratelimit
 
 pytestmark = pytest.mark.django_db
@@ -20,13 +19,7 @@ FORM = "application/x-www-form-urlencoded"
 
 
 def closed_case(loop):
-    case = report(loop)
-    act(actor=loop.dispatcher, case=case, action="accept")
-    act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
-    act(actor=loop.handler, case=case, action="report_back", note="已清理")
-    act(actor=loop.worker, case=case, action="verify", photos=[jpeg()])
-    act(actor=loop.dispatcher, case=case, action="close")
-    return case
+    return close_loop(loop, report(loop))
 
 
 def _spend(c: Client, token: str, n: int) -> None:

@@ -180,6 +180,28 @@ def test_a_late_handling_stays_late_through_a_rework_in_time(district):
     assert (board.closed, board.closed_timely) == (1, 0)
 
 
+def _dispatched_to_cg(d, *, late: bool = False):
+    """A 供水井盖 report, accepted and dispatched to 区城管局 (`late`: its handling deadline already passed)."""
+    case, _ = submit_case(actor=d.worker, title="供水井盖破损", lng=POINT[0], lat=POINT[1], source="grid_worker",
+                          category=category("井盖缺失", "01001").pk)
+    act(actor=d.dispatcher, case=case, action="accept")
+    case = act(actor=d.dispatcher, case=case, action="dispatch", department=d.dept.pk)
+    if late:
+        SlaClock.objects.filter(target_id=str(case.pk), kind="case.handle").update(
+            due_at=timezone.now() - timedelta(minutes=1), warn_at=timezone.now() - timedelta(minutes=2))
+        case.refresh_from_db()
+    return case
+
+
+def _move_to_zj(d, case, move: str, cg) -> None:
+    """The case leaves 区城管局 for 区住建局: 改派 by the dispatcher, or 退回 by 区城管局 and 派遣 again."""
+    if move == "redirect":
+        act(actor=d.dispatcher, case=case, action="redirect", department=d.other_dept.pk, reason="供水井盖归住建")
+    else:
+        act(actor=cg, case=case, action="send_back", reason="供水井盖归住建")
+        act(actor=d.dispatcher, case=case, action="dispatch", department=d.other_dept.pk)
+
+
 @pytest.mark.parametrize("move", ["redirect", "send_back"])
 def test_a_handling_and_rework_stay_with_the_department_that_did_them(district, move):
     """区城管局 handles the case, 核查 fails (返工), and the case leaves it (改派 by a dispatcher, or 退回 by 区城管局
@@ -189,17 +211,10 @@ def test_a_handling_and_rework_stay_with_the_department_that_did_them(district, 
     d = district
     cg = user_with(Role.DEPARTMENT_HANDLER, department=d.dept, username="h-cg")
     zj = user_with(Role.DEPARTMENT_HANDLER, department=d.other_dept, username="h-zj")
-    case, _ = submit_case(actor=d.worker, title="供水井盖破损", lng=POINT[0], lat=POINT[1], source="grid_worker",
-                          category=category("井盖缺失", "01001").pk)
-    act(actor=d.dispatcher, case=case, action="accept")
-    act(actor=d.dispatcher, case=case, action="dispatch", department=d.dept.pk)
+    case = _dispatched_to_cg(d)
     act(actor=cg, case=case, action="report_back", note="已处置")
     act(actor=d.worker, case=case, action="rework", reason="未修好")
-    if move == "redirect":
-        act(actor=d.dispatcher, case=case, action="redirect", department=d.other_dept.pk, reason="供水井盖归住建")
-    else:
-        act(actor=cg, case=case, action="send_back", reason="供水井盖归住建")
-        act(actor=d.dispatcher, case=case, action="dispatch", department=d.other_dept.pk)
+    _move_to_zj(d, case, move, cg)
 
     today = timezone.localdate()
 
@@ -222,18 +237,8 @@ def test_a_department_is_not_due_for_the_lateness_of_the_one_before(district, mo
     d = district
     cg = user_with(Role.DEPARTMENT_HANDLER, department=d.dept, username="h-cg")
     user_with(Role.DEPARTMENT_HANDLER, department=d.other_dept, username="h-zj")
-    case, _ = submit_case(actor=d.worker, title="供水井盖破损", lng=POINT[0], lat=POINT[1], source="grid_worker",
-                          category=category("井盖缺失", "01001").pk)
-    act(actor=d.dispatcher, case=case, action="accept")
-    case = act(actor=d.dispatcher, case=case, action="dispatch", department=d.dept.pk)
-    SlaClock.objects.filter(target_id=str(case.pk), kind="case.handle").update(
-        due_at=timezone.now() - timedelta(minutes=1), warn_at=timezone.now() - timedelta(minutes=2))
-    case.refresh_from_db()
-    if move == "redirect":
-        act(actor=d.dispatcher, case=case, action="redirect", department=d.other_dept.pk, reason="供水井盖归住建")
-    else:
-        act(actor=cg, case=case, action="send_back", reason="供水井盖归住建")
-        act(actor=d.dispatcher, case=case, action="dispatch", department=d.other_dept.pk)
+    case = _dispatched_to_cg(d, late=True)
+    _move_to_zj(d, case, move, cg)
 
     today = timezone.localdate()
     zj = next(r for r in selectors.evaluate(d.leader, "department", today, today).rows if r.code == "D-ZJ")
@@ -249,14 +254,8 @@ def test_a_redirected_case_handled_in_time_is_in_time_as_it_stood_then(district)
     d = district
     zj = user_with(Role.DEPARTMENT_HANDLER, department=d.other_dept, username="h-zj")
     user_with(Role.DEPARTMENT_HANDLER, department=d.dept, username="h-cg")
-    case, _ = submit_case(actor=d.worker, title="供水井盖破损", lng=POINT[0], lat=POINT[1], source="grid_worker",
-                          category=category("井盖缺失", "01001").pk)
-    act(actor=d.dispatcher, case=case, action="accept")
-    case = act(actor=d.dispatcher, case=case, action="dispatch", department=d.dept.pk)
-    SlaClock.objects.filter(target_id=str(case.pk), kind="case.handle").update(
-        due_at=timezone.now() - timedelta(minutes=1), warn_at=timezone.now() - timedelta(minutes=2))
-    case.refresh_from_db()
-    act(actor=d.dispatcher, case=case, action="redirect", department=d.other_dept.pk, reason="供水井盖归住建")
+    case = _dispatched_to_cg(d, late=True)
+    _move_to_zj(d, case, "redirect", None)
     act(actor=zj, case=case, action="report_back", note="已更换")
     then = timezone.now() + timedelta(microseconds=1)
     while timezone.now() <= then:
@@ -277,14 +276,8 @@ def test_the_board_reads_a_redirected_round_as_its_own_after_a_reopen(district):
     d = district
     zj = user_with(Role.DEPARTMENT_HANDLER, department=d.other_dept, username="h-zj")
     user_with(Role.DEPARTMENT_HANDLER, department=d.dept, username="h-cg")
-    case, _ = submit_case(actor=d.worker, title="供水井盖破损", lng=POINT[0], lat=POINT[1], source="grid_worker",
-                          category=category("井盖缺失", "01001").pk)
-    act(actor=d.dispatcher, case=case, action="accept")
-    case = act(actor=d.dispatcher, case=case, action="dispatch", department=d.dept.pk)
-    SlaClock.objects.filter(target_id=str(case.pk), kind="case.handle").update(
-        due_at=timezone.now() - timedelta(minutes=1), warn_at=timezone.now() - timedelta(minutes=2))
-    case.refresh_from_db()
-    act(actor=d.dispatcher, case=case, action="redirect", department=d.other_dept.pk, reason="供水井盖归住建")
+    case = _dispatched_to_cg(d, late=True)
+    _move_to_zj(d, case, "redirect", None)
     act(actor=zj, case=case, action="report_back", note="已更换")
     act(actor=d.worker, case=case, action="verify", photos=[jpeg()])
     case = act(actor=d.dispatcher, case=case, action="close")
