@@ -46,8 +46,8 @@ PREFIX = "/"
 # Public links are bearer secrets in a URL; throttling keeps guessing pointless (per address).
 # The follow link's API takes from the follow page's bucket per address (one door, the site's one limiter: every
 # process alike).
-PUBLIC_THROTTLE = [SharedThrottle("follow", "CIVICGRID_FOLLOW_ADDRESS_RATE_PER_MINUTE",
-                                  "CIVICGRID_FOLLOW_ADDRESS_BURST")]
+FOLLOW_THROTTLE = SharedThrottle("follow", "CIVICGRID_FOLLOW_ADDRESS_RATE_PER_MINUTE", "CIVICGRID_FOLLOW_ADDRESS_BURST")
+PUBLIC_THROTTLE = [FOLLOW_THROTTLE]
 
 
 def _number(number: str) -> str:

@@ -231,9 +231,10 @@ class Facts:
         # counts for that department only: not for one the case went to since (改派, or 退回 and 派遣 again), which
         # has not handled it yet. The department holding the case at `as_of` is the one its last 派遣 or 改派
         # before then named (without one, a case placed with a department when it was created: every step).
-        held = Subquery(CaseStep.objects.filter(case=OuterRef(OuterRef("pk")), at__lt=as_of,
-                                                action__in=("dispatch", "redirect"))
-                        .order_by("-at", "-pk").values("department_id")[:1])
+        # (Inside a subquery over a case's steps or clocks: hence the outer case's pk two levels out.)
+        last_move = (CaseStep.objects.filter(case=OuterRef(OuterRef("pk")), at__lt=as_of,
+                                             action__in=("dispatch", "redirect")).order_by("-at", "-pk"))
+        held = Subquery(last_move.values("department_id")[:1])
         of_holder = Q(department_id=held) | Q(IsNull(held, True))
         self.handled_once = (Exists(steps.filter(of_holder, action__in=self.HANDLING)) | Q(handled_at__lt=as_of)
                              | (Q(rework_count__gt=0) & ~self.has_steps))
@@ -267,9 +268,7 @@ class Facts:
         # The same for the department holding the case at `as_of`: a handling clock of its own assignment (started
         # at or after the last 派遣 or 改派 before then) ran out. A late department's clock does not make the one
         # the case went to since (改派, or 退回 and 派遣 again) due to report back before its own deadline.
-        holder_since_step = Subquery(
-            CaseStep.objects.filter(case=OuterRef(OuterRef("pk")), at__lt=as_of, action__in=("dispatch", "redirect"))
-            .order_by("-at", "-pk").values("at")[:1])
+        holder_since_step = Subquery(last_move.values("at")[:1])
         holder_since = Coalesce(holder_since_step, OuterRef("reported_at"))
         self.handling_late = Q(deadline__lt=as_of) | Exists(clocks.filter(
             kind_text=case_clocks.HANDLE, due_at__lt=as_of, started_at__gte=holder_since).filter(

@@ -21,15 +21,20 @@ class SharedThrottle(BaseThrottle):
         self.name, self.rate_setting, self.burst_setting = name, rate_setting, burst_setting
         self._local = threading.local()  # one instance serves every thread of the process: the wait is per request
 
-    def allow_request(self, request: HttpRequest) -> bool:
+    def refusal(self, request: HttpRequest) -> ratelimit.RateLimited | None:
+        """Take a token from the caller's bucket: the refusal (429, `Retry-After`) once it is empty, else None. A
+        page behind the same door calls this, so that it and the API spend one bucket."""
         limit = ratelimit.configured(self.rate_setting, self.burst_setting)
         wait = ratelimit.take(f"{self.name}:addr:{client_ip(request)}", limit)
-        self._local.wait = wait
-        return not wait
+        return ratelimit.RateLimited(wait) if wait else None
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        refused = self.refusal(request)
+        self._local.wait = refused.retry_after if refused else None
+        return refused is None
 
     def wait(self) -> float | None:
-        wait = getattr(self._local, "wait", 0.0)
-        return max(1, int(-(-wait // 1))) if wait else None
+        return getattr(self._local, "wait", None)
 
 
 __all__ = ["SharedThrottle"]

@@ -12,7 +12,7 @@ A lone surrogate (U+D800–U+DFFF not in a pair, which only a JSON escape such a
 character at all: no encoding writes it, so hashing, caching or storing it fails (a 500). It is refused the same
 way (`refuse_nul` refuses both), and every JSON body of the API is checked for it before its operation runs
 (`api_errors.strict_operation`, with `first_unencodable` naming the field). Form bodies and query strings cannot
-carry one: Django reads them as UTF-8, and Open311 refuses bytes that are not (`open311.inputs`).
+carry one: Django reads them as UTF-8, and Open311 refuses bytes that are not (`open311.inputs`, through `first_not_utf8`).
 
 Bytes that are not UTF-8 in a form (`%FF%FE`, sent by a broken client or a probe, never by a browser showing
 our UTF-8 pages) Django reads as U+FFFD, so "��" would be stored and acted on as if it had been typed: a page's
@@ -99,20 +99,27 @@ def not_utf8_refusal(field: str, label: str = "") -> ValidationFailed:
                             f"valid UTF-8 text and was not saved: type it again and send it", field=field)
 
 
+def first_not_utf8(raw: bytes) -> str | None:
+    """The name of the first `name=value` pair of form-encoded bytes (a body or a query string) whose name or
+    value, percent-decoded, is not UTF-8: what of the name is UTF-8 ("" when none of it is); None when every pair
+    is UTF-8."""
+    for pair in raw.split(b"&") if raw else ():
+        name, _sep, value = pair.partition(b"=")
+        name, value = (unquote_to_bytes(part.replace(b"+", b" ")) for part in (name, value))
+        try:
+            name.decode("utf-8"), value.decode("utf-8")
+        except UnicodeDecodeError:
+            return name.decode("utf-8", "replace").replace("\ufffd", "")
+    return None
+
+
 def not_utf8_field(request) -> str | None:
     """The name of the first field of a POST form whose name or value is not UTF-8 (None when every one is; what of
     the name is UTF-8, "" when none of it is). A form-encoded
     body is read as it came (Django has turned such bytes into U+FFFD already); in a multipart body, which Django
     decodes the same way, a value holding U+FFFD counts as not UTF-8 (nobody types that character)."""
     if request.content_type.lower() == "application/x-www-form-urlencoded":
-        for pair in request.body.split(b"&"):
-            name, _sep, value = pair.partition(b"=")
-            name, value = (unquote_to_bytes(part.replace(b"+", b" ")) for part in (name, value))
-            try:
-                name.decode("utf-8"), value.decode("utf-8")
-            except UnicodeDecodeError:
-                return name.decode("utf-8", "replace").replace("\ufffd", "")
-        return None
+        return first_not_utf8(request.body)
     for name, values in request.POST.lists():
         if "\ufffd" in name or any("\ufffd" in v for v in values):
             return name.replace("\ufffd", "")

@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from urllib.parse import unquote_to_bytes, urlsplit
+from urllib.parse import urlsplit
 
 from civicgrid.foundation.core.bilingual import quotable
+from civicgrid.foundation.core.text import first_not_utf8
 
 from . import conf
 from .formats import Open311Error
@@ -110,14 +111,9 @@ def _require_multipart_or_empty(request) -> None:
 def _require_utf8(raw: bytes, zh: str, en: str) -> None:
     """Refuse form-encoded text whose percent-escapes (or raw bytes) are not UTF-8: Django would read them as
     U+FFFD, so `%FF%FE` would be stored as two replacement characters instead of what the caller meant."""
-    if not raw:
-        return
-    try:
-        for pair in raw.split(b"&"):
-            unquote_to_bytes(pair.replace(b"+", b" ")).decode("utf-8")
-    except UnicodeDecodeError:
+    if first_not_utf8(raw) is not None:
         raise Open311Error(400, f"{zh}不是有效的 UTF-8 编码，请按 UTF-8 编码各参数 / the {en} is not valid UTF-8: "
-                                f"percent-encode the parameters' UTF-8 bytes") from None
+                                f"percent-encode the parameters' UTF-8 bytes")
 
 
 def _require_utf8_multipart(request) -> None:

@@ -22,13 +22,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from civicgrid.apps.cases import services
+from civicgrid.apps.cases.api import FOLLOW_THROTTLE
 from civicgrid.apps.cases.services.follow import reporter_for
 from civicgrid.apps.cases_documents import qr
 from civicgrid.apps.categories.models import display_name
 from civicgrid.foundation.access.endpoints import non_data_endpoint
 from civicgrid.foundation.core import ratelimit
 from civicgrid.foundation.core.errors import CivicgridError, NotFound
-from civicgrid.foundation.core.middleware import client_ip
 from civicgrid.foundation.core.text import require_utf8_form
 from civicgrid.foundation.workflow.steps import MAX_NOTE
 
@@ -47,13 +47,8 @@ SCORES = [(5, _("非常满意")), (4, _("满意")), (3, _("基本满意")), (2, 
 def throttled(request) -> ratelimit.RateLimited | None:
     """The refusal once an address has spent its follow requests (`CIVICGRID_FOLLOW_ADDRESS_*`: the site's one
     limiter, shared by every process), else None. A failed bucket store lets the request through, as public
-    reporting does."""
-    limit = ratelimit.configured("CIVICGRID_FOLLOW_ADDRESS_RATE_PER_MINUTE", "CIVICGRID_FOLLOW_ADDRESS_BURST")
-    try:
-        ratelimit.check((f"follow:addr:{client_ip(request)}", limit))
-    except ratelimit.RateLimited as exc:
-        return exc
-    return None
+    reporting does. The bucket is the follow API's too (`cases.api.FOLLOW_THROTTLE`): one door, one limit."""
+    return FOLLOW_THROTTLE.refusal(request)
 
 
 def _too_many(request, refused: ratelimit.RateLimited) -> HttpResponse:

@@ -180,6 +180,12 @@ def test_a_late_handling_stays_late_through_a_rework_in_time(district):
     assert (board.closed, board.closed_timely) == (1, 0)
 
 
+def _handlers(d):
+    """A handler of 区城管局 and one of 区住建局 (each department told of its steps has somebody to tell)."""
+    return (user_with(Role.DEPARTMENT_HANDLER, department=d.dept, username="h-cg"),
+            user_with(Role.DEPARTMENT_HANDLER, department=d.other_dept, username="h-zj"))
+
+
 def _dispatched_to_cg(d, *, late: bool = False):
     """A 供水井盖 report, accepted and dispatched to 区城管局 (`late`: its handling deadline already passed)."""
     case, _ = submit_case(actor=d.worker, title="供水井盖破损", lng=POINT[0], lat=POINT[1], source="grid_worker",
@@ -209,8 +215,7 @@ def test_a_handling_and_rework_stay_with_the_department_that_did_them(district, 
     charged 应处置 1, 处置 1, 按期处置 0 and 返工 1, a 返工率 of 100 %, for 区城管局's work); once it handles the
     case in time, that is its 处置, in time, and no 返工."""
     d = district
-    cg = user_with(Role.DEPARTMENT_HANDLER, department=d.dept, username="h-cg")
-    zj = user_with(Role.DEPARTMENT_HANDLER, department=d.other_dept, username="h-zj")
+    cg, zj = _handlers(d)
     case = _dispatched_to_cg(d)
     act(actor=cg, case=case, action="report_back", note="已处置")
     act(actor=d.worker, case=case, action="rework", reason="未修好")
@@ -235,8 +240,7 @@ def test_a_department_is_not_due_for_the_lateness_of_the_one_before(district, mo
     has a fresh deadline ahead: 区住建局 owes no 处置 yet (it used to be 应处置 1 and 按期处置 0 for 区城管局's
     lateness). The case is still due to close (应结案) for its grid: it can no longer close in time."""
     d = district
-    cg = user_with(Role.DEPARTMENT_HANDLER, department=d.dept, username="h-cg")
-    user_with(Role.DEPARTMENT_HANDLER, department=d.other_dept, username="h-zj")
+    cg, _zj = _handlers(d)
     case = _dispatched_to_cg(d, late=True)
     _move_to_zj(d, case, move, cg)
 
@@ -252,8 +256,7 @@ def test_a_redirected_case_handled_in_time_is_in_time_as_it_stood_then(district)
     time. Read as it stood then (the 核查 since moved it on, so its clocks are read), 区住建局's handling is in
     time: the round is its own, since the 改派, not 区城管局's late clock (it used to read 按期处置 0)."""
     d = district
-    zj = user_with(Role.DEPARTMENT_HANDLER, department=d.other_dept, username="h-zj")
-    user_with(Role.DEPARTMENT_HANDLER, department=d.dept, username="h-cg")
+    _cg, zj = _handlers(d)
     case = _dispatched_to_cg(d, late=True)
     _move_to_zj(d, case, "redirect", None)
     act(actor=zj, case=case, action="report_back", note="已更换")
@@ -274,8 +277,7 @@ def test_the_board_reads_a_redirected_round_as_its_own_after_a_reopen(district):
     is closed in time: 按期结案 on the board, also once the case is reopened and the board reads the clocks (it
     read 区城管局's late clock, stopped by the 改派, into 区住建局's round)."""
     d = district
-    zj = user_with(Role.DEPARTMENT_HANDLER, department=d.other_dept, username="h-zj")
-    user_with(Role.DEPARTMENT_HANDLER, department=d.dept, username="h-cg")
+    _cg, zj = _handlers(d)
     case = _dispatched_to_cg(d, late=True)
     _move_to_zj(d, case, "redirect", None)
     act(actor=zj, case=case, action="report_back", note="已更换")
