@@ -2,8 +2,9 @@
 
 Reads and writes go through `foundation.notify.services` (`inbox`, `unread_state`, `mark_read`, `mark_all_read`),
 which only ever reach the signed-in user's own messages. 「全部标为已读」 marks what the page counted: the form
-carries the newest unread message's id, and one that came in after the page was drawn stays unread. A message about a case links to the case's page (the link is made only for
-cases the user may open; the page checks scope again anyway); for someone without case pages (a resident), or
+carries the newest unread message's id, and one that came in after the page was drawn stays unread. A message
+about a case links to the case's page (the link is made only for cases the user may open; the page checks scope
+again anyway); for someone without case pages (a resident), or
 for a case outside the user's scope that carries their own report (merged into it), it links to the follow page
 through their own follow token, and otherwise nowhere. The header's unread badge is the template tag
 `inbox_badge` (`civicgrid/ui/templatetags/civicgrid_inbox.py`), one COUNT per page.
