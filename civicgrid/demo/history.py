@@ -321,7 +321,7 @@ def _course(sim: Sim) -> Iterator[timedelta]:
               "category": category.pk}
     if not hotline and roll > 0.92 and category.taxonomy.code == GB:  # found and fixed on the spot
         # At the grid's own point: 自行处置 is recorded only inside the worker's grid, which the jitter may leave.
-        submit_case(actor=worker, source=Source.GRID_WORKER, self_handled=True, photos=[("after", sim.photo)],
+        submit_case(actor=worker, source=Source.SELF_HANDLED, self_handled=True, photos=[("after", sim.photo)],
                     **{**common, "lng": lng, "lat": lat})
         sim.made += 1
         return

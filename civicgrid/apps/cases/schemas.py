@@ -53,7 +53,10 @@ class CaseIn(StrictIn):
     lat: float | None = None
     crs: _enum(SUPPORTED_CRS, "the coordinates' system") = "wgs84"
     category: Id | None = Field(None, description="the category (a subclass); required for a self-handled report")
-    source: SourceName | None = None  # default: grid_worker for grid workers, public for everyone else
+    source: SourceName | None = Field(None, description="default: self_handled for a self-handled report, public "
+                                      "for residents and volunteers, grid_worker for staff. A self-handled report "
+                                      "is stored as self_handled (grid_worker is taken for it); another source with "
+                                      "`self_handled` is a 400 on `source`")
     address: str = ""
     reporter_name: str = ""
     reporter_phone: str = ""

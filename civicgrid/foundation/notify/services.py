@@ -146,11 +146,23 @@ def mark_read(*, actor, notification_id: int) -> Notification:
     return row
 
 
-def mark_all_read(*, actor) -> int:
-    """Mark every unread message of the actor's read in one UPDATE, however many (through the (user, read_at)
-    index; nobody else's, and the already read keep their time); returns how many. Not audited, like
-    `mark_read`."""
-    return inbox(actor, unread_only=True).update(read_at=timezone.now())
+def unread_state(user) -> tuple[int, int | None]:
+    """How many of the user's messages are unread, and the id of the newest of them (None when none), in one
+    query: the inbox page shows the count and sends the id back with 「全部标为已读」 (`mark_all_read`'s `up_to`)."""
+    row = inbox(user, unread_only=True).aggregate(count=models.Count("id"), newest=models.Max("id"))
+    return row["count"], row["newest"]
+
+
+def mark_all_read(*, actor, up_to: int | None = None) -> int:
+    """Mark the actor's unread messages read in one UPDATE, however many (through the (user, read_at) index;
+    nobody else's, and the already read keep their time); returns how many. With `up_to` (the newest unread
+    message's id when the reader's page was drawn, `unread_state`) only those up to it: a message that came in
+    after the page was drawn, which the reader has not seen, stays unread (ids are given out in order). Without
+    it, every unread message. Not audited, like `mark_read`."""
+    unread = inbox(actor, unread_only=True)
+    if up_to is not None:
+        unread = unread.filter(pk__lte=up_to)
+    return unread.update(read_at=timezone.now())
 
 
 # ---- outgoing email / SMS -----------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ COLUMNS = [
     Column(_("类型"), "get_kind_display"),
     Column(_("上级"), "parent.display_name"),
     Column(_("处置时限"), "time_limit_text"),
-    Column(_("默认处置部门"), "default_department_label"),
+    Column(_("默认处置部门"), "default_department", org=True),
     Column(_("开放公众上报"), "public_label"),
     Column(_("公开到开放接口"), "feed_label"),
     Column(_("启用"), "active_label"),
@@ -63,7 +63,7 @@ RULE_COLUMNS = [
     Column(_("规则类型"), "kind_label"),
     Column(_("分类"), "category_label"),
     Column(_("区域代码"), "region_code"),
-    Column(_("处置部门"), "department_label"),
+    Column(_("处置部门"), "department", org=True),
     Column(_("优先级"), "priority"),
     Column(_("启用"), "active_label"),
     Column(_("说明"), "note"),
@@ -75,14 +75,6 @@ def _yes(value: bool) -> str:
     return str(_("是")) if value else str(_("否"))
 
 
-def _org_cell(org) -> str:
-    """An organisation in a list table's cell (the rule pages' dense tables): its short name with the full one on
-    hover (the `org_cell` filter), blank for none."""
-    from civicgrid.ui.templatetags.civicgrid_ui import org_cell_filter
-
-    return org_cell_filter(org) if org is not None else ""
-
-
 def _bracketed(text) -> str:
     """A note after a cell's value, in the reader's brackets: （…） in Chinese, " (…)" in English."""
     return str(_("（{text}）")).format(text=text)
@@ -90,7 +82,6 @@ def _bracketed(text) -> str:
 
 def _label_categories(objects) -> list:
     for c in objects:
-        c.default_department_label = _org_cell(c.default_department)
         c.public_label, c.active_label = _yes(c.is_public), _yes(c.is_active)
         if c.is_active and c.parent_inactive:  # its own flag is on, but its class is off: not offered
             c.active_label = c.active_label + _bracketed(_("上级已停用"))
@@ -108,7 +99,6 @@ def _label_rules(objects) -> list:
     for r in objects:
         r.category_label = (f"{r.category.taxonomy.name} · {r.category.display_label}" if r.category_id
                             else str(_("任意分类")))
-        r.department_label = _org_cell(r.department)
         r.active_label = _yes(r.is_active)
         r.is_ledger = bool(services.is_ledger_rule(r, classes))
         r.kind_label = r.get_kind_display() + _bracketed(LEDGER_MARK) if r.is_ledger else r.get_kind_display()

@@ -94,6 +94,7 @@ class Column:
     label: Any
     accessor: str  # attribute path ("building.address") or "get_use_display"
     link: bool = False  # link the cell to the row's detail page
+    org: bool = False  # the value is an organisation, named by the `org_cell` filter (short, full on hover); blank for none
 
     def value(self, obj) -> Any:
         value = obj
@@ -112,7 +113,7 @@ def table_rows(objects, columns: list[Column], key: str = "pk") -> list[dict]:
         {
             "obj": obj,
             "key": getattr(obj, key),
-            "cells": [{"label": c.label, "value": c.value(obj), "link": c.link} for c in columns],
+            "cells": [{"label": c.label, "value": c.value(obj), "link": c.link, "org": c.org} for c in columns],
         }
         for obj in objects
     ]

@@ -1,8 +1,10 @@
 """The user's inbox (消息): their own notifications, newest first, with marking read.
 
-Reads and writes go through `foundation.notify.services` (`inbox`, `mark_read`, `mark_all_read`), which only ever reach the
-signed-in user's own messages. A message about a case links to the case's page (the link is made only for
-cases the user may open; the page checks scope again anyway); for someone without case pages (a resident), or
+Reads and writes go through `foundation.notify.services` (`inbox`, `unread_state`, `mark_read`, `mark_all_read`),
+which only ever reach the signed-in user's own messages. 「全部标为已读」 marks what the page counted: the form
+carries the newest unread message's id, and one that came in after the page was drawn stays unread. A message
+about a case links to the case's page (the link is made only for cases the user may open; the page checks scope
+again anyway); for someone without case pages (a resident), or
 for a case outside the user's scope that carries their own report (merged into it), it links to the follow page
 through their own follow token, and otherwise nowhere. The header's unread badge is the template tag
 `inbox_badge` (`civicgrid/ui/templatetags/civicgrid_inbox.py`), one COUNT per page.
@@ -10,12 +12,14 @@ through their own follow token, and otherwise nowhere. The header's unread badge
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST, require_safe
 
@@ -78,8 +82,9 @@ def inbox_list(request):
     rows = [{"n": n, "url": links.get(n.target_id, "") if n.target_type == "cases.case" else
              (n.url if n.url.startswith("/") and not n.url.startswith("//") else "")}
             for n in page_obj.object_list]
+    unread, newest_unread = services.unread_state(request.user)
     return render(request, "inbox/list.html", {"page_obj": page_obj, "rows": rows, "unread_only": unread_only,
-                                               "unread": unread_count(request.user)})
+                                               "unread": unread, "newest_unread": newest_unread})
 
 
 def _back(request) -> str:
@@ -103,9 +108,20 @@ def inbox_read(request, pk: int):
 @require_POST
 @login_required
 def inbox_read_all(request):
-    """Mark every unread message of the user's read (all of them, not only the page's): one UPDATE however many
-    there are."""
-    services.mark_all_read(actor=request.user)
+    """Mark the user's unread messages read (all of them, not only the page's) up to the newest the page counted
+    (`up_to`, its id): one UPDATE however many there are. A message that came in after the page was drawn stays
+    unread; without `up_to` (a form older than it) every unread message is marked. The flash message says how
+    many; an `up_to` that is not a message id changes nothing and says so."""
+    raw = request.POST.get("up_to")
+    if raw is None:
+        up_to = None
+    elif raw.isascii() and raw.isdigit() and len(raw) <= 18:
+        up_to = int(raw)
+    else:
+        messages.error(request, _("「全部标为已读」的范围无效，没有消息被标为已读；请刷新页面后重试。"))
+        return redirect(_back(request))
+    marked = services.mark_all_read(actor=request.user, up_to=up_to)
+    messages.success(request, _("已将 %(n)s 条消息标为已读。") % {"n": marked})
     return redirect(_back(request))
 
 

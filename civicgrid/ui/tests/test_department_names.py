@@ -140,3 +140,33 @@ def test_the_rule_pages_tables_name_departments_short_with_the_full_name_on_hove
     page = c.get(reverse("ui:routing_rule_detail", args=[gone.pk])).content.decode()
     state = re.search(r'<dl class="fields" data-testid="rule-last-state">(.*?)</dl>', page, re.S).group(1)
     assert f"<dd>{FULL}</dd>" in state
+
+
+def test_the_rule_pages_pass_departments_and_the_template_names_them(named, client_for):
+    """The category list and the rules page hand their tables the organisation, not HTML made in the view: the
+    shared list table names it (`org_cell`: short, the full name on hover, escaped), and leaves a category without
+    a default department blank."""
+    from civicgrid.apps.categories.models import Category
+    from civicgrid.apps.categories.services import create_rule
+    from civicgrid.foundation.orgs.models import Organisation
+
+    loop = named
+    loop.other_dept.name, loop.other_dept.short_name = "住建局<第二>&局", "住建<二>"
+    loop.other_dept.save()
+    create_rule(actor=None, category=loop.cat, region_code="140213050", department=loop.other_dept)
+    Category.objects.filter(pk=loop.sibling.pk).update(default_department=None)
+    c = client_for(loop.dispatcher)
+
+    listing = c.get(reverse("ui:category_list"))
+    cells = {row["obj"].pk: row["cells"][5] for row in listing.context["rows"]}
+    assert cells[loop.cat.pk]["value"] == loop.dept and cells[loop.cat.pk]["org"] is True
+    assert cells[loop.sibling.pk]["value"] == ""
+    html = listing.content.decode()
+    shown = dict(re.findall(r'<tr data-oid="(\d+)">.*?<td data-label="默认处置部门">(.*?)</td>', html, re.S))
+    assert shown[str(loop.cat.pk)] == CELL and shown[str(loop.sibling.pk)] == ""
+
+    rules = c.get(reverse("ui:routing_rule_list"))
+    [row] = rules.context["rows"]
+    assert isinstance(row["cells"][4]["value"], Organisation) and row["cells"][4]["value"] == loop.other_dept
+    assert _department_cells(rules.content.decode()) == [
+        '<span title="住建局&lt;第二&gt;&amp;局">住建&lt;二&gt;</span>']

@@ -474,6 +474,22 @@ def check_channel(actor, *, source, self_handled: bool, is_major: bool) -> None:
         raise PermissionDenied("只有工作人员可以标记重大事件 / only staff mark a report as major")
 
 
+def self_handled_source(source) -> str:
+    """The channel a self-handled report (自行处置) is stored under: 自行处置, as the phone page sends it. Found and fixed
+    on the spot by the field staff who record it, such a case is their own find: a field report (网格员上报) said
+    so is the same channel named less precisely and is stored as 自行处置; any other source (群众上报, 12345 …)
+    would say somebody else brought the problem in, and the evaluation would count the case as the public's
+    report (公众举报立案数, the grid's 漏报率), so it is a 400 on `source` and nothing is written. An unknown
+    source is left for `_payload` to refuse as unknown."""
+    source = str(source)
+    if source in (Source.SELF_HANDLED, Source.GRID_WORKER) or source not in Source.values:
+        return Source.SELF_HANDLED if source == Source.GRID_WORKER else source
+    raise ValidationFailed(f"自行处置的上报来源须为「自行处置」（self_handled）或「网格员上报」（grid_worker），不能是 {source}："
+                           f"自行处置是您现场发现并处置的事件 / a self-handled report comes through self_handled (or "
+                           f"grid_worker), not {source}: it is a problem you found and fixed on the spot",
+                           field="source")
+
+
 HOTLINE_NEEDS_TICKET = "12345 热线转办须填写热线工单号 / a 12345 hotline report needs the hotline ticket number"
 # The channels only intake desks bring reports in through (`cases.intake`: 12345, video patrols, superiors,
 # drones): a desk registers those of its own area, as far as its `cases.intake` grants reach.
@@ -559,6 +575,8 @@ def submit_case(*, actor, title, description="", lng=None, lat=None, crs="wgs84"
         raise PermissionDenied("您无权上报事件 / you may not report cases")
     if self_handled and not has_capability(actor, "cases.verify"):
         raise PermissionDenied("只有网格员等现场人员可以登记自行处置 / only field staff record self-handled cases")
+    if self_handled:
+        source = self_handled_source(source)
     check_channel(actor, source=source, self_handled=self_handled, is_major=is_major)
     category = resolve_category(category, subclass=source != Source.OPEN311)
     payload = _payload(title=title, description=description, address=address, source=source,

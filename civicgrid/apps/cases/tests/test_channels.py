@@ -4,6 +4,8 @@ Every refusal changes nothing."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from civicgrid.apps.cases.models import Case, Source, Status
@@ -13,7 +15,7 @@ from civicgrid.foundation.core.errors import PermissionDenied, ValidationFailed
 from civicgrid.foundation.orgs.models import Organisation, OrgKind
 from civicgrid.testing.builders import department, user_with
 
-from .conftest import GRID, OTHER_STREET_POINT, POINT, auth, report, world_counts
+from .conftest import GRID, OTHER_STREET_POINT, POINT, auth, jpeg, report, world_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +23,10 @@ pytestmark = pytest.mark.django_db
 def _post(client, user, **body):
     data = {"title": "路边暴露垃圾", "lng": POINT[0], "lat": POINT[1], **body}
     return client.post("/api/v1/cases", data, content_type="application/json", **auth(user))
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 @pytest.mark.parametrize(("who", "source"), [
@@ -285,3 +291,49 @@ def test_an_action_body_that_is_no_json_object_is_refused_and_changes_nothing(lo
                                **auth(loop.dispatcher))
     assert response.status_code in (400, 422) and message in response.json()["detail"]
     assert world_counts() == before
+
+
+def _public_accepted() -> int:
+    from django.utils import timezone
+
+    from civicgrid.apps.evaluation.selectors import counts_q
+
+    return Case.objects.filter(counts_q(timezone.now())["public_accepted"]).count()
+
+
+@pytest.mark.parametrize("named", [None, "self_handled", "grid_worker"])
+def test_a_self_handled_report_is_stored_under_its_own_channel(loop, api_client, named):
+    """自行处置 is the channel, as the phone page sends it: a report naming 网格员上报 (or none) is stored so too, and
+    the evaluation does not count it as the public's report."""
+    body = {"source": named} if named else {}
+    response = _post(api_client, loop.worker, self_handled=True, category=loop.cat.pk,
+                     photos=[{"kind": "after", "content_base64": _b64(jpeg())}], **body)
+    assert response.status_code == 201, response.content
+    assert response.json()["source"] == Source.SELF_HANDLED
+    case = Case.objects.get(number=response.json()["number"])
+    assert case.source == Source.SELF_HANDLED and case.is_self_handled and case.status == Status.CLOSED
+    assert _public_accepted() == 0
+    # the service says the same to any caller (the demo's history named grid_worker)
+    assert report(loop, self_handled=True, source="grid_worker", photos=[("after", jpeg())]).source == \
+        Source.SELF_HANDLED
+
+
+@pytest.mark.parametrize("named", ["public", "video", "hotline"])
+def test_a_self_handled_report_naming_another_channel_is_refused(loop, api_client, named):
+    """A case the worker fixed on the spot, sent as 群众上报 (or another channel that brings in someone else's
+    report), would count as the public's report and against the grid's 漏报率: a 400 on `source` in both
+    languages, nothing written."""
+    before = world_counts()
+    ticket = {"hotline_ticket": "12345-20261202-0001"} if named == "hotline" else {}
+    response = _post(api_client, loop.worker, self_handled=True, category=loop.cat.pk, source=named,
+                     photos=[{"kind": "after", "content_base64": _b64(jpeg())}], **ticket)
+    assert response.status_code == 400, response.content
+    answer = response.json()
+    assert answer["field"] == "source"
+    assert answer["detail"].startswith("自行处置的上报来源须为「自行处置」（self_handled）或「网格员上报」（grid_worker），不能是 "
+                                       f"{named}")
+    assert f"a self-handled report comes through self_handled (or grid_worker), not {named}" in answer["detail"]
+    assert world_counts() == before and _public_accepted() == 0
+    with pytest.raises(ValidationFailed) as refused:
+        report(loop, self_handled=True, source=named, photos=[("after", jpeg())], **ticket)
+    assert refused.value.field == "source" and world_counts() == before
