@@ -10,9 +10,10 @@ are still only a proxy for time (an instruction that waits on memory costs more 
 
 For SQLite only (on PostgreSQL most of an INSERT's work runs in the server process, which callgrind does not
 see): a fresh demo as `bench_intake.py` makes it, copied for each part; then, for each part, one child process
-under `valgrind --tool=callgrind --collect-atstart=no --toggle-collect=dropwhile_next`. The child warms every
-path (100 bare and 100 queued requests and a drain, not counted), then runs its part inside an
-`itertools.dropwhile` loop, whose C iterator function is the only place where callgrind counts:
+under `valgrind --tool=callgrind --collect-atstart=no --toggle-collect=dropwhile_next`. The child warms up as a
+web process does at its start (`intake.warm`), then every path (100 bare and 100 queued requests and a drain,
+not counted), then runs its part inside an `itertools.dropwhile` loop, whose C iterator function is the only
+place where callgrind counts:
 
   bare     POST /open311/v2/_bench/insert, `--reports` times (Django's WSGI handler called in-process);
   queued   POST /open311/v2/requests.json from a queued client, as many times;
@@ -48,9 +49,12 @@ def part_child(part: str, reports: int) -> None:
     """Runs under valgrind: warm up uncounted, then `part` inside dropwhile (the counted region)."""
     common.setup_django()
     info = bench_intake.setup_child()
+    from civicgrid.apps.cases.services.intake import warm as warm_intake
     from civicgrid.foundation.core import context
     from civicgrid.integrations.open311 import services
     from config.wsgi import application
+
+    warm_intake()  # as every web process does at its start (config/wsgi.py)
 
     points = itertools.cycle(info["points"])
     serial = itertools.count()

@@ -99,10 +99,25 @@ def not_utf8_refusal(field: str, label: str = "") -> ValidationFailed:
                             f"valid UTF-8 text and was not saved: type it again and send it", field=field)
 
 
+def _all_utf8(raw: bytes) -> bool:
+    """Whether every name and value of form-encoded `raw` is UTF-8 once percent-decoded, decoding the whole at
+    once: the separators `&` and `=` are ASCII, which no multi-byte sequence holds or continues, so the whole
+    decodes exactly when each part does (a sequence cut by a separator is invalid either way)."""
+    if raw.isascii() and b"%" not in raw:
+        return True
+    try:
+        unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def first_not_utf8(raw: bytes) -> str | None:
     """The name of the first `name=value` pair of form-encoded bytes (a body or a query string) whose name or
     value, percent-decoded, is not UTF-8: what of the name is UTF-8 ("" when none of it is); None when every pair
     is UTF-8."""
+    if _all_utf8(raw):  # the usual case, in one pass: only a body that fails it is taken pair by pair
+        return None
     for pair in raw.split(b"&") if raw else ():
         name, _sep, value = pair.partition(b"=")
         name, value = (unquote_to_bytes(part.replace(b"+", b" ")) for part in (name, value))

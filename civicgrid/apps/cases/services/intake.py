@@ -286,7 +286,7 @@ def warm() -> None:
     from django.db import connections
 
     try:
-        current_index()
+        current_index().locator.warm()  # the raster too: most points are then answered without the tree
         router_suggestion("")
         matching.current_index()
         sla.get_calendar()

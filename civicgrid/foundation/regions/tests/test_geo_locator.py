@@ -259,3 +259,26 @@ def test_random_layout_rasters_trust_only_cells_no_boundary_comes_near(layout):
     polys, _ = layout
     locator = Locator([f"{i:03d}" for i in range(len(polys))], polys).warm()
     _assert_raster_sound(locator, polys)
+
+
+def test_single_lookups_build_the_raster_and_keep_their_answers():
+    """A locator answering many single points builds the raster, and its answers stay the exact ones: inside
+    cells, on shared edges and vertices, outside, and for coordinates that are not finite."""
+    from civicgrid.foundation.regions import locator as locator_mod
+
+    codes, polygons = _grids()
+    cold = Locator(codes, list(polygons))
+    _, exact_only = _locators()
+    minx, miny, maxx, maxy = shapely.total_bounds(polygons)
+    rng = np.random.default_rng(7)
+    n = locator_mod._RASTER_AFTER_LOOKUPS + 500
+    points = list(zip(rng.uniform(minx - 0.01, maxx + 0.01, n).tolist(), rng.uniform(miny - 0.01, maxy + 0.01, n).tolist(),
+                      strict=True))
+    vertices = shapely.get_coordinates(shapely.get_exterior_ring(polygons[:40]))
+    points += [(float(x), float(y)) for x, y in vertices]  # on edges and corners shared by neighbours
+    points += [(float("nan"), miny), (minx, float("inf")), (minx - 1, miny - 1)]
+    answers = [cold.locate(x, y) for x, y in points]
+    assert cold._raster is not None  # built on the way
+    assert answers == [exact_only.locate(x, y) for x, y in points]
+    assert sum(a is not None for a in answers) > n // 2
+    assert [cold.locate(x, y) for x, y in points] == answers  # now from the raster, or the tree where it is mixed
