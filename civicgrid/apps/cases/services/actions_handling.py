@@ -327,7 +327,10 @@ def reopen(ctx: Ctx) -> None:
     """重新办理 within the configured days after closing (by the reporter's link or a dispatcher)."""
     case = ctx.case
     if not reopen_window_open(case):  # the table's condition; asked again for the follow link's path
-        raise Conflict(f"已超过结案后 {conf.reopen_days()} 天，不能重新办理 / the reopen period has passed")
+        # Reached through the reporter's link (staff are refused by the table first): what they can still do.
+        days = conf.reopen_days()
+        raise Conflict(f"已超过结案后 {days} 天，不能重新办理；如问题仍存在，请重新上报 / the {days} days after closing for "
+                       f"reopening have passed: if the problem is still there, please report it again")
     previous = case.department
     case.reopen_count += 1
     ctx.data.update({"closed_at": case.closed_at.isoformat(), "department": getattr(previous, "pk", None)})

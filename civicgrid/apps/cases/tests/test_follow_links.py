@@ -296,3 +296,34 @@ def test_the_follow_page_shows_the_hold_and_the_resumption_the_reporter_was_told
     client.cookies["django_language"] = "en"
     page = client.get(f"/follow/{token}/").content.decode()
     assert "<strong>Suspended</strong>" in page and "<strong>Resumed</strong>" in page
+
+
+@pytest.mark.parametrize("language, expired, again", [
+    ("zh-hans", "重新办理期限已过（结案后 7 天）", "如问题仍存在，请重新上报"),
+    ("en", "The time for reopening has passed", "if the problem is still there, please report it again"),
+])
+def test_after_the_reopen_window_the_reporter_is_told_to_report_again(loop, client, settings, language, expired,
+                                                                       again):
+    """Past the days after closing, the follow page offers no reopening: it says what the reporter can still do
+    (report the problem again), and a reopening sent anyway (a page left open) is refused with the same advice in
+    the reader's language, nothing changed. (The page's own advice is a new catalogue entry: its English is
+    asserted once the catalogue has it; its place is marked `data-report-again` in either language.)"""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from civicgrid.apps.cases.models import Case, CaseStep
+
+    settings.CIVICGRID_REOPEN_DAYS = 7
+    case = close_loop(loop, report(loop, actor=loop.resident, source="public"))
+    token = CaseReporter.objects.get(original_case=case).follow_token
+    Case.objects.filter(pk=case.pk).update(closed_at=timezone.now() - timedelta(days=8))
+    client.cookies["django_language"] = language
+    page = client.get(f"/follow/{token}/").content.decode()
+    assert expired in page and "data-report-again" in page and 'id="reopen"' not in page
+    assert language != "zh-hans" or again in page
+    steps = CaseStep.objects.filter(case=case).count()
+    answer = client.post(f"/follow/{token}/reopen/", {"reason": "又堆满了"})
+    assert answer.status_code == 409 and again in answer.content.decode()
+    case.refresh_from_db()
+    assert case.status == "closed" and case.reopen_count == 0 and CaseStep.objects.filter(case=case).count() == steps
