@@ -95,6 +95,8 @@ OPTIONAL = {
     "void": ("public_note",),
     "verify": ("note",),
     "decide_extension": ("hours", "note"),
+    # 恢复办理: the words the department is told with it (`actions_handling._tell_resumed`), as the API takes them
+    "unsuspend": ("note",),
     # 合并: the reason for a parent the duplicate finder does not offer, asked for by the preview step
     "merge": ("reason",),
 }
@@ -121,6 +123,7 @@ FIELD_TEXT = {
     ("void", "reason"): (_("内部原因（仅工作人员可见）"), _("记入办理过程和审计记录，不告知上报人。")),
     ("refuse", "public_note"): (_("告知上报人的说明"), TOLD_HINT),
     ("void", "public_note"): (_("告知上报人的说明"), TOLD_HINT),
+    ("unsuspend", "note"): (_("恢复办理说明（可选）"), _("记入办理过程；案卷已派给处置部门的，随恢复办理通知告知该部门。")),
     ("report_back", "note"): (_("处置反馈（上报人可见）"), _("将显示在上报人的查询页面和公开接口（Open311）上。手机号、身份证号会自动"
                                                 "隐去，姓名、地址不会，请勿填写。")),
 }
