@@ -95,6 +95,8 @@ OPTIONAL = {
     "void": ("public_note",),
     "verify": ("note",),
     "decide_extension": ("hours", "note"),
+    # 恢复办理: the words the department is told with it (`actions_handling._tell_resumed`), as the API takes them
+    "unsuspend": ("note",),
     # 合并: the reason for a parent the duplicate finder does not offer, asked for by the preview step
     "merge": ("reason",),
 }
@@ -121,6 +123,7 @@ FIELD_TEXT = {
     ("void", "reason"): (_("内部原因（仅工作人员可见）"), _("记入办理过程和审计记录，不告知上报人。")),
     ("refuse", "public_note"): (_("告知上报人的说明"), TOLD_HINT),
     ("void", "public_note"): (_("告知上报人的说明"), TOLD_HINT),
+    ("unsuspend", "note"): (_("恢复办理说明（可选）"), _("记入办理过程；案卷已派给处置部门的，随恢复办理通知告知该部门。")),
     ("report_back", "note"): (_("处置反馈（上报人可见）"), _("将显示在上报人的查询页面和公开接口（Open311）上。手机号、身份证号会自动"
                                                 "隐去，姓名、地址不会，请勿填写。")),
 }
@@ -445,6 +448,18 @@ def dispatch_prefill(case: Case, route, staffed: set[int] | None = None, target=
     return next((d for d in candidates if d and d not in refused and (staffed is None or d in staffed)), None)
 
 
+def extension_closed(case: Case, user, allowed: set[str]) -> str:
+    """Why the department's handler is not offered 申请延期 when only its condition keeps it away (the handling
+    deadline has passed; a request already waiting shows as 延期待批), in the reader's language; "" otherwise. The
+    button gone without a word left the handler looking for it: the service's refusal says why, so does the page."""
+    t = CASE_WORKFLOW.transition("request_extension")
+    if (t.name in allowed or case.status not in t.sources or case.extension_pending
+            or not has_capability(user, t.capability) or not t.guard(case, user) or t.when(case)
+            or t.capability not in case.capabilities_in_scope(user, {t.capability})):
+        return ""
+    return one_language(t.when_label(case))
+
+
 def _reopen_window(case: Case) -> dict | None:
     """For a closed case: until when it may be reopened, or that the time is over (the button follows the
     transition table's condition, `workflow.reopen_window_open`)."""
@@ -567,6 +582,7 @@ def detail_context(request, case: Case, *, failed_action: str = "", posted: dict
         and chosen == target.department_id else "",
         "reporter_masked": mask_name(case.reporter_name),
         "reopen": _reopen_window(case),
+        "extension_closed": extension_closed(case, user, allowed),
         "error_field": error_field,
         "can_reveal_contact": contact and may_reveal,
         # what was written into the case is shown masked (`Case.description_for_staff`, `Case.address_for_staff`,

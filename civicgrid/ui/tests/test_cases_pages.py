@@ -511,3 +511,50 @@ def test_the_list_shows_the_deadline_of_the_step_each_case_waits_for(loop, clien
     kind, text, late = _step_cell(html, handled)
     assert (kind, late) == ("case.verify", True) and text == f"核查 {timezone.localtime(past):%Y-%m-%d %H:%M}"
     assert timezone.localtime(handled.deadline).strftime("%Y-%m-%d %H:%M") not in text
+
+
+def test_resuming_a_suspended_case_on_the_page_takes_a_note_for_the_department(loop, client_for):
+    """恢复办理 tells the department that its case runs again, with the approver's words when there are some (the
+    service and the API take them): the page's form offers that note too, behind a confirmation, rather than a
+    one-tap button that restarts every clock with nothing said."""
+    from civicgrid.foundation.notify.models import Notification
+
+    case = act(actor=loop.leader, case=_at(loop, "dispatched"), action="suspend", reason="等待专项资金")
+    client = client_for(loop.leader)
+    html = detail(client, case).content.decode()
+    form = re.search(r'<details[^>]*data-action="unsuspend".*?</details>', html, re.S)
+    assert form is not None and 'name="note"' in form.group(0)
+    answer = post_action(client, case, "unsuspend", note="资金已到位，请本周内完成")
+    assert answer.status_code == 302
+    case.refresh_from_db()
+    assert case.status == Status.DISPATCHED
+    assert case.steps.order_by("-pk").first().note == "资金已到位，请本周内完成"
+    told = Notification.objects.get(user=loop.handler, kind="unsuspended")
+    assert told.body.endswith("：资金已到位，请本周内完成")
+
+
+@pytest.mark.parametrize("language, why", [
+    ("zh-hans", "已过，延期须在处置期限内申请"), ("en", "an extension must be asked for before it"),
+])
+def test_a_handler_past_the_deadline_is_told_why_no_extension_is_offered(loop, client_for, language, why):
+    """申请延期 is taken before the handling deadline only: once it has passed the button is gone, and the page says
+    why (as the service's refusal does), in the reader's language, to the department's handlers only."""
+    from datetime import timedelta
+
+    from civicgrid.foundation.sla.models import SlaClock
+
+    case = _at(loop, "handling")
+    client = client_for(loop.handler)
+    client.cookies["django_language"] = language
+    html = detail(client, case).content.decode()
+    assert "request_extension" in buttons(html) and "data-extension-closed" not in html
+    SlaClock.objects.filter(target_type="cases.case", target_id=str(case.pk), kind="case.handle").update(
+        due_at=timezone.now() - timedelta(hours=1))
+    html = detail(client, case).content.decode()
+    assert "request_extension" not in buttons(html)
+    note = re.search(r'<p class="hint" data-extension-closed>([^<]*)</p>', html)
+    assert note is not None and why in note.group(1) and " / " not in note.group(1)
+    # not to those who do not ask for extensions (the approver decides one; nothing is waiting here)
+    leader = client_for(loop.leader)
+    leader.cookies["django_language"] = language
+    assert "data-extension-closed" not in detail(leader, case).content.decode()

@@ -284,15 +284,17 @@ def _tell_resumed(ctx: Ctx, handlers) -> None:
     if ctx.status in (Status.DISPATCHED, Status.HANDLING) and case.deadline:
         due = f"{timezone.localtime(case.deadline):%Y-%m-%d %H:%M}"
         body, body_en = f"{body}，处置期限 {due}", f"{body_en}, handling deadline {due}"
+    # The approver's words go with the resumption they explain, before the advice about a withdrawn request
+    # (after it they read as what to ask for).
+    note = str(ctx.inputs.get("note") or "").strip()
+    if note:
+        body, body_en = f"{body}：{note}", f"{body_en}: {note}"
     suspended = (CaseStep.objects.filter(case=case, action="suspend").order_by("-at", "-pk")
                  .values_list("data", flat=True).first()) or {}
     dropped = suspended.get("extension_dropped")
     if dropped:
         body += f"；挂账时撤销的延期申请（{dropped:g} 小时）如仍需要，请重新申请"
         body_en += f"; the extension request ({dropped:g} h) withdrawn on suspending must be made again if still needed"
-    note = str(ctx.inputs.get("note") or "").strip()
-    if note:
-        body, body_en = f"{body}：{note}", f"{body_en}: {note}"
     recipients.tell_staff(handlers, case, "unsuspended", "恢复办理", body, body_en=body_en, actor=ctx.actor)
 
 
@@ -327,7 +329,10 @@ def reopen(ctx: Ctx) -> None:
     """重新办理 within the configured days after closing (by the reporter's link or a dispatcher)."""
     case = ctx.case
     if not reopen_window_open(case):  # the table's condition; asked again for the follow link's path
-        raise Conflict(f"已超过结案后 {conf.reopen_days()} 天，不能重新办理 / the reopen period has passed")
+        # Reached through the reporter's link (staff are refused by the table first): what they can still do.
+        days = conf.reopen_days()
+        raise Conflict(f"已超过结案后 {days} 天，不能重新办理；如问题仍存在，请重新上报 / the {days} days after closing for "
+                       f"reopening have passed: if the problem is still there, please report it again")
     previous = case.department
     case.reopen_count += 1
     ctx.data.update({"closed_at": case.closed_at.isoformat(), "department": getattr(previous, "pk", None)})

@@ -40,9 +40,11 @@ STEP_LABELS = {t.name: t.label for t in CASE_WORKFLOW.transitions} | EXTRA_STEP_
 # done and being handled again (without it the page showed two 处置反馈 with nothing between). Its reason is
 # written for staff and has no note for the reporters (as `refuse` and `void` have): it is never shown.
 PUBLIC_LABELS = STEP_LABELS | {"rework": "核查未通过，重新处置"}
-# Steps a reporter sees on the public page (internal hand-overs and notes stay inside).
+# Steps a reporter sees on the public page (internal hand-overs and notes stay inside). 挂账 and 恢复办理 are told
+# to the reporters (`recipients.TELLS_EN`), so the page their message leads to names them too (without the reason,
+# which is written for staff: they are not `NOTE_STEPS`).
 PUBLIC_STEPS = {"report", "accept", "refuse", "void", "merge", "dispatch", "report_back", "verify", "rework",
-                "close", "self_handle", "reopen", "rate"}
+                "close", "self_handle", "reopen", "rate", "suspend", "unsuspend"}
 # Steps whose words to the reporter go with them, on the follow page as in Open311's public updates, with the
 # personal data written into them masked (`pii.scrub`; names are not recognised): for 不予受理 and 作废 the note
 # written for the reporters (`public_note`, never the internal reason), for 处置反馈 and 结案 the step's note (their

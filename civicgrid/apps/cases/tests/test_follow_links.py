@@ -272,3 +272,58 @@ def test_the_api_without_a_score_asks_for_one_as_the_page_does(loop, api_client,
     assert world_counts() == before and follow_status(token)["rating"] is None
     done = api_client.post(f"/api/v1/follow/{token}/rating", {**body, "score": 4}, content_type="application/json")
     assert done.status_code == 200 and follow_status(token)["rating"] == 4  # the same body with a score rates
+
+
+def test_the_follow_page_shows_the_hold_and_the_resumption_the_reporter_was_told_of(loop, client):
+    """挂账 and 恢复办理 are told to the reporters (text message, inbox): the page they open from that message names
+    both steps in its timeline, without the reason written for staff, in the reader's language."""
+    from civicgrid.apps.cases.services import follow_status
+
+    case = report(loop, actor=loop.resident, source="public")
+    token = CaseReporter.objects.get(original_case=case).follow_token
+    case = act(actor=loop.dispatcher, case=case, action="accept")
+    case = act(actor=loop.dispatcher, case=case, action="dispatch", department=loop.dept.pk)
+    case = act(actor=loop.leader, case=case, action="suspend", reason="等待专项资金，内部预算编号 A-17")
+    told = Notification.objects.filter(user=loop.resident).order_by("-id").first()
+    assert "已挂账" in told.body
+    steps = follow_status(token)["steps"]
+    assert [s["action"] for s in steps][-1] == "suspend"
+    assert steps[-1]["note"] == ""  # the reason is for staff
+    case = act(actor=loop.leader, case=case, action="unsuspend")
+    assert [s["action"] for s in follow_status(token)["steps"]][-2:] == ["suspend", "unsuspend"]
+    page = client.get(f"/follow/{token}/").content.decode()
+    assert 'data-step="suspend"' in page and 'data-step="unsuspend"' in page and "A-17" not in page
+    client.cookies["django_language"] = "en"
+    page = client.get(f"/follow/{token}/").content.decode()
+    assert "<strong>Suspended</strong>" in page and "<strong>Resumed</strong>" in page
+
+
+@pytest.mark.parametrize("language, expired, again", [
+    ("zh-hans", "重新办理期限已过（结案后 7 天）", "如问题仍存在，请重新上报"),
+    ("en", "The time for reopening has passed", "if the problem is still there, please report it again"),
+])
+def test_after_the_reopen_window_the_reporter_is_told_to_report_again(loop, client, settings, language, expired,
+                                                                       again):
+    """Past the days after closing, the follow page offers no reopening: it says what the reporter can still do
+    (report the problem again), and a reopening sent anyway (a page left open) is refused with the same advice in
+    the reader's language, nothing changed. (The page's own advice is a new catalogue entry: its English is
+    asserted once the catalogue has it; its place is marked `data-report-again` in either language.)"""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from civicgrid.apps.cases.models import Case, CaseStep
+
+    settings.CIVICGRID_REOPEN_DAYS = 7
+    case = close_loop(loop, report(loop, actor=loop.resident, source="public"))
+    token = CaseReporter.objects.get(original_case=case).follow_token
+    Case.objects.filter(pk=case.pk).update(closed_at=timezone.now() - timedelta(days=8))
+    client.cookies["django_language"] = language
+    page = client.get(f"/follow/{token}/").content.decode()
+    assert expired in page and "data-report-again" in page and 'id="reopen"' not in page
+    assert language != "zh-hans" or again in page
+    steps = CaseStep.objects.filter(case=case).count()
+    answer = client.post(f"/follow/{token}/reopen/", {"reason": "又堆满了"})
+    assert answer.status_code == 409 and again in answer.content.decode()
+    case.refresh_from_db()
+    assert case.status == "closed" and case.reopen_count == 0 and CaseStep.objects.filter(case=case).count() == steps

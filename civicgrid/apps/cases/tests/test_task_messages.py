@@ -274,6 +274,23 @@ def test_suspending_and_resuming_tell_the_departments_handlers(loop):
     assert _who(case, "unsuspended") == {loop.handler.pk}
 
 
+
+def test_the_approvers_words_on_resuming_are_not_read_as_the_withdrawn_requests(loop):
+    """恢复办理 with a note, after 挂账 withdrew a waiting 延期 request: the department reads the approver's words
+    beside the resumption, and the advice about the withdrawn request after them (the words were appended after
+    "如仍需要，请重新申请：", where they read as what to ask for)."""
+    case = _dispatched(loop)
+    act(actor=loop.handler, case=case, action="request_extension", reason="等待配件", hours=8)
+    act(actor=loop.leader, case=case, action="suspend", reason="等待专项资金")
+    case = act(actor=loop.dispatcher, case=case, action="unsuspend", note="资金已到位")
+    resumed = Notification.objects.get(user=loop.handler, kind="unsuspended")
+    due = f"{timezone.localtime(case.deadline):%Y-%m-%d %H:%M}"
+    assert resumed.body == (f"恢复办理，各项时限继续计算，处置期限 {due}：资金已到位；"
+                            f"挂账时撤销的延期申请（8 小时）如仍需要，请重新申请")
+    assert resumed.body_en == (f"handling resumes, every time limit runs again, handling deadline {due}: 资金已到位; "
+                               f"the extension request (8 h) withdrawn on suspending must be made again if still "
+                               f"needed")
+
 def test_suspending_without_a_request_tells_just_that_and_a_refused_suspend_tells_nobody(loop):
     case = _dispatched(loop)
     before = world_counts()
