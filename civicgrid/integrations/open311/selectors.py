@@ -70,8 +70,10 @@ OPEN = {str(s) for s in OPEN_STATUSES} | {str(Status.SUSPENDED)}
 # A 返工 (on-site verification failed) is named as the follow page names it (`follow.PUBLIC_LABELS`:
 # 核查未通过，重新处置), never with the reason the verifier wrote for staff: without it a client saw two 处置反馈
 # back to back. The follow page's 上报 is the request itself here, and its 评价 stays out (see above).
+# 挂账 and 恢复办理 are told to the reporters and shown on their follow page, so they are updates too (still
+# open; the reason, written for staff, is not shown).
 UPDATE_STEPS = ("accept", "refuse", "void", "merge", "dispatch", "report_back", "verify", "rework", "close",
-                "self_handle", "reopen", "comment")
+                "self_handle", "reopen", "comment", "suspend", "unsuspend")
 PRIVATE_SOURCES = (Source.HOTLINE,)
 # A case ended for what it is (or what it says) keeps its words and media unpublished, even if it was accepted.
 WITHDRAWN = {str(Status.REFUSED), str(Status.VOIDED)}

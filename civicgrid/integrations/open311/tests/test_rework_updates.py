@@ -94,3 +94,24 @@ def test_a_merged_request_hears_its_carriers_rework_under_its_own_id(o311, http)
                         "status": "open", "updated_datetime": heard[3]["updated_datetime"], "description": REWORK,
                         "media_url": ""}
     assert_no_reason(response.content.decode())
+
+
+def test_the_hold_and_the_resumption_are_updates_still_open_without_the_reason(o311, http):
+    """挂账 and 恢复办理 are told to the reporters and shown on their follow page: the feed lists them too, as the
+    follow page names them, the request still open, and the reason written for staff stays inside."""
+    from civicgrid.foundation.access.roles import Role
+    from civicgrid.testing.builders import user_with
+
+    leader = user_with(Role.LEADER, region=o311.tree["140213"], username="ld-hold")
+    case = act(actor=o311.dispatcher, case=reported(o311, http), action="accept")
+    case = act(actor=o311.dispatcher, case=case, action="dispatch", department=o311.dept.pk)
+    case = act(actor=leader, case=case, action="suspend", reason=f"等待专项资金，{REASON}")
+    case = act(actor=leader, case=case, action="unsuspend")
+    response = get(http, "servicerequestupdates.json", service_request_id=case.number)
+    assert response.status_code == 200
+    updates = response.json()
+    follow = {s["action"]: s["label"] for s in follow_status(case.reporters.get().follow_token)["steps"]}
+    assert [u["description"] for u in updates] == ["立案", "派遣：区城管局", follow["suspend"], follow["unsuspend"]]
+    assert [u["status"] for u in updates] == ["open"] * 4
+    assert "专项资金" not in response.content.decode()
+    assert_no_reason(response.content.decode())
