@@ -140,6 +140,11 @@ def case_list(request):
         listing = selectors.CaseListing(request.user, f, shape=lambda qs: qs.only(*ROW_FIELDS))
     except ValidationFailed as exc:
         raise BadRequest(exc.message) from None
+    lane = selectors.LANES.get(shown["work"])
+    # A lane whose step the reader does not take lists nothing for them (its scope is the step's, `scope_action`):
+    # the page says the lane is not theirs, not that it is clear.
+    shown["lane_not_theirs"] = lane is not None and not has_capability(request.user, lane.capability)
+    shown["lane_only"] = shown["lane_only"] and not shown["lane_not_theirs"]
     found, refused = read_page(listing, request.GET)
     count = listing.capped_count(COUNT_CAP)
     provisional = sla.provisional_test()  # one read of the calendar for the page

@@ -216,3 +216,23 @@ def test_the_extension_lane_follows_the_decisions_transition():
     lane = selectors.LANES["extension"]
     assert set(lane.statuses) == set(CASE_WORKFLOW.transition("decide_extension").sources)
     assert "suspended" not in lane.statuses
+
+
+def test_a_lane_that_is_not_the_readers_is_not_called_clear(loop):
+    """A handler opening the leaders' 督办 lane (a link passed on) lists nothing, as the lane is read in the
+    scope of its step; the page says the lane is not theirs rather than that everything in it is done."""
+    case = report(loop)
+    for actor, action, inputs in ((loop.dispatcher, "accept", {}),
+                                  (loop.dispatcher, "dispatch", {"department": loop.dept.pk}),
+                                  (loop.leader, "supervise", {"note": "请加快办理"})):
+        case = act(actor=actor, case=case, action=action, **inputs)
+    assert case.is_supervised
+    page = page_for(loop.handler).get("/cases/", {"work": "supervised"}).content.decode()
+    assert case.number not in page
+    assert "data-lane-not-theirs" in page and "「督办中的案件」不是您的待办" in page
+    assert "data-lane-empty" not in page and "都办完了" not in page
+    # the leader's own lane lists it; once it is empty, it is clear for them
+    leader = page_for(loop.leader)
+    assert case.number in leader.get("/cases/", {"work": "supervised"}).content.decode()
+    mine = leader.get("/cases/", {"work": "major"}).content.decode()
+    assert "data-lane-not-theirs" not in mine and "「办理中的重大事件」里没有事件，都办完了。" in mine
