@@ -50,6 +50,14 @@ def sheet_title(ev: Evaluation) -> str:
     return f"{ev.kind.label}{ev.start:%Y%m%d}-{ev.end:%Y%m%d}"
 
 
+def moment(ev: Evaluation) -> str:
+    """统计于 in district time, to the second, and with its fraction when it has one (a table computed now): typed
+    back as `as_of` it gives the same moment, so the same table (cut to the second, it gave an earlier one: a step
+    taken within that second was undone)."""
+    local = timezone.localtime(ev.as_of)
+    return f"{local:%Y-%m-%d %H:%M:%S.%f}" if local.microsecond else f"{local:%Y-%m-%d %H:%M:%S}"
+
+
 def notes(ev: Evaluation) -> list[tuple[str, str]]:
     """What the table covers, on the file's second sheet 说明: the subjects, the period, the moment it was
     computed (district time), and how it was scored."""
@@ -57,7 +65,7 @@ def notes(ev: Evaluation) -> list[tuple[str, str]]:
     return [
         ("评价对象", ev.kind.label),
         ("统计期间", f"{ev.start:%Y-%m-%d} 至 {ev.end:%Y-%m-%d}（按上报日期）"),
-        ("统计于", f"{timezone.localtime(ev.as_of):%Y-%m-%d %H:%M:%S}（{timezone.get_current_timezone_name()}）"),
+        ("统计于", f"{moment(ev)}（{timezone.get_current_timezone_name()}）"),
         ("综合指标值", formula),
         ("等级", "A ≥ 90，B ≥ 75，C ≥ 60，D ≥ 40，其余为 E；无可计算的比率时不评分，不参与排名"
                  + ("；监督员本期无上报时不评分、不参与排名" if ev.kind.key == "grid_worker" else "")),

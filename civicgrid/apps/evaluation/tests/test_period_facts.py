@@ -254,3 +254,30 @@ def test_steps_after_the_month_change_no_figure_of_any_table(district, handler):
     dispatched = before["dispatcher"][d.dispatcher.username][0]
     assert (dispatched["dispatched"], dispatched["dispatch_acts"], dispatched["dispatch_rework"]) == (5, 5, 0)
     assert before["dispatcher"]["cd-b"][0]["dispatched"] == 0  # its 派遣 of 12-01 is December's
+
+
+def test_the_moment_the_xlsx_shows_reproduces_its_table_to_the_fraction_of_a_second(district, handler, client):
+    """A table is computed at a moment with fractions of a second (now, or an `as_of` as the API answers it); the
+    xlsx's 统计于 showed it cut to the second, so typed back as `as_of` it recomputed an earlier table: a 重新办理
+    0.3 s into that second was undone and the case read closed again. The 统计于 keeps the fraction."""
+    from openpyxl import load_workbook
+
+    d = district
+    case = closed_on_time(d, handler, 13)
+    reopened = moment(11, 13, 11, 31).replace(microsecond=300000)
+    step(reopened, d.dispatcher, case, "reopen", reason="又坏了")
+    client.force_login(d.leader)
+
+    def sheet(as_of: str):
+        response = client.get("/evaluation/export.xlsx", {"subject": "grid", "month": "2026-11", "as_of": as_of})
+        assert response.status_code == 200, response.content
+        book = load_workbook(io.BytesIO(response.content))
+        header, first = list(book.worksheets[0].iter_rows(max_row=2, values_only=True))
+        notes = dict(book.worksheets[1].iter_rows(values_only=True))
+        return dict(zip(header, first, strict=True)), notes["统计于"]
+
+    then, shown = sheet("2026-11-13T11:31:00.600000+08:00")
+    assert (then["编码"], then["应结案数"], then["结案数"]) == (GRID, 1, 0)
+    again, shown_again = sheet(shown.split("（")[0])
+    assert (again, shown_again) == (then, shown)
+    assert shown == "2026-11-13 11:31:00.600000（Asia/Shanghai）"
