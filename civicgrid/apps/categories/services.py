@@ -135,7 +135,10 @@ def check_limit(amount, mode) -> tuple[Decimal, str]:
         raise ValidationFailed(f"时限单位须为工作小时、工作日或自然时：「{mode}」 / unknown time-limit unit: {mode}",
                                field="time_limit_mode")
     try:
-        value = Decimal(str(amount).strip())
+        text = str(amount).strip()
+        if "_" in text:  # Decimal reads "1_5" as 15 (digit groups): a slip of the keyboard, not a number people write
+            raise ValueError(text)
+        value = Decimal(text)
     except (InvalidOperation, ValueError):
         raise ValidationFailed(f"处置时限须为数字：「{amount}」 / the time limit must be a number: {amount}",
                                field="time_limit_amount") from None

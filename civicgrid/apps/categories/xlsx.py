@@ -292,13 +292,17 @@ def check_rows(table, errors: list[RowError]) -> list[_Row]:
         # A formula without its stored result reads as empty: say so, not that the cell is empty or wrong.
         errors.extend(RowError(number, column, _formula_message(number, column, letter)) for column, letter in blank)
         errors.extend(e for e in found if e.column not in {column for column, _ in blank})
+        # A repeated code is said at once, on a row with other problems too (and a bad row holds its code all the
+        # same), so that one upload lists everything in the way.
+        key = _key_of(cells, taxonomies)
+        if key is not None and key in seen:
+            errors.append(RowError(number, "编码", f"编码 {key[2]} 与第 {seen[key]} 行重复 / code {key[2]} "
+                                   f"repeats row {seen[key]}"))
+            continue
+        if key is not None:
+            seen[key] = number
         if blank or row is None:
             continue
-        if row.key in seen:
-            errors.append(RowError(number, "编码", f"编码 {row.code} 与第 {seen[row.key]} 行重复 / code {row.code} "
-                                   f"repeats row {seen[row.key]}"))
-            continue
-        seen[row.key] = number
         rows.append(row)
     stored = {(c.taxonomy_id, c.kind, c.code): c for c in Category.objects.filter(
         taxonomy__in={r.taxonomy for r in rows}).select_related("parent", "default_department")}
@@ -307,6 +311,14 @@ def check_rows(table, errors: list[RowError]) -> list[_Row]:
     mangled = _check_codes(rows, stored, errors)
     _check_tree([r for r in rows if r.number not in mangled], rows, stored, errors)
     return rows
+
+
+def _key_of(cells: dict[str, str], taxonomies: dict[str, Taxonomy]) -> tuple | None:
+    """The key a row names (as `_Row.key`), read from its cells whatever else is wrong in it; None when its
+    taxonomy, kind or code cannot be read."""
+    taxonomy, code = taxonomies.get(cells["分类体系"]), normalise_code(cells["编码"])
+    kind = KIND_LABELS.get(cells["类型"]) or (cells["类型"] if cells["类型"] in CategoryKind.values else None)
+    return (taxonomy.pk, kind, code) if taxonomy is not None and kind is not None and code else None
 
 
 def _formula_message(number: int, column: str, letter: str) -> str:
