@@ -233,7 +233,7 @@ def _parse(number: int, cells: dict[str, str], taxonomies: dict[str, Taxonomy], 
         problem = name_en_problem(english["name_en"])
         if problem:
             bad("英文名称", problem)
-    kind = KIND_LABELS.get(cells["类型"]) or (cells["类型"] if cells["类型"] in CategoryKind.values else None)
+    kind = _kind_of(cells["类型"])
     if kind is None:
         bad("类型", f"类型须为部件、事项或事件：「{cells['类型']}」 / kind must be 部件, 事项 or 事件: {cells['类型']}")
     unit = UNIT_LABELS.get(cells["时限单位"]) or UNIT_SYNONYMS.get(cells["时限单位"]) or cells["时限单位"]
@@ -316,9 +316,13 @@ def check_rows(table, errors: list[RowError]) -> list[_Row]:
 def _key_of(cells: dict[str, str], taxonomies: dict[str, Taxonomy]) -> tuple | None:
     """The key a row names (as `_Row.key`), read from its cells whatever else is wrong in it; None when its
     taxonomy, kind or code cannot be read."""
-    taxonomy, code = taxonomies.get(cells["分类体系"]), normalise_code(cells["编码"])
-    kind = KIND_LABELS.get(cells["类型"]) or (cells["类型"] if cells["类型"] in CategoryKind.values else None)
+    taxonomy, code, kind = taxonomies.get(cells["分类体系"]), normalise_code(cells["编码"]), _kind_of(cells["类型"])
     return (taxonomy.pk, kind, code) if taxonomy is not None and kind is not None and code else None
+
+
+def _kind_of(text: str) -> str | None:
+    """The kind a 类型 cell names, by its label (部件, 事项, 事件) or its code; None for anything else."""
+    return KIND_LABELS.get(text) or (text if text in CategoryKind.values else None)
 
 
 def _formula_message(number: int, column: str, letter: str) -> str:

@@ -107,8 +107,7 @@ class Workflow:
             raise Conflict(f"当前状态「{label}」不能执行「{t.label}」 / \"{english(t)}\" is not possible while it is "
                            f"{state.replace('_', ' ')}")
         if t.when is not None and not t.when(obj):
-            label = t.when_label(obj) if callable(t.when_label) else t.when_label
-            zh, _, en = (label or "条件不满足 / its condition is not met").partition(" / ")
+            zh, _, en = _condition_label(t, obj).partition(" / ")
             raise Conflict(f"现在不能执行「{t.label}」：{zh} / \"{english(t)}\" is not possible now: {en or zh}")
         if t.guard is not None and not t.guard(obj, user):
             raise PermissionDenied(f"您无权执行「{t.label}」 / your role may not \"{english(t)}\" here")
@@ -117,6 +116,15 @@ class Workflow:
             raise ValidationFailed(f"「{t.label}」须填写：{'、'.join(missing)} / required: {', '.join(missing)}",
                                    field=missing[0])
         return t
+
+    def held_by_condition(self, obj, user, name: str) -> str:
+        """Why the user may not take `name` now when its condition alone keeps it away (state, role and guard
+        would let them): the condition's bilingual label, as `check` refuses it; "" otherwise."""
+        t = self.transition(name)
+        if (self.state_of(obj) not in t.sources or t.when is None or t.when(obj)
+                or not has_capability(user, t.capability) or (t.guard is not None and not t.guard(obj, user))):
+            return ""
+        return _condition_label(t, obj)
 
     def reachable(self) -> dict[str, set[str]]:
         """State → states reachable in one step (for documentation and tests)."""
@@ -134,6 +142,12 @@ def english(t: Transition) -> str:
     with translation.override("en"):
         text = str(pgettext("action", t.label))
     return text if text != t.label else t.name.replace("_", " ")
+
+
+def _condition_label(t: Transition, obj) -> str:
+    """What `t`'s unmet condition says (bilingual), or a neutral default."""
+    label = t.when_label(obj) if callable(t.when_label) else t.when_label
+    return label or "条件不满足 / its condition is not met"
 
 
 def required_inputs(t: Transition, obj) -> tuple[str, ...]:

@@ -453,11 +453,12 @@ def extension_closed(case: Case, user, allowed: set[str]) -> str:
     deadline has passed; a request already waiting shows as 延期待批), in the reader's language; "" otherwise. The
     button gone without a word left the handler looking for it: the service's refusal says why, so does the page."""
     t = CASE_WORKFLOW.transition("request_extension")
-    if (t.name in allowed or case.status not in t.sources or case.extension_pending
-            or not has_capability(user, t.capability) or not t.guard(case, user) or t.when(case)
-            or t.capability not in case.capabilities_in_scope(user, {t.capability})):
+    if t.name in allowed or case.extension_pending:
         return ""
-    return one_language(t.when_label(case))
+    why = CASE_WORKFLOW.held_by_condition(case, user, t.name)
+    if not why or t.capability not in case.capabilities_in_scope(user, {t.capability}):
+        return ""
+    return one_language(why)
 
 
 def _reopen_window(case: Case) -> dict | None:

@@ -482,8 +482,10 @@ def self_handled_source(source) -> str:
     report (公众举报立案数, the grid's 漏报率), so it is a 400 on `source` and nothing is written. An unknown
     source is left for `_payload` to refuse as unknown."""
     source = str(source)
-    if source in (Source.SELF_HANDLED, Source.GRID_WORKER) or source not in Source.values:
-        return Source.SELF_HANDLED if source == Source.GRID_WORKER else source
+    if source == Source.GRID_WORKER:
+        return Source.SELF_HANDLED
+    if source == Source.SELF_HANDLED or source not in Source.values:
+        return source
     raise ValidationFailed(f"自行处置的上报来源须为「自行处置」（self_handled）或「网格员上报」（grid_worker），不能是 {source}："
                            f"自行处置是您现场发现并处置的事件 / a self-handled report comes through self_handled (or "
                            f"grid_worker), not {source}: it is a problem you found and fixed on the spot",
